@@ -1,0 +1,1 @@
+"""backtest area (see ARCHITECTURE.md)."""

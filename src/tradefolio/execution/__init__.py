@@ -1,0 +1,1 @@
+"""execution area (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""indicators area (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""live area (see ARCHITECTURE.md)."""

@@ -1,0 +1,102 @@
+"""Scores from prices: the factors that rank a universe before allocation.
+
+All factors look back from the last row of the price history (the decision date `t`), use
+closes only, and need a complete window: a symbol with any missing close inside its window
+is excluded with a reason instead of being scored 0.
+
+- `trailing-return`: r = P_t / P_{t-L} - 1
+- `momentum` (12-1 style): r = P_{t-S} / P_{t-L} - 1, skipping the latest S sessions
+  (default S = 21, about a month) where short-term reversal lives
+- `inverse-volatility`: 1 / (std(daily simple returns over L sessions, ddof=1) * sqrt(252))
+- `user`: scores supplied in a file (`symbol,score`), see `scores_from_table`
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.portfolio.types import Candidate
+
+Factor = Literal["trailing-return", "momentum", "inverse-volatility"]
+FACTORS: tuple[str, ...] = ("trailing-return", "momentum", "inverse-volatility")
+TRADING_DAYS_PER_YEAR = 252
+DEFAULT_LOOKBACK: dict[str, int] = {
+    "trailing-return": 252,
+    "momentum": 252,
+    "inverse-volatility": 63,
+}
+DEFAULT_SKIP = 21
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Finite scores per symbol, last closes, and the symbols left out with the reason."""
+
+    values: pd.Series
+    prices: pd.Series
+    excluded: Mapping[str, str] = field(default_factory=dict)
+
+    def candidates(self) -> list[Candidate]:
+        """One `Candidate` per scored symbol, priced at its last close."""
+        return [
+            Candidate(symbol=str(symbol), score=float(score), price=float(self.prices[symbol]))
+            for symbol, score in self.values.items()
+        ]
+
+
+def score_universe(
+    prices: pd.DataFrame,
+    factor: str = "momentum",
+    lookback: int | None = None,
+    skip: int = DEFAULT_SKIP,
+) -> Scores:
+    """Score every column of `prices` (closes, oldest first) at its last row."""
+    if factor not in FACTORS:
+        raise InvalidParameter(f"unknown factor {factor!r}: choose one of {', '.join(FACTORS)}")
+    window = DEFAULT_LOOKBACK[factor] if lookback is None else lookback
+    if window < 2:
+        raise InvalidParameter(f"lookback must be >= 2 sessions, got {window}")
+    if factor == "momentum" and not 0 <= skip < window:
+        raise InvalidParameter(f"momentum skip must be in [0, lookback={window}), got {skip}")
+    if prices.empty:
+        raise DataError("price history is empty: nothing to score")
+
+    needed = window + 1
+    tail = prices.iloc[-needed:]
+    last = prices.iloc[-1]
+    excluded: dict[str, str] = {}
+    scores: dict[str, float] = {}
+    for symbol in prices.columns:
+        column = tail[symbol]
+        if len(column) < needed or column.isna().any():
+            have = int(prices[symbol].iloc[-needed:].notna().sum())
+            excluded[str(symbol)] = f"needs {needed} consecutive closes, has {have} in the window"
+            continue
+        closes = column.to_numpy(dtype=np.float64)
+        value = _factor_value(factor, closes, skip)
+        if not math.isfinite(value):
+            excluded[str(symbol)] = f"{factor} is not finite (flat or degenerate prices)"
+            continue
+        scores[str(symbol)] = value
+    values = pd.Series(scores, dtype="float64", name=factor)
+    return Scores(values=values, prices=last[values.index].astype("float64"), excluded=excluded)
+
+
+def _factor_value(factor: str, closes: np.ndarray, skip: int) -> float:
+    if factor == "trailing-return":
+        return float(closes[-1] / closes[0] - 1.0)
+    if factor == "momentum":
+        return float(closes[-1 - skip] / closes[0] - 1.0)
+    returns = closes[1:] / closes[:-1] - 1.0
+    volatility = float(np.std(returns, ddof=1)) * math.sqrt(TRADING_DAYS_PER_YEAR)
+    return 1.0 / volatility if volatility > 0 else math.inf
+
+
+__all__ = ["DEFAULT_LOOKBACK", "DEFAULT_SKIP", "FACTORS", "Factor", "Scores", "score_universe"]

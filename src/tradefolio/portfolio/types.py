@@ -1,0 +1,106 @@
+"""Values that flow into and out of the allocator: candidates, allocations, results."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tradefolio.errors import DataError
+
+SolveStatus = Literal["optimal", "feasible"]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A symbol the allocator may buy: its attractiveness (`score`) and its current `price`."""
+
+    symbol: str
+    score: float
+    price: float
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """One selected name: target `weight` of capital, `dollars = weight x capital`, `shares`."""
+
+    symbol: str
+    weight: float
+    dollars: float
+    shares: float
+    price: float
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationResult:
+    """The allocator's answer.
+
+    `status` is "optimal" when the solver proved optimality and "feasible" when it stopped
+    (time limit) with a usable but unproven solution; `best_bound` and `gap` say how far off
+    it can be. `cash` is capital not spent on the (possibly floored) shares.
+    """
+
+    allocations: tuple[Allocation, ...]
+    status: SolveStatus
+    objective: float
+    capital: float
+    cash: float
+    solver: str
+    best_bound: float
+    dropped: tuple[str, ...] = field(default=())
+
+    @property
+    def gap(self) -> float:
+        """Relative gap |bound - objective| / max(|objective|, 1e-12) (0 when proven optimal)."""
+        if self.status == "optimal":
+            return 0.0
+        return abs(self.best_bound - self.objective) / max(abs(self.objective), 1e-12)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Target weight per selected symbol."""
+        return {a.symbol: a.weight for a in self.allocations}
+
+    @property
+    def invested(self) -> float:
+        """Dollars actually spent on shares."""
+        return self.capital - self.cash
+
+
+def validate_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """Check symbols are unique and scores/prices finite with price > 0; raise `DataError`."""
+    seen: set[str] = set()
+    checked: list[Candidate] = []
+    for candidate in candidates:
+        symbol = candidate.symbol
+        if not isinstance(symbol, str) or not symbol.strip():
+            raise DataError(f"candidate symbol must be a non-empty string, got {symbol!r}")
+        if symbol in seen:
+            raise DataError(f"duplicate candidate symbol {symbol!r}: list each symbol once")
+        seen.add(symbol)
+        if not math.isfinite(candidate.score):
+            raise DataError(f"score of {symbol} must be a finite number, got {candidate.score}")
+        if not math.isfinite(candidate.price) or candidate.price <= 0:
+            raise DataError(f"price of {symbol} must be a finite number > 0, got {candidate.price}")
+        checked.append(candidate)
+    return checked
+
+
+def positive_score_candidates(
+    candidates: Sequence[Candidate],
+) -> tuple[list[Candidate], tuple[str, ...]]:
+    """Split into candidates worth a slot (score > 0) and the symbols dropped."""
+    kept = [c for c in candidates if c.score > 0]
+    dropped = tuple(c.symbol for c in candidates if c.score <= 0)
+    return kept, dropped
+
+
+__all__ = [
+    "Allocation",
+    "AllocationResult",
+    "Candidate",
+    "SolveStatus",
+    "positive_score_candidates",
+    "validate_candidates",
+]
