@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import math
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from rich.console import Console
@@ -14,7 +14,7 @@ from rich.console import Console
 from tradefolio.errors import InvalidParameter
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """How a command prints its data on stdout."""
 
     table = "table"
@@ -42,7 +42,10 @@ def check_fraction(flag: str, value: float, *, allow_zero: bool = False) -> None
     """`value` must lie in (0, 1] (or [0, 1] with `allow_zero`)."""
     low_ok = value >= 0 if allow_zero else value > 0
     interval = "[0, 1]" if allow_zero else "(0, 1]"
-    require(math.isfinite(value) and low_ok and value <= 1, f"{flag} must be in {interval}, got {value:g}")
+    require(
+        math.isfinite(value) and low_ok and value <= 1,
+        f"{flag} must be in {interval}, got {value:g}",
+    )
 
 
 def check_positive(flag: str, value: float) -> None:

@@ -39,7 +39,7 @@ def whole_or_fractional_shares(dollars: float, price: float, fractional: bool) -
     raw = dollars / price
     if fractional:
         scale = 10**FRACTIONAL_DECIMALS
-        return math.floor(raw * scale + _SHARE_ROUNDING_SLACK) / scale
+        return float(math.floor(raw * scale + _SHARE_ROUNDING_SLACK) / scale)
     return float(math.floor(raw + _SHARE_ROUNDING_SLACK))
 
 
@@ -73,7 +73,12 @@ def allocate(
     status: SolveStatus
     if solver_key == "exact":
         exact = solve_exact(scores, params)
-        weights, status, objective, bound = exact.weights, "optimal", exact.objective, exact.objective
+        weights, status, objective, bound = (
+            exact.weights,
+            "optimal",
+            exact.objective,
+            exact.objective,
+        )
     else:
         mip = solve_mip(scores, params, solver_key, time_limit)
         weights, status, objective, bound = mip.weights, mip.status, mip.objective, mip.best_bound

@@ -44,7 +44,7 @@ class ExactSolution:
 def max_selectable(n_candidates: int, params: AllocatorParams) -> int:
     """Largest feasible number of held names: min(K, N, floor(1 / min_weight))."""
     limit = min(params.max_positions, n_candidates)
-    if params.min_weight > 0:
+    if params.min_weight * limit > 1.0:
         limit = min(limit, int(np.floor(1.0 / params.min_weight + _COUNT_TOLERANCE)))
     return limit
 

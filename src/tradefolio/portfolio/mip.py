@@ -93,10 +93,13 @@ def solve_mip(
     solver_name: str = "cbc",
     time_limit: float = 10.0,
 ) -> MipSolution:
-    """Solve the model with an OR-Tools MIP backend within `time_limit` seconds."""
+    """Solve the model for positive `scores` with an OR-Tools backend within `time_limit` s."""
     solver = create_solver(solver_name)
     pywraplp = load_pywraplp()
     n = len(scores)
+    # Solvers use absolute tolerances: scale scores to O(1) so tiny scores still count.
+    scale = float(np.max(scores)) if n else 1.0
+    scaled = scores / scale
     infinity = solver.infinity()
     weights = [solver.NumVar(0.0, params.max_weight, f"w{i}") for i in range(n)]
     selected = [solver.BoolVar(f"x{i}") for i in range(n)]
@@ -114,10 +117,10 @@ def solve_mip(
         floor.SetCoefficient(x, -params.min_weight)
         budget.SetCoefficient(w, 1.0)
         cardinality.SetCoefficient(x, 1.0)
-        objective.SetCoefficient(w, float(scores[i]))
+        objective.SetCoefficient(w, float(scaled[i]))
     objective.SetMaximization()
 
-    solver.SetTimeLimit(max(1, int(round(time_limit * 1000))))
+    solver.SetTimeLimit(max(1, round(time_limit * 1000)))
     solve_params = pywraplp.MPSolverParameters()
     solve_params.SetDoubleParam(solve_params.RELATIVE_MIP_GAP, _RELATIVE_MIP_GAP)
     with native_stdout_silenced():
@@ -133,8 +136,8 @@ def solve_mip(
     values = np.array([w.solution_value() for w in weights], dtype=np.float64)
     values[values < _ZERO_WEIGHT] = 0.0
     status: SolveStatus = "optimal" if code == pywraplp.Solver.OPTIMAL else "feasible"
-    value = float(objective.Value())
-    bound = float(objective.BestBound()) if status == "feasible" else value
+    value = float(scores @ values)
+    bound = float(objective.BestBound()) * scale if status == "feasible" else value
     return MipSolution(weights=values, status=status, objective=value, best_bound=bound)
 
 

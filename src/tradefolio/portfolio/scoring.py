@@ -46,7 +46,7 @@ class Scores:
     def candidates(self) -> list[Candidate]:
         """One `Candidate` per scored symbol, priced at its last close."""
         return [
-            Candidate(symbol=str(symbol), score=float(score), price=float(self.prices[symbol]))
+            Candidate(symbol=str(symbol), score=float(score), price=float(self.prices[str(symbol)]))
             for symbol, score in self.values.items()
         ]
 
@@ -69,6 +69,11 @@ def score_universe(
         raise DataError("price history is empty: nothing to score")
 
     needed = window + 1
+    if len(prices) < needed:
+        raise DataError(
+            f"lookback {window} needs {needed} sessions but the price history has "
+            f"{len(prices)}; use a shorter --lookback"
+        )
     tail = prices.iloc[-needed:]
     last = prices.iloc[-1]
     excluded: dict[str, str] = {}
@@ -85,6 +90,9 @@ def score_universe(
             excluded[str(symbol)] = f"{factor} is not finite (flat or degenerate prices)"
             continue
         scores[str(symbol)] = value
+    if not scores:
+        first = next(iter(excluded.items()))
+        raise DataError(f"no symbol could be scored with {factor}: {first[0]} {first[1]}")
     values = pd.Series(scores, dtype="float64", name=factor)
     return Scores(values=values, prices=last[values.index].astype("float64"), excluded=excluded)
 
