@@ -2,7 +2,8 @@
 
 Real daily adjusted closes 1990-01-02 .. 2022-12-28 from the skfolio data sets (BSD-3,
 attribution in `data/sample/ATTRIBUTION.md`). Offline by construction: the files ship
-inside the package.
+inside the package. They go through the same reader and validation as any user file, so the
+sample is in the standard shape (`DatetimeIndex` named `date`, unit ns, float64 closes).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from importlib import resources
 
 import pandas as pd
+
+from tradefolio.data.readers import read_prices
 
 SAMPLE_PACKAGE = "tradefolio.data.sample"
 PRICES_FILE = "sp500_close.csv.gz"
@@ -28,11 +31,8 @@ class SampleData:
 
 
 def _read_wide_csv(name: str) -> pd.DataFrame:
-    with resources.files(SAMPLE_PACKAGE).joinpath(name).open("rb") as handle:
-        frame = pd.read_csv(handle, compression="gzip", index_col="Date", parse_dates=True)
-    frame.index.name = "date"
-    frame.columns.name = "symbol"
-    return frame.astype("float64")
+    with resources.as_file(resources.files(SAMPLE_PACKAGE).joinpath(name)) as path:
+        return read_prices(path)
 
 
 def sample_path(name: str = PRICES_FILE) -> str:
