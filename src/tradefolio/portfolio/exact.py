@@ -83,4 +83,25 @@ def solve_exact(scores: NDArray[np.float64], params: AllocatorParams) -> ExactSo
     return ExactSolution(weights=weights, objective=float(objectives[best]))
 
 
-__all__ = ["ExactSolution", "max_selectable", "solve_exact"]
+def weights_for_selection(
+    scores: NDArray[np.float64], selected: NDArray[np.bool_], params: AllocatorParams
+) -> NDArray[np.float64]:
+    """Optimal weights once the held names are fixed (fact 2 above): floors, then top-ups
+    to the highest scores. Raises `ValueError` if the selection breaks a discrete limit."""
+    count = int(selected.sum())
+    if count > max_selectable(len(scores), params):
+        raise ValueError(f"a selection of {count} names breaks max_positions or the floors")
+    weights = np.zeros(len(scores))
+    weights[selected] = params.min_weight
+    budget = max(1.0 - count * params.min_weight, 0.0)
+    top_up = params.max_weight - params.min_weight
+    for index in np.flatnonzero(selected)[np.argsort(-scores[selected], kind="stable")]:
+        extra = min(top_up, budget)
+        if extra <= 0:
+            break
+        weights[index] += extra
+        budget -= extra
+    return weights
+
+
+__all__ = ["ExactSolution", "max_selectable", "solve_exact", "weights_for_selection"]

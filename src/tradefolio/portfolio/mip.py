@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from tradefolio.errors import InfeasibleAllocation, InvalidParameter, MissingExtra, SolverError
 from tradefolio.errors import SolverUnavailable as SolverUnavailableError
+from tradefolio.portfolio.exact import weights_for_selection
 from tradefolio.portfolio.params import AllocatorParams
 from tradefolio.portfolio.types import SolveStatus
 
@@ -33,6 +34,9 @@ MIP_SOLVERS: dict[str, str] = {"cbc": "CBC", "scip": "SCIP", "highs": "HIGHS"}
 
 # Prove optimality to (near) machine precision instead of CBC's default 1e-4 relative gap.
 _RELATIVE_MIP_GAP = 1e-9
+# Largest objective coefficient after scaling: gains of 1e-8 relative stay above CBC's
+# absolute tolerances while coefficients stay well inside double precision comfort.
+_OBJECTIVE_SCALE = 1e3
 # Below this a solver's weight is round-off, not a position.
 _ZERO_WEIGHT = 1e-9
 
@@ -87,19 +91,30 @@ def create_solver(name: str) -> Any:
     return solver
 
 
-def solve_mip(
-    scores: NDArray[np.float64],
-    params: AllocatorParams,
-    solver_name: str = "cbc",
-    time_limit: float = 10.0,
-) -> MipSolution:
-    """Solve the model for positive `scores` with an OR-Tools backend within `time_limit` s."""
+@dataclass(frozen=True, slots=True)
+class ScoreModel:
+    """A built (not yet solved) OR-Tools model and the handles needed to read it back."""
+
+    solver: Any
+    solver_name: str
+    weights: list[Any]
+    selected: list[Any]
+    scores: NDArray[np.float64]
+    scale: float
+    params: AllocatorParams
+
+
+def build_score_model(
+    scores: NDArray[np.float64], params: AllocatorParams, solver_name: str = "cbc"
+) -> ScoreModel:
+    """Build the model for positive `scores`: 2N variables, 2N + 2 constraints, linear time."""
     solver = create_solver(solver_name)
-    pywraplp = load_pywraplp()
     n = len(scores)
-    # Solvers use absolute tolerances: scale scores to O(1) so tiny scores still count.
-    scale = float(np.max(scores)) if n else 1.0
-    scaled = scores / scale
+    # Solvers use absolute tolerances (CBC ignores improvements below its 1e-5 cutoff
+    # increment): scale the largest score to _OBJECTIVE_SCALE so tiny gains still count.
+    largest = float(np.max(scores)) if n else 1.0
+    scaled = (scores / largest) * _OBJECTIVE_SCALE
+    scale = largest / _OBJECTIVE_SCALE
     infinity = solver.infinity()
     weights = [solver.NumVar(0.0, params.max_weight, f"w{i}") for i in range(n)]
     selected = [solver.BoolVar(f"x{i}") for i in range(n)]
@@ -119,7 +134,13 @@ def solve_mip(
         cardinality.SetCoefficient(x, 1.0)
         objective.SetCoefficient(w, float(scaled[i]))
     objective.SetMaximization()
+    return ScoreModel(solver, solver_name, weights, selected, scores, scale, params)
 
+
+def solve_score_model(model: ScoreModel, time_limit: float = 10.0) -> MipSolution:
+    """Solve a built model within `time_limit` seconds, proving optimality to a 1e-9 gap."""
+    pywraplp = load_pywraplp()
+    solver = model.solver
     solver.SetTimeLimit(max(1, round(time_limit * 1000)))
     solve_params = pywraplp.MPSolverParameters()
     solve_params.SetDoubleParam(solve_params.RELATIVE_MIP_GAP, _RELATIVE_MIP_GAP)
@@ -127,18 +148,51 @@ def solve_mip(
         code = solver.Solve(solve_params)
 
     if code == pywraplp.Solver.INFEASIBLE:
-        raise InfeasibleAllocation(f"{solver_name} reports the allocation model infeasible")
+        raise InfeasibleAllocation(f"{model.solver_name} reports the allocation model infeasible")
     if code not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         raise SolverError(
-            f"{solver_name} found no solution within the time limit of {time_limit:g} s "
-            "(status code {code}); raise --time-limit or use --solver exact"
+            f"{model.solver_name} found no solution within the time limit of {time_limit:g} s "
+            f"(status code {code}); raise --time-limit or use --solver exact"
         )
-    values = np.array([w.solution_value() for w in weights], dtype=np.float64)
-    values[values < _ZERO_WEIGHT] = 0.0
+    raw_weights = np.array([w.solution_value() for w in model.weights], dtype=np.float64)
+    raw_selected = np.array([x.solution_value() for x in model.selected], dtype=np.float64)
+    # The solver decides which names are held; the weights of that selection are then
+    # recomputed exactly. Besides removing round-off, this repairs primal values that break
+    # the model: CBC in OR-Tools 9.15 merges identical columns in presolve and can hand back
+    # w = 1.0 for a name capped at 0.93 (with the right objective), so the selection is read
+    # from the binaries as well as from the weights.
+    selection = (raw_selected > 0.5) | (raw_weights > _ZERO_WEIGHT)
+    try:
+        values = weights_for_selection(model.scores, selection, model.params)
+    except ValueError as exc:
+        raise SolverError(f"{model.solver_name} returned an invalid solution: {exc}") from exc
     status: SolveStatus = "optimal" if code == pywraplp.Solver.OPTIMAL else "feasible"
-    value = float(scores @ values)
-    bound = float(objective.BestBound()) * scale if status == "feasible" else value
+    value = float(model.scores @ values)
+    bound = float(solver.Objective().BestBound()) * model.scale if status == "feasible" else value
     return MipSolution(weights=values, status=status, objective=value, best_bound=bound)
 
 
-__all__ = ["MIP_SOLVERS", "MipSolution", "create_solver", "load_pywraplp", "solve_mip"]
+def solve_mip(
+    scores: NDArray[np.float64],
+    params: AllocatorParams,
+    solver_name: str = "cbc",
+    time_limit: float = 10.0,
+) -> MipSolution:
+    """Build and solve the model for positive `scores` within `time_limit` seconds."""
+    if len(scores) == 0:  # nothing to choose (and some backends reject an empty model)
+        create_solver(solver_name)
+        return MipSolution(weights=np.zeros(0), status="optimal", objective=0.0, best_bound=0.0)
+    return solve_score_model(build_score_model(scores, params, solver_name), time_limit)
+
+
+__all__ = [
+    "MIP_SOLVERS",
+    "MipSolution",
+    "ScoreModel",
+    "build_score_model",
+    "create_solver",
+    "load_pywraplp",
+    "native_stdout_silenced",
+    "solve_mip",
+    "solve_score_model",
+]

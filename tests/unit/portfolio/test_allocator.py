@@ -88,6 +88,19 @@ def test_cbc_and_exact_agree_on_random_instances(
     assert_satisfies_model(cbc, candidates, params)
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scores=scores_strategy, params=params_strategy())
+@pytest.mark.parametrize("solver", [s for s in LINKED_MIP_SOLVERS if s != "cbc"])
+def test_other_mip_solvers_agree_with_exact(
+    solver: str, scores: list[float], params: AllocatorParams
+) -> None:
+    candidates = _candidates(scores)
+    exact = allocate(candidates, 1_000_000, params, solver="exact")
+    result = allocate(candidates, 1_000_000, params, solver=solver)
+    assert math.isclose(result.objective, exact.objective, rel_tol=1e-6, abs_tol=1e-9)
+    assert_satisfies_model(result, candidates, params)
+
+
 @settings(max_examples=1500, deadline=None)
 @given(scores=st.lists(st.floats(-1.0, 3.0), max_size=8), params=params_strategy())
 def test_exact_matches_brute_force(scores: list[float], params: AllocatorParams) -> None:
@@ -211,3 +224,23 @@ def test_large_instance_cbc_matches_exact() -> None:
     cbc = allocate(candidates, 1e6, params, solver="cbc")
     assert math.isclose(cbc.objective, exact.objective, rel_tol=1e-6)
     assert_satisfies_model(cbc, candidates, params)
+
+
+@pytest.mark.parametrize("solver", LINKED_MIP_SOLVERS)
+def test_identical_columns_regression(solver: str) -> None:
+    """CBC's presolve merges identical columns and once returned w = 1.0 above a 0.93 cap."""
+    candidates = _candidates([0.5, 0.5, 1.0, 0.5, 1.0, 1.0])
+    params = AllocatorParams(0.9300286916542706, 0.0, 6)
+    result = allocate(candidates, 1_000_000, params, solver=solver)
+    assert result.objective == pytest.approx(1.0)
+    assert_satisfies_model(result, candidates, params)
+
+
+def test_tiny_scores_still_count() -> None:
+    """Solvers' absolute tolerances must not swallow small but real score differences."""
+    candidates = _candidates([0.5, 0.5, 1.0, 0.99999])
+    params = AllocatorParams(0.4375, 0.25, 3)
+    exact = allocate(candidates, 1e6, params, solver="exact")
+    for solver in LINKED_MIP_SOLVERS:
+        result = allocate(candidates, 1e6, params, solver=solver)
+        assert result.objective == pytest.approx(exact.objective, rel=1e-9), solver
