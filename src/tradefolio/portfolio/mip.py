@@ -144,6 +144,12 @@ def solve_score_model(model: ScoreModel, time_limit: float = 10.0) -> MipSolutio
     solver.SetTimeLimit(max(1, round(time_limit * 1000)))
     solve_params = pywraplp.MPSolverParameters()
     solve_params.SetDoubleParam(solve_params.RELATIVE_MIP_GAP, _RELATIVE_MIP_GAP)
+    if model.solver_name == "highs":
+        # pywraplp does not forward RELATIVE_MIP_GAP to HiGHS (default gap 1e-4); its own
+        # option is applied although the call reports False in OR-Tools 9.15.
+        solver.SetSolverSpecificParametersAsString(
+            f"mip_rel_gap={_RELATIVE_MIP_GAP}\nmip_abs_gap=1e-12"
+        )
     with native_stdout_silenced():
         code = solver.Solve(solve_params)
 
