@@ -107,6 +107,16 @@ def read_benchmark(path: str | Path, *, fill_gaps: bool = False) -> pd.Series:
     return prices.iloc[:, 0]
 
 
+def panel_from_long(frame: pd.DataFrame, source: str | Source = "data") -> PricePanel:
+    """A validated panel from an in-memory long frame (`date, symbol, close[, open, high, low,
+    volume]`), with the checks a long file gets; gaps are left for the caller."""
+    where = source if isinstance(source, Source) else Source(name=source)
+    if len(frame) == 0:
+        raise DataError(f"{where.name}: no rows; price data needs at least one date")
+    names = check_names(list(frame.columns), where)
+    return _long_panel(frame.set_axis(names, axis=1), names, where)
+
+
 def detect_layout(columns: list[str]) -> Layout:
     """`long` when there is a `symbol` column (any case), else `wide`."""
     return "long" if any(name.strip().lower() == "symbol" for name in columns) else "wide"
@@ -364,6 +374,7 @@ __all__ = [
     "GapPolicy",
     "Layout",
     "detect_layout",
+    "panel_from_long",
     "read_benchmark",
     "read_panel",
     "read_prices",
