@@ -1,0 +1,182 @@
+"""`BacktestConfig`: one validated, frozen description of a backtest run.
+
+The CLI builds it from options; run folders and parameter sweeps build it from files or
+grids. Whatever builds it, `BacktestConfig.create(**fields)` validates everything up front
+and raises `InvalidParameter` with a one-line message naming the option and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from tradefolio.backtest.strategies import parse_rebalance
+from tradefolio.errors import InvalidParameter
+from tradefolio.portfolio.allocator import SOLVERS
+from tradefolio.portfolio.scoring import FACTORS
+
+StrategyName = Literal["sma-cross", "momentum", "buy-and-hold"]
+SizerName = Literal["risk", "weight", "beta"]
+STRATEGIES: tuple[str, ...] = ("sma-cross", "momentum", "buy-and-hold")
+SIZERS: tuple[str, ...] = ("risk", "weight", "beta")
+
+#: Option spelling (as the CLI shows it) of each field, for error messages.
+_FLAG = {
+    "strategy": "--strategy",
+    "fast": "--fast",
+    "slow": "--slow",
+    "lookback": "--lookback",
+    "max_positions": "--max-positions",
+    "rebalance": "--rebalance",
+    "factor": "--factor",
+    "max_weight": "--max-weight",
+    "min_weight": "--min-weight",
+    "solver": "--solver",
+    "sizer": "--sizer",
+    "weight": "--weight",
+    "risk_per_trade": "--risk-per-trade",
+    "stop_loss": "--stop-loss",
+    "beta_window": "--beta-window",
+    "target_beta": "--target-beta",
+    "cash": "--cash",
+    "commission_bps": "--commission-bps",
+    "commission_per_share": "--commission-per-share",
+    "commission_min": "--commission-min",
+    "slippage_bps": "--slippage-bps",
+}
+
+
+class BacktestConfig(BaseModel):
+    """Strategy, sizing, capital and costs of one run (defaults = the CLI's defaults)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strategy: StrategyName = "sma-cross"
+    fast: int = 20
+    slow: int = 50
+    lookback: int | None = None
+    max_positions: int = 5
+    rebalance: str = "monthly"
+    portfolio: bool = False
+    factor: str = "momentum"
+    max_weight: float = 0.25
+    min_weight: float = 0.02
+    solver: str = "cbc"
+    sizer: SizerName = "risk"
+    weight: float = 0.10
+    risk_per_trade: float = 0.01
+    stop_loss: float = 0.05
+    beta_sizing: bool = False
+    beta_window: int = 252
+    target_beta: float = 1.0
+    cash: float = 1_000_000.0
+    commission_bps: float = 0.0
+    commission_per_share: float = 0.0
+    commission_min: float = 0.0
+    slippage_bps: float = 0.0
+
+    @field_validator("weight", "risk_per_trade", "stop_loss", "max_weight")
+    @classmethod
+    def _fraction(cls, value: float) -> float:
+        if not (math.isfinite(value) and 0 < value <= 1):
+            raise ValueError(f"must be in (0, 1], got {value:g}")
+        return value
+
+    @field_validator("min_weight")
+    @classmethod
+    def _floor(cls, value: float) -> float:
+        if not (math.isfinite(value) and 0 <= value <= 1):
+            raise ValueError(f"must be in [0, 1], got {value:g}")
+        return value
+
+    @field_validator("commission_bps", "commission_per_share", "commission_min", "slippage_bps")
+    @classmethod
+    def _cost(cls, value: float) -> float:
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"must be a finite number >= 0, got {value:g}")
+        return value
+
+    @field_validator("cash", "target_beta")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"must be > 0, got {value:g}")
+        return value
+
+    @field_validator("fast", "slow", "max_positions")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"must be >= 1, got {value}")
+        return value
+
+    @field_validator("lookback", "beta_window")
+    @classmethod
+    def _window(cls, value: int | None) -> int | None:
+        if value is not None and value < 2:
+            raise ValueError(f"must be >= 2 sessions, got {value}")
+        return value
+
+    @field_validator("rebalance")
+    @classmethod
+    def _rebalance(cls, value: str) -> str:
+        try:
+            return str(parse_rebalance(value))
+        except InvalidParameter as exc:
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("factor")
+    @classmethod
+    def _factor(cls, value: str) -> str:
+        if value not in FACTORS:
+            raise ValueError(f"must be one of {', '.join(FACTORS)}, got {value!r}")
+        return value
+
+    @field_validator("solver")
+    @classmethod
+    def _solver(cls, value: str) -> str:
+        if value.lower() not in SOLVERS:
+            raise ValueError(f"must be one of {', '.join(SOLVERS)}, got {value!r}")
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BacktestConfig:
+        if self.strategy == "sma-cross" and self.fast >= self.slow:
+            raise ValueError(f"--fast ({self.fast}) must be shorter than --slow ({self.slow})")
+        if self.min_weight > self.max_weight:
+            raise ValueError(
+                f"--min-weight ({self.min_weight:g}) must not exceed --max-weight "
+                f"({self.max_weight:g})"
+            )
+        if self.portfolio and self.beta_sizing:
+            raise ValueError(
+                "--beta-sizing sizes entries; --portfolio trades to the allocator's weights: "
+                "use one of them"
+            )
+        return self
+
+    @classmethod
+    def create(cls, **fields: Any) -> BacktestConfig:
+        """A validated config; `InvalidParameter` (one line) on the first bad field."""
+        try:
+            return cls(**fields)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            location = error.get("loc", ())
+            field = str(location[0]) if location else ""
+            message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+            if field in _FLAG:
+                message = f"{_FLAG[field]} {message}"
+            elif field:
+                message = f"{field}: {message}"
+            raise InvalidParameter(message) from None
+
+    @property
+    def uses_benchmark(self) -> bool:
+        """Whether the run needs a benchmark series (beta sizing)."""
+        return self.beta_sizing or self.sizer == "beta"
+
+
+__all__ = ["SIZERS", "STRATEGIES", "BacktestConfig", "SizerName", "StrategyName"]

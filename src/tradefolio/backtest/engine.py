@@ -1,0 +1,399 @@
+"""The event-driven backtest engine: intents decided at a close fill at the next bar.
+
+Timeline of one bar `t` (t >= 1) that has something to do:
+
+1. Orders decided at the close of `t - 1` are priced at bar t's reference price: its open
+   when opens are given, else its close (close-only data).
+2. Sizing equity `E = cash + Σ q_j · ref_j(t)` is computed once, *before* the bar's trades,
+   and fixed for the bar.
+3. `Exit`s sell the whole position (column order).
+4. `Rebalance(weights)`: the rebalance sizer (default `PortfolioWeightSizer(weights)`)
+   gives every held or targeted symbol its target; sells first (column order), then buys
+   (column order) with the cash the sells freed.
+5. `Enter`s (column order) ask the injected sizer `size(SizingRequest(symbol, ref, E, cash,
+   position=0))` for a target; a buy is cut to the largest quantity the free cash pays for
+   (costs included) and skipped at 0, with no retry later. An `Enter` while holding or an
+   `Exit` while flat does nothing.
+
+An order for a symbol with no price on the fill bar is dropped (counted in
+`BacktestResult.dropped_orders`). Intents decided at the last bar are never filled. Open
+positions are valued at the last close.
+
+Speed: the strategy's intents come as precomputed arrays (`SignalPlan`); the loop visits
+only bars with intents and, within a bar, only the symbols with intents or positions. The
+ledger is exact (integer micro-units); the equity curve is rebuilt afterwards, vectorised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from tradefolio.backtest.costs import NO_COSTS, CostModel
+from tradefolio.backtest.ledger import MICRO, Fill, Ledger, Side, from_micro, to_micro
+from tradefolio.backtest.metrics import Metrics, compute_metrics
+from tradefolio.backtest.sizing import FixedSizing, RebalanceSizerFactory, SizingPolicy
+from tradefolio.backtest.strategy import SignalPlan, Strategy
+from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """Everything a run produced: fills, the equity curve and the exact final state.
+
+    `equity`, `cash` and `invested` are float64 analytics indexed by date (cash + invested
+    = equity, marked at each close); `final_*_micro` are the ledger's exact numbers.
+    """
+
+    dates: pd.DatetimeIndex
+    symbols: tuple[str, ...]
+    fills: tuple[Fill, ...]
+    equity: pd.Series
+    cash: pd.Series
+    invested: pd.Series
+    traded_notional: pd.Series
+    initial_cash_micro: int
+    final_cash_micro: int
+    final_equity_micro: int
+    final_positions: Mapping[str, int]
+    dropped_orders: int
+
+    @property
+    def final_equity(self) -> Decimal:
+        """Cash plus open positions at the last close (exact)."""
+        return from_micro(self.final_equity_micro)
+
+    @property
+    def final_cash(self) -> Decimal:
+        """Cash at the end (exact)."""
+        return from_micro(self.final_cash_micro)
+
+    @property
+    def initial_cash(self) -> Decimal:
+        """Starting cash (exact)."""
+        return from_micro(self.initial_cash_micro)
+
+    def metrics(self) -> Metrics:
+        """Performance metrics of the run (see `backtest.metrics`)."""
+        return compute_metrics(self.equity, self.invested, self.traded_notional, self.fills)
+
+
+def _whole_units(target: Quantity, symbol: str) -> int:
+    """A sizer's answer as whole units (the ledger holds whole shares; fractions floor)."""
+    if isinstance(target, bool):
+        raise InvalidParameter(f"sizer returned a bool for {symbol}; expected a quantity")
+    if isinstance(target, int):
+        units = target
+    elif isinstance(target, Decimal):
+        if not target.is_finite():
+            raise InvalidParameter(f"sizer returned {target} units of {symbol}")
+        units = int(target.to_integral_value(rounding="ROUND_FLOOR"))
+    else:
+        raise InvalidParameter(
+            f"sizer returned {type(target).__name__} for {symbol}; expected int or Decimal"
+        )
+    if units < 0:
+        raise InvalidParameter(f"sizer returned a negative target ({units}) for {symbol}")
+    return units
+
+
+def _forward_filled(values: FloatArray) -> FloatArray:
+    """Last non-missing value at or before each row (NaN before the first)."""
+    present = ~np.isnan(values)
+    last = np.where(present, np.arange(values.shape[0])[:, None], 0)
+    np.maximum.accumulate(last, axis=0, out=last)
+    filled = values[last, np.arange(values.shape[1])[None, :]]
+    return np.where(np.cumsum(present, axis=0) > 0, filled, np.nan)
+
+
+def _micro_prices(values: FloatArray) -> npt.NDArray[np.int64]:
+    """Prices in integer micro-units (0 where missing), rounded half-even."""
+    return np.rint(np.nan_to_num(values, nan=0.0) * MICRO).astype(np.int64)
+
+
+def _validate_panel(closes: pd.DataFrame, opens: pd.DataFrame | None) -> None:
+    if closes.shape[0] < 2 or closes.shape[1] < 1:
+        raise DataError(
+            f"prices need at least 2 sessions and 1 symbol, got {closes.shape[0]} x "
+            f"{closes.shape[1]}"
+        )
+    if not isinstance(closes.index, pd.DatetimeIndex) or not closes.index.is_monotonic_increasing:
+        raise DataError("prices need a sorted DatetimeIndex of sessions")
+    if not closes.columns.is_unique:
+        raise DataError("prices have duplicate symbol columns")
+    values = closes.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.any(values[~np.isnan(values)] <= 0) or np.isinf(values).any():
+        raise DataError("prices must be finite and > 0 (NaN for a missing close)")
+    if opens is not None and (
+        not opens.index.equals(closes.index) or not opens.columns.equals(closes.columns)
+    ):
+        raise DataError("opens must have the same dates and symbols as closes")
+
+
+def _group_by_row(mask: npt.NDArray[np.bool_], last_row: int) -> dict[int, list[int]]:
+    """Row -> column indices (ascending) of True cells, rows < last_row only."""
+    rows, cols = np.nonzero(mask[:last_row])
+    grouped: dict[int, list[int]] = {}
+    for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+        grouped.setdefault(row, []).append(col)
+    return grouped
+
+
+class _TargetWeightSizer:
+    """Private stand-in for `execution.sizing.PortfolioWeightSizer` until it lands.
+
+    target = floor(w · equity / price) with w = `weights.get(symbol, default)`; if buying
+    up to it costs more than the cash, position + the largest n with price · n <= cash.
+    """
+
+    __slots__ = ("default", "weights")
+
+    def __init__(self, weights: Mapping[str, float], default: float = 0.0) -> None:
+        self.weights = dict(weights)
+        self.default = default
+
+    def size(self, request: SizingRequest) -> Quantity:
+        """Units to hold (see the class docstring)."""
+        weight = self.weights.get(request.symbol, self.default)
+        target = int(weight * request.equity / request.price)
+        held = int(request.position)
+        if target > held and (target - held) * request.price > request.cash:
+            return held + int(request.cash / request.price)
+        return max(target, 0)
+
+
+def default_rebalance_sizer(weights: Mapping[str, float]) -> PositionSizer:
+    """The sizer a `Rebalance` intent trades with: target weights of equity."""
+    return _TargetWeightSizer(weights)
+
+
+class _Run:
+    """State of one run (kept out of the public API; built and consumed by `run_backtest`)."""
+
+    def __init__(
+        self,
+        closes: pd.DataFrame,
+        plan: SignalPlan,
+        sizing: SizingPolicy,
+        cash_micro: int,
+        costs: CostModel,
+        opens: pd.DataFrame | None,
+        rebalance_sizer: RebalanceSizerFactory,
+    ) -> None:
+        self.closes = closes
+        self.plan = plan
+        self.sizing = sizing
+        self.costs = costs
+        self.rebalance_sizer = rebalance_sizer
+        self.symbols = [str(c) for c in closes.columns]
+        self.column_of = {s: j for j, s in enumerate(self.symbols)}
+        self.days: list[date] = list(pd.DatetimeIndex(closes.index).date)
+        reference = (opens if opens is not None else closes).to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        self.tradable = ~np.isnan(reference)
+        self.reference_micro = _micro_prices(_forward_filled(reference))
+        self.ledger = Ledger(cash_micro)
+        self.initial_cash_micro = cash_micro
+        self.dropped = 0
+
+    def _fill(self, bar: int, column: int, side: Side, quantity: int, price_micro: int) -> None:
+        fill_price = self.costs.fill_price_micro(price_micro, side)
+        if side == "buy":
+            quantity = self.costs.affordable_quantity(quantity, fill_price, self.ledger.cash_micro)
+            if quantity <= 0:
+                return
+        commission = self.costs.commission_micro(quantity, fill_price, side)
+        fill = Fill(
+            bar, self.days[bar], self.symbols[column], side, quantity, fill_price, commission
+        )
+        if side == "buy":
+            self.ledger.buy(fill, column)
+        else:
+            self.ledger.sell(fill, column)
+
+    def _request(self, column: int, price_micro: int, equity: float, held: int) -> SizingRequest:
+        return SizingRequest(
+            symbol=self.symbols[column],
+            price=price_micro / MICRO,
+            equity=equity,
+            cash=self.ledger.cash_micro / MICRO,
+            position=float(held),
+        )
+
+    def _rebalance(
+        self,
+        bar: int,
+        weights: Mapping[str, float],
+        marks: list[int],
+        ok: list[bool],
+        equity: float,
+    ) -> None:
+        unknown = [s for s in weights if s not in self.column_of]
+        if unknown:
+            raise DataError(f"rebalance targets {unknown[0]!r}, which is not in the prices")
+        sizer = self.rebalance_sizer(weights)
+        positions = self.ledger.positions
+        targeted = sorted(self.column_of[s] for s, w in weights.items() if w > 0)
+        for column in sorted(positions):
+            held = positions[column]
+            if not ok[column]:
+                self.dropped += 1
+                continue
+            target = 0
+            if self.symbols[column] in weights:
+                request = self._request(column, marks[column], equity, held)
+                target = _whole_units(sizer.size(request), self.symbols[column])
+            if target < held:
+                self._fill(bar, column, "sell", held - target, marks[column])
+        for column in targeted:
+            if not ok[column]:
+                self.dropped += 1
+                continue
+            held = positions.get(column, 0)
+            request = self._request(column, marks[column], equity, held)
+            target = _whole_units(sizer.size(request), self.symbols[column])
+            if target > held:
+                self._fill(bar, column, "buy", target - held, marks[column])
+
+    def execute(self) -> None:
+        bars = self.closes.shape[0]
+        exits = _group_by_row(self.plan.exits, bars - 1)
+        entries = _group_by_row(self.plan.entries, bars - 1)
+        rebalances = {b: w for b, w in self.plan.rebalances.items() if 0 <= b < bars - 1}
+        positions = self.ledger.positions
+        for decided in sorted(exits.keys() | entries.keys() | rebalances.keys()):
+            bar = decided + 1
+            marks: list[int] = self.reference_micro[bar].tolist()
+            ok: list[bool] = self.tradable[bar].tolist()
+            equity = self.ledger.equity_micro(marks) / MICRO
+            for column in exits.get(decided, ()):
+                held = positions.get(column, 0)
+                if held:
+                    if ok[column]:
+                        self._fill(bar, column, "sell", held, marks[column])
+                    else:
+                        self.dropped += 1
+            if decided in rebalances:
+                self._rebalance(bar, rebalances[decided], marks, ok, equity)
+            wanted = entries.get(decided)
+            if not wanted:
+                continue
+            sizer = self.sizing.sizer_at(decided)
+            for column in wanted:
+                if column in positions:
+                    continue
+                if not ok[column]:
+                    self.dropped += 1
+                    continue
+                price = marks[column]
+                target = _whole_units(
+                    sizer.size(self._request(column, price, equity, 0)), self.symbols[column]
+                )
+                if target > 0:
+                    self._fill(bar, column, "buy", target, price)
+
+    def result(self) -> BacktestResult:
+        closes = self.closes
+        bars, count = closes.shape
+        fills = self.ledger.fills
+        close_values = _forward_filled(closes.to_numpy(dtype=np.float64, na_value=np.nan))
+        last_close_micro = _micro_prices(close_values[-1]).tolist()
+        initial = self.initial_cash_micro
+        position_change = np.zeros((bars, count))
+        cash_change = np.zeros(bars, dtype=np.int64)
+        notional = np.zeros(bars)
+        if fills:
+            fill_bars = np.fromiter((f.bar for f in fills), dtype=np.int64, count=len(fills))
+            columns = np.fromiter(
+                (self.column_of[f.symbol] for f in fills), dtype=np.int64, count=len(fills)
+            )
+            signed = np.fromiter(
+                (f.quantity if f.side == "buy" else -f.quantity for f in fills),
+                dtype=np.float64,
+                count=len(fills),
+            )
+            np.add.at(position_change, (fill_bars, columns), signed)
+            np.add.at(
+                cash_change,
+                fill_bars,
+                np.fromiter((f.cash_change_micro for f in fills), dtype=np.int64, count=len(fills)),
+            )
+            np.add.at(
+                notional,
+                fill_bars,
+                np.fromiter(
+                    (f.quantity * f.price_micro / MICRO for f in fills),
+                    dtype=np.float64,
+                    count=len(fills),
+                ),
+            )
+        held = np.cumsum(position_change, axis=0)
+        invested = np.einsum("ij,ij->i", held, np.nan_to_num(close_values, nan=0.0))
+        cash = (initial + np.cumsum(cash_change)) / MICRO
+        index = pd.DatetimeIndex(closes.index)
+        final_positions = {self.symbols[j]: q for j, q in sorted(self.ledger.positions.items())}
+        final_equity = self.ledger.cash_micro + sum(
+            q * last_close_micro[j] for j, q in self.ledger.positions.items()
+        )
+        return BacktestResult(
+            dates=index,
+            symbols=tuple(self.symbols),
+            fills=tuple(fills),
+            equity=pd.Series(cash + invested, index=index, name="equity"),
+            cash=pd.Series(cash, index=index, name="cash"),
+            invested=pd.Series(invested, index=index, name="invested"),
+            traded_notional=pd.Series(notional, index=index, name="traded_notional"),
+            initial_cash_micro=initial,
+            final_cash_micro=self.ledger.cash_micro,
+            final_equity_micro=final_equity,
+            final_positions=final_positions,
+            dropped_orders=self.dropped,
+        )
+
+
+def run_backtest(
+    closes: pd.DataFrame,
+    strategy: Strategy,
+    sizing: SizingPolicy | PositionSizer,
+    *,
+    cash: float | int | Decimal = 1_000_000,
+    costs: CostModel = NO_COSTS,
+    opens: pd.DataFrame | None = None,
+    rebalance_sizer: RebalanceSizerFactory = default_rebalance_sizer,
+) -> BacktestResult:
+    """Run `strategy` over `closes` (dates x symbols) with `sizing`, starting from `cash`.
+
+    `sizing` is a `PositionSizer` (used at every bar) or a `SizingPolicy` (a sizer per
+    decision bar). `opens`, when given, are the fill prices (same shape as `closes`).
+    Raises `DataError` for an unusable price panel, `InvalidParameter` for bad arguments.
+    """
+    _validate_panel(closes, opens)
+    cash_micro = to_micro(cash)
+    if cash_micro <= 0:
+        raise InvalidParameter(f"cash must be > 0, got {cash}")
+    policy: SizingPolicy = (
+        sizing
+        if isinstance(sizing, SizingPolicy) and not isinstance(sizing, PositionSizer)
+        else FixedSizing(sizing)
+    )
+    plan = strategy.plan(closes)
+    if plan.entries.shape != closes.shape or plan.exits.shape != closes.shape:
+        raise InvalidParameter(
+            f"strategy {strategy.name} planned {plan.entries.shape}, prices are {closes.shape}"
+        )
+    run = _Run(closes, plan, policy, cash_micro, costs, opens, rebalance_sizer)
+    run.execute()
+    return run.result()
+
+
+__all__ = ["BacktestResult", "default_rebalance_sizer", "run_backtest"]

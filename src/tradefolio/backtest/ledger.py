@@ -1,0 +1,122 @@
+"""The account ledger: exact cash and positions, and the fills that changed them.
+
+Money is kept in integer micro-units (1 unit = 1e-6 of the currency) held in Python ints:
+prices quoted with up to six decimals are exact, every product `price · quantity` is exact,
+and sums never round. `Decimal` views are offered for reporting; floats only leave the
+ledger as analytics (equity curves, metrics).
+
+Invariant (property-tested): at every bar, `cash + Σ quantity_j · mark_j = equity`, with
+`cash >= 0` and every quantity >= 0 (long-only, no margin).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from tradefolio.errors import InvalidParameter
+
+#: Micro-units per currency unit.
+MICRO = 1_000_000
+
+Side = Literal["buy", "sell"]
+
+
+def to_micro(amount: float | int | Decimal | str) -> int:
+    """`amount` in integer micro-units, rounded half-even at the sixth decimal."""
+    value = Decimal(str(amount)) if isinstance(amount, float) else Decimal(amount)
+    if not value.is_finite():
+        raise InvalidParameter(f"amount must be finite, got {amount}")
+    return int((value * MICRO).to_integral_value())
+
+
+def from_micro(micro: int) -> Decimal:
+    """Micro-units back to an exact `Decimal` amount."""
+    return Decimal(micro).scaleb(-6)
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One executed order: `quantity` units of `symbol` at `price_micro` on bar `bar`.
+
+    `commission_micro` is paid on top of a buy and deducted from a sell's proceeds, so the
+    cash change is `-(q · p) - c` for a buy and `+(q · p) - c` for a sell.
+    """
+
+    bar: int
+    date: date
+    symbol: str
+    side: Side
+    quantity: int
+    price_micro: int
+    commission_micro: int
+
+    @property
+    def price(self) -> Decimal:
+        """Fill price (exact)."""
+        return from_micro(self.price_micro)
+
+    @property
+    def commission(self) -> Decimal:
+        """Commission paid (exact)."""
+        return from_micro(self.commission_micro)
+
+    @property
+    def cash_change_micro(self) -> int:
+        """Signed change of cash caused by this fill, in micro-units."""
+        notional = self.quantity * self.price_micro
+        if self.side == "buy":
+            return -notional - self.commission_micro
+        return notional - self.commission_micro
+
+
+class Ledger:
+    """Cash and positions of one long-only account, in exact integer micro-units.
+
+    Mutable by design (it is the engine's state), but only through `buy` and `sell`, which
+    refuse to overdraw cash or sell more than is held.
+    """
+
+    __slots__ = ("cash_micro", "fills", "positions")
+
+    def __init__(self, cash_micro: int) -> None:
+        if cash_micro < 0:
+            raise InvalidParameter(f"starting cash must be >= 0, got {from_micro(cash_micro)}")
+        self.cash_micro = cash_micro
+        #: Units held per symbol column index; a symbol leaves the dict when flat.
+        self.positions: dict[int, int] = {}
+        self.fills: list[Fill] = []
+
+    def equity_micro(self, marks_micro: dict[int, int] | list[int]) -> int:
+        """`cash + Σ quantity_j · mark_j`, exactly; `marks_micro[j]` prices column j."""
+        return self.cash_micro + sum(q * marks_micro[j] for j, q in self.positions.items())
+
+    def buy(self, fill: Fill, column: int) -> None:
+        """Apply a buy; it must not cost more than the free cash."""
+        cost = fill.quantity * fill.price_micro + fill.commission_micro
+        if fill.quantity <= 0 or cost > self.cash_micro:
+            raise InvalidParameter(
+                f"buy of {fill.quantity} {fill.symbol} costs {from_micro(cost)}, "
+                f"more than cash {from_micro(self.cash_micro)}"
+            )
+        self.cash_micro -= cost
+        self.positions[column] = self.positions.get(column, 0) + fill.quantity
+        self.fills.append(fill)
+
+    def sell(self, fill: Fill, column: int) -> None:
+        """Apply a sell of at most the units held."""
+        held = self.positions.get(column, 0)
+        if fill.quantity <= 0 or fill.quantity > held:
+            raise InvalidParameter(f"sell of {fill.quantity} {fill.symbol} exceeds {held} held")
+        self.cash_micro += fill.quantity * fill.price_micro - fill.commission_micro
+        remaining = held - fill.quantity
+        if remaining:
+            self.positions[column] = remaining
+        else:
+            del self.positions[column]
+        self.fills.append(fill)
+
+
+__all__ = ["MICRO", "Fill", "Ledger", "Side", "from_micro", "to_micro"]
