@@ -18,6 +18,7 @@ LAYERS = {
     "backtest": 5,
     "live": 5,
     "reporting": 5,
+    "research": 6,
     "cli": 7,
 }
 #: Siblings on the same layer that must not import each other.
