@@ -14,6 +14,7 @@ import typer
 
 from tradefolio import __version__
 from tradefolio.cli import allocate as allocate_cmd
+from tradefolio.cli import data as data_cmd
 from tradefolio.errors import (
     DataError,
     InfeasibleAllocation,
@@ -45,6 +46,7 @@ def build_app() -> typer.Typer:
     )
     app.callback()(_root)
     allocate_cmd.register(app)
+    data_cmd.register(app)
     return app
 
 
