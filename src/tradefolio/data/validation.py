@@ -334,7 +334,9 @@ def standard_frame(
     return pd.DataFrame(
         values,
         index=pd.DatetimeIndex(dates, name=DATE_INDEX_NAME).as_unit(DATE_UNIT),
-        columns=pd.Index(list(symbols), name=SYMBOL_AXIS_NAME, dtype=object),
+        columns=pd.Index(
+            [str(s) for s in symbols], name=SYMBOL_AXIS_NAME
+        ),  # pandas default str dtype
         dtype="float64",
         copy=False,
     )

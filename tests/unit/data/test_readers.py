@@ -347,7 +347,7 @@ def listed_panels(draw: st.DrawFn) -> pd.DataFrame:
             )
         )
         values[first : last + 1, col] = prices
-    symbols = pd.Index([f"S{i}" for i in range(n_symbols)], name="symbol", dtype=object)
+    symbols = pd.Index([f"S{i}" for i in range(n_symbols)], name="symbol")
     return pd.DataFrame(values, index=dates, columns=symbols)
 
 
