@@ -17,6 +17,7 @@ import pytest
 
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.runner import run_config
+from tradefolio.backtest.signals import cross_sign
 from tradefolio.data.sample_data import load_sample_prices
 from tradefolio.data.synthetic import gbm_prices
 
@@ -118,13 +119,15 @@ def test_fill_for_fill_with_unequal_column_order_and_tight_cash() -> None:
     _compare(prices, 3, 8, 0.5, 10_000.0)
 
 
-def test_synthetic_prices_on_a_coarse_tick_produce_ties() -> None:
-    # A 0.05 tick makes exact SMA ties frequent, where only the exact rounding agrees. The
-    # cash starts off the tick: with cash on the tick, `price · n == cash` happens, and there
-    # backtrader's float cash (drifted by ulps) can refuse what the exact ledger allows.
+def test_fill_for_fill_where_exact_sma_ties_are_common() -> None:
+    # A 0.10 tick and short windows give hundreds of exact SMA ties (c = 0), where only the
+    # exactly rounded means agree. The cash starts off the tick: with cash on the tick,
+    # `price · n == cash` happens, and there backtrader's float cash (drifted by ulps) can
+    # refuse what the exact ledger allows.
     rng = np.random.default_rng(5)
-    steps = rng.normal(0.0, 0.015, size=(900, 6))
-    values = np.round(np.exp(np.cumsum(steps, axis=0)) * 20 / 0.05) * 0.05
+    steps = rng.normal(0.0, 0.01, size=(900, 6))
+    values = np.round(np.round(np.exp(np.cumsum(steps, axis=0)) * 20 / 0.1) * 0.1, 2)
+    assert (cross_sign(values, 2, 4) == 0).sum() > 300
     index = pd.DatetimeIndex(pd.bdate_range("2010-01-04", periods=900), name="date")
-    prices = pd.DataFrame(np.round(values, 2), index=index, columns=[f"T{i}" for i in range(6)])
-    _compare(prices, 4, 9, 0.3, 50_000.01)
+    prices = pd.DataFrame(values, index=index, columns=[f"T{i}" for i in range(6)])
+    _compare(prices, 2, 4, 0.3, 50_000.01)
