@@ -1,0 +1,94 @@
+"""The `Broker` protocol: the venue seen from the live trader, and its failure vocabulary.
+
+Two errors carry meaning for exactly-once submission:
+
+* `SubmitOutcomeUnknown` — the request may or may not have reached the venue (timeout,
+  connection reset, 5xx, 429 after the SDK gave up). The trader never resends blindly; it
+  looks the order up by client id.
+* `DuplicateClientOrderId` — the venue already has an order with this client id (typically
+  the first attempt of a submit whose answer was lost). It means "look it up", not failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from tradefolio.errors import BrokerError
+from tradefolio.live.orders import BrokerOrder, OrderRequest
+
+
+class SubmitOutcomeUnknown(BrokerError):
+    """A request's outcome was not observed; resolve it by lookup, never by resending."""
+
+
+class DuplicateClientOrderId(BrokerError):
+    """The broker already holds an order with this client order id."""
+
+
+class OrderRejected(BrokerError):
+    """The broker refused the order (a definitive answer: nothing was placed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerPosition:
+    """A position as the broker reports it."""
+
+    symbol: str
+    quantity: Decimal
+    avg_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAccount:
+    """Cash and equity as the broker reports them."""
+
+    cash: Decimal
+    equity: Decimal
+
+
+@runtime_checkable
+class Broker(Protocol):
+    """A venue the live trader sends market orders to."""
+
+    def submit(self, order: OrderRequest) -> BrokerOrder:
+        """Place `order` once. Raises `SubmitOutcomeUnknown`, `DuplicateClientOrderId` or
+        `OrderRejected`; never retries by itself."""
+        ...
+
+    def cancel(self, client_order_id: str) -> None:
+        """Request cancellation of an open order."""
+        ...
+
+    def get_order(self, client_order_id: str) -> BrokerOrder | None:
+        """The order with this client id, or None if the broker has never seen it."""
+        ...
+
+    def open_orders(self) -> list[BrokerOrder]:
+        """Orders that are not yet filled, canceled or rejected."""
+        ...
+
+    def positions(self) -> list[BrokerPosition]:
+        """Non-zero positions."""
+        ...
+
+    def account(self) -> BrokerAccount:
+        """Cash and equity."""
+        ...
+
+    def fills_since(self, since: datetime) -> list[BrokerOrder]:
+        """Cumulative execution reports of every order with a fill updated at or after
+        `since` (UTC), oldest first."""
+        ...
+
+
+__all__ = [
+    "Broker",
+    "BrokerAccount",
+    "BrokerPosition",
+    "DuplicateClientOrderId",
+    "OrderRejected",
+    "SubmitOutcomeUnknown",
+]

@@ -1,0 +1,784 @@
+"""The durable record of a live session: SQLite in WAL mode with `synchronous=FULL`.
+
+Crash-only design: everything the trader knows (its run id, the plan of every bar, every
+order and its state history, every fill, the ledger and the trading state) is rebuilt from
+this file at start. Rules the code below keeps:
+
+* Money and quantities are exact: `Decimal` in Python, canonical decimal TEXT in SQLite,
+  never REAL.
+* Timestamps are timezone-aware UTC (ISO 8601 TEXT); bars are dates (`YYYY-MM-DD`).
+* One writer: the trader holds an exclusive `flock` on the database file for its lifetime
+  (released by the kernel if the process dies, so a SIGKILL never leaves a stale lock).
+  `live halt|resume` write only the `control` table, in short transactions, without it.
+* Each public mutation is one transaction; a crash leaves the file at the last commit.
+* `PRAGMA user_version` is the schema version; migrations run forward inside one
+  transaction, and a file from a newer tradefolio is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tradefolio.errors import TradefolioError
+from tradefolio.live.orders import (
+    Fill,
+    JournalOrder,
+    OrderStatus,
+    Side,
+    check_transition,
+)
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE runs (
+        run_no INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        end_reason TEXT,
+        config TEXT NOT NULL
+    );
+    CREATE TABLE bars (
+        bar TEXT PRIMARY KEY,
+        planned_at TEXT NOT NULL,
+        done_at TEXT,
+        cash TEXT,
+        equity TEXT
+    );
+    CREATE TABLE intents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        bar TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target_quantity TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE orders (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        client_order_id TEXT NOT NULL UNIQUE,
+        bar TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
+        quantity TEXT NOT NULL,
+        status TEXT NOT NULL,
+        broker_order_id TEXT,
+        filled_quantity TEXT NOT NULL DEFAULT '0',
+        fill_notional TEXT NOT NULL DEFAULT '0',
+        commission TEXT NOT NULL DEFAULT '0',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX orders_live ON orders(status)
+        WHERE status NOT IN ('denied', 'filled', 'canceled', 'rejected');
+    CREATE TABLE order_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        client_order_id TEXT NOT NULL REFERENCES orders(client_order_id),
+        from_status TEXT,
+        to_status TEXT NOT NULL,
+        at TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE fills (
+        fill_id TEXT PRIMARY KEY,
+        client_order_id TEXT NOT NULL REFERENCES orders(client_order_id),
+        symbol TEXT NOT NULL,
+        side TEXT NOT NULL,
+        quantity TEXT NOT NULL,
+        price TEXT NOT NULL,
+        notional TEXT NOT NULL,
+        commission TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE TABLE positions (symbol TEXT PRIMARY KEY, quantity TEXT NOT NULL, cost TEXT NOT NULL);
+    CREATE TABLE position_snapshots (
+        bar TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        quantity TEXT NOT NULL,
+        avg_price TEXT NOT NULL,
+        price TEXT NOT NULL,
+        PRIMARY KEY (bar, symbol)
+    );
+    CREATE TABLE reconciliations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        adopted INTEGER NOT NULL,
+        report TEXT NOT NULL
+    );
+    CREATE TABLE control (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('ACTIVE', 'REDUCING', 'HALTED')),
+        reason TEXT NOT NULL,
+        source TEXT NOT NULL
+    );
+    """,
+}
+
+#: Quantum of derived, informational prices (average prices); the ledger itself is exact.
+PRICE_QUANTUM = Decimal("1e-10")
+
+
+class JournalError(TradefolioError):
+    """The journal cannot be used: locked by another trader, newer schema, not a journal."""
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def _ts(moment: datetime | None = None) -> str:
+    return (moment or utc_now()).astimezone(UTC).isoformat()
+
+
+def dec(value: object) -> str:
+    """Canonical TEXT of an exact number (no exponent for ordinary magnitudes)."""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    if number == 0:
+        return "0"
+    text = format(number.normalize(), "f")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerPosition:
+    """A position in the journal's ledger: units held and their total cost."""
+
+    symbol: str
+    quantity: Decimal
+    cost: Decimal
+
+    @property
+    def avg_price(self) -> Decimal:
+        """Cost per unit held (0 when flat)."""
+        if self.quantity == 0:
+            return Decimal(0)
+        return (self.cost / self.quantity).quantize(PRICE_QUANTUM)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOrder:
+    """An order in a bar's plan: `status` is PENDING_SUBMIT, or DENIED with `reason`."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    status: OrderStatus = OrderStatus.PENDING_SUBMIT
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedIntent:
+    """What the strategy and sizer wanted for one symbol on a bar (kept for the audit)."""
+
+    symbol: str
+    action: str
+    target_quantity: Decimal
+    reason: str = ""
+
+
+def _read_user_version(path: Path) -> int:
+    uri = f"file:{path}?mode=ro"
+    try:
+        probe = sqlite3.connect(uri, uri=True, timeout=2.0)
+        try:
+            (version,) = probe.execute("PRAGMA user_version").fetchone()
+            tables = {
+                row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"{path} is not a tradefolio journal ({exc})") from exc
+    if version == 0 and tables:
+        raise JournalError(f"{path} is an SQLite file but not a tradefolio journal")
+    return int(version)
+
+
+class Journal:
+    """The SQLite journal of one live session (one file, one run id).
+
+    Open with `Journal.open(path)` as the writer, or `Journal.open(path, writer=False)` to
+    read it or flip the trading state while a trader runs.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, lock_fd: int | None) -> None:
+        self._db = connection
+        self.path = path
+        self._lock_fd = lock_fd
+        self._in_tx = False
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path, *, writer: bool = True, create: bool = True) -> Journal:
+        """Open (and with `create`, initialise or migrate) the journal at `path`.
+
+        Raises `JournalError` before writing anything when the file belongs to a newer
+        tradefolio, is not a journal, is missing (and `create` is false), or another
+        process holds the writer lock.
+        """
+        path = Path(path)
+        exists = path.exists()
+        if exists:
+            version = _read_user_version(path)
+            if version > SCHEMA_VERSION:
+                raise JournalError(
+                    f"{path} has journal schema {version}, newer than this tradefolio "
+                    f"supports ({SCHEMA_VERSION}); upgrade tradefolio"
+                )
+        elif not create or not writer:
+            raise JournalError(f"no journal at {path}; start a session with `tradefolio live`")
+        lock_fd: int | None = None
+        if writer and exists:
+            lock_fd = cls._lock(path)
+        try:
+            connection = sqlite3.connect(str(path), timeout=5.0, isolation_level=None)
+        except sqlite3.Error as exc:
+            if lock_fd is not None:
+                os.close(lock_fd)
+            raise JournalError(f"cannot open journal {path}: {exc}") from exc
+        if writer and not exists:
+            lock_fd = cls._lock(path)
+        journal = cls(connection, path, lock_fd)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            if writer:
+                journal._migrate()
+        except sqlite3.OperationalError as exc:
+            journal.close()
+            raise JournalError(f"journal {path} is locked or unreadable: {exc}") from exc
+        return journal
+
+    @staticmethod
+    def _lock(path: Path) -> int:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise JournalError(
+                f"journal {path} is locked by another running trader; stop it first "
+                f"(or use another --db)"
+            ) from exc
+        return fd
+
+    def _migrate(self) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version >= SCHEMA_VERSION:
+            return
+        with self.transaction():
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Close the connection, then release the writer lock (in that order: closing our
+        descriptor earlier could drop SQLite's own POSIX locks on the file)."""
+        self._db.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection (shared with the paper broker, which keeps its own tables)."""
+        return self._db
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One durable transaction (`BEGIN IMMEDIATE` ... `COMMIT`); nested use joins it."""
+        if self._in_tx:
+            yield self._db
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._in_tx = True
+        try:
+            yield self._db
+        except BaseException:
+            self._in_tx = False
+            self._db.execute("ROLLBACK")
+            raise
+        self._in_tx = False
+        self._db.execute("COMMIT")
+
+    # -- meta and runs -------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        """A value of the `meta` table."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Upsert one `meta` value (joins an open transaction)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def initialise(self, initial_cash: Decimal, config: dict[str, Any]) -> str:
+        """Give a fresh journal its run id and starting cash; return the run id.
+
+        On an initialised journal, return the existing run id (the cash is not touched).
+        """
+        existing = self.meta("run_id")
+        if existing is not None:
+            return existing
+        run_id = uuid.uuid4().hex
+        with self.transaction():
+            self.set_meta("run_id", run_id)
+            self.set_meta("initial_cash", dec(initial_cash))
+            self.set_meta("cash", dec(initial_cash))
+            self.set_meta("config", json.dumps(config, sort_keys=True))
+            self._db.execute(
+                "INSERT INTO control(at, state, reason, source) VALUES (?, 'ACTIVE', ?, ?)",
+                (_ts(), "session created", "trader"),
+            )
+        return run_id
+
+    @property
+    def run_id(self) -> str | None:
+        """The session's run id (None before `initialise`)."""
+        return self.meta("run_id")
+
+    def start_run(self, config: dict[str, Any]) -> int:
+        """Record one process start; returns its number."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO runs(started_at, config) VALUES (?, ?)",
+                (_ts(), json.dumps(config, sort_keys=True)),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def end_run(self, run_no: int, reason: str) -> None:
+        """Record how a process start ended (a SIGKILLed one simply has no end)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET ended_at = ?, end_reason = ? WHERE run_no = ?",
+                (_ts(), reason, run_no),
+            )
+
+    # -- trading state -------------------------------------------------------------------
+
+    def trading_state(self) -> tuple[str, str]:
+        """The current trading state and why (ACTIVE when never set)."""
+        row = self._db.execute(
+            "SELECT state, reason FROM control ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return ("ACTIVE", "") if row is None else (str(row[0]), str(row[1]))
+
+    def set_trading_state(self, state: str, reason: str, source: str) -> None:
+        """Append a trading-state change (ACTIVE, REDUCING or HALTED)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO control(at, state, reason, source) VALUES (?, ?, ?, ?)",
+                (_ts(), state, reason, source),
+            )
+
+    # -- ledger --------------------------------------------------------------------------
+
+    def cash(self) -> Decimal:
+        """Cash in the journal's ledger."""
+        value = self.meta("cash")
+        return Decimal(value) if value is not None else Decimal(0)
+
+    def initial_cash(self) -> Decimal:
+        """Cash the session started with."""
+        value = self.meta("initial_cash")
+        return Decimal(value) if value is not None else Decimal(0)
+
+    def positions(self) -> dict[str, LedgerPosition]:
+        """Non-zero positions of the ledger, by symbol (in insertion order)."""
+        rows = self._db.execute("SELECT symbol, quantity, cost FROM positions ORDER BY rowid")
+        result = {}
+        for symbol, quantity, cost in rows:
+            if Decimal(quantity) != 0:
+                result[symbol] = LedgerPosition(symbol, Decimal(quantity), Decimal(cost))
+        return result
+
+    def replace_ledger(self, cash: Decimal, positions: dict[str, Decimal], why: str) -> None:
+        """Overwrite cash and positions with the broker's (`--adopt-broker-state`).
+
+        Cost basis of an adopted position is unknown; it is set to 0 and the report says so.
+        """
+        with self.transaction() as db:
+            db.execute("DELETE FROM positions")
+            for symbol, quantity in positions.items():
+                db.execute(
+                    "INSERT INTO positions(symbol, quantity, cost) VALUES (?, ?, '0')",
+                    (symbol, dec(quantity)),
+                )
+            self.set_meta("cash", dec(cash))
+            self.set_meta("adopted", json.dumps({"at": _ts(), "why": why}))
+
+    # -- bars and plans ------------------------------------------------------------------
+
+    def last_done_bar(self) -> date | None:
+        """The last bar whose processing committed."""
+        row = self._db.execute("SELECT max(bar) FROM bars WHERE done_at IS NOT NULL").fetchone()
+        return None if row[0] is None else date.fromisoformat(row[0])
+
+    def open_plan_bar(self) -> date | None:
+        """A bar whose plan committed but whose processing did not (a crash mid-bar)."""
+        row = self._db.execute("SELECT min(bar) FROM bars WHERE done_at IS NULL").fetchone()
+        return None if row[0] is None else date.fromisoformat(row[0])
+
+    def write_plan(
+        self,
+        bar: date,
+        intents: Sequence[PlannedIntent],
+        orders: Sequence[PlannedOrder],
+    ) -> None:
+        """Journal a bar's intents and orders in one transaction, before anything is sent."""
+        now = _ts()
+        day = bar.isoformat()
+        with self.transaction() as db:
+            db.execute("INSERT INTO bars(bar, planned_at) VALUES (?, ?)", (day, now))
+            db.executemany(
+                "INSERT INTO intents(bar, symbol, action, target_quantity, reason, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(day, i.symbol, i.action, dec(i.target_quantity), i.reason, now) for i in intents],
+            )
+            db.executemany(
+                "INSERT INTO orders(client_order_id, bar, symbol, side, quantity, status, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        o.client_order_id,
+                        day,
+                        o.symbol,
+                        o.side.value,
+                        dec(o.quantity),
+                        o.status.value,
+                        now,
+                        now,
+                    )
+                    for o in orders
+                ],
+            )
+            db.executemany(
+                "INSERT INTO order_events(client_order_id, from_status, to_status, at, detail) "
+                "VALUES (?, NULL, ?, ?, ?)",
+                [(o.client_order_id, o.status.value, now, o.reason) for o in orders],
+            )
+
+    def finish_bar(
+        self, bar: date, cash: Decimal, equity: Decimal, marks: dict[str, Decimal]
+    ) -> None:
+        """Snapshot positions and account for `bar` and mark it processed (one transaction;
+        a bar without orders needs no plan row first)."""
+        day = bar.isoformat()
+        with self.transaction() as db:
+            for position in self.positions().values():
+                db.execute(
+                    "INSERT OR REPLACE INTO position_snapshots(bar, symbol, quantity, avg_price, "
+                    "price) VALUES (?, ?, ?, ?, ?)",
+                    (
+                        day,
+                        position.symbol,
+                        dec(position.quantity),
+                        dec(position.avg_price),
+                        dec(marks.get(position.symbol, Decimal(0))),
+                    ),
+                )
+            now = _ts()
+            db.execute(
+                "INSERT INTO bars(bar, planned_at, done_at, cash, equity) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(bar) DO UPDATE SET done_at = excluded.done_at, "
+                "cash = excluded.cash, equity = excluded.equity",
+                (day, now, now, dec(cash), dec(equity)),
+            )
+
+    def bar_equity(self, bar: date) -> Decimal | None:
+        """Equity recorded at the end of `bar`."""
+        row = self._db.execute(
+            "SELECT equity FROM bars WHERE bar = ? AND done_at IS NOT NULL", (bar.isoformat(),)
+        ).fetchone()
+        return None if row is None else Decimal(row[0])
+
+    # -- orders --------------------------------------------------------------------------
+
+    _ORDER_COLUMNS = (
+        "client_order_id, bar, symbol, side, quantity, status, broker_order_id, "
+        "filled_quantity, fill_notional, commission, seq"
+    )
+
+    @staticmethod
+    def _order(row: Sequence[Any]) -> JournalOrder:
+        return JournalOrder(
+            client_order_id=row[0],
+            bar=date.fromisoformat(row[1]),
+            symbol=row[2],
+            side=Side(row[3]),
+            quantity=Decimal(row[4]),
+            status=OrderStatus(row[5]),
+            broker_order_id=row[6],
+            filled_quantity=Decimal(row[7]),
+            fill_notional=Decimal(row[8]),
+            commission=Decimal(row[9]),
+            seq=int(row[10]),
+        )
+
+    def order(self, client_order_id: str) -> JournalOrder | None:
+        """One order by client id."""
+        row = self._db.execute(
+            f"SELECT {self._ORDER_COLUMNS} FROM orders WHERE client_order_id = ?",
+            (client_order_id,),
+        ).fetchone()
+        return None if row is None else self._order(row)
+
+    def orders_for_bar(self, bar: date) -> list[JournalOrder]:
+        """The bar's orders in plan order."""
+        rows = self._db.execute(
+            f"SELECT {self._ORDER_COLUMNS} FROM orders WHERE bar = ? ORDER BY seq",
+            (bar.isoformat(),),
+        )
+        return [self._order(row) for row in rows]
+
+    def live_orders(self) -> list[JournalOrder]:
+        """Orders not in a terminal state (uses a partial index: O(live orders))."""
+        rows = self._db.execute(
+            f"SELECT {self._ORDER_COLUMNS} FROM orders "
+            "WHERE status NOT IN ('denied', 'filled', 'canceled', 'rejected') ORDER BY seq"
+        )
+        return [self._order(row) for row in rows]
+
+    def all_orders(self) -> list[JournalOrder]:
+        """Every order, in journal order."""
+        rows = self._db.execute(f"SELECT {self._ORDER_COLUMNS} FROM orders ORDER BY seq")
+        return [self._order(row) for row in rows]
+
+    def set_status(
+        self,
+        client_order_id: str,
+        status: OrderStatus,
+        detail: str = "",
+        broker_order_id: str | None = None,
+    ) -> JournalOrder:
+        """Move an order along the state machine (history row included)."""
+        with self.transaction() as db:
+            current = self.order(client_order_id)
+            if current is None:
+                raise JournalError(f"unknown client order id {client_order_id}")
+            check_transition(current.status, status)
+            if status is current.status and broker_order_id in (None, current.broker_order_id):
+                return current
+            db.execute(
+                "UPDATE orders SET status = ?, broker_order_id = coalesce(?, broker_order_id), "
+                "updated_at = ? WHERE client_order_id = ?",
+                (status.value, broker_order_id, _ts(), client_order_id),
+            )
+            db.execute(
+                "INSERT INTO order_events(client_order_id, from_status, to_status, at, detail) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (client_order_id, current.status.value, status.value, _ts(), detail),
+            )
+        updated = self.order(client_order_id)
+        assert updated is not None
+        return updated
+
+    def apply_execution(
+        self,
+        client_order_id: str,
+        cumulative_quantity: Decimal,
+        cumulative_notional: Decimal,
+        cumulative_commission: Decimal,
+        status: OrderStatus,
+        broker_order_id: str | None,
+        at: datetime | None = None,
+    ) -> Fill | None:
+        """Bring an order up to the broker's cumulative execution report, atomically.
+
+        The new fill is the difference between the reported and recorded cumulative
+        quantity, notional and commission, so applying the same report twice records
+        nothing the second time, and a fill's id (`<client id>#<cumulative qty>`) is unique.
+        Cash and the position move in the same transaction. Returns the new fill, if any.
+        """
+        with self.transaction() as db:
+            current = self.order(client_order_id)
+            if current is None:
+                raise JournalError(f"unknown client order id {client_order_id}")
+            delta_quantity = cumulative_quantity - current.filled_quantity
+            if delta_quantity < 0:
+                raise JournalError(
+                    f"broker reports less filled for {client_order_id} "
+                    f"({cumulative_quantity}) than the journal recorded "
+                    f"({current.filled_quantity})"
+                )
+            fill: Fill | None = None
+            if delta_quantity > 0:
+                notional = cumulative_notional - current.fill_notional
+                commission = cumulative_commission - current.commission
+                price = (notional / delta_quantity).quantize(PRICE_QUANTUM)
+                fill = Fill(
+                    fill_id=f"{client_order_id}#{dec(cumulative_quantity)}",
+                    client_order_id=client_order_id,
+                    symbol=current.symbol,
+                    side=current.side,
+                    quantity=delta_quantity,
+                    price=price,
+                    commission=commission,
+                    at=at or utc_now(),
+                )
+                db.execute(
+                    "INSERT INTO fills(fill_id, client_order_id, symbol, side, quantity, price, "
+                    "notional, commission, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        fill.fill_id,
+                        client_order_id,
+                        fill.symbol,
+                        fill.side.value,
+                        dec(delta_quantity),
+                        dec(price),
+                        dec(notional),
+                        dec(commission),
+                        _ts(fill.at),
+                    ),
+                )
+                db.execute(
+                    "UPDATE orders SET filled_quantity = ?, fill_notional = ?, commission = ? "
+                    "WHERE client_order_id = ?",
+                    (
+                        dec(cumulative_quantity),
+                        dec(cumulative_notional),
+                        dec(cumulative_commission),
+                        client_order_id,
+                    ),
+                )
+                self._book(current.symbol, current.side, delta_quantity, notional, commission)
+            if status is not current.status or broker_order_id != current.broker_order_id:
+                self.set_status(client_order_id, status, "broker report", broker_order_id)
+        return fill
+
+    def _book(
+        self, symbol: str, side: Side, quantity: Decimal, notional: Decimal, commission: Decimal
+    ) -> None:
+        row = self._db.execute(
+            "SELECT quantity, cost FROM positions WHERE symbol = ?", (symbol,)
+        ).fetchone()
+        held, cost = (Decimal(row[0]), Decimal(row[1])) if row else (Decimal(0), Decimal(0))
+        if side is Side.BUY:
+            new_held, new_cost = held + quantity, cost + notional
+            cash_change = -notional - commission
+        else:
+            new_held = held - quantity
+            # Cost leaves the position pro rata; a position closed out has no cost left.
+            new_cost = Decimal(0) if new_held == 0 or held == 0 else cost * new_held / held
+            cash_change = notional - commission
+        self._db.execute(
+            "INSERT INTO positions(symbol, quantity, cost) VALUES (?, ?, ?) "
+            "ON CONFLICT(symbol) DO UPDATE SET quantity = excluded.quantity, cost = excluded.cost",
+            (symbol, dec(new_held), dec(new_cost)),
+        )
+        self.set_meta("cash", dec(self.cash() + cash_change))
+
+    def fills(self) -> list[Fill]:
+        """Every recorded fill, in order."""
+        rows = self._db.execute(
+            "SELECT fill_id, client_order_id, symbol, side, quantity, price, commission, at "
+            "FROM fills ORDER BY rowid"
+        )
+        return [
+            Fill(
+                r[0],
+                r[1],
+                r[2],
+                Side(r[3]),
+                Decimal(r[4]),
+                Decimal(r[5]),
+                Decimal(r[6]),
+                datetime.fromisoformat(r[7]),
+            )
+            for r in rows
+        ]
+
+    def fill_totals(self) -> tuple[Decimal, dict[str, Decimal]]:
+        """Cash and positions recomputed from the fills alone (the ledger's audit)."""
+        cash = self.initial_cash()
+        positions: dict[str, Decimal] = {}
+        for side, symbol, quantity, notional, commission in self._db.execute(
+            "SELECT side, symbol, quantity, notional, commission FROM fills"
+        ):
+            sign = 1 if side == "buy" else -1
+            positions[symbol] = positions.get(symbol, Decimal(0)) + sign * Decimal(quantity)
+            cash += -sign * Decimal(notional) - Decimal(commission)
+        return cash, {s: q for s, q in positions.items() if q != 0}
+
+    # -- reconciliation record -----------------------------------------------------------
+
+    def record_reconciliation(self, ok: bool, adopted: bool, report: dict[str, Any]) -> None:
+        """Keep the outcome of a startup reconciliation."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO reconciliations(at, ok, adopted, report) VALUES (?, ?, ?, ?)",
+                (_ts(), int(ok), int(adopted), json.dumps(report, sort_keys=True)),
+            )
+
+    def last_reconciliation(self) -> dict[str, Any] | None:
+        """The latest reconciliation: when, whether it agreed, and its report."""
+        row = self._db.execute(
+            "SELECT at, ok, adopted, report FROM reconciliations ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return {
+            "at": row[0],
+            "ok": bool(row[1]),
+            "adopted": bool(row[2]),
+            "report": json.loads(row[3]),
+        }
+
+    def last_marks(self) -> dict[str, Decimal]:
+        """Prices of the last processed bar's position snapshot."""
+        last = self.last_done_bar()
+        if last is None:
+            return {}
+        rows = self._db.execute(
+            "SELECT symbol, price FROM position_snapshots WHERE bar = ?", (last.isoformat(),)
+        )
+        return {symbol: Decimal(price) for symbol, price in rows}
+
+    def last_equity(self) -> Decimal | None:
+        """Equity at the end of the last processed bar."""
+        last = self.last_done_bar()
+        return None if last is None else self.bar_equity(last)
+
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Journal",
+    "JournalError",
+    "LedgerPosition",
+    "PlannedIntent",
+    "PlannedOrder",
+    "dec",
+    "utc_now",
+]

@@ -1,0 +1,191 @@
+"""Orders of the live trader: values, the order state machine and deterministic client ids.
+
+An order's life is a path through `OrderStatus`. `PENDING_SUBMIT` is written to the journal
+*before* the order is sent; `UNKNOWN` means a submit was attempted but its outcome was not
+observed (timeout, 5xx, crash). Both are resolved by looking the order up at the broker by
+its `client_order_id`, which is a pure function of (run id, decision bar, symbol, side), so
+a restarted trader computes the same id and a broker that enforces unique client ids turns
+any resend into a duplicate instead of a second order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from tradefolio.errors import TradefolioError
+
+
+class Side(StrEnum):
+    """Direction of an order."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        """+1 for a buy, -1 for a sell (the sign of the position change)."""
+        return 1 if self is Side.BUY else -1
+
+
+class OrderStatus(StrEnum):
+    """States of an order, from the trader's point of view."""
+
+    PENDING_SUBMIT = "pending_submit"  # journaled, not (known to be) sent
+    UNKNOWN = "unknown"  # sent, outcome not observed; resolve by lookup
+    DENIED = "denied"  # stopped by the risk engine, never sent
+    SUBMITTED = "submitted"  # acknowledged by the broker
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"  # refused by the broker
+
+
+TERMINAL_STATUSES = frozenset(
+    {OrderStatus.DENIED, OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED}
+)
+#: Orders whose existence at the broker is not established: look up before anything else.
+UNRESOLVED_STATUSES = frozenset({OrderStatus.PENDING_SUBMIT, OrderStatus.UNKNOWN})
+
+_S = OrderStatus
+#: Allowed transitions. Broker-reported states may skip steps (a market order is often
+#: reported FILLED on its first acknowledgement), but never leave a terminal state.
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    _S.PENDING_SUBMIT: frozenset(
+        {
+            _S.UNKNOWN,
+            _S.DENIED,
+            _S.SUBMITTED,
+            _S.PARTIALLY_FILLED,
+            _S.FILLED,
+            _S.CANCELED,
+            _S.REJECTED,
+        }
+    ),
+    _S.UNKNOWN: frozenset(
+        {_S.PENDING_SUBMIT, _S.SUBMITTED, _S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.REJECTED}
+    ),
+    _S.SUBMITTED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED, _S.REJECTED}),
+    _S.PARTIALLY_FILLED: frozenset({_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELED}),
+    _S.DENIED: frozenset(),
+    _S.FILLED: frozenset(),
+    _S.CANCELED: frozenset(),
+    _S.REJECTED: frozenset(),
+}
+
+
+class InvalidTransition(TradefolioError):
+    """An order was asked to move along an edge the state machine does not have."""
+
+
+def check_transition(current: OrderStatus, new: OrderStatus) -> None:
+    """Raise `InvalidTransition` unless `current -> new` is allowed (a no-op move is allowed
+    for non-terminal states, which makes repeated broker reports idempotent)."""
+    if new is current and current not in TERMINAL_STATUSES:
+        return
+    if new not in TRANSITIONS[current]:
+        raise InvalidTransition(f"order cannot move from {current.value} to {new.value}")
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9]")
+
+
+def client_order_id(run_id: str, bar: date, symbol: str, side: Side) -> str:
+    """The deterministic client order id of the order for `symbol`/`side` decided on `bar`.
+
+    Readable prefix (run, bar, symbol, side) plus 10 hex digits of SHA-256 over the exact
+    inputs, so symbols that sanitize alike (``BRK.B``/``BRK_B``) still get distinct ids.
+    At most 48 characters (Alpaca accepts 128).
+    """
+    digest = hashlib.sha256(f"{run_id}|{bar.isoformat()}|{symbol}|{side.value}".encode())
+    readable = _UNSAFE.sub("_", symbol)[:12]
+    return f"tf-{run_id[:8]}-{bar:%Y%m%d}-{readable}-{side.value[0]}-{digest.hexdigest()[:10]}"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A market order the trader wants the broker to execute."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrder:
+    """What the broker reports about one order: cumulative fill quantity, the average price
+    of those fills, the cumulative commission charged (0 where the broker charges none) and,
+    where the broker knows it exactly, the cumulative notional."""
+
+    client_order_id: str
+    broker_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    status: OrderStatus
+    filled_quantity: Decimal = Decimal(0)
+    avg_fill_price: Decimal | None = None
+    commission: Decimal = Decimal(0)
+    notional: Decimal | None = None
+
+    @property
+    def filled_notional(self) -> Decimal:
+        """Cumulative notional of the fills: exact when the broker reports it, else
+        average price × filled quantity."""
+        if self.notional is not None:
+            return self.notional
+        if self.avg_fill_price is None:
+            return Decimal(0)
+        return self.avg_fill_price * self.filled_quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution as recorded in the journal (`quantity` > 0, direction in `side`)."""
+
+    fill_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    commission: Decimal
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JournalOrder:
+    """An order as the journal knows it."""
+
+    client_order_id: str
+    bar: date
+    symbol: str
+    side: Side
+    quantity: Decimal
+    status: OrderStatus
+    broker_order_id: str | None
+    filled_quantity: Decimal
+    fill_notional: Decimal
+    commission: Decimal
+    seq: int
+
+
+__all__ = [
+    "TERMINAL_STATUSES",
+    "TRANSITIONS",
+    "UNRESOLVED_STATUSES",
+    "BrokerOrder",
+    "Fill",
+    "InvalidTransition",
+    "JournalOrder",
+    "OrderRequest",
+    "OrderStatus",
+    "Side",
+    "check_transition",
+    "client_order_id",
+]

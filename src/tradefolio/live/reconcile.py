@@ -1,0 +1,121 @@
+"""Startup reconciliation: the journal against the broker, before any new order.
+
+1. Every order the journal has not closed is looked up at the broker by client id. Found:
+   its cumulative execution is applied (fills missed while the trader was down are recorded
+   exactly once). Not found: a PENDING_SUBMIT/UNKNOWN order of the bar being resumed stays
+   pending (the trader submits it, with the same client id); one of an earlier bar never
+   reached the broker and is closed as CANCELED. An *acknowledged* order the broker does not
+   know is a difference.
+2. Open orders at the broker that the journal does not know are differences.
+3. Positions and cash must then agree (cash within `cash_tolerance`).
+
+Differences stop the trader with `ReconciliationError` listing them, unless the user
+accepts the broker's state (`adopt=True`, `--adopt-broker-state`): the journal's ledger is
+then overwritten by the broker's positions and cash, and the report says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from tradefolio.errors import ReconciliationError
+from tradefolio.live.broker import Broker
+from tradefolio.live.journal import Journal, dec
+from tradefolio.live.orders import UNRESOLVED_STATUSES, OrderStatus
+
+
+@dataclass(slots=True)
+class ReconciliationReport:
+    """What reconciliation found and did."""
+
+    fills_recorded: list[str] = field(default_factory=list)
+    closed_never_sent: list[str] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)
+    adopted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when journal and broker agree (after recording missed fills)."""
+        return not self.differences
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as stored in the journal and shown by `live status`."""
+        return {
+            "fills_recorded": self.fills_recorded,
+            "closed_never_sent": self.closed_never_sent,
+            "differences": self.differences,
+            "adopted": self.adopted,
+        }
+
+
+def reconcile(
+    journal: Journal,
+    broker: Broker,
+    *,
+    resume_bar: date | None,
+    adopt: bool = False,
+    cash_tolerance: Decimal = Decimal(0),
+) -> ReconciliationReport:
+    """Bring the journal in line with the broker or raise `ReconciliationError`."""
+    report = ReconciliationReport()
+    for order in journal.live_orders():
+        remote = broker.get_order(order.client_order_id)
+        if remote is None:
+            if order.status in UNRESOLVED_STATUSES:
+                if order.bar != resume_bar:
+                    journal.set_status(
+                        order.client_order_id, OrderStatus.CANCELED, "never reached the broker"
+                    )
+                    report.closed_never_sent.append(order.client_order_id)
+                continue
+            report.differences.append(
+                f"order {order.client_order_id} is {order.status.value} in the journal but "
+                "unknown to the broker"
+            )
+            continue
+        fill = journal.apply_execution(
+            order.client_order_id,
+            remote.filled_quantity,
+            remote.filled_notional,
+            remote.commission,
+            remote.status,
+            remote.broker_order_id,
+        )
+        if fill is not None:
+            report.fills_recorded.append(fill.fill_id)
+    for remote in broker.open_orders():
+        if journal.order(remote.client_order_id) is None:
+            report.differences.append(
+                f"broker has open order {remote.client_order_id} ({remote.side.value} "
+                f"{remote.quantity} {remote.symbol}) that the journal does not know"
+            )
+    ours = {symbol: p.quantity for symbol, p in journal.positions().items()}
+    theirs = {p.symbol: p.quantity for p in broker.positions() if p.quantity != 0}
+    for symbol in sorted(set(ours) | set(theirs)):
+        mine, broker_qty = ours.get(symbol, Decimal(0)), theirs.get(symbol, Decimal(0))
+        if mine != broker_qty:
+            report.differences.append(
+                f"position {symbol}: journal {dec(mine)}, broker {dec(broker_qty)}"
+            )
+    account = broker.account()
+    cash = journal.cash()
+    if abs(cash - account.cash) > cash_tolerance:
+        report.differences.append(f"cash: journal {dec(cash)}, broker {dec(account.cash)}")
+    if report.differences and adopt:
+        journal.replace_ledger(account.cash, theirs, "; ".join(report.differences))
+        report.adopted = True
+    journal.record_reconciliation(report.ok or report.adopted, report.adopted, report.to_json())
+    if report.differences and not adopt:
+        shown = "; ".join(report.differences[:5])
+        more = f" (+{len(report.differences) - 5} more)" if len(report.differences) > 5 else ""
+        raise ReconciliationError(
+            f"journal and broker disagree: {shown}{more}. Inspect with `tradefolio live "
+            "status`, or accept the broker's state with --adopt-broker-state"
+        )
+    return report
+
+
+__all__ = ["ReconciliationReport", "reconcile"]

@@ -1,0 +1,388 @@
+"""`LiveTrader`: strategy → sizer → risk engine → journal → broker, one bar at a time.
+
+Per bar (crash-only: every step is either durable or recomputed identically):
+
+1. Mark the market (the paper broker fills at these prices) and bring every open order up
+   to the broker's execution report.
+2. Read the trading state (the CLI may have flipped it); trip HALTED on the daily-loss limit.
+3. Plan: unless the journal already holds this bar's plan (a crash mid-bar), ask the
+   strategy for intents on the history before the bar, size them with the injected
+   `PositionSizer` from the state at the bar's start — equity = cash + holdings at this
+   bar's prices, fixed for the bar — exits first, then entries in the file's column order,
+   an entry never costing more than the cash left — pass each order through the risk
+   engine, and journal the whole plan in one transaction *before* sending anything.
+4. Execute: each planned order still PENDING_SUBMIT is looked up, then submitted once with
+   its deterministic client order id. A timeout/5xx leaves it UNKNOWN (resolved by lookup,
+   never resent blindly); a duplicate-id answer is resolved by lookup. Execution reports
+   are applied to the journal as cumulative fills (idempotent).
+5. Snapshot positions and account and mark the bar processed, in one transaction.
+
+A restart reconciles with the broker (`reconcile`) and continues after the last processed
+bar, re-executing (not re-planning) a bar whose plan was journaled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_FLOOR, Decimal
+from typing import Protocol
+
+from tradefolio.errors import InvalidParameter
+from tradefolio.execution.sizing import PositionSizer, SizingRequest
+from tradefolio.live.broker import (
+    Broker,
+    DuplicateClientOrderId,
+    OrderRejected,
+    SubmitOutcomeUnknown,
+)
+from tradefolio.live.feed import Bar
+from tradefolio.live.journal import Journal, PlannedIntent, PlannedOrder
+from tradefolio.live.orders import (
+    TERMINAL_STATUSES,
+    UNRESOLVED_STATUSES,
+    BrokerOrder,
+    JournalOrder,
+    OrderRequest,
+    OrderStatus,
+    Side,
+    client_order_id,
+)
+from tradefolio.live.paper import CostModel
+from tradefolio.live.reconcile import ReconciliationReport, reconcile
+from tradefolio.live.risk import RiskEngine, TradingState
+from tradefolio.live.strategy import Action, Strategy
+
+#: Called with the name of each crash-relevant point; tests make the process kill itself.
+Checkpoint = Callable[[str], None]
+
+
+class MarketSink(Protocol):
+    """Something that must see each bar's prices before orders are sent (the paper broker)."""
+
+    def mark(self, prices: Mapping[str, Decimal]) -> None: ...
+
+
+def _no_checkpoint(name: str) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class BarResult:
+    """What one processed bar did."""
+
+    day: date
+    orders: int
+    denied: int
+    state: TradingState
+
+
+class LiveTrader:
+    """Runs one strategy and one sizer against one broker, recording everything in a journal."""
+
+    def __init__(
+        self,
+        *,
+        journal: Journal,
+        broker: Broker,
+        strategy: Strategy,
+        sizer: PositionSizer,
+        risk: RiskEngine | None = None,
+        costs: CostModel | None = None,
+        market: MarketSink | None = None,
+        fractional: bool = False,
+        checkpoint: Checkpoint = _no_checkpoint,
+    ) -> None:
+        run_id = journal.run_id
+        if run_id is None:
+            raise InvalidParameter("the journal has no session; call Journal.initialise first")
+        self.run_id = run_id
+        self.journal = journal
+        self.broker = broker
+        self.strategy = strategy
+        self.sizer = sizer
+        self.risk = risk or RiskEngine()
+        self.costs = costs or CostModel()
+        self.market = market
+        self.fractional = fractional
+        self._checkpoint = checkpoint
+        self._marks: dict[str, Decimal] = dict(journal.last_marks())
+
+    # -- start -----------------------------------------------------------------------------
+
+    def resume_point(self) -> tuple[date | None, date | None]:
+        """(last processed bar, bar with a journaled but unfinished plan)."""
+        return self.journal.last_done_bar(), self.journal.open_plan_bar()
+
+    def reconcile(
+        self, *, adopt: bool = False, cash_tolerance: Decimal = Decimal(0)
+    ) -> ReconciliationReport:
+        """Startup reconciliation (see `tradefolio.live.reconcile`)."""
+        return reconcile(
+            self.journal,
+            self.broker,
+            resume_bar=self.journal.open_plan_bar(),
+            adopt=adopt,
+            cash_tolerance=cash_tolerance,
+        )
+
+    def run(self, bars: Iterable[Bar], *, stop: Callable[[], bool] | None = None) -> int:
+        """Process `bars` (already filtered to those after the last processed one); returns
+        how many were processed."""
+        count = 0
+        for bar in bars:
+            if stop is not None and stop():
+                break
+            self.process_bar(bar)
+            count += 1
+        return count
+
+    # -- one bar ---------------------------------------------------------------------------
+
+    def process_bar(self, bar: Bar) -> BarResult:
+        """Steps 1-5 of the module docstring for one bar."""
+        previous_marks = dict(self._marks)
+        self._marks.update(bar.prices)
+        if self.market is not None:
+            self.market.mark(bar.prices)
+        self._sync_open_orders(exclude_bar=bar.day)
+        state = self._trading_state(bar.day)
+        planned = self.journal.orders_for_bar(bar.day)
+        resumed = self.journal.open_plan_bar() == bar.day
+        if not resumed:
+            planned = self._plan(bar, state, previous_marks)
+        self._checkpoint("after_plan")
+        denied = sum(1 for o in planned if o.status is OrderStatus.DENIED)
+        for order in planned:
+            if order.status in UNRESOLVED_STATUSES:
+                self._execute(order, lookup_first=resumed)
+        cash = self.journal.cash()
+        positions = self.journal.positions()
+        equity = cash + sum(
+            (p.quantity * self._marks.get(s, p.avg_price) for s, p in positions.items()),
+            Decimal(0),
+        )
+        self.journal.finish_bar(bar.day, cash, equity, self._marks)
+        self._checkpoint("after_bar")
+        return BarResult(bar.day, len(planned) - denied, denied, state)
+
+    def _sync_open_orders(self, exclude_bar: date | None = None) -> None:
+        for order in self.journal.live_orders():
+            if order.bar == exclude_bar:
+                continue
+            try:
+                remote = self.broker.get_order(order.client_order_id)
+            except SubmitOutcomeUnknown:
+                continue  # try again on the next bar
+            if remote is not None:
+                self._apply(remote)
+            elif order.status in UNRESOLVED_STATUSES:
+                # A market order of an earlier bar that the broker never saw is not sent late.
+                self.journal.set_status(
+                    order.client_order_id, OrderStatus.CANCELED, "never reached the broker"
+                )
+
+    def _trading_state(self, day: date) -> TradingState:
+        state = TradingState(self.journal.trading_state()[0])
+        start_equity = self.journal.last_equity()
+        if state is not TradingState.HALTED and start_equity is not None:
+            positions = self.journal.positions()
+            equity = self.journal.cash() + sum(
+                (p.quantity * self._marks.get(s, p.avg_price) for s, p in positions.items()),
+                Decimal(0),
+            )
+            if self.risk.daily_loss_breached(start_equity, equity):
+                reason = f"daily loss limit: equity {equity:.2f} from {start_equity:.2f} on {day}"
+                self.journal.set_trading_state(TradingState.HALTED.value, reason, "risk")
+                state = TradingState.HALTED
+        return state
+
+    def _plan(
+        self, bar: Bar, state: TradingState, previous_marks: Mapping[str, Decimal]
+    ) -> list[JournalOrder]:
+        self.risk.start_day(bar.day)
+        intents = self.strategy.intents(bar.history) if len(bar.history) else []
+        cash = self.journal.cash()
+        held = {s: p.quantity for s, p in self.journal.positions().items()}
+        equity = cash + sum(
+            (q * self._marks.get(s, Decimal(0)) for s, q in held.items()), Decimal(0)
+        )
+        planned_intents: list[PlannedIntent] = []
+        orders: list[PlannedOrder] = []
+        sells: list[tuple[str, Decimal, str]] = []
+        buys: list[tuple[str, Decimal, str]] = []
+        for intent in intents:
+            price = bar.prices.get(intent.symbol)
+            position = held.get(intent.symbol, Decimal(0))
+            if price is None:
+                continue
+            if intent.action is Action.EXIT:
+                target = Decimal(0)
+            elif intent.action is Action.ENTER and position != 0:
+                continue  # an enter while holding does nothing
+            else:
+                target = self._size(intent.symbol, price, equity, cash, position)
+            planned_intents.append(PlannedIntent(intent.symbol, intent.action.value, target))
+            delta = target - position
+            if delta < 0:
+                sells.append((intent.symbol, -delta, intent.action.value))
+            elif delta > 0:
+                buys.append((intent.symbol, delta, intent.action.value))
+        free_cash = cash
+        for symbol, quantity, _ in sells:
+            price = bar.prices[symbol]
+            fill_price = self.costs.fill_price(price, Side.SELL)
+            order = self._risk_checked(
+                bar.day, symbol, Side.SELL, quantity, price, previous_marks, held, equity, state
+            )
+            if order.status is OrderStatus.PENDING_SUBMIT:
+                notional = fill_price * quantity
+                free_cash += notional - self.costs.commission(quantity, notional)
+                held[symbol] = held.get(symbol, Decimal(0)) - quantity
+            orders.append(order)
+        for symbol, wanted, _ in buys:
+            price = bar.prices[symbol]
+            quantity = self._affordable(wanted, price, free_cash)
+            if quantity <= 0:
+                continue  # no later retry, like the backtest
+            order = self._risk_checked(
+                bar.day, symbol, Side.BUY, quantity, price, previous_marks, held, equity, state
+            )
+            if order.status is OrderStatus.PENDING_SUBMIT:
+                notional = self.costs.fill_price(price, Side.BUY) * quantity
+                free_cash -= notional + self.costs.commission(quantity, notional)
+                held[symbol] = held.get(symbol, Decimal(0)) + quantity
+            orders.append(order)
+        if not orders and not planned_intents:
+            return []  # nothing to journal before finish_bar
+        self.journal.write_plan(bar.day, planned_intents, orders)
+        return self.journal.orders_for_bar(bar.day)
+
+    def _size(
+        self, symbol: str, price: Decimal, equity: Decimal, cash: Decimal, position: Decimal
+    ) -> Decimal:
+        units = self.sizer.size(
+            SizingRequest(
+                symbol=symbol,
+                price=float(price),
+                equity=float(equity),
+                cash=float(cash),
+                position=float(position),
+            )
+        )
+        target = Decimal(units)
+        if not target.is_finite() or target < 0:
+            raise InvalidParameter(f"sizer returned {units} units for {symbol}; need >= 0")
+        if not self.fractional:
+            target = target.to_integral_value(rounding=ROUND_FLOOR)
+        return target
+
+    def _affordable(self, wanted: Decimal, price: Decimal, cash: Decimal) -> Decimal:
+        """`wanted`, or the largest quantity whose cost (with costs) is <= `cash`."""
+        fill_price = self.costs.fill_price(price, Side.BUY)
+
+        def cost(quantity: Decimal) -> Decimal:
+            notional = fill_price * quantity
+            return notional + self.costs.commission(quantity, notional)
+
+        if cost(wanted) <= cash:
+            return wanted
+        if cash <= 0 or fill_price <= 0:
+            return Decimal(0)
+        quantity = cash / fill_price
+        if not self.fractional:
+            quantity = quantity.to_integral_value(rounding=ROUND_FLOOR)
+        while quantity > 0 and cost(quantity) > cash:
+            quantity -= 1 if not self.fractional else quantity * Decimal("1e-9")
+        return max(quantity, Decimal(0))
+
+    def _risk_checked(
+        self,
+        day: date,
+        symbol: str,
+        side: Side,
+        quantity: Decimal,
+        price: Decimal,
+        previous_marks: Mapping[str, Decimal],
+        held: Mapping[str, Decimal],
+        equity: Decimal,
+        state: TradingState,
+    ) -> PlannedOrder:
+        decision = self.risk.check(
+            state=state,
+            symbol=symbol,
+            side=side,
+            quantity=quantity,
+            price=price,
+            reference_price=previous_marks.get(symbol),
+            position=held.get(symbol, Decimal(0)),
+            equity=equity,
+        )
+        cid = client_order_id(self.run_id, day, symbol, side)
+        if decision.allowed:
+            return PlannedOrder(cid, symbol, side, quantity)
+        return PlannedOrder(cid, symbol, side, quantity, OrderStatus.DENIED, decision.reason)
+
+    def _execute(self, order: JournalOrder, *, lookup_first: bool) -> None:
+        """Send one planned order exactly once. An order of a resumed plan is looked up
+        first (it may have reached the broker before the crash); a lookup that fails leaves
+        the order unresolved rather than risk a second one."""
+        if lookup_first:
+            try:
+                existing = self.broker.get_order(order.client_order_id)
+            except SubmitOutcomeUnknown:
+                return
+            if existing is not None:
+                self._apply(existing)
+                return
+        if order.status is OrderStatus.UNKNOWN:
+            self.journal.set_status(
+                order.client_order_id, OrderStatus.PENDING_SUBMIT, "lookup: not at broker"
+            )
+        self._checkpoint("before_submit")
+        request = OrderRequest(order.client_order_id, order.symbol, order.side, order.quantity)
+        try:
+            report = self.broker.submit(request)
+        except DuplicateClientOrderId:
+            found = self.broker.get_order(order.client_order_id)
+            if found is None:
+                self.journal.set_status(
+                    order.client_order_id, OrderStatus.UNKNOWN, "duplicate id, lookup empty"
+                )
+                return
+            report = found
+        except SubmitOutcomeUnknown as exc:
+            self.journal.set_status(order.client_order_id, OrderStatus.UNKNOWN, str(exc)[:200])
+            found = self._lookup_quietly(order.client_order_id)
+            if found is not None:
+                self._apply(found)
+            return
+        except OrderRejected as exc:
+            self.journal.set_status(order.client_order_id, OrderStatus.REJECTED, str(exc)[:200])
+            return
+        self._checkpoint("after_submit")
+        self._apply(report)
+        self._checkpoint("after_record")
+
+    def _lookup_quietly(self, cid: str) -> BrokerOrder | None:
+        try:
+            return self.broker.get_order(cid)
+        except SubmitOutcomeUnknown:
+            return None
+
+    def _apply(self, report: BrokerOrder) -> None:
+        current = self.journal.order(report.client_order_id)
+        if current is None or current.status in TERMINAL_STATUSES:
+            return
+        self.journal.apply_execution(
+            report.client_order_id,
+            report.filled_quantity,
+            report.filled_notional,
+            report.commission,
+            report.status,
+            report.broker_order_id,
+        )
+
+
+__all__ = ["BarResult", "Checkpoint", "LiveTrader", "MarketSink"]
