@@ -18,7 +18,7 @@ import sqlite3
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from tradefolio.errors import InvalidParameter
@@ -64,7 +64,7 @@ class CostModel:
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS paper_account (
-    id INTEGER PRIMARY KEY CHECK (id = 1), cash TEXT NOT NULL
+    id INTEGER PRIMARY KEY CHECK (id = 1), cash TEXT NOT NULL, last_mark TEXT
 );
 CREATE TABLE IF NOT EXISTS paper_orders (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -127,9 +127,16 @@ class PaperBroker:
 
     # -- the feed side ---------------------------------------------------------------------
 
-    def mark(self, prices: Mapping[str, Decimal]) -> None:
-        """A new bar's prices arrive: open orders old enough fill at them."""
+    def mark(self, day: date, prices: Mapping[str, Decimal]) -> None:
+        """A bar's prices arrive: open orders old enough fill at them.
+
+        The last marked bar is durable; marking it again (a trader resuming that bar after
+        a crash) only refreshes the prices, since a market does not replay a bar."""
         self._marks.update(prices)
+        (last,) = self._db.execute("SELECT last_mark FROM paper_account WHERE id = 1").fetchone()
+        if last is not None and day.isoformat() <= last:
+            return
+        self._db.execute("UPDATE paper_account SET last_mark = ? WHERE id = 1", (day.isoformat(),))
         rows = self._db.execute(
             "SELECT client_order_id FROM paper_orders "
             "WHERE status IN ('submitted', 'partially_filled') ORDER BY seq"

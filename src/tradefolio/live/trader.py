@@ -61,7 +61,7 @@ Checkpoint = Callable[[str], None]
 class MarketSink(Protocol):
     """Something that must see each bar's prices before orders are sent (the paper broker)."""
 
-    def mark(self, prices: Mapping[str, Decimal]) -> None: ...
+    def mark(self, day: date, prices: Mapping[str, Decimal]) -> None: ...
 
 
 def _no_checkpoint(name: str) -> None:
@@ -145,7 +145,7 @@ class LiveTrader:
         previous_marks = dict(self._marks)
         self._marks.update(bar.prices)
         if self.market is not None:
-            self.market.mark(bar.prices)
+            self.market.mark(bar.day, bar.prices)
         self._sync_open_orders(exclude_bar=bar.day)
         state = self._trading_state(bar.day)
         planned = self.journal.orders_for_bar(bar.day)

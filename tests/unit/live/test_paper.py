@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from tradefolio.live.paper import CostModel, PaperBroker
 def _broker(tmp_path: Path, **kwargs: object) -> tuple[Journal, PaperBroker]:
     journal = Journal.open(tmp_path / "p.db")
     broker = PaperBroker(journal.connection, Decimal(10_000), **kwargs)  # type: ignore[arg-type]
-    broker.mark({"AAA": Decimal("100"), "BBB": Decimal("20.5")})
+    broker.mark(date(2024, 1, 1), {"AAA": Decimal("100"), "BBB": Decimal("20.5")})
     return journal, broker
 
 
@@ -53,16 +54,16 @@ def test_rejects_and_delayed_partial_fills(tmp_path: Path) -> None:
     report = broker.submit(OrderRequest("c1", "AAA", Side.BUY, Decimal(10)))
     assert report.status is OrderStatus.SUBMITTED and report.filled_quantity == 0
     assert [o.client_order_id for o in broker.open_orders()] == ["c1"]
-    broker.mark({"AAA": Decimal(101)})
+    broker.mark(date(2024, 1, 2), {"AAA": Decimal(101)})
     partial = broker.get_order("c1")
     assert partial is not None and partial.status is OrderStatus.PARTIALLY_FILLED
-    broker.mark({"AAA": Decimal(102)})
-    broker.mark({"AAA": Decimal(103)})
+    broker.mark(date(2024, 1, 3), {"AAA": Decimal(102)})
+    broker.mark(date(2024, 1, 4), {"AAA": Decimal(103)})
     done = broker.get_order("c1")
     assert done is not None and done.status is OrderStatus.FILLED
     assert done.filled_notional == 4 * 101 + 4 * 102 + 2 * 103
     naked = broker.submit(OrderRequest("s1", "BBB", Side.SELL, Decimal(5)))
-    broker.mark({"BBB": Decimal(20)})
+    broker.mark(date(2024, 1, 5), {"BBB": Decimal(20)})
     rejected = broker.get_order(naked.client_order_id)
     assert rejected is not None and rejected.status is OrderStatus.REJECTED  # no shorting
     journal.close()

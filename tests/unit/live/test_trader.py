@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def test_reconciliation_reports_and_adopts(tmp_path: Path) -> None:
     prices = gbm_prices(3, 60, seed=7)
     journal, broker, trader = open_session(tmp_path / "r.db")
     trader.run(ReplayFeed(prices).bars())
-    broker.mark({"S0": Decimal(10)})
+    broker.mark(date(2031, 1, 1), {"S0": Decimal(10)})
     broker.submit(OrderRequest("foreign-1", "S0", Side.BUY, Decimal(3)))  # someone else trades
     journal.close()
     journal, broker, trader = open_session(tmp_path / "r.db")
@@ -121,7 +122,7 @@ def test_fill_while_down_is_recorded_once(tmp_path: Path) -> None:
     journal.close()
     # The broker keeps trading while the trader is down: the next mark fills the orders.
     journal, broker, trader = open_session(tmp_path / "d.db", fill_delay_marks=1)
-    broker.mark(bars[40].prices)
+    broker.mark(bars[40].day, bars[40].prices)
     report = trader.reconcile()
     assert len(report.fills_recorded) == len(open_before)
     assert trader.reconcile().fills_recorded == []

@@ -1,0 +1,110 @@
+"""Crash test: SIGKILL a paper session at seeded points, restart, compare with one clean run.
+
+Each killed run is a forked child that sends itself SIGKILL when it reaches a named point
+the n-th time (`after_plan`: plan journaled, nothing sent; `before_submit`; `after_submit`:
+the broker filled, the journal has not recorded it; `after_record`; `after_bar`). The
+parent restarts the session until one run completes. The final journal (orders, fills,
+positions, cash), the broker's account and its order list must equal those of an
+uninterrupted run, and no client order id may reach the broker twice.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tradefolio.live.feed import ReplayFeed
+from tradefolio.live.journal import Journal
+from tradefolio.live.paper import CostModel, PaperBroker
+from unit.live.live_helpers import gbm_prices, open_session
+
+POINTS = ("after_plan", "before_submit", "after_submit", "after_record", "after_bar")
+COSTS = CostModel(commission_bps=Decimal(5), commission_min=Decimal(1), slippage_bps=Decimal(2))
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+
+
+def _session(path: Path, prices: pd.DataFrame, kill_at: tuple[str, int] | None, delay: int) -> int:
+    """Run (or resume) the session in a child; return its exit status (-9 when killed)."""
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 0
+        try:
+            seen: dict[str, int] = {}
+
+            def checkpoint(name: str) -> None:
+                seen[name] = seen.get(name, 0) + 1
+                if kill_at is not None and (name, seen[name]) == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+            journal, _, trader = open_session(
+                path, costs=COSTS, checkpoint=checkpoint, fill_delay_marks=delay
+            )
+            trader.reconcile()
+            trader.run(ReplayFeed(prices).bars(journal.last_done_bar()))
+            journal.close()
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
+            code = 3
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def _state(path: Path) -> tuple[object, ...]:
+    journal = Journal.open(path)
+    broker = PaperBroker(journal.connection, Decimal(0))
+    orders = [(o.bar, o.symbol, o.side, o.quantity, o.status) for o in journal.all_orders()]
+    fills = [(f.symbol, f.side, f.quantity, f.price, f.commission) for f in journal.fills()]
+    positions = {s: p.quantity for s, p in journal.positions().items()}
+    at_broker = [
+        (o.symbol, o.side, o.quantity, o.status, o.filled_quantity, o.commission)
+        for o in broker.all_orders()
+    ]
+    broker_ids = [o.client_order_id for o in broker.all_orders()]
+    assert len(broker_ids) == len(set(broker_ids)), "a client order id reached the broker twice"
+    assert {p.symbol: p.quantity for p in broker.positions()} == positions
+    assert broker.account().cash == journal.cash()
+    assert journal.fill_totals() == (journal.cash(), positions)
+    state = (orders, fills, positions, journal.cash(), journal.last_done_bar(), at_broker)
+    journal.close()
+    return state
+
+
+@pytest.mark.parametrize(("seed", "delay"), [(1, 0), (2, 0), (3, 1)])
+def test_sigkill_at_seeded_points_changes_nothing(tmp_path: Path, seed: int, delay: int) -> None:
+    prices = gbm_prices(3, 120, seed=seed)
+    reference = tmp_path / "reference.db"
+    assert _session(reference, prices, None, delay) == 0
+    expected = _state(reference)
+    assert len(expected[1]) >= 15  # enough trading for the kills to matter
+
+    rng = np.random.default_rng(seed)
+    crashed = tmp_path / "crashed.db"
+    kills = 0
+    for _ in range(200):
+        point = str(rng.choice(POINTS))
+        nth = int(rng.integers(1, 6))
+        status = _session(crashed, prices, (point, nth), delay)
+        assert status in (0, -signal.SIGKILL), f"run failed with status {status}"
+        if status == 0:
+            if kills >= 18:
+                break
+            # The session finished before the kill point: start over on a fresh journal so
+            # the remaining kills still land inside a live session.
+            assert _state(crashed) == expected
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{crashed}{suffix}").unlink(missing_ok=True)
+            continue
+        kills += 1
+    assert kills >= 18  # 3 seeds x >= 18 = >= 54 kills in all
+    assert _state(crashed) == expected
