@@ -167,6 +167,10 @@ class BacktestConfig(BaseModel):
             location = error.get("loc", ())
             field = str(location[0]) if location else ""
             message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+            if error.get("type") == "literal_error":
+                choices = {"strategy": STRATEGIES, "sizer": SIZERS}.get(field, ())
+                message = f"must be one of {', '.join(choices)}, got {error.get('input')!r}"
+            message = message.removeprefix(f"{field} ")
             if field in _FLAG:
                 message = f"{_FLAG[field]} {message}"
             elif field:

@@ -14,6 +14,7 @@ import typer
 
 from tradefolio import __version__
 from tradefolio.cli import allocate as allocate_cmd
+from tradefolio.cli import backtest as backtest_cmd
 from tradefolio.cli import data as data_cmd
 from tradefolio.errors import (
     DataError,
@@ -46,6 +47,7 @@ def build_app() -> typer.Typer:
     )
     app.callback()(_root)
     allocate_cmd.register(app)
+    backtest_cmd.register(app)
     data_cmd.register(app)
     return app
 

@@ -1,0 +1,229 @@
+"""`tradefolio backtest`: run a strategy over a price file (or the sample) and report it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from tradefolio.backtest.config import SIZERS, STRATEGIES, BacktestConfig
+from tradefolio.backtest.engine import BacktestResult
+from tradefolio.backtest.metrics import Metrics
+from tradefolio.backtest.runner import run_config
+from tradefolio.cli.common import (
+    OutputFormat,
+    print_csv,
+    print_json,
+    stderr_console,
+    stdout_console,
+)
+from tradefolio.data.readers import read_benchmark, read_panel
+from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
+from tradefolio.portfolio.allocator import SOLVERS
+from tradefolio.portfolio.scoring import FACTORS
+
+EXAMPLES = """
+Examples:
+
+  tradefolio backtest --strategy sma-cross --fast 20 --slow 50 --sizer weight --weight 0.10
+
+  tradefolio backtest --prices closes.csv --sizer risk --risk-per-trade 0.01 --stop-loss 0.08
+
+  tradefolio backtest --beta-sizing --benchmark spx.csv --format json
+
+  tradefolio backtest --portfolio --factor momentum --max-positions 5 --rebalance monthly
+"""
+
+FILL_FIELDS = ["date", "symbol", "side", "quantity", "price", "commission"]
+
+
+def result_to_json(result: BacktestResult, metrics: Metrics) -> Any:
+    """The stable JSON contract of `backtest` (see README)."""
+    return {
+        "final_equity": float(result.final_equity),
+        "n_fills": len(result.fills),
+        "metrics": metrics.as_dict(),
+        "fills": [
+            {
+                "date": fill.date.isoformat(),
+                "symbol": fill.symbol,
+                "side": fill.side,
+                "quantity": fill.quantity,
+                "price": float(fill.price),
+                "commission": float(fill.commission),
+            }
+            for fill in result.fills
+        ],
+    }
+
+
+def _render_table(result: BacktestResult, metrics: Metrics, title: str) -> None:
+    console = stdout_console()
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    percent = {"total_return", "cagr", "volatility", "max_drawdown", "exposure", "win_rate"}
+    for name, value in metrics.as_dict().items():
+        if name in percent:
+            text = f"{value:.2%}"
+        elif isinstance(value, int):
+            text = f"{value:,d}"
+        else:
+            text = f"{value:.3f}"
+        table.add_row(name.replace("_", " "), text)
+    console.print(table)
+    buys = sum(1 for fill in result.fills if fill.side == "buy")
+    console.print(
+        f"final equity {result.final_equity:,.2f} from {result.initial_cash:,.2f}; "
+        f"{len(result.fills):,d} fills ({buys:,d} buys, {len(result.fills) - buys:,d} sells), "
+        f"{len(result.final_positions)} positions open, cash {result.final_cash:,.2f}"
+    )
+
+
+def _load(
+    prices_file: Path | None, benchmark_file: Path | None, config: BacktestConfig
+) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.Series | None, str]:
+    """Closes, opens (if the file has them), the benchmark when needed, a source label."""
+    if prices_file is None:
+        closes, opens, source = load_sample_prices(), None, "the bundled sample"
+    else:
+        panel = read_panel(prices_file)
+        closes, opens, source = panel.close, panel.open, str(prices_file)
+    benchmark = None
+    if config.uses_benchmark:
+        benchmark = read_benchmark(benchmark_file) if benchmark_file else load_sample_benchmark()
+    return closes, opens, benchmark, source
+
+
+def backtest_command(
+    prices_file: Annotated[
+        Path | None,
+        typer.Option("--prices", help="Price file (CSV/Parquet, wide or long; default: sample)."),
+    ] = None,
+    benchmark_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--benchmark", help="Benchmark price file for betas (default: sample S&P 500)."
+        ),
+    ] = None,
+    strategy: Annotated[
+        str, typer.Option(help=f"Strategy: {', '.join(STRATEGIES)}.")
+    ] = "sma-cross",
+    fast: Annotated[int, typer.Option(help="sma-cross: fast SMA window (sessions).")] = 20,
+    slow: Annotated[int, typer.Option(help="sma-cross: slow SMA window (sessions).")] = 50,
+    lookback: Annotated[
+        int | None,
+        typer.Option(help="momentum / --portfolio: scoring lookback in sessions."),
+    ] = None,
+    max_positions: Annotated[
+        int, typer.Option(help="momentum / --portfolio: most names held.")
+    ] = 5,
+    rebalance: Annotated[
+        str, typer.Option(help="momentum / --portfolio: monthly, weekly or every N sessions.")
+    ] = "monthly",
+    portfolio: Annotated[
+        bool,
+        typer.Option("--portfolio", help="Score, allocate and trade to the allocator's weights."),
+    ] = False,
+    factor: Annotated[
+        str, typer.Option(help=f"--portfolio scoring factor: {', '.join(FACTORS)}.")
+    ] = "momentum",
+    max_weight: Annotated[
+        float, typer.Option(help="--portfolio: cap on one name's weight.")
+    ] = 0.25,
+    min_weight: Annotated[
+        float, typer.Option(help="--portfolio: floor on a held name's weight.")
+    ] = 0.02,
+    solver: Annotated[
+        str, typer.Option(help=f"--portfolio allocator solver: {', '.join(SOLVERS)}.")
+    ] = "cbc",
+    sizer: Annotated[str, typer.Option(help=f"Entry sizer: {', '.join(SIZERS)}.")] = "risk",
+    weight: Annotated[
+        float, typer.Option(help="weight sizer: fraction of equity per entry.")
+    ] = 0.10,
+    risk_per_trade: Annotated[
+        float, typer.Option(help="risk sizer: fraction of equity lost at the stop.")
+    ] = 0.01,
+    stop_loss: Annotated[
+        float, typer.Option(help="risk sizer: stop distance as a fraction of price.")
+    ] = 0.05,
+    beta_sizing: Annotated[
+        bool,
+        typer.Option("--beta-sizing", help="Scale entries by rolling beta on the benchmark."),
+    ] = False,
+    beta_window: Annotated[int, typer.Option(help="Rolling beta window in sessions.")] = 252,
+    target_beta: Annotated[float, typer.Option(help="Beta sizing: beta to size towards.")] = 1.0,
+    cash: Annotated[float, typer.Option(help="Starting cash.")] = 1_000_000.0,
+    commission_bps: Annotated[float, typer.Option(help="Commission, bps of notional.")] = 0.0,
+    commission_per_share: Annotated[float, typer.Option(help="Commission per share.")] = 0.0,
+    commission_min: Annotated[float, typer.Option(help="Minimum commission per fill.")] = 0.0,
+    slippage_bps: Annotated[float, typer.Option(help="Slippage, bps against the trader.")] = 0.0,
+    output: Annotated[
+        OutputFormat,
+        typer.Option("--format", help="table (metrics), json (contract), csv (fills)."),
+    ] = OutputFormat.table,
+) -> None:
+    """Backtest a strategy: signals at the close, fills at the next bar, exact ledger."""
+    config = BacktestConfig.create(
+        strategy=strategy,
+        fast=fast,
+        slow=slow,
+        lookback=lookback,
+        max_positions=max_positions,
+        rebalance=rebalance,
+        portfolio=portfolio,
+        factor=factor,
+        max_weight=max_weight,
+        min_weight=min_weight,
+        solver=solver,
+        sizer=sizer,
+        weight=weight,
+        risk_per_trade=risk_per_trade,
+        stop_loss=stop_loss,
+        beta_sizing=beta_sizing,
+        beta_window=beta_window,
+        target_beta=target_beta,
+        cash=cash,
+        commission_bps=commission_bps,
+        commission_per_share=commission_per_share,
+        commission_min=commission_min,
+        slippage_bps=slippage_bps,
+    )
+    closes, opens, benchmark, source = _load(prices_file, benchmark_file, config)
+    messages = stderr_console()
+    if messages.is_terminal and output is OutputFormat.table:
+        with messages.status("backtesting ..."):
+            result = run_config(config, closes, opens=opens, benchmark=benchmark)
+    else:
+        result = run_config(config, closes, opens=opens, benchmark=benchmark)
+    metrics = result.metrics()
+    if output is OutputFormat.json:
+        print_json(result_to_json(result, metrics))
+        return
+    if output is OutputFormat.csv:
+        print_csv(
+            FILL_FIELDS,
+            [
+                [f.date.isoformat(), f.symbol, f.side, f.quantity, f.price, f.commission]
+                for f in result.fills
+            ],
+        )
+        return
+    name = "portfolio" if config.portfolio else config.strategy
+    first, last = closes.index[0].date(), closes.index[-1].date()
+    _render_table(result, metrics, f"{name} backtest of {source}, {first} .. {last}")
+    if result.dropped_orders:
+        messages.print(
+            f"{result.dropped_orders} orders dropped: no price on their fill bar", style="dim"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `backtest` to the application."""
+    app.command("backtest", epilog=EXAMPLES)(backtest_command)
+
+
+__all__ = ["register", "result_to_json"]

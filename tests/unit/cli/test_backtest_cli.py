@@ -1,0 +1,161 @@
+"""`tradefolio backtest`: the golden run through the CLI, the JSON contract, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from support.cli import assert_one_line_error, run_cli
+
+FILL_KEYS = {"date", "symbol", "side", "quantity", "price", "commission"}
+METRIC_KEYS = {
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "exposure",
+    "turnover",
+    "trades",
+    "win_rate",
+}
+
+
+def _prices_file(tmp_path: Path, bars: int = 300, symbols: int = 3, seed: int = 3) -> str:
+    rng = np.random.default_rng(seed)
+    values = np.round(50 * np.exp(np.cumsum(rng.normal(0, 0.02, (bars, symbols)), axis=0)), 2)
+    frame = pd.DataFrame(
+        values,
+        index=pd.bdate_range("2015-01-01", periods=bars, name="Date"),
+        columns=[f"S{j}" for j in range(symbols)],
+    )
+    path = tmp_path / "prices.csv"
+    frame.to_csv(path)
+    return str(path)
+
+
+def test_golden_run_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(
+        capsys,
+        "backtest",
+        "--strategy", "sma-cross", "--fast", "20", "--slow", "50",
+        "--sizer", "weight", "--weight", "0.10", "--cash", "1000000",
+        "--format", "json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"final_equity", "n_fills", "metrics", "fills"}
+    assert round(payload["final_equity"], 2) == 40_529_060.25
+    assert payload["n_fills"] == len(payload["fills"]) == 2591
+    assert set(payload["metrics"]) == METRIC_KEYS
+    first = payload["fills"][0]
+    assert set(first) == FILL_KEYS
+    assert first["side"] in {"buy", "sell"}
+    assert isinstance(first["quantity"], int)
+    assert len(first["date"]) == 10 and first["date"][4] == "-"
+    assert sum(f["side"] == "buy" for f in payload["fills"]) == 1299
+
+
+def test_table_and_csv_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prices = _prices_file(tmp_path)
+    table = run_cli(capsys, "backtest", "--prices", prices, "--fast", "5", "--slow", "20")
+    assert table.code == 0, table.stderr
+    assert "sharpe" in table.stdout and "final equity" in table.stdout
+    csv = run_cli(
+        capsys, "backtest", "--prices", prices, "--fast", "5", "--slow", "20", "--format", "csv"
+    )
+    assert csv.code == 0
+    assert csv.stdout.splitlines()[0] == "date,symbol,side,quantity,price,commission"
+
+
+def test_costs_reduce_final_equity(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prices = _prices_file(tmp_path)
+    common = ["backtest", "--prices", prices, "--fast", "5", "--slow", "20", "--format", "json"]
+    free = json.loads(run_cli(capsys, *common).stdout)
+    costly = json.loads(
+        run_cli(capsys, *common, "--commission-bps", "10", "--slippage-bps", "5").stdout
+    )
+    assert costly["final_equity"] < free["final_equity"]
+    assert all(f["commission"] > 0 for f in costly["fills"])
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--strategy", "momentum", "--rebalance", "weekly", "--lookback", "40"),
+        ("--strategy", "buy-and-hold", "--sizer", "weight", "--weight", "0.3"),
+        ("--beta-sizing", "--beta-window", "60"),
+        ("--sizer", "beta", "--beta-window", "60"),
+    ],
+)
+def test_other_strategies_and_sizers_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...]
+) -> None:
+    prices = _prices_file(tmp_path)
+    bench = tmp_path / "bench.csv"
+    frame = pd.read_csv(prices, index_col="Date")
+    frame.mean(axis=1).rename("BENCH").to_frame().to_csv(bench)
+    result = run_cli(
+        capsys, "backtest", "--prices", prices, "--benchmark", str(bench), "--format", "json",
+        "--fast", "5", "--slow", "20", *extra,
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["n_fills"] > 0
+    assert set(payload["metrics"]) == METRIC_KEYS
+
+
+def test_portfolio_rebalancing_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("ortools")
+    prices = _prices_file(tmp_path, bars=400, symbols=6)
+    result = run_cli(
+        capsys, "backtest", "--prices", prices, "--portfolio", "--factor", "momentum",
+        "--lookback", "60", "--max-positions", "3", "--rebalance", "21", "--format", "json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["n_fills"] > 0
+    assert 0 < payload["metrics"]["exposure"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--strategy", "martingale"), "--strategy must be one of sma-cross"),
+        (("--fast", "50", "--slow", "20"), "--fast (50) must be shorter than --slow (20)"),
+        (("--fast", "20", "--slow", "20"), "must be shorter"),
+        (("--sizer", "weight", "--weight", "1.5"), "--weight must be in (0, 1]"),
+        (("--sizer", "weight", "--weight", "0"), "--weight must be in (0, 1]"),
+        (("--risk-per-trade", "-0.1"), "--risk-per-trade must be in (0, 1]"),
+        (("--commission-bps", "-1"), "--commission-bps must be a finite number >= 0"),
+        (("--slippage-bps", "-5"), "--slippage-bps"),
+        (("--commission-min", "-1"), "--commission-min"),
+        (("--cash", "0"), "--cash must be > 0"),
+        (("--sizer", "kelly"), "--sizer"),
+        (("--rebalance", "fortnightly"), "--rebalance must be monthly, weekly"),
+        (("--portfolio", "--beta-sizing"), "use one of them"),
+        (("--portfolio", "--factor", "astrology"), "--factor must be one of"),
+        (("--prices", "/nonexistent/prices.csv"), "no such file"),
+        (("--beta-sizing", "--benchmark", "/nonexistent/bench.csv"), "no such file"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], args: tuple[str, ...], fragment: str
+) -> None:
+    assert_one_line_error(run_cli(capsys, "backtest", *args), fragment)
+
+
+def test_a_prices_file_that_fails_validation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Date,A\n2020-01-02,10\n2020-01-03,-5\n")
+    result = run_cli(capsys, "backtest", "--prices", str(bad))
+    assert result.code == 2, result
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
