@@ -109,6 +109,8 @@ def _whole_units(target: Quantity, symbol: str) -> int:
 def _forward_filled(values: FloatArray) -> FloatArray:
     """Last non-missing value at or before each row (NaN before the first)."""
     present = ~np.isnan(values)
+    if present.all():
+        return values
     last = np.where(present, np.arange(values.shape[0])[:, None], 0)
     np.maximum.accumulate(last, axis=0, out=last)
     filled = values[last, np.arange(values.shape[1])[None, :]]
@@ -234,8 +236,8 @@ class _Run:
         self,
         bar: int,
         weights: Mapping[str, float],
-        marks: list[int],
-        ok: list[bool],
+        marks: npt.NDArray[np.int64],
+        ok: npt.NDArray[np.bool_],
         equity: float,
     ) -> None:
         unknown = [s for s in weights if s not in self.column_of]
@@ -251,19 +253,19 @@ class _Run:
                 continue
             target = 0
             if self.symbols[column] in weights:
-                request = self._request(column, marks[column], equity, held)
+                request = self._request(column, int(marks[column]), equity, held)
                 target = _whole_units(sizer.size(request), self.symbols[column])
             if target < held:
-                self._fill(bar, column, "sell", held - target, marks[column])
+                self._fill(bar, column, "sell", held - target, int(marks[column]))
         for column in targeted:
             if not ok[column]:
                 self.dropped += 1
                 continue
             held = positions.get(column, 0)
-            request = self._request(column, marks[column], equity, held)
+            request = self._request(column, int(marks[column]), equity, held)
             target = _whole_units(sizer.size(request), self.symbols[column])
             if target > held:
-                self._fill(bar, column, "buy", target - held, marks[column])
+                self._fill(bar, column, "buy", target - held, int(marks[column]))
 
     def execute(self) -> None:
         bars = self.closes.shape[0]
@@ -273,14 +275,15 @@ class _Run:
         positions = self.ledger.positions
         for decided in sorted(exits.keys() | entries.keys() | rebalances.keys()):
             bar = decided + 1
-            marks: list[int] = self.reference_micro[bar].tolist()
-            ok: list[bool] = self.tradable[bar].tolist()
-            equity = self.ledger.equity_micro(marks) / MICRO
+            # numpy rows, read per symbol touched (int() keeps the ledger in Python ints)
+            marks = self.reference_micro[bar]
+            ok = self.tradable[bar]
+            equity = self.ledger.equity_micro({j: int(marks[j]) for j in positions}) / MICRO
             for column in exits.get(decided, ()):
                 held = positions.get(column, 0)
                 if held:
                     if ok[column]:
-                        self._fill(bar, column, "sell", held, marks[column])
+                        self._fill(bar, column, "sell", held, int(marks[column]))
                     else:
                         self.dropped += 1
             if decided in rebalances:
@@ -295,7 +298,9 @@ class _Run:
                 if not ok[column]:
                     self.dropped += 1
                     continue
-                price = marks[column]
+                price = int(marks[column])
+                if self.ledger.cash_micro < price:
+                    continue  # not even one unit is affordable, whatever the sizer says
                 target = _whole_units(
                     sizer.size(self._request(column, price, equity, 0)), self.symbols[column]
                 )

@@ -11,6 +11,7 @@ Invariant (property-tested): at every bar, `cash + Σ quantity_j · mark_j = equ
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -89,7 +90,7 @@ class Ledger:
         self.positions: dict[int, int] = {}
         self.fills: list[Fill] = []
 
-    def equity_micro(self, marks_micro: dict[int, int] | list[int]) -> int:
+    def equity_micro(self, marks_micro: Mapping[int, int] | Sequence[int]) -> int:
         """`cash + Σ quantity_j · mark_j`, exactly; `marks_micro[j]` prices column j."""
         return self.cash_micro + sum(q * marks_micro[j] for j, q in self.positions.items())
 
