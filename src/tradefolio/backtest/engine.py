@@ -45,6 +45,9 @@ from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
 
 FloatArray = npt.NDArray[np.float64]
 
+#: Below this bound on Σ q · mark (micro-units) the int64 dot product cannot overflow.
+_INT64_SAFE = 2**62
+
 
 @dataclass(frozen=True, slots=True)
 class BacktestResult:
@@ -207,6 +210,10 @@ class _Run:
         self.ledger = Ledger(cash_micro)
         self.initial_cash_micro = cash_micro
         self.dropped = 0
+        # Mirror of the ledger's positions as a vector, so the bar's equity is one dot product
+        self.held = np.zeros(len(self.symbols), dtype=np.int64)
+        self.units = 0  # Σ held, for the overflow bound Σ q · mark <= units · max(mark)
+        self.max_mark = self.reference_micro.max(axis=1).tolist()
 
     def _fill(self, bar: int, column: int, side: Side, quantity: int, price_micro: int) -> None:
         fill_price = self.costs.fill_price_micro(price_micro, side)
@@ -220,8 +227,18 @@ class _Run:
         )
         if side == "buy":
             self.ledger.buy(fill, column)
+            self.held[column] += quantity
+            self.units += quantity
         else:
             self.ledger.sell(fill, column)
+            self.held[column] -= quantity
+            self.units -= quantity
+
+    def _equity_micro(self, bar: int, marks: npt.NDArray[np.int64]) -> int:
+        """cash + Σ q · mark, exact: an int64 dot product when it cannot overflow."""
+        if self.units * self.max_mark[bar] < _INT64_SAFE:
+            return self.ledger.cash_micro + int(self.held @ marks)
+        return self.ledger.equity_micro({j: int(marks[j]) for j in self.ledger.positions})
 
     def _request(self, column: int, price_micro: int, equity: float, held: int) -> SizingRequest:
         return SizingRequest(
@@ -278,7 +295,7 @@ class _Run:
             # numpy rows, read per symbol touched (int() keeps the ledger in Python ints)
             marks = self.reference_micro[bar]
             ok = self.tradable[bar]
-            equity = self.ledger.equity_micro({j: int(marks[j]) for j in positions}) / MICRO
+            equity = self._equity_micro(bar, marks) / MICRO
             for column in exits.get(decided, ()):
                 held = positions.get(column, 0)
                 if held:

@@ -349,3 +349,13 @@ def test_bad_panels_are_data_errors() -> None:
         run_backtest(_panel(np.array([[10.0], [-1.0]])), BuyAndHold(), _Fixed(1))
     with pytest.raises(InvalidParameter):
         run_backtest(_panel(np.array([[10.0], [11.0]])), BuyAndHold(), _Fixed(1), cash=0)
+
+
+def test_huge_accounts_stay_exact_beyond_int64() -> None:
+    # 5e6 units at 1e6 = 5e18 micro-units: past int64, the ledger's Python ints take over
+    closes = _panel(np.array([[1e6, 3.0], [1e6, 3.0], [1_000_000.5, 3.0], [1_000_001.25, 3.0]]))
+    script = _Scripted({0: [0], 1: [1]})
+    result = run_backtest(closes, script, _Fixed(5_000_000), cash=Decimal("5000000000015"))
+    assert [f.quantity for f in result.fills] == [5_000_000, 5]
+    expected = Decimal(15) - 15 + 5_000_000 * Decimal("1000001.25") + 5 * 3
+    assert result.final_equity == expected
