@@ -16,6 +16,7 @@ from tradefolio import __version__
 from tradefolio.cli import allocate as allocate_cmd
 from tradefolio.cli import backtest as backtest_cmd
 from tradefolio.cli import data as data_cmd
+from tradefolio.cli import live as live_cmd
 from tradefolio.errors import (
     DataError,
     InfeasibleAllocation,
@@ -49,6 +50,7 @@ def build_app() -> typer.Typer:
     allocate_cmd.register(app)
     backtest_cmd.register(app)
     data_cmd.register(app)
+    live_cmd.register(app)
     return app
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tradefolio.errors import InvalidParameter
+from tradefolio.execution.sizing import PositionSizer
 
 _SCAN_MARGIN = 64
 
@@ -36,6 +37,9 @@ class Intent:
 
     symbol: str
     action: Action
+    #: The sizer for this intent when it is not the trader's own (a rebalance's target
+    #: weights, a beta sizer built for the decision bar).
+    sizer: PositionSizer | None = None
 
 
 @runtime_checkable

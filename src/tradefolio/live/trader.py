@@ -211,24 +211,31 @@ class LiveTrader:
         planned_intents: list[PlannedIntent] = []
         orders: list[PlannedOrder] = []
         sells: list[tuple[str, Decimal, str]] = []
-        buys: list[tuple[str, Decimal, str]] = []
+        buys: list[tuple[str, PositionSizer]] = []
         for intent in intents:
             price = bar.prices.get(intent.symbol)
             position = held.get(intent.symbol, Decimal(0))
             if price is None:
                 continue
+            sizer = intent.sizer if intent.sizer is not None else self.sizer
             if intent.action is Action.EXIT:
                 target = Decimal(0)
-            elif intent.action is Action.ENTER and position != 0:
-                continue  # an enter while holding does nothing
+            elif intent.action is Action.ENTER:
+                if position != 0:
+                    continue  # an enter while holding does nothing
+                buys.append((intent.symbol, sizer))  # sized below, with the cash free then
+                planned_intents.append(PlannedIntent(intent.symbol, intent.action.value, position))
+                continue
             else:
-                target = self._size(intent.symbol, price, equity, cash, position)
+                # Direction only: a target above the position is sized again as a buy, with
+                # the cash that is free once this bar's sells are done.
+                target = self._size(sizer, intent.symbol, price, equity, equity, position)
             planned_intents.append(PlannedIntent(intent.symbol, intent.action.value, target))
             delta = target - position
             if delta < 0:
                 sells.append((intent.symbol, -delta, intent.action.value))
             elif delta > 0:
-                buys.append((intent.symbol, delta, intent.action.value))
+                buys.append((intent.symbol, sizer))
         free_cash = cash
         for symbol, quantity, _ in sells:
             price = bar.prices[symbol]
@@ -241,9 +248,13 @@ class LiveTrader:
                 free_cash += notional - self.costs.commission(quantity, notional)
                 held[symbol] = held.get(symbol, Decimal(0)) - quantity
             orders.append(order)
-        for symbol, wanted, _ in buys:
+        for symbol, buy_sizer in buys:
             price = bar.prices[symbol]
-            quantity = self._affordable(wanted, price, free_cash)
+            # Sized again with the cash free now (after this bar's sells and earlier buys),
+            # which is what the sizer is told in the backtest too.
+            position = held.get(symbol, Decimal(0))
+            target = self._size(buy_sizer, symbol, price, equity, free_cash, position)
+            quantity = self._affordable(target - position, price, free_cash)
             if quantity <= 0:
                 continue  # no later retry, like the backtest
             order = self._risk_checked(
@@ -260,9 +271,15 @@ class LiveTrader:
         return self.journal.orders_for_bar(bar.day)
 
     def _size(
-        self, symbol: str, price: Decimal, equity: Decimal, cash: Decimal, position: Decimal
+        self,
+        sizer: PositionSizer,
+        symbol: str,
+        price: Decimal,
+        equity: Decimal,
+        cash: Decimal,
+        position: Decimal,
     ) -> Decimal:
-        units = self.sizer.size(
+        units = sizer.size(
             SizingRequest(
                 symbol=symbol,
                 price=float(price),

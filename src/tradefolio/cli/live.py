@@ -1,0 +1,413 @@
+"""`tradefolio live`: run a strategy against a broker (paper by default), durably.
+
+`tradefolio live --paper ...` replays a price file (default: the bundled sample) through
+`LiveTrader` with the embedded paper broker; the session lives in `--db` and running the
+command again resumes it after the last processed bar. `live status|halt|resume` read or
+flip the same journal, also while a trader runs.
+
+The strategy, sizer and cost options mean exactly what they mean for `backtest`: they are
+validated by the same `BacktestConfig` and built by the backtest's own factories; this
+module adapts them to the live trader's protocol (cli may import both engines; `live` and
+`backtest` never import each other).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from tradefolio.backtest.config import SIZERS, STRATEGIES, BacktestConfig
+from tradefolio.backtest.engine import default_rebalance_sizer
+from tradefolio.backtest.runner import build_sizing, build_strategy
+from tradefolio.backtest.sizing import SizingPolicy
+from tradefolio.backtest.strategy import Enter, Exit, Rebalance, SignalPlan
+from tradefolio.cli.common import OutputFormat, print_json, require, stderr_console, stdout_console
+from tradefolio.data.readers import read_benchmark, read_panel
+from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
+from tradefolio.errors import BrokerError
+from tradefolio.live.feed import ReplayFeed
+from tradefolio.live.journal import Journal
+from tradefolio.live.paper import CostModel, PaperBroker
+from tradefolio.live.risk import RiskEngine, RiskLimits, TradingState
+from tradefolio.live.strategy import Action, Intent
+from tradefolio.live.trader import LiveTrader
+
+DEFAULT_DB = Path("tradefolio-live.db")
+#: Test hook: `point:n` makes the process SIGKILL itself the n-th time it reaches `point`.
+CRASH_ENV = "TRADEFOLIO_CRASH_AT"
+
+EXAMPLES = """
+Examples:
+
+  tradefolio live --paper --strategy sma-cross --fast 20 --slow 50 --sizer weight --weight 0.10
+
+  tradefolio live --paper --portfolio --factor momentum --max-positions 5 --db session.db
+
+  tradefolio live status --db session.db --format json
+
+  tradefolio live halt --db session.db ; tradefolio live resume --db session.db
+"""
+
+
+class PlannedStrategy:
+    """A backtest strategy seen through the live protocol.
+
+    The backtest's strategies are causal (row t of a plan uses rows 0..t only, a property
+    the backtest tests), so over a replay the plan is computed once for the whole file and
+    the live trader reads the intents of the bar its history ends on.
+    """
+
+    def __init__(self, plan: SignalPlan, symbols: list[str], sizing: SizingPolicy) -> None:
+        self._plan = plan
+        self._symbols = symbols
+        self._sizing = sizing
+
+    def intents(self, history: pd.DataFrame) -> list[Intent]:
+        bar = len(history) - 1
+        if bar < 0:
+            return []
+        result: list[Intent] = []
+        for intent in self._plan.intents_at(bar, self._symbols):
+            if isinstance(intent, Exit):
+                result.append(Intent(intent.symbol, Action.EXIT))
+            elif isinstance(intent, Enter):
+                result.append(Intent(intent.symbol, Action.ENTER, self._sizing.sizer_at(bar)))
+            elif isinstance(intent, Rebalance):
+                sizer = default_rebalance_sizer(intent.weights)
+                result.extend(Intent(s, Action.TARGET, sizer) for s in self._symbols)
+        return result
+
+
+def _checkpoint_from_env() -> Callable[[str], None]:
+    spec = os.environ.get(CRASH_ENV, "")
+    if not spec:
+        return lambda name: None
+    point, _, count = spec.partition(":")
+    target = int(count or "1")
+    seen = {"n": 0}
+
+    def checkpoint(name: str) -> None:
+        if name == point:
+            seen["n"] += 1
+            if seen["n"] == target:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return checkpoint
+
+
+def _decimal_or_none(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(repr(value))
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def status_payload(journal: Journal) -> dict[str, Any]:
+    """The stable JSON contract of `live status` (see README)."""
+    state, reason = journal.trading_state()
+    marks = journal.last_marks()
+    positions = journal.positions()
+    cash = journal.cash()
+    equity = cash + sum(
+        (p.quantity * marks.get(s, p.avg_price) for s, p in positions.items()), Decimal(0)
+    )
+    last_bar = journal.last_done_bar()
+    return {
+        "state": state,
+        "state_reason": reason,
+        "cash": float(cash),
+        "equity": float(equity),
+        "positions": [
+            {"symbol": s, "quantity": _number(p.quantity), "avg_price": float(p.avg_price)}
+            for s, p in positions.items()
+        ],
+        "open_orders": [
+            {
+                "client_order_id": o.client_order_id,
+                "bar": o.bar.isoformat(),
+                "symbol": o.symbol,
+                "side": o.side.value,
+                "quantity": _number(o.quantity),
+                "filled_quantity": _number(o.filled_quantity),
+                "status": o.status.value,
+            }
+            for o in journal.live_orders()
+        ],
+        "last_bar": None if last_bar is None else last_bar.isoformat(),
+        "last_reconciliation": journal.last_reconciliation(),
+    }
+
+
+def _print_status(payload: dict[str, Any], output: OutputFormat) -> None:
+    if output is OutputFormat.json:
+        print_json(payload)
+        return
+    console = stdout_console()
+    table = Table(title="positions", title_justify="left")
+    for name in ("symbol", "quantity", "avg_price"):
+        table.add_column(name, justify="left" if name == "symbol" else "right")
+    for p in payload["positions"]:
+        table.add_row(p["symbol"], f"{p['quantity']:,}", f"{p['avg_price']:,.4f}")
+    console.print(table)
+    recon = payload["last_reconciliation"]
+    checked = "none" if recon is None else f"{recon['at']} {'ok' if recon['ok'] else 'FAILED'}"
+    console.print(
+        f"state {payload['state']}; cash {payload['cash']:,.2f}; "
+        f"equity {payload['equity']:,.2f}; "
+        f"last bar {payload['last_bar']}; {len(payload['open_orders'])} open orders; "
+        f"last reconciliation: {checked}"
+    )
+
+
+def _load_closes(prices_file: Path | None) -> pd.DataFrame:
+    if prices_file is None:
+        return load_sample_prices()
+    return read_panel(prices_file).close
+
+
+def run_command(
+    ctx: typer.Context,
+    paper: Annotated[
+        bool, typer.Option("--paper", help="Trade with the embedded paper broker (default).")
+    ] = False,
+    broker: Annotated[str, typer.Option(help="Broker: paper or alpaca.")] = "paper",
+    paper_account: Annotated[
+        bool,
+        typer.Option(
+            "--paper-account/--live-account", help="alpaca: paper (default) or live endpoint."
+        ),
+    ] = True,
+    prices_file: Annotated[
+        Path | None, typer.Option("--prices", help="Replay this price file (default: sample).")
+    ] = None,
+    benchmark_file: Annotated[
+        Path | None, typer.Option("--benchmark", help="Benchmark prices for beta sizing.")
+    ] = None,
+    db: Annotated[Path, typer.Option(help="Journal (SQLite) of the session.")] = DEFAULT_DB,
+    speed: Annotated[
+        float | None, typer.Option(help="Replay at most N bars per second (default: unthrottled).")
+    ] = None,
+    adopt_broker_state: Annotated[
+        bool,
+        typer.Option("--adopt-broker-state", help="Accept the broker's positions and cash."),
+    ] = False,
+    strategy: Annotated[
+        str, typer.Option(help=f"Strategy: {', '.join(STRATEGIES)}.")
+    ] = "sma-cross",
+    fast: Annotated[int, typer.Option(help="sma-cross: fast SMA window.")] = 20,
+    slow: Annotated[int, typer.Option(help="sma-cross: slow SMA window.")] = 50,
+    lookback: Annotated[int | None, typer.Option(help="momentum / --portfolio lookback.")] = None,
+    max_positions: Annotated[int, typer.Option(help="momentum / --portfolio: most names.")] = 5,
+    rebalance: Annotated[
+        str, typer.Option(help="monthly, weekly or every N sessions.")
+    ] = "monthly",
+    portfolio: Annotated[
+        bool, typer.Option("--portfolio", help="Score, allocate, trade to the weights.")
+    ] = False,
+    factor: Annotated[str, typer.Option(help="--portfolio scoring factor.")] = "momentum",
+    max_weight: Annotated[float, typer.Option(help="--portfolio: cap on one weight.")] = 0.25,
+    min_weight: Annotated[float, typer.Option(help="--portfolio: floor on a weight.")] = 0.02,
+    solver: Annotated[str, typer.Option(help="--portfolio allocator solver.")] = "cbc",
+    sizer: Annotated[str, typer.Option(help=f"Entry sizer: {', '.join(SIZERS)}.")] = "risk",
+    weight: Annotated[float, typer.Option(help="weight sizer: fraction of equity.")] = 0.10,
+    risk_per_trade: Annotated[float, typer.Option(help="risk sizer: equity at risk.")] = 0.01,
+    stop_loss: Annotated[float, typer.Option(help="risk sizer: stop distance.")] = 0.05,
+    beta_sizing: Annotated[
+        bool, typer.Option("--beta-sizing", help="Scale entries by rolling beta.")
+    ] = False,
+    beta_window: Annotated[int, typer.Option(help="Rolling beta window.")] = 252,
+    target_beta: Annotated[float, typer.Option(help="Beta to size towards.")] = 1.0,
+    cash: Annotated[float, typer.Option(help="Starting cash (paper account).")] = 1_000_000.0,
+    commission_bps: Annotated[float, typer.Option(help="Commission, bps of notional.")] = 0.0,
+    commission_per_share: Annotated[float, typer.Option(help="Commission per share.")] = 0.0,
+    commission_min: Annotated[float, typer.Option(help="Minimum commission per fill.")] = 0.0,
+    slippage_bps: Annotated[float, typer.Option(help="Slippage, bps against the trader.")] = 0.0,
+    max_order_notional: Annotated[
+        float | None, typer.Option(help="Risk: max notional per order.")
+    ] = None,
+    max_daily_notional: Annotated[
+        float | None, typer.Option(help="Risk: max notional per day.")
+    ] = None,
+    max_position_pct: Annotated[
+        float | None, typer.Option(help="Risk: max position / equity.")
+    ] = None,
+    max_orders_per_minute: Annotated[
+        int | None, typer.Option(help="Risk: order rate limit.")
+    ] = None,
+    price_band: Annotated[float | None, typer.Option(help="Risk: max move vs last close.")] = None,
+    max_daily_loss: Annotated[
+        float | None, typer.Option(help="Risk: HALT below this daily loss.")
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="table or json.")
+    ] = OutputFormat.table,
+) -> None:
+    """Trade live (paper by default) with the backtest's strategies and sizers, durably."""
+    if ctx.invoked_subcommand is not None:
+        return
+    require(broker in ("paper", "alpaca"), f"--broker must be paper or alpaca, got {broker!r}")
+    require(not (paper and broker != "paper"), "--paper and --broker alpaca exclude each other")
+    if broker == "alpaca":
+        # Checked before the journal is touched: a missing key writes nothing.
+        missing = [k for k in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY") if not os.environ.get(k)]
+        if missing:
+            raise BrokerError(
+                f"--broker alpaca needs the environment variables {', '.join(missing)}"
+            )
+        raise BrokerError("--broker alpaca is not wired into the CLI yet; use --paper")
+    config = BacktestConfig.create(
+        strategy=strategy,
+        fast=fast,
+        slow=slow,
+        lookback=lookback,
+        max_positions=max_positions,
+        rebalance=rebalance,
+        portfolio=portfolio,
+        factor=factor,
+        max_weight=max_weight,
+        min_weight=min_weight,
+        solver=solver,
+        sizer=sizer,
+        weight=weight,
+        risk_per_trade=risk_per_trade,
+        stop_loss=stop_loss,
+        beta_sizing=beta_sizing,
+        beta_window=beta_window,
+        target_beta=target_beta,
+        cash=cash,
+        commission_bps=commission_bps,
+        commission_per_share=commission_per_share,
+        commission_min=commission_min,
+        slippage_bps=slippage_bps,
+    )
+    limits = RiskLimits(
+        max_order_notional=_decimal_or_none(max_order_notional),
+        max_daily_notional=_decimal_or_none(max_daily_notional),
+        max_position_pct=_decimal_or_none(max_position_pct),
+        max_orders_per_minute=max_orders_per_minute,
+        price_band_pct=_decimal_or_none(price_band),
+        max_daily_loss_pct=_decimal_or_none(max_daily_loss),
+    )
+    closes = _load_closes(prices_file)
+    benchmark = None
+    if config.uses_benchmark:
+        benchmark = read_benchmark(benchmark_file) if benchmark_file else load_sample_benchmark()
+    feed = ReplayFeed(closes, speed=speed)
+    symbols = [str(c) for c in closes.columns]
+    adapter = PlannedStrategy(
+        build_strategy(config).plan(closes), symbols, build_sizing(config, closes, benchmark)
+    )
+    costs = CostModel(
+        commission_bps=Decimal(repr(commission_bps)),
+        commission_per_share=Decimal(repr(commission_per_share)),
+        commission_min=Decimal(repr(commission_min)),
+        slippage_bps=Decimal(repr(slippage_bps)),
+    )
+    journal = Journal.open(db)
+    try:
+        starting_cash = Decimal(repr(cash))
+        journal.initialise(starting_cash, config.model_dump())
+        run_no = journal.start_run({**config.model_dump(), "db": str(db)})
+        paper_broker = PaperBroker(journal.connection, starting_cash, costs)
+        trader = LiveTrader(
+            journal=journal,
+            broker=paper_broker,
+            strategy=adapter,
+            sizer=default_rebalance_sizer({}),
+            risk=RiskEngine(limits),
+            costs=costs,
+            market=paper_broker,
+            checkpoint=_checkpoint_from_env(),
+        )
+        report = trader.reconcile(adopt=adopt_broker_state)
+        messages = stderr_console()
+        if report.fills_recorded or report.closed_never_sent or report.adopted:
+            messages.print(
+                f"reconciliation: {len(report.fills_recorded)} missed fills recorded, "
+                f"{len(report.closed_never_sent)} unsent orders closed"
+                + (", broker state adopted" if report.adopted else "")
+            )
+        after = journal.last_done_bar()
+        bars = feed.bars(after)
+        processed = trader.run(bars)
+        journal.end_run(run_no, "replay finished")
+        messages.print(f"processed {processed} bars after {after or 'the start'}; session in {db}")
+        _print_status(status_payload(journal), output)
+    finally:
+        journal.close()
+
+
+def status_command(
+    db: Annotated[Path, typer.Option(help="Journal (SQLite) of the session.")] = DEFAULT_DB,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="table or json.")
+    ] = OutputFormat.table,
+) -> None:
+    """Positions, open orders, trading state and the last reconciliation."""
+    journal = Journal.open(db, writer=False)
+    try:
+        _print_status(status_payload(journal), output)
+    finally:
+        journal.close()
+
+
+def halt_command(
+    db: Annotated[Path, typer.Option(help="Journal (SQLite) of the session.")] = DEFAULT_DB,
+    reducing: Annotated[
+        bool, typer.Option("--reducing", help="Allow risk-reducing orders (REDUCING).")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="Why (kept in the journal).")] = "operator",
+) -> None:
+    """Stop new orders (HALTED), or only allow risk-reducing ones (--reducing)."""
+    state = TradingState.REDUCING if reducing else TradingState.HALTED
+    journal = Journal.open(db, writer=False)
+    try:
+        journal.set_trading_state(state.value, reason, "cli")
+    finally:
+        journal.close()
+    stderr_console().print(f"trading state of {db}: {state.value}")
+
+
+def resume_command(
+    db: Annotated[Path, typer.Option(help="Journal (SQLite) of the session.")] = DEFAULT_DB,
+    reason: Annotated[str, typer.Option(help="Why (kept in the journal).")] = "operator",
+) -> None:
+    """Allow orders again (ACTIVE)."""
+    journal = Journal.open(db, writer=False)
+    try:
+        journal.set_trading_state(TradingState.ACTIVE.value, reason, "cli")
+    finally:
+        journal.close()
+    stderr_console().print(f"trading state of {db}: ACTIVE")
+
+
+def build_live_app() -> typer.Typer:
+    """The `live` group: running a session is the group's own command."""
+    live = typer.Typer(
+        help="Live trading (paper by default): durable journal, exactly-once orders.",
+        epilog=EXAMPLES,
+        invoke_without_command=True,
+        no_args_is_help=False,
+    )
+    live.callback(invoke_without_command=True, epilog=EXAMPLES)(run_command)
+    live.command("status")(status_command)
+    live.command("halt")(halt_command)
+    live.command("resume")(resume_command)
+    return live
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `live` group to the application."""
+    app.add_typer(build_live_app(), name="live")
+
+
+__all__ = ["PlannedStrategy", "build_live_app", "register", "status_payload"]
