@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +17,6 @@ from tradefolio.backtest.runner import run_config
 from tradefolio.cli.common import (
     OutputFormat,
     print_csv,
-    print_json,
     stderr_console,
     stdout_console,
 )
@@ -201,7 +201,8 @@ def backtest_command(
         result = run_config(config, closes, opens=opens, benchmark=benchmark)
     metrics = result.metrics()
     if output is OutputFormat.json:
-        print_json(result_to_json(result, metrics))
+        # compact on purpose: thousands of fills, and only the compact encoder runs in C
+        print(json.dumps(result_to_json(result, metrics), allow_nan=False))
         return
     if output is OutputFormat.csv:
         print_csv(
