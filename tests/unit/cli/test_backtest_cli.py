@@ -159,3 +159,24 @@ def test_a_prices_file_that_fails_validation(
     result = run_cli(capsys, "backtest", "--prices", str(bad))
     assert result.code == 2, result
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_long_file_with_opens_fills_at_the_next_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = ["date,symbol,open,close"]
+    days = pd.bdate_range("2020-01-01", periods=6)
+    for day, close in zip(days, [10.0, 11.0, 12.0, 13.0, 14.0, 15.0], strict=True):
+        rows.append(f"{day.date()},A,{close - 0.5},{close}")
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(rows) + "\n")
+    result = run_cli(
+        capsys, "backtest", "--prices", str(path), "--strategy", "buy-and-hold",
+        "--sizer", "weight", "--weight", "0.5", "--cash", "1000", "--format", "json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    (fill,) = payload["fills"]
+    # decided at the first close, filled at the second bar's open: floor(0.5 · 1000 / 10.5)
+    assert (fill["date"], fill["price"], fill["quantity"]) == (str(days[1].date()), 10.5, 47)
+    assert payload["final_equity"] == pytest.approx(1000 - 47 * 10.5 + 47 * 15.0)
