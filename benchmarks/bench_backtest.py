@@ -1,0 +1,328 @@
+"""Backtest speed: tradefolio vs a plain loop of the same rules vs backtrader, same fills.
+
+Run: .venv/bin/python benchmarks/bench_backtest.py [--symbols 500] [--days 2520]
+     [--no-backtrader] [--no-record]
+
+SMA 20/50 crossover, 10% of equity per entry, 1,000,000 cash, no costs, long-only; signals
+at the close, fills at the next bar (close-only data: its close). Two data sets: seeded GBM
+(`gbm_prices`, rounded to cents, written to CSV) and the bundled sample. Timed, each from
+the CSV file on disk:
+
+- `tradefolio CLI`: `python -m tradefolio backtest ... --format json` in a subprocess
+  (interpreter start, imports, CSV load, validation, run, metrics, JSON out);
+- `tradefolio engine`: `read_prices` (load + validation) + `run_config` + metrics, in
+  process; `tradefolio run only` is the same without the load;
+- `plain loop`: a numpy-assisted plain-Python loop of exactly the rules (float cash);
+- `backtrader`: backtrader with `cheat_on_open` and an in-memory feed (no pandas feed).
+
+Every engine's fills are compared with tradefolio's; the table says whether they agree.
+Prints one table and appends it to benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from _machine import append_results, machine_stamp
+from tradefolio.backtest.config import BacktestConfig
+from tradefolio.backtest.runner import run_config
+from tradefolio.data.readers import read_prices
+from tradefolio.data.sample_data import sample_path
+from tradefolio.data.synthetic import gbm_prices
+
+FAST, SLOW, WEIGHT, CASH = 20, 50, 0.10, 1_000_000.0
+
+#: (date, symbol, side, quantity, price rounded to 6 decimals)
+FillKey = tuple[str, str, str, int, float]
+
+
+def timed(action: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = action()
+    return time.perf_counter() - start, value
+
+
+# --- tradefolio -------------------------------------------------------------------------
+
+
+def tradefolio_engine(path: Path) -> list[FillKey]:
+    return tradefolio_run(read_prices(path))
+
+
+def tradefolio_run(closes: pd.DataFrame) -> list[FillKey]:
+    config = BacktestConfig.create(fast=FAST, slow=SLOW, sizer="weight", weight=WEIGHT, cash=CASH)
+    result = run_config(config, closes)
+    result.metrics()
+    return [
+        (f.date.isoformat(), f.symbol, f.side, f.quantity, round(float(f.price), 6))
+        for f in result.fills
+    ]
+
+
+def tradefolio_cli(path: Path) -> list[FillKey]:
+    command = [
+        sys.executable, "-m", "tradefolio", "backtest", "--prices", str(path),
+        "--fast", str(FAST), "--slow", str(SLOW), "--sizer", "weight",
+        "--weight", str(WEIGHT), "--cash", str(CASH), "--format", "json",
+    ]  # fmt: skip
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return [
+        (f["date"], f["symbol"], f["side"], f["quantity"], round(f["price"], 6))
+        for f in json.loads(output)["fills"]
+    ]
+
+
+# --- a plain loop of the same rules ------------------------------------------------------
+
+
+def plain_loop(path: Path) -> list[FillKey]:
+    """numpy for the SMAs (exact near ties), a plain Python loop and float cash for the rest."""
+    frame = pd.read_csv(path, index_col=0)
+    closes = frame.to_numpy(dtype=np.float64)
+    dates = list(frame.index)
+    symbols = list(frame.columns)
+    bars, count = closes.shape
+    cumsum = np.cumsum(closes, axis=0)
+
+    def sma(window: int) -> np.ndarray:
+        out = np.full(closes.shape, np.nan)
+        out[window - 1] = cumsum[window - 1]
+        out[window:] = cumsum[window:] - cumsum[:-window]
+        return out / window
+
+    fast, slow = sma(FAST), sma(SLOW)
+    difference = fast - slow
+    near = np.abs(difference) <= 1e-9 * np.maximum(np.abs(fast), np.abs(slow))
+    for row, col in zip(*np.nonzero(near), strict=True):
+        column = closes[:, col].tolist()
+        difference[row, col] = (
+            math.fsum(column[row - FAST + 1 : row + 1]) / FAST
+            - math.fsum(column[row - SLOW + 1 : row + 1]) / SLOW
+        )
+    sign = np.sign(difference)
+    carried = np.zeros(count)
+    up = np.zeros(closes.shape, dtype=bool)
+    down = np.zeros(closes.shape, dtype=bool)
+    for bar in range(SLOW - 1, bars):
+        row = sign[bar]
+        if bar > SLOW - 1:
+            up[bar] = (carried < 0) & (row > 0)
+            down[bar] = (carried > 0) & (row < 0)
+        carried = np.where(row != 0, row, carried) if bar > SLOW - 1 else row
+
+    cash = CASH
+    held: dict[int, int] = {}
+    fills: list[FillKey] = []
+    active = np.flatnonzero(up[:-1].any(axis=1) | down[:-1].any(axis=1))
+    for decided in active.tolist():
+        bar = decided + 1
+        prices = closes[bar]
+        equity = cash + sum(q * prices[j] for j, q in held.items())
+        for j in np.flatnonzero(down[decided]).tolist():
+            if j in held:
+                quantity = held.pop(j)
+                cash += quantity * prices[j]
+                fills.append((dates[bar], symbols[j], "sell", quantity, float(prices[j])))
+        for j in np.flatnonzero(up[decided]).tolist():
+            if j in held:
+                continue
+            price = float(prices[j])
+            quantity = math.floor(WEIGHT * equity / price)
+            if quantity * price > cash:
+                quantity = math.floor(cash / price)
+            if quantity > 0:
+                cash -= quantity * price
+                held[j] = quantity
+                fills.append((dates[bar], symbols[j], "buy", quantity, price))
+    return fills
+
+
+# --- backtrader ---------------------------------------------------------------------------
+
+
+def backtrader_run(path: Path) -> list[FillKey]:
+    import backtrader as bt
+
+    frame = pd.read_csv(path, index_col=0, parse_dates=True)
+    dates = list(frame.index.to_pydatetime())
+
+    class ArrayFeed(bt.feeds.DataBase):  # type: ignore[misc]
+        params = (("closes", None),)
+
+        def start(self) -> None:
+            super().start()
+            self._row = -1
+
+        def _load(self) -> bool:
+            self._row += 1
+            if self._row >= len(self.p.closes):
+                return False
+            close = self.p.closes[self._row]
+            self.lines.datetime[0] = bt.date2num(dates[self._row])
+            for line in (self.lines.open, self.lines.high, self.lines.low, self.lines.close):
+                line[0] = close
+            self.lines.volume[0] = 0.0
+            self.lines.openinterest[0] = 0.0
+            return True
+
+    class Cross(bt.Strategy):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.cross = [
+                bt.ind.CrossOver(bt.ind.SMA(d.close, period=FAST), bt.ind.SMA(d.close, period=SLOW))
+                for d in self.datas
+            ]
+            self.pending: list[float] = []
+            self.fills: list[FillKey] = []
+
+        def next(self) -> None:
+            self.pending = [c[0] for c in self.cross]
+
+        def next_open(self) -> None:
+            if not self.pending or not any(self.pending):
+                return
+            free = self.broker.getcash()
+            equity = free + sum(self.getposition(d).size * d.open[0] for d in self.datas)
+            for d, signal in zip(self.datas, self.pending, strict=True):
+                held = self.getposition(d).size
+                if signal < 0 and held > 0:
+                    self.close(data=d)
+                    free += held * d.open[0]
+            for d, signal in zip(self.datas, self.pending, strict=True):
+                if signal > 0 and self.getposition(d).size == 0:
+                    price = d.open[0]
+                    size = math.floor(WEIGHT * equity / price)
+                    if size * price > free:
+                        size = math.floor(free / price)
+                    if size > 0:
+                        self.buy(data=d, size=size)
+                        free -= size * price
+
+        def notify_order(self, order: Any) -> None:
+            if order.status == order.Completed:
+                self.fills.append(
+                    (
+                        bt.num2date(order.executed.dt).date().isoformat(),
+                        order.data._name,
+                        "buy" if order.isbuy() else "sell",
+                        abs(int(order.executed.size)),
+                        round(order.executed.price, 6),
+                    )
+                )
+
+    cerebro = bt.Cerebro(cheat_on_open=True, stdstats=False)
+    cerebro.broker.setcash(CASH)
+    for symbol in frame.columns:
+        cerebro.adddata(ArrayFeed(closes=frame[symbol].tolist()), name=str(symbol))
+    cerebro.addstrategy(Cross)
+    (strategy,) = cerebro.run()
+    return list(strategy.fills)
+
+
+# --- table ----------------------------------------------------------------------------------
+
+
+def _normalise(fills: list[FillKey]) -> list[FillKey]:
+    return [(str(d)[:10], s, side, q, round(p, 6)) for d, s, side, q, p in fills]
+
+
+def run_dataset(label: str, path: Path, with_backtrader: bool, console: Console) -> list[list[str]]:
+    frame = read_prices(path)
+    symbol_bars = frame.shape[0] * frame.shape[1]
+    engines: list[tuple[str, Callable[[Path], list[FillKey]]]] = [
+        ("tradefolio CLI", tradefolio_cli),
+        ("tradefolio engine", tradefolio_engine),
+        ("plain loop", plain_loop),
+    ]
+    if with_backtrader:
+        engines.append(("backtrader", backtrader_run))
+    timings: dict[str, tuple[float, list[FillKey]]] = {}
+    tradefolio_run(frame)
+    timings["tradefolio run only"] = timed(lambda: _normalise(tradefolio_run(frame)))
+    for name, engine in engines:
+        console.print(f"[dim]{label}: {name} ...[/dim]")
+        if name != "backtrader":
+            engine(path)  # warm the OS file cache and imports once; backtrader runs once
+        seconds, fills = timed(lambda e=engine: e(path))  # type: ignore[misc]
+        timings[name] = (seconds, _normalise(fills))
+    reference = timings["tradefolio engine"][1]
+    baseline = timings.get("backtrader", (math.nan, []))[0]
+    rows = []
+    for name, (seconds, fills) in timings.items():
+        rows.append(
+            [
+                label,
+                name,
+                f"{seconds:.3f}",
+                f"{symbol_bars / seconds:,.0f}",
+                "-" if math.isnan(baseline) else f"{baseline / seconds:,.0f}x",
+                f"{len(fills):,d}",
+                "yes" if fills == reference else "NO",
+            ]
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--symbols", type=int, default=500)
+    parser.add_argument("--days", type=int, default=2_520)
+    parser.add_argument("--no-backtrader", action="store_true")
+    parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
+    args = parser.parse_args()
+    console = Console(stderr=True)
+    try:
+        import backtrader  # noqa: F401
+
+        with_backtrader = not args.no_backtrader
+    except ImportError:
+        with_backtrader = False
+
+    rows: list[list[str]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        gbm = gbm_prices(args.symbols, args.days, seed=42, volatility=0.25).round(2)
+        gbm_file = Path(folder) / "gbm.csv"
+        gbm.rename_axis("Date").to_csv(gbm_file)
+        label = f"GBM {args.symbols} x {args.days:,}"
+        rows += run_dataset(label, gbm_file, with_backtrader, console)
+    rows += run_dataset("sample 20 x 8,313", Path(sample_path()), with_backtrader, console)
+
+    header = ["data", "engine", "seconds", "symbol-bars/s", "vs backtrader", "fills", "same fills"]
+    table = Table(title="Backtest: SMA 20/50 cross, 10% of equity per entry, no costs")
+    for column in header:
+        table.add_column(column, justify="left" if column in ("data", "engine") else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=120).print(table)
+
+    markdown = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+    markdown += "\n".join("| " + " | ".join(row) + " |" for row in rows)
+    if not args.no_record:
+        append_results(
+            "Backtest (benchmarks/bench_backtest.py)",
+            machine_stamp("numpy", "pandas", "backtrader"),
+            markdown,
+            "Each engine reads the same CSV. 'tradefolio CLI' is a fresh `python -m tradefolio "
+            "backtest ... --format json` process (start-up, imports, load, validation, run, "
+            "metrics, JSON). 'plain loop' is numpy SMAs (exact near ties) + a plain-Python bar "
+            "loop with float cash; 'backtrader' uses cheat_on_open and an in-memory feed, run "
+            "once. 'same fills' compares every (date, symbol, side, quantity, price) with the "
+            "tradefolio engine.",
+        )
+
+
+if __name__ == "__main__":
+    main()
