@@ -1,0 +1,154 @@
+"""Live-trading throughput and restart time (issue 6).
+
+1. Durable orders per second through risk engine + journal (SQLite WAL, synchronous=FULL,
+   one commit per plan, per broker submit and per fill record) + paper broker, on a
+   strategy that trades every symbol on every bar. Baseline in the same process: the bare
+   cost of one `synchronous=FULL` commit per order (sqlite3, nothing else).
+2. Restart with a journal of 100,000 orders: open the journal, the paper broker and the
+   trader, and reconcile with the broker, timed from a fresh process state.
+
+Floors: >= 1,000 durable orders/s; restart < 1 s. Appends a section to RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tradefolio.execution.sizing import Quantity, SizingRequest
+from tradefolio.live.feed import ReplayFeed
+from tradefolio.live.journal import Journal
+from tradefolio.live.paper import PaperBroker
+from tradefolio.live.strategy import Action, Intent
+from tradefolio.live.trader import LiveTrader
+
+
+class Flip:
+    """Enter every symbol on even bars, exit on odd ones: one order per symbol per bar."""
+
+    def intents(self, history: pd.DataFrame) -> list[Intent]:
+        action = Action.ENTER if len(history) % 2 else Action.EXIT
+        return [Intent(str(s), action) for s in history.columns]
+
+
+class Units:
+    def size(self, request: SizingRequest) -> Quantity:
+        return 10
+
+
+def prices(symbols: int, bars: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    closes = np.round(50 + rng.normal(0, 1, (bars, symbols)).cumsum(axis=0) * 0.1, 2)
+    index = pd.bdate_range("2000-01-03", periods=bars, name="date")
+    return pd.DataFrame(np.abs(closes) + 1, index=index, columns=[f"S{i}" for i in range(symbols)])
+
+
+def session(path: Path) -> tuple[Journal, PaperBroker, LiveTrader]:
+    journal = Journal.open(path)
+    journal.initialise(Decimal(10**9), {})
+    broker = PaperBroker(journal.connection, Decimal(10**9))
+    trader = LiveTrader(
+        journal=journal, broker=broker, strategy=Flip(), sizer=Units(), market=broker
+    )
+    return journal, broker, trader
+
+
+def throughput(path: Path, symbols: int, bars: int) -> tuple[int, float]:
+    journal, _, trader = session(path)
+    feed = ReplayFeed(prices(symbols, bars))
+    start = time.perf_counter()
+    trader.run(feed.bars())
+    elapsed = time.perf_counter() - start
+    orders = len(journal.all_orders())
+    journal.close()
+    return orders, elapsed
+
+
+def baseline(path: Path, n: int) -> float:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE t(a TEXT)")
+    start = time.perf_counter()
+    for i in range(n):
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO t VALUES (?)", (str(i),))
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    db.close()
+    return n / elapsed
+
+
+def restart(path: Path) -> tuple[int, float]:
+    start = time.perf_counter()
+    journal, _, trader = session(path)
+    trader.reconcile()
+    journal.last_done_bar()
+    elapsed = time.perf_counter() - start
+    orders = journal.connection.execute("SELECT count(*) FROM orders").fetchone()[0]
+    journal.close()
+    return int(orders), elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--symbols", type=int, default=50)
+    parser.add_argument("--bars", type=int, default=400, help="bars of the throughput run")
+    parser.add_argument("--restart-orders", type=int, default=100_000)
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=os.getcwd()) as tmp:
+        base = baseline(Path(tmp) / "base.db", 2000)
+        orders, elapsed = throughput(Path(tmp) / "tp.db", args.symbols, args.bars)
+        rate = orders / elapsed
+        big = Path(tmp) / "big.db"
+        build_start = time.perf_counter()
+        bars_needed = args.restart_orders // args.symbols + 1
+        throughput(big, args.symbols, bars_needed)
+        build = time.perf_counter() - build_start
+        restart_orders, restart_s = restart(big)
+    rows = [
+        ("bare sqlite commit (synchronous=FULL), commits/s", f"{base:,.0f}"),
+        (f"durable orders/s ({orders:,d} orders, {args.symbols} symbols)", f"{rate:,.0f}"),
+        (f"restart + reconcile, {restart_orders:,d} orders in the journal (s)", f"{restart_s:.3f}"),
+        ("building that journal (s)", f"{build:.1f}"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value:>12}")
+    print(
+        f"floors: >= 1,000 orders/s: {'ok' if rate >= 1000 else 'MISSED'}; "
+        f"restart < 1 s: {'ok' if restart_s < 1 else 'MISSED'}"
+    )
+    if args.no_record:
+        return
+    results = Path(__file__).with_name("RESULTS.md")
+    section = [
+        "",
+        f"## live ({datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+        f"tradefolio {metadata.version('tradefolio')})",
+        "",
+        "| measure | value |",
+        "| --- | ---: |",
+        *[f"| {name} | {value} |" for name, value in rows],
+        "",
+    ]
+    with results.open("a") as handle:
+        handle.write("\n".join(section))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
