@@ -1,0 +1,79 @@
+"""Reading a results table: which metric is better which way, a leaderboard, a heatmap.
+
+Every metric is "higher is better" (drawdowns are negative numbers, so the shallower one
+is higher) except `volatility` and `turnover`, where lower is better. Ties go to the lower
+run number, so a leaderboard is as deterministic as the table under it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tradefolio.errors import InvalidParameter
+from tradefolio.research.results import METRIC_COLUMNS
+
+LOWER_IS_BETTER = frozenset({"volatility", "turnover"})
+RANKABLE = (*METRIC_COLUMNS, "final_equity")
+
+
+def check_metric(metric: str) -> str:
+    """`metric` if it is a column one can rank by; `InvalidParameter` otherwise."""
+    if metric not in RANKABLE:
+        raise InvalidParameter(f"--metric must be one of {', '.join(RANKABLE)}, got {metric!r}")
+    return metric
+
+
+def ranked(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """The successful runs, best first by `metric` (ties: lower `run` first)."""
+    check_metric(metric)
+    ok = table[table["status"] == "ok"]
+    ascending = metric in LOWER_IS_BETTER
+    return ok.sort_values([metric, "run"], ascending=[ascending, True], kind="mergesort")
+
+
+def leaderboard(table: pd.DataFrame, metric: str, top: int = 10) -> pd.DataFrame:
+    """The `top` best runs by `metric`."""
+    return ranked(table, metric).head(top)
+
+
+def heatmap(table: pd.DataFrame, metric: str, rows: str, columns: str) -> pd.DataFrame:
+    """`metric` over two parameters: the best value over all other parameters per cell.
+
+    Rows are the values of `rows`, columns the values of `columns`, both sorted; a cell
+    with no successful run is NaN.
+    """
+    check_metric(metric)
+    for name in (rows, columns):
+        if name not in table.columns:
+            raise InvalidParameter(f"--heatmap: {name!r} is not a swept parameter")
+    if rows == columns:
+        raise InvalidParameter("--heatmap needs two different parameters")
+    ok = table[table["status"] == "ok"]
+    grid = ok.pivot_table(
+        index=rows,
+        columns=columns,
+        values=metric,
+        aggfunc="min" if metric in LOWER_IS_BETTER else "max",
+    )
+    everything_rows = sorted(table[rows].dropna().unique().tolist())
+    everything_cols = sorted(table[columns].dropna().unique().tolist())
+    return grid.reindex(index=everything_rows, columns=everything_cols)
+
+
+def default_heatmap_axes(
+    table: pd.DataFrame, parameters: tuple[str, ...]
+) -> tuple[str, str] | None:
+    """The first two swept parameters with more than one value, if there are two."""
+    varying = [p for p in parameters if table[p].nunique(dropna=True) > 1]
+    return (varying[0], varying[1]) if len(varying) >= 2 else None
+
+
+__all__ = [
+    "LOWER_IS_BETTER",
+    "RANKABLE",
+    "check_metric",
+    "default_heatmap_axes",
+    "heatmap",
+    "leaderboard",
+    "ranked",
+]

@@ -1,0 +1,193 @@
+"""Running a sweep: tasks from a `SweepSpec`, outcomes from an executor, rows into the store.
+
+`run_sweep` expands the spec into `RunTask`s (run `i` = the spec's i-th point on top of its
+`base`), skips the ones the results folder already holds, runs the rest on the executor,
+persists outcomes as they arrive, and returns the table in run order. The table does not
+depend on the executor, the number of workers or how often the sweep was interrupted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pandas as pd
+
+from tradefolio.backtest.config import BacktestConfig
+from tradefolio.errors import InvalidParameter
+from tradefolio.research.executors import Executor, ExecutorSession
+from tradefolio.research.results import ResultsStore, build_table, outcome_row
+from tradefolio.research.space import ParamValue, SweepSpec, run_id
+from tradefolio.research.tasks import MarketData, RunOutcome, RunTask, Window
+
+#: Persist finished runs at least this often (runs, seconds) while a sweep is going.
+FLUSH_RUNS = 64
+FLUSH_SECONDS = 2.0
+
+
+class SweepProgress(Protocol):
+    """Told how much work there is, then about each run as it finishes."""
+
+    def start(self, total: int, already_done: int) -> None:
+        """`total` runs in all, of which `already_done` were found in the results folder."""
+        ...
+
+    def advance(self, outcome: RunOutcome) -> None:
+        """One more run finished (in completion order)."""
+        ...
+
+
+class _Silent:
+    def start(self, total: int, already_done: int) -> None:
+        return None
+
+    def advance(self, outcome: RunOutcome) -> None:
+        return None
+
+
+def full_fields(fields: Mapping[str, ParamValue]) -> dict[str, Any]:
+    """Every field of the config `fields` make (defaults filled in), or `fields` if invalid."""
+    try:
+        return BacktestConfig.create(**fields).model_dump()
+    except InvalidParameter:
+        return dict(fields)
+
+
+def make_tasks(
+    spec: SweepSpec,
+    *,
+    points: Sequence[Mapping[str, ParamValue]] | None = None,
+    window: Window | None = None,
+    first_index: int = 0,
+    keep_equity: bool = False,
+) -> list[RunTask]:
+    """One task per point of the spec (or the given `points`), indexed from `first_index`."""
+    tasks = []
+    for offset, point in enumerate(spec.points() if points is None else points):
+        fields = {**spec.base, **point}
+        tasks.append(
+            RunTask(
+                index=first_index + offset,
+                run_id=run_id(full_fields(fields), window),
+                fields=fields,
+                params=dict(point),
+                window=window,
+                keep_equity=keep_equity,
+            )
+        )
+    return tasks
+
+
+def execute(
+    session: ExecutorSession,
+    tasks: Sequence[RunTask],
+    *,
+    store: ResultsStore | None = None,
+    progress: SweepProgress | None = None,
+) -> list[RunOutcome]:
+    """Run `tasks` on a session, persisting outcomes as they come; outcomes in task order."""
+    outcomes: list[RunOutcome] = []
+    buffer: list[RunOutcome] = []
+    last_flush = time.monotonic()
+    stream: Iterator[RunOutcome] = session.run(tasks)
+    try:
+        for outcome in stream:
+            outcomes.append(outcome)
+            buffer.append(outcome)
+            if store is not None and (
+                len(buffer) >= FLUSH_RUNS or time.monotonic() - last_flush >= FLUSH_SECONDS
+            ):
+                store.append(buffer)
+                buffer, last_flush = [], time.monotonic()
+            if progress is not None:
+                progress.advance(outcome)
+    finally:
+        if store is not None:
+            store.append(buffer)
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    return sorted(outcomes, key=lambda o: o.index)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """The table of a finished sweep and how it came about."""
+
+    table: pd.DataFrame
+    parameters: tuple[str, ...]
+    executed: int
+    reused: int
+    seconds: float
+    executor: str
+    workers: int
+
+    @property
+    def failed(self) -> int:
+        """Runs whose row says `failed`."""
+        return int((self.table["status"] == "failed").sum())
+
+
+def data_manifest(data: MarketData) -> dict[str, Any]:
+    """What a results folder records about the prices it was computed on."""
+    index = data.closes.index
+    return {
+        "data": data.fingerprint(),
+        "symbols": int(data.closes.shape[1]),
+        "sessions": int(data.closes.shape[0]),
+        "first": str(index[0].date()) if len(index) else None,
+        "last": str(index[-1].date()) if len(index) else None,
+    }
+
+
+def run_sweep(
+    spec: SweepSpec,
+    data: MarketData,
+    executor: Executor,
+    *,
+    store: ResultsStore | None = None,
+    fresh: bool = False,
+    retry_failed: bool = False,
+    progress: SweepProgress | None = None,
+) -> SweepResult:
+    """Run every point of `spec` on `data` (see the module docstring)."""
+    started = time.perf_counter()
+    tasks = make_tasks(spec)
+    progress = progress or _Silent()
+    rows: dict[str, dict[str, Any]] = {}
+    if store is not None:
+        manifest = {"kind": "sweep", **data_manifest(data), "spec": spec.describe()}
+        store.prepare(manifest, fresh=fresh)
+        rows = store.finished(retry_failed=retry_failed)
+    pending = [t for t in tasks if t.run_id not in rows]
+    reused = len(tasks) - len(pending)
+    progress.start(len(tasks), reused)
+    if pending:
+        with executor.open(data) as session:
+            for outcome in execute(session, pending, store=store, progress=progress):
+                rows[outcome.run_id] = outcome_row(outcome)
+    table = build_table(tasks, rows, spec.parameter_names)
+    if store is not None:
+        store.finalize(table)
+    return SweepResult(
+        table=table,
+        parameters=spec.parameter_names,
+        executed=len(pending),
+        reused=reused,
+        seconds=time.perf_counter() - started,
+        executor=executor.name,
+        workers=executor.workers,
+    )
+
+
+__all__ = [
+    "SweepProgress",
+    "SweepResult",
+    "data_manifest",
+    "execute",
+    "full_fields",
+    "make_tasks",
+    "run_sweep",
+]

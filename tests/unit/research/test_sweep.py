@@ -1,0 +1,166 @@
+"""Sweeps on the serial and local executors: same table, failures kept, durable resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tradefolio.backtest.config import BacktestConfig
+from tradefolio.backtest.runner import run_config
+from tradefolio.errors import InvalidParameter
+from tradefolio.research.executors import (
+    LocalExecutor,
+    SerialExecutor,
+    attach_market_data,
+    make_executor,
+    share_market_data,
+)
+from tradefolio.research.results import MANIFEST_FILE, ResultsStore
+from tradefolio.research.sweep import run_sweep
+from tradefolio.research.tasks import RunOutcome
+from unit.research.research_helpers import small_data, small_spec
+
+
+def _deterministic(table: pd.DataFrame) -> pd.DataFrame:
+    return table.drop(columns="seconds")
+
+
+def test_sweep_rows_match_single_backtests() -> None:
+    data = small_data()
+    result = run_sweep(small_spec(), data, SerialExecutor())
+    table = result.table
+    assert list(table["run"]) == list(range(6))
+    assert list(table[["fast", "slow"]].itertuples(index=False, name=None)) == [
+        (5, 10), (5, 30), (10, 10), (10, 30), (30, 10), (30, 30)
+    ]  # fmt: skip
+    assert list(table["status"]) == ["ok", "ok", "failed", "ok", "failed", "failed"]
+    assert table.loc[2, "error"].startswith("InvalidParameter: --fast (10) must be shorter")
+    for row in table[table["status"] == "ok"].itertuples():
+        config = BacktestConfig.create(sizer="weight", weight=0.2, fast=row.fast, slow=row.slow)
+        single = run_config(config, data.closes)
+        metrics = single.metrics()
+        assert row.final_equity == float(single.final_equity)
+        assert row.n_fills == len(single.fills)
+        assert row.sharpe == metrics.sharpe and row.trades == metrics.trades
+    assert result.failed == 3
+
+
+def test_local_pool_matches_serial_bit_for_bit() -> None:
+    data = small_data()
+    serial = run_sweep(small_spec(), data, SerialExecutor()).table
+    pooled = run_sweep(small_spec(), data, LocalExecutor(max_workers=2)).table
+    pd.testing.assert_frame_equal(_deterministic(serial), _deterministic(pooled), check_exact=True)
+
+
+def test_spawned_workers_map_the_shared_prices() -> None:
+    data = small_data(sessions=200, symbols=2)
+    spec = small_spec().with_overrides(axes=[])
+    serial = run_sweep(spec, data, SerialExecutor()).table
+    spawned = run_sweep(spec, data, LocalExecutor(max_workers=1, start_method="spawn")).table
+    pd.testing.assert_frame_equal(_deterministic(serial), _deterministic(spawned), check_exact=True)
+
+
+def test_shared_memory_round_trip_is_exact_and_read_only() -> None:
+    data = small_data(sessions=50, symbols=3)
+    block, handle = share_market_data(data)
+    try:
+        mapped_block, mapped = attach_market_data(handle)
+        pd.testing.assert_frame_equal(mapped.closes, data.closes, check_exact=True)
+        assert mapped.fingerprint() == data.fingerprint()
+        with pytest.raises(ValueError):
+            mapped.closes.to_numpy()[0, 0] = 1.0
+        del mapped
+        mapped_block.close()
+    finally:
+        block.close()
+        block.unlink()
+
+
+class _StopAfter:
+    """A progress that interrupts the sweep after `limit` runs, like a Ctrl-C."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen = 0
+
+    def start(self, total: int, already_done: int) -> None:
+        self.total, self.already_done = total, already_done
+
+    def advance(self, outcome: RunOutcome) -> None:
+        self.seen += 1
+        if self.seen == self.limit:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_sweep_resumes_and_skips_finished_runs(tmp_path: Path) -> None:
+    data = small_data()
+    folder = tmp_path / "sweep"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(
+            small_spec(), data, SerialExecutor(), store=ResultsStore(folder), progress=_StopAfter(4)
+        )
+    assert (folder / MANIFEST_FILE).exists()
+    resumed_progress = _StopAfter(limit=10**6)
+    resumed = run_sweep(
+        small_spec(), data, SerialExecutor(), store=ResultsStore(folder), progress=resumed_progress
+    )
+    assert (resumed.reused, resumed.executed) == (4, 2)
+    assert resumed_progress.already_done == 4
+    fresh = run_sweep(small_spec(), data, SerialExecutor())
+    pd.testing.assert_frame_equal(
+        _deterministic(resumed.table), _deterministic(fresh.table), check_exact=True
+    )
+    on_disk = pd.read_parquet(folder / "results.parquet")
+    pd.testing.assert_frame_equal(on_disk, resumed.table, check_exact=True)
+    again = run_sweep(small_spec(), data, SerialExecutor(), store=ResultsStore(folder))
+    assert (again.reused, again.executed) == (6, 0)
+
+
+def test_failed_runs_are_kept_unless_retried(tmp_path: Path) -> None:
+    data = small_data()
+    folder = tmp_path / "sweep"
+    run_sweep(small_spec(), data, SerialExecutor(), store=ResultsStore(folder))
+    retried = run_sweep(
+        small_spec(), data, SerialExecutor(), store=ResultsStore(folder), retry_failed=True
+    )
+    assert (retried.reused, retried.executed) == (3, 3)
+
+
+def test_results_of_other_prices_are_never_reused(tmp_path: Path) -> None:
+    folder = tmp_path / "sweep"
+    run_sweep(small_spec(), small_data(), SerialExecutor(), store=ResultsStore(folder))
+    other = small_data(sessions=300)
+    with pytest.raises(InvalidParameter, match="other price data"):
+        run_sweep(small_spec(), other, SerialExecutor(), store=ResultsStore(folder))
+    redone = run_sweep(
+        small_spec(), other, SerialExecutor(), store=ResultsStore(folder), fresh=True
+    )
+    assert (redone.reused, redone.executed) == (0, 6)
+
+
+def test_executor_choice() -> None:
+    assert make_executor("local", workers=1).name == "serial"
+    assert make_executor("local", workers=2).workers == 2
+    with pytest.raises(InvalidParameter, match="--executor"):
+        make_executor("dask")
+    with pytest.raises(InvalidParameter, match="--address"):
+        make_executor("local", address="ray://head:10001")
+    with pytest.raises(InvalidParameter, match="--workers"):
+        LocalExecutor(max_workers=0)
+
+
+def test_moments_match_scipy() -> None:
+    stats = pytest.importorskip("scipy.stats")
+    from tradefolio.research.tasks import return_moments
+
+    returns = np.array([0.01, -0.02, 0.03, 0.0, -0.01, 0.05])
+    equity = 100 * np.concatenate(([1.0], np.cumprod(1 + returns)))
+    skew, kurtosis, count = return_moments(equity)
+    realised = equity[1:] / equity[:-1] - 1
+    assert count == 6
+    assert skew == pytest.approx(stats.skew(realised), rel=1e-9)
+    assert kurtosis == pytest.approx(stats.kurtosis(realised, fisher=False), rel=1e-9)
+    assert return_moments(np.array([1.0, 1.0, 1.0])) == (0.0, 3.0, 2)
