@@ -1,0 +1,260 @@
+"""The tearsheet: one self-contained HTML file (plotly.js inline, no network) per run.
+
+Page order: header (run, period, config), the metrics table, every chart of `charts`
+(equity vs benchmark with a linear/log switch, underwater, monthly heatmap, rolling Sharpe,
+rolling beta, weights, turnover, exposure), then the trade list. Chart `div`s have stable
+ids (`chart-<key>`) and the page lists them in `<body data-charts="...">`, so a browser test
+can check that every chart rendered. The same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import json
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tradefolio.reporting.charts import ChartData, chart_data
+from tradefolio.reporting.figures import figures
+from tradefolio.reporting.metrics import ROLLING_WINDOW
+from tradefolio.reporting.record import RunRecord
+from tradefolio.reporting.trades import round_trip_table
+
+#: Most trades listed in the page (the full list is always in fills.csv).
+MAX_TRADE_ROWS = 5000
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
+
+CSS = """
+body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       margin: 0 auto; max-width: 1200px; padding: 16px 24px; color: #222; }
+h1 { font-size: 22px; margin: 8px 0 2px; } h2 { font-size: 17px; margin: 28px 0 8px; }
+.sub { color: #666; margin-bottom: 12px; }
+table { border-collapse: collapse; }
+td, th { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: right; }
+th { background: #fafafa; position: sticky; top: 0; }
+td.name, th.name { text-align: left; }
+.metrics { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr));
+           gap: 0 28px; }
+.metrics table { width: 100%; }
+.chart { margin: 10px 0 22px; border: 1px solid #eee; border-radius: 6px; }
+.trades { max-height: 520px; overflow: auto; border: 1px solid #eee; }
+.config { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px;
+          color: #444; white-space: pre-wrap; }
+.neg { color: #b03a2e; } .pos { color: #1e8449; }
+"""
+
+
+def _percent(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.2%}"
+
+
+def _ratio(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _money(value: Any) -> str:
+    return "n/a" if value is None else f"{value:,.2f}"
+
+
+def _count(value: Any) -> str:
+    return "n/a" if value is None else f"{int(value):,d}"
+
+
+def _days(value: Any) -> str:
+    return "n/a" if value is None else f"{int(value):,d} days"
+
+
+Formatter = Callable[[Any], str]
+
+#: (field of metrics.json, label, formatter), in table order.
+METRIC_ROWS: tuple[tuple[str, str, Formatter], ...] = (
+    ("total_return", "Total return", _percent),
+    ("cagr", "CAGR", _percent),
+    ("volatility", "Volatility (annualised)", _percent),
+    ("sharpe", "Sharpe", _ratio),
+    ("sortino", "Sortino", _ratio),
+    ("max_drawdown", "Max drawdown", _percent),
+    ("max_drawdown_days", "Max drawdown duration", _days),
+    ("longest_drawdown_days", "Longest drawdown", _days),
+    ("calmar", "Calmar", _ratio),
+    ("beta", "Beta to benchmark", _ratio),
+    ("alpha", "Alpha (annualised)", _percent),
+    ("win_rate", "Hit rate (closed trades)", _percent),
+    ("avg_win", "Average win (trade return)", _percent),
+    ("avg_loss", "Average loss (trade return)", _percent),
+    ("avg_win_pnl", "Average win", _money),
+    ("avg_loss_pnl", "Average loss", _money),
+    ("trades", "Closed trades", _count),
+    ("open_trades", "Open at the end", _count),
+    ("exposure", "Exposure (average)", _percent),
+    ("turnover", "Turnover (one-way, per year)", _ratio),
+    ("commissions", "Commissions", _money),
+    ("slippage", "Slippage", _money),
+    ("costs_paid", "Costs paid", _money),
+    ("n_fills", "Fills", _count),
+    ("initial_equity", "Starting equity", _money),
+    ("final_equity", "Final equity", _money),
+)
+
+
+def _metrics_html(metrics: Mapping[str, Any]) -> str:
+    rows = [(label, fmt(metrics.get(key))) for key, label, fmt in METRIC_ROWS if key in metrics]
+    half = math.ceil(len(rows) / 2)
+    tables = []
+    for chunk in (rows[:half], rows[half:]):
+        body = "".join(
+            f'<tr><td class="name">{html.escape(label)}</td><td>{html.escape(text)}</td></tr>'
+            for label, text in chunk
+        )
+        tables.append(f"<table>{body}</table>")
+    start, recovery = metrics.get("max_drawdown_start"), metrics.get("max_drawdown_recovery")
+    note = ""
+    if start:
+        until = f"recovered {recovery}" if recovery else "not recovered by the end"
+        note = (
+            f'<p class="sub">Deepest drawdown went under water on {html.escape(str(start))}, '
+            f"bottomed on {html.escape(str(metrics.get('max_drawdown_trough')))}, "
+            f"{html.escape(until)}.</p>"
+        )
+    return f'<div class="metrics">{"".join(tables)}</div>{note}'
+
+
+def _cell(value: Any, kind: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return ""
+    if kind == "date":
+        return str(pd.Timestamp(value).date())
+    if kind == "pct":
+        css = "neg" if value < 0 else "pos"
+        return f'<span class="{css}">{value:.2%}</span>'
+    if kind == "money":
+        css = "neg" if value < 0 else "pos"
+        return f'<span class="{css}">{value:,.2f}</span>'
+    if kind == "price":
+        return f"{value:,.4f}"
+    if kind == "qty":
+        return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.6f}"
+    if kind == "days":
+        return "" if value < 0 else f"{int(value):,d}"
+    return html.escape(str(value))
+
+
+TRADE_HEADERS: tuple[tuple[str, str, str], ...] = (
+    ("symbol", "Symbol", "text"),
+    ("entry_date", "Entry", "date"),
+    ("exit_date", "Exit", "date"),
+    ("status", "Status", "text"),
+    ("quantity", "Units", "qty"),
+    ("entry_price", "Avg entry", "price"),
+    ("exit_price", "Avg exit", "price"),
+    ("pnl", "P&L", "money"),
+    ("return", "Return", "pct"),
+    ("days", "Days", "days"),
+)
+
+
+def _trades_html(trades: pd.DataFrame) -> str:
+    shown = trades.head(MAX_TRADE_ROWS)
+    head = "".join(
+        f'<th class="{"name" if kind == "text" else ""}">{html.escape(label)}</th>'
+        for _, label, kind in TRADE_HEADERS
+    )
+    body = []
+    for record in shown.to_dict("records"):
+        cells = "".join(
+            f'<td class="{"name" if kind == "text" else ""}">{_cell(record[key], kind)}</td>'
+            for key, _, kind in TRADE_HEADERS
+        )
+        body.append(f"<tr>{cells}</tr>")
+    more = ""
+    if len(trades) > len(shown):
+        more = (
+            f'<p class="sub">First {len(shown):,d} of {len(trades):,d} trades; '
+            "all fills are in fills.csv.</p>"
+        )
+    return (
+        f'<div class="trades"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>{more}"
+    )
+
+
+def _config_html(config: Mapping[str, Any]) -> str:
+    text = json.dumps(dict(config), indent=2, sort_keys=True, default=str)
+    return (
+        "<details><summary>Configuration</summary>"
+        f'<div class="config">{html.escape(text)}</div></details>'
+    )
+
+
+def render_tearsheet(
+    record: RunRecord,
+    metrics: Mapping[str, Any],
+    *,
+    log_scale: bool = False,
+    window: int = ROLLING_WINDOW,
+    data: ChartData | None = None,
+) -> str:
+    """The tearsheet of `record` as one HTML document (see the module docstring)."""
+    data = data if data is not None else chart_data(record, window)
+    charts = figures(data, log_scale=log_scale)  # MissingExtra without plotly
+    plotly_js: str = importlib.import_module("plotly.offline").get_plotlyjs()
+
+    sections = []
+    for chart in data.charts:
+        div = charts[chart.key].to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"chart-{chart.key}",
+            config=PLOT_CONFIG,
+        )
+        sections.append(f'<section class="chart" id="section-{chart.key}">{div}</section>')
+    title = f"{record.name} — {record.kind} tearsheet"
+    period = f"{metrics.get('start')} .. {metrics.get('end')}, {metrics.get('sessions')} sessions"
+    keys = " ".join(chart.key for chart in data.charts)
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{html.escape(title)}</title>",
+            f"<style>{CSS}</style>",
+            f'<script type="text/javascript">{plotly_js}</script>',
+            "</head>",
+            f'<body data-charts="{html.escape(keys)}">',
+            f"<h1>{html.escape(title)}</h1>",
+            f'<div class="sub">{html.escape(period)}</div>',
+            _config_html(record.config),
+            "<h2>Metrics</h2>",
+            _metrics_html(metrics),
+            "<h2>Charts</h2>",
+            *sections,
+            "<h2>Trades</h2>",
+            _trades_html(round_trip_table(record.fills)),
+            '<p class="sub">Made by tradefolio. Formulas: docs/cli.md (metrics.json).</p>',
+            "</body></html>",
+            "",
+        ]
+    )
+
+
+def write_tearsheet(
+    record: RunRecord,
+    metrics: Mapping[str, Any],
+    path: Path,
+    *,
+    log_scale: bool = False,
+    window: int = ROLLING_WINDOW,
+    data: ChartData | None = None,
+) -> Path:
+    """Write `render_tearsheet(...)` to `path` (UTF-8) and return the path."""
+    page = render_tearsheet(record, metrics, log_scale=log_scale, window=window, data=data)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+__all__ = ["METRIC_ROWS", "render_tearsheet", "write_tearsheet"]
