@@ -1,17 +1,53 @@
 """Position sizing: the one question execution asks, "how many units?".
 
 The backtest engine and the live trader both call `PositionSizer.size(request)` with what
-they know at decision time and never branch on which sizer they hold.
+they know at decision time and never branch on which sizer they hold. A size is the number
+of units the position should *hold* (a target, not an order), never negative: `int` whole
+shares, or a `Decimal` multiple of a fractional `lot_size`.
+
+Three sizers:
+
+- `RiskBasedSizer` (the default): lose `risk_per_trade` of equity if the stop is hit,
+
+      target = floor(equity · risk_per_trade / (price · stop_loss_pct))
+               (or equity · risk_per_trade / (price - stop_price) with an explicit stop)
+
+  capped by `max_position_pct` of equity and by the free cash after commission.
+- `PortfolioWeightSizer`: `target = floor(weight · equity · (1 - cash_buffer) / price)` in
+  lots, from target weights (the allocator's output) or one fraction for every name.
+- `BetaSizer`: another sizer's target divided by `clamp(beta, beta_floor, beta_cap)`.
+
+Cash cap (all three): buying `target - position` units must fit the free cash. When it
+does not, the target becomes `position + n` with `n` the largest whole number of lots whose
+cost `fl(price · n) + commission(n)` is `<= cash` (equality allowed). With the default zero
+commission this is "the largest n with price · n <= cash", the rule the backtest engine
+reproduces against backtrader. Selling needs no cash, so a target below the position is
+never cash-capped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import Protocol, runtime_checkable
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_FLOOR, Decimal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from tradefolio.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    from tradefolio.portfolio.types import AllocationResult
 
 #: A quantity of units: whole shares as `int`, fractional quantities as `Decimal`.
 Quantity = int | Decimal
+
+#: The fallback beta of `BetaSizer` for a symbol with no usable beta: size as the market.
+FALLBACK_BETA = 1.0
+
+_BPS = 10_000.0
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,4 +76,392 @@ class PositionSizer(Protocol):
         ...
 
 
-__all__ = ["PositionSizer", "Quantity", "SizingRequest"]
+# --------------------------------------------------------------------------- validation
+
+
+def _finite(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise InvalidParameter(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise InvalidParameter(f"{name} must be finite, got {value!r}")
+    return number
+
+
+def _open_unit(name: str, value: object) -> None:
+    number = _finite(name, value)
+    if not 0.0 < number < 1.0:
+        raise InvalidParameter(f"{name} must be in (0, 1), got {value!r}")
+
+
+def _half_open_unit(name: str, value: object) -> None:
+    number = _finite(name, value)
+    if not 0.0 < number <= 1.0:
+        raise InvalidParameter(f"{name} must be in (0, 1], got {value!r}")
+
+
+def _fraction(name: str, value: object) -> None:
+    number = _finite(name, value)
+    if not 0.0 <= number < 1.0:
+        raise InvalidParameter(f"{name} must be in [0, 1), got {value!r}")
+
+
+def _lot(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise InvalidParameter(
+            f"lot_size must be an int (whole shares) or a Decimal (fractional), got {value!r}"
+        )
+    if not (value > 0 and (not isinstance(value, Decimal) or value.is_finite())):
+        raise InvalidParameter(f"lot_size must be > 0, got {value!r}")
+
+
+def _check_request(request: SizingRequest) -> None:
+    price = _finite(f"price of {request.symbol}", request.price)
+    if price <= 0.0:
+        raise InvalidParameter(f"price of {request.symbol} must be > 0, got {request.price!r}")
+    _finite(f"equity when sizing {request.symbol}", request.equity)
+    _finite(f"cash when sizing {request.symbol}", request.cash)
+    position = _finite(f"position in {request.symbol}", request.position)
+    if position < 0.0:
+        raise InvalidParameter(
+            f"position in {request.symbol} is {request.position!r}; sizers are long-only"
+        )
+
+
+# ----------------------------------------------------------------------- costs and lots
+
+
+@dataclass(frozen=True, slots=True)
+class CommissionEstimate:
+    """Commission a buy of `q` units at `price` is expected to cost (a sizing estimate).
+
+        commission(q) = 0                                               if q = 0
+                      = max(minimum, per_share · q + bps / 1e4 · q · price)   otherwise
+
+    The same shape as the backtest's cost model; zero by default.
+    """
+
+    bps: float = 0.0
+    per_share: float = 0.0
+    minimum: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("bps", "per_share", "minimum"):
+            if _finite(f"commission {name}", getattr(self, name)) < 0.0:
+                raise InvalidParameter(
+                    f"commission {name} must be >= 0, got {getattr(self, name)!r}"
+                )
+
+    def cost(self, units: float, price: float) -> float:
+        """Cash a buy of `units` at `price` needs: `fl(price · units) + commission(units)`."""
+        if units <= 0:
+            return 0.0
+        notional = price * units
+        fee = self.per_share * units + self.bps / _BPS * notional
+        return notional + max(self.minimum, fee)
+
+
+def _held_lots(position: float, lot_size: Quantity) -> Quantity:
+    """The position as a quantity of the sizer's type (floored to whole shares if int lots)."""
+    if isinstance(lot_size, Decimal):
+        return Decimal(repr(float(position)))
+    return math.floor(position)
+
+
+def _lots_to_units(lots: int, lot_size: Quantity) -> Quantity:
+    return lots * lot_size
+
+
+def _floor_lots(amount: float, lot_size: Quantity) -> int:
+    """`floor(amount / lot)` as an int; amount is in units (non-finite or negative -> 0)."""
+    if not math.isfinite(amount) or amount <= 0.0:
+        return 0
+    if isinstance(lot_size, Decimal):
+        return int((Decimal(repr(amount)) / lot_size).to_integral_value(ROUND_FLOOR))
+    return math.floor(amount / lot_size) if lot_size != 1 else math.floor(amount)
+
+
+def affordable_lots(
+    price: float,
+    cash: float,
+    lot_size: Quantity = 1,
+    commission: CommissionEstimate | None = None,
+) -> int:
+    """The largest number of lots `n >= 0` with `cost(n · lot_size) <= cash`.
+
+    `cost` is `CommissionEstimate.cost` (plain `fl(price · units)` without commission); it is
+    monotone in `n`, so the answer comes from a guess `floor(cash / (price · lot))` checked
+    and corrected by exponential and binary search (exact, whatever the float rounding).
+    """
+    if not (math.isfinite(price) and price > 0.0 and math.isfinite(cash)):
+        raise InvalidParameter(f"need a finite price > 0 and finite cash, got {price!r}, {cash!r}")
+    estimate = commission if commission is not None else CommissionEstimate()
+    unit = float(lot_size)
+
+    def fits(lots: int) -> bool:
+        return estimate.cost(lots * unit, price) <= cash
+
+    if not fits(1):
+        return 0
+    guess = max(1, _floor_lots(cash / price, lot_size))
+    step = 1
+    if fits(guess):
+        low = guess
+        while fits(low + step):
+            low, step = low + step, step * 2
+        high = low + step
+    else:
+        high, low = guess, 1
+        while high - step > 1:
+            if fits(high - step):
+                low = high - step
+                break
+            high, step = high - step, step * 2
+    while high - low > 1:  # invariant: fits(low) and not fits(high)
+        middle = (low + high) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def cash_capped(
+    target: Quantity,
+    request: SizingRequest,
+    lot_size: Quantity = 1,
+    commission: CommissionEstimate | None = None,
+) -> Quantity:
+    """`target`, or `position + n` lots when buying up to `target` costs more than the cash.
+
+    `n` is `affordable_lots(price, cash, ...)`; never below the position, never above the
+    target; a target below the position (a sale) is returned unchanged.
+    """
+    held = _held_lots(request.position, lot_size)
+    if target <= held:
+        return target
+    estimate = commission if commission is not None else CommissionEstimate()
+    if estimate.cost(float(target - held), request.price) <= request.cash:
+        return target
+    lots = affordable_lots(request.price, request.cash, lot_size, estimate)
+    return min(target, held + _lots_to_units(lots, lot_size))
+
+
+# ------------------------------------------------------------------------------- sizers
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioWeightSizer:
+    """Hold `weight` of equity in each symbol.
+
+        target = lot · floor(weight · equity · (1 - cash_buffer) / (price · lot))
+
+    `weight` is `weights[symbol]`, or `default_weight` for a symbol not in the mapping (0 by
+    default: a symbol with no target weight sizes to 0, i.e. is sold). Then the cash cap of
+    the module docstring. `cash_buffer` keeps that fraction of equity uninvested. With
+    `lot_size=1` and no buffer the target is exactly `floor(weight · equity / price)`.
+    """
+
+    weights: Mapping[str, float] = field(default_factory=dict)
+    default_weight: float = 0.0
+    cash_buffer: float = 0.0
+    lot_size: Quantity = 1
+    commission: CommissionEstimate = field(default_factory=CommissionEstimate)
+
+    def __post_init__(self) -> None:
+        frozen = {str(symbol): float(weight) for symbol, weight in dict(self.weights).items()}
+        for symbol, weight in frozen.items():
+            if not (math.isfinite(weight) and 0.0 <= weight <= 1.0):
+                raise InvalidParameter(f"weight of {symbol} must be in [0, 1], got {weight!r}")
+        object.__setattr__(self, "weights", MappingProxyType(frozen))
+        weight = _finite("default_weight", self.default_weight)
+        if not 0.0 <= weight <= 1.0:
+            raise InvalidParameter(f"default_weight must be in [0, 1], got {weight!r}")
+        _fraction("cash_buffer", self.cash_buffer)
+        _lot(self.lot_size)
+
+    @classmethod
+    def fixed(
+        cls,
+        fraction: float,
+        *,
+        cash_buffer: float = 0.0,
+        lot_size: Quantity = 1,
+        commission: CommissionEstimate | None = None,
+    ) -> PortfolioWeightSizer:
+        """The same `fraction` of equity in every symbol."""
+        return cls(
+            weights={},
+            default_weight=fraction,
+            cash_buffer=cash_buffer,
+            lot_size=lot_size,
+            commission=commission if commission is not None else CommissionEstimate(),
+        )
+
+    @classmethod
+    def from_allocation(
+        cls,
+        result: AllocationResult,
+        *,
+        cash_buffer: float = 0.0,
+        lot_size: Quantity = 1,
+        commission: CommissionEstimate | None = None,
+    ) -> PortfolioWeightSizer:
+        """Target the allocator's weights (`result.weights`); unselected symbols size to 0."""
+        return cls(
+            weights=result.weights,
+            cash_buffer=cash_buffer,
+            lot_size=lot_size,
+            commission=commission if commission is not None else CommissionEstimate(),
+        )
+
+    def weight_of(self, symbol: str) -> float:
+        """The target weight of `symbol` (`default_weight` when it has none)."""
+        return self.weights.get(symbol, self.default_weight)
+
+    def size(self, request: SizingRequest) -> Quantity:
+        """Units to hold (see the class docstring)."""
+        _check_request(request)
+        dollars = self.weight_of(request.symbol) * request.equity
+        if self.cash_buffer:
+            dollars *= 1.0 - self.cash_buffer
+        if isinstance(self.lot_size, Decimal):
+            lots = _floor_lots(dollars / request.price, self.lot_size)
+        else:
+            lots = _floor_lots(dollars / (request.price * self.lot_size), 1)
+        target = _lots_to_units(lots, self.lot_size)
+        return cash_capped(target, request, self.lot_size, self.commission)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskBasedSizer:
+    """Risk a fixed fraction of equity between the price and the stop.
+
+        stop distance d = price · stop_loss_pct        (or price - stop_price when given)
+        target = min( floor(equity · risk_per_trade / d),
+                      floor(equity · max_position_pct / price) )      (in lots)
+
+    then the cash cap (free cash after the commission estimate). A stop at or above the
+    price leaves no risk budget: the position is held as it is (no buying, no selling).
+    Non-positive equity sizes to 0.
+    """
+
+    risk_per_trade: float = 0.01
+    stop_loss_pct: float = 0.05
+    max_position_pct: float = 0.25
+    lot_size: Quantity = 1
+    commission: CommissionEstimate = field(default_factory=CommissionEstimate)
+
+    def __post_init__(self) -> None:
+        _open_unit("risk_per_trade", self.risk_per_trade)
+        _open_unit("stop_loss_pct", self.stop_loss_pct)
+        _half_open_unit("max_position_pct", self.max_position_pct)
+        _lot(self.lot_size)
+
+    def size(self, request: SizingRequest) -> Quantity:
+        """Units to hold (see the class docstring)."""
+        _check_request(request)
+        if request.stop_price is not None:
+            stop = _finite(f"stop price of {request.symbol}", request.stop_price)
+            distance = request.price - stop
+            if distance <= 0.0:
+                return _held_lots(request.position, self.lot_size)
+        else:
+            distance = request.price * self.stop_loss_pct
+        if request.equity <= 0.0:
+            return _lots_to_units(0, self.lot_size)
+        risk_units = request.equity * self.risk_per_trade / distance
+        cap_units = request.equity * self.max_position_pct / request.price
+        lots = min(_floor_lots(risk_units, self.lot_size), _floor_lots(cap_units, self.lot_size))
+        target = _lots_to_units(lots, self.lot_size)
+        return cash_capped(target, request, self.lot_size, self.commission)
+
+
+@dataclass(frozen=True, slots=True)
+class BetaSizer:
+    """Scale another sizer's target down for high-beta names (up for low-beta ones).
+
+        b = clamp(beta[symbol], beta_floor, beta_cap)
+        target = lot · floor(base_target · target_beta / (b · lot))
+
+    then the cash cap (a low beta can raise the base target; the result never needs more
+    cash than is free). A symbol with no beta, or a NaN/inf one, uses `fallback_beta`
+    (`FALLBACK_BETA = 1.0`: size it like the market) and is logged once per symbol at
+    WARNING; the once-set is shared by the copies `with_betas` makes, not global.
+
+    Betas are meant to come from `tradefolio.indicators.calculate_beta` /
+    `rolling_beta` against a benchmark; `with_betas` gives the sizer of a new decision date.
+    """
+
+    base: PositionSizer = field(default_factory=RiskBasedSizer)
+    betas: Mapping[str, float] = field(default_factory=dict)
+    beta_floor: float = 0.5
+    beta_cap: float = 3.0
+    target_beta: float = 1.0
+    fallback_beta: float = FALLBACK_BETA
+    lot_size: Quantity = 1
+    commission: CommissionEstimate = field(default_factory=CommissionEstimate)
+    logger: logging.Logger = field(default=_LOGGER, repr=False, compare=False)
+    _warned: set[str] = field(default_factory=set, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        floor = _finite("beta_floor", self.beta_floor)
+        cap = _finite("beta_cap", self.beta_cap)
+        if not 0.0 < floor <= cap:
+            raise InvalidParameter(
+                f"need 0 < beta_floor <= beta_cap, got beta_floor={floor!r}, beta_cap={cap!r}"
+            )
+        if _finite("target_beta", self.target_beta) <= 0.0:
+            raise InvalidParameter(f"target_beta must be > 0, got {self.target_beta!r}")
+        if _finite("fallback_beta", self.fallback_beta) <= 0.0:
+            raise InvalidParameter(f"fallback_beta must be > 0, got {self.fallback_beta!r}")
+        _lot(self.lot_size)
+        frozen = {str(symbol): float(beta) for symbol, beta in dict(self.betas).items()}
+        object.__setattr__(self, "betas", MappingProxyType(frozen))
+
+    def with_betas(self, betas: Mapping[str, float]) -> BetaSizer:
+        """The same sizer with new betas (e.g. the rolling betas of the next decision date)."""
+        return replace(self, betas=betas)
+
+    def effective_beta(self, symbol: str) -> float:
+        """`clamp(beta, beta_floor, beta_cap)`, with the fallback for a missing/NaN beta."""
+        beta = self.betas.get(symbol, math.nan)
+        if not math.isfinite(beta):
+            if symbol not in self._warned:
+                self._warned.add(symbol)
+                self.logger.warning(
+                    "no usable beta for %s (%s); sizing it with the fallback beta %s",
+                    symbol,
+                    "missing" if symbol not in self.betas else repr(beta),
+                    self.fallback_beta,
+                )
+            beta = self.fallback_beta
+        return min(max(beta, self.beta_floor), self.beta_cap)
+
+    def size(self, request: SizingRequest) -> Quantity:
+        """Units to hold (see the class docstring)."""
+        base = self.base.size(request)
+        if base < 0:
+            raise InvalidParameter(f"base sizer returned {base} units of {request.symbol}")
+        scaled = float(base) * self.target_beta / self.effective_beta(request.symbol)
+        target = _lots_to_units(_floor_lots(scaled, self.lot_size), self.lot_size)
+        return cash_capped(target, request, self.lot_size, self.commission)
+
+
+#: Builds a sizer from target weights (e.g. `PortfolioWeightSizer` for a rebalance).
+WeightSizerFactory = Callable[[Mapping[str, float]], PositionSizer]
+
+
+__all__ = [
+    "FALLBACK_BETA",
+    "BetaSizer",
+    "CommissionEstimate",
+    "PortfolioWeightSizer",
+    "PositionSizer",
+    "Quantity",
+    "RiskBasedSizer",
+    "SizingRequest",
+    "WeightSizerFactory",
+    "affordable_lots",
+    "cash_capped",
+]
