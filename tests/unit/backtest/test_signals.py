@@ -1,4 +1,4 @@
-"""Crossover signals against a plain-Python transcription of backtrader's rules."""
+"""Crossover signals against backtrader's rules (plain Python) and the shared exact `sma`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hypothesis.extra.numpy import arrays
 
 from tradefolio.backtest.signals import cross_sign, crossovers
 from tradefolio.errors import InvalidParameter
+from tradefolio.indicators import sma_exact
 
 
 def reference_cross(column: list[float], fast: int, slow: int) -> tuple[list[bool], list[bool]]:
@@ -99,3 +100,12 @@ def test_missing_closes_leave_the_sign_undefined() -> None:
 def test_bad_windows_are_rejected() -> None:
     with pytest.raises(InvalidParameter):
         cross_sign(np.ones((5, 1)), 0, 3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(closes=coarse_prices, fast=st.integers(1, 6), extra=st.integers(1, 8))
+def test_sign_agrees_with_the_shared_exact_sma(closes: np.ndarray, fast: int, extra: int) -> None:
+    closes = closes.copy()
+    closes[: min(2, len(closes) - 1), 0] = np.nan  # a late listing
+    expected = np.sign(sma_exact(closes, fast) - sma_exact(closes, fast + extra))
+    np.testing.assert_array_equal(cross_sign(closes, fast, fast + extra), expected)
