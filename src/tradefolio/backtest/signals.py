@@ -7,10 +7,12 @@ crossings, so the sign must be the one the exactly rounded means give:
 
 defined from `t = n - 1` when the window holds no missing close.
 
-Fast route, same bits: rolling sums come from one cumulative sum, then the sign is
-recomputed from `math.fsum` wherever `|fast - slow|` is within the approximation's error
-bound plus a `1e-9 · max(|fast|, |slow|)` margin (which covers the final float64 roundings);
-everywhere else the approximate sign is already certain.
+`tradefolio.indicators.sma` computes these means bit-exactly everywhere (the tests check
+this module against it); a crossover only needs the *sign* of their difference, which this
+module gets several times faster, with the same bits. Rolling sums come from one cumulative
+sum, then the sign is recomputed from `math.fsum` wherever `|fast - slow|` is within the
+approximation's error bound plus a `1e-9 · max(|fast|, |slow|)` margin (which covers the
+final float64 roundings); everywhere else the approximate sign is already certain.
 
 - Prices with at most six decimals (real quotes; checked, not assumed) are summed as exact
   integer micro-units (`int64`): the integer mean differs from the float mean by at most
