@@ -15,6 +15,7 @@ only from the first test session (`TradingFrom`: the train rows warm up its indi
 the run starts flat with the fold's starting cash); its daily returns over the test window
 are the fold's out-of-sample returns. A fold whose train runs all failed stays in cash.
 
+`results.parquet` holds every train run (`fold` = its fold) and in-sample run (`fold` null).
 The stitched out-of-sample equity compounds the folds' returns from the starting cash.
 Beside it, the in-sample best: every point run over the same span (warm-up before the
 first test session), the best chosen with hindsight, and its deflated Sharpe ratio given
@@ -287,6 +288,10 @@ def run_walk_forward(
             float(in_best.skew or 0.0),
             float(in_best.kurtosis or 3.0),
         )
+    train_table = build_table(train_tasks, rows, spec.parameter_names)
+    in_sample_table = build_table(in_sample_tasks, rows, spec.parameter_names)
+    if store is not None:
+        store.finalize(_selection_table(train_table, in_sample_table, len(points)))
     return WalkForwardResult(
         metric=metric,
         scheme=scheme,
@@ -296,13 +301,22 @@ def run_walk_forward(
         in_sample_best=dict(in_best.params) if in_best is not None else None,
         in_sample_metrics=in_best.metrics if in_best is not None else None,
         deflated=deflated,
-        train_table=build_table(train_tasks, rows, spec.parameter_names),
-        in_sample_table=build_table(in_sample_tasks, rows, spec.parameter_names),
+        train_table=train_table,
+        in_sample_table=in_sample_table,
         parameters=spec.parameter_names,
         executed=len(pending) + len(test_tasks),
         reused=reused,
         seconds=time.perf_counter() - started,
     )
+
+
+def _selection_table(train: pd.DataFrame, in_sample: pd.DataFrame, points: int) -> pd.DataFrame:
+    """Train and in-sample runs in one table, with a `fold` column (null: in-sample)."""
+    train = train.copy()
+    train.insert(1, "fold", (train["run"] // max(points, 1)).astype("Int64"))
+    in_sample = in_sample.copy()
+    in_sample.insert(1, "fold", pd.Series([None] * len(in_sample), dtype="Int64"))
+    return pd.concat([train, in_sample], ignore_index=True)
 
 
 def _outcome_from_row(task: RunTask, row: Mapping[str, Any]) -> RunOutcome:
