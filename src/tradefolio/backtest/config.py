@@ -38,6 +38,7 @@ _FLAG = {
     "weight": "--weight",
     "risk_per_trade": "--risk-per-trade",
     "stop_loss": "--stop-loss",
+    "max_position": "--max-position",
     "beta_window": "--beta-window",
     "target_beta": "--target-beta",
     "cash": "--cash",
@@ -68,6 +69,7 @@ class BacktestConfig(BaseModel):
     weight: float = 0.10
     risk_per_trade: float = 0.01
     stop_loss: float = 0.05
+    max_position: float = 0.25
     beta_sizing: bool = False
     beta_window: int = 252
     target_beta: float = 1.0
@@ -77,7 +79,7 @@ class BacktestConfig(BaseModel):
     commission_min: float = 0.0
     slippage_bps: float = 0.0
 
-    @field_validator("weight", "risk_per_trade", "stop_loss", "max_weight")
+    @field_validator("weight", "risk_per_trade", "stop_loss", "max_weight", "max_position")
     @classmethod
     def _fraction(cls, value: float) -> float:
         if not (math.isfinite(value) and 0 < value <= 1):

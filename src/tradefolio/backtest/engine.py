@@ -41,7 +41,12 @@ from tradefolio.backtest.metrics import Metrics, compute_metrics
 from tradefolio.backtest.sizing import FixedSizing, RebalanceSizerFactory, SizingPolicy
 from tradefolio.backtest.strategy import SignalPlan, Strategy
 from tradefolio.errors import DataError, InvalidParameter
-from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
+from tradefolio.execution.sizing import (
+    PortfolioWeightSizer,
+    PositionSizer,
+    Quantity,
+    SizingRequest,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -153,32 +158,13 @@ def _group_by_row(mask: npt.NDArray[np.bool_], last_row: int) -> dict[int, list[
     return grouped
 
 
-class _TargetWeightSizer:
-    """Private stand-in for `execution.sizing.PortfolioWeightSizer` until it lands.
-
-    target = floor(w · equity / price) with w = `weights.get(symbol, default)`; if buying
-    up to it costs more than the cash, position + the largest n with price · n <= cash.
-    """
-
-    __slots__ = ("default", "weights")
-
-    def __init__(self, weights: Mapping[str, float], default: float = 0.0) -> None:
-        self.weights = dict(weights)
-        self.default = default
-
-    def size(self, request: SizingRequest) -> Quantity:
-        """Units to hold (see the class docstring)."""
-        weight = self.weights.get(request.symbol, self.default)
-        target = int(weight * request.equity / request.price)
-        held = int(request.position)
-        if target > held and (target - held) * request.price > request.cash:
-            return held + int(request.cash / request.price)
-        return max(target, 0)
-
-
 def default_rebalance_sizer(weights: Mapping[str, float]) -> PositionSizer:
-    """The sizer a `Rebalance` intent trades with: target weights of equity."""
-    return _TargetWeightSizer(weights)
+    """The sizer a `Rebalance` intent trades with: `PortfolioWeightSizer(weights)`.
+
+    target = floor(w · equity / price), cut to what the cash pays for; a held symbol
+    without a weight sizes to 0 (sold).
+    """
+    return PortfolioWeightSizer(weights)
 
 
 class _Run:

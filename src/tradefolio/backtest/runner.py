@@ -11,16 +11,14 @@ over the `beta_window` sessions ending at the decision bar (no later data).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+import logging
 
 import numpy as np
 import pandas as pd
 
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.costs import CostModel
-from tradefolio.backtest.engine import BacktestResult, _TargetWeightSizer, run_backtest
+from tradefolio.backtest.engine import BacktestResult, run_backtest
 from tradefolio.backtest.sizing import DatedSizing, FixedSizing, SizingPolicy
 from tradefolio.backtest.strategies import (
     BuyAndHold,
@@ -30,7 +28,13 @@ from tradefolio.backtest.strategies import (
 )
 from tradefolio.backtest.strategy import Strategy
 from tradefolio.errors import DataError
-from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
+from tradefolio.execution.sizing import (
+    BetaSizer,
+    CommissionEstimate,
+    PortfolioWeightSizer,
+    PositionSizer,
+    RiskBasedSizer,
+)
 from tradefolio.portfolio.params import AllocatorParams
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK
 
@@ -65,55 +69,6 @@ def _rebalance_rule(rule: str) -> str | int:
     return int(rule) if rule.isdigit() else rule
 
 
-class _RiskSizer:
-    """Private stand-in for `execution.sizing.RiskBasedSizer` until it lands.
-
-    Risk `risk_per_trade · equity` with a stop `stop_loss` below the price:
-    target = floor(risk · equity / (price · stop_loss)), at most position + floor(cash / price).
-    """
-
-    __slots__ = ("risk_per_trade", "stop_loss")
-
-    def __init__(self, risk_per_trade: float, stop_loss: float) -> None:
-        self.risk_per_trade = risk_per_trade
-        self.stop_loss = stop_loss
-
-    def size(self, request: SizingRequest) -> Quantity:
-        """Units to hold (see the class docstring)."""
-        stop_distance = (
-            request.price - request.stop_price
-            if request.stop_price is not None
-            else request.price * self.stop_loss
-        )
-        if stop_distance <= 0:
-            return int(request.position)
-        target = int(self.risk_per_trade * request.equity / stop_distance)
-        held = int(request.position)
-        affordable = held + int(request.cash / request.price)
-        return max(min(target, affordable), 0)
-
-
-@dataclass(frozen=True, slots=True)
-class _BetaScaledSizer:
-    """Private stand-in for `execution.sizing.BetaSizer` until it lands.
-
-    target = floor(inner · min(target_beta / beta, 1))
-    (a symbol with a missing or non-positive beta keeps the inner size).
-    """
-
-    inner: PositionSizer
-    betas: Mapping[str, float]
-    target_beta: float = 1.0
-
-    def size(self, request: SizingRequest) -> Quantity:
-        """The inner sizer's target scaled down for high-beta symbols."""
-        inner = int(self.inner.size(request))
-        beta = self.betas.get(request.symbol, math.nan)
-        if not (math.isfinite(beta) and beta > 0):
-            return inner
-        return max(int(inner * min(self.target_beta / beta, 1.0)), 0)
-
-
 def _rolling_betas(closes: pd.DataFrame, benchmark: pd.Series, window: int) -> pd.DataFrame:
     """Private stand-in for `indicators.rolling_beta`: cov(r_i, r_B) / var(r_B) over `window`."""
     returns = closes.pct_change(fill_method=None)
@@ -123,17 +78,48 @@ def _rolling_betas(closes: pd.DataFrame, benchmark: pd.Series, window: int) -> p
     return covariance.div(variance, axis=0)
 
 
+def _commission_estimate(config: BacktestConfig) -> CommissionEstimate:
+    """The sizers' view of the costs, so a cash-capped target leaves room for commission."""
+    return CommissionEstimate(
+        bps=config.commission_bps,
+        per_share=config.commission_per_share,
+        minimum=config.commission_min,
+    )
+
+
 def entry_sizer(config: BacktestConfig) -> PositionSizer:
     """The sizer `--sizer risk|weight` names (before any beta wrapping)."""
+    commission = _commission_estimate(config)
     if config.sizer == "weight":
-        return _TargetWeightSizer({}, default=config.weight)
-    return _RiskSizer(config.risk_per_trade, config.stop_loss)
+        return PortfolioWeightSizer.fixed(config.weight, commission=commission)
+    return RiskBasedSizer(
+        risk_per_trade=config.risk_per_trade,
+        stop_loss_pct=config.stop_loss,
+        max_position_pct=config.max_position,
+        commission=commission,
+    )
+
+
+def _quiet_logger() -> logging.Logger:
+    """A logger of our own (not registered globally) that drops records.
+
+    `BetaSizer` warns once per symbol it sizes without a beta; in a backtest that is every
+    symbol entered during the first `beta_window` sessions, by construction, so the
+    warnings would only be noise on the CLI's stderr.
+    """
+    logger = logging.Logger("tradefolio.backtest.beta_sizing")
+    logger.addHandler(logging.NullHandler())
+    return logger
 
 
 def build_sizing(
     config: BacktestConfig, closes: pd.DataFrame, benchmark: pd.Series | None
 ) -> SizingPolicy:
-    """Fixed sizing, or a beta-wrapped sizer rebuilt with each decision bar's betas."""
+    """Fixed sizing, or a `BetaSizer` given each decision bar's rolling betas.
+
+    Before `beta_window` sessions of history a symbol has no beta and is sized with
+    `BetaSizer`'s fallback beta (1.0: like the market).
+    """
     inner = entry_sizer(config)
     if not config.uses_benchmark:
         return FixedSizing(inner)
@@ -148,10 +134,15 @@ def build_sizing(
     betas = _rolling_betas(closes, aligned, config.beta_window)
     values = betas.to_numpy(dtype=np.float64, na_value=np.nan)
     symbols = [str(c) for c in closes.columns]
+    template = BetaSizer(
+        base=inner,
+        target_beta=config.target_beta,
+        commission=_commission_estimate(config),
+        logger=_quiet_logger(),
+    )
 
     def at(bar: int) -> PositionSizer:
-        row = dict(zip(symbols, values[bar].tolist(), strict=True))
-        return _BetaScaledSizer(inner, row, config.target_beta)
+        return template.with_betas(dict(zip(symbols, values[bar].tolist(), strict=True)))
 
     return DatedSizing.of(at)
 

@@ -150,6 +150,9 @@ def backtest_command(
     stop_loss: Annotated[
         float, typer.Option(help="risk sizer: stop distance as a fraction of price.")
     ] = 0.05,
+    max_position: Annotated[
+        float, typer.Option(help="risk sizer: cap on one position, fraction of equity.")
+    ] = 0.25,
     beta_sizing: Annotated[
         bool,
         typer.Option("--beta-sizing", help="Scale entries by rolling beta on the benchmark."),
@@ -183,6 +186,7 @@ def backtest_command(
         weight=weight,
         risk_per_trade=risk_per_trade,
         stop_loss=stop_loss,
+        max_position=max_position,
         beta_sizing=beta_sizing,
         beta_window=beta_window,
         target_beta=target_beta,
