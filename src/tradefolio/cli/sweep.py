@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -188,6 +189,20 @@ class _Quiet:
 
 def _progress(console: Console, label: str) -> _BarProgress | _Quiet:
     return _BarProgress(console, label) if console.is_terminal else _Quiet()
+
+
+@contextmanager
+def _resumable(messages: Console, folder: Path) -> Iterator[None]:
+    """On Ctrl-C, say where the finished runs are and how to resume, then stop."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        messages.print(
+            f"interrupted: finished runs are saved in {folder}; run the same command again "
+            "to resume",
+            style="yellow",
+        )
+        raise
 
 
 def _fixed(options: Sequence[str]) -> dict[str, ParamValue]:
@@ -411,7 +426,7 @@ def sweep_command(
     data = load_market_data(spec, prices_file, benchmark_file)
     folder = out or default_out("sweep", spec, data)
     messages = stderr_console()
-    with _progress(messages, f"sweep on {executor.name}") as progress:
+    with _resumable(messages, folder), _progress(messages, f"sweep on {executor.name}") as progress:
         result = run_sweep(
             spec,
             data,
@@ -521,7 +536,10 @@ def walk_forward_command(
     data = load_market_data(spec, prices_file, benchmark_file)
     folder = out or default_out("walk-forward", spec, data, [train, test, scheme])
     messages = stderr_console()
-    with _progress(messages, f"walk-forward on {executor.name}") as progress:
+    with (
+        _resumable(messages, folder),
+        _progress(messages, f"walk-forward on {executor.name}") as progress,
+    ):
         result = run_walk_forward(
             spec,
             data,

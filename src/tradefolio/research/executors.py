@@ -22,6 +22,7 @@ import os
 import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from multiprocessing.shared_memory import SharedMemory
@@ -30,7 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from tradefolio.errors import InvalidParameter
+from tradefolio.errors import InvalidParameter, TradefolioError
 from tradefolio.research.tasks import MarketData, RunOutcome, RunTask, evaluate
 
 EXECUTORS = ("local", "ray")
@@ -172,7 +173,14 @@ class _PoolSession:
         ]
         try:
             for future in as_completed(futures):
-                yield future.result()
+                try:
+                    outcome = future.result()
+                except BrokenProcessPool:
+                    raise TradefolioError(
+                        "a sweep worker process died (out of memory or killed?); finished runs "
+                        "are kept: run the same command again to resume"
+                    ) from None
+                yield outcome
         finally:
             for future in futures:
                 future.cancel()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.runner import run_config
-from tradefolio.errors import InvalidParameter
+from tradefolio.errors import InvalidParameter, TradefolioError
 from tradefolio.research.executors import (
     LocalExecutor,
     SerialExecutor,
@@ -164,3 +165,22 @@ def test_moments_match_scipy() -> None:
     assert skew == pytest.approx(stats.skew(realised), rel=1e-9)
     assert kurtosis == pytest.approx(stats.kurtosis(realised, fisher=False), rel=1e-9)
     assert return_moments(np.array([1.0, 1.0, 1.0])) == (0.0, 3.0, 2)
+
+
+def _die(data: object, task: object) -> RunOutcome:
+    os._exit(3)
+
+
+def test_a_dead_worker_stops_the_sweep_with_a_resumable_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tradefolio.research.executors as executors
+
+    monkeypatch.setattr(executors, "evaluate", _die)  # inherited by the forked workers
+    with pytest.raises(TradefolioError, match="run the same command again to resume"):
+        run_sweep(
+            small_spec(),
+            small_data(),
+            LocalExecutor(max_workers=1, start_method="fork"),
+            store=ResultsStore(tmp_path / "sweep"),
+        )
