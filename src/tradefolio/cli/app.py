@@ -17,6 +17,7 @@ from tradefolio.cli import allocate as allocate_cmd
 from tradefolio.cli import backtest as backtest_cmd
 from tradefolio.cli import data as data_cmd
 from tradefolio.cli import live as live_cmd
+from tradefolio.cli import report as report_cmd
 from tradefolio.cli import sweep as sweep_cmd
 from tradefolio.errors import (
     DataError,
@@ -52,6 +53,7 @@ def build_app() -> typer.Typer:
     backtest_cmd.register(app)
     data_cmd.register(app)
     live_cmd.register(app)
+    report_cmd.register(app)
     sweep_cmd.register(app)
     return app
 

@@ -13,7 +13,7 @@ import html
 import importlib
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from tradefolio.reporting.charts import ChartData, chart_data
 from tradefolio.reporting.figures import figures
 from tradefolio.reporting.metrics import ROLLING_WINDOW
 from tradefolio.reporting.record import RunRecord
+from tradefolio.reporting.tables import METRIC_ROWS
 from tradefolio.reporting.trades import round_trip_table
 
 #: Most trades listed in the page (the full list is always in fills.csv).
@@ -47,59 +48,6 @@ td.name, th.name { text-align: left; }
           color: #444; white-space: pre-wrap; }
 .neg { color: #b03a2e; } .pos { color: #1e8449; }
 """
-
-
-def _percent(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.2%}"
-
-
-def _ratio(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def _money(value: Any) -> str:
-    return "n/a" if value is None else f"{value:,.2f}"
-
-
-def _count(value: Any) -> str:
-    return "n/a" if value is None else f"{int(value):,d}"
-
-
-def _days(value: Any) -> str:
-    return "n/a" if value is None else f"{int(value):,d} days"
-
-
-Formatter = Callable[[Any], str]
-
-#: (field of metrics.json, label, formatter), in table order.
-METRIC_ROWS: tuple[tuple[str, str, Formatter], ...] = (
-    ("total_return", "Total return", _percent),
-    ("cagr", "CAGR", _percent),
-    ("volatility", "Volatility (annualised)", _percent),
-    ("sharpe", "Sharpe", _ratio),
-    ("sortino", "Sortino", _ratio),
-    ("max_drawdown", "Max drawdown", _percent),
-    ("max_drawdown_days", "Max drawdown duration", _days),
-    ("longest_drawdown_days", "Longest drawdown", _days),
-    ("calmar", "Calmar", _ratio),
-    ("beta", "Beta to benchmark", _ratio),
-    ("alpha", "Alpha (annualised)", _percent),
-    ("win_rate", "Hit rate (closed trades)", _percent),
-    ("avg_win", "Average win (trade return)", _percent),
-    ("avg_loss", "Average loss (trade return)", _percent),
-    ("avg_win_pnl", "Average win", _money),
-    ("avg_loss_pnl", "Average loss", _money),
-    ("trades", "Closed trades", _count),
-    ("open_trades", "Open at the end", _count),
-    ("exposure", "Exposure (average)", _percent),
-    ("turnover", "Turnover (one-way, per year)", _ratio),
-    ("commissions", "Commissions", _money),
-    ("slippage", "Slippage", _money),
-    ("costs_paid", "Costs paid", _money),
-    ("n_fills", "Fills", _count),
-    ("initial_equity", "Starting equity", _money),
-    ("final_equity", "Final equity", _money),
-)
 
 
 def _metrics_html(metrics: Mapping[str, Any]) -> str:
@@ -257,4 +205,4 @@ def write_tearsheet(
     return path
 
 
-__all__ = ["METRIC_ROWS", "render_tearsheet", "write_tearsheet"]
+__all__ = ["render_tearsheet", "write_tearsheet"]
