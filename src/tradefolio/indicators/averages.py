@@ -31,26 +31,20 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import TypeVar, overload
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from tradefolio.errors import InvalidParameter
+from tradefolio.indicators._common import check_window
 
 FloatArray = npt.NDArray[np.float64]
-PandasT = TypeVar("PandasT", pd.Series, pd.DataFrame)
 
 _MANTISSA_BITS = 53
 #: Levels of error-free extraction before falling back to `math.fsum` (see module docstring).
 _LEVELS = 2
-
-
-def _check_window(window: object, name: str = "window") -> int:
-    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
-        raise InvalidParameter(f"{name} must be an integer >= 1, got {window!r}")
-    return int(window)
 
 
 def _extraction_unit(magnitude: FloatArray, bars: int) -> FloatArray:
@@ -146,7 +140,7 @@ def sma_exact(values: npt.ArrayLike, window: int) -> FloatArray:
     `values` is 1-D (bars) or 2-D (bars × symbols), oldest first; a window holding a NaN
     gives NaN. Returns float64 of the same shape. See the module docstring for the method.
     """
-    window = _check_window(window)
+    window = check_window(window)
     array = np.asarray(values, dtype=np.float64)
     if array.ndim == 1:
         return _sma_matrix(array[:, None], window)[:, 0]
@@ -197,7 +191,7 @@ def ema(
     Values are NaN until `span` observations have been seen; a NaN input leaves the average
     unchanged and the output NaN at that bar.
     """
-    span = _check_window(span, "span")
+    span = check_window(span, "span")
     result = prices.ewm(span=span, adjust=adjust, min_periods=span, ignore_na=True).mean()
     return result.mask(prices.isna().to_numpy())
 
