@@ -82,6 +82,7 @@ def main() -> None:
         (f"local pool x{workers}", LocalExecutor(max_workers=workers)),
     ]
     ray: Any = None
+    batched: Any = None
     ray_start = float("nan")
     try:
         import ray as ray_module
@@ -93,6 +94,7 @@ def main() -> None:
             lambda: ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         )
         executors.append((f"ray x{workers}", RayExecutor(max_workers=workers)))
+        batched = RayExecutor(max_workers=workers, batch_size=16)
     except ImportError:
         pass
 
@@ -137,6 +139,18 @@ def main() -> None:
                 f"{args.tiny_runs}",
                 f"{tiny_seconds:.2f}",
                 f"{(tiny_seconds * executor.workers - tiny_compute) / args.tiny_runs * 1000:.2f}",
+            ]
+        )
+
+    if ray is not None:
+        tiny_seconds, tiny_result = timed(lambda: run_sweep(tiny, tiny_data, batched))
+        tiny_compute = float(tiny_result.table["seconds"].sum())
+        overheads.append(
+            [
+                f"ray x{workers}, 16 runs per call",
+                f"{args.tiny_runs}",
+                f"{tiny_seconds:.2f}",
+                f"{(tiny_seconds * workers - tiny_compute) / args.tiny_runs * 1000:.2f}",
             ]
         )
 

@@ -121,6 +121,10 @@ AddressOption = Annotated[
     str | None,
     typer.Option("--address", help="Ray cluster address (ray://host:10001 or auto)."),
 ]
+BatchOption = Annotated[
+    int,
+    typer.Option("--batch", help="Ray: runs per remote call (more for short runs on a cluster)."),
+]
 MetricOption = Annotated[
     str, typer.Option("--metric", help=f"Metric to rank by: {', '.join(RANKABLE)}.")
 ]
@@ -402,6 +406,7 @@ def sweep_command(
     executor_name: ExecutorOption = "local",
     workers: WorkersOption = None,
     address: AddressOption = None,
+    batch: BatchOption = 1,
     metric: MetricOption = "sharpe",
     top: Annotated[int, typer.Option("--top", help="Rows of the leaderboard.")] = 10,
     heatmap_axes: Annotated[
@@ -422,7 +427,7 @@ def sweep_command(
     if top < 1:
         raise InvalidParameter(f"--top must be >= 1, got {top}")
     spec = build_spec(grid or [], fixed or [], file, samples, seed)
-    executor = make_executor(executor_name, workers, address)
+    executor = make_executor(executor_name, workers, address, batch)
     data = load_market_data(spec, prices_file, benchmark_file)
     folder = out or default_out("sweep", spec, data)
     messages = stderr_console()
@@ -524,6 +529,7 @@ def walk_forward_command(
     executor_name: ExecutorOption = "local",
     workers: WorkersOption = None,
     address: AddressOption = None,
+    batch: BatchOption = 1,
     metric: MetricOption = "sharpe",
     out: OutOption = None,
     fresh: FreshOption = False,
@@ -532,7 +538,7 @@ def walk_forward_command(
     """Choose parameters on each train window, trade them on the next test window, stitch."""
     check_metric(metric)
     spec = build_spec(grid or [], fixed or [], file, samples, seed)
-    executor = make_executor(executor_name, workers, address)
+    executor = make_executor(executor_name, workers, address, batch)
     data = load_market_data(spec, prices_file, benchmark_file)
     folder = out or default_out("walk-forward", spec, data, [train, test, scheme])
     messages = stderr_console()

@@ -234,18 +234,22 @@ class LocalExecutor:
             block.unlink()
 
 
-def make_executor(name: str, workers: int | None = None, address: str | None = None) -> Executor:
+def make_executor(
+    name: str, workers: int | None = None, address: str | None = None, batch_size: int = 1
+) -> Executor:
     """The executor `--executor NAME` names (`ray` imports Ray lazily)."""
     if name == "local":
         if address is not None:
             raise InvalidParameter("--address is for --executor ray")
+        if batch_size != 1:
+            raise InvalidParameter("--batch is for --executor ray")
         if workers == 1:
             return SerialExecutor()
         return LocalExecutor(max_workers=workers)
     if name == "ray":
         from tradefolio.research.ray_executor import RayExecutor
 
-        return RayExecutor(max_workers=workers, address=address)
+        return RayExecutor(max_workers=workers, address=address, batch_size=batch_size)
     raise InvalidParameter(f"--executor must be one of {', '.join(EXECUTORS)}, got {name!r}")
 
 

@@ -5,9 +5,11 @@ a local Ray (`ray.init(num_cpus=max_workers)`), `ray.put`s the market data into 
 store *once*, and starts one actor per CPU (`max_workers`, default every CPU of the
 cluster). Each actor receives the object reference in its constructor, so Ray hands it the
 prices once (zero-copy from the node's shared object store for the numpy blocks); a task
-then carries only its parameters. Two tasks are kept in flight per actor so a worker never
-waits for the driver between runs. Results are the same bits as the local executors'
-(`tasks.evaluate` on the same frames) and are sorted by run number by the caller.
+then carries only its parameters. Tasks go to an actor `batch_size` at a time (one remote
+call per batch: fewer round trips for short runs on a far cluster, coarser progress), and
+two calls are kept in flight per actor so a worker never waits for the driver between runs.
+Results are the same bits as the local executors' (`tasks.evaluate` on the same frames) and
+are sorted by run number by the caller.
 
 On a cluster the workers import `tradefolio` like the driver: install it on every node (or
 ship it with a Ray `runtime_env`).
@@ -44,19 +46,21 @@ class SweepWorker:
     def __init__(self, data: MarketData) -> None:
         self._data = data
 
-    def run(self, task: RunTask) -> RunOutcome:
-        """`tasks.evaluate` on this worker's copy of the data."""
-        return evaluate(self._data, task)
+    def run(self, tasks: list[RunTask]) -> list[RunOutcome]:
+        """`tasks.evaluate` of each task on this worker's copy of the data."""
+        return [evaluate(self._data, task) for task in tasks]
 
 
 class _RaySession:
-    def __init__(self, ray: Any, actors: list[Any]) -> None:
+    def __init__(self, ray: Any, actors: list[Any], batch_size: int) -> None:
         self._ray = ray
         self._actors = actors
+        self._batch_size = batch_size
 
     def run(self, tasks: Sequence[RunTask]) -> Iterator[RunOutcome]:
         ray = self._ray
-        queue = list(reversed(tasks))
+        size = self._batch_size
+        queue = [list(tasks[i : i + size]) for i in range(0, len(tasks), size)][::-1]
         in_flight: dict[Any, Any] = {}
 
         def submit(actor: Any) -> None:
@@ -72,12 +76,15 @@ class _RaySession:
                 reference = done[0]
                 actor = in_flight.pop(reference)
                 try:
-                    outcome: RunOutcome = ray.get(reference)
+                    outcomes: list[RunOutcome] = ray.get(reference)
                 except ray.exceptions.RayError as exc:
                     message = " ".join(str(exc).split())[:300]
-                    raise TradefolioError(f"a Ray worker failed: {message}") from None
+                    raise TradefolioError(
+                        f"a Ray worker failed ({message}); finished runs are kept: run the same "
+                        "command again to resume"
+                    ) from None
                 submit(actor)
-                yield outcome
+                yield from outcomes
         finally:
             for reference in in_flight:
                 ray.cancel(reference)
@@ -89,10 +96,13 @@ class RayExecutor:
 
     max_workers: int | None = None
     address: str | None = None
+    batch_size: int = 1
 
     def __post_init__(self) -> None:
         if self.max_workers is not None and self.max_workers < 1:
             raise InvalidParameter(f"--workers must be >= 1, got {self.max_workers}")
+        if self.batch_size < 1:
+            raise InvalidParameter(f"--batch must be >= 1, got {self.batch_size}")
 
     @property
     def name(self) -> str:
@@ -122,7 +132,7 @@ class RayExecutor:
             reference = ray.put(data)
             worker_class = ray.remote(num_cpus=1)(SweepWorker)
             actors = [worker_class.remote(reference) for _ in range(count)]
-            yield _RaySession(ray, actors)
+            yield _RaySession(ray, actors, self.batch_size)
         finally:
             for actor in actors:
                 ray.kill(actor)

@@ -100,6 +100,7 @@ def test_local_pool_through_the_cli(capsys: pytest.CaptureFixture[str], tmp_path
         (["--metric", "alpha", "--grid", "fast=5"], "--metric"),
         (["--random", "0", "--grid", "fast=5"], "--random"),
         (["--heatmap", "fast", "--grid", "fast=5,10"], "--heatmap"),
+        (["--batch", "4", "--grid", "fast=5"], "--batch is for --executor ray"),
         ([], "nothing to sweep"),
     ],
 )

@@ -54,3 +54,14 @@ def test_ray_walk_forward_equals_serial(ray_cluster: None) -> None:
     serial = run_walk_forward(spec, data, SerialExecutor(), train=200, test=100)
     assert [f.chosen for f in on_ray.folds] == [f.chosen for f in serial.folds]
     pd.testing.assert_series_equal(on_ray.oos_equity, serial.oos_equity, check_exact=True)
+
+
+def test_batched_calls_give_the_same_table(ray_cluster: None) -> None:
+    data = small_data(sessions=200, symbols=3)
+    batched = run_sweep(small_spec(), data, RayExecutor(max_workers=2, batch_size=4))
+    serial = run_sweep(small_spec(), data, SerialExecutor())
+    pd.testing.assert_frame_equal(
+        batched.table.drop(columns="seconds"),
+        serial.table.drop(columns="seconds"),
+        check_exact=True,
+    )
