@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,10 +52,21 @@ FAST, SLOW, WEIGHT, CASH = 20, 50, 0.10, 1_000_000.0
 FillKey = tuple[str, str, str, int, float]
 
 
-def timed(action: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    value = action()
-    return time.perf_counter() - start, value
+def timed(action: Callable[[], Any], repeats: int = 1) -> tuple[float, Any]:
+    """Median wall time of `repeats` runs, and the last run's value."""
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        value = action()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), value
+
+
+def cli_startup() -> float:
+    """Wall time of `python -m tradefolio --version`: interpreter + every command's imports."""
+    command = [sys.executable, "-m", "tradefolio", "--version"]
+    seconds, _ = timed(lambda: subprocess.run(command, check=True, capture_output=True), 3)
+    return seconds
 
 
 # --- tradefolio -------------------------------------------------------------------------
@@ -239,7 +252,9 @@ def _normalise(fills: list[FillKey]) -> list[FillKey]:
     return [(str(d)[:10], s, side, q, round(p, 6)) for d, s, side, q, p in fills]
 
 
-def run_dataset(label: str, path: Path, with_backtrader: bool, console: Console) -> list[list[str]]:
+def run_dataset(
+    label: str, path: Path, with_backtrader: bool, repeats: int, console: Console
+) -> list[list[str]]:
     frame = read_prices(path)
     symbol_bars = frame.shape[0] * frame.shape[1]
     engines: list[tuple[str, Callable[[Path], list[FillKey]]]] = [
@@ -251,12 +266,14 @@ def run_dataset(label: str, path: Path, with_backtrader: bool, console: Console)
         engines.append(("backtrader", backtrader_run))
     timings: dict[str, tuple[float, list[FillKey]]] = {}
     tradefolio_run(frame)
-    timings["tradefolio run only"] = timed(lambda: _normalise(tradefolio_run(frame)))
+    timings["tradefolio run only"] = timed(lambda: _normalise(tradefolio_run(frame)), repeats)
     for name, engine in engines:
         console.print(f"[dim]{label}: {name} ...[/dim]")
-        if name != "backtrader":
-            engine(path)  # warm the OS file cache and imports once; backtrader runs once
-        seconds, fills = timed(lambda e=engine: e(path))  # type: ignore[misc]
+        if name == "backtrader":  # run once: it takes minutes
+            seconds, fills = timed(lambda e=engine: e(path))  # type: ignore[misc]
+        else:
+            engine(path)  # warm the OS file cache and imports once
+            seconds, fills = timed(lambda e=engine: e(path), repeats)  # type: ignore[misc]
         timings[name] = (seconds, _normalise(fills))
     reference = timings["tradefolio engine"][1]
     baseline = timings.get("backtrader", (math.nan, []))[0]
@@ -280,6 +297,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--symbols", type=int, default=500)
     parser.add_argument("--days", type=int, default=2_520)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per fast engine (median)")
     parser.add_argument("--no-backtrader", action="store_true")
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args()
@@ -297,8 +315,12 @@ def main() -> None:
         gbm_file = Path(folder) / "gbm.csv"
         gbm.rename_axis("Date").to_csv(gbm_file)
         label = f"GBM {args.symbols} x {args.days:,}"
-        rows += run_dataset(label, gbm_file, with_backtrader, console)
-    rows += run_dataset("sample 20 x 8,313", Path(sample_path()), with_backtrader, console)
+        rows += run_dataset(label, gbm_file, with_backtrader, args.repeats, console)
+    rows += run_dataset(
+        "sample 20 x 8,313", Path(sample_path()), with_backtrader, args.repeats, console
+    )
+    startup = cli_startup()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
 
     header = ["data", "engine", "seconds", "symbol-bars/s", "vs backtrader", "fills", "same fills"]
     table = Table(title="Backtest: SMA 20/50 cross, 10% of equity per entry, no costs")
@@ -307,6 +329,7 @@ def main() -> None:
     for row in rows:
         table.add_row(*row)
     Console(width=120).print(table)
+    print(f"CLI start-up alone (python -m tradefolio --version): {startup:.2f} s; load {load:.1f}")
 
     markdown = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
     markdown += "\n".join("| " + " | ".join(row) + " |" for row in rows)
@@ -320,7 +343,9 @@ def main() -> None:
             "metrics, JSON). 'plain loop' is numpy SMAs (exact near ties) + a plain-Python bar "
             "loop with float cash; 'backtrader' uses cheat_on_open and an in-memory feed, run "
             "once. 'same fills' compares every (date, symbol, side, quantity, price) with the "
-            "tradefolio engine.",
+            f"tradefolio engine. Fast engines: median of {args.repeats} runs. CLI start-up "
+            f"alone (`python -m tradefolio --version`) took {startup:.2f} s; 1-minute load "
+            f"average at the end: {load:.1f}.",
         )
 
 
