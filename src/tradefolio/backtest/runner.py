@@ -35,6 +35,7 @@ from tradefolio.execution.sizing import (
     PositionSizer,
     RiskBasedSizer,
 )
+from tradefolio.indicators import rolling_beta, simple_returns
 from tradefolio.portfolio.params import AllocatorParams
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK
 
@@ -67,15 +68,6 @@ def build_strategy(config: BacktestConfig) -> Strategy:
 
 def _rebalance_rule(rule: str) -> str | int:
     return int(rule) if rule.isdigit() else rule
-
-
-def _rolling_betas(closes: pd.DataFrame, benchmark: pd.Series, window: int) -> pd.DataFrame:
-    """Private stand-in for `indicators.rolling_beta`: cov(r_i, r_B) / var(r_B) over `window`."""
-    returns = closes.pct_change(fill_method=None)
-    bench = benchmark.pct_change(fill_method=None)
-    covariance = returns.rolling(window).cov(bench)
-    variance = bench.rolling(window).var()
-    return covariance.div(variance, axis=0)
 
 
 def _commission_estimate(config: BacktestConfig) -> CommissionEstimate:
@@ -131,7 +123,7 @@ def build_sizing(
             f"benchmark has {int(aligned.notna().sum())} sessions in common with the prices; "
             f"beta sizing needs at least --beta-window + 1 = {config.beta_window + 1}"
         )
-    betas = _rolling_betas(closes, aligned, config.beta_window)
+    betas = rolling_beta(simple_returns(closes), simple_returns(aligned), config.beta_window)
     values = betas.to_numpy(dtype=np.float64, na_value=np.nan)
     symbols = [str(c) for c in closes.columns]
     template = BetaSizer(
