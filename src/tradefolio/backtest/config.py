@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 from tradefolio.backtest.strategies import parse_rebalance
 from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.allocator import SOLVERS
-from tradefolio.portfolio.scoring import FACTORS
+from tradefolio.portfolio.scoring import DEFAULT_SKIP, FACTORS
 
 StrategyName = Literal["sma-cross", "momentum", "buy-and-hold"]
 SizerName = Literal["risk", "weight", "beta"]
@@ -151,6 +151,12 @@ class BacktestConfig(BaseModel):
             raise ValueError(
                 f"--min-weight ({self.min_weight:g}) must not exceed --max-weight "
                 f"({self.max_weight:g})"
+            )
+        momentum = self.factor == "momentum" if self.portfolio else self.strategy == "momentum"
+        if momentum and self.lookback is not None and self.lookback <= DEFAULT_SKIP:
+            raise ValueError(
+                f"--lookback must be > {DEFAULT_SKIP} sessions for momentum (it skips the "
+                f"latest {DEFAULT_SKIP}), got {self.lookback}"
             )
         if self.portfolio and self.beta_sizing:
             raise ValueError(

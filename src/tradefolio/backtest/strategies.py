@@ -183,6 +183,15 @@ class PortfolioRebalance:
             )
         if self.lookback is not None and self.lookback < 2:
             raise InvalidParameter(f"--lookback must be >= 2 sessions, got {self.lookback}")
+        if (
+            self.factor == "momentum"
+            and self.lookback is not None
+            and self.lookback <= DEFAULT_SKIP
+        ):
+            raise InvalidParameter(
+                f"--lookback must be > {DEFAULT_SKIP} sessions for momentum (it skips the "
+                f"latest {DEFAULT_SKIP}), got {self.lookback}"
+            )
         if self.solver.lower() not in SOLVERS:
             raise InvalidParameter(
                 f"--solver must be one of {', '.join(SOLVERS)}, got {self.solver!r}"

@@ -22,6 +22,7 @@ from tradefolio.backtest.strategy import Enter, Exit, Rebalance, Strategy, decid
 from tradefolio.errors import InvalidParameter
 from tradefolio.execution.sizing import SizingRequest
 from tradefolio.portfolio.params import AllocatorParams
+from tradefolio.portfolio.scoring import score_universe
 
 
 def _walk(seed: int, bars: int = 150, symbols: int = 4) -> pd.DataFrame:
@@ -147,5 +148,30 @@ def test_config_builds_the_named_strategy() -> None:
     assert isinstance(build_strategy(BacktestConfig.create(portfolio=True)), PortfolioRebalance)
     with pytest.raises(InvalidParameter, match="--weight"):
         BacktestConfig.create(weight=2.0)
+    with pytest.raises(InvalidParameter, match="--lookback must be > 21"):
+        BacktestConfig.create(portfolio=True, lookback=20)
+    with pytest.raises(InvalidParameter, match="--lookback must be > 21"):
+        BacktestConfig.create(strategy="momentum", lookback=21)
+    with pytest.raises(InvalidParameter, match="--lookback must be > 21"):
+        PortfolioRebalance(lookback=21)
     with pytest.raises(InvalidParameter, match=r"wieght"):
         BacktestConfig.create(wieght=0.1)
+
+
+def test_momentum_rotation_ranks_like_score_universe() -> None:
+    closes = _walk(6, bars=90, symbols=6)
+    strategy = MomentumRotation(lookback=30, skip=5, max_positions=3, rebalance=15)
+    for bar, weights in strategy.plan(closes).rebalances.items():
+        scores = score_universe(closes.iloc[: bar + 1], "momentum", 30, skip=5).values
+        assert set(weights) == set(scores[scores > 0].nlargest(3).index)
+
+
+def test_portfolio_rebalance_never_looks_ahead() -> None:
+    closes = _walk(7, bars=120, symbols=5)
+    strategy = PortfolioRebalance(lookback=30, rebalance=10, solver="exact")
+    cut = 64
+    changed = closes.copy()
+    changed.iloc[cut + 1 :] = changed.iloc[cut + 1 :].to_numpy()[::-1] * 3.0
+    before = {b: w for b, w in strategy.plan(closes).rebalances.items() if b <= cut}
+    after = {b: w for b, w in strategy.plan(changed).rebalances.items() if b <= cut}
+    assert before == after and len(before) >= 4
