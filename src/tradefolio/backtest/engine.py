@@ -12,8 +12,12 @@ Timeline of one bar `t` (t >= 1) that has something to do:
    (column order) with the cash the sells freed.
 5. `Enter`s (column order) ask the injected sizer `size(SizingRequest(symbol, ref, E, cash,
    position=0))` for a target; a buy is cut to the largest quantity the free cash pays for
-   (costs included) and skipped at 0, with no retry later. An `Enter` while holding or an
-   `Exit` while flat does nothing.
+   (costs included) and skipped at 0, with no retry later (when the cash cannot pay for a
+   single unit the sizer is not even asked). An `Enter` while holding or an `Exit` while
+   flat does nothing.
+
+Prices enter the ledger in integer micro-units (1e-6), rounded half-even: exact for quotes
+with up to six decimals; the sizer sees the same rounded price the fill uses.
 
 An order for a symbol with no price on the fill bar is dropped (counted in
 `BacktestResult.dropped_orders`). Intents decided at the last bar are never filled. Open
@@ -140,13 +144,16 @@ def _validate_panel(closes: pd.DataFrame, opens: pd.DataFrame | None) -> None:
         raise DataError("prices need a sorted DatetimeIndex of sessions")
     if not closes.columns.is_unique:
         raise DataError("prices have duplicate symbol columns")
-    values = closes.to_numpy(dtype=np.float64, na_value=np.nan)
-    if np.any(values[~np.isnan(values)] <= 0) or np.isinf(values).any():
-        raise DataError("prices must be finite and > 0 (NaN for a missing close)")
     if opens is not None and (
         not opens.index.equals(closes.index) or not opens.columns.equals(closes.columns)
     ):
         raise DataError("opens must have the same dates and symbols as closes")
+    for name, panel in (("closes", closes), ("opens", opens)):
+        if panel is None:
+            continue
+        values = panel.to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.any(values[~np.isnan(values)] <= 0) or np.isinf(values).any():
+            raise DataError(f"{name} must be finite and > 0 (NaN for a missing price)")
 
 
 def _group_by_row(mask: npt.NDArray[np.bool_], last_row: int) -> dict[int, list[int]]:
