@@ -5,8 +5,8 @@ Calmar, exposure, turnover, trades, win rate) come from `tradefolio.backtest.met
 unchanged: one formula per metric in the code base. This module adds, with daily returns
 `r_t = V_t / V_{t-1} - 1`, benchmark returns `b_t` on the same sessions and `A = 252`:
 
-- drawdown           `D_t = V_t / max_{s<=t} V_s - 1`; an *episode* is a maximal run of
-                     sessions with `D_t < 0`
+- drawdown           `D_t = V_t / max_{s<=t} V_s - 1` (`indicators.drawdown`); an
+                     *episode* is a maximal run of sessions with `D_t < 0`
 - episode duration   calendar days from its first to its last session under water,
                      inclusive: `(last - first).days + 1` (quantstats' `drawdown_details`)
 - max drawdown days  the duration of the episode holding the deepest `D_t`;
@@ -18,7 +18,7 @@ unchanged: one formula per metric in the code base. This module adds, with daily
                      and the same in currency (mean `P`)
 - costs paid         Σ commissions + Σ slippage (slippage is paid through the fill price)
 - rolling Sharpe     `mean(r) / std(r, ddof=1) · sqrt(A)` over a trailing window of sessions
-- rolling beta       `cov(r, b) / var(b)` over a trailing window of sessions
+- rolling beta       `cov(r, b) / var(b)` over a trailing window (`indicators.rolling_beta`)
 - monthly return     `Π_{t in month} (1 + r_t) - 1`
 - rebalance turnover `(Σ_fills on t |q · p|) / 2 / V_t`: one-way turnover of a trading day
 
@@ -38,6 +38,8 @@ import pandas as pd
 from tradefolio import __version__
 from tradefolio.backtest.ledger import MICRO, Fill, to_micro
 from tradefolio.backtest.metrics import TRADING_DAYS_PER_YEAR, Metrics, compute_metrics
+from tradefolio.indicators.beta import rolling_beta as indicators_rolling_beta
+from tradefolio.indicators.drawdown import drawdown
 from tradefolio.reporting.record import RunRecord
 from tradefolio.reporting.trades import closed_trip_returns, round_trip_table
 
@@ -78,12 +80,6 @@ def alpha_beta(
     beta = float(covariance[0, 1]) / variance
     alpha = (float(np.mean(strategy)) - beta * float(np.mean(market))) * periods
     return alpha, beta
-
-
-def drawdown(equity: pd.Series) -> pd.Series:
-    """`D_t = V_t / max_{s<=t} V_s - 1` (<= 0) on every session."""
-    values = equity.to_numpy(dtype=np.float64)
-    return pd.Series(values / np.maximum.accumulate(values) - 1.0, index=equity.index)
 
 
 def drawdown_episodes(equity: pd.Series) -> pd.DataFrame:
@@ -130,10 +126,8 @@ def rolling_sharpe(
 
 
 def rolling_beta(returns: pd.Series, bench: pd.Series, window: int = ROLLING_WINDOW) -> pd.Series:
-    """Trailing-window beta of `returns` on `bench` (NaN before the window fills)."""
-    frame = pd.concat([returns, bench], axis=1, join="inner")
-    strategy, market = frame.iloc[:, 0], frame.iloc[:, 1]
-    return strategy.rolling(window).cov(market) / market.rolling(window).var()
+    """Trailing-window beta of `returns` on `bench` (`indicators.rolling_beta`)."""
+    return indicators_rolling_beta(returns, bench, window)
 
 
 def monthly_returns(returns: pd.Series) -> pd.DataFrame:
