@@ -8,6 +8,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from tradefolio.cli.allocate_model import (
+    OBJECTIVES,
+    ModelOptions,
+    model_result_to_json,
+    print_infeasible,
+    render_model_table,
+    solve_model,
+)
 from tradefolio.cli.common import (
     OutputFormat,
     check_fraction,
@@ -20,8 +28,10 @@ from tradefolio.cli.common import (
 )
 from tradefolio.data.readers import read_prices
 from tradefolio.data.sample_data import load_sample_prices
+from tradefolio.errors import InfeasibleAllocation
 from tradefolio.portfolio.allocator import SOLVERS, allocate
 from tradefolio.portfolio.candidates import read_candidates, read_user_scores
+from tradefolio.portfolio.covariance import ESTIMATORS
 from tradefolio.portfolio.params import AllocatorParams
 from tradefolio.portfolio.scoring import FACTORS, Scores, score_universe
 from tradefolio.portfolio.types import AllocationResult, Candidate
@@ -36,6 +46,10 @@ Examples:
   tradefolio allocate --candidates picks.csv --capital 250000 --format json
 
   tradefolio allocate --prices closes.csv --factor inverse-volatility --lookback 63
+
+  tradefolio allocate --objective mean-variance --risk-aversion 5 --sector-cap 0.35 \\
+      --holdings held.csv --max-turnover 0.2 --fixed-cost 1 --cost-bps 5 --min-trade 500 \\
+      --whole-shares
 """
 
 
@@ -77,8 +91,10 @@ def _render_table(result: AllocationResult, fractional: bool, title: str) -> Non
         table.add_row(a.symbol, f"{a.weight:.2%}", f"{a.dollars:,.2f}", shares, f"{a.price:,.2f}")
     console = stdout_console()
     console.print(table)
-    proven = "proven optimal" if result.status == "optimal" else (
-        f"NOT proven optimal (gap {result.gap:.2%}, bound {result.best_bound:.6g})"
+    proven = (
+        "proven optimal"
+        if result.status == "optimal"
+        else (f"NOT proven optimal (gap {result.gap:.2%}, bound {result.best_bound:.6g})")
     )
     console.print(
         f"{len(result.allocations)} positions, invested {result.invested:,.2f} of "
@@ -93,10 +109,11 @@ def _candidates(
     scores_file: Path | None,
     factor: str,
     lookback: int | None,
+    needs_history: bool = False,
 ) -> tuple[list[Candidate], dict[str, str], str]:
     """Candidates, symbols excluded from scoring with reasons, and a title for the table."""
     require(
-        candidates_file is None or (prices_file is None and scores_file is None),
+        candidates_file is None or ((prices_file is None or needs_history) and scores_file is None),
         "--candidates already holds scores and prices; drop --prices/--scores",
     )
     if candidates_file is not None:
@@ -109,7 +126,10 @@ def _candidates(
         user = read_user_scores(scores_file)
         last = prices.ffill().iloc[-1]
         unknown = [s for s in user.index if s not in last.index or not last[s] > 0]
-        require(not unknown, f"--scores lists {unknown[0] if unknown else ''!s} with no price in {source}")
+        require(
+            not unknown,
+            f"--scores lists {unknown[0] if unknown else ''!s} with no price in {source}",
+        )
         scores = Scores(values=user, prices=last[user.index])
     else:
         require(scores_file is None, "--scores is only used with --factor user")
@@ -144,11 +164,57 @@ def allocate_command(
     fractional: Annotated[
         bool, typer.Option("--fractional", help="Allow fractional shares.")
     ] = False,
-    solver: Annotated[str, typer.Option(help=f"Solver: {', '.join(SOLVERS)}.")] = "cbc",
+    solver: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Solver: {', '.join(SOLVERS)} (default cbc; scip for quadratic objectives)."
+        ),
+    ] = None,
     time_limit: Annotated[float, typer.Option(help="Solver time limit in seconds.")] = 10.0,
     output: Annotated[
         OutputFormat, typer.Option("--format", help="Output format.")
     ] = OutputFormat.table,
+    objective: Annotated[str, typer.Option(help=f"Objective: {', '.join(OBJECTIVES)}.")] = "score",
+    risk_aversion: Annotated[
+        float, typer.Option(help="λ of mean-variance: score - λ variance.")
+    ] = 1.0,
+    min_return: Annotated[
+        float | None, typer.Option(help="Return floor for min-variance, cvar and mad.")
+    ] = None,
+    cvar_alpha: Annotated[float, typer.Option(help="Confidence level of cvar.")] = 0.95,
+    covariance: Annotated[
+        str, typer.Option(help=f"Covariance estimator: {', '.join(ESTIMATORS)}.")
+    ] = "ledoit-wolf",
+    risk_lookback: Annotated[
+        int, typer.Option(help="Sessions of returns for covariance and scenarios.")
+    ] = 252,
+    sector_cap: Annotated[
+        float | None, typer.Option(help="Cap on each sector's weight (GICS of the sample).")
+    ] = None,
+    sectors_file: Annotated[
+        Path | None, typer.Option("--sectors", help="CSV symbol,sector (default: bundled).")
+    ] = None,
+    holdings_file: Annotated[
+        Path | None, typer.Option("--holdings", help="CSV symbol,shares of current holdings.")
+    ] = None,
+    max_turnover: Annotated[
+        float | None, typer.Option(help="Cap on sum |w - w0| (both sides) from the holdings.")
+    ] = None,
+    fixed_cost: Annotated[float, typer.Option(help="Dollars per traded name.")] = 0.0,
+    cost_bps: Annotated[float, typer.Option(help="Cost in bps of traded value.")] = 0.0,
+    cost_budget: Annotated[
+        float | None, typer.Option(help="Cap on trading costs in dollars.")
+    ] = None,
+    min_trade: Annotated[
+        float | None, typer.Option(help="Trade a name by 0 or at least this many dollars.")
+    ] = None,
+    whole_shares: Annotated[
+        bool, typer.Option("--whole-shares", help="Integer shares inside the optimisation.")
+    ] = False,
+    lot: Annotated[int, typer.Option(help="Shares per lot with --whole-shares.")] = 1,
+    min_invested: Annotated[
+        float | None, typer.Option(help="Minimum fraction of the account invested.")
+    ] = None,
 ) -> None:
     """Turn scores into an optimal allocation: weights, dollars and shares."""
     check_fraction("--max-weight", max_weight)
@@ -160,8 +226,69 @@ def allocate_command(
     require(max_positions >= 1, f"--max-positions must be >= 1, got {max_positions}")
     check_positive("--capital", capital)
     check_positive("--time-limit", time_limit)
-    require(solver.lower() in SOLVERS, f"--solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
-    require(factor in FACTOR_CHOICES, f"--factor must be one of {', '.join(FACTOR_CHOICES)}, got {factor!r}")
+    options = ModelOptions(
+        objective=objective,
+        risk_aversion=risk_aversion,
+        min_return=min_return,
+        cvar_alpha=cvar_alpha,
+        covariance=covariance,
+        risk_lookback=risk_lookback,
+        sector_cap=sector_cap,
+        sectors_file=sectors_file,
+        holdings_file=holdings_file,
+        max_turnover=max_turnover,
+        fixed_cost=fixed_cost,
+        cost_bps=cost_bps,
+        cost_budget=cost_budget,
+        min_trade=min_trade,
+        whole_shares=whole_shares,
+        lot=lot,
+        min_invested=min_invested,
+    )
+    options.validate()
+    if options.used:
+        candidates, excluded, title = _candidates(
+            candidates_file, prices_file, scores_file, factor, lookback, options.needs_history
+        )
+        prices = read_prices(prices_file) if prices_file else load_sample_prices()
+        params = AllocatorParams(
+            max_weight=max_weight, min_weight=min_weight, max_positions=max_positions
+        )
+        try:
+            model_result = solve_model(
+                candidates,
+                prices,
+                capital,
+                params,
+                options,
+                fractional,
+                solver or "auto",
+                time_limit,
+            )
+        except InfeasibleAllocation as exc:
+            print_infeasible(exc)
+            raise typer.Exit(2) from exc
+        if output is OutputFormat.json:
+            print_json(model_result_to_json(model_result, fractional, excluded))
+        elif output is OutputFormat.csv:
+            print_csv(
+                ["symbol", "weight", "dollars", "shares", "price"],
+                [
+                    [a.symbol, a.weight, a.dollars, _shares_out(a.shares, fractional), a.price]
+                    for a in model_result.allocations
+                ],
+            )
+        else:
+            render_model_table(model_result, fractional, title)
+        return
+    solver = solver or "cbc"
+    require(
+        solver.lower() in SOLVERS, f"--solver must be one of {', '.join(SOLVERS)}, got {solver!r}"
+    )
+    require(
+        factor in FACTOR_CHOICES,
+        f"--factor must be one of {', '.join(FACTOR_CHOICES)}, got {factor!r}",
+    )
     require(lookback is None or lookback >= 2, f"--lookback must be >= 2 sessions, got {lookback}")
 
     candidates, excluded, title = _candidates(

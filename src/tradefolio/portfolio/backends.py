@@ -1,0 +1,280 @@
+"""Solver backends for a neutral `Program`: which solver handles which model.
+
+| program                         | backend                 | solvers                    |
+| ------------------------------- | ----------------------- | -------------------------- |
+| linear (score, cvar, mad, kelly) | OR-Tools `pywraplp`     | cbc (default), scip, highs |
+| quadratic (mean-variance, min-variance) | OR-Tools MathOpt | scip (gSCIP, default)      |
+
+A quadratic program sent to cbc or highs fails with `SolverUnavailable` naming the fix
+(`--solver scip`): neither handles a quadratic objective with integer variables.
+
+Every solve has a time limit and a relative MIP gap target; the answer carries the status
+("optimal" when proven, "feasible" when a limit stopped the search with an incumbent), the
+objective re-evaluated in Python at the solver's point, and the best bound.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tradefolio.errors import InfeasibleAllocation, InvalidParameter, MissingExtra, SolverError
+from tradefolio.errors import SolverUnavailable as SolverUnavailableError
+from tradefolio.portfolio.mip import (
+    MIP_SOLVERS,
+    create_solver,
+    load_pywraplp,
+    native_stdout_silenced,
+)
+from tradefolio.portfolio.program import INF, Program
+from tradefolio.portfolio.types import SolveStatus
+
+#: Solver names the composable model accepts; "auto" picks cbc (linear) or scip (quadratic).
+MODEL_SOLVERS: tuple[str, ...] = ("auto", *MIP_SOLVERS)
+#: Relative gap at which a linear MIP counts as solved.
+RELATIVE_GAP = 1e-8
+#: Relative gap for quadratic programs: SCIP checks the quadratic epigraph to ~1e-6, so a
+#: tighter target only burns the time limit without changing the answer.
+QUADRATIC_RELATIVE_GAP = 1e-6
+# Largest objective coefficient after scaling (solvers use absolute tolerances).
+_OBJECTIVE_SCALE = 1e3
+
+
+@dataclass(frozen=True, slots=True)
+class RawSolution:
+    """Variable values, status, objective (unscaled, from the program) and best bound."""
+
+    values: NDArray[np.float64]
+    status: SolveStatus
+    objective: float
+    best_bound: float
+    solver: str
+
+
+def resolve_solver(name: str, quadratic: bool) -> str:
+    """The concrete solver for `name` ("auto" -> cbc or scip); fail clearly if it can't."""
+    key = name.lower()
+    if key not in MODEL_SOLVERS:
+        raise InvalidParameter(f"unknown solver {name!r}: choose one of {', '.join(MODEL_SOLVERS)}")
+    if key == "auto":
+        return "scip" if quadratic else "cbc"
+    if quadratic and key != "scip":
+        raise SolverUnavailableError(
+            f"solver {key!r} cannot solve a quadratic objective (mean-variance, min-variance) "
+            "with integer variables; use --solver scip (OR-Tools MathOpt with SCIP)"
+        )
+    return key
+
+
+def _scale(program: Program) -> float:
+    largest = max(
+        [abs(c) for c in program.linear.values()] + [abs(c) for c in program.quadratic.values()],
+        default=0.0,
+    )
+    return _OBJECTIVE_SCALE / largest if largest > 0 else 1.0
+
+
+def solve_program(
+    program: Program,
+    solver: str = "auto",
+    time_limit: float = 10.0,
+    hint: NDArray[np.float64] | None = None,
+) -> RawSolution:
+    """Solve `program`; raise `InfeasibleAllocation`, `SolverError` or `SolverUnavailable`."""
+    name = resolve_solver(solver, program.is_quadratic)
+    if program.is_quadratic:
+        return _solve_mathopt(program, time_limit, hint)
+    return _solve_pywraplp(program, name, time_limit, hint)
+
+
+def _finish(
+    program: Program, values: NDArray[np.float64], status: SolveStatus, bound: float, solver: str
+) -> RawSolution:
+    integer = np.array(program.integer, dtype=bool)
+    values = values.copy()
+    values[integer] = np.round(values[integer])
+    objective = program.objective_value(values)
+    return RawSolution(
+        values=values,
+        status=status,
+        objective=objective,
+        best_bound=objective if status == "optimal" else bound,
+        solver=solver,
+    )
+
+
+def _solve_pywraplp(
+    program: Program, name: str, time_limit: float, hint: NDArray[np.float64] | None
+) -> RawSolution:
+    pywraplp = load_pywraplp()
+    solver = create_solver(name)
+    infinity = solver.infinity()
+
+    def finite(value: float) -> float:
+        return infinity if value == INF else (-infinity if value == -INF else value)
+
+    variables = [
+        solver.IntVar(finite(lo), finite(hi), n)
+        if integer
+        else solver.NumVar(finite(lo), finite(hi), n)
+        for n, lo, hi, integer in zip(
+            program.names, program.lower, program.upper, program.integer, strict=True
+        )
+    ]
+    for row in program.rows:
+        constraint = solver.Constraint(finite(row.lo), finite(row.hi))
+        for k, c in row.coefficients.items():
+            constraint.SetCoefficient(variables[k], c)
+    scale = _scale(program)
+    objective = solver.Objective()
+    for k, c in program.linear.items():
+        objective.SetCoefficient(variables[k], c * scale)
+    if program.maximize:
+        objective.SetMaximization()
+    else:
+        objective.SetMinimization()
+    if hint is not None:
+        solver.SetHint(variables, [float(v) for v in hint])
+    solver.SetTimeLimit(max(1, round(time_limit * 1000)))
+    params = pywraplp.MPSolverParameters()
+    params.SetDoubleParam(params.RELATIVE_MIP_GAP, RELATIVE_GAP)
+    if name == "highs":
+        solver.SetSolverSpecificParametersAsString(f"mip_rel_gap={RELATIVE_GAP}\nmip_abs_gap=1e-12")
+    with native_stdout_silenced():
+        code = solver.Solve(params)
+    if code == pywraplp.Solver.INFEASIBLE:
+        raise InfeasibleAllocation(f"{name} reports the allocation model infeasible")
+    if code not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+        raise SolverError(
+            f"{name} found no solution within the time limit of {time_limit:g} s "
+            f"(status code {code}); raise --time-limit"
+        )
+    values = np.array([v.solution_value() for v in variables], dtype=np.float64)
+    status: SolveStatus = "optimal" if code == pywraplp.Solver.OPTIMAL else "feasible"
+    bound = float(objective.BestBound()) / scale + program.constant
+    if program.violations(values, 1e-6):
+        # CBC's presolve can merge identical columns and hand back primal values that break
+        # a bound (see mip.py); fix the integers it chose and re-solve the LP exactly.
+        values = _polish_linear(program, values, name)
+    return _finish(program, values, status, bound, name)
+
+
+def _polish_linear(program: Program, values: NDArray[np.float64], name: str) -> NDArray[np.float64]:
+    """Values of the continuous variables re-solved by GLOP with the integers fixed."""
+    pywraplp = load_pywraplp()
+    solver = pywraplp.Solver.CreateSolver("GLOP")
+    if solver is None:  # pragma: no cover - GLOP ships with every OR-Tools build
+        raise SolverError(f"{name} returned an invalid solution and GLOP is missing")
+    infinity = solver.infinity()
+
+    def finite(value: float) -> float:
+        return infinity if value == INF else (-infinity if value == -INF else value)
+
+    variables = []
+    for k in range(program.size):
+        if program.integer[k]:
+            fixed = float(round(values[k]))
+            variables.append(solver.NumVar(fixed, fixed, program.names[k]))
+        else:
+            variables.append(
+                solver.NumVar(finite(program.lower[k]), finite(program.upper[k]), program.names[k])
+            )
+    for row in program.rows:
+        constraint = solver.Constraint(finite(row.lo), finite(row.hi))
+        for k, c in row.coefficients.items():
+            constraint.SetCoefficient(variables[k], c)
+    objective = solver.Objective()
+    scale = _scale(program)
+    for k, c in program.linear.items():
+        objective.SetCoefficient(variables[k], c * scale)
+    if program.maximize:
+        objective.SetMaximization()
+    else:
+        objective.SetMinimization()
+    if solver.Solve() != pywraplp.Solver.OPTIMAL:
+        raise SolverError(
+            f"{name} returned a solution that breaks the model and cannot be repaired"
+        )
+    return np.array([v.solution_value() for v in variables], dtype=np.float64)
+
+
+def load_mathopt() -> Any:
+    """Import OR-Tools MathOpt lazily, naming the extra when it is missing."""
+    try:
+        from ortools.math_opt.python import mathopt
+    except ImportError as exc:
+        raise MissingExtra("ortools", "portfolio", "the quadratic allocator") from exc
+    return mathopt
+
+
+def _solve_mathopt(
+    program: Program, time_limit: float, hint: NDArray[np.float64] | None
+) -> RawSolution:
+    mathopt = load_mathopt()
+    model = mathopt.Model(name="portfolio")
+    variables = [
+        model.add_variable(lb=lo, ub=hi, is_integer=integer, name=n)
+        for n, lo, hi, integer in zip(
+            program.names, program.lower, program.upper, program.integer, strict=True
+        )
+    ]
+    for row in program.rows:
+        constraint = model.add_linear_constraint(lb=row.lo, ub=row.hi)
+        for k, c in row.coefficients.items():
+            constraint.set_coefficient(variables[k], c)
+    scale = _scale(program)
+    objective = model.objective
+    objective.is_maximize = program.maximize
+    for k, c in program.linear.items():
+        objective.set_linear_coefficient(variables[k], c * scale)
+    for (i, j), c in program.quadratic.items():
+        objective.set_quadratic_coefficient(variables[i], variables[j], c * scale)
+    params = mathopt.SolveParameters(
+        time_limit=dt.timedelta(seconds=time_limit),
+        relative_gap_tolerance=QUADRATIC_RELATIVE_GAP,
+        absolute_gap_tolerance=1e-9,
+    )
+    model_params = None
+    if hint is not None:
+        model_params = mathopt.ModelSolveParameters(
+            solution_hints=[
+                mathopt.SolutionHint(
+                    variable_values={v: float(x) for v, x in zip(variables, hint, strict=True)}
+                )
+            ]
+        )
+    try:
+        with native_stdout_silenced():
+            result = mathopt.solve(
+                model, mathopt.SolverType.GSCIP, params=params, model_params=model_params
+            )
+    except Exception as exc:  # MathOpt raises bare status errors for unsupported models
+        raise SolverUnavailableError(f"MathOpt/SCIP could not solve the model: {exc}") from exc
+    reason = result.termination.reason
+    reasons = mathopt.TerminationReason
+    if reason in (reasons.INFEASIBLE, reasons.INFEASIBLE_OR_UNBOUNDED):
+        raise InfeasibleAllocation("scip reports the allocation model infeasible")
+    if not result.has_primal_feasible_solution():
+        raise SolverError(
+            f"scip found no solution within the time limit of {time_limit:g} s "
+            f"({reason.name.lower()}); raise --time-limit"
+        )
+    values = np.array([result.variable_values(v) for v in variables], dtype=np.float64)
+    status: SolveStatus = "optimal" if reason == reasons.OPTIMAL else "feasible"
+    bound = float(result.termination.objective_bounds.dual_bound) / scale + program.constant
+    return _finish(program, values, status, bound, "scip")
+
+
+__all__ = [
+    "MODEL_SOLVERS",
+    "QUADRATIC_RELATIVE_GAP",
+    "RELATIVE_GAP",
+    "RawSolution",
+    "load_mathopt",
+    "resolve_solver",
+    "solve_program",
+]

@@ -1,0 +1,40 @@
+"""Cardinality: hold at most `max_positions` names.
+
+sum_i x_i <= max_positions
+"""
+
+from __future__ import annotations
+
+from tradefolio.errors import InvalidParameter
+from tradefolio.portfolio.constraints.base import Constraint
+from tradefolio.portfolio.context import ModelContext
+
+
+class Cardinality(Constraint):
+    """At most `max_positions` (>= 1) names in the target."""
+
+    name = "max positions"
+
+    def __init__(self, max_positions: int = 10) -> None:
+        if isinstance(max_positions, bool) or not isinstance(max_positions, int):
+            raise InvalidParameter(f"max_positions must be an integer, got {max_positions!r}")
+        if max_positions < 1:
+            raise InvalidParameter(f"max_positions must be >= 1, got {max_positions}")
+        self.max_positions = max_positions
+
+    def tighten(self, ctx: ModelContext) -> None:
+        current = ctx.max_positions
+        ctx.max_positions = (
+            self.max_positions if current is None else min(current, self.max_positions)
+        )
+
+    def build(self, ctx: ModelContext) -> None:
+        ctx.program.add_row(
+            {x: 1.0 for x in ctx.selected},
+            hi=float(self.max_positions),
+            group="max positions",
+            unit="names",
+        )
+
+
+__all__ = ["Cardinality"]

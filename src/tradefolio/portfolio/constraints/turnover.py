@@ -1,0 +1,40 @@
+"""Turnover budget from current holdings.
+
+    sum_i |w_i - w0_i| + forced <= max_turnover,   |w_i - w0_i| = b_i + s_i
+
+`forced` is the weight of held names outside the universe, which are always sold. Turnover
+counts both sides (selling 10% to buy 10% elsewhere is a turnover of 0.2).
+"""
+
+from __future__ import annotations
+
+import math
+
+from tradefolio.errors import InvalidParameter
+from tradefolio.portfolio.constraints.base import Constraint
+from tradefolio.portfolio.context import ModelContext
+
+
+class Turnover(Constraint):
+    """sum |w - w0| <= `max_turnover` (>= 0), counting both buys and sells."""
+
+    name = "turnover"
+
+    def __init__(self, max_turnover: float) -> None:
+        if not (math.isfinite(max_turnover) and max_turnover >= 0):
+            raise InvalidParameter(f"max_turnover must be >= 0, got {max_turnover}")
+        self.max_turnover = max_turnover
+
+    def tighten(self, ctx: ModelContext) -> None:
+        current = ctx.max_turnover
+        ctx.max_turnover = self.max_turnover if current is None else min(current, self.max_turnover)
+
+    def build(self, ctx: ModelContext) -> None:
+        buys, sells = ctx.trade_variables()
+        terms = {v: 1.0 for v in (*buys, *sells)}
+        ctx.program.add_row(
+            terms, hi=self.max_turnover - ctx.universe.forced_sell_weight, group="turnover"
+        )
+
+
+__all__ = ["Turnover"]

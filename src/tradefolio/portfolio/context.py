@@ -1,0 +1,202 @@
+"""The universe a model is built for, and the core variables every piece shares.
+
+Units: every weight is a fraction of the account value V = cash + value of all holdings
+(held candidates and held names outside the universe). Per candidate i:
+
+    w_i in [0, u_i]   target weight (u_i = 1 until a constraint tightens it)
+    x_i in {0, 1}     held in the target;  w_i <= u_i x_i   (zero unless selected)
+
+and, created only when a constraint asks for them,
+
+    b_i, s_i >= 0     bought / sold weight:      w_i - b_i + s_i = w0_i
+    β_i, σ_i in {0,1} a buy / a sell happens:    b_i <= (u_i - w0_i) β_i,  s_i <= w0_i σ_i,
+                                                  β_i + σ_i <= 1
+    n_i integer >= 0  lots held (whole shares):   w_i = n_i lot_i p_i / V
+
+Held names that are not candidates are sold entirely (they have no score or risk
+estimate); their weight is a constant "forced" turnover and cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.portfolio.holdings import Holding
+from tradefolio.portfolio.program import Program, Row
+from tradefolio.portfolio.types import Candidate, validate_candidates
+
+
+@dataclass(frozen=True, slots=True)
+class Universe:
+    """Candidates aligned as arrays, with current holdings and cash, in dollars."""
+
+    symbols: tuple[str, ...]
+    prices: NDArray[np.float64]
+    expected: NDArray[np.float64]
+    held_shares: NDArray[np.float64]
+    cash: float
+    outside: tuple[Holding, ...] = ()
+    dropped: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        """Number of candidates in the model."""
+        return len(self.symbols)
+
+    @property
+    def value(self) -> float:
+        """Account value V: cash plus every holding at its price."""
+        held = float(self.held_shares @ self.prices) if self.size else 0.0
+        return self.cash + held + sum(h.value for h in self.outside)
+
+    @property
+    def initial_weights(self) -> NDArray[np.float64]:
+        """w0_i: current weight of each candidate."""
+        weights: NDArray[np.float64] = self.held_shares * self.prices / self.value
+        return weights
+
+    @property
+    def forced_sell_weight(self) -> float:
+        """Weight of holdings outside the universe, which are sold."""
+        return sum(h.value for h in self.outside) / self.value
+
+
+def make_universe(
+    candidates: Iterable[Candidate],
+    cash: float,
+    holdings: Mapping[str, float] | None = None,
+    holding_prices: Mapping[str, float] | None = None,
+    keep_non_positive: bool = True,
+) -> Universe:
+    """Align candidates and holdings; drop non-positive scores (unless held) when asked."""
+    if not (np.isfinite(cash) and cash >= 0):
+        raise InvalidParameter(f"capital (cash) must be a finite number >= 0, got {cash}")
+    checked = validate_candidates(candidates)
+    held = dict(holdings or {})
+    kept = [c for c in checked if keep_non_positive or c.score > 0 or held.get(c.symbol, 0) > 0]
+    dropped = tuple(c.symbol for c in checked if c not in kept)
+    names = {c.symbol for c in kept}
+    outside = []
+    known_prices = {c.symbol: c.price for c in checked}
+    known_prices.update(holding_prices or {})
+    for symbol, shares in sorted(held.items()):
+        if symbol in names or shares == 0:
+            continue
+        if symbol not in known_prices:
+            raise DataError(
+                f"held symbol {symbol} is not a candidate and has no price; add a price column "
+                "to the holdings file or include it in the candidates"
+            )
+        outside.append(Holding(symbol, shares, known_prices[symbol]))
+    universe = Universe(
+        symbols=tuple(c.symbol for c in kept),
+        prices=np.array([c.price for c in kept], dtype=np.float64),
+        expected=np.array([c.score for c in kept], dtype=np.float64),
+        held_shares=np.array([held.get(c.symbol, 0.0) for c in kept], dtype=np.float64),
+        cash=float(cash),
+        outside=tuple(outside),
+        dropped=dropped,
+    )
+    if universe.value <= 0:
+        raise InvalidParameter("capital plus holdings must be worth more than 0")
+    return universe
+
+
+class ModelContext:
+    """A `Program` under construction for one universe, with the shared core variables.
+
+    `elastic=True` builds the copy used to explain infeasibility: bounds that come from
+    policies (caps) stay rows so they can be relaxed, instead of tightening variables.
+    """
+
+    def __init__(self, universe: Universe, elastic: bool = False) -> None:
+        self.universe = universe
+        self.elastic = elastic
+        self.program = Program()
+        program = self.program
+        self.weights = [program.add_variable(f"w[{s}]", 0.0, 1.0) for s in universe.symbols]
+        self.selected = [program.add_binary(f"x[{s}]") for s in universe.symbols]
+        self._links: list[Row] = [
+            program.add_row({w: 1.0, x: -1.0}, hi=0.0)
+            for w, x in zip(self.weights, self.selected, strict=True)
+        ]
+        self.buys: list[int] | None = None
+        self.sells: list[int] | None = None
+        self.buy_flags: list[int] | None = None
+        self.sell_flags: list[int] | None = None
+        self.lots: list[int] | None = None
+        self.cost_terms: dict[int, float] = {}
+        self.cost_constant = 0.0
+        self.cost_in_objective = 0.0
+        self.tie_break_investment = False
+        self.tie_break_scale = 0.0
+        # Facts the constraints declare, read by the cross-constraint pre-checks.
+        self.max_positions: int | None = None
+        self.min_invested = 0.0
+        self.max_invested = 1.0
+        self.sector_caps: dict[str, tuple[list[int], float]] = {}
+        self.max_turnover: float | None = None
+        self.cost_budget: float | None = None
+
+    @property
+    def size(self) -> int:
+        """Number of candidates."""
+        return self.universe.size
+
+    def weight_upper(self, i: int) -> float:
+        """Current upper bound u_i of w_i."""
+        return self.program.upper[self.weights[i]]
+
+    def cap_weight(self, i: int, cap: float) -> None:
+        """Tighten u_i (and the big-M of w_i <= u_i x_i); a no-op in the elastic copy."""
+        if self.elastic:
+            return
+        upper = max(0.0, min(self.weight_upper(i), cap))
+        self.program.upper[self.weights[i]] = upper
+        self._links[i].coefficients[self.selected[i]] = -upper
+
+    def trade_variables(self) -> tuple[list[int], list[int]]:
+        """b_i, s_i with w_i - b_i + s_i = w0_i (created on first use)."""
+        if self.buys is None or self.sells is None:
+            program = self.program
+            w0 = self.universe.initial_weights
+            self.buys, self.sells = [], []
+            for i, symbol in enumerate(self.universe.symbols):
+                buy = program.add_variable(
+                    f"buy[{symbol}]", 0.0, max(self.weight_upper(i) - w0[i], 0.0)
+                )
+                sell = program.add_variable(f"sell[{symbol}]", 0.0, float(w0[i]))
+                program.add_row(
+                    {self.weights[i]: 1.0, buy: -1.0, sell: 1.0}, lo=float(w0[i]), hi=float(w0[i])
+                )
+                self.buys.append(buy)
+                self.sells.append(sell)
+        return self.buys, self.sells
+
+    def trade_flags(self) -> tuple[list[int], list[int]]:
+        """β_i, σ_i: whether i is bought / sold (created on first use)."""
+        if self.buy_flags is None or self.sell_flags is None:
+            buys, sells = self.trade_variables()
+            program = self.program
+            self.buy_flags, self.sell_flags = [], []
+            for i, symbol in enumerate(self.universe.symbols):
+                buy_flag = program.add_binary(f"buying[{symbol}]")
+                sell_flag = program.add_binary(f"selling[{symbol}]")
+                program.add_row({buys[i]: 1.0, buy_flag: -program.upper[buys[i]]}, hi=0.0)
+                program.add_row({sells[i]: 1.0, sell_flag: -program.upper[sells[i]]}, hi=0.0)
+                program.add_row({buy_flag: 1.0, sell_flag: 1.0}, hi=1.0)
+                self.buy_flags.append(buy_flag)
+                self.sell_flags.append(sell_flag)
+        return self.buy_flags, self.sell_flags
+
+    def weight_terms(self, coefficients: Sequence[float] | NDArray[np.float64]) -> dict[int, float]:
+        """{w_i: c_i} for the non-zero c_i."""
+        return {self.weights[i]: float(c) for i, c in enumerate(coefficients) if c != 0.0}
+
+
+__all__ = ["ModelContext", "Universe", "make_universe"]

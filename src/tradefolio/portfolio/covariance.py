@@ -1,0 +1,140 @@
+"""Risk estimates from a price history: returns, sample and Ledoit–Wolf covariance.
+
+Returns are simple daily returns r_t = P_t / P_(t-1) - 1 over the last `lookback` sessions
+(pandas `pct_change`; a symbol with a missing close inside the window is an error naming
+it). Covariances are annualised with `periods_per_year` (252) so that they match annual
+expected returns such as the momentum and trailing-return scores.
+
+- sample:       S = X_c^T X_c / (T - 1)                      (X_c: demeaned returns, T rows)
+- ledoit-wolf:  Σ = (1 - δ) S_ML + δ (tr(S_ML) / N) I,  S_ML = X_c^T X_c / T,
+                with the shrinkage δ of Ledoit & Wolf (2004) from scikit-learn.
+
+Both are also returned in *factor form* Σ = B^T B + diag(d) (B has T rows), which is what
+the mean-variance model uses: w^T Σ w = |B w|^2 + Σ d_i w_i^2 keeps the quadratic part
+diagonal and the model sparse when N > T.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from tradefolio.errors import DataError, InvalidParameter, MissingExtra
+
+Estimator = Literal["sample", "ledoit-wolf"]
+ESTIMATORS: tuple[str, ...] = ("sample", "ledoit-wolf")
+TRADING_DAYS_PER_YEAR = 252
+
+
+@dataclass(frozen=True, slots=True)
+class RiskModel:
+    """Σ = loadings^T loadings + diag(specific), annualised, for `symbols` in order."""
+
+    symbols: tuple[str, ...]
+    loadings: NDArray[np.float64]
+    specific: NDArray[np.float64]
+
+    def covariance(self) -> NDArray[np.float64]:
+        """The dense N x N covariance matrix."""
+        dense: NDArray[np.float64] = self.loadings.T @ self.loadings + np.diag(self.specific)
+        return dense
+
+    def variance(self, weights: NDArray[np.float64]) -> float:
+        """w^T Σ w."""
+        exposure = self.loadings @ weights
+        return float(exposure @ exposure + self.specific @ (weights * weights))
+
+    def subset(self, symbols: list[str] | tuple[str, ...]) -> RiskModel:
+        """The same model restricted (and reordered) to `symbols`; DataError if one is missing."""
+        position = {s: i for i, s in enumerate(self.symbols)}
+        missing = [s for s in symbols if s not in position]
+        if missing:
+            raise DataError(f"no return history for {', '.join(missing)}: cannot estimate risk")
+        index = [position[s] for s in symbols]
+        return RiskModel(tuple(symbols), self.loadings[:, index], self.specific[index])
+
+
+def period_returns(
+    prices: pd.DataFrame, lookback: int, symbols: list[str] | None = None
+) -> pd.DataFrame:
+    """Simple returns of the last `lookback` sessions (needs lookback + 1 closes)."""
+    if lookback < 2:
+        raise InvalidParameter(f"risk lookback must be >= 2 sessions, got {lookback}")
+    frame = prices if symbols is None else prices.reindex(columns=list(symbols))
+    if len(frame) < lookback + 1:
+        raise DataError(
+            f"risk lookback {lookback} needs {lookback + 1} sessions but the price history has "
+            f"{len(frame)}; use a shorter --risk-lookback"
+        )
+    window = frame.iloc[-(lookback + 1) :]
+    gaps = [str(s) for s in window.columns if window[s].isna().any()]
+    if gaps:
+        raise DataError(
+            f"missing closes inside the {lookback}-session risk window for {', '.join(gaps[:5])}"
+        )
+    returns = window.pct_change(fill_method=None).iloc[1:]
+    return returns.astype("float64")
+
+
+def _ledoit_wolf_shrinkage(centered: NDArray[np.float64]) -> float:
+    try:
+        from sklearn.covariance import ledoit_wolf_shrinkage  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise MissingExtra("scikit-learn", "portfolio", "Ledoit-Wolf covariance") from exc
+    return float(ledoit_wolf_shrinkage(centered, assume_centered=True))
+
+
+def risk_model(
+    returns: pd.DataFrame,
+    estimator: str = "ledoit-wolf",
+    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+) -> RiskModel:
+    """Annualised covariance of `returns` (rows = periods) in factor form."""
+    if estimator not in ESTIMATORS:
+        raise InvalidParameter(
+            f"unknown covariance estimator {estimator!r}: choose one of {', '.join(ESTIMATORS)}"
+        )
+    values = returns.to_numpy(dtype=np.float64)
+    periods, n = values.shape
+    if periods < 2:
+        raise DataError(f"need at least 2 return periods to estimate a covariance, got {periods}")
+    if not np.isfinite(values).all():
+        raise DataError("returns contain NaN or infinite values")
+    centered = values - values.mean(axis=0)
+    symbols = tuple(str(c) for c in returns.columns)
+    if estimator == "sample":
+        loadings = centered * np.sqrt(periods_per_year / (periods - 1))
+        return RiskModel(symbols, loadings, np.zeros(n))
+    shrinkage = _ledoit_wolf_shrinkage(centered)
+    target = float((centered * centered).sum() / periods / n)  # tr(S_ML) / N
+    loadings = centered * np.sqrt((1.0 - shrinkage) * periods_per_year / periods)
+    return RiskModel(symbols, loadings, np.full(n, shrinkage * target * periods_per_year))
+
+
+def risk_model_from_covariance(covariance: pd.DataFrame, tolerance: float = 1e-12) -> RiskModel:
+    """Factor form of a user-supplied covariance via its eigendecomposition (PSD required)."""
+    matrix = covariance.to_numpy(dtype=np.float64)
+    if matrix.shape[0] != matrix.shape[1] or not np.allclose(matrix, matrix.T, atol=1e-12):
+        raise DataError("covariance matrix must be square and symmetric")
+    eigenvalues, vectors = np.linalg.eigh(matrix)
+    scale = max(float(np.abs(eigenvalues).max(initial=0.0)), 1.0)
+    if eigenvalues.min(initial=0.0) < -1e-9 * scale:
+        raise DataError("covariance matrix is not positive semidefinite")
+    keep = eigenvalues > tolerance * scale
+    loadings = np.sqrt(eigenvalues[keep])[:, None] * vectors[:, keep].T
+    return RiskModel(tuple(str(c) for c in covariance.columns), loadings, np.zeros(len(matrix)))
+
+
+__all__ = [
+    "ESTIMATORS",
+    "TRADING_DAYS_PER_YEAR",
+    "Estimator",
+    "RiskModel",
+    "period_returns",
+    "risk_model",
+    "risk_model_from_covariance",
+]

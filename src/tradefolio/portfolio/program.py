@@ -1,0 +1,123 @@
+"""A solver-neutral mathematical program: the one model every objective and constraint writes to.
+
+Objectives and constraints (see `objectives/` and `constraints/`) never talk to a solver:
+they add variables, linear rows and objective terms here, and a backend (`backends.py`)
+translates the finished program for pywraplp (linear) or MathOpt (quadratic). Keeping the
+program neutral is what lets the same pieces be combined freely, lets `infeasibility.py`
+build an elastic copy (a slack per constraint group) without knowing what the rows mean, and
+lets the result be checked row by row independently of the solver.
+
+    maximise   c^T v + sum_(i,j) q_ij v_i v_j + c_0      (or minimise, see `maximize`)
+    subject to lo_r <= a_r^T v <= hi_r                     for every row r
+               lb_k <= v_k <= ub_k,  v_k integer for k in I
+
+Rows carry a `group` (for example "sector cap Energy"): `None` marks a definition (an
+identity such as w - buy + sell = w0) that the elastic re-solve must never relax.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+INF = math.inf
+
+
+@dataclass(slots=True)
+class Row:
+    """lo <= sum(coefficients[k] * v_k) <= hi, belonging to a constraint `group`."""
+
+    coefficients: dict[int, float]
+    lo: float
+    hi: float
+    group: str | None
+    unit: str = "weight"
+
+
+@dataclass(slots=True)
+class Program:
+    """Variables, rows and a (possibly quadratic) objective, built incrementally."""
+
+    names: list[str] = field(default_factory=list)
+    lower: list[float] = field(default_factory=list)
+    upper: list[float] = field(default_factory=list)
+    integer: list[bool] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    linear: dict[int, float] = field(default_factory=dict)
+    quadratic: dict[tuple[int, int], float] = field(default_factory=dict)
+    constant: float = 0.0
+    maximize: bool = True
+
+    def add_variable(self, name: str, lower: float, upper: float, integer: bool = False) -> int:
+        """Index of a new variable with bounds [lower, upper]."""
+        self.names.append(name)
+        self.lower.append(lower)
+        self.upper.append(upper)
+        self.integer.append(integer)
+        return len(self.names) - 1
+
+    def add_binary(self, name: str) -> int:
+        """Index of a new 0/1 variable."""
+        return self.add_variable(name, 0.0, 1.0, integer=True)
+
+    def add_row(
+        self,
+        coefficients: dict[int, float],
+        lo: float = -INF,
+        hi: float = INF,
+        group: str | None = None,
+        unit: str = "weight",
+    ) -> Row:
+        """Add lo <= a^T v <= hi; `group=None` for definitions that are never relaxed."""
+        row = Row(dict(coefficients), lo, hi, group, unit)
+        self.rows.append(row)
+        return row
+
+    def add_objective(self, coefficients: dict[int, float], scale: float = 1.0) -> None:
+        """Add scale * a^T v to the objective."""
+        for index, value in coefficients.items():
+            self.linear[index] = self.linear.get(index, 0.0) + scale * value
+
+    def add_square_terms(self, index: int, value: float) -> None:
+        """Add value * v_index^2 to the objective."""
+        key = (index, index)
+        self.quadratic[key] = self.quadratic.get(key, 0.0) + value
+
+    @property
+    def is_quadratic(self) -> bool:
+        """Whether the objective has a quadratic part."""
+        return any(v != 0.0 for v in self.quadratic.values())
+
+    @property
+    def size(self) -> int:
+        """Number of variables."""
+        return len(self.names)
+
+    def objective_value(self, values: NDArray[np.float64]) -> float:
+        """The objective at `values`, evaluated in Python (independent of solver scaling)."""
+        total = self.constant + sum(c * values[k] for k, c in self.linear.items())
+        total += sum(c * values[i] * values[j] for (i, j), c in self.quadratic.items())
+        return float(total)
+
+    def violations(self, values: NDArray[np.float64], tolerance: float = 1e-6) -> list[str]:
+        """Every bound, integrality or row broken by more than `tolerance` at `values`."""
+        broken: list[str] = []
+        for k, value in enumerate(values):
+            if value < self.lower[k] - tolerance or value > self.upper[k] + tolerance:
+                broken.append(
+                    f"{self.names[k]}={value:.9g} outside [{self.lower[k]}, {self.upper[k]}]"
+                )
+            if self.integer[k] and abs(value - round(value)) > tolerance:
+                broken.append(f"{self.names[k]}={value:.9g} is not integral")
+        for row in self.rows:
+            activity = sum(c * values[k] for k, c in row.coefficients.items())
+            if activity < row.lo - tolerance or activity > row.hi + tolerance:
+                label = row.group or "definition"
+                broken.append(f"{label}: {activity:.9g} outside [{row.lo}, {row.hi}]")
+        return broken
+
+
+__all__ = ["INF", "Program", "Row"]

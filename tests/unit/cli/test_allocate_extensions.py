@@ -1,0 +1,88 @@
+"""`tradefolio allocate` with the issue-7 options: JSON contract, trades, explained errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from support.cli import assert_one_line_error, run_cli
+
+pytest.importorskip("ortools")
+pytest.importorskip("sklearn")
+
+CONTRACT_KEYS = {"status", "objective", "capital", "cash", "allocations", "gap", "trades"}
+
+
+def test_issue_example_runs_and_trades_reproduce_targets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    holdings = tmp_path / "held.csv"
+    holdings.write_text("symbol,shares\nXOM,100\nAAPL,20\n")
+    result = run_cli(
+        capsys, "allocate", "--objective", "mean-variance", "--risk-aversion", "5",
+        "--sector-cap", "0.35", "--holdings", str(holdings), "--max-turnover", "1.5",
+        "--fixed-cost", "1", "--cost-bps", "5", "--min-trade", "500", "--whole-shares",
+        "--format", "json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload.keys() >= CONTRACT_KEYS
+    assert payload["status"] == "optimal" and payload["solver"] == "scip"
+    held = {"XOM": 100, "AAPL": 20}
+    target = {a["symbol"]: a["shares"] for a in payload["allocations"]}
+    for trade in payload["trades"]:
+        signed = trade["shares"] if trade["side"] == "buy" else -trade["shares"]
+        held[trade["symbol"]] = held.get(trade["symbol"], 0) + signed
+        assert trade["dollars"] >= 500 or held[trade["symbol"]] == 0
+    assert {s: n for s, n in held.items() if n} == target
+    assert payload["cash"] >= 0
+
+
+@pytest.mark.parametrize("objective", ["cvar", "mad", "kelly", "min-variance"])
+def test_each_objective_from_the_cli(objective: str, capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "allocate", "--objective", objective, "--format", "json")
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["model"] == objective
+    assert 1 <= len(payload["allocations"]) <= 10
+
+
+def test_infeasible_request_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "allocate", "--sector-cap", "0.1", "--min-invested", "0.9")
+    assert result.code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "error: the allocation is infeasible:"
+    assert any("sector caps" in line and "0.9" in line for line in lines[1:])
+    assert "Traceback" not in result.stderr
+
+
+def test_quadratic_objective_on_a_linear_solver_fails_clearly(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run_cli(capsys, "allocate", "--objective", "mean-variance", "--solver", "cbc")
+    assert result.code == 1
+    assert "use --solver scip" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--objective", "sharpe"], "--objective must be one of"),
+        (["--sector-cap", "1.5"], "--sector-cap must be in (0, 1]"),
+        (["--max-turnover", "-1"], "--max-turnover must be >= 0"),
+        (["--min-trade", "0"], "--min-trade must be > 0"),
+        (["--cvar-alpha", "1"], "--cvar-alpha must be in (0, 1)"),
+        (["--holdings", "/nonexistent.csv"], "no such file"),
+    ],
+)
+def test_bad_new_options_are_one_line_errors(
+    args: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert_one_line_error(run_cli(capsys, "allocate", *args), fragment)
+
+
+def test_default_path_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
+    payload = json.loads(run_cli(capsys, "allocate", "--format", "json").stdout)
+    assert "trades" not in payload and payload["solver"] == "cbc"
