@@ -17,6 +17,7 @@ computed from; results of other price data are never reused.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.errors import DataError, InvalidParameter, MissingExtra
 from tradefolio.research.tasks import RunOutcome, RunTask
 
 RESULTS_FILE = "results.parquet"
@@ -146,6 +147,10 @@ class ResultsStore:
         `manifest["data"]` is the price data's fingerprint; a folder with another one is
         refused (`InvalidParameter`) unless `fresh`, which deletes its earlier results.
         """
+        try:
+            importlib.import_module("pyarrow")
+        except ImportError:
+            raise MissingExtra("pyarrow", "data", "sweep results (Parquet)") from None
         manifest_path = self.folder / MANIFEST_FILE
         if self.folder.exists() and not self.folder.is_dir():
             raise InvalidParameter(f"--out {self.folder} exists and is not a folder")

@@ -285,7 +285,13 @@ def _load_mapping(path: Path) -> Mapping[str, Any]:
             raise InvalidParameter(f"--file {path}: invalid TOML ({exc})") from None
     if path.suffix.lower() not in {".yaml", ".yml"}:
         raise InvalidParameter(f"--file {path}: expected a .yaml, .yml or .toml sweep file")
-    yaml = importlib.import_module("yaml")  # PyYAML: only YAML sweep files need it
+    try:
+        yaml = importlib.import_module("yaml")  # PyYAML: only YAML sweep files need it
+    except ImportError:
+        raise InvalidParameter(
+            f"--file {path}: reading YAML needs PyYAML (pip install PyYAML); "
+            "or write the sweep file as .toml"
+        ) from None
 
     try:
         loaded = yaml.safe_load(text)

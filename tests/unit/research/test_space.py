@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,7 @@ def test_random_search_of_a_small_space_stops_at_its_size() -> None:
 
 
 def test_yaml_and_toml_sweep_files_agree(tmp_path: Path) -> None:
+    pytest.importorskip("yaml")
     yaml_file = tmp_path / "sweep.yaml"
     yaml_file.write_text(
         "base:\n  sizer: weight\ngrid:\n  fast: [10, 20]\n  slow: '100..200:100'\n"
@@ -105,6 +107,8 @@ def test_yaml_and_toml_sweep_files_agree(tmp_path: Path) -> None:
     ],
 )
 def test_bad_sweep_files(tmp_path: Path, name: str, text: str, fragment: str) -> None:
+    if name.endswith(".yaml"):
+        pytest.importorskip("yaml")
     path = tmp_path / name
     path.write_text(text)
     with pytest.raises(InvalidParameter, match=fragment):
@@ -122,3 +126,13 @@ def test_run_ids_depend_on_config_and_window_only() -> None:
     assert run_id({"fast": 1, "slow": 2}) == run_id({"slow": 2, "fast": 1})
     assert run_id({"fast": 1}) != run_id({"fast": 2})
     assert run_id({"fast": 1}, (0, 10, None)) != run_id({"fast": 1}, (0, 11, None))
+
+
+def test_yaml_without_pyyaml_names_the_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "yaml", None)
+    path = tmp_path / "sweep.yaml"
+    path.write_text("grid: {fast: [1, 2]}")
+    with pytest.raises(InvalidParameter, match="pip install PyYAML"):
+        load_sweep_file(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.runner import run_config
-from tradefolio.errors import InvalidParameter, TradefolioError
+from tradefolio.errors import InvalidParameter, MissingExtra, TradefolioError
 from tradefolio.research.executors import (
     LocalExecutor,
     SerialExecutor,
@@ -184,3 +185,11 @@ def test_a_dead_worker_stops_the_sweep_with_a_resumable_error(
             LocalExecutor(max_workers=1, start_method="fork"),
             store=ResultsStore(tmp_path / "sweep"),
         )
+
+
+def test_parquet_results_without_pyarrow_name_the_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(MissingExtra, match="pyarrow"):
+        ResultsStore(tmp_path / "sweep").prepare({"data": "x"})
