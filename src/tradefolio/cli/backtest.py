@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from tradefolio.backtest.config import SIZERS, STRATEGIES, BacktestConfig
+from tradefolio.backtest.config import STRATEGIES, BacktestConfig
 from tradefolio.backtest.engine import BacktestResult
 from tradefolio.backtest.metrics import Metrics
 from tradefolio.backtest.runner import run_config
@@ -140,7 +140,9 @@ def backtest_command(
     solver: Annotated[
         str, typer.Option(help=f"--portfolio allocator solver: {', '.join(SOLVERS)}.")
     ] = "cbc",
-    sizer: Annotated[str, typer.Option(help=f"Entry sizer: {', '.join(SIZERS)}.")] = "risk",
+    sizer: Annotated[
+        str, typer.Option(help="Entry sizer: risk, weight, or beta (risk sized by rolling beta).")
+    ] = "risk",
     weight: Annotated[
         float, typer.Option(help="weight sizer: fraction of equity per entry.")
     ] = 0.10,
