@@ -484,7 +484,7 @@ def sweep_command(
     )
     if grid_frame is not None and axes is not None:
         console.print(_heatmap_table(grid_frame, metric, *axes))
-    console.print(_deflated_line(deflated))
+    console.print(_deflated_line(deflated), highlight=False)
     failures = table[table["status"] == "failed"]
     if not failures.empty:
         first = failures.iloc[0]
@@ -638,7 +638,7 @@ def _render_walk_forward(result: WalkForwardResult, folds: pd.DataFrame) -> None
             name.replace("_", " "), _format(value, name), _format(in_sample.get(name), name)
         )
     console.print(summary)
-    console.print(_deflated_line(result.deflated))
+    console.print(_deflated_line(result.deflated), highlight=False)
 
 
 def register(app: typer.Typer) -> None:
