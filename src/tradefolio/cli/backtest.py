@@ -24,6 +24,7 @@ from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
 from tradefolio.portfolio.allocator import SOLVERS
 from tradefolio.portfolio.scoring import FACTORS
+from tradefolio.reporting.run_folder import write_backtest_run
 
 EXAMPLES = """
 Examples:
@@ -98,6 +99,18 @@ def _load(
     return closes, opens, benchmark, source
 
 
+def _report_benchmark(
+    benchmark: pd.Series | None, benchmark_file: Path | None, prices_file: Path | None
+) -> pd.Series | None:
+    """The benchmark for the tearsheet's beta/alpha: the given one, else the sample's S&P 500
+    when the prices are the sample's (a user's file gets none unless --benchmark is given)."""
+    if benchmark is not None:
+        return benchmark
+    if benchmark_file is not None:
+        return read_benchmark(benchmark_file)
+    return load_sample_benchmark() if prices_file is None else None
+
+
 def backtest_command(
     prices_file: Annotated[
         Path | None,
@@ -170,6 +183,19 @@ def backtest_command(
         OutputFormat,
         typer.Option("--format", help="table (metrics), json (contract), csv (fills)."),
     ] = OutputFormat.table,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            envvar="TRADEFOLIO_RUNS_DIR",
+            help="Folder for the run folder (<UTC timestamp>-<name>/ with tearsheet).",
+        ),
+    ] = Path("runs"),
+    record: Annotated[
+        bool,
+        typer.Option("--record/--no-record", help="Write the run folder and tearsheet."),
+    ] = True,
+    png: Annotated[bool, typer.Option("--png/--no-png", help="Export PNG charts too.")] = True,
 ) -> None:
     """Backtest a strategy: signals at the close, fills at the next bar, exact ledger."""
     config = BacktestConfig.create(
@@ -206,6 +232,22 @@ def backtest_command(
     else:
         result = run_config(config, closes, opens=opens, benchmark=benchmark)
     metrics = result.metrics()
+    folder = None
+    if record:
+        folder = write_backtest_run(
+            result,
+            config.model_dump(),
+            closes=closes,
+            benchmark=_report_benchmark(benchmark, benchmark_file, prices_file),
+            rebalances=getattr(result, "rebalances", None),
+            name="portfolio" if config.portfolio else config.strategy,
+            out_dir=out,
+            png=png,
+        )
+        for note in folder.notes:
+            messages.print(note, style="yellow")
+    if output is not OutputFormat.table and folder is not None:
+        messages.print(f"tearsheet: {folder.tearsheet or folder.path}", style="dim", soft_wrap=True)
     if output is OutputFormat.json:
         # compact on purpose: thousands of fills, and only the compact encoder runs in C
         print(json.dumps(result_to_json(result, metrics), allow_nan=False))
@@ -226,6 +268,8 @@ def backtest_command(
         messages.print(
             f"{result.dropped_orders} orders dropped: no price on their fill bar", style="dim"
         )
+    if folder is not None:
+        stdout_console().print(f"tearsheet: {folder.tearsheet or folder.path}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

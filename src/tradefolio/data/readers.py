@@ -176,7 +176,7 @@ def _read_csv(file: Path, source: Source, compression: Any) -> tuple[pd.DataFram
 def _read_parquet(file: Path) -> tuple[pd.DataFrame, list[str]]:
     if importlib.util.find_spec("pyarrow") is None:
         raise MissingExtra("pyarrow", "data", "Reading Parquet price files")
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]  # lazy: optional extra
+    import pyarrow.parquet as pq  # lazy: optional extra
 
     try:
         stored = [n for n in pq.read_schema(file).names if not n.startswith("__index_level_")]

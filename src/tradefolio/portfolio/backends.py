@@ -16,6 +16,7 @@ objective re-evaluated in Python at the solver's point, and the best bound.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +76,9 @@ def _scale(program: Program) -> float:
         [abs(c) for c in program.linear.values()] + [abs(c) for c in program.quadratic.values()],
         default=0.0,
     )
-    return _OBJECTIVE_SCALE / largest if largest > 0 else 1.0
+    scale = _OBJECTIVE_SCALE / largest if largest > 0 else 1.0
+    # Subnormal coefficients would overflow the scale: they are zero for any purpose.
+    return scale if math.isfinite(scale) else 1.0
 
 
 def solve_program(

@@ -82,7 +82,7 @@ def period_returns(
 
 def _ledoit_wolf_shrinkage(centered: NDArray[np.float64]) -> float:
     try:
-        from sklearn.covariance import ledoit_wolf_shrinkage  # type: ignore[import-untyped]
+        from sklearn.covariance import ledoit_wolf_shrinkage
     except ImportError as exc:
         raise MissingExtra("scikit-learn", "portfolio", "Ledoit-Wolf covariance") from exc
     return float(ledoit_wolf_shrinkage(centered, assume_centered=True))
