@@ -146,7 +146,7 @@ class FakeAlpaca:
         self.orders: dict[str, FakeOrder] = {}  # by broker id, in arrival order
         self.by_client_id: dict[str, str] = {}
         self.positions: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (qty, avg price)
-        self.post_attempts: Counter[str] = Counter()  # every POST per client id
+        self.post_attempts: Counter[str] = Counter()  # POSTs per client id, faulted or not
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.rejected_symbols: set[str] = set()  # accepted, then status "rejected"
         self._faults: list[Fault] = []
@@ -173,7 +173,9 @@ class FakeAlpaca:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -297,7 +299,6 @@ class FakeAlpaca:
 
     def _submit(self, body: dict[str, Any]) -> FakeOrder:
         cid = str(body.get("client_order_id") or uuid.uuid4())
-        self.post_attempts[cid] += 1
         if cid in self.by_client_id:
             raise _HttpError(422, 40010001, "client_order_id must be unique")
         if body.get("type") != "market" or body.get("time_in_force") != "day":
@@ -425,6 +426,8 @@ class FakeAlpaca:
         route, action = self._route(method, path, query, body)
         with self._lock:
             self.requests.append((method, path))
+            if route == SUBMIT and isinstance(body, dict):
+                self.post_attempts[str(body.get("client_order_id"))] += 1
             fault = self._take_fault(route)
         if fault is not None and fault.status is not None and not fault.accept:
             return fault.status, None, fault

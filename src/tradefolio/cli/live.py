@@ -33,12 +33,14 @@ from tradefolio.cli.common import OutputFormat, print_json, require, stderr_cons
 from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
 from tradefolio.errors import BrokerError
+from tradefolio.live.alpaca import KEY_ENV, SECRET_ENV, AlpacaBroker
+from tradefolio.live.broker import Broker
 from tradefolio.live.feed import ReplayFeed
 from tradefolio.live.journal import Journal
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.risk import RiskEngine, RiskLimits, TradingState
 from tradefolio.live.strategy import Action, Intent
-from tradefolio.live.trader import LiveTrader
+from tradefolio.live.trader import LiveTrader, MarketSink
 
 DEFAULT_DB = Path("tradefolio-live.db")
 #: Test hook: `point:n` makes the process SIGKILL itself the n-th time it reaches `point`.
@@ -183,7 +185,9 @@ def run_command(
     paper_account: Annotated[
         bool,
         typer.Option(
-            "--paper-account/--live-account", help="alpaca: paper (default) or live endpoint."
+            "--paper-account/--live-account",
+            help="alpaca: paper (default) or live endpoint. Keys: APCA_API_KEY_ID, "
+            "APCA_API_SECRET_KEY; APCA_API_BASE_URL overrides the endpoint.",
         ),
     ] = True,
     prices_file: Annotated[
@@ -200,6 +204,12 @@ def run_command(
         bool,
         typer.Option("--adopt-broker-state", help="Accept the broker's positions and cash."),
     ] = False,
+    cash_tolerance: Annotated[
+        float,
+        typer.Option(
+            help="Reconciliation: accept a cash difference up to this (broker fees, interest)."
+        ),
+    ] = 0.0,
     strategy: Annotated[
         str, typer.Option(help=f"Strategy: {', '.join(STRATEGIES)}.")
     ] = "sma-cross",
@@ -226,7 +236,9 @@ def run_command(
     ] = False,
     beta_window: Annotated[int, typer.Option(help="Rolling beta window.")] = 252,
     target_beta: Annotated[float, typer.Option(help="Beta to size towards.")] = 1.0,
-    cash: Annotated[float, typer.Option(help="Starting cash (paper account).")] = 1_000_000.0,
+    cash: Annotated[
+        float, typer.Option(help="Starting cash (paper broker; alpaca uses the account's).")
+    ] = 1_000_000.0,
     commission_bps: Annotated[float, typer.Option(help="Commission, bps of notional.")] = 0.0,
     commission_per_share: Annotated[float, typer.Option(help="Commission per share.")] = 0.0,
     commission_min: Annotated[float, typer.Option(help="Minimum commission per fill.")] = 0.0,
@@ -256,14 +268,21 @@ def run_command(
         return
     require(broker in ("paper", "alpaca"), f"--broker must be paper or alpaca, got {broker!r}")
     require(not (paper and broker != "paper"), "--paper and --broker alpaca exclude each other")
+    require(cash_tolerance >= 0, f"--cash-tolerance must be >= 0, got {cash_tolerance}")
     if broker == "alpaca":
         # Checked before the journal is touched: a missing key writes nothing.
-        missing = [k for k in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY") if not os.environ.get(k)]
+        missing = [k for k in (KEY_ENV, SECRET_ENV) if not os.environ.get(k)]
         if missing:
             raise BrokerError(
                 f"--broker alpaca needs the environment variables {', '.join(missing)}"
             )
-        raise BrokerError("--broker alpaca is not wired into the CLI yet; use --paper")
+        # The only feed is the replay feed: real-money orders must not follow replayed,
+        # historical bars. A paper account is a safe dry run of the whole path.
+        require(
+            paper_account,
+            "--live-account needs a live market-data feed, which tradefolio does not have "
+            "yet; use --paper-account",
+        )
     config = BacktestConfig.create(
         strategy=strategy,
         fast=fast,
@@ -312,23 +331,40 @@ def run_command(
         commission_min=Decimal(repr(commission_min)),
         slippage_bps=Decimal(repr(slippage_bps)),
     )
+    starting_cash = Decimal(repr(cash))
+    remote: AlpacaBroker | None = None
+    if broker == "alpaca":
+        # Reached (and the account checked) before the journal is touched: an unreachable
+        # broker or refused keys write nothing. A new session starts from the account's cash.
+        remote = AlpacaBroker.from_env(paper=paper_account)
+        starting_cash = remote.check_ready().cash
+        stderr_console().print(f"broker: {remote.endpoint}")
     journal = Journal.open(db)
     try:
-        starting_cash = Decimal(repr(cash))
         journal.initialise(starting_cash, config.model_dump())
-        run_no = journal.start_run({**config.model_dump(), "db": str(db)})
-        paper_broker = PaperBroker(journal.connection, starting_cash, costs)
+        run_no = journal.start_run(
+            {**config.model_dump(), "db": str(db), "broker": remote.endpoint if remote else "paper"}
+        )
+        venue: Broker
+        market: MarketSink | None
+        if remote is None:
+            paper_broker = PaperBroker(journal.connection, starting_cash, costs)
+            venue, market = paper_broker, paper_broker
+        else:
+            venue, market = remote, None  # the real market fills Alpaca's orders
         trader = LiveTrader(
             journal=journal,
-            broker=paper_broker,
+            broker=venue,
             strategy=adapter,
             sizer=default_rebalance_sizer({}),
             risk=RiskEngine(limits),
             costs=costs,
-            market=paper_broker,
+            market=market,
             checkpoint=_checkpoint_from_env(),
         )
-        report = trader.reconcile(adopt=adopt_broker_state)
+        report = trader.reconcile(
+            adopt=adopt_broker_state, cash_tolerance=Decimal(repr(cash_tolerance))
+        )
         messages = stderr_console()
         if report.fills_recorded or report.closed_never_sent or report.adopted:
             messages.print(
