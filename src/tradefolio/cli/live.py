@@ -32,7 +32,7 @@ from tradefolio.backtest.strategy import Enter, Exit, Rebalance, SignalPlan
 from tradefolio.cli.common import OutputFormat, print_json, require, stderr_console, stdout_console
 from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
-from tradefolio.errors import BrokerError
+from tradefolio.errors import BrokerError, DataError
 from tradefolio.live.alpaca import KEY_ENV, SECRET_ENV, AlpacaBroker
 from tradefolio.live.broker import Broker
 from tradefolio.live.feed import ReplayFeed
@@ -41,6 +41,8 @@ from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.risk import RiskEngine, RiskLimits, TradingState
 from tradefolio.live.strategy import Action, Intent
 from tradefolio.live.trader import LiveTrader, MarketSink
+from tradefolio.reporting.live_record import record_from_journal
+from tradefolio.reporting.run_folder import write_run_folder
 
 DEFAULT_DB = Path("tradefolio-live.db")
 #: Test hook: `point:n` makes the process SIGKILL itself the n-th time it reaches `point`.
@@ -176,6 +178,30 @@ def _load_closes(prices_file: Path | None) -> pd.DataFrame:
     return read_panel(prices_file).close
 
 
+def _write_run_folder(
+    journal: Journal,
+    config: dict[str, Any],
+    prices_file: Path | None,
+    benchmark_file: Path | None,
+    out: Path,
+    png: bool,
+) -> None:
+    """The session so far as a run folder with its tearsheet (like a backtest's)."""
+    messages = stderr_console()
+    benchmark = read_benchmark(benchmark_file) if benchmark_file else None
+    if benchmark is None and prices_file is None:
+        benchmark = load_sample_benchmark()
+    try:
+        record = record_from_journal(journal, config, name="live", benchmark=benchmark)
+    except DataError as exc:
+        messages.print(f"no run folder: {exc}", style="dim")
+        return
+    folder = write_run_folder(record, out, png=png)
+    for note in folder.notes:
+        messages.print(note, style="yellow")
+    messages.print(f"tearsheet: {folder.tearsheet or folder.path}", style="dim", soft_wrap=True)
+
+
 def run_command(
     ctx: typer.Context,
     paper: Annotated[
@@ -262,6 +288,19 @@ def run_command(
     output: Annotated[
         OutputFormat, typer.Option("--format", help="table or json.")
     ] = OutputFormat.table,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            envvar="TRADEFOLIO_RUNS_DIR",
+            help="Folder for the run folder (<UTC timestamp>-live/ with tearsheet).",
+        ),
+    ] = Path("runs"),
+    record: Annotated[
+        bool,
+        typer.Option("--record/--no-record", help="Write a run folder when the replay ends."),
+    ] = True,
+    png: Annotated[bool, typer.Option("--png/--no-png", help="Export PNG charts too.")] = True,
 ) -> None:
     """Trade live (paper by default) with the backtest's strategies and sizers, durably."""
     if ctx.invoked_subcommand is not None:
@@ -377,6 +416,8 @@ def run_command(
         processed = trader.run(bars)
         journal.end_run(run_no, "replay finished")
         messages.print(f"processed {processed} bars after {after or 'the start'}; session in {db}")
+        if record:
+            _write_run_folder(journal, config.model_dump(), prices_file, benchmark_file, out, png)
         _print_status(status_payload(journal), output)
     finally:
         journal.close()

@@ -1,0 +1,90 @@
+"""A live session's journal as a `RunRecord`, so live runs get the same run folder and
+tearsheet as backtests.
+
+Reads only what the journal made durable: the account snapshot of every processed bar, the
+position snapshots, and the fills (dated by the bar their order executed on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from tradefolio.errors import DataError
+from tradefolio.live.journal import Journal
+from tradefolio.reporting.record import FILL_COLUMNS, POSITION_COLUMNS, RunRecord
+
+
+def record_from_journal(
+    journal: Journal,
+    config: Mapping[str, Any],
+    *,
+    name: str,
+    benchmark: pd.Series | None = None,
+) -> RunRecord:
+    """The whole session recorded in `journal` (every run that resumed it), in analytics form.
+
+    Raises `DataError` when fewer than two bars were processed (no curve to report).
+    """
+    db = journal.connection
+    bars = pd.DataFrame(
+        db.execute(
+            "SELECT bar, cash, equity FROM bars WHERE done_at IS NOT NULL ORDER BY bar"
+        ).fetchall(),
+        columns=["date", "cash", "equity"],
+    )
+    if len(bars) < 2:
+        raise DataError(f"the session has {len(bars)} processed bar(s); a report needs 2")
+    index = pd.DatetimeIndex(pd.to_datetime(bars["date"]), name="date")
+    equity = pd.DataFrame(
+        {
+            "equity": bars["equity"].astype("float64").to_numpy(),
+            "cash": bars["cash"].astype("float64").to_numpy(),
+        },
+        index=index,
+    )
+    equity["invested"] = equity["equity"] - equity["cash"]
+
+    fills = pd.DataFrame(
+        db.execute(
+            "SELECT o.bar, f.symbol, f.side, f.quantity, f.price, f.commission "
+            "FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id "
+            "ORDER BY f.rowid"
+        ).fetchall(),
+        columns=list(FILL_COLUMNS[:-1]),
+    )
+    fills["date"] = pd.to_datetime(fills["date"])
+    for column in ("quantity", "price", "commission"):
+        fills[column] = fills[column].astype("float64")
+    fills["slippage"] = 0.0  # paid through the fill price; not separated in the journal
+
+    positions = pd.DataFrame(
+        db.execute(
+            "SELECT bar, symbol, quantity, price FROM position_snapshots "
+            "WHERE CAST(quantity AS REAL) != 0 ORDER BY bar, symbol"
+        ).fetchall(),
+        columns=list(POSITION_COLUMNS[:-1]),
+    )
+    positions["date"] = pd.to_datetime(positions["date"])
+    for column in ("quantity", "price"):
+        positions[column] = positions[column].astype("float64")
+    positions["market_value"] = positions["quantity"] * positions["price"]
+
+    level = None if benchmark is None else benchmark.reindex(index).astype("float64")
+    if level is not None:
+        level.index.name = "date"
+    return RunRecord(
+        name=name,
+        kind="live",
+        config=dict(config),
+        equity=equity,
+        benchmark=level,
+        fills=fills,
+        positions=positions,
+        target_weights=pd.DataFrame(index=pd.DatetimeIndex([], name="date")),
+    )
+
+
+__all__ = ["record_from_journal"]
