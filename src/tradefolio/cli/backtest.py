@@ -196,6 +196,9 @@ def backtest_command(
         typer.Option("--record/--no-record", help="Write the run folder and tearsheet."),
     ] = True,
     png: Annotated[bool, typer.Option("--png/--no-png", help="Export PNG charts too.")] = True,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")
+    ] = False,
 ) -> None:
     """Backtest a strategy: signals at the close, fills at the next bar, exact ledger."""
     config = BacktestConfig.create(
@@ -225,7 +228,7 @@ def backtest_command(
         slippage_bps=slippage_bps,
     )
     closes, opens, benchmark, source = _load(prices_file, benchmark_file, config)
-    messages = stderr_console()
+    messages = stderr_console(quiet=quiet)
     if messages.is_terminal and output is OutputFormat.table:
         with messages.status("backtesting ..."):
             result = run_config(config, closes, opens=opens, benchmark=benchmark)

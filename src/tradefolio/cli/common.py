@@ -27,9 +27,9 @@ def stdout_console() -> Console:
     return Console(soft_wrap=True)
 
 
-def stderr_console() -> Console:
-    """Console for messages and progress (stderr)."""
-    return Console(stderr=True)
+def stderr_console(quiet: bool = False) -> Console:
+    """Console for messages and progress (stderr); prints nothing when `quiet`."""
+    return Console(stderr=True, quiet=quiet)
 
 
 def require(condition: bool, message: str) -> None:
