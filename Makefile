@@ -9,12 +9,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.demo-installed: pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[portfolio]'
 	touch $@
 
-$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[portfolio,report,distributed,dev]'
+$(VENV)/.dev-installed: pyproject.toml Makefile | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[portfolio,report,distributed,alpaca,dev]'
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed

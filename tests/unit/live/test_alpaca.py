@@ -18,6 +18,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+# The adapter is an optional extra; `make test` installs it so these run in CI.
+pytest.importorskip("alpaca", reason="needs the alpaca extra: pip install 'tradefolio[alpaca]'")
+
 import tradefolio.live.alpaca as alpaca_module
 from support.fake_alpaca import (
     CANCEL,
