@@ -97,6 +97,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(EXIT_FAILURE)
     except BrokenPipeError:
         sys.exit(EXIT_OK)
+    except OSError as exc:  # a file we read or write: one line, never a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        _print_error(f"{where}{exc.strerror or exc}")
+        sys.exit(EXIT_FAILURE)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 

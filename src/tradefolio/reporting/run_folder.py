@@ -33,7 +33,7 @@ import pandas as pd
 
 from tradefolio import __version__
 from tradefolio.backtest.engine import BacktestResult
-from tradefolio.errors import DataError, MissingExtra
+from tradefolio.errors import DataError, InvalidParameter, MissingExtra
 from tradefolio.reporting.charts import chart_data
 from tradefolio.reporting.metrics import ROLLING_WINDOW, run_metrics
 from tradefolio.reporting.png import write_pngs
@@ -87,6 +87,11 @@ def new_run_dir(out_dir: Path, name: str, moment: datetime | None = None) -> Pat
         except FileExistsError:
             attempt += 1
             candidate = out_dir / f"{base}-{attempt}"
+        except OSError as exc:
+            raise InvalidParameter(
+                f"cannot create a run folder under {out_dir}: {exc.strerror}; "
+                "choose a writable --out (or --no-record)"
+            ) from exc
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, *, index: bool) -> None:
