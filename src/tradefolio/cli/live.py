@@ -257,6 +257,9 @@ def run_command(
     weight: Annotated[float, typer.Option(help="weight sizer: fraction of equity.")] = 0.10,
     risk_per_trade: Annotated[float, typer.Option(help="risk sizer: equity at risk.")] = 0.01,
     stop_loss: Annotated[float, typer.Option(help="risk sizer: stop distance.")] = 0.05,
+    max_position: Annotated[
+        float, typer.Option(help="risk sizer: cap on one position, fraction of equity.")
+    ] = 0.25,
     beta_sizing: Annotated[
         bool, typer.Option("--beta-sizing", help="Scale entries by rolling beta.")
     ] = False,
@@ -338,6 +341,7 @@ def run_command(
         weight=weight,
         risk_per_trade=risk_per_trade,
         stop_loss=stop_loss,
+        max_position=max_position,
         beta_sizing=beta_sizing,
         beta_window=beta_window,
         target_beta=target_beta,
