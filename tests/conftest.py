@@ -1,10 +1,18 @@
-"""Suite-wide test isolation."""
+"""Suite-wide test isolation and the hypothesis profiles."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI runs a fixed, reproducible set of examples (`.ci/run` exports HYPOTHESIS_PROFILE=ci);
+# local runs explore new random examples every time.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 @pytest.fixture(autouse=True)
