@@ -16,6 +16,7 @@ from tradefolio.cli.allocate_model import (
     render_model_table,
     solve_model,
 )
+from tradefolio.cli.allocation_json import allocation_json, shares_out
 from tradefolio.cli.common import (
     OutputFormat,
     check_fraction,
@@ -53,33 +54,9 @@ Examples:
 """
 
 
-def _shares_out(shares: float, fractional: bool) -> float | int:
-    return shares if fractional else int(shares)
-
-
 def result_to_json(result: AllocationResult, fractional: bool, excluded: dict[str, str]) -> Any:
     """The stable JSON contract of `allocate` (see README)."""
-    return {
-        "status": result.status,
-        "objective": result.objective,
-        "capital": result.capital,
-        "cash": round(result.cash, 6),
-        "allocations": [
-            {
-                "symbol": a.symbol,
-                "weight": a.weight,
-                "dollars": a.dollars,
-                "shares": _shares_out(a.shares, fractional),
-                "price": a.price,
-            }
-            for a in result.allocations
-        ],
-        "solver": result.solver,
-        "best_bound": result.best_bound,
-        "gap": result.gap,
-        "dropped": list(result.dropped),
-        "excluded": excluded,
-    }
+    return allocation_json(result, fractional, excluded)
 
 
 def _render_table(result: AllocationResult, fractional: bool, title: str) -> None:
@@ -274,7 +251,7 @@ def allocate_command(
             print_csv(
                 ["symbol", "weight", "dollars", "shares", "price"],
                 [
-                    [a.symbol, a.weight, a.dollars, _shares_out(a.shares, fractional), a.price]
+                    [a.symbol, a.weight, a.dollars, shares_out(a.shares, fractional), a.price]
                     for a in model_result.allocations
                 ],
             )
@@ -312,7 +289,7 @@ def allocate_command(
         print_csv(
             ["symbol", "weight", "dollars", "shares", "price"],
             [
-                [a.symbol, a.weight, a.dollars, _shares_out(a.shares, fractional), a.price]
+                [a.symbol, a.weight, a.dollars, shares_out(a.shares, fractional), a.price]
                 for a in result.allocations
             ],
         )

@@ -15,6 +15,7 @@ import click
 import pandas as pd
 from rich.table import Table
 
+from tradefolio.cli.allocation_json import allocation_json, shares_out
 from tradefolio.cli.common import check_fraction, require, stdout_console
 from tradefolio.data.sample_data import load_sample_sectors
 from tradefolio.errors import DataError, InfeasibleAllocation
@@ -216,34 +217,12 @@ def print_infeasible(error: InfeasibleAllocation) -> None:
         click.echo(line, err=True)
 
 
-def _shares(shares: float, fractional: bool) -> float | int:
-    return shares if fractional else int(shares)
-
-
 def model_result_to_json(
     result: PortfolioResult, fractional: bool, excluded: dict[str, str]
 ) -> Any:
     """The seed JSON contract plus `model`, `costs`, `turnover` and `trades`."""
     return {
-        "status": result.status,
-        "objective": result.objective,
-        "capital": result.capital,
-        "cash": round(result.cash, 6),
-        "allocations": [
-            {
-                "symbol": a.symbol,
-                "weight": a.weight,
-                "dollars": a.dollars,
-                "shares": _shares(a.shares, fractional),
-                "price": a.price,
-            }
-            for a in result.allocations
-        ],
-        "solver": result.solver,
-        "best_bound": result.best_bound,
-        "gap": result.gap,
-        "dropped": list(result.dropped),
-        "excluded": excluded,
+        **allocation_json(result, fractional, excluded),
         "model": result.objective_name,
         "costs": round(result.costs, 6),
         "turnover": result.turnover,
@@ -251,7 +230,7 @@ def model_result_to_json(
             {
                 "symbol": t.symbol,
                 "side": t.side,
-                "shares": _shares(abs(t.shares), fractional or not float(t.shares).is_integer()),
+                "shares": shares_out(abs(t.shares), fractional or not float(t.shares).is_integer()),
                 "price": t.price,
                 "dollars": abs(t.dollars),
             }

@@ -1,0 +1,66 @@
+"""The `allocate --format json` contract, written once for the seed and the composable model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from tradefolio.portfolio.types import Allocation
+
+
+class AllocationOutcome(Protocol):
+    """What both `AllocationResult` and `PortfolioResult` expose to the JSON contract."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def objective(self) -> float: ...
+    @property
+    def capital(self) -> float: ...
+    @property
+    def cash(self) -> float: ...
+    @property
+    def allocations(self) -> Sequence[Allocation]: ...
+    @property
+    def solver(self) -> str: ...
+    @property
+    def best_bound(self) -> float: ...
+    @property
+    def gap(self) -> float: ...
+    @property
+    def dropped(self) -> Sequence[str]: ...
+
+
+def shares_out(shares: float, fractional: bool) -> float | int:
+    """Whole shares print as integers, fractional ones as floats."""
+    return shares if fractional else int(shares)
+
+
+def allocation_json(
+    result: AllocationOutcome, fractional: bool, excluded: dict[str, str]
+) -> dict[str, Any]:
+    """The stable JSON contract of `allocate` (documented in the README)."""
+    return {
+        "status": result.status,
+        "objective": result.objective,
+        "capital": result.capital,
+        "cash": round(result.cash, 6),
+        "allocations": [
+            {
+                "symbol": a.symbol,
+                "weight": a.weight,
+                "dollars": a.dollars,
+                "shares": shares_out(a.shares, fractional),
+                "price": a.price,
+            }
+            for a in result.allocations
+        ],
+        "solver": result.solver,
+        "best_bound": result.best_bound,
+        "gap": result.gap,
+        "dropped": list(result.dropped),
+        "excluded": excluded,
+    }
+
+
+__all__ = ["AllocationOutcome", "allocation_json", "shares_out"]
