@@ -11,6 +11,14 @@ Market orders fill at the fake's current mark (`mark`, the `MarketSink` the trad
 fills partial (cumulative ``filled_qty``), `auto_fill=False` leaves orders ``new`` until
 `fill`/`mark`. Faults (`inject`): an HTTP status, with or without the request having been
 acted upon first, and a delay before answering (to trip the client's timeout).
+
+It also serves the two market-data endpoints `AlpacaMarketData` calls through alpaca-py's
+`StockHistoricalDataClient`: ``GET /v2/stocks/bars`` (``symbols``, ``timeframe=1Day``,
+``start``/``end`` inclusive, ``limit``, ``page_token``; answer ``{"bars": {symbol: [bar,
+...]}, "next_page_token": ...}`` paged across symbols in symbol order) and ``GET
+/v2/stocks/bars/latest`` (``{"bars": {symbol: bar}}``), bars in Alpaca's short-key shape
+(``t o h l c v n vw``; daily bars stamped at midnight New York time). `trade_session` makes
+a session happen: its latest minute bars, its daily close and a mark at those prices.
 """
 
 from __future__ import annotations
@@ -27,6 +35,9 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
+
+import pandas as pd
 
 KEY = "fake-key-id"
 SECRET = "fake-secret-key-do-not-log"
@@ -40,6 +51,10 @@ CANCEL = "cancel"  # DELETE /v2/orders/{id}
 ACCOUNT = "account"
 POSITIONS = "positions"
 CLOCK = "clock"
+BARS = "bars"  # GET /v2/stocks/bars
+LATEST_BARS = "latest_bars"  # GET /v2/stocks/bars/latest
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def _fmt(value: Decimal) -> str:
@@ -149,6 +164,9 @@ class FakeAlpaca:
         self.post_attempts: Counter[str] = Counter()  # POSTs per client id, faulted or not
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.rejected_symbols: set[str] = set()  # accepted, then status "rejected"
+        self.daily: dict[str, dict[date, Decimal]] = {}  # symbol -> session -> close
+        self.latest: dict[str, tuple[datetime, Decimal]] = {}  # symbol -> latest minute bar
+        self.data_page_limit: int | None = None  # smaller pages to exercise the SDK's paging
         self._faults: list[Fault] = []
         self._lock = threading.RLock()
         self._clock = datetime.now(UTC).replace(microsecond=0)
@@ -228,6 +246,25 @@ class FakeAlpaca:
             for order in self.orders.values():
                 if order.open and order.symbol in self.marks:
                     self._fill_step(order, self.marks[order.symbol])
+
+    def add_history(self, closes: pd.DataFrame) -> None:
+        """Daily closes (DatetimeIndex of sessions, one column per symbol) as daily bars."""
+        with self._lock:
+            for symbol in closes.columns:
+                per_symbol = self.daily.setdefault(str(symbol), {})
+                for stamp, value in closes[symbol].items():
+                    if pd.notna(value):
+                        per_symbol[pd.Timestamp(stamp).date()] = Decimal(repr(float(value)))
+
+    def trade_session(self, day: date, prices: Mapping[str, Decimal]) -> None:
+        """Session `day` trades at `prices`: latest minute bars (15:59 New York), the
+        day's daily close, and a mark (open orders take a fill step)."""
+        stamp = datetime(day.year, day.month, day.day, 15, 59, tzinfo=NEW_YORK).astimezone(UTC)
+        with self._lock:
+            for symbol, price in prices.items():
+                self.latest[symbol] = (stamp, price)
+                self.daily.setdefault(symbol, {})[day] = price
+        self.mark(day, prices)
 
     def fill(
         self,
@@ -413,6 +450,53 @@ class FakeAlpaca:
             "next_close": _iso(now + timedelta(hours=6)),
         }
 
+    @staticmethod
+    def _bar_json(at: datetime, close: Decimal) -> dict[str, Any]:
+        price = float(close)
+        return {
+            "t": _iso(at.astimezone(UTC)),
+            "o": price,
+            "h": price,
+            "l": price,
+            "c": price,
+            "v": 1000,
+            "n": 10,
+            "vw": price,
+        }
+
+    def _bars(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        symbols = [s for s in query.get("symbols", [""])[0].split(",") if s]
+        if query.get("timeframe", [""])[0] != "1Day":
+            raise _HttpError(422, 42210000, "only 1Day bars are faked")
+        if not symbols:
+            raise _HttpError(400, 40010000, "symbols is required")
+
+        def bound(name: str) -> datetime | None:
+            text = query.get(name, [None])[0]
+            return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+        start, end = bound("start"), bound("end")
+        rows: list[tuple[str, dict[str, Any]]] = []
+        for symbol in sorted(symbols):
+            for day, close in sorted(self.daily.get(symbol, {}).items()):
+                at = datetime(day.year, day.month, day.day, tzinfo=NEW_YORK)
+                if (start is None or at >= start) and (end is None or at <= end):
+                    rows.append((symbol, self._bar_json(at, close)))
+        offset = int(query.get("page_token", ["0"])[0])
+        limit = int(query.get("limit", ["1000"])[0])
+        if self.data_page_limit is not None:
+            limit = min(limit, self.data_page_limit)
+        page = rows[offset : offset + limit]
+        bars: dict[str, list[dict[str, Any]]] = {}
+        for symbol, bar in page:
+            bars.setdefault(symbol, []).append(bar)
+        more = offset + limit < len(rows)
+        return {"bars": bars, "next_page_token": str(offset + limit) if more else None}
+
+    def _latest_bars(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        symbols = [s for s in query.get("symbols", [""])[0].split(",") if s]
+        return {"bars": {s: self._bar_json(*self.latest[s]) for s in symbols if s in self.latest}}
+
     def _take_fault(self, route: str) -> Fault | None:
         for index, fault in enumerate(self._faults):
             if fault.route == route:
@@ -495,6 +579,10 @@ class FakeAlpaca:
             return POSITIONS, lambda: (200, self._positions())
         if path == "/v2/clock" and method == "GET":
             return CLOCK, lambda: (200, self._clock_json())
+        if path == "/v2/stocks/bars" and method == "GET":
+            return BARS, lambda: (200, self._bars(query))
+        if path == "/v2/stocks/bars/latest" and method == "GET":
+            return LATEST_BARS, lambda: (200, self._latest_bars(query))
         return "unknown", missing
 
 
@@ -566,4 +654,4 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("DELETE")
 
 
-__all__ = ["KEY", "SECRET", "FakeAlpaca", "FakeOrder", "Fault"]
+__all__ = ["BARS", "KEY", "LATEST_BARS", "SECRET", "FakeAlpaca", "FakeOrder", "Fault"]

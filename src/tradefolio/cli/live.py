@@ -5,6 +5,12 @@
 command again resumes it after the last processed bar. `live status|halt|resume` read or
 flip the same journal, also while a trader runs.
 
+`--broker alpaca --feed broker --symbols ...` trades a real session: bars come from
+Alpaca's market data (`PollingFeed`), one per new trading session, until `--sessions` bars
+were processed or the process is asked to stop (SIGINT/SIGTERM: the bar in progress is
+finished first). Real money (`--live-account`) is only ever traded on that feed, never on
+replayed bars.
+
 The strategy, sizer and cost options mean exactly what they mean for `backtest`: they are
 validated by the same `BacktestConfig` and built by the backtest's own factories; this
 module adapts them to the live trader's protocol (cli may import both engines; `live` and
@@ -15,9 +21,10 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import pandas as pd
@@ -34,12 +41,14 @@ from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
 from tradefolio.errors import BrokerError, DataError
 from tradefolio.live.alpaca import KEY_ENV, SECRET_ENV, AlpacaBroker
+from tradefolio.live.alpaca_data import DATA_FEEDS, AlpacaMarketData
 from tradefolio.live.broker import Broker
-from tradefolio.live.feed import ReplayFeed
+from tradefolio.live.feed import Bar, ReplayFeed
 from tradefolio.live.journal import Journal
 from tradefolio.live.paper import CostModel, PaperBroker
+from tradefolio.live.polling_feed import PollingFeed
 from tradefolio.live.risk import RiskEngine, RiskLimits, TradingState
-from tradefolio.live.strategy import Action, Intent
+from tradefolio.live.strategy import Action, Intent, Strategy
 from tradefolio.live.trader import LiveTrader, MarketSink
 from tradefolio.reporting.live_record import record_from_journal
 from tradefolio.reporting.run_folder import write_run_folder
@@ -54,6 +63,8 @@ Examples:
   tradefolio live --paper --strategy sma-cross --fast 20 --slow 50 --sizer weight --weight 0.10
 
   tradefolio live --paper --portfolio --factor momentum --max-positions 5 --db session.db
+
+  tradefolio live --broker alpaca --feed broker --symbols AAPL,MSFT,SPY --db real.db
 
   tradefolio live status --db session.db --format json
 
@@ -88,6 +99,71 @@ class PlannedStrategy:
                 sizer = default_rebalance_sizer(intent.weights)
                 result.extend(Intent(s, Action.TARGET, sizer) for s in self._symbols)
         return result
+
+
+class RollingStrategy:
+    """A backtest strategy on a polled session: the plan is computed on each bar's history
+    window (the backtest's plans are causal, so its last row is the decision the replay
+    would take on the same closes) and the intents of that last row are returned."""
+
+    def __init__(self, config: BacktestConfig, symbols: list[str]) -> None:
+        self._config = config
+        self._symbols = symbols
+
+    def intents(self, history: pd.DataFrame) -> list[Intent]:
+        if history.empty:
+            return []
+        closes = history[self._symbols]
+        planned = PlannedStrategy(
+            build_strategy(self._config).plan(closes),
+            self._symbols,
+            build_sizing(self._config, closes, None),
+        )
+        return planned.intents(closes)
+
+
+class StopRequest:
+    """SIGINT/SIGTERM ask a polled session to stop after the bar in progress; a second
+    signal acts as usual (the journal makes even a hard stop safe)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        stderr_console().print("stopping after the bar in progress", style="yellow")
+
+    def install(self) -> Callable[[], None]:
+        """Install the handlers; returns the function restoring the previous ones."""
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        for sig in previous:
+            signal.signal(sig, self._handle)
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        return restore
+
+
+def _history_sessions(config: BacktestConfig, requested: int) -> int:
+    """Sessions of history a polled bar carries: `requested`, checked against what the
+    strategy needs to decide at all."""
+    needed = 2
+    if config.portfolio or config.strategy == "momentum":
+        needed = (config.lookback or 0) + 2
+    elif config.strategy == "sma-cross":
+        needed = config.slow + 1
+    require(
+        requested >= needed,
+        f"--history-sessions must be >= {needed} for this strategy, got {requested}",
+    )
+    return requested
 
 
 def _checkpoint_from_env() -> Callable[[str], None]:
@@ -185,11 +261,12 @@ def _write_run_folder(
     benchmark_file: Path | None,
     out: Path,
     png: bool,
+    sample: bool = True,
 ) -> None:
     """The session so far as a run folder with its tearsheet (like a backtest's)."""
     messages = stderr_console()
     benchmark = read_benchmark(benchmark_file) if benchmark_file else None
-    if benchmark is None and prices_file is None:
+    if benchmark is None and prices_file is None and sample:
         benchmark = load_sample_benchmark()
     try:
         record = record_from_journal(journal, config, name="live", benchmark=benchmark)
@@ -216,6 +293,31 @@ def run_command(
             "APCA_API_SECRET_KEY; APCA_API_BASE_URL overrides the endpoint.",
         ),
     ] = True,
+    feed_name: Annotated[
+        str,
+        typer.Option(
+            "--feed",
+            help="Bars: replay (a price file, offline) or broker (the broker's market data, "
+            "one bar per new trading session; needs --broker alpaca and --symbols).",
+        ),
+    ] = "replay",
+    symbols_option: Annotated[
+        str | None,
+        typer.Option("--symbols", help="--feed broker: comma-separated universe, e.g. AAPL,MSFT."),
+    ] = None,
+    poll_interval: Annotated[
+        float, typer.Option(help="--feed broker: seconds between market-data polls.")
+    ] = 60.0,
+    sessions: Annotated[
+        int | None,
+        typer.Option(help="--feed broker: stop after N sessions (default: run until stopped)."),
+    ] = None,
+    history_sessions: Annotated[
+        int, typer.Option(help="--feed broker: daily sessions of history per bar.")
+    ] = 300,
+    data_feed: Annotated[
+        str, typer.Option(help=f"--feed broker: Alpaca data feed ({', '.join(DATA_FEEDS)}).")
+    ] = "iex",
     prices_file: Annotated[
         Path | None, typer.Option("--prices", help="Replay this price file (default: sample).")
     ] = None,
@@ -311,6 +413,29 @@ def run_command(
     require(broker in ("paper", "alpaca"), f"--broker must be paper or alpaca, got {broker!r}")
     require(not (paper and broker != "paper"), "--paper and --broker alpaca exclude each other")
     require(cash_tolerance >= 0, f"--cash-tolerance must be >= 0, got {cash_tolerance}")
+    require(
+        feed_name in ("replay", "broker"), f"--feed must be replay or broker, got {feed_name!r}"
+    )
+    polled = feed_name == "broker"
+    symbols_given = [s.strip() for s in (symbols_option or "").split(",") if s.strip()]
+    if polled:
+        require(broker == "alpaca", "--feed broker needs --broker alpaca (its market data)")
+        require(bool(symbols_given), "--feed broker needs --symbols, e.g. --symbols AAPL,MSFT")
+        require(
+            len(set(symbols_given)) == len(symbols_given),
+            f"--symbols lists a symbol twice: {symbols_option}",
+        )
+        require(
+            prices_file is None, "--prices replays a file; it cannot be used with --feed broker"
+        )
+        require(speed is None, "--speed throttles a replay; it cannot be used with --feed broker")
+        require(not beta_sizing, "--beta-sizing is not available with --feed broker yet")
+        require(data_feed in DATA_FEEDS, f"--data-feed must be one of {', '.join(DATA_FEEDS)}")
+        require(sessions is None or sessions >= 1, f"--sessions must be >= 1, got {sessions}")
+        require(poll_interval > 0, f"--poll-interval must be > 0 seconds, got {poll_interval}")
+    else:
+        require(symbols_option is None, "--symbols needs --feed broker (a replay trades its file)")
+        require(sessions is None, "--sessions needs --feed broker (a replay ends by itself)")
     if broker == "alpaca":
         # Checked before the journal is touched: a missing key writes nothing.
         missing = [k for k in (KEY_ENV, SECRET_ENV) if not os.environ.get(k)]
@@ -318,12 +443,11 @@ def run_command(
             raise BrokerError(
                 f"--broker alpaca needs the environment variables {', '.join(missing)}"
             )
-        # The only feed is the replay feed: real-money orders must not follow replayed,
-        # historical bars. A paper account is a safe dry run of the whole path.
+        # Real-money orders must never follow replayed, historical bars.
         require(
-            paper_account,
-            "--live-account needs a live market-data feed, which tradefolio does not have "
-            "yet; use --paper-account",
+            paper_account or feed_name == "broker",
+            "--live-account trades real money and needs --feed broker (live market data), "
+            "not replayed bars",
         )
     config = BacktestConfig.create(
         strategy=strategy,
@@ -359,15 +483,24 @@ def run_command(
         price_band_pct=_decimal_or_none(price_band),
         max_daily_loss_pct=_decimal_or_none(max_daily_loss),
     )
-    closes = _load_closes(prices_file)
-    benchmark = None
-    if config.uses_benchmark:
-        benchmark = read_benchmark(benchmark_file) if benchmark_file else load_sample_benchmark()
-    feed = ReplayFeed(closes, speed=speed)
-    symbols = [str(c) for c in closes.columns]
-    adapter = PlannedStrategy(
-        build_strategy(config).plan(closes), symbols, build_sizing(config, closes, benchmark)
-    )
+    adapter: Strategy
+    replay: ReplayFeed | None = None
+    history_window = history_sessions
+    if polled:
+        history_window = _history_sessions(config, history_sessions)
+        adapter = RollingStrategy(config, symbols_given)
+    else:
+        closes = _load_closes(prices_file)
+        benchmark = None
+        if config.uses_benchmark:
+            benchmark = (
+                read_benchmark(benchmark_file) if benchmark_file else load_sample_benchmark()
+            )
+        replay = ReplayFeed(closes, speed=speed)
+        symbols = [str(c) for c in closes.columns]
+        adapter = PlannedStrategy(
+            build_strategy(config).plan(closes), symbols, build_sizing(config, closes, benchmark)
+        )
     costs = CostModel(
         commission_bps=Decimal(repr(commission_bps)),
         commission_per_share=Decimal(repr(commission_per_share)),
@@ -376,12 +509,23 @@ def run_command(
     )
     starting_cash = Decimal(repr(cash))
     remote: AlpacaBroker | None = None
+    poller: PollingFeed | None = None
     if broker == "alpaca":
         # Reached (and the account checked) before the journal is touched: an unreachable
         # broker or refused keys write nothing. A new session starts from the account's cash.
         remote = AlpacaBroker.from_env(paper=paper_account)
         starting_cash = remote.check_ready().cash
         stderr_console().print(f"broker: {remote.endpoint}")
+        if polled:
+            market_data = AlpacaMarketData.from_env(feed=data_feed)
+            market_data.latest_closes(symbols_given)  # reachable, keys accepted: or nothing written
+            poller = PollingFeed(
+                market_data,
+                symbols_given,
+                history_sessions=history_window,
+                poll_interval=poll_interval,
+            )
+            stderr_console().print(f"market data: {market_data.endpoint} ({data_feed})")
     journal = Journal.open(db)
     try:
         journal.initialise(starting_cash, config.model_dump())
@@ -416,12 +560,32 @@ def run_command(
                 + (", broker state adopted" if report.adopted else "")
             )
         after = journal.last_done_bar()
-        bars = feed.bars(after)
-        processed = trader.run(bars)
-        journal.end_run(run_no, "replay finished")
+        bars: Iterator[Bar]
+        if poller is not None:
+            stop = StopRequest()
+            restore = stop.install()
+            try:
+                bars = poller.bars(after, stop=stop, max_bars=sessions)
+                processed = trader.run(bars)
+            finally:
+                restore()
+            ended = "stopped" if stop.requested else f"{processed} sessions done"
+        else:
+            assert replay is not None
+            processed = trader.run(replay.bars(after))
+            ended = "replay finished"
+        journal.end_run(run_no, ended)
         messages.print(f"processed {processed} bars after {after or 'the start'}; session in {db}")
         if record:
-            _write_run_folder(journal, config.model_dump(), prices_file, benchmark_file, out, png)
+            _write_run_folder(
+                journal,
+                config.model_dump(),
+                prices_file,
+                benchmark_file,
+                out,
+                png,
+                sample=not polled,
+            )
         _print_status(status_payload(journal), output)
     finally:
         journal.close()
@@ -491,4 +655,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(build_live_app(), name="live")
 
 
-__all__ = ["PlannedStrategy", "build_live_app", "register", "status_payload"]
+__all__ = ["PlannedStrategy", "RollingStrategy", "build_live_app", "register", "status_payload"]

@@ -5,7 +5,7 @@ The adapter wraps alpaca-py's `TradingClient` and owns the exactly-once rules fo
 * **One POST per submit.** alpaca-py 0.44's `RESTClient._request` retries *every* method,
   ``POST /v2/orders`` included, on HTTP 429 and 504 (3 times, 3 s apart), and
   `TradingClient` offers no way to turn that off. The client's retry count is set to 0
-  (`_disable_sdk_retries`). A submit whose answer is lost — timeout, connection error,
+  (`disable_sdk_retries`). A submit whose answer is lost — timeout, connection error,
   429, any 5xx, an unparsable 200 — raises `SubmitOutcomeUnknown`; the trader resolves it
   by looking the order up by its client order id, never by resending.
 * **A request timeout.** The SDK sends requests with none (a dead connection would hang the
@@ -125,7 +125,7 @@ def _sdk() -> _Sdk:
     )
 
 
-def _disable_sdk_retries(client: Any) -> None:
+def disable_sdk_retries(client: Any) -> None:
     # Pinned to alpaca-py 0.44.0 (extra `alpaca`): `RESTClient.__init__` sets `_retry = 3`
     # and `_request` retries any method on 429/504 while `_retry` > 0, resending
     # POST /v2/orders. `TradingClient` does not expose `retry_attempts`, and the base class
@@ -140,7 +140,7 @@ def _disable_sdk_retries(client: Any) -> None:
     client._retry = 0
 
 
-def _install_timeout(client: Any, timeout: float) -> None:
+def install_timeout(client: Any, timeout: float) -> None:
     # Same pin: alpaca-py 0.44.0 calls `self._session.request(method, url, **opts)` without
     # a timeout, so a half-open connection would block the trader forever.
     session = getattr(client, "_session", None)
@@ -165,14 +165,14 @@ def _sdk_version() -> str:
         return "unknown"
 
 
-def _check_url(url: str) -> None:
+def check_url(url: str, env_name: str = URL_ENV) -> None:
     """Keys travel in headers: refuse plain http except to this machine."""
     parsed = urlparse(url)
     loopback = parsed.hostname in ("127.0.0.1", "localhost", "::1")
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise BrokerError(f"{URL_ENV} must be an http(s) URL, got {url!r}")
+        raise BrokerError(f"{env_name} must be an http(s) URL, got {url!r}")
     if parsed.scheme == "http" and not loopback:
-        raise BrokerError(f"{URL_ENV} must use https (API keys are sent with every request)")
+        raise BrokerError(f"{env_name} must use https (API keys are sent with every request)")
 
 
 def create_trading_client(
@@ -187,13 +187,13 @@ def create_trading_client(
     if timeout <= 0:
         raise BrokerError(f"the Alpaca request timeout must be > 0 seconds, got {timeout}")
     if url_override is not None:
-        _check_url(url_override)
+        check_url(url_override)
     sdk = _sdk()
     client = sdk.trading_client(
         api_key=api_key, secret_key=secret_key, paper=paper, url_override=url_override
     )
-    _disable_sdk_retries(client)
-    _install_timeout(client, timeout)
+    disable_sdk_retries(client)
+    install_timeout(client, timeout)
     return client
 
 
@@ -604,6 +604,9 @@ __all__ = [
     "URL_ENV",
     "AlpacaBroker",
     "TradingApi",
+    "check_url",
     "create_trading_client",
+    "disable_sdk_retries",
+    "install_timeout",
     "map_status",
 ]
