@@ -39,7 +39,7 @@ from tradefolio.live.orders import (
     check_transition,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -127,6 +127,12 @@ _MIGRATIONS: dict[int, str] = {
         source TEXT NOT NULL
     );
     """,
+    # The notional the risk engine counted for each order (quantity x the bar's price), so a
+    # restarted trader resumes the day's notional from the journal instead of from zero.
+    2: """
+    ALTER TABLE orders ADD COLUMN risk_notional TEXT;
+    CREATE INDEX orders_by_bar ON orders(bar);
+    """,
 }
 
 #: Quantum of derived, informational prices (average prices); the ledger itself is exact.
@@ -181,6 +187,8 @@ class PlannedOrder:
     quantity: Decimal
     status: OrderStatus = OrderStatus.PENDING_SUBMIT
     reason: str = ""
+    #: What the risk engine counted against the day (quantity x price); None if not known.
+    risk_notional: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,7 +477,7 @@ class Journal:
             )
             db.executemany(
                 "INSERT INTO orders(client_order_id, bar, symbol, side, quantity, status, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, updated_at, risk_notional) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         o.client_order_id,
@@ -480,6 +488,7 @@ class Journal:
                         o.status.value,
                         now,
                         now,
+                        None if o.risk_notional is None else dec(o.risk_notional),
                     )
                     for o in orders
                 ],
@@ -516,6 +525,23 @@ class Journal:
                 "cash = excluded.cash, equity = excluded.equity",
                 (day, now, now, dec(cash), dec(equity)),
             )
+
+    def risk_usage(self, bar: date, since: datetime) -> tuple[Decimal, list[datetime]]:
+        """What the risk engine had already counted, for a restart: the notional of `bar`'s
+        orders it allowed (every order not DENIED), and the creation times (UTC) of the
+        allowed orders created at or after `since` (the per-minute window)."""
+        (notional,) = self._db.execute(
+            "SELECT group_concat(risk_notional, ' ') FROM orders "
+            "WHERE bar = ? AND status != 'denied' AND risk_notional IS NOT NULL",
+            (bar.isoformat(),),
+        ).fetchone()
+        total = sum((Decimal(v) for v in (notional or "").split()), Decimal(0))
+        rows = self._db.execute(
+            "SELECT created_at FROM orders WHERE status != 'denied' AND created_at >= ? "
+            "ORDER BY created_at",
+            (_ts(since),),
+        )
+        return total, [datetime.fromisoformat(row[0]) for row in rows]
 
     def bar_equity(self, bar: date) -> Decimal | None:
         """Equity recorded at the end of `bar`."""

@@ -88,11 +88,30 @@ class RiskEngine:
         self._day_notional = Decimal(0)
         self._recent: deque[float] = deque()
 
+    @property
+    def day(self) -> date | None:
+        """The day the notional counter is for (None before the first order)."""
+        return self._day
+
+    @property
+    def day_notional(self) -> Decimal:
+        """Notional of the orders allowed on `day` so far."""
+        return self._day_notional
+
     def start_day(self, day: date, notional_already_sent: Decimal = Decimal(0)) -> None:
         """Reset the per-day counters (seeded from the journal after a restart)."""
         if day != self._day:
             self._day = day
             self._day_notional = notional_already_sent
+
+    def restore(self, day: date, notional: Decimal, order_ages: list[float]) -> None:
+        """Resume after a restart: `notional` already counted on `day`, and the ages
+        (seconds before now) of the orders allowed within the last minute, both from the
+        journal. Without this a restart would start the day, and the minute, from zero."""
+        self._day = day
+        self._day_notional = notional
+        now = self._clock()
+        self._recent = deque(sorted(now - age for age in order_ages if 0 <= age < 60.0))
 
     def daily_loss_breached(self, start_equity: Decimal, equity: Decimal) -> bool:
         """True when equity fell more than `max_daily_loss_pct` below the day's start."""

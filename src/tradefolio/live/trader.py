@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Protocol
 
@@ -38,7 +38,7 @@ from tradefolio.live.broker import (
     SubmitOutcomeUnknown,
 )
 from tradefolio.live.feed import Bar
-from tradefolio.live.journal import Journal, PlannedIntent, PlannedOrder
+from tradefolio.live.journal import Journal, PlannedIntent, PlannedOrder, utc_now
 from tradefolio.live.orders import (
     TERMINAL_STATUSES,
     UNRESOLVED_STATUSES,
@@ -212,10 +212,20 @@ class LiveTrader:
                 state = TradingState.HALTED
         return state
 
+    def start_risk_day(self, day: date) -> None:
+        """Count the day's notional and the last minute's orders from the journal the first
+        time this process plans on `day` (a restart resumes them; never from zero)."""
+        if self.risk.day == day:
+            return
+        now = utc_now()
+        notional, times = self.journal.risk_usage(day, now - timedelta(seconds=60))
+        ages = [(now - at).total_seconds() for at in times]
+        self.risk.restore(day, notional, ages)
+
     def _plan(
         self, bar: Bar, state: TradingState, previous_marks: Mapping[str, Decimal]
     ) -> list[JournalOrder]:
-        self.risk.start_day(bar.day)
+        self.start_risk_day(bar.day)
         intents = self.strategy.intents(bar.history) if len(bar.history) else []
         cash = self.journal.cash()
         held = {s: p.quantity for s, p in self.journal.positions().items()}
@@ -351,9 +361,12 @@ class LiveTrader:
             equity=equity,
         )
         cid = client_order_id(self.run_id, day, symbol, side)
+        notional = quantity * price  # what the risk engine counted
         if decision.allowed:
-            return PlannedOrder(cid, symbol, side, quantity)
-        return PlannedOrder(cid, symbol, side, quantity, OrderStatus.DENIED, decision.reason)
+            return PlannedOrder(cid, symbol, side, quantity, risk_notional=notional)
+        return PlannedOrder(
+            cid, symbol, side, quantity, OrderStatus.DENIED, decision.reason, notional
+        )
 
     def _execute(self, order: JournalOrder, *, lookup_first: bool) -> None:
         """Send one planned order exactly once. An order of a resumed plan is looked up
@@ -376,7 +389,10 @@ class LiveTrader:
         try:
             report = self.broker.submit(request)
         except DuplicateClientOrderId:
-            found = self.broker.get_order(order.client_order_id)
+            # The broker holds this id already: the answer is a lookup, never a resend. A
+            # lookup that fails or comes back empty leaves the order UNKNOWN for the next
+            # bar's lookup (`_sync_open_orders`).
+            found = self._lookup_quietly(order.client_order_id)
             if found is None:
                 self.journal.set_status(
                     order.client_order_id, OrderStatus.UNKNOWN, "duplicate id, lookup empty"
