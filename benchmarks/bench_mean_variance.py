@@ -68,7 +68,7 @@ def solve_tradefolio(returns: pd.DataFrame) -> np.ndarray:
         MeanVariance(risk, RISK_AVERSION),
         [PositionLimits(1.0, 0.0), Cardinality(MAX_POSITIONS), Budget(1.0, 1.0)],
     )
-    result = model.solve(make_universe(candidates, 1e6), solver="scip", time_limit=60.0)
+    result = model.solve(make_universe(candidates, 1e6), solver="highs", time_limit=60.0)
     if result.status != "optimal":
         print(f"  tradefolio stopped at the time limit, gap {result.gap:.2e}", flush=True)
     weights = result.weights

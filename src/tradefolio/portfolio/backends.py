@@ -1,12 +1,16 @@
 """Solver backends for a neutral `Program`: which solver handles which model.
 
-| program                         | backend                 | solvers                    |
-| ------------------------------- | ----------------------- | -------------------------- |
-| linear (score, cvar, mad, kelly) | OR-Tools `pywraplp`     | cbc (default), scip, highs |
-| quadratic (mean-variance, min-variance) | OR-Tools MathOpt | scip (gSCIP, default)      |
+| program                          | backend                             | solvers           |
+| -------------------------------- | ----------------------------------- | ----------------- |
+| linear (score, cvar, mad, kelly) | OR-Tools `pywraplp`                 | cbc*, scip, highs |
+| quadratic (mean/min-variance)    | `branch_and_bound.py`, HiGHS QPs    | highs*            |
+| quadratic (mean/min-variance)    | OR-Tools MathOpt                    | scip (gSCIP)      |
 
-A quadratic program sent to cbc or highs fails with `SolverUnavailable` naming the fix
-(`--solver scip`): neither handles a quadratic objective with integer variables.
+(* the default for "auto")
+
+A quadratic program sent to cbc fails with `SolverUnavailable` naming the fix: CBC has no
+quadratic objective. For quadratic programs "highs" means tradefolio's own branch and bound
+with HiGHS solving each node's convex QP exactly (HiGHS itself has no MIQP).
 
 Every solve has a time limit and a relative MIP gap target; the answer carries the status
 ("optimal" when proven, "feasible" when a limit stopped the search with an incumbent), the
@@ -25,6 +29,7 @@ from numpy.typing import NDArray
 
 from tradefolio.errors import InfeasibleAllocation, InvalidParameter, MissingExtra, SolverError
 from tradefolio.errors import SolverUnavailable as SolverUnavailableError
+from tradefolio.portfolio.branch_and_bound import branch_and_bound
 from tradefolio.portfolio.mip import (
     MIP_SOLVERS,
     create_solver,
@@ -36,11 +41,16 @@ from tradefolio.portfolio.types import SolveStatus
 
 #: Solver names the composable model accepts; "auto" picks cbc (linear) or scip (quadratic).
 MODEL_SOLVERS: tuple[str, ...] = ("auto", *MIP_SOLVERS)
+#: Solvers that take a quadratic objective: tradefolio's branch and bound over HiGHS QP
+#: relaxations ("highs", the default) and SCIP through OR-Tools MathOpt.
+QUADRATIC_SOLVERS: tuple[str, ...] = ("highs", "scip")
 #: Relative gap at which a linear MIP counts as solved.
 RELATIVE_GAP = 1e-8
-#: Relative gap for quadratic programs: SCIP checks the quadratic epigraph to ~1e-6, so a
-#: tighter target only burns the time limit without changing the answer.
+#: Relative gap for quadratic programs on SCIP: it checks the quadratic epigraph to ~1e-6, so
+#: a tighter target only burns the time limit without changing the answer.
 QUADRATIC_RELATIVE_GAP = 1e-6
+#: Relative gap of the branch and bound: its node QPs are solved exactly (active set).
+BRANCH_AND_BOUND_GAP = 1e-9
 # Largest objective coefficient after scaling (solvers use absolute tolerances).
 _OBJECTIVE_SCALE = 1e3
 
@@ -62,11 +72,12 @@ def resolve_solver(name: str, quadratic: bool) -> str:
     if key not in MODEL_SOLVERS:
         raise InvalidParameter(f"unknown solver {name!r}: choose one of {', '.join(MODEL_SOLVERS)}")
     if key == "auto":
-        return "scip" if quadratic else "cbc"
-    if quadratic and key != "scip":
+        return "highs" if quadratic else "cbc"
+    if quadratic and key not in QUADRATIC_SOLVERS:
         raise SolverUnavailableError(
             f"solver {key!r} cannot solve a quadratic objective (mean-variance, min-variance) "
-            "with integer variables; use --solver scip (OR-Tools MathOpt with SCIP)"
+            "with integer variables; use --solver highs (branch and bound over HiGHS QPs, "
+            "the default) or --solver scip (OR-Tools MathOpt with SCIP)"
         )
     return key
 
@@ -90,6 +101,8 @@ def solve_program(
     """Solve `program`; raise `InfeasibleAllocation`, `SolverError` or `SolverUnavailable`."""
     name = resolve_solver(solver, program.is_quadratic)
     if program.is_quadratic:
+        if name == "highs":
+            return _solve_branch_and_bound(program, time_limit, hint)
         return _solve_mathopt(program, time_limit, hint)
     return _solve_pywraplp(program, name, time_limit, hint)
 
@@ -205,6 +218,13 @@ def _polish_linear(program: Program, values: NDArray[np.float64], name: str) -> 
     return np.array([v.solution_value() for v in variables], dtype=np.float64)
 
 
+def _solve_branch_and_bound(
+    program: Program, time_limit: float, hint: NDArray[np.float64] | None
+) -> RawSolution:
+    found = branch_and_bound(program, _scale(program), time_limit, BRANCH_AND_BOUND_GAP, hint)
+    return _finish(program, found.values, found.status, found.best_bound, "highs")
+
+
 def load_mathopt() -> Any:
     """Import OR-Tools MathOpt lazily, naming the extra when it is missing."""
     try:
@@ -273,8 +293,10 @@ def _solve_mathopt(
 
 
 __all__ = [
+    "BRANCH_AND_BOUND_GAP",
     "MODEL_SOLVERS",
     "QUADRATIC_RELATIVE_GAP",
+    "QUADRATIC_SOLVERS",
     "RELATIVE_GAP",
     "RawSolution",
     "load_mathopt",

@@ -191,7 +191,7 @@ class PortfolioModel:
         except InfeasibleAllocation:
             conflicts = explain_infeasible(
                 lambda: self.build(universe, elastic=True),
-                "cbc" if name == "scip" else name,
+                "cbc" if ctx.program.is_quadratic else name,
                 time_limit,
             )
             raise_conflicts(conflicts)

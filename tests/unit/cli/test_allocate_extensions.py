@@ -29,7 +29,7 @@ def test_issue_example_runs_and_trades_reproduce_targets(
     assert result.code == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload.keys() >= CONTRACT_KEYS
-    assert payload["status"] == "optimal" and payload["solver"] == "scip"
+    assert payload["status"] == "optimal" and payload["solver"] == "highs"
     held = {"XOM": 100, "AAPL": 20}
     target = {a["symbol"]: a["shares"] for a in payload["allocations"]}
     for trade in payload["trades"]:
@@ -63,7 +63,7 @@ def test_quadratic_objective_on_a_linear_solver_fails_clearly(
 ) -> None:
     result = run_cli(capsys, "allocate", "--objective", "mean-variance", "--solver", "cbc")
     assert result.code == 1
-    assert "use --solver scip" in result.stderr
+    assert "use --solver highs" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,13 @@
 """The variance w^T Σ w of a factor-form risk model as program terms.
 
-    w^T Σ w = sum_k y_k^2 + sum_i d_i w_i^2,    y = B w   (one definition row per factor)
+    w^T Σ w = sum_k m_k^2 y_k^2 + sum_i d_i w_i^2,    m_k y_k = B_k w   (one row per factor)
 
 The quadratic part stays diagonal (obviously convex to the solver) and the number of
 non-zeros is (factors x names) instead of names^2. When there are more factors than names
 (a long return history), B is first compressed to its at most N principal components
 (B^T B = V Λ V^T, B' = Λ^(1/2) V^T): the same Σ with fewer rows. Each y_k gets the finite
-bounds |y_k| <= sum_i |B_ki| u_i, which SCIP's bound propagation needs to stay fast.
+bounds |y_k| <= sum_i |B_ki| u_i / m_k, which SCIP's bound propagation needs to stay fast;
+m_k = max_i |B_ki| keeps every row's coefficients within [-1, 1].
 """
 
 from __future__ import annotations
@@ -36,12 +37,19 @@ def add_variance(ctx: ModelContext, risk: RiskModel, coefficient: float) -> None
     loadings = compressed_loadings(model.loadings)
     caps = np.array([ctx.weight_upper(i) for i in range(ctx.size)])
     for k, row in enumerate(loadings):
-        reach = float(np.abs(row) @ caps)
+        # y_k is defined in units of the row's largest loading: rows and the objective
+        # stay within a few orders of magnitude of 1 (daily loadings are ~1e-3 to 1e-6,
+        # which QP solvers' absolute feasibility tolerances cannot resolve).
+        unit = float(np.abs(row).max(initial=0.0))
+        if unit == 0.0:
+            continue
+        normalised = row / unit
+        reach = float(np.abs(normalised) @ caps)
         exposure = program.add_variable(f"factor[{k}]", -reach, reach)
-        terms = ctx.weight_terms(row)
+        terms = ctx.weight_terms(normalised)
         terms[exposure] = -1.0
         program.add_row(terms, lo=0.0, hi=0.0)
-        program.add_square_terms(exposure, coefficient)
+        program.add_square_terms(exposure, coefficient * unit * unit)
     for i, specific in enumerate(model.specific):
         if specific > 0:
             program.add_square_terms(ctx.weights[i], coefficient * float(specific))
