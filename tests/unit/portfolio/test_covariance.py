@@ -131,7 +131,9 @@ def test_ledoit_wolf_matches_sklearn(values: np.ndarray, periods_per_year: int) 
         return
     model = risk_model(frame(values), "ledoit-wolf", periods_per_year)
     assert_same_matrix(model.covariance(), ledoit_wolf_reference(values, periods_per_year))
-    assert np.all(model.specific >= 0.0)
+    # sklearn's shrinkage can come out a rounding error below 0 (T = 2): d >= 0 up to round-off
+    scale = float(np.abs(model.covariance()).max())
+    assert np.all(model.specific >= -1e-12 * scale)
     # PSD by construction (B^T B + non-negative diagonal)
     assert float(np.linalg.eigvalsh(model.covariance()).min()) >= -1e-12 * float(
         np.abs(model.covariance()).max()
