@@ -12,7 +12,10 @@ so this module searches the integer choices itself:
   a rounding heuristic at the root (0/1 variables up, general integers down) and the
   caller's hint give early incumbents;
 - every incumbent's continuous part is re-solved with its integers fixed, so the returned
-  point is an exact QP optimum for its integer choice, not a relaxation's round-off.
+  point is an exact QP optimum for its integer choice, not a relaxation's round-off;
+- factor exposures y = B w (defined by a row, used only squared) are substituted out: HiGHS
+  sees the dense Hessian B^T B over the weights, which its active set solves reliably where
+  the sparse factor rows made it stall on primal infeasibilities of ~1e-5.
 
 The search is finished ("optimal") when no open node's bound is better than the incumbent
 by more than `relative_gap`; a time limit ends it early with the best bound of the open
@@ -89,63 +92,118 @@ class Relaxation:
         self.lower = finite(program.lower)
         self.upper = finite(program.upper)
         n = program.size
-        h.addVars(n, self.lower, self.upper)
+        hessian = self._dense_hessian(program)
+        self.definitions = self._eliminable_definitions(program)
+        dropped = set()
+        column_lower, column_upper = self.lower.copy(), self.upper.copy()
+        for v, (row_index, index, loadings, pivot) in self.definitions.items():
+            # v = -(loadings . x[index]) / pivot: its square becomes a dense block over x.
+            weight = hessian[v, v] / (pivot * pivot)
+            hessian[np.ix_(index, index)] += weight * np.outer(loadings, loadings)
+            hessian[v, v] = 0.0
+            column_lower[v] = column_upper[v] = 0.0
+            dropped.add(row_index)
+        h.addVars(n, column_lower, column_upper)
         if program.linear:
-            index = np.fromiter(program.linear.keys(), dtype=np.int32)
+            linear = np.fromiter(program.linear.keys(), dtype=np.int32)
             cost = np.fromiter(program.linear.values(), dtype=np.float64)
-            h.changeColsCost(len(index), index, self.sign * scale * cost)
+            h.changeColsCost(len(linear), linear, self.sign * scale * cost)
+        rows = [row for r, row in enumerate(program.rows) if r not in dropped]
         starts: list[int] = []
         indices: list[int] = []
         coefficients: list[float] = []
-        for row in program.rows:
+        for row in rows:
             starts.append(len(indices))
             indices.extend(row.coefficients.keys())
             coefficients.extend(row.coefficients.values())
-        if program.rows:
+        if rows:
             h.addRows(
-                len(program.rows),
-                finite([r.lo for r in program.rows]),
-                finite([r.hi for r in program.rows]),
+                len(rows),
+                finite([r.lo for r in rows]),
+                finite([r.hi for r in rows]),
                 len(indices),
                 np.array(starts, dtype=np.int32),
                 np.array(indices, dtype=np.int32),
                 np.array(coefficients, dtype=np.float64),
             )
-        self._pass_hessian(h, program)
+        self._pass_hessian(h, hessian)
         self.highs = h
 
-    def _pass_hessian(self, h: Any, program: Program) -> None:
-        """Q (lower triangle, column-wise) of the objective c^T x + 1/2 x^T Q x."""
-        columns: dict[int, dict[int, float]] = {}
+    def _dense_hessian(self, program: Program) -> NDArray[np.float64]:
+        """Q of the minimised objective c^T x + 1/2 x^T Q x (scaled), symmetric."""
+        hessian = np.zeros((program.size, program.size))
         for (i, j), q in program.quadratic.items():
-            if q == 0.0:
-                continue
             value = self.sign * self.scale * q
             if i == j:
-                entry = 2.0 * value
+                hessian[i, i] += 2.0 * value
             else:
-                entry = value
-                i, j = max(i, j), min(i, j)
-            columns.setdefault(j, {})
-            columns[j][i] = columns[j].get(i, 0.0) + entry
-        if any(i == j and v < 0 for j, col in columns.items() for i, v in col.items()):
+                hessian[i, j] += value
+                hessian[j, i] += value
+        return hessian
+
+    @staticmethod
+    def _eliminable_definitions(
+        program: Program,
+    ) -> dict[int, tuple[int, NDArray[np.intp], NDArray[np.float64], float]]:
+        """Variables v defined by one row  pivot * v + loadings . x = 0  and used only in a
+        square objective term, with bounds the definition implies: the factor exposures
+        y = B w of `risk_terms.py`. Substituting them gives HiGHS the dense Hessian B^T B
+        over the weights, which its active set handles far more stably than the
+        definition rows."""
+        uses: dict[int, list[int]] = {}
+        for r, row in enumerate(program.rows):
+            for k in row.coefficients:
+                uses.setdefault(k, []).append(r)
+        coupled = {k for pair in program.quadratic if pair[0] != pair[1] for k in pair}
+        found: dict[int, tuple[int, NDArray[np.intp], NDArray[np.float64], float]] = {}
+        for (v, other), q in program.quadratic.items():
+            if v != other or q == 0.0 or v in coupled or program.integer[v]:
+                continue
+            if program.linear.get(v, 0.0) != 0.0 or len(uses.get(v, [])) != 1:
+                continue
+            r = uses[v][0]
+            row = program.rows[r]
+            if row.lo != 0.0 or row.hi != 0.0 or row.group is not None:
+                continue
+            others = {k: c for k, c in row.coefficients.items() if k != v}
+            if any(k in found for k in others):
+                continue
+            index = np.fromiter(others.keys(), dtype=np.intp)
+            loadings = np.fromiter(others.values(), dtype=np.float64)
+            pivot = row.coefficients[v]
+            reach = float(
+                sum(
+                    abs(c) * max(abs(program.lower[k]), abs(program.upper[k]))
+                    for k, c in others.items()
+                )
+            ) / abs(pivot)
+            slack = 1e-9 * max(reach, 1.0)
+            if program.lower[v] > -reach + slack or program.upper[v] < reach - slack:
+                continue  # the bounds of v cut into the definition: keep the row
+            found[v] = (r, index, loadings, pivot)
+        return found
+
+    def _pass_hessian(self, h: Any, hessian: NDArray[np.float64]) -> None:
+        """The lower triangle of Q, column-wise, as HiGHS wants it."""
+        if np.any(np.diagonal(hessian) < 0):
             raise SolverError("the quadratic objective is not convex; branch and bound needs it")
-        start: list[int] = [0]
-        index: list[int] = []
-        value_list: list[float] = []
-        for j in range(program.size):
-            for i, v in sorted(columns.get(j, {}).items()):
-                index.append(i)
-                value_list.append(v)
-            start.append(len(index))
-        hessian = self._highspy.HighsHessian()
-        hessian.dim_ = program.size
-        hessian.format_ = self._highspy.HessianFormat.kTriangular
-        hessian.start_ = start
-        hessian.index_ = index
-        hessian.value_ = value_list
-        if h.passHessian(hessian) != self._highspy.HighsStatus.kOk:
+        lower = np.tril(hessian)
+        column, row = np.nonzero(lower.T)  # row-major over Q^T = column-major over Q
+        start = np.searchsorted(column, np.arange(hessian.shape[0] + 1)).astype(np.int32)
+        hessian_value = self._highspy.HighsHessian()
+        hessian_value.dim_ = hessian.shape[0]
+        hessian_value.format_ = self._highspy.HessianFormat.kTriangular
+        hessian_value.start_ = start
+        hessian_value.index_ = row.astype(np.int32)
+        hessian_value.value_ = lower[row, column]
+        if h.passHessian(hessian_value) != self._highspy.HighsStatus.kOk:
             raise SolverError("HiGHS refused the quadratic objective (it must be convex)")
+
+    def complete(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """`values` with every substituted definition variable filled in."""
+        for v, (_, index, loadings, pivot) in self.definitions.items():
+            values[v] = -float(loadings @ values[index]) / pivot
+        return values
 
     def solve(
         self, lower: NDArray[np.float64], upper: NDArray[np.float64], seconds: float
@@ -159,15 +217,19 @@ class Relaxation:
         h.run()
         status = h.getModelStatus()
         statuses = self._highspy.HighsModelStatus
+        if status == statuses.kSolveError:
+            # The active set can stall on a warm start from a distant node: start cold.
+            h.clearSolver()
+            h.run()
+            status = h.getModelStatus()
         if status == statuses.kInfeasible:
             return None
         if status != statuses.kOptimal:
             if status in (statuses.kTimeLimit, statuses.kIterationLimit):
                 raise TimeoutError
-            raise SolverError(
-                f"HiGHS could not solve a node relaxation: {h.modelStatusToString(status)}"
-            )
-        values = np.array(h.getSolution().col_value, dtype=np.float64)
+            reason = h.modelStatusToString(status)
+            raise SolverError(f"HiGHS could not solve a node relaxation: {reason}")
+        values = self.complete(np.array(h.getSolution().col_value, dtype=np.float64))
         return float(h.getInfo().objective_function_value), values
 
     def program_value(self, minimised: float) -> float:
