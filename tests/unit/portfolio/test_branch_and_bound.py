@@ -303,11 +303,12 @@ def hard_instance() -> tuple[PortfolioModel, Universe, np.ndarray, np.ndarray, l
 
 
 def test_time_limit_gives_a_usable_unproven_allocation_or_a_solver_error() -> None:
-    """This instance takes far longer than a second to prove (tens of seconds), so no short
-    run may claim "optimal"; every incumbent is feasible and below every run's bound."""
+    """This instance is not proven optimal within 30 s (measured), so no short run may claim
+    "optimal"; every incumbent is feasible and below every run's bound. (2.5 s keeps an
+    incumbent likely on a loaded CI core: an idle one needs between 0.2 and 1 s.)"""
     model, universe, mu, sigma, symbols = hard_instance()
     objectives, bounds = [], []
-    for time_limit in (0.01, 0.1, 0.4, 1.0):
+    for time_limit in (0.01, 0.1, 1.0, 2.5):
         try:
             result = model.solve(universe, time_limit=time_limit)
         except SolverError as exc:
@@ -322,7 +323,7 @@ def test_time_limit_gives_a_usable_unproven_allocation_or_a_solver_error() -> No
         assert result.objective == pytest.approx(utility, rel=1e-9, abs=1e-12)
         objectives.append(result.objective)
         bounds.append(result.best_bound)
-    assert objectives, "no run within 1 s found an incumbent"
+    assert objectives, "no run within 2.5 s found an incumbent"
     # every bound is valid for every incumbent found by any run
     assert max(objectives) <= min(bounds) + 1e-12
     assert max(objectives) > 0.0  # a real portfolio, not only the empty one
