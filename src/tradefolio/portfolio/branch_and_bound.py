@@ -340,7 +340,7 @@ def branch_and_bound(
         up_lower = node.lower.copy()
         up_lower[branch] = math.ceil(values[branch])
         depth = node.depth + 1
-        for lower, upper in ((node.lower, down_upper), (up_lower, node.upper)):
+        for lower, upper in ((up_lower, node.upper), (node.lower, down_upper)):
             key = (0.0, bound) if best_first else (-float(depth), bound)
             heapq.heappush(open_nodes, _Node(key, next(counter), bound, depth, lower, upper))
     if best_point is None:
