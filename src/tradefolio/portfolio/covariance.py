@@ -109,7 +109,8 @@ def risk_model(
     if estimator == "sample":
         loadings = centered * np.sqrt(periods_per_year / (periods - 1))
         return RiskModel(symbols, loadings, np.zeros(n))
-    shrinkage = _ledoit_wolf_shrinkage(centered)
+    # scikit-learn does not clip δ: with two periods it can be -1e-17.
+    shrinkage = min(max(_ledoit_wolf_shrinkage(centered), 0.0), 1.0)
     target = float((centered * centered).sum() / periods / n)  # tr(S_ML) / N
     loadings = centered * np.sqrt((1.0 - shrinkage) * periods_per_year / periods)
     return RiskModel(symbols, loadings, np.full(n, shrinkage * target * periods_per_year))
