@@ -39,7 +39,7 @@ from tradefolio.portfolio.context import ModelContext, Universe
 from tradefolio.portfolio.holdings import Trade, trades_between
 from tradefolio.portfolio.infeasibility import cross_checks, explain_infeasible, raise_conflicts
 from tradefolio.portfolio.objectives.base import Objective
-from tradefolio.portfolio.types import Allocation, SolveStatus
+from tradefolio.portfolio.types import Allocation, SolveStatus, relative_gap
 
 # Leftover cash tie-break with whole shares, relative to the largest objective coefficient.
 _TIE_BREAK = 1e-7
@@ -72,10 +72,8 @@ class PortfolioResult:
 
     @property
     def gap(self) -> float:
-        """Relative gap |bound - objective| / max(|objective|, 1e-12), 0 when proven."""
-        if self.status == "optimal":
-            return 0.0
-        return abs(self.best_bound - self.objective) / max(abs(self.objective), 1e-12)
+        """Relative gap between objective and best bound (0 when proven optimal)."""
+        return 0.0 if self.status == "optimal" else relative_gap(self.objective, self.best_bound)
 
     @property
     def weights(self) -> dict[str, float]:

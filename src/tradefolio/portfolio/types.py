@@ -12,6 +12,12 @@ from tradefolio.errors import DataError
 SolveStatus = Literal["optimal", "feasible"]
 
 
+def relative_gap(objective: float, bound: float) -> float:
+    """|bound - objective| / max(|objective|, |bound|): the larger magnitude keeps the gap
+    meaningful (at most 2) for an objective at or near zero."""
+    return abs(bound - objective) / max(abs(objective), abs(bound), 1e-12)
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A symbol the allocator may buy: its attractiveness (`score`) and its current `price`."""
@@ -52,10 +58,8 @@ class AllocationResult:
 
     @property
     def gap(self) -> float:
-        """Relative gap |bound - objective| / max(|objective|, 1e-12) (0 when proven optimal)."""
-        if self.status == "optimal":
-            return 0.0
-        return abs(self.best_bound - self.objective) / max(abs(self.objective), 1e-12)
+        """Relative gap between objective and best bound (0 when proven optimal)."""
+        return 0.0 if self.status == "optimal" else relative_gap(self.objective, self.best_bound)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -102,5 +106,6 @@ __all__ = [
     "Candidate",
     "SolveStatus",
     "positive_score_candidates",
+    "relative_gap",
     "validate_candidates",
 ]
