@@ -38,6 +38,7 @@ import importlib.metadata
 import os
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -372,6 +373,11 @@ class AlpacaBroker:
         raise BrokerError(f"Alpaca {what}: {error.failure.describe()}") from error
 
     # -- Broker protocol -------------------------------------------------------------------
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Nothing to group: every submit is its own HTTP request, accepted (or not) by
+        Alpaca on its own."""
+        return nullcontext()
 
     def submit(self, order: OrderRequest) -> BrokerOrder:
         """POST the market order once (time in force DAY, our client order id).

@@ -7,10 +7,16 @@ Two errors carry meaning for exactly-once submission:
   looks the order up by client id.
 * `DuplicateClientOrderId` — the venue already has an order with this client id (typically
   the first attempt of a submit whose answer was lost). It means "look it up", not failure.
+
+`Broker.batch()` groups the submits of one bar: a venue that can accept them together (the
+paper broker: one durable commit instead of one per order) does so; a remote venue, where
+every submit is its own request, does nothing. Reports returned inside the block are
+provisional until it exits normally — the trader records them in its journal only after.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -56,6 +62,11 @@ class Broker(Protocol):
     def submit(self, order: OrderRequest) -> BrokerOrder:
         """Place `order` once. Raises `SubmitOutcomeUnknown`, `DuplicateClientOrderId` or
         `OrderRejected`; never retries by itself."""
+        ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """A block of submits the venue may make durable together, at its normal exit (a
+        crash inside it: as if none was sent). A no-op where each submit is a request."""
         ...
 
     def cancel(self, client_order_id: str) -> None:

@@ -3,20 +3,27 @@
 It fills market orders at the feed's current mark (the price of the bar the trader is
 acting on: the bar after the one whose close produced the signal, like the backtest) plus
 slippage, and charges commission with `CostModel`. Its orders, positions and cash live in
-`paper_*` tables, each submit one transaction of its own — separate from the journal's — so
-the crash windows between "journaled", "accepted by the venue" and "fill recorded" are as
-real as with a remote broker, and a paper account survives restarts.
+`paper_*` tables, in transactions of their own — separate from the journal's — so the crash
+windows between "journaled", "accepted by the venue" and "fill recorded" are as real as with
+a remote broker, and a paper account survives restarts.
+
+Durability: a submit outside `batch()` is one transaction; the submits inside one `batch()`
+(the trader's orders of one bar) are one transaction, each under its own savepoint (a submit
+that raises undoes only itself), committed when the block exits — a SIGKILL inside the
+block leaves the venue as if none of them had arrived. A mark (its date and every fill it
+causes) is one transaction too, so a crash never leaves a bar half marked.
 
 Options for fault injection: `fill_delay_marks=1` leaves orders open until the next mark
 (an order can then fill while the trader is down), `max_fill_per_mark` fills at most that
-many units per mark (partial fills).
+many units per mark (partial fills), `checkpoint` names crash points (see the crash test).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -105,13 +112,18 @@ class PaperBroker:
         fill_delay_marks: int = 0,
         max_fill_per_mark: Decimal | None = None,
         allow_short: bool = False,
+        checkpoint: Callable[[str], None] | None = None,
     ) -> None:
         self._db = connection
+        #: Called with a crash-relevant point's name (`in_mark`: inside a mark's uncommitted
+        #: transaction, before each resting order it may fill); tests make the process kill itself.
+        self._checkpoint = checkpoint or (lambda name: None)
         self.costs = costs or CostModel()
         self.fill_delay_marks = fill_delay_marks
         self.max_fill_per_mark = max_fill_per_mark
         self.allow_short = allow_short
         self._marks: dict[str, Decimal] = {}
+        self._in_batch = False
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for statement in _SCHEMA.split(";"):
@@ -136,35 +148,79 @@ class PaperBroker:
         (last,) = self._db.execute("SELECT last_mark FROM paper_account WHERE id = 1").fetchone()
         if last is not None and day.isoformat() <= last:
             return
-        self._db.execute("UPDATE paper_account SET last_mark = ? WHERE id = 1", (day.isoformat(),))
-        rows = self._db.execute(
-            "SELECT client_order_id FROM paper_orders "
-            "WHERE status IN ('submitted', 'partially_filled') ORDER BY seq"
-        ).fetchall()
-        for (client_order_id,) in rows:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+        with self._atomic():
+            self._db.execute(
+                "UPDATE paper_account SET last_mark = ? WHERE id = 1", (day.isoformat(),)
+            )
+            rows = self._db.execute(
+                "SELECT client_order_id FROM paper_orders "
+                "WHERE status IN ('submitted', 'partially_filled') ORDER BY seq"
+            ).fetchall()
+            for (client_order_id,) in rows:
+                self._checkpoint("in_mark")
                 self._db.execute(
                     "UPDATE paper_orders SET marks_waited = marks_waited + 1 "
                     "WHERE client_order_id = ?",
                     (client_order_id,),
                 )
                 self._try_fill(client_order_id)
+
+    # -- transactions ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Accept the submits made inside together: one durable commit at the block's normal
+        exit, none of them on an exception (or a crash) inside it. Nested use joins it.
+
+        The connection is shared with the journal, so nothing may write the journal while
+        the block is open (SQLite refuses a second `BEGIN`); the trader records the reports
+        after the block."""
+        if self._in_batch:
+            yield
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        self._in_batch = True
+        try:
+            yield
+        except BaseException:
+            self._in_batch = False
+            self._db.execute("ROLLBACK")
+            raise
+        self._in_batch = False
+        self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """One venue operation, all or nothing: its own transaction, or a savepoint of the
+        open batch (undone alone if it raises; durable with the batch)."""
+        if self._in_batch:
+            self._db.execute("SAVEPOINT paper_op")
+            try:
+                yield
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("ROLLBACK TO paper_op")
+                self._db.execute("RELEASE paper_op")
                 raise
-            self._db.execute("COMMIT")
+            self._db.execute("RELEASE paper_op")
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     # -- Broker protocol ---------------------------------------------------------------------
 
     def submit(self, order: OrderRequest) -> BrokerOrder:
-        """Accept (and, with no fill delay, fill) a market order in one transaction."""
+        """Accept (and, with no fill delay, fill) a market order atomically (durable at once,
+        or with the enclosing `batch()`)."""
         if order.quantity <= 0:
             raise OrderRejected(f"{order.client_order_id}: quantity must be > 0")
         if order.symbol not in self._marks:
             raise OrderRejected(f"{order.client_order_id}: no price for {order.symbol}")
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._atomic():
             exists = self._db.execute(
                 "SELECT 1 FROM paper_orders WHERE client_order_id = ?", (order.client_order_id,)
             ).fetchone()
@@ -188,10 +244,6 @@ class PaperBroker:
                 ),
             )
             self._try_fill(order.client_order_id)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
         result = self.get_order(order.client_order_id)
         assert result is not None
         return result
@@ -271,13 +323,12 @@ class PaperBroker:
 
     def cancel(self, client_order_id: str) -> None:
         """Cancel an open order (a filled or unknown one is left as it is)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        self._db.execute(
-            "UPDATE paper_orders SET status = 'canceled', updated_at = ? "
-            "WHERE client_order_id = ? AND status IN ('submitted', 'partially_filled')",
-            (_now(), client_order_id),
-        )
-        self._db.execute("COMMIT")
+        with self._atomic():
+            self._db.execute(
+                "UPDATE paper_orders SET status = 'canceled', updated_at = ? "
+                "WHERE client_order_id = ? AND status IN ('submitted', 'partially_filled')",
+                (_now(), client_order_id),
+            )
 
     _COLUMNS = (
         "client_order_id, broker_order_id, symbol, side, quantity, status, filled_quantity, "

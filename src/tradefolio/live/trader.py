@@ -11,10 +11,12 @@ Per bar (crash-only: every step is either durable or recomputed identically):
    bar's prices, fixed for the bar — exits first, then entries in the file's column order,
    an entry never costing more than the cash left — pass each order through the risk
    engine, and journal the whole plan in one transaction *before* sending anything.
-4. Execute: each planned order still PENDING_SUBMIT is looked up, then submitted once with
-   its deterministic client order id. A timeout/5xx leaves it UNKNOWN (resolved by lookup,
-   never resent blindly); a duplicate-id answer is resolved by lookup. Execution reports
-   are applied to the journal as cumulative fills (idempotent).
+4. Execute (`_execute`): the orders of a resumed plan are looked up first; the plan's
+   unresolved orders are submitted once each, with their deterministic client order ids,
+   inside one `broker.batch()`; then every outcome is recorded in one journal transaction.
+   A timeout/5xx leaves an order UNKNOWN (resolved by lookup, never resent blindly); a
+   duplicate-id answer is resolved by lookup. Execution reports are applied to the journal
+   as cumulative fills (idempotent).
 5. Snapshot positions and account and mark the bar processed, in one transaction.
 
 A restart reconciles with the broker (`reconcile`) and continues after the last processed
@@ -23,7 +25,7 @@ bar, re-executing (not re-planning) a bar whose plan was journaled.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -66,6 +68,17 @@ class MarketSink(Protocol):
 
 def _no_checkpoint(name: str) -> None:
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What a submit left for the journal to record: a status to set first (UNKNOWN or
+    REJECTED, with `detail`), then the broker's report to apply, either or both."""
+
+    client_order_id: str
+    report: BrokerOrder | None = None
+    status: OrderStatus | None = None
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +168,8 @@ class LiveTrader:
             planned = self._plan(bar, state, previous_marks)
         self._checkpoint("after_plan")
         denied = sum(1 for o in planned if o.status is OrderStatus.DENIED)
-        for order in planned:
-            if order.status in UNRESOLVED_STATUSES:
-                self._execute(order, lookup_first=resumed)
+        unresolved = [o for o in planned if o.status in UNRESOLVED_STATUSES]
+        self._execute(unresolved, lookup_first=resumed)
         cash = self.journal.cash()
         positions = self.journal.positions()
         equity = cash + sum(
@@ -182,6 +194,10 @@ class LiveTrader:
             self.journal.finish_bar(stale, cash, equity, self._marks)
 
     def _sync_open_orders(self, exclude_bar: date | None = None) -> None:
+        """Bring the journal's open orders (but `exclude_bar`'s) up to the broker: lookups
+        first, then everything they found recorded in one journal transaction."""
+        reports: list[BrokerOrder] = []
+        never_sent: list[str] = []
         for order in self.journal.live_orders():
             if order.bar == exclude_bar:
                 continue
@@ -190,12 +206,17 @@ class LiveTrader:
             except SubmitOutcomeUnknown:
                 continue  # try again on the next bar
             if remote is not None:
-                self._apply(remote)
+                reports.append(remote)
             elif order.status in UNRESOLVED_STATUSES:
                 # A market order of an earlier bar that the broker never saw is not sent late.
-                self.journal.set_status(
-                    order.client_order_id, OrderStatus.CANCELED, "never reached the broker"
-                )
+                never_sent.append(order.client_order_id)
+        if not reports and not never_sent:
+            return
+        with self.journal.transaction():
+            for report in reports:
+                self._apply(report)
+            for cid in never_sent:
+                self.journal.set_status(cid, OrderStatus.CANCELED, "never reached the broker")
 
     def _trading_state(self, day: date) -> TradingState:
         state = TradingState(self.journal.trading_state()[0])
@@ -368,49 +389,89 @@ class LiveTrader:
             cid, symbol, side, quantity, OrderStatus.DENIED, decision.reason, notional
         )
 
-    def _execute(self, order: JournalOrder, *, lookup_first: bool) -> None:
-        """Send one planned order exactly once. An order of a resumed plan is looked up
-        first (it may have reached the broker before the crash); a lookup that fails leaves
-        the order unresolved rather than risk a second one."""
-        if lookup_first:
-            try:
-                existing = self.broker.get_order(order.client_order_id)
-            except SubmitOutcomeUnknown:
-                return
-            if existing is not None:
-                self._apply(existing)
-                return
-        if order.status is OrderStatus.UNKNOWN:
-            self.journal.set_status(
-                order.client_order_id, OrderStatus.PENDING_SUBMIT, "lookup: not at broker"
-            )
-        self._checkpoint("before_submit")
-        request = OrderRequest(order.client_order_id, order.symbol, order.side, order.quantity)
+    def _execute(self, orders: Sequence[JournalOrder], *, lookup_first: bool) -> None:
+        """Send a bar's unresolved orders, each exactly once, with three durable steps for
+        the whole bar instead of three per order:
+
+        1. Only for a resumed plan (its orders may have reached the broker before a crash):
+           look each one up; record what the broker has, and put an UNKNOWN order it does
+           not have back to PENDING_SUBMIT — one journal transaction. A lookup that fails
+           leaves the order unresolved (not sent) rather than risk a second one.
+        2. Submit the rest inside `broker.batch()` (the paper broker accepts them in one
+           commit; a remote broker, one request each). Nothing is written to the journal
+           here: every order is already journaled (the plan), which is the rule that keeps
+           an order from reaching the broker unrecorded.
+        3. Record every outcome — acknowledgement and fills, UNKNOWN, REJECTED — in one
+           journal transaction. A crash before it commits loses no fill: the orders are
+           still PENDING_SUBMIT in the journal, so the restart's reconciliation (and the
+           resumed bar's step 1) looks each one up by client order id and records its
+           cumulative execution once.
+        """
+        to_send: list[JournalOrder] = []
+        found: list[BrokerOrder] = []
+        for order in orders:
+            if lookup_first:
+                try:
+                    existing = self.broker.get_order(order.client_order_id)
+                except SubmitOutcomeUnknown:
+                    continue
+                if existing is not None:
+                    found.append(existing)
+                    continue
+            to_send.append(order)
+        back_to_pending = [o for o in to_send if o.status is OrderStatus.UNKNOWN]
+        if found or back_to_pending:
+            with self.journal.transaction():
+                for report in found:
+                    self._apply(report)
+                for order in back_to_pending:
+                    self.journal.set_status(
+                        order.client_order_id, OrderStatus.PENDING_SUBMIT, "lookup: not at broker"
+                    )
+        if not to_send:
+            return
+        outcomes: list[_Outcome] = []
+        with self.broker.batch():
+            for order in to_send:
+                self._checkpoint("before_submit")
+                outcomes.append(self._submit(order))
+                self._checkpoint("in_submit_batch")
+        self._checkpoint("after_submit")
+        with self.journal.transaction():
+            for outcome in outcomes:
+                if outcome.status is not None:
+                    self.journal.set_status(outcome.client_order_id, outcome.status, outcome.detail)
+                if outcome.report is not None:
+                    self._apply(outcome.report)
+                self._checkpoint("in_record_batch")
+        self._checkpoint("after_record")
+
+    def _submit(self, order: JournalOrder) -> _Outcome:
+        """Submit one order once and say what the journal must record (nothing is written
+        here: this runs inside `broker.batch()`)."""
+        cid = order.client_order_id
+        request = OrderRequest(cid, order.symbol, order.side, order.quantity)
         try:
-            report = self.broker.submit(request)
+            return _Outcome(cid, report=self.broker.submit(request))
         except DuplicateClientOrderId:
             # The broker holds this id already: the answer is a lookup, never a resend. A
             # lookup that fails or comes back empty leaves the order UNKNOWN for the next
             # bar's lookup (`_sync_open_orders`).
-            found = self._lookup_quietly(order.client_order_id)
+            found = self._lookup_quietly(cid)
             if found is None:
-                self.journal.set_status(
-                    order.client_order_id, OrderStatus.UNKNOWN, "duplicate id, lookup empty"
+                return _Outcome(
+                    cid, status=OrderStatus.UNKNOWN, detail="duplicate id, lookup empty"
                 )
-                return
-            report = found
+            return _Outcome(cid, report=found)
         except SubmitOutcomeUnknown as exc:
-            self.journal.set_status(order.client_order_id, OrderStatus.UNKNOWN, str(exc)[:200])
-            found = self._lookup_quietly(order.client_order_id)
-            if found is not None:
-                self._apply(found)
-            return
+            return _Outcome(
+                cid,
+                status=OrderStatus.UNKNOWN,
+                detail=str(exc)[:200],
+                report=self._lookup_quietly(cid),
+            )
         except OrderRejected as exc:
-            self.journal.set_status(order.client_order_id, OrderStatus.REJECTED, str(exc)[:200])
-            return
-        self._checkpoint("after_submit")
-        self._apply(report)
-        self._checkpoint("after_record")
+            return _Outcome(cid, status=OrderStatus.REJECTED, detail=str(exc)[:200])
 
     def _lookup_quietly(self, cid: str) -> BrokerOrder | None:
         try:

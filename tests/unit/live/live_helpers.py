@@ -51,7 +51,9 @@ def open_session(
     """Journal + paper broker + trader on `path` (created or resumed)."""
     journal = Journal.open(path)
     journal.initialise(cash, {"test": True})
-    broker = PaperBroker(journal.connection, cash, costs, fill_delay_marks=fill_delay_marks)
+    broker = PaperBroker(
+        journal.connection, cash, costs, fill_delay_marks=fill_delay_marks, checkpoint=checkpoint
+    )
     kwargs = {} if checkpoint is None else {"checkpoint": checkpoint}
     trader = LiveTrader(
         journal=journal,

@@ -1,9 +1,16 @@
 """Crash test: SIGKILL a paper session at seeded points, restart, compare with one clean run.
 
 Each killed run is a forked child that sends itself SIGKILL when it reaches a named point
-the n-th time (`after_plan`: plan journaled, nothing sent; `before_submit`; `after_submit`:
-the broker filled, the journal has not recorded it; `after_record`; `after_bar`). The
-parent restarts the session until one run completes. The final journal (orders, fills,
+the n-th time. A bar's orders are sent in one broker batch and recorded in one journal
+transaction, and the points cover both sides of each durable step and the inside of both
+batches: `after_plan` (plan journaled, nothing sent); `before_submit` (before each submit,
+inside the paper broker's batch transaction: from the second on, earlier submits of the
+bar are uncommitted); `in_submit_batch` (after each submit, still uncommitted);
+`after_submit` (the broker's batch committed and filled, the journal has recorded none of
+it); `in_record_batch` (after each order's outcome, inside the uncommitted journal
+transaction); `after_record`; `after_bar`; and, with a fill delay, the paper broker's
+`in_mark` (inside a mark's transaction, before each resting order it may fill). The parent
+restarts the session until one run completes. The final journal (orders, fills,
 positions, cash), the broker's account and its order list must equal those of an
 uninterrupted run, and no client order id may reach the broker twice.
 """
@@ -26,7 +33,16 @@ from tradefolio.live.journal import Journal
 from tradefolio.live.paper import CostModel, PaperBroker
 from unit.live.live_helpers import gbm_prices, open_session
 
-POINTS = ("after_plan", "before_submit", "after_submit", "after_record", "after_bar")
+POINTS = (
+    "after_plan",
+    "before_submit",
+    "in_submit_batch",
+    "after_submit",
+    "in_record_batch",
+    "after_record",
+    "after_bar",
+    "in_mark",
+)
 COSTS = CostModel(commission_bps=Decimal(5), commission_min=Decimal(1), slippage_bps=Decimal(2))
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -90,9 +106,13 @@ def test_sigkill_at_seeded_points_changes_nothing(tmp_path: Path, seed: int, del
 
     rng = np.random.default_rng(seed)
     crashed = tmp_path / "crashed.db"
+    # Points taken in turn (so each is hit), the n-th passage seeded; `in_mark` is only
+    # reached when orders rest between marks.
+    points = POINTS if delay else tuple(p for p in POINTS if p != "in_mark")
+    killed_at: set[str] = set()
     kills = 0
-    for _ in range(200):
-        point = str(rng.choice(POINTS))
+    for attempt in range(200):
+        point = points[attempt % len(points)]
         nth = int(rng.integers(1, 6))
         status = _session(crashed, prices, (point, nth), delay)
         assert status in (0, -signal.SIGKILL), f"run failed with status {status}"
@@ -106,5 +126,7 @@ def test_sigkill_at_seeded_points_changes_nothing(tmp_path: Path, seed: int, del
                 Path(f"{crashed}{suffix}").unlink(missing_ok=True)
             continue
         kills += 1
+        killed_at.add(point)
     assert kills >= 18  # 3 seeds x >= 18 = >= 54 kills in all
+    assert killed_at == set(points)  # every point, the inside of each batch included
     assert _state(crashed) == expected

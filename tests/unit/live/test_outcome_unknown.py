@@ -163,12 +163,9 @@ def test_resumed_plan_looks_up_before_sending(
         pass
 
     def crash(name: str) -> None:
-        if name == "before_submit":
-            if placed_before_crash:
-                (order,) = journal.all_orders()
-                paper.submit(
-                    OrderRequest(order.client_order_id, order.symbol, order.side, order.quantity)
-                )
+        # Placed: the broker's batch committed, the journal has not recorded the outcome.
+        # Not placed: the crash comes inside the batch, before the order is submitted.
+        if name == ("after_submit" if placed_before_crash else "before_submit"):
             raise Crash
 
     trader._checkpoint = crash
