@@ -95,26 +95,30 @@ class Relaxation:
         hessian = self._dense_hessian(program)
         self.definitions = self._eliminable_definitions(program)
         dropped = set()
-        column_lower, column_upper = self.lower.copy(), self.upper.copy()
         for v, (row_index, index, loadings, pivot) in self.definitions.items():
             # v = -(loadings . x[index]) / pivot: its square becomes a dense block over x.
             weight = hessian[v, v] / (pivot * pivot)
             hessian[np.ix_(index, index)] += weight * np.outer(loadings, loadings)
             hessian[v, v] = 0.0
-            column_lower[v] = column_upper[v] = 0.0
             dropped.add(row_index)
-        h.addVars(n, column_lower, column_upper)
-        if program.linear:
-            linear = np.fromiter(program.linear.keys(), dtype=np.int32)
-            cost = np.fromiter(program.linear.values(), dtype=np.float64)
-            h.changeColsCost(len(linear), linear, self.sign * scale * cost)
+        # HiGHS sees only the kept columns; `position` maps a program variable to its column.
+        self.kept = np.array([k for k in range(n) if k not in self.definitions], dtype=np.intp)
+        position = np.full(n, -1, dtype=np.intp)
+        position[self.kept] = np.arange(len(self.kept))
+        self.integer_columns = position[self.integers].astype(np.int32)
+        hessian = hessian[np.ix_(self.kept, self.kept)]
+        h.addVars(len(self.kept), self.lower[self.kept], self.upper[self.kept])
+        cost = np.zeros(n)
+        for k, c in program.linear.items():
+            cost[k] += self.sign * scale * c
+        h.changeColsCost(len(self.kept), np.arange(len(self.kept), dtype=np.int32), cost[self.kept])
         rows = [row for r, row in enumerate(program.rows) if r not in dropped]
         starts: list[int] = []
         indices: list[int] = []
         coefficients: list[float] = []
         for row in rows:
             starts.append(len(indices))
-            indices.extend(row.coefficients.keys())
+            indices.extend(int(position[k]) for k in row.coefficients)
             coefficients.extend(row.coefficients.values())
         if rows:
             h.addRows(
@@ -181,6 +185,9 @@ class Relaxation:
             if program.lower[v] > -reach + slack or program.upper[v] < reach - slack:
                 continue  # the bounds of v cut into the definition: keep the row
             found[v] = (r, index, loadings, pivot)
+        # A definition may only read kept variables (no chains of substitutions).
+        while chained := [v for v, d in found.items() if any(int(k) in found for k in d[1])]:
+            del found[chained[0]]
         return found
 
     def _pass_hessian(self, h: Any, hessian: NDArray[np.float64]) -> None:
@@ -211,7 +218,7 @@ class Relaxation:
         """Minimum (scaled) and point with the integer variables in [lower, upper];
         None when infeasible. Raises `TimeoutError` when HiGHS stops on the time limit."""
         h = self.highs
-        h.changeColsBounds(len(self.integers), self.integers.astype(np.int32), lower, upper)
+        h.changeColsBounds(len(self.integers), self.integer_columns, lower, upper)
         # HiGHS's time limit counts its run time over every `run` of this instance.
         h.setOptionValue("time_limit", h.getRunTime() + max(seconds, 1e-3))
         h.run()
@@ -229,8 +236,9 @@ class Relaxation:
                 raise TimeoutError
             reason = h.modelStatusToString(status)
             raise SolverError(f"HiGHS could not solve a node relaxation: {reason}")
-        values = self.complete(np.array(h.getSolution().col_value, dtype=np.float64))
-        return float(h.getInfo().objective_function_value), values
+        values = np.zeros(self.size)
+        values[self.kept] = h.getSolution().col_value
+        return float(h.getInfo().objective_function_value), self.complete(values)
 
     def program_value(self, minimised: float) -> float:
         """A scaled minimisation value back in the program's sense and units."""

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from tradefolio.errors import InfeasibleAllocation, InvalidParameter, MissingExtra, SolverError
 from tradefolio.errors import SolverUnavailable as SolverUnavailableError
-from tradefolio.portfolio.exact import weights_for_selection
+from tradefolio.portfolio.exact import solve_exact, weights_for_selection
 from tradefolio.portfolio.params import AllocatorParams
 from tradefolio.portfolio.types import SolveStatus
 
@@ -169,9 +169,14 @@ def solve_score_model(model: ScoreModel, time_limit: float = 10.0) -> MipSolutio
     # from the binaries as well as from the weights.
     selection = (raw_selected > 0.5) | (raw_weights > _ZERO_WEIGHT)
     try:
-        values = weights_for_selection(model.scores, selection, model.params)
+        weights_for_selection(model.scores, selection, model.params)  # validates the count
     except ValueError as exc:
         raise SolverError(f"{model.solver_name} returned an invalid solution: {exc}") from exc
+    # The best weights *within* the selection, which may hold fewer names: a solver can
+    # select a name at a floor below its feasibility tolerance (1e-7 < 1e-6) for free.
+    subset = np.flatnonzero(selection)
+    values = np.zeros(len(model.scores))
+    values[subset] = solve_exact(model.scores[subset], model.params).weights
     status: SolveStatus = "optimal" if code == pywraplp.Solver.OPTIMAL else "feasible"
     value = float(model.scores @ values)
     bound = float(solver.Objective().BestBound()) * model.scale if status == "feasible" else value
