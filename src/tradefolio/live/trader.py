@@ -121,6 +121,7 @@ class LiveTrader:
         self.fractional = fractional
         self._checkpoint = checkpoint
         self._marks: dict[str, Decimal] = dict(journal.last_marks())
+        self._risk_restored = False
 
     # -- start -----------------------------------------------------------------------------
 
@@ -235,9 +236,16 @@ class LiveTrader:
 
     def start_risk_day(self, day: date) -> None:
         """Count the day's notional and the last minute's orders from the journal the first
-        time this process plans on `day` (a restart resumes them; never from zero)."""
+        time this trader plans (a restart resumes them; never from zero). Later days start
+        from the engine's own counts: the journal holds no order of a day this trader has
+        not planned yet, and the minute's orders are the ones the engine allowed itself
+        (reading them back each day made a bar's cost grow with the last minute's orders)."""
         if self.risk.day == day:
             return
+        if self._risk_restored:
+            self.risk.start_day(day)
+            return
+        self._risk_restored = True
         now = utc_now()
         notional, times = self.journal.risk_usage(day, now - timedelta(seconds=60))
         ages = [(now - at).total_seconds() for at in times]
