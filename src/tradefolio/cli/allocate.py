@@ -144,7 +144,8 @@ def allocate_command(
     solver: Annotated[
         str | None,
         typer.Option(
-            help=f"Solver: {', '.join(SOLVERS)} (default cbc; scip for quadratic objectives)."
+            help=f"Solver: {', '.join(SOLVERS)} (default cbc; for quadratic objectives highs, "
+            "tradefolio's branch and bound over HiGHS QPs)."
         ),
     ] = None,
     time_limit: Annotated[float, typer.Option(help="Solver time limit in seconds.")] = 10.0,
