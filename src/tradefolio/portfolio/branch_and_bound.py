@@ -43,6 +43,8 @@ from tradefolio.portfolio.types import SolveStatus
 
 # A value within this of an integer counts as integral.
 _INTEGRALITY = 1e-6
+# Closer than this, rounding changes nothing a result shows (weights below 1e-9 are zero).
+_EXACTLY_INTEGRAL = 1e-9
 
 
 def load_highspy() -> Any:
@@ -101,6 +103,11 @@ class Relaxation:
             hessian[np.ix_(index, index)] += weight * np.outer(loadings, loadings)
             hessian[v, v] = 0.0
             dropped.add(row_index)
+        # v = D x for every substituted v, as one matrix product.
+        self._defined = np.fromiter(self.definitions.keys(), dtype=np.intp)
+        self._definition_matrix = np.zeros((len(self.definitions), n))
+        for row_number, (_, index, loadings, pivot) in enumerate(self.definitions.values()):
+            self._definition_matrix[row_number, index] = -loadings / pivot
         # HiGHS sees only the kept columns; `position` maps a program variable to its column.
         self.kept = np.array([k for k in range(n) if k not in self.definitions], dtype=np.intp)
         position = np.full(n, -1, dtype=np.intp)
@@ -208,8 +215,8 @@ class Relaxation:
 
     def complete(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """`values` with every substituted definition variable filled in."""
-        for v, (_, index, loadings, pivot) in self.definitions.items():
-            values[v] = -float(loadings @ values[index]) / pivot
+        if self.definitions:
+            values[self._defined] = self._definition_matrix @ values
         return values
 
     def solve(
@@ -298,7 +305,7 @@ def branch_and_bound(
         if best_point is not None and not best_first:
             best_first = True
             for other in open_nodes:
-                other.key = (0.0, other.bound)
+                other.key = (other.bound, -float(other.depth))
             heapq.heapify(open_nodes)
         node = heapq.heappop(open_nodes)
         if prunable(node.bound):  # best-first: every other open node is worse
@@ -324,7 +331,13 @@ def branch_and_bound(
         try:
             if nodes == 1 and hint is not None:
                 try_integers(np.round(hint[ints]))
-            if integral:
+            if integral and float(fraction.max(initial=0.0)) <= _EXACTLY_INTEGRAL:
+                # The relaxation's optimum already has these integers: it is the exact
+                # optimum for them, no second solve needed.
+                if bound < best_value:
+                    best_value, best_point = bound, point.copy()
+                    best_point[ints] = np.round(values)
+            elif integral:
                 try_integers(np.round(values))
             elif nodes == 1:
                 up = np.ceil(values - _INTEGRALITY)
@@ -349,7 +362,7 @@ def branch_and_bound(
         up_lower[branch] = math.ceil(values[branch])
         depth = node.depth + 1
         for lower, upper in ((up_lower, node.upper), (node.lower, down_upper)):
-            key = (0.0, bound) if best_first else (-float(depth), bound)
+            key = (bound, -float(depth)) if best_first else (-float(depth), bound)
             heapq.heappush(open_nodes, _Node(key, next(counter), bound, depth, lower, upper))
     if best_point is None:
         if stopped:
