@@ -11,17 +11,25 @@ so this module searches the integer choices itself:
 - best-bound order once an incumbent exists, depth first before (to find one quickly);
   a rounding heuristic at the root (0/1 variables up, general integers down) and the
   caller's hint give early incumbents;
-- every incumbent's continuous part is re-solved with its integers fixed, so the returned
-  point is an exact QP optimum for its integer choice, not a relaxation's round-off;
+- an incumbent is the relaxation's own point when its integers are integral to 1e-9 (it is
+  then the exact optimum for them), else the QP re-solved with the integers fixed: never a
+  relaxation's round-off;
 - factor exposures y = B w (defined by a row, used only squared) are substituted out: HiGHS
   sees the dense Hessian B^T B over the weights, which its active set solves reliably where
-  the sparse factor rows made it stall on primal infeasibilities of ~1e-5.
+  the sparse factor rows made it stall on primal infeasibilities of ~1e-5;
+- when every integer is a selection z of one weight (see `_Selections`), nodes are QPs over
+  the weights alone.
 
 The search is finished ("optimal") when no open node's bound is better than the incumbent
 by more than `relative_gap`; a time limit ends it early with the best bound of the open
-nodes ("feasible" with a gap). Why not SCIP: SCIP handles the quadratic objective by outer
-approximation and needs thousands of nodes to close a 1e-6 gap that one exact QP solve
-closes (see benchmarks/RESULTS.md); SCIP stays available as `solver="scip"`.
+nodes ("feasible" with a gap). SCIP stays available as `solver="scip"`; both, and skfolio
+and Riskfolio-Lib, are compared in benchmarks/RESULTS.md.
+
+Tried and measured, not kept: perspective cuts (t_i >= δ/2 w_i^2 / z_i by tangents, with δ
+a share of the smallest eigenvalue of Σ) close ~70% of the root gap when the cardinality cap
+binds and halve the nodes, but HiGHS's active set takes ~10x longer per node on the cut rows
+(and stalls on degenerate ones), so the search got slower; pseudocost branching needed
+3-4x the nodes of most-fractional branching on the same instances.
 """
 
 from __future__ import annotations
