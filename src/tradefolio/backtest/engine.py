@@ -42,15 +42,15 @@ import pandas as pd
 from tradefolio.backtest.costs import NO_COSTS, CostModel
 from tradefolio.backtest.ledger import MICRO, Fill, Ledger, Side, from_micro, to_micro
 from tradefolio.backtest.metrics import Metrics, compute_metrics
-from tradefolio.backtest.sizing import FixedSizing, RebalanceSizerFactory, SizingPolicy
-from tradefolio.backtest.strategy import SignalPlan, Strategy
 from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.execution.sizing import (
-    PortfolioWeightSizer,
     PositionSizer,
     Quantity,
     SizingRequest,
 )
+from tradefolio.execution.sizing_policy import FixedSizing, RebalanceSizerFactory, SizingPolicy
+from tradefolio.execution.strategy import SignalPlan, Strategy
+from tradefolio.execution.strategy import rebalance_sizer as default_rebalance_sizer
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -163,15 +163,6 @@ def _group_by_row(mask: npt.NDArray[np.bool_], last_row: int) -> dict[int, list[
     for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
         grouped.setdefault(row, []).append(col)
     return grouped
-
-
-def default_rebalance_sizer(weights: Mapping[str, float]) -> PositionSizer:
-    """The sizer a `Rebalance` intent trades with: `PortfolioWeightSizer(weights)`.
-
-    target = floor(w · equity / price), cut to what the cash pays for; a held symbol
-    without a weight sizes to 0 (sold).
-    """
-    return PortfolioWeightSizer(weights)
 
 
 class _Run:
@@ -411,4 +402,4 @@ def run_backtest(
     return run.result()
 
 
-__all__ = ["BacktestResult", "default_rebalance_sizer", "run_backtest"]
+__all__ = ["BacktestResult", "run_backtest"]

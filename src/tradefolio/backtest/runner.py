@@ -19,14 +19,12 @@ import pandas as pd
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.costs import CostModel
 from tradefolio.backtest.engine import BacktestResult, run_backtest
-from tradefolio.backtest.sizing import DatedSizing, FixedSizing, SizingPolicy
 from tradefolio.backtest.strategies import (
     BuyAndHold,
     MomentumRotation,
     PortfolioRebalance,
     SmaCross,
 )
-from tradefolio.backtest.strategy import Strategy
 from tradefolio.errors import DataError
 from tradefolio.execution.sizing import (
     BetaSizer,
@@ -35,6 +33,8 @@ from tradefolio.execution.sizing import (
     PositionSizer,
     RiskBasedSizer,
 )
+from tradefolio.execution.sizing_policy import DatedSizing, FixedSizing, SizingPolicy
+from tradefolio.execution.strategy import Strategy
 from tradefolio.indicators import rolling_beta, simple_returns
 from tradefolio.portfolio.params import AllocatorParams
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK

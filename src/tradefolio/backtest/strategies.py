@@ -25,8 +25,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from tradefolio.backtest.signals import crossovers
-from tradefolio.backtest.strategy import SignalPlan
 from tradefolio.errors import InvalidParameter
+from tradefolio.execution.strategy import SignalPlan
 from tradefolio.portfolio.allocator import SOLVERS, allocate
 from tradefolio.portfolio.params import AllocatorParams
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK, DEFAULT_SKIP, FACTORS, score_universe

@@ -12,9 +12,10 @@ finished first). Real money (`--live-account`) is only ever traded on that feed,
 replayed bars.
 
 The strategy, sizer and cost options mean exactly what they mean for `backtest`: they are
-validated by the same `BacktestConfig` and built by the backtest's own factories; this
-module adapts them to the live trader's protocol (cli may import both engines; `live` and
-`backtest` never import each other).
+validated by the same `BacktestConfig` and built by the backtest's own factories (the
+strategy protocol they follow lives in `execution`, below both engines); the live trader
+reads them through `tradefolio.live.strategy`'s adapters (cli may import both engines;
+`live` and `backtest` never import each other).
 """
 
 from __future__ import annotations
@@ -32,14 +33,12 @@ import typer
 from rich.table import Table
 
 from tradefolio.backtest.config import SIZERS, STRATEGIES, BacktestConfig
-from tradefolio.backtest.engine import default_rebalance_sizer
 from tradefolio.backtest.runner import build_sizing, build_strategy
-from tradefolio.backtest.sizing import SizingPolicy
-from tradefolio.backtest.strategy import Enter, Exit, Rebalance, SignalPlan
 from tradefolio.cli.common import OutputFormat, print_json, require, stderr_console, stdout_console
 from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
 from tradefolio.errors import BrokerError, DataError
+from tradefolio.execution.strategy import rebalance_sizer
 from tradefolio.live.alpaca import KEY_ENV, SECRET_ENV, AlpacaBroker
 from tradefolio.live.alpaca_data import DATA_FEEDS, AlpacaMarketData
 from tradefolio.live.broker import Broker
@@ -48,7 +47,7 @@ from tradefolio.live.journal import Journal
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.polling_feed import PollingFeed
 from tradefolio.live.risk import RiskEngine, RiskLimits, TradingState
-from tradefolio.live.strategy import Action, Intent, Strategy
+from tradefolio.live.strategy import IntentSource, PlannedStrategy, RollingStrategy
 from tradefolio.live.trader import LiveTrader, MarketSink
 from tradefolio.reporting.live_record import record_from_journal
 from tradefolio.reporting.run_folder import write_run_folder
@@ -70,56 +69,6 @@ Examples:
 
   tradefolio live halt --db session.db ; tradefolio live resume --db session.db
 """
-
-
-class PlannedStrategy:
-    """A backtest strategy seen through the live protocol.
-
-    The backtest's strategies are causal (row t of a plan uses rows 0..t only, a property
-    the backtest tests), so over a replay the plan is computed once for the whole file and
-    the live trader reads the intents of the bar its history ends on.
-    """
-
-    def __init__(self, plan: SignalPlan, symbols: list[str], sizing: SizingPolicy) -> None:
-        self._plan = plan
-        self._symbols = symbols
-        self._sizing = sizing
-
-    def intents(self, history: pd.DataFrame) -> list[Intent]:
-        bar = len(history) - 1
-        if bar < 0:
-            return []
-        result: list[Intent] = []
-        for intent in self._plan.intents_at(bar, self._symbols):
-            if isinstance(intent, Exit):
-                result.append(Intent(intent.symbol, Action.EXIT))
-            elif isinstance(intent, Enter):
-                result.append(Intent(intent.symbol, Action.ENTER, self._sizing.sizer_at(bar)))
-            elif isinstance(intent, Rebalance):
-                sizer = default_rebalance_sizer(intent.weights)
-                result.extend(Intent(s, Action.TARGET, sizer) for s in self._symbols)
-        return result
-
-
-class RollingStrategy:
-    """A backtest strategy on a polled session: the plan is computed on each bar's history
-    window (the backtest's plans are causal, so its last row is the decision the replay
-    would take on the same closes) and the intents of that last row are returned."""
-
-    def __init__(self, config: BacktestConfig, symbols: list[str]) -> None:
-        self._config = config
-        self._symbols = symbols
-
-    def intents(self, history: pd.DataFrame) -> list[Intent]:
-        if history.empty:
-            return []
-        closes = history[self._symbols]
-        planned = PlannedStrategy(
-            build_strategy(self._config).plan(closes),
-            self._symbols,
-            build_sizing(self._config, closes, None),
-        )
-        return planned.intents(closes)
 
 
 class StopRequest:
@@ -483,12 +432,16 @@ def run_command(
         price_band_pct=_decimal_or_none(price_band),
         max_daily_loss_pct=_decimal_or_none(max_daily_loss),
     )
-    adapter: Strategy
+    adapter: IntentSource
     replay: ReplayFeed | None = None
     history_window = history_sessions
     if polled:
         history_window = _history_sessions(config, history_sessions)
-        adapter = RollingStrategy(config, symbols_given)
+        adapter = RollingStrategy(
+            build_strategy(config),
+            symbols_given,
+            lambda window: build_sizing(config, window, None),
+        )
     else:
         closes = _load_closes(prices_file)
         benchmark = None
@@ -543,7 +496,7 @@ def run_command(
             journal=journal,
             broker=venue,
             strategy=adapter,
-            sizer=default_rebalance_sizer({}),
+            sizer=rebalance_sizer({}),
             risk=RiskEngine(limits),
             costs=costs,
             market=market,
@@ -655,4 +608,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(build_live_app(), name="live")
 
 
-__all__ = ["PlannedStrategy", "RollingStrategy", "build_live_app", "register", "status_payload"]
+__all__ = ["build_live_app", "register", "status_payload"]

@@ -1,26 +1,41 @@
-"""What the live trader asks a strategy: "given the closes so far, what do you intend?".
+"""What the live trader asks each bar: "given the closes so far, which orders do you intend?".
 
-A structural protocol (any object with `intents(history)` fits), so the CLI can hand the
-trader the backtest's strategy objects without `live` importing `backtest` (siblings in
-ARCHITECTURE.md). `SmaCross` and `BuyAndHold` here follow the backtest's published
-semantics and are what `tradefolio live` runs until the strategy protocol moves below both
-engines (execution/).
+Strategies are the shared ones (`tradefolio.execution.strategy.Strategy`: closes in,
+`Enter`/`Exit`/`Rebalance` intents out, the protocol the backtest runs too). The trader
+itself reads an `IntentSource`: per bar, order-level `Intent`s that name the action and,
+when it is not the trader's own, the sizer. Two adapters turn a strategy into one:
+
+- `PlannedStrategy`: a replay. The strategy's plan is causal (row t uses rows 0..t only, a
+  property the strategy tests check), so it is computed once over the whole file and the
+  trader reads the intents of the bar its history ends on.
+- `RollingStrategy`: a polled session (or any feed whose history is not a prefix of a known
+  file). The plan is computed on each bar's history and its last row is the decision.
+
+Translation of one bar's intents: `Exit` -> EXIT; `Enter` -> ENTER with the sizing policy's
+sizer for that bar (the trader's own when there is no policy); `Rebalance(weights)` ->
+TARGET of every symbol with `rebalance_sizer(weights)`, exactly as the backtest engine
+trades it.
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-import numpy as np
 import pandas as pd
 
-from tradefolio.errors import InvalidParameter
 from tradefolio.execution.sizing import PositionSizer
-
-_SCAN_MARGIN = 64
+from tradefolio.execution.sizing_policy import SizingPolicy
+from tradefolio.execution.strategy import (
+    Enter,
+    Exit,
+    Rebalance,
+    SignalPlan,
+    Strategy,
+    rebalance_sizer,
+)
 
 
 class Action(StrEnum):
@@ -33,7 +48,7 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Intent:
-    """One thing the strategy wants done on the next bar."""
+    """One thing the trader is asked to do on the next bar."""
 
     symbol: str
     action: Action
@@ -43,99 +58,78 @@ class Intent:
 
 
 @runtime_checkable
-class Strategy(Protocol):
-    """A signal source: intents decided from closes up to and including the last row."""
+class IntentSource(Protocol):
+    """Order-level intents decided from closes up to and including the last row."""
 
     def intents(self, history: pd.DataFrame) -> list[Intent]:
         """Intents for the bar after `history`'s last row, in the file's column order."""
         ...
 
 
-def _sma(values: np.ndarray, end: int, window: int) -> float:
-    """SMA ending at index `end` (inclusive), exactly rounded: fsum / n (as backtrader)."""
-    return math.fsum(values[end - window + 1 : end + 1]) / window
+class PlannedStrategy:
+    """A strategy's plan over a replayed file, read bar by bar (see the module docstring).
 
-
-def _sign(value: float) -> int:
-    return (value > 0) - (value < 0)
-
-
-@dataclass(frozen=True, slots=True)
-class SmaCross:
-    """Long-only SMA crossover, backtrader's CrossOver semantics.
-
-    c(t) = sign(SMA_fast(t) − SMA_slow(t)) from s0 = slow − 1; z carries the last non-zero
-    c. Up-cross at t (enter) when z(t−1) < 0 and c(t) > 0; down-cross (exit) when
-    z(t−1) > 0 and c(t) < 0. Stateless: z(t−1) is found by scanning back, so a restarted
-    trader needs no warm-up.
+    `sizing` gives the entry sizer of each decision bar; without it entries use the
+    trader's own sizer.
     """
 
-    fast: int
-    slow: int
+    def __init__(
+        self, plan: SignalPlan, symbols: Sequence[str], sizing: SizingPolicy | None = None
+    ) -> None:
+        self._plan = plan
+        self._symbols = list(symbols)
+        self._sizing = sizing
 
-    def __post_init__(self) -> None:
-        if not 1 <= self.fast < self.slow:
-            raise InvalidParameter(f"need 1 <= --fast < --slow, got {self.fast} and {self.slow}")
-
-    def intents(self, history: pd.DataFrame) -> list[Intent]:
-        exits: list[Intent] = []
-        entries: list[Intent] = []
-        # Only a tail is needed (the SMAs plus a margin to find the last non-zero c); the
-        # full column is read only when that margin holds nothing but exact ties.
-        tail = history.iloc[-(self.slow + _SCAN_MARGIN) :]
-        counts = history.count()
-        tail_values = tail.to_numpy(dtype="float64")
-        for position, symbol in enumerate(history.columns):
-            column = tail_values[:, position]
-            values = column[~np.isnan(column)]
-            signal = self._signal(values, int(counts[symbol]))
-            if signal is None:
-                full = history[symbol].to_numpy(dtype="float64")
-                signal = self._signal(full[~np.isnan(full)], int(counts[symbol])) or 0
-            if signal > 0:
-                entries.append(Intent(str(symbol), Action.ENTER))
-            elif signal < 0:
-                exits.append(Intent(str(symbol), Action.EXIT))
-        return exits + entries
-
-    def _c(self, values: np.ndarray, t: int) -> int:
-        return _sign(_sma(values, t, self.fast) - _sma(values, t, self.slow))
-
-    def _signal(self, values: np.ndarray, n_total: int) -> int | None:
-        """+1 up-cross, -1 down-cross, 0 nothing, None: `values` (the last closes of a
-        series of `n_total`) is too short to find z(t−1)."""
-        offset = n_total - len(values)  # index in the full series of values[0]
-        s0 = self.slow - 1
-        t = n_total - 1
-        if t <= s0:
-            return 0
-        local_t = t - offset
-        current = self._c(values, local_t)
-        if current == 0:
-            return 0
-        previous = 0
-        for back in range(local_t - 1, max(s0 - offset, self.slow - 1) - 1, -1):
-            previous = self._c(values, back)
-            if previous != 0:
-                break
-        if previous == 0 and offset > 0:
-            return None
-        if previous < 0 < current:
-            return 1
-        if previous > 0 > current:
-            return -1
-        return 0
-
-
-@dataclass(frozen=True, slots=True)
-class BuyAndHold:
-    """Enter every symbol once (entries repeat harmlessly: an enter while holding is a no-op)."""
+    @classmethod
+    def over(
+        cls, strategy: Strategy, closes: pd.DataFrame, sizing: SizingPolicy | None = None
+    ) -> PlannedStrategy:
+        """`strategy` planned once over the whole of `closes` (the replayed file)."""
+        return cls(strategy.plan(closes), [str(c) for c in closes.columns], sizing)
 
     def intents(self, history: pd.DataFrame) -> list[Intent]:
+        """The intents of the plan's bar `len(history) - 1` (history is the file's prefix)."""
+        bar = len(history) - 1
+        if bar < 0:
+            return []
+        result: list[Intent] = []
+        for intent in self._plan.intents_at(bar, self._symbols):
+            if isinstance(intent, Exit):
+                result.append(Intent(intent.symbol, Action.EXIT))
+            elif isinstance(intent, Enter):
+                sizer = None if self._sizing is None else self._sizing.sizer_at(bar)
+                result.append(Intent(intent.symbol, Action.ENTER, sizer))
+            elif isinstance(intent, Rebalance):
+                target = rebalance_sizer(intent.weights)
+                result.extend(Intent(s, Action.TARGET, target) for s in self._symbols)
+        return result
+
+
+class RollingStrategy:
+    """A strategy planned on each bar's history window; the last row is the decision.
+
+    The strategies' plans are causal, so this is the decision a replay would take on the
+    same closes. `symbols` selects (and orders) the columns planned (default: all);
+    `sizing(closes)` gives the window's sizing policy (default: the trader's own sizer).
+    """
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        symbols: Sequence[str] | None = None,
+        sizing: Callable[[pd.DataFrame], SizingPolicy] | None = None,
+    ) -> None:
+        self._strategy = strategy
+        self._symbols = None if symbols is None else list(symbols)
+        self._sizing = sizing
+
+    def intents(self, history: pd.DataFrame) -> list[Intent]:
+        """`PlannedStrategy`'s intents at the last row of a plan over `history`."""
         if history.empty:
             return []
-        last = history.iloc[-1]
-        return [Intent(str(s), Action.ENTER) for s in history.columns if pd.notna(last[s])]
+        closes = history if self._symbols is None else history[self._symbols]
+        sizing = None if self._sizing is None else self._sizing(closes)
+        return PlannedStrategy.over(self._strategy, closes, sizing).intents(closes)
 
 
-__all__ = ["Action", "BuyAndHold", "Intent", "SmaCross", "Strategy"]
+__all__ = ["Action", "Intent", "IntentSource", "PlannedStrategy", "RollingStrategy"]

@@ -54,7 +54,7 @@ from tradefolio.live.orders import (
 from tradefolio.live.paper import CostModel
 from tradefolio.live.reconcile import ReconciliationReport, reconcile
 from tradefolio.live.risk import RiskEngine, TradingState
-from tradefolio.live.strategy import Action, Strategy
+from tradefolio.live.strategy import Action, IntentSource
 
 #: Called with the name of each crash-relevant point; tests make the process kill itself.
 Checkpoint = Callable[[str], None]
@@ -99,7 +99,7 @@ class LiveTrader:
         *,
         journal: Journal,
         broker: Broker,
-        strategy: Strategy,
+        strategy: IntentSource,
         sizer: PositionSizer,
         risk: RiskEngine | None = None,
         costs: CostModel | None = None,

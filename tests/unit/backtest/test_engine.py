@@ -18,10 +18,10 @@ from tradefolio.backtest.engine import BacktestResult, run_backtest
 from tradefolio.backtest.ledger import MICRO
 from tradefolio.backtest.runner import entry_sizer, run_config
 from tradefolio.backtest.strategies import BuyAndHold, MomentumRotation, SmaCross
-from tradefolio.backtest.strategy import SignalPlan, Strategy
 from tradefolio.data.sample_data import load_sample_prices
 from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.execution.sizing import Quantity, SizingRequest
+from tradefolio.execution.strategy import SignalPlan, Strategy
 
 # --- golden: backtrader's result on the bundled sample -----------------------------------
 

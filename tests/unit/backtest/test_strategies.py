@@ -18,9 +18,9 @@ from tradefolio.backtest.strategies import (
     parse_rebalance,
     rebalance_bars,
 )
-from tradefolio.backtest.strategy import Enter, Exit, Rebalance, Strategy, decide
 from tradefolio.errors import InvalidParameter
 from tradefolio.execution.sizing import SizingRequest
+from tradefolio.execution.strategy import Enter, Exit, Rebalance, Strategy, decide
 from tradefolio.portfolio.params import AllocatorParams
 from tradefolio.portfolio.scoring import score_universe
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tradefolio.backtest.strategies import SmaCross
 from tradefolio.execution.sizing import Quantity, SizingRequest
 from tradefolio.live.journal import Journal
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.risk import RiskEngine
-from tradefolio.live.strategy import SmaCross
+from tradefolio.live.strategy import RollingStrategy
 from tradefolio.live.trader import Checkpoint, LiveTrader
 
 
@@ -25,6 +26,11 @@ class WeightSizer:
 
     def size(self, request: SizingRequest) -> Quantity:
         return math.floor(self.weight * request.equity / request.price)
+
+
+def sma_cross(fast: int, slow: int) -> RollingStrategy:
+    """The backtest's `SmaCross` as the live trader reads it on any feed (planned per bar)."""
+    return RollingStrategy(SmaCross(fast, slow))
 
 
 def gbm_prices(n_symbols: int, n_bars: int, seed: int) -> pd.DataFrame:
@@ -58,7 +64,7 @@ def open_session(
     trader = LiveTrader(
         journal=journal,
         broker=broker,
-        strategy=SmaCross(fast, slow),
+        strategy=sma_cross(fast, slow),
         sizer=WeightSizer(weight),
         costs=costs,
         market=broker,

@@ -40,9 +40,8 @@ from tradefolio.live.feed import ReplayFeed
 from tradefolio.live.journal import Journal, PlannedOrder
 from tradefolio.live.orders import OrderRequest, OrderStatus, Side
 from tradefolio.live.paper import PaperBroker
-from tradefolio.live.strategy import SmaCross
 from tradefolio.live.trader import LiveTrader
-from unit.live.live_helpers import WeightSizer
+from unit.live.live_helpers import WeightSizer, sma_cross
 
 TIMEOUT = 0.3  # client request timeout of these tests (seconds)
 
@@ -343,7 +342,7 @@ def _trader(journal: Journal, broker: Broker, market: Any, **kwargs: Any) -> Liv
     return LiveTrader(
         journal=journal,
         broker=broker,
-        strategy=SmaCross(5, 15),
+        strategy=sma_cross(5, 15),
         sizer=WeightSizer(0.2),
         market=market,
         **kwargs,

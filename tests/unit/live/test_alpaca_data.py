@@ -27,9 +27,8 @@ from tradefolio.live.feed import ReplayFeed
 from tradefolio.live.journal import Journal
 from tradefolio.live.paper import PaperBroker
 from tradefolio.live.polling_feed import MarketData, MarketDataUnavailable, PollingFeed
-from tradefolio.live.strategy import SmaCross
 from tradefolio.live.trader import LiveTrader
-from unit.live.live_helpers import WeightSizer, gbm_prices
+from unit.live.live_helpers import WeightSizer, gbm_prices, sma_cross
 
 TIMEOUT = 0.3
 
@@ -133,7 +132,7 @@ def test_polled_alpaca_session_equals_the_paper_replay(fake: FakeAlpaca, tmp_pat
     LiveTrader(
         journal=paper_journal,
         broker=paper,
-        strategy=SmaCross(5, 15),
+        strategy=sma_cross(5, 15),
         sizer=WeightSizer(0.2),
         market=paper,
     ).run(ReplayFeed(prices).bars())
@@ -159,7 +158,7 @@ def test_polled_alpaca_session_equals_the_paper_replay(fake: FakeAlpaca, tmp_pat
         read_retry_wait=0.0,
     )
     trader = LiveTrader(
-        journal=journal, broker=broker, strategy=SmaCross(5, 15), sizer=WeightSizer(0.2)
+        journal=journal, broker=broker, strategy=sma_cross(5, 15), sizer=WeightSizer(0.2)
     )
     feed = PollingFeed(
         _data(fake),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tradefolio.backtest.strategies import SmaCross
 from tradefolio.data import load_sample
 from tradefolio.errors import ReconciliationError
 from tradefolio.live.feed import ReplayFeed
@@ -13,9 +14,9 @@ from tradefolio.live.journal import Journal
 from tradefolio.live.orders import OrderRequest, OrderStatus, Side
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.risk import RiskEngine, RiskLimits
-from tradefolio.live.strategy import SmaCross
+from tradefolio.live.strategy import PlannedStrategy
 from tradefolio.live.trader import LiveTrader
-from unit.live.live_helpers import WeightSizer, gbm_prices, open_session
+from unit.live.live_helpers import WeightSizer, gbm_prices, open_session, sma_cross
 
 COSTS = CostModel(commission_bps=Decimal(5), commission_min=Decimal(1), slippage_bps=Decimal(2))
 
@@ -37,7 +38,7 @@ def test_sample_session_matches_backtrader_golden(tmp_path: Path) -> None:
     trader = LiveTrader(
         journal=journal,
         broker=broker,
-        strategy=SmaCross(20, 50),
+        strategy=PlannedStrategy.over(SmaCross(20, 50), prices),
         sizer=WeightSizer(0.10),
         market=broker,
     )
@@ -163,7 +164,7 @@ def test_unknown_submit_outcome_is_resolved_by_lookup(tmp_path: Path) -> None:
     trader = LiveTrader(
         journal=journal,
         broker=flaky,
-        strategy=SmaCross(5, 15),
+        strategy=sma_cross(5, 15),
         sizer=WeightSizer(0.2),  # type: ignore[arg-type]
         costs=COSTS,
         market=paper,

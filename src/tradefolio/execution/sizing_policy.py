@@ -1,10 +1,11 @@
 """Which `PositionSizer` answers at a given decision bar.
 
-The engine asks `SizingPolicy.sizer_at(bar)` for the sizer of the orders decided at the
+An engine (the backtest's, or the live trader through `tradefolio.live.strategy`'s
+adapters) asks `SizingPolicy.sizer_at(bar)` for the sizer of the orders decided at the
 close of `bar` and never looks at what it gets. Most runs use one sizer throughout
 (`FixedSizing`); `--beta-sizing` needs a sizer whose betas are the rolling betas on a
 trailing window *ending at the decision bar* (`DatedSizing`), so it changes over time
-without the engine knowing.
+without the engine knowing. `RebalanceSizerFactory` builds the sizer of a `Rebalance`.
 """
 
 from __future__ import annotations

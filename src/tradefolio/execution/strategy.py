@@ -1,0 +1,129 @@
+"""The strategy protocol: closes in, *intents* out; nothing about orders, cash or sizing.
+
+A strategy answers one question: "given the closes up to and including bar t, what do I
+want?" Its answer is a list of intents:
+
+- `Enter(symbol)`: open a long position (sized later by the injected `PositionSizer`);
+  ignored while a position is already held.
+- `Exit(symbol)`: close the whole position; ignored while flat.
+- `Rebalance(weights)`: hold these target weights of equity (anything not listed goes to
+  zero), traded sells first.
+
+Turning intents into orders (sizing, cash limits, costs) is a separate component (the
+backtest engine, or `LiveTrader` through the adapters of `tradefolio.live.strategy`), so
+the same strategy object drives both: the protocol lives here, below both engines, which
+never import each other. For speed a strategy computes its intents for *every* bar at once
+(`plan`), with the contract that row t depends only on closes at or before t (no
+look-ahead, property-tested); a live caller gets the latest bar's intents with
+`decide(strategy, closes_so_far)`. A `Rebalance` is traded with
+`rebalance_sizer(weights)` unless an engine is given another factory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from tradefolio.execution.sizing import PortfolioWeightSizer, PositionSizer
+
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class Enter:
+    """Open a long position in `symbol` (no-op while one is held)."""
+
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """Close the whole position in `symbol` (no-op while flat)."""
+
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rebalance:
+    """Trade to target weights of equity; symbols not in `weights` are sold out."""
+
+    weights: Mapping[str, float]
+
+
+Intent = Enter | Exit | Rebalance
+
+
+@dataclass(frozen=True, slots=True)
+class SignalPlan:
+    """Every bar's intents, in array form.
+
+    `entries[t, j]` / `exits[t, j]`: `Enter` / `Exit` of column j decided at the close of bar
+    t; `rebalances[t]`: the target weights decided at the close of bar t. Shapes are
+    `(bars, symbols)` in the price panel's row and column order.
+    """
+
+    entries: BoolArray
+    exits: BoolArray
+    rebalances: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+
+    def intents_at(self, bar: int, symbols: list[str]) -> tuple[Intent, ...]:
+        """The intents decided at the close of `bar`: exits, then rebalance, then entries."""
+        intents: list[Intent] = [Exit(symbols[j]) for j in np.flatnonzero(self.exits[bar])]
+        if bar in self.rebalances:
+            intents.append(Rebalance(dict(self.rebalances[bar])))
+        intents.extend(Enter(symbols[j]) for j in np.flatnonzero(self.entries[bar]))
+        return tuple(intents)
+
+    @classmethod
+    def empty(cls, bars: int, symbols: int) -> SignalPlan:
+        """A plan that never wants anything."""
+        nothing = np.zeros((bars, symbols), dtype=np.bool_)
+        return cls(entries=nothing, exits=nothing.copy())
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    """Closes (a `DatetimeIndex` x symbols panel, oldest first, NaN = no price) -> intents."""
+
+    @property
+    def name(self) -> str:
+        """Short identifier (`sma-cross`, `momentum`, ...)."""
+        ...
+
+    def plan(self, closes: pd.DataFrame) -> SignalPlan:
+        """Intents for every bar of `closes`; row t may use only rows 0..t."""
+        ...
+
+
+def rebalance_sizer(weights: Mapping[str, float]) -> PositionSizer:
+    """The sizer a `Rebalance` intent trades with: `PortfolioWeightSizer(weights)`.
+
+    target = floor(w · equity / price), cut to what the cash pays for; a held symbol
+    without a weight sizes to 0 (sold).
+    """
+    return PortfolioWeightSizer(weights)
+
+
+def decide(strategy: Strategy, closes: pd.DataFrame) -> tuple[Intent, ...]:
+    """Intents at the last bar of `closes` (the bar-by-bar view a live trader uses)."""
+    if closes.empty:
+        return ()
+    plan = strategy.plan(closes)
+    return plan.intents_at(len(closes) - 1, [str(c) for c in closes.columns])
+
+
+__all__ = [
+    "Enter",
+    "Exit",
+    "Intent",
+    "Rebalance",
+    "SignalPlan",
+    "Strategy",
+    "decide",
+    "rebalance_sizer",
+]
