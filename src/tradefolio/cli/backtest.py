@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from tradefolio.backtest.config import STRATEGIES, BacktestConfig
+from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.engine import BacktestResult
 from tradefolio.backtest.metrics import Metrics
 from tradefolio.backtest.runner import run_config
@@ -20,10 +20,35 @@ from tradefolio.cli.common import (
     stderr_console,
     stdout_console,
 )
+from tradefolio.cli.trading_options import (
+    DEFAULTS,
+    BetaSizingOption,
+    BetaWindowOption,
+    CashOption,
+    CommissionBpsOption,
+    CommissionMinOption,
+    CommissionPerShareOption,
+    FactorOption,
+    FastOption,
+    LookbackOption,
+    MaxPositionOption,
+    MaxPositionsOption,
+    MaxWeightOption,
+    MinWeightOption,
+    PortfolioOption,
+    RebalanceOption,
+    RiskPerTradeOption,
+    SizerOption,
+    SlippageBpsOption,
+    SlowOption,
+    SolverOption,
+    StopLossOption,
+    StrategyOption,
+    TargetBetaOption,
+    WeightOption,
+)
 from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
-from tradefolio.portfolio.allocator import SOLVERS
-from tradefolio.portfolio.scoring import FACTORS
 from tradefolio.reporting.run_folder import write_backtest_run
 
 EXAMPLES = """
@@ -122,63 +147,30 @@ def backtest_command(
             "--benchmark", help="Benchmark price file for betas (default: sample S&P 500)."
         ),
     ] = None,
-    strategy: Annotated[
-        str, typer.Option(help=f"Strategy: {', '.join(STRATEGIES)}.")
-    ] = "sma-cross",
-    fast: Annotated[int, typer.Option(help="sma-cross: fast SMA window (sessions).")] = 20,
-    slow: Annotated[int, typer.Option(help="sma-cross: slow SMA window (sessions).")] = 50,
-    lookback: Annotated[
-        int | None,
-        typer.Option(help="momentum / --portfolio: scoring lookback in sessions."),
-    ] = None,
-    max_positions: Annotated[
-        int, typer.Option(help="momentum / --portfolio: most names held.")
-    ] = 5,
-    rebalance: Annotated[
-        str, typer.Option(help="momentum / --portfolio: monthly, weekly or every N sessions.")
-    ] = "monthly",
-    portfolio: Annotated[
-        bool,
-        typer.Option("--portfolio", help="Score, allocate and trade to the allocator's weights."),
-    ] = False,
-    factor: Annotated[
-        str, typer.Option(help=f"--portfolio scoring factor: {', '.join(FACTORS)}.")
-    ] = "momentum",
-    max_weight: Annotated[
-        float, typer.Option(help="--portfolio: cap on one name's weight.")
-    ] = 0.25,
-    min_weight: Annotated[
-        float, typer.Option(help="--portfolio: floor on a held name's weight.")
-    ] = 0.02,
-    solver: Annotated[
-        str, typer.Option(help=f"--portfolio allocator solver: {', '.join(SOLVERS)}.")
-    ] = "cbc",
-    sizer: Annotated[
-        str, typer.Option(help="Entry sizer: risk, weight, or beta (risk sized by rolling beta).")
-    ] = "risk",
-    weight: Annotated[
-        float, typer.Option(help="weight sizer: fraction of equity per entry.")
-    ] = 0.10,
-    risk_per_trade: Annotated[
-        float, typer.Option(help="risk sizer: fraction of equity lost at the stop.")
-    ] = 0.01,
-    stop_loss: Annotated[
-        float, typer.Option(help="risk sizer: stop distance as a fraction of price.")
-    ] = 0.05,
-    max_position: Annotated[
-        float, typer.Option(help="risk sizer: cap on one position, fraction of equity.")
-    ] = 0.25,
-    beta_sizing: Annotated[
-        bool,
-        typer.Option("--beta-sizing", help="Scale entries by rolling beta on the benchmark."),
-    ] = False,
-    beta_window: Annotated[int, typer.Option(help="Rolling beta window in sessions.")] = 252,
-    target_beta: Annotated[float, typer.Option(help="Beta sizing: beta to size towards.")] = 1.0,
-    cash: Annotated[float, typer.Option(help="Starting cash.")] = 1_000_000.0,
-    commission_bps: Annotated[float, typer.Option(help="Commission, bps of notional.")] = 0.0,
-    commission_per_share: Annotated[float, typer.Option(help="Commission per share.")] = 0.0,
-    commission_min: Annotated[float, typer.Option(help="Minimum commission per fill.")] = 0.0,
-    slippage_bps: Annotated[float, typer.Option(help="Slippage, bps against the trader.")] = 0.0,
+    strategy: StrategyOption = DEFAULTS.strategy,
+    fast: FastOption = DEFAULTS.fast,
+    slow: SlowOption = DEFAULTS.slow,
+    lookback: LookbackOption = DEFAULTS.lookback,
+    max_positions: MaxPositionsOption = DEFAULTS.max_positions,
+    rebalance: RebalanceOption = DEFAULTS.rebalance,
+    portfolio: PortfolioOption = DEFAULTS.portfolio,
+    factor: FactorOption = DEFAULTS.factor,
+    max_weight: MaxWeightOption = DEFAULTS.max_weight,
+    min_weight: MinWeightOption = DEFAULTS.min_weight,
+    solver: SolverOption = DEFAULTS.solver,
+    sizer: SizerOption = DEFAULTS.sizer,
+    weight: WeightOption = DEFAULTS.weight,
+    risk_per_trade: RiskPerTradeOption = DEFAULTS.risk_per_trade,
+    stop_loss: StopLossOption = DEFAULTS.stop_loss,
+    max_position: MaxPositionOption = DEFAULTS.max_position,
+    beta_sizing: BetaSizingOption = DEFAULTS.beta_sizing,
+    beta_window: BetaWindowOption = DEFAULTS.beta_window,
+    target_beta: TargetBetaOption = DEFAULTS.target_beta,
+    cash: CashOption = DEFAULTS.cash,
+    commission_bps: CommissionBpsOption = DEFAULTS.commission_bps,
+    commission_per_share: CommissionPerShareOption = DEFAULTS.commission_per_share,
+    commission_min: CommissionMinOption = DEFAULTS.commission_min,
+    slippage_bps: SlippageBpsOption = DEFAULTS.slippage_bps,
     output: Annotated[
         OutputFormat,
         typer.Option("--format", help="table (metrics), json (contract), csv (fills)."),

@@ -32,9 +32,36 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from tradefolio.backtest.config import SIZERS, STRATEGIES, BacktestConfig
+from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.runner import build_sizing, build_strategy
 from tradefolio.cli.common import OutputFormat, print_json, require, stderr_console, stdout_console
+from tradefolio.cli.trading_options import (
+    DEFAULTS,
+    BetaSizingOption,
+    BetaWindowOption,
+    CashOption,
+    CommissionBpsOption,
+    CommissionMinOption,
+    CommissionPerShareOption,
+    FactorOption,
+    FastOption,
+    LookbackOption,
+    MaxPositionOption,
+    MaxPositionsOption,
+    MaxWeightOption,
+    MinWeightOption,
+    PortfolioOption,
+    RebalanceOption,
+    RiskPerTradeOption,
+    SizerOption,
+    SlippageBpsOption,
+    SlowOption,
+    SolverOption,
+    StopLossOption,
+    StrategyOption,
+    TargetBetaOption,
+    WeightOption,
+)
 from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
 from tradefolio.errors import BrokerError, DataError
@@ -287,42 +314,30 @@ def run_command(
             help="Reconciliation: accept a cash difference up to this (broker fees, interest)."
         ),
     ] = 0.0,
-    strategy: Annotated[
-        str, typer.Option(help=f"Strategy: {', '.join(STRATEGIES)}.")
-    ] = "sma-cross",
-    fast: Annotated[int, typer.Option(help="sma-cross: fast SMA window.")] = 20,
-    slow: Annotated[int, typer.Option(help="sma-cross: slow SMA window.")] = 50,
-    lookback: Annotated[int | None, typer.Option(help="momentum / --portfolio lookback.")] = None,
-    max_positions: Annotated[int, typer.Option(help="momentum / --portfolio: most names.")] = 5,
-    rebalance: Annotated[
-        str, typer.Option(help="monthly, weekly or every N sessions.")
-    ] = "monthly",
-    portfolio: Annotated[
-        bool, typer.Option("--portfolio", help="Score, allocate, trade to the weights.")
-    ] = False,
-    factor: Annotated[str, typer.Option(help="--portfolio scoring factor.")] = "momentum",
-    max_weight: Annotated[float, typer.Option(help="--portfolio: cap on one weight.")] = 0.25,
-    min_weight: Annotated[float, typer.Option(help="--portfolio: floor on a weight.")] = 0.02,
-    solver: Annotated[str, typer.Option(help="--portfolio allocator solver.")] = "cbc",
-    sizer: Annotated[str, typer.Option(help=f"Entry sizer: {', '.join(SIZERS)}.")] = "risk",
-    weight: Annotated[float, typer.Option(help="weight sizer: fraction of equity.")] = 0.10,
-    risk_per_trade: Annotated[float, typer.Option(help="risk sizer: equity at risk.")] = 0.01,
-    stop_loss: Annotated[float, typer.Option(help="risk sizer: stop distance.")] = 0.05,
-    max_position: Annotated[
-        float, typer.Option(help="risk sizer: cap on one position, fraction of equity.")
-    ] = 0.25,
-    beta_sizing: Annotated[
-        bool, typer.Option("--beta-sizing", help="Scale entries by rolling beta.")
-    ] = False,
-    beta_window: Annotated[int, typer.Option(help="Rolling beta window.")] = 252,
-    target_beta: Annotated[float, typer.Option(help="Beta to size towards.")] = 1.0,
-    cash: Annotated[
-        float, typer.Option(help="Starting cash (paper broker; alpaca uses the account's).")
-    ] = 1_000_000.0,
-    commission_bps: Annotated[float, typer.Option(help="Commission, bps of notional.")] = 0.0,
-    commission_per_share: Annotated[float, typer.Option(help="Commission per share.")] = 0.0,
-    commission_min: Annotated[float, typer.Option(help="Minimum commission per fill.")] = 0.0,
-    slippage_bps: Annotated[float, typer.Option(help="Slippage, bps against the trader.")] = 0.0,
+    strategy: StrategyOption = DEFAULTS.strategy,
+    fast: FastOption = DEFAULTS.fast,
+    slow: SlowOption = DEFAULTS.slow,
+    lookback: LookbackOption = DEFAULTS.lookback,
+    max_positions: MaxPositionsOption = DEFAULTS.max_positions,
+    rebalance: RebalanceOption = DEFAULTS.rebalance,
+    portfolio: PortfolioOption = DEFAULTS.portfolio,
+    factor: FactorOption = DEFAULTS.factor,
+    max_weight: MaxWeightOption = DEFAULTS.max_weight,
+    min_weight: MinWeightOption = DEFAULTS.min_weight,
+    solver: SolverOption = DEFAULTS.solver,
+    sizer: SizerOption = DEFAULTS.sizer,
+    weight: WeightOption = DEFAULTS.weight,
+    risk_per_trade: RiskPerTradeOption = DEFAULTS.risk_per_trade,
+    stop_loss: StopLossOption = DEFAULTS.stop_loss,
+    max_position: MaxPositionOption = DEFAULTS.max_position,
+    beta_sizing: BetaSizingOption = DEFAULTS.beta_sizing,
+    beta_window: BetaWindowOption = DEFAULTS.beta_window,
+    target_beta: TargetBetaOption = DEFAULTS.target_beta,
+    cash: CashOption = DEFAULTS.cash,
+    commission_bps: CommissionBpsOption = DEFAULTS.commission_bps,
+    commission_per_share: CommissionPerShareOption = DEFAULTS.commission_per_share,
+    commission_min: CommissionMinOption = DEFAULTS.commission_min,
+    slippage_bps: SlippageBpsOption = DEFAULTS.slippage_bps,
     max_order_notional: Annotated[
         float | None, typer.Option(help="Risk: max notional per order.")
     ] = None,

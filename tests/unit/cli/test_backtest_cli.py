@@ -8,8 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import typer.main
 
 from support.cli import assert_one_line_error, run_cli
+from tradefolio.backtest.config import BacktestConfig
+from tradefolio.cli.app import build_app
 
 FILL_KEYS = {"date", "symbol", "side", "quantity", "price", "commission"}
 METRIC_KEYS = {
@@ -184,3 +187,24 @@ def test_long_file_with_opens_fills_at_the_next_open(
     # decided at the first close, filled at the second bar's open: floor(0.5 · 1000 / 10.5)
     assert (fill["date"], fill["price"], fill["quantity"]) == (str(days[1].date()), 10.5, 47)
     assert payload["final_equity"] == pytest.approx(1000 - 47 * 10.5 + 47 * 15.0)
+
+
+def test_backtest_and_live_share_one_definition_of_the_trading_options() -> None:
+    """Every strategy/sizer/cost option of `backtest` exists in `live` with the same flags,
+    help text and default (both come from `cli.trading_options`), and both defaults are
+    `BacktestConfig`'s."""
+    group = typer.main.get_command(build_app())
+    commands = group.commands  # type: ignore[attr-defined]
+
+    def options(name: str) -> dict[str, tuple[object, ...]]:
+        return {
+            str(p.name): (tuple(p.opts), getattr(p, "help", None), p.default)
+            for p in commands[name].params
+        }
+
+    backtest, live = options("backtest"), options("live")
+    shared = set(BacktestConfig.model_fields)
+    assert shared <= set(backtest) and shared <= set(live)
+    for name in sorted(shared):
+        assert backtest[name] == live[name], name
+        assert backtest[name][2] == BacktestConfig.model_fields[name].default, name
