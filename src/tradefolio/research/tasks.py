@@ -29,8 +29,8 @@ from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.engine import BacktestResult, run_backtest
 from tradefolio.backtest.metrics import compute_metrics
 from tradefolio.backtest.runner import build_sizing, build_strategy, cost_model, run_config
-from tradefolio.backtest.strategy import SignalPlan, Strategy
 from tradefolio.errors import DataError
+from tradefolio.execution.strategy import SignalPlan, Strategy
 from tradefolio.research.space import ParamValue
 
 FloatArray = npt.NDArray[np.float64]
