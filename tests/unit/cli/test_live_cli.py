@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -128,3 +129,35 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     run = _cli("live", "--paper", "--db", str(db))
     assert run.returncode == 1 and "newer" in run.stderr
     assert db.read_bytes() == before
+
+
+def _positions_from_fills(fills: list[dict[str, Any]]) -> dict[str, float]:
+    held: dict[str, float] = {}
+    for fill in fills:
+        signed = float(fill["quantity"]) * (1 if fill["side"] == "buy" else -1)
+        held[fill["symbol"]] = held.get(fill["symbol"], 0.0) + signed
+    return {symbol: quantity for symbol, quantity in held.items() if quantity}
+
+
+def test_live_paper_portfolio_ends_with_the_backtest_positions(tmp_path: Path) -> None:
+    """Issue 6's done-when: `live --paper --portfolio` on the sample's bars ends with the
+    positions (and equity) of `backtest --portfolio` over the same bars."""
+    pytest.importorskip("ortools")
+    from tradefolio.data.sample_data import load_sample_prices
+
+    prices = tmp_path / "sample_tail.csv"
+    load_sample_prices().iloc[-400:].to_csv(prices, index_label="date")
+    model = ("--portfolio", "--max-positions", "4", "--rebalance", "21", "--lookback", "60")
+    backtest = _cli("backtest", "--prices", str(prices), *model, "--format", "json", "--no-record")
+    assert backtest.returncode == 0, backtest.stderr
+    expected = json.loads(backtest.stdout)
+    db = tmp_path / "paper.db"
+    live = _cli("live", "--paper", "--prices", str(prices), "--db", str(db), *model, "--no-record")
+    assert live.returncode == 0, live.stderr
+    status = _cli("live", "status", "--db", str(db), "--format", "json")
+    assert status.returncode == 0, status.stderr
+    state = json.loads(status.stdout)
+    positions = {p["symbol"]: float(p["quantity"]) for p in state["positions"]}
+    assert positions == _positions_from_fills(expected["fills"])
+    assert len(positions) >= 2
+    assert state["equity"] == pytest.approx(expected["final_equity"], abs=0.01)
