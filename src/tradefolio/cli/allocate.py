@@ -145,7 +145,8 @@ def allocate_command(
         str | None,
         typer.Option(
             help=f"Solver: {', '.join(SOLVERS)} (default cbc; for quadratic objectives highs, "
-            "tradefolio's branch and bound over HiGHS QPs)."
+            "tradefolio's branch and bound over HiGHS QPs, or scip with --whole-shares, "
+            "--min-trade or --fixed-cost)."
         ),
     ] = None,
     time_limit: Annotated[float, typer.Option(help="Solver time limit in seconds.")] = 10.0,

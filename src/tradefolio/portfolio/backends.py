@@ -4,9 +4,10 @@
 | -------------------------------- | ----------------------------------- | ----------------- |
 | linear (score, cvar, mad, kelly) | OR-Tools `pywraplp`                 | cbc*, scip, highs |
 | quadratic (mean/min-variance)    | `branch_and_bound.py`, HiGHS QPs    | highs*            |
-| quadratic (mean/min-variance)    | OR-Tools MathOpt                    | scip (gSCIP)      |
+| quadratic (mean/min-variance)    | OR-Tools MathOpt                    | scip (gSCIP)*     |
 
-(* the default for "auto")
+(* the default for "auto": for a quadratic program highs when its only integers are the
+names' selections, scip when it has lots, trade flags or fixed costs)
 
 A quadratic program sent to cbc fails with `SolverUnavailable` naming the fix: CBC has no
 quadratic objective. For quadratic programs "highs" means tradefolio's own branch and bound
@@ -29,7 +30,7 @@ from numpy.typing import NDArray
 
 from tradefolio.errors import InfeasibleAllocation, InvalidParameter, MissingExtra, SolverError
 from tradefolio.errors import SolverUnavailable as SolverUnavailableError
-from tradefolio.portfolio.branch_and_bound import branch_and_bound
+from tradefolio.portfolio.branch_and_bound import branch_and_bound, suits_branch_and_bound
 from tradefolio.portfolio.mip import (
     MIP_SOLVERS,
     create_solver,
@@ -39,7 +40,7 @@ from tradefolio.portfolio.mip import (
 from tradefolio.portfolio.program import INF, Program
 from tradefolio.portfolio.types import SolveStatus
 
-#: Solver names the composable model accepts; "auto" picks cbc (linear) or scip (quadratic).
+#: Solver names the composable model accepts; "auto": see `resolve_solver`.
 MODEL_SOLVERS: tuple[str, ...] = ("auto", *MIP_SOLVERS)
 #: Solvers that take a quadratic objective: tradefolio's branch and bound over HiGHS QP
 #: relaxations ("highs", the default) and SCIP through OR-Tools MathOpt.
@@ -66,18 +67,33 @@ class RawSolution:
     solver: str
 
 
-def resolve_solver(name: str, quadratic: bool) -> str:
-    """The concrete solver for `name` ("auto" -> cbc or scip); fail clearly if it can't."""
+def resolve_solver(name: str, program: Program) -> str:
+    """The concrete solver for `name`; fail clearly if it can't solve `program`.
+
+    "auto" picks cbc for linear programs; for quadratic ones the branch and bound ("highs")
+    when every integer is a name's selection (`suits_branch_and_bound`), else SCIP: lots,
+    trade flags and tiny fixed-cost coefficients are where HiGHS's QP answers were seen to
+    be inexact, and where SCIP's own branching is the safer engine.
+    """
     key = name.lower()
+    quadratic = program.is_quadratic
     if key not in MODEL_SOLVERS:
         raise InvalidParameter(f"unknown solver {name!r}: choose one of {', '.join(MODEL_SOLVERS)}")
     if key == "auto":
-        return "highs" if quadratic else "cbc"
+        if not quadratic:
+            return "cbc"
+        return "highs" if suits_branch_and_bound(program) else "scip"
     if quadratic and key not in QUADRATIC_SOLVERS:
         raise SolverUnavailableError(
             f"solver {key!r} cannot solve a quadratic objective (mean-variance, min-variance) "
             "with integer variables; use --solver highs (branch and bound over HiGHS QPs, "
             "the default) or --solver scip (OR-Tools MathOpt with SCIP)"
+        )
+    if quadratic and key == "highs" and not suits_branch_and_bound(program):
+        raise SolverUnavailableError(
+            "--solver highs solves quadratic models whose only integer choices are which "
+            "names to hold; with --whole-shares, --min-trade or --fixed-cost use --solver scip "
+            "(what --solver auto picks)"
         )
     return key
 
@@ -99,7 +115,7 @@ def solve_program(
     hint: NDArray[np.float64] | None = None,
 ) -> RawSolution:
     """Solve `program`; raise `InfeasibleAllocation`, `SolverError` or `SolverUnavailable`."""
-    name = resolve_solver(solver, program.is_quadratic)
+    name = resolve_solver(solver, program)
     if program.is_quadratic:
         if name == "highs":
             return _solve_branch_and_bound(program, time_limit, hint)
@@ -222,7 +238,15 @@ def _solve_branch_and_bound(
     program: Program, time_limit: float, hint: NDArray[np.float64] | None
 ) -> RawSolution:
     found = branch_and_bound(program, _scale(program), time_limit, BRANCH_AND_BOUND_GAP, hint)
-    return _finish(program, found.values, found.status, found.best_bound, "highs")
+    solution = _finish(program, found.values, found.status, found.best_bound, "highs")
+    broken = program.violations(solution.values, 1e-6)
+    if broken:
+        # HiGHS's active set can stop short on badly scaled rows (lots, tiny fixed costs):
+        # never hand back a point that breaks the model.
+        raise SolverError(
+            f"the branch and bound's answer breaks the model ({broken[0]}); use --solver scip"
+        )
+    return solution
 
 
 def load_mathopt() -> Any:

@@ -92,6 +92,23 @@ class _Selections:
     structural: frozenset[int]  # link and floor rows (gone from the reduced model)
     counting: tuple[tuple[int, NDArray[np.intp], NDArray[np.float64]], ...]  # row, j's, c_j
 
+    def reducible(self, program: Program) -> bool:
+        """Whether nodes may drop the z columns: not when a floor is above its cap (the
+        name cannot be held) or a weight has a positive lower bound (it must be): the
+        reduced relaxation would allow either name at a fraction of a selection."""
+        return bool(
+            np.all(self.floors <= self.caps) and all(program.lower[w] <= 0.0 for w in self.weights)
+        )
+
+
+def suits_branch_and_bound(program: Program) -> bool:
+    """Whether the branch and bound is the right default for `program`: no integers, or
+    only names' selections (`_Selections`). Lots, trade flags and fixed costs bring rows
+    with coefficients of 1e-5 (a lot's or a fixed cost's share of the account) on which
+    HiGHS's QP answers were seen to be inexact; SCIP handles those."""
+    integers = np.flatnonzero(np.array(program.integer, dtype=bool))
+    return integers.size == 0 or _selection_structure(program, integers) is not None
+
 
 def _selection_structure(program: Program, integers: NDArray[np.intp]) -> _Selections | None:
     """The `_Selections` view of `program`, or None when it does not have that shape."""
@@ -189,6 +206,8 @@ class Relaxation:
         for row_number, (_, index, loadings, pivot) in enumerate(self.definitions.values()):
             self._definition_matrix[row_number, index] = -loadings / pivot
         self.selections = _selection_structure(program, self.integers)
+        if self.selections is not None and not self.selections.reducible(program):
+            self.selections = None
         excluded = set(self.definitions)
         if self.selections is not None:
             excluded |= {int(k) for k in self.integers}
@@ -292,6 +311,8 @@ class Relaxation:
                     for k, c in others.items()
                 )
             ) / abs(pivot)
+            if not math.isfinite(reach):
+                continue  # an unbounded variable in the definition: keep the row
             slack = 1e-9 * max(reach, 1.0)
             if program.lower[v] > -reach + slack or program.upper[v] < reach - slack:
                 continue  # the bounds of v cut into the definition: keep the row
@@ -412,10 +433,14 @@ def branch_and_bound(
         return deadline - time.monotonic()
 
     def try_integers(fixed: NDArray[np.float64]) -> None:
-        """Solve with the integers fixed at `fixed`; keep the point if it improves."""
+        """Solve with the integers fixed at `fixed`; keep the point if it improves. A
+        heuristic's failure (HiGHS error) is not the search's: it is ignored."""
         nonlocal best_value, best_point
         fixed = np.clip(fixed, root_lower, root_upper)
-        solved = relaxation.solve(fixed, fixed, remaining())
+        try:
+            solved = relaxation.solve(fixed, fixed, remaining())
+        except SolverError:
+            return
         if solved is not None and solved[0] < best_value:
             best_value, best_point = solved
             best_point = best_point.copy()
@@ -426,6 +451,7 @@ def branch_and_bound(
 
     counter = itertools.count()
     open_nodes = [_Node((0.0, -math.inf), next(counter), -math.inf, 0, root_lower, root_upper)]
+    unresolved: list[float] = []  # bounds of nodes HiGHS failed on (kept, not explored)
     nodes = 0
     stopped = False
     best_first = False
@@ -447,41 +473,41 @@ def branch_and_bound(
             heapq.heappush(open_nodes, node)
             stopped = True
             break
+        except SolverError:
+            if node.depth == 0:
+                raise
+            unresolved.append(node.bound)  # its parent's bound still bounds it
+            continue
         nodes += 1
         if solved is None:
-            if nodes == 1:
+            if node.depth == 0:
                 raise InfeasibleAllocation("the allocation model is infeasible (root node)")
             continue
         bound, point = solved
         values = point[ints]
         fraction = np.abs(values - np.round(values))
-        integral = fraction.size == 0 or float(fraction.max()) <= _INTEGRALITY
+        largest = float(fraction.max(initial=0.0))
         try:
-            if nodes == 1 and hint is not None:
+            if node.depth == 0 and hint is not None:
                 try_integers(np.round(hint[ints]))
-            if integral and float(fraction.max(initial=0.0)) <= _EXACTLY_INTEGRAL:
+            if largest <= _EXACTLY_INTEGRAL:
                 # The relaxation's optimum already has these integers: it is the exact
-                # optimum for them, no second solve needed.
+                # optimum for them, no second solve needed; nothing below it is better.
                 if bound < best_value:
                     best_value, best_point = bound, point.copy()
                     best_point[ints] = np.round(values)
-            elif integral:
-                try_integers(np.round(values))
-            elif nodes == 1:
+                continue
+            if largest <= _INTEGRALITY:
+                try_integers(np.round(values))  # closes the node if it matches the bound
+            elif node.depth == 0:
                 up = np.ceil(values - _INTEGRALITY)
                 try_integers(np.where(binary, up, np.floor(values + _INTEGRALITY)))
         except TimeoutError:
+            node.bound = max(node.bound, bound)
+            heapq.heappush(open_nodes, node)
             stopped = True
-        if integral and bound < best_value - relative_gap * max(abs(best_value), 1e-9):
-            # Only when polishing timed out: the relaxation's own point is integral.
-            best_value, best_point = bound, point.copy()
-            best_point[ints] = np.round(values)
-        if stopped:
-            if not integral:
-                node.bound = bound
-                heapq.heappush(open_nodes, node)
             break
-        if integral or prunable(bound):
+        if prunable(bound):
             continue
         branch = int(np.argmax(fraction))
         down_upper = node.upper.copy()
@@ -498,10 +524,14 @@ def branch_and_bound(
                 f"branch and bound found no solution within the time limit of {time_limit:g} s; "
                 "raise --time-limit"
             )
+        if unresolved:
+            raise SolverError(
+                "branch and bound found no solution: HiGHS failed on some nodes; use --solver scip"
+            )
         raise InfeasibleAllocation("the allocation model is infeasible (branch and bound)")
-    open_bounds = [n.bound for n in open_nodes if not prunable(n.bound)]
+    open_bounds = [b for b in [*(n.bound for n in open_nodes), *unresolved] if not prunable(b)]
     bound_min = min([*open_bounds, best_value])
-    status: SolveStatus = "feasible" if stopped and open_bounds else "optimal"
+    status: SolveStatus = "feasible" if open_bounds else "optimal"
     return SearchResult(
         values=best_point,
         status=status,
@@ -511,4 +541,10 @@ def branch_and_bound(
     )
 
 
-__all__ = ["Relaxation", "SearchResult", "branch_and_bound", "load_highspy"]
+__all__ = [
+    "Relaxation",
+    "SearchResult",
+    "branch_and_bound",
+    "load_highspy",
+    "suits_branch_and_bound",
+]

@@ -13,7 +13,8 @@ seed model of `allocator.py`. Risk minimisers (min-variance, cvar, mad) have the
 portfolio as a trivial optimum, so unless a `Budget` says otherwise they invest fully
 (min_invested = max_invested, less K lots of the dearest name with whole shares).
 
-Solving: pre-checks -> solve (pywraplp for linear programs, MathOpt/SCIP for quadratic) ->
+Solving: pre-checks -> solve (pywraplp for linear programs; for quadratic ones the branch
+and bound over HiGHS QPs, or MathOpt/SCIP, see `backends.resolve_solver`) ->
 on infeasibility the elastic re-solve explains the conflict (`infeasibility.py`). The result
 lists target positions, the trades from the holdings, status, bound and gap.
 """
@@ -179,7 +180,7 @@ class PortfolioModel:
         if not (math.isfinite(time_limit) and time_limit > 0):
             raise InvalidParameter(f"time_limit must be > 0 seconds, got {time_limit}")
         ctx = self.build(universe)
-        name = resolve_solver(solver, ctx.program.is_quadratic)
+        name = resolve_solver(solver, ctx.program)
         self.precheck(ctx)
         if universe.size == 0:
             return self._result(ctx, np.zeros(ctx.program.size), "optimal", 0.0, name, fractional)

@@ -29,7 +29,8 @@ def test_issue_example_runs_and_trades_reproduce_targets(
     assert result.code == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload.keys() >= CONTRACT_KEYS
-    assert payload["status"] == "optimal" and payload["solver"] == "highs"
+    # whole shares, a minimum trade and fixed costs: auto picks SCIP, not the branch and bound
+    assert payload["status"] == "optimal" and payload["solver"] == "scip"
     held = {"XOM": 100, "AAPL": 20}
     target = {a["symbol"]: a["shares"] for a in payload["allocations"]}
     for trade in payload["trades"]:
@@ -86,3 +87,30 @@ def test_bad_new_options_are_one_line_errors(
 def test_default_path_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
     payload = json.loads(run_cli(capsys, "allocate", "--format", "json").stdout)
     assert "trades" not in payload and payload["solver"] == "cbc"
+
+
+def test_mean_variance_defaults_to_the_branch_and_bound(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(
+        capsys,
+        "allocate",
+        "--objective",
+        "mean-variance",
+        "--sector-cap",
+        "0.35",
+        "--format",
+        "json",
+    )
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["status"] == "optimal" and payload["solver"] == "highs"
+
+
+def test_branch_and_bound_refuses_lots_and_points_to_scip(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run_cli(
+        capsys, "allocate", "--objective", "mean-variance", "--whole-shares", "--solver", "highs"
+    )
+    assert result.code == 1
+    assert "use --solver scip" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -23,12 +23,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tradefolio.errors import SolverError
-from tradefolio.portfolio.constraints import Budget, Cardinality, Constraint, PositionLimits
+from tradefolio.errors import SolverError, SolverUnavailable
+from tradefolio.portfolio.backends import solve_program
+from tradefolio.portfolio.branch_and_bound import Relaxation
+from tradefolio.portfolio.constraints import (
+    Budget,
+    Cardinality,
+    Constraint,
+    PositionLimits,
+    SectorCaps,
+    WholeShares,
+)
 from tradefolio.portfolio.context import Universe, make_universe
 from tradefolio.portfolio.covariance import RiskModel, risk_model
 from tradefolio.portfolio.model import PortfolioModel, PortfolioResult
 from tradefolio.portfolio.objectives import MeanVariance, MinVariance, Objective
+from tradefolio.portfolio.program import Program
 from tradefolio.portfolio.types import Candidate
 
 pytest.importorskip("highspy")
@@ -359,3 +369,94 @@ def test_scip_and_branch_and_bound_agree(
     # and both answers are the enumeration's optimum
     oracle = inst.oracle(minvar)
     assert highs.objective == pytest.approx(oracle, rel=RELATIVE)
+
+
+# ----------------------------------------------------------- shapes the review broke (fixed)
+
+
+def _selection_program(lower: float) -> tuple[Program, int, int]:
+    """minimise w1^2 + w2^2 - 2 w2 + 1, w_i <= z_i, z1 + z2 <= 1, w1 >= `lower`."""
+    program = Program(maximize=False)
+    w1 = program.add_variable("w1", lower, 1.0)
+    w2 = program.add_variable("w2", 0.0, 1.0)
+    z1, z2 = program.add_binary("z1"), program.add_binary("z2")
+    program.add_row({w1: 1.0, z1: -1.0}, hi=0.0)
+    program.add_row({w2: 1.0, z2: -1.0}, hi=0.0)
+    program.add_row({z1: 1.0, z2: 1.0}, hi=1.0, group="count")
+    program.add_square_terms(w1, 1.0)
+    program.add_square_terms(w2, 1.0)
+    program.add_objective({w2: -2.0})
+    program.constant = 1.0
+    return program, w1, w2
+
+
+def test_a_positive_lower_bound_on_a_weight_is_kept() -> None:
+    # w1 >= 0.1 forces z1 = 1, so z2 = 0: the optimum is 0.01 + 1 = 1.01, not 0.
+    program, w1, w2 = _selection_program(0.1)
+    solved = solve_program(program, "highs", 5.0)
+    assert program.violations(solved.values) == []
+    assert solved.objective == pytest.approx(1.01, abs=1e-9)
+    assert solved.values[w1] == pytest.approx(0.1) and solved.values[w2] == pytest.approx(0.0)
+    assert solve_program(program, "scip", 5.0).objective == pytest.approx(1.01, abs=1e-6)
+
+
+def test_a_floor_above_a_sector_cap_keeps_the_name_out() -> None:
+    # Sector X caps A at 0.05 while any held name carries at least 0.10: A cannot be held.
+    risk = RiskModel(("A", "B", "C"), np.zeros((1, 3)), np.full(3, 0.04))
+    candidates = [
+        Candidate("A", 0.30, 10.0),
+        Candidate("B", 0.10, 10.0),
+        Candidate("C", 0.08, 10.0),
+    ]
+    model = PortfolioModel(
+        MeanVariance(risk, 1.0),
+        [PositionLimits(0.5, 0.10), SectorCaps({"A": "X"}, 1.0, {"X": 0.05})],
+    )
+    result = model.solve(make_universe(candidates, 100_000.0), solver="highs")
+    assert result.status == "optimal" and result.solver == "highs"
+    assert "A" not in result.weights
+    assert all(w >= 0.10 - 1e-9 for w in result.weights.values())
+    reference = model.solve(make_universe(candidates, 100_000.0), solver="scip")
+    assert result.objective == pytest.approx(reference.objective, rel=1e-6)
+
+
+def test_lots_and_trade_flags_go_to_scip_and_highs_refuses_them() -> None:
+    risk = RiskModel(("A", "B"), np.zeros((1, 2)), np.full(2, 0.04))
+    candidates = [Candidate("A", 0.20, 130.0), Candidate("B", 0.10, 90.0)]
+    model = PortfolioModel(MeanVariance(risk, 2.0), [PositionLimits(0.6), WholeShares()])
+    universe = make_universe(candidates, 1000.0)
+    assert model.solve(universe).solver == "scip"
+    with pytest.raises(SolverUnavailable, match="use --solver scip"):
+        model.solve(universe, solver="highs")
+
+
+def test_a_node_highs_fails_on_keeps_its_bound_and_the_result_is_not_called_optimal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(5)
+    n = 12
+    symbols = [f"S{i}" for i in range(n)]
+    risk = RiskModel(tuple(symbols), rng.normal(0.0, 0.1, (2, n)), rng.uniform(0.02, 0.08, n))
+    model = PortfolioModel(MeanVariance(risk, 20.0), [PositionLimits(0.5), Cardinality(3)])
+    universe = universe_for(symbols, rng.uniform(0.02, 0.2, n))
+    proven = model.solve(universe, solver="highs")
+    assert proven.status == "optimal"
+
+    original = Relaxation.solve
+    node_solves = {"n": 0}
+
+    def failing(
+        self: Relaxation, lower: np.ndarray, upper: np.ndarray, seconds: float
+    ) -> tuple[float, np.ndarray] | None:
+        if np.any(lower != upper):  # a node, not a heuristic with every integer fixed
+            node_solves["n"] += 1
+            if node_solves["n"] == 2:  # the first node below the root
+                raise SolverError("HiGHS could not solve a node relaxation: Solve error")
+        return original(self, lower, upper, seconds)
+
+    monkeypatch.setattr(Relaxation, "solve", failing)
+    result = model.solve(universe, solver="highs")
+    assert node_solves["n"] > 2
+    assert result.status == "feasible"  # the failed node's subtree was never searched
+    assert result.best_bound >= result.objective
+    assert result.best_bound >= proven.objective - 1e-12  # its bound still covers the optimum
