@@ -143,6 +143,10 @@ class JournalError(TradefolioError):
     """The journal cannot be used: locked by another trader, newer schema, not a journal."""
 
 
+#: Detail of an order event recording a duplicate-id answer: the broker holds the order.
+BROKER_HOLDS_ID = "duplicate id"
+
+
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -597,6 +601,15 @@ class Journal:
         )
         return [self._order(row) for row in rows]
 
+    def broker_holds(self, client_order_id: str) -> bool:
+        """Whether the broker ever answered that it holds this id (a duplicate-id answer):
+        such an order is never concluded to have missed the broker, whatever a lookup says."""
+        row = self._db.execute(
+            "SELECT 1 FROM order_events WHERE client_order_id = ? AND detail LIKE ? LIMIT 1",
+            (client_order_id, BROKER_HOLDS_ID + "%"),
+        ).fetchone()
+        return row is not None
+
     def all_orders(self) -> list[JournalOrder]:
         """Every order, in journal order."""
         rows = self._db.execute(f"SELECT {self._ORDER_COLUMNS} FROM orders ORDER BY seq")
@@ -615,7 +628,11 @@ class Journal:
             if current is None:
                 raise JournalError(f"unknown client order id {client_order_id}")
             check_transition(current.status, status)
-            if status is current.status and broker_order_id in (None, current.broker_order_id):
+            unchanged = status is current.status and broker_order_id in (
+                None,
+                current.broker_order_id,
+            )
+            if unchanged and not detail.startswith(BROKER_HOLDS_ID):
                 return current
             db.execute(
                 "UPDATE orders SET status = ?, broker_order_id = coalesce(?, broker_order_id), "

@@ -40,7 +40,13 @@ from tradefolio.live.broker import (
     SubmitOutcomeUnknown,
 )
 from tradefolio.live.feed import Bar
-from tradefolio.live.journal import Journal, PlannedIntent, PlannedOrder, utc_now
+from tradefolio.live.journal import (
+    BROKER_HOLDS_ID,
+    Journal,
+    PlannedIntent,
+    PlannedOrder,
+    utc_now,
+)
 from tradefolio.live.orders import (
     TERMINAL_STATUSES,
     UNRESOLVED_STATUSES,
@@ -208,8 +214,11 @@ class LiveTrader:
                 continue  # try again on the next bar
             if remote is not None:
                 reports.append(remote)
-            elif order.status in UNRESOLVED_STATUSES:
+            elif order.status in UNRESOLVED_STATUSES and not self.journal.broker_holds(
+                order.client_order_id
+            ):
                 # A market order of an earlier bar that the broker never saw is not sent late.
+                # (One the broker said it holds stays UNKNOWN until a lookup finds it.)
                 never_sent.append(order.client_order_id)
         if not reports and not never_sent:
             return
@@ -468,7 +477,7 @@ class LiveTrader:
             found = self._lookup_quietly(cid)
             if found is None:
                 return _Outcome(
-                    cid, status=OrderStatus.UNKNOWN, detail="duplicate id, lookup empty"
+                    cid, status=OrderStatus.UNKNOWN, detail=f"{BROKER_HOLDS_ID}, lookup empty"
                 )
             return _Outcome(cid, report=found)
         except SubmitOutcomeUnknown as exc:

@@ -43,10 +43,17 @@ class ScriptedBroker:
     `lookup_failures`: how many lookups raise SubmitOutcomeUnknown before answering.
     """
 
-    def __init__(self, inner: PaperBroker, submit_mode: str, lookup_failures: int = 0) -> None:
+    def __init__(
+        self,
+        inner: PaperBroker,
+        submit_mode: str,
+        lookup_failures: int = 0,
+        empty_lookups: int = 0,
+    ) -> None:
         self.inner = inner
         self.submit_mode = submit_mode
         self.lookup_failures = lookup_failures
+        self.empty_lookups = empty_lookups
         self.submits: list[str] = []
         self.lookups = 0
 
@@ -70,6 +77,9 @@ class ScriptedBroker:
         if self.lookup_failures:
             self.lookup_failures -= 1
             raise SubmitOutcomeUnknown("HTTP 503")
+        if self.empty_lookups:  # the broker's lookup lags its own order book
+            self.empty_lookups -= 1
+            return None
         return self.inner.get_order(client_order_id)
 
 
@@ -179,4 +189,37 @@ def test_resumed_plan_looks_up_before_sending(
     (order,) = journal.all_orders()
     assert len(broker.submits) == submits and order.status is status
     assert len(paper.all_orders()) == (0 if status is OrderStatus.PENDING_SUBMIT else 1)
+    journal.close()
+
+
+def test_an_order_the_broker_said_it_holds_is_never_closed_on_an_empty_lookup(
+    tmp_path: Path,
+) -> None:
+    """Duplicate id, then lookups that come back empty (a lagging order book): the order
+    stays UNKNOWN, is never cancelled as "never reached the broker" nor resent, and its
+    fill is recorded once a lookup finds it."""
+    journal = Journal.open(tmp_path / "j.db")
+    journal.initialise(Decimal(10_000), {})
+    paper = PaperBroker(journal.connection, Decimal(10_000))
+    broker = ScriptedBroker(paper, "duplicate", empty_lookups=2)
+    trader = LiveTrader(
+        journal=journal, broker=broker, strategy=BuyOnce(), sizer=TenUnits(), market=paper
+    )
+    first, second = _bars()
+    history3 = pd.DataFrame(
+        {"AAA": [49.0, 50.0, 50.0]},
+        index=pd.DatetimeIndex(["2024-03-01", "2024-03-04", "2024-03-05"], name="date"),
+    )
+    third = Bar(date(2024, 3, 6), {"AAA": PRICE}, history3)
+    trader.process_bar(first)
+    (order,) = journal.all_orders()
+    assert order.status is OrderStatus.UNKNOWN
+    trader.process_bar(second)  # the second empty lookup
+    (order,) = journal.all_orders()
+    assert order.status is OrderStatus.UNKNOWN, "closed although the broker holds it"
+    trader.process_bar(third)  # the lookup finds it
+    (order,) = journal.all_orders()
+    assert order.status is OrderStatus.FILLED and order.filled_quantity == 10
+    assert broker.submits == [order.client_order_id]
+    assert journal.cash() == paper.account().cash
     journal.close()
