@@ -327,6 +327,9 @@ class Relaxation:
         if np.any(np.diagonal(hessian) < 0):
             raise SolverError("the quadratic objective is not convex; branch and bound needs it")
         lower = np.tril(hessian)
+        # Round-off of the substitution (1e-14 where an entry is zero) is dropped: HiGHS
+        # would drop it too, with a warning.
+        lower[np.abs(lower) <= 1e-12 * max(float(np.abs(lower).max(initial=0.0)), 1e-300)] = 0.0
         column, row = np.nonzero(lower.T)  # row-major over Q^T = column-major over Q
         start = np.searchsorted(column, np.arange(hessian.shape[0] + 1)).astype(np.int32)
         hessian_value = self._highspy.HighsHessian()
@@ -335,7 +338,7 @@ class Relaxation:
         hessian_value.start_ = start
         hessian_value.index_ = row.astype(np.int32)
         hessian_value.value_ = lower[row, column]
-        if h.passHessian(hessian_value) != self._highspy.HighsStatus.kOk:
+        if h.passHessian(hessian_value) == self._highspy.HighsStatus.kError:
             raise SolverError("HiGHS refused the quadratic objective (it must be convex)")
 
     def complete(self, values: NDArray[np.float64]) -> NDArray[np.float64]:

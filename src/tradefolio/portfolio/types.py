@@ -13,9 +13,10 @@ SolveStatus = Literal["optimal", "feasible"]
 
 
 def relative_gap(objective: float, bound: float) -> float:
-    """|bound - objective| / max(|objective|, |bound|): the larger magnitude keeps the gap
-    meaningful (at most 2) for an objective at or near zero."""
-    return abs(bound - objective) / max(abs(objective), abs(bound), 1e-12)
+    """|bound - objective| / max(|objective|, |bound|, 1e-9): the larger magnitude keeps the
+    gap meaningful (at most 2) for an objective near zero, and the floor keeps a round-off
+    difference between two near-zero values from reading as a 100% gap."""
+    return abs(bound - objective) / max(abs(objective), abs(bound), 1e-9)
 
 
 @dataclass(frozen=True, slots=True)

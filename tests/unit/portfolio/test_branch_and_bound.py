@@ -460,3 +460,14 @@ def test_a_node_highs_fails_on_keeps_its_bound_and_the_result_is_not_called_opti
     assert result.status == "feasible"  # the failed node's subtree was never searched
     assert result.best_bound >= result.objective
     assert result.best_bound >= proven.objective - 1e-12  # its bound still covers the optimum
+
+
+def test_round_off_in_the_substituted_hessian_is_not_a_refusal() -> None:
+    # B^T B of these loadings has an entry of 1e-14 where it should be 0: HiGHS warns about
+    # it, which was once taken for a refusal of the objective (a random property-test case).
+    loadings = np.array([[0.125, 0.034, -0.333], [0.025, -0.17, 0.035]])
+    risk = RiskModel(("S0", "S1", "S2"), loadings, np.zeros(3))
+    candidates = [Candidate(f"S{i}", 0.0, 10.0) for i in range(3)]
+    model = PortfolioModel(MeanVariance(risk, 2.0), [PositionLimits(0.4), Cardinality(1)])
+    result = model.solve(make_universe(candidates, 1000.0), solver="highs")
+    assert result.status == "optimal" and result.allocations == ()
