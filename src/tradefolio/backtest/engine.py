@@ -30,7 +30,7 @@ ledger is exact (integer micro-units); the equity curve is rebuilt afterwards, v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -43,13 +43,11 @@ from tradefolio.backtest.costs import NO_COSTS, CostModel
 from tradefolio.backtest.ledger import MICRO, Fill, Ledger, Side, from_micro, to_micro
 from tradefolio.backtest.metrics import Metrics, compute_metrics
 from tradefolio.errors import DataError, InvalidParameter
-from tradefolio.execution.sizing import (
-    PositionSizer,
-    Quantity,
-    SizingRequest,
-)
+from tradefolio.execution.money import micro_array
+from tradefolio.execution.planner import BarState, plan_bar
+from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
 from tradefolio.execution.sizing_policy import FixedSizing, RebalanceSizerFactory, SizingPolicy
-from tradefolio.execution.strategy import SignalPlan, Strategy
+from tradefolio.execution.strategy import Enter, Exit, Intent, Rebalance, SignalPlan, Strategy
 from tradefolio.execution.strategy import rebalance_sizer as default_rebalance_sizer
 
 FloatArray = npt.NDArray[np.float64]
@@ -99,25 +97,6 @@ class BacktestResult:
         return compute_metrics(self.equity, self.invested, self.traded_notional, self.fills)
 
 
-def _whole_units(target: Quantity, symbol: str) -> int:
-    """A sizer's answer as whole units (the ledger holds whole shares; fractions floor)."""
-    if isinstance(target, bool):
-        raise InvalidParameter(f"sizer returned a bool for {symbol}; expected a quantity")
-    if isinstance(target, int):
-        units = target
-    elif isinstance(target, Decimal):
-        if not target.is_finite():
-            raise InvalidParameter(f"sizer returned {target} units of {symbol}")
-        units = int(target.to_integral_value(rounding="ROUND_FLOOR"))
-    else:
-        raise InvalidParameter(
-            f"sizer returned {type(target).__name__} for {symbol}; expected int or Decimal"
-        )
-    if units < 0:
-        raise InvalidParameter(f"sizer returned a negative target ({units}) for {symbol}")
-    return units
-
-
 def _forward_filled(values: FloatArray) -> FloatArray:
     """Last non-missing value at or before each row (NaN before the first)."""
     present = ~np.isnan(values)
@@ -130,8 +109,8 @@ def _forward_filled(values: FloatArray) -> FloatArray:
 
 
 def _micro_prices(values: FloatArray) -> npt.NDArray[np.int64]:
-    """Prices in integer micro-units (0 where missing), rounded half-even."""
-    return np.rint(np.nan_to_num(values, nan=0.0) * MICRO).astype(np.int64)
+    """Prices in integer micro-units (0 where missing): the one float -> exact rule."""
+    return micro_array(values)
 
 
 def _validate_panel(closes: pd.DataFrame, opens: pd.DataFrame | None) -> None:
@@ -163,6 +142,85 @@ def _group_by_row(mask: npt.NDArray[np.bool_], last_row: int) -> dict[int, list[
     for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
         grouped.setdefault(row, []).append(col)
     return grouped
+
+
+class _PriceRow(Mapping[str, int]):
+    """One bar's reference prices by symbol; a symbol without a price this bar is absent."""
+
+    __slots__ = ("_column_of", "_marks", "_ok")
+
+    def __init__(
+        self,
+        column_of: Mapping[str, int],
+        marks: npt.NDArray[np.int64],
+        ok: npt.NDArray[np.bool_],
+    ) -> None:
+        self._column_of = column_of
+        self._marks = marks
+        self._ok = ok
+
+    def __getitem__(self, symbol: str) -> int:
+        column = self._column_of[symbol]
+        if not self._ok[column]:
+            raise KeyError(symbol)
+        return int(self._marks[column])
+
+    def get(self, symbol: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        """The price of `symbol`, or `default` when it has none this bar."""
+        column = self._column_of.get(symbol)
+        if column is None or not self._ok[column]:
+            return default
+        return int(self._marks[column])
+
+    def __iter__(self) -> Iterator[str]:
+        return (s for s, j in self._column_of.items() if self._ok[j])
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self._ok))
+
+
+class _Holdings(Mapping[str, int]):
+    """The ledger's positions (by column) seen by symbol, live."""
+
+    __slots__ = ("_column_of", "_positions", "_symbols")
+
+    def __init__(
+        self, positions: dict[int, int], symbols: list[str], column_of: Mapping[str, int]
+    ) -> None:
+        self._positions = positions
+        self._symbols = symbols
+        self._column_of = column_of
+
+    def __getitem__(self, symbol: str) -> int:
+        return self._positions[self._column_of[symbol]]
+
+    def get(self, symbol: str, default: int = 0) -> int:  # type: ignore[override]
+        """Units held of `symbol` (`default` when flat)."""
+        column = self._column_of.get(symbol)
+        return default if column is None else self._positions.get(column, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return (self._symbols[j] for j in sorted(self._positions))
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+
+class _LazySizer:
+    """The decision bar's sizer, built only if the bar has an entry to size."""
+
+    __slots__ = ("_bar", "_policy", "_sizer")
+
+    def __init__(self, policy: SizingPolicy, bar: int) -> None:
+        self._policy = policy
+        self._bar = bar
+        self._sizer: PositionSizer | None = None
+
+    def size(self, request: SizingRequest) -> Quantity:
+        """The policy's sizer at the decision bar, asked once built."""
+        if self._sizer is None:
+            self._sizer = self._policy.sizer_at(self._bar)
+        return self._sizer.size(request)
 
 
 class _Run:
@@ -200,14 +258,10 @@ class _Run:
         self.max_mark = self.reference_micro.max(axis=1).tolist()
 
     def _fill(self, bar: int, column: int, side: Side, quantity: int, price_micro: int) -> None:
-        fill_price = self.costs.fill_price_micro(price_micro, side)
-        if side == "buy":
-            quantity = self.costs.affordable_quantity(quantity, fill_price, self.ledger.cash_micro)
-            if quantity <= 0:
-                return
-        commission = self.costs.commission_micro(quantity, fill_price, side)
+        """Apply a fill at `price_micro` (already slipped) to the ledger."""
+        commission = self.costs.commission_micro(quantity, price_micro, side)
         fill = Fill(
-            bar, self.days[bar], self.symbols[column], side, quantity, fill_price, commission
+            bar, self.days[bar], self.symbols[column], side, quantity, price_micro, commission
         )
         if side == "buy":
             self.ledger.buy(fill, column)
@@ -224,89 +278,47 @@ class _Run:
             return self.ledger.cash_micro + int(self.held @ marks)
         return self.ledger.equity_micro({j: int(marks[j]) for j in self.ledger.positions})
 
-    def _request(self, column: int, price_micro: int, equity: float, held: int) -> SizingRequest:
-        return SizingRequest(
-            symbol=self.symbols[column],
-            price=price_micro / MICRO,
-            equity=equity,
-            cash=self.ledger.cash_micro / MICRO,
-            position=float(held),
-        )
-
-    def _rebalance(
+    def _intents(
         self,
-        bar: int,
-        weights: Mapping[str, float],
-        marks: npt.NDArray[np.int64],
-        ok: npt.NDArray[np.bool_],
-        equity: float,
-    ) -> None:
-        unknown = [s for s in weights if s not in self.column_of]
-        if unknown:
-            raise DataError(f"rebalance targets {unknown[0]!r}, which is not in the prices")
-        sizer = self.rebalance_sizer(weights)
-        positions = self.ledger.positions
-        targeted = sorted(self.column_of[s] for s, w in weights.items() if w > 0)
-        for column in sorted(positions):
-            held = positions[column]
-            if not ok[column]:
-                self.dropped += 1
-                continue
-            target = 0
-            if self.symbols[column] in weights:
-                request = self._request(column, int(marks[column]), equity, held)
-                target = _whole_units(sizer.size(request), self.symbols[column])
-            if target < held:
-                self._fill(bar, column, "sell", held - target, int(marks[column]))
-        for column in targeted:
-            if not ok[column]:
-                self.dropped += 1
-                continue
-            held = positions.get(column, 0)
-            request = self._request(column, int(marks[column]), equity, held)
-            target = _whole_units(sizer.size(request), self.symbols[column])
-            if target > held:
-                self._fill(bar, column, "buy", target - held, int(marks[column]))
+        decided: int,
+        exits: dict[int, list[int]],
+        rebalances: dict[int, Mapping[str, float]],
+        entries: dict[int, list[int]],
+    ) -> list[Intent]:
+        symbols = self.symbols
+        intents: list[Intent] = [Exit(symbols[j]) for j in exits.get(decided, ())]
+        if decided in rebalances:
+            intents.append(Rebalance(rebalances[decided]))
+        intents.extend(Enter(symbols[j]) for j in entries.get(decided, ()))
+        return intents
 
     def execute(self) -> None:
         bars = self.closes.shape[0]
         exits = _group_by_row(self.plan.exits, bars - 1)
         entries = _group_by_row(self.plan.entries, bars - 1)
         rebalances = {b: w for b, w in self.plan.rebalances.items() if 0 <= b < bars - 1}
-        positions = self.ledger.positions
+        holdings = _Holdings(self.ledger.positions, self.symbols, self.column_of)
         for decided in sorted(exits.keys() | entries.keys() | rebalances.keys()):
             bar = decided + 1
-            # numpy rows, read per symbol touched (int() keeps the ledger in Python ints)
             marks = self.reference_micro[bar]
-            ok = self.tradable[bar]
-            equity = self._equity_micro(bar, marks) / MICRO
-            for column in exits.get(decided, ()):
-                held = positions.get(column, 0)
-                if held:
-                    if ok[column]:
-                        self._fill(bar, column, "sell", held, int(marks[column]))
-                    else:
-                        self.dropped += 1
-            if decided in rebalances:
-                self._rebalance(bar, rebalances[decided], marks, ok, equity)
-            wanted = entries.get(decided)
-            if not wanted:
-                continue
-            sizer = self.sizing.sizer_at(decided)
-            for column in wanted:
-                if column in positions:
-                    continue
-                if not ok[column]:
-                    self.dropped += 1
-                    continue
-                price = int(marks[column])
-                if self.ledger.cash_micro < price:
-                    continue  # not even one unit is affordable, whatever the sizer says
-                target = _whole_units(
-                    sizer.size(self._request(column, price, equity, 0)), self.symbols[column]
-                )
-                if target > 0:
-                    self._fill(bar, column, "buy", target, price)
+            state = BarState(
+                prices=_PriceRow(self.column_of, marks, self.tradable[bar]),
+                holdings=holdings,
+                cash_micro=self.ledger.cash_micro,
+                equity_micro=self._equity_micro(bar, marks),
+                universe=self.symbols,
+            )
+            plan = plan_bar(
+                self._intents(decided, exits, rebalances, entries),
+                state,
+                _LazySizer(self.sizing, decided),
+                self.costs,
+                self.rebalance_sizer,
+            )
+            self.dropped += plan.unpriced
+            for order in plan.orders:
+                column = self.column_of[order.symbol]
+                self._fill(bar, column, order.side, order.quantity, order.price_micro)
 
     def result(self) -> BacktestResult:
         closes = self.closes

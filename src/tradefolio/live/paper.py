@@ -24,11 +24,12 @@ import contextlib
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from tradefolio.errors import InvalidParameter
+from tradefolio.execution.costs import CostModel as ExecutionCosts
 from tradefolio.live.broker import (
     BrokerAccount,
     BrokerPosition,
@@ -43,30 +44,36 @@ _BPS = Decimal(10_000)
 
 @dataclass(frozen=True, slots=True)
 class CostModel:
-    """Trading costs of a fill: commission = max(`commission_min`, `commission_per_share` ·
-    qty + `commission_bps`/10⁴ · notional) when any commission is configured (else 0), and
-    slippage moving the price against the order by `slippage_bps`/10⁴. Exact decimals."""
+    """Trading costs of a fill: slippage moving the price against the order by
+    `slippage_bps`/10⁴, and the commission of the one cost model
+    (`tradefolio.execution.costs.CostModel`: max(`commission_min`, `commission_per_share` ·
+    qty + `commission_bps`/10⁴ · notional), capped at a sale's proceeds, rounded to the
+    micro-unit). Exact decimals."""
 
     commission_bps: Decimal = Decimal(0)
     commission_per_share: Decimal = Decimal(0)
     commission_min: Decimal = Decimal(0)
     slippage_bps: Decimal = Decimal(0)
+    _commission: ExecutionCosts = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("commission_bps", "commission_per_share", "commission_min", "slippage_bps"):
             if getattr(self, name) < 0:
                 raise InvalidParameter(f"{name} must be >= 0, got {getattr(self, name)}")
+        commission = ExecutionCosts(
+            commission_bps=self.commission_bps,
+            commission_per_share=self.commission_per_share,
+            commission_min=self.commission_min,
+        )
+        object.__setattr__(self, "_commission", commission)
 
     def fill_price(self, mark: Decimal, side: Side) -> Decimal:
         """Mark moved against the order by the slippage."""
         return mark * (1 + side.sign * self.slippage_bps / _BPS)
 
-    def commission(self, quantity: Decimal, notional: Decimal) -> Decimal:
-        """Commission of one fill."""
-        if self.commission_bps == 0 and self.commission_per_share == 0:
-            return Decimal(0)
-        variable = self.commission_per_share * quantity + self.commission_bps / _BPS * notional
-        return max(self.commission_min, variable)
+    def commission(self, quantity: Decimal, notional: Decimal, side: Side = Side.BUY) -> Decimal:
+        """Commission of one fill (a sell's never exceeds its proceeds)."""
+        return self._commission.commission(quantity, notional, side.value)
 
 
 _SCHEMA = """
@@ -271,7 +278,7 @@ class PaperBroker:
             return
         price = self.costs.fill_price(self._marks[symbol], side)
         fill_notional = price * take
-        fee = self.costs.commission(take, fill_notional)
+        fee = self.costs.commission(take, fill_notional, side)
         new_filled = Decimal(filled) + take
         status = (
             OrderStatus.FILLED if new_filled == Decimal(quantity) else OrderStatus.PARTIALLY_FILLED
