@@ -20,6 +20,8 @@ from tradefolio.portfolio.scoring import DEFAULT_SKIP, FACTORS
 StrategyName = Literal["sma-cross", "momentum", "buy-and-hold"]
 SizerName = Literal["risk", "weight", "beta"]
 STRATEGIES: tuple[str, ...] = ("sma-cross", "momentum", "buy-and-hold")
+#: The risk sizer's stop distance when `--stop-loss` is not given.
+DEFAULT_STOP_LOSS = 0.05
 SIZERS: tuple[str, ...] = ("risk", "weight", "beta")
 
 #: Option spelling (as the CLI shows it) of each field, for error messages.
@@ -38,6 +40,9 @@ _FLAG = {
     "weight": "--weight",
     "risk_per_trade": "--risk-per-trade",
     "stop_loss": "--stop-loss",
+    "take_profit": "--take-profit",
+    "trailing_stop": "--trailing-stop",
+    "no_stop": "--no-stop",
     "max_position": "--max-position",
     "beta_window": "--beta-window",
     "target_beta": "--target-beta",
@@ -68,7 +73,10 @@ class BacktestConfig(BaseModel):
     sizer: SizerName = "risk"
     weight: float = 0.10
     risk_per_trade: float = 0.01
-    stop_loss: float = 0.05
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    trailing_stop: float | None = None
+    no_stop: bool = False
     max_position: float = 0.25
     beta_sizing: bool = False
     beta_window: int = 252
@@ -79,7 +87,21 @@ class BacktestConfig(BaseModel):
     commission_min: float = 0.0
     slippage_bps: float = 0.0
 
-    @field_validator("weight", "risk_per_trade", "stop_loss", "max_weight", "max_position")
+    @field_validator("stop_loss", "trailing_stop")
+    @classmethod
+    def _exit_fraction(cls, value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and 0 < value < 1):
+            raise ValueError(f"must be in (0, 1), got {value:g}")
+        return value
+
+    @field_validator("take_profit")
+    @classmethod
+    def _take_profit(cls, value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"must be > 0 (a fraction above the fill), got {value:g}")
+        return value
+
+    @field_validator("weight", "risk_per_trade", "max_weight", "max_position")
     @classmethod
     def _fraction(cls, value: float) -> float:
         if not (math.isfinite(value) and 0 < value <= 1):
@@ -186,9 +208,34 @@ class BacktestConfig(BaseModel):
             raise InvalidParameter(message) from None
 
     @property
+    def risk_sized(self) -> bool:
+        """Whether entries are sized by the risk sizer (`--sizer risk`, or `beta` over it)."""
+        return self.sizer != "weight"
+
+    @property
+    def sizing_stop(self) -> float:
+        """The stop distance the risk sizer sizes from: `--stop-loss`, else 5%."""
+        return DEFAULT_STOP_LOSS if self.stop_loss is None else self.stop_loss
+
+    @property
+    def placed_stop(self) -> float | None:
+        """The protective stop every entry gets: the risk sizer's stop (unless `--no-stop`),
+        or `--stop-loss` for any other sizer; None when no stop is placed."""
+        if self.no_stop:
+            return None
+        return self.sizing_stop if self.risk_sized else self.stop_loss
+
+    @property
     def uses_benchmark(self) -> bool:
         """Whether the run needs a benchmark series (beta sizing)."""
         return self.beta_sizing or self.sizer == "beta"
 
 
-__all__ = ["SIZERS", "STRATEGIES", "BacktestConfig", "SizerName", "StrategyName"]
+__all__ = [
+    "DEFAULT_STOP_LOSS",
+    "SIZERS",
+    "STRATEGIES",
+    "BacktestConfig",
+    "SizerName",
+    "StrategyName",
+]

@@ -41,9 +41,20 @@ import pandas as pd
 
 from tradefolio.backtest.costs import NO_COSTS, CostModel
 from tradefolio.backtest.ledger import MICRO, Fill, Ledger, Side, from_micro, to_micro
+from tradefolio.backtest.matching import NO_SLIP, SLIP_TO_LIMIT, Resting, match, trail
 from tradefolio.backtest.metrics import Metrics, compute_metrics
+from tradefolio.data.panel import PriceField, PricePanel
 from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.execution.money import micro_array
+from tradefolio.execution.orders import (
+    NO_EXITS,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    OrderType,
+    ProtectiveExits,
+    TimeInForce,
+)
 from tradefolio.execution.planner import BarState, plan_bar
 from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
 from tradefolio.execution.sizing_policy import FixedSizing, RebalanceSizerFactory, SizingPolicy
@@ -76,6 +87,8 @@ class BacktestResult:
     final_equity_micro: int
     final_positions: Mapping[str, int]
     dropped_orders: int
+    orders: tuple[Order, ...] = ()
+    order_events: tuple[OrderEvent, ...] = ()
 
     @property
     def final_equity(self) -> Decimal:
@@ -113,7 +126,7 @@ def _micro_prices(values: FloatArray) -> npt.NDArray[np.int64]:
     return micro_array(values)
 
 
-def _validate_panel(closes: pd.DataFrame, opens: pd.DataFrame | None) -> None:
+def _validate_panel(closes: pd.DataFrame, other: pd.DataFrame | None, name: str = "opens") -> None:
     if closes.shape[0] < 2 or closes.shape[1] < 1:
         raise DataError(
             f"prices need at least 2 sessions and 1 symbol, got {closes.shape[0]} x "
@@ -123,16 +136,16 @@ def _validate_panel(closes: pd.DataFrame, opens: pd.DataFrame | None) -> None:
         raise DataError("prices need a sorted DatetimeIndex of sessions")
     if not closes.columns.is_unique:
         raise DataError("prices have duplicate symbol columns")
-    if opens is not None and (
-        not opens.index.equals(closes.index) or not opens.columns.equals(closes.columns)
+    if other is not None and (
+        not other.index.equals(closes.index) or not other.columns.equals(closes.columns)
     ):
-        raise DataError("opens must have the same dates and symbols as closes")
-    for name, panel in (("closes", closes), ("opens", opens)):
+        raise DataError(f"{name} must have the same dates and symbols as closes")
+    for label, panel in (("closes", closes), (name, other)):
         if panel is None:
             continue
         values = panel.to_numpy(dtype=np.float64, na_value=np.nan)
         if np.any(values[~np.isnan(values)] <= 0) or np.isinf(values).any():
-            raise DataError(f"{name} must be finite and > 0 (NaN for a missing price)")
+            raise DataError(f"{label} must be finite and > 0 (NaN for a missing price)")
 
 
 def _group_by_row(mask: npt.NDArray[np.bool_], last_row: int) -> dict[int, list[int]]:
@@ -228,27 +241,33 @@ class _Run:
 
     def __init__(
         self,
-        closes: pd.DataFrame,
+        panel: PricePanel,
         plan: SignalPlan,
         sizing: SizingPolicy,
         cash_micro: int,
         costs: CostModel,
-        opens: pd.DataFrame | None,
         rebalance_sizer: RebalanceSizerFactory,
+        exits: ProtectiveExits,
     ) -> None:
+        closes = panel.close
         self.closes = closes
         self.plan = plan
         self.sizing = sizing
         self.costs = costs
         self.rebalance_sizer = rebalance_sizer
+        self.exits = exits
         self.symbols = [str(c) for c in closes.columns]
         self.column_of = {s: j for j, s in enumerate(self.symbols)}
         self.days: list[date] = list(pd.DatetimeIndex(closes.index).date)
-        reference = (opens if opens is not None else closes).to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
+
+        def values(name: PriceField) -> FloatArray:
+            return panel.field(name).to_numpy(dtype=np.float64, na_value=np.nan)
+
+        reference = values("open")
         self.tradable = ~np.isnan(reference)
         self.reference_micro = _micro_prices(_forward_filled(reference))
+        self._bar_fields = values  # high / low / close are read only when orders rest
+        self._bars_micro: tuple[npt.NDArray[np.int64], ...] | None = None
         self.ledger = Ledger(cash_micro)
         self.initial_cash_micro = cash_micro
         self.dropped = 0
@@ -256,12 +275,19 @@ class _Run:
         self.held = np.zeros(len(self.symbols), dtype=np.int64)
         self.units = 0  # Σ held, for the overflow bound Σ q · mark <= units · max(mark)
         self.max_mark = self.reference_micro.max(axis=1).tolist()
+        self.resting: list[Resting] = []  # working orders, in submission order
+        self.orders: list[Order] = []
+        self.events: list[OrderEvent] = []
 
-    def _fill(self, bar: int, column: int, side: Side, quantity: int, price_micro: int) -> None:
+    # -- ledger ------------------------------------------------------------------------
+
+    def _fill(
+        self, bar: int, column: int, side: Side, quantity: int, price_micro: int, cid: str = ""
+    ) -> None:
         """Apply a fill at `price_micro` (already slipped) to the ledger."""
         commission = self.costs.commission_micro(quantity, price_micro, side)
         fill = Fill(
-            bar, self.days[bar], self.symbols[column], side, quantity, price_micro, commission
+            bar, self.days[bar], self.symbols[column], side, quantity, price_micro, commission, cid
         )
         if side == "buy":
             self.ledger.buy(fill, column)
@@ -278,6 +304,117 @@ class _Run:
             return self.ledger.cash_micro + int(self.held @ marks)
         return self.ledger.equity_micro({j: int(marks[j]) for j in self.ledger.positions})
 
+    # -- orders ------------------------------------------------------------------------
+
+    def _event(
+        self, resting: Resting, bar: int, status: OrderStatus, qty: int = 0, px: int = 0
+    ) -> None:
+        order = resting.order
+        self.events.append(OrderEvent(order.client_order_id, order.symbol, bar, status, qty, px))
+
+    def _submit(
+        self, order: Order, bar: int, active_from: int, *, is_entry: bool = False
+    ) -> Resting:
+        """Accept `order` (active from bar `active_from`) into the working list."""
+        resting = Resting(order, self.column_of[order.symbol], active_from, is_entry=is_entry)
+        if order.stop_price is not None:
+            resting.stop = to_micro(order.stop_price)
+        if order.limit_price is not None:
+            resting.limit = to_micro(order.limit_price)
+        if order.type is OrderType.TRAILING_STOP:
+            resting.trail_percent = order.trail_percent
+            if order.trail_amount is not None:
+                resting.trail_amount = to_micro(order.trail_amount)
+        if order.time_in_force is TimeInForce.DAY:
+            resting.expires_after = active_from
+        self.orders.append(order)
+        self.resting.append(resting)
+        self._event(resting, bar, OrderStatus.SUBMITTED)
+        return resting
+
+    def _cancel_symbol(self, column: int, bar: int) -> None:
+        """Cancel every working order of one symbol (an `Exit` replaces them)."""
+        for resting in self.resting:
+            if resting.alive and resting.column == column:
+                resting.alive = False
+                self._event(resting, bar, OrderStatus.CANCELED)
+
+    def _working(self) -> tuple[dict[str, int], int]:
+        """Signed units of working non-protective orders per symbol, and cash they hold."""
+        working: dict[str, int] = {}
+        reserved = 0
+        for resting in self.resting:
+            if resting.alive and resting.is_entry:
+                order = resting.order
+                working[order.symbol] = working.get(order.symbol, 0) + order.quantity
+                reserved += resting.reserved
+        return working, reserved
+
+    def _protect(self, entry: Resting, bar: int, fill_micro: int, quantity: int) -> None:
+        """Place the protective exits of a filled entry, priced from its fill."""
+        children = self.exits.orders_for(entry.order, quantity, from_micro(fill_micro))
+        for child in children:
+            resting = self._submit(child, bar, bar + 1)
+            if child.type is OrderType.TRAILING_STOP:
+                trail(resting, fill_micro)
+
+    def _bars(self) -> tuple[npt.NDArray[np.int64], ...]:
+        if self._bars_micro is None:
+            self._bars_micro = tuple(
+                _micro_prices(self._bar_fields(name)) for name in ("open", "high", "low", "close")
+            )
+        return self._bars_micro
+
+    def _try(self, resting: Resting, bar: int) -> None:
+        """Match one working order against the bar; fill, cancel its OCO peers, protect."""
+        column = resting.column
+        opens, highs, lows, closes = self._bars()
+        o = int(opens[bar, column])
+        price, slip = match(
+            resting, o, int(highs[bar, column]), int(lows[bar, column]), int(closes[bar, column])
+        )
+        order = resting.order
+        if price is None:
+            if order.type is OrderType.TRAILING_STOP:
+                trail(resting, int(closes[bar, column]))
+            return
+        side: Side = order.side
+        if slip != NO_SLIP:
+            price = self.costs.fill_price_micro(price, side)
+            if slip == SLIP_TO_LIMIT:
+                price = min(price, resting.limit) if side == "buy" else max(price, resting.limit)
+        if side == "sell":
+            quantity = min(order.quantity, self.ledger.positions.get(column, 0))
+        else:
+            quantity = self.costs.affordable_quantity(order.quantity, price, self.ledger.cash_micro)
+        resting.alive = False
+        if quantity <= 0:
+            self._event(resting, bar, OrderStatus.CANCELED)
+            return
+        self._fill(bar, column, side, quantity, price, order.client_order_id)
+        self._event(resting, bar, OrderStatus.FILLED, quantity, price)
+        if order.oco_group is not None:
+            for other in self.resting:
+                if other.alive and other.order.oco_group == order.oco_group:
+                    other.alive = False
+                    self._event(other, bar, OrderStatus.CANCELED)
+        if resting.is_entry and self.exits.any:
+            self._protect(resting, bar, price, quantity)
+
+    def _match_bar(self, bar: int) -> None:
+        """Try every active working order (submission order); expire DAY orders after."""
+        for resting in list(self.resting):
+            if not resting.alive or resting.active_from > bar:
+                continue
+            if self.tradable[bar, resting.column]:
+                self._try(resting, bar)
+            if resting.alive and resting.expires_after is not None and bar >= resting.expires_after:
+                resting.alive = False
+                self._event(resting, bar, OrderStatus.EXPIRED)
+        self.resting = [r for r in self.resting if r.alive]
+
+    # -- the bar loop ------------------------------------------------------------------
+
     def _intents(
         self,
         decided: int,
@@ -289,36 +426,87 @@ class _Run:
         intents: list[Intent] = [Exit(symbols[j]) for j in exits.get(decided, ())]
         if decided in rebalances:
             intents.append(Rebalance(rebalances[decided]))
-        intents.extend(Enter(symbols[j]) for j in entries.get(decided, ()))
+        limits = self.plan.entry_limits
+        for j in entries.get(decided, ()):
+            limit = None if limits is None else float(limits[decided, j])
+            intents.append(Enter(symbols[j], None if limit is None or limit != limit else limit))
         return intents
+
+    def _decide(self, bar: int, intents: list[Intent]) -> list[Resting]:
+        """Plan the bar's intents (exits cancel the symbol's working orders first)."""
+        for intent in intents:
+            if isinstance(intent, Exit) and self.resting:
+                self._cancel_symbol(self.column_of[intent.symbol], bar)
+        marks = self.reference_micro[bar]
+        working, reserved = self._working() if self.resting else ({}, 0)
+        state = BarState(
+            prices=_PriceRow(self.column_of, marks, self.tradable[bar]),
+            holdings=_Holdings(self.ledger.positions, self.symbols, self.column_of),
+            cash_micro=self.ledger.cash_micro - reserved,
+            equity_micro=self._equity_micro(bar, marks),
+            universe=self.symbols,
+            working=working,
+        )
+        plan = plan_bar(
+            intents, state, _LazySizer(self.sizing, bar - 1), self.costs, self.rebalance_sizer
+        )
+        self.dropped += plan.unpriced
+        if not plan.orders:
+            return []
+        placed: list[Resting] = []
+        needs_orders = (
+            self.exits.any or bool(self.resting) or any(o.limit_micro for o in plan.orders)
+        )
+        for planned in plan.orders:
+            cid = f"{planned.symbol}-{bar}-{planned.reason}"
+            column = self.column_of[planned.symbol]
+            if not needs_orders:
+                # the fast path: market orders at the open, filled as planned
+                self._fill(bar, column, planned.side, planned.quantity, planned.price_micro, cid)
+                continue
+            if planned.limit_micro:
+                order = Order(
+                    cid,
+                    planned.symbol,
+                    "buy",
+                    planned.quantity,
+                    OrderType.LIMIT,
+                    limit_price=from_micro(planned.limit_micro),
+                    time_in_force=TimeInForce.DAY,
+                )
+            else:
+                order = Order(cid, planned.symbol, planned.side, planned.quantity)
+            resting = self._submit(order, bar, bar, is_entry=planned.reason == "enter")
+            if planned.limit_micro:
+                resting.reserved = self.costs.buy_cost_micro(planned.quantity, planned.limit_micro)
+            placed.append(resting)
+        return placed
 
     def execute(self) -> None:
         bars = self.closes.shape[0]
         exits = _group_by_row(self.plan.exits, bars - 1)
         entries = _group_by_row(self.plan.entries, bars - 1)
         rebalances = {b: w for b, w in self.plan.rebalances.items() if 0 <= b < bars - 1}
-        holdings = _Holdings(self.ledger.positions, self.symbols, self.column_of)
-        for decided in sorted(exits.keys() | entries.keys() | rebalances.keys()):
-            bar = decided + 1
-            marks = self.reference_micro[bar]
-            state = BarState(
-                prices=_PriceRow(self.column_of, marks, self.tradable[bar]),
-                holdings=holdings,
-                cash_micro=self.ledger.cash_micro,
-                equity_micro=self._equity_micro(bar, marks),
-                universe=self.symbols,
-            )
-            plan = plan_bar(
-                self._intents(decided, exits, rebalances, entries),
-                state,
-                _LazySizer(self.sizing, decided),
-                self.costs,
-                self.rebalance_sizer,
-            )
-            self.dropped += plan.unpriced
-            for order in plan.orders:
-                column = self.column_of[order.symbol]
-                self._fill(bar, column, order.side, order.quantity, order.price_micro)
+        decisions = sorted(exits.keys() | entries.keys() | rebalances.keys())
+        position = 0
+        bar = 1
+        while bar < bars:
+            decided = bar - 1
+            if position < len(decisions) and decisions[position] == decided:
+                position += 1
+                # backtrader's order: the strategy's orders are placed before the bar is
+                # matched, and working orders placed earlier are tried first
+                self._decide(bar, self._intents(decided, exits, rebalances, entries))
+                if self.resting:
+                    self._match_bar(bar)
+            elif self.resting:
+                self._match_bar(bar)
+            elif position < len(decisions):
+                bar = decisions[position] + 1  # nothing works in between: jump
+                continue
+            else:
+                break
+            bar += 1
 
     def result(self) -> BacktestResult:
         closes = self.closes
@@ -376,6 +564,8 @@ class _Run:
             final_equity_micro=final_equity,
             final_positions=final_positions,
             dropped_orders=self.dropped,
+            orders=tuple(self.orders),
+            order_events=tuple(self.events),
         )
 
 
@@ -387,15 +577,24 @@ def run_backtest(
     cash: float | int | Decimal = 1_000_000,
     costs: CostModel = NO_COSTS,
     opens: pd.DataFrame | None = None,
+    highs: pd.DataFrame | None = None,
+    lows: pd.DataFrame | None = None,
     rebalance_sizer: RebalanceSizerFactory = default_rebalance_sizer,
+    exits: ProtectiveExits = NO_EXITS,
 ) -> BacktestResult:
     """Run `strategy` over `closes` (dates x symbols) with `sizing`, starting from `cash`.
 
     `sizing` is a `PositionSizer` (used at every bar) or a `SizingPolicy` (a sizer per
-    decision bar). `opens`, when given, are the fill prices (same shape as `closes`).
+    decision bar). `opens`, when given, are the fill prices of market orders; `highs` and
+    `lows` the bar ranges resting orders are matched against (missing ones: the close,
+    decided by `PricePanel.field`). `exits` are the protective orders placed on every
+    entry's fill (see `backtest.matching` for how they trigger).
     Raises `DataError` for an unusable price panel, `InvalidParameter` for bad arguments.
     """
     _validate_panel(closes, opens)
+    for name, panel in (("highs", highs), ("lows", lows)):
+        if panel is not None:
+            _validate_panel(closes, panel, name)
     cash_micro = to_micro(cash)
     if cash_micro <= 0:
         raise InvalidParameter(f"cash must be > 0, got {cash}")
@@ -409,7 +608,8 @@ def run_backtest(
         raise InvalidParameter(
             f"strategy {strategy.name} planned {plan.entries.shape}, prices are {closes.shape}"
         )
-    run = _Run(closes, plan, policy, cash_micro, costs, opens, rebalance_sizer)
+    bars = PricePanel(close=closes, open=opens, high=highs, low=lows)
+    run = _Run(bars, plan, policy, cash_micro, costs, rebalance_sizer, exits)
     run.execute()
     return run.result()
 

@@ -38,6 +38,7 @@ class Fill:
     quantity: int
     price_micro: int
     commission_micro: int
+    client_order_id: str = ""
 
     @property
     def price(self) -> Decimal:

@@ -26,6 +26,7 @@ from tradefolio.backtest.strategies import (
     SmaCross,
 )
 from tradefolio.errors import DataError
+from tradefolio.execution.orders import ProtectiveExits
 from tradefolio.execution.sizing import (
     BetaSizer,
     CommissionEstimate,
@@ -86,7 +87,7 @@ def entry_sizer(config: BacktestConfig) -> PositionSizer:
         return PortfolioWeightSizer.fixed(config.weight, commission=commission)
     return RiskBasedSizer(
         risk_per_trade=config.risk_per_trade,
-        stop_loss_pct=config.stop_loss,
+        stop_loss_pct=config.sizing_stop,
         max_position_pct=config.max_position,
         commission=commission,
     )
@@ -149,14 +150,26 @@ def cost_model(config: BacktestConfig) -> CostModel:
     )
 
 
+def protective_exits(config: BacktestConfig) -> ProtectiveExits:
+    """The exits every entry gets: the placed stop, `--take-profit`, `--trailing-stop`."""
+    return ProtectiveExits(
+        stop_loss=config.placed_stop,
+        take_profit=config.take_profit,
+        trailing_stop=config.trailing_stop,
+    )
+
+
 def run_config(
     config: BacktestConfig,
     closes: pd.DataFrame,
     *,
     opens: pd.DataFrame | None = None,
+    highs: pd.DataFrame | None = None,
+    lows: pd.DataFrame | None = None,
     benchmark: pd.Series | None = None,
 ) -> BacktestResult:
-    """Run the backtest a config describes on `closes` (and `opens` for open fills)."""
+    """Run the backtest a config describes on `closes` (`opens` for market fills, `highs` /
+    `lows` for matching stops and limits; close-only data uses the close for all)."""
     return run_backtest(
         closes,
         build_strategy(config),
@@ -164,7 +177,17 @@ def run_config(
         cash=config.cash,
         costs=cost_model(config),
         opens=opens,
+        highs=highs,
+        lows=lows,
+        exits=protective_exits(config),
     )
 
 
-__all__ = ["build_sizing", "build_strategy", "cost_model", "entry_sizer", "run_config"]
+__all__ = [
+    "build_sizing",
+    "build_strategy",
+    "cost_model",
+    "entry_sizer",
+    "protective_exits",
+    "run_config",
+]

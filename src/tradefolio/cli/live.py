@@ -50,6 +50,7 @@ from tradefolio.cli.trading_options import (
     MaxPositionsOption,
     MaxWeightOption,
     MinWeightOption,
+    NoStopOption,
     PortfolioOption,
     RebalanceOption,
     RiskPerTradeOption,
@@ -59,7 +60,9 @@ from tradefolio.cli.trading_options import (
     SolverOption,
     StopLossOption,
     StrategyOption,
+    TakeProfitOption,
     TargetBetaOption,
+    TrailingStopOption,
     WeightOption,
 )
 from tradefolio.data.readers import read_benchmark, read_panel
@@ -329,6 +332,9 @@ def run_command(
     weight: WeightOption = DEFAULTS.weight,
     risk_per_trade: RiskPerTradeOption = DEFAULTS.risk_per_trade,
     stop_loss: StopLossOption = DEFAULTS.stop_loss,
+    take_profit: TakeProfitOption = DEFAULTS.take_profit,
+    trailing_stop: TrailingStopOption = DEFAULTS.trailing_stop,
+    no_stop: NoStopOption = DEFAULTS.no_stop,
     max_position: MaxPositionOption = DEFAULTS.max_position,
     beta_sizing: BetaSizingOption = DEFAULTS.beta_sizing,
     beta_window: BetaWindowOption = DEFAULTS.beta_window,
@@ -429,6 +435,9 @@ def run_command(
         weight=weight,
         risk_per_trade=risk_per_trade,
         stop_loss=stop_loss,
+        take_profit=take_profit,
+        trailing_stop=trailing_stop,
+        no_stop=no_stop,
         max_position=max_position,
         beta_sizing=beta_sizing,
         beta_window=beta_window,
@@ -439,6 +448,14 @@ def run_command(
         commission_min=commission_min,
         slippage_bps=slippage_bps,
     )
+    if config.placed_stop is not None or config.take_profit or config.trailing_stop:
+        # issue 14: the live trader does not place protective orders yet (backtest does)
+        stderr_console().print(
+            "note: live places no protective orders yet (--stop-loss / --take-profit / "
+            "--trailing-stop act in backtest only); the risk sizer sizes from a notional "
+            f"{config.sizing_stop:g} stop",
+            style="yellow",
+        )
     limits = RiskLimits(
         max_order_notional=_decimal_or_none(max_order_notional),
         max_daily_notional=_decimal_or_none(max_daily_notional),

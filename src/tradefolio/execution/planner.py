@@ -16,7 +16,8 @@ for every bar with intents; the live trader is meant to call it with its journal
    sells and earlier buys); a buy is cut to the largest quantity that cash pays for at the
    slipped fill price, commission included (`CostModel.affordable_quantity`), and skipped at
    0 with no retry later. When the cash cannot pay for one unit at the reference price the
-   sizer is not even asked.
+   sizer is not even asked. An `Enter` with a `limit_price` is sized, and its cash held,
+   at the limit (a limit fill has no slippage and is never above it).
 
 Money is in integer micro-units (`execution.money`); the free cash the planner tracks
 moves by each planned order's exact cost, so a plan never spends cash it does not have.
@@ -32,7 +33,7 @@ from typing import Literal
 
 from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.execution.costs import CostModel
-from tradefolio.execution.money import MICRO
+from tradefolio.execution.money import MICRO, to_micro
 from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
 from tradefolio.execution.strategy import Enter, Exit, Intent, Rebalance
 
@@ -48,6 +49,7 @@ class PlannedOrder:
     quantity: int
     price_micro: int
     reason: Reason
+    limit_micro: int = 0  # > 0: a DAY limit buy at this price (an `Enter` with a limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,18 +181,28 @@ class _Planner:
             if target > held:
                 self.buy(symbol, target - held, price, "rebalance")
 
-    def enter(self, symbol: str, sizer: PositionSizer) -> None:
+    def enter(self, symbol: str, sizer: PositionSizer, limit_micro: int) -> None:
         if self.position(symbol) or self.state.working.get(symbol, 0):
             return
         price = self.state.prices.get(symbol)
         if price is None:
             self.unpriced += 1
             return
+        if limit_micro:
+            price = limit_micro  # sized, and its cash reserved, at the limit
         if self.cash < price:
             return  # not even one unit is affordable, whatever the sizer says
         target = whole_units(sizer.size(self.request(symbol, price, 0)), symbol)
-        if target > 0:
+        if target <= 0:
+            return
+        if not limit_micro:
             self.buy(symbol, target, price, "enter")
+            return
+        quantity = self.costs.affordable_quantity(target, price, self.cash)
+        if quantity > 0:
+            self.cash -= self.costs.buy_cost_micro(quantity, price)
+            self.held[symbol] = self.position(symbol) + quantity
+            self.orders.append(PlannedOrder(symbol, "buy", quantity, price, "enter", price))
 
 
 def plan_bar(
@@ -208,20 +220,21 @@ def plan_bar(
     planner = _Planner(state, costs)
     exits: list[str] = []
     rebalances: list[Mapping[str, float]] = []
-    entries: list[str] = []
+    entries: list[tuple[str, int]] = []
     for intent in intents:
         if isinstance(intent, Exit):
             exits.append(intent.symbol)
         elif isinstance(intent, Rebalance):
             rebalances.append(intent.weights)
         elif isinstance(intent, Enter):
-            entries.append(intent.symbol)
+            limit = 0 if intent.limit_price is None else to_micro(intent.limit_price)
+            entries.append((intent.symbol, limit))
     for symbol in exits:
         planner.exit(symbol)
     for weights in rebalances:
         planner.rebalance(weights, rebalance_sizer)
-    for symbol in entries:
-        planner.enter(symbol, sizer)
+    for symbol, limit in entries:
+        planner.enter(symbol, sizer, limit)
     return BarPlan(tuple(planner.orders), planner.unpriced, planner.cash)
 
 

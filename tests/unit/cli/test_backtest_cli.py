@@ -53,7 +53,7 @@ def test_golden_run_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
     )  # fmt: skip
     assert result.code == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert set(payload) == {"final_equity", "n_fills", "metrics", "fills"}
+    assert set(payload) == {"final_equity", "n_fills", "exits", "metrics", "fills"}
     assert round(payload["final_equity"], 2) == 40_529_060.25
     assert payload["n_fills"] == len(payload["fills"]) == 2591
     assert set(payload["metrics"]) == METRIC_KEYS
@@ -137,7 +137,7 @@ def test_portfolio_rebalancing_runs(tmp_path: Path, capsys: pytest.CaptureFixtur
         (("--sizer", "weight", "--weight", "0"), "--weight must be in (0, 1]"),
         (("--risk-per-trade", "-0.1"), "--risk-per-trade must be in (0, 1]"),
         (("--max-position", "0"), "--max-position must be in (0, 1]"),
-        (("--stop-loss", "1.5"), "--stop-loss must be in (0, 1]"),
+        (("--stop-loss", "1.5"), "--stop-loss must be in (0, 1)"),
         (("--beta-window", "1", "--beta-sizing"), "--beta-window must be >= 2"),
         (("--target-beta", "0"), "--target-beta must be > 0"),
         (("--commission-bps", "-1"), "--commission-bps must be a finite number >= 0"),
