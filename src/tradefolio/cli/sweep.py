@@ -244,10 +244,11 @@ def load_market_data(
 ) -> MarketData:
     """Prices (the sample by default) and the benchmark when a run needs one."""
     if prices_file is None:
-        closes, opens = load_sample_prices(), None
+        closes, opens, ranges = load_sample_prices(), None, {}
     else:
         panel = read_panel(prices_file)
         closes, opens = panel.close, panel.open
+        ranges = {"highs": panel.high, "lows": panel.low}
     needs_benchmark = benchmark_file is not None or any(
         bool(fields.get("beta_sizing")) or fields.get("sizer") == "beta"
         for fields in (full_fields({**spec.base, **point}) for point in spec.points())
@@ -255,7 +256,7 @@ def load_market_data(
     benchmark = None
     if needs_benchmark:
         benchmark = read_benchmark(benchmark_file) if benchmark_file else load_sample_benchmark()
-    return MarketData.of(closes, opens, benchmark)
+    return MarketData.of(closes, opens, benchmark, **ranges)
 
 
 def default_out(command: str, spec: SweepSpec, data: MarketData, extra: Any = None) -> Path:

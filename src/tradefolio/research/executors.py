@@ -141,6 +141,8 @@ def attach_market_data(handle: SharedArraysHandle) -> tuple[SharedMemory, Market
         views["closes"],
         views.get("opens"),
         views.get("benchmark"),
+        views.get("highs"),
+        views.get("lows"),
     )
     return block, data
 
