@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tests.support.cli import run_cli
+
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.runner import run_config
 from tradefolio.data.readers import read_panel
