@@ -61,3 +61,8 @@ __all__ = [
     "SolverUnavailable",
     "TradefolioError",
 ]
+
+
+class StrategyError(TradefolioError):
+    """A user's strategy raised while running: the message names the bar, the symbol it was
+    handling and carries the strategy's own traceback."""

@@ -30,10 +30,12 @@ ledger is exact (integer micro-units); the equity curve is rebuilt afterwards, v
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +46,8 @@ from tradefolio.backtest.ledger import MICRO, Fill, Ledger, Side, from_micro, to
 from tradefolio.backtest.matching import NO_SLIP, SLIP_TO_LIMIT, Resting, match, trail
 from tradefolio.backtest.metrics import Metrics, compute_metrics
 from tradefolio.data.panel import PriceField, PricePanel
-from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.errors import DataError, InvalidParameter, StrategyError
+from tradefolio.execution.events import BarContext, EventStrategy, Position, warmup_of
 from tradefolio.execution.money import micro_array
 from tradefolio.execution.orders import (
     NO_EXITS,
@@ -267,6 +270,11 @@ class _Run:
         self.tradable = ~np.isnan(reference)
         self.reference_micro = _micro_prices(_forward_filled(reference))
         self._bar_fields = values  # high / low / close are read only when orders rest
+        self._volume = (
+            np.full(closes.shape, np.nan)
+            if panel.volume is None
+            else panel.volume.to_numpy(dtype=np.float64, na_value=np.nan)
+        )
         self._bars_micro: tuple[npt.NDArray[np.int64], ...] | None = None
         self.ledger = Ledger(cash_micro)
         self.initial_cash_micro = cash_micro
@@ -275,6 +283,8 @@ class _Run:
         self.held = np.zeros(len(self.symbols), dtype=np.int64)
         self.units = 0  # Σ held, for the overflow bound Σ q · mark <= units · max(mark)
         self.max_mark = self.reference_micro.max(axis=1).tolist()
+        self._close_marks: npt.NDArray[np.int64] | None = None
+        self.basis: dict[int, int] = {}  # cost of the units held, micro-units (entry prices)
         self.resting: list[Resting] = []  # working orders, in submission order
         self.orders: list[Order] = []
         self.events: list[OrderEvent] = []
@@ -293,10 +303,17 @@ class _Run:
             self.ledger.buy(fill, column)
             self.held[column] += quantity
             self.units += quantity
+            self.basis[column] = self.basis.get(column, 0) + quantity * price_micro
         else:
+            held = int(self.held[column])
             self.ledger.sell(fill, column)
             self.held[column] -= quantity
             self.units -= quantity
+            remaining = held - quantity
+            if remaining:
+                self.basis[column] = self.basis.get(column, 0) * remaining // held
+            else:
+                self.basis.pop(column, None)
 
     def _equity_micro(self, bar: int, marks: npt.NDArray[np.int64]) -> int:
         """cash + Σ q · mark, exact: an int64 dot product when it cannot overflow."""
@@ -508,6 +525,87 @@ class _Run:
                 break
             bar += 1
 
+    def _context(self, bar: int, fields: Mapping[str, FloatArray]) -> BarContext:
+        if self._close_marks is None:
+            self._close_marks = _micro_prices(_forward_filled(fields["close"]))
+        equity = self._equity_micro(bar, self._close_marks[bar])
+        symbols = self.symbols
+
+        def positions() -> dict[str, Position]:
+            return {
+                symbols[j]: Position(q, self.basis.get(j, 0) / q / MICRO)
+                for j, q in sorted(self.ledger.positions.items())
+            }
+
+        def open_orders() -> tuple[Order, ...]:
+            return tuple(r.order for r in self.resting if r.alive)
+
+        return BarContext(
+            bar=bar,
+            day=self.days[bar],
+            symbols=symbols,
+            column_of=self.column_of,
+            fields=fields,
+            cash=self.ledger.cash_micro / MICRO,
+            equity=equity / MICRO,
+            positions=positions,
+            open_orders=open_orders,
+        )
+
+    def _apply(self, bar: int, context: BarContext) -> None:
+        """At bar `bar`'s open: what the strategy asked for at the previous close."""
+        intents, orders, cancels, replacements = context.actions()
+        cancel = set(cancels) | {old for old, _ in replacements}
+        if cancel:
+            for resting in self.resting:
+                if resting.alive and resting.order.client_order_id in cancel:
+                    resting.alive = False
+                    self._event(resting, bar, OrderStatus.CANCELED)
+        if intents:
+            self._decide(bar, intents)
+        known = {o.client_order_id for o in self.orders}
+        for order in [*orders, *(new for _, new in replacements)]:
+            if order.client_order_id in known:
+                raise StrategyError(
+                    f"strategy submitted client_order_id {order.client_order_id!r} twice "
+                    f"(bar {bar}, {self.days[bar]}); every order needs a new id"
+                )
+            known.add(order.client_order_id)
+            resting = self._submit(order, bar, bar, is_entry=order.side == "buy")
+            if order.side == "buy":
+                price = (
+                    resting.limit or resting.stop or int(self.reference_micro[bar, resting.column])
+                )
+                resting.reserved = self.costs.buy_cost_micro(order.quantity, price)
+
+    def execute_events(self, strategy: EventStrategy) -> None:
+        """The event-driven loop: `on_bar` at every close from the warm-up on."""
+        bars = self.closes.shape[0]
+        opens, highs, lows, closes = (self._bar_fields(n) for n in ("open", "high", "low", "close"))
+        volume = self._volume
+        fields = {"open": opens, "high": highs, "low": lows, "close": closes, "volume": volume}
+        first = warmup_of(strategy) - 1
+        pending: BarContext | None = None
+        for bar in range(bars):
+            if pending is not None:
+                self._apply(bar, pending)
+                pending = None
+            if self.resting:
+                self._match_bar(bar)
+            if bar < first or bar >= bars - 1:
+                continue
+            context = self._context(bar, fields)
+            try:
+                strategy.on_bar(context)
+            except Exception as exc:  # the user's code: report where, with its traceback
+                where = f" while handling {context.last_symbol}" if context.last_symbol else ""
+                trace = "".join(traceback.format_exception(exc)).rstrip()
+                raise StrategyError(
+                    f"strategy {strategy.name} raised {type(exc).__name__} at bar {bar} "
+                    f"({self.days[bar]}){where}: {exc}\n{trace}"
+                ) from exc
+            pending = context
+
     def result(self) -> BacktestResult:
         closes = self.closes
         bars, count = closes.shape
@@ -571,7 +669,7 @@ class _Run:
 
 def run_backtest(
     closes: pd.DataFrame,
-    strategy: Strategy,
+    strategy: Strategy | EventStrategy,
     sizing: SizingPolicy | PositionSizer,
     *,
     cash: float | int | Decimal = 1_000_000,
@@ -581,6 +679,8 @@ def run_backtest(
     lows: pd.DataFrame | None = None,
     rebalance_sizer: RebalanceSizerFactory = default_rebalance_sizer,
     exits: ProtectiveExits = NO_EXITS,
+    volumes: pd.DataFrame | None = None,
+    form: Literal["auto", "plan", "events"] = "auto",
 ) -> BacktestResult:
     """Run `strategy` over `closes` (dates x symbols) with `sizing`, starting from `cash`.
 
@@ -589,6 +689,10 @@ def run_backtest(
     `lows` the bar ranges resting orders are matched against (missing ones: the close,
     decided by `PricePanel.field`). `exits` are the protective orders placed on every
     entry's fill (see `backtest.matching` for how they trigger).
+
+    `strategy` is vectorised (`plan`) or event-driven (`on_bar`, see
+    `execution.events`); `form="auto"` uses `plan` when the strategy has both. A raising
+    event-driven strategy raises `StrategyError` naming the bar, the symbol and its traceback.
     Raises `DataError` for an unusable price panel, `InvalidParameter` for bad arguments.
     """
     _validate_panel(closes, opens)
@@ -603,12 +707,22 @@ def run_backtest(
         if isinstance(sizing, SizingPolicy) and not isinstance(sizing, PositionSizer)
         else FixedSizing(sizing)
     )
+    bars = PricePanel(close=closes, open=opens, high=highs, low=lows, volume=volumes)
+    use_events = form == "events" or (form == "auto" and not isinstance(strategy, Strategy))
+    if use_events:
+        if not isinstance(strategy, EventStrategy):
+            raise InvalidParameter(f"strategy {strategy.name} has no on_bar(context)")
+        empty = SignalPlan.empty(*closes.shape)
+        run = _Run(bars, empty, policy, cash_micro, costs, rebalance_sizer, exits)
+        run.execute_events(strategy)
+        return run.result()
+    if not isinstance(strategy, Strategy):
+        raise InvalidParameter(f"strategy {strategy.name} has no plan(closes)")
     plan = strategy.plan(closes)
     if plan.entries.shape != closes.shape or plan.exits.shape != closes.shape:
         raise InvalidParameter(
             f"strategy {strategy.name} planned {plan.entries.shape}, prices are {closes.shape}"
         )
-    bars = PricePanel(close=closes, open=opens, high=highs, low=lows)
     run = _Run(bars, plan, policy, cash_micro, costs, rebalance_sizer, exits)
     run.execute()
     return run.result()

@@ -88,6 +88,12 @@ class Order:
     oco_group: str | None = None
 
     def __post_init__(self) -> None:
+        for name in ("limit_price", "stop_price", "trail_percent", "trail_amount"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Decimal):
+                if isinstance(value, bool) or not isinstance(value, int | float | str):
+                    raise InvalidParameter(f"order {self.client_order_id}: {name} {value!r}")
+                object.__setattr__(self, name, exact(value))  # a number as an exact price
         cid = self.client_order_id
         if not cid:
             raise InvalidParameter("an order needs a non-empty client_order_id")
