@@ -13,6 +13,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from tradefolio.backtest.strategies import parse_rebalance
+from tradefolio.backtest.user_strategy import (
+    is_user_spec,
+    load_strategy_class,
+    parse_params,
+    split_params,
+)
 from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.allocator import SOLVERS
 from tradefolio.portfolio.scoring import DEFAULT_SKIP, FACTORS
@@ -51,6 +57,7 @@ _FLAG = {
     "commission_per_share": "--commission-per-share",
     "commission_min": "--commission-min",
     "slippage_bps": "--slippage-bps",
+    "param": "--param",
 }
 
 
@@ -59,7 +66,7 @@ class BacktestConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    strategy: StrategyName = "sma-cross"
+    strategy: str = "sma-cross"
     fast: int = 20
     slow: int = 50
     lookback: int | None = None
@@ -86,6 +93,17 @@ class BacktestConfig(BaseModel):
     commission_per_share: float = 0.0
     commission_min: float = 0.0
     slippage_bps: float = 0.0
+    param: tuple[str, ...] | None = None
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        if value not in STRATEGIES and not is_user_spec(value):
+            raise ValueError(
+                f"must be one of {', '.join(STRATEGIES)}, or a class of your own: "
+                f"path/to/file.py:ClassName or package.module:ClassName; got {value!r}"
+            )
+        return value
 
     @field_validator("stop_loss", "trailing_stop")
     @classmethod
@@ -167,6 +185,13 @@ class BacktestConfig(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> BacktestConfig:
+        if is_user_spec(self.strategy):
+            self.strategy_params  # noqa: B018 (loads the class and checks every --param)
+        elif self.param:
+            raise ValueError(
+                f"--param sets a parameter of your own strategy class; {self.strategy} takes "
+                "its options (--fast, --slow, ...)"
+            )
         if self.strategy == "sma-cross" and self.fast >= self.slow:
             raise ValueError(f"--fast ({self.fast}) must be shorter than --slow ({self.slow})")
         if self.min_weight > self.max_weight:
@@ -187,9 +212,26 @@ class BacktestConfig(BaseModel):
             )
         return self
 
+    @property
+    def strategy_params(self) -> dict[str, object]:
+        """`--param` values typed against the user strategy's declared parameters."""
+        if not is_user_spec(self.strategy):
+            return {}
+        cls = load_strategy_class(self.strategy)
+        return parse_params(cls, self.strategy, split_params(self.param or ()))
+
     @classmethod
     def create(cls, **fields: Any) -> BacktestConfig:
-        """A validated config; `InvalidParameter` (one line) on the first bad field."""
+        """A validated config; `InvalidParameter` (one line) on the first bad field.
+
+        A sweep's `param.NAME=VALUE` fields are folded into `param` (`NAME=VALUE` strings).
+        """
+        folded = [
+            f"{k.removeprefix('param.')}={v}" for k, v in fields.items() if k.startswith("param.")
+        ]
+        if folded:
+            fields = {k: v for k, v in fields.items() if not k.startswith("param.")}
+            fields["param"] = (*(fields.get("param") or ()), *folded)
         try:
             return cls(**fields)
         except ValidationError as exc:

@@ -66,6 +66,9 @@ from tradefolio.execution.strategy import rebalance_sizer as default_rebalance_s
 
 FloatArray = npt.NDArray[np.float64]
 
+#: `active_from` of a bracket child until its parent fills.
+_NEVER = 2**62
+
 #: Below this bound on Σ q · mark (micro-units) the int64 dot product cannot overflow.
 _INT64_SAFE = 2**62
 
@@ -330,9 +333,18 @@ class _Run:
         self.events.append(OrderEvent(order.client_order_id, order.symbol, bar, status, qty, px))
 
     def _submit(
-        self, order: Order, bar: int, active_from: int, *, is_entry: bool = False
+        self,
+        order: Order,
+        bar: int,
+        active_from: int,
+        *,
+        is_entry: bool = False,
+        placed_on_fill: bool = False,
     ) -> Resting:
-        """Accept `order` (active from bar `active_from`) into the working list."""
+        """Accept `order` (active from bar `active_from`) into the working list.
+
+        A child (`parent_id`) submitted with its working parent waits for the parent's
+        fill; `placed_on_fill` marks the protective exits placed once an entry filled."""
         resting = Resting(order, self.column_of[order.symbol], active_from, is_entry=is_entry)
         if order.stop_price is not None:
             resting.stop = to_micro(order.stop_price)
@@ -342,19 +354,46 @@ class _Run:
             resting.trail_percent = order.trail_percent
             if order.trail_amount is not None:
                 resting.trail_amount = to_micro(order.trail_amount)
-        if order.time_in_force is TimeInForce.DAY:
+        if order.parent_id is not None and not placed_on_fill:
+            parent = next(
+                (r for r in self.resting if r.order.client_order_id == order.parent_id), None
+            )
+            if parent is None or not parent.alive:
+                raise StrategyError(
+                    f"order {order.client_order_id}: its parent {order.parent_id!r} is not a "
+                    "working order (submit a bracket's children with their entry)"
+                )
+            resting.active_from = _NEVER  # a bracket child: active once its parent fills
+            parent.has_children = True
+        elif order.time_in_force is TimeInForce.DAY:
             resting.expires_after = active_from
         self.orders.append(order)
         self.resting.append(resting)
         self._event(resting, bar, OrderStatus.SUBMITTED)
         return resting
 
+    def _kill(self, resting: Resting, bar: int, status: OrderStatus) -> None:
+        """End a working order (canceled / expired); its unfilled bracket children go too."""
+        resting.alive = False
+        self._event(resting, bar, status)
+        cid = resting.order.client_order_id
+        for child in self.resting:
+            if child.alive and child.order.parent_id == cid:
+                self._kill(child, bar, OrderStatus.CANCELED)
+
+    def _activate_children(self, parent: Resting, bar: int) -> None:
+        cid = parent.order.client_order_id
+        for child in self.resting:
+            if child.alive and child.order.parent_id == cid:
+                child.active_from = bar + 1
+                if child.order.time_in_force is TimeInForce.DAY:
+                    child.expires_after = bar + 1
+
     def _cancel_symbol(self, column: int, bar: int) -> None:
         """Cancel every working order of one symbol (an `Exit` replaces them)."""
         for resting in self.resting:
             if resting.alive and resting.column == column:
-                resting.alive = False
-                self._event(resting, bar, OrderStatus.CANCELED)
+                self._kill(resting, bar, OrderStatus.CANCELED)
 
     def _working(self) -> tuple[dict[str, int], int]:
         """Signed units of working non-protective orders per symbol, and cash they hold."""
@@ -371,7 +410,7 @@ class _Run:
         """Place the protective exits of a filled entry, priced from its fill."""
         children = self.exits.orders_for(entry.order, quantity, from_micro(fill_micro))
         for child in children:
-            resting = self._submit(child, bar, bar + 1)
+            resting = self._submit(child, bar, bar + 1, placed_on_fill=True)
             if child.type is OrderType.TRAILING_STOP:
                 trail(resting, fill_micro)
 
@@ -404,18 +443,18 @@ class _Run:
             quantity = min(order.quantity, self.ledger.positions.get(column, 0))
         else:
             quantity = self.costs.affordable_quantity(order.quantity, price, self.ledger.cash_micro)
-        resting.alive = False
         if quantity <= 0:
-            self._event(resting, bar, OrderStatus.CANCELED)
+            self._kill(resting, bar, OrderStatus.CANCELED)
             return
+        resting.alive = False
         self._fill(bar, column, side, quantity, price, order.client_order_id)
         self._event(resting, bar, OrderStatus.FILLED, quantity, price)
         if order.oco_group is not None:
             for other in self.resting:
                 if other.alive and other.order.oco_group == order.oco_group:
-                    other.alive = False
-                    self._event(other, bar, OrderStatus.CANCELED)
-        if resting.is_entry and self.exits.any:
+                    self._kill(other, bar, OrderStatus.CANCELED)
+        self._activate_children(resting, bar)
+        if resting.is_entry and self.exits.any and not resting.has_children:
             self._protect(resting, bar, price, quantity)
 
     def _match_bar(self, bar: int) -> None:
@@ -426,8 +465,7 @@ class _Run:
             if self.tradable[bar, resting.column]:
                 self._try(resting, bar)
             if resting.alive and resting.expires_after is not None and bar >= resting.expires_after:
-                resting.alive = False
-                self._event(resting, bar, OrderStatus.EXPIRED)
+                self._kill(resting, bar, OrderStatus.EXPIRED)
         self.resting = [r for r in self.resting if r.alive]
 
     # -- the bar loop ------------------------------------------------------------------
@@ -559,8 +597,7 @@ class _Run:
         if cancel:
             for resting in self.resting:
                 if resting.alive and resting.order.client_order_id in cancel:
-                    resting.alive = False
-                    self._event(resting, bar, OrderStatus.CANCELED)
+                    self._kill(resting, bar, OrderStatus.CANCELED)
         if intents:
             self._decide(bar, intents)
         known = {o.client_order_id for o in self.orders}
@@ -602,7 +639,8 @@ class _Run:
                 trace = "".join(traceback.format_exception(exc)).rstrip()
                 raise StrategyError(
                     f"strategy {strategy.name} raised {type(exc).__name__} at bar {bar} "
-                    f"({self.days[bar]}){where}: {exc}\n{trace}"
+                    f"({self.days[bar]}){where}: {exc}",
+                    trace,
                 ) from exc
             pending = context
 

@@ -57,6 +57,7 @@ class Resting:
     expires_after: int | None = None
     alive: bool = True
     is_entry: bool = False
+    has_children: bool = False
 
 
 def _limit_fill(buy: bool, limit: int, o: int, h: int, low: int) -> int | None:

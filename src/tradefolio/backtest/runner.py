@@ -25,7 +25,9 @@ from tradefolio.backtest.strategies import (
     PortfolioRebalance,
     SmaCross,
 )
-from tradefolio.errors import DataError
+from tradefolio.backtest.user_strategy import build_user_strategy, is_user_spec
+from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.execution.events import EventStrategy
 from tradefolio.execution.orders import ProtectiveExits
 from tradefolio.execution.sizing import (
     BetaSizer,
@@ -41,8 +43,11 @@ from tradefolio.portfolio.params import AllocatorParams
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK
 
 
-def build_strategy(config: BacktestConfig) -> Strategy:
-    """The strategy object a config names (`--portfolio` overrides `--strategy`)."""
+def build_strategy(config: BacktestConfig) -> Strategy | EventStrategy:
+    """The strategy object a config names (`--portfolio` overrides `--strategy`; a
+    `file.py:Class` / `module:Class` is built with its `--param` values)."""
+    if is_user_spec(config.strategy) and not config.portfolio:
+        return build_user_strategy(config.strategy, config.strategy_params)  # type: ignore[return-value]
     rebalance = _rebalance_rule(config.rebalance)
     if config.portfolio:
         return PortfolioRebalance(
@@ -65,6 +70,17 @@ def build_strategy(config: BacktestConfig) -> Strategy:
             rebalance=rebalance,
         )
     return BuyAndHold()
+
+
+def build_plan_strategy(config: BacktestConfig, purpose: str) -> Strategy:
+    """`build_strategy`, for a caller that needs the vectorised form (`plan`)."""
+    strategy = build_strategy(config)
+    if not isinstance(strategy, Strategy):
+        raise InvalidParameter(
+            f"{purpose} needs a strategy with plan(closes); {config.strategy} is event-driven "
+            "only (on_bar): run it with backtest"
+        )
+    return strategy
 
 
 def _rebalance_rule(rule: str) -> str | int:
@@ -184,6 +200,7 @@ def run_config(
 
 
 __all__ = [
+    "build_plan_strategy",
     "build_sizing",
     "build_strategy",
     "cost_model",

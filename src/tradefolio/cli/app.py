@@ -94,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(EXIT_BAD_INPUT)
     except TradefolioError as exc:
         _print_error(str(exc))
+        if trace := getattr(exc, "strategy_traceback", ""):
+            click.echo(trace, err=True)  # a user strategy's own traceback (issue 14)
         sys.exit(EXIT_FAILURE)
     except BrokenPipeError:
         sys.exit(EXIT_OK)

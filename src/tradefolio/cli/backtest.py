@@ -36,6 +36,7 @@ from tradefolio.cli.trading_options import (
     MaxWeightOption,
     MinWeightOption,
     NoStopOption,
+    ParamOption,
     PortfolioOption,
     RebalanceOption,
     RiskPerTradeOption,
@@ -132,6 +133,13 @@ def _load(
     return closes, bars, benchmark, source
 
 
+def run_name(config: BacktestConfig) -> str:
+    """The run's short name: the strategy's (a class of your own: its class name)."""
+    if config.portfolio:
+        return "portfolio"
+    return config.strategy.rpartition(":")[2] if ":" in config.strategy else config.strategy
+
+
 def exits_json(config: BacktestConfig) -> dict[str, Any]:
     """The `exits` object of the JSON contract: what every entry's protective orders were."""
     return {
@@ -181,6 +189,7 @@ def backtest_command(
         ),
     ] = None,
     strategy: StrategyOption = DEFAULTS.strategy,
+    param: ParamOption = None,
     fast: FastOption = DEFAULTS.fast,
     slow: SlowOption = DEFAULTS.slow,
     lookback: LookbackOption = DEFAULTS.lookback,
@@ -231,6 +240,7 @@ def backtest_command(
     """Backtest a strategy: signals at the close, fills at the next bar, exact ledger."""
     config = BacktestConfig.create(
         strategy=strategy,
+        param=tuple(param) if param else None,
         fast=fast,
         slow=slow,
         lookback=lookback,
@@ -274,7 +284,7 @@ def backtest_command(
             closes=closes,
             benchmark=_report_benchmark(benchmark, benchmark_file, prices_file),
             rebalances=getattr(result, "rebalances", None),
-            name="portfolio" if config.portfolio else config.strategy,
+            name=run_name(config),
             out_dir=out,
             png=png,
         )
@@ -295,7 +305,7 @@ def backtest_command(
             ],
         )
         return
-    name = "portfolio" if config.portfolio else config.strategy
+    name = run_name(config)
     first, last = closes.index[0].date(), closes.index[-1].date()
     _render_table(result, metrics, f"{name} backtest of {source}, {first} .. {last}")
     stdout_console().print(exits_note(config), soft_wrap=True)

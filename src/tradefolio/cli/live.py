@@ -33,7 +33,7 @@ import typer
 from rich.table import Table
 
 from tradefolio.backtest.config import BacktestConfig
-from tradefolio.backtest.runner import build_sizing, build_strategy
+from tradefolio.backtest.runner import build_plan_strategy, build_sizing
 from tradefolio.cli.common import OutputFormat, print_json, require, stderr_console, stdout_console
 from tradefolio.cli.trading_options import (
     DEFAULTS,
@@ -51,6 +51,7 @@ from tradefolio.cli.trading_options import (
     MaxWeightOption,
     MinWeightOption,
     NoStopOption,
+    ParamOption,
     PortfolioOption,
     RebalanceOption,
     RiskPerTradeOption,
@@ -318,6 +319,7 @@ def run_command(
         ),
     ] = 0.0,
     strategy: StrategyOption = DEFAULTS.strategy,
+    param: ParamOption = None,
     fast: FastOption = DEFAULTS.fast,
     slow: SlowOption = DEFAULTS.slow,
     lookback: LookbackOption = DEFAULTS.lookback,
@@ -421,6 +423,7 @@ def run_command(
         )
     config = BacktestConfig.create(
         strategy=strategy,
+        param=tuple(param) if param else None,
         fast=fast,
         slow=slow,
         lookback=lookback,
@@ -470,7 +473,7 @@ def run_command(
     if polled:
         history_window = _history_sessions(config, history_sessions)
         adapter = RollingStrategy(
-            build_strategy(config),
+            build_plan_strategy(config, "live"),
             symbols_given,
             lambda window: build_sizing(config, window, None),
         )
@@ -484,7 +487,9 @@ def run_command(
         replay = ReplayFeed(closes, speed=speed)
         symbols = [str(c) for c in closes.columns]
         adapter = PlannedStrategy(
-            build_strategy(config).plan(closes), symbols, build_sizing(config, closes, benchmark)
+            build_plan_strategy(config, "live").plan(closes),
+            symbols,
+            build_sizing(config, closes, benchmark),
         )
     costs = CostModel(
         commission_bps=Decimal(repr(commission_bps)),

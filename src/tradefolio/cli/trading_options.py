@@ -19,7 +19,20 @@ from tradefolio.portfolio.scoring import FACTORS
 #: The defaults of every shared option (`BacktestConfig`'s defaults are the CLI's).
 DEFAULTS = BacktestConfig()
 
-StrategyOption = Annotated[str, typer.Option(help=f"Strategy: {', '.join(STRATEGIES)}.")]
+StrategyOption = Annotated[
+    str,
+    typer.Option(
+        help=f"Strategy: {', '.join(STRATEGIES)}, or your own class: path/to/file.py:ClassName "
+        "or package.module:ClassName."
+    ),
+]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        help="Your strategy's parameter NAME=VALUE, typed by its constructor (repeatable).",
+    ),
+]
 FastOption = Annotated[int, typer.Option(help="sma-cross: fast SMA window (sessions).")]
 SlowOption = Annotated[int, typer.Option(help="sma-cross: slow SMA window (sessions).")]
 LookbackOption = Annotated[
@@ -101,6 +114,7 @@ __all__ = [
     "MaxWeightOption",
     "MinWeightOption",
     "NoStopOption",
+    "ParamOption",
     "PortfolioOption",
     "RebalanceOption",
     "RiskPerTradeOption",

@@ -29,8 +29,8 @@ from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.engine import BacktestResult, run_backtest
 from tradefolio.backtest.metrics import compute_metrics
 from tradefolio.backtest.runner import (
+    build_plan_strategy,
     build_sizing,
-    build_strategy,
     cost_model,
     protective_exits,
     run_config,
@@ -260,7 +260,7 @@ def _run(
     if trade_from is None:
         return run_config(config, closes, opens=opens, benchmark=benchmark, **ranges), 0
     first_decision = trade_from - start - 1
-    strategy: Strategy = TradingFrom(build_strategy(config), first_decision)
+    strategy: Strategy = TradingFrom(build_plan_strategy(config, "walk-forward"), first_decision)
     result = run_backtest(
         closes,
         strategy,
