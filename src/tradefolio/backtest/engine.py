@@ -289,6 +289,8 @@ class _Run:
         self._close_marks: npt.NDArray[np.int64] | None = None
         self.basis: dict[int, int] = {}  # cost of the units held, micro-units (entry prices)
         self.resting: list[Resting] = []  # working orders, in submission order
+        self.children: dict[str, list[Resting]] = {}  # parent id -> its bracket children
+        self.groups: dict[str, list[Resting]] = {}  # OCO group -> its orders
         self.orders: list[Order] = []
         self.events: list[OrderEvent] = []
 
@@ -354,6 +356,8 @@ class _Run:
             resting.trail_percent = order.trail_percent
             if order.trail_amount is not None:
                 resting.trail_amount = to_micro(order.trail_amount)
+        if order.oco_group is not None:
+            self.groups.setdefault(order.oco_group, []).append(resting)
         if order.parent_id is not None and not placed_on_fill:
             parent = next(
                 (r for r in self.resting if r.order.client_order_id == order.parent_id), None
@@ -365,6 +369,7 @@ class _Run:
                 )
             resting.active_from = _NEVER  # a bracket child: active once its parent fills
             parent.has_children = True
+            self.children.setdefault(order.parent_id, []).append(resting)
         elif order.time_in_force is TimeInForce.DAY:
             resting.expires_after = active_from
         self.orders.append(order)
@@ -376,15 +381,13 @@ class _Run:
         """End a working order (canceled / expired); its unfilled bracket children go too."""
         resting.alive = False
         self._event(resting, bar, status)
-        cid = resting.order.client_order_id
-        for child in self.resting:
-            if child.alive and child.order.parent_id == cid:
+        for child in self.children.pop(resting.order.client_order_id, ()):
+            if child.alive:
                 self._kill(child, bar, OrderStatus.CANCELED)
 
     def _activate_children(self, parent: Resting, bar: int) -> None:
-        cid = parent.order.client_order_id
-        for child in self.resting:
-            if child.alive and child.order.parent_id == cid:
+        for child in self.children.pop(parent.order.client_order_id, ()):
+            if child.alive:
                 child.active_from = bar + 1
                 if child.order.time_in_force is TimeInForce.DAY:
                     child.expires_after = bar + 1
@@ -450,8 +453,8 @@ class _Run:
         self._fill(bar, column, side, quantity, price, order.client_order_id)
         self._event(resting, bar, OrderStatus.FILLED, quantity, price)
         if order.oco_group is not None:
-            for other in self.resting:
-                if other.alive and other.order.oco_group == order.oco_group:
+            for other in self.groups.pop(order.oco_group, ()):
+                if other.alive:
                     self._kill(other, bar, OrderStatus.CANCELED)
         self._activate_children(resting, bar)
         if resting.is_entry and self.exits.any and not resting.has_children:
