@@ -262,8 +262,9 @@ class BacktestConfig(BaseModel):
     @property
     def placed_stop(self) -> float | None:
         """The protective stop every entry gets: the risk sizer's stop (unless `--no-stop`),
-        or `--stop-loss` for any other sizer; None when no stop is placed."""
-        if self.no_stop:
+        or `--stop-loss` for any other sizer; None when no stop is placed (and for
+        `--portfolio`, which trades to target weights and has no entries to protect)."""
+        if self.no_stop or self.portfolio:
             return None
         return self.sizing_stop if self.risk_sized else self.stop_loss
 

@@ -639,7 +639,8 @@ class _Run:
                 strategy.on_bar(context)
             except Exception as exc:  # the user's code: report where, with its traceback
                 where = f" while handling {context.last_symbol}" if context.last_symbol else ""
-                trace = "".join(traceback.format_exception(exc)).rstrip()
+                own = exc.__traceback__.tb_next if exc.__traceback__ else None  # not the engine's
+                trace = "".join(traceback.format_exception(type(exc), exc, own)).rstrip()
                 raise StrategyError(
                     f"strategy {strategy.name} raised {type(exc).__name__} at bar {bar} "
                     f"({self.days[bar]}){where}: {exc}",

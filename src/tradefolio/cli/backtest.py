@@ -65,6 +65,10 @@ Examples:
   tradefolio backtest --beta-sizing --benchmark spx.csv --format json
 
   tradefolio backtest --portfolio --factor momentum --max-positions 5 --rebalance monthly
+
+  tradefolio backtest --prices bars.csv --sizer weight --stop-loss 0.05 --take-profit 0.1
+
+  tradefolio backtest --prices bars.csv --strategy my_strategy.py:MyStrategy --param window=20
 """
 
 FILL_FIELDS = ["date", "symbol", "side", "quantity", "price", "commission"]
@@ -159,7 +163,7 @@ def exits_note(config: BacktestConfig) -> str:
         parts.append(f"take-profit at fill x (1 + {config.take_profit:g})")
     if config.trailing_stop is not None:
         parts.append(f"trailing stop {config.trailing_stop:g} below the best close")
-    note = "exits: " + (", ".join(parts) if parts else "none placed")
+    note = "exits on sized entries: " + (", ".join(parts) if parts else "none placed")
     if config.no_stop and config.risk_sized:
         note += f" (--no-stop: the risk sizer sized from a notional {config.sizing_stop:g} stop)"
     return note

@@ -49,6 +49,23 @@ def test_rsi_mean_reversion_with_its_own_trailing_stop(
     fills = _fills(payload)
     assert sum(f["side"] == "buy" for f in fills) > 10
     assert payload["n_fills"] == len(fills)
+    # the same run in process: its own trailing stops took positions out
+    from tradefolio.backtest.engine import run_backtest
+    from tradefolio.backtest.user_strategy import build_user_strategy
+    from tradefolio.execution.sizing import PortfolioWeightSizer
+
+    panel = gbm_ohlc(6, 1_000, seed=21, volatility=0.35)
+    strategy = build_user_strategy(
+        f"{EXAMPLES}/rsi_mean_reversion.py:RsiMeanReversion",
+        {"window": 10, "oversold": 35.0, "trail": 0.05},
+    )
+    result = run_backtest(
+        panel.close, strategy, PortfolioWeightSizer.fixed(0.1), opens=panel.open,
+        highs=panel.high, lows=panel.low,
+    )  # type: ignore[arg-type]  # fmt: skip
+    trailed = [f for f in result.fills if f.client_order_id.endswith("-trail")]
+    assert len(trailed) > 3
+    assert len(result.fills) == len(fills)
 
 
 def test_donchian_breakout_enters_with_brackets(
