@@ -481,11 +481,20 @@ class _Run:
         entries: dict[int, list[int]],
     ) -> list[Intent]:
         symbols = self.symbols
-        intents: list[Intent] = [Exit(symbols[j]) for j in exits.get(decided, ())]
+        held = self.ledger.positions
+        # An Exit while flat (with nothing working) and an Enter while holding are no-ops in
+        # the planner: not building them keeps the vectorised path as fast as it was.
+        exit_columns = exits.get(decided, ())
+        if not self.resting:
+            exit_columns = [j for j in exit_columns if j in held]
+        intents: list[Intent] = [Exit(symbols[j]) for j in exit_columns]
         if decided in rebalances:
             intents.append(Rebalance(rebalances[decided]))
         limits = self.plan.entry_limits
+        sold = {j for j in exit_columns}
         for j in entries.get(decided, ()):
+            if j in held and j not in sold and decided not in rebalances:
+                continue
             limit = None if limits is None else float(limits[decided, j])
             intents.append(Enter(symbols[j], None if limit is None or limit != limit else limit))
         return intents

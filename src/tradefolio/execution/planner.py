@@ -101,10 +101,11 @@ def whole_units(target: Quantity, symbol: str) -> int:
 class _Planner:
     """One bar's planning state (free cash and positions move with each planned order)."""
 
-    __slots__ = ("cash", "costs", "equity", "held", "orders", "state", "unpriced")
+    __slots__ = ("cash", "costs", "equity", "held", "holdings_get", "orders", "state", "unpriced")
 
     def __init__(self, state: BarState, costs: CostModel) -> None:
         self.state = state
+        self.holdings_get = state.holdings.get
         self.costs = costs
         self.cash = state.cash_micro
         self.equity = state.equity_micro / MICRO
@@ -114,7 +115,9 @@ class _Planner:
 
     def position(self, symbol: str) -> int:
         held = self.held.get(symbol)
-        return self.state.holdings.get(symbol, 0) if held is None else held
+        if held is None:
+            return self.holdings_get(symbol, 0)
+        return held
 
     def request(self, symbol: str, price: int, position: int) -> SizingRequest:
         return SizingRequest(
@@ -182,9 +185,10 @@ class _Planner:
                 self.buy(symbol, target - held, price, "rebalance")
 
     def enter(self, symbol: str, sizer: PositionSizer, limit_micro: int) -> None:
-        if self.position(symbol) or self.state.working.get(symbol, 0):
+        state = self.state
+        if self.position(symbol) or (state.working and state.working.get(symbol, 0)):
             return
-        price = self.state.prices.get(symbol)
+        price = state.prices.get(symbol)
         if price is None:
             self.unpriced += 1
             return
