@@ -451,7 +451,7 @@ def run_command(
         commission_min=commission_min,
         slippage_bps=slippage_bps,
     )
-    if config.placed_stop is not None or config.take_profit or config.trailing_stop:
+    if any(v is not None for v in (stop_loss, take_profit, trailing_stop)):
         # issue 14: the live trader does not place protective orders yet (backtest does)
         stderr_console().print(
             "note: live places no protective orders yet (--stop-loss / --take-profit / "
