@@ -292,6 +292,7 @@ class _Run:
         self.children: dict[str, list[Resting]] = {}  # parent id -> its bracket children
         self.groups: dict[str, list[Resting]] = {}  # OCO group -> its orders
         self.orders: list[Order] = []
+        self.order_ids: set[str] = set()
         self.events: list[OrderEvent] = []
 
     # -- ledger ------------------------------------------------------------------------
@@ -373,6 +374,7 @@ class _Run:
         elif order.time_in_force is TimeInForce.DAY:
             resting.expires_after = active_from
         self.orders.append(order)
+        self.order_ids.add(order.client_order_id)
         self.resting.append(resting)
         self._event(resting, bar, OrderStatus.SUBMITTED)
         return resting
@@ -612,14 +614,12 @@ class _Run:
                     self._kill(resting, bar, OrderStatus.CANCELED)
         if intents:
             self._decide(bar, intents)
-        known = {o.client_order_id for o in self.orders}
         for order in [*orders, *(new for _, new in replacements)]:
-            if order.client_order_id in known:
+            if order.client_order_id in self.order_ids:
                 raise StrategyError(
                     f"strategy submitted client_order_id {order.client_order_id!r} twice "
                     f"(bar {bar}, {self.days[bar]}); every order needs a new id"
                 )
-            known.add(order.client_order_id)
             resting = self._submit(order, bar, bar, is_entry=order.side == "buy")
             if order.side == "buy":
                 price = (

@@ -152,3 +152,18 @@ def test_a_raising_strategy_names_the_bar_the_symbol_and_its_traceback() -> None
 def test_warmup_is_a_strategy_property() -> None:
     assert warmup_of(SmaCross(5, 30)) == 30 == warmup_of(SmaCrossEvents(5, 30))
     assert warmup_of(_OwnOrders()) == 1
+
+
+class _SameIdTwice:
+    name = "same-id"
+
+    def on_bar(self, context: BarContext) -> None:
+        if context.bar in (0, 1):
+            context.submit(Order("only-one", "X", "buy", 1, OrderType.LIMIT, limit_price=1))
+
+
+def test_an_order_id_used_twice_is_refused() -> None:
+    index = pd.DatetimeIndex(pd.bdate_range("2024-01-01", periods=4), name="date")
+    closes = pd.DataFrame({"X": [100.0, 101.0, 102.0, 103.0]}, index=index)
+    with pytest.raises(StrategyError, match="'only-one' twice"):
+        run_backtest(closes, _SameIdTwice(), PortfolioWeightSizer.fixed(0.5))
