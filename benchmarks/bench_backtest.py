@@ -460,7 +460,7 @@ def stops_main() -> None:
             "SMA 20/50 cross, 10% of equity per entry (weight sizer), stop 5% below every fill. "
             "CLI rows: a fresh `python -m tradefolio backtest ... --format json --no-record` "
             f"process, median of {args.repeats}; 'today's engine' is the same CLI with "
-            f"PYTHONPATH={args.baseline_src} (the engine to compare with). Engine rows: in process, "
+            f"PYTHONPATH={args.baseline_src} (the engine compared). Engine rows: in process, "
             "same OHLC panel. backtrader: the pinned bracket reference of the dev oracle, run "
             f"once. The machine was shared with other helpers' work (1-minute load {load:.1f}).",
         )
