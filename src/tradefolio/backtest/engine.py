@@ -178,6 +178,11 @@ class _PriceRow(Mapping[str, int]):
         self._marks = marks
         self._ok = ok
 
+    def at(self, marks: npt.NDArray[np.int64], ok: npt.NDArray[np.bool_]) -> None:
+        """Point the view at another bar's prices."""
+        self._marks = marks
+        self._ok = ok
+
     def __getitem__(self, symbol: str) -> int:
         column = self._column_of[symbol]
         if not self._ok[column]:
@@ -293,6 +298,9 @@ class _Run:
         self.groups: dict[str, list[Resting]] = {}  # OCO group -> its orders
         self.orders: list[Order] = []
         self.order_ids: set[str] = set()
+        # the planner's views of the ledger and of the bar's prices (moved bar by bar)
+        self._holdings = _Holdings(self.ledger.positions, self.symbols, self.column_of)
+        self._prices = _PriceRow(self.column_of, self.reference_micro[0], self.tradable[0])
         self.events: list[OrderEvent] = []
 
     # -- ledger ------------------------------------------------------------------------
@@ -508,9 +516,10 @@ class _Run:
                 self._cancel_symbol(self.column_of[intent.symbol], bar)
         marks = self.reference_micro[bar]
         working, reserved = self._working() if self.resting else ({}, 0)
+        self._prices.at(marks, self.tradable[bar])
         state = BarState(
-            prices=_PriceRow(self.column_of, marks, self.tradable[bar]),
-            holdings=_Holdings(self.ledger.positions, self.symbols, self.column_of),
+            prices=self._prices,
+            holdings=self._holdings,
             cash_micro=self.ledger.cash_micro - reserved,
             equity_micro=self._equity_micro(bar, marks),
             universe=self.symbols,
