@@ -274,6 +274,14 @@ def backtest_command(
     )
     closes, bars, benchmark, source = _load(prices_file, benchmark_file, config)
     messages = stderr_console(quiet=quiet)
+    missing = [name for name in ("opens", "highs", "lows") if bars[name] is None]
+    asked = (stop_loss, take_profit, trailing_stop)  # exits asked for on the command line
+    if missing and any(v is not None for v in asked):
+        messages.print(
+            f"note: {source} has no {', '.join(n.removesuffix('s') for n in missing)} prices: "
+            "exits are matched as if open = high = low = close",
+            style="yellow",
+        )
     if messages.is_terminal and output is OutputFormat.table:
         with messages.status("backtesting ..."):
             result = run_config(config, closes, **bars, benchmark=benchmark)

@@ -181,3 +181,12 @@ def test_sweep_grids_a_user_strategy_parameter(
     assert sorted(r["param.entry_window"] for r in rows) == [15, 30]
     assert all(r["status"] == "ok" for r in rows)
     assert len({r["final_equity"] for r in rows}) == 2
+
+
+def test_exits_on_close_only_data_say_what_they_are_matched_against(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run_cli(capsys, "backtest", "--stop-loss", "0.05", "--format", "json", "--no-record")
+    assert result.code == 0
+    assert "has no open, high, low prices" in " ".join(result.stderr.split())
+    assert json.loads(result.stdout)["exits"]["stop_loss"] == 0.05
