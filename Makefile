@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -27,8 +27,12 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
-unit: $(VENV)/.dev-installed
-	$(BIN)/pytest -n 2
+# Debian's chromium for the tearsheet browser test; the test fails (never skips) without it.
+browser:
+	scripts/ensure-chromium
+
+unit: $(VENV)/.dev-installed browser
+	TRADEFOLIO_REQUIRE_BROWSER=1 $(BIN)/pytest -n 2
 
 test: lint typecheck unit
 
