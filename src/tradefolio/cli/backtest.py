@@ -187,7 +187,9 @@ def backtest_command(
         bool,
         typer.Option("--record/--no-record", help="Write the run folder and tearsheet."),
     ] = True,
-    png: Annotated[bool, typer.Option("--png/--no-png", help="Export PNG charts too.")] = True,
+    png: Annotated[
+        bool, typer.Option("--png/--no-png", help="Also export PNG charts (matplotlib).")
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")
     ] = False,
