@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # pandas and the price readers load only when prices are read
     from tradefolio.portfolio.types import AllocationResult, Candidate
 
 FACTOR_CHOICES = (*FACTORS, "user")
+#: Largest --capital: float64 dollars are exact to the cent below ~9e13.
+MAX_CAPITAL = 1e12
 
 EXAMPLES = """
 Examples:
@@ -217,6 +219,11 @@ def allocate_command(
     )
     require(max_positions >= 1, f"--max-positions must be >= 1, got {max_positions}")
     check_positive("--capital", capital)
+    require(
+        capital <= MAX_CAPITAL,
+        f"--capital must be at most {MAX_CAPITAL:,.0f} (dollars stay exact to the cent below "
+        f"it), got {capital:g}",
+    )
     check_positive("--time-limit", time_limit)
     options = ModelOptions(
         objective=objective,
