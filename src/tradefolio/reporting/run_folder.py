@@ -323,6 +323,15 @@ def read_run_folder(folder: Path | str) -> RunRecord:
     )
     if not index.is_monotonic_increasing or not index.is_unique:
         raise _damaged(equity_path, "dates are not sorted and unique")
+    for column in EQUITY_COLUMNS:
+        values = equity[column].to_numpy()
+        bad = ~np.isfinite(values) | ((values <= 0) if column == "equity" else (values < 0))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            need = "a positive" if column == "equity" else "a finite, non-negative"
+            raise _damaged(
+                equity_path, f"row {row + 2}, column {column}: {values[row]:g} is not {need} number"
+            )
     benchmark = equity.pop("benchmark") if "benchmark" in equity.columns else None
     fills_path = folder / FILLS_FILE
     fills = _numeric(

@@ -138,6 +138,16 @@ DAMAGED = [
         "equity.csv: has no column cash",
     ),
     ("bad date", _replace_in("fills.csv", "\n20", "\n2O"), "column date:"),
+    (
+        "nan equity",
+        _replace_in("equity.csv", "\n2000-01-03,1000000.0,", "\n2000-01-03,nan,"),
+        "equity.csv: row 2, column equity: nan is not a positive number",
+    ),
+    (
+        "negative cash",
+        _replace_in("equity.csv", "1000000.0,1000000.0,", "1000000.0,-3,"),
+        "column cash: -3 is not a finite, non-negative number",
+    ),
 ]
 
 
