@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from tradefolio.cli.allocate_model import (
     OBJECTIVES,
@@ -27,17 +26,20 @@ from tradefolio.cli.common import (
     stderr_console,
     stdout_console,
 )
-from tradefolio.data.readers import read_prices
-from tradefolio.data.sample_data import load_sample_prices
 from tradefolio.errors import InfeasibleAllocation
 from tradefolio.portfolio.allocator import SOLVERS, allocate
-from tradefolio.portfolio.candidates import read_candidates, read_user_scores
-from tradefolio.portfolio.covariance import ESTIMATORS
+from tradefolio.portfolio.candidates import read_candidates
+from tradefolio.portfolio.choices import ESTIMATORS, FACTORS
 from tradefolio.portfolio.params import AllocatorParams
-from tradefolio.portfolio.scoring import FACTORS, Scores, score_universe
-from tradefolio.portfolio.types import AllocationResult, Candidate
+
+if TYPE_CHECKING:  # pandas and the price readers load only when prices are read
+    import pandas as pd
+
+    from tradefolio.portfolio.types import AllocationResult, Candidate
 
 FACTOR_CHOICES = (*FACTORS, "user")
+#: Largest --capital: float64 dollars are exact to the cent below ~9e13.
+MAX_CAPITAL = 1e12
 
 EXAMPLES = """
 Examples:
@@ -60,6 +62,8 @@ def result_to_json(result: AllocationResult, fractional: bool, excluded: dict[st
 
 
 def _render_table(result: AllocationResult, fractional: bool, title: str) -> None:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     for name in ("symbol", "weight", "dollars", "shares", "price"):
         table.add_column(name, justify="left" if name == "symbol" else "right")
@@ -95,7 +99,10 @@ def _candidates(
     )
     if candidates_file is not None:
         return read_candidates(candidates_file), {}, f"allocation of {candidates_file}"
-    prices = read_prices(prices_file) if prices_file else load_sample_prices()
+    from tradefolio.portfolio.candidates import read_user_scores
+    from tradefolio.portfolio.scoring import Scores, score_universe
+
+    prices = _prices(prices_file)
     source = str(prices_file) if prices_file else "the bundled sample"
     if factor == "user":
         require(scores_file is not None, "--factor user needs --scores FILE (symbol,score)")
@@ -113,6 +120,14 @@ def _candidates(
         scores = score_universe(prices, factor, lookback)
     day = prices.index[-1].date().isoformat()
     return scores.candidates(), dict(scores.excluded), f"{factor} allocation of {source} on {day}"
+
+
+def _prices(prices_file: Path | None) -> pd.DataFrame:
+    """The price file, or the bundled sample (pandas is imported here, not at start-up)."""
+    from tradefolio.data.readers import read_prices
+    from tradefolio.data.sample_data import load_sample_prices
+
+    return read_prices(prices_file) if prices_file else load_sample_prices()
 
 
 def allocate_command(
@@ -204,6 +219,11 @@ def allocate_command(
     )
     require(max_positions >= 1, f"--max-positions must be >= 1, got {max_positions}")
     check_positive("--capital", capital)
+    require(
+        capital <= MAX_CAPITAL,
+        f"--capital must be at most {MAX_CAPITAL:,.0f} (dollars stay exact to the cent below "
+        f"it), got {capital:g}",
+    )
     check_positive("--time-limit", time_limit)
     options = ModelOptions(
         objective=objective,
@@ -229,7 +249,7 @@ def allocate_command(
         candidates, excluded, title = _candidates(
             candidates_file, prices_file, scores_file, factor, lookback, options.needs_history
         )
-        prices = read_prices(prices_file) if prices_file else load_sample_prices()
+        prices = _prices(prices_file)
         params = AllocatorParams(
             max_weight=max_weight, min_weight=min_weight, max_positions=max_positions
         )

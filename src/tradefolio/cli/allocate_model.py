@@ -9,42 +9,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
-from rich.table import Table
 
 from tradefolio.cli.allocation_json import allocation_json, shares_out
 from tradefolio.cli.common import check_fraction, require, stdout_console
-from tradefolio.data.sample_data import load_sample_sectors
 from tradefolio.errors import DataError, InfeasibleAllocation
-from tradefolio.portfolio.constraints import (
-    Budget,
-    Cardinality,
-    Constraint,
-    MinimumTrade,
-    PositionLimits,
-    SectorCaps,
-    TransactionCosts,
-    Turnover,
-    WholeShares,
-)
-from tradefolio.portfolio.context import make_universe
-from tradefolio.portfolio.covariance import ESTIMATORS, period_returns, risk_model
-from tradefolio.portfolio.holdings import read_holding_prices, read_holdings
-from tradefolio.portfolio.model import PortfolioModel, PortfolioResult
-from tradefolio.portfolio.objectives import (
-    CVaR,
-    Kelly,
-    MeanAbsoluteDeviation,
-    MeanVariance,
-    MinVariance,
-    Objective,
-    ScoreObjective,
-)
-from tradefolio.portfolio.params import AllocatorParams
-from tradefolio.portfolio.types import Candidate
+from tradefolio.portfolio.choices import ESTIMATORS
+
+if TYPE_CHECKING:  # the model's modules import pandas: loaded when a model is solved
+    import pandas as pd
+
+    from tradefolio.portfolio.model import PortfolioResult
+    from tradefolio.portfolio.objectives import Objective
+    from tradefolio.portfolio.params import AllocatorParams
+    from tradefolio.portfolio.types import Candidate
 
 OBJECTIVES: tuple[str, ...] = ("score", "mean-variance", "min-variance", "cvar", "mad", "kelly")
 _NEEDS_HISTORY = {"mean-variance", "min-variance", "cvar", "mad", "kelly"}
@@ -133,6 +113,10 @@ class ModelOptions:
 
 
 def _read_sectors(path: Path | None) -> dict[str, str]:
+    import pandas as pd
+
+    from tradefolio.data.sample_data import load_sample_sectors
+
     if path is None:
         return {str(k): str(v) for k, v in load_sample_sectors().items()}
     if not path.is_file():
@@ -146,6 +130,16 @@ def _read_sectors(path: Path | None) -> dict[str, str]:
 
 def build_objective(options: ModelOptions, prices: pd.DataFrame, symbols: list[str]) -> Objective:
     """The objective for `options`, with risk estimated from `prices` over the lookback."""
+    from tradefolio.portfolio.covariance import period_returns, risk_model
+    from tradefolio.portfolio.objectives import (
+        CVaR,
+        Kelly,
+        MeanAbsoluteDeviation,
+        MeanVariance,
+        MinVariance,
+        ScoreObjective,
+    )
+
     if not options.needs_history:
         return ScoreObjective()
     returns = period_returns(prices, options.risk_lookback, symbols)
@@ -173,6 +167,21 @@ def solve_model(
     time_limit: float,
 ) -> PortfolioResult:
     """Build the composable model from the options and solve it."""
+    from tradefolio.portfolio.constraints import (
+        Budget,
+        Cardinality,
+        Constraint,
+        MinimumTrade,
+        PositionLimits,
+        SectorCaps,
+        TransactionCosts,
+        Turnover,
+        WholeShares,
+    )
+    from tradefolio.portfolio.context import make_universe
+    from tradefolio.portfolio.holdings import read_holding_prices, read_holdings
+    from tradefolio.portfolio.model import PortfolioModel
+
     holdings = read_holdings(options.holdings_file) if options.holdings_file else None
     held_prices = read_holding_prices(options.holdings_file) if options.holdings_file else {}
     last = prices.ffill().iloc[-1]
@@ -242,6 +251,8 @@ def model_result_to_json(
 def render_model_table(result: PortfolioResult, fractional: bool, title: str) -> None:
     """Targets, then trades, then one summary line."""
     console = stdout_console()
+    from rich.table import Table
+
     table = Table(title=f"{result.objective_name} {title}", title_justify="left")
     for name in ("symbol", "weight", "dollars", "shares", "price"):
         table.add_column(name, justify="left" if name == "symbol" else "right")

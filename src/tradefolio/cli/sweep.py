@@ -29,6 +29,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from tradefolio.backtest.config import check_prices
 from tradefolio.backtest.metrics import TRADING_DAYS_PER_YEAR
 from tradefolio.cli.common import (
     OutputFormat,
@@ -58,9 +59,14 @@ from tradefolio.research.space import (
     parse_grid_option,
     parse_scalar,
 )
-from tradefolio.research.sweep import full_fields, run_sweep
+from tradefolio.research.sweep import check_runnable, full_fields, run_sweep
 from tradefolio.research.tasks import MarketData, RunOutcome
-from tradefolio.research.walkforward import SCHEMES, WalkForwardResult, run_walk_forward
+from tradefolio.research.walkforward import (
+    SCHEMES,
+    WalkForwardResult,
+    make_folds,
+    run_walk_forward,
+)
 
 SWEEP_EXAMPLES = """
 Examples:
@@ -228,9 +234,16 @@ def build_spec(
 ) -> SweepSpec:
     """The sweep the options describe (the file first, command-line options on top)."""
     spec = load_sweep_file(file) if file is not None else SweepSpec()
+    base, axes = _fixed(fixed), [parse_grid_option(option) for option in grid]
+    for axis in axes:
+        if axis.name in base:
+            raise InvalidParameter(
+                f"{axis.name} is both fixed (--set {axis.name}={base[axis.name]}) and swept "
+                f"(--grid {axis.name}=...): give it once"
+            )
     spec = spec.with_overrides(
-        base=_fixed(fixed),
-        axes=[parse_grid_option(option) for option in grid],
+        base=base,
+        axes=axes,
         samples=samples,
         seed=seed,
     )
@@ -252,10 +265,16 @@ def load_market_data(
         bool(fields.get("beta_sizing")) or fields.get("sizer") == "beta"
         for fields in (full_fields({**spec.base, **point}) for point in spec.points())
     )
+    check_prices(closes, price_source(prices_file))
     benchmark = None
     if needs_benchmark:
         benchmark = read_benchmark(benchmark_file) if benchmark_file else load_sample_benchmark()
     return MarketData.of(closes, opens, benchmark)
+
+
+def price_source(prices_file: Path | None) -> str:
+    """How messages name the prices: the file, or the bundled sample."""
+    return str(prices_file) if prices_file is not None else "the bundled sample"
 
 
 def default_out(command: str, spec: SweepSpec, data: MarketData, extra: Any = None) -> Path:
@@ -426,9 +445,16 @@ def sweep_command(
     check_metric(metric)
     if top < 1:
         raise InvalidParameter(f"--top must be >= 1, got {top}")
+    chosen_axes = None
+    if heatmap_axes is not None:  # checked before any run, like every other option
+        names = [n.strip().replace("-", "_") for n in heatmap_axes.split(",")]
+        if len(names) != 2:
+            raise InvalidParameter(f"--heatmap expects ROWS,COLUMNS, got {heatmap_axes!r}")
+        chosen_axes = (names[0], names[1])
     spec = build_spec(grid or [], fixed or [], file, samples, seed)
     executor = make_executor(executor_name, workers, address, batch)
     data = load_market_data(spec, prices_file, benchmark_file)
+    check_runnable(spec, len(data.closes), price_source(prices_file))
     folder = out or default_out("sweep", spec, data)
     messages = stderr_console()
     with _resumable(messages, folder), _progress(messages, f"sweep on {executor.name}") as progress:
@@ -442,14 +468,7 @@ def sweep_command(
             progress=progress,
         )
     table = result.table
-    axes = None
-    if heatmap_axes is not None:
-        names = [n.strip().replace("-", "_") for n in heatmap_axes.split(",")]
-        if len(names) != 2:
-            raise InvalidParameter(f"--heatmap expects ROWS,COLUMNS, got {heatmap_axes!r}")
-        axes = (names[0], names[1])
-    else:
-        axes = default_heatmap_axes(table, result.parameters)
+    axes = chosen_axes or default_heatmap_axes(table, result.parameters)
     grid_frame = heatmap(table, metric, *axes) if axes else None
     board = leaderboard(table, metric, top)
     deflated = _deflated_of(table, metric)
@@ -540,6 +559,10 @@ def walk_forward_command(
     spec = build_spec(grid or [], fixed or [], file, samples, seed)
     executor = make_executor(executor_name, workers, address, batch)
     data = load_market_data(spec, prices_file, benchmark_file)
+    make_folds(len(data.closes), train, test, scheme)  # bad windows: one line, before any run
+    check_runnable(
+        spec, train, "a --train window", command="walk-forward", longer="a longer --train"
+    )
     folder = out or default_out("walk-forward", spec, data, [train, test, scheme])
     messages = stderr_console()
     with (

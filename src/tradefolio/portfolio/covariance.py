@@ -24,9 +24,9 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from tradefolio.errors import DataError, InvalidParameter, MissingExtra
+from tradefolio.portfolio.choices import ESTIMATORS
 
 Estimator = Literal["sample", "ledoit-wolf"]
-ESTIMATORS: tuple[str, ...] = ("sample", "ledoit-wolf")
 TRADING_DAYS_PER_YEAR = 252
 
 
