@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tradefolio.errors import InfeasibleAllocation, InvalidParameter
-from tradefolio.portfolio.allocator import whole_or_fractional_shares
 from tradefolio.portfolio.backends import resolve_solver, solve_program
 from tradefolio.portfolio.constraints.base import Constraint
 from tradefolio.portfolio.constraints.budget import Budget
@@ -37,10 +35,18 @@ from tradefolio.portfolio.constraints.cardinality import Cardinality
 from tradefolio.portfolio.constraints.costs import TransactionCosts
 from tradefolio.portfolio.constraints.whole_shares import WholeShares
 from tradefolio.portfolio.context import ModelContext, Universe
-from tradefolio.portfolio.holdings import Trade, trades_between
+from tradefolio.portfolio.holdings import trades_between
 from tradefolio.portfolio.infeasibility import cross_checks, explain_infeasible, raise_conflicts
 from tradefolio.portfolio.objectives.base import Objective
-from tradefolio.portfolio.types import Allocation, SolveStatus, relative_gap
+from tradefolio.portfolio.score_path import (
+    SCORE_RELATIVE_GAP,
+    ScoreSolution,
+    polish_selection,
+    score_shape,
+    solve_score_exact,
+)
+from tradefolio.portfolio.shares import whole_or_fractional_shares
+from tradefolio.portfolio.types import Allocation, AllocationResult, SolveStatus
 
 # Leftover cash tie-break with whole shares, relative to the largest objective coefficient.
 _TIE_BREAK = 1e-7
@@ -48,43 +54,8 @@ _TIE_BREAK = 1e-7
 _ZERO = 1e-9
 
 
-@dataclass(frozen=True, slots=True)
-class PortfolioResult:
-    """Target positions, trades from the holdings, and how sure the solver is.
-
-    `capital` is the account value V (cash + holdings); `cash` what is left after the
-    target shares and the trading `costs`; `objective` the objective's exact value at the
-    target weights (for Kelly the true log growth, not the cut model's); `best_bound` and
-    `gap` bound the distance to the optimum ("feasible" = not proven optimal).
-    """
-
-    allocations: tuple[Allocation, ...]
-    trades: tuple[Trade, ...]
-    status: SolveStatus
-    objective: float
-    best_bound: float
-    capital: float
-    cash: float
-    costs: float
-    turnover: float
-    solver: str
-    objective_name: str
-    dropped: tuple[str, ...] = ()
-
-    @property
-    def gap(self) -> float:
-        """Relative gap between objective and best bound (0 when proven optimal)."""
-        return 0.0 if self.status == "optimal" else relative_gap(self.objective, self.best_bound)
-
-    @property
-    def weights(self) -> dict[str, float]:
-        """Target weight per held symbol."""
-        return {a.symbol: a.weight for a in self.allocations}
-
-    @property
-    def invested(self) -> float:
-        """Dollars in the target positions."""
-        return sum(a.shares * a.price for a in self.allocations)
+#: The composable model's result is the allocator's one result type.
+PortfolioResult = AllocationResult
 
 
 class PortfolioModel:
@@ -176,9 +147,22 @@ class PortfolioModel:
         fractional: bool = False,
         hint: NDArray[np.float64] | None = None,
     ) -> PortfolioResult:
-        """Solve for `universe`; `hint` is an optional start for the target weights."""
+        """Solve for `universe`; `hint` is an optional start for the target weights.
+
+        `solver="exact"` is the score model's O(N log N) fast path (`score_path.py`); it
+        raises `InvalidParameter` for any other model.
+        """
         if not (math.isfinite(time_limit) and time_limit > 0):
             raise InvalidParameter(f"time_limit must be > 0 seconds, got {time_limit}")
+        seed = score_shape(self.objective, self.constraints, universe)
+        if solver.lower() == "exact":
+            if seed is None:
+                raise InvalidParameter(
+                    "--solver exact solves only the score model (score objective, "
+                    "--max-weight, --min-weight, --max-positions, no holdings); choose "
+                    "cbc, scip, highs or auto"
+                )
+            return self._score_result(universe, solve_score_exact(universe, seed), fractional)
         ctx = self.build(universe)
         name = resolve_solver(solver, ctx.program)
         self.precheck(ctx)
@@ -186,7 +170,9 @@ class PortfolioModel:
             return self._result(ctx, np.zeros(ctx.program.size), "optimal", 0.0, name, fractional)
         start = None if hint is None else self._start(ctx, hint)
         try:
-            raw = solve_program(ctx.program, name, time_limit, start)
+            raw = solve_program(
+                ctx.program, name, time_limit, start, SCORE_RELATIVE_GAP if seed else None
+            )
         except InfeasibleAllocation:
             conflicts = explain_infeasible(
                 lambda: self.build(universe, elastic=True),
@@ -195,7 +181,58 @@ class PortfolioModel:
             )
             raise_conflicts(conflicts)
             raise
+        if seed is not None:
+            polished = polish_selection(
+                universe.expected,
+                raw.values[ctx.weights],
+                raw.values[ctx.selected],
+                seed,
+                name,
+            )
+            bound = polished.objective if raw.status == "optimal" else raw.best_bound
+            return self._score_result(universe, polished, fractional, raw.status, bound, name)
         return self._result(ctx, raw.values, raw.status, raw.best_bound, name, fractional)
+
+    def _score_result(
+        self,
+        universe: Universe,
+        solution: ScoreSolution,
+        fractional: bool,
+        status: SolveStatus = "optimal",
+        bound: float | None = None,
+        solver: str = "exact",
+    ) -> PortfolioResult:
+        """The result of a score-shaped model (no holdings): buys of the target shares."""
+        value = universe.value
+        allocations = []
+        spent = 0.0
+        for i in np.flatnonzero(solution.weights > 0):
+            weight = float(solution.weights[i])
+            price = float(universe.prices[i])
+            dollars = weight * value
+            shares = whole_or_fractional_shares(dollars, price, fractional)
+            spent += shares * price
+            allocations.append(Allocation(universe.symbols[i], weight, dollars, shares, price))
+        allocations.sort(key=lambda a: (-a.weight, a.symbol))
+        trades = trades_between(
+            {},
+            {a.symbol: a.shares for a in allocations if a.shares > 0},
+            {a.symbol: a.price for a in allocations},
+        )
+        return PortfolioResult(
+            allocations=tuple(allocations),
+            status=status,
+            objective=solution.objective,
+            capital=value,
+            cash=value - spent,
+            solver=solver,
+            best_bound=solution.objective if bound is None else bound,
+            dropped=universe.dropped,
+            trades=trades,
+            costs=0.0,
+            turnover=float(spent / value),
+            objective_name=self.objective.name,
+        )
 
     def _start(self, ctx: ModelContext, weights: NDArray[np.float64]) -> NDArray[np.float64]:
         """A (partial) start vector: weights and selections from `weights`, rest zero."""
