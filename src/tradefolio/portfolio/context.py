@@ -138,6 +138,9 @@ class ModelContext:
         self.buy_flags: list[int] | None = None
         self.sell_flags: list[int] | None = None
         self.lots: list[int] | None = None
+        # Candidate i -> (binary "keep the odd lot", its shares) for a held position that is
+        # not a whole number of lots (whole shares).
+        self.odd_lots: dict[int, tuple[int, float]] = {}
         self.cost_terms: dict[int, float] = {}
         self.cost_constant = 0.0
         self.cost_in_objective = 0.0
