@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tradefolio.errors import InfeasibleAllocation, InvalidParameter, SolverError
-from tradefolio.portfolio.backends import resolve_solver, solve_program
+from tradefolio.portfolio.backends import RawSolution, resolve_solver, solve_program
 from tradefolio.portfolio.constraints.base import Constraint
 from tradefolio.portfolio.constraints.budget import Budget
 from tradefolio.portfolio.constraints.cardinality import Cardinality
@@ -179,7 +179,8 @@ class PortfolioModel:
         name = resolve_solver(solver, ctx.program)
         self.precheck(ctx)
         if universe.size == 0:
-            return self._result(ctx, np.zeros(ctx.program.size), "optimal", 0.0, name, fractional)
+            empty = RawSolution(np.zeros(ctx.program.size), "optimal", 0.0, 0.0, name)
+            return self._result(ctx, empty, name, fractional)
         start = None if hint is None else self._start(ctx, hint)
         try:
             raw = solve_program(
@@ -201,9 +202,11 @@ class PortfolioModel:
                 seed,
                 name,
             )
-            bound = polished.objective if raw.status == "optimal" else raw.best_bound
-            return self._score_result(universe, polished, fractional, raw.status, bound, name)
-        return self._result(ctx, raw.values, raw.status, raw.best_bound, name, fractional)
+            bound = polished.objective + _bound_distance(raw)
+            return self._score_result(
+                universe, polished, fractional, raw.status, bound, name, raw.gap
+            )
+        return self._result(ctx, raw, name, fractional)
 
     def _score_result(
         self,
@@ -213,6 +216,7 @@ class PortfolioModel:
         status: SolveStatus = "optimal",
         bound: float | None = None,
         solver: str = "exact",
+        gap: float | None = None,
     ) -> PortfolioResult:
         """The result of a score-shaped model (no holdings): buys of the target shares."""
         value = universe.value
@@ -244,6 +248,7 @@ class PortfolioModel:
             costs=0.0,
             turnover=float(spent / value),
             objective_name=self.objective.name,
+            proven_gap=gap,
         )
 
     def _start(self, ctx: ModelContext, weights: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -255,14 +260,11 @@ class PortfolioModel:
         return start
 
     def _result(
-        self,
-        ctx: ModelContext,
-        values: NDArray[np.float64],
-        status: SolveStatus,
-        bound: float,
-        solver: str,
-        fractional: bool,
+        self, ctx: ModelContext, raw: RawSolution, solver: str, fractional: bool
     ) -> PortfolioResult:
+        """Target shares, trades and costs as listed, checked (`listed.py`); the objective's
+        exact value, and the solver's bound moved with it by the proven distance."""
+        values = raw.values
         universe = ctx.universe
         value = universe.value
         weights = np.array(values[ctx.weights], dtype=np.float64)
@@ -297,9 +299,9 @@ class PortfolioModel:
         return PortfolioResult(
             allocations=tuple(allocations),
             trades=trades,
-            status=status,
+            status=raw.status,
             objective=objective,
-            best_bound=objective if status == "optimal" else bound,
+            best_bound=objective + _bound_distance(raw),
             capital=value,
             cash=value - spent - costs,
             costs=costs,
@@ -307,6 +309,7 @@ class PortfolioModel:
             solver=solver,
             objective_name=self.objective.name,
             dropped=universe.dropped,
+            proven_gap=raw.gap,
         )
 
     def _target_shares(
@@ -377,6 +380,14 @@ class PortfolioModel:
         )
         exact = self.objective.evaluate(weights)
         return (core if exact is None else exact) + cost_part
+
+
+def _bound_distance(raw: RawSolution) -> float:
+    """How far the solver's bound lies beyond its objective, in the optimisation's
+    direction (0 when the proven gap is 0)."""
+    if raw.gap == 0.0:
+        return 0.0
+    return raw.best_bound - raw.objective
 
 
 __all__ = ["PortfolioModel", "PortfolioResult"]

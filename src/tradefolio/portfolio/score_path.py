@@ -39,8 +39,9 @@ from tradefolio.portfolio.params import AllocatorParams
 #: Relative gap the MIP solvers prove on a score-shaped model (its objective is linear and
 #: well scaled, so near machine precision costs little).
 SCORE_RELATIVE_GAP = 1e-9
-# Below this a solver's weight is round-off, not a position.
-_ZERO_WEIGHT = 1e-9
+# An unselected name's weight below this is the solver's feasibility tolerance, not a
+# position (a 5e-9 weight must not count as an extra name beyond max_positions).
+_ZERO_WEIGHT = 1e-6
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,8 @@ class AllocationResult:
     the target weights (for Kelly the true log growth, not the cut model's). `trades` take
     the holdings to the target (buys from cash for `allocate`), `turnover` is their value
     over V, `objective_name` the model's objective ("score" for the seed allocation).
+    `proven_gap` is the gap of the solver's own proof at the point returned ("optimal" only
+    when it meets the solver's target; see `backends.py`).
     """
 
     allocations: tuple[Allocation, ...]
@@ -67,10 +69,14 @@ class AllocationResult:
     costs: float = 0.0
     turnover: float = 0.0
     objective_name: str = "score"
+    proven_gap: float | None = None
 
     @property
     def gap(self) -> float:
-        """Relative gap between objective and best bound (0 when proven optimal)."""
+        """The relative gap the solver proved between objective and best bound (`proven_gap`
+        when the solver reported one; else 0 for a proven optimum, like the exact algorithm)."""
+        if self.proven_gap is not None:
+            return self.proven_gap
         return 0.0 if self.status == "optimal" else relative_gap(self.objective, self.best_bound)
 
     @property
