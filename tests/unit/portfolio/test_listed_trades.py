@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
@@ -30,8 +30,9 @@ from tradefolio.portfolio.constraints import (
     WholeShares,
 )
 from tradefolio.portfolio.context import Universe, make_universe
+from tradefolio.portfolio.covariance import RiskModel
 from tradefolio.portfolio.model import PortfolioModel, PortfolioResult
-from tradefolio.portfolio.objectives import ScoreObjective
+from tradefolio.portfolio.objectives import MeanVariance, Objective, ScoreObjective
 from tradefolio.portfolio.types import Candidate
 
 pytest.importorskip("ortools")
@@ -177,7 +178,7 @@ def _targets_for(held: float, most: int) -> list[float]:
 
 
 def brute_force(
-    scores: np.ndarray,
+    value_of: Callable[[np.ndarray], float],
     prices: np.ndarray,
     held: np.ndarray,
     cash: float,
@@ -185,8 +186,9 @@ def brute_force(
     max_positions: int,
     rules: dict[str, float],
 ) -> float | None:
-    """Best score minus costs over every vector of target shares that keeps every rule on
-    the trades it implies (None if none does). Written from the rules, not the model."""
+    """Best objective (`value_of` the weights) minus costs over every vector of target
+    shares that keeps every rule on the trades it implies (None if none does). Written from
+    the rules, not the model."""
     value = cash + float(held @ prices)
     bps, fixed = rules.get("bps", 0.0), rules.get("fixed", 0.0)
     ranges = [
@@ -214,7 +216,7 @@ def brute_force(
             small = traded & (dollars < rules["min_trade"] - 1e-9) & ~(target == 0)
             if small.any():
                 continue
-        objective = float(scores @ (target * prices / value)) - cost / value
+        objective = value_of(target * prices / value) - cost / value
         if best is None or objective > best:
             best = objective
     return best
@@ -271,7 +273,7 @@ def instances(draw: st.DrawFn) -> tuple[Sequence[Candidate], float, dict[str, fl
     return candidates, cash, holdings, rules
 
 
-def model_for(rules: dict[str, float]) -> PortfolioModel:
+def model_for(rules: dict[str, float], objective: Objective | None = None) -> PortfolioModel:
     constraints: list[Constraint] = [
         PositionLimits(rules["cap"]),
         Cardinality(int(rules["max_positions"])),
@@ -288,7 +290,7 @@ def model_for(rules: dict[str, float]) -> PortfolioModel:
         constraints.append(MinimumTrade(rules["min_trade"]))
     if "min_invested" in rules:
         constraints.append(Budget(rules["min_invested"], 1.0))
-    return PortfolioModel(ScoreObjective(), constraints)
+    return PortfolioModel(objective or ScoreObjective(), constraints)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -299,7 +301,7 @@ def test_every_trade_rule_matches_brute_force_on_the_listed_trades(
     candidates, cash, holdings, rules = instance
     universe = make_universe(candidates, cash, holdings)
     oracle = brute_force(
-        universe.expected,
+        lambda w: float(universe.expected @ w),
         universe.prices,
         universe.held_shares,
         cash,
@@ -316,3 +318,35 @@ def test_every_trade_rule_matches_brute_force_on_the_listed_trades(
     assert result.status == "optimal"
     check_listed(result, holdings, rules)
     assert result.objective == pytest.approx(oracle, abs=1e-7)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance=instances(), seed=st.integers(0, 1000))
+def test_mean_variance_trade_rules_match_brute_force_on_the_listed_trades(
+    instance: tuple[Sequence[Candidate], float, dict[str, float], dict[str, float]], seed: int
+) -> None:
+    """The same rules with a quadratic objective (SCIP with integer lots, 1e-5 target)."""
+    candidates, cash, holdings, rules = instance
+    universe = make_universe(candidates, cash, holdings)
+    rng = np.random.default_rng(seed)
+    n = universe.size
+    risk = RiskModel(universe.symbols, rng.normal(0, 0.2, (1, n)), rng.uniform(0.01, 0.05, n))
+    objective = MeanVariance(risk, 2.0)
+    oracle = brute_force(
+        lambda w: float(universe.expected @ w) - 2.0 * risk.variance(w),
+        universe.prices,
+        universe.held_shares,
+        cash,
+        rules["cap"],
+        int(rules["max_positions"]),
+        rules,
+    )
+    try:
+        result = model_for(rules, objective).solve(universe, time_limit=20.0)
+    except InfeasibleAllocation:
+        assert oracle is None
+        return
+    assert oracle is not None
+    check_listed(result, holdings, rules)
+    assert result.objective <= oracle + 1e-9  # never better than the best share vector
+    assert result.objective >= oracle - max(1e-5 * abs(oracle), 1e-7) - result.gap * abs(oracle)
