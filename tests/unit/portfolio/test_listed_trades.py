@@ -222,6 +222,23 @@ def brute_force(
     return best
 
 
+def oracle_for(
+    universe: Universe,
+    cash: float,
+    rules: dict[str, float],
+    value_of: Callable[[np.ndarray], float],
+) -> float | None:
+    return brute_force(
+        value_of,
+        universe.prices,
+        universe.held_shares,
+        cash,
+        rules["cap"],
+        int(rules["max_positions"]),
+        rules,
+    )
+
+
 def check_listed(result: PortfolioResult, held: dict[str, float], rules: dict[str, float]) -> None:
     """Every rule, recomputed from the listed trades and targets."""
     assert_trades_reproduce_targets(result, held)
@@ -300,15 +317,7 @@ def test_every_trade_rule_matches_brute_force_on_the_listed_trades(
 ) -> None:
     candidates, cash, holdings, rules = instance
     universe = make_universe(candidates, cash, holdings)
-    oracle = brute_force(
-        lambda w: float(universe.expected @ w),
-        universe.prices,
-        universe.held_shares,
-        cash,
-        rules["cap"],
-        int(rules["max_positions"]),
-        rules,
-    )
+    oracle = oracle_for(universe, cash, rules, lambda w: float(universe.expected @ w))
     try:
         result = model_for(rules).solve(universe, time_limit=20.0)
     except InfeasibleAllocation:
@@ -332,14 +341,8 @@ def test_mean_variance_trade_rules_match_brute_force_on_the_listed_trades(
     n = universe.size
     risk = RiskModel(universe.symbols, rng.normal(0, 0.2, (1, n)), rng.uniform(0.01, 0.05, n))
     objective = MeanVariance(risk, 2.0)
-    oracle = brute_force(
-        lambda w: float(universe.expected @ w) - 2.0 * risk.variance(w),
-        universe.prices,
-        universe.held_shares,
-        cash,
-        rules["cap"],
-        int(rules["max_positions"]),
-        rules,
+    oracle = oracle_for(
+        universe, cash, rules, lambda w: float(universe.expected @ w) - 2.0 * risk.variance(w)
     )
     try:
         result = model_for(rules, objective).solve(universe, time_limit=20.0)
