@@ -44,6 +44,12 @@ SCORE_RELATIVE_GAP = 1e-9
 _ZERO_WEIGHT = 1e-6
 
 
+_SEED_SETTINGS: dict[type, set[str]] = {
+    PositionLimits: {"max_weight", "min_weight"},
+    Cardinality: {"max_positions"},
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ScoreSolution:
     """Target weights in universe order and their objective sum_i s_i w_i."""
@@ -65,6 +71,10 @@ def score_shape(
     limits = [c for c in constraints if type(c) is PositionLimits]
     counts = [c for c in constraints if type(c) is Cardinality]
     if len(limits) + len(counts) != len(constraints) or len(limits) > 1 or len(counts) > 1:
+        return None
+    # Only the seed's settings: a piece configured beyond them (say per-name bounds added
+    # to the position limits) is not the seed model, and takes the general path.
+    if vars(objective) or any(set(vars(c)) != _SEED_SETTINGS[type(c)] for c in constraints):
         return None
     max_weight = limits[0].max_weight if limits else 1.0
     min_weight = limits[0].min_weight if limits else 0.0

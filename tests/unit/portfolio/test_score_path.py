@@ -80,3 +80,10 @@ def test_cardinality_alone_is_score_shaped() -> None:
     universe = make_universe(CANDIDATES, 1000.0)
     params = score_shape(ScoreObjective(), [Cardinality(1)], universe)
     assert params == AllocatorParams(1.0, 0.0, 1)
+
+
+def test_a_position_limit_configured_beyond_the_seed_is_not_score_shaped() -> None:
+    universe = make_universe(CANDIDATES, 1000.0)
+    limits = PositionLimits(0.4, 0.1)
+    limits.bounds = {"A": (0.0, 0.1)}  # type: ignore[attr-defined]  # e.g. per-name bounds
+    assert score_shape(ScoreObjective(), [limits, Cardinality(2)], universe) is None
