@@ -20,6 +20,7 @@ trade is also rounded to 1e-6 shares towards more cash.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,12 +35,14 @@ LISTED_TOLERANCE = 1e-6
 
 @dataclass(frozen=True, slots=True)
 class ListedTrades:
-    """Target shares per candidate (universe order), every trade, and their costs."""
+    """Target shares per candidate (universe order), every trade, and their costs;
+    `targets` maps each symbol held in the target to its shares."""
 
     universe: Universe
     target_shares: NDArray[np.float64]
     trades: tuple[Trade, ...]
     costs: float
+    targets: Mapping[str, float]
 
     @property
     def value(self) -> float:
@@ -68,12 +71,7 @@ class ListedTrades:
 
     def is_full_sale(self, trade: Trade) -> bool:
         """Whether `trade` sells everything held of its symbol."""
-        if trade.shares >= 0:
-            return False
-        symbols = self.universe.symbols
-        if trade.symbol not in symbols:
-            return True  # held outside the universe: always sold entirely
-        return bool(self.target_shares[symbols.index(trade.symbol)] == 0)
+        return trade.shares < 0 and self.targets.get(trade.symbol, 0.0) == 0.0
 
 
 __all__ = ["LISTED_TOLERANCE", "ListedTrades"]

@@ -281,7 +281,7 @@ class PortfolioModel:
         target = {symbols[i]: float(shares[i]) for i in np.flatnonzero(shares > 0)}
         trades = trades_between({s: h for s, h in held.items() if h > 0}, target, prices)
         costs = sum(c.cost_of(trades) for c in self.constraints if isinstance(c, TransactionCosts))
-        self._check_listed(ListedTrades(universe, shares, trades, costs), solver)
+        self._check_listed(ListedTrades(universe, shares, trades, costs, target), solver)
         allocations = []
         for i in np.flatnonzero((weights > 0) | (shares > 0)):
             symbol = symbols[i]

@@ -45,14 +45,13 @@ class MinimumTrade(Constraint):
         return True
 
     def listed_violations(self, listed: ListedTrades) -> list[str]:
-        symbols = set(listed.universe.symbols)
+        outside = {h.symbol for h in listed.universe.outside}
+        smallest = self.dollars - listed.tolerance
         return [
             f"the {t.side} of {abs(t.shares):g} {t.symbol} is worth {abs(t.dollars):,.2f}, "
             f"less than --min-trade {self.dollars:,.2f}"
             for t in listed.trades
-            if t.symbol in symbols
-            and abs(t.dollars) < self.dollars - listed.tolerance
-            and not listed.is_full_sale(t)
+            if t.symbol not in outside and abs(t.dollars) < smallest and not listed.is_full_sale(t)
         ]
 
 

@@ -29,7 +29,8 @@ def listed(target_a: float, target_b: float, costs: float = 0.0) -> ListedTrades
         trades.append(Trade("A", target_a - 10, 50.0))
     if target_b:
         trades.append(Trade("B", target_b, 20.0))
-    return ListedTrades(UNIVERSE, np.array([target_a, target_b]), tuple(trades), costs)
+    targets = {s: t for s, t in (("A", target_a), ("B", target_b)) if t > 0}
+    return ListedTrades(UNIVERSE, np.array([target_a, target_b]), tuple(trades), costs, targets)
 
 
 def test_the_listed_quantities() -> None:
