@@ -8,9 +8,12 @@ Per bar (crash-only: every step is either durable or recomputed identically):
 3. Plan: unless the journal already holds this bar's plan (a crash mid-bar), ask the
    strategy for intents on the history before the bar, size them with the injected
    `PositionSizer` from the state at the bar's start — equity = cash + holdings at this
-   bar's prices, fixed for the bar — exits first, then entries in the file's column order,
-   an entry never costing more than the cash left — pass each order through the risk
-   engine, and journal the whole plan in one transaction *before* sending anything.
+   bar's prices, fixed for the bar; positions are the *working* exposure (filled plus the
+   unfilled part of open orders, `tradefolio.live.exposure`) and the cash open buys may
+   still spend is reserved; no second order on a symbol with an open one in the same
+   direction, no sell beyond what is held — exits first, then entries in the file's column
+   order, an entry never costing more than the cash left — pass each order through the
+   risk engine, and journal the whole plan in one transaction *before* sending anything.
 4. Execute (`_execute`): the orders of a resumed plan are looked up first; the plan's
    unresolved orders are submitted once each, with their deterministic client order ids,
    inside one `broker.batch()`; then every outcome is recorded in one journal transaction.
@@ -39,6 +42,7 @@ from tradefolio.live.broker import (
     OrderRejected,
     SubmitOutcomeUnknown,
 )
+from tradefolio.live.exposure import WorkingExposure
 from tradefolio.live.feed import Bar
 from tradefolio.live.journal import (
     BROKER_HOLDS_ID,
@@ -263,12 +267,18 @@ class LiveTrader:
     def _plan(
         self, bar: Bar, state: TradingState, previous_marks: Mapping[str, Decimal]
     ) -> list[JournalOrder]:
+        """Size the bar's intents on the working exposure (`tradefolio.live.exposure`):
+        filled positions plus the unfilled part of every open order, with the cash open
+        buys may still spend reserved. A symbol with an open order in a direction gets no
+        second order in that direction, and a sell never exceeds what is sellable."""
         self.start_risk_day(bar.day)
         intents = self.strategy.intents(bar.history) if len(bar.history) else []
         cash = self.journal.cash()
-        held = {s: p.quantity for s, p in self.journal.positions().items()}
+        filled = {s: p.quantity for s, p in self.journal.positions().items()}
+        exposure = WorkingExposure.of(filled, self.journal.live_orders())
+        held = {s: exposure.position(s) for s in exposure.symbols()}
         equity = cash + sum(
-            (q * self._marks.get(s, Decimal(0)) for s, q in held.items()), Decimal(0)
+            (q * self._marks.get(s, Decimal(0)) for s, q in filled.items()), Decimal(0)
         )
         planned_intents: list[PlannedIntent] = []
         orders: list[PlannedOrder] = []
@@ -283,8 +293,8 @@ class LiveTrader:
             if intent.action is Action.EXIT:
                 target = Decimal(0)
             elif intent.action is Action.ENTER:
-                if position != 0:
-                    continue  # an enter while holding does nothing
+                if position != 0 or exposure.has_open(intent.symbol, Side.BUY):
+                    continue  # an enter while holding (or buying) does nothing
                 buys.append((intent.symbol, sizer))  # sized below, with the cash free then
                 planned_intents.append(PlannedIntent(intent.symbol, intent.action.value, position))
                 continue
@@ -294,11 +304,13 @@ class LiveTrader:
                 target = self._size(sizer, intent.symbol, price, equity, equity, position)
             planned_intents.append(PlannedIntent(intent.symbol, intent.action.value, target))
             delta = target - position
-            if delta < 0:
-                sells.append((intent.symbol, -delta, intent.action.value))
-            elif delta > 0:
+            if delta < 0 and not exposure.has_open(intent.symbol, Side.SELL):
+                quantity = min(-delta, exposure.sellable(intent.symbol))
+                if quantity > 0:
+                    sells.append((intent.symbol, quantity, intent.action.value))
+            elif delta > 0 and not exposure.has_open(intent.symbol, Side.BUY):
                 buys.append((intent.symbol, sizer))
-        free_cash = cash
+        free_cash = cash - self._reserved_cash(exposure)
         for symbol, quantity, _ in sells:
             price = bar.prices[symbol]
             fill_price = self.costs.fill_price(price, Side.SELL)
@@ -331,6 +343,16 @@ class LiveTrader:
             return []  # nothing to journal before finish_bar
         self.journal.write_plan(bar.day, planned_intents, orders)
         return self.journal.orders_for_bar(bar.day)
+
+    def _reserved_cash(self, exposure: WorkingExposure) -> Decimal:
+        """What the open buys may still spend: their unfilled units at the current mark,
+        with slippage and commission (`tradefolio.live.exposure`)."""
+        reserved = Decimal(0)
+        for symbol, remaining in exposure.open_buy.items():
+            fill_price = self.costs.fill_price(self._marks.get(symbol, Decimal(0)), Side.BUY)
+            notional = fill_price * remaining
+            reserved += notional + self.costs.commission(remaining, notional)
+        return reserved
 
     def _size(
         self,
