@@ -66,6 +66,12 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 #: Orders are DAY orders: none can receive a fill more than a few sessions after it was
 #: submitted, so `fills_since` looks back this far by submission time.
 FILL_LOOKBACK = timedelta(days=7)
+#: How long after a submit was first looked up in vain Alpaca may still act on it (a POST
+#: whose answer timed out can be processed late): before this, an empty lookup is not proof
+#: that the order is absent (`AlpacaBroker.confirm_absent`).
+ACCEPTANCE_WINDOW = timedelta(minutes=5)
+#: Slack on our clock against Alpaca's when listing orders submitted after a plan's time.
+CLOCK_SLACK = timedelta(minutes=1)
 #: Alpaca's maximum page size for ``GET /v2/orders``.
 PAGE_LIMIT = 500
 
@@ -287,7 +293,9 @@ class AlpacaBroker:
         read_retries: int = 2,
         read_retry_wait: float = 0.5,
         fill_lookback: timedelta = FILL_LOOKBACK,
+        acceptance_window: timedelta = ACCEPTANCE_WINDOW,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         if read_retries < 0:
             raise BrokerError(f"read_retries must be >= 0, got {read_retries}")
@@ -297,7 +305,9 @@ class AlpacaBroker:
         self.read_retries = read_retries
         self.read_retry_wait = read_retry_wait
         self.fill_lookback = fill_lookback
+        self.acceptance_window = acceptance_window
         self._sleep = sleep
+        self._clock = clock or (lambda: datetime.now(UTC))
 
     @classmethod
     def from_env(
@@ -474,6 +484,23 @@ class AlpacaBroker:
                 return None
             self._fail(f"lookup of {client_order_id}", exc)
         return self._report(remote)
+
+    def confirm_absent(
+        self, client_order_id: str, *, placed_after: datetime, missing_since: datetime
+    ) -> bool:
+        """Certain only once `acceptance_window` has passed since the first empty lookup
+        (a POST processed late shows up within it) *and* then both the lookup by client id
+        and a listing of every order submitted since the plan (less `CLOCK_SLACK`) miss it.
+        A read that fails is not certainty."""
+        if self._clock() < missing_since + self.acceptance_window:
+            return False
+        try:
+            if self.get_order(client_order_id) is not None:
+                return False
+            listed = self._orders("all", after=placed_after - CLOCK_SLACK)
+        except BrokerError:  # SubmitOutcomeUnknown included: not observed, not certain
+            return False
+        return all(str(o.client_order_id) != client_order_id for o in listed)
 
     def open_orders(self) -> list[BrokerOrder]:
         """Every open order of the account (ours or not), oldest first."""

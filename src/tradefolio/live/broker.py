@@ -77,6 +77,16 @@ class Broker(Protocol):
         """The order with this client id, or None if the broker has never seen it."""
         ...
 
+    def confirm_absent(
+        self, client_order_id: str, *, placed_after: datetime, missing_since: datetime
+    ) -> bool:
+        """True only when the venue says with certainty that it holds no order with this
+        id and never will: a lookup that comes back empty is not enough where a request
+        can still be processed late. `placed_after` bounds when the order could have been
+        sent (its plan's time); `missing_since` is when it was first looked up in vain.
+        Any failure to ask is False (not certain)."""
+        ...
+
     def open_orders(self) -> list[BrokerOrder]:
         """Orders that are not yet filled, canceled or rejected."""
         ...

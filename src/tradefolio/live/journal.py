@@ -145,6 +145,9 @@ class JournalError(TradefolioError):
 
 #: Detail of an order event recording a duplicate-id answer: the broker holds the order.
 BROKER_HOLDS_ID = "duplicate id"
+#: Marks the order event of the first lookup that did not find an order whose submit may
+#: have reached the broker (the start of the broker's acceptance window).
+NOT_FOUND = "not found at broker"
 
 
 def utc_now() -> datetime:
@@ -610,6 +613,47 @@ class Journal:
         ).fetchone()
         return row is not None
 
+    def created_at(self, client_order_id: str) -> datetime:
+        """When the order was journaled (its plan's time: it cannot have been sent before)."""
+        row = self._db.execute(
+            "SELECT created_at FROM orders WHERE client_order_id = ?", (client_order_id,)
+        ).fetchone()
+        if row is None:
+            raise JournalError(f"unknown client order id {client_order_id}")
+        return datetime.fromisoformat(row[0])
+
+    def missing_since(self, client_order_id: str) -> datetime | None:
+        """When a lookup first failed to find this order (None: never recorded)."""
+        (at,) = self._db.execute(
+            "SELECT min(at) FROM order_events WHERE client_order_id = ? AND detail LIKE ?",
+            (client_order_id, f"%{NOT_FOUND}%"),
+        ).fetchone()
+        return None if at is None else datetime.fromisoformat(at)
+
+    def note_missing(self, client_order_id: str, at: datetime | None = None) -> datetime:
+        """Record (once) that a lookup did not find the order; returns the first such time.
+        The order keeps its status: not finding it is not knowing it is absent."""
+        with self.transaction() as db:
+            first = self.missing_since(client_order_id)
+            if first is not None:
+                return first
+            current = self.order(client_order_id)
+            if current is None:
+                raise JournalError(f"unknown client order id {client_order_id}")
+            moment = at or utc_now()
+            db.execute(
+                "INSERT INTO order_events(client_order_id, from_status, to_status, at, detail) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    client_order_id,
+                    current.status.value,
+                    current.status.value,
+                    _ts(moment),
+                    NOT_FOUND,
+                ),
+            )
+        return moment
+
     def all_orders(self) -> list[JournalOrder]:
         """Every order, in journal order."""
         rows = self._db.execute(f"SELECT {self._ORDER_COLUMNS} FROM orders ORDER BY seq")
@@ -816,6 +860,8 @@ class Journal:
 
 
 __all__ = [
+    "BROKER_HOLDS_ID",
+    "NOT_FOUND",
     "SCHEMA_VERSION",
     "Journal",
     "JournalError",

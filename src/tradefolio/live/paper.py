@@ -360,6 +360,13 @@ class PaperBroker:
         ).fetchone()
         return None if row is None else self._report(row)
 
+    def confirm_absent(
+        self, client_order_id: str, *, placed_after: datetime, missing_since: datetime
+    ) -> bool:
+        """The paper venue accepts a submit atomically in the trader's own process: an
+        order it does not hold now never reached it and never will."""
+        return self.get_order(client_order_id) is None
+
     def open_orders(self) -> list[BrokerOrder]:
         """Submitted or partially filled orders."""
         rows = self._db.execute(

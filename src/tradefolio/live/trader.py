@@ -46,6 +46,7 @@ from tradefolio.live.exposure import WorkingExposure
 from tradefolio.live.feed import Bar
 from tradefolio.live.journal import (
     BROKER_HOLDS_ID,
+    NOT_FOUND,
     Journal,
     PlannedIntent,
     PlannedOrder,
@@ -62,7 +63,7 @@ from tradefolio.live.orders import (
     client_order_id,
 )
 from tradefolio.live.paper import CostModel
-from tradefolio.live.reconcile import ReconciliationReport, reconcile
+from tradefolio.live.reconcile import ReconciliationReport, certainly_absent, reconcile
 from tradefolio.live.risk import RiskEngine, TradingState
 from tradefolio.live.strategy import Action, IntentSource
 
@@ -218,11 +219,12 @@ class LiveTrader:
                 continue  # try again on the next bar
             if remote is not None:
                 reports.append(remote)
-            elif order.status in UNRESOLVED_STATUSES and not self.journal.broker_holds(
-                order.client_order_id
+            elif order.status in UNRESOLVED_STATUSES and certainly_absent(
+                self.journal, self.broker, order
             ):
-                # A market order of an earlier bar that the broker never saw is not sent late.
-                # (One the broker said it holds stays UNKNOWN until a lookup finds it.)
+                # A market order of an earlier bar that the broker certainly never saw is
+                # not sent late. One it may still act on stays open (and counts as working
+                # exposure) until a lookup finds it or the broker is certain.
                 never_sent.append(order.client_order_id)
         if not reports and not never_sent:
             return
@@ -457,6 +459,10 @@ class LiveTrader:
                 if existing is not None:
                     found.append(existing)
                     continue
+                if order.status is OrderStatus.UNKNOWN and not certainly_absent(
+                    self.journal, self.broker, order
+                ):
+                    continue  # it may still be acted on: never replaced while unknown
             to_send.append(order)
         back_to_pending = [o for o in to_send if o.status is OrderStatus.UNKNOWN]
         if found or back_to_pending:
@@ -496,27 +502,28 @@ class LiveTrader:
             # The broker holds this id already: the answer is a lookup, never a resend. A
             # lookup that fails or comes back empty leaves the order UNKNOWN for the next
             # bar's lookup (`_sync_open_orders`).
-            found = self._lookup_quietly(cid)
+            found, _ = self._lookup(cid)
             if found is None:
                 return _Outcome(
                     cid, status=OrderStatus.UNKNOWN, detail=f"{BROKER_HOLDS_ID}, lookup empty"
                 )
             return _Outcome(cid, report=found)
         except SubmitOutcomeUnknown as exc:
+            found, observed = self._lookup(cid)
+            # An empty answer starts the broker's acceptance window (`certainly_absent`).
+            missing = f"; {NOT_FOUND}" if observed and found is None else ""
             return _Outcome(
-                cid,
-                status=OrderStatus.UNKNOWN,
-                detail=str(exc)[:200],
-                report=self._lookup_quietly(cid),
+                cid, status=OrderStatus.UNKNOWN, detail=str(exc)[:200] + missing, report=found
             )
         except OrderRejected as exc:
             return _Outcome(cid, status=OrderStatus.REJECTED, detail=str(exc)[:200])
 
-    def _lookup_quietly(self, cid: str) -> BrokerOrder | None:
+    def _lookup(self, cid: str) -> tuple[BrokerOrder | None, bool]:
+        """(the broker's order or None, whether the broker answered at all)."""
         try:
-            return self.broker.get_order(cid)
+            return self.broker.get_order(cid), True
         except SubmitOutcomeUnknown:
-            return None
+            return None, False
 
     def _apply(self, report: BrokerOrder) -> None:
         current = self.journal.order(report.client_order_id)
