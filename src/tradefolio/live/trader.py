@@ -16,7 +16,9 @@ Per bar (crash-only: every step is either durable or recomputed identically):
    risk engine, and journal the whole plan in one transaction *before* sending anything.
 4. Execute (`_execute`): the orders of a resumed plan are looked up first; the plan's
    unresolved orders are submitted once each, with their deterministic client order ids,
-   inside one `broker.batch()`; then every outcome is recorded in one journal transaction.
+   inside one `broker.batch()`, each only if the trading state read at that moment allows
+   it (a halt journaled after the plan denies it); then every outcome is recorded in one
+   journal transaction.
    A timeout/5xx leaves an order UNKNOWN (resolved by lookup, never resent blindly); a
    duplicate-id answer is resolved by lookup. Execution reports are applied to the journal
    as cumulative fills (idempotent).
@@ -64,7 +66,7 @@ from tradefolio.live.orders import (
 )
 from tradefolio.live.paper import CostModel
 from tradefolio.live.reconcile import ReconciliationReport, certainly_absent, reconcile
-from tradefolio.live.risk import RiskEngine, TradingState
+from tradefolio.live.risk import RiskEngine, TradingState, state_refusal
 from tradefolio.live.strategy import Action, IntentSource
 
 #: Called with the name of each crash-relevant point; tests make the process kill itself.
@@ -476,10 +478,20 @@ class LiveTrader:
         if not to_send:
             return
         outcomes: list[_Outcome] = []
+        filled = {s: p.quantity for s, p in self.journal.positions().items()}
         with self.broker.batch():
             for order in to_send:
                 self._checkpoint("before_submit")
-                outcomes.append(self._submit(order))
+                # The trading state at the moment of sending, not at planning: a halt
+                # journaled after the plan (or while the trader was down) stops the order.
+                # Inside the paper broker's batch no other process can commit a change.
+                refusal = self._send_refusal(order, filled)
+                if refusal:
+                    outcomes.append(
+                        _Outcome(order.client_order_id, status=OrderStatus.DENIED, detail=refusal)
+                    )
+                else:
+                    outcomes.append(self._submit(order))
                 self._checkpoint("in_submit_batch")
         self._checkpoint("after_submit")
         with self.journal.transaction():
@@ -490,6 +502,14 @@ class LiveTrader:
                     self._apply(outcome.report)
                 self._checkpoint("in_record_batch")
         self._checkpoint("after_record")
+
+    def _send_refusal(self, order: JournalOrder, filled: Mapping[str, Decimal]) -> str:
+        """Why the journal's trading state (read now) forbids sending `order` ('' if not);
+        REDUCING lets through only an order that shrinks the filled position."""
+        state = TradingState(self.journal.trading_state()[0])
+        position = filled.get(order.symbol, Decimal(0))
+        refusal = state_refusal(state, order.symbol, order.side, order.quantity, position)
+        return f"{refusal} at send time" if refusal else ""
 
     def _submit(self, order: JournalOrder) -> _Outcome:
         """Submit one order once and say what the journal must record (nothing is written
