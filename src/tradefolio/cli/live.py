@@ -265,8 +265,9 @@ def run_command(
         bool,
         typer.Option(
             "--paper-account/--live-account",
-            help="alpaca: paper (default) or live endpoint. Keys: APCA_API_KEY_ID, "
-            "APCA_API_SECRET_KEY; APCA_API_BASE_URL overrides the endpoint.",
+            help="alpaca: the paper (default) or the live, real-money account; this flag alone "
+            "chooses it. Keys: APCA_API_KEY_ID, APCA_API_SECRET_KEY; APCA_API_BASE_URL "
+            "overrides the endpoint (refused when it names the other account's endpoint).",
         ),
     ] = True,
     feed_name: Annotated[
@@ -376,6 +377,11 @@ def run_command(
         return
     require(broker in ("paper", "alpaca"), f"--broker must be paper or alpaca, got {broker!r}")
     require(not (paper and broker != "paper"), "--paper and --broker alpaca exclude each other")
+    require(
+        paper_account or broker == "alpaca",
+        "--live-account selects Alpaca's real-money account; it cannot be used with --paper "
+        "(the embedded paper broker): pass --broker alpaca --feed broker",
+    )
     require(cash_tolerance >= 0, f"--cash-tolerance must be >= 0, got {cash_tolerance}")
     require(
         feed_name in ("replay", "broker"), f"--feed must be replay or broker, got {feed_name!r}"

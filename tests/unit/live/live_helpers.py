@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -72,3 +75,14 @@ def open_session(
         **kwargs,
     )
     return journal, broker, trader
+
+
+def live_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`tradefolio live ARGS` in a fresh process with `env` added to the environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "tradefolio", "live", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
