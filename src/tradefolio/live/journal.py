@@ -39,7 +39,7 @@ from tradefolio.live.orders import (
     check_transition,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -132,6 +132,11 @@ _MIGRATIONS: dict[int, str] = {
     2: """
     ALTER TABLE orders ADD COLUMN risk_notional TEXT;
     CREATE INDEX orders_by_bar ON orders(bar);
+    """,
+    # The last price of every symbol seen (not only the held ones): the risk engine's price
+    # band needs each reference after a restart exactly as before it.
+    3: """
+    CREATE TABLE marks (symbol TEXT PRIMARY KEY, price TEXT NOT NULL, bar TEXT NOT NULL);
     """,
 }
 
@@ -509,8 +514,9 @@ class Journal:
     def finish_bar(
         self, bar: date, cash: Decimal, equity: Decimal, marks: dict[str, Decimal]
     ) -> None:
-        """Snapshot positions and account for `bar` and mark it processed (one transaction;
-        a bar without orders needs no plan row first)."""
+        """Snapshot positions and account for `bar`, keep the last price of every symbol in
+        `marks`, and mark the bar processed (one transaction; a bar without orders needs no
+        plan row first)."""
         day = bar.isoformat()
         with self.transaction() as db:
             for position in self.positions().values():
@@ -525,6 +531,12 @@ class Journal:
                         dec(marks.get(position.symbol, Decimal(0))),
                     ),
                 )
+            db.executemany(
+                "INSERT INTO marks(symbol, price, bar) VALUES (?, ?, ?) ON CONFLICT(symbol) "
+                "DO UPDATE SET price = excluded.price, bar = excluded.bar "
+                "WHERE marks.price != excluded.price",
+                [(symbol, dec(price), day) for symbol, price in marks.items()],
+            )
             now = _ts()
             db.execute(
                 "INSERT INTO bars(bar, planned_at, done_at, cash, equity) VALUES (?, ?, ?, ?, ?) "
@@ -844,7 +856,14 @@ class Journal:
         }
 
     def last_marks(self) -> dict[str, Decimal]:
-        """Prices of the last processed bar's position snapshot."""
+        """The last price of every symbol seen up to the last processed bar (journals of
+        schema 2 and older: the last position snapshot's prices)."""
+        marks = {
+            symbol: Decimal(price)
+            for symbol, price in self._db.execute("SELECT symbol, price FROM marks")
+        }
+        if marks:
+            return marks
         last = self.last_done_bar()
         if last is None:
             return {}
