@@ -20,8 +20,10 @@ reads them through `tradefolio.live.strategy`'s adapters (cli may import both en
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -70,7 +72,7 @@ from tradefolio.live.alpaca import KEY_ENV, SECRET_ENV, AlpacaBroker
 from tradefolio.live.alpaca_data import DATA_FEEDS, AlpacaMarketData
 from tradefolio.live.broker import Broker
 from tradefolio.live.feed import Bar, ReplayFeed
-from tradefolio.live.journal import Journal
+from tradefolio.live.journal import Journal, JournalError
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.polling_feed import PollingFeed
 from tradefolio.live.risk import RiskEngine, RiskLimits, TradingState
@@ -167,8 +169,33 @@ def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+@contextlib.contextmanager
+def journal_errors(db: Path) -> Iterator[None]:
+    """Every SQLite error met while a command uses the journal (disk full, I/O error, a
+    lock) becomes one `JournalError` line (exit 1); the journal keeps its last commit."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise JournalError(
+            f"journal {db}: {exc}; it keeps its last commit: fix the cause and run again "
+            "(a session resumes where it stopped)"
+        ) from exc
+
+
+def _close(journal: Journal) -> None:
+    """Close without masking the error that is already on its way out."""
+    with contextlib.suppress(sqlite3.Error):
+        journal.close()
+
+
 def status_payload(journal: Journal) -> dict[str, Any]:
-    """The stable JSON contract of `live status` (see README)."""
+    """The stable JSON contract of `live status` (see README), read in one snapshot: cash,
+    positions and orders of the same committed state, even while a trader commits."""
+    with journal.snapshot():
+        return _status_payload(journal)
+
+
+def _status_payload(journal: Journal) -> dict[str, Any]:
     state, reason = journal.trading_state()
     marks = journal.last_marks()
     positions = journal.positions()
@@ -500,69 +527,76 @@ def run_command(
                 poll_interval=poll_interval,
             )
             stderr_console().print(f"market data: {market_data.endpoint} ({data_feed})")
-    journal = Journal.open(db)
-    try:
-        journal.initialise(starting_cash, config.model_dump())
-        run_no = journal.start_run(
-            {**config.model_dump(), "db": str(db), "broker": remote.endpoint if remote else "paper"}
-        )
-        venue: Broker
-        market: MarketSink | None
-        if remote is None:
-            paper_broker = PaperBroker(journal.connection, starting_cash, costs)
-            venue, market = paper_broker, paper_broker
-        else:
-            venue, market = remote, None  # the real market fills Alpaca's orders
-        trader = LiveTrader(
-            journal=journal,
-            broker=venue,
-            strategy=adapter,
-            sizer=rebalance_sizer({}),
-            risk=RiskEngine(limits),
-            costs=costs,
-            market=market,
-            checkpoint=_checkpoint_from_env(),
-        )
-        report = trader.reconcile(
-            adopt=adopt_broker_state, cash_tolerance=Decimal(repr(cash_tolerance))
-        )
-        messages = stderr_console()
-        if report.fills_recorded or report.closed_never_sent or report.adopted:
+    with journal_errors(db):
+        journal = Journal.open(db)
+        try:
+            journal.initialise(starting_cash, config.model_dump())
+            run_no = journal.start_run(
+                {
+                    **config.model_dump(),
+                    "db": str(db),
+                    "broker": remote.endpoint if remote else "paper",
+                }
+            )
+            venue: Broker
+            market: MarketSink | None
+            if remote is None:
+                paper_broker = PaperBroker(journal.connection, starting_cash, costs)
+                venue, market = paper_broker, paper_broker
+            else:
+                venue, market = remote, None  # the real market fills Alpaca's orders
+            trader = LiveTrader(
+                journal=journal,
+                broker=venue,
+                strategy=adapter,
+                sizer=rebalance_sizer({}),
+                risk=RiskEngine(limits),
+                costs=costs,
+                market=market,
+                checkpoint=_checkpoint_from_env(),
+            )
+            report = trader.reconcile(
+                adopt=adopt_broker_state, cash_tolerance=Decimal(repr(cash_tolerance))
+            )
+            messages = stderr_console()
+            if report.fills_recorded or report.closed_never_sent or report.adopted:
+                messages.print(
+                    f"reconciliation: {len(report.fills_recorded)} missed fills recorded, "
+                    f"{len(report.closed_never_sent)} unsent orders closed"
+                    + (", broker state adopted" if report.adopted else "")
+                )
+            after = journal.last_done_bar()
+            bars: Iterator[Bar]
+            if poller is not None:
+                stop = StopRequest()
+                restore = stop.install()
+                try:
+                    bars = poller.bars(after, stop=stop, max_bars=sessions)
+                    processed = trader.run(bars)
+                finally:
+                    restore()
+                ended = "stopped" if stop.requested else f"{processed} sessions done"
+            else:
+                assert replay is not None
+                processed = trader.run(replay.bars(after))
+                ended = "replay finished"
+            journal.end_run(run_no, ended)
             messages.print(
-                f"reconciliation: {len(report.fills_recorded)} missed fills recorded, "
-                f"{len(report.closed_never_sent)} unsent orders closed"
-                + (", broker state adopted" if report.adopted else "")
+                f"processed {processed} bars after {after or 'the start'}; session in {db}"
             )
-        after = journal.last_done_bar()
-        bars: Iterator[Bar]
-        if poller is not None:
-            stop = StopRequest()
-            restore = stop.install()
-            try:
-                bars = poller.bars(after, stop=stop, max_bars=sessions)
-                processed = trader.run(bars)
-            finally:
-                restore()
-            ended = "stopped" if stop.requested else f"{processed} sessions done"
-        else:
-            assert replay is not None
-            processed = trader.run(replay.bars(after))
-            ended = "replay finished"
-        journal.end_run(run_no, ended)
-        messages.print(f"processed {processed} bars after {after or 'the start'}; session in {db}")
-        if record:
-            _write_run_folder(
-                journal,
-                config.model_dump(),
-                prices_file,
-                benchmark_file,
-                out,
-                png,
-                sample=not polled,
-            )
-        _print_status(status_payload(journal), output)
-    finally:
-        journal.close()
+            if record:
+                _write_run_folder(
+                    journal,
+                    config.model_dump(),
+                    prices_file,
+                    benchmark_file,
+                    out,
+                    png,
+                    sample=not polled,
+                )
+            _print_status(status_payload(journal), output)
+        finally:
+            _close(journal)
 
 
 def status_command(
@@ -572,11 +606,12 @@ def status_command(
     ] = OutputFormat.table,
 ) -> None:
     """Positions, open orders, trading state and the last reconciliation."""
-    journal = Journal.open(db, writer=False)
-    try:
-        _print_status(status_payload(journal), output)
-    finally:
-        journal.close()
+    with journal_errors(db):
+        journal = Journal.open(db, writer=False)
+        try:
+            _print_status(status_payload(journal), output)
+        finally:
+            _close(journal)
 
 
 def halt_command(
@@ -588,11 +623,12 @@ def halt_command(
 ) -> None:
     """Stop new orders (HALTED), or only allow risk-reducing ones (--reducing)."""
     state = TradingState.REDUCING if reducing else TradingState.HALTED
-    journal = Journal.open(db, writer=False)
-    try:
-        journal.set_trading_state(state.value, reason, "cli")
-    finally:
-        journal.close()
+    with journal_errors(db):
+        journal = Journal.open(db, writer=False)
+        try:
+            journal.set_trading_state(state.value, reason, "cli")
+        finally:
+            _close(journal)
     stderr_console().print(f"trading state of {db}: {state.value}")
 
 
@@ -601,11 +637,12 @@ def resume_command(
     reason: Annotated[str, typer.Option(help="Why (kept in the journal).")] = "operator",
 ) -> None:
     """Allow orders again (ACTIVE)."""
-    journal = Journal.open(db, writer=False)
-    try:
-        journal.set_trading_state(TradingState.ACTIVE.value, reason, "cli")
-    finally:
-        journal.close()
+    with journal_errors(db):
+        journal = Journal.open(db, writer=False)
+        try:
+            journal.set_trading_state(TradingState.ACTIVE.value, reason, "cli")
+        finally:
+            _close(journal)
     stderr_console().print(f"trading state of {db}: ACTIVE")
 
 

@@ -7,7 +7,8 @@ slippage, and charges commission with `CostModel`. Its orders, positions and cas
 windows between "journaled", "accepted by the venue" and "fill recorded" are as real as with
 a remote broker, and a paper account survives restarts.
 
-Durability: a submit outside `batch()` is one transaction; the submits inside one `batch()`
+Durability (every transaction waits for another process's write lock as the journal's do,
+`begin_immediate`): a submit outside `batch()` is one transaction; the submits inside one `batch()`
 (the trader's orders of one bar) are one transaction, each under its own savepoint (a submit
 that raises undoes only itself), committed when the block exits — a SIGKILL inside the
 block leaves the venue as if none of them had arrived. A mark (its date and every fill it
@@ -35,7 +36,7 @@ from tradefolio.live.broker import (
     DuplicateClientOrderId,
     OrderRejected,
 )
-from tradefolio.live.journal import dec
+from tradefolio.live.journal import begin_immediate, dec
 from tradefolio.live.orders import BrokerOrder, OrderRequest, OrderStatus, Side
 
 _BPS = Decimal(10_000)
@@ -124,7 +125,8 @@ class PaperBroker:
         self.allow_short = allow_short
         self._marks: dict[str, Decimal] = {}
         self._in_batch = False
-        self._db.execute("BEGIN IMMEDIATE")
+        self._path = str(connection.execute("PRAGMA database_list").fetchone()[2])
+        begin_immediate(self._db, self._path)
         try:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -178,7 +180,7 @@ class PaperBroker:
         if self._in_batch:
             yield
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        begin_immediate(self._db, self._path)
         self._in_batch = True
         try:
             yield
@@ -203,7 +205,7 @@ class PaperBroker:
                 raise
             self._db.execute("RELEASE paper_op")
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        begin_immediate(self._db, self._path)
         try:
             yield
         except BaseException:

@@ -107,7 +107,7 @@ def test_paper_session_status_halt_resume_and_crash_resume(tmp_path: Path) -> No
             1,
         ),
         (("live", "--paper", "--fast", "50", "--slow", "20"), {}, "error:", 2),
-        (("live", "status"), {}, "no journal", 1),
+        (("live", "status"), {}, "no journal", 2),
     ],
 )
 def test_bad_input_one_line_nothing_written(
