@@ -225,6 +225,18 @@ def _status_payload(journal: Journal) -> dict[str, Any]:
             }
             for o in journal.live_orders()
         ],
+        "problem_orders": [
+            {
+                "client_order_id": o.client_order_id,
+                "bar": o.bar.isoformat(),
+                "symbol": o.symbol,
+                "side": o.side.value,
+                "quantity": _number(o.quantity),
+                "status": o.status.value,
+                "detail": detail,
+            }
+            for o, detail in journal.problem_orders()
+        ],
         "last_bar": None if last_bar is None else last_bar.isoformat(),
         "last_reconciliation": journal.last_reconciliation(),
     }
@@ -249,6 +261,12 @@ def _print_status(payload: dict[str, Any], output: OutputFormat) -> None:
         f"last bar {payload['last_bar']}; {len(payload['open_orders'])} open orders; "
         f"last reconciliation: {checked}"
     )
+    for problem in payload["problem_orders"]:
+        console.print(
+            f"{problem['status']}: {problem['side']} {problem['quantity']} {problem['symbol']} "
+            f"(bar {problem['bar']}, {problem['client_order_id']}): {problem['detail']}",
+            soft_wrap=True,
+        )
 
 
 def _load_closes(prices_file: Path | None) -> pd.DataFrame:
@@ -276,7 +294,13 @@ def _write_run_folder(
     except DataError as exc:
         messages.print(f"no run folder: {exc}", style="dim")
         return
-    folder = write_run_folder(record, out, png=png)
+    # Owner-only (folders 0700, files 0600) from the moment they exist: the run folder
+    # holds the session's config and trades. The umask is the process's; restored at once.
+    previous = os.umask(0o077)
+    try:
+        folder = write_run_folder(record, out, png=png)
+    finally:
+        os.umask(previous)
     for note in folder.notes:
         messages.print(note, style="yellow")
     messages.print(f"tearsheet: {folder.tearsheet or folder.path}", style="dim", soft_wrap=True)
@@ -554,6 +578,7 @@ def run_command(
                 costs=costs,
                 market=market,
                 checkpoint=_checkpoint_from_env(),
+                notify=lambda line: stderr_console().print(line, style="yellow", soft_wrap=True),
             )
             report = trader.reconcile(
                 adopt=adopt_broker_state, cash_tolerance=Decimal(repr(cash_tolerance))

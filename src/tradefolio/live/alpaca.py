@@ -53,6 +53,7 @@ from tradefolio.live.broker import (
     DuplicateClientOrderId,
     OrderRejected,
     SubmitOutcomeUnknown,
+    SubmitRefused,
 )
 from tradefolio.live.orders import BrokerOrder, OrderRequest, OrderStatus, Side
 
@@ -480,7 +481,8 @@ class AlpacaBroker:
                     ) from exc
                 raise
             if failure.transient:
-                raise SubmitOutcomeUnknown(
+                kind = SubmitRefused if failure.status in (429, 503) else SubmitOutcomeUnknown
+                raise kind(
                     f"{order.client_order_id}: submit outcome unknown ({failure.describe()}); "
                     "resolve by lookup"
                 ) from exc
@@ -488,7 +490,8 @@ class AlpacaBroker:
                 return self._existing(order)
             if failure.status in (400, 403, 422):
                 raise OrderRejected(
-                    f"{order.client_order_id}: rejected by Alpaca ({failure.describe()})"
+                    f"{order.client_order_id}: rejected by Alpaca ({failure.describe()})",
+                    retryable=failure.status == 422,
                 ) from exc
             # 401/404/...: wrong keys or endpoint. Nothing was placed, but trading on is
             # pointless; the order stays PENDING_SUBMIT and is looked up after a restart.

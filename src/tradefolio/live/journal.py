@@ -854,6 +854,16 @@ class Journal:
             )
         return moment
 
+    def problem_orders(self) -> list[tuple[JournalOrder, str]]:
+        """Orders the broker refused (REJECTED) or whose outcome is still UNKNOWN, each
+        with the detail of its latest event (why), in journal order."""
+        rows = self._db.execute(
+            f"SELECT {self._ORDER_COLUMNS}, (SELECT detail FROM order_events e "
+            "WHERE e.client_order_id = orders.client_order_id ORDER BY e.id DESC LIMIT 1) "
+            "FROM orders WHERE status IN ('rejected', 'unknown') ORDER BY seq"
+        )
+        return [(self._order(row), str(row[-1] or "")) for row in rows]
+
     def all_orders(self) -> list[JournalOrder]:
         """Every order, in journal order."""
         rows = self._db.execute(f"SELECT {self._ORDER_COLUMNS} FROM orders ORDER BY seq")

@@ -30,6 +30,7 @@ bar, re-executing (not re-planning) a bar whose plan was journaled.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -43,6 +44,7 @@ from tradefolio.live.broker import (
     DuplicateClientOrderId,
     OrderRejected,
     SubmitOutcomeUnknown,
+    SubmitRefused,
 )
 from tradefolio.live.exposure import WorkingExposure
 from tradefolio.live.feed import Bar
@@ -119,6 +121,10 @@ class LiveTrader:
         market: MarketSink | None = None,
         fractional: bool = False,
         checkpoint: Checkpoint = _no_checkpoint,
+        submit_attempts: int = 3,
+        retry_wait: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         run_id = journal.run_id
         if run_id is None:
@@ -133,6 +139,14 @@ class LiveTrader:
         self.market = market
         self.fractional = fractional
         self._checkpoint = checkpoint
+        if submit_attempts < 1:
+            raise InvalidParameter(f"submit_attempts must be >= 1, got {submit_attempts}")
+        self.submit_attempts = submit_attempts
+        self.retry_wait = retry_wait
+        self._sleep = sleep
+        #: Told (one line) about every order the broker refused, whose outcome stayed
+        #: unknown, or that the trading state stopped at send time.
+        self._notify = notify or _no_checkpoint
         self._marks: dict[str, Decimal] = dict(journal.last_marks())
         self._risk_restored = False
 
@@ -502,6 +516,14 @@ class LiveTrader:
                     self._apply(outcome.report)
                 self._checkpoint("in_record_batch")
         self._checkpoint("after_record")
+        sent = {o.client_order_id: o for o in to_send}
+        for outcome in outcomes:
+            if outcome.status is not None and outcome.report is None:
+                order = sent[outcome.client_order_id]
+                self._notify(
+                    f"order {order.client_order_id} ({order.side.value} {order.quantity} "
+                    f"{order.symbol}, bar {order.bar}): {outcome.status.value}: {outcome.detail}"
+                )
 
     def _send_refusal(self, order: JournalOrder, filled: Mapping[str, Decimal]) -> str:
         """Why the journal's trading state (read now) forbids sending `order` ('' if not);
@@ -512,31 +534,49 @@ class LiveTrader:
         return f"{refusal} at send time" if refusal else ""
 
     def _submit(self, order: JournalOrder) -> _Outcome:
-        """Submit one order once and say what the journal must record (nothing is written
-        here: this runs inside `broker.batch()`)."""
+        """Submit one order and say what the journal must record (nothing is written here:
+        this runs inside `broker.batch()`).
+
+        A refusal before placement is retried within the bar under the same client order
+        id, `submit_attempts` times in all, waiting `retry_wait` · 2^(n−1) seconds before
+        attempt n+1: a `SubmitRefused` (429/503) once a lookup answered that the broker does
+        not hold the order, and a retryable `OrderRejected` (422). The venue's unique client
+        ids make a resend at worst a duplicate answer, never a second order."""
         cid = order.client_order_id
         request = OrderRequest(cid, order.symbol, order.side, order.quantity)
-        try:
-            return _Outcome(cid, report=self.broker.submit(request))
-        except DuplicateClientOrderId:
-            # The broker holds this id already: the answer is a lookup, never a resend. A
-            # lookup that fails or comes back empty leaves the order UNKNOWN for the next
-            # bar's lookup (`_sync_open_orders`).
-            found, _ = self._lookup(cid)
-            if found is None:
-                return _Outcome(
-                    cid, status=OrderStatus.UNKNOWN, detail=f"{BROKER_HOLDS_ID}, lookup empty"
-                )
-            return _Outcome(cid, report=found)
-        except SubmitOutcomeUnknown as exc:
-            found, observed = self._lookup(cid)
-            # An empty answer starts the broker's acceptance window (`certainly_absent`).
-            missing = f"; {NOT_FOUND}" if observed and found is None else ""
-            return _Outcome(
-                cid, status=OrderStatus.UNKNOWN, detail=str(exc)[:200] + missing, report=found
-            )
-        except OrderRejected as exc:
-            return _Outcome(cid, status=OrderStatus.REJECTED, detail=str(exc)[:200])
+        attempt = 1
+        while True:
+            after = f" (after {attempt} attempts)" if attempt > 1 else ""
+            try:
+                return _Outcome(cid, report=self.broker.submit(request))
+            except DuplicateClientOrderId:
+                # The broker holds this id already: the answer is a lookup, never a resend.
+                # A lookup that fails or comes back empty leaves the order UNKNOWN for the
+                # next bar's lookup (`_sync_open_orders`).
+                found, _ = self._lookup(cid)
+                if found is None:
+                    return _Outcome(
+                        cid, status=OrderStatus.UNKNOWN, detail=f"{BROKER_HOLDS_ID}, lookup empty"
+                    )
+                return _Outcome(cid, report=found)
+            except SubmitOutcomeUnknown as exc:
+                found, observed = self._lookup(cid)
+                absent = observed and found is None
+                if not (isinstance(exc, SubmitRefused) and absent and self._may_retry(attempt)):
+                    # An empty answer starts the broker's acceptance window
+                    # (`certainly_absent`).
+                    missing = f"; {NOT_FOUND}" if absent else ""
+                    detail = str(exc)[:200] + after + missing
+                    return _Outcome(cid, status=OrderStatus.UNKNOWN, detail=detail, report=found)
+            except OrderRejected as exc:
+                if not (exc.retryable and self._may_retry(attempt)):
+                    detail = str(exc)[:200] + after
+                    return _Outcome(cid, status=OrderStatus.REJECTED, detail=detail)
+            self._sleep(self.retry_wait * 2 ** (attempt - 1))
+            attempt += 1
+
+    def _may_retry(self, attempt: int) -> bool:
+        return attempt < self.submit_attempts
 
     def _lookup(self, cid: str) -> tuple[BrokerOrder | None, bool]:
         """(the broker's order or None, whether the broker answered at all)."""

@@ -8,16 +8,18 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tradefolio.backtest.strategies import SmaCross
 from tradefolio.execution.sizing import Quantity, SizingRequest
+from tradefolio.live.feed import Bar
 from tradefolio.live.journal import Journal
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.risk import RiskEngine
-from tradefolio.live.strategy import RollingStrategy
+from tradefolio.live.strategy import Action, Intent, RollingStrategy
 from tradefolio.live.trader import Checkpoint, LiveTrader
 
 
@@ -86,3 +88,63 @@ def live_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProces
         env={**os.environ, **env},
         timeout=120,
     )
+
+
+class EnterOnEveryBar:
+    """Asks to enter `symbol` on every bar with history (a replacement of an order still
+    open would show up as a second buy)."""
+
+    def __init__(self, symbol: str = "AAA") -> None:
+        self.symbol = symbol
+
+    def intents(self, history: pd.DataFrame) -> list[Intent]:
+        return [Intent(self.symbol, Action.ENTER)] if len(history) else []
+
+
+class FixedUnits:
+    """Always `units` units."""
+
+    def __init__(self, units: int = 10) -> None:
+        self.units = units
+
+    def size(self, request: SizingRequest) -> Quantity:
+        return self.units
+
+
+def flat_bars(n: int, prices: dict[str, Decimal]) -> list[Bar]:
+    """`n` business-day bars at constant `prices`, each with the history before it."""
+    days = pd.bdate_range("2024-03-01", periods=n + 1, name="date")
+    closes = pd.DataFrame({s: [float(p)] * (n + 1) for s, p in prices.items()}, index=days)
+    return [Bar(days[i].date(), dict(prices), closes.iloc[:i]) for i in range(1, n + 1)]
+
+
+def fake_broker(fake: Any, *, timeout: float = 2.0, **options: Any) -> Any:
+    """An `AlpacaBroker` on the loopback fake Alpaca `fake` (reads retried without waits)."""
+    from support.fake_alpaca import KEY, SECRET
+    from tradefolio.live.alpaca import AlpacaBroker, create_trading_client
+
+    client = create_trading_client(KEY, SECRET, url_override=fake.url, timeout=timeout)
+    options.setdefault("read_retry_wait", 0.0)
+    return AlpacaBroker(client, endpoint=fake.url, **options)
+
+
+def fake_session(
+    fake: Any,
+    path: Path,
+    *,
+    timeout: float = 2.0,
+    broker_options: dict[str, Any] | None = None,
+    **trader_options: Any,
+) -> tuple[Journal, LiveTrader]:
+    """A 10,000 session on the fake Alpaca that enters AAA (10 units) on every bar."""
+    journal = Journal.open(path)
+    journal.initialise(Decimal(10_000), {})
+    trader = LiveTrader(
+        journal=journal,
+        broker=fake_broker(fake, timeout=timeout, **(broker_options or {})),
+        strategy=EnterOnEveryBar(),
+        sizer=FixedUnits(10),
+        market=fake,
+        **trader_options,
+    )
+    return journal, trader

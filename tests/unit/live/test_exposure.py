@@ -19,7 +19,7 @@ from tradefolio.live.orders import TERMINAL_STATUSES, JournalOrder, Side
 from tradefolio.live.paper import PaperBroker
 from tradefolio.live.strategy import Action, Intent
 from tradefolio.live.trader import LiveTrader
-from unit.live.live_helpers import WeightSizer, gbm_prices
+from unit.live.live_helpers import WeightSizer, fake_broker, gbm_prices
 
 CASH = Decimal(100_000)
 
@@ -150,8 +150,7 @@ def test_paper_partial_fills_never_stack_a_second_order(tmp_path: Path) -> None:
 
 alpaca = pytest.importorskip("alpaca", reason="needs the alpaca extra")
 
-from support.fake_alpaca import KEY, SECRET, FakeAlpaca  # noqa: E402
-from tradefolio.live.alpaca import AlpacaBroker, create_trading_client  # noqa: E402
+from support.fake_alpaca import FakeAlpaca  # noqa: E402
 
 
 @pytest.fixture
@@ -163,8 +162,7 @@ def fake() -> Iterator[FakeAlpaca]:
 def _alpaca_trader(
     fake: FakeAlpaca, journal: Journal, strategy: object, sizer: object, *, market: bool = True
 ) -> LiveTrader:
-    client = create_trading_client(KEY, SECRET, url_override=fake.url, timeout=2.0)
-    broker = AlpacaBroker(client, endpoint=fake.url, read_retry_wait=0.0)
+    broker = fake_broker(fake, timeout=2.0)
     return LiveTrader(
         journal=journal,
         broker=broker,

@@ -20,6 +20,7 @@ from tradefolio.live.orders import OrderStatus, Side
 from tradefolio.live.paper import PaperBroker
 from tradefolio.live.strategy import Action, Intent
 from tradefolio.live.trader import LiveTrader, MarketSink
+from unit.live.live_helpers import fake_broker
 
 CASH = Decimal(10_000)
 PRICES = {"AAA": Decimal(50), "BBB": Decimal(20)}
@@ -126,8 +127,7 @@ def test_halt_between_plan_and_send_in_a_running_trader(tmp_path: Path) -> None:
 
 pytest.importorskip("alpaca", reason="needs the alpaca extra")
 
-from support.fake_alpaca import KEY, SECRET, FakeAlpaca  # noqa: E402
-from tradefolio.live.alpaca import AlpacaBroker, create_trading_client  # noqa: E402
+from support.fake_alpaca import FakeAlpaca  # noqa: E402
 
 
 @pytest.fixture
@@ -142,8 +142,7 @@ def test_alpaca_resumed_plan_after_a_halt_sends_nothing(fake: FakeAlpaca, tmp_pa
     def session() -> tuple[Journal, LiveTrader]:
         journal = Journal.open(path)
         journal.initialise(CASH, {})
-        client = create_trading_client(KEY, SECRET, url_override=fake.url, timeout=2.0)
-        broker = AlpacaBroker(client, endpoint=fake.url, read_retry_wait=0.0)
+        broker = fake_broker(fake, timeout=2.0)
         return journal, _trader(journal, broker, fake)
 
     journal, trader = session()

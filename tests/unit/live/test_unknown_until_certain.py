@@ -10,40 +10,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 pytest.importorskip("alpaca", reason="needs the alpaca extra")
 
-from support.fake_alpaca import KEY, SECRET, SUBMIT, FakeAlpaca
-from tradefolio.execution.sizing import SizingRequest
-from tradefolio.live.alpaca import AlpacaBroker, create_trading_client
-from tradefolio.live.feed import Bar
+from support.fake_alpaca import SUBMIT, FakeAlpaca
 from tradefolio.live.journal import Journal
 from tradefolio.live.orders import OrderStatus
-from tradefolio.live.strategy import Action, Intent
 from tradefolio.live.trader import LiveTrader
+from unit.live.live_helpers import fake_session, flat_bars
 
 TIMEOUT = 0.3
 PRICE = Decimal(50)
-
-
-class EnterAAA:
-    """Asks to enter AAA on every bar (a replacement would be a second buy)."""
-
-    def intents(self, history: pd.DataFrame) -> list[Intent]:
-        return [Intent("AAA", Action.ENTER)] if len(history) else []
-
-
-class TenUnits:
-    def size(self, request: SizingRequest) -> int:
-        return 10
-
-
-def _bars(n: int) -> list[Bar]:
-    days = pd.bdate_range("2024-03-01", periods=n + 1, name="date")
-    closes = pd.DataFrame({"AAA": [float(PRICE)] * (n + 1)}, index=days)
-    return [Bar(days[i].date(), {"AAA": PRICE}, closes.iloc[:i]) for i in range(1, n + 1)]
 
 
 class Clock:
@@ -61,14 +39,7 @@ def fake() -> Iterator[FakeAlpaca]:
 
 
 def _session(fake: FakeAlpaca, path: Path, **options: object) -> tuple[Journal, LiveTrader]:
-    journal = Journal.open(path)
-    journal.initialise(Decimal(10_000), {})
-    client = create_trading_client(KEY, SECRET, url_override=fake.url, timeout=TIMEOUT)
-    broker = AlpacaBroker(client, endpoint=fake.url, read_retry_wait=0.0, **options)  # type: ignore[arg-type]
-    trader = LiveTrader(
-        journal=journal, broker=broker, strategy=EnterAAA(), sizer=TenUnits(), market=fake
-    )
-    return journal, trader
+    return fake_session(fake, path, timeout=TIMEOUT, broker_options=options)
 
 
 def _status(journal: Journal) -> OrderStatus:
@@ -80,7 +51,7 @@ def test_a_post_processed_late_is_recorded_not_dropped(fake: FakeAlpaca, tmp_pat
     """The finding: the POST times out, the venue processes it later. The order stays
     UNKNOWN through an empty lookup, no second buy goes out, and its fill is recorded."""
     journal, trader = _session(fake, tmp_path / "late.db")
-    first, second, third = _bars(3)
+    first, second, third = flat_bars(3, {"AAA": PRICE})
     fake.inject(SUBMIT, delay=6 * TIMEOUT)  # acted upon after the client gave up
     trader.process_bar(first)
     assert _status(journal) is OrderStatus.UNKNOWN
@@ -107,7 +78,7 @@ def test_unknown_is_closed_only_after_the_acceptance_window(
     journal, trader = _session(
         fake, tmp_path / "lost.db", acceptance_window=timedelta(minutes=5), clock=clock
     )
-    bars = _bars(4)
+    bars = flat_bars(4, {"AAA": PRICE})
     fake.inject(SUBMIT, 504)  # the gateway answers 504, the venue never saw it
     trader.process_bar(bars[0])
     trader.process_bar(bars[1])
@@ -126,8 +97,8 @@ def test_restart_leaves_an_uncertain_order_open(fake: FakeAlpaca, tmp_path: Path
     on: it is listed as unresolved and keeps counting as working exposure."""
     path = tmp_path / "restart.db"
     journal, trader = _session(fake, path)
-    first, second = _bars(2)
-    fake.inject(SUBMIT, 503)
+    first, second = flat_bars(2, {"AAA": PRICE})
+    fake.inject(SUBMIT, 500)  # answer lost (a 503 would be retried at once)
     trader.process_bar(first)
     assert _status(journal) is OrderStatus.UNKNOWN
     journal.close()
