@@ -58,12 +58,18 @@ def open_session(
     weight: float = 0.2,
     risk: RiskEngine | None = None,
     fill_delay_marks: int = 0,
+    max_fill_per_mark: Decimal | None = None,
 ) -> tuple[Journal, PaperBroker, LiveTrader]:
     """Journal + paper broker + trader on `path` (created or resumed)."""
     journal = Journal.open(path)
     journal.initialise(cash, {"test": True})
     broker = PaperBroker(
-        journal.connection, cash, costs, fill_delay_marks=fill_delay_marks, checkpoint=checkpoint
+        journal.connection,
+        cash,
+        costs,
+        fill_delay_marks=fill_delay_marks,
+        max_fill_per_mark=max_fill_per_mark,
+        checkpoint=checkpoint,
     )
     kwargs = {} if checkpoint is None else {"checkpoint": checkpoint}
     trader = LiveTrader(
