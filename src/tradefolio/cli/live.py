@@ -21,6 +21,7 @@ reads them through `tradefolio.live.strategy`'s adapters (cli may import both en
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sqlite3
@@ -36,7 +37,14 @@ from rich.table import Table
 
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.runner import build_sizing, build_strategy
-from tradefolio.cli.common import OutputFormat, print_json, require, stderr_console, stdout_console
+from tradefolio.cli.common import (
+    OutputFormat,
+    print_csv,
+    print_json,
+    require,
+    stderr_console,
+    stdout_console,
+)
 from tradefolio.cli.trading_options import (
     DEFAULTS,
     BetaSizingOption,
@@ -66,7 +74,7 @@ from tradefolio.cli.trading_options import (
 )
 from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
-from tradefolio.errors import BrokerError, DataError
+from tradefolio.errors import BrokerError, DataError, InvalidParameter
 from tradefolio.execution.strategy import rebalance_sizer
 from tradefolio.live.alpaca import KEY_ENV, SECRET_ENV, AlpacaBroker
 from tradefolio.live.alpaca_data import DATA_FEEDS, AlpacaMarketData
@@ -76,6 +84,7 @@ from tradefolio.live.journal import Journal, JournalError
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.polling_feed import PollingFeed
 from tradefolio.live.risk import RiskEngine, RiskLimits, TradingState
+from tradefolio.live.settings import PRICES_KEY, differences, prices_fingerprint
 from tradefolio.live.strategy import IntentSource, PlannedStrategy, RollingStrategy
 from tradefolio.live.trader import LiveTrader, MarketSink
 from tradefolio.reporting.live_record import record_from_journal
@@ -242,9 +251,40 @@ def _status_payload(journal: Journal) -> dict[str, Any]:
     }
 
 
+#: Columns of `live status --format csv`: one `account` row, then one row per position,
+#: open order and problem order (the fields a row's kind does not have are empty).
+STATUS_CSV_COLUMNS = [
+    "kind", "symbol", "side", "quantity", "filled_quantity", "avg_price", "status",
+    "client_order_id", "bar", "detail", "cash", "equity", "state", "last_bar",
+]  # fmt: skip
+
+
+def _status_rows(payload: dict[str, Any]) -> list[list[Any]]:
+    def row(kind: str, **fields: Any) -> list[Any]:
+        return [kind, *(fields.get(name, "") for name in STATUS_CSV_COLUMNS[1:])]
+
+    rows = [
+        row(
+            "account",
+            cash=payload["cash"],
+            equity=payload["equity"],
+            state=payload["state"],
+            detail=payload["state_reason"],
+            last_bar=payload["last_bar"] or "",
+        )
+    ]
+    rows += [row("position", **p) for p in payload["positions"]]
+    rows += [row("open_order", **o) for o in payload["open_orders"]]
+    rows += [row("problem_order", **o) for o in payload["problem_orders"]]
+    return rows
+
+
 def _print_status(payload: dict[str, Any], output: OutputFormat) -> None:
     if output is OutputFormat.json:
         print_json(payload)
+        return
+    if output is OutputFormat.csv:
+        print_csv(STATUS_CSV_COLUMNS, _status_rows(payload))
         return
     console = stdout_console()
     table = Table(title="positions", title_justify="left")
@@ -270,9 +310,32 @@ def _print_status(payload: dict[str, Any], output: OutputFormat) -> None:
 
 
 def _load_closes(prices_file: Path | None) -> pd.DataFrame:
-    if prices_file is None:
-        return load_sample_prices()
-    return read_panel(prices_file).close
+    closes = load_sample_prices() if prices_file is None else read_panel(prices_file).close
+    if closes.shape[0] < 2 or closes.shape[1] < 1:
+        # As `backtest` says it: a replay needs a session to decide on and one to trade on.
+        raise DataError(
+            f"{prices_file}: prices need at least 2 sessions and 1 symbol, got "
+            f"{closes.shape[0]} x {closes.shape[1]}"
+        )
+    return closes
+
+
+def _check_same_settings(
+    journal: Journal, db: Path, settings: dict[str, Any], closes: pd.DataFrame | None
+) -> None:
+    """A resumed session must run with the settings it started with (see
+    `tradefolio.live.settings`); refuse, naming every difference, before anything else."""
+    stored_text = journal.meta("config") if journal.run_id is not None else None
+    if stored_text is None:
+        return
+    stored = json.loads(stored_text)
+    found = differences(stored, json.loads(json.dumps(settings, sort_keys=True)), closes)
+    if found:
+        shown = "; ".join(found[:6]) + (f" (+{len(found) - 6} more)" if len(found) > 6 else "")
+        raise InvalidParameter(
+            f"journal {db} belongs to a session started with other settings: {shown}; pass "
+            "the same options to resume it, or another --db for a new session"
+        )
 
 
 def _write_run_folder(
@@ -407,7 +470,7 @@ def run_command(
         float | None, typer.Option(help="Risk: HALT below this daily loss.")
     ] = None,
     output: Annotated[
-        OutputFormat, typer.Option("--format", help="table or json.")
+        OutputFormat, typer.Option("--format", help="table, json or csv (see README).")
     ] = OutputFormat.table,
     out: Annotated[
         Path,
@@ -506,9 +569,16 @@ def run_command(
     )
     adapter: IntentSource
     replay: ReplayFeed | None = None
+    closes: pd.DataFrame | None = None
+    session_identity: dict[str, Any] = {
+        "broker": broker,
+        "account": ("paper" if paper_account else "live") if broker == "alpaca" else "paper",
+        "feed": feed_name,
+    }
     history_window = history_sessions
     if polled:
         history_window = _history_sessions(config, history_sessions)
+        session_identity[PRICES_KEY] = {"symbols": symbols_given, "data_feed": data_feed}
         adapter = RollingStrategy(
             build_strategy(config),
             symbols_given,
@@ -516,6 +586,7 @@ def run_command(
         )
     else:
         closes = _load_closes(prices_file)
+        session_identity[PRICES_KEY] = prices_fingerprint(closes)
         benchmark = None
         if config.uses_benchmark:
             benchmark = (
@@ -554,7 +625,9 @@ def run_command(
     with journal_errors(db):
         journal = Journal.open(db)
         try:
-            journal.initialise(starting_cash, config.model_dump())
+            settings = {**config.model_dump(), **session_identity}
+            _check_same_settings(journal, db, settings, closes)
+            journal.initialise(starting_cash, settings)
             run_no = journal.start_run(
                 {
                     **config.model_dump(),
@@ -627,7 +700,7 @@ def run_command(
 def status_command(
     db: Annotated[Path, typer.Option(help="Journal (SQLite) of the session.")] = DEFAULT_DB,
     output: Annotated[
-        OutputFormat, typer.Option("--format", help="table or json.")
+        OutputFormat, typer.Option("--format", help="table, json or csv (see README).")
     ] = OutputFormat.table,
 ) -> None:
     """Positions, open orders, trading state and the last reconciliation."""
