@@ -88,9 +88,13 @@ from tradefolio.live.settings import PRICES_KEY, differences, prices_fingerprint
 from tradefolio.live.strategy import IntentSource, PlannedStrategy, RollingStrategy
 from tradefolio.live.trader import LiveTrader, MarketSink
 from tradefolio.reporting.live_record import record_from_journal
+from tradefolio.reporting.progress import progress_bar
 from tradefolio.reporting.run_folder import write_run_folder
 
 DEFAULT_DB = Path("tradefolio-live.db")
+#: A paper replay makes whole bars durable together, one commit at most this often (a
+#: crash loses at most these bars of journal and paper venue together; they are replayed).
+COMMIT_GROUP_SECONDS = 0.25
 #: Test hook: `point:n` makes the process SIGKILL itself the n-th time it reaches `point`.
 CRASH_ENV = "TRADEFOLIO_CRASH_AT"
 
@@ -676,7 +680,15 @@ def run_command(
                 ended = "stopped" if stop.requested else f"{processed} sessions done"
             else:
                 assert replay is not None
-                processed = trader.run(replay.bars(after))
+                remaining = replay.remaining(after)
+                with progress_bar("live replay", remaining, console=stderr_console()) as advance:
+                    processed = trader.run(
+                        replay.bars(after),
+                        # The paper broker's state is in the journal's own transactions:
+                        # whole bars may share one durable commit (a remote broker may not).
+                        commit_every=COMMIT_GROUP_SECONDS if remote is None else None,
+                        on_bar=lambda result: advance(1),
+                    )
                 ended = "replay finished"
             journal.end_run(run_no, ended)
             messages.print(

@@ -10,7 +10,8 @@ a remote broker, and a paper account survives restarts.
 Durability (every transaction waits for another process's write lock as the journal's do,
 `begin_immediate`): a submit outside `batch()` is one transaction; the submits inside one `batch()`
 (the trader's orders of one bar) are one transaction, each under its own savepoint (a submit
-that raises undoes only itself), committed when the block exits — a SIGKILL inside the
+that raises undoes only itself), committed when the block exits (inside the trader's commit
+group of whole bars, `LiveTrader.run(commit_every=...)`, savepoints of it) — a SIGKILL inside the
 block leaves the venue as if none of them had arrived. A mark (its date and every fill it
 causes) is one transaction too, so a crash never leaves a bar half marked.
 
@@ -180,22 +181,31 @@ class PaperBroker:
         if self._in_batch:
             yield
             return
-        begin_immediate(self._db, self._path)
+        joined = self._db.in_transaction  # inside the trader's commit group: a savepoint
+        if joined:
+            self._db.execute("SAVEPOINT paper_batch")
+        else:
+            begin_immediate(self._db, self._path)
         self._in_batch = True
         try:
             yield
         except BaseException:
             self._in_batch = False
-            self._db.execute("ROLLBACK")
+            if joined:
+                self._db.execute("ROLLBACK TO paper_batch")
+                self._db.execute("RELEASE paper_batch")
+            else:
+                self._db.execute("ROLLBACK")
             raise
         self._in_batch = False
-        self._db.execute("COMMIT")
+        self._db.execute("RELEASE paper_batch" if joined else "COMMIT")
 
     @contextlib.contextmanager
     def _atomic(self) -> Iterator[None]:
         """One venue operation, all or nothing: its own transaction, or a savepoint of the
-        open batch (undone alone if it raises; durable with the batch)."""
-        if self._in_batch:
+        open batch or of the trader's commit group (undone alone if it raises; durable
+        with the enclosing transaction)."""
+        if self._in_batch or self._db.in_transaction:
             self._db.execute("SAVEPOINT paper_op")
             try:
                 yield

@@ -30,6 +30,7 @@ bar, re-executing (not re-planning) a bar whose plan was journaled.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -168,16 +169,44 @@ class LiveTrader:
             cash_tolerance=cash_tolerance,
         )
 
-    def run(self, bars: Iterable[Bar], *, stop: Callable[[], bool] | None = None) -> int:
+    def run(
+        self,
+        bars: Iterable[Bar],
+        *,
+        stop: Callable[[], bool] | None = None,
+        commit_every: float | None = None,
+        on_bar: Callable[[BarResult], None] | None = None,
+    ) -> int:
         """Process `bars` (already filtered to those after the last processed one); returns
-        how many were processed."""
+        how many were processed. `on_bar` is told each processed bar.
+
+        `commit_every` (seconds) groups whole bars into one durable commit each, closed
+        after the bar that ends at or past that many seconds — only for a broker whose
+        state lives in the journal's own transaction (the paper broker): a crash then
+        loses whole bars of journal *and* venue together, and the restart replays them
+        identically. A remote broker needs every plan durable before its orders are sent,
+        so it must run without (None: every step its own commit, as documented above).
+        """
+        iterator = iter(bars)
         count = 0
-        for bar in bars:
-            if stop is not None and stop():
-                break
-            self.process_bar(bar)
-            count += 1
-        return count
+        while True:
+            group = (
+                self.journal.transaction() if commit_every is not None else contextlib.nullcontext()
+            )
+            started = time.monotonic()
+            with group:
+                while True:
+                    if stop is not None and stop():
+                        return count
+                    bar = next(iterator, None)
+                    if bar is None:
+                        return count
+                    result = self.process_bar(bar)
+                    count += 1
+                    if on_bar is not None:
+                        on_bar(result)
+                    if commit_every is None or time.monotonic() - started >= commit_every:
+                        break
 
     # -- one bar ---------------------------------------------------------------------------
 

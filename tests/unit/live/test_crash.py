@@ -59,6 +59,7 @@ def _session(
     kill_at: tuple[str, int] | None,
     delay: int,
     partial: Decimal | None = None,
+    group: float | None = None,
 ) -> int:
     """Run (or resume) the session in a child; return its exit status (-9 when killed)."""
     pid = os.fork()
@@ -80,7 +81,7 @@ def _session(
                 max_fill_per_mark=partial,
             )
             trader.reconcile()
-            trader.run(ReplayFeed(prices).bars(journal.last_done_bar()))
+            trader.run(ReplayFeed(prices).bars(journal.last_done_bar()), commit_every=group)
             journal.close()
         except BaseException:
             traceback.print_exc()
@@ -135,15 +136,25 @@ def _state(path: Path) -> tuple[object, ...]:
 
 
 @pytest.mark.parametrize(
-    ("seed", "delay", "partial"),
-    [(1, 0, None), (2, 0, None), (3, 1, None), (4, 1, Decimal(40)), (5, 2, Decimal(25))],
+    ("seed", "delay", "partial", "group"),
+    [
+        (1, 0, None, None),
+        (2, 0, None, None),
+        (3, 1, None, None),
+        (4, 1, Decimal(40), None),
+        (5, 2, Decimal(25), None),
+        # Whole bars in one commit (the CLI's paper replay): a kill loses the group's
+        # bars of journal and paper venue together, and the restart replays them.
+        (6, 1, Decimal(40), 0.002),
+        (7, 0, None, 0.002),
+    ],
 )
 def test_sigkill_at_seeded_points_changes_nothing(
-    tmp_path: Path, seed: int, delay: int, partial: Decimal | None
+    tmp_path: Path, seed: int, delay: int, partial: Decimal | None, group: float | None
 ) -> None:
     prices = gbm_prices(3, 120, seed=seed)
     reference = tmp_path / "reference.db"
-    assert _session(reference, prices, None, delay, partial) == 0
+    assert _session(reference, prices, None, delay, partial, group) == 0
     expected = _state(reference)
     assert len(expected[1]) >= 15  # enough trading for the kills to matter
     if partial is not None:  # orders rested partially filled across bars
@@ -159,7 +170,7 @@ def test_sigkill_at_seeded_points_changes_nothing(
     for attempt in range(200):
         point = points[attempt % len(points)]
         nth = int(rng.integers(1, 6))
-        status = _session(crashed, prices, (point, nth), delay, partial)
+        status = _session(crashed, prices, (point, nth), delay, partial, group)
         assert status in (0, -signal.SIGKILL), f"run failed with status {status}"
         if status == 0:
             if kills >= 18:
