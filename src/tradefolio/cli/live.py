@@ -80,7 +80,7 @@ from tradefolio.live.alpaca import KEY_ENV, SECRET_ENV, AlpacaBroker
 from tradefolio.live.alpaca_data import DATA_FEEDS, AlpacaMarketData
 from tradefolio.live.broker import Broker
 from tradefolio.live.feed import Bar, ReplayFeed
-from tradefolio.live.journal import Journal, JournalError
+from tradefolio.live.journal import Journal, JournalError, JournalPathError
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.polling_feed import PollingFeed
 from tradefolio.live.risk import RiskEngine, RiskLimits, TradingState
@@ -189,6 +189,11 @@ def journal_errors(db: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as exc:
+        if "readonly" in str(exc):
+            raise JournalPathError(
+                f"journal {db} is read-only ({exc}); `live status` can read it, writing needs "
+                "write access"
+            ) from exc
         raise JournalError(
             f"journal {db}: {exc}; it keeps its last commit: fix the cause and run again "
             "(a session resumes where it stopped)"

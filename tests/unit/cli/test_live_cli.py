@@ -285,6 +285,7 @@ def test_live_and_status_print_csv(tmp_path: Path) -> None:
         *SESSION, "--format", "csv",
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
+    assert "live replay" not in run.stderr  # no progress bar when piped
     status = _cli("live", "status", "--db", str(db), "--format", "csv")
     assert status.stdout == run.stdout
     rows = list(csv.DictReader(io.StringIO(status.stdout)))
