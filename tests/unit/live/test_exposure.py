@@ -150,7 +150,7 @@ def test_paper_partial_fills_never_stack_a_second_order(tmp_path: Path) -> None:
 
 alpaca = pytest.importorskip("alpaca", reason="needs the alpaca extra")
 
-from support.fake_alpaca import FakeAlpaca  # noqa: E402
+from support.fake_alpaca import KEY, SECRET, FakeAlpaca  # noqa: E402
 
 
 @pytest.fixture
@@ -236,3 +236,34 @@ def test_alpaca_partial_fills_never_turn_a_long_only_book_short(
         _check_never_short(journal)
     assert len(fake.client_ids()) > 6  # it traded both ways
     journal.close()
+
+
+def test_cli_alpaca_dry_run_with_the_market_closed_never_overcommits(tmp_path: Path) -> None:
+    """The finding as a user meets it: `live --broker alpaca` replaying a file while the
+    market is closed (orders accepted, never filled). Each symbol is bought at most once
+    and the buys together cost no more than the account's cash."""
+    import sqlite3
+
+    from unit.live.live_helpers import live_cli
+
+    closes = gbm_prices(5, 150, seed=12)
+    csv = tmp_path / "p.csv"
+    closes.to_csv(csv)
+    db = tmp_path / "dry.db"
+    args = ["--broker", "alpaca", "--prices", str(csv), "--db", str(db), "--no-record"]
+    args += ["--strategy", "sma-cross", "--fast", "3", "--slow", "8"]
+    args += ["--sizer", "weight", "--weight", "0.3", "--format", "json"]
+    with FakeAlpaca(cash=CASH, auto_fill=False) as server:
+        env = {"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET}
+        done = live_cli(args, {**env, "APCA_API_BASE_URL": server.url})
+        assert done.returncode == 0, done.stderr
+        buys = [server.order(cid) for cid in server.client_ids()]
+    assert buys and all(o.side == "buy" and o.status == "new" for o in buys)
+    symbols = [o.symbol for o in buys]
+    assert len(symbols) == len(set(symbols)), f"a symbol was bought twice: {symbols}"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+        (committed,) = connection.execute(
+            "SELECT sum(CAST(risk_notional AS REAL)) FROM orders WHERE side = 'buy' "
+            "AND status != 'denied'"
+        ).fetchone()
+    assert committed <= float(CASH), f"buys of {committed:,.2f} on {CASH:,} of cash"
