@@ -246,7 +246,7 @@ def test_cli_alpaca_dry_run_with_the_market_closed_never_overcommits(tmp_path: P
 
     from unit.live.live_helpers import live_cli
 
-    closes = gbm_prices(5, 150, seed=12)
+    closes = gbm_prices(5, 50, seed=12)
     csv = tmp_path / "p.csv"
     closes.to_csv(csv)
     db = tmp_path / "dry.db"
