@@ -1,0 +1,183 @@
+"""`tf.sweep(...)` and `tf.walk_forward(...)`: many backtests over a parameter space.
+
+The space is `BacktestConfig` fields: `grid={"fast": [10, 20, 50], "slow": "100..200:50"}`
+(a list, or a string in the CLI's `--grid` syntax: `a,b,c`, `low..high`,
+`low..high:step`), `fixed={"sizer": "weight"}` (the CLI's `--set`), `file=` a sweep file,
+`samples=` / `seed=` for a seeded random search instead of the full grid (the CLI's
+`--random` / `--seed`). Runs happen on `executor=` (`local`: a process pool over
+`workers`, every core by default, `1` = in this process; `ray` with the `distributed`
+extra), and give the same table whatever runs them.
+
+Unlike the CLI, which always keeps its results in a folder (`runs/sweep-<key>`, so a rerun
+resumes), the API keeps them in memory unless `out=` names a folder (then a rerun resumes
+from it, as the CLI's does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from tradefolio.api.prices import (
+    BenchmarkLike,
+    PricesLike,
+    benchmark_series,
+    price_panel,
+    sample_benchmark,
+)
+from tradefolio.api.results import SweepResult, WalkForwardResult
+from tradefolio.errors import InvalidParameter
+from tradefolio.research.executors import DEFAULT_EXECUTOR, Executor, make_executor
+from tradefolio.research.report import DEFAULT_METRIC, check_metric
+from tradefolio.research.results import ResultsStore
+from tradefolio.research.space import Axis, ParamValue, SweepSpec, load_sweep_file, parse_axis
+from tradefolio.research.sweep import full_fields, run_sweep
+from tradefolio.research.tasks import MarketData
+from tradefolio.research.walkforward import (
+    DEFAULT_TEST,
+    DEFAULT_TRAIN,
+    SCHEMES,
+    run_walk_forward,
+)
+
+GridLike = Mapping[str, Sequence[ParamValue] | str | ParamValue]
+
+
+def sweep_spec(
+    axes: Sequence[Axis],
+    base: Mapping[str, ParamValue],
+    file: str | Path | None = None,
+    samples: int | None = None,
+    seed: int | None = None,
+) -> SweepSpec:
+    """The space: the sweep file first (if any), then `base` and `axes` on top."""
+    spec = load_sweep_file(Path(file)) if file is not None else SweepSpec()
+    spec = spec.with_overrides(base=dict(base), axes=axes, samples=samples, seed=seed)
+    if not spec.axes:
+        raise InvalidParameter("nothing to sweep: give --grid NAME=VALUES or a --file with a grid")
+    return spec
+
+
+def market_data(spec: SweepSpec, prices: PricesLike, benchmark: BenchmarkLike) -> MarketData:
+    """Prices (the sample by default) and the benchmark when a run needs one (beta sizing)
+    or one is given."""
+    panel = price_panel(prices)
+    needs_benchmark = benchmark is not None or any(
+        bool(fields.get("beta_sizing")) or fields.get("sizer") == "beta"
+        for fields in (full_fields({**spec.base, **point}) for point in spec.points())
+    )
+    series = None
+    if needs_benchmark:
+        series = benchmark_series(benchmark) if benchmark is not None else sample_benchmark()
+    return MarketData.of(panel.close, panel.open, series)
+
+
+def _spec(
+    grid: GridLike | None,
+    fixed: Mapping[str, ParamValue] | None,
+    file: str | Path | None,
+    samples: int | None,
+    seed: int | None,
+) -> SweepSpec:
+    axes = [parse_axis(str(name), values) for name, values in (grid or {}).items()]
+    base = {str(k).replace("-", "_"): v for k, v in (fixed or {}).items()}
+    return sweep_spec(axes, base, file, samples, seed)
+
+
+def _prepare(
+    metric: str,
+    spec: SweepSpec,
+    executor: tuple[str, int | None, str | None, int],
+    prices: PricesLike,
+    benchmark: BenchmarkLike,
+    out: str | Path | None,
+) -> tuple[SweepSpec, Executor, MarketData, ResultsStore | None]:
+    """Checked metric, the executor, the shared prices and the results folder (if any)."""
+    check_metric(metric)
+    runner = make_executor(*executor)
+    data = market_data(spec, prices, benchmark)
+    return spec, runner, data, ResultsStore(Path(out)) if out is not None else None
+
+
+def sweep(
+    grid: GridLike | None = None,
+    prices: PricesLike = None,
+    *,
+    fixed: Mapping[str, ParamValue] | None = None,
+    file: str | Path | None = None,
+    samples: int | None = None,
+    seed: int | None = None,
+    benchmark: BenchmarkLike = None,
+    executor: str = DEFAULT_EXECUTOR,
+    workers: int | None = None,
+    address: str | None = None,
+    batch: int = 1,
+    metric: str = DEFAULT_METRIC,
+    out: str | Path | None = None,
+    fresh: bool = False,
+    retry_failed: bool = False,
+) -> SweepResult:
+    """Backtest every point of a parameter grid (or a seeded random sample of it).
+
+    Keywords are `tradefolio sweep`'s flags (`fixed` is `--set`, `samples` is
+    `--random`). `result.table` has one row per run (parameters, `status`, metrics),
+    `result.leaderboard()` the best by `metric`, `result.best` the winning parameters.
+
+    Raises `InvalidParameter` for an unknown parameter, a bad value syntax or an empty
+    space; a run whose config is invalid is a `failed` row, not an exception.
+    """
+    spec, runner, data, store = _prepare(
+        metric, _spec(grid, fixed, file, samples, seed), (executor, workers, address, batch),
+        prices, benchmark, out,
+    )  # fmt: skip
+    raw = run_sweep(spec, data, runner, store=store, fresh=fresh, retry_failed=retry_failed)
+    return SweepResult(raw=raw, metric=metric)
+
+
+def walk_forward(
+    grid: GridLike | None = None,
+    prices: PricesLike = None,
+    *,
+    fixed: Mapping[str, ParamValue] | None = None,
+    file: str | Path | None = None,
+    samples: int | None = None,
+    seed: int | None = None,
+    benchmark: BenchmarkLike = None,
+    train: int = DEFAULT_TRAIN,
+    test: int = DEFAULT_TEST,
+    scheme: str = SCHEMES[0],
+    executor: str = DEFAULT_EXECUTOR,
+    workers: int | None = None,
+    address: str | None = None,
+    batch: int = 1,
+    metric: str = DEFAULT_METRIC,
+    out: str | Path | None = None,
+    fresh: bool = False,
+) -> WalkForwardResult:
+    """Choose parameters on each train window, trade them on the next test window, stitch.
+
+    Keywords are `tradefolio walk-forward`'s flags; `train` / `test` are window lengths in
+    sessions, `scheme` `rolling` or `anchored`. Test windows are never seen before the
+    choice. `result.folds` lists each fold's choice and out-of-sample result,
+    `result.oos_equity` the stitched curve, `result.in_sample_best` the hindsight choice
+    and `result.deflated_sharpe` how much of its edge is selection luck.
+    """
+    spec, runner, data, store = _prepare(
+        metric, _spec(grid, fixed, file, samples, seed), (executor, workers, address, batch),
+        prices, benchmark, out,
+    )  # fmt: skip
+    raw = run_walk_forward(
+        spec,
+        data,
+        runner,
+        train=train,
+        test=test,
+        scheme=scheme,
+        metric=metric,
+        store=store,
+        fresh=fresh,
+    )
+    return WalkForwardResult(raw=raw)
+
+
+__all__ = ["GridLike", "market_data", "sweep", "sweep_spec", "walk_forward"]

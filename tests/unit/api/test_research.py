@@ -1,0 +1,112 @@
+"""`tf.sweep` and `tf.walk_forward` against the CLI's commands on the same prices."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tradefolio as tf
+from support.cli import run_cli
+from tradefolio.cli.app import BAD_INPUT_ERRORS
+
+GRID = {"fast": [5, 10, 20], "slow": "10..40:30"}
+FIXED = {"sizer": "weight", "weight": 0.3}
+
+
+def _closes(tmp_path: Path) -> tuple[pd.DataFrame, str]:
+    rng = np.random.default_rng(5)
+    values = np.round(50 * np.exp(np.cumsum(rng.normal(0, 0.02, (300, 3)), axis=0)), 2)
+    frame = pd.DataFrame(
+        values,
+        index=pd.bdate_range("2015-01-01", periods=300, name="date"),
+        columns=[f"S{j}" for j in range(3)],
+    )
+    path = tmp_path / "prices.csv"
+    frame.to_csv(path)
+    return frame, str(path)
+
+
+def _volatile(table: pd.DataFrame) -> pd.DataFrame:
+    """The table without what depends on the clock."""
+    return table.drop(columns=["seconds"]).reset_index(drop=True)
+
+
+def test_sweep_gives_the_cli_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    closes, path = _closes(tmp_path)
+    result = run_cli(
+        capsys, "sweep", "--prices", path, "--grid", "fast=5,10,20", "--grid", "slow=10..40:30",
+        "--set", "sizer=weight", "--set", "weight=0.3", "--workers", "1",
+        "--out", str(tmp_path / "out"), "--format", "json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    cli_table = pd.read_parquet(payload["results"])
+    swept = tf.sweep(GRID, closes, fixed=FIXED, workers=1)
+    pd.testing.assert_frame_equal(_volatile(swept.table), _volatile(cli_table))
+    assert swept.failed == payload["failed"] == 2
+    assert swept.parameters == ("fast", "slow")
+    board = swept.leaderboard()
+    assert list(board["run"]) == [row["run"] for row in payload["leaderboard"]]
+    best = payload["leaderboard"][0]
+    assert swept.best == {"fast": best["fast"], "slow": best["slow"]}
+    heat = swept.heatmap("fast", "slow")
+    assert heat.loc[best["fast"], best["slow"]] == best["sharpe"]
+    assert "top" in swept._repr_html_()
+
+
+def test_sweep_into_a_folder_resumes(tmp_path: Path) -> None:
+    closes, _ = _closes(tmp_path)
+    first = tf.sweep(GRID, closes, fixed=FIXED, workers=1, out=tmp_path / "kept")
+    again = tf.sweep(GRID, closes, fixed=FIXED, workers=1, out=tmp_path / "kept")
+    assert (first.raw.executed, again.raw.executed, again.raw.reused) == (6, 0, 6)
+    pd.testing.assert_frame_equal(_volatile(first.table), _volatile(again.table))
+
+
+def test_walk_forward_gives_the_cli_folds(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    closes, path = _closes(tmp_path)
+    result = run_cli(
+        capsys, "walk-forward", "--prices", path, "--grid", "fast=5,10", "--grid", "slow=20,40",
+        "--train", "120", "--test", "60", "--workers", "1", "--out", str(tmp_path / "wf"),
+        "--format", "json",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    walked = tf.walk_forward(
+        {"fast": [5, 10], "slow": [20, 40]}, closes, train=120, test=60, workers=1
+    )
+    folds = walked.folds
+    assert len(folds) == len(payload["folds"])
+    for ours, theirs in zip(folds.to_dict(orient="records"), payload["folds"], strict=True):
+        assert (ours["fast"], ours["slow"]) == (theirs["fast"], theirs["slow"])
+        assert ours["test_return"] == theirs["test_return"]
+    assert walked.oos_metrics.to_dict() == payload["out_of_sample"]
+    assert walked.in_sample_best == payload["in_sample_best"]["parameters"]
+    assert walked.oos_equity.iloc[0] == tf.BacktestConfig().cash
+    assert "walk-forward" in walked._repr_html_()
+
+
+@pytest.mark.parametrize(
+    ("call", "flags"),
+    [
+        (lambda: tf.sweep({"fastest": [1, 2]}), ["sweep", "--grid", "fastest=1,2"]),
+        (lambda: tf.sweep({}), ["sweep"]),
+        (lambda: tf.sweep({"fast": [5]}, metric="luck"), ["sweep", "--grid", "fast=5",
+                                                         "--metric", "luck"]),
+        (lambda: tf.walk_forward({"fast": [5]}, train=1, test=5),
+         ["walk-forward", "--grid", "fast=5", "--train", "1", "--test", "5"]),
+    ],
+)  # fmt: skip
+def test_bad_input_raises_what_the_cli_reports_as_exit_2(
+    call: object, flags: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    cli = run_cli(capsys, *flags, "--out", str(tmp_path / "x"), "--workers", "1")
+    assert cli.code == 2, cli.stderr
+    with pytest.raises(BAD_INPUT_ERRORS) as raised:
+        call()  # type: ignore[operator]
+    assert cli.stderr.strip() == f"error: {raised.value}"
