@@ -23,6 +23,7 @@ Candidates come from `candidates=` (a `symbol, score, price` table), or are scor
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import TypeAlias
 
@@ -345,31 +346,15 @@ def allocate(
         raise InvalidParameter(
             f"covariance must be an estimator name or a DataFrame, got {type(covariance).__name__}"
         )
+    given = locals()  # every keyword but the inputs is an `AllocateOptions` field
     options = AllocateOptions(
-        factor=factor if factor is not None else ("user" if scores is not None else _D.factor),
-        lookback=lookback,
-        capital=capital,
-        max_weight=max_weight,
-        min_weight=min_weight,
-        max_positions=max_positions,
-        fractional=fractional,
-        solver=solver,
-        time_limit=time_limit,
-        objective=objective,
-        risk_aversion=risk_aversion,
-        min_return=min_return,
-        cvar_alpha=cvar_alpha,
-        covariance=covariance if isinstance(covariance, str) else _D.covariance,
-        risk_lookback=risk_lookback,
-        sector_cap=sector_cap,
-        max_turnover=max_turnover,
-        fixed_cost=fixed_cost,
-        cost_bps=cost_bps,
-        cost_budget=cost_budget,
-        min_trade=min_trade,
-        whole_shares=whole_shares,
-        lot=lot,
-        min_invested=min_invested,
+        **{
+            **{field.name: given[field.name] for field in fields(AllocateOptions)},
+            "factor": factor
+            if factor is not None
+            else ("user" if scores is not None else _D.factor),
+            "covariance": covariance if isinstance(covariance, str) else _D.covariance,
+        }
     )
     options.validate()
     if user_covariance is not None:
