@@ -95,6 +95,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
         ScoreObjective,
     )
     from tradefolio.portfolio.params import AllocatorParams
+    from tradefolio.portfolio.scoring import score_universe
     from tradefolio.portfolio.types import Candidate
 
 __version__ = "0.1.0"
@@ -201,6 +202,7 @@ __all__ = [
     "sample_benchmark",
     "sample_prices",
     "sample_sectors",
+    "score_universe",
     "sweep",
     "walk_forward",
 ]

@@ -62,6 +62,7 @@ EXPORTS: dict[str, str] = {
     # the allocation model, for those who compose their own
     "AllocatorParams": "tradefolio.portfolio.params",
     "Candidate": "tradefolio.portfolio.types",
+    "score_universe": "tradefolio.portfolio.scoring",
     "PortfolioModel": "tradefolio.portfolio.model",
     "make_universe": "tradefolio.portfolio.context",
     "risk_model": "tradefolio.portfolio.covariance",

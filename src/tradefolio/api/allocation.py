@@ -74,8 +74,6 @@ SectorsLike: TypeAlias = str | Path | pd.Series | Mapping[str, str]
 HoldingsLike: TypeAlias = str | Path | pd.Series | pd.DataFrame | Mapping[str, float]
 CovarianceLike: TypeAlias = str | pd.DataFrame
 
-_D = ALLOCATE_DEFAULTS
-
 
 def _table_columns(frame: pd.DataFrame, required: tuple[str, ...], what: str) -> pd.DataFrame:
     """`frame` with lower-case column names and `symbol` as a column (not the index)."""
@@ -288,31 +286,31 @@ def allocate(
     candidates: CandidatesLike | None = None,
     scores: ScoresLike | None = None,
     factor: str | None = None,
-    lookback: int | None = _D.lookback,
-    capital: float = _D.capital,
-    max_weight: float = _D.max_weight,
-    min_weight: float = _D.min_weight,
-    max_positions: int = _D.max_positions,
-    fractional: bool = _D.fractional,
-    solver: str | None = _D.solver,
-    time_limit: float = _D.time_limit,
-    objective: str = _D.objective,
-    risk_aversion: float = _D.risk_aversion,
-    min_return: float | None = _D.min_return,
-    cvar_alpha: float = _D.cvar_alpha,
-    covariance: CovarianceLike = _D.covariance,
-    risk_lookback: int = _D.risk_lookback,
-    sector_cap: float | None = _D.sector_cap,
+    lookback: int | None = ALLOCATE_DEFAULTS.lookback,
+    capital: float = ALLOCATE_DEFAULTS.capital,
+    max_weight: float = ALLOCATE_DEFAULTS.max_weight,
+    min_weight: float = ALLOCATE_DEFAULTS.min_weight,
+    max_positions: int = ALLOCATE_DEFAULTS.max_positions,
+    fractional: bool = ALLOCATE_DEFAULTS.fractional,
+    solver: str | None = ALLOCATE_DEFAULTS.solver,
+    time_limit: float = ALLOCATE_DEFAULTS.time_limit,
+    objective: str = ALLOCATE_DEFAULTS.objective,
+    risk_aversion: float = ALLOCATE_DEFAULTS.risk_aversion,
+    min_return: float | None = ALLOCATE_DEFAULTS.min_return,
+    cvar_alpha: float = ALLOCATE_DEFAULTS.cvar_alpha,
+    covariance: CovarianceLike = ALLOCATE_DEFAULTS.covariance,
+    risk_lookback: int = ALLOCATE_DEFAULTS.risk_lookback,
+    sector_cap: float | None = ALLOCATE_DEFAULTS.sector_cap,
     sectors: SectorsLike | None = None,
     holdings: HoldingsLike | None = None,
-    max_turnover: float | None = _D.max_turnover,
-    fixed_cost: float = _D.fixed_cost,
-    cost_bps: float = _D.cost_bps,
-    cost_budget: float | None = _D.cost_budget,
-    min_trade: float | None = _D.min_trade,
-    whole_shares: bool = _D.whole_shares,
-    lot: int = _D.lot,
-    min_invested: float | None = _D.min_invested,
+    max_turnover: float | None = ALLOCATE_DEFAULTS.max_turnover,
+    fixed_cost: float = ALLOCATE_DEFAULTS.fixed_cost,
+    cost_bps: float = ALLOCATE_DEFAULTS.cost_bps,
+    cost_budget: float | None = ALLOCATE_DEFAULTS.cost_budget,
+    min_trade: float | None = ALLOCATE_DEFAULTS.min_trade,
+    whole_shares: bool = ALLOCATE_DEFAULTS.whole_shares,
+    lot: int = ALLOCATE_DEFAULTS.lot,
+    min_invested: float | None = ALLOCATE_DEFAULTS.min_invested,
 ) -> AllocationResult:
     """Turn scores into an optimal allocation: weights, dollars and shares.
 
@@ -352,8 +350,10 @@ def allocate(
             **{field.name: given[field.name] for field in fields(AllocateOptions)},
             "factor": factor
             if factor is not None
-            else ("user" if scores is not None else _D.factor),
-            "covariance": covariance if isinstance(covariance, str) else _D.covariance,
+            else ("user" if scores is not None else ALLOCATE_DEFAULTS.factor),
+            "covariance": covariance
+            if isinstance(covariance, str)
+            else ALLOCATE_DEFAULTS.covariance,
         }
     )
     options.validate()

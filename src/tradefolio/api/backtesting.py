@@ -38,7 +38,6 @@ from tradefolio.reporting.run_folder import record_from_backtest
 
 #: The defaults of every option (`BacktestConfig`'s defaults are the CLI's).
 BACKTEST_DEFAULTS = BacktestConfig()
-_D = BACKTEST_DEFAULTS
 #: The config's strategy while a user's strategy object runs: it has no options of its own
 #: to check (`sma-cross` would check `fast < slow`, `momentum` its lookback).
 _NO_STRATEGY_OPTIONS = "buy-and-hold"
@@ -66,39 +65,39 @@ def _config(strategy: str | Strategy, sizer: str | PositionSizer, **fields: Any)
         raise InvalidParameter("beta_sizing=True wraps a named sizer (risk or weight)")
     return BacktestConfig.create(
         strategy=_NO_STRATEGY_OPTIONS if own_strategy else strategy,
-        sizer=_D.sizer if own_sizer else sizer,
+        sizer=BACKTEST_DEFAULTS.sizer if own_sizer else sizer,
         **fields,
     )
 
 
 def backtest(
     prices: PricesLike = None,
-    strategy: str | Strategy = _D.strategy,
+    strategy: str | Strategy = BACKTEST_DEFAULTS.strategy,
     *,
     benchmark: BenchmarkLike = None,
-    sizer: str | PositionSizer = _D.sizer,
-    fast: int = _D.fast,
-    slow: int = _D.slow,
-    lookback: int | None = _D.lookback,
-    max_positions: int = _D.max_positions,
-    rebalance: str | int = _D.rebalance,
-    portfolio: bool = _D.portfolio,
-    factor: str = _D.factor,
-    max_weight: float = _D.max_weight,
-    min_weight: float = _D.min_weight,
-    solver: str = _D.solver,
-    weight: float = _D.weight,
-    risk_per_trade: float = _D.risk_per_trade,
-    stop_loss: float = _D.stop_loss,
-    max_position: float = _D.max_position,
-    beta_sizing: bool = _D.beta_sizing,
-    beta_window: int = _D.beta_window,
-    target_beta: float = _D.target_beta,
-    cash: float = _D.cash,
-    commission_bps: float = _D.commission_bps,
-    commission_per_share: float = _D.commission_per_share,
-    commission_min: float = _D.commission_min,
-    slippage_bps: float = _D.slippage_bps,
+    sizer: str | PositionSizer = BACKTEST_DEFAULTS.sizer,
+    fast: int = BACKTEST_DEFAULTS.fast,
+    slow: int = BACKTEST_DEFAULTS.slow,
+    lookback: int | None = BACKTEST_DEFAULTS.lookback,
+    max_positions: int = BACKTEST_DEFAULTS.max_positions,
+    rebalance: str | int = BACKTEST_DEFAULTS.rebalance,
+    portfolio: bool = BACKTEST_DEFAULTS.portfolio,
+    factor: str = BACKTEST_DEFAULTS.factor,
+    max_weight: float = BACKTEST_DEFAULTS.max_weight,
+    min_weight: float = BACKTEST_DEFAULTS.min_weight,
+    solver: str = BACKTEST_DEFAULTS.solver,
+    weight: float = BACKTEST_DEFAULTS.weight,
+    risk_per_trade: float = BACKTEST_DEFAULTS.risk_per_trade,
+    stop_loss: float = BACKTEST_DEFAULTS.stop_loss,
+    max_position: float = BACKTEST_DEFAULTS.max_position,
+    beta_sizing: bool = BACKTEST_DEFAULTS.beta_sizing,
+    beta_window: int = BACKTEST_DEFAULTS.beta_window,
+    target_beta: float = BACKTEST_DEFAULTS.target_beta,
+    cash: float = BACKTEST_DEFAULTS.cash,
+    commission_bps: float = BACKTEST_DEFAULTS.commission_bps,
+    commission_per_share: float = BACKTEST_DEFAULTS.commission_per_share,
+    commission_min: float = BACKTEST_DEFAULTS.commission_min,
+    slippage_bps: float = BACKTEST_DEFAULTS.slippage_bps,
 ) -> BacktestResult:
     """Backtest a strategy: signals at the close, fills at the next bar, exact ledger.
 

@@ -24,7 +24,7 @@ NEEDS_HISTORY = frozenset({"mean-variance", "min-variance", "cvar", "mad", "kell
 #: Estimators of the covariance (`--covariance`), besides a user's covariance matrix.
 ESTIMATORS: tuple[str, ...] = ("sample", "ledoit-wolf")
 
-_SEED = AllocatorParams()
+SEED_DEFAULTS = AllocatorParams()
 
 
 def require(condition: bool, message: str) -> None:
@@ -62,9 +62,9 @@ class AllocateOptions:
     factor: str = "momentum"
     lookback: int | None = None
     capital: float = 100_000.0
-    max_weight: float = _SEED.max_weight
-    min_weight: float = _SEED.min_weight
-    max_positions: int = _SEED.max_positions
+    max_weight: float = SEED_DEFAULTS.max_weight
+    min_weight: float = SEED_DEFAULTS.min_weight
+    max_positions: int = SEED_DEFAULTS.max_positions
     fractional: bool = False
     solver: str | None = None
     time_limit: float = 10.0
