@@ -16,6 +16,7 @@ ledger is exact in integer micro-dollars.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -28,7 +29,7 @@ from tradefolio.api.prices import (
     sample_benchmark,
 )
 from tradefolio.api.results import BacktestResult
-from tradefolio.backtest.config import BacktestConfig
+from tradefolio.backtest.config import STRATEGIES, BacktestConfig
 from tradefolio.backtest.engine import run_backtest
 from tradefolio.backtest.runner import build_sizing, build_strategy, cost_model, run_config
 from tradefolio.errors import InvalidParameter
@@ -121,6 +122,11 @@ def backtest(
     Raises `InvalidParameter` for a bad option (the message names the CLI flag) and
     `DataError` for unusable prices.
     """
+    if isinstance(prices, str) and prices in STRATEGIES and not Path(prices).exists():
+        raise InvalidParameter(
+            f"prices={prices!r} is a strategy name: prices come first, pass "
+            f"strategy={prices!r} (prices=None is the bundled sample)"
+        )
     # every keyword but the inputs is a `BacktestConfig` field (checked in the tests)
     options = {**locals(), "rebalance": str(rebalance)}
     config = _config(

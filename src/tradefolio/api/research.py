@@ -31,7 +31,7 @@ from tradefolio.research.executors import DEFAULT_EXECUTOR, Executor, make_execu
 from tradefolio.research.report import DEFAULT_METRIC, check_metric
 from tradefolio.research.results import ResultsStore
 from tradefolio.research.space import Axis, ParamValue, SweepSpec, load_sweep_file, parse_axis
-from tradefolio.research.sweep import full_fields, run_sweep
+from tradefolio.research.sweep import SweepProgress, full_fields, run_sweep
 from tradefolio.research.tasks import MarketData
 from tradefolio.research.walkforward import (
     DEFAULT_TEST,
@@ -116,12 +116,14 @@ def sweep(
     out: str | Path | None = None,
     fresh: bool = False,
     retry_failed: bool = False,
+    progress: SweepProgress | None = None,
 ) -> SweepResult:
     """Backtest every point of a parameter grid (or a seeded random sample of it).
 
     Keywords are `tradefolio sweep`'s flags (`fixed` is `--set`, `samples` is
     `--random`). `result.table` has one row per run (parameters, `status`, metrics),
     `result.leaderboard()` the best by `metric`, `result.best` the winning parameters.
+    `progress` (a `SweepProgress`) is told the total and each finished run.
 
     Raises `InvalidParameter` for an unknown parameter, a bad value syntax or an empty
     space; a run whose config is invalid is a `failed` row, not an exception.
@@ -130,7 +132,15 @@ def sweep(
         metric, _spec(grid, fixed, file, samples, seed), (executor, workers, address, batch),
         prices, benchmark, out,
     )  # fmt: skip
-    raw = run_sweep(spec, data, runner, store=store, fresh=fresh, retry_failed=retry_failed)
+    raw = run_sweep(
+        spec,
+        data,
+        runner,
+        store=store,
+        fresh=fresh,
+        retry_failed=retry_failed,
+        progress=progress,
+    )
     return SweepResult(raw=raw, metric=metric)
 
 
@@ -153,6 +163,7 @@ def walk_forward(
     metric: str = DEFAULT_METRIC,
     out: str | Path | None = None,
     fresh: bool = False,
+    progress: SweepProgress | None = None,
 ) -> WalkForwardResult:
     """Choose parameters on each train window, trade them on the next test window, stitch.
 
@@ -176,6 +187,7 @@ def walk_forward(
         metric=metric,
         store=store,
         fresh=fresh,
+        progress=progress,
     )
     return WalkForwardResult(raw=raw)
 

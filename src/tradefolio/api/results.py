@@ -47,6 +47,8 @@ def _cell(name: str, value: Any) -> str:
         return f"{int(value):,d}"
     if isinstance(value, float | np.floating | Decimal):
         number = float(value)
+        if name in {"shares", "quantity"}:
+            return f"{int(number):,d}" if number.is_integer() else f"{number:,.6f}"
         if name in _PERCENT or name.endswith("weight"):
             return f"{number:.2%}"
         if name in {"dollars", "price", "cash", "capital", "final_equity", "costs", "invested"}:
@@ -65,8 +67,8 @@ def html_table(rows: Iterable[Sequence[Any]], header: Sequence[str], caption: st
         for row in rows
     )
     return (
-        f"<table><caption style='text-align:left'><b>{html.escape(caption)}</b></caption>"
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f"<p><b>{html.escape(caption)}</b></p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
 
 
@@ -194,7 +196,8 @@ class AllocationResult:
 
     def _repr_html_(self) -> str:
         positions = self.allocations.reset_index()
-        parts = [_summary_html(self.summary(), self.title), _frame_html(positions, "positions")]
+        caption = f"{self.model} {self.title}" if self.model else self.title
+        parts = [_summary_html(self.summary(), caption), _frame_html(positions, "positions")]
         if not self.trades.empty:
             parts.append(_frame_html(self.trades, "trades"))
         return "".join(parts)

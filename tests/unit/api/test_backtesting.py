@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import tradefolio as tf
 from support.cli import run_cli
@@ -240,3 +242,49 @@ def test_objects_the_engine_cannot_use_are_refused() -> None:
         tf.backtest(strategy=FirstCloseEntry(), portfolio=True)
     with pytest.raises(tf.DataError, match="expected a path, a DataFrame"):
         tf.backtest([1, 2, 3])  # type: ignore[arg-type]
+    with pytest.raises(tf.InvalidParameter, match="strategy='momentum'"):
+        tf.backtest("momentum")
+
+
+@dataclass(frozen=True)
+class GivenPlan:
+    """A strategy that wants exactly the entries and exits it was built with."""
+
+    entries: np.ndarray
+    exits: np.ndarray
+
+    @property
+    def name(self) -> str:
+        return "given"
+
+    def plan(self, closes: pd.DataFrame) -> tf.SignalPlan:
+        return tf.SignalPlan(entries=self.entries, exits=self.exits)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    weight=st.floats(0.05, 0.9),
+    commission_bps=st.sampled_from([0.0, 5.0, 25.0]),
+)
+def test_the_frames_agree_with_the_exact_ledger_whatever_the_strategy(
+    seed: int, weight: float, commission_bps: float
+) -> None:
+    """Random entries and exits: cash + invested = equity at every close, the last equity is
+    the ledger's exact figure, positions replay the fills, weights stay in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    closes = _synthetic(bars=120, symbols=3, seed=seed)
+    strategy = GivenPlan(rng.random(closes.shape) < 0.08, rng.random(closes.shape) < 0.05)
+    run = tf.backtest(
+        closes, strategy, sizer="weight", weight=weight, commission_bps=commission_bps
+    )
+    account = run.account
+    np.testing.assert_allclose(account["cash"] + account["invested"], account["equity"], rtol=1e-12)
+    assert run.equity.iloc[-1] == pytest.approx(float(run.final_equity), rel=1e-12)
+    assert float(run.final_cash) == pytest.approx(account["cash"].iloc[-1], rel=1e-12)
+    assert (account["cash"] >= -1e-9).all()
+    signed = run.fills["quantity"].where(run.fills["side"] == "buy", -run.fills["quantity"])
+    held = signed.groupby(run.fills["symbol"]).sum()
+    assert {s: int(q) for s, q in held.items() if q} == run.final_positions
+    weights = run.weights
+    assert ((weights >= 0) & (weights <= 1 + 1e-9)).all().all()

@@ -110,3 +110,24 @@ def test_bad_input_raises_what_the_cli_reports_as_exit_2(
     with pytest.raises(BAD_INPUT_ERRORS) as raised:
         call()  # type: ignore[operator]
     assert cli.stderr.strip() == f"error: {raised.value}"
+
+
+class _Counting:
+    """A `SweepProgress` that records what it is told."""
+
+    def __init__(self) -> None:
+        self.total: tuple[int, int] | None = None
+        self.finished = 0
+
+    def start(self, total: int, already_done: int) -> None:
+        self.total = (total, already_done)
+
+    def advance(self, outcome: object) -> None:
+        self.finished += 1
+
+
+def test_progress_hears_of_every_run(tmp_path: Path) -> None:
+    closes, _ = _closes(tmp_path)
+    progress = _Counting()
+    tf.sweep(GRID, closes, fixed=FIXED, workers=1, progress=progress)
+    assert progress.total == (6, 0) and progress.finished == 6
