@@ -7,12 +7,12 @@ A client of `tf.allocate`: the flags build `AllocateOptions` (whose defaults are
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.table import Table
 
-from tradefolio.api.options import ALLOCATE_DEFAULTS, OBJECTIVES, AllocateOptions
+from tradefolio.api.options import ALLOCATE_DEFAULTS, ESTIMATORS, OBJECTIVES, AllocateOptions
 from tradefolio.cli.allocate_model import (
     model_result_to_json,
     print_infeasible,
@@ -30,10 +30,11 @@ from tradefolio.cli.common import (
 from tradefolio.errors import InfeasibleAllocation
 from tradefolio.portfolio.allocator import SOLVERS, allocate
 from tradefolio.portfolio.candidates import read_candidates
-from tradefolio.portfolio.covariance import ESTIMATORS
-from tradefolio.portfolio.model import PortfolioResult
 from tradefolio.portfolio.scoring import FACTORS
 from tradefolio.portfolio.types import AllocationResult
+
+if TYPE_CHECKING:  # the composable model loads when a model is solved, not to print help
+    from tradefolio.portfolio.model import PortfolioResult
 
 FACTOR_CHOICES = (*FACTORS, "user")
 _D = ALLOCATE_DEFAULTS
@@ -227,7 +228,8 @@ def allocate_command(
     except InfeasibleAllocation as exc:
         print_infeasible(exc)
         raise typer.Exit(2) from exc
-    _print(planned.raw, fractional, dict(planned.excluded), planned.title, output)
+    raw, model = planned.raw, planned.model is not None
+    _print(raw, fractional, dict(planned.excluded), planned.title, output, model=model)
 
 
 def _print(
@@ -236,13 +238,16 @@ def _print(
     excluded: dict[str, str],
     title: str,
     output: OutputFormat,
+    *,
+    model: bool = False,
 ) -> None:
-    """The result as JSON, CSV or a table (the composable model adds trades and costs)."""
+    """The result as JSON, CSV or a table; `model`: a `PortfolioResult` of the composable
+    model (its JSON and table add trades and costs)."""
     if output is OutputFormat.json:
-        if isinstance(result, PortfolioResult):
-            print_json(model_result_to_json(result, fractional, excluded))
+        if model:
+            print_json(model_result_to_json(cast("PortfolioResult", result), fractional, excluded))
         else:
-            print_json(result_to_json(result, fractional, excluded))
+            print_json(result_to_json(cast(AllocationResult, result), fractional, excluded))
         return
     if output is OutputFormat.csv:
         print_csv(
@@ -253,15 +258,16 @@ def _print(
             ],
         )
         return
-    if isinstance(result, PortfolioResult):
-        render_model_table(result, fractional, title)
+    if model:
+        render_model_table(cast("PortfolioResult", result), fractional, title)
         return
-    _render_table(result, fractional, title)
+    seed = cast(AllocationResult, result)
+    _render_table(seed, fractional, title)
     messages = stderr_console()
     for symbol, reason in excluded.items():
         messages.print(f"excluded {symbol}: {reason}", style="dim")
-    if result.dropped:
-        messages.print(f"dropped (score <= 0): {', '.join(result.dropped)}", style="dim")
+    if seed.dropped:
+        messages.print(f"dropped (score <= 0): {', '.join(seed.dropped)}", style="dim")
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ client of `tf.allocate`); its options are `tradefolio.api.options.AllocateOption
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -15,7 +15,9 @@ from tradefolio.api.options import OBJECTIVES
 from tradefolio.cli.allocation_json import allocation_json, shares_out
 from tradefolio.cli.common import stdout_console
 from tradefolio.errors import InfeasibleAllocation
-from tradefolio.portfolio.model import PortfolioResult
+
+if TYPE_CHECKING:
+    from tradefolio.portfolio.model import PortfolioResult
 
 
 def print_infeasible(error: InfeasibleAllocation) -> None:

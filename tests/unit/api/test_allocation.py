@@ -194,3 +194,10 @@ def test_repr_html_summarises_the_allocation() -> None:
     page = tf.allocate()._repr_html_()
     assert "momentum allocation of the bundled sample" in page
     assert "<td>CVX</td>" in page and "optimal" in page
+
+
+def test_the_option_choices_are_the_models() -> None:
+    from tradefolio.api import options
+    from tradefolio.portfolio import covariance
+
+    assert options.ESTIMATORS == covariance.ESTIMATORS
