@@ -2,10 +2,12 @@
 
 The CLI command is a client of this function: it parses its flags, calls `allocate` with
 the same keywords (`--max-weight` is `max_weight=`) and prints the result, so the two
-cannot disagree. Which model runs:
+cannot disagree. There is one allocator path (`PortfolioModel.solve`); which model it
+solves:
 
-- the **seed model** (score objective, position limits, cardinality; CBC by default) when
-  no composable-model option is used:
+- the **seed model** (score objective, position limits, cardinality; CBC by default,
+  through `tradefolio.portfolio.allocator.allocate`, the composable model's thin front)
+  when no composable-model option is used:
 
       maximise Σ score_i · w_i  s.t.  w_i ≤ max_weight · x_i,  w_i ≥ min_weight · x_i,
                                       Σ w_i ≤ 1,  Σ x_i ≤ max_positions
@@ -30,7 +32,7 @@ from typing import TypeAlias
 import numpy as np
 import pandas as pd
 
-from tradefolio.api.options import ALLOCATE_DEFAULTS, AllocateOptions, require
+from tradefolio.api.options import ALLOCATE_DEFAULTS, FACTOR_CHOICES, AllocateOptions, require
 from tradefolio.api.prices import PricesLike, describe_source, price_panel
 from tradefolio.api.results import AllocationResult
 from tradefolio.data.sample_data import load_sample_sectors
@@ -62,11 +64,8 @@ from tradefolio.portfolio.objectives import (
     Objective,
     ScoreObjective,
 )
-from tradefolio.portfolio.scoring import FACTORS, Scores, score_universe
+from tradefolio.portfolio.scoring import Scores, score_universe
 from tradefolio.portfolio.types import Candidate, validate_candidates
-
-#: `factor=` choices: the scoring factors, or `user` for `scores=`.
-FACTOR_CHOICES: tuple[str, ...] = (*FACTORS, "user")
 
 CandidatesLike: TypeAlias = str | Path | pd.DataFrame | Iterable[Candidate]
 ScoresLike: TypeAlias = str | Path | pd.Series
@@ -331,7 +330,10 @@ def allocate(
       `DataFrame` (symbols on both axes) for `mean-variance` / `min-variance`.
 
     Numbers are floats: the allocator's weights, dollars and shares are float64 analytics
-    (shares floored to whole units, or to 1e-6 with `fractional=True`).
+    (shares floored to whole units, or to 1e-6 with `fractional=True`; whole shares inside
+    the model when a constraint acts on trades, so the trades listed are the ones the
+    solver proved). `status` is `optimal` only when the solver's proven `gap` meets its
+    target.
 
     Raises `InvalidParameter` for a bad option (the message names the CLI flag, as
     `tradefolio allocate` prints it), `DataError` for unusable inputs,
@@ -402,7 +404,7 @@ def allocate_with(
         solved = solve_model(
             listed, history, options, sectors=sectors, holdings=holdings, covariance=covariance
         )
-        return AllocationResult(solved, options.fractional, excluded, title)
+        return AllocationResult(solved, options.fractional, excluded, title, composed=True)
     closes = price_panel(prices).close if candidates is None else None
     listed, excluded, title = _candidates(
         candidates, prices, closes, scores, options.factor, options.lookback
@@ -415,7 +417,7 @@ def allocate_with(
         solver=options.solver or "cbc",
         time_limit=options.time_limit,
     )
-    return AllocationResult(seed, options.fractional, excluded, title)
+    return AllocationResult(seed, options.fractional, excluded, title, composed=False)
 
 
 __all__ = [

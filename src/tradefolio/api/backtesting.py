@@ -25,6 +25,7 @@ from tradefolio.api.prices import (
     BenchmarkLike,
     PricesLike,
     benchmark_series,
+    describe_source,
     price_panel,
     sample_benchmark,
 )
@@ -119,8 +120,9 @@ def backtest(
     The result's frames are float64 analytics; `final_equity` / `final_cash` are exact
     `Decimal`s from the integer micro-dollar ledger.
 
-    Raises `InvalidParameter` for a bad option (the message names the CLI flag) and
-    `DataError` for unusable prices.
+    Raises `InvalidParameter` for a bad option (the message names the CLI flag), a window
+    as long as the data or a close beyond the ledger's range (as `tradefolio backtest`
+    refuses them), and `DataError` for unusable prices.
     """
     if isinstance(prices, str) and prices in STRATEGIES and not Path(prices).exists():
         raise InvalidParameter(
@@ -140,6 +142,7 @@ def backtest(
     )
     panel = price_panel(prices)
     closes, opens = panel.close, panel.open
+    config.check_data(closes, describe_source(prices))  # as the CLI: windows, absurd prices
     given = benchmark_series(benchmark)
     run_benchmark: pd.Series | None = None
     if config.uses_benchmark:

@@ -5,7 +5,8 @@
 `AllocatorParams`), and `validate()` raises the `InvalidParameter` the CLI prints as its
 one `error:` line (messages name the flag: `--max-weight` is the keyword `max_weight`).
 
-No pandas and no solver here: the CLI reads these defaults when it builds its `--help`.
+No pandas and no solver here: the CLI reads these defaults when it builds its `--help`
+(the factor and estimator names come from `portfolio/choices.py` for the same reason).
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from tradefolio.errors import InvalidParameter
+from tradefolio.portfolio.choices import ESTIMATORS, FACTORS
 from tradefolio.portfolio.params import AllocatorParams
 
 #: Objectives of the composable model (`--objective`).
 OBJECTIVES: tuple[str, ...] = ("score", "mean-variance", "min-variance", "cvar", "mad", "kelly")
 #: Objectives that need a price history (risk or scenarios).
 NEEDS_HISTORY = frozenset({"mean-variance", "min-variance", "cvar", "mad", "kelly"})
-#: Estimators of the covariance (`--covariance`), besides a user's covariance matrix.
-ESTIMATORS: tuple[str, ...] = ("sample", "ledoit-wolf")
+#: `factor=` choices: the scoring factors, or `user` for `scores=`.
+FACTOR_CHOICES: tuple[str, ...] = (*FACTORS, "user")
+#: Largest `capital`: float64 dollars are exact to the cent below ~9e13.
+MAX_CAPITAL = 1e12
 
 SEED_DEFAULTS = AllocatorParams()
 
@@ -132,6 +136,11 @@ class AllocateOptions:
         )
         require(self.max_positions >= 1, f"--max-positions must be >= 1, got {self.max_positions}")
         check_positive("--capital", self.capital)
+        require(
+            self.capital <= MAX_CAPITAL,
+            f"--capital must be at most {MAX_CAPITAL:,.0f} (dollars stay exact to the cent "
+            f"below it), got {self.capital:g}",
+        )
         check_positive("--time-limit", self.time_limit)
         self._validate_model()
 
@@ -204,6 +213,8 @@ ALLOCATE_DEFAULTS = AllocateOptions()
 __all__ = [
     "ALLOCATE_DEFAULTS",
     "ESTIMATORS",
+    "FACTOR_CHOICES",
+    "MAX_CAPITAL",
     "NEEDS_HISTORY",
     "OBJECTIVES",
     "AllocateOptions",

@@ -22,21 +22,24 @@ from tradefolio.api.prices import (
     BenchmarkLike,
     PricesLike,
     benchmark_series,
+    describe_source,
     price_panel,
     sample_benchmark,
 )
 from tradefolio.api.results import SweepResult, WalkForwardResult
+from tradefolio.backtest.config import check_prices
 from tradefolio.errors import InvalidParameter
 from tradefolio.research.executors import DEFAULT_EXECUTOR, Executor, make_executor
 from tradefolio.research.report import DEFAULT_METRIC, check_metric
 from tradefolio.research.results import ResultsStore
 from tradefolio.research.space import Axis, ParamValue, SweepSpec, load_sweep_file, parse_axis
-from tradefolio.research.sweep import SweepProgress, full_fields, run_sweep
+from tradefolio.research.sweep import SweepProgress, check_runnable, full_fields, run_sweep
 from tradefolio.research.tasks import MarketData
 from tradefolio.research.walkforward import (
     DEFAULT_TEST,
     DEFAULT_TRAIN,
     SCHEMES,
+    make_folds,
     run_walk_forward,
 )
 
@@ -50,8 +53,17 @@ def sweep_spec(
     samples: int | None = None,
     seed: int | None = None,
 ) -> SweepSpec:
-    """The space: the sweep file first (if any), then `base` and `axes` on top."""
+    """The space: the sweep file first (if any), then `base` and `axes` on top.
+
+    Raises `InvalidParameter` for a name both fixed and swept, or nothing to sweep.
+    """
     spec = load_sweep_file(Path(file)) if file is not None else SweepSpec()
+    for axis in axes:
+        if axis.name in base:
+            raise InvalidParameter(
+                f"{axis.name} is both fixed (--set {axis.name}={base[axis.name]}) and swept "
+                f"(--grid {axis.name}=...): give it once"
+            )
     spec = spec.with_overrides(base=dict(base), axes=axes, samples=samples, seed=seed)
     if not spec.axes:
         raise InvalidParameter("nothing to sweep: give --grid NAME=VALUES or a --file with a grid")
@@ -59,9 +71,13 @@ def sweep_spec(
 
 
 def market_data(spec: SweepSpec, prices: PricesLike, benchmark: BenchmarkLike) -> MarketData:
-    """Prices (the sample by default) and the benchmark when a run needs one (beta sizing)
-    or one is given."""
+    """Prices (the sample by default; opens too when the data has them) and the benchmark
+    when a run needs one (beta sizing) or one is given.
+
+    Raises `InvalidParameter` for a close beyond what the ledger prices exactly.
+    """
     panel = price_panel(prices)
+    check_prices(panel.close, describe_source(prices))
     needs_benchmark = benchmark is not None or any(
         bool(fields.get("beta_sizing")) or fields.get("sizer") == "beta"
         for fields in (full_fields({**spec.base, **point}) for point in spec.points())
@@ -70,6 +86,22 @@ def market_data(spec: SweepSpec, prices: PricesLike, benchmark: BenchmarkLike) -
     if needs_benchmark:
         series = benchmark_series(benchmark) if benchmark is not None else sample_benchmark()
     return MarketData.of(panel.close, panel.open, series)
+
+
+def check_sweep(spec: SweepSpec, data: MarketData, prices: PricesLike) -> None:
+    """Refuse, before any run, a sweep none of whose runs is valid on these prices."""
+    check_runnable(spec, len(data.closes), describe_source(prices))
+
+
+def check_walk_forward(
+    spec: SweepSpec, data: MarketData, train: int, test: int, scheme: str
+) -> None:
+    """Refuse, before any run, bad windows (`--train`, `--test`, `--scheme`) or a space
+    none of whose runs is valid on a train window."""
+    make_folds(len(data.closes), train, test, scheme)
+    check_runnable(
+        spec, train, "a --train window", command="walk-forward", longer="a longer --train"
+    )
 
 
 def _spec(
@@ -125,13 +157,16 @@ def sweep(
     `result.leaderboard()` the best by `metric`, `result.best` the winning parameters.
     `progress` (a `SweepProgress`) is told the total and each finished run.
 
-    Raises `InvalidParameter` for an unknown parameter, a bad value syntax or an empty
-    space; a run whose config is invalid is a `failed` row, not an exception.
+    Raises `InvalidParameter` (before any run, with the CLI's message) for an unknown
+    parameter, a bad value syntax, a name both in `fixed` and `grid`, an empty space, a
+    close beyond the ledger's range, or a space none of whose runs is valid; a single
+    run whose config is invalid is a `failed` row, not an exception.
     """
     spec, runner, data, store = _prepare(
         metric, _spec(grid, fixed, file, samples, seed), (executor, workers, address, batch),
         prices, benchmark, out,
     )  # fmt: skip
+    check_sweep(spec, data, prices)
     raw = run_sweep(
         spec,
         data,
@@ -172,11 +207,15 @@ def walk_forward(
     choice. `result.folds` lists each fold's choice and out-of-sample result,
     `result.oos_equity` the stitched curve, `result.in_sample_best` the hindsight choice
     and `result.deflated_sharpe` how much of its edge is selection luck.
+
+    Raises `InvalidParameter` before any run for what `sweep` refuses, for windows that
+    do not fit the prices, and for a space none of whose runs is valid on a train window.
     """
     spec, runner, data, store = _prepare(
         metric, _spec(grid, fixed, file, samples, seed), (executor, workers, address, batch),
         prices, benchmark, out,
     )  # fmt: skip
+    check_walk_forward(spec, data, train, test, scheme)
     raw = run_walk_forward(
         spec,
         data,
@@ -192,4 +231,12 @@ def walk_forward(
     return WalkForwardResult(raw=raw)
 
 
-__all__ = ["GridLike", "market_data", "sweep", "sweep_spec", "walk_forward"]
+__all__ = [
+    "GridLike",
+    "check_sweep",
+    "check_walk_forward",
+    "market_data",
+    "sweep",
+    "sweep_spec",
+    "walk_forward",
+]

@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tradefolio.backtest.engine import BacktestResult as EngineResult
-from tradefolio.portfolio.model import PortfolioResult
-from tradefolio.portfolio.types import AllocationResult as SeedResult
+from tradefolio.portfolio.types import AllocationResult as AllocatorResult
 from tradefolio.reporting.metrics import run_metrics
 from tradefolio.reporting.record import RunRecord
 from tradefolio.reporting.run_folder import write_run_folder
@@ -84,17 +83,21 @@ def _frame_html(frame: pd.DataFrame, caption: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AllocationResult:
-    """An allocation: target positions (and, from holdings, the trades to reach them).
+    """An allocation: target positions and the trades from the holdings to reach them.
 
-    `raw` is the allocator's own value (`AllocationResult` of the seed model or
-    `PortfolioResult` of the composable model). `title` names the request as the CLI's
+    `raw` is the allocator's own value (`tradefolio.portfolio.types.AllocationResult`, the
+    one result type of `allocate` and `PortfolioModel.solve`). `composed` says whether a
+    composable-model option was used (`tf.allocate` sets it; a model you solve yourself is
+    composed): then `model` names the objective and the summary adds costs and turnover,
+    as `tradefolio allocate`'s table and JSON do. `title` names the request as the CLI's
     table does. All numbers are floats (weights, dollars, shares, prices).
     """
 
-    raw: SeedResult | PortfolioResult
+    raw: AllocatorResult
     fractional: bool = False
     excluded: Mapping[str, str] = field(default_factory=dict)
     title: str = "allocation"
+    composed: bool = True
 
     @property
     def allocations(self) -> pd.DataFrame:
@@ -113,16 +116,17 @@ class AllocationResult:
 
     @property
     def trades(self) -> pd.DataFrame:
-        """Trades from the holdings to the target (composable model; empty for the seed
-        model): `symbol`, `side` (`buy`/`sell`), `shares`, `price`, `dollars` (both > 0)."""
-        trades = self.raw.trades if isinstance(self.raw, PortfolioResult) else ()
-        rows = [(t.symbol, t.side, abs(t.shares), t.price, abs(t.dollars)) for t in trades]
+        """The trades the optimiser proved, from the holdings to the target (buys from cash
+        without holdings): `symbol`, `side` (`buy`/`sell`), `shares`, `price`, `dollars`
+        (both > 0). Whole shares unless fractional (or a held odd lot kept as it is)."""
+        rows = [(t.symbol, t.side, abs(t.shares), t.price, abs(t.dollars)) for t in self.raw.trades]
         frame = pd.DataFrame(rows, columns=["symbol", "side", "shares", "price", "dollars"])
         return frame.astype({"shares": "float64", "price": "float64", "dollars": "float64"})
 
     @property
     def status(self) -> str:
-        """`optimal` (proven) or `feasible` (time limit, see `gap`)."""
+        """`optimal` (the solver's proof meets its gap target at the point returned) or
+        `feasible` (a usable solution without that proof; see `gap`)."""
         return self.raw.status
 
     @property
@@ -137,8 +141,14 @@ class AllocationResult:
 
     @property
     def gap(self) -> float:
-        """Relative gap between objective and bound (0 when proven optimal)."""
+        """The proven relative gap between objective and bound (`proven_gap` when the
+        solver reported one; the JSON's `gap`)."""
         return self.raw.gap
+
+    @property
+    def proven_gap(self) -> float | None:
+        """The gap of the solver's own proof at the point returned (`None` if none)."""
+        return self.raw.proven_gap
 
     @property
     def solver(self) -> str:
@@ -152,7 +162,7 @@ class AllocationResult:
 
     @property
     def cash(self) -> float:
-        """Capital not spent on (floored) shares, after trading costs."""
+        """Capital not spent on the target shares, after trading costs."""
         return self.raw.cash
 
     @property
@@ -162,18 +172,18 @@ class AllocationResult:
 
     @property
     def model(self) -> str | None:
-        """The composable model's objective name; `None` for the seed model."""
-        return self.raw.objective_name if isinstance(self.raw, PortfolioResult) else None
+        """The composable model's objective name; `None` when only seed options were used."""
+        return self.raw.objective_name if self.composed else None
 
     @property
     def costs(self) -> float:
-        """Trading costs in dollars (composable model; 0 for the seed model)."""
-        return self.raw.costs if isinstance(self.raw, PortfolioResult) else 0.0
+        """Trading costs in dollars."""
+        return self.raw.costs
 
     @property
     def turnover(self) -> float:
-        """Σ |w − w₀| from the holdings (composable model; 0 for the seed model)."""
-        return self.raw.turnover if isinstance(self.raw, PortfolioResult) else 0.0
+        """Σ |w − w₀| from the holdings (from cash without holdings)."""
+        return self.raw.turnover
 
     @property
     def dropped(self) -> tuple[str, ...]:
@@ -198,7 +208,7 @@ class AllocationResult:
         positions = self.allocations.reset_index()
         caption = f"{self.model} {self.title}" if self.model else self.title
         parts = [_summary_html(self.summary(), caption), _frame_html(positions, "positions")]
-        if not self.trades.empty:
+        if self.model and self.raw.trades:  # the CLI's model table lists them too
             parts.append(_frame_html(self.trades, "trades"))
         return "".join(parts)
 

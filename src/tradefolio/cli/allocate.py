@@ -7,12 +7,17 @@ A client of `tf.allocate`: the flags build `AllocateOptions` (whose defaults are
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from tradefolio.api.options import ALLOCATE_DEFAULTS, ESTIMATORS, OBJECTIVES, AllocateOptions
+from tradefolio.api.options import (
+    ALLOCATE_DEFAULTS,
+    ESTIMATORS,
+    FACTOR_CHOICES,
+    OBJECTIVES,
+    AllocateOptions,
+)
 from tradefolio.cli.allocate_model import (
     model_result_to_json,
     print_infeasible,
@@ -30,13 +35,10 @@ from tradefolio.cli.common import (
 from tradefolio.errors import InfeasibleAllocation
 from tradefolio.portfolio.allocator import SOLVERS, allocate
 from tradefolio.portfolio.candidates import read_candidates
-from tradefolio.portfolio.scoring import FACTORS
-from tradefolio.portfolio.types import AllocationResult
 
-if TYPE_CHECKING:  # the composable model loads when a model is solved, not to print help
-    from tradefolio.portfolio.model import PortfolioResult
+if TYPE_CHECKING:  # the allocator's result type; pandas loads only when prices are read
+    from tradefolio.portfolio.types import AllocationResult
 
-FACTOR_CHOICES = (*FACTORS, "user")
 _D = ALLOCATE_DEFAULTS
 
 EXAMPLES = """
@@ -60,6 +62,8 @@ def result_to_json(result: AllocationResult, fractional: bool, excluded: dict[st
 
 
 def _render_table(result: AllocationResult, fractional: bool, title: str) -> None:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     for name in ("symbol", "weight", "dollars", "shares", "price"):
         table.add_column(name, justify="left" if name == "symbol" else "right")
@@ -228,12 +232,18 @@ def allocate_command(
     except InfeasibleAllocation as exc:
         print_infeasible(exc)
         raise typer.Exit(2) from exc
-    raw, model = planned.raw, planned.model is not None
-    _print(raw, fractional, dict(planned.excluded), planned.title, output, model=model)
+    _print(
+        planned.raw,
+        fractional,
+        dict(planned.excluded),
+        planned.title,
+        output,
+        model=planned.model is not None,
+    )
 
 
 def _print(
-    result: AllocationResult | PortfolioResult,
+    result: AllocationResult,
     fractional: bool,
     excluded: dict[str, str],
     title: str,
@@ -241,13 +251,13 @@ def _print(
     *,
     model: bool = False,
 ) -> None:
-    """The result as JSON, CSV or a table; `model`: a `PortfolioResult` of the composable
-    model (its JSON and table add trades and costs)."""
+    """The result as JSON, CSV or a table; `model`: the composable model ran (its JSON and
+    table add the model's name, trades, costs and turnover)."""
     if output is OutputFormat.json:
         if model:
-            print_json(model_result_to_json(cast("PortfolioResult", result), fractional, excluded))
+            print_json(model_result_to_json(result, fractional, excluded))
         else:
-            print_json(result_to_json(cast(AllocationResult, result), fractional, excluded))
+            print_json(result_to_json(result, fractional, excluded))
         return
     if output is OutputFormat.csv:
         print_csv(
@@ -259,15 +269,14 @@ def _print(
         )
         return
     if model:
-        render_model_table(cast("PortfolioResult", result), fractional, title)
+        render_model_table(result, fractional, title)
         return
-    seed = cast(AllocationResult, result)
-    _render_table(seed, fractional, title)
+    _render_table(result, fractional, title)
     messages = stderr_console()
     for symbol, reason in excluded.items():
         messages.print(f"excluded {symbol}: {reason}", style="dim")
-    if seed.dropped:
-        messages.print(f"dropped (score <= 0): {', '.join(seed.dropped)}", style="dim")
+    if result.dropped:
+        messages.print(f"dropped (score <= 0): {', '.join(result.dropped)}", style="dim")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
 from tradefolio.api.options import OBJECTIVES
 from tradefolio.cli.allocation_json import allocation_json, shares_out
@@ -53,6 +52,8 @@ def model_result_to_json(
 def render_model_table(result: PortfolioResult, fractional: bool, title: str) -> None:
     """Targets, then trades, then one summary line."""
     console = stdout_console()
+    from rich.table import Table
+
     table = Table(title=f"{result.objective_name} {title}", title_justify="left")
     for name in ("symbol", "weight", "dollars", "shares", "price"):
         table.add_column(name, justify="left" if name == "symbol" else "right")

@@ -6,11 +6,12 @@ import csv
 import io
 import json
 from enum import StrEnum
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from tradefolio.api.options import check_fraction, check_positive, require
+
+if TYPE_CHECKING:  # rich loads when a console is made: JSON and CSV output never need it
+    from rich.console import Console
 
 
 class OutputFormat(StrEnum):
@@ -23,11 +24,15 @@ class OutputFormat(StrEnum):
 
 def stdout_console() -> Console:
     """Console for data (stdout)."""
+    from rich.console import Console
+
     return Console(soft_wrap=True)
 
 
 def stderr_console(quiet: bool = False) -> Console:
     """Console for messages and progress (stderr); prints nothing when `quiet`."""
+    from rich.console import Console
+
     return Console(stderr=True, quiet=quiet)
 
 

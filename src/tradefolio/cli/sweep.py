@@ -29,7 +29,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from tradefolio.api.research import market_data, sweep_spec
+from tradefolio.api.research import check_sweep, check_walk_forward, market_data, sweep_spec
 from tradefolio.backtest.metrics import TRADING_DAYS_PER_YEAR
 from tradefolio.cli.common import (
     OutputFormat,
@@ -390,9 +390,16 @@ def sweep_command(
     check_metric(metric)
     if top < 1:
         raise InvalidParameter(f"--top must be >= 1, got {top}")
+    chosen_axes = None
+    if heatmap_axes is not None:  # checked before any run, like every other option
+        names = [n.strip().replace("-", "_") for n in heatmap_axes.split(",")]
+        if len(names) != 2:
+            raise InvalidParameter(f"--heatmap expects ROWS,COLUMNS, got {heatmap_axes!r}")
+        chosen_axes = (names[0], names[1])
     spec = build_spec(grid or [], fixed or [], file, samples, seed)
     executor = make_executor(executor_name, workers, address, batch)
     data = load_market_data(spec, prices_file, benchmark_file)
+    check_sweep(spec, data, prices_file)
     folder = out or default_out("sweep", spec, data)
     messages = stderr_console()
     with _resumable(messages, folder), _progress(messages, f"sweep on {executor.name}") as progress:
@@ -406,14 +413,7 @@ def sweep_command(
             progress=progress,
         )
     table = result.table
-    axes = None
-    if heatmap_axes is not None:
-        names = [n.strip().replace("-", "_") for n in heatmap_axes.split(",")]
-        if len(names) != 2:
-            raise InvalidParameter(f"--heatmap expects ROWS,COLUMNS, got {heatmap_axes!r}")
-        axes = (names[0], names[1])
-    else:
-        axes = default_heatmap_axes(table, result.parameters)
+    axes = chosen_axes or default_heatmap_axes(table, result.parameters)
     grid_frame = heatmap(table, metric, *axes) if axes else None
     board = leaderboard(table, metric, top)
     deflated = deflated_of_best(table, metric)
@@ -506,6 +506,7 @@ def walk_forward_command(
     spec = build_spec(grid or [], fixed or [], file, samples, seed)
     executor = make_executor(executor_name, workers, address, batch)
     data = load_market_data(spec, prices_file, benchmark_file)
+    check_walk_forward(spec, data, train, test, scheme)  # bad windows: before any run
     folder = out or default_out("walk-forward", spec, data, [train, test, scheme])
     messages = stderr_console()
     with (

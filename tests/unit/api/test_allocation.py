@@ -39,6 +39,8 @@ def _same_allocation(plan: tf.AllocationResult, payload: dict[str, Any]) -> None
     assert plan.objective == payload["objective"]
     assert round(plan.cash, 6) == payload["cash"]
     assert plan.solver == payload["solver"]
+    assert plan.gap == payload["gap"]  # the proven gap of issue 15, not 0 by fiat
+    assert plan.best_bound == payload["best_bound"]
     assert list(plan.dropped) == payload["dropped"]
     assert dict(plan.excluded) == payload["excluded"]
 
@@ -88,6 +90,33 @@ def test_mean_variance_with_a_sector_cap_and_holdings_equals_the_cli(
     )
     assert plan.costs == pytest.approx(payload["costs"], abs=1e-6)
     assert plan.turnover == payload["turnover"]
+
+
+def test_the_trades_are_the_ones_the_model_proved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a minimum trade acts on trades: whole shares inside the model (issue 15), so every
+    # listed trade is a whole number of shares worth at least the minimum
+    held = tmp_path / "held.csv"
+    held.write_text("symbol,shares\nXOM,10.5\nAAPL,20\n")
+    payload = _cli_json(capsys, "--holdings", str(held), "--min-trade", "2500")
+    plan = tf.allocate(holdings=pd.Series({"XOM": 10.5, "AAPL": 20}), min_trade=2500)
+    _same_allocation(plan, payload)
+    assert plan.proven_gap == plan.gap == payload["gap"]
+    assert list(plan.trades["symbol"]) == [t["symbol"] for t in payload["trades"]]
+    assert not plan.trades.empty and (plan.trades["dollars"] >= 2500 - 1e-6).all()
+    bought = plan.trades[plan.trades["side"] == "buy"]
+    assert (bought["shares"] == bought["shares"].round()).all()
+
+
+def test_seed_trades_are_buys_from_cash() -> None:
+    plan = tf.allocate()
+    assert plan.model is None and "trades" not in plan._repr_html_()
+    trades = plan.trades.set_index("symbol")
+    assert set(trades["side"]) == {"buy"}
+    pd.testing.assert_series_equal(
+        trades["shares"], plan.allocations["shares"].astype("float64"), check_names=False
+    )
 
 
 def test_pandas_inputs_equal_the_files_the_cli_reads(
@@ -153,6 +182,7 @@ def test_defaults_are_the_cli_defaults() -> None:
         ({"max_weight": 1.5}, ["--max-weight", "1.5"]),
         ({"min_weight": 0.3, "max_weight": 0.2}, ["--min-weight", "0.3", "--max-weight", "0.2"]),
         ({"max_positions": 0}, ["--max-positions", "0"]),
+        ({"capital": 1e13}, ["--capital", "1e13"]),
         ({"solver": "gurobi"}, ["--solver", "gurobi"]),
         ({"factor": "value"}, ["--factor", "value"]),
         ({"objective": "sortino"}, ["--objective", "sortino"]),
@@ -198,6 +228,8 @@ def test_repr_html_summarises_the_allocation() -> None:
 
 def test_the_option_choices_are_the_models() -> None:
     from tradefolio.api import options
-    from tradefolio.portfolio import covariance
+    from tradefolio.portfolio import choices, covariance, scoring
 
-    assert options.ESTIMATORS == covariance.ESTIMATORS
+    assert options.ESTIMATORS is choices.ESTIMATORS == covariance.ESTIMATORS
+    factors = options.FACTOR_CHOICES
+    assert factors == (*scoring.FACTORS, "user")

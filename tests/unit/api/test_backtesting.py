@@ -223,6 +223,7 @@ def test_defaults_are_the_configs() -> None:
         ({"portfolio": True, "factor": "astrology"}, ["--portfolio", "--factor", "astrology"]),
         ({"prices": "/nonexistent/prices.csv"}, ["--prices", "/nonexistent/prices.csv"]),
         ({"cash": -5.0}, ["--cash", "-5"]),
+        ({"slow": 100_000}, ["--slow", "100000"]),  # a window longer than the data
     ],
 )
 def test_bad_input_raises_what_the_cli_reports_as_exit_2(

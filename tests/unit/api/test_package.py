@@ -9,12 +9,15 @@ import types
 import tradefolio as tf
 from tradefolio import api, errors
 
-HEAVY = ("pandas", "numpy", "ortools", "highspy", "plotly", "sklearn", "pyarrow")
+HEAVY = (
+    "pandas", "numpy", "ortools", "highspy", "plotly", "sklearn", "pyarrow", "scipy", "pydantic",
+    "matplotlib",
+)  # fmt: skip
 
 
-def test_importing_tradefolio_loads_nothing_heavy() -> None:
+def test_importing_tradefolio_and_the_options_loads_nothing_heavy() -> None:
     code = (
-        "import sys, tradefolio, tradefolio.api; "
+        "import sys, tradefolio, tradefolio.api, tradefolio.api.options; "
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     loaded = subprocess.run(

@@ -100,6 +100,15 @@ def test_walk_forward_gives_the_cli_folds(
                                                          "--metric", "luck"]),
         (lambda: tf.walk_forward({"fast": [5]}, train=1, test=5),
          ["walk-forward", "--grid", "fast=5", "--train", "1", "--test", "5"]),
+        # issue 17's checks, in the API since the CLI is its client
+        (lambda: tf.sweep({"fast": [10, 20]}, fixed={"fast": 5}),
+         ["sweep", "--grid", "fast=10,20", "--set", "fast=5"]),
+        (lambda: tf.sweep(None, fixed={"fast": 5}), ["sweep", "--set", "fast=5"]),
+        (lambda: tf.sweep({"slow": [100_000, 200_000]}), ["sweep", "--grid", "slow=100000,200000"]),
+        (lambda: tf.walk_forward({"fast": [10]}, train=100_000),
+         ["walk-forward", "--grid", "fast=10", "--train", "100000"]),
+        (lambda: tf.walk_forward({"slow": [300, 400]}, train=200, test=100),
+         ["walk-forward", "--grid", "slow=300,400", "--train", "200", "--test", "100"]),
     ],
 )  # fmt: skip
 def test_bad_input_raises_what_the_cli_reports_as_exit_2(
@@ -110,6 +119,28 @@ def test_bad_input_raises_what_the_cli_reports_as_exit_2(
     with pytest.raises(BAD_INPUT_ERRORS) as raised:
         call()  # type: ignore[operator]
     assert cli.stderr.strip() == f"error: {raised.value}"
+
+
+@pytest.mark.parametrize("command", ["sweep", "walk-forward"])
+def test_a_close_beyond_the_ledger_is_refused_as_by_the_cli(
+    command: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    closes, _ = _closes(tmp_path)
+    closes.iloc[40, 1] = 2e9
+    path = tmp_path / "absurd.csv"
+    closes.to_csv(path)
+    cli = run_cli(
+        capsys, command, "--prices", str(path), "--grid", "fast=5,10",
+        *(["--train", "100", "--test", "50"] if command == "walk-forward" else []),
+        "--out", str(tmp_path / "x"), "--workers", "1",
+    )  # fmt: skip
+    assert cli.code == 2, cli.stderr
+    run = tf.sweep if command == "sweep" else tf.walk_forward
+    extra: dict[str, int] = {"train": 100, "test": 50} if command == "walk-forward" else {}
+    with pytest.raises(tf.InvalidParameter, match=r"S1 closes at 2e\+09") as raised:
+        run({"fast": [5, 10]}, str(path), workers=1, **extra)  # type: ignore[operator]
+    assert cli.stderr.strip() == f"error: {raised.value}"
+    assert not (tmp_path / "x").exists()  # refused before any run
 
 
 class _Counting:
