@@ -8,8 +8,9 @@ and raises `InvalidParameter` with a one-line message naming the option and the 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from tradefolio.backtest.strategies import parse_rebalance
@@ -21,7 +22,10 @@ from tradefolio.backtest.user_strategy import (
 )
 from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.allocator import SOLVERS
-from tradefolio.portfolio.scoring import DEFAULT_SKIP, FACTORS
+from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK, DEFAULT_SKIP, FACTORS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 StrategyName = Literal["sma-cross", "momentum", "buy-and-hold"]
 SizerName = Literal["risk", "weight", "beta"]
@@ -29,6 +33,15 @@ STRATEGIES: tuple[str, ...] = ("sma-cross", "momentum", "buy-and-hold")
 #: The risk sizer's stop distance when `--stop-loss` is not given.
 DEFAULT_STOP_LOSS = 0.05
 SIZERS: tuple[str, ...] = ("risk", "weight", "beta")
+
+#: Largest starting cash. The engine's curves count micro-dollars in 64-bit integers
+#: (2**63 micro-dollars ~ 9.2e12 dollars); 1e10 leaves the account room to grow 900x.
+MAX_CASH = 10_000_000_000.0
+#: Largest price per unit: prices are micro-dollars in 64-bit integers and float64 signals,
+#: exact below ~9e9 (2**53 micro-dollars); a bigger close is a broken file, not a stock.
+MAX_PRICE = 1_000_000_000.0
+#: Costs in basis points must stay below 100% of the traded value.
+MAX_COST_BPS = 10_000.0
 
 #: Option spelling (as the CLI shows it) of each field, for error messages.
 _FLAG = {
@@ -58,6 +71,22 @@ _FLAG = {
     "commission_min": "--commission-min",
     "slippage_bps": "--slippage-bps",
     "param": "--param",
+    "portfolio": "--portfolio",
+    "beta_sizing": "--beta-sizing",
+}
+
+
+#: What a pydantic error type means, in the words of a command-line option.
+_PLAIN_WORDING = {
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_type": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
 }
 
 
@@ -140,6 +169,25 @@ class BacktestConfig(BaseModel):
             raise ValueError(f"must be a finite number >= 0, got {value:g}")
         return value
 
+    @field_validator("commission_bps", "slippage_bps")
+    @classmethod
+    def _below_whole_price(cls, value: float) -> float:
+        if value >= MAX_COST_BPS:
+            raise ValueError(
+                f"must be below {MAX_COST_BPS:,.0f} (100% of the traded value), got {value:g}"
+            )
+        return value
+
+    @field_validator("cash")
+    @classmethod
+    def _ledger_cash(cls, value: float) -> float:
+        if math.isfinite(value) and value > MAX_CASH:
+            raise ValueError(
+                f"must be at most {MAX_CASH:,.0f}: the ledger counts micro-dollars in 64-bit "
+                f"integers (exact to 9.2e12 dollars, with room to grow), got {value:g}"
+            )
+        return value
+
     @field_validator("cash", "target_beta")
     @classmethod
     def _positive(cls, value: float) -> float:
@@ -160,6 +208,12 @@ class BacktestConfig(BaseModel):
         if value is not None and value < 2:
             raise ValueError(f"must be >= 2 sessions, got {value}")
         return value
+
+    @field_validator("rebalance", mode="before")
+    @classmethod
+    def _sessions_as_text(cls, value: Any) -> Any:
+        # `rebalance=20` in a sweep grid arrives as the number 20: the same as --rebalance 20
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("rebalance")
     @classmethod
@@ -239,6 +293,12 @@ class BacktestConfig(BaseModel):
             location = error.get("loc", ())
             field = str(location[0]) if location else ""
             message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+            kind = str(error.get("type", ""))
+            if kind in _PLAIN_WORDING:  # pydantic's own sentences name its internals
+                message = f"{_PLAIN_WORDING[kind]}, got {error.get('input')!r}"
+            if kind == "extra_forbidden":
+                message = f"{field!r} is not a backtest option ({', '.join(cls.model_fields)})"
+                field = ""
             if error.get("type") == "literal_error":
                 choices = {"strategy": STRATEGIES, "sizer": SIZERS}.get(field, ())
                 message = f"must be one of {', '.join(choices)}, got {error.get('input')!r}"
@@ -248,6 +308,38 @@ class BacktestConfig(BaseModel):
             elif field:
                 message = f"{field}: {message}"
             raise InvalidParameter(message) from None
+
+    def windows(self) -> list[tuple[str, int]]:
+        """(flag, sessions) of every trailing window the run needs before its first signal."""
+        needed: list[tuple[str, int]] = []
+        if self.portfolio:
+            needed.append(("--lookback", self.lookback or DEFAULT_LOOKBACK[self.factor]))
+        elif self.strategy == "sma-cross":
+            needed.append(("--slow", self.slow))
+        elif self.strategy == "momentum":
+            needed.append(("--lookback", self.lookback or DEFAULT_LOOKBACK["momentum"]))
+        if self.uses_benchmark:
+            needed.append(("--beta-window", self.beta_window))
+        return needed
+
+    def check_data(self, closes: pd.DataFrame, source: str) -> None:
+        """Refuse, up front, prices this run cannot use: a window as long as the data (the
+        run would trade nothing and report all-zero metrics) or a price beyond `MAX_PRICE`.
+
+        `InvalidParameter` names the option, the data's length and the fix."""
+        self.check_sessions(len(closes), source)
+        check_prices(closes, source)
+
+    def check_sessions(
+        self, sessions: int, source: str, longer: str = "a longer price file"
+    ) -> None:
+        """Every trailing window of the run is shorter than the `sessions` of `source`."""
+        for flag, window in self.windows():
+            if window >= sessions:
+                raise InvalidParameter(
+                    f"{flag} {window:,d} needs more than {window:,d} sessions but {source} has "
+                    f"{sessions:,d}: use a shorter {flag} or {longer}"
+                )
 
     @property
     def risk_sized(self) -> bool:
@@ -274,11 +366,28 @@ class BacktestConfig(BaseModel):
         return self.beta_sizing or self.sizer == "beta"
 
 
+def check_prices(closes: pd.DataFrame, source: str) -> None:
+    """No close of `source` exceeds `MAX_PRICE` (`InvalidParameter` naming symbol and date)."""
+    values = closes.to_numpy(dtype=np.float64, na_value=np.nan)
+    too_big = np.nan_to_num(values, nan=0.0) > MAX_PRICE
+    if too_big.any():
+        row, column = divmod(int(np.argmax(too_big)), values.shape[1])
+        raise InvalidParameter(
+            f"{source}: {closes.columns[column]} closes at {values[row, column]:g} on "
+            f"{closes.index[row].date()}, beyond the {MAX_PRICE:,.0f} per unit the ledger "
+            "prices exactly; check the file"
+        )
+
+
 __all__ = [
     "DEFAULT_STOP_LOSS",
+    "MAX_CASH",
+    "MAX_COST_BPS",
+    "MAX_PRICE",
     "SIZERS",
     "STRATEGIES",
     "BacktestConfig",
     "SizerName",
     "StrategyName",
+    "check_prices",
 ]

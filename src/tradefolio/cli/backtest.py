@@ -131,8 +131,9 @@ def _load(
         panel = read_panel(prices_file)
         closes, source = panel.close, str(prices_file)
         bars = {"opens": panel.open, "highs": panel.high, "lows": panel.low}
+    config.check_data(closes, source)  # windows longer than the data, absurd prices
     benchmark = None
-    if config.uses_benchmark:
+    if config.uses_benchmark or benchmark_file is not None:  # a given file is always read
         benchmark = read_benchmark(benchmark_file) if benchmark_file else load_sample_benchmark()
     return closes, bars, benchmark, source
 
@@ -236,7 +237,9 @@ def backtest_command(
         bool,
         typer.Option("--record/--no-record", help="Write the run folder and tearsheet."),
     ] = True,
-    png: Annotated[bool, typer.Option("--png/--no-png", help="Export PNG charts too.")] = True,
+    png: Annotated[
+        bool, typer.Option("--png/--no-png", help="Also export PNG charts (matplotlib).")
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")
     ] = False,

@@ -35,6 +35,8 @@ from tradefolio.errors import InvalidParameter, TradefolioError
 from tradefolio.research.tasks import MarketData, RunOutcome, RunTask, evaluate
 
 EXECUTORS = ("local", "ray")
+#: Where runs happen unless told otherwise (`--executor`).
+DEFAULT_EXECUTOR = "local"
 
 
 class ExecutorSession(Protocol):
@@ -256,6 +258,7 @@ def make_executor(
 
 
 __all__ = [
+    "DEFAULT_EXECUTOR",
     "EXECUTORS",
     "Executor",
     "ExecutorSession",
