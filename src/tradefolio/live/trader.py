@@ -534,7 +534,7 @@ class LiveTrader:
                         _Outcome(order.client_order_id, status=OrderStatus.DENIED, detail=refusal)
                     )
                 else:
-                    outcomes.append(self._submit(order))
+                    outcomes.append(self._submit(order, filled))
                 self._checkpoint("in_submit_batch")
         self._checkpoint("after_submit")
         with self.journal.transaction():
@@ -562,7 +562,7 @@ class LiveTrader:
         refusal = state_refusal(state, order.symbol, order.side, order.quantity, position)
         return f"{refusal} at send time" if refusal else ""
 
-    def _submit(self, order: JournalOrder) -> _Outcome:
+    def _submit(self, order: JournalOrder, filled: Mapping[str, Decimal]) -> _Outcome:
         """Submit one order and say what the journal must record (nothing is written here:
         this runs inside `broker.batch()`).
 
@@ -570,10 +570,14 @@ class LiveTrader:
         id, `submit_attempts` times in all, waiting `retry_wait` · 2^(n−1) seconds before
         attempt n+1: a `SubmitRefused` (429/503) once a lookup answered that the broker does
         not hold the order, and a retryable `OrderRejected` (422). The venue's unique client
-        ids make a resend at worst a duplicate answer, never a second order."""
+        ids make a resend at worst a duplicate answer, never a second order. The trading
+        state is read again before every attempt (`_send_refusal`). Once an attempt's
+        outcome was unknown, a later definitive refusal leaves the order UNKNOWN (never
+        REJECTED): the first attempt may yet show up at the venue, filled."""
         cid = order.client_order_id
         request = OrderRequest(cid, order.symbol, order.side, order.quantity)
         attempt = 1
+        uncertain = False  # whether an earlier attempt's outcome was unknown
         while True:
             after = f" (after {attempt} attempts)" if attempt > 1 else ""
             try:
@@ -597,12 +601,31 @@ class LiveTrader:
                     missing = f"; {NOT_FOUND}" if absent else ""
                     detail = str(exc)[:200] + after + missing
                     return _Outcome(cid, status=OrderStatus.UNKNOWN, detail=detail, report=found)
+                uncertain = True
             except OrderRejected as exc:
                 if not (exc.retryable and self._may_retry(attempt)):
                     detail = str(exc)[:200] + after
+                    if uncertain:
+                        # An earlier attempt may have been placed (its answer was lost and
+                        # the lookup did not show it yet); this refusal may even be caused
+                        # by it (its buying power held). Only the venue can settle it: the
+                        # order stays open until a lookup finds it or the venue is certain.
+                        return _Outcome(
+                            cid, status=OrderStatus.UNKNOWN, detail=f"{detail}; {NOT_FOUND}"
+                        )
                     return _Outcome(cid, status=OrderStatus.REJECTED, detail=detail)
             self._sleep(self.retry_wait * 2 ** (attempt - 1))
             attempt += 1
+            # The trading state again before every attempt: a halt journaled during the
+            # wait stops the retry. The earlier attempt may still have been placed, so an
+            # order after an unknown outcome stays UNKNOWN (with the lookup's empty
+            # answer), settled by the venue like any other.
+            refusal = self._send_refusal(order, filled)
+            if refusal:
+                if uncertain:
+                    detail = f"{refusal} (after {attempt - 1} attempts); {NOT_FOUND}"
+                    return _Outcome(cid, status=OrderStatus.UNKNOWN, detail=detail)
+                return _Outcome(cid, status=OrderStatus.DENIED, detail=refusal)
 
     def _may_retry(self, attempt: int) -> bool:
         return attempt < self.submit_attempts

@@ -1,0 +1,68 @@
+"""Regression tests for the review of issue 13 (/work/notes/review13.md): each test names
+the finding it pins and fails on the code before its fix."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("alpaca", reason="needs the alpaca extra")
+
+from support.fake_alpaca import LOOKUP, SUBMIT, FakeAlpaca
+from tradefolio.live.journal import Journal
+from tradefolio.live.orders import OrderStatus
+from unit.live.live_helpers import fake_session, flat_bars
+
+NOT_FOUND_BODY = json.dumps({"code": 40410000, "message": "order not found"})
+NO_BUYING_POWER = json.dumps({"code": 40310000, "message": "insufficient buying power"})
+PRICE = Decimal(50)
+
+
+def _journal_positions(journal: Journal) -> dict[str, Decimal]:
+    return {s: p.quantity for s, p in journal.positions().items()}
+
+
+def test_refused_retry_after_an_uncertain_attempt_keeps_the_fill(tmp_path: Path) -> None:
+    """Finding 1: attempt 1 is placed but answered 503, the lookup does not show it yet and
+    the retry is refused (403, the first order holds the buying power). The order must stay
+    UNKNOWN, so the venue's fill is recorded later and no second order is sent."""
+    with FakeAlpaca(cash=Decimal(10_000), prices={"AAA": PRICE}) as fake:
+        journal, trader = fake_session(fake, tmp_path / "r.db", sleep=lambda s: None)
+        fake.inject(SUBMIT, 503, accept=True)
+        fake.inject(LOOKUP, 404, body=NOT_FOUND_BODY)
+        fake.inject(SUBMIT, 403, body=NO_BUYING_POWER)
+        first, second = flat_bars(2, {"AAA": PRICE})
+        trader.process_bar(first)
+        (order,) = journal.all_orders()
+        assert order.status is OrderStatus.UNKNOWN
+        trader.process_bar(second)
+        venue = {s: q for s, (q, _) in fake.positions.items()}
+        assert _journal_positions(journal) == venue
+        assert len(fake.client_ids()) == 1
+        statuses = [o.status for o in journal.all_orders()]
+        assert statuses == [OrderStatus.FILLED]
+
+
+def test_halt_during_the_retry_wait_stops_the_retry(tmp_path: Path) -> None:
+    """Finding 2: `live halt` journaled while a refused submit waits for its retry stops
+    the retry; nothing reaches the venue after HALTED."""
+    with FakeAlpaca(cash=Decimal(10_000), prices={"AAA": PRICE}) as fake:
+        holder: dict[str, Journal] = {}
+
+        def sleep(seconds: float) -> None:
+            holder["journal"].set_trading_state("HALTED", "operator", "cli")
+
+        told: list[str] = []
+        journal, trader = fake_session(fake, tmp_path / "h.db", sleep=sleep, notify=told.append)
+        holder["journal"] = journal
+        fake.inject(SUBMIT, 503, times=1)
+        trader.process_bar(flat_bars(1, {"AAA": PRICE})[0])
+        assert fake.client_ids() == []
+        (order,) = journal.all_orders()
+        # The 503'd attempt may have been placed: the order stays open until the venue is
+        # certain, never closed as if nothing had happened.
+        assert order.status is OrderStatus.UNKNOWN
+        assert len(told) == 1 and "HALTED" in told[0].upper()
