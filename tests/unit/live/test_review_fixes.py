@@ -66,3 +66,46 @@ def test_halt_during_the_retry_wait_stops_the_retry(tmp_path: Path) -> None:
         # certain, never closed as if nothing had happened.
         assert order.status is OrderStatus.UNKNOWN
         assert len(told) == 1 and "HALTED" in told[0].upper()
+
+
+@pytest.mark.parametrize(
+    ("paper", "url"),
+    [
+        (True, "https://api.alpaca.markets./"),
+        (True, "https://API.Alpaca.Markets.:443/v2"),
+        (True, "https://api\uff0ealpaca\u3002markets"),
+        (False, "https://paper-api.alpaca.markets."),
+        (False, "https://PAPER-API.ALPACA.MARKETS../"),
+    ],
+)
+def test_the_other_accounts_host_is_refused_however_spelled(paper: bool, url: str) -> None:
+    """Finding 6: a trailing dot, upper case or an IDNA dot still names the other account's
+    Alpaca host, and is refused before any request."""
+    from support.fake_alpaca import KEY, SECRET
+    from tradefolio.errors import InvalidParameter
+    from tradefolio.live.alpaca import AlpacaBroker
+
+    environ = {"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET, "APCA_API_BASE_URL": url}
+    with pytest.raises(InvalidParameter, match="--paper-account" if paper else "--live-account"):
+        AlpacaBroker.from_env(paper=paper, environ=environ)
+
+
+@pytest.mark.parametrize("paper", [True, False])
+def test_a_missing_account_number_is_refused(paper: bool) -> None:
+    """Finding 6: the backstop fails closed — an account without a number cannot be told
+    paper from live, so nothing is sent."""
+    from support.fake_alpaca import KEY, SECRET
+    from tradefolio.errors import TradefolioError
+    from tradefolio.live.alpaca import AlpacaBroker
+
+    with FakeAlpaca(prices={"AAA": PRICE}) as fake:
+        fake.account_number = ""
+        environ = {
+            "APCA_API_KEY_ID": KEY,
+            "APCA_API_SECRET_KEY": SECRET,
+            "APCA_API_BASE_URL": fake.url,
+        }
+        broker = AlpacaBroker.from_env(paper=paper, environ=environ, read_retry_wait=0.0)
+        with pytest.raises(TradefolioError, match="account number"):
+            broker.check_ready()
+        assert fake.client_ids() == []
