@@ -225,6 +225,10 @@ class PlannedIntent:
     reason: str = ""
 
 
+#: The reason journaled with the trader's own follow-up of an exit (the rest of the book,
+#: sold once the exit's cancelled buy stopped filling).
+FOLLOW_UP_EXIT = "follow-up: the rest of an exit after its open buy was cancelled"
+
 #: How long a transaction waits, in all, for another process's write lock on the file
 #: (a `live halt`, a backup, an sqlite3 shell) before giving up with a `JournalError`.
 LOCK_WAIT_SECONDS = 60.0
@@ -656,6 +660,15 @@ class Journal:
         """The last bar whose processing committed."""
         row = self._db.execute("SELECT max(bar) FROM bars WHERE done_at IS NOT NULL").fetchone()
         return None if row[0] is None else date.fromisoformat(row[0])
+
+    def exiting_symbols(self) -> set[str]:
+        """Symbols whose last journaled intent is a strategy's exit (not the trader's
+        follow-up sell): their book may not be flat yet. One scan, at start."""
+        rows = self._db.execute(
+            "SELECT symbol, action, reason FROM intents "
+            "WHERE id IN (SELECT max(id) FROM intents GROUP BY symbol)"
+        )
+        return {s for s, action, reason in rows if action == "exit" and reason != FOLLOW_UP_EXIT}
 
     def open_plan_bar(self) -> date | None:
         """A bar whose plan committed but whose processing did not (a crash mid-bar)."""

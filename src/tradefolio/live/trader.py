@@ -38,7 +38,7 @@ from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Protocol
 
-from tradefolio.errors import InvalidParameter
+from tradefolio.errors import BrokerError, InvalidParameter
 from tradefolio.execution.sizing import PositionSizer, SizingRequest
 from tradefolio.live.broker import (
     Broker,
@@ -51,6 +51,7 @@ from tradefolio.live.exposure import WorkingExposure
 from tradefolio.live.feed import Bar
 from tradefolio.live.journal import (
     BROKER_HOLDS_ID,
+    FOLLOW_UP_EXIT,
     NOT_FOUND,
     Journal,
     PlannedIntent,
@@ -150,6 +151,9 @@ class LiveTrader:
         self._notify = notify or _no_checkpoint
         self._marks: dict[str, Decimal] = dict(journal.last_marks())
         self._risk_restored = False
+        #: Symbols the strategy exited whose book may not be flat yet (an open buy being
+        #: cancelled): a pure function of the journal, restored from its intents.
+        self._exiting: set[str] = journal.exiting_symbols()
 
     # -- start -----------------------------------------------------------------------------
 
@@ -320,6 +324,14 @@ class LiveTrader:
         second order in that direction, and a sell never exceeds what is sellable."""
         self.start_risk_day(bar.day)
         intents = self.strategy.intents(bar.history) if len(bar.history) else []
+        acted = {i.symbol for i in intents if i.symbol in bar.prices}
+        for intent in intents:
+            if intent.symbol in acted:
+                if intent.action is Action.EXIT:
+                    self._exiting.add(intent.symbol)
+                else:
+                    self._exiting.discard(intent.symbol)
+        self._cancel_open_buys(self._exiting)
         cash = self.journal.cash()
         filled = {s: p.quantity for s, p in self.journal.positions().items()}
         exposure = WorkingExposure.of(filled, self.journal.live_orders())
@@ -357,6 +369,19 @@ class LiveTrader:
                     sells.append((intent.symbol, quantity, intent.action.value))
             elif delta > 0 and not exposure.has_open(intent.symbol, Side.BUY):
                 buys.append((intent.symbol, sizer))
+        for symbol in sorted(self._exiting - acted):
+            # An exit whose open buy was cancelled only now (after more fills): sell what
+            # is left once nothing is working on the symbol, once.
+            working = exposure.has_open(symbol, Side.BUY) or exposure.has_open(symbol, Side.SELL)
+            if symbol not in bar.prices or working:
+                continue
+            self._exiting.discard(symbol)
+            quantity = exposure.sellable(symbol)
+            if quantity > 0:
+                sells.append((symbol, quantity, Action.EXIT.value))
+                planned_intents.append(
+                    PlannedIntent(symbol, Action.EXIT.value, Decimal(0), FOLLOW_UP_EXIT)
+                )
         free_cash = cash - self._reserved_cash(exposure)
         for symbol, quantity, _ in sells:
             price = bar.prices[symbol]
@@ -390,6 +415,31 @@ class LiveTrader:
             return []  # nothing to journal before finish_bar
         self.journal.write_plan(bar.day, planned_intents, orders)
         return self.journal.orders_for_bar(bar.day)
+
+    def _cancel_open_buys(self, symbols: set[str]) -> None:
+        """Cancel-then-submit for an exit: request cancellation of every open buy of
+        `symbols` (of an earlier bar) and record what the broker then reports, so the
+        exit's sell is sized on the filled position. A cancel the broker has not confirmed
+        yet leaves the buy open (working exposure); the exit's remainder is sold once it is
+        (`_plan`'s follow-up). A failed request is told and tried again next bar."""
+        if not symbols:
+            return
+        reports: list[BrokerOrder] = []
+        for order in self.journal.live_orders():
+            if order.side is not Side.BUY or order.symbol not in symbols:
+                continue
+            try:
+                self.broker.cancel(order.client_order_id)
+                report = self.broker.get_order(order.client_order_id)
+            except BrokerError as exc:
+                self._notify(f"cancel of {order.client_order_id} for an exit failed: {exc}")
+                continue
+            if report is not None:
+                reports.append(report)
+        if reports:
+            with self.journal.transaction():
+                for report in reports:
+                    self._apply(report)
 
     def _reserved_cash(self, exposure: WorkingExposure) -> Decimal:
         """What the open buys may still spend: their unfilled units at the current mark,

@@ -109,3 +109,76 @@ def test_a_missing_account_number_is_refused(paper: bool) -> None:
         with pytest.raises(TradefolioError, match="account number"):
             broker.check_ready()
         assert fake.client_ids() == []
+
+
+class _EnterThenExitOnce:
+    """Enter AAA on the first bar, exit on the second, nothing after."""
+
+    def intents(self, history: object) -> list[object]:
+        from tradefolio.live.strategy import Action, Intent
+
+        n = len(history)  # type: ignore[arg-type]
+        if n == 1:
+            return [Intent("AAA", Action.ENTER)]
+        if n == 2:
+            return [Intent("AAA", Action.EXIT)]
+        return []
+
+
+def _slow_paper(journal: Journal, *, defer_cancel: bool) -> object:
+    from tradefolio.live.paper import PaperBroker
+
+    class SlowCancelPaper(PaperBroker):
+        """A venue filling 10 units per mark whose cancels take effect at the next mark,
+        after that mark's fills (a remote venue's pending_cancel)."""
+
+        pending: list[str]
+        cancels: list[str]
+
+        def cancel(self, client_order_id: str) -> None:
+            self.cancels.append(client_order_id)
+            if defer_cancel:
+                self.pending.append(client_order_id)
+            else:
+                super().cancel(client_order_id)
+
+        def mark(self, day: object, prices: object) -> None:
+            super().mark(day, prices)  # type: ignore[arg-type]
+            for cid in self.pending:
+                super().cancel(cid)
+            self.pending = []
+
+    broker = SlowCancelPaper(journal.connection, Decimal(100_000), max_fill_per_mark=Decimal(10))
+    broker.pending = []
+    broker.cancels = []
+    return broker
+
+
+@pytest.mark.parametrize("defer_cancel", [False, True])
+def test_an_exit_cancels_the_open_buy_and_ends_flat(tmp_path: Path, defer_cancel: bool) -> None:
+    """Finding 3: the entry's buy of 100 fills 10 units a bar; the strategy exits once on
+    the second bar. The exit cancels the open buy before its sell is sent, and once the
+    cancel is confirmed (at once, or a bar later after more fills) the book is flat."""
+    from tradefolio.live.orders import Side
+    from tradefolio.live.trader import LiveTrader
+    from unit.live.live_helpers import FixedUnits
+
+    journal = Journal.open(tmp_path / "e.db")
+    journal.initialise(Decimal(100_000), {})
+    broker = _slow_paper(journal, defer_cancel=defer_cancel)
+    trader = LiveTrader(
+        journal=journal,
+        broker=broker,  # type: ignore[arg-type]
+        strategy=_EnterThenExitOnce(),  # type: ignore[arg-type]
+        sizer=FixedUnits(100),
+        market=broker,  # type: ignore[arg-type]
+    )
+    for bar in flat_bars(12, {"AAA": PRICE}):
+        trader.process_bar(bar)
+    assert journal.positions() == {}
+    buys = [o for o in journal.all_orders() if o.side is Side.BUY]
+    assert len(buys) == 1 and buys[0].status is OrderStatus.CANCELED
+    assert buys[0].filled_quantity < 100
+    assert broker.cancels == [buys[0].client_order_id]  # type: ignore[attr-defined]
+    sold = sum(o.filled_quantity for o in journal.all_orders() if o.side is Side.SELL)
+    assert sold == buys[0].filled_quantity
