@@ -221,7 +221,7 @@ class LiveTrader:
         if self.market is not None:
             self.market.mark(bar.day, bar.prices)
         self._sync_open_orders(exclude_bar=bar.day)
-        self._close_stale_plan(bar.day)
+        self._close_stale_plan(bar.day, previous_marks)
         state = self._trading_state(bar.day)
         planned = self.journal.orders_for_bar(bar.day)
         resumed = self.journal.open_plan_bar() == bar.day
@@ -241,18 +241,21 @@ class LiveTrader:
         self._checkpoint("after_bar")
         return BarResult(bar.day, len(planned) - denied, denied, state)
 
-    def _close_stale_plan(self, day: date) -> None:
+    def _close_stale_plan(self, day: date, marks: Mapping[str, Decimal]) -> None:
         """Finish a bar whose plan was journaled but which the feed has moved past (a polled
         session restarted on a later session). Its orders were just brought up to the
-        broker's state; those the broker never saw were closed, never sent late."""
+        broker's state; those the broker never saw were closed, never sent late. It is
+        finished with `marks`, the prices from before the new bar: those the journal keeps
+        as the price band's references, which must not become the new bar's own prices
+        (a crash before the new bar's plan would then let its gap through)."""
         while (stale := self.journal.open_plan_bar()) is not None and stale < day:
             cash = self.journal.cash()
             positions = self.journal.positions()
             equity = cash + sum(
-                (p.quantity * self._marks.get(s, p.avg_price) for s, p in positions.items()),
+                (p.quantity * marks.get(s, p.avg_price) for s, p in positions.items()),
                 Decimal(0),
             )
-            self.journal.finish_bar(stale, cash, equity, self._marks)
+            self.journal.finish_bar(stale, cash, equity, dict(marks))
 
     def _sync_open_orders(self, exclude_bar: date | None = None) -> None:
         """Bring the journal's open orders (but `exclude_bar`'s) up to the broker: lookups

@@ -182,3 +182,83 @@ def test_an_exit_cancels_the_open_buy_and_ends_flat(tmp_path: Path, defer_cancel
     assert broker.cancels == [buys[0].client_order_id]  # type: ignore[attr-defined]
     sold = sum(o.filled_quantity for o in journal.all_orders() if o.side is Side.SELL)
     assert sold == buys[0].filled_quantity
+
+
+def test_a_stale_plan_is_finished_with_the_prices_before_the_new_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 5: bar 2's plan is journaled, then a crash; the restart is on a later session
+    (bar 3, BBB gapping 20 → 30). A crash right after the stale bar 2 is finished and before
+    bar 3's plan must not leave bar 3's prices as the price band's references: the next
+    start still denies the gap entry, as an uninterrupted run does."""
+    import pandas as pd
+
+    from tradefolio.live.feed import Bar
+    from tradefolio.live.paper import PaperBroker
+    from tradefolio.live.risk import RiskEngine, RiskLimits
+    from tradefolio.live.strategy import Action, Intent
+    from tradefolio.live.trader import LiveTrader
+    from unit.live.live_helpers import FixedUnits
+
+    class Boom(Exception):
+        pass
+
+    class Strategy:
+        def intents(self, history: pd.DataFrame) -> list[Intent]:
+            if len(history) == 1:
+                return [Intent("AAA", Action.ENTER)]
+            return [Intent("BBB", Action.ENTER)] if len(history) >= 2 else []
+
+    days = pd.bdate_range("2024-03-01", periods=4, name="date")
+    closes = pd.DataFrame({"AAA": [50.0] * 4, "BBB": [20.0, 20.0, 20.0, 30.0]}, index=days)
+    bars = [
+        Bar(
+            days[i].date(),
+            {s: Decimal(repr(float(closes.iloc[i][s]))) for s in closes.columns},
+            closes.iloc[:i],
+        )
+        for i in range(1, 4)
+    ]
+
+    def session(checkpoint: object = None) -> tuple[Journal, LiveTrader]:
+        journal = Journal.open(tmp_path / "s.db")
+        journal.initialise(Decimal(10_000), {})
+        broker = PaperBroker(journal.connection, Decimal(10_000))
+        options = {} if checkpoint is None else {"checkpoint": checkpoint}
+        trader = LiveTrader(
+            journal=journal,
+            broker=broker,
+            strategy=Strategy(),
+            sizer=FixedUnits(10),
+            market=broker,
+            risk=RiskEngine(RiskLimits(price_band_pct=Decimal("0.10"))),
+            **options,  # type: ignore[arg-type]
+        )
+        return journal, trader
+
+    def crash_after_plan(name: str) -> None:
+        if name == "after_plan":
+            raise Boom
+
+    def crash(self: LiveTrader, day: object) -> None:
+        raise Boom
+
+    journal, trader = session()
+    trader.process_bar(bars[0])
+    journal.close()
+    journal, trader = session(crash_after_plan)
+    with pytest.raises(Boom):
+        trader.process_bar(bars[1])
+    journal.close()
+    journal, trader = session()
+    monkeypatch.setattr(LiveTrader, "_trading_state", crash)
+    with pytest.raises(Boom):
+        trader.process_bar(bars[2])
+    monkeypatch.undo()
+    journal.close()
+    journal, trader = session()
+    assert journal.last_marks()["BBB"] == Decimal(20)
+    trader.reconcile()
+    trader.process_bar(bars[2])
+    gap = [o for o in journal.all_orders() if o.symbol == "BBB" and o.bar == bars[2].day]
+    assert [o.status for o in gap] == [OrderStatus.DENIED]
