@@ -68,7 +68,7 @@ from tradefolio.live.orders import (
     Side,
     client_order_id,
 )
-from tradefolio.live.paper import CostModel
+from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.reconcile import ReconciliationReport, certainly_absent, reconcile
 from tradefolio.live.risk import RiskEngine, TradingState, state_refusal
 from tradefolio.live.strategy import Action, IntentSource
@@ -127,6 +127,7 @@ class LiveTrader:
         retry_wait: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         notify: Callable[[str], None] | None = None,
+        sell_proceeds_fund_buys: bool | None = None,
     ) -> None:
         run_id = journal.run_id
         if run_id is None:
@@ -149,6 +150,13 @@ class LiveTrader:
         #: Told (one line) about every order the broker refused, whose outcome stayed
         #: unknown, or that the trading state stopped at send time.
         self._notify = notify or _no_checkpoint
+        #: Whether a bar's buys may spend the proceeds of the same bar's sells before they
+        #: fill. The paper broker fills them at the bar's price, as the backtest does (and
+        #: its equality with the backtest needs it); a remote venue may refuse a sell or not
+        #: fill it, so there a sell's proceeds fund nothing until it has filled.
+        if sell_proceeds_fund_buys is None:
+            sell_proceeds_fund_buys = isinstance(broker, PaperBroker)
+        self.sell_proceeds_fund_buys = sell_proceeds_fund_buys
         self._marks: dict[str, Decimal] = dict(journal.last_marks())
         self._risk_restored = False
         #: Symbols the strategy exited whose book may not be flat yet (an open buy being
@@ -394,13 +402,15 @@ class LiveTrader:
             )
             if order.status is OrderStatus.PENDING_SUBMIT:
                 notional = fill_price * quantity
-                free_cash += notional - self.costs.commission(quantity, notional)
+                if self.sell_proceeds_fund_buys:
+                    free_cash += notional - self.costs.commission(quantity, notional)
                 held[symbol] = held.get(symbol, Decimal(0)) - quantity
             orders.append(order)
         for symbol, buy_sizer in buys:
             price = bar.prices[symbol]
-            # Sized again with the cash free now (after this bar's sells and earlier buys),
-            # which is what the sizer is told in the backtest too.
+            # Sized again with the cash free now (after this bar's sells — their proceeds
+            # only with the paper broker, see `sell_proceeds_fund_buys` — and earlier
+            # buys), which is what the sizer is told in the backtest too.
             position = held.get(symbol, Decimal(0))
             target = self._size(buy_sizer, symbol, price, equity, free_cash, position)
             quantity = self._affordable(target - position, price, free_cash)

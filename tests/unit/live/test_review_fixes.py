@@ -262,3 +262,41 @@ def test_a_stale_plan_is_finished_with_the_prices_before_the_new_session(
     trader.process_bar(bars[2])
     gap = [o for o in journal.all_orders() if o.symbol == "BBB" and o.bar == bars[2].day]
     assert [o.status for o in gap] == [OrderStatus.DENIED]
+
+
+def test_a_remote_brokers_unfilled_sell_funds_no_buy(tmp_path: Path) -> None:
+    """Finding 4: XXX (all the cash) is exited and YYY entered on the same bar; the venue
+    rejects the sell. With a remote broker the buy is sized on the cash there is, never on
+    the sell's proceeds before it fills: cash never goes negative."""
+    from tradefolio.live.strategy import Action, Intent
+    from tradefolio.live.trader import LiveTrader
+    from unit.live.live_helpers import FixedUnits, fake_broker
+
+    class Rotate:
+        def intents(self, history: object) -> list[Intent]:
+            n = len(history)  # type: ignore[arg-type]
+            if n == 1:
+                return [Intent("XXX", Action.ENTER)]
+            if n == 2:
+                return [Intent("XXX", Action.EXIT), Intent("YYY", Action.ENTER)]
+            return []
+
+    prices = {"XXX": PRICE, "YYY": PRICE}
+    with FakeAlpaca(cash=Decimal(10_000), prices=prices) as fake:
+        journal = Journal.open(tmp_path / "r.db")
+        journal.initialise(Decimal(10_000), {})
+        trader = LiveTrader(
+            journal=journal,
+            broker=fake_broker(fake),
+            strategy=Rotate(),  # type: ignore[arg-type]
+            sizer=FixedUnits(200),
+            market=fake,
+        )
+        bars = flat_bars(3, prices)
+        trader.process_bar(bars[0])
+        fake.rejected_symbols.add("XXX")
+        for bar in bars[1:]:
+            trader.process_bar(bar)
+        assert journal.cash() >= 0
+        assert fake.cash >= 0
+        assert _journal_positions(journal) == {"XXX": Decimal(200)}
