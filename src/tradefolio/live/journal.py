@@ -251,6 +251,43 @@ def expected_tables(version: int) -> set[str]:
     }
 
 
+class JournalDamaged(JournalPathError):
+    """The journal fails its integrity check (``PRAGMA quick_check``) or is malformed."""
+
+
+def emergency_set_trading_state(path: Path, state: str, reason: str, source: str) -> None:
+    """Append a trading-state change to a journal that failed its integrity check: the
+    emergency stop (`live halt`) must not be lost exactly when the file is in trouble. Only
+    the ``control`` table is touched, in one transaction, and read back; anything else
+    (not a tradefolio journal, the table unreadable or unwritable) raises `JournalError`
+    saying how to stop the trader instead."""
+    how = (
+        f"could not write {state} to the damaged journal {path}; stop the trader process "
+        "(Ctrl-C or kill its pid) and, for a remote broker, cancel its open orders there"
+    )
+    try:
+        db = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        try:
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            if not 1 <= int(version) <= SCHEMA_VERSION:
+                raise JournalError(f"{how} (not a tradefolio journal)")
+            db.execute("BEGIN IMMEDIATE")
+            cursor = db.execute(
+                "INSERT INTO control(at, state, reason, source) VALUES (?, ?, ?, ?)",
+                (_ts(), state, reason, source),
+            )
+            db.execute("COMMIT")
+            row = db.execute(
+                "SELECT state FROM control WHERE id = ?", (cursor.lastrowid,)
+            ).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise JournalError(f"{how} ({exc})") from exc
+    if row is None or row[0] != state:
+        raise JournalError(f"{how} (it did not read back)")
+
+
 def read_only_uri(path: Path) -> str:
     """A read-only SQLite URI of `path`, percent-escaped: a name with ``#``, ``?`` or ``%``
     must not open another file (``file:j#1.db`` is the file ``j``)."""
@@ -287,14 +324,19 @@ def _probe(path: Path) -> int:
             probe.close()
     except sqlite3.DatabaseError as exc:
         reason = str(exc)
-        if "not a database" in reason or "malformed" in reason or "corrupt" in reason:
+        if "not a database" in reason:
             raise JournalPathError(
+                f"journal {path} is damaged or not an SQLite file ({reason}); restore it from "
+                "a backup or pass another --db"
+            ) from exc
+        if "malformed" in reason or "corrupt" in reason:
+            raise JournalDamaged(
                 f"journal {path} is damaged or not an SQLite file ({reason}); restore it from "
                 "a backup or pass another --db"
             ) from exc
         raise JournalPathError(f"cannot read journal {path}: {reason}") from exc
     if check != [("ok",)]:
-        raise JournalPathError(
+        raise JournalDamaged(
             f"journal {path} is damaged (quick_check: {str(check[0][0])[:120]}); restore it "
             "from a backup or pass another --db"
         )
@@ -1093,14 +1135,17 @@ class Journal:
 
 __all__ = [
     "BROKER_HOLDS_ID",
+    "FOLLOW_UP_EXIT",
     "NOT_FOUND",
     "SCHEMA_VERSION",
     "Journal",
+    "JournalDamaged",
     "JournalError",
     "JournalPathError",
     "LedgerPosition",
     "PlannedIntent",
     "PlannedOrder",
     "dec",
+    "emergency_set_trading_state",
     "utc_now",
 ]

@@ -300,3 +300,46 @@ def test_a_remote_brokers_unfilled_sell_funds_no_buy(tmp_path: Path) -> None:
         assert journal.cash() >= 0
         assert fake.cash >= 0
         assert _journal_positions(journal) == {"XXX": Decimal(200)}
+
+
+def _damage_orders_index(path: Path) -> None:
+    """Zero the pages of the orders' partial index: `PRAGMA quick_check` fails, while the
+    control table (the trading state) stays readable and writable."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (page_size,) = db.execute("PRAGMA page_size").fetchone()
+        (root,) = db.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'orders_live'"
+        ).fetchone()
+    db.close()
+    with path.open("r+b") as handle:
+        handle.seek((root - 1) * page_size)
+        handle.write(b"\xff" * page_size)
+
+
+def test_live_halt_works_on_a_journal_that_fails_its_integrity_check(tmp_path: Path) -> None:
+    """Finding 8: the emergency stop is not lost when the journal fails quick_check but its
+    trading state can still be written: `live halt` writes HALTED (and says the journal is
+    damaged), and a reader of the control table sees it."""
+    import sqlite3
+
+    from unit.live.live_helpers import live_cli, open_session
+
+    path = tmp_path / "d.db"
+    journal, _, trader = open_session(path)
+    for bar in flat_bars(3, {"AAA": PRICE}):
+        trader.process_bar(bar)
+    journal.close()
+    _damage_orders_index(path)
+    with pytest.raises(Exception, match="damaged"):
+        Journal.open(path, writer=False)
+    run = live_cli(["halt", "--db", str(path), "--reason", "disk trouble"], {})
+    assert run.returncode == 0, run.stderr
+    assert "HALTED" in run.stderr and "damaged" in run.stderr
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        state = db.execute("SELECT state, reason FROM control ORDER BY id DESC LIMIT 1").fetchone()
+    assert state == ("HALTED", "disk trouble")
+    resumed = live_cli(["resume", "--db", str(path)], {})
+    assert resumed.returncode == 2 and "damaged" in resumed.stderr
