@@ -294,6 +294,18 @@ def read_only_uri(path: Path) -> str:
     return path.absolute().as_uri() + "?mode=ro"
 
 
+def _probe_uri(path: Path) -> str:
+    """The probe's URI: read-only, and ``immutable`` when no WAL side file exists (no
+    trader has the file open), so probing a WAL-mode file creates no -wal/-shm next to it.
+    With side files present (a trader may be writing), an ordinary read-only open, which
+    honours the WAL and the locks."""
+    uri = read_only_uri(path)
+    sides = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
+    if any(side.exists() for side in sides):
+        return uri
+    return uri + "&immutable=1"
+
+
 def _probe(path: Path) -> int:
     """Check an existing file before anything opens it for writing; return its schema.
 
@@ -313,7 +325,7 @@ def _probe(path: Path) -> int:
             "reinitialised: restore it or pass another --db"
         )
     try:
-        probe = sqlite3.connect(read_only_uri(path), uri=True, timeout=_BUSY_TIMEOUT_SECONDS)
+        probe = sqlite3.connect(_probe_uri(path), uri=True, timeout=_BUSY_TIMEOUT_SECONDS)
         try:
             check = probe.execute("PRAGMA quick_check").fetchall()
             (version,) = probe.execute("PRAGMA user_version").fetchone()

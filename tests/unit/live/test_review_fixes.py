@@ -343,3 +343,25 @@ def test_live_halt_works_on_a_journal_that_fails_its_integrity_check(tmp_path: P
     assert state == ("HALTED", "disk trouble")
     resumed = live_cli(["resume", "--db", str(path)], {})
     assert resumed.returncode == 2 and "damaged" in resumed.stderr
+
+
+def test_probing_a_damaged_wal_journal_writes_nothing_next_to_it(tmp_path: Path) -> None:
+    """Finding 9: refusing a damaged WAL-mode journal that no trader has open leaves the
+    folder as it was — no -wal or -shm side files created by the probe."""
+    from tradefolio.live.journal import JournalDamaged
+    from unit.live.live_helpers import open_session
+
+    path = tmp_path / "w.db"
+    journal, _, trader = open_session(path)
+    for bar in flat_bars(3, {"AAA": PRICE}):
+        trader.process_bar(bar)
+    journal.close()
+    _damage_orders_index(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.db"]
+    before = path.read_bytes()
+    with pytest.raises(JournalDamaged):
+        Journal.open(path, writer=False)
+    with pytest.raises(JournalDamaged):
+        Journal.open(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.db"]
+    assert path.read_bytes() == before
