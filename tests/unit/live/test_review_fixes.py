@@ -319,20 +319,27 @@ def _damage_orders_index(path: Path) -> None:
         handle.write(b"\xff" * page_size)
 
 
+def _damaged_journal(path: Path) -> None:
+    """A closed paper session of three bars at `path`, then its orders' index damaged."""
+    from unit.live.live_helpers import open_session
+
+    journal, _, trader = open_session(path)
+    for bar in flat_bars(3, {"AAA": PRICE}):
+        trader.process_bar(bar)
+    journal.close()
+    _damage_orders_index(path)
+
+
 def test_live_halt_works_on_a_journal_that_fails_its_integrity_check(tmp_path: Path) -> None:
     """Finding 8: the emergency stop is not lost when the journal fails quick_check but its
     trading state can still be written: `live halt` writes HALTED (and says the journal is
     damaged), and a reader of the control table sees it."""
     import sqlite3
 
-    from unit.live.live_helpers import live_cli, open_session
+    from unit.live.live_helpers import live_cli
 
     path = tmp_path / "d.db"
-    journal, _, trader = open_session(path)
-    for bar in flat_bars(3, {"AAA": PRICE}):
-        trader.process_bar(bar)
-    journal.close()
-    _damage_orders_index(path)
+    _damaged_journal(path)
     with pytest.raises(Exception, match="damaged"):
         Journal.open(path, writer=False)
     run = live_cli(["halt", "--db", str(path), "--reason", "disk trouble"], {})
@@ -349,14 +356,9 @@ def test_probing_a_damaged_wal_journal_writes_nothing_next_to_it(tmp_path: Path)
     """Finding 9: refusing a damaged WAL-mode journal that no trader has open leaves the
     folder as it was — no -wal or -shm side files created by the probe."""
     from tradefolio.live.journal import JournalDamaged
-    from unit.live.live_helpers import open_session
 
     path = tmp_path / "w.db"
-    journal, _, trader = open_session(path)
-    for bar in flat_bars(3, {"AAA": PRICE}):
-        trader.process_bar(bar)
-    journal.close()
-    _damage_orders_index(path)
+    _damaged_journal(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.db"]
     before = path.read_bytes()
     with pytest.raises(JournalDamaged):
