@@ -184,14 +184,18 @@ class AccountMismatch(BrokerError, InvalidParameter):
 
 
 def redact_url(url: str) -> str:
-    """`url` without credentials, query or fragment: what may be printed or stored."""
+    """`url` as scheme, host and port only — no credentials, path (a proxy's token may
+    live there), query or fragment: what may be printed or stored. An IPv6 host is shown
+    in brackets."""
     try:
         parsed = urlparse(url)
         host = parsed.hostname or "?"
         port = f":{parsed.port}" if parsed.port else ""
     except ValueError:
         return "<unparsable URL>"
-    return f"{parsed.scheme}://{host}{port}{parsed.path}"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parsed.scheme}://{host}{port}"
 
 
 def check_url(url: str, env_name: str = URL_ENV) -> None:
@@ -207,6 +211,11 @@ def check_url(url: str, env_name: str = URL_ENV) -> None:
         raise InvalidParameter(
             f"{env_name} must not contain credentials (user:password@host); the keys go in "
             f"{KEY_ENV} and {SECRET_ENV}"
+        )
+    if parsed.query or parsed.fragment or "?" in url or "#" in url:
+        raise InvalidParameter(
+            f"{env_name} must not contain a query or fragment (?... or #...; it would be "
+            f"sent, printed and stored); pass only the endpoint, e.g. {redact_url(url)}"
         )
     if parsed.scheme not in ("http", "https") or not hostname:
         raise BrokerError(f"{env_name} must be an http(s) URL, got {redact_url(url)!r}")

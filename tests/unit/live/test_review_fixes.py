@@ -367,3 +367,18 @@ def test_probing_a_damaged_wal_journal_writes_nothing_next_to_it(tmp_path: Path)
         Journal.open(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.db"]
     assert path.read_bytes() == before
+
+
+def test_urls_are_redacted_to_scheme_host_and_port_and_queries_refused() -> None:
+    """Finding 10: a token in the path is never printed or stored, an IPv6 host is shown
+    bracketed, and a URL with a query or fragment (``?key=SECRET``) is refused before it
+    reaches the SDK, without echoing it."""
+    from tradefolio.errors import InvalidParameter
+    from tradefolio.live.alpaca import check_url, redact_url
+
+    assert redact_url("https://host:8443/T0KEN/v2") == "https://host:8443"
+    assert redact_url("https://[::1]:8080/x") == "https://[::1]:8080"
+    for url in ("https://paper-api.alpaca.markets/?key=S3CRET", "https://h.example/v2#S3CRET"):
+        with pytest.raises(InvalidParameter) as info:
+            check_url(url)
+        assert "S3CRET" not in str(info.value)
