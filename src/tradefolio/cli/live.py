@@ -84,7 +84,13 @@ from tradefolio.live.alpaca import KEY_ENV, SECRET_ENV, AlpacaBroker
 from tradefolio.live.alpaca_data import DATA_FEEDS, AlpacaMarketData
 from tradefolio.live.broker import Broker
 from tradefolio.live.feed import Bar, ReplayFeed
-from tradefolio.live.journal import Journal, JournalError, JournalPathError
+from tradefolio.live.journal import (
+    Journal,
+    JournalDamaged,
+    JournalError,
+    JournalPathError,
+    emergency_set_trading_state,
+)
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.polling_feed import PollingFeed
 from tradefolio.live.risk import RiskEngine, RiskLimits, TradingState
@@ -761,7 +767,16 @@ def halt_command(
     """Stop new orders (HALTED), or only allow risk-reducing ones (--reducing)."""
     state = TradingState.REDUCING if reducing else TradingState.HALTED
     with journal_errors(db):
-        journal = Journal.open(db, writer=False)
+        try:
+            journal = Journal.open(db, writer=False)
+        except JournalDamaged as exc:
+            # The emergency stop must not be lost on a damaged file: the trading state
+            # alone is written when its table still can be (else: how to stop instead).
+            emergency_set_trading_state(db, state.value, reason, "cli")
+            stderr_console().print(
+                f"trading state of {db}: {state.value} (written although {exc})", soft_wrap=True
+            )
+            return
         try:
             journal.set_trading_state(state.value, reason, "cli")
         finally:

@@ -38,7 +38,7 @@ import importlib.metadata
 import os
 import time
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -184,14 +184,18 @@ class AccountMismatch(BrokerError, InvalidParameter):
 
 
 def redact_url(url: str) -> str:
-    """`url` without credentials, query or fragment: what may be printed or stored."""
+    """`url` as scheme, host and port only — no credentials, path (a proxy's token may
+    live there), query or fragment: what may be printed or stored. An IPv6 host is shown
+    in brackets."""
     try:
         parsed = urlparse(url)
         host = parsed.hostname or "?"
         port = f":{parsed.port}" if parsed.port else ""
     except ValueError:
         return "<unparsable URL>"
-    return f"{parsed.scheme}://{host}{port}{parsed.path}"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parsed.scheme}://{host}{port}"
 
 
 def check_url(url: str, env_name: str = URL_ENV) -> None:
@@ -208,10 +212,25 @@ def check_url(url: str, env_name: str = URL_ENV) -> None:
             f"{env_name} must not contain credentials (user:password@host); the keys go in "
             f"{KEY_ENV} and {SECRET_ENV}"
         )
+    if parsed.query or parsed.fragment or "?" in url or "#" in url:
+        raise InvalidParameter(
+            f"{env_name} must not contain a query or fragment (?... or #...; it would be "
+            f"sent, printed and stored); pass only the endpoint, e.g. {redact_url(url)}"
+        )
     if parsed.scheme not in ("http", "https") or not hostname:
         raise BrokerError(f"{env_name} must be an http(s) URL, got {redact_url(url)!r}")
     if parsed.scheme == "http" and hostname not in _LOOPBACK:
         raise BrokerError(f"{env_name} must use https (API keys are sent with every request)")
+
+
+def normalise_host(host: str) -> str:
+    """`host` as DNS resolves it: IDNA-encoded (which also maps the ideographic and
+    full-width dots to "."), lower case, without the trailing root dots — so
+    ``API.alpaca.markets.`` is compared as ``api.alpaca.markets``."""
+    host = host.strip()
+    with suppress(UnicodeError):
+        host = host.encode("idna").decode("ascii")
+    return host.lower().rstrip(".")
 
 
 def check_account_choice(url: str | None, paper: bool) -> None:
@@ -220,7 +239,7 @@ def check_account_choice(url: str | None, paper: bool) -> None:
     ``APCA_API_BASE_URL`` to select live trading)."""
     if url is None:
         return
-    host = (urlparse(url).hostname or "").lower()
+    host = normalise_host(urlparse(url).hostname or "")
     flag = "--paper-account" if paper else "--live-account"
     other = LIVE_HOST if paper else PAPER_HOST
     if host == other:
@@ -660,8 +679,15 @@ class AlpacaBroker:
     def _check_account_kind(self, account_number: str) -> None:
         """Alpaca's paper account numbers start with ``PA``: the account the keys reach
         must be the kind the flag chose, whatever endpoint (a proxy) was in between."""
-        if self.paper is None or not account_number:
+        if self.paper is None:
             return
+        if not account_number.strip():
+            # Fail closed: without a number the account cannot be told paper from live.
+            raise AccountMismatch(
+                f"the Alpaca account at {self.endpoint} reports no account number, so it "
+                "cannot be told paper from live; nothing was sent — check the endpoint "
+                f"({URL_ENV}) and the keys"
+            )
         is_paper = account_number.upper().startswith("PA")
         if is_paper == self.paper:
             return

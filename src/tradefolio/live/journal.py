@@ -225,6 +225,10 @@ class PlannedIntent:
     reason: str = ""
 
 
+#: The reason journaled with the trader's own follow-up of an exit (the rest of the book,
+#: sold once the exit's cancelled buy stopped filling).
+FOLLOW_UP_EXIT = "follow-up: the rest of an exit after its open buy was cancelled"
+
 #: How long a transaction waits, in all, for another process's write lock on the file
 #: (a `live halt`, a backup, an sqlite3 shell) before giving up with a `JournalError`.
 LOCK_WAIT_SECONDS = 60.0
@@ -247,10 +251,59 @@ def expected_tables(version: int) -> set[str]:
     }
 
 
+class JournalDamaged(JournalPathError):
+    """The journal fails its integrity check (``PRAGMA quick_check``) or is malformed."""
+
+
+def emergency_set_trading_state(path: Path, state: str, reason: str, source: str) -> None:
+    """Append a trading-state change to a journal that failed its integrity check: the
+    emergency stop (`live halt`) must not be lost exactly when the file is in trouble. Only
+    the ``control`` table is touched, in one transaction, and read back; anything else
+    (not a tradefolio journal, the table unreadable or unwritable) raises `JournalError`
+    saying how to stop the trader instead."""
+    how = (
+        f"could not write {state} to the damaged journal {path}; stop the trader process "
+        "(Ctrl-C or kill its pid) and, for a remote broker, cancel its open orders there"
+    )
+    try:
+        db = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        try:
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            if not 1 <= int(version) <= SCHEMA_VERSION:
+                raise JournalError(f"{how} (not a tradefolio journal)")
+            db.execute("BEGIN IMMEDIATE")
+            cursor = db.execute(
+                "INSERT INTO control(at, state, reason, source) VALUES (?, ?, ?, ?)",
+                (_ts(), state, reason, source),
+            )
+            db.execute("COMMIT")
+            row = db.execute(
+                "SELECT state FROM control WHERE id = ?", (cursor.lastrowid,)
+            ).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise JournalError(f"{how} ({exc})") from exc
+    if row is None or row[0] != state:
+        raise JournalError(f"{how} (it did not read back)")
+
+
 def read_only_uri(path: Path) -> str:
     """A read-only SQLite URI of `path`, percent-escaped: a name with ``#``, ``?`` or ``%``
     must not open another file (``file:j#1.db`` is the file ``j``)."""
     return path.absolute().as_uri() + "?mode=ro"
+
+
+def _probe_uri(path: Path) -> str:
+    """The probe's URI: read-only, and ``immutable`` when no WAL side file exists (no
+    trader has the file open), so probing a WAL-mode file creates no -wal/-shm next to it.
+    With side files present (a trader may be writing), an ordinary read-only open, which
+    honours the WAL and the locks."""
+    uri = read_only_uri(path)
+    sides = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
+    if any(side.exists() for side in sides):
+        return uri
+    return uri + "&immutable=1"
 
 
 def _probe(path: Path) -> int:
@@ -272,7 +325,7 @@ def _probe(path: Path) -> int:
             "reinitialised: restore it or pass another --db"
         )
     try:
-        probe = sqlite3.connect(read_only_uri(path), uri=True, timeout=_BUSY_TIMEOUT_SECONDS)
+        probe = sqlite3.connect(_probe_uri(path), uri=True, timeout=_BUSY_TIMEOUT_SECONDS)
         try:
             check = probe.execute("PRAGMA quick_check").fetchall()
             (version,) = probe.execute("PRAGMA user_version").fetchone()
@@ -283,14 +336,19 @@ def _probe(path: Path) -> int:
             probe.close()
     except sqlite3.DatabaseError as exc:
         reason = str(exc)
-        if "not a database" in reason or "malformed" in reason or "corrupt" in reason:
+        if "not a database" in reason:
             raise JournalPathError(
+                f"journal {path} is damaged or not an SQLite file ({reason}); restore it from "
+                "a backup or pass another --db"
+            ) from exc
+        if "malformed" in reason or "corrupt" in reason:
+            raise JournalDamaged(
                 f"journal {path} is damaged or not an SQLite file ({reason}); restore it from "
                 "a backup or pass another --db"
             ) from exc
         raise JournalPathError(f"cannot read journal {path}: {reason}") from exc
     if check != [("ok",)]:
-        raise JournalPathError(
+        raise JournalDamaged(
             f"journal {path} is damaged (quick_check: {str(check[0][0])[:120]}); restore it "
             "from a backup or pass another --db"
         )
@@ -656,6 +714,15 @@ class Journal:
         """The last bar whose processing committed."""
         row = self._db.execute("SELECT max(bar) FROM bars WHERE done_at IS NOT NULL").fetchone()
         return None if row[0] is None else date.fromisoformat(row[0])
+
+    def exiting_symbols(self) -> set[str]:
+        """Symbols whose last journaled intent is a strategy's exit (not the trader's
+        follow-up sell): their book may not be flat yet. One scan, at start."""
+        rows = self._db.execute(
+            "SELECT symbol, action, reason FROM intents "
+            "WHERE id IN (SELECT max(id) FROM intents GROUP BY symbol)"
+        )
+        return {s for s, action, reason in rows if action == "exit" and reason != FOLLOW_UP_EXIT}
 
     def open_plan_bar(self) -> date | None:
         """A bar whose plan committed but whose processing did not (a crash mid-bar)."""
@@ -1080,14 +1147,17 @@ class Journal:
 
 __all__ = [
     "BROKER_HOLDS_ID",
+    "FOLLOW_UP_EXIT",
     "NOT_FOUND",
     "SCHEMA_VERSION",
     "Journal",
+    "JournalDamaged",
     "JournalError",
     "JournalPathError",
     "LedgerPosition",
     "PlannedIntent",
     "PlannedOrder",
     "dec",
+    "emergency_set_trading_state",
     "utc_now",
 ]

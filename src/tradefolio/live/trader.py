@@ -38,7 +38,7 @@ from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Protocol
 
-from tradefolio.errors import InvalidParameter
+from tradefolio.errors import BrokerError, InvalidParameter
 from tradefolio.execution.sizing import PositionSizer, SizingRequest
 from tradefolio.live.broker import (
     Broker,
@@ -51,6 +51,7 @@ from tradefolio.live.exposure import WorkingExposure
 from tradefolio.live.feed import Bar
 from tradefolio.live.journal import (
     BROKER_HOLDS_ID,
+    FOLLOW_UP_EXIT,
     NOT_FOUND,
     Journal,
     PlannedIntent,
@@ -67,7 +68,7 @@ from tradefolio.live.orders import (
     Side,
     client_order_id,
 )
-from tradefolio.live.paper import CostModel
+from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.reconcile import ReconciliationReport, certainly_absent, reconcile
 from tradefolio.live.risk import RiskEngine, TradingState, state_refusal
 from tradefolio.live.strategy import Action, IntentSource
@@ -126,6 +127,7 @@ class LiveTrader:
         retry_wait: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         notify: Callable[[str], None] | None = None,
+        sell_proceeds_fund_buys: bool | None = None,
     ) -> None:
         run_id = journal.run_id
         if run_id is None:
@@ -148,8 +150,18 @@ class LiveTrader:
         #: Told (one line) about every order the broker refused, whose outcome stayed
         #: unknown, or that the trading state stopped at send time.
         self._notify = notify or _no_checkpoint
+        #: Whether a bar's buys may spend the proceeds of the same bar's sells before they
+        #: fill. The paper broker fills them at the bar's price, as the backtest does (and
+        #: its equality with the backtest needs it); a remote venue may refuse a sell or not
+        #: fill it, so there a sell's proceeds fund nothing until it has filled.
+        if sell_proceeds_fund_buys is None:
+            sell_proceeds_fund_buys = isinstance(broker, PaperBroker)
+        self.sell_proceeds_fund_buys = sell_proceeds_fund_buys
         self._marks: dict[str, Decimal] = dict(journal.last_marks())
         self._risk_restored = False
+        #: Symbols the strategy exited whose book may not be flat yet (an open buy being
+        #: cancelled): a pure function of the journal, restored from its intents.
+        self._exiting: set[str] = journal.exiting_symbols()
 
     # -- start -----------------------------------------------------------------------------
 
@@ -217,7 +229,7 @@ class LiveTrader:
         if self.market is not None:
             self.market.mark(bar.day, bar.prices)
         self._sync_open_orders(exclude_bar=bar.day)
-        self._close_stale_plan(bar.day)
+        self._close_stale_plan(bar.day, previous_marks)
         state = self._trading_state(bar.day)
         planned = self.journal.orders_for_bar(bar.day)
         resumed = self.journal.open_plan_bar() == bar.day
@@ -237,18 +249,21 @@ class LiveTrader:
         self._checkpoint("after_bar")
         return BarResult(bar.day, len(planned) - denied, denied, state)
 
-    def _close_stale_plan(self, day: date) -> None:
+    def _close_stale_plan(self, day: date, marks: Mapping[str, Decimal]) -> None:
         """Finish a bar whose plan was journaled but which the feed has moved past (a polled
         session restarted on a later session). Its orders were just brought up to the
-        broker's state; those the broker never saw were closed, never sent late."""
+        broker's state; those the broker never saw were closed, never sent late. It is
+        finished with `marks`, the prices from before the new bar: those the journal keeps
+        as the price band's references, which must not become the new bar's own prices
+        (a crash before the new bar's plan would then let its gap through)."""
         while (stale := self.journal.open_plan_bar()) is not None and stale < day:
             cash = self.journal.cash()
             positions = self.journal.positions()
             equity = cash + sum(
-                (p.quantity * self._marks.get(s, p.avg_price) for s, p in positions.items()),
+                (p.quantity * marks.get(s, p.avg_price) for s, p in positions.items()),
                 Decimal(0),
             )
-            self.journal.finish_bar(stale, cash, equity, self._marks)
+            self.journal.finish_bar(stale, cash, equity, dict(marks))
 
     def _sync_open_orders(self, exclude_bar: date | None = None) -> None:
         """Bring the journal's open orders (but `exclude_bar`'s) up to the broker: lookups
@@ -320,6 +335,14 @@ class LiveTrader:
         second order in that direction, and a sell never exceeds what is sellable."""
         self.start_risk_day(bar.day)
         intents = self.strategy.intents(bar.history) if len(bar.history) else []
+        acted = {i.symbol for i in intents if i.symbol in bar.prices}
+        for intent in intents:
+            if intent.symbol in acted:
+                if intent.action is Action.EXIT:
+                    self._exiting.add(intent.symbol)
+                else:
+                    self._exiting.discard(intent.symbol)
+        self._cancel_open_buys(self._exiting)
         cash = self.journal.cash()
         filled = {s: p.quantity for s, p in self.journal.positions().items()}
         exposure = WorkingExposure.of(filled, self.journal.live_orders())
@@ -357,6 +380,19 @@ class LiveTrader:
                     sells.append((intent.symbol, quantity, intent.action.value))
             elif delta > 0 and not exposure.has_open(intent.symbol, Side.BUY):
                 buys.append((intent.symbol, sizer))
+        for symbol in sorted(self._exiting - acted):
+            # An exit whose open buy was cancelled only now (after more fills): sell what
+            # is left once nothing is working on the symbol, once.
+            working = exposure.has_open(symbol, Side.BUY) or exposure.has_open(symbol, Side.SELL)
+            if symbol not in bar.prices or working:
+                continue
+            self._exiting.discard(symbol)
+            quantity = exposure.sellable(symbol)
+            if quantity > 0:
+                sells.append((symbol, quantity, Action.EXIT.value))
+                planned_intents.append(
+                    PlannedIntent(symbol, Action.EXIT.value, Decimal(0), FOLLOW_UP_EXIT)
+                )
         free_cash = cash - self._reserved_cash(exposure)
         for symbol, quantity, _ in sells:
             price = bar.prices[symbol]
@@ -366,13 +402,15 @@ class LiveTrader:
             )
             if order.status is OrderStatus.PENDING_SUBMIT:
                 notional = fill_price * quantity
-                free_cash += notional - self.costs.commission(quantity, notional)
+                if self.sell_proceeds_fund_buys:
+                    free_cash += notional - self.costs.commission(quantity, notional)
                 held[symbol] = held.get(symbol, Decimal(0)) - quantity
             orders.append(order)
         for symbol, buy_sizer in buys:
             price = bar.prices[symbol]
-            # Sized again with the cash free now (after this bar's sells and earlier buys),
-            # which is what the sizer is told in the backtest too.
+            # Sized again with the cash free now (after this bar's sells — their proceeds
+            # only with the paper broker, see `sell_proceeds_fund_buys` — and earlier
+            # buys), which is what the sizer is told in the backtest too.
             position = held.get(symbol, Decimal(0))
             target = self._size(buy_sizer, symbol, price, equity, free_cash, position)
             quantity = self._affordable(target - position, price, free_cash)
@@ -390,6 +428,31 @@ class LiveTrader:
             return []  # nothing to journal before finish_bar
         self.journal.write_plan(bar.day, planned_intents, orders)
         return self.journal.orders_for_bar(bar.day)
+
+    def _cancel_open_buys(self, symbols: set[str]) -> None:
+        """Cancel-then-submit for an exit: request cancellation of every open buy of
+        `symbols` (of an earlier bar) and record what the broker then reports, so the
+        exit's sell is sized on the filled position. A cancel the broker has not confirmed
+        yet leaves the buy open (working exposure); the exit's remainder is sold once it is
+        (`_plan`'s follow-up). A failed request is told and tried again next bar."""
+        if not symbols:
+            return
+        reports: list[BrokerOrder] = []
+        for order in self.journal.live_orders():
+            if order.side is not Side.BUY or order.symbol not in symbols:
+                continue
+            try:
+                self.broker.cancel(order.client_order_id)
+                report = self.broker.get_order(order.client_order_id)
+            except BrokerError as exc:
+                self._notify(f"cancel of {order.client_order_id} for an exit failed: {exc}")
+                continue
+            if report is not None:
+                reports.append(report)
+        if reports:
+            with self.journal.transaction():
+                for report in reports:
+                    self._apply(report)
 
     def _reserved_cash(self, exposure: WorkingExposure) -> Decimal:
         """What the open buys may still spend: their unfilled units at the current mark,
@@ -534,7 +597,7 @@ class LiveTrader:
                         _Outcome(order.client_order_id, status=OrderStatus.DENIED, detail=refusal)
                     )
                 else:
-                    outcomes.append(self._submit(order))
+                    outcomes.append(self._submit(order, filled))
                 self._checkpoint("in_submit_batch")
         self._checkpoint("after_submit")
         with self.journal.transaction():
@@ -562,7 +625,7 @@ class LiveTrader:
         refusal = state_refusal(state, order.symbol, order.side, order.quantity, position)
         return f"{refusal} at send time" if refusal else ""
 
-    def _submit(self, order: JournalOrder) -> _Outcome:
+    def _submit(self, order: JournalOrder, filled: Mapping[str, Decimal]) -> _Outcome:
         """Submit one order and say what the journal must record (nothing is written here:
         this runs inside `broker.batch()`).
 
@@ -570,10 +633,14 @@ class LiveTrader:
         id, `submit_attempts` times in all, waiting `retry_wait` · 2^(n−1) seconds before
         attempt n+1: a `SubmitRefused` (429/503) once a lookup answered that the broker does
         not hold the order, and a retryable `OrderRejected` (422). The venue's unique client
-        ids make a resend at worst a duplicate answer, never a second order."""
+        ids make a resend at worst a duplicate answer, never a second order. The trading
+        state is read again before every attempt (`_send_refusal`). Once an attempt's
+        outcome was unknown, a later definitive refusal leaves the order UNKNOWN (never
+        REJECTED): the first attempt may yet show up at the venue, filled."""
         cid = order.client_order_id
         request = OrderRequest(cid, order.symbol, order.side, order.quantity)
         attempt = 1
+        uncertain = False  # whether an earlier attempt's outcome was unknown
         while True:
             after = f" (after {attempt} attempts)" if attempt > 1 else ""
             try:
@@ -597,12 +664,31 @@ class LiveTrader:
                     missing = f"; {NOT_FOUND}" if absent else ""
                     detail = str(exc)[:200] + after + missing
                     return _Outcome(cid, status=OrderStatus.UNKNOWN, detail=detail, report=found)
+                uncertain = True
             except OrderRejected as exc:
                 if not (exc.retryable and self._may_retry(attempt)):
                     detail = str(exc)[:200] + after
+                    if uncertain:
+                        # An earlier attempt may have been placed (its answer was lost and
+                        # the lookup did not show it yet); this refusal may even be caused
+                        # by it (its buying power held). Only the venue can settle it: the
+                        # order stays open until a lookup finds it or the venue is certain.
+                        return _Outcome(
+                            cid, status=OrderStatus.UNKNOWN, detail=f"{detail}; {NOT_FOUND}"
+                        )
                     return _Outcome(cid, status=OrderStatus.REJECTED, detail=detail)
             self._sleep(self.retry_wait * 2 ** (attempt - 1))
             attempt += 1
+            # The trading state again before every attempt: a halt journaled during the
+            # wait stops the retry. The earlier attempt may still have been placed, so an
+            # order after an unknown outcome stays UNKNOWN (with the lookup's empty
+            # answer), settled by the venue like any other.
+            refusal = self._send_refusal(order, filled)
+            if refusal:
+                if uncertain:
+                    detail = f"{refusal} (after {attempt - 1} attempts); {NOT_FOUND}"
+                    return _Outcome(cid, status=OrderStatus.UNKNOWN, detail=detail)
+                return _Outcome(cid, status=OrderStatus.DENIED, detail=refusal)
 
     def _may_retry(self, attempt: int) -> bool:
         return attempt < self.submit_attempts

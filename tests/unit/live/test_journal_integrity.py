@@ -97,7 +97,7 @@ def test_damaged_journals_are_refused_untouched(template: Path, tmp_path: Path, 
     with pytest.raises(JournalError) as info:
         Journal.open(path)
     assert isinstance(info.value, InvalidParameter)  # a bad --db: exit 2
-    for command in (["--paper"], ["status"], ["halt"]):
+    for command in (["--paper"], ["status"], ["resume"]):
         run = live_cli(
             [*command, "--db", str(path), "--no-record"][: 3 if command != ["--paper"] else 4], {}
         )
@@ -109,6 +109,21 @@ def test_damaged_journals_are_refused_untouched(template: Path, tmp_path: Path, 
     # The read-only probe of a WAL file may leave SQLite's empty side files, nothing else.
     others = {p.name: p.stat().st_size for p in tmp_path.iterdir() if p.name != "j.db"}
     assert set(others) <= {"j.db-wal", "j.db-shm"} and others.get("j.db-wal", 0) == 0, others
+    # The emergency stop (on a copy): written when the control table still can be, else
+    # one line saying how to stop the trader; never a traceback.
+    copy = tmp_path / "halt" / "j.db"
+    copy.parent.mkdir()
+    shutil.copy(path, copy)
+    run = live_cli(["halt", "--db", str(copy)], {})
+    if run.returncode == 0:
+        assert "HALTED" in run.stderr and "damaged" in run.stderr, run.stderr
+        with sqlite3.connect(f"file:{copy}?mode=ro", uri=True) as db:
+            last = db.execute("SELECT state FROM control ORDER BY id DESC LIMIT 1").fetchone()
+        assert last == ("HALTED",)
+    else:
+        lines = run.stderr.strip().splitlines()
+        assert run.returncode in (1, 2) and len(lines) == 1, run.stderr
+        assert lines[0].startswith("error:") and str(copy) in lines[0], run.stderr
 
 
 def test_a_hash_in_the_path_opens_that_file_and_no_other(tmp_path: Path) -> None:
