@@ -194,6 +194,32 @@ def allocate_command(
     min_invested: Annotated[
         float | None, typer.Option(help="Minimum fraction of the account invested.")
     ] = None,
+    expected_returns_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--expected-returns", help="CSV symbol,mu: expected returns (replace scores)."
+        ),
+    ] = None,
+    covariance_file: Annotated[
+        Path | None,
+        typer.Option("--covariance-file", help="CSV covariance matrix labelled by symbol."),
+    ] = None,
+    factor_loadings_file: Annotated[
+        Path | None,
+        typer.Option("--factor-loadings", help="CSV symbol,<factor>...: loadings B."),
+    ] = None,
+    factor_covariance_file: Annotated[
+        Path | None,
+        typer.Option("--factor-covariance", help="CSV factor covariance F, labelled by factor."),
+    ] = None,
+    specific_variance_file: Annotated[
+        Path | None,
+        typer.Option("--specific-variance", help="CSV symbol,variance: Σ = B F B' + diag."),
+    ] = None,
+    bounds_file: Annotated[
+        Path | None,
+        typer.Option("--bounds", help="CSV symbol,min_weight,max_weight: floor if held, cap."),
+    ] = None,
 ) -> None:
     """Turn scores into an optimal allocation: weights, dollars and shares."""
     check_fraction("--max-weight", max_weight)
@@ -223,6 +249,12 @@ def allocate_command(
         whole_shares=whole_shares,
         lot=lot,
         min_invested=min_invested,
+        expected_returns_file=expected_returns_file,
+        covariance_file=covariance_file,
+        factor_loadings_file=factor_loadings_file,
+        factor_covariance_file=factor_covariance_file,
+        specific_variance_file=specific_variance_file,
+        bounds_file=bounds_file,
     )
     options.validate()
     if options.used:

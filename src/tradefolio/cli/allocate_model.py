@@ -7,7 +7,7 @@ was; any of these options routes the request through the composable model.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from tradefolio.portfolio.constraints import (
     Cardinality,
     Constraint,
     MinimumTrade,
+    NameBounds,
     PositionLimits,
     SectorCaps,
     TransactionCosts,
@@ -31,7 +32,7 @@ from tradefolio.portfolio.constraints import (
     WholeShares,
 )
 from tradefolio.portfolio.context import make_universe
-from tradefolio.portfolio.covariance import ESTIMATORS, period_returns, risk_model
+from tradefolio.portfolio.covariance import ESTIMATORS, RiskModel, period_returns, risk_model
 from tradefolio.portfolio.holdings import read_holding_prices, read_holdings
 from tradefolio.portfolio.model import PortfolioModel, PortfolioResult
 from tradefolio.portfolio.objectives import (
@@ -44,6 +45,15 @@ from tradefolio.portfolio.objectives import (
     ScoreObjective,
 )
 from tradefolio.portfolio.params import AllocatorParams
+from tradefolio.portfolio.risk_inputs import (
+    aligned_expected_returns,
+    aligned_risk,
+    checked_bounds,
+    read_bounds,
+    read_covariance,
+    read_expected_returns,
+    read_factor_model,
+)
 from tradefolio.portfolio.types import Candidate
 
 OBJECTIVES: tuple[str, ...] = ("score", "mean-variance", "min-variance", "cvar", "mad", "kelly")
@@ -71,6 +81,26 @@ class ModelOptions:
     whole_shares: bool = False
     lot: int = 1
     min_invested: float | None = None
+    expected_returns_file: Path | None = None
+    covariance_file: Path | None = None
+    factor_loadings_file: Path | None = None
+    factor_covariance_file: Path | None = None
+    specific_variance_file: Path | None = None
+    bounds_file: Path | None = None
+
+    @property
+    def factor_files(self) -> tuple[Path | None, Path | None, Path | None]:
+        """--factor-loadings, --factor-covariance, --specific-variance."""
+        return (
+            self.factor_loadings_file,
+            self.factor_covariance_file,
+            self.specific_variance_file,
+        )
+
+    @property
+    def own_risk(self) -> bool:
+        """Whether the user brings the covariance (a matrix or a factor model)."""
+        return self.covariance_file is not None or any(f is not None for f in self.factor_files)
 
     @property
     def used(self) -> bool:
@@ -86,7 +116,7 @@ class ModelOptions:
     @property
     def needs_history(self) -> bool:
         """Whether the objective needs a price history (risk or scenarios)."""
-        return self.objective in _NEEDS_HISTORY
+        return self.objective in _NEEDS_HISTORY and not self.own_risk
 
     def validate(self) -> None:
         """One clear `InvalidParameter` per bad option."""
@@ -130,6 +160,32 @@ class ModelOptions:
             self.min_return is None or math.isfinite(self.min_return),
             f"--min-return must be a finite number, got {self.min_return}",
         )
+        self._validate_risk_files()
+
+    def _validate_risk_files(self) -> None:
+        factor_flags = ("--factor-loadings", "--factor-covariance", "--specific-variance")
+        given = [flag for flag, f in zip(factor_flags, self.factor_files, strict=True) if f]
+        require(
+            not given or len(given) == 3,
+            f"a factor model needs {', '.join(factor_flags)} together; missing "
+            f"{', '.join(f for f in factor_flags if f not in given)}",
+        )
+        require(
+            not (given and self.covariance_file is not None),
+            "--covariance-file and a factor model (--factor-loadings ...) are two risk models; "
+            "pass one",
+        )
+        quadratic = self.objective in ("mean-variance", "min-variance")
+        for flag, path in (
+            ("--covariance-file", self.covariance_file),
+            ("--factor-loadings", self.factor_loadings_file),
+            ("--expected-returns", self.expected_returns_file),
+        ):
+            require(
+                path is None or quadratic,
+                f"{flag} is used by --objective mean-variance or min-variance, "
+                f"not {self.objective}",
+            )
 
 
 def _read_sectors(path: Path | None) -> dict[str, str]:
@@ -144,12 +200,29 @@ def _read_sectors(path: Path | None) -> dict[str, str]:
     return dict(zip(frame["symbol"].str.strip(), frame["sector"].str.strip(), strict=True))
 
 
+def _own_risk(options: ModelOptions, symbols: list[str]) -> RiskModel:
+    """The user's covariance file or factor model, aligned to the candidates."""
+    if options.covariance_file is not None:
+        return aligned_risk(
+            read_covariance(options.covariance_file), symbols, options.covariance_file
+        )
+    loadings, covariance, specific = options.factor_files
+    assert loadings is not None and covariance is not None and specific is not None
+    return aligned_risk(read_factor_model(loadings, covariance, specific), symbols, loadings)
+
+
 def build_objective(options: ModelOptions, prices: pd.DataFrame, symbols: list[str]) -> Objective:
-    """The objective for `options`, with risk estimated from `prices` over the lookback."""
+    """The objective for `options`, with risk estimated from `prices` over the lookback
+    (or the user's own risk model)."""
+    name = options.objective
+    if options.own_risk:
+        risk = _own_risk(options, symbols)
+        if name == "mean-variance":
+            return MeanVariance(risk, options.risk_aversion)
+        return MinVariance(risk, options.min_return)
     if not options.needs_history:
         return ScoreObjective()
     returns = period_returns(prices, options.risk_lookback, symbols)
-    name = options.objective
     if name in ("mean-variance", "min-variance"):
         risk = risk_model(returns, options.covariance)
         if name == "mean-variance":
@@ -173,6 +246,13 @@ def solve_model(
     time_limit: float,
 ) -> PortfolioResult:
     """Build the composable model from the options and solve it."""
+    if options.expected_returns_file is not None:
+        mu = aligned_expected_returns(
+            read_expected_returns(options.expected_returns_file),
+            [c.symbol for c in candidates],
+            options.expected_returns_file,
+        )
+        candidates = [replace(c, score=float(m)) for c, m in zip(candidates, mu, strict=True)]
     holdings = read_holdings(options.holdings_file) if options.holdings_file else None
     held_prices = read_holding_prices(options.holdings_file) if options.holdings_file else {}
     last = prices.ffill().iloc[-1]
@@ -186,10 +266,15 @@ def solve_model(
         held_prices,
         keep_non_positive=options.objective != "score",
     )
-    constraints: list[Constraint] = [
-        PositionLimits(params.max_weight, params.min_weight),
-        Cardinality(params.max_positions),
-    ]
+    constraints: list[Constraint] = [Cardinality(params.max_positions)]
+    if options.bounds_file is not None:
+        # Listed names take their own floor and cap; the others --min-weight/--max-weight.
+        bounds = read_bounds(options.bounds_file)
+        checked_bounds(bounds, universe.symbols, options.bounds_file)
+        default = (params.min_weight, params.max_weight)
+        constraints.insert(0, NameBounds({s: bounds.get(s, default) for s in universe.symbols}))
+    else:
+        constraints.insert(0, PositionLimits(params.max_weight, params.min_weight))
     if options.min_invested is not None:
         constraints.append(Budget(options.min_invested, 1.0))
     if options.sector_cap is not None:
