@@ -714,8 +714,10 @@ def branch_and_bound(
                     unresolved.append(bound)
                 continue
             try:
-                if node.depth == 0 and hint is not None and main:
-                    try_integers(np.round(hint[ints]))
+                if node.depth == 0 and main:
+                    if hint is not None:
+                        try_integers(np.round(hint[ints]))
+                    try_integers(root_lower)  # cash (nothing selected), when allowed
                 if largest <= _EXACTLY_INTEGRAL and math.isfinite(objective):
                     # The relaxation's optimum already has these integers: it is the exact
                     # optimum for them, no second solve needed; nothing below it is better.
