@@ -40,6 +40,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -226,6 +227,20 @@ def _pard_scip_mathopt(instance: Instance, limit: float) -> tuple[str, float]:
     return status, result.objective
 
 
+def _scip_answer(problem: Any, x: Any, instance: Instance, limit: float) -> tuple[str, float]:
+    """Solve a cvxpy problem with SCIP within `limit`; (status, x'Qx at its answer)."""
+    import cvxpy as cp
+
+    try:
+        problem.solve(solver="SCIP", scip_params={"limits/time": limit})
+    except cp.error.SolverError as exc:
+        return f"failed: {str(exc)[:50]}", math.nan
+    if x.value is None:
+        return f"no answer ({problem.status})", math.nan
+    w = np.asarray(x.value, dtype=float)
+    return str(problem.status), float(w @ instance.covariance @ w)
+
+
 def _pard_cvxpy_scip(instance: Instance, limit: float) -> tuple[str, float]:
     import cvxpy as cp
 
@@ -242,14 +257,7 @@ def _pard_cvxpy_scip(instance: Instance, limit: float) -> tuple[str, float]:
             x <= cp.multiply(instance.upper, y),
         ],
     )
-    try:
-        problem.solve(solver="SCIP", scip_params={"limits/time": limit})
-    except cp.error.SolverError as exc:
-        return f"failed: {str(exc)[:50]}", math.nan
-    if x.value is None:
-        return f"no answer ({problem.status})", math.nan
-    w = np.asarray(x.value, dtype=float)
-    return problem.status, float(w @ instance.covariance @ w)
+    return _scip_answer(problem, x, instance, limit)
 
 
 def _pard_cvxpy_scip_perspective(instance: Instance, limit: float) -> tuple[str, float]:
@@ -272,14 +280,7 @@ def _pard_cvxpy_scip_perspective(instance: Instance, limit: float) -> tuple[str,
         x <= cp.multiply(instance.upper, y),
     ] + [cp.quad_over_lin(x[i], y[i]) <= t[i] for i in range(n)]
     problem = cp.Problem(cp.Minimize(cp.sum_squares(rest.T @ x) + split @ t), constraints)
-    try:
-        problem.solve(solver="SCIP", scip_params={"limits/time": limit})
-    except cp.error.SolverError as exc:
-        return f"failed: {str(exc)[:50]}", math.nan
-    if x.value is None:
-        return f"no answer ({problem.status})", math.nan
-    w = np.asarray(x.value, dtype=float)
-    return problem.status, float(w @ instance.covariance @ w)
+    return _scip_answer(problem, x, instance, limit)
 
 
 def pard200_table(names: list[str], limit: float, record: bool) -> None:
