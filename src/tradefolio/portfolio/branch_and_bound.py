@@ -65,6 +65,11 @@ _INTEGRALITY = 1e-6
 _EXACTLY_INTEGRAL = 1e-9
 # Node limit of the restricted search for an early incumbent.
 _HEURISTIC_NODES = 400
+# Local search: unused names tried per pass, and its share of the time limit.
+_LOCAL_SEARCH_NAMES = 15
+_LOCAL_SEARCH_SHARE = 0.1
+# Names added to the second ring of the restricted search.
+_HEURISTIC_EXTRA = 10
 
 
 def load_highspy() -> Any:
@@ -653,6 +658,37 @@ def branch_and_bound(
     def prunable(bound: float) -> bool:
         return bound >= best_value - gap_of(best_value)
 
+    def swap_search(rise: NDArray[np.float64], until: float) -> None:
+        """Local search on the incumbent's selections: swap a held name for one of the
+        unused names cheapest to add (by root reduced cost), drop or add one; first
+        improvement, repeated until none improves or `until` passes."""
+        assert best_point is not None
+        improved = True
+        while improved and time.monotonic() < until:
+            improved = False
+            held = np.round(best_point[ints]) > 0.5
+            unused = np.flatnonzero(~held)
+            order = [int(j) for j in unused[np.argsort(rise[unused])][:_LOCAL_SEARCH_NAMES]]
+            holding = [int(i) for i in np.flatnonzero(held)]
+            moves = [(i, -1) for i in holding] + [(-1, j) for j in order]
+            moves += [(i, j) for j in order for i in holding]
+            for out, into in moves:
+                if time.monotonic() >= until:
+                    return
+                trial = held.astype(np.float64)
+                if out >= 0:
+                    trial[out] = 0.0
+                if into >= 0:
+                    trial[into] = 1.0
+                before = best_value
+                try:
+                    try_integers(trial)
+                except TimeoutError:
+                    return
+                if best_value < before - gap_of(before):
+                    improved = True
+                    break
+
     counter = itertools.count()
     unresolved: list[float] = []  # bounds of nodes HiGHS failed on (kept, not explored)
     nodes = 0
@@ -772,13 +808,27 @@ def branch_and_bound(
         if first is not None:
             root.bound = relaxation.bound  # kept if the time runs out before the root
             used = first[1][ints] > _INTEGRALITY
-            restricted = np.where(binary & ~used, root_lower, root_upper)
-            if np.any(restricted != root_upper):
-                explore(
-                    _Node((0.0, -math.inf), next(counter), -math.inf, 0, root_lower, restricted),
-                    _HEURISTIC_NODES,
-                    main=False,
-                )
+            rise = relaxation.up_increase.copy()
+            # Two rings: the root's names, then with the unused names that are cheapest
+            # to add by reduced cost (the optimum often holds one the root does not).
+            rings = [used]
+            if np.any(rise[~used] > 0):
+                cheapest = np.flatnonzero(~used)[np.argsort(rise[~used])][:_HEURISTIC_EXTRA]
+                wider = used.copy()
+                wider[cheapest] = True
+                rings.append(wider)
+            for ring in rings:
+                restricted = np.where(binary & ~ring, root_lower, root_upper)
+                if np.any(restricted != root_upper):
+                    explore(
+                        _Node(
+                            (0.0, -math.inf), next(counter), -math.inf, 0, root_lower, restricted
+                        ),
+                        _HEURISTIC_NODES,
+                        main=False,
+                    )
+            if best_point is not None and binary.all():
+                swap_search(rise, time.monotonic() + _LOCAL_SEARCH_SHARE * time_limit)
     open_nodes, stopped = explore(root, None, main=True)
     if best_point is None:
         if stopped:
