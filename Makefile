@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit browser docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -14,7 +14,7 @@ $(VENV)/.demo-installed: pyproject.toml Makefile | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml Makefile | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[portfolio,report,distributed,alpaca,dev]'
+	$(BIN)/pip install --quiet -e '.[portfolio,report,distributed,alpaca,dev,docs]'
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
@@ -27,13 +27,22 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
-unit: $(VENV)/.dev-installed
-	$(BIN)/pytest -n 2
+# Debian's chromium for the tearsheet browser test; the test fails (never skips) without it.
+browser:
+	scripts/ensure-chromium
 
-test: lint typecheck unit
+unit: $(VENV)/.dev-installed browser
+	TRADEFOLIO_REQUIRE_BROWSER=1 $(BIN)/pytest -n 2
+
+# The documentation site with its API reference; --strict: a warning (a broken link, a
+# docstring mkdocstrings cannot read) fails the build. Offline, a few seconds.
+docs: $(VENV)/.dev-installed
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
+
+test: lint typecheck docs unit
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/bench_allocator.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build/site

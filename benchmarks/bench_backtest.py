@@ -350,5 +350,124 @@ def main() -> None:
         )
 
 
+# --- issue 14: protective stops, the event-driven form, today's engine ---------------------
+
+
+def _cli_seconds(args: list[str], repeats: int, pythonpath: str | None = None) -> float:
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+    command = [sys.executable, "-m", "tradefolio", "backtest", *args, "--format", "json",
+               "--no-record"]  # fmt: skip
+    seconds, _ = timed(
+        lambda: subprocess.run(command, check=True, capture_output=True, env=env), repeats
+    )
+    return seconds
+
+
+def stops_section(symbols: int, days: int, repeats: int, baseline_src: str | None,
+                  with_backtrader: bool, console: Console) -> list[list[str]]:  # fmt: skip
+    """Rows for the issue's speed targets (each ratio measured in this run)."""
+    from tradefolio.backtest.engine import run_backtest
+    from tradefolio.backtest.strategies import SmaCross, SmaCrossEvents
+    from tradefolio.data.synthetic import gbm_ohlc
+    from tradefolio.execution.orders import ProtectiveExits
+    from tradefolio.execution.sizing import PortfolioWeightSizer
+
+    panel = gbm_ohlc(symbols, days, seed=42, volatility=0.25)
+    label = f"GBM OHLC {symbols} x {days:,}"
+    common = ["--fast", str(FAST), "--slow", str(SLOW), "--sizer", "weight",
+              "--weight", str(WEIGHT), "--cash", str(CASH)]  # fmt: skip
+    rows: list[list[str]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        closes_file = Path(folder) / "closes.csv"
+        panel.close.rename_axis("Date").to_csv(closes_file)
+        bars_file = Path(folder) / "bars.csv"
+        panel.to_long().to_csv(bars_file, index=False)
+        console.print(f"[dim]{label}: CLI runs ...[/dim]")
+        ours = _cli_seconds(["--prices", str(closes_file), *common], repeats)
+        if baseline_src:
+            today = _cli_seconds(["--prices", str(closes_file), *common], repeats, baseline_src)
+            rows.append(
+                [label, "vectorised CLI, close-only: this branch / today's engine",
+                 f"{ours:.2f} / {today:.2f}", f"{ours / today:.2f}x", "<= 1.2x"]
+            )  # fmt: skip
+        plain = _cli_seconds(["--prices", str(bars_file), *common], repeats)
+        stops = _cli_seconds(["--prices", str(bars_file), *common, "--stop-loss", "0.05"], repeats)
+        rows.append([label, "CLI OHLC: stop on every entry / no stops",
+                     f"{stops:.2f} / {plain:.2f}", f"{stops / plain:.2f}x", "<= 2x"])  # fmt: skip
+
+    exits = ProtectiveExits(stop_loss=0.05)
+    sizer = PortfolioWeightSizer.fixed(WEIGHT)
+
+    def engine(strategy: Any) -> Any:
+        return run_backtest(panel.close, strategy, sizer, cash=CASH, opens=panel.open,
+                            highs=panel.high, lows=panel.low, exits=exits)  # fmt: skip
+
+    console.print(f"[dim]{label}: engine runs ...[/dim]")
+    vectorised, result = timed(lambda: engine(SmaCross(FAST, SLOW)), repeats)
+    events, event_result = timed(lambda: engine(SmaCrossEvents(FAST, SLOW)), repeats)
+    same = [f.__repr__() for f in result.fills] == [f.__repr__() for f in event_result.fills]
+    rows.append(
+        [label, f"engine with stops: event-driven / vectorised (same fills: "
+         f"{'yes' if same else 'NO'}, {len(result.fills):,d})",
+         f"{events:.2f} / {vectorised:.2f}", f"{events / vectorised:.2f}x", "<= 3x"]
+    )  # fmt: skip
+    if with_backtrader:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.support.backtrader_sma import backtrader_run as bracket_reference
+
+        console.print(f"[dim]{label}: backtrader with the same stops (once) ...[/dim]")
+        seconds, (fills, _) = timed(
+            lambda: bracket_reference(panel, FAST, SLOW, WEIGHT, CASH, stop=0.05)
+        )
+        agree = len(fills) == len(result.fills)
+        rows.append([label, f"backtrader with the same stops / event-driven (fills agree: "
+                     f"{'yes' if agree else 'NO'})", f"{seconds:.2f} / {events:.2f}",
+                     f"{seconds / events:.0f}x faster", ">= 30x"])  # fmt: skip
+    return rows
+
+
+def stops_main() -> None:
+    """`--stops`: the issue-14 rows only (see `stops_section`)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stops", action="store_true")
+    parser.add_argument("--symbols", type=int, default=500)
+    parser.add_argument("--days", type=int, default=2_520)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--baseline-src", help="src/ of today's engine, for its CLI runs")
+    parser.add_argument("--no-backtrader", action="store_true")
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    console = Console(stderr=True)
+    rows = stops_section(args.symbols, args.days, args.repeats, args.baseline_src,
+                         not args.no_backtrader, console)  # fmt: skip
+    header = ["data", "comparison", "seconds", "ratio", "target"]
+    table = Table(title="Backtest with protective stops (issue 14)")
+    for column in header:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    Console(width=160).print(table)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+    if not args.no_record:
+        markdown = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
+        markdown += "\n".join("| " + " | ".join(row) + " |" for row in rows)
+        append_results(
+            "Backtest with stops (benchmarks/bench_backtest.py --stops)",
+            machine_stamp("numpy", "pandas", "backtrader"),
+            markdown,
+            "SMA 20/50 cross, 10% of equity per entry (weight sizer), stop 5% below every fill. "
+            "CLI rows: a fresh `python -m tradefolio backtest ... --format json --no-record` "
+            f"process, median of {args.repeats}; 'today's engine' is the same CLI with "
+            f"PYTHONPATH={args.baseline_src} (the engine compared). Engine rows: in process, "
+            "same OHLC panel. backtrader: the pinned bracket reference of the dev oracle, run "
+            f"once. The machine was shared with other helpers' work (1-minute load {load:.1f}).",
+        )
+
+
 if __name__ == "__main__":
-    main()
+    if "--stops" in sys.argv:
+        stops_main()
+    else:
+        main()

@@ -61,3 +61,13 @@ __all__ = [
     "SolverUnavailable",
     "TradefolioError",
 ]
+
+
+class StrategyError(TradefolioError):
+    """A user's strategy raised while running: the message names the bar and the symbol it
+    was handling; `strategy_traceback` is the strategy's own traceback (the CLI prints it
+    under the one `error:` line)."""
+
+    def __init__(self, message: str, strategy_traceback: str = "") -> None:
+        super().__init__(message)
+        self.strategy_traceback = strategy_traceback

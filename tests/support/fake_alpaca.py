@@ -167,6 +167,7 @@ class FakeAlpaca:
         self.daily: dict[str, dict[date, Decimal]] = {}  # symbol -> session -> close
         self.latest: dict[str, tuple[datetime, Decimal]] = {}  # symbol -> latest minute bar
         self.data_page_limit: int | None = None  # smaller pages to exercise the SDK's paging
+        self.account_number = "PA0FAKE00000"  # Alpaca's paper accounts start with "PA"
         self._faults: list[Fault] = []
         self._lock = threading.RLock()
         self._clock = datetime.now(UTC).replace(microsecond=0)
@@ -388,7 +389,7 @@ class FakeAlpaca:
         equity = self.equity()
         return {
             "id": str(uuid.uuid5(uuid.NAMESPACE_URL, "fake-account")),
-            "account_number": "PA0FAKE00000",
+            "account_number": self.account_number,
             "status": "ACTIVE",
             "crypto_status": "ACTIVE",
             "currency": "USD",

@@ -19,7 +19,8 @@ LAYERS = {
     "live": 5,
     "reporting": 5,
     "research": 6,
-    "cli": 7,
+    "api": 7,
+    "cli": 8,
 }
 #: Siblings on the same layer that must not import each other.
 SIBLINGS_APART = {"backtest": {"live"}, "live": {"backtest"}}

@@ -8,19 +8,40 @@ and raises `InvalidParameter` with a one-line message naming the option and the 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from tradefolio.backtest.strategies import parse_rebalance
+from tradefolio.backtest.user_strategy import (
+    is_user_spec,
+    load_strategy_class,
+    parse_params,
+    split_params,
+)
 from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.allocator import SOLVERS
-from tradefolio.portfolio.scoring import DEFAULT_SKIP, FACTORS
+from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK, DEFAULT_SKIP, FACTORS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 StrategyName = Literal["sma-cross", "momentum", "buy-and-hold"]
 SizerName = Literal["risk", "weight", "beta"]
 STRATEGIES: tuple[str, ...] = ("sma-cross", "momentum", "buy-and-hold")
+#: The risk sizer's stop distance when `--stop-loss` is not given.
+DEFAULT_STOP_LOSS = 0.05
 SIZERS: tuple[str, ...] = ("risk", "weight", "beta")
+
+#: Largest starting cash. The engine's curves count micro-dollars in 64-bit integers
+#: (2**63 micro-dollars ~ 9.2e12 dollars); 1e10 leaves the account room to grow 900x.
+MAX_CASH = 10_000_000_000.0
+#: Largest price per unit: prices are micro-dollars in 64-bit integers and float64 signals,
+#: exact below ~9e9 (2**53 micro-dollars); a bigger close is a broken file, not a stock.
+MAX_PRICE = 1_000_000_000.0
+#: Costs in basis points must stay below 100% of the traded value.
+MAX_COST_BPS = 10_000.0
 
 #: Option spelling (as the CLI shows it) of each field, for error messages.
 _FLAG = {
@@ -38,6 +59,9 @@ _FLAG = {
     "weight": "--weight",
     "risk_per_trade": "--risk-per-trade",
     "stop_loss": "--stop-loss",
+    "take_profit": "--take-profit",
+    "trailing_stop": "--trailing-stop",
+    "no_stop": "--no-stop",
     "max_position": "--max-position",
     "beta_window": "--beta-window",
     "target_beta": "--target-beta",
@@ -46,6 +70,23 @@ _FLAG = {
     "commission_per_share": "--commission-per-share",
     "commission_min": "--commission-min",
     "slippage_bps": "--slippage-bps",
+    "param": "--param",
+    "portfolio": "--portfolio",
+    "beta_sizing": "--beta-sizing",
+}
+
+
+#: What a pydantic error type means, in the words of a command-line option.
+_PLAIN_WORDING = {
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_type": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
 }
 
 
@@ -54,7 +95,7 @@ class BacktestConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    strategy: StrategyName = "sma-cross"
+    strategy: str = "sma-cross"
     fast: int = 20
     slow: int = 50
     lookback: int | None = None
@@ -68,7 +109,10 @@ class BacktestConfig(BaseModel):
     sizer: SizerName = "risk"
     weight: float = 0.10
     risk_per_trade: float = 0.01
-    stop_loss: float = 0.05
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    trailing_stop: float | None = None
+    no_stop: bool = False
     max_position: float = 0.25
     beta_sizing: bool = False
     beta_window: int = 252
@@ -78,8 +122,33 @@ class BacktestConfig(BaseModel):
     commission_per_share: float = 0.0
     commission_min: float = 0.0
     slippage_bps: float = 0.0
+    param: tuple[str, ...] | None = None
 
-    @field_validator("weight", "risk_per_trade", "stop_loss", "max_weight", "max_position")
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        if value not in STRATEGIES and not is_user_spec(value):
+            raise ValueError(
+                f"must be one of {', '.join(STRATEGIES)}, or a class of your own: "
+                f"path/to/file.py:ClassName or package.module:ClassName; got {value!r}"
+            )
+        return value
+
+    @field_validator("stop_loss", "trailing_stop")
+    @classmethod
+    def _exit_fraction(cls, value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and 0 < value < 1):
+            raise ValueError(f"must be in (0, 1), got {value:g}")
+        return value
+
+    @field_validator("take_profit")
+    @classmethod
+    def _take_profit(cls, value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"must be > 0 (a fraction above the fill), got {value:g}")
+        return value
+
+    @field_validator("weight", "risk_per_trade", "max_weight", "max_position")
     @classmethod
     def _fraction(cls, value: float) -> float:
         if not (math.isfinite(value) and 0 < value <= 1):
@@ -98,6 +167,25 @@ class BacktestConfig(BaseModel):
     def _cost(cls, value: float) -> float:
         if not (math.isfinite(value) and value >= 0):
             raise ValueError(f"must be a finite number >= 0, got {value:g}")
+        return value
+
+    @field_validator("commission_bps", "slippage_bps")
+    @classmethod
+    def _below_whole_price(cls, value: float) -> float:
+        if value >= MAX_COST_BPS:
+            raise ValueError(
+                f"must be below {MAX_COST_BPS:,.0f} (100% of the traded value), got {value:g}"
+            )
+        return value
+
+    @field_validator("cash")
+    @classmethod
+    def _ledger_cash(cls, value: float) -> float:
+        if math.isfinite(value) and value > MAX_CASH:
+            raise ValueError(
+                f"must be at most {MAX_CASH:,.0f}: the ledger counts micro-dollars in 64-bit "
+                f"integers (exact to 9.2e12 dollars, with room to grow), got {value:g}"
+            )
         return value
 
     @field_validator("cash", "target_beta")
@@ -120,6 +208,12 @@ class BacktestConfig(BaseModel):
         if value is not None and value < 2:
             raise ValueError(f"must be >= 2 sessions, got {value}")
         return value
+
+    @field_validator("rebalance", mode="before")
+    @classmethod
+    def _sessions_as_text(cls, value: Any) -> Any:
+        # `rebalance=20` in a sweep grid arrives as the number 20: the same as --rebalance 20
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("rebalance")
     @classmethod
@@ -145,6 +239,13 @@ class BacktestConfig(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> BacktestConfig:
+        if is_user_spec(self.strategy):
+            self.strategy_params  # noqa: B018 (loads the class and checks every --param)
+        elif self.param:
+            raise ValueError(
+                f"--param sets a parameter of your own strategy class; {self.strategy} takes "
+                "its options (--fast, --slow, ...)"
+            )
         if self.strategy == "sma-cross" and self.fast >= self.slow:
             raise ValueError(f"--fast ({self.fast}) must be shorter than --slow ({self.slow})")
         if self.min_weight > self.max_weight:
@@ -165,9 +266,26 @@ class BacktestConfig(BaseModel):
             )
         return self
 
+    @property
+    def strategy_params(self) -> dict[str, object]:
+        """`--param` values typed against the user strategy's declared parameters."""
+        if not is_user_spec(self.strategy):
+            return {}
+        cls = load_strategy_class(self.strategy)
+        return parse_params(cls, self.strategy, split_params(self.param or ()))
+
     @classmethod
     def create(cls, **fields: Any) -> BacktestConfig:
-        """A validated config; `InvalidParameter` (one line) on the first bad field."""
+        """A validated config; `InvalidParameter` (one line) on the first bad field.
+
+        A sweep's `param.NAME=VALUE` fields are folded into `param` (`NAME=VALUE` strings).
+        """
+        folded = [
+            f"{k.removeprefix('param.')}={v}" for k, v in fields.items() if k.startswith("param.")
+        ]
+        if folded:
+            fields = {k: v for k, v in fields.items() if not k.startswith("param.")}
+            fields["param"] = (*(fields.get("param") or ()), *folded)
         try:
             return cls(**fields)
         except ValidationError as exc:
@@ -175,6 +293,12 @@ class BacktestConfig(BaseModel):
             location = error.get("loc", ())
             field = str(location[0]) if location else ""
             message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+            kind = str(error.get("type", ""))
+            if kind in _PLAIN_WORDING:  # pydantic's own sentences name its internals
+                message = f"{_PLAIN_WORDING[kind]}, got {error.get('input')!r}"
+            if kind == "extra_forbidden":
+                message = f"{field!r} is not a backtest option ({', '.join(cls.model_fields)})"
+                field = ""
             if error.get("type") == "literal_error":
                 choices = {"strategy": STRATEGIES, "sizer": SIZERS}.get(field, ())
                 message = f"must be one of {', '.join(choices)}, got {error.get('input')!r}"
@@ -185,10 +309,85 @@ class BacktestConfig(BaseModel):
                 message = f"{field}: {message}"
             raise InvalidParameter(message) from None
 
+    def windows(self) -> list[tuple[str, int]]:
+        """(flag, sessions) of every trailing window the run needs before its first signal."""
+        needed: list[tuple[str, int]] = []
+        if self.portfolio:
+            needed.append(("--lookback", self.lookback or DEFAULT_LOOKBACK[self.factor]))
+        elif self.strategy == "sma-cross":
+            needed.append(("--slow", self.slow))
+        elif self.strategy == "momentum":
+            needed.append(("--lookback", self.lookback or DEFAULT_LOOKBACK["momentum"]))
+        if self.uses_benchmark:
+            needed.append(("--beta-window", self.beta_window))
+        return needed
+
+    def check_data(self, closes: pd.DataFrame, source: str) -> None:
+        """Refuse, up front, prices this run cannot use: a window as long as the data (the
+        run would trade nothing and report all-zero metrics) or a price beyond `MAX_PRICE`.
+
+        `InvalidParameter` names the option, the data's length and the fix."""
+        self.check_sessions(len(closes), source)
+        check_prices(closes, source)
+
+    def check_sessions(
+        self, sessions: int, source: str, longer: str = "a longer price file"
+    ) -> None:
+        """Every trailing window of the run is shorter than the `sessions` of `source`."""
+        for flag, window in self.windows():
+            if window >= sessions:
+                raise InvalidParameter(
+                    f"{flag} {window:,d} needs more than {window:,d} sessions but {source} has "
+                    f"{sessions:,d}: use a shorter {flag} or {longer}"
+                )
+
+    @property
+    def risk_sized(self) -> bool:
+        """Whether entries are sized by the risk sizer (`--sizer risk`, or `beta` over it)."""
+        return self.sizer != "weight"
+
+    @property
+    def sizing_stop(self) -> float:
+        """The stop distance the risk sizer sizes from: `--stop-loss`, else 5%."""
+        return DEFAULT_STOP_LOSS if self.stop_loss is None else self.stop_loss
+
+    @property
+    def placed_stop(self) -> float | None:
+        """The protective stop every entry gets: the risk sizer's stop (unless `--no-stop`),
+        or `--stop-loss` for any other sizer; None when no stop is placed (and for
+        `--portfolio`, which trades to target weights and has no entries to protect)."""
+        if self.no_stop or self.portfolio:
+            return None
+        return self.sizing_stop if self.risk_sized else self.stop_loss
+
     @property
     def uses_benchmark(self) -> bool:
         """Whether the run needs a benchmark series (beta sizing)."""
         return self.beta_sizing or self.sizer == "beta"
 
 
-__all__ = ["SIZERS", "STRATEGIES", "BacktestConfig", "SizerName", "StrategyName"]
+def check_prices(closes: pd.DataFrame, source: str) -> None:
+    """No close of `source` exceeds `MAX_PRICE` (`InvalidParameter` naming symbol and date)."""
+    values = closes.to_numpy(dtype=np.float64, na_value=np.nan)
+    too_big = np.nan_to_num(values, nan=0.0) > MAX_PRICE
+    if too_big.any():
+        row, column = divmod(int(np.argmax(too_big)), values.shape[1])
+        raise InvalidParameter(
+            f"{source}: {closes.columns[column]} closes at {values[row, column]:g} on "
+            f"{closes.index[row].date()}, beyond the {MAX_PRICE:,.0f} per unit the ledger "
+            "prices exactly; check the file"
+        )
+
+
+__all__ = [
+    "DEFAULT_STOP_LOSS",
+    "MAX_CASH",
+    "MAX_COST_BPS",
+    "MAX_PRICE",
+    "SIZERS",
+    "STRATEGIES",
+    "BacktestConfig",
+    "SizerName",
+    "StrategyName",
+    "check_prices",
+]

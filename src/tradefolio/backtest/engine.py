@@ -30,10 +30,12 @@ ledger is exact (integer micro-units); the equity curve is rebuilt afterwards, v
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import traceback
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -41,18 +43,31 @@ import pandas as pd
 
 from tradefolio.backtest.costs import NO_COSTS, CostModel
 from tradefolio.backtest.ledger import MICRO, Fill, Ledger, Side, from_micro, to_micro
+from tradefolio.backtest.matching import NO_SLIP, SLIP_TO_LIMIT, Resting, match, trail
 from tradefolio.backtest.metrics import Metrics, compute_metrics
-from tradefolio.errors import DataError, InvalidParameter
-from tradefolio.execution.sizing import (
-    PositionSizer,
-    Quantity,
-    SizingRequest,
+from tradefolio.data.panel import PriceField, PricePanel
+from tradefolio.errors import DataError, InvalidParameter, StrategyError
+from tradefolio.execution.events import BarContext, EventStrategy, Position, warmup_of
+from tradefolio.execution.money import micro_array
+from tradefolio.execution.orders import (
+    NO_EXITS,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    OrderType,
+    ProtectiveExits,
+    TimeInForce,
 )
+from tradefolio.execution.planner import BarState, plan_bar
+from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
 from tradefolio.execution.sizing_policy import FixedSizing, RebalanceSizerFactory, SizingPolicy
-from tradefolio.execution.strategy import SignalPlan, Strategy
+from tradefolio.execution.strategy import Enter, Exit, Intent, Rebalance, SignalPlan, Strategy
 from tradefolio.execution.strategy import rebalance_sizer as default_rebalance_sizer
 
 FloatArray = npt.NDArray[np.float64]
+
+#: `active_from` of a bracket child until its parent fills.
+_NEVER = 2**62
 
 #: Below this bound on Σ q · mark (micro-units) the int64 dot product cannot overflow.
 _INT64_SAFE = 2**62
@@ -78,6 +93,8 @@ class BacktestResult:
     final_equity_micro: int
     final_positions: Mapping[str, int]
     dropped_orders: int
+    orders: tuple[Order, ...] = ()
+    order_events: tuple[OrderEvent, ...] = ()
 
     @property
     def final_equity(self) -> Decimal:
@@ -99,25 +116,6 @@ class BacktestResult:
         return compute_metrics(self.equity, self.invested, self.traded_notional, self.fills)
 
 
-def _whole_units(target: Quantity, symbol: str) -> int:
-    """A sizer's answer as whole units (the ledger holds whole shares; fractions floor)."""
-    if isinstance(target, bool):
-        raise InvalidParameter(f"sizer returned a bool for {symbol}; expected a quantity")
-    if isinstance(target, int):
-        units = target
-    elif isinstance(target, Decimal):
-        if not target.is_finite():
-            raise InvalidParameter(f"sizer returned {target} units of {symbol}")
-        units = int(target.to_integral_value(rounding="ROUND_FLOOR"))
-    else:
-        raise InvalidParameter(
-            f"sizer returned {type(target).__name__} for {symbol}; expected int or Decimal"
-        )
-    if units < 0:
-        raise InvalidParameter(f"sizer returned a negative target ({units}) for {symbol}")
-    return units
-
-
 def _forward_filled(values: FloatArray) -> FloatArray:
     """Last non-missing value at or before each row (NaN before the first)."""
     present = ~np.isnan(values)
@@ -130,11 +128,11 @@ def _forward_filled(values: FloatArray) -> FloatArray:
 
 
 def _micro_prices(values: FloatArray) -> npt.NDArray[np.int64]:
-    """Prices in integer micro-units (0 where missing), rounded half-even."""
-    return np.rint(np.nan_to_num(values, nan=0.0) * MICRO).astype(np.int64)
+    """Prices in integer micro-units (0 where missing): the one float -> exact rule."""
+    return micro_array(values)
 
 
-def _validate_panel(closes: pd.DataFrame, opens: pd.DataFrame | None) -> None:
+def _validate_panel(closes: pd.DataFrame, other: pd.DataFrame | None, name: str = "opens") -> None:
     if closes.shape[0] < 2 or closes.shape[1] < 1:
         raise DataError(
             f"prices need at least 2 sessions and 1 symbol, got {closes.shape[0]} x "
@@ -144,16 +142,16 @@ def _validate_panel(closes: pd.DataFrame, opens: pd.DataFrame | None) -> None:
         raise DataError("prices need a sorted DatetimeIndex of sessions")
     if not closes.columns.is_unique:
         raise DataError("prices have duplicate symbol columns")
-    if opens is not None and (
-        not opens.index.equals(closes.index) or not opens.columns.equals(closes.columns)
+    if other is not None and (
+        not other.index.equals(closes.index) or not other.columns.equals(closes.columns)
     ):
-        raise DataError("opens must have the same dates and symbols as closes")
-    for name, panel in (("closes", closes), ("opens", opens)):
+        raise DataError(f"{name} must have the same dates and symbols as closes")
+    for label, panel in (("closes", closes), (name, other)):
         if panel is None:
             continue
         values = panel.to_numpy(dtype=np.float64, na_value=np.nan)
         if np.any(values[~np.isnan(values)] <= 0) or np.isinf(values).any():
-            raise DataError(f"{name} must be finite and > 0 (NaN for a missing price)")
+            raise DataError(f"{label} must be finite and > 0 (NaN for a missing price)")
 
 
 def _group_by_row(mask: npt.NDArray[np.bool_], last_row: int) -> dict[int, list[int]]:
@@ -165,32 +163,127 @@ def _group_by_row(mask: npt.NDArray[np.bool_], last_row: int) -> dict[int, list[
     return grouped
 
 
+class _PriceRow(Mapping[str, int]):
+    """One bar's reference prices by symbol; a symbol without a price this bar is absent."""
+
+    __slots__ = ("_column_of", "_marks", "_ok")
+
+    def __init__(
+        self,
+        column_of: Mapping[str, int],
+        marks: npt.NDArray[np.int64],
+        ok: npt.NDArray[np.bool_],
+    ) -> None:
+        self._column_of = column_of
+        self._marks = marks
+        self._ok = ok
+
+    def at(self, marks: npt.NDArray[np.int64], ok: npt.NDArray[np.bool_]) -> None:
+        """Point the view at another bar's prices."""
+        self._marks = marks
+        self._ok = ok
+
+    def __getitem__(self, symbol: str) -> int:
+        column = self._column_of[symbol]
+        if not self._ok[column]:
+            raise KeyError(symbol)
+        return int(self._marks[column])
+
+    def get(self, symbol: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        """The price of `symbol`, or `default` when it has none this bar."""
+        column = self._column_of.get(symbol)
+        if column is None or not self._ok[column]:
+            return default
+        return int(self._marks[column])
+
+    def __iter__(self) -> Iterator[str]:
+        return (s for s, j in self._column_of.items() if self._ok[j])
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self._ok))
+
+
+class _Holdings(Mapping[str, int]):
+    """The ledger's positions (by column) seen by symbol, live."""
+
+    __slots__ = ("_column_of", "_positions", "_symbols")
+
+    def __init__(
+        self, positions: dict[int, int], symbols: list[str], column_of: Mapping[str, int]
+    ) -> None:
+        self._positions = positions
+        self._symbols = symbols
+        self._column_of = column_of
+
+    def __getitem__(self, symbol: str) -> int:
+        return self._positions[self._column_of[symbol]]
+
+    def get(self, symbol: str, default: int = 0) -> int:  # type: ignore[override]
+        """Units held of `symbol` (`default` when flat)."""
+        column = self._column_of.get(symbol)
+        return default if column is None else self._positions.get(column, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return (self._symbols[j] for j in sorted(self._positions))
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+
+class _LazySizer:
+    """The decision bar's sizer, built only if the bar has an entry to size."""
+
+    __slots__ = ("_bar", "_policy", "_sizer")
+
+    def __init__(self, policy: SizingPolicy, bar: int) -> None:
+        self._policy = policy
+        self._bar = bar
+        self._sizer: PositionSizer | None = None
+
+    def size(self, request: SizingRequest) -> Quantity:
+        """The policy's sizer at the decision bar, asked once built."""
+        if self._sizer is None:
+            self._sizer = self._policy.sizer_at(self._bar)
+        return self._sizer.size(request)
+
+
 class _Run:
     """State of one run (kept out of the public API; built and consumed by `run_backtest`)."""
 
     def __init__(
         self,
-        closes: pd.DataFrame,
+        panel: PricePanel,
         plan: SignalPlan,
         sizing: SizingPolicy,
         cash_micro: int,
         costs: CostModel,
-        opens: pd.DataFrame | None,
         rebalance_sizer: RebalanceSizerFactory,
+        exits: ProtectiveExits,
     ) -> None:
+        closes = panel.close
         self.closes = closes
         self.plan = plan
         self.sizing = sizing
         self.costs = costs
         self.rebalance_sizer = rebalance_sizer
+        self.exits = exits
         self.symbols = [str(c) for c in closes.columns]
         self.column_of = {s: j for j, s in enumerate(self.symbols)}
         self.days: list[date] = list(pd.DatetimeIndex(closes.index).date)
-        reference = (opens if opens is not None else closes).to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
+
+        def values(name: PriceField) -> FloatArray:
+            return panel.field(name).to_numpy(dtype=np.float64, na_value=np.nan)
+
+        reference = values("open")
         self.tradable = ~np.isnan(reference)
         self.reference_micro = _micro_prices(_forward_filled(reference))
+        self._bar_fields = values  # high / low / close are read only when orders rest
+        self._volume = (
+            np.full(closes.shape, np.nan)
+            if panel.volume is None
+            else panel.volume.to_numpy(dtype=np.float64, na_value=np.nan)
+        )
+        self._bars_micro: tuple[npt.NDArray[np.int64], ...] | None = None
         self.ledger = Ledger(cash_micro)
         self.initial_cash_micro = cash_micro
         self.dropped = 0
@@ -198,25 +291,43 @@ class _Run:
         self.held = np.zeros(len(self.symbols), dtype=np.int64)
         self.units = 0  # Σ held, for the overflow bound Σ q · mark <= units · max(mark)
         self.max_mark = self.reference_micro.max(axis=1).tolist()
+        self._close_marks: npt.NDArray[np.int64] | None = None
+        self.basis: dict[int, int] = {}  # cost of the units held, micro-units (entry prices)
+        self.resting: list[Resting] = []  # working orders, in submission order
+        self.children: dict[str, list[Resting]] = {}  # parent id -> its bracket children
+        self.groups: dict[str, list[Resting]] = {}  # OCO group -> its orders
+        self.orders: list[Order] = []
+        self.order_ids: set[str] = set()
+        # the planner's views of the ledger and of the bar's prices (moved bar by bar)
+        self._holdings = _Holdings(self.ledger.positions, self.symbols, self.column_of)
+        self._prices = _PriceRow(self.column_of, self.reference_micro[0], self.tradable[0])
+        self.events: list[OrderEvent] = []
 
-    def _fill(self, bar: int, column: int, side: Side, quantity: int, price_micro: int) -> None:
-        fill_price = self.costs.fill_price_micro(price_micro, side)
-        if side == "buy":
-            quantity = self.costs.affordable_quantity(quantity, fill_price, self.ledger.cash_micro)
-            if quantity <= 0:
-                return
-        commission = self.costs.commission_micro(quantity, fill_price, side)
+    # -- ledger ------------------------------------------------------------------------
+
+    def _fill(
+        self, bar: int, column: int, side: Side, quantity: int, price_micro: int, cid: str = ""
+    ) -> None:
+        """Apply a fill at `price_micro` (already slipped) to the ledger."""
+        commission = self.costs.commission_micro(quantity, price_micro, side)
         fill = Fill(
-            bar, self.days[bar], self.symbols[column], side, quantity, fill_price, commission
+            bar, self.days[bar], self.symbols[column], side, quantity, price_micro, commission, cid
         )
         if side == "buy":
             self.ledger.buy(fill, column)
             self.held[column] += quantity
             self.units += quantity
+            self.basis[column] = self.basis.get(column, 0) + quantity * price_micro
         else:
+            held = int(self.held[column])
             self.ledger.sell(fill, column)
             self.held[column] -= quantity
             self.units -= quantity
+            remaining = held - quantity
+            if remaining:
+                self.basis[column] = self.basis.get(column, 0) * remaining // held
+            else:
+                self.basis.pop(column, None)
 
     def _equity_micro(self, bar: int, marks: npt.NDArray[np.int64]) -> int:
         """cash + Σ q · mark, exact: an int64 dot product when it cannot overflow."""
@@ -224,89 +335,336 @@ class _Run:
             return self.ledger.cash_micro + int(self.held @ marks)
         return self.ledger.equity_micro({j: int(marks[j]) for j in self.ledger.positions})
 
-    def _request(self, column: int, price_micro: int, equity: float, held: int) -> SizingRequest:
-        return SizingRequest(
-            symbol=self.symbols[column],
-            price=price_micro / MICRO,
-            equity=equity,
-            cash=self.ledger.cash_micro / MICRO,
-            position=float(held),
-        )
+    # -- orders ------------------------------------------------------------------------
 
-    def _rebalance(
-        self,
-        bar: int,
-        weights: Mapping[str, float],
-        marks: npt.NDArray[np.int64],
-        ok: npt.NDArray[np.bool_],
-        equity: float,
+    def _event(
+        self, resting: Resting, bar: int, status: OrderStatus, qty: int = 0, px: int = 0
     ) -> None:
-        unknown = [s for s in weights if s not in self.column_of]
-        if unknown:
-            raise DataError(f"rebalance targets {unknown[0]!r}, which is not in the prices")
-        sizer = self.rebalance_sizer(weights)
-        positions = self.ledger.positions
-        targeted = sorted(self.column_of[s] for s, w in weights.items() if w > 0)
-        for column in sorted(positions):
-            held = positions[column]
-            if not ok[column]:
-                self.dropped += 1
+        order = resting.order
+        self.events.append(OrderEvent(order.client_order_id, order.symbol, bar, status, qty, px))
+
+    def _submit(
+        self,
+        order: Order,
+        bar: int,
+        active_from: int,
+        *,
+        is_entry: bool = False,
+        placed_on_fill: bool = False,
+    ) -> Resting:
+        """Accept `order` (active from bar `active_from`) into the working list.
+
+        A child (`parent_id`) submitted with its working parent waits for the parent's
+        fill; `placed_on_fill` marks the protective exits placed once an entry filled."""
+        resting = Resting(order, self.column_of[order.symbol], active_from, is_entry=is_entry)
+        if order.stop_price is not None:
+            resting.stop = to_micro(order.stop_price)
+        if order.limit_price is not None:
+            resting.limit = to_micro(order.limit_price)
+        if order.type is OrderType.TRAILING_STOP:
+            resting.trail_percent = order.trail_percent
+            if order.trail_amount is not None:
+                resting.trail_amount = to_micro(order.trail_amount)
+        if order.oco_group is not None:
+            self.groups.setdefault(order.oco_group, []).append(resting)
+        if order.parent_id is not None and not placed_on_fill:
+            parent = next(
+                (r for r in self.resting if r.order.client_order_id == order.parent_id), None
+            )
+            if parent is None or not parent.alive:
+                raise StrategyError(
+                    f"order {order.client_order_id}: its parent {order.parent_id!r} is not a "
+                    "working order (submit a bracket's children with their entry)"
+                )
+            resting.active_from = _NEVER  # a bracket child: active once its parent fills
+            parent.has_children = True
+            self.children.setdefault(order.parent_id, []).append(resting)
+        elif order.time_in_force is TimeInForce.DAY:
+            resting.expires_after = active_from
+        self.orders.append(order)
+        self.order_ids.add(order.client_order_id)
+        self.resting.append(resting)
+        self._event(resting, bar, OrderStatus.SUBMITTED)
+        return resting
+
+    def _kill(self, resting: Resting, bar: int, status: OrderStatus) -> None:
+        """End a working order (canceled / expired); its unfilled bracket children go too."""
+        resting.alive = False
+        self._event(resting, bar, status)
+        for child in self.children.pop(resting.order.client_order_id, ()):
+            if child.alive:
+                self._kill(child, bar, OrderStatus.CANCELED)
+
+    def _activate_children(self, parent: Resting, bar: int) -> None:
+        for child in self.children.pop(parent.order.client_order_id, ()):
+            if child.alive:
+                child.active_from = bar + 1
+                if child.order.time_in_force is TimeInForce.DAY:
+                    child.expires_after = bar + 1
+
+    def _cancel_symbol(self, column: int, bar: int) -> None:
+        """Cancel every working order of one symbol (an `Exit` replaces them)."""
+        for resting in self.resting:
+            if resting.alive and resting.column == column:
+                self._kill(resting, bar, OrderStatus.CANCELED)
+
+    def _working(self) -> tuple[dict[str, int], int]:
+        """Signed units of working non-protective orders per symbol, and cash they hold."""
+        working: dict[str, int] = {}
+        reserved = 0
+        for resting in self.resting:
+            if resting.alive and resting.is_entry:
+                order = resting.order
+                working[order.symbol] = working.get(order.symbol, 0) + order.quantity
+                reserved += resting.reserved
+        return working, reserved
+
+    def _protect(self, entry: Resting, bar: int, fill_micro: int, quantity: int) -> None:
+        """Place the protective exits of a filled entry, priced from its fill."""
+        children = self.exits.orders_for(entry.order, quantity, from_micro(fill_micro))
+        for child in children:
+            resting = self._submit(child, bar, bar + 1, placed_on_fill=True)
+            if child.type is OrderType.TRAILING_STOP:
+                trail(resting, fill_micro)
+
+    def _bars(self) -> tuple[npt.NDArray[np.int64], ...]:
+        if self._bars_micro is None:
+            self._bars_micro = tuple(
+                _micro_prices(self._bar_fields(name)) for name in ("open", "high", "low", "close")
+            )
+        return self._bars_micro
+
+    def _try(self, resting: Resting, bar: int) -> None:
+        """Match one working order against the bar; fill, cancel its OCO peers, protect."""
+        column = resting.column
+        opens, highs, lows, closes = self._bars()
+        o = int(opens[bar, column])
+        price, slip = match(
+            resting, o, int(highs[bar, column]), int(lows[bar, column]), int(closes[bar, column])
+        )
+        order = resting.order
+        if price is None:
+            if order.type is OrderType.TRAILING_STOP:
+                trail(resting, int(closes[bar, column]))
+            return
+        side: Side = order.side
+        if slip != NO_SLIP:
+            price = self.costs.fill_price_micro(price, side)
+            if slip == SLIP_TO_LIMIT:
+                price = min(price, resting.limit) if side == "buy" else max(price, resting.limit)
+        if side == "sell":
+            quantity = min(order.quantity, self.ledger.positions.get(column, 0))
+        else:
+            quantity = self.costs.affordable_quantity(order.quantity, price, self.ledger.cash_micro)
+        if quantity <= 0:
+            self._kill(resting, bar, OrderStatus.CANCELED)
+            return
+        resting.alive = False
+        self._fill(bar, column, side, quantity, price, order.client_order_id)
+        self._event(resting, bar, OrderStatus.FILLED, quantity, price)
+        if order.oco_group is not None:
+            for other in self.groups.pop(order.oco_group, ()):
+                if other.alive:
+                    self._kill(other, bar, OrderStatus.CANCELED)
+        self._activate_children(resting, bar)
+        if resting.is_entry and self.exits.any and not resting.has_children:
+            self._protect(resting, bar, price, quantity)
+
+    def _match_bar(self, bar: int) -> None:
+        """Try every active working order (submission order); expire DAY orders after."""
+        for resting in list(self.resting):
+            if not resting.alive or resting.active_from > bar:
                 continue
-            target = 0
-            if self.symbols[column] in weights:
-                request = self._request(column, int(marks[column]), equity, held)
-                target = _whole_units(sizer.size(request), self.symbols[column])
-            if target < held:
-                self._fill(bar, column, "sell", held - target, int(marks[column]))
-        for column in targeted:
-            if not ok[column]:
-                self.dropped += 1
+            if self.tradable[bar, resting.column]:
+                self._try(resting, bar)
+            if resting.alive and resting.expires_after is not None and bar >= resting.expires_after:
+                self._kill(resting, bar, OrderStatus.EXPIRED)
+        self.resting = [r for r in self.resting if r.alive]
+
+    # -- the bar loop ------------------------------------------------------------------
+
+    def _intents(
+        self,
+        decided: int,
+        exits: dict[int, list[int]],
+        rebalances: dict[int, Mapping[str, float]],
+        entries: dict[int, list[int]],
+    ) -> list[Intent]:
+        symbols = self.symbols
+        held = self.ledger.positions
+        # An Exit while flat (with nothing working) and an Enter while holding are no-ops in
+        # the planner: not building them keeps the vectorised path as fast as it was.
+        exit_columns = exits.get(decided, ())
+        if not self.resting:
+            exit_columns = [j for j in exit_columns if j in held]
+        intents: list[Intent] = [Exit(symbols[j]) for j in exit_columns]
+        if decided in rebalances:
+            intents.append(Rebalance(rebalances[decided]))
+        limits = self.plan.entry_limits
+        sold = {j for j in exit_columns}
+        for j in entries.get(decided, ()):
+            if j in held and j not in sold and decided not in rebalances:
                 continue
-            held = positions.get(column, 0)
-            request = self._request(column, int(marks[column]), equity, held)
-            target = _whole_units(sizer.size(request), self.symbols[column])
-            if target > held:
-                self._fill(bar, column, "buy", target - held, int(marks[column]))
+            limit = None if limits is None else float(limits[decided, j])
+            intents.append(Enter(symbols[j], None if limit is None or limit != limit else limit))
+        return intents
+
+    def _decide(self, bar: int, intents: list[Intent]) -> list[Resting]:
+        """Plan the bar's intents (exits cancel the symbol's working orders first)."""
+        for intent in intents:
+            if isinstance(intent, Exit) and self.resting:
+                self._cancel_symbol(self.column_of[intent.symbol], bar)
+        marks = self.reference_micro[bar]
+        working, reserved = self._working() if self.resting else ({}, 0)
+        self._prices.at(marks, self.tradable[bar])
+        state = BarState(
+            prices=self._prices,
+            holdings=self._holdings,
+            cash_micro=self.ledger.cash_micro - reserved,
+            equity_micro=self._equity_micro(bar, marks),
+            universe=self.symbols,
+            working=working,
+        )
+        plan = plan_bar(
+            intents, state, _LazySizer(self.sizing, bar - 1), self.costs, self.rebalance_sizer
+        )
+        self.dropped += plan.unpriced
+        if not plan.orders:
+            return []
+        placed: list[Resting] = []
+        needs_orders = (
+            self.exits.any or bool(self.resting) or any(o.limit_micro for o in plan.orders)
+        )
+        for planned in plan.orders:
+            cid = f"{planned.symbol}-{bar}-{planned.reason}"
+            column = self.column_of[planned.symbol]
+            if not needs_orders:
+                # the fast path: market orders at the open, filled as planned
+                self._fill(bar, column, planned.side, planned.quantity, planned.price_micro, cid)
+                continue
+            if planned.limit_micro:
+                order = Order(
+                    cid,
+                    planned.symbol,
+                    "buy",
+                    planned.quantity,
+                    OrderType.LIMIT,
+                    limit_price=from_micro(planned.limit_micro),
+                    time_in_force=TimeInForce.DAY,
+                )
+            else:
+                order = Order(cid, planned.symbol, planned.side, planned.quantity)
+            resting = self._submit(order, bar, bar, is_entry=planned.reason == "enter")
+            if planned.limit_micro:
+                resting.reserved = self.costs.buy_cost_micro(planned.quantity, planned.limit_micro)
+            placed.append(resting)
+        return placed
 
     def execute(self) -> None:
         bars = self.closes.shape[0]
         exits = _group_by_row(self.plan.exits, bars - 1)
         entries = _group_by_row(self.plan.entries, bars - 1)
         rebalances = {b: w for b, w in self.plan.rebalances.items() if 0 <= b < bars - 1}
-        positions = self.ledger.positions
-        for decided in sorted(exits.keys() | entries.keys() | rebalances.keys()):
-            bar = decided + 1
-            # numpy rows, read per symbol touched (int() keeps the ledger in Python ints)
-            marks = self.reference_micro[bar]
-            ok = self.tradable[bar]
-            equity = self._equity_micro(bar, marks) / MICRO
-            for column in exits.get(decided, ()):
-                held = positions.get(column, 0)
-                if held:
-                    if ok[column]:
-                        self._fill(bar, column, "sell", held, int(marks[column]))
-                    else:
-                        self.dropped += 1
-            if decided in rebalances:
-                self._rebalance(bar, rebalances[decided], marks, ok, equity)
-            wanted = entries.get(decided)
-            if not wanted:
+        decisions = sorted(exits.keys() | entries.keys() | rebalances.keys())
+        position = 0
+        bar = 1
+        while bar < bars:
+            decided = bar - 1
+            if position < len(decisions) and decisions[position] == decided:
+                position += 1
+                # backtrader's order: the strategy's orders are placed before the bar is
+                # matched, and working orders placed earlier are tried first
+                self._decide(bar, self._intents(decided, exits, rebalances, entries))
+                if self.resting:
+                    self._match_bar(bar)
+            elif self.resting:
+                self._match_bar(bar)
+            elif position < len(decisions):
+                bar = decisions[position] + 1  # nothing works in between: jump
                 continue
-            sizer = self.sizing.sizer_at(decided)
-            for column in wanted:
-                if column in positions:
-                    continue
-                if not ok[column]:
-                    self.dropped += 1
-                    continue
-                price = int(marks[column])
-                if self.ledger.cash_micro < price:
-                    continue  # not even one unit is affordable, whatever the sizer says
-                target = _whole_units(
-                    sizer.size(self._request(column, price, equity, 0)), self.symbols[column]
+            else:
+                break
+            bar += 1
+
+    def _context(self, bar: int, fields: Mapping[str, FloatArray]) -> BarContext:
+        if self._close_marks is None:
+            self._close_marks = _micro_prices(_forward_filled(fields["close"]))
+        equity = self._equity_micro(bar, self._close_marks[bar])
+        symbols = self.symbols
+
+        def positions() -> dict[str, Position]:
+            return {
+                symbols[j]: Position(q, self.basis.get(j, 0) / q / MICRO)
+                for j, q in sorted(self.ledger.positions.items())
+            }
+
+        def open_orders() -> tuple[Order, ...]:
+            return tuple(r.order for r in self.resting if r.alive)
+
+        return BarContext(
+            bar=bar,
+            day=self.days[bar],
+            symbols=symbols,
+            column_of=self.column_of,
+            fields=fields,
+            cash=self.ledger.cash_micro / MICRO,
+            equity=equity / MICRO,
+            positions=positions,
+            open_orders=open_orders,
+        )
+
+    def _apply(self, bar: int, context: BarContext) -> None:
+        """At bar `bar`'s open: what the strategy asked for at the previous close."""
+        intents, orders, cancels, replacements = context.actions()
+        cancel = set(cancels) | {old for old, _ in replacements}
+        if cancel:
+            for resting in self.resting:
+                if resting.alive and resting.order.client_order_id in cancel:
+                    self._kill(resting, bar, OrderStatus.CANCELED)
+        if intents:
+            self._decide(bar, intents)
+        for order in [*orders, *(new for _, new in replacements)]:
+            if order.client_order_id in self.order_ids:
+                raise StrategyError(
+                    f"strategy submitted client_order_id {order.client_order_id!r} twice "
+                    f"(bar {bar}, {self.days[bar]}); every order needs a new id"
                 )
-                if target > 0:
-                    self._fill(bar, column, "buy", target, price)
+            resting = self._submit(order, bar, bar, is_entry=order.side == "buy")
+            if order.side == "buy":
+                price = (
+                    resting.limit or resting.stop or int(self.reference_micro[bar, resting.column])
+                )
+                resting.reserved = self.costs.buy_cost_micro(order.quantity, price)
+
+    def execute_events(self, strategy: EventStrategy) -> None:
+        """The event-driven loop: `on_bar` at every close from the warm-up on."""
+        bars = self.closes.shape[0]
+        opens, highs, lows, closes = (self._bar_fields(n) for n in ("open", "high", "low", "close"))
+        volume = self._volume
+        fields = {"open": opens, "high": highs, "low": lows, "close": closes, "volume": volume}
+        first = warmup_of(strategy) - 1
+        pending: BarContext | None = None
+        for bar in range(bars):
+            if pending is not None:
+                self._apply(bar, pending)
+                pending = None
+            if self.resting:
+                self._match_bar(bar)
+            if bar < first or bar >= bars - 1:
+                continue
+            context = self._context(bar, fields)
+            try:
+                strategy.on_bar(context)
+            except Exception as exc:  # the user's code: report where, with its traceback
+                where = f" while handling {context.last_symbol}" if context.last_symbol else ""
+                own = exc.__traceback__.tb_next if exc.__traceback__ else None  # not the engine's
+                trace = "".join(traceback.format_exception(type(exc), exc, own)).rstrip()
+                raise StrategyError(
+                    f"strategy {strategy.name} raised {type(exc).__name__} at bar {bar} "
+                    f"({self.days[bar]}){where}: {exc}",
+                    trace,
+                ) from exc
+            pending = context
 
     def result(self) -> BacktestResult:
         closes = self.closes
@@ -364,26 +722,43 @@ class _Run:
             final_equity_micro=final_equity,
             final_positions=final_positions,
             dropped_orders=self.dropped,
+            orders=tuple(self.orders),
+            order_events=tuple(self.events),
         )
 
 
 def run_backtest(
     closes: pd.DataFrame,
-    strategy: Strategy,
+    strategy: Strategy | EventStrategy,
     sizing: SizingPolicy | PositionSizer,
     *,
     cash: float | int | Decimal = 1_000_000,
     costs: CostModel = NO_COSTS,
     opens: pd.DataFrame | None = None,
+    highs: pd.DataFrame | None = None,
+    lows: pd.DataFrame | None = None,
     rebalance_sizer: RebalanceSizerFactory = default_rebalance_sizer,
+    exits: ProtectiveExits = NO_EXITS,
+    volumes: pd.DataFrame | None = None,
+    form: Literal["auto", "plan", "events"] = "auto",
 ) -> BacktestResult:
     """Run `strategy` over `closes` (dates x symbols) with `sizing`, starting from `cash`.
 
     `sizing` is a `PositionSizer` (used at every bar) or a `SizingPolicy` (a sizer per
-    decision bar). `opens`, when given, are the fill prices (same shape as `closes`).
+    decision bar). `opens`, when given, are the fill prices of market orders; `highs` and
+    `lows` the bar ranges resting orders are matched against (missing ones: the close,
+    decided by `PricePanel.field`). `exits` are the protective orders placed on every
+    entry's fill (see `backtest.matching` for how they trigger).
+
+    `strategy` is vectorised (`plan`) or event-driven (`on_bar`, see
+    `execution.events`); `form="auto"` uses `plan` when the strategy has both. A raising
+    event-driven strategy raises `StrategyError` naming the bar, the symbol and its traceback.
     Raises `DataError` for an unusable price panel, `InvalidParameter` for bad arguments.
     """
     _validate_panel(closes, opens)
+    for name, panel in (("highs", highs), ("lows", lows)):
+        if panel is not None:
+            _validate_panel(closes, panel, name)
     cash_micro = to_micro(cash)
     if cash_micro <= 0:
         raise InvalidParameter(f"cash must be > 0, got {cash}")
@@ -392,12 +767,23 @@ def run_backtest(
         if isinstance(sizing, SizingPolicy) and not isinstance(sizing, PositionSizer)
         else FixedSizing(sizing)
     )
+    bars = PricePanel(close=closes, open=opens, high=highs, low=lows, volume=volumes)
+    use_events = form == "events" or (form == "auto" and not isinstance(strategy, Strategy))
+    if use_events:
+        if not isinstance(strategy, EventStrategy):
+            raise InvalidParameter(f"strategy {strategy.name} has no on_bar(context)")
+        empty = SignalPlan.empty(*closes.shape)
+        run = _Run(bars, empty, policy, cash_micro, costs, rebalance_sizer, exits)
+        run.execute_events(strategy)
+        return run.result()
+    if not isinstance(strategy, Strategy):
+        raise InvalidParameter(f"strategy {strategy.name} has no plan(closes)")
     plan = strategy.plan(closes)
     if plan.entries.shape != closes.shape or plan.exits.shape != closes.shape:
         raise InvalidParameter(
             f"strategy {strategy.name} planned {plan.entries.shape}, prices are {closes.shape}"
         )
-    run = _Run(closes, plan, policy, cash_micro, costs, opens, rebalance_sizer)
+    run = _Run(bars, plan, policy, cash_micro, costs, rebalance_sizer, exits)
     run.execute()
     return run.result()
 

@@ -1,6 +1,6 @@
 """The account ledger: exact cash and positions, and the fills that changed them.
 
-Money is kept in integer micro-units (1 unit = 1e-6 of the currency) held in Python ints:
+Money is kept in integer micro-units (`tradefolio.execution.money`) held in Python ints:
 prices quoted with up to six decimals are exact, every product `price · quantity` is exact,
 and sums never round. `Decimal` views are offered for reporting; floats only leave the
 ledger as analytics (equity curves, metrics).
@@ -18,24 +18,9 @@ from decimal import Decimal
 from typing import Literal
 
 from tradefolio.errors import InvalidParameter
-
-#: Micro-units per currency unit.
-MICRO = 1_000_000
+from tradefolio.execution.money import MICRO, from_micro, to_micro
 
 Side = Literal["buy", "sell"]
-
-
-def to_micro(amount: float | int | Decimal | str) -> int:
-    """`amount` in integer micro-units, rounded half-even at the sixth decimal."""
-    value = Decimal(str(amount)) if isinstance(amount, float) else Decimal(amount)
-    if not value.is_finite():
-        raise InvalidParameter(f"amount must be finite, got {amount}")
-    return int((value * MICRO).to_integral_value())
-
-
-def from_micro(micro: int) -> Decimal:
-    """Micro-units back to an exact `Decimal` amount."""
-    return Decimal(micro).scaleb(-6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +38,7 @@ class Fill:
     quantity: int
     price_micro: int
     commission_micro: int
+    client_order_id: str = ""
 
     @property
     def price(self) -> Decimal:

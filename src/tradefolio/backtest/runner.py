@@ -25,7 +25,10 @@ from tradefolio.backtest.strategies import (
     PortfolioRebalance,
     SmaCross,
 )
-from tradefolio.errors import DataError
+from tradefolio.backtest.user_strategy import build_user_strategy, is_user_spec
+from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.execution.events import EventStrategy
+from tradefolio.execution.orders import ProtectiveExits
 from tradefolio.execution.sizing import (
     BetaSizer,
     CommissionEstimate,
@@ -40,8 +43,11 @@ from tradefolio.portfolio.params import AllocatorParams
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK
 
 
-def build_strategy(config: BacktestConfig) -> Strategy:
-    """The strategy object a config names (`--portfolio` overrides `--strategy`)."""
+def build_strategy(config: BacktestConfig) -> Strategy | EventStrategy:
+    """The strategy object a config names (`--portfolio` overrides `--strategy`; a
+    `file.py:Class` / `module:Class` is built with its `--param` values)."""
+    if is_user_spec(config.strategy) and not config.portfolio:
+        return build_user_strategy(config.strategy, config.strategy_params)  # type: ignore[return-value]
     rebalance = _rebalance_rule(config.rebalance)
     if config.portfolio:
         return PortfolioRebalance(
@@ -66,6 +72,17 @@ def build_strategy(config: BacktestConfig) -> Strategy:
     return BuyAndHold()
 
 
+def build_plan_strategy(config: BacktestConfig, purpose: str) -> Strategy:
+    """`build_strategy`, for a caller that needs the vectorised form (`plan`)."""
+    strategy = build_strategy(config)
+    if not isinstance(strategy, Strategy):
+        raise InvalidParameter(
+            f"{purpose} needs a strategy with plan(closes); {config.strategy} is event-driven "
+            "only (on_bar): run it with backtest"
+        )
+    return strategy
+
+
 def _rebalance_rule(rule: str) -> str | int:
     return int(rule) if rule.isdigit() else rule
 
@@ -86,7 +103,7 @@ def entry_sizer(config: BacktestConfig) -> PositionSizer:
         return PortfolioWeightSizer.fixed(config.weight, commission=commission)
     return RiskBasedSizer(
         risk_per_trade=config.risk_per_trade,
-        stop_loss_pct=config.stop_loss,
+        stop_loss_pct=config.sizing_stop,
         max_position_pct=config.max_position,
         commission=commission,
     )
@@ -149,14 +166,26 @@ def cost_model(config: BacktestConfig) -> CostModel:
     )
 
 
+def protective_exits(config: BacktestConfig) -> ProtectiveExits:
+    """The exits every entry gets: the placed stop, `--take-profit`, `--trailing-stop`."""
+    return ProtectiveExits(
+        stop_loss=config.placed_stop,
+        take_profit=config.take_profit,
+        trailing_stop=config.trailing_stop,
+    )
+
+
 def run_config(
     config: BacktestConfig,
     closes: pd.DataFrame,
     *,
     opens: pd.DataFrame | None = None,
+    highs: pd.DataFrame | None = None,
+    lows: pd.DataFrame | None = None,
     benchmark: pd.Series | None = None,
 ) -> BacktestResult:
-    """Run the backtest a config describes on `closes` (and `opens` for open fills)."""
+    """Run the backtest a config describes on `closes` (`opens` for market fills, `highs` /
+    `lows` for matching stops and limits; close-only data uses the close for all)."""
     return run_backtest(
         closes,
         build_strategy(config),
@@ -164,7 +193,18 @@ def run_config(
         cash=config.cash,
         costs=cost_model(config),
         opens=opens,
+        highs=highs,
+        lows=lows,
+        exits=protective_exits(config),
     )
 
 
-__all__ = ["build_sizing", "build_strategy", "cost_model", "entry_sizer", "run_config"]
+__all__ = [
+    "build_plan_strategy",
+    "build_sizing",
+    "build_strategy",
+    "cost_model",
+    "entry_sizer",
+    "protective_exits",
+    "run_config",
+]

@@ -5,6 +5,8 @@
 - `MomentumRotation(lookback, skip, max_positions, rebalance)`: on each rebalance bar hold
   the `max_positions` names with the highest positive momentum
   `P_{t-skip} / P_{t-lookback} - 1`, each at weight `1 / max_positions`.
+- `SmaCrossEvents(fast, slow)`: the same rule as an event-driven strategy (`on_bar`), the
+  reference for "one strategy written both ways gives identical fills".
 - `BuyAndHold()`: enter every symbol at its first close (column order); never exit.
 - `PortfolioRebalance(factor, lookback, params, rebalance, solver)`: on each rebalance bar,
   score the universe (`score_universe`), solve the allocator (`allocate`) and hold its
@@ -18,14 +20,16 @@ enough history.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from tradefolio.backtest.signals import crossovers
+from tradefolio.backtest.signals import TIE_MARGIN, crossovers
 from tradefolio.errors import InvalidParameter
+from tradefolio.execution.events import BarContext
 from tradefolio.execution.strategy import SignalPlan
 from tradefolio.portfolio.allocator import SOLVERS, allocate
 from tradefolio.portfolio.params import AllocatorParams
@@ -96,10 +100,68 @@ class SmaCross:
         """`sma-cross`."""
         return "sma-cross"
 
+    @property
+    def warmup(self) -> int:
+        """Sessions before the first possible signal: the slow window."""
+        return self.slow
+
     def plan(self, closes: pd.DataFrame) -> SignalPlan:
         """Entries on up-crosses, exits on down-crosses."""
         signals = crossovers(_closes_array(closes), self.fast, self.slow)
         return SignalPlan(entries=signals.up, exits=signals.down)
+
+
+class SmaCrossEvents:
+    """`SmaCross` written as an event-driven strategy: the same signals bar by bar.
+
+    At each close it takes the last `slow` closes from the context, computes both means
+    (numpy; the cells within `signals.TIE_MARGIN` of a tie are recomputed with `math.fsum`,
+    as `signals.cross_sign` does) and keeps the last non-zero sign per symbol as its own
+    state, so its `Enter`/`Exit` intents, and hence its fills, are the vectorised form's.
+    """
+
+    def __init__(self, fast: int = 20, slow: int = 50) -> None:
+        SmaCross(fast, slow)  # the same validation
+        self.fast = fast
+        self.slow = slow
+        self._last_sign: npt.NDArray[np.float64] | None = None
+
+    @property
+    def name(self) -> str:
+        """`sma-cross-events`."""
+        return "sma-cross-events"
+
+    @property
+    def warmup(self) -> int:
+        """The slow window."""
+        return self.slow
+
+    def on_bar(self, context: BarContext) -> None:
+        """Enter on an up-cross, exit on a down-cross (column order)."""
+        window = context.history(self.slow)
+        if self._last_sign is None or context.bar < self.slow:
+            self._last_sign = np.zeros(len(context.symbols))  # a new run starts
+        if window.shape[0] < self.slow:
+            return
+        fast_mean = window[-self.fast :].mean(axis=0)
+        slow_mean = window.mean(axis=0)
+        with np.errstate(invalid="ignore"):
+            difference = fast_mean - slow_mean
+            margin = TIE_MARGIN * np.maximum(np.abs(fast_mean), np.abs(slow_mean))
+            sign = np.sign(difference)
+            for column in np.flatnonzero(np.abs(difference) <= margin):
+                values = window[:, column].tolist()
+                exact = math.fsum(values[-self.fast :]) / self.fast - math.fsum(values) / self.slow
+                sign[column] = 0.0 if exact == 0.0 else math.copysign(1.0, exact)
+            previous = self._last_sign
+            up = np.flatnonzero((previous < 0) & (sign > 0))
+            down = np.flatnonzero((previous > 0) & (sign < 0))
+            changed = ~np.isnan(sign) & (sign != 0.0)
+        self._last_sign = np.where(changed, sign, previous)
+        for column in down:
+            context.exit(context.symbols[column])
+        for column in up:
+            context.enter(context.symbols[column])
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +172,11 @@ class BuyAndHold:
     def name(self) -> str:
         """`buy-and-hold`."""
         return "buy-and-hold"
+
+    @property
+    def warmup(self) -> int:
+        """One session: it enters at the first close."""
+        return 1
 
     def plan(self, closes: pd.DataFrame) -> SignalPlan:
         """An `Enter` on each symbol's first non-missing close."""
@@ -140,6 +207,11 @@ class MomentumRotation:
     def name(self) -> str:
         """`momentum`."""
         return "momentum"
+
+    @property
+    def warmup(self) -> int:
+        """Sessions of a momentum score: lookback + 1 closes."""
+        return self.lookback + 1
 
     def plan(self, closes: pd.DataFrame) -> SignalPlan:
         """Equal target weights on the best positive momentum names at each rebalance bar."""
@@ -204,6 +276,11 @@ class PortfolioRebalance:
         return "portfolio"
 
     @property
+    def warmup(self) -> int:
+        """Sessions of a score (`window`)."""
+        return self.window
+
+    @property
     def window(self) -> int:
         """Sessions of history a score needs (lookback + 1 closes)."""
         return (DEFAULT_LOOKBACK[self.factor] if self.lookback is None else self.lookback) + 1
@@ -235,6 +312,7 @@ __all__ = [
     "MomentumRotation",
     "PortfolioRebalance",
     "SmaCross",
+    "SmaCrossEvents",
     "parse_rebalance",
     "rebalance_bars",
 ]

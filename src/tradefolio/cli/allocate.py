@@ -1,43 +1,45 @@
-"""`tradefolio allocate`: candidates (a file, or scored from prices) -> MIP allocation."""
+"""`tradefolio allocate`: candidates (a file, or scored from prices) -> MIP allocation.
+
+A client of `tf.allocate`: the flags build `AllocateOptions` (whose defaults are the ones
+`--help` shows), `tradefolio.api.allocation.allocate_with` solves, this module prints.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from tradefolio.cli.allocate_model import (
+from tradefolio.api.options import (
+    ALLOCATE_DEFAULTS,
+    ESTIMATORS,
+    FACTOR_CHOICES,
     OBJECTIVES,
-    ModelOptions,
+    AllocateOptions,
+)
+from tradefolio.cli.allocate_model import (
     model_result_to_json,
     print_infeasible,
     render_model_table,
-    solve_model,
 )
 from tradefolio.cli.allocation_json import allocation_json, shares_out
 from tradefolio.cli.common import (
     OutputFormat,
-    check_fraction,
-    check_positive,
     print_csv,
     print_json,
     require,
     stderr_console,
     stdout_console,
 )
-from tradefolio.data.readers import read_prices
-from tradefolio.data.sample_data import load_sample_prices
 from tradefolio.errors import InfeasibleAllocation
 from tradefolio.portfolio.allocator import SOLVERS, allocate
-from tradefolio.portfolio.candidates import read_candidates, read_user_scores
-from tradefolio.portfolio.covariance import ESTIMATORS
-from tradefolio.portfolio.params import AllocatorParams
-from tradefolio.portfolio.scoring import FACTORS, Scores, score_universe
-from tradefolio.portfolio.types import AllocationResult, Candidate
+from tradefolio.portfolio.candidates import read_candidates
 
-FACTOR_CHOICES = (*FACTORS, "user")
+if TYPE_CHECKING:  # the allocator's result type; pandas loads only when prices are read
+    from tradefolio.portfolio.types import AllocationResult
+
+_D = ALLOCATE_DEFAULTS
 
 EXAMPLES = """
 Examples:
@@ -60,6 +62,8 @@ def result_to_json(result: AllocationResult, fractional: bool, excluded: dict[st
 
 
 def _render_table(result: AllocationResult, fractional: bool, title: str) -> None:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     for name in ("symbol", "weight", "dollars", "shares", "price"):
         table.add_column(name, justify="left" if name == "symbol" else "right")
@@ -80,41 +84,6 @@ def _render_table(result: AllocationResult, fractional: bool, title: str) -> Non
     )
 
 
-def _candidates(
-    candidates_file: Path | None,
-    prices_file: Path | None,
-    scores_file: Path | None,
-    factor: str,
-    lookback: int | None,
-    needs_history: bool = False,
-) -> tuple[list[Candidate], dict[str, str], str]:
-    """Candidates, symbols excluded from scoring with reasons, and a title for the table."""
-    require(
-        candidates_file is None or ((prices_file is None or needs_history) and scores_file is None),
-        "--candidates already holds scores and prices; drop --prices/--scores",
-    )
-    if candidates_file is not None:
-        return read_candidates(candidates_file), {}, f"allocation of {candidates_file}"
-    prices = read_prices(prices_file) if prices_file else load_sample_prices()
-    source = str(prices_file) if prices_file else "the bundled sample"
-    if factor == "user":
-        require(scores_file is not None, "--factor user needs --scores FILE (symbol,score)")
-        assert scores_file is not None
-        user = read_user_scores(scores_file)
-        last = prices.ffill().iloc[-1]
-        unknown = [s for s in user.index if s not in last.index or not last[s] > 0]
-        require(
-            not unknown,
-            f"--scores lists {unknown[0] if unknown else ''!s} with no price in {source}",
-        )
-        scores = Scores(values=user, prices=last[user.index])
-    else:
-        require(scores_file is None, "--scores is only used with --factor user")
-        scores = score_universe(prices, factor, lookback)
-    day = prices.index[-1].date().isoformat()
-    return scores.candidates(), dict(scores.excluded), f"{factor} allocation of {source} on {day}"
-
-
 def allocate_command(
     candidates_file: Annotated[
         Path | None, typer.Option("--candidates", help="CSV with columns symbol,score,price.")
@@ -128,19 +97,23 @@ def allocate_command(
     ] = None,
     factor: Annotated[
         str, typer.Option(help=f"Scoring factor: {', '.join(FACTOR_CHOICES)}.")
-    ] = "momentum",
+    ] = _D.factor,
     lookback: Annotated[
         int | None, typer.Option(help="Lookback in sessions (default depends on the factor).")
-    ] = None,
-    capital: Annotated[float, typer.Option(help="Capital to allocate, in dollars.")] = 100_000.0,
-    max_weight: Annotated[float, typer.Option(help="Cap on any one name's weight.")] = 0.25,
+    ] = _D.lookback,
+    capital: Annotated[float, typer.Option(help="Capital to allocate, in dollars.")] = _D.capital,
+    max_weight: Annotated[
+        float, typer.Option(help="Cap on any one name's weight.")
+    ] = _D.max_weight,
     min_weight: Annotated[
         float, typer.Option(help="Floor on the weight of a held name (0 = none).")
-    ] = 0.02,
-    max_positions: Annotated[int, typer.Option(help="Cap on the number of names held.")] = 10,
+    ] = _D.min_weight,
+    max_positions: Annotated[
+        int, typer.Option(help="Cap on the number of names held.")
+    ] = _D.max_positions,
     fractional: Annotated[
         bool, typer.Option("--fractional", help="Allow fractional shares.")
-    ] = False,
+    ] = _D.fractional,
     solver: Annotated[
         str | None,
         typer.Option(
@@ -148,28 +121,32 @@ def allocate_command(
             "tradefolio's branch and bound over HiGHS QPs, or scip with --whole-shares, "
             "--min-trade or --fixed-cost)."
         ),
-    ] = None,
-    time_limit: Annotated[float, typer.Option(help="Solver time limit in seconds.")] = 10.0,
+    ] = _D.solver,
+    time_limit: Annotated[
+        float, typer.Option(help="Solver time limit in seconds.")
+    ] = _D.time_limit,
     output: Annotated[
         OutputFormat, typer.Option("--format", help="Output format.")
     ] = OutputFormat.table,
-    objective: Annotated[str, typer.Option(help=f"Objective: {', '.join(OBJECTIVES)}.")] = "score",
+    objective: Annotated[
+        str, typer.Option(help=f"Objective: {', '.join(OBJECTIVES)}.")
+    ] = _D.objective,
     risk_aversion: Annotated[
         float, typer.Option(help="λ of mean-variance: score - λ variance.")
-    ] = 1.0,
+    ] = _D.risk_aversion,
     min_return: Annotated[
         float | None, typer.Option(help="Return floor for min-variance, cvar and mad.")
-    ] = None,
-    cvar_alpha: Annotated[float, typer.Option(help="Confidence level of cvar.")] = 0.95,
+    ] = _D.min_return,
+    cvar_alpha: Annotated[float, typer.Option(help="Confidence level of cvar.")] = _D.cvar_alpha,
     covariance: Annotated[
         str, typer.Option(help=f"Covariance estimator: {', '.join(ESTIMATORS)}.")
-    ] = "ledoit-wolf",
+    ] = _D.covariance,
     risk_lookback: Annotated[
         int, typer.Option(help="Sessions of returns for covariance and scenarios.")
-    ] = 252,
+    ] = _D.risk_lookback,
     sector_cap: Annotated[
         float | None, typer.Option(help="Cap on each sector's weight (GICS of the sample).")
-    ] = None,
+    ] = _D.sector_cap,
     sectors_file: Annotated[
         Path | None, typer.Option("--sectors", help="CSV symbol,sector (default: bundled).")
     ] = None,
@@ -178,23 +155,23 @@ def allocate_command(
     ] = None,
     max_turnover: Annotated[
         float | None, typer.Option(help="Cap on sum |w - w0| (both sides) from the holdings.")
-    ] = None,
-    fixed_cost: Annotated[float, typer.Option(help="Dollars per traded name.")] = 0.0,
-    cost_bps: Annotated[float, typer.Option(help="Cost in bps of traded value.")] = 0.0,
+    ] = _D.max_turnover,
+    fixed_cost: Annotated[float, typer.Option(help="Dollars per traded name.")] = _D.fixed_cost,
+    cost_bps: Annotated[float, typer.Option(help="Cost in bps of traded value.")] = _D.cost_bps,
     cost_budget: Annotated[
         float | None, typer.Option(help="Cap on trading costs in dollars.")
-    ] = None,
+    ] = _D.cost_budget,
     min_trade: Annotated[
         float | None, typer.Option(help="Trade a name by 0 or at least this many dollars.")
-    ] = None,
+    ] = _D.min_trade,
     whole_shares: Annotated[
         bool, typer.Option("--whole-shares", help="Integer shares inside the optimisation.")
-    ] = False,
-    lot: Annotated[int, typer.Option(help="Shares per lot with --whole-shares.")] = 1,
+    ] = _D.whole_shares,
+    lot: Annotated[int, typer.Option(help="Shares per lot with --whole-shares.")] = _D.lot,
     min_invested: Annotated[
         float | None, typer.Option(help="Minimum fraction of the account invested.")
-    ] = None,
-    expected_returns_file: Annotated[
+    ] = _D.min_invested,
+    expected_returns: Annotated[
         Path | None,
         typer.Option(
             "--expected-returns", help="CSV symbol,mu: expected returns (replace scores)."
@@ -204,34 +181,34 @@ def allocate_command(
         Path | None,
         typer.Option("--covariance-file", help="CSV covariance matrix labelled by symbol."),
     ] = None,
-    factor_loadings_file: Annotated[
+    factor_loadings: Annotated[
         Path | None,
         typer.Option("--factor-loadings", help="CSV symbol,<factor>...: loadings B."),
     ] = None,
-    factor_covariance_file: Annotated[
+    factor_covariance: Annotated[
         Path | None,
         typer.Option("--factor-covariance", help="CSV factor covariance F, labelled by factor."),
     ] = None,
-    specific_variance_file: Annotated[
+    specific_variance: Annotated[
         Path | None,
         typer.Option("--specific-variance", help="CSV symbol,variance: Σ = B F B' + diag."),
     ] = None,
-    bounds_file: Annotated[
+    bounds: Annotated[
         Path | None,
         typer.Option("--bounds", help="CSV symbol,min_weight,max_weight: floor if held, cap."),
     ] = None,
 ) -> None:
     """Turn scores into an optimal allocation: weights, dollars and shares."""
-    check_fraction("--max-weight", max_weight)
-    check_fraction("--min-weight", min_weight, allow_zero=True)
-    require(
-        min_weight <= max_weight,
-        f"--min-weight ({min_weight:g}) must not exceed --max-weight ({max_weight:g})",
-    )
-    require(max_positions >= 1, f"--max-positions must be >= 1, got {max_positions}")
-    check_positive("--capital", capital)
-    check_positive("--time-limit", time_limit)
-    options = ModelOptions(
+    options = AllocateOptions(
+        factor=factor,
+        lookback=lookback,
+        capital=capital,
+        max_weight=max_weight,
+        min_weight=min_weight,
+        max_positions=max_positions,
+        fractional=fractional,
+        solver=solver,
+        time_limit=time_limit,
         objective=objective,
         risk_aversion=risk_aversion,
         min_return=min_return,
@@ -239,8 +216,6 @@ def allocate_command(
         covariance=covariance,
         risk_lookback=risk_lookback,
         sector_cap=sector_cap,
-        sectors_file=sectors_file,
-        holdings_file=holdings_file,
         max_turnover=max_turnover,
         fixed_cost=fixed_cost,
         cost_bps=cost_bps,
@@ -249,75 +224,72 @@ def allocate_command(
         whole_shares=whole_shares,
         lot=lot,
         min_invested=min_invested,
-        expected_returns_file=expected_returns_file,
+        expected_returns=expected_returns,
         covariance_file=covariance_file,
-        factor_loadings_file=factor_loadings_file,
-        factor_covariance_file=factor_covariance_file,
-        specific_variance_file=specific_variance_file,
-        bounds_file=bounds_file,
+        factor_loadings=factor_loadings,
+        factor_covariance=factor_covariance,
+        specific_variance=specific_variance,
+        bounds=bounds,
     )
     options.validate()
-    if options.used:
-        candidates, excluded, title = _candidates(
-            candidates_file, prices_file, scores_file, factor, lookback, options.needs_history
+    model = options.uses_model(sectors=sectors_file is not None, holdings=holdings_file is not None)
+    if candidates_file is not None and not model:
+        # a candidates file and the seed model: no price history to read
+        options.validate_seed(SOLVERS, FACTOR_CHOICES)
+        require(
+            prices_file is None and scores_file is None,
+            "--candidates already holds scores and prices; drop --prices/--scores",
         )
-        prices = read_prices(prices_file) if prices_file else load_sample_prices()
-        params = AllocatorParams(
-            max_weight=max_weight, min_weight=min_weight, max_positions=max_positions
+        seed = allocate(
+            read_candidates(candidates_file),
+            capital,
+            options.params,
+            fractional=fractional,
+            solver=solver or "cbc",
+            time_limit=time_limit,
         )
-        try:
-            model_result = solve_model(
-                candidates,
-                prices,
-                capital,
-                params,
-                options,
-                fractional,
-                solver or "auto",
-                time_limit,
-            )
-        except InfeasibleAllocation as exc:
-            print_infeasible(exc)
-            raise typer.Exit(2) from exc
-        if output is OutputFormat.json:
-            print_json(model_result_to_json(model_result, fractional, excluded))
-        elif output is OutputFormat.csv:
-            print_csv(
-                ["symbol", "weight", "dollars", "shares", "price"],
-                [
-                    [a.symbol, a.weight, a.dollars, shares_out(a.shares, fractional), a.price]
-                    for a in model_result.allocations
-                ],
-            )
-        else:
-            render_model_table(model_result, fractional, title)
+        _print(seed, fractional, {}, f"allocation of {candidates_file}", output)
         return
-    solver = solver or "cbc"
-    require(
-        solver.lower() in SOLVERS, f"--solver must be one of {', '.join(SOLVERS)}, got {solver!r}"
-    )
-    require(
-        factor in FACTOR_CHOICES,
-        f"--factor must be one of {', '.join(FACTOR_CHOICES)}, got {factor!r}",
-    )
-    require(lookback is None or lookback >= 2, f"--lookback must be >= 2 sessions, got {lookback}")
+    from tradefolio.api.allocation import allocate_with  # pandas: only when prices are read
 
-    candidates, excluded, title = _candidates(
-        candidates_file, prices_file, scores_file, factor, lookback
+    try:
+        planned = allocate_with(
+            options,
+            prices=prices_file,
+            candidates=candidates_file,
+            scores=scores_file,
+            sectors=sectors_file,
+            holdings=holdings_file,
+        )
+    except InfeasibleAllocation as exc:
+        print_infeasible(exc)
+        raise typer.Exit(2) from exc
+    _print(
+        planned.raw,
+        fractional,
+        dict(planned.excluded),
+        planned.title,
+        output,
+        model=planned.model is not None,
     )
-    params = AllocatorParams(
-        max_weight=max_weight, min_weight=min_weight, max_positions=max_positions
-    )
-    result = allocate(
-        candidates,
-        capital,
-        params,
-        fractional=fractional,
-        solver=solver,
-        time_limit=time_limit,
-    )
+
+
+def _print(
+    result: AllocationResult,
+    fractional: bool,
+    excluded: dict[str, str],
+    title: str,
+    output: OutputFormat,
+    *,
+    model: bool = False,
+) -> None:
+    """The result as JSON, CSV or a table; `model`: the composable model ran (its JSON and
+    table add the model's name, trades, costs and turnover)."""
     if output is OutputFormat.json:
-        print_json(result_to_json(result, fractional, excluded))
+        if model:
+            print_json(model_result_to_json(result, fractional, excluded))
+        else:
+            print_json(result_to_json(result, fractional, excluded))
         return
     if output is OutputFormat.csv:
         print_csv(
@@ -327,6 +299,9 @@ def allocate_command(
                 for a in result.allocations
             ],
         )
+        return
+    if model:
+        render_model_table(result, fractional, title)
         return
     _render_table(result, fractional, title)
     messages = stderr_console()

@@ -2,23 +2,26 @@
 
 Exit codes: 0 success, 1 a failure while running (solver, broker), 2 bad input. Bad input
 prints a single `error: ...` line on stderr, never a traceback.
+
+Commands are registered lazily: `tradefolio --help` lists them from `COMMANDS` (name and
+one-line help) without importing a command module, and a command's module (with pandas,
+OR-Tools, plotly, ...) is imported only when that command runs or shows its own help. A
+unit test checks `COMMANDS` against each command's real docstring so the two cannot drift.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import click
 import typer
+from typer.core import TyperGroup
 
 from tradefolio import __version__
-from tradefolio.cli import allocate as allocate_cmd
-from tradefolio.cli import backtest as backtest_cmd
-from tradefolio.cli import data as data_cmd
-from tradefolio.cli import live as live_cmd
-from tradefolio.cli import report as report_cmd
-from tradefolio.cli import sweep as sweep_cmd
 from tradefolio.errors import (
     DataError,
     InfeasibleAllocation,
@@ -38,9 +41,124 @@ BAD_INPUT_ERRORS: tuple[type[TradefolioError], ...] = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """A command of the root group: its name, the `tradefolio.cli` module whose `register`
+    adds it, and the one line `tradefolio --help` shows for it."""
+
+    name: str
+    module: str
+    short_help: str
+
+
+#: Every command, in the order `tradefolio --help` lists them.
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "allocate",
+        "allocate",
+        "Turn scores into an optimal allocation: weights, dollars and shares.",
+    ),
+    CommandSpec(
+        "backtest",
+        "backtest",
+        "Backtest a strategy: signals at the close, fills at the next bar, exact ledger.",
+    ),
+    CommandSpec(
+        "report",
+        "report",
+        "Recompute metrics.json and rewrite tearsheet.html (and PNGs) of a run folder.",
+    ),
+    CommandSpec(
+        "sweep",
+        "sweep",
+        "Sweep backtest parameters over a grid or a random sample; one Parquet row per run.",
+    ),
+    CommandSpec(
+        "walk-forward",
+        "sweep",
+        "Choose parameters on each train window, trade them on the next test window, stitch.",
+    ),
+    CommandSpec("data", "data", "Price data: fetch from a provider into a file, inspect a file."),
+    CommandSpec(
+        "live", "live", "Live trading (paper by default): durable journal, exactly-once orders."
+    ),
+)
+
+
+def load_commands(module_name: str) -> dict[str, click.Command]:
+    """Import `tradefolio.cli.<module_name>` and return the click commands it registers."""
+    module = importlib.import_module(f"tradefolio.cli.{module_name}")
+    holder = typer.Typer()
+    holder.callback()(_root)  # a callback makes typer build a group even for one command
+    module.register(holder)
+    group = typer.main.get_group(holder)
+    return dict(group.commands)
+
+
+class LazyCommands(MutableMapping[str, click.Command]):
+    """The root group's commands: names known up front, each module imported on first use."""
+
+    def __init__(self, specs: Sequence[CommandSpec]) -> None:
+        self._modules = {spec.name: spec.module for spec in specs}
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            if name not in self._modules:
+                raise KeyError(name)
+            for loaded_name, command in load_commands(self._modules[name]).items():
+                self._loaded.setdefault(loaded_name, command)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self._loaded.pop(name, None)
+        self._modules.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._modules
+        yield from (name for name in self._loaded if name not in self._modules)
+
+    def __len__(self) -> int:
+        return len(set(self._modules) | set(self._loaded))
+
+
+class LazyGroup(TyperGroup):
+    """The root group: lists `COMMANDS` without importing them, imports one when it runs."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        lazy = LazyCommands(COMMANDS)
+        for name, command in self.commands.items():
+            lazy[name] = command
+        self.commands = lazy
+        self._listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if self._listing:  # the root help only needs names and one-line help
+            for spec in COMMANDS:
+                if spec.name == cmd_name:
+                    return click.Command(spec.name, short_help=spec.short_help)
+        return self.commands.get(cmd_name)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
 def build_app() -> typer.Typer:
-    """The typer application with every command registered."""
+    """The typer application; its commands are imported when used (see `LazyGroup`)."""
     app = typer.Typer(
+        cls=LazyGroup,
+        rich_markup_mode=None,  # plain root help: rich's help renderer alone doubles start-up
         name="tradefolio",
         help="Scores become MIP-optimal weights; weights become sized positions.",
         no_args_is_help=True,
@@ -49,12 +167,6 @@ def build_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback()(_root)
-    allocate_cmd.register(app)
-    backtest_cmd.register(app)
-    data_cmd.register(app)
-    live_cmd.register(app)
-    report_cmd.register(app)
-    sweep_cmd.register(app)
     return app
 
 
@@ -94,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(EXIT_BAD_INPUT)
     except TradefolioError as exc:
         _print_error(str(exc))
+        if trace := getattr(exc, "strategy_traceback", ""):
+            click.echo(trace, err=True)  # a user strategy's own traceback (issue 14)
         sys.exit(EXIT_FAILURE)
     except BrokenPipeError:
         sys.exit(EXIT_OK)
@@ -104,4 +218,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "build_app", "main"]
+__all__ = [
+    "COMMANDS",
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "CommandSpec",
+    "LazyGroup",
+    "build_app",
+    "load_commands",
+    "main",
+]

@@ -35,6 +35,8 @@ from tradefolio.cli.trading_options import (
     MaxPositionsOption,
     MaxWeightOption,
     MinWeightOption,
+    NoStopOption,
+    ParamOption,
     PortfolioOption,
     RebalanceOption,
     RiskPerTradeOption,
@@ -44,7 +46,9 @@ from tradefolio.cli.trading_options import (
     SolverOption,
     StopLossOption,
     StrategyOption,
+    TakeProfitOption,
     TargetBetaOption,
+    TrailingStopOption,
     WeightOption,
 )
 from tradefolio.data.readers import read_benchmark, read_panel
@@ -61,16 +65,23 @@ Examples:
   tradefolio backtest --beta-sizing --benchmark spx.csv --format json
 
   tradefolio backtest --portfolio --factor momentum --max-positions 5 --rebalance monthly
+
+  tradefolio backtest --prices bars.csv --sizer weight --stop-loss 0.05 --take-profit 0.1
+
+  tradefolio backtest --prices bars.csv --strategy my_strategy.py:MyStrategy --param window=20
 """
 
 FILL_FIELDS = ["date", "symbol", "side", "quantity", "price", "commission"]
 
 
-def result_to_json(result: BacktestResult, metrics: Metrics) -> Any:
+def result_to_json(
+    result: BacktestResult, metrics: Metrics, exits: dict[str, Any] | None = None
+) -> Any:
     """The stable JSON contract of `backtest` (see README)."""
     return {
         "final_equity": float(result.final_equity),
         "n_fills": len(result.fills),
+        "exits": exits,
         "metrics": metrics.as_dict(),
         "fills": [
             {
@@ -111,17 +122,52 @@ def _render_table(result: BacktestResult, metrics: Metrics, title: str) -> None:
 
 def _load(
     prices_file: Path | None, benchmark_file: Path | None, config: BacktestConfig
-) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.Series | None, str]:
-    """Closes, opens (if the file has them), the benchmark when needed, a source label."""
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame | None], pd.Series | None, str]:
+    """Closes, the open/high/low panels the file has, the benchmark when needed, a label."""
+    bars: dict[str, pd.DataFrame | None] = {"opens": None, "highs": None, "lows": None}
     if prices_file is None:
-        closes, opens, source = load_sample_prices(), None, "the bundled sample"
+        closes, source = load_sample_prices(), "the bundled sample"
     else:
         panel = read_panel(prices_file)
-        closes, opens, source = panel.close, panel.open, str(prices_file)
+        closes, source = panel.close, str(prices_file)
+        bars = {"opens": panel.open, "highs": panel.high, "lows": panel.low}
+    config.check_data(closes, source)  # windows longer than the data, absurd prices
     benchmark = None
-    if config.uses_benchmark:
+    if config.uses_benchmark or benchmark_file is not None:  # a given file is always read
         benchmark = read_benchmark(benchmark_file) if benchmark_file else load_sample_benchmark()
-    return closes, opens, benchmark, source
+    return closes, bars, benchmark, source
+
+
+def run_name(config: BacktestConfig) -> str:
+    """The run's short name: the strategy's (a class of your own: its class name)."""
+    if config.portfolio:
+        return "portfolio"
+    return config.strategy.rpartition(":")[2] if ":" in config.strategy else config.strategy
+
+
+def exits_json(config: BacktestConfig) -> dict[str, Any]:
+    """The `exits` object of the JSON contract: what every entry's protective orders were."""
+    return {
+        "stop_loss": config.placed_stop,
+        "take_profit": config.take_profit,
+        "trailing_stop": config.trailing_stop,
+        "sizing_stop": config.sizing_stop if config.risk_sized else None,
+    }
+
+
+def exits_note(config: BacktestConfig) -> str:
+    """One line saying which protective orders every entry gets (or that none are)."""
+    parts = []
+    if config.placed_stop is not None:
+        parts.append(f"stop at fill x (1 - {config.placed_stop:g})")
+    if config.take_profit is not None:
+        parts.append(f"take-profit at fill x (1 + {config.take_profit:g})")
+    if config.trailing_stop is not None:
+        parts.append(f"trailing stop {config.trailing_stop:g} below the best close")
+    note = "exits on sized entries: " + (", ".join(parts) if parts else "none placed")
+    if config.no_stop and config.risk_sized:
+        note += f" (--no-stop: the risk sizer sized from a notional {config.sizing_stop:g} stop)"
+    return note
 
 
 def _report_benchmark(
@@ -148,6 +194,7 @@ def backtest_command(
         ),
     ] = None,
     strategy: StrategyOption = DEFAULTS.strategy,
+    param: ParamOption = None,
     fast: FastOption = DEFAULTS.fast,
     slow: SlowOption = DEFAULTS.slow,
     lookback: LookbackOption = DEFAULTS.lookback,
@@ -162,6 +209,9 @@ def backtest_command(
     weight: WeightOption = DEFAULTS.weight,
     risk_per_trade: RiskPerTradeOption = DEFAULTS.risk_per_trade,
     stop_loss: StopLossOption = DEFAULTS.stop_loss,
+    take_profit: TakeProfitOption = DEFAULTS.take_profit,
+    trailing_stop: TrailingStopOption = DEFAULTS.trailing_stop,
+    no_stop: NoStopOption = DEFAULTS.no_stop,
     max_position: MaxPositionOption = DEFAULTS.max_position,
     beta_sizing: BetaSizingOption = DEFAULTS.beta_sizing,
     beta_window: BetaWindowOption = DEFAULTS.beta_window,
@@ -187,7 +237,9 @@ def backtest_command(
         bool,
         typer.Option("--record/--no-record", help="Write the run folder and tearsheet."),
     ] = True,
-    png: Annotated[bool, typer.Option("--png/--no-png", help="Export PNG charts too.")] = True,
+    png: Annotated[
+        bool, typer.Option("--png/--no-png", help="Also export PNG charts (matplotlib).")
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress or notes on stderr.")
     ] = False,
@@ -195,6 +247,7 @@ def backtest_command(
     """Backtest a strategy: signals at the close, fills at the next bar, exact ledger."""
     config = BacktestConfig.create(
         strategy=strategy,
+        param=tuple(param) if param else None,
         fast=fast,
         slow=slow,
         lookback=lookback,
@@ -209,6 +262,9 @@ def backtest_command(
         weight=weight,
         risk_per_trade=risk_per_trade,
         stop_loss=stop_loss,
+        take_profit=take_profit,
+        trailing_stop=trailing_stop,
+        no_stop=no_stop,
         max_position=max_position,
         beta_sizing=beta_sizing,
         beta_window=beta_window,
@@ -219,13 +275,21 @@ def backtest_command(
         commission_min=commission_min,
         slippage_bps=slippage_bps,
     )
-    closes, opens, benchmark, source = _load(prices_file, benchmark_file, config)
+    closes, bars, benchmark, source = _load(prices_file, benchmark_file, config)
     messages = stderr_console(quiet=quiet)
+    missing = [name for name in ("opens", "highs", "lows") if bars[name] is None]
+    asked = (stop_loss, take_profit, trailing_stop)  # exits asked for on the command line
+    if missing and any(v is not None for v in asked):
+        messages.print(
+            f"note: {source} has no {', '.join(n.removesuffix('s') for n in missing)} prices: "
+            "exits are matched as if open = high = low = close",
+            style="yellow",
+        )
     if messages.is_terminal and output is OutputFormat.table:
         with messages.status("backtesting ..."):
-            result = run_config(config, closes, opens=opens, benchmark=benchmark)
+            result = run_config(config, closes, **bars, benchmark=benchmark)
     else:
-        result = run_config(config, closes, opens=opens, benchmark=benchmark)
+        result = run_config(config, closes, **bars, benchmark=benchmark)
     metrics = result.metrics()
     folder = None
     if record:
@@ -235,7 +299,7 @@ def backtest_command(
             closes=closes,
             benchmark=_report_benchmark(benchmark, benchmark_file, prices_file),
             rebalances=getattr(result, "rebalances", None),
-            name="portfolio" if config.portfolio else config.strategy,
+            name=run_name(config),
             out_dir=out,
             png=png,
         )
@@ -245,7 +309,7 @@ def backtest_command(
         messages.print(f"tearsheet: {folder.tearsheet or folder.path}", style="dim", soft_wrap=True)
     if output is OutputFormat.json:
         # compact on purpose: thousands of fills, and only the compact encoder runs in C
-        print(json.dumps(result_to_json(result, metrics), allow_nan=False))
+        print(json.dumps(result_to_json(result, metrics, exits_json(config)), allow_nan=False))
         return
     if output is OutputFormat.csv:
         print_csv(
@@ -256,9 +320,10 @@ def backtest_command(
             ],
         )
         return
-    name = "portfolio" if config.portfolio else config.strategy
+    name = run_name(config)
     first, last = closes.index[0].date(), closes.index[-1].date()
     _render_table(result, metrics, f"{name} backtest of {source}, {first} .. {last}")
+    stdout_console().print(exits_note(config), soft_wrap=True)
     if result.dropped_orders:
         messages.print(
             f"{result.dropped_orders} orders dropped: no price on their fill bar", style="dim"

@@ -23,7 +23,7 @@ from tradefolio.data.info import DataInfo, info_to_json, summarize
 from tradefolio.data.providers.yahoo import YahooProvider, require_pyarrow, yfinance_download
 from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.validation import align_with_benchmark
-from tradefolio.data.writers import write_panel
+from tradefolio.data.writers import is_parquet_path, write_panel
 
 FETCH_EXAMPLES = """
 Examples:
@@ -114,8 +114,8 @@ def _print_info(info: DataInfo, output: OutputFormat, extra: dict[str, object] |
         console.print(f"benchmark: {extra['benchmark']}")
     if info.gap_count:
         console.print(
-            f"{info.gap_count} interior gaps: reading this file fails unless gaps are "
-            f"forward-filled on purpose (--fill-gaps / fill_gaps=True)"
+            f"{info.gap_count} interior gaps: backtest, allocate, sweep and live refuse this "
+            "file until the gaps are filled (`data fetch --fill-gaps` forward-fills on purpose)"
         )
 
 
@@ -147,6 +147,15 @@ def info_command(
             }
         }
     _print_info(summarize(panel, str(file)), output, extra)
+
+
+#: File names `write_panel` writes: CSV (optionally compressed, as pandas infers) or Parquet.
+PRICE_FILE_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".csv.zst")
+
+
+def _writable_price_file(path: Path) -> bool:
+    name = path.name.lower()
+    return is_parquet_path(path) or name.endswith(PRICE_FILE_SUFFIXES)
 
 
 def fetch_command(
@@ -181,6 +190,16 @@ def fetch_command(
         not (no_cache and cache_dir is not None), "--no-cache and --cache-dir exclude each other"
     )
     require(out.parent.is_dir(), f"--out: directory {out.parent} does not exist")
+    require(  # before the download: a wrong name must not cost a fetch
+        _writable_price_file(out),
+        f"--out {out}: the file name must end in .csv, .csv.gz (.bz2, .xz, .zip, .zst), "
+        ".parquet or .pq",
+    )
+    require(
+        not out.is_dir() and os.access(out.parent, os.W_OK),
+        f"--out {out}: cannot write there (a directory, or no write permission); "
+        "choose another file",
+    )
     folder = None if no_cache else (cache_dir or default_cache_dir())
     if folder is not None:
         require_pyarrow()

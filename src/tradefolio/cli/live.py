@@ -20,8 +20,11 @@ reads them through `tradefolio.live.strategy`'s adapters (cli may import both en
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
+import sqlite3
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -33,8 +36,15 @@ import typer
 from rich.table import Table
 
 from tradefolio.backtest.config import BacktestConfig
-from tradefolio.backtest.runner import build_sizing, build_strategy
-from tradefolio.cli.common import OutputFormat, print_json, require, stderr_console, stdout_console
+from tradefolio.backtest.runner import build_plan_strategy, build_sizing
+from tradefolio.cli.common import (
+    OutputFormat,
+    print_csv,
+    print_json,
+    require,
+    stderr_console,
+    stdout_console,
+)
 from tradefolio.cli.trading_options import (
     DEFAULTS,
     BetaSizingOption,
@@ -50,6 +60,8 @@ from tradefolio.cli.trading_options import (
     MaxPositionsOption,
     MaxWeightOption,
     MinWeightOption,
+    NoStopOption,
+    ParamOption,
     PortfolioOption,
     RebalanceOption,
     RiskPerTradeOption,
@@ -59,27 +71,34 @@ from tradefolio.cli.trading_options import (
     SolverOption,
     StopLossOption,
     StrategyOption,
+    TakeProfitOption,
     TargetBetaOption,
+    TrailingStopOption,
     WeightOption,
 )
 from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
-from tradefolio.errors import BrokerError, DataError
+from tradefolio.errors import BrokerError, DataError, InvalidParameter
 from tradefolio.execution.strategy import rebalance_sizer
 from tradefolio.live.alpaca import KEY_ENV, SECRET_ENV, AlpacaBroker
 from tradefolio.live.alpaca_data import DATA_FEEDS, AlpacaMarketData
 from tradefolio.live.broker import Broker
 from tradefolio.live.feed import Bar, ReplayFeed
-from tradefolio.live.journal import Journal
+from tradefolio.live.journal import Journal, JournalError, JournalPathError
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.polling_feed import PollingFeed
 from tradefolio.live.risk import RiskEngine, RiskLimits, TradingState
+from tradefolio.live.settings import PRICES_KEY, differences, prices_fingerprint
 from tradefolio.live.strategy import IntentSource, PlannedStrategy, RollingStrategy
 from tradefolio.live.trader import LiveTrader, MarketSink
 from tradefolio.reporting.live_record import record_from_journal
+from tradefolio.reporting.progress import progress_bar
 from tradefolio.reporting.run_folder import write_run_folder
 
 DEFAULT_DB = Path("tradefolio-live.db")
+#: A paper replay makes whole bars durable together, one commit at most this often (a
+#: crash loses at most these bars of journal and paper venue together; they are replayed).
+COMMIT_GROUP_SECONDS = 0.25
 #: Test hook: `point:n` makes the process SIGKILL itself the n-th time it reaches `point`.
 CRASH_ENV = "TRADEFOLIO_CRASH_AT"
 
@@ -167,8 +186,38 @@ def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+@contextlib.contextmanager
+def journal_errors(db: Path) -> Iterator[None]:
+    """Every SQLite error met while a command uses the journal (disk full, I/O error, a
+    lock) becomes one `JournalError` line (exit 1); the journal keeps its last commit."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        if "readonly" in str(exc):
+            raise JournalPathError(
+                f"journal {db} is read-only ({exc}); `live status` can read it, writing needs "
+                "write access"
+            ) from exc
+        raise JournalError(
+            f"journal {db}: {exc}; it keeps its last commit: fix the cause and run again "
+            "(a session resumes where it stopped)"
+        ) from exc
+
+
+def _close(journal: Journal) -> None:
+    """Close without masking the error that is already on its way out."""
+    with contextlib.suppress(sqlite3.Error):
+        journal.close()
+
+
 def status_payload(journal: Journal) -> dict[str, Any]:
-    """The stable JSON contract of `live status` (see README)."""
+    """The stable JSON contract of `live status` (see README), read in one snapshot: cash,
+    positions and orders of the same committed state, even while a trader commits."""
+    with journal.snapshot():
+        return _status_payload(journal)
+
+
+def _status_payload(journal: Journal) -> dict[str, Any]:
     state, reason = journal.trading_state()
     marks = journal.last_marks()
     positions = journal.positions()
@@ -198,14 +247,57 @@ def status_payload(journal: Journal) -> dict[str, Any]:
             }
             for o in journal.live_orders()
         ],
+        "problem_orders": [
+            {
+                "client_order_id": o.client_order_id,
+                "bar": o.bar.isoformat(),
+                "symbol": o.symbol,
+                "side": o.side.value,
+                "quantity": _number(o.quantity),
+                "status": o.status.value,
+                "detail": detail,
+            }
+            for o, detail in journal.problem_orders()
+        ],
         "last_bar": None if last_bar is None else last_bar.isoformat(),
         "last_reconciliation": journal.last_reconciliation(),
     }
 
 
+#: Columns of `live status --format csv`: one `account` row, then one row per position,
+#: open order and problem order (the fields a row's kind does not have are empty).
+STATUS_CSV_COLUMNS = [
+    "kind", "symbol", "side", "quantity", "filled_quantity", "avg_price", "status",
+    "client_order_id", "bar", "detail", "cash", "equity", "state", "last_bar",
+]  # fmt: skip
+
+
+def _status_rows(payload: dict[str, Any]) -> list[list[Any]]:
+    def row(kind: str, **fields: Any) -> list[Any]:
+        return [kind, *(fields.get(name, "") for name in STATUS_CSV_COLUMNS[1:])]
+
+    rows = [
+        row(
+            "account",
+            cash=payload["cash"],
+            equity=payload["equity"],
+            state=payload["state"],
+            detail=payload["state_reason"],
+            last_bar=payload["last_bar"] or "",
+        )
+    ]
+    rows += [row("position", **p) for p in payload["positions"]]
+    rows += [row("open_order", **o) for o in payload["open_orders"]]
+    rows += [row("problem_order", **o) for o in payload["problem_orders"]]
+    return rows
+
+
 def _print_status(payload: dict[str, Any], output: OutputFormat) -> None:
     if output is OutputFormat.json:
         print_json(payload)
+        return
+    if output is OutputFormat.csv:
+        print_csv(STATUS_CSV_COLUMNS, _status_rows(payload))
         return
     console = stdout_console()
     table = Table(title="positions", title_justify="left")
@@ -222,12 +314,41 @@ def _print_status(payload: dict[str, Any], output: OutputFormat) -> None:
         f"last bar {payload['last_bar']}; {len(payload['open_orders'])} open orders; "
         f"last reconciliation: {checked}"
     )
+    for problem in payload["problem_orders"]:
+        console.print(
+            f"{problem['status']}: {problem['side']} {problem['quantity']} {problem['symbol']} "
+            f"(bar {problem['bar']}, {problem['client_order_id']}): {problem['detail']}",
+            soft_wrap=True,
+        )
 
 
 def _load_closes(prices_file: Path | None) -> pd.DataFrame:
-    if prices_file is None:
-        return load_sample_prices()
-    return read_panel(prices_file).close
+    closes = load_sample_prices() if prices_file is None else read_panel(prices_file).close
+    if closes.shape[0] < 2 or closes.shape[1] < 1:
+        # As `backtest` says it: a replay needs a session to decide on and one to trade on.
+        raise DataError(
+            f"{prices_file}: prices need at least 2 sessions and 1 symbol, got "
+            f"{closes.shape[0]} x {closes.shape[1]}"
+        )
+    return closes
+
+
+def _check_same_settings(
+    journal: Journal, db: Path, settings: dict[str, Any], closes: pd.DataFrame | None
+) -> None:
+    """A resumed session must run with the settings it started with (see
+    `tradefolio.live.settings`); refuse, naming every difference, before anything else."""
+    stored_text = journal.meta("config") if journal.run_id is not None else None
+    if stored_text is None:
+        return
+    stored = json.loads(stored_text)
+    found = differences(stored, json.loads(json.dumps(settings, sort_keys=True)), closes)
+    if found:
+        shown = "; ".join(found[:6]) + (f" (+{len(found) - 6} more)" if len(found) > 6 else "")
+        raise InvalidParameter(
+            f"journal {db} belongs to a session started with other settings: {shown}; pass "
+            "the same options to resume it, or another --db for a new session"
+        )
 
 
 def _write_run_folder(
@@ -249,7 +370,13 @@ def _write_run_folder(
     except DataError as exc:
         messages.print(f"no run folder: {exc}", style="dim")
         return
-    folder = write_run_folder(record, out, png=png)
+    # Owner-only (folders 0700, files 0600) from the moment they exist: the run folder
+    # holds the session's config and trades. The umask is the process's; restored at once.
+    previous = os.umask(0o077)
+    try:
+        folder = write_run_folder(record, out, png=png)
+    finally:
+        os.umask(previous)
     for note in folder.notes:
         messages.print(note, style="yellow")
     messages.print(f"tearsheet: {folder.tearsheet or folder.path}", style="dim", soft_wrap=True)
@@ -265,8 +392,9 @@ def run_command(
         bool,
         typer.Option(
             "--paper-account/--live-account",
-            help="alpaca: paper (default) or live endpoint. Keys: APCA_API_KEY_ID, "
-            "APCA_API_SECRET_KEY; APCA_API_BASE_URL overrides the endpoint.",
+            help="alpaca: the paper (default) or the live, real-money account; this flag alone "
+            "chooses it. Keys: APCA_API_KEY_ID, APCA_API_SECRET_KEY; APCA_API_BASE_URL "
+            "overrides the endpoint (refused when it names the other account's endpoint).",
         ),
     ] = True,
     feed_name: Annotated[
@@ -315,6 +443,7 @@ def run_command(
         ),
     ] = 0.0,
     strategy: StrategyOption = DEFAULTS.strategy,
+    param: ParamOption = None,
     fast: FastOption = DEFAULTS.fast,
     slow: SlowOption = DEFAULTS.slow,
     lookback: LookbackOption = DEFAULTS.lookback,
@@ -329,6 +458,9 @@ def run_command(
     weight: WeightOption = DEFAULTS.weight,
     risk_per_trade: RiskPerTradeOption = DEFAULTS.risk_per_trade,
     stop_loss: StopLossOption = DEFAULTS.stop_loss,
+    take_profit: TakeProfitOption = DEFAULTS.take_profit,
+    trailing_stop: TrailingStopOption = DEFAULTS.trailing_stop,
+    no_stop: NoStopOption = DEFAULTS.no_stop,
     max_position: MaxPositionOption = DEFAULTS.max_position,
     beta_sizing: BetaSizingOption = DEFAULTS.beta_sizing,
     beta_window: BetaWindowOption = DEFAULTS.beta_window,
@@ -355,7 +487,7 @@ def run_command(
         float | None, typer.Option(help="Risk: HALT below this daily loss.")
     ] = None,
     output: Annotated[
-        OutputFormat, typer.Option("--format", help="table or json.")
+        OutputFormat, typer.Option("--format", help="table, json or csv (see README).")
     ] = OutputFormat.table,
     out: Annotated[
         Path,
@@ -376,6 +508,11 @@ def run_command(
         return
     require(broker in ("paper", "alpaca"), f"--broker must be paper or alpaca, got {broker!r}")
     require(not (paper and broker != "paper"), "--paper and --broker alpaca exclude each other")
+    require(
+        paper_account or broker == "alpaca",
+        "--live-account selects Alpaca's real-money account; it cannot be used with --paper "
+        "(the embedded paper broker): pass --broker alpaca --feed broker",
+    )
     require(cash_tolerance >= 0, f"--cash-tolerance must be >= 0, got {cash_tolerance}")
     require(
         feed_name in ("replay", "broker"), f"--feed must be replay or broker, got {feed_name!r}"
@@ -415,6 +552,7 @@ def run_command(
         )
     config = BacktestConfig.create(
         strategy=strategy,
+        param=tuple(param) if param else None,
         fast=fast,
         slow=slow,
         lookback=lookback,
@@ -429,6 +567,9 @@ def run_command(
         weight=weight,
         risk_per_trade=risk_per_trade,
         stop_loss=stop_loss,
+        take_profit=take_profit,
+        trailing_stop=trailing_stop,
+        no_stop=no_stop,
         max_position=max_position,
         beta_sizing=beta_sizing,
         beta_window=beta_window,
@@ -439,6 +580,14 @@ def run_command(
         commission_min=commission_min,
         slippage_bps=slippage_bps,
     )
+    if any(v is not None for v in (stop_loss, take_profit, trailing_stop)):
+        # issue 14: the live trader does not place protective orders yet (backtest does)
+        stderr_console().print(
+            "note: live places no protective orders yet (--stop-loss / --take-profit / "
+            "--trailing-stop act in backtest only); the risk sizer sizes from a notional "
+            f"{config.sizing_stop:g} stop",
+            style="yellow",
+        )
     limits = RiskLimits(
         max_order_notional=_decimal_or_none(max_order_notional),
         max_daily_notional=_decimal_or_none(max_daily_notional),
@@ -449,16 +598,24 @@ def run_command(
     )
     adapter: IntentSource
     replay: ReplayFeed | None = None
+    closes: pd.DataFrame | None = None
+    session_identity: dict[str, Any] = {
+        "broker": broker,
+        "account": ("paper" if paper_account else "live") if broker == "alpaca" else "paper",
+        "feed": feed_name,
+    }
     history_window = history_sessions
     if polled:
         history_window = _history_sessions(config, history_sessions)
+        session_identity[PRICES_KEY] = {"symbols": symbols_given, "data_feed": data_feed}
         adapter = RollingStrategy(
-            build_strategy(config),
+            build_plan_strategy(config, "live"),
             symbols_given,
             lambda window: build_sizing(config, window, None),
         )
     else:
         closes = _load_closes(prices_file)
+        session_identity[PRICES_KEY] = prices_fingerprint(closes)
         benchmark = None
         if config.uses_benchmark:
             benchmark = (
@@ -467,7 +624,9 @@ def run_command(
         replay = ReplayFeed(closes, speed=speed)
         symbols = [str(c) for c in closes.columns]
         adapter = PlannedStrategy(
-            build_strategy(config).plan(closes), symbols, build_sizing(config, closes, benchmark)
+            build_plan_strategy(config, "live").plan(closes),
+            symbols,
+            build_sizing(config, closes, benchmark),
         )
     costs = CostModel(
         commission_bps=Decimal(repr(commission_bps)),
@@ -494,83 +653,102 @@ def run_command(
                 poll_interval=poll_interval,
             )
             stderr_console().print(f"market data: {market_data.endpoint} ({data_feed})")
-    journal = Journal.open(db)
-    try:
-        journal.initialise(starting_cash, config.model_dump())
-        run_no = journal.start_run(
-            {**config.model_dump(), "db": str(db), "broker": remote.endpoint if remote else "paper"}
-        )
-        venue: Broker
-        market: MarketSink | None
-        if remote is None:
-            paper_broker = PaperBroker(journal.connection, starting_cash, costs)
-            venue, market = paper_broker, paper_broker
-        else:
-            venue, market = remote, None  # the real market fills Alpaca's orders
-        trader = LiveTrader(
-            journal=journal,
-            broker=venue,
-            strategy=adapter,
-            sizer=rebalance_sizer({}),
-            risk=RiskEngine(limits),
-            costs=costs,
-            market=market,
-            checkpoint=_checkpoint_from_env(),
-        )
-        report = trader.reconcile(
-            adopt=adopt_broker_state, cash_tolerance=Decimal(repr(cash_tolerance))
-        )
-        messages = stderr_console()
-        if report.fills_recorded or report.closed_never_sent or report.adopted:
+    with journal_errors(db):
+        journal = Journal.open(db)
+        try:
+            settings = {**config.model_dump(), **session_identity}
+            _check_same_settings(journal, db, settings, closes)
+            journal.initialise(starting_cash, settings)
+            run_no = journal.start_run(
+                {
+                    **config.model_dump(),
+                    "db": str(db),
+                    "broker": remote.endpoint if remote else "paper",
+                }
+            )
+            venue: Broker
+            market: MarketSink | None
+            if remote is None:
+                paper_broker = PaperBroker(journal.connection, starting_cash, costs)
+                venue, market = paper_broker, paper_broker
+            else:
+                venue, market = remote, None  # the real market fills Alpaca's orders
+            trader = LiveTrader(
+                journal=journal,
+                broker=venue,
+                strategy=adapter,
+                sizer=rebalance_sizer({}),
+                risk=RiskEngine(limits),
+                costs=costs,
+                market=market,
+                checkpoint=_checkpoint_from_env(),
+                notify=lambda line: stderr_console().print(line, style="yellow", soft_wrap=True),
+            )
+            report = trader.reconcile(
+                adopt=adopt_broker_state, cash_tolerance=Decimal(repr(cash_tolerance))
+            )
+            messages = stderr_console()
+            if report.fills_recorded or report.closed_never_sent or report.adopted:
+                messages.print(
+                    f"reconciliation: {len(report.fills_recorded)} missed fills recorded, "
+                    f"{len(report.closed_never_sent)} unsent orders closed"
+                    + (", broker state adopted" if report.adopted else "")
+                )
+            after = journal.last_done_bar()
+            bars: Iterator[Bar]
+            if poller is not None:
+                stop = StopRequest()
+                restore = stop.install()
+                try:
+                    bars = poller.bars(after, stop=stop, max_bars=sessions)
+                    processed = trader.run(bars)
+                finally:
+                    restore()
+                ended = "stopped" if stop.requested else f"{processed} sessions done"
+            else:
+                assert replay is not None
+                remaining = replay.remaining(after)
+                with progress_bar("live replay", remaining, console=stderr_console()) as advance:
+                    processed = trader.run(
+                        replay.bars(after),
+                        # The paper broker's state is in the journal's own transactions:
+                        # whole bars may share one durable commit (a remote broker may not).
+                        commit_every=COMMIT_GROUP_SECONDS if remote is None else None,
+                        on_bar=lambda result: advance(1),
+                    )
+                ended = "replay finished"
+            journal.end_run(run_no, ended)
             messages.print(
-                f"reconciliation: {len(report.fills_recorded)} missed fills recorded, "
-                f"{len(report.closed_never_sent)} unsent orders closed"
-                + (", broker state adopted" if report.adopted else "")
+                f"processed {processed} bars after {after or 'the start'}; session in {db}"
             )
-        after = journal.last_done_bar()
-        bars: Iterator[Bar]
-        if poller is not None:
-            stop = StopRequest()
-            restore = stop.install()
-            try:
-                bars = poller.bars(after, stop=stop, max_bars=sessions)
-                processed = trader.run(bars)
-            finally:
-                restore()
-            ended = "stopped" if stop.requested else f"{processed} sessions done"
-        else:
-            assert replay is not None
-            processed = trader.run(replay.bars(after))
-            ended = "replay finished"
-        journal.end_run(run_no, ended)
-        messages.print(f"processed {processed} bars after {after or 'the start'}; session in {db}")
-        if record:
-            _write_run_folder(
-                journal,
-                config.model_dump(),
-                prices_file,
-                benchmark_file,
-                out,
-                png,
-                sample=not polled,
-            )
-        _print_status(status_payload(journal), output)
-    finally:
-        journal.close()
+            if record:
+                _write_run_folder(
+                    journal,
+                    config.model_dump(),
+                    prices_file,
+                    benchmark_file,
+                    out,
+                    png,
+                    sample=not polled,
+                )
+            _print_status(status_payload(journal), output)
+        finally:
+            _close(journal)
 
 
 def status_command(
     db: Annotated[Path, typer.Option(help="Journal (SQLite) of the session.")] = DEFAULT_DB,
     output: Annotated[
-        OutputFormat, typer.Option("--format", help="table or json.")
+        OutputFormat, typer.Option("--format", help="table, json or csv (see README).")
     ] = OutputFormat.table,
 ) -> None:
     """Positions, open orders, trading state and the last reconciliation."""
-    journal = Journal.open(db, writer=False)
-    try:
-        _print_status(status_payload(journal), output)
-    finally:
-        journal.close()
+    with journal_errors(db):
+        journal = Journal.open(db, writer=False)
+        try:
+            _print_status(status_payload(journal), output)
+        finally:
+            _close(journal)
 
 
 def halt_command(
@@ -582,11 +760,12 @@ def halt_command(
 ) -> None:
     """Stop new orders (HALTED), or only allow risk-reducing ones (--reducing)."""
     state = TradingState.REDUCING if reducing else TradingState.HALTED
-    journal = Journal.open(db, writer=False)
-    try:
-        journal.set_trading_state(state.value, reason, "cli")
-    finally:
-        journal.close()
+    with journal_errors(db):
+        journal = Journal.open(db, writer=False)
+        try:
+            journal.set_trading_state(state.value, reason, "cli")
+        finally:
+            _close(journal)
     stderr_console().print(f"trading state of {db}: {state.value}")
 
 
@@ -595,11 +774,12 @@ def resume_command(
     reason: Annotated[str, typer.Option(help="Why (kept in the journal).")] = "operator",
 ) -> None:
     """Allow orders again (ACTIVE)."""
-    journal = Journal.open(db, writer=False)
-    try:
-        journal.set_trading_state(TradingState.ACTIVE.value, reason, "cli")
-    finally:
-        journal.close()
+    with journal_errors(db):
+        journal = Journal.open(db, writer=False)
+        try:
+            journal.set_trading_state(TradingState.ACTIVE.value, reason, "cli")
+        finally:
+            _close(journal)
     stderr_console().print(f"trading state of {db}: ACTIVE")
 
 

@@ -19,7 +19,7 @@ Examples:
 
   tradefolio report runs/20250102T030405Z-sma-cross
 
-  tradefolio report runs/20250102T030405Z-sma-cross --log-scale --no-png
+  tradefolio report runs/20250102T030405Z-sma-cross --linear-scale --png
 
   tradefolio report runs/20250102T030405Z-portfolio --format json | jq .sharpe
 """
@@ -40,10 +40,17 @@ def report_command(
             show_default=False,
         ),
     ],
-    png: Annotated[bool, typer.Option("--png/--no-png", help="Also write png/<chart>.png.")] = True,
-    log_scale: Annotated[
-        bool, typer.Option("--log-scale", help="Open the equity chart on a log axis.")
+    png: Annotated[
+        bool, typer.Option("--png/--no-png", help="Also write png/<chart>.png (matplotlib).")
     ] = False,
+    log_scale: Annotated[
+        bool | None,
+        typer.Option(
+            "--log-scale/--linear-scale",
+            help="Axis the equity chart opens on (default: log when equity spans > 10x).",
+            show_default=False,
+        ),
+    ] = None,
     window: Annotated[
         int, typer.Option(help="Rolling Sharpe / beta window, in sessions.")
     ] = ROLLING_WINDOW,

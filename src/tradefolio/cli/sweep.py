@@ -29,6 +29,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from tradefolio.api.research import check_sweep, check_walk_forward, market_data, sweep_spec
 from tradefolio.backtest.metrics import TRADING_DAYS_PER_YEAR
 from tradefolio.cli.common import (
     OutputFormat,
@@ -37,30 +38,29 @@ from tradefolio.cli.common import (
     stderr_console,
     stdout_console,
 )
-from tradefolio.data.readers import read_benchmark, read_panel
-from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
 from tradefolio.errors import InvalidParameter
-from tradefolio.research.dsr import DeflatedSharpe, deflated_sharpe_ratio
-from tradefolio.research.executors import EXECUTORS, make_executor
+from tradefolio.research.dsr import DeflatedSharpe
+from tradefolio.research.executors import DEFAULT_EXECUTOR, EXECUTORS, make_executor
 from tradefolio.research.report import (
+    DEFAULT_METRIC,
     RANKABLE,
     check_metric,
     default_heatmap_axes,
+    deflated_of_best,
     heatmap,
     leaderboard,
-    ranked,
 )
 from tradefolio.research.results import ResultsStore
-from tradefolio.research.space import (
-    ParamValue,
-    SweepSpec,
-    load_sweep_file,
-    parse_grid_option,
-    parse_scalar,
-)
-from tradefolio.research.sweep import full_fields, run_sweep
+from tradefolio.research.space import ParamValue, SweepSpec, parse_grid_option, parse_scalar
+from tradefolio.research.sweep import run_sweep
 from tradefolio.research.tasks import MarketData, RunOutcome
-from tradefolio.research.walkforward import SCHEMES, WalkForwardResult, run_walk_forward
+from tradefolio.research.walkforward import (
+    DEFAULT_TEST,
+    DEFAULT_TRAIN,
+    SCHEMES,
+    WalkForwardResult,
+    run_walk_forward,
+)
 
 SWEEP_EXAMPLES = """
 Examples:
@@ -227,35 +227,15 @@ def build_spec(
     seed: int | None,
 ) -> SweepSpec:
     """The sweep the options describe (the file first, command-line options on top)."""
-    spec = load_sweep_file(file) if file is not None else SweepSpec()
-    spec = spec.with_overrides(
-        base=_fixed(fixed),
-        axes=[parse_grid_option(option) for option in grid],
-        samples=samples,
-        seed=seed,
-    )
-    if not spec.axes:
-        raise InvalidParameter("nothing to sweep: give --grid NAME=VALUES or a --file with a grid")
-    return spec
+    return sweep_spec([parse_grid_option(option) for option in grid], _fixed(fixed), file,
+                      samples, seed)  # fmt: skip
 
 
 def load_market_data(
     spec: SweepSpec, prices_file: Path | None, benchmark_file: Path | None
 ) -> MarketData:
     """Prices (the sample by default) and the benchmark when a run needs one."""
-    if prices_file is None:
-        closes, opens = load_sample_prices(), None
-    else:
-        panel = read_panel(prices_file)
-        closes, opens = panel.close, panel.open
-    needs_benchmark = benchmark_file is not None or any(
-        bool(fields.get("beta_sizing")) or fields.get("sizer") == "beta"
-        for fields in (full_fields({**spec.base, **point}) for point in spec.points())
-    )
-    benchmark = None
-    if needs_benchmark:
-        benchmark = read_benchmark(benchmark_file) if benchmark_file else load_sample_benchmark()
-    return MarketData.of(closes, opens, benchmark)
+    return market_data(spec, prices_file, benchmark_file)
 
 
 def default_out(command: str, spec: SweepSpec, data: MarketData, extra: Any = None) -> Path:
@@ -337,22 +317,6 @@ def _markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _deflated_of(table: pd.DataFrame, metric: str) -> DeflatedSharpe | None:
-    """DSR of the best run by `metric`, given every successful run as a trial."""
-    best = ranked(table, metric)
-    if best.empty or int(best["observations"].iloc[0]) < 2:
-        return None
-    annual = math.sqrt(TRADING_DAYS_PER_YEAR)
-    top = best.iloc[0]
-    return deflated_sharpe_ratio(
-        float(top["sharpe"]) / annual,
-        [float(s) / annual for s in best["sharpe"]],
-        int(top["observations"]),
-        float(top["skew"]),
-        float(top["kurtosis"]),
-    )
-
-
 def _deflated_json(deflated: DeflatedSharpe | None) -> dict[str, Any] | None:
     if deflated is None:
         return None
@@ -403,11 +367,11 @@ def sweep_command(
     seed: SeedOption = None,
     prices_file: PricesOption = None,
     benchmark_file: BenchmarkOption = None,
-    executor_name: ExecutorOption = "local",
+    executor_name: ExecutorOption = DEFAULT_EXECUTOR,
     workers: WorkersOption = None,
     address: AddressOption = None,
     batch: BatchOption = 1,
-    metric: MetricOption = "sharpe",
+    metric: MetricOption = DEFAULT_METRIC,
     top: Annotated[int, typer.Option("--top", help="Rows of the leaderboard.")] = 10,
     heatmap_axes: Annotated[
         str | None,
@@ -426,9 +390,16 @@ def sweep_command(
     check_metric(metric)
     if top < 1:
         raise InvalidParameter(f"--top must be >= 1, got {top}")
+    chosen_axes = None
+    if heatmap_axes is not None:  # checked before any run, like every other option
+        names = [n.strip().replace("-", "_") for n in heatmap_axes.split(",")]
+        if len(names) != 2:
+            raise InvalidParameter(f"--heatmap expects ROWS,COLUMNS, got {heatmap_axes!r}")
+        chosen_axes = (names[0], names[1])
     spec = build_spec(grid or [], fixed or [], file, samples, seed)
     executor = make_executor(executor_name, workers, address, batch)
     data = load_market_data(spec, prices_file, benchmark_file)
+    check_sweep(spec, data, prices_file)
     folder = out or default_out("sweep", spec, data)
     messages = stderr_console()
     with _resumable(messages, folder), _progress(messages, f"sweep on {executor.name}") as progress:
@@ -442,17 +413,10 @@ def sweep_command(
             progress=progress,
         )
     table = result.table
-    axes = None
-    if heatmap_axes is not None:
-        names = [n.strip().replace("-", "_") for n in heatmap_axes.split(",")]
-        if len(names) != 2:
-            raise InvalidParameter(f"--heatmap expects ROWS,COLUMNS, got {heatmap_axes!r}")
-        axes = (names[0], names[1])
-    else:
-        axes = default_heatmap_axes(table, result.parameters)
+    axes = chosen_axes or default_heatmap_axes(table, result.parameters)
     grid_frame = heatmap(table, metric, *axes) if axes else None
     board = leaderboard(table, metric, top)
-    deflated = _deflated_of(table, metric)
+    deflated = deflated_of_best(table, metric)
     _write_report(folder, board, result.parameters, metric, grid_frame, axes, deflated)
     messages.print(
         f"{len(table):,d} runs ({result.executed:,d} run now on {result.executor} x"
@@ -521,16 +485,18 @@ def walk_forward_command(
     seed: SeedOption = None,
     prices_file: PricesOption = None,
     benchmark_file: BenchmarkOption = None,
-    train: Annotated[int, typer.Option("--train", help="Train window in sessions.")] = 1260,
-    test: Annotated[int, typer.Option("--test", help="Test window in sessions.")] = 252,
+    train: Annotated[
+        int, typer.Option("--train", help="Train window in sessions.")
+    ] = DEFAULT_TRAIN,
+    test: Annotated[int, typer.Option("--test", help="Test window in sessions.")] = DEFAULT_TEST,
     scheme: Annotated[
         str, typer.Option("--scheme", help=f"Train windows: {', '.join(SCHEMES)}.")
-    ] = "rolling",
-    executor_name: ExecutorOption = "local",
+    ] = SCHEMES[0],
+    executor_name: ExecutorOption = DEFAULT_EXECUTOR,
     workers: WorkersOption = None,
     address: AddressOption = None,
     batch: BatchOption = 1,
-    metric: MetricOption = "sharpe",
+    metric: MetricOption = DEFAULT_METRIC,
     out: OutOption = None,
     fresh: FreshOption = False,
     output: FormatOption = OutputFormat.table,
@@ -540,6 +506,7 @@ def walk_forward_command(
     spec = build_spec(grid or [], fixed or [], file, samples, seed)
     executor = make_executor(executor_name, workers, address, batch)
     data = load_market_data(spec, prices_file, benchmark_file)
+    check_walk_forward(spec, data, train, test, scheme)  # bad windows: before any run
     folder = out or default_out("walk-forward", spec, data, [train, test, scheme])
     messages = stderr_console()
     with (

@@ -19,7 +19,20 @@ from tradefolio.portfolio.scoring import FACTORS
 #: The defaults of every shared option (`BacktestConfig`'s defaults are the CLI's).
 DEFAULTS = BacktestConfig()
 
-StrategyOption = Annotated[str, typer.Option(help=f"Strategy: {', '.join(STRATEGIES)}.")]
+StrategyOption = Annotated[
+    str,
+    typer.Option(
+        help=f"Strategy: {', '.join(STRATEGIES)}, or your own class: path/to/file.py:ClassName "
+        "or package.module:ClassName."
+    ),
+]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        help="Your strategy's parameter NAME=VALUE, typed by its constructor (repeatable).",
+    ),
+]
 FastOption = Annotated[int, typer.Option(help="sma-cross: fast SMA window (sessions).")]
 SlowOption = Annotated[int, typer.Option(help="sma-cross: slow SMA window (sessions).")]
 LookbackOption = Annotated[
@@ -49,7 +62,25 @@ RiskPerTradeOption = Annotated[
     float, typer.Option(help="risk sizer: fraction of equity lost at the stop.")
 ]
 StopLossOption = Annotated[
-    float, typer.Option(help="risk sizer: stop distance as a fraction of price.")
+    float | None,
+    typer.Option(
+        help="Protective stop at fill x (1 - X) on every entry; the risk sizer sizes from it "
+        "(risk sizer default 0.05, always placed unless --no-stop)."
+    ),
+]
+TakeProfitOption = Annotated[
+    float | None,
+    typer.Option(help="Take-profit limit at fill x (1 + Y), one-cancels-other with the stop."),
+]
+TrailingStopOption = Annotated[
+    float | None,
+    typer.Option(help="Trailing stop Z (fraction) below the best close since the entry."),
+]
+NoStopOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-stop", help="Place no stop: the risk sizer sizes from a notional --stop-loss."
+    ),
 ]
 MaxPositionOption = Annotated[
     float, typer.Option(help="risk sizer: cap on one position, fraction of equity.")
@@ -82,6 +113,8 @@ __all__ = [
     "MaxPositionsOption",
     "MaxWeightOption",
     "MinWeightOption",
+    "NoStopOption",
+    "ParamOption",
     "PortfolioOption",
     "RebalanceOption",
     "RiskPerTradeOption",
@@ -91,6 +124,8 @@ __all__ = [
     "SolverOption",
     "StopLossOption",
     "StrategyOption",
+    "TakeProfitOption",
     "TargetBetaOption",
+    "TrailingStopOption",
     "WeightOption",
 ]

@@ -15,7 +15,8 @@ beta of symbol i's *log* returns on the benchmark's is
     beta_i = cov(r_i, r_B) / var(r_B) = sigma_i · sqrt(rho) / sigma_B,
 
 returned in `SyntheticMarket.betas` as an oracle for beta estimators. Randomness comes only
-from the `numpy.random.Generator` built from `seed` (or passed in as `seed`).
+from the `numpy.random.Generator` built from `seed` (or passed in as `seed`). `gbm_ohlc`
+adds opens (overnight gaps), highs, lows and volumes around the closes, for bar matching.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tradefolio.data.panel import PricePanel
 from tradefolio.data.validation import standard_frame
 from tradefolio.errors import InvalidParameter
 
@@ -136,6 +139,70 @@ def gbm_prices(
     ).prices
 
 
+def gbm_ohlc(
+    n_symbols: int,
+    n_days: int,
+    *,
+    seed: int | np.random.Generator = 0,
+    volatility: float | Sequence[float] = 0.20,
+    gap_volatility: float = 0.4,
+    range_volatility: float = 0.6,
+    tick: float | None = 0.01,
+    **market: Any,
+) -> PricePanel:
+    """Seeded OHLCV bars around GBM closes, for matching stops and limits inside bars.
+
+    Closes are `gbm_prices(...)` (same seed and `market` options of `gbm_market`: same
+    closes before rounding). Each session's
+    open is the previous close moved by an overnight gap, and the range extends past the
+    open and the close:
+
+        open_t  = close_{t-1} · exp(gap_volatility · σ · sqrt(dt) · g_t)       g ~ N(0, 1)
+        high_t  = max(open_t, close_t) · exp(range_volatility · σ · sqrt(dt) · |u_t|)
+        low_t   = min(open_t, close_t) · exp(-range_volatility · σ · sqrt(dt) · |v_t|)
+
+    (the first open is the first close), volume ~ 1e6 · exp(N(0, 0.3²)). With `tick` every
+    price is rounded to that tick and the range widened to keep low <= open, close <= high.
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    closes = gbm_market(n_symbols, n_days, seed=rng, volatility=volatility, **market).prices
+    _check(gap_volatility >= 0 and range_volatility >= 0, "gap/range volatility must be >= 0")
+    close = closes.to_numpy()
+    sigma = _per_symbol("volatility", volatility, n_symbols) * math.sqrt(1 / TRADING_DAYS_PER_YEAR)
+    shape = close.shape
+    previous = np.vstack([close[:1], close[:-1]])
+    gaps = np.exp(gap_volatility * sigma * rng.standard_normal(shape))
+    gaps[0] = 1.0
+    open_ = previous * gaps
+    up = np.exp(range_volatility * sigma * np.abs(rng.standard_normal(shape)))
+    down = np.exp(-range_volatility * sigma * np.abs(rng.standard_normal(shape)))
+    high = np.maximum(open_, close) * up
+    low = np.minimum(open_, close) * down
+    if tick is not None:
+        _check(math.isfinite(tick) and tick > 0, f"tick must be > 0, got {tick}")
+        decimals = max(0, -math.floor(math.log10(tick)))
+
+        def on_tick(values: np.ndarray) -> np.ndarray:
+            return np.asarray(np.round(np.maximum(np.round(values / tick) * tick, tick), decimals))
+
+        open_, close, high, low = on_tick(open_), on_tick(close), on_tick(high), on_tick(low)
+        high = np.maximum(high, np.maximum(open_, close))
+        low = np.minimum(low, np.minimum(open_, close))
+    volume = np.round(1e6 * np.exp(0.3 * rng.standard_normal(shape)))
+    index, columns = pd.DatetimeIndex(closes.index), closes.columns
+
+    def frame(values: np.ndarray) -> pd.DataFrame:
+        return standard_frame(values, index, list(columns))
+
+    return PricePanel(
+        close=frame(close),
+        open=frame(open_),
+        high=frame(high),
+        low=frame(low),
+        volume=frame(volume),
+    )
+
+
 def _per_symbol(name: str, value: float | Sequence[float], n_symbols: int) -> np.ndarray:
     array = np.asarray(value, dtype="float64")
     if array.ndim == 0:
@@ -153,4 +220,4 @@ def _check(condition: bool, message: str) -> None:
         raise InvalidParameter(message)
 
 
-__all__ = ["TRADING_DAYS_PER_YEAR", "SyntheticMarket", "gbm_market", "gbm_prices"]
+__all__ = ["TRADING_DAYS_PER_YEAR", "SyntheticMarket", "gbm_market", "gbm_ohlc", "gbm_prices"]

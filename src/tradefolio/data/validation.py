@@ -289,8 +289,9 @@ def check_no_gaps(prices: pd.DataFrame, source: Source) -> None:
     more = f" ({len(gaps) - 1} more gaps)" if len(gaps) > 1 else ""
     raise DataError(
         f"{source.name}: symbol {gap.symbol!r} has an interior gap, no price on {span} "
-        f"({gap.sessions} sessions) between listed prices{more}; fill the data or forward-fill "
-        f"on purpose with --fill-gaps (fill_gaps=True)"
+        f"({gap.sessions} session{'s' if gap.sessions > 1 else ''}) between listed "
+        f"prices{more}; fill the gaps in the file (or fetch it with `tradefolio data fetch "
+        f"--fill-gaps`, which forward-fills on purpose)"
     )
 
 

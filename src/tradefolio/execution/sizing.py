@@ -36,6 +36,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tradefolio.errors import InvalidParameter
+from tradefolio.execution.costs import CostModel, largest_affordable
+from tradefolio.execution.money import MICRO, to_micro
 
 if TYPE_CHECKING:
     from tradefolio.portfolio.types import AllocationResult
@@ -46,7 +48,6 @@ Quantity = int | Decimal
 #: The fallback beta of `BetaSizer` for a symbol with no usable beta: size as the market.
 FALLBACK_BETA = 1.0
 
-_BPS = 10_000.0
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -138,12 +139,14 @@ class CommissionEstimate:
         commission(q) = 0                                               if q = 0
                       = max(minimum, per_share · q + bps / 1e4 · q · price)   otherwise
 
-    The same shape as the backtest's cost model; zero by default.
+    computed by the one cost model (`tradefolio.execution.costs.CostModel`, rounding
+    included), so a sizer's cash cap and the fill agree; zero by default.
     """
 
     bps: float = 0.0
     per_share: float = 0.0
     minimum: float = 0.0
+    _model: CostModel = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("bps", "per_share", "minimum"):
@@ -151,14 +154,23 @@ class CommissionEstimate:
                 raise InvalidParameter(
                     f"commission {name} must be >= 0, got {getattr(self, name)!r}"
                 )
+        model = CostModel(
+            commission_bps=self.bps,
+            commission_per_share=self.per_share,
+            commission_min=self.minimum,
+        )
+        object.__setattr__(self, "_model", model)
 
     def cost(self, units: float, price: float) -> float:
         """Cash a buy of `units` at `price` needs: `fl(price · units) + commission(units)`."""
         if units <= 0:
             return 0.0
         notional = price * units
-        fee = self.per_share * units + self.bps / _BPS * notional
-        return notional + max(self.minimum, fee)
+        if self._model.free:
+            return notional
+        quantity: int | Decimal = int(units) if float(units).is_integer() else Decimal(repr(units))
+        fee = self._model.commission_micro(quantity, to_micro(price), "buy")
+        return notional + fee / MICRO
 
 
 def _held_lots(position: float, lot_size: Quantity) -> Quantity:
@@ -191,7 +203,8 @@ def affordable_lots(
 
     `cost` is `CommissionEstimate.cost` (plain `fl(price · units)` without commission); it is
     monotone in `n`, so the answer comes from a guess `floor(cash / (price · lot))` checked
-    and corrected by exponential and binary search (exact, whatever the float rounding).
+    and corrected by the one search, `costs.largest_affordable` (exact, whatever the float
+    rounding).
     """
     if not (math.isfinite(price) and price > 0.0 and math.isfinite(cash)):
         raise InvalidParameter(f"need a finite price > 0 and finite cash, got {price!r}, {cash!r}")
@@ -203,27 +216,7 @@ def affordable_lots(
 
     if not fits(1):
         return 0
-    guess = max(1, _floor_lots(cash / price, lot_size))
-    step = 1
-    if fits(guess):
-        low = guess
-        while fits(low + step):
-            low, step = low + step, step * 2
-        high = low + step
-    else:
-        high, low = guess, 1
-        while high - step > 1:
-            if fits(high - step):
-                low = high - step
-                break
-            high, step = high - step, step * 2
-    while high - low > 1:  # invariant: fits(low) and not fits(high)
-        middle = (low + high) // 2
-        if fits(middle):
-            low = middle
-        else:
-            high = middle
-    return low
+    return largest_affordable(fits, max(1, _floor_lots(cash / price, lot_size)))
 
 
 def cash_capped(

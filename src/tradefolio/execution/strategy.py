@@ -36,9 +36,14 @@ BoolArray = npt.NDArray[np.bool_]
 
 @dataclass(frozen=True, slots=True)
 class Enter:
-    """Open a long position in `symbol` (no-op while one is held)."""
+    """Open a long position in `symbol` (no-op while one is held or an order is working).
+
+    `limit_price`, when given, makes the entry a `DAY` limit buy at that price (sized at
+    it); otherwise the entry is a market order.
+    """
 
     symbol: str
+    limit_price: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,19 +69,24 @@ class SignalPlan:
 
     `entries[t, j]` / `exits[t, j]`: `Enter` / `Exit` of column j decided at the close of bar
     t; `rebalances[t]`: the target weights decided at the close of bar t. Shapes are
-    `(bars, symbols)` in the price panel's row and column order.
+    `(bars, symbols)` in the price panel's row and column order. `entry_limits`, when
+    given, holds each entry's limit price (NaN: a market entry).
     """
 
     entries: BoolArray
     exits: BoolArray
     rebalances: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    entry_limits: npt.NDArray[np.float64] | None = None
 
     def intents_at(self, bar: int, symbols: list[str]) -> tuple[Intent, ...]:
         """The intents decided at the close of `bar`: exits, then rebalance, then entries."""
         intents: list[Intent] = [Exit(symbols[j]) for j in np.flatnonzero(self.exits[bar])]
         if bar in self.rebalances:
             intents.append(Rebalance(dict(self.rebalances[bar])))
-        intents.extend(Enter(symbols[j]) for j in np.flatnonzero(self.entries[bar]))
+        limits = self.entry_limits
+        for j in np.flatnonzero(self.entries[bar]):
+            price = None if limits is None else float(limits[bar, j])
+            intents.append(Enter(symbols[j], None if price is None or price != price else price))
         return tuple(intents)
 
     @classmethod

@@ -46,13 +46,14 @@ from functools import partial
 from typing import Any, NoReturn, Protocol, TypeVar
 from urllib.parse import urlparse
 
-from tradefolio.errors import BrokerError, MissingExtra
+from tradefolio.errors import BrokerError, InvalidParameter, MissingExtra
 from tradefolio.live.broker import (
     BrokerAccount,
     BrokerPosition,
     DuplicateClientOrderId,
     OrderRejected,
     SubmitOutcomeUnknown,
+    SubmitRefused,
 )
 from tradefolio.live.orders import BrokerOrder, OrderRequest, OrderStatus, Side
 
@@ -66,6 +67,12 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 #: Orders are DAY orders: none can receive a fill more than a few sessions after it was
 #: submitted, so `fills_since` looks back this far by submission time.
 FILL_LOOKBACK = timedelta(days=7)
+#: How long after a submit was first looked up in vain Alpaca may still act on it (a POST
+#: whose answer timed out can be processed late): before this, an empty lookup is not proof
+#: that the order is absent (`AlpacaBroker.confirm_absent`).
+ACCEPTANCE_WINDOW = timedelta(minutes=5)
+#: Slack on our clock against Alpaca's when listing orders submitted after a plan's time.
+CLOCK_SLACK = timedelta(minutes=1)
 #: Alpaca's maximum page size for ``GET /v2/orders``.
 PAGE_LIMIT = 500
 
@@ -166,14 +173,63 @@ def _sdk_version() -> str:
         return "unknown"
 
 
+#: Alpaca's trading endpoints: the account an endpoint reaches is fixed by its host.
+PAPER_HOST = "paper-api.alpaca.markets"
+LIVE_HOST = "api.alpaca.markets"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class AccountMismatch(BrokerError, InvalidParameter):
+    """The endpoint or the account reached is not the one the explicit flag chose."""
+
+
+def redact_url(url: str) -> str:
+    """`url` without credentials, query or fragment: what may be printed or stored."""
+    try:
+        parsed = urlparse(url)
+        host = parsed.hostname or "?"
+        port = f":{parsed.port}" if parsed.port else ""
+    except ValueError:
+        return "<unparsable URL>"
+    return f"{parsed.scheme}://{host}{port}{parsed.path}"
+
+
 def check_url(url: str, env_name: str = URL_ENV) -> None:
-    """Keys travel in headers: refuse plain http except to this machine."""
-    parsed = urlparse(url)
-    loopback = parsed.hostname in ("127.0.0.1", "localhost", "::1")
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise BrokerError(f"{env_name} must be an http(s) URL, got {url!r}")
-    if parsed.scheme == "http" and not loopback:
+    """Keys travel in headers: refuse plain http except to this machine, and a URL carrying
+    credentials (``user:password@``), which would be printed and stored with it."""
+    try:
+        parsed = urlparse(url)
+        hostname, username, password = parsed.hostname, parsed.username, parsed.password
+        parsed.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise InvalidParameter(f"{env_name} is not a valid URL ({exc})") from exc
+    if username is not None or password is not None:
+        raise InvalidParameter(
+            f"{env_name} must not contain credentials (user:password@host); the keys go in "
+            f"{KEY_ENV} and {SECRET_ENV}"
+        )
+    if parsed.scheme not in ("http", "https") or not hostname:
+        raise BrokerError(f"{env_name} must be an http(s) URL, got {redact_url(url)!r}")
+    if parsed.scheme == "http" and hostname not in _LOOPBACK:
         raise BrokerError(f"{env_name} must use https (API keys are sent with every request)")
+
+
+def check_account_choice(url: str | None, paper: bool) -> None:
+    """The account is chosen by the explicit flag alone: an endpoint override naming the
+    other account's Alpaca host is refused, naming both (older tools set
+    ``APCA_API_BASE_URL`` to select live trading)."""
+    if url is None:
+        return
+    host = (urlparse(url).hostname or "").lower()
+    flag = "--paper-account" if paper else "--live-account"
+    other = LIVE_HOST if paper else PAPER_HOST
+    if host == other:
+        kind = "live (real-money)" if paper else "paper"
+        fix = "--live-account" if paper else "--paper-account"
+        raise AccountMismatch(
+            f"{URL_ENV}={redact_url(url)} is Alpaca's {kind} endpoint but {flag} was "
+            f"chosen; unset {URL_ENV} or pass {fix}"
+        )
 
 
 def create_trading_client(
@@ -287,7 +343,10 @@ class AlpacaBroker:
         read_retries: int = 2,
         read_retry_wait: float = 0.5,
         fill_lookback: timedelta = FILL_LOOKBACK,
+        paper: bool | None = None,
+        acceptance_window: timedelta = ACCEPTANCE_WINDOW,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         if read_retries < 0:
             raise BrokerError(f"read_retries must be >= 0, got {read_retries}")
@@ -297,7 +356,11 @@ class AlpacaBroker:
         self.read_retries = read_retries
         self.read_retry_wait = read_retry_wait
         self.fill_lookback = fill_lookback
+        self.acceptance_window = acceptance_window
+        #: The account the flags chose (None: not checked); `check_ready` verifies it.
+        self.paper = paper
         self._sleep = sleep
+        self._clock = clock or (lambda: datetime.now(UTC))
 
     @classmethod
     def from_env(
@@ -317,11 +380,14 @@ class AlpacaBroker:
                 f"--broker alpaca needs the environment variables {', '.join(missing)}"
             )
         url = env.get(URL_ENV) or None
+        if url is not None:
+            check_url(url)
+        check_account_choice(url, paper)
         client = create_trading_client(
             env[KEY_ENV], env[SECRET_ENV], paper=paper, url_override=url, timeout=timeout
         )
-        endpoint = url or ("alpaca paper" if paper else "alpaca LIVE")
-        return cls(client, endpoint=endpoint, **options)
+        endpoint = redact_url(url) if url else ("alpaca paper" if paper else "alpaca LIVE")
+        return cls(client, endpoint=endpoint, paper=paper, **options)
 
     def __repr__(self) -> str:
         return f"AlpacaBroker(endpoint={self.endpoint!r})"
@@ -415,7 +481,8 @@ class AlpacaBroker:
                     ) from exc
                 raise
             if failure.transient:
-                raise SubmitOutcomeUnknown(
+                kind = SubmitRefused if failure.status in (429, 503) else SubmitOutcomeUnknown
+                raise kind(
                     f"{order.client_order_id}: submit outcome unknown ({failure.describe()}); "
                     "resolve by lookup"
                 ) from exc
@@ -423,7 +490,8 @@ class AlpacaBroker:
                 return self._existing(order)
             if failure.status in (400, 403, 422):
                 raise OrderRejected(
-                    f"{order.client_order_id}: rejected by Alpaca ({failure.describe()})"
+                    f"{order.client_order_id}: rejected by Alpaca ({failure.describe()})",
+                    retryable=failure.status == 422,
                 ) from exc
             # 401/404/...: wrong keys or endpoint. Nothing was placed, but trading on is
             # pointless; the order stays PENDING_SUBMIT and is looked up after a restart.
@@ -474,6 +542,23 @@ class AlpacaBroker:
                 return None
             self._fail(f"lookup of {client_order_id}", exc)
         return self._report(remote)
+
+    def confirm_absent(
+        self, client_order_id: str, *, placed_after: datetime, missing_since: datetime
+    ) -> bool:
+        """Certain only once `acceptance_window` has passed since the first empty lookup
+        (a POST processed late shows up within it) *and* then both the lookup by client id
+        and a listing of every order submitted since the plan (less `CLOCK_SLACK`) miss it.
+        A read that fails is not certainty."""
+        if self._clock() < missing_since + self.acceptance_window:
+            return False
+        try:
+            if self.get_order(client_order_id) is not None:
+                return False
+            listed = self._orders("all", after=placed_after - CLOCK_SLACK)
+        except BrokerError:  # SubmitOutcomeUnknown included: not observed, not certain
+            return False
+        return all(str(o.client_order_id) != client_order_id for o in listed)
 
     def open_orders(self) -> list[BrokerOrder]:
         """Every open order of the account (ours or not), oldest first."""
@@ -569,7 +654,23 @@ class AlpacaBroker:
         status = _enum_value(getattr(remote, "status", "ACTIVE"))
         if status != "ACTIVE" or getattr(remote, "trading_blocked", False):
             raise BrokerError(f"the Alpaca account cannot trade (status {status})")
+        self._check_account_kind(str(getattr(remote, "account_number", "") or ""))
         return self.account()
+
+    def _check_account_kind(self, account_number: str) -> None:
+        """Alpaca's paper account numbers start with ``PA``: the account the keys reach
+        must be the kind the flag chose, whatever endpoint (a proxy) was in between."""
+        if self.paper is None or not account_number:
+            return
+        is_paper = account_number.upper().startswith("PA")
+        if is_paper == self.paper:
+            return
+        flag = "--paper-account" if self.paper else "--live-account"
+        reached = "a paper account" if is_paper else "a LIVE (real-money) account"
+        raise AccountMismatch(
+            f"the keys reach {reached} at {self.endpoint} but {flag} was chosen; "
+            "use the other flag or the other account's keys"
+        )
 
     # -- mapping ---------------------------------------------------------------------------
 
@@ -608,11 +709,14 @@ __all__ = [
     "SECRET_ENV",
     "TESTED_SDK_VERSION",
     "URL_ENV",
+    "AccountMismatch",
     "AlpacaBroker",
     "TradingApi",
+    "check_account_choice",
     "check_url",
     "create_trading_client",
     "disable_sdk_retries",
     "install_timeout",
     "map_status",
+    "redact_url",
 ]

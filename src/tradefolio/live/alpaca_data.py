@@ -44,6 +44,7 @@ from tradefolio.live.alpaca import (
     check_url,
     disable_sdk_retries,
     install_timeout,
+    redact_url,
 )
 from tradefolio.live.feed import to_decimal
 from tradefolio.live.polling_feed import LatestCloses, MarketDataUnavailable, closes_frame
@@ -176,7 +177,7 @@ class AlpacaMarketData:
         client = create_data_client(
             env[KEY_ENV], env[SECRET_ENV], url_override=url, timeout=timeout
         )
-        return cls(client, endpoint=url or "alpaca data", **options)
+        return cls(client, endpoint=redact_url(url) if url else "alpaca data", **options)
 
     def __repr__(self) -> str:
         return f"AlpacaMarketData(endpoint={self.endpoint!r}, feed={self.feed!r})"

@@ -5,6 +5,7 @@ Two errors carry meaning for exactly-once submission:
 * `SubmitOutcomeUnknown` — the request may or may not have reached the venue (timeout,
   connection reset, 5xx, 429 after the SDK gave up). The trader never resends blindly; it
   looks the order up by client id.
+  `SubmitRefused` (429/503) is the kind a lookup may prove was not placed: it is retried.
 * `DuplicateClientOrderId` — the venue already has an order with this client id (typically
   the first attempt of a submit whose answer was lost). It means "look it up", not failure.
 
@@ -30,12 +31,24 @@ class SubmitOutcomeUnknown(BrokerError):
     """A request's outcome was not observed; resolve it by lookup, never by resending."""
 
 
+class SubmitRefused(SubmitOutcomeUnknown):
+    """The venue answered a submit with "not now" (HTTP 429 or 503): most likely nothing
+    was placed, but only a lookup says so; then the trader may resend under the same
+    client order id (the venue's unique ids turn a late first attempt into a duplicate)."""
+
+
 class DuplicateClientOrderId(BrokerError):
     """The broker already holds an order with this client order id."""
 
 
 class OrderRejected(BrokerError):
-    """The broker refused the order (a definitive answer: nothing was placed)."""
+    """The broker refused the order (a definitive answer: nothing was placed). With
+    `retryable`, the refusal may pass on a second attempt (HTTP 422 during a venue hiccup)
+    and the trader retries it within the bar under the same client order id."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +90,16 @@ class Broker(Protocol):
         """The order with this client id, or None if the broker has never seen it."""
         ...
 
+    def confirm_absent(
+        self, client_order_id: str, *, placed_after: datetime, missing_since: datetime
+    ) -> bool:
+        """True only when the venue says with certainty that it holds no order with this
+        id and never will: a lookup that comes back empty is not enough where a request
+        can still be processed late. `placed_after` bounds when the order could have been
+        sent (its plan's time); `missing_since` is when it was first looked up in vain.
+        Any failure to ask is False (not certain)."""
+        ...
+
     def open_orders(self) -> list[BrokerOrder]:
         """Orders that are not yet filled, canceled or rejected."""
         ...
@@ -102,4 +125,5 @@ __all__ = [
     "DuplicateClientOrderId",
     "OrderRejected",
     "SubmitOutcomeUnknown",
+    "SubmitRefused",
 ]

@@ -66,11 +66,18 @@ class ReplayFeed:
         """The file's last bar."""
         return self._days[-1] if self._days else None
 
+    def _start(self, after: date | None) -> int:
+        if after is None:
+            return 0
+        return int(pd.Index(self._days).searchsorted(after, side="right"))
+
+    def remaining(self, after: date | None = None) -> int:
+        """How many bars `bars(after)` yields."""
+        return len(self._days) - self._start(after)
+
     def bars(self, after: date | None = None) -> Iterator[Bar]:
         """Bars strictly after `after` (all when None), in order."""
-        start = 0
-        if after is not None:
-            start = int(pd.Index(self._days).searchsorted(after, side="right"))
+        start = self._start(after)
         for position in range(start, len(self._days)):
             row = self._values[position]
             prices = {

@@ -13,6 +13,13 @@ this file at start. Rules the code below keeps:
 * Each public mutation is one transaction; a crash leaves the file at the last commit.
 * `PRAGMA user_version` is the schema version; migrations run forward inside one
   transaction, and a file from a newer tradefolio is refused before anything is written.
+* An existing file is checked before it is opened for writing (`_probe`: read-only, its
+  name escaped in the URI; ``PRAGMA quick_check``, the schema, the tables that schema
+  has). An empty, damaged or foreign file is refused untouched (`JournalPathError`) and
+  never reinitialised; a new journal is built in a temporary file and linked into place,
+  owner-only (0600), so a crash never leaves an empty journal behind.
+* Every write transaction waits for another process's write lock (`begin_immediate`),
+  retried up to `LOCK_WAIT_SECONDS`, then fails as one `JournalError` line.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -30,7 +39,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tradefolio.errors import TradefolioError
+from tradefolio.errors import InvalidParameter, TradefolioError
 from tradefolio.live.orders import (
     Fill,
     JournalOrder,
@@ -39,7 +48,7 @@ from tradefolio.live.orders import (
     check_transition,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -133,6 +142,14 @@ _MIGRATIONS: dict[int, str] = {
     ALTER TABLE orders ADD COLUMN risk_notional TEXT;
     CREATE INDEX orders_by_bar ON orders(bar);
     """,
+    # The last price of every symbol seen (not only the held ones): the risk engine's price
+    # band needs each reference after a restart exactly as before it.
+    # (With the partial index of unfinished bars: finding the open plan is O(1), not a
+    # scan of every bar on every bar.)
+    3: """
+    CREATE TABLE marks (symbol TEXT PRIMARY KEY, price TEXT NOT NULL, bar TEXT NOT NULL);
+    CREATE INDEX bars_open ON bars(bar) WHERE done_at IS NULL;
+    """,
 }
 
 #: Quantum of derived, informational prices (average prices); the ledger itself is exact.
@@ -145,6 +162,9 @@ class JournalError(TradefolioError):
 
 #: Detail of an order event recording a duplicate-id answer: the broker holds the order.
 BROKER_HOLDS_ID = "duplicate id"
+#: Marks the order event of the first lookup that did not find an order whose submit may
+#: have reached the broker (the start of the broker's acceptance window).
+NOT_FOUND = "not found at broker"
 
 
 def utc_now() -> datetime:
@@ -205,11 +225,56 @@ class PlannedIntent:
     reason: str = ""
 
 
-def _read_user_version(path: Path) -> int:
-    uri = f"file:{path}?mode=ro"
+#: How long a transaction waits, in all, for another process's write lock on the file
+#: (a `live halt`, a backup, an sqlite3 shell) before giving up with a `JournalError`.
+LOCK_WAIT_SECONDS = 60.0
+#: SQLite's own busy wait per attempt; `begin_immediate` retries until `LOCK_WAIT_SECONDS`.
+_BUSY_TIMEOUT_SECONDS = 2.0
+_CREATE_TABLE = re.compile(r"CREATE TABLE (\w+)", re.IGNORECASE)
+
+
+class JournalPathError(JournalError, InvalidParameter):
+    """`--db` names something that is not a usable journal (missing, a directory, empty,
+    damaged, not SQLite, another program's SQLite, read-only): bad input, exit 2."""
+
+
+def expected_tables(version: int) -> set[str]:
+    """The tables a journal of schema `version` has (the migrations up to it create them)."""
+    return {
+        name
+        for target in range(1, version + 1)
+        for name in _CREATE_TABLE.findall(_MIGRATIONS[target])
+    }
+
+
+def read_only_uri(path: Path) -> str:
+    """A read-only SQLite URI of `path`, percent-escaped: a name with ``#``, ``?`` or ``%``
+    must not open another file (``file:j#1.db`` is the file ``j``)."""
+    return path.absolute().as_uri() + "?mode=ro"
+
+
+def _probe(path: Path) -> int:
+    """Check an existing file before anything opens it for writing; return its schema.
+
+    Refuses (`JournalPathError`, nothing written) a directory, an empty file, a file that is
+    not SQLite, a damaged one (``PRAGMA quick_check``), another program's SQLite, and a
+    journal missing a table its schema has; `JournalError` for a newer schema.
+    """
+    if path.is_dir():
+        raise JournalPathError(f"journal {path} is a directory; pass a journal file to --db")
     try:
-        probe = sqlite3.connect(uri, uri=True, timeout=2.0)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise JournalPathError(f"cannot read journal {path}: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise JournalPathError(
+            f"journal {path} is an empty file (0 bytes), not a tradefolio journal; it is never "
+            "reinitialised: restore it or pass another --db"
+        )
+    try:
+        probe = sqlite3.connect(read_only_uri(path), uri=True, timeout=_BUSY_TIMEOUT_SECONDS)
         try:
+            check = probe.execute("PRAGMA quick_check").fetchall()
             (version,) = probe.execute("PRAGMA user_version").fetchone()
             tables = {
                 row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -217,10 +282,97 @@ def _read_user_version(path: Path) -> int:
         finally:
             probe.close()
     except sqlite3.DatabaseError as exc:
-        raise JournalError(f"{path} is not a tradefolio journal ({exc})") from exc
-    if version == 0 and tables:
-        raise JournalError(f"{path} is an SQLite file but not a tradefolio journal")
+        reason = str(exc)
+        if "not a database" in reason or "malformed" in reason or "corrupt" in reason:
+            raise JournalPathError(
+                f"journal {path} is damaged or not an SQLite file ({reason}); restore it from "
+                "a backup or pass another --db"
+            ) from exc
+        raise JournalPathError(f"cannot read journal {path}: {reason}") from exc
+    if check != [("ok",)]:
+        raise JournalPathError(
+            f"journal {path} is damaged (quick_check: {str(check[0][0])[:120]}); restore it "
+            "from a backup or pass another --db"
+        )
+    if version == 0:
+        raise JournalPathError(
+            f"{path} is an SQLite file but not a tradefolio journal; pass another --db"
+        )
+    if version > SCHEMA_VERSION:
+        raise JournalError(
+            f"{path} has journal schema {version}, newer than this tradefolio "
+            f"supports ({SCHEMA_VERSION}); upgrade tradefolio"
+        )
+    missing = expected_tables(version) - tables
+    if missing:
+        raise JournalPathError(
+            f"journal {path} (schema {version}) lacks the table(s) {', '.join(sorted(missing))}; "
+            "it is damaged: restore it from a backup or pass another --db"
+        )
     return int(version)
+
+
+def _create(path: Path) -> None:
+    """Create a journal file at `path` atomically, owner-only (0600): the schema is built in
+    a temporary file next to it and linked into place, so `path` is never an empty or
+    half-built file (which a later open would refuse)."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise JournalPathError(f"cannot create journal {path}: folder {folder} does not exist")
+    temporary = folder / f".{path.name}.{os.getpid()}.creating"
+    try:
+        fd = os.open(temporary, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        os.close(fd)
+        db = sqlite3.connect(str(temporary), isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for target in range(1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        fd = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileExistsError):  # created meanwhile: open that one
+            os.link(temporary, path)
+        directory = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except (OSError, sqlite3.Error) as exc:
+        raise JournalPathError(f"cannot create journal {path}: {exc}") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+
+
+def begin_immediate(
+    db: sqlite3.Connection, path: Path | str, lock_wait: float = LOCK_WAIT_SECONDS
+) -> None:
+    """``BEGIN IMMEDIATE``, waiting for another process's write lock up to `lock_wait`
+    seconds in all (SQLite's busy wait, retried), then `JournalError`: a short lock (a
+    `live halt`, a backup) never kills a running trader, a stuck one is one clear line."""
+    deadline = time.monotonic() + lock_wait
+    while True:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise JournalError(
+                    f"journal {path} stayed locked by another process for {lock_wait:g} s; "
+                    "stop it (an sqlite3 shell, a backup) and run again: the session resumes"
+                ) from exc
+            time.sleep(0.05)
 
 
 class Journal:
@@ -230,59 +382,90 @@ class Journal:
     read it or flip the trading state while a trader runs.
     """
 
-    def __init__(self, connection: sqlite3.Connection, path: Path, lock_fd: int | None) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        path: Path,
+        lock_fd: int | None,
+        *,
+        version: int = SCHEMA_VERSION,
+        lock_wait: float = LOCK_WAIT_SECONDS,
+    ) -> None:
         self._db = connection
         self.path = path
         self._lock_fd = lock_fd
         self._in_tx = False
+        self._version = version
+        self.lock_wait = lock_wait
 
     # -- opening -------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path, *, writer: bool = True, create: bool = True) -> Journal:
-        """Open (and with `create`, initialise or migrate) the journal at `path`.
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        writer: bool = True,
+        create: bool = True,
+        lock_wait: float = LOCK_WAIT_SECONDS,
+    ) -> Journal:
+        """Open (and as the writer, create or migrate) the journal at `path`.
 
-        Raises `JournalError` before writing anything when the file belongs to a newer
-        tradefolio, is not a journal, is missing (and `create` is false), or another
-        process holds the writer lock.
+        An existing file is checked first (`_probe`: integrity, schema, expected tables)
+        and refused, untouched, when it is not a sound journal of this or an older
+        tradefolio: an empty or damaged file is never reinitialised. A missing one is
+        created atomically (owner-only) by a writer with `create`, else refused. Raises
+        `JournalPathError` for a bad path, `JournalError` for a newer schema or a writer
+        lock held by another trader. `lock_wait` bounds every wait for SQLite's write lock.
         """
         path = Path(path)
-        exists = path.exists()
-        if exists:
-            version = _read_user_version(path)
-            if version > SCHEMA_VERSION:
-                raise JournalError(
-                    f"{path} has journal schema {version}, newer than this tradefolio "
-                    f"supports ({SCHEMA_VERSION}); upgrade tradefolio"
+        if not path.exists() and not path.is_symlink():
+            if not create or not writer:
+                raise JournalPathError(
+                    f"no journal at {path}; start a session with `tradefolio live`"
                 )
-        elif not create or not writer:
-            raise JournalError(f"no journal at {path}; start a session with `tradefolio live`")
-        lock_fd: int | None = None
-        if writer and exists:
-            lock_fd = cls._lock(path)
+            _create(path)
+        version = _probe(path)
+        lock_fd = cls._lock(path) if writer else None
         try:
-            connection = sqlite3.connect(str(path), timeout=5.0, isolation_level=None)
+            connection = sqlite3.connect(
+                str(path), timeout=min(_BUSY_TIMEOUT_SECONDS, lock_wait), isolation_level=None
+            )
         except sqlite3.Error as exc:
             if lock_fd is not None:
                 os.close(lock_fd)
-            raise JournalError(f"cannot open journal {path}: {exc}") from exc
-        if writer and not exists:
-            lock_fd = cls._lock(path)
-        journal = cls(connection, path, lock_fd)
+            raise JournalPathError(f"cannot open journal {path}: {exc}") from exc
+        journal = cls(connection, path, lock_fd, version=version, lock_wait=lock_wait)
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
+            if writer:
+                connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA foreign_keys=ON")
             if writer:
                 journal._migrate()
         except sqlite3.OperationalError as exc:
             journal.close()
+            if "readonly" in str(exc):
+                raise JournalPathError(
+                    f"journal {path} is read-only ({exc}); a trader must be able to write it"
+                ) from exc
             raise JournalError(f"journal {path} is locked or unreadable: {exc}") from exc
+        except BaseException:
+            journal.close()
+            raise
         return journal
 
     @staticmethod
     def _lock(path: Path) -> int:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except PermissionError as exc:
+            raise JournalPathError(
+                f"journal {path} is read-only ({exc.strerror}); a trader must be able to "
+                "write it (`live status` can still read it)"
+            ) from exc
+        except OSError as exc:
+            raise JournalPathError(f"cannot open journal {path}: {exc.strerror or exc}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -294,7 +477,7 @@ class Journal:
         return fd
 
     def _migrate(self) -> None:
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        version = self._version
         if version >= SCHEMA_VERSION:
             return
         with self.transaction():
@@ -303,6 +486,7 @@ class Journal:
                     if statement.strip():
                         self._db.execute(statement)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._version = SCHEMA_VERSION
 
     def close(self) -> None:
         """Close the connection, then release the writer lock (in that order: closing our
@@ -329,7 +513,7 @@ class Journal:
         if self._in_tx:
             yield self._db
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        begin_immediate(self._db, self.path, self.lock_wait)
         self._in_tx = True
         try:
             yield self._db
@@ -339,6 +523,21 @@ class Journal:
             raise
         self._in_tx = False
         self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads that see one committed state (a deferred read transaction: WAL keeps its
+        snapshot while a trader commits), e.g. `live status`'s cash and positions."""
+        if self._in_tx:
+            yield
+            return
+        self._db.execute("BEGIN DEFERRED")
+        self._in_tx = True
+        try:
+            yield
+        finally:
+            self._in_tx = False
+            self._db.execute("COMMIT")
 
     # -- meta and runs -------------------------------------------------------------------
 
@@ -506,8 +705,9 @@ class Journal:
     def finish_bar(
         self, bar: date, cash: Decimal, equity: Decimal, marks: dict[str, Decimal]
     ) -> None:
-        """Snapshot positions and account for `bar` and mark it processed (one transaction;
-        a bar without orders needs no plan row first)."""
+        """Snapshot positions and account for `bar`, keep the last price of every symbol in
+        `marks`, and mark the bar processed (one transaction; a bar without orders needs no
+        plan row first)."""
         day = bar.isoformat()
         with self.transaction() as db:
             for position in self.positions().values():
@@ -522,6 +722,12 @@ class Journal:
                         dec(marks.get(position.symbol, Decimal(0))),
                     ),
                 )
+            db.executemany(
+                "INSERT INTO marks(symbol, price, bar) VALUES (?, ?, ?) ON CONFLICT(symbol) "
+                "DO UPDATE SET price = excluded.price, bar = excluded.bar "
+                "WHERE marks.price != excluded.price",
+                [(symbol, dec(price), day) for symbol, price in marks.items()],
+            )
             now = _ts()
             db.execute(
                 "INSERT INTO bars(bar, planned_at, done_at, cash, equity) VALUES (?, ?, ?, ?, ?) "
@@ -596,7 +802,7 @@ class Journal:
     def live_orders(self) -> list[JournalOrder]:
         """Orders not in a terminal state (uses a partial index: O(live orders))."""
         rows = self._db.execute(
-            f"SELECT {self._ORDER_COLUMNS} FROM orders "
+            f"SELECT {self._ORDER_COLUMNS} FROM orders INDEXED BY orders_live "
             "WHERE status NOT IN ('denied', 'filled', 'canceled', 'rejected') ORDER BY seq"
         )
         return [self._order(row) for row in rows]
@@ -609,6 +815,57 @@ class Journal:
             (client_order_id, BROKER_HOLDS_ID + "%"),
         ).fetchone()
         return row is not None
+
+    def created_at(self, client_order_id: str) -> datetime:
+        """When the order was journaled (its plan's time: it cannot have been sent before)."""
+        row = self._db.execute(
+            "SELECT created_at FROM orders WHERE client_order_id = ?", (client_order_id,)
+        ).fetchone()
+        if row is None:
+            raise JournalError(f"unknown client order id {client_order_id}")
+        return datetime.fromisoformat(row[0])
+
+    def missing_since(self, client_order_id: str) -> datetime | None:
+        """When a lookup first failed to find this order (None: never recorded)."""
+        (at,) = self._db.execute(
+            "SELECT min(at) FROM order_events WHERE client_order_id = ? AND detail LIKE ?",
+            (client_order_id, f"%{NOT_FOUND}%"),
+        ).fetchone()
+        return None if at is None else datetime.fromisoformat(at)
+
+    def note_missing(self, client_order_id: str, at: datetime | None = None) -> datetime:
+        """Record (once) that a lookup did not find the order; returns the first such time.
+        The order keeps its status: not finding it is not knowing it is absent."""
+        with self.transaction() as db:
+            first = self.missing_since(client_order_id)
+            if first is not None:
+                return first
+            current = self.order(client_order_id)
+            if current is None:
+                raise JournalError(f"unknown client order id {client_order_id}")
+            moment = at or utc_now()
+            db.execute(
+                "INSERT INTO order_events(client_order_id, from_status, to_status, at, detail) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    client_order_id,
+                    current.status.value,
+                    current.status.value,
+                    _ts(moment),
+                    NOT_FOUND,
+                ),
+            )
+        return moment
+
+    def problem_orders(self) -> list[tuple[JournalOrder, str]]:
+        """Orders the broker refused (REJECTED) or whose outcome is still UNKNOWN, each
+        with the detail of its latest event (why), in journal order."""
+        rows = self._db.execute(
+            f"SELECT {self._ORDER_COLUMNS}, (SELECT detail FROM order_events e "
+            "WHERE e.client_order_id = orders.client_order_id ORDER BY e.id DESC LIMIT 1) "
+            "FROM orders WHERE status IN ('rejected', 'unknown') ORDER BY seq"
+        )
+        return [(self._order(row), str(row[-1] or "")) for row in rows]
 
     def all_orders(self) -> list[JournalOrder]:
         """Every order, in journal order."""
@@ -800,7 +1057,13 @@ class Journal:
         }
 
     def last_marks(self) -> dict[str, Decimal]:
-        """Prices of the last processed bar's position snapshot."""
+        """The last price of every symbol seen up to the last processed bar (journals of
+        schema 2 and older: the last position snapshot's prices)."""
+        if self._version >= 3:
+            rows = self._db.execute("SELECT symbol, price FROM marks")
+            marks = {symbol: Decimal(price) for symbol, price in rows}
+            if marks:
+                return marks
         last = self.last_done_bar()
         if last is None:
             return {}
@@ -816,9 +1079,12 @@ class Journal:
 
 
 __all__ = [
+    "BROKER_HOLDS_ID",
+    "NOT_FOUND",
     "SCHEMA_VERSION",
     "Journal",
     "JournalError",
+    "JournalPathError",
     "LedgerPosition",
     "PlannedIntent",
     "PlannedOrder",

@@ -7,9 +7,11 @@ slippage, and charges commission with `CostModel`. Its orders, positions and cas
 windows between "journaled", "accepted by the venue" and "fill recorded" are as real as with
 a remote broker, and a paper account survives restarts.
 
-Durability: a submit outside `batch()` is one transaction; the submits inside one `batch()`
+Durability (every transaction waits for another process's write lock as the journal's do,
+`begin_immediate`): a submit outside `batch()` is one transaction; the submits inside one `batch()`
 (the trader's orders of one bar) are one transaction, each under its own savepoint (a submit
-that raises undoes only itself), committed when the block exits — a SIGKILL inside the
+that raises undoes only itself), committed when the block exits (inside the trader's commit
+group of whole bars, `LiveTrader.run(commit_every=...)`, savepoints of it) — a SIGKILL inside the
 block leaves the venue as if none of them had arrived. A mark (its date and every fill it
 causes) is one transaction too, so a crash never leaves a bar half marked.
 
@@ -24,18 +26,19 @@ import contextlib
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from tradefolio.errors import InvalidParameter
+from tradefolio.execution.costs import CostModel as ExecutionCosts
 from tradefolio.live.broker import (
     BrokerAccount,
     BrokerPosition,
     DuplicateClientOrderId,
     OrderRejected,
 )
-from tradefolio.live.journal import dec
+from tradefolio.live.journal import begin_immediate, dec
 from tradefolio.live.orders import BrokerOrder, OrderRequest, OrderStatus, Side
 
 _BPS = Decimal(10_000)
@@ -43,30 +46,36 @@ _BPS = Decimal(10_000)
 
 @dataclass(frozen=True, slots=True)
 class CostModel:
-    """Trading costs of a fill: commission = max(`commission_min`, `commission_per_share` ·
-    qty + `commission_bps`/10⁴ · notional) when any commission is configured (else 0), and
-    slippage moving the price against the order by `slippage_bps`/10⁴. Exact decimals."""
+    """Trading costs of a fill: slippage moving the price against the order by
+    `slippage_bps`/10⁴, and the commission of the one cost model
+    (`tradefolio.execution.costs.CostModel`: max(`commission_min`, `commission_per_share` ·
+    qty + `commission_bps`/10⁴ · notional), capped at a sale's proceeds, rounded to the
+    micro-unit). Exact decimals."""
 
     commission_bps: Decimal = Decimal(0)
     commission_per_share: Decimal = Decimal(0)
     commission_min: Decimal = Decimal(0)
     slippage_bps: Decimal = Decimal(0)
+    _commission: ExecutionCosts = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("commission_bps", "commission_per_share", "commission_min", "slippage_bps"):
             if getattr(self, name) < 0:
                 raise InvalidParameter(f"{name} must be >= 0, got {getattr(self, name)}")
+        commission = ExecutionCosts(
+            commission_bps=self.commission_bps,
+            commission_per_share=self.commission_per_share,
+            commission_min=self.commission_min,
+        )
+        object.__setattr__(self, "_commission", commission)
 
     def fill_price(self, mark: Decimal, side: Side) -> Decimal:
         """Mark moved against the order by the slippage."""
         return mark * (1 + side.sign * self.slippage_bps / _BPS)
 
-    def commission(self, quantity: Decimal, notional: Decimal) -> Decimal:
-        """Commission of one fill."""
-        if self.commission_bps == 0 and self.commission_per_share == 0:
-            return Decimal(0)
-        variable = self.commission_per_share * quantity + self.commission_bps / _BPS * notional
-        return max(self.commission_min, variable)
+    def commission(self, quantity: Decimal, notional: Decimal, side: Side = Side.BUY) -> Decimal:
+        """Commission of one fill (a sell's never exceeds its proceeds)."""
+        return self._commission.commission(quantity, notional, side.value)
 
 
 _SCHEMA = """
@@ -124,7 +133,8 @@ class PaperBroker:
         self.allow_short = allow_short
         self._marks: dict[str, Decimal] = {}
         self._in_batch = False
-        self._db.execute("BEGIN IMMEDIATE")
+        self._path = str(connection.execute("PRAGMA database_list").fetchone()[2])
+        begin_immediate(self._db, self._path)
         try:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -178,22 +188,31 @@ class PaperBroker:
         if self._in_batch:
             yield
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        joined = self._db.in_transaction  # inside the trader's commit group: a savepoint
+        if joined:
+            self._db.execute("SAVEPOINT paper_batch")
+        else:
+            begin_immediate(self._db, self._path)
         self._in_batch = True
         try:
             yield
         except BaseException:
             self._in_batch = False
-            self._db.execute("ROLLBACK")
+            if joined:
+                self._db.execute("ROLLBACK TO paper_batch")
+                self._db.execute("RELEASE paper_batch")
+            else:
+                self._db.execute("ROLLBACK")
             raise
         self._in_batch = False
-        self._db.execute("COMMIT")
+        self._db.execute("RELEASE paper_batch" if joined else "COMMIT")
 
     @contextlib.contextmanager
     def _atomic(self) -> Iterator[None]:
         """One venue operation, all or nothing: its own transaction, or a savepoint of the
-        open batch (undone alone if it raises; durable with the batch)."""
-        if self._in_batch:
+        open batch or of the trader's commit group (undone alone if it raises; durable
+        with the enclosing transaction)."""
+        if self._in_batch or self._db.in_transaction:
             self._db.execute("SAVEPOINT paper_op")
             try:
                 yield
@@ -203,7 +222,7 @@ class PaperBroker:
                 raise
             self._db.execute("RELEASE paper_op")
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        begin_immediate(self._db, self._path)
         try:
             yield
         except BaseException:
@@ -271,7 +290,7 @@ class PaperBroker:
             return
         price = self.costs.fill_price(self._marks[symbol], side)
         fill_notional = price * take
-        fee = self.costs.commission(take, fill_notional)
+        fee = self.costs.commission(take, fill_notional, side)
         new_filled = Decimal(filled) + take
         status = (
             OrderStatus.FILLED if new_filled == Decimal(quantity) else OrderStatus.PARTIALLY_FILLED
@@ -359,6 +378,13 @@ class PaperBroker:
             (client_order_id,),
         ).fetchone()
         return None if row is None else self._report(row)
+
+    def confirm_absent(
+        self, client_order_id: str, *, placed_after: datetime, missing_since: datetime
+    ) -> bool:
+        """The paper venue accepts a submit atomically in the trader's own process: an
+        order it does not hold now never reached it and never will."""
+        return self.get_order(client_order_id) is None
 
     def open_orders(self) -> list[BrokerOrder]:
         """Submitted or partially filled orders."""

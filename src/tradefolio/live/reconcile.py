@@ -3,9 +3,12 @@
 1. Every order the journal has not closed is looked up at the broker by client id. Found:
    its cumulative execution is applied (fills missed while the trader was down are recorded
    exactly once). Not found: a PENDING_SUBMIT/UNKNOWN order of the bar being resumed stays
-   pending (the trader submits it, with the same client id); one of an earlier bar never
-   reached the broker and is closed as CANCELED. An *acknowledged* order the broker does not
-   know is a difference.
+   pending (the trader looks it up again before sending); one of an earlier bar is closed
+   as CANCELED ("never reached the broker") only when the broker is *certain* it does not
+   hold it (`certainly_absent`: a late-processed submit can still appear within the
+   broker's acceptance window); until then it stays open, counted as working exposure, and
+   is listed as unresolved. An *acknowledged* order the broker does not know is a
+   difference.
 2. Open orders at the broker that the journal does not know are differences.
 3. Positions and cash must then agree (cash within `cash_tolerance`).
 
@@ -24,7 +27,7 @@ from typing import Any
 from tradefolio.errors import ReconciliationError
 from tradefolio.live.broker import Broker
 from tradefolio.live.journal import Journal, dec
-from tradefolio.live.orders import UNRESOLVED_STATUSES, OrderStatus
+from tradefolio.live.orders import UNRESOLVED_STATUSES, JournalOrder, OrderStatus
 
 
 @dataclass(slots=True)
@@ -33,6 +36,8 @@ class ReconciliationReport:
 
     fills_recorded: list[str] = field(default_factory=list)
     closed_never_sent: list[str] = field(default_factory=list)
+    #: Orders not found whose absence the broker cannot confirm yet (left open).
+    unresolved: list[str] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
     adopted: bool = False
 
@@ -46,9 +51,24 @@ class ReconciliationReport:
         return {
             "fills_recorded": self.fills_recorded,
             "closed_never_sent": self.closed_never_sent,
+            "unresolved": self.unresolved,
             "differences": self.differences,
             "adopted": self.adopted,
         }
+
+
+def certainly_absent(journal: Journal, broker: Broker, order: JournalOrder) -> bool:
+    """Whether `order`, just looked up in vain, is certainly not at the broker and never
+    will be. Never for an order the broker once answered "duplicate id" for; otherwise the
+    first empty lookup is journaled (the start of the broker's acceptance window) and the
+    broker decides (`Broker.confirm_absent`)."""
+    cid = order.client_order_id
+    if journal.broker_holds(cid):
+        return False
+    missing_since = journal.note_missing(cid)
+    return broker.confirm_absent(
+        cid, placed_after=journal.created_at(cid), missing_since=missing_since
+    )
 
 
 def reconcile(
@@ -65,11 +85,15 @@ def reconcile(
         remote = broker.get_order(order.client_order_id)
         if remote is None:
             if order.status in UNRESOLVED_STATUSES:
-                if order.bar != resume_bar:
+                if order.bar == resume_bar:
+                    continue
+                if certainly_absent(journal, broker, order):
                     journal.set_status(
                         order.client_order_id, OrderStatus.CANCELED, "never reached the broker"
                     )
                     report.closed_never_sent.append(order.client_order_id)
+                else:
+                    report.unresolved.append(order.client_order_id)
                 continue
             report.differences.append(
                 f"order {order.client_order_id} is {order.status.value} in the journal but "
@@ -118,4 +142,4 @@ def reconcile(
     return report
 
 
-__all__ = ["ReconciliationReport", "reconcile"]
+__all__ = ["ReconciliationReport", "certainly_absent", "reconcile"]

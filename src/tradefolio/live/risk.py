@@ -135,14 +135,11 @@ class RiskEngine:
         """Decide one order; an allowed order is counted against the day and minute."""
         limits = self.limits
         after = position + side.sign * quantity
-        reducing = abs(after) < abs(position) and (after == 0 or (after > 0) == (position > 0))
+        reducing = reduces(position, side, quantity)
         notional = quantity * price
-        if state is TradingState.HALTED:
-            return RiskDecision(False, "trading is HALTED")
-        if state is TradingState.REDUCING and not reducing:
-            return RiskDecision(
-                False, f"REDUCING: {side.value} {quantity} {symbol} grows the position"
-            )
+        refusal = state_refusal(state, symbol, side, quantity, position)
+        if refusal:
+            return RiskDecision(False, refusal)
         band = limits.price_band_pct
         if band is not None and reference_price is not None and reference_price > 0:
             move = abs(price / reference_price - 1)
@@ -187,9 +184,35 @@ class RiskEngine:
         return RiskDecision(True)
 
 
+def reduces(position: Decimal, side: Side, quantity: Decimal) -> bool:
+    """Whether the order shrinks |position| without crossing zero."""
+    after = position + side.sign * quantity
+    return abs(after) < abs(position) and (after == 0 or (after > 0) == (position > 0))
+
+
+def state_refusal(
+    state: TradingState, symbol: str, side: Side, quantity: Decimal, position: Decimal
+) -> str:
+    """Why the trading state forbids the order ('' when it allows it): HALTED forbids
+    everything, REDUCING everything that does not shrink the position."""
+    if state is TradingState.HALTED:
+        return "trading is HALTED"
+    if state is TradingState.REDUCING and not reduces(position, side, quantity):
+        return f"REDUCING: {side.value} {quantity} {symbol} grows the position"
+    return ""
+
+
 def is_finite_price(value: float) -> bool:
     """A usable price: finite and > 0."""
     return math.isfinite(value) and value > 0
 
 
-__all__ = ["RiskDecision", "RiskEngine", "RiskLimits", "TradingState", "is_finite_price"]
+__all__ = [
+    "RiskDecision",
+    "RiskEngine",
+    "RiskLimits",
+    "TradingState",
+    "is_finite_price",
+    "reduces",
+    "state_refusal",
+]

@@ -8,12 +8,17 @@ Per bar (crash-only: every step is either durable or recomputed identically):
 3. Plan: unless the journal already holds this bar's plan (a crash mid-bar), ask the
    strategy for intents on the history before the bar, size them with the injected
    `PositionSizer` from the state at the bar's start — equity = cash + holdings at this
-   bar's prices, fixed for the bar — exits first, then entries in the file's column order,
-   an entry never costing more than the cash left — pass each order through the risk
-   engine, and journal the whole plan in one transaction *before* sending anything.
+   bar's prices, fixed for the bar; positions are the *working* exposure (filled plus the
+   unfilled part of open orders, `tradefolio.live.exposure`) and the cash open buys may
+   still spend is reserved; no second order on a symbol with an open one in the same
+   direction, no sell beyond what is held — exits first, then entries in the file's column
+   order, an entry never costing more than the cash left — pass each order through the
+   risk engine, and journal the whole plan in one transaction *before* sending anything.
 4. Execute (`_execute`): the orders of a resumed plan are looked up first; the plan's
    unresolved orders are submitted once each, with their deterministic client order ids,
-   inside one `broker.batch()`; then every outcome is recorded in one journal transaction.
+   inside one `broker.batch()`, each only if the trading state read at that moment allows
+   it (a halt journaled after the plan denies it); then every outcome is recorded in one
+   journal transaction.
    A timeout/5xx leaves an order UNKNOWN (resolved by lookup, never resent blindly); a
    duplicate-id answer is resolved by lookup. Execution reports are applied to the journal
    as cumulative fills (idempotent).
@@ -25,6 +30,8 @@ bar, re-executing (not re-planning) a bar whose plan was journaled.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -38,10 +45,13 @@ from tradefolio.live.broker import (
     DuplicateClientOrderId,
     OrderRejected,
     SubmitOutcomeUnknown,
+    SubmitRefused,
 )
+from tradefolio.live.exposure import WorkingExposure
 from tradefolio.live.feed import Bar
 from tradefolio.live.journal import (
     BROKER_HOLDS_ID,
+    NOT_FOUND,
     Journal,
     PlannedIntent,
     PlannedOrder,
@@ -58,8 +68,8 @@ from tradefolio.live.orders import (
     client_order_id,
 )
 from tradefolio.live.paper import CostModel
-from tradefolio.live.reconcile import ReconciliationReport, reconcile
-from tradefolio.live.risk import RiskEngine, TradingState
+from tradefolio.live.reconcile import ReconciliationReport, certainly_absent, reconcile
+from tradefolio.live.risk import RiskEngine, TradingState, state_refusal
 from tradefolio.live.strategy import Action, IntentSource
 
 #: Called with the name of each crash-relevant point; tests make the process kill itself.
@@ -112,6 +122,10 @@ class LiveTrader:
         market: MarketSink | None = None,
         fractional: bool = False,
         checkpoint: Checkpoint = _no_checkpoint,
+        submit_attempts: int = 3,
+        retry_wait: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         run_id = journal.run_id
         if run_id is None:
@@ -126,6 +140,14 @@ class LiveTrader:
         self.market = market
         self.fractional = fractional
         self._checkpoint = checkpoint
+        if submit_attempts < 1:
+            raise InvalidParameter(f"submit_attempts must be >= 1, got {submit_attempts}")
+        self.submit_attempts = submit_attempts
+        self.retry_wait = retry_wait
+        self._sleep = sleep
+        #: Told (one line) about every order the broker refused, whose outcome stayed
+        #: unknown, or that the trading state stopped at send time.
+        self._notify = notify or _no_checkpoint
         self._marks: dict[str, Decimal] = dict(journal.last_marks())
         self._risk_restored = False
 
@@ -147,16 +169,44 @@ class LiveTrader:
             cash_tolerance=cash_tolerance,
         )
 
-    def run(self, bars: Iterable[Bar], *, stop: Callable[[], bool] | None = None) -> int:
+    def run(
+        self,
+        bars: Iterable[Bar],
+        *,
+        stop: Callable[[], bool] | None = None,
+        commit_every: float | None = None,
+        on_bar: Callable[[BarResult], None] | None = None,
+    ) -> int:
         """Process `bars` (already filtered to those after the last processed one); returns
-        how many were processed."""
+        how many were processed. `on_bar` is told each processed bar.
+
+        `commit_every` (seconds) groups whole bars into one durable commit each, closed
+        after the bar that ends at or past that many seconds — only for a broker whose
+        state lives in the journal's own transaction (the paper broker): a crash then
+        loses whole bars of journal *and* venue together, and the restart replays them
+        identically. A remote broker needs every plan durable before its orders are sent,
+        so it must run without (None: every step its own commit, as documented above).
+        """
+        iterator = iter(bars)
         count = 0
-        for bar in bars:
-            if stop is not None and stop():
-                break
-            self.process_bar(bar)
-            count += 1
-        return count
+        while True:
+            group = (
+                self.journal.transaction() if commit_every is not None else contextlib.nullcontext()
+            )
+            started = time.monotonic()
+            with group:
+                while True:
+                    if stop is not None and stop():
+                        return count
+                    bar = next(iterator, None)
+                    if bar is None:
+                        return count
+                    result = self.process_bar(bar)
+                    count += 1
+                    if on_bar is not None:
+                        on_bar(result)
+                    if commit_every is None or time.monotonic() - started >= commit_every:
+                        break
 
     # -- one bar ---------------------------------------------------------------------------
 
@@ -214,11 +264,12 @@ class LiveTrader:
                 continue  # try again on the next bar
             if remote is not None:
                 reports.append(remote)
-            elif order.status in UNRESOLVED_STATUSES and not self.journal.broker_holds(
-                order.client_order_id
+            elif order.status in UNRESOLVED_STATUSES and certainly_absent(
+                self.journal, self.broker, order
             ):
-                # A market order of an earlier bar that the broker never saw is not sent late.
-                # (One the broker said it holds stays UNKNOWN until a lookup finds it.)
+                # A market order of an earlier bar that the broker certainly never saw is
+                # not sent late. One it may still act on stays open (and counts as working
+                # exposure) until a lookup finds it or the broker is certain.
                 never_sent.append(order.client_order_id)
         if not reports and not never_sent:
             return
@@ -263,12 +314,18 @@ class LiveTrader:
     def _plan(
         self, bar: Bar, state: TradingState, previous_marks: Mapping[str, Decimal]
     ) -> list[JournalOrder]:
+        """Size the bar's intents on the working exposure (`tradefolio.live.exposure`):
+        filled positions plus the unfilled part of every open order, with the cash open
+        buys may still spend reserved. A symbol with an open order in a direction gets no
+        second order in that direction, and a sell never exceeds what is sellable."""
         self.start_risk_day(bar.day)
         intents = self.strategy.intents(bar.history) if len(bar.history) else []
         cash = self.journal.cash()
-        held = {s: p.quantity for s, p in self.journal.positions().items()}
+        filled = {s: p.quantity for s, p in self.journal.positions().items()}
+        exposure = WorkingExposure.of(filled, self.journal.live_orders())
+        held = {s: exposure.position(s) for s in exposure.symbols()}
         equity = cash + sum(
-            (q * self._marks.get(s, Decimal(0)) for s, q in held.items()), Decimal(0)
+            (q * self._marks.get(s, Decimal(0)) for s, q in filled.items()), Decimal(0)
         )
         planned_intents: list[PlannedIntent] = []
         orders: list[PlannedOrder] = []
@@ -283,8 +340,8 @@ class LiveTrader:
             if intent.action is Action.EXIT:
                 target = Decimal(0)
             elif intent.action is Action.ENTER:
-                if position != 0:
-                    continue  # an enter while holding does nothing
+                if position != 0 or exposure.has_open(intent.symbol, Side.BUY):
+                    continue  # an enter while holding (or buying) does nothing
                 buys.append((intent.symbol, sizer))  # sized below, with the cash free then
                 planned_intents.append(PlannedIntent(intent.symbol, intent.action.value, position))
                 continue
@@ -294,11 +351,13 @@ class LiveTrader:
                 target = self._size(sizer, intent.symbol, price, equity, equity, position)
             planned_intents.append(PlannedIntent(intent.symbol, intent.action.value, target))
             delta = target - position
-            if delta < 0:
-                sells.append((intent.symbol, -delta, intent.action.value))
-            elif delta > 0:
+            if delta < 0 and not exposure.has_open(intent.symbol, Side.SELL):
+                quantity = min(-delta, exposure.sellable(intent.symbol))
+                if quantity > 0:
+                    sells.append((intent.symbol, quantity, intent.action.value))
+            elif delta > 0 and not exposure.has_open(intent.symbol, Side.BUY):
                 buys.append((intent.symbol, sizer))
-        free_cash = cash
+        free_cash = cash - self._reserved_cash(exposure)
         for symbol, quantity, _ in sells:
             price = bar.prices[symbol]
             fill_price = self.costs.fill_price(price, Side.SELL)
@@ -331,6 +390,16 @@ class LiveTrader:
             return []  # nothing to journal before finish_bar
         self.journal.write_plan(bar.day, planned_intents, orders)
         return self.journal.orders_for_bar(bar.day)
+
+    def _reserved_cash(self, exposure: WorkingExposure) -> Decimal:
+        """What the open buys may still spend: their unfilled units at the current mark,
+        with slippage and commission (`tradefolio.live.exposure`)."""
+        reserved = Decimal(0)
+        for symbol, remaining in exposure.open_buy.items():
+            fill_price = self.costs.fill_price(self._marks.get(symbol, Decimal(0)), Side.BUY)
+            notional = fill_price * remaining
+            reserved += notional + self.costs.commission(remaining, notional)
+        return reserved
 
     def _size(
         self,
@@ -435,6 +504,10 @@ class LiveTrader:
                 if existing is not None:
                     found.append(existing)
                     continue
+                if order.status is OrderStatus.UNKNOWN and not certainly_absent(
+                    self.journal, self.broker, order
+                ):
+                    continue  # it may still be acted on: never replaced while unknown
             to_send.append(order)
         back_to_pending = [o for o in to_send if o.status is OrderStatus.UNKNOWN]
         if found or back_to_pending:
@@ -448,10 +521,20 @@ class LiveTrader:
         if not to_send:
             return
         outcomes: list[_Outcome] = []
+        filled = {s: p.quantity for s, p in self.journal.positions().items()}
         with self.broker.batch():
             for order in to_send:
                 self._checkpoint("before_submit")
-                outcomes.append(self._submit(order))
+                # The trading state at the moment of sending, not at planning: a halt
+                # journaled after the plan (or while the trader was down) stops the order.
+                # Inside the paper broker's batch no other process can commit a change.
+                refusal = self._send_refusal(order, filled)
+                if refusal:
+                    outcomes.append(
+                        _Outcome(order.client_order_id, status=OrderStatus.DENIED, detail=refusal)
+                    )
+                else:
+                    outcomes.append(self._submit(order))
                 self._checkpoint("in_submit_batch")
         self._checkpoint("after_submit")
         with self.journal.transaction():
@@ -462,39 +545,74 @@ class LiveTrader:
                     self._apply(outcome.report)
                 self._checkpoint("in_record_batch")
         self._checkpoint("after_record")
+        sent = {o.client_order_id: o for o in to_send}
+        for outcome in outcomes:
+            if outcome.status is not None and outcome.report is None:
+                order = sent[outcome.client_order_id]
+                self._notify(
+                    f"order {order.client_order_id} ({order.side.value} {order.quantity} "
+                    f"{order.symbol}, bar {order.bar}): {outcome.status.value}: {outcome.detail}"
+                )
+
+    def _send_refusal(self, order: JournalOrder, filled: Mapping[str, Decimal]) -> str:
+        """Why the journal's trading state (read now) forbids sending `order` ('' if not);
+        REDUCING lets through only an order that shrinks the filled position."""
+        state = TradingState(self.journal.trading_state()[0])
+        position = filled.get(order.symbol, Decimal(0))
+        refusal = state_refusal(state, order.symbol, order.side, order.quantity, position)
+        return f"{refusal} at send time" if refusal else ""
 
     def _submit(self, order: JournalOrder) -> _Outcome:
-        """Submit one order once and say what the journal must record (nothing is written
-        here: this runs inside `broker.batch()`)."""
+        """Submit one order and say what the journal must record (nothing is written here:
+        this runs inside `broker.batch()`).
+
+        A refusal before placement is retried within the bar under the same client order
+        id, `submit_attempts` times in all, waiting `retry_wait` · 2^(n−1) seconds before
+        attempt n+1: a `SubmitRefused` (429/503) once a lookup answered that the broker does
+        not hold the order, and a retryable `OrderRejected` (422). The venue's unique client
+        ids make a resend at worst a duplicate answer, never a second order."""
         cid = order.client_order_id
         request = OrderRequest(cid, order.symbol, order.side, order.quantity)
-        try:
-            return _Outcome(cid, report=self.broker.submit(request))
-        except DuplicateClientOrderId:
-            # The broker holds this id already: the answer is a lookup, never a resend. A
-            # lookup that fails or comes back empty leaves the order UNKNOWN for the next
-            # bar's lookup (`_sync_open_orders`).
-            found = self._lookup_quietly(cid)
-            if found is None:
-                return _Outcome(
-                    cid, status=OrderStatus.UNKNOWN, detail=f"{BROKER_HOLDS_ID}, lookup empty"
-                )
-            return _Outcome(cid, report=found)
-        except SubmitOutcomeUnknown as exc:
-            return _Outcome(
-                cid,
-                status=OrderStatus.UNKNOWN,
-                detail=str(exc)[:200],
-                report=self._lookup_quietly(cid),
-            )
-        except OrderRejected as exc:
-            return _Outcome(cid, status=OrderStatus.REJECTED, detail=str(exc)[:200])
+        attempt = 1
+        while True:
+            after = f" (after {attempt} attempts)" if attempt > 1 else ""
+            try:
+                return _Outcome(cid, report=self.broker.submit(request))
+            except DuplicateClientOrderId:
+                # The broker holds this id already: the answer is a lookup, never a resend.
+                # A lookup that fails or comes back empty leaves the order UNKNOWN for the
+                # next bar's lookup (`_sync_open_orders`).
+                found, _ = self._lookup(cid)
+                if found is None:
+                    return _Outcome(
+                        cid, status=OrderStatus.UNKNOWN, detail=f"{BROKER_HOLDS_ID}, lookup empty"
+                    )
+                return _Outcome(cid, report=found)
+            except SubmitOutcomeUnknown as exc:
+                found, observed = self._lookup(cid)
+                absent = observed and found is None
+                if not (isinstance(exc, SubmitRefused) and absent and self._may_retry(attempt)):
+                    # An empty answer starts the broker's acceptance window
+                    # (`certainly_absent`).
+                    missing = f"; {NOT_FOUND}" if absent else ""
+                    detail = str(exc)[:200] + after + missing
+                    return _Outcome(cid, status=OrderStatus.UNKNOWN, detail=detail, report=found)
+            except OrderRejected as exc:
+                if not (exc.retryable and self._may_retry(attempt)):
+                    detail = str(exc)[:200] + after
+                    return _Outcome(cid, status=OrderStatus.REJECTED, detail=detail)
+            self._sleep(self.retry_wait * 2 ** (attempt - 1))
+            attempt += 1
 
-    def _lookup_quietly(self, cid: str) -> BrokerOrder | None:
+    def _may_retry(self, attempt: int) -> bool:
+        return attempt < self.submit_attempts
+
+    def _lookup(self, cid: str) -> tuple[BrokerOrder | None, bool]:
+        """(the broker's order or None, whether the broker answered at all)."""
         try:
-            return self.broker.get_order(cid)
+            return self.broker.get_order(cid), True
         except SubmitOutcomeUnknown:
-            return None
+            return None, False
 
     def _apply(self, report: BrokerOrder) -> None:
         current = self.journal.order(report.client_order_id)

@@ -1,9 +1,39 @@
-"""Portfolio construction: scores -> MIP-optimal weights -> dollars and shares."""
+"""Portfolio construction: scores -> MIP-optimal weights -> dollars and shares.
 
-from tradefolio.portfolio.allocator import SOLVERS, allocate
-from tradefolio.portfolio.params import AllocatorParams
-from tradefolio.portfolio.scoring import FACTORS, Scores, score_universe
-from tradefolio.portfolio.types import Allocation, AllocationResult, Candidate
+The names below are loaded on first use (PEP 562): importing one small module of the
+package (say `portfolio.types`) must not import pandas through `scoring`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tradefolio.portfolio.allocator import SOLVERS, allocate
+    from tradefolio.portfolio.params import AllocatorParams
+    from tradefolio.portfolio.scoring import FACTORS, Scores, score_universe
+    from tradefolio.portfolio.types import Allocation, AllocationResult, Candidate
+
+_HOMES = {
+    "SOLVERS": "allocator",
+    "allocate": "allocator",
+    "AllocatorParams": "params",
+    "FACTORS": "scoring",
+    "Scores": "scoring",
+    "score_universe": "scoring",
+    "Allocation": "types",
+    "AllocationResult": "types",
+    "Candidate": "types",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'tradefolio.portfolio' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"tradefolio.portfolio.{home}"), name)
+
 
 __all__ = [
     "FACTORS",

@@ -78,11 +78,17 @@ def make_universe(
         raise InvalidParameter(f"capital (cash) must be a finite number >= 0, got {cash}")
     checked = validate_candidates(candidates)
     held = dict(holdings or {})
-    kept = [c for c in checked if keep_non_positive or c.score > 0 or held.get(c.symbol, 0) > 0]
-    dropped = tuple(c.symbol for c in checked if c not in kept)
-    names = {c.symbol for c in kept}
+    kept: list[Candidate] = []
+    dropped_symbols: list[str] = []
+    for c in checked:
+        if keep_non_positive or c.score > 0 or held.get(c.symbol, 0) > 0:
+            kept.append(c)
+        else:
+            dropped_symbols.append(c.symbol)
+    dropped = tuple(dropped_symbols)
+    names = {c.symbol for c in kept} if held else set()
     outside = []
-    known_prices = {c.symbol: c.price for c in checked}
+    known_prices = {c.symbol: c.price for c in checked} if held else {}
     known_prices.update(holding_prices or {})
     for symbol, shares in sorted(held.items()):
         if symbol in names or shares == 0:
@@ -97,7 +103,9 @@ def make_universe(
         symbols=tuple(c.symbol for c in kept),
         prices=np.array([c.price for c in kept], dtype=np.float64),
         expected=np.array([c.score for c in kept], dtype=np.float64),
-        held_shares=np.array([held.get(c.symbol, 0.0) for c in kept], dtype=np.float64),
+        held_shares=np.array([held.get(c.symbol, 0.0) for c in kept], dtype=np.float64)
+        if held
+        else np.zeros(len(kept)),
         cash=float(cash),
         outside=tuple(outside),
         dropped=dropped,
@@ -119,17 +127,20 @@ class ModelContext:
         self.elastic = elastic
         self.program = Program()
         program = self.program
-        self.weights = [program.add_variable(f"w[{s}]", 0.0, 1.0) for s in universe.symbols]
-        self.selected = [program.add_binary(f"x[{s}]") for s in universe.symbols]
-        self._links: list[Row] = [
-            program.add_row({w: 1.0, x: -1.0}, hi=0.0)
-            for w, x in zip(self.weights, self.selected, strict=True)
-        ]
+        symbols = universe.symbols
+        self.weights = program.add_variables([f"w[{s}]" for s in symbols], 0.0, 1.0)
+        self.selected = program.add_variables([f"x[{s}]" for s in symbols], 0.0, 1.0, True)
+        self._links: list[Row] = program.add_rows(
+            [{w: 1.0, x: -1.0} for w, x in zip(self.weights, self.selected, strict=True)], hi=0.0
+        )
         self.buys: list[int] | None = None
         self.sells: list[int] | None = None
         self.buy_flags: list[int] | None = None
         self.sell_flags: list[int] | None = None
         self.lots: list[int] | None = None
+        # Candidate i -> (binary "keep the odd lot", its shares) for a held position that is
+        # not a whole number of lots (whole shares).
+        self.odd_lots: dict[int, tuple[int, float]] = {}
         self.cost_terms: dict[int, float] = {}
         self.cost_constant = 0.0
         self.cost_in_objective = 0.0

@@ -17,16 +17,18 @@ diagonal and the model sparse when N > T.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from tradefolio.errors import DataError, InvalidParameter, MissingExtra
+from tradefolio.portfolio.choices import ESTIMATORS
+
+if TYPE_CHECKING:  # annotations only: allocating needs no pandas
+    import pandas as pd
 
 Estimator = Literal["sample", "ledoit-wolf"]
-ESTIMATORS: tuple[str, ...] = ("sample", "ledoit-wolf")
 TRADING_DAYS_PER_YEAR = 252
 
 

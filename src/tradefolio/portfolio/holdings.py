@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 
 from tradefolio.errors import DataError
 
@@ -59,6 +58,8 @@ class Trade:
 
 def read_holdings(path: str | Path) -> dict[str, float]:
     """Shares per symbol from a CSV `symbol,shares`; `DataError` names the bad row."""
+    import pandas as pd  # lazy: `allocate --candidates` never needs pandas
+
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{file}: no such file")
@@ -95,6 +96,8 @@ def read_holdings(path: str | Path) -> dict[str, float]:
 
 def read_holding_prices(path: str | Path) -> dict[str, float]:
     """The optional `price` column of a holdings file (empty when absent)."""
+    import pandas as pd  # lazy: `allocate --candidates` never needs pandas
+
     frame = pd.read_csv(Path(path), dtype={"symbol": str})
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     if "price" not in frame.columns:

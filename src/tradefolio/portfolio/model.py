@@ -23,68 +23,43 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from tradefolio.errors import InfeasibleAllocation, InvalidParameter
-from tradefolio.portfolio.allocator import whole_or_fractional_shares
-from tradefolio.portfolio.backends import resolve_solver, solve_program
+from tradefolio.errors import InfeasibleAllocation, InvalidParameter, SolverError
+from tradefolio.portfolio.backends import RawSolution, resolve_solver, solve_program
 from tradefolio.portfolio.constraints.base import Constraint
 from tradefolio.portfolio.constraints.budget import Budget
 from tradefolio.portfolio.constraints.cardinality import Cardinality
 from tradefolio.portfolio.constraints.costs import TransactionCosts
 from tradefolio.portfolio.constraints.whole_shares import WholeShares
 from tradefolio.portfolio.context import ModelContext, Universe
-from tradefolio.portfolio.holdings import Trade, trades_between
+from tradefolio.portfolio.holdings import trades_between
 from tradefolio.portfolio.infeasibility import cross_checks, explain_infeasible, raise_conflicts
+from tradefolio.portfolio.listed import ListedTrades
 from tradefolio.portfolio.objectives.base import Objective
-from tradefolio.portfolio.types import Allocation, SolveStatus, relative_gap
+from tradefolio.portfolio.score_path import (
+    SCORE_RELATIVE_GAP,
+    ScoreSolution,
+    polish_selection,
+    score_shape,
+    solve_score_exact,
+)
+from tradefolio.portfolio.shares import FRACTIONAL_DECIMALS, whole_or_fractional_shares
+from tradefolio.portfolio.types import Allocation, AllocationResult, SolveStatus
 
 # Leftover cash tie-break with whole shares, relative to the largest objective coefficient.
 _TIE_BREAK = 1e-7
 # Below this a weight or a weight change is round-off.
 _ZERO = 1e-9
+# A weight change within the solvers' feasibility tolerance is no trade (a held position
+# the solver left alone is not sold by one share because its weight came back 1e-7 lower).
+_NO_TRADE = 1e-6
 
 
-@dataclass(frozen=True, slots=True)
-class PortfolioResult:
-    """Target positions, trades from the holdings, and how sure the solver is.
-
-    `capital` is the account value V (cash + holdings); `cash` what is left after the
-    target shares and the trading `costs`; `objective` the objective's exact value at the
-    target weights (for Kelly the true log growth, not the cut model's); `best_bound` and
-    `gap` bound the distance to the optimum ("feasible" = not proven optimal).
-    """
-
-    allocations: tuple[Allocation, ...]
-    trades: tuple[Trade, ...]
-    status: SolveStatus
-    objective: float
-    best_bound: float
-    capital: float
-    cash: float
-    costs: float
-    turnover: float
-    solver: str
-    objective_name: str
-    dropped: tuple[str, ...] = ()
-
-    @property
-    def gap(self) -> float:
-        """Relative gap between objective and best bound (0 when proven optimal)."""
-        return 0.0 if self.status == "optimal" else relative_gap(self.objective, self.best_bound)
-
-    @property
-    def weights(self) -> dict[str, float]:
-        """Target weight per held symbol."""
-        return {a.symbol: a.weight for a in self.allocations}
-
-    @property
-    def invested(self) -> float:
-        """Dollars in the target positions."""
-        return sum(a.shares * a.price for a in self.allocations)
+#: The composable model's result is the allocator's one result type.
+PortfolioResult = AllocationResult
 
 
 class PortfolioModel:
@@ -176,21 +151,45 @@ class PortfolioModel:
         fractional: bool = False,
         hint: NDArray[np.float64] | None = None,
     ) -> PortfolioResult:
-        """Solve for `universe`; `hint` is an optional start for the target weights."""
+        """Solve for `universe`; `hint` is an optional start for the target weights.
+
+        `solver="exact"` is the score model's O(N log N) fast path (`score_path.py`); it
+        raises `InvalidParameter` for any other model.
+        """
         if not (math.isfinite(time_limit) and time_limit > 0):
             raise InvalidParameter(f"time_limit must be > 0 seconds, got {time_limit}")
+        seed = score_shape(self.objective, self.constraints, universe)
+        if solver.lower() == "exact":
+            if seed is None:
+                raise InvalidParameter(
+                    "--solver exact solves only the score model (score objective, "
+                    "--max-weight, --min-weight, --max-positions, no holdings); choose "
+                    "cbc, scip, highs or auto"
+                )
+            return self._score_result(universe, solve_score_exact(universe, seed), fractional)
+        if (
+            not fractional
+            and self.whole_shares is None
+            and any(c.acts_on_trades() for c in self.constraints)
+        ):
+            # The trades must be what the solver proved: whole shares inside the model.
+            integral = PortfolioModel(self.objective, [*self.constraints, WholeShares()])
+            return integral.solve(universe, solver=solver, time_limit=time_limit, hint=hint)
         ctx = self.build(universe)
         name = resolve_solver(solver, ctx.program)
         self.precheck(ctx)
         if universe.size == 0:
-            return self._result(ctx, np.zeros(ctx.program.size), "optimal", 0.0, name, fractional)
+            empty = RawSolution(np.zeros(ctx.program.size), "optimal", 0.0, 0.0, name)
+            return self._result(ctx, empty, name, fractional)
         if hint is None and np.any(universe.held_shares > 0):
             # The holdings (re-optimised on the same names) are an incumbent from the
             # start: a search stopped early never returns worse than keeping them.
             hint = universe.initial_weights
         start = None if hint is None else self._start(ctx, hint)
         try:
-            raw = solve_program(ctx.program, name, time_limit, start)
+            raw = solve_program(
+                ctx.program, name, time_limit, start, SCORE_RELATIVE_GAP if seed else None
+            )
         except InfeasibleAllocation:
             conflicts = explain_infeasible(
                 lambda: self.build(universe, elastic=True),
@@ -199,7 +198,62 @@ class PortfolioModel:
             )
             raise_conflicts(conflicts)
             raise
-        return self._result(ctx, raw.values, raw.status, raw.best_bound, name, fractional)
+        if seed is not None:
+            polished = polish_selection(
+                universe.expected,
+                raw.values[ctx.weights],
+                raw.values[ctx.selected],
+                seed,
+                name,
+            )
+            bound = polished.objective + _bound_distance(raw)
+            return self._score_result(
+                universe, polished, fractional, raw.status, bound, name, raw.gap
+            )
+        return self._result(ctx, raw, name, fractional)
+
+    def _score_result(
+        self,
+        universe: Universe,
+        solution: ScoreSolution,
+        fractional: bool,
+        status: SolveStatus = "optimal",
+        bound: float | None = None,
+        solver: str = "exact",
+        gap: float | None = None,
+    ) -> PortfolioResult:
+        """The result of a score-shaped model (no holdings): buys of the target shares."""
+        value = universe.value
+        allocations = []
+        spent = 0.0
+        for i in np.flatnonzero(solution.weights > 0):
+            weight = float(solution.weights[i])
+            price = float(universe.prices[i])
+            dollars = weight * value
+            shares = whole_or_fractional_shares(dollars, price, fractional)
+            spent += shares * price
+            allocations.append(Allocation(universe.symbols[i], weight, dollars, shares, price))
+        allocations.sort(key=lambda a: (-a.weight, a.symbol))
+        trades = trades_between(
+            {},
+            {a.symbol: a.shares for a in allocations if a.shares > 0},
+            {a.symbol: a.price for a in allocations},
+        )
+        return PortfolioResult(
+            allocations=tuple(allocations),
+            status=status,
+            objective=solution.objective,
+            capital=value,
+            cash=value - spent,
+            solver=solver,
+            best_bound=solution.objective if bound is None else bound,
+            dropped=universe.dropped,
+            trades=trades,
+            costs=0.0,
+            turnover=float(spent / value),
+            objective_name=self.objective.name,
+            proven_gap=gap,
+        )
 
     def _start(self, ctx: ModelContext, weights: NDArray[np.float64]) -> NDArray[np.float64]:
         """A (partial) start vector: weights and selections from `weights`, rest zero."""
@@ -210,61 +264,48 @@ class PortfolioModel:
         return start
 
     def _result(
-        self,
-        ctx: ModelContext,
-        values: NDArray[np.float64],
-        status: SolveStatus,
-        bound: float,
-        solver: str,
-        fractional: bool,
+        self, ctx: ModelContext, raw: RawSolution, solver: str, fractional: bool
     ) -> PortfolioResult:
+        """Target shares, trades and costs as listed, checked (`listed.py`); the objective's
+        exact value, and the solver's bound moved with it by the proven distance."""
+        values = raw.values
         universe = ctx.universe
         value = universe.value
-        weights = np.array([values[w] for w in ctx.weights], dtype=np.float64)
-        weights[np.abs(weights) < _ZERO] = 0.0
-        w0 = universe.initial_weights
-        target: dict[str, float] = {}
-        for i, symbol in enumerate(universe.symbols):
-            if ctx.lots is not None:
-                lot = self.whole_shares.lot_of(symbol) if self.whole_shares else 1
-                shares = float(round(values[ctx.lots[i]])) * lot
-            elif abs(weights[i] - w0[i]) <= _ZERO:
-                shares = float(universe.held_shares[i])
-            else:
-                shares = whole_or_fractional_shares(
-                    weights[i] * value, float(universe.prices[i]), fractional
-                )
-            if shares > 0:
-                target[symbol] = shares
-        prices = {s: float(p) for s, p in zip(universe.symbols, universe.prices, strict=True)}
+        weights = np.array(values[ctx.weights], dtype=np.float64)
+        # A name is held only when the solver selected it: an unselected weight is within
+        # the solver's tolerance of zero (a 5e-9 weight is not an extra name).
+        unselected = np.array(values[ctx.selected], dtype=np.float64) < 0.5
+        weights[unselected | (np.abs(weights) < _ZERO)] = 0.0
+        shares = self._target_shares(ctx, values, weights, fractional)
+        symbols = universe.symbols
+        prices = dict(zip(symbols, universe.prices.tolist(), strict=True))
         prices.update({h.symbol: h.price for h in universe.outside})
-        held = {s: float(h) for s, h in zip(universe.symbols, universe.held_shares, strict=True)}
+        held = dict(zip(symbols, universe.held_shares.tolist(), strict=True))
         held.update({h.symbol: h.shares for h in universe.outside})
+        target = {symbols[i]: float(shares[i]) for i in np.flatnonzero(shares > 0)}
         trades = trades_between({s: h for s, h in held.items() if h > 0}, target, prices)
-        costs = sum(
-            c.bps / 1e4 * abs(t.dollars) + c.fixed
-            for c in self.constraints
-            if isinstance(c, TransactionCosts)
-            for t in trades
-        )
+        costs = sum(c.cost_of(trades) for c in self.constraints if isinstance(c, TransactionCosts))
+        self._check_listed(ListedTrades(universe, shares, trades, costs, target), solver)
         allocations = []
-        for i, symbol in enumerate(universe.symbols):
-            if weights[i] <= 0 and symbol not in target:
-                continue
-            shares = target.get(symbol, 0.0)
-            weight = shares * prices[symbol] / value if ctx.lots is not None else float(weights[i])
+        for i in np.flatnonzero((weights > 0) | (shares > 0)):
+            symbol = symbols[i]
+            weight = shares[i] * prices[symbol] / value if ctx.lots is not None else weights[i]
             if weight <= 0:
                 continue
-            allocations.append(Allocation(symbol, weight, weight * value, shares, prices[symbol]))
+            allocations.append(
+                Allocation(
+                    symbol, float(weight), float(weight) * value, float(shares[i]), prices[symbol]
+                )
+            )
         allocations.sort(key=lambda a: (-a.weight, a.symbol))
         objective = self._objective_value(ctx, values, weights)
-        spent = sum(shares * prices[s] for s, shares in target.items())
+        spent = sum(count * prices[s] for s, count in target.items())
         return PortfolioResult(
             allocations=tuple(allocations),
             trades=trades,
-            status=status,
+            status=raw.status,
             objective=objective,
-            best_bound=objective if status == "optimal" else bound,
+            best_bound=objective + _bound_distance(raw),
             capital=value,
             cash=value - spent - costs,
             costs=costs,
@@ -272,7 +313,62 @@ class PortfolioModel:
             solver=solver,
             objective_name=self.objective.name,
             dropped=universe.dropped,
+            proven_gap=raw.gap,
         )
+
+    def _target_shares(
+        self,
+        ctx: ModelContext,
+        values: NDArray[np.float64],
+        weights: NDArray[np.float64],
+        fractional: bool,
+    ) -> NDArray[np.float64]:
+        """Target shares per candidate: the solver's lots when shares are integer in the
+        model; otherwise the weights in shares (a name the solver left alone keeps exactly
+        what it holds). With fractional shares and a constraint on trades, each trade is
+        rounded to 1e-6 shares towards more cash (buys down, sells up), inside the rows'
+        trade margin; without one, targets are floored as in the seed allocation."""
+        universe = ctx.universe
+        held = universe.held_shares
+        if ctx.lots is not None:
+            whole = self.whole_shares
+            lot_sizes = np.array(
+                [whole.lot_of(s) if whole else 1 for s in universe.symbols], dtype=np.float64
+            )
+            target = np.round(values[ctx.lots]) * lot_sizes
+            for index, (keep, odd) in ctx.odd_lots.items():
+                if values[keep] > 0.5:
+                    target[index] += odd
+            return np.asarray(target, dtype=np.float64)
+        untraded = np.abs(weights - universe.initial_weights) <= _NO_TRADE
+        if ctx.buy_flags is not None and ctx.sell_flags is not None:
+            untraded |= (values[ctx.buy_flags] < 0.5) & (values[ctx.sell_flags] < 0.5)
+        value = universe.value
+        on_trades = any(c.acts_on_trades() for c in self.constraints)
+        target = np.array(held, dtype=np.float64)
+        for i in np.flatnonzero(~untraded):
+            price = float(universe.prices[i])
+            if weights[i] <= 0:
+                target[i] = 0.0
+            elif fractional and on_trades:
+                scale = 10**FRACTIONAL_DECIMALS
+                change = (weights[i] * value - held[i] * price) / price * scale
+                rounded = math.floor(change + 1e-9) if change > 0 else -math.ceil(-change - 1e-9)
+                target[i] = max(held[i] + rounded / scale, 0.0)
+            else:
+                target[i] = whole_or_fractional_shares(weights[i] * value, price, fractional)
+        return target
+
+    def _check_listed(self, listed: ListedTrades, solver: str) -> None:
+        """Raise `SolverError` if the shares and trades listed break a constraint."""
+        broken = [v for c in self.constraints for v in c.listed_violations(listed)]
+        if listed.cash < -listed.tolerance:
+            broken.append(f"the targets and costs spend {-listed.cash:,.2f} more than the account")
+        if broken:
+            raise SolverError(
+                f"{solver}'s answer, in the shares listed, breaks a constraint: "
+                f"{'; '.join(broken)}; use --fractional or report this with the inputs"
+            )
 
     def _objective_value(
         self, ctx: ModelContext, values: NDArray[np.float64], weights: NDArray[np.float64]
@@ -288,6 +384,14 @@ class PortfolioModel:
         )
         exact = self.objective.evaluate(weights)
         return (core if exact is None else exact) + cost_part
+
+
+def _bound_distance(raw: RawSolution) -> float:
+    """How far the solver's bound lies beyond its objective, in the optimisation's
+    direction (0 when the proven gap is 0)."""
+    if raw.gap == 0.0:
+        return 0.0
+    return raw.best_bound - raw.objective
 
 
 __all__ = ["PortfolioModel", "PortfolioResult"]

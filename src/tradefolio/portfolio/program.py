@@ -17,6 +17,7 @@ identity such as w - buy + sell = w0) that the elastic re-solve must never relax
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -58,6 +59,31 @@ class Program:
         self.upper.append(upper)
         self.integer.append(integer)
         return len(self.names) - 1
+
+    def add_variables(
+        self, names: list[str], lower: float, upper: float, integer: bool = False
+    ) -> list[int]:
+        """Indices of new variables, one per name, all with bounds [lower, upper]."""
+        start = len(self.names)
+        count = len(names)
+        self.names.extend(names)
+        self.lower.extend([lower] * count)
+        self.upper.extend([upper] * count)
+        self.integer.extend([integer] * count)
+        return list(range(start, start + count))
+
+    def add_rows(
+        self,
+        coefficients: list[dict[int, float]],
+        lo: float = -INF,
+        hi: float = INF,
+        group: str | None = None,
+        unit: str = "weight",
+    ) -> list[Row]:
+        """Add one row lo <= a^T v <= hi per coefficient dict (taken over, not copied)."""
+        rows = [Row(c, lo, hi, group, unit) for c in coefficients]
+        self.rows.extend(rows)
+        return rows
 
     def add_binary(self, name: str) -> int:
         """Index of a new 0/1 variable."""
@@ -102,21 +128,50 @@ class Program:
         total += sum(c * values[i] * values[j] for (i, j), c in self.quadratic.items())
         return float(total)
 
+    def row_activities(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """a_r^T v for every row r, vectorised (one pass over the coefficients)."""
+        if not self.rows:
+            return np.zeros(0)
+        lengths = np.fromiter((len(r.coefficients) for r in self.rows), np.int64, len(self.rows))
+        total = int(lengths.sum())
+        columns = np.fromiter(
+            itertools.chain.from_iterable(r.coefficients.keys() for r in self.rows),
+            np.int64,
+            total,
+        )
+        data = np.fromiter(
+            itertools.chain.from_iterable(r.coefficients.values() for r in self.rows),
+            np.float64,
+            total,
+        )
+        rows = np.repeat(np.arange(len(self.rows)), lengths)
+        activity = np.bincount(rows, weights=data * values[columns], minlength=len(self.rows))
+        return activity.astype(np.float64)
+
     def violations(self, values: NDArray[np.float64], tolerance: float = 1e-6) -> list[str]:
         """Every bound, integrality or row broken by more than `tolerance` at `values`."""
         broken: list[str] = []
-        for k, value in enumerate(values):
-            if value < self.lower[k] - tolerance or value > self.upper[k] + tolerance:
+        values = np.asarray(values, dtype=np.float64)
+        lower = np.array(self.lower, dtype=np.float64)
+        upper = np.array(self.upper, dtype=np.float64)
+        integer = np.array(self.integer, dtype=bool)
+        outside = (values < lower - tolerance) | (values > upper + tolerance)
+        fractional = integer & (np.abs(values - np.round(values)) > tolerance)
+        for k in np.flatnonzero(outside | fractional):
+            value = float(values[k])
+            if outside[k]:
                 broken.append(
                     f"{self.names[k]}={value:.9g} outside [{self.lower[k]}, {self.upper[k]}]"
                 )
-            if self.integer[k] and abs(value - round(value)) > tolerance:
+            if fractional[k]:
                 broken.append(f"{self.names[k]}={value:.9g} is not integral")
-        for row in self.rows:
-            activity = sum(c * values[k] for k, c in row.coefficients.items())
-            if activity < row.lo - tolerance or activity > row.hi + tolerance:
-                label = row.group or "definition"
-                broken.append(f"{label}: {activity:.9g} outside [{row.lo}, {row.hi}]")
+        activity = self.row_activities(values)
+        lo = np.fromiter((r.lo for r in self.rows), np.float64, len(self.rows))
+        hi = np.fromiter((r.hi for r in self.rows), np.float64, len(self.rows))
+        for r in np.flatnonzero((activity < lo - tolerance) | (activity > hi + tolerance)):
+            row = self.rows[r]
+            label = row.group or "definition"
+            broken.append(f"{label}: {activity[r]:.9g} outside [{row.lo}, {row.hi}]")
         return broken
 
 

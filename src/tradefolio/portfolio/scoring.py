@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 
 from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.portfolio.choices import FACTORS
 from tradefolio.portfolio.types import Candidate
 
 Factor = Literal["trailing-return", "momentum", "inverse-volatility"]
-FACTORS: tuple[str, ...] = ("trailing-return", "momentum", "inverse-volatility")
 TRADING_DAYS_PER_YEAR = 252
 DEFAULT_LOOKBACK: dict[str, int] = {
     "trailing-return": 252,

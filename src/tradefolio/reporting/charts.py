@@ -2,9 +2,16 @@
 
 Each chart is a `Chart(key, title, ...)`; `chart_data(record)` returns the series both
 renderers draw, so the interactive HTML and the static PNGs always show the same numbers.
-Long curves are drawn at full resolution; the stacked weights are thinned to at most
-`MAX_AREA_POINTS` sessions (every k-th session and the last), which keeps the file small and
-the picture unchanged at any screen width.
+What a person can read, and only what is drawn:
+
+- equity opens on a log axis when it spans more than `LOG_SCALE_SPAN` (10x): on a linear
+  axis the first decades of a long compounding run are a flat line;
+- weights show the `MAX_NAMED_WEIGHTS` names with the largest average weight, one
+  "other" band summing the rest, and cash (a 500-name run is 12 bands, not 500), thinned to
+  at most `MAX_AREA_POINTS` sessions (every k-th session and the last);
+- the monthly heatmap has a compounded "Year" column;
+- turnover is summed per calendar month (one bar per month, not a hairline per trading
+  day) and exposure is a trailing `EXPOSURE_WINDOW`-session mean.
 """
 
 from __future__ import annotations
@@ -28,6 +35,15 @@ from tradefolio.reporting.metrics import (
 from tradefolio.reporting.record import RunRecord
 
 MAX_AREA_POINTS = 1000
+#: Names drawn on their own in the weights chart; the rest are summed into "other".
+MAX_NAMED_WEIGHTS = 10
+#: Equity spanning more than this ratio (max / min) opens on a log axis.
+LOG_SCALE_SPAN = 10.0
+#: Sessions of the trailing mean drawn as exposure (a quarter: daily exposure of a
+#: crossover strategy swings between 0 and 100% and reads as noise over years).
+EXPOSURE_WINDOW = 63
+OTHER = "other"
+CASH = "cash"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +60,10 @@ MONTHLY = Chart("monthly_returns", "Monthly returns (%)")
 ROLLING_SHARPE = Chart("rolling_sharpe", f"Rolling Sharpe ({ROLLING_WINDOW} sessions)")
 ROLLING_BETA = Chart("rolling_beta", f"Rolling beta to the benchmark ({ROLLING_WINDOW} sessions)")
 WEIGHTS = Chart("weights", "Weights over time")
-TURNOVER = Chart("turnover", "Turnover per rebalance (one-way, % of equity)")
-EXPOSURE = Chart("exposure", "Exposure (invested / equity)")
+TURNOVER = Chart("turnover", "Turnover per month (one-way, % of equity)")
+EXPOSURE = Chart(
+    "exposure", f"Exposure (invested / equity, trailing {EXPOSURE_WINDOW}-session mean)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +74,7 @@ class ChartData:
     benchmark: pd.Series | None
     drawdown: pd.Series
     monthly: pd.DataFrame
+    yearly: pd.Series
     rolling_sharpe: pd.Series
     rolling_beta: pd.Series | None
     weights: pd.DataFrame
@@ -91,6 +110,55 @@ def realised_weights(record: RunRecord) -> pd.DataFrame:
     return weights
 
 
+def top_weights(weights: pd.DataFrame, named: int = MAX_NAMED_WEIGHTS) -> pd.DataFrame:
+    """The `named` holdings with the largest mean |weight|, then `other` (the sum of the
+    rest, only if any is held) and `cash`; columns never held are dropped. Rows still sum
+    to 1: nothing is lost, the small names are just drawn as one band."""
+    holdings = weights.drop(columns=[CASH], errors="ignore")
+    holdings = holdings.loc[:, (holdings != 0).any(axis=0)]
+    ranked = holdings.abs().mean(axis=0).sort_values(ascending=False, kind="stable")
+    keep = list(ranked.index[:named])
+    shown = holdings.loc[:, keep].copy()
+    rest = holdings.drop(columns=keep)
+    if rest.shape[1]:
+        shown[OTHER] = rest.sum(axis=1)
+    if CASH in weights.columns:
+        shown[CASH] = weights[CASH]
+    return shown
+
+
+def yearly_returns(returns: pd.Series) -> pd.Series:
+    """Compounded return of each calendar year: `Π_{t in year} (1 + r_t) - 1`."""
+    index = pd.DatetimeIndex(returns.index)
+    growth = (1.0 + returns).groupby(index.year).prod() - 1.0
+    growth.index.name = "year"
+    return growth.rename("year")
+
+
+def monthly_turnover(turnover: pd.Series) -> pd.Series:
+    """One-way turnover summed per calendar month, indexed by the month's first day."""
+    if turnover.empty:
+        return turnover
+    index = pd.DatetimeIndex(turnover.index)
+    months = index.to_period("M").to_timestamp()
+    return turnover.groupby(months).sum().rename("turnover")
+
+
+def use_log_scale(equity: pd.Series, span: float = LOG_SCALE_SPAN) -> bool:
+    """Whether `equity` (all > 0) spans more than `span` times, max over min."""
+    values = equity.to_numpy(np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values) or values.min() <= 0:
+        return False
+    return bool(values.max() / values.min() > span)
+
+
+def number_text(value: float, decimals: int = 1) -> str:
+    """`value` with `decimals` decimals, never "-0.0" (a rounded zero has no sign)."""
+    text = f"{value:.{decimals}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 def thinned(frame: pd.DataFrame, limit: int = MAX_AREA_POINTS) -> pd.DataFrame:
     """Every k-th row (k = ceil(rows / limit)) and always the last row."""
     step = max(1, math.ceil(len(frame) / limit))
@@ -116,20 +184,29 @@ def chart_data(record: RunRecord, window: int = ROLLING_WINDOW) -> ChartData:
         benchmark=benchmark,
         drawdown=drawdown(equity),
         monthly=monthly_returns(returns),
+        yearly=yearly_returns(returns),
         rolling_sharpe=rolling_sharpe(returns, window),
         rolling_beta=beta,
-        weights=thinned(realised_weights(record)),
-        turnover=rebalance_turnover(record.fills, equity),
-        exposure=(record.equity["invested"] / equity).rename("exposure"),
+        weights=thinned(top_weights(realised_weights(record))),
+        turnover=monthly_turnover(rebalance_turnover(record.fills, equity)),
+        exposure=(record.equity["invested"] / equity)
+        .rolling(EXPOSURE_WINDOW, min_periods=1)
+        .mean()
+        .rename("exposure"),
     )
 
 
 __all__ = [
+    "CASH",
     "DRAWDOWN",
     "EQUITY",
     "EXPOSURE",
+    "EXPOSURE_WINDOW",
+    "LOG_SCALE_SPAN",
     "MAX_AREA_POINTS",
+    "MAX_NAMED_WEIGHTS",
     "MONTHLY",
+    "OTHER",
     "ROLLING_BETA",
     "ROLLING_SHARPE",
     "TURNOVER",
@@ -137,6 +214,11 @@ __all__ = [
     "Chart",
     "ChartData",
     "chart_data",
+    "monthly_turnover",
+    "number_text",
     "realised_weights",
     "thinned",
+    "top_weights",
+    "use_log_scale",
+    "yearly_returns",
 ]

@@ -1,7 +1,14 @@
-"""Interactive charts (plotly) of a run, one figure per `Chart`, for the HTML tearsheet.
+"""Interactive charts of a run for the HTML tearsheet: plotly figure specs as plain data.
 
-plotly is an optional dependency (extra `report`), imported only here and only when a
-figure is built; without it `MissingExtra` names the install.
+Each builder returns a figure as the JSON-ready dict plotly.js draws (`{"data": [...],
+"layout": {...}}`), built directly rather than through `plotly.graph_objects`: the Python
+objects validate every attribute, which cost seconds on a long run (and 500 stacked
+traces cost 7 MB), while the page only needs the numbers. plotly (extra `report`) is still
+what draws them: `plotly_js()` returns its bundled plotly.js, inlined in the page, and
+without it `MissingExtra` names the install.
+
+Values are rounded to what a chart can show (cents of equity, 1e-4 of a percent), and
+non-finite values become gaps (`null`).
 """
 
 from __future__ import annotations
@@ -14,79 +21,168 @@ import pandas as pd
 
 from tradefolio.errors import MissingExtra
 from tradefolio.reporting.charts import (
+    CASH,
     DRAWDOWN,
     EQUITY,
     EXPOSURE,
     MONTHLY,
+    OTHER,
     ROLLING_BETA,
     ROLLING_SHARPE,
     TURNOVER,
     WEIGHTS,
     Chart,
     ChartData,
+    number_text,
+    use_log_scale,
 )
 
-#: A `plotly.graph_objects.Figure` (plotly ships no type information).
-Figure = Any
+#: A figure as plotly.js takes it: {"data": [trace, ...], "layout": {...}}.
+Figure = dict[str, Any]
 
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+YEAR_COLUMN = "Year"
 HEIGHT = 380
+#: Distinct colours for named series (Tableau 10, then its light shades); grey for the rest.
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#393b79",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#9edae5",
+    "#dbdb8d",
+    "#c7c7c7",
+)
+SERIES_COLOURS = {OTHER: "#b0b0b0", CASH: "#e4e4e4"}
+STRATEGY_COLOUR, BENCHMARK_COLOUR = "#1f77b4", "#ff7f0e"
+#: ColorBrewer RdYlGn (plotly.js knows no such name; plotly's Python API expanded it).
+RED_YELLOW_GREEN = [
+    [index / 10, colour]
+    for index, colour in enumerate(
+        (
+            "#a50026",
+            "#d73027",
+            "#f46d43",
+            "#fdae61",
+            "#fee08b",
+            "#ffffbf",
+            "#d9ef8b",
+            "#a6d96a",
+            "#66bd63",
+            "#1a9850",
+            "#006837",
+        )
+    )
+]
+_GRID = "#ebf0f8"
+_AXIS = {"gridcolor": _GRID, "linecolor": _GRID, "zerolinecolor": _GRID, "automargin": True}
 
 
-def plotly_modules() -> Any:
-    """`plotly.graph_objects`, or `MissingExtra` naming the install."""
+def plotly_js() -> str:
+    """The plotly.js bundled with the plotly package, or `MissingExtra` naming the install."""
     try:
-        # importlib keeps the untyped plotly out of mypy's view (it ships no stubs).
-        return importlib.import_module("plotly.graph_objects")
+        offline = importlib.import_module("plotly.offline")
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
         raise MissingExtra("plotly", "report", "the HTML tearsheet") from exc
+    text: str = offline.get_plotlyjs()
+    return text
 
 
 def _dates(index: pd.Index) -> list[str]:
-    return [stamp.strftime("%Y-%m-%d") for stamp in pd.DatetimeIndex(index)]
+    return list(pd.DatetimeIndex(index).strftime("%Y-%m-%d"))
 
 
-def _layout(figure: Figure, chart: Chart, **extra: Any) -> Figure:
+def _values(values: Any, decimals: int) -> list[float | None]:
+    """Rounded floats (no "-0.0": adding 0.0 clears the sign of a zero), None for gaps."""
+    array = np.round(np.asarray(values, dtype=np.float64), decimals) + 0.0
+    return [float(v) if np.isfinite(v) else None for v in array.tolist()]
+
+
+def _layout(chart: Chart, **extra: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {
         "title": {"text": chart.title, "x": 0.01},
-        "template": "plotly_white",
         "height": HEIGHT,
         "margin": {"l": 60, "r": 20, "t": 50, "b": 40},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "font": {"color": "#2a3f5f"},
         "legend": {"orientation": "h", "y": 1.02, "x": 1, "xanchor": "right", "yanchor": "bottom"},
         "hovermode": "x unified",
+        "xaxis": dict(_AXIS),
+        "yaxis": dict(_AXIS),
     }
-    layout.update(extra)
-    figure.update_layout(**layout)
-    return figure
+    for key, value in extra.items():
+        if key in ("xaxis", "yaxis"):
+            layout[key] = {**layout[key], **value}
+        else:
+            layout[key] = value
+    return layout
 
 
-def _line(go: Any, series: pd.Series, name: str, **style: Any) -> Any:
-    return go.Scatter(
-        x=_dates(series.index), y=series.to_numpy(np.float64), name=name, mode="lines", **style
-    )
+def _line(series: pd.Series, name: str, decimals: int, **style: Any) -> dict[str, Any]:
+    return {
+        "type": "scatter",
+        "mode": "lines",
+        "name": name,
+        "x": _dates(series.index),
+        "y": _values(series.to_numpy(np.float64), decimals),
+        **style,
+    }
 
 
-def equity_figure(data: ChartData, *, log_scale: bool = False) -> Figure:
-    """Equity and the benchmark rebased to the same start, with a linear/log switch."""
-    go = plotly_modules()
-    figure = go.Figure()
-    figure.add_trace(_line(go, data.equity, "strategy", line={"width": 1.6}))
+def _reference_line(level: float, **style: Any) -> dict[str, Any]:
+    return {
+        "type": "line",
+        "xref": "paper",
+        "x0": 0,
+        "x1": 1,
+        "yref": "y",
+        "y0": level,
+        "y1": level,
+        "line": {"width": 1, "color": "#888", **style},
+    }
+
+
+def equity_figure(data: ChartData, *, log_scale: bool | None = None) -> Figure:
+    """Equity and the benchmark rebased to the same start, with a linear/log switch; log by
+    default when the equity spans more than 10x (`log_scale=None`)."""
+    log = use_log_scale(data.equity) if log_scale is None else log_scale
+    traces = [_line(data.equity, "strategy", 2, line={"width": 1.6, "color": STRATEGY_COLOUR})]
     if data.benchmark is not None:
-        figure.add_trace(_line(go, data.benchmark, "benchmark (rebased)", line={"width": 1.2}))
+        traces.append(
+            _line(
+                data.benchmark,
+                "benchmark (rebased)",
+                2,
+                line={"width": 1.2, "color": BENCHMARK_COLOUR},
+            )
+        )
     buttons = [
         {"label": label, "method": "relayout", "args": [{"yaxis.type": kind}]}
         for label, kind in (("linear", "linear"), ("log", "log"))
     ]
-    return _layout(
-        figure,
+    layout = _layout(
         EQUITY,
-        yaxis={"type": "log" if log_scale else "linear", "title": "equity"},
+        yaxis={"type": "log" if log else "linear", "title": {"text": "equity"}},
         updatemenus=[
             {
                 "type": "buttons",
                 "direction": "right",
                 "buttons": buttons,
-                "active": 1 if log_scale else 0,
+                "active": 1 if log else 0,
                 "x": 0.22,
                 "y": 1.02,
                 "xanchor": "left",
@@ -96,120 +192,146 @@ def equity_figure(data: ChartData, *, log_scale: bool = False) -> Figure:
             }
         ],
     )
+    return {"data": traces, "layout": layout}
 
 
 def drawdown_figure(data: ChartData) -> Figure:
     """Underwater curve: drawdown from the running peak, in percent."""
-    go = plotly_modules()
-    figure = go.Figure(
-        _line(
-            go,
-            data.drawdown * 100.0,
-            "drawdown",
-            fill="tozeroy",
-            line={"width": 1, "color": "#c0392b"},
-        )
+    trace = _line(
+        data.drawdown * 100.0, "drawdown", 4, fill="tozeroy", line={"width": 1, "color": "#c0392b"}
     )
-    return _layout(figure, DRAWDOWN, yaxis={"title": "%", "ticksuffix": "%"}, showlegend=False)
+    layout = _layout(DRAWDOWN, yaxis={"title": {"text": "%"}, "ticksuffix": "%"}, showlegend=False)
+    return {"data": [trace], "layout": layout}
+
+
+def _heatmap_text(values: np.ndarray) -> list[list[str]]:
+    return [["" if np.isnan(v) else number_text(v) for v in row] for row in values.tolist()]
 
 
 def monthly_figure(data: ChartData) -> Figure:
-    """Heatmap of compounded monthly returns, years down, months across."""
-    go = plotly_modules()
+    """Heatmap of compounded monthly returns, years down, months across, and a "Year" column
+    (the compounded year) on its own colour scale."""
     table = data.monthly * 100.0
     values = table.to_numpy(np.float64)
-    text = [["" if np.isnan(v) else f"{v:.1f}" for v in row] for row in values]
+    years = [str(year) for year in table.index]
     limit = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
-    figure = go.Figure(
-        go.Heatmap(
-            z=values,
-            x=list(MONTH_NAMES),
-            y=[str(year) for year in table.index],
-            text=text,
-            texttemplate="%{text}",
-            colorscale="RdYlGn",
-            zmid=0.0,
-            zmin=-limit,
-            zmax=limit,
-            hovertemplate="%{y} %{x}: %{z:.2f}%<extra></extra>",
-            colorbar={"ticksuffix": "%"},
-        )
-    )
+    yearly = data.yearly.reindex(table.index).to_numpy(np.float64)[:, None] * 100.0
+    year_limit = float(np.nanmax(np.abs(yearly))) if np.isfinite(yearly).any() else 1.0
+    common = {
+        "type": "heatmap",
+        "y": years,
+        "texttemplate": "%{text}",
+        "colorscale": RED_YELLOW_GREEN,
+        "zmid": 0.0,
+        "hovertemplate": "%{y} %{x}: %{z:.2f}%<extra></extra>",
+        "xgap": 1,
+        "ygap": 1,
+    }
+    months = {
+        **common,
+        "x": list(MONTH_NAMES),
+        "z": [_values(row, 4) for row in values],
+        "text": _heatmap_text(values),
+        "zmin": -limit,
+        "zmax": limit,
+        "colorbar": {"ticksuffix": "%", "title": {"text": "month"}},
+    }
+    year = {
+        **common,
+        "x": [YEAR_COLUMN],
+        "z": [_values(row, 4) for row in yearly],
+        "text": _heatmap_text(yearly),
+        "zmin": -year_limit,
+        "zmax": year_limit,
+        "showscale": False,
+        "xaxis": "x2",  # its own narrow axis: a one-column heatmap on a shared one misdraws
+    }
     rows = max(len(table), 1)
-    return _layout(
-        figure,
+    layout = _layout(
         MONTHLY,
         height=max(HEIGHT, 22 * rows + 120),
-        yaxis={"autorange": "reversed", "type": "category"},
+        xaxis={"type": "category", "showgrid": False, "domain": [0.0, 0.88]},
+        xaxis2={"type": "category", "showgrid": False, "domain": [0.9, 0.96], "anchor": "y"},
+        yaxis={"autorange": "reversed", "type": "category", "showgrid": False},
         hovermode="closest",
     )
+    return {"data": [months, year], "layout": layout}
 
 
 def rolling_sharpe_figure(data: ChartData) -> Figure:
     """Trailing-window Sharpe ratio."""
-    go = plotly_modules()
-    figure = go.Figure(_line(go, data.rolling_sharpe.dropna(), "rolling Sharpe", line={"width": 1}))
-    figure.add_hline(y=0.0, line={"width": 1, "color": "#888"})
-    return _layout(figure, ROLLING_SHARPE, showlegend=False)
+    trace = _line(data.rolling_sharpe.dropna(), "rolling Sharpe", 4, line={"width": 1})
+    layout = _layout(ROLLING_SHARPE, showlegend=False, shapes=[_reference_line(0.0)])
+    return {"data": [trace], "layout": layout}
 
 
 def rolling_beta_figure(data: ChartData) -> Figure:
     """Trailing-window beta to the benchmark."""
-    go = plotly_modules()
     series = data.rolling_beta.dropna() if data.rolling_beta is not None else pd.Series()
-    figure = go.Figure(_line(go, series, "rolling beta", line={"width": 1}))
-    figure.add_hline(y=1.0, line={"width": 1, "color": "#888", "dash": "dot"})
-    return _layout(figure, ROLLING_BETA, showlegend=False)
+    trace = _line(series, "rolling beta", 4, line={"width": 1})
+    layout = _layout(ROLLING_BETA, showlegend=False, shapes=[_reference_line(1.0, dash="dot")])
+    return {"data": [trace], "layout": layout}
+
+
+def series_colour(name: str, position: int) -> str:
+    """The colour of a named series: its own from the palette, grey for other and cash."""
+    return SERIES_COLOURS.get(name, PALETTE[position % len(PALETTE)])
 
 
 def weights_figure(data: ChartData) -> Figure:
-    """Stacked areas of each holding's weight of equity (and cash)."""
-    go = plotly_modules()
-    figure = go.Figure()
+    """Stacked areas of the largest holdings' weights of equity, "other" and cash."""
     dates = _dates(data.weights.index)
-    for column in data.weights.columns:
+    traces = []
+    for position, column in enumerate(data.weights.columns):
         values = data.weights[column].to_numpy(np.float64) * 100.0
         if not np.any(values):
             continue
-        figure.add_trace(
-            go.Scatter(
-                x=dates,
-                y=values,
-                name=str(column),
-                mode="lines",
-                stackgroup="weights",
-                line={"width": 0.5},
-            )
+        colour = series_colour(str(column), position)
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": str(column),
+                "x": dates,
+                "y": _values(values, 4),
+                "stackgroup": "weights",
+                "line": {"width": 0.5, "color": colour},
+                "fillcolor": colour,
+            }
         )
-    return _layout(
-        figure,
+    layout = _layout(
         WEIGHTS,
-        yaxis={"title": "% of equity", "ticksuffix": "%"},
+        yaxis={"title": {"text": "% of equity"}, "ticksuffix": "%"},
         legend={"orientation": "v", "x": 1.01, "y": 1, "xanchor": "left", "yanchor": "top"},
     )
+    return {"data": traces, "layout": layout}
 
 
 def turnover_figure(data: ChartData) -> Figure:
-    """One-way turnover of each trading day, in percent of equity."""
-    go = plotly_modules()
+    """One-way turnover of each calendar month, in percent of equity."""
     series = data.turnover * 100.0
-    figure = go.Figure(
-        go.Bar(x=_dates(series.index), y=series.to_numpy(np.float64), name="turnover")
-    )
-    return _layout(figure, TURNOVER, yaxis={"ticksuffix": "%"}, showlegend=False, bargap=0)
+    trace = {
+        "type": "bar",
+        "name": "turnover",
+        "x": _dates(series.index),
+        "y": _values(series.to_numpy(np.float64), 4),
+        "marker": {"color": STRATEGY_COLOUR},
+        "xperiod": "M1",
+        "xperiodalignment": "middle",
+    }
+    layout = _layout(TURNOVER, yaxis={"ticksuffix": "%"}, showlegend=False, bargap=0.1)
+    return {"data": [trace], "layout": layout}
 
 
 def exposure_figure(data: ChartData) -> Figure:
-    """Fraction of equity invested at each close."""
-    go = plotly_modules()
-    figure = go.Figure(
-        _line(go, data.exposure * 100.0, "exposure", fill="tozeroy", line={"width": 1})
-    )
-    return _layout(figure, EXPOSURE, yaxis={"ticksuffix": "%"}, showlegend=False)
+    """Fraction of equity invested, trailing mean."""
+    trace = _line(data.exposure * 100.0, "exposure", 4, fill="tozeroy", line={"width": 1})
+    layout = _layout(EXPOSURE, yaxis={"ticksuffix": "%", "rangemode": "tozero"}, showlegend=False)
+    return {"data": [trace], "layout": layout}
 
 
-def figures(data: ChartData, *, log_scale: bool = False) -> dict[str, Figure]:
-    """Chart key -> plotly figure, for every chart the run has, in page order."""
+def figures(data: ChartData, *, log_scale: bool | None = None) -> dict[str, Figure]:
+    """Chart key -> figure spec, for every chart the run has, in page order."""
     builders = {
         EQUITY.key: lambda: equity_figure(data, log_scale=log_scale),
         DRAWDOWN.key: lambda: drawdown_figure(data),
@@ -223,4 +345,4 @@ def figures(data: ChartData, *, log_scale: bool = False) -> dict[str, Figure]:
     return {chart.key: builders[chart.key]() for chart in data.charts}
 
 
-__all__ = ["figures", "plotly_modules"]
+__all__ = ["PALETTE", "figures", "plotly_js", "series_colour"]

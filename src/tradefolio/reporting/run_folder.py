@@ -10,7 +10,7 @@ Layout of `<out>/<UTC timestamp>-<name>/` (`out` defaults to `runs`):
     weights.csv     date,<symbol>...   target weights at each rebalance (header only if none)
     metrics.json    see `metrics.run_metrics` and docs/cli.md
     tearsheet.html  self-contained (plotly.js inline)
-    png/<chart>.png static charts
+    png/<chart>.png static charts, only when asked for (png=True, `--png`)
 
 Floats are written with the shortest text that reads back to the same double and read
 with Python's correctly rounded parser, so a folder re-read from disk gives bit-identical
@@ -20,6 +20,7 @@ the same run.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Mapping
@@ -127,8 +128,8 @@ def write_report(
     metrics: Mapping[str, Any],
     folder: Path,
     *,
-    png: bool = True,
-    log_scale: bool = False,
+    png: bool = False,
+    log_scale: bool | None = None,
     window: int = ROLLING_WINDOW,
 ) -> tuple[Path | None, tuple[Path, ...], tuple[str, ...]]:
     """Tearsheet (and PNGs) of `record` in `folder`; a missing extra becomes a note."""
@@ -155,8 +156,8 @@ def write_run_folder(
     out_dir: Path | str = DEFAULT_OUT,
     *,
     tearsheet: bool = True,
-    png: bool = True,
-    log_scale: bool = False,
+    png: bool = False,
+    log_scale: bool | None = None,
     created: datetime | None = None,
 ) -> RunFolder:
     """Write `record` as a new run folder under `out_dir` (see the module docstring)."""
@@ -178,68 +179,180 @@ def write_run_folder(
     return RunFolder(folder, metrics, page, pngs, notes)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    """A run CSV as text columns (numbers are parsed by `_floats`, exactly)."""
+_DAMAGED = "the folder is damaged or not written by tradefolio; re-run the backtest to rewrite it"
+
+
+def _damaged(path: Path, problem: str) -> DataError:
+    return DataError(f"{path}: {problem}; {_DAMAGED}")
+
+
+def _text(path: Path) -> str:
+    """The whole file as UTF-8 text, or `DataError` naming what is wrong with it."""
     if not path.is_file():
         raise DataError(f"{path} is missing: is {path.parent} a tradefolio run folder?")
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise _damaged(path, "is a binary file, not CSV/JSON text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _damaged(path, f"is not UTF-8 text (byte {exc.start})") from exc
 
 
-def _floats(column: pd.Series) -> np.ndarray:
-    """Python's correctly rounded parser: the double each shortest repr was written from."""
-    return np.fromiter(
-        (float(text) if text else np.nan for text in column), dtype=np.float64, count=len(column)
-    )
+def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
+    """A run CSV as text columns (numbers are parsed by `_floats`, exactly), with its header
+    checked against `required` and the file checked for a cut-off last line."""
+    text = _text(path)
+    if not text.strip():
+        raise _damaged(path, f"is empty (expected the header {','.join(required)})")
+    if not text.endswith("\n"):
+        raise _damaged(path, "is cut short (its last line has no end)")
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, ValueError) as exc:
+        first = " ".join(str(exc).split())
+        raise _damaged(path, f"cannot be read as CSV ({first})") from exc
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise _damaged(path, f"has no column {', '.join(missing)} (expected {','.join(required)})")
+    return frame
 
 
-def _dates(column: pd.Series) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(pd.to_datetime(column, format=DATE_FORMAT), name="date")
+def _floats(column: pd.Series, path: Path, *, allow_empty: bool = False) -> np.ndarray:
+    """Python's correctly rounded parser: the double each shortest repr was written from;
+    `DataError` names the row and column of a cell that is not a number."""
+    values = np.empty(len(column), dtype=np.float64)
+    for row, text in enumerate(column.tolist()):
+        if not text and allow_empty:
+            values[row] = np.nan
+            continue
+        try:
+            values[row] = float(text)
+        except ValueError:
+            raise _damaged(
+                path, f"row {row + 2}, column {column.name}: {text!r} is not a number"
+            ) from None
+    return values
 
 
-def _numeric(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+def _dates(column: pd.Series, path: Path) -> pd.DatetimeIndex:
+    try:
+        return pd.DatetimeIndex(pd.to_datetime(column, format=DATE_FORMAT), name="date")
+    except (ValueError, TypeError) as exc:
+        bad = next(
+            (
+                (row, text)
+                for row, text in enumerate(column.tolist())
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(text))
+            ),
+            (0, ""),
+        )
+        raise _damaged(
+            path, f"row {bad[0] + 2}, column date: {bad[1]!r} is not a YYYY-MM-DD date"
+        ) from exc
+
+
+def _numeric(frame: pd.DataFrame, columns: tuple[str, ...], path: Path) -> pd.DataFrame:
     parsed = frame.copy()
     for column in columns:
         if column in parsed.columns:
-            values = _floats(parsed[column])
+            values = _floats(parsed[column], path)
+            if not np.isfinite(values).all():
+                row = int(np.flatnonzero(~np.isfinite(values))[0])
+                raise _damaged(path, f"row {row + 2}, column {column}: not a finite number")
             whole = column == "quantity" and np.all(values == np.floor(values))
             parsed[column] = values.astype(np.int64) if whole else values
     return parsed
 
 
+def _header(config_path: Path) -> dict[str, Any]:
+    """config.json of a run folder: JSON, an object, and this schema."""
+    text = _text(config_path)
+    try:
+        header = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            f"{config_path} is not valid JSON: {exc.msg} (line {exc.lineno}); {_DAMAGED}"
+        ) from exc
+    schema = header.get("schema") if isinstance(header, dict) else None
+    if schema != RUN_SCHEMA:
+        found = f"schema {schema!r}" if schema is not None else "no schema"
+        raise DataError(
+            f"{config_path} has {found}, not {RUN_SCHEMA!r}: {config_path.parent} is not a "
+            "tradefolio run folder (pass a folder written by backtest or live)"
+        )
+    return dict(header)
+
+
+def _check_symbols(
+    fills: pd.DataFrame, positions: pd.DataFrame, known: list[str], path: Path
+) -> None:
+    """Every fill and position names a symbol of the run (weights.csv lists them all)."""
+    if not known:  # a live folder's weights.csv has no symbol columns
+        return
+    universe = set(known)
+    for frame, where in ((fills, path / FILLS_FILE), (positions, path / POSITIONS_FILE)):
+        for row, symbol in enumerate(frame["symbol"].tolist()):
+            if symbol not in universe:
+                raise _damaged(
+                    where,
+                    f"row {row + 2} names {symbol!r}, a symbol the run does not have "
+                    f"(weights.csv lists {len(universe)})",
+                )
+
+
 def read_run_folder(folder: Path | str) -> RunRecord:
-    """The `RunRecord` a run folder holds (`DataError` naming the file if one is missing)."""
+    """The `RunRecord` a run folder holds. `DataError` names the file and, where it can,
+    the row and column of anything missing, damaged or foreign (see `_read_csv`)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder} is not a directory; pass a run folder (runs/<time>-<name>)")
-    config_path = folder / CONFIG_FILE
-    if not config_path.is_file():
-        raise DataError(f"{config_path} is missing: is {folder} a tradefolio run folder?")
-    try:
-        header = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{config_path} is not valid JSON: {exc.msg} (line {exc.lineno})") from exc
-    raw = _read_csv(folder / EQUITY_FILE)
-    index = _dates(raw["date"])
+    header = _header(folder / CONFIG_FILE)
+    equity_path = folder / EQUITY_FILE
+    raw = _read_csv(equity_path, ("date", *EQUITY_COLUMNS))
+    if len(raw) < 2:
+        raise _damaged(equity_path, f"has {len(raw)} session rows (a run has at least 2)")
+    index = _dates(raw["date"], equity_path)
     equity = pd.DataFrame(
-        {column: _floats(raw[column]) for column in raw.columns if column != "date"}, index=index
-    )
-    benchmark = equity.pop("benchmark") if "benchmark" in equity.columns else None
-    fills = _numeric(
-        _read_csv(folder / FILLS_FILE), ("quantity", "price", "commission", "slippage")
-    )
-    fills["date"] = _dates(fills["date"])
-    positions = _numeric(_read_csv(folder / POSITIONS_FILE), ("quantity", "price"))
-    positions["date"] = _dates(positions["date"])
-    positions["market_value"] = positions["quantity"] * positions["price"]
-    raw_weights = _read_csv(folder / WEIGHTS_FILE)
-    weights = pd.DataFrame(
         {
-            column: _floats(raw_weights[column])
-            for column in raw_weights.columns
+            column: _floats(raw[column], equity_path, allow_empty=column == "benchmark")
+            for column in raw.columns
             if column != "date"
         },
-        index=_dates(raw_weights["date"]),
+        index=index,
     )
+    if not index.is_monotonic_increasing or not index.is_unique:
+        raise _damaged(equity_path, "dates are not sorted and unique")
+    for column in EQUITY_COLUMNS:
+        values = equity[column].to_numpy()
+        bad = ~np.isfinite(values) | ((values <= 0) if column == "equity" else (values < 0))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            need = "a positive" if column == "equity" else "a finite, non-negative"
+            raise _damaged(
+                equity_path, f"row {row + 2}, column {column}: {values[row]:g} is not {need} number"
+            )
+    benchmark = equity.pop("benchmark") if "benchmark" in equity.columns else None
+    fills_path = folder / FILLS_FILE
+    fills = _numeric(
+        _read_csv(fills_path, FILL_COLUMNS),
+        ("quantity", "price", "commission", "slippage"),
+        fills_path,
+    )
+    fills["date"] = _dates(fills["date"], fills_path)
+    positions_path = folder / POSITIONS_FILE
+    stored = tuple(c for c in POSITION_COLUMNS if c != "market_value")
+    positions = _numeric(_read_csv(positions_path, stored), ("quantity", "price"), positions_path)
+    positions["date"] = _dates(positions["date"], positions_path)
+    positions["market_value"] = positions["quantity"] * positions["price"]
+    weights_path = folder / WEIGHTS_FILE
+    raw_weights = _read_csv(weights_path, ("date",))
+    symbols = [column for column in raw_weights.columns if column != "date"]
+    weights = pd.DataFrame(
+        {column: _floats(raw_weights[column], weights_path) for column in symbols},
+        index=_dates(raw_weights["date"], weights_path),
+    )
+    _check_symbols(fills, positions, symbols, folder)
     return RunRecord(
         name=str(header.get("name", folder.name)),
         kind="live" if header.get("kind") == "live" else "backtest",
@@ -372,7 +485,7 @@ def write_backtest_run(
     name: str | None = None,
     out_dir: Path | str = DEFAULT_OUT,
     tearsheet: bool = True,
-    png: bool = True,
+    png: bool = False,
 ) -> RunFolder:
     """`write_run_folder(record_from_backtest(...), out_dir)`: one call from the CLI."""
     record = record_from_backtest(
@@ -384,8 +497,8 @@ def write_backtest_run(
 def rewrite_report(
     folder: Path | str,
     *,
-    png: bool = True,
-    log_scale: bool = False,
+    png: bool = False,
+    log_scale: bool | None = None,
     window: int = ROLLING_WINDOW,
 ) -> RunFolder:
     """Recompute metrics.json and rewrite the tearsheet (and PNGs) of an existing folder."""

@@ -5,12 +5,14 @@ Page order: header (run, period, config), the metrics table, every chart of `cha
 rolling beta, weights, turnover, exposure), then the trade list. Chart `div`s have stable
 ids (`chart-<key>`) and the page lists them in `<body data-charts="...">`, so a browser test
 can check that every chart rendered. The same inputs give the same bytes.
+
+Each chart is its figure spec (`figures.py`) as JSON and one `Plotly.newPlot` call; the
+page carries the numbers it draws and nothing else (the full record stays in the CSVs).
 """
 
 from __future__ import annotations
 
 import html
-import importlib
 import json
 import math
 from collections.abc import Mapping
@@ -19,8 +21,8 @@ from typing import Any
 
 import pandas as pd
 
+from tradefolio.reporting import figures as figure_specs
 from tradefolio.reporting.charts import ChartData, chart_data
-from tradefolio.reporting.figures import figures
 from tradefolio.reporting.metrics import ROLLING_WINDOW
 from tradefolio.reporting.record import RunRecord
 from tradefolio.reporting.tables import METRIC_ROWS
@@ -139,28 +141,41 @@ def _config_html(config: Mapping[str, Any]) -> str:
     )
 
 
+def _json(payload: Any) -> str:
+    """Compact JSON that cannot close the surrounding <script> element."""
+    text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    return text.replace("</", "<\\/")
+
+
+def chart_html(key: str, figure: figure_specs.Figure) -> str:
+    """The chart's div (`chart-<key>`) and the script that draws `figure` into it."""
+    height = int(figure["layout"].get("height", figure_specs.HEIGHT))
+    div_id = f"chart-{key}"
+    return (
+        f'<div id="{div_id}" class="plotly-graph-div" style="height:{height}px;width:100%;">'
+        "</div>"
+        f'<script type="text/javascript">Plotly.newPlot("{div_id}",'
+        f"{_json(figure['data'])},{_json(figure['layout'])},{_json(PLOT_CONFIG)});</script>"
+    )
+
+
 def render_tearsheet(
     record: RunRecord,
     metrics: Mapping[str, Any],
     *,
-    log_scale: bool = False,
+    log_scale: bool | None = None,
     window: int = ROLLING_WINDOW,
     data: ChartData | None = None,
 ) -> str:
     """The tearsheet of `record` as one HTML document (see the module docstring)."""
+    plotly_js = figure_specs.plotly_js()  # MissingExtra without plotly
     data = data if data is not None else chart_data(record, window)
-    charts = figures(data, log_scale=log_scale)  # MissingExtra without plotly
-    plotly_js: str = importlib.import_module("plotly.offline").get_plotlyjs()
-
-    sections = []
-    for chart in data.charts:
-        div = charts[chart.key].to_html(
-            full_html=False,
-            include_plotlyjs=False,
-            div_id=f"chart-{chart.key}",
-            config=PLOT_CONFIG,
-        )
-        sections.append(f'<section class="chart" id="section-{chart.key}">{div}</section>')
+    charts = figure_specs.figures(data, log_scale=log_scale)
+    sections = [
+        f'<section class="chart" id="section-{chart.key}">'
+        f"{chart_html(chart.key, charts[chart.key])}</section>"
+        for chart in data.charts
+    ]
     title = f"{record.name} — {record.kind} tearsheet"
     period = f"{metrics.get('start')} .. {metrics.get('end')}, {metrics.get('sessions')} sessions"
     keys = " ".join(chart.key for chart in data.charts)
@@ -195,7 +210,7 @@ def write_tearsheet(
     metrics: Mapping[str, Any],
     path: Path,
     *,
-    log_scale: bool = False,
+    log_scale: bool | None = None,
     window: int = ROLLING_WINDOW,
     data: ChartData | None = None,
 ) -> Path:
@@ -205,4 +220,4 @@ def write_tearsheet(
     return path
 
 
-__all__ = ["render_tearsheet", "write_tearsheet"]
+__all__ = ["chart_html", "render_tearsheet", "write_tearsheet"]

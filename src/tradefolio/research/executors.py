@@ -35,6 +35,8 @@ from tradefolio.errors import InvalidParameter, TradefolioError
 from tradefolio.research.tasks import MarketData, RunOutcome, RunTask, evaluate
 
 EXECUTORS = ("local", "ray")
+#: Where runs happen unless told otherwise (`--executor`).
+DEFAULT_EXECUTOR = "local"
 
 
 class ExecutorSession(Protocol):
@@ -141,6 +143,8 @@ def attach_market_data(handle: SharedArraysHandle) -> tuple[SharedMemory, Market
         views["closes"],
         views.get("opens"),
         views.get("benchmark"),
+        views.get("highs"),
+        views.get("lows"),
     )
     return block, data
 
@@ -254,6 +258,7 @@ def make_executor(
 
 
 __all__ = [
+    "DEFAULT_EXECUTOR",
     "EXECUTORS",
     "Executor",
     "ExecutorSession",

@@ -7,13 +7,19 @@ run number, so a leaderboard is as deterministic as the table under it.
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
+from tradefolio.backtest.metrics import TRADING_DAYS_PER_YEAR
 from tradefolio.errors import InvalidParameter
+from tradefolio.research.dsr import DeflatedSharpe, deflated_sharpe_ratio
 from tradefolio.research.results import METRIC_COLUMNS
 
 LOWER_IS_BETTER = frozenset({"volatility", "turnover"})
 RANKABLE = (*METRIC_COLUMNS, "final_equity")
+#: The metric sweeps and walk-forward rank by unless told otherwise (`--metric`).
+DEFAULT_METRIC = "sharpe"
 
 
 def check_metric(metric: str) -> str:
@@ -68,11 +74,30 @@ def default_heatmap_axes(
     return (varying[0], varying[1]) if len(varying) >= 2 else None
 
 
+def deflated_of_best(table: pd.DataFrame, metric: str) -> DeflatedSharpe | None:
+    """Deflated Sharpe ratio of the best run by `metric`, every successful run a trial
+    (`None` with fewer than 2 daily returns); Sharpe ratios de-annualised by sqrt(252)."""
+    best = ranked(table, metric)
+    if best.empty or int(best["observations"].iloc[0]) < 2:
+        return None
+    annual = math.sqrt(TRADING_DAYS_PER_YEAR)
+    top = best.iloc[0]
+    return deflated_sharpe_ratio(
+        float(top["sharpe"]) / annual,
+        [float(s) / annual for s in best["sharpe"]],
+        int(top["observations"]),
+        float(top["skew"]),
+        float(top["kurtosis"]),
+    )
+
+
 __all__ = [
+    "DEFAULT_METRIC",
     "LOWER_IS_BETTER",
     "RANKABLE",
     "check_metric",
     "default_heatmap_axes",
+    "deflated_of_best",
     "heatmap",
     "leaderboard",
     "ranked",

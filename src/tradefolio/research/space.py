@@ -53,6 +53,11 @@ _RANGE = re.compile(r"^\s*([^.:][^:]*?)\s*\.\.\s*([^:]+?)\s*(?::\s*(.+?)\s*)?$")
 MAX_GRID_RUNS = 1_000_000
 
 
+def is_strategy_param(name: str) -> bool:
+    """`param.NAME`: a parameter of the user's own strategy class (`--param NAME=...`)."""
+    return name.startswith("param.") and len(name) > len("param.")
+
+
 def config_fields() -> tuple[str, ...]:
     """Names a sweep may set: the fields of `BacktestConfig`."""
     return tuple(BacktestConfig.model_fields)
@@ -154,7 +159,7 @@ def _uniform_types(name: str, values: Sequence[ParamValue]) -> tuple[ParamValue,
 def parse_axis(name: str, spec: str | Sequence[Any] | ParamValue) -> Axis:
     """An axis from a CLI/file spec: a list, `a,b,c`, `low..high` or `low..high:step`."""
     name = name.strip().replace("-", "_")
-    if name not in config_fields():
+    if name not in config_fields() and not is_strategy_param(name):
         raise InvalidParameter(
             f"--grid {name}: not a backtest parameter; one of {', '.join(config_fields())}"
         )
@@ -200,7 +205,7 @@ class SweepSpec:
 
     def __post_init__(self) -> None:
         for name in self.base:
-            if name not in config_fields():
+            if name not in config_fields() and not is_strategy_param(name):
                 raise InvalidParameter(
                     f"base: {name!r} is not a backtest parameter; one of "
                     f"{', '.join(config_fields())}"

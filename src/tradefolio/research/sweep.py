@@ -55,6 +55,45 @@ def full_fields(fields: Mapping[str, ParamValue]) -> dict[str, Any]:
         return dict(fields)
 
 
+def _describe(point: Mapping[str, ParamValue]) -> str:
+    return " ".join(f"{name}={value}" for name, value in point.items()) or "the base"
+
+
+def check_runnable(
+    spec: SweepSpec,
+    sessions: int,
+    source: str,
+    *,
+    command: str = "sweep",
+    longer: str = "a longer price file",
+) -> None:
+    """Refuse, before anything runs, a sweep none of whose runs is valid on `sessions` of
+    `source` (a bad value, a fast window not shorter than the slow one, a window longer
+    than the data): `InvalidParameter` naming the first run, its values and the problem.
+
+    A sweep where only some runs are invalid runs the rest (a triangular grid is normal);
+    those rows say `failed` with the reason."""
+    first: tuple[int, Mapping[str, ParamValue], str] | None = None
+    count = 0
+    for index, point in enumerate(spec.points()):
+        count += 1
+        try:
+            config = BacktestConfig.create(**{**spec.base, **point})
+            config.check_sessions(sessions, source, longer)
+        except InvalidParameter as exc:
+            if first is None:
+                first = (index, point, str(exc))
+            continue
+        return
+    if first is None:
+        raise InvalidParameter("nothing to sweep: the grid has no points")
+    index, failing, problem = first
+    every = "the only run" if count == 1 else f"all {count:,d} runs"
+    raise InvalidParameter(
+        f"{every} of the {command} would fail; run {index} ({_describe(failing)}): {problem}"
+    )
+
+
 def make_tasks(
     spec: SweepSpec,
     *,
@@ -185,6 +224,7 @@ def run_sweep(
 __all__ = [
     "SweepProgress",
     "SweepResult",
+    "check_runnable",
     "data_manifest",
     "execute",
     "full_fields",

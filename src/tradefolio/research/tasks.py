@@ -28,7 +28,13 @@ import pandas as pd
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.engine import BacktestResult, run_backtest
 from tradefolio.backtest.metrics import compute_metrics
-from tradefolio.backtest.runner import build_sizing, build_strategy, cost_model, run_config
+from tradefolio.backtest.runner import (
+    build_plan_strategy,
+    build_sizing,
+    cost_model,
+    protective_exits,
+    run_config,
+)
 from tradefolio.errors import DataError
 from tradefolio.execution.strategy import SignalPlan, Strategy
 from tradefolio.research.space import ParamValue
@@ -49,6 +55,8 @@ class MarketData:
     closes: pd.DataFrame
     opens: pd.DataFrame | None = None
     benchmark: pd.Series | None = None
+    highs: pd.DataFrame | None = None
+    lows: pd.DataFrame | None = None
 
     @classmethod
     def from_arrays(
@@ -58,6 +66,8 @@ class MarketData:
         closes: FloatArray,
         opens: FloatArray | None = None,
         benchmark: FloatArray | None = None,
+        highs: FloatArray | None = None,
+        lows: FloatArray | None = None,
     ) -> MarketData:
         """The canonical frames over the given arrays (no copy when already C-ordered)."""
 
@@ -77,6 +87,8 @@ class MarketData:
                 if benchmark is not None
                 else None
             ),
+            highs=frame(highs) if highs is not None else None,
+            lows=frame(lows) if lows is not None else None,
         )
 
     @classmethod
@@ -85,6 +97,8 @@ class MarketData:
         closes: pd.DataFrame,
         opens: pd.DataFrame | None = None,
         benchmark: pd.Series | None = None,
+        highs: pd.DataFrame | None = None,
+        lows: pd.DataFrame | None = None,
     ) -> MarketData:
         """Canonical market data from a price panel (the benchmark reindexed to its dates)."""
         if not isinstance(closes.index, pd.DatetimeIndex):
@@ -99,6 +113,8 @@ class MarketData:
             closes.to_numpy(dtype=np.float64, na_value=np.nan),
             opens.to_numpy(dtype=np.float64, na_value=np.nan) if opens is not None else None,
             bench,
+            highs.to_numpy(dtype=np.float64, na_value=np.nan) if highs is not None else None,
+            lows.to_numpy(dtype=np.float64, na_value=np.nan) if lows is not None else None,
         )
 
     @property
@@ -109,6 +125,9 @@ class MarketData:
             arrays["opens"] = np.ascontiguousarray(self.opens.to_numpy(dtype=np.float64))
         if self.benchmark is not None:
             arrays["benchmark"] = np.ascontiguousarray(self.benchmark.to_numpy(dtype=np.float64))
+        for role, frame in (("highs", self.highs), ("lows", self.lows)):
+            if frame is not None:  # bar ranges, for stops and limits (issue 14)
+                arrays[role] = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
         return arrays
 
     @property
@@ -135,6 +154,13 @@ class MarketData:
             self.opens.iloc[start:end] if self.opens is not None else None,
             self.benchmark.iloc[start:end] if self.benchmark is not None else None,
         )
+
+    def bar_ranges(self, start: int = 0, end: int | None = None) -> dict[str, pd.DataFrame | None]:
+        """`highs` / `lows` rows `start .. end-1` (None where the data has only closes)."""
+        return {
+            "highs": None if self.highs is None else self.highs.iloc[start:end],
+            "lows": None if self.lows is None else self.lows.iloc[start:end],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,14 +250,17 @@ def _run(
 ) -> tuple[BacktestResult, int]:
     """The backtest of `config` on the task's rows; also the first row its metrics cover."""
     if window is None:
-        result = run_config(config, data.closes, opens=data.opens, benchmark=data.benchmark)
+        result = run_config(
+            config, data.closes, opens=data.opens, benchmark=data.benchmark, **data.bar_ranges()
+        )
         return result, 0
     start, end, trade_from = window
     closes, opens, benchmark = data.window(start, end)
+    ranges = data.bar_ranges(start, end)
     if trade_from is None:
-        return run_config(config, closes, opens=opens, benchmark=benchmark), 0
+        return run_config(config, closes, opens=opens, benchmark=benchmark, **ranges), 0
     first_decision = trade_from - start - 1
-    strategy: Strategy = TradingFrom(build_strategy(config), first_decision)
+    strategy: Strategy = TradingFrom(build_plan_strategy(config, "walk-forward"), first_decision)
     result = run_backtest(
         closes,
         strategy,
@@ -239,6 +268,9 @@ def _run(
         cash=config.cash,
         costs=cost_model(config),
         opens=opens,
+        highs=ranges["highs"],
+        lows=ranges["lows"],
+        exits=protective_exits(config),
     )
     return result, first_decision
 

@@ -45,6 +45,9 @@ from tradefolio.research.sweep import SweepProgress, data_manifest, execute, mak
 from tradefolio.research.tasks import MarketData, RunOutcome, RunTask, Status
 
 SCHEMES = ("rolling", "anchored")
+#: Default train and test windows in sessions (`--train`, `--test`): five years, then one.
+DEFAULT_TRAIN = 1260
+DEFAULT_TEST = 252
 #: Metrics of an equity curve alone (the stitched curve has no single set of fills).
 EQUITY_METRICS = (
     "total_return",
@@ -345,6 +348,8 @@ def _outcome_from_row(task: RunTask, row: Mapping[str, Any]) -> RunOutcome:
 
 
 __all__ = [
+    "DEFAULT_TEST",
+    "DEFAULT_TRAIN",
     "EQUITY_METRICS",
     "SCHEMES",
     "Fold",

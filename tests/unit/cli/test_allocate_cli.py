@@ -126,6 +126,7 @@ def test_bad_candidate_files(
         (["--capital", "0"], "--capital must be > 0"),
         (["--capital", "-5"], "--capital must be > 0"),
         (["--capital", "nan"], "--capital must be > 0"),
+        (["--capital", "1e308"], "--capital must be at most 1,000,000,000,000"),
         (["--time-limit", "0"], "--time-limit must be > 0"),
         (["--solver", "gurobi"], "--solver must be one of"),
         (["--factor", "magic"], "--factor must be one of"),

@@ -53,7 +53,7 @@ def test_golden_run_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
     )  # fmt: skip
     assert result.code == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert set(payload) == {"final_equity", "n_fills", "metrics", "fills"}
+    assert set(payload) == {"final_equity", "n_fills", "exits", "metrics", "fills"}
     assert round(payload["final_equity"], 2) == 40_529_060.25
     assert payload["n_fills"] == len(payload["fills"]) == 2591
     assert set(payload["metrics"]) == METRIC_KEYS
@@ -137,7 +137,7 @@ def test_portfolio_rebalancing_runs(tmp_path: Path, capsys: pytest.CaptureFixtur
         (("--sizer", "weight", "--weight", "0"), "--weight must be in (0, 1]"),
         (("--risk-per-trade", "-0.1"), "--risk-per-trade must be in (0, 1]"),
         (("--max-position", "0"), "--max-position must be in (0, 1]"),
-        (("--stop-loss", "1.5"), "--stop-loss must be in (0, 1]"),
+        (("--stop-loss", "1.5"), "--stop-loss must be in (0, 1)"),
         (("--beta-window", "1", "--beta-sizing"), "--beta-window must be >= 2"),
         (("--target-beta", "0"), "--target-beta must be > 0"),
         (("--commission-bps", "-1"), "--commission-bps must be a finite number >= 0"),
@@ -150,12 +150,58 @@ def test_portfolio_rebalancing_runs(tmp_path: Path, capsys: pytest.CaptureFixtur
         (("--portfolio", "--factor", "astrology"), "--factor must be one of"),
         (("--prices", "/nonexistent/prices.csv"), "no such file"),
         (("--beta-sizing", "--benchmark", "/nonexistent/bench.csv"), "no such file"),
+        (("--benchmark", "/nonexistent/bench.csv"), "no such file"),
+        (("--benchmark", "/nonexistent/bench.csv", "--no-record"), "no such file"),
+        (("--slippage-bps", "20000"), "--slippage-bps must be below 10,000 (100% of the traded"),
+        (("--slippage-bps", "10000"), "--slippage-bps must be below 10,000"),
+        (("--commission-bps", "10000"), "--commission-bps must be below 10,000"),
+        (("--cash", "1e12"), "--cash must be at most 10,000,000,000: the ledger counts micro"),
+        (("--cash", "1e308"), "--cash must be at most 10,000,000,000"),
+        (("--slow", "100000"), "--slow 100,000 needs more than 100,000 sessions but the bundled"),
+        (("--strategy", "momentum", "--lookback", "9000"), "--lookback 9,000 needs more than"),
+        (("--portfolio", "--lookback", "9000"), "--lookback 9,000 needs more than"),
+        (("--beta-sizing", "--beta-window", "9000"), "--beta-window 9,000 needs more than"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
-    capsys: pytest.CaptureFixture[str], args: tuple[str, ...], fragment: str
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: tuple[str, ...], fragment: str
 ) -> None:
-    assert_one_line_error(run_cli(capsys, "backtest", *args), fragment)
+    runs = tmp_path / "runs"
+    assert_one_line_error(run_cli(capsys, "backtest", *args, "--out", str(runs)), fragment)
+    assert not runs.exists()  # nothing written
+
+
+def _rows(count: int, price: str = "10") -> str:
+    days = pd.bdate_range("2020-01-01", periods=count)
+    body = "".join(
+        f"{d.date()},{price if i == count // 2 else 10 + i % 7},20\n" for i, d in enumerate(days)
+    )
+    return "Date,AAA,BBB\n" + body
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "fragment"),
+    [
+        (_rows(2), (), "--slow 50 needs more than 50 sessions but {file} has 2"),
+        (_rows(2), ("--fast", "1", "--slow", "2"), "--slow 2 needs more than 2 sessions"),
+        (_rows(80, "1e308"), ("--fast", "5", "--slow", "20"), "AAA closes at 1e+308 on"),
+        (_rows(80, "2e9"), ("--fast", "5", "--slow", "20"), "beyond the 1,000,000,000 per unit"),
+    ],
+    ids=["two rows", "two rows, short windows", "1e308 price", "2e9 price"],
+)
+def test_data_the_run_cannot_use_is_refused_up_front(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    content: str,
+    args: tuple[str, ...],
+    fragment: str,
+) -> None:
+    prices = tmp_path / "prices.csv"
+    prices.write_text(content)
+    runs = tmp_path / "runs"
+    result = run_cli(capsys, "backtest", "--prices", str(prices), *args, "--out", str(runs))
+    assert_one_line_error(result, fragment.format(file=prices))  # no numpy warning lines
+    assert not runs.exists()
 
 
 def test_a_prices_file_that_fails_validation(

@@ -203,6 +203,9 @@ def test_fetch_gap_fails_unless_filled(
         (("--start", "2024-13-01"), "--start must be a date like 2020-01-31, got '2024-13-01'"),
         (("--end", "2023-12-01"), "--start (2024-01-02) must not be after --end (2023-12-01)"),
         (("--out", "/no/such/dir/p.csv"), "--out: directory /no/such/dir does not exist"),
+        (("--out", "d.xlsx"), "--out d.xlsx: the file name must end in .csv, .csv.gz"),
+        (("--out", "prices.txt"), "must end in .csv"),
+        (("--out", "/"), "must end in .csv"),
     ],
 )
 def test_fetch_bad_options(

@@ -102,6 +102,17 @@ def test_local_pool_through_the_cli(capsys: pytest.CaptureFixture[str], tmp_path
         (["--heatmap", "fast", "--grid", "fast=5,10"], "--heatmap"),
         (["--batch", "4", "--grid", "fast=5"], "--batch is for --executor ray"),
         ([], "nothing to sweep"),
+        (
+            ["--grid", "fast=a,b"],
+            "all 2 runs of the sweep would fail; run 0 (fast=a): --fast must be a whole number, "
+            "got 'a'",
+        ),
+        (["--grid", "fast=50", "--grid", "slow=20"], "the only run of the sweep would fail"),
+        (["--grid", "fast=5,10", "--set", "sizer=bogus"], "--sizer must be one of risk, weight"),
+        (["--grid", "fast=5,10", "--set", "fast=abc"], "fast is both fixed (--set fast=abc)"),
+        (["--grid", "fast=5", "--set", "cash=1e12"], "--cash must be at most 10,000,000,000"),
+        (["--grid", "slow=400,500"], "--slow 400 needs more than 400 sessions but"),
+        (["--grid", "fast=5", "--set", "beta_sizing=maybe"], "must be true or false, got"),
     ],
 )
 def test_bad_sweep_input_is_one_line(
@@ -111,6 +122,43 @@ def test_bad_sweep_input_is_one_line(
         capsys, "sweep", "--prices", _prices_file(tmp_path), "--out", str(tmp_path / "o"), *args
     )
     assert_one_line_error(result, fragment)
+    assert "Input should be" not in result.stderr  # no pydantic wording
+    assert not (tmp_path / "o").exists()  # nothing written
+
+
+def test_a_sweep_with_some_invalid_runs_runs_the_rest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    result = _sweep(capsys, tmp_path, "--format", "json")  # fast 10 or 20, slow 10: invalid
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["failed"] == 2 and payload["runs"] == 6
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--grid", "fast=a,b"], "all 2 runs of the walk-forward would fail; run 0 (fast=a)"),
+        (["--grid", "fast=5,10", "--set", "sizer=bogus"], "--sizer must be one of risk"),
+        (["--grid", "fast=5", "--set", "fast=7"], "fast is both fixed"),
+        (
+            ["--grid", "slow=160,200"],
+            "--slow 160 needs more than 160 sessions but a --train window has 150: use a "
+            "shorter --slow or a longer --train",
+        ),
+        (["--grid", "fast=5", "--train", "250", "--test", "100"], "exceed"),
+        (["--grid", "fast=5", "--test", "1"], "--test must be >= 2"),
+    ],
+)
+def test_bad_walk_forward_input_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, args: list[str], fragment: str
+) -> None:
+    result = run_cli(
+        capsys, "walk-forward", "--prices", _prices_file(tmp_path), "--train", "150",
+        "--test", "70", "--out", str(tmp_path / "wf"), *args,
+    )  # fmt: skip
+    assert_one_line_error(result, fragment)
+    assert not (tmp_path / "wf").exists()
 
 
 def test_ray_without_the_extra_names_the_install(

@@ -249,13 +249,14 @@ def test_interior_gap(tmp_path: Path) -> None:
     text = "Date,AAA,BBB\n2020-01-02,1,2\n2020-01-03,,2\n2020-01-06,,2\n2020-01-07,3,2\n"
     message = error_of(write(tmp_path, text))
     assert "symbol 'AAA' has an interior gap, no price on 2020-01-03 .. 2020-01-06" in message
-    assert "--fill-gaps" in message
+    assert "fill the gaps in the file" in message
+    assert "`tradefolio data fetch --fill-gaps`" in message  # the one command with the flag
 
 
 def test_interior_gap_in_long_form_is_a_missing_row(tmp_path: Path) -> None:
     text = "date,symbol,close\n2020-01-02,AAA,1\n2020-01-02,BBB,1\n2020-01-03,BBB,1\n"
     text += "2020-01-06,AAA,1\n2020-01-06,BBB,1\n"
-    assert "symbol 'AAA' has an interior gap, no price on 2020-01-03 (1 sessions)" in error_of(
+    assert "symbol 'AAA' has an interior gap, no price on 2020-01-03 (1 session)" in error_of(
         write(tmp_path, text)
     )
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tradefolio.backtest.strategies import SmaCross
 from tradefolio.execution.sizing import Quantity, SizingRequest
+from tradefolio.live.feed import Bar
 from tradefolio.live.journal import Journal
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.risk import RiskEngine
-from tradefolio.live.strategy import RollingStrategy
+from tradefolio.live.strategy import Action, Intent, RollingStrategy
 from tradefolio.live.trader import Checkpoint, LiveTrader
 
 
@@ -53,12 +58,18 @@ def open_session(
     weight: float = 0.2,
     risk: RiskEngine | None = None,
     fill_delay_marks: int = 0,
+    max_fill_per_mark: Decimal | None = None,
 ) -> tuple[Journal, PaperBroker, LiveTrader]:
     """Journal + paper broker + trader on `path` (created or resumed)."""
     journal = Journal.open(path)
     journal.initialise(cash, {"test": True})
     broker = PaperBroker(
-        journal.connection, cash, costs, fill_delay_marks=fill_delay_marks, checkpoint=checkpoint
+        journal.connection,
+        cash,
+        costs,
+        fill_delay_marks=fill_delay_marks,
+        max_fill_per_mark=max_fill_per_mark,
+        checkpoint=checkpoint,
     )
     kwargs = {} if checkpoint is None else {"checkpoint": checkpoint}
     trader = LiveTrader(
@@ -72,3 +83,74 @@ def open_session(
         **kwargs,
     )
     return journal, broker, trader
+
+
+def live_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`tradefolio live ARGS` in a fresh process with `env` added to the environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "tradefolio", "live", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=120,
+    )
+
+
+class EnterOnEveryBar:
+    """Asks to enter `symbol` on every bar with history (a replacement of an order still
+    open would show up as a second buy)."""
+
+    def __init__(self, symbol: str = "AAA") -> None:
+        self.symbol = symbol
+
+    def intents(self, history: pd.DataFrame) -> list[Intent]:
+        return [Intent(self.symbol, Action.ENTER)] if len(history) else []
+
+
+class FixedUnits:
+    """Always `units` units."""
+
+    def __init__(self, units: int = 10) -> None:
+        self.units = units
+
+    def size(self, request: SizingRequest) -> Quantity:
+        return self.units
+
+
+def flat_bars(n: int, prices: dict[str, Decimal]) -> list[Bar]:
+    """`n` business-day bars at constant `prices`, each with the history before it."""
+    days = pd.bdate_range("2024-03-01", periods=n + 1, name="date")
+    closes = pd.DataFrame({s: [float(p)] * (n + 1) for s, p in prices.items()}, index=days)
+    return [Bar(days[i].date(), dict(prices), closes.iloc[:i]) for i in range(1, n + 1)]
+
+
+def fake_broker(fake: Any, *, timeout: float = 2.0, **options: Any) -> Any:
+    """An `AlpacaBroker` on the loopback fake Alpaca `fake` (reads retried without waits)."""
+    from support.fake_alpaca import KEY, SECRET
+    from tradefolio.live.alpaca import AlpacaBroker, create_trading_client
+
+    client = create_trading_client(KEY, SECRET, url_override=fake.url, timeout=timeout)
+    options.setdefault("read_retry_wait", 0.0)
+    return AlpacaBroker(client, endpoint=fake.url, **options)
+
+
+def fake_session(
+    fake: Any,
+    path: Path,
+    *,
+    timeout: float = 2.0,
+    broker_options: dict[str, Any] | None = None,
+    **trader_options: Any,
+) -> tuple[Journal, LiveTrader]:
+    """A 10,000 session on the fake Alpaca that enters AAA (10 units) on every bar."""
+    journal = Journal.open(path)
+    journal.initialise(Decimal(10_000), {})
+    trader = LiveTrader(
+        journal=journal,
+        broker=fake_broker(fake, timeout=timeout, **(broker_options or {})),
+        strategy=EnterOnEveryBar(),
+        sizer=FixedUnits(10),
+        market=fake,
+        **trader_options,
+    )
+    return journal, trader

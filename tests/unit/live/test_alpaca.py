@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -41,7 +39,7 @@ from tradefolio.live.journal import Journal, PlannedOrder
 from tradefolio.live.orders import OrderRequest, OrderStatus, Side
 from tradefolio.live.paper import PaperBroker
 from tradefolio.live.trader import LiveTrader
-from unit.live.live_helpers import WeightSizer, sma_cross
+from unit.live.live_helpers import WeightSizer, live_cli, sma_cross
 
 TIMEOUT = 0.3  # client request timeout of these tests (seconds)
 
@@ -441,16 +439,6 @@ def test_fill_while_down_is_recorded_once_by_reconciliation(
 # -- CLI ----------------------------------------------------------------------------------------
 
 
-def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tradefolio", "live", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=120,
-    )
-
-
 def test_cli_broker_alpaca_against_the_fake(tmp_path: Path) -> None:
     prices = _sample(80, 3)
     csv = tmp_path / "p.csv"
@@ -463,10 +451,10 @@ def test_cli_broker_alpaca_against_the_fake(tmp_path: Path) -> None:
     with FakeAlpaca(prices=last, cash=Decimal(50_000)) as fake:
         env = {"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET}
         env["APCA_API_BASE_URL"] = fake.url
-        refused = _cli([*session, "--live-account"], env)
+        refused = live_cli([*session, "--live-account"], env)
         assert refused.returncode == 2 and "--live-account" in refused.stderr
         assert not db.exists()
-        done = _cli(session, env)
+        done = live_cli(session, env)
         assert done.returncode == 0, done.stderr
         status = json.loads(done.stdout)
         assert fake.client_ids(), "the session sent orders"
@@ -474,7 +462,7 @@ def test_cli_broker_alpaca_against_the_fake(tmp_path: Path) -> None:
             s: q for s, (q, _) in fake.positions.items()
         }
         assert Decimal(repr(status["cash"])) == fake.cash
-        again = _cli(session, env)  # resumes: reconciles cleanly, nothing new to do
+        again = live_cli(session, env)  # resumes: reconciles cleanly, nothing new to do
         assert again.returncode == 0, again.stderr
         _assert_one_order_per_client_id(fake)
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("a.db*"))
@@ -489,7 +477,7 @@ def test_cli_unreachable_broker_writes_nothing(tmp_path: Path) -> None:
     db = tmp_path / "never.db"
     env = {"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET}
     env["APCA_API_BASE_URL"] = f"http://127.0.0.1:{port}"
-    run = _cli(["--broker", "alpaca", "--db", str(db)], env)
+    run = live_cli(["--broker", "alpaca", "--db", str(db)], env)
     assert run.returncode == 1
     assert "cannot reach Alpaca" in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert not db.exists()

@@ -219,6 +219,7 @@ def test_cli_polled_session_resumes_and_stops_on_sigterm(fake: FakeAlpaca, tmp_p
     prices = gbm_prices(3, 80, seed=6)
     fake.add_history(prices.iloc[:-3])
     fake.cash = Decimal(50_000)
+    fake.account_number = "512345678"  # a live account: the session runs --live-account
     fake.trade_session(_day(prices, -3), _row(prices, -3))
     env = _env(fake)
     db = tmp_path / "real.db"
@@ -239,7 +240,7 @@ def test_cli_polled_session_resumes_and_stops_on_sigterm(fake: FakeAlpaca, tmp_p
     # Running again waits for the next session (the last one is done), processes it once,
     # and stops cleanly on SIGTERM.
     process = subprocess.Popen(
-        [sys.executable, "-m", "tradefolio", "live", *SESSION, "--db", str(db)],
+        [sys.executable, "-m", "tradefolio", "live", *SESSION, "--db", str(db), "--live-account"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

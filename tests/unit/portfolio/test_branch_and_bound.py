@@ -244,7 +244,9 @@ def solve(inst: Instance, minimise_variance: bool, solver: str) -> PortfolioResu
         if inst.full:
             constraints.append(Budget(1.0, 1.0))
     model = PortfolioModel(objective, constraints)
-    return model.solve(universe_for(inst.symbols, inst.mu), solver=solver, time_limit=20.0)
+    universe = universe_for(inst.symbols, inst.mu)
+    # fractional: a full-investment budget is a continuous model (whole shares cannot meet it)
+    return model.solve(universe, solver=solver, time_limit=20.0, fractional=True)
 
 
 # ----------------------------------------------------------------------------- (a), (b)

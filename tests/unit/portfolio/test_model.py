@@ -370,7 +370,8 @@ def brute_force_whole_shares(inst: Instance) -> float | None:
 def _solve(inst: Instance) -> float | None:
     model, universe = model_for(inst)
     try:
-        result = model.solve(universe, time_limit=20.0)  # type: ignore[arg-type]
+        # fractional: the continuous model (with whole shares the trades are integer)
+        result = model.solve(universe, time_limit=20.0, fractional=True)  # type: ignore[arg-type]
     except InfeasibleAllocation:
         return None
     assert result.status == "optimal"

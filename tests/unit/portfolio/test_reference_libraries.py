@@ -70,7 +70,7 @@ def solve_tradefolio(
         constraints.append(Budget(1.0, 1.0))
     candidates = [Candidate(s, float(m), 100.0) for s, m in zip(symbols, mu, strict=True)]
     result = PortfolioModel(MeanVariance(risk, aversion), constraints).solve(
-        make_universe(candidates, 1e7), solver="highs", time_limit=30.0
+        make_universe(candidates, 1e7), solver="highs", time_limit=30.0, fractional=True
     )
     assert result.status == "optimal"
     weights = result.weights

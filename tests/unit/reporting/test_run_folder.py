@@ -95,12 +95,13 @@ def test_same_run_writes_identical_bytes(tmp_path: Path) -> None:
             strategy="momentum", lookback=60, max_positions=3, rebalance="20", sizer="weight"
         )
         return write_backtest_run(
-            result, config.model_dump(), closes=closes, benchmark=benchmark, out_dir=out
+            result, config.model_dump(), closes=closes, benchmark=benchmark, out_dir=out, png=True
         ).path
 
     first, second = write(tmp_path / "a"), write(tmp_path / "b")
     for name in (*DATA_FILES, "tearsheet.html"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    assert len(list((first / "png").iterdir())) == 8
     for png in (first / "png").iterdir():
         assert png.read_bytes() == (second / "png" / png.name).read_bytes(), png.name
 

@@ -38,7 +38,7 @@ def _record(with_benchmark: bool = True) -> RunRecord:
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> RunFolder:
-    return write_run_folder(_record(), tmp_path_factory.mktemp("runs"))
+    return write_run_folder(_record(), tmp_path_factory.mktemp("runs"), png=True)
 
 
 def test_page_is_self_contained(written: RunFolder) -> None:
@@ -96,7 +96,7 @@ def test_missing_plotly_becomes_a_note_not_a_crash(
     def missing() -> None:
         raise MissingExtra("plotly", "report", "the HTML tearsheet")
 
-    monkeypatch.setattr(figures, "plotly_modules", missing)
+    monkeypatch.setattr(figures, "plotly_js", missing)
     record = _record()
     page, pngs, notes = write_report(record, {}, tmp_path, png=False)
     assert page is None and pngs == ()

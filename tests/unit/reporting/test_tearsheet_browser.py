@@ -155,6 +155,8 @@ class DevTools:
 def browser(tmp_path: Path) -> Iterator[DevTools]:
     executable = find_chromium()
     if executable is None:
+        if os.environ.get("TRADEFOLIO_REQUIRE_BROWSER") == "1":
+            pytest.fail("chromium is missing: `make test` installs it (scripts/ensure-chromium)")
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
     devtools = DevTools(executable, tmp_path / "profile")
     try:

@@ -8,6 +8,9 @@ called by `PortfolioModel` in this order for every constraint before moving on:
                    model is infeasible) and cost terms,
 3. `precheck(ctx)`: before any solve, cheap necessary conditions; each failure is a
                    `Conflict` explaining what must move and by how much.
+
+After the solve, a constraint that acts on trades (`acts_on_trades`) checks itself on the
+shares and trades actually listed (`listed_violations`, see `listed.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tradefolio.portfolio.context import ModelContext
+from tradefolio.portfolio.listed import ListedTrades
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +47,17 @@ class Constraint:
 
     def precheck(self, ctx: ModelContext) -> list[Conflict]:
         """Cheap necessary conditions, checked before solving."""
+        return []
+
+    def acts_on_trades(self) -> bool:
+        """Whether the constraint reads the trades or the invested total, which rounding the
+        weights to shares after the solve would change: the model then makes the shares
+        integer inside the optimisation (unless fractional), so the trades listed are the
+        ones the solver proved (`model.py`)."""
+        return False
+
+    def listed_violations(self, listed: ListedTrades) -> list[str]:
+        """How the listed shares and trades break this constraint (see `listed.py`)."""
         return []
 
 

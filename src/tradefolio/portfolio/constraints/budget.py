@@ -13,6 +13,7 @@ import math
 from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.constraints.base import Constraint
 from tradefolio.portfolio.context import ModelContext
+from tradefolio.portfolio.listed import ListedTrades
 
 
 class Budget(Constraint):
@@ -42,6 +43,18 @@ class Budget(Constraint):
             ctx.program.add_row(terms, lo=self.min_invested, group="min invested")
         if self.max_invested < 1:
             ctx.program.add_row(terms, hi=self.max_invested, group="max invested")
+
+    def acts_on_trades(self) -> bool:
+        return self.min_invested > 0
+
+    def listed_violations(self, listed: ListedTrades) -> list[str]:
+        invested = listed.invested
+        slack = listed.tolerance / listed.value
+        if invested < self.min_invested - slack:
+            return [f"{invested:.6g} of the account is invested, below {self.min_invested:g}"]
+        if invested > self.max_invested + slack:
+            return [f"{invested:.6g} of the account is invested, above {self.max_invested:g}"]
+        return []
 
 
 __all__ = ["Budget"]

@@ -11,10 +11,13 @@ Forced sells of names outside the universe add a constant.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.constraints.base import Conflict, Constraint
 from tradefolio.portfolio.context import ModelContext
+from tradefolio.portfolio.holdings import Trade
+from tradefolio.portfolio.listed import ListedTrades
 
 
 class TransactionCosts(Constraint):
@@ -88,6 +91,21 @@ class TransactionCosts(Constraint):
                     forced - self.budget,
                 )
             ]
+        return []
+
+    def cost_of(self, trades: Iterable[Trade]) -> float:
+        """Dollars the listed `trades` cost: bps/1e4 |dollars| + fixed, per trade."""
+        return sum(self.bps / 1e4 * abs(t.dollars) + self.fixed for t in trades)
+
+    def acts_on_trades(self) -> bool:
+        return True
+
+    def listed_violations(self, listed: ListedTrades) -> list[str]:
+        if self.budget is None:
+            return []
+        cost = self.cost_of(listed.trades)
+        if cost > self.budget + listed.tolerance:
+            return [f"the trades cost {cost:,.2f}, more than --cost-budget {self.budget:,.2f}"]
         return []
 
 

@@ -13,6 +13,7 @@ import math
 from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.constraints.base import Constraint
 from tradefolio.portfolio.context import ModelContext
+from tradefolio.portfolio.listed import ListedTrades
 
 
 class MinimumTrade(Constraint):
@@ -39,6 +40,19 @@ class MinimumTrade(Constraint):
                     lo=0.0,
                     group="min trade",
                 )
+
+    def acts_on_trades(self) -> bool:
+        return True
+
+    def listed_violations(self, listed: ListedTrades) -> list[str]:
+        outside = {h.symbol for h in listed.universe.outside}
+        smallest = self.dollars - listed.tolerance
+        return [
+            f"the {t.side} of {abs(t.shares):g} {t.symbol} is worth {abs(t.dollars):,.2f}, "
+            f"less than --min-trade {self.dollars:,.2f}"
+            for t in listed.trades
+            if t.symbol not in outside and abs(t.dollars) < smallest and not listed.is_full_sale(t)
+        ]
 
 
 __all__ = ["MinimumTrade"]

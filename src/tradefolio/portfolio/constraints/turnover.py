@@ -13,6 +13,7 @@ import math
 from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.constraints.base import Constraint
 from tradefolio.portfolio.context import ModelContext
+from tradefolio.portfolio.listed import ListedTrades
 
 
 class Turnover(Constraint):
@@ -35,6 +36,15 @@ class Turnover(Constraint):
         ctx.program.add_row(
             terms, hi=self.max_turnover - ctx.universe.forced_sell_weight, group="turnover"
         )
+
+    def acts_on_trades(self) -> bool:
+        return True
+
+    def listed_violations(self, listed: ListedTrades) -> list[str]:
+        turnover = listed.turnover
+        if turnover * listed.value > self.max_turnover * listed.value + listed.tolerance:
+            return [f"turnover {turnover:.6g} is above --max-turnover {self.max_turnover:g}"]
+        return []
 
 
 __all__ = ["Turnover"]

@@ -12,9 +12,9 @@ Linear, so CBC solves it.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from tradefolio.errors import InvalidParameter
@@ -22,6 +22,9 @@ from tradefolio.portfolio.constraints.base import Conflict
 from tradefolio.portfolio.context import ModelContext
 from tradefolio.portfolio.objectives.base import Objective, add_return_floor, return_floor_conflicts
 from tradefolio.portfolio.objectives.scenarios import aligned_scenarios
+
+if TYPE_CHECKING:  # annotations only: allocating needs no pandas
+    import pandas as pd
 
 
 def cvar_of(losses: NDArray[np.float64], alpha: float) -> float:

@@ -22,15 +22,18 @@ period, and the model's bound is a valid upper bound on the true optimum.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.portfolio.context import ModelContext
 from tradefolio.portfolio.objectives.base import Objective
 from tradefolio.portfolio.objectives.scenarios import aligned_scenarios
+
+if TYPE_CHECKING:  # annotations only: allocating needs no pandas
+    import pandas as pd
 
 
 def envelope_error(ratio: float) -> float:

@@ -10,15 +10,18 @@ r̄ is the mean scenario return per name. Linear, so CBC solves it.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from tradefolio.portfolio.constraints.base import Conflict
 from tradefolio.portfolio.context import ModelContext
 from tradefolio.portfolio.objectives.base import Objective, add_return_floor, return_floor_conflicts
 from tradefolio.portfolio.objectives.scenarios import aligned_scenarios
+
+if TYPE_CHECKING:  # annotations only: allocating needs no pandas
+    import pandas as pd
 
 
 class MeanAbsoluteDeviation(Objective):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from tradefolio.errors import DataError
+
+if TYPE_CHECKING:  # annotations only: allocating needs no pandas
+    import pandas as pd
 
 
 def aligned_scenarios(scenarios: pd.DataFrame, symbols: tuple[str, ...]) -> NDArray[np.float64]:

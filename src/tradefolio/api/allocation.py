@@ -1,0 +1,508 @@
+"""`tf.allocate(...)`: scores become an optimal allocation, as `tradefolio allocate` does.
+
+The CLI command is a client of this function: it parses its flags, calls `allocate` with
+the same keywords (`--max-weight` is `max_weight=`) and prints the result, so the two
+cannot disagree. There is one allocator path (`PortfolioModel.solve`); which model it
+solves:
+
+- the **seed model** (score objective, position limits, cardinality; CBC by default,
+  through `tradefolio.portfolio.allocator.allocate`, the composable model's thin front)
+  when no composable-model option is used:
+
+      maximise Σ score_i · w_i  s.t.  w_i ≤ max_weight · x_i,  w_i ≥ min_weight · x_i,
+                                      Σ w_i ≤ 1,  Σ x_i ≤ max_positions
+
+- the **composable model** (`PortfolioModel`: objective plus constraints) as soon as one
+  of `objective`, `sector_cap`, `sectors`, `holdings`, `max_turnover`, `fixed_cost`,
+  `cost_bps`, `cost_budget`, `min_trade`, `whole_shares`, `min_invested`, `min_return` or a
+  covariance matrix is given.
+
+Candidates come from `candidates=` (a `symbol, score, price` table), or are scored from
+`prices=` with `factor=` over `lookback=` sessions, or are the user's `scores=` (a
+`Series` symbol -> score) priced at the last close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import TypeAlias
+
+import numpy as np
+import pandas as pd
+
+from tradefolio.api.options import ALLOCATE_DEFAULTS, FACTOR_CHOICES, AllocateOptions, require
+from tradefolio.api.prices import PricesLike, describe_source, price_panel
+from tradefolio.api.results import AllocationResult
+from tradefolio.data.sample_data import load_sample_sectors
+from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.portfolio.allocator import SOLVERS
+from tradefolio.portfolio.allocator import allocate as seed_allocate
+from tradefolio.portfolio.candidates import read_candidates, read_user_scores
+from tradefolio.portfolio.constraints import (
+    Budget,
+    Cardinality,
+    Constraint,
+    MinimumTrade,
+    NameBounds,
+    PositionLimits,
+    SectorCaps,
+    TransactionCosts,
+    Turnover,
+    WholeShares,
+)
+from tradefolio.portfolio.context import make_universe
+from tradefolio.portfolio.covariance import (
+    RiskModel,
+    period_returns,
+    risk_model,
+    risk_model_from_covariance,
+)
+from tradefolio.portfolio.holdings import read_holding_prices, read_holdings
+from tradefolio.portfolio.model import PortfolioModel, PortfolioResult
+from tradefolio.portfolio.objectives import (
+    CVaR,
+    Kelly,
+    MeanAbsoluteDeviation,
+    MeanVariance,
+    MinVariance,
+    Objective,
+    ScoreObjective,
+)
+from tradefolio.portfolio.risk_inputs import (
+    aligned_expected_returns,
+    aligned_risk,
+    checked_bounds,
+    read_bounds,
+    read_covariance,
+    read_expected_returns,
+    read_factor_model,
+)
+from tradefolio.portfolio.scoring import Scores, score_universe
+from tradefolio.portfolio.types import Candidate, validate_candidates
+
+CandidatesLike: TypeAlias = str | Path | pd.DataFrame | Iterable[Candidate]
+ScoresLike: TypeAlias = str | Path | pd.Series
+SectorsLike: TypeAlias = str | Path | pd.Series | Mapping[str, str]
+HoldingsLike: TypeAlias = str | Path | pd.Series | pd.DataFrame | Mapping[str, float]
+CovarianceLike: TypeAlias = str | pd.DataFrame
+#: A user's risk / return / bounds file (`expected_returns=`, `covariance_file=`, ...).
+FileLike: TypeAlias = str | Path
+#: The keywords of `allocate` that name such a file.
+FILE_OPTIONS: tuple[str, ...] = (
+    "expected_returns",
+    "covariance_file",
+    "factor_loadings",
+    "factor_covariance",
+    "specific_variance",
+    "bounds",
+)
+
+
+def _table_columns(frame: pd.DataFrame, required: tuple[str, ...], what: str) -> pd.DataFrame:
+    """`frame` with lower-case column names and `symbol` as a column (not the index)."""
+    table = frame.copy()
+    if "symbol" not in {str(c).strip().lower() for c in table.columns}:
+        table = table.rename_axis("symbol").reset_index()
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise DataError(
+            f"{what}: missing column {', '.join(missing)}; expected {','.join(required)}"
+        )
+    return table
+
+
+def _candidate_list(candidates: CandidatesLike) -> tuple[list[Candidate], str]:
+    """Candidates and how to name them in a title."""
+    if isinstance(candidates, str | Path):
+        return read_candidates(candidates), str(candidates)
+    if isinstance(candidates, pd.DataFrame):
+        table = _table_columns(candidates, ("symbol", "score", "price"), "candidates")
+        rows = [
+            Candidate(str(symbol).strip(), float(score), float(price))
+            for symbol, score, price in zip(
+                table["symbol"], table["score"], table["price"], strict=True
+            )
+        ]
+        return validate_candidates(rows), "candidates"
+    return validate_candidates(list(candidates)), "candidates"
+
+
+def _user_scores(scores: ScoresLike) -> pd.Series:
+    if isinstance(scores, str | Path):
+        return read_user_scores(scores)
+    if not isinstance(scores, pd.Series):
+        raise DataError(f"scores: expected a path or a Series symbol -> score, got {scores!r}")
+    values = pd.to_numeric(scores, errors="coerce").astype("float64")
+    bad = values[~np.isfinite(values.to_numpy(dtype=np.float64, na_value=np.nan))]
+    if not bad.empty:
+        raise DataError(f"scores: {bad.index[0]}'s score {scores[bad.index[0]]!r} is not finite")
+    values.index = pd.Index([str(s).strip() for s in values.index])
+    if not values.index.is_unique:
+        duplicated = values.index[values.index.duplicated()][0]
+        raise DataError(f"scores: duplicate symbol {duplicated!r}; list each symbol once")
+    return values.rename("user")
+
+
+def _candidates(
+    candidates: CandidatesLike | None,
+    prices: PricesLike,
+    closes: pd.DataFrame | None,
+    scores: ScoresLike | None,
+    factor: str,
+    lookback: int | None,
+) -> tuple[list[Candidate], dict[str, str], str]:
+    """Candidates, symbols excluded from scoring with reasons, and a title for the table."""
+    if candidates is not None:
+        listed, label = _candidate_list(candidates)
+        return listed, {}, f"allocation of {label}"
+    assert closes is not None
+    source = describe_source(prices)
+    if factor == "user":
+        require(scores is not None, "--factor user needs --scores FILE (symbol,score)")
+        assert scores is not None
+        user = _user_scores(scores)
+        last = closes.ffill().iloc[-1]
+        unknown = [s for s in user.index if s not in last.index or not last[s] > 0]
+        require(
+            not unknown,
+            f"--scores lists {unknown[0] if unknown else ''!s} with no price in {source}",
+        )
+        scored = Scores(values=user, prices=last[user.index])
+    else:
+        require(scores is None, "--scores is only used with --factor user")
+        scored = score_universe(closes, factor, lookback)
+    day = closes.index[-1].date().isoformat()
+    return scored.candidates(), dict(scored.excluded), f"{factor} allocation of {source} on {day}"
+
+
+def sector_map(sectors: SectorsLike | None) -> dict[str, str]:
+    """Symbol -> sector: a CSV `symbol,sector`, a `Series`/mapping, or the bundled GICS."""
+    if sectors is None:
+        return {str(k): str(v) for k, v in load_sample_sectors().items()}
+    if isinstance(sectors, str | Path):
+        path = Path(sectors)
+        if not path.is_file():
+            raise DataError(f"{path}: no such file")
+        frame = pd.read_csv(path, dtype=str)
+        frame.columns = [str(c).strip().lower() for c in frame.columns]
+        if not {"symbol", "sector"} <= set(frame.columns):
+            raise DataError(f"{path}: expected columns symbol,sector")
+        return dict(zip(frame["symbol"].str.strip(), frame["sector"].str.strip(), strict=True))
+    return {str(k).strip(): str(v).strip() for k, v in dict(sectors).items()}
+
+
+def holdings_of(holdings: HoldingsLike) -> tuple[dict[str, float], dict[str, float]]:
+    """Shares per symbol and the prices given with them (a `price` column), from a CSV
+    `symbol,shares[,price]`, a `DataFrame` of those columns, a `Series` or a mapping."""
+    if isinstance(holdings, str | Path):
+        return read_holdings(holdings), read_holding_prices(holdings)
+    prices: dict[str, float] = {}
+    if isinstance(holdings, pd.DataFrame):
+        table = _table_columns(holdings, ("symbol", "shares"), "holdings")
+        shares = dict(zip(table["symbol"], table["shares"], strict=True))
+        if "price" in table.columns:
+            prices = {
+                str(s).strip(): float(p)
+                for s, p in zip(table["symbol"], table["price"], strict=True)
+                if np.isfinite(float(p)) and float(p) > 0
+            }
+    else:
+        shares = dict(holdings.items())
+    held: dict[str, float] = {}
+    for symbol, quantity in shares.items():
+        name = str(symbol).strip()
+        value = float(quantity)
+        if not np.isfinite(value) or value < 0:
+            raise DataError(f"holdings: {name} has {quantity!r} shares; expected a number >= 0")
+        if name in held:
+            raise DataError(f"holdings: duplicate symbol {name!r}; list each symbol once")
+        held[name] = value
+    return held, prices
+
+
+def own_risk(options: AllocateOptions, symbols: list[str]) -> RiskModel:
+    """The user's covariance file or factor model, aligned to the candidates."""
+    if options.covariance_file is not None:
+        return aligned_risk(
+            read_covariance(options.covariance_file), symbols, options.covariance_file
+        )
+    loadings, covariance, specific = options.factor_files
+    assert loadings is not None and covariance is not None and specific is not None
+    return aligned_risk(read_factor_model(loadings, covariance, specific), symbols, loadings)
+
+
+def build_objective(
+    options: AllocateOptions,
+    prices: pd.DataFrame,
+    symbols: list[str],
+    covariance: pd.DataFrame | None = None,
+) -> Objective:
+    """The objective `options` name, with risk estimated from `prices` over the lookback
+    (or taken from the annualised `covariance` matrix, or the user's covariance file or
+    factor model, when one is given)."""
+    if options.own_risk:
+        risk = own_risk(options, symbols)
+        if options.objective == "mean-variance":
+            return MeanVariance(risk, options.risk_aversion)
+        return MinVariance(risk, options.min_return)
+    if not options.needs_history:
+        return ScoreObjective()
+    name = options.objective
+    if name in ("mean-variance", "min-variance"):
+        if covariance is not None:
+            risk = risk_model_from_covariance(covariance).subset(symbols)
+        else:
+            returns = period_returns(prices, options.risk_lookback, symbols)
+            risk = risk_model(returns, options.covariance)
+        if name == "mean-variance":
+            return MeanVariance(risk, options.risk_aversion)
+        return MinVariance(risk, options.min_return)
+    returns = period_returns(prices, options.risk_lookback, symbols)
+    if name == "cvar":
+        return CVaR(returns, options.cvar_alpha, options.min_return)
+    if name == "mad":
+        return MeanAbsoluteDeviation(returns, options.min_return)
+    return Kelly(returns)
+
+
+def solve_model(
+    candidates: list[Candidate],
+    prices: pd.DataFrame,
+    options: AllocateOptions,
+    *,
+    sectors: SectorsLike | None = None,
+    holdings: HoldingsLike | None = None,
+    covariance: pd.DataFrame | None = None,
+) -> PortfolioResult:
+    """Build the composable model the options describe and solve it.
+
+    Held symbols without a price of their own are priced at their last close in `prices`.
+    With `options.expected_returns` the file's mu replaces each candidate's score; with
+    `options.bounds` listed names take their own floor and cap, the others
+    `min_weight`/`max_weight`.
+    """
+    if options.expected_returns is not None:
+        mu = aligned_expected_returns(
+            read_expected_returns(options.expected_returns),
+            [c.symbol for c in candidates],
+            options.expected_returns,
+        )
+        candidates = [replace(c, score=float(m)) for c, m in zip(candidates, mu, strict=True)]
+    held, held_prices = holdings_of(holdings) if holdings is not None else ({}, {})
+    last = prices.ffill().iloc[-1]
+    for symbol in held:
+        if symbol not in held_prices and symbol in last.index and last[symbol] > 0:
+            held_prices[symbol] = float(last[symbol])
+    universe = make_universe(
+        candidates,
+        options.capital,
+        held if holdings is not None else None,
+        held_prices,
+        keep_non_positive=options.objective != "score",
+    )
+    params = options.params
+    constraints: list[Constraint] = [Cardinality(params.max_positions)]
+    if options.bounds is not None:
+        bounds = read_bounds(options.bounds)
+        checked_bounds(bounds, universe.symbols, options.bounds)
+        default = (params.min_weight, params.max_weight)
+        constraints.insert(0, NameBounds({s: bounds.get(s, default) for s in universe.symbols}))
+    else:
+        constraints.insert(0, PositionLimits(params.max_weight, params.min_weight))
+    if options.min_invested is not None:
+        constraints.append(Budget(options.min_invested, 1.0))
+    if options.sector_cap is not None:
+        constraints.append(SectorCaps(sector_map(sectors), options.sector_cap))
+    if options.max_turnover is not None:
+        constraints.append(Turnover(options.max_turnover))
+    if options.cost_bps or options.fixed_cost or options.cost_budget is not None:
+        constraints.append(
+            TransactionCosts(options.cost_bps, options.fixed_cost, budget=options.cost_budget)
+        )
+    if options.min_trade is not None:
+        constraints.append(MinimumTrade(options.min_trade))
+    if options.whole_shares:
+        constraints.append(WholeShares(options.lot))
+    objective = build_objective(options, prices, list(universe.symbols), covariance)
+    model = PortfolioModel(objective, constraints)
+    return model.solve(
+        universe,
+        solver=options.solver or "auto",
+        time_limit=options.time_limit,
+        fractional=options.fractional,
+    )
+
+
+def allocate(
+    prices: PricesLike = None,
+    *,
+    candidates: CandidatesLike | None = None,
+    scores: ScoresLike | None = None,
+    factor: str | None = None,
+    lookback: int | None = ALLOCATE_DEFAULTS.lookback,
+    capital: float = ALLOCATE_DEFAULTS.capital,
+    max_weight: float = ALLOCATE_DEFAULTS.max_weight,
+    min_weight: float = ALLOCATE_DEFAULTS.min_weight,
+    max_positions: int = ALLOCATE_DEFAULTS.max_positions,
+    fractional: bool = ALLOCATE_DEFAULTS.fractional,
+    solver: str | None = ALLOCATE_DEFAULTS.solver,
+    time_limit: float = ALLOCATE_DEFAULTS.time_limit,
+    objective: str = ALLOCATE_DEFAULTS.objective,
+    risk_aversion: float = ALLOCATE_DEFAULTS.risk_aversion,
+    min_return: float | None = ALLOCATE_DEFAULTS.min_return,
+    cvar_alpha: float = ALLOCATE_DEFAULTS.cvar_alpha,
+    covariance: CovarianceLike = ALLOCATE_DEFAULTS.covariance,
+    risk_lookback: int = ALLOCATE_DEFAULTS.risk_lookback,
+    sector_cap: float | None = ALLOCATE_DEFAULTS.sector_cap,
+    sectors: SectorsLike | None = None,
+    holdings: HoldingsLike | None = None,
+    max_turnover: float | None = ALLOCATE_DEFAULTS.max_turnover,
+    fixed_cost: float = ALLOCATE_DEFAULTS.fixed_cost,
+    cost_bps: float = ALLOCATE_DEFAULTS.cost_bps,
+    cost_budget: float | None = ALLOCATE_DEFAULTS.cost_budget,
+    min_trade: float | None = ALLOCATE_DEFAULTS.min_trade,
+    whole_shares: bool = ALLOCATE_DEFAULTS.whole_shares,
+    lot: int = ALLOCATE_DEFAULTS.lot,
+    min_invested: float | None = ALLOCATE_DEFAULTS.min_invested,
+    expected_returns: FileLike | None = None,
+    covariance_file: FileLike | None = None,
+    factor_loadings: FileLike | None = None,
+    factor_covariance: FileLike | None = None,
+    specific_variance: FileLike | None = None,
+    bounds: FileLike | None = None,
+) -> AllocationResult:
+    """Turn scores into an optimal allocation: weights, dollars and shares.
+
+    Every keyword is the `tradefolio allocate` flag of the same name with its default
+    (`max_weight=0.25` is `--max-weight 0.25`); see `docs/cli.md` for each one's meaning.
+    Inputs that the CLI reads from files also accept pandas objects:
+
+    - `prices`: a path, a wide `DataFrame` of closes, a long OHLCV `DataFrame`, or `None`
+      for the bundled sample (see `tradefolio.api.prices`);
+    - `candidates`: a path or a `DataFrame` with columns `symbol, score, price` (or a
+      `symbol` index), or `Candidate` values;
+    - `scores`: a `Series` symbol -> score (or a path to `symbol,score`); `factor`
+      defaults to `momentum`, or to `user` when `scores` is given;
+    - `sectors`: a `Series`/mapping symbol -> sector (default: the sample's GICS sectors);
+    - `holdings`: a `Series`/mapping symbol -> shares, or a `DataFrame` `symbol, shares
+      [, price]`;
+    - `covariance`: an estimator name (`sample`, `ledoit-wolf`) or an annualised covariance
+      `DataFrame` (symbols on both axes) for `mean-variance` / `min-variance`;
+    - `expected_returns`, `covariance_file`, `factor_loadings` + `factor_covariance` +
+      `specific_variance`, `bounds`: paths to the user's own CSV files, as the CLI's
+      `--expected-returns` ... `--bounds` (forms in `tradefolio.portfolio.risk_inputs`).
+
+    Numbers are floats: the allocator's weights, dollars and shares are float64 analytics
+    (shares floored to whole units, or to 1e-6 with `fractional=True`; whole shares inside
+    the model when a constraint acts on trades, so the trades listed are the ones the
+    solver proved). `status` is `optimal` only when the solver's proven `gap` meets its
+    target.
+
+    Raises `InvalidParameter` for a bad option (the message names the CLI flag, as
+    `tradefolio allocate` prints it), `DataError` for unusable inputs,
+    `InfeasibleAllocation` (listing the conflicting constraints) when no allocation meets
+    the constraints, `SolverUnavailable` / `SolverError` when the solver is missing or
+    finds nothing in time.
+    """
+    user_covariance = covariance if isinstance(covariance, pd.DataFrame) else None
+    if user_covariance is None and not isinstance(covariance, str):
+        raise InvalidParameter(
+            f"covariance must be an estimator name or a DataFrame, got {type(covariance).__name__}"
+        )
+    given = locals()  # every keyword but the inputs is an `AllocateOptions` field
+    options = AllocateOptions(
+        **{
+            **{field.name: given[field.name] for field in fields(AllocateOptions)},
+            "factor": factor
+            if factor is not None
+            else ("user" if scores is not None else ALLOCATE_DEFAULTS.factor),
+            "covariance": covariance
+            if isinstance(covariance, str)
+            else ALLOCATE_DEFAULTS.covariance,
+            **{name: None if given[name] is None else Path(given[name]) for name in FILE_OPTIONS},
+        }
+    )
+    options.validate()
+    if user_covariance is not None:
+        require(
+            options.objective in ("mean-variance", "min-variance"),
+            "a covariance matrix is used by --objective mean-variance or min-variance, "
+            f"not {options.objective}",
+        )
+        require(
+            not options.own_risk,
+            "a covariance DataFrame and covariance_file / a factor model are two risk "
+            "models; pass one",
+        )
+    return allocate_with(
+        options,
+        prices=prices,
+        candidates=candidates,
+        scores=scores,
+        sectors=sectors,
+        holdings=holdings,
+        covariance=user_covariance,
+    )
+
+
+def allocate_with(
+    options: AllocateOptions,
+    *,
+    prices: PricesLike = None,
+    candidates: CandidatesLike | None = None,
+    scores: ScoresLike | None = None,
+    sectors: SectorsLike | None = None,
+    holdings: HoldingsLike | None = None,
+    covariance: pd.DataFrame | None = None,
+) -> AllocationResult:
+    """`allocate` for options already validated with `AllocateOptions.validate()`."""
+    used = options.uses_model(sectors=sectors is not None, holdings=holdings is not None)
+    model = used or covariance is not None
+    if not model:
+        options.validate_seed(SOLVERS, FACTOR_CHOICES)
+    require(
+        candidates is None
+        or ((prices is None or (model and options.needs_history)) and scores is None),
+        "--candidates already holds scores and prices; drop --prices/--scores",
+    )
+    if model:
+        history = price_panel(prices).close
+        listed, excluded, title = _candidates(
+            candidates, prices, history, scores, options.factor, options.lookback
+        )
+        solved = solve_model(
+            listed, history, options, sectors=sectors, holdings=holdings, covariance=covariance
+        )
+        return AllocationResult(solved, options.fractional, excluded, title, composed=True)
+    closes = price_panel(prices).close if candidates is None else None
+    listed, excluded, title = _candidates(
+        candidates, prices, closes, scores, options.factor, options.lookback
+    )
+    seed = seed_allocate(
+        listed,
+        options.capital,
+        options.params,
+        fractional=options.fractional,
+        solver=options.solver or "cbc",
+        time_limit=options.time_limit,
+    )
+    return AllocationResult(seed, options.fractional, excluded, title, composed=False)
+
+
+__all__ = [
+    "FACTOR_CHOICES",
+    "CandidatesLike",
+    "CovarianceLike",
+    "HoldingsLike",
+    "ScoresLike",
+    "SectorsLike",
+    "allocate",
+    "allocate_with",
+    "build_objective",
+    "holdings_of",
+    "sector_map",
+    "solve_model",
+]

@@ -1,0 +1,244 @@
+"""`tf.backtest(...)`: a strategy over prices, as `tradefolio backtest` runs it.
+
+The keywords are `BacktestConfig`'s fields, which are the CLI's flags (`risk_per_trade=`
+is `--risk-per-trade`), with the same defaults and the same validation: a bad value raises
+the `InvalidParameter` the CLI prints as `error: ...`. With a strategy name and a sizer
+name the run is `run_config` on the same prices, exactly the CLI's path, so the fills are
+the CLI's fills.
+
+Beyond the CLI, `strategy=` also takes any object of the `Strategy` protocol (a `name`
+and `plan(closes) -> SignalPlan`: closes up to bar t in, `Enter`/`Exit`/`Rebalance`
+intents out) or of the event-driven `EventStrategy` protocol (a `name` and
+`on_bar(BarContext)`: intents or orders of its own, see `tradefolio.execution.events`),
+and `sizer=` any `PositionSizer` (`size(SizingRequest) -> units`). Timeline
+(see `tradefolio.backtest.engine`): intents decided at the close of bar t fill at bar
+t+1's open (its close for close-only data); exits, then rebalances, then entries; the
+ledger is exact in integer micro-dollars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tradefolio.api.prices import (
+    BenchmarkLike,
+    PricesLike,
+    benchmark_series,
+    describe_source,
+    price_panel,
+    sample_benchmark,
+)
+from tradefolio.api.results import BacktestResult
+from tradefolio.backtest.config import STRATEGIES, BacktestConfig
+from tradefolio.backtest.engine import run_backtest
+from tradefolio.backtest.runner import (
+    build_sizing,
+    build_strategy,
+    cost_model,
+    protective_exits,
+    run_config,
+)
+from tradefolio.errors import InvalidParameter
+from tradefolio.execution.events import EventStrategy
+from tradefolio.execution.orders import ProtectiveExits
+from tradefolio.execution.sizing import PositionSizer
+from tradefolio.execution.strategy import Strategy
+from tradefolio.reporting.run_folder import record_from_backtest
+
+#: The defaults of every option (`BacktestConfig`'s defaults are the CLI's).
+BACKTEST_DEFAULTS = BacktestConfig()
+#: The config's strategy while a user's strategy object runs: it has no options of its own
+#: to check (`sma-cross` would check `fast < slow`, `momentum` its lookback).
+_NO_STRATEGY_OPTIONS = "buy-and-hold"
+
+
+StrategyLike = str | Strategy | EventStrategy
+#: `param=`: `("NAME=VALUE", ...)` as `--param` takes them, or a mapping NAME -> value.
+ParamLike = tuple[str, ...] | Mapping[str, Any] | None
+
+
+def _params(param: ParamLike) -> tuple[str, ...] | None:
+    """`param=` as `BacktestConfig` holds it: `NAME=VALUE` strings (`--param`'s form)."""
+    if param is None or isinstance(param, tuple):
+        return param
+    if isinstance(param, Mapping):
+        return tuple(f"{name}={value}" for name, value in param.items())
+    raise InvalidParameter(
+        "param must be a mapping NAME -> value or a tuple of 'NAME=VALUE' strings, "
+        f"got {type(param).__name__}"
+    )
+
+
+def _config(strategy: StrategyLike, sizer: str | PositionSizer, **fields: Any) -> BacktestConfig:
+    """The validated config; a user's strategy or sizer object checks the other options."""
+    own_strategy = not isinstance(strategy, str)
+    own_sizer = not isinstance(sizer, str)
+    if own_strategy and not isinstance(strategy, Strategy | EventStrategy):
+        raise InvalidParameter(
+            "strategy must be a name (sma-cross, momentum, buy-and-hold, file.py:Class), an "
+            "object with a `name` and `plan(closes) -> SignalPlan`, or one with a `name` and "
+            f"`on_bar(context)`, got {type(strategy).__name__}"
+        )
+    if own_strategy and fields.get("param"):
+        raise InvalidParameter(
+            "param= sets the parameters of strategy='file.py:Class'; a strategy object takes "
+            "its parameters in its own constructor"
+        )
+    if own_sizer and not isinstance(sizer, PositionSizer):
+        raise InvalidParameter(
+            "sizer must be a name (risk, weight, beta) or an object with "
+            f"`size(request) -> units`, got {type(sizer).__name__}"
+        )
+    if own_strategy and fields.get("portfolio"):
+        raise InvalidParameter(
+            "portfolio=True trades the allocator's weights; pass it without a strategy object"
+        )
+    if own_sizer and fields.get("beta_sizing"):
+        raise InvalidParameter("beta_sizing=True wraps a named sizer (risk or weight)")
+    return BacktestConfig.create(
+        strategy=_NO_STRATEGY_OPTIONS if own_strategy else strategy,
+        sizer=BACKTEST_DEFAULTS.sizer if own_sizer else sizer,
+        **fields,
+    )
+
+
+def backtest(
+    prices: PricesLike = None,
+    strategy: StrategyLike = BACKTEST_DEFAULTS.strategy,
+    *,
+    benchmark: BenchmarkLike = None,
+    sizer: str | PositionSizer = BACKTEST_DEFAULTS.sizer,
+    fast: int = BACKTEST_DEFAULTS.fast,
+    slow: int = BACKTEST_DEFAULTS.slow,
+    lookback: int | None = BACKTEST_DEFAULTS.lookback,
+    max_positions: int = BACKTEST_DEFAULTS.max_positions,
+    rebalance: str | int = BACKTEST_DEFAULTS.rebalance,
+    portfolio: bool = BACKTEST_DEFAULTS.portfolio,
+    factor: str = BACKTEST_DEFAULTS.factor,
+    max_weight: float = BACKTEST_DEFAULTS.max_weight,
+    min_weight: float = BACKTEST_DEFAULTS.min_weight,
+    solver: str = BACKTEST_DEFAULTS.solver,
+    weight: float = BACKTEST_DEFAULTS.weight,
+    risk_per_trade: float = BACKTEST_DEFAULTS.risk_per_trade,
+    stop_loss: float | None = BACKTEST_DEFAULTS.stop_loss,
+    take_profit: float | None = BACKTEST_DEFAULTS.take_profit,
+    trailing_stop: float | None = BACKTEST_DEFAULTS.trailing_stop,
+    no_stop: bool = BACKTEST_DEFAULTS.no_stop,
+    max_position: float = BACKTEST_DEFAULTS.max_position,
+    beta_sizing: bool = BACKTEST_DEFAULTS.beta_sizing,
+    beta_window: int = BACKTEST_DEFAULTS.beta_window,
+    target_beta: float = BACKTEST_DEFAULTS.target_beta,
+    cash: float = BACKTEST_DEFAULTS.cash,
+    commission_bps: float = BACKTEST_DEFAULTS.commission_bps,
+    commission_per_share: float = BACKTEST_DEFAULTS.commission_per_share,
+    commission_min: float = BACKTEST_DEFAULTS.commission_min,
+    slippage_bps: float = BACKTEST_DEFAULTS.slippage_bps,
+    param: ParamLike = BACKTEST_DEFAULTS.param,
+) -> BacktestResult:
+    """Backtest a strategy: signals at the close, fills at the next bar, exact ledger.
+
+    - `prices`: a path, a wide `DataFrame` of closes, a long OHLCV `DataFrame` (fills at
+      the open), or `None` for the bundled sample.
+    - `strategy`: `sma-cross` (with `fast`, `slow`), `momentum` (`lookback`,
+      `max_positions`, `rebalance`), `buy-and-hold`, a class of your own as
+      `"file.py:Class"` / `"module:Class"` (its constructor's parameters set by `param`,
+      `{"NAME": value}` or `("NAME=VALUE", ...)` as `--param`), or your own `Strategy` /
+      `EventStrategy` object;
+      `portfolio=True` scores, allocates and trades to the allocator's weights every
+      `rebalance` (`factor`, `max_weight`, `min_weight`, `max_positions`, `solver`).
+    - `sizer`: `risk` (`risk_per_trade` of equity lost at a `stop_loss` distance, capped at
+      `max_position`), `weight` (`weight` of equity per entry), `beta` (risk sized by
+      rolling beta), or your own `PositionSizer`; `beta_sizing=True` scales entries by
+      rolling beta on `benchmark` (default: the sample's S&P 500) over `beta_window`.
+    - exits placed on every entry's fill: a stop `stop_loss` below it (the risk sizer
+      sizes from that distance and places it by default at 5%; `no_stop=True` sizes from
+      it without placing it), a `take_profit` above it (OCO with the stop), a
+      `trailing_stop` below the best close. Stops and limits are matched against the bars'
+      highs and lows (long OHLCV prices; close-only data: open = high = low = close).
+    - costs: `commission_bps`, `commission_per_share`, `commission_min`, `slippage_bps`;
+      starting `cash`.
+
+    Every keyword is the `tradefolio backtest` flag of the same name, with its default.
+    The result's frames are float64 analytics; `final_equity` / `final_cash` are exact
+    `Decimal`s from the integer micro-dollar ledger.
+
+    Raises `InvalidParameter` for a bad option (the message names the CLI flag), a window
+    as long as the data or a close beyond the ledger's range (as `tradefolio backtest`
+    refuses them), and `DataError` for unusable prices.
+    """
+    if isinstance(prices, str) and prices in STRATEGIES and not Path(prices).exists():
+        raise InvalidParameter(
+            f"prices={prices!r} is a strategy name: prices come first, pass "
+            f"strategy={prices!r} (prices=None is the bundled sample)"
+        )
+    # every keyword but the inputs is a `BacktestConfig` field (checked in the tests)
+    options = {**locals(), "rebalance": str(rebalance), "param": _params(param)}
+    config = _config(
+        strategy,
+        sizer,
+        **{
+            name: options[name]
+            for name in BacktestConfig.model_fields
+            if name not in ("strategy", "sizer")
+        },
+    )
+    panel = price_panel(prices)
+    closes, opens = panel.close, panel.open
+    ranges = {"highs": panel.high, "lows": panel.low}
+    config.check_data(closes, describe_source(prices))  # as the CLI: windows, absurd prices
+    given = benchmark_series(benchmark)
+    run_benchmark: pd.Series | None = None
+    if config.uses_benchmark:
+        run_benchmark = given if given is not None else sample_benchmark()
+    if isinstance(strategy, str) and isinstance(sizer, str):
+        raw = run_config(config, closes, opens=opens, benchmark=run_benchmark, **ranges)
+        name: str = "portfolio" if config.portfolio else config.strategy.rpartition(":")[2]
+        recorded = config.model_dump()
+    else:
+        plan_of = strategy if not isinstance(strategy, str) else build_strategy(config)
+        sizing = (
+            sizer if not isinstance(sizer, str) else build_sizing(config, closes, run_benchmark)
+        )
+        exits = protective_exits(config)
+        if not isinstance(sizer, str):  # no risk sizer's stop to place: only the one asked for
+            exits = ProtectiveExits(
+                stop_loss=None if no_stop else stop_loss,
+                take_profit=take_profit,
+                trailing_stop=trailing_stop,
+            )
+        raw = run_backtest(
+            closes,
+            plan_of,
+            sizing,
+            cash=config.cash,
+            costs=cost_model(config),
+            opens=opens,
+            highs=panel.high,
+            lows=panel.low,
+            exits=exits,
+        )
+        name = plan_of.name
+        recorded = {
+            **config.model_dump(),
+            "strategy": plan_of.name,
+            "sizer": config.sizer if isinstance(sizer, str) else type(sizer).__name__,
+        }
+    report_benchmark = given if given is not None else run_benchmark
+    if report_benchmark is None and prices is None:
+        report_benchmark = sample_benchmark()
+    record = record_from_backtest(
+        raw,
+        recorded,
+        closes=closes,
+        benchmark=report_benchmark,
+        rebalances=getattr(raw, "rebalances", None),
+        name=name,
+    )
+    return BacktestResult(raw=raw, record=record, name=name)
+
+
+__all__ = ["BACKTEST_DEFAULTS", "backtest"]

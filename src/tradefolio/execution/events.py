@@ -1,0 +1,195 @@
+"""Stateful, event-driven strategies: called once per bar with everything the trader knows.
+
+The vectorised form (`Strategy.plan(closes)`) stays the fast path for rules that depend on
+prices only. A rule that needs its own state (a stop that moves, "re-enter after a
+stop-out", a time exit, pyramiding, the fill price of the position) is written as an
+`EventStrategy`: `on_bar(context)` is called at the close of every bar from the strategy's
+warm-up on, and what it asks for acts from the next bar exactly as a plan's intents do (the
+same planner sizes the intents; submitted orders are matched from the next bar on).
+
+`BarContext` holds the bar (open/high/low/close/volume of every symbol, as float rows in
+column order), a trailing history window (`history`), positions with their average entry
+price, cash, equity at the close and the open orders; it takes intents (`enter`, `exit`,
+`rebalance`) and orders (`submit`, `cancel`, `replace`).
+
+`warmup` (sessions of history a strategy needs before its first decision) is a property of
+every strategy, vectorised or event-driven; `warmup_of` reads it (1 when not declared).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from tradefolio.errors import InvalidParameter
+from tradefolio.execution.orders import Order
+from tradefolio.execution.strategy import Enter, Exit, Intent, Rebalance
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Units held of one symbol and their average entry (fill) price."""
+
+    quantity: int
+    entry_price: float
+
+
+@runtime_checkable
+class EventStrategy(Protocol):
+    """A strategy called once per bar with a `BarContext`."""
+
+    @property
+    def name(self) -> str:
+        """Short identifier."""
+        ...
+
+    def on_bar(self, context: BarContext) -> None:
+        """Decide at the close of `context.bar`; intents and orders act from the next bar."""
+        ...
+
+
+def warmup_of(strategy: object) -> int:
+    """Sessions of history `strategy` needs before its first decision (`warmup`, else 1)."""
+    value = getattr(strategy, "warmup", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidParameter(f"strategy warmup must be an integer >= 1, got {value!r}")
+    return value
+
+
+class BarContext:
+    """What an event-driven strategy sees and can do at the close of one bar."""
+
+    __slots__ = (
+        "_cancels",
+        "_column_of",
+        "_fields",
+        "_intents",
+        "_open_orders",
+        "_orders",
+        "_positions",
+        "_replacements",
+        "bar",
+        "cash",
+        "date",
+        "equity",
+        "last_symbol",
+        "symbols",
+    )
+
+    def __init__(
+        self,
+        *,
+        bar: int,
+        day: date,
+        symbols: list[str],
+        column_of: Mapping[str, int],
+        fields: Mapping[str, FloatArray],
+        cash: float,
+        equity: float,
+        positions: Callable[[], Mapping[str, Position]],
+        open_orders: Callable[[], tuple[Order, ...]],
+    ) -> None:
+        self.bar = bar
+        self.date = day
+        self.symbols = symbols
+        self._column_of = column_of
+        self._fields = fields
+        self.cash = cash
+        self.equity = equity
+        self._positions = positions
+        self._open_orders = open_orders
+        self._intents: list[Intent] = []
+        self._orders: list[Order] = []
+        self._cancels: list[str] = []
+        self._replacements: list[tuple[str, Order]] = []
+        #: The last symbol the strategy asked about or traded (named if it raises).
+        self.last_symbol: str | None = None
+
+    # -- what the strategy sees --------------------------------------------------------
+
+    def _column(self, symbol: str) -> int:
+        self.last_symbol = symbol
+        try:
+            return self._column_of[symbol]
+        except KeyError:
+            raise InvalidParameter(f"{symbol!r} is not in the prices") from None
+
+    def field(self, name: str) -> FloatArray:
+        """This bar's `open`, `high`, `low`, `close` or `volume` of every symbol (column
+        order; NaN where a symbol has no bar)."""
+        row: FloatArray = self._fields[name][self.bar]
+        return row
+
+    def price(self, symbol: str, name: str = "close") -> float:
+        """One symbol's `name` price on this bar."""
+        return float(self._fields[name][self.bar, self._column(symbol)])
+
+    def history(self, window: int, name: str = "close") -> FloatArray:
+        """The last `window` rows (this bar included, oldest first) of `name`: a read-only
+        view of shape (<= window, symbols)."""
+        if window < 1:
+            raise InvalidParameter(f"history window must be >= 1, got {window}")
+        view: FloatArray = self._fields[name][max(0, self.bar + 1 - window) : self.bar + 1]
+        view.flags.writeable = False
+        return view
+
+    @property
+    def positions(self) -> Mapping[str, Position]:
+        """Open positions by symbol (quantity and average entry price)."""
+        return self._positions()
+
+    def position(self, symbol: str) -> Position | None:
+        """The position in `symbol`, or None when flat."""
+        self.last_symbol = symbol
+        return self._positions().get(symbol)
+
+    @property
+    def open_orders(self) -> tuple[Order, ...]:
+        """Working orders (entries, protective exits, the strategy's own)."""
+        return self._open_orders()
+
+    # -- what the strategy does --------------------------------------------------------
+
+    def enter(self, symbol: str, limit_price: float | None = None) -> None:
+        """An `Enter` intent (sized by the run's sizer; protective exits as configured)."""
+        self._column(symbol)
+        self._intents.append(Enter(symbol, limit_price))
+
+    def exit(self, symbol: str) -> None:
+        """An `Exit` intent: cancel the symbol's working orders and sell it at the open."""
+        self._column(symbol)
+        self._intents.append(Exit(symbol))
+
+    def rebalance(self, weights: Mapping[str, float]) -> None:
+        """A `Rebalance` intent to target weights of equity."""
+        self._intents.append(Rebalance(dict(weights)))
+
+    def submit(self, order: Order) -> None:
+        """Submit an order of the strategy's own (active from the next bar)."""
+        self._column(order.symbol)
+        self._orders.append(order)
+
+    def cancel(self, client_order_id: str) -> None:
+        """Cancel a working order (before the next bar is matched)."""
+        self._cancels.append(client_order_id)
+
+    def replace(self, client_order_id: str, order: Order) -> None:
+        """Cancel `client_order_id` and submit `order` in its place (one step)."""
+        self._column(order.symbol)
+        self._replacements.append((client_order_id, order))
+
+    def actions(
+        self,
+    ) -> tuple[list[Intent], list[Order], list[str], list[tuple[str, Order]]]:
+        """What was asked for at this bar: intents, orders, cancels, replacements."""
+        return self._intents, self._orders, self._cancels, self._replacements
+
+
+__all__ = ["BarContext", "EventStrategy", "Position", "warmup_of"]

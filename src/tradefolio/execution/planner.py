@@ -1,0 +1,245 @@
+"""The bar planner: what one bar's intents become as orders, for the backtest and live alike.
+
+    intents + holdings + working orders + prices + cash + sizer + costs  ->  orders
+
+One function, `plan_bar`, owns the rules both engines follow (the backtest engine calls it
+for every bar with intents; the live trader is meant to call it with its journal's state):
+
+1. Sizing equity `E` is given by the caller, computed once before the bar's trades.
+2. `Exit(s)`: sell the whole position (held units net of working sells). An `Exit` while
+   flat does nothing; without a price this bar it is counted in `unpriced`.
+3. `Rebalance(weights)`: the rebalance sizer gives every held or targeted symbol a target;
+   sells first (universe order), then buys (universe order) with the cash the sells free.
+4. `Enter(s)` (universe order as given): ignored while the symbol is held *or has a working
+   order* (open orders count as exposure, so a slow fill is never doubled). The sizer is
+   asked `size(SizingRequest(s, p, E, cash, 0))` with the cash free *now* (after the bar's
+   sells and earlier buys); a buy is cut to the largest quantity that cash pays for at the
+   slipped fill price, commission included (`CostModel.affordable_quantity`), and skipped at
+   0 with no retry later. When the cash cannot pay for one unit at the reference price the
+   sizer is not even asked. An `Enter` with a `limit_price` is sized, and its cash held,
+   at the limit (a limit fill has no slippage and is never above it).
+
+Money is in integer micro-units (`execution.money`); the free cash the planner tracks
+moves by each planned order's exact cost, so a plan never spends cash it does not have.
+The caller passes `cash_micro` already net of cash reserved by working buy orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.execution.costs import CostModel
+from tradefolio.execution.money import MICRO, to_micro
+from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
+from tradefolio.execution.strategy import Enter, Exit, Intent, Rebalance
+
+Reason = Literal["exit", "rebalance", "enter"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOrder:
+    """A market order the bar's intents call for, at its expected (slipped) fill price."""
+
+    symbol: str
+    side: Literal["buy", "sell"]
+    quantity: int
+    price_micro: int
+    reason: Reason
+    limit_micro: int = 0  # > 0: a DAY limit buy at this price (an `Enter` with a limit)
+
+
+@dataclass(frozen=True, slots=True)
+class BarState:
+    """What the planner knows at the bar.
+
+    `prices`: reference price (micro-units) of every symbol tradable now (a missing symbol
+    has no price); `holdings`: units held; `working`: signed units of open orders that are
+    not protective exits (buys > 0, sells < 0); `cash_micro`: free cash; `equity_micro`: the
+    bar's sizing equity; `universe`: symbol order for rebalances (column order).
+    """
+
+    prices: Mapping[str, int]
+    holdings: Mapping[str, int]
+    cash_micro: int
+    equity_micro: int
+    universe: Sequence[str] = ()
+    working: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BarPlan:
+    """The orders of one bar (in execution order), intents without a price, cash left."""
+
+    orders: tuple[PlannedOrder, ...]
+    unpriced: int
+    cash_micro: int
+
+
+def whole_units(target: Quantity, symbol: str) -> int:
+    """A sizer's answer as whole units (fractions floor); `InvalidParameter` if unusable."""
+    if isinstance(target, bool):
+        raise InvalidParameter(f"sizer returned a bool for {symbol}; expected a quantity")
+    if isinstance(target, int):
+        units = target
+    elif isinstance(target, Decimal):
+        if not target.is_finite():
+            raise InvalidParameter(f"sizer returned {target} units of {symbol}")
+        units = int(target.to_integral_value(rounding="ROUND_FLOOR"))
+    else:
+        raise InvalidParameter(
+            f"sizer returned {type(target).__name__} for {symbol}; expected int or Decimal"
+        )
+    if units < 0:
+        raise InvalidParameter(f"sizer returned a negative target ({units}) for {symbol}")
+    return units
+
+
+class _Planner:
+    """One bar's planning state (free cash and positions move with each planned order)."""
+
+    __slots__ = ("cash", "costs", "equity", "held", "holdings_get", "orders", "state", "unpriced")
+
+    def __init__(self, state: BarState, costs: CostModel) -> None:
+        self.state = state
+        self.holdings_get = state.holdings.get
+        self.costs = costs
+        self.cash = state.cash_micro
+        self.equity = state.equity_micro / MICRO
+        self.held: dict[str, int] = {}
+        self.orders: list[PlannedOrder] = []
+        self.unpriced = 0
+
+    def position(self, symbol: str) -> int:
+        held = self.held.get(symbol)
+        if held is None:
+            return self.holdings_get(symbol, 0)
+        return held
+
+    def request(self, symbol: str, price: int, position: int) -> SizingRequest:
+        return SizingRequest(
+            symbol=symbol,
+            price=price / MICRO,
+            equity=self.equity,
+            cash=self.cash / MICRO,
+            position=float(position),
+        )
+
+    def sell(self, symbol: str, quantity: int, price: int, reason: Reason) -> None:
+        fill = self.costs.fill_price_micro(price, "sell")
+        self.cash += quantity * fill - self.costs.commission_micro(quantity, fill, "sell")
+        self.held[symbol] = self.position(symbol) - quantity
+        self.orders.append(PlannedOrder(symbol, "sell", quantity, fill, reason))
+
+    def buy(self, symbol: str, wanted: int, price: int, reason: Reason) -> None:
+        fill = self.costs.fill_price_micro(price, "buy")
+        quantity = self.costs.affordable_quantity(wanted, fill, self.cash)
+        if quantity <= 0:
+            return
+        self.cash -= self.costs.buy_cost_micro(quantity, fill)
+        self.held[symbol] = self.position(symbol) + quantity
+        self.orders.append(PlannedOrder(symbol, "buy", quantity, fill, reason))
+
+    def exit(self, symbol: str) -> None:
+        quantity = self.position(symbol) + min(0, self.state.working.get(symbol, 0))
+        if quantity <= 0:
+            return
+        price = self.state.prices.get(symbol)
+        if price is None:
+            self.unpriced += 1
+            return
+        self.sell(symbol, quantity, price, "exit")
+
+    def rebalance(
+        self, weights: Mapping[str, float], factory: Callable[[Mapping[str, float]], PositionSizer]
+    ) -> None:
+        rank = {s: i for i, s in enumerate(self.state.universe)}
+        unknown = [s for s in weights if s not in rank]
+        if unknown:
+            raise DataError(f"rebalance targets {unknown[0]!r}, which is not in the prices")
+        sizer = factory(weights)
+        prices = self.state.prices
+        held_now = [s for s in self.state.universe if self.position(s) > 0]
+        for symbol in held_now:
+            price = prices.get(symbol)
+            if price is None:
+                self.unpriced += 1
+                continue
+            held = self.position(symbol)
+            target = 0
+            if symbol in weights:
+                target = whole_units(sizer.size(self.request(symbol, price, held)), symbol)
+            if target < held:
+                self.sell(symbol, held - target, price, "rebalance")
+        for symbol in sorted((s for s, w in weights.items() if w > 0), key=rank.__getitem__):
+            price = prices.get(symbol)
+            if price is None:
+                self.unpriced += 1
+                continue
+            held = self.position(symbol)
+            target = whole_units(sizer.size(self.request(symbol, price, held)), symbol)
+            if target > held:
+                self.buy(symbol, target - held, price, "rebalance")
+
+    def enter(self, symbol: str, sizer: PositionSizer, limit_micro: int) -> None:
+        state = self.state
+        if self.position(symbol) or (state.working and state.working.get(symbol, 0)):
+            return
+        price = state.prices.get(symbol)
+        if price is None:
+            self.unpriced += 1
+            return
+        if limit_micro:
+            price = limit_micro  # sized, and its cash reserved, at the limit
+        if self.cash < price:
+            return  # not even one unit is affordable, whatever the sizer says
+        target = whole_units(sizer.size(self.request(symbol, price, 0)), symbol)
+        if target <= 0:
+            return
+        if not limit_micro:
+            self.buy(symbol, target, price, "enter")
+            return
+        quantity = self.costs.affordable_quantity(target, price, self.cash)
+        if quantity > 0:
+            self.cash -= self.costs.buy_cost_micro(quantity, price)
+            self.held[symbol] = self.position(symbol) + quantity
+            self.orders.append(PlannedOrder(symbol, "buy", quantity, price, "enter", price))
+
+
+def plan_bar(
+    intents: Iterable[Intent],
+    state: BarState,
+    sizer: PositionSizer,
+    costs: CostModel,
+    rebalance_sizer: Callable[[Mapping[str, float]], PositionSizer],
+) -> BarPlan:
+    """The bar's orders for `intents` (see the module docstring for the rules).
+
+    Intents are taken in the order exits, rebalances, entries whatever order they come in
+    (within a kind, in the order given).
+    """
+    planner = _Planner(state, costs)
+    exits: list[str] = []
+    rebalances: list[Mapping[str, float]] = []
+    entries: list[tuple[str, int]] = []
+    for intent in intents:
+        if isinstance(intent, Exit):
+            exits.append(intent.symbol)
+        elif isinstance(intent, Rebalance):
+            rebalances.append(intent.weights)
+        elif isinstance(intent, Enter):
+            limit = 0 if intent.limit_price is None else to_micro(intent.limit_price)
+            entries.append((intent.symbol, limit))
+    for symbol in exits:
+        planner.exit(symbol)
+    for weights in rebalances:
+        planner.rebalance(weights, rebalance_sizer)
+    for symbol, limit in entries:
+        planner.enter(symbol, sizer, limit)
+    return BarPlan(tuple(planner.orders), planner.unpriced, planner.cash)
+
+
+__all__ = ["BarPlan", "BarState", "PlannedOrder", "plan_bar", "whole_units"]
