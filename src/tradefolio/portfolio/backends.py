@@ -56,8 +56,14 @@ RELATIVE_GAP = 1e-8
 QUADRATIC_RELATIVE_GAP = 1e-5
 #: Relative gap of the branch and bound: its node QPs are solved exactly (active set).
 BRANCH_AND_BOUND_GAP = 1e-9
-#: Absolute gap (in the solvers' scaled objective units) that also counts as proven.
+#: Absolute gap (in the solvers' scaled objective units, largest coefficient 1e3) that also
+#: counts as proven.
 ABSOLUTE_GAP = 1e-9
+#: The same for a linear MIP through pywraplp: CBC, SCIP and HiGHS prove to their primal and
+#: integrality tolerances (~1e-7 on the scaled rows), so a bound 6e-6 above an objective of 0
+#: (a Kelly model holding nothing) or a 1e-9 score left unheld is their proof's noise, not a
+#: shortfall: 1e-8 of the largest objective coefficient.
+LINEAR_ABSOLUTE_GAP = 1e-5
 # Largest objective coefficient after scaling (solvers use absolute tolerances).
 _OBJECTIVE_SCALE = 1e3
 # A proven gap below this is round-off between the solver's bound and the Python objective.
@@ -155,16 +161,17 @@ def _finish(
     bound: float,
     solver: str,
     target: float,
+    absolute_target: float = ABSOLUTE_GAP,
 ) -> RawSolution:
     """Round the integers, re-evaluate the objective and say "optimal" only if the gap to
-    the solver's bound at this point meets `target` (relative) or `ABSOLUTE_GAP`."""
+    the solver's bound at this point meets `target` (relative) or `absolute_target`."""
     integer = np.array(program.integer, dtype=bool)
     values = values.copy()
     values[integer] = np.round(values[integer])
     objective = program.objective_value(values)
     gap = proven_gap(objective, bound, program.maximize)
     absolute = abs(bound - objective) * _scale(program)
-    if status == "optimal" and gap > target * (1 + 1e-9) and absolute > ABSOLUTE_GAP:
+    if status == "optimal" and gap > target * (1 + 1e-9) and absolute > absolute_target:
         status = "feasible"
     return RawSolution(
         values=values,
@@ -254,7 +261,7 @@ def _solve_pywraplp(
         # CBC's presolve can merge identical columns and hand back primal values that break
         # a bound (see `score_path.py`); fix the integers it chose and re-solve the LP.
         values = _polish_linear(program, values, name)
-    return _finish(program, values, status, bound, name, relative_gap)
+    return _finish(program, values, status, bound, name, relative_gap, LINEAR_ABSOLUTE_GAP)
 
 
 def _polish_linear(program: Program, values: NDArray[np.float64], name: str) -> NDArray[np.float64]:
