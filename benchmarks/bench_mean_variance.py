@@ -1,6 +1,12 @@
 """Mean-variance with a cardinality cap: tradefolio vs skfolio vs Riskfolio-Lib.
 
 Run: .venv/bin/python benchmarks/bench_mean_variance.py [--repeats 3] [--no-record]
+     .venv/bin/python benchmarks/bench_mean_variance.py --pard200 [NAME ...] [--limit 60]
+
+`--pard200` runs the public buy-in benchmark instead (see `pard200_table`): the done-when
+command of issue 16 (`tradefolio allocate` on the files of `convert_pard200.py`), SCIP
+through MathOpt on the same model, and cvxpy + SCIP on a direct formulation, each with the
+same time limit, against best_known.tsv.
 
 The same problem for all three, from the same daily returns (252 sessions):
 
@@ -23,12 +29,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import math
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,14 +48,22 @@ from rich.console import Console
 from rich.table import Table
 
 from _machine import append_results, machine_stamp
+from convert_pard200 import (
+    NAMES,
+    Instance,
+    allocate_arguments,
+    best_known,
+    load_instance,
+    write_instance,
+)
 from tradefolio.data.sample_data import load_sample_prices
 from tradefolio.data.synthetic import gbm_prices
 from tradefolio.errors import TradefolioError
-from tradefolio.portfolio.constraints import Budget, Cardinality, PositionLimits
+from tradefolio.portfolio.constraints import Budget, Cardinality, NameBounds, PositionLimits
 from tradefolio.portfolio.context import make_universe
-from tradefolio.portfolio.covariance import period_returns, risk_model
+from tradefolio.portfolio.covariance import period_returns, risk_model, risk_model_from_covariance
 from tradefolio.portfolio.model import PortfolioModel
-from tradefolio.portfolio.objectives import MeanVariance
+from tradefolio.portfolio.objectives import MeanVariance, MinVariance
 from tradefolio.portfolio.types import Candidate
 
 SIZES = (20, 50, 100, 200)
@@ -168,12 +188,180 @@ def timed(
     return statistics.median(times), outcome
 
 
+def _pard_tradefolio_cli(folder: Path, rho: float, limit: float) -> tuple[str, float]:
+    """The done-when command in a subprocess: (status, objective)."""
+    command = [
+        sys.executable,
+        "-c",
+        "from tradefolio.cli.app import main; main()",
+        *allocate_arguments(folder, rho),
+        "--time-limit",
+        f"{limit:g}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return f"failed: {done.stderr.strip()[:60]}", math.nan
+    answer = json.loads(done.stdout)
+    status = answer["status"] if answer["status"] == "optimal" else f"gap {answer['gap']:.1e}"
+    return status, float(answer["objective"])
+
+
+def _pard_scip_mathopt(instance: Instance, limit: float) -> tuple[str, float]:
+    symbols = instance.symbols
+    risk = risk_model_from_covariance(
+        pd.DataFrame(instance.covariance, index=symbols, columns=symbols)
+    )
+    bounds = {
+        s: (float(a), float(b))
+        for s, a, b in zip(symbols, instance.lower, instance.upper, strict=True)
+    }
+    model = PortfolioModel(MinVariance(risk, instance.rho), [NameBounds(bounds), Budget(1.0, 1.0)])
+    candidates = [Candidate(s, float(m), 100.0) for s, m in zip(symbols, instance.mu, strict=True)]
+    try:
+        result = model.solve(
+            make_universe(candidates, 1e5), solver="scip", time_limit=limit, fractional=True
+        )
+    except TradefolioError as exc:
+        return f"failed: {str(exc)[:50]}", math.nan
+    status = "optimal" if result.status == "optimal" else f"gap {result.gap:.1e}"
+    return status, result.objective
+
+
+def _scip_answer(problem: Any, x: Any, instance: Instance, limit: float) -> tuple[str, float]:
+    """Solve a cvxpy problem with SCIP within `limit`; (status, x'Qx at its answer)."""
+    import cvxpy as cp
+
+    try:
+        problem.solve(solver="SCIP", scip_params={"limits/time": limit})
+    except cp.error.SolverError as exc:
+        return f"failed: {str(exc)[:50]}", math.nan
+    if x.value is None:
+        return f"no answer ({problem.status})", math.nan
+    w = np.asarray(x.value, dtype=float)
+    return str(problem.status), float(w @ instance.covariance @ w)
+
+
+def _pard_cvxpy_scip(instance: Instance, limit: float) -> tuple[str, float]:
+    import cvxpy as cp
+
+    n = len(instance.mu)
+    x = cp.Variable(n)
+    y = cp.Variable(n, boolean=True)
+    q = cp.psd_wrap(instance.covariance)
+    problem = cp.Problem(
+        cp.Minimize(cp.quad_form(x, q)),
+        [
+            cp.sum(x) == 1,
+            instance.mu @ x >= instance.rho,
+            x >= cp.multiply(instance.lower, y),
+            x <= cp.multiply(instance.upper, y),
+        ],
+    )
+    return _scip_answer(problem, x, instance, limit)
+
+
+def _pard_cvxpy_scip_perspective(instance: Instance, limit: float) -> tuple[str, float]:
+    """cvxpy + SCIP on the perspective reformulation (an independent exact check):
+    min x'(Q - D)x + sum d_i t_i,  x_i^2 <= t_i y_i,  with tradefolio's split D."""
+    import cvxpy as cp
+
+    from tradefolio.portfolio.perspective import scaled_split
+
+    n = len(instance.mu)
+    split = scaled_split(instance.covariance)
+    rest = np.linalg.cholesky(instance.covariance - np.diag(split) + 1e-12 * np.eye(n))
+    x = cp.Variable(n)
+    t = cp.Variable(n)
+    y = cp.Variable(n, boolean=True)
+    constraints = [
+        cp.sum(x) == 1,
+        instance.mu @ x >= instance.rho,
+        x >= cp.multiply(instance.lower, y),
+        x <= cp.multiply(instance.upper, y),
+    ] + [cp.quad_over_lin(x[i], y[i]) <= t[i] for i in range(n)]
+    problem = cp.Problem(cp.Minimize(cp.sum_squares(rest.T @ x) + split @ t), constraints)
+    return _scip_answer(problem, x, instance, limit)
+
+
+def pard200_table(names: list[str], limit: float, record: bool) -> None:
+    """Each pard200 instance by the three solvers, each with `limit` seconds."""
+    known = best_known()
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in names:
+            instance = load_instance(name)
+            folder = Path(scratch) / name
+            write_instance(instance, folder)
+            upper = known[name][0]
+            for solver in (
+                "tradefolio allocate",
+                "tradefolio scip (MathOpt)",
+                "cvxpy + SCIP",
+                "cvxpy + SCIP perspective",
+            ):
+                start = time.perf_counter()
+                if solver == "tradefolio allocate":
+                    status, value = _pard_tradefolio_cli(folder, instance.rho, limit)
+                elif solver == "cvxpy + SCIP":
+                    status, value = _pard_cvxpy_scip(instance, limit)
+                elif solver == "cvxpy + SCIP perspective":
+                    status, value = _pard_cvxpy_scip_perspective(instance, limit)
+                else:
+                    status, value = _pard_scip_mathopt(instance, limit)
+                seconds = time.perf_counter() - start
+                above = (value - upper) / upper if math.isfinite(value) else math.nan
+                rows.append((name, solver, seconds, value, above, status))
+                print(
+                    f"{name} {solver}: {seconds:.1f} s, {value:.6f} ({above:+.2e} vs best "
+                    f"known {upper}), {status}",
+                    flush=True,
+                )
+    header = ["instance", "solver", "seconds", "objective", "vs best known", "status"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    table = Table(title=f"pard200 (min variance, buy-in floors), limit {limit:g} s")
+    for h in header:
+        table.add_column(h)
+    for name, solver, seconds, value, above, status in rows:
+        cells = [name, solver, f"{seconds:.1f}", f"{value:.6f}", f"{above:+.1e}", status]
+        table.add_row(*cells)
+        lines.append("| " + " | ".join(cells) + " |")
+    ours = [r for r in rows if r[1] == "tradefolio allocate"]
+    proven = [r for r in ours if r[5] == "optimal" and abs(r[4]) <= 1e-4]
+    summary = (
+        f"tradefolio: {len(proven)} of {len(ours)} proven optimal within 0.01% of best_known; "
+        f"median {statistics.median(r[2] for r in ours):.1f} s, max {max(r[2] for r in ours):.1f} s"
+    )
+    Console().print(table)
+    print(summary)
+    if record:
+        append_results(
+            "pard200: mean-variance with minimum buy-in (bench_mean_variance.py --pard200)",
+            machine_stamp("ortools", "highspy", "numpy", "cvxpy", "pyscipopt"),
+            "\n".join(lines),
+            f"{summary}. minimise x'Qx s.t. mu'x >= rho, sum x = 1, l_i y_i <= x_i <= u_i y_i "
+            "(../shared/data/mean-variance-min-buy-in). tradefolio allocate: the done-when "
+            "command of issue 16 on the files of benchmarks/convert_pard200.py (a subprocess, "
+            "start-up and file reading included), branch and bound with the projected "
+            "perspective of the cheap diagonal split; tradefolio scip: the same model through "
+            "MathOpt + SCIP; cvxpy + SCIP: a direct big-M formulation; cvxpy + SCIP "
+            "perspective: x_i^2 <= t_i y_i with the same split (SCIP's default 1e-4 gap). "
+            "'vs best known': "
+            "(objective - best upper bound) / best upper bound. The machine was shared with "
+            "other jobs (load average about 8 on 2 cores): times are inflated and noisy.",
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--pard200", nargs="*", default=None, metavar="NAME")
+    parser.add_argument("--limit", type=float, default=TIME_LIMIT)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
+    if args.pard200 is not None:
+        pard200_table(args.pard200 or list(NAMES), args.limit, not args.no_record)
+        return
     rows = []
     for scenario in SCENARIOS:
         repeats = scenario.repeats or args.repeats

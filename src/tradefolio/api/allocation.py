@@ -25,7 +25,7 @@ Candidates come from `candidates=` (a `symbol, score, price` table), or are scor
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TypeAlias
 
@@ -45,6 +45,7 @@ from tradefolio.portfolio.constraints import (
     Cardinality,
     Constraint,
     MinimumTrade,
+    NameBounds,
     PositionLimits,
     SectorCaps,
     TransactionCosts,
@@ -52,7 +53,12 @@ from tradefolio.portfolio.constraints import (
     WholeShares,
 )
 from tradefolio.portfolio.context import make_universe
-from tradefolio.portfolio.covariance import period_returns, risk_model, risk_model_from_covariance
+from tradefolio.portfolio.covariance import (
+    RiskModel,
+    period_returns,
+    risk_model,
+    risk_model_from_covariance,
+)
 from tradefolio.portfolio.holdings import read_holding_prices, read_holdings
 from tradefolio.portfolio.model import PortfolioModel, PortfolioResult
 from tradefolio.portfolio.objectives import (
@@ -64,6 +70,15 @@ from tradefolio.portfolio.objectives import (
     Objective,
     ScoreObjective,
 )
+from tradefolio.portfolio.risk_inputs import (
+    aligned_expected_returns,
+    aligned_risk,
+    checked_bounds,
+    read_bounds,
+    read_covariance,
+    read_expected_returns,
+    read_factor_model,
+)
 from tradefolio.portfolio.scoring import Scores, score_universe
 from tradefolio.portfolio.types import Candidate, validate_candidates
 
@@ -72,6 +87,17 @@ ScoresLike: TypeAlias = str | Path | pd.Series
 SectorsLike: TypeAlias = str | Path | pd.Series | Mapping[str, str]
 HoldingsLike: TypeAlias = str | Path | pd.Series | pd.DataFrame | Mapping[str, float]
 CovarianceLike: TypeAlias = str | pd.DataFrame
+#: A user's risk / return / bounds file (`expected_returns=`, `covariance_file=`, ...).
+FileLike: TypeAlias = str | Path
+#: The keywords of `allocate` that name such a file.
+FILE_OPTIONS: tuple[str, ...] = (
+    "expected_returns",
+    "covariance_file",
+    "factor_loadings",
+    "factor_covariance",
+    "specific_variance",
+    "bounds",
+)
 
 
 def _table_columns(frame: pd.DataFrame, required: tuple[str, ...], what: str) -> pd.DataFrame:
@@ -197,6 +223,17 @@ def holdings_of(holdings: HoldingsLike) -> tuple[dict[str, float], dict[str, flo
     return held, prices
 
 
+def own_risk(options: AllocateOptions, symbols: list[str]) -> RiskModel:
+    """The user's covariance file or factor model, aligned to the candidates."""
+    if options.covariance_file is not None:
+        return aligned_risk(
+            read_covariance(options.covariance_file), symbols, options.covariance_file
+        )
+    loadings, covariance, specific = options.factor_files
+    assert loadings is not None and covariance is not None and specific is not None
+    return aligned_risk(read_factor_model(loadings, covariance, specific), symbols, loadings)
+
+
 def build_objective(
     options: AllocateOptions,
     prices: pd.DataFrame,
@@ -204,7 +241,13 @@ def build_objective(
     covariance: pd.DataFrame | None = None,
 ) -> Objective:
     """The objective `options` name, with risk estimated from `prices` over the lookback
-    (or taken from the annualised `covariance` matrix when one is given)."""
+    (or taken from the annualised `covariance` matrix, or the user's covariance file or
+    factor model, when one is given)."""
+    if options.own_risk:
+        risk = own_risk(options, symbols)
+        if options.objective == "mean-variance":
+            return MeanVariance(risk, options.risk_aversion)
+        return MinVariance(risk, options.min_return)
     if not options.needs_history:
         return ScoreObjective()
     name = options.objective
@@ -237,7 +280,17 @@ def solve_model(
     """Build the composable model the options describe and solve it.
 
     Held symbols without a price of their own are priced at their last close in `prices`.
+    With `options.expected_returns` the file's mu replaces each candidate's score; with
+    `options.bounds` listed names take their own floor and cap, the others
+    `min_weight`/`max_weight`.
     """
+    if options.expected_returns is not None:
+        mu = aligned_expected_returns(
+            read_expected_returns(options.expected_returns),
+            [c.symbol for c in candidates],
+            options.expected_returns,
+        )
+        candidates = [replace(c, score=float(m)) for c, m in zip(candidates, mu, strict=True)]
     held, held_prices = holdings_of(holdings) if holdings is not None else ({}, {})
     last = prices.ffill().iloc[-1]
     for symbol in held:
@@ -251,10 +304,14 @@ def solve_model(
         keep_non_positive=options.objective != "score",
     )
     params = options.params
-    constraints: list[Constraint] = [
-        PositionLimits(params.max_weight, params.min_weight),
-        Cardinality(params.max_positions),
-    ]
+    constraints: list[Constraint] = [Cardinality(params.max_positions)]
+    if options.bounds is not None:
+        bounds = read_bounds(options.bounds)
+        checked_bounds(bounds, universe.symbols, options.bounds)
+        default = (params.min_weight, params.max_weight)
+        constraints.insert(0, NameBounds({s: bounds.get(s, default) for s in universe.symbols}))
+    else:
+        constraints.insert(0, PositionLimits(params.max_weight, params.min_weight))
     if options.min_invested is not None:
         constraints.append(Budget(options.min_invested, 1.0))
     if options.sector_cap is not None:
@@ -310,6 +367,12 @@ def allocate(
     whole_shares: bool = ALLOCATE_DEFAULTS.whole_shares,
     lot: int = ALLOCATE_DEFAULTS.lot,
     min_invested: float | None = ALLOCATE_DEFAULTS.min_invested,
+    expected_returns: FileLike | None = None,
+    covariance_file: FileLike | None = None,
+    factor_loadings: FileLike | None = None,
+    factor_covariance: FileLike | None = None,
+    specific_variance: FileLike | None = None,
+    bounds: FileLike | None = None,
 ) -> AllocationResult:
     """Turn scores into an optimal allocation: weights, dollars and shares.
 
@@ -327,7 +390,10 @@ def allocate(
     - `holdings`: a `Series`/mapping symbol -> shares, or a `DataFrame` `symbol, shares
       [, price]`;
     - `covariance`: an estimator name (`sample`, `ledoit-wolf`) or an annualised covariance
-      `DataFrame` (symbols on both axes) for `mean-variance` / `min-variance`.
+      `DataFrame` (symbols on both axes) for `mean-variance` / `min-variance`;
+    - `expected_returns`, `covariance_file`, `factor_loadings` + `factor_covariance` +
+      `specific_variance`, `bounds`: paths to the user's own CSV files, as the CLI's
+      `--expected-returns` ... `--bounds` (forms in `tradefolio.portfolio.risk_inputs`).
 
     Numbers are floats: the allocator's weights, dollars and shares are float64 analytics
     (shares floored to whole units, or to 1e-6 with `fractional=True`; whole shares inside
@@ -356,6 +422,7 @@ def allocate(
             "covariance": covariance
             if isinstance(covariance, str)
             else ALLOCATE_DEFAULTS.covariance,
+            **{name: None if given[name] is None else Path(given[name]) for name in FILE_OPTIONS},
         }
     )
     options.validate()
@@ -364,6 +431,11 @@ def allocate(
             options.objective in ("mean-variance", "min-variance"),
             "a covariance matrix is used by --objective mean-variance or min-variance, "
             f"not {options.objective}",
+        )
+        require(
+            not options.own_risk,
+            "a covariance DataFrame and covariance_file / a factor model are two risk "
+            "models; pass one",
         )
     return allocate_with(
         options,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from tradefolio.errors import InvalidParameter
@@ -87,6 +88,22 @@ class AllocateOptions:
     whole_shares: bool = False
     lot: int = 1
     min_invested: float | None = None
+    expected_returns: Path | None = None
+    covariance_file: Path | None = None
+    factor_loadings: Path | None = None
+    factor_covariance: Path | None = None
+    specific_variance: Path | None = None
+    bounds: Path | None = None
+
+    @property
+    def factor_files(self) -> tuple[Path | None, Path | None, Path | None]:
+        """`factor_loadings`, `factor_covariance`, `specific_variance` (Σ = B F B' + diag)."""
+        return (self.factor_loadings, self.factor_covariance, self.specific_variance)
+
+    @property
+    def own_risk(self) -> bool:
+        """Whether the user brings the covariance (a matrix file or a factor model)."""
+        return self.covariance_file is not None or any(f is not None for f in self.factor_files)
 
     @property
     def params(self) -> AllocatorParams:
@@ -100,7 +117,7 @@ class AllocateOptions:
     @property
     def needs_history(self) -> bool:
         """Whether the objective needs a price history (risk or scenarios)."""
-        return self.objective in NEEDS_HISTORY
+        return self.objective in NEEDS_HISTORY and not self.own_risk
 
     def uses_model(self, *, sectors: bool = False, holdings: bool = False) -> bool:
         """Whether the composable model runs (see the class docstring); `sectors` /
@@ -118,6 +135,10 @@ class AllocateOptions:
                     self.cost_budget,
                     self.min_trade,
                     self.min_invested,
+                    self.expected_returns,
+                    self.covariance_file,
+                    self.factor_loadings,
+                    self.bounds,
                 )
             )
             or self.fixed_cost != 0
@@ -201,6 +222,34 @@ class AllocateOptions:
             self.min_return is None or math.isfinite(self.min_return),
             f"--min-return must be a finite number, got {self.min_return}",
         )
+        self._validate_risk_files()
+
+    def _validate_risk_files(self) -> None:
+        """A factor model is three files together, one risk model at a time, and the
+        user's risk or expected returns only for the quadratic objectives."""
+        factor_flags = ("--factor-loadings", "--factor-covariance", "--specific-variance")
+        given = [flag for flag, f in zip(factor_flags, self.factor_files, strict=True) if f]
+        require(
+            not given or len(given) == 3,
+            f"a factor model needs {', '.join(factor_flags)} together; missing "
+            f"{', '.join(f for f in factor_flags if f not in given)}",
+        )
+        require(
+            not (given and self.covariance_file is not None),
+            "--covariance-file and a factor model (--factor-loadings ...) are two risk models; "
+            "pass one",
+        )
+        quadratic = self.objective in ("mean-variance", "min-variance")
+        for flag, path in (
+            ("--covariance-file", self.covariance_file),
+            ("--factor-loadings", self.factor_loadings),
+            ("--expected-returns", self.expected_returns),
+        ):
+            require(
+                path is None or quadratic,
+                f"{flag} is used by --objective mean-variance or min-variance, "
+                f"not {self.objective}",
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """Option name -> value (for a record of what was asked)."""

@@ -171,6 +171,32 @@ def allocate_command(
     min_invested: Annotated[
         float | None, typer.Option(help="Minimum fraction of the account invested.")
     ] = _D.min_invested,
+    expected_returns: Annotated[
+        Path | None,
+        typer.Option(
+            "--expected-returns", help="CSV symbol,mu: expected returns (replace scores)."
+        ),
+    ] = None,
+    covariance_file: Annotated[
+        Path | None,
+        typer.Option("--covariance-file", help="CSV covariance matrix labelled by symbol."),
+    ] = None,
+    factor_loadings: Annotated[
+        Path | None,
+        typer.Option("--factor-loadings", help="CSV symbol,<factor>...: loadings B."),
+    ] = None,
+    factor_covariance: Annotated[
+        Path | None,
+        typer.Option("--factor-covariance", help="CSV factor covariance F, labelled by factor."),
+    ] = None,
+    specific_variance: Annotated[
+        Path | None,
+        typer.Option("--specific-variance", help="CSV symbol,variance: Σ = B F B' + diag."),
+    ] = None,
+    bounds: Annotated[
+        Path | None,
+        typer.Option("--bounds", help="CSV symbol,min_weight,max_weight: floor if held, cap."),
+    ] = None,
 ) -> None:
     """Turn scores into an optimal allocation: weights, dollars and shares."""
     options = AllocateOptions(
@@ -198,6 +224,12 @@ def allocate_command(
         whole_shares=whole_shares,
         lot=lot,
         min_invested=min_invested,
+        expected_returns=expected_returns,
+        covariance_file=covariance_file,
+        factor_loadings=factor_loadings,
+        factor_covariance=factor_covariance,
+        specific_variance=specific_variance,
+        bounds=bounds,
     )
     options.validate()
     model = options.uses_model(sectors=sectors_file is not None, holdings=holdings_file is not None)

@@ -25,11 +25,20 @@ by more than `relative_gap`; a time limit ends it early with the best bound of t
 nodes ("feasible" with a gap). SCIP stays available as `solver="scip"`; both, and skfolio
 and Riskfolio-Lib, are compared in benchmarks/RESULTS.md.
 
+Buy-in floors (w_j = 0 or m_j <= w_j <= u_j): each node QP carries the projected
+perspective of a diagonal split of the covariance (`perspective.py`, docs/model.md), every
+node's bound is the Lagrangian of HiGHS's answer (valid for any point and duals), free
+selections are fixed to 0 by reduced costs, and a search restricted to the root's names
+gives an early incumbent. A node HiGHS fails on is retried cold, then with a ridge; a QP
+"infeasible" or "solve error" is settled by the simplex; what still fails keeps its
+parent's bound (the result is then "feasible").
+
 Tried and measured, not kept: perspective cuts (t_i >= δ/2 w_i^2 / z_i by tangents, with δ
 a share of the smallest eigenvalue of Σ) close ~70% of the root gap when the cardinality cap
 binds and halve the nodes, but HiGHS's active set takes ~10x longer per node on the cut rows
 (and stalls on degenerate ones), so the search got slower; pseudocost branching needed
-3-4x the nodes of most-fractional branching on the same instances.
+3-4x the nodes of most-fractional branching on the same instances; plunging (solving a
+node's child right after it) needed 3x the nodes on pard200_a (16,502 vs 5,595).
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ from numpy.typing import NDArray
 
 from tradefolio.errors import InfeasibleAllocation, MissingExtra, SolverError
 from tradefolio.portfolio.mip import native_stdout_silenced
+from tradefolio.portfolio.perspective import ProjectedPerspective, SplitCache
 from tradefolio.portfolio.program import INF, Program
 from tradefolio.portfolio.types import SolveStatus
 
@@ -53,6 +63,13 @@ from tradefolio.portfolio.types import SolveStatus
 _INTEGRALITY = 1e-6
 # Closer than this, rounding changes nothing a result shows (weights below 1e-9 are zero).
 _EXACTLY_INTEGRAL = 1e-9
+# Node limit of the restricted search for an early incumbent.
+_HEURISTIC_NODES = 400
+# Local search: unused names tried per pass, and its share of the time limit.
+_LOCAL_SEARCH_NAMES = 15
+_LOCAL_SEARCH_SHARE = 0.1
+# Names added to the second ring of the restricted search.
+_HEURISTIC_EXTRA = 10
 
 
 def load_highspy() -> Any:
@@ -168,7 +185,14 @@ class Relaxation:
     """The program's continuous relaxation in HiGHS (minimisation form, scaled objective);
     `solve` takes new bounds for the integer variables and returns (objective, values)."""
 
-    def __init__(self, program: Program, scale: float) -> None:
+    def __init__(
+        self,
+        program: Program,
+        scale: float,
+        splits: SplitCache | None = None,
+        split_method: str = "scaled",
+        node_seconds: float = 5.0,
+    ) -> None:
         highspy = load_highspy()
         self._highspy = highspy
         self.sign = -1.0 if program.maximize else 1.0
@@ -219,17 +243,27 @@ class Relaxation:
         self.integer_columns = position[self.integers].astype(np.int32)
         hessian = hessian[np.ix_(self.kept, self.kept)]
         column_upper = self.upper.copy()
+        self.perspective = ProjectedPerspective.none()
         if self.selections is not None:
             weights = self.selections.weights
             column_upper[weights] = np.minimum(column_upper[weights], self.selections.caps)
             self._weight_columns = position[weights].astype(np.int32)
             self._weight_lower = self.lower[weights]
             self._weight_upper = column_upper[weights]
+            self.perspective = ProjectedPerspective.of(
+                hessian,
+                self._weight_columns,
+                self.selections.floors,
+                self._weight_upper,
+                splits if splits is not None else SplitCache(),
+                split_method,
+            )
         h.addVars(len(self.kept), self.lower[self.kept], column_upper[self.kept])
         cost = np.zeros(n)
         for k, c in program.linear.items():
             cost[k] += self.sign * scale * c
         h.changeColsCost(len(self.kept), np.arange(len(self.kept), dtype=np.int32), cost[self.kept])
+        hessian = self.perspective.extend(h, hessian, len(self.kept))
         counting = {} if self.selections is None else {c[0]: c for c in self.selections.counting}
         rows = [(r, row) for r, row in enumerate(program.rows) if r not in dropped]
         starts: list[int] = []
@@ -239,6 +273,8 @@ class Relaxation:
         self._counting: list[
             tuple[int, NDArray[np.intp], NDArray[np.float64], float, NDArray[np.float64]]
         ] = []
+        # Selections in a counting row that can bind: their free value must stay w / u.
+        self._counted = np.zeros(len(self.integers), dtype=bool)
         for number, (r, row) in enumerate(rows):
             starts.append(len(indices))
             if r in counting and self.selections is not None:
@@ -247,6 +283,8 @@ class Relaxation:
                 indices.extend(int(c) for c in self._weight_columns[members])
                 coefficients.extend(per_weight.tolist())
                 self._counting.append((number, members, counts, row.hi, per_weight.copy()))
+                if float(counts.sum()) > row.hi:
+                    self._counted[members] = True
                 continue
             indices.extend(int(position[k]) for k in row.coefficients)
             coefficients.extend(row.coefficients.values())
@@ -260,7 +298,18 @@ class Relaxation:
                 np.array(indices, dtype=np.int32),
                 np.array(coefficients, dtype=np.float64),
             )
-        self._pass_hessian(h, hessian)
+        self.perspective.add_rows(h, len(self.kept))
+        self._full_hessian = self._pass_hessian(h, hessian)
+        largest = float(np.abs(np.diagonal(self._full_hessian)).max(initial=0.0))
+        self._ridge = np.eye(len(self._full_hessian)) * 1e-7 * max(largest, 1e-300)
+        # A node guard: a near-singular Hessian can make the active set cycle inside one
+        # node for the whole time limit (issue 15); such a node is retried cold once, then
+        # left unexplored with its parent's bound.
+        self.node_seconds = node_seconds
+        self.node_iterations = max(10_000, 50 * (len(self.kept) + 2 * self.perspective.size))
+        h.setOptionValue("qp_iteration_limit", self.node_iterations)
+        self.bound = -math.inf
+        self.up_increase = np.zeros(len(self.integers))
         self.highs = h
 
     def _dense_hessian(self, program: Program) -> NDArray[np.float64]:
@@ -322,8 +371,8 @@ class Relaxation:
             del found[chained[0]]
         return found
 
-    def _pass_hessian(self, h: Any, hessian: NDArray[np.float64]) -> None:
-        """The lower triangle of Q, column-wise, as HiGHS wants it."""
+    def _pass_hessian(self, h: Any, hessian: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The lower triangle of Q, column-wise, as HiGHS wants it; the symmetric Q passed."""
         if np.any(np.diagonal(hessian) < 0):
             raise SolverError("the quadratic objective is not convex; branch and bound needs it")
         lower = np.tril(hessian)
@@ -340,6 +389,8 @@ class Relaxation:
         hessian_value.value_ = lower[row, column]
         if h.passHessian(hessian_value) == self._highspy.HighsStatus.kError:
             raise SolverError("HiGHS refused the quadratic objective (it must be convex)")
+        passed: NDArray[np.float64] = lower + np.tril(lower, -1).T
+        return passed
 
     def complete(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """`values` with every substituted definition variable filled in."""
@@ -351,36 +402,174 @@ class Relaxation:
         self, lower: NDArray[np.float64], upper: NDArray[np.float64], seconds: float
     ) -> tuple[float, NDArray[np.float64]] | None:
         """Minimum (scaled) and point with the integer variables in [lower, upper];
-        None when infeasible. Raises `TimeoutError` when HiGHS stops on the time limit."""
+        None when infeasible. Raises `TimeoutError` when `seconds` run out, `SolverError`
+        when HiGHS fails or stalls on the node (past `node_seconds` or `node_iterations`,
+        even from a cold start). After a solve `bound` is a valid lower bound of the node
+        (the Lagrangian dual of HiGHS's answer, never above its objective) and
+        `up_increase[j]` a valid lower bound on how much the bound rises when selection j
+        is set to 1 (reduced costs: 0 where nothing is known)."""
         h = self.highs
         if self.selections is None:
             h.changeColsBounds(len(self.integers), self.integer_columns, lower, upper)
         else:
             self._set_selections(lower, upper)
-        # HiGHS's time limit counts its run time over every `run` of this instance.
-        h.setOptionValue("time_limit", h.getRunTime() + max(seconds, 1e-3))
-        h.run()
-        status = h.getModelStatus()
         statuses = self._highspy.HighsModelStatus
-        if status == statuses.kSolveError:
-            # The active set can stall on a warm start from a distant node: start cold.
-            h.clearSolver()
+        capped = seconds > self.node_seconds
+        regularised = False
+        for attempt in range(3):
+            # HiGHS's time limit counts its run time over every `run` of this instance.
+            h.setOptionValue(
+                "time_limit", h.getRunTime() + max(min(seconds, self.node_seconds), 1e-3)
+            )
             h.run()
             status = h.getModelStatus()
+            stalled = status == statuses.kIterationLimit or (
+                status == statuses.kTimeLimit and capped
+            )
+            if regularised:
+                self._pass_hessian(h, self._full_hessian)
+            if not (status == statuses.kSolveError or stalled) or attempt == 2:
+                break
+            # The active set can stall on a warm start from a distant node: start cold;
+            # then once more with a ridge on the Hessian (a near-singular Σ - D). The
+            # ridge changes only HiGHS's path: the bound below is the Lagrangian of the
+            # true objective, valid for any point and duals.
+            h.clearSolver()
+            if attempt == 1:
+                self._pass_hessian(h, self._full_hessian + self._ridge)
+                regularised = True
+        fallback: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
         if status == statuses.kInfeasible:
-            return None
-        if status != statuses.kOptimal:
-            if status in (statuses.kTimeLimit, statuses.kIterationLimit):
+            # Dropping a node drops its subtree: the QP solver's claim is confirmed by
+            # the simplex on the same rows (an active set near degeneracy can be wrong).
+            fallback = self._linear_point()
+            if fallback is None:
+                return None
+        elif status == statuses.kSolveError:
+            # "Optimal but primal infeasible by 1e-4": typically a node at the edge of
+            # feasibility. The LP (no Hessian) decides feasibility; if feasible, the
+            # Lagrangian bound at the LP's point and duals is still valid (for any point
+            # and duals), and the node has no primal value.
+            fallback = self._linear_point()
+            if fallback is None:
+                return None
+        elif status != statuses.kOptimal:
+            if status == statuses.kTimeLimit and not capped:
                 raise TimeoutError
+            if stalled:
+                raise SolverError(
+                    f"HiGHS stalled on a node relaxation (over {self.node_seconds:g} s or "
+                    f"{self.node_iterations} iterations)"
+                )
             reason = h.modelStatusToString(status)
             raise SolverError(f"HiGHS could not solve a node relaxation: {reason}")
+        if fallback is not None:
+            columns, duals = fallback
+            objective = math.inf  # no primal value: not an incumbent
+        else:
+            solution = h.getSolution()
+            columns = np.asarray(solution.col_value)
+            duals = np.asarray(solution.row_dual)
+            objective = float(h.getInfo().objective_function_value)
+        if regularised:  # the true objective at the point
+            cost = np.asarray(h.getLp().col_cost_)
+            objective = float(cost @ columns + 0.5 * columns @ self._full_hessian @ columns)
+        self._dual_bound(columns, duals, objective)
+        if fallback is not None:
+            self.up_increase = np.zeros(len(self.integers))
         values = np.zeros(self.size)
-        values[self.kept] = h.getSolution().col_value
+        values[self.kept] = columns[: len(self.kept)]
         if self.selections is not None:
             weights = np.maximum(values[self.selections.weights], 0.0)
             free = np.minimum(weights / self.selections.caps, 1.0)
+            # Outside a binding counting row a floored name's best selection in the
+            # relaxation is min(1, w / m): 1 once the weight reaches its floor.
+            floors = self.selections.floors
+            floored = (~self._counted) & (floors > 0)
+            free = np.where(
+                floored, np.minimum(weights / np.where(floored, floors, 1.0), 1.0), free
+            )
             values[self.integers] = np.where(lower > 0.5, 1.0, np.where(upper < 0.5, 0.0, free))
-        return float(h.getInfo().objective_function_value), self.complete(values)
+        return objective, self.complete(values)
+
+    def _linear_point(self) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """The node's LP optimum (simplex, Hessian removed): point and row duals; None
+        when the node is infeasible."""
+        h = self.highs
+        empty = self._highspy.HighsHessian()
+        empty.dim_ = len(self._full_hessian)
+        empty.format_ = self._highspy.HessianFormat.kTriangular
+        empty.start_ = np.zeros(len(self._full_hessian) + 1, dtype=np.int32)
+        empty.index_ = np.zeros(0, dtype=np.int32)
+        empty.value_ = np.zeros(0)
+        h.passHessian(empty)
+        h.clearSolver()
+        h.run()
+        status = h.getModelStatus()
+        solution = h.getSolution()
+        found = (np.asarray(solution.col_value), np.asarray(solution.row_dual))
+        self._pass_hessian(h, self._full_hessian)
+        h.clearSolver()
+        statuses = self._highspy.HighsModelStatus
+        if status == statuses.kInfeasible:
+            return None
+        if status != statuses.kOptimal:
+            raise SolverError(f"HiGHS could not solve a node: {h.modelStatusToString(status)}")
+        return found
+
+    def _dual_bound(
+        self, columns: NDArray[np.float64], duals: NDArray[np.float64], objective: float
+    ) -> None:
+        """Set `bound` and `up_increase` from HiGHS's primal point x and row duals y.
+
+        For any y the Lagrangian  L(x, y) = c^T x + 1/2 x^T H x - y^T (A x - s)  (s: the
+        row bound on the side of y's sign) is convex in x, so on the node's box it is at
+        least its tangent at x:  L(x, y) + sum_k min(g_k (l_k - x_k), g_k (u_k - x_k)),
+        g = c + H x - A^T y. That minimum is a lower bound of the node whatever HiGHS's
+        accuracy (weak duality), unlike the primal objective of an inexact answer.
+        """
+        lp = self.highs.getLp()
+        lower = np.asarray(lp.col_lower_)
+        upper = np.asarray(lp.col_upper_)
+        x = np.clip(columns, lower, upper)
+        matrix = lp.a_matrix_
+        start = np.asarray(matrix.start_)
+        index = np.asarray(matrix.index_)
+        value = np.asarray(matrix.value_)
+        column_of = np.repeat(np.arange(len(x)), np.diff(start))
+        side = np.where(duals > 0, np.asarray(lp.row_lower_), np.asarray(lp.row_upper_))
+        finite = np.isfinite(side)
+        y = np.where(finite, duals, 0.0)
+        side = np.where(finite, side, 0.0)
+        activity = np.bincount(index, weights=value * x[column_of], minlength=len(y))
+        pulled = np.bincount(column_of, weights=value * y[index], minlength=len(x))
+        curvature = self._full_hessian @ x
+        cost = np.asarray(lp.col_cost_)
+        gradient = cost + curvature - pulled
+        lagrangian = float(cost @ x + 0.5 * x @ curvature - y @ activity + y @ side)
+        with np.errstate(invalid="ignore"):
+            steps = np.minimum(gradient * (lower - x), gradient * (upper - x))
+        steps = np.where(np.isnan(steps), 0.0, steps)  # a zero gradient on an infinite side
+        self.bound = min(objective, lagrangian + float(steps.sum()))
+        self.up_increase = np.zeros(len(self.integers))
+        if self.selections is not None:
+            floors = self.selections.floors
+            rise = np.maximum(gradient[self._weight_columns], 0.0) * np.maximum(
+                floors - x[self._weight_columns], 0.0
+            )
+            terms = self.perspective
+            if terms.size:
+                first = len(self.kept)
+                a_columns = first + np.arange(terms.size)
+                rise[terms.members] += np.maximum(gradient[a_columns], 0.0) * np.maximum(
+                    terms.floors - x[a_columns], 0.0
+                )
+            # Setting j to 1 also rewrites the counting rows it is in (coefficient and
+            # right-hand side): the estimate holds only where those rows' duals are 0.
+            for number, members, _, _, _ in self._counting:
+                if duals[number] != 0.0:
+                    rise[members] = 0.0
+            self.up_increase = rise
 
     def _set_selections(self, lower: NDArray[np.float64], upper: NDArray[np.float64]) -> None:
         """Weight bounds and counting rows for selections fixed at 0, fixed at 1 or free."""
@@ -391,6 +580,7 @@ class Relaxation:
         weight_lower = np.where(zero, 0.0, np.maximum(weight_lower, self._weight_lower))
         weight_upper = np.where(zero, 0.0, self._weight_upper)
         h.changeColsBounds(len(zero), self._weight_columns, weight_lower, weight_upper)
+        self.perspective.set_bounds(h, zero, one, len(self.kept))
         inf = self._highspy.kHighsInf
         for number, members, counts, hi, current in self._counting:
             wanted = np.where(one[members], 0.0, counts / self.selections.caps[members])
@@ -398,6 +588,19 @@ class Relaxation:
                 h.changeCoeff(number, int(self._weight_columns[members[i]]), float(wanted[i]))
                 current[i] = wanted[i]
             h.changeRowBounds(number, -inf, hi - float(counts[one[members]].sum()))
+
+    def branching_choice(self, point: NDArray[np.float64], fraction: NDArray[np.float64]) -> int:
+        """The integer to branch on: the selection whose perspective term the relaxation
+        underestimates most (d_j (m_j w_j - w_j^2) for 0 < w_j < m_j) when there is one,
+        else the most fractional integer."""
+        terms = self.perspective
+        if terms.size and self.selections is not None:
+            weights = point[self.selections.weights[terms.members]]
+            shortfall = terms.split * np.maximum(terms.floors * weights - weights * weights, 0.0)
+            shortfall = np.where(fraction[terms.members] > _INTEGRALITY, shortfall, 0.0)
+            if shortfall.max(initial=0.0) > 0.0:
+                return int(terms.members[int(np.argmax(shortfall))])
+        return int(np.argmax(fraction))
 
     def program_value(self, minimised: float) -> float:
         """A scaled minimisation value back in the program's sense and units."""
@@ -449,78 +652,184 @@ def branch_and_bound(
             best_point = best_point.copy()
             best_point[ints] = fixed
 
+    def gap_of(value: float) -> float:
+        return relative_gap * max(abs(value), 1e-9)
+
     def prunable(bound: float) -> bool:
-        return bound >= best_value - relative_gap * max(abs(best_value), 1e-9)
+        return bound >= best_value - gap_of(best_value)
+
+    def swap_search(rise: NDArray[np.float64], until: float) -> None:
+        """Local search on the incumbent's selections: swap a held name for one of the
+        unused names cheapest to add (by root reduced cost), drop or add one; first
+        improvement, repeated until none improves or `until` passes."""
+        assert best_point is not None
+        improved = True
+        while improved and time.monotonic() < until:
+            improved = False
+            held = np.round(best_point[ints]) > 0.5
+            unused = np.flatnonzero(~held)
+            order = [int(j) for j in unused[np.argsort(rise[unused])][:_LOCAL_SEARCH_NAMES]]
+            holding = [int(i) for i in np.flatnonzero(held)]
+            moves = [(i, -1) for i in holding] + [(-1, j) for j in order]
+            moves += [(i, j) for j in order for i in holding]
+            for out, into in moves:
+                if time.monotonic() >= until:
+                    return
+                trial = held.astype(np.float64)
+                if out >= 0:
+                    trial[out] = 0.0
+                if into >= 0:
+                    trial[into] = 1.0
+                before = best_value
+                try:
+                    try_integers(trial)
+                except TimeoutError:
+                    return
+                if best_value < before - gap_of(before):
+                    improved = True
+                    break
 
     counter = itertools.count()
-    open_nodes = [_Node((0.0, -math.inf), next(counter), -math.inf, 0, root_lower, root_upper)]
     unresolved: list[float] = []  # bounds of nodes HiGHS failed on (kept, not explored)
     nodes = 0
-    stopped = False
-    best_first = False
-    while open_nodes:
-        if best_point is not None and not best_first:
-            best_first = True
-            for other in open_nodes:
-                other.key = (other.bound, -float(other.depth))
-            heapq.heapify(open_nodes)
-        node = heapq.heappop(open_nodes)
-        if prunable(node.bound):  # best-first: every other open node is worse
-            open_nodes.clear()
-            break
-        try:
-            if remaining() <= 0:
-                raise TimeoutError
-            solved = relaxation.solve(node.lower, node.upper, remaining())
-        except TimeoutError:
-            heapq.heappush(open_nodes, node)
-            stopped = True
-            break
-        except SolverError:
-            if node.depth == 0:
-                raise
-            unresolved.append(node.bound)  # its parent's bound still bounds it
-            continue
-        nodes += 1
-        if solved is None:
-            if node.depth == 0:
-                raise InfeasibleAllocation("the allocation model is infeasible (root node)")
-            continue
-        bound, point = solved
-        values = point[ints]
-        fraction = np.abs(values - np.round(values))
-        largest = float(fraction.max(initial=0.0))
-        try:
-            if node.depth == 0 and hint is not None:
-                try_integers(np.round(hint[ints]))
-            if largest <= _EXACTLY_INTEGRAL:
-                # The relaxation's optimum already has these integers: it is the exact
-                # optimum for them, no second solve needed; nothing below it is better.
-                if bound < best_value:
-                    best_value, best_point = bound, point.copy()
-                    best_point[ints] = np.round(values)
+
+    def explore(start: _Node, node_limit: int | None, main: bool) -> tuple[list[_Node], bool]:
+        """Search below `start` (depth first until an incumbent, then best first); the
+        open nodes left and whether the time ran out. `main` is the whole tree: only
+        there does a failing root raise and count nodes."""
+        nonlocal best_value, best_point, nodes
+        open_nodes = [start]
+        explored = 0
+        stopped = False
+        best_first = False
+        while open_nodes:
+            if best_point is not None and not best_first:
+                best_first = True
+                for other in open_nodes:
+                    other.key = (other.bound, -float(other.depth))
+                heapq.heapify(open_nodes)
+            if node_limit is not None and explored >= node_limit:
+                break
+            node = heapq.heappop(open_nodes)
+            if prunable(node.bound):  # best-first: every other open node is worse
+                open_nodes.clear()
+                break
+            try:
+                if remaining() <= 0:
+                    raise TimeoutError
+                solved = relaxation.solve(node.lower, node.upper, remaining())
+            except TimeoutError:
+                heapq.heappush(open_nodes, node)
+                stopped = True
+                break
+            except SolverError:
+                if node.depth == 0 and main:
+                    raise
+                if main:
+                    unresolved.append(node.bound)  # its parent's bound still bounds it
                 continue
-            if largest <= _INTEGRALITY:
-                try_integers(np.round(values))  # closes the node if it matches the bound
-            elif node.depth == 0:
-                up = np.ceil(values - _INTEGRALITY)
-                try_integers(np.where(binary, up, np.floor(values + _INTEGRALITY)))
-        except TimeoutError:
-            node.bound = max(node.bound, bound)
-            heapq.heappush(open_nodes, node)
-            stopped = True
-            break
-        if prunable(bound):
-            continue
-        branch = int(np.argmax(fraction))
-        down_upper = node.upper.copy()
-        down_upper[branch] = math.floor(values[branch])
-        up_lower = node.lower.copy()
-        up_lower[branch] = math.ceil(values[branch])
-        depth = node.depth + 1
-        for lower, upper in ((up_lower, node.upper), (node.lower, down_upper)):
-            key = (bound, -float(depth)) if best_first else (-float(depth), bound)
-            heapq.heappush(open_nodes, _Node(key, next(counter), bound, depth, lower, upper))
+            explored += 1
+            if main:
+                nodes += 1
+            if solved is None:
+                if node.depth == 0 and main:
+                    raise InfeasibleAllocation("the allocation model is infeasible (root node)")
+                continue
+            objective, point = solved
+            own_bound = relaxation.bound  # what `up_increase` adds to
+            bound = max(node.bound, own_bound)
+            up_increase = relaxation.up_increase
+            values = point[ints]
+            fraction = np.abs(values - np.round(values))
+            largest = float(fraction.max(initial=0.0))
+            if not math.isfinite(objective) and not prunable(bound) and largest <= _INTEGRALITY:
+                # HiGHS gave no exact point (see `Relaxation.solve`): the bound is valid,
+                # the point only guides branching; with nothing left to branch on the
+                # node stays open with its bound.
+                if main:
+                    unresolved.append(bound)
+                continue
+            try:
+                if node.depth == 0 and main:
+                    if hint is not None:
+                        try_integers(np.round(hint[ints]))
+                    try_integers(root_lower)  # cash (nothing selected), when allowed
+                if largest <= _EXACTLY_INTEGRAL and math.isfinite(objective):
+                    # The relaxation's optimum already has these integers: it is the exact
+                    # optimum for them, no second solve needed; nothing below it is better.
+                    if objective < best_value:
+                        best_value, best_point = objective, point.copy()
+                        best_point[ints] = np.round(values)
+                    continue
+                if largest <= _INTEGRALITY and math.isfinite(objective):
+                    try_integers(np.round(values))  # closes the node if it matches the bound
+                elif node.depth == 0 and main:
+                    up = np.ceil(values - _INTEGRALITY)
+                    try_integers(np.where(binary, up, np.floor(values + _INTEGRALITY)))
+                    try_integers(np.where(binary, np.round(values), np.floor(values)))
+            except TimeoutError:
+                node.bound = max(node.bound, bound)
+                heapq.heappush(open_nodes, node)
+                stopped = True
+                break
+            if prunable(bound):
+                continue
+            branch = relaxation.branching_choice(point, fraction)
+            # Reduced-cost fixing: a free selection whose setting to 1 would lift the bound
+            # past the incumbent is 0 everywhere below this node.
+            free = (node.lower < 0.5) & (node.upper > 0.5)
+            hopeless = free & (own_bound + up_increase >= best_value - gap_of(best_value))
+            hopeless[branch] = False
+            upper = node.upper
+            if hopeless.any():
+                upper = upper.copy()
+                upper[hopeless] = 0.0
+            down_upper = upper.copy()
+            down_upper[branch] = math.floor(values[branch])
+            up_lower = node.lower.copy()
+            up_lower[branch] = math.ceil(values[branch])
+            depth = node.depth + 1
+            for lower, child_upper in ((up_lower, upper), (node.lower, down_upper)):
+                key = (bound, -float(depth)) if best_first else (-float(depth), bound)
+                heapq.heappush(
+                    open_nodes, _Node(key, next(counter), bound, depth, lower, child_upper)
+                )
+        return open_nodes, stopped
+
+    root = _Node((0.0, -math.inf), next(counter), -math.inf, 0, root_lower, root_upper)
+    if binary.any() and time_limit > 0:
+        # The same search restricted to the names the root relaxation uses (a small tree,
+        # node-limited) finds a near-optimal incumbent early, which the reduced-cost
+        # fixing of the whole search then feeds on.
+        try:
+            first = relaxation.solve(root_lower, root_upper, remaining())
+        except (SolverError, TimeoutError):
+            first = None
+        if first is not None:
+            root.bound = relaxation.bound  # kept if the time runs out before the root
+            used = first[1][ints] > _INTEGRALITY
+            rise = relaxation.up_increase.copy()
+            # Two rings: the root's names, then with the unused names that are cheapest
+            # to add by reduced cost (the optimum often holds one the root does not).
+            rings = [used]
+            if np.any(rise[~used] > 0):
+                cheapest = np.flatnonzero(~used)[np.argsort(rise[~used])][:_HEURISTIC_EXTRA]
+                wider = used.copy()
+                wider[cheapest] = True
+                rings.append(wider)
+            for ring in rings:
+                restricted = np.where(binary & ~ring, root_lower, root_upper)
+                if np.any(restricted != root_upper):
+                    explore(
+                        _Node(
+                            (0.0, -math.inf), next(counter), -math.inf, 0, root_lower, restricted
+                        ),
+                        _HEURISTIC_NODES,
+                        main=False,
+                    )
+            if best_point is not None and binary.all():
+                swap_search(rise, time.monotonic() + _LOCAL_SEARCH_SHARE * time_limit)
+    open_nodes, stopped = explore(root, None, main=True)
     if best_point is None:
         if stopped:
             raise SolverError(

@@ -181,6 +181,10 @@ class PortfolioModel:
         if universe.size == 0:
             empty = RawSolution(np.zeros(ctx.program.size), "optimal", 0.0, 0.0, name)
             return self._result(ctx, empty, name, fractional)
+        if hint is None and np.any(universe.held_shares > 0):
+            # The holdings (re-optimised on the same names) are an incumbent from the
+            # start: a search stopped early never returns worse than keeping them.
+            hint = universe.initial_weights
         start = None if hint is None else self._start(ctx, hint)
         try:
             raw = solve_program(

@@ -233,3 +233,66 @@ def test_the_option_choices_are_the_models() -> None:
     assert options.ESTIMATORS is choices.ESTIMATORS == covariance.ESTIMATORS
     factors = options.FACTOR_CHOICES
     assert factors == (*scoring.FACTORS, "user")
+
+
+def _own_risk_files(tmp_path: Path) -> dict[str, Path]:
+    """Candidates, expected returns, per-name bounds and a labelled covariance (issue 16)."""
+    (tmp_path / "c.csv").write_text("symbol,score,price\nAAA,0,10\nBBB,0,20\nCCC,0,30\n")
+    (tmp_path / "mu.csv").write_text("symbol,mu\nAAA,0.10\nBBB,0.06\nCCC,0.02\n")
+    (tmp_path / "bds.csv").write_text(
+        "symbol,min_weight,max_weight\nAAA,0.2,0.5\nBBB,0.2,0.6\nCCC,0.1,0.7\n"
+    )
+    loadings = np.array([[0.1, 0.2, -0.1], [0.05, 0.0, 0.3]])
+    sigma = loadings.T @ loadings + np.diag([0.01, 0.02, 0.03])
+    labels = ["AAA", "BBB", "CCC"]
+    pd.DataFrame(sigma, index=labels, columns=labels).to_csv(tmp_path / "q.csv")
+    return {name: tmp_path / f"{name}.csv" for name in ("c", "mu", "bds", "q")}
+
+
+def test_own_risk_model_files_equal_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = _own_risk_files(tmp_path)
+    payload = _cli_json(
+        capsys,
+        *["--candidates", str(files["c"]), "--objective", "min-variance", "--min-return",
+          "0.05", "--covariance-file", str(files["q"]), "--expected-returns", str(files["mu"]),
+          "--bounds", str(files["bds"]), "--min-invested", "1", "--max-positions", "3",
+          "--fractional"],
+    )  # fmt: skip
+    plan = tf.allocate(
+        candidates=files["c"],
+        objective="min-variance",
+        min_return=0.05,
+        covariance_file=str(files["q"]),  # a str path is accepted as the CLI's file
+        expected_returns=files["mu"],
+        bounds=files["bds"],
+        min_invested=1.0,
+        max_positions=3,
+        fractional=True,
+    )
+    assert payload["status"] == "optimal"
+    _same_allocation(plan, payload)
+    held = plan.weights[plan.weights > 0]
+    caps = {"AAA": (0.2, 0.5), "BBB": (0.2, 0.6), "CCC": (0.1, 0.7)}
+    for symbol, weight in held.items():
+        low, high = caps[str(symbol)]
+        assert low - 1e-9 <= weight <= high + 1e-9
+
+
+def test_own_risk_model_bad_options_raise_what_the_cli_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = _own_risk_files(tmp_path)
+    from tradefolio.errors import InvalidParameter
+
+    cli = run_cli(
+        capsys, "allocate", "--candidates", str(files["c"]), "--objective", "min-variance",
+        "--factor-loadings", str(files["q"]),
+    )  # fmt: skip
+    assert cli.code == 2
+    with pytest.raises(InvalidParameter, match="a factor model needs") as raised:
+        tf.allocate(candidates=files["c"], objective="min-variance", factor_loadings=files["q"])
+    assert str(raised.value) in cli.stderr
+    with pytest.raises(InvalidParameter, match="--covariance-file is used by"):
+        tf.allocate(candidates=files["c"], objective="cvar", covariance_file=files["q"])

@@ -5,6 +5,7 @@ from tradefolio.portfolio.constraints.budget import Budget
 from tradefolio.portfolio.constraints.cardinality import Cardinality
 from tradefolio.portfolio.constraints.costs import TransactionCosts
 from tradefolio.portfolio.constraints.min_trade import MinimumTrade
+from tradefolio.portfolio.constraints.name_bounds import NameBounds
 from tradefolio.portfolio.constraints.positions import PositionLimits
 from tradefolio.portfolio.constraints.sectors import SectorCaps
 from tradefolio.portfolio.constraints.turnover import Turnover
@@ -16,6 +17,7 @@ __all__ = [
     "Conflict",
     "Constraint",
     "MinimumTrade",
+    "NameBounds",
     "PositionLimits",
     "SectorCaps",
     "TransactionCosts",
