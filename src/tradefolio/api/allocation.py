@@ -25,7 +25,7 @@ Candidates come from `candidates=` (a `symbol, score, price` table), or are scor
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import fields, replace
+from dataclasses import fields
 from pathlib import Path
 from typing import TypeAlias
 
@@ -35,50 +35,19 @@ import pandas as pd
 from tradefolio.api.options import ALLOCATE_DEFAULTS, FACTOR_CHOICES, AllocateOptions, require
 from tradefolio.api.prices import PricesLike, describe_source, price_panel
 from tradefolio.api.results import AllocationResult
-from tradefolio.data.sample_data import load_sample_sectors
 from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.portfolio.allocator import SOLVERS
 from tradefolio.portfolio.allocator import allocate as seed_allocate
+from tradefolio.portfolio.build import (
+    build_model,
+    build_objective,
+    default_sectors,
+    model_candidates,
+)
 from tradefolio.portfolio.candidates import read_candidates, read_user_scores
-from tradefolio.portfolio.constraints import (
-    Budget,
-    Cardinality,
-    Constraint,
-    MinimumTrade,
-    NameBounds,
-    PositionLimits,
-    SectorCaps,
-    TransactionCosts,
-    Turnover,
-    WholeShares,
-)
 from tradefolio.portfolio.context import make_universe
-from tradefolio.portfolio.covariance import (
-    RiskModel,
-    period_returns,
-    risk_model,
-    risk_model_from_covariance,
-)
 from tradefolio.portfolio.holdings import read_holding_prices, read_holdings
-from tradefolio.portfolio.model import PortfolioModel, PortfolioResult
-from tradefolio.portfolio.objectives import (
-    CVaR,
-    Kelly,
-    MeanAbsoluteDeviation,
-    MeanVariance,
-    MinVariance,
-    Objective,
-    ScoreObjective,
-)
-from tradefolio.portfolio.risk_inputs import (
-    aligned_expected_returns,
-    aligned_risk,
-    checked_bounds,
-    read_bounds,
-    read_covariance,
-    read_expected_returns,
-    read_factor_model,
-)
+from tradefolio.portfolio.model import PortfolioResult
 from tradefolio.portfolio.scoring import Scores, score_universe
 from tradefolio.portfolio.types import Candidate, validate_candidates
 
@@ -181,7 +150,7 @@ def _candidates(
 def sector_map(sectors: SectorsLike | None) -> dict[str, str]:
     """Symbol -> sector: a CSV `symbol,sector`, a `Series`/mapping, or the bundled GICS."""
     if sectors is None:
-        return {str(k): str(v) for k, v in load_sample_sectors().items()}
+        return default_sectors()
     if isinstance(sectors, str | Path):
         path = Path(sectors)
         if not path.is_file():
@@ -223,51 +192,6 @@ def holdings_of(holdings: HoldingsLike) -> tuple[dict[str, float], dict[str, flo
     return held, prices
 
 
-def own_risk(options: AllocateOptions, symbols: list[str]) -> RiskModel:
-    """The user's covariance file or factor model, aligned to the candidates."""
-    if options.covariance_file is not None:
-        return aligned_risk(
-            read_covariance(options.covariance_file), symbols, options.covariance_file
-        )
-    loadings, covariance, specific = options.factor_files
-    assert loadings is not None and covariance is not None and specific is not None
-    return aligned_risk(read_factor_model(loadings, covariance, specific), symbols, loadings)
-
-
-def build_objective(
-    options: AllocateOptions,
-    prices: pd.DataFrame,
-    symbols: list[str],
-    covariance: pd.DataFrame | None = None,
-) -> Objective:
-    """The objective `options` name, with risk estimated from `prices` over the lookback
-    (or taken from the annualised `covariance` matrix, or the user's covariance file or
-    factor model, when one is given)."""
-    if options.own_risk:
-        risk = own_risk(options, symbols)
-        if options.objective == "mean-variance":
-            return MeanVariance(risk, options.risk_aversion)
-        return MinVariance(risk, options.min_return)
-    if not options.needs_history:
-        return ScoreObjective()
-    name = options.objective
-    if name in ("mean-variance", "min-variance"):
-        if covariance is not None:
-            risk = risk_model_from_covariance(covariance).subset(symbols)
-        else:
-            returns = period_returns(prices, options.risk_lookback, symbols)
-            risk = risk_model(returns, options.covariance)
-        if name == "mean-variance":
-            return MeanVariance(risk, options.risk_aversion)
-        return MinVariance(risk, options.min_return)
-    returns = period_returns(prices, options.risk_lookback, symbols)
-    if name == "cvar":
-        return CVaR(returns, options.cvar_alpha, options.min_return)
-    if name == "mad":
-        return MeanAbsoluteDeviation(returns, options.min_return)
-    return Kelly(returns)
-
-
 def solve_model(
     candidates: list[Candidate],
     prices: pd.DataFrame,
@@ -277,20 +201,15 @@ def solve_model(
     holdings: HoldingsLike | None = None,
     covariance: pd.DataFrame | None = None,
 ) -> PortfolioResult:
-    """Build the composable model the options describe and solve it.
+    """Build the composable model the options describe (`portfolio.build.build_model`)
+    and solve it.
 
     Held symbols without a price of their own are priced at their last close in `prices`.
     With `options.expected_returns` the file's mu replaces each candidate's score; with
     `options.bounds` listed names take their own floor and cap, the others
     `min_weight`/`max_weight`.
     """
-    if options.expected_returns is not None:
-        mu = aligned_expected_returns(
-            read_expected_returns(options.expected_returns),
-            [c.symbol for c in candidates],
-            options.expected_returns,
-        )
-        candidates = [replace(c, score=float(m)) for c, m in zip(candidates, mu, strict=True)]
+    candidates = model_candidates(options, candidates)
     held, held_prices = holdings_of(holdings) if holdings is not None else ({}, {})
     last = prices.ffill().iloc[-1]
     for symbol in held:
@@ -303,31 +222,8 @@ def solve_model(
         held_prices,
         keep_non_positive=options.objective != "score",
     )
-    params = options.params
-    constraints: list[Constraint] = [Cardinality(params.max_positions)]
-    if options.bounds is not None:
-        bounds = read_bounds(options.bounds)
-        checked_bounds(bounds, universe.symbols, options.bounds)
-        default = (params.min_weight, params.max_weight)
-        constraints.insert(0, NameBounds({s: bounds.get(s, default) for s in universe.symbols}))
-    else:
-        constraints.insert(0, PositionLimits(params.max_weight, params.min_weight))
-    if options.min_invested is not None:
-        constraints.append(Budget(options.min_invested, 1.0))
-    if options.sector_cap is not None:
-        constraints.append(SectorCaps(sector_map(sectors), options.sector_cap))
-    if options.max_turnover is not None:
-        constraints.append(Turnover(options.max_turnover))
-    if options.cost_bps or options.fixed_cost or options.cost_budget is not None:
-        constraints.append(
-            TransactionCosts(options.cost_bps, options.fixed_cost, budget=options.cost_budget)
-        )
-    if options.min_trade is not None:
-        constraints.append(MinimumTrade(options.min_trade))
-    if options.whole_shares:
-        constraints.append(WholeShares(options.lot))
-    objective = build_objective(options, prices, list(universe.symbols), covariance)
-    model = PortfolioModel(objective, constraints)
+    table = sector_map(sectors) if options.sector_cap is not None else None
+    model = build_model(options, universe.symbols, prices, table, covariance)
     return model.solve(
         universe,
         solver=options.solver or "auto",

@@ -22,6 +22,9 @@ from tradefolio.backtest.user_strategy import (
 )
 from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.allocator import SOLVERS
+from tradefolio.portfolio.backends import MODEL_SOLVERS
+from tradefolio.portfolio.options import ALLOCATE_DEFAULTS, AllocateOptions
+from tradefolio.portfolio.policy import FAILURE_POLICIES
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK, DEFAULT_SKIP, FACTORS
 
 if TYPE_CHECKING:
@@ -73,7 +76,29 @@ _FLAG = {
     "param": "--param",
     "portfolio": "--portfolio",
     "beta_sizing": "--beta-sizing",
+    "on_solver_failure": "--on-solver-failure",
 }
+
+#: The allocation model's options a `--portfolio` run takes (`allocate`'s flags, same names).
+MODEL_FIELDS: tuple[str, ...] = (
+    "objective",
+    "risk_aversion",
+    "min_return",
+    "cvar_alpha",
+    "covariance",
+    "risk_lookback",
+    "sector_cap",
+    "max_turnover",
+    "fixed_cost",
+    "cost_bps",
+    "cost_budget",
+    "min_trade",
+    "whole_shares",
+    "lot",
+    "min_invested",
+    "time_limit",
+)
+_A = ALLOCATE_DEFAULTS
 
 
 #: What a pydantic error type means, in the words of a command-line option.
@@ -123,6 +148,24 @@ class BacktestConfig(BaseModel):
     commission_min: float = 0.0
     slippage_bps: float = 0.0
     param: tuple[str, ...] | None = None
+    # the allocation model of `--portfolio` (allocate's options; defaults are allocate's)
+    objective: str = _A.objective
+    risk_aversion: float = _A.risk_aversion
+    min_return: float | None = _A.min_return
+    cvar_alpha: float = _A.cvar_alpha
+    covariance: str = _A.covariance
+    risk_lookback: int = _A.risk_lookback
+    sector_cap: float | None = _A.sector_cap
+    max_turnover: float | None = _A.max_turnover
+    fixed_cost: float = _A.fixed_cost
+    cost_bps: float = _A.cost_bps
+    cost_budget: float | None = _A.cost_budget
+    min_trade: float | None = _A.min_trade
+    whole_shares: bool = _A.whole_shares
+    lot: int = _A.lot
+    min_invested: float | None = _A.min_invested
+    time_limit: float = _A.time_limit
+    on_solver_failure: str = "hold"
 
     @field_validator("strategy")
     @classmethod
@@ -233,9 +276,17 @@ class BacktestConfig(BaseModel):
     @field_validator("solver")
     @classmethod
     def _solver(cls, value: str) -> str:
-        if value.lower() not in SOLVERS:
-            raise ValueError(f"must be one of {', '.join(SOLVERS)}, got {value!r}")
+        choices = (*SOLVERS, *(s for s in MODEL_SOLVERS if s not in SOLVERS))
+        if value.lower() not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
         return value.lower()
+
+    @field_validator("on_solver_failure")
+    @classmethod
+    def _failure_policy(cls, value: str) -> str:
+        if value not in FAILURE_POLICIES:
+            raise ValueError(f"must be one of {', '.join(FAILURE_POLICIES)}, got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> BacktestConfig:
@@ -259,12 +310,72 @@ class BacktestConfig(BaseModel):
                 f"--lookback must be > {DEFAULT_SKIP} sessions for momentum (it skips the "
                 f"latest {DEFAULT_SKIP}), got {self.lookback}"
             )
+        self._check_model()
         if self.portfolio and self.beta_sizing:
             raise ValueError(
                 "--beta-sizing sizes entries; --portfolio trades to the allocator's weights: "
                 "use one of them"
             )
         return self
+
+    def _check_model(self) -> None:
+        """The model options: only with `--portfolio`, checked as `allocate` checks them."""
+        given = [name for name in MODEL_FIELDS if getattr(self, name) != getattr(_A, name)]
+        if self.on_solver_failure != "hold":
+            given.append("on_solver_failure")
+        if given and not self.portfolio:
+            flag = "--" + given[0].replace("_", "-")
+            raise ValueError(f"{flag} is an option of the allocation model: it needs --portfolio")
+        if not self.uses_model:
+            if self.portfolio and self.solver not in SOLVERS:
+                raise ValueError(
+                    f"--solver {self.solver} needs a model option (--objective, ...); the score "
+                    f"model solves with {', '.join(SOLVERS)}"
+                )
+            return
+        if self.cost_bps and self.commission_bps:
+            raise ValueError(
+                "--cost-bps and --commission-bps are the same cost with --portfolio (the "
+                "fills pay what the model expects): pass one"
+            )
+        try:
+            self.allocate_options.validate()
+        except InvalidParameter as exc:
+            raise ValueError(str(exc)) from None
+
+    @property
+    def uses_model(self) -> bool:
+        """Whether `--portfolio` runs the whole allocation model at each rebalance (any
+        model option given), rather than the seed's score model on weights alone."""
+        if not self.portfolio:
+            return False
+        options = self._model_options()
+        return options.uses_model() or self.solver == "auto"
+
+    def _model_options(self) -> AllocateOptions:
+        return AllocateOptions(
+            factor=self.factor,
+            lookback=self.lookback,
+            capital=self.cash,
+            max_weight=self.max_weight,
+            min_weight=self.min_weight,
+            max_positions=self.max_positions,
+            solver=None if self.solver == "cbc" else self.solver,
+            fractional=not self.whole_shares,
+            **{name: getattr(self, name) for name in MODEL_FIELDS},
+        )
+
+    @property
+    def allocate_options(self) -> AllocateOptions:
+        """The allocation model's options, as `tradefolio allocate` would take them (the
+        costs are the trading core's: `--cost-bps` is the commission rate, `--fixed-cost`
+        the fee per fill; the default `--solver cbc` lets the model choose, `auto`).
+
+        Without `--whole-shares` the model is solved in fractional shares (`--fractional`,
+        the relaxation: the solvers' fast path) and each trade is rounded towards the
+        holdings to whole shares (`policy.whole_targets`); with it, integer shares are
+        inside the model and the trades are the ones the solver proved."""
+        return self._model_options()
 
     @property
     def strategy_params(self) -> dict[str, object]:

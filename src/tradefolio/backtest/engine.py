@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Literal
@@ -63,6 +63,7 @@ from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
 from tradefolio.execution.sizing_policy import FixedSizing, RebalanceSizerFactory, SizingPolicy
 from tradefolio.execution.strategy import Enter, Exit, Intent, Rebalance, SignalPlan, Strategy
 from tradefolio.execution.strategy import rebalance_sizer as default_rebalance_sizer
+from tradefolio.portfolio.policy import RebalanceDecision
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -95,6 +96,10 @@ class BacktestResult:
     dropped_orders: int
     orders: tuple[Order, ...] = ()
     order_events: tuple[OrderEvent, ...] = ()
+    #: Target weights by decision bar (a rebalancing strategy's; weights.csv).
+    targets: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    #: The allocation policy's solves by decision bar (`--portfolio` with the model).
+    decisions: tuple[tuple[int, RebalanceDecision], ...] = ()
 
     @property
     def final_equity(self) -> Decimal:

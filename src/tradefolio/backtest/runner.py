@@ -12,6 +12,7 @@ over the `beta_window` sessions ending at the decision bar (no later data).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ import pandas as pd
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.costs import CostModel
 from tradefolio.backtest.engine import BacktestResult, run_backtest
+from tradefolio.backtest.rebalancing import PolicyRebalance
 from tradefolio.backtest.strategies import (
     BuyAndHold,
     MomentumRotation,
@@ -27,7 +29,7 @@ from tradefolio.backtest.strategies import (
 )
 from tradefolio.backtest.user_strategy import build_user_strategy, is_user_spec
 from tradefolio.errors import DataError, InvalidParameter
-from tradefolio.execution.events import EventStrategy
+from tradefolio.execution.events import EventStrategy, warmup_of
 from tradefolio.execution.orders import ProtectiveExits
 from tradefolio.execution.sizing import (
     BetaSizer,
@@ -37,15 +39,30 @@ from tradefolio.execution.sizing import (
     RiskBasedSizer,
 )
 from tradefolio.execution.sizing_policy import DatedSizing, FixedSizing, SizingPolicy
-from tradefolio.execution.strategy import Strategy
+from tradefolio.execution.strategy import SignalPlan, Strategy
 from tradefolio.indicators import rolling_beta, simple_returns
 from tradefolio.portfolio.params import AllocatorParams
+from tradefolio.portfolio.policy import AllocationPolicy
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK
+
+
+def allocation_policy(config: BacktestConfig) -> AllocationPolicy:
+    """The allocation model of a `--portfolio` run with model options: allocate's options,
+    with the trading core's cost model as the model's cost terms (one formula)."""
+    bps, fixed = cost_model(config).model_cost_terms()
+    options = replace(config.allocate_options, cost_bps=bps, fixed_cost=fixed)
+    return AllocationPolicy(options, on_failure=config.on_solver_failure)  # type: ignore[arg-type]
 
 
 def build_strategy(config: BacktestConfig) -> Strategy | EventStrategy:
     """The strategy object a config names (`--portfolio` overrides `--strategy`; a
-    `file.py:Class` / `module:Class` is built with its `--param` values)."""
+    `file.py:Class` / `module:Class` is built with its `--param` values). A `--portfolio`
+    run with model options needs the closes: see `build_run_strategy`."""
+    if config.uses_model:
+        raise InvalidParameter(
+            "the allocation model trades the account it runs on: run it with backtest, or "
+            "live through its allocation policy"
+        )
     if is_user_spec(config.strategy) and not config.portfolio:
         return build_user_strategy(config.strategy, config.strategy_params)  # type: ignore[return-value]
     rebalance = _rebalance_rule(config.rebalance)
@@ -157,13 +174,36 @@ def build_sizing(
 
 
 def cost_model(config: BacktestConfig) -> CostModel:
-    """Commission and slippage of a config."""
+    """Commission and slippage of a config (`--cost-bps` is the commission rate and
+    `--fixed-cost` the fee per fill of a `--portfolio` model run)."""
     return CostModel(
-        commission_bps=config.commission_bps,
+        commission_bps=config.commission_bps + config.cost_bps,
         commission_per_share=config.commission_per_share,
         commission_min=config.commission_min,
         slippage_bps=config.slippage_bps,
+        commission_fixed=config.fixed_cost,
     )
+
+
+class _Planned:
+    """A vectorised strategy whose plan was computed once (kept for the record)."""
+
+    def __init__(self, strategy: Strategy, plan: SignalPlan) -> None:
+        self.name = strategy.name
+        self.warmup = warmup_of(strategy)
+        self._plan = plan
+
+    def plan(self, closes: pd.DataFrame) -> SignalPlan:
+        """The plan computed before the run."""
+        return self._plan
+
+
+def build_run_strategy(config: BacktestConfig, closes: pd.DataFrame) -> Strategy | EventStrategy:
+    """The strategy of one run on `closes`: the allocation policy's `PolicyRebalance` for a
+    `--portfolio` run with model options, else `build_strategy(config)`."""
+    if config.uses_model:
+        return PolicyRebalance(allocation_policy(config), closes, _rebalance_rule(config.rebalance))
+    return build_strategy(config)
 
 
 def protective_exits(config: BacktestConfig) -> ProtectiveExits:
@@ -186,9 +226,15 @@ def run_config(
 ) -> BacktestResult:
     """Run the backtest a config describes on `closes` (`opens` for market fills, `highs` /
     `lows` for matching stops and limits; close-only data uses the close for all)."""
-    return run_backtest(
+    strategy = build_run_strategy(config, closes)
+    targets: dict[int, dict[str, float]] = {}
+    if config.portfolio and isinstance(strategy, Strategy):
+        plan = strategy.plan(closes)  # once, and its targets kept for weights.csv
+        targets = {bar: dict(weights) for bar, weights in plan.rebalances.items()}
+        strategy = _Planned(strategy, plan)
+    result = run_backtest(
         closes,
-        build_strategy(config),
+        strategy,
         build_sizing(config, closes, benchmark),
         cash=config.cash,
         costs=cost_model(config),
@@ -197,10 +243,19 @@ def run_config(
         lows=lows,
         exits=protective_exits(config),
     )
+    if isinstance(strategy, PolicyRebalance):
+        decisions = tuple(strategy.decisions)
+        targets = {bar: dict(d.weights) for bar, d in decisions}
+        return replace(result, targets=targets, decisions=decisions)
+    if targets:
+        return replace(result, targets=targets)
+    return result
 
 
 __all__ = [
+    "allocation_policy",
     "build_plan_strategy",
+    "build_run_strategy",
     "build_sizing",
     "build_strategy",
     "cost_model",

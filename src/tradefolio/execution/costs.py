@@ -6,14 +6,18 @@ through `PaperBroker`'s `CostModel`, the sizers through `CommissionEstimate`). F
 order):
 
     fill price   p_f = p · (1 + s) for a buy,  p · (1 - s) for a sell,  s = slippage_bps / 1e4
-    commission   c(q) = 0                                                   if q = 0
-                      = max(minimum, per_share · q + bps / 1e4 · q · p_f)   otherwise
+    commission   c(q) = 0                                                        if q = 0
+                      = max(minimum, fixed + per_share · q + bps / 1e4 · q · p_f)  otherwise
                  capped at the proceeds q · p_f for a sell (a sale never drives cash below 0)
 
 The minimum applies whenever a fill happens, even with no per-share or bps rate (10 shares
 at $100 with only a $1 minimum cost $1.00). Rounding: the fill price and the commission are
 each rounded half-even to the micro-unit where they are made (`money.round_micro`); every
 other step is exact (`Decimal` rates on integer micro-units).
+
+`fixed` is a fee per fill (per traded name in a rebalance): with `bps` it is the cost the
+allocation model prices (`model_cost_terms`: `--cost-bps` and `--fixed-cost` of
+`allocate`), so what the optimiser expects to pay is what the fill pays.
 
 `largest_affordable` is the one "how many can the cash pay for" search (monotone cost,
 exponential then binary search from a guess); `CostModel.affordable_quantity` (ledger,
@@ -105,9 +109,11 @@ class CostModel:
     commission_per_share: float | Decimal = 0.0
     commission_min: float | Decimal = 0.0
     slippage_bps: float | Decimal = 0.0
+    commission_fixed: float | Decimal = 0.0
     _bps: Decimal = field(init=False, repr=False, compare=False)
     _per_share_micro: Decimal = field(init=False, repr=False, compare=False)
     _min_micro: Decimal = field(init=False, repr=False, compare=False)
+    _fixed_micro: Decimal = field(init=False, repr=False, compare=False)
     _slippage: Decimal = field(init=False, repr=False, compare=False)
     _charges: bool = field(init=False, repr=False, compare=False)
 
@@ -121,12 +127,35 @@ class CostModel:
         )
         setters(self, "_min_micro", _rate("commission_min", self.commission_min) * _MICRO)
         setters(self, "_slippage", _rate("slippage_bps", self.slippage_bps) / _BPS)
-        setters(self, "_charges", bool(self._bps or self._per_share_micro or self._min_micro))
+        setters(self, "_fixed_micro", _rate("commission_fixed", self.commission_fixed) * _MICRO)
+        setters(
+            self,
+            "_charges",
+            bool(self._bps or self._per_share_micro or self._min_micro or self._fixed_micro),
+        )
 
     @property
     def free(self) -> bool:
         """True when trading costs nothing (callers may skip the cost arithmetic)."""
         return not (self._charges or self._slippage)
+
+    def model_cost_terms(self) -> tuple[float, float]:
+        """(bps, fixed dollars per traded name) the allocation model charges for a trade
+        valued at the reference price: the fill's cost exactly when there is no slippage.
+
+        A buy of value v pays v·(1+s)·(1 + b) + fixed, a sell receives v·(1-s)·(1 - b) -
+        fixed (s slippage, b commission rate): the model's rate is s + b + s·b, exact for
+        buys and at most s·b·2 above a sell's. The commission minimum and a per-share rate
+        are not linear in the traded dollars (`InvalidParameter`: use the fixed fee).
+        """
+        if self._min_micro or self._per_share_micro:
+            raise InvalidParameter(
+                "the allocation model prices trades as bps of their value plus a fixed cost "
+                "per traded name; --commission-min and --commission-per-share are not: use "
+                "--cost-bps and --fixed-cost"
+            )
+        rate = self._bps + self._slippage + self._bps * self._slippage
+        return float(rate * _BPS), float(self._fixed_micro / _MICRO)
 
     # -- micro-units: the ledger's view ---------------------------------------------------
 
@@ -141,7 +170,7 @@ class CostModel:
         """The uncapped commission (micro-units) of a fill of `quantity` worth `notional`."""
         if not self._charges or not quantity:
             return 0
-        raw = self._per_share_micro * quantity + self._bps * notional_micro
+        raw = self._fixed_micro + self._per_share_micro * quantity + self._bps * notional_micro
         return round_micro(max(self._min_micro, raw))
 
     def commission_micro(self, quantity: int | Decimal, price_micro: int, side: SideName) -> int:

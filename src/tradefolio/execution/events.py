@@ -167,9 +167,12 @@ class BarContext:
         self._column(symbol)
         self._intents.append(Exit(symbol))
 
-    def rebalance(self, weights: Mapping[str, float]) -> None:
-        """A `Rebalance` intent to target weights of equity."""
-        self._intents.append(Rebalance(dict(weights)))
+    def rebalance(
+        self, weights: Mapping[str, float], shares: Mapping[str, int] | None = None
+    ) -> None:
+        """A `Rebalance` intent to target weights of equity (or, with `shares`, to exactly
+        those units: an allocation policy's proven targets)."""
+        self._intents.append(Rebalance(dict(weights), None if shares is None else dict(shares)))
 
     def submit(self, order: Order) -> None:
         """Submit an order of the strategy's own (active from the next bar)."""

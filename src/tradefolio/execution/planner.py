@@ -8,8 +8,9 @@ for every bar with intents; the live trader is meant to call it with its journal
 1. Sizing equity `E` is given by the caller, computed once before the bar's trades.
 2. `Exit(s)`: sell the whole position (held units net of working sells). An `Exit` while
    flat does nothing; without a price this bar it is counted in `unpriced`.
-3. `Rebalance(weights)`: the rebalance sizer gives every held or targeted symbol a target;
-   sells first (universe order), then buys (universe order) with the cash the sells free.
+3. `Rebalance(weights)`: the rebalance sizer gives every held or targeted symbol a target
+   (a `Rebalance` with `shares`: exactly those units, `TargetShares`); sells first
+   (universe order), then buys (universe order) with the cash the sells free.
 4. `Enter(s)` (universe order as given): ignored while the symbol is held *or has a working
    order* (open orders count as exposure, so a slow fill is never doubled). The sizer is
    asked `size(SizingRequest(s, p, E, cash, 0))` with the cash free *now* (after the bar's
@@ -35,7 +36,7 @@ from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.execution.costs import CostModel
 from tradefolio.execution.money import MICRO, to_micro
 from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
-from tradefolio.execution.strategy import Enter, Exit, Intent, Rebalance
+from tradefolio.execution.strategy import Enter, Exit, Intent, Rebalance, rebalance_target_sizer
 
 Reason = Literal["exit", "rebalance", "enter"]
 
@@ -154,13 +155,16 @@ class _Planner:
         self.sell(symbol, quantity, price, "exit")
 
     def rebalance(
-        self, weights: Mapping[str, float], factory: Callable[[Mapping[str, float]], PositionSizer]
+        self, intent: Rebalance, factory: Callable[[Mapping[str, float]], PositionSizer]
     ) -> None:
         rank = {s: i for i, s in enumerate(self.state.universe)}
+        weights: Mapping[str, float] = intent.weights
+        if intent.shares is not None:  # exact targets: every listed name with units is bought
+            weights = {s: weights.get(s, 0.0) or 1.0 for s, q in intent.shares.items() if q > 0}
         unknown = [s for s in weights if s not in rank]
         if unknown:
             raise DataError(f"rebalance targets {unknown[0]!r}, which is not in the prices")
-        sizer = factory(weights)
+        sizer = rebalance_target_sizer(intent, factory)
         prices = self.state.prices
         held_now = [s for s in self.state.universe if self.position(s) > 0]
         for symbol in held_now:
@@ -223,20 +227,20 @@ def plan_bar(
     """
     planner = _Planner(state, costs)
     exits: list[str] = []
-    rebalances: list[Mapping[str, float]] = []
+    rebalances: list[Rebalance] = []
     entries: list[tuple[str, int]] = []
     for intent in intents:
         if isinstance(intent, Exit):
             exits.append(intent.symbol)
         elif isinstance(intent, Rebalance):
-            rebalances.append(intent.weights)
+            rebalances.append(intent)
         elif isinstance(intent, Enter):
             limit = 0 if intent.limit_price is None else to_micro(intent.limit_price)
             entries.append((intent.symbol, limit))
     for symbol in exits:
         planner.exit(symbol)
-    for weights in rebalances:
-        planner.rebalance(weights, rebalance_sizer)
+    for rebalance in rebalances:
+        planner.rebalance(rebalance, rebalance_sizer)
     for symbol, limit in entries:
         planner.enter(symbol, sizer, limit)
     return BarPlan(tuple(planner.orders), planner.unpriced, planner.cash)

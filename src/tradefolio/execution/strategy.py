@@ -21,7 +21,7 @@ look-ahead, property-tested); a live caller gets the latest bar's intents with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from tradefolio.execution.sizing import PortfolioWeightSizer, PositionSizer
+from tradefolio.execution.sizing import PortfolioWeightSizer, PositionSizer, Quantity, SizingRequest
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -55,9 +55,15 @@ class Exit:
 
 @dataclass(frozen=True, slots=True)
 class Rebalance:
-    """Trade to target weights of equity; symbols not in `weights` are sold out."""
+    """Trade to target weights of equity; symbols not in `weights` are sold out.
+
+    `shares`, when given, are the exact target units (an allocation policy's proven
+    targets: its trades are target - held, share for share); `weights` then only record
+    what the targets weigh.
+    """
 
     weights: Mapping[str, float]
+    shares: Mapping[str, int] | None = None
 
 
 Intent = Enter | Exit | Rebalance
@@ -119,6 +125,29 @@ def rebalance_sizer(weights: Mapping[str, float]) -> PositionSizer:
     return PortfolioWeightSizer(weights)
 
 
+@dataclass(frozen=True, slots=True)
+class TargetShares:
+    """The sizer of a `Rebalance` with exact `shares`: each symbol's listed units (0 when
+    not listed: sold), whatever the equity or price."""
+
+    shares: Mapping[str, int]
+
+    def size(self, request: SizingRequest) -> Quantity:
+        """The listed target units of `request.symbol`."""
+        return self.shares.get(request.symbol, 0)
+
+
+def rebalance_target_sizer(
+    intent: Rebalance,
+    factory: Callable[[Mapping[str, float]], PositionSizer] = rebalance_sizer,
+) -> PositionSizer:
+    """The sizer `intent` trades with: `TargetShares` when it lists shares, else
+    `factory(weights)` (default `rebalance_sizer`)."""
+    if intent.shares is not None:
+        return TargetShares(intent.shares)
+    return factory(intent.weights)
+
+
 def decide(strategy: Strategy, closes: pd.DataFrame) -> tuple[Intent, ...]:
     """Intents at the last bar of `closes` (the bar-by-bar view a live trader uses)."""
     if closes.empty:
@@ -134,6 +163,8 @@ __all__ = [
     "Rebalance",
     "SignalPlan",
     "Strategy",
+    "TargetShares",
     "decide",
     "rebalance_sizer",
+    "rebalance_target_sizer",
 ]

@@ -48,24 +48,32 @@ _BPS = Decimal(10_000)
 class CostModel:
     """Trading costs of a fill: slippage moving the price against the order by
     `slippage_bps`/10⁴, and the commission of the one cost model
-    (`tradefolio.execution.costs.CostModel`: max(`commission_min`, `commission_per_share` ·
-    qty + `commission_bps`/10⁴ · notional), capped at a sale's proceeds, rounded to the
-    micro-unit). Exact decimals."""
+    (`tradefolio.execution.costs.CostModel`: max(`commission_min`, `commission_fixed` +
+    `commission_per_share` · qty + `commission_bps`/10⁴ · notional), capped at a sale's
+    proceeds, rounded to the micro-unit). Exact decimals."""
 
     commission_bps: Decimal = Decimal(0)
     commission_per_share: Decimal = Decimal(0)
     commission_min: Decimal = Decimal(0)
     slippage_bps: Decimal = Decimal(0)
+    commission_fixed: Decimal = Decimal(0)
     _commission: ExecutionCosts = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("commission_bps", "commission_per_share", "commission_min", "slippage_bps"):
+        for name in (
+            "commission_bps",
+            "commission_per_share",
+            "commission_min",
+            "slippage_bps",
+            "commission_fixed",
+        ):
             if getattr(self, name) < 0:
                 raise InvalidParameter(f"{name} must be >= 0, got {getattr(self, name)}")
         commission = ExecutionCosts(
             commission_bps=self.commission_bps,
             commission_per_share=self.commission_per_share,
             commission_min=self.commission_min,
+            commission_fixed=self.commission_fixed,
         )
         object.__setattr__(self, "_commission", commission)
 

@@ -34,7 +34,7 @@ from tradefolio.execution.strategy import (
     Rebalance,
     SignalPlan,
     Strategy,
-    rebalance_sizer,
+    rebalance_target_sizer,
 )
 
 
@@ -100,7 +100,7 @@ class PlannedStrategy:
                 sizer = None if self._sizing is None else self._sizing.sizer_at(bar)
                 result.append(Intent(intent.symbol, Action.ENTER, sizer))
             elif isinstance(intent, Rebalance):
-                target = rebalance_sizer(intent.weights)
+                target = rebalance_target_sizer(intent)
                 result.extend(Intent(s, Action.TARGET, target) for s in self._symbols)
         return result
 

@@ -16,6 +16,8 @@ Shapes (dates are a tz-naive `DatetimeIndex` named `date`, one row per session):
   `price` (the close it is marked at), `market_value`.
 - `target_weights`: wide, one row per rebalance decision (`date` index, a column per
   symbol, weights of equity); zero rows for strategies that do not rebalance.
+- `rebalances`: the allocation policy's solves, one row per rebalance (columns in
+  `reporting.rebalances`), or None when the run had no allocation model.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class RunRecord:
     fills: pd.DataFrame
     positions: pd.DataFrame
     target_weights: pd.DataFrame
+    rebalances: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         index = self.equity.index

@@ -8,6 +8,8 @@ Layout of `<out>/<UTC timestamp>-<name>/` (`out` defaults to `runs`):
     fills.csv       date,symbol,side,quantity,price,commission,slippage
     positions.csv   date,symbol,quantity,price   one row per held symbol per close
     weights.csv     date,<symbol>...   target weights at each rebalance (header only if none)
+    rebalances.csv  one row per allocation-model solve (`reporting.rebalances`), only when
+                    the run had one (`--portfolio` with model options)
     metrics.json    see `metrics.run_metrics` and docs/cli.md
     tearsheet.html  self-contained (plotly.js inline)
     png/<chart>.png static charts, only when asked for (png=True, `--png`)
@@ -38,6 +40,7 @@ from tradefolio.errors import DataError, InvalidParameter, MissingExtra
 from tradefolio.reporting.charts import chart_data
 from tradefolio.reporting.metrics import ROLLING_WINDOW, run_metrics
 from tradefolio.reporting.png import write_pngs
+from tradefolio.reporting.rebalances import REBALANCE_COLUMNS, rebalance_table, typed_rebalances
 from tradefolio.reporting.record import (
     EQUITY_COLUMNS,
     FILL_COLUMNS,
@@ -54,6 +57,7 @@ EQUITY_FILE = "equity.csv"
 FILLS_FILE = "fills.csv"
 POSITIONS_FILE = "positions.csv"
 WEIGHTS_FILE = "weights.csv"
+REBALANCES_FILE = "rebalances.csv"
 METRICS_FILE = "metrics.json"
 TEARSHEET_FILE = "tearsheet.html"
 PNG_DIR = "png"
@@ -118,6 +122,8 @@ def write_data_files(record: RunRecord, folder: Path) -> dict[str, Any]:
     weights = record.target_weights.copy()
     weights.index = pd.DatetimeIndex(weights.index, name="date")
     _write_csv(weights, folder / WEIGHTS_FILE, index=True)
+    if record.rebalances is not None:
+        _write_csv(record.rebalances, folder / REBALANCES_FILE, index=False)
     metrics = run_metrics(record)
     (folder / METRICS_FILE).write_text(_json_text(metrics), encoding="utf-8")
     return metrics
@@ -353,6 +359,12 @@ def read_run_folder(folder: Path | str) -> RunRecord:
         index=_dates(raw_weights["date"], weights_path),
     )
     _check_symbols(fills, positions, symbols, folder)
+    rebalances = None
+    rebalances_path = folder / REBALANCES_FILE
+    if rebalances_path.is_file():
+        raw = _read_csv(rebalances_path, REBALANCE_COLUMNS)
+        raw["date"] = _dates(raw["date"], rebalances_path)
+        rebalances = typed_rebalances(raw)
     return RunRecord(
         name=str(header.get("name", folder.name)),
         kind="live" if header.get("kind") == "live" else "backtest",
@@ -362,6 +374,7 @@ def read_run_folder(folder: Path | str) -> RunRecord:
         fills=fills,
         positions=positions,
         target_weights=weights,
+        rebalances=rebalances,
     )
 
 
@@ -389,6 +402,8 @@ def record_from_backtest(
     for a sell, exact up to the ledger's half-micro rounding.
     """
     dates = result.dates
+    if rebalances is None and result.targets:
+        rebalances = result.targets
     if not closes.index.equals(dates):
         raise DataError("closes must be the price panel the backtest ran on (same dates)")
     rate = float(config.get("slippage_bps", 0.0) or 0.0) / 1e4
@@ -420,6 +435,9 @@ def record_from_backtest(
         index=pd.DatetimeIndex(dates, name="date"),
     )
     weights = _target_weights(rebalances or {}, dates, result.symbols)
+    solves = None
+    if result.decisions:
+        solves = rebalance_table(result.decisions, result.fills, rate * 1e4)
     level = benchmark.reindex(dates).astype("float64") if benchmark is not None else None
     if level is not None:
         level.index = equity.index
@@ -432,6 +450,7 @@ def record_from_backtest(
         fills=fills,
         positions=positions,
         target_weights=weights,
+        rebalances=solves,
     )
 
 
@@ -520,6 +539,7 @@ __all__ = [
     "METRICS_FILE",
     "PNG_DIR",
     "POSITIONS_FILE",
+    "REBALANCES_FILE",
     "RUN_SCHEMA",
     "TEARSHEET_FILE",
     "WEIGHTS_FILE",

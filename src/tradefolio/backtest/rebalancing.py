@@ -1,0 +1,66 @@
+"""`PolicyRebalance`: the whole allocation model trading a backtest account, bar by bar.
+
+An event-driven strategy (`on_bar`): at the close of every rebalance bar (the schedule of
+`execution.schedule`, once the policy has its history window) it asks
+`AllocationPolicy.decide` for the model's answer on
+
+- the closes up to and including that bar (`closes.iloc[: bar + 1]`: nothing later),
+- the account's current positions (shares) and cash, as the ledger holds them,
+
+and asks for a `Rebalance` to exactly the target shares the solver proved; the planner
+sells first, then buys, at the next bar's reference price (buys cut to the cash, as every
+buy is). A rebalance the solver could not answer keeps the positions (`hold`) or ends the
+run (`stop`, `RebalanceFailed`); every decision is kept in `decisions` for the record.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from tradefolio.execution.events import BarContext
+from tradefolio.execution.schedule import rebalance_bars
+from tradefolio.portfolio.policy import AllocationPolicy, RebalanceDecision, whole_targets
+
+
+class PolicyRebalance:
+    """Solve the allocation model at each rebalance bar and trade to its target shares."""
+
+    def __init__(
+        self, policy: AllocationPolicy, closes: pd.DataFrame, rebalance: str | int = "monthly"
+    ) -> None:
+        self.policy = policy
+        self._closes = closes
+        self._schedule: npt.NDArray[np.bool_] = rebalance_bars(
+            pd.DatetimeIndex(closes.index), rebalance
+        )
+        #: (decision bar, decision) of every rebalance, in order (one object per run).
+        self.decisions: list[tuple[int, RebalanceDecision]] = []
+
+    @property
+    def name(self) -> str:
+        """`portfolio`."""
+        return "portfolio"
+
+    @property
+    def warmup(self) -> int:
+        """The policy's history window (scores and risk)."""
+        return self.policy.window
+
+    def on_bar(self, context: BarContext) -> None:
+        """At a rebalance bar: the model's targets for the account as it stands."""
+        bar = context.bar
+        if not self._schedule[bar] or bar + 1 < self.policy.window:
+            return
+        history = self._closes.iloc[: bar + 1]
+        holdings = {symbol: position.quantity for symbol, position in context.positions.items()}
+        decision = self.policy.decide(history, holdings, context.cash)
+        self.decisions.append((bar, decision))
+        if decision.failed:
+            return  # hold: keep the positions (the decision says why)
+        targets = whole_targets(decision, holdings, self.policy.options.min_trade)
+        context.rebalance(dict(decision.weights), targets)
+
+
+__all__ = ["PolicyRebalance"]

@@ -1,0 +1,157 @@
+"""The rebalance record of an allocation-policy run: one row per solve, expected vs realised.
+
+`rebalances.csv` (and `BacktestResult.rebalances` in the Python API) has one row per
+rebalance decision of `--portfolio` with the allocation model:
+
+    date               the decision bar (the close the model saw; trades fill at the next bar)
+    solver, status     the solver that ran and its claim: optimal (proven within its gap),
+                       feasible (an incumbent, not proven), infeasible / error (no answer:
+                       the positions were held, or the run stopped)
+    objective          the model's objective at the answer (NaN when none)
+    best_bound, gap    the solver's proven bound and relative gap
+    expected_turnover  sum |trade $| / account value, as the model listed the trades
+    expected_costs     the model's cost of those trades (its bps + fixed per traded name)
+    realised_turnover  sum |fill $| / the same account value, at the fill prices
+    realised_costs     commissions + slippage the fills paid
+    names              names held in the target
+    seconds            wall time of the decision (scoring, model build, solve)
+    message            why a rebalance failed (empty otherwise)
+
+Expected and realised differ only by the move from the decision close to the fill price,
+and by buys the cash could no longer pay for at the fill (cut, as every buy is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tradefolio.backtest.ledger import Fill
+from tradefolio.portfolio.policy import RebalanceDecision
+
+REBALANCE_COLUMNS: tuple[str, ...] = (
+    "date",
+    "solver",
+    "status",
+    "objective",
+    "best_bound",
+    "gap",
+    "expected_turnover",
+    "expected_costs",
+    "realised_turnover",
+    "realised_costs",
+    "names",
+    "seconds",
+    "message",
+)
+_FLOATS = (
+    "objective",
+    "best_bound",
+    "gap",
+    "expected_turnover",
+    "expected_costs",
+    "realised_turnover",
+    "realised_costs",
+    "seconds",
+)
+
+
+def empty_rebalances() -> pd.DataFrame:
+    """A rebalance table with no rows and the right columns."""
+    frame = pd.DataFrame({name: pd.Series(dtype=object) for name in REBALANCE_COLUMNS})
+    frame["date"] = pd.to_datetime(frame["date"])
+    return typed_rebalances(frame)
+
+
+def typed_rebalances(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with the table's dtypes (floats, integer names, text)."""
+    table = frame.loc[:, list(REBALANCE_COLUMNS)].copy()
+    for name in _FLOATS:  # a CSV's empty cell is NaN (nothing solved)
+        column = table[name]
+        if column.dtype == object:
+            column = column.replace("", "nan")
+        table[name] = column.astype("float64")
+    table["names"] = table["names"].astype("int64")
+    for name in ("solver", "status", "message"):
+        table[name] = table[name].fillna("").astype(str)
+    return table
+
+
+def rebalance_table(
+    decisions: Sequence[tuple[int, RebalanceDecision]],
+    fills: Sequence[Fill],
+    slippage_bps: float = 0.0,
+) -> pd.DataFrame:
+    """One row per decision (see the module docstring); the fills of bar `b + 1` are the
+    realised trades of the decision at bar `b`. Slippage paid per fill is recovered from
+    `slippage_bps` as in the run folder (`q · p_f · s / (1 ± s)`)."""
+    rate = slippage_bps / 1e4
+    by_bar: dict[int, list[Fill]] = {}
+    for fill in fills:
+        by_bar.setdefault(fill.bar, []).append(fill)
+    rows: list[dict[str, Any]] = []
+    for bar, decision in decisions:
+        traded = 0.0
+        costs = 0.0
+        for fill in by_bar.get(bar + 1, ()):
+            value = fill.quantity * float(fill.price)
+            traded += value
+            costs += float(fill.commission)
+            if rate:
+                costs += value * rate / (1.0 + rate if fill.side == "buy" else 1.0 - rate)
+        capital = decision.capital if decision.capital > 0 else np.nan
+        rows.append(
+            {
+                "date": pd.Timestamp(decision.day),
+                "solver": decision.solver,
+                "status": decision.status,
+                "objective": decision.objective,
+                "best_bound": decision.best_bound,
+                "gap": decision.gap,
+                "expected_turnover": decision.expected_turnover,
+                "expected_costs": decision.expected_costs,
+                "realised_turnover": traded / capital,
+                "realised_costs": costs,
+                "names": decision.names,
+                "seconds": decision.seconds,
+                "message": decision.message,
+            }
+        )
+    if not rows:
+        return empty_rebalances()
+    return typed_rebalances(pd.DataFrame(rows))
+
+
+def rebalance_summary(table: pd.DataFrame) -> dict[str, Any]:
+    """Counts and totals of a rebalance table (the `rebalances` object of metrics.json and
+    the JSON contract): rebalances, proven (optimal), not_proven (feasible: an incumbent
+    whose gap was not closed), failed (infeasible or error: positions held), the largest
+    gap, expected and realised costs and mean turnover, and solver seconds."""
+    status = table["status"]
+    failed = status.isin(["infeasible", "error"])
+    gaps = table["gap"].to_numpy(np.float64)
+    finite = gaps[np.isfinite(gaps)]
+    return {
+        "rebalances": len(table),
+        "proven": int((status == "optimal").sum()),
+        "not_proven": int((status == "feasible").sum()),
+        "failed": int(failed.sum()),
+        "max_gap": float(finite.max()) if finite.size else 0.0,
+        "expected_costs": float(table["expected_costs"].sum()),
+        "realised_costs": float(table["realised_costs"].sum()),
+        "mean_expected_turnover": float(table["expected_turnover"].mean()) if len(table) else 0.0,
+        "mean_realised_turnover": float(table["realised_turnover"].mean()) if len(table) else 0.0,
+        "solver_seconds": float(table["seconds"].sum()),
+    }
+
+
+__all__ = [
+    "REBALANCE_COLUMNS",
+    "empty_rebalances",
+    "rebalance_summary",
+    "rebalance_table",
+    "typed_rebalances",
+]
