@@ -138,6 +138,23 @@ def backtest(
     commission_min: float = BACKTEST_DEFAULTS.commission_min,
     slippage_bps: float = BACKTEST_DEFAULTS.slippage_bps,
     param: ParamLike = BACKTEST_DEFAULTS.param,
+    objective: str = BACKTEST_DEFAULTS.objective,
+    risk_aversion: float = BACKTEST_DEFAULTS.risk_aversion,
+    min_return: float | None = BACKTEST_DEFAULTS.min_return,
+    cvar_alpha: float = BACKTEST_DEFAULTS.cvar_alpha,
+    covariance: str = BACKTEST_DEFAULTS.covariance,
+    risk_lookback: int = BACKTEST_DEFAULTS.risk_lookback,
+    sector_cap: float | None = BACKTEST_DEFAULTS.sector_cap,
+    max_turnover: float | None = BACKTEST_DEFAULTS.max_turnover,
+    fixed_cost: float = BACKTEST_DEFAULTS.fixed_cost,
+    cost_bps: float = BACKTEST_DEFAULTS.cost_bps,
+    cost_budget: float | None = BACKTEST_DEFAULTS.cost_budget,
+    min_trade: float | None = BACKTEST_DEFAULTS.min_trade,
+    whole_shares: bool = BACKTEST_DEFAULTS.whole_shares,
+    lot: int = BACKTEST_DEFAULTS.lot,
+    min_invested: float | None = BACKTEST_DEFAULTS.min_invested,
+    time_limit: float = BACKTEST_DEFAULTS.time_limit,
+    on_solver_failure: str = BACKTEST_DEFAULTS.on_solver_failure,
 ) -> BacktestResult:
     """Backtest a strategy: signals at the close, fills at the next bar, exact ledger.
 
@@ -149,7 +166,13 @@ def backtest(
       `{"NAME": value}` or `("NAME=VALUE", ...)` as `--param`), or your own `Strategy` /
       `EventStrategy` object;
       `portfolio=True` scores, allocates and trades to the allocator's weights every
-      `rebalance` (`factor`, `max_weight`, `min_weight`, `max_positions`, `solver`).
+      `rebalance` (`factor`, `max_weight`, `min_weight`, `max_positions`, `solver`); any
+      option of `tf.allocate`'s model (`objective`, `risk_aversion`, `sector_cap`,
+      `max_turnover`, `cost_bps`, `fixed_cost`, `cost_budget`, `min_trade`,
+      `whole_shares`, `min_invested`, ...) solves the whole model at every rebalance on
+      the account's holdings and cash (`cost_bps` / `fixed_cost` are then also the fills'
+      commission); `on_solver_failure` (`hold` / `stop`) says what an unsolved rebalance
+      does, and `result.rebalances` lists every solve.
     - `sizer`: `risk` (`risk_per_trade` of equity lost at a `stop_loss` distance, capped at
       `max_position`), `weight` (`weight` of equity per entry), `beta` (risk sized by
       rolling beta), or your own `PositionSizer`; `beta_sizing=True` scales entries by
@@ -235,7 +258,6 @@ def backtest(
         recorded,
         closes=closes,
         benchmark=report_benchmark,
-        rebalances=getattr(raw, "rebalances", None),
         name=name,
     )
     return BacktestResult(raw=raw, record=record, name=name)

@@ -23,6 +23,7 @@ import pandas as pd
 from tradefolio.backtest.engine import BacktestResult as EngineResult
 from tradefolio.portfolio.types import AllocationResult as AllocatorResult
 from tradefolio.reporting.metrics import run_metrics
+from tradefolio.reporting.rebalances import empty_rebalances
 from tradefolio.reporting.record import RunRecord
 from tradefolio.reporting.run_folder import write_run_folder
 from tradefolio.reporting.tearsheet import write_tearsheet
@@ -276,6 +277,15 @@ class BacktestResult:
         """The strategy's target weights at each rebalance decision (zero rows when the
         run records none)."""
         return self.record.target_weights.copy()
+
+    @property
+    def rebalances(self) -> pd.DataFrame:
+        """One row per allocation-model solve of a `portfolio=True` run with model options
+        (date, solver, status, objective, best_bound, gap, expected and realised turnover
+        and costs, names, seconds, message; see `tradefolio.reporting.rebalances`); zero
+        rows for any other run."""
+        table = self.record.rebalances
+        return empty_rebalances() if table is None else table.copy()
 
     @property
     def metrics(self) -> pd.Series:

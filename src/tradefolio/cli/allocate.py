@@ -13,9 +13,7 @@ import typer
 
 from tradefolio.api.options import (
     ALLOCATE_DEFAULTS,
-    ESTIMATORS,
     FACTOR_CHOICES,
-    OBJECTIVES,
     AllocateOptions,
 )
 from tradefolio.cli.allocate_model import (
@@ -31,6 +29,24 @@ from tradefolio.cli.common import (
     require,
     stderr_console,
     stdout_console,
+)
+from tradefolio.cli.model_options import (
+    CostBpsOption,
+    CostBudgetOption,
+    CovarianceOption,
+    CvarAlphaOption,
+    FixedCostOption,
+    LotOption,
+    MaxTurnoverOption,
+    MinInvestedOption,
+    MinReturnOption,
+    MinTradeOption,
+    ObjectiveOption,
+    RiskAversionOption,
+    RiskLookbackOption,
+    SectorCapOption,
+    TimeLimitOption,
+    WholeSharesOption,
 )
 from tradefolio.errors import InfeasibleAllocation
 from tradefolio.portfolio.allocator import SOLVERS, allocate
@@ -122,55 +138,31 @@ def allocate_command(
             "--min-trade or --fixed-cost)."
         ),
     ] = _D.solver,
-    time_limit: Annotated[
-        float, typer.Option(help="Solver time limit in seconds.")
-    ] = _D.time_limit,
+    time_limit: TimeLimitOption = _D.time_limit,
     output: Annotated[
         OutputFormat, typer.Option("--format", help="Output format.")
     ] = OutputFormat.table,
-    objective: Annotated[
-        str, typer.Option(help=f"Objective: {', '.join(OBJECTIVES)}.")
-    ] = _D.objective,
-    risk_aversion: Annotated[
-        float, typer.Option(help="λ of mean-variance: score - λ variance.")
-    ] = _D.risk_aversion,
-    min_return: Annotated[
-        float | None, typer.Option(help="Return floor for min-variance, cvar and mad.")
-    ] = _D.min_return,
-    cvar_alpha: Annotated[float, typer.Option(help="Confidence level of cvar.")] = _D.cvar_alpha,
-    covariance: Annotated[
-        str, typer.Option(help=f"Covariance estimator: {', '.join(ESTIMATORS)}.")
-    ] = _D.covariance,
-    risk_lookback: Annotated[
-        int, typer.Option(help="Sessions of returns for covariance and scenarios.")
-    ] = _D.risk_lookback,
-    sector_cap: Annotated[
-        float | None, typer.Option(help="Cap on each sector's weight (GICS of the sample).")
-    ] = _D.sector_cap,
+    objective: ObjectiveOption = _D.objective,
+    risk_aversion: RiskAversionOption = _D.risk_aversion,
+    min_return: MinReturnOption = _D.min_return,
+    cvar_alpha: CvarAlphaOption = _D.cvar_alpha,
+    covariance: CovarianceOption = _D.covariance,
+    risk_lookback: RiskLookbackOption = _D.risk_lookback,
+    sector_cap: SectorCapOption = _D.sector_cap,
     sectors_file: Annotated[
         Path | None, typer.Option("--sectors", help="CSV symbol,sector (default: bundled).")
     ] = None,
     holdings_file: Annotated[
         Path | None, typer.Option("--holdings", help="CSV symbol,shares of current holdings.")
     ] = None,
-    max_turnover: Annotated[
-        float | None, typer.Option(help="Cap on sum |w - w0| (both sides) from the holdings.")
-    ] = _D.max_turnover,
-    fixed_cost: Annotated[float, typer.Option(help="Dollars per traded name.")] = _D.fixed_cost,
-    cost_bps: Annotated[float, typer.Option(help="Cost in bps of traded value.")] = _D.cost_bps,
-    cost_budget: Annotated[
-        float | None, typer.Option(help="Cap on trading costs in dollars.")
-    ] = _D.cost_budget,
-    min_trade: Annotated[
-        float | None, typer.Option(help="Trade a name by 0 or at least this many dollars.")
-    ] = _D.min_trade,
-    whole_shares: Annotated[
-        bool, typer.Option("--whole-shares", help="Integer shares inside the optimisation.")
-    ] = _D.whole_shares,
-    lot: Annotated[int, typer.Option(help="Shares per lot with --whole-shares.")] = _D.lot,
-    min_invested: Annotated[
-        float | None, typer.Option(help="Minimum fraction of the account invested.")
-    ] = _D.min_invested,
+    max_turnover: MaxTurnoverOption = _D.max_turnover,
+    fixed_cost: FixedCostOption = _D.fixed_cost,
+    cost_bps: CostBpsOption = _D.cost_bps,
+    cost_budget: CostBudgetOption = _D.cost_budget,
+    min_trade: MinTradeOption = _D.min_trade,
+    whole_shares: WholeSharesOption = _D.whole_shares,
+    lot: LotOption = _D.lot,
+    min_invested: MinInvestedOption = _D.min_invested,
     expected_returns: Annotated[
         Path | None,
         typer.Option(

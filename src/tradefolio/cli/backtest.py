@@ -20,6 +20,26 @@ from tradefolio.cli.common import (
     stderr_console,
     stdout_console,
 )
+from tradefolio.cli.model_options import (
+    CostBpsOption,
+    CostBudgetOption,
+    CovarianceOption,
+    CvarAlphaOption,
+    FixedCostOption,
+    LotOption,
+    MaxTurnoverOption,
+    MinInvestedOption,
+    MinReturnOption,
+    MinTradeOption,
+    ObjectiveOption,
+    OnSolverFailureOption,
+    RiskAversionOption,
+    RiskLookbackOption,
+    SectorCapOption,
+    TimeLimitOption,
+    WholeSharesOption,
+    model_fields,
+)
 from tradefolio.cli.trading_options import (
     DEFAULTS,
     BetaSizingOption,
@@ -53,6 +73,8 @@ from tradefolio.cli.trading_options import (
 )
 from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
+from tradefolio.portfolio.options import ALLOCATE_DEFAULTS as _A
+from tradefolio.reporting.rebalances import rebalance_summary, rebalance_table
 from tradefolio.reporting.run_folder import write_backtest_run
 
 EXAMPLES = """
@@ -66,6 +88,9 @@ Examples:
 
   tradefolio backtest --portfolio --factor momentum --max-positions 5 --rebalance monthly
 
+  tradefolio backtest --portfolio --objective mean-variance --risk-aversion 5 --sector-cap 0.35 \\
+      --max-turnover 0.2 --cost-bps 5 --fixed-cost 1 --min-trade 500 --whole-shares
+
   tradefolio backtest --prices bars.csv --sizer weight --stop-loss 0.05 --take-profit 0.1
 
   tradefolio backtest --prices bars.csv --strategy my_strategy.py:MyStrategy --param window=20
@@ -74,14 +99,32 @@ Examples:
 FILL_FIELDS = ["date", "symbol", "side", "quantity", "price", "commission"]
 
 
+def rebalances_json(result: BacktestResult, slippage_bps: float) -> Any:
+    """The `rebalances` object of the contract: None without the allocation model, else
+    its summary and one row per solve (NaN as null)."""
+    if not result.decisions:
+        return None
+    table = rebalance_table(result.decisions, result.fills, slippage_bps)
+    rows = []
+    for record in table.to_dict("records"):
+        row = {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}
+        row["date"] = record["date"].date().isoformat()
+        rows.append(row)
+    return {**rebalance_summary(table), "rows": rows}
+
+
 def result_to_json(
-    result: BacktestResult, metrics: Metrics, exits: dict[str, Any] | None = None
+    result: BacktestResult,
+    metrics: Metrics,
+    exits: dict[str, Any] | None = None,
+    slippage_bps: float = 0.0,
 ) -> Any:
     """The stable JSON contract of `backtest` (see README)."""
     return {
         "final_equity": float(result.final_equity),
         "n_fills": len(result.fills),
         "exits": exits,
+        "rebalances": rebalances_json(result, slippage_bps),
         "metrics": metrics.as_dict(),
         "fills": [
             {
@@ -221,6 +264,23 @@ def backtest_command(
     commission_per_share: CommissionPerShareOption = DEFAULTS.commission_per_share,
     commission_min: CommissionMinOption = DEFAULTS.commission_min,
     slippage_bps: SlippageBpsOption = DEFAULTS.slippage_bps,
+    objective: ObjectiveOption = _A.objective,
+    risk_aversion: RiskAversionOption = _A.risk_aversion,
+    min_return: MinReturnOption = _A.min_return,
+    cvar_alpha: CvarAlphaOption = _A.cvar_alpha,
+    covariance: CovarianceOption = _A.covariance,
+    risk_lookback: RiskLookbackOption = _A.risk_lookback,
+    sector_cap: SectorCapOption = _A.sector_cap,
+    max_turnover: MaxTurnoverOption = _A.max_turnover,
+    fixed_cost: FixedCostOption = _A.fixed_cost,
+    cost_bps: CostBpsOption = _A.cost_bps,
+    cost_budget: CostBudgetOption = _A.cost_budget,
+    min_trade: MinTradeOption = _A.min_trade,
+    whole_shares: WholeSharesOption = _A.whole_shares,
+    lot: LotOption = _A.lot,
+    min_invested: MinInvestedOption = _A.min_invested,
+    time_limit: TimeLimitOption = _A.time_limit,
+    on_solver_failure: OnSolverFailureOption = DEFAULTS.on_solver_failure,
     output: Annotated[
         OutputFormat,
         typer.Option("--format", help="table (metrics), json (contract), csv (fills)."),
@@ -274,6 +334,7 @@ def backtest_command(
         commission_per_share=commission_per_share,
         commission_min=commission_min,
         slippage_bps=slippage_bps,
+        **model_fields(locals()),
     )
     closes, bars, benchmark, source = _load(prices_file, benchmark_file, config)
     messages = stderr_console(quiet=quiet)
@@ -298,7 +359,6 @@ def backtest_command(
             config.model_dump(),
             closes=closes,
             benchmark=_report_benchmark(benchmark, benchmark_file, prices_file),
-            rebalances=getattr(result, "rebalances", None),
             name=run_name(config),
             out_dir=out,
             png=png,
@@ -309,7 +369,8 @@ def backtest_command(
         messages.print(f"tearsheet: {folder.tearsheet or folder.path}", style="dim", soft_wrap=True)
     if output is OutputFormat.json:
         # compact on purpose: thousands of fills, and only the compact encoder runs in C
-        print(json.dumps(result_to_json(result, metrics, exits_json(config)), allow_nan=False))
+        payload = result_to_json(result, metrics, exits_json(config), config.slippage_bps)
+        print(json.dumps(payload, allow_nan=False))
         return
     if output is OutputFormat.csv:
         print_csv(
@@ -324,6 +385,18 @@ def backtest_command(
     first, last = closes.index[0].date(), closes.index[-1].date()
     _render_table(result, metrics, f"{name} backtest of {source}, {first} .. {last}")
     stdout_console().print(exits_note(config), soft_wrap=True)
+    if result.decisions:
+        summary = rebalance_summary(
+            rebalance_table(result.decisions, result.fills, config.slippage_bps)
+        )
+        stdout_console().print(
+            f"{summary['rebalances']} rebalances: {summary['proven']} proven optimal, "
+            f"{summary['not_proven']} feasible not proven (largest gap "
+            f"{summary['max_gap']:.2%}), {summary['failed']} not solved (positions held); "
+            f"costs expected {summary['expected_costs']:,.2f}, paid "
+            f"{summary['realised_costs']:,.2f}; solver {summary['solver_seconds']:.1f} s",
+            soft_wrap=True,
+        )
     if result.dropped_orders:
         messages.print(
             f"{result.dropped_orders} orders dropped: no price on their fill bar", style="dim"

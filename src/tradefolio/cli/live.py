@@ -36,7 +36,7 @@ import typer
 from rich.table import Table
 
 from tradefolio.backtest.config import BacktestConfig
-from tradefolio.backtest.runner import build_plan_strategy, build_sizing
+from tradefolio.backtest.runner import allocation_policy, build_plan_strategy, build_sizing
 from tradefolio.cli.common import (
     OutputFormat,
     print_csv,
@@ -44,6 +44,26 @@ from tradefolio.cli.common import (
     require,
     stderr_console,
     stdout_console,
+)
+from tradefolio.cli.model_options import (
+    CostBpsOption,
+    CostBudgetOption,
+    CovarianceOption,
+    CvarAlphaOption,
+    FixedCostOption,
+    LotOption,
+    MaxTurnoverOption,
+    MinInvestedOption,
+    MinReturnOption,
+    MinTradeOption,
+    ObjectiveOption,
+    OnSolverFailureOption,
+    RiskAversionOption,
+    RiskLookbackOption,
+    SectorCapOption,
+    TimeLimitOption,
+    WholeSharesOption,
+    model_fields,
 )
 from tradefolio.cli.trading_options import (
     DEFAULTS,
@@ -95,8 +115,9 @@ from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.polling_feed import PollingFeed
 from tradefolio.live.risk import RiskEngine, RiskLimits, TradingState
 from tradefolio.live.settings import PRICES_KEY, differences, prices_fingerprint
-from tradefolio.live.strategy import IntentSource, PlannedStrategy, RollingStrategy
+from tradefolio.live.strategy import IntentSource, PlannedStrategy, PolicySource, RollingStrategy
 from tradefolio.live.trader import LiveTrader, MarketSink
+from tradefolio.portfolio.options import ALLOCATE_DEFAULTS as _A
 from tradefolio.reporting.live_record import record_from_journal
 from tradefolio.reporting.progress import progress_bar
 from tradefolio.reporting.run_folder import write_run_folder
@@ -165,6 +186,17 @@ def _history_sessions(config: BacktestConfig, requested: int) -> int:
         f"--history-sessions must be >= {needed} for this strategy, got {requested}",
     )
     return requested
+
+
+def _policy_source(config: BacktestConfig, journal: Journal) -> PolicySource:
+    """The allocation model of `--portfolio` with model options, deciding at each rebalance
+    on the session's positions and cash as the journal holds them."""
+
+    def account() -> tuple[dict[str, Decimal], Decimal]:
+        return {s: p.quantity for s, p in journal.positions().items()}, journal.cash()
+
+    rule = int(config.rebalance) if config.rebalance.isdigit() else config.rebalance
+    return PolicySource(allocation_policy(config), account, rule)
 
 
 def _checkpoint_from_env() -> Callable[[str], None]:
@@ -476,6 +508,23 @@ def run_command(
     commission_per_share: CommissionPerShareOption = DEFAULTS.commission_per_share,
     commission_min: CommissionMinOption = DEFAULTS.commission_min,
     slippage_bps: SlippageBpsOption = DEFAULTS.slippage_bps,
+    objective: ObjectiveOption = _A.objective,
+    risk_aversion: RiskAversionOption = _A.risk_aversion,
+    min_return: MinReturnOption = _A.min_return,
+    cvar_alpha: CvarAlphaOption = _A.cvar_alpha,
+    covariance: CovarianceOption = _A.covariance,
+    risk_lookback: RiskLookbackOption = _A.risk_lookback,
+    sector_cap: SectorCapOption = _A.sector_cap,
+    max_turnover: MaxTurnoverOption = _A.max_turnover,
+    fixed_cost: FixedCostOption = _A.fixed_cost,
+    cost_bps: CostBpsOption = _A.cost_bps,
+    cost_budget: CostBudgetOption = _A.cost_budget,
+    min_trade: MinTradeOption = _A.min_trade,
+    whole_shares: WholeSharesOption = _A.whole_shares,
+    lot: LotOption = _A.lot,
+    min_invested: MinInvestedOption = _A.min_invested,
+    time_limit: TimeLimitOption = _A.time_limit,
+    on_solver_failure: OnSolverFailureOption = DEFAULTS.on_solver_failure,
     max_order_notional: Annotated[
         float | None, typer.Option(help="Risk: max notional per order.")
     ] = None,
@@ -585,6 +634,7 @@ def run_command(
         commission_per_share=commission_per_share,
         commission_min=commission_min,
         slippage_bps=slippage_bps,
+        **model_fields(locals()),
     )
     if any(v is not None for v in (stop_loss, take_profit, trailing_stop)):
         # issue 14: the live trader does not place protective orders yet (backtest does)
@@ -602,7 +652,7 @@ def run_command(
         price_band_pct=_decimal_or_none(price_band),
         max_daily_loss_pct=_decimal_or_none(max_daily_loss),
     )
-    adapter: IntentSource
+    adapter: IntentSource | None = None
     replay: ReplayFeed | None = None
     closes: pd.DataFrame | None = None
     session_identity: dict[str, Any] = {
@@ -614,11 +664,12 @@ def run_command(
     if polled:
         history_window = _history_sessions(config, history_sessions)
         session_identity[PRICES_KEY] = {"symbols": symbols_given, "data_feed": data_feed}
-        adapter = RollingStrategy(
-            build_plan_strategy(config, "live"),
-            symbols_given,
-            lambda window: build_sizing(config, window, None),
-        )
+        if not config.uses_model:  # the allocation model's source is bound to the journal
+            adapter = RollingStrategy(
+                build_plan_strategy(config, "live"),
+                symbols_given,
+                lambda window: build_sizing(config, window, None),
+            )
     else:
         closes = _load_closes(prices_file)
         session_identity[PRICES_KEY] = prices_fingerprint(closes)
@@ -629,16 +680,18 @@ def run_command(
             )
         replay = ReplayFeed(closes, speed=speed)
         symbols = [str(c) for c in closes.columns]
-        adapter = PlannedStrategy(
-            build_plan_strategy(config, "live").plan(closes),
-            symbols,
-            build_sizing(config, closes, benchmark),
-        )
+        if not config.uses_model:
+            adapter = PlannedStrategy(
+                build_plan_strategy(config, "live").plan(closes),
+                symbols,
+                build_sizing(config, closes, benchmark),
+            )
     costs = CostModel(
-        commission_bps=Decimal(repr(commission_bps)),
+        commission_bps=Decimal(repr(commission_bps + cost_bps)),
         commission_per_share=Decimal(repr(commission_per_share)),
         commission_min=Decimal(repr(commission_min)),
         slippage_bps=Decimal(repr(slippage_bps)),
+        commission_fixed=Decimal(repr(fixed_cost)),
     )
     starting_cash = Decimal(repr(cash))
     remote: AlpacaBroker | None = None
@@ -679,6 +732,8 @@ def run_command(
                 venue, market = paper_broker, paper_broker
             else:
                 venue, market = remote, None  # the real market fills Alpaca's orders
+            if adapter is None:
+                adapter = _policy_source(config, journal)
             trader = LiveTrader(
                 journal=journal,
                 broker=venue,

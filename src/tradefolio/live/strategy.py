@@ -11,6 +11,11 @@ when it is not the trader's own, the sizer. Two adapters turn a strategy into on
 - `RollingStrategy`: a polled session (or any feed whose history is not a prefix of a known
   file). The plan is computed on each bar's history and its last row is the decision.
 
+`PolicySource` runs the whole allocation model (`portfolio.policy.AllocationPolicy`) at each
+rebalance bar on the account as the journal holds it (positions and cash), so turnover
+caps, costs, minimum trades and whole shares act on the session's real trades: the same
+decision the backtest's `PolicyRebalance` takes on the same account.
+
 Translation of one bar's intents: `Exit` -> EXIT; `Enter` -> ENTER with the sizing policy's
 sizer for that bar (the trader's own when there is no policy); `Rebalance(weights)` ->
 TARGET of every symbol with `rebalance_sizer(weights)`, exactly as the backtest engine
@@ -19,13 +24,15 @@ trades it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
+from tradefolio.execution.schedule import rebalance_bars
 from tradefolio.execution.sizing import PositionSizer
 from tradefolio.execution.sizing_policy import SizingPolicy
 from tradefolio.execution.strategy import (
@@ -34,8 +41,10 @@ from tradefolio.execution.strategy import (
     Rebalance,
     SignalPlan,
     Strategy,
+    TargetShares,
     rebalance_target_sizer,
 )
+from tradefolio.portfolio.policy import AllocationPolicy, RebalanceDecision, whole_targets
 
 
 class Action(StrEnum):
@@ -132,4 +141,50 @@ class RollingStrategy:
         return PlannedStrategy.over(self._strategy, closes, sizing).intents(closes)
 
 
-__all__ = ["Action", "Intent", "IntentSource", "PlannedStrategy", "RollingStrategy"]
+#: The account a policy decides for: (shares by symbol, cash), read when it decides.
+Account = Callable[[], tuple[Mapping[str, Decimal], Decimal]]
+
+
+class PolicySource:
+    """The allocation policy as the trader's intent source (see the module docstring).
+
+    At a rebalance bar of `rebalance` (decided from the history's dates: causal) with the
+    policy's window of history, `account()` gives the holdings and cash; the model's target
+    shares become a TARGET intent for every column of the history (a held name without a
+    target sizes to 0: sold). A rebalance the solver could not answer asks for nothing
+    (hold; `stop` raises `RebalanceFailed`). `decisions` keeps every decision.
+    """
+
+    def __init__(
+        self, policy: AllocationPolicy, account: Account, rebalance: str | int = "monthly"
+    ) -> None:
+        self.policy = policy
+        self._account = account
+        self._rebalance = rebalance
+        self.decisions: list[RebalanceDecision] = []
+
+    def intents(self, history: pd.DataFrame) -> list[Intent]:
+        """TARGET intents to the model's shares at a rebalance bar, else none."""
+        if len(history) < self.policy.window:
+            return []
+        if not rebalance_bars(pd.DatetimeIndex(history.index), self._rebalance)[-1]:
+            return []
+        shares, cash = self._account()
+        holdings = {s: float(q) for s, q in shares.items() if q}
+        decision = self.policy.decide(history, holdings, float(cash))
+        self.decisions.append(decision)
+        if decision.failed:
+            return []
+        sizer = TargetShares(whole_targets(decision, holdings, self.policy.options.min_trade))
+        return [Intent(str(s), Action.TARGET, sizer) for s in history.columns]
+
+
+__all__ = [
+    "Account",
+    "Action",
+    "Intent",
+    "IntentSource",
+    "PlannedStrategy",
+    "PolicySource",
+    "RollingStrategy",
+]

@@ -40,6 +40,7 @@ from tradefolio.backtest.ledger import MICRO, Fill, to_micro
 from tradefolio.backtest.metrics import TRADING_DAYS_PER_YEAR, Metrics, compute_metrics
 from tradefolio.indicators.beta import rolling_beta as indicators_rolling_beta
 from tradefolio.indicators.drawdown import drawdown
+from tradefolio.reporting.rebalances import rebalance_summary
 from tradefolio.reporting.record import RunRecord
 from tradefolio.reporting.trades import closed_trip_returns, round_trip_table
 
@@ -260,6 +261,8 @@ def run_metrics(record: RunRecord) -> dict[str, Any]:
             "alpha": alpha,
         }
     )
+    if record.rebalances is not None:  # the allocation model's solves (rebalances.csv)
+        values["rebalances"] = rebalance_summary(record.rebalances)
     return values
 
 

@@ -1,0 +1,111 @@
+"""The allocation model's flags, declared once for `allocate`, `backtest`, `live` and `sweep`.
+
+`tradefolio allocate --max-turnover 0.2` and `tradefolio backtest --portfolio --max-turnover
+0.2` are the same flag with the same help text and default (`ALLOCATE_DEFAULTS`): each is
+one `Annotated` alias here. In a `--portfolio` run the model is solved at every rebalance on
+the account's holdings and cash, and `--cost-bps` / `--fixed-cost` are also the fills'
+commission (one cost formula); `sweep` grids them by the same names
+(`--grid max_turnover=0.05,0.1`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import typer
+
+from tradefolio.portfolio.choices import ESTIMATORS
+from tradefolio.portfolio.options import ALLOCATE_DEFAULTS, OBJECTIVES
+from tradefolio.portfolio.policy import FAILURE_POLICIES
+
+_D = ALLOCATE_DEFAULTS
+
+ObjectiveOption = Annotated[str, typer.Option(help=f"Objective: {', '.join(OBJECTIVES)}.")]
+RiskAversionOption = Annotated[float, typer.Option(help="λ of mean-variance: score - λ variance.")]
+MinReturnOption = Annotated[
+    float | None, typer.Option(help="Return floor for min-variance, cvar and mad.")
+]
+CvarAlphaOption = Annotated[float, typer.Option(help="Confidence level of cvar.")]
+CovarianceOption = Annotated[
+    str, typer.Option(help=f"Covariance estimator: {', '.join(ESTIMATORS)}.")
+]
+RiskLookbackOption = Annotated[
+    int, typer.Option(help="Sessions of returns for covariance and scenarios.")
+]
+SectorCapOption = Annotated[
+    float | None, typer.Option(help="Cap on each sector's weight (GICS of the sample).")
+]
+MaxTurnoverOption = Annotated[
+    float | None, typer.Option(help="Cap on sum |w - w0| (both sides) from the holdings.")
+]
+FixedCostOption = Annotated[float, typer.Option(help="Dollars per traded name.")]
+CostBpsOption = Annotated[float, typer.Option(help="Cost in bps of traded value.")]
+CostBudgetOption = Annotated[float | None, typer.Option(help="Cap on trading costs in dollars.")]
+MinTradeOption = Annotated[
+    float | None, typer.Option(help="Trade a name by 0 or at least this many dollars.")
+]
+WholeSharesOption = Annotated[
+    bool, typer.Option("--whole-shares", help="Integer shares inside the optimisation.")
+]
+LotOption = Annotated[int, typer.Option(help="Shares per lot with --whole-shares.")]
+MinInvestedOption = Annotated[
+    float | None, typer.Option(help="Minimum fraction of the account invested.")
+]
+TimeLimitOption = Annotated[float, typer.Option(help="Solver time limit in seconds.")]
+OnSolverFailureOption = Annotated[
+    str,
+    typer.Option(
+        help=f"--portfolio: a rebalance the solver cannot answer: {', '.join(FAILURE_POLICIES)} "
+        "(hold keeps the positions and logs it in rebalances.csv)."
+    ),
+]
+
+#: The flags above that a `--portfolio` run passes to `BacktestConfig` (its field names).
+RUN_MODEL_FIELDS: tuple[str, ...] = (
+    "objective",
+    "risk_aversion",
+    "min_return",
+    "cvar_alpha",
+    "covariance",
+    "risk_lookback",
+    "sector_cap",
+    "max_turnover",
+    "fixed_cost",
+    "cost_bps",
+    "cost_budget",
+    "min_trade",
+    "whole_shares",
+    "lot",
+    "min_invested",
+    "time_limit",
+    "on_solver_failure",
+)
+
+
+def model_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The model flags among a command's parameters (`locals()`), by field name."""
+    return {name: values[name] for name in RUN_MODEL_FIELDS}
+
+
+__all__ = [
+    "RUN_MODEL_FIELDS",
+    "CostBpsOption",
+    "CostBudgetOption",
+    "CovarianceOption",
+    "CvarAlphaOption",
+    "FixedCostOption",
+    "LotOption",
+    "MaxTurnoverOption",
+    "MinInvestedOption",
+    "MinReturnOption",
+    "MinTradeOption",
+    "ObjectiveOption",
+    "OnSolverFailureOption",
+    "RiskAversionOption",
+    "RiskLookbackOption",
+    "SectorCapOption",
+    "TimeLimitOption",
+    "WholeSharesOption",
+    "model_fields",
+]
