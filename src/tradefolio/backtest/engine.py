@@ -63,7 +63,7 @@ from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
 from tradefolio.execution.sizing_policy import FixedSizing, RebalanceSizerFactory, SizingPolicy
 from tradefolio.execution.strategy import Enter, Exit, Intent, Rebalance, SignalPlan, Strategy
 from tradefolio.execution.strategy import rebalance_sizer as default_rebalance_sizer
-from tradefolio.portfolio.policy import RebalanceDecision
+from tradefolio.portfolio.policy import RebalanceDecision, RebalanceFailed
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -660,6 +660,8 @@ class _Run:
             context = self._context(bar, fields)
             try:
                 strategy.on_bar(context)
+            except RebalanceFailed:
+                raise  # the allocation policy's own stop (`--on-solver-failure stop`)
             except Exception as exc:  # the user's code: report where, with its traceback
                 where = f" while handling {context.last_symbol}" if context.last_symbol else ""
                 own = exc.__traceback__.tb_next if exc.__traceback__ else None  # not the engine's

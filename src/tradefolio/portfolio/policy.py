@@ -187,7 +187,7 @@ class AllocationPolicy:
             )
         except (InfeasibleAllocation, SolverError) as exc:
             status = "infeasible" if isinstance(exc, InfeasibleAllocation) else "error"
-            message = str(exc).splitlines()[0]
+            message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
             if self.on_failure == "stop":
                 raise RebalanceFailed(
                     f"rebalance of {day} not solved ({status}: {message}); "
