@@ -11,7 +11,11 @@ What a person can read, and only what is drawn:
   at most `MAX_AREA_POINTS` sessions (every k-th session and the last);
 - the monthly heatmap has a compounded "Year" column;
 - turnover is summed per calendar month (one bar per month, not a hairline per trading
-  day) and exposure is a trailing `EXPOSURE_WINDOW`-session mean.
+  day) and exposure is a trailing `EXPOSURE_WINDOW`-session mean;
+- a run of the allocation model adds two panels: the target weights of its
+  `MAX_TRACKED_NAMES` largest names at each rebalance against the weights the fills
+  reached (at the close of the fill bar), and per rebalance the turnover and costs the
+  model expected against what the fills realised.
 """
 
 from __future__ import annotations
@@ -64,6 +68,14 @@ TURNOVER = Chart("turnover", "Turnover per month (one-way, % of equity)")
 EXPOSURE = Chart(
     "exposure", f"Exposure (invested / equity, trailing {EXPOSURE_WINDOW}-session mean)"
 )
+#: Names whose target and realised weights the rebalance panel draws.
+MAX_TRACKED_NAMES = 6
+REBALANCE_WEIGHTS = Chart(
+    "rebalance_weights", "Target (markers) vs realised (lines) weights at each rebalance"
+)
+REBALANCE_COSTS = Chart(
+    "rebalance_costs", "Turnover and costs per rebalance: expected by the model vs realised"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +92,11 @@ class ChartData:
     weights: pd.DataFrame
     turnover: pd.Series
     exposure: pd.Series
+    #: The allocation model's solves (rebalances.csv), None for other runs.
+    rebalances: pd.DataFrame | None = None
+    #: Target and realised weights of the largest names at each rebalance.
+    target_tracking: pd.DataFrame | None = None
+    realised_tracking: pd.DataFrame | None = None
 
     @property
     def charts(self) -> tuple[Chart, ...]:
@@ -88,6 +105,8 @@ class ChartData:
         if self.rolling_beta is not None:
             charts.append(ROLLING_BETA)
         charts += [WEIGHTS, TURNOVER, EXPOSURE]
+        if self.rebalances is not None and len(self.rebalances):
+            charts += [REBALANCE_WEIGHTS, REBALANCE_COSTS]
         return tuple(charts)
 
 
@@ -125,6 +144,23 @@ def top_weights(weights: pd.DataFrame, named: int = MAX_NAMED_WEIGHTS) -> pd.Dat
     if CASH in weights.columns:
         shown[CASH] = weights[CASH]
     return shown
+
+
+def rebalance_tracking(
+    record: RunRecord, named: int = MAX_TRACKED_NAMES
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Target weights of the `named` names with the largest mean target at each rebalance,
+    and their realised weights at the close of the next session (the fill bar)."""
+    targets = record.target_weights
+    if record.rebalances is None or targets.empty:
+        return None
+    means = targets.mean(axis=0)
+    names = [str(c) for c in means[means > 0].sort_values(ascending=False).index[:named]]
+    realised = realised_weights(record)
+    rows = np.minimum(realised.index.get_indexer(targets.index) + 1, len(realised) - 1)
+    reached = realised.reindex(columns=names, fill_value=0.0).iloc[rows]
+    reached.index = targets.index
+    return targets.loc[:, names], reached
 
 
 def yearly_returns(returns: pd.Series) -> pd.Series:
@@ -179,7 +215,11 @@ def chart_data(record: RunRecord, window: int = ROLLING_WINDOW) -> ChartData:
         first = level.first_valid_index()
         benchmark = level / level.loc[first] * float(equity.loc[first])
         beta = rolling_beta(returns, benchmark_returns(level), window)
+    tracking = rebalance_tracking(record)
     return ChartData(
+        rebalances=record.rebalances,
+        target_tracking=None if tracking is None else tracking[0],
+        realised_tracking=None if tracking is None else tracking[1],
         equity=equity,
         benchmark=benchmark,
         drawdown=drawdown(equity),
@@ -205,8 +245,11 @@ __all__ = [
     "LOG_SCALE_SPAN",
     "MAX_AREA_POINTS",
     "MAX_NAMED_WEIGHTS",
+    "MAX_TRACKED_NAMES",
     "MONTHLY",
     "OTHER",
+    "REBALANCE_COSTS",
+    "REBALANCE_WEIGHTS",
     "ROLLING_BETA",
     "ROLLING_SHARPE",
     "TURNOVER",
@@ -217,6 +260,7 @@ __all__ = [
     "monthly_turnover",
     "number_text",
     "realised_weights",
+    "rebalance_tracking",
     "thinned",
     "top_weights",
     "use_log_scale",

@@ -27,6 +27,8 @@ from tradefolio.reporting.charts import (
     EXPOSURE,
     MONTHLY,
     OTHER,
+    REBALANCE_COSTS,
+    REBALANCE_WEIGHTS,
     ROLLING_BETA,
     ROLLING_SHARPE,
     TURNOVER,
@@ -330,6 +332,85 @@ def exposure_figure(data: ChartData) -> Figure:
     return {"data": [trace], "layout": layout}
 
 
+def rebalance_weights_figure(data: ChartData) -> Figure:
+    """Per tracked name: its target weight at each rebalance (markers) and the weight the
+    fills reached (a line of the same colour), in percent of equity."""
+    traces: list[dict[str, Any]] = []
+    targets, reached = data.target_tracking, data.realised_tracking
+    if targets is not None and reached is not None:
+        dates = _dates(targets.index)
+        for position, column in enumerate(targets.columns):
+            colour = series_colour(str(column), position)
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "name": f"{column} target",
+                    "legendgroup": str(column),
+                    "x": dates,
+                    "y": _values(targets[column].to_numpy(np.float64) * 100.0, 4),
+                    "marker": {"color": colour, "size": 6},
+                }
+            )
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": f"{column} realised",
+                    "legendgroup": str(column),
+                    "x": dates,
+                    "y": _values(reached[column].to_numpy(np.float64) * 100.0, 4),
+                    "line": {"color": colour, "width": 1},
+                }
+            )
+    layout = _layout(REBALANCE_WEIGHTS, yaxis={"title": {"text": "% of equity"}, "ticksuffix": "%"})
+    return {"data": traces, "layout": layout}
+
+
+def rebalance_costs_figure(data: ChartData) -> Figure:
+    """Bars: expected and realised turnover (% of the account); lines on the right axis:
+    expected and realised costs (currency), one point per rebalance."""
+    table = data.rebalances
+    traces: list[dict[str, Any]] = []
+    if table is not None:
+        dates = _dates(pd.DatetimeIndex(table["date"]))
+        for column, name, colour in (
+            ("expected_turnover", "turnover expected", STRATEGY_COLOUR),
+            ("realised_turnover", "turnover realised", BENCHMARK_COLOUR),
+        ):
+            traces.append(
+                {
+                    "type": "bar",
+                    "name": name,
+                    "x": dates,
+                    "y": _values(table[column].to_numpy(np.float64) * 100.0, 4),
+                    "marker": {"color": colour},
+                }
+            )
+        for column, name, dash in (
+            ("expected_costs", "costs expected", "solid"),
+            ("realised_costs", "costs paid", "dot"),
+        ):
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "name": name,
+                    "x": dates,
+                    "y": _values(table[column].to_numpy(np.float64), 2),
+                    "yaxis": "y2",
+                    "line": {"dash": dash, "width": 1, "color": "#444"},
+                }
+            )
+    layout = _layout(
+        REBALANCE_COSTS,
+        yaxis={"title": {"text": "turnover"}, "ticksuffix": "%"},
+        yaxis2={"title": {"text": "costs"}, "overlaying": "y", "side": "right"},
+        barmode="group",
+    )
+    return {"data": traces, "layout": layout}
+
+
 def figures(data: ChartData, *, log_scale: bool | None = None) -> dict[str, Figure]:
     """Chart key -> figure spec, for every chart the run has, in page order."""
     builders = {
@@ -341,6 +422,8 @@ def figures(data: ChartData, *, log_scale: bool | None = None) -> dict[str, Figu
         WEIGHTS.key: lambda: weights_figure(data),
         TURNOVER.key: lambda: turnover_figure(data),
         EXPOSURE.key: lambda: exposure_figure(data),
+        REBALANCE_WEIGHTS.key: lambda: rebalance_weights_figure(data),
+        REBALANCE_COSTS.key: lambda: rebalance_costs_figure(data),
     }
     return {chart.key: builders[chart.key]() for chart in data.charts}
 

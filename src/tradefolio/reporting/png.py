@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from tradefolio.errors import MissingExtra
 from tradefolio.reporting.charts import (
@@ -23,6 +24,8 @@ from tradefolio.reporting.charts import (
     EQUITY,
     EXPOSURE,
     MONTHLY,
+    REBALANCE_COSTS,
+    REBALANCE_WEIGHTS,
     ROLLING_BETA,
     ROLLING_SHARPE,
     TURNOVER,
@@ -166,6 +169,40 @@ def _turnover(data: ChartData) -> Any:
     return figure
 
 
+def _rebalance_weights(data: ChartData) -> Any:
+    figure, axes = _figure()
+    targets, reached = data.target_tracking, data.realised_tracking
+    if targets is not None and reached is not None and targets.shape[1]:
+        for position, column in enumerate(targets.columns):
+            colour = series_colour(str(column), position)
+            axes.plot(targets.index, targets[column] * 100.0, "o", color=colour, markersize=3)
+            axes.plot(reached.index, reached[column] * 100.0, "-", color=colour, linewidth=0.8,
+                      label=str(column))  # fmt: skip
+        axes.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, ncols=1)
+    axes.set_ylabel("% of equity")
+    axes.set_title(REBALANCE_WEIGHTS.title)
+    return figure
+
+
+def _rebalance_costs(data: ChartData) -> Any:
+    figure, axes = _figure()
+    table = data.rebalances
+    if table is not None and len(table):
+        dates = pd.DatetimeIndex(table["date"])
+        axes.bar(dates, table["expected_turnover"] * 100.0, width=10, color=STRATEGY_COLOUR,
+                 label="turnover expected")  # fmt: skip
+        axes.plot(dates, table["realised_turnover"] * 100.0, "x", color="black",
+                  label="turnover realised")  # fmt: skip
+        costs = axes.twinx()
+        costs.plot(dates, table["expected_costs"], "-", linewidth=0.8, label="costs expected")
+        costs.plot(dates, table["realised_costs"], ":", linewidth=0.8, label="costs paid")
+        costs.set_ylabel("costs")
+        axes.legend(loc="upper left", fontsize=7)
+    axes.set_ylabel("turnover %")
+    axes.set_title(REBALANCE_COSTS.title)
+    return figure
+
+
 def write_pngs(data: ChartData, folder: Path, *, log_scale: bool | None = None) -> list[Path]:
     """One `<key>.png` per chart of `data` in `folder` (created); returns the paths."""
     builders: dict[str, Callable[[], Any]] = {
@@ -177,6 +214,8 @@ def write_pngs(data: ChartData, folder: Path, *, log_scale: bool | None = None) 
         WEIGHTS.key: lambda: _weights(data),
         TURNOVER.key: lambda: _turnover(data),
         EXPOSURE.key: lambda: _line(data.exposure, EXPOSURE.title, percent=True),
+        REBALANCE_WEIGHTS.key: lambda: _rebalance_weights(data),
+        REBALANCE_COSTS.key: lambda: _rebalance_costs(data),
     }
     folder.mkdir(parents=True, exist_ok=True)
     written = []

@@ -69,10 +69,11 @@ def empty_rebalances() -> pd.DataFrame:
 def typed_rebalances(frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` with the table's dtypes (floats, integer names, text)."""
     table = frame.loc[:, list(REBALANCE_COLUMNS)].copy()
+    table["date"] = pd.to_datetime(table["date"]).astype("datetime64[ns]")
     for name in _FLOATS:  # a CSV's empty cell is NaN (nothing solved)
         column = table[name]
-        if column.dtype == object:
-            column = column.replace("", "nan")
+        if not pd.api.types.is_numeric_dtype(column):
+            column = column.astype(str).replace("", "nan")
         table[name] = column.astype("float64")
     table["names"] = table["names"].astype("int64")
     for name in ("solver", "status", "message"):

@@ -1,0 +1,128 @@
+"""`backtest --portfolio` and `live --paper --portfolio` with the whole allocation model.
+
+The issue's "done when": the model's flags (allocate's names) drive a backtest that writes
+weights.csv and rebalances.csv whose trades honour every constraint, and the same flags
+drive a paper session to the same positions and cash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tradefolio.data.sample_data import load_sample_prices
+
+SYMBOLS = ["AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ"]
+MODEL = (
+    "--portfolio",
+    "--objective",
+    "mean-variance",
+    "--risk-aversion",
+    "5",
+    "--sector-cap",
+    "0.35",
+    "--max-turnover",
+    "0.2",
+    "--cost-bps",
+    "5",
+    "--fixed-cost",
+    "1",
+    "--min-trade",
+    "500",
+    "--whole-shares",
+    "--lookback",
+    "40",
+    "--risk-lookback",
+    "40",
+    "--max-positions",
+    "4",
+    "--cash",
+    "250000",
+)
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tradefolio", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "TRADEFOLIO_RUNS_DIR": str(cwd / "runs")},
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def prices(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("prices") / "sample8.csv"
+    load_sample_prices().loc[:, SYMBOLS].iloc[:110].to_csv(path)
+    return path
+
+
+def test_backtest_and_paper_session_reach_the_same_positions(prices: Path, tmp_path: Path) -> None:
+    run = _cli("backtest", "--prices", str(prices), *MODEL, "--format", "json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    payload = json.loads(run.stdout)
+    summary = payload["rebalances"]
+    assert summary["rebalances"] == len(summary["rows"]) >= 3
+    assert summary["failed"] == 0
+    held: Counter[str] = Counter()
+    for fill in payload["fills"]:
+        held[fill["symbol"]] += fill["quantity"] if fill["side"] == "buy" else -fill["quantity"]
+    backtest_positions = {s: q for s, q in held.items() if q}
+    assert backtest_positions
+
+    folder = next((tmp_path / "runs").iterdir())
+    weights = pd.read_csv(folder / "weights.csv", index_col="date")
+    rebalances = pd.read_csv(folder / "rebalances.csv")
+    assert len(weights) == len(rebalances) == summary["rebalances"]
+    assert list(weights.columns) == SYMBOLS
+    assert (rebalances["expected_turnover"] <= 0.2 + 1e-9).all()
+    assert set(rebalances["status"]) <= {"optimal", "feasible"}
+    assert (weights.gt(0).sum(axis=1) <= 4).all()
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["rebalances"]["rebalances"] == summary["rebalances"]
+    page = (folder / "tearsheet.html").read_text()
+    assert "chart-rebalance_weights" in page and "chart-rebalance_costs" in page
+
+    db = tmp_path / "session.db"
+    live = _cli(
+        "live", "--paper", "--prices", str(prices), "--db", str(db), *MODEL,
+        "--no-record", "--format", "json", cwd=tmp_path,
+    )  # fmt: skip
+    assert live.returncode == 0, live.stderr
+    status = json.loads(live.stdout)
+    live_positions = {p["symbol"]: p["quantity"] for p in status["positions"]}
+    assert live_positions == backtest_positions
+    cash = 250_000.0
+    for f in payload["fills"]:
+        value = f["quantity"] * f["price"]
+        cash += -(value + f["commission"]) if f["side"] == "buy" else value - f["commission"]
+    assert status["cash"] == pytest.approx(cash, abs=1e-6)
+
+
+def test_model_flags_are_refused_without_portfolio(tmp_path: Path) -> None:
+    run = _cli("backtest", "--max-turnover", "0.2", "--no-record", cwd=tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "error: --max-turnover is an option of the allocation model: it needs --portfolio"
+    ]
+
+
+def test_on_solver_failure_stop_exits_1(prices: Path, tmp_path: Path) -> None:
+    run = _cli(
+        "backtest", "--prices", str(prices), "--portfolio", "--objective", "mean-variance",
+        "--lookback", "40", "--risk-lookback", "40", "--max-positions", "2",
+        "--max-weight", "0.1", "--min-invested", "0.9", "--on-solver-failure", "stop",
+        "--no-record", cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: rebalance of 1990-03-01 not solved")
