@@ -38,7 +38,29 @@ from tradefolio.cli.common import (
     stderr_console,
     stdout_console,
 )
+from tradefolio.cli.model_options import (
+    CostBpsOption,
+    CostBudgetOption,
+    CovarianceOption,
+    CvarAlphaOption,
+    FixedCostOption,
+    LotOption,
+    MaxTurnoverOption,
+    MinInvestedOption,
+    MinReturnOption,
+    MinTradeOption,
+    ObjectiveOption,
+    OnSolverFailureOption,
+    RiskAversionOption,
+    RiskLookbackOption,
+    SectorCapOption,
+    TimeLimitOption,
+    WholeSharesOption,
+    model_fields,
+)
+from tradefolio.cli.trading_options import DEFAULTS, PortfolioOption
 from tradefolio.errors import InvalidParameter
+from tradefolio.portfolio.options import ALLOCATE_DEFAULTS as _A
 from tradefolio.research.dsr import DeflatedSharpe
 from tradefolio.research.executors import DEFAULT_EXECUTOR, EXECUTORS, make_executor
 from tradefolio.research.report import (
@@ -259,7 +281,15 @@ def _format(value: Any, name: str) -> str:
     return str(value)
 
 
-LEADERBOARD_METRICS = ("sharpe", "cagr", "max_drawdown", "calmar", "trades", "final_equity")
+LEADERBOARD_METRICS = (
+    "sharpe",
+    "cagr",
+    "max_drawdown",
+    "calmar",
+    "trades",
+    "turnover",
+    "final_equity",
+)
 
 
 def _leaderboard_table(
@@ -385,8 +415,35 @@ def sweep_command(
         bool, typer.Option("--retry-failed", help="Run again the runs that failed last time.")
     ] = False,
     output: FormatOption = OutputFormat.table,
+    portfolio: PortfolioOption = DEFAULTS.portfolio,
+    objective: ObjectiveOption = _A.objective,
+    risk_aversion: RiskAversionOption = _A.risk_aversion,
+    min_return: MinReturnOption = _A.min_return,
+    cvar_alpha: CvarAlphaOption = _A.cvar_alpha,
+    covariance: CovarianceOption = _A.covariance,
+    risk_lookback: RiskLookbackOption = _A.risk_lookback,
+    sector_cap: SectorCapOption = _A.sector_cap,
+    max_turnover: MaxTurnoverOption = _A.max_turnover,
+    fixed_cost: FixedCostOption = _A.fixed_cost,
+    cost_bps: CostBpsOption = _A.cost_bps,
+    cost_budget: CostBudgetOption = _A.cost_budget,
+    min_trade: MinTradeOption = _A.min_trade,
+    whole_shares: WholeSharesOption = _A.whole_shares,
+    lot: LotOption = _A.lot,
+    min_invested: MinInvestedOption = _A.min_invested,
+    time_limit: TimeLimitOption = _A.time_limit,
+    on_solver_failure: OnSolverFailureOption = DEFAULTS.on_solver_failure,
 ) -> None:
-    """Sweep backtest parameters over a grid or a random sample; one Parquet row per run."""
+    """Sweep backtest parameters over a grid or a random sample; one Parquet row per run.
+
+    `--portfolio` and the allocation model's flags (allocate's names) are fixed settings of
+    every run, as `--set NAME=VALUE` is; grid them with `--grid max_turnover=0.05,0.1`."""
+    given = model_fields(locals())
+    fixed = [
+        *(fixed or []),
+        *(["portfolio=true"] if portfolio else []),
+        *(f"{name}={value}" for name, value in given.items() if value != getattr(DEFAULTS, name)),
+    ]
     check_metric(metric)
     if top < 1:
         raise InvalidParameter(f"--top must be >= 1, got {top}")

@@ -35,7 +35,13 @@ from typing import Literal
 
 import pandas as pd
 
-from tradefolio.errors import InfeasibleAllocation, InvalidParameter, SolverError
+from tradefolio.errors import (
+    InfeasibleAllocation,
+    InvalidParameter,
+    MissingExtra,
+    SolverError,
+    SolverUnavailable,
+)
 from tradefolio.portfolio.build import build_model, model_candidates
 from tradefolio.portfolio.context import make_universe
 from tradefolio.portfolio.options import AllocateOptions
@@ -185,7 +191,11 @@ class AllocationPolicy:
                 time_limit=options.time_limit,
                 fractional=options.fractional,
             )
-        except (InfeasibleAllocation, SolverError) as exc:
+        except MissingExtra:
+            raise  # no solver installed: every rebalance would fail, say so once
+        except (InfeasibleAllocation, SolverError, SolverUnavailable) as exc:
+            # SolverUnavailable here is a solver that failed on this one model (MathOpt's
+            # status errors), not a missing package
             status = "infeasible" if isinstance(exc, InfeasibleAllocation) else "error"
             message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
             if self.on_failure == "stop":
