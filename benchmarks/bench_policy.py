@@ -85,7 +85,9 @@ def run(name: str, closes: pd.DataFrame, options: dict[str, object], limit: int 
             f"{statuses.count('optimal')} / {statuses.count('feasible')} / "
             f"{sum(s in ('infeasible', 'error') for s in statuses)}"
         ),
-        "largest gap": f"{max(gaps, default=0.0):.2e}",
+        "largest gap": (
+            "no bound" if len(gaps) < done else f"{max(gaps, default=0.0):.2e}"
+        ),  # an incumbent without a finite bound has no proven gap: say so, never 0
         "solvers": ", ".join(sorted(set(d.solver for _, d in result.decisions))),
     }
 

@@ -181,6 +181,8 @@ def _history_sessions(config: BacktestConfig, requested: int) -> int:
         needed = (config.lookback or 0) + 2
     elif config.strategy == "sma-cross":
         needed = config.slow + 1
+    if config.uses_model:  # the allocation model's scores and risk window
+        needed = max(needed, allocation_policy(config).window + 1)
     require(
         requested >= needed,
         f"--history-sessions must be >= {needed} for this strategy, got {requested}",

@@ -42,7 +42,7 @@ from tradefolio.errors import (
     SolverError,
     SolverUnavailable,
 )
-from tradefolio.portfolio.build import build_model, model_candidates
+from tradefolio.portfolio.build import build_model, default_sectors, model_candidates
 from tradefolio.portfolio.context import make_universe
 from tradefolio.portfolio.options import AllocateOptions
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK, FACTORS, score_universe
@@ -132,6 +132,9 @@ class AllocationPolicy:
                 "estimates; a rebalancing portfolio estimates risk at each decision bar "
                 "(--covariance, --risk-lookback)"
             )
+        if options.sector_cap is not None and self.sectors is None:
+            # read once, not at every rebalance (the bundled table is a CSV)
+            object.__setattr__(self, "sectors", default_sectors())
         if self.on_failure not in FAILURE_POLICIES:
             raise InvalidParameter(
                 f"--on-solver-failure must be one of {', '.join(FAILURE_POLICIES)}, "
