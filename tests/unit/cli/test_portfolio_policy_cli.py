@@ -7,6 +7,7 @@ drive a paper session to the same positions and cash.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -126,3 +127,19 @@ def test_on_solver_failure_stop_exits_1(prices: Path, tmp_path: Path) -> None:
     assert run.returncode == 1
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: rebalance of 1990-03-01 not solved")
+
+
+def test_sweep_grids_the_turnover_cap_by_allocates_name(prices: Path, tmp_path: Path) -> None:
+    run = _cli(
+        "sweep", "--prices", str(prices), "--portfolio", "--objective", "mean-variance",
+        "--set", "lookback=40", "--risk-lookback", "40", "--grid", "max_turnover=0.05,0.3",
+        "--cost-bps", "10", "--fixed-cost", "1", "--workers", "1", "--format", "csv",
+        "--out", str(tmp_path / "sweep"), cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    table = pd.read_csv(io.StringIO(run.stdout))
+    assert list(table["max_turnover"]) == [0.05, 0.3]
+    assert (table["status"] == "ok").all()
+    tight, loose = table.iloc[0], table.iloc[1]
+    assert tight["turnover"] < loose["turnover"]
+    assert tight["n_fills"] <= loose["n_fills"]
