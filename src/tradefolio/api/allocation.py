@@ -43,6 +43,7 @@ from tradefolio.portfolio.build import (
     build_objective,
     default_sectors,
     model_candidates,
+    read_sectors,
 )
 from tradefolio.portfolio.candidates import read_candidates, read_user_scores
 from tradefolio.portfolio.context import make_universe
@@ -152,14 +153,7 @@ def sector_map(sectors: SectorsLike | None) -> dict[str, str]:
     if sectors is None:
         return default_sectors()
     if isinstance(sectors, str | Path):
-        path = Path(sectors)
-        if not path.is_file():
-            raise DataError(f"{path}: no such file")
-        frame = pd.read_csv(path, dtype=str)
-        frame.columns = [str(c).strip().lower() for c in frame.columns]
-        if not {"symbol", "sector"} <= set(frame.columns):
-            raise DataError(f"{path}: expected columns symbol,sector")
-        return dict(zip(frame["symbol"].str.strip(), frame["sector"].str.strip(), strict=True))
+        return read_sectors(sectors)
     return {str(k).strip(): str(v).strip() for k, v in dict(sectors).items()}
 
 

@@ -155,6 +155,7 @@ def backtest(
     min_invested: float | None = BACKTEST_DEFAULTS.min_invested,
     time_limit: float = BACKTEST_DEFAULTS.time_limit,
     on_solver_failure: str = BACKTEST_DEFAULTS.on_solver_failure,
+    sectors: str | None = BACKTEST_DEFAULTS.sectors,
 ) -> BacktestResult:
     """Backtest a strategy: signals at the close, fills at the next bar, exact ledger.
 

@@ -77,6 +77,7 @@ _FLAG = {
     "portfolio": "--portfolio",
     "beta_sizing": "--beta-sizing",
     "on_solver_failure": "--on-solver-failure",
+    "sectors": "--sectors",
 }
 
 #: The allocation model's options a `--portfolio` run takes (`allocate`'s flags, same names).
@@ -166,6 +167,7 @@ class BacktestConfig(BaseModel):
     min_invested: float | None = _A.min_invested
     time_limit: float = _A.time_limit
     on_solver_failure: str = "hold"
+    sectors: str | None = None
 
     @field_validator("strategy")
     @classmethod
@@ -323,6 +325,8 @@ class BacktestConfig(BaseModel):
         given = [name for name in MODEL_FIELDS if getattr(self, name) != getattr(_A, name)]
         if self.on_solver_failure != "hold":
             given.append("on_solver_failure")
+        if self.sectors is not None:
+            given.append("sectors")
         if given and not self.portfolio:
             flag = "--" + given[0].replace("_", "-")
             raise ValueError(f"{flag} is an option of the allocation model: it needs --portfolio")

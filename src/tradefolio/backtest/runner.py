@@ -41,6 +41,7 @@ from tradefolio.execution.sizing import (
 from tradefolio.execution.sizing_policy import DatedSizing, FixedSizing, SizingPolicy
 from tradefolio.execution.strategy import SignalPlan, Strategy
 from tradefolio.indicators import rolling_beta, simple_returns
+from tradefolio.portfolio.build import read_sectors
 from tradefolio.portfolio.params import AllocatorParams
 from tradefolio.portfolio.policy import AllocationPolicy
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK
@@ -51,7 +52,8 @@ def allocation_policy(config: BacktestConfig) -> AllocationPolicy:
     with the trading core's cost model as the model's cost terms (one formula)."""
     bps, fixed = cost_model(config).model_cost_terms()
     options = replace(config.allocate_options, cost_bps=bps, fixed_cost=fixed)
-    return AllocationPolicy(options, on_failure=config.on_solver_failure)  # type: ignore[arg-type]
+    sectors = None if config.sectors is None else read_sectors(config.sectors)
+    return AllocationPolicy(options, sectors, config.on_solver_failure)  # type: ignore[arg-type]
 
 
 def build_strategy(config: BacktestConfig) -> Strategy | EventStrategy:

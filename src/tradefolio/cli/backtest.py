@@ -36,6 +36,7 @@ from tradefolio.cli.model_options import (
     RiskAversionOption,
     RiskLookbackOption,
     SectorCapOption,
+    SectorsOption,
     TimeLimitOption,
     WholeSharesOption,
     model_fields,
@@ -281,6 +282,7 @@ def backtest_command(
     min_invested: MinInvestedOption = _A.min_invested,
     time_limit: TimeLimitOption = _A.time_limit,
     on_solver_failure: OnSolverFailureOption = DEFAULTS.on_solver_failure,
+    sectors: SectorsOption = None,
     output: Annotated[
         OutputFormat,
         typer.Option("--format", help="table (metrics), json (contract), csv (fills)."),

@@ -61,6 +61,7 @@ from tradefolio.cli.model_options import (
     RiskAversionOption,
     RiskLookbackOption,
     SectorCapOption,
+    SectorsOption,
     TimeLimitOption,
     WholeSharesOption,
     model_fields,
@@ -527,6 +528,7 @@ def run_command(
     min_invested: MinInvestedOption = _A.min_invested,
     time_limit: TimeLimitOption = _A.time_limit,
     on_solver_failure: OnSolverFailureOption = DEFAULTS.on_solver_failure,
+    sectors: SectorsOption = None,
     max_order_notional: Annotated[
         float | None, typer.Option(help="Risk: max notional per order.")
     ] = None,

@@ -61,6 +61,11 @@ OnSolverFailureOption = Annotated[
     ),
 ]
 
+SectorsOption = Annotated[
+    str | None,
+    typer.Option("--sectors", help="CSV symbol,sector for --sector-cap (default: bundled)."),
+]
+
 #: The flags above that a `--portfolio` run passes to `BacktestConfig` (its field names).
 RUN_MODEL_FIELDS: tuple[str, ...] = (
     "objective",
@@ -80,12 +85,17 @@ RUN_MODEL_FIELDS: tuple[str, ...] = (
     "min_invested",
     "time_limit",
     "on_solver_failure",
+    "sectors",
 )
 
 
 def model_fields(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The model flags among a command's parameters (`locals()`), by field name."""
-    return {name: values[name] for name in RUN_MODEL_FIELDS}
+    """The model flags among a command's parameters (`locals()`), by field name (a
+    `--sectors` path as text, as `BacktestConfig` and a sweep's settings hold it)."""
+    fields = {name: values[name] for name in RUN_MODEL_FIELDS}
+    if fields["sectors"] is not None:
+        fields["sectors"] = str(fields["sectors"])
+    return fields
 
 
 __all__ = [
@@ -105,6 +115,7 @@ __all__ = [
     "RiskAversionOption",
     "RiskLookbackOption",
     "SectorCapOption",
+    "SectorsOption",
     "TimeLimitOption",
     "WholeSharesOption",
     "model_fields",

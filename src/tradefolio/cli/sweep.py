@@ -54,6 +54,7 @@ from tradefolio.cli.model_options import (
     RiskAversionOption,
     RiskLookbackOption,
     SectorCapOption,
+    SectorsOption,
     TimeLimitOption,
     WholeSharesOption,
     model_fields,
@@ -433,6 +434,7 @@ def sweep_command(
     min_invested: MinInvestedOption = _A.min_invested,
     time_limit: TimeLimitOption = _A.time_limit,
     on_solver_failure: OnSolverFailureOption = DEFAULTS.on_solver_failure,
+    sectors: SectorsOption = None,
 ) -> None:
     """Sweep backtest parameters over a grid or a random sample; one Parquet row per run.
 

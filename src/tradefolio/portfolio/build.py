@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 
 from tradefolio.data.sample_data import load_sample_sectors
+from tradefolio.errors import DataError
 from tradefolio.portfolio.constraints import (
     Budget,
     Cardinality,
@@ -68,6 +70,18 @@ from tradefolio.portfolio.types import Candidate
 def default_sectors() -> dict[str, str]:
     """Symbol -> GICS sector of the bundled sample (what `--sector-cap` uses by default)."""
     return {str(k): str(v) for k, v in load_sample_sectors().items()}
+
+
+def read_sectors(path: str | Path) -> dict[str, str]:
+    """Symbol -> sector from a CSV `symbol,sector` (`--sectors`); `DataError` if unusable."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"{file}: no such file")
+    frame = pd.read_csv(file, dtype=str)
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    if not {"symbol", "sector"} <= set(frame.columns):
+        raise DataError(f"{file}: expected columns symbol,sector")
+    return dict(zip(frame["symbol"].str.strip(), frame["sector"].str.strip(), strict=True))
 
 
 def own_risk(options: AllocateOptions, symbols: list[str]) -> RiskModel:
@@ -181,4 +195,5 @@ __all__ = [
     "default_sectors",
     "model_candidates",
     "own_risk",
+    "read_sectors",
 ]

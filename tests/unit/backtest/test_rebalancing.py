@@ -8,6 +8,7 @@ honour every constraint that acts on trades; no decision reads a price after its
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -218,3 +219,16 @@ def test_seed_portfolio_records_its_target_weights(closes: pd.DataFrame) -> None
     )
     for bar, weights in result.targets.items():
         assert weights == strategy.weights_at(closes.iloc[: bar + 1])
+
+
+def test_sector_caps_use_the_users_sectors_file(closes: pd.DataFrame, tmp_path: Path) -> None:
+    table = tmp_path / "sectors.csv"
+    halves = {s: ("first" if i < 4 else "second") for i, s in enumerate(SYMBOLS)}
+    pd.Series(halves, name="sector").rename_axis("symbol").to_csv(table)
+    result = _run(closes.iloc[:110], objective="mean-variance", sector_cap=0.3, sectors=str(table))
+    assert result.decisions
+    for _, decision in result.decisions:
+        for sector in ("first", "second"):
+            weight = sum(w for s, w in decision.weights.items() if halves[s] == sector)
+            assert weight <= 0.3 + 1e-6
+    assert any(sum(d.weights.values()) > 0.35 for _, d in result.decisions)
