@@ -23,8 +23,7 @@ from tradefolio.backtest.user_strategy import (
 from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.allocator import SOLVERS
 from tradefolio.portfolio.backends import MODEL_SOLVERS
-from tradefolio.portfolio.options import ALLOCATE_DEFAULTS, AllocateOptions
-from tradefolio.portfolio.policy import FAILURE_POLICIES
+from tradefolio.portfolio.options import ALLOCATE_DEFAULTS, FAILURE_POLICIES, AllocateOptions
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK, DEFAULT_SKIP, FACTORS
 
 if TYPE_CHECKING:

@@ -16,8 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from tradefolio.portfolio.choices import ESTIMATORS
-from tradefolio.portfolio.options import ALLOCATE_DEFAULTS, OBJECTIVES
-from tradefolio.portfolio.policy import FAILURE_POLICIES
+from tradefolio.portfolio.options import ALLOCATE_DEFAULTS, FAILURE_POLICIES, OBJECTIVES
 
 _D = ALLOCATE_DEFAULTS
 

@@ -30,6 +30,9 @@ FACTOR_CHOICES: tuple[str, ...] = (*FACTORS, "user")
 MAX_CAPITAL = 1e12
 
 SEED_DEFAULTS = AllocatorParams()
+#: What a rebalancing portfolio does with a rebalance the solver cannot answer
+#: (`--on-solver-failure`): keep the positions, or end the run.
+FAILURE_POLICIES: tuple[str, ...] = ("hold", "stop")
 
 
 def require(condition: bool, message: str) -> None:
@@ -263,6 +266,7 @@ __all__ = [
     "ALLOCATE_DEFAULTS",
     "ESTIMATORS",
     "FACTOR_CHOICES",
+    "FAILURE_POLICIES",
     "MAX_CAPITAL",
     "NEEDS_HISTORY",
     "OBJECTIVES",

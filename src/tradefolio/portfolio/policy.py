@@ -44,12 +44,10 @@ from tradefolio.errors import (
 )
 from tradefolio.portfolio.build import build_model, default_sectors, model_candidates
 from tradefolio.portfolio.context import make_universe
-from tradefolio.portfolio.options import AllocateOptions
+from tradefolio.portfolio.options import FAILURE_POLICIES, AllocateOptions
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK, FACTORS, score_universe
 from tradefolio.portfolio.types import Candidate
 
-#: What a rebalance that cannot be solved does: keep the positions, or end the run.
-FAILURE_POLICIES: tuple[str, ...] = ("hold", "stop")
 FailurePolicy = Literal["hold", "stop"]
 #: `RebalanceDecision.status` of a rebalance the solver could not answer.
 FAILED_STATUSES = frozenset({"infeasible", "error"})

@@ -53,7 +53,8 @@ def test_golden_run_through_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
     )  # fmt: skip
     assert result.code == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert set(payload) == {"final_equity", "n_fills", "exits", "metrics", "fills"}
+    assert set(payload) == {"final_equity", "n_fills", "exits", "rebalances", "metrics", "fills"}
+    assert payload["rebalances"] is None  # no allocation model in this run
     assert round(payload["final_equity"], 2) == 40_529_060.25
     assert payload["n_fills"] == len(payload["fills"]) == 2591
     assert set(payload["metrics"]) == METRIC_KEYS
