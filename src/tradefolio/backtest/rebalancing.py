@@ -21,6 +21,7 @@ import pandas as pd
 
 from tradefolio.execution.events import BarContext
 from tradefolio.execution.schedule import rebalance_bars
+from tradefolio.execution.strategy import minimum_buy
 from tradefolio.portfolio.policy import AllocationPolicy, RebalanceDecision, whole_targets
 
 
@@ -60,7 +61,7 @@ class PolicyRebalance:
         if decision.failed:
             return  # hold: keep the positions (the decision says why)
         targets = whole_targets(decision, holdings, self.policy.options.min_trade)
-        context.rebalance(dict(decision.weights), targets)
+        context.rebalance(dict(decision.weights), targets, minimum_buy(self.policy))
 
 
 __all__ = ["PolicyRebalance"]

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from tradefolio.errors import InvalidParameter
 from tradefolio.execution.orders import Order
-from tradefolio.execution.strategy import Enter, Exit, Intent, Rebalance
+from tradefolio.execution.strategy import Enter, Exit, Intent, MinimumBuy, Rebalance
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -168,11 +168,16 @@ class BarContext:
         self._intents.append(Exit(symbol))
 
     def rebalance(
-        self, weights: Mapping[str, float], shares: Mapping[str, int] | None = None
+        self,
+        weights: Mapping[str, float],
+        shares: Mapping[str, int] | None = None,
+        minimum_buy: MinimumBuy | None = None,
     ) -> None:
         """A `Rebalance` intent to target weights of equity (or, with `shares`, to exactly
-        those units: an allocation policy's proven targets)."""
-        self._intents.append(Rebalance(dict(weights), None if shares is None else dict(shares)))
+        those units: an allocation policy's proven targets; `minimum_buy`: a buy the cash
+        would cut below the minimum trade is not made)."""
+        held = None if shares is None else dict(shares)
+        self._intents.append(Rebalance(dict(weights), held, minimum_buy))
 
     def submit(self, order: Order) -> None:
         """Submit an order of the strategy's own (active from the next bar)."""

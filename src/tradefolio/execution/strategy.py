@@ -21,6 +21,7 @@ look-ahead, property-tested); a live caller gets the latest bar's intents with
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -30,6 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from tradefolio.execution.sizing import PortfolioWeightSizer, PositionSizer, Quantity, SizingRequest
+from tradefolio.portfolio.policy import AllocationPolicy
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -54,6 +56,26 @@ class Exit:
 
 
 @dataclass(frozen=True, slots=True)
+class MinimumBuy:
+    """A buy the free cash would cut below `dollars` is not made (an allocation model's
+    minimum trade: trade 0 or at least that much). The cash a buy of q units at reference
+    price p takes is q · p · (1 + rate) + fixed (the model's cost terms, which are the
+    fill's with slippage: `CostModel.model_cost_terms`)."""
+
+    dollars: float
+    rate: float = 0.0
+    fixed: float = 0.0
+
+    def units(self, wanted: int, price: float, cash: float) -> int:
+        """`wanted` units, cut to what `cash` pays for; 0 when that is worth < `dollars`."""
+        if wanted <= 0 or price <= 0:
+            return 0
+        affordable = math.floor((cash - self.fixed) / (price * (1.0 + self.rate)) - 1e-9)
+        units = max(0, min(wanted, affordable))
+        return units if units * price >= self.dollars else 0
+
+
+@dataclass(frozen=True, slots=True)
 class Rebalance:
     """Trade to target weights of equity; symbols not in `weights` are sold out.
 
@@ -64,6 +86,7 @@ class Rebalance:
 
     weights: Mapping[str, float]
     shares: Mapping[str, int] | None = None
+    minimum_buy: MinimumBuy | None = None
 
 
 Intent = Enter | Exit | Rebalance
@@ -131,10 +154,16 @@ class TargetShares:
     not listed: sold), whatever the equity or price."""
 
     shares: Mapping[str, int]
+    minimum_buy: MinimumBuy | None = None
 
     def size(self, request: SizingRequest) -> Quantity:
-        """The listed target units of `request.symbol`."""
-        return self.shares.get(request.symbol, 0)
+        """The listed target units of `request.symbol` (a buy cut by the free cash below
+        the minimum is not made: the position is kept)."""
+        target = self.shares.get(request.symbol, 0)
+        held = int(request.position)
+        if self.minimum_buy is None or target <= held:
+            return target
+        return held + self.minimum_buy.units(target - held, request.price, request.cash)
 
 
 def rebalance_target_sizer(
@@ -144,8 +173,17 @@ def rebalance_target_sizer(
     """The sizer `intent` trades with: `TargetShares` when it lists shares, else
     `factory(weights)` (default `rebalance_sizer`)."""
     if intent.shares is not None:
-        return TargetShares(intent.shares)
+        return TargetShares(intent.shares, intent.minimum_buy)
     return factory(intent.weights)
+
+
+def minimum_buy(policy: AllocationPolicy) -> MinimumBuy | None:
+    """The policy's minimum trade as a `MinimumBuy` (its cost terms price the cash), or
+    None without one."""
+    options = policy.options
+    if options.min_trade is None:
+        return None
+    return MinimumBuy(options.min_trade, options.cost_bps / 1e4, options.fixed_cost)
 
 
 def decide(strategy: Strategy, closes: pd.DataFrame) -> tuple[Intent, ...]:
@@ -160,11 +198,13 @@ __all__ = [
     "Enter",
     "Exit",
     "Intent",
+    "MinimumBuy",
     "Rebalance",
     "SignalPlan",
     "Strategy",
     "TargetShares",
     "decide",
+    "minimum_buy",
     "rebalance_sizer",
     "rebalance_target_sizer",
 ]

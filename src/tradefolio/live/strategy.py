@@ -42,6 +42,7 @@ from tradefolio.execution.strategy import (
     SignalPlan,
     Strategy,
     TargetShares,
+    minimum_buy,
     rebalance_target_sizer,
 )
 from tradefolio.portfolio.policy import AllocationPolicy, RebalanceDecision, whole_targets
@@ -175,7 +176,8 @@ class PolicySource:
         self.decisions.append(decision)
         if decision.failed:
             return []
-        sizer = TargetShares(whole_targets(decision, holdings, self.policy.options.min_trade))
+        targets = whole_targets(decision, holdings, self.policy.options.min_trade)
+        sizer = TargetShares(targets, minimum_buy(self.policy))
         return [Intent(str(s), Action.TARGET, sizer) for s in history.columns]
 
 

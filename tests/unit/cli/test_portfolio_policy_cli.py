@@ -20,7 +20,9 @@ import pytest
 
 from tradefolio.data.sample_data import load_sample_prices
 
-SYMBOLS = ["AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ"]
+#: Five names SCIP proves within the time limit on a loaded machine: the two engines agree
+#: share for share only when every solve is proven (a time limit stops a search anywhere).
+SYMBOLS = ["BAC", "CVX", "GE", "JNJ", "MRK"]
 MODEL = (
     "--portfolio",
     "--objective",
@@ -43,9 +45,11 @@ MODEL = (
     "--risk-lookback",
     "40",
     "--max-positions",
-    "4",
+    "3",
     "--cash",
-    "250000",
+    "50000",
+    "--time-limit",
+    "60",
 )
 
 
@@ -62,7 +66,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def prices(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("prices") / "sample8.csv"
+    path = tmp_path_factory.mktemp("prices") / "sample5.csv"
     load_sample_prices().loc[:, SYMBOLS].iloc[:110].to_csv(path)
     return path
 
@@ -73,7 +77,7 @@ def test_backtest_and_paper_session_reach_the_same_positions(prices: Path, tmp_p
     payload = json.loads(run.stdout)
     summary = payload["rebalances"]
     assert summary["rebalances"] == len(summary["rows"]) >= 3
-    assert summary["failed"] == 0
+    assert summary["proven"] == summary["rebalances"]  # deterministic: nothing stopped early
     held: Counter[str] = Counter()
     for fill in payload["fills"]:
         held[fill["symbol"]] += fill["quantity"] if fill["side"] == "buy" else -fill["quantity"]
@@ -87,7 +91,7 @@ def test_backtest_and_paper_session_reach_the_same_positions(prices: Path, tmp_p
     assert list(weights.columns) == SYMBOLS
     assert (rebalances["expected_turnover"] <= 0.2 + 1e-9).all()
     assert set(rebalances["status"]) <= {"optimal", "feasible"}
-    assert (weights.gt(0).sum(axis=1) <= 4).all()
+    assert (weights.gt(0).sum(axis=1) <= 3).all()
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["rebalances"]["rebalances"] == summary["rebalances"]
     page = (folder / "tearsheet.html").read_text()
@@ -102,7 +106,7 @@ def test_backtest_and_paper_session_reach_the_same_positions(prices: Path, tmp_p
     status = json.loads(live.stdout)
     live_positions = {p["symbol"]: p["quantity"] for p in status["positions"]}
     assert live_positions == backtest_positions
-    cash = 250_000.0
+    cash = 50_000.0
     for f in payload["fills"]:
         value = f["quantity"] * f["price"]
         cash += -(value + f["commission"]) if f["side"] == "buy" else value - f["commission"]
