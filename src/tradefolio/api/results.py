@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from tradefolio.backtest.engine import BacktestResult as EngineResult
+from tradefolio.backtest.metric_registry import HEADLINE_PERCENT
 from tradefolio.portfolio.types import AllocationResult as AllocatorResult
 from tradefolio.reporting.metrics import run_metrics
 from tradefolio.reporting.record import RunRecord
@@ -31,9 +32,7 @@ from tradefolio.research.report import check_metric, heatmap, leaderboard, ranke
 from tradefolio.research.sweep import SweepResult as ResearchSweep
 from tradefolio.research.walkforward import WalkForwardResult as ResearchWalkForward
 
-_PERCENT = frozenset(
-    {"total_return", "cagr", "volatility", "max_drawdown", "exposure", "win_rate", "test_return"}
-)
+_PERCENT = HEADLINE_PERCENT | {"test_return"}
 
 
 def _cell(name: str, value: Any) -> str:

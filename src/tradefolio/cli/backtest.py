@@ -12,6 +12,7 @@ from rich.table import Table
 
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.engine import BacktestResult
+from tradefolio.backtest.metric_registry import HEADLINE_PERCENT
 from tradefolio.backtest.metrics import Metrics
 from tradefolio.backtest.runner import run_config
 from tradefolio.cli.common import (
@@ -102,7 +103,7 @@ def _render_table(result: BacktestResult, metrics: Metrics, title: str) -> None:
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    percent = {"total_return", "cagr", "volatility", "max_drawdown", "exposure", "win_rate"}
+    percent = HEADLINE_PERCENT
     for name, value in metrics.as_dict().items():
         if name in percent:
             text = f"{value:.2%}"

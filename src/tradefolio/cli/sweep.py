@@ -30,7 +30,7 @@ from rich.progress import (
 from rich.table import Table
 
 from tradefolio.api.research import check_sweep, check_walk_forward, market_data, sweep_spec
-from tradefolio.backtest.metrics import TRADING_DAYS_PER_YEAR
+from tradefolio.backtest.metric_registry import HEADLINE_PERCENT, TRADING_DAYS_PER_YEAR
 from tradefolio.cli.common import (
     OutputFormat,
     print_csv,
@@ -247,7 +247,7 @@ def default_out(command: str, spec: SweepSpec, data: MarketData, extra: Any = No
 def _format(value: Any, name: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    percent = {"total_return", "cagr", "volatility", "max_drawdown", "exposure", "win_rate"}
+    percent = HEADLINE_PERCENT
     if name in percent:
         return f"{value:.2%}"
     if isinstance(value, bool):

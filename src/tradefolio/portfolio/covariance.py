@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from tradefolio.data.sessions import TRADING_DAYS_PER_YEAR
 from tradefolio.errors import DataError, InvalidParameter, MissingExtra
 from tradefolio.portfolio.choices import ESTIMATORS
 
@@ -29,7 +30,6 @@ if TYPE_CHECKING:  # annotations only: allocating needs no pandas
     import pandas as pd
 
 Estimator = Literal["sample", "ledoit-wolf"]
-TRADING_DAYS_PER_YEAR = 252
 
 
 @dataclass(frozen=True, slots=True)

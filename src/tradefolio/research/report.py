@@ -1,23 +1,19 @@
 """Reading a results table: which metric is better which way, a leaderboard, a heatmap.
 
-Every metric is "higher is better" (drawdowns are negative numbers, so the shallower one
-is higher) except `volatility` and `turnover`, where lower is better. Ties go to the lower
-run number, so a leaderboard is as deterministic as the table under it.
+Which way is better comes from `backtest.metric_registry` (lower for `volatility` and
+`turnover`, higher for the rest: drawdowns are negative numbers, so the shallower one is
+higher). Ties go to the lower run number, so a leaderboard is as deterministic as the table
+under it.
 """
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
-from tradefolio.backtest.metrics import TRADING_DAYS_PER_YEAR
+from tradefolio.backtest.metric_registry import LOWER_IS_BETTER, METRICS, RANKABLE
 from tradefolio.errors import InvalidParameter
 from tradefolio.research.dsr import DeflatedSharpe, deflated_sharpe_ratio
-from tradefolio.research.results import METRIC_COLUMNS
 
-LOWER_IS_BETTER = frozenset({"volatility", "turnover"})
-RANKABLE = (*METRIC_COLUMNS, "final_equity")
 #: The metric sweeps and walk-forward rank by unless told otherwise (`--metric`).
 DEFAULT_METRIC = "sharpe"
 
@@ -80,7 +76,7 @@ def deflated_of_best(table: pd.DataFrame, metric: str) -> DeflatedSharpe | None:
     best = ranked(table, metric)
     if best.empty or int(best["observations"].iloc[0]) < 2:
         return None
-    annual = math.sqrt(TRADING_DAYS_PER_YEAR)
+    annual = METRICS["sharpe"].annual_scale
     top = best.iloc[0]
     return deflated_sharpe_ratio(
         float(top["sharpe"]) / annual,

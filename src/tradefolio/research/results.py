@@ -27,25 +27,14 @@ from typing import Any
 
 import pandas as pd
 
+from tradefolio.backtest.metric_registry import HEADLINE_METRICS
 from tradefolio.errors import DataError, InvalidParameter, MissingExtra
 from tradefolio.research.tasks import RunOutcome, RunTask
 
 RESULTS_FILE = "results.parquet"
 MANIFEST_FILE = "sweep.json"
 PARTS_DIR = "parts"
-METRIC_COLUMNS = (
-    "total_return",
-    "cagr",
-    "volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "exposure",
-    "turnover",
-    "trades",
-    "win_rate",
-)
+METRIC_COLUMNS = HEADLINE_METRICS
 _INT_COLUMNS = ("run", "n_fills", "trades", "observations")
 _FLOAT_COLUMNS = (
     "final_equity",

@@ -24,7 +24,6 @@ all the points tried (`research.dsr`).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,7 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradefolio.backtest.metrics import TRADING_DAYS_PER_YEAR, compute_metrics
+from tradefolio.backtest.metric_registry import EQUITY_METRICS, METRICS
+from tradefolio.backtest.metrics import compute_metrics
 from tradefolio.errors import InvalidParameter
 from tradefolio.research.dsr import DeflatedSharpe, deflated_sharpe_ratio
 from tradefolio.research.executors import Executor
@@ -48,16 +48,6 @@ SCHEMES = ("rolling", "anchored")
 #: Default train and test windows in sessions (`--train`, `--test`): five years, then one.
 DEFAULT_TRAIN = 1260
 DEFAULT_TEST = 252
-#: Metrics of an equity curve alone (the stitched curve has no single set of fills).
-EQUITY_METRICS = (
-    "total_return",
-    "cagr",
-    "volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +268,7 @@ def run_walk_forward(
     in_best = _best(in_sample_outcomes, metric)
     deflated = None
     if in_best is not None and in_best.metrics is not None and (in_best.observations or 0) >= 2:
-        annual = math.sqrt(TRADING_DAYS_PER_YEAR)
+        annual = METRICS["sharpe"].annual_scale
         trial_sharpes = [
             float(o.metrics["sharpe"]) / annual
             for o in in_sample_outcomes
