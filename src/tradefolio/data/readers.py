@@ -16,7 +16,6 @@ column. Interior gaps raise unless `fill_gaps=True` (forward-fill) or, for `read
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +33,8 @@ from tradefolio.data.validation import (
     standard_frame,
     to_float_columns,
 )
-from tradefolio.errors import DataError, MissingExtra
+from tradefolio.errors import DataError
+from tradefolio.extras import import_extra
 
 Layout = Literal["wide", "long"]
 GapPolicy = Literal["raise", "fill", "keep"]
@@ -174,9 +174,7 @@ def _read_csv(file: Path, source: Source, compression: Any) -> tuple[pd.DataFram
 
 
 def _read_parquet(file: Path) -> tuple[pd.DataFrame, list[str]]:
-    if importlib.util.find_spec("pyarrow") is None:
-        raise MissingExtra("pyarrow", "data", "Reading Parquet price files")
-    import pyarrow.parquet as pq  # lazy: optional extra
+    pq = import_extra("pyarrow.parquet", "data", "Reading Parquet price files")
 
     try:
         stored = [n for n in pq.read_schema(file).names if not n.startswith("__index_level_")]

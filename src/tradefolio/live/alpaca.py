@@ -46,7 +46,8 @@ from functools import partial
 from typing import Any, NoReturn, Protocol, TypeVar
 from urllib.parse import urlparse
 
-from tradefolio.errors import BrokerError, InvalidParameter, MissingExtra
+from tradefolio.errors import AccountMismatch, BrokerError, InvalidParameter
+from tradefolio.extras import import_extra
 from tradefolio.live.broker import (
     BrokerAccount,
     BrokerPosition,
@@ -109,14 +110,11 @@ class _Sdk:
 
 
 def _sdk() -> _Sdk:
-    try:
-        exceptions = importlib.import_module("alpaca.common.exceptions")
-        enums = importlib.import_module("alpaca.trading.enums")
-        requests_module = importlib.import_module("alpaca.trading.requests")
-        client_module = importlib.import_module("alpaca.trading.client")
-        common_enums = importlib.import_module("alpaca.common.enums")
-    except ImportError as exc:
-        raise MissingExtra("alpaca-py", "alpaca", "--broker alpaca") from exc
+    exceptions = import_extra("alpaca.common.exceptions", "alpaca", "--broker alpaca")
+    enums = import_extra("alpaca.trading.enums", "alpaca", "--broker alpaca")
+    requests_module = import_extra("alpaca.trading.requests", "alpaca", "--broker alpaca")
+    client_module = import_extra("alpaca.trading.client", "alpaca", "--broker alpaca")
+    common_enums = import_extra("alpaca.common.enums", "alpaca", "--broker alpaca")
     http = importlib.import_module("requests")
     pydantic = importlib.import_module("pydantic")
     return _Sdk(
@@ -177,10 +175,6 @@ def _sdk_version() -> str:
 PAPER_HOST = "paper-api.alpaca.markets"
 LIVE_HOST = "api.alpaca.markets"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-class AccountMismatch(BrokerError, InvalidParameter):
-    """The endpoint or the account reached is not the one the explicit flag chose."""
 
 
 def redact_url(url: str) -> str:

@@ -36,7 +36,8 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from tradefolio.errors import BrokerError, MissingExtra
+from tradefolio.errors import BrokerError
+from tradefolio.extras import import_extra
 from tradefolio.live.alpaca import (
     DEFAULT_TIMEOUT_SECONDS,
     KEY_ENV,
@@ -73,14 +74,11 @@ class _DataSdk:
 
 
 def _sdk() -> _DataSdk:
-    try:
-        exceptions = importlib.import_module("alpaca.common.exceptions")
-        historical = importlib.import_module("alpaca.data.historical")
-        requests_module = importlib.import_module("alpaca.data.requests")
-        timeframe = importlib.import_module("alpaca.data.timeframe")
-        enums = importlib.import_module("alpaca.data.enums")
-    except ImportError as exc:
-        raise MissingExtra("alpaca-py", "alpaca", "--feed broker") from exc
+    exceptions = import_extra("alpaca.common.exceptions", "alpaca", "--feed broker")
+    historical = import_extra("alpaca.data.historical", "alpaca", "--feed broker")
+    requests_module = import_extra("alpaca.data.requests", "alpaca", "--feed broker")
+    timeframe = import_extra("alpaca.data.timeframe", "alpaca", "--feed broker")
+    enums = import_extra("alpaca.data.enums", "alpaca", "--feed broker")
     http = importlib.import_module("requests")
     pydantic = importlib.import_module("pydantic")
     return _DataSdk(

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from tradefolio.errors import TradefolioError
+from tradefolio.errors import InvalidTransition
 
 
 class Side(StrEnum):
@@ -76,10 +76,6 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     _S.CANCELED: frozenset(),
     _S.REJECTED: frozenset(),
 }
-
-
-class InvalidTransition(TradefolioError):
-    """An order was asked to move along an edge the state machine does not have."""
 
 
 def check_transition(current: OrderStatus, new: OrderStatus) -> None:

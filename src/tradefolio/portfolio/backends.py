@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tradefolio.errors import InfeasibleAllocation, InvalidParameter, MissingExtra, SolverError
+from tradefolio.errors import InfeasibleAllocation, InvalidParameter, SolverError
 from tradefolio.errors import SolverUnavailable as SolverUnavailableError
+from tradefolio.extras import import_extra
 from tradefolio.portfolio.branch_and_bound import branch_and_bound, suits_branch_and_bound
 from tradefolio.portfolio.mip import (
     MIP_SOLVERS,
@@ -308,11 +309,7 @@ def _solve_branch_and_bound(
 
 def load_mathopt() -> Any:
     """Import OR-Tools MathOpt lazily, naming the extra when it is missing."""
-    try:
-        from ortools.math_opt.python import mathopt
-    except ImportError as exc:
-        raise MissingExtra("ortools", "portfolio", "the quadratic allocator") from exc
-    return mathopt
+    return import_extra("ortools.math_opt.python.mathopt", "portfolio", "the quadratic allocator")
 
 
 def _solve_mathopt(
