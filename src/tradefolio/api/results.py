@@ -171,7 +171,7 @@ class AllocationResult:
 
     @property
     def model(self) -> str | None:
-        """The composable model's objective name; `None` when only seed options were used."""
+        """The composable model's objective name; `None` for the score model's options alone."""
         return self.raw.objective_name if self.composed else None
 
     @property

@@ -234,13 +234,13 @@ def allocate_command(
     options.validate()
     model = options.uses_model(sectors=sectors_file is not None, holdings=holdings_file is not None)
     if candidates_file is not None and not model:
-        # a candidates file and the seed model: no price history to read
-        options.validate_seed(SOLVERS, FACTOR_CHOICES)
+        # a candidates file and the score model: no price history to read
+        options.validate_score_model(SOLVERS, FACTOR_CHOICES)
         require(
             prices_file is None and scores_file is None,
             "--candidates already holds scores and prices; drop --prices/--scores",
         )
-        seed = allocate(
+        allocation = allocate(
             read_candidates(candidates_file),
             capital,
             options.params,
@@ -248,7 +248,7 @@ def allocate_command(
             solver=solver or "cbc",
             time_limit=time_limit,
         )
-        _print(seed, fractional, {}, f"allocation of {candidates_file}", output)
+        _print(allocation, fractional, {}, f"allocation of {candidates_file}", output)
         return
     from tradefolio.api.allocation import allocate_with  # pandas: only when prices are read
 

@@ -30,7 +30,7 @@ def print_infeasible(error: InfeasibleAllocation) -> None:
 def model_result_to_json(
     result: PortfolioResult, fractional: bool, excluded: dict[str, str]
 ) -> Any:
-    """The seed JSON contract plus `model`, `costs`, `turnover` and `trades`."""
+    """The score model's JSON contract plus `model`, `costs`, `turnover` and `trades`."""
     return {
         **allocation_json(result, fractional, excluded),
         "model": result.objective_name,

@@ -1,4 +1,4 @@
-"""The `allocate --format json` contract, written once for the seed and the composable model."""
+"""The `allocate --format json` contract, written once for the score and composable models."""
 
 from __future__ import annotations
 
