@@ -80,8 +80,7 @@ from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
 from tradefolio.errors import BrokerError, DataError, InvalidParameter
 from tradefolio.execution.strategy import rebalance_sizer
-from tradefolio.live.alpaca import KEY_ENV, SECRET_ENV, AlpacaBroker
-from tradefolio.live.alpaca_data import DATA_FEEDS, AlpacaMarketData
+from tradefolio.live.alpaca import DATA_FEEDS, KEY_ENV, SECRET_ENV, AlpacaBroker, AlpacaMarketData
 from tradefolio.live.broker import Broker
 from tradefolio.live.feed import Bar, ReplayFeed
 from tradefolio.live.journal import (

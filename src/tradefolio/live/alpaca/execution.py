@@ -5,21 +5,20 @@ The adapter wraps alpaca-py's `TradingClient` and owns the exactly-once rules fo
 * **One POST per submit.** alpaca-py 0.44's `RESTClient._request` retries *every* method,
   ``POST /v2/orders`` included, on HTTP 429 and 504 (3 times, 3 s apart), and
   `TradingClient` offers no way to turn that off. The client's retry count is set to 0
-  (`disable_sdk_retries`). A submit whose answer is lost — timeout, connection error,
+  (`client.disable_sdk_retries`). A submit whose answer is lost — timeout, connection error,
   429, any 5xx, an unparsable 200 — raises `SubmitOutcomeUnknown`; the trader resolves it
   by looking the order up by its client order id, never by resending.
-* **A request timeout.** The SDK sends requests with none (a dead connection would hang the
-  trader forever), so the session's ``request`` is wrapped to pass ``timeout=``.
+* **A request timeout** on every request (`client.install_timeout`).
 * **Duplicates are answers.** ``422 {"code": 40010001, "message": "client_order_id must be
   unique"}`` means the order is already there (typically the first attempt of a submit
   whose answer was lost): it is looked up with ``GET /v2/orders:by_client_order_id`` and
   returned. 40010001 is Alpaca's generic validation code, so the message is checked too.
 * **Definitive refusals** (400/403/other 422: bad quantity, insufficient buying power, ...)
   raise `OrderRejected`; nothing was placed.
-* **Reads may retry** (they are idempotent): `read_retries` times on 429/5xx/timeouts,
-  then `SubmitOutcomeUnknown` ("not observed"), which the trader treats as "ask again
-  later". ``404`` on a client-id lookup is "never seen" only when the body is Alpaca's JSON
-  error; a bare 404 (a proxy, a wrong URL) is a `BrokerError`, never "not there".
+* **Reads may retry** (they are idempotent, `client.retry_reads`): `read_retries` times on
+  429/5xx/timeouts, then `SubmitOutcomeUnknown` ("not observed"), which the trader treats
+  as "ask again later". ``404`` on a client-id lookup is "never seen" only when the body
+  is Alpaca's JSON error; a bare 404 (a proxy, a wrong URL) is a `BrokerError`, never "not there".
 
 Money is exact: Alpaca sends quantities and prices as decimal strings, which become
 `Decimal` without passing through float. Execution reports are cumulative (``filled_qty``,
@@ -27,26 +26,39 @@ Money is exact: Alpaca sends quantities and prices as decimal strings, which bec
 same way. Alpaca charges no commission on equities, so ``commission`` is 0; regulatory fees
 on sells are account activities, not order fields, and show up only in cash.
 
-Keys come from ``APCA_API_KEY_ID`` / ``APCA_API_SECRET_KEY`` and live only inside the SDK
-client: no message, ``repr`` or journal row of this module contains them.
+Keys, endpoint checks and the paper/live account choice are `client`'s: no message,
+``repr`` or journal row of this module contains a key.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
 import os
 import time
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext, suppress
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any, NoReturn, Protocol, TypeVar
-from urllib.parse import urlparse
 
-from tradefolio.errors import BrokerError, InvalidParameter, MissingExtra
+from tradefolio.errors import BrokerError
+from tradefolio.live.alpaca.client import (
+    DEFAULT_TIMEOUT_SECONDS,
+    KEY_ENV,
+    SECRET_ENV,
+    URL_ENV,
+    AccountMismatch,
+    ReadFailed,
+    ReadPolicy,
+    check_account_choice,
+    check_url,
+    classify,
+    create_trading_client,
+    load_sdk,
+    read_keys,
+    redact_url,
+    retry_reads,
+)
 from tradefolio.live.broker import (
     BrokerAccount,
     BrokerPosition,
@@ -57,13 +69,6 @@ from tradefolio.live.broker import (
 )
 from tradefolio.live.orders import BrokerOrder, OrderRequest, OrderStatus, Side
 
-KEY_ENV = "APCA_API_KEY_ID"
-SECRET_ENV = "APCA_API_SECRET_KEY"
-#: Optional endpoint override (a proxy, or the loopback fake server of the tests).
-URL_ENV = "APCA_API_BASE_URL"
-#: The alpaca-py version whose private internals (`_retry`, `_session`) this module sets.
-TESTED_SDK_VERSION = "0.44.0"
-DEFAULT_TIMEOUT_SECONDS = 10.0
 #: Orders are DAY orders: none can receive a fill more than a few sessions after it was
 #: submitted, so `fills_since` looks back this far by submission time.
 FILL_LOOKBACK = timedelta(days=7)
@@ -90,217 +95,6 @@ class TradingApi(Protocol):
     def get_all_positions(self) -> Any: ...
     def get_account(self) -> Any: ...
     def get_clock(self) -> Any: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Sdk:
-    """The alpaca-py, requests and pydantic names the adapter needs, imported lazily."""
-
-    api_error: type[Exception]
-    request_error: type[Exception]
-    validation_error: type[Exception]
-    trading_client: Any
-    market_order_request: Any
-    get_orders_request: Any
-    order_side: Any
-    time_in_force: Any
-    query_order_status: Any
-    sort: Any
-
-
-def _sdk() -> _Sdk:
-    try:
-        exceptions = importlib.import_module("alpaca.common.exceptions")
-        enums = importlib.import_module("alpaca.trading.enums")
-        requests_module = importlib.import_module("alpaca.trading.requests")
-        client_module = importlib.import_module("alpaca.trading.client")
-        common_enums = importlib.import_module("alpaca.common.enums")
-    except ImportError as exc:
-        raise MissingExtra("alpaca-py", "alpaca", "--broker alpaca") from exc
-    http = importlib.import_module("requests")
-    pydantic = importlib.import_module("pydantic")
-    return _Sdk(
-        api_error=exceptions.APIError,
-        request_error=http.RequestException,
-        validation_error=pydantic.ValidationError,
-        trading_client=client_module.TradingClient,
-        market_order_request=requests_module.MarketOrderRequest,
-        get_orders_request=requests_module.GetOrdersRequest,
-        order_side=enums.OrderSide,
-        time_in_force=enums.TimeInForce,
-        query_order_status=enums.QueryOrderStatus,
-        sort=common_enums.Sort,
-    )
-
-
-def disable_sdk_retries(client: Any) -> None:
-    # Pinned to alpaca-py 0.44.0 (extra `alpaca`): `RESTClient.__init__` sets `_retry = 3`
-    # and `_request` retries any method on 429/504 while `_retry` > 0, resending
-    # POST /v2/orders. `TradingClient` does not expose `retry_attempts`, and the base class
-    # ignores a value of 0 there anyway, so the attribute is set directly. Checked rather
-    # than assumed: if a future SDK renames it, constructing the broker fails loudly instead
-    # of silently resending orders.
-    if not isinstance(getattr(client, "_retry", None), int):
-        raise BrokerError(
-            f"alpaca-py {_sdk_version()} has no RESTClient._retry; tradefolio's Alpaca adapter "
-            f"is tested with alpaca-py=={TESTED_SDK_VERSION}: pip install 'tradefolio[alpaca]'"
-        )
-    client._retry = 0
-
-
-def install_timeout(client: Any, timeout: float) -> None:
-    # Same pin: alpaca-py 0.44.0 calls `self._session.request(method, url, **opts)` without
-    # a timeout, so a half-open connection would block the trader forever.
-    session = getattr(client, "_session", None)
-    if session is None or not callable(getattr(session, "request", None)):
-        raise BrokerError(
-            f"alpaca-py {_sdk_version()} has no RESTClient._session; tradefolio's Alpaca "
-            f"adapter is tested with alpaca-py=={TESTED_SDK_VERSION}"
-        )
-    original = session.request
-
-    def request_with_timeout(method: str, url: str, **kwargs: Any) -> Any:
-        kwargs.setdefault("timeout", timeout)
-        return original(method, url, **kwargs)
-
-    session.request = request_with_timeout
-
-
-def _sdk_version() -> str:
-    try:
-        return importlib.metadata.version("alpaca-py")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-#: Alpaca's trading endpoints: the account an endpoint reaches is fixed by its host.
-PAPER_HOST = "paper-api.alpaca.markets"
-LIVE_HOST = "api.alpaca.markets"
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-class AccountMismatch(BrokerError, InvalidParameter):
-    """The endpoint or the account reached is not the one the explicit flag chose."""
-
-
-def redact_url(url: str) -> str:
-    """`url` as scheme, host and port only — no credentials, path (a proxy's token may
-    live there), query or fragment: what may be printed or stored. An IPv6 host is shown
-    in brackets."""
-    try:
-        parsed = urlparse(url)
-        host = parsed.hostname or "?"
-        port = f":{parsed.port}" if parsed.port else ""
-    except ValueError:
-        return "<unparsable URL>"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parsed.scheme}://{host}{port}"
-
-
-def check_url(url: str, env_name: str = URL_ENV) -> None:
-    """Keys travel in headers: refuse plain http except to this machine, and a URL carrying
-    credentials (``user:password@``), which would be printed and stored with it."""
-    try:
-        parsed = urlparse(url)
-        hostname, username, password = parsed.hostname, parsed.username, parsed.password
-        parsed.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as exc:
-        raise InvalidParameter(f"{env_name} is not a valid URL ({exc})") from exc
-    if username is not None or password is not None:
-        raise InvalidParameter(
-            f"{env_name} must not contain credentials (user:password@host); the keys go in "
-            f"{KEY_ENV} and {SECRET_ENV}"
-        )
-    if parsed.query or parsed.fragment or "?" in url or "#" in url:
-        raise InvalidParameter(
-            f"{env_name} must not contain a query or fragment (?... or #...; it would be "
-            f"sent, printed and stored); pass only the endpoint, e.g. {redact_url(url)}"
-        )
-    if parsed.scheme not in ("http", "https") or not hostname:
-        raise BrokerError(f"{env_name} must be an http(s) URL, got {redact_url(url)!r}")
-    if parsed.scheme == "http" and hostname not in _LOOPBACK:
-        raise BrokerError(f"{env_name} must use https (API keys are sent with every request)")
-
-
-def normalise_host(host: str) -> str:
-    """`host` as DNS resolves it: IDNA-encoded (which also maps the ideographic and
-    full-width dots to "."), lower case, without the trailing root dots — so
-    ``API.alpaca.markets.`` is compared as ``api.alpaca.markets``."""
-    host = host.strip()
-    with suppress(UnicodeError):
-        host = host.encode("idna").decode("ascii")
-    return host.lower().rstrip(".")
-
-
-def check_account_choice(url: str | None, paper: bool) -> None:
-    """The account is chosen by the explicit flag alone: an endpoint override naming the
-    other account's Alpaca host is refused, naming both (older tools set
-    ``APCA_API_BASE_URL`` to select live trading)."""
-    if url is None:
-        return
-    host = normalise_host(urlparse(url).hostname or "")
-    flag = "--paper-account" if paper else "--live-account"
-    other = LIVE_HOST if paper else PAPER_HOST
-    if host == other:
-        kind = "live (real-money)" if paper else "paper"
-        fix = "--live-account" if paper else "--paper-account"
-        raise AccountMismatch(
-            f"{URL_ENV}={redact_url(url)} is Alpaca's {kind} endpoint but {flag} was "
-            f"chosen; unset {URL_ENV} or pass {fix}"
-        )
-
-
-def create_trading_client(
-    api_key: str,
-    secret_key: str,
-    *,
-    paper: bool = True,
-    url_override: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
-) -> Any:
-    """An alpaca-py `TradingClient` with its automatic retries off and a request timeout."""
-    if timeout <= 0:
-        raise BrokerError(f"the Alpaca request timeout must be > 0 seconds, got {timeout}")
-    if url_override is not None:
-        check_url(url_override)
-    sdk = _sdk()
-    client = sdk.trading_client(
-        api_key=api_key, secret_key=secret_key, paper=paper, url_override=url_override
-    )
-    disable_sdk_retries(client)
-    install_timeout(client, timeout)
-    return client
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    """An SDK exception, classified."""
-
-    status: int | None  # HTTP status; None when no response was observed
-    code: int | None  # Alpaca's error code from a JSON body
-    message: str
-    alpaca_body: bool  # the body was Alpaca's JSON error shape
-
-    @property
-    def transient(self) -> bool:
-        """No definitive answer: the request may or may not have been acted upon."""
-        return self.status is None or self.status == 429 or self.status >= 500
-
-    @property
-    def duplicate_client_id(self) -> bool:
-        text = self.message.lower()
-        return (
-            self.status == 422
-            and self.code == 40010001
-            and "client_order_id" in text
-            and "unique" in text
-        )
-
-    def describe(self) -> str:
-        where = f"HTTP {self.status}" if self.status is not None else "no response"
-        code = f" code {self.code}" if self.code is not None else ""
-        return f"{where}{code}: {self.message[:200]}"
 
 
 def _decimal(value: Any, what: str) -> Decimal:
@@ -367,18 +161,21 @@ class AlpacaBroker:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        if read_retries < 0:
-            raise BrokerError(f"read_retries must be >= 0, got {read_retries}")
         self._client = client
-        self._sdk = _sdk()
+        self._sdk = load_sdk("--broker alpaca")
+        self._reads = ReadPolicy(
+            sdk=self._sdk,
+            retries=read_retries,
+            wait=read_retry_wait,
+            sleep=sleep,
+            unavailable=SubmitOutcomeUnknown,
+            unexpected=(self._sdk.validation_error,),
+        )
         self.endpoint = endpoint
-        self.read_retries = read_retries
-        self.read_retry_wait = read_retry_wait
         self.fill_lookback = fill_lookback
         self.acceptance_window = acceptance_window
         #: The account the flags chose (None: not checked); `check_ready` verifies it.
         self.paper = paper
-        self._sleep = sleep
         self._clock = clock or (lambda: datetime.now(UTC))
 
     @classmethod
@@ -393,17 +190,13 @@ class AlpacaBroker:
         """Keys from ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY``; endpoint from
         ``APCA_API_BASE_URL`` when set, else Alpaca's paper or live endpoint."""
         env = os.environ if environ is None else environ
-        missing = [name for name in (KEY_ENV, SECRET_ENV) if not env.get(name)]
-        if missing:
-            raise BrokerError(
-                f"--broker alpaca needs the environment variables {', '.join(missing)}"
-            )
+        api_key, secret_key = read_keys(env, "--broker alpaca")
         url = env.get(URL_ENV) or None
         if url is not None:
             check_url(url)
         check_account_choice(url, paper)
         client = create_trading_client(
-            env[KEY_ENV], env[SECRET_ENV], paper=paper, url_override=url, timeout=timeout
+            api_key, secret_key, paper=paper, url_override=url, timeout=timeout
         )
         endpoint = redact_url(url) if url else ("alpaca paper" if paper else "alpaca LIVE")
         return cls(client, endpoint=endpoint, paper=paper, **options)
@@ -411,50 +204,19 @@ class AlpacaBroker:
     def __repr__(self) -> str:
         return f"AlpacaBroker(endpoint={self.endpoint!r})"
 
-    # -- errors ----------------------------------------------------------------------------
+    @property
+    def read_retries(self) -> int:
+        """How often a read is retried on a transient failure before it gives up."""
+        return self._reads.retries
 
-    def _classify(self, exc: Exception) -> _Failure | None:
-        """An SDK/transport exception as a `_Failure`; None if it is not one of theirs."""
-        if isinstance(exc, self._sdk.api_error):
-            status = getattr(exc, "status_code", None)
-            text = str(exc)
-            code: int | None = None
-            message = text
-            alpaca_body = False
-            try:
-                code = int(exc.code)  # type: ignore[attr-defined]
-                message = str(exc.message)  # type: ignore[attr-defined]
-                alpaca_body = True
-            except (ValueError, TypeError, KeyError, AttributeError):
-                pass  # not Alpaca's JSON (an HTML gateway page, an empty body)
-            return _Failure(status, code, message, alpaca_body)
-        if isinstance(exc, self._sdk.request_error):
-            return _Failure(None, None, f"{type(exc).__name__}: {exc}", False)
-        return None
+    # -- requests --------------------------------------------------------------------------
 
     def _read(self, what: str, call: Callable[[], _T]) -> _T:
-        """Run an idempotent request, retrying transient failures; then give up with
-        `SubmitOutcomeUnknown` (the caller asks again later)."""
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except Exception as exc:
-                failure = self._classify(exc)
-                if failure is None:
-                    if isinstance(exc, self._sdk.validation_error):
-                        raise BrokerError(f"Alpaca {what}: unexpected answer: {exc}") from exc
-                    raise
-                if not failure.transient:
-                    raise _ReadFailed(failure) from exc
-                if attempt >= self.read_retries:
-                    raise SubmitOutcomeUnknown(
-                        f"Alpaca {what}: {failure.describe()} (after {attempt + 1} attempts)"
-                    ) from exc
-            attempt += 1
-            self._sleep(self.read_retry_wait * attempt)
+        """An idempotent request, retried on transient failures; then `SubmitOutcomeUnknown`
+        (the caller asks again later). A definitive HTTP error raises `ReadFailed`."""
+        return retry_reads(what, call, self._reads)
 
-    def _fail(self, what: str, error: _ReadFailed) -> NoReturn:
+    def _fail(self, what: str, error: ReadFailed) -> NoReturn:
         raise BrokerError(f"Alpaca {what}: {error.failure.describe()}") from error
 
     # -- Broker protocol -------------------------------------------------------------------
@@ -491,7 +253,7 @@ class AlpacaBroker:
         try:
             placed = self._client.submit_order(request)
         except Exception as exc:
-            failure = self._classify(exc)
+            failure = classify(exc, self._sdk)
             if failure is None:
                 if isinstance(exc, self._sdk.validation_error):
                     # HTTP 200 with an answer the SDK could not parse: the order exists.
@@ -545,7 +307,7 @@ class AlpacaBroker:
             return
         try:
             self._read("cancel", lambda: self._client.cancel_order_by_id(found.broker_order_id))
-        except _ReadFailed as exc:
+        except ReadFailed as exc:
             if exc.failure.status in (404, 422):
                 return  # filled or canceled meanwhile: not cancelable
             self._fail(f"cancel {client_order_id}", exc)
@@ -556,7 +318,7 @@ class AlpacaBroker:
             remote = self._read(
                 "order lookup", lambda: self._client.get_order_by_client_id(client_order_id)
             )
-        except _ReadFailed as exc:
+        except ReadFailed as exc:
             if exc.failure.status == 404 and exc.failure.alpaca_body:
                 return None
             self._fail(f"lookup of {client_order_id}", exc)
@@ -612,7 +374,7 @@ class AlpacaBroker:
             request = self._sdk.get_orders_request(**fields)
             try:
                 page = self._read("order list", partial(self._client.get_orders, filter=request))
-            except _ReadFailed as exc:
+            except ReadFailed as exc:
                 self._fail("order list", exc)
             fresh = [o for o in page if str(o.id) not in seen]
             for remote in fresh:
@@ -630,7 +392,7 @@ class AlpacaBroker:
         """Non-zero positions (short ones negative)."""
         try:
             remote = self._read("positions", self._client.get_all_positions)
-        except _ReadFailed as exc:
+        except ReadFailed as exc:
             self._fail("positions", exc)
         result: list[BrokerPosition] = []
         for position in remote:
@@ -646,7 +408,7 @@ class AlpacaBroker:
         """Cash and equity as Alpaca reports them."""
         try:
             remote = self._read("account", self._client.get_account)
-        except _ReadFailed as exc:
+        except ReadFailed as exc:
             self._fail("account", exc)
         if remote.cash is None or remote.equity is None:
             raise BrokerError("Alpaca's account answer has no cash or equity")
@@ -661,7 +423,7 @@ class AlpacaBroker:
         try:
             remote = self._read("account", self._client.get_account)
             self._read("clock", self._client.get_clock)
-        except _ReadFailed as exc:
+        except ReadFailed as exc:
             if exc.failure.status in (401, 403):
                 raise BrokerError(
                     f"Alpaca refused the keys in {KEY_ENV}/{SECRET_ENV} "
@@ -722,27 +484,4 @@ class AlpacaBroker:
         )
 
 
-class _ReadFailed(Exception):
-    """A definitive (non-transient) HTTP error of a read, for the caller to interpret."""
-
-    def __init__(self, failure: _Failure) -> None:
-        super().__init__(failure.describe())
-        self.failure = failure
-
-
-__all__ = [
-    "KEY_ENV",
-    "SECRET_ENV",
-    "TESTED_SDK_VERSION",
-    "URL_ENV",
-    "AccountMismatch",
-    "AlpacaBroker",
-    "TradingApi",
-    "check_account_choice",
-    "check_url",
-    "create_trading_client",
-    "disable_sdk_retries",
-    "install_timeout",
-    "map_status",
-    "redact_url",
-]
+__all__ = ["AlpacaBroker", "TradingApi", "map_status"]
