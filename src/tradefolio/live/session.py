@@ -34,8 +34,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from tradefolio.data.readers import read_benchmark, read_panel
-from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
+from tradefolio.data.market import load_benchmark, load_panel
 from tradefolio.errors import BrokerError, DataError, InvalidParameter
 from tradefolio.execution.sizing_policy import SizingPolicy
 from tradefolio.execution.strategy import Strategy, rebalance_sizer
@@ -388,7 +387,7 @@ def _status_payload(journal: Journal) -> dict[str, Any]:
 
 
 def _load_closes(prices_file: Path | None) -> pd.DataFrame:
-    closes = load_sample_prices() if prices_file is None else read_panel(prices_file).close
+    closes = load_panel(prices_file).close
     if closes.shape[0] < 2 or closes.shape[1] < 1:
         # As `backtest` says it: a replay needs a session to decide on and one to trade on.
         raise DataError(
@@ -474,13 +473,7 @@ class LiveSession:
         else:
             closes = _load_closes(options.prices_file)
             session_identity[PRICES_KEY] = prices_fingerprint(closes)
-            benchmark = None
-            if setup.uses_benchmark:
-                benchmark = (
-                    read_benchmark(options.benchmark_file)
-                    if options.benchmark_file
-                    else load_sample_benchmark()
-                )
+            benchmark = load_benchmark(options.benchmark_file, needed=setup.uses_benchmark)
             replay = ReplayFeed(closes, speed=options.speed)
             symbols = [str(c) for c in closes.columns]
             adapter = PlannedStrategy(
