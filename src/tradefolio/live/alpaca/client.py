@@ -65,6 +65,14 @@ class Sdk:
     # trading
     trading_client: Any
     market_order_request: Any
+    limit_order_request: Any
+    stop_order_request: Any
+    stop_limit_order_request: Any
+    trailing_stop_order_request: Any
+    take_profit_request: Any
+    stop_loss_request: Any
+    replace_order_request: Any
+    order_class: Any
     get_orders_request: Any
     order_side: Any
     time_in_force: Any
@@ -102,6 +110,14 @@ def load_sdk(purpose: str) -> Sdk:
         validation_error=pydantic.ValidationError,
         trading_client=trading_client.TradingClient,
         market_order_request=trading_requests.MarketOrderRequest,
+        limit_order_request=trading_requests.LimitOrderRequest,
+        stop_order_request=trading_requests.StopOrderRequest,
+        stop_limit_order_request=trading_requests.StopLimitOrderRequest,
+        trailing_stop_order_request=trading_requests.TrailingStopOrderRequest,
+        take_profit_request=trading_requests.TakeProfitRequest,
+        stop_loss_request=trading_requests.StopLossRequest,
+        replace_order_request=trading_requests.ReplaceOrderRequest,
+        order_class=trading_enums.OrderClass,
         get_orders_request=trading_requests.GetOrdersRequest,
         order_side=trading_enums.OrderSide,
         time_in_force=trading_enums.TimeInForce,

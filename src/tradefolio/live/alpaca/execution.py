@@ -34,14 +34,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any, NoReturn, Protocol, TypeVar
 
 from tradefolio.errors import BrokerError
+from tradefolio.execution.orders import OrderType, TimeInForce
 from tradefolio.live.alpaca.client import (
     DEFAULT_TIMEOUT_SECONDS,
     KEY_ENV,
@@ -59,6 +61,13 @@ from tradefolio.live.alpaca.client import (
     redact_url,
     retry_reads,
 )
+from tradefolio.live.alpaca.order_types import (
+    NotNative,
+    group_request,
+    order_request,
+    plan_group,
+    replace_request,
+)
 from tradefolio.live.broker import (
     BrokerAccount,
     BrokerPosition,
@@ -69,8 +78,10 @@ from tradefolio.live.broker import (
 )
 from tradefolio.live.orders import BrokerOrder, OrderRequest, OrderStatus, Side
 
-#: Orders are DAY orders: none can receive a fill more than a few sessions after it was
-#: submitted, so `fills_since` looks back this far by submission time.
+#: `fills_since` considers orders submitted up to this long before its `since` (Alpaca
+#: filters listings by submission time): every DAY order, and GTC orders of that age; an
+#: older GTC order's fills are found by looking the order up (`get_order`), as the trader
+#: does for every order it journaled.
 FILL_LOOKBACK = timedelta(days=7)
 #: How long after a submit was first looked up in vain Alpaca may still act on it (a POST
 #: whose answer timed out can be processed late): before this, an empty lookup is not proof
@@ -90,6 +101,8 @@ class TradingApi(Protocol):
 
     def submit_order(self, order_data: Any) -> Any: ...
     def get_order_by_client_id(self, client_id: str) -> Any: ...
+    def get_order_by_id(self, order_id: Any, filter: Any = None) -> Any: ...
+    def replace_order_by_id(self, order_id: Any, order_data: Any = None) -> Any: ...
     def get_orders(self, filter: Any = None) -> Any: ...
     def cancel_order_by_id(self, order_id: Any) -> Any: ...
     def get_all_positions(self) -> Any: ...
@@ -141,6 +154,20 @@ def _as_utc(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
+@dataclass(frozen=True, slots=True)
+class _Leg:
+    """A leg of a native OCO / bracket, which Alpaca holds under its own client id: the
+    trader's client id for it is ours, the venue's order id is `broker_order_id`."""
+
+    parent_client_id: str
+    role: str  # "take_profit" or "stop_loss"
+    broker_order_id: str
+
+
+def _leg_role(remote: Any) -> str:
+    return "take_profit" if _enum_value(remote.type) == "limit" else "stop_loss"
+
+
 class AlpacaBroker:
     """The `Broker` protocol over an Alpaca trading account (paper or live).
 
@@ -177,6 +204,8 @@ class AlpacaBroker:
         #: The account the flags chose (None: not checked); `check_ready` verifies it.
         self.paper = paper
         self._clock = clock or (lambda: datetime.now(UTC))
+        #: The legs of native groups by the trader's client id (`submit_group`, `track`).
+        self._legs: dict[str, _Leg] = {}
 
     @classmethod
     def from_env(
@@ -227,31 +256,92 @@ class AlpacaBroker:
         return nullcontext()
 
     def submit(self, order: OrderRequest) -> BrokerOrder:
-        """POST the market order once (time in force DAY, our client order id).
+        """POST the order once, in its native form (type, prices, trail, time in force; our
+        client order id).
 
         Returns the broker's report; for a duplicate client id, the existing order's.
         Raises `SubmitOutcomeUnknown` when the answer was not observed, `OrderRejected` on
-        a definitive refusal, `DuplicateClientOrderId` when Alpaca says duplicate but the
-        lookup does not find it yet.
+        a definitive refusal — `NotNative` (nothing sent) when Alpaca has no native form
+        for the order alone (`order_types`: e.g. one exit of an OCO group, which goes
+        through `submit_group`) — and `DuplicateClientOrderId` when Alpaca says duplicate
+        but the lookup does not find it yet.
         """
         if order.quantity <= 0:
             raise OrderRejected(f"{order.client_order_id}: quantity must be > 0")
-        quantity = float(order.quantity)
-        if Decimal(repr(quantity)) != order.quantity:
-            # The SDK's request model holds qty as float; refuse rather than round.
-            raise OrderRejected(
-                f"{order.client_order_id}: quantity {order.quantity} is not exactly "
-                "representable in alpaca-py's request"
+        request = order_request(self._sdk, order)
+        return self._report(self._post(order, lambda: self._client.submit_order(request)))
+
+    def submit_group(self, orders: Sequence[OrderRequest]) -> list[BrokerOrder]:
+        """POST a group as one native order, once: an entry with its exits (a bracket, or
+        an OTO with one exit) or the two exits of one OCO group (see `order_types`).
+
+        The venue holds the group under one client id (the entry's; an OCO's take-profit);
+        the other orders are its legs, reported under the client ids given here (this
+        broker remembers them; after a restart `track` re-learns them). Returns the
+        reports in the order of `orders`. Raises as `submit` does; `NotNative` when the
+        group has no native form, which the trader then manages itself.
+        """
+        if any(order.quantity <= 0 for order in orders):
+            raise OrderRejected(f"{orders[0].client_order_id}: quantity must be > 0")
+        group = plan_group(orders)
+        request = group_request(self._sdk, group)
+        placed = self._post(group.parent, lambda: self._client.submit_order(request))
+        return self._learn(group.parent.client_order_id, group.legs, placed, orders)
+
+    def track(self, orders: Sequence[OrderRequest]) -> list[BrokerOrder] | None:
+        """Re-learn a group placed by `submit_group` (e.g. after a restart) from the venue;
+        its reports in the order of `orders`, or None when the venue does not hold it."""
+        group = plan_group(orders)
+        parent_id = group.parent.client_order_id
+        remote = self._lookup(parent_id)
+        if remote is None:
+            return None
+        return self._learn(parent_id, group.legs, remote, orders)
+
+    def _learn(
+        self,
+        parent_id: str,
+        legs: Mapping[str, OrderRequest],
+        remote: Any,
+        orders: Sequence[OrderRequest],
+    ) -> list[BrokerOrder]:
+        """Remember which venue leg of `remote` (the group's parent) is which of our
+        orders, by role (a limit leg is the take-profit, a stop the stop loss)."""
+        by_role = {_leg_role(leg): leg for leg in getattr(remote, "legs", None) or []}
+        if set(by_role) != set(legs):
+            raise BrokerError(
+                f"Alpaca holds {parent_id} with legs {sorted(by_role)}, not {sorted(legs)}"
             )
-        request = self._sdk.market_order_request(
-            symbol=order.symbol,
-            qty=quantity,
-            side=self._sdk.order_side.BUY if order.side is Side.BUY else self._sdk.order_side.SELL,
-            time_in_force=self._sdk.time_in_force.DAY,
-            client_order_id=order.client_order_id,
+        for role, order in legs.items():
+            self._legs[order.client_order_id] = _Leg(parent_id, role, str(by_role[role].id))
+        reports = {parent_id: self._report(remote)}
+        for role, order in legs.items():
+            reports[order.client_order_id] = self._report(by_role[role], order.client_order_id)
+        return [reports[order.client_order_id] for order in orders]
+
+    def replace(self, client_order_id: str, new: OrderRequest) -> BrokerOrder:
+        """Replace the open order `client_order_id` by `new` (``PATCH /v2/orders/{id}``:
+        new quantity, prices, trail or time in force under `new`'s client id), once.
+
+        Raises as `submit` does (a lost answer is `SubmitOutcomeUnknown`: look `new` up);
+        `NotNative` when `new` changes what Alpaca cannot replace (type, side, symbol);
+        `OrderRejected` when the order is unknown, finished, or Alpaca refuses (e.g. it has
+        fills already).
+        """
+        current = self.get_order(client_order_id)
+        if current is None:
+            raise OrderRejected(f"{client_order_id}: cannot replace an order Alpaca does not hold")
+        request = replace_request(self._sdk, current, new)
+        placed = self._post(
+            new, lambda: self._client.replace_order_by_id(current.broker_order_id, request)
         )
+        return self._report(placed)
+
+    def _post(self, order: OrderRequest, call: Callable[[], Any]) -> Any:
+        """Send one order-placing request once; its answer, or the error saying what
+        happened (see `submit`). A duplicate client id is answered by the existing order."""
         try:
-            placed = self._client.submit_order(request)
+            return call()
         except Exception as exc:
             failure = classify(exc, self._sdk)
             if failure is None:
@@ -268,7 +358,7 @@ class AlpacaBroker:
                     "resolve by lookup"
                 ) from exc
             if failure.duplicate_client_id:
-                return self._existing(order)
+                return self._existing_remote(order)
             if failure.status in (400, 403, 422):
                 raise OrderRejected(
                     f"{order.client_order_id}: rejected by Alpaca ({failure.describe()})",
@@ -280,18 +370,17 @@ class AlpacaBroker:
                 f"Alpaca refused the order request ({failure.describe()}); check the keys "
                 f"and endpoint ({self.endpoint})"
             ) from exc
-        return self._report(placed)
 
-    def _existing(self, order: OrderRequest) -> BrokerOrder:
-        """The order Alpaca already holds under `order`'s client id."""
-        found = self.get_order(order.client_order_id)
+    def _existing_remote(self, order: OrderRequest) -> Any:
+        """The order Alpaca already holds under `order`'s client id (the SDK's model)."""
+        cid = order.client_order_id
+        found = self._lookup(cid)
         if found is None:
-            raise DuplicateClientOrderId(
-                f"client_order_id must be unique: {order.client_order_id} (not visible yet)"
-            )
-        if found.symbol != order.symbol or found.side is not order.side:
+            raise DuplicateClientOrderId(f"client_order_id must be unique: {cid} (not visible yet)")
+        report = self._report(found)
+        if report.symbol != order.symbol or report.side is not order.side:
             raise BrokerError(
-                f"Alpaca holds {order.client_order_id} as {found.side.value} {found.symbol}, "
+                f"Alpaca holds {cid} as {report.side.value} {report.symbol}, "
                 f"not {order.side.value} {order.symbol}: another program uses this client id"
             )
         return found
@@ -299,11 +388,7 @@ class AlpacaBroker:
     def cancel(self, client_order_id: str) -> None:
         """Request cancellation; an order that is unknown or no longer open is left alone."""
         found = self.get_order(client_order_id)
-        if found is None or found.status in (
-            OrderStatus.FILLED,
-            OrderStatus.CANCELED,
-            OrderStatus.REJECTED,
-        ):
+        if found is None or found.status in _FINISHED:
             return
         try:
             self._read("cancel", lambda: self._client.cancel_order_by_id(found.broker_order_id))
@@ -313,16 +398,31 @@ class AlpacaBroker:
             self._fail(f"cancel {client_order_id}", exc)
 
     def get_order(self, client_order_id: str) -> BrokerOrder | None:
-        """``GET /v2/orders:by_client_order_id``; None only on Alpaca's own 404."""
+        """``GET /v2/orders:by_client_order_id`` (a known leg of a group: ``GET
+        /v2/orders/{id}``); None only on Alpaca's own 404."""
+        leg = self._legs.get(client_order_id)
+        if leg is not None:
+            try:
+                remote = self._read(
+                    "leg lookup", lambda: self._client.get_order_by_id(leg.broker_order_id)
+                )
+            except ReadFailed as exc:
+                self._fail(f"lookup of {client_order_id}", exc)
+            return self._report(remote, client_order_id)
+        found = self._lookup(client_order_id)
+        return None if found is None else self._report(found)
+
+    def _lookup(self, client_order_id: str) -> Any | None:
+        """The SDK's order held under `client_order_id`; None only on Alpaca's own 404 (a
+        bare 404 — a proxy, a wrong URL — is a `BrokerError`, never "not there")."""
         try:
-            remote = self._read(
+            return self._read(
                 "order lookup", lambda: self._client.get_order_by_client_id(client_order_id)
             )
         except ReadFailed as exc:
             if exc.failure.status == 404 and exc.failure.alpaca_body:
                 return None
             self._fail(f"lookup of {client_order_id}", exc)
-        return self._report(remote)
 
     def confirm_absent(
         self, client_order_id: str, *, placed_after: datetime, missing_since: datetime
@@ -342,20 +442,37 @@ class AlpacaBroker:
         return all(str(o.client_order_id) != client_order_id for o in listed)
 
     def open_orders(self) -> list[BrokerOrder]:
-        """Every open order of the account (ours or not), oldest first."""
-        return [self._report(o) for o in self._orders("open", after=None)]
+        """Every open order of the account (ours or not), oldest first; a group's legs
+        follow their parent, under our client ids where this broker knows them."""
+        return [
+            report
+            for remote in self._orders("open", after=None)
+            for report in self._reports(remote)
+            if report.status not in _FINISHED
+        ]
 
     def fills_since(self, since: datetime) -> list[BrokerOrder]:
         """Cumulative reports of orders with fills updated at or after `since`, oldest
         first (orders submitted up to `fill_lookback` before `since` are considered)."""
         since = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
         result: list[BrokerOrder] = []
-        for remote in self._orders("all", after=since - self.fill_lookback):
-            updated = _as_utc(getattr(remote, "updated_at", None))
-            report = self._report(remote)
-            if report.filled_quantity > 0 and updated is not None and updated >= since:
-                result.append(report)
+        for parent in self._orders("all", after=since - self.fill_lookback):
+            for remote in (parent, *(getattr(parent, "legs", None) or [])):
+                updated = _as_utc(getattr(remote, "updated_at", None))
+                report = self._report(remote, self._leg_names().get(str(remote.id)))
+                if report.filled_quantity > 0 and updated is not None and updated >= since:
+                    result.append(report)
         return result
+
+    def _leg_names(self) -> dict[str, str]:
+        """Our client id of each known leg, by the venue's order id."""
+        return {leg.broker_order_id: cid for cid, leg in self._legs.items()}
+
+    def _reports(self, remote: Any) -> list[BrokerOrder]:
+        """`remote` and its nested legs (ours under our client ids)."""
+        names = self._leg_names()
+        legs = getattr(remote, "legs", None) or []
+        return [self._report(remote)] + [self._report(leg, names.get(str(leg.id))) for leg in legs]
 
     def _orders(self, status: str, *, after: datetime | None) -> list[Any]:
         """``GET /v2/orders`` page by page (ascending submission time, 500 a page)."""
@@ -367,7 +484,7 @@ class AlpacaBroker:
                 "status": self._sdk.query_order_status(status),
                 "limit": PAGE_LIMIT,
                 "direction": self._sdk.sort.ASC,
-                "nested": False,
+                "nested": True,  # a group's legs inside their parent
             }
             if cursor is not None:
                 fields["after"] = cursor
@@ -462,8 +579,9 @@ class AlpacaBroker:
 
     # -- mapping ---------------------------------------------------------------------------
 
-    def _report(self, remote: Any) -> BrokerOrder:
-        cid = str(remote.client_order_id)
+    def _report(self, remote: Any, client_order_id: str | None = None) -> BrokerOrder:
+        """Alpaca's order as our report (under `client_order_id` when given: a leg's)."""
+        cid = client_order_id or str(remote.client_order_id)
         filled = _decimal(remote.filled_qty or 0, f"{cid} filled_qty")
         quantity = filled if remote.qty is None else _decimal(remote.qty, f"{cid} qty")
         avg_price = None
@@ -481,7 +599,35 @@ class AlpacaBroker:
             status=map_status(_enum_value(remote.status), filled),
             filled_quantity=filled,
             avg_fill_price=avg_price,
+            **_terms(remote, cid),
         )
 
 
-__all__ = ["AlpacaBroker", "TradingApi", "map_status"]
+def _optional_decimal(value: Any, what: str) -> Decimal | None:
+    return None if value is None else _decimal(value, what)
+
+
+def _terms(remote: Any, cid: str) -> dict[str, Any]:
+    """The order terms of Alpaca's order (`stop_price` of a trailing stop: its current
+    level; a time in force other than GTC — ioc, fok, opg, cls — lives a day at most, DAY)."""
+    kind = _enum_value(getattr(remote, "type", None) or getattr(remote, "order_type", "market"))
+    try:
+        order_type = OrderType(kind)
+    except ValueError as exc:
+        raise BrokerError(f"Alpaca reports {cid} with an unknown order type {kind!r}") from exc
+    percent = _optional_decimal(getattr(remote, "trail_percent", None), f"{cid} trail_percent")
+    tif = _enum_value(getattr(remote, "time_in_force", "day"))
+    return {
+        "type": order_type,
+        "limit_price": _optional_decimal(getattr(remote, "limit_price", None), f"{cid} limit"),
+        "stop_price": _optional_decimal(getattr(remote, "stop_price", None), f"{cid} stop"),
+        "trail_percent": None if percent is None else percent / 100,
+        "trail_amount": _optional_decimal(getattr(remote, "trail_price", None), f"{cid} trail"),
+        "time_in_force": TimeInForce.GTC if tif == "gtc" else TimeInForce.DAY,
+    }
+
+
+_FINISHED = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED)
+
+
+__all__ = ["AlpacaBroker", "NotNative", "TradingApi", "map_status"]
