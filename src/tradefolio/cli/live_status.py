@@ -4,7 +4,6 @@ trader runs, and how a session's status prints (the table, the JSON contract, th
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +16,7 @@ from tradefolio.cli.common import (
     stderr_console,
     stdout_console,
 )
+from tradefolio.cli.live_options import DbOption, FormatOption
 from tradefolio.live.journal import Journal, JournalDamaged, emergency_set_trading_state
 from tradefolio.live.risk import TradingState
 from tradefolio.live.session import DEFAULT_DB, journal_errors, status_payload
@@ -82,10 +82,8 @@ def print_status(payload: dict[str, Any], output: OutputFormat) -> None:
 
 
 def status_command(
-    db: Annotated[Path, typer.Option(help="Journal (SQLite) of the session.")] = DEFAULT_DB,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="table, json or csv (see README).")
-    ] = OutputFormat.table,
+    db: DbOption = DEFAULT_DB,
+    output: FormatOption = OutputFormat.table,
 ) -> None:
     """Positions, open orders, trading state and the last reconciliation."""
     with journal_errors(db):
@@ -97,7 +95,7 @@ def status_command(
 
 
 def halt_command(
-    db: Annotated[Path, typer.Option(help="Journal (SQLite) of the session.")] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
     reducing: Annotated[
         bool, typer.Option("--reducing", help="Allow risk-reducing orders (REDUCING).")
     ] = False,
@@ -124,7 +122,7 @@ def halt_command(
 
 
 def resume_command(
-    db: Annotated[Path, typer.Option(help="Journal (SQLite) of the session.")] = DEFAULT_DB,
+    db: DbOption = DEFAULT_DB,
     reason: Annotated[str, typer.Option(help="Why (kept in the journal).")] = "operator",
 ) -> None:
     """Allow orders again (ACTIVE)."""
