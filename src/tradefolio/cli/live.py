@@ -16,17 +16,13 @@ they mean for `backtest`: they are validated by the same `BacktestConfig`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from tradefolio.api.live import live_session
 from tradefolio.cli.common import (
     OutputFormat,
-    stderr_console,
 )
 from tradefolio.cli.live_options import (
     SESSION_DEFAULTS,
@@ -56,12 +52,13 @@ from tradefolio.cli.live_options import (
     SpeedOption,
     SymbolsOption,
 )
-from tradefolio.cli.live_status import (
-    halt_command,
+from tradefolio.cli.live_output import (
+    StderrMessages,
     print_status,
-    resume_command,
-    status_command,
+    replay_progress,
+    write_run_folder,
 )
+from tradefolio.cli.live_status import halt_command, resume_command, status_command
 from tradefolio.cli.trading_options import (
     DEFAULTS,
     BetaSizingOption,
@@ -93,13 +90,8 @@ from tradefolio.cli.trading_options import (
     TrailingStopOption,
     WeightOption,
 )
-from tradefolio.data.market import report_benchmark
-from tradefolio.data.readers import read_benchmark
-from tradefolio.errors import DataError
 from tradefolio.live.journal import Journal
 from tradefolio.live.session import SessionOptions, status_payload
-from tradefolio.reporting.live_record import write_live_run
-from tradefolio.reporting.progress import progress_bar
 
 EXAMPLES = """
 Examples:
@@ -114,48 +106,6 @@ Examples:
 
   tradefolio live halt --db session.db ; tradefolio live resume --db session.db
 """
-
-
-class _StderrMessages:
-    """A session's messages on stderr (`SessionMessages`)."""
-
-    def info(self, text: str) -> None:
-        stderr_console().print(text)
-
-    def warning(self, text: str) -> None:
-        stderr_console().print(text, style="yellow")
-
-    def event(self, text: str) -> None:
-        stderr_console().print(text, style="yellow", soft_wrap=True)
-
-
-@contextmanager
-def _progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    with progress_bar(description, total, console=stderr_console()) as advance:
-        yield advance
-
-
-def _write_run_folder(
-    journal: Journal,
-    config: dict[str, Any],
-    prices_file: Path | None,
-    benchmark_file: Path | None,
-    out: Path,
-    png: bool,
-    sample: bool = True,
-) -> None:
-    """The session so far as a run folder with its tearsheet (like a backtest's)."""
-    messages = stderr_console()
-    given = read_benchmark(benchmark_file) if benchmark_file else None
-    benchmark = report_benchmark(given, sample_prices=prices_file is None and sample)
-    try:
-        folder = write_live_run(journal, config, out, benchmark=benchmark, png=png)
-    except DataError as exc:
-        messages.print(f"no run folder: {exc}", style="dim")
-        return
-    for note in folder.notes:
-        messages.print(note, style="yellow")
-    messages.print(f"tearsheet: {folder.tearsheet or folder.path}", style="dim", soft_wrap=True)
 
 
 def run_command(
@@ -242,7 +192,7 @@ def run_command(
     )
     session = live_session(
         options,
-        _StderrMessages(),
+        StderrMessages(),
         strategy=strategy,
         param=tuple(param) if param else None,
         fast=fast,
@@ -274,7 +224,7 @@ def run_command(
     )
 
     def write_record(journal: Journal) -> None:
-        _write_run_folder(
+        write_run_folder(
             journal,
             dict(session.setup.settings),
             prices_file,
@@ -284,7 +234,7 @@ def run_command(
             sample=not options.polled,
         )
 
-    payload = session.run(progress=_progress, after=write_record if record else None)
+    payload = session.run(progress=replay_progress, after=write_record if record else None)
     print_status(payload, output)
 
 

@@ -19,6 +19,7 @@ from tradefolio.backtest.metrics import TRADING_DAYS_PER_YEAR
 from tradefolio.errors import InvalidParameter
 from tradefolio.research.dsr import DeflatedSharpe, deflated_sharpe_ratio
 from tradefolio.research.results import METRIC_COLUMNS
+from tradefolio.research.sweep import SweepResult
 
 LOWER_IS_BETTER = frozenset({"volatility", "turnover"})
 RANKABLE = (*METRIC_COLUMNS, "final_equity")
@@ -194,6 +195,29 @@ def write_sweep_report(
     (folder / "report.md").write_text("\n".join(parts))
 
 
+def sweep_json(
+    result: SweepResult,
+    board: pd.DataFrame,
+    metric: str,
+    folder: Path,
+    deflated: DeflatedSharpe | None,
+) -> dict[str, Any]:
+    """The JSON contract of `sweep --format json`: where the results are, how many runs,
+    the leaderboard and the deflated Sharpe ratio of the best."""
+    table = result.table
+    return {
+        "results": str(folder / "results.parquet"),
+        "runs": len(table),
+        "executed": result.executed,
+        "reused": result.reused,
+        "failed": result.failed,
+        "metric": metric,
+        "parameters": list(result.parameters),
+        "leaderboard": json_records(board.drop(columns=["seconds"])),
+        "deflated_sharpe": deflated_json(deflated),
+    }
+
+
 __all__ = [
     "DEFAULT_METRIC",
     "LEADERBOARD_METRICS",
@@ -210,5 +234,6 @@ __all__ = [
     "leaderboard",
     "markdown_table",
     "ranked",
+    "sweep_json",
     "write_sweep_report",
 ]
