@@ -75,7 +75,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         "walk-forward",
-        "sweep",
+        "walk_forward",
         "Choose parameters on each train window, trade them on the next test window, stitch.",
     ),
     CommandSpec("data", "data", "Price data: fetch from a provider into a file, inspect a file."),

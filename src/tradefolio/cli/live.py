@@ -16,24 +16,49 @@ they mean for `backtest`: they are validated by the same `BacktestConfig`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
 
 import typer
 
 from tradefolio.api.live import live_session
 from tradefolio.cli.common import (
     OutputFormat,
-    stderr_console,
 )
-from tradefolio.cli.live_status import (
-    halt_command,
+from tradefolio.cli.live_options import (
+    SESSION_DEFAULTS,
+    AdoptBrokerStateOption,
+    BenchmarkOption,
+    BrokerOption,
+    CashToleranceOption,
+    DataFeedOption,
+    DbOption,
+    FeedOption,
+    FormatOption,
+    HistorySessionsOption,
+    MaxDailyLossOption,
+    MaxDailyNotionalOption,
+    MaxOrderNotionalOption,
+    MaxOrdersPerMinuteOption,
+    MaxPositionPctOption,
+    OutOption,
+    PaperAccountOption,
+    PaperOption,
+    PngOption,
+    PollIntervalOption,
+    PriceBandOption,
+    PricesOption,
+    RecordOption,
+    SessionsOption,
+    SpeedOption,
+    SymbolsOption,
+)
+from tradefolio.cli.live_output import (
+    StderrMessages,
     print_status,
-    resume_command,
-    status_command,
+    replay_progress,
+    write_run_folder,
 )
+from tradefolio.cli.live_status import halt_command, resume_command, status_command
 from tradefolio.cli.trading_options import (
     DEFAULTS,
     BetaSizingOption,
@@ -65,14 +90,8 @@ from tradefolio.cli.trading_options import (
     TrailingStopOption,
     WeightOption,
 )
-from tradefolio.data.market import report_benchmark
-from tradefolio.data.readers import read_benchmark
-from tradefolio.errors import DataError
-from tradefolio.live.alpaca import DATA_FEEDS
 from tradefolio.live.journal import Journal
-from tradefolio.live.session import DEFAULT_DB, SessionOptions, status_payload
-from tradefolio.reporting.live_record import write_live_run
-from tradefolio.reporting.progress import progress_bar
+from tradefolio.live.session import SessionOptions, status_payload
 
 EXAMPLES = """
 Examples:
@@ -89,108 +108,23 @@ Examples:
 """
 
 
-class _StderrMessages:
-    """A session's messages on stderr (`SessionMessages`)."""
-
-    def info(self, text: str) -> None:
-        stderr_console().print(text)
-
-    def warning(self, text: str) -> None:
-        stderr_console().print(text, style="yellow")
-
-    def event(self, text: str) -> None:
-        stderr_console().print(text, style="yellow", soft_wrap=True)
-
-
-@contextmanager
-def _progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    with progress_bar(description, total, console=stderr_console()) as advance:
-        yield advance
-
-
-def _write_run_folder(
-    journal: Journal,
-    config: dict[str, Any],
-    prices_file: Path | None,
-    benchmark_file: Path | None,
-    out: Path,
-    png: bool,
-    sample: bool = True,
-) -> None:
-    """The session so far as a run folder with its tearsheet (like a backtest's)."""
-    messages = stderr_console()
-    given = read_benchmark(benchmark_file) if benchmark_file else None
-    benchmark = report_benchmark(given, sample_prices=prices_file is None and sample)
-    try:
-        folder = write_live_run(journal, config, out, benchmark=benchmark, png=png)
-    except DataError as exc:
-        messages.print(f"no run folder: {exc}", style="dim")
-        return
-    for note in folder.notes:
-        messages.print(note, style="yellow")
-    messages.print(f"tearsheet: {folder.tearsheet or folder.path}", style="dim", soft_wrap=True)
-
-
 def run_command(
     ctx: typer.Context,
-    paper: Annotated[
-        bool, typer.Option("--paper", help="Trade with the embedded paper broker (default).")
-    ] = False,
-    broker: Annotated[str, typer.Option(help="Broker: paper or alpaca.")] = "paper",
-    paper_account: Annotated[
-        bool,
-        typer.Option(
-            "--paper-account/--live-account",
-            help="alpaca: the paper (default) or the live, real-money account; this flag alone "
-            "chooses it. Keys: APCA_API_KEY_ID, APCA_API_SECRET_KEY; APCA_API_BASE_URL "
-            "overrides the endpoint (refused when it names the other account's endpoint).",
-        ),
-    ] = True,
-    feed_name: Annotated[
-        str,
-        typer.Option(
-            "--feed",
-            help="Bars: replay (a price file, offline) or broker (the broker's market data, "
-            "one bar per new trading session; needs --broker alpaca and --symbols).",
-        ),
-    ] = "replay",
-    symbols_option: Annotated[
-        str | None,
-        typer.Option("--symbols", help="--feed broker: comma-separated universe, e.g. AAPL,MSFT."),
-    ] = None,
-    poll_interval: Annotated[
-        float, typer.Option(help="--feed broker: seconds between market-data polls.")
-    ] = 60.0,
-    sessions: Annotated[
-        int | None,
-        typer.Option(help="--feed broker: stop after N sessions (default: run until stopped)."),
-    ] = None,
-    history_sessions: Annotated[
-        int, typer.Option(help="--feed broker: daily sessions of history per bar.")
-    ] = 300,
-    data_feed: Annotated[
-        str, typer.Option(help=f"--feed broker: Alpaca data feed ({', '.join(DATA_FEEDS)}).")
-    ] = "iex",
-    prices_file: Annotated[
-        Path | None, typer.Option("--prices", help="Replay this price file (default: sample).")
-    ] = None,
-    benchmark_file: Annotated[
-        Path | None, typer.Option("--benchmark", help="Benchmark prices for beta sizing.")
-    ] = None,
-    db: Annotated[Path, typer.Option(help="Journal (SQLite) of the session.")] = DEFAULT_DB,
-    speed: Annotated[
-        float | None, typer.Option(help="Replay at most N bars per second (default: unthrottled).")
-    ] = None,
-    adopt_broker_state: Annotated[
-        bool,
-        typer.Option("--adopt-broker-state", help="Accept the broker's positions and cash."),
-    ] = False,
-    cash_tolerance: Annotated[
-        float,
-        typer.Option(
-            help="Reconciliation: accept a cash difference up to this (broker fees, interest)."
-        ),
-    ] = 0.0,
+    paper: PaperOption = False,
+    broker: BrokerOption = SESSION_DEFAULTS.broker,
+    paper_account: PaperAccountOption = SESSION_DEFAULTS.paper_account,
+    feed_name: FeedOption = SESSION_DEFAULTS.feed,
+    symbols_option: SymbolsOption = None,
+    poll_interval: PollIntervalOption = SESSION_DEFAULTS.poll_interval,
+    sessions: SessionsOption = None,
+    history_sessions: HistorySessionsOption = SESSION_DEFAULTS.history_sessions,
+    data_feed: DataFeedOption = SESSION_DEFAULTS.data_feed,
+    prices_file: PricesOption = None,
+    benchmark_file: BenchmarkOption = None,
+    db: DbOption = SESSION_DEFAULTS.db,
+    speed: SpeedOption = None,
+    adopt_broker_state: AdoptBrokerStateOption = False,
+    cash_tolerance: CashToleranceOption = SESSION_DEFAULTS.cash_tolerance,
     strategy: StrategyOption = DEFAULTS.strategy,
     param: ParamOption = None,
     fast: FastOption = DEFAULTS.fast,
@@ -219,38 +153,16 @@ def run_command(
     commission_per_share: CommissionPerShareOption = DEFAULTS.commission_per_share,
     commission_min: CommissionMinOption = DEFAULTS.commission_min,
     slippage_bps: SlippageBpsOption = DEFAULTS.slippage_bps,
-    max_order_notional: Annotated[
-        float | None, typer.Option(help="Risk: max notional per order.")
-    ] = None,
-    max_daily_notional: Annotated[
-        float | None, typer.Option(help="Risk: max notional per day.")
-    ] = None,
-    max_position_pct: Annotated[
-        float | None, typer.Option(help="Risk: max position / equity.")
-    ] = None,
-    max_orders_per_minute: Annotated[
-        int | None, typer.Option(help="Risk: order rate limit.")
-    ] = None,
-    price_band: Annotated[float | None, typer.Option(help="Risk: max move vs last close.")] = None,
-    max_daily_loss: Annotated[
-        float | None, typer.Option(help="Risk: HALT below this daily loss.")
-    ] = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="table, json or csv (see README).")
-    ] = OutputFormat.table,
-    out: Annotated[
-        Path,
-        typer.Option(
-            "--out",
-            envvar="TRADEFOLIO_RUNS_DIR",
-            help="Folder for the run folder (<UTC timestamp>-live/ with tearsheet).",
-        ),
-    ] = Path("runs"),
-    record: Annotated[
-        bool,
-        typer.Option("--record/--no-record", help="Write a run folder when the replay ends."),
-    ] = True,
-    png: Annotated[bool, typer.Option("--png/--no-png", help="Export PNG charts too.")] = True,
+    max_order_notional: MaxOrderNotionalOption = None,
+    max_daily_notional: MaxDailyNotionalOption = None,
+    max_position_pct: MaxPositionPctOption = None,
+    max_orders_per_minute: MaxOrdersPerMinuteOption = None,
+    price_band: PriceBandOption = None,
+    max_daily_loss: MaxDailyLossOption = None,
+    output: FormatOption = OutputFormat.table,
+    out: OutOption = Path("runs"),
+    record: RecordOption = True,
+    png: PngOption = True,
 ) -> None:
     """Trade live (paper by default) with the backtest's strategies and sizers, durably."""
     if ctx.invoked_subcommand is not None:
@@ -280,7 +192,7 @@ def run_command(
     )
     session = live_session(
         options,
-        _StderrMessages(),
+        StderrMessages(),
         strategy=strategy,
         param=tuple(param) if param else None,
         fast=fast,
@@ -312,7 +224,7 @@ def run_command(
     )
 
     def write_record(journal: Journal) -> None:
-        _write_run_folder(
+        write_run_folder(
             journal,
             dict(session.setup.settings),
             prices_file,
@@ -322,7 +234,7 @@ def run_command(
             sample=not options.polled,
         )
 
-    payload = session.run(progress=_progress, after=write_record if record else None)
+    payload = session.run(progress=replay_progress, after=write_record if record else None)
     print_status(payload, output)
 
 

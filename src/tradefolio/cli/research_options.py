@@ -1,4 +1,5 @@
-"""The options `tradefolio sweep` and `tradefolio walk-forward` share, declared once.
+"""The options `tradefolio sweep` and `tradefolio walk-forward` share, declared once, and
+how both turn them into a space (`build_spec`) and stop on Ctrl-C (`resumable`).
 
 The space (`--grid`, `--set`, `--file`, `--random`, `--seed`), the data (`--prices`,
 `--benchmark`), where runs happen (`--executor`, `--workers`, `--address`, `--batch`), the
@@ -7,14 +8,20 @@ ranking (`--metric`) and the results folder (`--out`, `--fresh`, `--format`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
+from tradefolio.api.research import sweep_spec
 from tradefolio.cli.common import OutputFormat
+from tradefolio.errors import InvalidParameter
 from tradefolio.research.executors import EXECUTORS
 from tradefolio.research.report import RANKABLE
+from tradefolio.research.space import ParamValue, SweepSpec, parse_grid_option, parse_scalar
 
 GridOption = Annotated[
     list[str] | None,
@@ -74,6 +81,43 @@ FormatOption = Annotated[
 ]
 
 
+@contextmanager
+def resumable(messages: Console, folder: Path) -> Iterator[None]:
+    """On Ctrl-C, say where the finished runs are and how to resume, then stop."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        messages.print(
+            f"interrupted: finished runs are saved in {folder}; run the same command again "
+            "to resume",
+            style="yellow",
+        )
+        raise
+
+
+def _fixed(options: Sequence[str]) -> dict[str, ParamValue]:
+    """`--set NAME=VALUE` options as fixed parameters."""
+    fixed: dict[str, ParamValue] = {}
+    for option in options:
+        name, sep, value = option.partition("=")
+        if not sep or not name.strip():
+            raise InvalidParameter(f"--set expects NAME=VALUE (e.g. sizer=weight), got {option!r}")
+        fixed[name.strip().replace("-", "_")] = parse_scalar(value)
+    return fixed
+
+
+def build_spec(
+    grid: Sequence[str],
+    fixed: Sequence[str],
+    file: Path | None,
+    samples: int | None,
+    seed: int | None,
+) -> SweepSpec:
+    """The sweep the options describe (the file first, command-line options on top)."""
+    return sweep_spec([parse_grid_option(option) for option in grid], _fixed(fixed), file,
+                      samples, seed)  # fmt: skip
+
+
 __all__ = [
     "AddressOption",
     "BatchOption",
@@ -89,4 +133,6 @@ __all__ = [
     "RandomOption",
     "SetOption",
     "WorkersOption",
+    "build_spec",
+    "resumable",
 ]

@@ -19,6 +19,7 @@ import pandas as pd
 from tradefolio.backtest.metric_registry import HEADLINE_PERCENT, LOWER_IS_BETTER, METRICS, RANKABLE
 from tradefolio.errors import InvalidParameter
 from tradefolio.research.dsr import DeflatedSharpe, deflated_sharpe_ratio
+from tradefolio.research.sweep import SweepResult
 
 #: The metric sweeps and walk-forward rank by unless told otherwise (`--metric`).
 DEFAULT_METRIC = "sharpe"
@@ -192,6 +193,29 @@ def write_sweep_report(
     (folder / "report.md").write_text("\n".join(parts))
 
 
+def sweep_json(
+    result: SweepResult,
+    board: pd.DataFrame,
+    metric: str,
+    folder: Path,
+    deflated: DeflatedSharpe | None,
+) -> dict[str, Any]:
+    """The JSON contract of `sweep --format json`: where the results are, how many runs,
+    the leaderboard and the deflated Sharpe ratio of the best."""
+    table = result.table
+    return {
+        "results": str(folder / "results.parquet"),
+        "runs": len(table),
+        "executed": result.executed,
+        "reused": result.reused,
+        "failed": result.failed,
+        "metric": metric,
+        "parameters": list(result.parameters),
+        "leaderboard": json_records(board.drop(columns=["seconds"])),
+        "deflated_sharpe": deflated_json(deflated),
+    }
+
+
 __all__ = [
     "DEFAULT_METRIC",
     "LEADERBOARD_METRICS",
@@ -208,5 +232,6 @@ __all__ = [
     "leaderboard",
     "markdown_table",
     "ranked",
+    "sweep_json",
     "write_sweep_report",
 ]

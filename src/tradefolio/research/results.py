@@ -17,6 +17,7 @@ computed from; results of other price data are never reused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -29,7 +30,8 @@ import pandas as pd
 from tradefolio.backtest.metric_registry import HEADLINE_METRICS
 from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.extras import import_extra
-from tradefolio.research.tasks import RunOutcome, RunTask
+from tradefolio.research.space import SweepSpec
+from tradefolio.research.tasks import MarketData, RunOutcome, RunTask
 
 RESULTS_FILE = "results.parquet"
 MANIFEST_FILE = "sweep.json"
@@ -210,11 +212,20 @@ def _missing(value: Any) -> bool:
         return False
 
 
+def default_results_folder(
+    command: str, spec: SweepSpec, data: MarketData, extra: Any = None
+) -> Path:
+    """`runs/<command>-<key>`: the same command on the same prices finds its folder again."""
+    payload = json.dumps([spec.describe(), data.fingerprint(), extra], sort_keys=True, default=str)
+    return Path("runs") / f"{command}-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
+
+
 __all__ = [
     "MANIFEST_FILE",
     "METRIC_COLUMNS",
     "RESULTS_FILE",
     "ResultsStore",
     "build_table",
+    "default_results_folder",
     "outcome_row",
 ]
