@@ -28,17 +28,21 @@ and Riskfolio-Lib, are compared in benchmarks/RESULTS.md.
 Buy-in floors (w_j = 0 or m_j <= w_j <= u_j): each node QP carries the projected
 perspective of a diagonal split of the covariance (`perspective.py`, docs/model.md), every
 node's bound is the Lagrangian of HiGHS's answer (valid for any point and duals), free
-selections are fixed to 0 by reduced costs, and a search restricted to the root's names
-gives an early incumbent. A node HiGHS fails on is retried cold, then with a ridge; a QP
-"infeasible" or "solve error" is settled by the simplex; what still fails keeps its
-parent's bound (the result is then "feasible").
+selections are fixed to 0 by reduced costs, a search restricted to the root's names
+gives an early incumbent, and every 10 nodes the node's selections rounded at 1/2 are
+tried (an improvement starts a swap / add / drop local search). A node HiGHS fails on is
+retried cold, then with a ridge; a QP "infeasible" or "solve error" is settled by the
+simplex; what still fails keeps its parent's bound (the result is then "feasible").
 
 Tried and measured, not kept: perspective cuts (t_i >= δ/2 w_i^2 / z_i by tangents, with δ
 a share of the smallest eigenvalue of Σ) close ~70% of the root gap when the cardinality cap
 binds and halve the nodes, but HiGHS's active set takes ~10x longer per node on the cut rows
 (and stalls on degenerate ones), so the search got slower; pseudocost branching needed
 3-4x the nodes of most-fractional branching on the same instances; plunging (solving a
-node's child right after it) needed 3x the nodes on pard200_a (16,502 vs 5,595).
+node's child right after it) needed 3x the nodes on pard200_a (16,502 vs 5,595); strong
+branching on the 8 best candidates above depth 6 needed as many nodes as the perspective
+shortfall rule (956 vs 967 on pard200_e) at 1.35x the time; the bound-optimal SDP diagonal
+lifts the pard200_a root bound from 183.75 to only 184.15 for 37-149 s (docs/model.md).
 """
 
 from __future__ import annotations
@@ -70,8 +74,9 @@ _LOCAL_SEARCH_NAMES = 15
 _LOCAL_SEARCH_SHARE = 0.1
 # Names added to the second ring of the restricted search.
 _HEURISTIC_EXTRA = 10
-# Every this many nodes of the search, the node's selections rounded at 1/2 are tried as an
-# incumbent; one that improves it starts the local search for this share of the time limit.
+# With buy-in floors, every this many nodes of the search the node's selections rounded at
+# 1/2 are tried as an incumbent; one that improves it starts the local search for this
+# share of the time limit.
 _ROUNDING_EVERY = 10
 _LOCAL_SEARCH_AFTER_ROUNDING = 0.05
 
@@ -814,9 +819,10 @@ def branch_and_bound(
                     up = np.ceil(values - _INTEGRALITY)
                     try_integers(np.where(binary, up, np.floor(values + _INTEGRALITY)))
                     try_integers(np.where(binary, np.round(values), np.floor(values)))
-                elif main and nodes % _ROUNDING_EVERY == 0 and binary.all():
+                elif main and rounding and nodes % _ROUNDING_EVERY == 0:
                     # Rounding the relaxation deep in the tree finds incumbents the root's
-                    # heuristics miss (pard200_j: 191.9 -> 190.1 in the same 120 s).
+                    # heuristics miss (pard200_j: 191.9 -> 190.1 in the same 120 s); only
+                    # measured with buy-in floors, so only used there.
                     before = best_value
                     try_integers(np.where(values >= 0.5, 1.0, 0.0))
                     if best_value < before - gap_of(before):
@@ -853,6 +859,7 @@ def branch_and_bound(
 
     root = _Node((0.0, -math.inf), next(counter), -math.inf, 0, root_lower, root_upper)
     rise_at_root = np.zeros(len(ints))
+    rounding = bool(binary.all()) and relaxation.perspective.size > 0
     if binary.any() and time_limit > 0:
         # The same search restricted to the names the root relaxation uses (a small tree,
         # node-limited) finds a near-optimal incumbent early, which the reduced-cost
