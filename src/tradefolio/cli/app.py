@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except TradefolioError as exc:
         _print_error(str(exc))
         if trace := getattr(exc, "strategy_traceback", ""):
-            click.echo(trace, err=True)  # a user strategy's own traceback (issue 14)
+            click.echo(trace, err=True)  # a user strategy's own traceback
         sys.exit(EXIT_FAILURE)
     except BrokenPipeError:
         sys.exit(EXIT_OK)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 import typer
+from rich.console import Console
 from rich.table import Table
 
+from tradefolio.api.backtesting import backtest
+from tradefolio.api.prices import describe_source
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.engine import BacktestResult
+from tradefolio.backtest.metric_registry import HEADLINE_PERCENT
 from tradefolio.backtest.metrics import Metrics
-from tradefolio.backtest.runner import run_config
 from tradefolio.cli.common import (
     OutputFormat,
     print_csv,
@@ -51,9 +55,6 @@ from tradefolio.cli.trading_options import (
     TrailingStopOption,
     WeightOption,
 )
-from tradefolio.data.readers import read_benchmark, read_panel
-from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
-from tradefolio.reporting.run_folder import write_backtest_run
 
 EXAMPLES = """
 Examples:
@@ -102,7 +103,7 @@ def _render_table(result: BacktestResult, metrics: Metrics, title: str) -> None:
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    percent = {"total_return", "cagr", "volatility", "max_drawdown", "exposure", "win_rate"}
+    percent = HEADLINE_PERCENT
     for name, value in metrics.as_dict().items():
         if name in percent:
             text = f"{value:.2%}"
@@ -120,22 +121,20 @@ def _render_table(result: BacktestResult, metrics: Metrics, title: str) -> None:
     )
 
 
-def _load(
-    prices_file: Path | None, benchmark_file: Path | None, config: BacktestConfig
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame | None], pd.Series | None, str]:
-    """Closes, the open/high/low panels the file has, the benchmark when needed, a label."""
-    bars: dict[str, pd.DataFrame | None] = {"opens": None, "highs": None, "lows": None}
-    if prices_file is None:
-        closes, source = load_sample_prices(), "the bundled sample"
-    else:
-        panel = read_panel(prices_file)
-        closes, source = panel.close, str(prices_file)
-        bars = {"opens": panel.open, "highs": panel.high, "lows": panel.low}
-    config.check_data(closes, source)  # windows longer than the data, absurd prices
-    benchmark = None
-    if config.uses_benchmark or benchmark_file is not None:  # a given file is always read
-        benchmark = read_benchmark(benchmark_file) if benchmark_file else load_sample_benchmark()
-    return closes, bars, benchmark, source
+class _Observer:
+    """The run seen on stderr: notes in yellow, a spinner while it runs on a terminal."""
+
+    def __init__(self, messages: Console, spinner: bool) -> None:
+        self._messages = messages
+        self._spinner = spinner
+
+    def note(self, text: str) -> None:
+        self._messages.print(text, style="yellow")
+
+    def running(self) -> AbstractContextManager[object]:
+        if self._spinner:
+            return self._messages.status("backtesting ...")
+        return contextlib.nullcontext()
 
 
 def run_name(config: BacktestConfig) -> str:
@@ -168,18 +167,6 @@ def exits_note(config: BacktestConfig) -> str:
     if config.no_stop and config.risk_sized:
         note += f" (--no-stop: the risk sizer sized from a notional {config.sizing_stop:g} stop)"
     return note
-
-
-def _report_benchmark(
-    benchmark: pd.Series | None, benchmark_file: Path | None, prices_file: Path | None
-) -> pd.Series | None:
-    """The benchmark for the tearsheet's beta/alpha: the given one, else the sample's S&P 500
-    when the prices are the sample's (a user's file gets none unless --benchmark is given)."""
-    if benchmark is not None:
-        return benchmark
-    if benchmark_file is not None:
-        return read_benchmark(benchmark_file)
-    return load_sample_benchmark() if prices_file is None else None
 
 
 def backtest_command(
@@ -245,8 +232,12 @@ def backtest_command(
     ] = False,
 ) -> None:
     """Backtest a strategy: signals at the close, fills at the next bar, exact ledger."""
-    config = BacktestConfig.create(
-        strategy=strategy,
+    messages = stderr_console(quiet=quiet)
+    spinner = messages.is_terminal and output is OutputFormat.table
+    run = backtest(
+        prices_file,
+        strategy,
+        benchmark=benchmark_file,
         param=tuple(param) if param else None,
         fast=fast,
         slow=slow,
@@ -274,35 +265,14 @@ def backtest_command(
         commission_per_share=commission_per_share,
         commission_min=commission_min,
         slippage_bps=slippage_bps,
+        observer=_Observer(messages, spinner),
     )
-    closes, bars, benchmark, source = _load(prices_file, benchmark_file, config)
-    messages = stderr_console(quiet=quiet)
-    missing = [name for name in ("opens", "highs", "lows") if bars[name] is None]
-    asked = (stop_loss, take_profit, trailing_stop)  # exits asked for on the command line
-    if missing and any(v is not None for v in asked):
-        messages.print(
-            f"note: {source} has no {', '.join(n.removesuffix('s') for n in missing)} prices: "
-            "exits are matched as if open = high = low = close",
-            style="yellow",
-        )
-    if messages.is_terminal and output is OutputFormat.table:
-        with messages.status("backtesting ..."):
-            result = run_config(config, closes, **bars, benchmark=benchmark)
-    else:
-        result = run_config(config, closes, **bars, benchmark=benchmark)
+    result, config = run.raw, run.options
+    assert config is not None  # named strategy and sizer: the config the run used
     metrics = result.metrics()
     folder = None
     if record:
-        folder = write_backtest_run(
-            result,
-            config.model_dump(),
-            closes=closes,
-            benchmark=_report_benchmark(benchmark, benchmark_file, prices_file),
-            rebalances=getattr(result, "rebalances", None),
-            name=run_name(config),
-            out_dir=out,
-            png=png,
-        )
+        folder = run.save_run_folder(out, png=png)
         for note in folder.notes:
             messages.print(note, style="yellow")
     if output is not OutputFormat.table and folder is not None:
@@ -321,7 +291,9 @@ def backtest_command(
         )
         return
     name = run_name(config)
+    closes = run.closes
     first, last = closes.index[0].date(), closes.index[-1].date()
+    source = describe_source(prices_file)
     _render_table(result, metrics, f"{name} backtest of {source}, {first} .. {last}")
     stdout_console().print(exits_note(config), soft_wrap=True)
     if result.dropped_orders:

@@ -57,7 +57,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tradefolio.errors import InfeasibleAllocation, MissingExtra, SolverError
+from tradefolio.errors import InfeasibleAllocation, SolverError
+from tradefolio.extras import import_extra
 from tradefolio.portfolio.mip import native_stdout_silenced
 from tradefolio.portfolio.perspective import ProjectedPerspective, SplitCache
 from tradefolio.portfolio.program import INF, Program
@@ -83,11 +84,7 @@ _LOCAL_SEARCH_AFTER_ROUNDING = 0.05
 
 def load_highspy() -> Any:
     """Import highspy lazily, naming the extra when it is missing."""
-    try:
-        import highspy
-    except ImportError as exc:
-        raise MissingExtra("highspy", "portfolio", "the quadratic allocator") from exc
-    return highspy
+    return import_extra("highspy", "portfolio", "the quadratic allocator")
 
 
 @dataclass(frozen=True, slots=True)

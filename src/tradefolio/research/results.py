@@ -17,7 +17,6 @@ computed from; results of other price data are never reused.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
@@ -27,25 +26,15 @@ from typing import Any
 
 import pandas as pd
 
-from tradefolio.errors import DataError, InvalidParameter, MissingExtra
+from tradefolio.backtest.metric_registry import HEADLINE_METRICS
+from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.extras import import_extra
 from tradefolio.research.tasks import RunOutcome, RunTask
 
 RESULTS_FILE = "results.parquet"
 MANIFEST_FILE = "sweep.json"
 PARTS_DIR = "parts"
-METRIC_COLUMNS = (
-    "total_return",
-    "cagr",
-    "volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "exposure",
-    "turnover",
-    "trades",
-    "win_rate",
-)
+METRIC_COLUMNS = HEADLINE_METRICS
 _INT_COLUMNS = ("run", "n_fills", "trades", "observations")
 _FLOAT_COLUMNS = (
     "final_equity",
@@ -147,10 +136,7 @@ class ResultsStore:
         `manifest["data"]` is the price data's fingerprint; a folder with another one is
         refused (`InvalidParameter`) unless `fresh`, which deletes its earlier results.
         """
-        try:
-            importlib.import_module("pyarrow")
-        except ImportError:
-            raise MissingExtra("pyarrow", "data", "sweep results (Parquet)") from None
+        import_extra("pyarrow", "data", "sweep results (Parquet)")
         manifest_path = self.folder / MANIFEST_FILE
         if self.folder.exists() and not self.folder.is_dir():
             raise InvalidParameter(f"--out {self.folder} exists and is not a folder")
