@@ -5,7 +5,7 @@ the same keywords (`--max-weight` is `max_weight=`) and prints the result, so th
 cannot disagree. There is one allocator path (`PortfolioModel.solve`); which model it
 solves:
 
-- the **seed model** (score objective, position limits, cardinality; CBC by default,
+- the **score model** (score objective, position limits, cardinality; CBC by default,
   through `tradefolio.portfolio.allocator.allocate`, the composable model's thin front)
   when no composable-model option is used:
 
@@ -37,7 +37,7 @@ from tradefolio.api.prices import PricesLike, describe_source, price_panel
 from tradefolio.api.results import AllocationResult
 from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.portfolio.allocator import SOLVERS
-from tradefolio.portfolio.allocator import allocate as seed_allocate
+from tradefolio.portfolio.allocator import allocate as score_allocate
 from tradefolio.portfolio.build import (
     build_model,
     build_objective,
@@ -352,7 +352,7 @@ def allocate_with(
     used = options.uses_model(sectors=sectors is not None, holdings=holdings is not None)
     model = used or covariance is not None
     if not model:
-        options.validate_seed(SOLVERS, FACTOR_CHOICES)
+        options.validate_score_model(SOLVERS, FACTOR_CHOICES)
     require(
         candidates is None
         or ((prices is None or (model and options.needs_history)) and scores is None),
@@ -371,7 +371,7 @@ def allocate_with(
     listed, excluded, title = _candidates(
         candidates, prices, closes, scores, options.factor, options.lookback
     )
-    seed = seed_allocate(
+    allocation = score_allocate(
         listed,
         options.capital,
         options.params,
@@ -379,7 +379,7 @@ def allocate_with(
         solver=options.solver or "cbc",
         time_limit=options.time_limit,
     )
-    return AllocationResult(seed, options.fractional, excluded, title, composed=False)
+    return AllocationResult(allocation, options.fractional, excluded, title, composed=False)
 
 
 __all__ = [

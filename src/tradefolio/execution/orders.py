@@ -70,6 +70,44 @@ def _positive_price(name: str, value: Decimal | None, order_id: str) -> None:
         raise InvalidParameter(f"order {order_id}: {name} must be a price > 0, got {value}")
 
 
+def check_terms(
+    cid: str,
+    order_type: OrderType,
+    *,
+    limit_price: Decimal | None,
+    stop_price: Decimal | None,
+    trail_percent: Decimal | None,
+    trail_amount: Decimal | None,
+) -> None:
+    """Raise `InvalidParameter` unless the prices fit the order type: a limit price exactly
+    for limit and stop-limit, a stop price exactly for stop and stop-limit, exactly one
+    trail (a fraction in (0, 1) or an amount > 0) for a trailing stop, all prices > 0.
+    The one rule for the backtest's `Order` and the live trader's `OrderRequest`."""
+    kind = order_type
+    if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        _positive_price("limit_price", limit_price, cid)
+    elif limit_price is not None:
+        raise InvalidParameter(f"order {cid}: a {kind} order takes no limit_price")
+    if kind in (OrderType.STOP, OrderType.STOP_LIMIT):
+        _positive_price("stop_price", stop_price, cid)
+    elif stop_price is not None:
+        raise InvalidParameter(f"order {cid}: a {kind} order takes no stop_price")
+    if kind is OrderType.TRAILING_STOP:
+        given = [v for v in (trail_percent, trail_amount) if v is not None]
+        if len(given) != 1:
+            raise InvalidParameter(
+                f"order {cid}: a trailing stop needs exactly one of trail_percent, trail_amount"
+            )
+        if trail_percent is not None and not 0 < trail_percent < 1:
+            raise InvalidParameter(
+                f"order {cid}: trail_percent must be in (0, 1), got {trail_percent}"
+            )
+        if trail_amount is not None and not trail_amount > 0:
+            raise InvalidParameter(f"order {cid}: trail_amount must be > 0, got {trail_amount}")
+    elif trail_percent is not None or trail_amount is not None:
+        raise InvalidParameter(f"order {cid}: only a trailing stop takes a trail")
+
+
 @dataclass(frozen=True, slots=True)
 class Order:
     """One order (see the module docstring for what each field means)."""
@@ -103,31 +141,14 @@ class Order:
             raise InvalidParameter(f"order {cid}: quantity must be whole units")
         if self.quantity <= 0:
             raise InvalidParameter(f"order {cid}: quantity must be > 0, got {self.quantity}")
-        kind = self.type
-        if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT):
-            _positive_price("limit_price", self.limit_price, cid)
-        elif self.limit_price is not None:
-            raise InvalidParameter(f"order {cid}: a {kind} order takes no limit_price")
-        if kind in (OrderType.STOP, OrderType.STOP_LIMIT):
-            _positive_price("stop_price", self.stop_price, cid)
-        elif self.stop_price is not None:
-            raise InvalidParameter(f"order {cid}: a {kind} order takes no stop_price")
-        if kind is OrderType.TRAILING_STOP:
-            given = [v for v in (self.trail_percent, self.trail_amount) if v is not None]
-            if len(given) != 1:
-                raise InvalidParameter(
-                    f"order {cid}: a trailing stop needs exactly one of trail_percent, trail_amount"
-                )
-            if self.trail_percent is not None and not 0 < self.trail_percent < 1:
-                raise InvalidParameter(
-                    f"order {cid}: trail_percent must be in (0, 1), got {self.trail_percent}"
-                )
-            if self.trail_amount is not None and not self.trail_amount > 0:
-                raise InvalidParameter(
-                    f"order {cid}: trail_amount must be > 0, got {self.trail_amount}"
-                )
-        elif self.trail_percent is not None or self.trail_amount is not None:
-            raise InvalidParameter(f"order {cid}: only a trailing stop takes a trail")
+        check_terms(
+            cid,
+            self.type,
+            limit_price=self.limit_price,
+            stop_price=self.stop_price,
+            trail_percent=self.trail_percent,
+            trail_amount=self.trail_amount,
+        )
 
     def replaced(
         self,
@@ -275,4 +296,5 @@ __all__ = [
     "ProtectiveExits",
     "TimeInForce",
     "bracket",
+    "check_terms",
 ]

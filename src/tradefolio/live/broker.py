@@ -9,6 +9,13 @@ Two errors carry meaning for exactly-once submission:
 * `DuplicateClientOrderId` — the venue already has an order with this client id (typically
   the first attempt of a submit whose answer was lost). It means "look it up", not failure.
 
+Orders carry their terms (`live.orders.OrderTerms`: type, limit / stop price, trail, time in
+force, `parent_id`, `oco_group`). The trader submits a protective exit only once its entry
+has filled (its `parent_id` names the entry), so a venue never holds an inactive child.
+Orders sharing an `oco_group` are one-cancels-other: when one of them fills (even in
+part), the others are canceled — by the venue where it has a native form, and in every
+case by the trader on seeing the fill (canceling a finished order is a no-op).
+
 `Broker.batch()` groups the submits of one bar: a venue that can accept them together (the
 paper broker: one durable commit instead of one per order) does so; a remote venue, where
 every submit is its own request, does nothing. Reports returned inside the block are
@@ -23,32 +30,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from tradefolio.errors import BrokerError
+from tradefolio.errors import (
+    DuplicateClientOrderId,
+    OrderRejected,
+    SubmitOutcomeUnknown,
+    SubmitRefused,
+)
 from tradefolio.live.orders import BrokerOrder, OrderRequest
-
-
-class SubmitOutcomeUnknown(BrokerError):
-    """A request's outcome was not observed; resolve it by lookup, never by resending."""
-
-
-class SubmitRefused(SubmitOutcomeUnknown):
-    """The venue answered a submit with "not now" (HTTP 429 or 503): most likely nothing
-    was placed, but only a lookup says so; then the trader may resend under the same
-    client order id (the venue's unique ids turn a late first attempt into a duplicate)."""
-
-
-class DuplicateClientOrderId(BrokerError):
-    """The broker already holds an order with this client order id."""
-
-
-class OrderRejected(BrokerError):
-    """The broker refused the order (a definitive answer: nothing was placed). With
-    `retryable`, the refusal may pass on a second attempt (HTTP 422 during a venue hiccup)
-    and the trader retries it within the bar under the same client order id."""
-
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.retryable = retryable
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +58,12 @@ class BrokerAccount:
 
 @runtime_checkable
 class Broker(Protocol):
-    """A venue the live trader sends market orders to."""
+    """A venue the live trader sends orders to (market, limit, stop, stop-limit, trailing
+    stop; DAY or GTC; OCO groups of protective exits)."""
 
     def submit(self, order: OrderRequest) -> BrokerOrder:
-        """Place `order` once. Raises `SubmitOutcomeUnknown`, `DuplicateClientOrderId` or
+        """Place `order` once, with its terms (a venue that cannot place a type raises
+        `OrderRejected` saying so). Raises `SubmitOutcomeUnknown`, `DuplicateClientOrderId` or
         `OrderRejected`; never retries by itself."""
         ...
 
@@ -83,7 +73,7 @@ class Broker(Protocol):
         ...
 
     def cancel(self, client_order_id: str) -> None:
-        """Request cancellation of an open order."""
+        """Request cancellation of an open order (a finished or unknown one: a no-op)."""
         ...
 
     def get_order(self, client_order_id: str) -> BrokerOrder | None:

@@ -39,16 +39,23 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tradefolio.errors import InvalidParameter, TradefolioError
+from tradefolio.errors import (
+    JournalDamaged,
+    JournalError,
+    JournalPathError,
+)
 from tradefolio.live.orders import (
     Fill,
     JournalOrder,
     OrderStatus,
+    OrderTerms,
+    OrderType,
     Side,
+    TimeInForce,
     check_transition,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -150,14 +157,25 @@ _MIGRATIONS: dict[int, str] = {
     CREATE TABLE marks (symbol TEXT PRIMARY KEY, price TEXT NOT NULL, bar TEXT NOT NULL);
     CREATE INDEX bars_open ON bars(bar) WHERE done_at IS NULL;
     """,
+    # Order terms (issue 14): every order journaled before submit with the type, prices,
+    # time in force, its entry (`parent_id`) and one-cancels-other group, so a restarted
+    # trader resends and reconciles a protective exit exactly as it was planned. Orders of
+    # older journals were DAY market orders: the defaults say so.
+    4: """
+    ALTER TABLE orders ADD COLUMN type TEXT NOT NULL DEFAULT 'market';
+    ALTER TABLE orders ADD COLUMN limit_price TEXT;
+    ALTER TABLE orders ADD COLUMN stop_price TEXT;
+    ALTER TABLE orders ADD COLUMN trail_percent TEXT;
+    ALTER TABLE orders ADD COLUMN trail_amount TEXT;
+    ALTER TABLE orders ADD COLUMN time_in_force TEXT NOT NULL DEFAULT 'day';
+    ALTER TABLE orders ADD COLUMN parent_id TEXT;
+    ALTER TABLE orders ADD COLUMN oco_group TEXT;
+    CREATE INDEX orders_by_parent ON orders(parent_id) WHERE parent_id IS NOT NULL;
+    """,
 }
 
 #: Quantum of derived, informational prices (average prices); the ledger itself is exact.
 PRICE_QUANTUM = Decimal("1e-10")
-
-
-class JournalError(TradefolioError):
-    """The journal cannot be used: locked by another trader, newer schema, not a journal."""
 
 
 #: Detail of an order event recording a duplicate-id answer: the broker holds the order.
@@ -174,6 +192,14 @@ def utc_now() -> datetime:
 
 def _ts(moment: datetime | None = None) -> str:
     return (moment or utc_now()).astimezone(UTC).isoformat()
+
+
+def _optional(value: Decimal | None) -> str | None:
+    return None if value is None else dec(value)
+
+
+def _optional_decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 def dec(value: object) -> str:
@@ -202,8 +228,9 @@ class LedgerPosition:
 
 
 @dataclass(frozen=True, slots=True)
-class PlannedOrder:
-    """An order in a bar's plan: `status` is PENDING_SUBMIT, or DENIED with `reason`."""
+class PlannedOrder(OrderTerms):
+    """An order in a bar's plan: `status` is PENDING_SUBMIT, or DENIED with `reason`; its
+    terms (keywords) as `OrderRequest`'s."""
 
     client_order_id: str
     symbol: str
@@ -237,11 +264,6 @@ _BUSY_TIMEOUT_SECONDS = 2.0
 _CREATE_TABLE = re.compile(r"CREATE TABLE (\w+)", re.IGNORECASE)
 
 
-class JournalPathError(JournalError, InvalidParameter):
-    """`--db` names something that is not a usable journal (missing, a directory, empty,
-    damaged, not SQLite, another program's SQLite, read-only): bad input, exit 2."""
-
-
 def expected_tables(version: int) -> set[str]:
     """The tables a journal of schema `version` has (the migrations up to it create them)."""
     return {
@@ -249,10 +271,6 @@ def expected_tables(version: int) -> set[str]:
         for target in range(1, version + 1)
         for name in _CREATE_TABLE.findall(_MIGRATIONS[target])
     }
-
-
-class JournalDamaged(JournalPathError):
-    """The journal fails its integrity check (``PRAGMA quick_check``) or is malformed."""
 
 
 def emergency_set_trading_state(path: Path, state: str, reason: str, source: str) -> None:
@@ -745,9 +763,20 @@ class Journal:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [(day, i.symbol, i.action, dec(i.target_quantity), i.reason, now) for i in intents],
             )
+            self.add_orders(bar, orders)
+
+    def add_orders(self, bar: date, orders: Sequence[PlannedOrder]) -> None:
+        """Journal orders decided on `bar` with their terms (each with its first event), in
+        one transaction (joining an open one), before anything is sent: a bar's plan, or
+        the protective exits of an entry once its fill is known."""
+        now = _ts()
+        day = bar.isoformat()
+        with self.transaction() as db:
             db.executemany(
                 "INSERT INTO orders(client_order_id, bar, symbol, side, quantity, status, "
-                "created_at, updated_at, risk_notional) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, updated_at, risk_notional, type, limit_price, stop_price, "
+                "trail_percent, trail_amount, time_in_force, parent_id, oco_group) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         o.client_order_id,
@@ -758,7 +787,15 @@ class Journal:
                         o.status.value,
                         now,
                         now,
-                        None if o.risk_notional is None else dec(o.risk_notional),
+                        _optional(o.risk_notional),
+                        o.type.value,
+                        _optional(o.limit_price),
+                        _optional(o.stop_price),
+                        _optional(o.trail_percent),
+                        _optional(o.trail_amount),
+                        o.time_in_force.value,
+                        o.parent_id,
+                        o.oco_group,
                     )
                     for o in orders
                 ],
@@ -829,10 +866,24 @@ class Journal:
 
     # -- orders --------------------------------------------------------------------------
 
-    _ORDER_COLUMNS = (
+    _BASE_COLUMNS = (
         "client_order_id, bar, symbol, side, quantity, status, broker_order_id, "
-        "filled_quantity, fill_notional, commission, seq"
+        "filled_quantity, fill_notional, commission, seq, "
     )
+
+    @property
+    def _order_columns(self) -> str:
+        """The order columns to select; a reader of a journal older than schema 4 (not
+        migrated: readers never write) sees its orders' terms as what they were, DAY
+        market orders."""
+        if self._version >= 4:
+            terms = (
+                "type, limit_price, stop_price, trail_percent, trail_amount, time_in_force, "
+                "parent_id, oco_group"
+            )
+        else:
+            terms = "'market', NULL, NULL, NULL, NULL, 'day', NULL, NULL"
+        return self._BASE_COLUMNS + terms
 
     @staticmethod
     def _order(row: Sequence[Any]) -> JournalOrder:
@@ -848,12 +899,20 @@ class Journal:
             fill_notional=Decimal(row[8]),
             commission=Decimal(row[9]),
             seq=int(row[10]),
+            type=OrderType(row[11]),
+            limit_price=_optional_decimal(row[12]),
+            stop_price=_optional_decimal(row[13]),
+            trail_percent=_optional_decimal(row[14]),
+            trail_amount=_optional_decimal(row[15]),
+            time_in_force=TimeInForce(row[16]),
+            parent_id=row[17],
+            oco_group=row[18],
         )
 
     def order(self, client_order_id: str) -> JournalOrder | None:
         """One order by client id."""
         row = self._db.execute(
-            f"SELECT {self._ORDER_COLUMNS} FROM orders WHERE client_order_id = ?",
+            f"SELECT {self._order_columns} FROM orders WHERE client_order_id = ?",
             (client_order_id,),
         ).fetchone()
         return None if row is None else self._order(row)
@@ -861,7 +920,7 @@ class Journal:
     def orders_for_bar(self, bar: date) -> list[JournalOrder]:
         """The bar's orders in plan order."""
         rows = self._db.execute(
-            f"SELECT {self._ORDER_COLUMNS} FROM orders WHERE bar = ? ORDER BY seq",
+            f"SELECT {self._order_columns} FROM orders WHERE bar = ? ORDER BY seq",
             (bar.isoformat(),),
         )
         return [self._order(row) for row in rows]
@@ -869,7 +928,7 @@ class Journal:
     def live_orders(self) -> list[JournalOrder]:
         """Orders not in a terminal state (uses a partial index: O(live orders))."""
         rows = self._db.execute(
-            f"SELECT {self._ORDER_COLUMNS} FROM orders INDEXED BY orders_live "
+            f"SELECT {self._order_columns} FROM orders INDEXED BY orders_live "
             "WHERE status NOT IN ('denied', 'filled', 'canceled', 'rejected') ORDER BY seq"
         )
         return [self._order(row) for row in rows]
@@ -928,7 +987,7 @@ class Journal:
         """Orders the broker refused (REJECTED) or whose outcome is still UNKNOWN, each
         with the detail of its latest event (why), in journal order."""
         rows = self._db.execute(
-            f"SELECT {self._ORDER_COLUMNS}, (SELECT detail FROM order_events e "
+            f"SELECT {self._order_columns}, (SELECT detail FROM order_events e "
             "WHERE e.client_order_id = orders.client_order_id ORDER BY e.id DESC LIMIT 1) "
             "FROM orders WHERE status IN ('rejected', 'unknown') ORDER BY seq"
         )
@@ -936,7 +995,7 @@ class Journal:
 
     def all_orders(self) -> list[JournalOrder]:
         """Every order, in journal order."""
-        rows = self._db.execute(f"SELECT {self._ORDER_COLUMNS} FROM orders ORDER BY seq")
+        rows = self._db.execute(f"SELECT {self._order_columns} FROM orders ORDER BY seq")
         return [self._order(row) for row in rows]
 
     def set_status(

@@ -6,18 +6,27 @@ observed (timeout, 5xx, crash). Both are resolved by looking the order up at the
 its `client_order_id`, which is a pure function of (run id, decision bar, symbol, side), so
 a restarted trader computes the same id and a broker that enforces unique client ids turns
 any resend into a duplicate instead of a second order.
+
+An order's terms are those of `tradefolio.execution.orders.Order` (one meaning for both
+engines): `type` (market, limit, stop, stop-limit, trailing stop), `limit_price`,
+`stop_price`, `trail_percent` (a fraction: 0.05 = 5%) or `trail_amount`, `time_in_force`
+(DAY, GTC), and for a protective exit its entry's client id (`parent_id`) and its
+one-cancels-other group (`oco_group`). The defaults are a DAY market order, what the
+trader sent before orders had terms.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from tradefolio.errors import TradefolioError
+from tradefolio.errors import InvalidTransition
+from tradefolio.execution.orders import Order, OrderType, TimeInForce, check_terms
 
 
 class Side(StrEnum):
@@ -78,10 +87,6 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 
-class InvalidTransition(TradefolioError):
-    """An order was asked to move along an edge the state machine does not have."""
-
-
 def check_transition(current: OrderStatus, new: OrderStatus) -> None:
     """Raise `InvalidTransition` unless `current -> new` is allowed (a no-op move is allowed
     for non-terminal states, which makes repeated broker reports idempotent)."""
@@ -106,21 +111,76 @@ def client_order_id(run_id: str, bar: date, symbol: str, side: Side) -> str:
     return f"tf-{run_id[:8]}-{bar:%Y%m%d}-{readable}-{side.value[0]}-{digest.hexdigest()[:10]}"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderTerms:
+    """How an order is priced and how long it lives (keywords; see the module docstring).
+    `OrderRequest`, `BrokerOrder` and `JournalOrder` carry the same terms."""
+
+    type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    trail_amount: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.DAY
+    parent_id: str | None = None
+    oco_group: str | None = None
+
+    @property
+    def is_protective(self) -> bool:
+        """Whether this is a protective exit of an entry (a bracket child)."""
+        return self.parent_id is not None
+
+    def terms(self) -> dict[str, Any]:
+        """The terms as keywords, to build another order value with the same terms."""
+        return {name.name: getattr(self, name.name) for name in fields(OrderTerms)}
+
+
 @dataclass(frozen=True, slots=True)
-class OrderRequest:
-    """A market order the trader wants the broker to execute."""
+class OrderRequest(OrderTerms):
+    """An order the trader wants the broker to execute (a DAY market order unless its
+    terms say otherwise; the terms are checked as `execution.orders.Order` checks them)."""
 
     client_order_id: str
     symbol: str
     side: Side
     quantity: Decimal
 
+    def __post_init__(self) -> None:
+        check_terms(
+            self.client_order_id,
+            self.type,
+            limit_price=self.limit_price,
+            stop_price=self.stop_price,
+            trail_percent=self.trail_percent,
+            trail_amount=self.trail_amount,
+        )
+
+    @classmethod
+    def from_order(cls, order: Order) -> OrderRequest:
+        """The request that places `order` (an engine-neutral order value) as it is."""
+        return cls(
+            order.client_order_id,
+            order.symbol,
+            Side(order.side),
+            Decimal(order.quantity),
+            type=order.type,
+            limit_price=order.limit_price,
+            stop_price=order.stop_price,
+            trail_percent=order.trail_percent,
+            trail_amount=order.trail_amount,
+            time_in_force=order.time_in_force,
+            parent_id=order.parent_id,
+            oco_group=order.oco_group,
+        )
+
 
 @dataclass(frozen=True, slots=True)
-class BrokerOrder:
+class BrokerOrder(OrderTerms):
     """What the broker reports about one order: cumulative fill quantity, the average price
     of those fills, the cumulative commission charged (0 where the broker charges none) and,
-    where the broker knows it exactly, the cumulative notional."""
+    where the broker knows it exactly, the cumulative notional; and the order's terms as
+    the broker holds them (`stop_price` of a trailing stop: its current level, where the
+    broker reports one)."""
 
     client_order_id: str
     broker_order_id: str
@@ -159,8 +219,8 @@ class Fill:
 
 
 @dataclass(frozen=True, slots=True)
-class JournalOrder:
-    """An order as the journal knows it."""
+class JournalOrder(OrderTerms):
+    """An order as the journal knows it (with its terms, as `OrderRequest` has them)."""
 
     client_order_id: str
     bar: date
@@ -174,6 +234,12 @@ class JournalOrder:
     commission: Decimal
     seq: int
 
+    def request(self) -> OrderRequest:
+        """The request that (re)sends this order under its client id, with its terms."""
+        return OrderRequest(
+            self.client_order_id, self.symbol, self.side, self.quantity, **self.terms()
+        )
+
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -185,7 +251,10 @@ __all__ = [
     "JournalOrder",
     "OrderRequest",
     "OrderStatus",
+    "OrderTerms",
+    "OrderType",
     "Side",
+    "TimeInForce",
     "check_transition",
     "client_order_id",
 ]

@@ -1,0 +1,89 @@
+"""The strategy side of a live session from the backtest's options: what `tradefolio live`
+trades.
+
+`live` never imports `backtest` (both follow `execution`'s strategy protocol); here, above
+both, the same `BacktestConfig` a backtest validates (the same flags, defaults and checks)
+becomes the `TradingSetup` a `tradefolio.live.session.LiveSession` runs: the backtest's own
+strategy and sizing factories, its costs and cash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tradefolio.backtest.config import BacktestConfig
+from tradefolio.backtest.runner import allocation_policy, build_plan_strategy, build_sizing
+from tradefolio.live.session import LiveSession, SessionMessages, SessionOptions, TradingSetup
+from tradefolio.live.strategy import Account, IntentSource, PolicySource
+
+
+def _history_needed(config: BacktestConfig) -> int:
+    """Sessions of history the strategy needs to decide at all (with the allocation
+    model: its scores' and risk window's too)."""
+    needed = 2
+    if config.portfolio or config.strategy == "momentum":
+        needed = (config.lookback or 0) + 2
+    elif config.strategy == "sma-cross":
+        needed = config.slow + 1
+    if config.uses_model:
+        needed = max(needed, allocation_policy(config).window + 1)
+    return needed
+
+
+def _policy(config: BacktestConfig) -> Callable[[Account], IntentSource] | None:
+    """The allocation model of `--portfolio` with model options, as the session binds it to
+    its journal's account (None for any other strategy)."""
+    if not config.uses_model:
+        return None
+    rule = int(config.rebalance) if config.rebalance.isdigit() else config.rebalance
+
+    def source(account: Account) -> IntentSource:
+        return PolicySource(allocation_policy(config), account, rule)
+
+    return source
+
+
+def _notes(config: BacktestConfig) -> tuple[str, ...]:
+    if all(v is None for v in (config.stop_loss, config.take_profit, config.trailing_stop)):
+        return ()
+    # issue 14: the live trader does not place protective orders yet (backtest does)
+    return (
+        "note: live places no protective orders yet (--stop-loss / --take-profit / "
+        "--trailing-stop act in backtest only); the risk sizer sizes from a notional "
+        f"{config.sizing_stop:g} stop",
+    )
+
+
+def trading_setup(config: BacktestConfig) -> TradingSetup:
+    """`config`'s strategy, sizing, costs and cash as a live session trades them."""
+    return TradingSetup(
+        settings=config.model_dump(),
+        strategy=lambda: build_plan_strategy(config, "live"),
+        sizing=lambda closes, benchmark: build_sizing(config, closes, benchmark),
+        uses_benchmark=config.uses_benchmark,
+        history_needed=_history_needed(config),
+        cash=config.cash,
+        # `--cost-bps` / `--fixed-cost` of the model are the fills' commission (one formula)
+        commission_bps=config.commission_bps + config.cost_bps,
+        commission_per_share=config.commission_per_share,
+        commission_min=config.commission_min,
+        slippage_bps=config.slippage_bps,
+        notes=_notes(config),
+        commission_fixed=config.fixed_cost,
+        policy=_policy(config),
+    )
+
+
+def live_session(
+    options: SessionOptions, messages: SessionMessages, **strategy_options: Any
+) -> LiveSession:
+    """A session ready to `run()`: `options` checked first (nothing read or written on a bad
+    flag or a missing key), then the strategy options (`BacktestConfig.create`'s keywords,
+    the backtest's flags), then the session's parts opened (`LiveSession.open`)."""
+    options.check(beta_sizing=bool(strategy_options.get("beta_sizing")))
+    config = BacktestConfig.create(**strategy_options)
+    return LiveSession.open(options, trading_setup(config), messages)
+
+
+__all__ = ["live_session", "trading_setup"]

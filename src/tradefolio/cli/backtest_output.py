@@ -1,0 +1,154 @@
+"""How `tradefolio backtest` prints a run: the JSON contract, the metrics table, the exits.
+
+The run itself is `tf.backtest`'s (`tradefolio.api.backtesting`); these render its engine
+result and the validated config it ran with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from contextlib import AbstractContextManager
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tradefolio.backtest.config import BacktestConfig
+from tradefolio.backtest.engine import BacktestResult
+from tradefolio.backtest.metric_registry import HEADLINE_PERCENT
+from tradefolio.backtest.metrics import Metrics
+from tradefolio.cli.common import stdout_console
+from tradefolio.reporting.rebalances import rebalance_summary, rebalance_table
+
+FILL_FIELDS = ["date", "symbol", "side", "quantity", "price", "commission"]
+
+
+def rebalances_json(result: BacktestResult, slippage_bps: float) -> Any:
+    """The `rebalances` object of the contract: None without the allocation model, else
+    its summary and one row per solve (NaN as null)."""
+    if not result.decisions:
+        return None
+    table = rebalance_table(result.decisions, result.fills, slippage_bps)
+    rows = []
+    for record in table.to_dict("records"):
+        row = {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}
+        row["date"] = record["date"].date().isoformat()
+        rows.append(row)
+    return {**rebalance_summary(table), "rows": rows}
+
+
+def rebalance_line(result: BacktestResult, slippage_bps: float) -> str:
+    """One line on the allocation model's solves of a `--portfolio` run: how many were
+    proven, feasible or failed (held), the costs expected and paid, the solver's time."""
+    summary = rebalance_summary(rebalance_table(result.decisions, result.fills, slippage_bps))
+    return (
+        f"{summary['rebalances']} rebalances: {summary['proven']} proven optimal, "
+        f"{summary['not_proven']} feasible not proven (largest gap "
+        f"{summary['max_gap']:.2%}), {summary['failed']} not solved (positions held); "
+        f"costs expected {summary['expected_costs']:,.2f}, paid "
+        f"{summary['realised_costs']:,.2f}; solver {summary['solver_seconds']:.1f} s"
+    )
+
+
+def result_to_json(
+    result: BacktestResult,
+    metrics: Metrics,
+    exits: dict[str, Any] | None = None,
+    slippage_bps: float = 0.0,
+) -> Any:
+    """The stable JSON contract of `backtest` (see README)."""
+    return {
+        "final_equity": float(result.final_equity),
+        "n_fills": len(result.fills),
+        "exits": exits,
+        "rebalances": rebalances_json(result, slippage_bps),
+        "metrics": metrics.as_dict(),
+        "fills": [
+            {
+                "date": fill.date.isoformat(),
+                "symbol": fill.symbol,
+                "side": fill.side,
+                "quantity": fill.quantity,
+                "price": float(fill.price),
+                "commission": float(fill.commission),
+            }
+            for fill in result.fills
+        ],
+    }
+
+
+def render_table(result: BacktestResult, metrics: Metrics, title: str) -> None:
+    """The metrics table, then one line of final equity, fills, positions and cash."""
+    console = stdout_console()
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    percent = HEADLINE_PERCENT
+    for name, value in metrics.as_dict().items():
+        if name in percent:
+            text = f"{value:.2%}"
+        elif isinstance(value, int):
+            text = f"{value:,d}"
+        else:
+            text = f"{value:.3f}"
+        table.add_row(name.replace("_", " "), text)
+    console.print(table)
+    buys = sum(1 for fill in result.fills if fill.side == "buy")
+    console.print(
+        f"final equity {result.final_equity:,.2f} from {result.initial_cash:,.2f}; "
+        f"{len(result.fills):,d} fills ({buys:,d} buys, {len(result.fills) - buys:,d} sells), "
+        f"{len(result.final_positions)} positions open, cash {result.final_cash:,.2f}"
+    )
+
+
+class StderrObserver:
+    """The run seen on stderr: notes in yellow, a spinner while it runs on a terminal."""
+
+    def __init__(self, messages: Console, spinner: bool) -> None:
+        self._messages = messages
+        self._spinner = spinner
+
+    def note(self, text: str) -> None:
+        self._messages.print(text, style="yellow")
+
+    def running(self) -> AbstractContextManager[object]:
+        if self._spinner:
+            return self._messages.status("backtesting ...")
+        return contextlib.nullcontext()
+
+
+def exits_json(config: BacktestConfig) -> dict[str, Any]:
+    """The `exits` object of the JSON contract: what every entry's protective orders were."""
+    return {
+        "stop_loss": config.placed_stop,
+        "take_profit": config.take_profit,
+        "trailing_stop": config.trailing_stop,
+        "sizing_stop": config.sizing_stop if config.risk_sized else None,
+    }
+
+
+def exits_note(config: BacktestConfig) -> str:
+    """One line saying which protective orders every entry gets (or that none are)."""
+    parts = []
+    if config.placed_stop is not None:
+        parts.append(f"stop at fill x (1 - {config.placed_stop:g})")
+    if config.take_profit is not None:
+        parts.append(f"take-profit at fill x (1 + {config.take_profit:g})")
+    if config.trailing_stop is not None:
+        parts.append(f"trailing stop {config.trailing_stop:g} below the best close")
+    note = "exits on sized entries: " + (", ".join(parts) if parts else "none placed")
+    if config.no_stop and config.risk_sized:
+        note += f" (--no-stop: the risk sizer sized from a notional {config.sizing_stop:g} stop)"
+    return note
+
+
+__all__ = [
+    "FILL_FIELDS",
+    "StderrObserver",
+    "exits_json",
+    "exits_note",
+    "rebalance_line",
+    "rebalances_json",
+    "render_table",
+    "result_to_json",
+]
