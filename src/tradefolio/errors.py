@@ -72,6 +72,7 @@ __all__ = [
     "NotNative",
     "OrderRejected",
     "ProviderError",
+    "RebalanceFailed",
     "ReconciliationError",
     "SolverError",
     "SolverUnavailable",
@@ -159,3 +160,8 @@ class NotNative(OrderRejected):
         super().__init__(f"{client_order_id}: no native Alpaca form: {reason}", retryable=False)
         self.client_order_id = client_order_id
         self.reason = reason
+
+
+class RebalanceFailed(SolverError):
+    """A rebalance of the allocation policy could not be solved and the policy is
+    `--on-solver-failure stop` (the message names the date and the solver's status)."""

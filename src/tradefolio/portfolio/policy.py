@@ -39,6 +39,7 @@ from tradefolio.errors import (
     InfeasibleAllocation,
     InvalidParameter,
     MissingExtra,
+    RebalanceFailed,
     SolverError,
     SolverUnavailable,
 )
@@ -51,10 +52,6 @@ from tradefolio.portfolio.types import Candidate
 FailurePolicy = Literal["hold", "stop"]
 #: `RebalanceDecision.status` of a rebalance the solver could not answer.
 FAILED_STATUSES = frozenset({"infeasible", "error"})
-
-
-class RebalanceFailed(SolverError):
-    """A rebalance could not be solved and the policy is `--on-solver-failure stop`."""
 
 
 @dataclass(frozen=True, slots=True)
