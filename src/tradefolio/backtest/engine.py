@@ -30,7 +30,6 @@ ledger is exact (integer micro-units); the equity curve is rebuilt afterwards, v
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -46,7 +45,13 @@ from tradefolio.backtest.ledger import MICRO, Fill, Ledger, Side, from_micro, to
 from tradefolio.backtest.metrics import Metrics, compute_metrics
 from tradefolio.data.panel import PriceField, PricePanel
 from tradefolio.errors import DataError, InvalidParameter, StrategyError
-from tradefolio.execution.events import BarContext, EventStrategy, Position, warmup_of
+from tradefolio.execution.events import (
+    BarContext,
+    EventStrategy,
+    Position,
+    strategy_error,
+    warmup_of,
+)
 from tradefolio.execution.matching import Resting, match, slipped, trail
 from tradefolio.execution.money import micro_array
 from tradefolio.execution.orders import (
@@ -653,13 +658,8 @@ class _Run:
             try:
                 strategy.on_bar(context)
             except Exception as exc:  # the user's code: report where, with its traceback
-                where = f" while handling {context.last_symbol}" if context.last_symbol else ""
-                own = exc.__traceback__.tb_next if exc.__traceback__ else None  # not the engine's
-                trace = "".join(traceback.format_exception(type(exc), exc, own)).rstrip()
-                raise StrategyError(
-                    f"strategy {strategy.name} raised {type(exc).__name__} at bar {bar} "
-                    f"({self.days[bar]}){where}: {exc}",
-                    trace,
+                raise strategy_error(
+                    strategy.name, exc, bar, self.days[bar], context.last_symbol
                 ) from exc
             pending = context
 

@@ -36,7 +36,13 @@ import typer
 from rich.table import Table
 
 from tradefolio.backtest.config import BacktestConfig
-from tradefolio.backtest.runner import build_plan_strategy, build_sizing, protective_exits
+from tradefolio.backtest.runner import (
+    build_plan_strategy,
+    build_sizing,
+    build_strategy,
+    entry_sizer,
+    protective_exits,
+)
 from tradefolio.cli.backtest import exits_note
 from tradefolio.cli.common import (
     OutputFormat,
@@ -81,7 +87,8 @@ from tradefolio.data.panel import PricePanel
 from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
 from tradefolio.errors import BrokerError, DataError, InvalidParameter
-from tradefolio.execution.strategy import rebalance_sizer
+from tradefolio.execution.sizing import PositionSizer
+from tradefolio.execution.strategy import Strategy, rebalance_sizer
 from tradefolio.live.alpaca import KEY_ENV, SECRET_ENV, AlpacaBroker
 from tradefolio.live.alpaca_data import DATA_FEEDS, AlpacaMarketData
 from tradefolio.live.broker import Broker
@@ -97,7 +104,7 @@ from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.polling_feed import PollingFeed
 from tradefolio.live.risk import RiskEngine, RiskLimits, TradingState
 from tradefolio.live.settings import PRICES_KEY, differences, prices_fingerprint
-from tradefolio.live.strategy import IntentSource, PlannedStrategy, RollingStrategy
+from tradefolio.live.strategy import EventSource, IntentSource, PlannedStrategy, RollingStrategy
 from tradefolio.live.trader import LiveTrader, MarketSink
 from tradefolio.reporting.live_record import record_from_journal
 from tradefolio.reporting.progress import progress_bar
@@ -604,6 +611,7 @@ def run_command(
         max_daily_loss_pct=_decimal_or_none(max_daily_loss),
     )
     adapter: IntentSource
+    entries: PositionSizer = rebalance_sizer({})  # the plan's intents carry their own sizer
     replay: ReplayFeed | None = None
     closes: pd.DataFrame | None = None
     session_identity: dict[str, Any] = {
@@ -631,11 +639,15 @@ def run_command(
             )
         replay = ReplayFeed(closes, speed=speed, panel=panel)
         symbols = [str(c) for c in closes.columns]
-        adapter = PlannedStrategy(
-            build_plan_strategy(config, "live").plan(closes),
-            symbols,
-            build_sizing(config, closes, benchmark),
-        )
+        built = build_strategy(config)
+        if isinstance(built, Strategy):
+            adapter = PlannedStrategy(
+                built.plan(closes), symbols, build_sizing(config, closes, benchmark)
+            )
+        else:  # event-driven (on_bar): called bar by bar with the trader's book
+            require(not config.uses_benchmark, "--beta-sizing needs a strategy with plan()")
+            adapter = EventSource(built, panel)
+            entries = entry_sizer(config)
     costs = CostModel(
         commission_bps=Decimal(repr(commission_bps)),
         commission_per_share=Decimal(repr(commission_per_share)),
@@ -685,7 +697,7 @@ def run_command(
                 journal=journal,
                 broker=venue,
                 strategy=adapter,
-                sizer=rebalance_sizer({}),
+                sizer=entries,
                 risk=RiskEngine(limits),
                 costs=costs,
                 market=market,
@@ -697,8 +709,6 @@ def run_command(
                 adopt=adopt_broker_state, cash_tolerance=Decimal(repr(cash_tolerance))
             )
             messages = stderr_console()
-            # The protective orders every filled entry gets, as in the backtest (one line).
-            messages.print(exits_note(config), style="dim", soft_wrap=True)
             if report.fills_recorded or report.closed_never_sent or report.adopted:
                 messages.print(
                     f"reconciliation: {len(report.fills_recorded)} missed fills recorded, "
@@ -729,6 +739,8 @@ def run_command(
                     )
                 ended = "replay finished"
             journal.end_run(run_no, ended)
+            # The protective orders every filled entry got, as the backtest says it.
+            messages.print(exits_note(config), style="dim", soft_wrap=True)
             messages.print(
                 f"processed {processed} bars after {after or 'the start'}; session in {db}"
             )

@@ -966,6 +966,16 @@ class Journal:
         )
         return [self._order(row) for row in rows]
 
+    def sold_after(self, symbol: str, seq: int) -> bool:
+        """Whether a sell of `symbol` that is not a protective exit was journaled after the
+        order `seq` (an exit of the position that order opened)."""
+        row = self._db.execute(
+            "SELECT 1 FROM orders WHERE symbol = ? AND side = 'sell' AND seq > ? "
+            "AND parent_id IS NULL AND status != 'denied' LIMIT 1",
+            (symbol, seq),
+        ).fetchone()
+        return row is not None
+
     def unprotected_entries(self) -> list[JournalOrder]:
         """Finished buys of a protected role with a fill and no exits journaled yet (what
         a restart must still protect). One scan, at start."""

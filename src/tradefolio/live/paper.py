@@ -390,7 +390,9 @@ class PaperBroker:
             take = min(take, held)
         if take <= 0:
             if side is Side.SELL and not self.allow_short:
-                self._set_order(client_order_id, OrderStatus.REJECTED)
+                # nothing left to sell: refused, or (after fills) the rest canceled
+                done = OrderStatus.REJECTED if Decimal(filled) == 0 else OrderStatus.CANCELED
+                self._set_order(client_order_id, done)
             return
         price = self.costs.fill_price(self._marks[symbol], side)
         self._book_fill(client_order_id, symbol, side, take, price, Decimal(quantity))

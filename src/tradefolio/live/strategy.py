@@ -11,6 +11,11 @@ when it is not the trader's own, the sizer. Two adapters turn a strategy into on
 - `RollingStrategy`: a polled session (or any feed whose history is not a prefix of a known
   file). The plan is computed on each bar's history and its last row is the decision.
 
+- `EventSource`: an event-driven strategy (`execution.events.EventStrategy`, `on_bar`)
+  over a replayed panel: the trader hands it its book (cash, positions with entry prices,
+  open orders) and it answers with the `BarContext` of the decision bar (intents, and the
+  strategy's own orders, cancels and replacements), exactly as the backtest calls it.
+
 Translation of one bar's intents: `Exit` -> EXIT; `Enter` -> ENTER with the sizing policy's
 sizer for that bar (the trader's own when there is no policy); `Rebalance(weights)` ->
 TARGET of every symbol with `rebalance_sizer(weights)`, exactly as the backtest engine
@@ -24,8 +29,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import pandas as pd
 
+from tradefolio.data.panel import PricePanel
+from tradefolio.errors import StrategyError
+from tradefolio.execution.events import (
+    BarContext,
+    EventStrategy,
+    Position,
+    strategy_error,
+    warmup_of,
+)
+from tradefolio.execution.orders import Order
 from tradefolio.execution.sizing import PositionSizer
 from tradefolio.execution.sizing_policy import SizingPolicy
 from tradefolio.execution.strategy import (
@@ -58,6 +74,8 @@ class Intent:
     #: A TARGET's rebalance weights (the trader plans one `Rebalance` of them; without
     #: them the symbol is traded to `sizer`'s target alone).
     weights: Mapping[str, float] | None = None
+    #: An ENTER's limit price (a DAY limit buy, sized at the limit), as `Enter`'s.
+    limit_price: float | None = None
 
 
 @runtime_checkable
@@ -136,4 +154,93 @@ class RollingStrategy:
         return PlannedStrategy.over(self._strategy, closes, sizing).intents(closes)
 
 
-__all__ = ["Action", "Intent", "IntentSource", "PlannedStrategy", "RollingStrategy"]
+@dataclass(frozen=True, slots=True)
+class Book:
+    """What the trader knows at a decision: cash, positions (units and average entry
+    price) and its open orders, as the strategy sees them."""
+
+    cash: float
+    positions: Mapping[str, Position]
+    open_orders: tuple[Order, ...]
+
+
+class EventSource:
+    """An event-driven strategy over a replayed panel (see the module docstring).
+
+    `decide(bar, book)` calls `on_bar` at the close of row `bar` (from the strategy's
+    warm-up on) and returns its context (None before the warm-up). The first call of a
+    session that starts (or resumes) after the warm-up first calls `on_bar` on every
+    earlier row with the same book, its actions discarded, so the strategy's own state
+    (an indicator kept bar by bar) is what an uninterrupted run would have built from the
+    prices. A raising strategy is one `StrategyError` naming the bar, the symbol and its
+    own traceback.
+    """
+
+    def __init__(self, strategy: EventStrategy, panel: PricePanel) -> None:
+        self.strategy = strategy
+        self.symbols = panel.symbols
+        self._column_of = {s: j for j, s in enumerate(self.symbols)}
+        self._days = list(panel.dates.date)
+        self._fields: dict[str, np.ndarray] = {
+            name: panel.field(name).to_numpy(dtype=np.float64, na_value=np.nan)
+            for name in ("open", "high", "low", "close")
+        }
+        volume = panel.volume
+        self._fields["volume"] = (
+            np.full(panel.close.shape, np.nan)
+            if volume is None
+            else volume.to_numpy(dtype=np.float64, na_value=np.nan)
+        )
+        closes = pd.DataFrame(self._fields["close"]).ffill().to_numpy(dtype=np.float64)
+        self._marks = np.nan_to_num(closes, nan=0.0)
+        self._first = warmup_of(strategy) - 1
+        self._next = self._first
+
+    def intents(self, history: pd.DataFrame) -> list[Intent]:
+        """An event-driven strategy answers `decide`, not `intents`."""
+        raise StrategyError(f"strategy {self.strategy.name} is event-driven: use decide()")
+
+    def decide(self, bar: int, book: Book) -> BarContext | None:
+        """The strategy's context at the close of row `bar` (None before its warm-up)."""
+        if bar < self._first:
+            return None
+        for earlier in range(self._next, bar):
+            self._call(earlier, book)  # catching up: the actions of past bars are not sent
+        self._next = bar + 1
+        return self._call(bar, book)
+
+    def _call(self, bar: int, book: Book) -> BarContext:
+        held = sum(
+            p.quantity * float(self._marks[bar, self._column_of[s]])
+            for s, p in book.positions.items()
+            if s in self._column_of
+        )
+        context = BarContext(
+            bar=bar,
+            day=self._days[bar],
+            symbols=self.symbols,
+            column_of=self._column_of,
+            fields=self._fields,
+            cash=book.cash,
+            equity=book.cash + held,
+            positions=lambda: book.positions,
+            open_orders=lambda: book.open_orders,
+        )
+        try:
+            self.strategy.on_bar(context)
+        except Exception as exc:  # the user's code: report where, with its traceback
+            raise strategy_error(
+                self.strategy.name, exc, bar, self._days[bar], context.last_symbol
+            ) from exc
+        return context
+
+
+__all__ = [
+    "Action",
+    "Book",
+    "EventSource",
+    "Intent",
+    "IntentSource",
+    "PlannedStrategy",
+    "RollingStrategy",
+]

@@ -31,6 +31,8 @@ bar, re-executing (not re-planning) a bar whose plan was journaled.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,7 +40,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from tradefolio.errors import BrokerError, InvalidParameter
+from tradefolio.errors import BrokerError, InvalidParameter, StrategyError
+from tradefolio.execution.events import BarContext, Position
 from tradefolio.execution.money import from_micro, to_micro
 from tradefolio.execution.orders import NO_EXITS, Order, OrderType, ProtectiveExits
 from tradefolio.execution.planner import BarState, plan_bar
@@ -78,7 +81,7 @@ from tradefolio.live.orders import (
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.reconcile import ReconciliationReport, certainly_absent, reconcile
 from tradefolio.live.risk import RiskEngine, TradingState, state_refusal
-from tradefolio.live.strategy import Action, IntentSource
+from tradefolio.live.strategy import Action, Book, EventSource, Intent, IntentSource
 
 #: Called with the name of each crash-relevant point; tests make the process kill itself.
 Checkpoint = Callable[[str], None]
@@ -104,6 +107,10 @@ def _no_checkpoint(name: str) -> None:
 
 
 _ZERO = Decimal(0)
+#: The reason journaled with an enter intent that did nothing (held, or a buy working).
+HELD = "held or buying: nothing to do"
+#: A strategy's order id used as it is in the client order id (else a digest of it).
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,96}")
 
 
 class _SymbolSizer:
@@ -249,6 +256,7 @@ class LiveTrader:
                 self.journal.transaction() if commit_every is not None else contextlib.nullcontext()
             )
             started = time.monotonic()
+            failure: StrategyError | None = None
             with group:
                 while True:
                     if stop is not None and stop():
@@ -256,12 +264,20 @@ class LiveTrader:
                     bar = next(iterator, None)
                     if bar is None:
                         return count
-                    result = self.process_bar(bar)
+                    try:
+                        result = self.process_bar(bar)
+                    except StrategyError as exc:
+                        # The strategy raised before its bar's plan: the bars before it (and
+                        # this bar's marking, as after a crash) are kept, then it is reported.
+                        failure = exc
+                        break
                     count += 1
                     if on_bar is not None:
                         on_bar(result)
                     if commit_every is None or time.monotonic() - started >= commit_every:
                         break
+            if failure is not None:
+                raise failure
 
     # -- one bar ---------------------------------------------------------------------------
 
@@ -399,7 +415,16 @@ class LiveTrader:
         planned (`admit`: a denied order moves neither cash nor position); the whole plan
         is journaled in one transaction before anything is sent."""
         self.start_risk_day(bar.day)
-        intents = self.strategy.intents(bar.history) if len(bar.history) else []
+        own: BarContext | None = None
+        if isinstance(self.strategy, EventSource):
+            own = (
+                self.strategy.decide(len(bar.history) - 1, self._book())
+                if len(bar.history)
+                else None
+            )
+            intents = [] if own is None else self._event_intents(own, bar)
+        else:
+            intents = self.strategy.intents(bar.history) if len(bar.history) else []
         acted = {i.symbol for i in intents if i.symbol in bar.prices}
         for intent in intents:
             if intent.symbol in acted:
@@ -408,6 +433,13 @@ class LiveTrader:
                 else:
                     self._exiting.discard(intent.symbol)
         self._cancel_for_exits(self._exiting)
+        if own is not None:
+            _, _, cancels, replacements = own.actions()
+            wanted_ids = {self._own_id(c) for c in [*cancels, *(old for old, _ in replacements)]}
+            self._cancel_and_record(
+                [o for o in self.journal.live_orders() if o.client_order_id in wanted_ids],
+                "the strategy",
+            )
         cash = self.journal.cash()
         filled = {s: p.quantity for s, p in self.journal.positions().items()}
         live = self.journal.live_orders()
@@ -432,9 +464,15 @@ class LiveTrader:
                     wanted.append(Exit(symbol))  # (with legs still open: the follow-up)
             elif intent.action is Action.ENTER:
                 if position != 0 or exposure.has_open(symbol, Side.BUY):
-                    continue  # an enter while holding (or buying) does nothing
+                    # An enter while holding (or buying) does nothing; journaled all the
+                    # same, so a restart resumes this bar's (empty) plan rather than plan
+                    # it again on a book a resting order may have changed since.
+                    planned_intents.append(
+                        PlannedIntent(symbol, intent.action.value, position, HELD)
+                    )
+                    continue
                 planned_intents.append(PlannedIntent(symbol, intent.action.value, position))
-                wanted.append(Enter(symbol))
+                wanted.append(Enter(symbol, intent.limit_price))
                 if intent.sizer is not None:
                     sizers[symbol] = intent.sizer
             else:
@@ -472,10 +510,122 @@ class LiveTrader:
                 bar, state, previous_marks, wanted, sizers, targets, universe,
                 (cash, filled, live, equity),
             )  # fmt: skip
+        if own is not None:
+            orders.extend(self._strategy_orders(own, bar, state, previous_marks, equity))
         if not orders and not planned_intents:
             return []  # nothing to journal before finish_bar
         self.journal.write_plan(bar.day, planned_intents, orders)
         return self.journal.orders_for_bar(bar.day)
+
+    # -- event-driven strategies -------------------------------------------------------------
+
+    def _own_id(self, strategy_id: str) -> str:
+        """The client order id of a strategy's own order: the session's prefix and the
+        strategy's id when it is short and plain (readable at the venue), else a digest."""
+        if _PLAIN_ID.fullmatch(strategy_id):
+            return f"tf-{self.run_id[:8]}-{strategy_id}"
+        digest = hashlib.sha256(f"{self.run_id}|{strategy_id}".encode()).hexdigest()[:20]
+        return f"tf-{self.run_id[:8]}-x{digest}"
+
+    def _shown_id(self, client_order_id: str) -> str:
+        prefix = f"tf-{self.run_id[:8]}-"
+        return client_order_id.removeprefix(prefix)
+
+    def _book(self) -> Book:
+        """The journal's book as an event-driven strategy sees it."""
+        positions = {
+            s: Position(int(p.quantity), float(p.avg_price))
+            for s, p in self.journal.positions().items()
+            if p.quantity > 0
+        }
+        open_orders: list[Order] = []
+        for order in self.journal.live_orders():
+            quantity = int(order.quantity)
+            if quantity <= 0:
+                continue
+            parent = None if order.parent_id is None else self._shown_id(order.parent_id)
+            group = None if order.oco_group is None else self._shown_id(order.oco_group)
+            terms = {**order.terms(), "parent_id": parent, "oco_group": group}
+            open_orders.append(
+                Order(
+                    self._shown_id(order.client_order_id), order.symbol, order.side.value,
+                    quantity, **terms,
+                )
+            )  # fmt: skip
+        return Book(float(self.journal.cash()), positions, tuple(open_orders))
+
+    def _event_intents(self, context: BarContext, bar: Bar) -> list[Intent]:
+        """A context's intents as the trader's (a rebalance: every symbol's target)."""
+        intents: list[Intent] = []
+        universe = [str(c) for c in bar.history.columns]
+        for intent in context.actions()[0]:
+            if isinstance(intent, Exit):
+                intents.append(Intent(intent.symbol, Action.EXIT))
+            elif isinstance(intent, Enter):
+                intents.append(Intent(intent.symbol, Action.ENTER, limit_price=intent.limit_price))
+            elif isinstance(intent, Rebalance):
+                target = rebalance_sizer(intent.weights)
+                intents.extend(Intent(s, Action.TARGET, target, intent.weights) for s in universe)
+        return intents
+
+    def _strategy_orders(
+        self,
+        context: BarContext,
+        bar: Bar,
+        state: TradingState,
+        previous_marks: Mapping[str, Decimal],
+        equity: Decimal,
+    ) -> list[PlannedOrder]:
+        """The strategy's own orders (and replacements), journaled with the plan: checked by
+        the risk engine at the bar's price; a bracket child waits (pending) for its entry's
+        fill, then is sent like a protective exit."""
+        _, orders, _, replacements = context.actions()
+        planned: list[PlannedOrder] = []
+        seen: set[str] = set()
+        filled = {s: p.quantity for s, p in self.journal.positions().items()}
+        for order in [*orders, *(new for _, new in replacements)]:
+            cid = self._own_id(order.client_order_id)
+            if cid in seen or self.journal.order(cid) is not None:
+                raise StrategyError(
+                    f"strategy submitted client_order_id {order.client_order_id!r} twice "
+                    f"(bar {bar.day}); every order needs a new id"
+                )
+            seen.add(cid)
+            request = OrderRequest.from_order(order)
+            terms = {
+                **request.terms(),
+                "parent_id": None if order.parent_id is None else self._own_id(order.parent_id),
+                "oco_group": None if order.oco_group is None else self._own_id(order.oco_group),
+            }
+            role = "child" if order.parent_id is not None else "strategy"
+            price = bar.prices.get(order.symbol)
+            if price is None:
+                reason = f"no price for {order.symbol} on {bar.day}"
+                planned.append(
+                    PlannedOrder(
+                        cid, order.symbol, request.side, request.quantity, OrderStatus.DENIED,
+                        reason, role=role, **terms,
+                    )
+                )  # fmt: skip
+                continue
+            decision = self.risk.check(
+                state=state,
+                symbol=order.symbol,
+                side=request.side,
+                quantity=request.quantity,
+                price=price,
+                reference_price=previous_marks.get(order.symbol),
+                position=filled.get(order.symbol, _ZERO),
+                equity=equity,
+            )
+            status = OrderStatus.PENDING_SUBMIT if decision.allowed else OrderStatus.DENIED
+            planned.append(
+                PlannedOrder(
+                    cid, order.symbol, request.side, request.quantity, status, decision.reason,
+                    request.quantity * price, role=role, **terms,
+                )
+            )  # fmt: skip
+        return planned
 
     def _planned_orders(
         self,
@@ -636,6 +786,10 @@ class LiveTrader:
                 entry = self.journal.order(cid)
                 if entry is None or not entry.filled_quantity or self.journal.children_of(cid):
                     continue
+                if entry.symbol in self._exiting or self.journal.sold_after(
+                    entry.symbol, entry.seq
+                ):
+                    continue  # being sold (an exit cancelled the entry): nothing to protect
                 held = positions.get(entry.symbol)
                 quantity = int(min(entry.filled_quantity, held.quantity if held else _ZERO))
                 if quantity <= 0:
@@ -654,11 +808,22 @@ class LiveTrader:
             if children:
                 self.journal.add_orders(day, children)
                 self._checkpoint("after_protect_journal")
-        pending = [
-            o
-            for o in self.journal.live_orders()
-            if o.is_protective and o.status in UNRESOLVED_STATUSES
-        ]
+        pending: list[JournalOrder] = []
+        orphans: list[str] = []
+        for order in self.journal.live_orders():
+            if not order.is_protective or order.status not in UNRESOLVED_STATUSES:
+                continue
+            entry = self.journal.order(order.parent_id or "")
+            if entry is not None and entry.status not in TERMINAL_STATUSES:
+                continue  # a bracket child: sent once its entry has filled
+            if entry is not None and not entry.filled_quantity:
+                orphans.append(order.client_order_id)  # its entry ended without a fill
+                continue
+            pending.append(order)
+        if orphans:
+            with self.journal.transaction():
+                for cid in orphans:
+                    self.journal.set_status(cid, OrderStatus.CANCELED, "its entry did not fill")
         if pending:
             self._execute(pending, lookup_first=True)
 

@@ -87,3 +87,70 @@ def test_the_risk_sizer_places_its_stop_in_live_as_in_the_backtest(
     )  # fmt: skip
     assert len(backtest) > 20
     assert live == backtest
+
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "strategies"
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        # RSI mean reversion with its own trailing stop
+        ("rsi_mean_reversion.py:RsiMeanReversion", "--sizer", "weight", "--weight", "0.1",
+         "--param", "window=10", "--param", "oversold=35", "--param", "trail=0.05"),
+        # Donchian breakout entered as brackets (stop + take-profit children, OCO)
+        ("donchian_breakout.py:DonchianBreakout", "--param", "entry_window=20",
+         "--param", "exit_window=10", "--param", "target=0.15"),
+        # stateful re-entry after a stop-out, the session's protective stop
+        ("reentry.py:ReEntryAfterStop", "--stop-loss", "0.05", "--param", "sma=20",
+         "--param", "cooldown=5"),
+    ],
+    ids=["rsi-trailing", "donchian-bracket", "reentry"],
+)  # fmt: skip
+def test_the_example_strategies_fill_in_live_as_in_the_backtest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bars: Path, strategy: tuple[str, ...]
+) -> None:
+    spec, *args = strategy
+    backtest, live = _both(capsys, tmp_path, bars, "--strategy", f"{EXAMPLES}/{spec}", *args)
+    assert len(backtest) > 30
+    assert live == backtest
+
+
+class_file = """
+import numpy as np
+
+class Boom:
+    name = "boom"
+    warmup = 5
+
+    def on_bar(self, context):
+        if context.bar == 30:
+            context.price("SYN002")
+            raise ZeroDivisionError("the strategy's own bug")
+        if context.bar == 10:
+            context.enter("SYN001")
+"""
+
+
+def test_a_raising_strategy_is_one_failure_and_the_journal_keeps_its_bars(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bars: Path
+) -> None:
+    path = tmp_path / "boom.py"
+    path.write_text(class_file)
+    db = tmp_path / "boom.db"
+    result = run_cli(
+        capsys, "live", "--paper", "--prices", str(bars), "--strategy", f"{path}:Boom",
+        "--sizer", "weight", "--db", str(db), "--no-record",
+    )  # fmt: skip
+    assert result.code == 1, result
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "ZeroDivisionError at bar 30" in error and "SYN002" in error
+    assert "the strategy's own bug" in result.stderr and "boom.py" in result.stderr
+    status = run_cli(capsys, "live", "status", "--db", str(db), "--format", "json")
+    payload = json.loads(status.stdout)
+    # every bar before the one the raising decision was for is kept (the decision at the
+    # close of row 30 acts on row 31), the entry decided at row 10 with them
+    with bars.open() as handle:
+        dates = sorted({row["date"] for row in csv.DictReader(handle)})
+    assert payload["last_bar"] == dates[30]
+    assert [p["symbol"] for p in payload["positions"]] == ["SYN001"]
