@@ -12,6 +12,9 @@ number. Baselines, all in the same run:
 - a bare pywraplp script: reads the same 4-name candidate file with `csv`, builds the same
   score MIP (weights, selections, budget, cardinality, caps and floors) and solves it with
   CBC, printing the weights: the floor for `tradefolio --help` and `allocate --candidates`;
+- the import floors of `allocate --candidates`: a process that only imports the CLI app
+  (typer, click) and pywraplp, and the same plus numpy (which the allocator's model and
+  exact weights need): what no change inside the command can go below;
 - `backtest --no-record`: the backtest alone (load, run, metrics, table); the default run
   (run folder + tearsheet) should cost at most as much again, and so should `report`;
 - `--before SRC`: the same commands on another source tree (e.g. /work/main/src, the code
@@ -70,6 +73,9 @@ for row, weight in zip(rows, w):
 """
 
 
+PYWRAPLP_IMPORT = "from ortools.linear_solver import pywraplp"
+
+
 @dataclass(frozen=True, slots=True)
 class Timing:
     """Median wall and CPU seconds of one command over the repeats."""
@@ -116,6 +122,16 @@ def main() -> None:
         big = f"GBM {args.symbols} x {args.days:,}"
         commands: list[tuple[str, list[str], int]] = [
             ("bare pywraplp script, same MIP", [python, "bare.py", "candidates.csv"], args.repeats),
+            (
+                "floor: import the CLI app + pywraplp",
+                [python, "-c", f"import tradefolio.cli.app; {PYWRAPLP_IMPORT}"],
+                args.repeats,
+            ),
+            (
+                "floor: import the CLI app + pywraplp + numpy",
+                [python, "-c", f"import tradefolio.cli.app, numpy; {PYWRAPLP_IMPORT}"],
+                args.repeats,
+            ),
             ("tradefolio --help", [*tf, "--help"], args.repeats),
             (
                 "allocate --candidates (4 names)",
@@ -173,7 +189,7 @@ def main() -> None:
     rows = []
     for label in labels:
         after = results[("after", label)]
-        if label.startswith(("tradefolio --help", "allocate")):
+        if label.startswith(("tradefolio --help", "allocate", "floor")):
             base = bare
         elif label.startswith(("backtest GBM", "report GBM")) and "--no-record" not in label:
             base = alone
@@ -200,6 +216,7 @@ def main() -> None:
         "Fresh `python -m tradefolio` processes; medians of "
         f"{args.repeats} runs (3 for backtests and report, 1 for --png). 'vs baseline': "
         "start-up rows against the bare pywraplp script solving the same MIP (bound: 2x); "
+        "'floor' rows only import what `allocate --candidates` cannot do without; "
         f"run-folder and report rows against `backtest {big} --no-record` (bound: 2x, i.e. "
         "the report costs at most as much again as the backtest). "
         + (f"'before': the same commands on {args.before}. " if args.before else "")

@@ -2,6 +2,13 @@
 
 Run: .venv/bin/python benchmarks/bench_mean_variance.py [--repeats 3] [--no-record]
      .venv/bin/python benchmarks/bench_mean_variance.py --pard200 [NAME ...] [--limit 60]
+         [--baseline OTHER_TREE/src] [--skip SOLVER ...]
+     .venv/bin/python benchmarks/bench_mean_variance.py --speed [--limit 60]
+     .venv/bin/python benchmarks/bench_mean_variance.py --growth [--limit 60]
+
+`--speed`: the issue's λ = 200, K = 10 rows at N = 100 / 200 / 400 against skfolio and
+Riskfolio-Lib, each with the same limit; `--growth`: time and peak memory from N = 50 to
+1,000 (a fresh process per N).
 
 `--pard200` runs the public buy-in benchmark instead (see `pard200_table`): the done-when
 command of issue 16 (`tradefolio allocate` on the files of `convert_pard200.py`), SCIP
@@ -31,6 +38,8 @@ import contextlib
 import io
 import json
 import math
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -118,7 +127,9 @@ class Outcome:
     status: str = "optimal"
 
 
-def solve_tradefolio(returns: pd.DataFrame, risk_aversion: float, solver: str) -> Outcome:
+def solve_tradefolio(
+    returns: pd.DataFrame, risk_aversion: float, solver: str, limit: float = TIME_LIMIT
+) -> Outcome:
     symbols = [str(s) for s in returns.columns]
     mu = returns.mean()
     candidates = [Candidate(s, float(mu[s]), 100.0) for s in symbols]
@@ -128,7 +139,9 @@ def solve_tradefolio(returns: pd.DataFrame, risk_aversion: float, solver: str) -
         [PositionLimits(1.0, 0.0), Cardinality(MAX_POSITIONS), Budget(1.0, 1.0)],
     )
     try:
-        result = model.solve(make_universe(candidates, 1e6), solver=solver, time_limit=TIME_LIMIT)
+        result = model.solve(
+            make_universe(candidates, 1e6), solver=solver, time_limit=limit, fractional=True
+        )
     except TradefolioError as exc:
         print(f"  tradefolio ({solver}) failed: {exc}", flush=True)
         return Outcome(np.full(len(symbols), np.nan), "failed")
@@ -137,7 +150,9 @@ def solve_tradefolio(returns: pd.DataFrame, risk_aversion: float, solver: str) -
     return Outcome(np.array([weights.get(s, 0.0) for s in symbols]), status)
 
 
-def solve_skfolio(returns: pd.DataFrame, risk_aversion: float) -> Outcome:
+def solve_skfolio(
+    returns: pd.DataFrame, risk_aversion: float, limit: float | None = None
+) -> Outcome:
     from skfolio import RiskMeasure
     from skfolio.optimization import MeanRisk, ObjectiveFunction
 
@@ -147,18 +162,23 @@ def solve_skfolio(returns: pd.DataFrame, risk_aversion: float) -> Outcome:
         risk_aversion=risk_aversion,
         cardinality=MAX_POSITIONS,
         solver="SCIP",
+        solver_params=None if limit is None else {"scip_params": {"limits/time": limit}},
     )
     model.fit(returns)
     return Outcome(np.asarray(model.weights_, dtype=float), "solved")
 
 
-def solve_riskfolio(returns: pd.DataFrame, risk_aversion: float) -> Outcome:
+def solve_riskfolio(
+    returns: pd.DataFrame, risk_aversion: float, limit: float | None = None
+) -> Outcome:
     import riskfolio as rp
 
     portfolio = rp.Portfolio(returns=returns)
     portfolio.assets_stats(method_mu="hist", method_cov="hist")
     portfolio.card = MAX_POSITIONS
     portfolio.solvers = ["SCIP"]
+    if limit is not None:
+        portfolio.sol_params = {"SCIP": {"scip_params": {"limits/time": limit}}}
     with contextlib.redirect_stdout(io.StringIO()):
         weights = portfolio.optimization(model="Classic", rm="MV", obj="Utility", l=risk_aversion)
     if weights is None:  # Riskfolio returns None when the solver fails
@@ -188,8 +208,11 @@ def timed(
     return statistics.median(times), outcome
 
 
-def _pard_tradefolio_cli(folder: Path, rho: float, limit: float) -> tuple[str, float]:
-    """The done-when command in a subprocess: (status, objective)."""
+def _pard_tradefolio_cli(
+    folder: Path, rho: float, limit: float, source: str | None = None
+) -> tuple[str, float, float]:
+    """The done-when command in a subprocess: (status, objective, CPU seconds of the
+    process). `source`: another tree's `src` first on the path (the baseline)."""
     command = [
         sys.executable,
         "-c",
@@ -198,12 +221,18 @@ def _pard_tradefolio_cli(folder: Path, rho: float, limit: float) -> tuple[str, f
         "--time-limit",
         f"{limit:g}",
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = source
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
-        return f"failed: {done.stderr.strip()[:60]}", math.nan
+        return f"failed: {done.stderr.strip()[:60]}", math.nan, cpu
     answer = json.loads(done.stdout)
     status = answer["status"] if answer["status"] == "optimal" else f"gap {answer['gap']:.1e}"
-    return status, float(answer["objective"])
+    return status, float(answer["objective"]), cpu
 
 
 def _pard_scip_mathopt(instance: Instance, limit: float) -> tuple[str, float]:
@@ -283,9 +312,32 @@ def _pard_cvxpy_scip_perspective(instance: Instance, limit: float) -> tuple[str,
     return _scip_answer(problem, x, instance, limit)
 
 
-def pard200_table(names: list[str], limit: float, record: bool) -> None:
-    """Each pard200 instance by the three solvers, each with `limit` seconds."""
+PARD_SOLVERS = (
+    "tradefolio allocate",
+    "tradefolio allocate (baseline)",
+    "tradefolio scip (MathOpt)",
+    "cvxpy + SCIP",
+    "cvxpy + SCIP perspective",
+)
+
+
+def _load_average() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def pard200_table(
+    names: list[str],
+    limit: float,
+    record: bool,
+    baseline: str | None = None,
+    skip: tuple[str, ...] = (),
+) -> None:
+    """Each pard200 instance by each solver of `PARD_SOLVERS` (minus `skip`; the baseline
+    row only with `baseline`, another tree's `src`), each with `limit` seconds."""
     known = best_known()
+    solvers = [
+        s for s in PARD_SOLVERS if s not in skip and (baseline is not None or "baseline" not in s)
+    ]
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for name in names:
@@ -293,15 +345,12 @@ def pard200_table(names: list[str], limit: float, record: bool) -> None:
             folder = Path(scratch) / name
             write_instance(instance, folder)
             upper = known[name][0]
-            for solver in (
-                "tradefolio allocate",
-                "tradefolio scip (MathOpt)",
-                "cvxpy + SCIP",
-                "cvxpy + SCIP perspective",
-            ):
-                start = time.perf_counter()
+            for solver in solvers:
+                start, cpu_start = time.perf_counter(), time.process_time()
                 if solver == "tradefolio allocate":
-                    status, value = _pard_tradefolio_cli(folder, instance.rho, limit)
+                    status, value, cpu = _pard_tradefolio_cli(folder, instance.rho, limit)
+                elif solver == "tradefolio allocate (baseline)":
+                    status, value, cpu = _pard_tradefolio_cli(folder, instance.rho, limit, baseline)
                 elif solver == "cvxpy + SCIP":
                     status, value = _pard_cvxpy_scip(instance, limit)
                 elif solver == "cvxpy + SCIP perspective":
@@ -309,28 +358,45 @@ def pard200_table(names: list[str], limit: float, record: bool) -> None:
                 else:
                     status, value = _pard_scip_mathopt(instance, limit)
                 seconds = time.perf_counter() - start
+                if not solver.startswith("tradefolio allocate"):
+                    cpu = time.process_time() - cpu_start
                 above = (value - upper) / upper if math.isfinite(value) else math.nan
-                rows.append((name, solver, seconds, value, above, status))
+                rows.append((name, solver, seconds, cpu, value, above, status))
                 print(
-                    f"{name} {solver}: {seconds:.1f} s, {value:.6f} ({above:+.2e} vs best "
-                    f"known {upper}), {status}",
+                    f"{name} {solver}: {seconds:.1f} s (CPU {cpu:.1f} s), {value:.6f} "
+                    f"({above:+.2e} vs best known {upper}), {status}, load {_load_average()}",
                     flush=True,
                 )
-    header = ["instance", "solver", "seconds", "objective", "vs best known", "status"]
+    header = ["instance", "solver", "seconds", "CPU s", "objective", "vs best known", "status"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     table = Table(title=f"pard200 (min variance, buy-in floors), limit {limit:g} s")
     for h in header:
         table.add_column(h)
-    for name, solver, seconds, value, above, status in rows:
-        cells = [name, solver, f"{seconds:.1f}", f"{value:.6f}", f"{above:+.1e}", status]
+    for name, solver, seconds, cpu, value, above, status in rows:
+        cells = [
+            name,
+            solver,
+            f"{seconds:.1f}",
+            f"{cpu:.1f}",
+            f"{value:.6f}",
+            f"{above:+.1e}",
+            status,
+        ]
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
-    ours = [r for r in rows if r[1] == "tradefolio allocate"]
-    proven = [r for r in ours if r[5] == "optimal" and abs(r[4]) <= 1e-4]
-    summary = (
-        f"tradefolio: {len(proven)} of {len(ours)} proven optimal within 0.01% of best_known; "
-        f"median {statistics.median(r[2] for r in ours):.1f} s, max {max(r[2] for r in ours):.1f} s"
-    )
+    summaries = []
+    for label in ("tradefolio allocate", "tradefolio allocate (baseline)"):
+        ours = [r for r in rows if r[1] == label]
+        if not ours:
+            continue
+        proven = [r for r in ours if r[6] == "optimal" and abs(r[5]) <= 1e-4]
+        summaries.append(
+            f"{label}: {len(proven)} of {len(ours)} proven optimal within 0.01% of "
+            f"best_known; median {statistics.median(r[2] for r in ours):.1f} s wall "
+            f"({statistics.median(r[3] for r in ours):.1f} s CPU), max "
+            f"{max(r[2] for r in ours):.1f} s wall ({max(r[3] for r in ours):.1f} s CPU)"
+        )
+    summary = "; ".join(summaries)
     Console().print(table)
     print(summary)
     if record:
@@ -341,13 +407,156 @@ def pard200_table(names: list[str], limit: float, record: bool) -> None:
             f"{summary}. minimise x'Qx s.t. mu'x >= rho, sum x = 1, l_i y_i <= x_i <= u_i y_i "
             "(../shared/data/mean-variance-min-buy-in). tradefolio allocate: the done-when "
             "command of issue 16 on the files of benchmarks/convert_pard200.py (a subprocess, "
-            "start-up and file reading included), branch and bound with the projected "
-            "perspective of the cheap diagonal split; tradefolio scip: the same model through "
-            "MathOpt + SCIP; cvxpy + SCIP: a direct big-M formulation; cvxpy + SCIP "
+            "start-up and file reading included; CPU s: that process's user + system time), "
+            "branch and bound with the projected perspective of the cheap diagonal split; "
+            f"(baseline): the same command on {baseline}; tradefolio scip: the same model "
+            "through MathOpt + SCIP; cvxpy + SCIP: a direct big-M formulation; cvxpy + SCIP "
             "perspective: x_i^2 <= t_i y_i with the same split (SCIP's default 1e-4 gap). "
-            "'vs best known': "
-            "(objective - best upper bound) / best upper bound. The machine was shared with "
-            "other jobs (load average about 8 on 2 cores): times are inflated and noisy.",
+            "'vs best known': (objective - best upper bound) / best upper bound. The machine "
+            f"was shared with other helpers' jobs (1-minute load {_load_average()} at the end "
+            "on 2 cores): wall times are inflated and noisy, CPU times less.",
+        )
+
+
+SPEED_SIZES = (100, 200, 400)
+SPEED_TARGETS = {100: 0.3, 200: 1.0, 400: 5.0}
+GROWTH_SIZES = (50, 100, 200, 400, 700, 1000)
+SPEED_AVERSION = 200.0
+
+
+def _cpu_timed(solve: Callable[[], Outcome]) -> tuple[float, float, Outcome]:
+    start, cpu_start = time.perf_counter(), time.process_time()
+    outcome = solve()
+    return time.perf_counter() - start, time.process_time() - cpu_start, outcome
+
+
+def speed_table(limit: float, record: bool) -> None:
+    """λ = 200, K = 10 at N = 100 / 200 / 400: tradefolio, skfolio and Riskfolio-Lib, each
+    with `limit` seconds (SCIP's own time limit for the references)."""
+    rows = []
+    for n in SPEED_SIZES:
+        returns = returns_for(n)
+        solvers: dict[str, Callable[[], Outcome]] = {
+            "tradefolio": lambda r=returns: solve_tradefolio(r, SPEED_AVERSION, "highs", limit),
+            "skfolio": lambda r=returns: solve_skfolio(r, SPEED_AVERSION, limit),
+            "riskfolio": lambda r=returns: solve_riskfolio(r, SPEED_AVERSION, limit),
+        }
+        found = []
+        for name, solve in solvers.items():
+            try:
+                seconds, cpu, outcome = _cpu_timed(solve)
+            except Exception as exc:  # a reference library's failure is a row, not a crash
+                seconds, cpu = math.nan, math.nan
+                outcome = Outcome(np.full(n, np.nan), f"failed: {str(exc)[:40]}")
+            weights = outcome.weights
+            finite = bool(np.isfinite(weights).all())
+            value = utility(returns, weights, SPEED_AVERSION) if finite else math.nan
+            status = outcome.status
+            if name != "tradefolio" and seconds >= limit:
+                status = f"{status} (at SCIP's time limit: not proven)"
+            names = int((weights > 1e-6).sum()) if finite else 0
+            found.append((name, seconds, cpu, value, names, status))
+            print(
+                f"N={n} {name}: {seconds:.2f} s (CPU {cpu:.2f}), utility {value:.10g}, "
+                f"{names} names, {status}, load {_load_average()}",
+                flush=True,
+            )
+        best = max(v for _, _, _, v, _, _ in found if math.isfinite(v))
+        for name, seconds, cpu, value, names, status in found:
+            rows.append((n, name, seconds, cpu, value, best - value, names, status))
+    header = ["N", "library", "seconds", "CPU s", "utility", "vs best", "names", "status"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for n, name, seconds, cpu, value, below, names, status in rows:
+        target = f" (target <= {SPEED_TARGETS[n]:g} s)" if name == "tradefolio" else ""
+        cells = [
+            f"{n}",
+            name,
+            f"{seconds:.2f}",
+            f"{cpu:.2f}",
+            f"{value:.10g}",
+            "best" if below <= 0 else f"-{below:.2e}",
+            f"{names}",
+            status + target,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    print("\n".join(lines))
+    if record:
+        append_results(
+            "Mean-variance, λ = 200, K = 10: the issue 16 speed rows "
+            "(bench_mean_variance.py --speed)",
+            machine_stamp(
+                "ortools", "highspy", "numpy", "skfolio", "riskfolio-lib", "cvxpy", "pyscipopt"
+            ),
+            "\n".join(lines),
+            f"maximise mu^T w - 200 w^T Σ w, sum w = 1, w >= 0, at most {MAX_POSITIONS} names, "
+            f"Σ the sample covariance of {LOOKBACK} daily returns of seeded synthetic GBM "
+            f"prices (the same sets as above). Every solver had {limit:g} s (tradefolio's "
+            "time limit; SCIP's limits/time for skfolio and Riskfolio-Lib, one run each); "
+            "a reference row at its time limit is SCIP's incumbent, not proven. 'vs best': "
+            "utility below the row's best, every answer projected onto sum w = 1, w >= 0. "
+            f"1-minute load {_load_average()} at the end on 2 cores (other helpers' jobs).",
+        )
+
+
+def growth_one(n: int, limit: float) -> None:
+    """One growth line (run in its own process for its peak memory), as JSON."""
+    returns = returns_for(n)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    symbols = [str(s) for s in returns.columns]
+    mu = returns.mean()
+    candidates = [Candidate(s, float(mu[s]), 100.0) for s in symbols]
+    risk = risk_model(returns, "sample", periods_per_year=1)
+    model = PortfolioModel(
+        MeanVariance(risk, SPEED_AVERSION),
+        [PositionLimits(1.0, 0.0), Cardinality(MAX_POSITIONS), Budget(1.0, 1.0)],
+    )
+    start, cpu_start = time.perf_counter(), time.process_time()
+    result = model.solve(
+        make_universe(candidates, 1e6), solver="highs", time_limit=limit, fractional=True
+    )
+    answer = {
+        "n": n,
+        "seconds": time.perf_counter() - start,
+        "cpu": time.process_time() - cpu_start,
+        "status": result.status,
+        "gap": result.gap,
+        "names": sum(1 for w in result.weights.values() if w > 1e-6),
+        "rss_before": before,
+        "rss_peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print(json.dumps(answer))
+
+
+def growth_table(limit: float, record: bool) -> None:
+    """Time and peak memory of the λ = 200, K = 10 model from N = 50 to 1,000."""
+    lines = [
+        "| N | seconds | CPU s | status | gap | names | peak RSS MB | RSS before solve MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for n in GROWTH_SIZES:
+        command = [sys.executable, __file__, "--growth-one", str(n), "--limit", f"{limit:g}"]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            lines.append(f"| {n} | failed: {done.stderr.strip()[-80:]} |||||||")
+            print(lines[-1], flush=True)
+            continue
+        a = json.loads(done.stdout.strip().splitlines()[-1])
+        lines.append(
+            f"| {n:,} | {a['seconds']:.2f} | {a['cpu']:.2f} | {a['status']} | {a['gap']:.1e} | "
+            f"{a['names']} | {a['rss_peak']:.0f} | {a['rss_before']:.0f} |"
+        )
+        print(lines[-1], f"load {_load_average()}", flush=True)
+    if record:
+        append_results(
+            "Mean-variance, λ = 200, K = 10: growth from N = 50 to 1,000 "
+            "(bench_mean_variance.py --growth)",
+            machine_stamp("highspy", "numpy"),
+            "\n".join(lines),
+            f"tradefolio's default (branch and bound over HiGHS QPs), time limit {limit:g} s, "
+            "one fresh process per N (peak RSS: the process's maximum resident set, imports "
+            "and data included; 'before solve': after the returns were generated). Σ is "
+            f"the sample covariance of {LOOKBACK} daily returns, so it is singular from "
+            f"N = {LOOKBACK} on. 1-minute load {_load_average()} at the end on 2 cores.",
         )
 
 
@@ -357,10 +566,30 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--pard200", nargs="*", default=None, metavar="NAME")
     parser.add_argument("--limit", type=float, default=TIME_LIMIT)
+    parser.add_argument("--baseline", default=None, metavar="SRC", help="pard200: a baseline src")
+    parser.add_argument("--skip", nargs="*", default=[], metavar="SOLVER")
+    parser.add_argument("--speed", action="store_true")
+    parser.add_argument("--growth", action="store_true")
+    parser.add_argument("--growth-one", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
+    if args.growth_one is not None:
+        growth_one(args.growth_one, args.limit)
+        return
     if args.pard200 is not None:
-        pard200_table(args.pard200 or list(NAMES), args.limit, not args.no_record)
+        pard200_table(
+            args.pard200 or list(NAMES),
+            args.limit,
+            not args.no_record,
+            args.baseline,
+            tuple(args.skip),
+        )
+        return
+    if args.speed:
+        speed_table(args.limit, not args.no_record)
+        return
+    if args.growth:
+        growth_table(args.limit, not args.no_record)
         return
     rows = []
     for scenario in SCENARIOS:

@@ -39,8 +39,13 @@ class ReconciliationError(TradefolioError):
     """Journal and broker disagree in a way that cannot be explained automatically."""
 
 
-class MissingExtra(SolverUnavailable):
-    """An optional dependency is missing; the message names the `pip install` that fixes it."""
+class MissingExtra(TradefolioError):
+    """An optional dependency is missing; the message names the `pip install` that fixes it.
+
+    Its own branch of the hierarchy: a missing plotly is not a solver problem. The solver
+    extras raise `MissingSolverExtra`, which is both this and a `SolverUnavailable`.
+    `tradefolio.extras.import_extra` is the one place that raises it.
+    """
 
     def __init__(self, package: str, extra: str, purpose: str) -> None:
         super().__init__(
@@ -51,14 +56,28 @@ class MissingExtra(SolverUnavailable):
 
 
 __all__ = [
+    "AccountMismatch",
     "BrokerError",
     "DataError",
+    "DuplicateClientOrderId",
     "InfeasibleAllocation",
     "InvalidParameter",
+    "InvalidTransition",
+    "JournalDamaged",
+    "JournalError",
+    "JournalPathError",
+    "MarketDataUnavailable",
     "MissingExtra",
+    "MissingSolverExtra",
+    "NotNative",
+    "OrderRejected",
+    "ProviderError",
     "ReconciliationError",
     "SolverError",
     "SolverUnavailable",
+    "StrategyError",
+    "SubmitOutcomeUnknown",
+    "SubmitRefused",
     "TradefolioError",
 ]
 
@@ -71,3 +90,72 @@ class StrategyError(TradefolioError):
     def __init__(self, message: str, strategy_traceback: str = "") -> None:
         super().__init__(message)
         self.strategy_traceback = strategy_traceback
+
+
+class MissingSolverExtra(MissingExtra, SolverUnavailable):
+    """A solver's package (OR-Tools, highspy) is missing: both a missing extra and an
+    unavailable solver, so `except SolverUnavailable` still sees it."""
+
+
+class ProviderError(TradefolioError):
+    """A data provider failed while running (network, service); exit code 1, not 2."""
+
+
+class MarketDataUnavailable(BrokerError):
+    """A market-data request got no usable answer this time (timeout, 429, 5xx); ask again."""
+
+
+class AccountMismatch(BrokerError, InvalidParameter):
+    """The endpoint or the account reached is not the one the explicit flag chose."""
+
+
+class SubmitOutcomeUnknown(BrokerError):
+    """A request's outcome was not observed; resolve it by lookup, never by resending."""
+
+
+class SubmitRefused(SubmitOutcomeUnknown):
+    """The venue answered a submit with "not now" (HTTP 429 or 503): most likely nothing
+    was placed, but only a lookup says so; then the trader may resend under the same
+    client order id (the venue's unique ids turn a late first attempt into a duplicate)."""
+
+
+class DuplicateClientOrderId(BrokerError):
+    """The broker already holds an order with this client order id."""
+
+
+class OrderRejected(BrokerError):
+    """The broker refused the order (a definitive answer: nothing was placed). With
+    `retryable`, the refusal may pass on a second attempt (HTTP 422 during a venue hiccup)
+    and the trader retries it within the bar under the same client order id."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class InvalidTransition(TradefolioError):
+    """An order was asked to move along an edge the state machine does not have."""
+
+
+class JournalError(TradefolioError):
+    """The journal cannot be used: locked by another trader, newer schema, not a journal."""
+
+
+class JournalPathError(JournalError, InvalidParameter):
+    """`--db` names something that is not a usable journal (missing, a directory, empty,
+    damaged, not SQLite, another program's SQLite, read-only): bad input, exit 2."""
+
+
+class JournalDamaged(JournalPathError):
+    """The journal fails its integrity check (``PRAGMA quick_check``) or is malformed."""
+
+
+class NotNative(OrderRejected):
+    """The venue has no native form for this order or group (Alpaca's order types); nothing
+    was sent. `reason` says which rule, so the trader can manage the order itself (never
+    retryable as it is)."""
+
+    def __init__(self, client_order_id: str, reason: str) -> None:
+        super().__init__(f"{client_order_id}: no native Alpaca form: {reason}", retryable=False)
+        self.client_order_id = client_order_id
+        self.reason = reason

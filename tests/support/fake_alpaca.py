@@ -48,6 +48,7 @@ LOOKUP = "lookup"  # GET /v2/orders:by_client_order_id
 LIST = "list"  # GET /v2/orders
 GET_BY_ID = "get"  # GET /v2/orders/{id}
 CANCEL = "cancel"  # DELETE /v2/orders/{id}
+REPLACE = "replace"  # PATCH /v2/orders/{id}
 ACCOUNT = "account"
 POSITIONS = "positions"
 CLOCK = "clock"
@@ -77,6 +78,19 @@ class Fault:
     body: str | None = None
 
 
+#: Alpaca's order types and the price fields each takes (others are refused, as the SDK does).
+_TYPE_FIELDS = {
+    "market": (),
+    "limit": ("limit_price",),
+    "stop": ("stop_price",),
+    "stop_limit": ("limit_price", "stop_price"),
+    "trailing_stop": (),
+}
+_PRICE_FIELDS = ("limit_price", "stop_price", "trail_percent", "trail_price")
+#: Statuses in which an order can still trade ("held": a leg waiting for its entry).
+OPEN_STATUSES = ("new", "accepted", "pending_new", "partially_filled", "held")
+
+
 @dataclass
 class FakeOrder:
     id: str
@@ -92,13 +106,42 @@ class FakeOrder:
     filled_at: datetime | None = None
     canceled_at: datetime | None = None
     fills: list[tuple[Decimal, Decimal]] = field(default_factory=list)
+    type: str = "market"
+    time_in_force: str = "day"
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trail_percent: Decimal | None = None  # Alpaca's unit: percent (5 = 5%)
+    trail_price: Decimal | None = None
+    hwm: Decimal | None = None  # a trailing stop's best price since it became active
+    triggered: bool = False  # a stop-limit whose stop traded (now a limit order)
+    order_class: str = ""
+    parent: str | None = None  # broker id of the order whose leg this is
+    legs: list[str] = field(default_factory=list)  # broker ids of this order's legs
+    replaces: str | None = None
+    replaced_by: str | None = None
+    replaced_at: datetime | None = None
 
     @property
     def open(self) -> bool:
-        return self.status in ("new", "accepted", "pending_new", "partially_filled")
+        return self.status in OPEN_STATUSES
 
-    def to_json(self) -> dict[str, Any]:
+    def trailing_stop_level(self) -> Decimal | None:
+        """A trailing stop's current stop price (from its high-water mark)."""
+        if self.type != "trailing_stop" or self.hwm is None:
+            return None
+        sign = -1 if self.side == "sell" else 1
+        if self.trail_percent is not None:
+            return self.hwm * (1 + sign * self.trail_percent / 100)
+        assert self.trail_price is not None
+        return self.hwm + sign * self.trail_price
+
+    def to_json(self, legs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         avg = None if self.filled_qty == 0 else _fmt(self.filled_notional / self.filled_qty)
+        stop = self.stop_price if self.type != "trailing_stop" else self.trailing_stop_level()
+
+        def price(value: Decimal | None) -> str | None:
+            return None if value is None else _fmt(value)
+
         return {
             "id": self.id,
             "client_order_id": self.client_order_id,
@@ -109,9 +152,9 @@ class FakeOrder:
             "expired_at": None,
             "canceled_at": _iso(self.canceled_at),
             "failed_at": None,
-            "replaced_at": None,
-            "replaced_by": None,
-            "replaces": None,
+            "replaced_at": _iso(self.replaced_at),
+            "replaced_by": self.replaced_by,
+            "replaces": self.replaces,
             "asset_id": str(uuid.uuid5(uuid.NAMESPACE_URL, self.symbol)),
             "symbol": self.symbol,
             "asset_class": "us_equity",
@@ -119,19 +162,19 @@ class FakeOrder:
             "qty": _fmt(self.qty),
             "filled_qty": _fmt(self.filled_qty),
             "filled_avg_price": avg,
-            "order_class": "",
-            "order_type": "market",
-            "type": "market",
+            "order_class": self.order_class,
+            "order_type": self.type,
+            "type": self.type,
             "side": self.side,
-            "time_in_force": "day",
-            "limit_price": None,
-            "stop_price": None,
+            "time_in_force": self.time_in_force,
+            "limit_price": price(self.limit_price),
+            "stop_price": price(stop),
             "status": self.status,
             "extended_hours": False,
-            "legs": None,
-            "trail_percent": None,
-            "trail_price": None,
-            "hwm": None,
+            "legs": legs,
+            "trail_percent": price(self.trail_percent),
+            "trail_price": price(self.trail_price),
+            "hwm": price(self.hwm),
         }
 
 
@@ -163,6 +206,7 @@ class FakeAlpaca:
         self.positions: dict[str, tuple[Decimal, Decimal]] = {}  # symbol -> (qty, avg price)
         self.post_attempts: Counter[str] = Counter()  # POSTs per client id, faulted or not
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self.bodies: list[tuple[str, str, Any]] = []  # (method, path, JSON) of POST/PATCH
         self.rejected_symbols: set[str] = set()  # accepted, then status "rejected"
         self.daily: dict[str, dict[date, Decimal]] = {}  # symbol -> session -> close
         self.latest: dict[str, tuple[datetime, Decimal]] = {}  # symbol -> latest minute bar
@@ -244,9 +288,9 @@ class FakeAlpaca:
         with self._lock:
             self.marks.update(prices)
             self._tick()
-            for order in self.orders.values():
+            for order in list(self.orders.values()):
                 if order.open and order.symbol in self.marks:
-                    self._fill_step(order, self.marks[order.symbol])
+                    self._work(order, self.marks[order.symbol])
 
     def add_history(self, closes: pd.DataFrame) -> None:
         """Daily closes (DatetimeIndex of sessions, one column per symbol) as daily bars."""
@@ -314,6 +358,7 @@ class FakeAlpaca:
         order.updated_at = now
         if order.status == "filled":
             order.filled_at = now
+        self._after_fill(order)
         signed = quantity if order.side == "buy" else -quantity
         self.cash -= signed * price
         held, avg = self.positions.get(order.symbol, (Decimal(0), Decimal(0)))
@@ -327,6 +372,54 @@ class FakeAlpaca:
             avg = (held * avg + signed * price) / new_held  # added to the position
         self.positions[order.symbol] = (new_held, avg)
 
+    def _after_fill(self, order: FakeOrder) -> None:
+        """Alpaca's order-class rules on a fill: a bracket's (or OTO's) legs become active
+        once its entry has filled; an exit that fills (even in part) cancels the other
+        exits of its one-cancels-other group."""
+        if order.parent is None and order.order_class in ("bracket", "oto"):
+            if order.status == "filled":
+                for leg_id in order.legs:
+                    leg = self.orders[leg_id]
+                    if leg.status == "held":
+                        leg.status, leg.updated_at = "new", self._tick()
+            return
+        for other in self._exits_of_group(order):
+            if other.id != order.id and other.open:
+                self._cancel(other.id, cascade=False)
+
+    def _exits_of_group(self, order: FakeOrder) -> list[FakeOrder]:
+        """The one-cancels-other exits `order` belongs to (empty for a simple order)."""
+        if order.order_class == "oco":
+            parent = order if order.parent is None else self.orders[order.parent]
+            return [parent, *(self.orders[i] for i in parent.legs)]
+        if order.order_class == "bracket" and order.parent is not None:
+            return [self.orders[i] for i in self.orders[order.parent].legs]
+        return []
+
+    def _work(self, order: FakeOrder, price: Decimal) -> None:
+        """One step of `order` at the market price `price`, as its type says (legs that
+        are "held" wait for their entry). Fills happen at `price`."""
+        if order.status == "held":
+            return
+        buy = order.side == "buy"
+        if order.type == "trailing_stop":
+            if order.hwm is None or (price > order.hwm if not buy else price < order.hwm):
+                order.hwm = price
+            level = order.trailing_stop_level()
+            assert level is not None
+            if not (price <= level if not buy else price >= level):
+                return
+        if order.type in ("stop", "stop_limit") and not order.triggered:
+            assert order.stop_price is not None
+            if not (price >= order.stop_price if buy else price <= order.stop_price):
+                return
+            order.triggered = True
+        if order.type in ("limit", "stop_limit"):
+            assert order.limit_price is not None
+            if not (price <= order.limit_price if buy else price >= order.limit_price):
+                return
+        self._fill_step(order, price)
+
     def _fill_step(self, order: FakeOrder, price: Decimal) -> None:
         remaining = order.qty - order.filled_qty
         take = (
@@ -336,24 +429,211 @@ class FakeAlpaca:
             self._execute(order, take, price)
 
     def _submit(self, body: dict[str, Any]) -> FakeOrder:
+        """POST /v2/orders, validated as Alpaca does (422 for what it refuses)."""
         cid = str(body.get("client_order_id") or uuid.uuid4())
         if cid in self.by_client_id:
             raise _HttpError(422, 40010001, "client_order_id must be unique")
-        if body.get("type") != "market" or body.get("time_in_force") != "day":
-            raise _HttpError(422, 40010001, "only day market orders are faked")
+        order_class = str(body.get("order_class") or "")
+        if order_class == "simple":
+            order_class = ""
+        if order_class not in ("", "bracket", "oco", "oto"):
+            raise _HttpError(422, 40010001, f"invalid order_class {order_class!r}")
+        order_type = str(body.get("type"))
+        tif = str(body.get("time_in_force"))
         qty = Decimal(str(body.get("qty", "0")))
         side = body.get("side")
         if qty <= 0 or side not in ("buy", "sell"):
             raise _HttpError(422, 40010001, "qty must be > 0")
+        if tif not in ("day", "gtc"):
+            raise _HttpError(422, 40010001, "only day and gtc orders are faked")
+        if qty != qty.to_integral_value() and (
+            order_type != "market" or tif != "day" or order_class
+        ):
+            raise _HttpError(422, 40010001, "fractional orders must be simple market day orders")
+        terms = self._terms(order_type, body)
+        if order_class in ("bracket", "oto") and order_type not in ("market", "limit"):
+            raise _HttpError(422, 40010001, f"{order_class} entry must be market or limit")
+        if order_class == "oco" and order_type != "limit":
+            raise _HttpError(422, 40010001, "oco orders must be limit orders")
+        take_profit, stop_loss = body.get("take_profit"), body.get("stop_loss")
+        if order_class in ("bracket", "oco") and not (take_profit and stop_loss):
+            raise _HttpError(422, 40010001, f"{order_class} orders need take_profit and stop_loss")
+        if order_class == "oto" and bool(take_profit) == bool(stop_loss):
+            raise _HttpError(422, 40010001, "oto orders need one of take_profit, stop_loss")
+        if not order_class and (take_profit or stop_loss):
+            raise _HttpError(422, 40010001, "take_profit/stop_loss need an order_class")
+        legs: list[dict[str, Any]] = []
+        exit_side = side if order_class == "oco" else ("sell" if side == "buy" else "buy")
+        if take_profit:
+            if set(take_profit) != {"limit_price"}:
+                raise _HttpError(422, 40010001, "take_profit takes limit_price only")
+            legs.append({"type": "limit", **take_profit})
+        if stop_loss:
+            if not set(stop_loss) <= {"stop_price", "limit_price"} or "stop_price" not in stop_loss:
+                raise _HttpError(422, 40010001, "stop_loss takes stop_price [limit_price] only")
+            legs.append(
+                {"type": "stop_limit" if "limit_price" in stop_loss else "stop", **stop_loss}
+            )
+        if order_class == "oco":
+            # The parent is the take-profit limit order; the stop loss is its one leg.
+            tp = Decimal(str(legs[0]["limit_price"]))
+            if terms["limit_price"] != tp:
+                raise _HttpError(422, 40010001, "oco limit_price must equal take_profit")
+            legs = legs[1:]
+        leg_terms = [{"type": leg["type"], **self._terms(str(leg["type"]), leg)} for leg in legs]
+        self._check_bracket_prices(order_class, side, terms, leg_terms, take_profit)
         now = self._tick()
-        order = FakeOrder(str(uuid.uuid4()), cid, str(body["symbol"]), side, qty, now, now)
-        self.orders[order.id] = order
-        self.by_client_id[cid] = order.id
+        order = FakeOrder(
+            str(uuid.uuid4()),
+            cid,
+            str(body["symbol"]),
+            side,
+            qty,
+            now,
+            now,
+            type=order_type,
+            time_in_force=tif,
+            order_class=order_class,
+            **terms,
+        )
+        self._add(order)
+        for leg in leg_terms:
+            kind = leg.pop("type")
+            child = FakeOrder(
+                str(uuid.uuid4()),
+                str(uuid.uuid4()),
+                order.symbol,
+                exit_side,
+                qty,
+                now,
+                now,
+                status="new" if order_class == "oco" else "held",
+                type=kind,
+                time_in_force=tif,
+                order_class=order_class,
+                parent=order.id,
+                **leg,
+            )
+            self._add(child)
+            order.legs.append(child.id)
         if order.symbol in self.rejected_symbols:
             order.status = "rejected"
-        elif self.auto_fill and order.symbol in self.marks:
-            self._fill_step(order, self.marks[order.symbol])
+        elif order.type == "trailing_stop" and order.symbol in self.marks:
+            order.hwm = self.marks[order.symbol]
+        if self.auto_fill and order.open and order.symbol in self.marks:
+            self._work(order, self.marks[order.symbol])
         return order
+
+    def _add(self, order: FakeOrder) -> None:
+        self.orders[order.id] = order
+        self.by_client_id[order.client_order_id] = order.id
+
+    @staticmethod
+    def _terms(order_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The price fields of an order of `order_type`, checked as Alpaca checks them."""
+        if order_type not in _TYPE_FIELDS:
+            raise _HttpError(422, 40010001, f"invalid order type {order_type!r}")
+        given = {f for f in _PRICE_FIELDS if body.get(f) is not None}
+        needed = set(_TYPE_FIELDS[order_type])
+        if order_type == "trailing_stop":
+            if len(given & {"trail_percent", "trail_price"}) != 1:
+                raise _HttpError(422, 40010001, "trailing_stop needs trail_percent or trail_price")
+            needed = given
+        if given != needed:
+            raise _HttpError(
+                422, 40010001, f"{order_type} orders take {sorted(needed)}, got {sorted(given)}"
+            )
+        terms = {f: Decimal(str(body[f])) for f in given}
+        if any(v <= 0 for v in terms.values()):
+            raise _HttpError(422, 40010001, "prices and trails must be > 0")
+        return {f: terms.get(f) for f in _PRICE_FIELDS}
+
+    @staticmethod
+    def _check_bracket_prices(
+        order_class: str,
+        side: str,
+        terms: dict[str, Any],
+        legs: list[dict[str, Any]],
+        take_profit: Any,
+    ) -> None:
+        """A sell exit's take-profit lies above its stop (a buy exit's below), as Alpaca
+        requires (a bracket's exits are the opposite side of its entry)."""
+        if order_class not in ("bracket", "oco"):
+            return
+        take = Decimal(str(take_profit["limit_price"]))
+        stop = next(leg["stop_price"] for leg in legs if leg["stop_price"] is not None)
+        exits_sell = (side == "buy") if order_class == "bracket" else (side == "sell")
+        if (take <= stop) if exits_sell else (take >= stop):
+            raise _HttpError(
+                422, 40010001, "take_profit.limit_price must be beyond stop_loss.stop_price"
+            )
+
+    def _replace(self, order_id: str, body: dict[str, Any]) -> FakeOrder:
+        """PATCH /v2/orders/{id}: a new order with the changed fields replaces an open,
+        unfilled one (which becomes "replaced"); legs stay in their group."""
+        old = self.orders.get(order_id)
+        if old is None:
+            raise _HttpError(404, 40410000, "order not found")
+        if not old.open or old.filled_qty > 0:
+            raise _HttpError(422, 42210000, f'order is in "{old.status}" state: not replaceable')
+        cid = str(body.get("client_order_id") or uuid.uuid4())
+        if cid in self.by_client_id:
+            raise _HttpError(422, 40010001, "client_order_id must be unique")
+        fields = {k: body[k] for k in ("limit_price", "stop_price") if body.get(k) is not None}
+        for name in fields:
+            if name not in _TYPE_FIELDS[old.type]:
+                raise _HttpError(422, 40010001, f"{name} does not apply to a {old.type} order")
+        trail = body.get("trail")
+        if trail is not None and old.type != "trailing_stop":
+            raise _HttpError(422, 40010001, "trail applies to trailing_stop orders only")
+        now = self._tick()
+        new = FakeOrder(
+            str(uuid.uuid4()),
+            cid,
+            old.symbol,
+            old.side,
+            Decimal(str(body["qty"])) if body.get("qty") is not None else old.qty,
+            now,
+            now,
+            status=old.status,
+            type=old.type,
+            time_in_force=str(body.get("time_in_force") or old.time_in_force),
+            limit_price=Decimal(str(fields["limit_price"]))
+            if "limit_price" in fields
+            else old.limit_price,
+            stop_price=Decimal(str(fields["stop_price"]))
+            if "stop_price" in fields
+            else old.stop_price,
+            trail_percent=(
+                Decimal(str(trail))
+                if trail is not None and old.trail_percent is not None
+                else old.trail_percent
+            ),
+            trail_price=(
+                Decimal(str(trail))
+                if trail is not None and old.trail_price is not None
+                else old.trail_price
+            ),
+            hwm=old.hwm,
+            order_class=old.order_class,
+            parent=old.parent,
+            legs=old.legs,
+            replaces=old.id,
+        )
+        self._add(new)
+        old.status, old.replaced_by, old.replaced_at, old.updated_at = "replaced", new.id, now, now
+        for leg_id in new.legs:
+            self.orders[leg_id].parent = new.id
+        if new.parent is not None:
+            siblings = self.orders[new.parent].legs
+            siblings[siblings.index(old.id)] = new.id
+        if self.auto_fill and new.symbol in self.marks:
+            self._work(new, self.marks[new.symbol])
+        return new
+
+    def json_of(self, order: FakeOrder) -> dict[str, Any]:
+        """`order` as Alpaca sends it, its legs nested."""
+        return order.to_json([self.orders[i].to_json() for i in order.legs] or None)
 
     def _list(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
         status = query.get("status", ["open"])[0]
@@ -361,11 +641,18 @@ class FakeAlpaca:
         direction = query.get("direction", ["desc"])[0]
         after = query.get("after", [None])[0]
         until = query.get("until", [None])[0]
+        nested = query.get("nested", ["false"])[0].lower() == "true"
         rows = list(self.orders.values())
+        if nested:  # legs inside their parent; a parent is open while any of its legs is
+            rows = [o for o in rows if o.parent is None]
+
+        def is_open(order: FakeOrder) -> bool:
+            return order.open or (nested and any(self.orders[i].open for i in order.legs))
+
         if status == "open":
-            rows = [o for o in rows if o.open]
+            rows = [o for o in rows if is_open(o)]
         elif status == "closed":
-            rows = [o for o in rows if not o.open]
+            rows = [o for o in rows if not is_open(o)]
         if after is not None:
             bound = datetime.fromisoformat(after.replace("Z", "+00:00"))
             rows = [o for o in rows if o.submitted_at > bound]
@@ -373,9 +660,9 @@ class FakeAlpaca:
             bound = datetime.fromisoformat(until.replace("Z", "+00:00"))
             rows = [o for o in rows if o.submitted_at <= bound]
         rows.sort(key=lambda o: o.submitted_at, reverse=direction == "desc")
-        return [o.to_json() for o in rows[:limit]]
+        return [self.json_of(o) if nested else o.to_json() for o in rows[:limit]]
 
-    def _cancel(self, order_id: str) -> None:
+    def _cancel(self, order_id: str, *, cascade: bool = True) -> None:
         order = self.orders.get(order_id)
         if order is None:
             raise _HttpError(404, 40410000, "order not found")
@@ -384,6 +671,9 @@ class FakeAlpaca:
         now = self._tick()
         order.status = "canceled"
         order.canceled_at = order.updated_at = now
+        for leg_id in order.legs if cascade else ():  # an entry's or an OCO's legs go too
+            if self.orders[leg_id].open:
+                self._cancel(leg_id)
 
     def _account(self) -> dict[str, Any]:
         equity = self.equity()
@@ -513,6 +803,8 @@ class FakeAlpaca:
             self.requests.append((method, path))
             if route == SUBMIT and isinstance(body, dict):
                 self.post_attempts[str(body.get("client_order_id"))] += 1
+            if method in ("POST", "PATCH"):
+                self.bodies.append((method, path, body))
             fault = self._take_fault(route)
         if fault is not None and fault.status is not None and not fault.accept:
             return fault.status, None, fault
@@ -534,7 +826,7 @@ class FakeAlpaca:
             raise _HttpError(404, 40410000, "endpoint not found")
 
         if path == "/v2/orders" and method == "POST":
-            return SUBMIT, lambda: (200, self._submit(body).to_json())
+            return SUBMIT, lambda: (200, self.json_of(self._submit(body)))
         if path == "/v2/orders" and method == "GET":
             return LIST, lambda: (200, self._list(query))
         if path == "/v2/orders" and method == "DELETE":
@@ -554,7 +846,7 @@ class FakeAlpaca:
             def lookup() -> tuple[int, Any]:
                 if cid not in self.by_client_id:
                     raise _HttpError(404, 40410000, "order not found")
-                return 200, self.orders[self.by_client_id[cid]].to_json()
+                return 200, self.json_of(self.orders[self.by_client_id[cid]])
 
             return LOOKUP, lookup
         if path.startswith("/v2/orders/"):
@@ -564,9 +856,11 @@ class FakeAlpaca:
                 def get() -> tuple[int, Any]:
                     if order_id not in self.orders:
                         raise _HttpError(404, 40410000, "order not found")
-                    return 200, self.orders[order_id].to_json()
+                    return 200, self.json_of(self.orders[order_id])
 
                 return GET_BY_ID, get
+            if method == "PATCH":
+                return REPLACE, lambda: (200, self.json_of(self._replace(order_id, body)))
             if method == "DELETE":
 
                 def cancel() -> tuple[int, Any]:
@@ -654,5 +948,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve("DELETE")
 
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
 
-__all__ = ["BARS", "KEY", "LATEST_BARS", "SECRET", "FakeAlpaca", "FakeOrder", "Fault"]
+
+__all__ = [
+    "BARS",
+    "KEY",
+    "LATEST_BARS",
+    "REPLACE",
+    "SECRET",
+    "FakeAlpaca",
+    "FakeOrder",
+    "Fault",
+]

@@ -11,6 +11,7 @@ PACKAGE_ROOT = Path(tradefolio.__file__).parent
 #: Lower number = lower layer. An area may import only areas with a lower or equal number.
 LAYERS = {
     "errors": 0,
+    "extras": 0,
     "data": 1,
     "indicators": 2,
     "portfolio": 3,
@@ -23,7 +24,8 @@ LAYERS = {
     "cli": 8,
 }
 #: Siblings on the same layer that must not import each other.
-SIBLINGS_APART = {"backtest": {"live"}, "live": {"backtest"}}
+#: `reporting` reads backtest results and the live journal; neither engine reads a report.
+SIBLINGS_APART = {"backtest": {"live", "reporting"}, "live": {"backtest", "reporting"}}
 
 
 def _area(module_path: Path) -> str:
@@ -66,3 +68,93 @@ def test_lower_areas_never_import_higher_ones() -> None:
 def test_every_area_is_known() -> None:
     areas = {p.name for p in PACKAGE_ROOT.iterdir() if p.is_dir() and not p.name.startswith("_")}
     assert areas <= set(LAYERS)
+
+
+def _module_name(path: Path) -> str:
+    parts = ("tradefolio", *path.relative_to(PACKAGE_ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _under_type_checking(tree: ast.Module) -> set[int]:
+    """Ids of import nodes inside `if TYPE_CHECKING:` (annotations only, never run)."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in {
+            "TYPE_CHECKING",
+            "typing.TYPE_CHECKING",
+        }:
+            skipped.update(id(inner) for inner in ast.walk(node))
+    return skipped
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the tradefolio modules it imports at run time (lazy imports included)."""
+    paths = {_module_name(p): p for p in PACKAGE_ROOT.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        skipped = _under_type_checking(tree)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.Import):
+                targets.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    base = f"{anchor}.{base}" if base else anchor
+                for alias in node.names:
+                    # `from pkg import module` imports the module; otherwise a name of pkg.
+                    child = f"{base}.{alias.name}"
+                    targets.add(child if child in paths else base)
+        graph[name] = {t for t in targets if t in paths and t != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycles_between_modules() -> None:
+    # A package's `__init__` that re-exports its modules is imported *by* them as their
+    # parent; only imports written in the code count, lazy ones (inside functions) too.
+    assert _cycles(_import_graph()) == []
+
+
+def test_the_cycle_check_sees_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]

@@ -5,7 +5,7 @@ the same keywords (`--max-weight` is `max_weight=`) and prints the result, so th
 cannot disagree. There is one allocator path (`PortfolioModel.solve`); which model it
 solves:
 
-- the **seed model** (score objective, position limits, cardinality; CBC by default,
+- the **score model** (score objective, position limits, cardinality; CBC by default,
   through `tradefolio.portfolio.allocator.allocate`, the composable model's thin front)
   when no composable-model option is used:
 
@@ -38,7 +38,7 @@ from tradefolio.api.results import AllocationResult
 from tradefolio.data.sample_data import load_sample_sectors
 from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.portfolio.allocator import SOLVERS
-from tradefolio.portfolio.allocator import allocate as seed_allocate
+from tradefolio.portfolio.allocator import allocate as score_allocate
 from tradefolio.portfolio.candidates import read_candidates, read_user_scores
 from tradefolio.portfolio.constraints import (
     Budget,
@@ -462,7 +462,7 @@ def allocate_with(
     used = options.uses_model(sectors=sectors is not None, holdings=holdings is not None)
     model = used or covariance is not None
     if not model:
-        options.validate_seed(SOLVERS, FACTOR_CHOICES)
+        options.validate_score_model(SOLVERS, FACTOR_CHOICES)
     require(
         candidates is None
         or ((prices is None or (model and options.needs_history)) and scores is None),
@@ -481,7 +481,7 @@ def allocate_with(
     listed, excluded, title = _candidates(
         candidates, prices, closes, scores, options.factor, options.lookback
     )
-    seed = seed_allocate(
+    allocation = score_allocate(
         listed,
         options.capital,
         options.params,
@@ -489,7 +489,7 @@ def allocate_with(
         solver=options.solver or "cbc",
         time_limit=options.time_limit,
     )
-    return AllocationResult(seed, options.fractional, excluded, title, composed=False)
+    return AllocationResult(allocation, options.fractional, excluded, title, composed=False)
 
 
 __all__ = [

@@ -18,9 +18,11 @@ ledger is exact in integer micro-dollars.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -30,10 +32,10 @@ from tradefolio.api.prices import (
     benchmark_series,
     describe_source,
     price_panel,
-    sample_benchmark,
 )
 from tradefolio.api.results import BacktestResult
 from tradefolio.backtest.config import STRATEGIES, BacktestConfig
+from tradefolio.backtest.engine import BacktestResult as EngineResult
 from tradefolio.backtest.engine import run_backtest
 from tradefolio.backtest.runner import (
     build_sizing,
@@ -42,18 +44,31 @@ from tradefolio.backtest.runner import (
     protective_exits,
     run_config,
 )
+from tradefolio.data.market import benchmark_for, report_benchmark
+from tradefolio.data.panel import PricePanel
 from tradefolio.errors import InvalidParameter
 from tradefolio.execution.events import EventStrategy
 from tradefolio.execution.orders import ProtectiveExits
 from tradefolio.execution.sizing import PositionSizer
 from tradefolio.execution.strategy import Strategy
-from tradefolio.reporting.run_folder import record_from_backtest
 
 #: The defaults of every option (`BacktestConfig`'s defaults are the CLI's).
 BACKTEST_DEFAULTS = BacktestConfig()
 #: The config's strategy while a user's strategy object runs: it has no options of its own
 #: to check (`sma-cross` would check `fast < slow`, `momentum` its lookback).
 _NO_STRATEGY_OPTIONS = "buy-and-hold"
+
+
+class BacktestObserver(Protocol):
+    """What a front end (the CLI) shows of a run while it happens."""
+
+    def note(self, text: str) -> None:
+        """A note on the inputs the user should read (e.g. exits on close-only data)."""
+        ...
+
+    def running(self) -> AbstractContextManager[object]:
+        """A context around the engine's run (the CLI's spinner on a terminal)."""
+        ...
 
 
 StrategyLike = str | Strategy | EventStrategy
@@ -138,6 +153,7 @@ def backtest(
     commission_min: float = BACKTEST_DEFAULTS.commission_min,
     slippage_bps: float = BACKTEST_DEFAULTS.slippage_bps,
     param: ParamLike = BACKTEST_DEFAULTS.param,
+    observer: BacktestObserver | None = None,
 ) -> BacktestResult:
     """Backtest a strategy: signals at the close, fills at the next bar, exact ledger.
 
@@ -161,6 +177,8 @@ def backtest(
       highs and lows (long OHLCV prices; close-only data: open = high = low = close).
     - costs: `commission_bps`, `commission_per_share`, `commission_min`, `slippage_bps`;
       starting `cash`.
+    - `observer`: hooks for a front end (`tradefolio backtest` passes its own): notes on
+      the inputs, and a context around the engine's run.
 
     Every keyword is the `tradefolio backtest` flag of the same name, with its default.
     The result's frames are float64 analytics; `final_equity` / `final_cash` are exact
@@ -177,6 +195,7 @@ def backtest(
         )
     # every keyword but the inputs is a `BacktestConfig` field (checked in the tests)
     options = {**locals(), "rebalance": str(rebalance), "param": _params(param)}
+    del options["observer"]
     config = _config(
         strategy,
         sizer,
@@ -189,11 +208,47 @@ def backtest(
     panel = price_panel(prices)
     closes, opens = panel.close, panel.open
     ranges = {"highs": panel.high, "lows": panel.low}
-    config.check_data(closes, describe_source(prices))  # as the CLI: windows, absurd prices
+    source = describe_source(prices)
+    config.check_data(closes, source)  # as the CLI: windows, absurd prices
     given = benchmark_series(benchmark)
-    run_benchmark: pd.Series | None = None
-    if config.uses_benchmark:
-        run_benchmark = given if given is not None else sample_benchmark()
+    run_benchmark = benchmark_for(
+        given if config.uses_benchmark else None, needed=config.uses_benchmark
+    )
+    missing = [name for name, bars in (("open", opens), *ranges.items()) if bars is None]
+    if (
+        observer is not None
+        and missing
+        and any(v is not None for v in (stop_loss, take_profit, trailing_stop))
+    ):
+        observer.note(
+            f"note: {source} has no {', '.join(n.removesuffix('s') for n in missing)} prices: "
+            "exits are matched as if open = high = low = close"
+        )
+    with contextlib.nullcontext() if observer is None else observer.running():
+        raw, name, recorded = _run(config, strategy, sizer, panel, run_benchmark)
+    return BacktestResult(
+        raw=raw,
+        name=name,
+        recorded=recorded,
+        closes=closes,
+        benchmark=report_benchmark(
+            given if given is not None else run_benchmark, sample_prices=prices is None
+        ),
+        options=config,
+    )
+
+
+def _run(
+    config: BacktestConfig,
+    strategy: StrategyLike,
+    sizer: str | PositionSizer,
+    panel: PricePanel,
+    run_benchmark: pd.Series | None,
+) -> tuple[EngineResult, str, dict[str, Any]]:
+    """The engine's run: `run_config` for named strategy and sizer (the CLI's path), else
+    the engine on the user's objects; (result, run name, config as recorded)."""
+    closes, opens = panel.close, panel.open
+    ranges = {"highs": panel.high, "lows": panel.low}
     if isinstance(strategy, str) and isinstance(sizer, str):
         raw = run_config(config, closes, opens=opens, benchmark=run_benchmark, **ranges)
         name: str = "portfolio" if config.portfolio else config.strategy.rpartition(":")[2]
@@ -206,9 +261,9 @@ def backtest(
         exits = protective_exits(config)
         if not isinstance(sizer, str):  # no risk sizer's stop to place: only the one asked for
             exits = ProtectiveExits(
-                stop_loss=None if no_stop else stop_loss,
-                take_profit=take_profit,
-                trailing_stop=trailing_stop,
+                stop_loss=None if config.no_stop else config.stop_loss,
+                take_profit=config.take_profit,
+                trailing_stop=config.trailing_stop,
             )
         raw = run_backtest(
             closes,
@@ -227,18 +282,7 @@ def backtest(
             "strategy": plan_of.name,
             "sizer": config.sizer if isinstance(sizer, str) else type(sizer).__name__,
         }
-    report_benchmark = given if given is not None else run_benchmark
-    if report_benchmark is None and prices is None:
-        report_benchmark = sample_benchmark()
-    record = record_from_backtest(
-        raw,
-        recorded,
-        closes=closes,
-        benchmark=report_benchmark,
-        rebalances=getattr(raw, "rebalances", None),
-        name=name,
-    )
-    return BacktestResult(raw=raw, record=record, name=name)
+    return raw, name, recorded
 
 
-__all__ = ["BACKTEST_DEFAULTS", "backtest"]
+__all__ = ["BACKTEST_DEFAULTS", "BacktestObserver", "backtest"]

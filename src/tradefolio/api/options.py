@@ -1,7 +1,7 @@
 """The options of `allocate`, named and defaulted as the CLI's flags and checked once for both.
 
 `tradefolio allocate --max-weight 0.1` and `tf.allocate(max_weight=0.1)` build the same
-`AllocateOptions`; its defaults are the CLI's defaults (the seed model's three come from
+`AllocateOptions`; its defaults are the CLI's defaults (the score model's three come from
 `AllocatorParams`), and `validate()` raises the `InvalidParameter` the CLI prints as its
 one `error:` line (messages name the flag: `--max-weight` is the keyword `max_weight`).
 
@@ -29,7 +29,7 @@ FACTOR_CHOICES: tuple[str, ...] = (*FACTORS, "user")
 #: Largest `capital`: float64 dollars are exact to the cent below ~9e13.
 MAX_CAPITAL = 1e12
 
-SEED_DEFAULTS = AllocatorParams()
+SCORE_MODEL_DEFAULTS = AllocatorParams()
 
 
 def require(condition: bool, message: str) -> None:
@@ -58,7 +58,7 @@ class AllocateOptions:
     """Every option of `allocate` but its inputs (prices, candidates, scores, sectors,
     holdings, covariance), with the CLI's defaults.
 
-    The seed model (score objective, position limits, cardinality) is solved unless a
+    The score model (score objective, position limits, cardinality) is solved unless a
     composable-model option is used (`uses_model`): an objective other than `score`, a
     sector cap, holdings, turnover, costs, a minimum trade, whole shares, a minimum invested
     fraction, a return floor, or a sectors table or covariance matrix given.
@@ -67,9 +67,9 @@ class AllocateOptions:
     factor: str = "momentum"
     lookback: int | None = None
     capital: float = 100_000.0
-    max_weight: float = SEED_DEFAULTS.max_weight
-    min_weight: float = SEED_DEFAULTS.min_weight
-    max_positions: int = SEED_DEFAULTS.max_positions
+    max_weight: float = SCORE_MODEL_DEFAULTS.max_weight
+    min_weight: float = SCORE_MODEL_DEFAULTS.min_weight
+    max_positions: int = SCORE_MODEL_DEFAULTS.max_positions
     fractional: bool = False
     solver: str | None = None
     time_limit: float = 10.0
@@ -107,7 +107,7 @@ class AllocateOptions:
 
     @property
     def params(self) -> AllocatorParams:
-        """The seed model's parameters (validated again by `AllocatorParams`)."""
+        """The score model's parameters (validated again by `AllocatorParams`)."""
         return AllocatorParams(
             max_weight=self.max_weight,
             min_weight=self.min_weight,
@@ -165,8 +165,8 @@ class AllocateOptions:
         check_positive("--time-limit", self.time_limit)
         self._validate_model()
 
-    def validate_seed(self, solvers: tuple[str, ...], factors: tuple[str, ...]) -> None:
-        """The checks of the seed path: solver, factor and lookback."""
+    def validate_score_model(self, solvers: tuple[str, ...], factors: tuple[str, ...]) -> None:
+        """The checks of the score model's path: solver, factor and lookback."""
         solver = self.solver or "cbc"
         require(
             solver.lower() in solvers,

@@ -23,6 +23,7 @@ from typing import TypeAlias
 
 import pandas as pd
 
+from tradefolio.data.market import load_panel, source_name
 from tradefolio.data.panel import PricePanel
 from tradefolio.data.readers import panel_from_long, read_benchmark, read_panel
 from tradefolio.data.sample_data import (
@@ -62,12 +63,10 @@ def _panel_from_frame(frame: pd.DataFrame, source: str) -> PricePanel:
 
 def price_panel(prices: PricesLike = None, *, source: str = "prices") -> PricePanel:
     """The validated `PricePanel` of any `prices=` form (see the module docstring)."""
-    if prices is None:
-        return PricePanel(close=load_sample_prices())
+    if prices is None or isinstance(prices, str | Path):
+        return load_panel(prices)
     if isinstance(prices, PricePanel):
         return prices
-    if isinstance(prices, str | Path):
-        return read_panel(prices)
     if isinstance(prices, pd.DataFrame):
         return _panel_from_frame(prices, source)
     raise DataError(
@@ -78,10 +77,8 @@ def price_panel(prices: PricesLike = None, *, source: str = "prices") -> PricePa
 
 def describe_source(prices: PricesLike) -> str:
     """How the CLI names the prices in a title: the file, `the bundled sample` or `prices`."""
-    if prices is None:
-        return "the bundled sample"
-    if isinstance(prices, str | Path):
-        return str(prices)
+    if prices is None or isinstance(prices, str | Path):
+        return source_name(prices)
     return "prices"
 
 

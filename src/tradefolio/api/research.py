@@ -24,10 +24,10 @@ from tradefolio.api.prices import (
     benchmark_series,
     describe_source,
     price_panel,
-    sample_benchmark,
 )
 from tradefolio.api.results import SweepResult, WalkForwardResult
 from tradefolio.backtest.config import check_prices
+from tradefolio.data.market import benchmark_for
 from tradefolio.errors import InvalidParameter
 from tradefolio.research.executors import DEFAULT_EXECUTOR, Executor, make_executor
 from tradefolio.research.report import DEFAULT_METRIC, check_metric
@@ -82,9 +82,7 @@ def market_data(spec: SweepSpec, prices: PricesLike, benchmark: BenchmarkLike) -
         bool(fields.get("beta_sizing")) or fields.get("sizer") == "beta"
         for fields in (full_fields({**spec.base, **point}) for point in spec.points())
     )
-    series = None
-    if needs_benchmark:
-        series = benchmark_series(benchmark) if benchmark is not None else sample_benchmark()
+    series = benchmark_for(benchmark_series(benchmark), needed=needs_benchmark)
     return MarketData.of(panel.close, panel.open, series, highs=panel.high, lows=panel.low)
 
 

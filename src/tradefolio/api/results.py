@@ -14,26 +14,27 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.engine import BacktestResult as EngineResult
+from tradefolio.backtest.metric_registry import HEADLINE_PERCENT
 from tradefolio.portfolio.types import AllocationResult as AllocatorResult
 from tradefolio.reporting.metrics import run_metrics
 from tradefolio.reporting.record import RunRecord
-from tradefolio.reporting.run_folder import write_run_folder
+from tradefolio.reporting.run_folder import RunFolder, record_from_backtest, write_run_folder
 from tradefolio.reporting.tearsheet import write_tearsheet
 from tradefolio.research.dsr import DeflatedSharpe
 from tradefolio.research.report import check_metric, heatmap, leaderboard, ranked
 from tradefolio.research.sweep import SweepResult as ResearchSweep
 from tradefolio.research.walkforward import WalkForwardResult as ResearchWalkForward
 
-_PERCENT = frozenset(
-    {"total_return", "cagr", "volatility", "max_drawdown", "exposure", "win_rate", "test_return"}
-)
+_PERCENT = HEADLINE_PERCENT | {"test_return"}
 
 
 def _cell(name: str, value: Any) -> str:
@@ -172,7 +173,7 @@ class AllocationResult:
 
     @property
     def model(self) -> str | None:
-        """The composable model's objective name; `None` when only seed options were used."""
+        """The composable model's objective name; `None` for the score model's options alone."""
         return self.raw.objective_name if self.composed else None
 
     @property
@@ -213,24 +214,40 @@ class AllocationResult:
         return "".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BacktestResult:
     """A finished backtest: the equity curve, fills, positions and metrics as pandas.
 
     `raw` is the engine's result (exact ledger in integer micro-dollars); `record` the
-    run's `RunRecord`, from which the run folder and the tearsheet are written. Frames
-    are float64 analytics; `final_equity` and `final_cash` are the ledger's exact
-    `Decimal`s.
+    run's `RunRecord` (built on first use: a run that is never shown as frames or written
+    does not pay for it), from which the run folder and the tearsheet are written;
+    `options` the validated `BacktestConfig` the run used. Frames are float64 analytics;
+    `final_equity` and `final_cash` are the ledger's exact `Decimal`s.
     """
 
     raw: EngineResult
-    record: RunRecord
     name: str
+    recorded: Mapping[str, Any]
+    closes: pd.DataFrame = field(repr=False)
+    benchmark: pd.Series | None = field(default=None, repr=False)
+    options: BacktestConfig | None = None
+
+    @cached_property
+    def record(self) -> RunRecord:
+        """The run as a `RunRecord`: equity, fills, positions, target weights, benchmark."""
+        return record_from_backtest(
+            self.raw,
+            self.recorded,
+            closes=self.closes,
+            benchmark=self.benchmark,
+            rebalances=getattr(self.raw, "rebalances", None),
+            name=self.name,
+        )
 
     @property
     def config(self) -> dict[str, Any]:
         """The resolved options of the run (as stored in the run folder's config.json)."""
-        return dict(self.record.config)
+        return dict(self.recorded)
 
     @property
     def equity(self) -> pd.Series:
@@ -307,7 +324,12 @@ class BacktestResult:
     def to_run_folder(self, path: str | Path = "runs", *, png: bool = True) -> Path:
         """Write the run folder `<path>/<UTC time>-<name>/` (as `backtest --out path`):
         config, equity, fills, positions, weights, metrics and the tearsheet. Returns it."""
-        return write_run_folder(self.record, path, png=png).path
+        return self.save_run_folder(path, png=png).path
+
+    def save_run_folder(self, path: str | Path = "runs", *, png: bool = True) -> RunFolder:
+        """`to_run_folder`, returning the whole `RunFolder`: its path, the tearsheet's
+        path and the notes of what could not be written (e.g. no plotly)."""
+        return write_run_folder(self.record, path, png=png)
 
     def tearsheet(self, path: str | Path) -> Path:
         """Write the self-contained HTML tearsheet to `path` (needs the `report` extra,

@@ -1,12 +1,14 @@
 """The event-driven backtest: strategies emit intents at a close, orders fill at the next bar.
 
-- `strategy.py`: re-exports the `Strategy` protocol and its intents (`Enter`, `Exit`,
-  `Rebalance`), which live in `tradefolio.execution.strategy` (shared with `live`).
-- `strategies.py`: `SmaCross`, `MomentumRotation`, `BuyAndHold`, `PortfolioRebalance`.
+- `strategies.py`: `SmaCross`, `MomentumRotation`, `BuyAndHold`, `PortfolioRebalance`,
+  `SmaCrossEvents`, behind the `Strategy` protocol and its intents (`Enter`, `Exit`,
+  `Rebalance`), which live in `tradefolio.execution.strategy` (shared with `live`) and are
+  re-exported here; `user_strategy.py` loads a user's own.
 - `signals.py`: bit-exact SMA crossovers (backtrader's rule), vectorised.
 - `engine.py`: `run_backtest` (intents -> sized orders -> fills), `BacktestResult`.
 - `ledger.py`, `costs.py`: exact micro-unit cash and positions; commission and slippage.
-- `metrics.py`: return, risk and trading statistics of a run (sizing policies, `FixedSizing`
+- `metrics.py`: return, risk and trading statistics of a run; `metric_registry.py`: every
+  metric's name, label, format, direction and annualisation (sizing policies, `FixedSizing`
   and `DatedSizing`, come from `tradefolio.execution.sizing_policy`).
 - `config.py`, `runner.py`: a validated `BacktestConfig` and `run_config(config, closes)`.
 """

@@ -29,13 +29,17 @@ import numpy as np
 import pandas as pd
 
 from tradefolio.backtest.ledger import Fill
-
-TRADING_DAYS_PER_YEAR = 252
+from tradefolio.backtest.metric_registry import METRICS
+from tradefolio.data.sessions import TRADING_DAYS_PER_YEAR
 
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
-    """Summary statistics of one run (see the module docstring for each formula)."""
+    """Summary statistics of one run (see the module docstring for each formula).
+
+    The fields are `metric_registry.HEADLINE_METRICS`, in that order (labels, formats and
+    directions live there).
+    """
 
     total_return: float
     cagr: float
@@ -93,7 +97,7 @@ def compute_metrics(
     spread = float(np.std(returns, ddof=1)) if len(returns) > 1 else 0.0
     mean = float(np.mean(returns)) if len(returns) else 0.0
     downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2))) if len(returns) else 0.0
-    annual = math.sqrt(TRADING_DAYS_PER_YEAR)
+    annual = METRICS["sharpe"].annual_scale
     drawdown = float(np.min(values / np.maximum.accumulate(values) - 1.0))
     trips = round_trips(fills)
     wins = sum(1 for flow in trips if flow > 0)

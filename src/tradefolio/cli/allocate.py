@@ -7,7 +7,7 @@ A client of `tf.allocate`: the flags build `AllocateOptions` (whose defaults are
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,19 +18,13 @@ from tradefolio.api.options import (
     OBJECTIVES,
     AllocateOptions,
 )
-from tradefolio.cli.allocate_model import (
-    model_result_to_json,
-    print_infeasible,
-    render_model_table,
-)
 from tradefolio.cli.allocation_json import allocation_json, shares_out
+from tradefolio.cli.allocation_table import print_infeasible, render_allocation_table
 from tradefolio.cli.common import (
     OutputFormat,
     print_csv,
     print_json,
     require,
-    stderr_console,
-    stdout_console,
 )
 from tradefolio.errors import InfeasibleAllocation
 from tradefolio.portfolio.allocator import SOLVERS, allocate
@@ -54,34 +48,6 @@ Examples:
       --holdings held.csv --max-turnover 0.2 --fixed-cost 1 --cost-bps 5 --min-trade 500 \\
       --whole-shares
 """
-
-
-def result_to_json(result: AllocationResult, fractional: bool, excluded: dict[str, str]) -> Any:
-    """The stable JSON contract of `allocate` (see README)."""
-    return allocation_json(result, fractional, excluded)
-
-
-def _render_table(result: AllocationResult, fractional: bool, title: str) -> None:
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for name in ("symbol", "weight", "dollars", "shares", "price"):
-        table.add_column(name, justify="left" if name == "symbol" else "right")
-    for a in result.allocations:
-        shares = f"{a.shares:,.6f}" if fractional else f"{int(a.shares):,d}"
-        table.add_row(a.symbol, f"{a.weight:.2%}", f"{a.dollars:,.2f}", shares, f"{a.price:,.2f}")
-    console = stdout_console()
-    console.print(table)
-    proven = (
-        "proven optimal"
-        if result.status == "optimal"
-        else (f"NOT proven optimal (gap {result.gap:.2%}, bound {result.best_bound:.6g})")
-    )
-    console.print(
-        f"{len(result.allocations)} positions, invested {result.invested:,.2f} of "
-        f"{result.capital:,.2f}, cash {result.cash:,.2f}; objective {result.objective:.6g} "
-        f"({result.solver}, {proven})"
-    )
 
 
 def allocate_command(
@@ -234,13 +200,13 @@ def allocate_command(
     options.validate()
     model = options.uses_model(sectors=sectors_file is not None, holdings=holdings_file is not None)
     if candidates_file is not None and not model:
-        # a candidates file and the seed model: no price history to read
-        options.validate_seed(SOLVERS, FACTOR_CHOICES)
+        # a candidates file and the score model: no price history to read
+        options.validate_score_model(SOLVERS, FACTOR_CHOICES)
         require(
             prices_file is None and scores_file is None,
             "--candidates already holds scores and prices; drop --prices/--scores",
         )
-        seed = allocate(
+        allocation = allocate(
             read_candidates(candidates_file),
             capital,
             options.params,
@@ -248,7 +214,7 @@ def allocate_command(
             solver=solver or "cbc",
             time_limit=time_limit,
         )
-        _print(seed, fractional, {}, f"allocation of {candidates_file}", output)
+        _print(allocation, fractional, {}, f"allocation of {candidates_file}", output)
         return
     from tradefolio.api.allocation import allocate_with  # pandas: only when prices are read
 
@@ -286,10 +252,7 @@ def _print(
     """The result as JSON, CSV or a table; `model`: the composable model ran (its JSON and
     table add the model's name, trades, costs and turnover)."""
     if output is OutputFormat.json:
-        if model:
-            print_json(model_result_to_json(result, fractional, excluded))
-        else:
-            print_json(result_to_json(result, fractional, excluded))
+        print_json(allocation_json(result, fractional, excluded, model=model))
         return
     if output is OutputFormat.csv:
         print_csv(
@@ -300,15 +263,7 @@ def _print(
             ],
         )
         return
-    if model:
-        render_model_table(result, fractional, title)
-        return
-    _render_table(result, fractional, title)
-    messages = stderr_console()
-    for symbol, reason in excluded.items():
-        messages.print(f"excluded {symbol}: {reason}", style="dim")
-    if result.dropped:
-        messages.print(f"dropped (score <= 0): {', '.join(result.dropped)}", style="dim")
+    render_allocation_table(result, fractional, title, excluded, model=model)
 
 
 def register(app: typer.Typer) -> None:
@@ -316,4 +271,4 @@ def register(app: typer.Typer) -> None:
     app.command("allocate", epilog=EXAMPLES)(allocate_command)
 
 
-__all__ = ["register", "result_to_json"]
+__all__ = ["register"]

@@ -1,10 +1,12 @@
-"""The `allocate --format json` contract, written once for the seed and the composable model."""
+"""The `allocate --format json` contract, written once for the score model and the
+composable model (which adds `model`, `costs`, `turnover` and `trades`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from tradefolio.portfolio.holdings import Trade
 from tradefolio.portfolio.types import Allocation
 
 
@@ -29,6 +31,14 @@ class AllocationOutcome(Protocol):
     def gap(self) -> float: ...
     @property
     def dropped(self) -> Sequence[str]: ...
+    @property
+    def objective_name(self) -> str: ...
+    @property
+    def costs(self) -> float: ...
+    @property
+    def turnover(self) -> float: ...
+    @property
+    def trades(self) -> Sequence[Trade]: ...
 
 
 def shares_out(shares: float, fractional: bool) -> float | int:
@@ -37,10 +47,11 @@ def shares_out(shares: float, fractional: bool) -> float | int:
 
 
 def allocation_json(
-    result: AllocationOutcome, fractional: bool, excluded: dict[str, str]
+    result: AllocationOutcome, fractional: bool, excluded: dict[str, str], *, model: bool = False
 ) -> dict[str, Any]:
-    """The stable JSON contract of `allocate` (documented in the README)."""
-    return {
+    """The stable JSON contract of `allocate` (documented in the README); `model`: the
+    composable model ran, and its `model`, `costs`, `turnover` and `trades` follow."""
+    payload = {
         "status": result.status,
         "objective": result.objective,
         "capital": result.capital,
@@ -60,6 +71,24 @@ def allocation_json(
         "gap": result.gap,
         "dropped": list(result.dropped),
         "excluded": excluded,
+    }
+    if not model:
+        return payload
+    return {
+        **payload,
+        "model": result.objective_name,
+        "costs": round(result.costs, 6),
+        "turnover": result.turnover,
+        "trades": [
+            {
+                "symbol": t.symbol,
+                "side": t.side,
+                "shares": shares_out(abs(t.shares), fractional or not float(t.shares).is_integer()),
+                "price": t.price,
+                "dollars": abs(t.dollars),
+            }
+            for t in result.trades
+        ],
     }
 
 

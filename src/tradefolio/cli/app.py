@@ -75,7 +75,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         "walk-forward",
-        "sweep",
+        "walk_forward",
         "Choose parameters on each train window, trade them on the next test window, stitch.",
     ),
     CommandSpec("data", "data", "Price data: fetch from a provider into a file, inspect a file."),
@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except TradefolioError as exc:
         _print_error(str(exc))
         if trace := getattr(exc, "strategy_traceback", ""):
-            click.echo(trace, err=True)  # a user strategy's own traceback (issue 14)
+            click.echo(trace, err=True)  # a user strategy's own traceback
         sys.exit(EXIT_FAILURE)
     except BrokenPipeError:
         sys.exit(EXIT_OK)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import pandas as pd
 import typer
-from rich.table import Table
 
-from tradefolio.backtest.config import BacktestConfig
-from tradefolio.backtest.engine import BacktestResult
-from tradefolio.backtest.metrics import Metrics
-from tradefolio.backtest.runner import run_config
+from tradefolio.api.backtesting import backtest
+from tradefolio.api.prices import describe_source
+from tradefolio.cli.backtest_output import (
+    FILL_FIELDS,
+    StderrObserver,
+    exits_json,
+    exits_note,
+    render_table,
+    result_to_json,
+)
 from tradefolio.cli.common import (
     OutputFormat,
     print_csv,
@@ -51,9 +55,6 @@ from tradefolio.cli.trading_options import (
     TrailingStopOption,
     WeightOption,
 )
-from tradefolio.data.readers import read_benchmark, read_panel
-from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
-from tradefolio.reporting.run_folder import write_backtest_run
 
 EXAMPLES = """
 Examples:
@@ -70,116 +71,6 @@ Examples:
 
   tradefolio backtest --prices bars.csv --strategy my_strategy.py:MyStrategy --param window=20
 """
-
-FILL_FIELDS = ["date", "symbol", "side", "quantity", "price", "commission"]
-
-
-def result_to_json(
-    result: BacktestResult, metrics: Metrics, exits: dict[str, Any] | None = None
-) -> Any:
-    """The stable JSON contract of `backtest` (see README)."""
-    return {
-        "final_equity": float(result.final_equity),
-        "n_fills": len(result.fills),
-        "exits": exits,
-        "metrics": metrics.as_dict(),
-        "fills": [
-            {
-                "date": fill.date.isoformat(),
-                "symbol": fill.symbol,
-                "side": fill.side,
-                "quantity": fill.quantity,
-                "price": float(fill.price),
-                "commission": float(fill.commission),
-            }
-            for fill in result.fills
-        ],
-    }
-
-
-def _render_table(result: BacktestResult, metrics: Metrics, title: str) -> None:
-    console = stdout_console()
-    table = Table(title=title, title_justify="left")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    percent = {"total_return", "cagr", "volatility", "max_drawdown", "exposure", "win_rate"}
-    for name, value in metrics.as_dict().items():
-        if name in percent:
-            text = f"{value:.2%}"
-        elif isinstance(value, int):
-            text = f"{value:,d}"
-        else:
-            text = f"{value:.3f}"
-        table.add_row(name.replace("_", " "), text)
-    console.print(table)
-    buys = sum(1 for fill in result.fills if fill.side == "buy")
-    console.print(
-        f"final equity {result.final_equity:,.2f} from {result.initial_cash:,.2f}; "
-        f"{len(result.fills):,d} fills ({buys:,d} buys, {len(result.fills) - buys:,d} sells), "
-        f"{len(result.final_positions)} positions open, cash {result.final_cash:,.2f}"
-    )
-
-
-def _load(
-    prices_file: Path | None, benchmark_file: Path | None, config: BacktestConfig
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame | None], pd.Series | None, str]:
-    """Closes, the open/high/low panels the file has, the benchmark when needed, a label."""
-    bars: dict[str, pd.DataFrame | None] = {"opens": None, "highs": None, "lows": None}
-    if prices_file is None:
-        closes, source = load_sample_prices(), "the bundled sample"
-    else:
-        panel = read_panel(prices_file)
-        closes, source = panel.close, str(prices_file)
-        bars = {"opens": panel.open, "highs": panel.high, "lows": panel.low}
-    config.check_data(closes, source)  # windows longer than the data, absurd prices
-    benchmark = None
-    if config.uses_benchmark or benchmark_file is not None:  # a given file is always read
-        benchmark = read_benchmark(benchmark_file) if benchmark_file else load_sample_benchmark()
-    return closes, bars, benchmark, source
-
-
-def run_name(config: BacktestConfig) -> str:
-    """The run's short name: the strategy's (a class of your own: its class name)."""
-    if config.portfolio:
-        return "portfolio"
-    return config.strategy.rpartition(":")[2] if ":" in config.strategy else config.strategy
-
-
-def exits_json(config: BacktestConfig) -> dict[str, Any]:
-    """The `exits` object of the JSON contract: what every entry's protective orders were."""
-    return {
-        "stop_loss": config.placed_stop,
-        "take_profit": config.take_profit,
-        "trailing_stop": config.trailing_stop,
-        "sizing_stop": config.sizing_stop if config.risk_sized else None,
-    }
-
-
-def exits_note(config: BacktestConfig) -> str:
-    """One line saying which protective orders every entry gets (or that none are)."""
-    parts = []
-    if config.placed_stop is not None:
-        parts.append(f"stop at fill x (1 - {config.placed_stop:g})")
-    if config.take_profit is not None:
-        parts.append(f"take-profit at fill x (1 + {config.take_profit:g})")
-    if config.trailing_stop is not None:
-        parts.append(f"trailing stop {config.trailing_stop:g} below the best close")
-    note = "exits on sized entries: " + (", ".join(parts) if parts else "none placed")
-    if config.no_stop and config.risk_sized:
-        note += f" (--no-stop: the risk sizer sized from a notional {config.sizing_stop:g} stop)"
-    return note
-
-
-def _report_benchmark(
-    benchmark: pd.Series | None, benchmark_file: Path | None, prices_file: Path | None
-) -> pd.Series | None:
-    """The benchmark for the tearsheet's beta/alpha: the given one, else the sample's S&P 500
-    when the prices are the sample's (a user's file gets none unless --benchmark is given)."""
-    if benchmark is not None:
-        return benchmark
-    if benchmark_file is not None:
-        return read_benchmark(benchmark_file)
-    return load_sample_benchmark() if prices_file is None else None
 
 
 def backtest_command(
@@ -245,8 +136,12 @@ def backtest_command(
     ] = False,
 ) -> None:
     """Backtest a strategy: signals at the close, fills at the next bar, exact ledger."""
-    config = BacktestConfig.create(
-        strategy=strategy,
+    messages = stderr_console(quiet=quiet)
+    spinner = messages.is_terminal and output is OutputFormat.table
+    run = backtest(
+        prices_file,
+        strategy,
+        benchmark=benchmark_file,
         param=tuple(param) if param else None,
         fast=fast,
         slow=slow,
@@ -274,35 +169,14 @@ def backtest_command(
         commission_per_share=commission_per_share,
         commission_min=commission_min,
         slippage_bps=slippage_bps,
+        observer=StderrObserver(messages, spinner),
     )
-    closes, bars, benchmark, source = _load(prices_file, benchmark_file, config)
-    messages = stderr_console(quiet=quiet)
-    missing = [name for name in ("opens", "highs", "lows") if bars[name] is None]
-    asked = (stop_loss, take_profit, trailing_stop)  # exits asked for on the command line
-    if missing and any(v is not None for v in asked):
-        messages.print(
-            f"note: {source} has no {', '.join(n.removesuffix('s') for n in missing)} prices: "
-            "exits are matched as if open = high = low = close",
-            style="yellow",
-        )
-    if messages.is_terminal and output is OutputFormat.table:
-        with messages.status("backtesting ..."):
-            result = run_config(config, closes, **bars, benchmark=benchmark)
-    else:
-        result = run_config(config, closes, **bars, benchmark=benchmark)
+    result, config = run.raw, run.options
+    assert config is not None  # named strategy and sizer: the config the run used
     metrics = result.metrics()
     folder = None
     if record:
-        folder = write_backtest_run(
-            result,
-            config.model_dump(),
-            closes=closes,
-            benchmark=_report_benchmark(benchmark, benchmark_file, prices_file),
-            rebalances=getattr(result, "rebalances", None),
-            name=run_name(config),
-            out_dir=out,
-            png=png,
-        )
+        folder = run.save_run_folder(out, png=png)
         for note in folder.notes:
             messages.print(note, style="yellow")
     if output is not OutputFormat.table and folder is not None:
@@ -320,9 +194,11 @@ def backtest_command(
             ],
         )
         return
-    name = run_name(config)
+    name = run.name
+    closes = run.closes
     first, last = closes.index[0].date(), closes.index[-1].date()
-    _render_table(result, metrics, f"{name} backtest of {source}, {first} .. {last}")
+    source = describe_source(prices_file)
+    render_table(result, metrics, f"{name} backtest of {source}, {first} .. {last}")
     stdout_console().print(exits_note(config), soft_wrap=True)
     if result.dropped_orders:
         messages.print(

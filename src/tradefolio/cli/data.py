@@ -19,7 +19,7 @@ from tradefolio.cli.common import (
     stderr_console,
     stdout_console,
 )
-from tradefolio.data.info import DataInfo, info_to_json, summarize
+from tradefolio.data.info import DataInfo, fields_statement, info_to_json, summarize
 from tradefolio.data.providers.yahoo import YahooProvider, require_pyarrow, yfinance_download
 from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.validation import align_with_benchmark
@@ -110,6 +110,7 @@ def _print_info(info: DataInfo, output: OutputFormat, extra: dict[str, object] |
         )
     console = stdout_console()
     console.print(table)
+    console.print(fields_statement(info))
     if extra and "benchmark" in extra:
         console.print(f"benchmark: {extra['benchmark']}")
     if info.gap_count:
@@ -120,7 +121,10 @@ def _print_info(info: DataInfo, output: OutputFormat, extra: dict[str, object] |
 
 
 def info_command(
-    file: Annotated[Path, typer.Argument(help="Price file: CSV or Parquet, wide or long.")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="Price file: CSV or Parquet; wide (closes or SYMBOL.field) or long."),
+    ],
     benchmark: Annotated[
         Path | None,
         typer.Option("--benchmark", help="Benchmark file (one series) that must share dates."),
@@ -129,7 +133,8 @@ def info_command(
         OutputFormat, typer.Option("--format", help="Output format.")
     ] = OutputFormat.table,
 ) -> None:
-    """Symbols, date range and interior gaps of a price file."""
+    """Bar fields (and the missing ones), symbols, date range and interior gaps of a price
+    file."""
     panel = read_panel(file, on_gap="keep")
     extra: dict[str, object] | None = None
     if benchmark is not None:

@@ -1,4 +1,9 @@
-"""What a price file holds: symbols, each one's first and last date, and its interior gaps.
+"""What a price file holds: its bar fields, symbols, each one's first and last date, and its
+interior gaps.
+
+The fields a file lacks are stated, never guessed (`missing_fields`, `fields_statement`):
+close-only data has no open, high or low, and the only place tradefolio lets closes stand
+in for them is `PricePanel.field` (open = high = low = close).
 
 `summarize` works on data read with gaps kept (`read_panel(path, on_gap="keep")`), so it can
 report what validation would reject. `info_to_json` is the stable contract printed by
@@ -13,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from tradefolio.data.panel import PricePanel
+from tradefolio.data.readers import BAR_COLUMNS
 from tradefolio.data.validation import Gap, find_gaps
 
 
@@ -38,6 +44,11 @@ class DataInfo:
     last_date: pd.Timestamp
     fields: tuple[str, ...]
     symbols: tuple[SymbolInfo, ...]
+
+    @property
+    def missing_fields(self) -> tuple[str, ...]:
+        """The bar fields the file does not have (in open, high, low, close, volume order)."""
+        return tuple(f for f in BAR_COLUMNS if f not in self.fields)
 
     @property
     def gap_count(self) -> int:
@@ -69,9 +80,7 @@ def summarize(data: PricePanel | pd.DataFrame, source: str) -> DataInfo:
         if counts[i] > 0
     )
     fields = tuple(
-        name
-        for name in ("open", "high", "low", "close", "volume")
-        if name == "close" or getattr(panel, name) is not None
+        name for name in BAR_COLUMNS if name == "close" or getattr(panel, name) is not None
     )
     return DataInfo(
         source=source,
@@ -81,6 +90,22 @@ def summarize(data: PricePanel | pd.DataFrame, source: str) -> DataInfo:
         fields=fields,
         symbols=symbols,
     )
+
+
+def fields_statement(info: DataInfo) -> str:
+    """One sentence saying which bar fields the file has and which it lacks."""
+    missing = info.missing_fields
+    if not missing:
+        return f"fields: {', '.join(info.fields)} (whole bars)"
+    listed = ", ".join(missing[:-1]) + (" and " if len(missing) > 1 else "") + missing[-1]
+    have = "close only" if info.fields == ("close",) else ", ".join(info.fields)
+    note = ""
+    if any(f in missing for f in ("open", "high", "low")):
+        note = (
+            "; stops, limits and fills at the open see open = high = low = close where a "
+            "field is missing"
+        )
+    return f"fields: {have}; missing: {listed}{note}"
 
 
 def _day(stamp: pd.Timestamp) -> str:
@@ -95,6 +120,7 @@ def info_to_json(info: DataInfo) -> dict[str, Any]:
         "first_date": _day(info.first_date),
         "last_date": _day(info.last_date),
         "fields": list(info.fields),
+        "missing_fields": list(info.missing_fields),
         "gaps": info.gap_count,
         "symbols": [
             {
@@ -113,4 +139,4 @@ def info_to_json(info: DataInfo) -> dict[str, Any]:
     }
 
 
-__all__ = ["DataInfo", "SymbolInfo", "info_to_json", "summarize"]
+__all__ = ["DataInfo", "SymbolInfo", "fields_statement", "info_to_json", "summarize"]

@@ -5,8 +5,21 @@ Formats (detected from the file, not its name):
 - **CSV** (plain or gzip-compressed) or **Parquet** (magic bytes `PAR1`).
 - **Wide**: a `date` column (any case, e.g. `Date`) then one column per symbol holding closes,
   as the bundled sample. A Parquet file may carry the dates as its index instead.
+- **Wide OHLCV**: a `date` column then one column per symbol and field, named
+  `SYMBOL.field` with field one of `open, high, low, close, volume` (any case; split at the
+  *last* dot, so `BRK.B.close` is `BRK.B`'s close), e.g.
+  `Date,AAPL.open,AAPL.high,AAPL.low,AAPL.close,AAPL.volume,MSFT.open,...`. Recognised when
+  any column ends in one of those fields: then every column must be `SYMBOL.field`, every
+  symbol needs a close, and all symbols carry the same fields (a panel has a field for all
+  or none). A closes file's symbol may contain dots (`BRK.B`) as long as it does not end in
+  a field name.
 - **Long**: columns `date, symbol, close` and optionally `open, high, low, volume` (any
   case, any order), one row per (date, symbol). Recognised by its `symbol` column.
+
+Bars (wide OHLCV and long) are whole and consistent: a row with a close has every field
+the file has, one without a close has none, and low <= open, close <= high. Fields a file
+does not have stay missing (`PricePanel` holds `None` for them); the one place that lets
+close-only data stand in for bars is `PricePanel.field` (open = high = low = close).
 
 Everything read is validated (`tradefolio.data.validation`); the first problem raises a
 `DataError` naming the file, the line (CSV, header = line 1) or row (Parquet), the date and the
@@ -16,7 +29,6 @@ column. Interior gaps raise unless `fill_gaps=True` (forward-fill) or, for `read
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,13 +46,16 @@ from tradefolio.data.validation import (
     standard_frame,
     to_float_columns,
 )
-from tradefolio.errors import DataError, MissingExtra
+from tradefolio.errors import DataError
+from tradefolio.extras import import_extra
 
 Layout = Literal["wide", "long"]
 GapPolicy = Literal["raise", "fill", "keep"]
 
 LONG_REQUIRED = ("date", "symbol", "close")
 LONG_OPTIONAL = ("open", "high", "low", "volume")
+#: Bar fields in file order (wide OHLCV column suffixes, long columns).
+BAR_COLUMNS = ("open", "high", "low", "close", "volume")
 #: Relative slack when checking low <= open, close <= high (rounding in vendor data).
 BAR_TOLERANCE = 1e-6
 #: Cell texts that mean "missing" in a numeric column (pandas' usual NA spellings).
@@ -174,9 +189,7 @@ def _read_csv(file: Path, source: Source, compression: Any) -> tuple[pd.DataFram
 
 
 def _read_parquet(file: Path) -> tuple[pd.DataFrame, list[str]]:
-    if importlib.util.find_spec("pyarrow") is None:
-        raise MissingExtra("pyarrow", "data", "Reading Parquet price files")
-    import pyarrow.parquet as pq  # lazy: optional extra
+    pq = import_extra("pyarrow.parquet", "data", "Reading Parquet price files")
 
     try:
         stored = [n for n in pq.read_schema(file).names if not n.startswith("__index_level_")]
@@ -196,6 +209,16 @@ def _read_parquet(file: Path) -> tuple[pd.DataFrame, list[str]]:
 # --- wide ------------------------------------------------------------------------------------
 
 
+def split_field(column: str) -> tuple[str, str] | None:
+    """`(symbol, field)` of a wide OHLCV column `SYMBOL.field` (split at the last dot; the
+    field in any case, returned lower case), or None when `column` is not of that form."""
+    symbol, dot, field = column.rpartition(".")
+    field = field.strip().lower()
+    if not dot or not symbol.strip() or field not in BAR_COLUMNS:
+        return None
+    return symbol.strip(), field
+
+
 def _wide_panel(frame: pd.DataFrame, names: list[str], source: Source) -> PricePanel:
     date_column = next((name for name in names if name.lower() == "date"), None)
     if date_column is None:
@@ -203,22 +226,84 @@ def _wide_panel(frame: pd.DataFrame, names: list[str], source: Source) -> PriceP
             f"{source.name}: no 'date' column (columns: {', '.join(names[:6])}); expected "
             f"Date then one column per symbol, or long form date,symbol,close"
         )
-    symbols = [name for name in names if name != date_column]
-    if not symbols:
+    columns = [name for name in names if name != date_column]
+    if not columns:
         raise DataError(
             f"{source.name}: no symbol columns; expected Date then one column per symbol"
         )
     dates = parse_dates(frame[date_column], source, column=date_column)
     check_sessions(dates, source)
-    values = to_float_columns(frame[symbols], dates, source)
-    check_values(values, dates, symbols, source)
+    if any(split_field(name) is not None for name in columns):
+        return _wide_bars_panel(frame, columns, dates, source)
+    values = to_float_columns(frame[columns], dates, source)
+    check_values(values, dates, columns, source)
+    _check_not_empty(values, columns, source)
+    return PricePanel(close=standard_frame(values, dates, columns))
+
+
+def _check_not_empty(
+    values: np.ndarray[Any, np.dtype[np.float64]], columns: list[str], source: Source
+) -> None:
     empty = np.flatnonzero(np.isnan(values).all(axis=0))
     if empty.size:
         raise DataError(
-            f"{source.where(None, None, symbols[int(empty[0])])}: no prices at all; "
+            f"{source.where(None, None, columns[int(empty[0])])}: no prices at all; "
             f"drop the column or fill it"
         )
-    return PricePanel(close=standard_frame(values, dates, symbols))
+
+
+def _wide_bars_panel(
+    frame: pd.DataFrame, columns: list[str], dates: pd.DatetimeIndex, source: Source
+) -> PricePanel:
+    """A wide OHLCV file (`SYMBOL.field` columns, see the module docstring)."""
+    expected = "a wide OHLCV file names every column SYMBOL.open|high|low|close|volume"
+    layout: dict[str, dict[str, str]] = {}  # symbol -> field -> column
+    for name in columns:
+        parsed = split_field(name)
+        if parsed is None:
+            raise DataError(f"{source.where(None, None, name)}: not SYMBOL.field; {expected}")
+        symbol, field = parsed
+        fields = layout.setdefault(symbol, {})
+        if field in fields:
+            raise DataError(
+                f"{source.where(None, None, name)}: {symbol}'s {field} also in column "
+                f"{fields[field]!r}; keep one column per symbol and field"
+            )
+        fields[field] = name
+    symbols = list(layout)
+    file_fields = [f for f in BAR_COLUMNS if any(f in layout[s] for s in symbols)]
+    for symbol in symbols:
+        lacking = [f for f in file_fields if f not in layout[symbol]]
+        if lacking:
+            raise DataError(
+                f"{source.name}: no column {symbol}.{lacking[0]} although other symbols have "
+                f"{lacking[0]}; every symbol needs the same fields ({', '.join(file_fields)})"
+            )
+    if "close" not in file_fields:
+        raise DataError(f"{source.name}: no SYMBOL.close columns; {expected}")
+    grids: dict[str, np.ndarray[Any, np.dtype[np.float64]]] = {}
+    for field in file_fields:
+        names = [layout[s][field] for s in symbols]
+        values = to_float_columns(frame[names], dates, source)
+        if field == "volume":
+            check_values(values, dates, names, source, what="volume", allow_zero=True)
+        else:
+            check_values(values, dates, names, source)
+        grids[field] = values
+    _check_not_empty(grids["close"], [layout[s]["close"] for s in symbols], source)
+    for j, symbol in enumerate(symbols):
+        rows = np.full(len(dates), symbol, dtype=object)
+        by_field = {field: layout[symbol][field] for field in file_fields}
+        _check_bars({f: grids[f][:, j] for f in file_fields}, dates, rows, by_field, source)
+
+    def wide(field: str) -> pd.DataFrame | None:
+        return standard_frame(grids[field], dates, symbols) if field in grids else None
+
+    close = wide("close")
+    assert close is not None
+    return PricePanel(
+        close=close, open=wide("open"), high=wide("high"), low=wide("low"), volume=wide("volume")
+    )
 
 
 # --- long ------------------------------------------------------------------------------------
@@ -368,6 +453,7 @@ def _check_bars(
 
 
 __all__ = [
+    "BAR_COLUMNS",
     "BAR_TOLERANCE",
     "LONG_OPTIONAL",
     "LONG_REQUIRED",
@@ -378,4 +464,5 @@ __all__ = [
     "read_benchmark",
     "read_panel",
     "read_prices",
+    "split_field",
 ]

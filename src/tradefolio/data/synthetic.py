@@ -30,10 +30,9 @@ import numpy as np
 import pandas as pd
 
 from tradefolio.data.panel import PricePanel
+from tradefolio.data.sessions import TRADING_DAYS_PER_YEAR
 from tradefolio.data.validation import standard_frame
 from tradefolio.errors import InvalidParameter
-
-TRADING_DAYS_PER_YEAR = 252
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ where a price file is expected.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import tempfile
 from pathlib import Path
@@ -16,7 +15,8 @@ from typing import Literal
 import pandas as pd
 
 from tradefolio.data.panel import PricePanel
-from tradefolio.errors import DataError, MissingExtra
+from tradefolio.errors import DataError
+from tradefolio.extras import import_extra
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -52,8 +52,7 @@ def write_panel(
     os.close(handle)
     try:
         if is_parquet_path(target):
-            if importlib.util.find_spec("pyarrow") is None:
-                raise MissingExtra("pyarrow", "data", "Writing Parquet price files")
+            import_extra("pyarrow", "data", "Writing Parquet price files")
             frame.to_parquet(temporary, index=False, engine="pyarrow")
         else:
             frame.to_csv(temporary, index=False, date_format="%Y-%m-%d")

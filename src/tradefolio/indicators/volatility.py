@@ -7,13 +7,11 @@ from typing import TypeVar
 
 import pandas as pd
 
+from tradefolio.data.sessions import TRADING_DAYS_PER_YEAR as TRADING_DAYS
 from tradefolio.errors import InvalidParameter
 from tradefolio.indicators._common import check_pandas, check_window
 
 PandasT = TypeVar("PandasT", pd.Series, pd.DataFrame)
-
-#: Trading sessions per year used to annualise daily statistics.
-TRADING_DAYS = 252
 
 
 def rolling_volatility(

@@ -30,32 +30,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from tradefolio.errors import BrokerError
+from tradefolio.errors import (
+    DuplicateClientOrderId,
+    OrderRejected,
+    SubmitOutcomeUnknown,
+    SubmitRefused,
+)
 from tradefolio.live.orders import BrokerOrder, OrderRequest
-
-
-class SubmitOutcomeUnknown(BrokerError):
-    """A request's outcome was not observed; resolve it by lookup, never by resending."""
-
-
-class SubmitRefused(SubmitOutcomeUnknown):
-    """The venue answered a submit with "not now" (HTTP 429 or 503): most likely nothing
-    was placed, but only a lookup says so; then the trader may resend under the same
-    client order id (the venue's unique ids turn a late first attempt into a duplicate)."""
-
-
-class DuplicateClientOrderId(BrokerError):
-    """The broker already holds an order with this client order id."""
-
-
-class OrderRejected(BrokerError):
-    """The broker refused the order (a definitive answer: nothing was placed). With
-    `retryable`, the refusal may pass on a second attempt (HTTP 422 during a venue hiccup)
-    and the trader retries it within the bar under the same client order id."""
-
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.retryable = retryable
 
 
 @dataclass(frozen=True, slots=True)

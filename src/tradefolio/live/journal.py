@@ -39,7 +39,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tradefolio.errors import InvalidParameter, TradefolioError
+from tradefolio.errors import (
+    JournalDamaged,
+    JournalError,
+    JournalPathError,
+)
 from tradefolio.live.orders import (
     Fill,
     JournalOrder,
@@ -185,10 +189,6 @@ PROTECTED_ROLES = ("enter", "strategy")
 PRICE_QUANTUM = Decimal("1e-10")
 
 
-class JournalError(TradefolioError):
-    """The journal cannot be used: locked by another trader, newer schema, not a journal."""
-
-
 #: Detail of an order event recording a duplicate-id answer: the broker holds the order.
 BROKER_HOLDS_ID = "duplicate id"
 #: Marks the order event of the first lookup that did not find an order whose submit may
@@ -277,11 +277,6 @@ _BUSY_TIMEOUT_SECONDS = 2.0
 _CREATE_TABLE = re.compile(r"CREATE TABLE (\w+)", re.IGNORECASE)
 
 
-class JournalPathError(JournalError, InvalidParameter):
-    """`--db` names something that is not a usable journal (missing, a directory, empty,
-    damaged, not SQLite, another program's SQLite, read-only): bad input, exit 2."""
-
-
 def expected_tables(version: int) -> set[str]:
     """The tables a journal of schema `version` has (the migrations up to it create them)."""
     return {
@@ -289,10 +284,6 @@ def expected_tables(version: int) -> set[str]:
         for target in range(1, version + 1)
         for name in _CREATE_TABLE.findall(_MIGRATIONS[target])
     }
-
-
-class JournalDamaged(JournalPathError):
-    """The journal fails its integrity check (``PRAGMA quick_check``) or is malformed."""
 
 
 def emergency_set_trading_state(path: Path, state: str, reason: str, source: str) -> None:

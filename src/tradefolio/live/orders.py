@@ -25,7 +25,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from tradefolio.errors import TradefolioError
+from tradefolio.errors import InvalidTransition
 from tradefolio.execution.orders import Order, OrderType, TimeInForce, check_terms
 
 
@@ -85,10 +85,6 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     _S.CANCELED: frozenset(),
     _S.REJECTED: frozenset(),
 }
-
-
-class InvalidTransition(TradefolioError):
-    """An order was asked to move along an edge the state machine does not have."""
 
 
 def check_transition(current: OrderStatus, new: OrderStatus) -> None:

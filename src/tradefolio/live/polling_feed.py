@@ -37,12 +37,8 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
-from tradefolio.errors import BrokerError, InvalidParameter
+from tradefolio.errors import BrokerError, InvalidParameter, MarketDataUnavailable
 from tradefolio.live.feed import Bar
-
-
-class MarketDataUnavailable(BrokerError):
-    """A market-data request got no usable answer this time (timeout, 429, 5xx); ask again."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """The allocator: candidate scores -> optimal weights -> dollars and shares.
 
-`allocate` is the seed's entry point and a thin front of the composable model
+`allocate` is the score model's entry point and a thin front of the composable model
 (`model.py`): the `ScoreObjective` with `PositionLimits` and `Cardinality`, candidates with
 non-positive scores dropped (they could only take a slot), `capital` as cash and no
 holdings. `solver="exact"` is that model's O(N log N) fast path (`exact.py`, also the test
@@ -31,7 +31,7 @@ SOLVERS: tuple[str, ...] = (*MIP_SOLVERS, "exact")
 
 
 def score_model(params: AllocatorParams) -> PortfolioModel:
-    """The seed model as a composable model: score objective, caps, floors, cardinality."""
+    """The score model as a composable model: score objective, caps, floors, cardinality."""
     return PortfolioModel(
         ScoreObjective(),
         [PositionLimits(params.max_weight, params.min_weight), Cardinality(params.max_positions)],

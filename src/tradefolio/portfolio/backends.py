@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tradefolio.errors import InfeasibleAllocation, InvalidParameter, MissingExtra, SolverError
+from tradefolio.errors import InfeasibleAllocation, InvalidParameter, SolverError
 from tradefolio.errors import SolverUnavailable as SolverUnavailableError
-from tradefolio.portfolio.branch_and_bound import branch_and_bound, suits_branch_and_bound
+from tradefolio.extras import import_extra
 from tradefolio.portfolio.mip import (
     MIP_SOLVERS,
     create_solver,
@@ -95,17 +95,20 @@ def resolve_solver(name: str, program: Program) -> str:
     quadratic = program.is_quadratic
     if key not in MODEL_SOLVERS:
         raise InvalidParameter(f"unknown solver {name!r}: choose one of {', '.join(MODEL_SOLVERS)}")
+    if not quadratic:
+        return "cbc" if key == "auto" else key
+    # Imported for quadratic programs only: a linear solve never loads the branch and bound.
+    from tradefolio.portfolio.branch_and_bound import suits_branch_and_bound
+
     if key == "auto":
-        if not quadratic:
-            return "cbc"
         return "highs" if suits_branch_and_bound(program) else "scip"
-    if quadratic and key not in QUADRATIC_SOLVERS:
+    if key not in QUADRATIC_SOLVERS:
         raise SolverUnavailableError(
             f"solver {key!r} cannot solve a quadratic objective (mean-variance, min-variance) "
             "with integer variables; use --solver highs (branch and bound over HiGHS QPs, "
             "the default) or --solver scip (OR-Tools MathOpt with SCIP)"
         )
-    if quadratic and key == "highs" and not suits_branch_and_bound(program):
+    if key == "highs" and not suits_branch_and_bound(program):
         raise SolverUnavailableError(
             "--solver highs solves quadratic models whose only integer choices are which "
             "names to hold; with whole shares (--whole-shares, or without --fractional any of "
@@ -183,6 +186,13 @@ def _finish(
     )
 
 
+#: Non-zeros (objective and rows) from which a model goes to pywraplp as one protobuf (and
+#: variables from which its values come back as one): the direct calls win only while the
+#: model is tiny (a few names: ~20 non-zeros each) and protobuf is not loaded yet; at 100
+#: names (~700 non-zeros) the protobuf is already the faster way in.
+PROTO_FROM_NONZEROS = 200
+
+
 def _pywraplp_model(
     program: Program, solver: Any, fixed: NDArray[np.float64] | None = None
 ) -> tuple[Any, float]:
@@ -190,14 +200,12 @@ def _pywraplp_model(
     the objective scale (`_scale`). With `fixed`, every integer variable is
     fixed at its rounded value there and all variables are continuous (an LP polish).
 
-    The model goes in as one `MPModelProto` (a call per row instead of one per non-zero:
-    about a third faster at N = 10,000 than `Constraint.SetCoefficient`)."""
-    from ortools.linear_solver import linear_solver_pb2
-
+    A large model goes in as one `MPModelProto` (a call per row instead of one per non-zero:
+    about a third faster at N = 10,000 than `Constraint.SetCoefficient`); a small one through
+    the direct calls, which spares loading protobuf (~0.04 s CPU, more than the whole solve of
+    a few names: what `allocate --candidates` on a small file waits for)."""
     scale = _scale(program)
-    proto = linear_solver_pb2.MPModelProto()
-    proto.maximize = program.maximize
-    add_variable = proto.variable.add
+    columns = []
     linear = program.linear
     for k, (label, lo, hi, integer) in enumerate(
         zip(program.names, program.lower, program.upper, program.integer, strict=True)
@@ -205,12 +213,35 @@ def _pywraplp_model(
         if fixed is not None and integer:
             lo = hi = float(round(fixed[k]))
             integer = False
+        columns.append((lo, hi, integer, label, linear.get(k, 0.0) * scale))
+    nonzeros = len(linear) + sum(len(row.coefficients) for row in program.rows)
+    if nonzeros < PROTO_FROM_NONZEROS:
+        variables = [
+            solver.IntVar(lo, hi, label) if integer else solver.NumVar(lo, hi, label)
+            for lo, hi, integer, label, _ in columns
+        ]
+        objective = solver.Objective()
+        for variable, (*_, coefficient) in zip(variables, columns, strict=True):
+            if coefficient:
+                objective.SetCoefficient(variable, coefficient)
+        objective.SetOptimizationDirection(program.maximize)
+        for row in program.rows:
+            constraint = solver.Constraint(row.lo, row.hi)
+            for k, coefficient in row.coefficients.items():
+                constraint.SetCoefficient(variables[k], coefficient)
+        return objective, scale
+    from ortools.linear_solver import linear_solver_pb2
+
+    proto = linear_solver_pb2.MPModelProto()
+    proto.maximize = program.maximize
+    add_variable = proto.variable.add
+    for lo, hi, integer, label, coefficient in columns:
         add_variable(
             lower_bound=lo,
             upper_bound=hi,
             is_integer=integer,
             name=label,
-            objective_coefficient=linear.get(k, 0.0) * scale,
+            objective_coefficient=coefficient,
         )
     add_constraint = proto.constraint.add
     for row in program.rows:
@@ -279,7 +310,10 @@ def _polish_linear(program: Program, values: NDArray[np.float64], name: str) -> 
 
 
 def _solution_values(solver: Any) -> NDArray[np.float64]:
-    """Every variable's value in one call (a value per variable through SWIG is 10x slower)."""
+    """Every variable's value: in one protobuf call for a large model (a value per variable
+    through SWIG is 10x slower), one by one for a small one (no protobuf to load)."""
+    if solver.NumVariables() < PROTO_FROM_NONZEROS:
+        return np.array([v.solution_value() for v in solver.variables()], dtype=np.float64)
     from ortools.linear_solver import linear_solver_pb2
 
     response = linear_solver_pb2.MPSolutionResponse()
@@ -292,6 +326,8 @@ def _solution_values(solver: Any) -> NDArray[np.float64]:
 def _solve_branch_and_bound(
     program: Program, time_limit: float, hint: NDArray[np.float64] | None
 ) -> RawSolution:
+    from tradefolio.portfolio.branch_and_bound import branch_and_bound
+
     found = branch_and_bound(program, _scale(program), time_limit, BRANCH_AND_BOUND_GAP, hint)
     solution = _finish(
         program, found.values, found.status, found.best_bound, "highs", BRANCH_AND_BOUND_GAP
@@ -308,11 +344,7 @@ def _solve_branch_and_bound(
 
 def load_mathopt() -> Any:
     """Import OR-Tools MathOpt lazily, naming the extra when it is missing."""
-    try:
-        from ortools.math_opt.python import mathopt
-    except ImportError as exc:
-        raise MissingExtra("ortools", "portfolio", "the quadratic allocator") from exc
-    return mathopt
+    return import_extra("ortools.math_opt.python.mathopt", "portfolio", "the quadratic allocator")
 
 
 def _solve_mathopt(

@@ -28,17 +28,21 @@ and Riskfolio-Lib, are compared in benchmarks/RESULTS.md.
 Buy-in floors (w_j = 0 or m_j <= w_j <= u_j): each node QP carries the projected
 perspective of a diagonal split of the covariance (`perspective.py`, docs/model.md), every
 node's bound is the Lagrangian of HiGHS's answer (valid for any point and duals), free
-selections are fixed to 0 by reduced costs, and a search restricted to the root's names
-gives an early incumbent. A node HiGHS fails on is retried cold, then with a ridge; a QP
-"infeasible" or "solve error" is settled by the simplex; what still fails keeps its
-parent's bound (the result is then "feasible").
+selections are fixed to 0 by reduced costs, a search restricted to the root's names
+gives an early incumbent, and every 10 nodes the node's selections rounded at 1/2 are
+tried (an improvement starts a swap / add / drop local search). A node HiGHS fails on is
+retried cold, then with a ridge; a QP "infeasible" or "solve error" is settled by the
+simplex; what still fails keeps its parent's bound (the result is then "feasible").
 
 Tried and measured, not kept: perspective cuts (t_i >= δ/2 w_i^2 / z_i by tangents, with δ
 a share of the smallest eigenvalue of Σ) close ~70% of the root gap when the cardinality cap
 binds and halve the nodes, but HiGHS's active set takes ~10x longer per node on the cut rows
 (and stalls on degenerate ones), so the search got slower; pseudocost branching needed
 3-4x the nodes of most-fractional branching on the same instances; plunging (solving a
-node's child right after it) needed 3x the nodes on pard200_a (16,502 vs 5,595).
+node's child right after it) needed 3x the nodes on pard200_a (16,502 vs 5,595); strong
+branching on the 8 best candidates above depth 6 needed as many nodes as the perspective
+shortfall rule (956 vs 967 on pard200_e) at 1.35x the time; the bound-optimal SDP diagonal
+lifts the pard200_a root bound from 183.75 to only 184.15 for 37-149 s (docs/model.md).
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tradefolio.errors import InfeasibleAllocation, MissingExtra, SolverError
+from tradefolio.errors import InfeasibleAllocation, SolverError
+from tradefolio.extras import import_extra
 from tradefolio.portfolio.mip import native_stdout_silenced
 from tradefolio.portfolio.perspective import ProjectedPerspective, SplitCache
 from tradefolio.portfolio.program import INF, Program
@@ -70,15 +75,16 @@ _LOCAL_SEARCH_NAMES = 15
 _LOCAL_SEARCH_SHARE = 0.1
 # Names added to the second ring of the restricted search.
 _HEURISTIC_EXTRA = 10
+# With buy-in floors, every this many nodes of the search the node's selections rounded at
+# 1/2 are tried as an incumbent; one that improves it starts the local search for this
+# share of the time limit.
+_ROUNDING_EVERY = 10
+_LOCAL_SEARCH_AFTER_ROUNDING = 0.05
 
 
 def load_highspy() -> Any:
     """Import highspy lazily, naming the extra when it is missing."""
-    try:
-        import highspy
-    except ImportError as exc:
-        raise MissingExtra("highspy", "portfolio", "the quadratic allocator") from exc
-    return highspy
+    return import_extra("highspy", "portfolio", "the quadratic allocator")
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +305,10 @@ class Relaxation:
                 np.array(coefficients, dtype=np.float64),
             )
         self.perspective.add_rows(h, len(self.kept))
-        self._full_hessian = self._pass_hessian(h, hessian)
+        self._hessian, self._full_hessian = self._hessian_value(hessian)
+        self._pass_hessian(h, self._hessian)
+        self._ridged: Any = None
+        self._empty: Any = None
         largest = float(np.abs(np.diagonal(self._full_hessian)).max(initial=0.0))
         self._ridge = np.eye(len(self._full_hessian)) * 1e-7 * max(largest, 1e-300)
         # A node guard: a near-singular Hessian can make the active set cycle inside one
@@ -371,8 +380,9 @@ class Relaxation:
             del found[chained[0]]
         return found
 
-    def _pass_hessian(self, h: Any, hessian: NDArray[np.float64]) -> NDArray[np.float64]:
-        """The lower triangle of Q, column-wise, as HiGHS wants it; the symmetric Q passed."""
+    def _hessian_value(self, hessian: NDArray[np.float64]) -> tuple[Any, NDArray[np.float64]]:
+        """The lower triangle of Q, column-wise, as HiGHS wants it, and the symmetric Q it
+        stands for (tiny round-off dropped)."""
         if np.any(np.diagonal(hessian) < 0):
             raise SolverError("the quadratic objective is not convex; branch and bound needs it")
         lower = np.tril(hessian)
@@ -387,10 +397,33 @@ class Relaxation:
         hessian_value.start_ = start
         hessian_value.index_ = row.astype(np.int32)
         hessian_value.value_ = lower[row, column]
+        passed: NDArray[np.float64] = lower + np.tril(lower, -1).T
+        return hessian_value, passed
+
+    def _pass_hessian(self, h: Any, hessian_value: Any) -> None:
+        """Give HiGHS a Hessian built by `_hessian_value` (built once: rebuilding a dense
+        600 x 600 triangle per infeasible node cost more than the node solves)."""
         if h.passHessian(hessian_value) == self._highspy.HighsStatus.kError:
             raise SolverError("HiGHS refused the quadratic objective (it must be convex)")
-        passed: NDArray[np.float64] = lower + np.tril(lower, -1).T
-        return passed
+
+    def _ridged_hessian(self) -> Any:
+        """The Hessian with the ridge of the node guard, built on first use."""
+        if self._ridged is None:
+            self._ridged = self._hessian_value(self._full_hessian + self._ridge)[0]
+        return self._ridged
+
+    def _empty_hessian(self) -> Any:
+        """No Hessian (the LP of a node), built on first use."""
+        if self._empty is None:
+            size = len(self._full_hessian)
+            empty = self._highspy.HighsHessian()
+            empty.dim_ = size
+            empty.format_ = self._highspy.HessianFormat.kTriangular
+            empty.start_ = np.zeros(size + 1, dtype=np.int32)
+            empty.index_ = np.zeros(0, dtype=np.int32)
+            empty.value_ = np.zeros(0)
+            self._empty = empty
+        return self._empty
 
     def complete(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """`values` with every substituted definition variable filled in."""
@@ -399,14 +432,20 @@ class Relaxation:
         return values
 
     def solve(
-        self, lower: NDArray[np.float64], upper: NDArray[np.float64], seconds: float
+        self,
+        lower: NDArray[np.float64],
+        upper: NDArray[np.float64],
+        seconds: float,
+        bounding: bool = True,
     ) -> tuple[float, NDArray[np.float64]] | None:
         """Minimum (scaled) and point with the integer variables in [lower, upper];
-        None when infeasible. Raises `TimeoutError` when `seconds` run out, `SolverError`
-        when HiGHS fails or stalls on the node (past `node_seconds` or `node_iterations`,
-        even from a cold start). After a solve `bound` is a valid lower bound of the node
-        (the Lagrangian dual of HiGHS's answer, never above its objective) and
-        `up_increase[j]` a valid lower bound on how much the bound rises when selection j
+        None when infeasible. With `bounding` False (a heuristic wanting a point, whose
+        "infeasible" prunes nothing) a QP that says infeasible or fails gives None at once,
+        without the simplex's confirmation. Raises `TimeoutError` when `seconds` run out,
+        `SolverError` when HiGHS fails or stalls on the node (past `node_seconds` or
+        `node_iterations`, even from a cold start). After a solve `bound` is a valid lower
+        bound of the node (the Lagrangian dual of HiGHS's answer, never above its objective)
+        and `up_increase[j]` a valid lower bound on how much the bound rises when selection j
         is set to 1 (reduced costs: 0 where nothing is known)."""
         h = self.highs
         if self.selections is None:
@@ -427,18 +466,22 @@ class Relaxation:
                 status == statuses.kTimeLimit and capped
             )
             if regularised:
-                self._pass_hessian(h, self._full_hessian)
+                self._pass_hessian(h, self._hessian)
             if not (status == statuses.kSolveError or stalled) or attempt == 2:
                 break
+            if not bounding and status == statuses.kSolveError:
+                return None
             # The active set can stall on a warm start from a distant node: start cold;
             # then once more with a ridge on the Hessian (a near-singular Σ - D). The
             # ridge changes only HiGHS's path: the bound below is the Lagrangian of the
             # true objective, valid for any point and duals.
             h.clearSolver()
             if attempt == 1:
-                self._pass_hessian(h, self._full_hessian + self._ridge)
+                self._pass_hessian(h, self._ridged_hessian())
                 regularised = True
         fallback: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+        if not bounding and status in (statuses.kInfeasible, statuses.kSolveError):
+            return None
         if status == statuses.kInfeasible:
             # Dropping a node drops its subtree: the QP solver's claim is confirmed by
             # the simplex on the same rows (an active set near degeneracy can be wrong).
@@ -496,19 +539,13 @@ class Relaxation:
         """The node's LP optimum (simplex, Hessian removed): point and row duals; None
         when the node is infeasible."""
         h = self.highs
-        empty = self._highspy.HighsHessian()
-        empty.dim_ = len(self._full_hessian)
-        empty.format_ = self._highspy.HessianFormat.kTriangular
-        empty.start_ = np.zeros(len(self._full_hessian) + 1, dtype=np.int32)
-        empty.index_ = np.zeros(0, dtype=np.int32)
-        empty.value_ = np.zeros(0)
-        h.passHessian(empty)
+        self._pass_hessian(h, self._empty_hessian())
         h.clearSolver()
         h.run()
         status = h.getModelStatus()
         solution = h.getSolution()
         found = (np.asarray(solution.col_value), np.asarray(solution.row_dual))
-        self._pass_hessian(h, self._full_hessian)
+        self._pass_hessian(h, self._hessian)
         h.clearSolver()
         statuses = self._highspy.HighsModelStatus
         if status == statuses.kInfeasible:
@@ -589,17 +626,28 @@ class Relaxation:
                 current[i] = wanted[i]
             h.changeRowBounds(number, -inf, hi - float(counts[one[members]].sum()))
 
-    def branching_choice(self, point: NDArray[np.float64], fraction: NDArray[np.float64]) -> int:
-        """The integer to branch on: the selection whose perspective term the relaxation
-        underestimates most (d_j (m_j w_j - w_j^2) for 0 < w_j < m_j) when there is one,
-        else the most fractional integer."""
+    def branching_scores(
+        self, point: NDArray[np.float64], fraction: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """How much branching on each integer promises: the perspective term the relaxation
+        underestimates (d_j (m_j w_j - w_j^2) for 0 < w_j < m_j) when any is positive,
+        else the fractionality; 0 for integral variables."""
         terms = self.perspective
         if terms.size and self.selections is not None:
             weights = point[self.selections.weights[terms.members]]
             shortfall = terms.split * np.maximum(terms.floors * weights - weights * weights, 0.0)
             shortfall = np.where(fraction[terms.members] > _INTEGRALITY, shortfall, 0.0)
             if shortfall.max(initial=0.0) > 0.0:
-                return int(terms.members[int(np.argmax(shortfall))])
+                scores = np.zeros(len(fraction))
+                scores[terms.members] = shortfall
+                return scores
+        return np.where(fraction > _INTEGRALITY, fraction, 0.0)
+
+    def branching_choice(self, point: NDArray[np.float64], fraction: NDArray[np.float64]) -> int:
+        """The integer to branch on: the best of `branching_scores`."""
+        scores = self.branching_scores(point, fraction)
+        if scores.max(initial=0.0) > 0.0:
+            return int(np.argmax(scores))
         return int(np.argmax(fraction))
 
     def program_value(self, minimised: float) -> float:
@@ -644,7 +692,7 @@ def branch_and_bound(
         nonlocal best_value, best_point
         fixed = np.clip(fixed, root_lower, root_upper)
         try:
-            solved = relaxation.solve(fixed, fixed, remaining())
+            solved = relaxation.solve(fixed, fixed, remaining(), bounding=False)
         except SolverError:
             return
         if solved is not None and solved[0] < best_value:
@@ -761,12 +809,22 @@ def branch_and_bound(
                         best_value, best_point = objective, point.copy()
                         best_point[ints] = np.round(values)
                     continue
-                if largest <= _INTEGRALITY and math.isfinite(objective):
+                rounded = largest <= _INTEGRALITY and math.isfinite(objective)
+                if rounded:
                     try_integers(np.round(values))  # closes the node if it matches the bound
                 elif node.depth == 0 and main:
                     up = np.ceil(values - _INTEGRALITY)
                     try_integers(np.where(binary, up, np.floor(values + _INTEGRALITY)))
                     try_integers(np.where(binary, np.round(values), np.floor(values)))
+                elif main and rounding and nodes % _ROUNDING_EVERY == 0:
+                    # Rounding the relaxation deep in the tree finds incumbents the root's
+                    # heuristics miss (pard200_j: 191.9 -> 190.1 in the same 120 s); only
+                    # measured with buy-in floors, so only used there.
+                    before = best_value
+                    try_integers(np.where(values >= 0.5, 1.0, 0.0))
+                    if best_value < before - gap_of(before):
+                        share = _LOCAL_SEARCH_AFTER_ROUNDING * time_limit
+                        swap_search(rise_at_root, time.monotonic() + share)
             except TimeoutError:
                 node.bound = max(node.bound, bound)
                 heapq.heappush(open_nodes, node)
@@ -797,6 +855,8 @@ def branch_and_bound(
         return open_nodes, stopped
 
     root = _Node((0.0, -math.inf), next(counter), -math.inf, 0, root_lower, root_upper)
+    rise_at_root = np.zeros(len(ints))
+    rounding = bool(binary.all()) and relaxation.perspective.size > 0
     if binary.any() and time_limit > 0:
         # The same search restricted to the names the root relaxation uses (a small tree,
         # node-limited) finds a near-optimal incumbent early, which the reduced-cost
@@ -809,6 +869,7 @@ def branch_and_bound(
             root.bound = relaxation.bound  # kept if the time runs out before the root
             used = first[1][ints] > _INTEGRALITY
             rise = relaxation.up_increase.copy()
+            rise_at_root[:] = rise
             # Two rings: the root's names, then with the unused names that are cheapest
             # to add by reduced cost (the optimum often holds one the root does not).
             rings = [used]

@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from tradefolio.errors import DataError, InvalidParameter, MissingExtra
+from tradefolio.data.sessions import TRADING_DAYS_PER_YEAR
+from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.extras import import_extra
 from tradefolio.portfolio.choices import ESTIMATORS
 
 if TYPE_CHECKING:  # annotations only: allocating needs no pandas
     import pandas as pd
 
 Estimator = Literal["sample", "ledoit-wolf"]
-TRADING_DAYS_PER_YEAR = 252
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +84,8 @@ def period_returns(
 
 
 def _ledoit_wolf_shrinkage(centered: NDArray[np.float64]) -> float:
-    try:
-        from sklearn.covariance import ledoit_wolf_shrinkage
-    except ImportError as exc:
-        raise MissingExtra("scikit-learn", "portfolio", "Ledoit-Wolf covariance") from exc
-    return float(ledoit_wolf_shrinkage(centered, assume_centered=True))
+    sklearn_covariance = import_extra("sklearn.covariance", "portfolio", "Ledoit-Wolf covariance")
+    return float(sklearn_covariance.ledoit_wolf_shrinkage(centered, assume_centered=True))
 
 
 def risk_model(

@@ -15,8 +15,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from tradefolio.errors import InvalidParameter, MissingExtra
+from tradefolio.errors import InvalidParameter
 from tradefolio.errors import SolverUnavailable as SolverUnavailableError
+from tradefolio.extras import import_extra
 
 #: OR-Tools backend id for each user-facing MIP solver name.
 MIP_SOLVERS: dict[str, str] = {"cbc": "CBC", "scip": "SCIP", "highs": "HIGHS"}
@@ -39,11 +40,7 @@ def native_stdout_silenced() -> Iterator[None]:
 
 def load_pywraplp() -> Any:
     """Import OR-Tools' linear solver wrapper lazily, naming the extra when it is missing."""
-    try:
-        from ortools.linear_solver import pywraplp
-    except ImportError as exc:
-        raise MissingExtra("ortools", "portfolio", "the MIP allocator") from exc
-    return pywraplp
+    return import_extra("ortools.linear_solver.pywraplp", "portfolio", "the MIP allocator")
 
 
 def create_solver(name: str) -> Any:

@@ -9,7 +9,7 @@
 
 Every model also carries the cash row  sum_i w_i + cost <= 1  (cash never goes negative
 after costs). With only `ScoreObjective`, `PositionLimits`, `Cardinality` it is exactly the
-seed model of `allocator.py`. Risk minimisers (min-variance, cvar, mad) have the empty
+score model of `allocator.py`. Risk minimisers (min-variance, cvar, mad) have the empty
 portfolio as a trivial optimum, so unless a `Budget` says otherwise they invest fully
 (min_invested = max_invested, less K lots of the dearest name with whole shares).
 
@@ -158,15 +158,17 @@ class PortfolioModel:
         """
         if not (math.isfinite(time_limit) and time_limit > 0):
             raise InvalidParameter(f"time_limit must be > 0 seconds, got {time_limit}")
-        seed = score_shape(self.objective, self.constraints, universe)
+        score_params = score_shape(self.objective, self.constraints, universe)
         if solver.lower() == "exact":
-            if seed is None:
+            if score_params is None:
                 raise InvalidParameter(
                     "--solver exact solves only the score model (score objective, "
                     "--max-weight, --min-weight, --max-positions, no holdings); choose "
                     "cbc, scip, highs or auto"
                 )
-            return self._score_result(universe, solve_score_exact(universe, seed), fractional)
+            return self._score_result(
+                universe, solve_score_exact(universe, score_params), fractional
+            )
         if (
             not fractional
             and self.whole_shares is None
@@ -188,7 +190,7 @@ class PortfolioModel:
         start = None if hint is None else self._start(ctx, hint)
         try:
             raw = solve_program(
-                ctx.program, name, time_limit, start, SCORE_RELATIVE_GAP if seed else None
+                ctx.program, name, time_limit, start, SCORE_RELATIVE_GAP if score_params else None
             )
         except InfeasibleAllocation:
             conflicts = explain_infeasible(
@@ -198,12 +200,12 @@ class PortfolioModel:
             )
             raise_conflicts(conflicts)
             raise
-        if seed is not None:
+        if score_params is not None:
             polished = polish_selection(
                 universe.expected,
                 raw.values[ctx.weights],
                 raw.values[ctx.selected],
-                seed,
+                score_params,
                 name,
             )
             bound = polished.objective + _bound_distance(raw)
@@ -327,7 +329,7 @@ class PortfolioModel:
         model; otherwise the weights in shares (a name the solver left alone keeps exactly
         what it holds). With fractional shares and a constraint on trades, each trade is
         rounded to 1e-6 shares towards more cash (buys down, sells up), inside the rows'
-        trade margin; without one, targets are floored as in the seed allocation."""
+        trade margin; without one, targets are floored as in the score allocation."""
         universe = ctx.universe
         held = universe.held_shares
         if ctx.lots is not None:

@@ -1,6 +1,6 @@
-"""The score model's fast path: the seed allocation solved exactly, and MIP answers polished.
+"""The score model's fast path: the score allocation solved exactly, and MIP answers polished.
 
-A composable model is *score-shaped* when it is exactly the seed model of `exact.py`:
+A composable model is *score-shaped* when it is exactly the score model of `exact.py`:
 
     maximise sum_i s_i w_i   s.t.  min_w x_i <= w_i <= max_w x_i,  sum_i w_i <= 1,
                                    sum_i x_i <= K,  x_i in {0, 1},   every s_i > 0,
@@ -44,7 +44,7 @@ SCORE_RELATIVE_GAP = 1e-9
 _ZERO_WEIGHT = 1e-6
 
 
-_SEED_SETTINGS: dict[type, set[str]] = {
+_SCORE_MODEL_SETTINGS: dict[type, set[str]] = {
     PositionLimits: {"max_weight", "min_weight"},
     Cardinality: {"max_positions"},
 }
@@ -61,7 +61,7 @@ class ScoreSolution:
 def score_shape(
     objective: Objective, constraints: Sequence[Constraint], universe: Universe
 ) -> AllocatorParams | None:
-    """The seed parameters if the model is score-shaped for `universe`, else None."""
+    """The score model's parameters if the model is score-shaped for `universe`, else None."""
     if type(objective) is not ScoreObjective:
         return None
     if universe.outside or bool(np.any(universe.held_shares != 0)):
@@ -72,9 +72,9 @@ def score_shape(
     counts = [c for c in constraints if type(c) is Cardinality]
     if len(limits) + len(counts) != len(constraints) or len(limits) > 1 or len(counts) > 1:
         return None
-    # Only the seed's settings: a piece configured beyond them (say per-name bounds added
-    # to the position limits) is not the seed model, and takes the general path.
-    if vars(objective) or any(set(vars(c)) != _SEED_SETTINGS[type(c)] for c in constraints):
+    # Only the score model's settings: a piece configured beyond them (say per-name bounds added
+    # to the position limits) is not the score model, and takes the general path.
+    if vars(objective) or any(set(vars(c)) != _SCORE_MODEL_SETTINGS[type(c)] for c in constraints):
         return None
     max_weight = limits[0].max_weight if limits else 1.0
     min_weight = limits[0].min_weight if limits else 0.0

@@ -21,12 +21,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from tradefolio.data.sessions import TRADING_DAYS_PER_YEAR
 from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.portfolio.choices import FACTORS
 from tradefolio.portfolio.types import Candidate
 
 Factor = Literal["trailing-return", "momentum", "inverse-volatility"]
-TRADING_DAYS_PER_YEAR = 252
+
 DEFAULT_LOOKBACK: dict[str, int] = {
     "trailing-return": 252,
     "momentum": 252,

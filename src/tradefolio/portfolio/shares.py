@@ -1,7 +1,7 @@
 """Share counts from dollars: whole units, or fractional units floored to 1e-6.
 
 Used wherever a weight becomes an order quantity without integer variables in the model
-(the seed allocation and any model whose constraints do not act on trades), so that a
+(the score allocation and any model whose constraints do not act on trades), so that a
 target never spends more than its dollars.
 """
 

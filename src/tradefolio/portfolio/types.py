@@ -52,7 +52,7 @@ class AllocationResult:
     the target shares and the trading `costs`; `objective` the objective's exact value at
     the target weights (for Kelly the true log growth, not the cut model's). `trades` take
     the holdings to the target (buys from cash for `allocate`), `turnover` is their value
-    over V, `objective_name` the model's objective ("score" for the seed allocation).
+    over V, `objective_name` the model's objective ("score" for the score allocation).
     `proven_gap` is the gap of the solver's own proof at the point returned ("optimal" only
     when it meets the solver's target; see `backends.py`).
     """

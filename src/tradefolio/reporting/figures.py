@@ -13,13 +13,12 @@ non-finite values become gaps (`null`).
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tradefolio.errors import MissingExtra
+from tradefolio.extras import import_extra
 from tradefolio.reporting.charts import (
     CASH,
     DRAWDOWN,
@@ -93,10 +92,7 @@ _AXIS = {"gridcolor": _GRID, "linecolor": _GRID, "zerolinecolor": _GRID, "automa
 
 def plotly_js() -> str:
     """The plotly.js bundled with the plotly package, or `MissingExtra` naming the install."""
-    try:
-        offline = importlib.import_module("plotly.offline")
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise MissingExtra("plotly", "report", "the HTML tearsheet") from exc
+    offline = import_extra("plotly.offline", "report", "the HTML tearsheet")
     text: str = offline.get_plotlyjs()
     return text
 

@@ -7,7 +7,9 @@ position snapshots, and the fills (dated by the bar their order executed on).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -15,6 +17,7 @@ import pandas as pd
 from tradefolio.errors import DataError
 from tradefolio.live.journal import Journal
 from tradefolio.reporting.record import FILL_COLUMNS, POSITION_COLUMNS, RunRecord
+from tradefolio.reporting.run_folder import RunFolder, write_run_folder
 
 
 def record_from_journal(
@@ -90,4 +93,24 @@ def record_from_journal(
     )
 
 
-__all__ = ["record_from_journal"]
+def write_live_run(
+    journal: Journal,
+    config: Mapping[str, Any],
+    out: Path,
+    *,
+    benchmark: pd.Series | None = None,
+    png: bool = True,
+) -> RunFolder:
+    """The session so far as a run folder `<out>/<UTC time>-live/` with its tearsheet (like
+    a backtest's), owner-only. Raises `DataError` when there is no curve to report yet."""
+    record = record_from_journal(journal, config, name="live", benchmark=benchmark)
+    # Owner-only (folders 0700, files 0600) from the moment they exist: the run folder
+    # holds the session's config and trades. The umask is the process's; restored at once.
+    previous = os.umask(0o077)
+    try:
+        return write_run_folder(record, out, png=png)
+    finally:
+        os.umask(previous)
+
+
+__all__ = ["record_from_journal", "write_live_run"]

@@ -37,7 +37,8 @@ import pandas as pd
 
 from tradefolio import __version__
 from tradefolio.backtest.ledger import MICRO, Fill, to_micro
-from tradefolio.backtest.metrics import TRADING_DAYS_PER_YEAR, Metrics, compute_metrics
+from tradefolio.backtest.metrics import Metrics, compute_metrics
+from tradefolio.data.sessions import TRADING_DAYS_PER_YEAR
 from tradefolio.indicators.beta import rolling_beta as indicators_rolling_beta
 from tradefolio.indicators.drawdown import drawdown
 from tradefolio.reporting.record import RunRecord

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tradefolio.errors import MissingExtra
+from tradefolio.extras import import_extra
 from tradefolio.reporting.charts import (
     DRAWDOWN,
     EQUITY,
@@ -39,13 +39,10 @@ MONTHS = "JFMAMJJASOND"
 
 
 def _figure(height: float = SIZE_INCHES[1]) -> tuple[Any, Any]:
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise MissingExtra("matplotlib", "report", "PNG charts") from exc
-    figure = Figure(figsize=(SIZE_INCHES[0], height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(figure)
+    figures = import_extra("matplotlib.figure", "report", "PNG charts")
+    agg = import_extra("matplotlib.backends.backend_agg", "report", "PNG charts")
+    figure = figures.Figure(figsize=(SIZE_INCHES[0], height), dpi=DPI, layout="constrained")
+    agg.FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     axes.grid(True, alpha=0.3)
     return figure, axes

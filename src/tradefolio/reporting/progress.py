@@ -1,6 +1,7 @@
 """Progress bars for long work (backtests, sweeps, downloads): on a terminal only.
 
-`progress_bar(...)` yields an `advance(steps=1)` callable; `track(...)` wraps an iterable.
+`progress_bar(...)` yields an `advance(steps=1)` callable; `track(...)` wraps an iterable;
+`runs_progress(...)` counts a sweep's runs and their failures.
 Both draw a rich bar on stderr when it is a terminal, and do nothing at all when output is
 piped or redirected, or with `quiet=True` (the CLI's `--quiet`), so logs and JSON stay clean.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 from rich.console import Console
 from rich.progress import (
@@ -24,6 +25,15 @@ from rich.progress import (
 
 T = TypeVar("T")
 Advance = Callable[[int], None]
+
+
+class HasStatus(Protocol):
+    """A finished run as a progress bar sees it: `ok` or `failed`."""
+
+    @property
+    def status(self) -> str:
+        """The run's status."""
+        ...
 
 
 def _ignore(steps: int = 1) -> None:
@@ -83,4 +93,67 @@ def track(
             advance(1)
 
 
-__all__ = ["Advance", "progress_bar", "progress_enabled", "track"]
+class RunsProgress:
+    """A rich progress bar on stderr (a terminal only); counts failures as it goes."""
+
+    def __init__(self, console: Console, label: str) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        self._label = label
+        self._task: Any = None
+        self._failed = 0
+
+    def __enter__(self) -> RunsProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def start(self, total: int, already_done: int) -> None:
+        self._task = self._progress.add_task(
+            self._label, total=total, completed=already_done, failed=0
+        )
+
+    def advance(self, outcome: HasStatus) -> None:
+        if outcome.status == "failed":
+            self._failed += 1
+        self._progress.update(self._task, advance=1, failed=self._failed)
+
+
+class _QuietRuns:
+    def __enter__(self) -> _QuietRuns:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def start(self, total: int, already_done: int) -> None:
+        return None
+
+    def advance(self, outcome: HasStatus) -> None:
+        return None
+
+
+def runs_progress(console: Console, label: str) -> RunsProgress | _QuietRuns:
+    """A sweep's progress (`research.sweep.SweepProgress`): a bar on a terminal, else none."""
+    return RunsProgress(console, label) if console.is_terminal else _QuietRuns()
+
+
+__all__ = [
+    "Advance",
+    "HasStatus",
+    "RunsProgress",
+    "progress_bar",
+    "progress_enabled",
+    "runs_progress",
+    "track",
+]

@@ -1,67 +1,55 @@
 """Metric tables shared by the tearsheet and the terminal: labels, order and formats.
 
-`METRIC_ROWS` is the one list of what a metric is called and how it is shown; the HTML
-tearsheet and the CLI's rich tables both read it, so they never disagree.
+`METRIC_ROWS` is the order the tables show metrics in, with each metric's label and format
+from `backtest.metric_registry` (the one place a metric is named); the HTML tearsheet and
+the CLI's rich tables both read it, so they never disagree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from rich.table import Table
 
-
-def _percent(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.2%}"
-
-
-def _ratio(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def _money(value: Any) -> str:
-    return "n/a" if value is None else f"{value:,.2f}"
-
-
-def _count(value: Any) -> str:
-    return "n/a" if value is None else f"{int(value):,d}"
-
-
-def _days(value: Any) -> str:
-    return "n/a" if value is None else f"{int(value):,d} days"
-
+from tradefolio.backtest.metric_registry import METRICS, format_metric
 
 Formatter = Callable[[Any], str]
 
+#: Fields of metrics.json in table order; labels and formats come from the metric registry.
+TABLE_ORDER = (
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "max_drawdown_days",
+    "longest_drawdown_days",
+    "calmar",
+    "beta",
+    "alpha",
+    "win_rate",
+    "avg_win",
+    "avg_loss",
+    "avg_win_pnl",
+    "avg_loss_pnl",
+    "trades",
+    "open_trades",
+    "exposure",
+    "turnover",
+    "commissions",
+    "slippage",
+    "costs_paid",
+    "n_fills",
+    "initial_equity",
+    "final_equity",
+)
+
 #: (field of metrics.json, label, formatter), in table order.
-METRIC_ROWS: tuple[tuple[str, str, Formatter], ...] = (
-    ("total_return", "Total return", _percent),
-    ("cagr", "CAGR", _percent),
-    ("volatility", "Volatility (annualised)", _percent),
-    ("sharpe", "Sharpe", _ratio),
-    ("sortino", "Sortino", _ratio),
-    ("max_drawdown", "Max drawdown", _percent),
-    ("max_drawdown_days", "Max drawdown duration", _days),
-    ("longest_drawdown_days", "Longest drawdown", _days),
-    ("calmar", "Calmar", _ratio),
-    ("beta", "Beta to benchmark", _ratio),
-    ("alpha", "Alpha (annualised)", _percent),
-    ("win_rate", "Hit rate (closed trades)", _percent),
-    ("avg_win", "Average win (trade return)", _percent),
-    ("avg_loss", "Average loss (trade return)", _percent),
-    ("avg_win_pnl", "Average win", _money),
-    ("avg_loss_pnl", "Average loss", _money),
-    ("trades", "Closed trades", _count),
-    ("open_trades", "Open at the end", _count),
-    ("exposure", "Exposure (average)", _percent),
-    ("turnover", "Turnover (one-way, per year)", _ratio),
-    ("commissions", "Commissions", _money),
-    ("slippage", "Slippage", _money),
-    ("costs_paid", "Costs paid", _money),
-    ("n_fills", "Fills", _count),
-    ("initial_equity", "Starting equity", _money),
-    ("final_equity", "Final equity", _money),
+METRIC_ROWS: tuple[tuple[str, str, Formatter], ...] = tuple(
+    (name, METRICS[name].label, partial(format_metric, name)) for name in TABLE_ORDER
 )
 
 

@@ -23,46 +23,21 @@ import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.shared_memory import SharedMemory
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tradefolio.errors import InvalidParameter, TradefolioError
+from tradefolio.research.executor_protocol import Executor, ExecutorSession
 from tradefolio.research.tasks import MarketData, RunOutcome, RunTask, evaluate
 
 EXECUTORS = ("local", "ray")
 #: Where runs happen unless told otherwise (`--executor`).
 DEFAULT_EXECUTOR = "local"
-
-
-class ExecutorSession(Protocol):
-    """Workers that already hold the market data."""
-
-    def run(self, tasks: Sequence[RunTask]) -> Iterator[RunOutcome]:
-        """One outcome per task, in completion order."""
-        ...
-
-
-class Executor(Protocol):
-    """Something that can run many tasks against one shared `MarketData`."""
-
-    @property
-    def name(self) -> str:
-        """`serial`, `local` or `ray`."""
-        ...
-
-    @property
-    def workers(self) -> int:
-        """How many runs can happen at once."""
-        ...
-
-    def open(self, data: MarketData) -> AbstractContextManager[ExecutorSession]:
-        """Ship `data` to the workers once; the session runs tasks against it."""
-        ...
 
 
 class _InProcessSession:

@@ -17,15 +17,15 @@ ship it with a Ray `runtime_env`).
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from tradefolio.errors import InvalidParameter, MissingExtra, TradefolioError
-from tradefolio.research.executors import ExecutorSession
+from tradefolio.errors import InvalidParameter, TradefolioError
+from tradefolio.extras import import_extra
+from tradefolio.research.executor_protocol import ExecutorSession
 from tradefolio.research.tasks import MarketData, RunOutcome, RunTask, evaluate
 
 #: Tasks queued per actor: one running, one waiting, so no actor idles on a round trip.
@@ -34,10 +34,7 @@ IN_FLIGHT_PER_WORKER = 2
 
 def import_ray() -> Any:
     """The `ray` module, or `MissingExtra` naming the install that provides it."""
-    try:
-        return importlib.import_module("ray")
-    except ImportError:
-        raise MissingExtra("ray", "distributed", "--executor ray") from None
+    return import_extra("ray", "distributed", "--executor ray")
 
 
 class SweepWorker:

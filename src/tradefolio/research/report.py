@@ -1,23 +1,26 @@
-"""Reading a results table: which metric is better which way, a leaderboard, a heatmap.
+"""Reading a results table: which metric is better which way, a leaderboard, a heatmap,
+the deflated Sharpe ratio of the best run, and the report a sweep writes (`report.md`).
 
-Every metric is "higher is better" (drawdowns are negative numbers, so the shallower one
-is higher) except `volatility` and `turnover`, where lower is better. Ties go to the lower
-run number, so a leaderboard is as deterministic as the table under it.
+Which way is better comes from `backtest.metric_registry` (lower for `volatility` and
+`turnover`, higher for the rest: drawdowns are negative numbers, so the shallower one is
+higher). Ties go to the lower run number, so a leaderboard is as deterministic as the table
+under it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from tradefolio.backtest.metrics import TRADING_DAYS_PER_YEAR
+from tradefolio.backtest.metric_registry import HEADLINE_PERCENT, LOWER_IS_BETTER, METRICS, RANKABLE
 from tradefolio.errors import InvalidParameter
 from tradefolio.research.dsr import DeflatedSharpe, deflated_sharpe_ratio
-from tradefolio.research.results import METRIC_COLUMNS
+from tradefolio.research.sweep import SweepResult
 
-LOWER_IS_BETTER = frozenset({"volatility", "turnover"})
-RANKABLE = (*METRIC_COLUMNS, "final_equity")
 #: The metric sweeps and walk-forward rank by unless told otherwise (`--metric`).
 DEFAULT_METRIC = "sharpe"
 
@@ -80,7 +83,7 @@ def deflated_of_best(table: pd.DataFrame, metric: str) -> DeflatedSharpe | None:
     best = ranked(table, metric)
     if best.empty or int(best["observations"].iloc[0]) < 2:
         return None
-    annual = math.sqrt(TRADING_DAYS_PER_YEAR)
+    annual = METRICS["sharpe"].annual_scale
     top = best.iloc[0]
     return deflated_sharpe_ratio(
         float(top["sharpe"]) / annual,
@@ -91,14 +94,144 @@ def deflated_of_best(table: pd.DataFrame, metric: str) -> DeflatedSharpe | None:
     )
 
 
+def format_value(value: Any, name: str) -> str:
+    """`value` of column `name` as the tables and reports show it (`-` for missing)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    percent = HEADLINE_PERCENT
+    if name in percent:
+        return f"{value:.2%}"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,d}"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if name == "final_equity" else f"{value:.3f}"
+    return str(value)
+
+
+#: The metrics a leaderboard shows after the ranking metric.
+LEADERBOARD_METRICS = ("sharpe", "cagr", "max_drawdown", "calmar", "trades", "final_equity")
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """`frame` as a Markdown table, cells as `format_value` shows them."""
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    lines = [header, rule]
+    for row in frame.itertuples(index=False):
+        lines.append(
+            "| "
+            + " | ".join(format_value(v, str(c)) for v, c in zip(row, frame.columns, strict=True))
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def deflated_json(deflated: DeflatedSharpe | None) -> dict[str, Any] | None:
+    """The `deflated_sharpe` object of the JSON contracts (Sharpe ratios annualised)."""
+    if deflated is None:
+        return None
+    annual = METRICS["sharpe"].annual_scale
+    return {
+        "dsr": deflated.dsr,
+        "sharpe": deflated.sharpe * annual,
+        "expected_max_sharpe": deflated.expected_max_sharpe * annual,
+        "n_trials": deflated.n_trials,
+        "observations": deflated.observations,
+        "skew": deflated.skew,
+        "kurtosis": deflated.kurtosis,
+    }
+
+
+def deflated_line(deflated: DeflatedSharpe | None) -> str:
+    """One sentence saying what the deflated Sharpe ratio of the best run means."""
+    if deflated is None:
+        return "deflated Sharpe ratio: not enough successful runs"
+    annual = METRICS["sharpe"].annual_scale
+    return (
+        f"deflated Sharpe ratio {deflated.dsr:.3f}: P(true Sharpe > "
+        f"{deflated.expected_max_sharpe * annual:.2f}, "
+        f"the best expected from {deflated.n_trials} skill-less trials) for an observed "
+        f"{deflated.sharpe * annual:.2f} (annualised, {deflated.observations:,d} daily returns)"
+    )
+
+
+def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """`frame`'s rows as JSON-ready dicts: NaN / NA as `None`, numpy scalars as Python."""
+    records = []
+    for row in frame.to_dict(orient="records"):
+        clean: dict[str, Any] = {}
+        for key, value in row.items():
+            if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+                clean[str(key)] = None
+            elif hasattr(value, "item"):
+                clean[str(key)] = value.item()
+            else:
+                clean[str(key)] = value
+        records.append(clean)
+    return records
+
+
+def write_sweep_report(
+    folder: Path,
+    board: pd.DataFrame,
+    parameters: Sequence[str],
+    metric: str,
+    grid_frame: pd.DataFrame | None,
+    axes: tuple[str, str] | None,
+    deflated: DeflatedSharpe | None,
+) -> None:
+    """`report.md` in the sweep's folder: the leaderboard, the heatmap, the selection luck."""
+    shown = ["run", *parameters, metric, *(m for m in LEADERBOARD_METRICS if m != metric)]
+    parts = [f"# Sweep report\n\n## Top {len(board)} by {metric}\n", markdown_table(board[shown])]
+    if grid_frame is not None and axes is not None:
+        frame = grid_frame.reset_index().rename(columns={axes[0]: f"{axes[0]} \\ {axes[1]}"})
+        frame.columns = [str(c) for c in frame.columns]
+        parts += [f"\n## Best {metric} by {axes[0]} x {axes[1]}\n", markdown_table(frame)]
+    parts += ["\n## Selection luck\n", deflated_line(deflated), ""]
+    (folder / "report.md").write_text("\n".join(parts))
+
+
+def sweep_json(
+    result: SweepResult,
+    board: pd.DataFrame,
+    metric: str,
+    folder: Path,
+    deflated: DeflatedSharpe | None,
+) -> dict[str, Any]:
+    """The JSON contract of `sweep --format json`: where the results are, how many runs,
+    the leaderboard and the deflated Sharpe ratio of the best."""
+    table = result.table
+    return {
+        "results": str(folder / "results.parquet"),
+        "runs": len(table),
+        "executed": result.executed,
+        "reused": result.reused,
+        "failed": result.failed,
+        "metric": metric,
+        "parameters": list(result.parameters),
+        "leaderboard": json_records(board.drop(columns=["seconds"])),
+        "deflated_sharpe": deflated_json(deflated),
+    }
+
+
 __all__ = [
     "DEFAULT_METRIC",
+    "LEADERBOARD_METRICS",
     "LOWER_IS_BETTER",
     "RANKABLE",
     "check_metric",
     "default_heatmap_axes",
+    "deflated_json",
+    "deflated_line",
     "deflated_of_best",
+    "format_value",
     "heatmap",
+    "json_records",
     "leaderboard",
+    "markdown_table",
     "ranked",
+    "sweep_json",
+    "write_sweep_report",
 ]

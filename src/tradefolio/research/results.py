@@ -17,7 +17,7 @@ computed from; results of other price data are never reused.
 
 from __future__ import annotations
 
-import importlib
+import hashlib
 import json
 import os
 import shutil
@@ -27,25 +27,16 @@ from typing import Any
 
 import pandas as pd
 
-from tradefolio.errors import DataError, InvalidParameter, MissingExtra
-from tradefolio.research.tasks import RunOutcome, RunTask
+from tradefolio.backtest.metric_registry import HEADLINE_METRICS
+from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.extras import import_extra
+from tradefolio.research.space import SweepSpec
+from tradefolio.research.tasks import MarketData, RunOutcome, RunTask
 
 RESULTS_FILE = "results.parquet"
 MANIFEST_FILE = "sweep.json"
 PARTS_DIR = "parts"
-METRIC_COLUMNS = (
-    "total_return",
-    "cagr",
-    "volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-    "exposure",
-    "turnover",
-    "trades",
-    "win_rate",
-)
+METRIC_COLUMNS = HEADLINE_METRICS
 _INT_COLUMNS = ("run", "n_fills", "trades", "observations")
 _FLOAT_COLUMNS = (
     "final_equity",
@@ -147,10 +138,7 @@ class ResultsStore:
         `manifest["data"]` is the price data's fingerprint; a folder with another one is
         refused (`InvalidParameter`) unless `fresh`, which deletes its earlier results.
         """
-        try:
-            importlib.import_module("pyarrow")
-        except ImportError:
-            raise MissingExtra("pyarrow", "data", "sweep results (Parquet)") from None
+        import_extra("pyarrow", "data", "sweep results (Parquet)")
         manifest_path = self.folder / MANIFEST_FILE
         if self.folder.exists() and not self.folder.is_dir():
             raise InvalidParameter(f"--out {self.folder} exists and is not a folder")
@@ -224,11 +212,20 @@ def _missing(value: Any) -> bool:
         return False
 
 
+def default_results_folder(
+    command: str, spec: SweepSpec, data: MarketData, extra: Any = None
+) -> Path:
+    """`runs/<command>-<key>`: the same command on the same prices finds its folder again."""
+    payload = json.dumps([spec.describe(), data.fingerprint(), extra], sort_keys=True, default=str)
+    return Path("runs") / f"{command}-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
+
+
 __all__ = [
     "MANIFEST_FILE",
     "METRIC_COLUMNS",
     "RESULTS_FILE",
     "ResultsStore",
     "build_table",
+    "default_results_folder",
     "outcome_row",
 ]

@@ -126,7 +126,7 @@ class MarketData:
         if self.benchmark is not None:
             arrays["benchmark"] = np.ascontiguousarray(self.benchmark.to_numpy(dtype=np.float64))
         for role, frame in (("highs", self.highs), ("lows", self.lows)):
-            if frame is not None:  # bar ranges, for stops and limits (issue 14)
+            if frame is not None:  # bar ranges, for stops and limits
                 arrays[role] = np.ascontiguousarray(frame.to_numpy(dtype=np.float64))
         return arrays
 

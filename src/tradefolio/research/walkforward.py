@@ -24,21 +24,23 @@ all the points tried (`research.dsr`).
 
 from __future__ import annotations
 
-import math
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tradefolio.backtest.metrics import TRADING_DAYS_PER_YEAR, compute_metrics
+from tradefolio.backtest.metric_registry import EQUITY_METRICS, METRICS
+from tradefolio.backtest.metrics import compute_metrics
 from tradefolio.errors import InvalidParameter
 from tradefolio.research.dsr import DeflatedSharpe, deflated_sharpe_ratio
 from tradefolio.research.executors import Executor
-from tradefolio.research.report import check_metric, ranked
+from tradefolio.research.report import check_metric, deflated_json, json_records, ranked
 from tradefolio.research.results import METRIC_COLUMNS, ResultsStore, build_table, outcome_row
 from tradefolio.research.space import ParamValue, SweepSpec
 from tradefolio.research.sweep import SweepProgress, data_manifest, execute, make_tasks
@@ -48,16 +50,6 @@ SCHEMES = ("rolling", "anchored")
 #: Default train and test windows in sessions (`--train`, `--test`): five years, then one.
 DEFAULT_TRAIN = 1260
 DEFAULT_TEST = 252
-#: Metrics of an equity curve alone (the stitched curve has no single set of fills).
-EQUITY_METRICS = (
-    "total_return",
-    "cagr",
-    "volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "calmar",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +270,7 @@ def run_walk_forward(
     in_best = _best(in_sample_outcomes, metric)
     deflated = None
     if in_best is not None and in_best.metrics is not None and (in_best.observations or 0) >= 2:
-        annual = math.sqrt(TRADING_DAYS_PER_YEAR)
+        annual = METRICS["sharpe"].annual_scale
         trial_sharpes = [
             float(o.metrics["sharpe"]) / annual
             for o in in_sample_outcomes
@@ -347,6 +339,37 @@ def _outcome_from_row(task: RunTask, row: Mapping[str, Any]) -> RunOutcome:
     )
 
 
+def walk_forward_json(result: WalkForwardResult, folds: pd.DataFrame, folder: Path) -> Any:
+    """The JSON contract of `walk-forward --format json` (also `walk_forward.json`)."""
+    return {
+        "folder": str(folder),
+        "metric": result.metric,
+        "scheme": result.scheme,
+        "folds": [
+            {**r, "test_first": str(r["test_first"]), "test_last": str(r["test_last"])}
+            for r in json_records(folds)
+        ],
+        "out_of_sample": dict(result.oos_metrics),
+        "in_sample_best": {
+            "parameters": dict(result.in_sample_best) if result.in_sample_best else None,
+            "metrics": dict(result.in_sample_metrics) if result.in_sample_metrics else None,
+        },
+        "deflated_sharpe": deflated_json(result.deflated),
+    }
+
+
+def write_walk_forward(folder: Path, result: WalkForwardResult, folds: pd.DataFrame) -> None:
+    """The walk-forward's files in its folder: folds.parquet, oos_equity.parquet and
+    walk_forward.json."""
+    folds.astype({"test_first": "string", "test_last": "string"}).to_parquet(
+        folder / "folds.parquet", index=False
+    )
+    result.oos_equity.to_frame().to_parquet(folder / "oos_equity.parquet")
+    (folder / "walk_forward.json").write_text(
+        json.dumps(walk_forward_json(result, folds, folder), indent=2, allow_nan=False)
+    )
+
+
 __all__ = [
     "DEFAULT_TEST",
     "DEFAULT_TRAIN",
@@ -357,4 +380,6 @@ __all__ = [
     "WalkForwardResult",
     "make_folds",
     "run_walk_forward",
+    "walk_forward_json",
+    "write_walk_forward",
 ]

@@ -57,7 +57,7 @@ def _same_allocation(plan: tf.AllocationResult, payload: dict[str, Any]) -> None
         ({"fractional": True, "capital": 12_345.0}, ["--fractional", "--capital", "12345"]),
     ],
 )
-def test_seed_model_equals_the_cli(
+def test_score_model_equals_the_cli(
     keywords: dict[str, Any], flags: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     _same_allocation(tf.allocate(**keywords), _cli_json(capsys, *flags))

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import tradefolio as tf
 from support.cli import run_cli
+from support.fills import fills_as_cli as _fills_as_cli
 from tradefolio.api.backtesting import BACKTEST_DEFAULTS
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.cli.app import BAD_INPUT_ERRORS
@@ -28,21 +29,6 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
     assert result.code == 0, result.stderr
     payload: dict[str, Any] = json.loads(result.stdout)
     return payload
-
-
-def _fills_as_cli(run: tf.BacktestResult) -> list[dict[str, Any]]:
-    """The API's fills in the shape of the CLI's JSON fills."""
-    return [
-        {
-            "date": row.date.date().isoformat(),
-            "symbol": row.symbol,
-            "side": row.side,
-            "quantity": int(row.quantity),
-            "price": float(row.price),
-            "commission": float(row.commission),
-        }
-        for row in run.fills.itertuples(index=False)
-    ]
 
 
 def _synthetic(bars: int = 400, symbols: int = 4, seed: int = 11) -> pd.DataFrame:
@@ -208,7 +194,7 @@ def test_defaults_are_the_configs() -> None:
     signature = inspect.signature(tf.backtest)
     for name, field in BacktestConfig.model_fields.items():
         assert signature.parameters[name].default == field.default, name
-    inputs = {"prices", "benchmark"}
+    inputs = {"prices", "benchmark", "observer"}
     assert set(signature.parameters) - inputs == set(BacktestConfig.model_fields)
     assert BacktestConfig() == BACKTEST_DEFAULTS
 

@@ -1,4 +1,4 @@
-"""`tradefolio allocate` with the issue-7 options: JSON contract, trades, explained errors."""
+"""`tradefolio allocate` with the composable model's options: JSON, trades, explained errors."""
 
 from __future__ import annotations
 

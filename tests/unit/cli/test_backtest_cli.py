@@ -11,6 +11,7 @@ import pytest
 import typer.main
 
 from support.cli import assert_one_line_error, run_cli
+from support.fills import fills_as_cli
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.cli.app import build_app
 
@@ -254,3 +255,58 @@ def test_backtest_and_live_share_one_definition_of_the_trading_options() -> None
     for name in sorted(shared):
         assert backtest[name] == live[name], name
         assert backtest[name][2] == BacktestConfig.model_fields[name].default, name
+
+
+def _ohlc_file(tmp_path: Path) -> Path:
+    from tradefolio.data.synthetic import gbm_ohlc
+
+    path = tmp_path / "bars.csv"
+    gbm_ohlc(4, 300, seed=21, volatility=0.35).to_long().to_csv(path, index=False)
+    return path
+
+
+REENTRY = str(Path(__file__).parents[3] / "examples" / "strategies" / "reentry.py")
+
+
+@pytest.mark.parametrize("case", ["default", "user-strategy-with-stop", "portfolio"])
+def test_the_cli_is_a_client_of_tf_backtest_every_fill_the_same(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tradefolio as tf
+    from tradefolio.reporting.run_folder import read_run_folder
+
+    if case == "default":
+        flags: list[str] = []
+        keywords: dict[str, object] = {}
+    elif case == "user-strategy-with-stop":
+        bars = _ohlc_file(tmp_path)
+        spec = f"{REENTRY}:ReEntryAfterStop"
+        flags = ["--prices", str(bars), "--strategy", spec, "--param", "sma=20"]
+        flags += ["--param", "cooldown=3", "--stop-loss", "0.04", "--commission-bps", "5"]
+        keywords = {
+            "prices": bars, "strategy": spec, "param": {"sma": 20, "cooldown": 3},
+            "stop_loss": 0.04, "commission_bps": 5.0,
+        }  # fmt: skip
+    else:
+        pytest.importorskip("ortools")
+        prices = _prices_file(tmp_path, bars=400, symbols=6)
+        flags = ["--prices", prices, "--portfolio", "--factor", "momentum", "--lookback", "60"]
+        flags += ["--max-positions", "3", "--rebalance", "21"]
+        keywords = {
+            "prices": Path(prices), "portfolio": True, "factor": "momentum", "lookback": 60,
+            "max_positions": 3, "rebalance": 21,
+        }  # fmt: skip
+    out = tmp_path / "runs"
+    result = run_cli(capsys, "backtest", *flags, "--out", str(out), "--format", "json")
+    assert result.code == 0, result.stderr
+    payload = json.loads(result.stdout)
+    run = tf.backtest(**keywords)  # type: ignore[arg-type]
+    assert payload["fills"] and fills_as_cli(run) == payload["fills"]  # every fill
+    assert float(run.final_equity) == payload["final_equity"]
+    assert run.metrics.to_dict() == pytest.approx(payload["metrics"])
+    (folder,) = out.iterdir()
+    pd.testing.assert_frame_equal(read_run_folder(folder).fills, run.fills, check_dtype=False)
+    if case == "user-strategy-with-stop":
+        assert payload["exits"]["stop_loss"] == 0.04
+        wider = tf.backtest(**{**keywords, "stop_loss": 0.2})  # type: ignore[arg-type]
+        assert fills_as_cli(wider) != payload["fills"]  # the stop acted on these fills

@@ -14,7 +14,16 @@ from support.cli import assert_one_line_error, run_cli
 from tradefolio.data.readers import read_panel, read_prices
 from tradefolio.data.sample_data import sample_path
 
-INFO_KEYS = {"source", "sessions", "first_date", "last_date", "fields", "gaps", "symbols"}
+INFO_KEYS = {
+    "source",
+    "sessions",
+    "first_date",
+    "last_date",
+    "fields",
+    "missing_fields",
+    "gaps",
+    "symbols",
+}
 SYMBOL_KEYS = {"symbol", "first_date", "last_date", "prices", "missing", "gaps"}
 WIDE = "Date,AAA,BBB\n2020-01-02,10.0,20.0\n2020-01-03,10.5,19.5\n2020-01-06,11.0,19.0\n"
 
@@ -42,11 +51,35 @@ def test_info_json_contract(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     payload = json.loads(result.stdout)
     assert payload.keys() == INFO_KEYS
     assert payload["sessions"] == 4 and payload["gaps"] == 2 and payload["fields"] == ["close"]
+    assert payload["missing_fields"] == ["open", "high", "low", "volume"]
     aaa, bbb = payload["symbols"]
     assert aaa.keys() == SYMBOL_KEYS
     assert (aaa["first_date"], aaa["prices"], aaa["missing"]) == ("2020-01-03", 2, 1)
     assert aaa["gaps"] == [{"start": "2020-01-06", "end": "2020-01-06", "sessions": 1}]
     assert bbb["gaps"] == [{"start": "2020-01-03", "end": "2020-01-03", "sessions": 1}]
+
+
+def test_info_states_the_fields_a_file_has_and_lacks(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    sample = run_cli(capsys, "data", "info", sample_path())
+    assert sample.code == 0, sample.stderr
+    assert "fields: close only; missing: open, high, low and volume; stops, limits and fills" in (
+        " ".join(sample.stdout.split())
+    )
+    wide = write(
+        tmp_path,
+        "Date,AAA.open,AAA.high,AAA.low,AAA.close,BRK.B.open,BRK.B.high,BRK.B.low,BRK.B.close\n"
+        "2020-01-02,10,11,9,10.5,300,301,299,300.5\n2020-01-03,10.5,12,10,11,300,302,298,301\n",
+    )
+    table = run_cli(capsys, "data", "info", str(wide))
+    assert table.code == 0, table.stderr
+    assert "2 symbols, 2 sessions" in table.stdout and "BRK.B" in table.stdout
+    assert "fields: open, high, low, close; missing: volume" in table.stdout
+    payload = json.loads(run_cli(capsys, "data", "info", str(wide), "--format", "json").stdout)
+    assert payload["fields"] == ["open", "high", "low", "close"]
+    assert payload["missing_fields"] == ["volume"]
+    assert [s["symbol"] for s in payload["symbols"]] == ["AAA", "BRK.B"]
 
 
 def test_info_csv(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -97,6 +130,14 @@ BAD_FILES = {
         "line 3 (2020-01-02): dates are not sorted",
     ),
     "no-date-column": ("AAA,BBB\n1,2\n", "no 'date' column"),
+    "wide-ohlcv-uneven": (
+        "Date,AAA.open,AAA.close,BBB.close\n2020-01-02,1,1,1\n",
+        "no column BBB.open although other symbols have open",
+    ),
+    "wide-ohlcv-plain-column": (
+        "Date,AAA.open,AAA.close,BBB\n2020-01-02,1,1,1\n",
+        "column 'BBB': not SYMBOL.field",
+    ),
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -177,10 +177,7 @@ def test_bad_requests() -> None:
 
 
 def test_missing_yfinance_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util, "find_spec", lambda name, *a: None if name == "yfinance" else real(name, *a)
-    )
+    monkeypatch.setitem(sys.modules, "yfinance", None)  # what an absent package gives
     with pytest.raises(MissingExtra, match=r"pip install 'tradefolio\[data\]'"):
         yfinance_download("AAA", date(2024, 1, 1), date(2024, 2, 1))
 

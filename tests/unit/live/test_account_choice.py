@@ -15,7 +15,8 @@ pytest.importorskip("alpaca", reason="needs the alpaca extra")
 
 from support.fake_alpaca import KEY, SECRET, FakeAlpaca
 from tradefolio.errors import InvalidParameter
-from tradefolio.live.alpaca import AlpacaBroker, check_url
+from tradefolio.live.alpaca import AlpacaBroker
+from tradefolio.live.alpaca.client import check_url
 from unit.live.live_helpers import live_cli
 
 KEYS = {"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET}
@@ -66,7 +67,7 @@ def test_the_matching_account_is_accepted(fake: FakeAlpaca) -> None:
 
 
 def test_credentials_in_a_url_are_refused_without_echoing_them() -> None:
-    from tradefolio.live.alpaca import redact_url
+    from tradefolio.live.alpaca.client import redact_url
 
     for url in ("http://user:S3CRET@127.0.0.1:9", "https://S3CRET@paper-api.alpaca.markets"):
         with pytest.raises(InvalidParameter, match="must not contain credentials") as info:

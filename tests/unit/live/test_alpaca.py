@@ -19,7 +19,7 @@ import pytest
 # The adapter is an optional extra; `make test` installs it so these run in CI.
 pytest.importorskip("alpaca", reason="needs the alpaca extra: pip install 'tradefolio[alpaca]'")
 
-import tradefolio.live.alpaca as alpaca_module
+import tradefolio.live.alpaca.execution as alpaca_execution
 from support.fake_alpaca import (
     CANCEL,
     KEY,
@@ -32,7 +32,8 @@ from support.fake_alpaca import (
 )
 from tradefolio.data import load_sample
 from tradefolio.errors import BrokerError, MissingExtra
-from tradefolio.live.alpaca import AlpacaBroker, create_trading_client, map_status
+from tradefolio.live.alpaca import AlpacaBroker, create_trading_client
+from tradefolio.live.alpaca.execution import map_status
 from tradefolio.live.broker import Broker, BrokerPosition, OrderRejected, SubmitOutcomeUnknown
 from tradefolio.live.feed import ReplayFeed
 from tradefolio.live.journal import Journal, PlannedOrder
@@ -174,7 +175,7 @@ def test_cancel_round_trip(fake: FakeAlpaca) -> None:
 
 def test_open_orders_pages_through_all(fake: FakeAlpaca, monkeypatch: pytest.MonkeyPatch) -> None:
     fake.auto_fill = False
-    monkeypatch.setattr(alpaca_module, "PAGE_LIMIT", 2)
+    monkeypatch.setattr(alpaca_execution, "PAGE_LIMIT", 2)
     broker = _broker(fake)
     for n in range(5):
         broker.submit(_buy(f"c-{n}", 1))

@@ -21,8 +21,13 @@ pytest.importorskip("alpaca", reason="needs the alpaca extra: pip install 'trade
 
 from support.fake_alpaca import BARS, KEY, LATEST_BARS, SECRET, FakeAlpaca
 from tradefolio.errors import BrokerError
-from tradefolio.live.alpaca import AlpacaBroker, create_trading_client
-from tradefolio.live.alpaca_data import AlpacaMarketData, create_data_client, session_of
+from tradefolio.live.alpaca import (
+    AlpacaBroker,
+    AlpacaMarketData,
+    create_data_client,
+    create_trading_client,
+)
+from tradefolio.live.alpaca.data import session_of
 from tradefolio.live.feed import ReplayFeed
 from tradefolio.live.journal import Journal
 from tradefolio.live.paper import PaperBroker

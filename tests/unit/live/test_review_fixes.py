@@ -374,7 +374,7 @@ def test_urls_are_redacted_to_scheme_host_and_port_and_queries_refused() -> None
     bracketed, and a URL with a query or fragment (``?key=SECRET``) is refused before it
     reaches the SDK, without echoing it."""
     from tradefolio.errors import InvalidParameter
-    from tradefolio.live.alpaca import check_url, redact_url
+    from tradefolio.live.alpaca.client import check_url, redact_url
 
     assert redact_url("https://host:8443/T0KEN/v2") == "https://host:8443"
     assert redact_url("https://[::1]:8080/x") == "https://[::1]:8080"

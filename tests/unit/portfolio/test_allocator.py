@@ -1,4 +1,4 @@
-"""The seed allocator: CBC/SCIP/HiGHS agree with the exact O(N log N) oracle."""
+"""The score allocator: CBC/SCIP/HiGHS agree with the exact O(N log N) oracle."""
 
 from __future__ import annotations
 

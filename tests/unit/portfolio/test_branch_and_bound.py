@@ -448,14 +448,18 @@ def test_a_node_highs_fails_on_keeps_its_bound_and_the_result_is_not_called_opti
     node_solves = {"n": 0}
 
     def failing(
-        self: Relaxation, lower: np.ndarray, upper: np.ndarray, seconds: float
+        self: Relaxation,
+        lower: np.ndarray,
+        upper: np.ndarray,
+        seconds: float,
+        bounding: bool = True,
     ) -> tuple[float, np.ndarray] | None:
         below_root = np.any(upper < 0.5) or np.any(lower > 0.5)
         if np.any(lower != upper) and below_root:  # not a heuristic with every integer fixed
             node_solves["n"] += 1
             if node_solves["n"] == 1:  # the first node below the root
                 raise SolverError("HiGHS could not solve a node relaxation: Solve error")
-        return original(self, lower, upper, seconds)
+        return original(self, lower, upper, seconds, bounding)
 
     monkeypatch.setattr(Relaxation, "solve", failing)
     result = model.solve(universe, solver="highs")

@@ -431,7 +431,7 @@ def test_whole_shares_match_enumeration_of_share_vectors(
     min_weight=st.sampled_from([0.0, 0.02, 0.1, 0.3]),
     max_positions=st.integers(1, 8),
 )
-def test_score_objective_with_seed_constraints_is_the_seed_model(
+def test_score_objective_with_position_limits_and_cardinality_is_the_score_model(
     scores: list[float], max_weight: float, min_weight: float, max_positions: int
 ) -> None:
     min_weight = min(min_weight, max_weight)

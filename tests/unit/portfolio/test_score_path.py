@@ -20,7 +20,7 @@ PARAMS = AllocatorParams(max_weight=0.4, min_weight=0.1, max_positions=2)
 CANDIDATES = [Candidate("A", 0.3, 10.0), Candidate("B", 0.2, 10.0), Candidate("C", 0.1, 10.0)]
 
 
-def test_only_the_seed_model_is_score_shaped() -> None:
+def test_only_the_score_model_is_score_shaped() -> None:
     universe = make_universe(CANDIDATES, 1000.0)
     model = score_model(PARAMS)
     assert score_shape(model.objective, model.constraints, universe) == PARAMS

@@ -82,3 +82,31 @@ def test_an_early_stop_is_never_worse_than_keeping_the_holdings() -> None:
             assert "time limit" in str(exc)
             continue
         assert result.objective >= keep - 1e-12, (time_limit, result.objective, keep)
+
+
+def test_an_infeasible_node_is_confirmed_by_the_simplex_and_the_hessian_restored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A node the QP calls infeasible is checked by the LP (the Hessian taken out, then put
+    back); the next node's QP has its Hessian again (same optimum as before). A heuristic's
+    solve (`bounding=False`) takes the QP's "infeasible" at its word: no LP."""
+    relaxation, n = floored_relaxation(3)
+    everything = (np.zeros(n), np.ones(n))
+    before = relaxation.solve(*everything, 30.0)
+    assert before is not None
+    nothing = np.zeros(n)  # every name out: sum w = 1 cannot hold
+    checks = {"n": 0}
+    original = Relaxation._linear_point
+
+    def counted(self: Relaxation) -> tuple[np.ndarray, np.ndarray] | None:
+        checks["n"] += 1
+        return original(self)
+
+    monkeypatch.setattr(Relaxation, "_linear_point", counted)
+    assert relaxation.solve(nothing, nothing, 30.0) is None
+    assert checks["n"] == 1
+    after = relaxation.solve(*everything, 30.0)
+    assert after is not None
+    assert after[0] == pytest.approx(before[0], rel=1e-9, abs=1e-12)
+    assert relaxation.solve(nothing, nothing, 30.0, bounding=False) is None
+    assert checks["n"] == 1  # no simplex for a heuristic's point

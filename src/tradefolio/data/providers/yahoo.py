@@ -19,7 +19,6 @@ keep the cache truthful:
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -38,7 +37,13 @@ from tradefolio.data.providers.cache import (
 )
 from tradefolio.data.readers import GapPolicy, panel_from_long
 from tradefolio.data.validation import Source, check_no_gaps
-from tradefolio.errors import DataError, InvalidParameter, MissingExtra, TradefolioError
+from tradefolio.errors import (
+    DataError,
+    InvalidParameter,
+    ProviderError,
+    TradefolioError,
+)
+from tradefolio.extras import import_extra
 
 #: download(symbol, start, end) -> bars on sessions in [start, end): a DatetimeIndex and
 #: columns open, high, low, close, volume (any case; close required); empty if none.
@@ -49,15 +54,9 @@ ADJUSTMENT_TOLERANCE = 1e-6
 PROVIDER_NAME = "yahoo"
 
 
-class ProviderError(TradefolioError):
-    """A data provider failed while running (network, service); exit code 1, not 2."""
-
-
 def yfinance_download(symbol: str, start: date, end: date) -> pd.DataFrame:
     """Adjusted daily bars of `symbol` on [start, end) from Yahoo Finance via `yfinance`."""
-    if importlib.util.find_spec("yfinance") is None:
-        raise MissingExtra("yfinance", "data", "Downloading prices from Yahoo Finance")
-    import yfinance  # lazy: optional extra
+    yfinance = import_extra("yfinance", "data", "Downloading prices from Yahoo Finance")
 
     ticker = yfinance.Ticker(symbol)
     frame: pd.DataFrame = ticker.history(
@@ -222,8 +221,7 @@ def _check_request(symbols: Sequence[str], start: date, end: date) -> list[str]:
 
 def require_pyarrow() -> None:
     """The Parquet cache needs pyarrow (also part of the `data` extra)."""
-    if importlib.util.find_spec("pyarrow") is None:
-        raise MissingExtra("pyarrow", "data", "The Parquet price cache")
+    import_extra("pyarrow", "data", "The Parquet price cache")
 
 
 __all__ = [

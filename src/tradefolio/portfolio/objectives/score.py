@@ -1,4 +1,4 @@
-"""The seed objective: maximise the score-weighted sum  sum_i score_i w_i."""
+"""The score objective: maximise the score-weighted sum  sum_i score_i w_i."""
 
 from __future__ import annotations
 

@@ -12,23 +12,21 @@ Closes arrive as JSON numbers that the SDK's models hold as floats; they become 
 shortest decimal that round-trips the float (`to_decimal`, the same rule as the replay
 feed's), i.e. exactly the number Alpaca sent.
 
-The same client rules as `AlpacaBroker`: the SDK's automatic retries are off (they sleep
-3 s in the trader's thread) and every request has a timeout; transient failures (no
-answer, 429, 5xx) are retried ``read_retries`` times with an injectable ``sleep`` and then
-raise `MarketDataUnavailable`, which the polling feed retries at its next poll. A 401/403
-is a `BrokerError` naming the keys or the data subscription. Keys come from
+The same client rules as `AlpacaBroker` (all in `client`): the SDK's automatic retries are
+off (they sleep 3 s in the trader's thread) and every request has a timeout; transient
+failures (no answer, 429, 5xx) are retried ``read_retries`` times with an injectable
+``sleep`` and then raise `MarketDataUnavailable`, which the polling feed retries at its next
+poll. A 401/403 is a `BrokerError` naming the keys or the data subscription. Keys come from
 ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY`` and are never logged; ``APCA_API_DATA_URL``
 overrides the endpoint (a proxy, or the tests' loopback fake).
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -36,83 +34,29 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from tradefolio.errors import BrokerError, MissingExtra
-from tradefolio.live.alpaca import (
+from tradefolio.errors import BrokerError
+from tradefolio.live.alpaca.client import (
+    DATA_URL_ENV,
     DEFAULT_TIMEOUT_SECONDS,
     KEY_ENV,
     SECRET_ENV,
-    check_url,
-    disable_sdk_retries,
-    install_timeout,
+    ReadFailed,
+    ReadPolicy,
+    create_data_client,
+    load_sdk,
+    read_keys,
     redact_url,
+    retry_reads,
 )
 from tradefolio.live.feed import to_decimal
 from tradefolio.live.polling_feed import LatestCloses, MarketDataUnavailable, closes_frame
 
-#: Optional market-data endpoint override (Alpaca's is https://data.alpaca.markets).
-DATA_URL_ENV = "APCA_API_DATA_URL"
 #: Where US equity sessions are dated.
 EXCHANGE_TZ = ZoneInfo("America/New_York")
 #: Data feeds: "iex" works with every account; "sip" needs a paid subscription.
 DATA_FEEDS = ("iex", "sip", "delayed_sip")
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class _DataSdk:
-    api_error: type[Exception]
-    request_error: type[Exception]
-    validation_error: type[Exception]
-    client: Any
-    bars_request: Any
-    latest_bar_request: Any
-    timeframe_day: Any
-    data_feed: Any
-    adjustment: Any
-
-
-def _sdk() -> _DataSdk:
-    try:
-        exceptions = importlib.import_module("alpaca.common.exceptions")
-        historical = importlib.import_module("alpaca.data.historical")
-        requests_module = importlib.import_module("alpaca.data.requests")
-        timeframe = importlib.import_module("alpaca.data.timeframe")
-        enums = importlib.import_module("alpaca.data.enums")
-    except ImportError as exc:
-        raise MissingExtra("alpaca-py", "alpaca", "--feed broker") from exc
-    http = importlib.import_module("requests")
-    pydantic = importlib.import_module("pydantic")
-    return _DataSdk(
-        api_error=exceptions.APIError,
-        request_error=http.RequestException,
-        validation_error=pydantic.ValidationError,
-        client=historical.StockHistoricalDataClient,
-        bars_request=requests_module.StockBarsRequest,
-        latest_bar_request=requests_module.StockLatestBarRequest,
-        timeframe_day=timeframe.TimeFrame.Day,
-        data_feed=enums.DataFeed,
-        adjustment=enums.Adjustment,
-    )
-
-
-def create_data_client(
-    api_key: str,
-    secret_key: str,
-    *,
-    url_override: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
-) -> Any:
-    """An alpaca-py `StockHistoricalDataClient` with its retries off and a request timeout."""
-    if timeout <= 0:
-        raise BrokerError(f"the Alpaca request timeout must be > 0 seconds, got {timeout}")
-    if url_override is not None:
-        check_url(url_override, DATA_URL_ENV)
-    sdk = _sdk()
-    client = sdk.client(api_key=api_key, secret_key=secret_key, url_override=url_override)
-    disable_sdk_retries(client)
-    install_timeout(client, timeout)
-    return client
 
 
 def session_of(timestamp: datetime) -> date:
@@ -148,16 +92,20 @@ class AlpacaMarketData:
     ) -> None:
         if feed not in DATA_FEEDS:
             raise BrokerError(f"--data-feed must be one of {', '.join(DATA_FEEDS)}, got {feed!r}")
-        if read_retries < 0:
-            raise BrokerError(f"read_retries must be >= 0, got {read_retries}")
         self._client = client
-        self._sdk = _sdk()
+        self._sdk = load_sdk("--feed broker")
+        # pydantic's ValidationError is a ValueError: any unparsable answer is "unexpected".
+        self._reads = ReadPolicy(
+            sdk=self._sdk,
+            retries=read_retries,
+            wait=read_retry_wait,
+            sleep=sleep,
+            unavailable=MarketDataUnavailable,
+            unexpected=(ValueError,),
+        )
         self.feed = feed
         self.adjustment = adjustment
         self.endpoint = endpoint
-        self.read_retries = read_retries
-        self.read_retry_wait = read_retry_wait
-        self._sleep = sleep
 
     @classmethod
     def from_env(
@@ -170,13 +118,9 @@ class AlpacaMarketData:
         """Keys from ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY``; endpoint from
         ``APCA_API_DATA_URL`` when set, else Alpaca's market-data endpoint."""
         env = os.environ if environ is None else environ
-        missing = [name for name in (KEY_ENV, SECRET_ENV) if not env.get(name)]
-        if missing:
-            raise BrokerError(f"--feed broker needs the environment variables {', '.join(missing)}")
+        api_key, secret_key = read_keys(env, "--feed broker")
         url = env.get(DATA_URL_ENV) or None
-        client = create_data_client(
-            env[KEY_ENV], env[SECRET_ENV], url_override=url, timeout=timeout
-        )
+        client = create_data_client(api_key, secret_key, url_override=url, timeout=timeout)
         return cls(client, endpoint=redact_url(url) if url else "alpaca data", **options)
 
     def __repr__(self) -> str:
@@ -229,43 +173,20 @@ class AlpacaMarketData:
     # -- requests --------------------------------------------------------------------------
 
     def _read(self, what: str, call: Callable[[], _T]) -> _T:
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except Exception as exc:
-                status: int | None
-                if isinstance(exc, self._sdk.api_error):
-                    status = getattr(exc, "status_code", None)
-                elif isinstance(exc, self._sdk.request_error):
-                    status = None
-                elif isinstance(exc, self._sdk.validation_error | ValueError):
-                    raise BrokerError(f"Alpaca {what}: unexpected answer: {exc}") from exc
-                else:
-                    raise
-                detail = f"HTTP {status}" if status is not None else type(exc).__name__
-                if status in (401, 403):
-                    raise BrokerError(
-                        f"Alpaca refused the {what} request ({detail}: {str(exc)[:200]}); check "
-                        f"{KEY_ENV}/{SECRET_ENV} and that the account may read the "
-                        f"{self.feed!r} data feed (--data-feed)"
-                    ) from exc
-                if status is not None and status < 500 and status != 429:
-                    raise BrokerError(
-                        f"Alpaca {what} at {self.endpoint}: {detail}: {str(exc)[:200]}"
-                    ) from exc
-                if attempt >= self.read_retries:
-                    raise MarketDataUnavailable(
-                        f"Alpaca {what}: {detail} (after {attempt + 1} attempts)"
-                    ) from exc
-            attempt += 1
-            self._sleep(self.read_retry_wait * attempt)
+        """An idempotent request, retried on transient failures; then
+        `MarketDataUnavailable` (the polling feed asks again at its next poll). A definitive
+        refusal is a `BrokerError`: 401/403 names the keys and the data subscription."""
+        try:
+            return retry_reads(what, call, self._reads)
+        except ReadFailed as exc:
+            failure = exc.failure
+            if failure.status in (401, 403):
+                raise BrokerError(
+                    f"Alpaca refused the {what} request ({failure.describe()}); check "
+                    f"{KEY_ENV}/{SECRET_ENV} and that the account may read the "
+                    f"{self.feed!r} data feed (--data-feed)"
+                ) from exc
+            raise BrokerError(f"Alpaca {what} at {self.endpoint}: {failure.describe()}") from exc
 
 
-__all__ = [
-    "DATA_FEEDS",
-    "DATA_URL_ENV",
-    "AlpacaMarketData",
-    "create_data_client",
-    "session_of",
-]
+__all__ = ["DATA_FEEDS", "EXCHANGE_TZ", "AlpacaMarketData", "session_of"]

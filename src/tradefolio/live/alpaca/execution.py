@@ -5,21 +5,20 @@ The adapter wraps alpaca-py's `TradingClient` and owns the exactly-once rules fo
 * **One POST per submit.** alpaca-py 0.44's `RESTClient._request` retries *every* method,
   ``POST /v2/orders`` included, on HTTP 429 and 504 (3 times, 3 s apart), and
   `TradingClient` offers no way to turn that off. The client's retry count is set to 0
-  (`disable_sdk_retries`). A submit whose answer is lost — timeout, connection error,
+  (`client.disable_sdk_retries`). A submit whose answer is lost — timeout, connection error,
   429, any 5xx, an unparsable 200 — raises `SubmitOutcomeUnknown`; the trader resolves it
   by looking the order up by its client order id, never by resending.
-* **A request timeout.** The SDK sends requests with none (a dead connection would hang the
-  trader forever), so the session's ``request`` is wrapped to pass ``timeout=``.
+* **A request timeout** on every request (`client.install_timeout`).
 * **Duplicates are answers.** ``422 {"code": 40010001, "message": "client_order_id must be
   unique"}`` means the order is already there (typically the first attempt of a submit
   whose answer was lost): it is looked up with ``GET /v2/orders:by_client_order_id`` and
   returned. 40010001 is Alpaca's generic validation code, so the message is checked too.
 * **Definitive refusals** (400/403/other 422: bad quantity, insufficient buying power, ...)
   raise `OrderRejected`; nothing was placed.
-* **Reads may retry** (they are idempotent): `read_retries` times on 429/5xx/timeouts,
-  then `SubmitOutcomeUnknown` ("not observed"), which the trader treats as "ask again
-  later". ``404`` on a client-id lookup is "never seen" only when the body is Alpaca's JSON
-  error; a bare 404 (a proxy, a wrong URL) is a `BrokerError`, never "not there".
+* **Reads may retry** (they are idempotent, `client.retry_reads`): `read_retries` times on
+  429/5xx/timeouts, then `SubmitOutcomeUnknown` ("not observed"), which the trader treats
+  as "ask again later". ``404`` on a client-id lookup is "never seen" only when the body
+  is Alpaca's JSON error; a bare 404 (a proxy, a wrong URL) is a `BrokerError`, never "not there".
 
 Money is exact: Alpaca sends quantities and prices as decimal strings, which become
 `Decimal` without passing through float. Execution reports are cumulative (``filled_qty``,
@@ -27,26 +26,48 @@ Money is exact: Alpaca sends quantities and prices as decimal strings, which bec
 same way. Alpaca charges no commission on equities, so ``commission`` is 0; regulatory fees
 on sells are account activities, not order fields, and show up only in cash.
 
-Keys come from ``APCA_API_KEY_ID`` / ``APCA_API_SECRET_KEY`` and live only inside the SDK
-client: no message, ``repr`` or journal row of this module contains them.
+Keys, endpoint checks and the paper/live account choice are `client`'s: no message,
+``repr`` or journal row of this module contains a key.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
 import os
 import time
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext, suppress
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any, NoReturn, Protocol, TypeVar
-from urllib.parse import urlparse
 
-from tradefolio.errors import BrokerError, InvalidParameter, MissingExtra
+from tradefolio.errors import BrokerError
+from tradefolio.execution.orders import OrderType, TimeInForce
+from tradefolio.live.alpaca.client import (
+    DEFAULT_TIMEOUT_SECONDS,
+    KEY_ENV,
+    SECRET_ENV,
+    URL_ENV,
+    AccountMismatch,
+    ReadFailed,
+    ReadPolicy,
+    check_account_choice,
+    check_url,
+    classify,
+    create_trading_client,
+    load_sdk,
+    read_keys,
+    redact_url,
+    retry_reads,
+)
+from tradefolio.live.alpaca.order_types import (
+    NotNative,
+    group_request,
+    order_request,
+    plan_group,
+    replace_request,
+)
 from tradefolio.live.broker import (
     BrokerAccount,
     BrokerPosition,
@@ -57,15 +78,10 @@ from tradefolio.live.broker import (
 )
 from tradefolio.live.orders import BrokerOrder, OrderRequest, OrderStatus, Side
 
-KEY_ENV = "APCA_API_KEY_ID"
-SECRET_ENV = "APCA_API_SECRET_KEY"
-#: Optional endpoint override (a proxy, or the loopback fake server of the tests).
-URL_ENV = "APCA_API_BASE_URL"
-#: The alpaca-py version whose private internals (`_retry`, `_session`) this module sets.
-TESTED_SDK_VERSION = "0.44.0"
-DEFAULT_TIMEOUT_SECONDS = 10.0
-#: Orders are DAY orders: none can receive a fill more than a few sessions after it was
-#: submitted, so `fills_since` looks back this far by submission time.
+#: `fills_since` considers orders submitted up to this long before its `since` (Alpaca
+#: filters listings by submission time): every DAY order, and GTC orders of that age; an
+#: older GTC order's fills are found by looking the order up (`get_order`), as the trader
+#: does for every order it journaled.
 FILL_LOOKBACK = timedelta(days=7)
 #: How long after a submit was first looked up in vain Alpaca may still act on it (a POST
 #: whose answer timed out can be processed late): before this, an empty lookup is not proof
@@ -85,222 +101,13 @@ class TradingApi(Protocol):
 
     def submit_order(self, order_data: Any) -> Any: ...
     def get_order_by_client_id(self, client_id: str) -> Any: ...
+    def get_order_by_id(self, order_id: Any, filter: Any = None) -> Any: ...
+    def replace_order_by_id(self, order_id: Any, order_data: Any = None) -> Any: ...
     def get_orders(self, filter: Any = None) -> Any: ...
     def cancel_order_by_id(self, order_id: Any) -> Any: ...
     def get_all_positions(self) -> Any: ...
     def get_account(self) -> Any: ...
     def get_clock(self) -> Any: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Sdk:
-    """The alpaca-py, requests and pydantic names the adapter needs, imported lazily."""
-
-    api_error: type[Exception]
-    request_error: type[Exception]
-    validation_error: type[Exception]
-    trading_client: Any
-    market_order_request: Any
-    get_orders_request: Any
-    order_side: Any
-    time_in_force: Any
-    query_order_status: Any
-    sort: Any
-
-
-def _sdk() -> _Sdk:
-    try:
-        exceptions = importlib.import_module("alpaca.common.exceptions")
-        enums = importlib.import_module("alpaca.trading.enums")
-        requests_module = importlib.import_module("alpaca.trading.requests")
-        client_module = importlib.import_module("alpaca.trading.client")
-        common_enums = importlib.import_module("alpaca.common.enums")
-    except ImportError as exc:
-        raise MissingExtra("alpaca-py", "alpaca", "--broker alpaca") from exc
-    http = importlib.import_module("requests")
-    pydantic = importlib.import_module("pydantic")
-    return _Sdk(
-        api_error=exceptions.APIError,
-        request_error=http.RequestException,
-        validation_error=pydantic.ValidationError,
-        trading_client=client_module.TradingClient,
-        market_order_request=requests_module.MarketOrderRequest,
-        get_orders_request=requests_module.GetOrdersRequest,
-        order_side=enums.OrderSide,
-        time_in_force=enums.TimeInForce,
-        query_order_status=enums.QueryOrderStatus,
-        sort=common_enums.Sort,
-    )
-
-
-def disable_sdk_retries(client: Any) -> None:
-    # Pinned to alpaca-py 0.44.0 (extra `alpaca`): `RESTClient.__init__` sets `_retry = 3`
-    # and `_request` retries any method on 429/504 while `_retry` > 0, resending
-    # POST /v2/orders. `TradingClient` does not expose `retry_attempts`, and the base class
-    # ignores a value of 0 there anyway, so the attribute is set directly. Checked rather
-    # than assumed: if a future SDK renames it, constructing the broker fails loudly instead
-    # of silently resending orders.
-    if not isinstance(getattr(client, "_retry", None), int):
-        raise BrokerError(
-            f"alpaca-py {_sdk_version()} has no RESTClient._retry; tradefolio's Alpaca adapter "
-            f"is tested with alpaca-py=={TESTED_SDK_VERSION}: pip install 'tradefolio[alpaca]'"
-        )
-    client._retry = 0
-
-
-def install_timeout(client: Any, timeout: float) -> None:
-    # Same pin: alpaca-py 0.44.0 calls `self._session.request(method, url, **opts)` without
-    # a timeout, so a half-open connection would block the trader forever.
-    session = getattr(client, "_session", None)
-    if session is None or not callable(getattr(session, "request", None)):
-        raise BrokerError(
-            f"alpaca-py {_sdk_version()} has no RESTClient._session; tradefolio's Alpaca "
-            f"adapter is tested with alpaca-py=={TESTED_SDK_VERSION}"
-        )
-    original = session.request
-
-    def request_with_timeout(method: str, url: str, **kwargs: Any) -> Any:
-        kwargs.setdefault("timeout", timeout)
-        return original(method, url, **kwargs)
-
-    session.request = request_with_timeout
-
-
-def _sdk_version() -> str:
-    try:
-        return importlib.metadata.version("alpaca-py")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-#: Alpaca's trading endpoints: the account an endpoint reaches is fixed by its host.
-PAPER_HOST = "paper-api.alpaca.markets"
-LIVE_HOST = "api.alpaca.markets"
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-class AccountMismatch(BrokerError, InvalidParameter):
-    """The endpoint or the account reached is not the one the explicit flag chose."""
-
-
-def redact_url(url: str) -> str:
-    """`url` as scheme, host and port only — no credentials, path (a proxy's token may
-    live there), query or fragment: what may be printed or stored. An IPv6 host is shown
-    in brackets."""
-    try:
-        parsed = urlparse(url)
-        host = parsed.hostname or "?"
-        port = f":{parsed.port}" if parsed.port else ""
-    except ValueError:
-        return "<unparsable URL>"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{parsed.scheme}://{host}{port}"
-
-
-def check_url(url: str, env_name: str = URL_ENV) -> None:
-    """Keys travel in headers: refuse plain http except to this machine, and a URL carrying
-    credentials (``user:password@``), which would be printed and stored with it."""
-    try:
-        parsed = urlparse(url)
-        hostname, username, password = parsed.hostname, parsed.username, parsed.password
-        parsed.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as exc:
-        raise InvalidParameter(f"{env_name} is not a valid URL ({exc})") from exc
-    if username is not None or password is not None:
-        raise InvalidParameter(
-            f"{env_name} must not contain credentials (user:password@host); the keys go in "
-            f"{KEY_ENV} and {SECRET_ENV}"
-        )
-    if parsed.query or parsed.fragment or "?" in url or "#" in url:
-        raise InvalidParameter(
-            f"{env_name} must not contain a query or fragment (?... or #...; it would be "
-            f"sent, printed and stored); pass only the endpoint, e.g. {redact_url(url)}"
-        )
-    if parsed.scheme not in ("http", "https") or not hostname:
-        raise BrokerError(f"{env_name} must be an http(s) URL, got {redact_url(url)!r}")
-    if parsed.scheme == "http" and hostname not in _LOOPBACK:
-        raise BrokerError(f"{env_name} must use https (API keys are sent with every request)")
-
-
-def normalise_host(host: str) -> str:
-    """`host` as DNS resolves it: IDNA-encoded (which also maps the ideographic and
-    full-width dots to "."), lower case, without the trailing root dots — so
-    ``API.alpaca.markets.`` is compared as ``api.alpaca.markets``."""
-    host = host.strip()
-    with suppress(UnicodeError):
-        host = host.encode("idna").decode("ascii")
-    return host.lower().rstrip(".")
-
-
-def check_account_choice(url: str | None, paper: bool) -> None:
-    """The account is chosen by the explicit flag alone: an endpoint override naming the
-    other account's Alpaca host is refused, naming both (older tools set
-    ``APCA_API_BASE_URL`` to select live trading)."""
-    if url is None:
-        return
-    host = normalise_host(urlparse(url).hostname or "")
-    flag = "--paper-account" if paper else "--live-account"
-    other = LIVE_HOST if paper else PAPER_HOST
-    if host == other:
-        kind = "live (real-money)" if paper else "paper"
-        fix = "--live-account" if paper else "--paper-account"
-        raise AccountMismatch(
-            f"{URL_ENV}={redact_url(url)} is Alpaca's {kind} endpoint but {flag} was "
-            f"chosen; unset {URL_ENV} or pass {fix}"
-        )
-
-
-def create_trading_client(
-    api_key: str,
-    secret_key: str,
-    *,
-    paper: bool = True,
-    url_override: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT_SECONDS,
-) -> Any:
-    """An alpaca-py `TradingClient` with its automatic retries off and a request timeout."""
-    if timeout <= 0:
-        raise BrokerError(f"the Alpaca request timeout must be > 0 seconds, got {timeout}")
-    if url_override is not None:
-        check_url(url_override)
-    sdk = _sdk()
-    client = sdk.trading_client(
-        api_key=api_key, secret_key=secret_key, paper=paper, url_override=url_override
-    )
-    disable_sdk_retries(client)
-    install_timeout(client, timeout)
-    return client
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    """An SDK exception, classified."""
-
-    status: int | None  # HTTP status; None when no response was observed
-    code: int | None  # Alpaca's error code from a JSON body
-    message: str
-    alpaca_body: bool  # the body was Alpaca's JSON error shape
-
-    @property
-    def transient(self) -> bool:
-        """No definitive answer: the request may or may not have been acted upon."""
-        return self.status is None or self.status == 429 or self.status >= 500
-
-    @property
-    def duplicate_client_id(self) -> bool:
-        text = self.message.lower()
-        return (
-            self.status == 422
-            and self.code == 40010001
-            and "client_order_id" in text
-            and "unique" in text
-        )
-
-    def describe(self) -> str:
-        where = f"HTTP {self.status}" if self.status is not None else "no response"
-        code = f" code {self.code}" if self.code is not None else ""
-        return f"{where}{code}: {self.message[:200]}"
 
 
 def _decimal(value: Any, what: str) -> Decimal:
@@ -347,6 +154,20 @@ def _as_utc(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
+@dataclass(frozen=True, slots=True)
+class _Leg:
+    """A leg of a native OCO / bracket, which Alpaca holds under its own client id: the
+    trader's client id for it is ours, the venue's order id is `broker_order_id`."""
+
+    parent_client_id: str
+    role: str  # "take_profit" or "stop_loss"
+    broker_order_id: str
+
+
+def _leg_role(remote: Any) -> str:
+    return "take_profit" if _enum_value(remote.type) == "limit" else "stop_loss"
+
+
 class AlpacaBroker:
     """The `Broker` protocol over an Alpaca trading account (paper or live).
 
@@ -367,19 +188,24 @@ class AlpacaBroker:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        if read_retries < 0:
-            raise BrokerError(f"read_retries must be >= 0, got {read_retries}")
         self._client = client
-        self._sdk = _sdk()
+        self._sdk = load_sdk("--broker alpaca")
+        self._reads = ReadPolicy(
+            sdk=self._sdk,
+            retries=read_retries,
+            wait=read_retry_wait,
+            sleep=sleep,
+            unavailable=SubmitOutcomeUnknown,
+            unexpected=(self._sdk.validation_error,),
+        )
         self.endpoint = endpoint
-        self.read_retries = read_retries
-        self.read_retry_wait = read_retry_wait
         self.fill_lookback = fill_lookback
         self.acceptance_window = acceptance_window
         #: The account the flags chose (None: not checked); `check_ready` verifies it.
         self.paper = paper
-        self._sleep = sleep
         self._clock = clock or (lambda: datetime.now(UTC))
+        #: The legs of native groups by the trader's client id (`submit_group`, `track`).
+        self._legs: dict[str, _Leg] = {}
 
     @classmethod
     def from_env(
@@ -393,17 +219,13 @@ class AlpacaBroker:
         """Keys from ``APCA_API_KEY_ID``/``APCA_API_SECRET_KEY``; endpoint from
         ``APCA_API_BASE_URL`` when set, else Alpaca's paper or live endpoint."""
         env = os.environ if environ is None else environ
-        missing = [name for name in (KEY_ENV, SECRET_ENV) if not env.get(name)]
-        if missing:
-            raise BrokerError(
-                f"--broker alpaca needs the environment variables {', '.join(missing)}"
-            )
+        api_key, secret_key = read_keys(env, "--broker alpaca")
         url = env.get(URL_ENV) or None
         if url is not None:
             check_url(url)
         check_account_choice(url, paper)
         client = create_trading_client(
-            env[KEY_ENV], env[SECRET_ENV], paper=paper, url_override=url, timeout=timeout
+            api_key, secret_key, paper=paper, url_override=url, timeout=timeout
         )
         endpoint = redact_url(url) if url else ("alpaca paper" if paper else "alpaca LIVE")
         return cls(client, endpoint=endpoint, paper=paper, **options)
@@ -411,50 +233,19 @@ class AlpacaBroker:
     def __repr__(self) -> str:
         return f"AlpacaBroker(endpoint={self.endpoint!r})"
 
-    # -- errors ----------------------------------------------------------------------------
+    @property
+    def read_retries(self) -> int:
+        """How often a read is retried on a transient failure before it gives up."""
+        return self._reads.retries
 
-    def _classify(self, exc: Exception) -> _Failure | None:
-        """An SDK/transport exception as a `_Failure`; None if it is not one of theirs."""
-        if isinstance(exc, self._sdk.api_error):
-            status = getattr(exc, "status_code", None)
-            text = str(exc)
-            code: int | None = None
-            message = text
-            alpaca_body = False
-            try:
-                code = int(exc.code)  # type: ignore[attr-defined]
-                message = str(exc.message)  # type: ignore[attr-defined]
-                alpaca_body = True
-            except (ValueError, TypeError, KeyError, AttributeError):
-                pass  # not Alpaca's JSON (an HTML gateway page, an empty body)
-            return _Failure(status, code, message, alpaca_body)
-        if isinstance(exc, self._sdk.request_error):
-            return _Failure(None, None, f"{type(exc).__name__}: {exc}", False)
-        return None
+    # -- requests --------------------------------------------------------------------------
 
     def _read(self, what: str, call: Callable[[], _T]) -> _T:
-        """Run an idempotent request, retrying transient failures; then give up with
-        `SubmitOutcomeUnknown` (the caller asks again later)."""
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except Exception as exc:
-                failure = self._classify(exc)
-                if failure is None:
-                    if isinstance(exc, self._sdk.validation_error):
-                        raise BrokerError(f"Alpaca {what}: unexpected answer: {exc}") from exc
-                    raise
-                if not failure.transient:
-                    raise _ReadFailed(failure) from exc
-                if attempt >= self.read_retries:
-                    raise SubmitOutcomeUnknown(
-                        f"Alpaca {what}: {failure.describe()} (after {attempt + 1} attempts)"
-                    ) from exc
-            attempt += 1
-            self._sleep(self.read_retry_wait * attempt)
+        """An idempotent request, retried on transient failures; then `SubmitOutcomeUnknown`
+        (the caller asks again later). A definitive HTTP error raises `ReadFailed`."""
+        return retry_reads(what, call, self._reads)
 
-    def _fail(self, what: str, error: _ReadFailed) -> NoReturn:
+    def _fail(self, what: str, error: ReadFailed) -> NoReturn:
         raise BrokerError(f"Alpaca {what}: {error.failure.describe()}") from error
 
     # -- Broker protocol -------------------------------------------------------------------
@@ -465,33 +256,94 @@ class AlpacaBroker:
         return nullcontext()
 
     def submit(self, order: OrderRequest) -> BrokerOrder:
-        """POST the market order once (time in force DAY, our client order id).
+        """POST the order once, in its native form (type, prices, trail, time in force; our
+        client order id).
 
         Returns the broker's report; for a duplicate client id, the existing order's.
         Raises `SubmitOutcomeUnknown` when the answer was not observed, `OrderRejected` on
-        a definitive refusal, `DuplicateClientOrderId` when Alpaca says duplicate but the
-        lookup does not find it yet.
+        a definitive refusal — `NotNative` (nothing sent) when Alpaca has no native form
+        for the order alone (`order_types`: e.g. one exit of an OCO group, which goes
+        through `submit_group`) — and `DuplicateClientOrderId` when Alpaca says duplicate
+        but the lookup does not find it yet.
         """
         if order.quantity <= 0:
             raise OrderRejected(f"{order.client_order_id}: quantity must be > 0")
-        quantity = float(order.quantity)
-        if Decimal(repr(quantity)) != order.quantity:
-            # The SDK's request model holds qty as float; refuse rather than round.
-            raise OrderRejected(
-                f"{order.client_order_id}: quantity {order.quantity} is not exactly "
-                "representable in alpaca-py's request"
+        request = order_request(self._sdk, order)
+        return self._report(self._post(order, lambda: self._client.submit_order(request)))
+
+    def submit_group(self, orders: Sequence[OrderRequest]) -> list[BrokerOrder]:
+        """POST a group as one native order, once: an entry with its exits (a bracket, or
+        an OTO with one exit) or the two exits of one OCO group (see `order_types`).
+
+        The venue holds the group under one client id (the entry's; an OCO's take-profit);
+        the other orders are its legs, reported under the client ids given here (this
+        broker remembers them; after a restart `track` re-learns them). Returns the
+        reports in the order of `orders`. Raises as `submit` does; `NotNative` when the
+        group has no native form, which the trader then manages itself.
+        """
+        if any(order.quantity <= 0 for order in orders):
+            raise OrderRejected(f"{orders[0].client_order_id}: quantity must be > 0")
+        group = plan_group(orders)
+        request = group_request(self._sdk, group)
+        placed = self._post(group.parent, lambda: self._client.submit_order(request))
+        return self._learn(group.parent.client_order_id, group.legs, placed, orders)
+
+    def track(self, orders: Sequence[OrderRequest]) -> list[BrokerOrder] | None:
+        """Re-learn a group placed by `submit_group` (e.g. after a restart) from the venue;
+        its reports in the order of `orders`, or None when the venue does not hold it."""
+        group = plan_group(orders)
+        parent_id = group.parent.client_order_id
+        remote = self._lookup(parent_id)
+        if remote is None:
+            return None
+        return self._learn(parent_id, group.legs, remote, orders)
+
+    def _learn(
+        self,
+        parent_id: str,
+        legs: Mapping[str, OrderRequest],
+        remote: Any,
+        orders: Sequence[OrderRequest],
+    ) -> list[BrokerOrder]:
+        """Remember which venue leg of `remote` (the group's parent) is which of our
+        orders, by role (a limit leg is the take-profit, a stop the stop loss)."""
+        by_role = {_leg_role(leg): leg for leg in getattr(remote, "legs", None) or []}
+        if set(by_role) != set(legs):
+            raise BrokerError(
+                f"Alpaca holds {parent_id} with legs {sorted(by_role)}, not {sorted(legs)}"
             )
-        request = self._sdk.market_order_request(
-            symbol=order.symbol,
-            qty=quantity,
-            side=self._sdk.order_side.BUY if order.side is Side.BUY else self._sdk.order_side.SELL,
-            time_in_force=self._sdk.time_in_force.DAY,
-            client_order_id=order.client_order_id,
+        for role, order in legs.items():
+            self._legs[order.client_order_id] = _Leg(parent_id, role, str(by_role[role].id))
+        reports = {parent_id: self._report(remote)}
+        for role, order in legs.items():
+            reports[order.client_order_id] = self._report(by_role[role], order.client_order_id)
+        return [reports[order.client_order_id] for order in orders]
+
+    def replace(self, client_order_id: str, new: OrderRequest) -> BrokerOrder:
+        """Replace the open order `client_order_id` by `new` (``PATCH /v2/orders/{id}``:
+        new quantity, prices, trail or time in force under `new`'s client id), once.
+
+        Raises as `submit` does (a lost answer is `SubmitOutcomeUnknown`: look `new` up);
+        `NotNative` when `new` changes what Alpaca cannot replace (type, side, symbol);
+        `OrderRejected` when the order is unknown, finished, or Alpaca refuses (e.g. it has
+        fills already).
+        """
+        current = self.get_order(client_order_id)
+        if current is None:
+            raise OrderRejected(f"{client_order_id}: cannot replace an order Alpaca does not hold")
+        request = replace_request(self._sdk, current, new)
+        placed = self._post(
+            new, lambda: self._client.replace_order_by_id(current.broker_order_id, request)
         )
+        return self._report(placed)
+
+    def _post(self, order: OrderRequest, call: Callable[[], Any]) -> Any:
+        """Send one order-placing request once; its answer, or the error saying what
+        happened (see `submit`). A duplicate client id is answered by the existing order."""
         try:
-            placed = self._client.submit_order(request)
+            return call()
         except Exception as exc:
-            failure = self._classify(exc)
+            failure = classify(exc, self._sdk)
             if failure is None:
                 if isinstance(exc, self._sdk.validation_error):
                     # HTTP 200 with an answer the SDK could not parse: the order exists.
@@ -506,7 +358,7 @@ class AlpacaBroker:
                     "resolve by lookup"
                 ) from exc
             if failure.duplicate_client_id:
-                return self._existing(order)
+                return self._existing_remote(order)
             if failure.status in (400, 403, 422):
                 raise OrderRejected(
                     f"{order.client_order_id}: rejected by Alpaca ({failure.describe()})",
@@ -518,18 +370,17 @@ class AlpacaBroker:
                 f"Alpaca refused the order request ({failure.describe()}); check the keys "
                 f"and endpoint ({self.endpoint})"
             ) from exc
-        return self._report(placed)
 
-    def _existing(self, order: OrderRequest) -> BrokerOrder:
-        """The order Alpaca already holds under `order`'s client id."""
-        found = self.get_order(order.client_order_id)
+    def _existing_remote(self, order: OrderRequest) -> Any:
+        """The order Alpaca already holds under `order`'s client id (the SDK's model)."""
+        cid = order.client_order_id
+        found = self._lookup(cid)
         if found is None:
-            raise DuplicateClientOrderId(
-                f"client_order_id must be unique: {order.client_order_id} (not visible yet)"
-            )
-        if found.symbol != order.symbol or found.side is not order.side:
+            raise DuplicateClientOrderId(f"client_order_id must be unique: {cid} (not visible yet)")
+        report = self._report(found)
+        if report.symbol != order.symbol or report.side is not order.side:
             raise BrokerError(
-                f"Alpaca holds {order.client_order_id} as {found.side.value} {found.symbol}, "
+                f"Alpaca holds {cid} as {report.side.value} {report.symbol}, "
                 f"not {order.side.value} {order.symbol}: another program uses this client id"
             )
         return found
@@ -537,30 +388,41 @@ class AlpacaBroker:
     def cancel(self, client_order_id: str) -> None:
         """Request cancellation; an order that is unknown or no longer open is left alone."""
         found = self.get_order(client_order_id)
-        if found is None or found.status in (
-            OrderStatus.FILLED,
-            OrderStatus.CANCELED,
-            OrderStatus.REJECTED,
-        ):
+        if found is None or found.status in _FINISHED:
             return
         try:
             self._read("cancel", lambda: self._client.cancel_order_by_id(found.broker_order_id))
-        except _ReadFailed as exc:
+        except ReadFailed as exc:
             if exc.failure.status in (404, 422):
                 return  # filled or canceled meanwhile: not cancelable
             self._fail(f"cancel {client_order_id}", exc)
 
     def get_order(self, client_order_id: str) -> BrokerOrder | None:
-        """``GET /v2/orders:by_client_order_id``; None only on Alpaca's own 404."""
+        """``GET /v2/orders:by_client_order_id`` (a known leg of a group: ``GET
+        /v2/orders/{id}``); None only on Alpaca's own 404."""
+        leg = self._legs.get(client_order_id)
+        if leg is not None:
+            try:
+                remote = self._read(
+                    "leg lookup", lambda: self._client.get_order_by_id(leg.broker_order_id)
+                )
+            except ReadFailed as exc:
+                self._fail(f"lookup of {client_order_id}", exc)
+            return self._report(remote, client_order_id)
+        found = self._lookup(client_order_id)
+        return None if found is None else self._report(found)
+
+    def _lookup(self, client_order_id: str) -> Any | None:
+        """The SDK's order held under `client_order_id`; None only on Alpaca's own 404 (a
+        bare 404 — a proxy, a wrong URL — is a `BrokerError`, never "not there")."""
         try:
-            remote = self._read(
+            return self._read(
                 "order lookup", lambda: self._client.get_order_by_client_id(client_order_id)
             )
-        except _ReadFailed as exc:
+        except ReadFailed as exc:
             if exc.failure.status == 404 and exc.failure.alpaca_body:
                 return None
             self._fail(f"lookup of {client_order_id}", exc)
-        return self._report(remote)
 
     def confirm_absent(
         self, client_order_id: str, *, placed_after: datetime, missing_since: datetime
@@ -580,20 +442,37 @@ class AlpacaBroker:
         return all(str(o.client_order_id) != client_order_id for o in listed)
 
     def open_orders(self) -> list[BrokerOrder]:
-        """Every open order of the account (ours or not), oldest first."""
-        return [self._report(o) for o in self._orders("open", after=None)]
+        """Every open order of the account (ours or not), oldest first; a group's legs
+        follow their parent, under our client ids where this broker knows them."""
+        return [
+            report
+            for remote in self._orders("open", after=None)
+            for report in self._reports(remote)
+            if report.status not in _FINISHED
+        ]
 
     def fills_since(self, since: datetime) -> list[BrokerOrder]:
         """Cumulative reports of orders with fills updated at or after `since`, oldest
         first (orders submitted up to `fill_lookback` before `since` are considered)."""
         since = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
         result: list[BrokerOrder] = []
-        for remote in self._orders("all", after=since - self.fill_lookback):
-            updated = _as_utc(getattr(remote, "updated_at", None))
-            report = self._report(remote)
-            if report.filled_quantity > 0 and updated is not None and updated >= since:
-                result.append(report)
+        for parent in self._orders("all", after=since - self.fill_lookback):
+            for remote in (parent, *(getattr(parent, "legs", None) or [])):
+                updated = _as_utc(getattr(remote, "updated_at", None))
+                report = self._report(remote, self._leg_names().get(str(remote.id)))
+                if report.filled_quantity > 0 and updated is not None and updated >= since:
+                    result.append(report)
         return result
+
+    def _leg_names(self) -> dict[str, str]:
+        """Our client id of each known leg, by the venue's order id."""
+        return {leg.broker_order_id: cid for cid, leg in self._legs.items()}
+
+    def _reports(self, remote: Any) -> list[BrokerOrder]:
+        """`remote` and its nested legs (ours under our client ids)."""
+        names = self._leg_names()
+        legs = getattr(remote, "legs", None) or []
+        return [self._report(remote)] + [self._report(leg, names.get(str(leg.id))) for leg in legs]
 
     def _orders(self, status: str, *, after: datetime | None) -> list[Any]:
         """``GET /v2/orders`` page by page (ascending submission time, 500 a page)."""
@@ -605,14 +484,14 @@ class AlpacaBroker:
                 "status": self._sdk.query_order_status(status),
                 "limit": PAGE_LIMIT,
                 "direction": self._sdk.sort.ASC,
-                "nested": False,
+                "nested": True,  # a group's legs inside their parent
             }
             if cursor is not None:
                 fields["after"] = cursor
             request = self._sdk.get_orders_request(**fields)
             try:
                 page = self._read("order list", partial(self._client.get_orders, filter=request))
-            except _ReadFailed as exc:
+            except ReadFailed as exc:
                 self._fail("order list", exc)
             fresh = [o for o in page if str(o.id) not in seen]
             for remote in fresh:
@@ -630,7 +509,7 @@ class AlpacaBroker:
         """Non-zero positions (short ones negative)."""
         try:
             remote = self._read("positions", self._client.get_all_positions)
-        except _ReadFailed as exc:
+        except ReadFailed as exc:
             self._fail("positions", exc)
         result: list[BrokerPosition] = []
         for position in remote:
@@ -646,7 +525,7 @@ class AlpacaBroker:
         """Cash and equity as Alpaca reports them."""
         try:
             remote = self._read("account", self._client.get_account)
-        except _ReadFailed as exc:
+        except ReadFailed as exc:
             self._fail("account", exc)
         if remote.cash is None or remote.equity is None:
             raise BrokerError("Alpaca's account answer has no cash or equity")
@@ -661,7 +540,7 @@ class AlpacaBroker:
         try:
             remote = self._read("account", self._client.get_account)
             self._read("clock", self._client.get_clock)
-        except _ReadFailed as exc:
+        except ReadFailed as exc:
             if exc.failure.status in (401, 403):
                 raise BrokerError(
                     f"Alpaca refused the keys in {KEY_ENV}/{SECRET_ENV} "
@@ -700,8 +579,9 @@ class AlpacaBroker:
 
     # -- mapping ---------------------------------------------------------------------------
 
-    def _report(self, remote: Any) -> BrokerOrder:
-        cid = str(remote.client_order_id)
+    def _report(self, remote: Any, client_order_id: str | None = None) -> BrokerOrder:
+        """Alpaca's order as our report (under `client_order_id` when given: a leg's)."""
+        cid = client_order_id or str(remote.client_order_id)
         filled = _decimal(remote.filled_qty or 0, f"{cid} filled_qty")
         quantity = filled if remote.qty is None else _decimal(remote.qty, f"{cid} qty")
         avg_price = None
@@ -719,30 +599,35 @@ class AlpacaBroker:
             status=map_status(_enum_value(remote.status), filled),
             filled_quantity=filled,
             avg_fill_price=avg_price,
+            **_terms(remote, cid),
         )
 
 
-class _ReadFailed(Exception):
-    """A definitive (non-transient) HTTP error of a read, for the caller to interpret."""
-
-    def __init__(self, failure: _Failure) -> None:
-        super().__init__(failure.describe())
-        self.failure = failure
+def _optional_decimal(value: Any, what: str) -> Decimal | None:
+    return None if value is None else _decimal(value, what)
 
 
-__all__ = [
-    "KEY_ENV",
-    "SECRET_ENV",
-    "TESTED_SDK_VERSION",
-    "URL_ENV",
-    "AccountMismatch",
-    "AlpacaBroker",
-    "TradingApi",
-    "check_account_choice",
-    "check_url",
-    "create_trading_client",
-    "disable_sdk_retries",
-    "install_timeout",
-    "map_status",
-    "redact_url",
-]
+def _terms(remote: Any, cid: str) -> dict[str, Any]:
+    """The order terms of Alpaca's order (`stop_price` of a trailing stop: its current
+    level; a time in force other than GTC — ioc, fok, opg, cls — lives a day at most, DAY)."""
+    kind = _enum_value(getattr(remote, "type", None) or getattr(remote, "order_type", "market"))
+    try:
+        order_type = OrderType(kind)
+    except ValueError as exc:
+        raise BrokerError(f"Alpaca reports {cid} with an unknown order type {kind!r}") from exc
+    percent = _optional_decimal(getattr(remote, "trail_percent", None), f"{cid} trail_percent")
+    tif = _enum_value(getattr(remote, "time_in_force", "day"))
+    return {
+        "type": order_type,
+        "limit_price": _optional_decimal(getattr(remote, "limit_price", None), f"{cid} limit"),
+        "stop_price": _optional_decimal(getattr(remote, "stop_price", None), f"{cid} stop"),
+        "trail_percent": None if percent is None else percent / 100,
+        "trail_amount": _optional_decimal(getattr(remote, "trail_price", None), f"{cid} trail"),
+        "time_in_force": TimeInForce.GTC if tif == "gtc" else TimeInForce.DAY,
+    }
+
+
+_FINISHED = (OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED)
+
+
+__all__ = ["AlpacaBroker", "NotNative", "TradingApi", "map_status"]

@@ -1,0 +1,68 @@
+"""The strategy side of a live session from the backtest's options: what `tradefolio live`
+trades.
+
+`live` never imports `backtest` (both follow `execution`'s strategy protocol); here, above
+both, the same `BacktestConfig` a backtest validates (the same flags, defaults and checks)
+becomes the `TradingSetup` a `tradefolio.live.session.LiveSession` runs: the backtest's own
+strategy and sizing factories, its costs and cash.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tradefolio.backtest.config import BacktestConfig
+from tradefolio.backtest.runner import (
+    build_plan_strategy,
+    build_sizing,
+    build_strategy,
+    entry_sizer,
+    exits_note,
+    protective_exits,
+)
+from tradefolio.live.session import LiveSession, SessionMessages, SessionOptions, TradingSetup
+
+
+def _history_needed(config: BacktestConfig) -> int:
+    """Sessions of history the strategy needs to decide at all."""
+    if config.portfolio or config.strategy == "momentum":
+        return (config.lookback or 0) + 2
+    if config.strategy == "sma-cross":
+        return config.slow + 1
+    return 2
+
+
+def trading_setup(config: BacktestConfig) -> TradingSetup:
+    """`config`'s strategy, sizing, protective exits, costs and cash as a live session
+    trades them (the exits act in live as in the backtest)."""
+    return TradingSetup(
+        settings=config.model_dump(),
+        strategy=lambda: build_plan_strategy(config, "live"),
+        replay_strategy=lambda: build_strategy(config),
+        entries=entry_sizer(config),
+        exits=protective_exits(config),
+        sizing=lambda closes, benchmark: build_sizing(config, closes, benchmark),
+        uses_benchmark=config.uses_benchmark,
+        history_needed=_history_needed(config),
+        cash=config.cash,
+        commission_bps=config.commission_bps,
+        commission_per_share=config.commission_per_share,
+        commission_min=config.commission_min,
+        slippage_bps=config.slippage_bps,
+        # The protective orders every filled entry got, as the backtest says it.
+        end_notes=(exits_note(config),),
+    )
+
+
+def live_session(
+    options: SessionOptions, messages: SessionMessages, **strategy_options: Any
+) -> LiveSession:
+    """A session ready to `run()`: `options` checked first (nothing read or written on a bad
+    flag or a missing key), then the strategy options (`BacktestConfig.create`'s keywords,
+    the backtest's flags), then the session's parts opened (`LiveSession.open`)."""
+    options.check(beta_sizing=bool(strategy_options.get("beta_sizing")))
+    config = BacktestConfig.create(**strategy_options)
+    return LiveSession.open(options, trading_setup(config), messages)
+
+
+__all__ = ["live_session", "trading_setup"]
