@@ -17,8 +17,14 @@ Native forms (Alpaca's trading API, US equities):
   in force for an open order, under a new client order id (the old order becomes
   ``replaced``).
 
-Not native — `native_problem` / `group_problem` say why, `NotNative` carries the reason,
-and the trader manages the order itself (watches the price and sends a market order, or
+An exit of an OCO group submitted alone (`AlpacaBroker.submit`) is placed as a simple
+order, and the one-cancels-other rule is then the trader's (it cancels the peers when one
+fills). Alpaca reserves a position's shares for its open sell orders, so a second sell exit
+over the same shares is refused ("insufficient qty available", `OrderRejected`): two exits
+of one position go together through `AlpacaBroker.submit_group`, as one native OCO.
+
+Not native — `native_problem` / `plan_group` say why, `NotNative` carries the reason, and
+the trader manages the order itself (watches the price and sends a market order, or
 cancels the sibling of an exit that filled):
 
 * a fractional quantity with anything but a ``day`` ``market`` order (Alpaca trades
@@ -27,8 +33,6 @@ cancels the sibling of an exit that filled):
   ``stop_price`` and ``limit_price``); an OCO group of more than two exits (e.g. stop +
   take-profit + trailing stop); two stops or two limits in one group; exits of different
   symbols, sides, quantities or times in force;
-* an order of an OCO group submitted alone (a lone exit would reserve the shares the other
-  exit needs: submit the group with `AlpacaBroker.submit_group`);
 * a bracket whose entry is a stop, stop-limit or trailing stop;
 * a price with sub-penny digits (Alpaca accepts multiples of $0.01 at or above $1 and of
   $0.0001 below $1): rounding a protective price is the trader's decision, not the
@@ -91,12 +95,9 @@ def _sub_penny(price: Decimal) -> bool:
 
 
 def native_problem(order: OrderRequest) -> str | None:
-    """Why `order`, alone, has no native Alpaca form (None: it has one)."""
-    if order.oco_group is not None:
-        return (
-            f"it is one exit of OCO group {order.oco_group!r}; submit the whole group "
-            "(AlpacaBroker.submit_group)"
-        )
+    """Why `order`, alone, has no native Alpaca form (None: it has one). An exit of an OCO
+    group submitted alone is placed as a simple order (its group is then the trader's to
+    enforce: it cancels the peers when one fills)."""
     return _terms_problem(order)
 
 

@@ -225,7 +225,6 @@ def test_groups_without_a_native_form_are_refused_before_anything_is_sent(
             broker.submit_group(orders)
         assert not info.value.retryable
     for alone, reason in [
-        (_stop(), "submit the whole group"),
         (_order("f", quantity="0.5", type=OrderType.LIMIT, limit_price=D(99)), "fractional"),
         (_order("g", quantity="0.5", time_in_force=TimeInForce.GTC), "fractional"),
     ]:
@@ -234,6 +233,23 @@ def test_groups_without_a_native_form_are_refused_before_anything_is_sent(
     assert fake.bodies == []  # nothing reached the venue
     broker.submit(_order("frac", quantity="0.5"))  # a fractional day market order is native
     assert _posted(fake)["qty"] == 0.5
+
+
+def test_two_exits_of_one_position_need_the_native_group(fake: FakeAlpaca) -> None:
+    """Alpaca holds a position's shares for its open sells: a stop and a take-profit sent
+    one by one leave the second refused; as one OCO both are held."""
+    fake.reserve_sell_quantity = True
+    broker = fake_broker(fake)
+    broker.submit(_order("x", Side.BUY))  # 10 shares held
+    alone = broker.submit(_stop())  # an exit submitted alone: a simple stop
+    assert _posted(fake)["type"] == "stop" and "order_class" not in _posted(fake)
+    assert alone.status is OrderStatus.SUBMITTED
+    with pytest.raises(OrderRejected, match="insufficient qty available") as info:
+        broker.submit(_take())
+    assert not info.value.retryable
+    broker.cancel("x-stop")
+    reports = broker.submit_group([_stop("x-stop-b"), _take("x-take-b")])
+    assert [r.status for r in reports] == [OrderStatus.SUBMITTED] * 2
 
 
 def test_the_fake_refuses_what_alpaca_refuses(fake: FakeAlpaca) -> None:
