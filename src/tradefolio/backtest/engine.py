@@ -43,11 +43,11 @@ import pandas as pd
 
 from tradefolio.backtest.costs import NO_COSTS, CostModel
 from tradefolio.backtest.ledger import MICRO, Fill, Ledger, Side, from_micro, to_micro
-from tradefolio.backtest.matching import NO_SLIP, SLIP_TO_LIMIT, Resting, match, trail
 from tradefolio.backtest.metrics import Metrics, compute_metrics
 from tradefolio.data.panel import PriceField, PricePanel
 from tradefolio.errors import DataError, InvalidParameter, StrategyError
 from tradefolio.execution.events import BarContext, EventStrategy, Position, warmup_of
+from tradefolio.execution.matching import Resting, match, slipped, trail
 from tradefolio.execution.money import micro_array
 from tradefolio.execution.orders import (
     NO_EXITS,
@@ -448,10 +448,7 @@ class _Run:
                 trail(resting, int(closes[bar, column]))
             return
         side: Side = order.side
-        if slip != NO_SLIP:
-            price = self.costs.fill_price_micro(price, side)
-            if slip == SLIP_TO_LIMIT:
-                price = min(price, resting.limit) if side == "buy" else max(price, resting.limit)
+        price = slipped(resting, price, slip, self.costs)
         if side == "sell":
             quantity = min(order.quantity, self.ledger.positions.get(column, 0))
         else:
@@ -748,7 +745,7 @@ def run_backtest(
     decision bar). `opens`, when given, are the fill prices of market orders; `highs` and
     `lows` the bar ranges resting orders are matched against (missing ones: the close,
     decided by `PricePanel.field`). `exits` are the protective orders placed on every
-    entry's fill (see `backtest.matching` for how they trigger).
+    entry's fill (see `execution.matching` for how they trigger).
 
     `strategy` is vectorised (`plan`) or event-driven (`on_bar`, see
     `execution.events`); `form="auto"` uses `plan` when the strategy has both. A raising

@@ -155,8 +155,9 @@ _MIGRATIONS: dict[int, str] = {
     """,
     # Order terms (issue 14): every order journaled before submit with the type, prices,
     # time in force, its entry (`parent_id`) and one-cancels-other group, so a restarted
-    # trader resends and reconciles a protective exit exactly as it was planned. Orders of
-    # older journals were DAY market orders: the defaults say so.
+    # trader resends and reconciles a protective exit exactly as it was planned, and the
+    # order's `role` (why the trader placed it: `ROLES`). Orders of older journals were DAY
+    # market orders: the defaults say so.
     4: """
     ALTER TABLE orders ADD COLUMN type TEXT NOT NULL DEFAULT 'market';
     ALTER TABLE orders ADD COLUMN limit_price TEXT;
@@ -166,9 +167,17 @@ _MIGRATIONS: dict[int, str] = {
     ALTER TABLE orders ADD COLUMN time_in_force TEXT NOT NULL DEFAULT 'day';
     ALTER TABLE orders ADD COLUMN parent_id TEXT;
     ALTER TABLE orders ADD COLUMN oco_group TEXT;
+    ALTER TABLE orders ADD COLUMN role TEXT NOT NULL DEFAULT '';
     CREATE INDEX orders_by_parent ON orders(parent_id) WHERE parent_id IS NOT NULL;
     """,
 }
+
+#: Roles of journaled orders: the planner's (`enter`, `exit`, `rebalance`), a strategy's
+#: own order (`strategy`), and protective exits (`stop`, `take`, `trail`, or `child`: a
+#: strategy's bracket child), placed once their entry (`parent_id`) has filled.
+ROLES = ("enter", "exit", "rebalance", "strategy", "stop", "take", "trail", "child")
+#: The roles whose filled buys get the session's protective exits.
+PROTECTED_ROLES = ("enter", "strategy")
 
 #: Quantum of derived, informational prices (average prices); the ledger itself is exact.
 PRICE_QUANTUM = Decimal("1e-10")
@@ -240,6 +249,8 @@ class PlannedOrder(OrderTerms):
     reason: str = ""
     #: What the risk engine counted against the day (quantity x price); None if not known.
     risk_notional: Decimal | None = None
+    #: Why the trader placed it (`ROLES`; '' for orders journaled without one).
+    role: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -784,8 +795,8 @@ class Journal:
             db.executemany(
                 "INSERT INTO orders(client_order_id, bar, symbol, side, quantity, status, "
                 "created_at, updated_at, risk_notional, type, limit_price, stop_price, "
-                "trail_percent, trail_amount, time_in_force, parent_id, oco_group) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "trail_percent, trail_amount, time_in_force, parent_id, oco_group, role) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         o.client_order_id,
@@ -805,6 +816,7 @@ class Journal:
                         o.time_in_force.value,
                         o.parent_id,
                         o.oco_group,
+                        o.role,
                     )
                     for o in orders
                 ],
@@ -888,10 +900,10 @@ class Journal:
         if self._version >= 4:
             terms = (
                 "type, limit_price, stop_price, trail_percent, trail_amount, time_in_force, "
-                "parent_id, oco_group"
+                "parent_id, oco_group, role"
             )
         else:
-            terms = "'market', NULL, NULL, NULL, NULL, 'day', NULL, NULL"
+            terms = "'market', NULL, NULL, NULL, NULL, 'day', NULL, NULL, ''"
         return self._BASE_COLUMNS + terms
 
     @staticmethod
@@ -916,6 +928,7 @@ class Journal:
             time_in_force=TimeInForce(row[16]),
             parent_id=row[17],
             oco_group=row[18],
+            role=row[19],
         )
 
     def order(self, client_order_id: str) -> JournalOrder | None:
@@ -939,6 +952,28 @@ class Journal:
         rows = self._db.execute(
             f"SELECT {self._order_columns} FROM orders INDEXED BY orders_live "
             "WHERE status NOT IN ('denied', 'filled', 'canceled', 'rejected') ORDER BY seq"
+        )
+        return [self._order(row) for row in rows]
+
+    def children_of(self, parent_id: str) -> list[JournalOrder]:
+        """The protective exits journaled for the entry `parent_id` (index on parent)."""
+        rows = self._db.execute(
+            f"SELECT {self._order_columns} FROM orders INDEXED BY orders_by_parent "
+            "WHERE parent_id = ? ORDER BY seq",
+            (parent_id,),
+        )
+        return [self._order(row) for row in rows]
+
+    def unprotected_entries(self) -> list[JournalOrder]:
+        """Finished buys of a protected role with a fill and no exits journaled yet (what
+        a restart must still protect). One scan, at start."""
+        if self._version < 4:
+            return []
+        rows = self._db.execute(
+            f"SELECT {self._order_columns} FROM orders o WHERE role IN ('enter', 'strategy') "
+            "AND side = 'buy' AND status IN ('filled', 'canceled') AND filled_quantity != '0' "
+            "AND NOT EXISTS (SELECT 1 FROM orders c INDEXED BY orders_by_parent "
+            "WHERE c.parent_id = o.client_order_id) ORDER BY seq"
         )
         return [self._order(row) for row in rows]
 
@@ -1217,6 +1252,8 @@ __all__ = [
     "BROKER_HOLDS_ID",
     "FOLLOW_UP_EXIT",
     "NOT_FOUND",
+    "PROTECTED_ROLES",
+    "ROLES",
     "SCHEMA_VERSION",
     "Journal",
     "JournalDamaged",

@@ -19,7 +19,7 @@ trades it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -55,6 +55,9 @@ class Intent:
     #: The sizer for this intent when it is not the trader's own (a rebalance's target
     #: weights, a beta sizer built for the decision bar).
     sizer: PositionSizer | None = None
+    #: A TARGET's rebalance weights (the trader plans one `Rebalance` of them; without
+    #: them the symbol is traded to `sizer`'s target alone).
+    weights: Mapping[str, float] | None = None
 
 
 @runtime_checkable
@@ -101,7 +104,8 @@ class PlannedStrategy:
                 result.append(Intent(intent.symbol, Action.ENTER, sizer))
             elif isinstance(intent, Rebalance):
                 target = rebalance_sizer(intent.weights)
-                result.extend(Intent(s, Action.TARGET, target) for s in self._symbols)
+                weights = intent.weights
+                result.extend(Intent(s, Action.TARGET, target, weights) for s in self._symbols)
         return result
 
 
