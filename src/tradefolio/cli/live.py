@@ -36,7 +36,8 @@ import typer
 from rich.table import Table
 
 from tradefolio.backtest.config import BacktestConfig
-from tradefolio.backtest.runner import build_plan_strategy, build_sizing
+from tradefolio.backtest.runner import build_plan_strategy, build_sizing, protective_exits
+from tradefolio.cli.backtest import exits_note
 from tradefolio.cli.common import (
     OutputFormat,
     print_csv,
@@ -76,6 +77,7 @@ from tradefolio.cli.trading_options import (
     TrailingStopOption,
     WeightOption,
 )
+from tradefolio.data.panel import PricePanel
 from tradefolio.data.readers import read_benchmark, read_panel
 from tradefolio.data.sample_data import load_sample_benchmark, load_sample_prices
 from tradefolio.errors import BrokerError, DataError, InvalidParameter
@@ -327,15 +329,22 @@ def _print_status(payload: dict[str, Any], output: OutputFormat) -> None:
         )
 
 
-def _load_closes(prices_file: Path | None) -> pd.DataFrame:
-    closes = load_sample_prices() if prices_file is None else read_panel(prices_file).close
+def _load_panel(prices_file: Path | None) -> PricePanel:
+    """The replayed bars: the sample's closes, or the file's closes and (long files) its
+    open/high/low, which the paper broker matches stops and limits against."""
+    panel = (
+        PricePanel.from_closes(load_sample_prices())
+        if prices_file is None
+        else read_panel(prices_file)
+    )
+    closes = panel.close
     if closes.shape[0] < 2 or closes.shape[1] < 1:
         # As `backtest` says it: a replay needs a session to decide on and one to trade on.
         raise DataError(
             f"{prices_file}: prices need at least 2 sessions and 1 symbol, got "
             f"{closes.shape[0]} x {closes.shape[1]}"
         )
-    return closes
+    return panel
 
 
 def _check_same_settings(
@@ -585,14 +594,6 @@ def run_command(
         commission_min=commission_min,
         slippage_bps=slippage_bps,
     )
-    if any(v is not None for v in (stop_loss, take_profit, trailing_stop)):
-        # issue 14: the live trader does not place protective orders yet (backtest does)
-        stderr_console().print(
-            "note: live places no protective orders yet (--stop-loss / --take-profit / "
-            "--trailing-stop act in backtest only); the risk sizer sizes from a notional "
-            f"{config.sizing_stop:g} stop",
-            style="yellow",
-        )
     limits = RiskLimits(
         max_order_notional=_decimal_or_none(max_order_notional),
         max_daily_notional=_decimal_or_none(max_daily_notional),
@@ -619,14 +620,15 @@ def run_command(
             lambda window: build_sizing(config, window, None),
         )
     else:
-        closes = _load_closes(prices_file)
+        panel = _load_panel(prices_file)
+        closes = panel.close
         session_identity[PRICES_KEY] = prices_fingerprint(closes)
         benchmark = None
         if config.uses_benchmark:
             benchmark = (
                 read_benchmark(benchmark_file) if benchmark_file else load_sample_benchmark()
             )
-        replay = ReplayFeed(closes, speed=speed)
+        replay = ReplayFeed(closes, speed=speed, panel=panel)
         symbols = [str(c) for c in closes.columns]
         adapter = PlannedStrategy(
             build_plan_strategy(config, "live").plan(closes),
@@ -686,6 +688,7 @@ def run_command(
                 risk=RiskEngine(limits),
                 costs=costs,
                 market=market,
+                exits=protective_exits(config),
                 checkpoint=_checkpoint_from_env(),
                 notify=lambda line: stderr_console().print(line, style="yellow", soft_wrap=True),
             )
@@ -693,6 +696,8 @@ def run_command(
                 adopt=adopt_broker_state, cash_tolerance=Decimal(repr(cash_tolerance))
             )
             messages = stderr_console()
+            # The protective orders every filled entry gets, as in the backtest (one line).
+            messages.print(exits_note(config), style="dim", soft_wrap=True)
             if report.fills_recorded or report.closed_never_sent or report.adopted:
                 messages.print(
                     f"reconciliation: {len(report.fills_recorded)} missed fills recorded, "

@@ -156,8 +156,9 @@ _MIGRATIONS: dict[int, str] = {
     # Order terms (issue 14): every order journaled before submit with the type, prices,
     # time in force, its entry (`parent_id`) and one-cancels-other group, so a restarted
     # trader resends and reconciles a protective exit exactly as it was planned, and the
-    # order's `role` (why the trader placed it: `ROLES`). Orders of older journals were DAY
-    # market orders: the defaults say so.
+    # order's `role` (why the trader placed it: `ROLES`); a fill's `bar` is the bar the
+    # trader recorded it on (a protective exit fills bars after it was placed). Orders of
+    # older journals were DAY market orders: the defaults say so.
     4: """
     ALTER TABLE orders ADD COLUMN type TEXT NOT NULL DEFAULT 'market';
     ALTER TABLE orders ADD COLUMN limit_price TEXT;
@@ -168,6 +169,7 @@ _MIGRATIONS: dict[int, str] = {
     ALTER TABLE orders ADD COLUMN parent_id TEXT;
     ALTER TABLE orders ADD COLUMN oco_group TEXT;
     ALTER TABLE orders ADD COLUMN role TEXT NOT NULL DEFAULT '';
+    ALTER TABLE fills ADD COLUMN bar TEXT;
     CREATE INDEX orders_by_parent ON orders(parent_id) WHERE parent_id IS NOT NULL;
     """,
 }
@@ -1084,13 +1086,15 @@ class Journal:
         status: OrderStatus,
         broker_order_id: str | None,
         at: datetime | None = None,
+        bar: date | None = None,
     ) -> Fill | None:
         """Bring an order up to the broker's cumulative execution report, atomically.
 
         The new fill is the difference between the reported and recorded cumulative
         quantity, notional and commission, so applying the same report twice records
         nothing the second time, and a fill's id (`<client id>#<cumulative qty>`) is unique.
-        Cash and the position move in the same transaction. Returns the new fill, if any.
+        Cash and the position move in the same transaction. `bar`: the bar the fill is
+        recorded on (None: not known, e.g. found at startup). Returns the new fill, if any.
         """
         with self.transaction() as db:
             current = self.order(client_order_id)
@@ -1118,21 +1122,30 @@ class Journal:
                     commission=commission,
                     at=at or utc_now(),
                 )
-                db.execute(
-                    "INSERT INTO fills(fill_id, client_order_id, symbol, side, quantity, price, "
-                    "notional, commission, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        fill.fill_id,
-                        client_order_id,
-                        fill.symbol,
-                        fill.side.value,
-                        dec(delta_quantity),
-                        dec(price),
-                        dec(notional),
-                        dec(commission),
-                        _ts(fill.at),
-                    ),
+                values = (
+                    fill.fill_id,
+                    client_order_id,
+                    fill.symbol,
+                    fill.side.value,
+                    dec(delta_quantity),
+                    dec(price),
+                    dec(notional),
+                    dec(commission),
+                    _ts(fill.at),
                 )
+                if self._version >= 4:
+                    db.execute(
+                        "INSERT INTO fills(fill_id, client_order_id, symbol, side, quantity, "
+                        "price, notional, commission, at, bar) VALUES "
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*values, None if bar is None else bar.isoformat()),
+                    )
+                else:
+                    db.execute(
+                        "INSERT INTO fills(fill_id, client_order_id, symbol, side, quantity, "
+                        "price, notional, commission, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        values,
+                    )
                 db.execute(
                     "UPDATE orders SET filled_quantity = ?, fill_notional = ?, commission = ? "
                     "WHERE client_order_id = ?",

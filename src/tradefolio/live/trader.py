@@ -203,6 +203,8 @@ class LiveTrader:
         )
         #: OCO groups with a fill whose peers the trader cancels (the venue may have).
         self._oco_filled: set[str] = set()
+        #: The bar being processed (the bar fills are recorded on).
+        self._day: date | None = None
 
     # -- start -----------------------------------------------------------------------------
 
@@ -265,6 +267,7 @@ class LiveTrader:
 
     def process_bar(self, bar: Bar) -> BarResult:
         """Steps 1-5 of the module docstring for one bar."""
+        self._day = bar.day
         previous_marks = dict(self._marks)
         self._marks.update(bar.prices)
         if self.market is not None:
@@ -761,7 +764,7 @@ class LiveTrader:
         outcome was unknown, a later definitive refusal leaves the order UNKNOWN (never
         REJECTED): the first attempt may yet show up at the venue, filled."""
         cid = order.client_order_id
-        request = OrderRequest(cid, order.symbol, order.side, order.quantity)
+        request = order.request()  # with its terms, as journaled
         attempt = 1
         uncertain = False  # whether an earlier attempt's outcome was unknown
         while True:
@@ -834,6 +837,7 @@ class LiveTrader:
             report.commission,
             report.status,
             report.broker_order_id,
+            bar=self._day,
         )
         if report.filled_quantity > 0 and current.oco_group is not None:
             self._oco_filled.add(current.oco_group)
