@@ -23,12 +23,6 @@ def fake() -> Iterator[FakeAlpaca]:
         yield server
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LiveTrader._submit (live/trader.py) sends OrderRequest(cid, symbol, side, "
-    "quantity) without the journaled terms, so a protective stop reaches the venue as a "
-    "market sell; sending order.request() fixes it (this test then passes: remove the mark)",
-)
 def test_the_risk_stop_is_a_native_stop_at_alpaca_and_its_fill_is_journaled(
     fake: FakeAlpaca, tmp_path: Path
 ) -> None:
