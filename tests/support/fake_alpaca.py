@@ -569,6 +569,15 @@ class FakeAlpaca:
         terms = {f: Decimal(str(body[f])) for f in given}
         if any(v <= 0 for v in terms.values()):
             raise _HttpError(422, 40010001, "prices and trails must be > 0")
+        for name in ("limit_price", "stop_price", "trail_price"):
+            price = terms.get(name)
+            if price is not None and price % (Decimal("0.01") if price >= 1 else Decimal("0.0001")):
+                raise _HttpError(
+                    422,
+                    42210000,
+                    f"invalid {name} {price}: sub-penny increment does not "
+                    "fulfill minimum pricing criteria",
+                )
         return {f: terms.get(f) for f in _PRICE_FIELDS}
 
     @staticmethod
