@@ -212,6 +212,10 @@ class FakeAlpaca:
         self.latest: dict[str, tuple[datetime, Decimal]] = {}  # symbol -> latest minute bar
         self.data_page_limit: int | None = None  # smaller pages to exercise the SDK's paging
         self.account_number = "PA0FAKE00000"  # Alpaca's paper accounts start with "PA"
+        #: Alpaca reserves a position's shares for its open sell orders and refuses a sell
+        #: beyond the rest ("insufficient qty available"); off by default (older tests sell
+        #: without a position).
+        self.reserve_sell_quantity = False
         self._faults: list[Fault] = []
         self._lock = threading.RLock()
         self._clock = datetime.now(UTC).replace(microsecond=0)
@@ -481,6 +485,15 @@ class FakeAlpaca:
                 raise _HttpError(422, 40010001, "oco limit_price must equal take_profit")
             legs = legs[1:]
         leg_terms = [{"type": leg["type"], **self._terms(str(leg["type"]), leg)} for leg in legs]
+        if self.reserve_sell_quantity and side == "sell" and order_class != "bracket":
+            available = self._available(str(body["symbol"]))
+            if qty > available:
+                raise _HttpError(
+                    403,
+                    40310000,
+                    f"insufficient qty available for order (requested: {_fmt(qty)}, "
+                    f"available: {_fmt(available)})",
+                )
         self._check_bracket_prices(order_class, side, terms, leg_terms, take_profit)
         now = self._tick()
         order = FakeOrder(
@@ -524,6 +537,16 @@ class FakeAlpaca:
             self._work(order, self.marks[order.symbol])
         return order
 
+    def _available(self, symbol: str) -> Decimal:
+        """Shares of `symbol` not held for open sell orders (a group's exits hold its
+        quantity once: legs are not counted apart from their parent)."""
+        held = self.positions.get(symbol, (Decimal(0), Decimal(0)))[0]
+        for order in self.orders.values():
+            selling = order.symbol == symbol and order.side == "sell" and order.open
+            if selling and order.parent is None:
+                held -= order.qty - order.filled_qty
+        return max(held, Decimal(0))
+
     def _add(self, order: FakeOrder) -> None:
         self.orders[order.id] = order
         self.by_client_id[order.client_order_id] = order.id
@@ -546,6 +569,15 @@ class FakeAlpaca:
         terms = {f: Decimal(str(body[f])) for f in given}
         if any(v <= 0 for v in terms.values()):
             raise _HttpError(422, 40010001, "prices and trails must be > 0")
+        for name in ("limit_price", "stop_price", "trail_price"):
+            price = terms.get(name)
+            if price is not None and price % (Decimal("0.01") if price >= 1 else Decimal("0.0001")):
+                raise _HttpError(
+                    422,
+                    42210000,
+                    f"invalid {name} {price}: sub-penny increment does not "
+                    "fulfill minimum pricing criteria",
+                )
         return {f: terms.get(f) for f in _PRICE_FIELDS}
 
     @staticmethod

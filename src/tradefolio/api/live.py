@@ -13,7 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 from tradefolio.backtest.config import BacktestConfig
-from tradefolio.backtest.runner import allocation_policy, build_plan_strategy, build_sizing
+from tradefolio.backtest.runner import (
+    allocation_policy,
+    build_plan_strategy,
+    build_sizing,
+    build_strategy,
+    entry_sizer,
+    exits_note,
+    protective_exits,
+)
 from tradefolio.live.session import LiveSession, SessionMessages, SessionOptions, TradingSetup
 from tradefolio.live.strategy import Account, IntentSource, PolicySource
 
@@ -44,22 +52,15 @@ def _policy(config: BacktestConfig) -> Callable[[Account], IntentSource] | None:
     return source
 
 
-def _notes(config: BacktestConfig) -> tuple[str, ...]:
-    if all(v is None for v in (config.stop_loss, config.take_profit, config.trailing_stop)):
-        return ()
-    # issue 14: the live trader does not place protective orders yet (backtest does)
-    return (
-        "note: live places no protective orders yet (--stop-loss / --take-profit / "
-        "--trailing-stop act in backtest only); the risk sizer sizes from a notional "
-        f"{config.sizing_stop:g} stop",
-    )
-
-
 def trading_setup(config: BacktestConfig) -> TradingSetup:
-    """`config`'s strategy, sizing, costs and cash as a live session trades them."""
+    """`config`'s strategy, sizing, protective exits, costs and cash as a live session
+    trades them (the exits act in live as in the backtest)."""
     return TradingSetup(
         settings=config.model_dump(),
         strategy=lambda: build_plan_strategy(config, "live"),
+        replay_strategy=lambda: build_strategy(config),
+        entries=entry_sizer(config),
+        exits=protective_exits(config),
         sizing=lambda closes, benchmark: build_sizing(config, closes, benchmark),
         uses_benchmark=config.uses_benchmark,
         history_needed=_history_needed(config),
@@ -69,9 +70,10 @@ def trading_setup(config: BacktestConfig) -> TradingSetup:
         commission_per_share=config.commission_per_share,
         commission_min=config.commission_min,
         slippage_bps=config.slippage_bps,
-        notes=_notes(config),
         commission_fixed=config.fixed_cost,
         policy=_policy(config),
+        # The protective orders every filled entry got, as the backtest says it.
+        end_notes=(exits_note(config),),
     )
 
 

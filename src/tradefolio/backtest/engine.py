@@ -30,7 +30,6 @@ ledger is exact (integer micro-units); the equity curve is rebuilt afterwards, v
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -43,11 +42,17 @@ import pandas as pd
 
 from tradefolio.backtest.costs import NO_COSTS, CostModel
 from tradefolio.backtest.ledger import MICRO, Fill, Ledger, Side, from_micro, to_micro
-from tradefolio.backtest.matching import NO_SLIP, SLIP_TO_LIMIT, Resting, match, trail
 from tradefolio.backtest.metrics import Metrics, compute_metrics
 from tradefolio.data.panel import PriceField, PricePanel
 from tradefolio.errors import DataError, InvalidParameter, StrategyError
-from tradefolio.execution.events import BarContext, EventStrategy, Position, warmup_of
+from tradefolio.execution.events import (
+    BarContext,
+    EventStrategy,
+    Position,
+    strategy_error,
+    warmup_of,
+)
+from tradefolio.execution.matching import Resting, match, slipped, trail
 from tradefolio.execution.money import micro_array
 from tradefolio.execution.orders import (
     NO_EXITS,
@@ -453,10 +458,7 @@ class _Run:
                 trail(resting, int(closes[bar, column]))
             return
         side: Side = order.side
-        if slip != NO_SLIP:
-            price = self.costs.fill_price_micro(price, side)
-            if slip == SLIP_TO_LIMIT:
-                price = min(price, resting.limit) if side == "buy" else max(price, resting.limit)
+        price = slipped(resting, price, slip, self.costs)
         if side == "sell":
             quantity = min(order.quantity, self.ledger.positions.get(column, 0))
         else:
@@ -663,13 +665,8 @@ class _Run:
             except RebalanceFailed:
                 raise  # the allocation policy's own stop (`--on-solver-failure stop`)
             except Exception as exc:  # the user's code: report where, with its traceback
-                where = f" while handling {context.last_symbol}" if context.last_symbol else ""
-                own = exc.__traceback__.tb_next if exc.__traceback__ else None  # not the engine's
-                trace = "".join(traceback.format_exception(type(exc), exc, own)).rstrip()
-                raise StrategyError(
-                    f"strategy {strategy.name} raised {type(exc).__name__} at bar {bar} "
-                    f"({self.days[bar]}){where}: {exc}",
-                    trace,
+                raise strategy_error(
+                    strategy.name, exc, bar, self.days[bar], context.last_symbol
                 ) from exc
             pending = context
 
@@ -755,7 +752,7 @@ def run_backtest(
     decision bar). `opens`, when given, are the fill prices of market orders; `highs` and
     `lows` the bar ranges resting orders are matched against (missing ones: the close,
     decided by `PricePanel.field`). `exits` are the protective orders placed on every
-    entry's fill (see `backtest.matching` for how they trigger).
+    entry's fill (see `execution.matching` for how they trigger).
 
     `strategy` is vectorised (`plan`) or event-driven (`on_bar`, see
     `execution.events`); `form="auto"` uses `plan` when the strategy has both. A raising

@@ -217,6 +217,21 @@ def protective_exits(config: BacktestConfig) -> ProtectiveExits:
     )
 
 
+def exits_note(config: BacktestConfig) -> str:
+    """One line saying which protective orders every entry gets (or that none are)."""
+    parts = []
+    if config.placed_stop is not None:
+        parts.append(f"stop at fill x (1 - {config.placed_stop:g})")
+    if config.take_profit is not None:
+        parts.append(f"take-profit at fill x (1 + {config.take_profit:g})")
+    if config.trailing_stop is not None:
+        parts.append(f"trailing stop {config.trailing_stop:g} below the best close")
+    note = "exits on sized entries: " + (", ".join(parts) if parts else "none placed")
+    if config.no_stop and config.risk_sized:
+        note += f" (--no-stop: the risk sizer sized from a notional {config.sizing_stop:g} stop)"
+    return note
+
+
 def run_config(
     config: BacktestConfig,
     closes: pd.DataFrame,
@@ -262,6 +277,7 @@ __all__ = [
     "build_strategy",
     "cost_model",
     "entry_sizer",
+    "exits_note",
     "protective_exits",
     "run_config",
 ]

@@ -17,6 +17,7 @@ from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.engine import BacktestResult
 from tradefolio.backtest.metric_registry import HEADLINE_PERCENT
 from tradefolio.backtest.metrics import Metrics
+from tradefolio.backtest.runner import exits_note
 from tradefolio.cli.common import stdout_console
 from tradefolio.reporting.rebalances import rebalance_summary, rebalance_table
 
@@ -125,21 +126,6 @@ def exits_json(config: BacktestConfig) -> dict[str, Any]:
         "trailing_stop": config.trailing_stop,
         "sizing_stop": config.sizing_stop if config.risk_sized else None,
     }
-
-
-def exits_note(config: BacktestConfig) -> str:
-    """One line saying which protective orders every entry gets (or that none are)."""
-    parts = []
-    if config.placed_stop is not None:
-        parts.append(f"stop at fill x (1 - {config.placed_stop:g})")
-    if config.take_profit is not None:
-        parts.append(f"take-profit at fill x (1 + {config.take_profit:g})")
-    if config.trailing_stop is not None:
-        parts.append(f"trailing stop {config.trailing_stop:g} below the best close")
-    note = "exits on sized entries: " + (", ".join(parts) if parts else "none placed")
-    if config.no_stop and config.risk_sized:
-        note += f" (--no-stop: the risk sizer sized from a notional {config.sizing_stop:g} stop)"
-    return note
 
 
 __all__ = [

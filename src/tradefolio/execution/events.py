@@ -18,6 +18,7 @@ every strategy, vectorised or event-driven; `warmup_of` reads it (1 when not dec
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -26,7 +27,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from tradefolio.errors import InvalidParameter
+from tradefolio.errors import InvalidParameter, StrategyError
 from tradefolio.execution.orders import Order
 from tradefolio.execution.strategy import Enter, Exit, Intent, MinimumBuy, Rebalance
 
@@ -53,6 +54,19 @@ class EventStrategy(Protocol):
     def on_bar(self, context: BarContext) -> None:
         """Decide at the close of `context.bar`; intents and orders act from the next bar."""
         ...
+
+
+def strategy_error(
+    name: str, exc: Exception, bar: int, day: date, symbol: str | None
+) -> StrategyError:
+    """A user's strategy raised at `bar`: one `StrategyError` naming the bar, the symbol it
+    was handling and carrying the strategy's own traceback (not the engine's frames)."""
+    where = f" while handling {symbol}" if symbol else ""
+    own = exc.__traceback__.tb_next if exc.__traceback__ else None
+    trace = "".join(traceback.format_exception(type(exc), exc, own)).rstrip()
+    return StrategyError(
+        f"strategy {name} raised {type(exc).__name__} at bar {bar} ({day}){where}: {exc}", trace
+    )
 
 
 def warmup_of(strategy: object) -> int:
@@ -200,4 +214,4 @@ class BarContext:
         return self._intents, self._orders, self._cancels, self._replacements
 
 
-__all__ = ["BarContext", "EventStrategy", "Position", "warmup_of"]
+__all__ = ["BarContext", "EventStrategy", "Position", "strategy_error", "warmup_of"]

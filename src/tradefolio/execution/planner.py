@@ -3,7 +3,8 @@
     intents + holdings + working orders + prices + cash + sizer + costs  ->  orders
 
 One function, `plan_bar`, owns the rules both engines follow (the backtest engine calls it
-for every bar with intents; the live trader is meant to call it with its journal's state):
+for every bar with intents; the live trader calls it with its journal's state, its risk
+engine as `admit`):
 
 1. Sizing equity `E` is given by the caller, computed once before the bar's trades.
 2. `Exit(s)`: sell the whole position (held units net of working sells). An `Exit` while
@@ -11,6 +12,8 @@ for every bar with intents; the live trader is meant to call it with its journal
 3. `Rebalance(weights)`: the rebalance sizer gives every held or targeted symbol a target
    (a `Rebalance` with `shares`: exactly those units, `TargetShares`); sells first
    (universe order), then buys (universe order) with the cash the sells free.
+   A symbol with a working order in a direction gets no second order in that direction
+   (open orders count as exposure: a resting buy is never sized again).
 4. `Enter(s)` (universe order as given): ignored while the symbol is held *or has a working
    order* (open orders count as exposure, so a slow fill is never doubled). The sizer is
    asked `size(SizingRequest(s, p, E, cash, 0))` with the cash free *now* (after the bar's
@@ -19,6 +22,12 @@ for every bar with intents; the live trader is meant to call it with its journal
    0 with no retry later. When the cash cannot pay for one unit at the reference price the
    sizer is not even asked. An `Enter` with a `limit_price` is sized, and its cash held,
    at the limit (a limit fill has no slippage and is never above it).
+
+`admit` (optional) sees every order as it is planned and may refuse it (the live risk
+engine): a refused order is left out and moves neither cash nor position, so the orders
+after it are planned as if it had never been asked for. `BarState.sell_proceeds_fund_buys`
+False keeps a sell's proceeds out of the free cash (a remote venue, where a sell may not
+fill this bar).
 
 Money is in integer micro-units (`execution.money`); the free cash the planner tracks
 moves by each planned order's exact cost, so a plan never spends cash it does not have.
@@ -69,6 +78,7 @@ class BarState:
     equity_micro: int
     universe: Sequence[str] = ()
     working: Mapping[str, int] = field(default_factory=dict)
+    sell_proceeds_fund_buys: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +112,23 @@ def whole_units(target: Quantity, symbol: str) -> int:
 class _Planner:
     """One bar's planning state (free cash and positions move with each planned order)."""
 
-    __slots__ = ("cash", "costs", "equity", "held", "holdings_get", "orders", "state", "unpriced")
+    __slots__ = (
+        "admit",
+        "cash",
+        "costs",
+        "equity",
+        "held",
+        "holdings_get",
+        "orders",
+        "state",
+        "unpriced",
+    )
 
-    def __init__(self, state: BarState, costs: CostModel) -> None:
+    def __init__(
+        self, state: BarState, costs: CostModel, admit: Callable[[PlannedOrder], bool] | None
+    ) -> None:
         self.state = state
+        self.admit = admit
         self.holdings_get = state.holdings.get
         self.costs = costs
         self.cash = state.cash_micro
@@ -129,20 +152,30 @@ class _Planner:
             position=float(position),
         )
 
+    def place(self, order: PlannedOrder) -> bool:
+        """Add `order` unless `admit` refuses it."""
+        if self.admit is not None and not self.admit(order):
+            return False
+        self.orders.append(order)
+        return True
+
     def sell(self, symbol: str, quantity: int, price: int, reason: Reason) -> None:
         fill = self.costs.fill_price_micro(price, "sell")
-        self.cash += quantity * fill - self.costs.commission_micro(quantity, fill, "sell")
+        if not self.place(PlannedOrder(symbol, "sell", quantity, fill, reason)):
+            return
+        if self.state.sell_proceeds_fund_buys:
+            self.cash += quantity * fill - self.costs.commission_micro(quantity, fill, "sell")
         self.held[symbol] = self.position(symbol) - quantity
-        self.orders.append(PlannedOrder(symbol, "sell", quantity, fill, reason))
 
-    def buy(self, symbol: str, wanted: int, price: int, reason: Reason) -> None:
-        fill = self.costs.fill_price_micro(price, "buy")
+    def buy(self, symbol: str, wanted: int, price: int, reason: Reason, limit: int = 0) -> None:
+        fill = price if limit else self.costs.fill_price_micro(price, "buy")
         quantity = self.costs.affordable_quantity(wanted, fill, self.cash)
         if quantity <= 0:
             return
+        if not self.place(PlannedOrder(symbol, "buy", quantity, fill, reason, limit)):
+            return
         self.cash -= self.costs.buy_cost_micro(quantity, fill)
         self.held[symbol] = self.position(symbol) + quantity
-        self.orders.append(PlannedOrder(symbol, "buy", quantity, fill, reason))
 
     def exit(self, symbol: str) -> None:
         quantity = self.position(symbol) + min(0, self.state.working.get(symbol, 0))
@@ -166,8 +199,11 @@ class _Planner:
             raise DataError(f"rebalance targets {unknown[0]!r}, which is not in the prices")
         sizer = rebalance_target_sizer(intent, factory)
         prices = self.state.prices
+        working = self.state.working
         held_now = [s for s in self.state.universe if self.position(s) > 0]
         for symbol in held_now:
+            if working and working.get(symbol, 0) < 0:
+                continue  # a sell is working already
             price = prices.get(symbol)
             if price is None:
                 self.unpriced += 1
@@ -179,6 +215,8 @@ class _Planner:
             if target < held:
                 self.sell(symbol, held - target, price, "rebalance")
         for symbol in sorted((s for s, w in weights.items() if w > 0), key=rank.__getitem__):
+            if working and working.get(symbol, 0) > 0:
+                continue  # a buy is working already
             price = prices.get(symbol)
             if price is None:
                 self.unpriced += 1
@@ -203,14 +241,7 @@ class _Planner:
         target = whole_units(sizer.size(self.request(symbol, price, 0)), symbol)
         if target <= 0:
             return
-        if not limit_micro:
-            self.buy(symbol, target, price, "enter")
-            return
-        quantity = self.costs.affordable_quantity(target, price, self.cash)
-        if quantity > 0:
-            self.cash -= self.costs.buy_cost_micro(quantity, price)
-            self.held[symbol] = self.position(symbol) + quantity
-            self.orders.append(PlannedOrder(symbol, "buy", quantity, price, "enter", price))
+        self.buy(symbol, target, price, "enter", limit_micro)
 
 
 def plan_bar(
@@ -219,13 +250,14 @@ def plan_bar(
     sizer: PositionSizer,
     costs: CostModel,
     rebalance_sizer: Callable[[Mapping[str, float]], PositionSizer],
+    admit: Callable[[PlannedOrder], bool] | None = None,
 ) -> BarPlan:
     """The bar's orders for `intents` (see the module docstring for the rules).
 
     Intents are taken in the order exits, rebalances, entries whatever order they come in
     (within a kind, in the order given).
     """
-    planner = _Planner(state, costs)
+    planner = _Planner(state, costs, admit)
     exits: list[str] = []
     rebalances: list[Rebalance] = []
     entries: list[tuple[str, int]] = []

@@ -1,33 +1,53 @@
 """Bar feeds for the live trader.
 
-`ReplayFeed` replays a close-price panel (a prices file, or the bundled sample) bar by bar:
-the default, so `tradefolio live --paper` runs offline. It can start after a given bar (a
-resumed session continues after the journal's last processed bar) and throttle to at most
-`speed` bars per second. A session over a replay ends by itself after the last bar.
+`ReplayFeed` replays a price panel (a prices file, or the bundled sample) bar by bar: the
+default, so `tradefolio live --paper` runs offline. A bar's `prices` are the prices its
+orders are decided and filled at: the opens when the file has them, else the closes (as
+the backtest's reference price); `ranges` carry each symbol's open, high, low and close
+(`PricePanel.field`: open = high = low = close where only closes exist) for matching the
+orders that rest (stops, limits, trailing stops) as the backtest does. It can start after
+a given bar (a resumed session continues after the journal's last processed bar) and
+throttle to at most `speed` bars per second. A session over a replay ends by itself after
+the last bar.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 
+from tradefolio.data.panel import PricePanel
 from tradefolio.errors import InvalidParameter
+
+#: One symbol's bar: open, high, low, close (exact decimals of the file's numbers).
+Range = tuple[Decimal, Decimal, Decimal, Decimal]
 
 
 @dataclass(frozen=True, slots=True)
 class Bar:
-    """One bar: its date, the closes of every symbol that has one (exact decimals of the
-    file's numbers) and the history *before* it (what a decision on this bar may see)."""
+    """One bar: its date, the reference price (open, else close) of every symbol that has
+    one (exact decimals of the file's numbers), the closes *before* it (what a decision on
+    this bar may see) and, where known, every symbol's open/high/low/close (`range_of`)."""
 
     day: date
     prices: dict[str, Decimal]
     history: pd.DataFrame
+    ranges: Mapping[str, Range] = field(default_factory=dict)
+
+    def range_of(self, symbol: str) -> Range:
+        """`symbol`'s open, high, low, close on this bar (all its price when not known)."""
+        found = self.ranges.get(symbol)
+        if found is not None:
+            return found
+        price = self.prices[symbol]
+        return price, price, price, price
 
 
 def to_decimal(value: float) -> Decimal:
@@ -36,7 +56,8 @@ def to_decimal(value: float) -> Decimal:
 
 
 class ReplayFeed:
-    """Replays `prices` (DatetimeIndex of sessions, one column per symbol)."""
+    """Replays `prices` (closes: DatetimeIndex of sessions, one column per symbol), or the
+    bars of `panel` (its closes are `prices`)."""
 
     def __init__(
         self,
@@ -44,6 +65,7 @@ class ReplayFeed:
         *,
         speed: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        panel: PricePanel | None = None,
     ) -> None:
         if speed is not None and not (math.isfinite(speed) and speed > 0):
             raise InvalidParameter(f"--speed must be > 0 bars per second, got {speed}")
@@ -53,8 +75,17 @@ class ReplayFeed:
         self.speed = speed
         self._sleep = sleep
         self._days = [pd.Timestamp(ts).date() for ts in prices.index]
-        self._values = prices.to_numpy(dtype="float64")
         self._symbols = [str(c) for c in prices.columns]
+        self._column_of = {symbol: j for j, symbol in enumerate(self._symbols)}
+        self._ranges: tuple[np.ndarray, ...] | None = None
+        if panel is not None and any(
+            getattr(panel, name) is not None for name in ("open", "high", "low")
+        ):
+            self._ranges = tuple(
+                panel.field(name).to_numpy(dtype="float64")
+                for name in ("open", "high", "low", "close")
+            )
+        self._values = prices.to_numpy(dtype="float64") if self._ranges is None else self._ranges[0]
 
     @property
     def symbols(self) -> list[str]:
@@ -85,9 +116,18 @@ class ReplayFeed:
                 for column, symbol in enumerate(self._symbols)
                 if math.isfinite(row[column]) and row[column] > 0
             }
-            yield Bar(self._days[position], prices, self.prices.iloc[:position])
+            ranges: dict[str, Range] = {}
+            if self._ranges is not None:
+                rows = [values[position] for values in self._ranges]
+                for symbol in prices:
+                    column = self._column_of[symbol]
+                    cells = [row[column] for row in rows]
+                    if all(math.isfinite(c) and c > 0 for c in cells):
+                        o, h, low, c = (to_decimal(cell) for cell in cells)
+                        ranges[symbol] = (o, h, low, c)
+            yield Bar(self._days[position], prices, self.prices.iloc[:position], ranges)
             if self.speed is not None:
                 self._sleep(1.0 / self.speed)
 
 
-__all__ = ["Bar", "ReplayFeed", "to_decimal"]
+__all__ = ["Bar", "Range", "ReplayFeed", "to_decimal"]

@@ -159,7 +159,9 @@ _MIGRATIONS: dict[int, str] = {
     """,
     # Order terms (issue 14): every order journaled before submit with the type, prices,
     # time in force, its entry (`parent_id`) and one-cancels-other group, so a restarted
-    # trader resends and reconciles a protective exit exactly as it was planned. Orders of
+    # trader resends and reconciles a protective exit exactly as it was planned, and the
+    # order's `role` (why the trader placed it: `ROLES`); a fill's `bar` is the bar the
+    # trader recorded it on (a protective exit fills bars after it was placed). Orders of
     # older journals were DAY market orders: the defaults say so.
     4: """
     ALTER TABLE orders ADD COLUMN type TEXT NOT NULL DEFAULT 'market';
@@ -170,9 +172,18 @@ _MIGRATIONS: dict[int, str] = {
     ALTER TABLE orders ADD COLUMN time_in_force TEXT NOT NULL DEFAULT 'day';
     ALTER TABLE orders ADD COLUMN parent_id TEXT;
     ALTER TABLE orders ADD COLUMN oco_group TEXT;
+    ALTER TABLE orders ADD COLUMN role TEXT NOT NULL DEFAULT '';
+    ALTER TABLE fills ADD COLUMN bar TEXT;
     CREATE INDEX orders_by_parent ON orders(parent_id) WHERE parent_id IS NOT NULL;
     """,
 }
+
+#: Roles of journaled orders: the planner's (`enter`, `exit`, `rebalance`), a strategy's
+#: own order (`strategy`), and protective exits (`stop`, `take`, `trail`, or `child`: a
+#: strategy's bracket child), placed once their entry (`parent_id`) has filled.
+ROLES = ("enter", "exit", "rebalance", "strategy", "stop", "take", "trail", "child")
+#: The roles whose filled buys get the session's protective exits.
+PROTECTED_ROLES = ("enter", "strategy")
 
 #: Quantum of derived, informational prices (average prices); the ledger itself is exact.
 PRICE_QUANTUM = Decimal("1e-10")
@@ -240,6 +251,8 @@ class PlannedOrder(OrderTerms):
     reason: str = ""
     #: What the risk engine counted against the day (quantity x price); None if not known.
     risk_notional: Decimal | None = None
+    #: Why the trader placed it (`ROLES`; '' for orders journaled without one).
+    role: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -775,8 +788,8 @@ class Journal:
             db.executemany(
                 "INSERT INTO orders(client_order_id, bar, symbol, side, quantity, status, "
                 "created_at, updated_at, risk_notional, type, limit_price, stop_price, "
-                "trail_percent, trail_amount, time_in_force, parent_id, oco_group) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "trail_percent, trail_amount, time_in_force, parent_id, oco_group, role) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         o.client_order_id,
@@ -796,6 +809,7 @@ class Journal:
                         o.time_in_force.value,
                         o.parent_id,
                         o.oco_group,
+                        o.role,
                     )
                     for o in orders
                 ],
@@ -879,10 +893,10 @@ class Journal:
         if self._version >= 4:
             terms = (
                 "type, limit_price, stop_price, trail_percent, trail_amount, time_in_force, "
-                "parent_id, oco_group"
+                "parent_id, oco_group, role"
             )
         else:
-            terms = "'market', NULL, NULL, NULL, NULL, 'day', NULL, NULL"
+            terms = "'market', NULL, NULL, NULL, NULL, 'day', NULL, NULL, ''"
         return self._BASE_COLUMNS + terms
 
     @staticmethod
@@ -907,6 +921,7 @@ class Journal:
             time_in_force=TimeInForce(row[16]),
             parent_id=row[17],
             oco_group=row[18],
+            role=row[19],
         )
 
     def order(self, client_order_id: str) -> JournalOrder | None:
@@ -930,6 +945,38 @@ class Journal:
         rows = self._db.execute(
             f"SELECT {self._order_columns} FROM orders INDEXED BY orders_live "
             "WHERE status NOT IN ('denied', 'filled', 'canceled', 'rejected') ORDER BY seq"
+        )
+        return [self._order(row) for row in rows]
+
+    def children_of(self, parent_id: str) -> list[JournalOrder]:
+        """The protective exits journaled for the entry `parent_id` (index on parent)."""
+        rows = self._db.execute(
+            f"SELECT {self._order_columns} FROM orders INDEXED BY orders_by_parent "
+            "WHERE parent_id = ? ORDER BY seq",
+            (parent_id,),
+        )
+        return [self._order(row) for row in rows]
+
+    def sold_after(self, symbol: str, seq: int) -> bool:
+        """Whether a sell of `symbol` that is not a protective exit was journaled after the
+        order `seq` (an exit of the position that order opened)."""
+        row = self._db.execute(
+            "SELECT 1 FROM orders WHERE symbol = ? AND side = 'sell' AND seq > ? "
+            "AND parent_id IS NULL AND status != 'denied' LIMIT 1",
+            (symbol, seq),
+        ).fetchone()
+        return row is not None
+
+    def unprotected_entries(self) -> list[JournalOrder]:
+        """Finished buys of a protected role with a fill and no exits journaled yet (what
+        a restart must still protect). One scan, at start."""
+        if self._version < 4:
+            return []
+        rows = self._db.execute(
+            f"SELECT {self._order_columns} FROM orders o WHERE role IN ('enter', 'strategy') "
+            "AND side = 'buy' AND status IN ('filled', 'canceled') AND filled_quantity != '0' "
+            "AND NOT EXISTS (SELECT 1 FROM orders c INDEXED BY orders_by_parent "
+            "WHERE c.parent_id = o.client_order_id) ORDER BY seq"
         )
         return [self._order(row) for row in rows]
 
@@ -1040,13 +1087,15 @@ class Journal:
         status: OrderStatus,
         broker_order_id: str | None,
         at: datetime | None = None,
+        bar: date | None = None,
     ) -> Fill | None:
         """Bring an order up to the broker's cumulative execution report, atomically.
 
         The new fill is the difference between the reported and recorded cumulative
         quantity, notional and commission, so applying the same report twice records
         nothing the second time, and a fill's id (`<client id>#<cumulative qty>`) is unique.
-        Cash and the position move in the same transaction. Returns the new fill, if any.
+        Cash and the position move in the same transaction. `bar`: the bar the fill is
+        recorded on (None: not known, e.g. found at startup). Returns the new fill, if any.
         """
         with self.transaction() as db:
             current = self.order(client_order_id)
@@ -1074,21 +1123,30 @@ class Journal:
                     commission=commission,
                     at=at or utc_now(),
                 )
-                db.execute(
-                    "INSERT INTO fills(fill_id, client_order_id, symbol, side, quantity, price, "
-                    "notional, commission, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        fill.fill_id,
-                        client_order_id,
-                        fill.symbol,
-                        fill.side.value,
-                        dec(delta_quantity),
-                        dec(price),
-                        dec(notional),
-                        dec(commission),
-                        _ts(fill.at),
-                    ),
+                values = (
+                    fill.fill_id,
+                    client_order_id,
+                    fill.symbol,
+                    fill.side.value,
+                    dec(delta_quantity),
+                    dec(price),
+                    dec(notional),
+                    dec(commission),
+                    _ts(fill.at),
                 )
+                if self._version >= 4:
+                    db.execute(
+                        "INSERT INTO fills(fill_id, client_order_id, symbol, side, quantity, "
+                        "price, notional, commission, at, bar) VALUES "
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*values, None if bar is None else bar.isoformat()),
+                    )
+                else:
+                    db.execute(
+                        "INSERT INTO fills(fill_id, client_order_id, symbol, side, quantity, "
+                        "price, notional, commission, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        values,
+                    )
                 db.execute(
                     "UPDATE orders SET filled_quantity = ?, fill_notional = ?, commission = ? "
                     "WHERE client_order_id = ?",
@@ -1208,6 +1266,8 @@ __all__ = [
     "BROKER_HOLDS_ID",
     "FOLLOW_UP_EXIT",
     "NOT_FOUND",
+    "PROTECTED_ROLES",
+    "ROLES",
     "SCHEMA_VERSION",
     "Journal",
     "JournalDamaged",

@@ -233,6 +233,8 @@ class JournalOrder(OrderTerms):
     fill_notional: Decimal
     commission: Decimal
     seq: int
+    #: Why the trader placed it (`journal.ROLES`; '' for an order of an older journal).
+    role: str = ""
 
     def request(self) -> OrderRequest:
         """The request that (re)sends this order under its client id, with its terms."""

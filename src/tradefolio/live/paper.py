@@ -2,7 +2,13 @@
 
 It fills market orders at the feed's current mark (the price of the bar the trader is
 acting on: the bar after the one whose close produced the signal, like the backtest) plus
-slippage, and charges commission with `CostModel`. Its orders, positions and cash live in
+slippage, and charges commission with `CostModel`. Orders that rest — limit, stop,
+stop-limit, trailing stop, DAY or GTC, OCO groups — are matched against each bar's open,
+high, low and close (`match_bar`, called once the bar's market orders are in) with the
+backtest's own matching (`tradefolio.execution.matching`): same trigger and fill prices,
+same slippage rule, a protective exit (`parent_id`) active from the bar after it was
+placed, a trailing stop's level starting from its entry's fill price, and an OCO group's
+other orders canceled when one fills. Its orders, positions and cash live in
 `paper_*` tables, in transactions of their own — separate from the journal's — so the crash
 windows between "journaled", "accepted by the venue" and "fill recorded" are as real as with
 a remote broker, and a paper account survives restarts.
@@ -29,19 +35,22 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from tradefolio.errors import InvalidParameter
 from tradefolio.execution.costs import CostModel as ExecutionCosts
+from tradefolio.execution.matching import Resting, match, slipped, trail
+from tradefolio.execution.money import MICRO, from_micro, round_micro, to_micro
+from tradefolio.execution.orders import Order, OrderType, TimeInForce
 from tradefolio.live.broker import (
     BrokerAccount,
     BrokerPosition,
     DuplicateClientOrderId,
     OrderRejected,
 )
+from tradefolio.live.feed import Range
 from tradefolio.live.journal import begin_immediate, dec
 from tradefolio.live.orders import BrokerOrder, OrderRequest, OrderStatus, Side
-
-_BPS = Decimal(10_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +68,11 @@ class CostModel:
     commission_fixed: Decimal = Decimal(0)
     _commission: ExecutionCosts = field(init=False, repr=False, compare=False)
 
+    @property
+    def model(self) -> ExecutionCosts:
+        """The one cost model these parameters are (`tradefolio.execution.costs`)."""
+        return self._commission
+
     def __post_init__(self) -> None:
         for name in (
             "commission_bps",
@@ -73,18 +87,38 @@ class CostModel:
             commission_bps=self.commission_bps,
             commission_per_share=self.commission_per_share,
             commission_min=self.commission_min,
+            slippage_bps=self.slippage_bps,
             commission_fixed=self.commission_fixed,
         )
         object.__setattr__(self, "_commission", commission)
 
     def fill_price(self, mark: Decimal, side: Side) -> Decimal:
-        """Mark moved against the order by the slippage."""
-        return mark * (1 + side.sign * self.slippage_bps / _BPS)
+        """Mark moved against the order by the slippage, rounded half-even to the
+        micro-unit (the cost model's one rounding rule, as the backtest's fills)."""
+        return self._commission.fill_price(mark, side.value)
 
     def commission(self, quantity: Decimal, notional: Decimal, side: Side = Side.BUY) -> Decimal:
         """Commission of one fill (a sell's never exceeds its proceeds)."""
         return self._commission.commission(quantity, notional, side.value)
 
+
+#: Columns of `paper_orders` added with order terms (a paper venue of an older journal gets
+#: them on open; its orders were DAY market orders).
+_TERM_COLUMNS = (
+    ("type", "TEXT NOT NULL DEFAULT 'market'"),
+    ("limit_price", "TEXT"),
+    ("stop_price", "TEXT"),
+    ("trail_percent", "TEXT"),
+    ("trail_amount", "TEXT"),
+    ("time_in_force", "TEXT NOT NULL DEFAULT 'day'"),
+    ("parent_id", "TEXT"),
+    ("oco_group", "TEXT"),
+    # matching state: a trailing stop's level and a stop-limit's trigger (micro-units)
+    ("level", "INTEGER NOT NULL DEFAULT 0"),
+    ("triggered", "INTEGER NOT NULL DEFAULT 0"),
+    # the last mark when the order arrived: it rests from that bar (a child: the next)
+    ("placed_mark", "TEXT"),
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS paper_account (
@@ -107,6 +141,7 @@ CREATE TABLE IF NOT EXISTS paper_orders (
 );
 CREATE INDEX IF NOT EXISTS paper_orders_open ON paper_orders(status)
     WHERE status IN ('submitted', 'partially_filled');
+CREATE TABLE IF NOT EXISTS paper_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS paper_positions (
     symbol TEXT PRIMARY KEY, quantity TEXT NOT NULL, cost TEXT NOT NULL
 );
@@ -115,6 +150,35 @@ CREATE TABLE IF NOT EXISTS paper_positions (
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else dec(value)
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _matching_order(order: OrderRequest) -> Order:
+    """The engine-neutral order the matching module reads (type, side and prices)."""
+    return Order(
+        order.client_order_id,
+        order.symbol,
+        order.side.value,
+        1,  # matching never reads the quantity
+        order.type,
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
+        trail_percent=order.trail_percent,
+        trail_amount=order.trail_amount,
+    )
+
+
+def _set_trail(resting: Resting, percent: Decimal | None, amount: Decimal | None) -> None:
+    resting.trail_percent = percent
+    if amount is not None:
+        resting.trail_amount = to_micro(amount)
 
 
 class PaperBroker:
@@ -147,6 +211,10 @@ class PaperBroker:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(paper_orders)")}
+            for name, declaration in _TERM_COLUMNS:
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE paper_orders ADD COLUMN {name} {declaration}")
             self._db.execute(
                 "INSERT OR IGNORE INTO paper_account(id, cash) VALUES (1, ?)", (dec(initial_cash),)
             )
@@ -172,7 +240,8 @@ class PaperBroker:
             )
             rows = self._db.execute(
                 "SELECT client_order_id FROM paper_orders "
-                "WHERE status IN ('submitted', 'partially_filled') ORDER BY seq"
+                "WHERE status IN ('submitted', 'partially_filled') AND type = 'market' "
+                "ORDER BY seq"
             ).fetchall()
             for (client_order_id,) in rows:
                 self._checkpoint("in_mark")
@@ -241,8 +310,9 @@ class PaperBroker:
     # -- Broker protocol ---------------------------------------------------------------------
 
     def submit(self, order: OrderRequest) -> BrokerOrder:
-        """Accept (and, with no fill delay, fill) a market order atomically (durable at once,
-        or with the enclosing `batch()`)."""
+        """Accept an order atomically (durable at once, or with the enclosing `batch()`):
+        a market order fills now (with no fill delay); any other rests until `match_bar`.
+        A trailing stop with a parent starts `trail` below the parent's fill price."""
         if order.quantity <= 0:
             raise OrderRejected(f"{order.client_order_id}: quantity must be > 0")
         if order.symbol not in self._marks:
@@ -256,9 +326,14 @@ class PaperBroker:
                     f"client_order_id must be unique: {order.client_order_id}"
                 )
             now = _now()
+            (placed_mark,) = self._db.execute(
+                "SELECT last_mark FROM paper_account WHERE id = 1"
+            ).fetchone()
             self._db.execute(
                 "INSERT INTO paper_orders(broker_order_id, client_order_id, symbol, side, "
-                "quantity, status, submitted_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "quantity, status, submitted_at, updated_at, type, limit_price, stop_price, "
+                "trail_percent, trail_amount, time_in_force, parent_id, oco_group, level, "
+                "placed_mark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     str(uuid.uuid4()),
                     order.client_order_id,
@@ -268,20 +343,49 @@ class PaperBroker:
                     OrderStatus.SUBMITTED.value,
                     now,
                     now,
+                    order.type.value,
+                    _text(order.limit_price),
+                    _text(order.stop_price),
+                    _text(order.trail_percent),
+                    _text(order.trail_amount),
+                    order.time_in_force.value,
+                    order.parent_id,
+                    order.oco_group,
+                    self._initial_level(order),
+                    placed_mark,
                 ),
             )
-            self._try_fill(order.client_order_id)
+            if order.type is OrderType.MARKET:
+                self._try_fill(order.client_order_id)
         result = self.get_order(order.client_order_id)
         assert result is not None
         return result
 
+    def _initial_level(self, order: OrderRequest) -> int:
+        """A trailing stop's first level (micro-units): `trail` from its parent's average
+        fill price when it has a filled parent here (the backtest trails from the entry's
+        fill), else 0 (it first moves with the close of its first active bar)."""
+        if order.type is not OrderType.TRAILING_STOP or order.parent_id is None:
+            return 0
+        row = self._db.execute(
+            "SELECT filled_quantity, fill_notional FROM paper_orders WHERE client_order_id = ?",
+            (order.parent_id,),
+        ).fetchone()
+        if row is None or Decimal(row[0]) == 0:
+            return 0
+        fill = round_micro(Decimal(row[1]) / Decimal(row[0]) * MICRO)
+        resting = Resting(_matching_order(order), 0, 0)
+        _set_trail(resting, order.trail_percent, order.trail_amount)
+        trail(resting, fill)
+        return resting.stop
+
     def _try_fill(self, client_order_id: str) -> None:
         row = self._db.execute(
-            "SELECT symbol, side, quantity, filled_quantity, fill_notional, commission, "
-            "marks_waited FROM paper_orders WHERE client_order_id = ?",
+            "SELECT symbol, side, quantity, filled_quantity, marks_waited FROM paper_orders "
+            "WHERE client_order_id = ?",
             (client_order_id,),
         ).fetchone()
-        symbol, side_text, quantity, filled, notional, commission, waited = row
+        symbol, side_text, quantity, filled, waited = row
         side = Side(side_text)
         if waited < self.fill_delay_marks or symbol not in self._marks:
             return
@@ -294,15 +398,32 @@ class PaperBroker:
             take = min(take, held)
         if take <= 0:
             if side is Side.SELL and not self.allow_short:
-                self._set_order(client_order_id, OrderStatus.REJECTED)
+                # nothing left to sell: refused, or (after fills) the rest canceled
+                done = OrderStatus.REJECTED if Decimal(filled) == 0 else OrderStatus.CANCELED
+                self._set_order(client_order_id, done)
             return
         price = self.costs.fill_price(self._marks[symbol], side)
+        self._book_fill(client_order_id, symbol, side, take, price, Decimal(quantity))
+
+    def _book_fill(
+        self,
+        client_order_id: str,
+        symbol: str,
+        side: Side,
+        take: Decimal,
+        price: Decimal,
+        quantity: Decimal,
+    ) -> None:
+        """One fill of `take` units at `price` (slipped already): order, position, cash."""
+        filled, notional, commission = self._db.execute(
+            "SELECT filled_quantity, fill_notional, commission FROM paper_orders "
+            "WHERE client_order_id = ?",
+            (client_order_id,),
+        ).fetchone()
         fill_notional = price * take
         fee = self.costs.commission(take, fill_notional, side)
         new_filled = Decimal(filled) + take
-        status = (
-            OrderStatus.FILLED if new_filled == Decimal(quantity) else OrderStatus.PARTIALLY_FILLED
-        )
+        status = OrderStatus.FILLED if new_filled == quantity else OrderStatus.PARTIALLY_FILLED
         self._db.execute(
             "UPDATE paper_orders SET filled_quantity = ?, fill_notional = ?, commission = ?, "
             "status = ?, updated_at = ? WHERE client_order_id = ?",
@@ -332,6 +453,104 @@ class PaperBroker:
             "UPDATE paper_account SET cash = ? WHERE id = 1", (dec(self._cash() + cash_change),)
         )
 
+    _RESTING_COLUMNS = (
+        "client_order_id, symbol, side, quantity, filled_quantity, type, limit_price, "
+        "stop_price, trail_percent, trail_amount, time_in_force, parent_id, oco_group, level, "
+        "triggered, placed_mark"
+    )
+
+    def match_bar(self, day: date, ranges: Mapping[str, Range]) -> None:
+        """The bar's range arrives after its market orders: every resting (non-market) order
+        active on `day` is matched against the symbol's open/high/low/close, oldest first,
+        exactly as the backtest engine matches it (`execution.matching`); one transaction.
+        Once-per-bar: a bar matched already (a resumed bar) is not matched again."""
+        (matched,) = self._db.execute(
+            "SELECT value FROM paper_meta WHERE key = 'last_match'"
+        ).fetchone() or (None,)
+        if matched is not None and day.isoformat() <= matched:
+            return
+        with self._atomic():
+            self._db.execute(
+                "INSERT INTO paper_meta(key, value) VALUES ('last_match', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (day.isoformat(),),
+            )
+            rows = self._db.execute(
+                f"SELECT {self._RESTING_COLUMNS} FROM paper_orders "
+                "WHERE status IN ('submitted', 'partially_filled') AND type != 'market' "
+                "ORDER BY seq"
+            ).fetchall()
+            for row in rows:
+                self._checkpoint("in_match")
+                self._match_one(day, ranges, row)
+
+    def _match_one(self, day: date, ranges: Mapping[str, Range], row: tuple[Any, ...]) -> None:
+        (cid, symbol, side_text, quantity, filled, kind, limit, stop, percent, amount, tif,
+         parent, group, level, triggered, placed) = row  # fmt: skip
+        still = self._db.execute(
+            "SELECT status FROM paper_orders WHERE client_order_id = ?", (cid,)
+        ).fetchone()[0]
+        if still not in ("submitted", "partially_filled"):
+            return  # canceled by an OCO peer's fill earlier in this bar
+        today = day.isoformat()
+        if placed is not None and (today < placed or (parent is not None and today <= placed)):
+            return  # a protective exit placed on this bar rests from the next one
+        request = OrderRequest(
+            cid, symbol, Side(side_text), Decimal(quantity), type=OrderType(kind),
+            limit_price=_decimal(limit), stop_price=_decimal(stop),
+            trail_percent=_decimal(percent), trail_amount=_decimal(amount),
+        )  # fmt: skip
+        bar = ranges.get(symbol)
+        if bar is not None:
+            resting = Resting(_matching_order(request), 0, 0, triggered=bool(triggered))
+            resting.stop = int(level) if request.type is OrderType.TRAILING_STOP else (
+                0 if stop is None else to_micro(Decimal(stop))
+            )  # fmt: skip
+            resting.limit = 0 if limit is None else to_micro(Decimal(limit))
+            _set_trail(resting, request.trail_percent, request.trail_amount)
+            o, h, low, c = (to_micro(value) for value in bar)
+            price, slip = match(resting, o, h, low, c)
+            if price is not None:
+                self._fill_resting(request, Decimal(filled), slipped(resting, price, slip,
+                                   self.costs.model), group)  # fmt: skip
+                return
+            if request.type is OrderType.TRAILING_STOP:
+                trail(resting, c)
+            self._db.execute(
+                "UPDATE paper_orders SET level = ?, triggered = ? WHERE client_order_id = ?",
+                (resting.stop, int(resting.triggered), cid),
+            )
+        if TimeInForce(tif) is TimeInForce.DAY:
+            self._set_order(cid, OrderStatus.CANCELED)  # a DAY order lives for one bar
+
+    def _fill_resting(
+        self, order: OrderRequest, filled: Decimal, price_micro: int, group: str | None
+    ) -> None:
+        """Fill a matched resting order at `price_micro` (a sell at most what is held, a buy
+        at most what the cash pays for: the rest is canceled), then cancel its OCO peers."""
+        cid, symbol, side = order.client_order_id, order.symbol, order.side
+        remaining = order.quantity - filled
+        if side is Side.SELL and not self.allow_short:
+            take = min(remaining, self._position(symbol)[0])
+        elif side is Side.BUY:
+            cash_micro = to_micro(self._cash())
+            take = Decimal(
+                self.costs.model.affordable_quantity(int(remaining), price_micro, cash_micro)
+            )
+        else:
+            take = remaining
+        if take > 0:
+            price = from_micro(price_micro)
+            self._book_fill(cid, symbol, side, take, price, order.quantity)
+        if take < remaining:
+            self._set_order(cid, OrderStatus.CANCELED)
+        if group is not None and take > 0:
+            self._db.execute(
+                "UPDATE paper_orders SET status = 'canceled', updated_at = ? WHERE oco_group = ? "
+                "AND client_order_id != ? AND status IN ('submitted', 'partially_filled')",
+                (_now(), group, cid),
+            )
+
     def _set_order(self, client_order_id: str, status: OrderStatus) -> None:
         self._db.execute(
             "UPDATE paper_orders SET status = ?, updated_at = ? WHERE client_order_id = ?",
@@ -359,13 +578,18 @@ class PaperBroker:
 
     _COLUMNS = (
         "client_order_id, broker_order_id, symbol, side, quantity, status, filled_quantity, "
-        "fill_notional, commission"
+        "fill_notional, commission, type, limit_price, stop_price, trail_percent, "
+        "trail_amount, time_in_force, parent_id, oco_group, level"
     )
 
     @staticmethod
-    def _report(row: tuple[str, ...]) -> BrokerOrder:
+    def _report(row: tuple[Any, ...]) -> BrokerOrder:
         filled = Decimal(row[6])
         notional = Decimal(row[7])
+        kind = OrderType(row[9])
+        stop = _decimal(row[11])
+        if kind is OrderType.TRAILING_STOP and row[17]:
+            stop = from_micro(int(row[17]))  # its current level
         return BrokerOrder(
             client_order_id=row[0],
             broker_order_id=row[1],
@@ -377,6 +601,14 @@ class PaperBroker:
             avg_fill_price=notional / filled if filled else None,
             commission=Decimal(row[8]),
             notional=notional,
+            type=kind,
+            limit_price=_decimal(row[10]),
+            stop_price=stop,
+            trail_percent=_decimal(row[12]),
+            trail_amount=_decimal(row[13]),
+            time_in_force=TimeInForce(row[14]),
+            parent_id=row[15],
+            oco_group=row[16],
         )
 
     def get_order(self, client_order_id: str) -> BrokerOrder | None:

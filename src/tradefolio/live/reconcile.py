@@ -7,8 +7,9 @@
    as CANCELED ("never reached the broker") only when the broker is *certain* it does not
    hold it (`certainly_absent`: a late-processed submit can still appear within the
    broker's acceptance window); until then it stays open, counted as working exposure, and
-   is listed as unresolved. An *acknowledged* order the broker does not know is a
-   difference.
+   is listed as unresolved. A protective exit not found stays pending: the trader sends
+   it (under its deterministic id) once it starts. An *acknowledged* order the broker does
+   not know is a difference.
 2. Open orders at the broker that the journal does not know are differences.
 3. Positions and cash must then agree (cash within `cash_tolerance`).
 
@@ -85,8 +86,9 @@ def reconcile(
         remote = broker.get_order(order.client_order_id)
         if remote is None:
             if order.status in UNRESOLVED_STATUSES:
-                if order.bar == resume_bar:
-                    continue
+                if order.bar == resume_bar or order.is_protective:
+                    continue  # looked up again and sent by the trader (a protective exit:
+                    # always, as long as its entry's position is held)
                 if certainly_absent(journal, broker, order):
                     journal.set_status(
                         order.client_order_id, OrderStatus.CANCELED, "never reached the broker"

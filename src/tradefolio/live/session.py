@@ -35,7 +35,11 @@ from typing import Any, Protocol
 import pandas as pd
 
 from tradefolio.data.market import load_benchmark, load_panel
+from tradefolio.data.panel import PricePanel
 from tradefolio.errors import BrokerError, DataError, InvalidParameter
+from tradefolio.execution.events import EventStrategy
+from tradefolio.execution.orders import NO_EXITS, ProtectiveExits
+from tradefolio.execution.sizing import PositionSizer
 from tradefolio.execution.sizing_policy import SizingPolicy
 from tradefolio.execution.strategy import Strategy, rebalance_sizer
 from tradefolio.live.alpaca import DATA_FEEDS, KEY_ENV, SECRET_ENV, AlpacaBroker, AlpacaMarketData
@@ -46,7 +50,13 @@ from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.polling_feed import PollingFeed
 from tradefolio.live.risk import RiskEngine, RiskLimits
 from tradefolio.live.settings import PRICES_KEY, differences, prices_fingerprint
-from tradefolio.live.strategy import Account, IntentSource, PlannedStrategy, RollingStrategy
+from tradefolio.live.strategy import (
+    Account,
+    EventSource,
+    IntentSource,
+    PlannedStrategy,
+    RollingStrategy,
+)
 from tradefolio.live.trader import LiveTrader, MarketSink
 
 DEFAULT_DB = Path("tradefolio-live.db")
@@ -95,6 +105,10 @@ class TradingSetup:
     `--portfolio` with model options, deciding at each rebalance on the account the
     session's journal holds (`account()` -> positions and cash), so it is bound to the
     journal once the run opens it.
+    `replay_strategy()` builds what a replay trades (an event-driven strategy too, called
+    bar by bar with the trader's book; `None`: `strategy()`), `entries` sizes an event-driven
+    strategy's entries, `exits` are the protective orders every filled entry gets, and
+    `end_notes` are said when the session's run ends.
     """
 
     settings: Mapping[str, Any]
@@ -110,6 +124,10 @@ class TradingSetup:
     notes: tuple[str, ...] = ()
     commission_fixed: float = 0.0
     policy: Callable[[Account], IntentSource] | None = None
+    replay_strategy: Callable[[], Strategy | EventStrategy] | None = None
+    entries: PositionSizer | None = None
+    exits: ProtectiveExits = NO_EXITS
+    end_notes: tuple[str, ...] = ()
 
     def costs(self) -> CostModel:
         """The exact cost model of the paper broker and the trader (floats as typed)."""
@@ -392,15 +410,18 @@ def _status_payload(journal: Journal) -> dict[str, Any]:
     }
 
 
-def _load_closes(prices_file: Path | None) -> pd.DataFrame:
-    closes = load_panel(prices_file).close
+def _load_panel(prices_file: Path | None) -> PricePanel:
+    """The replayed bars: the sample's closes, or the file's closes and (OHLC files) its
+    open/high/low, which the paper broker matches stops and limits against."""
+    panel = load_panel(prices_file)
+    closes = panel.close
     if closes.shape[0] < 2 or closes.shape[1] < 1:
         # As `backtest` says it: a replay needs a session to decide on and one to trade on.
         raise DataError(
             f"{prices_file}: prices need at least 2 sessions and 1 symbol, got "
             f"{closes.shape[0]} x {closes.shape[1]}"
         )
-    return closes
+    return panel
 
 
 def _check_same_settings(
@@ -432,6 +453,7 @@ class LiveSession:
         messages: SessionMessages,
         *,
         adapter: IntentSource | None,
+        entries: PositionSizer,
         identity: dict[str, Any],
         limits: RiskLimits,
         replay: ReplayFeed | None,
@@ -444,6 +466,7 @@ class LiveSession:
         self.setup = setup
         self.messages = messages
         self._adapter = adapter
+        self._entries = entries
         self._identity = identity
         self._limits = limits
         self._replay = replay
@@ -463,6 +486,8 @@ class LiveSession:
         limits = options.risk_limits()  # checked here: a bad limit writes nothing
         polled, symbols_given = options.polled, options.symbol_list
         adapter: IntentSource | None = None  # the policy's is bound to the journal in `run`
+        # A plan's intents carry their own sizer; an event-driven strategy's use `entries`.
+        entries: PositionSizer = rebalance_sizer({})
         replay: ReplayFeed | None = None
         closes: pd.DataFrame | None = None
         session_identity = options.identity()
@@ -478,15 +503,23 @@ class LiveSession:
                     setup.strategy(), symbols_given, lambda window: setup.sizing(window, None)
                 )
         else:
-            closes = _load_closes(options.prices_file)
+            panel = _load_panel(options.prices_file)
+            closes = panel.close
             session_identity[PRICES_KEY] = prices_fingerprint(closes)
-            benchmark = load_benchmark(options.benchmark_file, needed=setup.uses_benchmark)
-            replay = ReplayFeed(closes, speed=options.speed)
+            replay = ReplayFeed(closes, speed=options.speed, panel=panel)
             symbols = [str(c) for c in closes.columns]
             if setup.policy is None:
-                adapter = PlannedStrategy(
-                    setup.strategy().plan(closes), symbols, setup.sizing(closes, benchmark)
-                )
+                built = (setup.replay_strategy or setup.strategy)()
+                if isinstance(built, Strategy):
+                    benchmark = load_benchmark(options.benchmark_file, needed=setup.uses_benchmark)
+                    adapter = PlannedStrategy(
+                        built.plan(closes), symbols, setup.sizing(closes, benchmark)
+                    )
+                else:  # event-driven (on_bar): called bar by bar with the trader's book
+                    require(not setup.uses_benchmark, "--beta-sizing needs a strategy with plan()")
+                    adapter = EventSource(built, panel)
+                    if setup.entries is not None:
+                        entries = setup.entries
         starting_cash = Decimal(repr(setup.cash))
         remote: AlpacaBroker | None = None
         poller: PollingFeed | None = None
@@ -513,6 +546,7 @@ class LiveSession:
             setup,
             messages,
             adapter=adapter,
+            entries=entries,
             identity=session_identity,
             limits=limits,
             replay=replay,
@@ -557,10 +591,11 @@ class LiveSession:
                     journal=journal,
                     broker=venue,
                     strategy=self._strategy(journal),
-                    sizer=rebalance_sizer({}),
+                    sizer=self._entries,
                     risk=RiskEngine(self._limits),
                     costs=costs,
                     market=market,
+                    exits=self.setup.exits,
                     checkpoint=_checkpoint_from_env(),
                     notify=messages.event,
                 )
@@ -577,6 +612,8 @@ class LiveSession:
                 last = journal.last_done_bar()
                 processed, ended = self._trade(trader, last, progress)
                 journal.end_run(run_no, ended)
+                for note in self.setup.end_notes:
+                    messages.info(note)
                 messages.info(
                     f"processed {processed} bars after {last or 'the start'}; session in {db}"
                 )

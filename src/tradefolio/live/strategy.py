@@ -11,6 +11,11 @@ when it is not the trader's own, the sizer. Two adapters turn a strategy into on
 - `RollingStrategy`: a polled session (or any feed whose history is not a prefix of a known
   file). The plan is computed on each bar's history and its last row is the decision.
 
+- `EventSource`: an event-driven strategy (`execution.events.EventStrategy`, `on_bar`)
+  over a replayed panel: the trader hands it its book (cash, positions with entry prices,
+  open orders) and it answers with the `BarContext` of the decision bar (intents, and the
+  strategy's own orders, cancels and replacements), exactly as the backtest calls it.
+
 `PolicySource` runs the whole allocation model (`portfolio.policy.AllocationPolicy`) at each
 rebalance bar on the account as the journal holds it (positions and cash), so turnover
 caps, costs, minimum trades and whole shares act on the session's real trades: the same
@@ -30,8 +35,19 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import pandas as pd
 
+from tradefolio.data.panel import PricePanel
+from tradefolio.errors import StrategyError
+from tradefolio.execution.events import (
+    BarContext,
+    EventStrategy,
+    Position,
+    strategy_error,
+    warmup_of,
+)
+from tradefolio.execution.orders import Order
 from tradefolio.execution.schedule import rebalance_bars
 from tradefolio.execution.sizing import PositionSizer
 from tradefolio.execution.sizing_policy import SizingPolicy
@@ -65,6 +81,11 @@ class Intent:
     #: The sizer for this intent when it is not the trader's own (a rebalance's target
     #: weights, a beta sizer built for the decision bar).
     sizer: PositionSizer | None = None
+    #: A TARGET's rebalance weights (the trader plans one `Rebalance` of them; without
+    #: them the symbol is traded to `sizer`'s target alone).
+    weights: Mapping[str, float] | None = None
+    #: An ENTER's limit price (a DAY limit buy, sized at the limit), as `Enter`'s.
+    limit_price: float | None = None
 
 
 @runtime_checkable
@@ -111,7 +132,8 @@ class PlannedStrategy:
                 result.append(Intent(intent.symbol, Action.ENTER, sizer))
             elif isinstance(intent, Rebalance):
                 target = rebalance_target_sizer(intent)
-                result.extend(Intent(s, Action.TARGET, target) for s in self._symbols)
+                weights = intent.weights
+                result.extend(Intent(s, Action.TARGET, target, weights) for s in self._symbols)
         return result
 
 
@@ -181,9 +203,92 @@ class PolicySource:
         return [Intent(str(s), Action.TARGET, sizer) for s in history.columns]
 
 
+@dataclass(frozen=True, slots=True)
+class Book:
+    """What the trader knows at a decision: cash, positions (units and average entry
+    price) and its open orders, as the strategy sees them."""
+
+    cash: float
+    positions: Mapping[str, Position]
+    open_orders: tuple[Order, ...]
+
+
+class EventSource:
+    """An event-driven strategy over a replayed panel (see the module docstring).
+
+    `decide(bar, book)` calls `on_bar` at the close of row `bar` (from the strategy's
+    warm-up on) and returns its context (None before the warm-up). The first call of a
+    session that starts (or resumes) after the warm-up first calls `on_bar` on every
+    earlier row with the same book, its actions discarded, so the strategy's own state
+    (an indicator kept bar by bar) is what an uninterrupted run would have built from the
+    prices. A raising strategy is one `StrategyError` naming the bar, the symbol and its
+    own traceback.
+    """
+
+    def __init__(self, strategy: EventStrategy, panel: PricePanel) -> None:
+        self.strategy = strategy
+        self.symbols = panel.symbols
+        self._column_of = {s: j for j, s in enumerate(self.symbols)}
+        self._days = list(panel.dates.date)
+        self._fields: dict[str, np.ndarray] = {
+            name: panel.field(name).to_numpy(dtype=np.float64, na_value=np.nan)
+            for name in ("open", "high", "low", "close")
+        }
+        volume = panel.volume
+        self._fields["volume"] = (
+            np.full(panel.close.shape, np.nan)
+            if volume is None
+            else volume.to_numpy(dtype=np.float64, na_value=np.nan)
+        )
+        closes = pd.DataFrame(self._fields["close"]).ffill().to_numpy(dtype=np.float64)
+        self._marks = np.nan_to_num(closes, nan=0.0)
+        self._first = warmup_of(strategy) - 1
+        self._next = self._first
+
+    def intents(self, history: pd.DataFrame) -> list[Intent]:
+        """An event-driven strategy answers `decide`, not `intents`."""
+        raise StrategyError(f"strategy {self.strategy.name} is event-driven: use decide()")
+
+    def decide(self, bar: int, book: Book) -> BarContext | None:
+        """The strategy's context at the close of row `bar` (None before its warm-up)."""
+        if bar < self._first:
+            return None
+        for earlier in range(self._next, bar):
+            self._call(earlier, book)  # catching up: the actions of past bars are not sent
+        self._next = bar + 1
+        return self._call(bar, book)
+
+    def _call(self, bar: int, book: Book) -> BarContext:
+        held = sum(
+            p.quantity * float(self._marks[bar, self._column_of[s]])
+            for s, p in book.positions.items()
+            if s in self._column_of
+        )
+        context = BarContext(
+            bar=bar,
+            day=self._days[bar],
+            symbols=self.symbols,
+            column_of=self._column_of,
+            fields=self._fields,
+            cash=book.cash,
+            equity=book.cash + held,
+            positions=lambda: book.positions,
+            open_orders=lambda: book.open_orders,
+        )
+        try:
+            self.strategy.on_bar(context)
+        except Exception as exc:  # the user's code: report where, with its traceback
+            raise strategy_error(
+                self.strategy.name, exc, bar, self._days[bar], context.last_symbol
+            ) from exc
+        return context
+
+
 __all__ = [
     "Account",
     "Action",
+    "Book",
+    "EventSource",
     "Intent",
     "IntentSource",
     "PlannedStrategy",

@@ -31,15 +31,24 @@ bar, re-executing (not re-planning) a bar whose plan was journaled.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_FLOOR, Decimal
-from typing import Protocol
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
-from tradefolio.errors import BrokerError, InvalidParameter
-from tradefolio.execution.sizing import PositionSizer, SizingRequest
+from tradefolio.errors import BrokerError, InvalidParameter, StrategyError
+from tradefolio.execution.events import BarContext, Position
+from tradefolio.execution.money import from_micro, to_micro
+from tradefolio.execution.orders import NO_EXITS, Order, OrderType, ProtectiveExits
+from tradefolio.execution.planner import BarState, plan_bar
+from tradefolio.execution.planner import PlannedOrder as ExecutionPlanned
+from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
+from tradefolio.execution.strategy import Enter, Exit, Rebalance, rebalance_sizer
+from tradefolio.execution.strategy import Intent as PlanIntent
 from tradefolio.live.broker import (
     Broker,
     DuplicateClientOrderId,
@@ -48,11 +57,12 @@ from tradefolio.live.broker import (
     SubmitRefused,
 )
 from tradefolio.live.exposure import WorkingExposure
-from tradefolio.live.feed import Bar
+from tradefolio.live.feed import Bar, Range
 from tradefolio.live.journal import (
     BROKER_HOLDS_ID,
     FOLLOW_UP_EXIT,
     NOT_FOUND,
+    PROTECTED_ROLES,
     Journal,
     PlannedIntent,
     PlannedOrder,
@@ -71,20 +81,49 @@ from tradefolio.live.orders import (
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.reconcile import ReconciliationReport, certainly_absent, reconcile
 from tradefolio.live.risk import RiskEngine, TradingState, state_refusal
-from tradefolio.live.strategy import Action, IntentSource
+from tradefolio.live.strategy import Action, Book, EventSource, Intent, IntentSource
 
 #: Called with the name of each crash-relevant point; tests make the process kill itself.
 Checkpoint = Callable[[str], None]
 
 
 class MarketSink(Protocol):
-    """Something that must see each bar's prices before orders are sent (the paper broker)."""
+    """A simulated market (the paper broker): it sees each bar's prices before orders are
+    sent (`mark`) and, where it matches resting orders (`RangeSink`), the bar's range once
+    they are in."""
 
     def mark(self, day: date, prices: Mapping[str, Decimal]) -> None: ...
 
 
+@runtime_checkable
+class RangeSink(Protocol):
+    """A simulated market that matches resting orders on each bar's range (`PaperBroker`)."""
+
+    def match_bar(self, day: date, ranges: Mapping[str, Range]) -> None: ...
+
+
 def _no_checkpoint(name: str) -> None:
     return None
+
+
+_ZERO = Decimal(0)
+#: The reason journaled with an enter intent that did nothing (held, or a buy working).
+HELD = "held or buying: nothing to do"
+#: A strategy's order id used as it is in the client order id (else a digest of it).
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,96}")
+
+
+class _SymbolSizer:
+    """The sizer of each entry: an intent's own (a beta sizer of its decision bar) where it
+    has one, else the trader's."""
+
+    def __init__(self, by_symbol: Mapping[str, PositionSizer], default: PositionSizer) -> None:
+        self._by_symbol = by_symbol
+        self._default = default
+
+    def size(self, request: SizingRequest) -> Quantity:
+        """The symbol's sizer, asked."""
+        return self._by_symbol.get(request.symbol, self._default).size(request)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +160,7 @@ class LiveTrader:
         risk: RiskEngine | None = None,
         costs: CostModel | None = None,
         market: MarketSink | None = None,
-        fractional: bool = False,
+        exits: ProtectiveExits = NO_EXITS,
         checkpoint: Checkpoint = _no_checkpoint,
         submit_attempts: int = 3,
         retry_wait: float = 0.5,
@@ -140,7 +179,9 @@ class LiveTrader:
         self.risk = risk or RiskEngine()
         self.costs = costs or CostModel()
         self.market = market
-        self.fractional = fractional
+        #: The exits every entry gets once it has filled (`--stop-loss`, `--take-profit`,
+        #: `--trailing-stop`; the risk sizer's stop unless `--no-stop`).
+        self.exits = exits
         self._checkpoint = checkpoint
         if submit_attempts < 1:
             raise InvalidParameter(f"submit_attempts must be >= 1, got {submit_attempts}")
@@ -162,6 +203,15 @@ class LiveTrader:
         #: Symbols the strategy exited whose book may not be flat yet (an open buy being
         #: cancelled): a pure function of the journal, restored from its intents.
         self._exiting: set[str] = journal.exiting_symbols()
+        #: Entries finished with a fill whose protective exits are still to be journaled
+        #: (at start: every such entry the journal holds; a pure function of it).
+        self._to_protect: list[str] = (
+            [o.client_order_id for o in journal.unprotected_entries()] if exits.any else []
+        )
+        #: OCO groups with a fill whose peers the trader cancels (the venue may have).
+        self._oco_filled: set[str] = set()
+        #: The bar being processed (the bar fills are recorded on).
+        self._day: date | None = None
 
     # -- start -----------------------------------------------------------------------------
 
@@ -206,6 +256,7 @@ class LiveTrader:
                 self.journal.transaction() if commit_every is not None else contextlib.nullcontext()
             )
             started = time.monotonic()
+            failure: StrategyError | None = None
             with group:
                 while True:
                     if stop is not None and stop():
@@ -213,22 +264,32 @@ class LiveTrader:
                     bar = next(iterator, None)
                     if bar is None:
                         return count
-                    result = self.process_bar(bar)
+                    try:
+                        result = self.process_bar(bar)
+                    except StrategyError as exc:
+                        # The strategy raised before its bar's plan: the bars before it (and
+                        # this bar's marking, as after a crash) are kept, then it is reported.
+                        failure = exc
+                        break
                     count += 1
                     if on_bar is not None:
                         on_bar(result)
                     if commit_every is None or time.monotonic() - started >= commit_every:
                         break
+            if failure is not None:
+                raise failure
 
     # -- one bar ---------------------------------------------------------------------------
 
     def process_bar(self, bar: Bar) -> BarResult:
         """Steps 1-5 of the module docstring for one bar."""
+        self._day = bar.day
         previous_marks = dict(self._marks)
         self._marks.update(bar.prices)
         if self.market is not None:
             self.market.mark(bar.day, bar.prices)
         self._sync_open_orders(exclude_bar=bar.day)
+        self._protect(bar.day)
         self._close_stale_plan(bar.day, previous_marks)
         state = self._trading_state(bar.day)
         planned = self.journal.orders_for_bar(bar.day)
@@ -237,8 +298,16 @@ class LiveTrader:
             planned = self._plan(bar, state, previous_marks)
         self._checkpoint("after_plan")
         denied = sum(1 for o in planned if o.status is OrderStatus.DENIED)
-        unresolved = [o for o in planned if o.status in UNRESOLVED_STATUSES]
+        unresolved = [o for o in planned if o.status in UNRESOLVED_STATUSES and not o.is_protective]
         self._execute(unresolved, lookup_first=resumed)
+        self._protect(bar.day)
+        if isinstance(self.market, RangeSink):
+            # The bar's range, once its market orders are in: the resting orders (stops,
+            # limits, trailing stops) are matched, and what filled is recorded at once.
+            self.market.match_bar(bar.day, {s: bar.range_of(s) for s in bar.prices})
+            self._checkpoint("after_match")
+            self._sync_open_orders(resting_only=True)
+            self._protect(bar.day)
         cash = self.journal.cash()
         positions = self.journal.positions()
         equity = cash + sum(
@@ -265,13 +334,21 @@ class LiveTrader:
             )
             self.journal.finish_bar(stale, cash, equity, dict(marks))
 
-    def _sync_open_orders(self, exclude_bar: date | None = None) -> None:
+    def _sync_open_orders(
+        self, exclude_bar: date | None = None, *, resting_only: bool = False
+    ) -> None:
         """Bring the journal's open orders (but `exclude_bar`'s) up to the broker: lookups
-        first, then everything they found recorded in one journal transaction."""
+        first, then everything they found recorded in one journal transaction.
+        `resting_only`: only the acknowledged orders that rest (not market orders), what a
+        bar's range can have filled."""
         reports: list[BrokerOrder] = []
         never_sent: list[str] = []
         for order in self.journal.live_orders():
             if order.bar == exclude_bar:
+                continue
+            if resting_only and (
+                order.type is OrderType.MARKET or order.status in UNRESOLVED_STATUSES
+            ):
                 continue
             try:
                 remote = self.broker.get_order(order.client_order_id)
@@ -279,8 +356,10 @@ class LiveTrader:
                 continue  # try again on the next bar
             if remote is not None:
                 reports.append(remote)
-            elif order.status in UNRESOLVED_STATUSES and certainly_absent(
-                self.journal, self.broker, order
+            elif (
+                order.status in UNRESOLVED_STATUSES
+                and not order.is_protective  # a protective exit is sent, never given up
+                and certainly_absent(self.journal, self.broker, order)
             ):
                 # A market order of an earlier bar that the broker certainly never saw is
                 # not sent late. One it may still act on stays open (and counts as working
@@ -329,12 +408,23 @@ class LiveTrader:
     def _plan(
         self, bar: Bar, state: TradingState, previous_marks: Mapping[str, Decimal]
     ) -> list[JournalOrder]:
-        """Size the bar's intents on the working exposure (`tradefolio.live.exposure`):
-        filled positions plus the unfilled part of every open order, with the cash open
-        buys may still spend reserved. A symbol with an open order in a direction gets no
-        second order in that direction, and a sell never exceeds what is sellable."""
+        """Plan the bar through `execution.planner.plan_bar` (the backtest's own planner) on
+        the working exposure (`tradefolio.live.exposure`): filled positions, the signed
+        remainder of every open order that is not a protective exit, and the cash open buys
+        may still spend reserved. Each planned order passes the risk engine as it is
+        planned (`admit`: a denied order moves neither cash nor position); the whole plan
+        is journaled in one transaction before anything is sent."""
         self.start_risk_day(bar.day)
-        intents = self.strategy.intents(bar.history) if len(bar.history) else []
+        own: BarContext | None = None
+        if isinstance(self.strategy, EventSource):
+            own = (
+                self.strategy.decide(len(bar.history) - 1, self._book())
+                if len(bar.history)
+                else None
+            )
+            intents = [] if own is None else self._event_intents(own, bar)
+        else:
+            intents = self.strategy.intents(bar.history) if len(bar.history) else []
         acted = {i.symbol for i in intents if i.symbol in bar.prices}
         for intent in intents:
             if intent.symbol in acted:
@@ -342,110 +432,306 @@ class LiveTrader:
                     self._exiting.add(intent.symbol)
                 else:
                     self._exiting.discard(intent.symbol)
-        self._cancel_open_buys(self._exiting)
+        self._cancel_for_exits(self._exiting)
+        if own is not None:
+            _, _, cancels, replacements = own.actions()
+            wanted_ids = {self._own_id(c) for c in [*cancels, *(old for old, _ in replacements)]}
+            self._cancel_and_record(
+                [o for o in self.journal.live_orders() if o.client_order_id in wanted_ids],
+                "the strategy",
+            )
         cash = self.journal.cash()
         filled = {s: p.quantity for s, p in self.journal.positions().items()}
-        exposure = WorkingExposure.of(filled, self.journal.live_orders())
-        held = {s: exposure.position(s) for s in exposure.symbols()}
+        live = self.journal.live_orders()
+        exposure = WorkingExposure.of(filled, live)
+        protected = WorkingExposure.of({}, [o for o in live if o.is_protective])
         equity = cash + sum(
             (q * self._marks.get(s, Decimal(0)) for s, q in filled.items()), Decimal(0)
         )
         planned_intents: list[PlannedIntent] = []
-        orders: list[PlannedOrder] = []
-        sells: list[tuple[str, Decimal, str]] = []
-        buys: list[tuple[str, PositionSizer]] = []
+        wanted: list[PlanIntent] = []
+        sizers: dict[str, PositionSizer] = {}
+        targets: dict[int, PositionSizer] = {}
+        alone: dict[str, PositionSizer] = {}
         for intent in intents:
-            price = bar.prices.get(intent.symbol)
-            position = held.get(intent.symbol, Decimal(0))
-            if price is None:
+            symbol = intent.symbol
+            if symbol not in bar.prices:
                 continue
-            sizer = intent.sizer if intent.sizer is not None else self.sizer
+            position = exposure.position(symbol) + protected.open_sell.get(symbol, _ZERO)
             if intent.action is Action.EXIT:
-                target = Decimal(0)
+                planned_intents.append(PlannedIntent(symbol, intent.action.value, _ZERO))
+                if not exposure.has_open(symbol, Side.SELL):
+                    wanted.append(Exit(symbol))  # (with legs still open: the follow-up)
             elif intent.action is Action.ENTER:
-                if position != 0 or exposure.has_open(intent.symbol, Side.BUY):
-                    continue  # an enter while holding (or buying) does nothing
-                buys.append((intent.symbol, sizer))  # sized below, with the cash free then
-                planned_intents.append(PlannedIntent(intent.symbol, intent.action.value, position))
-                continue
+                if position != 0 or exposure.has_open(symbol, Side.BUY):
+                    # An enter while holding (or buying) does nothing; journaled all the
+                    # same, so a restart resumes this bar's (empty) plan rather than plan
+                    # it again on a book a resting order may have changed since.
+                    planned_intents.append(
+                        PlannedIntent(symbol, intent.action.value, position, HELD)
+                    )
+                    continue
+                planned_intents.append(PlannedIntent(symbol, intent.action.value, position))
+                wanted.append(Enter(symbol, intent.limit_price))
+                if intent.sizer is not None:
+                    sizers[symbol] = intent.sizer
             else:
-                # Direction only: a target above the position is sized again as a buy, with
-                # the cash that is free once this bar's sells are done.
-                target = self._size(sizer, intent.symbol, price, equity, equity, position)
-            planned_intents.append(PlannedIntent(intent.symbol, intent.action.value, target))
-            delta = target - position
-            if delta < 0 and not exposure.has_open(intent.symbol, Side.SELL):
-                quantity = min(-delta, exposure.sellable(intent.symbol))
-                if quantity > 0:
-                    sells.append((intent.symbol, quantity, intent.action.value))
-            elif delta > 0 and not exposure.has_open(intent.symbol, Side.BUY):
-                buys.append((intent.symbol, sizer))
+                planned_intents.append(PlannedIntent(symbol, intent.action.value, position))
+                if intent.weights is None:
+                    # The sizer's target of this symbol alone (a rebalance of the symbols
+                    # so targeted, traded in their own universe: nothing else is sold).
+                    alone[symbol] = intent.sizer or self.sizer
+                elif id(intent.weights) not in targets:
+                    wanted.append(Rebalance(intent.weights))
+                    targets[id(intent.weights)] = intent.sizer or rebalance_sizer(intent.weights)
         for symbol in sorted(self._exiting - acted):
-            # An exit whose open buy was cancelled only now (after more fills): sell what
+            # An exit whose open orders were cancelled only now (after more fills): sell what
             # is left once nothing is working on the symbol, once.
             working = exposure.has_open(symbol, Side.BUY) or exposure.has_open(symbol, Side.SELL)
             if symbol not in bar.prices or working:
                 continue
             self._exiting.discard(symbol)
-            quantity = exposure.sellable(symbol)
-            if quantity > 0:
-                sells.append((symbol, quantity, Action.EXIT.value))
+            if exposure.sellable(symbol) > 0:
+                wanted.append(Exit(symbol))
                 planned_intents.append(
-                    PlannedIntent(symbol, Action.EXIT.value, Decimal(0), FOLLOW_UP_EXIT)
+                    PlannedIntent(symbol, Action.EXIT.value, _ZERO, FOLLOW_UP_EXIT)
                 )
-        free_cash = cash - self._reserved_cash(exposure)
-        for symbol, quantity, _ in sells:
-            price = bar.prices[symbol]
-            fill_price = self.costs.fill_price(price, Side.SELL)
-            order = self._risk_checked(
-                bar.day, symbol, Side.SELL, quantity, price, previous_marks, held, equity, state
-            )
-            if order.status is OrderStatus.PENDING_SUBMIT:
-                notional = fill_price * quantity
-                if self.sell_proceeds_fund_buys:
-                    free_cash += notional - self.costs.commission(quantity, notional)
-                held[symbol] = held.get(symbol, Decimal(0)) - quantity
-            orders.append(order)
-        for symbol, buy_sizer in buys:
-            price = bar.prices[symbol]
-            # Sized again with the cash free now (after this bar's sells — their proceeds
-            # only with the paper broker, see `sell_proceeds_fund_buys` — and earlier
-            # buys), which is what the sizer is told in the backtest too.
-            position = held.get(symbol, Decimal(0))
-            target = self._size(buy_sizer, symbol, price, equity, free_cash, position)
-            quantity = self._affordable(target - position, price, free_cash)
-            if quantity <= 0:
-                continue  # no later retry, like the backtest
-            order = self._risk_checked(
-                bar.day, symbol, Side.BUY, quantity, price, previous_marks, held, equity, state
-            )
-            if order.status is OrderStatus.PENDING_SUBMIT:
-                notional = self.costs.fill_price(price, Side.BUY) * quantity
-                free_cash -= notional + self.costs.commission(quantity, notional)
-                held[symbol] = held.get(symbol, Decimal(0)) + quantity
-            orders.append(order)
+        universe = [str(c) for c in bar.history.columns] or list(bar.prices)
+        if alone:
+            if targets:
+                raise InvalidParameter("TARGET intents with and without weights on one bar")
+            weights = {s: 1.0 for s in alone}
+            wanted.append(Rebalance(weights))
+            targets[id(weights)] = _SymbolSizer(alone, self.sizer)
+            universe = [s for s in universe if s in alone]
+        orders: list[PlannedOrder] = []
+        if wanted:
+            orders = self._planned_orders(
+                bar, state, previous_marks, wanted, sizers, targets, universe,
+                (cash, filled, live, equity),
+            )  # fmt: skip
+        if own is not None:
+            orders.extend(self._strategy_orders(own, bar, state, previous_marks, equity))
         if not orders and not planned_intents:
             return []  # nothing to journal before finish_bar
         self.journal.write_plan(bar.day, planned_intents, orders)
         return self.journal.orders_for_bar(bar.day)
 
-    def _cancel_open_buys(self, symbols: set[str]) -> None:
-        """Cancel-then-submit for an exit: request cancellation of every open buy of
-        `symbols` (of an earlier bar) and record what the broker then reports, so the
-        exit's sell is sized on the filled position. A cancel the broker has not confirmed
-        yet leaves the buy open (working exposure); the exit's remainder is sold once it is
-        (`_plan`'s follow-up). A failed request is told and tried again next bar."""
+    # -- event-driven strategies -------------------------------------------------------------
+
+    def _own_id(self, strategy_id: str) -> str:
+        """The client order id of a strategy's own order: the session's prefix and the
+        strategy's id when it is short and plain (readable at the venue), else a digest."""
+        if _PLAIN_ID.fullmatch(strategy_id):
+            return f"tf-{self.run_id[:8]}-{strategy_id}"
+        digest = hashlib.sha256(f"{self.run_id}|{strategy_id}".encode()).hexdigest()[:20]
+        return f"tf-{self.run_id[:8]}-x{digest}"
+
+    def _shown_id(self, client_order_id: str) -> str:
+        prefix = f"tf-{self.run_id[:8]}-"
+        return client_order_id.removeprefix(prefix)
+
+    def _book(self) -> Book:
+        """The journal's book as an event-driven strategy sees it."""
+        positions = {
+            s: Position(int(p.quantity), float(p.avg_price))
+            for s, p in self.journal.positions().items()
+            if p.quantity > 0
+        }
+        open_orders: list[Order] = []
+        for order in self.journal.live_orders():
+            quantity = int(order.quantity)
+            if quantity <= 0:
+                continue
+            parent = None if order.parent_id is None else self._shown_id(order.parent_id)
+            group = None if order.oco_group is None else self._shown_id(order.oco_group)
+            terms = {**order.terms(), "parent_id": parent, "oco_group": group}
+            open_orders.append(
+                Order(
+                    self._shown_id(order.client_order_id), order.symbol, order.side.value,
+                    quantity, **terms,
+                )
+            )  # fmt: skip
+        return Book(float(self.journal.cash()), positions, tuple(open_orders))
+
+    def _event_intents(self, context: BarContext, bar: Bar) -> list[Intent]:
+        """A context's intents as the trader's (a rebalance: every symbol's target)."""
+        intents: list[Intent] = []
+        universe = [str(c) for c in bar.history.columns]
+        for intent in context.actions()[0]:
+            if isinstance(intent, Exit):
+                intents.append(Intent(intent.symbol, Action.EXIT))
+            elif isinstance(intent, Enter):
+                intents.append(Intent(intent.symbol, Action.ENTER, limit_price=intent.limit_price))
+            elif isinstance(intent, Rebalance):
+                target = rebalance_sizer(intent.weights)
+                intents.extend(Intent(s, Action.TARGET, target, intent.weights) for s in universe)
+        return intents
+
+    def _strategy_orders(
+        self,
+        context: BarContext,
+        bar: Bar,
+        state: TradingState,
+        previous_marks: Mapping[str, Decimal],
+        equity: Decimal,
+    ) -> list[PlannedOrder]:
+        """The strategy's own orders (and replacements), journaled with the plan: checked by
+        the risk engine at the bar's price; a bracket child waits (pending) for its entry's
+        fill, then is sent like a protective exit."""
+        _, orders, _, replacements = context.actions()
+        planned: list[PlannedOrder] = []
+        seen: set[str] = set()
+        filled = {s: p.quantity for s, p in self.journal.positions().items()}
+        for order in [*orders, *(new for _, new in replacements)]:
+            cid = self._own_id(order.client_order_id)
+            if cid in seen or self.journal.order(cid) is not None:
+                raise StrategyError(
+                    f"strategy submitted client_order_id {order.client_order_id!r} twice "
+                    f"(bar {bar.day}); every order needs a new id"
+                )
+            seen.add(cid)
+            request = OrderRequest.from_order(order)
+            terms = {
+                **request.terms(),
+                "parent_id": None if order.parent_id is None else self._own_id(order.parent_id),
+                "oco_group": None if order.oco_group is None else self._own_id(order.oco_group),
+            }
+            role = "child" if order.parent_id is not None else "strategy"
+            price = bar.prices.get(order.symbol)
+            if price is None:
+                reason = f"no price for {order.symbol} on {bar.day}"
+                planned.append(
+                    PlannedOrder(
+                        cid, order.symbol, request.side, request.quantity, OrderStatus.DENIED,
+                        reason, role=role, **terms,
+                    )
+                )  # fmt: skip
+                continue
+            decision = self.risk.check(
+                state=state,
+                symbol=order.symbol,
+                side=request.side,
+                quantity=request.quantity,
+                price=price,
+                reference_price=previous_marks.get(order.symbol),
+                position=filled.get(order.symbol, _ZERO),
+                equity=equity,
+            )
+            status = OrderStatus.PENDING_SUBMIT if decision.allowed else OrderStatus.DENIED
+            planned.append(
+                PlannedOrder(
+                    cid, order.symbol, request.side, request.quantity, status, decision.reason,
+                    request.quantity * price, role=role, **terms,
+                )
+            )  # fmt: skip
+        return planned
+
+    def _planned_orders(
+        self,
+        bar: Bar,
+        state: TradingState,
+        previous_marks: Mapping[str, Decimal],
+        wanted: Sequence[PlanIntent],
+        sizers: Mapping[str, PositionSizer],
+        targets: Mapping[int, PositionSizer],
+        universe: Sequence[str],
+        book: tuple[Decimal, Mapping[str, Decimal], Sequence[JournalOrder], Decimal],
+    ) -> list[PlannedOrder]:
+        """`plan_bar` on the journal's state (`book`: cash, filled positions, open orders,
+        equity), each order risk-checked as it is planned."""
+        cash, filled, live, equity = book
+        # Signed working units of the open orders that are not protective exits: the open
+        # buys where there are any (an exit still sells the filled units), else the sells.
+        open_orders = WorkingExposure.of({}, [o for o in live if not o.is_protective])
+        working = {s: -int(q) for s, q in open_orders.open_sell.items() if q > 0}
+        working.update({s: int(q) for s, q in open_orders.open_buy.items() if q > 0})
+        bar_state = BarState(
+            prices={s: to_micro(p) for s, p in bar.prices.items()},
+            holdings={s: int(q) for s, q in filled.items() if q > 0},
+            cash_micro=to_micro(cash - self._reserved_cash(live)),
+            equity_micro=to_micro(equity),
+            universe=universe,
+            working=working,
+            sell_proceeds_fund_buys=self.sell_proceeds_fund_buys,
+        )
+        held = {s: q for s, q in filled.items()}
+        for symbol, units in working.items():
+            held[symbol] = held.get(symbol, _ZERO) + units
+        orders: list[PlannedOrder] = []
+
+        def admit(planned: ExecutionPlanned) -> bool:
+            side = Side(planned.side)
+            quantity = Decimal(planned.quantity)
+            symbol = planned.symbol
+            price = bar.prices[symbol]
+            decision = self.risk.check(
+                state=state,
+                symbol=symbol,
+                side=side,
+                quantity=quantity,
+                price=price,
+                reference_price=previous_marks.get(symbol),
+                position=held.get(symbol, _ZERO),
+                equity=equity,
+            )
+            cid = client_order_id(self.run_id, bar.day, symbol, side)
+            terms: dict[str, object] = {}
+            if planned.limit_micro:
+                terms = {"type": OrderType.LIMIT, "limit_price": from_micro(planned.limit_micro)}
+            status = OrderStatus.PENDING_SUBMIT if decision.allowed else OrderStatus.DENIED
+            orders.append(
+                PlannedOrder(
+                    cid, symbol, side, quantity, status, decision.reason, quantity * price,
+                    role=planned.reason, **terms,  # type: ignore[arg-type]
+                )
+            )  # fmt: skip
+            if decision.allowed:
+                held[symbol] = held.get(symbol, _ZERO) + side.sign * quantity
+            return decision.allowed
+
+        def rebalance_factory(weights: Mapping[str, float]) -> PositionSizer:
+            return targets.get(id(weights)) or rebalance_sizer(weights)
+
+        plan_bar(
+            wanted,
+            bar_state,
+            _SymbolSizer(sizers, self.sizer),
+            self.costs.model,
+            rebalance_factory,
+            admit,
+        )
+        return orders
+
+    def _cancel_for_exits(self, symbols: set[str]) -> None:
+        """Cancel-then-submit for an exit: request cancellation of every open order of
+        `symbols` (of an earlier bar) but its market sells — open buys, protective exits and
+        a strategy's own resting orders, as the backtest's exit cancels the symbol's working
+        orders — and record what the broker then reports, so the exit's sell is sized on
+        the filled position. A cancel the broker has not confirmed yet leaves the order
+        open (working exposure); the exit's remainder is sold once it is (`_plan`'s
+        follow-up). A failed request is told and tried again next bar."""
         if not symbols:
             return
+        self._cancel_and_record(
+            [
+                order
+                for order in self.journal.live_orders()
+                if order.symbol in symbols
+                and not (order.side is Side.SELL and order.type is OrderType.MARKET)
+            ],
+            "an exit",
+        )
+
+    def _cancel_and_record(self, orders: Sequence[JournalOrder], why: str) -> None:
+        """Request cancellation of `orders` and record what the broker then reports."""
         reports: list[BrokerOrder] = []
-        for order in self.journal.live_orders():
-            if order.side is not Side.BUY or order.symbol not in symbols:
-                continue
+        for order in orders:
             try:
                 self.broker.cancel(order.client_order_id)
                 report = self.broker.get_order(order.client_order_id)
             except BrokerError as exc:
-                self._notify(f"cancel of {order.client_order_id} for an exit failed: {exc}")
+                self._notify(f"cancel of {order.client_order_id} for {why} failed: {exc}")
                 continue
             if report is not None:
                 reports.append(report)
@@ -454,89 +740,92 @@ class LiveTrader:
                 for report in reports:
                     self._apply(report)
 
-    def _reserved_cash(self, exposure: WorkingExposure) -> Decimal:
-        """What the open buys may still spend: their unfilled units at the current mark,
-        with slippage and commission (`tradefolio.live.exposure`)."""
+    def _reserved_cash(self, live: Sequence[JournalOrder]) -> Decimal:
+        """What the open buys may still spend: their unfilled units at their limit (or
+        stop) price, else at the current mark with slippage, commission included (as the
+        backtest reserves a working buy's cash)."""
         reserved = Decimal(0)
-        for symbol, remaining in exposure.open_buy.items():
-            fill_price = self.costs.fill_price(self._marks.get(symbol, Decimal(0)), Side.BUY)
+        for order in live:
+            if order.side is not Side.BUY or order.status in TERMINAL_STATUSES:
+                continue
+            remaining = order.quantity - order.filled_quantity
+            if remaining <= 0:
+                continue
+            level = order.limit_price or order.stop_price
+            if level is not None:
+                fill_price = level
+            else:
+                mark = self._marks.get(order.symbol, Decimal(0))
+                fill_price = self.costs.fill_price(mark, Side.BUY)
             notional = fill_price * remaining
             reserved += notional + self.costs.commission(remaining, notional)
         return reserved
 
-    def _size(
-        self,
-        sizer: PositionSizer,
-        symbol: str,
-        price: Decimal,
-        equity: Decimal,
-        cash: Decimal,
-        position: Decimal,
-    ) -> Decimal:
-        units = sizer.size(
-            SizingRequest(
-                symbol=symbol,
-                price=float(price),
-                equity=float(equity),
-                cash=float(cash),
-                position=float(position),
-            )
-        )
-        target = Decimal(units)
-        if not target.is_finite() or target < 0:
-            raise InvalidParameter(f"sizer returned {units} units for {symbol}; need >= 0")
-        if not self.fractional:
-            target = target.to_integral_value(rounding=ROUND_FLOOR)
-        return target
+    # -- protective exits ------------------------------------------------------------------
 
-    def _affordable(self, wanted: Decimal, price: Decimal, cash: Decimal) -> Decimal:
-        """`wanted`, or the largest quantity whose cost (with costs) is <= `cash`."""
-        fill_price = self.costs.fill_price(price, Side.BUY)
-
-        def cost(quantity: Decimal) -> Decimal:
-            notional = fill_price * quantity
-            return notional + self.costs.commission(quantity, notional)
-
-        if cost(wanted) <= cash:
-            return wanted
-        if cash <= 0 or fill_price <= 0:
-            return Decimal(0)
-        quantity = cash / fill_price
-        if not self.fractional:
-            quantity = quantity.to_integral_value(rounding=ROUND_FLOOR)
-        while quantity > 0 and cost(quantity) > cash:
-            quantity -= 1 if not self.fractional else quantity * Decimal("1e-9")
-        return max(quantity, Decimal(0))
-
-    def _risk_checked(
-        self,
-        day: date,
-        symbol: str,
-        side: Side,
-        quantity: Decimal,
-        price: Decimal,
-        previous_marks: Mapping[str, Decimal],
-        held: Mapping[str, Decimal],
-        equity: Decimal,
-        state: TradingState,
-    ) -> PlannedOrder:
-        decision = self.risk.check(
-            state=state,
-            symbol=symbol,
-            side=side,
-            quantity=quantity,
-            price=price,
-            reference_price=previous_marks.get(symbol),
-            position=held.get(symbol, Decimal(0)),
-            equity=equity,
-        )
-        cid = client_order_id(self.run_id, day, symbol, side)
-        notional = quantity * price  # what the risk engine counted
-        if decision.allowed:
-            return PlannedOrder(cid, symbol, side, quantity, risk_notional=notional)
-        return PlannedOrder(
-            cid, symbol, side, quantity, OrderStatus.DENIED, decision.reason, notional
-        )
+    def _protect(self, day: date) -> None:
+        """Protective exits, journaled before they are sent and sent exactly once: for
+        every entry that finished with a fill since the last call (or, at start, that the
+        journal holds without exits), the session's `ProtectiveExits` priced from its
+        average fill (deterministic ids: `<entry id>-stop|take|trail`, one OCO group); then
+        every protective exit not yet at the broker is looked up and sent
+        (`_execute`); and the peers of every OCO group with a fill are canceled."""
+        if self._oco_filled:
+            groups, self._oco_filled = self._oco_filled, set()
+            peers = [
+                o
+                for o in self.journal.live_orders()
+                if o.oco_group in groups and not o.filled_quantity
+            ]
+            self._cancel_and_record(peers, "one-cancels-other")
+        if self._to_protect:
+            entries, self._to_protect = self._to_protect, []
+            children: list[PlannedOrder] = []
+            positions = self.journal.positions()
+            for cid in entries:
+                entry = self.journal.order(cid)
+                if entry is None or not entry.filled_quantity or self.journal.children_of(cid):
+                    continue
+                if entry.symbol in self._exiting or self.journal.sold_after(
+                    entry.symbol, entry.seq
+                ):
+                    continue  # being sold (an exit cancelled the entry): nothing to protect
+                held = positions.get(entry.symbol)
+                quantity = int(min(entry.filled_quantity, held.quantity if held else _ZERO))
+                if quantity <= 0:
+                    continue
+                fill_price = entry.fill_notional / entry.filled_quantity
+                parent = Order(cid, entry.symbol, "buy", max(1, int(entry.quantity)))
+                for child in self.exits.orders_for(parent, quantity, fill_price):
+                    request = OrderRequest.from_order(child)
+                    role = child.client_order_id.rsplit("-", 1)[-1]
+                    children.append(
+                        PlannedOrder(
+                            request.client_order_id, request.symbol, request.side,
+                            request.quantity, role=role, **request.terms(),
+                        )
+                    )  # fmt: skip
+            if children:
+                self.journal.add_orders(day, children)
+                self._checkpoint("after_protect_journal")
+        pending: list[JournalOrder] = []
+        orphans: list[str] = []
+        for order in self.journal.live_orders():
+            if not order.is_protective or order.status not in UNRESOLVED_STATUSES:
+                continue
+            entry = self.journal.order(order.parent_id or "")
+            if entry is not None and entry.status not in TERMINAL_STATUSES:
+                continue  # a bracket child: sent once its entry has filled
+            if entry is not None and not entry.filled_quantity:
+                orphans.append(order.client_order_id)  # its entry ended without a fill
+                continue
+            pending.append(order)
+        if orphans:
+            with self.journal.transaction():
+                for cid in orphans:
+                    self.journal.set_status(cid, OrderStatus.CANCELED, "its entry did not fill")
+        if pending:
+            self._execute(pending, lookup_first=True)
 
     def _execute(self, orders: Sequence[JournalOrder], *, lookup_first: bool) -> None:
         """Send a bar's unresolved orders, each exactly once, with three durable steps for
@@ -592,6 +881,8 @@ class LiveTrader:
                 # journaled after the plan (or while the trader was down) stops the order.
                 # Inside the paper broker's batch no other process can commit a change.
                 refusal = self._send_refusal(order, filled)
+                if refusal and order.is_protective:
+                    continue  # a protective exit waits (pending) until trading resumes
                 if refusal:
                     outcomes.append(
                         _Outcome(order.client_order_id, status=OrderStatus.DENIED, detail=refusal)
@@ -638,7 +929,7 @@ class LiveTrader:
         outcome was unknown, a later definitive refusal leaves the order UNKNOWN (never
         REJECTED): the first attempt may yet show up at the venue, filled."""
         cid = order.client_order_id
-        request = OrderRequest(cid, order.symbol, order.side, order.quantity)
+        request = order.request()  # with its terms, as journaled
         attempt = 1
         uncertain = False  # whether an earlier attempt's outcome was unknown
         while True:
@@ -711,7 +1002,18 @@ class LiveTrader:
             report.commission,
             report.status,
             report.broker_order_id,
+            bar=self._day,
         )
+        if report.filled_quantity > 0 and current.oco_group is not None:
+            self._oco_filled.add(current.oco_group)
+        if (
+            self.exits.any
+            and report.status in TERMINAL_STATUSES
+            and report.filled_quantity > 0
+            and current.side is Side.BUY
+            and current.role in PROTECTED_ROLES
+        ):
+            self._to_protect.append(current.client_order_id)
 
 
-__all__ = ["BarResult", "Checkpoint", "LiveTrader", "MarketSink"]
+__all__ = ["BarResult", "Checkpoint", "LiveTrader", "MarketSink", "RangeSink"]

@@ -50,9 +50,12 @@ def record_from_journal(
     )
     equity["invested"] = equity["equity"] - equity["cash"]
 
+    # the bar a fill was recorded on (journal schema 4), else its order's bar
+    columns = {row[1] for row in db.execute("PRAGMA table_info(fills)")}
+    fill_bar = "coalesce(f.bar, o.bar)" if "bar" in columns else "o.bar"
     fills = pd.DataFrame(
         db.execute(
-            "SELECT o.bar, f.symbol, f.side, f.quantity, f.price, f.commission "
+            f"SELECT {fill_bar}, f.symbol, f.side, f.quantity, f.price, f.commission "
             "FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id "
             "ORDER BY f.rowid"
         ).fetchall(),

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tradefolio.backtest.strategies import SmaCross
+from tradefolio.execution.orders import NO_EXITS, ProtectiveExits
 from tradefolio.execution.sizing import Quantity, SizingRequest
 from tradefolio.live.feed import Bar
 from tradefolio.live.journal import Journal
@@ -59,6 +60,7 @@ def open_session(
     risk: RiskEngine | None = None,
     fill_delay_marks: int = 0,
     max_fill_per_mark: Decimal | None = None,
+    exits: ProtectiveExits = NO_EXITS,
 ) -> tuple[Journal, PaperBroker, LiveTrader]:
     """Journal + paper broker + trader on `path` (created or resumed)."""
     journal = Journal.open(path)
@@ -80,6 +82,7 @@ def open_session(
         costs=costs,
         market=broker,
         risk=risk,
+        exits=exits,
         **kwargs,
     )
     return journal, broker, trader

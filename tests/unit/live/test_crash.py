@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import sys
 import traceback
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,6 +35,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tradefolio.execution.orders import NO_EXITS, ProtectiveExits
 from tradefolio.live.feed import ReplayFeed
 from tradefolio.live.journal import Journal
 from tradefolio.live.paper import CostModel, PaperBroker
@@ -60,17 +63,25 @@ def _session(
     delay: int,
     partial: Decimal | None = None,
     group: float | None = None,
+    *,
+    exits: ProtectiveExits = NO_EXITS,
+    kill_when: Callable[[str, sqlite3.Connection], bool] | None = None,
 ) -> int:
-    """Run (or resume) the session in a child; return its exit status (-9 when killed)."""
+    """Run (or resume) the session in a child; return its exit status (-9 when killed).
+    It kills itself at the `kill_at` (point, n-th passage), or at a point where
+    `kill_when(point, journal connection)` says so."""
     pid = os.fork()
     if pid == 0:  # child
         code = 0
         try:
             seen: dict[str, int] = {}
+            connection: list[sqlite3.Connection] = []
 
             def checkpoint(name: str) -> None:
                 seen[name] = seen.get(name, 0) + 1
                 if kill_at is not None and (name, seen[name]) == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                if kill_when is not None and connection and kill_when(name, connection[0]):
                     os.kill(os.getpid(), signal.SIGKILL)
 
             journal, _, trader = open_session(
@@ -79,7 +90,9 @@ def _session(
                 checkpoint=checkpoint,
                 fill_delay_marks=delay,
                 max_fill_per_mark=partial,
+                exits=exits,
             )
+            connection.append(journal.connection)
             trader.reconcile()
             trader.run(ReplayFeed(prices).bars(journal.last_done_bar()), commit_every=group)
             journal.close()
@@ -173,7 +186,7 @@ def test_sigkill_at_seeded_points_changes_nothing(
         status = _session(crashed, prices, (point, nth), delay, partial, group)
         assert status in (0, -signal.SIGKILL), f"run failed with status {status}"
         if status == 0:
-            if kills >= 18:
+            if kills >= 18 and killed_at == set(points):
                 break
             # The session finished before the kill point: start over on a fresh journal so
             # the remaining kills still land inside a live session.

@@ -17,8 +17,18 @@ Native forms (Alpaca's trading API, US equities):
   in force for an open order, under a new client order id (the old order becomes
   ``replaced``).
 
-Not native — `native_problem` / `group_problem` say why, `NotNative` carries the reason,
-and the trader manages the order itself (watches the price and sends a market order, or
+An exit of an OCO group submitted alone (`AlpacaBroker.submit`) is placed as a simple
+order, and the one-cancels-other rule is then the trader's (it cancels the peers when one
+fills). Alpaca reserves a position's shares for its open sell orders, so a second sell exit
+over the same shares is refused ("insufficient qty available", `OrderRejected`): two exits
+of one position go together through `AlpacaBroker.submit_group`, as one native OCO.
+
+Prices go on Alpaca's tick ($0.01 at or above $1, $0.0001 below; Alpaca refuses sub-penny
+prices): a sell's round up, a buy's down (`venue_price`), so a limit never gets a worse price
+and a stop never triggers later than asked; the report carries the price Alpaca holds.
+
+Not native — `native_problem` / `plan_group` say why, `NotNative` carries the reason, and
+the trader manages the order itself (watches the price and sends a market order, or
 cancels the sibling of an exit that filled):
 
 * a fractional quantity with anything but a ``day`` ``market`` order (Alpaca trades
@@ -27,12 +37,7 @@ cancels the sibling of an exit that filled):
   ``stop_price`` and ``limit_price``); an OCO group of more than two exits (e.g. stop +
   take-profit + trailing stop); two stops or two limits in one group; exits of different
   symbols, sides, quantities or times in force;
-* an order of an OCO group submitted alone (a lone exit would reserve the shares the other
-  exit needs: submit the group with `AlpacaBroker.submit_group`);
 * a bracket whose entry is a stop, stop-limit or trailing stop;
-* a price with sub-penny digits (Alpaca accepts multiples of $0.01 at or above $1 and of
-  $0.0001 below $1): rounding a protective price is the trader's decision, not the
-  adapter's;
 * replacing an order's type, side or symbol (that is cancel + submit).
 """
 
@@ -40,7 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from tradefolio.errors import NotNative, OrderRejected
@@ -75,18 +80,19 @@ def _fractional(quantity: Decimal) -> bool:
     return quantity != quantity.to_integral_value()
 
 
-def _sub_penny(price: Decimal) -> bool:
-    step = Decimal("0.01") if price >= 1 else Decimal("0.0001")
-    return price % step != 0
+def venue_price(price: Decimal, side: Side) -> Decimal:
+    """`price` on Alpaca's tick ($0.01 at or above $1, $0.0001 below): a sell's prices round
+    up, a buy's down — a limit never gets a worse price, a stop triggers no later (a sell
+    stop at 54.796 rests at 54.80), so an order is never less protective than asked."""
+    tick = Decimal("0.01") if price >= 1 else Decimal("0.0001")
+    rounding = ROUND_CEILING if side is Side.SELL else ROUND_FLOOR
+    return (price / tick).to_integral_value(rounding=rounding) * tick
 
 
 def native_problem(order: OrderRequest) -> str | None:
-    """Why `order`, alone, has no native Alpaca form (None: it has one)."""
-    if order.oco_group is not None:
-        return (
-            f"it is one exit of OCO group {order.oco_group!r}; submit the whole group "
-            "(AlpacaBroker.submit_group)"
-        )
+    """Why `order`, alone, has no native Alpaca form (None: it has one). An exit of an OCO
+    group submitted alone is placed as a simple order (its group is then the trader's to
+    enforce: it cancels the peers when one fills)."""
     return _terms_problem(order)
 
 
@@ -99,13 +105,6 @@ def _terms_problem(order: OrderRequest) -> str | None:
             f"fractional quantity {order.quantity} with a {order.time_in_force.value} "
             f"{order.type.value} order (Alpaca: fractional shares only as day market orders)"
         )
-    for name in ("limit_price", "stop_price", "trail_amount"):
-        price = getattr(order, name)
-        if price is not None and _sub_penny(price):
-            return (
-                f"{name} {price} has sub-penny digits (Alpaca: $0.01 steps at or above $1, "
-                "$0.0001 below)"
-            )
     return None
 
 
@@ -214,13 +213,16 @@ def _price_fields(order: OrderRequest) -> dict[str, float]:
     cid = order.client_order_id
     fields: dict[str, float] = {}
     if order.limit_price is not None:
-        fields["limit_price"] = sdk_number(order.limit_price, "limit_price", cid)
+        limit = venue_price(order.limit_price, order.side)
+        fields["limit_price"] = sdk_number(limit, "limit_price", cid)
     if order.stop_price is not None:
-        fields["stop_price"] = sdk_number(order.stop_price, "stop_price", cid)
+        stop = venue_price(order.stop_price, order.side)
+        fields["stop_price"] = sdk_number(stop, "stop_price", cid)
     if order.trail_percent is not None:  # Alpaca's unit is percent
         fields["trail_percent"] = sdk_number(order.trail_percent * 100, "trail_percent", cid)
-    if order.trail_amount is not None:
-        fields["trail_price"] = sdk_number(order.trail_amount, "trail_amount", cid)
+    if order.trail_amount is not None:  # a distance: rounded down, a trail no looser
+        trail = max(venue_price(order.trail_amount, Side.BUY), Decimal("0.01"))
+        fields["trail_price"] = sdk_number(trail, "trail_amount", cid)
     return fields
 
 
@@ -312,4 +314,5 @@ __all__ = [
     "plan_group",
     "replace_request",
     "sdk_number",
+    "venue_price",
 ]

@@ -216,7 +216,6 @@ def test_groups_without_a_native_form_are_refused_before_anything_is_sent(
         ([_stop(), _take(), trailing], "got 3 order"),
         ([_stop(), _stop("x-stop2", "90")], "at most one take-profit limit and one stop"),
         ([_stop(quantity="2.5"), _take(quantity="2.5")], "fractional"),
-        ([_stop(price="95.005"), _take()], "sub-penny"),
         ([_order("x", Side.BUY, type=OrderType.STOP, stop_price=D(120)), _stop()], "entry"),
         ([_stop(), _take(oco_group="other")], "OCO groups"),
     ]
@@ -225,7 +224,6 @@ def test_groups_without_a_native_form_are_refused_before_anything_is_sent(
             broker.submit_group(orders)
         assert not info.value.retryable
     for alone, reason in [
-        (_stop(), "submit the whole group"),
         (_order("f", quantity="0.5", type=OrderType.LIMIT, limit_price=D(99)), "fractional"),
         (_order("g", quantity="0.5", time_in_force=TimeInForce.GTC), "fractional"),
     ]:
@@ -234,6 +232,44 @@ def test_groups_without_a_native_form_are_refused_before_anything_is_sent(
     assert fake.bodies == []  # nothing reached the venue
     broker.submit(_order("frac", quantity="0.5"))  # a fractional day market order is native
     assert _posted(fake)["qty"] == 0.5
+
+
+def test_prices_go_on_alpacas_tick_never_less_protective(fake: FakeAlpaca) -> None:
+    fake.auto_fill = False
+    broker = fake_broker(fake)
+    report = broker.submit(_order("s", type=OrderType.STOP, stop_price=D("54.796")))
+    assert _posted(fake)["stop_price"] == 54.80 and report.stop_price == D("54.8")
+    broker.submit(_order("b", Side.BUY, type=OrderType.LIMIT, limit_price=D("99.999")))
+    assert _posted(fake)["limit_price"] == 99.99
+    broker.submit(_order("p", type=OrderType.LIMIT, limit_price=D("0.12341")))
+    assert _posted(fake)["limit_price"] == 0.1235
+    broker.submit(_order("t", type=OrderType.TRAILING_STOP, trail_amount=D("1.239")))
+    assert _posted(fake)["trail_price"] == 1.23
+    status, payload, _ = fake.handle(
+        "POST",
+        "/v2/orders",
+        {},
+        {"symbol": "AAA", "qty": "1", "side": "sell", "type": "stop", "stop_price": "54.796",
+         "time_in_force": "day", "client_order_id": "raw"},
+    )  # fmt: skip
+    assert status == 422 and "sub-penny" in payload["message"]
+
+
+def test_two_exits_of_one_position_need_the_native_group(fake: FakeAlpaca) -> None:
+    """Alpaca holds a position's shares for its open sells: a stop and a take-profit sent
+    one by one leave the second refused; as one OCO both are held."""
+    fake.reserve_sell_quantity = True
+    broker = fake_broker(fake)
+    broker.submit(_order("x", Side.BUY))  # 10 shares held
+    alone = broker.submit(_stop())  # an exit submitted alone: a simple stop
+    assert _posted(fake)["type"] == "stop" and "order_class" not in _posted(fake)
+    assert alone.status is OrderStatus.SUBMITTED
+    with pytest.raises(OrderRejected, match="insufficient qty available") as info:
+        broker.submit(_take())
+    assert not info.value.retryable
+    broker.cancel("x-stop")
+    reports = broker.submit_group([_stop("x-stop-b"), _take("x-take-b")])
+    assert [r.status for r in reports] == [OrderStatus.SUBMITTED] * 2
 
 
 def test_the_fake_refuses_what_alpaca_refuses(fake: FakeAlpaca) -> None:

@@ -1,0 +1,156 @@
+"""`live --paper` with stops and brackets ends with the backtest's fills (issue 14).
+
+Both runs go through the CLI on the same long OHLC file; the oracle is what each hands the
+user: the run folder's `fills.csv` (date, symbol, side, quantity, price, commission, to
+the micro-unit). Within one bar the two list a resting order's fill (a stop, a
+take-profit) and the bar's market orders in a different sequence (the backtest matches
+the older order first, the live trader sends the bar's orders before the bar's range is
+known), so fills are compared sorted within each date.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from tests.support.cli import run_cli
+
+from tradefolio.data.synthetic import gbm_ohlc
+
+COSTS = ("--commission-bps", "5", "--commission-min", "1", "--slippage-bps", "3")
+
+
+@pytest.fixture(scope="module")
+def bars(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bars") / "bars.csv"
+    gbm_ohlc(4, 400, seed=7, volatility=0.35).to_long().to_csv(path, index=False)
+    return path
+
+
+def _fills(folder: Path) -> list[tuple[str, str, str, float, float, float]]:
+    (fills_csv,) = folder.glob("*/fills.csv")
+    with fills_csv.open() as handle:
+        rows = [
+            (r["date"], r["symbol"], r["side"], float(r["quantity"]), float(r["price"]),
+             float(r["commission"]))
+            for r in csv.DictReader(handle)
+        ]  # fmt: skip
+    return sorted(rows, key=lambda row: (row[0], row[1], row[2]))
+
+
+def _both(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bars: Path, *args: str
+) -> tuple[list[tuple[str, str, str, float, float, float]], ...]:
+    common = ("--prices", str(bars), *COSTS, *args, "--no-png", "--format", "json")
+    back = run_cli(capsys, "backtest", *common, "--out", str(tmp_path / "b"))
+    assert back.code == 0, back.stderr
+    live = run_cli(
+        capsys, "live", "--paper", *common, "--db", str(tmp_path / "s.db"),
+        "--out", str(tmp_path / "l"),
+    )  # fmt: skip
+    assert live.code == 0, live.stderr
+    assert "exits on sized entries" in live.stderr
+    assert "no protective orders" not in live.stderr
+    assert json.loads(live.stdout)["state"] == "ACTIVE"
+    return _fills(tmp_path / "b"), _fills(tmp_path / "l")
+
+
+@pytest.mark.parametrize(
+    "exits",
+    [
+        ("--stop-loss", "0.05", "--take-profit", "0.08"),  # bracket: stop + take-profit OCO
+        ("--stop-loss", "0.04"),
+        ("--trailing-stop", "0.06"),
+    ],
+)
+def test_weight_sizer_with_exits_fills_as_the_backtest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bars: Path, exits: tuple[str, ...]
+) -> None:
+    backtest, live = _both(
+        capsys, tmp_path, bars, "--strategy", "sma-cross", "--fast", "5", "--slow", "20",
+        "--sizer", "weight", "--weight", "0.2", *exits,
+    )  # fmt: skip
+    assert len(backtest) > 40
+    assert live == backtest
+    # the exits acted: sells that are not at a down-cross's open (stops, take-profits)
+    assert sum(1 for f in backtest if f[2] == "sell") >= len(backtest) // 2
+
+
+def test_the_risk_sizer_places_its_stop_in_live_as_in_the_backtest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bars: Path
+) -> None:
+    backtest, live = _both(
+        capsys, tmp_path, bars, "--strategy", "sma-cross", "--fast", "5", "--slow", "20",
+        "--sizer", "risk", "--risk-per-trade", "0.01",
+    )  # fmt: skip
+    assert len(backtest) > 20
+    assert live == backtest
+
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "strategies"
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        # RSI mean reversion with its own trailing stop
+        ("rsi_mean_reversion.py:RsiMeanReversion", "--sizer", "weight", "--weight", "0.1",
+         "--param", "window=10", "--param", "oversold=35", "--param", "trail=0.05"),
+        # Donchian breakout entered as brackets (stop + take-profit children, OCO)
+        ("donchian_breakout.py:DonchianBreakout", "--param", "entry_window=20",
+         "--param", "exit_window=10", "--param", "target=0.15"),
+        # stateful re-entry after a stop-out, the session's protective stop
+        ("reentry.py:ReEntryAfterStop", "--stop-loss", "0.05", "--param", "sma=20",
+         "--param", "cooldown=5"),
+    ],
+    ids=["rsi-trailing", "donchian-bracket", "reentry"],
+)  # fmt: skip
+def test_the_example_strategies_fill_in_live_as_in_the_backtest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bars: Path, strategy: tuple[str, ...]
+) -> None:
+    spec, *args = strategy
+    backtest, live = _both(capsys, tmp_path, bars, "--strategy", f"{EXAMPLES}/{spec}", *args)
+    assert len(backtest) > 30
+    assert live == backtest
+
+
+class_file = """
+import numpy as np
+
+class Boom:
+    name = "boom"
+    warmup = 5
+
+    def on_bar(self, context):
+        if context.bar == 30:
+            context.price("SYN002")
+            raise ZeroDivisionError("the strategy's own bug")
+        if context.bar == 10:
+            context.enter("SYN001")
+"""
+
+
+def test_a_raising_strategy_is_one_failure_and_the_journal_keeps_its_bars(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bars: Path
+) -> None:
+    path = tmp_path / "boom.py"
+    path.write_text(class_file)
+    db = tmp_path / "boom.db"
+    result = run_cli(
+        capsys, "live", "--paper", "--prices", str(bars), "--strategy", f"{path}:Boom",
+        "--sizer", "weight", "--db", str(db), "--no-record",
+    )  # fmt: skip
+    assert result.code == 1, result
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "ZeroDivisionError at bar 30" in error and "SYN002" in error
+    assert "the strategy's own bug" in result.stderr and "boom.py" in result.stderr
+    status = run_cli(capsys, "live", "status", "--db", str(db), "--format", "json")
+    payload = json.loads(status.stdout)
+    # every bar before the one the raising decision was for is kept (the decision at the
+    # close of row 30 acts on row 31), the entry decided at row 10 with them
+    with bars.open() as handle:
+        dates = sorted({row["date"] for row in csv.DictReader(handle)})
+    assert payload["last_bar"] == dates[30]
+    assert [p["symbol"] for p in payload["positions"]] == ["SYN001"]
