@@ -23,7 +23,12 @@ from tradefolio.backtest.user_strategy import (
 from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.allocator import SOLVERS
 from tradefolio.portfolio.backends import MODEL_SOLVERS
-from tradefolio.portfolio.options import ALLOCATE_DEFAULTS, FAILURE_POLICIES, AllocateOptions
+from tradefolio.portfolio.options import (
+    ALLOCATE_DEFAULTS,
+    FAILURE_POLICIES,
+    MODEL_FIELDS,
+    AllocateOptions,
+)
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK, DEFAULT_SKIP, FACTORS
 
 if TYPE_CHECKING:
@@ -79,25 +84,6 @@ _FLAG = {
     "sectors": "--sectors",
 }
 
-#: The allocation model's options a `--portfolio` run takes (`allocate`'s flags, same names).
-MODEL_FIELDS: tuple[str, ...] = (
-    "objective",
-    "risk_aversion",
-    "min_return",
-    "cvar_alpha",
-    "covariance",
-    "risk_lookback",
-    "sector_cap",
-    "max_turnover",
-    "fixed_cost",
-    "cost_bps",
-    "cost_budget",
-    "min_trade",
-    "whole_shares",
-    "lot",
-    "min_invested",
-    "time_limit",
-)
 _A = ALLOCATE_DEFAULTS
 
 

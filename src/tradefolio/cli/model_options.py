@@ -16,7 +16,12 @@ from typing import Annotated, Any
 import typer
 
 from tradefolio.portfolio.choices import ESTIMATORS
-from tradefolio.portfolio.options import ALLOCATE_DEFAULTS, FAILURE_POLICIES, OBJECTIVES
+from tradefolio.portfolio.options import (
+    ALLOCATE_DEFAULTS,
+    FAILURE_POLICIES,
+    MODEL_FIELDS,
+    OBJECTIVES,
+)
 
 _D = ALLOCATE_DEFAULTS
 
@@ -66,26 +71,7 @@ SectorsOption = Annotated[
 ]
 
 #: The flags above that a `--portfolio` run passes to `BacktestConfig` (its field names).
-RUN_MODEL_FIELDS: tuple[str, ...] = (
-    "objective",
-    "risk_aversion",
-    "min_return",
-    "cvar_alpha",
-    "covariance",
-    "risk_lookback",
-    "sector_cap",
-    "max_turnover",
-    "fixed_cost",
-    "cost_bps",
-    "cost_budget",
-    "min_trade",
-    "whole_shares",
-    "lot",
-    "min_invested",
-    "time_limit",
-    "on_solver_failure",
-    "sectors",
-)
+RUN_MODEL_FIELDS: tuple[str, ...] = (*MODEL_FIELDS, "on_solver_failure", "sectors")
 
 
 def model_fields(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,26 @@ SCORE_MODEL_DEFAULTS = AllocatorParams()
 #: (`--on-solver-failure`): keep the positions, or end the run.
 FAILURE_POLICIES: tuple[str, ...] = ("hold", "stop")
 
+#: The allocation model's options a `--portfolio` run takes (`allocate`'s flags, same names).
+MODEL_FIELDS: tuple[str, ...] = (
+    "objective",
+    "risk_aversion",
+    "min_return",
+    "cvar_alpha",
+    "covariance",
+    "risk_lookback",
+    "sector_cap",
+    "max_turnover",
+    "fixed_cost",
+    "cost_bps",
+    "cost_budget",
+    "min_trade",
+    "whole_shares",
+    "lot",
+    "min_invested",
+    "time_limit",
+)
+
 
 def require(condition: bool, message: str) -> None:
     """Raise `InvalidParameter(message)` unless `condition` holds (the check of one option)."""
@@ -268,6 +288,7 @@ __all__ = [
     "FACTOR_CHOICES",
     "FAILURE_POLICIES",
     "MAX_CAPITAL",
+    "MODEL_FIELDS",
     "NEEDS_HISTORY",
     "OBJECTIVES",
     "AllocateOptions",
