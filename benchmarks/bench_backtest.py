@@ -350,24 +350,79 @@ def main() -> None:
         )
 
 
-# --- issue 14: protective stops, the event-driven form, today's engine ---------------------
+# --- issue 14: protective stops, the event-driven form, the engine before issue 14 -------
+
+#: In a fresh interpreter: median CPU seconds of `run_config` (close-only SMA cross, weight
+#: sizer) and its fills, on the closes file argv[1]; the same code for both engines.
+_ENGINE_SCRIPT = f"""
+import json, statistics, sys, time
+from tradefolio.backtest.config import BacktestConfig
+from tradefolio.backtest.runner import run_config
+from tradefolio.data.readers import read_prices
+closes = read_prices(sys.argv[1])
+config = BacktestConfig.create(
+    fast={FAST}, slow={SLOW}, sizer="weight", weight={WEIGHT!r}, cash={CASH!r}
+)
+seconds = []
+for _ in range(int(sys.argv[2])):
+    start = time.process_time()
+    result = run_config(config, closes)
+    result.metrics()
+    seconds.append(time.process_time() - start)
+fills = [[f.date.isoformat(), f.symbol, f.side, f.quantity, str(f.price)] for f in result.fills]
+print(json.dumps({{"seconds": statistics.median(seconds), "fills": fills}}))
+"""
 
 
-def _cli_seconds(args: list[str], repeats: int, pythonpath: str | None = None) -> float:
+def _installed_env(pythonpath: str | None, pycache: str) -> dict[str, str]:
+    """The environment of a timed subprocess: bytecode cached (in `pycache`, warmed by a
+    first run) as an installed package has it, whatever PYTHONDONTWRITEBYTECODE says."""
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = pycache
     if pythonpath is not None:
         env["PYTHONPATH"] = pythonpath
+    return env
+
+
+def _child_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cli_run(args: list[str], repeats: int, env: dict[str, str]) -> tuple[float, float, list[Any]]:
+    """Median wall and median CPU seconds of the CLI run, and its fills (JSON)."""
     command = [sys.executable, "-m", "tradefolio", "backtest", *args, "--format", "json",
                "--no-record"]  # fmt: skip
-    seconds, _ = timed(
-        lambda: subprocess.run(command, check=True, capture_output=True, env=env), repeats
-    )
-    return seconds
+    subprocess.run(command, check=True, capture_output=True, env=env)  # warm caches
+    walls, cpus = [], []
+    output = ""
+    for _ in range(repeats):
+        cpu, start = _child_cpu(), time.perf_counter()
+        output = subprocess.run(command, check=True, capture_output=True, env=env, text=True).stdout
+        walls.append(time.perf_counter() - start)
+        cpus.append(_child_cpu() - cpu)
+    return statistics.median(walls), statistics.median(cpus), json.loads(output)["fills"]
+
+
+def _engine_run(closes_file: Path, repeats: int, env: dict[str, str]) -> tuple[float, list[Any]]:
+    command = [sys.executable, "-c", _ENGINE_SCRIPT, str(closes_file), str(repeats)]
+    output = subprocess.run(command, check=True, capture_output=True, env=env, text=True).stdout
+    answer = json.loads(output)
+    return float(answer["seconds"]), answer["fills"]
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "NO"
 
 
 def stops_section(symbols: int, days: int, repeats: int, baseline_src: str | None,
                   with_backtrader: bool, console: Console) -> list[list[str]]:  # fmt: skip
     """Rows for the issue's speed targets (each ratio measured in this run)."""
+    from decimal import Decimal
+
     from tradefolio.backtest.engine import run_backtest
     from tradefolio.backtest.strategies import SmaCross, SmaCrossEvents
     from tradefolio.data.synthetic import gbm_ohlc
@@ -380,50 +435,77 @@ def stops_section(symbols: int, days: int, repeats: int, baseline_src: str | Non
               "--weight", str(WEIGHT), "--cash", str(CASH)]  # fmt: skip
     rows: list[list[str]] = []
     with tempfile.TemporaryDirectory() as folder:
+        ours_env = _installed_env(None, str(Path(folder) / "pyc-ours"))
         closes_file = Path(folder) / "closes.csv"
         panel.close.rename_axis("Date").to_csv(closes_file)
         bars_file = Path(folder) / "bars.csv"
         panel.to_long().to_csv(bars_file, index=False)
-        console.print(f"[dim]{label}: CLI runs ...[/dim]")
-        ours = _cli_seconds(["--prices", str(closes_file), *common], repeats)
         if baseline_src:
-            today = _cli_seconds(["--prices", str(closes_file), *common], repeats, baseline_src)
+            before_env = _installed_env(baseline_src, str(Path(folder) / "pyc-before"))
+            console.print(f"[dim]{label}: close-only CLI and engine, this branch and before ...")
+            wall, cpu, fills = _cli_run(["--prices", str(closes_file), *common], repeats, ours_env)
+            old_wall, old_cpu, old_fills = _cli_run(
+                ["--prices", str(closes_file), *common], repeats, before_env
+            )
             rows.append(
-                [label, "vectorised CLI, close-only: this branch / today's engine",
-                 f"{ours:.2f} / {today:.2f}", f"{ours / today:.2f}x", "<= 1.2x"]
+                [label, f"vectorised CLI, close-only, wall: this branch / before issue 14 "
+                 f"(same fills: {_yes(fills == old_fills)}, {len(fills):,d})",
+                 f"{wall:.2f} / {old_wall:.2f}", f"{wall / old_wall:.2f}x", "<= 1.2x"]
             )  # fmt: skip
-        plain = _cli_seconds(["--prices", str(bars_file), *common], repeats)
-        stops = _cli_seconds(["--prices", str(bars_file), *common, "--stop-loss", "0.05"], repeats)
-        rows.append([label, "CLI OHLC: stop on every entry / no stops",
+            rows.append(
+                [label, "vectorised CLI, close-only, CPU: this branch / before issue 14",
+                 f"{cpu:.2f} / {old_cpu:.2f}", f"{cpu / old_cpu:.2f}x", "<= 1.2x"]
+            )  # fmt: skip
+            engine, engine_fills = _engine_run(closes_file, max(repeats, 5), ours_env)
+            old_engine, old_engine_fills = _engine_run(closes_file, max(repeats, 5), before_env)
+            rows.append(
+                [label, f"engine alone (run_config + metrics, CPU): this branch / before "
+                 f"issue 14 (same fills: {_yes(engine_fills == old_engine_fills)})",
+                 f"{engine:.3f} / {old_engine:.3f}", f"{engine / old_engine:.2f}x", "<= 1.2x"]
+            )  # fmt: skip
+        console.print(f"[dim]{label}: OHLC CLI runs with and without stops ...[/dim]")
+        plain, plain_cpu, _ = _cli_run(["--prices", str(bars_file), *common], repeats, ours_env)
+        stops, stops_cpu, _ = _cli_run(
+            ["--prices", str(bars_file), *common, "--stop-loss", "0.05"], repeats, ours_env
+        )
+        rows.append([label, "CLI OHLC, wall: stop on every entry / no stops",
                      f"{stops:.2f} / {plain:.2f}", f"{stops / plain:.2f}x", "<= 2x"])  # fmt: skip
+        rows.append([label, "CLI OHLC, CPU: stop on every entry / no stops",
+                     f"{stops_cpu:.2f} / {plain_cpu:.2f}", f"{stops_cpu / plain_cpu:.2f}x",
+                     "<= 2x"])  # fmt: skip
 
     exits = ProtectiveExits(stop_loss=0.05)
     sizer = PortfolioWeightSizer.fixed(WEIGHT)
 
-    def engine(strategy: Any) -> Any:
+    def engine_run(strategy: Any) -> Any:
         return run_backtest(panel.close, strategy, sizer, cash=CASH, opens=panel.open,
                             highs=panel.high, lows=panel.low, exits=exits)  # fmt: skip
 
     console.print(f"[dim]{label}: engine runs ...[/dim]")
-    vectorised, result = timed(lambda: engine(SmaCross(FAST, SLOW)), repeats)
-    events, event_result = timed(lambda: engine(SmaCrossEvents(FAST, SLOW)), repeats)
+    vectorised, result = timed(lambda: engine_run(SmaCross(FAST, SLOW)), repeats)
+    events, event_result = timed(lambda: engine_run(SmaCrossEvents(FAST, SLOW)), repeats)
     same = [f.__repr__() for f in result.fills] == [f.__repr__() for f in event_result.fills]
     rows.append(
         [label, f"engine with stops: event-driven / vectorised (same fills: "
-         f"{'yes' if same else 'NO'}, {len(result.fills):,d})",
+         f"{_yes(same)}, {len(result.fills):,d})",
          f"{events:.2f} / {vectorised:.2f}", f"{events / vectorised:.2f}x", "<= 3x"]
     )  # fmt: skip
     if with_backtrader:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from tests.support.backtrader_sma import backtrader_run as bracket_reference
 
-        console.print(f"[dim]{label}: backtrader with the same stops (once) ...[/dim]")
-        seconds, (fills, _) = timed(
+        console.print(f"[dim]{label}: backtrader with the same stops (once, minutes) ...[/dim]")
+        seconds, (fills, value) = timed(
             lambda: bracket_reference(panel, FAST, SLOW, WEIGHT, CASH, stop=0.05)
         )
-        agree = len(fills) == len(result.fills)
-        rows.append([label, f"backtrader with the same stops / event-driven (fills agree: "
-                     f"{'yes' if agree else 'NO'})", f"{seconds:.2f} / {events:.2f}",
+        micro = Decimal("0.000001")
+        reference = [(d, s, side, q, p.quantize(micro)) for d, s, side, q, p in fills]
+        ours = [(f.date.isoformat(), f.symbol, f.side, f.quantity, f.price)
+                for f in event_result.fills]  # fmt: skip
+        agree = ours == reference and abs(float(event_result.final_equity) - value) < 0.01
+        rows.append([label, f"backtrader with the same stops / event-driven (fill for fill "
+                     f"and final value to the cent: {_yes(agree)}, {len(fills):,d} fills)",
+                     f"{seconds:.2f} / {events:.2f}",
                      f"{seconds / events:.0f}x faster", ">= 30x"])  # fmt: skip
     return rows
 
@@ -435,11 +517,18 @@ def stops_main() -> None:
     parser.add_argument("--symbols", type=int, default=500)
     parser.add_argument("--days", type=int, default=2_520)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--baseline-src", help="src/ of today's engine, for its CLI runs")
+    parser.add_argument(
+        "--baseline-src",
+        help="src/ of the engine before issue 14 (a `git worktree add --detach` of ffed337)",
+    )
+    parser.add_argument(
+        "--baseline-label", default="", help="what --baseline-src is, for the notes"
+    )
     parser.add_argument("--no-backtrader", action="store_true")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     console = Console(stderr=True)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     rows = stops_section(args.symbols, args.days, args.repeats, args.baseline_src,
                          not args.no_backtrader, console)  # fmt: skip
     header = ["data", "comparison", "seconds", "ratio", "target"]
@@ -448,8 +537,9 @@ def stops_main() -> None:
         table.add_column(column)
     for row in rows:
         table.add_row(*row)
-    Console(width=160).print(table)
+    Console(width=180).print(table)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+    print(f"1-minute load average: {load_before:.1f} at the start, {load:.1f} at the end")
     if not args.no_record:
         markdown = "| " + " | ".join(header) + " |\n|" + "---|" * len(header) + "\n"
         markdown += "\n".join("| " + " | ".join(row) + " |" for row in rows)
@@ -459,10 +549,16 @@ def stops_main() -> None:
             markdown,
             "SMA 20/50 cross, 10% of equity per entry (weight sizer), stop 5% below every fill. "
             "CLI rows: a fresh `python -m tradefolio backtest ... --format json --no-record` "
-            f"process, median of {args.repeats}; 'today's engine' is the same CLI with "
-            f"PYTHONPATH={args.baseline_src} (the engine compared). Engine rows: in process, "
-            "same OHLC panel. backtrader: the pinned bracket reference of the dev oracle, run "
-            f"once. The machine was shared with other helpers' work (1-minute load {load:.1f}).",
+            f"process, median of {args.repeats} after a warm-up run, bytecode cached as an "
+            "installed package has it; wall and CPU (user + system of the child) both shown, "
+            "CPU being the steadier on a shared machine. 'before issue 14' is the same CLI "
+            f"with PYTHONPATH={args.baseline_src} {args.baseline_label}. 'engine alone': "
+            "`run_config` + metrics on the loaded closes in a fresh process per engine, median "
+            "CPU of 5 or more. Engine rows with stops: in process, same OHLC panel. "
+            "backtrader: the pinned bracket reference of the dev oracle, run once, compared "
+            "fill for fill with the event-driven run. The machine was shared with other "
+            f"helpers' work (1-minute load {load_before:.1f} at the start, {load:.1f} at the "
+            "end).",
         )
 
 

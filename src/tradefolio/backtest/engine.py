@@ -34,7 +34,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +45,7 @@ from tradefolio.backtest.costs import NO_COSTS, CostModel
 from tradefolio.backtest.ledger import MICRO, Fill, Ledger, Side, from_micro, to_micro
 from tradefolio.backtest.metrics import Metrics, compute_metrics
 from tradefolio.data.panel import PriceField, PricePanel
-from tradefolio.errors import DataError, InvalidParameter, StrategyError
+from tradefolio.errors import DataError, InvalidParameter, RebalanceFailed, StrategyError
 from tradefolio.execution.events import (
     BarContext,
     EventStrategy,
@@ -63,12 +64,14 @@ from tradefolio.execution.orders import (
     ProtectiveExits,
     TimeInForce,
 )
-from tradefolio.execution.planner import BarState, plan_bar
+from tradefolio.execution.planner import group_intents, plan_grouped
 from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
 from tradefolio.execution.sizing_policy import FixedSizing, RebalanceSizerFactory, SizingPolicy
-from tradefolio.execution.strategy import Enter, Exit, Intent, Rebalance, SignalPlan, Strategy
+from tradefolio.execution.strategy import Intent, Rebalance, SignalPlan, Strategy
 from tradefolio.execution.strategy import rebalance_sizer as default_rebalance_sizer
-from tradefolio.portfolio.policy import RebalanceDecision, RebalanceFailed
+
+if TYPE_CHECKING:  # the allocation model is imported only by the runs that use it
+    from tradefolio.portfolio.policy import RebalanceDecision
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -77,6 +80,9 @@ _NEVER = 2**62
 
 #: Below this bound on Σ q · mark (micro-units) the int64 dot product cannot overflow.
 _INT64_SAFE = 2**62
+
+#: The planner's `working` when no order works (read only, shared by every bar).
+_NOTHING_WORKING: Mapping[str, int] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,49 +201,22 @@ class _PriceRow(Mapping[str, int]):
 
     def __getitem__(self, symbol: str) -> int:
         column = self._column_of[symbol]
-        if not self._ok[column]:
+        if not self._ok.item(column):
             raise KeyError(symbol)
-        return int(self._marks[column])
+        return int(self._marks.item(column))
 
     def get(self, symbol: str, default: int | None = None) -> int | None:  # type: ignore[override]
         """The price of `symbol`, or `default` when it has none this bar."""
         column = self._column_of.get(symbol)
-        if column is None or not self._ok[column]:
+        if column is None or not self._ok.item(column):
             return default
-        return int(self._marks[column])
+        return int(self._marks.item(column))
 
     def __iter__(self) -> Iterator[str]:
         return (s for s, j in self._column_of.items() if self._ok[j])
 
     def __len__(self) -> int:
         return int(np.count_nonzero(self._ok))
-
-
-class _Holdings(Mapping[str, int]):
-    """The ledger's positions (by column) seen by symbol, live."""
-
-    __slots__ = ("_column_of", "_positions", "_symbols")
-
-    def __init__(
-        self, positions: dict[int, int], symbols: list[str], column_of: Mapping[str, int]
-    ) -> None:
-        self._positions = positions
-        self._symbols = symbols
-        self._column_of = column_of
-
-    def __getitem__(self, symbol: str) -> int:
-        return self._positions[self._column_of[symbol]]
-
-    def get(self, symbol: str, default: int = 0) -> int:  # type: ignore[override]
-        """Units held of `symbol` (`default` when flat)."""
-        column = self._column_of.get(symbol)
-        return default if column is None else self._positions.get(column, default)
-
-    def __iter__(self) -> Iterator[str]:
-        return (self._symbols[j] for j in sorted(self._positions))
-
-    def __len__(self) -> int:
-        return len(self._positions)
 
 
 class _LazySizer:
@@ -277,6 +256,7 @@ class _Run:
         self.costs = costs
         self.rebalance_sizer = rebalance_sizer
         self.exits = exits
+        self.places_exits = exits.any
         self.symbols = [str(c) for c in closes.columns]
         self.column_of = {s: j for j, s in enumerate(self.symbols)}
         self.days: list[date] = list(pd.DatetimeIndex(closes.index).date)
@@ -309,7 +289,10 @@ class _Run:
         self.orders: list[Order] = []
         self.order_ids: set[str] = set()
         # the planner's views of the ledger and of the bar's prices (moved bar by bar)
-        self._holdings = _Holdings(self.ledger.positions, self.symbols, self.column_of)
+        # the ledger's positions by symbol (kept by `_fill`: a plain dict is the fastest view)
+        self.held_by_symbol: dict[str, int] = {}
+        # a plan's market entry of each column, as the planner takes it
+        self._market_entry = [(symbol, 0) for symbol in self.symbols]
         self._prices = _PriceRow(self.column_of, self.reference_micro[0], self.tradable[0])
         self.events: list[OrderEvent] = []
 
@@ -323,11 +306,13 @@ class _Run:
         fill = Fill(
             bar, self.days[bar], self.symbols[column], side, quantity, price_micro, commission, cid
         )
+        symbol = fill.symbol
         if side == "buy":
             self.ledger.buy(fill, column)
             self.held[column] += quantity
             self.units += quantity
             self.basis[column] = self.basis.get(column, 0) + quantity * price_micro
+            self.held_by_symbol[symbol] = self.held_by_symbol.get(symbol, 0) + quantity
         else:
             held = int(self.held[column])
             self.ledger.sell(fill, column)
@@ -336,8 +321,10 @@ class _Run:
             remaining = held - quantity
             if remaining:
                 self.basis[column] = self.basis.get(column, 0) * remaining // held
+                self.held_by_symbol[symbol] = remaining
             else:
                 self.basis.pop(column, None)
+                self.held_by_symbol.pop(symbol, None)
 
     def _equity_micro(self, bar: int, marks: npt.NDArray[np.int64]) -> int:
         """cash + Σ q · mark, exact: an int64 dot product when it cannot overflow."""
@@ -490,58 +477,90 @@ class _Run:
 
     # -- the bar loop ------------------------------------------------------------------
 
-    def _intents(
+    def _grouped(
         self,
-        decided: int,
+        bar: int,
         exits: dict[int, list[int]],
         rebalances: dict[int, Mapping[str, float]],
         entries: dict[int, list[int]],
-    ) -> list[Intent]:
-        symbols = self.symbols
+    ) -> list[Resting]:
+        """Plan the plan's cells decided at the close before `bar`, grouped by kind."""
+        decided = bar - 1
         held = self.ledger.positions
+        symbols = self.symbols
         # An Exit while flat (with nothing working) and an Enter while holding are no-ops in
-        # the planner: not building them keeps the vectorised path as fast as it was.
+        # the planner: not asking for them keeps the vectorised path as fast as it was.
         exit_columns = exits.get(decided, ())
-        if not self.resting:
+        if self.resting:
+            for j in exit_columns:  # an exit replaces the symbol's working orders
+                self._cancel_symbol(j, bar)
+        else:
             exit_columns = [j for j in exit_columns if j in held]
-        intents: list[Intent] = [Exit(symbols[j]) for j in exit_columns]
-        if decided in rebalances:
-            intents.append(Rebalance(rebalances[decided]))
+        rebalancing = decided in rebalances
+        wanted = entries.get(decided, ())
+        if wanted and not rebalancing:  # a held symbol's Enter does nothing unless it is sold
+            sold = set(exit_columns)
+            wanted = [j for j in wanted if j not in held or j in sold]
         limits = self.plan.entry_limits
-        sold = {j for j in exit_columns}
-        for j in entries.get(decided, ()):
-            if j in held and j not in sold and decided not in rebalances:
-                continue
-            limit = None if limits is None else float(limits[decided, j])
-            intents.append(Enter(symbols[j], None if limit is None or limit != limit else limit))
-        return intents
+        if limits is None:
+            market_entry = self._market_entry
+            entry_pairs = [market_entry[j] for j in wanted]
+        else:
+            entry_pairs = []
+            for j in wanted:
+                limit = float(limits[decided, j])
+                entry_pairs.append((symbols[j], 0 if limit != limit else to_micro(limit)))
+        return self._plan(
+            bar,
+            [symbols[j] for j in exit_columns],
+            [Rebalance(rebalances[decided])] if rebalancing else [],
+            entry_pairs,
+        )
 
     def _decide(self, bar: int, intents: list[Intent]) -> list[Resting]:
         """Plan the bar's intents (exits cancel the symbol's working orders first)."""
-        for intent in intents:
-            if isinstance(intent, Exit) and self.resting:
-                self._cancel_symbol(self.column_of[intent.symbol], bar)
+        exits, rebalances, entries = group_intents(intents)
+        if self.resting:
+            for symbol in exits:
+                self._cancel_symbol(self.column_of[symbol], bar)
+        return self._plan(bar, exits, rebalances, entries)
+
+    def _plan(
+        self,
+        bar: int,
+        exits: list[str],
+        rebalances: list[Rebalance],
+        entries: list[tuple[str, int]],
+    ) -> list[Resting]:
+        """The planner's orders for the bar: filled at once (market orders, nothing placed
+        around them) or submitted as working orders matched against the bar."""
         marks = self.reference_micro[bar]
-        working, reserved = self._working() if self.resting else ({}, 0)
+        working, reserved = self._working() if self.resting else (_NOTHING_WORKING, 0)
         self._prices.at(marks, self.tradable[bar])
-        state = BarState(
+        plan = plan_grouped(
+            exits,
+            rebalances,
+            entries,
             prices=self._prices,
-            holdings=self._holdings,
+            holdings=self.held_by_symbol,
             cash_micro=self.ledger.cash_micro - reserved,
             equity_micro=self._equity_micro(bar, marks),
             universe=self.symbols,
             working=working,
-        )
-        plan = plan_bar(
-            intents, state, _LazySizer(self.sizing, bar - 1), self.costs, self.rebalance_sizer
+            sizer=_LazySizer(self.sizing, bar - 1),
+            costs=self.costs,
+            rebalance_sizer=self.rebalance_sizer,
         )
         self.dropped += plan.unpriced
         if not plan.orders:
             return []
         placed: list[Resting] = []
-        needs_orders = (
-            self.exits.any or bool(self.resting) or any(o.limit_micro for o in plan.orders)
-        )
+        needs_orders = self.places_exits or bool(self.resting)
+        if not needs_orders:
+            for planned in plan.orders:
+                if planned.limit_micro:
+                    needs_orders = True
+                    break
         for planned in plan.orders:
             cid = f"{planned.symbol}-{bar}-{planned.reason}"
             column = self.column_of[planned.symbol]
@@ -581,7 +600,7 @@ class _Run:
                 position += 1
                 # backtrader's order: the strategy's orders are placed before the bar is
                 # matched, and working orders placed earlier are tried first
-                self._decide(bar, self._intents(decided, exits, rebalances, entries))
+                self._grouped(bar, exits, rebalances, entries)
                 if self.resting:
                     self._match_bar(bar)
             elif self.resting:

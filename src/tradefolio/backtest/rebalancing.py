@@ -15,6 +15,8 @@ run (`stop`, `RebalanceFailed`); every decision is kept in `decisions` for the r
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -22,7 +24,9 @@ import pandas as pd
 from tradefolio.execution.events import BarContext
 from tradefolio.execution.schedule import rebalance_bars
 from tradefolio.execution.strategy import minimum_buy
-from tradefolio.portfolio.policy import AllocationPolicy, RebalanceDecision, whole_targets
+
+if TYPE_CHECKING:  # the allocation model is imported only by the runs that use it
+    from tradefolio.portfolio.policy import AllocationPolicy, RebalanceDecision
 
 
 class PolicyRebalance:
@@ -51,6 +55,8 @@ class PolicyRebalance:
 
     def on_bar(self, context: BarContext) -> None:
         """At a rebalance bar: the model's targets for the account as it stands."""
+        from tradefolio.portfolio.policy import whole_targets  # loaded with the policy
+
         bar = context.bar
         if not self._schedule[bar] or bar + 1 < self.policy.window:
             return

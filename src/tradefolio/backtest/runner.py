@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -41,10 +42,11 @@ from tradefolio.execution.sizing import (
 from tradefolio.execution.sizing_policy import DatedSizing, FixedSizing, SizingPolicy
 from tradefolio.execution.strategy import SignalPlan, Strategy
 from tradefolio.indicators import rolling_beta, simple_returns
-from tradefolio.portfolio.build import read_sectors
 from tradefolio.portfolio.params import AllocatorParams
-from tradefolio.portfolio.policy import AllocationPolicy
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK
+
+if TYPE_CHECKING:
+    from tradefolio.portfolio.policy import AllocationPolicy
 
 
 def allocation_policy(config: BacktestConfig) -> AllocationPolicy:
@@ -52,6 +54,10 @@ def allocation_policy(config: BacktestConfig) -> AllocationPolicy:
     with the trading core's cost model as the model's cost terms (one formula)."""
     bps, fixed = cost_model(config).model_cost_terms()
     options = replace(config.allocate_options, cost_bps=bps, fixed_cost=fixed)
+    # the allocation model's modules are imported only by the runs that use them
+    from tradefolio.portfolio.build import read_sectors
+    from tradefolio.portfolio.policy import AllocationPolicy
+
     sectors = None if config.sectors is None else read_sectors(config.sectors)
     return AllocationPolicy(options, sectors, config.on_solver_failure)  # type: ignore[arg-type]
 

@@ -194,6 +194,10 @@ class CostModel:
             return 0
         # q · price alone must fit, so cash // price bounds the answer from above
         bound = min(wanted, cash_micro // price_micro)
+        if bound <= 0:
+            return 0
+        if self.buy_cost_micro(bound, price_micro) <= cash_micro:
+            return bound  # the usual case (what the search would answer first)
         return largest_affordable(
             lambda q: self.buy_cost_micro(q, price_micro) <= cash_micro, bound, bound
         )

@@ -2,9 +2,9 @@
 
     intents + holdings + working orders + prices + cash + sizer + costs  ->  orders
 
-One function, `plan_bar`, owns the rules both engines follow (the backtest engine calls it
-for every bar with intents; the live trader calls it with its journal's state, its risk
-engine as `admit`):
+One function, `plan_bar`, owns the rules both engines follow (the live trader calls it with
+its journal's state, its risk engine as `admit`; the backtest engine calls `plan_grouped`,
+the same planning with the intents already grouped by kind, for every bar with intents):
 
 1. Sizing equity `E` is given by the caller, computed once before the bar's trades.
 2. `Exit(s)`: sell the whole position (held units net of working sells). An `Exit` while
@@ -117,22 +117,37 @@ class _Planner:
         "cash",
         "costs",
         "equity",
+        "fund_buys",
         "held",
         "holdings_get",
         "orders",
-        "state",
+        "prices",
+        "universe",
         "unpriced",
+        "working",
     )
 
     def __init__(
-        self, state: BarState, costs: CostModel, admit: Callable[[PlannedOrder], bool] | None
+        self,
+        prices: Mapping[str, int],
+        holdings: Mapping[str, int],
+        cash_micro: int,
+        equity_micro: int,
+        universe: Sequence[str],
+        working: Mapping[str, int],
+        fund_buys: bool,
+        costs: CostModel,
+        admit: Callable[[PlannedOrder], bool] | None,
     ) -> None:
-        self.state = state
-        self.admit = admit
-        self.holdings_get = state.holdings.get
+        self.prices = prices
+        self.holdings_get = holdings.get
+        self.cash = cash_micro
+        self.equity = equity_micro / MICRO
+        self.universe = universe
+        self.working = working
+        self.fund_buys = fund_buys
         self.costs = costs
-        self.cash = state.cash_micro
-        self.equity = state.equity_micro / MICRO
+        self.admit = admit
         self.held: dict[str, int] = {}
         self.orders: list[PlannedOrder] = []
         self.unpriced = 0
@@ -163,7 +178,7 @@ class _Planner:
         fill = self.costs.fill_price_micro(price, "sell")
         if not self.place(PlannedOrder(symbol, "sell", quantity, fill, reason)):
             return
-        if self.state.sell_proceeds_fund_buys:
+        if self.fund_buys:
             self.cash += quantity * fill - self.costs.commission_micro(quantity, fill, "sell")
         self.held[symbol] = self.position(symbol) - quantity
 
@@ -178,10 +193,10 @@ class _Planner:
         self.held[symbol] = self.position(symbol) + quantity
 
     def exit(self, symbol: str) -> None:
-        quantity = self.position(symbol) + min(0, self.state.working.get(symbol, 0))
+        quantity = self.position(symbol) + min(0, self.working.get(symbol, 0))
         if quantity <= 0:
             return
-        price = self.state.prices.get(symbol)
+        price = self.prices.get(symbol)
         if price is None:
             self.unpriced += 1
             return
@@ -190,7 +205,7 @@ class _Planner:
     def rebalance(
         self, intent: Rebalance, factory: Callable[[Mapping[str, float]], PositionSizer]
     ) -> None:
-        rank = {s: i for i, s in enumerate(self.state.universe)}
+        rank = {s: i for i, s in enumerate(self.universe)}
         weights: Mapping[str, float] = intent.weights
         if intent.shares is not None:  # exact targets: every listed name with units is bought
             weights = {s: weights.get(s, 0.0) or 1.0 for s, q in intent.shares.items() if q > 0}
@@ -198,9 +213,9 @@ class _Planner:
         if unknown:
             raise DataError(f"rebalance targets {unknown[0]!r}, which is not in the prices")
         sizer = rebalance_target_sizer(intent, factory)
-        prices = self.state.prices
-        working = self.state.working
-        held_now = [s for s in self.state.universe if self.position(s) > 0]
+        prices = self.prices
+        working = self.working
+        held_now = [s for s in self.universe if self.position(s) > 0]
         for symbol in held_now:
             if working and working.get(symbol, 0) < 0:
                 continue  # a sell is working already
@@ -226,22 +241,52 @@ class _Planner:
             if target > held:
                 self.buy(symbol, target - held, price, "rebalance")
 
-    def enter(self, symbol: str, sizer: PositionSizer, limit_micro: int) -> None:
-        state = self.state
-        if self.position(symbol) or (state.working and state.working.get(symbol, 0)):
-            return
-        price = state.prices.get(symbol)
-        if price is None:
-            self.unpriced += 1
-            return
-        if limit_micro:
-            price = limit_micro  # sized, and its cash reserved, at the limit
-        if self.cash < price:
-            return  # not even one unit is affordable, whatever the sizer says
-        target = whole_units(sizer.size(self.request(symbol, price, 0)), symbol)
-        if target <= 0:
-            return
-        self.buy(symbol, target, price, "enter", limit_micro)
+    def enter_all(self, entries: Sequence[tuple[str, int]], sizer: PositionSizer) -> None:
+        """The bar's `Enter`s in the order given: `(symbol, limit_micro)`, 0 = no limit.
+
+        One loop with its lookups bound once: most entries of a bar are no-ops (held, or
+        not one unit affordable), and the backtest's speed is set by how fast they are
+        skipped."""
+        working = self.working
+        prices_get = self.prices.get
+        planned_get = self.held.get
+        holdings_get = self.holdings_get
+        for symbol, limit_micro in entries:
+            held = planned_get(symbol)
+            if held is None:
+                held = holdings_get(symbol, 0)
+            if held or (working and working.get(symbol, 0)):
+                continue
+            price = prices_get(symbol)
+            if price is None:
+                self.unpriced += 1
+                continue
+            if limit_micro:
+                price = limit_micro  # sized, and its cash reserved, at the limit
+            if self.cash < price:
+                continue  # not even one unit is affordable, whatever the sizer says
+            target = whole_units(sizer.size(self.request(symbol, price, 0)), symbol)
+            if target > 0:
+                self.buy(symbol, target, price, "enter", limit_micro)
+
+
+def group_intents(
+    intents: Iterable[Intent],
+) -> tuple[list[str], list[Rebalance], list[tuple[str, int]]]:
+    """Intents by kind, in the order given within a kind: `Exit` symbols, `Rebalance`s, and
+    `Enter`s as `(symbol, limit_micro)` (0: a market entry)."""
+    exits: list[str] = []
+    rebalances: list[Rebalance] = []
+    entries: list[tuple[str, int]] = []
+    for intent in intents:  # entries are the most frequent kind: tested first
+        if isinstance(intent, Enter):
+            limit = intent.limit_price
+            entries.append((intent.symbol, 0 if limit is None else to_micro(limit)))
+        elif isinstance(intent, Exit):
+            exits.append(intent.symbol)
+        elif isinstance(intent, Rebalance):
+            rebalances.append(intent)
+    return exits, rebalances, entries
 
 
 def plan_bar(
@@ -257,25 +302,76 @@ def plan_bar(
     Intents are taken in the order exits, rebalances, entries whatever order they come in
     (within a kind, in the order given).
     """
-    planner = _Planner(state, costs, admit)
-    exits: list[str] = []
-    rebalances: list[Rebalance] = []
-    entries: list[tuple[str, int]] = []
-    for intent in intents:
-        if isinstance(intent, Exit):
-            exits.append(intent.symbol)
-        elif isinstance(intent, Rebalance):
-            rebalances.append(intent)
-        elif isinstance(intent, Enter):
-            limit = 0 if intent.limit_price is None else to_micro(intent.limit_price)
-            entries.append((intent.symbol, limit))
+    exits, rebalances, entries = group_intents(intents)
+    return plan_grouped(
+        exits,
+        rebalances,
+        entries,
+        prices=state.prices,
+        holdings=state.holdings,
+        cash_micro=state.cash_micro,
+        equity_micro=state.equity_micro,
+        universe=state.universe,
+        working=state.working,
+        sell_proceeds_fund_buys=state.sell_proceeds_fund_buys,
+        sizer=sizer,
+        costs=costs,
+        rebalance_sizer=rebalance_sizer,
+        admit=admit,
+    )
+
+
+def plan_grouped(
+    exits: Sequence[str],
+    rebalances: Sequence[Rebalance],
+    entries: Sequence[tuple[str, int]],
+    *,
+    prices: Mapping[str, int],
+    holdings: Mapping[str, int],
+    cash_micro: int,
+    equity_micro: int,
+    universe: Sequence[str],
+    working: Mapping[str, int],
+    sizer: PositionSizer,
+    costs: CostModel,
+    rebalance_sizer: Callable[[Mapping[str, float]], PositionSizer],
+    sell_proceeds_fund_buys: bool = True,
+    admit: Callable[[PlannedOrder], bool] | None = None,
+) -> BarPlan:
+    """`plan_bar` with the intents already grouped by kind and the bar's state as arguments.
+
+    `exits` are `Exit` symbols, `entries` `(symbol, limit_micro)` pairs (0: a market
+    entry); the keyword arguments are `BarState`'s fields. The same planning, without
+    building an `Enter`, an `Exit` and a `BarState` value per bar: the backtest engine's
+    vectorised path calls this at every decision bar (thousands per run), where building
+    those values took a measurable share of the run (benchmarks/RESULTS.md).
+    """
+    planner = _Planner(
+        prices,
+        holdings,
+        cash_micro,
+        equity_micro,
+        universe,
+        working,
+        sell_proceeds_fund_buys,
+        costs,
+        admit,
+    )
     for symbol in exits:
         planner.exit(symbol)
     for rebalance in rebalances:
         planner.rebalance(rebalance, rebalance_sizer)
-    for symbol, limit in entries:
-        planner.enter(symbol, sizer, limit)
+    if entries:
+        planner.enter_all(entries, sizer)
     return BarPlan(tuple(planner.orders), planner.unpriced, planner.cash)
 
 
-__all__ = ["BarPlan", "BarState", "PlannedOrder", "plan_bar", "whole_units"]
+__all__ = [
+    "BarPlan",
+    "BarState",
+    "PlannedOrder",
+    "group_intents",
+    "plan_bar",
+    "plan_grouped",
+    "whole_units",
+]

@@ -147,6 +147,7 @@ class CommissionEstimate:
     per_share: float = 0.0
     minimum: float = 0.0
     _model: CostModel = field(init=False, repr=False, compare=False)
+    _free: bool = field(init=False, repr=False, compare=False)  # no commission: fl(p · u)
 
     def __post_init__(self) -> None:
         for name in ("bps", "per_share", "minimum"):
@@ -160,13 +161,14 @@ class CommissionEstimate:
             commission_min=self.minimum,
         )
         object.__setattr__(self, "_model", model)
+        object.__setattr__(self, "_free", model.free)
 
     def cost(self, units: float, price: float) -> float:
         """Cash a buy of `units` at `price` needs: `fl(price · units) + commission(units)`."""
         if units <= 0:
             return 0.0
         notional = price * units
-        if self._model.free:
+        if self._free:
             return notional
         quantity: int | Decimal = int(units) if float(units).is_integer() else Decimal(repr(units))
         fee = self._model.commission_micro(quantity, to_micro(price), "buy")

@@ -24,14 +24,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from tradefolio.execution.sizing import PortfolioWeightSizer, PositionSizer, Quantity, SizingRequest
-from tradefolio.portfolio.policy import AllocationPolicy
+
+if TYPE_CHECKING:  # the allocation model is imported only by the runs that use it
+    from tradefolio.portfolio.policy import AllocationPolicy
 
 BoolArray = npt.NDArray[np.bool_]
 
