@@ -268,11 +268,7 @@ class _Run:
         self.tradable = ~np.isnan(reference)
         self.reference_micro = _micro_prices(_forward_filled(reference))
         self._bar_fields = values  # high / low / close are read only when orders rest
-        self._volume = (
-            np.full(closes.shape, np.nan)
-            if panel.volume is None
-            else panel.volume.to_numpy(dtype=np.float64, na_value=np.nan)
-        )
+        self._volumes = panel.volume  # read by the event-driven loop only
         self._bars_micro: tuple[npt.NDArray[np.int64], ...] | None = None
         self.ledger = Ledger(cash_micro)
         self.initial_cash_micro = cash_micro
@@ -666,7 +662,11 @@ class _Run:
         """The event-driven loop: `on_bar` at every close from the warm-up on."""
         bars = self.closes.shape[0]
         opens, highs, lows, closes = (self._bar_fields(n) for n in ("open", "high", "low", "close"))
-        volume = self._volume
+        volume = (
+            np.full(self.closes.shape, np.nan)
+            if self._volumes is None
+            else self._volumes.to_numpy(dtype=np.float64, na_value=np.nan)
+        )
         fields = {"open": opens, "high": highs, "low": lows, "close": closes, "volume": volume}
         first = warmup_of(strategy) - 1
         pending: BarContext | None = None
