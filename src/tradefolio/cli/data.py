@@ -171,7 +171,12 @@ def fetch_command(
         str | None, typer.Option("--end", help="Last date, inclusive (default: today).")
     ] = None,
     layout: Annotated[
-        Layout, typer.Option("--layout", help="wide: closes per symbol; long: all bar fields.")
+        Layout,
+        typer.Option(
+            "--layout",
+            help="wide: one column per symbol and field (SYMBOL.open ... SYMBOL.volume); "
+            "long: one row per date and symbol. Both carry every bar field.",
+        ),
     ] = Layout.wide,
     fill_gaps: Annotated[
         bool, typer.Option("--fill-gaps", help="Forward-fill interior gaps instead of failing.")
@@ -187,7 +192,8 @@ def fetch_command(
         OutputFormat, typer.Option("--format", help="Format of the summary printed.")
     ] = OutputFormat.table,
 ) -> None:
-    """Download adjusted daily prices from Yahoo Finance (extra `data`) into a file."""
+    """Download adjusted daily bars (open, high, low, close, volume) from Yahoo Finance
+    (extra `data`) into a file that `data info`, `backtest` and `live` read."""
     first = _parse_day("--start", start)
     last = _parse_day("--end", end) if end is not None else date.today()
     require(first <= last, f"--start ({first}) must not be after --end ({last})")

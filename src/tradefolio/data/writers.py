@@ -1,5 +1,13 @@
-"""Writing price data in the layouts the readers read back: wide closes or long bars, as CSV
-(`.csv`, `.csv.gz`, ...) or Parquet (`.parquet`, `.pq`), chosen by the file name.
+"""Writing price data in the layouts the readers read back, as CSV (`.csv`, `.csv.gz`, ...)
+or Parquet (`.parquet`, `.pq`), chosen by the file name:
+
+- **wide**: `date`, then one column per symbol and field, `SYMBOL.open, SYMBOL.high,
+  SYMBOL.low, SYMBOL.close, SYMBOL.volume` (the fields the panel has, symbol by symbol):
+  the readers' wide OHLCV form. A close-only panel is written as plain closes, `date` then
+  one column per symbol (the readers' wide closes form), so nothing is invented.
+- **long**: `date, symbol` then the fields the panel has, one row per (date, symbol).
+
+Either layout reads back as the same panel: every field, every value.
 
 Writes are atomic (a temporary file renamed into place), so a crash never leaves half a file
 where a price file is expected.
@@ -32,7 +40,7 @@ def write_panel(
     *,
     layout: Literal["wide", "long"] = "wide",
 ) -> Path:
-    """Write closes (`wide`: `date` then one column per symbol) or every bar field (`long`).
+    """Write every field of `panel` in `layout` (see the module docstring).
 
     Returns the path written. Floats are written with full precision, so reading the file
     back gives exactly the same numbers.
@@ -41,7 +49,7 @@ def write_panel(
     if layout == "long":
         frame = data.to_long()
     elif layout == "wide":
-        frame = data.close.rename_axis(index="date", columns=None).reset_index()
+        frame = wide_frame(data)
     else:
         raise DataError(f"layout must be 'wide' or 'long', got {layout!r}")
     target = Path(path)
@@ -63,4 +71,24 @@ def write_panel(
     return target
 
 
-__all__ = ["PARQUET_SUFFIXES", "is_parquet_path", "write_panel"]
+def wide_frame(panel: PricePanel) -> pd.DataFrame:
+    """The wide layout as a frame: `date`, then closes per symbol for a close-only panel,
+    else `SYMBOL.field` for every field the panel has (symbol by symbol, bar order)."""
+    fields = [
+        (name, frame)
+        for name in ("open", "high", "low", "close", "volume")
+        if (frame := panel.close if name == "close" else getattr(panel, name)) is not None
+    ]
+    if len(fields) == 1:
+        wide = panel.close
+    else:
+        columns = {
+            f"{symbol}.{name}": frame.iloc[:, position]
+            for position, symbol in enumerate(panel.symbols)
+            for name, frame in fields
+        }
+        wide = pd.DataFrame(columns, index=panel.close.index)
+    return wide.rename_axis(index="date", columns=None).reset_index()
+
+
+__all__ = ["PARQUET_SUFFIXES", "is_parquet_path", "wide_frame", "write_panel"]

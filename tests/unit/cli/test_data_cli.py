@@ -279,3 +279,85 @@ def test_fetch_network_failure_exits_1(
     assert result.stderr.strip().splitlines() == [
         "error: yahoo:AAA: download of 2024-01-02 .. 2024-02-01 failed (read timed out)"
     ]
+
+
+class SwingingDownload(FakeDownload):
+    """Bars whose closes swing (SMA crosses happen), each bar whole: low <= open, close <= high."""
+
+    def __call__(self, symbol: str, start: date, end: date) -> pd.DataFrame:
+        self.calls += 1
+        days = pd.bdate_range(start, end - timedelta(days=1))
+        step = np.arange(len(days), dtype=np.float64)
+        phase = 0.0 if symbol == "AAA" else 1.3
+        closes = np.round(50.0 + 8.0 * np.sin(step / 4.0 + phase), 2)
+        opens = np.round(closes - 0.4 * np.cos(step / 3.0), 2)
+        return pd.DataFrame(
+            {
+                "Open": opens,
+                "High": np.maximum(opens, closes) + 0.75,
+                "Low": np.minimum(opens, closes) - 0.5,
+                "Close": closes,
+                "Volume": 1_000.0 + step,
+            },
+            index=pd.DatetimeIndex(days),
+        )
+
+
+@pytest.mark.parametrize("out", ["bars.csv", "bars.parquet"])
+def test_fetch_writes_ohlcv_that_info_and_backtest_read(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    out: str,
+) -> None:
+    download = SwingingDownload()
+    monkeypatch.setattr("tradefolio.cli.data.yfinance_download", download)
+    args = [
+        "data", "fetch", "AAA", "BBB", "--start", "2023-01-02", "--end", "2023-12-29",
+        "--no-cache",
+    ]  # fmt: skip
+    wide = run_cli(capsys, *args, "--out", str(tmp_path / out))
+    assert wide.code == 0, wide.stderr
+    assert run_cli(capsys, *args, "--out", str(tmp_path / "long.csv"), "--layout", "long").code == 0
+    # the default file is wide OHLCV: every field of every symbol, the provider's numbers
+    panel = read_panel(tmp_path / out)
+    truth = {s: download(s, date(2023, 1, 2), date(2023, 12, 30)) for s in ("AAA", "BBB")}
+    for field in ("open", "high", "low", "close", "volume"):
+        frame = getattr(panel, field)
+        assert frame is not None, field
+        for symbol, bars in truth.items():
+            assert frame[symbol].tolist() == bars[field.capitalize()].tolist()
+    if out.endswith(".csv"):
+        header = (tmp_path / out).read_text().splitlines()[0]
+        assert header.startswith("date,AAA.open,AAA.high,AAA.low,AAA.close,AAA.volume,BBB.open")
+    # ... the same panel as the long file
+    long = read_panel(tmp_path / "long.csv")
+    for field in ("open", "high", "low", "close", "volume"):
+        pd.testing.assert_frame_equal(getattr(panel, field), getattr(long, field))
+    # data info says it has every field
+    described = run_cli(capsys, "data", "info", str(tmp_path / out), "--format", "json")
+    info = json.loads(described.stdout)
+    assert info["fields"] == ["open", "high", "low", "close", "volume"]
+    assert info["missing_fields"] == []
+    # and a backtest with stops fills on its bars as on the long file's
+    trade = [
+        "backtest", "--fast", "3", "--slow", "8", "--sizer", "weight", "--weight", "0.4",
+        "--stop-loss", "0.03", "--format", "json", "--no-record",
+    ]  # fmt: skip
+    ran = run_cli(capsys, *trade, "--prices", str(tmp_path / out))
+    assert ran.code == 0, ran.stderr
+    fills = json.loads(ran.stdout)["fills"]
+    reference = json.loads(run_cli(capsys, *trade, "--prices", str(tmp_path / "long.csv")).stdout)
+    assert fills == reference["fills"] and len(fills) > 10
+    assert any(f["price"] not in set(truth[f["symbol"]]["Close"]) for f in fills)  # not closes
+
+
+def test_a_close_only_panel_is_written_as_plain_closes(tmp_path: Path) -> None:
+    from tradefolio.data.writers import write_panel
+
+    closes = read_prices(sample_path()).iloc[:50, :3]
+    written = write_panel(closes, tmp_path / "c.csv")
+    assert written.read_text().splitlines()[0] == "date," + ",".join(closes.columns)
+    panel = read_panel(written)
+    assert panel.open is None and panel.volume is None  # nothing invented
+    pd.testing.assert_frame_equal(panel.close, closes, check_names=False)
