@@ -324,11 +324,16 @@ def _solution_values(solver: Any) -> NDArray[np.float64]:
 
 
 def _solve_branch_and_bound(
-    program: Program, time_limit: float, hint: NDArray[np.float64] | None
+    program: Program,
+    time_limit: float,
+    hint: NDArray[np.float64] | None,
+    heuristics: bool = True,
 ) -> RawSolution:
     from tradefolio.portfolio.branch_and_bound import branch_and_bound
 
-    found = branch_and_bound(program, _scale(program), time_limit, BRANCH_AND_BOUND_GAP, hint)
+    found = branch_and_bound(
+        program, _scale(program), time_limit, BRANCH_AND_BOUND_GAP, hint, heuristics
+    )
     solution = _finish(
         program, found.values, found.status, found.best_bound, "highs", BRANCH_AND_BOUND_GAP
     )
@@ -405,6 +410,17 @@ def _solve_mathopt(
     return _finish(program, values, status, bound, "scip", QUADRATIC_RELATIVE_GAP)
 
 
+def solve_by_branch_and_bound(
+    program: Program, time_limit: float, hint: NDArray[np.float64] | None = None
+) -> RawSolution:
+    """The branch and bound over HiGHS QPs on `program`, whatever its integers, for a
+    caller that has already decided it suits them (`rebalance_solver.py`: trade flags,
+    aggregated and checked against the original program); `SolverError` if the answer
+    breaks `program`. The search starts from `hint` without the heuristics of the main
+    tree (`branch_and_bound(heuristics=False)`)."""
+    return _solve_branch_and_bound(program, time_limit, hint, heuristics=False)
+
+
 __all__ = [
     "BRANCH_AND_BOUND_GAP",
     "MODEL_SOLVERS",
@@ -415,5 +431,6 @@ __all__ = [
     "load_mathopt",
     "proven_gap",
     "resolve_solver",
+    "solve_by_branch_and_bound",
     "solve_program",
 ]
