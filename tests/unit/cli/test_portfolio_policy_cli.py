@@ -159,3 +159,24 @@ def test_sweep_grids_the_turnover_cap_by_allocates_name(prices: Path, tmp_path: 
     tight, loose = table.iloc[0], table.iloc[1]
     assert tight["turnover"] < loose["turnover"]
     assert tight["n_fills"] <= loose["n_fills"]
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [
+        ("backtest", "--covariance-file"),
+        ("sweep", "--factor-loadings"),
+        (("live", "--paper"), "--expected-returns"),
+    ],
+)
+def test_one_date_risk_files_are_refused_with_the_reason(
+    command: str | tuple[str, ...], flag: str, tmp_path: Path
+) -> None:
+    words = (command,) if isinstance(command, str) else command
+    run = _cli(*words, "--portfolio", flag, "x.csv", cwd=tmp_path)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith(f"error: {words[0]} takes no {flag}: ")
+    assert "estimates risk at each decision bar" in lines[0]
+    assert not (tmp_path / "runs").exists()
