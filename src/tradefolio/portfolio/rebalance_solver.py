@@ -111,11 +111,12 @@ def _loosens_when_zeroed(row: Row, variables: set[int], own: set[int]) -> bool:
     return set(row.coefficients) <= own and row.lo <= _FEASIBLE and row.hi >= -_FEASIBLE
 
 
-def _costs_only(program: Program, k: int) -> bool:
-    """Whether variable k never helps the objective (a cost in its direction), linear."""
+def _costs_only(program: Program, k: int, squared: set[int]) -> bool:
+    """Whether variable k never helps the objective (a cost in its direction) and is not
+    in its quadratic part (`squared`: the variables there)."""
     coefficient = program.linear.get(k, 0.0)
     helps = coefficient > 0 if program.maximize else coefficient < 0
-    return not helps and not any(k in pair for pair in program.quadratic)
+    return not helps and k not in squared
 
 
 def _aggregation(ctx: ModelContext) -> Aggregation | None:
@@ -124,6 +125,7 @@ def _aggregation(ctx: ModelContext) -> Aggregation | None:
     assert ctx.buy_flags is not None and ctx.sell_flags is not None
     program = ctx.program
     uses = _rows_of(program)
+    squared = {k for pair in program.quadratic for k in pair}
     alias = np.arange(program.size, dtype=np.intp)  # original -> original representative
     zero = np.zeros(program.size, dtype=bool)
     held = ctx.universe.held_shares
@@ -135,7 +137,7 @@ def _aggregation(ctx: ModelContext) -> Aggregation | None:
         bought, sold = ctx.buy_flags[i], ctx.sell_flags[i]
         own = {w, x, buy, sell, bought, sold}
         flags = {x, bought, sold}
-        if not all(_costs_only(program, k) for k in flags):
+        if not all(_costs_only(program, k, squared) for k in flags):
             continue
         if not all(
             _loosens_when_zeroed(program.rows[r], flags, own)
