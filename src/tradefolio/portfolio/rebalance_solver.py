@@ -275,7 +275,11 @@ def _add_dense_square(
     nonzero = values != 0.0
     terms = dict(
         zip(
-            zip(columns[upper_i[nonzero]].tolist(), columns[upper_j[nonzero]].tolist()),
+            zip(
+                columns[upper_i[nonzero]].tolist(),
+                columns[upper_j[nonzero]].tolist(),
+                strict=True,
+            ),
             values[nonzero].tolist(),
             strict=True,
         )
