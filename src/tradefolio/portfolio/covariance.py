@@ -79,8 +79,10 @@ def period_returns(
         raise DataError(
             f"missing closes inside the {lookback}-session risk window for {', '.join(gaps[:5])}"
         )
-    returns = window.pct_change(fill_method=None).iloc[1:]
-    return returns.astype("float64")
+    # P_t / P_(t-1) - 1, as pandas' pct_change computes it (the same two float operations)
+    closes = window.to_numpy(dtype=np.float64)
+    returns = closes[1:] / closes[:-1] - 1.0
+    return type(window)(returns, index=window.index[1:], columns=window.columns)
 
 
 def _ledoit_wolf_shrinkage(centered: NDArray[np.float64]) -> float:

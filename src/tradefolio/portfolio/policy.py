@@ -179,7 +179,9 @@ class AllocationPolicy:
         day = pd.Timestamp(history.index[-1]).date()
         started = time.perf_counter()
         held = {s: float(q) for s, q in holdings.items() if q}
-        last = history.ffill().iloc[-1]
+        last = history.iloc[-1]
+        if last.isna().any():  # a held name without a close today: its last one
+            last = history.ffill().iloc[-1]
         held_prices = {
             s: float(last[s]) for s in held if s in last.index and math.isfinite(last[s])
         }
