@@ -19,15 +19,19 @@ them either only loosens when they fall, or reads only name i's own variables, w
 then 0) and never raises the objective's costs. Both claims are checked on the program's
 rows, not assumed (`_aggregation`); a program that does not pass is solved unreduced.
 The held names (at most K of the N, once the policy runs) keep all their variables. At
-N = 20 held 5 the program shrinks from 60 to 30 binaries and from 140 to 80 columns.
+N = 20 held 5 the program shrinks from 60 to 30 binaries and from 140 to 80 columns. The
+factor exposures y = B w of the variance (`risk_terms.py`) are substituted into one dense
+quadratic over the weights (`_factor_definitions`), one matrix product instead of the
+branch and bound's block per factor.
 
 The search starts from the current holdings (the caller's hint: no trade at all), which a
 turnover cap keeps close to the optimum, and the answer is checked against the *original*
 program: its objective re-evaluated there, every row and bound within 1e-6, "optimal"
 only when the branch and bound's Lagrangian bound meets `BRANCH_AND_BOUND_GAP` at that
 point; otherwise "feasible" with the proven gap. A node limit is not used: the time limit
-ends a search with its bound (the gap is reported). If HiGHS's answer breaks the model the
-program goes to SCIP, as before this module.
+ends a search with its bound (the gap is reported). If HiGHS's answer breaks the model, or
+the search fails (HiGHS errors, no incumbent within the time limit), the original program
+goes to SCIP, as before this module (so such a rebalance may take twice the time limit).
 """
 
 from __future__ import annotations
@@ -296,8 +300,8 @@ def solve_rebalance(
 
     `hint` (a start over the original program's variables, as `PortfolioModel._start`
     builds it: weights and selections, flags 0 = no trade) is the first incumbent. Raises
-    what `solve_program` raises; an answer of HiGHS that breaks the model is re-solved by
-    SCIP (its result is returned as SCIP's)."""
+    what `solve_program` raises; a failed search or an answer of HiGHS that breaks the
+    model is re-solved by SCIP (its result is returned as SCIP's)."""
     program = ctx.program
     aggregation = _aggregation(ctx)
     target = program if aggregation is None else aggregation.program
