@@ -21,8 +21,10 @@ Cash cap (all three): buying `target - position` units must fit the free cash. W
 does not, the target becomes `position + n` with `n` the largest whole number of lots whose
 cost `fl(price · n) + commission(n)` is `<= cash` (equality allowed). With the default zero
 commission this is "the largest n with price · n <= cash", the rule the backtest engine
-reproduces against backtrader. Selling needs no cash, so a target below the position is
-never cash-capped.
+reproduces against backtrader. A position off the lot grid may instead be topped up to
+the largest whole multiple of lots that fits (whichever is larger), so the cap stays
+monotone in the target. Selling needs no cash, so a target below the position is never
+cash-capped.
 """
 
 from __future__ import annotations
@@ -239,7 +241,44 @@ def cash_capped(
     if estimate.cost(float(target - held), request.price) <= request.cash:
         return target
     lots = affordable_lots(request.price, request.cash, lot_size, estimate)
-    return min(target, held + _lots_to_units(lots, lot_size))
+    capped = min(target, held + _lots_to_units(lots, lot_size))
+    return max(capped, _affordable_lot_boundary(target, held, request, lot_size, estimate))
+
+
+def _affordable_lot_boundary(
+    target: Quantity,
+    held: Quantity,
+    request: SizingRequest,
+    lot_size: Quantity,
+    estimate: CommissionEstimate,
+) -> Quantity:
+    """The largest whole multiple of `lot_size` in `(held, target]` whose purchase fits the cash.
+
+    A held position that is not a whole number of lots (a fill cut by the cash, shares moved
+    in by hand) would otherwise only grow in steps of `held + n` lots, so a larger target
+    could end below a smaller one that a one-share top-up reaches: taking the better of the
+    two keeps the cap monotone in the target. `held` itself when no such multiple fits.
+    """
+    unit = float(lot_size)
+    first = math.ceil(float(held) / unit - 1e-12)
+    boundary = _lots_to_units(first, lot_size)
+    if boundary <= held:
+        boundary = boundary + lot_size
+        first += 1
+    if boundary > target:
+        return held
+
+    def fits(extra: int) -> bool:
+        quantity = float(boundary - held) + extra * unit
+        return estimate.cost(quantity, request.price) <= request.cash
+
+    if not fits(0):
+        return held
+    top = _floor_lots(float(target), lot_size) - first
+    extra = largest_affordable(
+        fits, max(0, _floor_lots(request.cash / request.price, lot_size) - 1), top
+    )
+    return min(target, boundary + _lots_to_units(extra, lot_size))
 
 
 # ------------------------------------------------------------------------------- sizers

@@ -421,3 +421,24 @@ def test_beta_of_at_least_one_never_grows_the_base(
     beta_sizer = BetaSizer(base, {"AAA": beta})
     req = request(price=price, equity=equity, cash=equity * cash_share)
     assert beta_sizer.size(req) <= base.size(req)
+
+
+@pytest.mark.parametrize("lot_size", [10, Decimal("0.5")])
+def test_a_position_off_the_lot_grid_never_makes_a_larger_target_end_lower(
+    lot_size: int | Decimal,
+) -> None:
+    # 769 held in lots of 10 (or 0.5 off its grid by 0.25): the cash buys one more share
+    # (or 0.25), not a whole lot; topping up to the next lot must stay within reach of a
+    # larger target too, or the cap would size more equity below less.
+    held = 769 if isinstance(lot_size, int) else 769.25
+    req = request(price=10.0, cash=15.0 if isinstance(lot_size, int) else 2.6, position=held)
+    boundary = 770 if isinstance(lot_size, int) else Decimal("769.5")
+    assert cash_capped(boundary, req, lot_size) == boundary
+    bigger = boundary + 5 * lot_size
+    assert cash_capped(bigger, req, lot_size) == boundary
+    weight = PortfolioWeightSizer({"AAA": 0.5}, lot_size=lot_size)
+    sizes = [
+        weight.size(request(price=10.0, equity=e, cash=req.cash, position=held))
+        for e in range(15_000, 16_200, 10)
+    ]
+    assert sizes == sorted(sizes)
