@@ -12,7 +12,9 @@ this file at start. Rules the code below keeps:
   `live halt|resume` write only the `control` table, in short transactions, without it.
 * Each public mutation is one transaction; a crash leaves the file at the last commit.
 * `PRAGMA user_version` is the schema version; migrations run forward inside one
-  transaction, and a file from a newer tradefolio is refused before anything is written.
+  transaction, and a file from a newer tradefolio is refused before anything is written
+  (the DDL, the version and the steps: `tradefolio.live.journal_schema`). No other module
+  runs SQL on these tables: reporting and the CLI read through this API.
 * An existing file is checked before it is opened for writing (`_probe`: read-only, its
   name escaped in the URI; ``PRAGMA quick_check``, the schema, the tables that schema
   has). An empty, damaged or foreign file is refused untouched (`JournalPathError`) and
@@ -28,7 +30,6 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import sqlite3
 import time
 import uuid
@@ -44,6 +45,12 @@ from tradefolio.errors import (
     JournalError,
     JournalPathError,
 )
+from tradefolio.live.journal_schema import (
+    SCHEMA_VERSION,
+    check_schema,
+    migrate,
+    order_columns,
+)
 from tradefolio.live.orders import (
     Fill,
     JournalOrder,
@@ -54,129 +61,7 @@ from tradefolio.live.orders import (
     TimeInForce,
     check_transition,
 )
-
-SCHEMA_VERSION = 4
-
-_MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE runs (
-        run_no INTEGER PRIMARY KEY AUTOINCREMENT,
-        started_at TEXT NOT NULL,
-        ended_at TEXT,
-        end_reason TEXT,
-        config TEXT NOT NULL
-    );
-    CREATE TABLE bars (
-        bar TEXT PRIMARY KEY,
-        planned_at TEXT NOT NULL,
-        done_at TEXT,
-        cash TEXT,
-        equity TEXT
-    );
-    CREATE TABLE intents (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        bar TEXT NOT NULL,
-        symbol TEXT NOT NULL,
-        action TEXT NOT NULL,
-        target_quantity TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    );
-    CREATE TABLE orders (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        client_order_id TEXT NOT NULL UNIQUE,
-        bar TEXT NOT NULL,
-        symbol TEXT NOT NULL,
-        side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
-        quantity TEXT NOT NULL,
-        status TEXT NOT NULL,
-        broker_order_id TEXT,
-        filled_quantity TEXT NOT NULL DEFAULT '0',
-        fill_notional TEXT NOT NULL DEFAULT '0',
-        commission TEXT NOT NULL DEFAULT '0',
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE INDEX orders_live ON orders(status)
-        WHERE status NOT IN ('denied', 'filled', 'canceled', 'rejected');
-    CREATE TABLE order_events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        client_order_id TEXT NOT NULL REFERENCES orders(client_order_id),
-        from_status TEXT,
-        to_status TEXT NOT NULL,
-        at TEXT NOT NULL,
-        detail TEXT NOT NULL DEFAULT ''
-    );
-    CREATE TABLE fills (
-        fill_id TEXT PRIMARY KEY,
-        client_order_id TEXT NOT NULL REFERENCES orders(client_order_id),
-        symbol TEXT NOT NULL,
-        side TEXT NOT NULL,
-        quantity TEXT NOT NULL,
-        price TEXT NOT NULL,
-        notional TEXT NOT NULL,
-        commission TEXT NOT NULL,
-        at TEXT NOT NULL
-    );
-    CREATE TABLE positions (symbol TEXT PRIMARY KEY, quantity TEXT NOT NULL, cost TEXT NOT NULL);
-    CREATE TABLE position_snapshots (
-        bar TEXT NOT NULL,
-        symbol TEXT NOT NULL,
-        quantity TEXT NOT NULL,
-        avg_price TEXT NOT NULL,
-        price TEXT NOT NULL,
-        PRIMARY KEY (bar, symbol)
-    );
-    CREATE TABLE reconciliations (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,
-        ok INTEGER NOT NULL,
-        adopted INTEGER NOT NULL,
-        report TEXT NOT NULL
-    );
-    CREATE TABLE control (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('ACTIVE', 'REDUCING', 'HALTED')),
-        reason TEXT NOT NULL,
-        source TEXT NOT NULL
-    );
-    """,
-    # The notional the risk engine counted for each order (quantity x the bar's price), so a
-    # restarted trader resumes the day's notional from the journal instead of from zero.
-    2: """
-    ALTER TABLE orders ADD COLUMN risk_notional TEXT;
-    CREATE INDEX orders_by_bar ON orders(bar);
-    """,
-    # The last price of every symbol seen (not only the held ones): the risk engine's price
-    # band needs each reference after a restart exactly as before it.
-    # (With the partial index of unfinished bars: finding the open plan is O(1), not a
-    # scan of every bar on every bar.)
-    3: """
-    CREATE TABLE marks (symbol TEXT PRIMARY KEY, price TEXT NOT NULL, bar TEXT NOT NULL);
-    CREATE INDEX bars_open ON bars(bar) WHERE done_at IS NULL;
-    """,
-    # Order terms (issue 14): every order journaled before submit with the type, prices,
-    # time in force, its entry (`parent_id`) and one-cancels-other group, so a restarted
-    # trader resends and reconciles a protective exit exactly as it was planned, and the
-    # order's `role` (why the trader placed it: `ROLES`); a fill's `bar` is the bar the
-    # trader recorded it on (a protective exit fills bars after it was placed). Orders of
-    # older journals were DAY market orders: the defaults say so.
-    4: """
-    ALTER TABLE orders ADD COLUMN type TEXT NOT NULL DEFAULT 'market';
-    ALTER TABLE orders ADD COLUMN limit_price TEXT;
-    ALTER TABLE orders ADD COLUMN stop_price TEXT;
-    ALTER TABLE orders ADD COLUMN trail_percent TEXT;
-    ALTER TABLE orders ADD COLUMN trail_amount TEXT;
-    ALTER TABLE orders ADD COLUMN time_in_force TEXT NOT NULL DEFAULT 'day';
-    ALTER TABLE orders ADD COLUMN parent_id TEXT;
-    ALTER TABLE orders ADD COLUMN oco_group TEXT;
-    ALTER TABLE orders ADD COLUMN role TEXT NOT NULL DEFAULT '';
-    ALTER TABLE fills ADD COLUMN bar TEXT;
-    CREATE INDEX orders_by_parent ON orders(parent_id) WHERE parent_id IS NOT NULL;
-    """,
-}
+from tradefolio.live.positions import PRICE_QUANTUM, average_price, book_fill
 
 #: Roles of journaled orders: the planner's (`enter`, `exit`, `rebalance`), a strategy's
 #: own order (`strategy`), and protective exits (`stop`, `take`, `trail`, or `child`: a
@@ -184,9 +69,6 @@ _MIGRATIONS: dict[int, str] = {
 ROLES = ("enter", "exit", "rebalance", "strategy", "stop", "take", "trail", "child")
 #: The roles whose filled buys get the session's protective exits.
 PROTECTED_ROLES = ("enter", "strategy")
-
-#: Quantum of derived, informational prices (average prices); the ledger itself is exact.
-PRICE_QUANTUM = Decimal("1e-10")
 
 
 #: Detail of an order event recording a duplicate-id answer: the broker holds the order.
@@ -233,9 +115,7 @@ class LedgerPosition:
     @property
     def avg_price(self) -> Decimal:
         """Cost per unit held (0 when flat)."""
-        if self.quantity == 0:
-            return Decimal(0)
-        return (self.cost / self.quantity).quantize(PRICE_QUANTUM)
+        return average_price(self.quantity, self.cost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +145,17 @@ class PlannedIntent:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class PositionSnapshot:
+    """A position held at the end of a processed bar, at that bar's mark."""
+
+    bar: date
+    symbol: str
+    quantity: Decimal
+    avg_price: Decimal
+    price: Decimal
+
+
 #: The reason journaled with the trader's own follow-up of an exit (the rest of the book,
 #: sold once the exit's cancelled buy stopped filling).
 FOLLOW_UP_EXIT = "follow-up: the rest of an exit after its open buy was cancelled"
@@ -274,16 +165,6 @@ FOLLOW_UP_EXIT = "follow-up: the rest of an exit after its open buy was cancelle
 LOCK_WAIT_SECONDS = 60.0
 #: SQLite's own busy wait per attempt; `begin_immediate` retries until `LOCK_WAIT_SECONDS`.
 _BUSY_TIMEOUT_SECONDS = 2.0
-_CREATE_TABLE = re.compile(r"CREATE TABLE (\w+)", re.IGNORECASE)
-
-
-def expected_tables(version: int) -> set[str]:
-    """The tables a journal of schema `version` has (the migrations up to it create them)."""
-    return {
-        name
-        for target in range(1, version + 1)
-        for name in _CREATE_TABLE.findall(_MIGRATIONS[target])
-    }
 
 
 def emergency_set_trading_state(path: Path, state: str, reason: str, source: str) -> None:
@@ -383,21 +264,7 @@ def _probe(path: Path) -> int:
             f"journal {path} is damaged (quick_check: {str(check[0][0])[:120]}); restore it "
             "from a backup or pass another --db"
         )
-    if version == 0:
-        raise JournalPathError(
-            f"{path} is an SQLite file but not a tradefolio journal; pass another --db"
-        )
-    if version > SCHEMA_VERSION:
-        raise JournalError(
-            f"{path} has journal schema {version}, newer than this tradefolio "
-            f"supports ({SCHEMA_VERSION}); upgrade tradefolio"
-        )
-    missing = expected_tables(version) - tables
-    if missing:
-        raise JournalPathError(
-            f"journal {path} (schema {version}) lacks the table(s) {', '.join(sorted(missing))}; "
-            "it is damaged: restore it from a backup or pass another --db"
-        )
+    check_schema(path, int(version), tables)
     return int(version)
 
 
@@ -415,11 +282,7 @@ def _create(path: Path) -> None:
         db = sqlite3.connect(str(temporary), isolation_level=None)
         try:
             db.execute("BEGIN IMMEDIATE")
-            for target in range(1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            migrate(db, 0)
             db.execute("COMMIT")
         finally:
             db.close()
@@ -462,6 +325,15 @@ def begin_immediate(
                     "stop it (an sqlite3 shell, a backup) and run again: the session resumes"
                 ) from exc
             time.sleep(0.05)
+
+
+@dataclass(frozen=True, slots=True)
+class BarAccount:
+    """The account at the end of a processed bar, as `finish_bar` recorded it."""
+
+    bar: date
+    cash: Decimal
+    equity: Decimal
 
 
 class Journal:
@@ -569,12 +441,8 @@ class Journal:
         version = self._version
         if version >= SCHEMA_VERSION:
             return
-        with self.transaction():
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        with self.transaction() as db:
+            migrate(db, version)
         self._version = SCHEMA_VERSION
 
     def close(self) -> None:
@@ -880,24 +748,10 @@ class Journal:
 
     # -- orders --------------------------------------------------------------------------
 
-    _BASE_COLUMNS = (
-        "client_order_id, bar, symbol, side, quantity, status, broker_order_id, "
-        "filled_quantity, fill_notional, commission, seq, "
-    )
-
     @property
     def _order_columns(self) -> str:
-        """The order columns to select; a reader of a journal older than schema 4 (not
-        migrated: readers never write) sees its orders' terms as what they were, DAY
-        market orders."""
-        if self._version >= 4:
-            terms = (
-                "type, limit_price, stop_price, trail_percent, trail_amount, time_in_force, "
-                "parent_id, oco_group, role"
-            )
-        else:
-            terms = "'market', NULL, NULL, NULL, NULL, 'day', NULL, NULL, ''"
-        return self._BASE_COLUMNS + terms
+        """The order columns to select (a reader of an older schema: `order_columns`)."""
+        return order_columns(self._version)
 
     @staticmethod
     def _order(row: Sequence[Any]) -> JournalOrder:
@@ -1165,43 +1019,72 @@ class Journal:
     def _book(
         self, symbol: str, side: Side, quantity: Decimal, notional: Decimal, commission: Decimal
     ) -> None:
+        """Move the ledger's position and cash by one fill (`book_fill`: average cost)."""
         row = self._db.execute(
             "SELECT quantity, cost FROM positions WHERE symbol = ?", (symbol,)
         ).fetchone()
         held, cost = (Decimal(row[0]), Decimal(row[1])) if row else (Decimal(0), Decimal(0))
-        if side is Side.BUY:
-            new_held, new_cost = held + quantity, cost + notional
-            cash_change = -notional - commission
-        else:
-            new_held = held - quantity
-            # Cost leaves the position pro rata; a position closed out has no cost left.
-            new_cost = Decimal(0) if new_held == 0 or held == 0 else cost * new_held / held
-            cash_change = notional - commission
+        booked = book_fill(held, cost, side, quantity, notional, commission)
         self._db.execute(
             "INSERT INTO positions(symbol, quantity, cost) VALUES (?, ?, ?) "
             "ON CONFLICT(symbol) DO UPDATE SET quantity = excluded.quantity, cost = excluded.cost",
-            (symbol, dec(new_held), dec(new_cost)),
+            (symbol, dec(booked.quantity), dec(booked.cost)),
         )
-        self.set_meta("cash", dec(self.cash() + cash_change))
+        self.set_meta("cash", dec(self.cash() + booked.cash_change))
+
+    _FILL_COLUMNS = (
+        "f.fill_id, f.client_order_id, f.symbol, f.side, f.quantity, f.price, f.commission, f.at"
+    )
+
+    @staticmethod
+    def _fill(row: Sequence[Any]) -> Fill:
+        return Fill(
+            row[0],
+            row[1],
+            row[2],
+            Side(row[3]),
+            Decimal(row[4]),
+            Decimal(row[5]),
+            Decimal(row[6]),
+            datetime.fromisoformat(row[7]),
+        )
 
     def fills(self) -> list[Fill]:
         """Every recorded fill, in order."""
+        rows = self._db.execute(f"SELECT {self._FILL_COLUMNS} FROM fills f ORDER BY f.rowid")
+        return [self._fill(row) for row in rows]
+
+    def fills_by_bar(self) -> list[tuple[date, Fill]]:
+        """Every recorded fill, in order, with the bar it was recorded on (a journal older
+        than schema 4, or a fill found at startup: its order's bar)."""
+        bar = "coalesce(f.bar, o.bar)" if self._version >= 4 else "o.bar"
         rows = self._db.execute(
-            "SELECT fill_id, client_order_id, symbol, side, quantity, price, commission, at "
-            "FROM fills ORDER BY rowid"
+            f"SELECT {self._FILL_COLUMNS}, {bar} FROM fills f "
+            "JOIN orders o ON o.client_order_id = f.client_order_id ORDER BY f.rowid"
+        )
+        return [(date.fromisoformat(row[8]), self._fill(row)) for row in rows]
+
+    def processed_bars(self) -> list[BarAccount]:
+        """The account at the end of every processed bar, in bar order."""
+        rows = self._db.execute(
+            "SELECT bar, cash, equity FROM bars WHERE done_at IS NOT NULL ORDER BY bar"
         )
         return [
-            Fill(
-                r[0],
-                r[1],
-                r[2],
-                Side(r[3]),
-                Decimal(r[4]),
-                Decimal(r[5]),
-                Decimal(r[6]),
-                datetime.fromisoformat(r[7]),
+            BarAccount(date.fromisoformat(bar), Decimal(cash), Decimal(equity))
+            for bar, cash, equity in rows
+        ]
+
+    def position_snapshots(self) -> list[PositionSnapshot]:
+        """Every non-zero position at the end of every processed bar, by bar then symbol."""
+        rows = self._db.execute(
+            "SELECT bar, symbol, quantity, avg_price, price FROM position_snapshots "
+            "WHERE CAST(quantity AS REAL) != 0 ORDER BY bar, symbol"
+        )
+        return [
+            PositionSnapshot(
+                date.fromisoformat(bar), symbol, Decimal(quantity), Decimal(avg), Decimal(price)
             )
-            for r in rows
+            for bar, symbol, quantity, avg, price in rows
         ]
 
     def fill_totals(self) -> tuple[Decimal, dict[str, Decimal]]:
@@ -1269,6 +1152,7 @@ __all__ = [
     "PROTECTED_ROLES",
     "ROLES",
     "SCHEMA_VERSION",
+    "BarAccount",
     "Journal",
     "JournalDamaged",
     "JournalError",
@@ -1276,6 +1160,7 @@ __all__ = [
     "LedgerPosition",
     "PlannedIntent",
     "PlannedOrder",
+    "PositionSnapshot",
     "dec",
     "emergency_set_trading_state",
     "utc_now",
