@@ -163,8 +163,8 @@ def test_the_cycle_check_sees_a_cycle() -> None:
 
 # -- the journal's tables are the journal module's own ----------------------------------
 
-#: The modules that may run SQL on the journal's tables: its API and its schema.
-JOURNAL_SQL = {"live/journal.py", "live/journal_schema.py"}
+#: The modules that may run SQL on the journal's tables: its API, its schema, its file.
+JOURNAL_SQL = {"live/journal.py", "live/journal_schema.py", "live/journal_file.py"}
 #: Besides them, `sqlite3` is for the paper venue (its own ``paper_*`` tables share the
 #: journal's file) and the session (which turns SQLite errors into one `JournalError` line
 #: and hands the journal's connection to the paper venue).

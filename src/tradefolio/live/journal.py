@@ -15,23 +15,19 @@ this file at start. Rules the code below keeps:
   transaction, and a file from a newer tradefolio is refused before anything is written
   (the DDL, the version and the steps: `tradefolio.live.journal_schema`). No other module
   runs SQL on these tables: reporting and the CLI read through this API.
-* An existing file is checked before it is opened for writing (`_probe`: read-only, its
-  name escaped in the URI; ``PRAGMA quick_check``, the schema, the tables that schema
-  has). An empty, damaged or foreign file is refused untouched (`JournalPathError`) and
-  never reinitialised; a new journal is built in a temporary file and linked into place,
-  owner-only (0600), so a crash never leaves an empty journal behind.
-* Every write transaction waits for another process's write lock (`begin_immediate`),
-  retried up to `LOCK_WAIT_SECONDS`, then fails as one `JournalError` line.
+* An existing file is checked before it is opened for writing, and an empty, damaged or
+  foreign one is refused untouched, never reinitialised; a new journal is created
+  atomically, owner-only (0600); every write transaction waits, bounded, for another
+  process's write lock (`tradefolio.live.journal_file`: `probe`, `create`, `lock_writer`,
+  `begin_immediate`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import sqlite3
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -45,12 +41,15 @@ from tradefolio.errors import (
     JournalError,
     JournalPathError,
 )
-from tradefolio.live.journal_schema import (
-    SCHEMA_VERSION,
-    check_schema,
-    migrate,
-    order_columns,
+from tradefolio.live.journal_file import (
+    BUSY_TIMEOUT_SECONDS,
+    LOCK_WAIT_SECONDS,
+    begin_immediate,
+    create_file,
+    lock_writer,
+    probe_file,
 )
+from tradefolio.live.journal_schema import SCHEMA_VERSION, migrate, order_columns
 from tradefolio.live.orders import (
     Fill,
     JournalOrder,
@@ -160,12 +159,6 @@ class PositionSnapshot:
 #: sold once the exit's cancelled buy stopped filling).
 FOLLOW_UP_EXIT = "follow-up: the rest of an exit after its open buy was cancelled"
 
-#: How long a transaction waits, in all, for another process's write lock on the file
-#: (a `live halt`, a backup, an sqlite3 shell) before giving up with a `JournalError`.
-LOCK_WAIT_SECONDS = 60.0
-#: SQLite's own busy wait per attempt; `begin_immediate` retries until `LOCK_WAIT_SECONDS`.
-_BUSY_TIMEOUT_SECONDS = 2.0
-
 
 def emergency_set_trading_state(path: Path, state: str, reason: str, source: str) -> None:
     """Append a trading-state change to a journal that failed its integrity check: the
@@ -178,7 +171,7 @@ def emergency_set_trading_state(path: Path, state: str, reason: str, source: str
         "(Ctrl-C or kill its pid) and, for a remote broker, cancel its open orders there"
     )
     try:
-        db = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         try:
             (version,) = db.execute("PRAGMA user_version").fetchone()
             if not 1 <= int(version) <= SCHEMA_VERSION:
@@ -198,133 +191,6 @@ def emergency_set_trading_state(path: Path, state: str, reason: str, source: str
         raise JournalError(f"{how} ({exc})") from exc
     if row is None or row[0] != state:
         raise JournalError(f"{how} (it did not read back)")
-
-
-def read_only_uri(path: Path) -> str:
-    """A read-only SQLite URI of `path`, percent-escaped: a name with ``#``, ``?`` or ``%``
-    must not open another file (``file:j#1.db`` is the file ``j``)."""
-    return path.absolute().as_uri() + "?mode=ro"
-
-
-def _probe_uri(path: Path) -> str:
-    """The probe's URI: read-only, and ``immutable`` when no WAL side file exists (no
-    trader has the file open), so probing a WAL-mode file creates no -wal/-shm next to it.
-    With side files present (a trader may be writing), an ordinary read-only open, which
-    honours the WAL and the locks."""
-    uri = read_only_uri(path)
-    sides = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
-    if any(side.exists() for side in sides):
-        return uri
-    return uri + "&immutable=1"
-
-
-def _probe(path: Path) -> int:
-    """Check an existing file before anything opens it for writing; return its schema.
-
-    Refuses (`JournalPathError`, nothing written) a directory, an empty file, a file that is
-    not SQLite, a damaged one (``PRAGMA quick_check``), another program's SQLite, and a
-    journal missing a table its schema has; `JournalError` for a newer schema.
-    """
-    if path.is_dir():
-        raise JournalPathError(f"journal {path} is a directory; pass a journal file to --db")
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise JournalPathError(f"cannot read journal {path}: {exc.strerror or exc}") from exc
-    if size == 0:
-        raise JournalPathError(
-            f"journal {path} is an empty file (0 bytes), not a tradefolio journal; it is never "
-            "reinitialised: restore it or pass another --db"
-        )
-    try:
-        probe = sqlite3.connect(_probe_uri(path), uri=True, timeout=_BUSY_TIMEOUT_SECONDS)
-        try:
-            check = probe.execute("PRAGMA quick_check").fetchall()
-            (version,) = probe.execute("PRAGMA user_version").fetchone()
-            tables = {
-                row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-        finally:
-            probe.close()
-    except sqlite3.DatabaseError as exc:
-        reason = str(exc)
-        if "not a database" in reason:
-            raise JournalPathError(
-                f"journal {path} is damaged or not an SQLite file ({reason}); restore it from "
-                "a backup or pass another --db"
-            ) from exc
-        if "malformed" in reason or "corrupt" in reason:
-            raise JournalDamaged(
-                f"journal {path} is damaged or not an SQLite file ({reason}); restore it from "
-                "a backup or pass another --db"
-            ) from exc
-        raise JournalPathError(f"cannot read journal {path}: {reason}") from exc
-    if check != [("ok",)]:
-        raise JournalDamaged(
-            f"journal {path} is damaged (quick_check: {str(check[0][0])[:120]}); restore it "
-            "from a backup or pass another --db"
-        )
-    check_schema(path, int(version), tables)
-    return int(version)
-
-
-def _create(path: Path) -> None:
-    """Create a journal file at `path` atomically, owner-only (0600): the schema is built in
-    a temporary file next to it and linked into place, so `path` is never an empty or
-    half-built file (which a later open would refuse)."""
-    folder = path.parent
-    if not folder.is_dir():
-        raise JournalPathError(f"cannot create journal {path}: folder {folder} does not exist")
-    temporary = folder / f".{path.name}.{os.getpid()}.creating"
-    try:
-        fd = os.open(temporary, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-        os.close(fd)
-        db = sqlite3.connect(str(temporary), isolation_level=None)
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            migrate(db, 0)
-            db.execute("COMMIT")
-        finally:
-            db.close()
-        fd = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        with contextlib.suppress(FileExistsError):  # created meanwhile: open that one
-            os.link(temporary, path)
-        directory = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    except (OSError, sqlite3.Error) as exc:
-        raise JournalPathError(f"cannot create journal {path}: {exc}") from exc
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-
-
-def begin_immediate(
-    db: sqlite3.Connection, path: Path | str, lock_wait: float = LOCK_WAIT_SECONDS
-) -> None:
-    """``BEGIN IMMEDIATE``, waiting for another process's write lock up to `lock_wait`
-    seconds in all (SQLite's busy wait, retried), then `JournalError`: a short lock (a
-    `live halt`, a backup) never kills a running trader, a stuck one is one clear line."""
-    deadline = time.monotonic() + lock_wait
-    while True:
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if time.monotonic() >= deadline:
-                raise JournalError(
-                    f"journal {path} stayed locked by another process for {lock_wait:g} s; "
-                    "stop it (an sqlite3 shell, a backup) and run again: the session resumes"
-                ) from exc
-            time.sleep(0.05)
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +238,7 @@ class Journal:
     ) -> Journal:
         """Open (and as the writer, create or migrate) the journal at `path`.
 
-        An existing file is checked first (`_probe`: integrity, schema, expected tables)
+        An existing file is checked first (`probe_file`: integrity, schema, expected tables)
         and refused, untouched, when it is not a sound journal of this or an older
         tradefolio: an empty or damaged file is never reinitialised. A missing one is
         created atomically (owner-only) by a writer with `create`, else refused. Raises
@@ -385,12 +251,12 @@ class Journal:
                 raise JournalPathError(
                     f"no journal at {path}; start a session with `tradefolio live`"
                 )
-            _create(path)
-        version = _probe(path)
-        lock_fd = cls._lock(path) if writer else None
+            create_file(path)
+        version = probe_file(path)
+        lock_fd = lock_writer(path) if writer else None
         try:
             connection = sqlite3.connect(
-                str(path), timeout=min(_BUSY_TIMEOUT_SECONDS, lock_wait), isolation_level=None
+                str(path), timeout=min(BUSY_TIMEOUT_SECONDS, lock_wait), isolation_level=None
             )
         except sqlite3.Error as exc:
             if lock_fd is not None:
@@ -415,27 +281,6 @@ class Journal:
             journal.close()
             raise
         return journal
-
-    @staticmethod
-    def _lock(path: Path) -> int:
-        try:
-            fd = os.open(path, os.O_RDWR)
-        except PermissionError as exc:
-            raise JournalPathError(
-                f"journal {path} is read-only ({exc.strerror}); a trader must be able to "
-                "write it (`live status` can still read it)"
-            ) from exc
-        except OSError as exc:
-            raise JournalPathError(f"cannot open journal {path}: {exc.strerror or exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            os.close(fd)
-            raise JournalError(
-                f"journal {path} is locked by another running trader; stop it first "
-                f"(or use another --db)"
-            ) from exc
-        return fd
 
     def _migrate(self) -> None:
         version = self._version

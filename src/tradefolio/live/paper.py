@@ -50,7 +50,8 @@ from tradefolio.live.broker import (
     OrderRejected,
 )
 from tradefolio.live.feed import Range
-from tradefolio.live.journal import begin_immediate, dec
+from tradefolio.live.journal import dec
+from tradefolio.live.journal_file import begin_immediate
 from tradefolio.live.orders import BrokerOrder, OrderRequest, OrderStatus, Side
 from tradefolio.live.positions import book_fill
 
