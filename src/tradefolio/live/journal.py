@@ -145,6 +145,15 @@ class PlannedIntent:
 
 
 @dataclass(frozen=True, slots=True)
+class BarAccount:
+    """The account at the end of a processed bar, as `finish_bar` recorded it."""
+
+    bar: date
+    cash: Decimal
+    equity: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class PositionSnapshot:
     """A position held at the end of a processed bar, at that bar's mark."""
 
@@ -191,15 +200,6 @@ def emergency_set_trading_state(path: Path, state: str, reason: str, source: str
         raise JournalError(f"{how} ({exc})") from exc
     if row is None or row[0] != state:
         raise JournalError(f"{how} (it did not read back)")
-
-
-@dataclass(frozen=True, slots=True)
-class BarAccount:
-    """The account at the end of a processed bar, as `finish_bar` recorded it."""
-
-    bar: date
-    cash: Decimal
-    equity: Decimal
 
 
 class Journal:
