@@ -348,6 +348,14 @@ class Journal:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    def meta_items(self, prefix: str) -> list[tuple[str, str]]:
+        """Every `meta` (key, value) whose key starts with `prefix`, in key order."""
+        rows = self._db.execute(
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key",
+            (len(prefix), prefix),
+        )
+        return [(str(key), str(value)) for key, value in rows]
+
     def set_meta(self, key: str, value: str) -> None:
         """Upsert one `meta` value (joins an open transaction)."""
         with self.transaction() as db:
