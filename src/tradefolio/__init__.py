@@ -21,7 +21,7 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-from tradefolio.api import EXPORTS, resolve
+from tradefolio.api import EXPORTS, exported
 from tradefolio.errors import (
     AccountMismatch,
     BrokerError,
@@ -127,33 +127,6 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
 
 __version__ = "0.1.0"
 
-_ERRORS = (
-    "AccountMismatch",
-    "BrokerError",
-    "DataError",
-    "DuplicateClientOrderId",
-    "InfeasibleAllocation",
-    "InvalidParameter",
-    "InvalidTransition",
-    "JournalDamaged",
-    "JournalError",
-    "JournalPathError",
-    "MarketDataUnavailable",
-    "MissingExtra",
-    "MissingSolverExtra",
-    "NotNative",
-    "OrderRejected",
-    "ProviderError",
-    "RebalanceFailed",
-    "ReconciliationError",
-    "SolverError",
-    "SolverUnavailable",
-    "StrategyError",
-    "SubmitOutcomeUnknown",
-    "SubmitRefused",
-    "TradefolioError",
-)
-
 
 class _Package(types.ModuleType):
     """The `tradefolio` module: an API function beats a subpackage of the same name.
@@ -171,9 +144,7 @@ class _Package(types.ModuleType):
 
 
 def __getattr__(name: str) -> Any:
-    if name not in EXPORTS:
-        raise AttributeError(f"module 'tradefolio' has no attribute {name!r}")
-    return resolve(name)
+    return exported(__name__, name)
 
 
 def __dir__() -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import tradefolio
@@ -158,3 +159,98 @@ def test_no_import_cycles_between_modules() -> None:
 def test_the_cycle_check_sees_a_cycle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycles(graph) == [["a", "b", "c"]]
+
+
+# -- the journal's tables are the journal module's own ----------------------------------
+
+#: The modules that may run SQL on the journal's tables: its API, its schema, its file.
+JOURNAL_SQL = {"live/journal.py", "live/journal_schema.py", "live/journal_file.py"}
+#: Besides them, `sqlite3` is for the paper venue (its own ``paper_*`` tables share the
+#: journal's file) and the session (which turns SQLite errors into one `JournalError` line
+#: and hands the journal's connection to the paper venue).
+SQLITE_IMPORTERS = JOURNAL_SQL | {"live/paper.py", "live/session.py"}
+CONNECTION_READERS = JOURNAL_SQL | {"live/session.py"}
+_SQL_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+(\w+)|table_info\((\w+)\)")
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    """Ids of the docstring constants (prose, not SQL) of a module and its definitions."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def _imports_sqlite3(node: ast.AST) -> bool:
+    if isinstance(node, ast.Import):
+        return any(alias.name == "sqlite3" for alias in node.names)
+    return isinstance(node, ast.ImportFrom) and node.module == "sqlite3"
+
+
+def journal_sql_uses(source: str, tables: frozenset[str]) -> list[str]:
+    """What a module's code does with the journal's storage: SQL text naming one of
+    `tables`, an `import sqlite3`, a read of an object's `.connection`."""
+    tree = ast.parse(source)
+    skipped = _docstrings(tree)
+    uses: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) in skipped:
+                continue
+            for match in _SQL_TABLE.finditer(node.value):
+                table = match.group(1) or match.group(2)
+                if table in tables:
+                    uses.append(f"SQL on {table}")
+        elif _imports_sqlite3(node):
+            uses.append("import sqlite3")
+        elif isinstance(node, ast.Attribute) and node.attr == "connection":
+            uses.append(".connection")
+    return uses
+
+
+def test_only_the_journal_module_runs_sql_on_the_journal() -> None:
+    # Reporting, the CLI and the trader read and write the journal through `Journal`'s
+    # methods; its schema can then change in one module (`journal_schema`) without a
+    # reader elsewhere breaking on an old or a new file.
+    from tradefolio.live.journal_schema import JOURNAL_TABLES
+
+    violations = []
+    for module in sorted(PACKAGE_ROOT.rglob("*.py")):
+        name = module.relative_to(PACKAGE_ROOT).as_posix()
+        for use in journal_sql_uses(module.read_text(), JOURNAL_TABLES):
+            allowed = (
+                JOURNAL_SQL
+                if use.startswith("SQL")
+                else SQLITE_IMPORTERS
+                if use == "import sqlite3"
+                else CONNECTION_READERS
+            )
+            if name not in allowed:
+                violations.append(f"{name}: {use}")
+    assert violations == []
+
+
+def test_the_journal_sql_check_sees_sql_on_the_journal() -> None:
+    tables = frozenset({"bars", "fills", "orders"})
+    source = '''
+"""Reads the bars FROM bars (prose: not SQL)."""
+import sqlite3
+def read(journal):
+    """Turns the rows INTO fills (prose)."""
+    db = journal.connection
+    db.execute("SELECT bar FROM bars WHERE done_at IS NOT NULL")
+    db.execute(f"SELECT {1} FROM fills f JOIN orders o ON o.id = f.id")
+    db.execute("PRAGMA table_info(fills)")
+    db.execute("SELECT * FROM paper_orders")
+'''
+    assert sorted(journal_sql_uses(source, tables)) == [
+        ".connection",
+        "SQL on bars",
+        "SQL on fills",
+        "SQL on fills",
+        "SQL on orders",
+        "import sqlite3",
+    ]

@@ -103,10 +103,16 @@ def resolve(name: str) -> Any:
     return getattr(importlib.import_module(EXPORTS[name]), name)
 
 
-def __getattr__(name: str) -> Any:
+def exported(module: str, name: str) -> Any:
+    """The attribute `name` of the module `module` (this package or `tradefolio`) when it is
+    one of `EXPORTS`, imported on first use; else Python's own `AttributeError`."""
     if name not in EXPORTS:
-        raise AttributeError(f"module 'tradefolio.api' has no attribute {name!r}")
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
     return resolve(name)
+
+
+def __getattr__(name: str) -> Any:
+    return exported(__name__, name)
 
 
 def __dir__() -> list[str]:

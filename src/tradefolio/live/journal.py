@@ -12,25 +12,22 @@ this file at start. Rules the code below keeps:
   `live halt|resume` write only the `control` table, in short transactions, without it.
 * Each public mutation is one transaction; a crash leaves the file at the last commit.
 * `PRAGMA user_version` is the schema version; migrations run forward inside one
-  transaction, and a file from a newer tradefolio is refused before anything is written.
-* An existing file is checked before it is opened for writing (`_probe`: read-only, its
-  name escaped in the URI; ``PRAGMA quick_check``, the schema, the tables that schema
-  has). An empty, damaged or foreign file is refused untouched (`JournalPathError`) and
-  never reinitialised; a new journal is built in a temporary file and linked into place,
-  owner-only (0600), so a crash never leaves an empty journal behind.
-* Every write transaction waits for another process's write lock (`begin_immediate`),
-  retried up to `LOCK_WAIT_SECONDS`, then fails as one `JournalError` line.
+  transaction, and a file from a newer tradefolio is refused before anything is written
+  (the DDL, the version and the steps: `tradefolio.live.journal_schema`). No other module
+  runs SQL on these tables: reporting and the CLI read through this API.
+* An existing file is checked before it is opened for writing, and an empty, damaged or
+  foreign one is refused untouched, never reinitialised; a new journal is created
+  atomically, owner-only (0600); every write transaction waits, bounded, for another
+  process's write lock (`tradefolio.live.journal_file`: `probe`, `create`, `lock_writer`,
+  `begin_immediate`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import re
 import sqlite3
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -44,6 +41,15 @@ from tradefolio.errors import (
     JournalError,
     JournalPathError,
 )
+from tradefolio.live.journal_file import (
+    BUSY_TIMEOUT_SECONDS,
+    LOCK_WAIT_SECONDS,
+    begin_immediate,
+    create_file,
+    lock_writer,
+    probe_file,
+)
+from tradefolio.live.journal_schema import SCHEMA_VERSION, migrate, order_columns
 from tradefolio.live.orders import (
     Fill,
     JournalOrder,
@@ -54,129 +60,7 @@ from tradefolio.live.orders import (
     TimeInForce,
     check_transition,
 )
-
-SCHEMA_VERSION = 4
-
-_MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE runs (
-        run_no INTEGER PRIMARY KEY AUTOINCREMENT,
-        started_at TEXT NOT NULL,
-        ended_at TEXT,
-        end_reason TEXT,
-        config TEXT NOT NULL
-    );
-    CREATE TABLE bars (
-        bar TEXT PRIMARY KEY,
-        planned_at TEXT NOT NULL,
-        done_at TEXT,
-        cash TEXT,
-        equity TEXT
-    );
-    CREATE TABLE intents (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        bar TEXT NOT NULL,
-        symbol TEXT NOT NULL,
-        action TEXT NOT NULL,
-        target_quantity TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        created_at TEXT NOT NULL
-    );
-    CREATE TABLE orders (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        client_order_id TEXT NOT NULL UNIQUE,
-        bar TEXT NOT NULL,
-        symbol TEXT NOT NULL,
-        side TEXT NOT NULL CHECK (side IN ('buy', 'sell')),
-        quantity TEXT NOT NULL,
-        status TEXT NOT NULL,
-        broker_order_id TEXT,
-        filled_quantity TEXT NOT NULL DEFAULT '0',
-        fill_notional TEXT NOT NULL DEFAULT '0',
-        commission TEXT NOT NULL DEFAULT '0',
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE INDEX orders_live ON orders(status)
-        WHERE status NOT IN ('denied', 'filled', 'canceled', 'rejected');
-    CREATE TABLE order_events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        client_order_id TEXT NOT NULL REFERENCES orders(client_order_id),
-        from_status TEXT,
-        to_status TEXT NOT NULL,
-        at TEXT NOT NULL,
-        detail TEXT NOT NULL DEFAULT ''
-    );
-    CREATE TABLE fills (
-        fill_id TEXT PRIMARY KEY,
-        client_order_id TEXT NOT NULL REFERENCES orders(client_order_id),
-        symbol TEXT NOT NULL,
-        side TEXT NOT NULL,
-        quantity TEXT NOT NULL,
-        price TEXT NOT NULL,
-        notional TEXT NOT NULL,
-        commission TEXT NOT NULL,
-        at TEXT NOT NULL
-    );
-    CREATE TABLE positions (symbol TEXT PRIMARY KEY, quantity TEXT NOT NULL, cost TEXT NOT NULL);
-    CREATE TABLE position_snapshots (
-        bar TEXT NOT NULL,
-        symbol TEXT NOT NULL,
-        quantity TEXT NOT NULL,
-        avg_price TEXT NOT NULL,
-        price TEXT NOT NULL,
-        PRIMARY KEY (bar, symbol)
-    );
-    CREATE TABLE reconciliations (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,
-        ok INTEGER NOT NULL,
-        adopted INTEGER NOT NULL,
-        report TEXT NOT NULL
-    );
-    CREATE TABLE control (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('ACTIVE', 'REDUCING', 'HALTED')),
-        reason TEXT NOT NULL,
-        source TEXT NOT NULL
-    );
-    """,
-    # The notional the risk engine counted for each order (quantity x the bar's price), so a
-    # restarted trader resumes the day's notional from the journal instead of from zero.
-    2: """
-    ALTER TABLE orders ADD COLUMN risk_notional TEXT;
-    CREATE INDEX orders_by_bar ON orders(bar);
-    """,
-    # The last price of every symbol seen (not only the held ones): the risk engine's price
-    # band needs each reference after a restart exactly as before it.
-    # (With the partial index of unfinished bars: finding the open plan is O(1), not a
-    # scan of every bar on every bar.)
-    3: """
-    CREATE TABLE marks (symbol TEXT PRIMARY KEY, price TEXT NOT NULL, bar TEXT NOT NULL);
-    CREATE INDEX bars_open ON bars(bar) WHERE done_at IS NULL;
-    """,
-    # Order terms (issue 14): every order journaled before submit with the type, prices,
-    # time in force, its entry (`parent_id`) and one-cancels-other group, so a restarted
-    # trader resends and reconciles a protective exit exactly as it was planned, and the
-    # order's `role` (why the trader placed it: `ROLES`); a fill's `bar` is the bar the
-    # trader recorded it on (a protective exit fills bars after it was placed). Orders of
-    # older journals were DAY market orders: the defaults say so.
-    4: """
-    ALTER TABLE orders ADD COLUMN type TEXT NOT NULL DEFAULT 'market';
-    ALTER TABLE orders ADD COLUMN limit_price TEXT;
-    ALTER TABLE orders ADD COLUMN stop_price TEXT;
-    ALTER TABLE orders ADD COLUMN trail_percent TEXT;
-    ALTER TABLE orders ADD COLUMN trail_amount TEXT;
-    ALTER TABLE orders ADD COLUMN time_in_force TEXT NOT NULL DEFAULT 'day';
-    ALTER TABLE orders ADD COLUMN parent_id TEXT;
-    ALTER TABLE orders ADD COLUMN oco_group TEXT;
-    ALTER TABLE orders ADD COLUMN role TEXT NOT NULL DEFAULT '';
-    ALTER TABLE fills ADD COLUMN bar TEXT;
-    CREATE INDEX orders_by_parent ON orders(parent_id) WHERE parent_id IS NOT NULL;
-    """,
-}
+from tradefolio.live.positions import PRICE_QUANTUM, average_price, book_fill
 
 #: Roles of journaled orders: the planner's (`enter`, `exit`, `rebalance`), a strategy's
 #: own order (`strategy`), and protective exits (`stop`, `take`, `trail`, or `child`: a
@@ -184,9 +68,6 @@ _MIGRATIONS: dict[int, str] = {
 ROLES = ("enter", "exit", "rebalance", "strategy", "stop", "take", "trail", "child")
 #: The roles whose filled buys get the session's protective exits.
 PROTECTED_ROLES = ("enter", "strategy")
-
-#: Quantum of derived, informational prices (average prices); the ledger itself is exact.
-PRICE_QUANTUM = Decimal("1e-10")
 
 
 #: Detail of an order event recording a duplicate-id answer: the broker holds the order.
@@ -233,9 +114,7 @@ class LedgerPosition:
     @property
     def avg_price(self) -> Decimal:
         """Cost per unit held (0 when flat)."""
-        if self.quantity == 0:
-            return Decimal(0)
-        return (self.cost / self.quantity).quantize(PRICE_QUANTUM)
+        return average_price(self.quantity, self.cost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,25 +144,29 @@ class PlannedIntent:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class BarAccount:
+    """The account at the end of a processed bar, as `finish_bar` recorded it."""
+
+    bar: date
+    cash: Decimal
+    equity: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PositionSnapshot:
+    """A position held at the end of a processed bar, at that bar's mark."""
+
+    bar: date
+    symbol: str
+    quantity: Decimal
+    avg_price: Decimal
+    price: Decimal
+
+
 #: The reason journaled with the trader's own follow-up of an exit (the rest of the book,
 #: sold once the exit's cancelled buy stopped filling).
 FOLLOW_UP_EXIT = "follow-up: the rest of an exit after its open buy was cancelled"
-
-#: How long a transaction waits, in all, for another process's write lock on the file
-#: (a `live halt`, a backup, an sqlite3 shell) before giving up with a `JournalError`.
-LOCK_WAIT_SECONDS = 60.0
-#: SQLite's own busy wait per attempt; `begin_immediate` retries until `LOCK_WAIT_SECONDS`.
-_BUSY_TIMEOUT_SECONDS = 2.0
-_CREATE_TABLE = re.compile(r"CREATE TABLE (\w+)", re.IGNORECASE)
-
-
-def expected_tables(version: int) -> set[str]:
-    """The tables a journal of schema `version` has (the migrations up to it create them)."""
-    return {
-        name
-        for target in range(1, version + 1)
-        for name in _CREATE_TABLE.findall(_MIGRATIONS[target])
-    }
 
 
 def emergency_set_trading_state(path: Path, state: str, reason: str, source: str) -> None:
@@ -297,7 +180,7 @@ def emergency_set_trading_state(path: Path, state: str, reason: str, source: str
         "(Ctrl-C or kill its pid) and, for a remote broker, cancel its open orders there"
     )
     try:
-        db = sqlite3.connect(str(path), timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         try:
             (version,) = db.execute("PRAGMA user_version").fetchone()
             if not 1 <= int(version) <= SCHEMA_VERSION:
@@ -317,151 +200,6 @@ def emergency_set_trading_state(path: Path, state: str, reason: str, source: str
         raise JournalError(f"{how} ({exc})") from exc
     if row is None or row[0] != state:
         raise JournalError(f"{how} (it did not read back)")
-
-
-def read_only_uri(path: Path) -> str:
-    """A read-only SQLite URI of `path`, percent-escaped: a name with ``#``, ``?`` or ``%``
-    must not open another file (``file:j#1.db`` is the file ``j``)."""
-    return path.absolute().as_uri() + "?mode=ro"
-
-
-def _probe_uri(path: Path) -> str:
-    """The probe's URI: read-only, and ``immutable`` when no WAL side file exists (no
-    trader has the file open), so probing a WAL-mode file creates no -wal/-shm next to it.
-    With side files present (a trader may be writing), an ordinary read-only open, which
-    honours the WAL and the locks."""
-    uri = read_only_uri(path)
-    sides = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
-    if any(side.exists() for side in sides):
-        return uri
-    return uri + "&immutable=1"
-
-
-def _probe(path: Path) -> int:
-    """Check an existing file before anything opens it for writing; return its schema.
-
-    Refuses (`JournalPathError`, nothing written) a directory, an empty file, a file that is
-    not SQLite, a damaged one (``PRAGMA quick_check``), another program's SQLite, and a
-    journal missing a table its schema has; `JournalError` for a newer schema.
-    """
-    if path.is_dir():
-        raise JournalPathError(f"journal {path} is a directory; pass a journal file to --db")
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise JournalPathError(f"cannot read journal {path}: {exc.strerror or exc}") from exc
-    if size == 0:
-        raise JournalPathError(
-            f"journal {path} is an empty file (0 bytes), not a tradefolio journal; it is never "
-            "reinitialised: restore it or pass another --db"
-        )
-    try:
-        probe = sqlite3.connect(_probe_uri(path), uri=True, timeout=_BUSY_TIMEOUT_SECONDS)
-        try:
-            check = probe.execute("PRAGMA quick_check").fetchall()
-            (version,) = probe.execute("PRAGMA user_version").fetchone()
-            tables = {
-                row[0] for row in probe.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            }
-        finally:
-            probe.close()
-    except sqlite3.DatabaseError as exc:
-        reason = str(exc)
-        if "not a database" in reason:
-            raise JournalPathError(
-                f"journal {path} is damaged or not an SQLite file ({reason}); restore it from "
-                "a backup or pass another --db"
-            ) from exc
-        if "malformed" in reason or "corrupt" in reason:
-            raise JournalDamaged(
-                f"journal {path} is damaged or not an SQLite file ({reason}); restore it from "
-                "a backup or pass another --db"
-            ) from exc
-        raise JournalPathError(f"cannot read journal {path}: {reason}") from exc
-    if check != [("ok",)]:
-        raise JournalDamaged(
-            f"journal {path} is damaged (quick_check: {str(check[0][0])[:120]}); restore it "
-            "from a backup or pass another --db"
-        )
-    if version == 0:
-        raise JournalPathError(
-            f"{path} is an SQLite file but not a tradefolio journal; pass another --db"
-        )
-    if version > SCHEMA_VERSION:
-        raise JournalError(
-            f"{path} has journal schema {version}, newer than this tradefolio "
-            f"supports ({SCHEMA_VERSION}); upgrade tradefolio"
-        )
-    missing = expected_tables(version) - tables
-    if missing:
-        raise JournalPathError(
-            f"journal {path} (schema {version}) lacks the table(s) {', '.join(sorted(missing))}; "
-            "it is damaged: restore it from a backup or pass another --db"
-        )
-    return int(version)
-
-
-def _create(path: Path) -> None:
-    """Create a journal file at `path` atomically, owner-only (0600): the schema is built in
-    a temporary file next to it and linked into place, so `path` is never an empty or
-    half-built file (which a later open would refuse)."""
-    folder = path.parent
-    if not folder.is_dir():
-        raise JournalPathError(f"cannot create journal {path}: folder {folder} does not exist")
-    temporary = folder / f".{path.name}.{os.getpid()}.creating"
-    try:
-        fd = os.open(temporary, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-        os.close(fd)
-        db = sqlite3.connect(str(temporary), isolation_level=None)
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            for target in range(1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            db.execute("COMMIT")
-        finally:
-            db.close()
-        fd = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        with contextlib.suppress(FileExistsError):  # created meanwhile: open that one
-            os.link(temporary, path)
-        directory = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    except (OSError, sqlite3.Error) as exc:
-        raise JournalPathError(f"cannot create journal {path}: {exc}") from exc
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-
-
-def begin_immediate(
-    db: sqlite3.Connection, path: Path | str, lock_wait: float = LOCK_WAIT_SECONDS
-) -> None:
-    """``BEGIN IMMEDIATE``, waiting for another process's write lock up to `lock_wait`
-    seconds in all (SQLite's busy wait, retried), then `JournalError`: a short lock (a
-    `live halt`, a backup) never kills a running trader, a stuck one is one clear line."""
-    deadline = time.monotonic() + lock_wait
-    while True:
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if time.monotonic() >= deadline:
-                raise JournalError(
-                    f"journal {path} stayed locked by another process for {lock_wait:g} s; "
-                    "stop it (an sqlite3 shell, a backup) and run again: the session resumes"
-                ) from exc
-            time.sleep(0.05)
 
 
 class Journal:
@@ -500,7 +238,7 @@ class Journal:
     ) -> Journal:
         """Open (and as the writer, create or migrate) the journal at `path`.
 
-        An existing file is checked first (`_probe`: integrity, schema, expected tables)
+        An existing file is checked first (`probe_file`: integrity, schema, expected tables)
         and refused, untouched, when it is not a sound journal of this or an older
         tradefolio: an empty or damaged file is never reinitialised. A missing one is
         created atomically (owner-only) by a writer with `create`, else refused. Raises
@@ -513,12 +251,12 @@ class Journal:
                 raise JournalPathError(
                     f"no journal at {path}; start a session with `tradefolio live`"
                 )
-            _create(path)
-        version = _probe(path)
-        lock_fd = cls._lock(path) if writer else None
+            create_file(path)
+        version = probe_file(path)
+        lock_fd = lock_writer(path) if writer else None
         try:
             connection = sqlite3.connect(
-                str(path), timeout=min(_BUSY_TIMEOUT_SECONDS, lock_wait), isolation_level=None
+                str(path), timeout=min(BUSY_TIMEOUT_SECONDS, lock_wait), isolation_level=None
             )
         except sqlite3.Error as exc:
             if lock_fd is not None:
@@ -544,37 +282,12 @@ class Journal:
             raise
         return journal
 
-    @staticmethod
-    def _lock(path: Path) -> int:
-        try:
-            fd = os.open(path, os.O_RDWR)
-        except PermissionError as exc:
-            raise JournalPathError(
-                f"journal {path} is read-only ({exc.strerror}); a trader must be able to "
-                "write it (`live status` can still read it)"
-            ) from exc
-        except OSError as exc:
-            raise JournalPathError(f"cannot open journal {path}: {exc.strerror or exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            os.close(fd)
-            raise JournalError(
-                f"journal {path} is locked by another running trader; stop it first "
-                f"(or use another --db)"
-            ) from exc
-        return fd
-
     def _migrate(self) -> None:
         version = self._version
         if version >= SCHEMA_VERSION:
             return
-        with self.transaction():
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        with self.transaction() as db:
+            migrate(db, version)
         self._version = SCHEMA_VERSION
 
     def close(self) -> None:
@@ -634,6 +347,14 @@ class Journal:
         """A value of the `meta` table."""
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
+
+    def meta_items(self, prefix: str) -> list[tuple[str, str]]:
+        """Every `meta` (key, value) whose key starts with `prefix`, in key order."""
+        rows = self._db.execute(
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key",
+            (len(prefix), prefix),
+        )
+        return [(str(key), str(value)) for key, value in rows]
 
     def set_meta(self, key: str, value: str) -> None:
         """Upsert one `meta` value (joins an open transaction)."""
@@ -880,24 +601,10 @@ class Journal:
 
     # -- orders --------------------------------------------------------------------------
 
-    _BASE_COLUMNS = (
-        "client_order_id, bar, symbol, side, quantity, status, broker_order_id, "
-        "filled_quantity, fill_notional, commission, seq, "
-    )
-
     @property
     def _order_columns(self) -> str:
-        """The order columns to select; a reader of a journal older than schema 4 (not
-        migrated: readers never write) sees its orders' terms as what they were, DAY
-        market orders."""
-        if self._version >= 4:
-            terms = (
-                "type, limit_price, stop_price, trail_percent, trail_amount, time_in_force, "
-                "parent_id, oco_group, role"
-            )
-        else:
-            terms = "'market', NULL, NULL, NULL, NULL, 'day', NULL, NULL, ''"
-        return self._BASE_COLUMNS + terms
+        """The order columns to select (a reader of an older schema: `order_columns`)."""
+        return order_columns(self._version)
 
     @staticmethod
     def _order(row: Sequence[Any]) -> JournalOrder:
@@ -1165,43 +872,72 @@ class Journal:
     def _book(
         self, symbol: str, side: Side, quantity: Decimal, notional: Decimal, commission: Decimal
     ) -> None:
+        """Move the ledger's position and cash by one fill (`book_fill`: average cost)."""
         row = self._db.execute(
             "SELECT quantity, cost FROM positions WHERE symbol = ?", (symbol,)
         ).fetchone()
         held, cost = (Decimal(row[0]), Decimal(row[1])) if row else (Decimal(0), Decimal(0))
-        if side is Side.BUY:
-            new_held, new_cost = held + quantity, cost + notional
-            cash_change = -notional - commission
-        else:
-            new_held = held - quantity
-            # Cost leaves the position pro rata; a position closed out has no cost left.
-            new_cost = Decimal(0) if new_held == 0 or held == 0 else cost * new_held / held
-            cash_change = notional - commission
+        booked = book_fill(held, cost, side, quantity, notional, commission)
         self._db.execute(
             "INSERT INTO positions(symbol, quantity, cost) VALUES (?, ?, ?) "
             "ON CONFLICT(symbol) DO UPDATE SET quantity = excluded.quantity, cost = excluded.cost",
-            (symbol, dec(new_held), dec(new_cost)),
+            (symbol, dec(booked.quantity), dec(booked.cost)),
         )
-        self.set_meta("cash", dec(self.cash() + cash_change))
+        self.set_meta("cash", dec(self.cash() + booked.cash_change))
+
+    _FILL_COLUMNS = (
+        "f.fill_id, f.client_order_id, f.symbol, f.side, f.quantity, f.price, f.commission, f.at"
+    )
+
+    @staticmethod
+    def _fill(row: Sequence[Any]) -> Fill:
+        return Fill(
+            row[0],
+            row[1],
+            row[2],
+            Side(row[3]),
+            Decimal(row[4]),
+            Decimal(row[5]),
+            Decimal(row[6]),
+            datetime.fromisoformat(row[7]),
+        )
 
     def fills(self) -> list[Fill]:
         """Every recorded fill, in order."""
+        rows = self._db.execute(f"SELECT {self._FILL_COLUMNS} FROM fills f ORDER BY f.rowid")
+        return [self._fill(row) for row in rows]
+
+    def fills_by_bar(self) -> list[tuple[date, Fill]]:
+        """Every recorded fill, in order, with the bar it was recorded on (a journal older
+        than schema 4, or a fill found at startup: its order's bar)."""
+        bar = "coalesce(f.bar, o.bar)" if self._version >= 4 else "o.bar"
         rows = self._db.execute(
-            "SELECT fill_id, client_order_id, symbol, side, quantity, price, commission, at "
-            "FROM fills ORDER BY rowid"
+            f"SELECT {self._FILL_COLUMNS}, {bar} FROM fills f "
+            "JOIN orders o ON o.client_order_id = f.client_order_id ORDER BY f.rowid"
+        )
+        return [(date.fromisoformat(row[8]), self._fill(row)) for row in rows]
+
+    def processed_bars(self) -> list[BarAccount]:
+        """The account at the end of every processed bar, in bar order."""
+        rows = self._db.execute(
+            "SELECT bar, cash, equity FROM bars WHERE done_at IS NOT NULL ORDER BY bar"
         )
         return [
-            Fill(
-                r[0],
-                r[1],
-                r[2],
-                Side(r[3]),
-                Decimal(r[4]),
-                Decimal(r[5]),
-                Decimal(r[6]),
-                datetime.fromisoformat(r[7]),
+            BarAccount(date.fromisoformat(bar), Decimal(cash), Decimal(equity))
+            for bar, cash, equity in rows
+        ]
+
+    def position_snapshots(self) -> list[PositionSnapshot]:
+        """Every non-zero position at the end of every processed bar, by bar then symbol."""
+        rows = self._db.execute(
+            "SELECT bar, symbol, quantity, avg_price, price FROM position_snapshots "
+            "WHERE CAST(quantity AS REAL) != 0 ORDER BY bar, symbol"
+        )
+        return [
+            PositionSnapshot(
+                date.fromisoformat(bar), symbol, Decimal(quantity), Decimal(avg), Decimal(price)
             )
-            for r in rows
+            for bar, symbol, quantity, avg, price in rows
         ]
 
     def fill_totals(self) -> tuple[Decimal, dict[str, Decimal]]:
@@ -1269,6 +1005,7 @@ __all__ = [
     "PROTECTED_ROLES",
     "ROLES",
     "SCHEMA_VERSION",
+    "BarAccount",
     "Journal",
     "JournalDamaged",
     "JournalError",
@@ -1276,6 +1013,7 @@ __all__ = [
     "LedgerPosition",
     "PlannedIntent",
     "PlannedOrder",
+    "PositionSnapshot",
     "dec",
     "emergency_set_trading_state",
     "utc_now",

@@ -11,7 +11,8 @@ placed, a trailing stop's level starting from its entry's fill price, and an OCO
 other orders canceled when one fills. Its orders, positions and cash live in
 `paper_*` tables, in transactions of their own — separate from the journal's — so the crash
 windows between "journaled", "accepted by the venue" and "fill recorded" are as real as with
-a remote broker, and a paper account survives restarts.
+a remote broker, and a paper account survives restarts. A fill moves the venue's position
+and cash by the journal's own rule (`tradefolio.live.positions.book_fill`, average cost).
 
 Durability (every transaction waits for another process's write lock as the journal's do,
 `begin_immediate`): a submit outside `batch()` is one transaction; the submits inside one `batch()`
@@ -49,8 +50,10 @@ from tradefolio.live.broker import (
     OrderRejected,
 )
 from tradefolio.live.feed import Range
-from tradefolio.live.journal import begin_immediate, dec
+from tradefolio.live.journal import dec
+from tradefolio.live.journal_file import begin_immediate
 from tradefolio.live.orders import BrokerOrder, OrderRequest, OrderStatus, Side
+from tradefolio.live.positions import book_fill
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,20 +440,15 @@ class PaperBroker:
             ),
         )
         held, cost = self._position(symbol)
-        if side is Side.BUY:
-            new_held, new_cost = held + take, cost + fill_notional
-            cash_change = -fill_notional - fee
-        else:
-            new_held = held - take
-            new_cost = Decimal(0) if new_held == 0 or held == 0 else cost * new_held / held
-            cash_change = fill_notional - fee
+        booked = book_fill(held, cost, side, take, fill_notional, fee)
         self._db.execute(
             "INSERT INTO paper_positions(symbol, quantity, cost) VALUES (?, ?, ?) "
             "ON CONFLICT(symbol) DO UPDATE SET quantity = excluded.quantity, cost = excluded.cost",
-            (symbol, dec(new_held), dec(new_cost)),
+            (symbol, dec(booked.quantity), dec(booked.cost)),
         )
         self._db.execute(
-            "UPDATE paper_account SET cash = ? WHERE id = 1", (dec(self._cash() + cash_change),)
+            "UPDATE paper_account SET cash = ? WHERE id = 1",
+            (dec(self._cash() + booked.cash_change),),
         )
 
     _RESTING_COLUMNS = (

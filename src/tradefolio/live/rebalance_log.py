@@ -45,11 +45,15 @@ def journal_decision(journal: Journal, decision: RebalanceDecision, symbols: Seq
 
 def journaled_decisions(journal: Journal) -> tuple[list[RebalanceDecision], list[str]]:
     """Every decision `journal` holds, by date, and the symbols decided over."""
-    rows = journal.connection.execute(
-        "SELECT value FROM meta WHERE key LIKE ? ORDER BY key", (DECISION_PREFIX + "____-%",)
-    ).fetchall()
+    # a decision's key is the prefix and an ISO date (`rebalance 2024-03-05`); the symbols'
+    # key shares the prefix
+    rows = [
+        text
+        for key, text in journal.meta_items(DECISION_PREFIX)
+        if key[len(DECISION_PREFIX) + 4 : len(DECISION_PREFIX) + 5] == "-"
+    ]
     decisions = []
-    for (text,) in rows:
+    for text in rows:
         record = json.loads(text)
         record["day"] = date.fromisoformat(record["day"])
         for name in ("objective", "best_bound", "gap"):

@@ -1,10 +1,11 @@
 """A live session's journal as a `RunRecord`, so live runs get the same run folder and
 tearsheet as backtests.
 
-Reads only what the journal made durable: the account snapshot of every processed bar, the
-position snapshots, the fills (dated by the bar their order executed on) and, for an
-allocation policy, its decisions (`live.rebalance_log`): weights.csv and rebalances.csv as
-a backtest writes them.
+Reads only what the journal made durable, through `Journal`'s read methods (never its
+tables): the account at the end of every processed bar (`processed_bars`), the position
+snapshots (`position_snapshots`), the fills dated by the bar they were recorded on
+(`fills_by_bar`) and, for an allocation policy, its decisions (`live.rebalance_log`):
+weights.csv and rebalances.csv as a backtest writes them.
 """
 
 from __future__ import annotations
@@ -36,11 +37,9 @@ def record_from_journal(
 
     Raises `DataError` when fewer than two bars were processed (no curve to report).
     """
-    db = journal.connection
+    # Dates as ISO text, parsed once by pandas: the same datetime unit in every frame.
     bars = pd.DataFrame(
-        db.execute(
-            "SELECT bar, cash, equity FROM bars WHERE done_at IS NOT NULL ORDER BY bar"
-        ).fetchall(),
+        [(a.bar.isoformat(), a.cash, a.equity) for a in journal.processed_bars()],
         columns=["date", "cash", "equity"],
     )
     if len(bars) < 2:
@@ -55,15 +54,11 @@ def record_from_journal(
     )
     equity["invested"] = equity["equity"] - equity["cash"]
 
-    # the bar a fill was recorded on (journal schema 4), else its order's bar
-    columns = {row[1] for row in db.execute("PRAGMA table_info(fills)")}
-    fill_bar = "coalesce(f.bar, o.bar)" if "bar" in columns else "o.bar"
     fills = pd.DataFrame(
-        db.execute(
-            f"SELECT {fill_bar}, f.symbol, f.side, f.quantity, f.price, f.commission "
-            "FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id "
-            "ORDER BY f.rowid"
-        ).fetchall(),
+        [
+            (bar.isoformat(), f.symbol, f.side.value, f.quantity, f.price, f.commission)
+            for bar, f in journal.fills_by_bar()
+        ],
         columns=list(FILL_COLUMNS[:-1]),
     )
     fills["date"] = pd.to_datetime(fills["date"])
@@ -72,10 +67,7 @@ def record_from_journal(
     fills["slippage"] = 0.0  # paid through the fill price; not separated in the journal
 
     positions = pd.DataFrame(
-        db.execute(
-            "SELECT bar, symbol, quantity, price FROM position_snapshots "
-            "WHERE CAST(quantity AS REAL) != 0 ORDER BY bar, symbol"
-        ).fetchall(),
+        [(p.bar.isoformat(), p.symbol, p.quantity, p.price) for p in journal.position_snapshots()],
         columns=list(POSITION_COLUMNS[:-1]),
     )
     positions["date"] = pd.to_datetime(positions["date"])

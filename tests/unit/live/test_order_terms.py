@@ -12,8 +12,8 @@ import pytest
 
 from tradefolio.errors import InvalidParameter
 from tradefolio.execution.orders import NO_EXITS, Order, ProtectiveExits
-from tradefolio.live import journal as journal_module
 from tradefolio.live.journal import SCHEMA_VERSION, Journal, PlannedOrder
+from tradefolio.live.journal_schema import statements
 from tradefolio.live.orders import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
 
 D = Decimal
@@ -86,9 +86,8 @@ def test_the_journal_keeps_every_term_and_resends_the_order_as_planned(tmp_path:
 def _schema_3_journal(path: Path) -> None:
     connection = sqlite3.connect(path)
     for version in range(1, 4):
-        for statement in journal_module._MIGRATIONS[version].split(";"):
-            if statement.strip():
-                connection.execute(statement)
+        for statement in statements(version):
+            connection.execute(statement)
     connection.execute(
         "INSERT INTO orders(client_order_id, bar, symbol, side, quantity, status, created_at, "
         "updated_at) VALUES ('old', '2024-03-05', 'AAA', 'buy', '3', 'submitted', "

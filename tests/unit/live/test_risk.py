@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import tradefolio.live.journal as journal_module
 from tradefolio.errors import InvalidParameter
 from tradefolio.live.journal import SCHEMA_VERSION, Journal, PlannedOrder
+from tradefolio.live.journal_schema import statements
 from tradefolio.live.orders import OrderStatus, Side
 from tradefolio.live.risk import RiskEngine, RiskLimits, TradingState
 from unit.live.live_helpers import open_session
@@ -122,9 +122,8 @@ def test_a_restart_resumes_the_days_notional_and_order_rate(tmp_path: Path) -> N
 def test_an_old_journal_migrates_and_counts_unknown_notional_as_zero(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     connection = sqlite3.connect(path)
-    for statement in journal_module._MIGRATIONS[1].split(";"):
-        if statement.strip():
-            connection.execute(statement)
+    for statement in statements(1):
+        connection.execute(statement)
     connection.execute(
         "INSERT INTO orders(client_order_id, bar, symbol, side, quantity, status, created_at, "
         "updated_at) VALUES ('old', '2024-03-05', 'AAA', 'buy', '3', 'filled', "
