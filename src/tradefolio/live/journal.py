@@ -1261,6 +1261,40 @@ class Journal:
         last = self.last_done_bar()
         return None if last is None else self.bar_equity(last)
 
+    def book_at(
+        self, bar: date
+    ) -> tuple[Decimal, dict[str, tuple[Decimal, Decimal]], list[JournalOrder]]:
+        """The book at the close of the last processed bar at or before `bar`, as the
+        journal recorded it: (cash, {symbol: (units, average entry price)}, the orders
+        open then); before the session's first bar, its starting cash and nothing else.
+        What a restarted event-driven strategy is shown for a bar it catches up on."""
+        row = self._db.execute(
+            "SELECT bar, cash, done_at FROM bars WHERE bar <= ? AND done_at IS NOT NULL "
+            "ORDER BY bar DESC LIMIT 1",
+            (bar.isoformat(),),
+        ).fetchone()
+        if row is None:
+            return self.initial_cash(), {}, []
+        day, cash, done_at = row
+        positions = {
+            symbol: (Decimal(quantity), Decimal(avg_price))
+            for symbol, quantity, avg_price in self._db.execute(
+                "SELECT symbol, quantity, avg_price FROM position_snapshots WHERE bar = ? "
+                "ORDER BY symbol",
+                (day,),
+            )
+            if Decimal(quantity) != 0
+        }
+        # A finished order's last update is the one that finished it: open at `done_at`
+        # if journaled by then and finished (if at all) after it.
+        orders = self._db.execute(
+            f"SELECT {self._order_columns} FROM orders WHERE created_at <= ? "
+            "AND status != 'denied' AND (status NOT IN ('filled', 'canceled', 'rejected') "
+            "OR updated_at > ?) ORDER BY seq",
+            (done_at, done_at),
+        )
+        return Decimal(cash), positions, [self._order(r) for r in orders]
+
 
 __all__ = [
     "BROKER_HOLDS_ID",
