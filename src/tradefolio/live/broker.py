@@ -11,7 +11,7 @@ Two errors carry meaning for exactly-once submission:
 
 Orders carry their terms (`live.orders.OrderTerms`: type, limit / stop price, trail, time in
 force, `parent_id`, `oco_group`). The trader submits a protective exit only once its entry
-has filled (its `parent_id` names the entry), so a venue never holds an inactive child.
+has a fill (its `parent_id` names the entry), so a venue never holds an inactive child.
 Orders sharing an `oco_group` are one-cancels-other: when one of them fills (even in
 part), the others are canceled — by the venue where it has a native form, and in every
 case by the trader on seeing the fill (canceling a finished order is a no-op).

@@ -24,6 +24,11 @@ Per bar (crash-only: every step is either durable or recomputed identically):
    as cumulative fills (idempotent).
 5. Snapshot positions and account and mark the bar processed, in one transaction.
 
+Protective exits (`_protect`) are journaled as soon as an entry has a fill and follow a
+growing partial fill; the exits of one OCO group reach a venue with native groups
+(`NativeGroups`: Alpaca) as one order, which a restart re-learns (`track`) before it
+reconciles.
+
 A restart reconciles with the broker (`reconcile`) and continues after the last processed
 bar, re-executing (not re-planning) a bar whose plan was journaled.
 """
@@ -838,10 +843,11 @@ class LiveTrader:
         A partially filled entry is protected as it fills: each larger fill journals the
         next generation, the older one is cancelled (`_retire_superseded`) and only then
         is the new one sent (a venue holding shares for open sells refuses it before). An
-        exit that filled ends the entry's protection: the entry's unfilled rest is
-        cancelled (a stopped-out trade is not bought further). Then every protective exit
-        not yet at the broker is looked up and sent (`_execute`); and the peers of every
-        OCO group with a fill are cancelled."""
+        exit that sold while the entry still works stops the entry (its unfilled rest is
+        cancelled: a stopped-out trade is not bought further), and the shares it bought
+        meanwhile get exits of their own. Then every protective exit not yet at the broker
+        is looked up and sent (`_execute`: an OCO group as one native order where the
+        venue has them); and the peers of every OCO group with a fill are cancelled."""
         if self._oco_filled:
             groups, self._oco_filled = self._oco_filled, set()
             peers = [

@@ -137,3 +137,20 @@ def test_a_restart_tracks_the_group_and_never_sends_a_leg_twice(
         remote = trader.broker.get_order(order.client_order_id)
         assert remote is not None and remote.status is order.status, order.client_order_id
         assert remote.filled_quantity == order.filled_quantity
+
+
+def test_a_group_without_a_native_form_is_the_traders_and_the_output_says_so(
+    fake: FakeAlpaca, tmp_path: Path
+) -> None:
+    """Stop + take-profit + trailing stop: Alpaca has no order class for three exits. They
+    go one by one, the operator is told, and the venue's refusal of the sells beyond the
+    position is reported (not hidden)."""
+    notes: list[str] = []
+    exits = ProtectiveExits(stop_loss=0.05, take_profit=0.10, trailing_stop=0.08)
+    _, trader = fake_session(fake, tmp_path / "j.db", exits=exits, notify=notes.append)
+    trader.process_bar(flat_bars(1, {"AAA": Decimal(100)})[0])
+    assert any("no native form" in n and "one by one" in n for n in notes), notes
+    assert any("insufficient qty available" in n for n in notes), notes
+    sells = [b for b in _posts(fake) if b["side"] == "sell"]
+    assert len(sells) == 3 and not any("order_class" in b for b in sells)
+    assert sum(1 for o in fake.orders.values() if o.side == "sell" and o.open) == 1
