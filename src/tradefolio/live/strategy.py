@@ -217,9 +217,10 @@ class Book:
     open_orders: tuple[Order, ...]
 
 
-#: The book of a past bar (its close, as the journal recorded it): what an event-driven
-#: strategy is shown for a bar it catches up on after a (re)start.
-PastBook = Callable[[date], Book]
+#: The books of past bars (their closes, as the journal recorded them), in the order of
+#: the bars asked: what an event-driven strategy is shown for the bars it catches up on
+#: after a (re)start.
+PastBook = Callable[[Sequence[date]], list[Book]]
 
 
 @runtime_checkable
@@ -316,9 +317,10 @@ class EventSource:
         bar = len(history) - 1
         if bar < self._first:
             return None
-        for earlier in range(self._next, bar):
-            # Catching up: the actions of past bars are not sent.
-            self._call(earlier, past(self._days[earlier]))
+        earlier = range(self._next, bar)
+        books = past([self._days[row] for row in earlier]) if earlier else []
+        for row, shown in zip(earlier, books, strict=True):
+            self._call(row, shown)  # catching up: the actions of past bars are not sent
         self._next = bar + 1
         return self._call(bar, book)
 
@@ -376,8 +378,10 @@ class RollingEventSource:
         marks = _marks(panel)
         columns = (self.symbols, self._column_of)
         days = self._days
-        for row in range(self._next, last):
-            _on_bar(self.strategy, row, days[row], columns, fields, marks, past(days[row]))
+        earlier = range(self._next, last)
+        books = past([days[row] for row in earlier]) if earlier else []
+        for row, shown in zip(earlier, books, strict=True):
+            _on_bar(self.strategy, row, days[row], columns, fields, marks, shown)
         self._next = last + 1
         return _on_bar(self.strategy, last, days[last], columns, fields, marks, book)
 

@@ -454,7 +454,7 @@ class LiveTrader:
         own: BarContext | None = None
         if isinstance(self.strategy, EventDecider):
             own = (
-                self.strategy.decide(bar.history, self._book(), self._past_book)
+                self.strategy.decide(bar.history, self._book(), self._past_books)
                 if len(bar.history)
                 else None
             )
@@ -572,10 +572,11 @@ class LiveTrader:
         positions = {s: (p.quantity, p.avg_price) for s, p in self.journal.positions().items()}
         return self._book_of(self.journal.cash(), positions, self.journal.live_orders())
 
-    def _past_book(self, day: date) -> Book:
-        """The book at the close of `day` as the journal recorded it (`Journal.book_at`):
-        what a restarted event-driven strategy is shown for a bar it catches up on."""
-        return self._book_of(*self.journal.book_at(day))
+    def _past_books(self, days: Sequence[date]) -> list[Book]:
+        """The book at the close of each of `days` as the journal recorded it
+        (`Journal.books_at`): what a restarted event-driven strategy is shown for the bars
+        it catches up on."""
+        return [self._book_of(*book) for book in self.journal.books_at(days)]
 
     def _book_of(
         self,
