@@ -217,6 +217,9 @@ class FakeAlpaca:
         #: account without shorting: a second independent sell over the same shares (a stop
         #: and a take-profit sent apart) is refused. A test of a venue that shorts turns it off.
         self.reserve_sell_quantity = True
+        #: Whether a lookup by client order id nests a group's legs (the listing with
+        #: ``nested=true`` always does).
+        self.nest_legs_on_lookup = True
         self._faults: list[Fault] = []
         self._lock = threading.RLock()
         self._clock = datetime.now(UTC).replace(microsecond=0)
@@ -879,7 +882,8 @@ class FakeAlpaca:
             def lookup() -> tuple[int, Any]:
                 if cid not in self.by_client_id:
                     raise _HttpError(404, 40410000, "order not found")
-                return 200, self.json_of(self.orders[self.by_client_id[cid]])
+                order = self.orders[self.by_client_id[cid]]
+                return 200, self.json_of(order) if self.nest_legs_on_lookup else order.to_json()
 
             return LOOKUP, lookup
         if path.startswith("/v2/orders/"):

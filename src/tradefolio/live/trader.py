@@ -869,12 +869,23 @@ class LiveTrader:
             self._cancel_and_record(working, "its protective exit filled")
         pending: list[JournalOrder] = []
         orphans: list[str] = []
+        sold: list[JournalOrder] = []
         for order in self.journal.live_orders():
             if not order.is_protective or order.status not in UNRESOLVED_STATUSES:
                 continue
             if order.parent_id in self._resized:
                 continue  # sent once the exits it replaces are closed
             entry = self.journal.order(order.parent_id or "")
+            if (
+                entry is not None
+                and order.role in SESSION_EXIT_ROLES
+                and (
+                    order.symbol in self._exiting
+                    or self.journal.sold_after(order.symbol, entry.seq)
+                )
+            ):
+                sold.append(order)  # journaled, then its position was sold: never sent
+                continue
             if entry is not None and not (
                 entry.filled_quantity and order.role in SESSION_EXIT_ROLES
             ):
@@ -884,6 +895,8 @@ class LiveTrader:
                     orphans.append(order.client_order_id)  # its entry ended without a fill
                     continue
             pending.append(order)
+        if sold:
+            self._withdraw(sold, "its position is sold")
         if orphans:
             with self.journal.transaction():
                 for cid in orphans:
@@ -961,35 +974,38 @@ class LiveTrader:
         broker then reports is recorded: a fill there queues the entry again), one the
         broker never received is closed unsent; an entry is done once only its latest
         exits are open, which are then sent."""
-        closed_unsent: list[str] = []
         for cid in sorted(self._resized):
             generations = list(exit_generations(self.journal.children_of(cid)).values())
-            to_cancel: list[JournalOrder] = []
-            for order in (o for g in generations[:-1] for o in g):
-                if order.status in TERMINAL_STATUSES:
-                    continue
-                if order.status not in UNRESOLVED_STATUSES:
-                    to_cancel.append(order)
-                    continue
-                found, observed = self._lookup([order])
-                if found:
-                    to_cancel.append(order)  # it reached the broker: cancelled there
-                elif observed and (
-                    order.status is OrderStatus.PENDING_SUBMIT
-                    or certainly_absent(self.journal, self.broker, order)
-                ):
-                    closed_unsent.append(order.client_order_id)
-            self._cancel_and_record(to_cancel, "the exits of a larger fill")
-        if closed_unsent:
-            with self.journal.transaction():
-                for cid in closed_unsent:
-                    self.journal.set_status(
-                        cid, OrderStatus.CANCELED, "superseded before it was sent"
-                    )
+            older = [o for g in generations[:-1] for o in g if o.status not in TERMINAL_STATUSES]
+            self._withdraw(older, "the exits of a larger fill")
         for cid in sorted(self._resized):
             generations = list(exit_generations(self.journal.children_of(cid)).values())
             if all(o.status in TERMINAL_STATUSES for g in generations[:-1] for o in g):
                 self._resized.discard(cid)
+
+    def _withdraw(self, orders: Sequence[JournalOrder], why: str) -> None:
+        """Take back protective exits that must not work any more: one the broker holds is
+        cancelled (what it then reports is recorded), one it never received is closed
+        unsent (an UNKNOWN one only once the broker is certain it never will)."""
+        to_cancel: list[JournalOrder] = []
+        unsent: list[str] = []
+        for order in orders:
+            if order.status not in UNRESOLVED_STATUSES:
+                to_cancel.append(order)
+                continue
+            found, observed = self._lookup([order])
+            if found:
+                to_cancel.append(order)  # it reached the broker: cancelled there
+            elif observed and (
+                order.status is OrderStatus.PENDING_SUBMIT
+                or certainly_absent(self.journal, self.broker, order)
+            ):
+                unsent.append(order.client_order_id)
+        self._cancel_and_record(to_cancel, why)
+        if unsent:
+            with self.journal.transaction():
+                for cid in unsent:
+                    self.journal.set_status(cid, OrderStatus.CANCELED, f"{why}: never sent")
 
     def _execute(self, orders: Sequence[JournalOrder], *, lookup_first: bool) -> None:
         """Send a bar's unresolved orders, each exactly once, with three durable steps for

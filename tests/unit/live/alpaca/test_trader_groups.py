@@ -86,10 +86,16 @@ def test_exits_sent_apart_are_refused_by_the_venue(fake: FakeAlpaca, tmp_path: P
         broker.submit(second)
 
 
-@pytest.mark.parametrize("point", ["after_submit", "after_protect_journal"])
+@pytest.mark.parametrize(
+    ("point", "nested"),
+    [("after_submit", True), ("after_protect_journal", True), ("after_submit", False)],
+)
 def test_a_restart_tracks_the_group_and_never_sends_a_leg_twice(
-    fake: FakeAlpaca, tmp_path: Path, point: str
+    fake: FakeAlpaca, tmp_path: Path, point: str, nested: bool
 ) -> None:
+    """(`nested=False`: a lookup by client id answered without the group's legs; they are
+    found in the nested order listing.)"""
+    fake.nest_legs_on_lookup = nested
     path = tmp_path / "j.db"
     bars = flat_bars(4, {"AAA": Decimal(100)})
     seen: list[str] = []
