@@ -1127,17 +1127,23 @@ class LiveTrader:
         """What the broker holds of `unit` (None: nothing): a group by `track` (its legs
         are held at the venue under ids of its own), an order by its client id. Raises
         `SubmitOutcomeUnknown` when the broker did not answer."""
-        if len(unit) > 1:
-            assert isinstance(self.broker, NativeGroups)
-            try:
-                return self.broker.track([o.request() for o in unit])
-            except NotNative:
-                pass  # placed one by one (the trader's group): looked up one by one
-            reports = [self.broker.get_order(o.client_order_id) for o in unit]
-            found = [r for r in reports if r is not None]
-            return found or None
-        remote = self.broker.get_order(unit[0].client_order_id)
-        return None if remote is None else [remote]
+        head = unit[0]
+        group = head.oco_group
+        if isinstance(self.broker, NativeGroups) and head.is_protective and group is not None:
+            # The whole group, as journaled: a leg alone is not found by its client id.
+            children = self.journal.children_of(head.parent_id or "")
+            members = [o for o in children if o.oco_group == group]
+            if len(members) > 1 and group not in self._managed:
+                try:
+                    reports = self.broker.track([o.request() for o in members])
+                except NotNative:
+                    pass  # placed one by one (the trader's group): looked up one by one
+                else:
+                    wanted = {o.client_order_id for o in unit}
+                    found = [r for r in reports or () if r.client_order_id in wanted]
+                    return found or None
+        reports = [self.broker.get_order(o.client_order_id) for o in unit]
+        return [r for r in reports if r is not None] or None
 
     def _submit_group(
         self, unit: Sequence[JournalOrder], filled: Mapping[str, Decimal]

@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("alpaca", reason="needs the alpaca extra: pip install 'tradefolio[alpaca]'")
 
-from support.fake_alpaca import FakeAlpaca
+from support.fake_alpaca import LOOKUP, SUBMIT, FakeAlpaca
 from tradefolio.execution.orders import ProtectiveExits
 from tradefolio.live.orders import OrderStatus
 from tradefolio.live.trader import LiveTrader
@@ -160,3 +160,36 @@ def test_a_group_without_a_native_form_is_the_traders_and_the_output_says_so(
     sells = [b for b in _posts(fake) if b["side"] == "sell"]
     assert len(sells) == 3 and not any("order_class" in b for b in sells)
     assert sum(1 for o in fake.orders.values() if o.side == "sell" and o.open) == 1
+
+
+def test_a_lost_group_answer_is_resolved_by_tracking_the_group(
+    fake: FakeAlpaca, tmp_path: Path
+) -> None:
+    """The OCO POST is carried out but its answer is lost and the lookup right after misses
+    it: both legs stay UNKNOWN (never resent). On the next bar the take-profit (the venue's
+    parent) is found by its client id, and the stop leg, which its client id alone does
+    not find, by re-learning the group as a whole; its fill at the venue is recorded."""
+
+    def checkpoint(name: str) -> None:
+        if name == "after_protect_journal" and not fake.pending_faults():
+            fake.inject(SUBMIT, 504, accept=True)  # the OCO POST: done, answer lost
+            fake.inject(LOOKUP, 404, times=2)  # the lookups before and after: not visible yet
+
+    journal, trader = fake_session(fake, tmp_path / "j.db", exits=EXITS, checkpoint=checkpoint)
+    bars = flat_bars(3, {"AAA": Decimal(100)})
+    trader.process_bar(bars[0])
+    (entry,) = [o for o in journal.all_orders() if o.role == "enter"]
+    legs = journal.children_of(entry.client_order_id)
+    assert {o.status for o in legs} == {OrderStatus.UNKNOWN}
+    trader._checkpoint = lambda name: None  # no more faults
+    trader.process_bar(bars[1])
+    legs = {o.role: o for o in journal.children_of(entry.client_order_id)}
+    assert legs["take"].status is OrderStatus.SUBMITTED
+    assert legs["stop"].status is OrderStatus.SUBMITTED and legs["stop"].broker_order_id
+    fake.mark(bars[1].day, {"AAA": Decimal(94)})
+    trader.process_bar(bars[2])
+    legs = {o.role: o for o in journal.children_of(entry.client_order_id)}
+    assert legs["stop"].status is OrderStatus.FILLED and legs["stop"].filled_quantity == 10
+    assert legs["take"].status is OrderStatus.CANCELED
+    groups = [b for b in _posts(fake) if b.get("order_class") == "oco"]
+    assert sum(1 for b in groups if b["client_order_id"] == legs["take"].client_order_id) == 1
