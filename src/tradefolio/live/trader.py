@@ -1142,8 +1142,8 @@ class LiveTrader:
                     wanted = {o.client_order_id for o in unit}
                     found = [r for r in reports or () if r.client_order_id in wanted]
                     return found or None
-        reports = [self.broker.get_order(o.client_order_id) for o in unit]
-        return [r for r in reports if r is not None] or None
+        each = [self.broker.get_order(o.client_order_id) for o in unit]
+        return [r for r in each if r is not None] or None
 
     def _submit_group(
         self, unit: Sequence[JournalOrder], filled: Mapping[str, Decimal]
