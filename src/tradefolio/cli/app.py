@@ -189,6 +189,34 @@ def _print_error(message: str) -> None:
     click.echo(f"error: {first_line}", err=True)
 
 
+#: allocate's one-date risk and return files, which a rebalancing command refuses.
+_ONE_DATE_FLAGS = frozenset(
+    {
+        "--covariance-file",
+        "--factor-loadings",
+        "--factor-covariance",
+        "--specific-variance",
+        "--expected-returns",
+    }
+)
+_REBALANCING_COMMANDS = frozenset({"backtest", "live", "sweep", "walk-forward"})
+
+
+def _usage_message(exc: click.exceptions.UsageError) -> str:
+    """click's message, or for an allocate-only file flag on a rebalancing command why it
+    is not taken (`portfolio.policy.ONE_DATE_INPUTS`; imported only then: pandas)."""
+    command = exc.ctx.command.name if exc.ctx is not None else None
+    if (
+        isinstance(exc, click.exceptions.NoSuchOption)
+        and exc.option_name in _ONE_DATE_FLAGS
+        and command in _REBALANCING_COMMANDS
+    ):
+        from tradefolio.portfolio.policy import ONE_DATE_INPUTS
+
+        return f"{command} takes no {exc.option_name}: {ONE_DATE_INPUTS}"
+    return exc.format_message()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script and `python -m tradefolio`."""
     command = typer.main.get_command(build_app())
@@ -196,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         code = command.main(args=args, prog_name="tradefolio", standalone_mode=False)
     except click.exceptions.UsageError as exc:
-        _print_error(exc.format_message())
+        _print_error(_usage_message(exc))
         sys.exit(EXIT_BAD_INPUT)
     except click.exceptions.Abort:
         _print_error("aborted")
