@@ -213,9 +213,13 @@ class FakeAlpaca:
         self.data_page_limit: int | None = None  # smaller pages to exercise the SDK's paging
         self.account_number = "PA0FAKE00000"  # Alpaca's paper accounts start with "PA"
         #: Alpaca reserves a position's shares for its open sell orders and refuses a sell
-        #: beyond the rest ("insufficient qty available"); off by default (older tests sell
-        #: without a position).
-        self.reserve_sell_quantity = False
+        #: beyond the rest ("insufficient qty available", 403), as the real venue does for an
+        #: account without shorting: a second independent sell over the same shares (a stop
+        #: and a take-profit sent apart) is refused. A test of a venue that shorts turns it off.
+        self.reserve_sell_quantity = True
+        #: Whether a lookup by client order id nests a group's legs (the listing with
+        #: ``nested=true`` always does).
+        self.nest_legs_on_lookup = True
         self._faults: list[Fault] = []
         self._lock = threading.RLock()
         self._clock = datetime.now(UTC).replace(microsecond=0)
@@ -878,7 +882,8 @@ class FakeAlpaca:
             def lookup() -> tuple[int, Any]:
                 if cid not in self.by_client_id:
                     raise _HttpError(404, 40410000, "order not found")
-                return 200, self.json_of(self.orders[self.by_client_id[cid]])
+                order = self.orders[self.by_client_id[cid]]
+                return 200, self.json_of(order) if self.nest_legs_on_lookup else order.to_json()
 
             return LOOKUP, lookup
         if path.startswith("/v2/orders/"):

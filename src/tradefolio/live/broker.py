@@ -11,7 +11,7 @@ Two errors carry meaning for exactly-once submission:
 
 Orders carry their terms (`live.orders.OrderTerms`: type, limit / stop price, trail, time in
 force, `parent_id`, `oco_group`). The trader submits a protective exit only once its entry
-has filled (its `parent_id` names the entry), so a venue never holds an inactive child.
+has a fill (its `parent_id` names the entry), so a venue never holds an inactive child.
 Orders sharing an `oco_group` are one-cancels-other: when one of them fills (even in
 part), the others are canceled — by the venue where it has a native form, and in every
 case by the trader on seeing the fill (canceling a finished order is a no-op).
@@ -24,6 +24,7 @@ provisional until it exits normally — the trader records them in its journal o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,11 +109,33 @@ class Broker(Protocol):
         ...
 
 
+@runtime_checkable
+class NativeGroups(Protocol):
+    """A venue that places the exits of one OCO group as one native order (Alpaca's
+    ``order_class=oco``: a venue that holds a position's shares for its open sells refuses
+    a second, independent sell over them) and re-learns such a group after a restart, when
+    it holds legs under ids of its own (`AlpacaBroker`). The paper broker matches OCO
+    groups itself; any other broker gets the exits one by one, the trader cancelling the
+    rest of a group when one fills."""
+
+    def submit_group(self, orders: Sequence[OrderRequest]) -> list[BrokerOrder]:
+        """Place `orders` (the exits of one OCO group) as one native order, once; their
+        reports in the order given. Raises as `Broker.submit` does, and `NotNative` (nothing
+        sent) when the group has no native form."""
+        ...
+
+    def track(self, orders: Sequence[OrderRequest]) -> list[BrokerOrder] | None:
+        """The reports of a group placed by `submit_group` (its legs re-learned), or None
+        when the venue does not hold it."""
+        ...
+
+
 __all__ = [
     "Broker",
     "BrokerAccount",
     "BrokerPosition",
     "DuplicateClientOrderId",
+    "NativeGroups",
     "OrderRejected",
     "SubmitOutcomeUnknown",
     "SubmitRefused",

@@ -997,6 +997,69 @@ class Journal:
         last = self.last_done_bar()
         return None if last is None else self.bar_equity(last)
 
+    def books_at(
+        self, bars: Sequence[date]
+    ) -> list[tuple[Decimal, dict[str, tuple[Decimal, Decimal]], list[JournalOrder]]]:
+        """The book at the close of each of `bars` (the last processed bar at or before
+        it), as the journal recorded it: (cash, {symbol: (units, average entry price)},
+        the orders open then); before the session's first bar, its starting cash and
+        nothing else. What a restarted event-driven strategy is shown for the bars it
+        catches up on. One pass over the orders for all of them (a finished order's last
+        update is the one that finished it: open at a bar's close if journaled by then
+        and finished, if at all, after it)."""
+        if not bars:
+            return []
+        done = self._db.execute(
+            "SELECT bar, cash, done_at FROM bars WHERE bar <= ? AND done_at IS NOT NULL "
+            "ORDER BY bar",
+            (max(bars).isoformat(),),
+        ).fetchall()
+        days = [date.fromisoformat(row[0]) for row in done]
+        snapshots: dict[str, dict[str, tuple[Decimal, Decimal]]] = {}
+        if done:
+            for day, symbol, quantity, avg_price in self._db.execute(
+                "SELECT bar, symbol, quantity, avg_price FROM position_snapshots "
+                "WHERE bar BETWEEN ? AND ? ORDER BY bar, symbol",
+                (done[0][0], done[-1][0]),
+            ):
+                if Decimal(quantity) != 0:
+                    snapshots.setdefault(day, {})[symbol] = (Decimal(quantity), Decimal(avg_price))
+        rows = (
+            self._db.execute(
+                f"SELECT {self._order_columns}, created_at, updated_at FROM orders "
+                "WHERE created_at <= ? AND status != 'denied' ORDER BY created_at, seq",
+                (done[-1][2],),
+            ).fetchall()
+            if done
+            else []
+        )
+        finished = {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED}
+        books: dict[int, tuple[Decimal, dict[str, tuple[Decimal, Decimal]], list[JournalOrder]]]
+        books = {}
+        open_orders: dict[str, tuple[JournalOrder, str | None]] = {}
+        next_row = 0
+        for index, (day, cash, done_at) in enumerate(done):
+            while next_row < len(rows) and rows[next_row][-2] <= done_at:
+                order = self._order(rows[next_row])
+                closed = rows[next_row][-1] if order.status in finished else None
+                open_orders[order.client_order_id] = (order, closed)
+                next_row += 1
+            ended = [c for c, (_, closed) in open_orders.items() if closed and closed <= done_at]
+            for cid in ended:
+                del open_orders[cid]
+            live = sorted((o for o, _ in open_orders.values()), key=lambda o: o.seq)
+            books[index] = (Decimal(cash), snapshots.get(day, {}), live)
+        # Each asked bar takes the last processed bar at or before it (`days` ascending).
+        last_at: dict[date, int] = {}
+        index = -1
+        for bar in sorted(set(bars)):
+            while index + 1 < len(days) and days[index + 1] <= bar:
+                index += 1
+            last_at[bar] = index
+        start: tuple[Decimal, dict[str, tuple[Decimal, Decimal]], list[JournalOrder]]
+        start = (self.initial_cash(), {}, [])
+        return [books[last_at[bar]] if last_at[bar] >= 0 else start for bar in bars]
+
 
 __all__ = [
     "BROKER_HOLDS_ID",

@@ -1,5 +1,9 @@
 """Startup reconciliation: the journal against the broker, before any new order.
 
+0. A venue with native OCO groups (`NativeGroups`: Alpaca holds a group's stop leg under
+   an id of its own) re-learns every group of exits the journal has open (`track`), so
+   the lookups below find its legs by our client ids and its open orders are ours; a
+   group the venue does not hold is still to be sent (under the same ids, once).
 1. Every order the journal has not closed is looked up at the broker by client id. Found:
    its cumulative execution is applied (fills missed while the trader was down are recorded
    exactly once). Not found: a PENDING_SUBMIT/UNKNOWN order of the bar being resumed stays
@@ -25,8 +29,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from tradefolio.errors import ReconciliationError
-from tradefolio.live.broker import Broker
+from tradefolio.errors import BrokerError, NotNative, ReconciliationError, SubmitOutcomeUnknown
+from tradefolio.live.broker import Broker, NativeGroups
 from tradefolio.live.journal import Journal, dec
 from tradefolio.live.orders import UNRESOLVED_STATUSES, JournalOrder, OrderStatus
 
@@ -72,6 +76,37 @@ def certainly_absent(journal: Journal, broker: Broker, order: JournalOrder) -> b
     )
 
 
+def track_groups(journal: Journal, broker: Broker) -> int:
+    """Step 0 of the module docstring: `broker.track` every OCO group of protective exits
+    with an open member in the journal (all its members, as they were journaled); returns
+    how many groups the venue holds. A venue that cannot be asked is a `BrokerError`:
+    nothing is sent before its groups are known (a leg looked up in vain would be sent a
+    second time)."""
+    if not isinstance(broker, NativeGroups):
+        return 0
+    seen: set[str] = set()
+    held = 0
+    for order in journal.live_orders():
+        group = order.oco_group
+        if not order.is_protective or group is None or group in seen:
+            continue
+        seen.add(group)
+        members = [o for o in journal.children_of(order.parent_id or "") if o.oco_group == group]
+        if len(members) < 2:
+            continue
+        try:
+            reports = broker.track([o.request() for o in members])
+        except NotNative:
+            continue  # placed one by one: every exit is looked up by its own client id
+        except SubmitOutcomeUnknown as exc:
+            raise BrokerError(
+                f"cannot re-learn the exits of {group} at the broker ({exc}); nothing was "
+                "sent: run again once the broker answers"
+            ) from exc
+        held += reports is not None
+    return held
+
+
 def reconcile(
     journal: Journal,
     broker: Broker,
@@ -82,6 +117,7 @@ def reconcile(
 ) -> ReconciliationReport:
     """Bring the journal in line with the broker or raise `ReconciliationError`."""
     report = ReconciliationReport()
+    track_groups(journal, broker)
     for order in journal.live_orders():
         remote = broker.get_order(order.client_order_id)
         if remote is None:
@@ -144,4 +180,4 @@ def reconcile(
     return report
 
 
-__all__ = ["ReconciliationReport", "certainly_absent", "reconcile"]
+__all__ = ["ReconciliationReport", "certainly_absent", "reconcile", "track_groups"]

@@ -37,7 +37,7 @@ import pandas as pd
 from tradefolio.data.market import load_benchmark, load_panel
 from tradefolio.data.panel import PricePanel
 from tradefolio.errors import BrokerError, DataError, InvalidParameter
-from tradefolio.execution.events import EventStrategy
+from tradefolio.execution.events import EventStrategy, warmup_of
 from tradefolio.execution.orders import NO_EXITS, ProtectiveExits
 from tradefolio.execution.sizing import PositionSizer
 from tradefolio.execution.sizing_policy import SizingPolicy
@@ -57,6 +57,7 @@ from tradefolio.live.strategy import (
     EventSource,
     IntentSource,
     PlannedStrategy,
+    RollingEventSource,
     RollingStrategy,
 )
 from tradefolio.live.trader import LiveTrader, MarketSink
@@ -108,8 +109,9 @@ class TradingSetup:
     `--portfolio` with model options, deciding at each rebalance on the account the
     session's journal holds (`account()` -> positions and cash) and recording each decision
     there (`log`, `live.rebalance_log`), so it is bound to the journal once the run opens it.
-    `replay_strategy()` builds what a replay trades (an event-driven strategy too, called
-    bar by bar with the trader's book; `None`: `strategy()`), `entries` sizes an event-driven
+    `replay_strategy()` builds what a session trades, on a replay or a polled feed (an
+    event-driven strategy too, called bar by bar with the trader's book; `None`:
+    `strategy()`), `entries` sizes an event-driven
     strategy's entries, `exits` are the protective orders every filled entry gets, and
     `end_notes` are said when the session's run ends.
     """
@@ -502,9 +504,21 @@ class LiveSession:
                 "data_feed": options.data_feed,
             }
             if setup.policy is None:
-                adapter = RollingStrategy(
-                    setup.strategy(), symbols_given, lambda window: setup.sizing(window, None)
-                )
+                built = (setup.replay_strategy or setup.strategy)()
+                if isinstance(built, Strategy):
+                    adapter = RollingStrategy(
+                        built, symbols_given, lambda window: setup.sizing(window, None)
+                    )
+                else:  # event-driven (on_bar): called bar by bar on the polled window
+                    warmup = warmup_of(built)
+                    require(
+                        history_window >= warmup,
+                        f"--history-sessions must be >= {warmup} for this strategy's "
+                        f"warm-up, got {history_window}",
+                    )
+                    adapter = RollingEventSource(built, symbols_given)
+                    if setup.entries is not None:
+                        entries = setup.entries
         else:
             panel = _load_panel(options.prices_file)
             closes = panel.close

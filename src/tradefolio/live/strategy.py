@@ -15,6 +15,9 @@ when it is not the trader's own, the sizer. Two adapters turn a strategy into on
   over a replayed panel: the trader hands it its book (cash, positions with entry prices,
   open orders) and it answers with the `BarContext` of the decision bar (intents, and the
   strategy's own orders, cancels and replacements), exactly as the backtest calls it.
+  `RollingEventSource` is the same on a polled feed's history window. Both catch a
+  (re)started strategy up on the bars it has not seen with the book the journal recorded
+  at each (`PastBook`), never with today's book.
 
 `PolicySource` runs the whole allocation model (`portfolio.policy.AllocationPolicy`) at each
 rebalance bar on the account as the journal holds it (positions and cash), so turnover
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -224,16 +228,76 @@ class Book:
     open_orders: tuple[Order, ...]
 
 
+#: The books of past bars (their closes, as the journal recorded them), in the order of
+#: the bars asked: what an event-driven strategy is shown for the bars it catches up on
+#: after a (re)start.
+PastBook = Callable[[Sequence[date]], list[Book]]
+
+
+@runtime_checkable
+class EventDecider(Protocol):
+    """An event-driven strategy as the trader calls it: once per bar, on the history before
+    the bar, with the trader's book now and the journal's book of any past bar."""
+
+    def decide(self, history: pd.DataFrame, book: Book, past: PastBook) -> BarContext | None:
+        """The strategy's context at the close of `history`'s last row (None before its
+        warm-up)."""
+        ...
+
+
+def _on_bar(
+    strategy: EventStrategy,
+    bar: int,
+    day: date,
+    columns: tuple[list[str], Mapping[str, int]],
+    fields: Mapping[str, np.ndarray],
+    marks: np.ndarray,
+    book: Book,
+) -> BarContext:
+    """`strategy.on_bar` at the close of row `bar` of `fields`, with `book`; a raising
+    strategy is one `StrategyError` naming the bar, the symbol and its own traceback."""
+    symbols, column_of = columns
+    held = sum(
+        p.quantity * float(marks[bar, column_of[s]])
+        for s, p in book.positions.items()
+        if s in column_of
+    )
+    context = BarContext(
+        bar=bar,
+        day=day,
+        symbols=symbols,
+        column_of=column_of,
+        fields=fields,
+        cash=book.cash,
+        equity=book.cash + held,
+        positions=lambda: book.positions,
+        open_orders=lambda: book.open_orders,
+    )
+    try:
+        strategy.on_bar(context)
+    except Exception as exc:  # the user's code: report where, with its traceback
+        raise strategy_error(strategy.name, exc, bar, day, context.last_symbol) from exc
+    return context
+
+
+def _marks(closes: np.ndarray) -> np.ndarray:
+    """Each symbol's last close up to each row (0 before its first): what a position is
+    worth at a bar where the symbol has no price."""
+    filled: np.ndarray = pd.DataFrame(closes).ffill().to_numpy(dtype=np.float64)
+    result: np.ndarray = np.nan_to_num(filled, nan=0.0)
+    return result
+
+
 class EventSource:
     """An event-driven strategy over a replayed panel (see the module docstring).
 
-    `decide(bar, book)` calls `on_bar` at the close of row `bar` (from the strategy's
-    warm-up on) and returns its context (None before the warm-up). The first call of a
-    session that starts (or resumes) after the warm-up first calls `on_bar` on every
-    earlier row with the same book, its actions discarded, so the strategy's own state
-    (an indicator kept bar by bar) is what an uninterrupted run would have built from the
-    prices. A raising strategy is one `StrategyError` naming the bar, the symbol and its
-    own traceback.
+    `decide(history, book, past)` calls `on_bar` at the close of the history's last row
+    (from the strategy's warm-up on) and returns its context (None before the warm-up).
+    The first call of a session that starts (or resumes) after the warm-up first calls
+    `on_bar` on every earlier row, its actions discarded, each with that bar's book as the
+    journal recorded it (`past`: cash, positions with entry prices, open orders; before
+    the session, its starting cash), so the strategy's own state (an indicator kept bar by
+    bar, a count of stop-outs) is rebuilt from the prices and the session's own record.
     """
 
     def __init__(self, strategy: EventStrategy, panel: PricePanel) -> None:
@@ -251,8 +315,7 @@ class EventSource:
             if volume is None
             else volume.to_numpy(dtype=np.float64, na_value=np.nan)
         )
-        closes = pd.DataFrame(self._fields["close"]).ffill().to_numpy(dtype=np.float64)
-        self._marks = np.nan_to_num(closes, nan=0.0)
+        self._marks = _marks(self._fields["close"])
         self._first = warmup_of(strategy) - 1
         self._next = self._first
 
@@ -260,39 +323,78 @@ class EventSource:
         """An event-driven strategy answers `decide`, not `intents`."""
         raise StrategyError(f"strategy {self.strategy.name} is event-driven: use decide()")
 
-    def decide(self, bar: int, book: Book) -> BarContext | None:
-        """The strategy's context at the close of row `bar` (None before its warm-up)."""
+    def decide(self, history: pd.DataFrame, book: Book, past: PastBook) -> BarContext | None:
+        """The strategy's context at the close of the replay's row `len(history) - 1`."""
+        bar = len(history) - 1
         if bar < self._first:
             return None
-        for earlier in range(self._next, bar):
-            self._call(earlier, book)  # catching up: the actions of past bars are not sent
+        earlier = range(self._next, bar)
+        books = past([self._days[row] for row in earlier]) if earlier else []
+        for row, shown in zip(earlier, books, strict=True):
+            self._call(row, shown)  # catching up: the actions of past bars are not sent
         self._next = bar + 1
         return self._call(bar, book)
 
     def _call(self, bar: int, book: Book) -> BarContext:
-        held = sum(
-            p.quantity * float(self._marks[bar, self._column_of[s]])
-            for s, p in book.positions.items()
-            if s in self._column_of
-        )
-        context = BarContext(
-            bar=bar,
-            day=self._days[bar],
-            symbols=self.symbols,
-            column_of=self._column_of,
-            fields=self._fields,
-            cash=book.cash,
-            equity=book.cash + held,
-            positions=lambda: book.positions,
-            open_orders=lambda: book.open_orders,
-        )
-        try:
-            self.strategy.on_bar(context)
-        except Exception as exc:  # the user's code: report where, with its traceback
-            raise strategy_error(
-                self.strategy.name, exc, bar, self._days[bar], context.last_symbol
-            ) from exc
-        return context
+        columns = (self.symbols, self._column_of)
+        day = self._days[bar]
+        return _on_bar(self.strategy, bar, day, columns, self._fields, self._marks, book)
+
+
+class RollingEventSource:
+    """An event-driven strategy on a polled feed (`--feed broker`): each bar brings the
+    window of daily closes before it (open = high = low = close, no volume: the feed
+    carries closes), in `symbols` order.
+
+    The strategy instance lives for the session and sees one growing history: the first
+    window, then each new session's row appended (a later window's closes replace the
+    rows it shares with it, e.g. prices adjusted for a split), so `context.bar` counts the
+    rows since the session's first window, as a replay counts the file's. Each bar,
+    `on_bar` is called on the rows it has not seen yet, the last one as the decision, the
+    earlier ones (the first window, the rows of a restart) to catch up, with the book the
+    journal recorded at each (`past`), as `EventSource` does: a restarted strategy
+    rebuilds its state from the last `--history-sessions` sessions.
+    """
+
+    def __init__(self, strategy: EventStrategy, symbols: Sequence[str]) -> None:
+        self.strategy = strategy
+        self.symbols = list(symbols)
+        self._column_of = {s: j for j, s in enumerate(self.symbols)}
+        self._first = warmup_of(strategy) - 1
+        self._days: list[date] = []
+        self._rows: list[np.ndarray] = []
+        self._next = self._first
+
+    def intents(self, history: pd.DataFrame) -> list[Intent]:
+        """An event-driven strategy answers `decide`, not `intents`."""
+        raise StrategyError(f"strategy {self.strategy.name} is event-driven: use decide()")
+
+    def decide(self, history: pd.DataFrame, book: Book, past: PastBook) -> BarContext | None:
+        """The strategy's context at the close of the window's last row."""
+        closes = history.reindex(columns=self.symbols).to_numpy(dtype=np.float64)
+        row_of = {day: i for i, day in enumerate(self._days)}
+        for stamp, values in zip(history.index, closes, strict=True):
+            day = pd.Timestamp(stamp).date()
+            if day in row_of:
+                self._rows[row_of[day]] = values
+            elif not self._days or day > self._days[-1]:
+                self._days.append(day)
+                self._rows.append(values)
+        last = len(self._days) - 1
+        if last < self._first:
+            return None
+        panel = np.vstack(self._rows)
+        fields = {name: panel for name in ("open", "high", "low", "close")}
+        fields["volume"] = np.full(panel.shape, np.nan)
+        marks = _marks(panel)
+        columns = (self.symbols, self._column_of)
+        days = self._days
+        earlier = range(self._next, last)
+        books = past([days[row] for row in earlier]) if earlier else []
+        for row, shown in zip(earlier, books, strict=True):
+            _on_bar(self.strategy, row, days[row], columns, fields, marks, shown)
+        self._next = last + 1
+        return _on_bar(self.strategy, last, days[last], columns, fields, marks, book)
 
 
 __all__ = [
@@ -300,10 +402,13 @@ __all__ = [
     "Action",
     "Book",
     "DecisionLog",
+    "EventDecider",
     "EventSource",
     "Intent",
     "IntentSource",
+    "PastBook",
     "PlannedStrategy",
     "PolicySource",
+    "RollingEventSource",
     "RollingStrategy",
 ]

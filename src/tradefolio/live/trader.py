@@ -24,6 +24,11 @@ Per bar (crash-only: every step is either durable or recomputed identically):
    as cumulative fills (idempotent).
 5. Snapshot positions and account and mark the bar processed, in one transaction.
 
+Protective exits (`_protect`) are journaled as soon as an entry has a fill and follow a
+growing partial fill; the exits of one OCO group reach a venue with native groups
+(`NativeGroups`: Alpaca) as one order, which a restart re-learns (`track`) before it
+reconciles.
+
 A restart reconciles with the broker (`reconcile`) and continues after the last processed
 bar, re-executing (not re-planning) a bar whose plan was journaled.
 """
@@ -40,7 +45,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from tradefolio.errors import BrokerError, InvalidParameter, StrategyError
+from tradefolio.errors import BrokerError, InvalidParameter, NotNative, StrategyError
 from tradefolio.execution.events import BarContext, Position
 from tradefolio.execution.money import from_micro, to_micro
 from tradefolio.execution.orders import NO_EXITS, Order, OrderType, ProtectiveExits
@@ -52,6 +57,7 @@ from tradefolio.execution.strategy import Intent as PlanIntent
 from tradefolio.live.broker import (
     Broker,
     DuplicateClientOrderId,
+    NativeGroups,
     OrderRejected,
     SubmitOutcomeUnknown,
     SubmitRefused,
@@ -64,6 +70,7 @@ from tradefolio.live.journal import (
     NOT_FOUND,
     PROTECTED_ROLES,
     Journal,
+    LedgerPosition,
     PlannedIntent,
     PlannedOrder,
     utc_now,
@@ -81,7 +88,7 @@ from tradefolio.live.orders import (
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.reconcile import ReconciliationReport, certainly_absent, reconcile
 from tradefolio.live.risk import RiskEngine, TradingState, state_refusal
-from tradefolio.live.strategy import Action, Book, EventSource, Intent, IntentSource
+from tradefolio.live.strategy import Action, Book, EventDecider, Intent, IntentSource
 
 #: Called with the name of each crash-relevant point; tests make the process kill itself.
 Checkpoint = Callable[[str], None]
@@ -147,6 +154,25 @@ class BarResult:
     state: TradingState
 
 
+#: Roles of the session's own protective exits (`ProtectiveExits`), resized with the fill.
+SESSION_EXIT_ROLES = ("stop", "take", "trail")
+
+
+def generation_of(order: JournalOrder) -> str:
+    """The generation of a protective exit: its id without the role (`<entry id>` for the
+    first, `<entry id>-r<n>` for the exits of a later, larger fill)."""
+    return order.client_order_id.rsplit("-", 1)[0]
+
+
+def exit_generations(children: Sequence[JournalOrder]) -> dict[str, list[JournalOrder]]:
+    """An entry's protective exits by generation, oldest first (`children` in journal
+    order)."""
+    generations: dict[str, list[JournalOrder]] = {}
+    for child in children:
+        generations.setdefault(generation_of(child), []).append(child)
+    return generations
+
+
 class LiveTrader:
     """Runs one strategy and one sizer against one broker, recording everything in a journal."""
 
@@ -203,13 +229,23 @@ class LiveTrader:
         #: Symbols the strategy exited whose book may not be flat yet (an open buy being
         #: cancelled): a pure function of the journal, restored from its intents.
         self._exiting: set[str] = journal.exiting_symbols()
-        #: Entries finished with a fill whose protective exits are still to be journaled
-        #: (at start: every such entry the journal holds; a pure function of it).
-        self._to_protect: list[str] = (
-            [o.client_order_id for o in journal.unprotected_entries()] if exits.any else []
-        )
+        #: Entries with a fill whose protective exits may be missing or smaller than the
+        #: fill (a partially filled entry is protected as it fills); at start every such
+        #: entry the journal holds, a pure function of it (`_entries_to_protect`).
+        self._to_protect: list[str] = []
+        #: Entries whose exits were replaced for a larger fill while the older exits may
+        #: still be open: those are cancelled before the new ones are sent.
+        self._resized: set[str] = set()
+        #: Entries still working whose protective exit filled: the rest is not bought.
+        self._stopped: set[str] = set()
+        if exits.any:
+            self._to_protect, self._resized = self._entries_to_protect()
         #: OCO groups with a fill whose peers the trader cancels (the venue may have).
         self._oco_filled: set[str] = set()
+        #: OCO groups a native-group venue has no form for: their exits go one by one.
+        self._managed: set[str] = set()
+        #: Whether the operator was told that this broker's OCO groups are the trader's.
+        self._managed_noted = False
         #: The bar being processed (the bar fills are recorded on).
         self._day: date | None = None
 
@@ -416,9 +452,9 @@ class LiveTrader:
         is journaled in one transaction before anything is sent."""
         self.start_risk_day(bar.day)
         own: BarContext | None = None
-        if isinstance(self.strategy, EventSource):
+        if isinstance(self.strategy, EventDecider):
             own = (
-                self.strategy.decide(len(bar.history) - 1, self._book())
+                self.strategy.decide(bar.history, self._book(), self._past_books)
                 if len(bar.history)
                 else None
             )
@@ -533,13 +569,29 @@ class LiveTrader:
 
     def _book(self) -> Book:
         """The journal's book as an event-driven strategy sees it."""
-        positions = {
-            s: Position(int(p.quantity), float(p.avg_price))
-            for s, p in self.journal.positions().items()
-            if p.quantity > 0
+        positions = {s: (p.quantity, p.avg_price) for s, p in self.journal.positions().items()}
+        return self._book_of(self.journal.cash(), positions, self.journal.live_orders())
+
+    def _past_books(self, days: Sequence[date]) -> list[Book]:
+        """The book at the close of each of `days` as the journal recorded it
+        (`Journal.books_at`): what a restarted event-driven strategy is shown for the bars
+        it catches up on."""
+        return [self._book_of(*book) for book in self.journal.books_at(days)]
+
+    def _book_of(
+        self,
+        cash: Decimal,
+        positions: Mapping[str, tuple[Decimal, Decimal]],
+        orders: Sequence[JournalOrder],
+    ) -> Book:
+        """A book in the strategy's terms: whole units, float prices, its own order ids."""
+        held = {
+            s: Position(int(quantity), float(price))
+            for s, (quantity, price) in positions.items()
+            if quantity > 0
         }
         open_orders: list[Order] = []
-        for order in self.journal.live_orders():
+        for order in orders:
             quantity = int(order.quantity)
             if quantity <= 0:
                 continue
@@ -552,7 +604,7 @@ class LiveTrader:
                     quantity, **terms,
                 )
             )  # fmt: skip
-        return Book(float(self.journal.cash()), positions, tuple(open_orders))
+        return Book(float(cash), held, tuple(open_orders))
 
     def _event_intents(self, context: BarContext, bar: Bar) -> list[Intent]:
         """A context's intents as the trader's (a rebalance: every symbol's target)."""
@@ -763,13 +815,40 @@ class LiveTrader:
 
     # -- protective exits ------------------------------------------------------------------
 
+    def _entries_to_protect(self) -> tuple[list[str], set[str]]:
+        """At start, from the journal alone: (entries whose exits may be missing or smaller
+        than their fill, entries with superseded exits still open). One pass over the
+        finished entries without exits and the open orders."""
+        entries = [o.client_order_id for o in self.journal.unprotected_entries()]
+        resized: set[str] = set()
+        for order in self.journal.live_orders():
+            if order.side is Side.BUY and order.role in PROTECTED_ROLES and order.filled_quantity:
+                entries.append(order.client_order_id)  # partially filled: protect as it fills
+            elif order.role in SESSION_EXIT_ROLES and order.parent_id is not None:
+                entry = self.journal.order(order.parent_id)
+                if entry is not None and entry.filled_quantity != order.quantity:
+                    entries.append(entry.client_order_id)  # its fill grew past its exits
+                generations = exit_generations(self.journal.children_of(order.parent_id))
+                if generation_of(order) != next(reversed(generations)):
+                    resized.add(order.parent_id)
+        return list(dict.fromkeys(entries)), resized
+
     def _protect(self, day: date) -> None:
-        """Protective exits, journaled before they are sent and sent exactly once: for
-        every entry that finished with a fill since the last call (or, at start, that the
-        journal holds without exits), the session's `ProtectiveExits` priced from its
-        average fill (deterministic ids: `<entry id>-stop|take|trail`, one OCO group); then
-        every protective exit not yet at the broker is looked up and sent
-        (`_execute`); and the peers of every OCO group with a fill are canceled."""
+        """Protective exits, journaled before they are sent and sent exactly once.
+
+        For every entry with a new fill since the last call (or, at start, every entry the
+        journal holds with exits missing or smaller than its fill): the session's
+        `ProtectiveExits` for the quantity filled so far (and held), priced from its
+        average fill — a *generation* of exits, one OCO group, deterministic ids
+        (`<entry id>-stop|take|trail`; for the n-th, after more fills, `<entry id>-r<n>-…`).
+        A partially filled entry is protected as it fills: each larger fill journals the
+        next generation, the older one is cancelled (`_retire_superseded`) and only then
+        is the new one sent (a venue holding shares for open sells refuses it before). An
+        exit that sold while the entry still works stops the entry (its unfilled rest is
+        cancelled: a stopped-out trade is not bought further), and the shares it bought
+        meanwhile get exits of their own. Then every protective exit not yet at the broker
+        is looked up and sent (`_execute`: an OCO group as one native order where the
+        venue has them); and the peers of every OCO group with a fill are cancelled."""
         if self._oco_filled:
             groups, self._oco_filled = self._oco_filled, set()
             peers = [
@@ -778,54 +857,155 @@ class LiveTrader:
                 if o.oco_group in groups and not o.filled_quantity
             ]
             self._cancel_and_record(peers, "one-cancels-other")
-        if self._to_protect:
-            entries, self._to_protect = self._to_protect, []
-            children: list[PlannedOrder] = []
-            positions = self.journal.positions()
-            for cid in entries:
-                entry = self.journal.order(cid)
-                if entry is None or not entry.filled_quantity or self.journal.children_of(cid):
-                    continue
-                if entry.symbol in self._exiting or self.journal.sold_after(
-                    entry.symbol, entry.seq
-                ):
-                    continue  # being sold (an exit cancelled the entry): nothing to protect
-                held = positions.get(entry.symbol)
-                quantity = int(min(entry.filled_quantity, held.quantity if held else _ZERO))
-                if quantity <= 0:
-                    continue
-                fill_price = entry.fill_notional / entry.filled_quantity
-                parent = Order(cid, entry.symbol, "buy", max(1, int(entry.quantity)))
-                for child in self.exits.orders_for(parent, quantity, fill_price):
-                    request = OrderRequest.from_order(child)
-                    role = child.client_order_id.rsplit("-", 1)[-1]
-                    children.append(
-                        PlannedOrder(
-                            request.client_order_id, request.symbol, request.side,
-                            request.quantity, role=role, **request.terms(),
-                        )
-                    )  # fmt: skip
-            if children:
-                self.journal.add_orders(day, children)
-                self._checkpoint("after_protect_journal")
+        for _ in range(3):  # a cancel's report may show a fill that asks for new exits
+            self._journal_generations(day)
+            if self._resized:
+                self._retire_superseded()
+            if not self._to_protect:
+                break
+        if self._stopped:
+            stopped, self._stopped = self._stopped, set()
+            working = [o for o in self.journal.live_orders() if o.client_order_id in stopped]
+            self._cancel_and_record(working, "its protective exit filled")
         pending: list[JournalOrder] = []
         orphans: list[str] = []
+        sold: list[JournalOrder] = []
         for order in self.journal.live_orders():
             if not order.is_protective or order.status not in UNRESOLVED_STATUSES:
                 continue
+            if order.parent_id in self._resized:
+                continue  # sent once the exits it replaces are closed
             entry = self.journal.order(order.parent_id or "")
-            if entry is not None and entry.status not in TERMINAL_STATUSES:
-                continue  # a bracket child: sent once its entry has filled
-            if entry is not None and not entry.filled_quantity:
-                orphans.append(order.client_order_id)  # its entry ended without a fill
+            if (
+                entry is not None
+                and order.role in SESSION_EXIT_ROLES
+                and (
+                    order.symbol in self._exiting
+                    or self.journal.sold_after(order.symbol, entry.seq)
+                )
+            ):
+                sold.append(order)  # journaled, then its position was sold: never sent
                 continue
+            if entry is not None and not (
+                entry.filled_quantity and order.role in SESSION_EXIT_ROLES
+            ):
+                if entry.status not in TERMINAL_STATUSES:
+                    continue  # a bracket child: sent once its entry has filled
+                if not entry.filled_quantity:
+                    orphans.append(order.client_order_id)  # its entry ended without a fill
+                    continue
             pending.append(order)
+        if sold:
+            self._withdraw(sold, "its position is sold")
         if orphans:
             with self.journal.transaction():
                 for cid in orphans:
                     self.journal.set_status(cid, OrderStatus.CANCELED, "its entry did not fill")
         if pending:
             self._execute(pending, lookup_first=True)
+
+    def _journal_generations(self, day: date) -> None:
+        """Journal (one transaction, before anything is sent) the exits every queued entry
+        needs now (`_next_generation`)."""
+        if not self._to_protect:
+            return
+        entries, self._to_protect = list(dict.fromkeys(self._to_protect)), []
+        children: list[PlannedOrder] = []
+        positions = self.journal.positions()
+        for cid in entries:
+            entry = self.journal.order(cid)
+            if entry is None or not entry.filled_quantity:
+                continue
+            generation = self._next_generation(entry, positions)
+            children.extend(generation)
+            if generation and generation[0].client_order_id != f"{cid}-{generation[0].role}":
+                self._resized.add(cid)
+        if children:
+            self.journal.add_orders(day, children)
+            self._checkpoint("after_protect_journal")
+
+    def _next_generation(
+        self, entry: JournalOrder, positions: Mapping[str, LedgerPosition]
+    ) -> list[PlannedOrder]:
+        """The exits `entry` needs now (empty: none). Its protected quantity is what it
+        filled less what its exits sold, capped to the position held; the latest exits
+        cover it when one of them is open for exactly that many units. Nothing for an entry
+        being sold or one carrying the strategy's own bracket. Once an exit has sold any of
+        it, the entry's unfilled rest is stopped (`_stopped`)."""
+        cid = entry.client_order_id
+        existing = self.journal.children_of(cid)
+        if any(c.role not in SESSION_EXIT_ROLES for c in existing):
+            return []  # the strategy's own bracket children protect it
+        if entry.symbol in self._exiting or self.journal.sold_after(entry.symbol, entry.seq):
+            return []  # being sold (an exit cancelled the entry): nothing to protect
+        exited = sum((c.filled_quantity for c in existing), _ZERO)
+        if exited and entry.status not in TERMINAL_STATUSES:
+            self._stopped.add(cid)
+        held = positions.get(entry.symbol)
+        quantity = int(min(entry.filled_quantity - exited, held.quantity if held else _ZERO))
+        if quantity <= 0:
+            return []
+        generations = exit_generations(existing)
+        if generations:
+            latest = [o for o in next(reversed(generations.values())) if o.status not in (
+                OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.DENIED
+            )]  # fmt: skip
+            if any(o.quantity - o.filled_quantity == quantity for o in latest):
+                return []
+        number = len(generations) + 1
+        base = cid if number == 1 else f"{cid}-r{number}"
+        fill_price = entry.fill_notional / entry.filled_quantity
+        parent = Order(base, entry.symbol, "buy", max(1, int(entry.quantity)))
+        planned: list[PlannedOrder] = []
+        for child in self.exits.orders_for(parent, quantity, fill_price):
+            request = OrderRequest.from_order(child)
+            terms = {**request.terms(), "parent_id": cid}
+            role = child.client_order_id.rsplit("-", 1)[-1]
+            planned.append(
+                PlannedOrder(
+                    request.client_order_id, request.symbol, request.side, request.quantity,
+                    role=role, **terms,
+                )
+            )  # fmt: skip
+        return planned
+
+    def _retire_superseded(self) -> None:
+        """Close the older exits of every resized entry: an open one is cancelled (what the
+        broker then reports is recorded: a fill there queues the entry again), one the
+        broker never received is closed unsent; an entry is done once only its latest
+        exits are open, which are then sent."""
+        for cid in sorted(self._resized):
+            generations = list(exit_generations(self.journal.children_of(cid)).values())
+            older = [o for g in generations[:-1] for o in g if o.status not in TERMINAL_STATUSES]
+            self._withdraw(older, "the exits of a larger fill")
+        for cid in sorted(self._resized):
+            generations = list(exit_generations(self.journal.children_of(cid)).values())
+            if all(o.status in TERMINAL_STATUSES for g in generations[:-1] for o in g):
+                self._resized.discard(cid)
+
+    def _withdraw(self, orders: Sequence[JournalOrder], why: str) -> None:
+        """Take back protective exits that must not work any more: one the broker holds is
+        cancelled (what it then reports is recorded), one it never received is closed
+        unsent (an UNKNOWN one only once the broker is certain it never will)."""
+        to_cancel: list[JournalOrder] = []
+        unsent: list[str] = []
+        for order in orders:
+            if order.status not in UNRESOLVED_STATUSES:
+                to_cancel.append(order)
+                continue
+            found, observed = self._lookup([order])
+            if found:
+                to_cancel.append(order)  # it reached the broker: cancelled there
+            elif observed and (
+                order.status is OrderStatus.PENDING_SUBMIT
+                or certainly_absent(self.journal, self.broker, order)
+            ):
+                unsent.append(order.client_order_id)
+        self._cancel_and_record(to_cancel, why)
+        if unsent:
+            with self.journal.transaction():
+                for cid in unsent:
+                    self.journal.set_status(cid, OrderStatus.CANCELED, f"{why}: never sent")
 
     def _execute(self, orders: Sequence[JournalOrder], *, lookup_first: bool) -> None:
         """Send a bar's unresolved orders, each exactly once, with three durable steps for
@@ -844,24 +1024,30 @@ class LiveTrader:
            still PENDING_SUBMIT in the journal, so the restart's reconciliation (and the
            resumed bar's step 1) looks each one up by client order id and records its
            cumulative execution once.
+
+        The exits of one OCO group go together (`_units`): to a `NativeGroups` venue as one
+        native order (`submit_group`, looked up with `track`), so the venue never sees two
+        independent sells of the same shares; elsewhere one by one.
         """
-        to_send: list[JournalOrder] = []
+        to_send: list[list[JournalOrder]] = []
         found: list[BrokerOrder] = []
-        for order in orders:
+        for unit in self._units(orders):
             if lookup_first:
                 try:
-                    existing = self.broker.get_order(order.client_order_id)
+                    existing = self._lookup_unit(unit)
                 except SubmitOutcomeUnknown:
                     continue
                 if existing is not None:
-                    found.append(existing)
+                    found.extend(existing)
                     continue
-                if order.status is OrderStatus.UNKNOWN and not certainly_absent(
-                    self.journal, self.broker, order
+                if any(
+                    o.status is OrderStatus.UNKNOWN
+                    and not certainly_absent(self.journal, self.broker, o)
+                    for o in unit
                 ):
                     continue  # it may still be acted on: never replaced while unknown
-            to_send.append(order)
-        back_to_pending = [o for o in to_send if o.status is OrderStatus.UNKNOWN]
+            to_send.append(unit)
+        back_to_pending = [o for u in to_send for o in u if o.status is OrderStatus.UNKNOWN]
         if found or back_to_pending:
             with self.journal.transaction():
                 for report in found:
@@ -875,20 +1061,23 @@ class LiveTrader:
         outcomes: list[_Outcome] = []
         filled = {s: p.quantity for s, p in self.journal.positions().items()}
         with self.broker.batch():
-            for order in to_send:
+            for unit in to_send:
                 self._checkpoint("before_submit")
                 # The trading state at the moment of sending, not at planning: a halt
                 # journaled after the plan (or while the trader was down) stops the order.
                 # Inside the paper broker's batch no other process can commit a change.
-                refusal = self._send_refusal(order, filled)
-                if refusal and order.is_protective:
+                refusal = self._send_refusal(unit[0], filled)
+                if refusal and unit[0].is_protective:
                     continue  # a protective exit waits (pending) until trading resumes
                 if refusal:
-                    outcomes.append(
-                        _Outcome(order.client_order_id, status=OrderStatus.DENIED, detail=refusal)
+                    outcomes.extend(
+                        _Outcome(o.client_order_id, status=OrderStatus.DENIED, detail=refusal)
+                        for o in unit
                     )
+                elif len(unit) > 1:
+                    outcomes.extend(self._submit_group(unit, filled))
                 else:
-                    outcomes.append(self._submit(order, filled))
+                    outcomes.append(self._submit(unit[0], filled))
                 self._checkpoint("in_submit_batch")
         self._checkpoint("after_submit")
         with self.journal.transaction():
@@ -899,7 +1088,7 @@ class LiveTrader:
                     self._apply(outcome.report)
                 self._checkpoint("in_record_batch")
         self._checkpoint("after_record")
-        sent = {o.client_order_id: o for o in to_send}
+        sent = {o.client_order_id: o for u in to_send for o in u}
         for outcome in outcomes:
             if outcome.status is not None and outcome.report is None:
                 order = sent[outcome.client_order_id]
@@ -907,6 +1096,75 @@ class LiveTrader:
                     f"order {order.client_order_id} ({order.side.value} {order.quantity} "
                     f"{order.symbol}, bar {order.bar}): {outcome.status.value}: {outcome.detail}"
                 )
+
+    def _units(self, orders: Sequence[JournalOrder]) -> list[list[JournalOrder]]:
+        """`orders` as submit units: the protective exits of one OCO group together (for a
+        venue with native groups), every other order alone; in the order given."""
+        if not isinstance(self.broker, NativeGroups):
+            grouped = any(o.is_protective and o.oco_group for o in orders)
+            if grouped and not isinstance(self.broker, PaperBroker) and not self._managed_noted:
+                self._managed_noted = True
+                self._notify(
+                    f"protective exits: {self.broker!r} places no native OCO groups; each "
+                    "exit is a separate order and the trader cancels the others of its "
+                    "group when one fills"
+                )
+            return [[o] for o in orders]
+        units: list[list[JournalOrder]] = []
+        by_group: dict[str, list[JournalOrder]] = {}
+        for order in orders:
+            if order.is_protective and order.oco_group and order.oco_group not in self._managed:
+                if order.oco_group in by_group:
+                    by_group[order.oco_group].append(order)
+                    continue
+                by_group[order.oco_group] = [order]
+                units.append(by_group[order.oco_group])
+            else:
+                units.append([order])
+        return units
+
+    def _lookup_unit(self, unit: Sequence[JournalOrder]) -> list[BrokerOrder] | None:
+        """What the broker holds of `unit` (None: nothing): a group by `track` (its legs
+        are held at the venue under ids of its own), an order by its client id. Raises
+        `SubmitOutcomeUnknown` when the broker did not answer."""
+        head = unit[0]
+        group = head.oco_group
+        if isinstance(self.broker, NativeGroups) and head.is_protective and group is not None:
+            # The whole group, as journaled: a leg alone is not found by its client id.
+            children = self.journal.children_of(head.parent_id or "")
+            members = [o for o in children if o.oco_group == group]
+            if len(members) > 1 and group not in self._managed:
+                try:
+                    reports = self.broker.track([o.request() for o in members])
+                except NotNative:
+                    pass  # placed one by one (the trader's group): looked up one by one
+                else:
+                    wanted = {o.client_order_id for o in unit}
+                    found = [r for r in reports or () if r.client_order_id in wanted]
+                    return found or None
+        each = [self.broker.get_order(o.client_order_id) for o in unit]
+        return [r for r in each if r is not None] or None
+
+    def _submit_group(
+        self, unit: Sequence[JournalOrder], filled: Mapping[str, Decimal]
+    ) -> list[_Outcome]:
+        """Submit the exits of one OCO group as one native order (`_attempts`); a group
+        without a native form (e.g. with a trailing stop) is sent one by one, the trader
+        enforcing one-cancels-other, and the operator is told (a venue that holds shares
+        for open sells may refuse the second exit)."""
+        assert isinstance(self.broker, NativeGroups)
+        broker = self.broker
+        requests = [o.request() for o in unit]
+        try:
+            return self._attempts(unit, lambda: broker.submit_group(requests), filled)
+        except NotNative as exc:
+            group = str(unit[0].oco_group)
+            self._managed.add(group)
+            self._notify(
+                f"OCO group {group} has no native form at {broker!r} ({exc.reason}): its "
+                "exits are sent one by one and the trader cancels the others when one fills"
+            )
+            return [self._submit(order, filled) for order in unit]
 
     def _send_refusal(self, order: JournalOrder, filled: Mapping[str, Decimal]) -> str:
         """Why the journal's trading state (read now) forbids sending `order` ('' if not);
@@ -917,44 +1175,66 @@ class LiveTrader:
         return f"{refusal} at send time" if refusal else ""
 
     def _submit(self, order: JournalOrder, filled: Mapping[str, Decimal]) -> _Outcome:
-        """Submit one order and say what the journal must record (nothing is written here:
-        this runs inside `broker.batch()`).
+        """Submit one order (`_attempts`) and say what the journal must record."""
+        request = order.request()  # with its terms, as journaled
+        try:
+            return self._attempts([order], lambda: [self.broker.submit(request)], filled)[0]
+        except NotNative as exc:
+            detail = str(exc)[:200]
+            return _Outcome(order.client_order_id, status=OrderStatus.REJECTED, detail=detail)
+
+    def _attempts(
+        self,
+        unit: Sequence[JournalOrder],
+        send: Callable[[], list[BrokerOrder]],
+        filled: Mapping[str, Decimal],
+    ) -> list[_Outcome]:
+        """Send `unit` (one order, or one native group) once and say what the journal must
+        record for each of its orders (nothing is written here: this runs inside
+        `broker.batch()`).
 
         A refusal before placement is retried within the bar under the same client order
-        id, `submit_attempts` times in all, waiting `retry_wait` · 2^(n−1) seconds before
+        ids, `submit_attempts` times in all, waiting `retry_wait` · 2^(n−1) seconds before
         attempt n+1: a `SubmitRefused` (429/503) once a lookup answered that the broker does
-        not hold the order, and a retryable `OrderRejected` (422). The venue's unique client
+        not hold it, and a retryable `OrderRejected` (422). The venue's unique client
         ids make a resend at worst a duplicate answer, never a second order. The trading
         state is read again before every attempt (`_send_refusal`). Once an attempt's
-        outcome was unknown, a later definitive refusal leaves the order UNKNOWN (never
-        REJECTED): the first attempt may yet show up at the venue, filled."""
-        cid = order.client_order_id
-        request = order.request()  # with its terms, as journaled
+        outcome was unknown, a later definitive refusal leaves the orders UNKNOWN (never
+        REJECTED): the first attempt may yet show up at the venue, filled. `NotNative`
+        (nothing sent) is raised to the caller."""
+        cids = [o.client_order_id for o in unit]
+
+        def each(
+            status: OrderStatus, detail: str, reports: Sequence[BrokerOrder] = ()
+        ) -> list[_Outcome]:
+            by_id = {r.client_order_id: r for r in reports}
+            return [_Outcome(c, status=status, detail=detail, report=by_id.get(c)) for c in cids]
+
         attempt = 1
         uncertain = False  # whether an earlier attempt's outcome was unknown
         while True:
             after = f" (after {attempt} attempts)" if attempt > 1 else ""
             try:
-                return _Outcome(cid, report=self.broker.submit(request))
+                return [_Outcome(r.client_order_id, report=r) for r in send()]
+            except NotNative:
+                raise
             except DuplicateClientOrderId:
                 # The broker holds this id already: the answer is a lookup, never a resend.
-                # A lookup that fails or comes back empty leaves the order UNKNOWN for the
+                # A lookup that fails or comes back empty leaves the orders UNKNOWN for the
                 # next bar's lookup (`_sync_open_orders`).
-                found, _ = self._lookup(cid)
+                found, _ = self._lookup(unit)
                 if found is None:
-                    return _Outcome(
-                        cid, status=OrderStatus.UNKNOWN, detail=f"{BROKER_HOLDS_ID}, lookup empty"
-                    )
-                return _Outcome(cid, report=found)
+                    return each(OrderStatus.UNKNOWN, f"{BROKER_HOLDS_ID}, lookup empty")
+                return [_Outcome(r.client_order_id, report=r) for r in found]
             except SubmitOutcomeUnknown as exc:
-                found, observed = self._lookup(cid)
+                found, observed = self._lookup(unit)
                 absent = observed and found is None
                 if not (isinstance(exc, SubmitRefused) and absent and self._may_retry(attempt)):
                     # An empty answer starts the broker's acceptance window
                     # (`certainly_absent`).
                     missing = f"; {NOT_FOUND}" if absent else ""
                     detail = str(exc)[:200] + after + missing
-                    return _Outcome(cid, status=OrderStatus.UNKNOWN, detail=detail, report=found)
+                    return each(OrderStatus.UNKNOWN, detail, found or ())
                 uncertain = True
             except OrderRejected as exc:
                 if not (exc.retryable and self._may_retry(attempt)):
@@ -964,30 +1244,28 @@ class LiveTrader:
                         # the lookup did not show it yet); this refusal may even be caused
                         # by it (its buying power held). Only the venue can settle it: the
                         # order stays open until a lookup finds it or the venue is certain.
-                        return _Outcome(
-                            cid, status=OrderStatus.UNKNOWN, detail=f"{detail}; {NOT_FOUND}"
-                        )
-                    return _Outcome(cid, status=OrderStatus.REJECTED, detail=detail)
+                        return each(OrderStatus.UNKNOWN, f"{detail}; {NOT_FOUND}")
+                    return each(OrderStatus.REJECTED, detail)
             self._sleep(self.retry_wait * 2 ** (attempt - 1))
             attempt += 1
             # The trading state again before every attempt: a halt journaled during the
             # wait stops the retry. The earlier attempt may still have been placed, so an
             # order after an unknown outcome stays UNKNOWN (with the lookup's empty
             # answer), settled by the venue like any other.
-            refusal = self._send_refusal(order, filled)
+            refusal = self._send_refusal(unit[0], filled)
             if refusal:
                 if uncertain:
                     detail = f"{refusal} (after {attempt - 1} attempts); {NOT_FOUND}"
-                    return _Outcome(cid, status=OrderStatus.UNKNOWN, detail=detail)
-                return _Outcome(cid, status=OrderStatus.DENIED, detail=refusal)
+                    return each(OrderStatus.UNKNOWN, detail)
+                return each(OrderStatus.DENIED, refusal)
 
     def _may_retry(self, attempt: int) -> bool:
         return attempt < self.submit_attempts
 
-    def _lookup(self, cid: str) -> tuple[BrokerOrder | None, bool]:
-        """(the broker's order or None, whether the broker answered at all)."""
+    def _lookup(self, unit: Sequence[JournalOrder]) -> tuple[list[BrokerOrder] | None, bool]:
+        """(what the broker holds of `unit` or None, whether the broker answered at all)."""
         try:
-            return self.broker.get_order(cid), True
+            return self._lookup_unit(unit), True
         except SubmitOutcomeUnknown:
             return None, False
 
@@ -1008,12 +1286,29 @@ class LiveTrader:
             self._oco_filled.add(current.oco_group)
         if (
             self.exits.any
-            and report.status in TERMINAL_STATUSES
-            and report.filled_quantity > 0
+            and report.filled_quantity > current.filled_quantity
             and current.side is Side.BUY
             and current.role in PROTECTED_ROLES
         ):
+            # Every new fill, partial ones too: the filled part is protected at once.
             self._to_protect.append(current.client_order_id)
+        elif (
+            self.exits.any
+            and report.filled_quantity > current.filled_quantity
+            and current.role in SESSION_EXIT_ROLES
+            and current.parent_id is not None
+        ):
+            # An exit sold some: what its entry still holds may need other exits.
+            self._to_protect.append(current.parent_id)
 
 
-__all__ = ["BarResult", "Checkpoint", "LiveTrader", "MarketSink", "RangeSink"]
+__all__ = [
+    "SESSION_EXIT_ROLES",
+    "BarResult",
+    "Checkpoint",
+    "LiveTrader",
+    "MarketSink",
+    "RangeSink",
+    "exit_generations",
+    "generation_of",
+]

@@ -14,7 +14,8 @@ at kill time (every kill after the first entry), a stop that fills while the tra
 down (killed right after a match that filled a leg the journal has not recorded: the
 restart records the fill, the other leg is canceled, nothing is sent twice), and a bracket
 half-filled (entries filled a few units per mark: killed while an entry is partially
-filled, its exits are placed once, for the whole fill).
+filled; its filled part is protected at once and the exits follow each larger fill, each
+generation placed once, the older one cancelled).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import pytest
 from tradefolio.execution.orders import ProtectiveExits
 from tradefolio.live.journal import Journal
 from tradefolio.live.paper import PaperBroker
+from tradefolio.live.trader import exit_generations
 from unit.live.live_helpers import gbm_prices
 from unit.live.test_crash import _session as crash_session
 from unit.live.test_crash import _state
@@ -158,8 +160,20 @@ def test_forced_situations_resume_to_the_uninterrupted_run(
         if any(o.filled_quantity for o in legs):
             assert all(o.status.value in ("filled", "canceled") for o in legs)
     entries = [o for o in journal.all_orders() if o.role == "enter" and o.filled_quantity]
+    resized = 0
     for entry in entries:
-        children = journal.children_of(entry.client_order_id)
-        assert len(children) in (0, 2)  # placed once (none: sold before it was protected)
-        assert all(c.quantity == entry.filled_quantity for c in children)
+        # One generation of exits per fill size (none: sold before it was protected), each
+        # a stop and a take-profit placed once; the older ones cancelled unfilled or, when
+        # one of their legs sold, the trade's end.
+        generations = list(exit_generations(journal.children_of(entry.client_order_id)).values())
+        resized += len(generations) > 1
+        assert all(sorted(o.role for o in g) == ["stop", "take"] for g in generations)
+        sold = sum((o.filled_quantity for g in generations for o in g), Decimal(0))
+        assert sold <= entry.filled_quantity
+        if generations and not sold:
+            assert generations[-1][0].quantity == entry.filled_quantity
+        for older in generations[:-1]:
+            assert all(o.status.value in ("filled", "canceled") for o in older)
+    if situation == "half_filled":
+        assert resized, "no entry's exits followed a partial fill"
     journal.close()

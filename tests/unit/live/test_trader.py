@@ -176,3 +176,40 @@ def test_unknown_submit_outcome_is_resolved_by_lookup(tmp_path: Path) -> None:
         "SELECT count(*) FROM order_events WHERE to_status = 'unknown'"
     ).fetchone()[0]
     assert events == flaky.calls // 3
+
+
+class _PlainVenue:
+    """A broker without native OCO groups (the paper broker seen through a plain facade)."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def __repr__(self) -> str:
+        return "PlainVenue()"
+
+
+def test_a_broker_without_native_groups_gets_the_traders_oco_and_says_so(
+    tmp_path: Path,
+) -> None:
+    from tradefolio.execution.orders import ProtectiveExits
+    from tradefolio.live.paper import PaperBroker
+    from unit.live.live_helpers import EnterOnEveryBar, FixedUnits, flat_bars
+
+    journal = Journal.open(tmp_path / "j.db")
+    journal.initialise(Decimal(10_000), {})
+    paper = PaperBroker(journal.connection, Decimal(10_000))
+    notes: list[str] = []
+    trader = LiveTrader(
+        journal=journal, broker=_PlainVenue(paper), strategy=EnterOnEveryBar(),  # type: ignore[arg-type]
+        sizer=FixedUnits(10), market=paper,
+        exits=ProtectiveExits(stop_loss=0.05, take_profit=0.10), notify=notes.append,
+    )  # fmt: skip
+    for bar in flat_bars(3, {"AAA": Decimal(100)}):
+        trader.process_bar(bar)
+    assert len(notes) == 1 and "places no native OCO groups" in notes[0], notes
+    legs = [o for o in journal.all_orders() if o.is_protective]
+    assert {o.role for o in legs} == {"stop", "take"} and len(legs) == 2
+    assert all(o.status.value == "submitted" for o in legs)

@@ -296,7 +296,20 @@ class AlpacaBroker:
         remote = self._lookup(parent_id)
         if remote is None:
             return None
+        if group.legs and not getattr(remote, "legs", None):
+            remote = self._nested(remote)
         return self._learn(parent_id, group.legs, remote, orders)
+
+    def _nested(self, remote: Any) -> Any:
+        """`remote` with its legs, from the order listing in nested form (``GET
+        /v2/orders?nested=true``, from its submission on), for a lookup answered without
+        them."""
+        submitted = _as_utc(getattr(remote, "submitted_at", None))
+        after = None if submitted is None else submitted - timedelta(microseconds=1)
+        for listed in self._orders("all", after=after):
+            if str(listed.id) == str(remote.id):
+                return listed
+        return remote
 
     def _learn(
         self,

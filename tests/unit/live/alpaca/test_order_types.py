@@ -29,6 +29,8 @@ D = Decimal
 @pytest.fixture
 def fake() -> Iterator[FakeAlpaca]:
     with FakeAlpaca(prices={"AAA": D(100)}) as server:
+        # Shares to sell: the fake refuses, as Alpaca does, a sell beyond the free position.
+        server.positions["AAA"] = (D(1000), D(100))
         yield server
 
 
@@ -182,6 +184,7 @@ def stopped_at_least(fake: FakeAlpaca) -> Any:
 
 def test_a_bracket_holds_its_legs_until_the_entry_fills(fake: FakeAlpaca) -> None:
     fake.auto_fill = False
+    fake.positions.clear()  # the bracket's own entry buys the shares its legs sell
     broker = fake_broker(fake)
     entry = _order("x", Side.BUY)
     reports = broker.submit_group([entry, _stop(), _take()])
@@ -258,7 +261,7 @@ def test_prices_go_on_alpacas_tick_never_less_protective(fake: FakeAlpaca) -> No
 def test_two_exits_of_one_position_need_the_native_group(fake: FakeAlpaca) -> None:
     """Alpaca holds a position's shares for its open sells: a stop and a take-profit sent
     one by one leave the second refused; as one OCO both are held."""
-    fake.reserve_sell_quantity = True
+    fake.positions.clear()
     broker = fake_broker(fake)
     broker.submit(_order("x", Side.BUY))  # 10 shares held
     alone = broker.submit(_stop())  # an exit submitted alone: a simple stop

@@ -26,7 +26,6 @@ def fake() -> Iterator[FakeAlpaca]:
 def test_the_risk_stop_is_a_native_stop_at_alpaca_and_its_fill_is_journaled(
     fake: FakeAlpaca, tmp_path: Path
 ) -> None:
-    fake.reserve_sell_quantity = True  # as Alpaca: sells only against held shares
     journal, trader = fake_session(fake, tmp_path / "j.db", exits=ProtectiveExits(stop_loss=0.05))
     bars = flat_bars(3, {"AAA": Decimal(100)})
     trader.process_bar(bars[0])

@@ -1,0 +1,147 @@
+"""A partially filled entry is protected as it fills, at the fake Alpaca (which, as Alpaca,
+refuses a sell beyond the free position).
+
+The fake fills 4 units per price step: a 10-unit entry fills 4, 8, then 10. The oracle is
+the venue's order list at every bar: the open protective sells cover exactly the shares
+held (never fewer: the filled part never rides unprotected; never more: the venue would
+refuse them), every client id reached the venue once, and every superseded exit was
+cancelled unfilled. A stop that fires while the entry is still working stops the rest of
+the entry, and the shares it bought meanwhile get exits of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("alpaca", reason="needs the alpaca extra: pip install 'tradefolio[alpaca]'")
+
+from support.fake_alpaca import FakeAlpaca
+from tradefolio.execution.orders import ProtectiveExits
+from tradefolio.live.journal import Journal
+from tradefolio.live.orders import OrderStatus
+from tradefolio.live.trader import LiveTrader, exit_generations
+from unit.live.live_helpers import EnterOnEveryBar, FixedUnits, fake_broker, fake_session, flat_bars
+
+EXITS = ProtectiveExits(stop_loss=0.05, take_profit=0.10)
+STEP = Decimal(4)
+
+
+class Crash(Exception):
+    """The process dies here."""
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeAlpaca]:
+    with FakeAlpaca(
+        cash=Decimal(10_000), prices={"AAA": Decimal(100)}, max_fill_per_step=STEP
+    ) as server:
+        yield server
+
+
+def _open_sell_cover(fake: FakeAlpaca) -> Decimal:
+    """Shares the venue's open sells hold (an OCO group holds its quantity once)."""
+    return sum(
+        (o.qty - o.filled_qty for o in fake.orders.values()
+         if o.open and o.side == "sell" and o.parent is None),
+        Decimal(0),
+    )  # fmt: skip
+
+
+def _held(fake: FakeAlpaca) -> Decimal:
+    return fake.positions.get("AAA", (Decimal(0), Decimal(0)))[0]
+
+
+def _entry(journal: Journal) -> str:
+    (entry,) = [o for o in journal.all_orders() if o.role == "enter"]
+    return entry.client_order_id
+
+
+def test_exits_follow_the_fills_and_cover_exactly_the_shares_held(
+    fake: FakeAlpaca, tmp_path: Path
+) -> None:
+    notes: list[str] = []
+    journal, trader = fake_session(fake, tmp_path / "j.db", exits=EXITS, notify=notes.append)
+    covered: list[tuple[Decimal, Decimal]] = []
+    for bar in flat_bars(4, {"AAA": Decimal(100)}):
+        trader.process_bar(bar)
+        covered.append((_held(fake), _open_sell_cover(fake)))
+    assert (
+        covered
+        == [(Decimal(4), Decimal(4)), (Decimal(8), Decimal(8))] + [(Decimal(10), Decimal(10))] * 2
+    )
+    assert not notes, notes  # nothing refused by the venue
+    assert all(n == 1 for n in fake.post_attempts.values())
+    generations = list(exit_generations(journal.children_of(_entry(journal))).values())
+    assert [g[0].quantity for g in generations] == [4, 8, 10]
+    for older in generations[:-1]:
+        assert all(o.status is OrderStatus.CANCELED and not o.filled_quantity for o in older)
+    assert all(o.status is OrderStatus.SUBMITTED for o in generations[-1])
+    assert all(o.stop_price == Decimal(95) for g in generations for o in g if o.role == "stop")
+
+
+def test_a_stop_that_fires_while_the_entry_works_stops_the_entry(
+    fake: FakeAlpaca, tmp_path: Path
+) -> None:
+    journal = Journal.open(tmp_path / "j.db")
+    journal.initialise(Decimal(10_000), {})
+    # No market sink: the venue's prices move only when the test marks them.
+    trader = LiveTrader(
+        journal=journal, broker=fake_broker(fake), strategy=EnterOnEveryBar(),
+        sizer=FixedUnits(10), exits=EXITS,
+    )  # fmt: skip
+    bars = flat_bars(3, {"AAA": Decimal(100)})
+    trader.process_bar(bars[0])  # 4 filled, protected
+    fake.mark(bars[0].day, {"AAA": Decimal(94)})  # the stop sells 4; the entry buys 4 more
+    assert _held(fake) == 4
+    trader.process_bar(bars[1])
+    entry = journal.order(_entry(journal))
+    assert entry is not None and entry.status is OrderStatus.CANCELED
+    assert entry.filled_quantity == 8  # the rest of the entry was not bought
+    generations = list(exit_generations(journal.children_of(entry.client_order_id)).values())
+    first = {o.role: o for o in generations[0]}
+    assert first["stop"].filled_quantity == 4 and first["take"].status is OrderStatus.CANCELED
+    assert len(generations) == 2 and all(o.quantity == 4 for o in generations[1])
+    assert _open_sell_cover(fake) == _held(fake) == 4  # what it bought meanwhile: protected
+    assert journal.positions()["AAA"].quantity == 4
+
+
+@pytest.mark.parametrize("point", ["after_protect_journal", "after_submit"])
+def test_a_crash_while_resizing_sends_nothing_twice(
+    fake: FakeAlpaca, tmp_path: Path, point: str
+) -> None:
+    path = tmp_path / "j.db"
+    bars = flat_bars(4, {"AAA": Decimal(100)})
+    crashed: list[str] = []
+
+    def checkpoint(name: str) -> None:
+        # Once: on the second bar, when the exits of the larger fill are under way.
+        if name == point and not crashed and _held(fake) == 8:
+            crashed.append(name)
+            raise Crash(name)
+
+    journal, trader = fake_session(fake, path, exits=EXITS, checkpoint=checkpoint)
+    trader.process_bar(bars[0])
+    with pytest.raises(Crash):
+        trader.process_bar(bars[1])
+    journal.close()
+    journal, trader = fake_session(fake, path, exits=EXITS)
+    trader.reconcile()
+    for bar in bars[1:]:
+        trader.process_bar(bar)
+    assert crashed
+    assert all(n == 1 for n in fake.post_attempts.values())
+    assert _open_sell_cover(fake) == _held(fake) == 10
+    generations = list(exit_generations(journal.children_of(_entry(journal))).values())
+    assert generations[-1][0].quantity == 10
+    for older in generations[:-1]:
+        assert all(o.status is OrderStatus.CANCELED and not o.filled_quantity for o in older)
+    for order in journal.all_orders():  # the journal agrees with the venue on every order
+        remote = trader.broker.get_order(order.client_order_id)
+        if remote is None:
+            assert order.status is OrderStatus.CANCELED, order  # superseded before it was sent
+            continue
+        assert (remote.status, remote.filled_quantity) == (order.status, order.filled_quantity)
