@@ -70,7 +70,9 @@ class _Evaluator:
     quad_i: NDArray[np.int64]
     quad_j: NDArray[np.int64]
     quad_c: NDArray[np.float64]
-    derived: tuple[tuple[int, float, NDArray[np.int64], NDArray[np.float64], float], ...]
+    derived: NDArray[np.int64]  # variables fixed by their definition rows
+    derived_constant: NDArray[np.float64]  # their values = constant + map @ values
+    derived_map: NDArray[np.float64]
 
     def point(self, target: NDArray[np.float64]) -> NDArray[np.float64]:
         """Every variable's value for target shares `target` (universe order)."""
@@ -96,8 +98,8 @@ class _Evaluator:
         values[ctx.sells] = sell
         values[ctx.buy_flags] = (traded & (target > universe.held_shares)).astype(np.float64)
         values[ctx.sell_flags] = (traded & (target < universe.held_shares)).astype(np.float64)
-        for k, pivot, index, coefficients, rhs in self.derived:
-            values[k] = (rhs - float(coefficients @ values[index])) / pivot
+        if self.derived.size:
+            values[self.derived] = self.derived_constant + self.derived_map @ values
         return values
 
     def violation(self, values: NDArray[np.float64]) -> float:
@@ -139,7 +141,8 @@ def _evaluator(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> _Evaluator 
         *ctx.sell_flags,
         *(keep for keep, _ in ctx.odd_lots.values()),
     }
-    derived: list[tuple[int, float, NDArray[np.int64], NDArray[np.float64], float]] = []
+    # each derived variable as an affine function of the known ones: constant + row . v
+    affine: dict[int, tuple[float, NDArray[np.float64]]] = {}
     pending = [r for r, row in enumerate(program.rows) if row.lo == row.hi]
     progress = True
     while progress and len(known) < program.size:
@@ -150,16 +153,17 @@ def _evaluator(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> _Evaluator 
             if len(unknown) != 1:
                 continue
             k = unknown[0]
-            others = [j for j in row.coefficients if j != k]
-            derived.append(
-                (
-                    k,
-                    row.coefficients[k],
-                    np.array(others, dtype=np.int64),
-                    np.array([row.coefficients[j] for j in others], dtype=np.float64),
-                    row.lo,
-                )
-            )
+            pivot = row.coefficients[k]
+            constant, linear_part = row.lo / pivot, np.zeros(program.size)
+            for j, c in row.coefficients.items():
+                if j == k:
+                    continue
+                if j in affine:  # a chain: substitute the earlier definition
+                    constant -= c / pivot * affine[j][0]
+                    linear_part -= c / pivot * affine[j][1]
+                else:
+                    linear_part[j] -= c / pivot
+            affine[k] = (constant, linear_part)
             known.add(k)
             pending.remove(r)
             progress = True
@@ -190,7 +194,11 @@ def _evaluator(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> _Evaluator 
         quad_i=np.array([i for (i, _), _ in pairs], dtype=np.int64),
         quad_j=np.array([j for (_, j), _ in pairs], dtype=np.int64),
         quad_c=np.array([c for _, c in pairs], dtype=np.float64),
-        derived=tuple(derived),
+        derived=np.fromiter(affine, np.int64, len(affine)),
+        derived_constant=np.array([a[0] for a in affine.values()], dtype=np.float64),
+        derived_map=(
+            np.vstack([a[1] for a in affine.values()]) if affine else np.zeros((0, program.size))
+        ),
     )
 
 
@@ -228,43 +236,65 @@ def _starts(
 
 
 def _search(
-    evaluator: _Evaluator, start: NDArray[np.float64], most: NDArray[np.float64]
+    evaluator: _Evaluator,
+    start: NDArray[np.float64],
+    most: NDArray[np.float64],
+    active: NDArray[np.intp],
 ) -> tuple[NDArray[np.float64], float, float]:
-    """One-name moves from `start` until none helps: (target, violation, objective)."""
+    """Moves of the `active` names from `start` until none helps: one name to any of its
+    `_moves`, then (when none of those helps) two names by one lot each, in any
+    direction (a sector at its cap with the turnover cap binding needs one name sold
+    more and another bought less). Returns (target, violation, objective)."""
     ctx = evaluator.ctx
     held = ctx.universe.held_shares
     odd = np.zeros(ctx.size)
     for i, (_, shares) in ctx.odd_lots.items():
         odd[i] = shares
+    lots = evaluator.lot_sizes
     sign = 1.0 if ctx.program.maximize else -1.0
     target = start.copy()
     values = evaluator.point(target)
-    broken, score = evaluator.violation(values), sign * evaluator.objective(values)
+    state = (evaluator.violation(values), sign * evaluator.objective(values))
+
+    def better(trial: NDArray[np.float64], than: tuple[float, float]) -> tuple[float, float] | None:
+        point = evaluator.point(trial)
+        v, s = evaluator.violation(point), sign * evaluator.objective(point)
+        helps = v < than[0] - 1e-15 or (v == 0.0 and than[0] == 0.0 and s > than[1] + 1e-15)
+        return (v, s) if helps else None
+
     for _ in range(_PASSES):
         improved = False
-        for i in range(ctx.size):
-            best: tuple[float, float, float] | None = None
+        for i in active:
+            best: tuple[NDArray[np.float64], tuple[float, float]] | None = None
             for option in _moves(
-                float(target[i]),
-                float(held[i]),
-                float(odd[i]),
-                float(evaluator.lot_sizes[i]),
-                float(most[i]),
+                float(target[i]), float(held[i]), float(odd[i]), float(lots[i]), float(most[i])
             ):
                 trial = target.copy()
                 trial[i] = option
-                point = evaluator.point(trial)
-                v, s = evaluator.violation(point), sign * evaluator.objective(point)
-                helps = v < broken - 1e-15 or (v == 0.0 and broken == 0.0 and s > score + 1e-15)
-                if helps and (best is None or (v, -s) < (best[1], -best[2])):
-                    best = (option, v, s)
+                # of the moves that help, the best objective: a broken row is repaired by
+                # the move that costs least (not by jumping to the holdings or to cash)
+                found = better(trial, state)
+                if found is not None and (best is None or found[1] > best[1][1]):
+                    best = (trial, found)
             if best is not None:
-                target[i] = best[0]
-                broken, score = best[1], best[2]
+                target, state = best
                 improved = True
+        if improved:
+            continue
+        for a, b in itertools.combinations(active, 2):
+            for da, db in ((1, -1), (-1, 1), (1, 1), (-1, -1)):
+                trial = target.copy()
+                trial[a] += da * lots[a]
+                trial[b] += db * lots[b]
+                if trial[a] < 0 or trial[b] < 0:
+                    continue
+                found = better(trial, state)
+                if found is not None:
+                    target, state = trial, found
+                    improved = True
         if not improved:
             break
-    return target, broken, sign * score
+    return target, state[0], sign * state[1]
 
 
 def solve_by_repair(
@@ -296,8 +326,15 @@ def solve_by_repair(
     program = whole.program
     sign = 1.0 if program.maximize else -1.0
     best: tuple[float, NDArray[np.float64]] | None = None
+    # names that are or may be held: the others only open a position when the fractional
+    # optimum does (a start's rounding) or a move reaches them from there
+    seen: list[NDArray[np.float64]] = []
     for start in _starts(shares, held, untraded, lot_sizes):
-        target, broken, objective = _search(evaluator, start, most)
+        if any(np.array_equal(start, other) for other in seen):
+            continue
+        seen.append(start)
+        active = np.flatnonzero((held > 0) | (shares * prices > 1e-9 * value) | (start > 0))
+        target, broken, objective = _search(evaluator, start, most, active)
         if broken == 0.0 and (best is None or sign * objective > sign * best[0]):
             best = (objective, target)
     if best is None:

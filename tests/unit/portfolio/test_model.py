@@ -35,7 +35,6 @@ from tradefolio.portfolio.context import make_universe
 from tradefolio.portfolio.covariance import RiskModel
 from tradefolio.portfolio.exact import solve_exact
 from tradefolio.portfolio.model import PortfolioModel
-from tradefolio.portfolio.share_repair import REPAIR_SOLVER
 from tradefolio.portfolio.objectives import (
     CVaR,
     Kelly,
@@ -46,6 +45,7 @@ from tradefolio.portfolio.objectives import (
     ScoreObjective,
 )
 from tradefolio.portfolio.params import AllocatorParams
+from tradefolio.portfolio.share_repair import REPAIR_SOLVER
 from tradefolio.portfolio.types import Candidate
 
 pytest.importorskip("ortools")
