@@ -31,9 +31,11 @@ _PRICES = [90.0, 130.0, 170.0, 240.0]
 
 
 @st.composite
-def small_accounts(draw: st.DrawFn, n_max: int = 5) -> Instance:
-    """Mean-variance, 2-`n_max` names, whole shares, a fixed cost or a minimum trade."""
-    n = draw(st.integers(2, n_max))
+def small_accounts(
+    draw: st.DrawFn, n_min: int = 2, n_max: int = 5, max_weights: tuple[float, ...] = (0.6, 1.0)
+) -> Instance:
+    """Mean-variance, `n_min`-`n_max` names, whole shares, a fixed cost or a minimum trade."""
+    n = draw(st.integers(n_min, n_max))
     rng = np.random.default_rng(draw(st.integers(0, 10_000)))
     prices = np.array([draw(st.sampled_from(_PRICES)) for _ in range(n)])
     held = np.array([draw(st.sampled_from([0.0, 0.0, 1.0, 2.0])) for _ in range(n)])
@@ -50,7 +52,7 @@ def small_accounts(draw: st.DrawFn, n_max: int = 5) -> Instance:
         cash=cash,
         loadings=rng.normal(0.0, 0.2, size=(2, n)).round(3),
         scenarios=rng.normal(0.002, 0.03, size=(6, n)).round(4),
-        max_weight=draw(st.sampled_from([0.6, 1.0])),
+        max_weight=draw(st.sampled_from(max_weights)),
         min_weight=0.0,
         max_positions=draw(st.integers(1, n)),
         min_invested=0.0,
@@ -103,6 +105,18 @@ def _listed_value(inst: Instance, result: AllocationResult) -> float:
 def test_listed_trades_meet_every_rule_and_the_claims_hold_against_brute_force(
     inst: Instance,
 ) -> None:
+    _check_against_brute_force(inst)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=small_accounts(n_min=6, n_max=8, max_weights=(0.25,)))
+def test_eight_names_against_brute_force(inst: Instance) -> None:
+    # a 25% cap keeps the enumeration to a few thousand share vectors at 8 names
+    _check_against_brute_force(inst)
+
+
+def _check_against_brute_force(inst: Instance) -> None:
+    """The solve's listed trades and claims against the enumeration of share vectors."""
     model, universe = model_for(inst)
     best = brute_force_whole_shares(inst)
     try:
