@@ -47,6 +47,7 @@ from tradefolio.portfolio.score_path import (
     score_shape,
     solve_score_exact,
 )
+from tradefolio.portfolio.share_repair import solve_by_repair
 from tradefolio.portfolio.shares import FRACTIONAL_DECIMALS, whole_or_fractional_shares
 from tradefolio.portfolio.types import Allocation, AllocationResult, SolveStatus
 
@@ -183,6 +184,9 @@ class PortfolioModel:
         # aggregated branch and bound of `rebalance_solver.py` instead of SCIP.
         rebalance = solver.lower() in ("auto", "highs") and suits_rebalance_solver(ctx)
         name = "highs" if rebalance else resolve_solver(solver, ctx.program)
+        # Whole shares with trade flags: the fractional twin by the rebalance solver, then
+        # repaired to whole lots (`share_repair.py`); SCIP only when the repair fails.
+        twin = self._fractional_twin(universe, ctx) if solver.lower() == "auto" else None
         self.precheck(ctx)
         if universe.size == 0:
             empty = RawSolution(np.zeros(ctx.program.size), "optimal", 0.0, 0.0, name)
@@ -196,6 +200,13 @@ class PortfolioModel:
             if rebalance:
                 raw = solve_rebalance(ctx, time_limit, start)
                 name = raw.solver  # "scip" when HiGHS's answer broke the model
+            elif twin is not None:
+                twin_hint = None if hint is None else self._start(twin, hint)
+                repaired = solve_by_repair(
+                    ctx, twin, self._lot_sizes(universe), time_limit, twin_hint
+                )
+                raw = repaired or solve_program(ctx.program, name, time_limit, start)
+                name = raw.solver
             else:
                 raw = solve_program(
                     ctx.program,
@@ -267,6 +278,23 @@ class PortfolioModel:
             turnover=float(spent / value),
             objective_name=self.objective.name,
             proven_gap=gap,
+        )
+
+    def _fractional_twin(self, universe: Universe, ctx: ModelContext) -> ModelContext | None:
+        """The program of this model without its lots (same constraints, the default budget
+        made explicit so it keeps the whole-share allowance) when `ctx` is a quadratic
+        whole-share program and the twin suits the rebalance solver; else None."""
+        if ctx.lots is None or not ctx.program.is_quadratic:
+            return None
+        kept = [c for c in self._all_constraints(universe) if not isinstance(c, WholeShares)]
+        twin = PortfolioModel(self.objective, kept).build(universe)
+        return twin if suits_rebalance_solver(twin) else None
+
+    def _lot_sizes(self, universe: Universe) -> NDArray[np.float64]:
+        """Shares per lot of each candidate (1 without whole shares)."""
+        whole = self.whole_shares
+        return np.array(
+            [whole.lot_of(s) if whole else 1 for s in universe.symbols], dtype=np.float64
         )
 
     def _start(self, ctx: ModelContext, weights: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -345,11 +373,7 @@ class PortfolioModel:
         universe = ctx.universe
         held = universe.held_shares
         if ctx.lots is not None:
-            whole = self.whole_shares
-            lot_sizes = np.array(
-                [whole.lot_of(s) if whole else 1 for s in universe.symbols], dtype=np.float64
-            )
-            target = np.round(values[ctx.lots]) * lot_sizes
+            target = np.round(values[ctx.lots]) * self._lot_sizes(universe)
             for index, (keep, odd) in ctx.odd_lots.items():
                 if values[keep] > 0.5:
                     target[index] += odd

@@ -1,0 +1,201 @@
+"""Whole shares by repair (`share_repair.py`) against brute force, on the trades listed.
+
+Small accounts (a few hundred dollars, prices of $90-$240) where rounding to whole shares
+matters: every vector of share counts is enumerated (`test_model.brute_force_whole_shares`,
+written from the formulas), and the model's answer is checked on what the user receives,
+its target shares and trades, against every rule written out again here; its objective
+may not beat the enumeration (the trades are real), its bound may not fall below it (the
+bound is a proof), and "optimal" must be within the stated gap of it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tradefolio.errors import InfeasibleAllocation
+from tradefolio.portfolio import share_repair
+from tradefolio.portfolio.backends import QUADRATIC_RELATIVE_GAP
+from tradefolio.portfolio.share_repair import REPAIR_SOLVER
+from tradefolio.portfolio.types import AllocationResult, relative_gap
+from unit.portfolio.test_model import (
+    Instance,
+    brute_force_whole_shares,
+    model_for,
+    true_objective,
+)
+
+_PRICES = [90.0, 130.0, 170.0, 240.0]
+
+
+@st.composite
+def small_accounts(
+    draw: st.DrawFn, n_min: int = 2, n_max: int = 5, max_weights: tuple[float, ...] = (0.6, 1.0)
+) -> Instance:
+    """Mean-variance, `n_min`-`n_max` names, whole shares, a fixed cost or a minimum trade."""
+    n = draw(st.integers(n_min, n_max))
+    rng = np.random.default_rng(draw(st.integers(0, 10_000)))
+    prices = np.array([draw(st.sampled_from(_PRICES)) for _ in range(n)])
+    held = np.array([draw(st.sampled_from([0.0, 0.0, 1.0, 2.0])) for _ in range(n)])
+    cash = draw(st.sampled_from([150.0, 300.0, 450.0]))
+    fixed = draw(st.sampled_from([0.0, 1.0, 4.0]))
+    min_trade = draw(st.sampled_from([None, 100.0, 200.0]))
+    if fixed == 0.0 and min_trade is None:
+        fixed = 1.0
+    return Instance(
+        objective="mean-variance",
+        scores=rng.uniform(-0.05, 0.3, size=n).round(3),
+        prices=prices,
+        held=held,
+        cash=cash,
+        loadings=rng.normal(0.0, 0.2, size=(2, n)).round(3),
+        scenarios=rng.normal(0.002, 0.03, size=(6, n)).round(4),
+        max_weight=draw(st.sampled_from(max_weights)),
+        min_weight=0.0,
+        max_positions=draw(st.integers(1, n)),
+        min_invested=0.0,
+        sectors=[draw(st.sampled_from(["A", "B"])) for _ in range(n)],
+        sector_cap=draw(st.sampled_from([None, 0.5, 0.7])),
+        max_turnover=draw(st.sampled_from([None, 0.3, 0.6])),
+        bps=draw(st.sampled_from([0.0, 5.0, 50.0])),
+        fixed=fixed,
+        min_trade=min_trade,
+        whole_shares=True,
+        symbols=[f"S{i}" for i in range(n)],
+    )
+
+
+def _listed_value(inst: Instance, result: AllocationResult) -> float:
+    """Every rule checked on the listed target shares and trades; returns the objective of
+    those trades (the formula's, costs included, as the brute force scores them)."""
+    value = inst.value
+    by_symbol = {a.symbol: a.shares for a in result.allocations}
+    shares = np.array([by_symbol.get(s, 0.0) for s in inst.symbols])
+    assert np.all(shares == np.round(shares)) and np.all(shares >= 0)
+    traded = {t.symbol: t for t in result.trades}
+    for i, symbol in enumerate(inst.symbols):
+        change = shares[i] - inst.held[i]
+        assert (symbol in traded) == (change != 0)
+        if change:
+            assert traded[symbol].shares == pytest.approx(change)
+    w = shares * inst.prices / value
+    dollars = np.abs(shares - inst.held) * inst.prices
+    moved = shares != inst.held
+    assert (shares > 0).sum() <= inst.max_positions
+    assert np.all(w <= inst.max_weight + 1e-9)
+    if inst.sector_cap is not None:
+        for sector in set(inst.sectors):
+            in_sector = [s == sector for s in inst.sectors]
+            assert w[in_sector].sum() <= inst.sector_cap + 1e-9
+    if inst.max_turnover is not None:
+        assert dollars.sum() / value <= inst.max_turnover + 1e-9
+    if inst.min_trade is not None:
+        full_sale = (shares == 0) & (inst.held > 0)
+        assert np.all(dollars[moved & ~full_sale] >= inst.min_trade - 1e-9)
+    costs = inst.bps / 1e4 * dollars.sum() + inst.fixed * moved.sum()
+    assert result.costs == pytest.approx(costs, abs=1e-9)
+    assert value - shares @ inst.prices - costs >= -1e-9  # cash after costs
+    return true_objective(inst, w) - costs / value
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=small_accounts())
+def test_listed_trades_meet_every_rule_and_the_claims_hold_against_brute_force(
+    inst: Instance,
+) -> None:
+    _check_against_brute_force(inst)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=small_accounts(n_min=6, n_max=8, max_weights=(0.25,)))
+def test_eight_names_against_brute_force(inst: Instance) -> None:
+    # a 25% cap keeps the enumeration to a few thousand share vectors at 8 names
+    _check_against_brute_force(inst)
+
+
+def _check_against_brute_force(inst: Instance) -> None:
+    """The solve's listed trades and claims against the enumeration of share vectors."""
+    model, universe = model_for(inst)
+    best = brute_force_whole_shares(inst)
+    try:
+        result = model.solve(universe, time_limit=20.0)  # type: ignore[arg-type]
+    except InfeasibleAllocation:
+        assert best is None
+        return
+    assert best is not None, "a solution listed where no share vector meets the rules"
+    listed = _listed_value(inst, result)
+    tolerance = 1e-9 + 1e-9 * abs(best)
+    assert result.objective == pytest.approx(listed, abs=1e-9)
+    assert result.objective <= best + tolerance  # real trades cannot beat the enumeration
+    assert result.best_bound >= best - tolerance  # the bound is a proof
+    assert result.proven_gap is not None
+    if result.status == "optimal":
+        assert best - result.objective <= QUADRATIC_RELATIVE_GAP * abs(best) + 1e-9
+        assert result.proven_gap <= QUADRATIC_RELATIVE_GAP
+    else:
+        assert result.proven_gap > QUADRATIC_RELATIVE_GAP
+        assert result.proven_gap == pytest.approx(
+            relative_gap(result.objective, result.best_bound), rel=1e-9
+        )
+
+
+def _instance(**overrides: object) -> Instance:
+    base: dict[str, object] = {
+        "objective": "mean-variance",
+        "scores": np.array([0.12, 0.2, 0.05, 0.15]),
+        "prices": np.array([90.0, 130.0, 170.0, 240.0]),
+        "held": np.array([0.0, 2.0, 0.0, 1.0]),
+        "cash": 450.0,
+        "loadings": np.array([[0.2, 0.1, -0.1, 0.05], [0.0, 0.15, 0.1, -0.1]]),
+        "scenarios": np.zeros((6, 4)),
+        "max_weight": 0.6,
+        "min_weight": 0.0,
+        "max_positions": 3,
+        "min_invested": 0.0,
+        "sectors": ["A", "A", "B", "B"],
+        "sector_cap": 0.7,
+        "max_turnover": 0.6,
+        "bps": 5.0,
+        "fixed": 1.0,
+        "min_trade": 100.0,
+        "whole_shares": True,
+        "symbols": ["S0", "S1", "S2", "S3"],
+    }
+    base.update(overrides)
+    return Instance(**base)  # type: ignore[arg-type]
+
+
+def test_a_rebalance_with_trade_flags_is_repaired_not_sent_to_scip() -> None:
+    inst = _instance()
+    model, universe = model_for(inst)
+    result = model.solve(universe)  # type: ignore[arg-type]
+    assert result.solver == REPAIR_SOLVER
+    best = brute_force_whole_shares(inst)
+    assert best is not None
+    assert _listed_value(inst, result) <= best + 1e-9
+    assert result.best_bound >= best - 1e-9
+
+
+def test_a_failed_repair_goes_to_scip(monkeypatch: pytest.MonkeyPatch) -> None:
+    inst = _instance()
+
+    def never(*args: object) -> tuple[np.ndarray, float, float]:
+        start = args[1]
+        assert isinstance(start, np.ndarray)
+        return start, 1.0, 0.0  # every start stays broken
+
+    monkeypatch.setattr(share_repair, "_search", never)
+    model, universe = model_for(inst)
+    result = model.solve(universe)  # type: ignore[arg-type]
+    assert result.solver == "scip"
+    _listed_value(inst, result)
+
+
+def test_no_turnover_keeps_the_holdings_exactly() -> None:
+    inst = _instance(max_turnover=0.0)
+    model, universe = model_for(inst)
+    result = model.solve(universe)  # type: ignore[arg-type]
+    assert result.trades == ()
+    assert _listed_value(inst, result) == pytest.approx(result.objective, abs=1e-12)
