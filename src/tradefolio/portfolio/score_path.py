@@ -20,6 +20,7 @@ holdings and positive scores. For such a model
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -107,7 +108,11 @@ def polish_selection(
     subset = np.flatnonzero(selection)
     values = np.zeros(len(scores))
     values[subset] = solve_exact(scores[subset], params).weights
-    return ScoreSolution(weights=values, objective=float(scores @ values))
+    # Correctly rounded (math.fsum), not a BLAS dot whose rounding depends on the CPU's
+    # kernel: the same selection reports the same objective on every machine, and
+    # `small_score.py` (no numpy) reports it bit for bit.
+    products = (scores[subset] * values[subset]).tolist()
+    return ScoreSolution(weights=values, objective=math.fsum(products))
 
 
 __all__ = [

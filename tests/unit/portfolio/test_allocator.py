@@ -10,24 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support.allocation_checks import assert_satisfies_model
-from tradefolio.errors import DataError, InvalidParameter, SolverUnavailable
+from support.allocation_checks import assert_satisfies_model, linked_mip_solvers
+from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.portfolio import AllocatorParams, Candidate, allocate
 from tradefolio.portfolio.exact import solve_exact
-from tradefolio.portfolio.mip import MIP_SOLVERS, create_solver
 
 pytest.importorskip("ortools")
 
 
-def _linked(name: str) -> bool:
-    try:
-        create_solver(name)
-    except SolverUnavailable:
-        return False
-    return True
-
-
-LINKED_MIP_SOLVERS = [name for name in MIP_SOLVERS if _linked(name)]
+LINKED_MIP_SOLVERS = linked_mip_solvers()
 
 
 def brute_force_objective(scores: list[float], params: AllocatorParams) -> float:
