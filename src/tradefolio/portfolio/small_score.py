@@ -112,18 +112,11 @@ def allocate_small(
     solved = _solve(columns, rows, key, time_limit)
     if solved is None:
         return None
-    values, optimal, scaled_bound = solved
+    values, bound = solved
     size = len(kept)
-    values = [float(round(v)) if c[2] else v for v, c in zip(values, columns, strict=True)]
-    raw_objective = 0.0 + _sequential_sum(scores[i] * values[i] for i in range(size))
-    bound = scaled_bound / scale + 0.0
-    gap = _proven_gap(raw_objective, bound)
-    absolute = abs(bound - raw_objective) * scale
-    if optimal and gap > SCORE_RELATIVE_GAP * (1 + 1e-9) and absolute > LINEAR_ABSOLUTE_GAP:
-        optimal = False
-    selection = [
-        values[size + i] > 0.5 or values[i] > ZERO_WEIGHT for i in range(size)
-    ]  # polish_selection: the names chosen, their exact weights
+    selection = [  # `polish_selection`: the names chosen, then their exact weights
+        round(values[size + i]) > 0.5 or values[i] > ZERO_WEIGHT for i in range(size)
+    ]
     count = sum(selection)
     if count > _max_selectable(size, params):
         raise SolverError(
@@ -136,7 +129,12 @@ def allocate_small(
     for i, weight in zip(subset, subset_weights, strict=True):
         weights[i] = weight
     polished = math.fsum(scores[i] * weights[i] for i in subset)
-    distance = 0.0 if gap == 0.0 else bound - raw_objective
+    # `score_path.polished_claim`: the polished answer against the solver's bound
+    bound = bound / scale + 0.0
+    gap = _proven_gap(polished, bound)
+    proven = gap <= SCORE_RELATIVE_GAP * (1 + 1e-9) or abs(bound - polished) * scale <= (
+        LINEAR_ABSOLUTE_GAP
+    )
     return _score_result(
         kept,
         dropped,
@@ -144,16 +142,16 @@ def allocate_small(
         weights,
         polished,
         fractional,
-        status="optimal" if optimal else "feasible",
-        bound=polished + distance,
+        status="optimal" if proven else "feasible",
+        bound=polished if gap == 0.0 else bound,
         solver=key,
         gap=gap,
     )
 
 
 def _sequential_sum(terms: Any) -> float:
-    """Left-to-right float sum (the full path's `sum` over numpy scalars; Python 3.12's
-    `sum` of floats compensates, which would round differently)."""
+    """Left-to-right float sum, as `Program.row_activities` adds a row's terms (Python
+    3.12's `sum` of floats compensates, which would round differently)."""
     total: float = 0.0
     for term in terms:
         total += term
@@ -213,9 +211,9 @@ def _load(solver: Any, columns: Sequence[_Column], rows: Sequence[_Row], fixed: 
 
 def _solve(
     columns: Sequence[_Column], rows: Sequence[_Row], name: str, time_limit: float
-) -> tuple[list[float], bool, float] | None:
-    """Values, whether the solver proved optimality, its scaled bound; None if it calls
-    the model infeasible (the full path explains that)."""
+) -> tuple[list[float], float] | None:
+    """Values and the solver's (scaled) bound; None if it calls the model infeasible (the
+    full path explains that)."""
     pywraplp = load_pywraplp()
     solver = create_solver(name)
     objective = _load(solver, columns, rows)
@@ -239,7 +237,7 @@ def _solve(
     bound = float(objective.BestBound())
     if _violates(columns, rows, values):
         values = _polish(columns, rows, values, name)
-    return values, code == pywraplp.Solver.OPTIMAL, bound
+    return values, bound
 
 
 def _violates(columns: Sequence[_Column], rows: Sequence[_Row], values: Sequence[float]) -> bool:
