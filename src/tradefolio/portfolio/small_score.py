@@ -12,10 +12,11 @@ OR-Tools solver, then finishes the answer as `PortfolioModel.solve` does:
               sum_i x_i <= K                (cardinality)
               sum_i w_i <= 1                (cash)
 
-in the same variable and row order, with the same relative gap target (1e-9), time limit
-and status rule ("optimal" only when the proven gap at the returned point meets the target),
-the solver's selection polished to its exact weights (`score_path.py`, `exact.py`), and the
-weights floored to shares (`shares.py`). `--solver exact` runs `exact.py`'s algorithm.
+in the same variable and row order, with the same relative gap target (1e-9) and time
+limit, the solver's selection polished to its exact weights (`score_path.py`, `exact.py`),
+the same claim ("optimal" only when the polished answer is within the target of the
+solver's bound, `score_path.polished_claim`), and the weights floored to shares
+(`shares.py`). `--solver exact` runs `exact.py`'s algorithm.
 
 It is a second implementation of the score model's arithmetic by design, kept honest by
 tests rather than by sharing code with numpy: `tests/unit/portfolio/test_small_score.py`
