@@ -23,7 +23,7 @@ from tradefolio.backtest.runner import (
     protective_exits,
 )
 from tradefolio.live.session import LiveSession, SessionMessages, SessionOptions, TradingSetup
-from tradefolio.live.strategy import Account, IntentSource, PolicySource
+from tradefolio.live.strategy import Account, DecisionLog, IntentSource, PolicySource
 
 
 def _history_needed(config: BacktestConfig) -> int:
@@ -39,15 +39,15 @@ def _history_needed(config: BacktestConfig) -> int:
     return needed
 
 
-def _policy(config: BacktestConfig) -> Callable[[Account], IntentSource] | None:
+def _policy(config: BacktestConfig) -> Callable[[Account, DecisionLog], IntentSource] | None:
     """The allocation model of `--portfolio` with model options, as the session binds it to
     its journal's account (None for any other strategy)."""
     if not config.uses_model:
         return None
     rule = int(config.rebalance) if config.rebalance.isdigit() else config.rebalance
 
-    def source(account: Account) -> IntentSource:
-        return PolicySource(allocation_policy(config), account, rule)
+    def source(account: Account, log: DecisionLog) -> IntentSource:
+        return PolicySource(allocation_policy(config), account, rule, log)
 
     return source
 

@@ -122,6 +122,34 @@ def _root(
     """Scores become MIP-optimal weights; weights become sized positions."""
 
 
+#: allocate's one-date risk and return files, which a rebalancing command refuses.
+_ONE_DATE_FLAGS = frozenset(
+    {
+        "--covariance-file",
+        "--factor-loadings",
+        "--factor-covariance",
+        "--specific-variance",
+        "--expected-returns",
+    }
+)
+_REBALANCING_COMMANDS = frozenset({"backtest", "live", "sweep", "walk-forward"})
+
+
+def _usage_message(exc: click.exceptions.UsageError) -> str:
+    """click's message, or for an allocate-only file flag on a rebalancing command why it
+    is not taken (`portfolio.policy.ONE_DATE_INPUTS`; imported only then: pandas)."""
+    command = exc.ctx.command.name if exc.ctx is not None else None
+    if (
+        isinstance(exc, click.exceptions.NoSuchOption)
+        and exc.option_name in _ONE_DATE_FLAGS
+        and command in _REBALANCING_COMMANDS
+    ):
+        from tradefolio.portfolio.policy import ONE_DATE_INPUTS
+
+        return f"{command} takes no {exc.option_name}: {ONE_DATE_INPUTS}"
+    return exc.format_message()
+
+
 def run_app(args: Sequence[str]) -> int:
     """Run the application on `args` and return its exit code; a usage error exits 2 and
     an abort 130, each with one `error:` line."""
@@ -129,7 +157,7 @@ def run_app(args: Sequence[str]) -> int:
     try:
         code = command.main(args=list(args), prog_name="tradefolio", standalone_mode=False)
     except click.exceptions.UsageError as exc:
-        print_error(exc.format_message())
+        print_error(_usage_message(exc))
         sys.exit(EXIT_BAD_INPUT)
     except click.exceptions.Abort:
         print_error("aborted")

@@ -23,7 +23,7 @@ import json
 import os
 import signal
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
@@ -48,16 +48,19 @@ from tradefolio.live.feed import Bar, ReplayFeed
 from tradefolio.live.journal import Journal, JournalError, JournalPathError
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.polling_feed import PollingFeed
+from tradefolio.live.rebalance_log import journal_decision
 from tradefolio.live.risk import RiskEngine, RiskLimits
 from tradefolio.live.settings import PRICES_KEY, differences, prices_fingerprint
 from tradefolio.live.strategy import (
     Account,
+    DecisionLog,
     EventSource,
     IntentSource,
     PlannedStrategy,
     RollingStrategy,
 )
 from tradefolio.live.trader import LiveTrader, MarketSink
+from tradefolio.portfolio.policy import RebalanceDecision
 
 DEFAULT_DB = Path("tradefolio-live.db")
 #: A paper replay makes whole bars durable together, one commit at most this often (a
@@ -103,8 +106,8 @@ class TradingSetup:
     what the operator should know about these options before the session starts.
     `policy(account)`, when given, replaces strategy and sizing: the allocation model of
     `--portfolio` with model options, deciding at each rebalance on the account the
-    session's journal holds (`account()` -> positions and cash), so it is bound to the
-    journal once the run opens it.
+    session's journal holds (`account()` -> positions and cash) and recording each decision
+    there (`log`, `live.rebalance_log`), so it is bound to the journal once the run opens it.
     `replay_strategy()` builds what a replay trades (an event-driven strategy too, called
     bar by bar with the trader's book; `None`: `strategy()`), `entries` sizes an event-driven
     strategy's entries, `exits` are the protective orders every filled entry gets, and
@@ -123,7 +126,7 @@ class TradingSetup:
     slippage_bps: float
     notes: tuple[str, ...] = ()
     commission_fixed: float = 0.0
-    policy: Callable[[Account], IntentSource] | None = None
+    policy: Callable[[Account, DecisionLog], IntentSource] | None = None
     replay_strategy: Callable[[], Strategy | EventStrategy] | None = None
     entries: PositionSizer | None = None
     exits: ProtectiveExits = NO_EXITS
@@ -633,7 +636,10 @@ class LiveSession:
         def account() -> tuple[dict[str, Decimal], Decimal]:
             return {s: p.quantity for s, p in journal.positions().items()}, journal.cash()
 
-        return self.setup.policy(account)
+        def log(decision: RebalanceDecision, symbols: Sequence[str]) -> None:
+            journal_decision(journal, decision, symbols)
+
+        return self.setup.policy(account, log)
 
     def _trade(
         self, trader: LiveTrader, last: date | None, progress: Progress | None

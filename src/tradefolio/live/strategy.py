@@ -166,6 +166,9 @@ class RollingStrategy:
 
 #: The account a policy decides for: (shares by symbol, cash), read when it decides.
 Account = Callable[[], tuple[Mapping[str, Decimal], Decimal]]
+#: Where a policy's decisions go as they are taken (with the symbols it decided over): the
+#: session's journal (`live.rebalance_log`), so a run folder lists every rebalance.
+DecisionLog = Callable[[RebalanceDecision, Sequence[str]], None]
 
 
 class PolicySource:
@@ -175,15 +178,21 @@ class PolicySource:
     policy's window of history, `account()` gives the holdings and cash; the model's target
     shares become a TARGET intent for every column of the history (a held name without a
     target sizes to 0: sold). A rebalance the solver could not answer asks for nothing
-    (hold; `stop` raises `RebalanceFailed`). `decisions` keeps every decision.
+    (hold; `stop` raises `RebalanceFailed`). `decisions` keeps every decision of this run,
+    `log` (when given) receives each as it is taken.
     """
 
     def __init__(
-        self, policy: AllocationPolicy, account: Account, rebalance: str | int = "monthly"
+        self,
+        policy: AllocationPolicy,
+        account: Account,
+        rebalance: str | int = "monthly",
+        log: DecisionLog | None = None,
     ) -> None:
         self.policy = policy
         self._account = account
         self._rebalance = rebalance
+        self._log = log
         self.decisions: list[RebalanceDecision] = []
 
     def intents(self, history: pd.DataFrame) -> list[Intent]:
@@ -196,6 +205,8 @@ class PolicySource:
         holdings = {s: float(q) for s, q in shares.items() if q}
         decision = self.policy.decide(history, holdings, float(cash))
         self.decisions.append(decision)
+        if self._log is not None:
+            self._log(decision, [str(s) for s in history.columns])
         if decision.failed:
             return []
         targets = whole_targets(decision, holdings, self.policy.options.min_trade)
@@ -288,6 +299,7 @@ __all__ = [
     "Account",
     "Action",
     "Book",
+    "DecisionLog",
     "EventSource",
     "Intent",
     "IntentSource",

@@ -7,7 +7,9 @@
 | quadratic (mean/min-variance)    | OR-Tools MathOpt                    | scip (gSCIP)*     |
 
 (* the default for "auto": for a quadratic program highs when its only integers are the
-names' selections, scip when it has lots, trade flags or fixed costs)
+names' selections, scip when it has lots, trade flags or fixed costs; the composable model
+sends a quadratic program with trade flags and no lots to `rebalance_solver.py`, which runs
+the branch and bound on an aggregated copy, `solve_by_branch_and_bound`)
 
 A quadratic program sent to cbc fails with `SolverUnavailable` naming the fix: CBC has no
 quadratic objective. For quadratic programs "highs" means tradefolio's own branch and bound
@@ -330,11 +332,16 @@ def _solution_values(solver: Any) -> NDArray[np.float64]:
 
 
 def _solve_branch_and_bound(
-    program: Program, time_limit: float, hint: NDArray[np.float64] | None
+    program: Program,
+    time_limit: float,
+    hint: NDArray[np.float64] | None,
+    heuristics: bool = True,
 ) -> RawSolution:
     from tradefolio.portfolio.branch_and_bound import branch_and_bound
 
-    found = branch_and_bound(program, _scale(program), time_limit, BRANCH_AND_BOUND_GAP, hint)
+    found = branch_and_bound(
+        program, _scale(program), time_limit, BRANCH_AND_BOUND_GAP, hint, heuristics
+    )
     solution = _finish(
         program, found.values, found.status, found.best_bound, "highs", BRANCH_AND_BOUND_GAP
     )
@@ -411,6 +418,17 @@ def _solve_mathopt(
     return _finish(program, values, status, bound, "scip", QUADRATIC_RELATIVE_GAP)
 
 
+def solve_by_branch_and_bound(
+    program: Program, time_limit: float, hint: NDArray[np.float64] | None = None
+) -> RawSolution:
+    """The branch and bound over HiGHS QPs on `program`, whatever its integers, for a
+    caller that has already decided it suits them (`rebalance_solver.py`: trade flags,
+    aggregated and checked against the original program); `SolverError` if the answer
+    breaks `program`. The search starts from `hint` without the heuristics of the main
+    tree (`branch_and_bound(heuristics=False)`)."""
+    return _solve_branch_and_bound(program, time_limit, hint, heuristics=False)
+
+
 __all__ = [
     "BRANCH_AND_BOUND_GAP",
     "MODEL_SOLVERS",
@@ -422,5 +440,6 @@ __all__ = [
     "objective_scale",
     "proven_gap",
     "resolve_solver",
+    "solve_by_branch_and_bound",
     "solve_program",
 ]

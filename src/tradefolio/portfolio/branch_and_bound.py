@@ -671,8 +671,13 @@ def branch_and_bound(
     time_limit: float,
     relative_gap: float,
     hint: NDArray[np.float64] | None = None,
+    heuristics: bool = True,
 ) -> SearchResult:
-    """Solve `program` (convex quadratic objective, linear rows, integers) to `relative_gap`."""
+    """Solve `program` (convex quadratic objective, linear rows, integers) to `relative_gap`.
+
+    `heuristics=False` skips the restricted searches and the local search before the main
+    tree (the rebalance solver's choice: its hint, the holdings, is already a close
+    incumbent, and on its programs the heuristics cost 6x the QPs of the proof)."""
     deadline = time.monotonic() + time_limit
     relaxation = Relaxation(program, scale)
     ints = relaxation.integers
@@ -857,7 +862,7 @@ def branch_and_bound(
     root = _Node((0.0, -math.inf), next(counter), -math.inf, 0, root_lower, root_upper)
     rise_at_root = np.zeros(len(ints))
     rounding = bool(binary.all()) and relaxation.perspective.size > 0
-    if binary.any() and time_limit > 0:
+    if heuristics and binary.any() and time_limit > 0:
         # The same search restricted to the names the root relaxation uses (a small tree,
         # node-limited) finds a near-optimal incumbent early, which the reduced-cost
         # fixing of the whole search then feeds on.

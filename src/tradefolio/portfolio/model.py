@@ -44,6 +44,7 @@ from tradefolio.portfolio.holdings import trades_between
 from tradefolio.portfolio.infeasibility import cross_checks, explain_infeasible, raise_conflicts
 from tradefolio.portfolio.listed import ListedTrades
 from tradefolio.portfolio.objectives.base import Objective
+from tradefolio.portfolio.rebalance_solver import solve_rebalance, suits_rebalance_solver
 from tradefolio.portfolio.score_path import (
     SCORE_RELATIVE_GAP,
     ScoreSolution,
@@ -184,7 +185,10 @@ class PortfolioModel:
             integral = PortfolioModel(self.objective, [*self.constraints, WholeShares()])
             return integral.solve(universe, solver=solver, time_limit=time_limit, hint=hint)
         ctx = self.build(universe)
-        name = resolve_solver(solver, ctx.program)
+        # Trade flags (a fixed cost per trade, a minimum trade) in a quadratic model: the
+        # aggregated branch and bound of `rebalance_solver.py` instead of SCIP.
+        rebalance = solver.lower() in ("auto", "highs") and suits_rebalance_solver(ctx)
+        name = "highs" if rebalance else resolve_solver(solver, ctx.program)
         self.precheck(ctx)
         if universe.size == 0:
             empty = RawSolution(np.zeros(ctx.program.size), "optimal", 0.0, 0.0, name)
@@ -195,9 +199,17 @@ class PortfolioModel:
             hint = universe.initial_weights
         start = None if hint is None else self._start(ctx, hint)
         try:
-            raw = solve_program(
-                ctx.program, name, time_limit, start, SCORE_RELATIVE_GAP if score_params else None
-            )
+            if rebalance:
+                raw = solve_rebalance(ctx, time_limit, start)
+                name = raw.solver  # "scip" when HiGHS's answer broke the model
+            else:
+                raw = solve_program(
+                    ctx.program,
+                    name,
+                    time_limit,
+                    start,
+                    SCORE_RELATIVE_GAP if score_params else None,
+                )
         except InfeasibleAllocation:
             conflicts = explain_infeasible(
                 lambda: self.build(universe, elastic=True),

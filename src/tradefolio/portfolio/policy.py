@@ -19,6 +19,9 @@ symbols are priced at their last close, the model is `portfolio.build.build_mode
 deviation, only where `allocate` would refuse the date: a candidate with a missing close
 inside the risk window is left out (`allocate` raises `DataError` for it).
 
+The user's one-date risk and return files of `allocate` (`--covariance-file`, a factor
+model, `--expected-returns`) are refused with the reason (`ONE_DATE_INPUTS`, docs/model.md).
+
 A rebalance that cannot be solved (infeasible, time limit without an incumbent, solver
 error) is never silent: with `on_failure="hold"` the decision keeps the current holdings
 and says why (`failed`); with `"stop"` it raises `RebalanceFailed` naming the date.
@@ -50,6 +53,17 @@ from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK, FACTORS, score_univer
 from tradefolio.portfolio.types import Candidate
 
 FailurePolicy = Literal["hold", "stop"]
+#: Why a rebalancing run refuses allocate's one-date inputs (the policy and the CLI say it).
+#: One file would be the same Σ / μ at every decision of a run (33 years of the sample):
+#: stale for most of them and, estimated over the run's own period, a look-ahead no test
+#: can catch; the run estimates them at each decision bar from the prices up to it.
+ONE_DATE_INPUTS = (
+    "--covariance-file, a factor model (--factor-loadings ...) and --expected-returns are one "
+    "date's estimates, so a rebalancing run does not take them: one file would be the same "
+    "risk at every decision (and look ahead if estimated over the run's own period); the run "
+    "estimates risk at each decision bar from the prices up to it (--covariance "
+    "sample|ledoit-wolf, --risk-lookback)"
+)
 #: `RebalanceDecision.status` of a rebalance the solver could not answer.
 FAILED_STATUSES = frozenset({"infeasible", "error"})
 
@@ -122,11 +136,7 @@ class AllocationPolicy:
                 f"(scores at each decision bar), got {options.factor!r}"
             )
         if options.own_risk or options.expected_returns is not None:
-            raise InvalidParameter(
-                "--covariance-file, a factor model and --expected-returns are one date's "
-                "estimates; a rebalancing portfolio estimates risk at each decision bar "
-                "(--covariance, --risk-lookback)"
-            )
+            raise InvalidParameter(ONE_DATE_INPUTS)
         if options.sector_cap is not None and self.sectors is None:
             # read once, not at every rebalance (the bundled table is a CSV)
             object.__setattr__(self, "sectors", default_sectors())
@@ -169,7 +179,9 @@ class AllocationPolicy:
         day = pd.Timestamp(history.index[-1]).date()
         started = time.perf_counter()
         held = {s: float(q) for s, q in holdings.items() if q}
-        last = history.ffill().iloc[-1]
+        last = history.iloc[-1]
+        if last.isna().any():  # a held name without a close today: its last one
+            last = history.ffill().iloc[-1]
         held_prices = {
             s: float(last[s]) for s in held if s in last.index and math.isfinite(last[s])
         }
@@ -280,6 +292,7 @@ def whole_targets(
 __all__ = [
     "FAILED_STATUSES",
     "FAILURE_POLICIES",
+    "ONE_DATE_INPUTS",
     "AllocationPolicy",
     "FailurePolicy",
     "RebalanceDecision",

@@ -79,13 +79,17 @@ def score_universe(
     last = prices.iloc[-1]
     excluded: dict[str, str] = {}
     scores: dict[str, float] = {}
-    for symbol in prices.columns:
-        column = tail[symbol]
-        if len(column) < needed or column.isna().any():
-            have = int(prices[symbol].iloc[-needed:].notna().sum())
+    # One array for the window (a pandas column per symbol cost ~50 µs each: 25 ms a
+    # rebalance at 500 names).
+    window_closes = tail.to_numpy(dtype=np.float64, na_value=np.nan)
+    present = ~np.isnan(window_closes)
+    complete = present.all(axis=0)
+    for j, symbol in enumerate(prices.columns):
+        if not complete[j]:
+            have = int(present[:, j].sum())
             excluded[str(symbol)] = f"needs {needed} consecutive closes, has {have} in the window"
             continue
-        closes = column.to_numpy(dtype=np.float64)
+        closes = window_closes[:, j]
         value = _factor_value(factor, closes, skip)
         if not math.isfinite(value):
             excluded[str(symbol)] = f"{factor} is not finite (flat or degenerate prices)"

@@ -2,13 +2,16 @@
 tearsheet as backtests.
 
 Reads only what the journal made durable: the account snapshot of every processed bar, the
-position snapshots, and the fills (dated by the bar their order executed on).
+position snapshots, the fills (dated by the bar their order executed on) and, for an
+allocation policy, its decisions (`live.rebalance_log`): weights.csv and rebalances.csv as
+a backtest writes them.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,8 @@ import pandas as pd
 
 from tradefolio.errors import DataError
 from tradefolio.live.journal import Journal
+from tradefolio.live.rebalance_log import journaled_decisions
+from tradefolio.reporting.rebalances import rebalance_table
 from tradefolio.reporting.record import FILL_COLUMNS, POSITION_COLUMNS, RunRecord
 from tradefolio.reporting.run_folder import RunFolder, write_run_folder
 
@@ -81,6 +86,7 @@ def record_from_journal(
     level = None if benchmark is None else benchmark.reindex(index).astype("float64")
     if level is not None:
         level.index.name = "date"
+    weights, rebalances = _policy_record(journal, index, fills, config)
     return RunRecord(
         name=name,
         kind="live",
@@ -89,8 +95,53 @@ def record_from_journal(
         benchmark=level,
         fills=fills,
         positions=positions,
-        target_weights=pd.DataFrame(index=pd.DatetimeIndex([], name="date")),
+        target_weights=weights,
+        rebalances=rebalances,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _JournalFill:
+    """A journaled fill as the rebalance record reads it (`RealisedFill`)."""
+
+    bar: int
+    side: str
+    quantity: float
+    price: float
+    commission: float
+
+
+def _policy_record(
+    journal: Journal, sessions: pd.DatetimeIndex, fills: pd.DataFrame, config: Mapping[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """weights.csv and rebalances.csv of an allocation policy's session (`live.rebalance_log`),
+    as a backtest's: a decision on date d is realised by the fills of the first processed
+    session after d (the backtest's bar d + 1), and the slippage in their prices is
+    recovered from the session's `slippage_bps` as the backtest's record does."""
+    decisions, symbols = journaled_decisions(journal)
+    if not decisions:
+        return pd.DataFrame(index=pd.DatetimeIndex([], name="date")), None
+    days = pd.DatetimeIndex([pd.Timestamp(d.day) for d in decisions], name="date")
+    weights = pd.DataFrame(
+        [[float(d.weights.get(s, 0.0)) for s in symbols] for d in decisions],
+        index=days,
+        columns=symbols,
+        dtype="float64",
+    )
+    at = sessions.searchsorted(pd.DatetimeIndex(fills["date"]))
+    realised = [
+        _JournalFill(int(bar), str(side), float(quantity), float(price), float(commission))
+        for bar, side, quantity, price, commission in zip(
+            at, fills["side"], fills["quantity"], fills["price"], fills["commission"], strict=True
+        )
+    ]
+    # decision bar = the last session on or before d, so its "next bar" is the first after d
+    bars = sessions.searchsorted(days, side="right") - 1
+    slippage = float(config.get("slippage_bps", 0.0) or 0.0)
+    table = rebalance_table(
+        list(zip(bars.tolist(), decisions, strict=True)), realised, slippage_bps=slippage
+    )
+    return weights, table
 
 
 def write_live_run(

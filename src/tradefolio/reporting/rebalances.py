@@ -24,13 +24,30 @@ and by buys the cash could no longer pay for at the fill (cut, as every buy is).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from decimal import Decimal
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from tradefolio.backtest.ledger import Fill
 from tradefolio.portfolio.policy import RebalanceDecision
+
+
+class RealisedFill(Protocol):
+    """What the record reads of a fill: a backtest ledger's `Fill`, or a live journal's
+    (`reporting.live_record`), `bar` numbered over the run's sessions."""
+
+    @property
+    def bar(self) -> int: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def quantity(self) -> int | float | Decimal: ...
+    @property
+    def price(self) -> float | Decimal: ...
+    @property
+    def commission(self) -> float | Decimal: ...
+
 
 REBALANCE_COLUMNS: tuple[str, ...] = (
     "date",
@@ -83,14 +100,14 @@ def typed_rebalances(frame: pd.DataFrame) -> pd.DataFrame:
 
 def rebalance_table(
     decisions: Sequence[tuple[int, RebalanceDecision]],
-    fills: Sequence[Fill],
+    fills: Sequence[RealisedFill],
     slippage_bps: float = 0.0,
 ) -> pd.DataFrame:
     """One row per decision (see the module docstring); the fills of bar `b + 1` are the
     realised trades of the decision at bar `b`. Slippage paid per fill is recovered from
     `slippage_bps` as in the run folder (`q · p_f · s / (1 ± s)`)."""
     rate = slippage_bps / 1e4
-    by_bar: dict[int, list[Fill]] = {}
+    by_bar: dict[int, list[RealisedFill]] = {}
     for fill in fills:
         by_bar.setdefault(fill.bar, []).append(fill)
     rows: list[dict[str, Any]] = []
@@ -98,7 +115,7 @@ def rebalance_table(
         traded = 0.0
         costs = 0.0
         for fill in by_bar.get(bar + 1, ()):
-            value = fill.quantity * float(fill.price)
+            value = float(fill.quantity) * float(fill.price)
             traded += value
             costs += float(fill.commission)
             if rate:
@@ -151,6 +168,7 @@ def rebalance_summary(table: pd.DataFrame) -> dict[str, Any]:
 
 __all__ = [
     "REBALANCE_COLUMNS",
+    "RealisedFill",
     "empty_rebalances",
     "rebalance_summary",
     "rebalance_table",

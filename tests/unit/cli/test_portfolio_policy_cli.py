@@ -98,11 +98,23 @@ def test_backtest_and_paper_session_reach_the_same_positions(prices: Path, tmp_p
     assert "chart-rebalance_weights" in page and "chart-rebalance_costs" in page
 
     db = tmp_path / "session.db"
+    live_runs = tmp_path / "live-runs"
     live = _cli(
         "live", "--paper", "--prices", str(prices), "--db", str(db), *MODEL,
-        "--no-record", "--format", "json", cwd=tmp_path,
+        "--out", str(live_runs), "--no-png", "--format", "json", cwd=tmp_path,
     )  # fmt: skip
     assert live.returncode == 0, live.stderr
+    # The paper session's run folder records the same rebalances as the backtest's: the
+    # same decisions (dates, solver, status, objective, expected trades) and the same
+    # realised trades and costs; only the wall time of a solve differs.
+    live_folder = next(live_runs.iterdir())
+    live_rebalances = pd.read_csv(live_folder / "rebalances.csv")
+    same = [c for c in rebalances.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(
+        live_rebalances[same], rebalances[same], check_exact=False, rtol=1e-9, atol=1e-9
+    )
+    live_weights = pd.read_csv(live_folder / "weights.csv", index_col="date")
+    pd.testing.assert_frame_equal(live_weights, weights, check_exact=False, rtol=1e-12)
     status = json.loads(live.stdout)
     live_positions = {p["symbol"]: p["quantity"] for p in status["positions"]}
     assert live_positions == backtest_positions
@@ -147,3 +159,24 @@ def test_sweep_grids_the_turnover_cap_by_allocates_name(prices: Path, tmp_path: 
     tight, loose = table.iloc[0], table.iloc[1]
     assert tight["turnover"] < loose["turnover"]
     assert tight["n_fills"] <= loose["n_fills"]
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [
+        ("backtest", "--covariance-file"),
+        ("sweep", "--factor-loadings"),
+        (("live", "--paper"), "--expected-returns"),
+    ],
+)
+def test_one_date_risk_files_are_refused_with_the_reason(
+    command: str | tuple[str, ...], flag: str, tmp_path: Path
+) -> None:
+    words = (command,) if isinstance(command, str) else command
+    run = _cli(*words, "--portfolio", flag, "x.csv", cwd=tmp_path)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith(f"error: {words[0]} takes no {flag}: ")
+    assert "estimates risk at each decision bar" in lines[0]
+    assert not (tmp_path / "runs").exists()

@@ -152,3 +152,25 @@ def test_relaxed_trades_round_towards_the_holdings_within_the_trade_constraints(
     costs = float((extra["cost_bps"] / 1e4 * traded + extra["fixed_cost"] * (traded > 0)).sum())
     cash_after = value - float(listed @ prices) - costs
     assert cash_after >= -float(prices @ (wanted < held - 1e-9)) - TOLERANCE
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"covariance_file": "cov.csv"},
+        {"expected_returns": "mu.csv"},
+        {"factor_loadings": "b.csv", "factor_covariance": "f.csv", "specific_variance": "s.csv"},
+    ],
+)
+def test_one_date_files_are_refused_with_the_reason(files: dict[str, str]) -> None:
+    from pathlib import Path
+
+    from tradefolio.errors import InvalidParameter
+    from tradefolio.portfolio.policy import ONE_DATE_INPUTS
+
+    options = AllocateOptions(
+        objective="mean-variance", **{name: Path(value) for name, value in files.items()}
+    )
+    with pytest.raises(InvalidParameter) as raised:
+        AllocationPolicy(options)
+    assert str(raised.value) == ONE_DATE_INPUTS

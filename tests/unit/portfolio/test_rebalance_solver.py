@@ -1,0 +1,139 @@
+"""The rebalance solver: quadratic models with trade flags by the aggregated branch and bound.
+
+Oracles: the brute-force enumeration of `test_model.py` (every selection and trade direction,
+each convex remainder solved by scipy from the formulas) on small instances with holdings,
+fixed costs and minimum trades, and the aggregation checked variable by variable against
+the program it reduces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tradefolio.errors import SolverError
+from tradefolio.portfolio import rebalance_solver
+from tradefolio.portfolio.constraints import (
+    Cardinality,
+    PositionLimits,
+    TransactionCosts,
+    Turnover,
+    WholeShares,
+)
+from tradefolio.portfolio.context import ModelContext, make_universe
+from tradefolio.portfolio.covariance import RiskModel
+from tradefolio.portfolio.model import PortfolioModel
+from tradefolio.portfolio.objectives import MeanVariance
+from tradefolio.portfolio.rebalance_solver import _aggregation, suits_rebalance_solver
+from tradefolio.portfolio.types import Candidate
+from unit.portfolio.model_cases import FEW, assert_matches_brute_force, cases
+
+pytest.importorskip("highspy")
+pytest.importorskip("scipy.optimize")
+
+
+@FEW
+@given(data=st.data())
+def test_fixed_costs_and_minimum_trades_match_brute_force(data: st.DataObject) -> None:
+    objective = data.draw(st.sampled_from(["mean-variance", "min-variance"]))
+    inst = data.draw(
+        cases(
+            objective,
+            holdings=True,
+            bps=st.sampled_from([0.0, 25.0]),
+            fixed=st.sampled_from([3.0, 40.0]),  # 0.3% and 4% of the 1,000 account per trade
+            min_trade=st.sampled_from([None, 60.0]),
+            max_turnover=st.sampled_from([None, 0.5]),
+            max_positions=st.integers(1, 3),
+            max_weight=st.sampled_from([0.6, 1.0]),
+        )
+    )
+    result = assert_matches_brute_force(inst)
+    if result is not None:
+        assert result.solver == "highs"  # the rebalance solver answered, not SCIP
+        expected = sum(inst.bps / 1e4 * abs(t.dollars) + inst.fixed for t in result.trades)
+        assert result.costs == pytest.approx(expected, abs=1e-6)
+
+
+def _context(held: dict[str, float], *, fixed: float = 2.0, whole: bool = False) -> ModelContext:
+    symbols = ["A", "B", "C", "D"]
+    risk = RiskModel(tuple(symbols), np.array([[0.2, 0.1, -0.1, 0.05]]), np.full(4, 0.02))
+    constraints = [
+        PositionLimits(0.5),
+        Cardinality(2),
+        Turnover(0.4),
+        TransactionCosts(bps=5.0, fixed=fixed),
+    ]
+    if whole:
+        constraints.append(WholeShares())
+    model = PortfolioModel(MeanVariance(risk, 2.0), constraints)
+    candidates = [
+        Candidate(s, score, 10.0) for s, score in zip(symbols, [0.1, 0.2, 0.05, 0.15], strict=True)
+    ]
+    return model.build(make_universe(candidates, 500.0, held))
+
+
+def test_only_names_not_held_lose_their_flags() -> None:
+    ctx = _context({"B": 20.0})
+    assert suits_rebalance_solver(ctx)
+    aggregation = _aggregation(ctx)
+    assert aggregation is not None
+    assert ctx.buys is not None and ctx.sells is not None
+    assert ctx.buy_flags is not None and ctx.sell_flags is not None
+    source = aggregation.source
+    for i, symbol in enumerate(ctx.universe.symbols):
+        bought, sold = ctx.buy_flags[i], ctx.sell_flags[i]
+        if symbol == "B":  # held: every variable of its own
+            kept = [ctx.weights[i], ctx.selected[i], ctx.buys[i], ctx.sells[i], bought, sold]
+            assert len({int(source[k]) for k in kept}) == 6 and min(source[kept]) >= 0
+        else:  # not held: b = w, β = x, s = σ = 0
+            assert source[ctx.buys[i]] == source[ctx.weights[i]]
+            assert source[bought] == source[ctx.selected[i]]
+            assert source[ctx.sells[i]] == source[sold] == -1
+    integers = sum(aggregation.program.integer)
+    assert integers == 4 + 2  # a selection per name, two flags for the held one
+
+
+def test_an_expanded_point_has_the_original_objective_and_rows() -> None:
+    ctx = _context({"B": 20.0, "D": 5.0})
+    aggregation = _aggregation(ctx)
+    assert aggregation is not None
+    rng = np.random.default_rng(7)
+    reduced = aggregation.program
+    point = rng.uniform(np.array(reduced.lower), np.minimum(np.array(reduced.upper), 1.0))
+    full = aggregation.expand(point)
+    assert ctx.program.objective_value(full) == pytest.approx(reduced.objective_value(point))
+    assert np.allclose(aggregation.restrict(full), point)
+
+
+def test_a_row_that_needs_a_flag_keeps_the_name_unreduced() -> None:
+    ctx = _context({})
+    assert ctx.buy_flags is not None
+    # "buy A": a row the flag cannot be zeroed under, so A keeps its own flags
+    ctx.program.add_row({ctx.buy_flags[0]: 1.0}, lo=1.0, group="must buy A")
+    aggregation = _aggregation(ctx)
+    assert aggregation is not None
+    assert aggregation.source[ctx.buy_flags[0]] != aggregation.source[ctx.selected[0]]
+    assert aggregation.source[ctx.buy_flags[1]] == aggregation.source[ctx.selected[1]]
+
+
+def test_whole_shares_go_to_scip() -> None:
+    assert not suits_rebalance_solver(_context({"B": 20.0}, whole=True))
+    assert not suits_rebalance_solver(_context({"B": 20.0}, fixed=0.0))  # no flags at all
+
+
+def test_a_broken_branch_and_bound_answer_is_solved_by_scip(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("ortools")
+    ctx = _context({"B": 20.0})
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise SolverError("the branch and bound's answer breaks the model")
+
+    monkeypatch.setattr(rebalance_solver, "solve_by_branch_and_bound", broken)
+    raw = rebalance_solver.solve_rebalance(ctx, 10.0)
+    assert raw.solver == "scip"
+    assert not ctx.program.violations(raw.values, 1e-6)
