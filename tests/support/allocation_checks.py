@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from tradefolio.errors import SolverUnavailable
+from tradefolio.portfolio.mip import MIP_SOLVERS, create_solver
 from tradefolio.portfolio.params import AllocatorParams
 from tradefolio.portfolio.types import AllocationResult, Candidate
 
 TOLERANCE = 1e-7
+
+
+def linked_mip_solvers() -> list[str]:
+    """The MIP solvers the installed OR-Tools links (SCIP and HiGHS are build options)."""
+    linked = []
+    for name in MIP_SOLVERS:
+        try:
+            create_solver(name)
+        except SolverUnavailable:
+            continue
+        linked.append(name)
+    return linked
 
 
 def assert_satisfies_model(

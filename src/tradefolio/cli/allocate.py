@@ -7,7 +7,7 @@ A client of `tf.allocate`: the flags build `AllocateOptions` (whose defaults are
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -16,14 +16,9 @@ from tradefolio.api.options import (
     FACTOR_CHOICES,
     AllocateOptions,
 )
-from tradefolio.cli.allocation_json import allocation_json, shares_out
-from tradefolio.cli.allocation_table import print_infeasible, render_allocation_table
-from tradefolio.cli.common import (
-    OutputFormat,
-    print_csv,
-    print_json,
-    require,
-)
+from tradefolio.cli.allocate_output import print_allocation
+from tradefolio.cli.allocation_table import print_infeasible
+from tradefolio.cli.common import OutputFormat, require
 from tradefolio.cli.model_options import (
     CostBpsOption,
     CostBudgetOption,
@@ -45,9 +40,6 @@ from tradefolio.cli.model_options import (
 from tradefolio.errors import InfeasibleAllocation
 from tradefolio.portfolio.allocator import SOLVERS, allocate
 from tradefolio.portfolio.candidates import read_candidates
-
-if TYPE_CHECKING:  # the allocator's result type; pandas loads only when prices are read
-    from tradefolio.portfolio.types import AllocationResult
 
 _D = ALLOCATE_DEFAULTS
 
@@ -206,7 +198,7 @@ def allocate_command(
             solver=solver or "cbc",
             time_limit=time_limit,
         )
-        _print(allocation, fractional, {}, f"allocation of {candidates_file}", output)
+        print_allocation(allocation, fractional, {}, f"allocation of {candidates_file}", output)
         return
     from tradefolio.api.allocation import allocate_with  # pandas: only when prices are read
 
@@ -222,7 +214,7 @@ def allocate_command(
     except InfeasibleAllocation as exc:
         print_infeasible(exc)
         raise typer.Exit(2) from exc
-    _print(
+    print_allocation(
         planned.raw,
         fractional,
         dict(planned.excluded),
@@ -230,32 +222,6 @@ def allocate_command(
         output,
         model=planned.model is not None,
     )
-
-
-def _print(
-    result: AllocationResult,
-    fractional: bool,
-    excluded: dict[str, str],
-    title: str,
-    output: OutputFormat,
-    *,
-    model: bool = False,
-) -> None:
-    """The result as JSON, CSV or a table; `model`: the composable model ran (its JSON and
-    table add the model's name, trades, costs and turnover)."""
-    if output is OutputFormat.json:
-        print_json(allocation_json(result, fractional, excluded, model=model))
-        return
-    if output is OutputFormat.csv:
-        print_csv(
-            ["symbol", "weight", "dollars", "shares", "price"],
-            [
-                [a.symbol, a.weight, a.dollars, shares_out(a.shares, fractional), a.price]
-                for a in result.allocations
-            ],
-        )
-        return
-    render_allocation_table(result, fractional, title, excluded, model=model)
 
 
 def register(app: typer.Typer) -> None:

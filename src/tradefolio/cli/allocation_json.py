@@ -4,10 +4,11 @@ composable model (which adds `model`, `costs`, `turnover` and `trades`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tradefolio.portfolio.holdings import Trade
-from tradefolio.portfolio.types import Allocation
+if TYPE_CHECKING:  # annotations only: `allocate --candidates` imports no numpy
+    from tradefolio.portfolio.holdings import Trade
+    from tradefolio.portfolio.types import Allocation
 
 
 class AllocationOutcome(Protocol):

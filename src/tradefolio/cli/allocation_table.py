@@ -8,19 +8,32 @@ then the trades when the model planned any, then one summary line. The JSON cont
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import click
-
 from tradefolio.cli.common import stderr_console, stdout_console
-from tradefolio.errors import InfeasibleAllocation
+from tradefolio.cli.plain_table import plain_line, plain_table, plain_width
 
 if TYPE_CHECKING:
+    from tradefolio.errors import InfeasibleAllocation
+    from tradefolio.portfolio.holdings import Trade
     from tradefolio.portfolio.types import AllocationResult
+
+#: The targets' columns: name, right-justified.
+TARGET_COLUMNS: tuple[tuple[str, bool], ...] = (
+    ("symbol", False),
+    ("weight", True),
+    ("dollars", True),
+    ("shares", True),
+    ("price", True),
+)
 
 
 def print_infeasible(error: InfeasibleAllocation) -> None:
     """The explanation as plain lines on stderr: `error: ...` then one line per conflict."""
+    import click
+
     lines = str(error).splitlines()
     click.echo(f"error: {lines[0]}", err=True)
     for line in lines[1:]:
@@ -37,44 +50,92 @@ def render_allocation_table(
 ) -> None:
     """Targets, then trades, then one summary line. `model`: the composable model ran (its
     objective names the title; trades, costs and turnover are shown); the score model's notes
-    (excluded and dropped symbols) follow on stderr."""
+    (excluded and dropped symbols) follow on stderr. Off a terminal, a table without trades
+    is written as plain text with rich's exact layout, without importing rich."""
+    heading = f"{result.objective_name} {title}" if model else title
+    rows = [
+        [
+            a.symbol,
+            f"{a.weight:.2%}",
+            f"{a.dollars:,.2f}",
+            f"{a.shares:,.6f}" if fractional else f"{int(a.shares):,d}",
+            f"{a.price:,.2f}",
+        ]
+        for a in result.allocations
+    ]
+    summary = _summary(result, model)
+    trades = result.trades if model else ()
+    if trades or not _print_plain(heading, rows, summary):
+        _print_rich(heading, rows, trades, summary)
+    if not model:
+        _print_notes(result, excluded)
+
+
+def _print_rich(title: str, rows: list[list[str]], trades: Sequence[Trade], summary: str) -> None:
+    """The targets, the trades (if any) and the summary through rich."""
     from rich.table import Table
 
     console = stdout_console()
-    table = Table(
-        title=f"{result.objective_name} {title}" if model else title, title_justify="left"
-    )
-    for name in ("symbol", "weight", "dollars", "shares", "price"):
-        table.add_column(name, justify="left" if name == "symbol" else "right")
-    for a in result.allocations:
-        shares = f"{a.shares:,.6f}" if fractional else f"{int(a.shares):,d}"
-        table.add_row(a.symbol, f"{a.weight:.2%}", f"{a.dollars:,.2f}", shares, f"{a.price:,.2f}")
+    table = Table(title=title, title_justify="left")
+    for name, right in TARGET_COLUMNS:
+        table.add_column(name, justify="right" if right else "left")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
-    if model and result.trades:
-        trades = Table(title="trades", title_justify="left")
+    if trades:
+        listed = Table(title="trades", title_justify="left")
         for name in ("symbol", "side", "shares", "dollars"):
-            trades.add_column(name, justify="left" if name in ("symbol", "side") else "right")
-        for t in result.trades:
-            trades.add_row(t.symbol, t.side, f"{abs(t.shares):,.6g}", f"{abs(t.dollars):,.2f}")
-        console.print(trades)
+            listed.add_column(name, justify="left" if name in ("symbol", "side") else "right")
+        for t in trades:
+            listed.add_row(t.symbol, t.side, f"{abs(t.shares):,.6g}", f"{abs(t.dollars):,.2f}")
+        console.print(listed)
+    console.print(summary)
+
+
+def _summary(result: AllocationResult, model: bool) -> str:
+    """The one line under the tables."""
     proven = (
         "proven optimal"
         if result.status == "optimal"
         else f"NOT proven optimal (gap {result.gap:.2%}, bound {result.best_bound:.6g})"
     )
     costs = f", costs {result.costs:,.2f}, turnover {result.turnover:.2%}" if model else ""
-    console.print(
+    return (
         f"{len(result.allocations)} positions, invested {result.invested:,.2f} of "
         f"{result.capital:,.2f}, cash {result.cash:,.2f}{costs}; objective "
         f"{result.objective:.6g} ({result.solver}, {proven})"
     )
-    if model:
+
+
+def _print_plain(title: str, rows: list[list[str]], summary: str) -> bool:
+    """The targets and the summary as rich would print them on a non-terminal stdout,
+    without importing rich (`plain_table.py`); False (nothing printed) when rich must."""
+    width = plain_width(sys.stdout)
+    if width is None:
+        return False
+    table = plain_table(title, TARGET_COLUMNS, rows, width)
+    line = plain_line(summary, width, soft_wrap=True)
+    if table is None or line is None:
+        return False
+    print(f"{table}\n{line}")
+    return True
+
+
+def _print_notes(result: AllocationResult, excluded: dict[str, str]) -> None:
+    """The score model's notes on stderr: excluded and dropped symbols (dim on a terminal)."""
+    notes = [f"excluded {symbol}: {reason}" for symbol, reason in excluded.items()]
+    if result.dropped:
+        notes.append(f"dropped (score <= 0): {', '.join(result.dropped)}")
+    if not notes:
+        return
+    width = plain_width(sys.stderr)
+    plain = [None if width is None else plain_line(n, width, soft_wrap=False) for n in notes]
+    if all(line is not None for line in plain):
+        print("\n".join(line for line in plain if line is not None), file=sys.stderr)
         return
     messages = stderr_console()
-    for symbol, reason in excluded.items():
-        messages.print(f"excluded {symbol}: {reason}", style="dim")
-    if result.dropped:
-        messages.print(f"dropped (score <= 0): {', '.join(result.dropped)}", style="dim")
+    for note in notes:
+        messages.print(note, style="dim")
 
 
 __all__ = ["print_infeasible", "render_allocation_table"]

@@ -1,4 +1,4 @@
-"""The `tradefolio` command: registers each command module and turns errors into one line.
+"""The `tradefolio` entry point: runs a command and turns its errors into one line.
 
 Exit codes: 0 success, 1 a failure while running (solver, broker), 2 bad input. Bad input
 prints a single `error: ...` line on stderr, never a traceback.
@@ -7,21 +7,26 @@ Commands are registered lazily: `tradefolio --help` lists them from `COMMANDS` (
 one-line help) without importing a command module, and a command's module (with pandas,
 OR-Tools, plotly, ...) is imported only when that command runs or shows its own help. A
 unit test checks `COMMANDS` against each command's real docstring so the two cannot drift.
+The typer application itself lives in `root.py`, imported by `main` only when needed:
+`allocate --candidates FILE` with the score model's flags runs without typer, click or
+rich (`allocate_quick.py`), as fast as a bare pywraplp script allows.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Iterator, MutableMapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-import click
-import typer
-from typer.core import TyperGroup
-
-from tradefolio import __version__
+from tradefolio.cli.registry import (
+    COMMANDS,
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    CommandSpec,
+    print_error,
+)
 from tradefolio.errors import (
     DataError,
     InfeasibleAllocation,
@@ -29,9 +34,8 @@ from tradefolio.errors import (
     TradefolioError,
 )
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
+if TYPE_CHECKING:  # the typer side, imported lazily (`__getattr__` below)
+    from tradefolio.cli.root import LazyGroup, build_app, load_commands
 
 #: Errors caused by what the user passed in (exit 2); any other TradefolioError exits 1.
 BAD_INPUT_ERRORS: tuple[type[TradefolioError], ...] = (
@@ -41,209 +45,49 @@ BAD_INPUT_ERRORS: tuple[type[TradefolioError], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class CommandSpec:
-    """A command of the root group: its name, the `tradefolio.cli` module whose `register`
-    adds it, and the one line `tradefolio --help` shows for it."""
-
-    name: str
-    module: str
-    short_help: str
-
-
-#: Every command, in the order `tradefolio --help` lists them.
-COMMANDS: tuple[CommandSpec, ...] = (
-    CommandSpec(
-        "allocate",
-        "allocate",
-        "Turn scores into an optimal allocation: weights, dollars and shares.",
-    ),
-    CommandSpec(
-        "backtest",
-        "backtest",
-        "Backtest a strategy: signals at the close, fills at the next bar, exact ledger.",
-    ),
-    CommandSpec(
-        "report",
-        "report",
-        "Recompute metrics.json and rewrite tearsheet.html (and PNGs) of a run folder.",
-    ),
-    CommandSpec(
-        "sweep",
-        "sweep",
-        "Sweep backtest parameters over a grid or a random sample; one Parquet row per run.",
-    ),
-    CommandSpec(
-        "walk-forward",
-        "walk_forward",
-        "Choose parameters on each train window, trade them on the next test window, stitch.",
-    ),
-    CommandSpec("data", "data", "Price data: fetch from a provider into a file, inspect a file."),
-    CommandSpec(
-        "live", "live", "Live trading (paper by default): durable journal, exactly-once orders."
-    ),
-)
-
-
-def load_commands(module_name: str) -> dict[str, click.Command]:
-    """Import `tradefolio.cli.<module_name>` and return the click commands it registers."""
-    module = importlib.import_module(f"tradefolio.cli.{module_name}")
-    holder = typer.Typer()
-    holder.callback()(_root)  # a callback makes typer build a group even for one command
-    module.register(holder)
-    group = typer.main.get_group(holder)
-    return dict(group.commands)
-
-
-class LazyCommands(MutableMapping[str, click.Command]):
-    """The root group's commands: names known up front, each module imported on first use."""
-
-    def __init__(self, specs: Sequence[CommandSpec]) -> None:
-        self._modules = {spec.name: spec.module for spec in specs}
-        self._loaded: dict[str, click.Command] = {}
-
-    def __getitem__(self, name: str) -> click.Command:
-        if name not in self._loaded:
-            if name not in self._modules:
-                raise KeyError(name)
-            for loaded_name, command in load_commands(self._modules[name]).items():
-                self._loaded.setdefault(loaded_name, command)
-        return self._loaded[name]
-
-    def __setitem__(self, name: str, command: click.Command) -> None:
-        self._loaded[name] = command
-
-    def __delitem__(self, name: str) -> None:
-        self._loaded.pop(name, None)
-        self._modules.pop(name, None)
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self._modules
-        yield from (name for name in self._loaded if name not in self._modules)
-
-    def __len__(self) -> int:
-        return len(set(self._modules) | set(self._loaded))
-
-
-class LazyGroup(TyperGroup):
-    """The root group: lists `COMMANDS` without importing them, imports one when it runs."""
-
-    def __init__(self, **attrs: Any) -> None:
-        super().__init__(**attrs)
-        lazy = LazyCommands(COMMANDS)
-        for name, command in self.commands.items():
-            lazy[name] = command
-        self.commands = lazy
-        self._listing = False
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if self._listing:  # the root help only needs names and one-line help
-            for spec in COMMANDS:
-                if spec.name == cmd_name:
-                    return click.Command(spec.name, short_help=spec.short_help)
-        return self.commands.get(cmd_name)
-
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        self._listing = True
-        try:
-            super().format_help(ctx, formatter)
-        finally:
-            self._listing = False
-
-
-def build_app() -> typer.Typer:
-    """The typer application; its commands are imported when used (see `LazyGroup`)."""
-    app = typer.Typer(
-        cls=LazyGroup,
-        rich_markup_mode=None,  # plain root help: rich's help renderer alone doubles start-up
-        name="tradefolio",
-        help="Scores become MIP-optimal weights; weights become sized positions.",
-        no_args_is_help=True,
-        add_completion=False,
-        pretty_exceptions_enable=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
-    )
-    app.callback()(_root)
-    return app
-
-
-def _version(value: bool) -> None:
-    if value:
-        click.echo(f"tradefolio {__version__}")
-        raise typer.Exit()
-
-
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """Scores become MIP-optimal weights; weights become sized positions."""
-
-
-def _print_error(message: str) -> None:
-    first_line = " ".join(message.split())
-    click.echo(f"error: {first_line}", err=True)
-
-
-#: allocate's one-date risk and return files, which a rebalancing command refuses.
-_ONE_DATE_FLAGS = frozenset(
-    {
-        "--covariance-file",
-        "--factor-loadings",
-        "--factor-covariance",
-        "--specific-variance",
-        "--expected-returns",
-    }
-)
-_REBALANCING_COMMANDS = frozenset({"backtest", "live", "sweep", "walk-forward"})
-
-
-def _usage_message(exc: click.exceptions.UsageError) -> str:
-    """click's message, or for an allocate-only file flag on a rebalancing command why it
-    is not taken (`portfolio.policy.ONE_DATE_INPUTS`; imported only then: pandas)."""
-    command = exc.ctx.command.name if exc.ctx is not None else None
-    if (
-        isinstance(exc, click.exceptions.NoSuchOption)
-        and exc.option_name in _ONE_DATE_FLAGS
-        and command in _REBALANCING_COMMANDS
-    ):
-        from tradefolio.portfolio.policy import ONE_DATE_INPUTS
-
-        return f"{command} takes no {exc.option_name}: {ONE_DATE_INPUTS}"
-    return exc.format_message()
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script and `python -m tradefolio`."""
-    command = typer.main.get_command(build_app())
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        code = command.main(args=args, prog_name="tradefolio", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        _print_error(_usage_message(exc))
-        sys.exit(EXIT_BAD_INPUT)
-    except click.exceptions.Abort:
-        _print_error("aborted")
-        sys.exit(130)
+        if args[:1] == ["allocate"] and _run_quick(args[1:]):
+            sys.exit(EXIT_OK)
+        from tradefolio.cli.root import run_app
+
+        code = run_app(args)
     except BAD_INPUT_ERRORS as exc:
-        _print_error(str(exc))
+        print_error(str(exc))
         sys.exit(EXIT_BAD_INPUT)
     except TradefolioError as exc:
-        _print_error(str(exc))
+        print_error(str(exc))
         if trace := getattr(exc, "strategy_traceback", ""):
+            import click
+
             click.echo(trace, err=True)  # a user strategy's own traceback
         sys.exit(EXIT_FAILURE)
+    except KeyboardInterrupt:  # click turns it into an abort; the quick path meets it bare
+        print_error("aborted")
+        sys.exit(130)
     except BrokenPipeError:
         sys.exit(EXIT_OK)
     except OSError as exc:  # a file we read or write: one line, never a traceback
         where = f"{exc.filename}: " if exc.filename else ""
-        _print_error(f"{where}{exc.strerror or exc}")
+        print_error(f"{where}{exc.strerror or exc}")
         sys.exit(EXIT_FAILURE)
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+    sys.exit(code)
+
+
+def _run_quick(args: Sequence[str]) -> bool:
+    """`allocate ARGS` without typer when `allocate_quick.py` takes them."""
+    from tradefolio.cli.allocate_quick import run_quick
+
+    return run_quick(args)
+
+
+def __getattr__(name: str) -> Any:
+    """The typer side's names (`root.py`), imported on first use."""
+    if name in ("LazyCommands", "LazyGroup", "build_app", "load_commands", "run_app"):
+        return getattr(importlib.import_module("tradefolio.cli.root"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
@@ -256,4 +100,5 @@ __all__ = [
     "build_app",
     "load_commands",
     "main",
+    "print_error",
 ]

@@ -12,17 +12,15 @@ allowed).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
-from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.constraints.cardinality import Cardinality
 from tradefolio.portfolio.constraints.positions import PositionLimits
 from tradefolio.portfolio.context import make_universe
 from tradefolio.portfolio.mip import MIP_SOLVERS
 from tradefolio.portfolio.model import PortfolioModel
 from tradefolio.portfolio.objectives.score import ScoreObjective
-from tradefolio.portfolio.params import AllocatorParams
+from tradefolio.portfolio.params import AllocatorParams, check_allocation
 from tradefolio.portfolio.shares import FRACTIONAL_DECIMALS, whole_or_fractional_shares
 from tradefolio.portfolio.types import AllocationResult, Candidate
 
@@ -54,13 +52,7 @@ def allocate(
     time limit passes without a solution.
     """
     params = params or AllocatorParams()
-    if not (math.isfinite(capital) and capital > 0):
-        raise InvalidParameter(f"capital must be a finite number > 0, got {capital}")
-    if not (math.isfinite(time_limit) and time_limit > 0):
-        raise InvalidParameter(f"time_limit must be > 0 seconds, got {time_limit}")
-    solver_key = solver.lower()
-    if solver_key not in SOLVERS:
-        raise InvalidParameter(f"unknown solver {solver!r}: choose one of {', '.join(SOLVERS)}")
+    solver_key = check_allocation(capital, time_limit, solver, SOLVERS)
     universe = make_universe(candidates, capital, keep_non_positive=False)
     return score_model(params).solve(
         universe, solver=solver_key, time_limit=time_limit, fractional=fractional

@@ -130,6 +130,12 @@ def _scale(program: Program) -> float:
     return scale if math.isfinite(scale) else 1.0
 
 
+def objective_scale(program: Program) -> float:
+    """The factor the solvers see `program`'s objective multiplied by (its largest
+    coefficient becomes 1e3): the unit of `ABSOLUTE_GAP` and `LINEAR_ABSOLUTE_GAP`."""
+    return _scale(program)
+
+
 def solve_program(
     program: Program,
     solver: str = "auto",
@@ -431,6 +437,7 @@ __all__ = [
     "RELATIVE_GAP",
     "RawSolution",
     "load_mathopt",
+    "objective_scale",
     "proven_gap",
     "resolve_solver",
     "solve_by_branch_and_bound",

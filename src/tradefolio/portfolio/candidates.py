@@ -1,7 +1,7 @@
 """Candidate and user-score files: `symbol,score,price` and `symbol,score` CSVs.
 
-Read with the standard library's `csv` (not pandas): `allocate --candidates` on a small
-file then starts as fast as a bare solver script. Column names are matched case- and
+Read with the standard library's `csv` (neither pandas nor numpy): `allocate --candidates`
+on a small file then starts as fast as a bare solver script. Column names are matched case- and
 space-insensitively, blank lines are skipped, a UTF-8 byte-order mark is ignored.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tradefolio.errors import DataError
-from tradefolio.portfolio.types import Candidate, validate_candidates
+from tradefolio.portfolio.types import Candidate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -75,13 +75,20 @@ def _read_table(path: str | Path, required: tuple[str, ...]) -> list[tuple[str, 
 
 
 def read_candidates(path: str | Path) -> list[Candidate]:
-    """Candidates from a CSV with columns `symbol,score,price`; `DataError` names the row."""
+    """Candidates from a CSV with columns `symbol,score,price`; `DataError` names the row.
+
+    `_read_table` has already checked what `types.validate_candidates` checks but the
+    price's sign (symbols non-empty and unique, numbers finite), so the first price <= 0
+    is the error `validate_candidates` would name, checked here without numpy."""
     rows = _read_table(path, ("symbol", "score", "price"))
     candidates = [Candidate(symbol=s, score=score, price=price) for s, (score, price) in rows]
-    try:
-        return validate_candidates(candidates)
-    except DataError as exc:
-        raise DataError(f"{path}: {exc}") from exc
+    for candidate in candidates:
+        if candidate.price <= 0:
+            raise DataError(
+                f"{path}: price of {candidate.symbol} must be a finite number > 0, "
+                f"got {candidate.price}"
+            )
+    return candidates
 
 
 def read_user_scores(path: str | Path) -> pd.Series:

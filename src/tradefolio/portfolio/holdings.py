@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from tradefolio.errors import DataError
 
 Side = Literal["buy", "sell"]
@@ -58,7 +56,8 @@ class Trade:
 
 def read_holdings(path: str | Path) -> dict[str, float]:
     """Shares per symbol from a CSV `symbol,shares`; `DataError` names the bad row."""
-    import pandas as pd  # lazy: `allocate --candidates` never needs pandas
+    import numpy as np
+    import pandas as pd  # lazy: `allocate --candidates` never needs pandas (nor numpy)
 
     file = Path(path)
     if not file.is_file():

@@ -28,7 +28,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tradefolio.errors import InfeasibleAllocation, InvalidParameter, SolverError
-from tradefolio.portfolio.backends import RawSolution, resolve_solver, solve_program
+from tradefolio.portfolio.backends import (
+    RawSolution,
+    objective_scale,
+    resolve_solver,
+    solve_program,
+)
 from tradefolio.portfolio.constraints.base import Constraint
 from tradefolio.portfolio.constraints.budget import Budget
 from tradefolio.portfolio.constraints.cardinality import Cardinality
@@ -44,6 +49,7 @@ from tradefolio.portfolio.score_path import (
     SCORE_RELATIVE_GAP,
     ScoreSolution,
     polish_selection,
+    polished_claim,
     score_shape,
     solve_score_exact,
 )
@@ -231,10 +237,10 @@ class PortfolioModel:
                 score_params,
                 name,
             )
-            bound = polished.objective + _bound_distance(raw)
-            return self._score_result(
-                universe, polished, fractional, raw.status, bound, name, raw.gap
+            status, bound, gap = polished_claim(
+                polished.objective, raw, objective_scale(ctx.program)
             )
+            return self._score_result(universe, polished, fractional, status, bound, name, gap)
         return self._result(ctx, raw, name, fractional)
 
     def _score_result(

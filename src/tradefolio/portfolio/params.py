@@ -35,4 +35,19 @@ class AllocatorParams:
             raise InvalidParameter(f"max_positions must be >= 1, got {self.max_positions}")
 
 
-__all__ = ["AllocatorParams"]
+def check_allocation(
+    capital: float, time_limit: float, solver: str, solvers: tuple[str, ...]
+) -> str:
+    """`allocate`'s checks of its own arguments (`InvalidParameter`); the solver's name in
+    lower case. Shared by `allocator.allocate` and its numpy-free twin `small_score.py`."""
+    if not (math.isfinite(capital) and capital > 0):
+        raise InvalidParameter(f"capital must be a finite number > 0, got {capital}")
+    if not (math.isfinite(time_limit) and time_limit > 0):
+        raise InvalidParameter(f"time_limit must be > 0 seconds, got {time_limit}")
+    key = solver.lower()
+    if key not in solvers:
+        raise InvalidParameter(f"unknown solver {solver!r}: choose one of {', '.join(solvers)}")
+    return key
+
+
+__all__ = ["AllocatorParams", "check_allocation"]

@@ -20,6 +20,7 @@ holdings and positive scores. For such a model
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tradefolio.errors import SolverError
+from tradefolio.portfolio.backends import LINEAR_ABSOLUTE_GAP, RawSolution, proven_gap
 from tradefolio.portfolio.constraints.base import Constraint
 from tradefolio.portfolio.constraints.cardinality import Cardinality
 from tradefolio.portfolio.constraints.positions import PositionLimits
@@ -35,6 +37,7 @@ from tradefolio.portfolio.exact import solve_exact, weights_for_selection
 from tradefolio.portfolio.objectives.base import Objective
 from tradefolio.portfolio.objectives.score import ScoreObjective
 from tradefolio.portfolio.params import AllocatorParams
+from tradefolio.portfolio.types import SolveStatus
 
 #: Relative gap the MIP solvers prove on a score-shaped model (its objective is linear and
 #: well scaled, so near machine precision costs little).
@@ -107,13 +110,39 @@ def polish_selection(
     subset = np.flatnonzero(selection)
     values = np.zeros(len(scores))
     values[subset] = solve_exact(scores[subset], params).weights
-    return ScoreSolution(weights=values, objective=float(scores @ values))
+    # Correctly rounded (math.fsum), not a BLAS dot whose rounding depends on the CPU's
+    # kernel: the same selection reports the same objective on every machine, and
+    # `small_score.py` (no numpy) reports it bit for bit.
+    products = (scores[subset] * values[subset]).tolist()
+    return ScoreSolution(weights=values, objective=math.fsum(products))
+
+
+def polished_claim(
+    objective: float, raw: RawSolution, scale: float
+) -> tuple[SolveStatus, float, float]:
+    """Status, best bound and proven gap of the polished answer (`objective`).
+
+    The claim is made about the point returned, not the solver's: the solver's bound holds
+    for the model whatever point it came with, so the polished answer is proven optimal
+    when its own gap to that bound meets the score target (`SCORE_RELATIVE_GAP`) or lies
+    within the linear proof's noise (`backends.LINEAR_ABSOLUTE_GAP`, in the solver's units
+    of `scale`). A solver that selects a name and leaves its weight within its tolerances
+    of zero (seen with a 1e-7 score beside 2.0) is proven right once the weights are
+    exact; a name it left out for good keeps its gap and stays "feasible".
+    """
+    bound = raw.best_bound
+    gap = proven_gap(objective, bound, maximize=True)
+    proven = gap <= SCORE_RELATIVE_GAP * (1 + 1e-9) or abs(bound - objective) * scale <= (
+        LINEAR_ABSOLUTE_GAP
+    )
+    return ("optimal" if proven else "feasible"), (objective if gap == 0.0 else bound), gap
 
 
 __all__ = [
     "SCORE_RELATIVE_GAP",
     "ScoreSolution",
     "polish_selection",
+    "polished_claim",
     "score_shape",
     "solve_score_exact",
 ]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from tradefolio.errors import DataError
-from tradefolio.portfolio.holdings import Trade
+
+if TYPE_CHECKING:  # numpy loads in `validate_candidates`: the values themselves need none
+    from tradefolio.portfolio.holdings import Trade
 
 SolveStatus = Literal["optimal", "feasible"]
 
@@ -96,6 +96,8 @@ def validate_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
     The checks run vectorised first (N = 10,000 candidates in about a millisecond); only
     when one fails does the loop below find the first offender for the message.
     """
+    import numpy as np
+
     listed = list(candidates)
     try:
         symbols = [c.symbol for c in listed]

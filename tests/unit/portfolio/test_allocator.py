@@ -10,24 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support.allocation_checks import assert_satisfies_model
-from tradefolio.errors import DataError, InvalidParameter, SolverUnavailable
+from support.allocation_checks import assert_satisfies_model, linked_mip_solvers
+from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.portfolio import AllocatorParams, Candidate, allocate
 from tradefolio.portfolio.exact import solve_exact
-from tradefolio.portfolio.mip import MIP_SOLVERS, create_solver
 
 pytest.importorskip("ortools")
 
 
-def _linked(name: str) -> bool:
-    try:
-        create_solver(name)
-    except SolverUnavailable:
-        return False
-    return True
-
-
-LINKED_MIP_SOLVERS = [name for name in MIP_SOLVERS if _linked(name)]
+LINKED_MIP_SOLVERS = linked_mip_solvers()
 
 
 def brute_force_objective(scores: list[float], params: AllocatorParams) -> float:
@@ -82,8 +73,21 @@ def test_cbc_and_exact_agree_on_random_instances(
     candidates = _candidates(scores)
     exact = allocate(candidates, 1_000_000, params, solver="exact")
     cbc = allocate(candidates, 1_000_000, params, solver="cbc")
-    assert cbc.status == "optimal"
     assert math.isclose(cbc.objective, exact.objective, rel_tol=1e-6, abs_tol=1e-9)
+    # The claim is honest against the exact optimum: "optimal" only within what the proof
+    # promises (a 1e-9 relative gap, or CBC's noise of 1e-8 of the largest score); else
+    # "feasible" with a bound that holds the optimum. CBC may leave out a name whose score
+    # is 1e-7 of the largest (its tolerances), so "optimal" is required only for scores
+    # within three orders of magnitude.
+    positive = [s for s in scores if s > 0]
+    noise = max(1e-9 * abs(exact.objective), 1e-8 * max(positive, default=0.0)) + 1e-12
+    if cbc.status == "optimal":
+        assert exact.objective - cbc.objective <= noise
+    else:
+        assert cbc.best_bound >= exact.objective - noise
+        assert cbc.gap > 0
+    if not positive or min(positive) >= 1e-3 * max(positive):
+        assert cbc.status == "optimal"
     assert_satisfies_model(exact, candidates, params)
     assert_satisfies_model(cbc, candidates, params)
 

@@ -7,13 +7,14 @@ import pytest
 
 from tradefolio.errors import InvalidParameter, SolverError
 from tradefolio.portfolio.allocator import score_model
+from tradefolio.portfolio.backends import RawSolution
 from tradefolio.portfolio.constraints import Cardinality, PositionLimits, Turnover
 from tradefolio.portfolio.context import make_universe
 from tradefolio.portfolio.exact import solve_exact
 from tradefolio.portfolio.model import PortfolioModel
 from tradefolio.portfolio.objectives import ScoreObjective
 from tradefolio.portfolio.params import AllocatorParams
-from tradefolio.portfolio.score_path import polish_selection, score_shape
+from tradefolio.portfolio.score_path import polish_selection, polished_claim, score_shape
 from tradefolio.portfolio.types import Candidate
 
 PARAMS = AllocatorParams(max_weight=0.4, min_weight=0.1, max_positions=2)
@@ -87,3 +88,39 @@ def test_a_position_limit_configured_beyond_the_seed_is_not_score_shaped() -> No
     limits = PositionLimits(0.4, 0.1)
     limits.bounds = {"A": (0.0, 0.1)}  # type: ignore[attr-defined]  # e.g. per-name bounds
     assert score_shape(ScoreObjective(), [limits, Cardinality(2)], universe) is None
+
+
+def _raw(objective: float, bound: float, status: str = "optimal") -> RawSolution:
+    return RawSolution(np.zeros(4), status, objective, bound, "cbc", gap=0.0)  # type: ignore[arg-type]
+
+
+def test_the_claim_is_made_about_the_polished_answer() -> None:
+    """The solver selected a 1e-7 name beside a 2.0 one but left its weight at zero: its own
+    point is 5e-8 (relative) short of its bound and "feasible"; the exact weights of that
+    selection reach the bound, so the answer returned is proven optimal."""
+    scale = 1e3 / 2.0
+    optimum = 2.0 * 0.5 + 1e-7 * 0.5
+    assert polished_claim(optimum, _raw(1.0, optimum, "feasible"), scale) == (
+        "optimal",
+        optimum,
+        0.0,
+    )
+
+
+def test_a_name_left_out_keeps_its_gap() -> None:
+    """Polishing cannot add a name the solver did not select: 1e-6 of a 2.0 score short of
+    the bound (5e-4 in the solver's units, beyond its proof's noise) stays "feasible", with
+    the solver's bound and the gap to it."""
+    scale = 1e3 / 2.0
+    status, bound, gap = polished_claim(1.0, _raw(1.0, 1.000001), scale)
+    assert status == "feasible"
+    assert bound == 1.000001
+    assert gap == pytest.approx(1e-6 / 1.000001)
+
+
+def test_round_off_and_proof_noise_are_optimal() -> None:
+    scale = 1e3 / 2.0
+    assert polished_claim(1.0, _raw(1.0, 1.0 + 1e-13), scale)[0] == "optimal"  # round-off
+    noise = polished_claim(1.0, _raw(1.0, 1.0 + 1.5e-8), scale)  # 7.5e-6 scaled
+    assert noise[0] == "optimal"
+    assert noise[2] > 1e-9  # the gap is still reported as it is

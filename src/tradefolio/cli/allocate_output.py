@@ -1,0 +1,45 @@
+"""What `tradefolio allocate` prints: the result as JSON, CSV or a table.
+
+Apart from the command's module (typer, the allocator) so that `allocate_quick.py`, the
+fast path of `allocate --candidates`, prints through exactly the same code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tradefolio.cli.allocation_json import allocation_json, shares_out
+from tradefolio.cli.allocation_table import render_allocation_table
+from tradefolio.cli.common import OutputFormat, print_csv, print_json
+
+if TYPE_CHECKING:
+    from tradefolio.portfolio.types import AllocationResult
+
+
+def print_allocation(
+    result: AllocationResult,
+    fractional: bool,
+    excluded: dict[str, str],
+    title: str,
+    output: OutputFormat,
+    *,
+    model: bool = False,
+) -> None:
+    """The result as JSON, CSV or a table; `model`: the composable model ran (its JSON and
+    table add the model's name, trades, costs and turnover)."""
+    if output is OutputFormat.json:
+        print_json(allocation_json(result, fractional, excluded, model=model))
+        return
+    if output is OutputFormat.csv:
+        print_csv(
+            ["symbol", "weight", "dollars", "shares", "price"],
+            [
+                [a.symbol, a.weight, a.dollars, shares_out(a.shares, fractional), a.price]
+                for a in result.allocations
+            ],
+        )
+        return
+    render_allocation_table(result, fractional, title, excluded, model=model)
+
+
+__all__ = ["print_allocation"]
