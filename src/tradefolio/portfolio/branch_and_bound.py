@@ -60,6 +60,7 @@ from numpy.typing import NDArray
 from tradefolio.errors import InfeasibleAllocation, SolverError
 from tradefolio.extras import import_extra
 from tradefolio.portfolio.mip import native_stdout_silenced
+from tradefolio.portfolio.node_qp import ActiveSetQP, NodeQPFailure, NodeState, SelectionNodes
 from tradefolio.portfolio.perspective import ProjectedPerspective, SplitCache
 from tradefolio.portfolio.program import INF, Program
 from tradefolio.portfolio.types import SolveStatus
@@ -73,6 +74,8 @@ _HEURISTIC_NODES = 400
 # Local search: unused names tried per pass, and its share of the time limit.
 _LOCAL_SEARCH_NAMES = 15
 _LOCAL_SEARCH_SHARE = 0.1
+# The active-set node solver takes models with at most this many rows (dense KKT systems).
+_ACTIVE_SET_ROWS = 64
 # Names added to the second ring of the restricted search.
 _HEURISTIC_EXTRA = 10
 # With buy-in floors, every this many nodes of the search the node's selections rounded at
@@ -198,6 +201,7 @@ class Relaxation:
         splits: SplitCache | None = None,
         split_method: str = "scaled",
         node_seconds: float = 5.0,
+        active_set: bool = True,
     ) -> None:
         highspy = load_highspy()
         self._highspy = highspy
@@ -307,6 +311,15 @@ class Relaxation:
         self.perspective.add_rows(h, len(self.kept))
         self._hessian, self._full_hessian = self._hessian_value(hessian)
         self._pass_hessian(h, self._hessian)
+        # The warm-started active set of node_qp.py solves the nodes when the only integers
+        # are selections without counting rows; HiGHS is its fallback.
+        self.nodes: SelectionNodes | None = None
+        self.last_state: NodeState | None = None
+        self.fallbacks = 0
+        if active_set and self.selections is not None and not self._counting:
+            self.nodes = self._selection_nodes(
+                rows, position, cost[self.kept], column_upper[self.kept]
+            )
         self._ridged: Any = None
         self._empty: Any = None
         largest = float(np.abs(np.diagonal(self._full_hessian)).max(initial=0.0))
@@ -320,6 +333,37 @@ class Relaxation:
         self.bound = -math.inf
         self.up_increase = np.zeros(len(self.integers))
         self.highs = h
+
+    def _selection_nodes(
+        self,
+        rows: list[tuple[int, Any]],
+        position: NDArray[np.intp],
+        cost: NDArray[np.float64],
+        column_upper: NDArray[np.float64],
+    ) -> SelectionNodes | None:
+        """The node QPs over the kept columns for `node_qp.py`; None with too many rows
+        for its dense working set."""
+        assert self.selections is not None
+        if len(rows) > _ACTIVE_SET_ROWS:
+            return None
+        kept = len(self.kept)
+        matrix = np.zeros((len(rows), kept))
+        for number, (_, row) in enumerate(rows):
+            for k, c in row.coefficients.items():
+                matrix[number, position[k]] += c
+        row_lower = np.array([row.lo for _, row in rows], dtype=np.float64)
+        row_upper = np.array([row.hi for _, row in rows], dtype=np.float64)
+        qp = ActiveSetQP(self._full_hessian[:kept, :kept], cost, matrix, row_lower, row_upper)
+        terms = self.perspective
+        return SelectionNodes(
+            qp,
+            self.lower[self.kept].copy(),
+            column_upper,
+            self._weight_columns,
+            self.selections.floors,
+            terms.members,
+            terms.split,
+        )
 
     def _dense_hessian(self, program: Program) -> NDArray[np.float64]:
         """Q of the minimised objective c^T x + 1/2 x^T Q x (scaled), symmetric."""
@@ -437,6 +481,7 @@ class Relaxation:
         upper: NDArray[np.float64],
         seconds: float,
         bounding: bool = True,
+        start: NodeState | None = None,
     ) -> tuple[float, NDArray[np.float64]] | None:
         """Minimum (scaled) and point with the integer variables in [lower, upper];
         None when infeasible. With `bounding` False (a heuristic wanting a point, whose
@@ -446,7 +491,19 @@ class Relaxation:
         `node_iterations`, even from a cold start). After a solve `bound` is a valid lower
         bound of the node (the Lagrangian dual of HiGHS's answer, never above its objective)
         and `up_increase[j]` a valid lower bound on how much the bound rises when selection j
-        is set to 1 (reduced costs: 0 where nothing is known)."""
+        is set to 1 (reduced costs: 0 where nothing is known). `start` (a parent's
+        `last_state`, else the last solve's) warm-starts the active-set solver."""
+        if self.nodes is not None:
+            try:
+                found = self.nodes.solve(lower, upper, start or self.last_state)
+            except NodeQPFailure:
+                self.fallbacks += 1  # HiGHS below decides the node
+            else:
+                if found is None:  # a Farkas certificate: no point meets the rows
+                    return None
+                solution, self.bound, self.up_increase = found
+                self.last_state = solution.state
+                return solution.objective, self._values(solution.x, lower, upper)
         h = self.highs
         if self.selections is None:
             h.changeColsBounds(len(self.integers), self.integer_columns, lower, upper)
@@ -520,6 +577,16 @@ class Relaxation:
         self._dual_bound(columns, duals, objective)
         if fallback is not None:
             self.up_increase = np.zeros(len(self.integers))
+        return objective, self._values(columns, lower, upper)
+
+    def _values(
+        self,
+        columns: NDArray[np.float64],
+        lower: NDArray[np.float64],
+        upper: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """The program's variables from a node's column values: the kept columns, the
+        selections' relaxed values and the substituted definitions."""
         values = np.zeros(self.size)
         values[self.kept] = columns[: len(self.kept)]
         if self.selections is not None:
@@ -533,7 +600,7 @@ class Relaxation:
                 floored, np.minimum(weights / np.where(floored, floors, 1.0), 1.0), free
             )
             values[self.integers] = np.where(lower > 0.5, 1.0, np.where(upper < 0.5, 0.0, free))
-        return objective, self.complete(values)
+        return self.complete(values)
 
     def _linear_point(self) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
         """The node's LP optimum (simplex, Hessian removed): point and row duals; None
