@@ -51,7 +51,7 @@ import heapq
 import itertools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -730,6 +730,7 @@ class _Node:
     depth: int
     lower: NDArray[np.float64]
     upper: NDArray[np.float64]
+    start: NodeState | None = field(default=None, compare=False)  # the parent's end state
 
 
 def branch_and_bound(
@@ -832,7 +833,7 @@ def branch_and_bound(
             try:
                 if remaining() <= 0:
                     raise TimeoutError
-                solved = relaxation.solve(node.lower, node.upper, remaining())
+                solved = relaxation.solve(node.lower, node.upper, remaining(), start=node.start)
             except TimeoutError:
                 heapq.heappush(open_nodes, node)
                 stopped = True
@@ -851,6 +852,7 @@ def branch_and_bound(
                     raise InfeasibleAllocation("the allocation model is infeasible (root node)")
                 continue
             objective, point = solved
+            state = relaxation.last_state  # the children's warm start
             own_bound = relaxation.bound  # what `up_increase` adds to
             bound = max(node.bound, own_bound)
             up_increase = relaxation.up_increase
@@ -917,7 +919,8 @@ def branch_and_bound(
             for lower, child_upper in ((up_lower, upper), (node.lower, down_upper)):
                 key = (bound, -float(depth)) if best_first else (-float(depth), bound)
                 heapq.heappush(
-                    open_nodes, _Node(key, next(counter), bound, depth, lower, child_upper)
+                    open_nodes,
+                    _Node(key, next(counter), bound, depth, lower, child_upper, state),
                 )
         return open_nodes, stopped
 
