@@ -239,6 +239,9 @@ class Relaxation:
         self._definition_matrix = np.zeros((len(self.definitions), n))
         for row_number, (_, index, loadings, pivot) in enumerate(self.definitions.values()):
             self._definition_matrix[row_number, index] = -loadings / pivot
+        # Only the columns the definitions read (the weights): a third of the product.
+        self._definition_reads = np.flatnonzero(np.any(self._definition_matrix != 0.0, axis=0))
+        self._definition_matrix = self._definition_matrix[:, self._definition_reads]
         self.selections = _selection_structure(program, self.integers)
         if self.selections is not None and not self.selections.reducible(program):
             self.selections = None
@@ -316,9 +319,15 @@ class Relaxation:
         self.nodes: SelectionNodes | None = None
         self.last_state: NodeState | None = None
         self.fallbacks = 0
-        if active_set and self.selections is not None and not self._counting:
+        # With counting rows (a cardinality cap) it solves only the nodes with every
+        # selection fixed (the heuristics' QPs: the counting rows are then constants).
+        if active_set and self.selections is not None:
+            counted_rows = {c[0] for c in self.selections.counting}
             self.nodes = self._selection_nodes(
-                rows, position, cost[self.kept], column_upper[self.kept]
+                [(r, row) for r, row in rows if r not in counted_rows],
+                position,
+                cost[self.kept],
+                column_upper[self.kept],
             )
         self._ridged: Any = None
         self._empty: Any = None
@@ -472,7 +481,7 @@ class Relaxation:
     def complete(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """`values` with every substituted definition variable filled in."""
         if self.definitions:
-            values[self._defined] = self._definition_matrix @ values
+            values[self._defined] = self._definition_matrix @ values[self._definition_reads]
         return values
 
     def solve(
@@ -493,7 +502,9 @@ class Relaxation:
         and `up_increase[j]` a valid lower bound on how much the bound rises when selection j
         is set to 1 (reduced costs: 0 where nothing is known). `start` (a parent's
         `last_state`, else the last solve's) warm-starts the active-set solver."""
-        if self.nodes is not None:
+        if self.nodes is not None and (not self._counting or np.array_equal(lower, upper)):
+            if not self._counts_fit(lower):
+                return None
             try:
                 found = self.nodes.solve(lower, upper, start or self.last_state)
             except NodeQPFailure:
@@ -674,6 +685,14 @@ class Relaxation:
                 if duals[number] != 0.0:
                     rise[members] = 0.0
             self.up_increase = rise
+
+    def _counts_fit(self, lower: NDArray[np.float64]) -> bool:
+        """Whether the selections fixed at 1 fit every counting row (sum c_j <= hi)."""
+        held = lower > 0.5
+        return all(
+            float(counts[held[members]].sum()) <= hi + 1e-9 * max(abs(hi), 1.0)
+            for _, members, counts, hi, _ in self._counting
+        )
 
     def _set_selections(self, lower: NDArray[np.float64], upper: NDArray[np.float64]) -> None:
         """Weight bounds and counting rows for selections fixed at 0, fixed at 1 or free."""

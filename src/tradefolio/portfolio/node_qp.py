@@ -166,6 +166,12 @@ class ActiveSetQP:
         norms = np.abs(self.rows).sum(axis=1)
         self._row_tolerance = 1e-11 * np.maximum(norms, 1.0)
         self._extended: NDArray[np.float64] | None = None
+        self._cost_scale = (
+            1.0
+            + float(np.abs(self.cost).max(initial=0.0))
+            + float(np.abs(self.hessian).max(initial=0.0))
+        )
+        self._extended_cost = np.append(self.cost, 0.0)
 
     def objective(self, x: NDArray[np.float64], pieces: Pieces) -> float:
         """c^T x + 1/2 x^T H x + sum_j t_j(x_j)."""
@@ -193,11 +199,7 @@ class ActiveSetQP:
         artificial = bool(np.any(violation != 0.0))
         # The artificial column (index n) makes the start feasible: a_r x + v_r a = side.
         rows = self.rows
-        cost_scale = (
-            1.0
-            + float(np.abs(self.cost).max(initial=0.0))
-            + float(np.abs(self.hessian).max(initial=0.0))
-        )
+        cost_scale = self._cost_scale
         if artificial:
             rows = np.column_stack([self.rows, violation])
             x = np.append(x, 1.0)
@@ -230,7 +232,7 @@ class ActiveSetQP:
         working = self._independent(working, rows, status)
         dual_tolerance = 1e-9 * cost_scale
         hess = self._hessian_of(size)
-        cost = self.cost if size == n else np.append(self.cost, 0.0)
+        cost = self.cost if size == n else self._extended_cost
         curvature0, curvature1 = 2.0 * pieces.quad0, 2.0 * pieces.quad1
         iterations = 0
         while True:
@@ -336,14 +338,20 @@ class ActiveSetQP:
         `indices` (gradient and piece curvature of the free weights given), and the
         working rows' multipliers λ there (gradient = A_WF^T λ at that minimum)."""
         count, k = len(free), len(indices)
-        constraints = rows[np.ix_(indices, free)]
+        constraints = rows.take(indices, axis=0).take(free, axis=1)
         if count <= k:  # no freedom left: λ from the free weights' stationarity alone
             if k == 0:
                 return np.zeros(count), np.zeros(0)
+            if count == k:
+                try:
+                    square = np.linalg.solve(constraints.T, gradient)
+                    return np.zeros(count), np.asarray(square, dtype=np.float64)
+                except np.linalg.LinAlgError:
+                    pass
             fitted = np.linalg.lstsq(constraints.T, gradient, rcond=None)[0]
             return np.zeros(count), np.asarray(fitted, dtype=np.float64)
         system = np.zeros((count + k, count + k))
-        block = hess[np.ix_(free, free)]
+        block = hess.take(free, axis=0).take(free, axis=1)
         block[np.diag_indices(count)] += curvature + self.ridge
         system[:count, :count] = block
         system[:count, count:] = constraints.T
@@ -390,21 +398,26 @@ class ActiveSetQP:
         if down[i] < alpha:
             alpha = float(down[i])
             blocking = ("variable", int(free[i]), AT_KINK if high[i] else AT_LOWER)
-        in_working = {r for r, _ in working}
-        direction = rows[:, free] @ step
+        direction = rows.take(free, axis=1) @ step
         activity = rows @ x
-        for r in range(len(self.row_lower)):
-            if r in in_working:
-                continue
-            move = direction[r]
-            if move < -1e-14 and np.isfinite(self.row_lower[r]):
-                ratio = max((self.row_lower[r] - activity[r]) / move, 0.0)
-                if ratio < alpha:
-                    alpha, blocking = ratio, ("row", r, _LOW_SIDE)
-            elif move > 1e-14 and np.isfinite(self.row_upper[r]):
-                ratio = max((self.row_upper[r] - activity[r]) / move, 0.0)
-                if ratio < alpha:
-                    alpha, blocking = ratio, ("row", r, _HIGH_SIDE)
+        outside = np.ones(len(self.row_lower), dtype=bool)
+        outside[[r for r, _ in working]] = False
+        with np.errstate(divide="ignore", invalid="ignore"):
+            falling = np.where(
+                outside & (direction < -1e-14), (self.row_lower - activity) / direction, np.inf
+            )
+            rising = np.where(
+                outside & (direction > 1e-14), (self.row_upper - activity) / direction, np.inf
+            )
+        falling = np.maximum(np.nan_to_num(falling, nan=np.inf), 0.0)
+        rising = np.maximum(np.nan_to_num(rising, nan=np.inf), 0.0)
+        if len(falling):
+            r = int(np.argmin(falling))
+            if falling[r] < alpha:
+                alpha, blocking = float(falling[r]), ("row", r, _LOW_SIDE)
+            r = int(np.argmin(rising))
+            if rising[r] < alpha:
+                alpha, blocking = float(rising[r]), ("row", r, _HIGH_SIDE)
         return alpha, blocking
 
     def _most_violated(
@@ -453,10 +466,16 @@ class ActiveSetQP:
         weights (a dependent row is implied by the others there)."""
         free = np.flatnonzero(status >= FREE_LOW)
         kept: list[tuple[int, int]] = []
+        basis: list[NDArray[np.float64]] = []
         for r, side in working:
-            trial = np.array([k for k, _ in kept] + [r], dtype=np.intp)
-            block = rows[np.ix_(trial, free)]
-            if len(free) and np.linalg.matrix_rank(block) == len(trial):
+            row = rows[r].take(free)
+            norm = float(np.linalg.norm(row))
+            residual = row
+            for q in basis:
+                residual = residual - (q @ residual) * q
+            left = float(np.linalg.norm(residual))
+            if norm > 0.0 and left > 1e-9 * norm:
+                basis.append(residual / left)
                 kept.append((r, side))
         # A row left out (even an equality) blocks the first step that would break it.
         return kept
