@@ -40,6 +40,7 @@ raises `NodeQPFailure` (iteration limit, a singular system, an artificial left p
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,6 +173,8 @@ class ActiveSetQP:
             + float(np.abs(self.hessian).max(initial=0.0))
         )
         self._extended_cost = np.append(self.cost, 0.0)
+        self._lower_list = self.row_lower.tolist()
+        self._upper_list = self.row_upper.tolist()
 
     def objective(self, x: NDArray[np.float64], pieces: Pieces) -> float:
         """c^T x + 1/2 x^T H x + sum_j t_j(x_j)."""
@@ -381,43 +384,44 @@ class ActiveSetQP:
         alpha = 1.0
         blocking: tuple[str, int, int] | None = None
         values = x[free]
-        begin = np.where(high, pieces.kink[free], pieces.lower[free])
-        end = np.where(high, pieces.upper[free], pieces.kink[free])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            up = np.where(step > 0, (end - values) / step, np.inf)
-            down = np.where(step < 0, (begin - values) / step, np.inf)
-        up = np.maximum(up, 0.0)
-        down = np.maximum(down, 0.0)
-        i = int(np.argmin(up))
-        if up[i] < alpha:
-            alpha = float(up[i])
-            j = int(free[i])
-            at = AT_KINK if (not high[i] and pieces.kink[j] < pieces.upper[j]) else AT_UPPER
-            blocking = ("variable", j, at)
-        i = int(np.argmin(down))
-        if down[i] < alpha:
-            alpha = float(down[i])
-            blocking = ("variable", int(free[i]), AT_KINK if high[i] else AT_LOWER)
-        direction = rows.take(free, axis=1) @ step
-        activity = rows @ x
-        outside = np.ones(len(self.row_lower), dtype=bool)
-        outside[[r for r, _ in working]] = False
-        with np.errstate(divide="ignore", invalid="ignore"):
-            falling = np.where(
-                outside & (direction < -1e-14), (self.row_lower - activity) / direction, np.inf
-            )
-            rising = np.where(
-                outside & (direction > 1e-14), (self.row_upper - activity) / direction, np.inf
-            )
-        falling = np.maximum(np.nan_to_num(falling, nan=np.inf), 0.0)
-        rising = np.maximum(np.nan_to_num(rising, nan=np.inf), 0.0)
-        if len(falling):
-            r = int(np.argmin(falling))
-            if falling[r] < alpha:
-                alpha, blocking = float(falling[r]), ("row", r, _LOW_SIDE)
-            r = int(np.argmin(rising))
-            if rising[r] < alpha:
-                alpha, blocking = float(rising[r]), ("row", r, _HIGH_SIDE)
+        kink = pieces.kink[free]
+        rising, falling = step > 0, step < 0
+        if rising.any():
+            end = np.where(high, pieces.upper[free], kink)[rising]
+            ratios = (end - values[rising]) / step[rising]
+            i = int(np.argmin(ratios))
+            if ratios[i] < alpha:
+                alpha = max(float(ratios[i]), 0.0)
+                j = int(free[rising][i])
+                inside = not high[rising][i] and pieces.kink[j] < pieces.upper[j]
+                blocking = ("variable", j, AT_KINK if inside else AT_UPPER)
+        if falling.any():
+            begin = np.where(high, kink, pieces.lower[free])[falling]
+            ratios = (begin - values[falling]) / step[falling]
+            i = int(np.argmin(ratios))
+            if ratios[i] < alpha:
+                alpha = max(float(ratios[i]), 0.0)
+                j = int(free[falling][i])
+                blocking = ("variable", j, AT_KINK if high[falling][i] else AT_LOWER)
+        direction = (rows.take(free, axis=1) @ step).tolist()
+        activity = (rows @ x).tolist()
+        in_working = {r for r, _ in working}
+        # A few rows: plain floats beat numpy's per-call overhead here.
+        for r, (move, level) in enumerate(zip(direction, activity, strict=True)):
+            if r in in_working:
+                continue
+            if move < -1e-14:
+                bound = self._lower_list[r]
+                side = _LOW_SIDE
+            elif move > 1e-14:
+                bound = self._upper_list[r]
+                side = _HIGH_SIDE
+            else:
+                continue
+            if math.isfinite(bound):
+                ratio = max((bound - level) / move, 0.0)
+                if ratio < alpha:
+                    alpha, blocking = ratio, ("row", r, side)
         return alpha, blocking
 
     def _most_violated(
