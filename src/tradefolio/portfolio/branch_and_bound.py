@@ -326,8 +326,7 @@ class Relaxation:
         self.nodes: SelectionNodes | None = None
         self.last_state: NodeState | None = None
         self.fallbacks = 0
-        # With counting rows (a cardinality cap) it solves only the nodes with every
-        # selection fixed (the heuristics' QPs: the counting rows are then constants).
+        # Counting rows (a cardinality cap) are the nodes' own rows there (`SelectionNodes`).
         if active_set and self.selections is not None:
             counted_rows = {c[0] for c in self.selections.counting}
             self.nodes = self._selection_nodes(
@@ -379,6 +378,14 @@ class Relaxation:
             self.selections.floors,
             terms.members,
             terms.split,
+            self.selections.caps,
+            # A counting row that cannot bind (sum_j c_j <= hi: `--max-positions` at least
+            # the number of names) cannot be broken by any node point: left out.
+            tuple(
+                (members, counts, hi)
+                for _, members, counts, hi, _ in self._counting
+                if float(counts.sum()) > hi
+            ),
         )
 
     def _dense_hessian(self, program: Program) -> NDArray[np.float64]:
@@ -509,7 +516,7 @@ class Relaxation:
         and `up_increase[j]` a valid lower bound on how much the bound rises when selection j
         is set to 1 (reduced costs: 0 where nothing is known). `start` (a parent's
         `last_state`, else the last solve's) warm-starts the active-set solver."""
-        if self.nodes is not None and (not self._counting or np.array_equal(lower, upper)):
+        if self.nodes is not None:
             if not self._counts_fit(lower):
                 return None
             try:

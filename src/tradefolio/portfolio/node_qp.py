@@ -54,6 +54,15 @@ _RIDGE = 1e-10
 _PENALTY = 1e7
 
 
+@dataclass(frozen=True, slots=True)
+class RowSet:
+    """Rows  lower <= matrix w <= upper."""
+
+    matrix: NDArray[np.float64]
+    lower: NDArray[np.float64]
+    upper: NDArray[np.float64]
+
+
 class NodeQPFailure(Exception):
     """The active-set solver gave up on a node; the caller solves it another way."""
 
@@ -155,17 +164,16 @@ class ActiveSetQP:
     ) -> None:
         self.hessian = np.ascontiguousarray(hessian, dtype=np.float64)
         self.cost = np.asarray(cost, dtype=np.float64)
-        self.rows, self.row_lower, self.row_upper = merged_rows(
+        merged = merged_rows(
             np.ascontiguousarray(rows, dtype=np.float64).reshape(-1, len(cost)),
             np.asarray(row_lower, dtype=np.float64),
             np.asarray(row_upper, dtype=np.float64),
         )
+        self.base = RowSet(*merged)
         self.size = len(cost)
         largest = float(np.abs(np.diagonal(self.hessian)).max(initial=0.0))
         self.ridge = _RIDGE * max(largest, 1.0)
-        self.iteration_limit = iteration_limit or 20 * (self.size + len(self.row_lower)) + 100
-        norms = np.abs(self.rows).sum(axis=1)
-        self._row_tolerance = 1e-11 * np.maximum(norms, 1.0)
+        self.iteration_limit = iteration_limit or 20 * (self.size + len(merged[1])) + 100
         self._extended: NDArray[np.float64] | None = None
         self._cost_scale = (
             1.0
@@ -173,15 +181,40 @@ class ActiveSetQP:
             + float(np.abs(self.hessian).max(initial=0.0))
         )
         self._extended_cost = np.append(self.cost, 0.0)
-        self._lower_list = self.row_lower.tolist()
-        self._upper_list = self.row_upper.tolist()
+        self._use(self.base)
+
+    def with_rows(
+        self,
+        matrix: NDArray[np.float64],
+        lower: NDArray[np.float64],
+        upper: NDArray[np.float64],
+    ) -> RowSet:
+        """The base rows followed by a node's own rows (their order fixed across nodes, so
+        a parent's working set still names the same rows)."""
+        return RowSet(
+            np.vstack([self.base.matrix, matrix]),
+            np.concatenate([self.base.lower, lower]),
+            np.concatenate([self.base.upper, upper]),
+        )
+
+    def _use(self, rows: RowSet) -> None:
+        """Make `rows` the rows of the solve that starts (every solve sets them)."""
+        self.rows, self.row_lower, self.row_upper = rows.matrix, rows.lower, rows.upper
+        norms = np.abs(rows.matrix).sum(axis=1)
+        self._row_tolerance = 1e-11 * np.maximum(norms, 1.0)
+        self._lower_list = rows.lower.tolist()
+        self._upper_list = rows.upper.tolist()
 
     def objective(self, x: NDArray[np.float64], pieces: Pieces) -> float:
         """c^T x + 1/2 x^T H x + sum_j t_j(x_j)."""
         return float(self.cost @ x + 0.5 * x @ self.hessian @ x) + pieces.separable(x)
 
-    def solve(self, pieces: Pieces, start: NodeState | None = None) -> NodeSolution:
-        """The node's optimum from `start` (a parent's state) or from the lower bounds."""
+    def solve(
+        self, pieces: Pieces, start: NodeState | None = None, node_rows: RowSet | None = None
+    ) -> NodeSolution:
+        """The node's optimum from `start` (a parent's state) or from the lower bounds;
+        `node_rows` (from `with_rows`) replaces the base rows for this solve."""
+        self._use(self.base if node_rows is None else node_rows)
         n = self.size
         lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
         if np.any(lower > upper):
@@ -486,7 +519,11 @@ class ActiveSetQP:
 
 
 def tangent_bound(
-    qp: ActiveSetQP, pieces: Pieces, x: NDArray[np.float64], duals: NDArray[np.float64]
+    qp: ActiveSetQP,
+    pieces: Pieces,
+    x: NDArray[np.float64],
+    duals: NDArray[np.float64],
+    rows: RowSet | None = None,
 ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
     """A lower bound of the node for any point `x` and row duals `duals`, with the
     subgradient it used and the point clipped to the box.
@@ -496,32 +533,36 @@ def tangent_bound(
     for any subgradient g of L at x; at a kink g_j is chosen nearest 0. Weak duality makes
     that a bound of the node whatever the accuracy of x and y.
     """
+    rows = qp.base if rows is None else rows
     x = np.clip(x, pieces.lower, pieces.upper)
-    side = np.where(duals > 0, qp.row_lower, qp.row_upper)
+    side = np.where(duals > 0, rows.lower, rows.upper)
     finite = np.isfinite(side)
     y = np.where(finite, duals, 0.0)
     side = np.where(finite, side, 0.0)
     curvature = qp.hessian @ x
-    smooth = qp.cost + curvature - qp.rows.T @ y
+    smooth = qp.cost + curvature - rows.matrix.T @ y
     left, right = pieces.slopes(x)
     subgradient = np.clip(0.0, smooth + left, smooth + right)
     lagrangian = float(qp.cost @ x + 0.5 * x @ curvature) + pieces.separable(x)
-    lagrangian -= float(y @ (qp.rows @ x - side))
+    lagrangian -= float(y @ (rows.matrix @ x - side))
     steps = np.minimum(subgradient * (pieces.lower - x), subgradient * (pieces.upper - x))
     return lagrangian + float(steps.sum()), subgradient, x
 
 
-def proves_infeasible(qp: ActiveSetQP, pieces: Pieces, duals: NDArray[np.float64]) -> bool:
+def proves_infeasible(
+    qp: ActiveSetQP, pieces: Pieces, duals: NDArray[np.float64], rows: RowSet | None = None
+) -> bool:
     """Whether `duals` are a Farkas certificate that no point of the box meets the rows:
     with y >= 0 on lower sides and <= 0 on upper sides, every feasible w has
     y^T (A w - s) >= 0, so  max over the box of y^T A w < y^T s  proves there is none."""
-    side = np.where(duals > 0, qp.row_lower, qp.row_upper)
+    rows = qp.base if rows is None else rows
+    side = np.where(duals > 0, rows.lower, rows.upper)
     usable = np.isfinite(side) & (duals != 0.0)
     if not usable.any():
         return False
     y = np.where(usable, duals, 0.0)
     side = np.where(usable, side, 0.0)
-    pulled = qp.rows.T @ y
+    pulled = rows.matrix.T @ y
     reach = float(np.maximum(pulled * pieces.lower, pulled * pieces.upper).sum())
     scale = float(np.abs(y).sum()) * (1.0 + float(np.abs(side).max(initial=0.0)))
     return reach < float(y @ side) - 1e-9 * scale
@@ -534,7 +575,9 @@ class SelectionNodes:
     A selection j (weight column c_j, floor m_j, cap u_j) is, at a node: 0 (w in [0, 0]),
     1 (w in [max(l_j, m_j), u_j], term d_j w^2 for a perspective member) or free
     (w in [l_j, u_j], term d_j phi_j(w): slope d_j m_j up to the kink m_j, then d_j w^2).
-    Other kept columns keep their box and no term.
+    Other kept columns keep their box and no term. A counting row  sum_j c_j z_j <= hi
+    (a cardinality cap) becomes, at a node,  sum_free (c_j / u_j) w_j <= hi - sum_held c_j
+    (a free z_j is best at w_j / u_j), the node's own row after the base rows.
     """
 
     def __init__(
@@ -546,8 +589,12 @@ class SelectionNodes:
         floors: NDArray[np.float64],
         member_selections: NDArray[np.intp],
         member_split: NDArray[np.float64],
+        caps: NDArray[np.float64] | None = None,
+        counting: tuple[tuple[NDArray[np.intp], NDArray[np.float64], float], ...] = (),
     ) -> None:
         self.qp = qp
+        self.caps = np.ones(len(floors)) if caps is None else caps
+        self.counting = counting  # (selections j, c_j, hi) per counting row
         self.column_lower = column_lower
         self.column_upper = column_upper
         self.weight_columns = weight_columns.astype(np.intp)
@@ -586,12 +633,13 @@ class SelectionNodes:
         rise when each free selection is set to 1), or None when the node is proven
         infeasible. Raises `NodeQPFailure` when neither is established."""
         pieces = self.pieces(lower, upper)
-        solution = self.qp.solve(pieces, start)
+        rows = self.node_rows(lower)
+        solution = self.qp.solve(pieces, start, rows)
         if solution.infeasible:
-            if proves_infeasible(self.qp, pieces, solution.duals):
+            if proves_infeasible(self.qp, pieces, solution.duals, rows):
                 return None
             raise NodeQPFailure("no feasible point found and no certificate of infeasibility")
-        bound, subgradient, x = tangent_bound(self.qp, pieces, solution.x, solution.duals)
+        bound, subgradient, x = tangent_bound(self.qp, pieces, solution.x, solution.duals, rows)
         # Setting a free selection to 1 raises its weight's lower bound to the floor and
         # leaves the objective unchanged there (phi_j(w) = w^2 from the floor on), so the
         # same tangent bounds the child on the smaller box.
@@ -602,7 +650,26 @@ class SelectionNodes:
         after = np.minimum(g * (held_lower - at), g * (pieces.upper[columns] - at))
         free = (lower < 0.5) & (upper > 0.5)
         rise = np.where(free, np.maximum(after - before, 0.0), 0.0)
+        # Setting j to 1 also rewrites the counting rows it is in: the estimate holds only
+        # where those rows' duals are 0.
+        first = len(self.qp.base.lower)
+        for t, (members, _, _) in enumerate(self.counting):
+            if solution.duals[first + t] != 0.0:
+                rise[members] = 0.0
         return solution, min(bound, solution.objective), rise
+
+    def node_rows(self, lower: NDArray[np.float64]) -> RowSet | None:
+        """The base rows and the node's counting rows (None: no counting rows)."""
+        if not self.counting:
+            return None
+        held = lower > 0.5
+        matrix = np.zeros((len(self.counting), self.qp.size))
+        upper = np.zeros(len(self.counting))
+        for t, (members, counts, hi) in enumerate(self.counting):
+            columns = self.weight_columns[members]
+            matrix[t, columns] = np.where(held[members], 0.0, counts / self.caps[members])
+            upper[t] = hi - float(counts[held[members]].sum())
+        return self.qp.with_rows(matrix, np.full(len(upper), -np.inf), upper)
 
 
 __all__ = [
@@ -611,6 +678,7 @@ __all__ = [
     "NodeSolution",
     "NodeState",
     "Pieces",
+    "RowSet",
     "SelectionNodes",
     "proves_infeasible",
     "tangent_bound",

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tradefolio.portfolio.backends import _scale
 from tradefolio.portfolio.branch_and_bound import Relaxation, branch_and_bound
-from tradefolio.portfolio.constraints import Budget, NameBounds
+from tradefolio.portfolio.constraints import Budget, Cardinality, Constraint, NameBounds
 from tradefolio.portfolio.context import make_universe
 from tradefolio.portfolio.covariance import RiskModel
 from tradefolio.portfolio.model import PortfolioModel
@@ -36,9 +36,10 @@ from tradefolio.portfolio.types import Candidate
 pytest.importorskip("highspy")
 
 
-def floored_program(seed: int, n: int = 10) -> Program:
+def floored_program(seed: int, n: int = 10, max_positions: int | None = None) -> Program:
     """Min variance with a return floor, full investment and a buy-in floor per name (the
-    pard200 shape, small): every node is a selection-only perspective QP."""
+    pard200 shape, small): every node is a selection-only perspective QP; with
+    `max_positions` also a cardinality cap (a counting row, rewritten at every node)."""
     rng = np.random.default_rng(seed)
     symbols = [f"S{i}" for i in range(n)]
     risk = RiskModel(tuple(symbols), rng.normal(0, 0.1, (3, n)), rng.uniform(0.01, 0.05, n))
@@ -47,7 +48,10 @@ def floored_program(seed: int, n: int = 10) -> Program:
     bounds = {s: (float(a), float(a + b)) for s, a, b in zip(symbols, low, spans, strict=True)}
     mu = rng.uniform(0.0, 0.2, n)
     target = float(np.quantile(mu, 0.4))
-    model = PortfolioModel(MinVariance(risk, target), [NameBounds(bounds), Budget(1.0, 1.0)])
+    constraints: list[Constraint] = [NameBounds(bounds), Budget(1.0, 1.0)]
+    if max_positions is not None:
+        constraints.append(Cardinality(max_positions))
+    model = PortfolioModel(MinVariance(risk, target), constraints)
     candidates = [Candidate(s, float(m), 10.0) for s, m in zip(symbols, mu, strict=True)]
     return model.build(make_universe(candidates, 1e5)).program
 
@@ -61,9 +65,15 @@ def pair(program: Program) -> tuple[Relaxation, Relaxation]:
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), path=st.integers(0, 2**31 - 1))
-def test_warm_started_nodes_reach_highs_optimum(seed: int, path: int) -> None:
-    program = floored_program(seed)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    path=st.integers(0, 2**31 - 1),
+    max_positions=st.sampled_from([None, 5, 6]),
+)
+def test_warm_started_nodes_reach_highs_optimum(
+    seed: int, path: int, max_positions: int | None
+) -> None:
+    program = floored_program(seed, max_positions=max_positions)
     fast, highs = pair(program)
     count = len(fast.integers)
     lower, upper = np.zeros(count), np.ones(count)
@@ -171,7 +181,7 @@ def test_a_failing_active_set_hands_every_node_to_highs(
     scale = _scale(program)
     expected = branch_and_bound(program, scale, 60.0, 1e-9)
 
-    def failing(self: ActiveSetQP, pieces: Pieces, start: object = None) -> None:
+    def failing(self: ActiveSetQP, pieces: Pieces, *args: object) -> None:
         raise NodeQPFailure("forced")
 
     monkeypatch.setattr(ActiveSetQP, "solve", failing)
