@@ -520,7 +520,8 @@ class Relaxation:
             if not self._counts_fit(lower):
                 return None
             try:
-                found = self.nodes.solve(lower, upper, start or self.last_state)
+                deadline = time.monotonic() + min(seconds, self.node_seconds)
+                found = self.nodes.solve(lower, upper, start or self.last_state, deadline)
             except NodeQPFailure:
                 self.fallbacks += 1  # HiGHS below decides the node
             else:

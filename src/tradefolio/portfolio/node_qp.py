@@ -41,6 +41,7 @@ raises `NodeQPFailure` (iteration limit, a singular system, an artificial left p
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -210,10 +211,15 @@ class ActiveSetQP:
         return float(self.cost @ x + 0.5 * x @ self.hessian @ x) + pieces.separable(x)
 
     def solve(
-        self, pieces: Pieces, start: NodeState | None = None, node_rows: RowSet | None = None
+        self,
+        pieces: Pieces,
+        start: NodeState | None = None,
+        node_rows: RowSet | None = None,
+        deadline: float = math.inf,
     ) -> NodeSolution:
         """The node's optimum from `start` (a parent's state) or from the lower bounds;
-        `node_rows` (from `with_rows`) replaces the base rows for this solve."""
+        `node_rows` (from `with_rows`) replaces the base rows for this solve. Past
+        `deadline` (time.monotonic) it gives up (`NodeQPFailure`)."""
         self._use(self.base if node_rows is None else node_rows)
         n = self.size
         lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
@@ -275,6 +281,8 @@ class ActiveSetQP:
             iterations += 1
             if iterations > self.iteration_limit:
                 raise NodeQPFailure("iteration limit")
+            if iterations % 50 == 0 and time.monotonic() > deadline:
+                raise NodeQPFailure("time limit of the node")
             free = np.flatnonzero(status >= FREE_LOW)
             high = status[free] == FREE_HIGH
             smooth = cost + hess @ x
@@ -627,14 +635,18 @@ class SelectionNodes:
         return Pieces(column_lower, column_upper, kink, lin0, quad0, lin1, quad1)
 
     def solve(
-        self, lower: NDArray[np.float64], upper: NDArray[np.float64], start: NodeState | None
+        self,
+        lower: NDArray[np.float64],
+        upper: NDArray[np.float64],
+        start: NodeState | None,
+        deadline: float = math.inf,
     ) -> tuple[NodeSolution, float, NDArray[np.float64]] | None:
         """(solution, a valid lower bound of the node, a valid lower bound on the bound's
         rise when each free selection is set to 1), or None when the node is proven
         infeasible. Raises `NodeQPFailure` when neither is established."""
         pieces = self.pieces(lower, upper)
         rows = self.node_rows(lower)
-        solution = self.qp.solve(pieces, start, rows)
+        solution = self.qp.solve(pieces, start, rows, deadline)
         if solution.infeasible:
             if proves_infeasible(self.qp, pieces, solution.duals, rows):
                 return None
