@@ -553,7 +553,8 @@ def growth_table(limit: float, record: bool) -> None:
             "(bench_mean_variance.py --growth)",
             machine_stamp("highspy", "numpy"),
             "\n".join(lines),
-            f"tradefolio's default (branch and bound over HiGHS QPs), time limit {limit:g} s, "
+            f"tradefolio's default (branch and bound, nodes by the active set of "
+            f"portfolio/node_qp.py, HiGHS its fallback), time limit {limit:g} s, "
             "one fresh process per N (peak RSS: the process's maximum resident set, imports "
             "and data included; 'before solve': after the returns were generated). Σ is "
             f"the sample covariance of {LOOKBACK} daily returns, so it is singular from "
