@@ -408,7 +408,8 @@ def pard200_table(
             "(../shared/data/mean-variance-min-buy-in). tradefolio allocate: the done-when "
             "command of issue 16 on the files of benchmarks/convert_pard200.py (a subprocess, "
             "start-up and file reading included; CPU s: that process's user + system time), "
-            "branch and bound with the projected perspective of the cheap diagonal split; "
+            "branch and bound with the projected perspective of the cheap diagonal split, "
+            "its nodes solved by the warm-started active set of portfolio/node_qp.py; "
             f"(baseline): the same command on {baseline}; tradefolio scip: the same model "
             "through MathOpt + SCIP; cvxpy + SCIP: a direct big-M formulation; cvxpy + SCIP "
             "perspective: x_i^2 <= t_i y_i with the same split (SCIP's default 1e-4 gap). "
@@ -552,7 +553,8 @@ def growth_table(limit: float, record: bool) -> None:
             "(bench_mean_variance.py --growth)",
             machine_stamp("highspy", "numpy"),
             "\n".join(lines),
-            f"tradefolio's default (branch and bound over HiGHS QPs), time limit {limit:g} s, "
+            f"tradefolio's default (branch and bound, nodes by the active set of "
+            f"portfolio/node_qp.py, HiGHS its fallback), time limit {limit:g} s, "
             "one fresh process per N (peak RSS: the process's maximum resident set, imports "
             "and data included; 'before solve': after the returns were generated). Σ is "
             f"the sample covariance of {LOOKBACK} daily returns, so it is singular from "

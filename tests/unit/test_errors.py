@@ -33,8 +33,12 @@ def test_every_error_class_is_defined_in_errors_py() -> None:
     }
     # `ReadFailed` is the Alpaca client's signal to its own adapter (a definitive HTTP error
     # of a read, turned into a `BrokerError` before it leaves `live/alpaca/`), not an error
-    # a user meets.
-    assert outside == {"live/alpaca/client.py": ["ReadFailed"]}
+    # a user meets. `NodeQPFailure` is the same kind of internal signal: the active-set
+    # node solver hands a node to HiGHS with it; it never leaves the branch and bound.
+    assert outside == {
+        "live/alpaca/client.py": ["ReadFailed"],
+        "portfolio/node_qp.py": ["NodeQPFailure"],
+    }
 
 
 def test_every_error_derives_from_the_root_and_is_exported() -> None:

@@ -25,6 +25,13 @@ by more than `relative_gap`; a time limit ends it early with the best bound of t
 nodes ("feasible" with a gap). SCIP stays available as `solver="scip"`; both, and skfolio
 and Riskfolio-Lib, are compared in benchmarks/RESULTS.md.
 
+When every integer is a selection, the nodes are solved by the warm-started active set of
+`node_qp.py` (a child starts from its parent's point and working set: ~5 iterations
+instead of HiGHS's ~460 from a phase-1 vertex), bounded by its Lagrangian tangent bound
+and proven infeasible only by a Farkas certificate; anything it cannot settle goes to
+HiGHS as below. With counting rows (a cardinality cap) it takes only the QPs with every
+selection fixed. docs/model.md has the measurements.
+
 Buy-in floors (w_j = 0 or m_j <= w_j <= u_j): each node QP carries the projected
 perspective of a diagonal split of the covariance (`perspective.py`, docs/model.md), every
 node's bound is the Lagrangian of HiGHS's answer (valid for any point and duals), free
@@ -51,7 +58,7 @@ import heapq
 import itertools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -60,6 +67,7 @@ from numpy.typing import NDArray
 from tradefolio.errors import InfeasibleAllocation, SolverError
 from tradefolio.extras import import_extra
 from tradefolio.portfolio.mip import native_stdout_silenced
+from tradefolio.portfolio.node_qp import ActiveSetQP, NodeQPFailure, NodeState, SelectionNodes
 from tradefolio.portfolio.perspective import ProjectedPerspective, SplitCache
 from tradefolio.portfolio.program import INF, Program
 from tradefolio.portfolio.types import SolveStatus
@@ -73,6 +81,8 @@ _HEURISTIC_NODES = 400
 # Local search: unused names tried per pass, and its share of the time limit.
 _LOCAL_SEARCH_NAMES = 15
 _LOCAL_SEARCH_SHARE = 0.1
+# The active-set node solver takes models with at most this many rows (dense KKT systems).
+_ACTIVE_SET_ROWS = 64
 # Names added to the second ring of the restricted search.
 _HEURISTIC_EXTRA = 10
 # With buy-in floors, every this many nodes of the search the node's selections rounded at
@@ -198,6 +208,7 @@ class Relaxation:
         splits: SplitCache | None = None,
         split_method: str = "scaled",
         node_seconds: float = 5.0,
+        active_set: bool = True,
     ) -> None:
         highspy = load_highspy()
         self._highspy = highspy
@@ -235,6 +246,9 @@ class Relaxation:
         self._definition_matrix = np.zeros((len(self.definitions), n))
         for row_number, (_, index, loadings, pivot) in enumerate(self.definitions.values()):
             self._definition_matrix[row_number, index] = -loadings / pivot
+        # Only the columns the definitions read (the weights): a third of the product.
+        self._definition_reads = np.flatnonzero(np.any(self._definition_matrix != 0.0, axis=0))
+        self._definition_matrix = self._definition_matrix[:, self._definition_reads]
         self.selections = _selection_structure(program, self.integers)
         if self.selections is not None and not self.selections.reducible(program):
             self.selections = None
@@ -307,6 +321,20 @@ class Relaxation:
         self.perspective.add_rows(h, len(self.kept))
         self._hessian, self._full_hessian = self._hessian_value(hessian)
         self._pass_hessian(h, self._hessian)
+        # The warm-started active set of node_qp.py solves the nodes when the only integers
+        # are selections without counting rows; HiGHS is its fallback.
+        self.nodes: SelectionNodes | None = None
+        self.last_state: NodeState | None = None
+        self.fallbacks = 0
+        # Counting rows (a cardinality cap) are the nodes' own rows there (`SelectionNodes`).
+        if active_set and self.selections is not None:
+            counted_rows = {c[0] for c in self.selections.counting}
+            self.nodes = self._selection_nodes(
+                [(r, row) for r, row in rows if r not in counted_rows],
+                position,
+                cost[self.kept],
+                column_upper[self.kept],
+            )
         self._ridged: Any = None
         self._empty: Any = None
         largest = float(np.abs(np.diagonal(self._full_hessian)).max(initial=0.0))
@@ -320,6 +348,45 @@ class Relaxation:
         self.bound = -math.inf
         self.up_increase = np.zeros(len(self.integers))
         self.highs = h
+
+    def _selection_nodes(
+        self,
+        rows: list[tuple[int, Any]],
+        position: NDArray[np.intp],
+        cost: NDArray[np.float64],
+        column_upper: NDArray[np.float64],
+    ) -> SelectionNodes | None:
+        """The node QPs over the kept columns for `node_qp.py`; None with too many rows
+        for its dense working set."""
+        assert self.selections is not None
+        if len(rows) > _ACTIVE_SET_ROWS:
+            return None
+        kept = len(self.kept)
+        matrix = np.zeros((len(rows), kept))
+        for number, (_, row) in enumerate(rows):
+            for k, c in row.coefficients.items():
+                matrix[number, position[k]] += c
+        row_lower = np.array([row.lo for _, row in rows], dtype=np.float64)
+        row_upper = np.array([row.hi for _, row in rows], dtype=np.float64)
+        qp = ActiveSetQP(self._full_hessian[:kept, :kept], cost, matrix, row_lower, row_upper)
+        terms = self.perspective
+        return SelectionNodes(
+            qp,
+            self.lower[self.kept].copy(),
+            column_upper,
+            self._weight_columns,
+            self.selections.floors,
+            terms.members,
+            terms.split,
+            self.selections.caps,
+            # A counting row that cannot bind (sum_j c_j <= hi: `--max-positions` at least
+            # the number of names) cannot be broken by any node point: left out.
+            tuple(
+                (members, counts, hi)
+                for _, members, counts, hi, _ in self._counting
+                if float(counts.sum()) > hi
+            ),
+        )
 
     def _dense_hessian(self, program: Program) -> NDArray[np.float64]:
         """Q of the minimised objective c^T x + 1/2 x^T Q x (scaled), symmetric."""
@@ -428,7 +495,7 @@ class Relaxation:
     def complete(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """`values` with every substituted definition variable filled in."""
         if self.definitions:
-            values[self._defined] = self._definition_matrix @ values
+            values[self._defined] = self._definition_matrix @ values[self._definition_reads]
         return values
 
     def solve(
@@ -437,6 +504,7 @@ class Relaxation:
         upper: NDArray[np.float64],
         seconds: float,
         bounding: bool = True,
+        start: NodeState | None = None,
     ) -> tuple[float, NDArray[np.float64]] | None:
         """Minimum (scaled) and point with the integer variables in [lower, upper];
         None when infeasible. With `bounding` False (a heuristic wanting a point, whose
@@ -446,7 +514,22 @@ class Relaxation:
         `node_iterations`, even from a cold start). After a solve `bound` is a valid lower
         bound of the node (the Lagrangian dual of HiGHS's answer, never above its objective)
         and `up_increase[j]` a valid lower bound on how much the bound rises when selection j
-        is set to 1 (reduced costs: 0 where nothing is known)."""
+        is set to 1 (reduced costs: 0 where nothing is known). `start` (a parent's
+        `last_state`, else the last solve's) warm-starts the active-set solver."""
+        if self.nodes is not None:
+            if not self._counts_fit(lower):
+                return None
+            try:
+                deadline = time.monotonic() + min(seconds, self.node_seconds)
+                found = self.nodes.solve(lower, upper, start or self.last_state, deadline)
+            except NodeQPFailure:
+                self.fallbacks += 1  # HiGHS below decides the node
+            else:
+                if found is None:  # a Farkas certificate: no point meets the rows
+                    return None
+                solution, self.bound, self.up_increase = found
+                self.last_state = solution.state
+                return solution.objective, self._values(solution.x, lower, upper)
         h = self.highs
         if self.selections is None:
             h.changeColsBounds(len(self.integers), self.integer_columns, lower, upper)
@@ -520,6 +603,16 @@ class Relaxation:
         self._dual_bound(columns, duals, objective)
         if fallback is not None:
             self.up_increase = np.zeros(len(self.integers))
+        return objective, self._values(columns, lower, upper)
+
+    def _values(
+        self,
+        columns: NDArray[np.float64],
+        lower: NDArray[np.float64],
+        upper: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """The program's variables from a node's column values: the kept columns, the
+        selections' relaxed values and the substituted definitions."""
         values = np.zeros(self.size)
         values[self.kept] = columns[: len(self.kept)]
         if self.selections is not None:
@@ -533,7 +626,7 @@ class Relaxation:
                 floored, np.minimum(weights / np.where(floored, floors, 1.0), 1.0), free
             )
             values[self.integers] = np.where(lower > 0.5, 1.0, np.where(upper < 0.5, 0.0, free))
-        return objective, self.complete(values)
+        return self.complete(values)
 
     def _linear_point(self) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
         """The node's LP optimum (simplex, Hessian removed): point and row duals; None
@@ -608,6 +701,14 @@ class Relaxation:
                     rise[members] = 0.0
             self.up_increase = rise
 
+    def _counts_fit(self, lower: NDArray[np.float64]) -> bool:
+        """Whether the selections fixed at 1 fit every counting row (sum c_j <= hi)."""
+        held = lower > 0.5
+        return all(
+            float(counts[held[members]].sum()) <= hi + 1e-9 * max(abs(hi), 1.0)
+            for _, members, counts, hi, _ in self._counting
+        )
+
     def _set_selections(self, lower: NDArray[np.float64], upper: NDArray[np.float64]) -> None:
         """Weight bounds and counting rows for selections fixed at 0, fixed at 1 or free."""
         assert self.selections is not None
@@ -663,6 +764,7 @@ class _Node:
     depth: int
     lower: NDArray[np.float64]
     upper: NDArray[np.float64]
+    start: NodeState | None = field(default=None, compare=False)  # the parent's end state
 
 
 def branch_and_bound(
@@ -770,7 +872,7 @@ def branch_and_bound(
             try:
                 if remaining() <= 0:
                     raise TimeoutError
-                solved = relaxation.solve(node.lower, node.upper, remaining())
+                solved = relaxation.solve(node.lower, node.upper, remaining(), start=node.start)
             except TimeoutError:
                 heapq.heappush(open_nodes, node)
                 stopped = True
@@ -789,6 +891,7 @@ def branch_and_bound(
                     raise InfeasibleAllocation("the allocation model is infeasible (root node)")
                 continue
             objective, point = solved
+            state = relaxation.last_state  # the children's warm start
             own_bound = relaxation.bound  # what `up_increase` adds to
             bound = max(node.bound, own_bound)
             up_increase = relaxation.up_increase
@@ -855,7 +958,8 @@ def branch_and_bound(
             for lower, child_upper in ((up_lower, upper), (node.lower, down_upper)):
                 key = (bound, -float(depth)) if best_first else (-float(depth), bound)
                 heapq.heappush(
-                    open_nodes, _Node(key, next(counter), bound, depth, lower, child_upper)
+                    open_nodes,
+                    _Node(key, next(counter), bound, depth, lower, child_upper, state),
                 )
         return open_nodes, stopped
 

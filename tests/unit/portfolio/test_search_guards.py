@@ -21,7 +21,9 @@ from tradefolio.portfolio.types import Candidate
 pytest.importorskip("highspy")
 
 
-def floored_relaxation(seed: int) -> tuple[Relaxation, int]:
+def floored_relaxation(seed: int, active_set: bool = False) -> tuple[Relaxation, int]:
+    """A small min-variance model with buy-in floors; by default its nodes go to HiGHS
+    (the guards tested here are HiGHS's; `test_node_qp.py` tests the active set)."""
     rng = np.random.default_rng(seed)
     n = 8
     symbols = [f"S{i}" for i in range(n)]
@@ -33,7 +35,7 @@ def floored_relaxation(seed: int) -> tuple[Relaxation, int]:
         Candidate(s, float(m), 10.0) for s, m in zip(symbols, rng.uniform(0, 0.2, n), strict=True)
     ]
     ctx = model.build(make_universe(candidates, 1e5))
-    return Relaxation(ctx.program, _scale(ctx.program)), n
+    return Relaxation(ctx.program, _scale(ctx.program), active_set=active_set), n
 
 
 @settings(max_examples=30, deadline=None)

@@ -1,0 +1,697 @@
+"""A warm-started primal active-set solver for the node QPs of the perspective search.
+
+With buy-in floors every node of the branch and bound is the same convex program over the
+weights w (n of them) with a few dense rows and per-weight bounds that change from node to
+node:
+
+    minimise   c^T w + 1/2 w^T H w + sum_j t_j(w_j)
+    subject to lo_r <= a_r^T w <= hi_r   (a few rows: return floor, budget, capital)
+               l_j <= w_j <= u_j
+
+where t_j is convex and piecewise quadratic with at most one kink k_j in [l_j, u_j]: slope
+lin0_j + 2 quad0_j w on [l_j, k_j] and lin1_j + 2 quad1_j w on [k_j, u_j] (the projected
+perspective d (m w on [0, m], w^2 on [m, u]) of `perspective.py`, or d w^2 once held).
+
+HiGHS's active-set QP solver starts every solve from the vertex of a phase-1 LP: on
+`pard200_a` a node takes ~460 iterations and 20-60 ms whether or not it is given the
+parent's basis (highspy 1.16's `qp_allow_hot_start` does nothing for QPs: the hot-start
+path is a stub). A child differs from its parent in one bound, so starting from the
+parent's point and working set needs a handful of iterations. This module does exactly
+that (Nocedal & Wright, ch. 16.5, with the kinks as extra "bounds"):
+
+- the state is the point, each weight's status (at a bound, at its kink, or free inside a
+  piece) and the working set of rows;
+- each iteration solves the KKT system of the free weights and working rows (a small
+  dense system), steps to the subspace minimum or the first blocking bound, kink or row;
+  at a subspace minimum the multipliers decide which constraint to release, or prove
+  optimality;
+- a start that breaks a row (the parent's point after the child's bound change) gets one
+  artificial column a in [0, 2] with the violations as coefficients and a large cost: the
+  start is feasible with a = 1, and a is driven to 0 (a positive a at the end means
+  infeasible or a too small penalty: the caller then asks HiGHS);
+- the step's Hessian has a ridge of 1e-10 of its largest diagonal: a direction of zero
+  curvature (Σ - D is singular on purpose) becomes a long step that a bound blocks.
+
+Nothing here needs to be exact for the search to be: the caller bounds the node by the
+Lagrangian of the point and duals (`tangent_bound`, valid for any of them), keeps a point
+as an incumbent only after checking it, and falls back to HiGHS whenever this solver
+raises `NodeQPFailure` (iteration limit, a singular system, an artificial left positive).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+# Weight statuses.
+AT_LOWER, AT_UPPER, AT_KINK, FREE_LOW, FREE_HIGH = 0, 1, 2, 3, 4
+# A row's side in the working set.
+_LOW_SIDE, _HIGH_SIDE = 1, -1
+_RIDGE = 1e-10
+_PENALTY = 1e7
+
+
+@dataclass(frozen=True, slots=True)
+class RowSet:
+    """Rows  lower <= matrix w <= upper."""
+
+    matrix: NDArray[np.float64]
+    lower: NDArray[np.float64]
+    upper: NDArray[np.float64]
+
+
+class NodeQPFailure(Exception):
+    """The active-set solver gave up on a node; the caller solves it another way."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pieces:
+    """The bounds and separable pieces of every weight at one node (see the module)."""
+
+    lower: NDArray[np.float64]
+    upper: NDArray[np.float64]
+    kink: NDArray[np.float64]  # = upper where there is no second piece
+    lin0: NDArray[np.float64]
+    quad0: NDArray[np.float64]
+    lin1: NDArray[np.float64]
+    quad1: NDArray[np.float64]
+
+    def separable(self, x: NDArray[np.float64]) -> float:
+        """sum_j t_j(x_j), continuous at the kinks."""
+        low = np.minimum(x, self.kink)
+        high = np.maximum(x - self.kink, 0.0)
+        first = self.lin0 * low + self.quad0 * low * low
+        # On the second piece t(x) = t(k) + integral of lin1 + 2 quad1 s from k to x.
+        second = self.lin1 * high + self.quad1 * (x * x - self.kink * self.kink) * (high > 0)
+        return float(np.sum(first + second))
+
+    def slopes(self, x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Left and right derivatives of t_j at x_j (equal away from the kink)."""
+        low = self.lin0 + 2.0 * self.quad0 * x
+        high = self.lin1 + 2.0 * self.quad1 * x
+        left = np.where(x <= self.kink, low, high)
+        right = np.where(x < self.kink, low, high)
+        return left, right
+
+
+@dataclass(frozen=True, slots=True)
+class NodeState:
+    """Where a solve ended: the start of its children's solves."""
+
+    x: NDArray[np.float64]
+    status: NDArray[np.int8]
+    working: tuple[tuple[int, int], ...]  # (row, side)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSolution:
+    """A solved node: point, row duals (y >= 0 on a lower side, <= 0 on an upper side),
+    objective, the state for warm starts and the iterations taken."""
+
+    x: NDArray[np.float64]
+    duals: NDArray[np.float64]
+    objective: float
+    state: NodeState
+    iterations: int
+    infeasible: bool = False  # the artificial stayed positive: `duals` are a phase-1 ray
+
+
+def merged_rows(
+    rows: NDArray[np.float64], lower: NDArray[np.float64], upper: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """The rows with parallel ones merged into one ranged row (a >= 1 and a <= 1 of the
+    same budget become 1 <= a <= 1): two parallel rows in a working set would make its
+    KKT system singular. Each row is scaled to a largest coefficient of 1; empty rows
+    are dropped."""
+    merged: list[tuple[NDArray[np.float64], float, float]] = []
+    for row, lo, hi in zip(rows, lower, upper, strict=True):
+        largest = float(np.abs(row).max(initial=0.0))
+        if largest == 0.0:
+            continue
+        unit, lo, hi = row / largest, lo / largest, hi / largest
+        for k, (other, other_lo, other_hi) in enumerate(merged):
+            if np.array_equal(unit, other):
+                merged[k] = (other, max(other_lo, lo), min(other_hi, hi))
+                break
+            if np.array_equal(unit, -other):
+                merged[k] = (other, max(other_lo, -hi), min(other_hi, -lo))
+                break
+        else:
+            merged.append((unit, lo, hi))
+    if not merged:
+        return np.zeros((0, rows.shape[1])), np.zeros(0), np.zeros(0)
+    return (
+        np.array([m[0] for m in merged]),
+        np.array([m[1] for m in merged]),
+        np.array([m[2] for m in merged]),
+    )
+
+
+class ActiveSetQP:
+    """The node QP of the module over fixed H, c and rows; `solve` takes the pieces."""
+
+    def __init__(
+        self,
+        hessian: NDArray[np.float64],
+        cost: NDArray[np.float64],
+        rows: NDArray[np.float64],
+        row_lower: NDArray[np.float64],
+        row_upper: NDArray[np.float64],
+        iteration_limit: int | None = None,
+    ) -> None:
+        self.hessian = np.ascontiguousarray(hessian, dtype=np.float64)
+        self.cost = np.asarray(cost, dtype=np.float64)
+        merged = merged_rows(
+            np.ascontiguousarray(rows, dtype=np.float64).reshape(-1, len(cost)),
+            np.asarray(row_lower, dtype=np.float64),
+            np.asarray(row_upper, dtype=np.float64),
+        )
+        self.base = RowSet(*merged)
+        self.size = len(cost)
+        largest = float(np.abs(np.diagonal(self.hessian)).max(initial=0.0))
+        self.ridge = _RIDGE * max(largest, 1.0)
+        self.iteration_limit = iteration_limit or 20 * (self.size + len(merged[1])) + 100
+        self._extended: NDArray[np.float64] | None = None
+        self._cost_scale = (
+            1.0
+            + float(np.abs(self.cost).max(initial=0.0))
+            + float(np.abs(self.hessian).max(initial=0.0))
+        )
+        self._extended_cost = np.append(self.cost, 0.0)
+        self._use(self.base)
+
+    def with_rows(
+        self,
+        matrix: NDArray[np.float64],
+        lower: NDArray[np.float64],
+        upper: NDArray[np.float64],
+    ) -> RowSet:
+        """The base rows followed by a node's own rows (their order fixed across nodes, so
+        a parent's working set still names the same rows)."""
+        return RowSet(
+            np.vstack([self.base.matrix, matrix]),
+            np.concatenate([self.base.lower, lower]),
+            np.concatenate([self.base.upper, upper]),
+        )
+
+    def _use(self, rows: RowSet) -> None:
+        """Make `rows` the rows of the solve that starts (every solve sets them)."""
+        self.rows, self.row_lower, self.row_upper = rows.matrix, rows.lower, rows.upper
+        norms = np.abs(rows.matrix).sum(axis=1)
+        self._row_tolerance = 1e-11 * np.maximum(norms, 1.0)
+        self._lower_list = rows.lower.tolist()
+        self._upper_list = rows.upper.tolist()
+
+    def objective(self, x: NDArray[np.float64], pieces: Pieces) -> float:
+        """c^T x + 1/2 x^T H x + sum_j t_j(x_j)."""
+        return float(self.cost @ x + 0.5 * x @ self.hessian @ x) + pieces.separable(x)
+
+    def solve(
+        self,
+        pieces: Pieces,
+        start: NodeState | None = None,
+        node_rows: RowSet | None = None,
+        deadline: float = math.inf,
+    ) -> NodeSolution:
+        """The node's optimum from `start` (a parent's state) or from the lower bounds;
+        `node_rows` (from `with_rows`) replaces the base rows for this solve. Past
+        `deadline` (time.monotonic) it gives up (`NodeQPFailure`)."""
+        self._use(self.base if node_rows is None else node_rows)
+        n = self.size
+        lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
+        if np.any(lower > upper):
+            raise NodeQPFailure("empty box")
+        x = np.clip(start.x if start is not None else lower, lower, upper)
+        status = self._statuses(x, pieces, None if start is None else start.status)
+        x = np.where(status == AT_LOWER, lower, x)
+        x = np.where(status == AT_UPPER, upper, x)
+        x = np.where(status == AT_KINK, kink, x)
+        activity = self.rows @ x
+        count = len(self.row_lower)
+        low_gap = self.row_lower - activity
+        high_gap = activity - self.row_upper
+        tolerance = self._row_tolerance
+        violation = np.where(
+            low_gap > tolerance, low_gap, np.where(high_gap > tolerance, -high_gap, 0.0)
+        )
+        artificial = bool(np.any(violation != 0.0))
+        # The artificial column (index n) makes the start feasible: a_r x + v_r a = side.
+        rows = self.rows
+        cost_scale = self._cost_scale
+        if artificial:
+            rows = np.column_stack([self.rows, violation])
+            x = np.append(x, 1.0)
+            status = np.append(status, FREE_LOW).astype(np.int8)
+            pieces = Pieces(
+                np.append(lower, 0.0),
+                np.append(upper, 2.0),
+                np.append(kink, 2.0),
+                np.append(pieces.lin0, _PENALTY * cost_scale),
+                np.append(pieces.quad0, 0.0),
+                np.append(pieces.lin1, 0.0),
+                np.append(pieces.quad1, 0.0),
+            )
+            lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
+        size = len(x)
+        working: list[tuple[int, int]] = []
+        tight = [r for r in range(count) if violation[r] != 0.0]
+        if start is not None:
+            tight += [r for r, _ in start.working if r not in tight]
+        tight += [r for r in range(count) if self.row_lower[r] == self.row_upper[r]]
+        activity = rows @ x
+        for r in dict.fromkeys(tight):
+            if violation[r] > 0 or abs(activity[r] - self.row_lower[r]) <= tolerance[r]:
+                side = _LOW_SIDE
+            elif violation[r] < 0 or abs(activity[r] - self.row_upper[r]) <= tolerance[r]:
+                side = _HIGH_SIDE
+            else:
+                continue
+            working.append((r, side))
+        working = self._independent(working, rows, status)
+        dual_tolerance = 1e-9 * cost_scale
+        hess = self._hessian_of(size)
+        cost = self.cost if size == n else self._extended_cost
+        curvature0, curvature1 = 2.0 * pieces.quad0, 2.0 * pieces.quad1
+        iterations = 0
+        while True:
+            iterations += 1
+            if iterations > self.iteration_limit:
+                raise NodeQPFailure("iteration limit")
+            if iterations % 50 == 0 and time.monotonic() > deadline:
+                raise NodeQPFailure("time limit of the node")
+            free = np.flatnonzero(status >= FREE_LOW)
+            high = status[free] == FREE_HIGH
+            smooth = cost + hess @ x
+            at = x[free]
+            slope = np.where(
+                high,
+                pieces.lin1[free] + curvature1[free] * at,
+                pieces.lin0[free] + curvature0[free] * at,
+            )
+            indices = np.array([r for r, _ in working], dtype=np.intp)
+            curvature = np.where(high, curvature1[free], curvature0[free])
+            gradient = smooth[free] + slope
+            step, multipliers = self._kkt(hess, free, curvature, indices, rows, gradient)
+            if float(np.abs(step).max(initial=0.0)) > 1e-11 * (1.0 + float(np.abs(x).max())):
+                alpha, blocking = self._ratio(x, step, free, high, pieces, rows, working)
+                x[free] += alpha * step
+                if blocking is not None:
+                    kind, index, where = blocking
+                    if kind == "variable":
+                        status[index] = where
+                        x[index] = (lower, upper, kink)[where][index]
+                    else:
+                        working.append((index, where))
+                    continue
+                # A full step: the minimum on the working set, where the multipliers hold.
+                smooth = cost + hess @ x
+            release = self._most_violated(
+                smooth, multipliers, working, indices, rows, x, pieces, status, dual_tolerance
+            )
+            if release is None:
+                break
+            kind, index, where = release
+            if kind == "row":
+                working = [w for w in working if w[0] != index]
+            else:
+                status[index] = where
+        duals = np.zeros(count)
+        for (r, _), value in zip(working, multipliers, strict=True):
+            duals[r] = value
+        if artificial:
+            if x[n] > 1e-12:
+                return NodeSolution(x[:n], duals, np.inf, NodeState(x[:n], status[:n], ()), 0, True)
+            x = x[:n]
+            status = status[:n]
+            pieces = Pieces(
+                pieces.lower[:n],
+                pieces.upper[:n],
+                pieces.kink[:n],
+                pieces.lin0[:n],
+                pieces.quad0[:n],
+                pieces.lin1[:n],
+                pieces.quad1[:n],
+            )
+        activity = self.rows @ x
+        if np.any(activity < self.row_lower - self._row_tolerance) or np.any(
+            activity > self.row_upper + self._row_tolerance
+        ):
+            raise NodeQPFailure("the point breaks a row")
+        state = NodeState(x.copy(), status.copy(), tuple(working))
+        return NodeSolution(x, duals, self.objective(x, pieces), state, iterations)
+
+    # -- pieces of an iteration --------------------------------------------------------
+
+    @staticmethod
+    def _statuses(
+        x: NDArray[np.float64], pieces: Pieces, previous: NDArray[np.int8] | None
+    ) -> NDArray[np.int8]:
+        """Statuses for `x` (already in the box): at a bound or kink it sits on, else
+        free in its piece."""
+        lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
+        status = np.where(x < kink, FREE_LOW, FREE_HIGH).astype(np.int8)
+        status[(kink > lower) & (kink < upper) & (x == kink)] = AT_KINK
+        status[x <= lower] = AT_LOWER
+        status[(x >= upper) & (upper > lower)] = AT_UPPER
+        return status
+
+    def _hessian_of(self, size: int) -> NDArray[np.float64]:
+        """H, with a zero row and column for the artificial when there is one."""
+        if size == self.size:
+            return self.hessian
+        if self._extended is None:
+            extended = np.zeros((size, size))
+            extended[: self.size, : self.size] = self.hessian
+            self._extended = extended
+        return self._extended
+
+    def _kkt(
+        self,
+        hess: NDArray[np.float64],
+        free: NDArray[np.intp],
+        curvature: NDArray[np.float64],
+        indices: NDArray[np.intp],
+        rows: NDArray[np.float64],
+        gradient: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The step on the free weights to the minimum of the model on the working rows
+        `indices` (gradient and piece curvature of the free weights given), and the
+        working rows' multipliers λ there (gradient = A_WF^T λ at that minimum)."""
+        count, k = len(free), len(indices)
+        constraints = rows.take(indices, axis=0).take(free, axis=1)
+        if count <= k:  # no freedom left: λ from the free weights' stationarity alone
+            if k == 0:
+                return np.zeros(count), np.zeros(0)
+            if count == k:
+                try:
+                    square = np.linalg.solve(constraints.T, gradient)
+                    return np.zeros(count), np.asarray(square, dtype=np.float64)
+                except np.linalg.LinAlgError:
+                    pass
+            fitted = np.linalg.lstsq(constraints.T, gradient, rcond=None)[0]
+            return np.zeros(count), np.asarray(fitted, dtype=np.float64)
+        system = np.zeros((count + k, count + k))
+        block = hess.take(free, axis=0).take(free, axis=1)
+        block[np.diag_indices(count)] += curvature + self.ridge
+        system[:count, :count] = block
+        system[:count, count:] = constraints.T
+        system[count:, :count] = constraints
+        right = np.zeros(count + k)
+        right[:count] = -gradient
+        try:
+            solution = np.asarray(np.linalg.solve(system, right), dtype=np.float64)
+        except np.linalg.LinAlgError as exc:
+            raise NodeQPFailure("singular KKT system") from exc
+        if not np.all(np.isfinite(solution)):
+            raise NodeQPFailure("non-finite KKT solution")
+        return solution[:count], -solution[count:]
+
+    def _ratio(
+        self,
+        x: NDArray[np.float64],
+        step: NDArray[np.float64],
+        free: NDArray[np.intp],
+        high: NDArray[np.bool_],
+        pieces: Pieces,
+        rows: NDArray[np.float64],
+        working: list[tuple[int, int]],
+    ) -> tuple[float, tuple[str, int, int] | None]:
+        """The longest step <= 1 along `step` that keeps every free weight in its piece and
+        every row outside the working set feasible; what blocks it (None: nothing)."""
+        alpha = 1.0
+        blocking: tuple[str, int, int] | None = None
+        values = x[free]
+        kink = pieces.kink[free]
+        rising, falling = step > 0, step < 0
+        if rising.any():
+            end = np.where(high, pieces.upper[free], kink)[rising]
+            ratios = (end - values[rising]) / step[rising]
+            i = int(np.argmin(ratios))
+            if ratios[i] < alpha:
+                alpha = max(float(ratios[i]), 0.0)
+                j = int(free[rising][i])
+                inside = not high[rising][i] and pieces.kink[j] < pieces.upper[j]
+                blocking = ("variable", j, AT_KINK if inside else AT_UPPER)
+        if falling.any():
+            begin = np.where(high, kink, pieces.lower[free])[falling]
+            ratios = (begin - values[falling]) / step[falling]
+            i = int(np.argmin(ratios))
+            if ratios[i] < alpha:
+                alpha = max(float(ratios[i]), 0.0)
+                j = int(free[falling][i])
+                blocking = ("variable", j, AT_KINK if high[falling][i] else AT_LOWER)
+        direction = (rows.take(free, axis=1) @ step).tolist()
+        activity = (rows @ x).tolist()
+        in_working = {r for r, _ in working}
+        # A few rows: plain floats beat numpy's per-call overhead here.
+        for r, (move, level) in enumerate(zip(direction, activity, strict=True)):
+            if r in in_working:
+                continue
+            if move < -1e-14:
+                bound = self._lower_list[r]
+                side = _LOW_SIDE
+            elif move > 1e-14:
+                bound = self._upper_list[r]
+                side = _HIGH_SIDE
+            else:
+                continue
+            if math.isfinite(bound):
+                ratio = max((bound - level) / move, 0.0)
+                if ratio < alpha:
+                    alpha, blocking = ratio, ("row", r, side)
+        return alpha, blocking
+
+    def _most_violated(
+        self,
+        smooth: NDArray[np.float64],
+        multipliers: NDArray[np.float64],
+        working: list[tuple[int, int]],
+        indices: NDArray[np.intp],
+        rows: NDArray[np.float64],
+        x: NDArray[np.float64],
+        pieces: Pieces,
+        status: NDArray[np.int8],
+        tolerance: float,
+    ) -> tuple[str, int, int] | None:
+        """The working row or fixed weight whose multiplier has the wrong sign by the most
+        (and what it becomes), or None at an optimum. `smooth` is c + H x."""
+        worst, found = tolerance, None
+        for (r, side), value in zip(working, multipliers, strict=True):
+            if self.row_lower[r] == self.row_upper[r]:
+                continue
+            wrong = -value if side == _LOW_SIDE else value
+            if wrong > worst:
+                worst, found = float(wrong), ("row", r, 0)
+        reduced = smooth - rows[indices].T @ multipliers if len(indices) else smooth
+        left, right = pieces.slopes(x)
+        movable = pieces.lower < pieces.upper
+        up = np.where(
+            movable & ((status == AT_LOWER) | (status == AT_KINK)), -(reduced + right), -np.inf
+        )
+        down = np.where((status == AT_UPPER) | (status == AT_KINK), reduced + left, -np.inf)
+        j = int(np.argmax(up))
+        if up[j] > worst:
+            worst = float(up[j])
+            low_piece = status[j] == AT_LOWER and pieces.kink[j] > pieces.lower[j]
+            found = ("variable", j, FREE_LOW if low_piece else FREE_HIGH)
+        j = int(np.argmax(down))
+        if down[j] > worst:
+            high_piece = status[j] == AT_UPPER and pieces.kink[j] < pieces.upper[j]
+            found = ("variable", j, FREE_HIGH if high_piece else FREE_LOW)
+        return found
+
+    def _independent(
+        self, working: list[tuple[int, int]], rows: NDArray[np.float64], status: NDArray[np.int8]
+    ) -> list[tuple[int, int]]:
+        """The rows of `working` kept greedily while linearly independent on the free
+        weights (a dependent row is implied by the others there)."""
+        free = np.flatnonzero(status >= FREE_LOW)
+        kept: list[tuple[int, int]] = []
+        basis: list[NDArray[np.float64]] = []
+        for r, side in working:
+            row = rows[r].take(free)
+            norm = float(np.linalg.norm(row))
+            residual = row
+            for q in basis:
+                residual = residual - (q @ residual) * q
+            left = float(np.linalg.norm(residual))
+            if norm > 0.0 and left > 1e-9 * norm:
+                basis.append(residual / left)
+                kept.append((r, side))
+        # A row left out (even an equality) blocks the first step that would break it.
+        return kept
+
+
+def tangent_bound(
+    qp: ActiveSetQP,
+    pieces: Pieces,
+    x: NDArray[np.float64],
+    duals: NDArray[np.float64],
+    rows: RowSet | None = None,
+) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+    """A lower bound of the node for any point `x` and row duals `duals`, with the
+    subgradient it used and the point clipped to the box.
+
+    L(w, y) = f(w) - y^T (A w - s) (s: the row bound on the side of y's sign) is convex in
+    w, so on the box it is at least L(x, y) + sum_j min(g_j (l_j - x_j), g_j (u_j - x_j))
+    for any subgradient g of L at x; at a kink g_j is chosen nearest 0. Weak duality makes
+    that a bound of the node whatever the accuracy of x and y.
+    """
+    rows = qp.base if rows is None else rows
+    x = np.clip(x, pieces.lower, pieces.upper)
+    side = np.where(duals > 0, rows.lower, rows.upper)
+    finite = np.isfinite(side)
+    y = np.where(finite, duals, 0.0)
+    side = np.where(finite, side, 0.0)
+    curvature = qp.hessian @ x
+    smooth = qp.cost + curvature - rows.matrix.T @ y
+    left, right = pieces.slopes(x)
+    subgradient = np.clip(0.0, smooth + left, smooth + right)
+    lagrangian = float(qp.cost @ x + 0.5 * x @ curvature) + pieces.separable(x)
+    lagrangian -= float(y @ (rows.matrix @ x - side))
+    steps = np.minimum(subgradient * (pieces.lower - x), subgradient * (pieces.upper - x))
+    return lagrangian + float(steps.sum()), subgradient, x
+
+
+def proves_infeasible(
+    qp: ActiveSetQP, pieces: Pieces, duals: NDArray[np.float64], rows: RowSet | None = None
+) -> bool:
+    """Whether `duals` are a Farkas certificate that no point of the box meets the rows:
+    with y >= 0 on lower sides and <= 0 on upper sides, every feasible w has
+    y^T (A w - s) >= 0, so  max over the box of y^T A w < y^T s  proves there is none."""
+    rows = qp.base if rows is None else rows
+    side = np.where(duals > 0, rows.lower, rows.upper)
+    usable = np.isfinite(side) & (duals != 0.0)
+    if not usable.any():
+        return False
+    y = np.where(usable, duals, 0.0)
+    side = np.where(usable, side, 0.0)
+    pulled = rows.matrix.T @ y
+    reach = float(np.maximum(pulled * pieces.lower, pulled * pieces.upper).sum())
+    scale = float(np.abs(y).sum()) * (1.0 + float(np.abs(side).max(initial=0.0)))
+    return reach < float(y @ side) - 1e-9 * scale
+
+
+class SelectionNodes:
+    """The node QPs of a search whose integers are names' selections (`_Selections` of
+    branch_and_bound.py) as `ActiveSetQP` problems over the relaxation's kept columns.
+
+    A selection j (weight column c_j, floor m_j, cap u_j) is, at a node: 0 (w in [0, 0]),
+    1 (w in [max(l_j, m_j), u_j], term d_j w^2 for a perspective member) or free
+    (w in [l_j, u_j], term d_j phi_j(w): slope d_j m_j up to the kink m_j, then d_j w^2).
+    Other kept columns keep their box and no term. A counting row  sum_j c_j z_j <= hi
+    (a cardinality cap) becomes, at a node,  sum_free (c_j / u_j) w_j <= hi - sum_held c_j
+    (a free z_j is best at w_j / u_j), the node's own row after the base rows.
+    """
+
+    def __init__(
+        self,
+        qp: ActiveSetQP,
+        column_lower: NDArray[np.float64],
+        column_upper: NDArray[np.float64],
+        weight_columns: NDArray[np.int32],
+        floors: NDArray[np.float64],
+        member_selections: NDArray[np.intp],
+        member_split: NDArray[np.float64],
+        caps: NDArray[np.float64] | None = None,
+        counting: tuple[tuple[NDArray[np.intp], NDArray[np.float64], float], ...] = (),
+    ) -> None:
+        self.qp = qp
+        self.caps = np.ones(len(floors)) if caps is None else caps
+        self.counting = counting  # (selections j, c_j, hi) per counting row
+        self.column_lower = column_lower
+        self.column_upper = column_upper
+        self.weight_columns = weight_columns.astype(np.intp)
+        self.floors = floors
+        self.members = member_selections
+        self.member_columns = self.weight_columns[member_selections]
+        self.split = member_split
+
+    def pieces(self, lower: NDArray[np.float64], upper: NDArray[np.float64]) -> Pieces:
+        """The node's pieces for selection bounds `lower`, `upper` (0/1 values)."""
+        zero, one = upper < 0.5, lower > 0.5
+        columns = self.weight_columns
+        column_lower = self.column_lower.copy()
+        column_upper = self.column_upper.copy()
+        weight_lower = self.column_lower[columns]
+        column_lower[columns] = np.where(
+            zero, 0.0, np.where(one, np.maximum(weight_lower, self.floors), weight_lower)
+        )
+        column_upper[columns] = np.where(zero, 0.0, self.column_upper[columns])
+        kink = column_upper.copy()
+        size = len(kink)
+        lin0, quad0, lin1, quad1 = (np.zeros(size) for _ in range(4))
+        m = self.member_columns
+        held, free = one[self.members], ~zero[self.members] & ~one[self.members]
+        floors = self.floors[self.members]
+        kink[m] = np.where(free, np.clip(floors, column_lower[m], column_upper[m]), column_upper[m])
+        lin0[m] = np.where(free, self.split * floors, 0.0)
+        quad0[m] = np.where(held, self.split, 0.0)
+        quad1[m] = self.split
+        return Pieces(column_lower, column_upper, kink, lin0, quad0, lin1, quad1)
+
+    def solve(
+        self,
+        lower: NDArray[np.float64],
+        upper: NDArray[np.float64],
+        start: NodeState | None,
+        deadline: float = math.inf,
+    ) -> tuple[NodeSolution, float, NDArray[np.float64]] | None:
+        """(solution, a valid lower bound of the node, a valid lower bound on the bound's
+        rise when each free selection is set to 1), or None when the node is proven
+        infeasible. Raises `NodeQPFailure` when neither is established."""
+        pieces = self.pieces(lower, upper)
+        rows = self.node_rows(lower)
+        solution = self.qp.solve(pieces, start, rows, deadline)
+        if solution.infeasible:
+            if proves_infeasible(self.qp, pieces, solution.duals, rows):
+                return None
+            raise NodeQPFailure("no feasible point found and no certificate of infeasibility")
+        bound, subgradient, x = tangent_bound(self.qp, pieces, solution.x, solution.duals, rows)
+        # Setting a free selection to 1 raises its weight's lower bound to the floor and
+        # leaves the objective unchanged there (phi_j(w) = w^2 from the floor on), so the
+        # same tangent bounds the child on the smaller box.
+        columns = self.weight_columns
+        g, at = subgradient[columns], x[columns]
+        held_lower = np.maximum(pieces.lower[columns], self.floors)
+        before = np.minimum(g * (pieces.lower[columns] - at), g * (pieces.upper[columns] - at))
+        after = np.minimum(g * (held_lower - at), g * (pieces.upper[columns] - at))
+        free = (lower < 0.5) & (upper > 0.5)
+        rise = np.where(free, np.maximum(after - before, 0.0), 0.0)
+        # Setting j to 1 also rewrites the counting rows it is in: the estimate holds only
+        # where those rows' duals are 0.
+        first = len(self.qp.base.lower)
+        for t, (members, _, _) in enumerate(self.counting):
+            if solution.duals[first + t] != 0.0:
+                rise[members] = 0.0
+        return solution, min(bound, solution.objective), rise
+
+    def node_rows(self, lower: NDArray[np.float64]) -> RowSet | None:
+        """The base rows and the node's counting rows (None: no counting rows)."""
+        if not self.counting:
+            return None
+        held = lower > 0.5
+        matrix = np.zeros((len(self.counting), self.qp.size))
+        upper = np.zeros(len(self.counting))
+        for t, (members, counts, hi) in enumerate(self.counting):
+            columns = self.weight_columns[members]
+            matrix[t, columns] = np.where(held[members], 0.0, counts / self.caps[members])
+            upper[t] = hi - float(counts[held[members]].sum())
+        return self.qp.with_rows(matrix, np.full(len(upper), -np.inf), upper)
+
+
+__all__ = [
+    "ActiveSetQP",
+    "NodeQPFailure",
+    "NodeSolution",
+    "NodeState",
+    "Pieces",
+    "RowSet",
+    "SelectionNodes",
+    "proves_infeasible",
+    "tangent_bound",
+]
