@@ -258,14 +258,19 @@ class LiveTrader:
     def reconcile(
         self, *, adopt: bool = False, cash_tolerance: Decimal = Decimal(0)
     ) -> ReconciliationReport:
-        """Startup reconciliation (see `tradefolio.live.reconcile`)."""
-        return reconcile(
+        """Startup reconciliation (see `tradefolio.live.reconcile`). Fills it records (an
+        entry that filled while the trader was down) are protected like any other: the
+        entries to protect are worked out again from the reconciled journal."""
+        report = reconcile(
             self.journal,
             self.broker,
             resume_bar=self.journal.open_plan_bar(),
             adopt=adopt,
             cash_tolerance=cash_tolerance,
         )
+        if self.exits.any:
+            self._to_protect, self._resized = self._entries_to_protect()
+        return report
 
     def run(
         self,

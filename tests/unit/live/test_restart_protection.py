@@ -1,0 +1,56 @@
+"""An entry that filled at the venue while the trader was down is protected after restart.
+
+The oracle is the fake Alpaca's order book: after the restart reconciles the fill, the
+position must carry its stop and take-profit at the venue, for the shares held.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("alpaca")
+
+from support.fake_alpaca import FakeAlpaca
+from tradefolio.execution.orders import ProtectiveExits
+from unit.live.live_helpers import fake_session, flat_bars
+
+EXITS = ProtectiveExits(stop_loss=0.05, take_profit=0.10)
+
+
+class Crash(Exception):
+    """The kill -9 stand-in: raised at a durable point."""
+
+
+def test_an_entry_filled_while_down_gets_its_exits_at_the_venue(tmp_path: Path) -> None:
+    with FakeAlpaca(cash=Decimal(10_000), prices={"AAA": Decimal(100)}) as fake:
+        path = tmp_path / "journal.db"
+        bars = flat_bars(3, {"AAA": Decimal(100)})
+        fired: list[str] = []
+
+        def crash_after_submit(name: str) -> None:
+            if name == "after_submit" and not fired:
+                fired.append(name)
+                raise Crash(name)
+
+        journal, trader = fake_session(fake, path, exits=EXITS, checkpoint=crash_after_submit)
+        with pytest.raises(Crash):
+            trader.process_bar(bars[0])
+        fake.mark(bars[0].day, {"AAA": Decimal(100)})  # the buy fills while the trader is down
+        held = fake.positions["AAA"][0]
+        assert held > 0
+        journal.close()
+
+        journal, trader = fake_session(fake, path, exits=EXITS)
+        trader.reconcile()
+        trader.process_bar(bars[0])
+        trader.process_bar(bars[1])
+
+        open_sells = [o for o in fake.orders.values() if o.open and o.side == "sell"]
+        stops = [o for o in open_sells if o.stop_price is not None]
+        takes = [o for o in open_sells if o.limit_price is not None]
+        assert [Decimal(o.qty) for o in stops] == [held]
+        assert [Decimal(o.qty) for o in takes] == [held]
+        journal.close()
