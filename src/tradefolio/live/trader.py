@@ -955,12 +955,21 @@ class LiveTrader:
             latest = [o for o in next(reversed(generations.values())) if o.status not in (
                 OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.DENIED
             )]  # fmt: skip
-            if any(o.quantity - o.filled_quantity == quantity for o in latest):
-                return []
+        else:
+            latest = []
         number = len(generations) + 1
         base = cid if number == 1 else f"{cid}-r{number}"
         fill_price = entry.fill_notional / entry.filled_quantity
         parent = Order(base, entry.symbol, "buy", max(1, int(entry.quantity)))
+        # Covered only when every exit the session places is open for exactly the units
+        # held: a partly filled take-profit whose stop was cancelled is not protection.
+        covered = {o.role for o in latest if o.quantity - o.filled_quantity == quantity}
+        needed = {
+            child.client_order_id.rsplit("-", 1)[-1]
+            for child in self.exits.orders_for(parent, quantity, fill_price)
+        }
+        if latest and needed <= covered:
+            return []
         planned: list[PlannedOrder] = []
         for child in self.exits.orders_for(parent, quantity, fill_price):
             request = OrderRequest.from_order(child)
