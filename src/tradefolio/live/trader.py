@@ -380,16 +380,14 @@ class LiveTrader:
     ) -> None:
         """Bring the journal's open orders (but `exclude_bar`'s) up to the broker: lookups
         first, then everything they found recorded in one journal transaction.
-        `resting_only`: only the acknowledged orders that rest (not market orders), what a
-        bar's range can have filled."""
+        `resting_only`: only the acknowledged orders, what a bar's range can have filled
+        (resting ones, and market ones at a venue that fills them in its bar match)."""
         reports: list[BrokerOrder] = []
         never_sent: list[str] = []
         for order in self.journal.live_orders():
             if order.bar == exclude_bar:
                 continue
-            if resting_only and (
-                order.type is OrderType.MARKET or order.status in UNRESOLVED_STATUSES
-            ):
+            if resting_only and order.status in UNRESOLVED_STATUSES:
                 continue
             try:
                 remote = self.broker.get_order(order.client_order_id)
