@@ -193,6 +193,7 @@ class LiveTrader:
         sleep: Callable[[float], None] = time.sleep,
         notify: Callable[[str], None] | None = None,
         sell_proceeds_fund_buys: bool | None = None,
+        cancel_wait: float = 5.0,
     ) -> None:
         run_id = journal.run_id
         if run_id is None:
@@ -213,6 +214,10 @@ class LiveTrader:
             raise InvalidParameter(f"submit_attempts must be >= 1, got {submit_attempts}")
         self.submit_attempts = submit_attempts
         self.retry_wait = retry_wait
+        if cancel_wait < 0:
+            raise InvalidParameter(f"cancel_wait must be >= 0 seconds, got {cancel_wait}")
+        #: How long a cancel may take at the broker before the trader moves on (seconds).
+        self.cancel_wait = cancel_wait
         self._sleep = sleep
         #: Told (one line) about every order the broker refused, whose outcome stayed
         #: unknown, or that the trading state stopped at send time.
@@ -781,8 +786,10 @@ class LiveTrader:
         )
 
     def _cancel_and_record(self, orders: Sequence[JournalOrder], why: str) -> None:
-        """Request cancellation of `orders` and record what the broker then reports."""
-        reports: list[BrokerOrder] = []
+        """Request cancellation of `orders`, wait (bounded, `_settle_cancels`) for the
+        broker to carry the cancels out, and record what it then reports (fills included:
+        an order may fill while its cancel is pending)."""
+        reports: dict[str, BrokerOrder] = {}
         for order in orders:
             try:
                 self.broker.cancel(order.client_order_id)
@@ -791,11 +798,45 @@ class LiveTrader:
                 self._notify(f"cancel of {order.client_order_id} for {why} failed: {exc}")
                 continue
             if report is not None:
-                reports.append(report)
+                reports[order.client_order_id] = report
+        if reports:
+            self._checkpoint("after_cancel_request")
+        self._settle_cancels(reports, why)
         if reports:
             with self.journal.transaction():
-                for report in reports:
+                for report in reports.values():
                     self._apply(report)
+
+    def _settle_cancels(self, reports: dict[str, BrokerOrder], why: str) -> None:
+        """Poll every order of `reports` whose cancel is not final yet (a remote venue
+        cancels asynchronously: Alpaca's ``pending_cancel``, still open and still holding
+        its shares) until it is, for at most `cancel_wait` seconds in all (waits of 0.05 s
+        doubling to 1 s), updating `reports` in place. What replaces a cancelled exit is
+        sent only once the cancel is final (the venue refuses a sell over shares a pending
+        one holds), so this bounds the time a resized position's new shares ride without
+        exits, instead of deferring them to the next bar. A cancel still pending at the
+        bound is told to the operator and settled on the next call."""
+        waited, pause = 0.0, 0.05
+        while True:
+            pending = [c for c, r in reports.items() if r.status not in TERMINAL_STATUSES]
+            if not pending or waited >= self.cancel_wait:
+                break
+            pause = min(pause, self.cancel_wait - waited)
+            self._sleep(pause)
+            waited += pause
+            pause = min(pause * 2, 1.0)
+            for cid in pending:
+                try:
+                    report = self.broker.get_order(cid)
+                except BrokerError:
+                    continue  # asked again on the next poll
+                if report is not None:
+                    reports[cid] = report
+        if pending:
+            self._notify(
+                f"cancel for {why} not carried out by the broker after {waited:.1f} s: "
+                f"{', '.join(pending)} (still open; settled on the next step)"
+            )
 
     def _reserved_cash(self, live: Sequence[JournalOrder]) -> Decimal:
         """What the open buys may still spend: their unfilled units at their limit (or

@@ -42,11 +42,15 @@ def fake() -> Iterator[FakeAlpaca]:
         yield server
 
 
-def _open_sell_cover(fake: FakeAlpaca) -> Decimal:
-    """Shares the venue's open sells hold (an OCO group holds its quantity once)."""
+def _open_sell_cover(fake: FakeAlpaca, *, protecting: bool = False) -> Decimal:
+    """Shares the venue's open sells hold (an OCO group holds its quantity once; pending
+    cancels included: the venue checks a new sell against them). `protecting`: only the
+    sells not being cancelled (one being cancelled protects nothing: the venue drops it as
+    soon as it carries the cancel out)."""
     return sum(
         (o.qty - o.filled_qty for o in fake.orders.values()
-         if o.open and o.side == "sell" and o.parent is None),
+         if (o.protecting if protecting else o.open) and o.side == "sell"
+         and o.parent is None),
         Decimal(0),
     )  # fmt: skip
 
@@ -109,10 +113,12 @@ def test_a_stop_that_fires_while_the_entry_works_stops_the_entry(
     assert journal.positions()["AAA"].quantity == 4
 
 
-@pytest.mark.parametrize("point", ["after_protect_journal", "after_submit"])
+@pytest.mark.parametrize("pending_reads", [0, 3])
+@pytest.mark.parametrize("point", ["after_protect_journal", "after_cancel_request", "after_submit"])
 def test_a_crash_while_resizing_sends_nothing_twice(
-    fake: FakeAlpaca, tmp_path: Path, point: str
+    fake: FakeAlpaca, tmp_path: Path, point: str, pending_reads: int
 ) -> None:
+    fake.cancel_pending_reads = pending_reads  # cancels asynchronous, as on Alpaca
     path = tmp_path / "j.db"
     bars = flat_bars(4, {"AAA": Decimal(100)})
     crashed: list[str] = []
@@ -123,15 +129,18 @@ def test_a_crash_while_resizing_sends_nothing_twice(
             crashed.append(name)
             raise Crash(name)
 
-    journal, trader = fake_session(fake, path, exits=EXITS, checkpoint=checkpoint)
+    journal, trader = fake_session(
+        fake, path, exits=EXITS, checkpoint=checkpoint, sleep=lambda _: None
+    )
     trader.process_bar(bars[0])
     with pytest.raises(Crash):
         trader.process_bar(bars[1])
     journal.close()
-    journal, trader = fake_session(fake, path, exits=EXITS)
+    journal, trader = fake_session(fake, path, exits=EXITS, sleep=lambda _: None)
     trader.reconcile()
     for bar in bars[1:]:
         trader.process_bar(bar)
+        assert _open_sell_cover(fake) <= _held(fake)  # never more than the venue holds
     assert crashed
     assert all(n == 1 for n in fake.post_attempts.values())
     assert _open_sell_cover(fake) == _held(fake) == 10
@@ -145,3 +154,34 @@ def test_a_crash_while_resizing_sends_nothing_twice(
             assert order.status is OrderStatus.CANCELED, order  # superseded before it was sent
             continue
         assert (remote.status, remote.filled_quantity) == (order.status, order.filled_quantity)
+
+
+@pytest.mark.parametrize("pending_reads", [3, 6])
+def test_an_asynchronous_cancel_does_not_defer_the_exits_of_a_larger_fill(
+    fake: FakeAlpaca, tmp_path: Path, pending_reads: int
+) -> None:
+    # As on the real Alpaca, a cancel leaves the order "pending_cancel" for a while (here
+    # for `pending_reads` reads): the exits of the larger fill must still reach the venue
+    # within the bar, and never while the older ones still hold the shares.
+    fake.cancel_pending_reads = pending_reads
+    notes: list[str] = []
+    journal, trader = fake_session(
+        fake, tmp_path / "j.db", exits=EXITS, notify=notes.append, sleep=lambda _: None
+    )
+    seen: list[tuple[Decimal, Decimal]] = []
+    for bar in flat_bars(4, {"AAA": Decimal(100)}):
+        trader.process_bar(bar)
+        assert _open_sell_cover(fake) <= _held(fake)  # the venue would refuse more
+        seen.append((_held(fake), _open_sell_cover(fake, protecting=True)))
+    assert (
+        seen
+        == [(Decimal(4), Decimal(4)), (Decimal(8), Decimal(8))] + [(Decimal(10), Decimal(10))] * 2
+    )
+    assert not notes, notes  # nothing refused by the venue
+    assert all(n == 1 for n in fake.post_attempts.values())  # no client id sent twice
+    generations = list(exit_generations(journal.children_of(_entry(journal))).values())
+    assert [g[0].quantity for g in generations] == [4, 8, 10]
+    for older in generations[:-1]:
+        assert all(o.status is OrderStatus.CANCELED and not o.filled_quantity for o in older)
+    entry = journal.order(_entry(journal))
+    assert entry is not None and entry.filled_quantity == 10  # no fill lost
