@@ -10,7 +10,8 @@ Market orders fill at the fake's current mark (`mark`, the `MarketSink` the trad
 `prices` given up front), the same price `PaperBroker` would use; `max_fill_per_step` makes
 fills partial (cumulative ``filled_qty``), `auto_fill=False` leaves orders ``new`` until
 `fill`/`mark`. Faults (`inject`): an HTTP status, with or without the request having been
-acted upon first, and a delay before answering (to trip the client's timeout).
+acted upon first, a delay before answering (to trip the client's timeout), and a hold:
+the request is carried out only when the test sets an event (a submit processed late).
 
 Cancels are immediate by default. With `cancel_pending_reads = N` they are asynchronous, as
 on the real Alpaca: ``DELETE /v2/orders/{id}`` answers 204 and leaves the order (and its
@@ -76,13 +77,16 @@ def _iso(at: datetime | None) -> str | None:
 @dataclass
 class Fault:
     """One injected fault: answer `status` (None: the normal answer) after `delay` s;
-    with `accept`, the request is carried out first (the answer is what gets lost)."""
+    with `accept`, the request is carried out first (the answer is what gets lost). With
+    `hold`, the request is carried out only once the event is set (a submit processed
+    late, after its client gave up and even after that client's process died)."""
 
     route: str
     status: int | None = None
     accept: bool = False
     delay: float = 0.0
     body: str | None = None
+    hold: threading.Event | None = None
 
 
 #: Alpaca's order types and the price fields each takes (others are refused, as the SDK does).
@@ -300,10 +304,13 @@ class FakeAlpaca:
         delay: float = 0.0,
         times: int = 1,
         body: str | None = None,
+        hold: threading.Event | None = None,
     ) -> None:
         """Queue `times` faults for the next requests on `route`."""
         with self._lock:
-            self._faults.extend(Fault(route, status, accept, delay, body) for _ in range(times))
+            self._faults.extend(
+                Fault(route, status, accept, delay, body, hold) for _ in range(times)
+            )
 
     def pending_faults(self) -> int:
         with self._lock:
@@ -908,6 +915,8 @@ class FakeAlpaca:
             return fault.status, None, fault
         if fault is not None and not fault.accept and fault.delay:
             time.sleep(fault.delay)  # processed late: after the client may have given up
+        if fault is not None and fault.hold is not None:
+            fault.hold.wait(timeout=60)  # processed when the test releases it
         try:
             with self._lock:
                 status, payload = action()

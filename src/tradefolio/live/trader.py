@@ -241,6 +241,15 @@ class LiveTrader:
         #: Entries whose exits were replaced for a larger fill while the older exits may
         #: still be open: those are cancelled before the new ones are sent.
         self._resized: set[str] = set()
+        #: Protective exits PENDING_SUBMIT when this process started: an earlier process
+        #: may have sent them (its answer lost, processed late), so a lookup that misses
+        #: one does not prove it unsent (`_withdraw`). One leaves the set once this
+        #: process has sent it and recorded the outcome.
+        self._inherited: set[str] = {
+            o.client_order_id
+            for o in journal.live_orders()
+            if o.is_protective and o.status is OrderStatus.PENDING_SUBMIT
+        }
         #: Entries still working whose protective exit filled: the rest is not bought.
         self._stopped: set[str] = set()
         if exits.any:
@@ -942,7 +951,7 @@ class LiveTrader:
                     continue
             pending.append(order)
         if sold:
-            self._withdraw(sold, "its position is sold")
+            self._withdraw(sold, "its position is sold", fence=False)
         if orphans:
             with self.journal.transaction():
                 for cid in orphans:
@@ -1032,35 +1041,71 @@ class LiveTrader:
         for cid in sorted(self._resized):
             generations = list(exit_generations(self.journal.children_of(cid)).values())
             older = [o for g in generations[:-1] for o in g if o.status not in TERMINAL_STATUSES]
-            self._withdraw(older, "the exits of a larger fill")
+            self._withdraw(older, "the exits of a larger fill", fence=True)
         for cid in sorted(self._resized):
             generations = list(exit_generations(self.journal.children_of(cid)).values())
             if all(o.status in TERMINAL_STATUSES for g in generations[:-1] for o in g):
                 self._resized.discard(cid)
 
-    def _withdraw(self, orders: Sequence[JournalOrder], why: str) -> None:
+    def _withdraw(self, orders: Sequence[JournalOrder], why: str, *, fence: bool) -> None:
         """Take back protective exits that must not work any more: one the broker holds is
         cancelled (what it then reports is recorded), one it never received is closed
-        unsent (an UNKNOWN one only once the broker is certain it never will)."""
+        unsent: a PENDING_SUBMIT one this process journaled (nothing sent it), an UNKNOWN
+        one only once the broker is certain it never will (`certainly_absent`).
+
+        A PENDING_SUBMIT exit inherited from an earlier process (`_inherited`) may have been
+        sent by it, the answer lost and the request processed late: a missed lookup proves
+        nothing. With `fence` (superseded exits, whose successors wait for them), it is
+        sent again under its own client order id — the venue holds one order per id, so a
+        late original is refused as a duplicate, or this one is answered by the original —
+        and the order it now is at the broker is cancelled like any other (`_fence`).
+        Without (exits of a sold position: sending one could sell what is not held), it
+        waits for the broker's certainty like an UNKNOWN one."""
         to_cancel: list[JournalOrder] = []
         unsent: list[str] = []
+        to_fence: list[JournalOrder] = []
         for order in orders:
             if order.status not in UNRESOLVED_STATUSES:
                 to_cancel.append(order)
                 continue
             found, observed = self._lookup([order])
+            inherited = (
+                order.status is OrderStatus.PENDING_SUBMIT
+                and order.client_order_id in self._inherited
+            )
             if found:
                 to_cancel.append(order)  # it reached the broker: cancelled there
-            elif observed and (
-                order.status is OrderStatus.PENDING_SUBMIT
-                or certainly_absent(self.journal, self.broker, order)
+            elif not observed:
+                continue  # asked again on the next step
+            elif (order.status is OrderStatus.PENDING_SUBMIT and not inherited) or (
+                certainly_absent(self.journal, self.broker, order)
             ):
-                unsent.append(order.client_order_id)
+                unsent.append(order.client_order_id)  # (the paper broker is certain at once)
+            elif inherited and fence:
+                to_fence.append(order)
         self._cancel_and_record(to_cancel, why)
         if unsent:
             with self.journal.transaction():
                 for cid in unsent:
                     self.journal.set_status(cid, OrderStatus.CANCELED, f"{why}: never sent")
+        if to_fence:
+            self._fence(to_fence, why)
+
+    def _fence(self, orders: Sequence[JournalOrder], why: str) -> None:
+        """Send `orders` (inherited PENDING_SUBMIT exits a lookup did not find) once more
+        under their own client order ids, then cancel what the broker holds of them: a
+        request of the crashed process that lands late is then refused as a duplicate
+        instead of becoming a live order the journal has closed. The older exits are
+        withdrawn first (`_withdraw`), so the venue has the shares free for them. An
+        outcome left unknown is settled like any other (lookup, `certainly_absent`)."""
+        self._execute(orders, lookup_first=False)
+        ids = {o.client_order_id for o in orders}
+        placed = [
+            o
+            for o in self.journal.live_orders()
+            if o.client_order_id in ids and o.status not in UNRESOLVED_STATUSES
+        ]
+        self._cancel_and_record(placed, why)
 
     def _execute(self, orders: Sequence[JournalOrder], *, lookup_first: bool) -> None:
         """Send a bar's unresolved orders, each exactly once, with three durable steps for
@@ -1135,6 +1180,7 @@ class LiveTrader:
                     outcomes.append(self._submit(unit[0], filled))
                 self._checkpoint("in_submit_batch")
         self._checkpoint("after_submit")
+        outcomes = [self._inherited_outcome(o) for o in outcomes]
         with self.journal.transaction():
             for outcome in outcomes:
                 if outcome.status is not None:
@@ -1143,6 +1189,7 @@ class LiveTrader:
                     self._apply(outcome.report)
                 self._checkpoint("in_record_batch")
         self._checkpoint("after_record")
+        self._inherited.difference_update(o.client_order_id for o in outcomes)
         sent = {o.client_order_id: o for u in to_send for o in u}
         for outcome in outcomes:
             if outcome.status is not None and outcome.report is None:
@@ -1151,6 +1198,17 @@ class LiveTrader:
                     f"order {order.client_order_id} ({order.side.value} {order.quantity} "
                     f"{order.symbol}, bar {order.bar}): {outcome.status.value}: {outcome.detail}"
                 )
+
+    def _inherited_outcome(self, outcome: _Outcome) -> _Outcome:
+        """A definitive refusal of an exit an earlier process may have sent (`_inherited`)
+        is no proof that its own request will not land late: the order stays UNKNOWN,
+        settled by lookup or the broker's certainty (`certainly_absent`), never closed."""
+        if outcome.status is not OrderStatus.REJECTED or outcome.report is not None:
+            return outcome
+        if outcome.client_order_id not in self._inherited:
+            return outcome
+        detail = f"{outcome.detail}; {NOT_FOUND} (an earlier process may have sent it)"
+        return _Outcome(outcome.client_order_id, status=OrderStatus.UNKNOWN, detail=detail)
 
     def _units(self, orders: Sequence[JournalOrder]) -> list[list[JournalOrder]]:
         """`orders` as submit units: the protective exits of one OCO group together (for a

@@ -11,6 +11,7 @@ the entry, and the shares it bought meanwhile get exits of their own.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 
 pytest.importorskip("alpaca", reason="needs the alpaca extra: pip install 'tradefolio[alpaca]'")
 
-from support.fake_alpaca import FakeAlpaca
+from support.fake_alpaca import SUBMIT, FakeAlpaca
 from tradefolio.execution.orders import ProtectiveExits
 from tradefolio.live.journal import Journal
 from tradefolio.live.orders import OrderStatus
@@ -185,3 +186,69 @@ def test_an_asynchronous_cancel_does_not_defer_the_exits_of_a_larger_fill(
         assert all(o.status is OrderStatus.CANCELED and not o.filled_quantity for o in older)
     entry = journal.order(_entry(journal))
     assert entry is not None and entry.filled_quantity == 10  # no fill lost
+
+
+def test_a_resized_exit_a_crashed_process_may_have_sent_is_fenced_not_forgotten(
+    fake: FakeAlpaca, tmp_path: Path
+) -> None:
+    # The first process sends the exits of the larger fill (`-r2`), the answer is lost and
+    # the process dies before recording anything: the journal holds them PENDING_SUBMIT.
+    # The venue processes that POST late, after the restart has looked the exits up in
+    # vain. They must not be closed as "never sent" (an untracked live sell, and the exits
+    # of the next fill refused): the restart resends them under their own client ids (the
+    # venue holds one order per id), then cancels them as superseded.
+    path = tmp_path / "j.db"
+    bars = flat_bars(4, {"AAA": Decimal(100)})
+    late = threading.Event()
+    crashed: list[str] = []
+
+    def first_process(name: str) -> None:
+        if name == "before_submit" and _held(fake) == 8 and not crashed:
+            fake.inject(SUBMIT, hold=late)  # the `-r2` exits' POST: processed late
+        if name == "after_submit" and _held(fake) == 8 and not crashed:
+            crashed.append(name)
+            raise Crash(name)
+
+    journal, trader = fake_session(
+        fake, path, timeout=0.3, exits=EXITS, checkpoint=first_process, sleep=lambda _: None
+    )
+    trader.process_bar(bars[0])
+    with pytest.raises(Crash):
+        trader.process_bar(bars[1])
+    journal.close()
+    assert crashed
+    inspect = Journal.open(path)
+    r2 = [o for o in inspect.all_orders() if "-r2-" in o.client_order_id]
+    inspect.close()
+    assert r2 and all(o.status is OrderStatus.PENDING_SUBMIT for o in r2)
+
+    def second_process(name: str) -> None:
+        # Once the restart has looked the `-r2` exits up in vain (the first exits were
+        # cancelled before they were sent) and is about to send, the venue processes the
+        # lost POST.
+        if name == "before_submit" and not late.is_set():
+            late.set()
+            fake.wait_idle()
+
+    notes: list[str] = []
+    journal, trader = fake_session(
+        fake, path, exits=EXITS, checkpoint=second_process, notify=notes.append,
+        sleep=lambda _: None,
+    )  # fmt: skip
+    trader.reconcile()
+    for bar in bars[1:]:
+        trader.process_bar(bar)
+        assert _open_sell_cover(fake) <= _held(fake)
+    assert late.is_set()
+    assert _open_sell_cover(fake) == _held(fake) == 10  # every share protected, no more
+    assert len(fake.client_ids()) == len(set(fake.client_ids()))  # one order per client id
+    for order in journal.all_orders():  # the journal agrees with the venue on every order
+        remote = trader.broker.get_order(order.client_order_id)
+        if remote is None:
+            assert order.status is OrderStatus.CANCELED, order
+            continue
+        assert (remote.status, remote.filled_quantity) == (order.status, order.filled_quantity)
+    journaled = {o.client_order_id for o in journal.all_orders()}
+    at_venue = {o.client_order_id for o in fake.orders.values() if o.parent is None}
+    assert at_venue <= journaled  # no live order the journal does not know
+    assert not [n for n in notes if "rejected" in n], notes
