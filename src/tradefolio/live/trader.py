@@ -158,9 +158,33 @@ class BarResult:
 SESSION_EXIT_ROLES = ("stop", "take", "trail")
 
 
+_RESIZED_CHILD = re.compile(r"-r(\d+)-[^-]*$")
+
+
+def _resized_child(order: JournalOrder) -> int | None:
+    """The generation number of a strategy's bracket child resized to a partial fill
+    (`<entry id>-r<n>-<suffix>`), None for any other order."""
+    parent = order.parent_id
+    if parent is None or not order.client_order_id.startswith(parent):
+        return None
+    match = _RESIZED_CHILD.fullmatch(order.client_order_id.removeprefix(parent))
+    return None if match is None else int(match.group(1))
+
+
+def _original_id(order: JournalOrder) -> str | None:
+    """The client id of the strategy's bracket child that `order` resizes (a cancel of
+    that id cancels it), None for any other order."""
+    if _resized_child(order) is None or order.parent_id is None:
+        return None
+    return f"{order.parent_id}-{order.client_order_id.rsplit('-', 1)[-1]}"
+
+
 def generation_of(order: JournalOrder) -> str:
     """The generation of a protective exit: its id without the role (`<entry id>` for the
-    first, `<entry id>-r<n>` for the exits of a later, larger fill)."""
+    first, `<entry id>-r<n>` for the exits of a later, larger fill). A strategy's own
+    bracket children, whatever their ids, are their entry's first generation."""
+    if order.role not in SESSION_EXIT_ROLES and order.parent_id and not _resized_child(order):
+        return order.parent_id
     return order.client_order_id.rsplit("-", 1)[0]
 
 
@@ -252,7 +276,10 @@ class LiveTrader:
         }
         #: Entries still working whose protective exit filled: the rest is not bought.
         self._stopped: set[str] = set()
-        if exits.any:
+        #: Whether entries get exits that follow their fills: the session's, or an event-
+        #: driven strategy's own bracket children (resized to a partial fill).
+        self._follows_fills = exits.any or isinstance(strategy, EventDecider)
+        if self._follows_fills:
             self._to_protect, self._resized = self._entries_to_protect()
         #: OCO groups with a fill whose peers the trader cancels (the venue may have).
         self._oco_filled: set[str] = set()
@@ -282,7 +309,7 @@ class LiveTrader:
             adopt=adopt,
             cash_tolerance=cash_tolerance,
         )
-        if self.exits.any:
+        if self._follows_fills:
             self._to_protect, self._resized = self._entries_to_protect()
         return report
 
@@ -492,7 +519,11 @@ class LiveTrader:
             _, _, cancels, replacements = own.actions()
             wanted_ids = {self._own_id(c) for c in [*cancels, *(old for old, _ in replacements)]}
             self._cancel_and_record(
-                [o for o in self.journal.live_orders() if o.client_order_id in wanted_ids],
+                [
+                    o
+                    for o in self.journal.live_orders()
+                    if o.client_order_id in wanted_ids or _original_id(o) in wanted_ids
+                ],
                 "the strategy",
             )
         cash = self.journal.cash()
@@ -879,7 +910,7 @@ class LiveTrader:
         for order in self.journal.live_orders():
             if order.side is Side.BUY and order.role in PROTECTED_ROLES and order.filled_quantity:
                 entries.append(order.client_order_id)  # partially filled: protect as it fills
-            elif order.role in SESSION_EXIT_ROLES and order.parent_id is not None:
+            elif order.parent_id is not None:
                 entry = self.journal.order(order.parent_id)
                 if entry is not None and entry.filled_quantity != order.quantity:
                     entries.append(entry.client_order_id)  # its fill grew past its exits
@@ -941,9 +972,8 @@ class LiveTrader:
             ):
                 sold.append(order)  # journaled, then its position was sold: never sent
                 continue
-            if entry is not None and not (
-                entry.filled_quantity and order.role in SESSION_EXIT_ROLES
-            ):
+            follows = order.role in SESSION_EXIT_ROLES or _resized_child(order)
+            if entry is not None and not (entry.filled_quantity and follows):
                 if entry.status not in TERMINAL_STATUSES:
                     continue  # a bracket child: sent once its entry has filled
                 if not entry.filled_quantity:
@@ -989,8 +1019,9 @@ class LiveTrader:
         it, the entry's unfilled rest is stopped (`_stopped`)."""
         cid = entry.client_order_id
         existing = self.journal.children_of(cid)
-        if any(c.role not in SESSION_EXIT_ROLES for c in existing):
-            return []  # the strategy's own bracket children protect it
+        own = [c for c in existing if c.role not in SESSION_EXIT_ROLES]
+        if own:
+            return self._next_own_generation(entry, own, positions)
         if entry.symbol in self._exiting or self.journal.sold_after(entry.symbol, entry.seq):
             return []  # being sold (an exit cancelled the entry): nothing to protect
         exited = sum((c.filled_quantity for c in existing), _ZERO)
@@ -1033,6 +1064,60 @@ class LiveTrader:
             )  # fmt: skip
         return planned
 
+    def _next_own_generation(
+        self,
+        entry: JournalOrder,
+        children: Sequence[JournalOrder],
+        positions: Mapping[str, LedgerPosition],
+    ) -> list[PlannedOrder]:
+        """The strategy's own bracket children resized to the quantity `entry` protects now
+        (its fill less what they sold, capped to the position), as the session's exits are
+        (`_next_generation`). The children the strategy submitted are the first generation,
+        sent as they are once the entry has filled exactly their quantity (a full fill:
+        nothing changes); otherwise generation n copies them — same terms, the protected
+        quantity, ids `<entry id>-r<n>-<suffix>`, their OCO group `<group>-r<n>` — and is
+        sent as soon as the entry has a fill, the older generation withdrawn first."""
+        cid = entry.client_order_id
+        if self.journal.sold_after(entry.symbol, entry.seq):
+            return []  # being sold: the exit cancels the children
+        exited = sum((c.filled_quantity for c in children), _ZERO)
+        if exited and entry.status not in TERMINAL_STATUSES:
+            self._stopped.add(cid)
+        held = positions.get(entry.symbol)
+        quantity = min(entry.filled_quantity - exited, held.quantity if held else _ZERO)
+        if quantity <= 0:
+            return []
+        originals = [c for c in children if _resized_child(c) is None]
+        if any(c.quantity != entry.quantity for c in originals):
+            return []  # children not of the entry's size: sent as given once it finished
+        numbers = [n for c in children if (n := _resized_child(c)) is not None]
+        latest = [c for c in children if numbers and _resized_child(c) == max(numbers)]
+        latest = latest or originals
+        if not any(c.filled_quantity for c in latest) and any(
+            c.status in TERMINAL_STATUSES for c in latest
+        ):
+            return []  # the strategy (or the venue) withdrew one: left as it is
+        working = [c for c in latest if c.status not in TERMINAL_STATUSES]
+        if len(working) == len(originals) and all(
+            c.quantity - c.filled_quantity == quantity for c in working
+        ):
+            return []  # the latest children cover exactly what is held
+        number = max(numbers, default=1) + 1
+        planned: list[PlannedOrder] = []
+        for index, child in enumerate(originals):
+            suffix = child.client_order_id.removeprefix(f"{cid}-")
+            if suffix == child.client_order_id or not _PLAIN_ID.fullmatch(suffix):
+                suffix = f"c{index}"
+            group = None if child.oco_group is None else f"{child.oco_group}-r{number}"
+            terms = {**child.terms(), "parent_id": cid, "oco_group": group}
+            planned.append(
+                PlannedOrder(
+                    f"{cid}-r{number}-{suffix}", child.symbol, child.side, quantity,
+                    role=child.role, **terms,
+                )
+            )  # fmt: skip
+        return planned
+
     def _retire_superseded(self) -> None:
         """Close the older exits of every resized entry: an open one is cancelled (what the
         broker then reports is recorded: a fill there queues the entry again), one the
@@ -1041,6 +1126,17 @@ class LiveTrader:
         for cid in sorted(self._resized):
             generations = list(exit_generations(self.journal.children_of(cid)).values())
             older = [o for g in generations[:-1] for o in g if o.status not in TERMINAL_STATUSES]
+            entry = self.journal.order(cid)
+            for order in older:
+                if (
+                    entry is not None
+                    and order.role not in SESSION_EXIT_ROLES
+                    and _resized_child(order) is None
+                    and entry.filled_quantity < order.quantity
+                ):
+                    # A strategy's bracket child is sent only for a fill of its own size:
+                    # this one never was, by any process.
+                    self._inherited.discard(order.client_order_id)
             self._withdraw(older, "the exits of a larger fill", fence=True)
         for cid in sorted(self._resized):
             generations = list(exit_generations(self.journal.children_of(cid)).values())
@@ -1398,7 +1494,7 @@ class LiveTrader:
         if report.filled_quantity > 0 and current.oco_group is not None:
             self._oco_filled.add(current.oco_group)
         if (
-            self.exits.any
+            self._follows_fills
             and report.filled_quantity > current.filled_quantity
             and current.side is Side.BUY
             and current.role in PROTECTED_ROLES
@@ -1406,9 +1502,8 @@ class LiveTrader:
             # Every new fill, partial ones too: the filled part is protected at once.
             self._to_protect.append(current.client_order_id)
         elif (
-            self.exits.any
+            self._follows_fills
             and report.filled_quantity > current.filled_quantity
-            and current.role in SESSION_EXIT_ROLES
             and current.parent_id is not None
         ):
             # An exit sold some: what its entry still holds may need other exits.

@@ -25,7 +25,14 @@ from tradefolio.execution.orders import ProtectiveExits
 from tradefolio.live.journal import Journal
 from tradefolio.live.orders import OrderStatus
 from tradefolio.live.trader import LiveTrader, exit_generations
-from unit.live.live_helpers import EnterOnEveryBar, FixedUnits, fake_broker, fake_session, flat_bars
+from unit.live.live_helpers import (
+    EnterOnEveryBar,
+    FixedUnits,
+    bracket_source,
+    fake_broker,
+    fake_session,
+    flat_bars,
+)
 
 EXITS = ProtectiveExits(stop_loss=0.05, take_profit=0.10)
 STEP = Decimal(4)
@@ -54,6 +61,17 @@ def _open_sell_cover(fake: FakeAlpaca, *, protecting: bool = False) -> Decimal:
          and o.parent is None),
         Decimal(0),
     )  # fmt: skip
+
+
+def _run_and_watch(trader: LiveTrader, fake: FakeAlpaca, n: int) -> list[tuple[Decimal, Decimal]]:
+    """Run `n` flat bars; after each, (shares held, shares the open sells not being
+    cancelled protect), checking the venue never holds more for sells than is held."""
+    seen = []
+    for bar in flat_bars(n, {"AAA": Decimal(100)}):
+        trader.process_bar(bar)
+        assert _open_sell_cover(fake) <= _held(fake)  # the venue would refuse more
+        seen.append((_held(fake), _open_sell_cover(fake, protecting=True)))
+    return seen
 
 
 def _held(fake: FakeAlpaca) -> Decimal:
@@ -169,11 +187,7 @@ def test_an_asynchronous_cancel_does_not_defer_the_exits_of_a_larger_fill(
     journal, trader = fake_session(
         fake, tmp_path / "j.db", exits=EXITS, notify=notes.append, sleep=lambda _: None
     )
-    seen: list[tuple[Decimal, Decimal]] = []
-    for bar in flat_bars(4, {"AAA": Decimal(100)}):
-        trader.process_bar(bar)
-        assert _open_sell_cover(fake) <= _held(fake)  # the venue would refuse more
-        seen.append((_held(fake), _open_sell_cover(fake, protecting=True)))
+    seen = _run_and_watch(trader, fake, 4)
     assert (
         seen
         == [(Decimal(4), Decimal(4)), (Decimal(8), Decimal(8))] + [(Decimal(10), Decimal(10))] * 2
@@ -252,3 +266,75 @@ def test_a_resized_exit_a_crashed_process_may_have_sent_is_fenced_not_forgotten(
     at_venue = {o.client_order_id for o in fake.orders.values() if o.parent is None}
     assert at_venue <= journaled  # no live order the journal does not know
     assert not [n for n in notes if "rejected" in n], notes
+
+
+@pytest.mark.parametrize("pending_reads", [0, 3])
+def test_a_strategys_bracket_children_follow_the_fills_at_alpaca(
+    fake: FakeAlpaca, tmp_path: Path, pending_reads: int
+) -> None:
+    # An event-driven strategy's own bracket (entry 10, stop 95, take-profit 110): its
+    # children reach the venue as one OCO for the filled part at once and follow each
+    # larger fill (the older OCO cancelled first, the venue refusing nothing).
+    fake.cancel_pending_reads = pending_reads
+    notes: list[str] = []
+    journal, trader = fake_session(
+        fake, tmp_path / "j.db", strategy=bracket_source(5, Decimal(100)),
+        notify=notes.append, sleep=lambda _: None,
+    )  # fmt: skip
+    seen = _run_and_watch(trader, fake, 5)
+    assert (
+        seen
+        == [(Decimal(4), Decimal(4)), (Decimal(8), Decimal(8))] + [(Decimal(10), Decimal(10))] * 3
+    )
+    assert not notes, notes
+    assert all(n == 1 for n in fake.post_attempts.values())
+    ocos = [b for m, _, b in fake.bodies if m == "POST" and b.get("order_class") == "oco"]
+    assert [b["qty"] for b in ocos] == [4.0, 8.0, 10.0]
+    assert all(b["stop_loss"] == {"stop_price": 95.0} for b in ocos)
+    (entry,) = [o for o in journal.all_orders() if o.role == "strategy"]
+    assert entry.filled_quantity == 10
+
+
+@pytest.mark.parametrize("point", ["after_protect_journal", "after_submit"])
+def test_a_crash_while_resizing_a_strategys_bracket_sends_nothing_twice(
+    fake: FakeAlpaca, tmp_path: Path, point: str
+) -> None:
+    path = tmp_path / "j.db"
+    crashed: list[str] = []
+
+    def checkpoint(name: str) -> None:
+        # Once: on the second bar, when the children of the larger fill are under way.
+        if name == point and not crashed and _held(fake) == 8:
+            crashed.append(name)
+            raise Crash(name)
+
+    bars = flat_bars(5, {"AAA": Decimal(100)})
+    journal, trader = fake_session(
+        fake, path, strategy=bracket_source(5, Decimal(100)), checkpoint=checkpoint,
+        sleep=lambda _: None,
+    )  # fmt: skip
+    trader.process_bar(bars[0])
+    with pytest.raises(Crash):
+        trader.process_bar(bars[1])
+    journal.close()
+    notes: list[str] = []
+    journal, trader = fake_session(
+        fake, path, strategy=bracket_source(5, Decimal(100)), notify=notes.append,
+        sleep=lambda _: None,
+    )  # fmt: skip
+    trader.reconcile()
+    seen = [(_held(fake), _open_sell_cover(fake, protecting=True))]
+    for bar in bars[1:]:
+        trader.process_bar(bar)
+        assert _open_sell_cover(fake) <= _held(fake)
+        seen.append((_held(fake), _open_sell_cover(fake, protecting=True)))
+    assert crashed and not notes, notes
+    assert seen[-1] == (Decimal(10), Decimal(10)), seen
+    assert all(n == 1 for n in fake.post_attempts.values())  # no client id sent twice
+    assert len([o for o in journal.all_orders() if o.role == "strategy"]) == 1
+    for order in journal.all_orders():  # the journal agrees with the venue on every order
+        remote = trader.broker.get_order(order.client_order_id)
+        if remote is None:
+            assert order.status is OrderStatus.CANCELED, order  # never sent
+            continue
+        assert (remote.status, remote.filled_quantity) == (order.status, order.filled_quantity)
