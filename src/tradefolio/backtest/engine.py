@@ -30,12 +30,12 @@ ledger is exact (integer micro-units); the equity curve is rebuilt afterwards, v
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -64,7 +64,7 @@ from tradefolio.execution.orders import (
     ProtectiveExits,
     TimeInForce,
 )
-from tradefolio.execution.planner import group_intents, plan_grouped
+from tradefolio.execution.planner import BarPlanner, group_intents
 from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
 from tradefolio.execution.sizing_policy import FixedSizing, RebalanceSizerFactory, SizingPolicy
 from tradefolio.execution.strategy import Intent, Rebalance, SignalPlan, Strategy
@@ -74,6 +74,7 @@ if TYPE_CHECKING:  # the allocation model is imported only by the runs that use 
     from tradefolio.portfolio.policy import RebalanceDecision
 
 FloatArray = npt.NDArray[np.float64]
+_Item = TypeVar("_Item")
 
 #: `active_from` of a bracket child until its parent fills.
 _NEVER = 2**62
@@ -170,19 +171,23 @@ def _validate_panel(closes: pd.DataFrame, other: pd.DataFrame | None, name: str 
             raise DataError(f"{label} must be finite and > 0 (NaN for a missing price)")
 
 
-def _group_by_row(mask: npt.NDArray[np.bool_], last_row: int) -> dict[int, list[int]]:
-    """Row -> column indices (ascending) of True cells, rows < last_row only."""
+def _group_by_row(
+    mask: npt.NDArray[np.bool_], last_row: int, items: Sequence[_Item]
+) -> dict[int, list[_Item]]:
+    """Row -> `items[column]` of its True cells (ascending columns), rows < last_row only."""
     rows, cols = np.nonzero(mask[:last_row])
-    grouped: dict[int, list[int]] = {}
+    grouped: dict[int, list[_Item]] = {}
     for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-        grouped.setdefault(row, []).append(col)
+        grouped.setdefault(row, []).append(items[col])
     return grouped
 
 
 class _PriceRow(Mapping[str, int]):
-    """One bar's reference prices by symbol; a symbol without a price this bar is absent."""
+    """One bar's reference prices by symbol; a symbol without a price this bar is absent.
 
-    __slots__ = ("_column_of", "_marks", "_ok")
+    The engine points the view at a bar by setting `marks` and `ok` (one bar's rows)."""
+
+    __slots__ = ("_column_of", "marks", "ok")
 
     def __init__(
         self,
@@ -191,36 +196,32 @@ class _PriceRow(Mapping[str, int]):
         ok: npt.NDArray[np.bool_],
     ) -> None:
         self._column_of = column_of
-        self._marks = marks
-        self._ok = ok
-
-    def at(self, marks: npt.NDArray[np.int64], ok: npt.NDArray[np.bool_]) -> None:
-        """Point the view at another bar's prices."""
-        self._marks = marks
-        self._ok = ok
+        self.marks = marks
+        self.ok = ok
 
     def __getitem__(self, symbol: str) -> int:
         column = self._column_of[symbol]
-        if not self._ok.item(column):
+        if not self.ok.item(column):
             raise KeyError(symbol)
-        return int(self._marks.item(column))
+        return self.marks.item(column)  # a Python int (no int() needed)
 
     def get(self, symbol: str, default: int | None = None) -> int | None:  # type: ignore[override]
         """The price of `symbol`, or `default` when it has none this bar."""
         column = self._column_of.get(symbol)
-        if column is None or not self._ok.item(column):
+        if column is None or not self.ok.item(column):
             return default
-        return int(self._marks.item(column))
+        return self.marks.item(column)  # a Python int (no int() needed)
 
     def __iter__(self) -> Iterator[str]:
-        return (s for s, j in self._column_of.items() if self._ok[j])
+        return (s for s, j in self._column_of.items() if self.ok[j])
 
     def __len__(self) -> int:
-        return int(np.count_nonzero(self._ok))
+        return int(np.count_nonzero(self.ok))
 
 
 class _LazySizer:
-    """The decision bar's sizer, built only if the bar has an entry to size."""
+    """The decision bar's sizer, built only if the bar has an entry to size (one per run:
+    the engine points it at each decision bar with `at`)."""
 
     __slots__ = ("_bar", "_policy", "_sizer")
 
@@ -228,6 +229,11 @@ class _LazySizer:
         self._policy = policy
         self._bar = bar
         self._sizer: PositionSizer | None = None
+
+    def at(self, bar: int) -> None:
+        """Point at decision bar `bar` (its sizer is asked for on first use)."""
+        self._bar = bar
+        self._sizer = None
 
     def size(self, request: SizingRequest) -> Quantity:
         """The policy's sizer at the decision bar, asked once built."""
@@ -279,6 +285,7 @@ class _Run:
         self.max_mark = self.reference_micro.max(axis=1).tolist()
         self._close_marks: npt.NDArray[np.int64] | None = None
         self.basis: dict[int, int] = {}  # cost of the units held, micro-units (entry prices)
+        self.tracks_basis = False  # the event-driven context's entry prices need `basis`
         self.resting: list[Resting] = []  # working orders, in submission order
         self.children: dict[str, list[Resting]] = {}  # parent id -> its bracket children
         self.groups: dict[str, list[Resting]] = {}  # OCO group -> its orders
@@ -290,6 +297,15 @@ class _Run:
         # a plan's market entry of each column, as the planner takes it
         self._market_entry = [(symbol, 0) for symbol in self.symbols]
         self._prices = _PriceRow(self.column_of, self.reference_micro[0], self.tradable[0])
+        self._sizer = _LazySizer(sizing, 0)
+        # the one planner of the run, reading the views above as they are at each bar
+        self.planner = BarPlanner(
+            prices=self._prices,
+            holdings=self.held_by_symbol,
+            universe=self.symbols,
+            costs=costs,
+            rebalance_sizer=rebalance_sizer,
+        )
         self.events: list[OrderEvent] = []
 
     # -- ledger ------------------------------------------------------------------------
@@ -307,20 +323,23 @@ class _Run:
             self.ledger.buy(fill, column)
             self.held[column] += quantity
             self.units += quantity
-            self.basis[column] = self.basis.get(column, 0) + quantity * price_micro
+            if self.tracks_basis:
+                self.basis[column] = self.basis.get(column, 0) + quantity * price_micro
             self.held_by_symbol[symbol] = self.held_by_symbol.get(symbol, 0) + quantity
         else:
-            held = int(self.held[column])
+            held = self.held_by_symbol.get(symbol, 0)
             self.ledger.sell(fill, column)
             self.held[column] -= quantity
             self.units -= quantity
             remaining = held - quantity
             if remaining:
-                self.basis[column] = self.basis.get(column, 0) * remaining // held
+                if self.tracks_basis:
+                    self.basis[column] = self.basis.get(column, 0) * remaining // held
                 self.held_by_symbol[symbol] = remaining
             else:
-                self.basis.pop(column, None)
-                self.held_by_symbol.pop(symbol, None)
+                if self.tracks_basis:
+                    self.basis.pop(column, None)
+                del self.held_by_symbol[symbol]
 
     def _equity_micro(self, bar: int, marks: npt.NDArray[np.int64]) -> int:
         """cash + Σ q · mark, exact: an int64 dot product when it cannot overflow."""
@@ -476,41 +495,39 @@ class _Run:
     def _grouped(
         self,
         bar: int,
-        exits: dict[int, list[int]],
+        exits: dict[int, list[str]],
         rebalances: dict[int, Mapping[str, float]],
-        entries: dict[int, list[int]],
+        entries: dict[int, list[tuple[str, int]]],
     ) -> list[Resting]:
-        """Plan the plan's cells decided at the close before `bar`, grouped by kind."""
+        """Plan the plan's cells decided at the close before `bar`, grouped by kind
+        (`exits`: symbols, `entries`: the planner's market `(symbol, 0)` pairs, by row)."""
         decided = bar - 1
-        held = self.ledger.positions
-        symbols = self.symbols
-        # An Exit while flat (with nothing working) and an Enter while holding are no-ops in
-        # the planner: not asking for them keeps the vectorised path as fast as it was.
-        exit_columns = exits.get(decided, ())
-        if self.resting:
-            for j in exit_columns:  # an exit replaces the symbol's working orders
-                self._cancel_symbol(j, bar)
-        else:
-            exit_columns = [j for j in exit_columns if j in held]
-        rebalancing = decided in rebalances
-        wanted = entries.get(decided, ())
-        if wanted and not rebalancing:  # a held symbol's Enter does nothing unless it is sold
-            sold = set(exit_columns)
-            wanted = [j for j in wanted if j not in held or j in sold]
+        held = self.held_by_symbol
+        exit_symbols = exits.get(decided, ())
+        if exit_symbols:
+            if self.resting:
+                column_of = self.column_of
+                for symbol in exit_symbols:  # an exit replaces the symbol's working orders
+                    self._cancel_symbol(column_of[symbol], bar)
+            else:
+                # an Exit while flat (nothing working) is a no-op in the planner: not asking
+                # for the many such cells keeps the vectorised path fast
+                exit_symbols = [symbol for symbol in exit_symbols if symbol in held]
+        weights = rebalances.get(decided)
+        entry_pairs = entries.get(decided, ())
         limits = self.plan.entry_limits
-        if limits is None:
-            market_entry = self._market_entry
-            entry_pairs = [market_entry[j] for j in wanted]
-        else:
-            entry_pairs = []
-            for j in wanted:
-                limit = float(limits[decided, j])
-                entry_pairs.append((symbols[j], 0 if limit != limit else to_micro(limit)))
+        if limits is not None and entry_pairs:
+            if weights is None:  # a held symbol's Enter does nothing unless it is sold
+                sold = set(exit_symbols)
+                entry_pairs = [p for p in entry_pairs if p[0] not in held or p[0] in sold]
+            column_of = self.column_of
+            priced = []
+            for symbol, _ in entry_pairs:
+                limit = float(limits[decided, column_of[symbol]])
+                priced.append((symbol, 0 if limit != limit else to_micro(limit)))
+            entry_pairs = priced
         return self._plan(
-            bar,
-            [symbols[j] for j in exit_columns],
-            [Rebalance(rebalances[decided])] if rebalancing else [],
-            entry_pairs,
+            bar, exit_symbols, () if weights is None else (Rebalance(weights),), entry_pairs
         )
 
     def _decide(self, bar: int, intents: list[Intent]) -> list[Resting]:
@@ -524,68 +541,71 @@ class _Run:
     def _plan(
         self,
         bar: int,
-        exits: list[str],
-        rebalances: list[Rebalance],
-        entries: list[tuple[str, int]],
+        exits: Sequence[str],
+        rebalances: Sequence[Rebalance],
+        entries: Sequence[tuple[str, int]],
     ) -> list[Resting]:
         """The planner's orders for the bar: filled at once (market orders, nothing placed
         around them) or submitted as working orders matched against the bar."""
         marks = self.reference_micro[bar]
         working, reserved = self._working() if self.resting else (_NOTHING_WORKING, 0)
-        self._prices.at(marks, self.tradable[bar])
-        plan = plan_grouped(
+        prices = self._prices
+        prices.marks = marks
+        prices.ok = self.tradable[bar]
+        self._sizer.at(bar - 1)
+        planner = self.planner
+        rows = planner.plan(
             exits,
             rebalances,
             entries,
-            prices=self._prices,
-            holdings=self.held_by_symbol,
-            cash_micro=self.ledger.cash_micro - reserved,
-            equity_micro=self._equity_micro(bar, marks),
-            universe=self.symbols,
-            working=working,
-            sizer=_LazySizer(self.sizing, bar - 1),
-            costs=self.costs,
-            rebalance_sizer=self.rebalance_sizer,
+            self.ledger.cash_micro - reserved,
+            self._equity_micro(bar, marks),
+            working,
+            self._sizer,
         )
-        self.dropped += plan.unpriced
-        if not plan.orders:
+        self.dropped += planner.unpriced
+        if not rows:
             return []
-        placed: list[Resting] = []
         needs_orders = self.places_exits or bool(self.resting)
         if not needs_orders:
-            for planned in plan.orders:
-                if planned.limit_micro:
+            for row in rows:
+                if row[5]:  # a limit entry works as an order
                     needs_orders = True
                     break
-        for planned in plan.orders:
-            cid = f"{planned.symbol}-{bar}-{planned.reason}"
-            column = self.column_of[planned.symbol]
-            if not needs_orders:
-                # the fast path: market orders at the open, filled as planned
-                self._fill(bar, column, planned.side, planned.quantity, planned.price_micro, cid)
-                continue
-            if planned.limit_micro:
+        if not needs_orders:
+            # the fast path: market orders at the open, filled as planned
+            fill = self._fill
+            column_of = self.column_of
+            for symbol, side, quantity, price_micro, reason, _ in rows:
+                fill(
+                    bar, column_of[symbol], side, quantity, price_micro, f"{symbol}-{bar}-{reason}"
+                )
+            return []
+        placed: list[Resting] = []
+        for symbol, side, quantity, _price, reason, limit_micro in rows:
+            cid = f"{symbol}-{bar}-{reason}"
+            if limit_micro:
                 order = Order(
                     cid,
-                    planned.symbol,
+                    symbol,
                     "buy",
-                    planned.quantity,
+                    quantity,
                     OrderType.LIMIT,
-                    limit_price=from_micro(planned.limit_micro),
+                    limit_price=from_micro(limit_micro),
                     time_in_force=TimeInForce.DAY,
                 )
             else:
-                order = Order(cid, planned.symbol, planned.side, planned.quantity)
-            resting = self._submit(order, bar, bar, is_entry=planned.reason == "enter")
-            if planned.limit_micro:
-                resting.reserved = self.costs.buy_cost_micro(planned.quantity, planned.limit_micro)
+                order = Order(cid, symbol, side, quantity)
+            resting = self._submit(order, bar, bar, is_entry=reason == "enter")
+            if limit_micro:
+                resting.reserved = self.costs.buy_cost_micro(quantity, limit_micro)
             placed.append(resting)
         return placed
 
     def execute(self) -> None:
         bars = self.closes.shape[0]
-        exits = _group_by_row(self.plan.exits, bars - 1)
-        entries = _group_by_row(self.plan.entries, bars - 1)
+        exits = _group_by_row(self.plan.exits, bars - 1, self.symbols)
+        entries = _group_by_row(self.plan.entries, bars - 1, self._market_entry)
         rebalances = {b: w for b, w in self.plan.rebalances.items() if 0 <= b < bars - 1}
         decisions = sorted(exits.keys() | entries.keys() | rebalances.keys())
         position = 0
@@ -669,6 +689,7 @@ class _Run:
         )
         fields = {"open": opens, "high": highs, "low": lows, "close": closes, "volume": volume}
         first = warmup_of(strategy) - 1
+        self.tracks_basis = True  # the context's positions carry entry prices
         pending: BarContext | None = None
         for bar in range(bars):
             if pending is not None:
