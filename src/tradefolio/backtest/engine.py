@@ -64,7 +64,7 @@ from tradefolio.execution.orders import (
     ProtectiveExits,
     TimeInForce,
 )
-from tradefolio.execution.planner import BarPlanner, group_intents
+from tradefolio.execution.planner import BarPlanner, PricedEntry, group_intents
 from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
 from tradefolio.execution.sizing_policy import FixedSizing, RebalanceSizerFactory, SizingPolicy
 from tradefolio.execution.strategy import Intent, Rebalance, SignalPlan, Strategy
@@ -171,14 +171,17 @@ def _validate_panel(closes: pd.DataFrame, other: pd.DataFrame | None, name: str 
             raise DataError(f"{label} must be finite and > 0 (NaN for a missing price)")
 
 
-def _group_by_row(
-    mask: npt.NDArray[np.bool_], last_row: int, items: Sequence[_Item]
-) -> dict[int, list[_Item]]:
-    """Row -> `items[column]` of its True cells (ascending columns), rows < last_row only."""
-    rows, cols = np.nonzero(mask[:last_row])
+def _group_by_row(rows: npt.NDArray[np.intp], items: list[_Item]) -> dict[int, list[_Item]]:
+    """Row -> its cells' items, for cells in row order (`np.nonzero`'s): `items[i]` is cell
+    i's item."""
     grouped: dict[int, list[_Item]] = {}
-    for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-        grouped.setdefault(row, []).append(items[col])
+    current = -1
+    cells: list[_Item] = []
+    for row, item in zip(rows.tolist(), items, strict=True):
+        if row != current:
+            current = row
+            cells = grouped[row] = []
+        cells.append(item)
     return grouped
 
 
@@ -221,25 +224,20 @@ class _PriceRow(Mapping[str, int]):
 
 class _LazySizer:
     """The decision bar's sizer, built only if the bar has an entry to size (one per run:
-    the engine points it at each decision bar with `at`)."""
+    the engine points it at each decision bar by setting `bar` and clearing `built`)."""
 
-    __slots__ = ("_bar", "_policy", "_sizer")
+    __slots__ = ("bar", "built", "policy")
 
     def __init__(self, policy: SizingPolicy, bar: int) -> None:
-        self._policy = policy
-        self._bar = bar
-        self._sizer: PositionSizer | None = None
-
-    def at(self, bar: int) -> None:
-        """Point at decision bar `bar` (its sizer is asked for on first use)."""
-        self._bar = bar
-        self._sizer = None
+        self.policy = policy
+        self.bar = bar
+        self.built: PositionSizer | None = None
 
     def size(self, request: SizingRequest) -> Quantity:
         """The policy's sizer at the decision bar, asked once built."""
-        if self._sizer is None:
-            self._sizer = self._policy.sizer_at(self._bar)
-        return self._sizer.size(request)
+        if self.built is None:
+            self.built = self.policy.sizer_at(self.bar)
+        return self.built.size(request)
 
 
 class _Run:
@@ -260,6 +258,7 @@ class _Run:
         self.plan = plan
         self.sizing = sizing
         self.costs = costs
+        self.free = costs.free  # no commission, no slippage: the cost arithmetic is skipped
         self.rebalance_sizer = rebalance_sizer
         self.exits = exits
         self.places_exits = exits.any
@@ -294,8 +293,6 @@ class _Run:
         # the planner's views of the ledger and of the bar's prices (moved bar by bar)
         # the ledger's positions by symbol (kept by `_fill`: a plain dict is the fastest view)
         self.held_by_symbol: dict[str, int] = {}
-        # a plan's market entry of each column, as the planner takes it
-        self._market_entry = [(symbol, 0) for symbol in self.symbols]
         self._prices = _PriceRow(self.column_of, self.reference_micro[0], self.tradable[0])
         self._sizer = _LazySizer(sizing, 0)
         # the one planner of the run, reading the views above as they are at each bar
@@ -314,11 +311,9 @@ class _Run:
         self, bar: int, column: int, side: Side, quantity: int, price_micro: int, cid: str = ""
     ) -> None:
         """Apply a fill at `price_micro` (already slipped) to the ledger."""
-        commission = self.costs.commission_micro(quantity, price_micro, side)
-        fill = Fill(
-            bar, self.days[bar], self.symbols[column], side, quantity, price_micro, commission, cid
-        )
-        symbol = fill.symbol
+        symbol = self.symbols[column]
+        commission = 0 if self.free else self.costs.commission_micro(quantity, price_micro, side)
+        fill = Fill(bar, self.days[bar], symbol, side, quantity, price_micro, commission, cid)
         if side == "buy":
             self.ledger.buy(fill, column)
             self.held[column] += quantity
@@ -495,24 +490,27 @@ class _Run:
     def _grouped(
         self,
         bar: int,
-        exits: dict[int, list[str]],
+        exits: dict[int, list[int]],
         rebalances: dict[int, Mapping[str, float]],
-        entries: dict[int, list[tuple[str, int]]],
+        entries: dict[int, list[PricedEntry]],
     ) -> list[Resting]:
         """Plan the plan's cells decided at the close before `bar`, grouped by kind
-        (`exits`: symbols, `entries`: the planner's market `(symbol, 0)` pairs, by row)."""
+        (`exits`: columns, `entries`: market entries with their fill bar's price, by row)."""
         decided = bar - 1
         held = self.held_by_symbol
-        exit_symbols = exits.get(decided, ())
-        if exit_symbols:
+        symbols = self.symbols
+        exit_columns = exits.get(decided)
+        exit_symbols: list[str] = []
+        if exit_columns:
             if self.resting:
-                column_of = self.column_of
-                for symbol in exit_symbols:  # an exit replaces the symbol's working orders
-                    self._cancel_symbol(column_of[symbol], bar)
+                for column in exit_columns:  # an exit replaces the symbol's working orders
+                    self._cancel_symbol(column, bar)
+                exit_symbols = [symbols[j] for j in exit_columns]
             else:
                 # an Exit while flat (nothing working) is a no-op in the planner: not asking
                 # for the many such cells keeps the vectorised path fast
-                exit_symbols = [symbol for symbol in exit_symbols if symbol in held]
+                positions = self.ledger.positions
+                exit_symbols = [symbols[j] for j in exit_columns if j in positions]
         weights = rebalances.get(decided)
         entry_pairs = entries.get(decided, ())
         limits = self.plan.entry_limits
@@ -521,11 +519,11 @@ class _Run:
                 sold = set(exit_symbols)
                 entry_pairs = [p for p in entry_pairs if p[0] not in held or p[0] in sold]
             column_of = self.column_of
-            priced = []
-            for symbol, _ in entry_pairs:
+            with_limits: list[PricedEntry] = []
+            for symbol, _, price in entry_pairs:
                 limit = float(limits[decided, column_of[symbol]])
-                priced.append((symbol, 0 if limit != limit else to_micro(limit)))
-            entry_pairs = priced
+                with_limits.append((symbol, 0 if limit != limit else to_micro(limit), price))
+            entry_pairs = with_limits
         return self._plan(
             bar, exit_symbols, () if weights is None else (Rebalance(weights),), entry_pairs
         )
@@ -536,14 +534,17 @@ class _Run:
         if self.resting:
             for symbol in exits:
                 self._cancel_symbol(self.column_of[symbol], bar)
-        return self._plan(bar, exits, rebalances, entries)
+        prices = self._prices
+        prices.marks = self.reference_micro[bar]
+        prices.ok = self.tradable[bar]
+        return self._plan(bar, exits, rebalances, self.planner.priced(entries))
 
     def _plan(
         self,
         bar: int,
         exits: Sequence[str],
         rebalances: Sequence[Rebalance],
-        entries: Sequence[tuple[str, int]],
+        entries: Sequence[PricedEntry],
     ) -> list[Resting]:
         """The planner's orders for the bar: filled at once (market orders, nothing placed
         around them) or submitted as working orders matched against the bar."""
@@ -552,7 +553,9 @@ class _Run:
         prices = self._prices
         prices.marks = marks
         prices.ok = self.tradable[bar]
-        self._sizer.at(bar - 1)
+        sizer = self._sizer
+        sizer.bar = bar - 1
+        sizer.built = None
         planner = self.planner
         rows = planner.plan(
             exits,
@@ -561,7 +564,7 @@ class _Run:
             self.ledger.cash_micro - reserved,
             self._equity_micro(bar, marks),
             working,
-            self._sizer,
+            sizer,
         )
         self.dropped += planner.unpriced
         if not rows:
@@ -604,8 +607,19 @@ class _Run:
 
     def execute(self) -> None:
         bars = self.closes.shape[0]
-        exits = _group_by_row(self.plan.exits, bars - 1, self.symbols)
-        entries = _group_by_row(self.plan.entries, bars - 1, self._market_entry)
+        symbols = self.symbols
+        rows, cols = np.nonzero(self.plan.exits[: bars - 1])
+        exits = _group_by_row(rows, cols.tolist())
+        # every entry cell with its fill bar's reference price (None: not tradable), gathered
+        # at once: the planner then looks no price up per entry
+        rows, cols = np.nonzero(self.plan.entries[: bars - 1])
+        tradable = self.tradable[rows + 1, cols].tolist()
+        marks = self.reference_micro[rows + 1, cols].tolist()
+        cells: list[PricedEntry] = [
+            (symbols[j], 0, mark if ok else None)
+            for j, ok, mark in zip(cols.tolist(), tradable, marks, strict=True)
+        ]
+        entries = _group_by_row(rows, cells)
         rebalances = {b: w for b, w in self.plan.rebalances.items() if 0 <= b < bars - 1}
         decisions = sorted(exits.keys() | entries.keys() | rebalances.keys())
         position = 0

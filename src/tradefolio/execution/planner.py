@@ -115,6 +115,11 @@ def whole_units(target: Quantity, symbol: str) -> int:
 #: backtest's vectorised path, which plans thousands of bars, builds no value per order.
 PlannedRow = tuple[str, Literal["buy", "sell"], int, int, Reason, int]
 
+#: An `Enter` as the planner takes it: (symbol, limit_micro (0: a market entry), the
+#: symbol's reference price this bar in micro-units, None when it has none). The backtest
+#: gathers a whole run's entry prices at once; `BarPlanner.priced` looks them up.
+PricedEntry = tuple[str, int, int | None]
+
 
 class BarPlanner:
     """The bar planner of one run: the run's fixed inputs once, then `plan` at every bar.
@@ -130,6 +135,7 @@ class BarPlanner:
         "cash",
         "costs",
         "equity",
+        "free",
         "fund_buys",
         "held",
         "holdings_get",
@@ -156,6 +162,7 @@ class BarPlanner:
         self.holdings_get = holdings.get
         self.universe = universe
         self.costs = costs
+        self.free = costs.free  # no commission, no slippage: the cost arithmetic is skipped
         self.rebalance_sizer = rebalance_sizer
         self.fund_buys = sell_proceeds_fund_buys
         self.admit = admit
@@ -170,7 +177,7 @@ class BarPlanner:
         self,
         exits: Sequence[str],
         rebalances: Sequence[Rebalance],
-        entries: Sequence[tuple[str, int]],
+        entries: Sequence[PricedEntry],
         cash_micro: int,
         equity_micro: int,
         working: Mapping[str, int],
@@ -178,9 +185,9 @@ class BarPlanner:
     ) -> list[PlannedRow]:
         """Plan one bar (the rules of the module docstring) and return its `rows`.
 
-        `exits` are `Exit` symbols, `entries` `(symbol, limit_micro)` pairs (0: a market
-        entry); `cash_micro` is the free cash (net of working buys' reserve), `equity_micro`
-        the bar's sizing equity, `working` the signed units of open non-protective orders.
+        `exits` are `Exit` symbols, `entries` `PricedEntry`s; `cash_micro` is the free cash
+        (net of working buys' reserve), `equity_micro` the bar's sizing equity, `working`
+        the signed units of open non-protective orders.
         """
         self.cash = cash_micro
         self.equity = equity_micro / MICRO
@@ -195,6 +202,11 @@ class BarPlanner:
         if entries:
             self.enter_all(entries, sizer)
         return self.rows
+
+    def priced(self, entries: Iterable[tuple[str, int]]) -> list[PricedEntry]:
+        """`(symbol, limit_micro)` entries with their price from `prices` (now)."""
+        prices_get = self.prices.get
+        return [(symbol, limit, prices_get(symbol)) for symbol, limit in entries]
 
     def position(self, symbol: str) -> int:
         held = self.held.get(symbol)
@@ -220,11 +232,15 @@ class BarPlanner:
 
     def sell(self, symbol: str, quantity: int, price: int, reason: Reason, position: int) -> None:
         """Sell `quantity` of the `position` units planned in `symbol` now."""
-        fill = self.costs.fill_price_micro(price, "sell")
+        costs = self.costs
+        fill = price if self.free else costs.fill_price_micro(price, "sell")
         if not self.place((symbol, "sell", quantity, fill, reason, 0)):
             return
         if self.fund_buys:
-            self.cash += quantity * fill - self.costs.commission_micro(quantity, fill, "sell")
+            proceeds = quantity * fill
+            if not self.free:
+                proceeds -= costs.commission_micro(quantity, fill, "sell")
+            self.cash += proceeds
         self.held[symbol] = position - quantity
 
     def buy(
@@ -232,13 +248,13 @@ class BarPlanner:
     ) -> None:
         """Buy up to `wanted` (cut to the free cash) on top of the `position` planned now."""
         costs = self.costs
-        fill = price if limit else costs.fill_price_micro(price, "buy")
+        fill = price if limit or self.free else costs.fill_price_micro(price, "buy")
         quantity = costs.affordable_quantity(wanted, fill, self.cash)
         if quantity <= 0:
             return
         if not self.place((symbol, "buy", quantity, fill, reason, limit)):
             return
-        self.cash -= costs.buy_cost_micro(quantity, fill)
+        self.cash -= quantity * fill if self.free else costs.buy_cost_micro(quantity, fill)
         self.held[symbol] = position + quantity
 
     def exit(self, symbol: str) -> None:
@@ -291,17 +307,16 @@ class BarPlanner:
             if target > held:
                 self.buy(symbol, target - held, price, "rebalance", held)
 
-    def enter_all(self, entries: Sequence[tuple[str, int]], sizer: PositionSizer) -> None:
-        """The bar's `Enter`s in the order given: `(symbol, limit_micro)`, 0 = no limit.
+    def enter_all(self, entries: Sequence[PricedEntry], sizer: PositionSizer) -> None:
+        """The bar's `Enter`s in the order given (`PricedEntry`s).
 
         One loop with its lookups bound once: most entries of a bar are no-ops (held, or
         not one unit affordable), and the backtest's speed is set by how fast they are
         skipped."""
         working = self.working
-        prices_get = self.prices.get
         planned = self.held
         holdings_get = self.holdings_get
-        for symbol, limit_micro in entries:
+        for symbol, limit_micro, price in entries:
             if symbol in planned:  # planned this bar (an exit earlier in the bar)
                 if planned[symbol]:
                     continue
@@ -309,7 +324,6 @@ class BarPlanner:
                 continue
             if working and working.get(symbol, 0):
                 continue
-            price = prices_get(symbol)
             if price is None:
                 self.unpriced += 1
                 continue
@@ -408,7 +422,8 @@ def plan_grouped(
         sell_proceeds_fund_buys=sell_proceeds_fund_buys,
         admit=admit,
     )
-    rows = planner.plan(exits, rebalances, entries, cash_micro, equity_micro, working, sizer)
+    priced = planner.priced(entries)
+    rows = planner.plan(exits, rebalances, priced, cash_micro, equity_micro, working, sizer)
     return BarPlan(tuple(PlannedOrder(*row) for row in rows), planner.unpriced, planner.cash)
 
 
@@ -418,6 +433,7 @@ __all__ = [
     "BarState",
     "PlannedOrder",
     "PlannedRow",
+    "PricedEntry",
     "group_intents",
     "plan_bar",
     "plan_grouped",
