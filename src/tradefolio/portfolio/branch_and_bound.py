@@ -209,6 +209,7 @@ class Relaxation:
         split_method: str = "scaled",
         node_seconds: float = 5.0,
         active_set: bool = True,
+        implied_count: bool = True,
     ) -> None:
         highspy = load_highspy()
         self._highspy = highspy
@@ -334,6 +335,7 @@ class Relaxation:
                 position,
                 cost[self.kept],
                 column_upper[self.kept],
+                implied_count,
             )
         self._ridged: Any = None
         self._empty: Any = None
@@ -355,6 +357,7 @@ class Relaxation:
         position: NDArray[np.intp],
         cost: NDArray[np.float64],
         column_upper: NDArray[np.float64],
+        implied_count: bool = True,
     ) -> SelectionNodes | None:
         """The node QPs over the kept columns for `node_qp.py`; None with too many rows
         for its dense working set."""
@@ -386,6 +389,7 @@ class Relaxation:
                 for _, members, counts, hi, _ in self._counting
                 if float(counts.sum()) > hi
             ),
+            implied_count,
         )
 
     def _dense_hessian(self, program: Program) -> NDArray[np.float64]:
@@ -515,7 +519,11 @@ class Relaxation:
         bound of the node (the Lagrangian dual of HiGHS's answer, never above its objective)
         and `up_increase[j]` a valid lower bound on how much the bound rises when selection j
         is set to 1 (reduced costs: 0 where nothing is known). `start` (a parent's
-        `last_state`, else the last solve's) warm-starts the active-set solver."""
+        `last_state`, else the last solve's) warm-starts the active-set solver. The
+        objective is the true (scaled) value at the point; with the active set's implied
+        count (`SelectionNodes`) the point minimises a Lagrangian, so `bound` may exceed
+        it, except at a point integral in its selections, which is always the relaxation's
+        own optimum."""
         if self.nodes is not None:
             if not self._counts_fit(lower):
                 return None
