@@ -406,7 +406,22 @@ class PaperBroker:
                 self._set_order(client_order_id, done)
             return
         price = self.costs.fill_price(self._marks[symbol], side)
-        self._book_fill(client_order_id, symbol, side, take, price, Decimal(quantity))
+        cut = side is Side.BUY and self._buy_cost(take, price) > self._cash()
+        if cut:  # as the backtest: a buy fills at most what the cash pays for, the rest is canceled
+            take = Decimal(
+                self.costs.model.affordable_quantity(
+                    int(take), to_micro(price), to_micro(self._cash())
+                )
+            )
+        if take > 0:
+            self._book_fill(client_order_id, symbol, side, take, price, Decimal(quantity))
+        if cut:
+            self._set_order(client_order_id, OrderStatus.CANCELED)
+
+    def _buy_cost(self, take: Decimal, price: Decimal) -> Decimal:
+        """Cash a buy of `take` units at `price` (slipped) needs, commission included."""
+        notional = price * take
+        return notional + self.costs.commission(take, notional, Side.BUY)
 
     def _book_fill(
         self,

@@ -69,6 +69,7 @@ from numpy.typing import NDArray
 
 from tradefolio.errors import InfeasibleAllocation, SolverError
 from tradefolio.extras import import_extra
+from tradefolio.portfolio.factor_form import factor_definitions
 from tradefolio.portfolio.mip import native_stdout_silenced
 from tradefolio.portfolio.node_qp import ActiveSetQP, NodeQPFailure, NodeState, SelectionNodes
 from tradefolio.portfolio.perspective import ProjectedPerspective, SplitCache
@@ -237,26 +238,17 @@ class Relaxation:
         self.upper = finite(program.upper)
         n = program.size
         hessian = self._dense_hessian(program)
-        self.definitions = self._eliminable_definitions(program)
-        dropped = set()
-        for v, (row_index, index, loadings, pivot) in self.definitions.items():
-            # v = -(loadings . x[index]) / pivot: its square becomes a dense block over x.
-            weight = hessian[v, v] / (pivot * pivot)
-            hessian[np.ix_(index, index)] += weight * np.outer(loadings, loadings)
-            hessian[v, v] = 0.0
-            dropped.add(row_index)
-        # v = D x for every substituted v, as one matrix product.
-        self._defined = np.fromiter(self.definitions.keys(), dtype=np.intp)
-        self._definition_matrix = np.zeros((len(self.definitions), n))
-        for row_number, (_, index, loadings, pivot) in enumerate(self.definitions.values()):
-            self._definition_matrix[row_number, index] = -loadings / pivot
-        # Only the columns the definitions read (the weights): a third of the product.
-        self._definition_reads = np.flatnonzero(np.any(self._definition_matrix != 0.0, axis=0))
-        self._definition_matrix = self._definition_matrix[:, self._definition_reads]
+        # Factor exposures v = D x (`factor_form.py`): their squares become one dense form
+        # over the x they read; the v columns and their defining rows are dropped.
+        self.definitions = factor_definitions(program)
+        reads = self.definitions.reads
+        hessian[np.ix_(reads, reads)] += 2.0 * self.sign * scale * self.definitions.gram()
+        hessian[self.definitions.variables, self.definitions.variables] = 0.0
+        dropped = set(self.definitions.rows.tolist())
         self.selections = _selection_structure(program, self.integers)
         if self.selections is not None and not self.selections.reducible(program):
             self.selections = None
-        excluded = set(self.definitions)
+        excluded = set(self.definitions.variables.tolist())
         if self.selections is not None:
             excluded |= {int(k) for k in self.integers}
             dropped |= self.selections.structural
@@ -407,53 +399,6 @@ class Relaxation:
                 hessian[j, i] += value
         return hessian
 
-    @staticmethod
-    def _eliminable_definitions(
-        program: Program,
-    ) -> dict[int, tuple[int, NDArray[np.intp], NDArray[np.float64], float]]:
-        """Variables v defined by one row  pivot * v + loadings . x = 0  and used only in a
-        square objective term, with bounds the definition implies: the factor exposures
-        y = B w of `risk_terms.py`. Substituting them gives HiGHS the dense Hessian B^T B
-        over the weights, which its active set handles far more stably than the
-        definition rows."""
-        uses: dict[int, list[int]] = {}
-        for r, row in enumerate(program.rows):
-            for k in row.coefficients:
-                uses.setdefault(k, []).append(r)
-        coupled = {k for pair in program.quadratic if pair[0] != pair[1] for k in pair}
-        found: dict[int, tuple[int, NDArray[np.intp], NDArray[np.float64], float]] = {}
-        for (v, other), q in program.quadratic.items():
-            if v != other or q == 0.0 or v in coupled or program.integer[v]:
-                continue
-            if program.linear.get(v, 0.0) != 0.0 or len(uses.get(v, [])) != 1:
-                continue
-            r = uses[v][0]
-            row = program.rows[r]
-            if row.lo != 0.0 or row.hi != 0.0 or row.group is not None:
-                continue
-            others = {k: c for k, c in row.coefficients.items() if k != v}
-            if any(k in found for k in others):
-                continue
-            index = np.fromiter(others.keys(), dtype=np.intp)
-            loadings = np.fromiter(others.values(), dtype=np.float64)
-            pivot = row.coefficients[v]
-            reach = float(
-                sum(
-                    abs(c) * max(abs(program.lower[k]), abs(program.upper[k]))
-                    for k, c in others.items()
-                )
-            ) / abs(pivot)
-            if not math.isfinite(reach):
-                continue  # an unbounded variable in the definition: keep the row
-            slack = 1e-9 * max(reach, 1.0)
-            if program.lower[v] > -reach + slack or program.upper[v] < reach - slack:
-                continue  # the bounds of v cut into the definition: keep the row
-            found[v] = (r, index, loadings, pivot)
-        # A definition may only read kept variables (no chains of substitutions).
-        while chained := [v for v, d in found.items() if any(int(k) in found for k in d[1])]:
-            del found[chained[0]]
-        return found
-
     def _hessian_value(self, hessian: NDArray[np.float64]) -> tuple[Any, NDArray[np.float64]]:
         """The lower triangle of Q, column-wise, as HiGHS wants it, and the symmetric Q it
         stands for (tiny round-off dropped)."""
@@ -501,8 +446,8 @@ class Relaxation:
 
     def complete(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """`values` with every substituted definition variable filled in."""
-        if self.definitions:
-            values[self._defined] = self._definition_matrix @ values[self._definition_reads]
+        if len(self.definitions):
+            values[self.definitions.variables] = self.definitions.values(values)
         return values
 
     def solve(

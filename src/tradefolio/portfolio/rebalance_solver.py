@@ -21,8 +21,8 @@ rows, not assumed (`_aggregation`); a program that does not pass is solved unred
 The held names (at most K of the N, once the policy runs) keep all their variables. At
 N = 20 held 5 the program shrinks from 60 to 30 binaries and from 140 to 80 columns. The
 factor exposures y = B w of the variance (`risk_terms.py`) are substituted into one dense
-quadratic over the weights (`_factor_definitions`), one matrix product instead of the
-branch and bound's block per factor.
+quadratic over the weights (`factor_form.py`, the branch and bound's own substitution too),
+one matrix product.
 
 The search starts from the current holdings (the caller's hint: no trade at all), which a
 turnover cap keeps close to the optimum, and the answer is checked against the *original*
@@ -50,6 +50,7 @@ from tradefolio.portfolio.backends import (
     solve_program,
 )
 from tradefolio.portfolio.context import ModelContext
+from tradefolio.portfolio.factor_form import FactorDefinitions, factor_definitions, weighted_gram
 from tradefolio.portfolio.program import INF, Program, Row
 
 # Rows whose activity stays within this of a bound count as satisfied after aggregation.
@@ -157,61 +158,22 @@ def _aggregation(ctx: ModelContext) -> Aggregation | None:
             continue
         alias[buy], alias[bought] = w, x
         zero[sell] = zero[sold] = True
-    definitions = _factor_definitions(program, uses)
-    if not zero.any() and not definitions:
+    definitions = factor_definitions(program, uses)
+    if not zero.any() and not len(definitions):
         return None
     return _reduced(program, alias, zero, definitions)
-
-
-def _factor_definitions(program: Program, uses: dict[int, list[int]]) -> dict[int, int]:
-    """Variables y defined by one row  pivot y + a . v = 0  and used only in a square term
-    q y^2, with bounds the definition implies (the factor exposures of `risk_terms.py`),
-    and that row: y is substituted, q (a . v / pivot)^2 becomes a dense block over v.
-    The branch and bound does the same substitution itself, one factor at a time (a
-    500 x 500 block per factor: 1.5 s of CPU per 500-name rebalance with 252 factors);
-    here it is one matrix product."""
-    coupled = {k for pair in program.quadratic if pair[0] != pair[1] for k in pair}
-    magnitude = np.maximum(np.abs(np.array(program.lower)), np.abs(np.array(program.upper)))
-    found: dict[int, int] = {}
-    for (v, other), q in program.quadratic.items():
-        if v != other or q == 0.0 or v in coupled or program.integer[v]:
-            continue
-        if program.linear.get(v, 0.0) != 0.0 or len(uses.get(v, [])) != 1:
-            continue
-        r = uses[v][0]
-        row = program.rows[r]
-        if row.lo != 0.0 or row.hi != 0.0 or row.group is not None:
-            continue
-        pivot = row.coefficients[v]
-        count = len(row.coefficients)
-        index = np.fromiter(row.coefficients.keys(), dtype=np.intp, count=count)
-        values = np.fromiter(row.coefficients.values(), dtype=np.float64, count=count)
-        others = index != v
-        reach = float(np.abs(values[others]) @ magnitude[index[others]]) / abs(pivot)
-        slack = 1e-9 * max(reach, 1.0)
-        if not math.isfinite(reach):
-            continue
-        if program.lower[v] > -reach + slack or program.upper[v] < reach - slack:
-            continue  # the bounds of y cut into the definition: keep the row
-        found[v] = r
-    # a definition reads only variables that stay (no chains)
-    return {
-        v: r
-        for v, r in found.items()
-        if not any(k in found for k in program.rows[r].coefficients if k != v)
-    }
 
 
 def _reduced(
     program: Program,
     alias: NDArray[np.intp],
     zero: NDArray[np.bool_],
-    definitions: dict[int, int],
+    definitions: FactorDefinitions,
 ) -> Aggregation:
     """`program` with each variable replaced by its alias, the `zero` ones removed and the
-    `definitions` (variable -> its defining row) substituted into the objective."""
+    `definitions` substituted into the objective."""
     removed = zero.copy()
-    removed[list(definitions)] = True
+    removed[definitions.variables] = True
     kept = [k for k in range(program.size) if alias[k] == k and not removed[k]]
     number = np.full(program.size + 1, -1, dtype=np.intp)
     number[kept] = np.arange(len(kept))
@@ -228,7 +190,7 @@ def _reduced(
             reduced.lower[j] = max(reduced.lower[j], program.lower[k])
             reduced.upper[j] = min(reduced.upper[j], program.upper[k])
     seen: set[tuple[tuple[tuple[int, float], ...], float, float]] = set()
-    defining = set(definitions.values())
+    defining = set(definitions.rows.tolist())
     for r, row in enumerate(program.rows):
         if r in defining:
             continue
@@ -254,16 +216,15 @@ def _reduced(
         if min(pair) < 0:
             continue  # fixed at 0, or a definition (added below)
         reduced.quadratic[pair] = reduced.quadratic.get(pair, 0.0) + c
-    defined = np.fromiter(definitions, dtype=np.intp, count=len(definitions))
+    # The definitions over the reduced variables: a column read through an alias adds to
+    # its representative's, one fixed at 0 drops out (a definition never reads another).
     matrix = np.zeros((len(definitions), len(kept)))
-    for f, (v, r) in enumerate(definitions.items()):
-        coefficients = program.rows[r].coefficients
-        pivot = coefficients[v]
-        for k, c in coefficients.items():
-            if k != v and source[k] >= 0:
-                matrix[f, source[k]] -= c / pivot
+    mapped = source[definitions.reads]
+    present = mapped >= 0
+    np.add.at(matrix.T, mapped[present], definitions.matrix[:, present].T)
     if len(definitions):
-        _add_dense_square(reduced, matrix, np.array([program.quadratic[(v, v)] for v in defined]))
+        _add_dense_square(reduced, matrix, definitions.weights)
+    defined = definitions.variables
     return Aggregation(reduced, source.astype(np.intp), defined, matrix)
 
 
@@ -272,8 +233,7 @@ def _add_dense_square(
 ) -> None:
     """Add sum_f weights_f (matrix_f . v)^2 to `program`'s objective as pairwise terms."""
     columns = np.flatnonzero(np.any(matrix != 0.0, axis=0))
-    block = matrix[:, columns]
-    hessian = block.T @ (weights[:, None] * block)  # v^T H v with H symmetric
+    hessian = weighted_gram(matrix[:, columns], weights)  # v^T H v with H symmetric
     upper_i, upper_j = np.triu_indices(len(columns))
     values = np.where(upper_i == upper_j, 1.0, 2.0) * hessian[upper_i, upper_j]
     nonzero = values != 0.0

@@ -154,3 +154,35 @@ def test_a_raising_strategy_is_one_failure_and_the_journal_keeps_its_bars(
         dates = sorted({row["date"] for row in csv.DictReader(handle)})
     assert payload["last_bar"] == dates[30]
     assert [p["symbol"] for p in payload["positions"]] == ["SYN001"]
+
+
+overspend_file = """
+from tradefolio.execution.orders import Order
+
+class Overspend:
+    name = "overspend"
+    warmup = 1
+
+    def on_bar(self, context):
+        if context.bar == 3:  # two market buys worth 60% of the cash each: 120% in all
+            for symbol in ("SYN001", "SYN002"):
+                units = int(0.6 * context.cash / context.price(symbol))
+                context.submit(Order(f"own-{symbol}", symbol, "buy", units))
+"""
+
+
+def test_a_strategys_own_buys_beyond_the_cash_are_cut_in_paper_as_in_the_backtest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bars: Path
+) -> None:
+    spec = tmp_path / "overspend.py"
+    spec.write_text(overspend_file)
+    backtest, live = _both(
+        capsys, tmp_path, bars, "--strategy", f"{spec}:Overspend", "--sizer", "weight"
+    )
+    assert [f[:3] for f in backtest] == [(backtest[0][0], "SYN001", "buy"),
+                                         (backtest[0][0], "SYN002", "buy")]  # fmt: skip
+    assert live == backtest
+    (equity_csv,) = (tmp_path / "l").glob("*/equity.csv")
+    with equity_csv.open() as handle:
+        cash = [float(row["cash"]) for row in csv.DictReader(handle)]
+    assert min(cash) >= 0.0  # paper never lends: the second buy got what was left
