@@ -232,11 +232,30 @@ def _incumbent_bound(program: Program, found: RawSolution, seconds: float) -> fl
     HiGHS's QP solver fails on that node (a solve error, then the point of its ridged
     retry) the point is feasible but not the node's optimum, and the search's "optimal" is
     wrong: seen on whole-share twins of the sample with `--min-trade` (1.37507 "proven"
-    where SCIP finds 1.37669 on the same program; this bound said 1.75)."""
+    where SCIP finds 1.37669 on the same program; this bound said 1.75). A bound in
+    `program`'s units; None when HiGHS fails on that QP."""
     from tradefolio.portfolio.branch_and_bound import Relaxation
 
-    relaxation = Relaxation(program, objective_scale(program))
-    fixed = np.round(found.values[relaxation.integers])
+    # Only the names the answer holds or trades: an integer at 0 and what its link rows
+    # (a v - c z <= 0, v >= 0) then hold at 0 are left out (at 500 names ~40 of them stay);
+    # any row left empty is dropped, which only loosens the QP (the bound stays valid).
+    integer = np.array(program.integer, dtype=bool)
+    rounded = np.where(integer, np.round(found.values), found.values)
+    zero = integer & (rounded == 0.0)
+    for row in program.rows:
+        if len(row.coefficients) != 2 or row.lo != -INF or row.hi != 0.0:
+            continue
+        (first, a), (second, b) = row.coefficients.items()
+        for v, c, z, d in ((first, a, second, b), (second, b, first, a)):
+            if c > 0 > d and zero[z] and not integer[v] and program.lower[v] >= 0.0:
+                zero[v] = True
+    used = _reduced(program, np.arange(program.size, dtype=np.intp), zero)
+    if used.program.size == 0:
+        return program.constant  # nothing held or traded: the objective is its constant
+    relaxation = Relaxation(used.program, objective_scale(used.program))
+    if relaxation.kept.size == 0:  # only definitions of nothing left: one point, no QP
+        return used.program.objective_value(relaxation.complete(np.zeros(used.program.size)))
+    fixed = used.restrict(rounded)[relaxation.integers]
     try:
         solved = relaxation.solve(fixed, fixed, seconds)
     except (SolverError, TimeoutError):
