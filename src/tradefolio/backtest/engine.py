@@ -31,7 +31,7 @@ ledger is exact (integer micro-units); the equity curve is rebuilt afterwards, v
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
@@ -402,9 +402,13 @@ class _Run:
             if child.alive:
                 self._kill(child, bar, OrderStatus.CANCELED)
 
-    def _activate_children(self, parent: Resting, bar: int) -> None:
+    def _activate_children(self, parent: Resting, bar: int, filled: int) -> None:
+        """A bracket's children rest from the bar after their entry's fill, for the units
+        it filled (an entry cut to the cash protects what it bought, not what it asked)."""
         for child in self.children.pop(parent.order.client_order_id, ()):
             if child.alive:
+                if child.order.quantity > filled:
+                    child.order = replace(child.order, quantity=filled)
                 child.active_from = bar + 1
                 if child.order.time_in_force is TimeInForce.DAY:
                     child.expires_after = bar + 1
@@ -470,7 +474,7 @@ class _Run:
             for other in self.groups.pop(order.oco_group, ()):
                 if other.alive:
                     self._kill(other, bar, OrderStatus.CANCELED)
-        self._activate_children(resting, bar)
+        self._activate_children(resting, bar, quantity)
         if resting.is_entry and self.exits.any and not resting.has_children:
             self._protect(resting, bar, price, quantity)
 
