@@ -541,6 +541,16 @@ class LiveSession:
         remote: AlpacaBroker | None = None
         poller: PollingFeed | None = None
         if options.broker == "alpaca":
+            exits = setup.exits
+            require(
+                exits.trailing_stop is None
+                or (exits.stop_loss is None and exits.take_profit is None),
+                "--trailing-stop cannot go to Alpaca with --stop-loss or --take-profit: Alpaca "
+                "has no one-cancels-other order with a trailing stop and refuses a second sell "
+                "of the same shares, so one exit would be missing; with --broker alpaca give "
+                "--trailing-stop alone (with the risk sizer, add --no-stop) or --stop-loss "
+                "[--take-profit]",
+            )
             # Reached (and the account checked) before the journal is touched: an unreachable
             # broker or refused keys write nothing. A new session starts from the account's
             # cash.

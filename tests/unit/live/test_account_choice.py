@@ -112,3 +112,29 @@ def test_cli_live_account_with_the_paper_broker_is_refused(tmp_path: Path) -> No
     assert run.returncode == 2
     assert "--live-account" in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert not db.exists()
+
+
+@pytest.mark.parametrize(
+    "exits",
+    [
+        ["--sizer", "weight", "--stop-loss", "0.05", "--trailing-stop", "0.1"],
+        ["--sizer", "weight", "--take-profit", "0.2", "--trailing-stop", "0.1"],
+        ["--trailing-stop", "0.1"],  # the risk sizer places its own stop too
+    ],
+)
+def test_exits_alpaca_cannot_hold_together_are_refused_before_any_request(
+    fake: FakeAlpaca, tmp_path: Path, exits: list[str]
+) -> None:
+    """A trailing stop beside another exit of the same shares has no native form at
+    Alpaca, which refuses the second sell: the session would run with one exit missing."""
+    db = tmp_path / "never.db"
+    run = live_cli(
+        ["--broker", "alpaca", "--paper-account", "--symbols", "AAA", "--feed", "broker",
+         *exits, "--db", str(db), "--out", str(tmp_path / "runs")],
+        {**KEYS, "APCA_API_BASE_URL": fake.url},
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --trailing-stop"), run.stderr
+    assert fake.client_ids() == []
+    assert not db.exists()

@@ -27,9 +27,9 @@ Prices go on Alpaca's tick ($0.01 at or above $1, $0.0001 below; Alpaca refuses 
 prices): a sell's round up, a buy's down (`venue_price`), so a limit never gets a worse price
 and a stop never triggers later than asked; the report carries the price Alpaca holds.
 
-Not native — `native_problem` / `plan_group` say why, `NotNative` carries the reason, and
-the trader manages the order itself (watches the price and sends a market order, or
-cancels the sibling of an exit that filled):
+Not native — `native_problem` / `plan_group` say why and `NotNative` carries the reason
+(the order is refused before anything is sent; `live` refuses the session's own exits
+of this kind at the start: a trailing stop with a stop or a take-profit):
 
 * a fractional quantity with anything but a ``day`` ``market`` order (Alpaca trades
   fractional shares only as simple day market orders), or inside an order class;
