@@ -171,6 +171,9 @@ def plain_loop(path: Path) -> list[FillKey]:
 def backtrader_run(path: Path) -> list[FillKey]:
     import backtrader as bt
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.support.backtrader_sma import close_only_cross
+
     frame = pd.read_csv(path, index_col=0, parse_dates=True)
     dates = list(frame.index.to_pydatetime())
 
@@ -193,57 +196,13 @@ def backtrader_run(path: Path) -> list[FillKey]:
             self.lines.openinterest[0] = 0.0
             return True
 
-    class Cross(bt.Strategy):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self.cross = [
-                bt.ind.CrossOver(bt.ind.SMA(d.close, period=FAST), bt.ind.SMA(d.close, period=SLOW))
-                for d in self.datas
-            ]
-            self.pending: list[float] = []
-            self.fills: list[FillKey] = []
-
-        def next(self) -> None:
-            self.pending = [c[0] for c in self.cross]
-
-        def next_open(self) -> None:
-            if not self.pending or not any(self.pending):
-                return
-            free = self.broker.getcash()
-            equity = free + sum(self.getposition(d).size * d.open[0] for d in self.datas)
-            for d, signal in zip(self.datas, self.pending, strict=True):
-                held = self.getposition(d).size
-                if signal < 0 and held > 0:
-                    self.close(data=d)
-                    free += held * d.open[0]
-            for d, signal in zip(self.datas, self.pending, strict=True):
-                if signal > 0 and self.getposition(d).size == 0:
-                    price = d.open[0]
-                    size = math.floor(WEIGHT * equity / price)
-                    if size * price > free:
-                        size = math.floor(free / price)
-                    if size > 0:
-                        self.buy(data=d, size=size)
-                        free -= size * price
-
-        def notify_order(self, order: Any) -> None:
-            if order.status == order.Completed:
-                self.fills.append(
-                    (
-                        bt.num2date(order.executed.dt).date().isoformat(),
-                        order.data._name,
-                        "buy" if order.isbuy() else "sell",
-                        abs(int(order.executed.size)),
-                        round(order.executed.price, 6),
-                    )
-                )
-
     cerebro = bt.Cerebro(cheat_on_open=True, stdstats=False)
     cerebro.broker.setcash(CASH)
     for symbol in frame.columns:
         cerebro.adddata(ArrayFeed(closes=frame[symbol].tolist()), name=str(symbol))
-    cerebro.addstrategy(Cross)
+    cerebro.addstrategy(close_only_cross(bt, FAST, SLOW, WEIGHT))
     (strategy,) = cerebro.run()
-    return list(strategy.fills)
+    return [(d, s, side, q, round(float(p), 6)) for d, s, side, q, p in strategy.fills]
 
 
 # --- table ----------------------------------------------------------------------------------
@@ -419,7 +378,8 @@ def _yes(flag: bool) -> str:
 
 
 def stops_section(symbols: int, days: int, repeats: int, baseline_src: str | None,
-                  with_backtrader: bool, console: Console) -> list[list[str]]:  # fmt: skip
+                  with_backtrader: bool, console: Console,
+                  engine_rounds: int = 15) -> list[list[str]]:  # fmt: skip
     """Rows for the issue's speed targets (each ratio measured in this run)."""
     from decimal import Decimal
 
@@ -456,8 +416,20 @@ def stops_section(symbols: int, days: int, repeats: int, baseline_src: str | Non
                 [label, "vectorised CLI, close-only, CPU: this branch / before issue 14",
                  f"{cpu:.2f} / {old_cpu:.2f}", f"{cpu / old_cpu:.2f}x", "<= 1.2x"]
             )  # fmt: skip
-            engine, engine_fills = _engine_run(closes_file, max(repeats, 5), ours_env)
-            old_engine, old_engine_fills = _engine_run(closes_file, max(repeats, 5), before_env)
+            # interleaved rounds, a fresh process per engine per round (the load moves
+            # between rounds; both sides see the same): median of the per-process medians
+            ours_s: list[float] = []
+            before_s: list[float] = []
+            for round_ in range(engine_rounds):
+                order = [(ours_env, ours_s), (before_env, before_s)]
+                for env, per_round in order if round_ % 2 == 0 else order[::-1]:
+                    value, run_fills = _engine_run(closes_file, max(repeats, 5), env)
+                    per_round.append(value)
+                    if env is ours_env:
+                        engine_fills = run_fills
+                    else:
+                        old_engine_fills = run_fills
+            engine, old_engine = statistics.median(ours_s), statistics.median(before_s)
             rows.append(
                 [label, f"engine alone (run_config + metrics, CPU): this branch / before "
                  f"issue 14 (same fills: {_yes(engine_fills == old_engine_fills)})",
@@ -524,13 +496,19 @@ def stops_main() -> None:
     parser.add_argument(
         "--baseline-label", default="", help="what --baseline-src is, for the notes"
     )
+    parser.add_argument(
+        "--engine-rounds",
+        type=int,
+        default=15,
+        help="interleaved fresh-process rounds of the 'engine alone' comparison",
+    )
     parser.add_argument("--no-backtrader", action="store_true")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     console = Console(stderr=True)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     rows = stops_section(args.symbols, args.days, args.repeats, args.baseline_src,
-                         not args.no_backtrader, console)  # fmt: skip
+                         not args.no_backtrader, console, args.engine_rounds)  # fmt: skip
     header = ["data", "comparison", "seconds", "ratio", "target"]
     table = Table(title="Backtest with protective stops (issue 14)")
     for column in header:
@@ -553,8 +531,9 @@ def stops_main() -> None:
             "installed package has it; wall and CPU (user + system of the child) both shown, "
             "CPU being the steadier on a shared machine. 'before issue 14' is the same CLI "
             f"with PYTHONPATH={args.baseline_src} {args.baseline_label}. 'engine alone': "
-            "`run_config` + metrics on the loaded closes in a fresh process per engine, median "
-            "CPU of 5 or more. Engine rows with stops: in process, same OHLC panel. "
+            "`run_config` + metrics on the loaded closes, median CPU of 5 or more runs in a "
+            f"fresh process per engine, {args.engine_rounds} interleaved rounds (the median "
+            "of the rounds' medians). Engine rows with stops: in process, same OHLC panel. "
             "backtrader: the pinned bracket reference of the dev oracle, run once, compared "
             "fill for fill with the event-driven run. The machine was shared with other "
             f"helpers' work (1-minute load {load_before:.1f} at the start, {load:.1f} at the "

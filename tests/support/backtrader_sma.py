@@ -1,7 +1,9 @@
 """backtrader references shared by the dev-only oracles and benchmarks/bench_backtest.py.
 
-`backtrader_run` is the pinned reference configuration of `--stop-loss X [--take-profit Y]`
-(see `tests/unit/backtest/test_backtrader_orders.py` for the configuration in words).
+`close_only_cross` is the close-only SMA reference (test_backtrader_oracle.py, the
+benchmark's backtrader row); `backtrader_run` is the pinned reference configuration of
+`--stop-loss X [--take-profit Y]` (see `tests/unit/backtest/test_backtrader_orders.py` for
+the configuration in words).
 """
 
 from __future__ import annotations
@@ -40,6 +42,51 @@ def completed_fill(bt: Any, order: Any) -> tuple[str, str, str, int, Decimal]:
         abs(int(order.executed.size)),
         Decimal(repr(order.executed.price)),
     )
+
+
+def close_only_cross(bt: Any, fast: int, slow: int, weight: float) -> Any:
+    """The close-only SMA reference (a `bt.Strategy` class), no stops and no costs.
+
+    The crossover is read in `next()` at the close of bar t; in `next_open()` of bar t + 1
+    (`cheat_on_open=True`) the orders are sized from `broker.getcash()` plus holdings
+    marked at `open[0]` (`broker.getvalue()` is stale there): exits first, then entries
+    in column order, `floor(weight · equity / open)` each, cut to the cash on hand. Its
+    `fills` are `completed_fill`s. Shared by test_backtrader_oracle.py and
+    benchmarks/bench_backtest.py (which times it)."""
+
+    class Cross(bt.Strategy):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.cross = sma_crossovers(bt, self.datas, fast, slow)
+            self.pending: list[float] = []
+            self.fills: list[Fill] = []
+
+        def next(self) -> None:
+            self.pending = [c[0] for c in self.cross]
+
+        def next_open(self) -> None:
+            if not self.pending or not any(self.pending):
+                return
+            free, equity = cash_and_equity_at_open(self)
+            for d, signal in zip(self.datas, self.pending, strict=True):
+                held = self.getposition(d).size
+                if signal < 0 and held > 0:
+                    self.close(data=d)
+                    free += held * d.open[0]
+            for d, signal in zip(self.datas, self.pending, strict=True):
+                if signal > 0 and self.getposition(d).size == 0:
+                    price = d.open[0]
+                    size = math.floor(weight * equity / price)
+                    if size * price > free:
+                        size = math.floor(free / price)
+                    if size > 0:
+                        self.buy(data=d, size=size)
+                        free -= size * price
+
+        def notify_order(self, order: Any) -> None:
+            if order.status == order.Completed:
+                self.fills.append(completed_fill(bt, order))
+
+    return Cross
 
 
 def cash_and_equity_at_open(strategy: Any) -> tuple[float, float]:

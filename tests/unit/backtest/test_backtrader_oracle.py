@@ -3,17 +3,18 @@
 backtrader runs with `cheat_on_open=True`: the crossover is read in `next()` at the close of
 bar t, and the orders are sized and placed in `next_open()` of bar t + 1, from
 `broker.getcash()` plus holdings marked at `open[0]` (`broker.getvalue()` is stale there),
-exits first, then entries in column order, each entry cut to the cash on hand.
+exits first, then entries in column order, each entry cut to the cash on hand (the
+strategy is `tests.support.backtrader_sma.close_only_cross`, also timed by the benchmark).
 """
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pytest
+from tests.support.backtrader_sma import Fill, close_only_cross
 
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.runner import run_config
@@ -23,60 +24,12 @@ from tradefolio.data.synthetic import gbm_prices
 
 pytestmark = pytest.mark.dev
 
-Fill = tuple[str, str, str, int, Decimal]
-
 
 def backtrader_fills(
     closes: pd.DataFrame, fast: int, slow: int, weight: float, cash: float
 ) -> tuple[list[Fill], float]:
     """Every fill (date, symbol, side, quantity, price) and the final value, from backtrader."""
     bt = pytest.importorskip("backtrader")
-
-    class Cross(bt.Strategy):  # type: ignore[misc]
-        def __init__(self) -> None:
-            self.cross = [
-                bt.ind.CrossOver(bt.ind.SMA(d.close, period=fast), bt.ind.SMA(d.close, period=slow))
-                for d in self.datas
-            ]
-            self.pending: list[float] = []
-            self.fills: list[Fill] = []
-
-        def next(self) -> None:
-            self.pending = [float(c[0]) for c in self.cross]
-
-        def next_open(self) -> None:
-            if not self.pending:
-                return
-            free = self.broker.getcash()
-            equity = free + sum(self.getposition(d).size * d.open[0] for d in self.datas)
-            for d, signal in zip(self.datas, self.pending, strict=True):
-                held = self.getposition(d).size
-                if signal < 0 and held > 0:
-                    self.close(data=d)
-                    free += held * d.open[0]
-            for d, signal in zip(self.datas, self.pending, strict=True):
-                if signal > 0 and self.getposition(d).size == 0:
-                    price = d.open[0]
-                    size = math.floor(weight * equity / price)
-                    if size * price > free:
-                        size = math.floor(free / price)
-                    if size > 0:
-                        self.buy(data=d, size=size)
-                        free -= size * price
-            self.pending = []
-
-        def notify_order(self, order: object) -> None:
-            if order.status == order.Completed:
-                side = "buy" if order.isbuy() else "sell"
-                self.fills.append(
-                    (
-                        bt.num2date(order.executed.dt).date().isoformat(),
-                        order.data._name,
-                        side,
-                        abs(int(order.executed.size)),
-                        Decimal(repr(order.executed.price)),
-                    )
-                )
 
     cerebro = bt.Cerebro(cheat_on_open=True, stdstats=False)
     cerebro.broker.setcash(cash)
@@ -87,7 +40,7 @@ def backtrader_fills(
             index=closes.index,
         )
         cerebro.adddata(bt.feeds.PandasData(dataname=frame), name=str(symbol))
-    cerebro.addstrategy(Cross)
+    cerebro.addstrategy(close_only_cross(bt, fast, slow, weight))
     (strategy,) = cerebro.run()
     return strategy.fills, float(cerebro.broker.getvalue())
 
