@@ -54,7 +54,7 @@ _LOW_SIDE, _HIGH_SIDE = 1, -1
 _RIDGE = 1e-10
 _PENALTY = 1e7
 # Solves per node at most while searching the implied count's multiplier θ.
-_COUNT_SOLVES = 4
+_COUNT_SOLVES = 2
 
 
 @dataclass(frozen=True, slots=True)
