@@ -54,7 +54,7 @@ _LOW_SIDE, _HIGH_SIDE = 1, -1
 _RIDGE = 1e-10
 _PENALTY = 1e7
 # Solves per node at most while searching the implied count's multiplier θ.
-_COUNT_SOLVES = 4
+_COUNT_SOLVES = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -616,8 +616,8 @@ class SelectionNodes:
     its Lagrangian instead: for θ >= 0 the slope of a member's first piece becomes
     d_j m_j + θ / m_j (still convex while θ <= d_j m_j^2, the slope after the floor being
     2 d_j m_j) and  L(θ) = min_w [f(w) + θ sum_S y_j] - θ k  bounds the node (weak
-    duality: any selection held within the node has sum_S y_j <= k). A few warm-started
-    solves per node search θ (the count's slack is L's derivative). On `pard200_i` this
+    duality: any selection held within the node has sum_S y_j <= k). Two warm-started
+    solves at most per node search θ (the count's slack is L's derivative). On `pard200_i` this
     lifts the root bound from 178.46 to 181.71 (the optimum is 182.04). A point integral in
     its selections is returned from θ = 0, so it stays the node's relaxation optimum.
     """
