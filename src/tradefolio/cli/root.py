@@ -156,6 +156,10 @@ def run_app(args: Sequence[str]) -> int:
     command = typer.main.get_command(build_app())
     try:
         code = command.main(args=list(args), prog_name="tradefolio", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `tradefolio`, `tradefolio data`
+        if help_text := str(exc.format_message()).strip():  # rich help prints itself
+            click.echo(help_text, err=True)
+        sys.exit(EXIT_BAD_INPUT)
     except click.exceptions.UsageError as exc:
         print_error(_usage_message(exc))
         sys.exit(EXIT_BAD_INPUT)

@@ -80,3 +80,16 @@ def test_commands_resolve_lazily_and_unknown_ones_are_usage_errors(
     result = run_cli(capsys, "no-such-command")
     assert result.code == 2
     assert result.stderr.startswith("error: No such command")
+
+
+@pytest.mark.parametrize("args", [(), ("data",)])
+def test_a_group_without_a_command_shows_its_help_and_exits_2(
+    capsys: pytest.CaptureFixture[str], args: tuple[str, ...]
+) -> None:
+    result = run_cli(capsys, *args)
+    assert result.code == 2
+    shown = result.stdout + result.stderr
+    assert "Usage: tradefolio" in shown
+    assert "Commands" in shown
+    assert "error:" not in shown  # help laid out as help, not folded into one error line
+    assert len(shown.strip().splitlines()) > 5
