@@ -39,12 +39,12 @@ goes to SCIP, as before this module (so such a rebalance may take twice the time
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
-from tradefolio.errors import SolverError
+from tradefolio.errors import InfeasibleAllocation, SolverError, SolverUnavailable
 from tradefolio.portfolio.backends import (
     RawSolution,
     objective_scale,
@@ -59,10 +59,9 @@ from tradefolio.portfolio.program import INF, Program, Row
 _FEASIBLE = 1e-12
 # The answer mapped back must meet every row of the original program to this.
 _CHECK = 1e-6
-# A bound of the incumbent's own node (`_incumbent_bound`) further than this from the
-# answer (relative, and absolute in the solvers' scaled units) means HiGHS failed there:
-# SCIP decides. Closer, it is the round-off of HiGHS's duals (seen up to 1.2e-8 relative
-# on the sample's 384 rebalances, against 0.36 for the two failures).
+# The incumbent's own node solved afresh (`_incumbent_settled`) may lie beyond the answer
+# by this (relative, or absolute in the solvers' scaled units): the round-off of HiGHS's
+# duals (seen up to 1.2e-8 relative on the sample's 384 rebalances) and of SCIP's QP.
 _NODE_ROUND_OFF = 1e-6
 
 
@@ -223,22 +222,34 @@ def _reduced(
     return Aggregation(reduced, source.astype(np.intp))
 
 
-def _incumbent_bound(program: Program, found: RawSolution, seconds: float) -> float | None:
-    """A bound on the optimum of `found`'s own integer choices in `program`: the Lagrangian
-    bound (valid for any point and duals) of the continuous QP with every integer fixed
-    there, solved afresh; None when HiGHS fails on it.
+def _near(objective: float, other: float, program: Program, maximize: bool) -> bool:
+    """Whether `other` lies beyond `objective` (in the optimisation's direction) by no more
+    than `_NODE_ROUND_OFF`, relative or in the solvers' scaled units."""
+    beyond = proven_gap(objective, other, maximize)
+    return (
+        beyond <= _NODE_ROUND_OFF
+        or abs(other - objective) * objective_scale(program) <= _NODE_ROUND_OFF
+    )
+
+
+def _incumbent_settled(program: Program, found: RawSolution, seconds: float) -> bool:
+    """Whether `found` (the search's "optimal" point of `program`) is, to round-off, the
+    optimum of its own integer choices: the continuous QP with every integer fixed there.
 
     The search closes a node whose relaxation is integral as solved, at that point; when
     HiGHS's QP solver fails on that node (a solve error, then the point of its ridged
-    retry) the point is feasible but not the node's optimum, and the search's "optimal" is
-    wrong: seen on whole-share twins of the sample with `--min-trade` (1.37507 "proven"
-    where SCIP finds 1.37669 on the same program; this bound said 1.75). A bound in
-    `program`'s units; None when HiGHS fails on that QP."""
+    retry) the point is feasible but need not be the node's optimum, and the search's
+    "optimal" is then wrong: seen on whole-share twins of the sample with `--min-trade`
+    (1.37507 "proven" where SCIP finds 1.37669 on the same program). Checked by solving
+    that QP afresh over the names the answer holds or trades: HiGHS's Lagrangian bound
+    (valid for any point and duals) must meet the answer; where HiGHS fails on it too (a
+    trade with a positive lower bound, seen with a minimum trade, trips its QP solver),
+    SCIP solves the same small QP and must find nothing better."""
     from tradefolio.portfolio.branch_and_bound import Relaxation
 
-    # Only the names the answer holds or trades: an integer at 0 and what its link rows
-    # (a v - c z <= 0, v >= 0) then hold at 0 are left out (at 500 names ~40 of them stay);
-    # any row left empty is dropped, which only loosens the QP (the bound stays valid).
+    # An integer at 0 and what its link rows (a v - c z <= 0, v >= 0) then hold at 0 are
+    # left out (at 500 names ~40 names stay); any row left empty is dropped, which only
+    # loosens the QP (its bound stays valid).
     integer = np.array(program.integer, dtype=bool)
     rounded = np.where(integer, np.round(found.values), found.values)
     zero = integer & (rounded == 0.0)
@@ -250,19 +261,33 @@ def _incumbent_bound(program: Program, found: RawSolution, seconds: float) -> fl
             if c > 0 > d and zero[z] and not integer[v] and program.lower[v] >= 0.0:
                 zero[v] = True
     used = _reduced(program, np.arange(program.size, dtype=np.intp), zero)
-    if used.program.size == 0:
-        return program.constant  # nothing held or traded: the objective is its constant
-    relaxation = Relaxation(used.program, objective_scale(used.program))
+    qp = used.program
+    if qp.size == 0:  # nothing held or traded: the objective is its constant
+        return _near(found.objective, program.constant, program, program.maximize)
+    relaxation = Relaxation(qp, objective_scale(qp))
     if relaxation.kept.size == 0:  # only definitions of nothing left: one point, no QP
-        return used.program.objective_value(relaxation.complete(np.zeros(used.program.size)))
-    fixed = used.restrict(rounded)[relaxation.integers]
+        value = qp.objective_value(relaxation.complete(np.zeros(qp.size)))
+        return _near(found.objective, value, program, program.maximize)
+    fixed = used.restrict(rounded)
     try:
-        solved = relaxation.solve(fixed, fixed, seconds)
+        solved = relaxation.solve(fixed[relaxation.integers], fixed[relaxation.integers], seconds)
     except (SolverError, TimeoutError):
-        return None
-    if solved is None:
-        return None  # "infeasible" at a point the search returned: HiGHS is confused
-    return relaxation.program_value(relaxation.bound)
+        solved = None
+    if solved is not None:
+        bound = relaxation.program_value(relaxation.bound)
+        if _near(found.objective, bound, program, program.maximize):
+            return True
+    continuous = replace(
+        qp,
+        lower=[fixed[k] if qp.integer[k] else lo for k, lo in enumerate(qp.lower)],
+        upper=[fixed[k] if qp.integer[k] else hi for k, hi in enumerate(qp.upper)],
+        integer=[False] * qp.size,
+    )
+    try:
+        scip = solve_program(continuous, "scip", seconds)
+    except (SolverError, InfeasibleAllocation, SolverUnavailable):
+        return False
+    return _near(found.objective, scip.objective, program, program.maximize)
 
 
 def solve_rebalance(
@@ -287,16 +312,10 @@ def solve_rebalance(
     values = found.values if aggregation is None else aggregation.expand(found.values)
     if program.violations(values, _CHECK):
         return solve_program(program, "scip", time_limit, hint)
-    if found.status == "optimal":
-        # The claim rests on the search's bounds; the incumbent's own node solved afresh
-        # (`_incumbent_bound`) must agree to round-off, else HiGHS failed there and SCIP
-        # decides.
-        own = _incumbent_bound(target, found, time_limit)
-        if own is None or (
-            proven_gap(found.objective, own, program.maximize) > _NODE_ROUND_OFF
-            and abs(own - found.objective) * objective_scale(target) > _NODE_ROUND_OFF
-        ):
-            return solve_program(program, "scip", time_limit, hint)
+    # The claim rests on the search's bounds; its incumbent must also be the optimum of its
+    # own node (`_incumbent_settled`), else SCIP decides.
+    if found.status == "optimal" and not _incumbent_settled(target, found, time_limit):
+        return solve_program(program, "scip", time_limit, hint)
     # The reduced objective at the reduced point is the original's at the expanded one;
     # re-evaluated here so that the claim rests on the original program.
     objective = program.objective_value(values)

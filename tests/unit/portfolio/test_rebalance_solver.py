@@ -185,3 +185,43 @@ def test_an_optimum_whose_own_node_is_not_solved_is_not_claimed() -> None:
     assert not twin.program.violations(raw.values, 1e-6)
     if raw.status == "optimal":
         assert raw.objective >= scip.objective - 1e-6 * abs(scip.objective)
+
+
+def test_an_optimum_highs_cannot_re_solve_is_kept_when_scip_agrees(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where HiGHS fails on the incumbent's own QP too, SCIP solves that small QP: finding
+    nothing better, the search's answer and claim stand (no SCIP on the whole program)."""
+    pytest.importorskip("ortools")
+    from tradefolio.portfolio import branch_and_bound
+
+    ctx = _context({"B": 20.0})
+    expected = rebalance_solver.solve_rebalance(ctx, 10.0)
+    assert expected.solver == "highs" and expected.status == "optimal"
+    solve = branch_and_bound.Relaxation.solve
+    checked: list[bool] = []
+    original = rebalance_solver._incumbent_settled
+
+    def recorded(*args: object) -> bool:
+        checked.append(True)
+        return original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rebalance_solver, "_incumbent_settled", recorded)
+    monkeypatch.setattr(
+        branch_and_bound.Relaxation,
+        "solve",
+        # after the search, the re-solve of the incumbent's node (integers fixed) fails
+        lambda self, lower, upper, *rest, **kw: (
+            _raise()
+            if checked and np.array_equal(lower, upper)
+            else solve(self, lower, upper, *rest, **kw)
+        ),
+    )
+    raw = rebalance_solver.solve_rebalance(ctx, 10.0)
+    assert checked
+    assert raw.solver == "highs" and raw.status == "optimal"
+    assert raw.objective == pytest.approx(expected.objective, rel=1e-12)
+
+
+def _raise() -> None:
+    raise SolverError("HiGHS could not solve a node relaxation: Solve error")
