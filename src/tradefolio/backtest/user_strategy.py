@@ -1,7 +1,8 @@
 """Your own strategy from the command line: `--strategy FILE.py:Class` or `module:Class`.
 
 `load_strategy_class(spec)` imports the class (a file by its path, a module by its dotted
-name; a file is imported once per process under a name derived from its resolved path);
+name; a file is imported once per process and content, under a name derived from its
+resolved path and its bytes, so an edited file is imported again);
 the class must define `plan(closes)` (vectorised) or `on_bar(context)` (event-driven).
 
 Its **declared parameters** are the keyword parameters of its constructor, typed by their
@@ -49,7 +50,9 @@ def _import_file(path: Path, spec: str) -> types.ModuleType:
     resolved = path.expanduser().resolve()
     if not resolved.is_file():
         raise InvalidParameter(f"--strategy {spec}: no such file {path}")
-    name = "tradefolio_user_" + hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    # named by path and content: the same file is imported once, an edited one again
+    digest = hashlib.sha256(str(resolved).encode() + b"\0" + resolved.read_bytes())
+    name = "tradefolio_user_" + digest.hexdigest()[:12]
     if name in sys.modules:
         return sys.modules[name]
     module_spec = importlib.util.spec_from_file_location(name, resolved)

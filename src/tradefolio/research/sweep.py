@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from tradefolio.backtest.config import BacktestConfig
+from tradefolio.backtest.user_strategy import is_user_spec, source_digest
 from tradefolio.errors import InvalidParameter
 from tradefolio.research.executors import Executor, ExecutorSession
 from tradefolio.research.results import ResultsStore, build_table, outcome_row
@@ -102,14 +103,25 @@ def make_tasks(
     first_index: int = 0,
     keep_equity: bool = False,
 ) -> list[RunTask]:
-    """One task per point of the spec (or the given `points`), indexed from `first_index`."""
+    """One task per point of the spec (or the given `points`), indexed from `first_index`.
+
+    A run's id hashes its full configuration and, for a class of the user's
+    (`strategy=file.py:Class`), the content of the strategy's source file: an edited
+    strategy is a different run, never one reused from the results folder."""
     tasks = []
+    digests: dict[str, str | None] = {}
     for offset, point in enumerate(spec.points() if points is None else points):
         fields = {**spec.base, **point}
+        keyed = full_fields(fields)
+        strategy = keyed.get("strategy")
+        if isinstance(strategy, str) and is_user_spec(strategy):
+            if strategy not in digests:
+                digests[strategy] = _source_digest(strategy)
+            keyed["strategy_source"] = digests[strategy]
         tasks.append(
             RunTask(
                 index=first_index + offset,
-                run_id=run_id(full_fields(fields), window),
+                run_id=run_id(keyed, window),
                 fields=fields,
                 params=dict(point),
                 window=window,
@@ -117,6 +129,15 @@ def make_tasks(
             )
         )
     return tasks
+
+
+def _source_digest(strategy: str) -> str | None:
+    """The hash of a user strategy's source file (None when it cannot be read: such a run
+    fails with the loader's own message)."""
+    try:
+        return source_digest(strategy)
+    except InvalidParameter:
+        return None
 
 
 def execute(

@@ -271,3 +271,61 @@ def test_a_warmup_longer_than_the_data_is_one_error_line(
     )
     fits = _run(capsys, folder, "backtest", f"{folder}/mine.py:Windowed", "--param", "window=119")
     assert fits.code == 0, fits.stderr
+
+
+ENTERS = """
+class Dip:
+    name = "dip"
+
+    def __init__(self, hold: int = 5) -> None:
+        self.hold = hold
+
+    def on_bar(self, context):
+        for symbol in context.symbols:
+            held = context.positions.get(symbol)
+            if held is None and context.bar % (2 * self.hold) == 0:
+                context.enter(symbol)
+            elif held is not None and context.bar % (2 * self.hold) == self.hold:
+                context.exit(symbol)
+"""
+
+
+def test_a_sweep_reruns_a_strategy_whose_file_was_edited(
+    capsys: pytest.CaptureFixture[str], folder: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "dip.py"
+    source.write_text(ENTERS)
+    argv = (
+        "sweep", "--prices", str(folder / "bars.csv"), "--workers", "1", "--format", "json",
+        "--out", str(tmp_path / "sweep"), "--set", f"strategy={source}:Dip",
+        "--set", "sizer=weight", "--grid", "param.hold=5,15",
+    )  # fmt: skip
+    first = run_cli(capsys, *argv)
+    assert first.code == 0, first.stderr
+    assert "(2 run now on serial x1, 0 from earlier, 0 failed)" in first.stderr
+    traded = {r["param.hold"]: r["n_fills"] for r in json.loads(first.stdout)["leaderboard"]}
+    assert min(traded.values()) > 0
+    again = run_cli(capsys, *argv)
+    assert "(0 run now on serial x1, 2 from earlier, 0 failed)" in again.stderr  # unchanged
+    source.write_text(ENTERS.replace("context.enter(symbol)", "pass"))  # never enters now
+    edited = run_cli(capsys, *argv)
+    assert edited.code == 0, edited.stderr
+    assert "(2 run now on serial x1, 0 from earlier, 0 failed)" in edited.stderr
+    rows = json.loads(edited.stdout)["leaderboard"]
+    assert [r["n_fills"] for r in rows] == [0, 0]
+    assert {r["final_equity"] for r in rows} == {1_000_000.0}
+
+
+def test_the_source_digest_of_a_module_strategy_is_its_file(tmp_path: Path) -> None:
+    import hashlib
+
+    from tradefolio.backtest import strategies
+    from tradefolio.backtest.user_strategy import source_digest
+
+    module_file = Path(strategies.__file__).read_bytes()
+    digest = source_digest("tradefolio.backtest.strategies:SmaCrossEvents")
+    assert digest == hashlib.sha256(module_file).hexdigest()[:16]
+    (tmp_path / "a.py").write_text("class A:\n    name = 'a'\n")
+    before = source_digest(f"{tmp_path}/a.py:A")
+    (tmp_path / "a.py").write_text("class A:\n    name = 'b'\n")
+    assert source_digest(f"{tmp_path}/a.py:A") != before
