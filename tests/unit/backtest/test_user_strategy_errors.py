@@ -329,3 +329,29 @@ def test_the_source_digest_of_a_module_strategy_is_its_file(tmp_path: Path) -> N
     before = source_digest(f"{tmp_path}/a.py:A")
     (tmp_path / "a.py").write_text("class A:\n    name = 'b'\n")
     assert source_digest(f"{tmp_path}/a.py:A") != before
+
+
+def test_a_sweep_says_which_exits_its_runs_place(
+    capsys: pytest.CaptureFixture[str], folder: Path, tmp_path: Path
+) -> None:
+    base = (
+        "sweep", "--prices", str(folder / "bars.csv"), "--workers", "1", "--format", "json",
+        "--set", f"strategy={folder}/mine.py:Windowed", "--grid", "param.window=5,10",
+    )  # fmt: skip
+    no_stop = run_cli(capsys, *base, "--set", "no_stop=true", "--out", str(tmp_path / "a"))
+    assert no_stop.code == 0, no_stop.stderr
+    assert (
+        "exits on sized entries: none placed (--no-stop: the risk sizer sized from a notional "
+        "0.05 stop)"
+    ) in " ".join(no_stop.stderr.split())
+    assert json.loads(no_stop.stdout)["exits"] == [
+        {"stop_loss": None, "take_profit": None, "trailing_stop": None, "sizing_stop": 0.05}
+    ]
+    swept = run_cli(capsys, *base, "--grid", "take_profit=0.1,0.2", "--out", str(tmp_path / "b"))
+    assert swept.code == 0, swept.stderr
+    said = " ".join(swept.stderr.split())
+    assert (
+        "some runs: exits on sized entries: stop at fill x (1 - 0.05), "
+        "take-profit at fill x (1 + 0.1)"
+    ) in said
+    assert [e["take_profit"] for e in json.loads(swept.stdout)["exits"]] == [0.1, 0.2]
