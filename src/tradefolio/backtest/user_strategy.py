@@ -205,6 +205,27 @@ def _convert(raw: object, kind: type, optional: bool, name: str) -> object:
     raise InvalidParameter(f"--param {name}={raw!r}: expected {kind.__name__}")
 
 
+def typed_value(cls: type, spec: str, name: str, value: object, flag: str) -> object:
+    """`value` of parameter `name` typed as `cls` declares it; `InvalidParameter` naming
+    the value, the type and `flag` (where it was given: `--grid param.NAME`, ...)."""
+    declared = declared_parameters(cls, spec)
+    if name not in declared:
+        names = ", ".join(declared) or "none"
+        raise InvalidParameter(
+            f"{flag}: {cls.__name__} has no parameter {name!r}; it declares {names}"
+        )
+    kind, optional, _ = declared[name]
+    try:
+        return _convert(value, kind, optional, name)
+    except InvalidParameter:
+        shown = value if isinstance(value, str) else repr(value)
+        article = "an" if kind.__name__[0] in "aeiou" else "a"
+        raise InvalidParameter(
+            f"{flag}: {shown!r} is not {article} {kind.__name__} ({cls.__name__} declares "
+            f"{name}: {kind.__name__})"
+        ) from None
+
+
 def split_params(options: Sequence[str]) -> dict[str, str]:
     """`["a=1", "b=x"]` -> {"a": "1", "b": "x"} (`InvalidParameter` on a malformed one)."""
     parsed: dict[str, str] = {}
@@ -289,4 +310,5 @@ __all__ = [
     "parse_params",
     "source_digest",
     "split_params",
+    "typed_value",
 ]

@@ -355,3 +355,58 @@ def test_a_sweep_says_which_exits_its_runs_place(
         "take-profit at fill x (1 + 0.1)"
     ) in said
     assert [e["take_profit"] for e in json.loads(swept.stdout)["exits"]] == [0.1, 0.2]
+
+
+@pytest.mark.parametrize(
+    ("option", "fragment"),
+    [
+        (
+            ("--grid", "param.window=5,x"),
+            "--grid param.window: 'x' is not an int (Windowed declares window: int)",
+        ),
+        (("--grid", "param.window=5.5,10"), "--grid param.window: '5.5' is not an int"),
+        (("--grid", "param.windw=5,10"), "Windowed has no parameter 'windw'; it declares window"),
+        (
+            ("--grid", "weight=0.1,0.2", "--set", "param.window=7.5"),
+            "--set param.window: '7.5' is not an int",
+        ),
+    ],
+)
+def test_sweep_values_of_a_strategy_parameter_are_typed_and_the_bad_one_named(
+    capsys: pytest.CaptureFixture[str],
+    folder: Path,
+    tmp_path: Path,
+    option: tuple[str, ...],
+    fragment: str,
+) -> None:
+    result = run_cli(
+        capsys, "sweep", "--prices", str(folder / "bars.csv"), "--workers", "1",
+        "--out", str(tmp_path / "sweep"), "--set", f"strategy={folder}/mine.py:Windowed",
+        *option,
+    )  # fmt: skip
+    assert_one_line_error(result, fragment)
+
+
+def test_sweep_values_are_typed_as_declared(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, folder: Path
+) -> None:
+    (tmp_path / "typed.py").write_text(
+        "class Typed:\n"
+        "    name = 'typed'\n\n"
+        "    def __init__(self, window: int = 5, level: float = 0.5, tag: str = 'a') -> None:\n"
+        "        self.window, self.level, self.tag = window, level, tag\n\n"
+        "    def on_bar(self, context):\n"
+        "        pass\n"
+    )
+    result = run_cli(
+        capsys, "sweep", "--prices", str(folder / "bars.csv"), "--workers", "1",
+        "--format", "json", "--out", str(tmp_path / "sweep"),
+        "--set", f"strategy={tmp_path}/typed.py:Typed", "--grid", "param.window=5,10",
+        "--grid", "param.level=1,0.5", "--grid", "param.tag=10,b",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    rows = json.loads(result.stdout)["leaderboard"]
+    assert len(rows) == 8 and all(r["status"] == "ok" for r in rows)
+    assert {type(r["param.window"]) for r in rows} == {int}
+    assert sorted({r["param.level"] for r in rows}) == [0.5, 1.0]
+    assert sorted({r["param.tag"] for r in rows}) == ["10", "b"]
