@@ -10,7 +10,15 @@ Market orders fill at the fake's current mark (`mark`, the `MarketSink` the trad
 `prices` given up front), the same price `PaperBroker` would use; `max_fill_per_step` makes
 fills partial (cumulative ``filled_qty``), `auto_fill=False` leaves orders ``new`` until
 `fill`/`mark`. Faults (`inject`): an HTTP status, with or without the request having been
-acted upon first, and a delay before answering (to trip the client's timeout).
+acted upon first, a delay before answering (to trip the client's timeout), and a hold:
+the request is carried out only when the test sets an event (a submit processed late).
+
+Cancels are immediate by default. With `cancel_pending_reads = N` they are asynchronous, as
+on the real Alpaca: ``DELETE /v2/orders/{id}`` answers 204 and leaves the order (and its
+legs) ``pending_cancel`` — still open, still holding its shares for the sell-quantity check,
+still able to fill — for the next N reads of it (a lookup, a get, a listing row), after
+which it is ``canceled``; the next `mark` (a new bar) or `settle_cancels` finishes every
+pending cancel. A second cancel of a pending one is refused (422), as Alpaca does.
 
 It also serves the two market-data endpoints `AlpacaMarketData` calls through alpaca-py's
 `StockHistoricalDataClient`: ``GET /v2/stocks/bars`` (``symbols``, ``timeframe=1Day``,
@@ -69,13 +77,16 @@ def _iso(at: datetime | None) -> str | None:
 @dataclass
 class Fault:
     """One injected fault: answer `status` (None: the normal answer) after `delay` s;
-    with `accept`, the request is carried out first (the answer is what gets lost)."""
+    with `accept`, the request is carried out first (the answer is what gets lost). With
+    `hold`, the request is carried out only once the event is set (a submit processed
+    late, after its client gave up and even after that client's process died)."""
 
     route: str
     status: int | None = None
     accept: bool = False
     delay: float = 0.0
     body: str | None = None
+    hold: threading.Event | None = None
 
 
 #: Alpaca's order types and the price fields each takes (others are refused, as the SDK does).
@@ -87,8 +98,10 @@ _TYPE_FIELDS = {
     "trailing_stop": (),
 }
 _PRICE_FIELDS = ("limit_price", "stop_price", "trail_percent", "trail_price")
-#: Statuses in which an order can still trade ("held": a leg waiting for its entry).
-OPEN_STATUSES = ("new", "accepted", "pending_new", "partially_filled", "held")
+#: Statuses in which an order can still trade ("held": a leg waiting for its entry;
+#: "pending_cancel": a cancel was requested but the venue has not carried it out yet, so
+#: the order still holds its shares and may still fill).
+OPEN_STATUSES = ("new", "accepted", "pending_new", "partially_filled", "held", "pending_cancel")
 
 
 @dataclass
@@ -120,10 +133,17 @@ class FakeOrder:
     replaces: str | None = None
     replaced_by: str | None = None
     replaced_at: datetime | None = None
+    #: Reads still answered "pending_cancel" before a requested cancel takes effect.
+    cancel_reads_left: int = 0
 
     @property
     def open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def protecting(self) -> bool:
+        """Open and not being cancelled: an exit the venue will keep working."""
+        return self.open and self.status != "pending_cancel"
 
     def trailing_stop_level(self) -> Decimal | None:
         """A trailing stop's current stop price (from its high-water mark)."""
@@ -220,6 +240,8 @@ class FakeAlpaca:
         #: Whether a lookup by client order id nests a group's legs (the listing with
         #: ``nested=true`` always does).
         self.nest_legs_on_lookup = True
+        #: Reads for which a requested cancel stays "pending_cancel" (0: cancels at once).
+        self.cancel_pending_reads = 0
         self._faults: list[Fault] = []
         self._lock = threading.RLock()
         self._clock = datetime.now(UTC).replace(microsecond=0)
@@ -282,10 +304,13 @@ class FakeAlpaca:
         delay: float = 0.0,
         times: int = 1,
         body: str | None = None,
+        hold: threading.Event | None = None,
     ) -> None:
         """Queue `times` faults for the next requests on `route`."""
         with self._lock:
-            self._faults.extend(Fault(route, status, accept, delay, body) for _ in range(times))
+            self._faults.extend(
+                Fault(route, status, accept, delay, body, hold) for _ in range(times)
+            )
 
     def pending_faults(self) -> int:
         with self._lock:
@@ -294,6 +319,7 @@ class FakeAlpaca:
     def mark(self, day: date, prices: Mapping[str, Decimal]) -> None:
         """New prices (the trader's `MarketSink`): open orders take a fill step at them."""
         with self._lock:
+            self.settle_cancels()  # by the next bar the venue has carried out every cancel
             self.marks.update(prices)
             self._tick()
             for order in list(self.orders.values()):
@@ -334,6 +360,13 @@ class FakeAlpaca:
             self._tick()
             self._execute(order, take, price if price is not None else self.marks[order.symbol])
 
+    def settle_cancels(self) -> None:
+        """Carry out every pending cancel now."""
+        with self._lock:
+            for order in list(self.orders.values()):
+                if order.status == "pending_cancel" and order.parent is None:
+                    self._finish_cancel(order)
+
     def order(self, client_order_id: str) -> FakeOrder:
         with self._lock:
             return self.orders[self.by_client_id[client_order_id]]
@@ -362,7 +395,10 @@ class FakeAlpaca:
         order.filled_qty += quantity
         order.filled_notional += quantity * price
         order.fills.append((quantity, price))
-        order.status = "filled" if order.filled_qty == order.qty else "partially_filled"
+        if order.filled_qty == order.qty:
+            order.status = "filled"
+        elif order.status != "pending_cancel":  # a fill does not undo a requested cancel
+            order.status = "partially_filled"
         order.updated_at = now
         if order.status == "filled":
             order.filled_at = now
@@ -696,20 +732,53 @@ class FakeAlpaca:
             bound = datetime.fromisoformat(until.replace("Z", "+00:00"))
             rows = [o for o in rows if o.submitted_at <= bound]
         rows.sort(key=lambda o: o.submitted_at, reverse=direction == "desc")
-        return [self.json_of(o) if nested else o.to_json() for o in rows[:limit]]
+        return [
+            self.json_of(self._read(o)) if nested else self._read(o).to_json() for o in rows[:limit]
+        ]
 
-    def _cancel(self, order_id: str, *, cascade: bool = True) -> None:
+    def _cancel(self, order_id: str, *, cascade: bool = True, requested: bool = False) -> None:
+        """Cancel an order (and, with `cascade`, its legs). A cancel the client `requested`
+        is asynchronous when `cancel_pending_reads` is set: "pending_cancel" first."""
         order = self.orders.get(order_id)
         if order is None:
             raise _HttpError(404, 40410000, "order not found")
-        if not order.open:
+        if not order.open or (requested and order.status == "pending_cancel"):
             raise _HttpError(422, 42210000, f'order is already in "{order.status}" state')
         now = self._tick()
+        if requested and self.cancel_pending_reads > 0:
+            top = order if order.parent is None else self.orders[order.parent]
+            for member in (order, *(self.orders[i] for i in order.legs if cascade)):
+                if member.open:
+                    member.status, member.updated_at = "pending_cancel", now
+            top.cancel_reads_left = self.cancel_pending_reads
+            return
         order.status = "canceled"
         order.canceled_at = order.updated_at = now
         for leg_id in order.legs if cascade else ():  # an entry's or an OCO's legs go too
             if self.orders[leg_id].open:
                 self._cancel(leg_id)
+
+    def _finish_cancel(self, order: FakeOrder) -> None:
+        """A pending cancel of `order` (a top-level order) and its legs takes effect."""
+        now = self._tick()
+        for member in (order, *(self.orders[i] for i in order.legs)):
+            if member.status == "pending_cancel":
+                member.status = "canceled"
+                member.canceled_at = member.updated_at = now
+
+    def _read(self, order: FakeOrder) -> FakeOrder:
+        """One read of `order` (or of its group): a pending cancel counts down, then takes
+        effect (the read that sees it done is the one after the last pending one)."""
+        top = order if order.parent is None else self.orders[order.parent]
+        pending = top.status == "pending_cancel" or any(
+            self.orders[i].status == "pending_cancel" for i in top.legs
+        )
+        if pending:
+            if top.cancel_reads_left > 0:
+                top.cancel_reads_left -= 1
+            else:
+                self._finish_cancel(top)
+        return order
 
     def _account(self) -> dict[str, Any]:
         equity = self.equity()
@@ -846,6 +915,8 @@ class FakeAlpaca:
             return fault.status, None, fault
         if fault is not None and not fault.accept and fault.delay:
             time.sleep(fault.delay)  # processed late: after the client may have given up
+        if fault is not None and fault.hold is not None:
+            fault.hold.wait(timeout=60)  # processed when the test releases it
         try:
             with self._lock:
                 status, payload = action()
@@ -870,8 +941,8 @@ class FakeAlpaca:
             def cancel_all() -> tuple[int, Any]:
                 result = []
                 for order in list(self.orders.values()):
-                    if order.open:
-                        self._cancel(order.id)
+                    if order.open and order.status != "pending_cancel":
+                        self._cancel(order.id, requested=True)
                         result.append({"id": order.id, "status": 200, "body": order.to_json()})
                 return 207, result
 
@@ -882,7 +953,7 @@ class FakeAlpaca:
             def lookup() -> tuple[int, Any]:
                 if cid not in self.by_client_id:
                     raise _HttpError(404, 40410000, "order not found")
-                order = self.orders[self.by_client_id[cid]]
+                order = self._read(self.orders[self.by_client_id[cid]])
                 return 200, self.json_of(order) if self.nest_legs_on_lookup else order.to_json()
 
             return LOOKUP, lookup
@@ -893,7 +964,7 @@ class FakeAlpaca:
                 def get() -> tuple[int, Any]:
                     if order_id not in self.orders:
                         raise _HttpError(404, 40410000, "order not found")
-                    return 200, self.json_of(self.orders[order_id])
+                    return 200, self.json_of(self._read(self.orders[order_id]))
 
                 return GET_BY_ID, get
             if method == "PATCH":
@@ -901,7 +972,7 @@ class FakeAlpaca:
             if method == "DELETE":
 
                 def cancel() -> tuple[int, Any]:
-                    self._cancel(order_id)
+                    self._cancel(order_id, requested=True)
                     return 204, None
 
                 return CANCEL, cancel

@@ -30,12 +30,12 @@ ledger is exact (integer micro-units); the equity curve is rebuilt afterwards, v
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -64,7 +64,7 @@ from tradefolio.execution.orders import (
     ProtectiveExits,
     TimeInForce,
 )
-from tradefolio.execution.planner import group_intents, plan_grouped
+from tradefolio.execution.planner import BarPlanner, PricedEntry, group_intents
 from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
 from tradefolio.execution.sizing_policy import FixedSizing, RebalanceSizerFactory, SizingPolicy
 from tradefolio.execution.strategy import Intent, Rebalance, SignalPlan, Strategy
@@ -74,6 +74,7 @@ if TYPE_CHECKING:  # the allocation model is imported only by the runs that use 
     from tradefolio.portfolio.policy import RebalanceDecision
 
 FloatArray = npt.NDArray[np.float64]
+_Item = TypeVar("_Item")
 
 #: `active_from` of a bracket child until its parent fills.
 _NEVER = 2**62
@@ -170,19 +171,26 @@ def _validate_panel(closes: pd.DataFrame, other: pd.DataFrame | None, name: str 
             raise DataError(f"{label} must be finite and > 0 (NaN for a missing price)")
 
 
-def _group_by_row(mask: npt.NDArray[np.bool_], last_row: int) -> dict[int, list[int]]:
-    """Row -> column indices (ascending) of True cells, rows < last_row only."""
-    rows, cols = np.nonzero(mask[:last_row])
-    grouped: dict[int, list[int]] = {}
-    for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-        grouped.setdefault(row, []).append(col)
+def _group_by_row(rows: npt.NDArray[np.intp], items: list[_Item]) -> dict[int, list[_Item]]:
+    """Row -> its cells' items, for cells in row order (`np.nonzero`'s): `items[i]` is cell
+    i's item."""
+    grouped: dict[int, list[_Item]] = {}
+    current = -1
+    cells: list[_Item] = []
+    for row, item in zip(rows.tolist(), items, strict=True):
+        if row != current:
+            current = row
+            cells = grouped[row] = []
+        cells.append(item)
     return grouped
 
 
 class _PriceRow(Mapping[str, int]):
-    """One bar's reference prices by symbol; a symbol without a price this bar is absent."""
+    """One bar's reference prices by symbol; a symbol without a price this bar is absent.
 
-    __slots__ = ("_column_of", "_marks", "_ok")
+    The engine points the view at a bar by setting `marks` and `ok` (one bar's rows)."""
+
+    __slots__ = ("_column_of", "marks", "ok")
 
     def __init__(
         self,
@@ -191,49 +199,45 @@ class _PriceRow(Mapping[str, int]):
         ok: npt.NDArray[np.bool_],
     ) -> None:
         self._column_of = column_of
-        self._marks = marks
-        self._ok = ok
-
-    def at(self, marks: npt.NDArray[np.int64], ok: npt.NDArray[np.bool_]) -> None:
-        """Point the view at another bar's prices."""
-        self._marks = marks
-        self._ok = ok
+        self.marks = marks
+        self.ok = ok
 
     def __getitem__(self, symbol: str) -> int:
         column = self._column_of[symbol]
-        if not self._ok.item(column):
+        if not self.ok.item(column):
             raise KeyError(symbol)
-        return int(self._marks.item(column))
+        return self.marks.item(column)  # a Python int (no int() needed)
 
     def get(self, symbol: str, default: int | None = None) -> int | None:  # type: ignore[override]
         """The price of `symbol`, or `default` when it has none this bar."""
         column = self._column_of.get(symbol)
-        if column is None or not self._ok.item(column):
+        if column is None or not self.ok.item(column):
             return default
-        return int(self._marks.item(column))
+        return self.marks.item(column)  # a Python int (no int() needed)
 
     def __iter__(self) -> Iterator[str]:
-        return (s for s, j in self._column_of.items() if self._ok[j])
+        return (s for s, j in self._column_of.items() if self.ok[j])
 
     def __len__(self) -> int:
-        return int(np.count_nonzero(self._ok))
+        return int(np.count_nonzero(self.ok))
 
 
 class _LazySizer:
-    """The decision bar's sizer, built only if the bar has an entry to size."""
+    """The decision bar's sizer, built only if the bar has an entry to size (one per run:
+    the engine points it at each decision bar by setting `bar` and clearing `built`)."""
 
-    __slots__ = ("_bar", "_policy", "_sizer")
+    __slots__ = ("bar", "built", "policy")
 
     def __init__(self, policy: SizingPolicy, bar: int) -> None:
-        self._policy = policy
-        self._bar = bar
-        self._sizer: PositionSizer | None = None
+        self.policy = policy
+        self.bar = bar
+        self.built: PositionSizer | None = None
 
     def size(self, request: SizingRequest) -> Quantity:
         """The policy's sizer at the decision bar, asked once built."""
-        if self._sizer is None:
-            self._sizer = self._policy.sizer_at(self._bar)
-        return self._sizer.size(request)
+        if self.built is None:
+            self.built = self.policy.sizer_at(self.bar)
+        return self.built.size(request)
 
 
 class _Run:
@@ -254,6 +258,7 @@ class _Run:
         self.plan = plan
         self.sizing = sizing
         self.costs = costs
+        self.free = costs.free  # no commission, no slippage: the cost arithmetic is skipped
         self.rebalance_sizer = rebalance_sizer
         self.exits = exits
         self.places_exits = exits.any
@@ -279,6 +284,7 @@ class _Run:
         self.max_mark = self.reference_micro.max(axis=1).tolist()
         self._close_marks: npt.NDArray[np.int64] | None = None
         self.basis: dict[int, int] = {}  # cost of the units held, micro-units (entry prices)
+        self.tracks_basis = False  # the event-driven context's entry prices need `basis`
         self.resting: list[Resting] = []  # working orders, in submission order
         self.children: dict[str, list[Resting]] = {}  # parent id -> its bracket children
         self.groups: dict[str, list[Resting]] = {}  # OCO group -> its orders
@@ -287,9 +293,16 @@ class _Run:
         # the planner's views of the ledger and of the bar's prices (moved bar by bar)
         # the ledger's positions by symbol (kept by `_fill`: a plain dict is the fastest view)
         self.held_by_symbol: dict[str, int] = {}
-        # a plan's market entry of each column, as the planner takes it
-        self._market_entry = [(symbol, 0) for symbol in self.symbols]
         self._prices = _PriceRow(self.column_of, self.reference_micro[0], self.tradable[0])
+        self._sizer = _LazySizer(sizing, 0)
+        # the one planner of the run, reading the views above as they are at each bar
+        self.planner = BarPlanner(
+            prices=self._prices,
+            holdings=self.held_by_symbol,
+            universe=self.symbols,
+            costs=costs,
+            rebalance_sizer=rebalance_sizer,
+        )
         self.events: list[OrderEvent] = []
 
     # -- ledger ------------------------------------------------------------------------
@@ -298,29 +311,30 @@ class _Run:
         self, bar: int, column: int, side: Side, quantity: int, price_micro: int, cid: str = ""
     ) -> None:
         """Apply a fill at `price_micro` (already slipped) to the ledger."""
-        commission = self.costs.commission_micro(quantity, price_micro, side)
-        fill = Fill(
-            bar, self.days[bar], self.symbols[column], side, quantity, price_micro, commission, cid
-        )
-        symbol = fill.symbol
+        symbol = self.symbols[column]
+        commission = 0 if self.free else self.costs.commission_micro(quantity, price_micro, side)
+        fill = Fill(bar, self.days[bar], symbol, side, quantity, price_micro, commission, cid)
         if side == "buy":
             self.ledger.buy(fill, column)
             self.held[column] += quantity
             self.units += quantity
-            self.basis[column] = self.basis.get(column, 0) + quantity * price_micro
+            if self.tracks_basis:
+                self.basis[column] = self.basis.get(column, 0) + quantity * price_micro
             self.held_by_symbol[symbol] = self.held_by_symbol.get(symbol, 0) + quantity
         else:
-            held = int(self.held[column])
+            held = self.held_by_symbol.get(symbol, 0)
             self.ledger.sell(fill, column)
             self.held[column] -= quantity
             self.units -= quantity
             remaining = held - quantity
             if remaining:
-                self.basis[column] = self.basis.get(column, 0) * remaining // held
+                if self.tracks_basis:
+                    self.basis[column] = self.basis.get(column, 0) * remaining // held
                 self.held_by_symbol[symbol] = remaining
             else:
-                self.basis.pop(column, None)
-                self.held_by_symbol.pop(symbol, None)
+                if self.tracks_basis:
+                    self.basis.pop(column, None)
+                del self.held_by_symbol[symbol]
 
     def _equity_micro(self, bar: int, marks: npt.NDArray[np.int64]) -> int:
         """cash + Σ q · mark, exact: an int64 dot product when it cannot overflow."""
@@ -478,39 +492,40 @@ class _Run:
         bar: int,
         exits: dict[int, list[int]],
         rebalances: dict[int, Mapping[str, float]],
-        entries: dict[int, list[int]],
+        entries: dict[int, list[PricedEntry]],
     ) -> list[Resting]:
-        """Plan the plan's cells decided at the close before `bar`, grouped by kind."""
+        """Plan the plan's cells decided at the close before `bar`, grouped by kind
+        (`exits`: columns, `entries`: market entries with their fill bar's price, by row)."""
         decided = bar - 1
-        held = self.ledger.positions
+        held = self.held_by_symbol
         symbols = self.symbols
-        # An Exit while flat (with nothing working) and an Enter while holding are no-ops in
-        # the planner: not asking for them keeps the vectorised path as fast as it was.
-        exit_columns = exits.get(decided, ())
-        if self.resting:
-            for j in exit_columns:  # an exit replaces the symbol's working orders
-                self._cancel_symbol(j, bar)
-        else:
-            exit_columns = [j for j in exit_columns if j in held]
-        rebalancing = decided in rebalances
-        wanted = entries.get(decided, ())
-        if wanted and not rebalancing:  # a held symbol's Enter does nothing unless it is sold
-            sold = set(exit_columns)
-            wanted = [j for j in wanted if j not in held or j in sold]
+        exit_columns = exits.get(decided)
+        exit_symbols: list[str] = []
+        if exit_columns:
+            if self.resting:
+                for column in exit_columns:  # an exit replaces the symbol's working orders
+                    self._cancel_symbol(column, bar)
+                exit_symbols = [symbols[j] for j in exit_columns]
+            else:
+                # an Exit while flat (nothing working) is a no-op in the planner: not asking
+                # for the many such cells keeps the vectorised path fast
+                positions = self.ledger.positions
+                exit_symbols = [symbols[j] for j in exit_columns if j in positions]
+        weights = rebalances.get(decided)
+        entry_pairs = entries.get(decided, ())
         limits = self.plan.entry_limits
-        if limits is None:
-            market_entry = self._market_entry
-            entry_pairs = [market_entry[j] for j in wanted]
-        else:
-            entry_pairs = []
-            for j in wanted:
-                limit = float(limits[decided, j])
-                entry_pairs.append((symbols[j], 0 if limit != limit else to_micro(limit)))
+        if limits is not None and entry_pairs:
+            if weights is None:  # a held symbol's Enter does nothing unless it is sold
+                sold = set(exit_symbols)
+                entry_pairs = [p for p in entry_pairs if p[0] not in held or p[0] in sold]
+            column_of = self.column_of
+            with_limits: list[PricedEntry] = []
+            for symbol, _, price in entry_pairs:
+                limit = float(limits[decided, column_of[symbol]])
+                with_limits.append((symbol, 0 if limit != limit else to_micro(limit), price))
+            entry_pairs = with_limits
         return self._plan(
-            bar,
-            [symbols[j] for j in exit_columns],
-            [Rebalance(rebalances[decided])] if rebalancing else [],
-            entry_pairs,
+            bar, exit_symbols, () if weights is None else (Rebalance(weights),), entry_pairs
         )
 
     def _decide(self, bar: int, intents: list[Intent]) -> list[Resting]:
@@ -519,73 +534,92 @@ class _Run:
         if self.resting:
             for symbol in exits:
                 self._cancel_symbol(self.column_of[symbol], bar)
-        return self._plan(bar, exits, rebalances, entries)
+        prices = self._prices
+        prices.marks = self.reference_micro[bar]
+        prices.ok = self.tradable[bar]
+        return self._plan(bar, exits, rebalances, self.planner.priced(entries))
 
     def _plan(
         self,
         bar: int,
-        exits: list[str],
-        rebalances: list[Rebalance],
-        entries: list[tuple[str, int]],
+        exits: Sequence[str],
+        rebalances: Sequence[Rebalance],
+        entries: Sequence[PricedEntry],
     ) -> list[Resting]:
         """The planner's orders for the bar: filled at once (market orders, nothing placed
         around them) or submitted as working orders matched against the bar."""
         marks = self.reference_micro[bar]
         working, reserved = self._working() if self.resting else (_NOTHING_WORKING, 0)
-        self._prices.at(marks, self.tradable[bar])
-        plan = plan_grouped(
+        prices = self._prices
+        prices.marks = marks
+        prices.ok = self.tradable[bar]
+        sizer = self._sizer
+        sizer.bar = bar - 1
+        sizer.built = None
+        planner = self.planner
+        rows = planner.plan(
             exits,
             rebalances,
             entries,
-            prices=self._prices,
-            holdings=self.held_by_symbol,
-            cash_micro=self.ledger.cash_micro - reserved,
-            equity_micro=self._equity_micro(bar, marks),
-            universe=self.symbols,
-            working=working,
-            sizer=_LazySizer(self.sizing, bar - 1),
-            costs=self.costs,
-            rebalance_sizer=self.rebalance_sizer,
+            self.ledger.cash_micro - reserved,
+            self._equity_micro(bar, marks),
+            working,
+            sizer,
         )
-        self.dropped += plan.unpriced
-        if not plan.orders:
+        self.dropped += planner.unpriced
+        if not rows:
             return []
-        placed: list[Resting] = []
         needs_orders = self.places_exits or bool(self.resting)
         if not needs_orders:
-            for planned in plan.orders:
-                if planned.limit_micro:
+            for row in rows:
+                if row[5]:  # a limit entry works as an order
                     needs_orders = True
                     break
-        for planned in plan.orders:
-            cid = f"{planned.symbol}-{bar}-{planned.reason}"
-            column = self.column_of[planned.symbol]
-            if not needs_orders:
-                # the fast path: market orders at the open, filled as planned
-                self._fill(bar, column, planned.side, planned.quantity, planned.price_micro, cid)
-                continue
-            if planned.limit_micro:
+        if not needs_orders:
+            # the fast path: market orders at the open, filled as planned
+            fill = self._fill
+            column_of = self.column_of
+            for symbol, side, quantity, price_micro, reason, _ in rows:
+                fill(
+                    bar, column_of[symbol], side, quantity, price_micro, f"{symbol}-{bar}-{reason}"
+                )
+            return []
+        placed: list[Resting] = []
+        for symbol, side, quantity, _price, reason, limit_micro in rows:
+            cid = f"{symbol}-{bar}-{reason}"
+            if limit_micro:
                 order = Order(
                     cid,
-                    planned.symbol,
+                    symbol,
                     "buy",
-                    planned.quantity,
+                    quantity,
                     OrderType.LIMIT,
-                    limit_price=from_micro(planned.limit_micro),
+                    limit_price=from_micro(limit_micro),
                     time_in_force=TimeInForce.DAY,
                 )
             else:
-                order = Order(cid, planned.symbol, planned.side, planned.quantity)
-            resting = self._submit(order, bar, bar, is_entry=planned.reason == "enter")
-            if planned.limit_micro:
-                resting.reserved = self.costs.buy_cost_micro(planned.quantity, planned.limit_micro)
+                order = Order(cid, symbol, side, quantity)
+            resting = self._submit(order, bar, bar, is_entry=reason == "enter")
+            if limit_micro:
+                resting.reserved = self.costs.buy_cost_micro(quantity, limit_micro)
             placed.append(resting)
         return placed
 
     def execute(self) -> None:
         bars = self.closes.shape[0]
-        exits = _group_by_row(self.plan.exits, bars - 1)
-        entries = _group_by_row(self.plan.entries, bars - 1)
+        symbols = self.symbols
+        rows, cols = np.nonzero(self.plan.exits[: bars - 1])
+        exits = _group_by_row(rows, cols.tolist())
+        # every entry cell with its fill bar's reference price (None: not tradable), gathered
+        # at once: the planner then looks no price up per entry
+        rows, cols = np.nonzero(self.plan.entries[: bars - 1])
+        tradable = self.tradable[rows + 1, cols].tolist()
+        marks = self.reference_micro[rows + 1, cols].tolist()
+        cells: list[PricedEntry] = [
+            (symbols[j], 0, mark if ok else None)
+            for j, ok, mark in zip(cols.tolist(), tradable, marks, strict=True)
+        ]
+        entries = _group_by_row(rows, cells)
         rebalances = {b: w for b, w in self.plan.rebalances.items() if 0 <= b < bars - 1}
         decisions = sorted(exits.keys() | entries.keys() | rebalances.keys())
         position = 0
@@ -669,6 +703,7 @@ class _Run:
         )
         fields = {"open": opens, "high": highs, "low": lows, "close": closes, "volume": volume}
         first = warmup_of(strategy) - 1
+        self.tracks_basis = True  # the context's positions carry entry prices
         pending: BarContext | None = None
         for bar in range(bars):
             if pending is not None:

@@ -57,24 +57,27 @@ def from_micro(micro: int) -> Decimal:
 
 def micro_array(values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
     """`to_micro` of every cell (NaN -> 0), vectorised; identical to the scalar rule."""
-    clean = np.nan_to_num(values, nan=0.0)
-    scaled = clean * MICRO
+    scaled = values * MICRO
+    if not np.isfinite(scaled.sum()):  # one reduction tells that no cell is NaN (usual)
+        scaled[np.isnan(scaled)] = 0.0
     rounded = np.rint(scaled)
     result = rounded.astype(np.int64)
     # x · 1e6 and repr(x) are both within ~1e-16 relative of x's true value: only a cell
     # that close to a half-micro tie can round differently from its repr; redo those exactly.
     # A cell's distance to the tie is 0.5 - |scaled - rint(scaled)| (exact near a tie); the
-    # cells within the largest cell's tolerance are found first, then held to their own.
+    # cells within the largest cell's tolerance are found first (none, for quotes in cents:
+    # one reduction says so), then held to their own.
     gap = np.subtract(scaled, rounded, out=rounded)
     np.abs(gap, out=gap)
     largest = max(float(scaled.max(initial=0.0)), -float(scaled.min(initial=0.0)))
-    candidates = np.flatnonzero(gap.ravel() > 0.5 - 2 * (1e-9 + 1e-12 * largest))
-    if candidates.size:
+    threshold = 0.5 - 2 * (1e-9 + 1e-12 * largest)
+    if float(gap.max(initial=0.0)) > threshold:
+        candidates = np.flatnonzero(gap.ravel() > threshold)
         near = scaled.ravel()[candidates]
         distance = 0.5 - gap.ravel()[candidates]
         suspects = candidates[distance < 1e-9 + 1e-12 * np.abs(near)]
         flat = result.reshape(-1)
-        source = clean.reshape(-1)
+        source = values.reshape(-1)
         for index in suspects.tolist():
             flat[index] = to_micro(float(source[index]))
     return result

@@ -2,9 +2,10 @@
 
     intents + holdings + working orders + prices + cash + sizer + costs  ->  orders
 
-One function, `plan_bar`, owns the rules both engines follow (the live trader calls it with
-its journal's state, its risk engine as `admit`; the backtest engine calls `plan_grouped`,
-the same planning with the intents already grouped by kind, for every bar with intents):
+One planner, `BarPlanner`, owns the rules both engines follow: the live trader calls
+`plan_bar` with its journal's state and its risk engine as `admit`; the backtest engine keeps
+one `BarPlanner` for the run and calls its `plan` with the intents already grouped by kind at
+every bar with intents (`plan_grouped` is that for a single bar):
 
 1. Sizing equity `E` is given by the caller, computed once before the bar's trades.
 2. `Exit(s)`: sell the whole position (held units net of working sells). An `Exit` while
@@ -109,19 +110,38 @@ def whole_units(target: Quantity, symbol: str) -> int:
     return units
 
 
-class _Planner:
-    """One bar's planning state (free cash and positions move with each planned order)."""
+#: A planned order's fields in `PlannedOrder`'s order: (symbol, side, quantity,
+#: price_micro, reason, limit_micro). `BarPlanner.rows` holds these plain tuples so the
+#: backtest's vectorised path, which plans thousands of bars, builds no value per order.
+PlannedRow = tuple[str, Literal["buy", "sell"], int, int, Reason, int]
+
+#: An `Enter` as the planner takes it: (symbol, limit_micro (0: a market entry), the
+#: symbol's reference price this bar in micro-units, None when it has none). The backtest
+#: gathers a whole run's entry prices at once; `BarPlanner.priced` looks them up.
+PricedEntry = tuple[str, int, int | None]
+
+
+class BarPlanner:
+    """The bar planner of one run: the run's fixed inputs once, then `plan` at every bar.
+
+    `prices` and `holdings` are read at each `plan` call as they are then (the caller may
+    move them between bars: the backtest points one price view at the bar, and its holdings
+    dict follows the ledger). After `plan`, `rows` are the bar's orders in execution order
+    (`PlannedRow`s), `unpriced` the intents without a price and `cash` the free cash left.
+    """
 
     __slots__ = (
         "admit",
         "cash",
         "costs",
         "equity",
+        "free",
         "fund_buys",
         "held",
         "holdings_get",
-        "orders",
         "prices",
+        "rebalance_sizer",
+        "rows",
         "universe",
         "unpriced",
         "working",
@@ -129,28 +149,64 @@ class _Planner:
 
     def __init__(
         self,
+        *,
         prices: Mapping[str, int],
         holdings: Mapping[str, int],
-        cash_micro: int,
-        equity_micro: int,
         universe: Sequence[str],
-        working: Mapping[str, int],
-        fund_buys: bool,
         costs: CostModel,
-        admit: Callable[[PlannedOrder], bool] | None,
+        rebalance_sizer: Callable[[Mapping[str, float]], PositionSizer],
+        sell_proceeds_fund_buys: bool = True,
+        admit: Callable[[PlannedOrder], bool] | None = None,
     ) -> None:
         self.prices = prices
         self.holdings_get = holdings.get
+        self.universe = universe
+        self.costs = costs
+        self.free = costs.free  # no commission, no slippage: the cost arithmetic is skipped
+        self.rebalance_sizer = rebalance_sizer
+        self.fund_buys = sell_proceeds_fund_buys
+        self.admit = admit
+        self.cash = 0
+        self.equity = 0.0
+        self.working: Mapping[str, int] = {}
+        self.held: dict[str, int] = {}
+        self.rows: list[PlannedRow] = []
+        self.unpriced = 0
+
+    def plan(
+        self,
+        exits: Sequence[str],
+        rebalances: Sequence[Rebalance],
+        entries: Sequence[PricedEntry],
+        cash_micro: int,
+        equity_micro: int,
+        working: Mapping[str, int],
+        sizer: PositionSizer,
+    ) -> list[PlannedRow]:
+        """Plan one bar (the rules of the module docstring) and return its `rows`.
+
+        `exits` are `Exit` symbols, `entries` `PricedEntry`s; `cash_micro` is the free cash
+        (net of working buys' reserve), `equity_micro` the bar's sizing equity, `working`
+        the signed units of open non-protective orders.
+        """
         self.cash = cash_micro
         self.equity = equity_micro / MICRO
-        self.universe = universe
         self.working = working
-        self.fund_buys = fund_buys
-        self.costs = costs
-        self.admit = admit
-        self.held: dict[str, int] = {}
-        self.orders: list[PlannedOrder] = []
+        self.held = {}
+        self.rows = []
         self.unpriced = 0
+        for symbol in exits:
+            self.exit(symbol)
+        for rebalance in rebalances:
+            self.rebalance(rebalance, self.rebalance_sizer)
+        if entries:
+            self.enter_all(entries, sizer)
+        return self.rows
+
+    def priced(self, entries: Iterable[tuple[str, int]]) -> list[PricedEntry]:
+        """`(symbol, limit_micro)` entries with their price from `prices` (now)."""
+        prices_get = self.prices.get
+        return [(symbol, limit, prices_get(symbol)) for symbol, limit in entries]
 
     def position(self, symbol: str) -> int:
         held = self.held.get(symbol)
@@ -167,40 +223,50 @@ class _Planner:
             position=float(position),
         )
 
-    def place(self, order: PlannedOrder) -> bool:
-        """Add `order` unless `admit` refuses it."""
-        if self.admit is not None and not self.admit(order):
+    def place(self, row: PlannedRow) -> bool:
+        """Add the order `row` unless `admit` refuses it."""
+        if self.admit is not None and not self.admit(PlannedOrder(*row)):
             return False
-        self.orders.append(order)
+        self.rows.append(row)
         return True
 
-    def sell(self, symbol: str, quantity: int, price: int, reason: Reason) -> None:
-        fill = self.costs.fill_price_micro(price, "sell")
-        if not self.place(PlannedOrder(symbol, "sell", quantity, fill, reason)):
+    def sell(self, symbol: str, quantity: int, price: int, reason: Reason, position: int) -> None:
+        """Sell `quantity` of the `position` units planned in `symbol` now."""
+        costs = self.costs
+        fill = price if self.free else costs.fill_price_micro(price, "sell")
+        if not self.place((symbol, "sell", quantity, fill, reason, 0)):
             return
         if self.fund_buys:
-            self.cash += quantity * fill - self.costs.commission_micro(quantity, fill, "sell")
-        self.held[symbol] = self.position(symbol) - quantity
+            proceeds = quantity * fill
+            if not self.free:
+                proceeds -= costs.commission_micro(quantity, fill, "sell")
+            self.cash += proceeds
+        self.held[symbol] = position - quantity
 
-    def buy(self, symbol: str, wanted: int, price: int, reason: Reason, limit: int = 0) -> None:
-        fill = price if limit else self.costs.fill_price_micro(price, "buy")
-        quantity = self.costs.affordable_quantity(wanted, fill, self.cash)
+    def buy(
+        self, symbol: str, wanted: int, price: int, reason: Reason, position: int, limit: int = 0
+    ) -> None:
+        """Buy up to `wanted` (cut to the free cash) on top of the `position` planned now."""
+        costs = self.costs
+        fill = price if limit or self.free else costs.fill_price_micro(price, "buy")
+        quantity = costs.affordable_quantity(wanted, fill, self.cash)
         if quantity <= 0:
             return
-        if not self.place(PlannedOrder(symbol, "buy", quantity, fill, reason, limit)):
+        if not self.place((symbol, "buy", quantity, fill, reason, limit)):
             return
-        self.cash -= self.costs.buy_cost_micro(quantity, fill)
-        self.held[symbol] = self.position(symbol) + quantity
+        self.cash -= quantity * fill if self.free else costs.buy_cost_micro(quantity, fill)
+        self.held[symbol] = position + quantity
 
     def exit(self, symbol: str) -> None:
-        quantity = self.position(symbol) + min(0, self.working.get(symbol, 0))
+        position = self.position(symbol)
+        quantity = position + min(0, self.working.get(symbol, 0))
         if quantity <= 0:
             return
         price = self.prices.get(symbol)
         if price is None:
             self.unpriced += 1
             return
-        self.sell(symbol, quantity, price, "exit")
+        self.sell(symbol, quantity, price, "exit", position)
 
     def rebalance(
         self, intent: Rebalance, factory: Callable[[Mapping[str, float]], PositionSizer]
@@ -228,7 +294,7 @@ class _Planner:
             if symbol in weights:
                 target = whole_units(sizer.size(self.request(symbol, price, held)), symbol)
             if target < held:
-                self.sell(symbol, held - target, price, "rebalance")
+                self.sell(symbol, held - target, price, "rebalance", held)
         for symbol in sorted((s for s, w in weights.items() if w > 0), key=rank.__getitem__):
             if working and working.get(symbol, 0) > 0:
                 continue  # a buy is working already
@@ -239,25 +305,25 @@ class _Planner:
             held = self.position(symbol)
             target = whole_units(sizer.size(self.request(symbol, price, held)), symbol)
             if target > held:
-                self.buy(symbol, target - held, price, "rebalance")
+                self.buy(symbol, target - held, price, "rebalance", held)
 
-    def enter_all(self, entries: Sequence[tuple[str, int]], sizer: PositionSizer) -> None:
-        """The bar's `Enter`s in the order given: `(symbol, limit_micro)`, 0 = no limit.
+    def enter_all(self, entries: Sequence[PricedEntry], sizer: PositionSizer) -> None:
+        """The bar's `Enter`s in the order given (`PricedEntry`s).
 
         One loop with its lookups bound once: most entries of a bar are no-ops (held, or
         not one unit affordable), and the backtest's speed is set by how fast they are
         skipped."""
         working = self.working
-        prices_get = self.prices.get
-        planned_get = self.held.get
+        planned = self.held
         holdings_get = self.holdings_get
-        for symbol, limit_micro in entries:
-            held = planned_get(symbol)
-            if held is None:
-                held = holdings_get(symbol, 0)
-            if held or (working and working.get(symbol, 0)):
+        for symbol, limit_micro, price in entries:
+            if symbol in planned:  # planned this bar (an exit earlier in the bar)
+                if planned[symbol]:
+                    continue
+            elif holdings_get(symbol, 0):
                 continue
-            price = prices_get(symbol)
+            if working and working.get(symbol, 0):
+                continue
             if price is None:
                 self.unpriced += 1
                 continue
@@ -267,7 +333,7 @@ class _Planner:
                 continue  # not even one unit is affordable, whatever the sizer says
             target = whole_units(sizer.size(self.request(symbol, price, 0)), symbol)
             if target > 0:
-                self.buy(symbol, target, price, "enter", limit_micro)
+                self.buy(symbol, target, price, "enter", 0, limit_micro)
 
 
 def group_intents(
@@ -341,35 +407,33 @@ def plan_grouped(
     """`plan_bar` with the intents already grouped by kind and the bar's state as arguments.
 
     `exits` are `Exit` symbols, `entries` `(symbol, limit_micro)` pairs (0: a market
-    entry); the keyword arguments are `BarState`'s fields. The same planning, without
-    building an `Enter`, an `Exit` and a `BarState` value per bar: the backtest engine's
-    vectorised path calls this at every decision bar (thousands per run), where building
-    those values took a measurable share of the run (benchmarks/RESULTS.md).
+    entry); the keyword arguments are `BarState`'s fields. One bar planned by a fresh
+    `BarPlanner`, its rows as `PlannedOrder`s (the backtest engine keeps one `BarPlanner`
+    for the whole run instead and reads its rows: at thousands of decision bars per run,
+    building a planner, a `BarPlan` and a value per order took a measurable share of the
+    run, benchmarks/RESULTS.md).
     """
-    planner = _Planner(
-        prices,
-        holdings,
-        cash_micro,
-        equity_micro,
-        universe,
-        working,
-        sell_proceeds_fund_buys,
-        costs,
-        admit,
+    planner = BarPlanner(
+        prices=prices,
+        holdings=holdings,
+        universe=universe,
+        costs=costs,
+        rebalance_sizer=rebalance_sizer,
+        sell_proceeds_fund_buys=sell_proceeds_fund_buys,
+        admit=admit,
     )
-    for symbol in exits:
-        planner.exit(symbol)
-    for rebalance in rebalances:
-        planner.rebalance(rebalance, rebalance_sizer)
-    if entries:
-        planner.enter_all(entries, sizer)
-    return BarPlan(tuple(planner.orders), planner.unpriced, planner.cash)
+    priced = planner.priced(entries)
+    rows = planner.plan(exits, rebalances, priced, cash_micro, equity_micro, working, sizer)
+    return BarPlan(tuple(PlannedOrder(*row) for row in rows), planner.unpriced, planner.cash)
 
 
 __all__ = [
     "BarPlan",
+    "BarPlanner",
     "BarState",
     "PlannedOrder",
+    "PlannedRow",
+    "PricedEntry",
     "group_intents",
     "plan_bar",
     "plan_grouped",

@@ -242,6 +242,10 @@ def cash_capped(
         return target
     lots = affordable_lots(request.price, request.cash, lot_size, estimate)
     capped = min(target, held + _lots_to_units(lots, lot_size))
+    if isinstance(lot_size, int) and held % lot_size == 0:
+        # On the lot grid the boundary search walks the same grid `held + n` lots and can
+        # only find `capped` or less: skip it (the usual case, e.g. every backtest entry).
+        return capped
     return max(capped, _affordable_lot_boundary(target, held, request, lot_size, estimate))
 
 

@@ -196,9 +196,15 @@ class PaperBroker:
         fill_delay_marks: int = 0,
         max_fill_per_mark: Decimal | None = None,
         allow_short: bool = False,
+        market_orders_in_match: bool = False,
         checkpoint: Callable[[str], None] | None = None,
     ) -> None:
         self._db = connection
+        #: Market orders wait for the bar's `match_bar` and fill there in submission order
+        #: with the resting ones, as the backtest fills a bar's orders (backtrader's order:
+        #: a stop placed earlier is tried before this bar's market buys, and the cash its
+        #: sale frees pays for them). Off: a market order fills at its submit.
+        self.market_orders_in_match = market_orders_in_match
         #: Called with a crash-relevant point's name (`in_mark`: inside a mark's uncommitted
         #: transaction, before each resting order it may fill); tests make the process kill itself.
         self._checkpoint = checkpoint or (lambda name: None)
@@ -253,7 +259,8 @@ class PaperBroker:
                     "WHERE client_order_id = ?",
                     (client_order_id,),
                 )
-                self._try_fill(client_order_id)
+                if not self.market_orders_in_match:
+                    self._try_fill(client_order_id)
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -358,7 +365,7 @@ class PaperBroker:
                     placed_mark,
                 ),
             )
-            if order.type is OrderType.MARKET:
+            if order.type is OrderType.MARKET and not self.market_orders_in_match:
                 self._try_fill(order.client_order_id)
         result = self.get_order(order.client_order_id)
         assert result is not None
@@ -476,7 +483,9 @@ class PaperBroker:
         """The bar's range arrives after its market orders: every resting (non-market) order
         active on `day` is matched against the symbol's open/high/low/close, oldest first,
         exactly as the backtest engine matches it (`execution.matching`); one transaction.
-        Once-per-bar: a bar matched already (a resumed bar) is not matched again."""
+        With `market_orders_in_match` the open market orders fill here too, at the mark, in
+        the same submission order. Once-per-bar: a bar matched already (a resumed bar) is
+        not matched again."""
         (matched,) = self._db.execute(
             "SELECT value FROM paper_meta WHERE key = 'last_match'"
         ).fetchone() or (None,)
@@ -488,14 +497,17 @@ class PaperBroker:
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (day.isoformat(),),
             )
+            resting_only = "" if self.market_orders_in_match else "AND type != 'market' "
             rows = self._db.execute(
                 f"SELECT {self._RESTING_COLUMNS} FROM paper_orders "
-                "WHERE status IN ('submitted', 'partially_filled') AND type != 'market' "
-                "ORDER BY seq"
+                f"WHERE status IN ('submitted', 'partially_filled') {resting_only}ORDER BY seq"
             ).fetchall()
             for row in rows:
                 self._checkpoint("in_match")
-                self._match_one(day, ranges, row)
+                if row[5] == OrderType.MARKET.value:
+                    self._try_fill(row[0])  # at the mark (the bar's open), as at a submit
+                else:
+                    self._match_one(day, ranges, row)
 
     def _match_one(self, day: date, ranges: Mapping[str, Range], row: tuple[Any, ...]) -> None:
         (cid, symbol, side_text, quantity, filled, kind, limit, stop, percent, amount, tif,

@@ -600,7 +600,9 @@ class LiveSession:
                 venue: Broker
                 market: MarketSink | None
                 if remote is None:
-                    paper_broker = PaperBroker(journal.connection, self._starting_cash, costs)
+                    paper_broker = PaperBroker(
+                        journal.connection, self._starting_cash, costs, market_orders_in_match=True
+                    )
                     venue, market = paper_broker, paper_broker
                 else:
                     venue, market = remote, None  # the real market fills Alpaca's orders

@@ -158,9 +158,33 @@ class BarResult:
 SESSION_EXIT_ROLES = ("stop", "take", "trail")
 
 
+_RESIZED_CHILD = re.compile(r"-r(\d+)-[^-]*$")
+
+
+def _resized_child(order: JournalOrder) -> int | None:
+    """The generation number of a strategy's bracket child resized to a partial fill
+    (`<entry id>-r<n>-<suffix>`), None for any other order."""
+    parent = order.parent_id
+    if parent is None or not order.client_order_id.startswith(parent):
+        return None
+    match = _RESIZED_CHILD.fullmatch(order.client_order_id.removeprefix(parent))
+    return None if match is None else int(match.group(1))
+
+
+def _original_id(order: JournalOrder) -> str | None:
+    """The client id of the strategy's bracket child that `order` resizes (a cancel of
+    that id cancels it), None for any other order."""
+    if _resized_child(order) is None or order.parent_id is None:
+        return None
+    return f"{order.parent_id}-{order.client_order_id.rsplit('-', 1)[-1]}"
+
+
 def generation_of(order: JournalOrder) -> str:
     """The generation of a protective exit: its id without the role (`<entry id>` for the
-    first, `<entry id>-r<n>` for the exits of a later, larger fill)."""
+    first, `<entry id>-r<n>` for the exits of a later, larger fill). A strategy's own
+    bracket children, whatever their ids, are their entry's first generation."""
+    if order.role not in SESSION_EXIT_ROLES and order.parent_id and not _resized_child(order):
+        return order.parent_id
     return order.client_order_id.rsplit("-", 1)[0]
 
 
@@ -193,6 +217,7 @@ class LiveTrader:
         sleep: Callable[[float], None] = time.sleep,
         notify: Callable[[str], None] | None = None,
         sell_proceeds_fund_buys: bool | None = None,
+        cancel_wait: float = 5.0,
     ) -> None:
         run_id = journal.run_id
         if run_id is None:
@@ -213,6 +238,10 @@ class LiveTrader:
             raise InvalidParameter(f"submit_attempts must be >= 1, got {submit_attempts}")
         self.submit_attempts = submit_attempts
         self.retry_wait = retry_wait
+        if cancel_wait < 0:
+            raise InvalidParameter(f"cancel_wait must be >= 0 seconds, got {cancel_wait}")
+        #: How long a cancel may take at the broker before the trader moves on (seconds).
+        self.cancel_wait = cancel_wait
         self._sleep = sleep
         #: Told (one line) about every order the broker refused, whose outcome stayed
         #: unknown, or that the trading state stopped at send time.
@@ -236,9 +265,21 @@ class LiveTrader:
         #: Entries whose exits were replaced for a larger fill while the older exits may
         #: still be open: those are cancelled before the new ones are sent.
         self._resized: set[str] = set()
+        #: Protective exits PENDING_SUBMIT when this process started: an earlier process
+        #: may have sent them (its answer lost, processed late), so a lookup that misses
+        #: one does not prove it unsent (`_withdraw`). One leaves the set once this
+        #: process has sent it and recorded the outcome.
+        self._inherited: set[str] = {
+            o.client_order_id
+            for o in journal.live_orders()
+            if o.is_protective and o.status is OrderStatus.PENDING_SUBMIT
+        }
         #: Entries still working whose protective exit filled: the rest is not bought.
         self._stopped: set[str] = set()
-        if exits.any:
+        #: Whether entries get exits that follow their fills: the session's, or an event-
+        #: driven strategy's own bracket children (resized to a partial fill).
+        self._follows_fills = exits.any or isinstance(strategy, EventDecider)
+        if self._follows_fills:
             self._to_protect, self._resized = self._entries_to_protect()
         #: OCO groups with a fill whose peers the trader cancels (the venue may have).
         self._oco_filled: set[str] = set()
@@ -268,7 +309,7 @@ class LiveTrader:
             adopt=adopt,
             cash_tolerance=cash_tolerance,
         )
-        if self.exits.any:
+        if self._follows_fills:
             self._to_protect, self._resized = self._entries_to_protect()
         return report
 
@@ -380,16 +421,14 @@ class LiveTrader:
     ) -> None:
         """Bring the journal's open orders (but `exclude_bar`'s) up to the broker: lookups
         first, then everything they found recorded in one journal transaction.
-        `resting_only`: only the acknowledged orders that rest (not market orders), what a
-        bar's range can have filled."""
+        `resting_only`: only the acknowledged orders, what a bar's range can have filled
+        (resting ones, and market ones at a venue that fills them in its bar match)."""
         reports: list[BrokerOrder] = []
         never_sent: list[str] = []
         for order in self.journal.live_orders():
             if order.bar == exclude_bar:
                 continue
-            if resting_only and (
-                order.type is OrderType.MARKET or order.status in UNRESOLVED_STATUSES
-            ):
+            if resting_only and order.status in UNRESOLVED_STATUSES:
                 continue
             try:
                 remote = self.broker.get_order(order.client_order_id)
@@ -478,7 +517,11 @@ class LiveTrader:
             _, _, cancels, replacements = own.actions()
             wanted_ids = {self._own_id(c) for c in [*cancels, *(old for old, _ in replacements)]}
             self._cancel_and_record(
-                [o for o in self.journal.live_orders() if o.client_order_id in wanted_ids],
+                [
+                    o
+                    for o in self.journal.live_orders()
+                    if o.client_order_id in wanted_ids or _original_id(o) in wanted_ids
+                ],
                 "the strategy",
             )
         cash = self.journal.cash()
@@ -781,8 +824,10 @@ class LiveTrader:
         )
 
     def _cancel_and_record(self, orders: Sequence[JournalOrder], why: str) -> None:
-        """Request cancellation of `orders` and record what the broker then reports."""
-        reports: list[BrokerOrder] = []
+        """Request cancellation of `orders`, wait (bounded, `_settle_cancels`) for the
+        broker to carry the cancels out, and record what it then reports (fills included:
+        an order may fill while its cancel is pending)."""
+        reports: dict[str, BrokerOrder] = {}
         for order in orders:
             try:
                 self.broker.cancel(order.client_order_id)
@@ -791,11 +836,45 @@ class LiveTrader:
                 self._notify(f"cancel of {order.client_order_id} for {why} failed: {exc}")
                 continue
             if report is not None:
-                reports.append(report)
+                reports[order.client_order_id] = report
+        if reports:
+            self._checkpoint("after_cancel_request")
+        self._settle_cancels(reports, why)
         if reports:
             with self.journal.transaction():
-                for report in reports:
+                for report in reports.values():
                     self._apply(report)
+
+    def _settle_cancels(self, reports: dict[str, BrokerOrder], why: str) -> None:
+        """Poll every order of `reports` whose cancel is not final yet (a remote venue
+        cancels asynchronously: Alpaca's ``pending_cancel``, still open and still holding
+        its shares) until it is, for at most `cancel_wait` seconds in all (waits of 0.05 s
+        doubling to 1 s), updating `reports` in place. What replaces a cancelled exit is
+        sent only once the cancel is final (the venue refuses a sell over shares a pending
+        one holds), so this bounds the time a resized position's new shares ride without
+        exits, instead of deferring them to the next bar. A cancel still pending at the
+        bound is told to the operator and settled on the next call."""
+        waited, pause = 0.0, 0.05
+        while True:
+            pending = [c for c, r in reports.items() if r.status not in TERMINAL_STATUSES]
+            if not pending or waited >= self.cancel_wait:
+                break
+            pause = min(pause, self.cancel_wait - waited)
+            self._sleep(pause)
+            waited += pause
+            pause = min(pause * 2, 1.0)
+            for cid in pending:
+                try:
+                    report = self.broker.get_order(cid)
+                except BrokerError:
+                    continue  # asked again on the next poll
+                if report is not None:
+                    reports[cid] = report
+        if pending:
+            self._notify(
+                f"cancel for {why} not carried out by the broker after {waited:.1f} s: "
+                f"{', '.join(pending)} (still open; settled on the next step)"
+            )
 
     def _reserved_cash(self, live: Sequence[JournalOrder]) -> Decimal:
         """What the open buys may still spend: their unfilled units at their limit (or
@@ -829,7 +908,7 @@ class LiveTrader:
         for order in self.journal.live_orders():
             if order.side is Side.BUY and order.role in PROTECTED_ROLES and order.filled_quantity:
                 entries.append(order.client_order_id)  # partially filled: protect as it fills
-            elif order.role in SESSION_EXIT_ROLES and order.parent_id is not None:
+            elif order.parent_id is not None:
                 entry = self.journal.order(order.parent_id)
                 if entry is not None and entry.filled_quantity != order.quantity:
                     entries.append(entry.client_order_id)  # its fill grew past its exits
@@ -891,9 +970,8 @@ class LiveTrader:
             ):
                 sold.append(order)  # journaled, then its position was sold: never sent
                 continue
-            if entry is not None and not (
-                entry.filled_quantity and order.role in SESSION_EXIT_ROLES
-            ):
+            follows = order.role in SESSION_EXIT_ROLES or _resized_child(order)
+            if entry is not None and not (entry.filled_quantity and follows):
                 if entry.status not in TERMINAL_STATUSES:
                     continue  # a bracket child: sent once its entry has filled
                 if not entry.filled_quantity:
@@ -901,7 +979,7 @@ class LiveTrader:
                     continue
             pending.append(order)
         if sold:
-            self._withdraw(sold, "its position is sold")
+            self._withdraw(sold, "its position is sold", fence=False)
         if orphans:
             with self.journal.transaction():
                 for cid in orphans:
@@ -939,8 +1017,9 @@ class LiveTrader:
         it, the entry's unfilled rest is stopped (`_stopped`)."""
         cid = entry.client_order_id
         existing = self.journal.children_of(cid)
-        if any(c.role not in SESSION_EXIT_ROLES for c in existing):
-            return []  # the strategy's own bracket children protect it
+        own = [c for c in existing if c.role not in SESSION_EXIT_ROLES]
+        if own:
+            return self._next_own_generation(entry, own, positions)
         if entry.symbol in self._exiting or self.journal.sold_after(entry.symbol, entry.seq):
             return []  # being sold (an exit cancelled the entry): nothing to protect
         exited = sum((c.filled_quantity for c in existing), _ZERO)
@@ -983,6 +1062,60 @@ class LiveTrader:
             )  # fmt: skip
         return planned
 
+    def _next_own_generation(
+        self,
+        entry: JournalOrder,
+        children: Sequence[JournalOrder],
+        positions: Mapping[str, LedgerPosition],
+    ) -> list[PlannedOrder]:
+        """The strategy's own bracket children resized to the quantity `entry` protects now
+        (its fill less what they sold, capped to the position), as the session's exits are
+        (`_next_generation`). The children the strategy submitted are the first generation,
+        sent as they are once the entry has filled exactly their quantity (a full fill:
+        nothing changes); otherwise generation n copies them — same terms, the protected
+        quantity, ids `<entry id>-r<n>-<suffix>`, their OCO group `<group>-r<n>` — and is
+        sent as soon as the entry has a fill, the older generation withdrawn first."""
+        cid = entry.client_order_id
+        if self.journal.sold_after(entry.symbol, entry.seq):
+            return []  # being sold: the exit cancels the children
+        exited = sum((c.filled_quantity for c in children), _ZERO)
+        if exited and entry.status not in TERMINAL_STATUSES:
+            self._stopped.add(cid)
+        held = positions.get(entry.symbol)
+        quantity = min(entry.filled_quantity - exited, held.quantity if held else _ZERO)
+        if quantity <= 0:
+            return []
+        originals = [c for c in children if _resized_child(c) is None]
+        if any(c.quantity != entry.quantity for c in originals):
+            return []  # children not of the entry's size: sent as given once it finished
+        numbers = [n for c in children if (n := _resized_child(c)) is not None]
+        latest = [c for c in children if numbers and _resized_child(c) == max(numbers)]
+        latest = latest or originals
+        if not any(c.filled_quantity for c in latest) and any(
+            c.status in TERMINAL_STATUSES for c in latest
+        ):
+            return []  # the strategy (or the venue) withdrew one: left as it is
+        working = [c for c in latest if c.status not in TERMINAL_STATUSES]
+        if len(working) == len(originals) and all(
+            c.quantity - c.filled_quantity == quantity for c in working
+        ):
+            return []  # the latest children cover exactly what is held
+        number = max(numbers, default=1) + 1
+        planned: list[PlannedOrder] = []
+        for index, child in enumerate(originals):
+            suffix = child.client_order_id.removeprefix(f"{cid}-")
+            if suffix == child.client_order_id or not _PLAIN_ID.fullmatch(suffix):
+                suffix = f"c{index}"
+            group = None if child.oco_group is None else f"{child.oco_group}-r{number}"
+            terms = {**child.terms(), "parent_id": cid, "oco_group": group}
+            planned.append(
+                PlannedOrder(
+                    f"{cid}-r{number}-{suffix}", child.symbol, child.side, quantity,
+                    role=child.role, **terms,
+                )
+            )  # fmt: skip
+        return planned
+
     def _retire_superseded(self) -> None:
         """Close the older exits of every resized entry: an open one is cancelled (what the
         broker then reports is recorded: a fill there queues the entry again), one the
@@ -991,35 +1124,82 @@ class LiveTrader:
         for cid in sorted(self._resized):
             generations = list(exit_generations(self.journal.children_of(cid)).values())
             older = [o for g in generations[:-1] for o in g if o.status not in TERMINAL_STATUSES]
-            self._withdraw(older, "the exits of a larger fill")
+            entry = self.journal.order(cid)
+            for order in older:
+                if (
+                    entry is not None
+                    and order.role not in SESSION_EXIT_ROLES
+                    and _resized_child(order) is None
+                    and entry.filled_quantity < order.quantity
+                ):
+                    # A strategy's bracket child is sent only for a fill of its own size:
+                    # this one never was, by any process.
+                    self._inherited.discard(order.client_order_id)
+            self._withdraw(older, "the exits of a larger fill", fence=True)
         for cid in sorted(self._resized):
             generations = list(exit_generations(self.journal.children_of(cid)).values())
             if all(o.status in TERMINAL_STATUSES for g in generations[:-1] for o in g):
                 self._resized.discard(cid)
 
-    def _withdraw(self, orders: Sequence[JournalOrder], why: str) -> None:
+    def _withdraw(self, orders: Sequence[JournalOrder], why: str, *, fence: bool) -> None:
         """Take back protective exits that must not work any more: one the broker holds is
         cancelled (what it then reports is recorded), one it never received is closed
-        unsent (an UNKNOWN one only once the broker is certain it never will)."""
+        unsent: a PENDING_SUBMIT one this process journaled (nothing sent it), an UNKNOWN
+        one only once the broker is certain it never will (`certainly_absent`).
+
+        A PENDING_SUBMIT exit inherited from an earlier process (`_inherited`) may have been
+        sent by it, the answer lost and the request processed late: a missed lookup proves
+        nothing. With `fence` (superseded exits, whose successors wait for them), it is
+        sent again under its own client order id — the venue holds one order per id, so a
+        late original is refused as a duplicate, or this one is answered by the original —
+        and the order it now is at the broker is cancelled like any other (`_fence`).
+        Without (exits of a sold position: sending one could sell what is not held), it
+        waits for the broker's certainty like an UNKNOWN one."""
         to_cancel: list[JournalOrder] = []
         unsent: list[str] = []
+        to_fence: list[JournalOrder] = []
         for order in orders:
             if order.status not in UNRESOLVED_STATUSES:
                 to_cancel.append(order)
                 continue
             found, observed = self._lookup([order])
+            inherited = (
+                order.status is OrderStatus.PENDING_SUBMIT
+                and order.client_order_id in self._inherited
+            )
             if found:
                 to_cancel.append(order)  # it reached the broker: cancelled there
-            elif observed and (
-                order.status is OrderStatus.PENDING_SUBMIT
-                or certainly_absent(self.journal, self.broker, order)
+            elif not observed:
+                continue  # asked again on the next step
+            elif (order.status is OrderStatus.PENDING_SUBMIT and not inherited) or (
+                certainly_absent(self.journal, self.broker, order)
             ):
-                unsent.append(order.client_order_id)
+                unsent.append(order.client_order_id)  # (the paper broker is certain at once)
+            elif inherited and fence:
+                to_fence.append(order)
         self._cancel_and_record(to_cancel, why)
         if unsent:
             with self.journal.transaction():
                 for cid in unsent:
                     self.journal.set_status(cid, OrderStatus.CANCELED, f"{why}: never sent")
+        if to_fence:
+            self._fence(to_fence, why)
+
+    def _fence(self, orders: Sequence[JournalOrder], why: str) -> None:
+        """Send `orders` (inherited PENDING_SUBMIT exits a lookup did not find) once more
+        under their own client order ids, then cancel what the broker holds of them: a
+        request of the crashed process that lands late is then refused as a duplicate
+        instead of becoming a live order the journal has closed. The older exits are
+        withdrawn first (`_withdraw`), so the venue has the shares free for them. An
+        outcome left unknown is settled like any other (lookup, `certainly_absent`)."""
+        self._execute(orders, lookup_first=False)
+        ids = {o.client_order_id for o in orders}
+        placed = [
+            o
+            for o in self.journal.live_orders()
+            if o.client_order_id in ids and o.status not in UNRESOLVED_STATUSES
+        ]
+        self._cancel_and_record(placed, why)
 
     def _execute(self, orders: Sequence[JournalOrder], *, lookup_first: bool) -> None:
         """Send a bar's unresolved orders, each exactly once, with three durable steps for
@@ -1094,6 +1274,7 @@ class LiveTrader:
                     outcomes.append(self._submit(unit[0], filled))
                 self._checkpoint("in_submit_batch")
         self._checkpoint("after_submit")
+        outcomes = [self._inherited_outcome(o) for o in outcomes]
         with self.journal.transaction():
             for outcome in outcomes:
                 if outcome.status is not None:
@@ -1102,6 +1283,7 @@ class LiveTrader:
                     self._apply(outcome.report)
                 self._checkpoint("in_record_batch")
         self._checkpoint("after_record")
+        self._inherited.difference_update(o.client_order_id for o in outcomes)
         sent = {o.client_order_id: o for u in to_send for o in u}
         for outcome in outcomes:
             if outcome.status is not None and outcome.report is None:
@@ -1110,6 +1292,17 @@ class LiveTrader:
                     f"order {order.client_order_id} ({order.side.value} {order.quantity} "
                     f"{order.symbol}, bar {order.bar}): {outcome.status.value}: {outcome.detail}"
                 )
+
+    def _inherited_outcome(self, outcome: _Outcome) -> _Outcome:
+        """A definitive refusal of an exit an earlier process may have sent (`_inherited`)
+        is no proof that its own request will not land late: the order stays UNKNOWN,
+        settled by lookup or the broker's certainty (`certainly_absent`), never closed."""
+        if outcome.status is not OrderStatus.REJECTED or outcome.report is not None:
+            return outcome
+        if outcome.client_order_id not in self._inherited:
+            return outcome
+        detail = f"{outcome.detail}; {NOT_FOUND} (an earlier process may have sent it)"
+        return _Outcome(outcome.client_order_id, status=OrderStatus.UNKNOWN, detail=detail)
 
     def _units(self, orders: Sequence[JournalOrder]) -> list[list[JournalOrder]]:
         """`orders` as submit units: the protective exits of one OCO group together (for a
@@ -1299,7 +1492,7 @@ class LiveTrader:
         if report.filled_quantity > 0 and current.oco_group is not None:
             self._oco_filled.add(current.oco_group)
         if (
-            self.exits.any
+            self._follows_fills
             and report.filled_quantity > current.filled_quantity
             and current.side is Side.BUY
             and current.role in PROTECTED_ROLES
@@ -1307,9 +1500,8 @@ class LiveTrader:
             # Every new fill, partial ones too: the filled part is protected at once.
             self._to_protect.append(current.client_order_id)
         elif (
-            self.exits.any
+            self._follows_fills
             and report.filled_quantity > current.filled_quantity
-            and current.role in SESSION_EXIT_ROLES
             and current.parent_id is not None
         ):
             # An exit sold some: what its entry still holds may need other exits.

@@ -58,9 +58,7 @@ def weighted_gram(matrix: NDArray[np.float64], weights: NDArray[np.float64]) -> 
     return np.asarray(matrix.T @ (weights[:, None] * matrix), dtype=np.float64)
 
 
-def factor_definitions(
-    program: Program, uses: dict[int, list[int]] | None = None
-) -> FactorDefinitions:
+def factor_definitions(program: Program) -> FactorDefinitions:
     """The variables y of `program` that may be substituted by their definition.
 
     y qualifies when it is continuous, has no linear cost and exactly one objective term
@@ -68,30 +66,39 @@ def factor_definitions(
     definition  pivot y + a . v = 0  (group None), every v in it is bounded, and y's
     bounds do not cut into what the definition implies (|y| <= sum |a_k| max|v_k| /
     |pivot|, to a relative 1e-9). A definition may not read another substituted
-    variable (no chains): such definitions are dropped, one at a time, until none does.
-
-    `uses` (variable -> rows it appears in) may be passed when the caller has it.
+    variable (no chains; the bounds rule already excludes them, a row defining two
+    variables cannot meet it for both, but the substitution order would then matter):
+    such definitions are dropped, one at a time, until none does.
     """
-    if uses is None:
-        uses = {}
-        for r, row in enumerate(program.rows):
-            for k in row.coefficients:
-                uses.setdefault(k, []).append(r)
     coupled = {k for pair in program.quadratic if pair[0] != pair[1] for k in pair}
+    squares = {
+        v: q
+        for (v, other), q in program.quadratic.items()
+        if v == other
+        and q != 0.0
+        and v not in coupled
+        and not program.integer[v]
+        and program.linear.get(v, 0.0) == 0.0
+    }
+    uses: dict[int, list[int]] = {}
+    for r, row in enumerate(program.rows):  # set intersections: rows hold N coefficients
+        for k in row.coefficients.keys() & squares.keys():
+            uses.setdefault(k, []).append(r)
     magnitude = np.maximum(np.abs(np.array(program.lower)), np.abs(np.array(program.upper)))
     found: dict[int, tuple[int, NDArray[np.intp], NDArray[np.float64], float]] = {}
-    for (v, other), q in program.quadratic.items():
-        if v != other or q == 0.0 or v in coupled or program.integer[v]:
-            continue
-        if program.linear.get(v, 0.0) != 0.0 or len(uses.get(v, [])) != 1:
+    for v, q in squares.items():
+        if len(uses.get(v, [])) != 1:
             continue
         r = uses[v][0]
         row = program.rows[r]
         if row.lo != 0.0 or row.hi != 0.0 or row.group is not None:
             continue
         pivot = row.coefficients[v]
-        index = np.fromiter((k for k in row.coefficients if k != v), dtype=np.intp)
-        loadings = np.fromiter((c for k, c in row.coefficients.items() if k != v), dtype=np.float64)
+        count = len(row.coefficients)
+        index = np.fromiter(row.coefficients.keys(), dtype=np.intp, count=count)
+        loadings = np.fromiter(row.coefficients.values(), dtype=np.float64, count=count)
+        others = index != v
+        index, loadings = index[others], loadings[others]
         with np.errstate(invalid="ignore"):  # 0 * inf: an unbounded variable, not finite
             reach = float(np.abs(loadings) @ magnitude[index]) / abs(pivot)
         if not np.isfinite(reach):
@@ -100,8 +107,11 @@ def factor_definitions(
         if program.lower[v] > -reach + slack or program.upper[v] < reach - slack:
             continue  # the bounds of y cut into the definition: keep the row
         found[v] = (r, index, -loadings / pivot, q)
-    while chained := [v for v, d in found.items() if any(int(k) in found for k in d[1])]:
+    defined = np.zeros(program.size, dtype=bool)
+    defined[list(found)] = True
+    while chained := [v for v, d in found.items() if defined[d[1]].any()]:
         del found[chained[0]]
+        defined[chained[0]] = False
     variables = np.fromiter(found, dtype=np.intp, count=len(found))
     reads = np.unique(np.concatenate([d[1] for d in found.values()] or [np.zeros(0, np.intp)]))
     matrix = np.zeros((len(found), reads.size))

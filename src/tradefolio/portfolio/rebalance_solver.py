@@ -20,9 +20,11 @@ then 0) and never raises the objective's costs. Both claims are checked on the p
 rows, not assumed (`_aggregation`); a program that does not pass is solved unreduced.
 The held names (at most K of the N, once the policy runs) keep all their variables. At
 N = 20 held 5 the program shrinks from 60 to 30 binaries and from 140 to 80 columns. The
-factor exposures y = B w of the variance (`risk_terms.py`) are substituted into one dense
-quadratic over the weights (`factor_form.py`, the branch and bound's own substitution too),
-one matrix product.
+factor exposures y = B w of the variance (`risk_terms.py`) stay in the reduced program with
+their definition rows: the branch and bound substitutes them itself (`factor_form.py`, one
+matrix product into its dense Hessian). Substituting them here as well, into the program's
+dict of pairwise terms (125,000 of them at 500 names), and reading that dict back cost
+~0.5 s of CPU per 500-name rebalance.
 
 The search starts from the current holdings (the caller's hint: no trade at all), which a
 turnover cap keeps close to the optimum, and the answer is checked against the *original*
@@ -45,18 +47,23 @@ from numpy.typing import NDArray
 from tradefolio.errors import SolverError
 from tradefolio.portfolio.backends import (
     RawSolution,
+    objective_scale,
     proven_gap,
     solve_by_branch_and_bound,
     solve_program,
 )
 from tradefolio.portfolio.context import ModelContext
-from tradefolio.portfolio.factor_form import FactorDefinitions, factor_definitions, weighted_gram
 from tradefolio.portfolio.program import INF, Program, Row
 
 # Rows whose activity stays within this of a bound count as satisfied after aggregation.
 _FEASIBLE = 1e-12
 # The answer mapped back must meet every row of the original program to this.
 _CHECK = 1e-6
+# A bound of the incumbent's own node (`_incumbent_bound`) further than this from the
+# answer (relative, and absolute in the solvers' scaled units) means HiGHS failed there:
+# SCIP decides. Closer, it is the round-off of HiGHS's duals (seen up to 1.2e-8 relative
+# on the sample's 384 rebalances, against 0.36 for the two failures).
+_NODE_ROUND_OFF = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,22 +71,17 @@ class Aggregation:
     """A smaller program and how its variables stand for the original's.
 
     `source[k]` is the reduced variable original variable k equals, or -1 for a variable
-    fixed at 0 or substituted (`defined`).
+    fixed at 0.
     """
 
     program: Program
     source: NDArray[np.intp]
-    defined: NDArray[np.intp]  # original variables substituted by their definitions
-    definitions: NDArray[np.float64]  # their values = definitions @ reduced values
 
     def expand(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """The original program's values for the reduced program's `values`."""
         reduced = np.asarray(values, dtype=np.float64)
         padded = np.append(reduced, 0.0)
-        full = np.asarray(padded[self.source], dtype=np.float64)
-        if self.defined.size:
-            full[self.defined] = self.definitions @ reduced
-        return full
+        return np.asarray(padded[self.source], dtype=np.float64)
 
     def restrict(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """The reduced program's values for the original's `values` (first occurrence)."""
@@ -103,10 +105,12 @@ def suits_rebalance_solver(ctx: ModelContext) -> bool:
     return integers == expected
 
 
-def _rows_of(program: Program) -> dict[int, list[int]]:
+def _rows_of(program: Program, variables: set[int]) -> dict[int, list[int]]:
+    """The rows each of `variables` appears in (set intersections: the factor rows hold
+    N coefficients each, and none of them reads a flag)."""
     uses: dict[int, list[int]] = {}
     for r, row in enumerate(program.rows):
-        for k in row.coefficients:
+        for k in row.coefficients.keys() & variables:
             uses.setdefault(k, []).append(r)
     return uses
 
@@ -135,7 +139,7 @@ def _aggregation(ctx: ModelContext) -> Aggregation | None:
     assert ctx.buys is not None and ctx.sells is not None
     assert ctx.buy_flags is not None and ctx.sell_flags is not None
     program = ctx.program
-    uses = _rows_of(program)
+    uses = _rows_of(program, {*ctx.selected, *ctx.buy_flags, *ctx.sell_flags})
     squared = {k for pair in program.quadratic for k in pair}
     alias = np.arange(program.size, dtype=np.intp)  # original -> original representative
     zero = np.zeros(program.size, dtype=bool)
@@ -158,22 +162,18 @@ def _aggregation(ctx: ModelContext) -> Aggregation | None:
             continue
         alias[buy], alias[bought] = w, x
         zero[sell] = zero[sold] = True
-    definitions = factor_definitions(program, uses)
-    if not zero.any() and not len(definitions):
+    if not zero.any():
         return None
-    return _reduced(program, alias, zero, definitions)
+    return _reduced(program, alias, zero)
 
 
 def _reduced(
     program: Program,
     alias: NDArray[np.intp],
     zero: NDArray[np.bool_],
-    definitions: FactorDefinitions,
 ) -> Aggregation:
-    """`program` with each variable replaced by its alias, the `zero` ones removed and the
-    `definitions` substituted into the objective."""
-    removed = zero.copy()
-    removed[definitions.variables] = True
+    """`program` with each variable replaced by its alias and the `zero` ones removed."""
+    removed = zero
     kept = [k for k in range(program.size) if alias[k] == k and not removed[k]]
     number = np.full(program.size + 1, -1, dtype=np.intp)
     number[kept] = np.arange(len(kept))
@@ -190,67 +190,79 @@ def _reduced(
             reduced.lower[j] = max(reduced.lower[j], program.lower[k])
             reduced.upper[j] = min(reduced.upper[j], program.upper[k])
     seen: set[tuple[tuple[tuple[int, float], ...], float, float]] = set()
-    defining = set(definitions.rows.tolist())
-    for r, row in enumerate(program.rows):
-        if r in defining:
-            continue
-        coefficients: dict[int, float] = {}
-        for k, c in row.coefficients.items():
-            j = int(source[k])
-            if j >= 0 and c != 0.0:
-                coefficients[j] = coefficients.get(j, 0.0) + c
-        coefficients = {j: c for j, c in coefficients.items() if c != 0.0}
+    to = source.tolist()  # list lookups: the factor rows hold N coefficients each
+    moved = {k for k in range(program.size) if alias[k] != k or removed[k]}
+    for row in program.rows:
+        if row.coefficients.keys() & moved:
+            coefficients: dict[int, float] = {}
+            for k, c in row.coefficients.items():
+                j = to[k]
+                if j >= 0 and c != 0.0:
+                    coefficients[j] = coefficients.get(j, 0.0) + c
+            coefficients = {j: c for j, c in coefficients.items() if c != 0.0}
+        else:  # no variable merged or removed (the factor rows): renumbered as it is
+            coefficients = {to[k]: c for k, c in row.coefficients.items() if c != 0.0}
         if not coefficients:
             continue  # 0 within [lo, hi]: checked by the expanded answer's row check
-        key = (tuple(sorted(coefficients.items())), row.lo, row.hi)
-        if key in seen:
-            continue
-        seen.add(key)
+        if len(coefficients) <= 2:
+            # a name's link rows (w <= u x and b <= (u - w0) beta) become the same row
+            key = (tuple(sorted(coefficients.items())), row.lo, row.hi)
+            if key in seen:
+                continue
+            seen.add(key)
         reduced.add_row(coefficients, row.lo, row.hi, row.group, row.unit)
     for k, c in program.linear.items():
-        j = int(source[k])
+        j = to[k]
         if j >= 0:
             reduced.linear[j] = reduced.linear.get(j, 0.0) + c
     for (a, b), c in program.quadratic.items():
-        pair = (int(source[a]), int(source[b]))
+        pair = (to[a], to[b])
         if min(pair) < 0:
-            continue  # fixed at 0, or a definition (added below)
+            continue  # fixed at 0
         reduced.quadratic[pair] = reduced.quadratic.get(pair, 0.0) + c
-    # The definitions over the reduced variables: a column read through an alias adds to
-    # its representative's, one fixed at 0 drops out (a definition never reads another).
-    matrix = np.zeros((len(definitions), len(kept)))
-    mapped = source[definitions.reads]
-    present = mapped >= 0
-    np.add.at(matrix.T, mapped[present], definitions.matrix[:, present].T)
-    if len(definitions):
-        _add_dense_square(reduced, matrix, definitions.weights)
-    defined = definitions.variables
-    return Aggregation(reduced, source.astype(np.intp), defined, matrix)
+    return Aggregation(reduced, source.astype(np.intp))
 
 
-def _add_dense_square(
-    program: Program, matrix: NDArray[np.float64], weights: NDArray[np.float64]
-) -> None:
-    """Add sum_f weights_f (matrix_f . v)^2 to `program`'s objective as pairwise terms."""
-    columns = np.flatnonzero(np.any(matrix != 0.0, axis=0))
-    hessian = weighted_gram(matrix[:, columns], weights)  # v^T H v with H symmetric
-    upper_i, upper_j = np.triu_indices(len(columns))
-    values = np.where(upper_i == upper_j, 1.0, 2.0) * hessian[upper_i, upper_j]
-    nonzero = values != 0.0
-    terms = dict(
-        zip(
-            zip(
-                columns[upper_i[nonzero]].tolist(),
-                columns[upper_j[nonzero]].tolist(),
-                strict=True,
-            ),
-            values[nonzero].tolist(),
-            strict=True,
-        )
-    )
-    for key, value in program.quadratic.items():  # the names' own (specific) variances
-        terms[key] = terms.get(key, 0.0) + value
-    program.quadratic = terms
+def _incumbent_bound(program: Program, found: RawSolution, seconds: float) -> float | None:
+    """A bound on the optimum of `found`'s own integer choices in `program`: the Lagrangian
+    bound (valid for any point and duals) of the continuous QP with every integer fixed
+    there, solved afresh; None when HiGHS fails on it.
+
+    The search closes a node whose relaxation is integral as solved, at that point; when
+    HiGHS's QP solver fails on that node (a solve error, then the point of its ridged
+    retry) the point is feasible but not the node's optimum, and the search's "optimal" is
+    wrong: seen on whole-share twins of the sample with `--min-trade` (1.37507 "proven"
+    where SCIP finds 1.37669 on the same program; this bound said 1.75). A bound in
+    `program`'s units; None when HiGHS fails on that QP."""
+    from tradefolio.portfolio.branch_and_bound import Relaxation
+
+    # Only the names the answer holds or trades: an integer at 0 and what its link rows
+    # (a v - c z <= 0, v >= 0) then hold at 0 are left out (at 500 names ~40 of them stay);
+    # any row left empty is dropped, which only loosens the QP (the bound stays valid).
+    integer = np.array(program.integer, dtype=bool)
+    rounded = np.where(integer, np.round(found.values), found.values)
+    zero = integer & (rounded == 0.0)
+    for row in program.rows:
+        if len(row.coefficients) != 2 or row.lo != -INF or row.hi != 0.0:
+            continue
+        (first, a), (second, b) = row.coefficients.items()
+        for v, c, z, d in ((first, a, second, b), (second, b, first, a)):
+            if c > 0 > d and zero[z] and not integer[v] and program.lower[v] >= 0.0:
+                zero[v] = True
+    used = _reduced(program, np.arange(program.size, dtype=np.intp), zero)
+    if used.program.size == 0:
+        return program.constant  # nothing held or traded: the objective is its constant
+    relaxation = Relaxation(used.program, objective_scale(used.program))
+    if relaxation.kept.size == 0:  # only definitions of nothing left: one point, no QP
+        return used.program.objective_value(relaxation.complete(np.zeros(used.program.size)))
+    fixed = used.restrict(rounded)[relaxation.integers]
+    try:
+        solved = relaxation.solve(fixed, fixed, seconds)
+    except (SolverError, TimeoutError):
+        return None
+    if solved is None:
+        return None  # "infeasible" at a point the search returned: HiGHS is confused
+    return relaxation.program_value(relaxation.bound)
 
 
 def solve_rebalance(
@@ -275,6 +287,16 @@ def solve_rebalance(
     values = found.values if aggregation is None else aggregation.expand(found.values)
     if program.violations(values, _CHECK):
         return solve_program(program, "scip", time_limit, hint)
+    if found.status == "optimal":
+        # The claim rests on the search's bounds; the incumbent's own node solved afresh
+        # (`_incumbent_bound`) must agree to round-off, else HiGHS failed there and SCIP
+        # decides.
+        own = _incumbent_bound(target, found, time_limit)
+        if own is None or (
+            proven_gap(found.objective, own, program.maximize) > _NODE_ROUND_OFF
+            and abs(own - found.objective) * objective_scale(target) > _NODE_ROUND_OFF
+        ):
+            return solve_program(program, "scip", time_limit, hint)
     # The reduced objective at the reduced point is the original's at the expanded one;
     # re-evaluated here so that the claim rests on the original program.
     objective = program.objective_value(values)

@@ -41,8 +41,12 @@ from tradefolio.portfolio.program import Program
 from tradefolio.portfolio.rebalance_solver import solve_rebalance
 from tradefolio.portfolio.types import SolveStatus
 
-#: The solver name a repaired answer reports (rebalances.csv, the JSON `solver`).
+#: The solver name a repaired answer reports (rebalances.csv, the JSON `solver`) when the
+#: rebalance solver proved the fractional twin; `SCIP_REPAIR_SOLVER` when SCIP did (the
+#: rebalance solver's answer failed its checks, `rebalance_solver.py`).
 REPAIR_SOLVER = "highs+repair"
+SCIP_REPAIR_SOLVER = "scip+repair"
+REPAIR_SOLVERS = (REPAIR_SOLVER, SCIP_REPAIR_SOLVER)
 # A row or bound may miss by this (weight units) during the search; the final check is
 # `Program.violations` at `_CHECK`.
 _SEARCH = 1e-9
@@ -351,9 +355,8 @@ def solve_by_repair(
     gap = proven_gap(reported, bound, program.maximize)
     status: SolveStatus = "optimal" if gap <= QUADRATIC_RELATIVE_GAP else "feasible"
     # `_result` reports objective + (best_bound - objective): the fractional bound B.
-    return RawSolution(
-        values, status, objective, objective + (bound - reported), REPAIR_SOLVER, gap
-    )
+    solver = SCIP_REPAIR_SOLVER if relaxed.solver == "scip" else REPAIR_SOLVER
+    return RawSolution(values, status, objective, objective + (bound - reported), solver, gap)
 
 
-__all__ = ["REPAIR_SOLVER", "solve_by_repair"]
+__all__ = ["REPAIR_SOLVER", "REPAIR_SOLVERS", "SCIP_REPAIR_SOLVER", "solve_by_repair"]

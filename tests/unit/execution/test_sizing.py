@@ -442,3 +442,37 @@ def test_a_position_off_the_lot_grid_never_makes_a_larger_target_end_lower(
         for e in range(15_000, 16_200, 10)
     ]
     assert sizes == sorted(sizes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lot_size=st.sampled_from([1, 2, 10, 100]),
+    held_lots=st.integers(0, 50),
+    more=st.integers(1, 5_000),
+    price=st.floats(0.01, 500.0),
+    cash=st.floats(0.0, 50_000.0),
+    bps=st.sampled_from([0.0, 10.0]),
+    minimum=st.sampled_from([0.0, 1.0]),
+)
+def test_on_the_lot_grid_the_cap_is_the_boundary_search_s_answer_too(
+    lot_size: int,
+    held_lots: int,
+    more: int,
+    price: float,
+    cash: float,
+    bps: float,
+    minimum: float,
+) -> None:
+    # cash_capped skips the lot-boundary search for a position on an int lot grid (its
+    # answer is the larger of the two): the search must have had nothing to add.
+    from tradefolio.execution.sizing import _affordable_lot_boundary
+
+    held = held_lots * lot_size
+    target = held + more
+    estimate = CommissionEstimate(bps=bps, minimum=minimum)
+    req = request(price=price, cash=cash, position=float(held))
+    capped = cash_capped(target, req, lot_size, estimate)
+    assert _affordable_lot_boundary(target, held, req, lot_size, estimate) <= capped
+    if estimate.cost(float(more), price) > cash:  # else the whole target fits
+        target = min(target, held + brute_affordable(price, cash, lot_size, estimate) * lot_size)
+    assert capped == target

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import subprocess
@@ -145,15 +146,72 @@ def fake_session(
     broker_options: dict[str, Any] | None = None,
     **trader_options: Any,
 ) -> tuple[Journal, LiveTrader]:
-    """A 10,000 session on the fake Alpaca that enters AAA (10 units) on every bar."""
+    """A 10,000 session on the fake Alpaca that enters AAA (10 units) on every bar (or runs
+    the `strategy` given)."""
     journal = Journal.open(path)
     journal.initialise(Decimal(10_000), {})
+    trader_options.setdefault("strategy", EnterOnEveryBar())
     trader = LiveTrader(
         journal=journal,
         broker=fake_broker(fake, timeout=timeout, **(broker_options or {})),
-        strategy=EnterOnEveryBar(),
         sizer=FixedUnits(10),
         market=fake,
         **trader_options,
     )
     return journal, trader
+
+
+class BracketOnce:
+    """An event-driven strategy that submits one bracket (`units` of AAA, stop 95,
+    take-profit 110) on its first bar, and cancels both children by their ids on bar
+    `cancel_at` (if given)."""
+
+    name = "bracket-once"
+    warmup = 1
+
+    def __init__(
+        self,
+        units: int = 10,
+        cancel_at: int | None = None,
+        entry_id: str = "e1",
+        child_ids: tuple[str, str] | None = None,
+    ) -> None:
+        self.units = units
+        self.cancel_at = cancel_at
+        self.entry_id = entry_id
+        #: The stop's and the take-profit's ids, when not `bracket`'s own.
+        self.child_ids = child_ids
+        self.sent = False
+
+    def on_bar(self, context: Any) -> None:
+        from tradefolio.execution.orders import Order, bracket
+
+        if context.bar == self.cancel_at:
+            context.cancel(f"{self.entry_id}-stop")
+            context.cancel(f"{self.entry_id}-take")
+        if self.sent or "AAA" in context.positions:
+            return
+        self.sent = True
+        entry, *children = bracket(
+            Order(self.entry_id, "AAA", "buy", self.units),
+            stop_price=95.0,
+            take_profit_price=110.0,
+        )
+        if self.child_ids is not None:
+            children = [
+                dataclasses.replace(child, client_order_id=cid)
+                for child, cid in zip(children, self.child_ids, strict=True)
+            ]
+        for order in (entry, *children):
+            context.submit(order)
+
+
+def bracket_source(n: int, price: Decimal, **options: Any) -> Any:
+    """`BracketOnce(**options)` over the panel of `flat_bars(n, {"AAA": price})`."""
+    from tradefolio.data.panel import PricePanel
+    from tradefolio.live.strategy import EventSource
+
+    days = pd.bdate_range("2024-03-01", periods=n + 1, name="date")
+    closes = pd.DataFrame({"AAA": [float(price)] * (n + 1)}, index=days)
+    strategy = BracketOnce(**options)
+    return EventSource(strategy, PricePanel.from_closes(closes))  # type: ignore[arg-type]

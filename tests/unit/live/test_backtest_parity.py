@@ -2,10 +2,9 @@
 
 Both runs go through the CLI on the same long OHLC file; the oracle is what each hands the
 user: the run folder's `fills.csv` (date, symbol, side, quantity, price, commission, to
-the micro-unit). Within one bar the two list a resting order's fill (a stop, a
-take-profit) and the bar's market orders in a different sequence (the backtest matches
-the older order first, the live trader sends the bar's orders before the bar's range is
-known), so fills are compared sorted within each date.
+the micro-unit), in the order listed: within one bar both fill a bar's orders in
+submission order (an older stop before the bar's market buys, whose cash it frees), the
+paper venue by filling market orders in its bar match (`market_orders_in_match`).
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ def _fills(folder: Path) -> list[tuple[str, str, str, float, float, float]]:
              float(r["commission"]))
             for r in csv.DictReader(handle)
         ]  # fmt: skip
-    return sorted(rows, key=lambda row: (row[0], row[1], row[2]))
+    return rows
 
 
 def _both(
@@ -186,3 +185,39 @@ def test_a_strategys_own_buys_beyond_the_cash_are_cut_in_paper_as_in_the_backtes
     with equity_csv.open() as handle:
         cash = [float(row["cash"]) for row in csv.DictReader(handle)]
     assert min(cash) >= 0.0  # paper never lends: the second buy got what was left
+
+
+stop_then_buy_file = """
+from tradefolio.execution.orders import Order, bracket
+
+class StopThenBuy:
+    name = "stop-then-buy"
+    warmup = 1
+
+    def on_bar(self, context):
+        if context.bar == 1:
+            for order in bracket(Order("aaa", "AAA", "buy", 900), stop_price=95.0):
+                context.submit(order)
+        if context.bar == 3:  # needs the cash the AAA stop frees at the next open
+            context.submit(Order("bbb", "BBB", "buy", 1500))
+"""
+
+
+def test_a_stop_filled_at_the_open_pays_for_that_bars_market_buy_in_both(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    prices = tmp_path / "gap.csv"
+    rows = ["date,symbol,open,high,low,close,volume"]
+    aaa = [(100, 100, 100, 100)] * 4 + [(90, 91, 89, 90)] * 3  # gaps through 95 on day 4
+    for day, bar in enumerate(aaa):
+        rows.append(f"2021-01-{day + 4:02d},AAA,{','.join(map(str, bar))},1000")
+        rows.append(f"2021-01-{day + 4:02d},BBB,50,50,50,50,1000")
+    prices.write_text("\n".join(rows) + "\n")
+    spec = tmp_path / "stop_then_buy.py"
+    spec.write_text(stop_then_buy_file)
+    backtest, live = _both(
+        capsys, tmp_path, prices, "--strategy", f"{spec}:StopThenBuy", "--sizer", "weight"
+    )
+    day4 = [f for f in backtest if f[0] == "2021-01-08"]
+    assert [(f[1], f[2], f[3]) for f in day4] == [("AAA", "sell", 900), ("BBB", "buy", 1500)]
+    assert live == backtest

@@ -45,7 +45,7 @@ from tradefolio.portfolio.objectives import (
     ScoreObjective,
 )
 from tradefolio.portfolio.params import AllocatorParams
-from tradefolio.portfolio.share_repair import REPAIR_SOLVER
+from tradefolio.portfolio.share_repair import REPAIR_SOLVERS
 from tradefolio.portfolio.types import Candidate
 
 pytest.importorskip("ortools")
@@ -413,7 +413,7 @@ def test_whole_shares_match_enumeration_of_share_vectors(
     except InfeasibleAllocation:
         assert oracle is None
         return
-    if result.solver == REPAIR_SOLVER:
+    if result.solver in REPAIR_SOLVERS:
         # the repaired fractional optimum (share_repair.py, tested on the listed trades in
         # test_share_repair.py): never above the enumeration, its bound never below it
         assert oracle is not None

@@ -10,6 +10,8 @@ is reported infeasible only with a Farkas certificate, never for a feasible one.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -36,14 +38,19 @@ from tradefolio.portfolio.types import Candidate
 pytest.importorskip("highspy")
 
 
-def floored_program(seed: int, n: int = 10, max_positions: int | None = None) -> Program:
+def floored_program(
+    seed: int,
+    n: int = 10,
+    max_positions: int | None = None,
+    floors: tuple[float, float] = (0.05, 0.2),
+) -> Program:
     """Min variance with a return floor, full investment and a buy-in floor per name (the
     pard200 shape, small): every node is a selection-only perspective QP; with
     `max_positions` also a cardinality cap (a counting row, rewritten at every node)."""
     rng = np.random.default_rng(seed)
     symbols = [f"S{i}" for i in range(n)]
     risk = RiskModel(tuple(symbols), rng.normal(0, 0.1, (3, n)), rng.uniform(0.01, 0.05, n))
-    low = rng.uniform(0.05, 0.2, n)
+    low = rng.uniform(*floors, n)
     spans = rng.uniform(0.1, 0.5, n)
     bounds = {s: (float(a), float(a + b)) for s, a, b in zip(symbols, low, spans, strict=True)}
     mu = rng.uniform(0.0, 0.2, n)
@@ -57,11 +64,29 @@ def floored_program(seed: int, n: int = 10, max_positions: int | None = None) ->
 
 
 def pair(program: Program) -> tuple[Relaxation, Relaxation]:
-    """The same relaxation twice: nodes by the active set, nodes by HiGHS."""
+    """The same relaxation twice: nodes by the active set, nodes by HiGHS (the active
+    set without its implied count, which HiGHS's relaxation does not have)."""
     scale = _scale(program)
-    fast = Relaxation(program, scale)
+    fast = Relaxation(program, scale, implied_count=False)
     assert fast.nodes is not None, "the floored model must take the active-set path"
     return fast, Relaxation(program, scale, active_set=False)
+
+
+def branch_at_random(
+    lower: np.ndarray, upper: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """A random child: one free selection set to 1 or 0 (None: nothing is free)."""
+    free = np.flatnonzero((lower < 0.5) & (upper > 0.5))
+    if len(free) == 0:
+        return None
+    j = int(rng.choice(free))
+    if rng.random() < 0.5:
+        lower = lower.copy()
+        lower[j] = 1.0
+    else:
+        upper = upper.copy()
+        upper[j] = 0.0
+    return lower, upper
 
 
 @settings(max_examples=25, deadline=None)
@@ -99,16 +124,10 @@ def test_warm_started_nodes_reach_highs_optimum(
         assert fast.bound <= mine[0] + slack
         assert fast.bound >= mine[0] - 1e-6 * max(abs(mine[0]), 1.0)
         state = fast.last_state
-        free = np.flatnonzero((lower < 0.5) & (upper > 0.5))
-        if len(free) == 0:
+        branched = branch_at_random(lower, upper, rng)
+        if branched is None:
             break
-        j = int(rng.choice(free))
-        if rng.random() < 0.5:
-            lower = lower.copy()
-            lower[j] = 1.0
-        else:
-            upper = upper.copy()
-            upper[j] = 0.0
+        lower, upper = branched
 
 
 @settings(max_examples=25, deadline=None)
@@ -189,3 +208,78 @@ def test_a_failing_active_set_hands_every_node_to_highs(
     fallback = branch_and_bound(program, scale, 60.0, 1e-9)
     assert fallback.status == expected.status == "optimal"
     assert fallback.objective == pytest.approx(expected.objective, rel=1e-7)
+
+
+def completions_optimum(
+    exact: Relaxation, lower: np.ndarray, upper: np.ndarray
+) -> tuple[float, dict[int, float]]:
+    """The best value over every setting of the node's free selections (each a QP with
+    every selection fixed, by HiGHS), and the best with each free j held."""
+    free = [int(j) for j in np.flatnonzero((lower < 0.5) & (upper > 0.5))]
+    best, held = np.inf, dict.fromkeys(free, np.inf)
+    for bits in itertools.product((0.0, 1.0), repeat=len(free)):
+        fixed = lower.copy()
+        fixed[free] = bits
+        solved = exact.solve(fixed, fixed, 30.0)
+        if solved is None:
+            continue
+        best = min(best, solved[0])
+        for j, bit in zip(free, bits, strict=True):
+            if bit:
+                held[j] = min(held[j], solved[0])
+    return best, held
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), path=st.integers(0, 2**31 - 1))
+def test_implied_count_bounds_every_completion(seed: int, path: int) -> None:
+    """Floors of 15-30% let at most 3-6 of 8 names be held, so the count binds: along a
+    random branching the node's bound (the count's Lagrangian) is never above the best
+    setting of its free selections, nor is the bound plus a name's rise above the best
+    with that name held; the returned value is the true objective at the point, never
+    below the plain relaxation's optimum (the point is feasible there)."""
+    program = floored_program(seed, n=8, floors=(0.15, 0.3))
+    scale = _scale(program)
+    fast = Relaxation(program, scale)
+    plain = Relaxation(program, scale, active_set=False)
+    assert fast.nodes is not None
+    count = len(fast.integers)
+    lower, upper = np.zeros(count), np.ones(count)
+    assert fast.nodes.implied_count(lower, upper) is not None  # the count can bind
+    rng = np.random.default_rng(path)
+    state = None
+    for _ in range(4):
+        best, held = completions_optimum(plain, lower, upper)
+        mine = fast.solve(lower, upper, 30.0, start=state)
+        if mine is None:
+            assert best == np.inf
+            break
+        slack = 1e-7 * max(abs(best), 1.0) if np.isfinite(best) else 0.0
+        assert fast.bound <= best + slack
+        for j, value in held.items():
+            assert fast.bound + fast.up_increase[j] <= value + slack
+        reference = plain.solve(lower, upper, 30.0)
+        assert reference is not None
+        assert mine[0] >= reference[0] - 1e-7 * max(abs(reference[0]), 1.0)
+        state = fast.last_state
+        branched = branch_at_random(lower, upper, rng)
+        if branched is None:
+            break
+        lower, upper = branched
+
+
+def test_implied_count_lifts_the_bound_where_it_binds() -> None:
+    """With floors that admit few names the count's Lagrangian is above the plain
+    perspective bound at the root of some generated instance (the test would pass
+    vacuously if the count never acted)."""
+    lifted = 0
+    for seed in range(8):
+        program = floored_program(seed, n=8, floors=(0.15, 0.3))
+        scale = _scale(program)
+        fast, off = Relaxation(program, scale), Relaxation(program, scale, implied_count=False)
+        count = len(fast.integers)
+        if fast.solve(np.zeros(count), np.ones(count), 30.0) is None:
+            continue
+        assert off.solve(np.zeros(count), np.ones(count), 30.0) is not None
+        lifted += fast.bound > off.bound + 1e-9 * max(abs(off.bound), 1.0)
+    assert lifted > 0
