@@ -33,7 +33,13 @@ from tradefolio.research.executors import DEFAULT_EXECUTOR, Executor, make_execu
 from tradefolio.research.report import DEFAULT_METRIC, check_metric
 from tradefolio.research.results import ResultsStore
 from tradefolio.research.space import Axis, ParamValue, SweepSpec, load_sweep_file, parse_axis
-from tradefolio.research.sweep import SweepProgress, check_runnable, full_fields, run_sweep
+from tradefolio.research.sweep import (
+    SweepProgress,
+    check_runnable,
+    full_fields,
+    run_sweep,
+    typed_strategy_params,
+)
 from tradefolio.research.tasks import MarketData
 from tradefolio.research.walkforward import (
     DEFAULT_TEST,
@@ -67,7 +73,7 @@ def sweep_spec(
     spec = spec.with_overrides(base=dict(base), axes=axes, samples=samples, seed=seed)
     if not spec.axes:
         raise InvalidParameter("nothing to sweep: give --grid NAME=VALUES or a --file with a grid")
-    return spec
+    return typed_strategy_params(spec)
 
 
 def market_data(spec: SweepSpec, prices: PricesLike, benchmark: BenchmarkLike) -> MarketData:

@@ -86,6 +86,15 @@ _FLAG = {
 
 _A = ALLOCATE_DEFAULTS
 
+#: The options of the bundled strategies (and where they apply): ignored by a user's class.
+_BUILTIN_OPTIONS = {
+    "fast": "sma-cross",
+    "slow": "sma-cross",
+    "lookback": "momentum and --portfolio",
+    "max_positions": "momentum and --portfolio",
+    "rebalance": "momentum and --portfolio",
+}
+
 
 #: What a pydantic error type means, in the words of a command-line option.
 _PLAIN_WORDING = {
@@ -278,6 +287,7 @@ class BacktestConfig(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> BacktestConfig:
         if is_user_spec(self.strategy):
+            self._refuse_builtin_options()
             self.strategy_params  # noqa: B018 (loads the class and checks every --param)
         elif self.param:
             raise ValueError(
@@ -304,6 +314,19 @@ class BacktestConfig(BaseModel):
                 "use one of them"
             )
         return self
+
+    def _refuse_builtin_options(self) -> None:
+        """A built-in strategy's option (`--fast`, `--lookback`, ...) given with a class of
+        the user's would be silently ignored: refuse it, pointing at `--param`."""
+        if self.portfolio:  # `--portfolio` trades the allocator's weights: its options apply
+            return
+        for name, owners in _BUILTIN_OPTIONS.items():
+            value = getattr(self, name)
+            if value != BacktestConfig.model_fields[name].default:
+                raise ValueError(
+                    f"{_FLAG[name]} applies to {owners}; your class takes its own parameters: "
+                    f"use --param {name}={value} (sweep: --set param.{name}={value})"
+                )
 
     def _check_model(self) -> None:
         """The model options: only with `--portfolio`, checked as `allocate` checks them."""

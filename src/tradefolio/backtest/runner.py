@@ -238,6 +238,20 @@ def exits_note(config: BacktestConfig) -> str:
     return note
 
 
+def check_warmup(strategy: object, sessions: int) -> None:
+    """A strategy's warm-up leaves at least one bar to trade on `sessions` of prices: its
+    first decision is at the close of session `warmup` and fills on the next one, so a
+    warm-up of `sessions` or more would be a run that trades nothing, silently."""
+    warmup = warmup_of(strategy)
+    if warmup >= sessions:
+        name = getattr(strategy, "name", type(strategy).__name__)
+        raise InvalidParameter(
+            f"strategy {name}'s warm-up of {warmup:,d} sessions leaves nothing to trade in "
+            f"the {sessions:,d} bars given (it needs at least {warmup + 1:,d}): use a longer "
+            "price file or a shorter warm-up"
+        )
+
+
 def run_config(
     config: BacktestConfig,
     closes: pd.DataFrame,
@@ -250,6 +264,8 @@ def run_config(
     """Run the backtest a config describes on `closes` (`opens` for market fills, `highs` /
     `lows` for matching stops and limits; close-only data uses the close for all)."""
     strategy = build_run_strategy(config, closes)
+    if is_user_spec(config.strategy) and not config.portfolio:
+        check_warmup(strategy, len(closes))
     targets: dict[int, dict[str, float]] = {}
     if config.portfolio and isinstance(strategy, Strategy):
         plan = strategy.plan(closes)  # once, and its targets kept for weights.csv
@@ -281,6 +297,7 @@ __all__ = [
     "build_run_strategy",
     "build_sizing",
     "build_strategy",
+    "check_warmup",
     "cost_model",
     "entry_sizer",
     "exits_note",

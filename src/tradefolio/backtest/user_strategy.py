@@ -1,7 +1,8 @@
 """Your own strategy from the command line: `--strategy FILE.py:Class` or `module:Class`.
 
 `load_strategy_class(spec)` imports the class (a file by its path, a module by its dotted
-name; a file is imported once per process under a name derived from its resolved path);
+name; a file is imported once per process and content, under a name derived from its
+resolved path and its bytes, so an edited file is imported again);
 the class must define `plan(closes)` (vectorised) or `on_bar(context)` (event-driven).
 
 Its **declared parameters** are the keyword parameters of its constructor, typed by their
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tradefolio.errors import InvalidParameter, StrategyError
+from tradefolio.execution.events import plan_error
 
 _SCALARS: dict[str, type] = {"int": int, "float": float, "bool": bool, "str": str}
 _TRUE = {"true", "yes", "1", "on"}
@@ -48,7 +50,9 @@ def _import_file(path: Path, spec: str) -> types.ModuleType:
     resolved = path.expanduser().resolve()
     if not resolved.is_file():
         raise InvalidParameter(f"--strategy {spec}: no such file {path}")
-    name = "tradefolio_user_" + hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
+    # named by path and content: the same file is imported once, an edited one again
+    digest = hashlib.sha256(str(resolved).encode() + b"\0" + resolved.read_bytes())
+    name = "tradefolio_user_" + digest.hexdigest()[:12]
     if name in sys.modules:
         return sys.modules[name]
     module_spec = importlib.util.spec_from_file_location(name, resolved)
@@ -56,22 +60,61 @@ def _import_file(path: Path, spec: str) -> types.ModuleType:
         raise InvalidParameter(f"--strategy {spec}: cannot import {path} as Python")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
+    # as `python file.py` does: the file's folder first on the path, so the strategy can
+    # import a module of its own next to it (`from helpers import ...`); only while loading
+    folder = str(resolved.parent)
+    sys.path.insert(0, folder)
     try:
         module_spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
         raise _failure(spec, f"importing {path}", exc) from exc
+    finally:
+        sys.path.remove(folder)  # the first occurrence: the one inserted above
     return module
 
 
-def load_strategy_class(spec: str) -> type:
-    """The class `spec` names (`path/to/file.py:ClassName` or `package.module:ClassName`)."""
+def _split(spec: str) -> tuple[str, str]:
+    """(file path or module name, class name) of a `--strategy` spec."""
     target, _, class_name = spec.rpartition(":")
     if not target or not class_name.isidentifier():
         raise InvalidParameter(
             f"--strategy {spec}: expected path/to/file.py:ClassName or package.module:ClassName"
         )
-    if target.endswith(".py") or "/" in target or "\\" in target:
+    return target, class_name
+
+
+def _is_file(target: str) -> bool:
+    return target.endswith(".py") or "/" in target or "\\" in target
+
+
+def source_digest(spec: str) -> str:
+    """A hash of the source file of the strategy `spec` names (the file of `file.py:Class`,
+    the module's file of `module:Class`), so a sweep re-runs a strategy that was edited.
+
+    Only that file is hashed (not the modules it imports). `InvalidParameter` when it
+    cannot be found, as loading it would say."""
+    target, _ = _split(spec)
+    if _is_file(target):
+        path = Path(target).expanduser().resolve()
+    else:
+        try:
+            found = importlib.util.find_spec(target)
+        except (ImportError, ValueError):
+            found = None
+        if found is None or found.origin is None or not Path(found.origin).is_file():
+            raise InvalidParameter(f"--strategy {spec}: no module named {target!r}")
+        path = Path(found.origin)
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError:
+        raise InvalidParameter(f"--strategy {spec}: no such file {target}") from None
+
+
+def load_strategy_class(spec: str) -> type:
+    """The class `spec` names (`path/to/file.py:ClassName` or `package.module:ClassName`)."""
+    target, class_name = _split(spec)
+    if _is_file(target):
         module = _import_file(Path(target), spec)
     else:
         try:
@@ -108,9 +151,10 @@ def _scalar_type(annotation: Any, name: str, spec: str) -> tuple[type, bool]:
             rest = [a for a in args if a is not type(None)]
             if len(rest) == 1 and rest[0] in _SCALARS.values():
                 return rest[0], True
+    got = "it has no annotation" if annotation is inspect.Parameter.empty else f"got {annotation!r}"
     raise InvalidParameter(
         f"--strategy {spec}: parameter {name!r} needs an int, float, bool or str annotation "
-        f"to be set with --param, got {annotation!r}"
+        f"to be set with --param; {got}"
     )
 
 
@@ -161,6 +205,27 @@ def _convert(raw: object, kind: type, optional: bool, name: str) -> object:
     raise InvalidParameter(f"--param {name}={raw!r}: expected {kind.__name__}")
 
 
+def typed_value(cls: type, spec: str, name: str, value: object, flag: str) -> object:
+    """`value` of parameter `name` typed as `cls` declares it; `InvalidParameter` naming
+    the value, the type and `flag` (where it was given: `--grid param.NAME`, ...)."""
+    declared = declared_parameters(cls, spec)
+    if name not in declared:
+        names = ", ".join(declared) or "none"
+        raise InvalidParameter(
+            f"{flag}: {cls.__name__} has no parameter {name!r}; it declares {names}"
+        )
+    kind, optional, _ = declared[name]
+    try:
+        return _convert(value, kind, optional, name)
+    except InvalidParameter:
+        shown = value if isinstance(value, str) else repr(value)
+        article = "an" if kind.__name__[0] in "aeiou" else "a"
+        raise InvalidParameter(
+            f"{flag}: {shown!r} is not {article} {kind.__name__} ({cls.__name__} declares "
+            f"{name}: {kind.__name__})"
+        ) from None
+
+
 def split_params(options: Sequence[str]) -> dict[str, str]:
     """`["a=1", "b=x"]` -> {"a": "1", "b": "x"} (`InvalidParameter` on a malformed one)."""
     parsed: dict[str, str] = {}
@@ -198,12 +263,39 @@ def parse_params(cls: type, spec: str, raw: Mapping[str, object]) -> dict[str, o
     return values
 
 
+def _adapted(cls: type) -> type:
+    """`cls` as the engines run it: a subclass (every attribute and method of the user's
+    class is kept, `isinstance` still holds) that is named after the class when it
+    declares no `name`, and whose `plan(closes)` turns an exception into the one-line
+    `StrategyError` with the strategy's own traceback, as a raising `on_bar` is. Done at
+    load time so that the backtest and live get the same object."""
+    namespace: dict[str, Any] = {
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+    }
+    if not hasattr(cls, "name"):
+        namespace["name"] = cls.__name__
+    if callable(getattr(cls, "plan", None)):
+        user_plan = getattr(cls, "plan")  # noqa: B009 (the user's class: not typed)
+
+        def plan(self: Any, closes: Any) -> Any:
+            try:
+                return user_plan(self, closes)
+            except Exception as exc:  # the user's code: its own traceback, one line
+                raise plan_error(str(self.name), exc) from exc
+
+        namespace["plan"] = plan
+    return type(cls.__name__, (cls,), namespace)
+
+
 def build_user_strategy(spec: str, raw: Mapping[str, object]) -> object:
-    """An instance of the class `spec` names, built with the typed `--param` values."""
+    """An instance of the class `spec` names, built with the typed `--param` values (see
+    `_adapted` for the name it gets when it declares none and how `plan` reports)."""
     cls = load_strategy_class(spec)
     values = parse_params(cls, spec, raw)
     try:
-        return cls(**values)
+        return _adapted(cls)(**values)
     except (InvalidParameter, ValueError, TypeError) as exc:
         raise InvalidParameter(f"--strategy {spec}: {exc}") from None
     except Exception as exc:
@@ -216,5 +308,7 @@ __all__ = [
     "is_user_spec",
     "load_strategy_class",
     "parse_params",
+    "source_digest",
     "split_params",
+    "typed_value",
 ]

@@ -10,11 +10,14 @@ written to `report.md` (`tradefolio.research.report`).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from tradefolio.api.research import check_sweep, market_data
+from tradefolio.backtest.config import BacktestConfig
+from tradefolio.backtest.runner import exits_note
+from tradefolio.cli.backtest_output import exits_json
 from tradefolio.cli.common import (
     OutputFormat,
     print_csv,
@@ -81,6 +84,7 @@ from tradefolio.research.report import (
     write_sweep_report,
 )
 from tradefolio.research.results import ResultsStore, default_results_folder
+from tradefolio.research.space import SweepSpec
 from tradefolio.research.sweep import run_sweep
 
 SWEEP_EXAMPLES = """
@@ -192,11 +196,15 @@ def sweep_command(
         f"{result.seconds:.1f} s; results in {folder / 'results.parquet'}",
         style="dim",
     )
+    exits = run_exits(spec)
+    for note in dict.fromkeys(note for note, _ in exits):
+        messages.print(note if len(exits) == 1 else f"some runs: {note}", soft_wrap=True)
     if output is OutputFormat.csv:
         print_csv(list(table.columns), [list(r.values()) for r in json_records(table)])
         return
     if output is OutputFormat.json:
-        print_json(sweep_json(result, board, metric, folder, deflated))
+        payload = sweep_json(result, board, metric, folder, deflated)
+        print_json({**payload, "exits": [placed for _, placed in exits]})
         return
     console = stdout_console()
     console.print(
@@ -214,9 +222,31 @@ def sweep_command(
         )
 
 
+def run_exits(spec: SweepSpec) -> list[tuple[str, dict[str, Any]]]:
+    """The protective exits the sweep's runs place on their entries, as `backtest` says
+    them (its stderr line and its JSON `exits` object), once per distinct set (the runs
+    whose configuration is invalid are left out: their rows say why)."""
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}
+    for point in spec.points():
+        fields = {**spec.base, **point}
+        key = repr([fields.get(name) for name in _EXIT_FIELDS])
+        if key in seen:
+            continue
+        try:
+            config = BacktestConfig.create(**fields)
+        except InvalidParameter:
+            continue
+        seen[key] = (exits_note(config), exits_json(config))
+    return list(seen.values())
+
+
+#: The fields that decide which protective orders a run places.
+_EXIT_FIELDS = ("sizer", "stop_loss", "take_profit", "trailing_stop", "no_stop", "portfolio")
+
+
 def register(app: typer.Typer) -> None:
     """Add `sweep` to the application."""
     app.command("sweep", epilog=SWEEP_EXAMPLES)(sweep_command)
 
 
-__all__ = ["register"]
+__all__ = ["register", "run_exits"]

@@ -19,7 +19,7 @@ every strategy, vectorised or event-driven; `warmup_of` reads it (1 when not dec
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol, runtime_checkable
@@ -56,16 +56,42 @@ class EventStrategy(Protocol):
         ...
 
 
+def _own_traceback(exc: Exception) -> str:
+    """`exc`'s traceback without its first frame (the caller's: engine or loader) and
+    without the frames of the positions view's lookup (`_AskedAbout.__getitem__`: a
+    missing symbol is the strategy's `KeyError`, raised in the strategy's line)."""
+    frames = []
+    tb = exc.__traceback__.tb_next if exc.__traceback__ else None
+    while tb is not None:
+        if tb.tb_frame.f_code is not _AskedAbout.__getitem__.__code__:
+            frames.append(tb)
+        tb = tb.tb_next
+    for frame, following in zip(frames, [*frames[1:], None], strict=True):
+        frame.tb_next = following
+    own = frames[0] if frames else None
+    return "".join(traceback.format_exception(type(exc), exc, own)).rstrip()
+
+
 def strategy_error(
     name: str, exc: Exception, bar: int, day: date, symbol: str | None
 ) -> StrategyError:
-    """A user's strategy raised at `bar`: one `StrategyError` naming the bar, the symbol it
-    was handling and carrying the strategy's own traceback (not the engine's frames)."""
-    where = f" while handling {symbol}" if symbol else ""
-    own = exc.__traceback__.tb_next if exc.__traceback__ else None
-    trace = "".join(traceback.format_exception(type(exc), exc, own)).rstrip()
+    """A user's strategy raised at `bar`: one `StrategyError` naming the bar, the last
+    symbol the strategy asked about (`BarContext.last_symbol`: a hint, not proof that it
+    was handling that one, so worded as such) and carrying the strategy's own traceback
+    (not the engine's frames)."""
+    where = f" (last symbol it asked about: {symbol})" if symbol else ""
     return StrategyError(
-        f"strategy {name} raised {type(exc).__name__} at bar {bar} ({day}){where}: {exc}", trace
+        f"strategy {name} raised {type(exc).__name__} at bar {bar} ({day}){where}: {exc}",
+        _own_traceback(exc),
+    )
+
+
+def plan_error(name: str, exc: Exception) -> StrategyError:
+    """A user's vectorised strategy raised in `plan(closes)`: the same one line as
+    `strategy_error` (no bar: a plan covers them all) with the strategy's own traceback."""
+    return StrategyError(
+        f"strategy {name} raised {type(exc).__name__} in plan(closes): {exc}",
+        _own_traceback(exc),
     )
 
 
@@ -75,6 +101,35 @@ def warmup_of(strategy: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidParameter(f"strategy warmup must be an integer >= 1, got {value!r}")
     return value
+
+
+class _AskedAbout(Mapping[str, Position]):
+    """A read-only view of the positions that records each symbol looked up in it as the
+    context's `last_symbol` (named if the strategy then raises)."""
+
+    __slots__ = ("_context", "_held")
+
+    def __init__(self, held: Mapping[str, Position], context: BarContext) -> None:
+        self._held = held
+        self._context = context
+
+    def __getitem__(self, symbol: str) -> Position:
+        self._context.last_symbol = symbol
+        return self._held[symbol]
+
+    def __contains__(self, symbol: object) -> bool:
+        if isinstance(symbol, str):
+            self._context.last_symbol = symbol
+        return symbol in self._held
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._held)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def __repr__(self) -> str:
+        return repr(dict(self._held))
 
 
 class BarContext:
@@ -156,8 +211,9 @@ class BarContext:
 
     @property
     def positions(self) -> Mapping[str, Position]:
-        """Open positions by symbol (quantity and average entry price)."""
-        return self._positions()
+        """Open positions by symbol (quantity and average entry price); a symbol looked up
+        in it (`[...]`, `get`, `in`) is the last one asked about, as with `position`."""
+        return _AskedAbout(self._positions(), self)
 
     def position(self, symbol: str) -> Position | None:
         """The position in `symbol`, or None when flat."""
@@ -214,4 +270,11 @@ class BarContext:
         return self._intents, self._orders, self._cancels, self._replacements
 
 
-__all__ = ["BarContext", "EventStrategy", "Position", "strategy_error", "warmup_of"]
+__all__ = [
+    "BarContext",
+    "EventStrategy",
+    "Position",
+    "plan_error",
+    "strategy_error",
+    "warmup_of",
+]

@@ -163,8 +163,11 @@ def parse_axis(name: str, spec: str | Sequence[Any] | ParamValue) -> Axis:
         raise InvalidParameter(
             f"--grid {name}: not a backtest parameter; one of {', '.join(config_fields())}"
         )
+    # a strategy parameter's values stay as given: they are typed by the class's declared
+    # parameters once the strategy is known (`research.sweep.typed_strategy_params`)
+    scalar = (lambda text: text.strip()) if is_strategy_param(name) else parse_scalar
     if isinstance(spec, list | tuple):
-        values = [parse_scalar(v) if isinstance(v, str) else v for v in spec]
+        values = [scalar(v) if isinstance(v, str) else v for v in spec]
     elif isinstance(spec, str):
         match = _RANGE.match(spec)
         if match and "," not in spec:
@@ -175,7 +178,7 @@ def parse_axis(name: str, spec: str | Sequence[Any] | ParamValue) -> Axis:
             if step is not None and step <= 0:
                 raise InvalidParameter(f"--grid {name}={spec}: the step must be > 0")
             return Axis(name, low=low, high=high, step=step)
-        values = [parse_scalar(v) for v in spec.split(",") if v.strip()]
+        values = [scalar(v) for v in spec.split(",") if v.strip()]
     else:
         values = [spec]
     if not values:
@@ -183,7 +186,10 @@ def parse_axis(name: str, spec: str | Sequence[Any] | ParamValue) -> Axis:
     for value in values:
         if not isinstance(value, int | float | bool | str):
             raise InvalidParameter(f"--grid {name}: unsupported value {value!r}")
-    return Axis(name, values=_uniform_types(name, list(dict.fromkeys(values))))
+    unique = list(dict.fromkeys(values))
+    if is_strategy_param(name):
+        return Axis(name, values=tuple(unique))
+    return Axis(name, values=_uniform_types(name, unique))
 
 
 def parse_grid_option(option: str) -> Axis:

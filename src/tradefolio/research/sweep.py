@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import pandas as pd
 
 from tradefolio.backtest.config import BacktestConfig
+from tradefolio.backtest.user_strategy import (
+    declared_parameters,
+    is_user_spec,
+    load_strategy_class,
+    source_digest,
+    typed_value,
+)
 from tradefolio.errors import InvalidParameter
 from tradefolio.research.executors import Executor, ExecutorSession
 from tradefolio.research.results import ResultsStore, build_table, outcome_row
-from tradefolio.research.space import ParamValue, SweepSpec, run_id
+from tradefolio.research.space import ParamValue, SweepSpec, is_strategy_param, run_id
 from tradefolio.research.tasks import MarketData, RunOutcome, RunTask, Window
 
 #: Persist finished runs at least this often (runs, seconds) while a sweep is going.
@@ -94,6 +101,51 @@ def check_runnable(
     )
 
 
+def typed_strategy_params(spec: SweepSpec) -> SweepSpec:
+    """`spec` with the values of every `param.NAME` (fixed or swept) typed as the user's
+    strategy class declares NAME (the first class of the sweep that does), each checked:
+    `--grid param.hold=5,x` is refused naming `x` as not an int, `5.5,10` naming 5.5
+    (10 stays the int 10). Range axes are typed run by run, as every run's `--param`s are."""
+    classes = []
+    for strategy in (spec.base.get("strategy"), *_swept(spec, "strategy")):
+        if isinstance(strategy, str) and is_user_spec(strategy):
+            classes.append((strategy, load_strategy_class(strategy)))
+    if not classes:
+        return spec
+
+    def typed(name: str, value: ParamValue, flag: str) -> ParamValue:
+        parameter = name.removeprefix("param.")
+        for strategy, cls in classes:
+            if parameter in declared_parameters(cls, strategy):
+                return typed_value(cls, strategy, parameter, value, flag)  # type: ignore[return-value]
+        strategy, cls = classes[0]
+        return typed_value(cls, strategy, parameter, value, flag)  # type: ignore[return-value]
+
+    base = {
+        name: typed(name, value, f"--set {name}") if is_strategy_param(name) else value
+        for name, value in spec.base.items()
+    }
+    axes = tuple(
+        replace(
+            axis,
+            values=tuple(
+                dict.fromkeys(typed(axis.name, v, f"--grid {axis.name}") for v in axis.values)
+            ),
+        )
+        if is_strategy_param(axis.name) and not axis.is_range
+        else axis
+        for axis in spec.axes
+    )
+    return replace(spec, base=base, axes=axes)
+
+
+def _swept(spec: SweepSpec, name: str) -> tuple[ParamValue, ...]:
+    for axis in spec.axes:
+        if axis.name == name and not axis.is_range:
+            return axis.values
+    return ()
+
+
 def make_tasks(
     spec: SweepSpec,
     *,
@@ -102,14 +154,25 @@ def make_tasks(
     first_index: int = 0,
     keep_equity: bool = False,
 ) -> list[RunTask]:
-    """One task per point of the spec (or the given `points`), indexed from `first_index`."""
+    """One task per point of the spec (or the given `points`), indexed from `first_index`.
+
+    A run's id hashes its full configuration and, for a class of the user's
+    (`strategy=file.py:Class`), the content of the strategy's source file: an edited
+    strategy is a different run, never one reused from the results folder."""
     tasks = []
+    digests: dict[str, str | None] = {}
     for offset, point in enumerate(spec.points() if points is None else points):
         fields = {**spec.base, **point}
+        keyed = full_fields(fields)
+        strategy = keyed.get("strategy")
+        if isinstance(strategy, str) and is_user_spec(strategy):
+            if strategy not in digests:
+                digests[strategy] = _source_digest(strategy)
+            keyed["strategy_source"] = digests[strategy]
         tasks.append(
             RunTask(
                 index=first_index + offset,
-                run_id=run_id(full_fields(fields), window),
+                run_id=run_id(keyed, window),
                 fields=fields,
                 params=dict(point),
                 window=window,
@@ -117,6 +180,15 @@ def make_tasks(
             )
         )
     return tasks
+
+
+def _source_digest(strategy: str) -> str | None:
+    """The hash of a user strategy's source file (None when it cannot be read: such a run
+    fails with the loader's own message)."""
+    try:
+        return source_digest(strategy)
+    except InvalidParameter:
+        return None
 
 
 def execute(
@@ -230,4 +302,5 @@ __all__ = [
     "full_fields",
     "make_tasks",
     "run_sweep",
+    "typed_strategy_params",
 ]

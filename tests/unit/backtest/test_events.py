@@ -145,7 +145,7 @@ def test_a_raising_strategy_names_the_bar_the_symbol_and_its_traceback() -> None
         run_backtest(closes, _Raises(), PortfolioWeightSizer.fixed(0.1))
     message, trace = str(caught.value), caught.value.strategy_traceback
     assert message.startswith("strategy fragile raised ZeroDivisionError at bar 4 (")
-    assert message.endswith("while handling B: bad luck")
+    assert message.endswith("(last symbol it asked about: B): bad luck")
     assert "in on_bar" in trace and 'raise ZeroDivisionError("bad luck")' in trace
 
 

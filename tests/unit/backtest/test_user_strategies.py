@@ -163,7 +163,7 @@ def test_a_raising_strategy_exits_1_with_bar_symbol_and_traceback(
     assert result.code == 1
     first = result.stderr.splitlines()[0]
     assert first.startswith("error: strategy broken raised KeyError at bar 30 (")
-    assert "while handling" in first
+    assert "(last symbol it asked about: " in first
     assert "broken.py" in result.stderr and "raise KeyError('no such level')" in result.stderr
 
 

@@ -47,7 +47,7 @@ def test_sweep_json_contract_and_parquet_table(
     payload = json.loads(result.stdout)
     assert set(payload) == {
         "results", "runs", "executed", "reused", "failed", "metric", "parameters",
-        "leaderboard", "deflated_sharpe",
+        "leaderboard", "deflated_sharpe", "exits",
     }  # fmt: skip
     assert (payload["runs"], payload["executed"], payload["reused"]) == (6, 6, 0)
     assert payload["failed"] == 2  # fast 10 and 20 are not shorter than slow 10
