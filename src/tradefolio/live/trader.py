@@ -158,7 +158,7 @@ class BarResult:
 SESSION_EXIT_ROLES = ("stop", "take", "trail")
 
 
-_RESIZED_CHILD = re.compile(r"-r(\d+)-[^-]*$")
+_RESIZED_CHILD = re.compile(r"-r(\d+)-(.+)")
 
 
 def _resized_child(order: JournalOrder) -> int | None:
@@ -171,20 +171,39 @@ def _resized_child(order: JournalOrder) -> int | None:
     return None if match is None else int(match.group(1))
 
 
-def _original_id(order: JournalOrder) -> str | None:
+def _copy_suffix(child: JournalOrder, entry_id: str, index: int) -> str:
+    """The id suffix of the resized copies of a strategy's bracket child, the `index`-th of
+    its entry's children: its own suffix after `<entry id>-` when that is a plain id,
+    else `c<index>`."""
+    suffix = child.client_order_id.removeprefix(f"{entry_id}-")
+    if suffix == child.client_order_id or not _PLAIN_ID.fullmatch(suffix):
+        return f"c{index}"
+    return suffix
+
+
+def _original_id(order: JournalOrder, siblings: Sequence[JournalOrder]) -> str | None:
     """The client id of the strategy's bracket child that `order` resizes (a cancel of
-    that id cancels it), None for any other order."""
-    if _resized_child(order) is None or order.parent_id is None:
+    that id cancels it), found among its entry's children `siblings`; None for any other
+    order."""
+    parent = order.parent_id
+    if _resized_child(order) is None or parent is None:
         return None
-    return f"{order.parent_id}-{order.client_order_id.rsplit('-', 1)[-1]}"
+    match = _RESIZED_CHILD.fullmatch(order.client_order_id.removeprefix(parent))
+    suffix = "" if match is None else match.group(2)
+    originals = [c for c in siblings if _resized_child(c) is None]
+    for index, child in enumerate(originals):
+        if _copy_suffix(child, parent, index) == suffix:
+            return child.client_order_id
+    return None
 
 
 def generation_of(order: JournalOrder) -> str:
     """The generation of a protective exit: its id without the role (`<entry id>` for the
     first, `<entry id>-r<n>` for the exits of a later, larger fill). A strategy's own
     bracket children, whatever their ids, are their entry's first generation."""
-    if order.role not in SESSION_EXIT_ROLES and order.parent_id and not _resized_child(order):
-        return order.parent_id
+    if order.role not in SESSION_EXIT_ROLES and order.parent_id:
+        number = _resized_child(order)
+        return order.parent_id if number is None else f"{order.parent_id}-r{number}"
     return order.client_order_id.rsplit("-", 1)[0]
 
 
@@ -242,6 +261,11 @@ class LiveTrader:
             raise InvalidParameter(f"cancel_wait must be >= 0 seconds, got {cancel_wait}")
         #: How long a cancel may take at the broker before the trader moves on (seconds).
         self.cancel_wait = cancel_wait
+        #: Seconds spent this bar waiting for cancels (`cancel_wait` bounds the bar's sum).
+        self._cancel_waited = 0.0
+        #: Superseded exits inherited unsent whose resend the venue refused (`_fence`): they
+        #: stay UNKNOWN, but no longer hold back their successors (`_retire_superseded`).
+        self._fence_refused: set[str] = set()
         self._sleep = sleep
         #: Told (one line) about every order the broker refused, whose outcome stayed
         #: unknown, or that the trading state stopped at send time.
@@ -366,6 +390,7 @@ class LiveTrader:
     def process_bar(self, bar: Bar) -> BarResult:
         """Steps 1-5 of the module docstring for one bar."""
         self._day = bar.day
+        self._cancel_waited = 0.0
         previous_marks = dict(self._marks)
         self._marks.update(bar.prices)
         if self.market is not None:
@@ -520,7 +545,8 @@ class LiveTrader:
                 [
                     o
                     for o in self.journal.live_orders()
-                    if o.client_order_id in wanted_ids or _original_id(o) in wanted_ids
+                    if o.client_order_id in wanted_ids
+                    or _original_id(o, self.journal.children_of(o.parent_id or "")) in wanted_ids
                 ],
                 "the strategy",
             )
@@ -853,13 +879,15 @@ class LiveTrader:
         sent only once the cancel is final (the venue refuses a sell over shares a pending
         one holds), so this bounds the time a resized position's new shares ride without
         exits, instead of deferring them to the next bar. A cancel still pending at the
-        bound is told to the operator and settled on the next call."""
+        bound is told to the operator and settled on the next call. The bound is per bar:
+        every call of one bar shares it, so many resized names cannot stall the loop."""
+        budget = max(0.0, self.cancel_wait - self._cancel_waited)
         waited, pause = 0.0, 0.05
         while True:
             pending = [c for c, r in reports.items() if r.status not in TERMINAL_STATUSES]
-            if not pending or waited >= self.cancel_wait:
+            if not pending or waited >= budget:
                 break
-            pause = min(pause, self.cancel_wait - waited)
+            pause = min(pause, budget - waited)
             self._sleep(pause)
             waited += pause
             pause = min(pause * 2, 1.0)
@@ -870,6 +898,7 @@ class LiveTrader:
                     continue  # asked again on the next poll
                 if report is not None:
                     reports[cid] = report
+        self._cancel_waited += waited
         if pending:
             self._notify(
                 f"cancel for {why} not carried out by the broker after {waited:.1f} s: "
@@ -1103,9 +1132,7 @@ class LiveTrader:
         number = max(numbers, default=1) + 1
         planned: list[PlannedOrder] = []
         for index, child in enumerate(originals):
-            suffix = child.client_order_id.removeprefix(f"{cid}-")
-            if suffix == child.client_order_id or not _PLAIN_ID.fullmatch(suffix):
-                suffix = f"c{index}"
+            suffix = _copy_suffix(child, cid, index)
             group = None if child.oco_group is None else f"{child.oco_group}-r{number}"
             terms = {**child.terms(), "parent_id": cid, "oco_group": group}
             planned.append(
@@ -1138,7 +1165,14 @@ class LiveTrader:
             self._withdraw(older, "the exits of a larger fill", fence=True)
         for cid in sorted(self._resized):
             generations = list(exit_generations(self.journal.children_of(cid)).values())
-            if all(o.status in TERMINAL_STATUSES for g in generations[:-1] for o in g):
+            # A refused resend (`_fence_refused`) stays UNKNOWN but waits no longer: the
+            # successors cover every share held, so a late original finds none free and
+            # is refused; one that did land is found by lookup and cancelled as older.
+            if all(
+                o.status in TERMINAL_STATUSES or o.client_order_id in self._fence_refused
+                for g in generations[:-1]
+                for o in g
+            ):
                 self._resized.discard(cid)
 
     def _withdraw(self, orders: Sequence[JournalOrder], why: str, *, fence: bool) -> None:
@@ -1302,6 +1336,7 @@ class LiveTrader:
         if outcome.client_order_id not in self._inherited:
             return outcome
         detail = f"{outcome.detail}; {NOT_FOUND} (an earlier process may have sent it)"
+        self._fence_refused.add(outcome.client_order_id)
         return _Outcome(outcome.client_order_id, status=OrderStatus.UNKNOWN, detail=detail)
 
     def _units(self, orders: Sequence[JournalOrder]) -> list[list[JournalOrder]]:
