@@ -98,13 +98,13 @@ def source_digest(spec: str) -> str:
     if _is_file(target):
         path = Path(target).expanduser().resolve()
     else:
-        try:
-            found = importlib.util.find_spec(target)
-        except (ImportError, ValueError):
-            found = None
-        if found is None or found.origin is None or not Path(found.origin).is_file():
-            raise InvalidParameter(f"--strategy {spec}: no module named {target!r}")
-        path = Path(found.origin)
+        try:  # imported as a run loads it (once per process)
+            origin = getattr(importlib.import_module(target), "__file__", None)
+        except Exception:
+            origin = None
+        if origin is None or not Path(origin).is_file():
+            raise InvalidParameter(f"--strategy {spec}: no module file for {target!r}")
+        path = Path(origin)
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     except OSError:
