@@ -30,7 +30,7 @@ from tradefolio.backtest.strategies import (
 )
 from tradefolio.backtest.user_strategy import build_user_strategy, is_user_spec
 from tradefolio.errors import DataError, InvalidParameter
-from tradefolio.execution.events import EventStrategy, warmup_of
+from tradefolio.execution.events import EventStrategy, check_warmup, warmup_of
 from tradefolio.execution.orders import ProtectiveExits
 from tradefolio.execution.sizing import (
     BetaSizer,
@@ -236,20 +236,6 @@ def exits_note(config: BacktestConfig) -> str:
     if config.no_stop and config.risk_sized:
         note += f" (--no-stop: the risk sizer sized from a notional {config.sizing_stop:g} stop)"
     return note
-
-
-def check_warmup(strategy: object, sessions: int) -> None:
-    """A strategy's warm-up leaves at least one bar to trade on `sessions` of prices: its
-    first decision is at the close of session `warmup` and fills on the next one, so a
-    warm-up of `sessions` or more would be a run that trades nothing, silently."""
-    warmup = warmup_of(strategy)
-    if warmup >= sessions:
-        name = getattr(strategy, "name", type(strategy).__name__)
-        raise InvalidParameter(
-            f"strategy {name}'s warm-up of {warmup:,d} sessions leaves nothing to trade in "
-            f"the {sessions:,d} bars given (it needs at least {warmup + 1:,d}): use a longer "
-            "price file or a shorter warm-up"
-        )
 
 
 def run_config(

@@ -270,10 +270,25 @@ class BarContext:
         return self._intents, self._orders, self._cancels, self._replacements
 
 
+def check_warmup(strategy: object, sessions: int) -> None:
+    """A strategy's warm-up leaves at least one bar to trade on `sessions` of prices: its
+    first decision is at the close of session `warmup` and fills on the next one, so a
+    warm-up of `sessions` or more would be a run that trades nothing, silently."""
+    warmup = warmup_of(strategy)
+    if warmup >= sessions:
+        name = getattr(strategy, "name", type(strategy).__name__)
+        raise InvalidParameter(
+            f"strategy {name}'s warm-up of {warmup:,d} sessions leaves nothing to trade in "
+            f"the {sessions:,d} bars given (it needs at least {warmup + 1:,d}): use a longer "
+            "price file or a shorter warm-up"
+        )
+
+
 __all__ = [
     "BarContext",
     "EventStrategy",
     "Position",
+    "check_warmup",
     "plan_error",
     "strategy_error",
     "warmup_of",

@@ -37,7 +37,7 @@ import pandas as pd
 from tradefolio.data.market import load_benchmark, load_panel
 from tradefolio.data.panel import PricePanel
 from tradefolio.errors import BrokerError, DataError, InvalidParameter
-from tradefolio.execution.events import EventStrategy, warmup_of
+from tradefolio.execution.events import EventStrategy, check_warmup, warmup_of
 from tradefolio.execution.orders import NO_EXITS, ProtectiveExits
 from tradefolio.execution.sizing import PositionSizer
 from tradefolio.execution.sizing_policy import SizingPolicy
@@ -527,6 +527,7 @@ class LiveSession:
             symbols = [str(c) for c in closes.columns]
             if setup.policy is None:
                 built = (setup.replay_strategy or setup.strategy)()
+                check_warmup(built, len(closes))  # else a silent session that trades nothing
                 if isinstance(built, Strategy):
                     benchmark = load_benchmark(options.benchmark_file, needed=setup.uses_benchmark)
                     adapter = PlannedStrategy(

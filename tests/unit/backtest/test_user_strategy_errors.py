@@ -257,19 +257,21 @@ def test_a_builtin_strategy_option_in_a_sweep_of_a_user_class_is_refused(
     ("spec", "args", "warmup"),
     [("BigWarm", (), "5,000"), ("Windowed", ("--param", "window=120"), "120")],
 )
+@pytest.mark.parametrize("command", ["backtest", "live"])
 def test_a_warmup_longer_than_the_data_is_one_error_line(
     capsys: pytest.CaptureFixture[str],
     folder: Path,
     spec: str,
     args: tuple[str, ...],
     warmup: str,
+    command: str,
 ) -> None:
-    result = _run(capsys, folder, "backtest", f"{folder}/mine.py:{spec}", *args)
+    result = _run(capsys, folder, command, f"{folder}/mine.py:{spec}", *args)
     assert_one_line_error(
         result,
         f"warm-up of {warmup} sessions leaves nothing to trade in the 120 bars given",
     )
-    fits = _run(capsys, folder, "backtest", f"{folder}/mine.py:Windowed", "--param", "window=119")
+    fits = _run(capsys, folder, command, f"{folder}/mine.py:Windowed", "--param", "window=119")
     assert fits.code == 0, fits.stderr
 
 
