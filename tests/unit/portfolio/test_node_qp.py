@@ -260,7 +260,10 @@ def test_implied_count_bounds_every_completion(seed: int, path: int) -> None:
             assert fast.bound + fast.up_increase[j] <= value + slack
         reference = plain.solve(lower, upper, 30.0)
         assert reference is not None
-        assert mine[0] >= reference[0] - 1e-7 * max(abs(reference[0]), 1.0)
+        # Only where HiGHS says optimal (seed 15506: kNotset at 503.70 where the node's
+        # optimum is 240.72, as the active set finds with and without the count).
+        if plain.highs.getModelStatus() == plain._highspy.HighsModelStatus.kOptimal:
+            assert mine[0] >= reference[0] - 1e-7 * max(abs(reference[0]), 1.0)
         state = fast.last_state
         branched = branch_at_random(lower, upper, rng)
         if branched is None:
