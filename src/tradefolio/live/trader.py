@@ -181,16 +181,18 @@ def _copy_suffix(child: JournalOrder, entry_id: str, index: int) -> str:
     return suffix
 
 
-def _original_id(order: JournalOrder, siblings: Sequence[JournalOrder]) -> str | None:
+def _original_id(
+    order: JournalOrder, children_of: Callable[[str], Sequence[JournalOrder]]
+) -> str | None:
     """The client id of the strategy's bracket child that `order` resizes (a cancel of
-    that id cancels it), found among its entry's children `siblings`; None for any other
-    order."""
+    that id cancels it), found among its entry's children (`children_of`, read only for a
+    resized copy); None for any other order."""
     parent = order.parent_id
     if _resized_child(order) is None or parent is None:
         return None
     match = _RESIZED_CHILD.fullmatch(order.client_order_id.removeprefix(parent))
     suffix = "" if match is None else match.group(2)
-    originals = [c for c in siblings if _resized_child(c) is None]
+    originals = [c for c in children_of(parent) if _resized_child(c) is None]
     for index, child in enumerate(originals):
         if _copy_suffix(child, parent, index) == suffix:
             return child.client_order_id
@@ -546,7 +548,7 @@ class LiveTrader:
                     o
                     for o in self.journal.live_orders()
                     if o.client_order_id in wanted_ids
-                    or _original_id(o, self.journal.children_of(o.parent_id or "")) in wanted_ids
+                    or _original_id(o, self.journal.children_of) in wanted_ids
                 ],
                 "the strategy",
             )
