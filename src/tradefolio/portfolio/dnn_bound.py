@@ -1,0 +1,355 @@
+"""Doubly-nonnegative lower bounds for mean-variance with a cardinality cap on the simplex.
+
+The problem (issue 16's synthetic λ = 200, K = 10 sets, in minimisation form):
+
+    minimise   f(w) = w^T H w - c^T w      (H = λ Σ, c = mu)
+    subject to sum w = 1,  w >= 0,  at most K names with w_i > 0.
+
+Its big-M relaxation is the plain QP over the simplex (with caps of 1 the count row cannot
+bind), and the perspective of a diagonal split Σ = (Σ - D) + D is weak here: Σ is the
+sample covariance of 252 daily returns, nearly singular at N = 200 and singular from
+N = 252 on, so any D with Σ - D PSD is small. What makes these instances hard is that
+the relaxation mixes many names along Σ's tiny-eigenvalue directions.
+
+Two facts of the simplex give a much stronger split (docs/model.md, "The
+doubly-nonnegative bound"):
+
+- every w of the simplex has 1^T w = 1, so for any vector v
+  w^T (v 1^T + 1 v^T) w / 2 = v^T w: the form may be moved by sym(v 1^T) into a linear term;
+- w >= 0, so w^T N w >= 0 for any N >= 0 entrywise.
+
+A *certificate* is (M, N, d, v) with
+
+    H + (v 1^T + 1 v^T) / 2 = M + N + diag(d),   M PSD,  N >= 0 entrywise,  d >= 0,
+
+and then on the simplex  f(w) = w^T M w + w^T N w + sum d_i w_i^2 - (c + v)^T w
+>= w^T M w + sum d_i w_i^2 - (c + v)^T w,  a convex function whose separable part takes
+the perspective d_i w_i^2 / z_i of the count sum z <= K (`certificate_bound`). The best
+certificate is the dual of the doubly-nonnegative (DNN) SDP relaxation
+
+    minimise <H, W> - c^T w  s.t.  [1 w^T; w W] PSD,  W >= 0,  W 1 = w,  sum w = 1,
+             w_i^2 <= W_ii z_i,  sum z <= K,  0 <= z <= 1,
+
+solved here by SCS through cvxpy (`dnn_certificate`); its dual values become a certificate
+after an exact repair (`verified_certificate`: N clipped to >= 0, the smallest eigenvalue
+of M lifted to >= 0 out of d), so the bound is valid whatever the conic solver's accuracy.
+The diagonal split of `perspective.py` is the certificate with N = 0, v = 0
+(`split_certificate`).
+
+Measured (docs/model.md): at N = 100 the DNN bound leaves 0.02% of root gap where the
+plain relaxation leaves 1.92% and the cheap split 1.29%; at N = 200 about 0.05% against
+3.4%. SCS takes 5-25 s at N = 100 and ~60 s at N = 200, so it is not used by the search
+yet: this module is the bound and its check, for the search that will use it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tradefolio.portfolio.node_qp import (
+    ActiveSetQP,
+    NodeQPFailure,
+    NodeState,
+    Pieces,
+    tangent_bound,
+)
+from tradefolio.portfolio.perspective import scaled_split
+
+# Evaluations of the count's multiplier θ per bound (a bisection on L's derivative).
+_THETA_STEPS = 30
+# Relative margin by which a repaired M's smallest eigenvalue is lifted above 0.
+_EIGEN_MARGIN = 1e-12
+# The largest |H| SCS sees (see `dnn_certificate`).
+_SCS_SCALE = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class SimplexCardinality:
+    """minimise w^T H w - c^T w over sum w = 1, w >= 0, at most `max_names` names held."""
+
+    hessian: NDArray[np.float64]  # H, symmetric PSD (the form itself, not 1/2 H)
+    cost: NDArray[np.float64]  # c
+    max_names: int
+
+    @property
+    def size(self) -> int:
+        return len(self.cost)
+
+    def objective(self, w: NDArray[np.float64]) -> float:
+        """f(w) = w^T H w - c^T w."""
+        return float(w @ self.hessian @ w - self.cost @ w)
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    """H + sym(v 1^T) = psd + N + diag(diagonal) with psd PSD, N >= 0, diagonal >= 0 (N
+    itself is not kept: only that it is >= 0 matters). See the module."""
+
+    psd: NDArray[np.float64]  # M
+    diagonal: NDArray[np.float64]  # d
+    shift: NDArray[np.float64]  # v
+
+
+def verified_certificate(
+    problem: SimplexCardinality,
+    nonnegative: NDArray[np.float64],
+    diagonal: NDArray[np.float64],
+    shift: NDArray[np.float64],
+) -> Certificate | None:
+    """The certificate of candidate (N, d, v), repaired to be exact, or None.
+
+    N is symmetrised and clipped to >= 0, d to >= 0; M = H + sym(v 1^T) - N - diag(d). If
+    M's smallest eigenvalue is below 0 (an inexact conic answer), M gains epsilon I and
+    d loses epsilon (taken from N's diagonal where d is too small): the identity stays
+    exact. None when that cannot be done (d and N's diagonal too small somewhere)."""
+    size = problem.size
+    ones = np.ones(size)
+    shift = np.asarray(shift, dtype=np.float64).reshape(size)
+    n_matrix = np.maximum(0.5 * (nonnegative + nonnegative.T), 0.0)
+    d = np.maximum(np.asarray(diagonal, dtype=np.float64).reshape(size), 0.0)
+    moved = problem.hessian + 0.5 * (np.outer(shift, ones) + np.outer(ones, shift))
+    psd = moved - n_matrix - np.diag(d)
+    psd = 0.5 * (psd + psd.T)
+    scale = max(float(np.abs(moved).max(initial=0.0)), 1e-300)
+    smallest = float(np.linalg.eigvalsh(psd)[0]) if size else 0.0
+    lift = max(0.0, -smallest) + _EIGEN_MARGIN * scale * max(size, 1)
+    from_d = np.minimum(d, lift)
+    from_n = lift - from_d
+    n_diagonal = np.diagonal(n_matrix)
+    if np.any(from_n > n_diagonal):
+        return None
+    d = d - from_d
+    psd = psd + lift * np.eye(size)
+    if size and float(np.linalg.eigvalsh(psd)[0]) < 0.0:
+        return None
+    return Certificate(psd, d, shift)
+
+
+def split_certificate(problem: SimplexCardinality) -> Certificate:
+    """The cheap diagonal split of `perspective.py` as a certificate (N = 0, v = 0)."""
+    d = scaled_split(problem.hessian)
+    return Certificate(problem.hessian - np.diag(d), d, np.zeros(problem.size))
+
+
+def plain_certificate(problem: SimplexCardinality) -> Certificate:
+    """No split at all (M = H): its bound is the plain continuous relaxation."""
+    return Certificate(problem.hessian.copy(), np.zeros(problem.size), np.zeros(problem.size))
+
+
+def dnn_certificate(
+    problem: SimplexCardinality,
+    accuracy: float = 1e-6,
+    max_iterations: int = 100_000,
+    seconds: float | None = None,
+) -> Certificate | None:
+    """The certificate from the dual of the DNN relaxation (the module), by SCS through
+    cvxpy, within `seconds` of SCS's own time if given (an early stop's duals are repaired
+    like any others); None when cvxpy or SCS is missing or fails, or its duals cannot be
+    repaired."""
+    try:
+        import cvxpy
+    except ImportError:
+        return None
+    cp: Any = cvxpy  # untyped
+    if "SCS" not in cp.installed_solvers():
+        return None
+    size = problem.size
+    # SCS's tolerances are absolute-ish: its speed and accuracy on these sets depended on
+    # the data's scale (N = 100, eps 1e-4: 1.7 s at largest |H| = 0.1, 6.6 s at 1, 10.8 s
+    # at 1e3), so it solves the problem scaled to largest |H| = 0.1; the duals scale back.
+    largest = float(np.abs(problem.hessian).max(initial=0.0))
+    if not largest > 0:
+        return None
+    scale = _SCS_SCALE / largest
+    lifted = cp.Variable((size + 1, size + 1), PSD=True)
+    w = lifted[0, 1:]
+    second = lifted[1:, 1:]
+    z = cp.Variable(size)
+    rlt = cp.sum(second, axis=1) == w
+    nonnegative = second >= 0
+    perspective = [cp.quad_over_lin(w[i], z[i]) <= second[i, i] for i in range(size)]
+    constraints = [
+        lifted[0, 0] == 1,
+        cp.sum(w) == 1,
+        z >= 0,
+        z <= 1,
+        cp.sum(z) <= problem.max_names,
+        rlt,
+        nonnegative,
+        *perspective,
+    ]
+    objective = cp.Minimize(
+        cp.trace((scale * problem.hessian) @ second) - (scale * problem.cost) @ w
+    )
+    program = cp.Problem(objective, constraints)
+    try:
+        options: dict[str, float] = {"eps": accuracy, "max_iters": max_iterations}
+        if seconds is not None:
+            options["time_limit_secs"] = max(seconds, 1e-3)
+        program.solve(solver="SCS", **options)
+    except (cp.error.SolverError, ArithmeticError, ValueError):
+        return None
+    if rlt.dual_value is None or nonnegative.dual_value is None:
+        return None
+    diagonal = np.array([float(np.ravel(c.dual_value)[0]) for c in perspective])
+    return verified_certificate(
+        problem,
+        np.asarray(nonnegative.dual_value, dtype=np.float64) / scale,
+        diagonal / scale,
+        np.asarray(rlt.dual_value, dtype=np.float64) / scale,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NodeBound:
+    """A valid lower bound of a node, the relaxation's point at the best θ found, that θ
+    and the active set's state there (the children's warm start)."""
+
+    bound: float
+    point: NDArray[np.float64]
+    multiplier: float
+    state: NodeState | None = None
+
+
+class CertificateBounds:
+    """Node bounds of one problem and certificate (one active-set QP built once).
+
+    With the certificate, f(w) >= g(w) + sum_held d_i w_i^2 + sum_free d_i w_i^2 / z_i,
+    g(w) = w^T M w - (c + v)^T w, and sum_free z_i <= m = K - |held|. The count enters by
+    its Lagrangian: for θ >= 0, min over z_i in (0, 1] of d_i w_i^2 / z_i + θ z_i is
+    phi(w_i) = 2 sqrt(θ d_i) w_i up to w_i = sqrt(θ / d_i), then d_i w_i^2 + θ (convex,
+    C^1; d_i w_i^2 at θ = 0), and L(θ) = min_simplex [g + sum_held d w^2 + sum_free phi]
+    - θ m bounds the node (weak duality). Each L(θ) is the Lagrangian tangent bound
+    (`node_qp.tangent_bound`) of the active set's point and duals, valid for any of them;
+    θ is searched on L's derivative (the count's slack: sum_free z_i(θ) - m) and the best
+    bound kept, so fewer evaluations only weaken a bound."""
+
+    def __init__(self, problem: SimplexCardinality, certificate: Certificate) -> None:
+        self.problem = problem
+        self.certificate = certificate
+        size = problem.size
+        self.qp = ActiveSetQP(
+            2.0 * certificate.psd,
+            -(problem.cost + certificate.shift),
+            np.ones((1, size)),
+            np.ones(1),
+            np.ones(1),
+        )
+
+    def node(
+        self,
+        excluded: NDArray[np.bool_] | None = None,
+        held: NDArray[np.bool_] | None = None,
+        start: NodeBound | None = None,
+        evaluations: int = _THETA_STEPS,
+        target: float = math.inf,
+    ) -> NodeBound:
+        """The node's bound (see the class) from at most `evaluations` values of θ,
+        starting at `start`'s θ and state (a parent's) when given, else at θ = 0; the
+        search stops once the bound reaches `target` (the node is pruned anyway)."""
+        problem = self.problem
+        size = problem.size
+        excluded = np.zeros(size, dtype=bool) if excluded is None else excluded
+        held = np.zeros(size, dtype=bool) if held is None else held & ~excluded
+        free = ~excluded & ~held
+        room = problem.max_names - int(held.sum())
+        if room < 0 or not np.any(~excluded):
+            return NodeBound(math.inf, np.zeros(size), 0.0)
+        d = self.certificate.diagonal
+        upper = np.where(excluded, 0.0, 1.0)
+        lower = np.zeros(size)
+        counted = free & (d > 0)
+        safe_d = np.where(counted, d, 1.0)
+        if not counted.any():
+            evaluations = 1
+        best = NodeBound(-math.inf, np.zeros(size), 0.0)
+        state = None if start is None else start.state
+        tried: list[tuple[float, float]] = []
+
+        def evaluate(theta: float) -> float:
+            """L(θ) (kept in `best` when the largest so far); the count's slack."""
+            nonlocal best, state
+            if theta > 0:
+                kink = np.where(counted, np.minimum(np.sqrt(theta / safe_d), upper), upper)
+                lin0 = np.where(counted, 2.0 * np.sqrt(theta * safe_d), 0.0)
+                quad0 = np.where(held, d, 0.0)
+                quad1 = np.where(counted, d, 0.0)
+            else:
+                kink, lin0, quad1 = upper, np.zeros(size), np.zeros(size)
+                quad0 = np.where(excluded, 0.0, d)  # every z is best at 1: d w^2
+            pieces = Pieces(lower, upper, kink, lin0, quad0, np.zeros(size), quad1)
+            try:
+                solution = self.qp.solve(pieces, state)
+            except NodeQPFailure:
+                state = None
+                return math.nan
+            state = solution.state
+            value, _, x = tangent_bound(self.qp, pieces, solution.x, solution.duals)
+            value -= theta * room
+            if value > best.bound:
+                best = NodeBound(value, x, theta, solution.state)
+            # A free name without a diagonal part costs no count: its z can be 0.
+            if theta > 0:
+                z = np.where(counted, np.minimum(1.0, x * np.sqrt(safe_d / theta)), 0.0)
+            else:
+                z = ((x > 1e-12) & counted).astype(np.float64)
+            slack = float(np.sum(z)) - room
+            tried.append((theta, slack))
+            return slack
+
+        theta = 0.0 if start is None or not counted.any() else start.multiplier
+        for _ in range(max(evaluations, 1)):
+            slack = evaluate(theta)
+            if math.isnan(slack) or abs(slack) <= 1e-6 or not counted.any():
+                break
+            if best.bound >= target or (slack < 0 and theta == 0.0):
+                break
+            below = [t for t in tried if t[1] > 0]  # θ too small
+            above = [t for t in tried if t[1] < 0]  # θ too large
+            if below and above:
+                low, high = max(below), min(above)
+                if high[0] - low[0] <= 1e-6 * high[0]:
+                    break
+                # Secant on the slack, kept well inside the bracket.
+                guess = low[0] + (high[0] - low[0]) * low[1] / (low[1] - high[1])
+                width = high[0] - low[0]
+                theta = min(max(guess, low[0] + 0.1 * width), high[0] - 0.1 * width)
+            elif theta == 0.0:
+                # Where the count would bind were every z_i = w_i sqrt(d_i / θ) below 1.
+                point = best.point if best.state is not None else np.zeros(size)
+                spread = float(np.sum(np.sqrt(np.where(counted, d, 0.0)) * point)) / room
+                theta = spread * spread if spread > 0 else float(np.max(d[counted]))
+            elif below:
+                theta = 2.0 * theta
+            else:
+                theta = 0.5 * theta
+        return best
+
+
+def certificate_bound(
+    problem: SimplexCardinality,
+    certificate: Certificate,
+    excluded: NDArray[np.bool_] | None = None,
+    held: NDArray[np.bool_] | None = None,
+) -> NodeBound:
+    """A lower bound of f over every point of the problem whose names avoid `excluded`
+    and whose count, with the `held` names counted, is at most K (`CertificateBounds`)."""
+    return CertificateBounds(problem, certificate).node(excluded, held)
+
+
+__all__ = [
+    "Certificate",
+    "CertificateBounds",
+    "NodeBound",
+    "SimplexCardinality",
+    "certificate_bound",
+    "dnn_certificate",
+    "plain_certificate",
+    "split_certificate",
+    "verified_certificate",
+]
