@@ -50,7 +50,6 @@ from tradefolio.portfolio.dnn_bound import (
     split_certificate,
 )
 from tradefolio.portfolio.factor_form import factor_definitions
-from tradefolio.portfolio.node_qp import ActiveSetQP, NodeQPFailure, Pieces, tangent_bound
 from tradefolio.portfolio.program import INF, Program
 from tradefolio.portfolio.types import SolveStatus
 
@@ -62,6 +61,8 @@ _CERTIFICATE_SHARE = 0.5
 _CERTIFICATE_ACCURACY = 1e-4
 # Values of the count's multiplier θ tried per node (from the parent's).
 _NODE_EVALUATIONS = 6
+# Absolute gap in the scaled objective (largest coefficient 1e3) that counts as closed.
+_ABSOLUTE_GAP = 1e-9
 # A relaxed weight below this counts as not held.
 _HELD = 1e-9
 
@@ -149,33 +150,70 @@ def cardinality_shape(program: Program) -> CardinalityShape | None:
 def _support_qp(
     problem: SimplexCardinality, support: NDArray[np.bool_]
 ) -> tuple[float, NDArray[np.float64], float] | None:
-    """min f over the simplex of `support` (no count), as a QP over those names only:
-    (f at the point, the point, a valid lower bound), or None when the active set fails."""
+    """min f over the simplex of `support` (no count): (f at the point, the point, a valid
+    lower bound), or None when the small active set below does not converge."""
     names = np.flatnonzero(support)
-    count = len(names)
-    if count == 0:
+    if len(names) == 0:
         return None
-    qp = ActiveSetQP(
-        2.0 * problem.hessian[np.ix_(names, names)],
-        -problem.cost[names],
-        np.ones((1, count)),
-        np.ones(1),
-        np.ones(1),
-    )
-    zeros, ones = np.zeros(count), np.ones(count)
-    pieces = Pieces(zeros, ones, ones, zeros, zeros, zeros, zeros)
-    try:
-        solution = qp.solve(pieces)
-    except NodeQPFailure:
+    hessian = problem.hessian[np.ix_(names, names)]
+    cost = problem.cost[names]
+    x = _simplex_qp(hessian, cost)
+    if x is None:
         return None
-    bound, _, x = tangent_bound(qp, pieces, solution.x, solution.duals)
-    x = np.clip(x, 0.0, 1.0)
-    total = float(x.sum())
-    if total <= 0:
-        return None
+    # Frank-Wolfe's bound on the simplex, valid for any x (convexity): f(x) + min_i g_i - g^T x.
+    gradient = 2.0 * hessian @ x - cost
+    value = float(x @ hessian @ x - cost @ x)
+    bound = value + float(gradient.min() - gradient @ x)
     point = np.zeros(problem.size)
-    point[names] = x / total
+    point[names] = x
     return problem.objective(point), point, bound
+
+
+def _simplex_qp(
+    hessian: NDArray[np.float64], cost: NDArray[np.float64], iterations: int = 200
+) -> NDArray[np.float64] | None:
+    """min w^T H w - c^T w over the simplex of a few names by a primal active set with
+    exact KKT solves (no ridge: its answer is the face's optimum to round-off, which the
+    Frank-Wolfe bound of a leaf then matches). None if it does not converge."""
+    size = len(cost)
+    vertex_values = np.diagonal(hessian) - cost
+    x = np.zeros(size)
+    x[int(np.argmin(vertex_values))] = 1.0
+    face = x > 0
+    scale = 1.0 + float(np.abs(hessian).max()) + float(np.abs(cost).max())
+    for _ in range(iterations):
+        members = np.flatnonzero(face)
+        count = len(members)
+        kkt = np.zeros((count + 1, count + 1))
+        kkt[:count, :count] = 2.0 * hessian[np.ix_(members, members)]
+        kkt[:count, count] = 1.0
+        kkt[count, :count] = 1.0
+        rhs = np.append(cost[members], 1.0)
+        solution = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
+        target = np.zeros(size)
+        target[members] = solution[:count]
+        if np.all(target[members] > 0):
+            x = target
+            gradient = 2.0 * hessian @ x - cost
+            level = float(gradient[members].mean())
+            reduced = gradient - level
+            reduced[members] = 0.0
+            entering = int(np.argmin(reduced))
+            if reduced[entering] >= -1e-12 * scale:
+                return x
+            face[entering] = True
+            continue
+        # Step towards the face's optimum until a weight reaches 0; drop it.
+        direction = target - x
+        shrinking = face & (direction < 0)
+        ratios = np.where(shrinking, x / np.where(shrinking, -direction, 1.0), np.inf)
+        leaving = int(np.argmin(ratios))
+        step = min(1.0, float(ratios[leaving]))
+        x = np.clip(x + step * direction, 0.0, None)
+        x[leaving] = 0.0
+        face[leaving] = False
+        x = x / float(x.sum())
+    return None
 
 
 @dataclass(order=True)
@@ -211,7 +249,9 @@ def cardinality_search(
         return deadline - time.monotonic()
 
     def gap_of(value: float) -> float:
-        return relative_gap * max(abs(value), 1e-9)
+        # The scaled objective's absolute floor is the backends' (`ABSOLUTE_GAP`): a leaf's
+        # exact QP is bounded by its tangent bound, 1e-12 below its value at round-off.
+        return max(relative_gap * abs(value), _ABSOLUTE_GAP)
 
     def try_support(support: NDArray[np.bool_]) -> float:
         """The exact QP over `support` (at most K names) as an incumbent; its lower bound."""

@@ -256,8 +256,10 @@ class CertificateBounds:
         size = problem.size
         excluded = np.zeros(size, dtype=bool) if excluded is None else excluded
         held = np.zeros(size, dtype=bool) if held is None else held & ~excluded
-        free = ~excluded & ~held
         room = problem.max_names - int(held.sum())
+        if room == 0:
+            excluded = ~held  # the held names fill the count
+        free = ~excluded & ~held
         if room < 0 or not np.any(~excluded):
             return NodeBound(math.inf, np.zeros(size), 0.0)
         d = self.certificate.diagonal
