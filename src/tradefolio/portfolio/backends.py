@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -338,10 +339,23 @@ def _solve_branch_and_bound(
     heuristics: bool = True,
 ) -> RawSolution:
     from tradefolio.portfolio.branch_and_bound import branch_and_bound
+    from tradefolio.portfolio.cardinality_search import cardinality_search
 
-    found = branch_and_bound(
-        program, _scale(program), time_limit, BRANCH_AND_BOUND_GAP, hint, heuristics
+    # Mean-variance on the simplex with a binding cardinality cap and nothing else: the
+    # search over doubly-nonnegative bounds (cardinality_search.py), when SCS is there.
+    started = time.monotonic()
+    found = (
+        cardinality_search(program, time_limit, BRANCH_AND_BOUND_GAP, hint) if heuristics else None
     )
+    if found is None:
+        found = branch_and_bound(
+            program,
+            _scale(program),
+            max(time_limit - (time.monotonic() - started), 0.0),
+            BRANCH_AND_BOUND_GAP,
+            hint,
+            heuristics,
+        )
     solution = _finish(
         program, found.values, found.status, found.best_bound, "highs", BRANCH_AND_BOUND_GAP
     )

@@ -30,8 +30,8 @@ certificate is the dual of the doubly-nonnegative (DNN) SDP relaxation
     minimise <H, W> - c^T w  s.t.  [1 w^T; w W] PSD,  W >= 0,  W 1 = w,  sum w = 1,
              w_i^2 <= W_ii z_i,  sum z <= K,  0 <= z <= 1,
 
-solved here by SCS through cvxpy (`dnn_certificate`); its dual values become a certificate
-after an exact repair (`verified_certificate`: N clipped to >= 0, the smallest eigenvalue
+solved by SCS (`dnn_certificate`, the cone program built directly); its duals become a
+certificate after an exact repair (`verified_certificate`: N clipped to >= 0, the smallest eigenvalue
 of M lifted to >= 0 out of d), so the bound is valid whatever the conic solver's accuracy.
 The diagonal split of `perspective.py` is the certificate with N = 0, v = 0
 (`split_certificate`).
@@ -51,6 +51,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tradefolio.errors import MissingExtra
+from tradefolio.extras import import_extra
 from tradefolio.portfolio.node_qp import (
     ActiveSetQP,
     NodeQPFailure,
@@ -104,8 +106,8 @@ def verified_certificate(
     """The certificate of candidate (N, d, v), repaired to be exact, or None.
 
     N is symmetrised and clipped to >= 0, d to >= 0; M = H + sym(v 1^T) - N - diag(d). If
-    M's smallest eigenvalue is below 0 (an inexact conic answer), M gains epsilon I and
-    d loses epsilon (taken from N's diagonal where d is too small): the identity stays
+    M's smallest eigenvalue is below a round-off margin (an inexact conic answer), M gains
+    epsilon I and d loses epsilon (taken from N's diagonal where d is too small): the identity stays
     exact. None when that cannot be done (d and N's diagonal too small somewhere)."""
     size = problem.size
     ones = np.ones(size)
@@ -117,7 +119,9 @@ def verified_certificate(
     psd = 0.5 * (psd + psd.T)
     scale = max(float(np.abs(moved).max(initial=0.0)), 1e-300)
     smallest = float(np.linalg.eigvalsh(psd)[0]) if size else 0.0
-    lift = max(0.0, -smallest) + _EIGEN_MARGIN * scale * max(size, 1)
+    # Lifted only when below a margin for the eigenvalue's own round-off (n eps |M|).
+    margin = _EIGEN_MARGIN * scale * max(size, 1)
+    lift = 0.0 if smallest >= margin else margin - smallest
     from_d = np.minimum(d, lift)
     from_n = lift - from_d
     n_diagonal = np.diagonal(n_matrix)
@@ -141,68 +145,146 @@ def plain_certificate(problem: SimplexCardinality) -> Certificate:
     return Certificate(problem.hessian.copy(), np.zeros(problem.size), np.zeros(problem.size))
 
 
+def _dnn_cone_program(
+    hessian: NDArray[np.float64], cost: NDArray[np.float64], max_names: int
+) -> tuple[Any, NDArray[np.float64], NDArray[np.float64], dict[str, Any]]:
+    """The DNN relaxation in SCS's form  min c^T x  s.t.  A x + s = b,  s in the cones.
+
+    x = (svec X, z): X = [1 w^T; w W] by SCS's svec (lower triangle column by column,
+    off-diagonal entries times sqrt 2). Rows, in SCS's cone order: zero cone X_00 = 1,
+    sum w = 1, W 1 - w = 0 (n rows); nonnegative cone W_ij >= 0 for i >= j (n (n + 1) / 2
+    rows), z >= 0, z <= 1, sum z <= K; second-order cones (W_ii + z_i, 2 w_i, W_ii - z_i)
+    (w_i^2 <= W_ii z_i); the PSD cone svec X."""
+    sparse = import_extra("scipy.sparse", "portfolio", "the DNN bound")
+    n = len(cost)
+    p = n + 1
+    m = p * (p + 1) // 2
+    root2 = math.sqrt(2.0)
+
+    def index(i: NDArray[np.intp], j: NDArray[np.intp]) -> NDArray[np.intp]:
+        high, low = np.maximum(i, j), np.minimum(i, j)
+        return np.asarray(low * p - low * (low - 1) // 2 + (high - low), dtype=np.intp)
+
+    def unit(i: NDArray[np.intp], j: NDArray[np.intp]) -> NDArray[np.float64]:
+        """X_ij = unit * x[index(i, j)]."""
+        return np.where(i == j, 1.0, 1.0 / root2)
+
+    names = np.arange(n)
+    rows_i, rows_j = np.tril_indices(n)  # W's lower triangle (i >= j), 0-based in W
+    objective = np.zeros(m + n)
+    np.add.at(
+        objective,
+        index(rows_i + 1, rows_j + 1),
+        np.where(rows_i == rows_j, 1.0, 2.0 / root2) * hessian[rows_i, rows_j],
+    )
+    objective[index(names + 1, np.zeros(n, dtype=np.intp))] -= cost / root2
+    entries: list[tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]] = []
+    right: list[NDArray[np.float64]] = []
+    row = 0
+
+    def block(
+        count: int, local: NDArray[np.intp], column: NDArray[np.intp], value: NDArray[np.float64]
+    ) -> None:
+        nonlocal row
+        entries.append((row + local, column, value))
+        row += count
+
+    zero_w = np.zeros(n, dtype=np.intp)
+    block(1, np.zeros(1, dtype=np.intp), np.zeros(1, dtype=np.intp), np.ones(1))
+    block(1, zero_w, index(names + 1, zero_w), np.full(n, 1.0 / root2))
+    grid_i, grid_j = np.repeat(names, n), np.tile(names, n)
+    block(
+        n,
+        np.concatenate([grid_i, names]),
+        np.concatenate([index(grid_i + 1, grid_j + 1), index(names + 1, zero_w)]),
+        np.concatenate([unit(grid_i + 1, grid_j + 1), np.full(n, -1.0 / root2)]),
+    )
+    right += [np.ones(2), np.zeros(n)]
+    zeros = row
+    pairs = len(rows_i)
+    block(pairs, np.arange(pairs), index(rows_i + 1, rows_j + 1), -unit(rows_i + 1, rows_j + 1))
+    block(n, names, m + names, -np.ones(n))
+    block(n, names, m + names, np.ones(n))
+    block(1, zero_w, m + names, np.ones(n))
+    right += [np.zeros(pairs + n), np.ones(n), np.array([float(max_names)])]
+    linear = row - zeros
+    diagonal, first = index(names + 1, names + 1), index(names + 1, zero_w)
+    cone_rows = 3 * names
+    block(
+        3 * n,
+        np.concatenate([cone_rows, cone_rows, cone_rows + 1, cone_rows + 2, cone_rows + 2]),
+        np.concatenate([diagonal, m + names, first, diagonal, m + names]),
+        np.concatenate(
+            [-np.ones(n), -np.ones(n), np.full(n, -2.0 / root2), -np.ones(n), np.ones(n)]
+        ),
+    )
+    block(m, np.arange(m), np.arange(m), -np.ones(m))
+    right += [np.zeros(3 * n + m)]
+    matrix = sparse.csc_matrix(
+        (
+            np.concatenate([e[2] for e in entries]),
+            (np.concatenate([e[0] for e in entries]), np.concatenate([e[1] for e in entries])),
+        ),
+        shape=(row, m + n),
+    )
+    cones = {"z": zeros, "l": linear, "q": [3] * n, "s": [p]}
+    return matrix, np.concatenate(right), objective, cones
+
+
 def dnn_certificate(
     problem: SimplexCardinality,
-    accuracy: float = 1e-6,
+    accuracy: float = 1e-4,
     max_iterations: int = 100_000,
     seconds: float | None = None,
 ) -> Certificate | None:
-    """The certificate from the dual of the DNN relaxation (the module), by SCS through
-    cvxpy, within `seconds` of SCS's own time if given (an early stop's duals are repaired
-    like any others); None when cvxpy or SCS is missing or fails, or its duals cannot be
-    repaired."""
+    """The certificate from the dual of the DNN relaxation (the module) by SCS, within
+    `seconds` of SCS's time if given (an early stop's duals are repaired like any others);
+    None when SCS is missing or fails, or its duals cannot be repaired.
+
+    The program goes to SCS directly (`_dnn_cone_program`): through cvxpy its compilation
+    alone took 0.6 s at N = 100. SCS's tolerances are absolute-ish and its speed depended on
+    the data's scale (N = 100, eps 1e-4: 1.7 s at largest |H| = 0.1, 6.6 s at 1, 10.8 s
+    at 1e3), so it solves the problem scaled to largest |H| = 0.1; the duals scale back."""
     try:
-        import cvxpy
-    except ImportError:
-        return None
-    cp: Any = cvxpy  # untyped
-    if "SCS" not in cp.installed_solvers():
+        scs = import_extra("scs", "portfolio", "the DNN bound")
+    except MissingExtra:
         return None
     size = problem.size
-    # SCS's tolerances are absolute-ish: its speed and accuracy on these sets depended on
-    # the data's scale (N = 100, eps 1e-4: 1.7 s at largest |H| = 0.1, 6.6 s at 1, 10.8 s
-    # at 1e3), so it solves the problem scaled to largest |H| = 0.1; the duals scale back.
     largest = float(np.abs(problem.hessian).max(initial=0.0))
-    if not largest > 0:
+    if size == 0 or not largest > 0:
         return None
     scale = _SCS_SCALE / largest
-    lifted = cp.Variable((size + 1, size + 1), PSD=True)
-    w = lifted[0, 1:]
-    second = lifted[1:, 1:]
-    z = cp.Variable(size)
-    rlt = cp.sum(second, axis=1) == w
-    nonnegative = second >= 0
-    perspective = [cp.quad_over_lin(w[i], z[i]) <= second[i, i] for i in range(size)]
-    constraints = [
-        lifted[0, 0] == 1,
-        cp.sum(w) == 1,
-        z >= 0,
-        z <= 1,
-        cp.sum(z) <= problem.max_names,
-        rlt,
-        nonnegative,
-        *perspective,
-    ]
-    objective = cp.Minimize(
-        cp.trace((scale * problem.hessian) @ second) - (scale * problem.cost) @ w
+    matrix, right, objective, cones = _dnn_cone_program(
+        scale * problem.hessian, scale * problem.cost, problem.max_names
     )
-    program = cp.Problem(objective, constraints)
+    options: dict[str, Any] = {
+        "eps_abs": accuracy,
+        "eps_rel": accuracy,
+        "max_iters": max_iterations,
+        "verbose": False,
+    }
+    if seconds is not None:
+        options["time_limit_secs"] = max(seconds, 1e-3)
     try:
-        options: dict[str, float] = {"eps": accuracy, "max_iters": max_iterations}
-        if seconds is not None:
-            options["time_limit_secs"] = max(seconds, 1e-3)
-        program.solve(solver="SCS", **options)
-    except (cp.error.SolverError, ArithmeticError, ValueError):
+        solver = scs.SCS({"A": matrix, "b": right, "c": objective}, cones, **options)
+        answer = solver.solve()
+    except (ValueError, ArithmeticError):
         return None
-    if rlt.dual_value is None or nonnegative.dual_value is None:
+    duals = np.asarray(answer.get("y"), dtype=np.float64)
+    if duals.shape != right.shape or not np.all(np.isfinite(duals)):
         return None
-    diagonal = np.array([float(np.ravel(c.dual_value)[0]) for c in perspective])
-    return verified_certificate(
-        problem,
-        np.asarray(nonnegative.dual_value, dtype=np.float64) / scale,
-        diagonal / scale,
-        np.asarray(rlt.dual_value, dtype=np.float64) / scale,
-    )
+    zeros, linear = cones["z"], cones["l"]
+    shift = duals[2 : 2 + size]
+    pairs = duals[zeros : zeros + size * (size + 1) // 2]
+    rows_i, rows_j = np.tril_indices(size)
+    nonnegative = np.zeros((size, size))
+    # W_ij >= 0 for i > j stands for both W_ij and W_ji: each gets half its dual.
+    halves = np.where(rows_i == rows_j, pairs, 0.5 * pairs)
+    nonnegative[rows_i, rows_j] = halves
+    nonnegative[rows_j, rows_i] = halves
+    cone = duals[zeros + linear : zeros + linear + 3 * size].reshape(size, 3)
+    diagonal = cone[:, 0] + cone[:, 2]  # the cone's dual on W_ii
+    return verified_certificate(problem, nonnegative / scale, diagonal / scale, shift / scale)
 
 
 @dataclass(frozen=True, slots=True)
