@@ -1,6 +1,6 @@
 """Doubly-nonnegative lower bounds for mean-variance with a cardinality cap on the simplex.
 
-The problem (issue 16's synthetic λ = 200, K = 10 sets, in minimisation form):
+The problem (issue 16's λ = 200, K = 10 benchmark, in minimisation form):
 
     minimise   f(w) = w^T H w - c^T w      (H = λ Σ, c = mu)
     subject to sum w = 1,  w >= 0,  at most K names with w_i > 0.
@@ -8,15 +8,13 @@ The problem (issue 16's synthetic λ = 200, K = 10 sets, in minimisation form):
 Its big-M relaxation is the plain QP over the simplex (with caps of 1 the count row cannot
 bind), and the perspective of a diagonal split Σ = (Σ - D) + D is weak here: Σ is the
 sample covariance of 252 daily returns, nearly singular at N = 200 and singular from
-N = 252 on, so any D with Σ - D PSD is small. What makes these instances hard is that
-the relaxation mixes many names along Σ's tiny-eigenvalue directions.
-
-Two facts of the simplex give a much stronger split (docs/model.md, "The
-doubly-nonnegative bound"):
+N = 252 on, so any D with Σ - D PSD is small. Two facts of the simplex give a much
+stronger split:
 
 - every w of the simplex has 1^T w = 1, so for any vector v
-  w^T (v 1^T + 1 v^T) w / 2 = v^T w: the form may be moved by sym(v 1^T) into a linear term;
-- w >= 0, so w^T N w >= 0 for any N >= 0 entrywise.
+  w^T (v 1^T + 1 v^T) w / 2 = v^T w: a form sym(v 1^T) may be moved into a linear term;
+- w >= 0, so w^T N w >= 0 for any N >= 0 entrywise (every sample correlation of these
+  sets is positive: the off-diagonal mass is what N can take).
 
 A *certificate* is (M, N, d, v) with
 
@@ -24,22 +22,21 @@ A *certificate* is (M, N, d, v) with
 
 and then on the simplex  f(w) = w^T M w + w^T N w + sum d_i w_i^2 - (c + v)^T w
 >= w^T M w + sum d_i w_i^2 - (c + v)^T w,  a convex function whose separable part takes
-the perspective d_i w_i^2 / z_i of the count sum z <= K (`certificate_bound`). The best
+the perspective d_i w_i^2 / z_i of the count sum z <= K (`CertificateBounds`). The best
 certificate is the dual of the doubly-nonnegative (DNN) SDP relaxation
 
     minimise <H, W> - c^T w  s.t.  [1 w^T; w W] PSD,  W >= 0,  W 1 = w,  sum w = 1,
              w_i^2 <= W_ii z_i,  sum z <= K,  0 <= z <= 1,
 
 solved by SCS (`dnn_certificate`, the cone program built directly); its duals become a
-certificate after an exact repair (`verified_certificate`: N clipped to >= 0, the smallest eigenvalue
-of M lifted to >= 0 out of d), so the bound is valid whatever the conic solver's accuracy.
-The diagonal split of `perspective.py` is the certificate with N = 0, v = 0
-(`split_certificate`).
+certificate after an exact repair (`verified_certificate`: N clipped to >= 0, M's
+smallest eigenvalue lifted above a round-off margin out of d), so the bound is valid
+whatever SCS's accuracy. The diagonal split of `perspective.py` is the certificate with
+N = 0, v = 0 (`split_certificate`), the plain relaxation the one with M = H.
 
 Measured (docs/model.md): at N = 100 the DNN bound leaves 0.02% of root gap where the
-plain relaxation leaves 1.92% and the cheap split 1.29%; at N = 200 about 0.05% against
-3.4%. SCS takes 5-25 s at N = 100 and ~60 s at N = 200, so it is not used by the search
-yet: this module is the bound and its check, for the search that will use it.
+plain relaxation leaves 1.92% and the cheap split 1.29%; at N = 200 0.1-0.2% against
+3.4%. SCS is most of the time of `cardinality_search.py`, which uses it.
 """
 
 from __future__ import annotations
@@ -236,8 +233,10 @@ def dnn_certificate(
     accuracy: float = 1e-4,
     max_iterations: int = 100_000,
     seconds: float | None = None,
+    relaxation: float = 1.5,
 ) -> Certificate | None:
-    """The certificate from the dual of the DNN relaxation (the module) by SCS, within
+    """The certificate from the dual of the DNN relaxation (the module) by SCS (`relaxation`
+    is its over-relaxation alpha), within
     `seconds` of SCS's time if given (an early stop's duals are repaired like any others);
     None when SCS is missing or fails, or its duals cannot be repaired.
 
@@ -261,6 +260,7 @@ def dnn_certificate(
         "eps_abs": accuracy,
         "eps_rel": accuracy,
         "max_iters": max_iterations,
+        "alpha": relaxation,
         "verbose": False,
     }
     if seconds is not None:
