@@ -9,7 +9,9 @@
 (* the default for "auto": for a quadratic program highs when its only integers are the
 names' selections, scip when it has lots, trade flags or fixed costs; the composable model
 sends a quadratic program with trade flags and no lots to `rebalance_solver.py`, which runs
-the branch and bound on an aggregated copy, `solve_by_branch_and_bound`)
+the branch and bound on an aggregated copy, `solve_by_branch_and_bound`; a mean-variance
+program on the simplex whose only other constraint is a binding cardinality cap goes first
+to `cardinality_search.py`, its bounds doubly-nonnegative certificates from SCS)
 
 A quadratic program sent to cbc fails with `SolverUnavailable` naming the fix: CBC has no
 quadratic objective. For quadratic programs "highs" means tradefolio's own branch and bound
