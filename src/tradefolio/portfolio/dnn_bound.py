@@ -103,9 +103,10 @@ def verified_certificate(
     """The certificate of candidate (N, d, v), repaired to be exact, or None.
 
     N is symmetrised and clipped to >= 0, d to >= 0; M = H + sym(v 1^T) - N - diag(d). If
-    M's smallest eigenvalue is below a round-off margin (an inexact conic answer), M gains
-    epsilon I and d loses epsilon (taken from N's diagonal where d is too small): the identity stays
-    exact. None when that cannot be done (d and N's diagonal too small somewhere)."""
+    M's smallest eigenvalue is below a round-off margin (an inexact conic answer), M's
+    diagonal gains up to that shortfall per name, taken out of d_i, then out of N_ii: the
+    identity stays exact. None when M stays indefinite (d and N's diagonal too small where
+    M needs them)."""
     size = problem.size
     ones = np.ones(size)
     shift = np.asarray(shift, dtype=np.float64).reshape(size)
@@ -118,17 +119,19 @@ def verified_certificate(
     smallest = float(np.linalg.eigvalsh(psd)[0]) if size else 0.0
     # Lifted only when below a margin for the eigenvalue's own round-off (n eps |M|).
     margin = _EIGEN_MARGIN * scale * max(size, 1)
-    lift = 0.0 if smallest >= margin else margin - smallest
-    from_d = np.minimum(d, lift)
-    from_n = lift - from_d
-    n_diagonal = np.diagonal(n_matrix)
-    if np.any(from_n > n_diagonal):
-        return None
-    d = d - from_d
-    psd = psd + lift * np.eye(size)
-    if size and float(np.linalg.eigvalsh(psd)[0]) < 0.0:
-        return None
-    return Certificate(psd, d, shift)
+    if smallest >= margin:
+        return Certificate(psd, d, shift)
+    # Each name gives at most what its d_i and N_ii hold (the identity stays exact); a name
+    # short of the lift may still leave M PSD when the negative direction is elsewhere, so
+    # the lift is tried at 1, 4 and 16 times the eigenvalue's shortfall.
+    available = d + np.diagonal(n_matrix)
+    for factor in (1.0, 4.0, 16.0):
+        lift = np.minimum(factor * (margin - smallest), available)
+        lifted = psd + np.diag(lift)
+        if float(np.linalg.eigvalsh(lifted)[0]) >= 0.0:
+            # The lift comes out of d first, then out of N's diagonal (kept implicitly).
+            return Certificate(lifted, d - np.minimum(d, lift), shift)
+    return None
 
 
 def split_certificate(problem: SimplexCardinality) -> Certificate:
