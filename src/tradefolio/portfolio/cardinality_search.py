@@ -18,16 +18,16 @@ The search (`cardinality_search`):
   taken (None): the cheap split's bound is no better than the big-M search's. Nodes fix
   names out (excluded) or in (held, counting towards K); a node whose names not excluded
   are at most K is solved exactly as the plain QP over them (no count can bind);
-- incumbents are exact: the QP over a support of at most K names solved by the active set
-  of `node_qp.py`, its value f evaluated at the point; supports come from the root
-  relaxation's K largest weights, every node's K largest, and a swap / drop local search
-  on the incumbent;
+- incumbents are exact: the QP over a support of at most K names solved by a small active
+  set with exact KKT solves (`_simplex_qp`), its value f evaluated at the point; supports
+  come from the root relaxation's K largest weights and every node's (a swap / drop local
+  search on the first incumbent changed no tree here and cost 0.14 s at N = 100: dropped);
 - branching on the free name with the largest relaxed weight, held child first; best bound
   order; a node is pruned when its bound is within `relative_gap` of the incumbent.
 
 "optimal" only when every open node is pruned; a time limit returns the incumbent with the
-best open bound. Every bound is a Lagrangian tangent bound (valid for any point and duals),
-so the proof does not rest on the active set's accuracy.
+best open bound. Every bound is a Lagrangian tangent bound or a Frank-Wolfe bound (valid for
+any point and duals), so the proof does not rest on the active sets' accuracy.
 """
 
 from __future__ import annotations
@@ -281,35 +281,10 @@ def cardinality_search(
             chosen[order[:room]] = True
         return chosen
 
-    def local_search(until: float) -> None:
-        """Swap one held name for one of the 2K largest of the root relaxation not held,
-        or drop one; first improvement, until none improves."""
-        improved = True
-        while improved and time.monotonic() < until:
-            improved = False
-            held = best_point > 0
-            outside = [int(j) for j in np.argsort(-root_point) if not held[j]][: 2 * limit]
-            for out in [int(i) for i in np.flatnonzero(held)]:
-                for into in [-1, *outside]:
-                    if time.monotonic() >= until:
-                        return
-                    trial = held.copy()
-                    trial[out] = False
-                    if into >= 0:
-                        trial[into] = True
-                    before = best_value
-                    try_support(trial)
-                    if best_value < before - gap_of(before):
-                        improved = True
-                        break
-                if improved:
-                    break
-
     if hint is not None:
         held_hint = np.asarray(hint)[shape.weights] > _HELD
         if 0 < held_hint.sum() <= limit:
             try_support(held_hint)
-    root_point = np.zeros(size)
     if certificate is None:
         budget = max(remaining() * _CERTIFICATE_SHARE, 0.0)
         certificate = dnn_certificate(
@@ -321,9 +296,7 @@ def cardinality_search(
             return None
     bounds = CertificateBounds(problem, certificate)
     root = bounds.node()
-    root_point = root.point
-    try_support(top_names(root_point))
-    local_search(time.monotonic() + 0.1 * max(remaining(), 0.0))
+    try_support(top_names(root.point))
     counter = itertools.count()
     open_nodes = [
         _Node(root.bound, next(counter), np.zeros(size, dtype=bool), np.zeros(size, dtype=bool))
