@@ -108,11 +108,11 @@ def cardinality_shape(program: Program) -> CardinalityShape | None:
         return None
     if any(program.lower[k] != 0.0 or program.upper[k] < 1.0 for k in weights):
         return None
-    if any(k not in set(weights.tolist()) for k in program.linear if k not in defined):
-        return None
+    weight_set = set(weights.tolist())
+    if any(k not in weight_set and c != 0.0 for k, c in program.linear.items()):
+        return None  # a linear term on a selection or an exposure: not this objective
     dropped = selections.structural | {count_row} | set(definitions.rows.tolist())
     budget = [row for r, row in enumerate(program.rows) if r not in dropped]
-    weight_set = set(weights.tolist())
     lo, hi = -INF, INF
     for row in budget:
         if set(row.coefficients) != weight_set or any(c != 1.0 for c in row.coefficients.values()):
