@@ -295,7 +295,7 @@ def cardinality_search(
             # (1.29% against 1.92% of root gap at N = 100, none at N = 200): that search.
             return None
     bounds = CertificateBounds(problem, certificate)
-    root = bounds.node()
+    root = bounds.node(deadline=deadline)
     try_support(top_names(root.point))
     counter = itertools.count()
     open_nodes = [
@@ -319,7 +319,9 @@ def cardinality_search(
                 unfinished.append(max(bound, node.bound))
             continue
         target = best_value - gap_of(best_value)
-        found = bounds.node(node.excluded, node.held, node.parent, _NODE_EVALUATIONS, target)
+        found = bounds.node(
+            node.excluded, node.held, node.parent, _NODE_EVALUATIONS, target, deadline
+        )
         bound = max(node.bound, found.bound)
         if bound >= best_value - gap_of(best_value):
             continue

@@ -333,10 +333,12 @@ class CertificateBounds:
         start: NodeBound | None = None,
         evaluations: int = _THETA_STEPS,
         target: float = math.inf,
+        deadline: float = math.inf,
     ) -> NodeBound:
         """The node's bound (see the class) from at most `evaluations` values of θ,
         starting at `start`'s θ and state (a parent's) when given, else at θ = 0; the
-        search stops once the bound reaches `target` (the node is pruned anyway)."""
+        search stops once the bound reaches `target` (the node is pruned anyway) or at
+        `deadline` (time.monotonic: the bound so far, -inf if none)."""
         problem = self.problem
         size = problem.size
         excluded = np.zeros(size, dtype=bool) if excluded is None else excluded
@@ -371,7 +373,7 @@ class CertificateBounds:
                 quad0 = np.where(excluded, 0.0, d)  # every z is best at 1: d w^2
             pieces = Pieces(lower, upper, kink, lin0, quad0, np.zeros(size), quad1)
             try:
-                solution = self.qp.solve(pieces, state)
+                solution = self.qp.solve(pieces, state, deadline=deadline)
             except NodeQPFailure:
                 state = None
                 return math.nan
