@@ -195,3 +195,18 @@ def test_other_shapes_are_left_to_the_branch_and_bound() -> None:
     assert cardinality_shape(floored.build(make_universe(candidates, 1e6)).program) is None
     slack, candidates = cardinality_model(factor, mu, 6)
     assert cardinality_shape(slack.build(make_universe(candidates, 1e6)).program) is None
+
+
+def test_allocate_takes_the_search_from_40_names_and_finds_the_optimum() -> None:
+    """The composable model's default quadratic path (backends) sends this shape with 40
+    names to the cardinality search; its answer is the enumeration's optimum, "optimal"."""
+    factor, mu = instance(11, 40, 60, 200.0)
+    model, candidates = cardinality_model(factor, mu, 2)
+    universe = make_universe(candidates, 1e6)
+    program = model.build(universe).program
+    assert cardinality_search(program, 30.0, 1e-9) is not None  # the search takes it
+    result = model.solve(universe, solver="highs", time_limit=30.0, fractional=True)
+    optimum = -brute_force(factor.T @ factor, mu, 2)
+    assert result.status == "optimal"
+    assert result.objective == pytest.approx(optimum, rel=1e-9, abs=1e-12)
+    assert sum(1 for w in result.weights.values() if w > 0) <= 2
