@@ -81,15 +81,16 @@ class Pieces:
     quad0: NDArray[np.float64]
     lin1: NDArray[np.float64]
     quad1: NDArray[np.float64]
+    offset: float = 0.0  # a constant of the node (the costs of flags fixed at 1)
 
     def separable(self, x: NDArray[np.float64]) -> float:
-        """sum_j t_j(x_j), continuous at the kinks."""
+        """sum_j t_j(x_j) + offset, continuous at the kinks."""
         low = np.minimum(x, self.kink)
         high = np.maximum(x - self.kink, 0.0)
         first = self.lin0 * low + self.quad0 * low * low
         # On the second piece t(x) = t(k) + integral of lin1 + 2 quad1 s from k to x.
         second = self.lin1 * high + self.quad1 * (x * x - self.kink * self.kink) * (high > 0)
-        return float(np.sum(first + second))
+        return float(np.sum(first + second)) + self.offset
 
     def slopes(self, x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Left and right derivatives of t_j at x_j (equal away from the kink)."""
@@ -219,10 +220,17 @@ class ActiveSetQP:
         start: NodeState | None = None,
         node_rows: RowSet | None = None,
         deadline: float = math.inf,
+        polish: bool = True,
     ) -> NodeSolution:
         """The node's optimum from `start` (a parent's state) or from the lower bounds;
         `node_rows` (from `with_rows`) replaces the base rows for this solve. Past
-        `deadline` (time.monotonic) it gives up (`NodeQPFailure`)."""
+        `deadline` (time.monotonic) it gives up (`NodeQPFailure`).
+
+        The artificial's large cost makes its multipliers large, and the KKT solves lose
+        digits with them: its rows end met only to ~1e-7 (seen on the rebalance nodes,
+        whose trades have no curvature of their own). Such an end (`polish`) is moved
+        onto its rows by the least change of the free weights and solved again from
+        there, without the artificial."""
         self._use(self.base if node_rows is None else node_rows)
         n = self.size
         lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
@@ -245,6 +253,7 @@ class ActiveSetQP:
         # The artificial column (index n) makes the start feasible: a_r x + v_r a = side.
         rows = self.rows
         cost_scale = self._cost_scale
+        given = pieces
         if artificial:
             rows = np.column_stack([self.rows, violation])
             x = np.append(x, 1.0)
@@ -330,22 +339,48 @@ class ActiveSetQP:
                 return NodeSolution(x[:n], duals, np.inf, NodeState(x[:n], status[:n], ()), 0, True)
             x = x[:n]
             status = status[:n]
-            pieces = Pieces(
-                pieces.lower[:n],
-                pieces.upper[:n],
-                pieces.kink[:n],
-                pieces.lin0[:n],
-                pieces.quad0[:n],
-                pieces.lin1[:n],
-                pieces.quad1[:n],
-            )
+            pieces = given
         activity = self.rows @ x
         if np.any(activity < self.row_lower - self._row_tolerance) or np.any(
             activity > self.row_upper + self._row_tolerance
         ):
+            if artificial and polish:
+                moved = self._onto_rows(x, status, working, activity, pieces)
+                if moved is not None:
+                    state = NodeState(moved, status.copy(), tuple(working))
+                    return self.solve(given, state, node_rows, deadline, polish=False)
             raise NodeQPFailure("the point breaks a row")
         state = NodeState(x.copy(), status.copy(), tuple(working))
         return NodeSolution(x, duals, self.objective(x, pieces), state, iterations)
+
+    def _onto_rows(
+        self,
+        x: NDArray[np.float64],
+        status: NDArray[np.int8],
+        working: list[tuple[int, int]],
+        activity: NDArray[np.float64],
+        pieces: Pieces,
+    ) -> NDArray[np.float64] | None:
+        """`x` moved by the least-norm change of its free weights onto the working rows'
+        sides and into every broken row; None when that leaves the box."""
+        tolerance = self._row_tolerance
+        target = np.clip(activity, self.row_lower, self.row_upper)
+        for r, side in working:
+            target[r] = self.row_lower[r] if side == _LOW_SIDE else self.row_upper[r]
+        broken = (activity < self.row_lower - tolerance) | (activity > self.row_upper + tolerance)
+        chosen = np.array(
+            sorted({r for r, _ in working} | set(np.flatnonzero(broken).tolist())), dtype=np.intp
+        )
+        free = np.flatnonzero(status >= FREE_LOW)
+        if chosen.size == 0 or free.size == 0:
+            return None
+        system = self.rows[np.ix_(chosen, free)]
+        change = np.linalg.lstsq(system, target[chosen] - activity[chosen], rcond=None)[0]
+        moved = x.copy()
+        moved[free] += change
+        if np.any(moved < pieces.lower) or np.any(moved > pieces.upper):
+            return None
+        return moved
 
     # -- pieces of an iteration --------------------------------------------------------
 
@@ -632,12 +667,18 @@ class SelectionNodes:
         member_selections: NDArray[np.intp],
         member_split: NDArray[np.float64],
         caps: NDArray[np.float64] | None = None,
-        counting: tuple[tuple[NDArray[np.intp], NDArray[np.float64], float], ...] = (),
+        counting: tuple[
+            tuple[NDArray[np.intp], NDArray[np.float64], float, NDArray[np.float64]], ...
+        ] = (),
         implied_count: bool = True,
+        costs: NDArray[np.float64] | None = None,
     ) -> None:
         self.qp = qp
         self.caps = np.ones(len(floors)) if caps is None else caps
-        self.counting = counting  # (selections j, c_j, hi) per counting row
+        # (selections j, c_j, hi, a over the columns) per counting or mixed row
+        self.counting = counting
+        # e_j: each selection's own cost (minimised units), or None
+        self.costs = costs
         self.column_lower = column_lower
         self.column_upper = column_upper
         self.weight_columns = weight_columns.astype(np.intp)
@@ -732,7 +773,13 @@ class SelectionNodes:
         lin0[m] = np.where(free, self.split * floors, 0.0)
         quad0[m] = np.where(held, self.split, 0.0)
         quad1[m] = self.split
-        return Pieces(column_lower, column_upper, kink, lin0, quad0, lin1, quad1)
+        offset = 0.0
+        if self.costs is not None:  # e_j / u_j on a free selection's weight, e_j once held
+            per_weight = np.where(~zero & ~one, self.costs / self.caps, 0.0)
+            lin0[columns] += per_weight
+            lin1[columns] += per_weight
+            offset = float(self.costs[one].sum())
+        return Pieces(column_lower, column_upper, kink, lin0, quad0, lin1, quad1, offset)
 
     def solve(
         self,
@@ -802,7 +849,7 @@ class SelectionNodes:
         # Setting j to 1 also rewrites the counting rows it is in: the estimate holds only
         # where those rows' duals are 0.
         first = len(self.qp.base.lower)
-        for t, (members, _, _) in enumerate(self.counting):
+        for t, (members, _, _, _) in enumerate(self.counting):
             if solution.duals[first + t] != 0.0:
                 rise[members] = 0.0
         objective = self.qp.objective(solution.x, plain) if pieces is not plain else None
@@ -818,9 +865,10 @@ class SelectionNodes:
         held = lower > 0.5
         matrix = np.zeros((len(self.counting), self.qp.size))
         upper = np.zeros(len(self.counting))
-        for t, (members, counts, hi) in enumerate(self.counting):
+        for t, (members, counts, hi, others) in enumerate(self.counting):
             columns = self.weight_columns[members]
-            matrix[t, columns] = np.where(held[members], 0.0, counts / self.caps[members])
+            matrix[t] = others
+            matrix[t, columns] += np.where(held[members], 0.0, counts / self.caps[members])
             upper[t] = hi - float(counts[held[members]].sum())
         return self.qp.with_rows(matrix, np.full(len(upper), -np.inf), upper)
 

@@ -144,6 +144,16 @@ def _aggregation(ctx: ModelContext) -> Aggregation | None:
     zero = np.zeros(program.size, dtype=bool)
     held = ctx.universe.held_shares
     for i in range(ctx.size):
+        if held[i] > 0 and program.upper[ctx.buys[i]] == 0.0:
+            # A held name at or above its cap cannot be bought: b_i = 0, and β_i = 0 at some
+            # optimum when its rows only loosen as it falls and it only costs.
+            buy, bought = ctx.buys[i], ctx.buy_flags[i]
+            if _costs_only(program, bought, squared) and all(
+                _loosens_when_zeroed(program.rows[r], {bought}, {buy, bought})
+                for r in uses.get(bought, [])
+            ):
+                zero[buy] = zero[bought] = True
+            continue
         if held[i] > 0 or program.upper[ctx.sells[i]] != 0.0:
             continue
         w, x = ctx.weights[i], ctx.selected[i]
