@@ -195,10 +195,11 @@ def _selection_structure(
     structural: set[int] = set()
     counting: list[tuple[int, NDArray[np.intp], NDArray[np.float64]]] = []
     mixed: set[int] = set()
+    keys = position.keys()
     for r, row in enumerate(program.rows):
-        selections = [k for k in row.coefficients if k in position]
-        if not selections:
+        if not row.coefficients.keys() & keys:  # set intersection: factor rows are long
             continue
+        selections = [k for k in row.coefficients if k in position]
         link = _link_of(program, row, selections)
         if link is None:
             every = len(selections) == len(row.coefficients)
@@ -343,7 +344,8 @@ class Relaxation:
             self._weight_columns = position[weights].astype(np.int32)
             self._weight_lower = self.lower[weights]
             self._weight_upper = column_upper[weights]
-            # Trade flags' programs keep the plain relaxation (measured: docs/model.md).
+            # Trade flags' programs keep the plain relaxation (their trades' columns have
+            # no curvature of their own to split).
             self.perspective = ProjectedPerspective.of(
                 hessian,
                 self._weight_columns,
@@ -370,6 +372,7 @@ class Relaxation:
         indices: list[int] = []
         coefficients: list[float] = []
         self._counting: list[_NodeRow] = []
+        self._count_matrix: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
         # Selections in a counting row that can bind, in a mixed row or with a cost: their
         # free value must stay w / u.
         self._counted = np.zeros(len(self.integers), dtype=bool)
@@ -768,20 +771,26 @@ class Relaxation:
                     terms.floors - x[a_columns], 0.0
                 )
             # Setting j to 1 also rewrites the counting rows it is in (coefficient and
-            # right-hand side): the estimate holds only where those rows' duals are 0.
-            for row in self._counting:
-                if duals[row.number] != 0.0:
-                    rise[row.members] = 0.0
+            # right-hand side): the estimate holds only where those rows' duals are 0, or
+            # with trade flags, where the child is a subset of the parent
+            # (`SelectionNodes.solve`).
+            if not self._costed:
+                for row in self._counting:
+                    if duals[row.number] != 0.0:
+                        rise[row.members] = 0.0
             self.up_increase = rise
 
     def _counts_fit(self, lower: NDArray[np.float64]) -> bool:
         """Whether the selections fixed at 1 fit every counting row (sum c_j <= hi)."""
-        held = lower > 0.5
-        return all(
-            float(row.counts[held[row.members]].sum()) <= row.hi + 1e-9 * max(abs(row.hi), 1.0)
-            for row in self._counting
-            if not row.mixed  # the others' part of a mixed row may be negative
-        )
+        if self._count_matrix is None:
+            pure = [row for row in self._counting if not row.mixed]  # a mixed row's other
+            matrix = np.zeros((len(pure), len(self.integers)))  # part may be negative
+            for t, row in enumerate(pure):
+                matrix[t, row.members] += row.counts
+            his = np.array([row.hi for row in pure], dtype=np.float64)
+            self._count_matrix = (matrix, his + 1e-9 * np.maximum(np.abs(his), 1.0))
+        matrix, limits = self._count_matrix
+        return bool(np.all(matrix @ (lower > 0.5) <= limits))
 
     def _set_selections(self, lower: NDArray[np.float64], upper: NDArray[np.float64]) -> None:
         """Weight bounds and counting rows for selections fixed at 0, fixed at 1 or free."""

@@ -614,6 +614,60 @@ def proves_infeasible(
     return reach < float(y @ side) - 1e-9 * scale
 
 
+def propagation_infeasible(
+    rows: RowSet, lower: NDArray[np.float64], upper: NDArray[np.float64], rounds: int = 2
+) -> bool:
+    """Whether bound propagation proves that no w in [lower, upper] meets the rows.
+
+    Each row's least and greatest activity over the box, min_a = sum_k min(a_k l_k, a_k u_k)
+    and max_a; min_a > hi or max_a < lo leaves no point. Else every row implies a bound on
+    each of its columns (a_k w_k <= hi - (min_a - min(a_k l_k, a_k u_k)), and so on), which
+    tightens the box for the next round: a held name fixed at 0 has w = 0, so its row
+    w - b + s = w0 gives s >= w0, which the turnover row then cannot pay for. Only a
+    violation beyond 1e-9 of the row's scale counts, and each implied bound is loosened by
+    1e-12 of its size, so round-off never proves a feasible node infeasible. With an
+    infinite bound it proves nothing (returns False)."""
+    if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
+        return False
+    matrix = rows.matrix
+    if matrix.shape[0] == 0:
+        return bool(np.any(lower > upper))
+    positive, negative = matrix > 0, matrix < 0
+    low, high = lower.copy(), upper.copy()
+    magnitude = np.abs(matrix) @ np.maximum(np.abs(low), np.abs(high))
+    with np.errstate(invalid="ignore"):
+        slack = 1e-9 * (1.0 + magnitude + np.where(np.isfinite(rows.upper), np.abs(rows.upper), 0))
+    for round_ in range(rounds + 1):
+        least = np.where(positive, matrix * low, np.where(negative, matrix * high, 0.0))
+        most = np.where(positive, matrix * high, np.where(negative, matrix * low, 0.0))
+        smallest, largest = least.sum(axis=1), most.sum(axis=1)
+        if np.any(smallest > rows.upper + slack) or np.any(largest < rows.lower - slack):
+            return True
+        if round_ == rounds:
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # a_k w_k <= hi - (rest of the least activity); >= lo - (rest of the most)
+            below_hi = (rows.upper[:, None] - (smallest[:, None] - least)) / matrix
+            above_lo = (rows.lower[:, None] - (largest[:, None] - most)) / matrix
+        new_high = np.where(positive, below_hi, np.where(negative, above_lo, np.inf))
+        new_low = np.where(positive, above_lo, np.where(negative, below_hi, -np.inf))
+        new_high = np.nan_to_num(new_high, nan=np.inf, posinf=np.inf, neginf=-np.inf)
+        new_low = np.nan_to_num(new_low, nan=-np.inf, posinf=np.inf, neginf=-np.inf)
+        implied_high = new_high.min(axis=0)
+        implied_low = new_low.max(axis=0)
+        implied_high = implied_high + 1e-12 * (1.0 + np.abs(implied_high))
+        implied_low = implied_low - 1e-12 * (1.0 + np.abs(implied_low))
+        tighter_high, tighter_low = implied_high < high, implied_low > low
+        if not (tighter_high.any() or tighter_low.any()):
+            return False  # nothing moved: the next round would find the same
+        high = np.where(tighter_high, implied_high, high)
+        low = np.where(tighter_low, implied_low, low)
+        width = 1e-9 * (1.0 + np.abs(lower) + np.abs(upper))
+        if np.any(low > high + width):
+            return True
+    return False
+
+
 def _next_multiplier(tried: list[tuple[float, float]], cap: float) -> float | None:
     """The next θ in [0, cap] to try from the (θ, slack) pairs so far (the slack, the
     count at θ's point less its limit, is the derivative of the concave L(θ)), or None
@@ -679,6 +733,17 @@ class SelectionNodes:
         self.counting = counting
         # e_j: each selection's own cost (minimised units), or None
         self.costs = costs
+        self._parts: (
+            tuple[
+                NDArray[np.intp],
+                NDArray[np.intp],
+                NDArray[np.float64],
+                NDArray[np.intp],
+                NDArray[np.float64],
+                NDArray[np.float64],
+            ]
+            | None
+        ) = None
         self.column_lower = column_lower
         self.column_upper = column_upper
         self.weight_columns = weight_columns.astype(np.intp)
@@ -711,6 +776,8 @@ class SelectionNodes:
         """(the free members S counted, at most how many of them can be held, the largest θ
         keeping the pieces convex) for the tightest budget row, or None when no count can
         bind (see the class)."""
+        if not self._budgets or self.members.size == 0:
+            return None
         free = np.zeros(len(self.floors), dtype=bool)
         free[self.members] = True
         free &= (lower < 0.5) & (upper > 0.5) & (self.floors > 0) & (self._split_of > 0)
@@ -793,6 +860,13 @@ class SelectionNodes:
         infeasible. Raises `NodeQPFailure` when neither is established."""
         plain = self.pieces(lower, upper)
         rows = self.node_rows(lower)
+        if self.costs is not None and propagation_infeasible(
+            self.qp.base if rows is None else rows, plain.lower, plain.upper
+        ):
+            # Trade flags' nodes are often infeasible (a held name fixed at 0 sells more
+            # than the turnover cap allows): a quarter of the sample's nodes, each of them
+            # an artificial phase, a certificate or HiGHS's turn otherwise.
+            return None
         count = self.implied_count(lower, upper)
         theta = 0.0 if count is None or start is None else min(start.multiplier, count[2])
         chosen: tuple[float, float, NodeSolution, Pieces] | None = None
@@ -806,8 +880,8 @@ class SelectionNodes:
                     return None
                 raise NodeQPFailure("no feasible point found and no certificate of infeasibility")
             state = solution.state
-            bound = tangent_bound(self.qp, pieces, solution.x, solution.duals, rows)[0]
-            bound = min(bound, solution.objective)
+            tangent_of = tangent_bound(self.qp, pieces, solution.x, solution.duals, rows)
+            bound = min(tangent_of[0], solution.objective)
             if count is None:
                 chosen = (bound, theta, solution, pieces)
                 break
@@ -831,7 +905,9 @@ class SelectionNodes:
             if again.infeasible:
                 raise NodeQPFailure("the node without its count found no feasible point")
             solution, pieces, theta = again, plain, 0.0
-        tangent, subgradient, x = tangent_bound(self.qp, pieces, solution.x, solution.duals, rows)
+        if count is not None:  # else the loop's one solve is the chosen one
+            tangent_of = tangent_bound(self.qp, pieces, solution.x, solution.duals, rows)
+        tangent, subgradient, x = tangent_of
         own = min(tangent, solution.objective) - theta * (0 if count is None else count[1])
         bound = max(own, best_bound)
         # Setting a free selection to 1 raises its weight's lower bound to the floor and
@@ -847,11 +923,15 @@ class SelectionNodes:
         # k - 1 and its piece there is the parent's less θ, so it holds for the Lagrangian).
         rise = np.where(free, np.maximum(after - before - (bound - own), 0.0), 0.0)
         # Setting j to 1 also rewrites the counting rows it is in: the estimate holds only
-        # where those rows' duals are 0.
-        first = len(self.qp.base.lower)
-        for t, (members, _, _, _) in enumerate(self.counting):
-            if solution.duals[first + t] != 0.0:
-                rise[members] = 0.0
+        # where those rows' duals are 0. With trade flags (`costs`) it holds anyway: the
+        # child's rows (hi - c_j, no c_j / u_j w_j) are tighter than the parent's for any
+        # w_j <= u_j and its cost e_j >= e_j w_j / u_j, so the child is a subset of the
+        # parent on the smaller box, which the same Lagrangian bounds (weak duality).
+        if self.costs is None:
+            first = len(self.qp.base.lower)
+            for t, (members, _, _, _) in enumerate(self.counting):
+                if solution.duals[first + t] != 0.0:
+                    rise[members] = 0.0
         objective = self.qp.objective(solution.x, plain) if pieces is not plain else None
         if objective is not None:  # the point's value without the count's θ terms
             solution = replace(solution, objective=objective)
@@ -863,14 +943,35 @@ class SelectionNodes:
         if not self.counting:
             return None
         held = lower > 0.5
-        matrix = np.zeros((len(self.counting), self.qp.size))
-        upper = np.zeros(len(self.counting))
-        for t, (members, counts, hi, others) in enumerate(self.counting):
-            columns = self.weight_columns[members]
-            matrix[t] = others
-            matrix[t, columns] += np.where(held[members], 0.0, counts / self.caps[members])
-            upper[t] = hi - float(counts[held[members]].sum())
+        rows, members, counts, columns, others, his = self._node_row_parts()
+        matrix = others.copy()
+        taken = held[members]
+        np.add.at(matrix, (rows, columns), np.where(taken, 0.0, counts / self.caps[members]))
+        upper = his - np.bincount(rows, weights=np.where(taken, counts, 0.0), minlength=len(his))
         return self.qp.with_rows(matrix, np.full(len(upper), -np.inf), upper)
+
+    def _node_row_parts(
+        self,
+    ) -> tuple[
+        NDArray[np.intp],
+        NDArray[np.intp],
+        NDArray[np.float64],
+        NDArray[np.intp],
+        NDArray[np.float64],
+        NDArray[np.float64],
+    ]:
+        """The counting rows flattened once: (row t, selection j, c_j, j's weight column)
+        per member, the rows' other coefficients and their right-hand sides."""
+        if self._parts is None:
+            rows = np.concatenate(
+                [np.full(len(m), t, dtype=np.intp) for t, (m, _, _, _) in enumerate(self.counting)]
+            )
+            members = np.concatenate([m for m, _, _, _ in self.counting]).astype(np.intp)
+            counts = np.concatenate([c for _, c, _, _ in self.counting]).astype(np.float64)
+            others = np.array([o for _, _, _, o in self.counting], dtype=np.float64)
+            his = np.array([hi for _, _, hi, _ in self.counting], dtype=np.float64)
+            self._parts = (rows, members, counts, self.weight_columns[members], others, his)
+        return self._parts
 
 
 __all__ = [
@@ -881,6 +982,7 @@ __all__ = [
     "Pieces",
     "RowSet",
     "SelectionNodes",
+    "propagation_infeasible",
     "proves_infeasible",
     "tangent_bound",
 ]

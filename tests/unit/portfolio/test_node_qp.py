@@ -383,3 +383,43 @@ def test_rebalance_nodes_reach_the_optimum_of_the_unreduced_relaxation(
         if branched is None:
             break
         lower, upper = branched
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), rows=st.integers(1, 6), columns=st.integers(1, 6))
+def test_propagation_never_proves_a_box_with_a_feasible_point_infeasible(
+    seed: int, rows: int, columns: int
+) -> None:
+    """Rows built around a point of the box (some of them equalities, some tight): bound
+    propagation must not call them infeasible; moved past the box, some must be."""
+    from tradefolio.portfolio.node_qp import RowSet, propagation_infeasible
+
+    rng = np.random.default_rng(seed)
+    lower = rng.uniform(-1.0, 1.0, columns)
+    upper = lower + rng.choice([0.0, 0.5, 2.0], columns)
+    point = rng.uniform(lower, upper)
+    matrix = rng.normal(0.0, 1.0, (rows, columns)) * (rng.random((rows, columns)) < 0.7)
+    activity = matrix @ point
+    kind = rng.integers(0, 3, rows)  # equality, tight upper, loose range
+    row_lower = np.where(kind == 0, activity, np.where(kind == 1, -np.inf, activity - 1.0))
+    row_upper = np.where(kind == 2, activity + rng.uniform(0, 1, rows), activity)
+    assert not propagation_infeasible(RowSet(matrix, row_lower, row_upper), lower, upper)
+    # Every row's least activity over the box above its upper side: nothing fits.
+    least = np.minimum(matrix * lower, matrix * upper).sum(axis=1)
+    beyond = RowSet(matrix, np.full(rows, -np.inf), least - 1e-3)
+    if np.any(matrix != 0.0):
+        assert propagation_infeasible(beyond, lower, upper)
+
+
+def test_propagation_finds_a_sale_the_turnover_cap_cannot_pay_for() -> None:
+    """A held name fixed at 0 (w in [0, 0]) must sell its 0.3 through w - b + s = 0.3,
+    which a turnover cap b + s <= 0.2 does not allow: two rounds of propagation see it,
+    no single row does."""
+    from tradefolio.portfolio.node_qp import RowSet, propagation_infeasible
+
+    matrix = np.array([[1.0, -1.0, 1.0], [0.0, 1.0, 1.0]])  # columns w, b, s
+    rows = RowSet(matrix, np.array([0.3, -np.inf]), np.array([0.3, 0.2]))
+    lower, upper = np.zeros(3), np.array([0.0, 0.7, 0.3])
+    assert propagation_infeasible(rows, lower, upper)
+    assert not propagation_infeasible(rows, lower, upper, rounds=0)
+    assert not propagation_infeasible(rows, lower, np.array([0.4, 0.7, 0.3]))
