@@ -344,8 +344,10 @@ class Relaxation:
             self._weight_columns = position[weights].astype(np.int32)
             self._weight_lower = self.lower[weights]
             self._weight_upper = column_upper[weights]
-            # Trade flags' programs keep the plain relaxation (their trades' columns have
-            # no curvature of their own to split).
+            # Trade flags' programs keep the plain relaxation: split over the names'
+            # weights only (a trade's column has no curvature of its own), the perspective
+            # of the sample's 2% floors left the search as it was (2,331 nodes for 100
+            # rebalances against 2,320).
             self.perspective = ProjectedPerspective.of(
                 hessian,
                 self._weight_columns,

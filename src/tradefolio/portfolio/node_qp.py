@@ -686,6 +686,18 @@ def _next_multiplier(tried: list[tuple[float, float]], cap: float) -> float | No
     return 0.5 * theta
 
 
+# The counting rows flattened: row t, selection j, c_j and j's weight column per member,
+# then the rows' other coefficients and their right-hand sides.
+_RowParts = tuple[
+    NDArray[np.intp],
+    NDArray[np.intp],
+    NDArray[np.float64],
+    NDArray[np.intp],
+    NDArray[np.float64],
+    NDArray[np.float64],
+]
+
+
 class SelectionNodes:
     """The node QPs of a search whose integers are names' selections (`_Selections` of
     branch_and_bound.py) as `ActiveSetQP` problems over the relaxation's kept columns.
@@ -733,17 +745,7 @@ class SelectionNodes:
         self.counting = counting
         # e_j: each selection's own cost (minimised units), or None
         self.costs = costs
-        self._parts: (
-            tuple[
-                NDArray[np.intp],
-                NDArray[np.intp],
-                NDArray[np.float64],
-                NDArray[np.intp],
-                NDArray[np.float64],
-                NDArray[np.float64],
-            ]
-            | None
-        ) = None
+        self._parts: _RowParts | None = None
         self.column_lower = column_lower
         self.column_upper = column_upper
         self.weight_columns = weight_columns.astype(np.intp)
@@ -952,14 +954,7 @@ class SelectionNodes:
 
     def _node_row_parts(
         self,
-    ) -> tuple[
-        NDArray[np.intp],
-        NDArray[np.intp],
-        NDArray[np.float64],
-        NDArray[np.intp],
-        NDArray[np.float64],
-        NDArray[np.float64],
-    ]:
+    ) -> _RowParts:
         """The counting rows flattened once: (row t, selection j, c_j, j's weight column)
         per member, the rows' other coefficients and their right-hand sides."""
         if self._parts is None:
