@@ -132,19 +132,22 @@ def merged_rows(
     KKT system singular. Each row is scaled to a largest coefficient of 1; empty rows
     are dropped."""
     merged: list[tuple[NDArray[np.float64], float, float]] = []
+    seen: dict[bytes, int] = {}  # a unit row's bytes -> its place in `merged`
     for row, lo, hi in zip(rows, lower, upper, strict=True):
         largest = float(np.abs(row).max(initial=0.0))
         if largest == 0.0:
             continue
         unit, lo, hi = row / largest, lo / largest, hi / largest
-        for k, (other, other_lo, other_hi) in enumerate(merged):
-            if np.array_equal(unit, other):
-                merged[k] = (other, max(other_lo, lo), min(other_hi, hi))
-                break
-            if np.array_equal(unit, -other):
-                merged[k] = (other, max(other_lo, -hi), min(other_hi, -lo))
-                break
+        unit = unit + 0.0  # -0.0 becomes 0.0: equal rows, equal bytes
+        same, opposite = seen.get(unit.tobytes()), seen.get((0.0 - unit).tobytes())
+        if same is not None:
+            other, other_lo, other_hi = merged[same]
+            merged[same] = (other, max(other_lo, lo), min(other_hi, hi))
+        elif opposite is not None:
+            other, other_lo, other_hi = merged[opposite]
+            merged[opposite] = (other, max(other_lo, -hi), min(other_hi, -lo))
         else:
+            seen[unit.tobytes()] = len(merged)
             merged.append((unit, lo, hi))
     if not merged:
         return np.zeros((0, rows.shape[1])), np.zeros(0), np.zeros(0)
@@ -304,10 +307,25 @@ class ActiveSetQP:
                 pieces.lin1[free] + curvature1[free] * at,
                 pieces.lin0[free] + curvature0[free] * at,
             )
+            if len(working) >= len(free) and working:
+                # As many working rows as free weights reads "no freedom left" only when
+                # they are independent there: a row added by a blocking step can lose its
+                # free weights to bounds later (seen: an empty row left the node at a
+                # point that was not its minimum). A dependent row is dropped (it blocks
+                # the first step that would break it).
+                working = self._independent(working, rows, status)
             indices = np.array([r for r, _ in working], dtype=np.intp)
             curvature = np.where(high, curvature1[free], curvature0[free])
             gradient = smooth[free] + slope
-            step, multipliers = self._kkt(hess, free, curvature, indices, rows, gradient)
+            try:
+                step, multipliers = self._kkt(hess, free, curvature, indices, rows, gradient)
+            except NodeQPFailure:
+                independent = self._independent(working, rows, status)
+                if len(independent) == len(working):
+                    raise
+                working = independent
+                indices = np.array([r for r, _ in working], dtype=np.intp)
+                step, multipliers = self._kkt(hess, free, curvature, indices, rows, gradient)
             if float(np.abs(step).max(initial=0.0)) > 1e-11 * (1.0 + float(np.abs(x).max())):
                 alpha, blocking = self._ratio(x, step, free, high, pieces, rows, working)
                 x[free] += alpha * step
@@ -334,6 +352,15 @@ class ActiveSetQP:
         duals = np.zeros(count)
         for (r, _), value in zip(working, multipliers, strict=True):
             duals[r] = value
+        # The end must be stationary in its free weights (the optimum the search may take
+        # as a node's exact one): else this solver failed, whatever its multipliers say.
+        free = np.flatnonzero(status >= FREE_LOW)
+        if free.size:
+            left, right = pieces.slopes(x)
+            pulled = rows.T @ duals if rows.shape[0] else np.zeros(size)
+            residual = (cost + hess @ x + np.where(status == FREE_HIGH, right, left) - pulled)[free]
+            if float(np.abs(residual).max()) > 1e-6 * cost_scale:
+                raise NodeQPFailure("the end is not stationary in its free weights")
         if artificial:
             if x[n] > 1e-12:
                 return NodeSolution(x[:n], duals, np.inf, NodeState(x[:n], status[:n], ()), 0, True)

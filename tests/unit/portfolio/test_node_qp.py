@@ -423,3 +423,36 @@ def test_propagation_finds_a_sale_the_turnover_cap_cannot_pay_for() -> None:
     assert propagation_infeasible(rows, lower, upper)
     assert not propagation_infeasible(rows, lower, upper, rounds=0)
     assert not propagation_infeasible(rows, lower, np.array([0.4, 0.7, 0.3]))
+
+
+def test_an_integral_node_whose_own_bound_misses_its_point_is_not_closed() -> None:
+    """A node whose relaxation point is integral closes only on its own bound: with every
+    such node's bound degraded (as a failed solve's retry would leave it: a feasible
+    point that is not the node's optimum), the search cannot claim "optimal"."""
+    from tradefolio.portfolio import branch_and_bound as search
+
+    program = rebalance_program(7, min_trade=None, fixed=1.0, max_turnover=0.3)
+    scale = _scale(program)
+    proven = branch_and_bound(program, scale, 30.0, 1e-9, heuristics=False)
+    assert proven.status == "optimal"
+    degraded = 0
+    solve = Relaxation.solve
+
+    def inexact(self: Relaxation, *args: object, **kwargs: object) -> object:
+        nonlocal degraded
+        found = solve(self, *args, **kwargs)  # type: ignore[arg-type]
+        if found is not None:
+            values = found[1][self.integers]
+            if np.all(np.abs(values - np.round(values)) <= 1e-9) and math.isfinite(found[0]):
+                self.bound = found[0] - 0.5 * abs(found[0])
+                degraded += 1
+        return found
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(search.Relaxation, "solve", inexact)
+        result = branch_and_bound(program, scale, 30.0, 1e-9, heuristics=False)
+    assert degraded > 0
+    assert result.status == "feasible"
+    assert program.maximize
+    assert result.best_bound > result.objective  # the open node's bound, above
+    assert result.objective <= proven.objective + 1e-9 * abs(proven.objective)
