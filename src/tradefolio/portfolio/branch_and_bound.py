@@ -424,8 +424,12 @@ class Relaxation:
                 np.array(coefficients, dtype=np.float64),
             )
         self.perspective.add_rows(h, len(self.kept))
-        self._hessian, self._full_hessian = self._hessian_value(hessian)
-        self._pass_hessian(h, self._hessian)
+        self._full_hessian = self._symmetric(hessian)
+        # HiGHS's triangle of it is built and passed on HiGHS's first node (`_highs_ready`):
+        # with the active set solving the nodes, a 500-name model's triangle (~30 ms per
+        # relaxation) was mostly never used.
+        self._triangle: Any = None
+        self._hessian_passed = False
         # The warm-started active set of node_qp.py solves the nodes when the only integers
         # are selections without counting rows; HiGHS is its fallback.
         self.nodes: SelectionNodes | None = None
@@ -454,6 +458,8 @@ class Relaxation:
         self.bound = -math.inf
         self.up_increase = np.zeros(len(self.integers))
         self.highs = h
+        if self.nodes is None:
+            self._highs_ready()
 
     def _selection_nodes(
         self,
@@ -524,25 +530,44 @@ class Relaxation:
                 hessian[j, i] += value
         return hessian
 
-    def _hessian_value(self, hessian: NDArray[np.float64]) -> tuple[Any, NDArray[np.float64]]:
-        """The lower triangle of Q, column-wise, as HiGHS wants it, and the symmetric Q it
-        stands for (tiny round-off dropped)."""
+    @staticmethod
+    def _symmetric(hessian: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The symmetric Q that `hessian` stands for, tiny round-off dropped (what HiGHS is
+        given and what the active set and the bounds use)."""
         if np.any(np.diagonal(hessian) < 0):
             raise SolverError("the quadratic objective is not convex; branch and bound needs it")
         lower = np.tril(hessian)
         # Round-off of the substitution (1e-14 where an entry is zero) is dropped: HiGHS
         # would drop it too, with a warning.
         lower[np.abs(lower) <= 1e-12 * max(float(np.abs(lower).max(initial=0.0)), 1e-300)] = 0.0
+        symmetric: NDArray[np.float64] = lower + np.tril(lower, -1).T
+        return symmetric
+
+    @property
+    def _hessian(self) -> Any:
+        """HiGHS's triangle of the Hessian, built on first use."""
+        if self._triangle is None:
+            self._triangle = self._hessian_value(self._full_hessian)
+        return self._triangle
+
+    def _highs_ready(self) -> None:
+        """Pass HiGHS its Hessian before its first node."""
+        if not self._hessian_passed:
+            self._pass_hessian(self.highs, self._hessian)
+            self._hessian_passed = True
+
+    def _hessian_value(self, symmetric: NDArray[np.float64]) -> Any:
+        """The lower triangle of a symmetric Q, column-wise, as HiGHS wants it."""
+        lower = np.tril(symmetric)
         column, row = np.nonzero(lower.T)  # row-major over Q^T = column-major over Q
-        start = np.searchsorted(column, np.arange(hessian.shape[0] + 1)).astype(np.int32)
+        start = np.searchsorted(column, np.arange(symmetric.shape[0] + 1)).astype(np.int32)
         hessian_value = self._highspy.HighsHessian()
-        hessian_value.dim_ = hessian.shape[0]
+        hessian_value.dim_ = symmetric.shape[0]
         hessian_value.format_ = self._highspy.HessianFormat.kTriangular
         hessian_value.start_ = start
         hessian_value.index_ = row.astype(np.int32)
         hessian_value.value_ = lower[row, column]
-        passed: NDArray[np.float64] = lower + np.tril(lower, -1).T
-        return hessian_value, passed
+        return hessian_value
 
     def _pass_hessian(self, h: Any, hessian_value: Any) -> None:
         """Give HiGHS a Hessian built by `_hessian_value` (built once: rebuilding a dense
@@ -553,7 +578,7 @@ class Relaxation:
     def _ridged_hessian(self) -> Any:
         """The Hessian with the ridge of the node guard, built on first use."""
         if self._ridged is None:
-            self._ridged = self._hessian_value(self._full_hessian + self._ridge)[0]
+            self._ridged = self._hessian_value(self._full_hessian + self._ridge)
         return self._ridged
 
     def _empty_hessian(self) -> Any:
@@ -612,6 +637,7 @@ class Relaxation:
                 self.last_state = solution.state
                 return solution.objective, self._values(solution.x, lower, upper)
         h = self.highs
+        self._highs_ready()
         if self.selections is None:
             h.changeColsBounds(len(self.integers), self.integer_columns, lower, upper)
         else:

@@ -201,8 +201,15 @@ def _reduced(
     seen: set[tuple[tuple[tuple[int, float], ...], float, float]] = set()
     to = source.tolist()  # list lookups: the factor rows hold N coefficients each
     moved = {k for k in range(program.size) if alias[k] != k or removed[k]}
+    # Every variable before the first moved one keeps its number (kept in order): a long
+    # row over those only (the factor rows over the weights) is copied as it is.
+    first_moved = min(moved, default=program.size)
     for row in program.rows:
-        if row.coefficients.keys() & moved:
+        given = row.coefficients
+        if len(given) > 2 and max(given) < first_moved and 0.0 not in given.values():
+            reduced.rows.append(Row(dict(given), row.lo, row.hi, row.group, row.unit))
+            continue
+        if given.keys() & moved:
             coefficients: dict[int, float] = {}
             for k, c in row.coefficients.items():
                 j = to[k]
