@@ -25,8 +25,9 @@ by more than `relative_gap`; a time limit ends it early with the best bound of t
 nodes ("feasible" with a gap). SCIP stays available as `solver="scip"`; both, and skfolio
 and Riskfolio-Lib, are compared in benchmarks/RESULTS.md.
 
-When every integer is a selection, the nodes are solved by the warm-started active set of
-`node_qp.py` (a child starts from its parent's point and working set: ~5 iterations
+When every integer is a selection (or, with costs and mixed rows, a trade flag of the
+rebalance solver's programs: `_Selections`), the nodes are solved by the warm-started active
+set of `node_qp.py` (a child starts from its parent's point and working set: ~5 iterations
 instead of HiGHS's ~460 from a phase-1 vertex), bounded by its Lagrangian tangent bound
 and proven infeasible only by a Farkas certificate; anything it cannot settle goes to
 HiGHS as below. With counting rows (a cardinality cap) it takes only the QPs with every

@@ -1,4 +1,5 @@
-"""A warm-started primal active-set solver for the node QPs of the perspective search.
+"""A warm-started primal active-set solver for the node QPs of the branch and bound (the
+perspective search of buy-in floors, and the rebalance solver's trade flags).
 
 With buy-in floors every node of the branch and bound is the same convex program over the
 weights w (n of them) with a few dense rows and per-weight bounds that change from node to
@@ -734,7 +735,11 @@ class SelectionNodes:
     (w in [l_j, u_j], term d_j phi_j(w): slope d_j m_j up to the kink m_j, then d_j w^2).
     Other kept columns keep their box and no term. A counting row  sum_j c_j z_j <= hi
     (a cardinality cap) becomes, at a node,  sum_free (c_j / u_j) w_j <= hi - sum_held c_j
-    (a free z_j is best at w_j / u_j), the node's own row after the base rows.
+    (a free z_j is best at w_j / u_j), the node's own row after the base rows; a mixed row
+    (the rebalance programs' cash row: the flags' fixed costs next to the weights) keeps its
+    other coefficients too. With `costs` (a flag's fixed cost e_j) a free selection adds
+    e_j / u_j to its column's slopes and a held one the constant e_j (`Pieces.offset`);
+    infeasible nodes of those programs are first tried by `propagation_infeasible`.
 
     The implied count. A row  sum_k a_k w_k <= hi  with a >= 0 over columns >= 0 (the
     budget) lets at most  k  of the free floored names be held at a node: the most of

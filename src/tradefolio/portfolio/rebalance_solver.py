@@ -4,8 +4,9 @@ A rebalance with a fixed cost per trade (`--fixed-cost`) or a minimum trade carr
 flags per name (`context.py`): β_i (bought) and σ_i (sold), next to the selection x_i, so the
 program has 3N binaries and SCIP's MIQP was ~93% of a policy backtest's time (0.2-2 s per
 sample rebalance, no bound at all within 10 s at 500 names). This module solves those
-programs exactly with tradefolio's own branch and bound over HiGHS QPs
-(`branch_and_bound.py`), after an exact aggregation of the flags:
+programs exactly with tradefolio's own branch and bound (`branch_and_bound.py`: its nodes by
+the warm-started active set of `node_qp.py`, HiGHS the fallback), after an exact aggregation
+of the flags:
 
 For a candidate not held (w0_i = 0):
 
