@@ -97,9 +97,7 @@ def test_returns_and_risk_from_the_view_are_bit_for_bit(
         values = view.returns(252, symbols)
         np.testing.assert_array_equal(values, expected.to_numpy())
         # the same values, dates and symbols (the objectives read no axis names)
-        pd.testing.assert_frame_equal(
-            view.returns_frame(252, symbols), expected, check_names=False
-        )
+        pd.testing.assert_frame_equal(view.returns_frame(252, symbols), expected, check_names=False)
         one = risk_model(expected, estimator)
         two = risk_model_of(values, tuple(symbols), estimator)
         assert one.symbols == two.symbols
