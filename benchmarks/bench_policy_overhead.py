@@ -13,7 +13,11 @@ the run's CPU less the solver's: scoring, risk, the model build, the listed-trad
 the engine's own bar loop. A CLI row times `python -m tradefolio backtest` with the same
 model (start-up, imports, data loading and output included) next to `python -c "import
 tradefolio.cli.backtest, tradefolio.backtest.runner, tradefolio.portfolio.policy"`, the
-imports alone.
+imports alone, and the same CLI run with its default record (the run folder: weights.csv,
+rebalances.csv, fills, equity, positions, and the HTML tearsheet). Children run with
+bytecode cached (a warm-up writes it to a scratch `PYTHONPYCACHEPREFIX`), as an installed
+package has it; `bench_policy.py`'s CLI rows inherit `PYTHONDONTWRITEBYTECODE` when it is
+set and then compile every module at start-up (~0.3 s CPU more).
 
 `--baseline SRC` runs every row again with `PYTHONPATH=SRC` (e.g. main's `src` unpacked by
 `git archive main src | tar -x -C /tmp/base`), interleaved round by round; the table shows
@@ -28,6 +32,7 @@ import json
 import math
 import os
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -135,6 +140,9 @@ def _round(
     if cli:
         _, _, row["CLI run (process CPU)"] = _child(source, list(CLI))
         _, _, row["imports alone (process CPU)"] = _child(source, list(IMPORTS))
+        with tempfile.TemporaryDirectory(prefix="bench-policy-runs-") as runs:
+            recorded = [*CLI[:-3], "--format", "json", "--out", runs]  # the default: --record
+            _, _, row["CLI run, default run folder + tearsheet"] = _child(source, recorded)
     return row, answer["decisions"]
 
 
@@ -155,6 +163,12 @@ def main() -> None:
     if args.baseline is not None:
         trees.append(("baseline", args.baseline.resolve()))
     cli = args.workload == "sample" and limit is None
+    # Bytecode cached, as an installed package has it (whatever PYTHONDONTWRITEBYTECODE
+    # says): compiling every module at each start-up is no cost a user pays.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="bench-policy-pyc-")
+    for _, source in trees:  # the warm-up that writes the caches
+        _child(source, list(IMPORTS))
     rounds: dict[str, list[dict[str, float]]] = {label: [] for label, _ in trees}
     decided: dict[str, list[list[Any]]] = {}
     for number in range(args.rounds):
