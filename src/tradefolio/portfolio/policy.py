@@ -14,8 +14,10 @@ real trades), the target weights, and the record of the solve (solver, status, o
 bound, gap, expected turnover and costs, seconds).
 
 The solve is exactly `tradefolio allocate --holdings` on the same data: the candidates are
-the factor's scores at the last close (`score_universe`), `capital` is the cash, held
-symbols are priced at their last close, the model is `portfolio.build.build_model`. One
+the factor's scores at the last close (`score_universe`'s, computed by `score_history`
+from the decision's `PriceHistory` array), `capital` is the cash, held symbols are priced
+at their last close, the model is `portfolio.build.build_model` (risk from the same array:
+the same bits as from the `DataFrame`, `tests/unit/portfolio/test_history.py`). One
 deviation, only where `allocate` would refuse the date: a candidate with a missing close
 inside the risk window is left out (`allocate` raises `DataError` for it).
 
