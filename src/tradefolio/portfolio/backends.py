@@ -9,7 +9,9 @@
 (* the default for "auto": for a quadratic program highs when its only integers are the
 names' selections, scip when it has lots, trade flags or fixed costs; the composable model
 sends a quadratic program with trade flags and no lots to `rebalance_solver.py`, which runs
-the branch and bound on an aggregated copy, `solve_by_branch_and_bound`)
+the branch and bound on an aggregated copy, `solve_by_branch_and_bound`; a mean-variance
+program on the simplex whose only other constraint is a binding cardinality cap goes first
+to `cardinality_search.py`, its bounds doubly-nonnegative certificates from SCS)
 
 A quadratic program sent to cbc fails with `SolverUnavailable` naming the fix: CBC has no
 quadratic objective. For quadratic programs "highs" means tradefolio's own branch and bound
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -338,10 +341,23 @@ def _solve_branch_and_bound(
     heuristics: bool = True,
 ) -> RawSolution:
     from tradefolio.portfolio.branch_and_bound import branch_and_bound
+    from tradefolio.portfolio.cardinality_search import cardinality_search
 
-    found = branch_and_bound(
-        program, _scale(program), time_limit, BRANCH_AND_BOUND_GAP, hint, heuristics
+    # Mean-variance on the simplex with a binding cardinality cap and nothing else: the
+    # search over doubly-nonnegative bounds (cardinality_search.py), when SCS is there.
+    started = time.monotonic()
+    found = (
+        cardinality_search(program, time_limit, BRANCH_AND_BOUND_GAP, hint) if heuristics else None
     )
+    if found is None:
+        found = branch_and_bound(
+            program,
+            _scale(program),
+            max(time_limit - (time.monotonic() - started), 0.0),
+            BRANCH_AND_BOUND_GAP,
+            hint,
+            heuristics,
+        )
     solution = _finish(
         program, found.values, found.status, found.best_bound, "highs", BRANCH_AND_BOUND_GAP
     )
