@@ -263,7 +263,7 @@ def cardinality_search(
 
     def gap_of(value: float) -> float:
         # The scaled objective's absolute floor is the backends' (`ABSOLUTE_GAP`): a leaf's
-        # exact QP is bounded by its tangent bound, 1e-12 below its value at round-off.
+        # exact QP is closed by its Frank-Wolfe bound, ~1e-13 below its value by round-off.
         return max(relative_gap * abs(value), _ABSOLUTE_GAP)
 
     def try_support(support: NDArray[np.bool_]) -> float:
