@@ -76,6 +76,7 @@ __all__ = [
     "ReconciliationError",
     "SolverError",
     "SolverUnavailable",
+    "SolverUnsuited",
     "StrategyError",
     "SubmitOutcomeUnknown",
     "SubmitRefused",
@@ -165,3 +166,9 @@ class NotNative(OrderRejected):
 class RebalanceFailed(SolverError):
     """A rebalance of the allocation policy could not be solved and the policy is
     `--on-solver-failure stop` (the message names the date and the solver's status)."""
+
+
+class SolverUnsuited(SolverUnavailable, InvalidParameter):
+    """The solver the user chose cannot solve this model (`--solver highs` with whole
+    shares, `--solver cbc` with a quadratic objective): bad input (exit 2) whose message
+    names a solver that can, and still a `SolverUnavailable` for `except` clauses."""

@@ -327,6 +327,11 @@ def allocate(
             "a covariance DataFrame and covariance_file / a factor model are two risk "
             "models; pass one",
         )
+        require(
+            options.risk_lookback == ALLOCATE_DEFAULTS.risk_lookback,
+            f"risk_lookback={options.risk_lookback} is not used: the covariance DataFrame is "
+            "the risk model; drop it",
+        )
     return allocate_with(
         options,
         prices=prices,
@@ -350,6 +355,10 @@ def allocate_with(
 ) -> AllocationResult:
     """`allocate` for options already validated with `AllocateOptions.validate()`."""
     used = options.uses_model(sectors=sectors is not None, holdings=holdings is not None)
+    require(
+        sectors is None or options.sector_cap is not None,
+        "--sectors is read only for --sector-cap: add --sector-cap or drop --sectors",
+    )
     model = used or covariance is not None
     if not model:
         options.validate_score_model(SOLVERS, FACTOR_CHOICES)
