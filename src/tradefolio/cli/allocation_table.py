@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tradefolio.cli.allocation_json import shares_out
 from tradefolio.cli.common import stderr_console, stdout_console
 from tradefolio.cli.plain_table import plain_line, plain_table, plain_width
 
@@ -58,7 +59,9 @@ def render_allocation_table(
             a.symbol,
             f"{a.weight:.2%}",
             f"{a.dollars:,.2f}",
-            f"{a.shares:,.6f}" if fractional else f"{int(a.shares):,d}",
+            f"{int(a.shares):,d}"
+            if isinstance(shares_out(a.shares, fractional), int)
+            else f"{a.shares:,.6f}",
             f"{a.price:,.2f}",
         ]
         for a in result.allocations
