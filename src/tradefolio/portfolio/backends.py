@@ -115,8 +115,8 @@ def resolve_solver(name: str, program: Program) -> str:
             "--solver highs solves quadratic models whose only integer choices are which "
             "names to hold; with whole shares (--whole-shares, or without --fractional any of "
             "--max-turnover, --cost-bps, --fixed-cost, --cost-budget, --min-trade, "
-            "--min-invested) use --solver auto (it picks a route for whole shares) or "
-            "--solver scip"
+            "--min-invested) use --solver scip, or --solver auto (it picks a route for "
+            "whole shares)"
         )
     return key
 

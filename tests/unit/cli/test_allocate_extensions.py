@@ -110,4 +110,4 @@ def test_branch_and_bound_refuses_lots_and_points_to_scip(
     result = run_cli(
         capsys, "allocate", "--objective", "mean-variance", "--whole-shares", "--solver", "highs"
     )
-    assert_one_line_error(result, "or --solver scip")
+    assert_one_line_error(result, "use --solver scip, or --solver auto")

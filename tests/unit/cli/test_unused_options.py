@@ -173,7 +173,7 @@ def test_a_solver_that_cannot_solve_the_model_is_bad_input(
 ) -> None:
     whole = ("--objective", "mean-variance", "--whole-shares", "--solver", "highs")
     result = run_cli(capsys, "allocate", "--prices", str(short_prices), *whole)
-    assert_one_line_error(result, "use --solver auto")
+    assert_one_line_error(result, "or --solver auto (it picks a route for whole shares)")
     assert "what --solver auto picks" not in result.stderr
     # the backtest meets it at its first rebalance: the same one line, not 36 held rebalances
     result = run_cli(
