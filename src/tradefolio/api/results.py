@@ -105,11 +105,14 @@ class AllocationResult:
     @property
     def allocations(self) -> pd.DataFrame:
         """One row per selected name (by weight, descending), indexed by `symbol`:
-        `weight` (of capital), `dollars`, `shares` (int64 unless fractional), `price`."""
+        `weight` (of capital), `dollars`, `shares` (int64 unless fractional or a held
+        fraction of a share is kept), `price`."""
         rows = [(a.symbol, a.weight, a.dollars, a.shares, a.price) for a in self.raw.allocations]
         frame = pd.DataFrame(rows, columns=["symbol", "weight", "dollars", "shares", "price"])
         frame = frame.astype({"weight": "float64", "dollars": "float64", "price": "float64"})
-        frame["shares"] = frame["shares"].astype("float64" if self.fractional else "int64")
+        whole = not self.fractional and bool((frame["shares"] % 1 == 0).all())
+        # a held fraction not traded is listed as held (10.5), as the CLI lists it
+        frame["shares"] = frame["shares"].astype("int64" if whole else "float64")
         return frame.set_index("symbol")
 
     @property

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tradefolio.errors import InfeasibleAllocation, InvalidParameter, SolverError
+from tradefolio.errors import InfeasibleAllocation, InvalidParameter, SolverError, SolverUnsuited
 from tradefolio.errors import SolverUnavailable as SolverUnavailableError
 from tradefolio.extras import import_extra
 from tradefolio.portfolio.mip import (
@@ -108,17 +108,18 @@ def resolve_solver(name: str, program: Program) -> str:
     if key == "auto":
         return "highs" if suits_branch_and_bound(program) else "scip"
     if key not in QUADRATIC_SOLVERS:
-        raise SolverUnavailableError(
+        raise SolverUnsuited(
             f"solver {key!r} cannot solve a quadratic objective (mean-variance, min-variance) "
             "with integer variables; use --solver highs (branch and bound over HiGHS QPs, "
             "the default) or --solver scip (OR-Tools MathOpt with SCIP)"
         )
     if key == "highs" and not suits_branch_and_bound(program):
-        raise SolverUnavailableError(
+        raise SolverUnsuited(
             "--solver highs solves quadratic models whose only integer choices are which "
             "names to hold; with whole shares (--whole-shares, or without --fractional any of "
             "--max-turnover, --cost-bps, --fixed-cost, --cost-budget, --min-trade, "
-            "--min-invested) use --solver scip (what --solver auto picks)"
+            "--min-invested) use --solver scip, or --solver auto (it picks a route for "
+            "whole shares)"
         )
     return key
 

@@ -5,8 +5,9 @@ closes up to its bar (the score's lookback, the risk window, the last close of a
 name), and reading that tail through pandas (`iloc`, `reindex`, `notna().all()`, a
 `Series` per score, `ffill` of the whole history) cost more CPU than the model build. The
 engine converts its price panel once (`PriceHistory.of`) and hands every decision a view
-of the rows up to its bar (`up_to`): no copy, and nothing after the bar is reachable from
-it. A caller with a `DataFrame` (a live session's window, a test) converts it the same way.
+of the rows up to its bar (`up_to`): no copy, and its rows end at the bar, so every read
+(scores, risk, held prices) stops there. A caller with a `DataFrame` (a live session's
+window, a test) converts it the same way.
 
     closes[t, j]   the close of symbols[j] at dates[t], NaN when missing (oldest first)
 """
@@ -58,15 +59,10 @@ class PriceHistory:
         return len(self.closes)
 
     def up_to(self, bar: int) -> PriceHistory:
-        """The rows up to and including `bar` (a view: nothing later is kept)."""
+        """The rows up to and including `bar` (a view whose rows end at `bar`)."""
         return PriceHistory(
             self.symbols, self.closes[: bar + 1], self.dates[: bar + 1], self.columns
         )
-
-    def tail(self, rows: int) -> PriceHistory:
-        """The last `rows` rows (all of them when there are fewer)."""
-        start = max(self.sessions - rows, 0)
-        return PriceHistory(self.symbols, self.closes[start:], self.dates[start:], self.columns)
 
     def window(self, rows: int, symbols: Sequence[str]) -> NDArray[np.float64]:
         """The last `rows` closes of `symbols`, in that order (NaN for an unknown symbol)."""

@@ -308,19 +308,17 @@ class ActiveSetQP:
                 pieces.lin1[free] + curvature1[free] * at,
                 pieces.lin0[free] + curvature0[free] * at,
             )
-            if len(working) >= len(free) and working:
-                # As many working rows as free weights reads "no freedom left" only when
-                # they are independent there: a row added by a blocking step can lose its
-                # free weights to bounds later (seen: an empty row left the node at a
-                # point that was not its minimum). A dependent row is dropped (it blocks
-                # the first step that would break it).
-                working = self._independent(working, rows, status)
             indices = np.array([r for r, _ in working], dtype=np.intp)
             curvature = np.where(high, curvature1[free], curvature0[free])
             gradient = smooth[free] + slope
             try:
                 step, multipliers = self._kkt(hess, free, curvature, indices, rows, gradient)
             except NodeQPFailure:
+                # Singular, or as many working rows as free weights that do not span them
+                # (`_kkt`): a row added by a blocking step can lose its free weights to
+                # bounds later (seen: an empty row left the node at a point that was not its
+                # minimum). A dependent row is dropped (it blocks the first step that would
+                # break it).
                 independent = self._independent(working, rows, status)
                 if len(independent) == len(working):
                     raise
@@ -379,6 +377,12 @@ class ActiveSetQP:
                     return self.solve(given, state, node_rows, deadline, polish=False)
             raise NodeQPFailure("the point breaks a row")
         state = NodeState(x.copy(), status.copy(), tuple(working))
+        if artificial and polish:
+            # The artificial's multipliers (up to ~1e11) leave the end's own multipliers
+            # and working set unreliable: an end 1.7e-6 above the node's minimum, a row
+            # 1.4e-6 off its side still "working", was seen. Solved once more from there,
+            # a feasible start, without the artificial.
+            return self.solve(given, state, node_rows, deadline, polish=False)
         return NodeSolution(x, duals, self.objective(x, pieces), state, iterations)
 
     def _onto_rows(
@@ -458,7 +462,9 @@ class ActiveSetQP:
                     return np.zeros(count), np.asarray(square, dtype=np.float64)
                 except np.linalg.LinAlgError:
                     pass
-            fitted = np.linalg.lstsq(constraints.T, gradient, rcond=None)[0]
+            fitted, _, rank, _ = np.linalg.lstsq(constraints.T, gradient, rcond=None)
+            if rank < count:  # the rows leave the free weights room: not "no freedom"
+                raise NodeQPFailure("dependent working rows")
             return np.zeros(count), np.asarray(fitted, dtype=np.float64)
         system = np.zeros((count + k, count + k))
         block = hess.take(free, axis=0).take(free, axis=1)
@@ -577,17 +583,25 @@ class ActiveSetQP:
         weights (a dependent row is implied by the others there)."""
         free = np.flatnonzero(status >= FREE_LOW)
         kept: list[tuple[int, int]] = []
-        basis: list[NDArray[np.float64]] = []
-        for r, side in working:
-            row = rows[r].take(free)
-            norm = float(np.linalg.norm(row))
+        if not working or free.size == 0:
+            return kept
+        block = rows[np.array([r for r, _ in working], dtype=np.intp)][:, free]
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block)).tolist()
+        basis = np.zeros((min(len(working), free.size), free.size))
+        found = 0
+        for entry, row, norm in zip(working, block, norms, strict=True):
+            if norm == 0.0 or found == len(basis):
+                continue  # empty on the free weights, or the free weights' space is spanned
             residual = row
-            for q in basis:
-                residual = residual - (q @ residual) * q
-            left = float(np.linalg.norm(residual))
-            if norm > 0.0 and left > 1e-9 * norm:
-                basis.append(residual / left)
-                kept.append((r, side))
+            if found:  # classical Gram-Schmidt twice: as stable as the modified one
+                span = basis[:found]
+                residual = residual - (span @ residual) @ span
+                residual = residual - (span @ residual) @ span
+            left = math.sqrt(float(residual @ residual))
+            if left > 1e-9 * norm:
+                basis[found] = residual / left
+                found += 1
+                kept.append(entry)
         # A row left out (even an equality) blocks the first step that would break it.
         return kept
 

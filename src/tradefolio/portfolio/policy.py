@@ -47,6 +47,7 @@ from tradefolio.errors import (
     RebalanceFailed,
     SolverError,
     SolverUnavailable,
+    SolverUnsuited,
 )
 from tradefolio.portfolio.build import build_model, default_sectors, model_candidates
 from tradefolio.portfolio.context import make_universe
@@ -201,8 +202,8 @@ class AllocationPolicy:
                 time_limit=options.time_limit,
                 fractional=options.fractional,
             )
-        except MissingExtra:
-            raise  # no solver installed: every rebalance would fail, say so once
+        except (MissingExtra, SolverUnsuited):
+            raise  # no solver installed, or the user's can't solve it: say so once
         except (InfeasibleAllocation, SolverError, SolverUnavailable) as exc:
             # SolverUnavailable here is a solver that failed on this one model (MathOpt's
             # status errors), not a missing package
