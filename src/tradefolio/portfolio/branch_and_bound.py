@@ -82,6 +82,9 @@ from tradefolio.portfolio.types import SolveStatus
 # largest was 2.6e-7, five of 520 such nodes above 1e-9; `rebalance_solver.py` allows the
 # same 1e-6 when it re-solves the answer's node).
 _CLOSING_ROUND_OFF = 1e-6
+# Near an objective of 0 the same in absolute terms, in the scaled units of the program
+# (largest coefficient 1e3): the backends' `ABSOLUTE_GAP`, what counts as proven there.
+_ABSOLUTE_ROUND_OFF = 1e-9
 # A value within this of an integer counts as integral.
 _INTEGRALITY = 1e-6
 # Closer than this, rounding changes nothing a result shows (weights below 1e-9 are zero).
@@ -1042,8 +1045,8 @@ def branch_and_bound(
                     if objective < best_value:
                         best_value, best_point = objective, point.copy()
                         best_point[ints] = np.round(values)
-                    if main and own_bound < objective - _CLOSING_ROUND_OFF * max(
-                        abs(objective), 1e-9
+                    if main and own_bound < objective - max(
+                        _CLOSING_ROUND_OFF * abs(objective), _ABSOLUTE_ROUND_OFF
                     ):
                         # Closed only on its own bound: a point that is not the node's
                         # optimum (a failed solve's retry) leaves the node open with it.
