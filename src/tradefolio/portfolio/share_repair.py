@@ -82,8 +82,7 @@ class _Evaluator:
         """Every variable's value for target shares `target` (universe order)."""
         ctx = self.ctx
         universe = ctx.universe
-        assert ctx.lots is not None and ctx.buys is not None and ctx.sells is not None
-        assert ctx.buy_flags is not None and ctx.sell_flags is not None
+        assert ctx.lots is not None
         values = np.zeros(self.program.size)
         w = target * universe.prices / universe.value
         w0 = universe.initial_weights
@@ -96,12 +95,12 @@ class _Evaluator:
         values[ctx.weights] = w
         values[ctx.selected] = (target > 0).astype(np.float64)
         traded = target != universe.held_shares
-        buy = np.where(traded, np.maximum(w - w0, 0.0), 0.0)
-        sell = np.where(traded, np.maximum(w0 - w, 0.0), 0.0)
-        values[ctx.buys] = buy
-        values[ctx.sells] = sell
-        values[ctx.buy_flags] = (traded & (target > universe.held_shares)).astype(np.float64)
-        values[ctx.sell_flags] = (traded & (target < universe.held_shares)).astype(np.float64)
+        if ctx.buys is not None and ctx.sells is not None:  # no trade variables from cash
+            values[ctx.buys] = np.where(traded, np.maximum(w - w0, 0.0), 0.0)
+            values[ctx.sells] = np.where(traded, np.maximum(w0 - w, 0.0), 0.0)
+        if ctx.buy_flags is not None and ctx.sell_flags is not None:  # no fixed cost / minimum
+            values[ctx.buy_flags] = (traded & (target > universe.held_shares)).astype(np.float64)
+            values[ctx.sell_flags] = (traded & (target < universe.held_shares)).astype(np.float64)
         if self.derived.size:
             values[self.derived] = self.derived_constant + self.derived_map @ values
         return values
@@ -132,17 +131,16 @@ def _evaluator(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> _Evaluator 
     """The arrays of `ctx`'s program, or None if a variable outside the lots, weights,
     selections, trades and flags is not fixed by an equality row over the others."""
     program = ctx.program
-    if ctx.lots is None or ctx.buys is None or ctx.buy_flags is None:
+    if ctx.lots is None:
         return None
-    assert ctx.sells is not None and ctx.sell_flags is not None
     known = {
         *ctx.lots,
         *ctx.weights,
         *ctx.selected,
-        *ctx.buys,
-        *ctx.sells,
-        *ctx.buy_flags,
-        *ctx.sell_flags,
+        *(ctx.buys or ()),
+        *(ctx.sells or ()),
+        *(ctx.buy_flags or ()),
+        *(ctx.sell_flags or ()),
         *(keep for keep, _ in ctx.odd_lots.values()),
     }
     # each derived variable as an affine function of the known ones: constant + row . v
@@ -307,24 +305,30 @@ def solve_by_repair(
     lot_sizes: NDArray[np.float64],
     time_limit: float,
     hint: NDArray[np.float64] | None = None,
+    relaxed: RawSolution | None = None,
 ) -> RawSolution | None:
     """Solve the whole-share program of `whole` through its fractional twin `fractional`
     (the same model without lots, `suits_rebalance_solver`), as the module docstring says;
     None when no whole-share point is found. Raises what `solve_rebalance` raises for the
-    fractional model (infeasible, bad input), since it binds the whole-share model too."""
+    fractional model (infeasible, bad input), since it binds the whole-share model too.
+    `relaxed` is the twin's solution when the caller has it (a twin without trade flags,
+    solved by the branch and bound: its bound is as valid)."""
     evaluator = _evaluator(whole, lot_sizes)
     if evaluator is None:
         return None
-    try:
-        relaxed = solve_rebalance(fractional, time_limit, hint)
-    except SolverError:
-        return None
+    if relaxed is None:
+        try:
+            relaxed = solve_rebalance(fractional, time_limit, hint)
+        except SolverError:
+            return None
     universe = whole.universe
     value, prices, held = universe.value, universe.prices, universe.held_shares
-    assert fractional.buy_flags is not None and fractional.sell_flags is not None
-    untraded = (relaxed.values[fractional.buy_flags] < 0.5) & (
-        relaxed.values[fractional.sell_flags] < 0.5
-    )
+    if fractional.buy_flags is not None and fractional.sell_flags is not None:
+        untraded = (relaxed.values[fractional.buy_flags] < 0.5) & (
+            relaxed.values[fractional.sell_flags] < 0.5
+        )
+    else:  # a weight the twin left within the solvers' tolerance of the holdings
+        untraded = np.abs(relaxed.values[fractional.weights] - universe.initial_weights) <= 1e-6
     shares = relaxed.values[fractional.weights] * value / prices
     most = np.array(whole.program.upper, dtype=np.float64)[whole.lots]
     program = whole.program
