@@ -157,7 +157,10 @@ def solve_program(
 
 def proven_gap(objective: float, bound: float, maximize: bool) -> float:
     """How far `bound` lies beyond `objective` in the optimisation's direction, relative
-    (`types.relative_gap`); 0 when the bound is on the wrong side by round-off."""
+    (`types.relative_gap`); 0 when the bound is on the wrong side by round-off; inf
+    (unknown) when there is no finite bound (a solve stopped before it had one)."""
+    if not math.isfinite(bound):
+        return math.inf
     distance = bound - objective if maximize else objective - bound
     if distance <= 0:
         return 0.0
