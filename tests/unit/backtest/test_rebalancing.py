@@ -66,10 +66,16 @@ OBJECTIVES = [
     ("cvar", {"cost_bps": 10.0}),
     ("mad", {"min_invested": 0.5}),
     ("kelly", {"max_turnover": 0.4}),
+    # the review's run (session 7) without --whole-shares: trade flags, whole shares inside
+    (
+        "mean-variance",
+        {"sector_cap": 0.35, "max_turnover": 0.3, "fixed_cost": 1.0, "min_trade": 500.0},
+    ),
 ]
+IDS = [*(o for o, _ in OBJECTIVES[:-1]), "mean-variance-trade-flags"]
 
 
-@pytest.mark.parametrize(("objective", "extra"), OBJECTIVES, ids=[o for o, _ in OBJECTIVES])
+@pytest.mark.parametrize(("objective", "extra"), OBJECTIVES, ids=IDS)
 def test_each_rebalance_is_allocate_with_the_accounts_holdings(
     closes: pd.DataFrame, objective: str, extra: dict[str, Any]
 ) -> None:
