@@ -60,6 +60,7 @@ __all__ = [
     "BrokerError",
     "DataError",
     "DuplicateClientOrderId",
+    "IgnoredInput",
     "InfeasibleAllocation",
     "InvalidParameter",
     "InvalidTransition",
@@ -76,6 +77,7 @@ __all__ = [
     "ReconciliationError",
     "SolverError",
     "SolverUnavailable",
+    "SolverUnsuited",
     "StrategyError",
     "SubmitOutcomeUnknown",
     "SubmitRefused",
@@ -165,3 +167,15 @@ class NotNative(OrderRejected):
 class RebalanceFailed(SolverError):
     """A rebalance of the allocation policy could not be solved and the policy is
     `--on-solver-failure stop` (the message names the date and the solver's status)."""
+
+
+class SolverUnsuited(SolverUnavailable, InvalidParameter):
+    """The solver the user chose cannot solve this model (`--solver highs` with whole
+    shares, `--solver cbc` with a quadratic objective): bad input (exit 2) whose message
+    names a solver that can, and still a `SolverUnavailable` for `except` clauses."""
+
+
+class IgnoredInput(UserWarning):
+    """A warning, not an error: part of the user's input was left out on purpose (e.g. the
+    names of a covariance file that are not candidates); the message counts what and why.
+    The CLI prints it as one `note:` line on stderr."""

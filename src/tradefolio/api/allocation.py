@@ -24,6 +24,7 @@ Candidates come from `candidates=` (a `symbol, score, price` table), or are scor
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from pathlib import Path
@@ -49,6 +50,7 @@ from tradefolio.portfolio.candidates import read_candidates, read_user_scores
 from tradefolio.portfolio.context import make_universe
 from tradefolio.portfolio.holdings import read_holding_prices, read_holdings
 from tradefolio.portfolio.model import PortfolioResult
+from tradefolio.portfolio.risk_inputs import aligned_risk, covariance_frame
 from tradefolio.portfolio.scoring import Scores, score_universe
 from tradefolio.portfolio.types import Candidate, validate_candidates
 
@@ -68,6 +70,23 @@ FILE_OPTIONS: tuple[str, ...] = (
     "specific_variance",
     "bounds",
 )
+
+
+def _file_path(name: str, value: object) -> Path | None:
+    """A file keyword's path; `InvalidParameter` (not a bare `TypeError`) for anything
+    else, saying where a pandas object goes instead."""
+    if value is None:
+        return None
+    if isinstance(value, str | os.PathLike):
+        return Path(value)
+    hint = (
+        "pass a covariance DataFrame as covariance="
+        if name == "covariance_file"
+        else "write the table to CSV (DataFrame.to_csv) and pass its path"
+    )
+    raise InvalidParameter(
+        f"{name} takes the path of a CSV file, got a {type(value).__name__}: {hint}"
+    )
 
 
 def _table_columns(frame: pd.DataFrame, required: tuple[str, ...], what: str) -> pd.DataFrame:
@@ -217,6 +236,8 @@ def solve_model(
         keep_non_positive=options.objective != "score",
     )
     table = sector_map(sectors) if options.sector_cap is not None else None
+    if covariance is not None:  # the checks and messages of --covariance-file
+        aligned_risk(covariance_frame(covariance), universe.symbols, "covariance")
     model = build_model(options, universe.symbols, prices, table, covariance)
     return model.solve(
         universe,
@@ -312,7 +333,7 @@ def allocate(
             "covariance": covariance
             if isinstance(covariance, str)
             else ALLOCATE_DEFAULTS.covariance,
-            **{name: None if given[name] is None else Path(given[name]) for name in FILE_OPTIONS},
+            **{name: _file_path(name, given[name]) for name in FILE_OPTIONS},
         }
     )
     options.validate()
@@ -326,6 +347,11 @@ def allocate(
             not options.own_risk,
             "a covariance DataFrame and covariance_file / a factor model are two risk "
             "models; pass one",
+        )
+        require(
+            options.risk_lookback == ALLOCATE_DEFAULTS.risk_lookback,
+            f"risk_lookback={options.risk_lookback} is not used: the covariance DataFrame is "
+            "the risk model; drop it",
         )
     return allocate_with(
         options,
@@ -350,6 +376,10 @@ def allocate_with(
 ) -> AllocationResult:
     """`allocate` for options already validated with `AllocateOptions.validate()`."""
     used = options.uses_model(sectors=sectors is not None, holdings=holdings is not None)
+    require(
+        sectors is None or options.sector_cap is not None,
+        "--sectors is read only for --sector-cap: add --sector-cap or drop --sectors",
+    )
     model = used or covariance is not None
     if not model:
         options.validate_score_model(SOLVERS, FACTOR_CHOICES)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,10 +30,11 @@ from tradefolio.reporting.rebalances import empty_rebalances
 from tradefolio.reporting.record import RunRecord
 from tradefolio.reporting.run_folder import RunFolder, record_from_backtest, write_run_folder
 from tradefolio.reporting.tearsheet import write_tearsheet
-from tradefolio.research.dsr import DeflatedSharpe
-from tradefolio.research.report import check_metric, heatmap, leaderboard, ranked
-from tradefolio.research.sweep import SweepResult as ResearchSweep
-from tradefolio.research.walkforward import WalkForwardResult as ResearchWalkForward
+
+if TYPE_CHECKING:  # a backtest's result needs no research module (~30 ms of start-up)
+    from tradefolio.research.dsr import DeflatedSharpe
+    from tradefolio.research.sweep import SweepResult as ResearchSweep
+    from tradefolio.research.walkforward import WalkForwardResult as ResearchWalkForward
 
 _PERCENT = HEADLINE_PERCENT | {"test_return"}
 
@@ -104,11 +105,14 @@ class AllocationResult:
     @property
     def allocations(self) -> pd.DataFrame:
         """One row per selected name (by weight, descending), indexed by `symbol`:
-        `weight` (of capital), `dollars`, `shares` (int64 unless fractional), `price`."""
+        `weight` (of capital), `dollars`, `shares` (int64 unless fractional or a held
+        fraction of a share is kept), `price`."""
         rows = [(a.symbol, a.weight, a.dollars, a.shares, a.price) for a in self.raw.allocations]
         frame = pd.DataFrame(rows, columns=["symbol", "weight", "dollars", "shares", "price"])
         frame = frame.astype({"weight": "float64", "dollars": "float64", "price": "float64"})
-        frame["shares"] = frame["shares"].astype("float64" if self.fractional else "int64")
+        whole = not self.fractional and bool((frame["shares"] % 1 == 0).all())
+        # a held fraction not traded is listed as held (10.5), as the CLI lists it
+        frame["shares"] = frame["shares"].astype("int64" if whole else "float64")
         return frame.set_index("symbol")
 
     @property
@@ -389,11 +393,15 @@ class SweepResult:
 
     def leaderboard(self, metric: str | None = None, top: int = 10) -> pd.DataFrame:
         """The `top` successful runs, best first by `metric` (ties: the earlier run)."""
+        from tradefolio.research.report import check_metric, leaderboard
+
         return leaderboard(self.raw.table, check_metric(metric or self.metric), top)
 
     @property
     def best(self) -> dict[str, Any]:
         """The swept parameters of the best run by `metric` (empty if every run failed)."""
+        from tradefolio.research.report import ranked
+
         board = ranked(self.raw.table, self.metric)
         if board.empty:
             return {}
@@ -402,6 +410,8 @@ class SweepResult:
 
     def heatmap(self, rows: str, columns: str, metric: str | None = None) -> pd.DataFrame:
         """The best `metric` over every other parameter, per (`rows`, `columns`) cell."""
+        from tradefolio.research.report import heatmap
+
         return heatmap(self.raw.table, metric or self.metric, rows, columns)
 
     def _repr_html_(self) -> str:

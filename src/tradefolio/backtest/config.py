@@ -96,6 +96,24 @@ _BUILTIN_OPTIONS = {
 }
 
 
+#: The options a `--portfolio` run never reads (it has no strategy, sizer or exits).
+_NOT_PORTFOLIO = (
+    "strategy",
+    "fast",
+    "slow",
+    "param",
+    "sizer",
+    "weight",
+    "risk_per_trade",
+    "stop_loss",
+    "take_profit",
+    "trailing_stop",
+    "no_stop",
+    "max_position",
+    "beta_window",
+    "target_beta",
+)
+
 #: What a pydantic error type means, in the words of a command-line option.
 _PLAIN_WORDING = {
     "int_parsing": "must be a whole number",
@@ -328,6 +346,35 @@ class BacktestConfig(BaseModel):
                     f"use --param {name}={value} (sweep: --set param.{name}={value})"
                 )
 
+    def _refuse_unused(self) -> None:
+        """A `--portfolio` run trades to the allocator's weights: the strategy's, sizer's
+        and protective exits' options are never read, so a value other than the default is
+        refused (a default changes nothing, given or not). `--sectors` is read only by
+        `--sector-cap`; `--solver exact` solves only the score model without holdings."""
+        for name in _NOT_PORTFOLIO:
+            value = getattr(self, name)
+            if value != BacktestConfig.model_fields[name].default:
+                raise ValueError(
+                    f"{_FLAG[name]} is not used by --portfolio, which trades to the "
+                    "allocator's weights (no strategy, sizer or exits): drop it"
+                )
+        try:
+            self._model_options().refuse_unused()
+        except InvalidParameter as exc:
+            raise ValueError(str(exc)) from None
+        if self.sectors is not None and self.sector_cap is None:
+            raise ValueError(
+                "--sectors is read only for --sector-cap: add --sector-cap or drop --sectors"
+            )
+        given = [name for name in MODEL_FIELDS if getattr(self, name) != getattr(_A, name)]
+        if self.solver == "exact" and given:
+            flag = "--" + given[0].replace("_", "-")
+            raise ValueError(
+                f"--solver exact solves only the score model (no holdings, no model options), "
+                f"but {flag} makes every rebalance solve the whole model on the account's "
+                "holdings: choose cbc, scip, highs or auto"
+            )
+
     def _check_model(self) -> None:
         """The model options: only with `--portfolio`, checked as `allocate` checks them."""
         given = [name for name in MODEL_FIELDS if getattr(self, name) != getattr(_A, name)]
@@ -338,6 +385,8 @@ class BacktestConfig(BaseModel):
         if given and not self.portfolio:
             flag = "--" + given[0].replace("_", "-")
             raise ValueError(f"{flag} is an option of the allocation model: it needs --portfolio")
+        if self.portfolio:
+            self._refuse_unused()
         if not self.uses_model:
             if self.portfolio and self.solver not in SOLVERS:
                 raise ValueError(

@@ -45,7 +45,13 @@ from tradefolio.backtest.costs import NO_COSTS, CostModel
 from tradefolio.backtest.ledger import MICRO, Fill, Ledger, Side, from_micro, to_micro
 from tradefolio.backtest.metrics import Metrics, compute_metrics
 from tradefolio.data.panel import PriceField, PricePanel
-from tradefolio.errors import DataError, InvalidParameter, RebalanceFailed, StrategyError
+from tradefolio.errors import (
+    DataError,
+    InvalidParameter,
+    RebalanceFailed,
+    SolverUnsuited,
+    StrategyError,
+)
 from tradefolio.execution.events import (
     BarContext,
     EventStrategy,
@@ -720,8 +726,8 @@ class _Run:
             context = self._context(bar, fields)
             try:
                 strategy.on_bar(context)
-            except RebalanceFailed:
-                raise  # the allocation policy's own stop (`--on-solver-failure stop`)
+            except (RebalanceFailed, SolverUnsuited):
+                raise  # the policy's own stop (`--on-solver-failure stop`), a bad --solver
             except Exception as exc:  # the user's code: report where, with its traceback
                 raise strategy_error(
                     strategy.name, exc, bar, self.days[bar], context.last_symbol

@@ -4,7 +4,8 @@ An event-driven strategy (`on_bar`): at the close of every rebalance bar (the sc
 `execution.schedule`, once the policy has its history window) it asks
 `AllocationPolicy.decide` for the model's answer on
 
-- the closes up to and including that bar (`closes.iloc[: bar + 1]`: nothing later),
+- the closes up to and including that bar (a `PriceHistory` view of the rows up to it,
+  converted from the panel once per run: nothing later),
 - the account's current positions (shares) and cash, as the ledger holds them,
 
 and asks for a `Rebalance` to exactly the target shares the solver proved; the planner
@@ -35,8 +36,11 @@ class PolicyRebalance:
     def __init__(
         self, policy: AllocationPolicy, closes: pd.DataFrame, rebalance: str | int = "monthly"
     ) -> None:
+        from tradefolio.portfolio.history import PriceHistory  # loaded with the policy
+
         self.policy = policy
-        self._closes = closes
+        # One array for the run: each decision reads a view of the rows up to its bar.
+        self._history = PriceHistory.of(closes)
         self._schedule: npt.NDArray[np.bool_] = rebalance_bars(
             pd.DatetimeIndex(closes.index), rebalance
         )
@@ -60,7 +64,7 @@ class PolicyRebalance:
         bar = context.bar
         if not self._schedule[bar] or bar + 1 < self.policy.window:
             return
-        history = self._closes.iloc[: bar + 1]
+        history = self._history.up_to(bar)
         holdings = {symbol: position.quantity for symbol, position in context.positions.items()}
         decision = self.policy.decide(history, holdings, context.cash)
         self.decisions.append((bar, decision))

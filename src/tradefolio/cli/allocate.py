@@ -6,6 +6,7 @@ A client of `tf.allocate`: the flags build `AllocateOptions` (whose defaults are
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from tradefolio.api.options import (
     AllocateOptions,
 )
 from tradefolio.cli.allocate_output import print_allocation
-from tradefolio.cli.allocation_table import print_infeasible
+from tradefolio.cli.allocation_table import print_infeasible, print_notes
 from tradefolio.cli.common import OutputFormat, require
 from tradefolio.cli.model_options import (
     CostBpsOption,
@@ -37,7 +38,7 @@ from tradefolio.cli.model_options import (
     TimeLimitOption,
     WholeSharesOption,
 )
-from tradefolio.errors import InfeasibleAllocation
+from tradefolio.errors import IgnoredInput, InfeasibleAllocation
 from tradefolio.portfolio.allocator import SOLVERS, allocate
 from tradefolio.portfolio.candidates import read_candidates
 
@@ -203,17 +204,21 @@ def allocate_command(
     from tradefolio.api.allocation import allocate_with  # pandas: only when prices are read
 
     try:
-        planned = allocate_with(
-            options,
-            prices=prices_file,
-            candidates=candidates_file,
-            scores=scores_file,
-            sectors=sectors_file,
-            holdings=holdings_file,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", IgnoredInput)
+            planned = allocate_with(
+                options,
+                prices=prices_file,
+                candidates=candidates_file,
+                scores=scores_file,
+                sectors=sectors_file,
+                holdings=holdings_file,
+            )
     except InfeasibleAllocation as exc:
         print_infeasible(exc)
         raise typer.Exit(2) from exc
+    finally:
+        print_notes(caught)
     print_allocation(
         planned.raw,
         fractional,

@@ -43,8 +43,9 @@ class AllocationOutcome(Protocol):
 
 
 def shares_out(shares: float, fractional: bool) -> float | int:
-    """Whole shares print as integers, fractional ones as floats."""
-    return shares if fractional else int(shares)
+    """Whole shares print as integers, fractional ones as floats. A whole-share run lists
+    a held fraction it does not trade as it is (10.5 held, no trade: 10.5, never 10)."""
+    return int(shares) if not fractional and float(shares).is_integer() else shares
 
 
 def allocation_json(

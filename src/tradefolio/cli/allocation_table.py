@@ -9,11 +9,14 @@ then the trades when the model planned any, then one summary line. The JSON cont
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tradefolio.cli.allocation_json import shares_out
 from tradefolio.cli.common import stderr_console, stdout_console
 from tradefolio.cli.plain_table import plain_line, plain_table, plain_width
+from tradefolio.errors import IgnoredInput
 
 if TYPE_CHECKING:
     from tradefolio.errors import InfeasibleAllocation
@@ -40,6 +43,20 @@ def print_infeasible(error: InfeasibleAllocation) -> None:
         click.echo(line, err=True)
 
 
+def print_notes(caught: Sequence[warnings.WarningMessage]) -> None:
+    """The warnings of a solve on stderr: one `note:` line per `IgnoredInput` (what was
+    left out of the user's files), any other warning as Python shows it."""
+    import click
+
+    for warning in caught:
+        if issubclass(warning.category, IgnoredInput):
+            click.echo(f"note: {warning.message}", err=True)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+
+
 def render_allocation_table(
     result: AllocationResult,
     fractional: bool,
@@ -58,7 +75,9 @@ def render_allocation_table(
             a.symbol,
             f"{a.weight:.2%}",
             f"{a.dollars:,.2f}",
-            f"{a.shares:,.6f}" if fractional else f"{int(a.shares):,d}",
+            f"{int(a.shares):,d}"
+            if isinstance(shares_out(a.shares, fractional), int)
+            else f"{a.shares:,.6f}",
             f"{a.price:,.2f}",
         ]
         for a in result.allocations

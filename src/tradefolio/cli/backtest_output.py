@@ -127,7 +127,8 @@ def exits_json(config: BacktestConfig) -> dict[str, Any]:
         "stop_loss": config.placed_stop,
         "take_profit": config.take_profit,
         "trailing_stop": config.trailing_stop,
-        "sizing_stop": config.sizing_stop if config.risk_sized else None,
+        # a --portfolio run trades to weights: no sizer, so no sizing stop
+        "sizing_stop": config.sizing_stop if config.risk_sized and not config.portfolio else None,
     }
 
 

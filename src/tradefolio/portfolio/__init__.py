@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tradefolio.portfolio.allocator import SOLVERS, allocate
+    from tradefolio.portfolio.constraints import NameBounds
     from tradefolio.portfolio.params import AllocatorParams
+    from tradefolio.portfolio.risk_inputs import (
+        read_bounds,
+        read_covariance,
+        read_expected_returns,
+        read_factor_model,
+    )
     from tradefolio.portfolio.scoring import FACTORS, Scores, score_universe
     from tradefolio.portfolio.types import Allocation, AllocationResult, Candidate
 
@@ -25,6 +32,11 @@ _HOMES = {
     "Allocation": "types",
     "AllocationResult": "types",
     "Candidate": "types",
+    "NameBounds": "constraints",
+    "read_bounds": "risk_inputs",
+    "read_covariance": "risk_inputs",
+    "read_expected_returns": "risk_inputs",
+    "read_factor_model": "risk_inputs",
 }
 
 
@@ -42,7 +54,12 @@ __all__ = [
     "AllocationResult",
     "AllocatorParams",
     "Candidate",
+    "NameBounds",
     "Scores",
     "allocate",
+    "read_bounds",
+    "read_covariance",
+    "read_expected_returns",
+    "read_factor_model",
     "score_universe",
 ]

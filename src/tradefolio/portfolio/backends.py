@@ -9,7 +9,9 @@
 (* the default for "auto": for a quadratic program highs when its only integers are the
 names' selections, scip when it has lots, trade flags or fixed costs; the composable model
 sends a quadratic program with trade flags and no lots to `rebalance_solver.py`, which runs
-the branch and bound on an aggregated copy, `solve_by_branch_and_bound`)
+the branch and bound on an aggregated copy, `solve_by_branch_and_bound`; a mean-variance
+program on the simplex whose only other constraint is a binding cardinality cap goes first
+to `cardinality_search.py`, its bounds doubly-nonnegative certificates from SCS)
 
 A quadratic program sent to cbc fails with `SolverUnavailable` naming the fix: CBC has no
 quadratic objective. For quadratic programs "highs" means tradefolio's own branch and bound
@@ -27,13 +29,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from tradefolio.errors import InfeasibleAllocation, InvalidParameter, SolverError
+from tradefolio.errors import InfeasibleAllocation, InvalidParameter, SolverError, SolverUnsuited
 from tradefolio.errors import SolverUnavailable as SolverUnavailableError
 from tradefolio.extras import import_extra
 from tradefolio.portfolio.mip import (
@@ -105,17 +108,18 @@ def resolve_solver(name: str, program: Program) -> str:
     if key == "auto":
         return "highs" if suits_branch_and_bound(program) else "scip"
     if key not in QUADRATIC_SOLVERS:
-        raise SolverUnavailableError(
+        raise SolverUnsuited(
             f"solver {key!r} cannot solve a quadratic objective (mean-variance, min-variance) "
             "with integer variables; use --solver highs (branch and bound over HiGHS QPs, "
             "the default) or --solver scip (OR-Tools MathOpt with SCIP)"
         )
     if key == "highs" and not suits_branch_and_bound(program):
-        raise SolverUnavailableError(
+        raise SolverUnsuited(
             "--solver highs solves quadratic models whose only integer choices are which "
             "names to hold; with whole shares (--whole-shares, or without --fractional any of "
             "--max-turnover, --cost-bps, --fixed-cost, --cost-budget, --min-trade, "
-            "--min-invested) use --solver scip (what --solver auto picks)"
+            "--min-invested) use --solver scip, or --solver auto (it picks a route for "
+            "whole shares)"
         )
     return key
 
@@ -341,10 +345,23 @@ def _solve_branch_and_bound(
     heuristics: bool = True,
 ) -> RawSolution:
     from tradefolio.portfolio.branch_and_bound import branch_and_bound
+    from tradefolio.portfolio.cardinality_search import cardinality_search
 
-    found = branch_and_bound(
-        program, _scale(program), time_limit, BRANCH_AND_BOUND_GAP, hint, heuristics
+    # Mean-variance on the simplex with a binding cardinality cap and nothing else: the
+    # search over doubly-nonnegative bounds (cardinality_search.py), when SCS is there.
+    started = time.monotonic()
+    found = (
+        cardinality_search(program, time_limit, BRANCH_AND_BOUND_GAP, hint) if heuristics else None
     )
+    if found is None:
+        found = branch_and_bound(
+            program,
+            _scale(program),
+            max(time_limit - (time.monotonic() - started), 0.0),
+            BRANCH_AND_BOUND_GAP,
+            hint,
+            heuristics,
+        )
     solution = _finish(
         program, found.values, found.status, found.best_bound, "highs", BRANCH_AND_BOUND_GAP
     )

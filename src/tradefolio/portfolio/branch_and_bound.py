@@ -25,8 +25,9 @@ by more than `relative_gap`; a time limit ends it early with the best bound of t
 nodes ("feasible" with a gap). SCIP stays available as `solver="scip"`; both, and skfolio
 and Riskfolio-Lib, are compared in benchmarks/RESULTS.md.
 
-When every integer is a selection, the nodes are solved by the warm-started active set of
-`node_qp.py` (a child starts from its parent's point and working set: ~5 iterations
+When every integer is a selection (or, with costs and mixed rows, a trade flag of the
+rebalance solver's programs: `_Selections`), the nodes are solved by the warm-started active
+set of `node_qp.py` (a child starts from its parent's point and working set: ~5 iterations
 instead of HiGHS's ~460 from a phase-1 vertex), bounded by its Lagrangian tangent bound
 and proven infeasible only by a Farkas certificate; anything it cannot settle goes to
 HiGHS as below. With counting rows (a cardinality cap) it takes only the QPs with every
@@ -61,7 +62,7 @@ import heapq
 import itertools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -73,9 +74,14 @@ from tradefolio.portfolio.factor_form import factor_definitions
 from tradefolio.portfolio.mip import native_stdout_silenced
 from tradefolio.portfolio.node_qp import ActiveSetQP, NodeQPFailure, NodeState, SelectionNodes
 from tradefolio.portfolio.perspective import ProjectedPerspective, SplitCache
-from tradefolio.portfolio.program import INF, Program
+from tradefolio.portfolio.program import INF, Program, Row
 from tradefolio.portfolio.types import SolveStatus
 
+# An integral node is closed only when its own bound is within this (relative) of its
+# point's value: the round-off of a solver's duals (on the sample's 384 rebalances the
+# largest was 2.6e-7, five of 520 such nodes above 1e-9; `rebalance_solver.py` allows the
+# same 1e-6 when it re-solves the answer's node).
+_CLOSING_ROUND_OFF = 1e-6
 # A value within this of an integer counts as integral.
 _INTEGRALITY = 1e-6
 # Closer than this, rounding changes nothing a result shows (weights below 1e-9 are zero).
@@ -86,6 +92,8 @@ _HEURISTIC_NODES = 400
 _LOCAL_SEARCH_NAMES = 15
 _LOCAL_SEARCH_SHARE = 0.1
 # The active-set node solver takes models with at most this many rows (dense KKT systems).
+# Its iteration limit on the nodes of trade flags' programs (plus a quarter of the columns).
+_COSTED_ITERATIONS = 100
 _ACTIVE_SET_ROWS = 64
 # Names added to the second ring of the restricted search.
 _HEURISTIC_EXTRA = 10
@@ -114,20 +122,29 @@ class SearchResult:
 
 @dataclass(frozen=True, slots=True)
 class _Selections:
-    """Every integer variable is a selection z_j in {0, 1} of one weight w_j >= 0, used only
-    in  w_j <= u_j z_j,  w_j >= m_j z_j  and rows  sum_j c_j z_j <= hi  (c_j >= 0).
+    """Every integer variable is a selection z_j in {0, 1} of one continuous v_j >= 0 (a
+    weight, or a trade: the rebalance solver's buy and sell flags), used only in
+    v_j <= u_j z_j,  v_j >= m_j z_j,  rows  sum_j c_j z_j + a^T v <= hi  (c_j >= 0) and,
+    with `costed`, a cost  e_j z_j  (e_j >= 0 in the minimised sense) in the objective.
 
-    Then the relaxation needs no z columns: a free z_j is best at w_j / u_j, so a node is
-    the QP over the weights with  w_j in [0, 0] (z_j = 0), [m_j, u_j] (z_j = 1) or [0, u_j]
-    (free), and each counting row becomes  sum_free c_j w_j / u_j <= hi - sum_ones c_j.
-    Half the columns, none of the link rows: each node solves about twice as fast.
+    Then the relaxation needs no z columns: every other use of z_j only tightens as z_j
+    grows, so a free z_j is best at v_j / u_j (the least the link row allows), and a node is
+    the QP over the continuous variables with  v_j in [0, 0] (z_j = 0), [m_j, u_j]
+    (z_j = 1) or [0, u_j] (free), each row with selections becoming
+    sum_free (c_j / u_j) v_j + a^T v <= hi - sum_ones c_j, and each cost e_j the linear
+    term (e_j / u_j) v_j when free, the constant e_j when fixed at 1. Half the columns,
+    none of the link rows: each node solves about twice as fast. A row of selections only
+    is a counting row (a cardinality cap); one with other variables too (the cash row's
+    fixed costs) is a mixed row.
     """
 
-    weights: NDArray[np.intp]  # w_j of the j-th integer variable
+    weights: NDArray[np.intp]  # v_j of the j-th integer variable
     caps: NDArray[np.float64]  # u_j
     floors: NDArray[np.float64]  # m_j
     structural: frozenset[int]  # link and floor rows (gone from the reduced model)
     counting: tuple[tuple[int, NDArray[np.intp], NDArray[np.float64]], ...]  # row, j's, c_j
+    costs: NDArray[np.float64]  # e_j: the objective's coefficient of z_j (program's sense)
+    mixed: frozenset[int]  # rows of `counting` that also read other variables
 
     def reducible(self, program: Program) -> bool:
         """Whether nodes may drop the z columns: not when a floor is above its cap (the
@@ -136,6 +153,16 @@ class _Selections:
         return bool(
             np.all(self.floors <= self.caps) and all(program.lower[w] <= 0.0 for w in self.weights)
         )
+
+    @property
+    def costed(self) -> NDArray[np.bool_]:
+        """Selections whose free value must stay v_j / u_j: those with a cost or in a
+        mixed row (a counting row that can bind is marked by the relaxation)."""
+        marked: NDArray[np.bool_] = np.asarray(self.costs != 0.0, dtype=bool)
+        for r, members, _ in self.counting:
+            if r in self.mixed:
+                marked[members] = True
+        return marked
 
 
 def suits_branch_and_bound(program: Program) -> bool:
@@ -147,16 +174,24 @@ def suits_branch_and_bound(program: Program) -> bool:
     return integers.size == 0 or _selection_structure(program, integers) is not None
 
 
-def _selection_structure(program: Program, integers: NDArray[np.intp]) -> _Selections | None:
-    """The `_Selections` view of `program`, or None when it does not have that shape."""
+def _selection_structure(
+    program: Program, integers: NDArray[np.intp], costed: bool = False
+) -> _Selections | None:
+    """The `_Selections` view of `program`, or None when it does not have that shape.
+    Without `costed` only selection-only programs qualify (no cost on a selection, no row
+    mixing selections with other variables): `suits_branch_and_bound`'s test."""
     if integers.size == 0:
         return None
     position = {int(k): j for j, k in enumerate(integers)}
-    for k in position:
+    sign = -1.0 if program.maximize else 1.0
+    costs = np.zeros(len(integers))
+    for k, j in position.items():
         if program.lower[k] != 0.0 or program.upper[k] != 1.0:
             return None
-        if program.linear.get(k, 0.0) != 0.0:
+        cost = program.linear.get(k, 0.0)
+        if cost != 0.0 and not (costed and sign * cost > 0.0):
             return None
+        costs[j] = cost
     if any(i in position or j in position for i, j in program.quadratic):
         return None
     count = len(integers)
@@ -165,40 +200,78 @@ def _selection_structure(program: Program, integers: NDArray[np.intp]) -> _Selec
     floors = np.zeros(count)
     structural: set[int] = set()
     counting: list[tuple[int, NDArray[np.intp], NDArray[np.float64]]] = []
+    mixed: set[int] = set()
+    keys = position.keys()
     for r, row in enumerate(program.rows):
-        selections = [k for k in row.coefficients if k in position]
-        if not selections:
+        if not row.coefficients.keys() & keys:  # set intersection: factor rows are long
             continue
-        if len(selections) == len(row.coefficients):  # a counting row
+        selections = [k for k in row.coefficients if k in position]
+        link = _link_of(program, row, selections)
+        if link is None:
+            every = len(selections) == len(row.coefficients)
+            if not (every or costed):
+                return None
+            # a counting (or, with `costed`, mixed) row: z only tightens it as it grows
             coefficients = np.array([row.coefficients[k] for k in selections])
             if row.lo != -INF or np.any(coefficients < 0):
                 return None
             members = np.array([position[k] for k in selections], dtype=np.intp)
             counting.append((r, members, coefficients))
+            if not every:
+                mixed.add(r)
             continue
-        if len(row.coefficients) != 2 or len(selections) != 1:
-            return None
-        z = selections[0]
-        w = next(k for k in row.coefficients if k != z)
-        a, b = row.coefficients[w], row.coefficients[z]
-        if program.integer[w] or program.lower[w] < 0 or a <= 0 or b >= 0:
-            return None
+        z, w, ratio, is_cap = link
         j = position[z]
         if weights[j] not in (-1, w):
             return None
         weights[j] = w
-        if row.lo == -INF and row.hi == 0.0:  # w <= u z
+        if is_cap:  # w <= u z
             if caps[j] > 0:
                 return None
-            caps[j] = -b / a
-        elif row.lo == 0.0 and row.hi == INF:  # w >= m z
-            floors[j] = max(floors[j], -b / a)
-        else:
-            return None
+            caps[j] = ratio
+        else:  # w >= m z
+            floors[j] = max(floors[j], ratio)
         structural.add(r)
     if np.any(weights < 0) or np.any(caps <= 0) or len(set(weights.tolist())) != count:
         return None
-    return _Selections(weights, caps, floors, frozenset(structural), tuple(counting))
+    return _Selections(
+        weights, caps, floors, frozenset(structural), tuple(counting), costs, frozenset(mixed)
+    )
+
+
+def _link_of(
+    program: Program, row: Row, selections: list[int]
+) -> tuple[int, int, float, bool] | None:
+    """(z, w, u or m, whether a cap) when `row` is  w - u z <= 0  or  w - m z >= 0  for one
+    selection z and a continuous w >= 0 (u, m > 0), else None."""
+    if len(row.coefficients) != 2 or len(selections) != 1:
+        return None
+    z = selections[0]
+    w = next(k for k in row.coefficients if k != z)
+    a, b = row.coefficients[w], row.coefficients[z]
+    if program.integer[w] or program.lower[w] < 0 or a <= 0 or b >= 0:
+        return None
+    if row.lo == -INF and row.hi == 0.0:
+        return z, w, -b / a, True
+    if row.lo == 0.0 and row.hi == INF:
+        return z, w, -b / a, False
+    return None
+
+
+@dataclass(slots=True)
+class _NodeRow:
+    """A row with selections in a relaxation: `sum_j c_j z_j + a^T v <= hi` as HiGHS's
+    row `number`, with the coefficients its members' weight columns have now (`current`:
+    `base` + c_j / u_j while free) and `base`, the part a^T v reads there."""
+
+    number: int
+    members: NDArray[np.intp]
+    counts: NDArray[np.float64]
+    hi: float
+    current: NDArray[np.float64]
+    base: NDArray[np.float64]
+    mixed: bool
+    others: dict[int, float]  # column -> a_k of the variables other than selections
 
 
 class Relaxation:
@@ -245,7 +318,18 @@ class Relaxation:
         hessian[np.ix_(reads, reads)] += 2.0 * self.sign * scale * self.definitions.gram()
         hessian[self.definitions.variables, self.definitions.variables] = 0.0
         dropped = set(self.definitions.rows.tolist())
-        self.selections = _selection_structure(program, self.integers)
+        self.selections = _selection_structure(program, self.integers, costed=True)
+        self._costed = False  # a selection with a cost or in a mixed row (trade flags)
+        if self.selections is not None and self.selections.costed.any():
+            self._costed = True
+            # A flag whose floor is above its cap (a minimum trade larger than the room to
+            # buy) cannot be 1: fixed at 0, which keeps every row (they only tighten as it
+            # grows) and the cost.
+            hopeless = self.selections.floors > self.selections.caps
+            if hopeless.any():
+                self.upper[self.integers[hopeless]] = 0.0
+                floors = np.where(hopeless, 0.0, self.selections.floors)
+                self.selections = replace(self.selections, floors=floors)
         if self.selections is not None and not self.selections.reducible(program):
             self.selections = None
         excluded = set(self.definitions.variables.tolist())
@@ -266,10 +350,14 @@ class Relaxation:
             self._weight_columns = position[weights].astype(np.int32)
             self._weight_lower = self.lower[weights]
             self._weight_upper = column_upper[weights]
+            # Trade flags' programs keep the plain relaxation: split over the names'
+            # weights only (a trade's column has no curvature of its own), the perspective
+            # of the sample's 2% floors left the search as it was (2,331 nodes for 100
+            # rebalances against 2,320).
             self.perspective = ProjectedPerspective.of(
                 hessian,
                 self._weight_columns,
-                self.selections.floors,
+                np.zeros(len(weights)) if self._costed else self.selections.floors,
                 self._weight_upper,
                 splits if splits is not None else SplitCache(),
                 split_method,
@@ -279,27 +367,49 @@ class Relaxation:
         for k, c in program.linear.items():
             cost[k] += self.sign * scale * c
         h.changeColsCost(len(self.kept), np.arange(len(self.kept), dtype=np.int32), cost[self.kept])
+        # The selections' own costs e_j (minimised, scaled): e_j / u_j on v_j when free, the
+        # constant e_j when fixed at 1 (`_offset`, added to every node's value and bound).
+        self._selection_cost = cost[self.integers] if self.selections is not None else None
+        self._offset = 0.0
+        if self.selections is not None:
+            self._weight_cost = cost[self.selections.weights]
         hessian = self.perspective.extend(h, hessian, len(self.kept))
         counting = {} if self.selections is None else {c[0]: c for c in self.selections.counting}
         rows = [(r, row) for r, row in enumerate(program.rows) if r not in dropped]
         starts: list[int] = []
         indices: list[int] = []
         coefficients: list[float] = []
-        # (HiGHS row, members j, c_j, right-hand side, current coefficients) per counting row
-        self._counting: list[
-            tuple[int, NDArray[np.intp], NDArray[np.float64], float, NDArray[np.float64]]
-        ] = []
-        # Selections in a counting row that can bind: their free value must stay w / u.
+        self._counting: list[_NodeRow] = []
+        self._count_matrix: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+        # Selections in a counting row that can bind, in a mixed row or with a cost: their
+        # free value must stay w / u.
         self._counted = np.zeros(len(self.integers), dtype=bool)
+        if self.selections is not None:
+            self._counted |= self.selections.costed
+        selected = set(self.integers.tolist())
         for number, (r, row) in enumerate(rows):
             starts.append(len(indices))
             if r in counting and self.selections is not None:
                 _, members, counts = counting[r]
                 per_weight = counts / self.selections.caps[members]
-                indices.extend(int(c) for c in self._weight_columns[members])
-                coefficients.extend(per_weight.tolist())
-                self._counting.append((number, members, counts, row.hi, per_weight.copy()))
-                if float(counts.sum()) > row.hi:
+                merged: dict[int, float] = {}
+                for k, c in row.coefficients.items():
+                    if k not in selected:
+                        merged[int(position[k])] = merged.get(int(position[k]), 0.0) + c
+                member_columns = self._weight_columns[members]
+                base = np.array([merged.get(int(c), 0.0) for c in member_columns])
+                others = dict(merged)
+                for c, value in zip(member_columns.tolist(), per_weight.tolist(), strict=True):
+                    merged[c] = merged.get(c, 0.0) + value
+                indices.extend(merged)
+                coefficients.extend(merged.values())
+                is_mixed = r in self.selections.mixed
+                self._counting.append(
+                    _NodeRow(
+                        number, members, counts, row.hi, base + per_weight, base, is_mixed, others
+                    )
+                )
+                if is_mixed or float(counts.sum()) > row.hi:
                     self._counted[members] = True
                 continue
             indices.extend(int(position[k]) for k in row.coefficients)
@@ -315,8 +425,12 @@ class Relaxation:
                 np.array(coefficients, dtype=np.float64),
             )
         self.perspective.add_rows(h, len(self.kept))
-        self._hessian, self._full_hessian = self._hessian_value(hessian)
-        self._pass_hessian(h, self._hessian)
+        self._full_hessian = self._symmetric(hessian)
+        # HiGHS's triangle of it is built and passed on HiGHS's first node (`_highs_ready`):
+        # with the active set solving the nodes, a 500-name model's triangle (~30 ms per
+        # relaxation) was mostly never used.
+        self._triangle: Any = None
+        self._hessian_passed = False
         # The warm-started active set of node_qp.py solves the nodes when the only integers
         # are selections without counting rows; HiGHS is its fallback.
         self.nodes: SelectionNodes | None = None
@@ -345,6 +459,8 @@ class Relaxation:
         self.bound = -math.inf
         self.up_increase = np.zeros(len(self.integers))
         self.highs = h
+        if self.nodes is None:
+            self._highs_ready()
 
     def _selection_nodes(
         self,
@@ -366,7 +482,13 @@ class Relaxation:
                 matrix[number, position[k]] += c
         row_lower = np.array([row.lo for _, row in rows], dtype=np.float64)
         row_upper = np.array([row.hi for _, row in rows], dtype=np.float64)
-        qp = ActiveSetQP(self._full_hessian[:kept, :kept], cost, matrix, row_lower, row_upper)
+        # Trade flags' nodes end in at most 28 iterations on the sample when they succeed,
+        # and the few that cycle (degenerate trades without curvature) went on to the
+        # default limit of ~1,000: HiGHS takes those sooner.
+        limit = _COSTED_ITERATIONS + kept // 4 if self._costed else None
+        qp = ActiveSetQP(
+            self._full_hessian[:kept, :kept], cost, matrix, row_lower, row_upper, limit
+        )
         terms = self.perspective
         return SelectionNodes(
             qp,
@@ -380,12 +502,22 @@ class Relaxation:
             # A counting row that cannot bind (sum_j c_j <= hi: `--max-positions` at least
             # the number of names) cannot be broken by any node point: left out.
             tuple(
-                (members, counts, hi)
-                for _, members, counts, hi, _ in self._counting
-                if float(counts.sum()) > hi
+                (row.members, row.counts, row.hi, self._dense(row.others, kept))
+                for row in self._counting
+                if row.mixed or float(row.counts.sum()) > row.hi
             ),
             implied_count,
+            self._selection_cost if self._costed else None,
         )
+
+    @staticmethod
+    def _dense(coefficients: dict[int, float], size: int) -> NDArray[np.float64]:
+        """`coefficients` (column -> value) as a dense row of `size` columns."""
+        row = np.zeros(size)
+        for column, value in coefficients.items():
+            if 0 <= column < size:
+                row[column] += value
+        return row
 
     def _dense_hessian(self, program: Program) -> NDArray[np.float64]:
         """Q of the minimised objective c^T x + 1/2 x^T Q x (scaled), symmetric."""
@@ -399,25 +531,44 @@ class Relaxation:
                 hessian[j, i] += value
         return hessian
 
-    def _hessian_value(self, hessian: NDArray[np.float64]) -> tuple[Any, NDArray[np.float64]]:
-        """The lower triangle of Q, column-wise, as HiGHS wants it, and the symmetric Q it
-        stands for (tiny round-off dropped)."""
+    @staticmethod
+    def _symmetric(hessian: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The symmetric Q that `hessian` stands for, tiny round-off dropped (what HiGHS is
+        given and what the active set and the bounds use)."""
         if np.any(np.diagonal(hessian) < 0):
             raise SolverError("the quadratic objective is not convex; branch and bound needs it")
         lower = np.tril(hessian)
         # Round-off of the substitution (1e-14 where an entry is zero) is dropped: HiGHS
         # would drop it too, with a warning.
         lower[np.abs(lower) <= 1e-12 * max(float(np.abs(lower).max(initial=0.0)), 1e-300)] = 0.0
+        symmetric: NDArray[np.float64] = lower + np.tril(lower, -1).T
+        return symmetric
+
+    @property
+    def _hessian(self) -> Any:
+        """HiGHS's triangle of the Hessian, built on first use."""
+        if self._triangle is None:
+            self._triangle = self._hessian_value(self._full_hessian)
+        return self._triangle
+
+    def _highs_ready(self) -> None:
+        """Pass HiGHS its Hessian before its first node."""
+        if not self._hessian_passed:
+            self._pass_hessian(self.highs, self._hessian)
+            self._hessian_passed = True
+
+    def _hessian_value(self, symmetric: NDArray[np.float64]) -> Any:
+        """The lower triangle of a symmetric Q, column-wise, as HiGHS wants it."""
+        lower = np.tril(symmetric)
         column, row = np.nonzero(lower.T)  # row-major over Q^T = column-major over Q
-        start = np.searchsorted(column, np.arange(hessian.shape[0] + 1)).astype(np.int32)
+        start = np.searchsorted(column, np.arange(symmetric.shape[0] + 1)).astype(np.int32)
         hessian_value = self._highspy.HighsHessian()
-        hessian_value.dim_ = hessian.shape[0]
+        hessian_value.dim_ = symmetric.shape[0]
         hessian_value.format_ = self._highspy.HessianFormat.kTriangular
         hessian_value.start_ = start
         hessian_value.index_ = row.astype(np.int32)
         hessian_value.value_ = lower[row, column]
-        passed: NDArray[np.float64] = lower + np.tril(lower, -1).T
-        return hessian_value, passed
+        return hessian_value
 
     def _pass_hessian(self, h: Any, hessian_value: Any) -> None:
         """Give HiGHS a Hessian built by `_hessian_value` (built once: rebuilding a dense
@@ -428,7 +579,7 @@ class Relaxation:
     def _ridged_hessian(self) -> Any:
         """The Hessian with the ridge of the node guard, built on first use."""
         if self._ridged is None:
-            self._ridged = self._hessian_value(self._full_hessian + self._ridge)[0]
+            self._ridged = self._hessian_value(self._full_hessian + self._ridge)
         return self._ridged
 
     def _empty_hessian(self) -> Any:
@@ -487,6 +638,7 @@ class Relaxation:
                 self.last_state = solution.state
                 return solution.objective, self._values(solution.x, lower, upper)
         h = self.highs
+        self._highs_ready()
         if self.selections is None:
             h.changeColsBounds(len(self.integers), self.integer_columns, lower, upper)
         else:
@@ -557,6 +709,8 @@ class Relaxation:
             cost = np.asarray(h.getLp().col_cost_)
             objective = float(cost @ columns + 0.5 * columns @ self._full_hessian @ columns)
         self._dual_bound(columns, duals, objective)
+        objective += self._offset  # the selections fixed at 1 pay their costs
+        self.bound += self._offset
         if fallback is not None:
             self.up_increase = np.zeros(len(self.integers))
         return objective, self._values(columns, lower, upper)
@@ -651,19 +805,26 @@ class Relaxation:
                     terms.floors - x[a_columns], 0.0
                 )
             # Setting j to 1 also rewrites the counting rows it is in (coefficient and
-            # right-hand side): the estimate holds only where those rows' duals are 0.
-            for number, members, _, _, _ in self._counting:
-                if duals[number] != 0.0:
-                    rise[members] = 0.0
+            # right-hand side): the estimate holds only where those rows' duals are 0, or
+            # with trade flags, where the child is a subset of the parent
+            # (`SelectionNodes.solve`).
+            if not self._costed:
+                for row in self._counting:
+                    if duals[row.number] != 0.0:
+                        rise[row.members] = 0.0
             self.up_increase = rise
 
     def _counts_fit(self, lower: NDArray[np.float64]) -> bool:
         """Whether the selections fixed at 1 fit every counting row (sum c_j <= hi)."""
-        held = lower > 0.5
-        return all(
-            float(counts[held[members]].sum()) <= hi + 1e-9 * max(abs(hi), 1.0)
-            for _, members, counts, hi, _ in self._counting
-        )
+        if self._count_matrix is None:
+            pure = [row for row in self._counting if not row.mixed]  # a mixed row's other
+            matrix = np.zeros((len(pure), len(self.integers)))  # part may be negative
+            for t, row in enumerate(pure):
+                matrix[t, row.members] += row.counts
+            his = np.array([row.hi for row in pure], dtype=np.float64)
+            self._count_matrix = (matrix, his + 1e-9 * np.maximum(np.abs(his), 1.0))
+        matrix, limits = self._count_matrix
+        return bool(np.all(matrix @ (lower > 0.5) <= limits))
 
     def _set_selections(self, lower: NDArray[np.float64], upper: NDArray[np.float64]) -> None:
         """Weight bounds and counting rows for selections fixed at 0, fixed at 1 or free."""
@@ -676,12 +837,21 @@ class Relaxation:
         h.changeColsBounds(len(zero), self._weight_columns, weight_lower, weight_upper)
         self.perspective.set_bounds(h, zero, one, len(self.kept))
         inf = self._highspy.kHighsInf
-        for number, members, counts, hi, current in self._counting:
-            wanted = np.where(one[members], 0.0, counts / self.selections.caps[members])
+        for row in self._counting:
+            members, current = row.members, row.current
+            wanted = row.base + np.where(
+                one[members], 0.0, row.counts / self.selections.caps[members]
+            )
             for i in np.flatnonzero(wanted != current):
-                h.changeCoeff(number, int(self._weight_columns[members[i]]), float(wanted[i]))
+                h.changeCoeff(row.number, int(self._weight_columns[members[i]]), float(wanted[i]))
                 current[i] = wanted[i]
-            h.changeRowBounds(number, -inf, hi - float(counts[one[members]].sum()))
+            h.changeRowBounds(row.number, -inf, row.hi - float(row.counts[one[members]].sum()))
+        if self._costed:
+            assert self._selection_cost is not None
+            free = ~zero & ~one
+            per_weight = np.where(free, self._selection_cost / self.selections.caps, 0.0)
+            h.changeColsCost(len(zero), self._weight_columns, self._weight_cost + per_weight)
+            self._offset = float(self._selection_cost[one].sum())
 
     def branching_scores(
         self, point: NDArray[np.float64], fraction: NDArray[np.float64]
@@ -872,6 +1042,12 @@ def branch_and_bound(
                     if objective < best_value:
                         best_value, best_point = objective, point.copy()
                         best_point[ints] = np.round(values)
+                    if main and own_bound < objective - _CLOSING_ROUND_OFF * max(
+                        abs(objective), 1e-9
+                    ):
+                        # Closed only on its own bound: a point that is not the node's
+                        # optimum (a failed solve's retry) leaves the node open with it.
+                        unresolved.append(bound)
                     continue
                 rounded = largest <= _INTEGRALITY and math.isfinite(objective)
                 if rounded:

@@ -43,7 +43,9 @@ from tradefolio.portfolio.covariance import (
     period_returns,
     risk_model,
     risk_model_from_covariance,
+    risk_model_of,
 )
+from tradefolio.portfolio.history import PriceHistory
 from tradefolio.portfolio.model import PortfolioModel
 from tradefolio.portfolio.objectives import (
     CVaR,
@@ -97,14 +99,15 @@ def own_risk(options: AllocateOptions, symbols: list[str]) -> RiskModel:
 
 def build_objective(
     options: AllocateOptions,
-    prices: pd.DataFrame,
+    prices: pd.DataFrame | PriceHistory,
     symbols: list[str],
     covariance: pd.DataFrame | None = None,
 ) -> Objective:
     """The objective `options` name, with risk estimated from `prices` over the lookback
     (or taken from the annualised `covariance` matrix, or the user's covariance file or
     factor model, when one is given). Only the last `risk_lookback + 1` rows of `prices`
-    are read: a caller passing the history up to a decision bar gets no later data."""
+    are read: a caller passing the history up to a decision bar gets no later data.
+    `prices` as a `PriceHistory` (a rebalance's array view) gives the same objective."""
     if options.own_risk:
         risk = own_risk(options, symbols)
         if options.objective == "mean-variance":
@@ -116,13 +119,19 @@ def build_objective(
     if name in ("mean-variance", "min-variance"):
         if covariance is not None:
             risk = risk_model_from_covariance(covariance).subset(symbols)
+        elif isinstance(prices, PriceHistory):
+            values = prices.returns(options.risk_lookback, symbols)
+            risk = risk_model_of(values, tuple(symbols), options.covariance)
         else:
             returns = period_returns(prices, options.risk_lookback, symbols)
             risk = risk_model(returns, options.covariance)
         if name == "mean-variance":
             return MeanVariance(risk, options.risk_aversion)
         return MinVariance(risk, options.min_return)
-    returns = period_returns(prices, options.risk_lookback, symbols)
+    if isinstance(prices, PriceHistory):
+        returns = prices.returns_frame(options.risk_lookback, symbols)
+    else:
+        returns = period_returns(prices, options.risk_lookback, symbols)
     if name == "cvar":
         return CVaR(returns, options.cvar_alpha, options.min_return)
     if name == "mad":
@@ -177,7 +186,7 @@ def build_constraints(
 def build_model(
     options: AllocateOptions,
     symbols: Sequence[str],
-    prices: pd.DataFrame,
+    prices: pd.DataFrame | PriceHistory,
     sectors: Mapping[str, str] | None = None,
     covariance: pd.DataFrame | None = None,
 ) -> PortfolioModel:

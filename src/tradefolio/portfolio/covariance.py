@@ -16,6 +16,7 @@ diagonal and the model sparse when N > T.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -60,28 +61,42 @@ class RiskModel:
         return RiskModel(tuple(symbols), self.loadings[:, index], self.specific[index])
 
 
-def period_returns(
-    prices: pd.DataFrame, lookback: int, symbols: list[str] | None = None
-) -> pd.DataFrame:
-    """Simple returns of the last `lookback` sessions (needs lookback + 1 closes)."""
+def check_risk_window(lookback: int, sessions: int) -> None:
+    """`InvalidParameter` / `DataError` unless `sessions` rows hold a `lookback` window."""
     if lookback < 2:
         raise InvalidParameter(f"risk lookback must be >= 2 sessions, got {lookback}")
-    frame = prices if symbols is None else prices.reindex(columns=list(symbols))
-    if len(frame) < lookback + 1:
+    if sessions < lookback + 1:
         raise DataError(
             f"risk lookback {lookback} needs {lookback + 1} sessions but the price history has "
-            f"{len(frame)}; use a shorter --risk-lookback"
+            f"{sessions}; use a shorter --risk-lookback"
         )
-    window = frame.iloc[-(lookback + 1) :]
-    missing = np.asarray(window.isna().to_numpy().any(axis=0), dtype=bool)  # one pass
-    gaps = [str(s) for s, gap in zip(window.columns, missing.tolist(), strict=True) if gap]
+
+
+def window_returns(
+    closes: NDArray[np.float64], symbols: Sequence[str], lookback: int
+) -> NDArray[np.float64]:
+    """Simple returns of a (lookback + 1) x N window of closes (columns = `symbols`);
+    `DataError` naming the symbols with a missing close inside the window."""
+    missing = np.asarray(np.isnan(closes).any(axis=0), dtype=bool)  # one pass
+    gaps = [str(s) for s, gap in zip(symbols, missing.tolist(), strict=True) if gap]
     if gaps:
         raise DataError(
             f"missing closes inside the {lookback}-session risk window for {', '.join(gaps[:5])}"
         )
     # P_t / P_(t-1) - 1, as pandas' pct_change computes it (the same two float operations)
-    closes = window.to_numpy(dtype=np.float64)
-    returns = closes[1:] / closes[:-1] - 1.0
+    returns: NDArray[np.float64] = closes[1:] / closes[:-1] - 1.0
+    return returns
+
+
+def period_returns(
+    prices: pd.DataFrame, lookback: int, symbols: list[str] | None = None
+) -> pd.DataFrame:
+    """Simple returns of the last `lookback` sessions (needs lookback + 1 closes)."""
+    check_risk_window(lookback, len(prices))
+    frame = prices if symbols is None else prices.reindex(columns=list(symbols))
+    window = frame.iloc[-(lookback + 1) :]
+    closes = window.to_numpy(dtype=np.float64, na_value=np.nan)
+    returns = window_returns(closes, [str(s) for s in window.columns], lookback)
     return type(window)(returns, index=window.index[1:], columns=window.columns)
 
 
@@ -115,18 +130,30 @@ def risk_model(
     periods_per_year: int = TRADING_DAYS_PER_YEAR,
 ) -> RiskModel:
     """Annualised covariance of `returns` (rows = periods) in factor form."""
+    symbols = tuple(str(c) for c in returns.columns)
+    return risk_model_of(returns.to_numpy(dtype=np.float64), symbols, estimator, periods_per_year)
+
+
+def risk_model_of(
+    returns: NDArray[np.float64],
+    symbols: tuple[str, ...],
+    estimator: str = "ledoit-wolf",
+    periods_per_year: int = TRADING_DAYS_PER_YEAR,
+) -> RiskModel:
+    """`risk_model` of a T x N array of returns whose columns are `symbols`."""
     if estimator not in ESTIMATORS:
         raise InvalidParameter(
             f"unknown covariance estimator {estimator!r}: choose one of {', '.join(ESTIMATORS)}"
         )
-    values = returns.to_numpy(dtype=np.float64)
+    # Column-major, as a DataFrame's values come: the column means and the Gram matrix
+    # then reduce in the same order (the same bits) from either caller.
+    values = np.asfortranarray(returns, dtype=np.float64)
     periods, n = values.shape
     if periods < 2:
         raise DataError(f"need at least 2 return periods to estimate a covariance, got {periods}")
     if not np.isfinite(values).all():
         raise DataError("returns contain NaN or infinite values")
     centered = values - values.mean(axis=0)
-    symbols = tuple(str(c) for c in returns.columns)
     if estimator == "sample":
         loadings = centered * np.sqrt(periods_per_year / (periods - 1))
         return RiskModel(symbols, loadings, np.zeros(n))
@@ -156,7 +183,10 @@ __all__ = [
     "TRADING_DAYS_PER_YEAR",
     "Estimator",
     "RiskModel",
+    "check_risk_window",
     "period_returns",
     "risk_model",
     "risk_model_from_covariance",
+    "risk_model_of",
+    "window_returns",
 ]

@@ -9,7 +9,8 @@
    sum_g s_g. The groups with s_g > 0 are the conflicting constraints, and s_g is how far
    each would have to move (in weight, or names for the cardinality).
 
-Both end in `InfeasibleAllocation` whose message is one plain line per conflict.
+Both end in `InfeasibleAllocation` whose message is one line: the first conflict in the
+user's own options (a flag, or the full investment a risk minimiser implies) with a fix.
 """
 
 from __future__ import annotations
@@ -29,8 +30,26 @@ from tradefolio.portfolio.program import INF, Program
 _SLACK_TOLERANCE = 1e-7
 
 
-def cross_checks(ctx: ModelContext) -> list[Conflict]:
-    """Necessary conditions that involve several constraints at once."""
+#: The user's option behind each constraint group of the elastic re-solve.
+GROUP_FLAGS = {
+    "min invested": "--min-invested",
+    "full investment": "full investment (--min-invested lowers it)",
+    "max invested": "max invested",
+    "turnover": "--max-turnover",
+    "max positions": "--max-positions",
+    "max weight": "--max-weight",
+    "min weight": "--min-weight",
+    "name max weight": "--bounds max_weight",
+    "name min weight": "--bounds min_weight",
+    "cost budget": "--cost-budget",
+    "min return": "--min-return",
+    "min trade": "--min-trade",
+}
+
+
+def cross_checks(ctx: ModelContext, investment: str = "--min-invested") -> list[Conflict]:
+    """Necessary conditions that involve several constraints at once (`investment`: what
+    sets the investment floor, in the user's words: see `budget_source`)."""
     conflicts: list[Conflict] = []
     universe = ctx.universe
     caps = np.array([ctx.weight_upper(i) for i in range(ctx.size)])
@@ -45,8 +64,8 @@ def cross_checks(ctx: ModelContext) -> list[Conflict]:
             conflicts.append(
                 Conflict(
                     "sector caps",
-                    f"all sectors at their caps hold {by_sector:.4f}, less than the minimum "
-                    f"investment {ctx.min_invested:.4f}; raise the caps by "
+                    f"all sectors at their caps hold {by_sector:.4f}, less than "
+                    f"{investment} ({ctx.min_invested:.4f}); raise the caps by "
                     f"{ctx.min_invested - by_sector:.4f} in total",
                     ctx.min_invested - by_sector,
                 )
@@ -58,33 +77,53 @@ def cross_checks(ctx: ModelContext) -> list[Conflict]:
         conflicts.append(
             Conflict(
                 "min invested",
-                f"{count} names at their caps hold {reachable:.4f}, less than the minimum "
-                f"investment {ctx.min_invested:.4f}; raise --max-positions or --max-weight, "
-                f"or lower the minimum by {ctx.min_invested - reachable:.4f}",
+                f"{count} names at their caps hold {reachable:.4f}, less than {investment} "
+                f"({ctx.min_invested:.4f}); raise --max-positions or --max-weight, "
+                f"or lower --min-invested by {ctx.min_invested - reachable:.4f}",
                 ctx.min_invested - reachable,
             )
         )
     if ctx.max_turnover is not None:
         w0 = universe.initial_weights
-        forced = universe.forced_sell_weight + float(np.maximum(w0 - caps, 0.0).sum())
+        above = np.maximum(w0 - caps, 0.0)
+        forced = universe.forced_sell_weight + float(above.sum())
         if forced > ctx.max_turnover + 1e-12:
-            conflicts.append(
-                Conflict(
-                    "turnover",
-                    f"forced sells (holdings outside the universe or above their caps) are "
-                    f"{forced:.4f} of the account, more than the turnover budget "
-                    f"{ctx.max_turnover:.4f}; raise it by {forced - ctx.max_turnover:.4f}",
-                    forced - ctx.max_turnover,
-                )
-            )
+            conflicts.append(_forced_sells(ctx, above, forced))
     return conflicts
 
 
+def _forced_sells(ctx: ModelContext, above: np.ndarray, forced: float) -> Conflict:
+    """The turnover cap below the sells no allocation avoids: which holdings force them,
+    how much (in dollars too: a few dollars over a cap is a tiny weight), and the fix."""
+    universe = ctx.universe
+    names = [universe.symbols[i] for i in np.flatnonzero(above > 0)]
+    reasons = []
+    if names:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        reasons.append(f"{shown} held above the weight cap")
+    if universe.outside:
+        reasons.append(f"{len(universe.outside)} held name(s) not among the candidates")
+    fix = f"raise --max-turnover to {math.ceil(forced * 1e6) / 1e6:g}"
+    if names:
+        held_cap = float(np.max(universe.initial_weights[above > 0]))
+        fix += f" or --max-weight to {math.ceil(held_cap * 1e6) / 1e6:g}"
+    assert ctx.max_turnover is not None
+    return Conflict(
+        "turnover",
+        f"--max-turnover {ctx.max_turnover:g} is below the sells it forces ({'; '.join(reasons)}: "
+        f"{forced:.3g} of the account, {forced * universe.value:,.2f} dollars); {fix}",
+        forced - ctx.max_turnover,
+    )
+
+
 def raise_conflicts(conflicts: Sequence[Conflict]) -> None:
-    """Raise `InfeasibleAllocation` with one line per conflict (no-op when empty)."""
+    """Raise `InfeasibleAllocation` with one line: the first conflict (the pre-checks'
+    first, or the elastic re-solve's largest move), naming any others (no-op when empty)."""
     if conflicts:
-        lines = "\n".join(f"  - {c.line()}" for c in conflicts)
-        raise InfeasibleAllocation(f"the allocation is infeasible:\n{lines}")
+        first, *rest = conflicts
+        others = list(dict.fromkeys(c.constraint for c in rest if c.constraint != first.constraint))
+        also = f" (also in conflict: {', '.join(others)})" if others else ""
+        raise InfeasibleAllocation(f"the allocation is infeasible: {first.line()}{also}")
 
 
 def elastic_program(program: Program) -> tuple[Program, dict[str, int]]:
@@ -137,10 +176,11 @@ def explain_infeasible(
         amount = float(solution.values[index])
         if amount <= _SLACK_TOLERANCE:
             continue
+        flag = GROUP_FLAGS.get(group, group.replace("sector cap ", "--sector-cap for "))
         if units[group] == "names":
-            message = f"needs {math.ceil(amount - 1e-9)} more name(s)"
+            message = f"{flag} needs {math.ceil(amount - 1e-9)} more name(s)"
         else:
-            message = f"must move by {amount:.6g} (weight, fraction of the account)"
+            message = f"{flag} must move by {amount:.6g} (weight, fraction of the account)"
         conflicts.append(Conflict(group, message, amount))
     if not conflicts:
         conflicts.append(
@@ -149,4 +189,10 @@ def explain_infeasible(
     return conflicts
 
 
-__all__ = ["cross_checks", "elastic_program", "explain_infeasible", "raise_conflicts"]
+__all__ = [
+    "GROUP_FLAGS",
+    "cross_checks",
+    "elastic_program",
+    "explain_infeasible",
+    "raise_conflicts",
+]

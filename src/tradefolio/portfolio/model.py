@@ -37,7 +37,7 @@ from tradefolio.portfolio.backends import (
     solve_program,
 )
 from tradefolio.portfolio.constraints.base import Constraint
-from tradefolio.portfolio.constraints.budget import Budget
+from tradefolio.portfolio.constraints.budget import Budget, budget_source
 from tradefolio.portfolio.constraints.cardinality import Cardinality
 from tradefolio.portfolio.constraints.costs import TransactionCosts
 from tradefolio.portfolio.constraints.whole_shares import WholeShares
@@ -95,7 +95,8 @@ class PortfolioModel:
     def _all_constraints(self, universe: Universe) -> tuple[Constraint, ...]:
         constraints = self.constraints
         if self.objective.minimizes_risk and not any(isinstance(c, Budget) for c in constraints):
-            constraints = (*constraints, Budget(self._default_min_invested(universe), 1.0))
+            floor = self._default_min_invested(universe)
+            constraints = (*constraints, Budget(floor, 1.0, implied_by=self.objective.name))
         return constraints
 
     def _default_min_invested(self, universe: Universe) -> float:
@@ -154,10 +155,11 @@ class PortfolioModel:
 
     def precheck(self, ctx: ModelContext) -> None:
         """Raise `InfeasibleAllocation` if a cheap necessary condition fails."""
-        conflicts = cross_checks(ctx)
-        for constraint in self._all_constraints(ctx.universe):
-            conflicts.extend(constraint.precheck(ctx))
+        constraints = self._all_constraints(ctx.universe)
+        # one constraint's own conflict first (the most specific); then those of several
+        conflicts = [c for constraint in constraints for c in constraint.precheck(ctx)]
         conflicts.extend(self.objective.precheck(ctx))
+        conflicts.extend(cross_checks(ctx, budget_source(constraints)))
         raise_conflicts(conflicts)
 
     def solve(

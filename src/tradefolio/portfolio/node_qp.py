@@ -1,4 +1,5 @@
-"""A warm-started primal active-set solver for the node QPs of the perspective search.
+"""A warm-started primal active-set solver for the node QPs of the branch and bound (the
+perspective search of buy-in floors, and the rebalance solver's trade flags).
 
 With buy-in floors every node of the branch and bound is the same convex program over the
 weights w (n of them) with a few dense rows and per-weight bounds that change from node to
@@ -81,15 +82,16 @@ class Pieces:
     quad0: NDArray[np.float64]
     lin1: NDArray[np.float64]
     quad1: NDArray[np.float64]
+    offset: float = 0.0  # a constant of the node (the costs of flags fixed at 1)
 
     def separable(self, x: NDArray[np.float64]) -> float:
-        """sum_j t_j(x_j), continuous at the kinks."""
+        """sum_j t_j(x_j) + offset, continuous at the kinks."""
         low = np.minimum(x, self.kink)
         high = np.maximum(x - self.kink, 0.0)
         first = self.lin0 * low + self.quad0 * low * low
         # On the second piece t(x) = t(k) + integral of lin1 + 2 quad1 s from k to x.
         second = self.lin1 * high + self.quad1 * (x * x - self.kink * self.kink) * (high > 0)
-        return float(np.sum(first + second))
+        return float(np.sum(first + second)) + self.offset
 
     def slopes(self, x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Left and right derivatives of t_j at x_j (equal away from the kink)."""
@@ -131,19 +133,22 @@ def merged_rows(
     KKT system singular. Each row is scaled to a largest coefficient of 1; empty rows
     are dropped."""
     merged: list[tuple[NDArray[np.float64], float, float]] = []
+    seen: dict[bytes, int] = {}  # a unit row's bytes -> its place in `merged`
     for row, lo, hi in zip(rows, lower, upper, strict=True):
         largest = float(np.abs(row).max(initial=0.0))
         if largest == 0.0:
             continue
         unit, lo, hi = row / largest, lo / largest, hi / largest
-        for k, (other, other_lo, other_hi) in enumerate(merged):
-            if np.array_equal(unit, other):
-                merged[k] = (other, max(other_lo, lo), min(other_hi, hi))
-                break
-            if np.array_equal(unit, -other):
-                merged[k] = (other, max(other_lo, -hi), min(other_hi, -lo))
-                break
+        unit = unit + 0.0  # -0.0 becomes 0.0: equal rows, equal bytes
+        same, opposite = seen.get(unit.tobytes()), seen.get((0.0 - unit).tobytes())
+        if same is not None:
+            other, other_lo, other_hi = merged[same]
+            merged[same] = (other, max(other_lo, lo), min(other_hi, hi))
+        elif opposite is not None:
+            other, other_lo, other_hi = merged[opposite]
+            merged[opposite] = (other, max(other_lo, -hi), min(other_hi, -lo))
         else:
+            seen[unit.tobytes()] = len(merged)
             merged.append((unit, lo, hi))
     if not merged:
         return np.zeros((0, rows.shape[1])), np.zeros(0), np.zeros(0)
@@ -219,10 +224,17 @@ class ActiveSetQP:
         start: NodeState | None = None,
         node_rows: RowSet | None = None,
         deadline: float = math.inf,
+        polish: bool = True,
     ) -> NodeSolution:
         """The node's optimum from `start` (a parent's state) or from the lower bounds;
         `node_rows` (from `with_rows`) replaces the base rows for this solve. Past
-        `deadline` (time.monotonic) it gives up (`NodeQPFailure`)."""
+        `deadline` (time.monotonic) it gives up (`NodeQPFailure`).
+
+        The artificial's large cost makes its multipliers large, and the KKT solves lose
+        digits with them: its rows end met only to ~1e-7 (seen on the rebalance nodes,
+        whose trades have no curvature of their own). Such an end (`polish`) is moved
+        onto its rows by the least change of the free weights and solved again from
+        there, without the artificial."""
         self._use(self.base if node_rows is None else node_rows)
         n = self.size
         lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
@@ -245,6 +257,7 @@ class ActiveSetQP:
         # The artificial column (index n) makes the start feasible: a_r x + v_r a = side.
         rows = self.rows
         cost_scale = self._cost_scale
+        given = pieces
         if artificial:
             rows = np.column_stack([self.rows, violation])
             x = np.append(x, 1.0)
@@ -298,7 +311,20 @@ class ActiveSetQP:
             indices = np.array([r for r, _ in working], dtype=np.intp)
             curvature = np.where(high, curvature1[free], curvature0[free])
             gradient = smooth[free] + slope
-            step, multipliers = self._kkt(hess, free, curvature, indices, rows, gradient)
+            try:
+                step, multipliers = self._kkt(hess, free, curvature, indices, rows, gradient)
+            except NodeQPFailure:
+                # Singular, or as many working rows as free weights that do not span them
+                # (`_kkt`): a row added by a blocking step can lose its free weights to
+                # bounds later (seen: an empty row left the node at a point that was not its
+                # minimum). A dependent row is dropped (it blocks the first step that would
+                # break it).
+                independent = self._independent(working, rows, status)
+                if len(independent) == len(working):
+                    raise
+                working = independent
+                indices = np.array([r for r, _ in working], dtype=np.intp)
+                step, multipliers = self._kkt(hess, free, curvature, indices, rows, gradient)
             if float(np.abs(step).max(initial=0.0)) > 1e-11 * (1.0 + float(np.abs(x).max())):
                 alpha, blocking = self._ratio(x, step, free, high, pieces, rows, working)
                 x[free] += alpha * step
@@ -325,27 +351,68 @@ class ActiveSetQP:
         duals = np.zeros(count)
         for (r, _), value in zip(working, multipliers, strict=True):
             duals[r] = value
+        # The end must be stationary in its free weights (the optimum the search may take
+        # as a node's exact one): else this solver failed, whatever its multipliers say.
+        free = np.flatnonzero(status >= FREE_LOW)
+        if free.size:
+            left, right = pieces.slopes(x)
+            pulled = rows.T @ duals if rows.shape[0] else np.zeros(size)
+            residual = (cost + hess @ x + np.where(status == FREE_HIGH, right, left) - pulled)[free]
+            if float(np.abs(residual).max()) > 1e-6 * cost_scale:
+                raise NodeQPFailure("the end is not stationary in its free weights")
         if artificial:
             if x[n] > 1e-12:
                 return NodeSolution(x[:n], duals, np.inf, NodeState(x[:n], status[:n], ()), 0, True)
             x = x[:n]
             status = status[:n]
-            pieces = Pieces(
-                pieces.lower[:n],
-                pieces.upper[:n],
-                pieces.kink[:n],
-                pieces.lin0[:n],
-                pieces.quad0[:n],
-                pieces.lin1[:n],
-                pieces.quad1[:n],
-            )
+            pieces = given
         activity = self.rows @ x
         if np.any(activity < self.row_lower - self._row_tolerance) or np.any(
             activity > self.row_upper + self._row_tolerance
         ):
+            if artificial and polish:
+                moved = self._onto_rows(x, status, working, activity, pieces)
+                if moved is not None:
+                    state = NodeState(moved, status.copy(), tuple(working))
+                    return self.solve(given, state, node_rows, deadline, polish=False)
             raise NodeQPFailure("the point breaks a row")
         state = NodeState(x.copy(), status.copy(), tuple(working))
+        if artificial and polish:
+            # The artificial's multipliers (up to ~1e11) leave the end's own multipliers
+            # and working set unreliable: an end 1.7e-6 above the node's minimum, a row
+            # 1.4e-6 off its side still "working", was seen. Solved once more from there,
+            # a feasible start, without the artificial.
+            return self.solve(given, state, node_rows, deadline, polish=False)
         return NodeSolution(x, duals, self.objective(x, pieces), state, iterations)
+
+    def _onto_rows(
+        self,
+        x: NDArray[np.float64],
+        status: NDArray[np.int8],
+        working: list[tuple[int, int]],
+        activity: NDArray[np.float64],
+        pieces: Pieces,
+    ) -> NDArray[np.float64] | None:
+        """`x` moved by the least-norm change of its free weights onto the working rows'
+        sides and into every broken row; None when that leaves the box."""
+        tolerance = self._row_tolerance
+        target = np.clip(activity, self.row_lower, self.row_upper)
+        for r, side in working:
+            target[r] = self.row_lower[r] if side == _LOW_SIDE else self.row_upper[r]
+        broken = (activity < self.row_lower - tolerance) | (activity > self.row_upper + tolerance)
+        chosen = np.array(
+            sorted({r for r, _ in working} | set(np.flatnonzero(broken).tolist())), dtype=np.intp
+        )
+        free = np.flatnonzero(status >= FREE_LOW)
+        if chosen.size == 0 or free.size == 0:
+            return None
+        system = self.rows[np.ix_(chosen, free)]
+        change = np.linalg.lstsq(system, target[chosen] - activity[chosen], rcond=None)[0]
+        moved = x.copy()
+        moved[free] += change
+        if np.any(moved < pieces.lower) or np.any(moved > pieces.upper):
+            return None
+        return moved
 
     # -- pieces of an iteration --------------------------------------------------------
 
@@ -395,7 +462,9 @@ class ActiveSetQP:
                     return np.zeros(count), np.asarray(square, dtype=np.float64)
                 except np.linalg.LinAlgError:
                     pass
-            fitted = np.linalg.lstsq(constraints.T, gradient, rcond=None)[0]
+            fitted, _, rank, _ = np.linalg.lstsq(constraints.T, gradient, rcond=None)
+            if rank < count:  # the rows leave the free weights room: not "no freedom"
+                raise NodeQPFailure("dependent working rows")
             return np.zeros(count), np.asarray(fitted, dtype=np.float64)
         system = np.zeros((count + k, count + k))
         block = hess.take(free, axis=0).take(free, axis=1)
@@ -514,17 +583,25 @@ class ActiveSetQP:
         weights (a dependent row is implied by the others there)."""
         free = np.flatnonzero(status >= FREE_LOW)
         kept: list[tuple[int, int]] = []
-        basis: list[NDArray[np.float64]] = []
-        for r, side in working:
-            row = rows[r].take(free)
-            norm = float(np.linalg.norm(row))
+        if not working or free.size == 0:
+            return kept
+        block = rows[np.array([r for r, _ in working], dtype=np.intp)][:, free]
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block)).tolist()
+        basis = np.zeros((min(len(working), free.size), free.size))
+        found = 0
+        for entry, row, norm in zip(working, block, norms, strict=True):
+            if norm == 0.0 or found == len(basis):
+                continue  # empty on the free weights, or the free weights' space is spanned
             residual = row
-            for q in basis:
-                residual = residual - (q @ residual) * q
-            left = float(np.linalg.norm(residual))
-            if norm > 0.0 and left > 1e-9 * norm:
-                basis.append(residual / left)
-                kept.append((r, side))
+            if found:  # classical Gram-Schmidt twice: as stable as the modified one
+                span = basis[:found]
+                residual = residual - (span @ residual) @ span
+                residual = residual - (span @ residual) @ span
+            left = math.sqrt(float(residual @ residual))
+            if left > 1e-9 * norm:
+                basis[found] = residual / left
+                found += 1
+                kept.append(entry)
         # A row left out (even an equality) blocks the first step that would break it.
         return kept
 
@@ -579,6 +656,60 @@ def proves_infeasible(
     return reach < float(y @ side) - 1e-9 * scale
 
 
+def propagation_infeasible(
+    rows: RowSet, lower: NDArray[np.float64], upper: NDArray[np.float64], rounds: int = 2
+) -> bool:
+    """Whether bound propagation proves that no w in [lower, upper] meets the rows.
+
+    Each row's least and greatest activity over the box, min_a = sum_k min(a_k l_k, a_k u_k)
+    and max_a; min_a > hi or max_a < lo leaves no point. Else every row implies a bound on
+    each of its columns (a_k w_k <= hi - (min_a - min(a_k l_k, a_k u_k)), and so on), which
+    tightens the box for the next round: a held name fixed at 0 has w = 0, so its row
+    w - b + s = w0 gives s >= w0, which the turnover row then cannot pay for. Only a
+    violation beyond 1e-9 of the row's scale counts, and each implied bound is loosened by
+    1e-12 of its size, so round-off never proves a feasible node infeasible. With an
+    infinite bound it proves nothing (returns False)."""
+    if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
+        return False
+    matrix = rows.matrix
+    if matrix.shape[0] == 0:
+        return bool(np.any(lower > upper))
+    positive, negative = matrix > 0, matrix < 0
+    low, high = lower.copy(), upper.copy()
+    magnitude = np.abs(matrix) @ np.maximum(np.abs(low), np.abs(high))
+    with np.errstate(invalid="ignore"):
+        slack = 1e-9 * (1.0 + magnitude + np.where(np.isfinite(rows.upper), np.abs(rows.upper), 0))
+    for round_ in range(rounds + 1):
+        least = np.where(positive, matrix * low, np.where(negative, matrix * high, 0.0))
+        most = np.where(positive, matrix * high, np.where(negative, matrix * low, 0.0))
+        smallest, largest = least.sum(axis=1), most.sum(axis=1)
+        if np.any(smallest > rows.upper + slack) or np.any(largest < rows.lower - slack):
+            return True
+        if round_ == rounds:
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # a_k w_k <= hi - (rest of the least activity); >= lo - (rest of the most)
+            below_hi = (rows.upper[:, None] - (smallest[:, None] - least)) / matrix
+            above_lo = (rows.lower[:, None] - (largest[:, None] - most)) / matrix
+        new_high = np.where(positive, below_hi, np.where(negative, above_lo, np.inf))
+        new_low = np.where(positive, above_lo, np.where(negative, below_hi, -np.inf))
+        new_high = np.nan_to_num(new_high, nan=np.inf, posinf=np.inf, neginf=-np.inf)
+        new_low = np.nan_to_num(new_low, nan=-np.inf, posinf=np.inf, neginf=-np.inf)
+        implied_high = new_high.min(axis=0)
+        implied_low = new_low.max(axis=0)
+        implied_high = implied_high + 1e-12 * (1.0 + np.abs(implied_high))
+        implied_low = implied_low - 1e-12 * (1.0 + np.abs(implied_low))
+        tighter_high, tighter_low = implied_high < high, implied_low > low
+        if not (tighter_high.any() or tighter_low.any()):
+            return False  # nothing moved: the next round would find the same
+        high = np.where(tighter_high, implied_high, high)
+        low = np.where(tighter_low, implied_low, low)
+        width = 1e-9 * (1.0 + np.abs(lower) + np.abs(upper))
+        if np.any(low > high + width):
+            return True
+    return False
+
+
 def _next_multiplier(tried: list[tuple[float, float]], cap: float) -> float | None:
     """The next θ in [0, cap] to try from the (θ, slack) pairs so far (the slack, the
     count at θ's point less its limit, is the derivative of the concave L(θ)), or None
@@ -597,6 +728,18 @@ def _next_multiplier(tried: list[tuple[float, float]], cap: float) -> float | No
     return 0.5 * theta
 
 
+# The counting rows flattened: row t, selection j, c_j and j's weight column per member,
+# then the rows' other coefficients and their right-hand sides.
+_RowParts = tuple[
+    NDArray[np.intp],
+    NDArray[np.intp],
+    NDArray[np.float64],
+    NDArray[np.intp],
+    NDArray[np.float64],
+    NDArray[np.float64],
+]
+
+
 class SelectionNodes:
     """The node QPs of a search whose integers are names' selections (`_Selections` of
     branch_and_bound.py) as `ActiveSetQP` problems over the relaxation's kept columns.
@@ -606,7 +749,11 @@ class SelectionNodes:
     (w in [l_j, u_j], term d_j phi_j(w): slope d_j m_j up to the kink m_j, then d_j w^2).
     Other kept columns keep their box and no term. A counting row  sum_j c_j z_j <= hi
     (a cardinality cap) becomes, at a node,  sum_free (c_j / u_j) w_j <= hi - sum_held c_j
-    (a free z_j is best at w_j / u_j), the node's own row after the base rows.
+    (a free z_j is best at w_j / u_j), the node's own row after the base rows; a mixed row
+    (the rebalance programs' cash row: the flags' fixed costs next to the weights) keeps its
+    other coefficients too. With `costs` (a flag's fixed cost e_j) a free selection adds
+    e_j / u_j to its column's slopes and a held one the constant e_j (`Pieces.offset`);
+    infeasible nodes of those programs are first tried by `propagation_infeasible`.
 
     The implied count. A row  sum_k a_k w_k <= hi  with a >= 0 over columns >= 0 (the
     budget) lets at most  k  of the free floored names be held at a node: the most of
@@ -632,12 +779,19 @@ class SelectionNodes:
         member_selections: NDArray[np.intp],
         member_split: NDArray[np.float64],
         caps: NDArray[np.float64] | None = None,
-        counting: tuple[tuple[NDArray[np.intp], NDArray[np.float64], float], ...] = (),
+        counting: tuple[
+            tuple[NDArray[np.intp], NDArray[np.float64], float, NDArray[np.float64]], ...
+        ] = (),
         implied_count: bool = True,
+        costs: NDArray[np.float64] | None = None,
     ) -> None:
         self.qp = qp
         self.caps = np.ones(len(floors)) if caps is None else caps
-        self.counting = counting  # (selections j, c_j, hi) per counting row
+        # (selections j, c_j, hi, a over the columns) per counting or mixed row
+        self.counting = counting
+        # e_j: each selection's own cost (minimised units), or None
+        self.costs = costs
+        self._parts: _RowParts | None = None
         self.column_lower = column_lower
         self.column_upper = column_upper
         self.weight_columns = weight_columns.astype(np.intp)
@@ -670,6 +824,8 @@ class SelectionNodes:
         """(the free members S counted, at most how many of them can be held, the largest θ
         keeping the pieces convex) for the tightest budget row, or None when no count can
         bind (see the class)."""
+        if not self._budgets or self.members.size == 0:
+            return None
         free = np.zeros(len(self.floors), dtype=bool)
         free[self.members] = True
         free &= (lower < 0.5) & (upper > 0.5) & (self.floors > 0) & (self._split_of > 0)
@@ -732,7 +888,13 @@ class SelectionNodes:
         lin0[m] = np.where(free, self.split * floors, 0.0)
         quad0[m] = np.where(held, self.split, 0.0)
         quad1[m] = self.split
-        return Pieces(column_lower, column_upper, kink, lin0, quad0, lin1, quad1)
+        offset = 0.0
+        if self.costs is not None:  # e_j / u_j on a free selection's weight, e_j once held
+            per_weight = np.where(~zero & ~one, self.costs / self.caps, 0.0)
+            lin0[columns] += per_weight
+            lin1[columns] += per_weight
+            offset = float(self.costs[one].sum())
+        return Pieces(column_lower, column_upper, kink, lin0, quad0, lin1, quad1, offset)
 
     def solve(
         self,
@@ -746,6 +908,13 @@ class SelectionNodes:
         infeasible. Raises `NodeQPFailure` when neither is established."""
         plain = self.pieces(lower, upper)
         rows = self.node_rows(lower)
+        if self.costs is not None and propagation_infeasible(
+            self.qp.base if rows is None else rows, plain.lower, plain.upper
+        ):
+            # Trade flags' nodes are often infeasible (a held name fixed at 0 sells more
+            # than the turnover cap allows): a quarter of the sample's nodes, each of them
+            # an artificial phase, a certificate or HiGHS's turn otherwise.
+            return None
         count = self.implied_count(lower, upper)
         theta = 0.0 if count is None or start is None else min(start.multiplier, count[2])
         chosen: tuple[float, float, NodeSolution, Pieces] | None = None
@@ -759,8 +928,8 @@ class SelectionNodes:
                     return None
                 raise NodeQPFailure("no feasible point found and no certificate of infeasibility")
             state = solution.state
-            bound = tangent_bound(self.qp, pieces, solution.x, solution.duals, rows)[0]
-            bound = min(bound, solution.objective)
+            tangent_of = tangent_bound(self.qp, pieces, solution.x, solution.duals, rows)
+            bound = min(tangent_of[0], solution.objective)
             if count is None:
                 chosen = (bound, theta, solution, pieces)
                 break
@@ -784,7 +953,9 @@ class SelectionNodes:
             if again.infeasible:
                 raise NodeQPFailure("the node without its count found no feasible point")
             solution, pieces, theta = again, plain, 0.0
-        tangent, subgradient, x = tangent_bound(self.qp, pieces, solution.x, solution.duals, rows)
+        if count is not None:  # else the loop's one solve is the chosen one
+            tangent_of = tangent_bound(self.qp, pieces, solution.x, solution.duals, rows)
+        tangent, subgradient, x = tangent_of
         own = min(tangent, solution.objective) - theta * (0 if count is None else count[1])
         bound = max(own, best_bound)
         # Setting a free selection to 1 raises its weight's lower bound to the floor and
@@ -800,11 +971,15 @@ class SelectionNodes:
         # k - 1 and its piece there is the parent's less θ, so it holds for the Lagrangian).
         rise = np.where(free, np.maximum(after - before - (bound - own), 0.0), 0.0)
         # Setting j to 1 also rewrites the counting rows it is in: the estimate holds only
-        # where those rows' duals are 0.
-        first = len(self.qp.base.lower)
-        for t, (members, _, _) in enumerate(self.counting):
-            if solution.duals[first + t] != 0.0:
-                rise[members] = 0.0
+        # where those rows' duals are 0. With trade flags (`costs`) it holds anyway: the
+        # child's rows (hi - c_j, no c_j / u_j w_j) are tighter than the parent's for any
+        # w_j <= u_j and its cost e_j >= e_j w_j / u_j, so the child is a subset of the
+        # parent on the smaller box, which the same Lagrangian bounds (weak duality).
+        if self.costs is None:
+            first = len(self.qp.base.lower)
+            for t, (members, _, _, _) in enumerate(self.counting):
+                if solution.duals[first + t] != 0.0:
+                    rise[members] = 0.0
         objective = self.qp.objective(solution.x, plain) if pieces is not plain else None
         if objective is not None:  # the point's value without the count's θ terms
             solution = replace(solution, objective=objective)
@@ -816,13 +991,28 @@ class SelectionNodes:
         if not self.counting:
             return None
         held = lower > 0.5
-        matrix = np.zeros((len(self.counting), self.qp.size))
-        upper = np.zeros(len(self.counting))
-        for t, (members, counts, hi) in enumerate(self.counting):
-            columns = self.weight_columns[members]
-            matrix[t, columns] = np.where(held[members], 0.0, counts / self.caps[members])
-            upper[t] = hi - float(counts[held[members]].sum())
+        rows, members, counts, columns, others, his = self._node_row_parts()
+        matrix = others.copy()
+        taken = held[members]
+        np.add.at(matrix, (rows, columns), np.where(taken, 0.0, counts / self.caps[members]))
+        upper = his - np.bincount(rows, weights=np.where(taken, counts, 0.0), minlength=len(his))
         return self.qp.with_rows(matrix, np.full(len(upper), -np.inf), upper)
+
+    def _node_row_parts(
+        self,
+    ) -> _RowParts:
+        """The counting rows flattened once: (row t, selection j, c_j, j's weight column)
+        per member, the rows' other coefficients and their right-hand sides."""
+        if self._parts is None:
+            rows = np.concatenate(
+                [np.full(len(m), t, dtype=np.intp) for t, (m, _, _, _) in enumerate(self.counting)]
+            )
+            members = np.concatenate([m for m, _, _, _ in self.counting]).astype(np.intp)
+            counts = np.concatenate([c for _, c, _, _ in self.counting]).astype(np.float64)
+            others = np.array([o for _, _, _, o in self.counting], dtype=np.float64)
+            his = np.array([hi for _, _, hi, _ in self.counting], dtype=np.float64)
+            self._parts = (rows, members, counts, self.weight_columns[members], others, his)
+        return self._parts
 
 
 __all__ = [
@@ -833,6 +1023,7 @@ __all__ = [
     "Pieces",
     "RowSet",
     "SelectionNodes",
+    "propagation_infeasible",
     "proves_infeasible",
     "tangent_bound",
 ]

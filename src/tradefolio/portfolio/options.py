@@ -246,6 +246,61 @@ class AllocateOptions:
             f"--min-return must be a finite number, got {self.min_return}",
         )
         self._validate_risk_files()
+        self.refuse_unused()
+
+    def refuse_unused(self) -> None:
+        """An option the chosen model never reads, given a value other than its default,
+        is refused rather than silently ignored (`--cvar-alpha 0.5` with mean-variance
+        would change nothing). Defaults pass: a value equal to the default changes
+        nothing whether it is read or not."""
+        objective = self.objective
+        estimates = objective in ("mean-variance", "min-variance") and not self.own_risk
+        scenarios = objective in ("cvar", "mad", "kelly")
+        risk_file = "--covariance-file" if self.covariance_file else "the factor model"
+        unused = (
+            (
+                "risk_aversion",
+                objective == "mean-variance",
+                f"it is λ of --objective mean-variance, not {objective}: drop it",
+            ),
+            (
+                "min_return",
+                objective in ("min-variance", "cvar", "mad"),
+                f"it is the return floor of --objective min-variance, cvar or mad, not "
+                f"{objective}: drop it",
+            ),
+            (
+                "cvar_alpha",
+                objective == "cvar",
+                f"it is the confidence level of --objective cvar, not {objective}: drop it",
+            ),
+            (
+                "covariance",
+                estimates,
+                f"{risk_file} is the risk model: drop it"
+                if self.own_risk
+                else f"it estimates the risk of --objective mean-variance or min-variance, "
+                f"not {objective}: drop it",
+            ),
+            (
+                "risk_lookback",
+                estimates or scenarios,
+                f"{risk_file} is the risk model: drop it"
+                if self.own_risk
+                else "it is the price history of a risk objective (mean-variance, "
+                f"min-variance, cvar, mad, kelly), not {objective}: drop it",
+            ),
+            (
+                "lot",
+                self.whole_shares,
+                "it is the lot size of --whole-shares: add --whole-shares or drop it",
+            ),
+        )
+        for name, used, reason in unused:
+            value = getattr(self, name)
+            if not used and value != getattr(_DEFAULTS, name):
+                shown = f"{value:g}" if isinstance(value, float) else str(value)
+                raise InvalidParameter(f"--{name.replace('_', '-')} {shown} is not used: {reason}")
 
     def _validate_risk_files(self) -> None:
         """A factor model is three files together, one risk model at a time, and the
@@ -281,6 +336,7 @@ class AllocateOptions:
 
 #: The defaults of every `allocate` option (the CLI's `--help` shows these).
 ALLOCATE_DEFAULTS = AllocateOptions()
+_DEFAULTS = ALLOCATE_DEFAULTS
 
 __all__ = [
     "ALLOCATE_DEFAULTS",

@@ -14,8 +14,10 @@ real trades), the target weights, and the record of the solve (solver, status, o
 bound, gap, expected turnover and costs, seconds).
 
 The solve is exactly `tradefolio allocate --holdings` on the same data: the candidates are
-the factor's scores at the last close (`score_universe`), `capital` is the cash, held
-symbols are priced at their last close, the model is `portfolio.build.build_model`. One
+the factor's scores at the last close (`score_universe`'s, computed by `score_history`
+from the decision's `PriceHistory` array), `capital` is the cash, held symbols are priced
+at their last close, the model is `portfolio.build.build_model` (risk from the same array:
+the same bits as from the `DataFrame`, `tests/unit/portfolio/test_history.py`). One
 deviation, only where `allocate` would refuse the date: a candidate with a missing close
 inside the risk window is left out (`allocate` raises `DataError` for it).
 
@@ -45,11 +47,13 @@ from tradefolio.errors import (
     RebalanceFailed,
     SolverError,
     SolverUnavailable,
+    SolverUnsuited,
 )
 from tradefolio.portfolio.build import build_model, default_sectors, model_candidates
 from tradefolio.portfolio.context import make_universe
+from tradefolio.portfolio.history import PriceHistory
 from tradefolio.portfolio.options import FAILURE_POLICIES, AllocateOptions
-from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK, FACTORS, score_universe
+from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK, FACTORS, score_history
 from tradefolio.portfolio.types import Candidate
 
 FailurePolicy = Literal["hold", "stop"]
@@ -109,13 +113,6 @@ class RebalanceDecision:
         return sum(1 for shares in self.target_shares.values() if shares > 0)
 
 
-def _risk_window_complete(history: pd.DataFrame, sessions: int) -> set[str]:
-    """Symbols with every close of the last `sessions` rows present."""
-    tail = history.iloc[-sessions:]
-    complete = tail.notna().all(axis=0)
-    return {str(s) for s in complete.index[complete.to_numpy()]}
-
-
 @dataclass(frozen=True, slots=True)
 class AllocationPolicy:
     """`AllocateOptions` (the model), the scoring factor, sectors and the failure policy.
@@ -159,32 +156,36 @@ class AllocationPolicy:
             needed = max(needed, options.risk_lookback + 1)
         return needed
 
-    def candidates(self, history: pd.DataFrame) -> list[Candidate]:
+    def candidates(self, history: pd.DataFrame | PriceHistory) -> list[Candidate]:
         """The factor's candidates at the last row of `history` (risk window complete)."""
         options = self.options
-        scored = score_universe(history, options.factor, options.lookback).candidates()
+        closes = history if isinstance(history, PriceHistory) else PriceHistory.of(history)
+        scored = score_history(closes, options.factor, options.lookback)
         if options.needs_history:
-            complete = _risk_window_complete(history, options.risk_lookback + 1)
+            complete = closes.complete(options.risk_lookback + 1)
             scored = [c for c in scored if c.symbol in complete]
         return model_candidates(options, scored)
 
     def decide(
-        self, history: pd.DataFrame, holdings: Mapping[str, float], cash: float
+        self,
+        history: pd.DataFrame | PriceHistory,
+        holdings: Mapping[str, float],
+        cash: float,
     ) -> RebalanceDecision:
         """Solve the model on `history` (closes up to the decision bar) for the account.
 
+        A backtest passes a `PriceHistory` view of its panel (no pandas per decision), a
+        live session its `DataFrame` window: the same decision either way.
         Raises `RebalanceFailed` for an unsolvable rebalance with `on_failure="stop"`.
         """
         options = self.options
-        day = pd.Timestamp(history.index[-1]).date()
+        if not isinstance(history, PriceHistory):
+            history = PriceHistory.of(history)
+        day = history.dates[-1].date()
         started = time.perf_counter()
         held = {s: float(q) for s, q in holdings.items() if q}
-        last = history.iloc[-1]
-        if last.isna().any():  # a held name without a close today: its last one
-            last = history.ffill().iloc[-1]
-        held_prices = {
-            s: float(last[s]) for s in held if s in last.index and math.isfinite(last[s])
-        }
+        # a held name without a close today: its last one
+        held_prices = history.last_closes(held)
         candidates = self.candidates(history)
         try:
             universe = make_universe(
@@ -201,8 +202,8 @@ class AllocationPolicy:
                 time_limit=options.time_limit,
                 fractional=options.fractional,
             )
-        except MissingExtra:
-            raise  # no solver installed: every rebalance would fail, say so once
+        except (MissingExtra, SolverUnsuited):
+            raise  # no solver installed, or the user's can't solve it: say so once
         except (InfeasibleAllocation, SolverError, SolverUnavailable) as exc:
             # SolverUnavailable here is a solver that failed on this one model (MathOpt's
             # status errors), not a missing package

@@ -4,8 +4,9 @@ A rebalance with a fixed cost per trade (`--fixed-cost`) or a minimum trade carr
 flags per name (`context.py`): β_i (bought) and σ_i (sold), next to the selection x_i, so the
 program has 3N binaries and SCIP's MIQP was ~93% of a policy backtest's time (0.2-2 s per
 sample rebalance, no bound at all within 10 s at 500 names). This module solves those
-programs exactly with tradefolio's own branch and bound over HiGHS QPs
-(`branch_and_bound.py`), after an exact aggregation of the flags:
+programs exactly with tradefolio's own branch and bound (`branch_and_bound.py`: its nodes by
+the warm-started active set of `node_qp.py`, HiGHS the fallback), after an exact aggregation
+of the flags:
 
 For a candidate not held (w0_i = 0):
 
@@ -144,6 +145,16 @@ def _aggregation(ctx: ModelContext) -> Aggregation | None:
     zero = np.zeros(program.size, dtype=bool)
     held = ctx.universe.held_shares
     for i in range(ctx.size):
+        if held[i] > 0 and program.upper[ctx.buys[i]] == 0.0:
+            # A held name at or above its cap cannot be bought: b_i = 0, and β_i = 0 at some
+            # optimum when its rows only loosen as it falls and it only costs.
+            buy, bought = ctx.buys[i], ctx.buy_flags[i]
+            if _costs_only(program, bought, squared) and all(
+                _loosens_when_zeroed(program.rows[r], {bought}, {buy, bought})
+                for r in uses.get(bought, [])
+            ):
+                zero[buy] = zero[bought] = True
+            continue
         if held[i] > 0 or program.upper[ctx.sells[i]] != 0.0:
             continue
         w, x = ctx.weights[i], ctx.selected[i]
@@ -191,8 +202,15 @@ def _reduced(
     seen: set[tuple[tuple[tuple[int, float], ...], float, float]] = set()
     to = source.tolist()  # list lookups: the factor rows hold N coefficients each
     moved = {k for k in range(program.size) if alias[k] != k or removed[k]}
+    # Every variable before the first moved one keeps its number (kept in order): a long
+    # row over those only (the factor rows over the weights) is copied as it is.
+    first_moved = min(moved, default=program.size)
     for row in program.rows:
-        if row.coefficients.keys() & moved:
+        given = row.coefficients
+        if len(given) > 2 and max(given) < first_moved and 0.0 not in given.values():
+            reduced.rows.append(Row(dict(given), row.lo, row.hi, row.group, row.unit))
+            continue
+        if given.keys() & moved:
             coefficients: dict[int, float] = {}
             for k, c in row.coefficients.items():
                 j = to[k]
@@ -246,6 +264,7 @@ def _incumbent_settled(program: Program, found: RawSolution, seconds: float) -> 
     trade with a positive lower bound, seen with a minimum trade, trips its QP solver),
     SCIP solves the same small QP and must find nothing better."""
     from tradefolio.portfolio.branch_and_bound import Relaxation
+    from tradefolio.portfolio.node_qp import NodeState
 
     # An integer at 0 and what its link rows (a v - c z <= 0, v >= 0) then hold at 0 are
     # left out (at 500 names ~40 names stay); any row left empty is dropped, which only
@@ -269,8 +288,16 @@ def _incumbent_settled(program: Program, found: RawSolution, seconds: float) -> 
         value = qp.objective_value(relaxation.complete(np.zeros(qp.size)))
         return _near(found.objective, value, program, program.maximize)
     fixed = used.restrict(rounded)
+    # Started at the answer itself (feasible there): the bound below holds for any point
+    # and duals the solve ends with, and a cold start cost ~8 ms of a ~30 ms rebalance.
+    start = None
+    if relaxation.nodes is not None:
+        point = used.restrict(found.values)[relaxation.kept]
+        start = NodeState(point, np.zeros(len(point), dtype=np.int8), ())
     try:
-        solved = relaxation.solve(fixed[relaxation.integers], fixed[relaxation.integers], seconds)
+        solved = relaxation.solve(
+            fixed[relaxation.integers], fixed[relaxation.integers], seconds, start=start
+        )
     except (SolverError, TimeoutError):
         solved = None
     if solved is not None:

@@ -18,12 +18,14 @@ Checks (each failure is one `DataError` naming the file and the fix): numbers fi
 labels unique, the covariance's row labels equal to its column labels; symmetric to 1e-8
 relative; positive semidefinite to 1e-8 relative (eigenvalues down to -1e-8 λmax are
 round-off and are clipped to 0); variances >= 0; every candidate present in each file
-(`aligned_*` functions; extra names in a risk file are ignored, extra names in the bounds
-are an error since a bound for a name that cannot be held is a mistake).
+(`aligned_*` functions). Names beyond the candidates, in any of the files, are left out
+with one `IgnoredInput` warning per file counting them (a risk model or bounds covering a
+wider universe than today's candidates is normal); the CLI prints it as one `note:` line.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,7 +33,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from tradefolio.errors import DataError
+from tradefolio.errors import DataError, IgnoredInput
 from tradefolio.portfolio.covariance import RiskModel
 
 # Relative tolerances of the symmetry and PSD checks.
@@ -54,7 +56,7 @@ def _read_frame(path: Path, what: str, index: bool) -> pd.DataFrame:
     return frame
 
 
-def _numbers(frame: pd.DataFrame, path: Path, what: str) -> NDArray[np.float64]:
+def _numbers(frame: pd.DataFrame, path: Path | str, what: str) -> NDArray[np.float64]:
     try:
         values: NDArray[np.float64] = frame.apply(pd.to_numeric, errors="raise").to_numpy(
             dtype=np.float64
@@ -70,7 +72,7 @@ def _numbers(frame: pd.DataFrame, path: Path, what: str) -> NDArray[np.float64]:
     return values
 
 
-def _unique(labels: Sequence[str], path: Path, where: str) -> None:
+def _unique(labels: Sequence[str], path: Path | str, where: str) -> None:
     seen: set[str] = set()
     for label in labels:
         if label in seen:
@@ -98,7 +100,9 @@ def read_expected_returns(path: Path) -> pd.Series:
     return pd.Series(values[:, 0], index=list(frame.index), name="mu")
 
 
-def _psd_part(matrix: NDArray[np.float64], path: Path, what: str) -> NDArray[np.float64]:
+def _psd_part(
+    matrix: NDArray[np.float64], path: Path | str, what: str, labels: Sequence[str]
+) -> NDArray[np.float64]:
     """The matrix symmetrised, checked symmetric and PSD (relative tolerances)."""
     size = matrix.shape[0]
     largest = float(np.abs(matrix).max(initial=0.0))
@@ -108,13 +112,18 @@ def _psd_part(matrix: NDArray[np.float64], path: Path, what: str) -> NDArray[np.
             int(k) for k in np.unravel_index(np.argmax(np.abs(matrix - matrix.T)), matrix.shape)
         )
         raise DataError(
-            f"{path}: the {what} is not symmetric (entry [{i},{j}] differs from [{j},{i}] by "
-            f"{asymmetry:.3g}); write the same value on both sides"
+            f"{path}: the {what} is not symmetric (entry [{labels[i]},{labels[j]}] differs "
+            f"from [{labels[j]},{labels[i]}] by {asymmetry:.3g}); write the same value on both "
+            "sides"
         )
     symmetric = 0.5 * (matrix + matrix.T)
     if size and np.any(np.diagonal(symmetric) < 0):
         worst = int(np.argmin(np.diagonal(symmetric)))
-        raise DataError(f"{path}: the {what} has a negative variance on its diagonal (row {worst})")
+        raise DataError(
+            f"{path}: the {what} gives {labels[worst]} a negative variance "
+            f"({symmetric[worst, worst]:.3g}) on its diagonal; a variance is >= 0: correct "
+            f"the cell [{labels[worst]},{labels[worst]}]"
+        )
     eigenvalues = np.linalg.eigvalsh(symmetric) if size else np.zeros(0)
     top = float(np.abs(eigenvalues).max(initial=0.0))
     if size and eigenvalues[0] < -PSD_TOLERANCE * max(top, 1e-300):
@@ -127,7 +136,19 @@ def _psd_part(matrix: NDArray[np.float64], path: Path, what: str) -> NDArray[np.
 
 
 def _square(path: Path, what: str) -> tuple[list[str], NDArray[np.float64]]:
-    frame = _read_frame(path, what, index=True)
+    return checked_square(_read_frame(path, what, index=True), path, what)
+
+
+def checked_square(
+    frame: pd.DataFrame, path: Path | str, what: str
+) -> tuple[list[str], NDArray[np.float64]]:
+    """The labels and the symmetrised matrix of a labelled square `frame` (a file's, or a
+    `DataFrame` given to the Python API), with every check of a covariance file."""
+    frame = frame.copy()
+    frame.index = [str(i).strip() for i in frame.index]
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise DataError(f"{path}: the {what} has no rows")
     rows = list(frame.index)
     columns = list(frame.columns)
     _unique(rows, path, "row labels")
@@ -145,12 +166,21 @@ def _square(path: Path, what: str) -> tuple[list[str], NDArray[np.float64]]:
                 "label both sides with the same names"
             )
         frame = frame.loc[:, rows]
-    return rows, _psd_part(_numbers(frame, path, what), path, what)
+    return rows, _psd_part(_numbers(frame, path, what), path, what, rows)
 
 
 def read_covariance(path: Path) -> RiskModel:
     """A labelled, symmetric, PSD covariance matrix as a `RiskModel` (eigen factor form)."""
-    symbols, matrix = _square(path, "covariance matrix")
+    return _eigen_form(*_square(path, "covariance matrix"))
+
+
+def covariance_frame(frame: pd.DataFrame, name: str = "covariance") -> RiskModel:
+    """`read_covariance` of a `DataFrame` (symbols on both axes), with the same checks
+    and messages (`name`: how the messages call it, e.g. the keyword it was passed as)."""
+    return _eigen_form(*checked_square(frame, name, "covariance matrix"))
+
+
+def _eigen_form(symbols: list[str], matrix: NDArray[np.float64]) -> RiskModel:
     eigenvalues, vectors = np.linalg.eigh(matrix)
     keep = eigenvalues > 1e-14 * max(float(np.abs(eigenvalues).max(initial=0.0)), 1e-300)
     loadings = np.sqrt(eigenvalues[keep])[:, None] * vectors[:, keep].T
@@ -211,7 +241,27 @@ def read_bounds(path: Path) -> dict[str, tuple[float, float]]:
     return bounds
 
 
-def _missing(symbols: Sequence[str], known: set[str], path: Path | None, what: str) -> None:
+def _extra(
+    symbols: Sequence[str], labels: Sequence[str], path: Path | str | None, what: str
+) -> None:
+    """Warn (`IgnoredInput`, one line) of the labels not among the candidates: a risk
+    file covering a wider universe than the candidates is normal, and its extra names are
+    left out, but the user is told how many."""
+    wanted = set(symbols)
+    extra = [label for label in labels if label not in wanted]
+    if extra:
+        where = f"{path}: " if path is not None else ""
+        shown = ", ".join(extra[:3]) + (", ..." if len(extra) > 3 else "")
+        warnings.warn(
+            IgnoredInput(
+                f"{where}{len(extra)} label(s) of the {what} not among the candidates "
+                f"ignored ({shown})"
+            ),
+            stacklevel=3,
+        )
+
+
+def _missing(symbols: Sequence[str], known: set[str], path: Path | str | None, what: str) -> None:
     absent = [s for s in symbols if s not in known]
     if absent:
         where = f"{path}: " if path is not None else ""
@@ -227,28 +277,27 @@ def aligned_expected_returns(
 ) -> NDArray[np.float64]:
     """mu in the order of `symbols`; `DataError` naming the candidates it lacks."""
     _missing(symbols, set(returns.index), path, "expected returns")
+    _extra(symbols, list(returns.index), path, "expected returns")
     aligned: NDArray[np.float64] = returns.reindex(list(symbols)).to_numpy(dtype=np.float64)
     return aligned
 
 
-def aligned_risk(risk: RiskModel, symbols: Sequence[str], path: Path | None = None) -> RiskModel:
-    """`risk` restricted to `symbols` in order; `DataError` naming the candidates it lacks."""
+def aligned_risk(
+    risk: RiskModel, symbols: Sequence[str], path: Path | str | None = None
+) -> RiskModel:
+    """`risk` restricted to `symbols` in order; `DataError` naming the candidates it lacks
+    (an `IgnoredInput` warning counting the names it has beyond them)."""
     _missing(symbols, set(risk.symbols), path, "risk model")
+    _extra(symbols, risk.symbols, path, "risk model")
     return risk.subset(list(symbols))
 
 
 def checked_bounds(
     bounds: dict[str, tuple[float, float]], symbols: Sequence[str], path: Path | None = None
 ) -> None:
-    """Every bounded name must be a candidate."""
-    known = set(symbols)
-    unknown = [s for s in bounds if s not in known]
-    if unknown:
-        where = f"{path}: " if path is not None else ""
-        raise DataError(
-            f"{where}bounds name {', '.join(unknown[:5])}, not among the candidates; remove "
-            "the row or add the candidate"
-        )
+    """Bounds of names that are not candidates are left out, as a risk file's extra names
+    are (an `IgnoredInput` warning counts them): a bounds file may cover a wider universe."""
+    _extra(symbols, list(bounds), path, "bounds")
 
 
 __all__ = [
@@ -257,6 +306,8 @@ __all__ = [
     "aligned_expected_returns",
     "aligned_risk",
     "checked_bounds",
+    "checked_square",
+    "covariance_frame",
     "read_bounds",
     "read_covariance",
     "read_expected_returns",

@@ -14,16 +14,18 @@ is excluded with a reason instead of being scored 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from tradefolio.data.sessions import TRADING_DAYS_PER_YEAR
 from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.portfolio.choices import FACTORS
+from tradefolio.portfolio.history import PriceHistory
 from tradefolio.portfolio.types import Candidate
 
 Factor = Literal["trailing-return", "momentum", "inverse-volatility"]
@@ -52,13 +54,9 @@ class Scores:
         ]
 
 
-def score_universe(
-    prices: pd.DataFrame,
-    factor: str = "momentum",
-    lookback: int | None = None,
-    skip: int = DEFAULT_SKIP,
-) -> Scores:
-    """Score every column of `prices` (closes, oldest first) at its last row."""
+def _window_rows(factor: str, lookback: int | None, skip: int, sessions: int) -> int:
+    """Closes a factor reads (lookback + 1), after checking the arguments and that
+    `sessions` rows of history hold them."""
     if factor not in FACTORS:
         raise InvalidParameter(f"unknown factor {factor!r}: choose one of {', '.join(FACTORS)}")
     window = DEFAULT_LOOKBACK[factor] if lookback is None else lookback
@@ -66,40 +64,79 @@ def score_universe(
         raise InvalidParameter(f"lookback must be >= 2 sessions, got {window}")
     if factor == "momentum" and not 0 <= skip < window:
         raise InvalidParameter(f"momentum skip must be in [0, lookback={window}), got {skip}")
-    if prices.empty:
+    if sessions == 0:
         raise DataError("price history is empty: nothing to score")
-
     needed = window + 1
-    if len(prices) < needed:
+    if sessions < needed:
         raise DataError(
             f"lookback {window} needs {needed} sessions but the price history has "
-            f"{len(prices)}; use a shorter --lookback"
+            f"{sessions}; use a shorter --lookback"
         )
-    tail = prices.iloc[-needed:]
-    last = prices.iloc[-1]
+    return needed
+
+
+def _window_scores(
+    symbols: Sequence[str], window_closes: NDArray[np.float64], factor: str, skip: int
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Scores of the columns of `window_closes` (the last lookback + 1 closes, NaN where
+    missing) and the symbols left out with the reason; `DataError` if none is scored."""
+    needed = len(window_closes)
     excluded: dict[str, str] = {}
     scores: dict[str, float] = {}
-    # One array for the window (a pandas column per symbol cost ~50 µs each: 25 ms a
-    # rebalance at 500 names).
-    window_closes = tail.to_numpy(dtype=np.float64, na_value=np.nan)
     present = ~np.isnan(window_closes)
-    complete = present.all(axis=0)
-    for j, symbol in enumerate(prices.columns):
+    complete = np.asarray(present.all(axis=0), dtype=bool)
+    for j, symbol in enumerate(symbols):
         if not complete[j]:
             have = int(present[:, j].sum())
-            excluded[str(symbol)] = f"needs {needed} consecutive closes, has {have} in the window"
+            excluded[symbol] = f"needs {needed} consecutive closes, has {have} in the window"
             continue
-        closes = window_closes[:, j]
-        value = _factor_value(factor, closes, skip)
+        value = _factor_value(factor, window_closes[:, j], skip)
         if not math.isfinite(value):
-            excluded[str(symbol)] = f"{factor} is not finite (flat or degenerate prices)"
+            excluded[symbol] = f"{factor} is not finite (flat or degenerate prices)"
             continue
-        scores[str(symbol)] = value
+        scores[symbol] = value
     if not scores:
         first = next(iter(excluded.items()))
         raise DataError(f"no symbol could be scored with {factor}: {first[0]} {first[1]}")
+    return scores, excluded
+
+
+def score_universe(
+    prices: pd.DataFrame,
+    factor: str = "momentum",
+    lookback: int | None = None,
+    skip: int = DEFAULT_SKIP,
+) -> Scores:
+    """Score every column of `prices` (closes, oldest first) at its last row."""
+    needed = _window_rows(factor, lookback, skip, 0 if prices.empty else len(prices))
+    tail = prices.iloc[-needed:]
+    # One array for the window (a pandas column per symbol cost ~50 µs each: 25 ms a
+    # rebalance at 500 names).
+    window_closes = tail.to_numpy(dtype=np.float64, na_value=np.nan)
+    symbols = [str(symbol) for symbol in prices.columns]
+    scores, excluded = _window_scores(symbols, window_closes, factor, skip)
     values = pd.Series(scores, dtype="float64", name=factor)
+    last = prices.iloc[-1]
     return Scores(values=values, prices=last[values.index].astype("float64"), excluded=excluded)
+
+
+def score_history(
+    history: PriceHistory,
+    factor: str = "momentum",
+    lookback: int | None = None,
+    skip: int = DEFAULT_SKIP,
+) -> list[Candidate]:
+    """`score_universe(...).candidates()` of the same closes, read from the array (what a
+    rebalance at every decision bar calls: no pandas)."""
+    needed = _window_rows(factor, lookback, skip, history.sessions)
+    window_closes = history.closes[-needed:]
+    scores, _ = _window_scores(history.symbols, window_closes, factor, skip)
+    last = window_closes[-1]
+    columns = history.columns
+    return [
+        Candidate(symbol=symbol, score=score, price=float(last[columns[symbol]]))
+        for symbol, score in scores.items()
+    ]
 
 
 def _factor_value(factor: str, closes: np.ndarray, skip: int) -> float:
@@ -112,4 +149,12 @@ def _factor_value(factor: str, closes: np.ndarray, skip: int) -> float:
     return 1.0 / volatility if volatility > 0 else math.inf
 
 
-__all__ = ["DEFAULT_LOOKBACK", "DEFAULT_SKIP", "FACTORS", "Factor", "Scores", "score_universe"]
+__all__ = [
+    "DEFAULT_LOOKBACK",
+    "DEFAULT_SKIP",
+    "FACTORS",
+    "Factor",
+    "Scores",
+    "score_history",
+    "score_universe",
+]

@@ -100,13 +100,20 @@ def plotly_js() -> str:
 
 
 def _dates(index: pd.Index) -> list[str]:
-    return list(pd.DatetimeIndex(index).strftime("%Y-%m-%d"))
+    """ISO dates of a session index (numpy's day strings: `strftime` cost ~15 ms per 8,000
+    sessions, for every line of the tearsheet)."""
+    dates = pd.DatetimeIndex(index)
+    if dates.tz is not None or dates.hasnans:
+        return list(dates.strftime("%Y-%m-%d"))
+    days: list[str] = np.datetime_as_string(dates.to_numpy(), unit="D").tolist()
+    return days
 
 
 def _values(values: Any, decimals: int) -> list[float | None]:
     """Rounded floats (no "-0.0": adding 0.0 clears the sign of a zero), None for gaps."""
     array = np.round(np.asarray(values, dtype=np.float64), decimals) + 0.0
-    return [float(v) if np.isfinite(v) else None for v in array.tolist()]
+    finite = np.isfinite(array).tolist()
+    return [v if ok else None for v, ok in zip(array.tolist(), finite, strict=True)]
 
 
 def _layout(chart: Chart, **extra: Any) -> dict[str, Any]:

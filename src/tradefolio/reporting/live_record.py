@@ -62,8 +62,9 @@ def record_from_journal(
         columns=list(FILL_COLUMNS[:-1]),
     )
     fills["date"] = pd.to_datetime(fills["date"])
-    for column in ("quantity", "price", "commission"):
+    for column in ("price", "commission"):
         fills[column] = fills[column].astype("float64")
+    fills["quantity"] = _quantities(fills["quantity"])
     fills["slippage"] = 0.0  # paid through the fill price; not separated in the journal
 
     positions = pd.DataFrame(
@@ -71,8 +72,8 @@ def record_from_journal(
         columns=list(POSITION_COLUMNS[:-1]),
     )
     positions["date"] = pd.to_datetime(positions["date"])
-    for column in ("quantity", "price"):
-        positions[column] = positions[column].astype("float64")
+    positions["price"] = positions["price"].astype("float64")
+    positions["quantity"] = _quantities(positions["quantity"])
     positions["market_value"] = positions["quantity"] * positions["price"]
 
     level = None if benchmark is None else benchmark.reindex(index).astype("float64")
@@ -90,6 +91,13 @@ def record_from_journal(
         target_weights=weights,
         rebalances=rebalances,
     )
+
+
+def _quantities(column: pd.Series) -> pd.Series:
+    """Units as the backtest writes them: integers when every one is whole (`17497`, not
+    `17497.0`), else floats (fractional units)."""
+    values = column.astype("float64")
+    return values.astype("int64") if bool((values % 1 == 0).all()) else values
 
 
 @dataclass(frozen=True, slots=True)

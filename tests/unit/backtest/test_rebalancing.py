@@ -28,6 +28,7 @@ from tradefolio.reporting.rebalances import rebalance_summary, rebalance_table
 
 #: Eight sample names, a year and a half: lookback 40 leaves ~12 monthly rebalances.
 SYMBOLS = ["AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ"]
+_DEFAULT_RISK_LOOKBACK = BacktestConfig().risk_lookback
 SHORT = {"lookback": 40, "risk_lookback": 40, "max_positions": 4, "cash": 250_000.0}
 
 
@@ -80,7 +81,15 @@ def test_each_rebalance_is_allocate_with_the_accounts_holdings(
     closes: pd.DataFrame, objective: str, extra: dict[str, Any]
 ) -> None:
     frame = closes.iloc[:105]  # four rebalances
-    result = _run(frame, objective=objective, **extra)
+    # the score objective reads no risk history: --risk-lookback with it is refused
+    risk = {} if objective == "score" else {"risk_lookback": 40}
+    config = BacktestConfig.create(
+        portfolio=True,
+        **{**SHORT, "risk_lookback": _DEFAULT_RISK_LOOKBACK, **risk},
+        objective=objective,
+        **extra,
+    )
+    result = run_config(config, frame)
     assert len(result.decisions) >= 3
     assert not any(d.failed for _, d in result.decisions)
     for bar, decision in result.decisions:
@@ -91,10 +100,10 @@ def test_each_rebalance_is_allocate_with_the_accounts_holdings(
             capital=cash,
             holdings=holdings,
             lookback=40,
-            risk_lookback=40,
             max_positions=4,
             max_weight=0.25,
             min_weight=0.02,
+            **risk,
             **extra,
         )
         assert decision.status == alone.status

@@ -50,9 +50,14 @@ def universe(
 
 
 def conflict_lines(exc: pytest.ExceptionInfo[InfeasibleAllocation]) -> list[str]:
-    lines = str(exc.value).splitlines()
-    assert lines[0] == "the allocation is infeasible:"
-    return [line.removeprefix("  - ") for line in lines[1:]]
+    """The conflict of the one-line message (its first, and any others it names)."""
+    message = str(exc.value)
+    assert "\n" not in message
+    assert message.startswith("the allocation is infeasible: ")
+    first, _, others = message.removeprefix("the allocation is infeasible: ").partition(
+        " (also in conflict: "
+    )
+    return [first, *(others.removesuffix(")").split(", ") if others else [])]
 
 
 def amounts_in(line: str) -> list[float]:
@@ -165,8 +170,9 @@ def test_turnover_budget_smaller_than_forced_sells_outside_the_universe() -> Non
     with pytest.raises(InfeasibleAllocation) as exc:
         model.solve(u)
     (line,) = conflict_lines(exc)
-    assert line.startswith("turnover: forced sells")
-    assert "0.3000" in line and "0.1000" in line and "by 0.2000" in line
+    assert line.startswith("turnover: --max-turnover 0.1 is below the sells it forces")
+    assert "1 held name(s) not among the candidates: 0.3 of the account, 300.00 dollars" in line
+    assert line.endswith("raise --max-turnover to 0.3")
 
 
 @pytest.mark.usefixtures("no_solver")
@@ -178,7 +184,7 @@ def test_turnover_budget_smaller_than_sells_forced_by_a_cap() -> None:
     conflict = only_conflict(model, u)
     assert conflict.constraint == "turnover"
     assert conflict.amount == pytest.approx(0.05, abs=1e-12)
-    with pytest.raises(InfeasibleAllocation, match=r"turnover: .*by 0\.0500"):
+    with pytest.raises(InfeasibleAllocation, match=r"AAA held above the weight cap: 0\.3 of the"):
         model.solve(u)
 
 
@@ -242,7 +248,7 @@ def test_minimum_trade_larger_than_the_account(elastic_calls: list[list[Conflict
     assert conflict.constraint == "min trade"
     assert conflict.amount == pytest.approx(0.25, abs=1e-7)
     (line,) = conflict_lines(exc)
-    assert line.startswith("min trade: must move by 0.25")
+    assert line.startswith("min trade: --min-trade must move by 0.25")
     assert amounts_in(line)[0] == pytest.approx(0.25, rel=1e-5)
 
 
@@ -265,7 +271,7 @@ def test_cost_budget_below_the_fixed_cost_of_any_trade(
     assert conflict.constraint == "cost budget"
     assert conflict.amount == pytest.approx(0.005, abs=1e-7)
     (line,) = conflict_lines(exc)
-    assert line.startswith("cost budget: must move by 0.005")
+    assert line.startswith("cost budget: --cost-budget must move by 0.005")
 
 
 def test_cardinality_conflict_is_counted_in_names() -> None:
@@ -292,4 +298,43 @@ def test_cardinality_conflict_is_counted_in_names() -> None:
     by_group = {c.constraint: c for c in found}
     assert set(by_group) == {"max positions"}
     assert by_group["max positions"].amount == pytest.approx(2.0, abs=1e-7)
-    assert by_group["max positions"].message == "needs 2 more name(s)"
+    assert by_group["max positions"].message == "--max-positions needs 2 more name(s)"
+
+
+@pytest.mark.usefixtures("no_solver")
+def test_a_turnover_cap_below_the_implied_full_investment_names_the_users_option() -> None:
+    # min-variance invests fully (the user set no --min-invested); from cash that takes a
+    # turnover of 1, the cap is 0.3: one line about --max-turnover, with the fix
+    risk = RiskModel(tuple(SYMBOLS), np.zeros((1, 4)), np.full(4, 0.04))
+    model = PortfolioModel(MinVariance(risk), [PositionLimits(0.5), Turnover(0.3)])
+    with pytest.raises(InfeasibleAllocation) as exc:
+        model.solve(universe())
+    (line,) = conflict_lines(exc)
+    # full investment, less what whole shares may leave over (turnover acts on trades)
+    found = re.fullmatch(
+        r"turnover: --max-turnover 0\.3 cannot reach the full investment of --objective "
+        r"min-variance from cash \(it takes a turnover of ([\d.]+)\): raise --max-turnover "
+        r"to ([\d.]+) or set --min-invested to at most 0\.3",
+        line,
+    )
+    assert found is not None, line
+    assert 0.99 < float(found[1]) <= float(found[2]) <= 1.0
+    assert "min invested" not in line
+
+
+@pytest.mark.usefixtures("no_solver")
+def test_forced_sells_of_a_few_dollars_are_shown_in_dollars_with_a_real_fix() -> None:
+    # AAA held at 250.04 of 1000.04: a weight of 0.25004 against the cap 0.25, four cents
+    u = universe(cash=750.0, holdings={"AAA": 25.004})
+    model = PortfolioModel(ScoreObjective(), [PositionLimits(0.25), Turnover(0.0)])
+    with pytest.raises(InfeasibleAllocation) as exc:
+        model.solve(u)
+    (line,) = conflict_lines(exc)
+    assert "0.0000" not in line
+    assert "AAA held above the weight cap" in line
+    held = float(u.initial_weights[0])
+    forced = held - 0.25
+    assert 0 < forced < 1e-4
+    assert f"{forced:.3g} of the account, {forced * u.value:,.2f} dollars" in line
+    assert f"raise --max-turnover to {np.ceil(forced * 1e6) / 1e6:g}" in line
+    assert f"or --max-weight to {np.ceil(held * 1e6) / 1e6:g}" in line

@@ -11,6 +11,7 @@ is reported infeasible only with a Farkas certificate, never for a feasible one.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -286,3 +287,172 @@ def test_implied_count_lifts_the_bound_where_it_binds() -> None:
         assert off.solve(np.zeros(count), np.ones(count), 30.0) is not None
         lifted += fast.bound > off.bound + 1e-9 * max(abs(off.bound), 1.0)
     assert lifted > 0
+
+
+def rebalance_program(
+    seed: int, *, min_trade: float | None, fixed: float, max_turnover: float | None
+) -> Program:
+    """The rebalance solver's aggregated program of a small account (8 names, 3 held, one
+    of them above its cap): trade flags with a fixed cost each, proportional costs, a
+    cardinality cap, a buy-in floor, optionally a minimum trade and a turnover cap."""
+    from tradefolio.portfolio.constraints import (
+        MinimumTrade,
+        PositionLimits,
+        TransactionCosts,
+        Turnover,
+    )
+    from tradefolio.portfolio.objectives import MeanVariance
+    from tradefolio.portfolio.rebalance_solver import _aggregation
+
+    rng = np.random.default_rng(seed)
+    n = 8
+    symbols = [f"S{i}" for i in range(n)]
+    risk = RiskModel(tuple(symbols), rng.normal(0, 0.15, (2, n)), rng.uniform(0.01, 0.06, n))
+    constraints: list[Constraint] = [
+        PositionLimits(0.4, 0.05),
+        Cardinality(4),
+        TransactionCosts(bps=float(rng.choice([0.0, 10.0])), fixed=fixed),
+    ]
+    if max_turnover is not None:
+        constraints.append(Turnover(max_turnover))
+    if min_trade is not None:
+        constraints.append(MinimumTrade(min_trade))
+    model = PortfolioModel(MeanVariance(risk, float(rng.uniform(1.0, 8.0))), constraints)
+    candidates = [
+        Candidate(s, float(m), 10.0) for s, m in zip(symbols, rng.uniform(0, 0.3, n), strict=True)
+    ]
+    held = {"S0": 45.0, "S1": float(rng.integers(5, 30)), "S2": float(rng.integers(5, 30))}
+    ctx = model.build(make_universe(candidates, 400.0, held))
+    aggregation = _aggregation(ctx)
+    assert aggregation is not None
+    return aggregation.program
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    path=st.integers(0, 2**31 - 1),
+    min_trade=st.sampled_from([None, 30.0]),
+    fixed=st.sampled_from([1.0, 12.0]),
+    max_turnover=st.sampled_from([None, 0.3]),
+)
+def test_rebalance_nodes_reach_the_optimum_of_the_unreduced_relaxation(
+    seed: int,
+    path: int,
+    min_trade: float | None,
+    fixed: float,
+    max_turnover: float | None,
+) -> None:
+    """The trade flags' nodes (costs on the selections, the cash row mixing them with the
+    weights, held names' trades as columns) by the active set, warm-started along a random
+    branching, against HiGHS on the relaxation that keeps every flag as a column with its
+    link rows (the search before the reduction): the same optimum where HiGHS says
+    optimal, never above HiGHS's point, never below its bound; infeasible together."""
+    from tradefolio.portfolio import branch_and_bound as search
+
+    program = rebalance_program(seed, min_trade=min_trade, fixed=fixed, max_turnover=max_turnover)
+    scale = _scale(program)
+    fast = Relaxation(program, scale)
+    assert fast.selections is not None and fast.nodes is not None, "the reduced node shape"
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(search, "_selection_structure", lambda *args, **kwargs: None)
+        full = Relaxation(program, scale, active_set=False)
+    assert full.selections is None
+    count = len(fast.integers)
+    assert count == len(full.integers)
+    lower, upper = np.zeros(count), fast.upper[fast.integers].copy()
+    rng = np.random.default_rng(path)
+    state = None
+    for _ in range(8):
+        reference = full.solve(lower, upper, 30.0)
+        mine = fast.solve(lower, upper, 30.0, start=state)
+        assert (reference is None) == (mine is None)
+        if reference is None or mine is None:
+            break
+        optimum = reference[0]
+        slack = 1e-9 * max(abs(optimum), 1.0)
+        assert fast.bound <= mine[0] + slack
+        assert fast.bound <= optimum + 1e-7 * max(abs(optimum), 1.0)
+        if math.isfinite(mine[0]):
+            assert mine[0] >= full.bound - slack
+        if full.highs.getModelStatus() == full._highspy.HighsModelStatus.kOptimal:
+            assert mine[0] == pytest.approx(optimum, rel=1e-7, abs=1e-9)
+            assert fast.bound >= optimum - 1e-6 * max(abs(optimum), 1.0)
+        state = fast.last_state
+        branched = branch_at_random(lower, upper, rng)
+        if branched is None:
+            break
+        lower, upper = branched
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), rows=st.integers(1, 6), columns=st.integers(1, 6))
+def test_propagation_never_proves_a_box_with_a_feasible_point_infeasible(
+    seed: int, rows: int, columns: int
+) -> None:
+    """Rows built around a point of the box (some of them equalities, some tight): bound
+    propagation must not call them infeasible; moved past the box, some must be."""
+    from tradefolio.portfolio.node_qp import RowSet, propagation_infeasible
+
+    rng = np.random.default_rng(seed)
+    lower = rng.uniform(-1.0, 1.0, columns)
+    upper = lower + rng.choice([0.0, 0.5, 2.0], columns)
+    point = rng.uniform(lower, upper)
+    matrix = rng.normal(0.0, 1.0, (rows, columns)) * (rng.random((rows, columns)) < 0.7)
+    activity = matrix @ point
+    kind = rng.integers(0, 3, rows)  # equality, tight upper, loose range
+    row_lower = np.where(kind == 0, activity, np.where(kind == 1, -np.inf, activity - 1.0))
+    row_upper = np.where(kind == 2, activity + rng.uniform(0, 1, rows), activity)
+    assert not propagation_infeasible(RowSet(matrix, row_lower, row_upper), lower, upper)
+    # Every row's least activity over the box above its upper side: nothing fits.
+    least = np.minimum(matrix * lower, matrix * upper).sum(axis=1)
+    beyond = RowSet(matrix, np.full(rows, -np.inf), least - 1e-3)
+    if np.any(matrix != 0.0):
+        assert propagation_infeasible(beyond, lower, upper)
+
+
+def test_propagation_finds_a_sale_the_turnover_cap_cannot_pay_for() -> None:
+    """A held name fixed at 0 (w in [0, 0]) must sell its 0.3 through w - b + s = 0.3,
+    which a turnover cap b + s <= 0.2 does not allow: two rounds of propagation see it,
+    no single row does."""
+    from tradefolio.portfolio.node_qp import RowSet, propagation_infeasible
+
+    matrix = np.array([[1.0, -1.0, 1.0], [0.0, 1.0, 1.0]])  # columns w, b, s
+    rows = RowSet(matrix, np.array([0.3, -np.inf]), np.array([0.3, 0.2]))
+    lower, upper = np.zeros(3), np.array([0.0, 0.7, 0.3])
+    assert propagation_infeasible(rows, lower, upper)
+    assert not propagation_infeasible(rows, lower, upper, rounds=0)
+    assert not propagation_infeasible(rows, lower, np.array([0.4, 0.7, 0.3]))
+
+
+def test_an_integral_node_whose_own_bound_misses_its_point_is_not_closed() -> None:
+    """A node whose relaxation point is integral closes only on its own bound: with every
+    such node's bound degraded (as a failed solve's retry would leave it: a feasible
+    point that is not the node's optimum), the search cannot claim "optimal"."""
+    from tradefolio.portfolio import branch_and_bound as search
+
+    program = rebalance_program(7, min_trade=None, fixed=1.0, max_turnover=0.3)
+    scale = _scale(program)
+    proven = branch_and_bound(program, scale, 30.0, 1e-9, heuristics=False)
+    assert proven.status == "optimal"
+    degraded = 0
+    solve = Relaxation.solve
+
+    def inexact(self: Relaxation, *args: object, **kwargs: object) -> object:
+        nonlocal degraded
+        found = solve(self, *args, **kwargs)  # type: ignore[arg-type]
+        if found is not None:
+            values = found[1][self.integers]
+            if np.all(np.abs(values - np.round(values)) <= 1e-9) and math.isfinite(found[0]):
+                self.bound = found[0] - 0.5 * abs(found[0])
+                degraded += 1
+        return found
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(search.Relaxation, "solve", inexact)
+        result = branch_and_bound(program, scale, 30.0, 1e-9, heuristics=False)
+    assert degraded > 0
+    assert result.status == "feasible"
+    assert program.maximize
+    assert result.best_bound > result.objective  # the open node's bound, above
+    assert result.objective <= proven.objective + 1e-9 * abs(proven.objective)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from support.cli import assert_one_line_error, run_cli
-from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.errors import DataError, IgnoredInput, InvalidParameter
 from tradefolio.portfolio.constraints import NameBounds
 from tradefolio.portfolio.risk_inputs import (
     aligned_expected_returns,
@@ -144,7 +145,7 @@ def test_expected_returns_and_bounds(tmp_path: Path) -> None:
         read_expected_returns(tmp_path / "dup.csv")
     (tmp_path / "b.csv").write_text("symbol,min_weight,max_weight\nAAA,0.1,0.4\nBBB,0,0.5\n")
     assert read_bounds(tmp_path / "b.csv") == {"AAA": (0.1, 0.4), "BBB": (0.0, 0.5)}
-    with pytest.raises(DataError, match="not among the candidates"):
+    with pytest.warns(IgnoredInput, match=r"1 label\(s\) of the bounds not among the cand"):
         checked_bounds(read_bounds(tmp_path / "b.csv"), ["AAA"])
     (tmp_path / "bad.csv").write_text("symbol,min_weight,max_weight\nAAA,0.5,0.4\n")
     with pytest.raises(DataError, match="min_weight of AAA"):
@@ -211,7 +212,6 @@ def test_allocate_with_own_risk_model_matches_a_direct_enumeration(
         (["--objective", "cvar", "--covariance-file", "q.csv"], "--covariance-file is used by"),
         (["--covariance-file", "missing.csv"], "no such covariance matrix file"),
         (["--covariance-file", "asym.csv"], "not symmetric"),
-        (["--covariance-file", "q.csv", "--bounds", "extra.csv"], "not among the candidates"),
     ],
 )
 def test_bad_risk_inputs_exit_2_with_one_line(
@@ -231,3 +231,93 @@ def test_bad_risk_inputs_exit_2_with_one_line(
     if "--objective" not in extra:
         arguments += ["--objective", "min-variance"]
     assert_one_line_error(run_cli(capsys, *arguments, *extra), message)
+
+
+@pytest.mark.parametrize("kind", ["covariance", "expected returns", "bounds"])
+def test_labels_beyond_the_candidates_are_ignored_alike_with_one_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    # a risk file of a wider universe is normal: accepted, and the note counts the extras;
+    # the answer is the one without the extra label
+    cli_files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    sigma = np.zeros((4, 4))
+    sigma[:3, :3] = covariance_3()
+    sigma[3, 3] = 0.01
+    write_matrix(tmp_path / "q_extra.csv", sigma, [*SYMBOLS, "ZZZ"])
+    (tmp_path / "mu_extra.csv").write_text("symbol,mu\nAAA,0.10\nBBB,0.06\nCCC,0.02\nZZZ,9\n")
+    (tmp_path / "bds_extra.csv").write_text(
+        "symbol,min_weight,max_weight\nAAA,0.2,0.5\nBBB,0.2,0.6\nCCC,0.1,0.7\nZZZ,0,1\n"
+    )
+    files = {"covariance": "q.csv", "expected returns": "mu.csv", "bounds": "bds.csv"}
+    extra = {
+        "covariance": "q_extra.csv",
+        "expected returns": "mu_extra.csv",
+        "bounds": "bds_extra.csv",
+    }
+    base = ["allocate", "--candidates", "c.csv", "--objective", "min-variance", "--fractional"]
+    base += ["--max-weight", "1", "--format", "json"]
+
+    def run(chosen: dict[str, str]) -> tuple[dict[str, Any], str]:
+        flags = ["--covariance-file", chosen["covariance"], "--bounds", chosen["bounds"]]
+        flags += ["--expected-returns", chosen["expected returns"], "--min-return", "0.03"]
+        result = run_cli(capsys, *base, *flags)
+        assert result.code == 0, result.stderr
+        return json.loads(result.stdout), result.stderr
+
+    plain, quiet = run(files)
+    wider, note = run({**files, kind: extra[kind]})
+    assert quiet == ""
+    what = "risk model" if kind == "covariance" else kind
+    assert (
+        note
+        == f"note: {extra[kind]}: 1 label(s) of the {what} not among the candidates ignored (ZZZ)\n"
+    )
+    weights = {a["symbol"]: a["weight"] for a in plain["allocations"]}
+    assert {a["symbol"]: a["weight"] for a in wider["allocations"]} == pytest.approx(weights)
+
+
+def test_a_negative_variance_names_the_symbol_and_the_fix(tmp_path: Path) -> None:
+    sigma = covariance_3()
+    sigma[1, 1] = -0.5
+    write_matrix(tmp_path / "neg.csv", sigma, SYMBOLS)
+    with pytest.raises(DataError) as caught:
+        read_covariance(tmp_path / "neg.csv")
+    assert str(caught.value) == (
+        f"{tmp_path / 'neg.csv'}: the covariance matrix gives BBB a negative variance (-0.5) on "
+        "its diagonal; a variance is >= 0: correct the cell [BBB,BBB]"
+    )
+
+
+def test_the_python_api_checks_a_covariance_frame_as_the_cli_checks_a_file(
+    tmp_path: Path,
+) -> None:
+    import tradefolio as tf
+
+    files = cli_files(tmp_path)
+    candidates = pd.read_csv(files["c"])
+    frame = pd.DataFrame(covariance_3(), index=SYMBOLS, columns=SYMBOLS)
+    common = {"candidates": candidates, "objective": "min-variance", "fractional": True}
+    common["max_weight"] = 1.0
+    holed = frame.copy()
+    holed.loc["AAA", "BBB"] = np.nan
+    with pytest.raises(DataError, match="missing or infinite value at row AAA, column BBB"):
+        tf.allocate(covariance=holed, **common)
+    with pytest.raises(DataError, match="no entry for candidate CCC; add it or drop it"):
+        tf.allocate(covariance=frame.drop(index="CCC", columns="CCC"), **common)
+    with pytest.raises(InvalidParameter, match="pass a covariance DataFrame as covariance="):
+        tf.allocate(covariance_file=frame, **common)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameter, match="bounds takes the path of a CSV file"):
+        tf.allocate(bounds=pd.read_csv(files["bds"]), **common)  # type: ignore[arg-type]
+
+
+def test_the_readers_the_docs_name_are_exported() -> None:
+    import tradefolio.portfolio as portfolio
+
+    # docs/model.md: "from tradefolio.portfolio import read_covariance, ..., NameBounds"
+    assert portfolio.read_covariance is read_covariance
+    assert portfolio.read_factor_model is read_factor_model
+    assert portfolio.read_expected_returns is read_expected_returns
+    assert portfolio.read_bounds is read_bounds
+    assert portfolio.NameBounds is NameBounds
+    assert {"read_covariance", "read_bounds", "NameBounds"} <= set(portfolio.__all__)

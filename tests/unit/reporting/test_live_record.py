@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -38,6 +39,11 @@ def test_live_run_folder_matches_the_backtest(
     assert metrics["final_equity"] == pytest.approx(expected["final_equity"], abs=0.005)
     assert metrics["n_fills"] == expected["n_fills"] > 0
     assert (folder / "tearsheet.html").is_file()
+    # whole units are written as the backtest writes them: 17497, never 17497.0
+    for name in ("fills.csv", "positions.csv"):
+        with (folder / name).open() as rows:
+            quantities = [row["quantity"] for row in csv.DictReader(rows)]
+        assert quantities and all(q.isdigit() for q in quantities), (name, quantities[:3])
 
     journal = Journal.open(db, writer=False)
     try:

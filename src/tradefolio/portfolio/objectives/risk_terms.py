@@ -48,7 +48,7 @@ def add_variance(ctx: ModelContext, risk: RiskModel, coefficient: float) -> None
         exposure = program.add_variable(f"factor[{k}]", -reach, reach)
         terms = ctx.weight_terms(normalised)
         terms[exposure] = -1.0
-        program.add_row(terms, lo=0.0, hi=0.0)
+        program.add_rows([terms], lo=0.0, hi=0.0)  # taken over: a fresh dict, not copied
         program.add_square_terms(exposure, coefficient * unit * unit)
     for i, specific in enumerate(model.specific):
         if specific > 0:

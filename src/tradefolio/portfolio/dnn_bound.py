@@ -1,0 +1,444 @@
+"""Doubly-nonnegative lower bounds for mean-variance with a cardinality cap on the simplex.
+
+The problem (issue 16's λ = 200, K = 10 benchmark, in minimisation form):
+
+    minimise   f(w) = w^T H w - c^T w      (H = λ Σ, c = mu)
+    subject to sum w = 1,  w >= 0,  at most K names with w_i > 0.
+
+Its big-M relaxation is the plain QP over the simplex (with caps of 1 the count row cannot
+bind), and the perspective of a diagonal split Σ = (Σ - D) + D is weak here: Σ is the
+sample covariance of 252 daily returns, nearly singular at N = 200 and singular from
+N = 252 on, so any D with Σ - D PSD is small. Two facts of the simplex give a much
+stronger split:
+
+- every w of the simplex has 1^T w = 1, so for any vector v
+  w^T (v 1^T + 1 v^T) w / 2 = v^T w: a form sym(v 1^T) may be moved into a linear term;
+- w >= 0, so w^T N w >= 0 for any N >= 0 entrywise (every sample correlation of these
+  sets is positive: the off-diagonal mass is what N can take).
+
+A *certificate* is (M, N, d, v) with
+
+    H + (v 1^T + 1 v^T) / 2 = M + N + diag(d),   M PSD,  N >= 0 entrywise,  d >= 0,
+
+and then on the simplex  f(w) = w^T M w + w^T N w + sum d_i w_i^2 - (c + v)^T w
+>= w^T M w + sum d_i w_i^2 - (c + v)^T w,  a convex function whose separable part takes
+the perspective d_i w_i^2 / z_i of the count sum z <= K (`CertificateBounds`). The best
+certificate is the dual of the doubly-nonnegative (DNN) SDP relaxation
+
+    minimise <H, W> - c^T w  s.t.  [1 w^T; w W] PSD,  W >= 0,  W 1 = w,  sum w = 1,
+             w_i^2 <= W_ii z_i,  sum z <= K,  0 <= z <= 1,
+
+solved by SCS (`dnn_certificate`, the cone program built directly); its duals become a
+certificate after an exact repair (`verified_certificate`: N clipped to >= 0, M's
+smallest eigenvalue lifted above a round-off margin out of d), so the bound is valid
+whatever SCS's accuracy. The diagonal split of `perspective.py` is the certificate with
+N = 0, v = 0 (`split_certificate`), the plain relaxation the one with M = H.
+
+Measured (docs/model.md): at N = 100 the DNN bound leaves 0.02% of root gap where the
+plain relaxation leaves 1.92% and the cheap split 1.29%; at N = 200 0.1-0.2% against
+3.4%. SCS is most of the time of `cardinality_search.py`, which uses it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tradefolio.errors import MissingExtra
+from tradefolio.extras import import_extra
+from tradefolio.portfolio.node_qp import (
+    ActiveSetQP,
+    NodeQPFailure,
+    NodeState,
+    Pieces,
+    tangent_bound,
+)
+from tradefolio.portfolio.perspective import scaled_split
+
+# Evaluations of the count's multiplier θ per bound (a bisection on L's derivative).
+_THETA_STEPS = 30
+# Relative margin by which a repaired M's smallest eigenvalue is lifted above 0.
+_EIGEN_MARGIN = 1e-12
+# The largest |H| SCS sees (see `dnn_certificate`).
+_SCS_SCALE = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class SimplexCardinality:
+    """minimise w^T H w - c^T w over sum w = 1, w >= 0, at most `max_names` names held."""
+
+    hessian: NDArray[np.float64]  # H, symmetric PSD (the form itself, not 1/2 H)
+    cost: NDArray[np.float64]  # c
+    max_names: int
+
+    @property
+    def size(self) -> int:
+        return len(self.cost)
+
+    def objective(self, w: NDArray[np.float64]) -> float:
+        """f(w) = w^T H w - c^T w."""
+        return float(w @ self.hessian @ w - self.cost @ w)
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    """H + sym(v 1^T) = psd + N + diag(diagonal) with psd PSD, N >= 0, diagonal >= 0 (N
+    itself is not kept: only that it is >= 0 matters). See the module."""
+
+    psd: NDArray[np.float64]  # M
+    diagonal: NDArray[np.float64]  # d
+    shift: NDArray[np.float64]  # v
+
+
+def verified_certificate(
+    problem: SimplexCardinality,
+    nonnegative: NDArray[np.float64],
+    diagonal: NDArray[np.float64],
+    shift: NDArray[np.float64],
+) -> Certificate | None:
+    """The certificate of candidate (N, d, v), repaired to be exact, or None.
+
+    N is symmetrised and clipped to >= 0, d to >= 0; M = H + sym(v 1^T) - N - diag(d). If
+    M's smallest eigenvalue is below a round-off margin (an inexact conic answer), M's
+    diagonal gains up to that shortfall per name, taken out of d_i, then out of N_ii: the
+    identity stays exact. None when M stays indefinite (d and N's diagonal too small where
+    M needs them)."""
+    size = problem.size
+    ones = np.ones(size)
+    shift = np.asarray(shift, dtype=np.float64).reshape(size)
+    n_matrix = np.maximum(0.5 * (nonnegative + nonnegative.T), 0.0)
+    d = np.maximum(np.asarray(diagonal, dtype=np.float64).reshape(size), 0.0)
+    moved = problem.hessian + 0.5 * (np.outer(shift, ones) + np.outer(ones, shift))
+    psd = moved - n_matrix - np.diag(d)
+    psd = 0.5 * (psd + psd.T)
+    scale = max(float(np.abs(moved).max(initial=0.0)), 1e-300)
+    smallest = float(np.linalg.eigvalsh(psd)[0]) if size else 0.0
+    # Lifted only when below a margin for the eigenvalue's own round-off (n eps |M|).
+    margin = _EIGEN_MARGIN * scale * max(size, 1)
+    if smallest >= margin:
+        return Certificate(psd, d, shift)
+    # Each name gives at most what its d_i and N_ii hold (the identity stays exact); a name
+    # short of the lift may still leave M PSD when the negative direction is elsewhere, so
+    # the lift is tried at 1, 4 and 16 times the eigenvalue's shortfall.
+    available = d + np.diagonal(n_matrix)
+    for factor in (1.0, 4.0, 16.0):
+        lift = np.minimum(factor * (margin - smallest), available)
+        lifted = psd + np.diag(lift)
+        if float(np.linalg.eigvalsh(lifted)[0]) >= 0.0:
+            # The lift comes out of d first, then out of N's diagonal (kept implicitly).
+            return Certificate(lifted, d - np.minimum(d, lift), shift)
+    return None
+
+
+def split_certificate(problem: SimplexCardinality) -> Certificate:
+    """The cheap diagonal split of `perspective.py` as a certificate (N = 0, v = 0)."""
+    d = scaled_split(problem.hessian)
+    return Certificate(problem.hessian - np.diag(d), d, np.zeros(problem.size))
+
+
+def plain_certificate(problem: SimplexCardinality) -> Certificate:
+    """No split at all (M = H): its bound is the plain continuous relaxation."""
+    return Certificate(problem.hessian.copy(), np.zeros(problem.size), np.zeros(problem.size))
+
+
+def _dnn_cone_program(
+    hessian: NDArray[np.float64], cost: NDArray[np.float64], max_names: int
+) -> tuple[Any, NDArray[np.float64], NDArray[np.float64], dict[str, Any]]:
+    """The DNN relaxation in SCS's form  min c^T x  s.t.  A x + s = b,  s in the cones.
+
+    x = (svec X, z): X = [1 w^T; w W] by SCS's svec (lower triangle column by column,
+    off-diagonal entries times sqrt 2). Rows, in SCS's cone order: zero cone X_00 = 1,
+    sum w = 1, W 1 - w = 0 (n rows); nonnegative cone W_ij >= 0 for i >= j (n (n + 1) / 2
+    rows), z >= 0, z <= 1, sum z <= K; second-order cones (W_ii + z_i, 2 w_i, W_ii - z_i)
+    (w_i^2 <= W_ii z_i); the PSD cone svec X."""
+    sparse = import_extra("scipy.sparse", "portfolio", "the DNN bound")
+    n = len(cost)
+    p = n + 1
+    m = p * (p + 1) // 2
+    root2 = math.sqrt(2.0)
+
+    def index(i: NDArray[np.intp], j: NDArray[np.intp]) -> NDArray[np.intp]:
+        high, low = np.maximum(i, j), np.minimum(i, j)
+        return np.asarray(low * p - low * (low - 1) // 2 + (high - low), dtype=np.intp)
+
+    def unit(i: NDArray[np.intp], j: NDArray[np.intp]) -> NDArray[np.float64]:
+        """X_ij = unit * x[index(i, j)]."""
+        return np.where(i == j, 1.0, 1.0 / root2)
+
+    names = np.arange(n)
+    rows_i, rows_j = np.tril_indices(n)  # W's lower triangle (i >= j), 0-based in W
+    objective = np.zeros(m + n)
+    np.add.at(
+        objective,
+        index(rows_i + 1, rows_j + 1),
+        np.where(rows_i == rows_j, 1.0, 2.0 / root2) * hessian[rows_i, rows_j],
+    )
+    objective[index(names + 1, np.zeros(n, dtype=np.intp))] -= cost / root2
+    entries: list[tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]] = []
+    right: list[NDArray[np.float64]] = []
+    row = 0
+
+    def block(
+        count: int, local: NDArray[np.intp], column: NDArray[np.intp], value: NDArray[np.float64]
+    ) -> None:
+        nonlocal row
+        entries.append((row + local, column, value))
+        row += count
+
+    zero_w = np.zeros(n, dtype=np.intp)
+    block(1, np.zeros(1, dtype=np.intp), np.zeros(1, dtype=np.intp), np.ones(1))
+    block(1, zero_w, index(names + 1, zero_w), np.full(n, 1.0 / root2))
+    grid_i, grid_j = np.repeat(names, n), np.tile(names, n)
+    block(
+        n,
+        np.concatenate([grid_i, names]),
+        np.concatenate([index(grid_i + 1, grid_j + 1), index(names + 1, zero_w)]),
+        np.concatenate([unit(grid_i + 1, grid_j + 1), np.full(n, -1.0 / root2)]),
+    )
+    right += [np.ones(2), np.zeros(n)]
+    zeros = row
+    pairs = len(rows_i)
+    block(pairs, np.arange(pairs), index(rows_i + 1, rows_j + 1), -unit(rows_i + 1, rows_j + 1))
+    block(n, names, m + names, -np.ones(n))
+    block(n, names, m + names, np.ones(n))
+    block(1, zero_w, m + names, np.ones(n))
+    right += [np.zeros(pairs + n), np.ones(n), np.array([float(max_names)])]
+    linear = row - zeros
+    diagonal, first = index(names + 1, names + 1), index(names + 1, zero_w)
+    cone_rows = 3 * names
+    block(
+        3 * n,
+        np.concatenate([cone_rows, cone_rows, cone_rows + 1, cone_rows + 2, cone_rows + 2]),
+        np.concatenate([diagonal, m + names, first, diagonal, m + names]),
+        np.concatenate(
+            [-np.ones(n), -np.ones(n), np.full(n, -2.0 / root2), -np.ones(n), np.ones(n)]
+        ),
+    )
+    block(m, np.arange(m), np.arange(m), -np.ones(m))
+    right += [np.zeros(3 * n + m)]
+    matrix = sparse.csc_matrix(
+        (
+            np.concatenate([e[2] for e in entries]),
+            (np.concatenate([e[0] for e in entries]), np.concatenate([e[1] for e in entries])),
+        ),
+        shape=(row, m + n),
+    )
+    cones = {"z": zeros, "l": linear, "q": [3] * n, "s": [p]}
+    return matrix, np.concatenate(right), objective, cones
+
+
+def dnn_certificate(
+    problem: SimplexCardinality,
+    accuracy: float = 1e-4,
+    max_iterations: int = 100_000,
+    seconds: float | None = None,
+    relaxation: float = 1.5,
+) -> Certificate | None:
+    """The certificate from the dual of the DNN relaxation (the module) by SCS (`relaxation`
+    is its over-relaxation alpha), within
+    `seconds` of SCS's time if given (an early stop's duals are repaired like any others);
+    None when SCS is missing or fails, or its duals cannot be repaired.
+
+    The program goes to SCS directly (`_dnn_cone_program`): through cvxpy its compilation
+    alone took 0.6 s at N = 100. SCS's tolerances are absolute-ish and its speed depended on
+    the data's scale (N = 100, eps 1e-4: 1.7 s at largest |H| = 0.1, 6.6 s at 1, 10.8 s
+    at 1e3), so it solves the problem scaled to largest |H| = 0.1; the duals scale back."""
+    try:
+        scs = import_extra("scs", "portfolio", "the DNN bound")
+    except MissingExtra:
+        return None
+    size = problem.size
+    largest = float(np.abs(problem.hessian).max(initial=0.0))
+    if size == 0 or not largest > 0:
+        return None
+    scale = _SCS_SCALE / largest
+    matrix, right, objective, cones = _dnn_cone_program(
+        scale * problem.hessian, scale * problem.cost, problem.max_names
+    )
+    options: dict[str, Any] = {
+        "eps_abs": accuracy,
+        "eps_rel": accuracy,
+        "max_iters": max_iterations,
+        "alpha": relaxation,
+        "verbose": False,
+    }
+    if seconds is not None:
+        options["time_limit_secs"] = max(seconds, 1e-3)
+    try:
+        solver = scs.SCS({"A": matrix, "b": right, "c": objective}, cones, **options)
+        answer = solver.solve()
+    except (ValueError, ArithmeticError):
+        return None
+    duals = np.asarray(answer.get("y"), dtype=np.float64)
+    if duals.shape != right.shape or not np.all(np.isfinite(duals)):
+        return None
+    zeros, linear = cones["z"], cones["l"]
+    shift = duals[2 : 2 + size]
+    pairs = duals[zeros : zeros + size * (size + 1) // 2]
+    rows_i, rows_j = np.tril_indices(size)
+    nonnegative = np.zeros((size, size))
+    # W_ij >= 0 for i > j stands for both W_ij and W_ji: each gets half its dual.
+    halves = np.where(rows_i == rows_j, pairs, 0.5 * pairs)
+    nonnegative[rows_i, rows_j] = halves
+    nonnegative[rows_j, rows_i] = halves
+    cone = duals[zeros + linear : zeros + linear + 3 * size].reshape(size, 3)
+    diagonal = cone[:, 0] + cone[:, 2]  # the cone's dual on W_ii
+    return verified_certificate(problem, nonnegative / scale, diagonal / scale, shift / scale)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeBound:
+    """A valid lower bound of a node, the relaxation's point at the best θ found, that θ
+    and the active set's state there (the children's warm start)."""
+
+    bound: float
+    point: NDArray[np.float64]
+    multiplier: float
+    state: NodeState | None = None
+
+
+class CertificateBounds:
+    """Node bounds of one problem and certificate (one active-set QP built once).
+
+    With the certificate, f(w) >= g(w) + sum_held d_i w_i^2 + sum_free d_i w_i^2 / z_i,
+    g(w) = w^T M w - (c + v)^T w, and sum_free z_i <= m = K - |held|. The count enters by
+    its Lagrangian: for θ >= 0, min over z_i in (0, 1] of d_i w_i^2 / z_i + θ z_i is
+    phi(w_i) = 2 sqrt(θ d_i) w_i up to w_i = sqrt(θ / d_i), then d_i w_i^2 + θ (convex,
+    C^1; d_i w_i^2 at θ = 0), and L(θ) = min_simplex [g + sum_held d w^2 + sum_free phi]
+    - θ m bounds the node (weak duality). Each L(θ) is the Lagrangian tangent bound
+    (`node_qp.tangent_bound`) of the active set's point and duals, valid for any of them;
+    θ is searched on L's derivative (the count's slack: sum_free z_i(θ) - m) and the best
+    bound kept, so fewer evaluations only weaken a bound."""
+
+    def __init__(self, problem: SimplexCardinality, certificate: Certificate) -> None:
+        self.problem = problem
+        self.certificate = certificate
+        size = problem.size
+        self.qp = ActiveSetQP(
+            2.0 * certificate.psd,
+            -(problem.cost + certificate.shift),
+            np.ones((1, size)),
+            np.ones(1),
+            np.ones(1),
+        )
+
+    def node(
+        self,
+        excluded: NDArray[np.bool_] | None = None,
+        held: NDArray[np.bool_] | None = None,
+        start: NodeBound | None = None,
+        evaluations: int = _THETA_STEPS,
+        target: float = math.inf,
+        deadline: float = math.inf,
+    ) -> NodeBound:
+        """The node's bound (see the class) from at most `evaluations` values of θ,
+        starting at `start`'s θ and state (a parent's) when given, else at θ = 0; the
+        search stops once the bound reaches `target` (the node is pruned anyway) or at
+        `deadline` (time.monotonic: the bound so far, -inf if none)."""
+        problem = self.problem
+        size = problem.size
+        excluded = np.zeros(size, dtype=bool) if excluded is None else excluded
+        held = np.zeros(size, dtype=bool) if held is None else held & ~excluded
+        room = problem.max_names - int(held.sum())
+        if room == 0:
+            excluded = ~held  # the held names fill the count
+        free = ~excluded & ~held
+        if room < 0 or not np.any(~excluded):
+            return NodeBound(math.inf, np.zeros(size), 0.0)
+        d = self.certificate.diagonal
+        upper = np.where(excluded, 0.0, 1.0)
+        lower = np.zeros(size)
+        counted = free & (d > 0)
+        safe_d = np.where(counted, d, 1.0)
+        if not counted.any():
+            evaluations = 1
+        best = NodeBound(-math.inf, np.zeros(size), 0.0)
+        state = None if start is None else start.state
+        tried: list[tuple[float, float]] = []
+
+        def evaluate(theta: float) -> float:
+            """L(θ) (kept in `best` when the largest so far); the count's slack."""
+            nonlocal best, state
+            if theta > 0:
+                kink = np.where(counted, np.minimum(np.sqrt(theta / safe_d), upper), upper)
+                lin0 = np.where(counted, 2.0 * np.sqrt(theta * safe_d), 0.0)
+                quad0 = np.where(held, d, 0.0)
+                quad1 = np.where(counted, d, 0.0)
+            else:
+                kink, lin0, quad1 = upper, np.zeros(size), np.zeros(size)
+                quad0 = np.where(excluded, 0.0, d)  # every z is best at 1: d w^2
+            pieces = Pieces(lower, upper, kink, lin0, quad0, np.zeros(size), quad1)
+            try:
+                solution = self.qp.solve(pieces, state, deadline=deadline)
+            except NodeQPFailure:
+                state = None
+                return math.nan
+            state = solution.state
+            value, _, x = tangent_bound(self.qp, pieces, solution.x, solution.duals)
+            value -= theta * room
+            if value > best.bound:
+                best = NodeBound(value, x, theta, solution.state)
+            # A free name without a diagonal part costs no count: its z can be 0.
+            if theta > 0:
+                z = np.where(counted, np.minimum(1.0, x * np.sqrt(safe_d / theta)), 0.0)
+            else:
+                z = ((x > 1e-12) & counted).astype(np.float64)
+            slack = float(np.sum(z)) - room
+            tried.append((theta, slack))
+            return slack
+
+        theta = 0.0 if start is None or not counted.any() else start.multiplier
+        for _ in range(max(evaluations, 1)):
+            slack = evaluate(theta)
+            if math.isnan(slack) or abs(slack) <= 1e-6 or not counted.any():
+                break
+            if best.bound >= target or (slack < 0 and theta == 0.0):
+                break
+            below = [t for t in tried if t[1] > 0]  # θ too small
+            above = [t for t in tried if t[1] < 0]  # θ too large
+            if below and above:
+                low, high = max(below), min(above)
+                if high[0] - low[0] <= 1e-6 * high[0]:
+                    break
+                # Secant on the slack, kept well inside the bracket.
+                guess = low[0] + (high[0] - low[0]) * low[1] / (low[1] - high[1])
+                width = high[0] - low[0]
+                theta = min(max(guess, low[0] + 0.1 * width), high[0] - 0.1 * width)
+            elif theta == 0.0:
+                # Where the count would bind were every z_i = w_i sqrt(d_i / θ) below 1.
+                point = best.point if best.state is not None else np.zeros(size)
+                spread = float(np.sum(np.sqrt(np.where(counted, d, 0.0)) * point)) / room
+                theta = spread * spread if spread > 0 else float(np.max(d[counted]))
+            elif below:
+                theta = 2.0 * theta
+            else:
+                theta = 0.5 * theta
+        return best
+
+
+def certificate_bound(
+    problem: SimplexCardinality,
+    certificate: Certificate,
+    excluded: NDArray[np.bool_] | None = None,
+    held: NDArray[np.bool_] | None = None,
+) -> NodeBound:
+    """A lower bound of f over every point of the problem whose names avoid `excluded`
+    and whose count, with the `held` names counted, is at most K (`CertificateBounds`)."""
+    return CertificateBounds(problem, certificate).node(excluded, held)
+
+
+__all__ = [
+    "Certificate",
+    "CertificateBounds",
+    "NodeBound",
+    "SimplexCardinality",
+    "certificate_bound",
+    "dnn_certificate",
+    "plain_certificate",
+    "split_certificate",
+    "verified_certificate",
+]
