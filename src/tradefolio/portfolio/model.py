@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,7 +56,7 @@ from tradefolio.portfolio.score_path import (
     score_shape,
     solve_score_exact,
 )
-from tradefolio.portfolio.share_repair import solve_by_repair
+from tradefolio.portfolio.share_repair import solve_by_repair, whole_point
 from tradefolio.portfolio.shares import FRACTIONAL_DECIMALS, whole_or_fractional_shares
 from tradefolio.portfolio.types import Allocation, AllocationResult, SolveStatus
 
@@ -349,6 +350,11 @@ class PortfolioModel:
             if repaired is None:
                 raise
             return repaired
+        # SCIP's weights meet their lot rows to its feasibility tolerance only (aggregation
+        # off): the point of its lots, exact, is what is listed and evaluated
+        exact = whole_point(ctx, self._lot_sizes(ctx.universe), scip.values)
+        if exact is not None and not ctx.program.violations(exact, 1e-6):
+            scip = replace(scip, values=exact, objective=ctx.program.objective_value(exact))
         return checked_whole_claim(ctx, scip, repaired, relaxed)
 
     def _lot_sizes(self, universe: Universe) -> NDArray[np.float64]:
@@ -504,8 +510,8 @@ def checked_whole_claim(
 
     SCIP's bound is taken only when no checked point beats it, and then the tighter of it
     and B; otherwise B alone. The answer is the better of SCIP's and the repaired point;
-    "optimal" only when its gap to that bound meets `QUADRATIC_RELATIVE_GAP` (or SCIP's own
-    checked claim stands: its point, its bound), else "feasible" with the gap.
+    "optimal" only when its gap to that bound meets `QUADRATIC_RELATIVE_GAP`, else
+    "feasible" with the gap.
 
     A SCIP bound beyond B without such a point is kept: on a small account the lots alone
     put the whole-share optimum far below the fractional one (a $1,000 account of $90
@@ -533,8 +539,6 @@ def checked_whole_claim(
     objective = reported(best)
     gap = proven_gap(objective, bound, program.maximize) if math.isfinite(bound) else math.inf
     status: SolveStatus = "optimal" if gap <= target * (1 + 1e-9) else "feasible"
-    if best is scip and trusted and bound == scip_bound:
-        status = scip.status  # SCIP's own claim, checked at its point by `backends._finish`
     return RawSolution(
         best.values, status, best.objective, best.objective + (bound - objective), best.solver, gap
     )

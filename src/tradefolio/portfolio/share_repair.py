@@ -299,6 +299,22 @@ def _search(
     return target, state[0], sign * state[1]
 
 
+def whole_point(
+    whole: ModelContext, lot_sizes: NDArray[np.float64], values: NDArray[np.float64]
+) -> NDArray[np.float64] | None:
+    """Every variable of `whole`'s program at the whole shares that `values` (another
+    solver's point, e.g. SCIP's) hold in its lots, with the weights, trades, flags and
+    factor exposures exact for them; None when the program is not one `_Evaluator` covers."""
+    evaluator = _evaluator(whole, lot_sizes)
+    if evaluator is None or whole.lots is None:
+        return None
+    target = np.round(values[whole.lots]) * lot_sizes
+    for index, (keep, odd) in whole.odd_lots.items():
+        if values[keep] > 0.5:
+            target[index] += odd
+    return evaluator.point(target)
+
+
 def solve_by_repair(
     whole: ModelContext,
     fractional: ModelContext,
@@ -363,4 +379,10 @@ def solve_by_repair(
     return RawSolution(values, status, objective, objective + (bound - reported), solver, gap)
 
 
-__all__ = ["REPAIR_SOLVER", "REPAIR_SOLVERS", "SCIP_REPAIR_SOLVER", "solve_by_repair"]
+__all__ = [
+    "REPAIR_SOLVER",
+    "REPAIR_SOLVERS",
+    "SCIP_REPAIR_SOLVER",
+    "solve_by_repair",
+    "whole_point",
+]
