@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from tradefolio.errors import InfeasibleAllocation, InvalidParameter, SolverError
 from tradefolio.portfolio.backends import (
+    ABSOLUTE_GAP,
     QUADRATIC_RELATIVE_GAP,
     RawSolution,
     objective_scale,
@@ -538,7 +539,13 @@ def checked_whole_claim(
     bound = sign * min((sign * b for b in valid), default=math.inf)
     objective = reported(best)
     gap = proven_gap(objective, bound, program.maximize) if math.isfinite(bound) else math.inf
-    status: SolveStatus = "optimal" if gap <= target * (1 + 1e-9) else "feasible"
+    # as `backends._finish`: the relative target, or an absolute gap below the solvers'
+    # tolerance (an objective of 0: a bound 1e-13 above it is no shortfall)
+    absolute = (
+        abs(bound - objective) * objective_scale(program) if math.isfinite(bound) else math.inf
+    )
+    proven = gap <= target * (1 + 1e-9) or absolute <= ABSOLUTE_GAP  # inf never proves
+    status: SolveStatus = "optimal" if proven else "feasible"
     return RawSolution(
         best.values, status, best.objective, best.objective + (bound - objective), best.solver, gap
     )
