@@ -422,7 +422,7 @@ class BacktestConfig(BaseModel):
             min_weight=self.min_weight,
             max_positions=self.max_positions,
             solver=None if self.solver == "cbc" else self.solver,
-            fractional=not self.whole_shares,
+            fractional=False,
             **{name: getattr(self, name) for name in MODEL_FIELDS},
         )
 
@@ -432,10 +432,11 @@ class BacktestConfig(BaseModel):
         costs are the trading core's: `--cost-bps` is the commission rate, `--fixed-cost`
         the fee per fill; the default `--solver cbc` lets the model choose, `auto`).
 
-        Without `--whole-shares` the model is solved in fractional shares (`--fractional`,
-        the relaxation: the solvers' fast path) and each trade is rounded towards the
-        holdings to whole shares (`policy.whole_targets`); with it, integer shares are
-        inside the model and the trades are the ones the solver proved."""
+        The model is solved as `allocate` solves it without `--fractional`: whole shares
+        inside the model when a constraint acts on trades (or with `--whole-shares`), else
+        weights floored to shares, so every constraint holds on the trades the ledger makes.
+        (Solving in fractional shares and rounding each trade towards the holdings broke
+        `--max-weight` and `--sector-cap`: a sell rounded below `--min-trade` was dropped.)"""
         return self._model_options()
 
     @property

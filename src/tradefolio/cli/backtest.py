@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from tradefolio.cli.backtest_output import (
 from tradefolio.cli.common import (
     OutputFormat,
     print_csv,
+    print_json,
     stderr_console,
     stdout_console,
 )
@@ -230,7 +230,7 @@ def backtest_command(
     if output is OutputFormat.json:
         # compact on purpose: thousands of fills, and only the compact encoder runs in C
         payload = result_to_json(result, metrics, exits_json(config), config.slippage_bps)
-        print(json.dumps(payload, allow_nan=False))
+        print_json(payload, indent=None)
         return
     if output is OutputFormat.csv:
         print_csv(

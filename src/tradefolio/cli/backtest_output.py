@@ -7,6 +7,7 @@ result and the validated config it ran with.
 from __future__ import annotations
 
 import contextlib
+import math
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -42,10 +43,12 @@ def rebalance_line(result: BacktestResult, slippage_bps: float) -> str:
     """One line on the allocation model's solves of a `--portfolio` run: how many were
     proven, feasible or failed (held), the costs expected and paid, the solver's time."""
     summary = rebalance_summary(rebalance_table(result.decisions, result.fills, slippage_bps))
+    largest = summary["max_gap"]
+    gap = f"{largest:.2%}" if math.isfinite(largest) else "unknown: no bound"
     return (
         f"{summary['rebalances']} rebalances: {summary['proven']} proven optimal, "
         f"{summary['not_proven']} feasible not proven (largest gap "
-        f"{summary['max_gap']:.2%}), {summary['failed']} not solved (positions held); "
+        f"{gap}), {summary['failed']} not solved (positions held); "
         f"costs expected {summary['expected_costs']:,.2f}, paid "
         f"{summary['realised_costs']:,.2f}; solver {summary['solver_seconds']:.1f} s"
     )

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tradefolio.api.options import check_fraction, check_positive, require
+from tradefolio.reporting.json_values import finite_or_null
 
 if TYPE_CHECKING:  # rich loads when a console is made: JSON and CSV output never need it
     from rich.console import Console
@@ -36,9 +37,9 @@ def stderr_console(quiet: bool = False) -> Console:
     return Console(stderr=True, quiet=quiet)
 
 
-def print_json(payload: Any) -> None:
-    """Machine-readable output: one JSON document, no rich markup."""
-    print(json.dumps(payload, indent=2, allow_nan=False))
+def print_json(payload: Any, *, indent: int | None = 2) -> None:
+    """Machine-readable output: one JSON document, no rich markup, non-finite as null."""
+    print(json.dumps(finite_or_null(payload), indent=indent, allow_nan=False))
 
 
 def print_csv(header: list[str], rows: list[list[Any]]) -> None:

@@ -30,7 +30,7 @@ SYMBOLS_KEY = "rebalance symbols"
 
 
 def _number(value: float) -> float | None:
-    return None if math.isnan(value) else value
+    return value if math.isfinite(value) else None  # JSON has no NaN / inf (an unknown bound)
 
 
 def journal_decision(journal: Journal, decision: RebalanceDecision, symbols: Sequence[str]) -> None:

@@ -23,14 +23,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tradefolio.errors import InfeasibleAllocation, InvalidParameter, SolverError
 from tradefolio.portfolio.backends import (
+    ABSOLUTE_GAP,
+    QUADRATIC_RELATIVE_GAP,
     RawSolution,
     objective_scale,
+    proven_gap,
     resolve_solver,
     solve_program,
 )
@@ -53,7 +57,7 @@ from tradefolio.portfolio.score_path import (
     score_shape,
     solve_score_exact,
 )
-from tradefolio.portfolio.share_repair import solve_by_repair
+from tradefolio.portfolio.share_repair import solve_by_repair, whole_point
 from tradefolio.portfolio.shares import FRACTIONAL_DECIMALS, whole_or_fractional_shares
 from tradefolio.portfolio.types import Allocation, AllocationResult, SolveStatus
 
@@ -65,6 +69,14 @@ _ZERO = 1e-9
 # the solver left alone is not sold by one share because its weight came back 1e-7 lower).
 _NO_TRADE = 1e-6
 
+
+#: A repaired whole-share answer (`share_repair.py`) whose gap to the fractional bound is
+#: at most this is returned by `--solver auto` as it is ("feasible" with that gap when above
+#: 1e-5); above it SCIP runs too. On the sample's whole-share rebalances of a $1M account
+#: the repair's gaps are 1e-5..3e-4 and SCIP's answers equal it to 1e-5 (SCIP proving them
+#: tripled a backtest's solve time); on a $450 account of $90-$240 shares the lots alone
+#: leave gaps of percent, where SCIP's proof is what the user needs.
+SCIP_AFTER_REPAIR_GAP = 1e-3
 
 #: The composable model's result is the allocator's one result type.
 PortfolioResult = AllocationResult
@@ -192,9 +204,10 @@ class PortfolioModel:
         # aggregated branch and bound of `rebalance_solver.py` instead of SCIP.
         rebalance = solver.lower() in ("auto", "highs") and suits_rebalance_solver(ctx)
         name = "highs" if rebalance else resolve_solver(solver, ctx.program)
-        # Whole shares with trade flags: the fractional twin by the rebalance solver, then
-        # repaired to whole lots (`share_repair.py`); SCIP only when the repair fails.
-        twin = self._fractional_twin(universe, ctx) if solver.lower() == "auto" else None
+        # Quadratic whole shares: the fractional twin by the rebalance solver or the branch
+        # and bound, then repaired to whole lots (`share_repair.py`); SCIP when the repair
+        # fails (`auto`) or is asked for (`scip`, its claim checked against the twin).
+        twin = self._fractional_twin(universe, ctx) if name == "scip" else None
         self.precheck(ctx)
         if universe.size == 0:
             empty = RawSolution(np.zeros(ctx.program.size), "optimal", 0.0, 0.0, name)
@@ -210,10 +223,9 @@ class PortfolioModel:
                 name = raw.solver  # "scip" when HiGHS's answer broke the model
             elif twin is not None:
                 twin_hint = None if hint is None else self._start(twin, hint)
-                repaired = solve_by_repair(
-                    ctx, twin, self._lot_sizes(universe), time_limit, twin_hint
+                raw = self._solve_whole_quadratic(
+                    ctx, twin, solver.lower() == "auto", time_limit, start, twin_hint
                 )
-                raw = repaired or solve_program(ctx.program, name, time_limit, start)
                 name = raw.solver
             else:
                 raw = solve_program(
@@ -291,12 +303,60 @@ class PortfolioModel:
     def _fractional_twin(self, universe: Universe, ctx: ModelContext) -> ModelContext | None:
         """The program of this model without its lots (same constraints, the default budget
         made explicit so it keeps the whole-share allowance) when `ctx` is a quadratic
-        whole-share program and the twin suits the rebalance solver; else None."""
+        whole-share program and the twin suits the rebalance solver or the branch and bound;
+        else None."""
         if ctx.lots is None or not ctx.program.is_quadratic:
             return None
+        from tradefolio.portfolio.branch_and_bound import suits_branch_and_bound
+
         kept = [c for c in self._all_constraints(universe) if not isinstance(c, WholeShares)]
         twin = PortfolioModel(self.objective, kept).build(universe)
-        return twin if suits_rebalance_solver(twin) else None
+        if suits_rebalance_solver(twin) or suits_branch_and_bound(twin.program):
+            return twin
+        return None
+
+    def _solve_whole_quadratic(
+        self,
+        ctx: ModelContext,
+        twin: ModelContext,
+        auto: bool,
+        time_limit: float,
+        start: NDArray[np.float64] | None,
+        twin_hint: NDArray[np.float64] | None,
+    ) -> RawSolution:
+        """A quadratic whole-share program through its fractional `twin`: the twin's proven
+        optimum repaired to whole lots (`share_repair.py`); with `auto` that answer when its
+        gap is at most `SCIP_AFTER_REPAIR_GAP`, else (and always with `--solver scip`) SCIP
+        too, whose claim is checked against the repaired point and the twin's bound
+        (`checked_whole_claim`): the lots of a small account can put the optimum far from
+        the fractional bound, which only SCIP's own search proves."""
+        relaxed: RawSolution | None = None
+        try:
+            if suits_rebalance_solver(twin):
+                relaxed = solve_rebalance(twin, time_limit, twin_hint)
+            else:
+                relaxed = solve_program(twin.program, "highs", time_limit, twin_hint)
+        except SolverError:
+            relaxed = None
+        repaired = None
+        if relaxed is not None:
+            repaired = solve_by_repair(
+                ctx, twin, self._lot_sizes(ctx.universe), time_limit, twin_hint, relaxed
+            )
+        if auto and repaired is not None and repaired.gap <= SCIP_AFTER_REPAIR_GAP:
+            return repaired
+        try:
+            scip = solve_program(ctx.program, "scip", time_limit, start)
+        except SolverError:
+            if repaired is None:
+                raise
+            return repaired
+        # SCIP's weights meet their lot rows to its feasibility tolerance only (aggregation
+        # off): the point of its lots, exact, is what is listed and evaluated
+        exact = whole_point(ctx, self._lot_sizes(ctx.universe), scip.values)
+        if exact is not None and not ctx.program.violations(exact, 1e-6):
+            scip = replace(scip, values=exact, objective=ctx.program.objective_value(exact))
+        return checked_whole_claim(ctx, scip, repaired, relaxed)
 
     def _lot_sizes(self, universe: Universe) -> NDArray[np.float64]:
         """Shares per lot of each candidate (1 without whole shares)."""
@@ -334,6 +394,13 @@ class PortfolioModel:
         held.update({h.symbol: h.shares for h in universe.outside})
         target = {symbols[i]: float(shares[i]) for i in np.flatnonzero(shares > 0)}
         trades = trades_between({s: h for s, h in held.items() if h > 0}, target, prices)
+        if raw.status == "feasible" and not math.isfinite(raw.best_bound) and not trades:
+            # stopped before any bound, at the start it was given (the holdings as they are,
+            # or cash): the solver found nothing, which the caller's failure policy decides
+            raise SolverError(
+                f"{solver} stopped at the time limit with no bound and no portfolio of its "
+                "own (only the holdings as they are); raise --time-limit"
+            )
         costs = sum(c.cost_of(trades) for c in self.constraints if isinstance(c, TransactionCosts))
         self._check_listed(ListedTrades(universe, shares, trades, costs, target), solver)
         allocations = []
@@ -430,6 +497,58 @@ class PortfolioModel:
         )
         exact = self.objective.evaluate(weights)
         return (core if exact is None else exact) + cost_part
+
+
+def checked_whole_claim(
+    ctx: ModelContext,
+    scip: RawSolution,
+    repaired: RawSolution | None,
+    relaxed: RawSolution | None,
+) -> RawSolution:
+    """SCIP's answer to a whole-share program, its claim checked against what is proven
+    without it: `repaired`, a checked whole-share point, and `relaxed`, the fractional
+    twin's solution, whose bound B bounds every whole-share point.
+
+    SCIP's bound is taken only when no checked point beats it, and then the tighter of it
+    and B; otherwise B alone. The answer is the better of SCIP's and the repaired point;
+    "optimal" only when its gap to that bound meets `QUADRATIC_RELATIVE_GAP`, else
+    "feasible" with the gap.
+
+    A SCIP bound beyond B without such a point is kept: on a small account the lots alone
+    put the whole-share optimum far below the fractional one (a $1,000 account of $90
+    shares), and there the enumeration tests confirm SCIP's proofs.
+    """
+    program = ctx.program
+    sign = 1.0 if program.maximize else -1.0
+
+    def reported(raw: RawSolution) -> float:
+        # the objective `_result` reports: without the leftover-cash tie-break
+        return raw.objective - ctx.tie_break_scale * float(raw.values[ctx.weights].sum())
+
+    best = scip
+    if repaired is not None and sign * (reported(repaired) - reported(scip)) > 0.0:
+        best = repaired
+    scip_bound = reported(scip) + (scip.best_bound - scip.objective)
+    target = QUADRATIC_RELATIVE_GAP
+    # a bound a checked point beats is no bound: SCIP's presolve was wrong (docs/model.md)
+    trusted = sign * (scip_bound - reported(best)) >= -1e-12 * max(1.0, abs(scip_bound))
+    # the tightest bound of those that hold
+    valid = [scip_bound] if trusted else []
+    if relaxed is not None:
+        valid.append(relaxed.best_bound)
+    bound = sign * min((sign * b for b in valid), default=math.inf)
+    objective = reported(best)
+    gap = proven_gap(objective, bound, program.maximize) if math.isfinite(bound) else math.inf
+    # as `backends._finish`: the relative target, or an absolute gap below the solvers'
+    # tolerance (an objective of 0: a bound 1e-13 above it is no shortfall)
+    absolute = (
+        abs(bound - objective) * objective_scale(program) if math.isfinite(bound) else math.inf
+    )
+    proven = gap <= target * (1 + 1e-9) or absolute <= ABSOLUTE_GAP  # inf never proves
+    status: SolveStatus = "optimal" if proven else "feasible"
+    return RawSolution(
+        best.values, status, best.objective, best.objective + (bound - objective), best.solver, gap
+    )
 
 
 def _bound_distance(raw: RawSolution) -> float:

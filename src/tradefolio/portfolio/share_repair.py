@@ -82,8 +82,7 @@ class _Evaluator:
         """Every variable's value for target shares `target` (universe order)."""
         ctx = self.ctx
         universe = ctx.universe
-        assert ctx.lots is not None and ctx.buys is not None and ctx.sells is not None
-        assert ctx.buy_flags is not None and ctx.sell_flags is not None
+        assert ctx.lots is not None
         values = np.zeros(self.program.size)
         w = target * universe.prices / universe.value
         w0 = universe.initial_weights
@@ -96,12 +95,12 @@ class _Evaluator:
         values[ctx.weights] = w
         values[ctx.selected] = (target > 0).astype(np.float64)
         traded = target != universe.held_shares
-        buy = np.where(traded, np.maximum(w - w0, 0.0), 0.0)
-        sell = np.where(traded, np.maximum(w0 - w, 0.0), 0.0)
-        values[ctx.buys] = buy
-        values[ctx.sells] = sell
-        values[ctx.buy_flags] = (traded & (target > universe.held_shares)).astype(np.float64)
-        values[ctx.sell_flags] = (traded & (target < universe.held_shares)).astype(np.float64)
+        if ctx.buys is not None and ctx.sells is not None:  # no trade variables from cash
+            values[ctx.buys] = np.where(traded, np.maximum(w - w0, 0.0), 0.0)
+            values[ctx.sells] = np.where(traded, np.maximum(w0 - w, 0.0), 0.0)
+        if ctx.buy_flags is not None and ctx.sell_flags is not None:  # no fixed cost / minimum
+            values[ctx.buy_flags] = (traded & (target > universe.held_shares)).astype(np.float64)
+            values[ctx.sell_flags] = (traded & (target < universe.held_shares)).astype(np.float64)
         if self.derived.size:
             values[self.derived] = self.derived_constant + self.derived_map @ values
         return values
@@ -132,17 +131,16 @@ def _evaluator(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> _Evaluator 
     """The arrays of `ctx`'s program, or None if a variable outside the lots, weights,
     selections, trades and flags is not fixed by an equality row over the others."""
     program = ctx.program
-    if ctx.lots is None or ctx.buys is None or ctx.buy_flags is None:
+    if ctx.lots is None:
         return None
-    assert ctx.sells is not None and ctx.sell_flags is not None
     known = {
         *ctx.lots,
         *ctx.weights,
         *ctx.selected,
-        *ctx.buys,
-        *ctx.sells,
-        *ctx.buy_flags,
-        *ctx.sell_flags,
+        *(ctx.buys or ()),
+        *(ctx.sells or ()),
+        *(ctx.buy_flags or ()),
+        *(ctx.sell_flags or ()),
         *(keep for keep, _ in ctx.odd_lots.values()),
     }
     # each derived variable as an affine function of the known ones: constant + row . v
@@ -301,30 +299,52 @@ def _search(
     return target, state[0], sign * state[1]
 
 
+def whole_point(
+    whole: ModelContext, lot_sizes: NDArray[np.float64], values: NDArray[np.float64]
+) -> NDArray[np.float64] | None:
+    """Every variable of `whole`'s program at the whole shares that `values` (another
+    solver's point, e.g. SCIP's) hold in its lots, with the weights, trades, flags and
+    factor exposures exact for them; None when the program is not one `_Evaluator` covers."""
+    evaluator = _evaluator(whole, lot_sizes)
+    if evaluator is None or whole.lots is None:
+        return None
+    target = np.round(values[whole.lots]) * lot_sizes
+    for index, (keep, odd) in whole.odd_lots.items():
+        if values[keep] > 0.5:
+            target[index] += odd
+    return evaluator.point(target)
+
+
 def solve_by_repair(
     whole: ModelContext,
     fractional: ModelContext,
     lot_sizes: NDArray[np.float64],
     time_limit: float,
     hint: NDArray[np.float64] | None = None,
+    relaxed: RawSolution | None = None,
 ) -> RawSolution | None:
     """Solve the whole-share program of `whole` through its fractional twin `fractional`
     (the same model without lots, `suits_rebalance_solver`), as the module docstring says;
     None when no whole-share point is found. Raises what `solve_rebalance` raises for the
-    fractional model (infeasible, bad input), since it binds the whole-share model too."""
+    fractional model (infeasible, bad input), since it binds the whole-share model too.
+    `relaxed` is the twin's solution when the caller has it (a twin without trade flags,
+    solved by the branch and bound: its bound is as valid)."""
     evaluator = _evaluator(whole, lot_sizes)
     if evaluator is None:
         return None
-    try:
-        relaxed = solve_rebalance(fractional, time_limit, hint)
-    except SolverError:
-        return None
+    if relaxed is None:
+        try:
+            relaxed = solve_rebalance(fractional, time_limit, hint)
+        except SolverError:
+            return None
     universe = whole.universe
     value, prices, held = universe.value, universe.prices, universe.held_shares
-    assert fractional.buy_flags is not None and fractional.sell_flags is not None
-    untraded = (relaxed.values[fractional.buy_flags] < 0.5) & (
-        relaxed.values[fractional.sell_flags] < 0.5
-    )
+    if fractional.buy_flags is not None and fractional.sell_flags is not None:
+        untraded = (relaxed.values[fractional.buy_flags] < 0.5) & (
+            relaxed.values[fractional.sell_flags] < 0.5
+        )
+    else:  # a weight the twin left within the solvers' tolerance of the holdings
+        untraded = np.abs(relaxed.values[fractional.weights] - universe.initial_weights) <= 1e-6
     shares = relaxed.values[fractional.weights] * value / prices
     most = np.array(whole.program.upper, dtype=np.float64)[whole.lots]
     program = whole.program
@@ -359,4 +379,10 @@ def solve_by_repair(
     return RawSolution(values, status, objective, objective + (bound - reported), solver, gap)
 
 
-__all__ = ["REPAIR_SOLVER", "REPAIR_SOLVERS", "SCIP_REPAIR_SOLVER", "solve_by_repair"]
+__all__ = [
+    "REPAIR_SOLVER",
+    "REPAIR_SOLVERS",
+    "SCIP_REPAIR_SOLVER",
+    "solve_by_repair",
+    "whole_point",
+]

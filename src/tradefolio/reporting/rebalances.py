@@ -150,14 +150,16 @@ def rebalance_summary(table: pd.DataFrame) -> dict[str, Any]:
     gap, expected and realised costs and mean turnover, and solver seconds."""
     status = table["status"]
     failed = status.isin(["infeasible", "error"])
-    gaps = table["gap"].to_numpy(np.float64)
-    finite = gaps[np.isfinite(gaps)]
+    # a feasible row without a finite gap has an unknown one (no bound): the largest is
+    # then inf (null in JSON, "unknown" in the line), never the largest known one or 0
+    gaps = table["gap"].to_numpy(np.float64)[(status == "feasible").to_numpy()]
+    largest = float(np.where(np.isfinite(gaps), gaps, np.inf).max()) if gaps.size else 0.0
     return {
         "rebalances": len(table),
         "proven": int((status == "optimal").sum()),
         "not_proven": int((status == "feasible").sum()),
         "failed": int(failed.sum()),
-        "max_gap": float(finite.max()) if finite.size else 0.0,
+        "max_gap": largest,
         "expected_costs": float(table["expected_costs"].sum()),
         "realised_costs": float(table["realised_costs"].sum()),
         "mean_expected_turnover": float(table["expected_turnover"].mean()) if len(table) else 0.0,

@@ -38,6 +38,7 @@ from tradefolio import __version__
 from tradefolio.backtest.engine import BacktestResult
 from tradefolio.errors import DataError, InvalidParameter, MissingExtra
 from tradefolio.reporting.charts import chart_data
+from tradefolio.reporting.json_values import finite_or_null
 from tradefolio.reporting.metrics import ROLLING_WINDOW, run_metrics
 from tradefolio.reporting.png import write_pngs
 from tradefolio.reporting.rebalances import REBALANCE_COLUMNS, rebalance_table, typed_rebalances
@@ -104,7 +105,7 @@ def _write_csv(frame: pd.DataFrame, path: Path, *, index: bool) -> None:
 
 
 def _json_text(payload: Any) -> str:
-    return json.dumps(payload, indent=2, allow_nan=False, default=str) + "\n"
+    return json.dumps(finite_or_null(payload), indent=2, allow_nan=False, default=str) + "\n"
 
 
 def write_data_files(record: RunRecord, folder: Path) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from tradefolio.reporting import figures as figure_specs
 from tradefolio.reporting.charts import ChartData, chart_data
+from tradefolio.reporting.json_values import finite_or_null
 from tradefolio.reporting.metrics import ROLLING_WINDOW
 from tradefolio.reporting.record import RunRecord
 from tradefolio.reporting.tables import METRIC_ROWS
@@ -143,7 +144,7 @@ def _config_html(config: Mapping[str, Any]) -> str:
 
 def _json(payload: Any) -> str:
     """Compact JSON that cannot close the surrounding <script> element."""
-    text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(finite_or_null(payload), separators=(",", ":"), allow_nan=False)
     return text.replace("</", "<\\/")
 
 

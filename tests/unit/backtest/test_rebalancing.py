@@ -67,10 +67,16 @@ OBJECTIVES = [
     ("cvar", {"cost_bps": 10.0}),
     ("mad", {"min_invested": 0.5}),
     ("kelly", {"max_turnover": 0.4}),
+    # the review's run (session 7) without --whole-shares: trade flags, whole shares inside
+    (
+        "mean-variance",
+        {"sector_cap": 0.35, "max_turnover": 0.3, "fixed_cost": 1.0, "min_trade": 500.0},
+    ),
 ]
+IDS = [*(o for o, _ in OBJECTIVES[:-1]), "mean-variance-trade-flags"]
 
 
-@pytest.mark.parametrize(("objective", "extra"), OBJECTIVES, ids=[o for o, _ in OBJECTIVES])
+@pytest.mark.parametrize(("objective", "extra"), OBJECTIVES, ids=IDS)
 def test_each_rebalance_is_allocate_with_the_accounts_holdings(
     closes: pd.DataFrame, objective: str, extra: dict[str, Any]
 ) -> None:
@@ -97,7 +103,6 @@ def test_each_rebalance_is_allocate_with_the_accounts_holdings(
             max_positions=4,
             max_weight=0.25,
             min_weight=0.02,
-            fractional=True,
             **risk,
             **extra,
         )
@@ -154,6 +159,46 @@ def test_whole_shares_run_trades_exactly_the_proven_targets_within_every_constra
     for fill in result.fills:
         notional = fill.quantity * float(fill.price)
         assert float(fill.commission) == pytest.approx(5e-4 * notional + 1.0, abs=1e-6)
+
+
+def _after_fills(result: BacktestResult, bar: int) -> tuple[dict[str, int], float]:
+    """Shares held once the rebalance of `bar` has filled (the next bar), and the account's
+    value at the decision's prices before it."""
+    holdings, cash = _account(result, bar)
+    decision = dict(result.decisions)[bar]
+    value = cash + sum(q * decision.prices[s] for s, q in holdings.items())
+    after = Counter(holdings)
+    after.update(_fills_at(result, bar + 1))
+    return {s: q for s, q in after.items() if q}, value
+
+
+def test_a_run_without_whole_shares_lists_trades_within_the_caps() -> None:
+    # review, session 7: solved in fractional shares and rounded towards the holdings, a
+    # sell of 2.74 UNH became 2 shares ($460 < --min-trade) and was dropped, leaving UNH at
+    # 0.2505 of the account against --max-weight 0.25 (36 breaches in 2016-2019)
+    frame = load_sample_prices().loc["2016-01-01":"2017-06-30"]
+    options = {
+        "objective": "mean-variance",
+        "sector_cap": 0.35,
+        "max_turnover": 0.3,
+        "cost_bps": 5.0,
+        "fixed_cost": 1.0,
+        "min_trade": 500.0,
+        "max_positions": 5,
+    }
+    config = BacktestConfig.create(portfolio=True, **options)
+    result = run_config(config, frame)
+    sectors = {str(k): str(v) for k, v in load_sample_sectors().items()}
+    assert len(result.decisions) >= 5
+    for bar, decision in result.decisions:
+        assert not decision.failed
+        after, value = _after_fills(result, bar)
+        weights = {s: q * decision.prices[s] / value for s, q in after.items()}
+        assert max(weights.values()) <= 0.25 + 1e-6, (decision.day, weights)
+        for sector in set(sectors.values()):
+            held = sum(w for s, w in weights.items() if sectors[s] == sector)
+            assert held <= 0.35 + 1e-6, (decision.day, sector, held)
+        assert len(after) <= 5
 
 
 def test_decisions_never_read_prices_after_their_bar(closes: pd.DataFrame) -> None:

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tradefolio.errors import InfeasibleAllocation
+from tradefolio.errors import InfeasibleAllocation, SolverError
+from tradefolio.portfolio import model as model_module
 from tradefolio.portfolio import share_repair
 from tradefolio.portfolio.backends import QUADRATIC_RELATIVE_GAP
 from tradefolio.portfolio.share_repair import REPAIR_SOLVER
@@ -167,15 +168,28 @@ def _instance(**overrides: object) -> Instance:
     return Instance(**base)  # type: ignore[arg-type]
 
 
-def test_a_rebalance_with_trade_flags_is_repaired_not_sent_to_scip() -> None:
+def test_a_rebalance_with_trade_flags_is_repaired_and_scip_decides_an_unproven_repair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     inst = _instance()
     model, universe = model_for(inst)
+    with monkeypatch.context() as patch:
+
+        def no_scip(*args: object) -> object:
+            raise SolverError("scip is not asked")
+
+        patch.setattr(model_module, "solve_program", no_scip)
+        repaired = model.solve(universe)  # type: ignore[arg-type]
+    assert repaired.solver == REPAIR_SOLVER
+    assert repaired.status == "feasible"  # $450 of $90-$240 shares: the lots matter
     result = model.solve(universe)  # type: ignore[arg-type]
-    assert result.solver == REPAIR_SOLVER
+    assert result.solver in (REPAIR_SOLVER, "scip")
     best = brute_force_whole_shares(inst)
     assert best is not None
     assert _listed_value(inst, result) <= best + 1e-9
+    assert result.objective >= repaired.objective - 1e-12  # never worse than the repair
     assert result.best_bound >= best - 1e-9
+    assert result.status == "optimal"  # SCIP proves what the repair could not
 
 
 def test_a_failed_repair_goes_to_scip(monkeypatch: pytest.MonkeyPatch) -> None:
