@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -86,6 +86,9 @@ class RawSolution:
     best_bound: float
     solver: str
     gap: float = 0.0
+    # The branch and bound's bound of the QP with the answer's integers fixed (its
+    # `SearchResult.incumbent_bound`); NaN from every other solver.
+    incumbent_bound: float = math.nan
 
 
 def resolve_solver(name: str, program: Program) -> str:
@@ -365,6 +368,7 @@ def _solve_branch_and_bound(
     solution = _finish(
         program, found.values, found.status, found.best_bound, "highs", BRANCH_AND_BOUND_GAP
     )
+    solution = replace(solution, incumbent_bound=found.incumbent_bound)
     broken = program.violations(solution.values, 1e-6)
     if broken:
         # HiGHS's active set can stop short on badly scaled rows (lots, tiny fixed costs):

@@ -121,6 +121,11 @@ class SearchResult:
     objective: float
     best_bound: float
     nodes: int
+    # A valid bound (program sense) of the QP with every integer fixed at the answer's: the
+    # bound of the node whose solve gave the incumbent (that node holds the answer's
+    # choices); NaN when unknown. Within round-off of `objective`, the incumbent is the
+    # optimum of its own choices (what `rebalance_solver._incumbent_settled` checks).
+    incumbent_bound: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -918,6 +923,7 @@ def branch_and_bound(
 
     best_value = math.inf
     best_point: NDArray[np.float64] | None = None
+    best_own = -math.inf  # the incumbent's own node bound (see `SearchResult`)
 
     def remaining() -> float:
         return deadline - time.monotonic()
@@ -925,7 +931,7 @@ def branch_and_bound(
     def try_integers(fixed: NDArray[np.float64]) -> None:
         """Solve with the integers fixed at `fixed`; keep the point if it improves. A
         heuristic's failure (HiGHS error) is not the search's: it is ignored."""
-        nonlocal best_value, best_point
+        nonlocal best_value, best_point, best_own
         fixed = np.clip(fixed, root_lower, root_upper)
         try:
             solved = relaxation.solve(fixed, fixed, remaining(), bounding=False)
@@ -933,6 +939,7 @@ def branch_and_bound(
             return
         if solved is not None and solved[0] < best_value:
             best_value, best_point = solved
+            best_own = relaxation.bound
             best_point = best_point.copy()
             best_point[ints] = fixed
 
@@ -981,7 +988,7 @@ def branch_and_bound(
         """Search below `start` (depth first until an incumbent, then best first); the
         open nodes left and whether the time ran out. `main` is the whole tree: only
         there does a failing root raise and count nodes."""
-        nonlocal best_value, best_point, nodes
+        nonlocal best_value, best_point, best_own, nodes
         open_nodes = [start]
         explored = 0
         stopped = False
@@ -1045,6 +1052,7 @@ def branch_and_bound(
                     if objective < best_value:
                         best_value, best_point = objective, point.copy()
                         best_point[ints] = np.round(values)
+                        best_own = own_bound
                     if main and own_bound < objective - max(
                         _CLOSING_ROUND_OFF * abs(objective), _ABSOLUTE_ROUND_OFF
                     ):
@@ -1155,6 +1163,7 @@ def branch_and_bound(
         objective=relaxation.program_value(best_value),
         best_bound=relaxation.program_value(bound_min),
         nodes=nodes,
+        incumbent_bound=relaxation.program_value(best_own) if best_own > -math.inf else math.nan,
     )
 
 

@@ -8,6 +8,9 @@ the program it reduces.
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -57,7 +60,13 @@ def test_fixed_costs_and_minimum_trades_match_brute_force(data: st.DataObject) -
         assert result.costs == pytest.approx(expected, abs=1e-6)
 
 
-def _context(held: dict[str, float], *, fixed: float = 2.0, whole: bool = False) -> ModelContext:
+def _context(
+    held: dict[str, float],
+    *,
+    fixed: float = 2.0,
+    whole: bool = False,
+    scores: tuple[float, ...] = (0.1, 0.2, 0.05, 0.15),
+) -> ModelContext:
     symbols = ["A", "B", "C", "D"]
     risk = RiskModel(tuple(symbols), np.array([[0.2, 0.1, -0.1, 0.05]]), np.full(4, 0.02))
     constraints = [
@@ -69,9 +78,7 @@ def _context(held: dict[str, float], *, fixed: float = 2.0, whole: bool = False)
     if whole:
         constraints.append(WholeShares())
     model = PortfolioModel(MeanVariance(risk, 2.0), constraints)
-    candidates = [
-        Candidate(s, score, 10.0) for s, score in zip(symbols, [0.1, 0.2, 0.05, 0.15], strict=True)
-    ]
+    candidates = [Candidate(s, score, 10.0) for s, score in zip(symbols, scores, strict=True)]
     return model.build(make_universe(candidates, 500.0, held))
 
 
@@ -207,6 +214,13 @@ def test_an_optimum_highs_cannot_re_solve_is_kept_when_scip_agrees(
         return original(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(rebalance_solver, "_incumbent_settled", recorded)
+    # The search's own bound of the incumbent's node unknown: the re-solve must decide.
+    search = rebalance_solver.solve_by_branch_and_bound
+    monkeypatch.setattr(
+        rebalance_solver,
+        "solve_by_branch_and_bound",
+        lambda *args: replace(search(*args), incumbent_bound=math.nan),
+    )
     monkeypatch.setattr(
         branch_and_bound.Relaxation,
         "solve",
@@ -225,3 +239,40 @@ def test_an_optimum_highs_cannot_re_solve_is_kept_when_scip_agrees(
 
 def _raise() -> None:
     raise SolverError("HiGHS could not solve a node relaxation: Solve error")
+
+
+@FEW
+@given(
+    scores=st.lists(st.floats(-0.1, 0.3), min_size=4, max_size=4),
+    held=st.lists(st.sampled_from([0.0, 5.0, 20.0]), min_size=4, max_size=4),
+    fixed=st.sampled_from([0.5, 2.0, 10.0]),
+)
+def test_the_search_bound_of_its_incumbent_never_beats_the_fixed_qp(
+    scores: list[float], held: list[float], fixed: float
+) -> None:
+    """The search's `incumbent_bound` (what lets `solve_rebalance` skip the re-solve of the
+    answer's own node) is a valid bound of the QP with the answer's integers fixed: SCIP
+    on that continuous QP finds nothing beyond it."""
+    pytest.importorskip("ortools")
+    from tradefolio.portfolio.backends import solve_by_branch_and_bound, solve_program
+
+    holdings = {s: h for s, h in zip("ABCD", held, strict=True) if h > 0}
+    ctx = _context(holdings, fixed=fixed, scores=tuple(scores))
+    aggregation = _aggregation(ctx)
+    program = ctx.program if aggregation is None else aggregation.program
+    found = solve_by_branch_and_bound(program, 10.0)
+    assert math.isfinite(found.incumbent_bound)
+    integer = np.array(program.integer, dtype=bool)
+    fixed_at = np.round(found.values)
+    continuous = replace(
+        program,
+        lower=[fixed_at[k] if integer[k] else lo for k, lo in enumerate(program.lower)],
+        upper=[fixed_at[k] if integer[k] else hi for k, hi in enumerate(program.upper)],
+        integer=[False] * program.size,
+    )
+    best = solve_program(continuous, "scip", 10.0).objective
+    tolerance = 1e-7 * max(abs(best), 1.0)
+    if program.maximize:
+        assert found.incumbent_bound >= best - tolerance
+    else:
+        assert found.incumbent_bound <= best + tolerance
