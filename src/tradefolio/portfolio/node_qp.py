@@ -254,6 +254,18 @@ class ActiveSetQP:
             low_gap > tolerance, low_gap, np.where(high_gap > tolerance, -high_gap, 0.0)
         )
         artificial = bool(np.any(violation != 0.0))
+        if artificial and polish:
+            # A child's bound change usually breaks a row at the parent's point (a held
+            # name's weight cut to 0 breaks w - b + s = w0): moving the point back onto
+            # its rows by the least change of the columns that may move gives a feasible
+            # start without the artificial phase and its polishing re-solve.
+            moved = self._projected_start(x, pieces, activity)
+            if moved is not None:
+                x = moved
+                status = self._statuses(x, pieces, None)
+                activity = self.rows @ x
+                violation = np.zeros(count)
+                artificial = False
         # The artificial column (index n) makes the start feasible: a_r x + v_r a = side.
         rows = self.rows
         cost_scale = self._cost_scale
@@ -384,6 +396,43 @@ class ActiveSetQP:
             # a feasible start, without the artificial.
             return self.solve(given, state, node_rows, deadline, polish=False)
         return NodeSolution(x, duals, self.objective(x, pieces), state, iterations)
+
+    def _projected_start(
+        self,
+        x: NDArray[np.float64],
+        pieces: Pieces,
+        activity: NDArray[np.float64],
+    ) -> NDArray[np.float64] | None:
+        """`x` moved onto every row it breaks (its equalities kept) by the least-norm change
+        of the columns free to move; a column leaving its box is clipped and held there, a
+        row the move breaks joins the rows held at their side (four rounds at most). None
+        when the result still breaks a row. Only a start: the solve from it is what its
+        answer rests on."""
+        lower, upper = pieces.lower, pieces.upper
+        tolerance = self._row_tolerance
+        target = np.clip(activity, self.row_lower, self.row_upper)
+        chosen = (target != activity) | (self.row_lower == self.row_upper)
+        movable = lower < upper
+        moved = x
+        for _ in range(4):
+            rows = np.flatnonzero(chosen)
+            columns = np.flatnonzero(movable)
+            if columns.size == 0:
+                return None
+            residual = target[rows] - self.rows[rows] @ moved
+            change = np.linalg.lstsq(self.rows[np.ix_(rows, columns)], residual, rcond=None)[0]
+            trial = moved.copy()
+            trial[columns] += change
+            outside = (trial < lower) | (trial > upper)
+            moved = np.clip(trial, lower, upper)
+            movable &= ~outside
+            level = self.rows @ moved
+            broken = (level < self.row_lower - tolerance) | (level > self.row_upper + tolerance)
+            if not broken.any():
+                return moved
+            target = np.where(broken, np.clip(level, self.row_lower, self.row_upper), target)
+            chosen |= broken
+        return None
 
     def _onto_rows(
         self,
@@ -679,22 +728,24 @@ def propagation_infeasible(
     magnitude = np.abs(matrix) @ np.maximum(np.abs(low), np.abs(high))
     with np.errstate(invalid="ignore"):
         slack = 1e-9 * (1.0 + magnitude + np.where(np.isfinite(rows.upper), np.abs(rows.upper), 0))
+    row_upper, row_lower = rows.upper[:, None], rows.lower[:, None]
+    width = 1e-9 * (1.0 + np.abs(lower) + np.abs(upper))
     for round_ in range(rounds + 1):
-        least = np.where(positive, matrix * low, np.where(negative, matrix * high, 0.0))
-        most = np.where(positive, matrix * high, np.where(negative, matrix * low, 0.0))
+        # min(a_k l_k, a_k u_k) and the max: a zero coefficient gives 0 (finite bounds)
+        at_low, at_high = matrix * low, matrix * high
+        least, most = np.minimum(at_low, at_high), np.maximum(at_low, at_high)
         smallest, largest = least.sum(axis=1), most.sum(axis=1)
         if np.any(smallest > rows.upper + slack) or np.any(largest < rows.lower - slack):
             return True
         if round_ == rounds:
             break
         with np.errstate(divide="ignore", invalid="ignore"):
-            # a_k w_k <= hi - (rest of the least activity); >= lo - (rest of the most)
-            below_hi = (rows.upper[:, None] - (smallest[:, None] - least)) / matrix
-            above_lo = (rows.lower[:, None] - (largest[:, None] - most)) / matrix
+            # a_k w_k <= hi - (rest of the least activity); >= lo - (rest of the most); the
+            # 0/0 and inf of a zero coefficient are masked out below (never selected)
+            below_hi = (row_upper - (smallest[:, None] - least)) / matrix
+            above_lo = (row_lower - (largest[:, None] - most)) / matrix
         new_high = np.where(positive, below_hi, np.where(negative, above_lo, np.inf))
         new_low = np.where(positive, above_lo, np.where(negative, below_hi, -np.inf))
-        new_high = np.nan_to_num(new_high, nan=np.inf, posinf=np.inf, neginf=-np.inf)
-        new_low = np.nan_to_num(new_low, nan=-np.inf, posinf=np.inf, neginf=-np.inf)
         implied_high = new_high.min(axis=0)
         implied_low = new_low.max(axis=0)
         implied_high = implied_high + 1e-12 * (1.0 + np.abs(implied_high))
@@ -704,7 +755,6 @@ def propagation_infeasible(
             return False  # nothing moved: the next round would find the same
         high = np.where(tighter_high, implied_high, high)
         low = np.where(tighter_low, implied_low, low)
-        width = 1e-9 * (1.0 + np.abs(lower) + np.abs(upper))
         if np.any(low > high + width):
             return True
     return False

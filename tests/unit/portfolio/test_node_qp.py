@@ -456,3 +456,60 @@ def test_an_integral_node_whose_own_bound_misses_its_point_is_not_closed() -> No
     assert program.maximize
     assert result.best_bound > result.objective  # the open node's bound, above
     assert result.objective <= proven.objective + 1e-9 * abs(proven.objective)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    path=st.integers(0, 2**31 - 1),
+    fixed=st.sampled_from([1.0, 12.0]),
+    max_turnover=st.sampled_from([None, 0.3]),
+)
+def test_a_projected_warm_start_reaches_the_artificial_phase_optimum(
+    seed: int, path: int, fixed: float, max_turnover: float | None
+) -> None:
+    """A child whose bound change breaks a row at its parent's point starts from that
+    point projected back onto the rows (`_projected_start`) instead of the artificial
+    phase: along a random branching, every node's optimum and bound must match the same
+    warm-started solve without the projection (the artificial phase and its polish), and
+    every projected start must meet the rows."""
+    from tradefolio.portfolio import node_qp
+
+    program = rebalance_program(seed, min_trade=None, fixed=fixed, max_turnover=max_turnover)
+    scale = _scale(program)
+    fast, plain = Relaxation(program, scale), Relaxation(program, scale)
+    assert fast.nodes is not None and plain.nodes is not None
+    projected = node_qp.ActiveSetQP._projected_start
+    starts: list[bool] = []
+
+    def checked(qp: ActiveSetQP, *args: object) -> object:
+        moved = projected(qp, *args)  # type: ignore[arg-type]
+        if moved is not None:
+            level = qp.rows @ moved
+            assert np.all(level >= qp.row_lower - qp._row_tolerance)
+            assert np.all(level <= qp.row_upper + qp._row_tolerance)
+        starts.append(moved is not None)
+        return moved
+
+    count = len(fast.integers)
+    lower, upper = np.zeros(count), fast.upper[fast.integers].copy()
+    rng = np.random.default_rng(path)
+    state = plain_state = None
+    with pytest.MonkeyPatch.context() as patched:
+        for _ in range(8):
+            patched.setattr(node_qp.ActiveSetQP, "_projected_start", checked)
+            mine = fast.solve(lower, upper, 30.0, start=state)
+            patched.setattr(node_qp.ActiveSetQP, "_projected_start", lambda *args: None)
+            reference = plain.solve(lower, upper, 30.0, start=plain_state)
+            assert (reference is None) == (mine is None)
+            if reference is None or mine is None:
+                break
+            if fast.fallbacks == plain.fallbacks == 0:
+                assert mine[0] == pytest.approx(reference[0], rel=1e-7, abs=1e-9)
+            slack = 1e-9 * max(abs(reference[0]), 1.0)
+            assert fast.bound <= reference[0] + slack and plain.bound <= mine[0] + slack
+            state, plain_state = fast.last_state, plain.last_state
+            branched = branch_at_random(lower, upper, rng)
+            if branched is None:
+                break
+            lower, upper = branched
