@@ -420,7 +420,7 @@ class ActiveSetQP:
             if columns.size == 0:
                 return None
             residual = target[rows] - self.rows[rows] @ moved
-            change = np.linalg.lstsq(self.rows[np.ix_(rows, columns)], residual, rcond=None)[0]
+            change = _least_norm(self.rows[np.ix_(rows, columns)], residual)
             trial = moved.copy()
             trial[columns] += change
             outside = (trial < lower) | (trial > upper)
@@ -636,6 +636,15 @@ class ActiveSetQP:
             return kept
         block = rows[np.array([r for r, _ in working], dtype=np.intp)][:, free]
         norms = np.sqrt(np.einsum("ij,ij->i", block, block)).tolist()
+        if len(working) <= free.size:
+            # The greedy test below in one QR: row i's residual against the rows before it
+            # (the span of the kept ones) is R_ii of block^T = QR.
+            diagonal = np.abs(np.diagonal(np.linalg.qr(block.T, mode="r"))).tolist()
+            return [
+                entry
+                for entry, norm, left in zip(working, norms, diagonal, strict=True)
+                if norm > 0.0 and left > 1e-9 * norm
+            ]
         basis = np.zeros((min(len(working), free.size), free.size))
         found = 0
         for entry, row, norm in zip(working, block, norms, strict=True):
@@ -653,6 +662,15 @@ class ActiveSetQP:
                 kept.append(entry)
         # A row left out (even an equality) blocks the first step that would break it.
         return kept
+
+
+def _least_norm(matrix: NDArray[np.float64], right: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The least-norm d with matrix d = right (matrix^T (matrix matrix^T)^-1 right: a few
+    short rows), by least squares when the rows are dependent."""
+    try:
+        return np.asarray(matrix.T @ np.linalg.solve(matrix @ matrix.T, right), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return np.asarray(np.linalg.lstsq(matrix, right, rcond=None)[0], dtype=np.float64)
 
 
 def tangent_bound(
