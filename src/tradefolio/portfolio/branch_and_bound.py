@@ -266,6 +266,25 @@ def _link_of(
     return None
 
 
+class _DeferredCalls:
+    """Method calls recorded for an object that does not exist yet (`Relaxation.highs`),
+    replayed on it in order."""
+
+    def __init__(self) -> None:
+        self._calls: list[tuple[str, tuple[Any, ...]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        def record(*args: Any) -> None:
+            self._calls.append((name, args))
+
+        return record
+
+    def replay(self, target: Any) -> None:
+        """Make every recorded call on `target`."""
+        for name, args in self._calls:
+            getattr(target, name)(*args)
+
+
 @dataclass(slots=True)
 class _NodeRow:
     """A row with selections in a relaxation: `sum_j c_j z_j + a^T v <= hi` as HiGHS's
@@ -303,8 +322,12 @@ class Relaxation:
         self.constant = program.constant
         self.integers = np.flatnonzero(np.array(program.integer, dtype=bool))
         self.size = program.size
-        with native_stdout_silenced():  # HiGHS prints a banner when created
-            h = highspy.Highs()
+        # HiGHS is built on its first use (`highs`): with the active set solving every
+        # node of a rebalance, creating and filling it was ~10% of the relaxation's set-up
+        # for nothing. Until then its calls are recorded in order.
+        h: Any = _DeferredCalls()
+        self._deferred: _DeferredCalls | None = h
+        self._built: Any = None
         h.setOptionValue("output_flag", False)
         h.setOptionValue("threads", 1)
         inf = highspy.kHighsInf
@@ -466,9 +489,21 @@ class Relaxation:
         h.setOptionValue("qp_iteration_limit", self.node_iterations)
         self.bound = -math.inf
         self.up_increase = np.zeros(len(self.integers))
-        self.highs = h
         if self.nodes is None:
             self._highs_ready()
+
+    @property
+    def highs(self) -> Any:
+        """The relaxation's HiGHS instance, created (and given the calls recorded so far)
+        on first use."""
+        if self._built is None:
+            with native_stdout_silenced():  # HiGHS prints a banner when created
+                built = self._highspy.Highs()
+            assert self._deferred is not None
+            self._deferred.replay(built)
+            self._deferred = None
+            self._built = built
+        return self._built
 
     def _selection_nodes(
         self,
