@@ -7,7 +7,8 @@ so this module searches the integer choices itself:
 - each node is the continuous relaxation with tightened integer bounds; its optimum bounds
   every integer solution below it (convexity), so a node whose bound cannot beat the
   incumbent by more than the gap tolerance is pruned;
-- branching on the most fractional integer variable (x <= floor(v) | x >= ceil(v));
+- branching on the most fractional integer variable (x <= floor(v) | x >= ceil(v)); with
+  trade flags (the rebalance solver's programs) on the free one of largest relaxed value;
 - best-bound order once an incumbent exists, depth first before (to find one quickly);
   a rounding heuristic at the root (0/1 variables up, general integers down) and the
   caller's hint give early incumbents;

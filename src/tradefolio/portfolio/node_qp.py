@@ -26,7 +26,10 @@ that (Nocedal & Wright, ch. 16.5, with the kinks as extra "bounds"):
   dense system), steps to the subspace minimum or the first blocking bound, kink or row;
   at a subspace minimum the multipliers decide which constraint to release, or prove
   optimality;
-- a start that breaks a row (the parent's point after the child's bound change) gets one
+- a start that breaks a row (the parent's point after the child's bound change) is first
+  moved back onto its rows by the least-norm change of the columns free to move (clipped
+  to the box, four rounds at most: `_projected_start`), which on the rebalance nodes gives
+  a feasible start four times in five; otherwise it gets one
   artificial column a in [0, 2] with the violations as coefficients and a large cost: the
   start is feasible with a = 1, and a is driven to 0 (a positive a at the end means
   infeasible or a too small penalty: the caller then asks HiGHS);

@@ -31,8 +31,11 @@ The search starts from the current holdings (the caller's hint: no trade at all)
 turnover cap keeps close to the optimum, and the answer is checked against the *original*
 program: its objective re-evaluated there, every row and bound within 1e-6, "optimal"
 only when the branch and bound's Lagrangian bound meets `BRANCH_AND_BOUND_GAP` at that
-point; otherwise "feasible" with the proven gap. A node limit is not used: the time limit
-ends a search with its bound (the gap is reported). If HiGHS's answer breaks the model, or
+point; otherwise "feasible" with the proven gap. The incumbent must also be the optimum of
+its own integer choices: the search's bound of the node that gave it shows that (that node
+holds those choices), else the QP with them fixed is solved afresh (`_incumbent_settled`).
+A node limit is not used: the time limit ends a search with its bound (the gap is
+reported). If HiGHS's answer breaks the model, or
 the search fails (HiGHS errors, no incumbent within the time limit), the original program
 goes to SCIP, as before this module (so such a rebalance may take twice the time limit).
 """
