@@ -215,7 +215,8 @@ def test_an_optimum_highs_cannot_re_solve_is_kept_when_scip_agrees(
 
     monkeypatch.setattr(rebalance_solver, "_incumbent_settled", recorded)
     # The search's own bound of the incumbent's node unknown: the re-solve must decide.
-    search = rebalance_solver.solve_by_branch_and_bound
+    from tradefolio.portfolio.backends import solve_by_branch_and_bound as search
+
     monkeypatch.setattr(
         rebalance_solver,
         "solve_by_branch_and_bound",
