@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +37,16 @@ def assert_one_line_error(result: CliResult, fragment: str) -> None:
     assert lines[0].startswith("error: "), lines
     assert fragment in lines[0], lines[0]
     assert "Traceback" not in result.stderr
+
+
+def run_module_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m tradefolio ARGS` in a child process run in `cwd`, run folders under
+    `cwd / "runs"` (a live session's journal and signals stay out of the test process)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tradefolio", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "TRADEFOLIO_RUNS_DIR": str(cwd / "runs")},
+        timeout=600,
+    )

@@ -14,13 +14,13 @@ from typing import Any
 
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.runner import (
-    allocation_policy,
     build_plan_strategy,
     build_sizing,
     build_strategy,
     entry_sizer,
     exits_note,
     protective_exits,
+    rebalance_policy,
 )
 from tradefolio.live.session import LiveSession, SessionMessages, SessionOptions, TradingSetup
 from tradefolio.live.strategy import Account, DecisionLog, IntentSource, PolicySource
@@ -34,20 +34,20 @@ def _history_needed(config: BacktestConfig) -> int:
         needed = (config.lookback or 0) + 2
     elif config.strategy == "sma-cross":
         needed = config.slow + 1
-    if config.uses_model:
-        needed = max(needed, allocation_policy(config).window + 1)
+    if config.portfolio:
+        needed = max(needed, rebalance_policy(config).window + 1)
     return needed
 
 
 def _policy(config: BacktestConfig) -> Callable[[Account, DecisionLog], IntentSource] | None:
-    """The allocation model of `--portfolio` with model options, as the session binds it to
-    its journal's account (None for any other strategy)."""
-    if not config.uses_model:
+    """The policy of `--portfolio` (the allocation model, or the seed's score model), as the
+    session binds it to its journal's account (None for any other strategy)."""
+    if not config.portfolio:
         return None
     rule = int(config.rebalance) if config.rebalance.isdigit() else config.rebalance
 
     def source(account: Account, log: DecisionLog) -> IntentSource:
-        return PolicySource(allocation_policy(config), account, rule, log)
+        return PolicySource(rebalance_policy(config), account, rule, log)
 
     return source
 

@@ -1,4 +1,4 @@
-"""`PolicyRebalance`: the whole allocation model trading a backtest account, bar by bar.
+"""`PolicyRebalance`: a rebalancing policy trading a backtest account, bar by bar.
 
 An event-driven strategy (`on_bar`): at the close of every rebalance bar (the schedule of
 `execution.schedule`, once the policy has its history window) it asks
@@ -8,10 +8,12 @@ An event-driven strategy (`on_bar`): at the close of every rebalance bar (the sc
   converted from the panel once per run: nothing later),
 - the account's current positions (shares) and cash, as the ledger holds them,
 
-and asks for a `Rebalance` to exactly the target shares the solver proved; the planner
-sells first, then buys, at the next bar's reference price (buys cut to the cash, as every
-buy is). A rebalance the solver could not answer keeps the positions (`hold`) or ends the
-run (`stop`, `RebalanceFailed`); every decision is kept in `decisions` for the record.
+and asks for a `Rebalance` to exactly the target shares the solver proved (the allocation
+model, `AllocationPolicy`), or to the decision's weights sized on the equity at the fill
+bar (the seed's score model, `ScorePolicy`: `sized_at_fill`); the planner sells first, then
+buys, at the next bar's reference price (buys cut to the cash, as every buy is). A
+rebalance the solver could not answer keeps the positions (`hold`) or ends the run
+(`stop`, `RebalanceFailed`); every decision is kept in `decisions` for the record.
 """
 
 from __future__ import annotations
@@ -27,14 +29,14 @@ from tradefolio.execution.schedule import rebalance_bars
 from tradefolio.execution.strategy import minimum_buy
 
 if TYPE_CHECKING:  # the allocation model is imported only by the runs that use it
-    from tradefolio.portfolio.policy import AllocationPolicy, RebalanceDecision
+    from tradefolio.portfolio.policy import RebalanceDecision, RebalancePolicy
 
 
 class PolicyRebalance:
-    """Solve the allocation model at each rebalance bar and trade to its target shares."""
+    """Ask the policy at each rebalance bar and trade to its targets."""
 
     def __init__(
-        self, policy: AllocationPolicy, closes: pd.DataFrame, rebalance: str | int = "monthly"
+        self, policy: RebalancePolicy, closes: pd.DataFrame, rebalance: str | int = "monthly"
     ) -> None:
         from tradefolio.portfolio.history import PriceHistory  # loaded with the policy
 
@@ -70,6 +72,9 @@ class PolicyRebalance:
         self.decisions.append((bar, decision))
         if decision.failed:
             return  # hold: keep the positions (the decision says why)
+        if decision.sized_at_fill:
+            context.rebalance(dict(decision.weights))
+            return
         targets = whole_targets(decision, holdings, self.policy.options.min_trade)
         context.rebalance(dict(decision.weights), targets, minimum_buy(self.policy))
 

@@ -30,7 +30,7 @@ from tradefolio.backtest.strategies import (
 )
 from tradefolio.backtest.user_strategy import build_user_strategy, is_user_spec
 from tradefolio.errors import DataError, InvalidParameter
-from tradefolio.execution.events import EventStrategy, check_warmup, warmup_of
+from tradefolio.execution.events import EventStrategy, check_warmup
 from tradefolio.execution.orders import ProtectiveExits
 from tradefolio.execution.sizing import (
     BetaSizer,
@@ -40,13 +40,13 @@ from tradefolio.execution.sizing import (
     RiskBasedSizer,
 )
 from tradefolio.execution.sizing_policy import DatedSizing, FixedSizing, SizingPolicy
-from tradefolio.execution.strategy import SignalPlan, Strategy
+from tradefolio.execution.strategy import Strategy
 from tradefolio.indicators import rolling_beta, simple_returns
 from tradefolio.portfolio.params import AllocatorParams
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK
 
 if TYPE_CHECKING:
-    from tradefolio.portfolio.policy import AllocationPolicy
+    from tradefolio.portfolio.policy import AllocationPolicy, RebalancePolicy
 
 
 def allocation_policy(config: BacktestConfig) -> AllocationPolicy:
@@ -60,6 +60,21 @@ def allocation_policy(config: BacktestConfig) -> AllocationPolicy:
 
     sectors = None if config.sectors is None else read_sectors(config.sectors)
     return AllocationPolicy(options, sectors, config.on_solver_failure)  # type: ignore[arg-type]
+
+
+def rebalance_policy(config: BacktestConfig) -> RebalancePolicy:
+    """The policy of any `--portfolio` run: the allocation model (`allocation_policy`) with
+    model options, else the seed's score model (`ScorePolicy`, its expected costs priced by
+    the trading core's cost model); both write the same rebalance record."""
+    if config.uses_model:
+        return allocation_policy(config)
+    from tradefolio.portfolio.policy import ScorePolicy  # loaded by the runs that use it
+
+    return ScorePolicy(
+        config.allocate_options,
+        config.on_solver_failure,  # type: ignore[arg-type]
+        cost_model(config),
+    )
 
 
 def build_strategy(config: BacktestConfig) -> Strategy | EventStrategy:
@@ -193,24 +208,11 @@ def cost_model(config: BacktestConfig) -> CostModel:
     )
 
 
-class _Planned:
-    """A vectorised strategy whose plan was computed once (kept for the record)."""
-
-    def __init__(self, strategy: Strategy, plan: SignalPlan) -> None:
-        self.name = strategy.name
-        self.warmup = warmup_of(strategy)
-        self._plan = plan
-
-    def plan(self, closes: pd.DataFrame) -> SignalPlan:
-        """The plan computed before the run."""
-        return self._plan
-
-
 def build_run_strategy(config: BacktestConfig, closes: pd.DataFrame) -> Strategy | EventStrategy:
-    """The strategy of one run on `closes`: the allocation policy's `PolicyRebalance` for a
-    `--portfolio` run with model options, else `build_strategy(config)`."""
-    if config.uses_model:
-        return PolicyRebalance(allocation_policy(config), closes, _rebalance_rule(config.rebalance))
+    """The strategy of one run on `closes`: `PolicyRebalance` of the run's policy for any
+    `--portfolio` run (the record of every solve), else `build_strategy(config)`."""
+    if config.portfolio:
+        return PolicyRebalance(rebalance_policy(config), closes, _rebalance_rule(config.rebalance))
     return build_strategy(config)
 
 
@@ -252,11 +254,6 @@ def run_config(
     strategy = build_run_strategy(config, closes)
     if is_user_spec(config.strategy) and not config.portfolio:
         check_warmup(strategy, len(closes))
-    targets: dict[int, dict[str, float]] = {}
-    if config.portfolio and isinstance(strategy, Strategy):
-        plan = strategy.plan(closes)  # once, and its targets kept for weights.csv
-        targets = {bar: dict(weights) for bar, weights in plan.rebalances.items()}
-        strategy = _Planned(strategy, plan)
     result = run_backtest(
         closes,
         strategy,
@@ -272,8 +269,6 @@ def run_config(
         decisions = tuple(strategy.decisions)
         targets = {bar: dict(d.weights) for bar, d in decisions}
         return replace(result, targets=targets, decisions=decisions)
-    if targets:
-        return replace(result, targets=targets)
     return result
 
 
@@ -288,5 +283,6 @@ __all__ = [
     "entry_sizer",
     "exits_note",
     "protective_exits",
+    "rebalance_policy",
     "run_config",
 ]

@@ -45,7 +45,13 @@ MaxTurnoverOption = Annotated[
 ]
 FixedCostOption = Annotated[float, typer.Option(help="Dollars per traded name.")]
 CostBpsOption = Annotated[float, typer.Option(help="Cost in bps of traded value.")]
-CostBudgetOption = Annotated[float | None, typer.Option(help="Cap on trading costs in dollars.")]
+CostBudgetOption = Annotated[
+    float | None,
+    typer.Option(
+        help="Cap on trading costs in dollars, checked at the decision prices (backtest and "
+        "live fill at the next bar's: rebalances.csv lists expected and realised costs)."
+    ),
+]
 MinTradeOption = Annotated[
     float | None, typer.Option(help="Trade a name by 0 or at least this many dollars.")
 ]

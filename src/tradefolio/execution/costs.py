@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tradefolio.errors import InvalidParameter
-from tradefolio.execution.money import MICRO, exact, from_micro, round_micro
+from tradefolio.execution.money import MICRO, exact, from_micro, round_micro, to_micro
 
 _BPS = Decimal(10_000)
 _MICRO = Decimal(MICRO)
@@ -217,6 +217,18 @@ class CostModel:
         if side == "sell":
             commission = min(commission, round_micro(notional_micro))
         return from_micro(commission)
+
+    def expected_cost(self, side: SideName, quantity: int, price: float) -> float:
+        """Dollars a fill of `quantity` units at reference `price` pays: its commission at
+        the slipped fill price plus the slippage, `quantity · |fill - price|` (the rebalance
+        record's expected cost of a listed trade; the realised cost is the same sum at the
+        fill bar's price)."""
+        if quantity <= 0:
+            return 0.0
+        reference = to_micro(price)
+        fill = self.fill_price_micro(reference, side)
+        slipped = quantity * abs(fill - reference)
+        return (self.commission_micro(quantity, fill, side) + slipped) / MICRO
 
 
 NO_COSTS = CostModel()

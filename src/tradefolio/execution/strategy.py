@@ -33,7 +33,7 @@ import pandas as pd
 from tradefolio.execution.sizing import PortfolioWeightSizer, PositionSizer, Quantity, SizingRequest
 
 if TYPE_CHECKING:  # the allocation model is imported only by the runs that use it
-    from tradefolio.portfolio.policy import AllocationPolicy
+    from tradefolio.portfolio.policy import RebalancePolicy
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -179,7 +179,7 @@ def rebalance_target_sizer(
     return factory(intent.weights)
 
 
-def minimum_buy(policy: AllocationPolicy) -> MinimumBuy | None:
+def minimum_buy(policy: RebalancePolicy) -> MinimumBuy | None:
     """The policy's minimum trade as a `MinimumBuy` (its cost terms price the cash), or
     None without one."""
     options = policy.options

@@ -19,10 +19,11 @@ when it is not the trader's own, the sizer. Two adapters turn a strategy into on
   (re)started strategy up on the bars it has not seen with the book the journal recorded
   at each (`PastBook`), never with today's book.
 
-`PolicySource` runs the whole allocation model (`portfolio.policy.AllocationPolicy`) at each
-rebalance bar on the account as the journal holds it (positions and cash), so turnover
-caps, costs, minimum trades and whole shares act on the session's real trades: the same
-decision the backtest's `PolicyRebalance` takes on the same account.
+`PolicySource` runs a rebalancing policy (`portfolio.policy.AllocationPolicy`, the whole
+allocation model; `ScorePolicy`, the seed's score model) at each rebalance bar on the
+account as the journal holds it (positions and cash), so turnover caps, costs, minimum
+trades and whole shares act on the session's real trades: the same decision the
+backtest's `PolicyRebalance` takes on the same account, traded the same way.
 
 Translation of one bar's intents: `Exit` -> EXIT; `Enter` -> ENTER with the sizing policy's
 sizer for that bar (the trader's own when there is no policy); `Rebalance(weights)` ->
@@ -65,7 +66,7 @@ from tradefolio.execution.strategy import (
     minimum_buy,
     rebalance_target_sizer,
 )
-from tradefolio.portfolio.policy import AllocationPolicy, RebalanceDecision, whole_targets
+from tradefolio.portfolio.policy import RebalanceDecision, RebalancePolicy, whole_targets
 
 
 class Action(StrEnum):
@@ -176,19 +177,21 @@ DecisionLog = Callable[[RebalanceDecision, Sequence[str]], None]
 
 
 class PolicySource:
-    """The allocation policy as the trader's intent source (see the module docstring).
+    """A rebalancing policy as the trader's intent source (see the module docstring).
 
     At a rebalance bar of `rebalance` (decided from the history's dates: causal) with the
     policy's window of history, `account()` gives the holdings and cash; the model's target
     shares become a TARGET intent for every column of the history (a held name without a
-    target sizes to 0: sold). A rebalance the solver could not answer asks for nothing
-    (hold; `stop` raises `RebalanceFailed`). `decisions` keeps every decision of this run,
-    `log` (when given) receives each as it is taken.
+    target sizes to 0: sold); a `sized_at_fill` decision's weights become the TARGET
+    intents of one `Rebalance(weights)`, as `PlannedStrategy` trades a plan's. A rebalance
+    the solver could not answer asks for nothing (hold; `stop` raises `RebalanceFailed`).
+    `decisions` keeps every decision of this run, `log` (when given) receives each as it
+    is taken.
     """
 
     def __init__(
         self,
-        policy: AllocationPolicy,
+        policy: RebalancePolicy,
         account: Account,
         rebalance: str | int = "monthly",
         log: DecisionLog | None = None,
@@ -213,6 +216,12 @@ class PolicySource:
             self._log(decision, [str(s) for s in history.columns])
         if decision.failed:
             return []
+        if decision.sized_at_fill:  # weights of equity, as the backtest trades them
+            rebalance = Rebalance(dict(decision.weights))
+            target = rebalance_target_sizer(rebalance)
+            return [
+                Intent(str(s), Action.TARGET, target, rebalance.weights) for s in history.columns
+            ]
         targets = whole_targets(decision, holdings, self.policy.options.min_trade)
         sizer = TargetShares(targets, minimum_buy(self.policy))
         return [Intent(str(s), Action.TARGET, sizer) for s in history.columns]

@@ -24,6 +24,12 @@ inside the risk window is left out (`allocate` raises `DataError` for it).
 The user's one-date risk and return files of `allocate` (`--covariance-file`, a factor
 model, `--expected-returns`) are refused with the reason (`ONE_DATE_INPUTS`, docs/model.md).
 
+`ScorePolicy` is the seed's score model (`--portfolio` with none of the model's options)
+as the same kind of policy: `allocate(candidates, 1, params)` at each decision, exactly
+`tradefolio allocate` on the same date's data, its weights traded as every
+`Rebalance(weights)` is (sized on the account's equity at the fill bar); the same
+`RebalanceDecision` records it, so every `--portfolio` run writes the same record.
+
 A rebalance that cannot be solved (infeasible, time limit without an incumbent, solver
 error) is never silent: with `on_failure="hold"` the decision keeps the current holdings
 and says why (`failed`); with `"stop"` it raises `RebalanceFailed` naming the date.
@@ -36,7 +42,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Literal
+from typing import Literal, Protocol
 
 import pandas as pd
 
@@ -49,12 +55,13 @@ from tradefolio.errors import (
     SolverUnavailable,
     SolverUnsuited,
 )
+from tradefolio.portfolio.allocator import SOLVERS, allocate
 from tradefolio.portfolio.build import build_model, default_sectors, model_candidates
 from tradefolio.portfolio.context import make_universe
 from tradefolio.portfolio.history import PriceHistory
 from tradefolio.portfolio.options import FAILURE_POLICIES, AllocateOptions
 from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK, FACTORS, score_history
-from tradefolio.portfolio.types import Candidate
+from tradefolio.portfolio.types import AllocationResult, Candidate
 
 FailurePolicy = Literal["hold", "stop"]
 #: Why a rebalancing run refuses allocate's one-date inputs (the policy and the CLI say it).
@@ -80,6 +87,12 @@ class RebalanceDecision:
     rebalance it is the current holdings (`hold`). `status` is the solver's (`optimal`,
     `feasible` = an incumbent not proven within the gap) or `infeasible` / `error`.
     `objective`, `best_bound` and `gap` are NaN when nothing was solved.
+
+    `sized_at_fill`: the targets are `weights` of the account's equity at the fill bar
+    (the score model's `ScorePolicy`, traded as every `Rebalance(weights)` is);
+    `target_shares` are then what those weights meant at the decision close, the trades
+    `expected_turnover` and `expected_costs` price. Otherwise `target_shares` are the
+    exact units to trade to (the allocation model's proven answer).
     """
 
     day: date
@@ -96,6 +109,7 @@ class RebalanceDecision:
     seconds: float
     message: str = ""
     prices: Mapping[str, float] = field(default_factory=dict)
+    sized_at_fill: bool = False
 
     @property
     def failed(self) -> bool:
@@ -111,6 +125,116 @@ class RebalanceDecision:
     def names(self) -> int:
         """Names held in the target."""
         return sum(1 for shares in self.target_shares.values() if shares > 0)
+
+
+#: The solver failures a rebalance survives under `--on-solver-failure hold`
+#: (SolverUnavailable here is a solver that failed on this one model, MathOpt's status
+#: errors, not a missing package: `MissingExtra` and `SolverUnsuited` are re-raised first).
+UNSOLVED = (InfeasibleAllocation, SolverError, SolverUnavailable)
+
+
+def history_window(options: AllocateOptions) -> int:
+    """Sessions of history a policy's first decision needs: the score's lookback + 1
+    closes, and the risk lookback + 1 when the objective estimates risk or scenarios."""
+    lookback = DEFAULT_LOOKBACK[options.factor] if options.lookback is None else options.lookback
+    needed = lookback + 1
+    if options.needs_history:
+        needed = max(needed, options.risk_lookback + 1)
+    return needed
+
+
+def check_failure_policy(on_failure: str) -> None:
+    """`--on-solver-failure` is one of `FAILURE_POLICIES` (`InvalidParameter`)."""
+    if on_failure not in FAILURE_POLICIES:
+        raise InvalidParameter(
+            f"--on-solver-failure must be one of {', '.join(FAILURE_POLICIES)}, got {on_failure!r}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Account:
+    """The account at one decision: holdings (shares) at their last closes, and cash."""
+
+    day: date
+    held: Mapping[str, float]
+    prices: Mapping[str, float]
+    cash: float
+    started: float
+
+    @classmethod
+    def of(cls, history: PriceHistory, holdings: Mapping[str, float], cash: float) -> _Account:
+        """The account at `history`'s last row (a held name without a close today: its
+        last one); the decision's clock starts here."""
+        started = time.perf_counter()
+        held = {s: float(q) for s, q in holdings.items() if q}
+        return cls(history.dates[-1].date(), held, history.last_closes(held), cash, started)
+
+    @property
+    def value(self) -> float:
+        """V = cash + Σ held · last close (negative cash counts as 0, as the model's)."""
+        return max(self.cash, 0.0) + sum(q * self.prices.get(s, 0.0) for s, q in self.held.items())
+
+    def solved(
+        self,
+        result: AllocationResult,
+        targets: Mapping[str, float],
+        weights: Mapping[str, float],
+        turnover: float,
+        costs: float,
+        capital: float,
+        prices: Mapping[str, float],
+        *,
+        sized_at_fill: bool = False,
+    ) -> RebalanceDecision:
+        """The decision of a solved rebalance: the solver's claim (status, objective, bound,
+        gap) of `result` and the targets, expected turnover and costs of the policy."""
+        return RebalanceDecision(
+            day=self.day,
+            status=result.status,
+            solver=result.solver,
+            objective=float(result.objective),
+            best_bound=float(result.best_bound),
+            gap=float(result.gap),
+            target_shares=dict(targets),
+            weights=dict(weights),
+            expected_turnover=turnover,
+            expected_costs=costs,
+            capital=capital,
+            seconds=time.perf_counter() - self.started,
+            prices=dict(prices),
+            sized_at_fill=sized_at_fill,
+        )
+
+    def unsolved(self, exc: Exception, solver: str, on_failure: str) -> RebalanceDecision:
+        """The decision of a rebalance the solver could not answer: the holdings kept
+        (`hold`), or `RebalanceFailed` naming the date (`stop`)."""
+        status = "infeasible" if isinstance(exc, InfeasibleAllocation) else "error"
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        if on_failure == "stop":
+            raise RebalanceFailed(
+                f"rebalance of {self.day} not solved ({status}: {message}); "
+                "--on-solver-failure hold keeps the positions instead"
+            ) from exc
+        value = self.value
+        return RebalanceDecision(
+            day=self.day,
+            status=status,
+            solver=solver,
+            objective=math.nan,
+            best_bound=math.nan,
+            gap=math.nan,
+            target_shares=dict(self.held),
+            weights={
+                s: q * self.prices.get(s, 0.0) / value if value > 0 else 0.0
+                for s, q in self.held.items()
+            },
+            expected_turnover=0.0,
+            expected_costs=0.0,
+            capital=value,
+            seconds=time.perf_counter() - self.started,
+            message=message,
+            prices=dict(self.prices),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,24 +261,13 @@ class AllocationPolicy:
         if options.sector_cap is not None and self.sectors is None:
             # read once, not at every rebalance (the bundled table is a CSV)
             object.__setattr__(self, "sectors", default_sectors())
-        if self.on_failure not in FAILURE_POLICIES:
-            raise InvalidParameter(
-                f"--on-solver-failure must be one of {', '.join(FAILURE_POLICIES)}, "
-                f"got {self.on_failure!r}"
-            )
+        check_failure_policy(self.on_failure)
 
     @property
     def window(self) -> int:
         """Sessions of history the first decision needs: the score's lookback + 1 closes,
         and the risk lookback + 1 when the objective estimates risk or scenarios."""
-        options = self.options
-        lookback = (
-            DEFAULT_LOOKBACK[options.factor] if options.lookback is None else options.lookback
-        )
-        needed = lookback + 1
-        if options.needs_history:
-            needed = max(needed, options.risk_lookback + 1)
-        return needed
+        return history_window(self.options)
 
     def candidates(self, history: pd.DataFrame | PriceHistory) -> list[Candidate]:
         """The factor's candidates at the last row of `history` (risk window complete)."""
@@ -181,18 +294,14 @@ class AllocationPolicy:
         options = self.options
         if not isinstance(history, PriceHistory):
             history = PriceHistory.of(history)
-        day = history.dates[-1].date()
-        started = time.perf_counter()
-        held = {s: float(q) for s, q in holdings.items() if q}
-        # a held name without a close today: its last one
-        held_prices = history.last_closes(held)
+        account = _Account.of(history, holdings, cash)
         candidates = self.candidates(history)
         try:
             universe = make_universe(
                 candidates,
                 max(cash, 0.0),
-                held,
-                held_prices,
+                account.held,
+                account.prices,
                 keep_non_positive=options.objective != "score",
             )
             model = build_model(options, universe.symbols, history, self.sectors)
@@ -204,58 +313,155 @@ class AllocationPolicy:
             )
         except (MissingExtra, SolverUnsuited):
             raise  # no solver installed, or the user's can't solve it: say so once
-        except (InfeasibleAllocation, SolverError, SolverUnavailable) as exc:
-            # SolverUnavailable here is a solver that failed on this one model (MathOpt's
-            # status errors), not a missing package
-            status = "infeasible" if isinstance(exc, InfeasibleAllocation) else "error"
-            message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-            if self.on_failure == "stop":
-                raise RebalanceFailed(
-                    f"rebalance of {day} not solved ({status}: {message}); "
-                    "--on-solver-failure hold keeps the positions instead"
-                ) from exc
-            value = max(cash, 0.0) + sum(q * held_prices.get(s, 0.0) for s, q in held.items())
-            return RebalanceDecision(
-                day=day,
-                status=status,
-                solver=options.solver or "auto",
-                objective=math.nan,
-                best_bound=math.nan,
-                gap=math.nan,
-                target_shares=dict(held),
-                weights={
-                    s: q * held_prices.get(s, 0.0) / value if value > 0 else 0.0
-                    for s, q in held.items()
-                },
-                expected_turnover=0.0,
-                expected_costs=0.0,
-                capital=value,
-                seconds=time.perf_counter() - started,
-                message=message,
-                prices=held_prices,
-            )
+        except UNSOLVED as exc:
+            return account.unsolved(exc, options.solver or "auto", self.on_failure)
         targets = {a.symbol: float(a.shares) for a in result.allocations if a.shares > 0}
         prices = {a.symbol: float(a.price) for a in result.allocations}
         prices.update({t.symbol: float(t.price) for t in result.trades})
-        return RebalanceDecision(
-            day=day,
-            status=result.status,
-            solver=result.solver,
-            objective=float(result.objective),
-            best_bound=float(result.best_bound),
-            gap=float(result.gap),
-            target_shares=targets,
-            weights={a.symbol: float(a.weight) for a in result.allocations if a.weight > 0},
-            expected_turnover=float(result.turnover),
-            expected_costs=float(result.costs),
-            capital=float(result.capital),
-            seconds=time.perf_counter() - started,
-            prices=prices,
+        weights = {a.symbol: float(a.weight) for a in result.allocations if a.weight > 0}
+        return account.solved(
+            result,
+            targets,
+            weights,
+            float(result.turnover),
+            float(result.costs),
+            float(result.capital),
+            prices,
         )
 
     def with_costs(self, bps: float, fixed: float) -> AllocationPolicy:
         """The same policy with the model's cost terms set to the trading core's."""
         return replace(self, options=replace(self.options, cost_bps=bps, fixed_cost=fixed))
+
+
+class TradeCosts(Protocol):
+    """What a trade of `quantity` units at reference `price` is expected to pay, in dollars
+    (commission and slippage): the trading core's cost model, handed in from above
+    (`execution.costs.CostModel.expected_cost`; this area cannot import it)."""
+
+    def expected_cost(self, side: Literal["buy", "sell"], quantity: int, price: float) -> float:
+        """Dollars paid to trade `quantity` (> 0) of a name at `price`."""
+        ...
+
+
+class RebalancePolicy(Protocol):
+    """What a rebalancing run asks of its policy (`AllocationPolicy`, `ScorePolicy`):
+    the options (its minimum trade), the history its first decision needs, and one
+    `RebalanceDecision` per rebalance bar on the account as it stands."""
+
+    @property
+    def options(self) -> AllocateOptions:
+        """The model's options."""
+        ...
+
+    @property
+    def window(self) -> int:
+        """Sessions of history the first decision needs."""
+        ...
+
+    def decide(
+        self,
+        history: pd.DataFrame | PriceHistory,
+        holdings: Mapping[str, float],
+        cash: float,
+    ) -> RebalanceDecision:
+        """The decision at the last row of `history` for the account (holdings, cash)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScorePolicy:
+    """The seed's score model as a rebalancing policy (`--portfolio` with no model option).
+
+    At each decision: the factor's candidates at the last close (`score_history`) and
+    `allocate(candidates, 1, options.params, solver, time_limit)`, exactly `tradefolio
+    allocate` on the same date's data (the score model reads neither capital nor holdings:
+    its weights are the same for any account). The weights are traded as every
+    `Rebalance(weights)` is, sized on the account's equity at the fill bar
+    (`sized_at_fill`), so the run's fills are the seed's. The record prices what the
+    weights meant at the decision close on the account (holdings q, cash c, closes p):
+
+        V = c + Σ q_j p_j,  target_j = floor(w_j V / p_j),
+        expected_turnover = Σ |target_j - q_j| p_j / V,
+        expected_costs = Σ costs.expected_cost(side_j, |target_j - q_j|, p_j)
+
+    (0 without `costs`). A solve that fails is held or stops the run as
+    `AllocationPolicy`'s does (`on_failure`).
+    """
+
+    options: AllocateOptions
+    on_failure: FailurePolicy = "hold"
+    costs: TradeCosts | None = None
+
+    def __post_init__(self) -> None:
+        options = self.options
+        options.validate()
+        options.validate_score_model(SOLVERS, FACTORS)
+        if options.uses_model():
+            raise InvalidParameter(
+                "ScorePolicy solves the score model alone; the allocation model's options "
+                "(an objective, costs, turnover, ...) are AllocationPolicy's"
+            )
+        check_failure_policy(self.on_failure)
+
+    @property
+    def window(self) -> int:
+        """The score's lookback + 1 closes."""
+        return history_window(self.options)
+
+    def decide(
+        self,
+        history: pd.DataFrame | PriceHistory,
+        holdings: Mapping[str, float],
+        cash: float,
+    ) -> RebalanceDecision:
+        """The score model's weights at the last row of `history` (see the class).
+
+        Raises `RebalanceFailed` for an unsolved rebalance with `on_failure="stop"`.
+        """
+        options = self.options
+        if not isinstance(history, PriceHistory):
+            history = PriceHistory.of(history)
+        account = _Account.of(history, holdings, cash)
+        held = account.held
+        candidates = score_history(history, options.factor, options.lookback)
+        solver = (options.solver or "cbc").lower()
+        try:
+            result = allocate(
+                candidates, 1.0, options.params, solver=solver, time_limit=options.time_limit
+            )
+        except (MissingExtra, SolverUnsuited):
+            raise
+        except UNSOLVED as exc:
+            return account.unsolved(exc, solver, self.on_failure)
+        weights = {a.symbol: float(a.weight) for a in result.allocations if a.weight > 0}
+        prices = dict(account.prices)
+        prices.update({c.symbol: float(c.price) for c in candidates if c.symbol in weights})
+        value = account.value
+        targets = {
+            s: float(math.floor(w * value / prices[s])) if value > 0 else 0.0
+            for s, w in weights.items()
+        }
+        traded = 0.0
+        costs = 0.0
+        for symbol in sorted(set(targets) | set(held)):
+            change = targets.get(symbol, 0.0) - held.get(symbol, 0.0)
+            if not change:
+                continue
+            traded += abs(change) * prices[symbol]
+            if self.costs is not None:
+                side: Literal["buy", "sell"] = "buy" if change > 0 else "sell"
+                costs += self.costs.expected_cost(side, round(abs(change)), prices[symbol])
+        return account.solved(
+            result,
+            {s: q for s, q in targets.items() if q > 0},
+            weights,
+            traded / value if value > 0 else 0.0,
+            costs,
+            value,
+            prices,
+            sized_at_fill=True,
+        )
 
 
 def whole_targets(
@@ -298,5 +504,10 @@ __all__ = [
     "FailurePolicy",
     "RebalanceDecision",
     "RebalanceFailed",
+    "RebalancePolicy",
+    "ScorePolicy",
+    "TradeCosts",
+    "check_failure_policy",
+    "history_window",
     "whole_targets",
 ]

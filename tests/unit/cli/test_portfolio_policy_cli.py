@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.support.cli import run_module_cli
 
 from tradefolio.data.sample_data import load_sample_prices
 
@@ -53,15 +51,7 @@ MODEL = (
 )
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tradefolio", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, "TRADEFOLIO_RUNS_DIR": str(cwd / "runs")},
-        timeout=600,
-    )
+_cli = run_module_cli
 
 
 @pytest.fixture(scope="module")

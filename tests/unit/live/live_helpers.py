@@ -5,8 +5,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import signal
 import subprocess
 import sys
+import traceback
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -215,3 +218,35 @@ def bracket_source(n: int, price: Decimal, **options: Any) -> Any:
     closes = pd.DataFrame({"AAA": [float(price)] * (n + 1)}, index=days)
     strategy = BracketOnce(**options)
     return EventSource(strategy, PricePanel.from_closes(closes))  # type: ignore[arg-type]
+
+
+def run_killable(
+    body: Callable[[Checkpoint], None],
+    kill_at: tuple[str, int] | None,
+    kill_when: Callable[[str], bool] | None = None,
+) -> int:
+    """The crash tests' harness: `body(checkpoint)` in a forked child that SIGKILLs itself
+    when `checkpoint(name)` is passed the n-th time for `kill_at = (name, n)`, or when
+    `kill_when(name)` says so. Returns the child's status: 0 done, -9 killed, 3 when `body`
+    raised (its traceback on stderr)."""
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 0
+        try:
+            seen: dict[str, int] = {}
+
+            def checkpoint(name: str) -> None:
+                seen[name] = seen.get(name, 0) + 1
+                if kill_at is not None and (name, seen[name]) == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                if kill_when is not None and kill_when(name):
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+            body(checkpoint)
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
+            code = 3
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)

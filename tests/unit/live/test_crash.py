@@ -25,8 +25,6 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import sys
-import traceback
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -39,7 +37,8 @@ from tradefolio.execution.orders import NO_EXITS, ProtectiveExits
 from tradefolio.live.feed import ReplayFeed
 from tradefolio.live.journal import Journal
 from tradefolio.live.paper import CostModel, PaperBroker
-from unit.live.live_helpers import gbm_prices, open_session
+from tradefolio.live.trader import Checkpoint
+from unit.live.live_helpers import gbm_prices, open_session, run_killable
 
 POINTS = (
     "after_plan",
@@ -70,39 +69,26 @@ def _session(
     """Run (or resume) the session in a child; return its exit status (-9 when killed).
     It kills itself at the `kill_at` (point, n-th passage), or at a point where
     `kill_when(point, journal connection)` says so."""
-    pid = os.fork()
-    if pid == 0:  # child
-        code = 0
-        try:
-            seen: dict[str, int] = {}
-            connection: list[sqlite3.Connection] = []
+    connection: list[sqlite3.Connection] = []
 
-            def checkpoint(name: str) -> None:
-                seen[name] = seen.get(name, 0) + 1
-                if kill_at is not None and (name, seen[name]) == kill_at:
-                    os.kill(os.getpid(), signal.SIGKILL)
-                if kill_when is not None and connection and kill_when(name, connection[0]):
-                    os.kill(os.getpid(), signal.SIGKILL)
+    def session(checkpoint: Checkpoint) -> None:
+        journal, _, trader = open_session(
+            path,
+            costs=COSTS,
+            checkpoint=checkpoint,
+            fill_delay_marks=delay,
+            max_fill_per_mark=partial,
+            exits=exits,
+        )
+        connection.append(journal.connection)
+        trader.reconcile()
+        trader.run(ReplayFeed(prices).bars(journal.last_done_bar()), commit_every=group)
+        journal.close()
 
-            journal, _, trader = open_session(
-                path,
-                costs=COSTS,
-                checkpoint=checkpoint,
-                fill_delay_marks=delay,
-                max_fill_per_mark=partial,
-                exits=exits,
-            )
-            connection.append(journal.connection)
-            trader.reconcile()
-            trader.run(ReplayFeed(prices).bars(journal.last_done_bar()), commit_every=group)
-            journal.close()
-        except BaseException:
-            traceback.print_exc()
-            sys.stderr.flush()
-            code = 3
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    def when(point: str) -> bool:
+        return kill_when is not None and bool(connection) and kill_when(point, connection[0])
+
+    return run_killable(session, kill_at, when)
 
 
 def _state(path: Path) -> tuple[object, ...]:

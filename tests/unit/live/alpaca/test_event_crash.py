@@ -22,9 +22,7 @@ import json
 import os
 import signal
 import sqlite3
-import sys
 import time
-import traceback
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -44,8 +42,8 @@ from tradefolio.live.journal import Journal
 from tradefolio.live.orders import OrderRequest, OrderStatus
 from tradefolio.live.polling_feed import PollingFeed
 from tradefolio.live.strategy import RollingEventSource
-from tradefolio.live.trader import LiveTrader
-from unit.live.live_helpers import WeightSizer, fake_broker, gbm_prices, live_cli
+from tradefolio.live.trader import Checkpoint, LiveTrader
+from unit.live.live_helpers import WeightSizer, fake_broker, gbm_prices, live_cli, run_killable
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
@@ -91,44 +89,30 @@ def _strategy() -> object:
 def _child(fake: FakeAlpaca, path: Path, kill_at: tuple[str, int] | None) -> int:
     """Process (or resume) the latest session in a forked child; its exit status (-9 when
     killed)."""
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            seen: dict[str, int] = {}
 
-            def checkpoint(name: str) -> None:
-                seen[name] = seen.get(name, 0) + 1
-                if kill_at is not None and (name, seen[name]) == kill_at:
-                    os.kill(os.getpid(), signal.SIGKILL)
+    def session(checkpoint: Checkpoint) -> None:
+        journal = Journal.open(path)
+        journal.initialise(CASH, {"test": True})
+        client = create_data_client(KEY, SECRET, url_override=fake.url, timeout=2.0)
+        data = AlpacaMarketData(client, read_retry_wait=0.0)
+        trader = LiveTrader(
+            journal=journal,
+            broker=fake_broker(fake),
+            strategy=RollingEventSource(_strategy(), SYMBOLS),  # type: ignore[arg-type]
+            sizer=WeightSizer(0.2),
+            exits=EXITS,
+            checkpoint=checkpoint,
+        )
+        trader.reconcile()
+        feed = PollingFeed(data, SYMBOLS, history_sessions=HISTORY, poll_interval=0.01)
+        deadline = time.monotonic() + 20
+        bars = feed.bars(
+            journal.last_done_bar(), stop=lambda: time.monotonic() > deadline, max_bars=1
+        )
+        trader.run(bars)
+        journal.close()
 
-            journal = Journal.open(path)
-            journal.initialise(CASH, {"test": True})
-            client = create_data_client(KEY, SECRET, url_override=fake.url, timeout=2.0)
-            data = AlpacaMarketData(client, read_retry_wait=0.0)
-            trader = LiveTrader(
-                journal=journal,
-                broker=fake_broker(fake),
-                strategy=RollingEventSource(_strategy(), SYMBOLS),  # type: ignore[arg-type]
-                sizer=WeightSizer(0.2),
-                exits=EXITS,
-                checkpoint=checkpoint,
-            )
-            trader.reconcile()
-            feed = PollingFeed(data, SYMBOLS, history_sessions=HISTORY, poll_interval=0.01)
-            deadline = time.monotonic() + 20
-            bars = feed.bars(
-                journal.last_done_bar(), stop=lambda: time.monotonic() > deadline, max_bars=1
-            )
-            trader.run(bars)
-            journal.close()
-        except BaseException:
-            traceback.print_exc()
-            sys.stderr.flush()
-            code = 3
-        os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+    return run_killable(session, kill_at)
 
 
 def _last_done(path: Path) -> str | None:
