@@ -53,6 +53,8 @@ _SLOTS = 8
 # An effective coefficient this small against the terms it was summed from is round-off
 # of a cancellation (a factor's definition row after its factor is substituted).
 _CANCELLED = 1e-12
+# Up to this many global rows every move evaluates all of them (`LotMoves._near`).
+_FEW_GLOBAL_ROWS = 32
 
 
 def _broken(
@@ -85,6 +87,8 @@ class LotProgram:
     derived: NDArray[np.int64]  # variables fixed by their definition rows
     derived_constant: NDArray[np.float64]  # their values = constant + map @ values
     derived_map: NDArray[np.float64]
+    derived_columns: NDArray[np.int64]  # the map's non-zero columns (the map on them: compact)
+    derived_compact: NDArray[np.float64]
     # per name: its price, holdings, odd lot, the variable of each slot (-1: absent)
     value: float
     prices: NDArray[np.float64]
@@ -146,7 +150,9 @@ class LotProgram:
         present = self.slot_index >= 0
         values[self.slot_index[present]] = slots[present]
         if self.derived.size:
-            values[self.derived] = self.derived_constant + self.derived_map @ values
+            values[self.derived] = (
+                self.derived_constant + self.derived_compact @ values[self.derived_columns]
+            )
         return values
 
     def violation(self, values: NDArray[np.float64]) -> float:
@@ -170,39 +176,58 @@ class LotProgram:
 
 
 def _affine(
-    program: Program, known: set[int]
-) -> dict[int, tuple[float, NDArray[np.float64]]] | None:
-    """Each variable outside `known` as constant + row . v over the known ones, solved from
-    the equality rows with one unknown (chains substituted); None when one stays unknown."""
-    affine: dict[int, tuple[float, NDArray[np.float64]]] = {}
-    known = set(known)
-    pending = [r for r, row in enumerate(program.rows) if row.lo == row.hi]
-    progress = True
-    while progress and len(known) < program.size:
-        progress = False
-        for r in list(pending):
-            row = program.rows[r]
-            unknown = [k for k in row.coefficients if k not in known]
-            if len(unknown) != 1:
-                if not unknown:
-                    pending.remove(r)  # a definition over known variables only
+    columns: NDArray[np.int64],
+    data: NDArray[np.float64],
+    row_of: NDArray[np.int64],
+    lo: NDArray[np.float64],
+    hi: NDArray[np.float64],
+    known: NDArray[np.bool_],
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], list[int]] | None:
+    """The variables not `known`, each as constant + map . v over the known ones, solved
+    from the equality rows with one unknown (rows in order, chains substituted): (those
+    variables, constants, map rows, the rows solved from, which hold by construction);
+    None when a variable stays unknown. Rows are the flat (columns, data, row_of)."""
+    size = known.size
+    known = known.copy()
+    is_defined = np.zeros(size, dtype=bool)
+    starts = np.searchsorted(row_of, np.arange(lo.size + 1))
+    defined: dict[int, tuple[float, NDArray[np.float64]]] = {}
+    definitions: list[int] = []
+    pending = np.flatnonzero(lo == hi)
+    while pending.size and not known.all():
+        unknown = np.bincount(row_of, weights=~known[columns], minlength=lo.size)[pending]
+        ready = pending[unknown == 1]
+        pending = pending[unknown > 1]
+        if not ready.size:
+            break
+        for r in ready.tolist():
+            cols, vals = columns[starts[r] : starts[r + 1]], data[starts[r] : starts[r + 1]]
+            free = ~known[cols]
+            if free.sum() != 1:  # defined by an earlier row of this round: nothing left
                 continue
-            k = unknown[0]
-            pivot = row.coefficients[k]
-            constant, linear_part = row.lo / pivot, np.zeros(program.size)
-            for j, c in row.coefficients.items():
-                if j == k:
-                    continue
-                if j in affine:  # a chain: substitute the earlier definition
-                    constant -= c / pivot * affine[j][0]
-                    linear_part -= c / pivot * affine[j][1]
-                else:
-                    linear_part[j] -= c / pivot
-            affine[k] = (constant, linear_part)
-            known.add(k)
-            pending.remove(r)
-            progress = True
-    return affine if len(known) >= program.size else None
+            k = int(cols[free][0])
+            pivot = float(vals[free][0])
+            others, weights = cols[~free], vals[~free] / pivot
+            constant, linear_part = float(lo[r]) / pivot, np.zeros(size)
+            linear_part[others] -= weights
+            chained = is_defined[others]
+            for j, c in zip(others[chained].tolist(), weights[chained].tolist(), strict=True):
+                # a chain: substitute the earlier definition
+                linear_part[j] += c
+                constant -= c * defined[j][0]
+                linear_part -= c * defined[j][1]
+            defined[k] = (constant, linear_part)
+            definitions.append(r)
+            known[k] = True
+            is_defined[k] = True
+    if not known.all():
+        return None
+    return (
+        np.fromiter(defined, np.int64, len(defined)),
+        np.array([d[0] for d in defined.values()], dtype=np.float64),
+        np.vstack([d[1] for d in defined.values()]) if defined else np.zeros((0, size)),
+        definitions,
+    )
 
 
 def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram | None:
@@ -231,9 +256,6 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         slot_index[i, _KEEP] = keep
         odd[i] = shares
         has_odd[i] = True
-    affine = _affine(program, set(slot_index[slot_index >= 0].tolist()))
-    if affine is None:
-        return None
     size = program.size
     lengths = [len(r.coefficients) for r in program.rows]
     columns = np.fromiter(
@@ -254,14 +276,18 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
     quad_i = np.array([i for (i, _), _ in pairs], dtype=np.int64)
     quad_j = np.array([j for (_, j), _ in pairs], dtype=np.int64)
     quad_c = np.array([c for _, c in pairs], dtype=np.float64)
-    derived = np.fromiter(affine, np.int64, len(affine))
-    derived_constant = np.array([a[0] for a in affine.values()], dtype=np.float64)
-    derived_map = np.vstack([a[1] for a in affine.values()]) if affine else np.zeros((0, size))
+    known = np.zeros(size, dtype=bool)
+    known[slot_index[slot_index >= 0]] = True
+    solved = _affine(columns, data, row_of, lo, hi, known)
+    if solved is None:
+        return None
+    derived, derived_constant, derived_map, definitions = solved
+    reach = np.flatnonzero(np.any(derived_map != 0.0, axis=0))
     universe = ctx.universe
     value = universe.value
     substituted = _substituted(
         slot_index, columns, data, row_of, lo, hi, lower, upper, derived, derived_constant,
-        derived_map,
+        derived_map, np.array(definitions, dtype=np.int64),
     )  # fmt: skip
     objective = _objective_in_slots(
         slot_index, linear, quad_i, quad_j, quad_c, program.constant, derived,
@@ -285,6 +311,8 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         derived=derived,
         derived_constant=derived_constant,
         derived_map=derived_map,
+        derived_columns=reach,
+        derived_compact=np.ascontiguousarray(derived_map[:, reach]),
         value=value,
         prices=universe.prices,
         held=universe.held_shares,
@@ -309,10 +337,17 @@ def _substituted(
     derived: NDArray[np.int64],
     derived_constant: NDArray[np.float64],
     derived_map: NDArray[np.float64],
+    definitions: NDArray[np.int64],
 ) -> dict[str, Any]:
     """The rows and bounds over the slots alone (the derived variables substituted, their
-    finite bounds as rows), split into constant, local and global rows."""
+    finite bounds as rows), split into constant, local and global rows. The `definitions`
+    (the rows the derived variables were solved from) hold by construction: left out."""
     n = slot_index.shape[0]
+    defining = np.zeros(lo.size, dtype=bool)
+    defining[definitions] = True
+    kept = ~defining[row_of]
+    columns, data, row_of = columns[kept], data[kept], row_of[kept]
+    lo, hi = np.where(defining, -np.inf, lo), np.where(defining, np.inf, hi)
     size = lower.size
     owner = np.full(size, -1, dtype=np.int64)
     kind = np.full(size, -1, dtype=np.int64)
@@ -330,16 +365,19 @@ def _substituted(
     if (~direct).any():
         through = np.unique(row_of[~direct])
         at = np.searchsorted(through, row_of[~direct])
-        weights = np.zeros((through.size, derived.size))
-        np.add.at(weights, (at, position[columns[~direct]]), data[~direct])
-        effective = weights @ derived_map
-        magnitude = np.abs(weights) @ np.abs(derived_map)
+        maps = derived_map[position[columns[~direct]]]
+        effective = np.zeros((through.size, size))
+        magnitude = np.zeros((through.size, size))
+        np.add.at(effective, at, data[~direct][:, None] * maps)
+        np.add.at(magnitude, at, np.abs(data[~direct])[:, None] * np.abs(maps))
         own = np.isin(entry_row, through)
         own_at = np.searchsorted(through, entry_row[own])
         np.add.at(effective, (own_at, entry_col[own]), entry_val[own])
         np.add.at(magnitude, (own_at, entry_col[own]), np.abs(entry_val[own]))
         effective[np.abs(effective) <= _CANCELLED * magnitude] = 0.0
-        constant[through] = weights @ derived_constant
+        np.add.at(
+            constant, row_of[~direct], data[~direct] * derived_constant[position[columns[~direct]]]
+        )
         r, c = np.nonzero(effective)
         entry_row = np.concatenate([entry_row[~own], through[r]])
         entry_col = np.concatenate([entry_col[~own], c])
@@ -441,7 +479,9 @@ def _objective_in_slots(
     shift[derived] = derived_constant
     through = 2.0 * _symmetric_product(quad_i, quad_j, quad_c, shift) + linear
     # P^T y = y on the slots + M^T y_derived
-    reduced = through + derived_map.T @ through[derived]
+    reduced = through.copy()
+    reach = np.flatnonzero(np.any(derived_map != 0.0, axis=0))
+    reduced[reach] += derived_map[:, reach].T @ through[derived]
     reduced[derived] = 0.0
     present = slot_index >= 0
     slot_linear = np.zeros(slot_index.shape)
@@ -529,6 +569,10 @@ class LotMoves:
         position = np.full(size, -1, dtype=np.int64)
         position[lots.derived] = np.arange(lots.derived.size)
         safe = np.where(flat >= 0, flat, 0)
+        # each column's place among the derived map's columns (-1: no derived variable uses it)
+        in_map = np.full(size, -1, dtype=np.int64)
+        in_map[lots.derived_columns] = np.arange(lots.derived_columns.size)
+        reached = np.where(flat >= 0, in_map[safe], -1)
 
         def rows_of(variables_at: NDArray[np.int64]) -> NDArray[np.float64]:
             out = np.zeros((variables_at.size, count))
@@ -538,7 +582,8 @@ class LotMoves:
             through = position[variables_at]
             via = through >= 0
             if via.any():
-                out[via] = lots.derived_map[through[via]][:, safe] * (flat >= 0)
+                compact = lots.derived_compact[through[via]]
+                out[via] = np.where(reached >= 0, compact[:, np.maximum(reached, 0)], 0.0)
             return out
 
         left, right = rows_of(lots.quad_i), rows_of(lots.quad_j)
@@ -547,7 +592,8 @@ class LotMoves:
         shift = np.zeros(size)
         shift[lots.derived] = lots.derived_constant
         pulled = _symmetric_product(lots.quad_i, lots.quad_j, lots.quad_c, values - shift)
-        reduced = pulled + lots.derived_map.T @ pulled[lots.derived]
+        reduced = pulled.copy()
+        reduced[lots.derived_columns] += lots.derived_compact.T @ pulled[lots.derived]
         self.gradient = np.where(flat >= 0, reduced[safe], 0.0).reshape(variables.shape)
         self.kinds = kinds
 
@@ -577,13 +623,15 @@ class LotMoves:
         fixed = np.einsum("nos,ns->no", delta, lots.slot_linear[names]) + np.einsum(
             "nok,nkl,nol->no", quadratic, self._blocks(at, at), quadratic
         )
+        spread = np.einsum("nos,nsg->nog", delta, self.global_by_name[at])
         return MoveTable(
             at=at,
             names=names,
             targets=targets,
             slots=slots,
             own=self._own_violation(names, slots),
-            spread=np.einsum("nos,nsg->nog", delta, self.global_by_name[at]),
+            spread=spread,
+            reach=np.fmax.reduce(np.abs(spread).reshape(-1, spread.shape[-1]), axis=0, initial=0.0),
             fixed=fixed,
             quadratic=quadratic,
         )
@@ -596,14 +644,31 @@ class LotMoves:
         blocks: NDArray[np.float64] = self.hessian[rows[:, :, None], cols[:, None, :]]
         return blocks
 
+    def _near(self, reach: NDArray[np.float64]) -> NDArray[np.intp] | slice:
+        """The global rows a change of at most `reach` in their activity may break (or that
+        are broken): every other row stays met for every such move, so it adds 0 exactly.
+        (All of them when there are few: choosing costs more than it saves.)"""
+        activity, lots = self.activity, self.lots
+        if activity.size <= _FEW_GLOBAL_ROWS:
+            return slice(None)
+        margin = SEARCH_TOLERANCE + 1e-12 * (1.0 + np.abs(activity) + reach)
+        near: NDArray[np.intp] = np.flatnonzero(
+            (activity - reach <= lots.global_lo + margin)
+            | (activity + reach >= lots.global_hi - margin)
+        )
+        return near
+
     def singles(
         self, table: MoveTable, rows: slice = slice(None)
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Violation and objective, at the current state, of each move of `table`'s `rows`
         (a name moved alone; NaN targets: inf violation)."""
         at, names = table.at[rows], table.names[rows]
+        near = self._near(table.reach)
         spread_broken = _broken(
-            self.activity + table.spread[rows], self.lots.global_lo, self.lots.global_hi
+            self.activity[near] + table.spread[rows][..., near],
+            self.lots.global_lo[near],
+            self.lots.global_hi[near],
         ).sum(axis=-1)
         violation = (
             self.lots.constant_violation
@@ -638,15 +703,18 @@ class LotMoves:
         lots = self.lots
         up_a = np.where(steps[:, 0] > 0, 0, 1)
         up_b = np.where(steps[:, 1] > 0, 0, 1)
+        near = self._near(2.0 * table.reach)
         violation = (
             lots.constant_violation
             + self._others([table.names[first], table.names[second]])
             + table.own[first, up_a]
             + table.own[second, up_b]
             + _broken(
-                self.activity + table.spread[first, up_a] + table.spread[second, up_b],
-                lots.global_lo,
-                lots.global_hi,
+                self.activity[near]
+                + table.spread[first, up_a][:, near]
+                + table.spread[second, up_b][:, near],
+                lots.global_lo[near],
+                lots.global_hi[near],
             ).sum(axis=-1)
         )
         qa, qb = table.quadratic[first, up_a], table.quadratic[second, up_b]
@@ -674,7 +742,8 @@ class LotMoves:
 class MoveTable:
     """Moves of some movable names (`LotMoves.table`): their targets (n, options) and what
     each changes on its own: slots, own violation, global activity, the objective's part
-    without the gradient (l'^T delta + delta^T H delta) and the quadratic slots' delta."""
+    without the gradient (l'^T delta + delta^T H delta) and the quadratic slots' delta.
+    (NaN targets: NaN moves.)"""
 
     at: NDArray[np.intp]
     names: NDArray[np.intp]
@@ -682,6 +751,7 @@ class MoveTable:
     slots: NDArray[np.float64]
     own: NDArray[np.float64]
     spread: NDArray[np.float64]
+    reach: NDArray[np.float64]  # per global row, the largest |activity change| of a move
     fixed: NDArray[np.float64]
     quadratic: NDArray[np.float64]
 
