@@ -704,15 +704,14 @@ class LotMoves:
         up_a = np.where(steps[:, 0] > 0, 0, 1)
         up_b = np.where(steps[:, 1] > 0, 0, 1)
         near = self._near(2.0 * table.reach)
+        spread = table.spread[..., near]
         violation = (
             lots.constant_violation
             + self._others([table.names[first], table.names[second]])
             + table.own[first, up_a]
             + table.own[second, up_b]
             + _broken(
-                self.activity[near]
-                + table.spread[first, up_a][:, near]
-                + table.spread[second, up_b][:, near],
+                self.activity[near] + spread[first, up_a] + spread[second, up_b],
                 lots.global_lo[near],
                 lots.global_hi[near],
             ).sum(axis=-1)

@@ -14,6 +14,9 @@ without a proof. This module solves it in two steps instead:
    moves to its held shares, to nothing, or by one lot, a move accepted when it lowers the
    total row violation or, with every row met, improves the whole-share program's
    objective (tie-break included: leftover cash is minimised as the model says).
+   Every move is rated by its change (`lot_program.py`: the rows and objective over the
+   names' own variables, all options of all names at once) against the state at its
+   turn, as a search evaluating the whole point at every move would rate it.
 
 The point is written over the *whole-share* program's own variables (lots, weights,
 trades, flags, the factor exposures from their definition rows) and checked there: every
@@ -26,8 +29,6 @@ None, and the caller sends the model to SCIP as before.
 """
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 from numpy.typing import NDArray
@@ -104,6 +105,8 @@ def _options(
 
 
 _OFFSETS = np.array([-1.0, 0.0, 1.0, 2.0])
+# Two-name moves rated per call (each a row of the global rows near their bounds).
+_PAIR_CHUNK = 4096
 # Two names by one lot each, in this order per pair (a sells / b buys first).
 _PAIR_STEPS = np.array([(1.0, -1.0), (-1.0, 1.0), (1.0, 1.0), (-1.0, -1.0)])
 
@@ -126,9 +129,7 @@ def _search(
     sign = 1.0 if evaluator.program.maximize else -1.0
     moves = evaluator.state(start, np.asarray(active, dtype=np.intp))
     count = moves.movable.size
-    first, second = (
-        np.array(list(itertools.combinations(range(count), 2)), dtype=np.intp).reshape(-1, 2).T
-    )
+    first, second = np.triu_indices(count, 1)  # the pairs in `itertools.combinations` order
     first, second = np.repeat(first, 4), np.repeat(second, 4)
     steps = np.tile(_PAIR_STEPS, (first.size // 4, 1))
 
@@ -161,8 +162,9 @@ def _search(
         pair = 0
         table = moves.steps()
         while pair < first.size:
-            a, b = first[pair:], second[pair:]
-            violation, objective, up_a, up_b = moves.pairs(table, a, b, steps[pair:])
+            chunk = slice(pair, pair + _PAIR_CHUNK)  # bounded memory with many names
+            a, b = first[chunk], second[chunk]
+            violation, objective, up_a, up_b = moves.pairs(table, a, b, steps[chunk])
             helping = (
                 helps(violation, sign * objective)
                 & (table.targets[a, up_a] >= 0)
@@ -170,7 +172,8 @@ def _search(
             )
             found = np.flatnonzero(helping)
             if not found.size:
-                break
+                pair += _PAIR_CHUNK
+                continue
             hit = int(found[0])
             moves.move(table, int(a[hit]), int(up_a[hit]))
             moves.move(table, int(b[hit]), int(up_b[hit]))
