@@ -14,6 +14,9 @@ without a proof. This module solves it in two steps instead:
    moves to its held shares, to nothing, or by one lot, a move accepted when it lowers the
    total row violation or, with every row met, improves the whole-share program's
    objective (tie-break included: leftover cash is minimised as the model says).
+   Every move is rated by its change (`lot_program.py`: the rows and objective over the
+   names' own variables, all options of all names at once) against the state at its
+   turn, as a search evaluating the whole point at every move would rate it.
 
 The point is written over the *whole-share* program's own variables (lots, weights,
 trades, flags, the factor exposures from their definition rows) and checked there: every
@@ -27,17 +30,13 @@ None, and the caller sends the model to SCIP as before.
 
 from __future__ import annotations
 
-import itertools
-import math
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import NDArray
 
 from tradefolio.errors import SolverError
 from tradefolio.portfolio.backends import QUADRATIC_RELATIVE_GAP, RawSolution, proven_gap
 from tradefolio.portfolio.context import ModelContext
-from tradefolio.portfolio.program import Program
+from tradefolio.portfolio.lot_program import LotMoves, LotProgram, lot_program
 from tradefolio.portfolio.rebalance_solver import solve_rebalance
 from tradefolio.portfolio.types import SolveStatus
 
@@ -47,175 +46,17 @@ from tradefolio.portfolio.types import SolveStatus
 REPAIR_SOLVER = "highs+repair"
 SCIP_REPAIR_SOLVER = "scip+repair"
 REPAIR_SOLVERS = (REPAIR_SOLVER, SCIP_REPAIR_SOLVER)
-# A row or bound may miss by this (weight units) during the search; the final check is
-# `Program.violations` at `_CHECK`.
-_SEARCH = 1e-9
+# A row or bound may miss by `lot_program.SEARCH_TOLERANCE` (weight units) during the
+# search; the final check is `Program.violations` at `_CHECK`.
 _CHECK = 1e-6
 # Passes of the one-name search over every name, per start.
 _PASSES = 40
 
 
-@dataclass(frozen=True, slots=True)
-class _Evaluator:
-    """The whole-share program's rows, bounds and objective as arrays, and how a target in
-    shares becomes a point over all its variables."""
-
-    program: Program
-    ctx: ModelContext
-    lot_sizes: NDArray[np.float64]
-    columns: NDArray[np.int64]
-    data: NDArray[np.float64]
-    row_of: NDArray[np.int64]
-    lo: NDArray[np.float64]
-    hi: NDArray[np.float64]
-    lower: NDArray[np.float64]
-    upper: NDArray[np.float64]
-    linear: NDArray[np.float64]
-    quad_i: NDArray[np.int64]
-    quad_j: NDArray[np.int64]
-    quad_c: NDArray[np.float64]
-    derived: NDArray[np.int64]  # variables fixed by their definition rows
-    derived_constant: NDArray[np.float64]  # their values = constant + map @ values
-    derived_map: NDArray[np.float64]
-
-    def point(self, target: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Every variable's value for target shares `target` (universe order)."""
-        ctx = self.ctx
-        universe = ctx.universe
-        assert ctx.lots is not None
-        values = np.zeros(self.program.size)
-        w = target * universe.prices / universe.value
-        w0 = universe.initial_weights
-        odd = np.zeros(ctx.size)
-        for i, (keep, shares) in ctx.odd_lots.items():
-            kept = _has_odd(float(target[i]), shares, float(self.lot_sizes[i]))
-            values[keep] = 1.0 if kept else 0.0
-            odd[i] = shares if kept else 0.0
-        values[ctx.lots] = np.round((target - odd) / self.lot_sizes)
-        values[ctx.weights] = w
-        values[ctx.selected] = (target > 0).astype(np.float64)
-        traded = target != universe.held_shares
-        if ctx.buys is not None and ctx.sells is not None:  # no trade variables from cash
-            values[ctx.buys] = np.where(traded, np.maximum(w - w0, 0.0), 0.0)
-            values[ctx.sells] = np.where(traded, np.maximum(w0 - w, 0.0), 0.0)
-        if ctx.buy_flags is not None and ctx.sell_flags is not None:  # no fixed cost / minimum
-            values[ctx.buy_flags] = (traded & (target > universe.held_shares)).astype(np.float64)
-            values[ctx.sell_flags] = (traded & (target < universe.held_shares)).astype(np.float64)
-        if self.derived.size:
-            values[self.derived] = self.derived_constant + self.derived_map @ values
-        return values
-
-    def violation(self, values: NDArray[np.float64]) -> float:
-        """Total amount by which rows and bounds are broken (0 when all hold to _SEARCH)."""
-        activity = np.bincount(
-            self.row_of, weights=self.data * values[self.columns], minlength=self.lo.size
-        )
-        rows = np.maximum(self.lo - activity, 0.0) + np.maximum(activity - self.hi, 0.0)
-        bounds = np.maximum(self.lower - values, 0.0) + np.maximum(values - self.upper, 0.0)
-        total = float(rows[rows > _SEARCH].sum() + bounds[bounds > _SEARCH].sum())
-        return total
-
-    def objective(self, values: NDArray[np.float64]) -> float:
-        """The program's objective (tie-break included)."""
-        quadratic = float(self.quad_c @ (values[self.quad_i] * values[self.quad_j]))
-        return float(self.program.constant + self.linear @ values + quadratic)
-
-
-def _has_odd(target: float, odd: float, lot: float) -> bool:
-    """Whether `target` shares include the odd lot `odd` (target = k lots + odd)."""
-    rest = (target - odd) / lot
-    return target >= odd and abs(rest - round(rest)) < 1e-9
-
-
-def _evaluator(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> _Evaluator | None:
-    """The arrays of `ctx`'s program, or None if a variable outside the lots, weights,
-    selections, trades and flags is not fixed by an equality row over the others."""
-    program = ctx.program
-    if ctx.lots is None:
-        return None
-    known = {
-        *ctx.lots,
-        *ctx.weights,
-        *ctx.selected,
-        *(ctx.buys or ()),
-        *(ctx.sells or ()),
-        *(ctx.buy_flags or ()),
-        *(ctx.sell_flags or ()),
-        *(keep for keep, _ in ctx.odd_lots.values()),
-    }
-    # each derived variable as an affine function of the known ones: constant + row . v
-    affine: dict[int, tuple[float, NDArray[np.float64]]] = {}
-    pending = [r for r, row in enumerate(program.rows) if row.lo == row.hi]
-    progress = True
-    while progress and len(known) < program.size:
-        progress = False
-        for r in list(pending):
-            row = program.rows[r]
-            unknown = [k for k in row.coefficients if k not in known]
-            if len(unknown) != 1:
-                continue
-            k = unknown[0]
-            pivot = row.coefficients[k]
-            constant, linear_part = row.lo / pivot, np.zeros(program.size)
-            for j, c in row.coefficients.items():
-                if j == k:
-                    continue
-                if j in affine:  # a chain: substitute the earlier definition
-                    constant -= c / pivot * affine[j][0]
-                    linear_part -= c / pivot * affine[j][1]
-                else:
-                    linear_part[j] -= c / pivot
-            affine[k] = (constant, linear_part)
-            known.add(k)
-            pending.remove(r)
-            progress = True
-    if len(known) < program.size:
-        return None
-    lengths = [len(r.coefficients) for r in program.rows]
-    linear = np.zeros(program.size)
-    for k, c in program.linear.items():
-        linear[k] += c
-    pairs = list(program.quadratic.items())
-    return _Evaluator(
-        program=program,
-        ctx=ctx,
-        lot_sizes=lot_sizes,
-        columns=np.fromiter(
-            itertools.chain.from_iterable(r.coefficients for r in program.rows), np.int64
-        ),
-        data=np.fromiter(
-            itertools.chain.from_iterable(r.coefficients.values() for r in program.rows),
-            np.float64,
-        ),
-        row_of=np.repeat(np.arange(len(program.rows)), lengths).astype(np.int64),
-        lo=np.array([r.lo for r in program.rows], dtype=np.float64),
-        hi=np.array([r.hi for r in program.rows], dtype=np.float64),
-        lower=np.array(program.lower, dtype=np.float64),
-        upper=np.array(program.upper, dtype=np.float64),
-        linear=linear,
-        quad_i=np.array([i for (i, _), _ in pairs], dtype=np.int64),
-        quad_j=np.array([j for (_, j), _ in pairs], dtype=np.int64),
-        quad_c=np.array([c for _, c in pairs], dtype=np.float64),
-        derived=np.fromiter(affine, np.int64, len(affine)),
-        derived_constant=np.array([a[0] for a in affine.values()], dtype=np.float64),
-        derived_map=(
-            np.vstack([a[1] for a in affine.values()]) if affine else np.zeros((0, program.size))
-        ),
-    )
-
-
-def _moves(current: float, held: float, odd: float, lot: float, most: float) -> list[float]:
-    """Targets one step from `current` shares: the holdings, nothing, one lot up or down
-    (with the odd lot kept or dropped when one is held)."""
-    options = {held, 0.0}
-    bases = {0.0} if odd == 0.0 else {0.0, odd}
-    for base in bases:
-        k = math.floor((current - base) / lot + 1e-9)
-        for step in (k - 1, k, k + 1, k + 2):
-            if 0 <= step <= most:
-                options.add(base + step * lot)
-    options.discard(current)
-    return sorted(options)
+#: The whole-share program as arrays over the names' slots (`lot_program.py`); the names
+#: the tests and callers know it by.
+_Evaluator = LotProgram
+_evaluator = lot_program
 
 
 def _starts(
@@ -237,66 +78,113 @@ def _starts(
     return starts
 
 
+def _options(
+    moves: LotMoves, at: NDArray[np.intp], most: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Targets one step from the current shares of movable positions `at`, ascending, NaN
+    padded (n, 10): the holdings, nothing, one lot up or down (with the odd lot kept or
+    dropped when one is held); never the current target itself."""
+    lots = moves.lots
+    names = moves.movable[at]
+    current = moves.target[names]
+    lot, odd, cap = lots.lot_sizes[names], lots.odd[names], most[names]
+    bases = np.stack([np.zeros(names.size), odd], axis=1)[:, :, None]  # (n, 2, 1)
+    k = np.floor((current[:, None, None] - bases) / lot[:, None, None] + 1e-9)
+    step = k + _OFFSETS
+    usable = (step >= 0) & (step <= cap[:, None, None])
+    usable[:, 1] &= (odd != 0.0)[:, None]
+    lots_away = np.where(usable, bases + step * lot[:, None, None], np.nan)
+    options = np.concatenate(
+        [lots.held[names][:, None], np.zeros((names.size, 1)), lots_away.reshape(names.size, 8)],
+        axis=1,
+    )
+    options[options == current[:, None]] = np.nan
+    options.sort(axis=1)  # NaN last
+    options[:, 1:][options[:, 1:] == options[:, :-1]] = np.nan  # each target once
+    return options
+
+
+_OFFSETS = np.array([-1.0, 0.0, 1.0, 2.0])
+# Two-name moves rated per call (each a row of the global rows near their bounds).
+_PAIR_CHUNK = 4096
+# Two names by one lot each, in this order per pair (a sells / b buys first).
+_PAIR_STEPS = np.array([(1.0, -1.0), (-1.0, 1.0), (1.0, 1.0), (-1.0, -1.0)])
+
+
 def _search(
-    evaluator: _Evaluator,
+    evaluator: LotProgram,
     start: NDArray[np.float64],
     most: NDArray[np.float64],
     active: NDArray[np.intp],
 ) -> tuple[NDArray[np.float64], float, float]:
     """Moves of the `active` names from `start` until none helps: one name to any of its
-    `_moves`, then (when none of those helps) two names by one lot each, in any
-    direction (a sector at its cap with the turnover cap binding needs one name sold
-    more and another bought less). Returns (target, violation, objective)."""
-    ctx = evaluator.ctx
-    held = ctx.universe.held_shares
-    odd = np.zeros(ctx.size)
-    for i, (_, shares) in ctx.odd_lots.items():
-        odd[i] = shares
-    lots = evaluator.lot_sizes
-    sign = 1.0 if ctx.program.maximize else -1.0
-    target = start.copy()
-    values = evaluator.point(target)
-    state = (evaluator.violation(values), sign * evaluator.objective(values))
+    `_options` (the best objective of those that help: a broken row is repaired by the
+    move that costs least), names in turn; then (when none of those helps) two names by
+    one lot each, in any direction (a sector at its cap with the turnover cap binding
+    needs one name sold more and another bought less), the first that helps taken.
+    A move helps when it lowers the total violation or, with every row met, raises the
+    objective (signed). Each move is evaluated incrementally (`LotMoves`) against the state
+    at its turn, as a one-at-a-time search would; the answer is evaluated in full.
+    Returns (target, violation, objective)."""
+    sign = 1.0 if evaluator.program.maximize else -1.0
+    moves = evaluator.state(start, np.asarray(active, dtype=np.intp))
+    count = moves.movable.size
+    first, second = np.triu_indices(count, 1)  # the pairs in `itertools.combinations` order
+    first, second = np.repeat(first, 4), np.repeat(second, 4)
+    steps = np.tile(_PAIR_STEPS, (first.size // 4, 1))
 
-    def better(trial: NDArray[np.float64], than: tuple[float, float]) -> tuple[float, float] | None:
-        point = evaluator.point(trial)
-        v, s = evaluator.violation(point), sign * evaluator.objective(point)
-        helps = v < than[0] - 1e-15 or (v == 0.0 and than[0] == 0.0 and s > than[1] + 1e-15)
-        return (v, s) if helps else None
+    def helps(violation: NDArray[np.float64], score: NDArray[np.float64]) -> NDArray[np.bool_]:
+        now, best = moves.violation, sign * moves.objective
+        better: NDArray[np.bool_] = (violation < now - 1e-15) | (
+            (violation == 0.0) & (now == 0.0) & (score > best + 1e-15)
+        )
+        return better
 
+    everyone = np.arange(count)
     for _ in range(_PASSES):
         improved = False
-        for i in active:
-            best: tuple[NDArray[np.float64], tuple[float, float]] | None = None
-            for option in _moves(
-                float(target[i]), float(held[i]), float(odd[i]), float(lots[i]), float(most[i])
-            ):
-                trial = target.copy()
-                trial[i] = option
-                # of the moves that help, the best objective: a broken row is repaired by
-                # the move that costs least (not by jumping to the holdings or to cash)
-                found = better(trial, state)
-                if found is not None and (best is None or found[1] > best[1][1]):
-                    best = (trial, found)
-            if best is not None:
-                target, state = best
-                improved = True
+        table = moves.table(everyone, _options(moves, everyone, most))
+        turn = 0
+        while turn < count:
+            violation, objective = moves.singles(table, slice(turn, None))
+            score = sign * objective
+            helping = helps(violation, score)
+            rows = np.flatnonzero(helping.any(axis=1))
+            if not rows.size:
+                break
+            row = int(rows[0])
+            choice = int(np.argmax(np.where(helping[row], score[row], -np.inf)))
+            moves.move(table, turn + row, choice)
+            improved = True
+            turn += row + 1
         if improved:
             continue
-        for a, b in itertools.combinations(active, 2):
-            for da, db in ((1, -1), (-1, 1), (1, 1), (-1, -1)):
-                trial = target.copy()
-                trial[a] += da * lots[a]
-                trial[b] += db * lots[b]
-                if trial[a] < 0 or trial[b] < 0:
-                    continue
-                found = better(trial, state)
-                if found is not None:
-                    target, state = trial, found
-                    improved = True
+        pair = 0
+        table = moves.steps()
+        while pair < first.size:
+            chunk = slice(pair, pair + _PAIR_CHUNK)  # bounded memory with many names
+            a, b = first[chunk], second[chunk]
+            violation, objective, up_a, up_b = moves.pairs(table, a, b, steps[chunk])
+            helping = (
+                helps(violation, sign * objective)
+                & (table.targets[a, up_a] >= 0)
+                & (table.targets[b, up_b] >= 0)
+            )
+            found = np.flatnonzero(helping)
+            if not found.size:
+                pair += _PAIR_CHUNK
+                continue
+            hit = int(found[0])
+            moves.move(table, int(a[hit]), int(up_a[hit]))
+            moves.move(table, int(b[hit]), int(up_b[hit]))
+            table = moves.steps()
+            improved = True
+            pair += hit + 1
         if not improved:
             break
-    return target, state[0], sign * state[1]
+    target = moves.target
+    values = evaluator.point(target)
+    return target, evaluator.violation(values), evaluator.objective(values)
 
 
 def whole_point(

@@ -1,0 +1,758 @@
+"""A whole-share program as a function of the target shares, evaluated fully or by the move.
+
+The share repair (`share_repair.py`) searches whole lots: a target of shares per name
+fixes every variable of the whole-share program. Per name i the program has up to eight
+variables that depend on its target t_i alone (its *slots*: lots n_i, weight w_i, selection
+x_i, bought b_i and sold s_i weight, the buy / sell flags and the odd-lot keep), and the
+other variables (factor exposures, ...) are *derived*: fixed by equality rows as an affine
+map of the slots, d = c + M k (k = all slots). `LotProgram.point` writes every variable
+for a target, `violation` and `objective` evaluate a point over the whole program (the
+search's reference and its final check before `Program.violations`).
+
+A move changes one or two names' targets, so only their slots change (by delta). With the
+derived variables substituted, every row is an affine function of the slots,
+a_r^T v = const_r + e_r^T k, and the objective is
+
+    f(k) = c0' + l'^T k + k^T H k,     l' = P^T l + 2 P^T Q e,  H = P^T Q P,
+
+with v = e + P k (P: identity on the slots, M on the derived variables, e their constants,
+Q the symmetric quadratic form). `LotMoves` keeps, at the current target, the row
+activities of the rows that span several names, each name's own rows' violation and the
+gradient g = H k on the names that may move; a move's violation and objective are then
+computed from its slots alone,
+
+    f(k + delta) = f(k) + (l' + 2 g)^T delta + delta^T H delta,
+
+vectorised over every option of every name (and every pair of names) at once. The rows
+a single name spans are its *local* rows (links, trade definitions, flags, minimum
+weights); rows over several names (cardinality, sector caps, turnover, budget, cash)
+are *global*; rows left with no slot after the substitution (a factor's own definition)
+are constant. Equal to the full evaluation up to round-off
+(`tests/unit/portfolio/test_lot_program.py` checks it on random moves).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tradefolio.portfolio.context import ModelContext
+from tradefolio.portfolio.program import Program
+
+# A row or bound may miss by this (weight units) during the search; the final check is
+# `Program.violations`.
+SEARCH_TOLERANCE = 1e-9
+# The slots of a name, in this order (a slot is absent when the program has no such
+# variable, e.g. no trade flags without a fixed cost or a minimum trade).
+_LOTS, _WEIGHT, _SELECTED, _BUY, _SELL, _BUY_FLAG, _SELL_FLAG, _KEEP = range(8)
+_SLOTS = 8
+# An effective coefficient this small against the terms it was summed from is round-off
+# of a cancellation (a factor's definition row after its factor is substituted).
+_CANCELLED = 1e-12
+# Up to this many global rows every move evaluates all of them (`LotMoves._near`).
+_FEW_GLOBAL_ROWS = 32
+
+
+def _broken(
+    activity: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """How far each activity lies outside [lo, hi], 0 when within SEARCH_TOLERANCE."""
+    miss = np.maximum(lo - activity, 0.0) + np.maximum(activity - hi, 0.0)
+    return np.where(miss > SEARCH_TOLERANCE, miss, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class LotProgram:
+    """The whole-share program's rows, bounds and objective as arrays over the names'
+    slots and the derived variables (see the module docstring)."""
+
+    program: Program
+    ctx: ModelContext
+    lot_sizes: NDArray[np.float64]
+    columns: NDArray[np.int64]
+    data: NDArray[np.float64]
+    row_of: NDArray[np.int64]
+    lo: NDArray[np.float64]
+    hi: NDArray[np.float64]
+    lower: NDArray[np.float64]
+    upper: NDArray[np.float64]
+    linear: NDArray[np.float64]
+    quad_i: NDArray[np.int64]
+    quad_j: NDArray[np.int64]
+    quad_c: NDArray[np.float64]
+    derived: NDArray[np.int64]  # variables fixed by their definition rows
+    derived_constant: NDArray[np.float64]  # their values = constant + map @ values
+    derived_map: NDArray[np.float64]
+    derived_columns: NDArray[np.int64]  # the map's non-zero columns (the map on them: compact)
+    derived_compact: NDArray[np.float64]
+    # per name: its price, holdings, odd lot, the variable of each slot (-1: absent)
+    value: float
+    prices: NDArray[np.float64]
+    held: NDArray[np.float64]
+    initial: NDArray[np.float64]
+    odd: NDArray[np.float64]
+    has_odd: NDArray[np.bool_]
+    slot_index: NDArray[np.int64]
+    # the substituted program (module docstring)
+    slot_lower: NDArray[np.float64]  # (names, slots), -inf / inf where absent
+    slot_upper: NDArray[np.float64]
+    local_coefficients: NDArray[np.float64]  # (names, local rows, slots)
+    local_constant: NDArray[np.float64]  # (names, local rows)
+    local_lo: NDArray[np.float64]
+    local_hi: NDArray[np.float64]
+    global_constant: NDArray[np.float64]  # (global rows,)
+    global_lo: NDArray[np.float64]
+    global_hi: NDArray[np.float64]
+    global_row: NDArray[np.int64]  # the global rows' slot entries: row, name, slot, value
+    global_name: NDArray[np.int64]
+    global_slot: NDArray[np.int64]
+    global_value: NDArray[np.float64]
+    constant_violation: float  # of the rows without a slot
+    slot_linear: NDArray[np.float64]  # l' per (name, slot)
+    objective_constant: float  # c0'
+    quadratic_slots: NDArray[np.int64]  # the slot kinds H touches (usually the weight)
+
+    def slot_values(
+        self, names: NDArray[np.intp], targets: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """The slots of names `names` at `targets` shares: targets (n,) -> (n, 8), or
+        (n, options) -> (n, options, 8). NaN targets give NaN slots."""
+        expand = (slice(None),) + (None,) * (targets.ndim - 1)
+        t = targets
+        prices = self.prices[names][expand]
+        held = self.held[names][expand]
+        lot = self.lot_sizes[names][expand]
+        odd = self.odd[names][expand]
+        rest = (t - odd) / lot
+        kept = self.has_odd[names][expand] & (t >= odd) & (np.abs(rest - np.round(rest)) < 1e-9)
+        w = t * prices / self.value
+        w0 = self.initial[names][expand]
+        traded = t != held
+        out = np.empty((*t.shape, _SLOTS))
+        out[..., _LOTS] = np.round((t - np.where(kept, odd, 0.0)) / lot)
+        out[..., _WEIGHT] = w
+        out[..., _SELECTED] = t > 0
+        out[..., _BUY] = np.where(traded, np.maximum(w - w0, 0.0), 0.0)
+        out[..., _SELL] = np.where(traded, np.maximum(w0 - w, 0.0), 0.0)
+        out[..., _BUY_FLAG] = traded & (t > held)
+        out[..., _SELL_FLAG] = traded & (t < held)
+        out[..., _KEEP] = kept
+        return out
+
+    def point(self, target: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Every variable's value for target shares `target` (universe order)."""
+        values = np.zeros(self.program.size)
+        slots = self.slot_values(np.arange(target.size), np.asarray(target, dtype=np.float64))
+        present = self.slot_index >= 0
+        values[self.slot_index[present]] = slots[present]
+        if self.derived.size:
+            values[self.derived] = (
+                self.derived_constant + self.derived_compact @ values[self.derived_columns]
+            )
+        return values
+
+    def violation(self, values: NDArray[np.float64]) -> float:
+        """Total amount by which rows and bounds are broken (0 when all hold to
+        SEARCH_TOLERANCE)."""
+        activity = np.bincount(
+            self.row_of, weights=self.data * values[self.columns], minlength=self.lo.size
+        ).astype(np.float64)
+        rows = _broken(activity, self.lo, self.hi)
+        bounds = _broken(values, self.lower, self.upper)
+        return float(rows.sum() + bounds.sum())
+
+    def objective(self, values: NDArray[np.float64]) -> float:
+        """The program's objective (tie-break included)."""
+        quadratic = float(self.quad_c @ (values[self.quad_i] * values[self.quad_j]))
+        return float(self.program.constant + self.linear @ values + quadratic)
+
+    def state(self, target: NDArray[np.float64], movable: NDArray[np.intp]) -> LotMoves:
+        """The incremental state at `target`, where only the names `movable` may move."""
+        return LotMoves(self, target, movable)
+
+
+def _affine(
+    columns: NDArray[np.int64],
+    data: NDArray[np.float64],
+    row_of: NDArray[np.int64],
+    lo: NDArray[np.float64],
+    hi: NDArray[np.float64],
+    known: NDArray[np.bool_],
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], list[int]] | None:
+    """The variables not `known`, each as constant + map . v over the known ones, solved
+    from the equality rows with one unknown (rows in order, chains substituted): (those
+    variables, constants, map rows, the rows solved from, which hold by construction);
+    None when a variable stays unknown. Rows are the flat (columns, data, row_of)."""
+    size = known.size
+    known = known.copy()
+    is_defined = np.zeros(size, dtype=bool)
+    starts = np.searchsorted(row_of, np.arange(lo.size + 1))
+    defined: dict[int, tuple[float, NDArray[np.float64]]] = {}
+    definitions: list[int] = []
+    pending = np.flatnonzero(lo == hi)
+    while pending.size and not known.all():
+        unknown = np.bincount(row_of, weights=~known[columns], minlength=lo.size)[pending]
+        ready = pending[unknown == 1]
+        pending = pending[unknown > 1]
+        if not ready.size:
+            break
+        for r in ready.tolist():
+            cols, vals = columns[starts[r] : starts[r + 1]], data[starts[r] : starts[r + 1]]
+            free = ~known[cols]
+            if free.sum() != 1:  # defined by an earlier row of this round: nothing left
+                continue
+            k = int(cols[free][0])
+            pivot = float(vals[free][0])
+            others, weights = cols[~free], vals[~free] / pivot
+            constant, linear_part = float(lo[r]) / pivot, np.zeros(size)
+            linear_part[others] -= weights
+            chained = is_defined[others]
+            for j, c in zip(others[chained].tolist(), weights[chained].tolist(), strict=True):
+                # a chain: substitute the earlier definition
+                linear_part[j] += c
+                constant -= c * defined[j][0]
+                linear_part -= c * defined[j][1]
+            defined[k] = (constant, linear_part)
+            definitions.append(r)
+            known[k] = True
+            is_defined[k] = True
+    if not known.all():
+        return None
+    return (
+        np.fromiter(defined, np.int64, len(defined)),
+        np.array([d[0] for d in defined.values()], dtype=np.float64),
+        np.vstack([d[1] for d in defined.values()]) if defined else np.zeros((0, size)),
+        definitions,
+    )
+
+
+def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram | None:
+    """The arrays of `ctx`'s whole-share program, or None if a variable outside the slots
+    (lots, weights, selections, trades, flags, odd-lot keeps) is not fixed by an equality
+    row over the others."""
+    program = ctx.program
+    if ctx.lots is None:
+        return None
+    n = ctx.size
+    slot_index = np.full((n, _SLOTS), -1, dtype=np.int64)
+    for slot, variables in (
+        (_LOTS, ctx.lots),
+        (_WEIGHT, ctx.weights),
+        (_SELECTED, ctx.selected),
+        (_BUY, ctx.buys),
+        (_SELL, ctx.sells),
+        (_BUY_FLAG, ctx.buy_flags),
+        (_SELL_FLAG, ctx.sell_flags),
+    ):
+        if variables is not None:
+            slot_index[:, slot] = variables
+    odd = np.zeros(n)
+    has_odd = np.zeros(n, dtype=bool)
+    for i, (keep, shares) in ctx.odd_lots.items():
+        slot_index[i, _KEEP] = keep
+        odd[i] = shares
+        has_odd[i] = True
+    size = program.size
+    lengths = [len(r.coefficients) for r in program.rows]
+    columns = np.fromiter(
+        itertools.chain.from_iterable(r.coefficients for r in program.rows), np.int64
+    )
+    data = np.fromiter(
+        itertools.chain.from_iterable(r.coefficients.values() for r in program.rows), np.float64
+    )
+    row_of = np.repeat(np.arange(len(program.rows)), lengths).astype(np.int64)
+    lo = np.array([r.lo for r in program.rows], dtype=np.float64)
+    hi = np.array([r.hi for r in program.rows], dtype=np.float64)
+    lower = np.array(program.lower, dtype=np.float64)
+    upper = np.array(program.upper, dtype=np.float64)
+    linear = np.zeros(size)
+    for k, c in program.linear.items():
+        linear[k] += c
+    pairs = list(program.quadratic.items())
+    quad_i = np.array([i for (i, _), _ in pairs], dtype=np.int64)
+    quad_j = np.array([j for (_, j), _ in pairs], dtype=np.int64)
+    quad_c = np.array([c for _, c in pairs], dtype=np.float64)
+    known = np.zeros(size, dtype=bool)
+    known[slot_index[slot_index >= 0]] = True
+    solved = _affine(columns, data, row_of, lo, hi, known)
+    if solved is None:
+        return None
+    derived, derived_constant, derived_map, definitions = solved
+    reach = np.flatnonzero(np.any(derived_map != 0.0, axis=0))
+    universe = ctx.universe
+    value = universe.value
+    substituted = _substituted(
+        slot_index, columns, data, row_of, lo, hi, lower, upper, derived, derived_constant,
+        derived_map, np.array(definitions, dtype=np.int64),
+    )  # fmt: skip
+    objective = _objective_in_slots(
+        slot_index, linear, quad_i, quad_j, quad_c, program.constant, derived,
+        derived_constant, derived_map,
+    )  # fmt: skip
+    return LotProgram(
+        program=program,
+        ctx=ctx,
+        lot_sizes=lot_sizes,
+        columns=columns,
+        data=data,
+        row_of=row_of,
+        lo=lo,
+        hi=hi,
+        lower=lower,
+        upper=upper,
+        linear=linear,
+        quad_i=quad_i,
+        quad_j=quad_j,
+        quad_c=quad_c,
+        derived=derived,
+        derived_constant=derived_constant,
+        derived_map=derived_map,
+        derived_columns=reach,
+        derived_compact=np.ascontiguousarray(derived_map[:, reach]),
+        value=value,
+        prices=universe.prices,
+        held=universe.held_shares,
+        initial=universe.held_shares * universe.prices / value,
+        odd=odd,
+        has_odd=has_odd,
+        slot_index=slot_index,
+        **substituted,
+        **objective,
+    )
+
+
+def _substituted(
+    slot_index: NDArray[np.int64],
+    columns: NDArray[np.int64],
+    data: NDArray[np.float64],
+    row_of: NDArray[np.int64],
+    lo: NDArray[np.float64],
+    hi: NDArray[np.float64],
+    lower: NDArray[np.float64],
+    upper: NDArray[np.float64],
+    derived: NDArray[np.int64],
+    derived_constant: NDArray[np.float64],
+    derived_map: NDArray[np.float64],
+    definitions: NDArray[np.int64],
+) -> dict[str, Any]:
+    """The rows and bounds over the slots alone (the derived variables substituted, their
+    finite bounds as rows), split into constant, local and global rows. The `definitions`
+    (the rows the derived variables were solved from) hold by construction: left out."""
+    n = slot_index.shape[0]
+    defining = np.zeros(lo.size, dtype=bool)
+    defining[definitions] = True
+    kept = ~defining[row_of]
+    columns, data, row_of = columns[kept], data[kept], row_of[kept]
+    lo, hi = np.where(defining, -np.inf, lo), np.where(defining, np.inf, hi)
+    size = lower.size
+    owner = np.full(size, -1, dtype=np.int64)
+    kind = np.full(size, -1, dtype=np.int64)
+    present = slot_index >= 0
+    owner[slot_index[present]] = np.nonzero(present)[0]
+    kind[slot_index[present]] = np.nonzero(present)[1]
+    is_derived = np.zeros(size, dtype=bool)
+    is_derived[derived] = True
+    position = np.full(size, -1, dtype=np.int64)
+    position[derived] = np.arange(derived.size)
+    rows = lo.size
+    direct = ~is_derived[columns]
+    entry_row, entry_col, entry_val = row_of[direct], columns[direct], data[direct]
+    constant = np.zeros(rows)
+    if (~direct).any():
+        through = np.unique(row_of[~direct])
+        at = np.searchsorted(through, row_of[~direct])
+        maps = derived_map[position[columns[~direct]]]
+        effective = np.zeros((through.size, size))
+        magnitude = np.zeros((through.size, size))
+        np.add.at(effective, at, data[~direct][:, None] * maps)
+        np.add.at(magnitude, at, np.abs(data[~direct])[:, None] * np.abs(maps))
+        own = np.isin(entry_row, through)
+        own_at = np.searchsorted(through, entry_row[own])
+        np.add.at(effective, (own_at, entry_col[own]), entry_val[own])
+        np.add.at(magnitude, (own_at, entry_col[own]), np.abs(entry_val[own]))
+        effective[np.abs(effective) <= _CANCELLED * magnitude] = 0.0
+        np.add.at(
+            constant, row_of[~direct], data[~direct] * derived_constant[position[columns[~direct]]]
+        )
+        r, c = np.nonzero(effective)
+        entry_row = np.concatenate([entry_row[~own], through[r]])
+        entry_col = np.concatenate([entry_col[~own], c])
+        entry_val = np.concatenate([entry_val[~own], effective[r, c]])
+    # finite bounds of derived variables: rows constant + M_d k in [lower_d, upper_d]
+    bounded = np.flatnonzero(np.isfinite(lower[derived]) | np.isfinite(upper[derived]))
+    if bounded.size:
+        r, c = np.nonzero(derived_map[bounded])
+        entry_row = np.concatenate([entry_row, rows + r])
+        entry_col = np.concatenate([entry_col, c])
+        entry_val = np.concatenate([entry_val, derived_map[bounded][r, c]])
+        constant = np.concatenate([constant, derived_constant[bounded]])
+        lo = np.concatenate([lo, lower[derived][bounded]])
+        hi = np.concatenate([hi, upper[derived][bounded]])
+        rows += bounded.size
+    entry_name, entry_slot = owner[entry_col], kind[entry_col]
+    first = np.full(rows, n, dtype=np.int64)
+    last = np.full(rows, -1, dtype=np.int64)
+    np.minimum.at(first, entry_row, entry_name)
+    np.maximum.at(last, entry_row, entry_name)
+    empty = last < 0
+    local = ~empty & (first == last)
+    spread = ~empty & (first != last)
+    # local rows: padded per name, (names, rows of the busiest name, slots)
+    local_rows = np.flatnonzero(local)
+    local_owner = first[local_rows]
+    order = np.argsort(local_owner, kind="stable")
+    local_rows, local_owner = local_rows[order], local_owner[order]
+    starts = np.searchsorted(local_owner, np.arange(n))
+    rank = np.arange(local_rows.size) - starts[local_owner]
+    depth = int(rank.max()) + 1 if rank.size else 0
+    local_rank = np.full(rows, -1, dtype=np.int64)
+    local_rank[local_rows] = rank
+    coefficients = np.zeros((n, depth, _SLOTS))
+    local_constant = np.zeros((n, depth))
+    local_lo = np.full((n, depth), -np.inf)
+    local_hi = np.full((n, depth), np.inf)
+    mine = local[entry_row]
+    coefficients[entry_name[mine], local_rank[entry_row[mine]], entry_slot[mine]] = entry_val[mine]
+    local_constant[local_owner, rank] = constant[local_rows]
+    local_lo[local_owner, rank] = lo[local_rows]
+    local_hi[local_owner, rank] = hi[local_rows]
+    spread_rows = np.flatnonzero(spread)
+    spread_at = np.full(rows, -1, dtype=np.int64)
+    spread_at[spread_rows] = np.arange(spread_rows.size)
+    wide = spread[entry_row]
+    slot_lower = np.full((n, _SLOTS), -np.inf)
+    slot_upper = np.full((n, _SLOTS), np.inf)
+    slot_lower[present] = lower[slot_index[present]]
+    slot_upper[present] = upper[slot_index[present]]
+    empty_rows = np.flatnonzero(empty)
+    return {
+        "slot_lower": slot_lower,
+        "slot_upper": slot_upper,
+        "local_coefficients": coefficients,
+        "local_constant": local_constant,
+        "local_lo": local_lo,
+        "local_hi": local_hi,
+        "global_constant": constant[spread_rows],
+        "global_lo": lo[spread_rows],
+        "global_hi": hi[spread_rows],
+        "global_row": spread_at[entry_row[wide]],
+        "global_name": entry_name[wide],
+        "global_slot": entry_slot[wide],
+        "global_value": entry_val[wide],
+        "constant_violation": float(
+            _broken(constant[empty_rows], lo[empty_rows], hi[empty_rows]).sum()
+        ),
+    }
+
+
+def _symmetric_product(
+    quad_i: NDArray[np.int64],
+    quad_j: NDArray[np.int64],
+    quad_c: NDArray[np.float64],
+    vector: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Q v for the symmetric Q of sum_p c_p v_i v_j (so v^T Q v is that sum)."""
+    out = np.zeros(vector.size)
+    np.add.at(out, quad_i, 0.5 * quad_c * vector[quad_j])
+    np.add.at(out, quad_j, 0.5 * quad_c * vector[quad_i])
+    return out
+
+
+def _objective_in_slots(
+    slot_index: NDArray[np.int64],
+    linear: NDArray[np.float64],
+    quad_i: NDArray[np.int64],
+    quad_j: NDArray[np.int64],
+    quad_c: NDArray[np.float64],
+    constant: float,
+    derived: NDArray[np.int64],
+    derived_constant: NDArray[np.float64],
+    derived_map: NDArray[np.float64],
+) -> dict[str, Any]:
+    """l' per slot, c0' and the slot kinds the quadratic part reaches (module docstring)."""
+    size = linear.size
+    shift = np.zeros(size)  # e: the derived variables' constants
+    shift[derived] = derived_constant
+    through = 2.0 * _symmetric_product(quad_i, quad_j, quad_c, shift) + linear
+    # P^T y = y on the slots + M^T y_derived
+    reduced = through.copy()
+    reach = np.flatnonzero(np.any(derived_map != 0.0, axis=0))
+    reduced[reach] += derived_map[:, reach].T @ through[derived]
+    reduced[derived] = 0.0
+    present = slot_index >= 0
+    slot_linear = np.zeros(slot_index.shape)
+    slot_linear[present] = reduced[slot_index[present]]
+    objective_constant = float(constant + linear @ shift + quad_c @ (shift[quad_i] * shift[quad_j]))
+    reached = np.zeros(size, dtype=bool)
+    touched = np.unique(np.concatenate([quad_i, quad_j]))
+    reached[touched] = True
+    is_derived = np.zeros(size, dtype=bool)
+    is_derived[derived] = True
+    rows_reached = reached[derived]
+    if rows_reached.any():
+        reached |= np.any(derived_map[rows_reached] != 0.0, axis=0)
+    reached[derived] = False
+    kinds = np.unique(np.nonzero(present & reached[np.maximum(slot_index, 0)])[1])
+    return {
+        "slot_linear": slot_linear,
+        "objective_constant": objective_constant,
+        "quadratic_slots": kinds.astype(np.int64),
+    }
+
+
+class LotMoves:
+    """The search's state at a target: global row activities, each name's own violation,
+    the objective and its gradient on the movable names' quadratic slots; the violation and
+    objective of every one- and two-name move, vectorised (module docstring)."""
+
+    def __init__(
+        self, lots: LotProgram, target: NDArray[np.float64], movable: NDArray[np.intp]
+    ) -> None:
+        self.lots = lots
+        self.movable = np.asarray(movable, dtype=np.intp)
+        self.target = np.array(target, dtype=np.float64)
+        names = np.arange(self.target.size)
+        values = lots.point(self.target)
+        self.objective = lots.objective(values)
+        slots = lots.slot_values(names, self.target)
+        self.slots = slots[self.movable]
+        self.own = self._own_violation(names, slots)  # (names,)
+        active = np.full(self.target.size, -1, dtype=np.intp)
+        active[self.movable] = np.arange(self.movable.size)
+        self.position = active
+        activity = lots.global_constant.copy()
+        np.add.at(
+            activity,
+            lots.global_row,
+            lots.global_value * slots[lots.global_name, lots.global_slot],
+        )
+        self.activity = activity
+        moving = active[lots.global_name] >= 0
+        self.global_by_name = np.zeros((self.movable.size, _SLOTS, activity.size))
+        self.global_by_name[
+            active[lots.global_name[moving]],
+            lots.global_slot[moving],
+            lots.global_row[moving],
+        ] = lots.global_value[moving]
+        self._hessian(values)
+        self._settle()
+
+    def _own_violation(
+        self, names: NDArray[np.intp], slots: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Each name's local rows and slot bounds broken, for slots (n, ..., 8)."""
+        lots = self.lots
+        expand = (slice(None),) + (None,) * (slots.ndim - 2)
+        activity = lots.local_constant[names][expand] + np.einsum(
+            "n...s,nrs->n...r", slots, lots.local_coefficients[names]
+        )
+        rows = _broken(activity, lots.local_lo[names][expand], lots.local_hi[names][expand])
+        bounds = _broken(slots, lots.slot_lower[names][expand], lots.slot_upper[names][expand])
+        total: NDArray[np.float64] = rows.sum(axis=-1) + bounds.sum(axis=-1)
+        return total
+
+    def _hessian(self, values: NDArray[np.float64]) -> None:
+        """H on the movable names' quadratic slots and g = H k there."""
+        lots = self.lots
+        kinds = lots.quadratic_slots
+        variables = lots.slot_index[self.movable][:, kinds]  # (movable, kinds), -1 absent
+        flat = variables.ravel()
+        count = flat.size
+        size = lots.program.size
+        # P's rows at the quadratic pairs' variables, on these columns
+        column_of = np.full(size, -1, dtype=np.int64)
+        column_of[flat[flat >= 0]] = np.flatnonzero(flat >= 0)
+        position = np.full(size, -1, dtype=np.int64)
+        position[lots.derived] = np.arange(lots.derived.size)
+        safe = np.where(flat >= 0, flat, 0)
+        # each column's place among the derived map's columns (-1: no derived variable uses it)
+        in_map = np.full(size, -1, dtype=np.int64)
+        in_map[lots.derived_columns] = np.arange(lots.derived_columns.size)
+        reached = np.where(flat >= 0, in_map[safe], -1)
+
+        def rows_of(variables_at: NDArray[np.int64]) -> NDArray[np.float64]:
+            out = np.zeros((variables_at.size, count))
+            unit = column_of[variables_at]
+            hit = unit >= 0
+            out[np.flatnonzero(hit), unit[hit]] = 1.0
+            through = position[variables_at]
+            via = through >= 0
+            if via.any():
+                compact = lots.derived_compact[through[via]]
+                out[via] = np.where(reached >= 0, compact[:, np.maximum(reached, 0)], 0.0)
+            return out
+
+        left, right = rows_of(lots.quad_i), rows_of(lots.quad_j)
+        hessian = 0.5 * (left.T @ (lots.quad_c[:, None] * right))
+        self.hessian = hessian + hessian.T  # (count, count)
+        shift = np.zeros(size)
+        shift[lots.derived] = lots.derived_constant
+        pulled = _symmetric_product(lots.quad_i, lots.quad_j, lots.quad_c, values - shift)
+        reduced = pulled.copy()
+        reduced[lots.derived_columns] += lots.derived_compact.T @ pulled[lots.derived]
+        self.gradient = np.where(flat >= 0, reduced[safe], 0.0).reshape(variables.shape)
+        self.kinds = kinds
+
+    def _settle(self) -> None:
+        """The totals after the state changed."""
+        self.broken_names = int(np.count_nonzero(self.own))
+        self.own_total = float(self.own.sum())
+        self.global_broken = _broken(self.activity, self.lots.global_lo, self.lots.global_hi)
+        total = self.lots.constant_violation + self.own_total + float(self.global_broken.sum())
+        self.violation = total
+
+    def _others(self, excluded: list[NDArray[np.intp]]) -> NDArray[np.float64]:
+        """The other names' own violation, exactly 0 when only the excluded ones break."""
+        own = self.own
+        count = self.broken_names - sum((own[e] > 0).astype(np.int64) for e in excluded)
+        rest = self.own_total - sum(own[e] for e in excluded)
+        return np.where(count == 0, 0.0, rest)
+
+    def table(self, at: NDArray[np.intp], targets: NDArray[np.float64]) -> MoveTable:
+        """What moving each movable position `at[n]` alone to `targets[n, o]` changes that
+        does not depend on the other names (valid until that name itself moves)."""
+        lots = self.lots
+        names = self.movable[at]
+        slots = lots.slot_values(names, targets)
+        delta = slots - self.slots[at][:, None, :]
+        quadratic = delta[..., self.kinds]
+        fixed = np.einsum("nos,ns->no", delta, lots.slot_linear[names]) + np.einsum(
+            "nok,nkl,nol->no", quadratic, self._blocks(at, at), quadratic
+        )
+        spread = np.einsum("nos,nsg->nog", delta, self.global_by_name[at])
+        return MoveTable(
+            at=at,
+            names=names,
+            targets=targets,
+            slots=slots,
+            own=self._own_violation(names, slots),
+            spread=spread,
+            reach=np.fmax.reduce(np.abs(spread).reshape(-1, spread.shape[-1]), axis=0, initial=0.0),
+            fixed=fixed,
+            quadratic=quadratic,
+        )
+
+    def _blocks(self, a: NDArray[np.intp], b: NDArray[np.intp]) -> NDArray[np.float64]:
+        """H's (kinds x kinds) blocks between movable positions a and b."""
+        kinds = self.kinds.size
+        rows = a[:, None] * kinds + np.arange(kinds)
+        cols = b[:, None] * kinds + np.arange(kinds)
+        blocks: NDArray[np.float64] = self.hessian[rows[:, :, None], cols[:, None, :]]
+        return blocks
+
+    def _near(self, reach: NDArray[np.float64]) -> NDArray[np.intp] | slice:
+        """The global rows a change of at most `reach` in their activity may break (or that
+        are broken): every other row stays met for every such move, so it adds 0 exactly.
+        (All of them when there are few: choosing costs more than it saves.)"""
+        activity, lots = self.activity, self.lots
+        if activity.size <= _FEW_GLOBAL_ROWS:
+            return slice(None)
+        margin = SEARCH_TOLERANCE + 1e-12 * (1.0 + np.abs(activity) + reach)
+        near: NDArray[np.intp] = np.flatnonzero(
+            (activity - reach <= lots.global_lo + margin)
+            | (activity + reach >= lots.global_hi - margin)
+        )
+        return near
+
+    def singles(
+        self, table: MoveTable, rows: slice = slice(None)
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Violation and objective, at the current state, of each move of `table`'s `rows`
+        (a name moved alone; NaN targets: inf violation)."""
+        at, names = table.at[rows], table.names[rows]
+        near = self._near(table.reach)
+        spread_broken = _broken(
+            self.activity[near] + table.spread[rows][..., near],
+            self.lots.global_lo[near],
+            self.lots.global_hi[near],
+        ).sum(axis=-1)
+        violation = (
+            self.lots.constant_violation
+            + self._others([names])[:, None]
+            + table.own[rows]
+            + spread_broken
+        )
+        change = table.fixed[rows] + 2.0 * np.einsum(
+            "nok,nk->no", table.quadratic[rows], self.gradient[at]
+        )
+        valid = ~np.isnan(table.targets[rows])
+        return np.where(valid, violation, np.inf), np.where(valid, self.objective + change, np.nan)
+
+    def steps(self) -> MoveTable:
+        """Every movable name one lot up (option 0) and one lot down (option 1)."""
+        names = self.movable
+        lots = self.lots.lot_sizes[names][:, None]
+        return self.table(
+            np.arange(names.size), self.target[names][:, None] + np.array([1.0, -1.0]) * lots
+        )
+
+    def pairs(
+        self,
+        table: MoveTable,
+        first: NDArray[np.intp],
+        second: NDArray[np.intp],
+        steps: NDArray[np.float64],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp], NDArray[np.intp]]:
+        """Violation and objective of moving positions first[p] and second[p] together by
+        steps[p, 0] and steps[p, 1] lots (`table` = `steps()` at the current state); and
+        each's option in `table`."""
+        lots = self.lots
+        up_a = np.where(steps[:, 0] > 0, 0, 1)
+        up_b = np.where(steps[:, 1] > 0, 0, 1)
+        near = self._near(2.0 * table.reach)
+        spread = table.spread[..., near]
+        violation = (
+            lots.constant_violation
+            + self._others([table.names[first], table.names[second]])
+            + table.own[first, up_a]
+            + table.own[second, up_b]
+            + _broken(
+                self.activity[near] + spread[first, up_a] + spread[second, up_b],
+                lots.global_lo[near],
+                lots.global_hi[near],
+            ).sum(axis=-1)
+        )
+        qa, qb = table.quadratic[first, up_a], table.quadratic[second, up_b]
+        cross = np.einsum("pk,pkl,pl->p", qa, self._blocks(first, second), qb)
+        alone = table.fixed + 2.0 * np.einsum("nok,nk->no", table.quadratic, self.gradient)
+        objective = self.objective + alone[first, up_a] + alone[second, up_b] + 2.0 * cross
+        return violation, objective, up_a, up_b
+
+    def move(self, table: MoveTable, row: int, option: int) -> None:
+        """Take move `option` of `table`'s row `row` (the state follows)."""
+        at, name = int(table.at[row]), int(table.names[row])
+        quadratic = table.quadratic[row, option]
+        self.objective += float(table.fixed[row, option] + 2.0 * quadratic @ self.gradient[at])
+        kinds = self.kinds.size
+        column = self.hessian[:, at * kinds : (at + 1) * kinds] @ quadratic
+        self.gradient += column.reshape(self.gradient.shape)
+        self.activity = self.activity + table.spread[row, option]
+        self.own[name] = table.own[row, option]
+        self.slots[at] = table.slots[row, option]
+        self.target[name] = table.targets[row, option]
+        self._settle()
+
+
+@dataclass(frozen=True, slots=True)
+class MoveTable:
+    """Moves of some movable names (`LotMoves.table`): their targets (n, options) and what
+    each changes on its own: slots, own violation, global activity, the objective's part
+    without the gradient (l'^T delta + delta^T H delta) and the quadratic slots' delta.
+    (NaN targets: NaN moves.)"""
+
+    at: NDArray[np.intp]
+    names: NDArray[np.intp]
+    targets: NDArray[np.float64]
+    slots: NDArray[np.float64]
+    own: NDArray[np.float64]
+    spread: NDArray[np.float64]
+    reach: NDArray[np.float64]  # per global row, the largest |activity change| of a move
+    fixed: NDArray[np.float64]
+    quadratic: NDArray[np.float64]
+
+
+__all__ = ["SEARCH_TOLERANCE", "LotMoves", "LotProgram", "MoveTable", "lot_program"]
