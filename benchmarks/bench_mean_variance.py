@@ -3,12 +3,13 @@
 Run: .venv/bin/python benchmarks/bench_mean_variance.py [--repeats 3] [--no-record]
      .venv/bin/python benchmarks/bench_mean_variance.py --pard200 [NAME ...] [--limit 60]
          [--baseline OTHER_TREE/src] [--skip SOLVER ...]
-     .venv/bin/python benchmarks/bench_mean_variance.py --speed [--limit 60]
+     .venv/bin/python benchmarks/bench_mean_variance.py --speed [--limit 60] [--baseline SRC]
      .venv/bin/python benchmarks/bench_mean_variance.py --growth [--limit 60]
 
 `--speed`: the issue's λ = 200, K = 10 rows at N = 100 / 200 / 400 against skfolio and
 Riskfolio-Lib, each with the same limit; `--growth`: time and peak memory from N = 50 to
-1,000 (a fresh process per N).
+1,000 (a fresh process per N). `--speed --baseline OTHER_TREE/src` adds a row per N of
+that tree's tradefolio (a subprocess with it first on the path, timed around the solve).
 
 `--pard200` runs the public buy-in benchmark instead (see `pard200_table`): the done-when
 command of issue 16 (`tradefolio allocate` on the files of `convert_pard200.py`), SCIP
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import io
 import json
 import math
@@ -68,6 +70,7 @@ from convert_pard200 import (
 from tradefolio.data.sample_data import load_sample_prices
 from tradefolio.data.synthetic import gbm_prices
 from tradefolio.errors import TradefolioError
+from tradefolio.portfolio.cardinality_search import MAX_NAMES, MIN_NAMES
 from tradefolio.portfolio.constraints import Budget, Cardinality, NameBounds, PositionLimits
 from tradefolio.portfolio.context import make_universe
 from tradefolio.portfolio.covariance import period_returns, risk_model, risk_model_from_covariance
@@ -431,9 +434,64 @@ def _cpu_timed(solve: Callable[[], Outcome]) -> tuple[float, float, Outcome]:
     return time.perf_counter() - start, time.process_time() - cpu_start, outcome
 
 
-def speed_table(limit: float, record: bool) -> None:
+def speed_one(n: int, limit: float) -> None:
+    """One tradefolio `--speed` row of whatever tree is first on the path (the baseline's
+    subprocess), as JSON. The solver libraries are imported before the clock starts where
+    the parent process has them already (every N after the first)."""
+    returns = returns_for(n)
+    if n != SPEED_SIZES[0]:
+        for module in ("scipy.sparse", "scs"):
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
+    seconds, cpu, outcome = _cpu_timed(
+        lambda: solve_tradefolio(returns, SPEED_AVERSION, "highs", limit)
+    )
+    answer = {"seconds": seconds, "cpu": cpu, "status": outcome.status}
+    print(json.dumps({**answer, "weights": outcome.weights.tolist()}))
+
+
+def _speed_baseline(n: int, limit: float, source: str) -> tuple[float, float, Outcome]:
+    """`speed_one` in a subprocess with `source` (another tree's src) first on the path."""
+    command = [sys.executable, __file__, "--speed-one", str(n), "--limit", f"{limit:g}"]
+    env = {**os.environ, "PYTHONPATH": source}
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    if done.returncode != 0:
+        return math.nan, math.nan, Outcome(np.full(n, np.nan), "failed")
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    weights = np.asarray(answer["weights"], dtype=float)
+    return answer["seconds"], answer["cpu"], Outcome(weights, answer["status"])
+
+
+def _speed_row(
+    found: list[tuple[str, float, float, float, int, str]],
+    returns: pd.DataFrame,
+    n: int,
+    name: str,
+    seconds: float,
+    cpu: float,
+    outcome: Outcome,
+    limit: float,
+) -> None:
+    """One `--speed` answer re-evaluated, printed and kept in `found`."""
+    weights = outcome.weights
+    finite = bool(np.isfinite(weights).all())
+    value = utility(returns, weights, SPEED_AVERSION) if finite else math.nan
+    status = outcome.status
+    if not name.startswith("tradefolio") and seconds >= limit:
+        status = f"{status} (at SCIP's time limit: not proven)"
+    names = int((weights > 1e-6).sum()) if finite else 0
+    found.append((name, seconds, cpu, value, names, status))
+    print(
+        f"N={n} {name}: {seconds:.2f} s (CPU {cpu:.2f}), utility {value:.10g}, "
+        f"{names} names, {status}, load {_load_average()}",
+        flush=True,
+    )
+
+
+def speed_table(limit: float, record: bool, baseline: str | None = None) -> None:
     """λ = 200, K = 10 at N = 100 / 200 / 400: tradefolio, skfolio and Riskfolio-Lib, each
-    with `limit` seconds (SCIP's own time limit for the references)."""
+    with `limit` seconds (SCIP's own time limit for the references); with `baseline`
+    (another tree's src) also that tree's tradefolio (`speed_one`)."""
     rows = []
     for n in SPEED_SIZES:
         returns = returns_for(n)
@@ -442,33 +500,24 @@ def speed_table(limit: float, record: bool) -> None:
             "skfolio": lambda r=returns: solve_skfolio(r, SPEED_AVERSION, limit),
             "riskfolio": lambda r=returns: solve_riskfolio(r, SPEED_AVERSION, limit),
         }
-        found = []
+        found: list[tuple[str, float, float, float, int, str]] = []
         for name, solve in solvers.items():
+            if name == "skfolio" and baseline is not None:
+                seconds, cpu, outcome = _speed_baseline(n, limit, baseline)
+                _speed_row(found, returns, n, "tradefolio (baseline)", seconds, cpu, outcome, limit)
             try:
                 seconds, cpu, outcome = _cpu_timed(solve)
             except Exception as exc:  # a reference library's failure is a row, not a crash
                 seconds, cpu = math.nan, math.nan
                 outcome = Outcome(np.full(n, np.nan), f"failed: {str(exc)[:40]}")
-            weights = outcome.weights
-            finite = bool(np.isfinite(weights).all())
-            value = utility(returns, weights, SPEED_AVERSION) if finite else math.nan
-            status = outcome.status
-            if name != "tradefolio" and seconds >= limit:
-                status = f"{status} (at SCIP's time limit: not proven)"
-            names = int((weights > 1e-6).sum()) if finite else 0
-            found.append((name, seconds, cpu, value, names, status))
-            print(
-                f"N={n} {name}: {seconds:.2f} s (CPU {cpu:.2f}), utility {value:.10g}, "
-                f"{names} names, {status}, load {_load_average()}",
-                flush=True,
-            )
+            _speed_row(found, returns, n, name, seconds, cpu, outcome, limit)
         best = max(v for _, _, _, v, _, _ in found if math.isfinite(v))
         for name, seconds, cpu, value, names, status in found:
             rows.append((n, name, seconds, cpu, value, best - value, names, status))
     header = ["N", "library", "seconds", "CPU s", "utility", "vs best", "names", "status"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for n, name, seconds, cpu, value, below, names, status in rows:
-        target = f" (target <= {SPEED_TARGETS[n]:g} s)" if name == "tradefolio" else ""
+        target = f" (target <= {SPEED_TARGETS[n]:g} s)" if name.startswith("tradefolio") else ""
         cells = [
             f"{n}",
             name,
@@ -493,7 +542,15 @@ def speed_table(limit: float, record: bool) -> None:
             f"Σ the sample covariance of {LOOKBACK} daily returns of seeded synthetic GBM "
             f"prices (the same sets as above). Every solver had {limit:g} s (tradefolio's "
             "time limit; SCIP's limits/time for skfolio and Riskfolio-Lib, one run each); "
-            "a reference row at its time limit is SCIP's incumbent, not proven. 'vs best': "
+            "a reference row at its time limit is SCIP's incumbent, not proven. "
+            + (
+                ""
+                if baseline is None
+                else f"tradefolio (baseline): the same solve with {baseline} first on the "
+                "path, in a subprocess timed around the solve (its solver imports before "
+                "the clock from the second N on, as in process). "
+            )
+            + "'vs best': "
             "utility below the row's best, every answer projected onto sum w = 1, w >= 0. "
             f"1-minute load {_load_average()} at the end on 2 cores (other helpers' jobs).",
         )
@@ -553,8 +610,10 @@ def growth_table(limit: float, record: bool) -> None:
             "(bench_mean_variance.py --growth)",
             machine_stamp("highspy", "numpy"),
             "\n".join(lines),
-            f"tradefolio's default (branch and bound, nodes by the active set of "
-            f"portfolio/node_qp.py, HiGHS its fallback), time limit {limit:g} s, "
+            f"tradefolio's default: from {MIN_NAMES} to {MAX_NAMES} names (SCS installed) "
+            "the search over doubly-nonnegative bounds of portfolio/cardinality_search.py, "
+            "otherwise the branch and bound (nodes by the active set of portfolio/node_qp.py, "
+            f"HiGHS its fallback); time limit {limit:g} s, "
             "one fresh process per N (peak RSS: the process's maximum resident set, imports "
             "and data included; 'before solve': after the returns were generated). Σ is "
             f"the sample covariance of {LOOKBACK} daily returns, so it is singular from "
@@ -568,13 +627,19 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--pard200", nargs="*", default=None, metavar="NAME")
     parser.add_argument("--limit", type=float, default=TIME_LIMIT)
-    parser.add_argument("--baseline", default=None, metavar="SRC", help="pard200: a baseline src")
+    parser.add_argument(
+        "--baseline", default=None, metavar="SRC", help="pard200 / speed: a baseline src"
+    )
     parser.add_argument("--skip", nargs="*", default=[], metavar="SOLVER")
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--growth", action="store_true")
     parser.add_argument("--growth-one", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--speed-one", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
+    if args.speed_one is not None:
+        speed_one(args.speed_one, args.limit)
+        return
     if args.growth_one is not None:
         growth_one(args.growth_one, args.limit)
         return
@@ -588,7 +653,7 @@ def main() -> None:
         )
         return
     if args.speed:
-        speed_table(args.limit, not args.no_record)
+        speed_table(args.limit, not args.no_record, args.baseline)
         return
     if args.growth:
         growth_table(args.limit, not args.no_record)
