@@ -212,7 +212,13 @@ def build_run_strategy(config: BacktestConfig, closes: pd.DataFrame) -> Strategy
     """The strategy of one run on `closes`: `PolicyRebalance` of the run's policy for any
     `--portfolio` run (the record of every solve), else `build_strategy(config)`."""
     if config.portfolio:
-        return PolicyRebalance(rebalance_policy(config), closes, _rebalance_rule(config.rebalance))
+        policy = rebalance_policy(config)
+        if policy.options.sector_cap is not None:  # every name a sector, before bar 1
+            from tradefolio.portfolio.build import covered_sectors, default_sectors, read_sectors
+
+            table = default_sectors() if config.sectors is None else read_sectors(config.sectors)
+            covered_sectors(table, [str(c) for c in closes.columns])
+        return PolicyRebalance(policy, closes, _rebalance_rule(config.rebalance))
     return build_strategy(config)
 
 

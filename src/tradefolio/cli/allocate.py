@@ -76,7 +76,13 @@ def allocate_command(
     lookback: Annotated[
         int | None, typer.Option(help="Lookback in sessions (default depends on the factor).")
     ] = _D.lookback,
-    capital: Annotated[float, typer.Option(help="Capital to allocate, in dollars.")] = _D.capital,
+    capital: Annotated[
+        float,
+        typer.Option(
+            help="Capital to allocate, in dollars; with --holdings, the cash beside them "
+            "(0 for a fully invested account)."
+        ),
+    ] = _D.capital,
     max_weight: Annotated[
         float, typer.Option(help="Cap on any one name's weight.")
     ] = _D.max_weight,

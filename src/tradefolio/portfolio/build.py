@@ -74,6 +74,21 @@ def default_sectors() -> dict[str, str]:
     return {str(k): str(v) for k, v in load_sample_sectors().items()}
 
 
+def covered_sectors(table: Mapping[str, str], symbols: Sequence[str]) -> dict[str, str]:
+    """`table` if it names a sector for every symbol; else `DataError` naming the missing
+    ones. A sector cap over unmapped names would cap them all together as one sector."""
+    missing = [s for s in symbols if s not in table]
+    if missing:
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        raise DataError(
+            f"--sector-cap: no sector for {shown} (the bundled sample's map unless --sectors "
+            "is given); give every candidate a sector in --sectors FILE (columns symbol,sector)"
+        )
+    return dict(table)
+
+
 def read_sectors(path: str | Path) -> dict[str, str]:
     """Symbol -> sector from a CSV `symbol,sector` (`--sectors`); `DataError` if unusable."""
     file = Path(path)
@@ -169,7 +184,7 @@ def build_constraints(
         constraints.append(Budget(options.min_invested, 1.0))
     if options.sector_cap is not None:
         table = default_sectors() if sectors is None else dict(sectors)
-        constraints.append(SectorCaps(table, options.sector_cap))
+        constraints.append(SectorCaps(covered_sectors(table, symbols), options.sector_cap))
     if options.max_turnover is not None:
         constraints.append(Turnover(options.max_turnover))
     if options.cost_bps or options.fixed_cost or options.cost_budget is not None:

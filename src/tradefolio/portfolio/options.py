@@ -179,7 +179,11 @@ class AllocateOptions:
             f"({self.max_weight:g})",
         )
         require(self.max_positions >= 1, f"--max-positions must be >= 1, got {self.max_positions}")
-        check_positive("--capital", self.capital)
+        require(  # with holdings, capital is the account's cash: 0 for a fully invested one
+            math.isfinite(self.capital) and self.capital >= 0,
+            f"--capital must be >= 0 (the cash beside --holdings; > 0 without), "
+            f"got {self.capital:g}",
+        )
         require(
             self.capital <= MAX_CAPITAL,
             f"--capital must be at most {MAX_CAPITAL:,.0f} (dollars stay exact to the cent "
