@@ -34,3 +34,37 @@ def append_results(title: str, stamp: str, table_markdown: str, notes: str = "")
         entry += f"\n{notes}\n"
     with RESULTS.open("a") as handle:
         handle.write(entry)
+
+
+def show_table(title: str, rows: list[dict[str, str]]) -> str:
+    """Print `rows` (one dict per row, the same keys) as a rich table; return it as the
+    markdown table that `append_results` records."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row.values())
+    Console().print(table)
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(row.values()) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def child_stdout(script: Path, source: Path, arguments: list[str]) -> list[str]:
+    """The stdout lines of `script arguments` run in a fresh process on the source tree
+    `source` (the benchmarks folder on the path too): a tree measured apart from another."""
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "PYTHONPATH": f"{source}{os.pathsep}{script.parent}"}
+    done = subprocess.run(
+        [sys.executable, str(script), *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=environment,
+    )
+    return done.stdout.strip().splitlines()

@@ -37,9 +37,8 @@ from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
 
-from _machine import append_results, machine_stamp
+from _machine import append_results, machine_stamp, show_table
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE.parent / "src"
@@ -205,23 +204,15 @@ def main() -> None:
             else:
                 rows.append(_policy_row(label, source, workload, limit))
             Console(stderr=True).print(rows[-1])
-    table = Table(title="allocation-policy backtests (monthly, mean-variance)")
-    for column in rows[0]:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row.values())
-    Console().print(table)
+    markdown = show_table("allocation-policy backtests (monthly, mean-variance)", rows)
     if args.no_record:
         return
-    header = "| " + " | ".join(rows[0]) + " |"
-    rule = "|" + "---|" * len(rows[0])
-    lines = [header, rule, *("| " + " | ".join(r.values()) + " |" for r in rows)]
     load = os.getloadavg()[0]
     baseline = "" if args.baseline is None else f" Baseline = the source tree {args.baseline}."
     append_results(
         "Allocation-policy backtests (bench_policy.py)",
         machine_stamp("ortools", "highspy", "numpy", "pandas"),
-        "\n".join(lines),
+        markdown,
         "Every row is a fresh process; policy rows time `run_config` on loaded prices, CLI "
         "rows a whole `python -m tradefolio backtest ... --no-record --format json` "
         "(start-up and imports included). Extrapolated = x full solves / solves run. "

@@ -29,8 +29,6 @@ import json
 import os
 import pickle
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,7 +37,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from _machine import append_results, machine_stamp
+from _machine import append_results, child_stdout, machine_stamp
 from bench_policy import WORKLOADS
 
 HERE = Path(__file__).resolve().parent
@@ -108,15 +106,7 @@ def replay(calls_path: Path, answers_path: Path, limit: int | None) -> dict[str,
 
 
 def _child(source: Path, arguments: list[str]) -> str:
-    environment = {**os.environ, "PYTHONPATH": f"{source}{os.pathsep}{HERE}"}
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__)), *arguments],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=environment,
-    )
-    return done.stdout.strip().splitlines()[-1]
+    return child_stdout(Path(__file__), source, arguments)[-1]
 
 
 def _changed(first: Path, second: Path) -> int:

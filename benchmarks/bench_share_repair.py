@@ -21,17 +21,14 @@ import json
 import os
 import pickle
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
-from _machine import append_results, machine_stamp
+from _machine import append_results, child_stdout, machine_stamp, show_table
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE.parent / "src"
@@ -90,15 +87,7 @@ def replay(cases: Path, answers: Path) -> dict[str, Any]:
 
 
 def _child(source: Path, arguments: list[str]) -> dict[str, Any]:
-    environment = {**os.environ, "PYTHONPATH": f"{source}{os.pathsep}{HERE}"}
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__)), *arguments],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=environment,
-    )
-    lines = done.stdout.strip().splitlines()
+    lines = child_stdout(Path(__file__), source, arguments)
     return json.loads(lines[-1]) if lines else {}
 
 
@@ -165,23 +154,15 @@ def main() -> None:
                     "equal / better / worse than this branch": f"{equal} / {better} / {worse}",
                 })  # fmt: skip
                 Console(stderr=True).print(rows[-1])
-    table = Table(title="whole-share repair alone, on the rebalances of real runs")
-    for column in rows[0]:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row.values())
-    Console().print(table)
+    markdown = show_table("whole-share repair alone, on the rebalances of real runs", rows)
     if args.no_record:
         return
-    header = "| " + " | ".join(rows[0]) + " |"
-    rule = "|" + "---|" * len(rows[0])
-    lines = [header, rule, *("| " + " | ".join(r.values()) + " |" for r in rows)]
     load = os.getloadavg()[0]
     baseline = "" if args.baseline is None else f" Baseline = the source tree {args.baseline}."
     append_results(
         "Whole-share repair alone (bench_share_repair.py)",
         machine_stamp("numpy", "highspy", "ortools"),
-        "\n".join(lines),
+        markdown,
         "Each tree replays the same recorded `solve_by_repair` calls (inputs from one run "
         "with this branch) in a fresh process; CPU seconds of the repair alone. "
         f"{baseline} 1-minute load when the run ended: {load:.1f} on 2 cores (other "
