@@ -62,8 +62,9 @@ QUADRATIC_RELATIVE_GAP = 1e-5
 #: Relative gap of the branch and bound: its node QPs are solved exactly (active set).
 BRANCH_AND_BOUND_GAP = 1e-9
 #: Absolute gap (in the solvers' scaled objective units, largest coefficient 1e3) that also
-#: counts as proven.
-ABSOLUTE_GAP = 1e-9
+#: counts as proven: 1e-11 of the largest coefficient, below the round-off of the node QPs'
+#: duals (an optimum of 0 with its bound 3.6e-9 beyond it was left "feasible" at 1e-9).
+ABSOLUTE_GAP = 1e-8
 #: The same for a linear MIP through pywraplp: CBC, SCIP and HiGHS prove to their primal and
 #: integrality tolerances (~1e-7 on the scaled rows), so a bound 6e-6 above an objective of 0
 #: (a Kelly model holding nothing) or a 1e-9 score left unheld is their proof's noise, not a
@@ -162,38 +163,52 @@ def solve_program(
     return _solve_pywraplp(program, name, time_limit, hint, relative_gap or RELATIVE_GAP)
 
 
-def proven_gap(objective: float, bound: float, maximize: bool) -> float:
+def proven_gap(objective: float, bound: float, maximize: bool, round_off: float = 0.0) -> float:
     """How far `bound` lies beyond `objective` in the optimisation's direction, relative
-    (`types.relative_gap`); 0 when the bound is on the wrong side by round-off; inf
-    (unknown) when there is no finite bound (a solve stopped before it had one)."""
+    (`types.relative_gap`); 0 when the bound is on the wrong side or within round-off (a
+    relative 1e-12, or `round_off` in the objective's units: the solvers' absolute
+    tolerance, `claim`); inf (unknown) when there is no finite bound (a solve stopped
+    before it had one)."""
     if not math.isfinite(bound):
         return math.inf
     distance = bound - objective if maximize else objective - bound
-    if distance <= 0:
+    if distance <= round_off:
         return 0.0
     gap = relative_gap(objective, bound)
     return 0.0 if gap <= _ROUND_OFF_GAP else gap
 
 
+def claim(
+    program: Program,
+    objective: float,
+    bound: float,
+    target: float,
+    absolute_target: float = ABSOLUTE_GAP,
+) -> tuple[SolveStatus, float]:
+    """The status and proven gap of `objective` against the valid `bound`, in one number:
+    a bound within `absolute_target` (the solvers' scaled units) of the objective is their
+    round-off (gap 0: an optimum of 0 with its bound 1e-13 beyond it), any other gap is
+    relative; "optimal" exactly when that gap meets `target`, whatever the solver said
+    (its bound is valid either way; inf never proves)."""
+    gap = proven_gap(objective, bound, program.maximize, absolute_target / _scale(program))
+    return ("optimal" if gap <= target * (1 + 1e-9) else "feasible"), gap
+
+
 def _finish(
     program: Program,
     values: NDArray[np.float64],
-    status: SolveStatus,
     bound: float,
     solver: str,
     target: float,
     absolute_target: float = ABSOLUTE_GAP,
 ) -> RawSolution:
-    """Round the integers, re-evaluate the objective and say "optimal" only if the gap to
-    the solver's bound at this point meets `target` (relative) or `absolute_target`."""
+    """Round the integers, re-evaluate the objective and claim (`claim`) against the
+    solver's bound at this point: "optimal" only if the proven gap meets `target`."""
     integer = np.array(program.integer, dtype=bool)
     values = values.copy()
     values[integer] = np.round(values[integer])
     objective = program.objective_value(values)
-    gap = proven_gap(objective, bound, program.maximize)
-    absolute = abs(bound - objective) * _scale(program)
-    if status == "optimal" and gap > target * (1 + 1e-9) and absolute > absolute_target:
-        status = "feasible"
+    status, gap = claim(program, objective, bound, target, absolute_target)
     return RawSolution(
         values=values,
         status=status,
@@ -304,13 +319,12 @@ def _solve_pywraplp(
             f"(status code {code}); raise --time-limit"
         )
     values = _solution_values(solver)
-    status: SolveStatus = "optimal" if code == pywraplp.Solver.OPTIMAL else "feasible"
     bound = float(objective.BestBound()) / scale + program.constant
     if program.violations(values, 1e-6):
         # CBC's presolve can merge identical columns and hand back primal values that break
         # a bound (see `score_path.py`); fix the integers it chose and re-solve the LP.
         values = _polish_linear(program, values, name)
-    return _finish(program, values, status, bound, name, relative_gap, LINEAR_ABSOLUTE_GAP)
+    return _finish(program, values, bound, name, relative_gap, LINEAR_ABSOLUTE_GAP)
 
 
 def _polish_linear(program: Program, values: NDArray[np.float64], name: str) -> NDArray[np.float64]:
@@ -365,9 +379,7 @@ def _solve_branch_and_bound(
             hint,
             heuristics,
         )
-    solution = _finish(
-        program, found.values, found.status, found.best_bound, "highs", BRANCH_AND_BOUND_GAP
-    )
+    solution = _finish(program, found.values, found.best_bound, "highs", BRANCH_AND_BOUND_GAP)
     solution = replace(solution, incumbent_bound=found.incumbent_bound)
     broken = program.violations(solution.values, 1e-6)
     if broken:
@@ -438,9 +450,8 @@ def _solve_mathopt(
             f"({reason.name.lower()}); raise --time-limit"
         )
     values = np.array([result.variable_values(v) for v in variables], dtype=np.float64)
-    status: SolveStatus = "optimal" if reason == reasons.OPTIMAL else "feasible"
     bound = float(result.termination.objective_bounds.dual_bound) / scale + program.constant
-    solution = _finish(program, values, status, bound, "scip", QUADRATIC_RELATIVE_GAP)
+    solution = _finish(program, values, bound, "scip", QUADRATIC_RELATIVE_GAP)
     broken = program.violations(solution.values, SCIP_FEASIBILITY)
     if broken:
         # A point off the model's rows is off its objective too (a factor exposure that is

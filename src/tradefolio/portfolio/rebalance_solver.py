@@ -43,6 +43,7 @@ goes to SCIP, as before this module (so such a rebalance may take twice the time
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -63,6 +64,10 @@ from tradefolio.portfolio.program import INF, Program, Row
 _FEASIBLE = 1e-12
 # The answer mapped back must meet every row of the original program to this.
 _CHECK = 1e-6
+#: Seconds SCIP gets at least when it is the only way left to an answer (a shorter limit
+#: finds nothing on the sample's whole-share programs): a fallback gets what the search
+#: left of the time limit, but not less than this.
+LEAST_SCIP_SECONDS = 0.5
 # The incumbent's own node solved afresh (`_incumbent_settled`) may lie beyond the answer
 # by this (relative, or absolute in the solvers' scaled units): the round-off of HiGHS's
 # duals (seen up to 1.2e-8 relative on the sample's 384 rebalances) and of SCIP's QP.
@@ -335,13 +340,19 @@ def solve_rebalance(
     start = hint
     if hint is not None and aggregation is not None:
         start = aggregation.restrict(hint)
+    started = time.monotonic()
+
+    def left() -> float:
+        # what the search left of `time_limit`, and at least SCIP's least useful time
+        return max(time_limit - (time.monotonic() - started), LEAST_SCIP_SECONDS)
+
     try:
         found = solve_by_branch_and_bound(target, time_limit, start)
     except SolverError:
-        return solve_program(program, "scip", time_limit, hint)
+        return solve_program(program, "scip", left(), hint)
     values = found.values if aggregation is None else aggregation.expand(found.values)
     if program.violations(values, _CHECK):
-        return solve_program(program, "scip", time_limit, hint)
+        return solve_program(program, "scip", left(), hint)
     # The claim rests on the search's bounds; its incumbent must also be the optimum of its
     # own node (`_incumbent_settled`), else SCIP decides. The search's own bound of the
     # node that gave the incumbent (it holds the incumbent's choices) settles that when it
@@ -350,9 +361,9 @@ def solve_rebalance(
     if (
         found.status == "optimal"
         and not _near(found.objective, found.incumbent_bound, target, target.maximize)
-        and not _incumbent_settled(target, found, time_limit)
+        and not _incumbent_settled(target, found, left())
     ):
-        return solve_program(program, "scip", time_limit, hint)
+        return solve_program(program, "scip", left(), hint)
     # The reduced objective at the reduced point is the original's at the expanded one;
     # re-evaluated here so that the claim rests on the original program.
     objective = program.objective_value(values)
@@ -362,4 +373,4 @@ def solve_rebalance(
     return RawSolution(values, "feasible", objective, found.best_bound, "highs", gap)
 
 
-__all__ = ["Aggregation", "solve_rebalance", "suits_rebalance_solver"]
+__all__ = ["LEAST_SCIP_SECONDS", "Aggregation", "solve_rebalance", "suits_rebalance_solver"]

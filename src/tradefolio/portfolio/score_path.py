@@ -124,17 +124,16 @@ def polished_claim(
 
     The claim is made about the point returned, not the solver's: the solver's bound holds
     for the model whatever point it came with, so the polished answer is proven optimal
-    when its own gap to that bound meets the score target (`SCORE_RELATIVE_GAP`) or lies
+    when its own gap to that bound meets the score target (`SCORE_RELATIVE_GAP`); a gap
     within the linear proof's noise (`backends.LINEAR_ABSOLUTE_GAP`, in the solver's units
-    of `scale`). A solver that selects a name and leaves its weight within its tolerances
-    of zero (seen with a 1e-7 score beside 2.0) is proven right once the weights are
-    exact; a name it left out for good keeps its gap and stays "feasible".
+    of `scale`) is round-off, 0 (`backends.claim`). A solver that selects a name and
+    leaves its weight within its tolerances of zero (seen with a 1e-7 score beside 2.0) is
+    proven right once the weights are exact; a name it left out for good keeps its gap and
+    stays "feasible".
     """
     bound = raw.best_bound
-    gap = proven_gap(objective, bound, maximize=True)
-    proven = gap <= SCORE_RELATIVE_GAP * (1 + 1e-9) or abs(bound - objective) * scale <= (
-        LINEAR_ABSOLUTE_GAP
-    )
+    gap = proven_gap(objective, bound, maximize=True, round_off=LINEAR_ABSOLUTE_GAP / scale)
+    proven = gap <= SCORE_RELATIVE_GAP * (1 + 1e-9)
     return ("optimal" if proven else "feasible"), (objective if gap == 0.0 else bound), gap
 
 

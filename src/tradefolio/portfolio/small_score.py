@@ -132,10 +132,8 @@ def allocate_small(
     polished = math.fsum(scores[i] * weights[i] for i in subset)
     # `score_path.polished_claim`: the polished answer against the solver's bound
     bound = bound / scale + 0.0
-    gap = _proven_gap(polished, bound)
-    proven = gap <= SCORE_RELATIVE_GAP * (1 + 1e-9) or abs(bound - polished) * scale <= (
-        LINEAR_ABSOLUTE_GAP
-    )
+    gap = _proven_gap(polished, bound, LINEAR_ABSOLUTE_GAP / scale)
+    proven = gap <= SCORE_RELATIVE_GAP * (1 + 1e-9)
     return _score_result(
         kept,
         dropped,
@@ -159,9 +157,9 @@ def _sequential_sum(terms: Any) -> float:
     return total
 
 
-def _proven_gap(objective: float, bound: float) -> float:
+def _proven_gap(objective: float, bound: float, round_off: float) -> float:
     """`backends.proven_gap` for a maximisation."""
-    if bound - objective <= 0:
+    if bound - objective <= round_off:
         return 0.0
     gap = relative_gap(objective, bound)
     return 0.0 if gap <= ROUND_OFF_GAP else gap

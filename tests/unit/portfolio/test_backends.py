@@ -126,21 +126,39 @@ def test_proven_gap_is_directional_and_ignores_round_off() -> None:
     assert proven_gap(1.0, 1.0 + 1e-15, maximize=True) == 0.0
 
 
-def test_an_optimal_claim_beyond_the_target_is_demoted_to_feasible() -> None:
+def test_the_claim_is_made_on_the_numbers_whatever_the_solver_said() -> None:
     """A solver may say OPTIMAL by its own tolerances; the point returned is judged on the
     Python objective against the solver's bound (SCIP once claimed 1.9e-4 with a 1e-5
-    target)."""
+    target), and a valid bound that meets the target proves it whatever the solver said."""
     program = quadratic()
     values = np.array([0.5, 0.5, 1.0])
     objective = program.objective_value(values)
-    far = backends._finish(program, values, "optimal", objective * (1 + 2e-4), "scip", 1e-5)
+    far = backends._finish(program, values, objective * (1 + 2e-4), "scip", 1e-5)
     assert far.status == "feasible"
     assert far.gap == pytest.approx(relative_gap(objective, objective * (1 + 2e-4)))
     assert far.best_bound == pytest.approx(objective * (1 + 2e-4))
-    near = backends._finish(program, values, "optimal", objective * (1 + 5e-6), "scip", 1e-5)
+    near = backends._finish(program, values, objective * (1 + 5e-6), "scip", 1e-5)
     assert near.status == "optimal"
     assert near.gap == pytest.approx(relative_gap(objective, objective * (1 + 5e-6)))
     assert near.gap > 0  # not 0 by fiat
+
+
+def test_a_bound_within_the_solvers_absolute_tolerance_is_round_off() -> None:
+    """Near an objective of 0 a relative gap means nothing: a bound 1e-13 beyond 0 is
+    "optimal" with gap 0 (the stated gap meets the target), not "optimal" beside a 100%
+    gap; a bound beyond the absolute tolerance keeps its relative gap and is "feasible"."""
+    program = quadratic()
+    scale = backends.objective_scale(program)
+    values = np.zeros(3)
+    objective = program.objective_value(values)
+    tiny = objective + 0.5 * backends.ABSOLUTE_GAP / scale  # maximise: bound above
+    close = backends._finish(program, values, tiny, "scip", 1e-5)
+    assert (close.status, close.gap) == ("optimal", 0.0)
+    assert close.best_bound == tiny  # the solver's bound, as it said
+    wide = objective + 2 * backends.ABSOLUTE_GAP / scale
+    away = backends._finish(program, values, wide, "scip", 1e-5)
+    assert away.status == "feasible"
+    assert away.gap == pytest.approx(relative_gap(objective, wide))
 
 
 def _scip_instance(seed: int) -> tuple[PortfolioModel, object]:
