@@ -28,7 +28,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tradefolio.errors import SolverError
-from tradefolio.portfolio.backends import LINEAR_ABSOLUTE_GAP, RawSolution, proven_gap
+from tradefolio.portfolio.backends import (
+    ABSOLUTE_GAP,
+    LINEAR_ABSOLUTE_GAP,
+    RawSolution,
+    proven_gap,
+)
 from tradefolio.portfolio.constraints.base import Constraint
 from tradefolio.portfolio.constraints.cardinality import Cardinality
 from tradefolio.portfolio.constraints.positions import PositionLimits
@@ -124,16 +129,18 @@ def polished_claim(
 
     The claim is made about the point returned, not the solver's: the solver's bound holds
     for the model whatever point it came with, so the polished answer is proven optimal
-    when its own gap to that bound meets the score target (`SCORE_RELATIVE_GAP`); a gap
+    when its own gap to that bound meets the score target (`SCORE_RELATIVE_GAP`) or lies
     within the linear proof's noise (`backends.LINEAR_ABSOLUTE_GAP`, in the solver's units
-    of `scale`) is round-off, 0 (`backends.claim`). A solver that selects a name and
-    leaves its weight within its tolerances of zero (seen with a 1e-7 score beside 2.0) is
-    proven right once the weights are exact; a name it left out for good keeps its gap and
-    stays "feasible".
+    of `scale`); a gap within round-off (`backends.ABSOLUTE_GAP`) is 0 (`backends.claim`).
+    A solver that selects a name and leaves its weight within its tolerances of zero (seen
+    with a 1e-7 score beside 2.0) is proven right once the weights are exact; a name it left
+    out for good keeps its gap and stays "feasible".
     """
     bound = raw.best_bound
-    gap = proven_gap(objective, bound, maximize=True, round_off=LINEAR_ABSOLUTE_GAP / scale)
-    proven = gap <= SCORE_RELATIVE_GAP * (1 + 1e-9)
+    gap = proven_gap(objective, bound, maximize=True, round_off=ABSOLUTE_GAP / scale)
+    proven = gap <= SCORE_RELATIVE_GAP * (1 + 1e-9) or abs(bound - objective) * scale <= (
+        LINEAR_ABSOLUTE_GAP
+    )
     return ("optimal" if proven else "feasible"), (objective if gap == 0.0 else bound), gap
 
 

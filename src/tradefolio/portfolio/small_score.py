@@ -48,6 +48,7 @@ SOLVERS: tuple[str, ...] = (*MIP_SOLVERS, "exact")
 PROTO_FROM_NONZEROS = 200
 SCORE_RELATIVE_GAP = 1e-9
 LINEAR_ABSOLUTE_GAP = 1e-5
+ABSOLUTE_GAP = 1e-8
 OBJECTIVE_SCALE = 1e3
 ROUND_OFF_GAP = 1e-12
 ZERO_WEIGHT = 1e-6
@@ -132,8 +133,10 @@ def allocate_small(
     polished = math.fsum(scores[i] * weights[i] for i in subset)
     # `score_path.polished_claim`: the polished answer against the solver's bound
     bound = bound / scale + 0.0
-    gap = _proven_gap(polished, bound, LINEAR_ABSOLUTE_GAP / scale)
-    proven = gap <= SCORE_RELATIVE_GAP * (1 + 1e-9)
+    gap = _proven_gap(polished, bound, ABSOLUTE_GAP / scale)
+    proven = gap <= SCORE_RELATIVE_GAP * (1 + 1e-9) or abs(bound - polished) * scale <= (
+        LINEAR_ABSOLUTE_GAP
+    )
     return _score_result(
         kept,
         dropped,

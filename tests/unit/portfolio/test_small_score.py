@@ -50,6 +50,7 @@ def test_the_constants_are_the_full_paths() -> None:
     assert small.PROTO_FROM_NONZEROS == backends.PROTO_FROM_NONZEROS
     assert small.SCORE_RELATIVE_GAP == score_path.SCORE_RELATIVE_GAP
     assert small.LINEAR_ABSOLUTE_GAP == backends.LINEAR_ABSOLUTE_GAP
+    assert small.ABSOLUTE_GAP == backends.ABSOLUTE_GAP
     assert small.OBJECTIVE_SCALE == backends._OBJECTIVE_SCALE
     assert small.ROUND_OFF_GAP == backends._ROUND_OFF_GAP
     assert small.ZERO_WEIGHT == score_path._ZERO_WEIGHT
