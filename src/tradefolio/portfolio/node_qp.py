@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -245,7 +246,7 @@ class ActiveSetQP:
         self._use(self.base if node_rows is None else node_rows)
         n = self.size
         lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
-        if np.any(lower > upper):
+        if (lower > upper).any():
             raise NodeQPFailure("empty box")
         x = np.clip(start.x if start is not None else lower, lower, upper)
         status = self._statuses(x, pieces, None if start is None else start.status)
@@ -260,7 +261,7 @@ class ActiveSetQP:
         violation = np.where(
             low_gap > tolerance, low_gap, np.where(high_gap > tolerance, -high_gap, 0.0)
         )
-        artificial = bool(np.any(violation != 0.0))
+        artificial = bool((violation != 0.0).any())
         if artificial and polish:
             # A child's bound change usually breaks a row at the parent's point (a held
             # name's weight cut to 0 breaks w - b + s = w0): moving the point back onto
@@ -407,9 +408,9 @@ class ActiveSetQP:
             status = status[:n]
             pieces = given
         activity = self.rows @ x
-        if np.any(activity < self.row_lower - self._row_tolerance) or np.any(
+        if (activity < self.row_lower - self._row_tolerance).any() or (
             activity > self.row_upper + self._row_tolerance
-        ):
+        ).any():
             if artificial and polish:
                 moved = self._onto_rows(x, status, working, activity, pieces)
                 if moved is not None:
@@ -556,7 +557,8 @@ class ActiveSetQP:
             solution = np.asarray(np.linalg.solve(system, right), dtype=np.float64)
         except np.linalg.LinAlgError as exc:
             raise NodeQPFailure("singular KKT system") from exc
-        if not np.all(np.isfinite(solution)):
+        # (a finite sum is the cheap test; only a non-finite one needs every entry seen)
+        if not math.isfinite(float(solution.sum())) and not np.all(np.isfinite(solution)):
             raise NodeQPFailure("non-finite KKT solution")
         return solution[:count], -solution[count:]
 
@@ -948,7 +950,8 @@ class SelectionNodes:
         # e_j: each selection's own cost (minimised units), or None
         self.costs = costs
         self._parts: _RowParts | None = None
-        self._row_cache: dict[bytes, tuple[RowSet | None, Propagation]] = {}
+        self._row_cache: dict[bytes, RowSet | None] = {}
+        self._propagations: dict[bytes, Propagation] = {}
         self.column_lower = column_lower
         self.column_upper = column_upper
         self.weight_columns = weight_columns.astype(np.intp)
@@ -1065,7 +1068,11 @@ class SelectionNodes:
         infeasible. Raises `NodeQPFailure` when neither is established."""
         plain = self.pieces(lower, upper)
         rows, propagation = self._rows_and_propagation(lower)
-        if self.costs is not None and propagation.infeasible(plain.lower, plain.upper):
+        if (
+            self.costs is not None
+            and not self._start_fits(start, plain, rows)
+            and propagation().infeasible(plain.lower, plain.upper)
+        ):
             # Trade flags' nodes are often infeasible (a held name fixed at 0 sells more
             # than the turnover cap allows): a quarter of the sample's nodes, each of them
             # an artificial phase, a certificate or HiGHS's turn otherwise.
@@ -1143,17 +1150,38 @@ class SelectionNodes:
 
     def _rows_and_propagation(
         self, lower: NDArray[np.float64]
-    ) -> tuple[RowSet | None, Propagation]:
-        """`node_rows(lower)` and its `Propagation`, kept per pattern of held members of the
-        counting rows (the only part of `lower` the rows read): nodes of one search share a
-        few patterns, and the same row set lets the active set keep its row data."""
+    ) -> tuple[RowSet | None, Callable[[], Propagation]]:
+        """`node_rows(lower)` and its `Propagation` (built on first use), kept per pattern of
+        held members of the counting rows (the only part of `lower` the rows read): nodes
+        of one search share some, and the same row set lets the active set keep its row
+        data."""
         key = (lower[self._node_row_parts()[1]] > 0.5).tobytes() if self.counting else b""
-        found = self._row_cache.get(key)
-        if found is None:
-            rows = self.node_rows(lower)
-            found = (rows, Propagation(self.qp.base if rows is None else rows))
-            self._row_cache[key] = found
-        return found
+        if key not in self._row_cache:
+            self._row_cache[key] = self.node_rows(lower)
+        rows = self._row_cache[key]
+
+        def propagation() -> Propagation:
+            built = self._propagations.get(key)
+            if built is None:
+                built = self._propagations[key] = Propagation(
+                    self.qp.base if rows is None else rows
+                )
+            return built
+
+        return rows, propagation
+
+    def _start_fits(self, start: NodeState | None, pieces: Pieces, rows: RowSet | None) -> bool:
+        """Whether the start (the parent's point) clipped to the node's box meets its rows
+        to the active set's tolerance: then propagation cannot prove the node infeasible
+        and is not tried (only a filter: the solve decides the node either way)."""
+        if start is None:
+            return False
+        rows = self.qp.base if rows is None else rows
+        x = np.clip(start.x, pieces.lower, pieces.upper)
+        activity = rows.matrix @ x
+        tolerance = 1e-11 * np.maximum(np.abs(rows.matrix).sum(axis=1), 1.0)
+        above = (activity >= rows.lower - tolerance).all()
+        return bool(above and (activity <= rows.upper + tolerance).all())
 
     def node_rows(self, lower: NDArray[np.float64]) -> RowSet | None:
         """The base rows and the node's counting rows (None: no counting rows)."""
