@@ -961,7 +961,8 @@ class SelectionNodes:
         self.split = member_split
         self._split_of = np.zeros(len(floors))
         self._split_of[member_selections] = member_split
-        self._budgets = self._budget_rows() if implied_count else []
+        # (no member of the perspective, no count: the trade flags' programs)
+        self._budgets = self._budget_rows() if implied_count and self.members.size else []
 
     def _budget_rows(self) -> list[NDArray[np.float64]]:
         """Per base row  sum_k a_k w_k <= hi  with a >= 0 over columns >= 0 (a budget): each
@@ -1041,13 +1042,16 @@ class SelectionNodes:
         kink = column_upper.copy()
         size = len(kink)
         lin0, quad0, lin1, quad1 = (np.zeros(size) for _ in range(4))
-        m = self.member_columns
-        held, free = one[self.members], ~zero[self.members] & ~one[self.members]
-        floors = self.floors[self.members]
-        kink[m] = np.where(free, np.clip(floors, column_lower[m], column_upper[m]), column_upper[m])
-        lin0[m] = np.where(free, self.split * floors, 0.0)
-        quad0[m] = np.where(held, self.split, 0.0)
-        quad1[m] = self.split
+        if self.members.size:  # none with trade flags: their pieces are linear
+            m = self.member_columns
+            held, free = one[self.members], ~zero[self.members] & ~one[self.members]
+            floors = self.floors[self.members]
+            kink[m] = np.where(
+                free, np.clip(floors, column_lower[m], column_upper[m]), column_upper[m]
+            )
+            lin0[m] = np.where(free, self.split * floors, 0.0)
+            quad0[m] = np.where(held, self.split, 0.0)
+            quad1[m] = self.split
         offset = 0.0
         if self.costs is not None:  # e_j / u_j on a free selection's weight, e_j once held
             per_weight = np.where(~zero & ~one, self.costs / self.caps, 0.0)
