@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -193,6 +194,7 @@ class ActiveSetQP:
             + float(np.abs(self.hessian).max(initial=0.0))
         )
         self._extended_cost = np.append(self.cost, 0.0)
+        self._rows_in_use: RowSet | None = None
         self._use(self.base)
 
     def with_rows(
@@ -211,6 +213,9 @@ class ActiveSetQP:
 
     def _use(self, rows: RowSet) -> None:
         """Make `rows` the rows of the solve that starts (every solve sets them)."""
+        if rows is self._rows_in_use:
+            return
+        self._rows_in_use = rows
         self.rows, self.row_lower, self.row_upper = rows.matrix, rows.lower, rows.upper
         norms = np.abs(rows.matrix).sum(axis=1)
         self._row_tolerance = 1e-11 * np.maximum(norms, 1.0)
@@ -241,7 +246,7 @@ class ActiveSetQP:
         self._use(self.base if node_rows is None else node_rows)
         n = self.size
         lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
-        if np.any(lower > upper):
+        if (lower > upper).any():
             raise NodeQPFailure("empty box")
         x = np.clip(start.x if start is not None else lower, lower, upper)
         status = self._statuses(x, pieces, None if start is None else start.status)
@@ -256,7 +261,7 @@ class ActiveSetQP:
         violation = np.where(
             low_gap > tolerance, low_gap, np.where(high_gap > tolerance, -high_gap, 0.0)
         )
-        artificial = bool(np.any(violation != 0.0))
+        artificial = bool((violation != 0.0).any())
         if artificial and polish:
             # A child's bound change usually breaks a row at the parent's point (a held
             # name's weight cut to 0 breaks w - b + s = w0): moving the point back onto
@@ -307,6 +312,12 @@ class ActiveSetQP:
         hess = self._hessian_of(size)
         cost = self.cost if size == n else self._extended_cost
         curvature0, curvature1 = 2.0 * pieces.quad0, 2.0 * pieces.quad1
+        # Linear pieces without a kink inside the box (the trade flags' nodes): every slope
+        # is lin0, no weight is ever on a second piece, and an iteration needs none of the
+        # piece arithmetic below (the same numbers: 0 * x adds nothing).
+        linear = not (pieces.quad0.any() or pieces.quad1.any()) and bool(
+            (pieces.kink >= pieces.upper).all()
+        )
         iterations = 0
         while True:
             iterations += 1
@@ -315,17 +326,23 @@ class ActiveSetQP:
             if iterations % 50 == 0 and time.monotonic() > deadline:
                 raise NodeQPFailure("time limit of the node")
             free = np.flatnonzero(status >= FREE_LOW)
-            high = status[free] == FREE_HIGH
             smooth = cost + hess @ x
-            at = x[free]
-            slope = np.where(
-                high,
-                pieces.lin1[free] + curvature1[free] * at,
-                pieces.lin0[free] + curvature0[free] * at,
-            )
             indices = np.array([r for r, _ in working], dtype=np.intp)
-            curvature = np.where(high, curvature1[free], curvature0[free])
-            gradient = smooth[free] + slope
+            curvature: NDArray[np.float64] | None
+            if linear:
+                high = None
+                curvature = None
+                gradient = smooth[free] + pieces.lin0[free]
+            else:
+                high = status[free] == FREE_HIGH
+                at = x[free]
+                slope = np.where(
+                    high,
+                    pieces.lin1[free] + curvature1[free] * at,
+                    pieces.lin0[free] + curvature0[free] * at,
+                )
+                curvature = np.where(high, curvature1[free], curvature0[free])
+                gradient = smooth[free] + slope
             try:
                 step, multipliers = self._kkt(hess, free, curvature, indices, rows, gradient)
             except NodeQPFailure:
@@ -354,7 +371,16 @@ class ActiveSetQP:
                 # A full step: the minimum on the working set, where the multipliers hold.
                 smooth = cost + hess @ x
             release = self._most_violated(
-                smooth, multipliers, working, indices, rows, x, pieces, status, dual_tolerance
+                smooth,
+                multipliers,
+                working,
+                indices,
+                rows,
+                x,
+                pieces,
+                status,
+                dual_tolerance,
+                linear,
             )
             if release is None:
                 break
@@ -382,9 +408,9 @@ class ActiveSetQP:
             status = status[:n]
             pieces = given
         activity = self.rows @ x
-        if np.any(activity < self.row_lower - self._row_tolerance) or np.any(
+        if (activity < self.row_lower - self._row_tolerance).any() or (
             activity > self.row_upper + self._row_tolerance
-        ):
+        ).any():
             if artificial and polish:
                 moved = self._onto_rows(x, status, working, activity, pieces)
                 if moved is not None:
@@ -495,7 +521,7 @@ class ActiveSetQP:
         self,
         hess: NDArray[np.float64],
         free: NDArray[np.intp],
-        curvature: NDArray[np.float64],
+        curvature: NDArray[np.float64] | None,
         indices: NDArray[np.intp],
         rows: NDArray[np.float64],
         gradient: NDArray[np.float64],
@@ -520,7 +546,8 @@ class ActiveSetQP:
             return np.zeros(count), np.asarray(fitted, dtype=np.float64)
         system = np.zeros((count + k, count + k))
         block = hess.take(free, axis=0).take(free, axis=1)
-        block[np.diag_indices(count)] += curvature + self.ridge
+        # (no curvature: linear pieces)
+        block[np.diag_indices(count)] += self.ridge if curvature is None else curvature + self.ridge
         system[:count, :count] = block
         system[:count, count:] = constraints.T
         system[count:, :count] = constraints
@@ -530,7 +557,8 @@ class ActiveSetQP:
             solution = np.asarray(np.linalg.solve(system, right), dtype=np.float64)
         except np.linalg.LinAlgError as exc:
             raise NodeQPFailure("singular KKT system") from exc
-        if not np.all(np.isfinite(solution)):
+        # (a finite sum is the cheap test; only a non-finite one needs every entry seen)
+        if not math.isfinite(float(solution.sum())) and not np.all(np.isfinite(solution)):
             raise NodeQPFailure("non-finite KKT solution")
         return solution[:count], -solution[count:]
 
@@ -539,7 +567,7 @@ class ActiveSetQP:
         x: NDArray[np.float64],
         step: NDArray[np.float64],
         free: NDArray[np.intp],
-        high: NDArray[np.bool_],
+        high: NDArray[np.bool_] | None,
         pieces: Pieces,
         rows: NDArray[np.float64],
         working: list[tuple[int, int]],
@@ -549,9 +577,24 @@ class ActiveSetQP:
         alpha = 1.0
         blocking: tuple[str, int, int] | None = None
         values = x[free]
-        kink = pieces.kink[free]
         rising, falling = step > 0, step < 0
+        if high is None:  # linear pieces (`solve`): the box alone blocks the weights
+            if rising.any():
+                ratios = (pieces.upper[free][rising] - values[rising]) / step[rising]
+                i = int(np.argmin(ratios))
+                if ratios[i] < alpha:
+                    alpha = max(float(ratios[i]), 0.0)
+                    blocking = ("variable", int(free[rising][i]), AT_UPPER)
+            if falling.any():
+                ratios = (pieces.lower[free][falling] - values[falling]) / step[falling]
+                i = int(np.argmin(ratios))
+                if ratios[i] < alpha:
+                    alpha = max(float(ratios[i]), 0.0)
+                    blocking = ("variable", int(free[falling][i]), AT_LOWER)
+            rising = falling = np.zeros(0, dtype=bool)
+        kink = pieces.kink[free]
         if rising.any():
+            assert high is not None
             end = np.where(high, pieces.upper[free], kink)[rising]
             ratios = (end - values[rising]) / step[rising]
             i = int(np.argmin(ratios))
@@ -561,6 +604,7 @@ class ActiveSetQP:
                 inside = not high[rising][i] and pieces.kink[j] < pieces.upper[j]
                 blocking = ("variable", j, AT_KINK if inside else AT_UPPER)
         if falling.any():
+            assert high is not None
             begin = np.where(high, kink, pieces.lower[free])[falling]
             ratios = (begin - values[falling]) / step[falling]
             i = int(np.argmin(ratios))
@@ -600,9 +644,11 @@ class ActiveSetQP:
         pieces: Pieces,
         status: NDArray[np.int8],
         tolerance: float,
+        linear: bool = False,
     ) -> tuple[str, int, int] | None:
         """The working row or fixed weight whose multiplier has the wrong sign by the most
-        (and what it becomes), or None at an optimum. `smooth` is c + H x."""
+        (and what it becomes), or None at an optimum. `smooth` is c + H x; `linear`: the
+        pieces are linear without a kink in the box (`solve`), every slope lin0."""
         worst, found = tolerance, None
         for (r, side), value in zip(working, multipliers, strict=True):
             if self.row_lower[r] == self.row_upper[r]:
@@ -611,7 +657,10 @@ class ActiveSetQP:
             if wrong > worst:
                 worst, found = float(wrong), ("row", r, 0)
         reduced = smooth - rows[indices].T @ multipliers if len(indices) else smooth
-        left, right = pieces.slopes(x)
+        if linear:
+            left = right = pieces.lin0
+        else:
+            left, right = pieces.slopes(x)
         movable = pieces.lower < pieces.upper
         up = np.where(
             movable & ((status == AT_LOWER) | (status == AT_KINK)), -(reduced + right), -np.inf
@@ -638,6 +687,13 @@ class ActiveSetQP:
         if not working or free.size == 0:
             return kept
         block = rows[np.array([r for r, _ in working], dtype=np.intp)][:, free]
+        touched = block != 0.0
+        if touched[:, touched.sum(axis=0) == 1].any(axis=1).all():
+            # Every row has a free column that no other working row reads: independent
+            # (in a combination that vanishes, that column forces the row's coefficient
+            # to 0). The common case of the rebalance nodes (each held name's own row
+            # w - b + s = w0), and ~10x cheaper than the test below.
+            return list(working)
         norms = np.sqrt(np.einsum("ij,ij->i", block, block)).tolist()
         if len(working) <= free.size:
             # The greedy test below in one QR: row i's residual against the rows before it
@@ -738,47 +794,78 @@ def propagation_infeasible(
     w - b + s = w0 gives s >= w0, which the turnover row then cannot pay for. Only a
     violation beyond 1e-9 of the row's scale counts, and each implied bound is loosened by
     1e-12 of its size, so round-off never proves a feasible node infeasible. With an
-    infinite bound it proves nothing (returns False)."""
-    if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
+    infinite bound it proves nothing (returns False). `Propagation` does the same with
+    the rows' parts prepared once (what the search's nodes use)."""
+    return Propagation(rows).infeasible(lower, upper, rounds)
+
+
+class Propagation:
+    """`propagation_infeasible` over one row set, its per-row-set parts computed once.
+
+    With a = a+ + a- (positive and negative parts) the least activity is a+ l + a- u (two
+    products), and the bound row r implies on column k, (hi_r - (min_r - min(a l, a u)))/a
+    for a > 0, is (hi_r - min_r)/a + l_k: every implied bound is a column's own bound plus
+    a row's slack times 1/a, the rows whose side is infinite (or a = 0) masked by adding
+    an infinity that is prepared once."""
+
+    def __init__(self, rows: RowSet) -> None:
+        matrix = rows.matrix
+        self.rows = rows
+        self.positive = np.maximum(matrix, 0.0)
+        self.negative = np.minimum(matrix, 0.0)
+        self.magnitude = np.abs(matrix)
+        with np.errstate(divide="ignore"):
+            reciprocal = np.where(matrix != 0.0, 1.0 / np.where(matrix != 0.0, matrix, 1.0), 0.0)
+        self.up = np.where(matrix > 0, reciprocal, 0.0)  # 1/a where a > 0
+        self.down = np.where(matrix < 0, reciprocal, 0.0)  # 1/a where a < 0
+        finite_hi, finite_lo = np.isfinite(rows.upper), np.isfinite(rows.lower)
+        self.hi = np.where(finite_hi, rows.upper, 0.0)
+        self.lo = np.where(finite_lo, rows.lower, 0.0)
+        self.scale = 1.0 + np.where(finite_hi, np.abs(rows.upper), 0.0)
+        # An implied upper bound comes from hi where a > 0 and from lo where a < 0.
+        self.no_high = np.where(
+            ((matrix > 0) & finite_hi[:, None]) | ((matrix < 0) & finite_lo[:, None]), 0.0, np.inf
+        )
+        self.no_low = np.where(
+            ((matrix > 0) & finite_lo[:, None]) | ((matrix < 0) & finite_hi[:, None]), 0.0, np.inf
+        )
+
+    def infeasible(
+        self, lower: NDArray[np.float64], upper: NDArray[np.float64], rounds: int = 2
+    ) -> bool:
+        """`propagation_infeasible(self.rows, lower, upper, rounds)`."""
+        if not (np.isfinite(lower).all() and np.isfinite(upper).all()):
+            return False
+        rows = self.rows
+        if rows.matrix.shape[0] == 0:
+            return bool(np.any(lower > upper))
+        positive, negative = self.positive, self.negative
+        low, high = lower, upper
+        slack = 1e-9 * (self.magnitude @ np.maximum(np.abs(low), np.abs(high)) + self.scale)
+        width = 1e-9 * (1.0 + np.abs(lower) + np.abs(upper))
+        for round_ in range(rounds + 1):
+            smallest = positive @ low + negative @ high
+            largest = positive @ high + negative @ low
+            if (smallest > rows.upper + slack).any() or (largest < rows.lower - slack).any():
+                return True
+            if round_ == rounds:
+                break
+            from_hi = (self.hi - smallest)[:, None]
+            from_lo = (self.lo - largest)[:, None]
+            highs = from_hi * self.up + from_lo * self.down + self.no_high
+            lows = from_lo * self.up + from_hi * self.down - self.no_low
+            implied_high = low + highs.min(axis=0)
+            implied_low = high + lows.max(axis=0)
+            implied_high = implied_high + 1e-12 * (1.0 + np.abs(implied_high))
+            implied_low = implied_low - 1e-12 * (1.0 + np.abs(implied_low))
+            tighter_high, tighter_low = implied_high < high, implied_low > low
+            if not (tighter_high.any() or tighter_low.any()):
+                return False  # nothing moved: the next round would find the same
+            high = np.where(tighter_high, implied_high, high)
+            low = np.where(tighter_low, implied_low, low)
+            if (low > high + width).any():
+                return True
         return False
-    matrix = rows.matrix
-    if matrix.shape[0] == 0:
-        return bool(np.any(lower > upper))
-    positive, negative = matrix > 0, matrix < 0
-    low, high = lower.copy(), upper.copy()
-    magnitude = np.abs(matrix) @ np.maximum(np.abs(low), np.abs(high))
-    with np.errstate(invalid="ignore"):
-        slack = 1e-9 * (1.0 + magnitude + np.where(np.isfinite(rows.upper), np.abs(rows.upper), 0))
-    row_upper, row_lower = rows.upper[:, None], rows.lower[:, None]
-    width = 1e-9 * (1.0 + np.abs(lower) + np.abs(upper))
-    for round_ in range(rounds + 1):
-        # min(a_k l_k, a_k u_k) and the max: a zero coefficient gives 0 (finite bounds)
-        at_low, at_high = matrix * low, matrix * high
-        least, most = np.minimum(at_low, at_high), np.maximum(at_low, at_high)
-        smallest, largest = least.sum(axis=1), most.sum(axis=1)
-        if np.any(smallest > rows.upper + slack) or np.any(largest < rows.lower - slack):
-            return True
-        if round_ == rounds:
-            break
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # a_k w_k <= hi - (rest of the least activity); >= lo - (rest of the most); the
-            # 0/0 and inf of a zero coefficient are masked out below (never selected)
-            below_hi = (row_upper - (smallest[:, None] - least)) / matrix
-            above_lo = (row_lower - (largest[:, None] - most)) / matrix
-        new_high = np.where(positive, below_hi, np.where(negative, above_lo, np.inf))
-        new_low = np.where(positive, above_lo, np.where(negative, below_hi, -np.inf))
-        implied_high = new_high.min(axis=0)
-        implied_low = new_low.max(axis=0)
-        implied_high = implied_high + 1e-12 * (1.0 + np.abs(implied_high))
-        implied_low = implied_low - 1e-12 * (1.0 + np.abs(implied_low))
-        tighter_high, tighter_low = implied_high < high, implied_low > low
-        if not (tighter_high.any() or tighter_low.any()):
-            return False  # nothing moved: the next round would find the same
-        high = np.where(tighter_high, implied_high, high)
-        low = np.where(tighter_low, implied_low, low)
-        if np.any(low > high + width):
-            return True
-    return False
 
 
 def _next_multiplier(tried: list[tuple[float, float]], cap: float) -> float | None:
@@ -863,6 +950,8 @@ class SelectionNodes:
         # e_j: each selection's own cost (minimised units), or None
         self.costs = costs
         self._parts: _RowParts | None = None
+        self._row_cache: dict[bytes, RowSet | None] = {}
+        self._propagations: dict[bytes, Propagation] = {}
         self.column_lower = column_lower
         self.column_upper = column_upper
         self.weight_columns = weight_columns.astype(np.intp)
@@ -872,7 +961,8 @@ class SelectionNodes:
         self.split = member_split
         self._split_of = np.zeros(len(floors))
         self._split_of[member_selections] = member_split
-        self._budgets = self._budget_rows() if implied_count else []
+        # (no member of the perspective, no count: the trade flags' programs)
+        self._budgets = self._budget_rows() if implied_count and self.members.size else []
 
     def _budget_rows(self) -> list[NDArray[np.float64]]:
         """Per base row  sum_k a_k w_k <= hi  with a >= 0 over columns >= 0 (a budget): each
@@ -952,13 +1042,16 @@ class SelectionNodes:
         kink = column_upper.copy()
         size = len(kink)
         lin0, quad0, lin1, quad1 = (np.zeros(size) for _ in range(4))
-        m = self.member_columns
-        held, free = one[self.members], ~zero[self.members] & ~one[self.members]
-        floors = self.floors[self.members]
-        kink[m] = np.where(free, np.clip(floors, column_lower[m], column_upper[m]), column_upper[m])
-        lin0[m] = np.where(free, self.split * floors, 0.0)
-        quad0[m] = np.where(held, self.split, 0.0)
-        quad1[m] = self.split
+        if self.members.size:  # none with trade flags: their pieces are linear
+            m = self.member_columns
+            held, free = one[self.members], ~zero[self.members] & ~one[self.members]
+            floors = self.floors[self.members]
+            kink[m] = np.where(
+                free, np.clip(floors, column_lower[m], column_upper[m]), column_upper[m]
+            )
+            lin0[m] = np.where(free, self.split * floors, 0.0)
+            quad0[m] = np.where(held, self.split, 0.0)
+            quad1[m] = self.split
         offset = 0.0
         if self.costs is not None:  # e_j / u_j on a free selection's weight, e_j once held
             per_weight = np.where(~zero & ~one, self.costs / self.caps, 0.0)
@@ -978,9 +1071,11 @@ class SelectionNodes:
         rise when each free selection is set to 1), or None when the node is proven
         infeasible. Raises `NodeQPFailure` when neither is established."""
         plain = self.pieces(lower, upper)
-        rows = self.node_rows(lower)
-        if self.costs is not None and propagation_infeasible(
-            self.qp.base if rows is None else rows, plain.lower, plain.upper
+        rows, propagation = self._rows_and_propagation(lower)
+        if (
+            self.costs is not None
+            and not self._start_fits(start, plain, rows)
+            and propagation().infeasible(plain.lower, plain.upper)
         ):
             # Trade flags' nodes are often infeasible (a held name fixed at 0 sells more
             # than the turnover cap allows): a quarter of the sample's nodes, each of them
@@ -1057,6 +1152,41 @@ class SelectionNodes:
         solution = replace(solution, state=replace(solution.state, multiplier=theta))
         return solution, bound, rise
 
+    def _rows_and_propagation(
+        self, lower: NDArray[np.float64]
+    ) -> tuple[RowSet | None, Callable[[], Propagation]]:
+        """`node_rows(lower)` and its `Propagation` (built on first use), kept per pattern of
+        held members of the counting rows (the only part of `lower` the rows read): nodes
+        of one search share some, and the same row set lets the active set keep its row
+        data."""
+        key = (lower[self._node_row_parts()[1]] > 0.5).tobytes() if self.counting else b""
+        if key not in self._row_cache:
+            self._row_cache[key] = self.node_rows(lower)
+        rows = self._row_cache[key]
+
+        def propagation() -> Propagation:
+            built = self._propagations.get(key)
+            if built is None:
+                built = self._propagations[key] = Propagation(
+                    self.qp.base if rows is None else rows
+                )
+            return built
+
+        return rows, propagation
+
+    def _start_fits(self, start: NodeState | None, pieces: Pieces, rows: RowSet | None) -> bool:
+        """Whether the start (the parent's point) clipped to the node's box meets its rows
+        to the active set's tolerance: then propagation cannot prove the node infeasible
+        and is not tried (only a filter: the solve decides the node either way)."""
+        if start is None:
+            return False
+        rows = self.qp.base if rows is None else rows
+        x = np.clip(start.x, pieces.lower, pieces.upper)
+        activity = rows.matrix @ x
+        tolerance = 1e-11 * np.maximum(np.abs(rows.matrix).sum(axis=1), 1.0)
+        above = (activity >= rows.lower - tolerance).all()
+        return bool(above and (activity <= rows.upper + tolerance).all())
+
     def node_rows(self, lower: NDArray[np.float64]) -> RowSet | None:
         """The base rows and the node's counting rows (None: no counting rows)."""
         if not self.counting:
@@ -1092,6 +1222,7 @@ __all__ = [
     "NodeSolution",
     "NodeState",
     "Pieces",
+    "Propagation",
     "RowSet",
     "SelectionNodes",
     "propagation_infeasible",
