@@ -14,6 +14,9 @@ without a proof. This module solves it in two steps instead:
    moves to its held shares, to nothing, or by one lot, a move accepted when it lowers the
    total row violation or, with every row met, improves the whole-share program's
    objective (tie-break included: leftover cash is minimised as the model says).
+   The search stops at the first start whose point is proven within
+   `QUADRATIC_RELATIVE_GAP` of B (the claim "optimal" needs no more; the later starts'
+   points may be better within that gap).
    Every move is rated by its change (`lot_program.py`: the rows and objective over the
    names' own variables, all options of all names at once) against the state at its
    turn, as a search evaluating the whole point at every move would rate it.
@@ -51,6 +54,9 @@ REPAIR_SOLVERS = (REPAIR_SOLVER, SCIP_REPAIR_SOLVER)
 _CHECK = 1e-6
 # Passes of the one-name search over every name, per start.
 _PASSES = 40
+# The multi-start search stops at the first start whose point is proven within this gap of
+# the fractional bound (`solve_by_repair`): the claim "optimal" needs no more.
+_STOP_GAP = QUADRATIC_RELATIVE_GAP
 
 
 #: The whole-share program as arrays over the names' slots (`lot_program.py`); the names
@@ -203,6 +209,28 @@ def whole_point(
     return evaluator.point(target)
 
 
+def _reported(whole: ModelContext, values: NDArray[np.float64]) -> float:
+    """The objective `PortfolioModel._result` reports at `values` (without the tie-break)."""
+    objective = whole.program.objective_value(values)
+    return objective - whole.tie_break_scale * float(values[whole.weights].sum())
+
+
+def _proven(
+    whole: ModelContext, evaluator: LotProgram, target: NDArray[np.float64], bound: float
+) -> bool:
+    """Whether the whole-share point at `target` passes the final check and its proven gap
+    to `bound` meets `_STOP_GAP` (`QUADRATIC_RELATIVE_GAP`: the claim "optimal")."""
+    program = whole.program
+    values = evaluator.point(target)
+    if program.violations(values, _CHECK):
+        return False
+    reported = _reported(whole, values)
+    sign = 1.0 if program.maximize else -1.0
+    if sign * (reported - bound) > 1e-9 * max(abs(bound), 1.0):
+        return False  # the final check refuses it
+    return proven_gap(reported, bound, program.maximize) <= _STOP_GAP
+
+
 def solve_by_repair(
     whole: ModelContext,
     fractional: ModelContext,
@@ -210,13 +238,21 @@ def solve_by_repair(
     time_limit: float,
     hint: NDArray[np.float64] | None = None,
     relaxed: RawSolution | None = None,
+    *,
+    stop_at_gap: bool = True,
 ) -> RawSolution | None:
     """Solve the whole-share program of `whole` through its fractional twin `fractional`
     (the same model without lots, `suits_rebalance_solver`), as the module docstring says;
     None when no whole-share point is found. Raises what `solve_rebalance` raises for the
     fractional model (infeasible, bad input), since it binds the whole-share model too.
     `relaxed` is the twin's solution when the caller has it (a twin without trade flags,
-    solved by the branch and bound: its bound is as valid)."""
+    solved by the branch and bound: its bound is as valid).
+
+    The starts are searched in `_starts`' order and, with `stop_at_gap`, the search stops
+    at the first start whose point is proven within `_STOP_GAP` (`QUADRATIC_RELATIVE_GAP`)
+    of B: the claim "optimal" the remaining starts could only repeat (their points may be
+    better, within that gap). Without it every start is searched and the best kept. The
+    status and gap are always those proven for the point returned."""
     evaluator = _evaluator(whole, lot_sizes)
     if evaluator is None:
         return None
@@ -237,6 +273,7 @@ def solve_by_repair(
     most = np.array(whole.program.upper, dtype=np.float64)[whole.lots]
     program = whole.program
     sign = 1.0 if program.maximize else -1.0
+    bound = relaxed.best_bound
     best: tuple[float, NDArray[np.float64]] | None = None
     # names that are or may be held: the others only open a position when the fractional
     # optimum does (a start's rounding) or a move reaches them from there
@@ -247,17 +284,19 @@ def solve_by_repair(
         seen.append(start)
         active = np.flatnonzero((held > 0) | (shares * prices > 1e-9 * value) | (start > 0))
         target, broken, objective = _search(evaluator, start, most, active)
-        if broken == 0.0 and (best is None or sign * objective > sign * best[0]):
+        if broken != 0.0:
+            continue
+        if best is None or sign * objective > sign * best[0]:
             best = (objective, target)
+        if stop_at_gap and best[1] is target and _proven(whole, evaluator, target, bound):
+            break  # proven within the stated gap of B: what the later starts could only repeat
     if best is None:
         return None
     values = evaluator.point(best[1])
     if program.violations(values, _CHECK):
         return None
     objective = program.objective_value(values)
-    tie_break = whole.tie_break_scale * float(values[whole.weights].sum())
-    reported = objective - tie_break  # the objective `_result` reports
-    bound = relaxed.best_bound
+    reported = _reported(whole, values)  # the objective `_result` reports
     if sign * (reported - bound) > 1e-9 * max(abs(bound), 1.0):
         return None  # beats the fractional bound: the relaxation is not what it claims
     gap = proven_gap(reported, bound, program.maximize)
