@@ -55,13 +55,25 @@ _SLOTS = 8
 _CANCELLED = 1e-12
 # Up to this many global rows every move evaluates all of them (`LotMoves._near`).
 _FEW_GLOBAL_ROWS = 32
+_UP_DOWN = np.array([1.0, -1.0])
+# `LotProgram.name_parts`: prices, holdings, lot sizes, odd lots, has an odd lot, initial
+# weights of some names.
+_NameParts = tuple[
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.bool_],
+    NDArray[np.float64],
+]
 
 
 def _broken(
     activity: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """How far each activity lies outside [lo, hi], 0 when within SEARCH_TOLERANCE."""
-    miss = np.maximum(lo - activity, 0.0) + np.maximum(activity - hi, 0.0)
+    """How far each activity lies outside [lo, hi] (lo <= hi), 0 when within
+    SEARCH_TOLERANCE (and for a NaN activity)."""
+    miss = np.maximum(lo - activity, activity - hi)  # at most one side is positive
     return np.where(miss > SEARCH_TOLERANCE, miss, 0.0)
 
 
@@ -122,26 +134,21 @@ class LotProgram:
         """The slots of names `names` at `targets` shares: targets (n,) -> (n, 8), or
         (n, options) -> (n, options, 8). NaN targets give NaN slots."""
         expand = (slice(None),) + (None,) * (targets.ndim - 1)
-        t = targets
-        prices = self.prices[names][expand]
-        held = self.held[names][expand]
-        lot = self.lot_sizes[names][expand]
-        odd = self.odd[names][expand]
-        rest = (t - odd) / lot
-        kept = self.has_odd[names][expand] & (t >= odd) & (np.abs(rest - np.round(rest)) < 1e-9)
-        w = t * prices / self.value
-        w0 = self.initial[names][expand]
-        traded = t != held
-        out = np.empty((*t.shape, _SLOTS))
-        out[..., _LOTS] = np.round((t - np.where(kept, odd, 0.0)) / lot)
-        out[..., _WEIGHT] = w
-        out[..., _SELECTED] = t > 0
-        out[..., _BUY] = np.where(traded, np.maximum(w - w0, 0.0), 0.0)
-        out[..., _SELL] = np.where(traded, np.maximum(w0 - w, 0.0), 0.0)
-        out[..., _BUY_FLAG] = traded & (t > held)
-        out[..., _SELL_FLAG] = traded & (t < held)
-        out[..., _KEEP] = kept
-        return out
+        parts = self.name_parts(names, expand)
+        return _slots(targets, *parts, self.value, bool(self.has_odd[names].any()))
+
+    def name_parts(self, names: NDArray[np.intp], expand: tuple[Any, ...]) -> _NameParts:
+        """What the slots of names `names` are computed from (`_slots`'s per-name arguments:
+        prices, holdings, lot sizes, odd lots, has an odd lot, initial weights), shaped by
+        `expand` to broadcast against their targets."""
+        return (
+            self.prices[names][expand],
+            self.held[names][expand],
+            self.lot_sizes[names][expand],
+            self.odd[names][expand],
+            self.has_odd[names][expand],
+            self.initial[names][expand],
+        )
 
     def point(self, target: NDArray[np.float64]) -> NDArray[np.float64]:
         """Every variable's value for target shares `target` (universe order)."""
@@ -173,6 +180,40 @@ class LotProgram:
     def state(self, target: NDArray[np.float64], movable: NDArray[np.intp]) -> LotMoves:
         """The incremental state at `target`, where only the names `movable` may move."""
         return LotMoves(self, target, movable)
+
+
+def _slots(
+    t: NDArray[np.float64],
+    prices: NDArray[np.float64],
+    held: NDArray[np.float64],
+    lot: NDArray[np.float64],
+    odd: NDArray[np.float64],
+    has_odd: NDArray[np.bool_],
+    initial: NDArray[np.float64],
+    value: float,
+    any_odd: bool,
+) -> NDArray[np.float64]:
+    """The slots (..., 8) of target shares `t`, the per-name arrays broadcast against it.
+    A name's trades are max(+-(w - w0), 0): exactly 0 when untraded (t = held gives w = w0,
+    the same formula), so no flag is needed to zero them."""
+    out = np.empty((*t.shape, _SLOTS))
+    if any_odd:
+        rest = (t - odd) / lot
+        kept = has_odd & (t >= odd) & (np.abs(rest - np.round(rest)) < 1e-9)
+        out[..., _LOTS] = np.round((t - np.where(kept, odd, 0.0)) / lot)
+        out[..., _KEEP] = kept
+    else:
+        out[..., _LOTS] = np.round(t / lot)
+        out[..., _KEEP] = 0.0
+    w = t * prices / value
+    out[..., _WEIGHT] = w
+    out[..., _SELECTED] = t > 0
+    change = w - initial
+    out[..., _BUY] = np.maximum(change, 0.0)
+    out[..., _SELL] = np.maximum(-change, 0.0)
+    out[..., _BUY_FLAG] = t > held
+    out[..., _SELL_FLAG] = t < held
+    return out
 
 
 def _affine(
@@ -539,6 +580,22 @@ class LotMoves:
             lots.global_row[moving],
         ] = lots.global_value[moving]
         self._hessian(values)
+        # what the moves of the movable names read, gathered once (the search's tables are
+        # over all of them; numpy's cost is per call at a few names)
+        m = self.movable
+        self._parts = lots.name_parts(m, (slice(None), None))
+        self._any_odd = bool(lots.has_odd[m].any())
+        self._slot_linear = lots.slot_linear[m][:, :, None]  # (movable, slots, 1)
+        self._local_constant = lots.local_constant[m][:, None, :]  # (movable, 1, rows)
+        self._local_matrix = np.ascontiguousarray(lots.local_coefficients[m].transpose(0, 2, 1))
+        self._local_lo = lots.local_lo[m][:, None, :]
+        self._local_hi = lots.local_hi[m][:, None, :]
+        self._slot_lower = lots.slot_lower[m][:, None, :]
+        self._slot_upper = lots.slot_upper[m][:, None, :]
+        everyone = np.arange(m.size)
+        self._diagonal = self._blocks(everyone, everyone)  # (movable, kinds, kinds)
+        self._everyone = everyone
+        self._few_rows = self.activity.size <= _FEW_GLOBAL_ROWS
         self._settle()
 
     def _own_violation(
@@ -612,26 +669,32 @@ class LotMoves:
         rest = self.own_total - sum(own[e] for e in excluded)
         return np.where(count == 0, 0.0, rest)
 
-    def table(self, at: NDArray[np.intp], targets: NDArray[np.float64]) -> MoveTable:
-        """What moving each movable position `at[n]` alone to `targets[n, o]` changes that
-        does not depend on the other names (valid until that name itself moves)."""
-        lots = self.lots
-        names = self.movable[at]
-        slots = lots.slot_values(names, targets)
-        delta = slots - self.slots[at][:, None, :]
+    def table(self, targets: NDArray[np.float64]) -> MoveTable:
+        """What moving each movable name n alone to `targets[n, o]` changes that does not
+        depend on the other names (valid until that name itself moves). NaN targets: an
+        infinite own violation and NaN changes."""
+        slots = _slots(targets, *self._parts, self.lots.value, self._any_odd)
+        delta = slots - self.slots[:, None, :]
         quadratic = delta[..., self.kinds]
-        fixed = np.einsum("nos,ns->no", delta, lots.slot_linear[names]) + np.einsum(
-            "nok,nkl,nol->no", quadratic, self._blocks(at, at), quadratic
-        )
-        spread = np.einsum("nos,nsg->nog", delta, self.global_by_name[at])
+        fixed = (delta @ self._slot_linear)[..., 0] + (
+            (quadratic @ self._diagonal) * quadratic
+        ).sum(axis=-1)
+        spread = delta @ self.global_by_name  # (movable, options, global rows)
+        activity = self._local_constant + slots @ self._local_matrix
+        own = _broken(activity, self._local_lo, self._local_hi).sum(axis=-1) + _broken(
+            slots, self._slot_lower, self._slot_upper
+        ).sum(axis=-1)
+        own[np.isnan(targets)] = np.inf
         return MoveTable(
-            at=at,
-            names=names,
+            at=self._everyone,
+            names=self.movable,
             targets=targets,
             slots=slots,
-            own=self._own_violation(names, slots),
+            own=own,
             spread=spread,
-            reach=np.fmax.reduce(np.abs(spread).reshape(-1, spread.shape[-1]), axis=0, initial=0.0),
+            reach=np.zeros(0)  # every global row is read (`_near`)
+            if self._few_rows
+            else np.fmax.reduce(np.abs(spread).reshape(-1, spread.shape[-1]), axis=0, initial=0.0),
             fixed=fixed,
             quadratic=quadratic,
         )
@@ -662,33 +725,31 @@ class LotMoves:
         self, table: MoveTable, rows: slice = slice(None)
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Violation and objective, at the current state, of each move of `table`'s `rows`
-        (a name moved alone; NaN targets: inf violation)."""
-        at, names = table.at[rows], table.names[rows]
-        near = self._near(table.reach)
-        spread_broken = _broken(
-            self.activity[near] + table.spread[rows][..., near],
-            self.lots.global_lo[near],
-            self.lots.global_hi[near],
-        ).sum(axis=-1)
-        violation = (
-            self.lots.constant_violation
-            + self._others([names])[:, None]
-            + table.own[rows]
-            + spread_broken
-        )
-        change = table.fixed[rows] + 2.0 * np.einsum(
-            "nok,nk->no", table.quadratic[rows], self.gradient[at]
-        )
-        valid = ~np.isnan(table.targets[rows])
-        return np.where(valid, violation, np.inf), np.where(valid, self.objective + change, np.nan)
+        (a name moved alone; NaN targets: inf violation, NaN objective)."""
+        lots = self.lots
+        own = self.own[table.names[rows]]
+        # the other names' own violation, exactly 0 when only this name breaks
+        others = np.where(self.broken_names - (own > 0) == 0, 0.0, self.own_total - own)
+        if self._few_rows:
+            moved = self.activity + table.spread[rows]
+            spread_broken = _broken(moved, lots.global_lo, lots.global_hi).sum(axis=-1)
+        else:
+            near = self._near(table.reach)
+            spread_broken = _broken(
+                self.activity[near] + table.spread[rows][..., near],
+                lots.global_lo[near],
+                lots.global_hi[near],
+            ).sum(axis=-1)
+        violation = lots.constant_violation + others[:, None] + table.own[rows] + spread_broken
+        gradient = self.gradient[table.at[rows]][:, None, :]  # (n, 1, kinds)
+        change = table.fixed[rows] + 2.0 * (table.quadratic[rows] * gradient).sum(axis=-1)
+        return violation, self.objective + change
 
     def steps(self) -> MoveTable:
         """Every movable name one lot up (option 0) and one lot down (option 1)."""
         names = self.movable
         lots = self.lots.lot_sizes[names][:, None]
-        return self.table(
-            np.arange(names.size), self.target[names][:, None] + np.array([1.0, -1.0]) * lots
-        )
+        return self.table(self.target[names][:, None] + _UP_DOWN * lots)
 
     def pairs(
         self,
@@ -703,7 +764,7 @@ class LotMoves:
         lots = self.lots
         up_a = np.where(steps[:, 0] > 0, 0, 1)
         up_b = np.where(steps[:, 1] > 0, 0, 1)
-        near = self._near(2.0 * table.reach)
+        near = slice(None) if self._few_rows else self._near(2.0 * table.reach)
         spread = table.spread[..., near]
         violation = (
             lots.constant_violation
@@ -717,8 +778,8 @@ class LotMoves:
             ).sum(axis=-1)
         )
         qa, qb = table.quadratic[first, up_a], table.quadratic[second, up_b]
-        cross = np.einsum("pk,pkl,pl->p", qa, self._blocks(first, second), qb)
-        alone = table.fixed + 2.0 * np.einsum("nok,nk->no", table.quadratic, self.gradient)
+        cross = ((qa[:, None, :] @ self._blocks(first, second))[:, 0, :] * qb).sum(axis=-1)
+        alone = table.fixed + 2.0 * (table.quadratic * self.gradient[:, None, :]).sum(axis=-1)
         objective = self.objective + alone[first, up_a] + alone[second, up_b] + 2.0 * cross
         return violation, objective, up_a, up_b
 

@@ -149,7 +149,7 @@ def _search(
     everyone = np.arange(count)
     for _ in range(_PASSES):
         improved = False
-        table = moves.table(everyone, _options(moves, everyone, most))
+        table = moves.table(_options(moves, everyone, most))
         turn = 0
         while turn < count:
             violation, objective = moves.singles(table, slice(turn, None))

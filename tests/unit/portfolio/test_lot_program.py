@@ -85,7 +85,7 @@ def test_every_move_evaluates_as_the_whole_point(
     for _ in range(3):
         everyone = np.arange(movable.size)
         options = share_repair._options(moves, everyone, most)
-        table = moves.table(everyone, options)
+        table = moves.table(options)
         violation, objective = moves.singles(table)
         for row, column in zip(*np.nonzero(~np.isnan(options)), strict=True):
             trial = moves.target.copy()
