@@ -152,6 +152,12 @@ class LotProgram:
 
     def point(self, target: NDArray[np.float64]) -> NDArray[np.float64]:
         """Every variable's value for target shares `target` (universe order)."""
+        return self.point_and_slots(target)[0]
+
+    def point_and_slots(
+        self, target: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """`point(target)` and the names' slots there (names, 8)."""
         values = np.zeros(self.program.size)
         slots = self.slot_values(np.arange(target.size), np.asarray(target, dtype=np.float64))
         present = self.slot_index >= 0
@@ -160,7 +166,7 @@ class LotProgram:
             values[self.derived] = (
                 self.derived_constant + self.derived_compact @ values[self.derived_columns]
             )
-        return values
+        return values, slots
 
     def violation(self, values: NDArray[np.float64]) -> float:
         """Total amount by which rows and bounds are broken (0 when all hold to
@@ -557,9 +563,8 @@ class LotMoves:
         self.movable = np.asarray(movable, dtype=np.intp)
         self.target = np.array(target, dtype=np.float64)
         names = np.arange(self.target.size)
-        values = lots.point(self.target)
+        values, slots = lots.point_and_slots(self.target)
         self.objective = lots.objective(values)
-        slots = lots.slot_values(names, self.target)
         self.slots = slots[self.movable]
         self.own = self._own_violation(names, slots)  # (names,)
         active = np.full(self.target.size, -1, dtype=np.intp)
@@ -604,9 +609,10 @@ class LotMoves:
         """Each name's local rows and slot bounds broken, for slots (n, ..., 8)."""
         lots = self.lots
         expand = (slice(None),) + (None,) * (slots.ndim - 2)
-        activity = lots.local_constant[names][expand] + np.einsum(
-            "n...s,nrs->n...r", slots, lots.local_coefficients[names]
-        )
+        matrix = lots.local_coefficients[names].transpose(0, 2, 1)  # (n, slots, rows)
+        activity = lots.local_constant[names][expand] + (
+            slots.reshape(names.size, -1, _SLOTS) @ matrix
+        ).reshape(*slots.shape[:-1], -1)
         rows = _broken(activity, lots.local_lo[names][expand], lots.local_hi[names][expand])
         bounds = _broken(slots, lots.slot_lower[names][expand], lots.slot_upper[names][expand])
         total: NDArray[np.float64] = rows.sum(axis=-1) + bounds.sum(axis=-1)
@@ -741,7 +747,7 @@ class LotMoves:
                 lots.global_hi[near],
             ).sum(axis=-1)
         violation = lots.constant_violation + others[:, None] + table.own[rows] + spread_broken
-        gradient = self.gradient[table.at[rows]][:, None, :]  # (n, 1, kinds)
+        gradient = self.gradient[rows][:, None, :]  # (n, 1, kinds): the table is everyone's
         change = table.fixed[rows] + 2.0 * (table.quadratic[rows] * gradient).sum(axis=-1)
         return violation, self.objective + change
 

@@ -88,22 +88,29 @@ def _options(
     moves: LotMoves, at: NDArray[np.intp], most: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """Targets one step from the current shares of movable positions `at`, ascending, NaN
-    padded (n, 10): the holdings, nothing, one lot up or down (with the odd lot kept or
-    dropped when one is held); never the current target itself."""
+    padded (n, 10; n, 6 when none of them holds an odd lot): the holdings, nothing, one lot
+    up or down (with the odd lot kept or dropped when one is held); never the current
+    target itself."""
     lots = moves.lots
     names = moves.movable[at]
     current = moves.target[names]
     lot, odd, cap = lots.lot_sizes[names], lots.odd[names], most[names]
-    bases = np.stack([np.zeros(names.size), odd], axis=1)[:, :, None]  # (n, 2, 1)
-    k = np.floor((current[:, None, None] - bases) / lot[:, None, None] + 1e-9)
-    step = k + _OFFSETS
-    usable = (step >= 0) & (step <= cap[:, None, None])
-    usable[:, 1] &= (odd != 0.0)[:, None]
-    lots_away = np.where(usable, bases + step * lot[:, None, None], np.nan)
-    options = np.concatenate(
-        [lots.held[names][:, None], np.zeros((names.size, 1)), lots_away.reshape(names.size, 8)],
-        axis=1,
-    )
+    if odd.any():
+        bases = np.stack([np.zeros(names.size), odd], axis=1)[:, :, None]  # (n, 2, 1)
+        k = np.floor((current[:, None, None] - bases) / lot[:, None, None] + 1e-9)
+        step = k + _OFFSETS
+        usable = (step >= 0) & (step <= cap[:, None, None])
+        usable[:, 1] &= (odd != 0.0)[:, None]
+        lots_away = np.where(usable, bases + step * lot[:, None, None], np.nan)
+        lots_away = lots_away.reshape(names.size, 8)
+    else:  # the same targets without the odd-lot base
+        step = np.floor(current / lot + 1e-9)[:, None] + _OFFSETS
+        usable = (step >= 0) & (step <= cap[:, None])
+        lots_away = np.where(usable, step * lot[:, None], np.nan)
+    options = np.empty((names.size, 2 + lots_away.shape[1]))
+    options[:, 0] = lots.held[names]
+    options[:, 1] = 0.0
+    options[:, 2:] = lots_away
     options[options == current[:, None]] = np.nan
     options.sort(axis=1)  # NaN last
     options[:, 1:][options[:, 1:] == options[:, :-1]] = np.nan  # each target once
@@ -140,10 +147,13 @@ def _search(
     steps = np.tile(_PAIR_STEPS, (first.size // 4, 1))
 
     def helps(violation: NDArray[np.float64], score: NDArray[np.float64]) -> NDArray[np.bool_]:
-        now, best = moves.violation, sign * moves.objective
-        better: NDArray[np.bool_] = (violation < now - 1e-15) | (
-            (violation == 0.0) & (now == 0.0) & (score > best + 1e-15)
-        )
+        # (violations are >= 0: with every row met only a met row and a better score help)
+        now = moves.violation
+        better: NDArray[np.bool_]
+        if now > 0.0:
+            better = violation < now - 1e-15
+        else:
+            better = (violation == 0.0) & (score > sign * moves.objective + 1e-15)
         return better
 
     everyone = np.arange(count)
