@@ -237,43 +237,65 @@ def _affine(
     size = known.size
     known = known.copy()
     is_defined = np.zeros(size, dtype=bool)
-    starts = np.searchsorted(row_of, np.arange(lo.size + 1))
-    defined: dict[int, tuple[float, NDArray[np.float64]]] = {}
-    definitions: list[int] = []
+    variables: list[NDArray[np.int64]] = []
+    constants: list[NDArray[np.float64]] = []
+    maps: list[NDArray[np.float64]] = []
+    definitions: list[NDArray[np.int64]] = []
     pending = np.flatnonzero(lo == hi)
     while pending.size and not known.all():
-        unknown = np.bincount(row_of, weights=~known[columns], minlength=lo.size)[pending]
+        free_entry = ~known[columns]
+        unknown = np.bincount(row_of, weights=free_entry, minlength=lo.size)[pending]
         ready = pending[unknown == 1]
         pending = pending[unknown > 1]
         if not ready.size:
             break
-        for r in ready.tolist():
-            cols, vals = columns[starts[r] : starts[r + 1]], data[starts[r] : starts[r + 1]]
-            free = ~known[cols]
-            if free.sum() != 1:  # defined by an earlier row of this round: nothing left
-                continue
-            k = int(cols[free][0])
-            pivot = float(vals[free][0])
-            others, weights = cols[~free], vals[~free] / pivot
-            constant, linear_part = float(lo[r]) / pivot, np.zeros(size)
-            linear_part[others] -= weights
-            chained = is_defined[others]
-            for j, c in zip(others[chained].tolist(), weights[chained].tolist(), strict=True):
-                # a chain: substitute the earlier definition
-                linear_part[j] += c
-                constant -= c * defined[j][0]
-                linear_part -= c * defined[j][1]
-            defined[k] = (constant, linear_part)
-            definitions.append(r)
-            known[k] = True
-            is_defined[k] = True
+        is_ready = np.zeros(lo.size, dtype=bool)
+        is_ready[ready] = True
+        pivots = np.flatnonzero(is_ready[row_of] & free_entry)  # one per ready row, in order
+        unknown_of = columns[pivots]
+        # a variable two ready rows define is defined by the first (rows in order)
+        _, first = np.unique(unknown_of, return_index=True)
+        first.sort()
+        pivots, unknown_of = pivots[first], unknown_of[first]
+        rows = row_of[pivots]
+        place = np.full(lo.size, -1, dtype=np.int64)
+        place[rows] = np.arange(rows.size)
+        entries = np.flatnonzero(place[row_of] >= 0)
+        pivot = data[pivots]
+        weights = np.zeros((rows.size, size))  # a_rj / a_rk over the row's known columns j
+        weights[place[row_of[entries]], columns[entries]] = (
+            data[entries] / pivot[place[row_of[entries]]]
+        )
+        weights[np.arange(rows.size), unknown_of] = 0.0
+        # x_k = lo_r / a_rk - sum_j weights_j v_j, an earlier definition substituted for v_j
+        constant = lo[rows] / pivot
+        linear = 0.0 - weights  # (+0.0 where a column is absent)
+        chained = np.flatnonzero(is_defined & weights.any(axis=0))
+        if chained.size:
+            earlier = np.concatenate(variables)
+            at = np.searchsorted(earlier, chained, sorter=np.argsort(earlier))
+            order = np.argsort(earlier)[at]
+            earlier_constant = np.concatenate(constants)[order]
+            earlier_map = np.vstack(maps)[order]
+            through = weights[:, chained]
+            linear[:, chained] = 0.0
+            constant = constant - through @ earlier_constant
+            linear = linear - through @ earlier_map
+        variables.append(unknown_of)
+        constants.append(constant)
+        maps.append(linear)
+        definitions.append(rows)
+        known[unknown_of] = True
+        is_defined[unknown_of] = True
     if not known.all():
         return None
+    if not variables:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros((0, size)), []
     return (
-        np.fromiter(defined, np.int64, len(defined)),
-        np.array([d[0] for d in defined.values()], dtype=np.float64),
-        np.vstack([d[1] for d in defined.values()]) if defined else np.zeros((0, size)),
-        definitions,
+        np.concatenate(variables).astype(np.int64),
+        np.concatenate(constants),
+        np.vstack(maps),
+        np.concatenate(definitions).astype(np.int64).tolist(),
     )
 
 
