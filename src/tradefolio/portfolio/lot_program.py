@@ -7,7 +7,7 @@ x_i, bought b_i and sold s_i weight, the buy / sell flags and the odd-lot keep),
 other variables (factor exposures, ...) are *derived*: fixed by equality rows as an affine
 map of the slots, d = c + M k (k = all slots). `LotProgram.point` writes every variable
 for a target, `violation` and `objective` evaluate a point over the whole program (the
-search's reference and its final check before `Program.violations`).
+search's reference), `broken` is the final check (`Program.violations`' test as arrays).
 
 A move changes one or two names' targets, so only their slots change (by delta). With the
 derived variables substituted, every row is an affine function of the slots,
@@ -44,7 +44,7 @@ from tradefolio.portfolio.context import ModelContext
 from tradefolio.portfolio.program import Program
 
 # A row or bound may miss by this (weight units) during the search; the final check is
-# `Program.violations`.
+# `LotProgram.broken` at 1e-6 (`share_repair.py`).
 SEARCH_TOLERANCE = 1e-9
 # The slots of a name, in this order (a slot is absent when the program has no such
 # variable, e.g. no trade flags without a fixed cost or a minimum trade).
@@ -92,6 +92,7 @@ class LotProgram:
     hi: NDArray[np.float64]
     lower: NDArray[np.float64]
     upper: NDArray[np.float64]
+    integer: NDArray[np.bool_]
     linear: NDArray[np.float64]
     quad_i: NDArray[np.int64]
     quad_j: NDArray[np.int64]
@@ -177,6 +178,17 @@ class LotProgram:
         rows = _broken(activity, self.lo, self.hi)
         bounds = _broken(values, self.lower, self.upper)
         return float(rows.sum() + bounds.sum())
+
+    def broken(self, values: NDArray[np.float64], tolerance: float) -> bool:
+        """Whether a bound, an integrality or a row is broken by more than `tolerance` at
+        `values`: what `Program.violations` checks, over the same rows as arrays."""
+        outside = (values < self.lower - tolerance) | (values > self.upper + tolerance)
+        fractional = self.integer & (np.abs(values - np.round(values)) > tolerance)
+        activity = np.bincount(
+            self.row_of, weights=self.data * values[self.columns], minlength=self.lo.size
+        )
+        rows = (activity < self.lo - tolerance) | (activity > self.hi + tolerance)
+        return bool(outside.any() or fractional.any() or rows.any())
 
     def objective(self, values: NDArray[np.float64]) -> float:
         """The program's objective (tie-break included)."""
@@ -373,6 +385,7 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         hi=hi,
         lower=lower,
         upper=upper,
+        integer=np.array(program.integer, dtype=bool),
         linear=linear,
         quad_i=quad_i,
         quad_j=quad_j,

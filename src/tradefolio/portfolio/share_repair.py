@@ -23,7 +23,8 @@ without a proof. This module solves it in two steps instead:
 
 The point is written over the *whole-share* program's own variables (lots, weights,
 trades, flags, the factor exposures from their definition rows) and checked there: every
-bound and row to 1e-9 during the search and by `Program.violations` at the end, so what
+bound and row to 1e-9 during the search and every bound, integrality and row to 1e-6 at
+the end (`LotProgram.broken`, `Program.violations`' test over the same rows), so what
 `PortfolioModel._result` lists (and re-checks on the trades, `listed.py`) is that point.
 The claim: the gap between the objective at that point and B, "optimal" only when it meets
 `QUADRATIC_RELATIVE_GAP` (the whole-share model's stated target, SCIP's), else "feasible"
@@ -50,7 +51,8 @@ REPAIR_SOLVER = "highs+repair"
 SCIP_REPAIR_SOLVER = "scip+repair"
 REPAIR_SOLVERS = (REPAIR_SOLVER, SCIP_REPAIR_SOLVER)
 # A row or bound may miss by `lot_program.SEARCH_TOLERANCE` (weight units) during the
-# search; the final check is `Program.violations` at `_CHECK`.
+# search; the final check is every row, bound and integrality at `_CHECK`
+# (`LotProgram.broken`: `Program.violations`' check over the program's rows as arrays).
 _CHECK = 1e-6
 # Passes of the one-name search over every name, per start.
 _PASSES = 40
@@ -299,7 +301,7 @@ def solve_by_repair(
     if best is None:
         return None
     values = evaluator.point(best[1])
-    if program.violations(values, _CHECK):
+    if evaluator.broken(values, _CHECK):
         return None
     objective = program.objective_value(values)
     reported = _reported(whole, values)  # the objective `_result` reports

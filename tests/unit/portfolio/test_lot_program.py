@@ -271,3 +271,22 @@ def test_derived_variables_solve_their_definition_rows_through_chains(
     for r in definitions:
         activity = sum(c * values[j] for j, c in rows[r].items())
         assert activity == pytest.approx(lo[r], abs=1e-9 * (1 + np.abs(values).max()) ** 2)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases(), data=st.data())
+def test_the_final_check_is_the_programs_own(
+    case: tuple[LotProgram, np.ndarray, np.ndarray], data: st.DataObject
+) -> None:
+    # `LotProgram.broken` (the repair's final check) says what `Program.violations` says, at
+    # whole-share points (met or not) and at points nudged off their rows or integrality
+    program, target, _ = case
+    values = program.point(target)
+    rng = np.random.default_rng(data.draw(st.integers(0, 10_000)))
+    nudged = values.copy()
+    at = rng.choice(values.size, size=int(rng.integers(1, 4)), replace=False)
+    nudged[at] += rng.choice([-1.0, 1.0], size=at.size) * rng.choice([1e-7, 2e-6, 0.3])
+    for point in (values, nudged):
+        for tolerance in (1e-6, 1e-9):
+            expected = bool(program.program.violations(point, tolerance))
+            assert program.broken(point, tolerance) == expected
