@@ -338,21 +338,21 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         odd[i] = shares
         has_odd[i] = True
     size = program.size
-    lengths = [len(r.coefficients) for r in program.rows]
-    columns = np.fromiter(
-        itertools.chain.from_iterable(r.coefficients for r in program.rows), np.int64
-    )
-    data = np.fromiter(
-        itertools.chain.from_iterable(r.coefficients.values() for r in program.rows), np.float64
-    )
-    row_of = np.repeat(np.arange(len(program.rows)), lengths).astype(np.int64)
-    lo = np.array([r.lo for r in program.rows], dtype=np.float64)
-    hi = np.array([r.hi for r in program.rows], dtype=np.float64)
+    rows = program.rows
+    dicts = [r.coefficients for r in rows]
+    lengths = np.fromiter(map(len, dicts), np.int64, len(dicts))
+    total = int(lengths.sum())
+    columns = np.fromiter(itertools.chain.from_iterable(dicts), np.int64, total)
+    data = np.fromiter(itertools.chain.from_iterable(map(dict.values, dicts)), np.float64, total)
+    row_of = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+    lo = np.fromiter((r.lo for r in rows), np.float64, len(rows))
+    hi = np.fromiter((r.hi for r in rows), np.float64, len(rows))
     lower = np.array(program.lower, dtype=np.float64)
     upper = np.array(program.upper, dtype=np.float64)
     linear = np.zeros(size)
-    for k, c in program.linear.items():
-        linear[k] += c
+    linear[np.fromiter(program.linear, np.int64, len(program.linear))] = np.fromiter(
+        program.linear.values(), np.float64, len(program.linear)
+    )  # (the keys are distinct)
     pairs = list(program.quadratic.items())
     quad_i = np.array([i for (i, _), _ in pairs], dtype=np.int64)
     quad_j = np.array([j for (_, j), _ in pairs], dtype=np.int64)
