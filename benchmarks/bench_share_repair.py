@@ -91,24 +91,29 @@ def _child(source: Path, arguments: list[str]) -> dict[str, Any]:
     return json.loads(lines[-1]) if lines else {}
 
 
-def _compare(reference: Path, other: Path) -> tuple[int, int, int, dict[str, int]]:
-    """(equal, better, worse, statuses) of `other`'s answers against `reference`'s."""
+def _compare(reference: Path, other: Path) -> tuple[int, int, int, float, dict[str, int]]:
+    """(equal, better, worse, the largest relative difference of two unequal objectives,
+    statuses) of `other`'s answers against `reference`'s."""
     with reference.open("rb") as handle:
         first, maximize = pickle.load(handle)
     with other.open("rb") as handle:
         second, _ = pickle.load(handle)
     equal = better = worse = 0
+    difference = 0.0
     statuses: dict[str, int] = {}
     for a, b, up in zip(first, second, maximize, strict=True):
         status = "none" if b is None else b[0]
         statuses[status] = statuses.get(status, 0) + 1
         if a == b or (a is not None and b is not None and a[2] == b[2]):
             equal += 1
-        elif a is None or (b is not None and (b[1] - a[1]) * (1 if up else -1) > 0):
+            continue
+        if a is not None and b is not None:
+            difference = max(difference, abs(b[1] - a[1]) / max(abs(a[1]), 1e-9))
+        if a is None or (b is not None and (b[1] - a[1]) * (1 if up else -1) > 0):
             better += 1
         else:
             worse += 1
-    return equal, better, worse, statuses
+    return equal, better, worse, difference, statuses
 
 
 def main() -> None:
@@ -143,7 +148,7 @@ def main() -> None:
                 answer = Path(folder) / f"{workload}-{label}.answers"
                 timing = _child(source, ["--replay", str(cases), str(answer)])
                 answers.append(answer)
-                equal, better, worse, statuses = _compare(answers[0], answer)
+                equal, better, worse, difference, statuses = _compare(answers[0], answer)
                 rows.append({
                     "workload": f"{workload}, {label}",
                     "rebalances": str(timing["count"]),
@@ -152,6 +157,7 @@ def main() -> None:
                         f"{timing['median']:.4f} / {timing['max']:.3f}",
                     "statuses": ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
                     "equal / better / worse than this branch": f"{equal} / {better} / {worse}",
+                    "largest relative difference": f"{difference:.1e}",
                 })  # fmt: skip
                 Console(stderr=True).print(rows[-1])
     markdown = show_table("whole-share repair alone, on the rebalances of real runs", rows)

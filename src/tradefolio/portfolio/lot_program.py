@@ -7,7 +7,7 @@ x_i, bought b_i and sold s_i weight, the buy / sell flags and the odd-lot keep),
 other variables (factor exposures, ...) are *derived*: fixed by equality rows as an affine
 map of the slots, d = c + M k (k = all slots). `LotProgram.point` writes every variable
 for a target, `violation` and `objective` evaluate a point over the whole program (the
-search's reference and its final check before `Program.violations`).
+search's reference), `broken` is the final check (`Program.violations`' test as arrays).
 
 A move changes one or two names' targets, so only their slots change (by delta). With the
 derived variables substituted, every row is an affine function of the slots,
@@ -44,7 +44,7 @@ from tradefolio.portfolio.context import ModelContext
 from tradefolio.portfolio.program import Program
 
 # A row or bound may miss by this (weight units) during the search; the final check is
-# `Program.violations`.
+# `LotProgram.broken` at 1e-6 (`share_repair.py`).
 SEARCH_TOLERANCE = 1e-9
 # The slots of a name, in this order (a slot is absent when the program has no such
 # variable, e.g. no trade flags without a fixed cost or a minimum trade).
@@ -55,13 +55,25 @@ _SLOTS = 8
 _CANCELLED = 1e-12
 # Up to this many global rows every move evaluates all of them (`LotMoves._near`).
 _FEW_GLOBAL_ROWS = 32
+_UP_DOWN = np.array([1.0, -1.0])
+# `LotProgram.name_parts`: prices, holdings, lot sizes, odd lots, has an odd lot, initial
+# weights of some names.
+_NameParts = tuple[
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.bool_],
+    NDArray[np.float64],
+]
 
 
 def _broken(
     activity: NDArray[np.float64], lo: NDArray[np.float64], hi: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """How far each activity lies outside [lo, hi], 0 when within SEARCH_TOLERANCE."""
-    miss = np.maximum(lo - activity, 0.0) + np.maximum(activity - hi, 0.0)
+    """How far each activity lies outside [lo, hi] (lo <= hi), 0 when within
+    SEARCH_TOLERANCE (and for a NaN activity)."""
+    miss = np.maximum(lo - activity, activity - hi)  # at most one side is positive
     return np.where(miss > SEARCH_TOLERANCE, miss, 0.0)
 
 
@@ -80,6 +92,7 @@ class LotProgram:
     hi: NDArray[np.float64]
     lower: NDArray[np.float64]
     upper: NDArray[np.float64]
+    integer: NDArray[np.bool_]
     linear: NDArray[np.float64]
     quad_i: NDArray[np.int64]
     quad_j: NDArray[np.int64]
@@ -122,29 +135,30 @@ class LotProgram:
         """The slots of names `names` at `targets` shares: targets (n,) -> (n, 8), or
         (n, options) -> (n, options, 8). NaN targets give NaN slots."""
         expand = (slice(None),) + (None,) * (targets.ndim - 1)
-        t = targets
-        prices = self.prices[names][expand]
-        held = self.held[names][expand]
-        lot = self.lot_sizes[names][expand]
-        odd = self.odd[names][expand]
-        rest = (t - odd) / lot
-        kept = self.has_odd[names][expand] & (t >= odd) & (np.abs(rest - np.round(rest)) < 1e-9)
-        w = t * prices / self.value
-        w0 = self.initial[names][expand]
-        traded = t != held
-        out = np.empty((*t.shape, _SLOTS))
-        out[..., _LOTS] = np.round((t - np.where(kept, odd, 0.0)) / lot)
-        out[..., _WEIGHT] = w
-        out[..., _SELECTED] = t > 0
-        out[..., _BUY] = np.where(traded, np.maximum(w - w0, 0.0), 0.0)
-        out[..., _SELL] = np.where(traded, np.maximum(w0 - w, 0.0), 0.0)
-        out[..., _BUY_FLAG] = traded & (t > held)
-        out[..., _SELL_FLAG] = traded & (t < held)
-        out[..., _KEEP] = kept
-        return out
+        parts = self.name_parts(names, expand)
+        return _slots(targets, *parts, self.value, bool(self.has_odd[names].any()))
+
+    def name_parts(self, names: NDArray[np.intp], expand: tuple[Any, ...]) -> _NameParts:
+        """What the slots of names `names` are computed from (`_slots`'s per-name arguments:
+        prices, holdings, lot sizes, odd lots, has an odd lot, initial weights), shaped by
+        `expand` to broadcast against their targets."""
+        return (
+            self.prices[names][expand],
+            self.held[names][expand],
+            self.lot_sizes[names][expand],
+            self.odd[names][expand],
+            self.has_odd[names][expand],
+            self.initial[names][expand],
+        )
 
     def point(self, target: NDArray[np.float64]) -> NDArray[np.float64]:
         """Every variable's value for target shares `target` (universe order)."""
+        return self.point_and_slots(target)[0]
+
+    def point_and_slots(
+        self, target: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """`point(target)` and the names' slots there (names, 8)."""
         values = np.zeros(self.program.size)
         slots = self.slot_values(np.arange(target.size), np.asarray(target, dtype=np.float64))
         present = self.slot_index >= 0
@@ -153,7 +167,7 @@ class LotProgram:
             values[self.derived] = (
                 self.derived_constant + self.derived_compact @ values[self.derived_columns]
             )
-        return values
+        return values, slots
 
     def violation(self, values: NDArray[np.float64]) -> float:
         """Total amount by which rows and bounds are broken (0 when all hold to
@@ -165,6 +179,17 @@ class LotProgram:
         bounds = _broken(values, self.lower, self.upper)
         return float(rows.sum() + bounds.sum())
 
+    def broken(self, values: NDArray[np.float64], tolerance: float) -> bool:
+        """Whether a bound, an integrality or a row is broken by more than `tolerance` at
+        `values`: what `Program.violations` checks, over the same rows as arrays."""
+        outside = (values < self.lower - tolerance) | (values > self.upper + tolerance)
+        fractional = self.integer & (np.abs(values - np.round(values)) > tolerance)
+        activity = np.bincount(
+            self.row_of, weights=self.data * values[self.columns], minlength=self.lo.size
+        )
+        rows = (activity < self.lo - tolerance) | (activity > self.hi + tolerance)
+        return bool(outside.any() or fractional.any() or rows.any())
+
     def objective(self, values: NDArray[np.float64]) -> float:
         """The program's objective (tie-break included)."""
         quadratic = float(self.quad_c @ (values[self.quad_i] * values[self.quad_j]))
@@ -173,6 +198,40 @@ class LotProgram:
     def state(self, target: NDArray[np.float64], movable: NDArray[np.intp]) -> LotMoves:
         """The incremental state at `target`, where only the names `movable` may move."""
         return LotMoves(self, target, movable)
+
+
+def _slots(
+    t: NDArray[np.float64],
+    prices: NDArray[np.float64],
+    held: NDArray[np.float64],
+    lot: NDArray[np.float64],
+    odd: NDArray[np.float64],
+    has_odd: NDArray[np.bool_],
+    initial: NDArray[np.float64],
+    value: float,
+    any_odd: bool,
+) -> NDArray[np.float64]:
+    """The slots (..., 8) of target shares `t`, the per-name arrays broadcast against it.
+    A name's trades are max(+-(w - w0), 0): exactly 0 when untraded (t = held gives w = w0,
+    the same formula), so no flag is needed to zero them."""
+    out = np.empty((*t.shape, _SLOTS))
+    if any_odd:
+        rest = (t - odd) / lot
+        kept = has_odd & (t >= odd) & (np.abs(rest - np.round(rest)) < 1e-9)
+        out[..., _LOTS] = np.round((t - np.where(kept, odd, 0.0)) / lot)
+        out[..., _KEEP] = kept
+    else:
+        out[..., _LOTS] = np.round(t / lot)
+        out[..., _KEEP] = 0.0
+    w = t * prices / value
+    out[..., _WEIGHT] = w
+    out[..., _SELECTED] = t > 0
+    change = w - initial
+    out[..., _BUY] = np.maximum(change, 0.0)
+    out[..., _SELL] = np.maximum(-change, 0.0)
+    out[..., _BUY_FLAG] = t > held
+    out[..., _SELL_FLAG] = t < held
+    return out
 
 
 def _affine(
@@ -190,43 +249,65 @@ def _affine(
     size = known.size
     known = known.copy()
     is_defined = np.zeros(size, dtype=bool)
-    starts = np.searchsorted(row_of, np.arange(lo.size + 1))
-    defined: dict[int, tuple[float, NDArray[np.float64]]] = {}
-    definitions: list[int] = []
+    variables: list[NDArray[np.int64]] = []
+    constants: list[NDArray[np.float64]] = []
+    maps: list[NDArray[np.float64]] = []
+    definitions: list[NDArray[np.int64]] = []
     pending = np.flatnonzero(lo == hi)
     while pending.size and not known.all():
-        unknown = np.bincount(row_of, weights=~known[columns], minlength=lo.size)[pending]
+        free_entry = ~known[columns]
+        unknown = np.bincount(row_of, weights=free_entry, minlength=lo.size)[pending]
         ready = pending[unknown == 1]
         pending = pending[unknown > 1]
         if not ready.size:
             break
-        for r in ready.tolist():
-            cols, vals = columns[starts[r] : starts[r + 1]], data[starts[r] : starts[r + 1]]
-            free = ~known[cols]
-            if free.sum() != 1:  # defined by an earlier row of this round: nothing left
-                continue
-            k = int(cols[free][0])
-            pivot = float(vals[free][0])
-            others, weights = cols[~free], vals[~free] / pivot
-            constant, linear_part = float(lo[r]) / pivot, np.zeros(size)
-            linear_part[others] -= weights
-            chained = is_defined[others]
-            for j, c in zip(others[chained].tolist(), weights[chained].tolist(), strict=True):
-                # a chain: substitute the earlier definition
-                linear_part[j] += c
-                constant -= c * defined[j][0]
-                linear_part -= c * defined[j][1]
-            defined[k] = (constant, linear_part)
-            definitions.append(r)
-            known[k] = True
-            is_defined[k] = True
+        is_ready = np.zeros(lo.size, dtype=bool)
+        is_ready[ready] = True
+        pivots = np.flatnonzero(is_ready[row_of] & free_entry)  # one per ready row, in order
+        unknown_of = columns[pivots]
+        # a variable two ready rows define is defined by the first (rows in order)
+        _, first = np.unique(unknown_of, return_index=True)
+        first.sort()
+        pivots, unknown_of = pivots[first], unknown_of[first]
+        rows = row_of[pivots]
+        place = np.full(lo.size, -1, dtype=np.int64)
+        place[rows] = np.arange(rows.size)
+        entries = np.flatnonzero(place[row_of] >= 0)
+        pivot = data[pivots]
+        weights = np.zeros((rows.size, size))  # a_rj / a_rk over the row's known columns j
+        weights[place[row_of[entries]], columns[entries]] = (
+            data[entries] / pivot[place[row_of[entries]]]
+        )
+        weights[np.arange(rows.size), unknown_of] = 0.0
+        # x_k = lo_r / a_rk - sum_j weights_j v_j, an earlier definition substituted for v_j
+        constant = lo[rows] / pivot
+        linear = 0.0 - weights  # (+0.0 where a column is absent)
+        chained = np.flatnonzero(is_defined & weights.any(axis=0))
+        if chained.size:
+            earlier = np.concatenate(variables)
+            at = np.searchsorted(earlier, chained, sorter=np.argsort(earlier))
+            order = np.argsort(earlier)[at]
+            earlier_constant = np.concatenate(constants)[order]
+            earlier_map = np.vstack(maps)[order]
+            through = weights[:, chained]
+            linear[:, chained] = 0.0
+            constant = constant - through @ earlier_constant
+            linear = linear - through @ earlier_map
+        variables.append(unknown_of)
+        constants.append(constant)
+        maps.append(linear)
+        definitions.append(rows)
+        known[unknown_of] = True
+        is_defined[unknown_of] = True
     if not known.all():
         return None
+    if not variables:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros((0, size)), []
     return (
-        np.fromiter(defined, np.int64, len(defined)),
-        np.array([d[0] for d in defined.values()], dtype=np.float64),
-        np.vstack([d[1] for d in defined.values()]) if defined else np.zeros((0, size)),
-        definitions,
+        np.concatenate(variables).astype(np.int64),
+        np.concatenate(constants),
+        np.vstack(maps),
+        np.concatenate(definitions).astype(np.int64).tolist(),
     )
 
 
@@ -257,21 +338,21 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         odd[i] = shares
         has_odd[i] = True
     size = program.size
-    lengths = [len(r.coefficients) for r in program.rows]
-    columns = np.fromiter(
-        itertools.chain.from_iterable(r.coefficients for r in program.rows), np.int64
-    )
-    data = np.fromiter(
-        itertools.chain.from_iterable(r.coefficients.values() for r in program.rows), np.float64
-    )
-    row_of = np.repeat(np.arange(len(program.rows)), lengths).astype(np.int64)
-    lo = np.array([r.lo for r in program.rows], dtype=np.float64)
-    hi = np.array([r.hi for r in program.rows], dtype=np.float64)
+    rows = program.rows
+    dicts = [r.coefficients for r in rows]
+    lengths = np.fromiter(map(len, dicts), np.int64, len(dicts))
+    total = int(lengths.sum())
+    columns = np.fromiter(itertools.chain.from_iterable(dicts), np.int64, total)
+    data = np.fromiter(itertools.chain.from_iterable(map(dict.values, dicts)), np.float64, total)
+    row_of = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+    lo = np.fromiter((r.lo for r in rows), np.float64, len(rows))
+    hi = np.fromiter((r.hi for r in rows), np.float64, len(rows))
     lower = np.array(program.lower, dtype=np.float64)
     upper = np.array(program.upper, dtype=np.float64)
     linear = np.zeros(size)
-    for k, c in program.linear.items():
-        linear[k] += c
+    linear[np.fromiter(program.linear, np.int64, len(program.linear))] = np.fromiter(
+        program.linear.values(), np.float64, len(program.linear)
+    )  # (the keys are distinct)
     pairs = list(program.quadratic.items())
     quad_i = np.array([i for (i, _), _ in pairs], dtype=np.int64)
     quad_j = np.array([j for (_, j), _ in pairs], dtype=np.int64)
@@ -304,6 +385,7 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         hi=hi,
         lower=lower,
         upper=upper,
+        integer=np.array(program.integer, dtype=bool),
         linear=linear,
         quad_i=quad_i,
         quad_j=quad_j,
@@ -516,9 +598,8 @@ class LotMoves:
         self.movable = np.asarray(movable, dtype=np.intp)
         self.target = np.array(target, dtype=np.float64)
         names = np.arange(self.target.size)
-        values = lots.point(self.target)
+        values, slots = lots.point_and_slots(self.target)
         self.objective = lots.objective(values)
-        slots = lots.slot_values(names, self.target)
         self.slots = slots[self.movable]
         self.own = self._own_violation(names, slots)  # (names,)
         active = np.full(self.target.size, -1, dtype=np.intp)
@@ -539,6 +620,22 @@ class LotMoves:
             lots.global_row[moving],
         ] = lots.global_value[moving]
         self._hessian(values)
+        # what the moves of the movable names read, gathered once (the search's tables are
+        # over all of them; numpy's cost is per call at a few names)
+        m = self.movable
+        self._parts = lots.name_parts(m, (slice(None), None))
+        self._any_odd = bool(lots.has_odd[m].any())
+        self._slot_linear = lots.slot_linear[m][:, :, None]  # (movable, slots, 1)
+        self._local_constant = lots.local_constant[m][:, None, :]  # (movable, 1, rows)
+        self._local_matrix = np.ascontiguousarray(lots.local_coefficients[m].transpose(0, 2, 1))
+        self._local_lo = lots.local_lo[m][:, None, :]
+        self._local_hi = lots.local_hi[m][:, None, :]
+        self._slot_lower = lots.slot_lower[m][:, None, :]
+        self._slot_upper = lots.slot_upper[m][:, None, :]
+        everyone = np.arange(m.size)
+        self._diagonal = self._blocks(everyone, everyone)  # (movable, kinds, kinds)
+        self._everyone = everyone
+        self._few_rows = self.activity.size <= _FEW_GLOBAL_ROWS
         self._settle()
 
     def _own_violation(
@@ -547,9 +644,10 @@ class LotMoves:
         """Each name's local rows and slot bounds broken, for slots (n, ..., 8)."""
         lots = self.lots
         expand = (slice(None),) + (None,) * (slots.ndim - 2)
-        activity = lots.local_constant[names][expand] + np.einsum(
-            "n...s,nrs->n...r", slots, lots.local_coefficients[names]
-        )
+        matrix = lots.local_coefficients[names].transpose(0, 2, 1)  # (n, slots, rows)
+        activity = lots.local_constant[names][expand] + (
+            slots.reshape(names.size, -1, _SLOTS) @ matrix
+        ).reshape(*slots.shape[:-1], -1)
         rows = _broken(activity, lots.local_lo[names][expand], lots.local_hi[names][expand])
         bounds = _broken(slots, lots.slot_lower[names][expand], lots.slot_upper[names][expand])
         total: NDArray[np.float64] = rows.sum(axis=-1) + bounds.sum(axis=-1)
@@ -612,26 +710,32 @@ class LotMoves:
         rest = self.own_total - sum(own[e] for e in excluded)
         return np.where(count == 0, 0.0, rest)
 
-    def table(self, at: NDArray[np.intp], targets: NDArray[np.float64]) -> MoveTable:
-        """What moving each movable position `at[n]` alone to `targets[n, o]` changes that
-        does not depend on the other names (valid until that name itself moves)."""
-        lots = self.lots
-        names = self.movable[at]
-        slots = lots.slot_values(names, targets)
-        delta = slots - self.slots[at][:, None, :]
+    def table(self, targets: NDArray[np.float64]) -> MoveTable:
+        """What moving each movable name n alone to `targets[n, o]` changes that does not
+        depend on the other names (valid until that name itself moves). NaN targets: an
+        infinite own violation and NaN changes."""
+        slots = _slots(targets, *self._parts, self.lots.value, self._any_odd)
+        delta = slots - self.slots[:, None, :]
         quadratic = delta[..., self.kinds]
-        fixed = np.einsum("nos,ns->no", delta, lots.slot_linear[names]) + np.einsum(
-            "nok,nkl,nol->no", quadratic, self._blocks(at, at), quadratic
-        )
-        spread = np.einsum("nos,nsg->nog", delta, self.global_by_name[at])
+        fixed = (delta @ self._slot_linear)[..., 0] + (
+            (quadratic @ self._diagonal) * quadratic
+        ).sum(axis=-1)
+        spread = delta @ self.global_by_name  # (movable, options, global rows)
+        activity = self._local_constant + slots @ self._local_matrix
+        own = _broken(activity, self._local_lo, self._local_hi).sum(axis=-1) + _broken(
+            slots, self._slot_lower, self._slot_upper
+        ).sum(axis=-1)
+        own[np.isnan(targets)] = np.inf
         return MoveTable(
-            at=at,
-            names=names,
+            at=self._everyone,
+            names=self.movable,
             targets=targets,
             slots=slots,
-            own=self._own_violation(names, slots),
+            own=own,
             spread=spread,
-            reach=np.fmax.reduce(np.abs(spread).reshape(-1, spread.shape[-1]), axis=0, initial=0.0),
+            reach=np.zeros(0)  # every global row is read (`_near`)
+            if self._few_rows
+            else np.fmax.reduce(np.abs(spread).reshape(-1, spread.shape[-1]), axis=0, initial=0.0),
             fixed=fixed,
             quadratic=quadratic,
         )
@@ -662,33 +766,31 @@ class LotMoves:
         self, table: MoveTable, rows: slice = slice(None)
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Violation and objective, at the current state, of each move of `table`'s `rows`
-        (a name moved alone; NaN targets: inf violation)."""
-        at, names = table.at[rows], table.names[rows]
-        near = self._near(table.reach)
-        spread_broken = _broken(
-            self.activity[near] + table.spread[rows][..., near],
-            self.lots.global_lo[near],
-            self.lots.global_hi[near],
-        ).sum(axis=-1)
-        violation = (
-            self.lots.constant_violation
-            + self._others([names])[:, None]
-            + table.own[rows]
-            + spread_broken
-        )
-        change = table.fixed[rows] + 2.0 * np.einsum(
-            "nok,nk->no", table.quadratic[rows], self.gradient[at]
-        )
-        valid = ~np.isnan(table.targets[rows])
-        return np.where(valid, violation, np.inf), np.where(valid, self.objective + change, np.nan)
+        (a name moved alone; NaN targets: inf violation, NaN objective)."""
+        lots = self.lots
+        own = self.own[table.names[rows]]
+        # the other names' own violation, exactly 0 when only this name breaks
+        others = np.where(self.broken_names - (own > 0) == 0, 0.0, self.own_total - own)
+        if self._few_rows:
+            moved = self.activity + table.spread[rows]
+            spread_broken = _broken(moved, lots.global_lo, lots.global_hi).sum(axis=-1)
+        else:
+            near = self._near(table.reach)
+            spread_broken = _broken(
+                self.activity[near] + table.spread[rows][..., near],
+                lots.global_lo[near],
+                lots.global_hi[near],
+            ).sum(axis=-1)
+        violation = lots.constant_violation + others[:, None] + table.own[rows] + spread_broken
+        gradient = self.gradient[rows][:, None, :]  # (n, 1, kinds): the table is everyone's
+        change = table.fixed[rows] + 2.0 * (table.quadratic[rows] * gradient).sum(axis=-1)
+        return violation, self.objective + change
 
     def steps(self) -> MoveTable:
         """Every movable name one lot up (option 0) and one lot down (option 1)."""
         names = self.movable
         lots = self.lots.lot_sizes[names][:, None]
-        return self.table(
-            np.arange(names.size), self.target[names][:, None] + np.array([1.0, -1.0]) * lots
-        )
+        return self.table(self.target[names][:, None] + _UP_DOWN * lots)
 
     def pairs(
         self,
@@ -703,7 +805,7 @@ class LotMoves:
         lots = self.lots
         up_a = np.where(steps[:, 0] > 0, 0, 1)
         up_b = np.where(steps[:, 1] > 0, 0, 1)
-        near = self._near(2.0 * table.reach)
+        near = slice(None) if self._few_rows else self._near(2.0 * table.reach)
         spread = table.spread[..., near]
         violation = (
             lots.constant_violation
@@ -717,8 +819,8 @@ class LotMoves:
             ).sum(axis=-1)
         )
         qa, qb = table.quadratic[first, up_a], table.quadratic[second, up_b]
-        cross = np.einsum("pk,pkl,pl->p", qa, self._blocks(first, second), qb)
-        alone = table.fixed + 2.0 * np.einsum("nok,nk->no", table.quadratic, self.gradient)
+        cross = ((qa[:, None, :] @ self._blocks(first, second))[:, 0, :] * qb).sum(axis=-1)
+        alone = table.fixed + 2.0 * (table.quadratic * self.gradient[:, None, :]).sum(axis=-1)
         objective = self.objective + alone[first, up_a] + alone[second, up_b] + 2.0 * cross
         return violation, objective, up_a, up_b
 

@@ -14,13 +14,17 @@ without a proof. This module solves it in two steps instead:
    moves to its held shares, to nothing, or by one lot, a move accepted when it lowers the
    total row violation or, with every row met, improves the whole-share program's
    objective (tie-break included: leftover cash is minimised as the model says).
+   The search stops at the first start whose point is proven within
+   `QUADRATIC_RELATIVE_GAP` of B (the claim "optimal" needs no more; the later starts'
+   points may be better within that gap).
    Every move is rated by its change (`lot_program.py`: the rows and objective over the
    names' own variables, all options of all names at once) against the state at its
    turn, as a search evaluating the whole point at every move would rate it.
 
 The point is written over the *whole-share* program's own variables (lots, weights,
 trades, flags, the factor exposures from their definition rows) and checked there: every
-bound and row to 1e-9 during the search and by `Program.violations` at the end, so what
+bound and row to 1e-9 during the search and every bound, integrality and row to 1e-6 at
+the end (`LotProgram.broken`, `Program.violations`' test over the same rows), so what
 `PortfolioModel._result` lists (and re-checks on the trades, `listed.py`) is that point.
 The claim: the gap between the objective at that point and B, "optimal" only when it meets
 `QUADRATIC_RELATIVE_GAP` (the whole-share model's stated target, SCIP's), else "feasible"
@@ -47,10 +51,14 @@ REPAIR_SOLVER = "highs+repair"
 SCIP_REPAIR_SOLVER = "scip+repair"
 REPAIR_SOLVERS = (REPAIR_SOLVER, SCIP_REPAIR_SOLVER)
 # A row or bound may miss by `lot_program.SEARCH_TOLERANCE` (weight units) during the
-# search; the final check is `Program.violations` at `_CHECK`.
+# search; the final check is every row, bound and integrality at `_CHECK`
+# (`LotProgram.broken`: `Program.violations`' check over the program's rows as arrays).
 _CHECK = 1e-6
 # Passes of the one-name search over every name, per start.
 _PASSES = 40
+# The multi-start search stops at the first start whose point is proven within this gap of
+# the fractional bound (`solve_by_repair`): the claim "optimal" needs no more.
+_STOP_GAP = QUADRATIC_RELATIVE_GAP
 
 
 #: The whole-share program as arrays over the names' slots (`lot_program.py`); the names
@@ -82,22 +90,29 @@ def _options(
     moves: LotMoves, at: NDArray[np.intp], most: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """Targets one step from the current shares of movable positions `at`, ascending, NaN
-    padded (n, 10): the holdings, nothing, one lot up or down (with the odd lot kept or
-    dropped when one is held); never the current target itself."""
+    padded (n, 10; n, 6 when none of them holds an odd lot): the holdings, nothing, one lot
+    up or down (with the odd lot kept or dropped when one is held); never the current
+    target itself."""
     lots = moves.lots
     names = moves.movable[at]
     current = moves.target[names]
     lot, odd, cap = lots.lot_sizes[names], lots.odd[names], most[names]
-    bases = np.stack([np.zeros(names.size), odd], axis=1)[:, :, None]  # (n, 2, 1)
-    k = np.floor((current[:, None, None] - bases) / lot[:, None, None] + 1e-9)
-    step = k + _OFFSETS
-    usable = (step >= 0) & (step <= cap[:, None, None])
-    usable[:, 1] &= (odd != 0.0)[:, None]
-    lots_away = np.where(usable, bases + step * lot[:, None, None], np.nan)
-    options = np.concatenate(
-        [lots.held[names][:, None], np.zeros((names.size, 1)), lots_away.reshape(names.size, 8)],
-        axis=1,
-    )
+    if odd.any():
+        bases = np.stack([np.zeros(names.size), odd], axis=1)[:, :, None]  # (n, 2, 1)
+        k = np.floor((current[:, None, None] - bases) / lot[:, None, None] + 1e-9)
+        step = k + _OFFSETS
+        usable = (step >= 0) & (step <= cap[:, None, None])
+        usable[:, 1] &= (odd != 0.0)[:, None]
+        lots_away = np.where(usable, bases + step * lot[:, None, None], np.nan)
+        lots_away = lots_away.reshape(names.size, 8)
+    else:  # the same targets without the odd-lot base
+        step = np.floor(current / lot + 1e-9)[:, None] + _OFFSETS
+        usable = (step >= 0) & (step <= cap[:, None])
+        lots_away = np.where(usable, step * lot[:, None], np.nan)
+    options = np.empty((names.size, 2 + lots_away.shape[1]))
+    options[:, 0] = lots.held[names]
+    options[:, 1] = 0.0
+    options[:, 2:] = lots_away
     options[options == current[:, None]] = np.nan
     options.sort(axis=1)  # NaN last
     options[:, 1:][options[:, 1:] == options[:, :-1]] = np.nan  # each target once
@@ -134,16 +149,19 @@ def _search(
     steps = np.tile(_PAIR_STEPS, (first.size // 4, 1))
 
     def helps(violation: NDArray[np.float64], score: NDArray[np.float64]) -> NDArray[np.bool_]:
-        now, best = moves.violation, sign * moves.objective
-        better: NDArray[np.bool_] = (violation < now - 1e-15) | (
-            (violation == 0.0) & (now == 0.0) & (score > best + 1e-15)
-        )
+        # (violations are >= 0: with every row met only a met row and a better score help)
+        now = moves.violation
+        better: NDArray[np.bool_]
+        if now > 0.0:
+            better = violation < now - 1e-15
+        else:
+            better = (violation == 0.0) & (score > sign * moves.objective + 1e-15)
         return better
 
     everyone = np.arange(count)
     for _ in range(_PASSES):
         improved = False
-        table = moves.table(everyone, _options(moves, everyone, most))
+        table = moves.table(_options(moves, everyone, most))
         turn = 0
         while turn < count:
             violation, objective = moves.singles(table, slice(turn, None))
@@ -203,6 +221,24 @@ def whole_point(
     return evaluator.point(target)
 
 
+def _reported(whole: ModelContext, values: NDArray[np.float64]) -> float:
+    """The objective `PortfolioModel._result` reports at `values` (without the tie-break)."""
+    objective = whole.program.objective_value(values)
+    return objective - whole.tie_break_scale * float(values[whole.weights].sum())
+
+
+def _proven(
+    whole: ModelContext, target: NDArray[np.float64], objective: float, bound: float
+) -> bool:
+    """Whether a point of the search (`target` shares, its program `objective` with the
+    tie-break, every row met) is within `_STOP_GAP` of `bound` (`QUADRATIC_RELATIVE_GAP`:
+    the claim "optimal"). Only the stop: the claim itself is made on the final check."""
+    universe = whole.universe
+    weights = target * universe.prices / universe.value  # the point's weights (`slot_values`)
+    reported = objective - whole.tie_break_scale * float(weights.sum())
+    return proven_gap(reported, bound, whole.program.maximize) <= _STOP_GAP
+
+
 def solve_by_repair(
     whole: ModelContext,
     fractional: ModelContext,
@@ -210,13 +246,21 @@ def solve_by_repair(
     time_limit: float,
     hint: NDArray[np.float64] | None = None,
     relaxed: RawSolution | None = None,
+    *,
+    stop_at_gap: bool = True,
 ) -> RawSolution | None:
     """Solve the whole-share program of `whole` through its fractional twin `fractional`
     (the same model without lots, `suits_rebalance_solver`), as the module docstring says;
     None when no whole-share point is found. Raises what `solve_rebalance` raises for the
     fractional model (infeasible, bad input), since it binds the whole-share model too.
     `relaxed` is the twin's solution when the caller has it (a twin without trade flags,
-    solved by the branch and bound: its bound is as valid)."""
+    solved by the branch and bound: its bound is as valid).
+
+    The starts are searched in `_starts`' order and, with `stop_at_gap`, the search stops
+    at the first start whose point is proven within `_STOP_GAP` (`QUADRATIC_RELATIVE_GAP`)
+    of B: the claim "optimal" the remaining starts could only repeat (their points may be
+    better, within that gap). Without it every start is searched and the best kept. The
+    status and gap are always those proven for the point returned."""
     evaluator = _evaluator(whole, lot_sizes)
     if evaluator is None:
         return None
@@ -237,6 +281,7 @@ def solve_by_repair(
     most = np.array(whole.program.upper, dtype=np.float64)[whole.lots]
     program = whole.program
     sign = 1.0 if program.maximize else -1.0
+    bound = relaxed.best_bound
     best: tuple[float, NDArray[np.float64]] | None = None
     # names that are or may be held: the others only open a position when the fractional
     # optimum does (a start's rounding) or a move reaches them from there
@@ -247,17 +292,19 @@ def solve_by_repair(
         seen.append(start)
         active = np.flatnonzero((held > 0) | (shares * prices > 1e-9 * value) | (start > 0))
         target, broken, objective = _search(evaluator, start, most, active)
-        if broken == 0.0 and (best is None or sign * objective > sign * best[0]):
+        if broken != 0.0:
+            continue
+        if best is None or sign * objective > sign * best[0]:
             best = (objective, target)
+        if stop_at_gap and best[1] is target and _proven(whole, target, objective, bound):
+            break  # proven within the stated gap of B: what the later starts could only repeat
     if best is None:
         return None
     values = evaluator.point(best[1])
-    if program.violations(values, _CHECK):
+    if evaluator.broken(values, _CHECK):
         return None
     objective = program.objective_value(values)
-    tie_break = whole.tie_break_scale * float(values[whole.weights].sum())
-    reported = objective - tie_break  # the objective `_result` reports
-    bound = relaxed.best_bound
+    reported = _reported(whole, values)  # the objective `_result` reports
     if sign * (reported - bound) > 1e-9 * max(abs(bound), 1.0):
         return None  # beats the fractional bound: the relaxation is not what it claims
     gap = proven_gap(reported, bound, program.maximize)

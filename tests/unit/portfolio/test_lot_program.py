@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tradefolio.portfolio import lot_program as lot_program_module
 from tradefolio.portfolio import share_repair
 from tradefolio.portfolio.constraints import WholeShares
 from tradefolio.portfolio.context import ModelContext
@@ -85,7 +86,7 @@ def test_every_move_evaluates_as_the_whole_point(
     for _ in range(3):
         everyone = np.arange(movable.size)
         options = share_repair._options(moves, everyone, most)
-        table = moves.table(everyone, options)
+        table = moves.table(options)
         violation, objective = moves.singles(table)
         for row, column in zip(*np.nonzero(~np.isnan(options)), strict=True):
             trial = moves.target.copy()
@@ -231,3 +232,61 @@ def test_the_search_ends_where_the_search_with_full_evaluation_ends(
     expected = _reference_search(program, start, most, movable)
     assert np.array_equal(target, expected)
     assert (violation, objective) == _full(program, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), known_count=st.integers(1, 5), defined_count=st.integers(1, 6))
+def test_derived_variables_solve_their_definition_rows_through_chains(
+    seed: int, known_count: int, defined_count: int
+) -> None:
+    # each derived variable defined over known ones and earlier derived ones (a chain, in
+    # shuffled row order so it takes several rounds), sometimes by two rows: every row the
+    # map is solved from holds at random known values, and every derived variable has one
+    rng = np.random.default_rng(seed)
+    size = known_count + defined_count
+    rows: list[dict[int, float]] = []
+    for k in range(known_count, size):
+        for _ in range(int(rng.integers(1, 3))):
+            reach = rng.choice(k, size=int(rng.integers(1, k + 1)), replace=False)
+            coefficients = {int(j): float(rng.normal()) for j in reach}
+            coefficients[k] = float(rng.choice([-2.0, 1.0, 3.0]))
+            rows.append(coefficients)
+    order = rng.permutation(len(rows))
+    rows = [rows[r] for r in order]
+    lo = rng.normal(size=len(rows))
+    lengths = [len(r) for r in rows]
+    columns = np.fromiter(itertools.chain.from_iterable(rows), np.int64)
+    data = np.fromiter(itertools.chain.from_iterable(r.values() for r in rows), np.float64)
+    row_of = np.repeat(np.arange(len(rows)), lengths).astype(np.int64)
+    known = np.zeros(size, dtype=bool)
+    known[:known_count] = True
+    solved = lot_program_module._affine(columns, data, row_of, lo, lo.copy(), known)
+    assert solved is not None
+    derived, constant, mapping, definitions = solved
+    assert sorted(derived.tolist()) == list(range(known_count, size))
+    values = np.zeros(size)
+    values[:known_count] = rng.normal(size=known_count)
+    values[derived] = constant + mapping @ values
+    assert np.all(mapping[:, derived] == 0.0)  # over the known variables alone
+    for r in definitions:
+        activity = sum(c * values[j] for j, c in rows[r].items())
+        assert activity == pytest.approx(lo[r], abs=1e-9 * (1 + np.abs(values).max()) ** 2)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases(), data=st.data())
+def test_the_final_check_is_the_programs_own(
+    case: tuple[LotProgram, np.ndarray, np.ndarray], data: st.DataObject
+) -> None:
+    # `LotProgram.broken` (the repair's final check) says what `Program.violations` says, at
+    # whole-share points (met or not) and at points nudged off their rows or integrality
+    program, target, _ = case
+    values = program.point(target)
+    rng = np.random.default_rng(data.draw(st.integers(0, 10_000)))
+    nudged = values.copy()
+    at = rng.choice(values.size, size=int(rng.integers(1, 4)), replace=False)
+    nudged[at] += rng.choice([-1.0, 1.0], size=at.size) * rng.choice([1e-7, 2e-6, 0.3])
+    for point in (values, nudged):
+        for tolerance in (1e-6, 1e-9):
+            expected = bool(program.program.violations(point, tolerance))
+            assert program.broken(point, tolerance) == expected

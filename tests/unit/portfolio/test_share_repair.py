@@ -247,3 +247,96 @@ def test_no_turnover_keeps_the_holdings_exactly() -> None:
     result = model.solve(universe)  # type: ignore[arg-type]
     assert result.trades == ()
     assert _listed_value(inst, result) == pytest.approx(result.objective, abs=1e-12)
+
+
+def _repair_only(patch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
+    """SCIP refused (the repair's answer is the model's) and the repair's calls recorded."""
+    solve_program = model_module.solve_program
+    calls: list[tuple[object, ...]] = []
+
+    def no_scip(program: object, solver: str, *args: object) -> object:
+        if solver == "scip":
+            raise SolverError("scip is not asked")
+        return solve_program(program, solver, *args)  # type: ignore[arg-type]
+
+    def recorded(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return share_repair.solve_by_repair(*args, **kwargs)  # type: ignore[arg-type]
+
+    patch.setattr(model_module, "solve_program", no_scip)
+    patch.setattr(model_module, "solve_by_repair", recorded)
+    return calls
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=small_accounts())
+def test_a_repair_stopped_at_its_first_whole_point_claims_only_its_proven_gap(
+    inst: Instance,
+) -> None:
+    # The early stop (`share_repair._STOP_GAP`) at its loosest: the first start's checked
+    # whole-share point is the answer, however far from the bound. Its status and gap must
+    # still be the proven ones: the enumeration's optimum lies within the reported gap.
+    best = brute_force_whole_shares(inst)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(share_repair, "_STOP_GAP", np.inf)
+        _repair_only(patch)
+        model, universe = model_for(inst)
+        try:
+            result = model.solve(universe, time_limit=20.0)  # type: ignore[arg-type]
+        except (InfeasibleAllocation, SolverError):
+            return  # no whole point from the repair (SCIP would decide): nothing claimed
+    assert best is not None
+    assert result.solver == REPAIR_SOLVER
+    listed = _listed_value(inst, result)
+    assert result.objective == pytest.approx(listed, abs=1e-9)
+    tolerance = 1e-9 + 1e-9 * abs(best)
+    assert result.objective <= best + tolerance
+    assert result.best_bound >= best - tolerance
+    assert result.proven_gap is not None
+    # the reported gap bounds the distance to the true optimum (relative to the larger of
+    # the objective and the bound, as the gap is)
+    scale = max(abs(result.objective), abs(result.best_bound), 1e-9)
+    assert best - result.objective <= result.proven_gap * scale + tolerance
+    assert (result.status == "optimal") == (result.proven_gap <= QUADRATIC_RELATIVE_GAP)
+
+
+def test_the_repair_stops_at_the_first_start_proven_within_the_gap() -> None:
+    # A $1M account: one share is ~1e-4 of it, the first start (the fractional optimum
+    # rounded towards the holdings) is proven within 1e-5; the other starts are not searched.
+    inst = _instance(
+        cash=1_000_000.0,
+        held=np.array([1000.0, 0.0, 2000.0, 0.0]),
+        scenarios=np.random.default_rng(3).normal(0.002, 0.03, size=(6, 4)).round(4),
+    )
+    searched: list[int] = []
+    search = share_repair._search
+
+    def counted(*args: object) -> tuple[np.ndarray, float, float]:
+        searched.append(1)
+        return search(*args)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        calls = _repair_only(patch)
+        patch.setattr(share_repair, "_search", counted)
+        model, universe = model_for(inst)
+        result = model.solve(universe)  # type: ignore[arg-type]
+        assert len(calls) == 1
+        stopped = len(searched)
+        again = share_repair.solve_by_repair(*calls[0])  # type: ignore[arg-type]
+        full = share_repair.solve_by_repair(*calls[0], stop_at_gap=False)  # type: ignore[arg-type]
+    assert result.solver == REPAIR_SOLVER and result.status == "optimal"
+    assert result.proven_gap is not None and result.proven_gap <= QUADRATIC_RELATIVE_GAP
+    assert stopped == 1
+    assert len(searched) > 3  # every start without the stop
+    assert again is not None and full is not None and full.status == "optimal"
+    # the same bound B; the full search's point (the best of every start) is within the
+    # stopped answer's gap of it: B - objective bounds what more starts could find
+    # (`best_bound` is objective + (B - reported): the tie-break is in the objective only)
+    bound = calls[0][5].best_bound  # type: ignore[attr-defined]
+    reported = again.objective - again.best_bound + bound
+    full_reported = full.objective - full.best_bound + bound
+    sign = 1.0 if calls[0][0].program.maximize else -1.0  # type: ignore[attr-defined]
+    assert again.gap == pytest.approx(relative_gap(reported, bound), abs=1e-12)
+    assert sign * (full_reported - reported) >= -1e-12  # more starts: never worse
+    scale = max(abs(reported), abs(bound), 1e-9)
+    assert sign * (full_reported - reported) <= again.gap * scale + 1e-12
