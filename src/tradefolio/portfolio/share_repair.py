@@ -38,11 +38,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tradefolio.errors import SolverError
-from tradefolio.portfolio.backends import QUADRATIC_RELATIVE_GAP, RawSolution, proven_gap
+from tradefolio.portfolio.backends import QUADRATIC_RELATIVE_GAP, RawSolution, claim
 from tradefolio.portfolio.context import ModelContext
 from tradefolio.portfolio.lot_program import LotMoves, LotProgram, lot_program
 from tradefolio.portfolio.rebalance_solver import solve_rebalance
-from tradefolio.portfolio.types import SolveStatus
 
 #: The solver name a repaired answer reports (rebalances.csv, the JSON `solver`) when the
 #: rebalance solver proved the fractional twin; `SCIP_REPAIR_SOLVER` when SCIP did (the
@@ -236,7 +235,7 @@ def _proven(
     universe = whole.universe
     weights = target * universe.prices / universe.value  # the point's weights (`slot_values`)
     reported = objective - whole.tie_break_scale * float(weights.sum())
-    return proven_gap(reported, bound, whole.program.maximize) <= _STOP_GAP
+    return claim(whole.program, reported, bound, _STOP_GAP)[0] == "optimal"
 
 
 def solve_by_repair(
@@ -307,8 +306,7 @@ def solve_by_repair(
     reported = _reported(whole, values)  # the objective `_result` reports
     if sign * (reported - bound) > 1e-9 * max(abs(bound), 1.0):
         return None  # beats the fractional bound: the relaxation is not what it claims
-    gap = proven_gap(reported, bound, program.maximize)
-    status: SolveStatus = "optimal" if gap <= QUADRATIC_RELATIVE_GAP else "feasible"
+    status, gap = claim(program, reported, bound, QUADRATIC_RELATIVE_GAP)
     # `_result` reports objective + (best_bound - objective): the fractional bound B.
     solver = SCIP_REPAIR_SOLVER if relaxed.solver == "scip" else REPAIR_SOLVER
     return RawSolution(values, status, objective, objective + (bound - reported), solver, gap)
