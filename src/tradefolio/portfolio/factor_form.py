@@ -80,23 +80,41 @@ def factor_definitions(program: Program) -> FactorDefinitions:
         and not program.integer[v]
         and program.linear.get(v, 0.0) == 0.0
     }
-    uses: dict[int, list[int]] = {}
-    for r, row in enumerate(program.rows):  # set intersections: rows hold N coefficients
+    # how many rows each squared variable appears in, and the last of them (only a
+    # variable in exactly one row can be defined by it): a row built from arrays (a factor
+    # row) by its columns, any other by a set intersection (rows hold N coefficients)
+    squared = np.zeros(program.size, dtype=bool)
+    squared[list(squares)] = True
+    counted = np.zeros(program.size, dtype=np.int64)
+    latest = np.full(program.size, -1, dtype=np.int64)
+    in_rows: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for r, row in enumerate(program.rows):
+        if row.arrays is not None:
+            hits = row.arrays[0][squared[row.arrays[0]]]
+            counted[hits] += 1  # a row's columns are distinct
+            latest[hits] = r
+            continue
         for k in row.coefficients.keys() & squares.keys():
-            uses.setdefault(k, []).append(r)
+            in_rows[k] = in_rows.get(k, 0) + 1
+            last[k] = r
     magnitude = np.maximum(np.abs(np.array(program.lower)), np.abs(np.array(program.upper)))
     found: dict[int, tuple[int, NDArray[np.intp], NDArray[np.float64], float]] = {}
     for v, q in squares.items():
-        if len(uses.get(v, [])) != 1:
+        if in_rows.get(v, 0) + int(counted[v]) != 1:
             continue
-        r = uses[v][0]
+        r = max(last.get(v, -1), int(latest[v]))
         row = program.rows[r]
         if row.lo != 0.0 or row.hi != 0.0 or row.group is not None:
             continue
         pivot = row.coefficients[v]
         count = len(row.coefficients)
-        index = np.fromiter(row.coefficients.keys(), dtype=np.intp, count=count)
-        loadings = np.fromiter(row.coefficients.values(), dtype=np.float64, count=count)
+        if row.arrays is not None:  # the same columns and values, in the same order
+            index = row.arrays[0].astype(np.intp)
+            loadings = row.arrays[1]
+        else:
+            index = np.fromiter(row.coefficients.keys(), dtype=np.intp, count=count)
+            loadings = np.fromiter(row.coefficients.values(), dtype=np.float64, count=count)
         others = index != v
         index, loadings = index[others], loadings[others]
         with np.errstate(invalid="ignore"):  # 0 * inf: an unbounded variable, not finite

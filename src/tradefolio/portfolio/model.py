@@ -21,9 +21,11 @@ lists target positions, the trades from the holdings, status, bound and gap.
 
 from __future__ import annotations
 
+import gc
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 
 import numpy as np
@@ -81,6 +83,27 @@ _NO_TRADE = 1e-6
 #: tripled a backtest's solve time); on a $450 account of $90-$240 shares the lots alone
 #: leave gaps of percent, where SCIP's proof is what the user needs.
 SCIP_AFTER_REPAIR_GAP = 1e-3
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for the block (if it was running).
+
+    A solve allocates hundreds of thousands of container objects (rows, their lists, the
+    search's nodes) that live until it ends, and the collector's passes traverse them
+    again and again with nothing to collect: 182 passes over six 500-name rebalances,
+    0.085 s of their 2.9 s of CPU (3%, timed by `gc.callbacks`), for a few hundred cyclic
+    objects in all (freed by the first pass after the block). Reference counting frees
+    everything else as usual; no result depends on the collector."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
 
 #: The composable model's result is the allocator's one result type.
 PortfolioResult = AllocationResult
@@ -180,8 +203,21 @@ class PortfolioModel:
         """Solve for `universe`; `hint` is an optional start for the target weights.
 
         `solver="exact"` is the score model's O(N log N) fast path (`score_path.py`); it
-        raises `InvalidParameter` for any other model.
+        raises `InvalidParameter` for any other model. Python's cyclic garbage collector
+        is paused while it runs (`collector_paused`).
         """
+        with collector_paused():
+            return self._solve(universe, solver, time_limit, fractional, hint)
+
+    def _solve(
+        self,
+        universe: Universe,
+        solver: str,
+        time_limit: float,
+        fractional: bool,
+        hint: NDArray[np.float64] | None,
+    ) -> PortfolioResult:
+        """`solve`'s work."""
         if not (math.isfinite(time_limit) and time_limit > 0):
             raise InvalidParameter(f"time_limit must be > 0 seconds, got {time_limit}")
         score_params = score_shape(self.objective, self.constraints, universe)
@@ -569,4 +605,4 @@ def _bound_distance(raw: RawSolution) -> float:
     return raw.best_bound - raw.objective
 
 
-__all__ = ["PortfolioModel", "PortfolioResult"]
+__all__ = ["PortfolioModel", "PortfolioResult", "collector_paused"]

@@ -27,15 +27,63 @@ from numpy.typing import NDArray
 INF = math.inf
 
 
+class FrozenCoefficients(dict[int, float]):
+    """A row's coefficients that cannot change: a `dict` for every reader (the same C
+    reads, `dict(...)` copies), but any write raises `TypeError`. A row built from arrays
+    (`Program.add_array_row`) keeps them beside this dict, and a program may share such a
+    row with another (a reduced program's copy of the factor rows): neither is safe if the
+    dict could change under its arrays."""
+
+    __slots__ = ()
+
+    def _frozen(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("a row built from arrays is read-only: build a new row instead")
+
+    __setitem__ = __delitem__ = __ior__ = _frozen  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _frozen  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[type[FrozenCoefficients], tuple[dict[int, float]]]:
+        return (FrozenCoefficients, (dict(self),))
+
+
 @dataclass(slots=True)
 class Row:
-    """lo <= sum(coefficients[k] * v_k) <= hi, belonging to a constraint `group`."""
+    """lo <= sum(coefficients[k] * v_k) <= hi, belonging to a constraint `group`.
+
+    `arrays` are the coefficients as (columns, values) in the dict's order, present only
+    for a row built from arrays, whose coefficients are then `FrozenCoefficients`."""
 
     coefficients: dict[int, float]
     lo: float
     hi: float
     group: str | None
     unit: str = "weight"
+    arrays: tuple[NDArray[np.int64], NDArray[np.float64]] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+
+def array_row(
+    columns: list[int],
+    values: NDArray[np.float64],
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    group: str | None = None,
+    *,
+    column_array: NDArray[np.int64] | None = None,
+    value_list: list[float] | None = None,
+) -> Row:
+    """The row lo <= sum_k values[k] v_columns[k] <= hi from arrays (columns distinct, no
+    zero value): read-only coefficients with the arrays kept for `row_activities`.
+    `column_array` and `value_list` are `columns` and `values` in the other form, when the
+    caller has them already (a block of rows converted at once)."""
+    data = np.asarray(values, dtype=np.float64)
+    listed = data.tolist() if value_list is None else value_list
+    coefficients = FrozenCoefficients(zip(columns, listed, strict=True))
+    if len(coefficients) != len(columns) or not data.all():
+        raise ValueError("an array row needs distinct columns and no zero coefficient")
+    index = np.array(columns, dtype=np.int64) if column_array is None else column_array
+    return Row(coefficients, lo, hi, group, arrays=(index, data))
 
 
 @dataclass(slots=True)
@@ -69,6 +117,20 @@ class Program:
         self.names.extend(names)
         self.lower.extend([lower] * count)
         self.upper.extend([upper] * count)
+        self.integer.extend([integer] * count)
+        return list(range(start, start + count))
+
+    def add_columns(
+        self, names: list[str], lower: list[float], upper: list[float], integer: bool = False
+    ) -> list[int]:
+        """Indices of new variables, one per name, with bounds [lower[k], upper[k]]."""
+        start = len(self.names)
+        count = len(names)
+        if len(lower) != count or len(upper) != count:
+            raise ValueError("one lower and one upper bound per name")
+        self.names.extend(names)
+        self.lower.extend(lower)
+        self.upper.extend(upper)
         self.integer.extend([integer] * count)
         return list(range(start, start + count))
 
@@ -129,24 +191,53 @@ class Program:
         return float(total)
 
     def row_activities(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
-        """a_r^T v for every row r, vectorised (one pass over the coefficients)."""
-        if not self.rows:
+        """a_r^T v for every row r, vectorised (one pass over the coefficients; a row built
+        from arrays gives them as they are: the same sums in the same order)."""
+        rows = self.rows
+        if not rows:
             return np.zeros(0)
-        lengths = np.fromiter((len(r.coefficients) for r in self.rows), np.int64, len(self.rows))
-        total = int(lengths.sum())
-        columns = np.fromiter(
-            itertools.chain.from_iterable(r.coefficients.keys() for r in self.rows),
-            np.int64,
-            total,
+        lengths = np.fromiter((len(r.coefficients) for r in rows), np.int64, len(rows))
+        columns: list[NDArray[np.int64]] = []
+        data: list[NDArray[np.float64]] = []
+        start = 0
+        for r, row in enumerate(rows):
+            if row.arrays is None:
+                continue
+            if start < r:
+                self._coefficient_arrays(rows[start:r], columns, data)
+            columns.append(row.arrays[0])
+            data.append(row.arrays[1])
+            start = r + 1
+        if start < len(rows):
+            self._coefficient_arrays(rows[start:], columns, data)
+        every_column = np.concatenate(columns) if len(columns) > 1 else columns[0]
+        every_value = np.concatenate(data) if len(data) > 1 else data[0]
+        numbers = np.repeat(np.arange(len(rows)), lengths)
+        activity = np.bincount(
+            numbers, weights=every_value * values[every_column], minlength=len(rows)
         )
-        data = np.fromiter(
-            itertools.chain.from_iterable(r.coefficients.values() for r in self.rows),
-            np.float64,
-            total,
-        )
-        rows = np.repeat(np.arange(len(self.rows)), lengths)
-        activity = np.bincount(rows, weights=data * values[columns], minlength=len(self.rows))
         return activity.astype(np.float64)
+
+    @staticmethod
+    def _coefficient_arrays(
+        rows: list[Row], columns: list[NDArray[np.int64]], data: list[NDArray[np.float64]]
+    ) -> None:
+        """Append the columns and values of `rows` (dicts, in order) as two arrays."""
+        total = sum(len(r.coefficients) for r in rows)
+        columns.append(
+            np.fromiter(
+                itertools.chain.from_iterable(r.coefficients.keys() for r in rows),
+                np.int64,
+                total,
+            )
+        )
+        data.append(
+            np.fromiter(
+                itertools.chain.from_iterable(r.coefficients.values() for r in rows),
+                np.float64,
+                total,
+            )
+        )
 
     def violations(self, values: NDArray[np.float64], tolerance: float = 1e-6) -> list[str]:
         """Every bound, integrality or row broken by more than `tolerance` at `values`."""
@@ -175,4 +266,4 @@ class Program:
         return broken
 
 
-__all__ = ["INF", "Program", "Row"]
+__all__ = ["INF", "FrozenCoefficients", "Program", "Row", "array_row"]

@@ -117,7 +117,11 @@ def _rows_of(program: Program, variables: set[int]) -> dict[int, list[int]]:
     """The rows each of `variables` appears in (set intersections: the factor rows hold
     N coefficients each, and none of them reads a flag)."""
     uses: dict[int, list[int]] = {}
+    among = np.zeros(program.size, dtype=bool)
+    among[list(variables)] = True
     for r, row in enumerate(program.rows):
+        if row.arrays is not None and not among[row.arrays[0]].any():
+            continue  # a row built from arrays (a factor row) over none of them
         for k in row.coefficients.keys() & variables:
             uses.setdefault(k, []).append(r)
     return uses
@@ -192,29 +196,40 @@ def _reduced(
 ) -> Aggregation:
     """`program` with each variable replaced by its alias and the `zero` ones removed."""
     removed = zero
-    kept = [k for k in range(program.size) if alias[k] == k and not removed[k]]
-    number = np.full(program.size + 1, -1, dtype=np.intp)
+    size = program.size
+    aliases = alias.tolist()  # list lookups, not numpy scalars, in the loops below
+    gone = removed.tolist()
+    kept = [k for k in range(size) if aliases[k] == k and not gone[k]]
+    number = np.full(size + 1, -1, dtype=np.intp)
     number[kept] = np.arange(len(kept))
     source = np.where(removed, -1, number[alias])
-    reduced = Program(maximize=program.maximize, constant=program.constant)
-    for k in kept:
-        reduced.add_variable(
-            program.names[k], program.lower[k], program.upper[k], program.integer[k]
-        )
-    for k in range(program.size):
-        if source[k] >= 0 and alias[k] != k:
-            # an alias carries its own bounds onto its representative
-            j = int(source[k])
-            reduced.lower[j] = max(reduced.lower[j], program.lower[k])
-            reduced.upper[j] = min(reduced.upper[j], program.upper[k])
-    seen: set[tuple[tuple[tuple[int, float], ...], float, float]] = set()
+    names, lower, upper, integer = program.names, program.lower, program.upper, program.integer
+    reduced = Program(
+        names=[names[k] for k in kept],
+        lower=[lower[k] for k in kept],
+        upper=[upper[k] for k in kept],
+        integer=[integer[k] for k in kept],
+        maximize=program.maximize,
+        constant=program.constant,
+    )
     to = source.tolist()  # list lookups: the factor rows hold N coefficients each
-    moved = {k for k in range(program.size) if alias[k] != k or removed[k]}
+    moved = {k for k in range(size) if aliases[k] != k or gone[k]}
+    for k in sorted(moved):
+        j = to[k]
+        if j >= 0:
+            # an alias carries its own bounds onto its representative
+            reduced.lower[j] = max(reduced.lower[j], lower[k])
+            reduced.upper[j] = min(reduced.upper[j], upper[k])
+    seen: set[tuple[tuple[tuple[int, float], ...], float, float]] = set()
     # Every variable before the first moved one keeps its number (kept in order): a long
     # row over those only (the factor rows over the weights) is copied as it is.
     first_moved = min(moved, default=program.size)
     for row in program.rows:
         given = row.coefficients
+        if row.arrays is not None and row.arrays[0].max() < first_moved:
+            # read-only coefficients and their arrays: shared, not copied
+            reduced.rows.append(Row(given, row.lo, row.hi, row.group, row.unit, row.arrays))
+            continue
         if len(given) > 2 and max(given) < first_moved and 0.0 not in given.values():
             reduced.rows.append(Row(dict(given), row.lo, row.hi, row.group, row.unit))
             continue

@@ -16,7 +16,7 @@ from tradefolio.portfolio.covariance import RiskModel
 from tradefolio.portfolio.factor_form import factor_definitions
 from tradefolio.portfolio.model import PortfolioModel
 from tradefolio.portfolio.objectives import MeanVariance
-from tradefolio.portfolio.program import INF, Program
+from tradefolio.portfolio.program import INF, Program, Row, array_row
 from tradefolio.portfolio.types import Candidate
 
 
@@ -97,3 +97,28 @@ def test_a_variable_in_a_second_row_or_a_cross_term_is_kept() -> None:
     program = _hand_built()
     program.quadratic[(0, 2)] = 0.5
     assert len(factor_definitions(program)) == 0
+
+
+def test_array_rows_give_the_definitions_their_dicts_give() -> None:
+    """The factor rows are built from arrays (read through them); the same rows as plain
+    dicts give the same definitions, bit for bit, and a second use of an exposure in an
+    array row keeps its definition row."""
+    program = _factor_program()
+    assert any(row.arrays is not None for row in program.rows)
+    plain = Program(
+        names=program.names,
+        lower=program.lower,
+        upper=program.upper,
+        integer=program.integer,
+        rows=[Row(dict(r.coefficients), r.lo, r.hi, r.group, r.unit) for r in program.rows],
+        linear=program.linear,
+        quadratic=program.quadratic,
+        constant=program.constant,
+        maximize=program.maximize,
+    )
+    found, expected = factor_definitions(program), factor_definitions(plain)
+    for field in ("variables", "rows", "reads", "matrix", "weights"):
+        assert getattr(found, field).tobytes() == getattr(expected, field).tobytes()
+    exposure = int(found.variables[0])
+    program.rows.append(array_row([exposure, 0], np.array([1.0, 1.0]), hi=1.0))
+    assert exposure not in factor_definitions(program).variables.tolist()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradefolio.portfolio.program import INF, Program
+from tradefolio.portfolio.program import INF, FrozenCoefficients, Program, array_row
 
 
 def test_bulk_variables_and_rows_get_consecutive_indices() -> None:
@@ -71,3 +73,51 @@ def test_objective_value_is_linear_plus_quadratic_plus_constant() -> None:
         0.25 + 0.5 * (2 * 0.5 - 1.0) + 3.0 * 0.25
     )
     assert program.is_quadratic and program.size == 2
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 10_000), variables=st.integers(2, 12), rows=st.integers(1, 12))
+def test_rows_built_from_arrays_give_the_same_activities_bit_for_bit(
+    seed: int, variables: int, rows: int
+) -> None:
+    """A program mixing array rows and dict rows sums every row as the all-dict one does."""
+    rng = np.random.default_rng(seed)
+    plain, mixed = Program(), Program()
+    for program in (plain, mixed):
+        program.add_variables([f"v{k}" for k in range(variables)], -2.0, 2.0)
+    for r in range(rows):
+        columns = rng.choice(variables, size=int(rng.integers(1, variables + 1)), replace=False)
+        values = rng.normal(size=columns.size)
+        values[values == 0.0] = 1.0
+        plain.add_row(dict(zip(columns.tolist(), values.tolist(), strict=True)), -1.0, 1.0)
+        if r % 2:
+            mixed.rows.append(array_row(columns.tolist(), values, -1.0, 1.0))
+        else:
+            mixed.add_row(dict(zip(columns.tolist(), values.tolist(), strict=True)), -1.0, 1.0)
+    point = rng.normal(size=variables)
+    assert plain.row_activities(point).tobytes() == mixed.row_activities(point).tobytes()
+    assert plain.violations(point) == mixed.violations(point)
+
+
+def test_an_array_rows_coefficients_are_read_only_dicts_that_pickle() -> None:
+    row = array_row([3, 1], np.array([0.5, -2.0]), hi=1.0, group="g")
+    coefficients = row.coefficients
+    assert isinstance(coefficients, dict) and list(coefficients.items()) == [(3, 0.5), (1, -2.0)]
+    assert row.arrays is not None and row.arrays[0].tolist() == [3, 1]
+    for write in (
+        lambda: coefficients.__setitem__(3, 1.0),
+        lambda: coefficients.pop(3),
+        lambda: coefficients.update({4: 1.0}),
+        lambda: coefficients.setdefault(5, 1.0),
+        lambda: coefficients.clear(),
+    ):
+        with pytest.raises(TypeError, match="read-only"):
+            write()
+    assert dict(coefficients) == {3: 0.5, 1: -2.0}  # a copy is an ordinary dict
+    copied = pickle.loads(pickle.dumps(row))
+    assert isinstance(copied.coefficients, FrozenCoefficients)
+    assert copied.coefficients == coefficients
+    with pytest.raises(ValueError, match="distinct"):
+        array_row([1, 1], np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="zero"):
+        array_row([1, 2], np.array([1.0, 0.0]))

@@ -13,7 +13,7 @@ from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.context import ModelContext
 from tradefolio.portfolio.covariance import RiskModel
 from tradefolio.portfolio.objectives.base import Objective
-from tradefolio.portfolio.objectives.risk_terms import add_variance
+from tradefolio.portfolio.objectives.risk_terms import FactorRows, add_variance
 
 
 class MeanVariance(Objective):
@@ -26,11 +26,12 @@ class MeanVariance(Objective):
             raise InvalidParameter(f"risk aversion must be >= 0, got {risk_aversion}")
         self.risk = risk
         self.risk_aversion = risk_aversion
+        self._rows: list[FactorRows] = []  # the last universe's factor rows (`add_variance`)
 
     def build(self, ctx: ModelContext) -> None:
         ctx.program.add_objective(ctx.weight_terms(ctx.universe.expected))
         if self.risk_aversion > 0:
-            add_variance(ctx, self.risk, -self.risk_aversion)
+            add_variance(ctx, self.risk, -self.risk_aversion, self._rows)
 
 
 __all__ = ["MeanVariance"]

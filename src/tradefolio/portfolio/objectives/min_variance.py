@@ -10,7 +10,7 @@ from tradefolio.portfolio.constraints.base import Conflict
 from tradefolio.portfolio.context import ModelContext
 from tradefolio.portfolio.covariance import RiskModel
 from tradefolio.portfolio.objectives.base import Objective, add_return_floor, return_floor_conflicts
-from tradefolio.portfolio.objectives.risk_terms import add_variance
+from tradefolio.portfolio.objectives.risk_terms import FactorRows, add_variance
 
 
 class MinVariance(Objective):
@@ -23,9 +23,10 @@ class MinVariance(Objective):
     def __init__(self, risk: RiskModel, min_return: float | None = None) -> None:
         self.risk = risk
         self.min_return = min_return
+        self._rows: list[FactorRows] = []  # the last universe's factor rows (`add_variance`)
 
     def build(self, ctx: ModelContext) -> None:
-        add_variance(ctx, self.risk, 1.0)
+        add_variance(ctx, self.risk, 1.0, self._rows)
         add_return_floor(ctx, self.min_return)
 
     def precheck(self, ctx: ModelContext) -> list[Conflict]:

@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from tradefolio.portfolio.context import ModelContext
 from tradefolio.portfolio.covariance import RiskModel
+from tradefolio.portfolio.program import Row, array_row
 
 
 def compressed_loadings(loadings: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -30,29 +31,97 @@ def compressed_loadings(loadings: NDArray[np.float64]) -> NDArray[np.float64]:
     return compressed
 
 
-def add_variance(ctx: ModelContext, risk: RiskModel, coefficient: float) -> None:
-    """Add coefficient * w^T Σ w to the objective (Σ from `risk`, aligned to the universe)."""
-    model = risk.subset(ctx.universe.symbols)
+def add_variance(
+    ctx: ModelContext,
+    risk: RiskModel,
+    coefficient: float,
+    memo: list[FactorRows] | None = None,
+) -> None:
+    """Add coefficient * w^T Σ w to the objective (Σ from `risk`, aligned to the universe).
+
+    `memo` (an objective's own list) keeps the rows of the last universe: a whole-share
+    rebalance builds the same rows twice, for its program and its fractional twin."""
     program = ctx.program
-    loadings = compressed_loadings(model.loadings)
     caps = np.array([ctx.weight_upper(i) for i in range(ctx.size)])
-    for k, row in enumerate(loadings):
-        # y_k is defined in units of the row's largest loading: rows and the objective
-        # stay within a few orders of magnitude of 1 (daily loadings are ~1e-3 to 1e-6,
-        # which QP solvers' absolute feasibility tolerances cannot resolve).
-        unit = float(np.abs(row).max(initial=0.0))
-        if unit == 0.0:
-            continue
-        normalised = row / unit
-        reach = float(np.abs(normalised) @ caps)
-        exposure = program.add_variable(f"factor[{k}]", -reach, reach)
-        terms = ctx.weight_terms(normalised)
-        terms[exposure] = -1.0
-        program.add_rows([terms], lo=0.0, hi=0.0)  # taken over: a fresh dict, not copied
+    key = (caps.tobytes(), program.size, tuple(ctx.weights))
+    rows = memo[0] if memo else None
+    if rows is None or rows.universe is not ctx.universe or rows.key != key:
+        rows = FactorRows(ctx, risk, caps, key)
+        if memo is not None:
+            memo[:] = [rows]
+    for name, reach, row, unit in rows.rows:
+        exposure = program.add_variable(name, -reach, reach)
+        # a fresh `Row` per program: read-only coefficients and their arrays are shared,
+        # a plain dict (a row with a zero loading) is copied; the exposure's column is this
+        # variable's (the same first index is part of the memo's key)
+        shared = row.coefficients if row.arrays is not None else dict(row.coefficients)
+        program.rows.append(Row(shared, 0.0, 0.0, None, arrays=row.arrays))
         program.add_square_terms(exposure, coefficient * unit * unit)
-    for i, specific in enumerate(model.specific):
-        if specific > 0:
-            program.add_square_terms(ctx.weights[i], coefficient * float(specific))
+    specific = rows.specific
+    for i in np.flatnonzero(specific > 0).tolist():
+        program.add_square_terms(ctx.weights[i], coefficient * float(specific[i]))
 
 
-__all__ = ["add_variance"]
+class FactorRows:
+    """The definition rows of `add_variance` for one universe, its caps and the index of
+    the first exposure variable: (name, reach, row, unit) per factor with a non-zero row,
+    and the names' specific variances.
+
+    y_k is defined in units of the row's largest loading: rows and the objective stay
+    within a few orders of magnitude of 1 (daily loadings are ~1e-3 to 1e-6, which QP
+    solvers' absolute feasibility tolerances cannot resolve). The whole loading matrix is
+    normalised in one numpy pass (252 rows of 500 names at every rebalance of a 500-name
+    run) and each row kept as arrays beside its read-only dict (`program.array_row`:
+    `row_activities` reads the arrays); each reach stays one dot per row, the same bits
+    as when rows were built one at a time."""
+
+    __slots__ = ("key", "rows", "specific", "universe")
+
+    def __init__(
+        self,
+        ctx: ModelContext,
+        risk: RiskModel,
+        caps: NDArray[np.float64],
+        key: tuple[bytes, int, tuple[int, ...]],
+    ) -> None:
+        self.universe = ctx.universe
+        self.key = key
+        model = risk.subset(ctx.universe.symbols)
+        self.specific = model.specific
+        loadings = compressed_loadings(model.loadings)
+        units = np.abs(loadings).max(axis=1, initial=0.0)
+        kept = np.flatnonzero(units != 0.0)
+        normalised = loadings[kept] / units[kept, None]
+        magnitudes = np.abs(normalised)
+        dense = (np.count_nonzero(normalised, axis=1) == normalised.shape[1]).tolist()
+        weights = ctx.weights
+        exposure = key[1]
+        # every row with its exposure's -1 appended, converted to lists at once
+        block = np.empty((kept.size, len(weights) + 1))
+        block[:, :-1] = normalised
+        block[:, -1] = -1.0
+        listed = block.tolist()
+        base = np.array([*weights, 0], dtype=np.int64)
+        self.rows: list[tuple[str, float, Row, float]] = []
+        for position, k in enumerate(kept.tolist()):
+            reach = float(magnitudes[position] @ caps)
+            if dense[position]:
+                column = exposure + position
+                index = base.copy()
+                index[-1] = column
+                row = array_row(
+                    [*weights, column],
+                    block[position],
+                    0.0,
+                    0.0,
+                    column_array=index,
+                    value_list=listed[position],
+                )
+            else:
+                terms = ctx.weight_terms(normalised[position])
+                terms[exposure + position] = -1.0
+                row = Row(terms, 0.0, 0.0, None)
+            self.rows.append((f"factor[{k}]", reach, row, float(units[k])))
+
+
+__all__ = ["FactorRows", "add_variance"]
