@@ -320,7 +320,7 @@ def _solve_pywraplp(
         raise InfeasibleAllocation(f"{name} reports the allocation model infeasible")
     if code not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         raise SolverError(
-            f"{name} found no solution within the time limit of {time_limit:g} s "
+            f"{name} found no solution within the time limit of {time_limit:.3g} s "
             f"(status code {code}); raise --time-limit"
         )
     values = _solution_values(solver)
@@ -451,7 +451,7 @@ def _solve_mathopt(
         raise InfeasibleAllocation("scip reports the allocation model infeasible")
     if not result.has_primal_feasible_solution():
         raise SolverError(
-            f"scip found no solution within the time limit of {time_limit:g} s "
+            f"scip found no solution within the time limit of {time_limit:.3g} s "
             f"({reason.name.lower()}); raise --time-limit"
         )
     values = np.array([result.variable_values(v) for v in variables], dtype=np.float64)
