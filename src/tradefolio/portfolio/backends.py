@@ -320,7 +320,7 @@ def _solve_pywraplp(
         raise InfeasibleAllocation(f"{name} reports the allocation model infeasible")
     if code not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         raise SolverError(
-            f"{name} found no solution within the time limit of {time_limit:g} s "
+            f"{name} found no solution within the time limit of {time_limit:.3g} s "
             f"(status code {code}); raise --time-limit"
         )
     values = _solution_values(solver)
@@ -365,6 +365,7 @@ def _solve_branch_and_bound(
     time_limit: float,
     hint: NDArray[np.float64] | None,
     heuristics: bool = True,
+    gap: float = BRANCH_AND_BOUND_GAP,
 ) -> RawSolution:
     from tradefolio.portfolio.branch_and_bound import branch_and_bound
     from tradefolio.portfolio.cardinality_search import cardinality_search
@@ -372,19 +373,17 @@ def _solve_branch_and_bound(
     # Mean-variance on the simplex with a binding cardinality cap and nothing else: the
     # search over doubly-nonnegative bounds (cardinality_search.py), when SCS is there.
     started = time.monotonic()
-    found = (
-        cardinality_search(program, time_limit, BRANCH_AND_BOUND_GAP, hint) if heuristics else None
-    )
+    found = cardinality_search(program, time_limit, gap, hint) if heuristics else None
     if found is None:
         found = branch_and_bound(
             program,
             _scale(program),
             max(time_limit - (time.monotonic() - started), 0.0),
-            BRANCH_AND_BOUND_GAP,
+            gap,
             hint,
             heuristics,
         )
-    solution = _finish(program, found.values, found.best_bound, "highs", BRANCH_AND_BOUND_GAP)
+    solution = _finish(program, found.values, found.best_bound, "highs", gap)
     solution = replace(solution, incumbent_bound=found.incumbent_bound)
     broken = program.violations(solution.values, 1e-6)
     if broken:
@@ -451,7 +450,7 @@ def _solve_mathopt(
         raise InfeasibleAllocation("scip reports the allocation model infeasible")
     if not result.has_primal_feasible_solution():
         raise SolverError(
-            f"scip found no solution within the time limit of {time_limit:g} s "
+            f"scip found no solution within the time limit of {time_limit:.3g} s "
             f"({reason.name.lower()}); raise --time-limit"
         )
     values = np.array([result.variable_values(v) for v in variables], dtype=np.float64)
@@ -494,14 +493,17 @@ def _gscip_parameters(program: Program) -> Any:
 
 
 def solve_by_branch_and_bound(
-    program: Program, time_limit: float, hint: NDArray[np.float64] | None = None
+    program: Program,
+    time_limit: float,
+    hint: NDArray[np.float64] | None = None,
+    gap: float = BRANCH_AND_BOUND_GAP,
 ) -> RawSolution:
     """The branch and bound over HiGHS QPs on `program`, whatever its integers, for a
     caller that has already decided it suits them (`rebalance_solver.py`: trade flags,
     aggregated and checked against the original program); `SolverError` if the answer
     breaks `program`. The search starts from `hint` without the heuristics of the main
-    tree (`branch_and_bound(heuristics=False)`)."""
-    return _solve_branch_and_bound(program, time_limit, hint, heuristics=False)
+    tree (`branch_and_bound(heuristics=False)`) and proves `gap` (relative)."""
+    return _solve_branch_and_bound(program, time_limit, hint, heuristics=False, gap=gap)
 
 
 __all__ = [

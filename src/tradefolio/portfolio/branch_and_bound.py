@@ -988,8 +988,21 @@ def branch_and_bound(
     def gap_of(value: float) -> float:
         return relative_gap * max(abs(value), 1e-9)
 
+    # The least bound of the regions pruned within the gap tolerance (below the incumbent
+    # by at most `gap_of`): part of the proof, so the reported bound is not the objective
+    # by fiat when the search closes.
+    least_pruned = math.inf
+
     def prunable(bound: float) -> bool:
         return bound >= best_value - gap_of(best_value)
+
+    def pruned(bound: float) -> bool:
+        """`prunable`, remembering the bound of a region it prunes."""
+        nonlocal least_pruned
+        if not prunable(bound):
+            return False
+        least_pruned = min(least_pruned, bound)
+        return True
 
     def swap_search(rise: NDArray[np.float64], until: float) -> None:
         """Local search on the incumbent's selections: swap a held name for one of the
@@ -1030,7 +1043,7 @@ def branch_and_bound(
         """Search below `start` (depth first until an incumbent, then best first); the
         open nodes left and whether the time ran out. `main` is the whole tree: only
         there does a failing root raise and count nodes."""
-        nonlocal best_value, best_point, best_own, nodes
+        nonlocal best_value, best_point, best_own, nodes, least_pruned
         open_nodes = [start]
         explored = 0
         stopped = False
@@ -1044,7 +1057,7 @@ def branch_and_bound(
             if node_limit is not None and explored >= node_limit:
                 break
             node = heapq.heappop(open_nodes)
-            if prunable(node.bound):  # best-first: every other open node is worse
+            if pruned(node.bound):  # best-first: every other open node is worse
                 open_nodes.clear()
                 break
             try:
@@ -1123,7 +1136,7 @@ def branch_and_bound(
                 heapq.heappush(open_nodes, node)
                 stopped = True
                 break
-            if prunable(bound):
+            if pruned(bound):
                 continue
             branch = relaxation.branching_choice(point, fraction)
             # Reduced-cost fixing: a free selection whose setting to 1 would lift the bound
@@ -1133,6 +1146,7 @@ def branch_and_bound(
             hopeless[branch] = False
             upper = node.upper
             if hopeless.any():
+                least_pruned = min(least_pruned, own_bound + float(up_increase[hopeless].min()))
                 upper = upper.copy()
                 upper[hopeless] = 0.0
             down_upper = upper.copy()
@@ -1188,7 +1202,7 @@ def branch_and_bound(
     if best_point is None:
         if stopped:
             raise SolverError(
-                f"branch and bound found no solution within the time limit of {time_limit:g} s; "
+                f"branch and bound found no solution within the time limit of {time_limit:.3g} s; "
                 "raise --time-limit"
             )
         if unresolved:
@@ -1196,8 +1210,8 @@ def branch_and_bound(
                 "branch and bound found no solution: HiGHS failed on some nodes; use --solver scip"
             )
         raise InfeasibleAllocation("the allocation model is infeasible (branch and bound)")
-    open_bounds = [b for b in [*(n.bound for n in open_nodes), *unresolved] if not prunable(b)]
-    bound_min = min([*open_bounds, best_value])
+    open_bounds = [b for b in [*(n.bound for n in open_nodes), *unresolved] if not pruned(b)]
+    bound_min = min([*open_bounds, best_value, least_pruned])
     status: SolveStatus = "feasible" if open_bounds else "optimal"
     return SearchResult(
         values=best_point,

@@ -51,6 +51,7 @@ from numpy.typing import NDArray
 
 from tradefolio.errors import InfeasibleAllocation, SolverError, SolverUnavailable
 from tradefolio.portfolio.backends import (
+    BRANCH_AND_BOUND_GAP,
     RawSolution,
     objective_scale,
     proven_gap,
@@ -341,9 +342,14 @@ def _incumbent_settled(program: Program, found: RawSolution, seconds: float) -> 
 
 
 def solve_rebalance(
-    ctx: ModelContext, time_limit: float, hint: NDArray[np.float64] | None = None
+    ctx: ModelContext,
+    time_limit: float,
+    hint: NDArray[np.float64] | None = None,
+    gap: float = BRANCH_AND_BOUND_GAP,
 ) -> RawSolution:
-    """Solve `ctx`'s program (`suits_rebalance_solver`) by the aggregated branch and bound.
+    """Solve `ctx`'s program (`suits_rebalance_solver`) by the aggregated branch and bound,
+    proven to `gap` (relative; a whole-share program's fractional twin needs no more than
+    a tenth of the whole-share claim's target: `TWIN_GAP`).
 
     `hint` (a start over the original program's variables, as `PortfolioModel._start`
     builds it: weights and selections, flags 0 = no trade) is the first incumbent. Raises
@@ -362,7 +368,7 @@ def solve_rebalance(
         return max(time_limit - (time.monotonic() - started), LEAST_SCIP_SECONDS)
 
     try:
-        found = solve_by_branch_and_bound(target, time_limit, start)
+        found = solve_by_branch_and_bound(target, time_limit, start, gap)
     except SolverError:
         return solve_program(program, "scip", left(), hint)
     values = found.values if aggregation is None else aggregation.expand(found.values)

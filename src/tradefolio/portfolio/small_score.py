@@ -232,7 +232,7 @@ def _solve(
         return None
     if code not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         raise SolverError(
-            f"{name} found no solution within the time limit of {time_limit:g} s "
+            f"{name} found no solution within the time limit of {time_limit:.3g} s "
             f"(status code {code}); raise --time-limit"
         )
     values = [v.solution_value() for v in solver.variables()]

@@ -109,3 +109,33 @@ def test_a_scip_claim_that_a_checked_point_beats_is_replaced(
     assert result.gap == pytest.approx(
         (result.best_bound - result.objective) / abs(result.best_bound), rel=1e-6
     )
+
+
+def test_a_scip_point_whose_listed_trades_break_a_row_gives_way_to_the_repaired_one() -> None:
+    """The sample's 2007-05-01 rebalance (found in review, session 9): SCIP's point met its
+    rows to its 1e-6 tolerance, but its listed trades turned over 0.200001 of the account
+    under --max-turnover 0.2, and the rebalance failed although the share repair had a
+    checked point. That point is now the answer, with its own claim."""
+    prices = load_sample_prices()
+    holdings = {"AAPL": 1055689, "JPM": 260564, "MRK": 357757, "PEP": 129920, "XOM": 200016}
+    result = tf.allocate(
+        prices[prices.index <= "2007-05-01"],
+        objective="mean-variance",
+        risk_aversion=5.0,
+        sector_cap=0.35,
+        max_turnover=0.2,
+        cost_bps=5.0,
+        fixed_cost=1.0,
+        min_trade=500.0,
+        whole_shares=True,
+        max_positions=5,
+        capital=898841.101683,
+        holdings=holdings,
+    ).raw
+    assert result.turnover <= 0.2
+    assert sum(abs(t.dollars) for t in result.trades) <= 0.2 * result.capital
+    assert all(
+        abs(t.dollars) >= 500.0 for t in result.trades if t.shares != -holdings.get(t.symbol, 0)
+    )
+    assert result.best_bound >= result.objective
+    assert (result.status == "optimal") == (result.gap <= backends.QUADRATIC_RELATIVE_GAP)
