@@ -437,6 +437,45 @@ def test_an_optimum_of_zero_is_proven_despite_round_off() -> None:
     _agree(inst, _solve(inst), brute_force(inst))
 
 
+def test_an_optimum_of_zero_with_its_bound_1e_8_beyond_in_scaled_units_is_optimal() -> None:
+    """The same with the bound 1.5e-12 beyond 0 (1.1e-8 scaled, above the 1e-8 first taken
+    for the solvers' round-off): a hypothesis draw of test_min_trade."""
+    inst = Instance(
+        objective="mean-variance",
+        scores=np.array([0.0, 0.0, 0.0]),
+        prices=np.array([10.0, 10.0, 10.0]),
+        held=np.array([0.0, 0.0, 10.0]),
+        cash=1000.0,
+        loadings=np.array([[0.069, 0.164, 0.066], [-0.261, 0.181, 0.089]]),
+        scenarios=np.array(
+            [
+                [-0.0141, 0.0194, 0.0129],
+                [0.0108, 0.0029, 0.0184],
+                [-0.0201, -0.0029, -0.0125],
+                [0.02, 0.0032, -0.0068],
+                [-0.0215, -0.0057, 0.0022],
+                [-0.0063, 0.0408, 0.0322],
+            ]
+        ),
+        max_weight=0.6,
+        min_weight=0.0,
+        max_positions=3,
+        min_invested=0.0,
+        sectors=["A", "A", "A"],
+        sector_cap=None,
+        max_turnover=None,
+        bps=0.0,
+        fixed=0.0,
+        min_trade=60.0,
+        whole_shares=False,
+        symbols=["S0", "S1", "S2"],
+    )
+    model, universe = model_for(inst)
+    result = model.solve(universe, time_limit=20.0, fractional=True)  # type: ignore[arg-type]
+    assert (result.status, result.gap) == ("optimal", 0.0)
+    _agree(inst, result.objective, brute_force(inst))
+
+
 def test_an_optimum_of_zero_with_its_bound_a_round_off_beyond_is_optimal() -> None:
     """All scores 0: holding nothing is optimal. The branch and bound's integral root bound
     lies 5e-13 beyond 0 (3.6e-9 in the solvers' scaled units), its duals' round-off; that
