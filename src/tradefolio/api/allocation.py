@@ -33,6 +33,7 @@ from typing import TypeAlias
 import numpy as np
 import pandas as pd
 
+from tradefolio.api.checked import checked
 from tradefolio.api.options import ALLOCATE_DEFAULTS, FACTOR_CHOICES, AllocateOptions, require
 from tradefolio.api.prices import PricesLike, describe_source, price_panel
 from tradefolio.api.results import AllocationResult
@@ -247,6 +248,7 @@ def solve_model(
     )
 
 
+@checked(data=("prices", "candidates", "scores", "sectors", "holdings"), own=FILE_OPTIONS)
 def allocate(
     prices: PricesLike = None,
     *,

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from tradefolio.api.checked import checked
 from tradefolio.api.prices import (
     BenchmarkLike,
     PricesLike,
@@ -136,6 +137,7 @@ def _prepare(
     return spec, runner, data, ResultsStore(Path(out)) if out is not None else None
 
 
+@checked(data=("prices", "benchmark"))
 def sweep(
     grid: GridLike | None = None,
     prices: PricesLike = None,
@@ -185,6 +187,7 @@ def sweep(
     return SweepResult(raw=raw, metric=metric)
 
 
+@checked(data=("prices", "benchmark"))
 def walk_forward(
     grid: GridLike | None = None,
     prices: PricesLike = None,
