@@ -33,6 +33,7 @@ from typing import TypeAlias
 import numpy as np
 import pandas as pd
 
+from tradefolio.api.checked import checked
 from tradefolio.api.options import ALLOCATE_DEFAULTS, FACTOR_CHOICES, AllocateOptions, require
 from tradefolio.api.prices import PricesLike, describe_source, price_panel
 from tradefolio.api.results import AllocationResult
@@ -247,6 +248,7 @@ def solve_model(
     )
 
 
+@checked(data=("prices", "candidates", "scores", "sectors", "holdings"), own=FILE_OPTIONS)
 def allocate(
     prices: PricesLike = None,
     *,
@@ -364,6 +366,29 @@ def allocate(
     )
 
 
+def _require_history(
+    candidates: list[Candidate], history: pd.DataFrame, options: AllocateOptions, source: str
+) -> None:
+    """`DataError` naming the candidates `source` has no closes for when the objective
+    estimates its risk (or scenarios) from them, and the fix: prices that cover them, or
+    (mean-variance / min-variance) the user's own risk model."""
+    absent = [c.symbol for c in candidates if c.symbol not in history.columns]
+    if not absent:
+        return
+    names = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+    own = (
+        ", or bring your own risk model (--covariance-file FILE, or --factor-loadings, "
+        "--factor-covariance and --specific-variance)"
+        if options.objective in ("mean-variance", "min-variance")
+        else ""
+    )
+    raise DataError(
+        f"--objective {options.objective} estimates from the closes of every candidate, but "
+        f"{source} has none for {names}: pass --prices FILE with their closes (at least "
+        f"{options.risk_lookback + 1} sessions){own}"
+    )
+
+
 def allocate_with(
     options: AllocateOptions,
     *,
@@ -393,6 +418,8 @@ def allocate_with(
         listed, excluded, title = _candidates(
             candidates, prices, history, scores, options.factor, options.lookback
         )
+        if covariance is None and options.needs_history:
+            _require_history(listed, history, options, describe_source(prices))
         solved = solve_model(
             listed, history, options, sectors=sectors, holdings=holdings, covariance=covariance
         )

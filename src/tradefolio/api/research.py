@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from tradefolio.api.checked import checked
 from tradefolio.api.prices import (
     BenchmarkLike,
     PricesLike,
@@ -93,7 +94,8 @@ def market_data(spec: SweepSpec, prices: PricesLike, benchmark: BenchmarkLike) -
 
 
 def check_sweep(spec: SweepSpec, data: MarketData, prices: PricesLike) -> None:
-    """Refuse, before any run, a sweep none of whose runs is valid on these prices."""
+    """Refuse, before any run, a sweep none of whose runs is valid on these prices, or a
+    listed grid value with which no run is valid."""
     check_runnable(spec, len(data.closes), describe_source(prices))
 
 
@@ -101,7 +103,7 @@ def check_walk_forward(
     spec: SweepSpec, data: MarketData, train: int, test: int, scheme: str
 ) -> None:
     """Refuse, before any run, bad windows (`--train`, `--test`, `--scheme`) or a space
-    none of whose runs is valid on a train window."""
+    none of whose runs (or no run with some listed grid value) is valid on a train window."""
     make_folds(len(data.closes), train, test, scheme)
     check_runnable(
         spec, train, "a --train window", command="walk-forward", longer="a longer --train"
@@ -135,6 +137,7 @@ def _prepare(
     return spec, runner, data, ResultsStore(Path(out)) if out is not None else None
 
 
+@checked(data=("prices", "benchmark"))
 def sweep(
     grid: GridLike | None = None,
     prices: PricesLike = None,
@@ -163,8 +166,9 @@ def sweep(
 
     Raises `InvalidParameter` (before any run, with the CLI's message) for an unknown
     parameter, a bad value syntax, a name both in `fixed` and `grid`, an empty space, a
-    close beyond the ledger's range, or a space none of whose runs is valid; a single
-    run whose config is invalid is a `failed` row, not an exception.
+    close beyond the ledger's range, a space none of whose runs is valid, or a listed grid
+    value (`grid={"max_turnover": [-1, 0.2]}`) with which no run is valid; a run invalid
+    only in its combination (fast not shorter than slow) is a `failed` row.
     """
     spec, runner, data, store = _prepare(
         metric, _spec(grid, fixed, file, samples, seed), (executor, workers, address, batch),
@@ -183,6 +187,7 @@ def sweep(
     return SweepResult(raw=raw, metric=metric)
 
 
+@checked(data=("prices", "benchmark"))
 def walk_forward(
     grid: GridLike | None = None,
     prices: PricesLike = None,

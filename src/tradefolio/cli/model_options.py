@@ -53,7 +53,11 @@ CostBudgetOption = Annotated[
     ),
 ]
 MinTradeOption = Annotated[
-    float | None, typer.Option(help="Trade a name by 0 or at least this many dollars.")
+    float | None,
+    typer.Option(
+        help="Trade a name by 0 or at least this many dollars (a held position worth less "
+        "may still be sold whole)."
+    ),
 ]
 WholeSharesOption = Annotated[
     bool, typer.Option("--whole-shares", help="Integer shares inside the optimisation.")

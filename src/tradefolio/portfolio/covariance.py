@@ -82,6 +82,8 @@ def window_returns(
     if gaps:
         raise DataError(
             f"missing closes inside the {lookback}-session risk window for {', '.join(gaps[:5])}"
+            f"{f' and {len(gaps) - 5} more' if len(gaps) > 5 else ''}: give prices with every "
+            "close of the window for them, drop them, or use a shorter --risk-lookback"
         )
     # P_t / P_(t-1) - 1, as pandas' pct_change computes it (the same two float operations)
     returns: NDArray[np.float64] = closes[1:] / closes[:-1] - 1.0

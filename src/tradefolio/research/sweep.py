@@ -76,29 +76,47 @@ def check_runnable(
 ) -> None:
     """Refuse, before anything runs, a sweep none of whose runs is valid on `sessions` of
     `source` (a bad value, a fast window not shorter than the slow one, a window longer
-    than the data): `InvalidParameter` naming the first run, its values and the problem.
+    than the data), and a value listed on an axis (`--grid max_turnover=-1,0.2`) with
+    which no run is valid: `InvalidParameter` naming the first such run, its values, the
+    problem and the fix. Every run is checked as a single backtest checks its options,
+    without running it.
 
-    A sweep where only some runs are invalid runs the rest (a triangular grid is normal);
-    those rows say `failed` with the reason."""
+    A sweep where only some runs are invalid, each of its listed values valid with some
+    other, runs the rest (a triangular grid is normal); those rows say `failed` with the
+    reason. Values drawn from a range (`low..high`) are not refused one by one."""
     first: tuple[int, Mapping[str, ParamValue], str] | None = None
-    count = 0
+    listed = {axis.name for axis in spec.axes if not axis.is_range}
+    valid: set[tuple[str, str]] = set()
+    failing: dict[tuple[str, str], tuple[int, Mapping[str, ParamValue], str]] = {}
+    count, some_valid = 0, False
     for index, point in enumerate(spec.points()):
         count += 1
+        keys = [(name, repr(value)) for name, value in point.items() if name in listed]
         try:
             config = BacktestConfig.create(**{**spec.base, **point})
             config.check_sessions(sessions, source, longer)
         except InvalidParameter as exc:
-            if first is None:
-                first = (index, point, str(exc))
+            first = first or (index, point, str(exc))
+            for key in keys:
+                failing.setdefault(key, (index, point, str(exc)))
             continue
-        return
-    if first is None:
+        valid.update(keys)
+        some_valid = True
+    if count == 0:
         raise InvalidParameter("nothing to sweep: the grid has no points")
-    index, failing, problem = first
-    every = "the only run" if count == 1 else f"all {count:,d} runs"
-    raise InvalidParameter(
-        f"{every} of the {command} would fail; run {index} ({_describe(failing)}): {problem}"
-    )
+    if not some_valid and first is not None:
+        index, run, problem = first
+        every = "the only run" if count == 1 else f"all {count:,d} runs"
+        raise InvalidParameter(
+            f"{every} of the {command} would fail; run {index} ({_describe(run)}): {problem}"
+        )
+    for key, (index, run, problem) in failing.items():
+        if key not in valid:
+            name, value = key[0], run[key[0]]
+            raise InvalidParameter(
+                f"--grid {name}={value}: every run of the {command} with it would fail; run "
+                f"{index} ({_describe(run)}): {problem}; fix {value} or drop it from the grid"
+            )
 
 
 def typed_strategy_params(spec: SweepSpec) -> SweepSpec:

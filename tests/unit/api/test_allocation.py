@@ -296,3 +296,28 @@ def test_own_risk_model_bad_options_raise_what_the_cli_reports(
     assert str(raised.value) in cli.stderr
     with pytest.raises(InvalidParameter, match="--covariance-file is used by"):
         tf.allocate(candidates=files["c"], objective="cvar", covariance_file=files["q"])
+
+
+def test_an_odd_lot_may_be_sold_alone_as_docs_model_md_says() -> None:
+    """3 shares in lots of 2 may go to 2 (the odd share sold, less than a lot), not only
+    stay 3 or move by whole lots (docs/model.md, whole shares)."""
+    candidates = pd.DataFrame({"symbol": ["A"], "score": [1.0], "price": [100.0]})
+    result = tf.allocate(
+        candidates=candidates, holdings={"A": 3}, capital=0.0, max_weight=0.7,
+        whole_shares=True, lot=2,
+    )  # fmt: skip
+    assert result.status == "optimal"
+    assert int(result.allocations.loc["A", "shares"]) == 2
+    assert result.trades[["symbol", "side", "shares"]].values.tolist() == [["A", "sell", 1.0]]
+
+
+def test_a_position_below_the_minimum_trade_may_be_sold_whole() -> None:
+    """--min-trade 500 still sells a whole $50 position (docs/model.md, minimum trade)."""
+    candidates = pd.DataFrame({"symbol": ["A", "B"], "score": [-1.0, 1.0], "price": [50.0, 100.0]})
+    result = tf.allocate(
+        candidates=candidates, holdings={"A": 1}, capital=1000.0, max_weight=0.9,
+        min_trade=500.0,
+    )  # fmt: skip
+    trades = result.trades.set_index("symbol")
+    assert (trades.loc["A", "side"], trades.loc["A", "dollars"]) == ("sell", 50.0)
+    assert "A" not in result.allocations.index

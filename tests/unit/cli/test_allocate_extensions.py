@@ -111,3 +111,35 @@ def test_branch_and_bound_refuses_lots_and_points_to_scip(
         capsys, "allocate", "--objective", "mean-variance", "--whole-shares", "--solver", "highs"
     )
     assert_one_line_error(result, "use --solver scip, or --solver auto")
+
+
+@pytest.mark.parametrize(
+    ("objective", "own_risk"), [("mean-variance", True), ("min-variance", True), ("cvar", False)]
+)
+def test_candidates_without_closes_name_the_fix(
+    objective: str, own_risk: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    candidates = tmp_path / "c.csv"
+    candidates.write_text("symbol,score,price\nA,1,10\nB,2,20\nC,0.5,30\n")
+    result = run_cli(capsys, "allocate", "--candidates", str(candidates), "--objective", objective)
+    assert_one_line_error(
+        result, "the bundled sample has none for A, B, C: pass --prices FILE with their closes"
+    )
+    assert ("--covariance-file" in result.stderr) is own_risk
+
+
+def test_gaps_in_the_risk_window_name_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    days = [f"2024-01-{d:02d}" for d in range(1, 31)]
+    rows = ["Date,A,B"] + [f"{d},{10 + i},{'' if i < 15 else 20 + i}" for i, d in enumerate(days)]
+    prices = tmp_path / "p.csv"
+    prices.write_text("\n".join(rows) + "\n")
+    candidates = tmp_path / "c.csv"
+    candidates.write_text("symbol,score,price\nA,1,39\nB,2,49\n")
+    result = run_cli(
+        capsys, "allocate", "--prices", str(prices), "--candidates", str(candidates),
+        "--objective", "min-variance", "--risk-lookback", "20", "--max-weight", "0.6",
+    )  # fmt: skip
+    assert_one_line_error(result, "risk window for B")
+    assert "use a shorter --risk-lookback" in result.stderr

@@ -113,6 +113,16 @@ def test_local_pool_through_the_cli(capsys: pytest.CaptureFixture[str], tmp_path
         (["--grid", "fast=5", "--set", "cash=1e12"], "--cash must be at most 10,000,000,000"),
         (["--grid", "slow=400,500"], "--slow 400 needs more than 400 sessions but"),
         (["--grid", "fast=5", "--set", "beta_sizing=maybe"], "must be true or false, got"),
+        (  # a listed value no run can use is refused before any run, even beside valid ones
+            ["--portfolio", "--set", "lookback=60", "--grid", "max_turnover=-1,0.2"],
+            "--grid max_turnover=-1.0: every run of the sweep with it would fail; run 0 "
+            "(max_turnover=-1.0): --max-turnover must be >= 0, got -1.0; fix -1.0 or drop it",
+        ),
+        (
+            ["--portfolio", "--set", "lookback=60", "--grid", "objective=foo,mad"],
+            "--grid objective=foo: every run of the sweep with it would fail",
+        ),
+        (["--grid", "fast=5,10", "--grid", "slow=40,400"], "--grid slow=400: every run of"),
     ],
 )
 def test_bad_sweep_input_is_one_line(
@@ -148,6 +158,10 @@ def test_a_sweep_with_some_invalid_runs_runs_the_rest(
         ),
         (["--grid", "fast=5", "--train", "250", "--test", "100"], "exceed"),
         (["--grid", "fast=5", "--test", "1"], "--test must be >= 2"),
+        (
+            ["--set", "portfolio=true", "--set", "lookback=60", "--grid", "objective=mad,foo"],
+            "--grid objective=foo: every run of the walk-forward with it would fail",
+        ),
     ],
 )
 def test_bad_walk_forward_input_is_one_line(

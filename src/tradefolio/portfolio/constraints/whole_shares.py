@@ -4,8 +4,9 @@
 
 so the weights the solver optimises are exactly the ones bought, instead of flooring
 continuous weights afterwards. o_i is the odd lot already held (10.5 shares in lots of 1:
-o = 0.5) and k_i in {0, 1} whether it is kept: a position can stay as it is (no trade) or
-move by whole lots, and selling it entirely is always possible. Leftover cash is minimised
+o = 0.5) and k_i in {0, 1} whether it is kept: a position moves by whole lots with its
+odd lot kept or sold (3 shares in lots of 2 may go to 1, 3 or 5, or to 0, 2 or 4), so it can
+stay as it is (no trade) and selling it entirely is always possible. Leftover cash is minimised
 as a tie-break (an objective term of relative size 1e-7 favouring investment), and reported.
 
 The model adds this constraint by itself (lots of 1) when a constraint acts on trades and

@@ -1,0 +1,135 @@
+"""`@checked`: the public functions' keywords checked against their annotations, once.
+
+`tf.allocate(capital="abc")` or `tf.sweep(grid=[...])` would otherwise fail deep inside
+with a bare `TypeError` / `AttributeError`; the decorator compares every argument given
+with its annotation (the outer type only: a `Mapping[str, float]` must be a mapping, its
+items are the function's to check) and raises `InvalidParameter`, or `DataError` for the
+keywords that are data (prices, candidates, holdings, ...), naming the keyword, what it
+takes and what it got. Ranges and choices stay the functions' own checks (their messages
+name the CLI flag). A `float` takes any real number but a bool, an `int` any integer but
+a bool.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import numbers
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import numpy as np
+
+from tradefolio.errors import DataError, InvalidParameter
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def checked(
+    *, data: tuple[str, ...] = (), own: tuple[str, ...] = ()
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Check the arguments of the decorated function against its annotations; the
+    keywords named in `data` raise `DataError`, the others `InvalidParameter`; those in
+    `own` are left to the function (it checks them with a more specific message)."""
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        signature = inspect.signature(function)
+        hints: dict[str, Any] = {}
+
+        @functools.wraps(function)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            if not hints:  # resolved at the first call: the aliases are defined by then
+                hints.update(typing.get_type_hints(function))
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise InvalidParameter(f"{function.__name__}(): {exc}") from None
+            for name, value in bound.arguments.items():
+                hint = None if name in own else hints.get(name)
+                if hint is not None and not _matches(value, hint):
+                    error = DataError if name in data else InvalidParameter
+                    raise error(f"{name}= must be {_describe(hint)}, got {_shown(value)}")
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _shown(value: object) -> str:
+    """`value` in a one-line message: its type, and its repr when short and one line."""
+    if value is None:
+        return "None"
+    shown = repr(value)
+    if "\n" in shown or len(shown) > 60:
+        return f"a {type(value).__name__} object"
+    return f"{type(value).__name__} {shown}"
+
+
+def _alternatives(hint: Any) -> tuple[Any, ...]:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return typing.get_args(hint)
+    return (hint,)
+
+
+def _matches(value: object, hint: Any) -> bool:
+    for kind in _alternatives(hint):
+        if kind is Any or kind is object:
+            return True
+        if kind is None or kind is type(None):
+            if value is None:
+                return True
+            continue
+        if kind is float:
+            if isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_):
+                return True
+            continue
+        if kind is int:
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
+                return True
+            continue
+        if kind is bool:
+            if isinstance(value, bool | np.bool_):
+                return True
+            continue
+        origin = typing.get_origin(kind)
+        if origin is typing.Literal:
+            return True  # the choice is the function's check, with its message
+        target = origin if origin is not None else kind
+        try:
+            if isinstance(value, target):
+                return True
+        except TypeError:  # a protocol or a construct isinstance cannot test: not ours
+            return True
+    return False
+
+
+def _describe(hint: Any) -> str:
+    words = []
+    for kind in _alternatives(hint):
+        origin = typing.get_origin(kind) or kind
+        if kind is None or kind is type(None):
+            words.append("None")
+        elif kind is float:
+            words.append("a number")
+        elif kind is int:
+            words.append("a whole number")
+        elif kind is bool:
+            words.append("True or False")
+        elif kind is str:
+            words.append("a str")
+        else:
+            name = getattr(origin, "__name__", str(origin))
+            name = name.lower() if name in _ABSTRACT else name
+            words.append(f"{'an' if name[:1] in 'aeiouAEIOU' else 'a'} {name}")
+    unique = list(dict.fromkeys(words))
+    return ", ".join(unique[:-1]) + " or " + unique[-1] if len(unique) > 1 else unique[0]
+
+
+#: Abstract collection types, said in lower case ("a mapping", "an iterable").
+_ABSTRACT = frozenset({"Mapping", "Sequence", "Iterable", "Callable"})
+
+__all__ = ["checked"]
