@@ -14,7 +14,7 @@ from tradefolio.cli.backtest_output import (
     StderrObserver,
     exits_json,
     exits_note,
-    rebalance_line,
+    rebalance_lines,
     render_table,
     result_to_json,
 )
@@ -248,7 +248,8 @@ def backtest_command(
     render_table(result, metrics, f"{name} backtest of {source}, {first} .. {last}")
     stdout_console().print(exits_note(config), soft_wrap=True)
     if result.decisions:
-        stdout_console().print(rebalance_line(result, config.slippage_bps), soft_wrap=True)
+        for line in rebalance_lines(result, config.slippage_bps):
+            stdout_console().print(line, soft_wrap=True)
     if result.dropped_orders:
         messages.print(
             f"{result.dropped_orders} orders dropped: no price on their fill bar", style="dim"

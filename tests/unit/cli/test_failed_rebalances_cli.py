@@ -1,0 +1,60 @@
+"""A `--portfolio` backtest whose rebalances are not solved says why on the terminal
+(review, session 9): the first failure's date and reason in one line, and plainly when no
+rebalance was solved at all (exit 0 under the documented `--on-solver-failure hold`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from support.cli import run_cli
+from tradefolio.cli.backtest_output import failure_line
+from tradefolio.data.sample_data import load_sample_prices
+
+SYMBOLS = ["BAC", "CVX", "GE", "JNJ", "MRK"]
+SHORT = ("--lookback", "40", "--risk-lookback", "40", "--max-positions", "3")
+#: min-variance must be fully invested: a 20% turnover cap cannot get there from cash
+STUCK = ("--portfolio", "--objective", "min-variance", "--max-turnover", "0.2", *SHORT)
+
+
+@pytest.fixture(scope="module")
+def prices(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("failed") / "prices.csv"
+    closes: pd.DataFrame = load_sample_prices().loc[:, SYMBOLS].iloc[:110]
+    closes.to_csv(path, index_label="date")
+    return path
+
+
+def test_every_rebalance_failed_is_said_with_the_first_reason(
+    capsys: pytest.CaptureFixture[str], prices: Path
+) -> None:
+    run = run_cli(capsys, "backtest", "--prices", str(prices), *STUCK, "--no-record")
+    assert run.code == 0, run.stderr
+    lines = [line for line in run.stdout.splitlines() if "rebalance was solved" in line]
+    assert len(lines) == 1, run.stdout
+    line = lines[0]
+    assert "no rebalance was solved (4 of 4 failed" in line
+    assert "nothing traded" in line
+    assert "the first, 1990-03-01: the allocation is infeasible" in line
+    assert "--max-turnover 0.2 cannot reach the full investment" in line
+
+
+def test_a_partly_failed_run_names_its_first_failure() -> None:
+    table = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2020-01-02", "2020-02-03", "2020-03-02", "2020-04-01"]),
+            "status": ["optimal", "infeasible", "error", "feasible"],
+            "message": ["", "the allocation is\ninfeasible: x", "solver crashed", ""],
+        }
+    )
+    assert (
+        failure_line(table)
+        == "first rebalance not solved, 2020-02-03: the allocation is infeasible: x"
+    )
+    assert failure_line(table.iloc[[0, 3]]) is None
+    assert failure_line(table.iloc[[2]]) == (
+        "no rebalance was solved (1 of 1 failed; positions held, nothing traded by the "
+        "model); the first, 2020-03-02: solver crashed"
+    )
