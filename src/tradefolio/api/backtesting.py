@@ -40,6 +40,7 @@ from tradefolio.backtest.engine import run_backtest
 from tradefolio.backtest.runner import (
     build_sizing,
     build_strategy,
+    check_policy_history,
     cost_model,
     protective_exits,
     run_config,
@@ -234,6 +235,7 @@ def backtest(
     ranges = {"highs": panel.high, "lows": panel.low}
     source = describe_source(prices)
     config.check_data(closes, source)  # as the CLI: windows, absurd prices
+    check_policy_history(config, len(closes))  # as allocate: the first decision's window
     given = benchmark_series(benchmark)
     run_benchmark = benchmark_for(
         given if config.uses_benchmark else None, needed=config.uses_benchmark

@@ -77,6 +77,18 @@ def rebalance_policy(config: BacktestConfig) -> RebalancePolicy:
     )
 
 
+def check_policy_history(config: BacktestConfig, sessions: int) -> None:
+    """A `--portfolio` run on `sessions` closes is refused, before its first bar, when they
+    cannot hold the policy's first decision (`check_history`: allocate's `DataError`, in
+    its words), rather than run without ever rebalancing. Not part of `run_config`: a
+    sweep or walk-forward fold shorter than the window is that run's own outcome."""
+    if not config.portfolio:
+        return
+    from tradefolio.portfolio.policy import check_history  # loaded with the policy
+
+    check_history(rebalance_policy(config).options, sessions)
+
+
 def build_strategy(config: BacktestConfig) -> Strategy | EventStrategy:
     """The strategy object a config names (`--portfolio` overrides `--strategy`; a
     `file.py:Class` / `module:Class` is built with its `--param` values). A `--portfolio`
@@ -284,6 +296,7 @@ __all__ = [
     "build_run_strategy",
     "build_sizing",
     "build_strategy",
+    "check_policy_history",
     "check_warmup",
     "cost_model",
     "entry_sizer",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from support.cli import run_cli
+from support.cli import assert_one_line_error, run_cli
 from tradefolio.cli.backtest_output import failure_line
 from tradefolio.data.sample_data import load_sample_prices
 
@@ -58,3 +58,27 @@ def test_a_partly_failed_run_names_its_first_failure() -> None:
         "no rebalance was solved (1 of 1 failed; positions held, nothing traded by the "
         "model); the first, 2020-03-02: solver crashed"
     )
+
+
+def test_a_history_too_short_for_the_first_rebalance_is_refused_as_allocate_does(
+    capsys: pytest.CaptureFixture[str],
+    prices: Path,
+    tmp_path: Path,
+) -> None:
+    # (the score's --lookback too long was refused already, in the backtest's own words)
+    fragment = "risk lookback 200 needs 201 sessions but the price history has 110"
+    flags = ("--lookback", "40", "--risk-lookback", "200")
+    given = ("--prices", str(prices), "--objective", "mean-variance", *flags)
+    allocate = run_cli(capsys, "allocate", *given)
+    model = (*given, "--portfolio")
+    assert_one_line_error(allocate, fragment)
+    out = tmp_path / "runs"
+    backtest = run_cli(capsys, "backtest", *model, "--out", str(out))
+    assert_one_line_error(backtest, fragment)
+    assert backtest.stderr == allocate.stderr
+    assert not out.exists()  # refused before the first bar: no run folder
+    db = tmp_path / "paper.db"
+    live = run_cli(capsys, "live", "--paper", "--db", str(db), *model, "--out", str(out))
+    assert_one_line_error(live, fragment)
+    assert live.stderr == allocate.stderr
+    assert not db.exists() and not out.exists()
