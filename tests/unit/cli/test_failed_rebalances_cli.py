@@ -5,6 +5,7 @@ rebalance was solved at all (exit 0 under the documented `--on-solver-failure ho
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -12,6 +13,8 @@ import pytest
 from support.cli import assert_one_line_error, run_cli
 from tradefolio.cli.backtest_output import failure_line
 from tradefolio.data.sample_data import load_sample_prices
+from tradefolio.errors import RebalanceFailed
+from tradefolio.portfolio.policy import AllocationPolicy, RebalanceDecision
 
 SYMBOLS = ["BAC", "CVX", "GE", "JNJ", "MRK"]
 SHORT = ("--lookback", "40", "--risk-lookback", "40", "--max-positions", "3")
@@ -82,3 +85,46 @@ def test_a_history_too_short_for_the_first_rebalance_is_refused_as_allocate_does
     assert_one_line_error(live, fragment)
     assert live.stderr == allocate.stderr
     assert not db.exists() and not out.exists()
+
+
+def test_stop_keeps_the_run_up_to_the_failure_and_says_where(
+    capsys: pytest.CaptureFixture[str],
+    prices: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decide = AllocationPolicy.decide
+    calls: list[str] = []
+
+    def fail_second(self: AllocationPolicy, history: Any, *args: Any) -> RebalanceDecision:
+        calls.append(history.dates[-1].date().isoformat())
+        if len(calls) == 3:  # (the first decision holds cash on these prices)
+            raise RebalanceFailed(f"rebalance of {calls[-1]} not solved (a test's stop)")
+        return decide(self, history, *args)
+
+    monkeypatch.setattr(AllocationPolicy, "decide", fail_second)
+    out = tmp_path / "runs"
+    flags = ("--portfolio", "--objective", "mean-variance", *SHORT, "--on-solver-failure", "stop")
+    run = run_cli(capsys, "backtest", "--prices", str(prices), *flags, "--out", str(out))
+    assert run.code == 1, run
+    assert out.exists(), (run, calls)
+    (folder,) = out.iterdir()
+    *solved, failed = calls
+    assert run.stderr.strip().splitlines() == [
+        f"error: rebalance of {failed} not solved (a test's stop); the run up to then is "
+        f"in {folder}"
+    ]
+    equity = pd.read_csv(folder / "equity.csv")
+    assert equity["date"].iloc[-1] == failed  # up to the failure, nothing after
+    fills = pd.read_csv(folder / "fills.csv")
+    assert len(fills) and (fills["date"] > solved[0]).all() and (fills["date"] <= failed).all()
+    solves = pd.read_csv(folder / "rebalances.csv")
+    assert list(solves["date"]) == solved
+    # --no-record: the same stop, nothing written
+    calls.clear()
+    other = tmp_path / "other"
+    quiet = run_cli(
+        capsys, "backtest", "--prices", str(prices), *flags, "--out", str(other), "--no-record"
+    )
+    assert quiet.code == 1 and "the run up to then" not in quiet.stderr
+    assert not other.exists()
