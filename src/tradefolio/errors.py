@@ -166,7 +166,12 @@ class NotNative(OrderRejected):
 
 class RebalanceFailed(SolverError):
     """A rebalance of the allocation policy could not be solved and the policy is
-    `--on-solver-failure stop` (the message names the date and the solver's status)."""
+    `--on-solver-failure stop` (the message names the date and the solver's status).
+
+    `partial`, when the backtest set it, is the run up to and including the failing
+    decision's bar (the engine's result, then `tf.backtest`'s), so the record is kept."""
+
+    partial: object | None = None
 
 
 class SolverUnsuited(SolverUnavailable, InvalidParameter):

@@ -40,13 +40,14 @@ from tradefolio.backtest.engine import run_backtest
 from tradefolio.backtest.runner import (
     build_sizing,
     build_strategy,
+    check_policy_history,
     cost_model,
     protective_exits,
     run_config,
 )
 from tradefolio.data.market import benchmark_for, report_benchmark
 from tradefolio.data.panel import PricePanel
-from tradefolio.errors import InvalidParameter
+from tradefolio.errors import InvalidParameter, RebalanceFailed
 from tradefolio.execution.events import EventStrategy
 from tradefolio.execution.orders import ProtectiveExits
 from tradefolio.execution.sizing import PositionSizer
@@ -210,7 +211,10 @@ def backtest(
 
     Raises `InvalidParameter` for a bad option (the message names the CLI flag), a window
     as long as the data or a close beyond the ledger's range (as `tradefolio backtest`
-    refuses them), and `DataError` for unusable prices.
+    refuses them), and `DataError` for unusable prices or a history too short for the
+    allocation model's first decision (allocate's words). With `on_solver_failure="stop"`
+    an unsolved rebalance raises `RebalanceFailed`, whose `partial` is this function's
+    result for the run up to that decision (`partial.save_run_folder()` keeps it).
     """
     if isinstance(prices, str) and prices in STRATEGIES and not Path(prices).exists():
         raise InvalidParameter(
@@ -234,6 +238,7 @@ def backtest(
     ranges = {"highs": panel.high, "lows": panel.low}
     source = describe_source(prices)
     config.check_data(closes, source)  # as the CLI: windows, absurd prices
+    check_policy_history(config, len(closes))  # as allocate: the first decision's window
     given = benchmark_series(benchmark)
     run_benchmark = benchmark_for(
         given if config.uses_benchmark else None, needed=config.uses_benchmark
@@ -248,18 +253,31 @@ def backtest(
             f"note: {source} has no {', '.join(n.removesuffix('s') for n in missing)} prices: "
             "exits are matched as if open = high = low = close"
         )
-    with contextlib.nullcontext() if observer is None else observer.running():
-        raw, name, recorded = _run(config, strategy, sizer, panel, run_benchmark)
-    return BacktestResult(
-        raw=raw,
-        name=name,
-        recorded=recorded,
-        closes=closes,
-        benchmark=report_benchmark(
-            given if given is not None else run_benchmark, sample_prices=prices is None
-        ),
-        options=config,
+    report = report_benchmark(
+        given if given is not None else run_benchmark, sample_prices=prices is None
     )
+    try:
+        with contextlib.nullcontext() if observer is None else observer.running():
+            raw, name, recorded = _run(config, strategy, sizer, panel, run_benchmark)
+    except RebalanceFailed as exc:  # `stop`: the run up to the failure, as a result too
+        if isinstance(exc.partial, EngineResult):
+            exc.partial = BacktestResult(
+                raw=exc.partial,
+                name=_run_name(config),
+                recorded=config.model_dump(),
+                closes=closes.iloc[: len(exc.partial.dates)],
+                benchmark=report,
+                options=config,
+            )
+        raise
+    return BacktestResult(
+        raw=raw, name=name, recorded=recorded, closes=closes, benchmark=report, options=config
+    )
+
+
+def _run_name(config: BacktestConfig) -> str:
+    """The run's name (its folder's suffix) for named strategy and sizer."""
+    return "portfolio" if config.portfolio else config.strategy.rpartition(":")[2]
 
 
 def _run(
@@ -275,7 +293,7 @@ def _run(
     ranges = {"highs": panel.high, "lows": panel.low}
     if isinstance(strategy, str) and isinstance(sizer, str):
         raw = run_config(config, closes, opens=opens, benchmark=run_benchmark, **ranges)
-        name: str = "portfolio" if config.portfolio else config.strategy.rpartition(":")[2]
+        name = _run_name(config)
         recorded = config.model_dump()
     else:
         plan_of = strategy if not isinstance(strategy, str) else build_strategy(config)

@@ -17,6 +17,7 @@ from tradefolio.backtest.runner import (
     build_plan_strategy,
     build_sizing,
     build_strategy,
+    check_policy_history,
     entry_sizer,
     exits_note,
     protective_exits,
@@ -52,6 +53,14 @@ def _policy(config: BacktestConfig) -> Callable[[Account, DecisionLog], IntentSo
     return source
 
 
+def _history_check(config: BacktestConfig) -> Callable[[int], None] | None:
+    """A `--portfolio` session's refusal of a replay too short for its first decision
+    (`check_history`: allocate's words, as the backtest refuses it); None otherwise."""
+    if not config.portfolio:
+        return None
+    return lambda sessions: check_policy_history(config, sessions)
+
+
 def trading_setup(config: BacktestConfig) -> TradingSetup:
     """`config`'s strategy, sizing, protective exits, costs and cash as a live session
     trades them (the exits act in live as in the backtest)."""
@@ -72,6 +81,7 @@ def trading_setup(config: BacktestConfig) -> TradingSetup:
         slippage_bps=config.slippage_bps,
         commission_fixed=config.fixed_cost,
         policy=_policy(config),
+        check_history=_history_check(config),
         # The protective orders every filled entry got, as the backtest says it.
         end_notes=(exits_note(config),),
     )

@@ -726,16 +726,20 @@ class _Run:
             context = self._context(bar, fields)
             try:
                 strategy.on_bar(context)
-            except (RebalanceFailed, SolverUnsuited):
-                raise  # the policy's own stop (`--on-solver-failure stop`), a bad --solver
+            except RebalanceFailed as exc:  # the policy's own stop (`--on-solver-failure stop`)
+                exc.partial = self.result(last_bar=bar)  # the run up to the failing decision
+                raise
+            except SolverUnsuited:
+                raise  # a bad --solver
             except Exception as exc:  # the user's code: report where, with its traceback
                 raise strategy_error(
                     strategy.name, exc, bar, self.days[bar], context.last_symbol
                 ) from exc
             pending = context
 
-    def result(self) -> BacktestResult:
-        closes = self.closes
+    def result(self, last_bar: int | None = None) -> BacktestResult:
+        """The run's result; `last_bar`: only the bars up to it (a run stopped there)."""
+        closes = self.closes if last_bar is None else self.closes.iloc[: last_bar + 1]
         bars, count = closes.shape
         fills = self.ledger.fills
         close_values = _forward_filled(closes.to_numpy(dtype=np.float64, na_value=np.nan))

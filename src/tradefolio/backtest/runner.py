@@ -29,7 +29,7 @@ from tradefolio.backtest.strategies import (
     SmaCross,
 )
 from tradefolio.backtest.user_strategy import build_user_strategy, is_user_spec
-from tradefolio.errors import DataError, InvalidParameter
+from tradefolio.errors import DataError, InvalidParameter, RebalanceFailed
 from tradefolio.execution.events import EventStrategy, check_warmup
 from tradefolio.execution.orders import ProtectiveExits
 from tradefolio.execution.sizing import (
@@ -75,6 +75,18 @@ def rebalance_policy(config: BacktestConfig) -> RebalancePolicy:
         config.on_solver_failure,  # type: ignore[arg-type]
         cost_model(config),
     )
+
+
+def check_policy_history(config: BacktestConfig, sessions: int) -> None:
+    """A `--portfolio` run on `sessions` closes is refused, before its first bar, when they
+    cannot hold the policy's first decision (`check_history`: allocate's `DataError`, in
+    its words), rather than run without ever rebalancing. Not part of `run_config`: a
+    sweep or walk-forward fold shorter than the window is that run's own outcome."""
+    if not config.portfolio:
+        return
+    from tradefolio.portfolio.policy import check_history  # loaded with the policy
+
+    check_history(rebalance_policy(config).options, sessions)
 
 
 def build_strategy(config: BacktestConfig) -> Strategy | EventStrategy:
@@ -260,22 +272,32 @@ def run_config(
     strategy = build_run_strategy(config, closes)
     if is_user_spec(config.strategy) and not config.portfolio:
         check_warmup(strategy, len(closes))
-    result = run_backtest(
-        closes,
-        strategy,
-        build_sizing(config, closes, benchmark),
-        cash=config.cash,
-        costs=cost_model(config),
-        opens=opens,
-        highs=highs,
-        lows=lows,
-        exits=protective_exits(config),
-    )
+    try:
+        result = run_backtest(
+            closes,
+            strategy,
+            build_sizing(config, closes, benchmark),
+            cash=config.cash,
+            costs=cost_model(config),
+            opens=opens,
+            highs=highs,
+            lows=lows,
+            exits=protective_exits(config),
+        )
+    except RebalanceFailed as exc:  # `stop`: the run up to the failure, with its decisions
+        if isinstance(exc.partial, BacktestResult) and isinstance(strategy, PolicyRebalance):
+            exc.partial = _with_decisions(exc.partial, strategy)
+        raise
     if isinstance(strategy, PolicyRebalance):
-        decisions = tuple(strategy.decisions)
-        targets = {bar: dict(d.weights) for bar, d in decisions}
-        return replace(result, targets=targets, decisions=decisions)
+        return _with_decisions(result, strategy)
     return result
+
+
+def _with_decisions(result: BacktestResult, strategy: PolicyRebalance) -> BacktestResult:
+    """`result` with the policy's decisions and their target weights (the record)."""
+    decisions = tuple(strategy.decisions)
+    targets = {bar: dict(d.weights) for bar, d in decisions}
+    return replace(result, targets=targets, decisions=decisions)
 
 
 __all__ = [
@@ -284,6 +306,7 @@ __all__ = [
     "build_run_strategy",
     "build_sizing",
     "build_strategy",
+    "check_policy_history",
     "check_warmup",
     "cost_model",
     "entry_sizer",

@@ -9,12 +9,13 @@ import typer
 
 from tradefolio.api.backtesting import backtest
 from tradefolio.api.prices import describe_source
+from tradefolio.api.results import BacktestResult
 from tradefolio.cli.backtest_output import (
     FILL_FIELDS,
     StderrObserver,
     exits_json,
     exits_note,
-    rebalance_line,
+    rebalance_lines,
     render_table,
     result_to_json,
 )
@@ -77,6 +78,7 @@ from tradefolio.cli.trading_options import (
     TrailingStopOption,
     WeightOption,
 )
+from tradefolio.errors import RebalanceFailed
 from tradefolio.portfolio.options import ALLOCATE_DEFAULTS as _A
 
 EXAMPLES = """
@@ -183,40 +185,46 @@ def backtest_command(
     model = model_fields(locals())
     messages = stderr_console(quiet=quiet)
     spinner = messages.is_terminal and output is OutputFormat.table
-    run = backtest(
-        prices_file,
-        strategy,
-        benchmark=benchmark_file,
-        param=tuple(param) if param else None,
-        fast=fast,
-        slow=slow,
-        lookback=lookback,
-        max_positions=max_positions,
-        rebalance=rebalance,
-        portfolio=portfolio,
-        factor=factor,
-        max_weight=max_weight,
-        min_weight=min_weight,
-        solver=solver,
-        sizer=sizer,
-        weight=weight,
-        risk_per_trade=risk_per_trade,
-        stop_loss=stop_loss,
-        take_profit=take_profit,
-        trailing_stop=trailing_stop,
-        no_stop=no_stop,
-        max_position=max_position,
-        beta_sizing=beta_sizing,
-        beta_window=beta_window,
-        target_beta=target_beta,
-        cash=cash,
-        commission_bps=commission_bps,
-        commission_per_share=commission_per_share,
-        commission_min=commission_min,
-        slippage_bps=slippage_bps,
-        observer=StderrObserver(messages, spinner),
-        **model,
-    )
+    try:
+        run = backtest(
+            prices_file,
+            strategy,
+            benchmark=benchmark_file,
+            param=tuple(param) if param else None,
+            fast=fast,
+            slow=slow,
+            lookback=lookback,
+            max_positions=max_positions,
+            rebalance=rebalance,
+            portfolio=portfolio,
+            factor=factor,
+            max_weight=max_weight,
+            min_weight=min_weight,
+            solver=solver,
+            sizer=sizer,
+            weight=weight,
+            risk_per_trade=risk_per_trade,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            trailing_stop=trailing_stop,
+            no_stop=no_stop,
+            max_position=max_position,
+            beta_sizing=beta_sizing,
+            beta_window=beta_window,
+            target_beta=target_beta,
+            cash=cash,
+            commission_bps=commission_bps,
+            commission_per_share=commission_per_share,
+            commission_min=commission_min,
+            slippage_bps=slippage_bps,
+            observer=StderrObserver(messages, spinner),
+            **model,
+        )
+    except RebalanceFailed as exc:  # `--on-solver-failure stop`: keep the run up to it
+        if not record or not isinstance(exc.partial, BacktestResult):
+            raise
+        kept = exc.partial.save_run_folder(out, png=png)
+        raise RebalanceFailed(f"{exc}; the run up to then is in {kept.path}") from exc
     result, config = run.raw, run.options
     assert config is not None  # named strategy and sizer: the config the run used
     metrics = result.metrics()
@@ -248,7 +256,8 @@ def backtest_command(
     render_table(result, metrics, f"{name} backtest of {source}, {first} .. {last}")
     stdout_console().print(exits_note(config), soft_wrap=True)
     if result.decisions:
-        stdout_console().print(rebalance_line(result, config.slippage_bps), soft_wrap=True)
+        for line in rebalance_lines(result, config.slippage_bps):
+            stdout_console().print(line, soft_wrap=True)
     if result.dropped_orders:
         messages.print(
             f"{result.dropped_orders} orders dropped: no price on their fill bar", style="dim"

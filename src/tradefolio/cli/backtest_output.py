@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -21,6 +21,9 @@ from tradefolio.backtest.metrics import Metrics
 from tradefolio.backtest.runner import exits_note
 from tradefolio.cli.common import stdout_console
 from tradefolio.reporting.rebalances import rebalance_summary, rebalance_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FILL_FIELDS = ["date", "symbol", "side", "quantity", "price", "commission"]
 
@@ -39,10 +42,36 @@ def rebalances_json(result: BacktestResult, slippage_bps: float) -> Any:
     return {**rebalance_summary(table), "rows": rows}
 
 
-def rebalance_line(result: BacktestResult, slippage_bps: float) -> str:
-    """One line on the allocation model's solves of a `--portfolio` run: how many were
-    proven, feasible or failed (held), the costs expected and paid, the solver's time."""
-    summary = rebalance_summary(rebalance_table(result.decisions, result.fills, slippage_bps))
+def rebalance_lines(result: BacktestResult, slippage_bps: float) -> list[str]:
+    """`rebalance_line`, then `failure_line` when a rebalance was not solved."""
+    table = rebalance_table(result.decisions, result.fills, slippage_bps)
+    failure = failure_line(table)
+    return [rebalance_line(table)] + ([failure] if failure is not None else [])
+
+
+def failure_line(table: pd.DataFrame) -> str | None:
+    """One line on the first rebalance of `table` (`rebalance_table`) that was not solved:
+    its date and the solver's reason, said plainly when no rebalance was solved at all (a
+    run that then never traded); None when every rebalance was solved."""
+    failed = table[table["status"].isin(["infeasible", "error"])]
+    if failed.empty:
+        return None
+    first = failed.iloc[0]
+    when = first["date"].date().isoformat()
+    reason = " ".join(str(first["message"] or "").split()) or str(first["status"])
+    if len(failed) == len(table):
+        return (
+            f"no rebalance was solved ({len(table)} of {len(table)} failed; positions "
+            f"held, nothing traded by the model); the first, {when}: {reason}"
+        )
+    return f"first rebalance not solved, {when}: {reason}"
+
+
+def rebalance_line(table: pd.DataFrame) -> str:
+    """One line on the allocation model's solves of a `--portfolio` run (`table`, its
+    `rebalance_table`): how many were proven, feasible or failed (held), the costs expected
+    and paid, the solver's time."""
+    summary = rebalance_summary(table)
     largest = summary["max_gap"]
     gap = f"{largest:.2%}" if math.isfinite(largest) else "unknown: no bound"
     return (
@@ -137,7 +166,9 @@ __all__ = [
     "StderrObserver",
     "exits_json",
     "exits_note",
+    "failure_line",
     "rebalance_line",
+    "rebalance_lines",
     "rebalances_json",
     "render_table",
     "result_to_json",

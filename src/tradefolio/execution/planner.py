@@ -12,7 +12,9 @@ every bar with intents (`plan_grouped` is that for a single bar):
    flat does nothing; without a price this bar it is counted in `unpriced`.
 3. `Rebalance(weights)`: the rebalance sizer gives every held or targeted symbol a target
    (a `Rebalance` with `shares`: exactly those units, `TargetShares`); sells first
-   (universe order), then buys (universe order) with the cash the sells free.
+   (universe order), then buys (universe order) with the cash the sells free. A buy cut
+   to the cash is what the sizer's own rule makes of it when it has one (`CutsBuys`:
+   `TargetShares` floors it to the model's whole lots, 0 below its minimum trade).
    A symbol with a working order in a direction gets no second order in that direction
    (open orders count as exposure: a resting buy is never sized again).
 4. `Enter(s)` (universe order as given): ignored while the symbol is held *or has a working
@@ -46,7 +48,14 @@ from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.execution.costs import CostModel
 from tradefolio.execution.money import MICRO, to_micro
 from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
-from tradefolio.execution.strategy import Enter, Exit, Intent, Rebalance, rebalance_target_sizer
+from tradefolio.execution.strategy import (
+    CutsBuys,
+    Enter,
+    Exit,
+    Intent,
+    Rebalance,
+    rebalance_target_sizer,
+)
 
 Reason = Literal["exit", "rebalance", "enter"]
 
@@ -244,12 +253,22 @@ class BarPlanner:
         self.held[symbol] = position - quantity
 
     def buy(
-        self, symbol: str, wanted: int, price: int, reason: Reason, position: int, limit: int = 0
+        self,
+        symbol: str,
+        wanted: int,
+        price: int,
+        reason: Reason,
+        position: int,
+        limit: int = 0,
+        cutter: CutsBuys | None = None,
     ) -> None:
-        """Buy up to `wanted` (cut to the free cash) on top of the `position` planned now."""
+        """Buy up to `wanted` (cut to the free cash) on top of the `position` planned now;
+        a cut buy is what `cutter` (the rebalance sizer's own rule, `CutsBuys`) makes of it."""
         costs = self.costs
         fill = price if limit or self.free else costs.fill_price_micro(price, "buy")
         quantity = costs.affordable_quantity(wanted, fill, self.cash)
+        if quantity < wanted and cutter is not None:
+            quantity = cutter.cut_buy(symbol, wanted, quantity, price / MICRO)
         if quantity <= 0:
             return
         if not self.place((symbol, "buy", quantity, fill, reason, limit)):
@@ -279,6 +298,7 @@ class BarPlanner:
         if unknown:
             raise DataError(f"rebalance targets {unknown[0]!r}, which is not in the prices")
         sizer = rebalance_target_sizer(intent, factory)
+        cutter = sizer if isinstance(sizer, CutsBuys) else None
         prices = self.prices
         working = self.working
         held_now = [s for s in self.universe if self.position(s) > 0]
@@ -305,7 +325,7 @@ class BarPlanner:
             held = self.position(symbol)
             target = whole_units(sizer.size(self.request(symbol, price, held)), symbol)
             if target > held:
-                self.buy(symbol, target - held, price, "rebalance", held)
+                self.buy(symbol, target - held, price, "rebalance", held, cutter=cutter)
 
     def enter_all(self, entries: Sequence[PricedEntry], sizer: PositionSizer) -> None:
         """The bar's `Enter`s in the order given (`PricedEntry`s).

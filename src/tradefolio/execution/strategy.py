@@ -60,21 +60,30 @@ class Exit:
 @dataclass(frozen=True, slots=True)
 class MinimumBuy:
     """A buy the free cash would cut below `dollars` is not made (an allocation model's
-    minimum trade: trade 0 or at least that much). The cash a buy of q units at reference
-    price p takes is q · p · (1 + rate) + fixed (the model's cost terms, which are the
-    fill's with slippage: `CostModel.model_cost_terms`)."""
+    minimum trade: trade 0 or at least that much), and a cut buy is floored to whole `lot`s
+    (the model's `--lot`: a buy it did not plan is never an odd lot). The cash a buy of q
+    units at reference price p takes is q · p · (1 + rate) + fixed (the model's cost terms,
+    which are the fill's with slippage: `CostModel.model_cost_terms`)."""
 
     dollars: float
     rate: float = 0.0
     fixed: float = 0.0
+    lot: int = 1
 
     def units(self, wanted: int, price: float, cash: float) -> int:
-        """`wanted` units, cut to what `cash` pays for; 0 when that is worth < `dollars`."""
+        """`wanted` units, cut to what `cash` pays for (`cut`)."""
         if wanted <= 0 or price <= 0:
             return 0
         affordable = math.floor((cash - self.fixed) / (price * (1.0 + self.rate)) - 1e-9)
-        units = max(0, min(wanted, affordable))
-        return units if units * price >= self.dollars else 0
+        return self.cut(wanted, affordable, price)
+
+    def cut(self, wanted: int, affordable: int, price: float) -> int:
+        """The one rule for a buy of `wanted` units when only `affordable` are paid for:
+        `wanted` if they all are, else the whole lots of `affordable`; 0 when that is worth
+        less than `dollars` at the reference `price`. The planner applies it again to its
+        own cut at the fill price (`BarPlanner.buy`), so both engines' buys follow it."""
+        units = wanted if affordable >= wanted else max(0, affordable) // self.lot * self.lot
+        return units if units > 0 and units * price >= self.dollars else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +176,23 @@ class TargetShares:
             return target
         return held + self.minimum_buy.units(target - held, request.price, request.cash)
 
+    def cut_buy(self, symbol: str, wanted: int, affordable: int, price: float) -> int:
+        """`MinimumBuy.cut` of the planner's cut buy (`affordable` of `wanted` units at the
+        reference `price`); without a minimum, `affordable`."""
+        if self.minimum_buy is None:
+            return affordable
+        return self.minimum_buy.cut(wanted, affordable, price)
+
+
+@runtime_checkable
+class CutsBuys(Protocol):
+    """A sizer with its own rule for a buy the planner cuts to the cash (`TargetShares`:
+    the model's lot and minimum trade); the planner asks it before placing a cut buy."""
+
+    def cut_buy(self, symbol: str, wanted: int, affordable: int, price: float) -> int:
+        """The units to buy of `symbol` when only `affordable` of `wanted` are paid for."""
+        ...
+
 
 def rebalance_target_sizer(
     intent: Rebalance,
@@ -180,12 +206,13 @@ def rebalance_target_sizer(
 
 
 def minimum_buy(policy: RebalancePolicy) -> MinimumBuy | None:
-    """The policy's minimum trade as a `MinimumBuy` (its cost terms price the cash), or
-    None without one."""
+    """The policy's minimum trade and lot (`--whole-shares --lot`) as a `MinimumBuy` (its
+    cost terms price the cash), or None without either."""
     options = policy.options
-    if options.min_trade is None:
+    lot = options.lot if options.whole_shares else 1
+    if options.min_trade is None and lot == 1:
         return None
-    return MinimumBuy(options.min_trade, options.cost_bps / 1e4, options.fixed_cost)
+    return MinimumBuy(options.min_trade or 0.0, options.cost_bps / 1e4, options.fixed_cost, lot)
 
 
 def decide(strategy: Strategy, closes: pd.DataFrame) -> tuple[Intent, ...]:
@@ -197,6 +224,7 @@ def decide(strategy: Strategy, closes: pd.DataFrame) -> tuple[Intent, ...]:
 
 
 __all__ = [
+    "CutsBuys",
     "Enter",
     "Exit",
     "Intent",

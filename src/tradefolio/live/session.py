@@ -113,7 +113,9 @@ class TradingSetup:
     event-driven strategy too, called bar by bar with the trader's book; `None`:
     `strategy()`), `entries` sizes an event-driven
     strategy's entries, `exits` are the protective orders every filled entry gets, and
-    `end_notes` are said when the session's run ends.
+    `end_notes` are said when the session's run ends. `check_history(sessions)`, when
+    given, refuses a replay of `sessions` closes too short for the policy's first decision
+    (before the journal is touched).
     """
 
     settings: Mapping[str, Any]
@@ -133,6 +135,7 @@ class TradingSetup:
     entries: PositionSizer | None = None
     exits: ProtectiveExits = NO_EXITS
     end_notes: tuple[str, ...] = ()
+    check_history: Callable[[int], None] | None = None
 
     def costs(self) -> CostModel:
         """The exact cost model of the paper broker and the trader (floats as typed)."""
@@ -525,6 +528,8 @@ class LiveSession:
             session_identity[PRICES_KEY] = prices_fingerprint(closes)
             replay = ReplayFeed(closes, speed=options.speed, panel=panel)
             symbols = [str(c) for c in closes.columns]
+            if setup.check_history is not None:
+                setup.check_history(len(closes))  # else a session that never rebalances
             if setup.policy is None:
                 built = (setup.replay_strategy or setup.strategy)()
                 check_warmup(built, len(closes))  # else a silent session that trades nothing

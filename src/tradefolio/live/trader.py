@@ -52,7 +52,7 @@ from tradefolio.execution.orders import NO_EXITS, Order, OrderType, ProtectiveEx
 from tradefolio.execution.planner import BarState, plan_bar
 from tradefolio.execution.planner import PlannedOrder as ExecutionPlanned
 from tradefolio.execution.sizing import PositionSizer, Quantity, SizingRequest
-from tradefolio.execution.strategy import Enter, Exit, Rebalance, rebalance_sizer
+from tradefolio.execution.strategy import CutsBuys, Enter, Exit, Rebalance, rebalance_sizer
 from tradefolio.execution.strategy import Intent as PlanIntent
 from tradefolio.live.broker import (
     Broker,
@@ -131,6 +131,14 @@ class _SymbolSizer:
     def size(self, request: SizingRequest) -> Quantity:
         """The symbol's sizer, asked."""
         return self._by_symbol.get(request.symbol, self._default).size(request)
+
+    def cut_buy(self, symbol: str, wanted: int, affordable: int, price: float) -> int:
+        """The symbol's sizer's rule for a buy cut to the cash (`CutsBuys`), if it has one
+        (a policy's `TargetShares`: whole lots, the minimum trade), else `affordable`."""
+        sizer = self._by_symbol.get(symbol, self._default)
+        if isinstance(sizer, CutsBuys):
+            return sizer.cut_buy(symbol, wanted, affordable, price)
+        return affordable
 
 
 @dataclass(frozen=True, slots=True)

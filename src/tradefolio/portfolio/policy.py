@@ -58,9 +58,15 @@ from tradefolio.errors import (
 from tradefolio.portfolio.allocator import SOLVERS, allocate
 from tradefolio.portfolio.build import build_model, default_sectors, model_candidates
 from tradefolio.portfolio.context import make_universe
+from tradefolio.portfolio.covariance import check_risk_window
 from tradefolio.portfolio.history import PriceHistory
 from tradefolio.portfolio.options import FAILURE_POLICIES, AllocateOptions
-from tradefolio.portfolio.scoring import DEFAULT_LOOKBACK, FACTORS, score_history
+from tradefolio.portfolio.scoring import (
+    DEFAULT_LOOKBACK,
+    FACTORS,
+    check_score_window,
+    score_history,
+)
 from tradefolio.portfolio.types import AllocationResult, Candidate
 
 FailurePolicy = Literal["hold", "stop"]
@@ -141,6 +147,17 @@ def history_window(options: AllocateOptions) -> int:
     if options.needs_history:
         needed = max(needed, options.risk_lookback + 1)
     return needed
+
+
+def check_history(options: AllocateOptions, sessions: int) -> None:
+    """Refuse, before the first bar, a run whose `sessions` closes cannot hold the first
+    decision's window (`history_window`): the `DataError` `allocate` gives on the same
+    history and options, in its words (the score's lookback first, then the risk
+    lookback when the objective estimates risk or scenarios), not a run that never
+    rebalances and trades nothing."""
+    check_score_window(options.factor, options.lookback, sessions)
+    if options.needs_history:
+        check_risk_window(options.risk_lookback, sessions)
 
 
 def check_failure_policy(on_failure: str) -> None:
@@ -508,6 +525,7 @@ __all__ = [
     "ScorePolicy",
     "TradeCosts",
     "check_failure_policy",
+    "check_history",
     "history_window",
     "whole_targets",
 ]

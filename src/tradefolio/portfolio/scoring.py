@@ -54,6 +54,14 @@ class Scores:
         ]
 
 
+def check_score_window(
+    factor: str, lookback: int | None, sessions: int, skip: int = DEFAULT_SKIP
+) -> int:
+    """`_window_rows`: the closes a factor's score reads, `InvalidParameter` / `DataError`
+    (allocate's words) unless `sessions` rows of history hold them."""
+    return _window_rows(factor, lookback, skip, sessions)
+
+
 def _window_rows(factor: str, lookback: int | None, skip: int, sessions: int) -> int:
     """Closes a factor reads (lookback + 1), after checking the arguments and that
     `sessions` rows of history hold them."""
@@ -155,6 +163,7 @@ __all__ = [
     "FACTORS",
     "Factor",
     "Scores",
+    "check_score_window",
     "score_history",
     "score_universe",
 ]

@@ -294,3 +294,32 @@ def test_live_and_status_print_csv(tmp_path: Path) -> None:
     assert float(account["cash"]) == payload["cash"] and account["state"] == "ACTIVE"
     positions = {r["symbol"]: float(r["quantity"]) for r in rows if r["kind"] == "position"}
     assert positions == {p["symbol"]: p["quantity"] for p in payload["positions"]}
+
+
+def test_live_paper_cut_buys_trade_whole_lots(tmp_path: Path) -> None:
+    """`--whole-shares --lot 10` on prices that rise every day (each fill dearer than the
+    decision's price, so buys are cut to the cash): live --paper, through the same planner
+    as the backtest, holds whole lots only and ends with the backtest's positions."""
+    pytest.importorskip("ortools")
+    from tradefolio.data.synthetic import gbm_prices
+
+    prices = tmp_path / "rising.csv"
+    gbm_prices(5, 100, seed=0, volatility=0.2, drift=3.0).to_csv(prices, index_label="date")
+    model = (
+        "--portfolio", "--objective", "mean-variance", "--risk-aversion", "5",
+        "--lookback", "40", "--risk-lookback", "40", "--max-positions", "4",
+        "--cost-bps", "5", "--fixed-cost", "1", "--min-trade", "500", "--min-invested",
+        "0.995", "--max-weight", "0.5", "--whole-shares", "--lot", "10", "--cash", "100000",
+    )  # fmt: skip
+    backtest = _cli("backtest", "--prices", str(prices), *model, "--format", "json", "--no-record")
+    assert backtest.returncode == 0, backtest.stderr
+    fills = json.loads(backtest.stdout)["fills"]
+    assert fills and all(float(f["quantity"]) % 10 == 0 for f in fills)
+    db = tmp_path / "paper.db"
+    live = _cli("live", "--paper", "--prices", str(prices), "--db", str(db), *model, "--no-record")
+    assert live.returncode == 0, live.stderr
+    status = _cli("live", "status", "--db", str(db), "--format", "json")
+    assert status.returncode == 0, status.stderr
+    positions = {p["symbol"]: float(p["quantity"]) for p in json.loads(status.stdout)["positions"]}
+    assert positions == _positions_from_fills(fills)
+    assert positions and all(q % 10 == 0 for q in positions.values())

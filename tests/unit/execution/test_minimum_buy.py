@@ -39,3 +39,42 @@ def test_minimum_buy_units() -> None:
     assert rule.units(40, 50.0, 10_000.0) == 40
     assert rule.units(40, 50.0, 1_200.0) == 23  # floor((1200 - 1) / 50.05)
     assert rule.units(40, 50.0, 400.0) == 0  # 7 units = $350 < $500
+
+
+def _lot_plan(cash: float, minimum: MinimumBuy | None, slippage_bps: float = 0.0) -> int:
+    """The BBB buy of a 200-share target with `cash` free (0: none)."""
+    state = BarState(
+        prices={"BBB": to_micro(10)},
+        holdings={},
+        cash_micro=to_micro(cash),
+        equity_micro=to_micro(cash),
+        universe=["BBB"],
+    )
+    intent = Rebalance({"BBB": 1.0}, {"BBB": 200}, minimum)
+    costs = CostModel(commission_bps=5, commission_fixed=1, slippage_bps=slippage_bps)
+    plan = plan_bar([intent], state, rebalance_sizer({}), costs, rebalance_sizer)
+    return sum(o.quantity for o in plan.orders if o.side == "buy")
+
+
+def test_a_cut_buy_is_floored_to_whole_lots() -> None:
+    lots = MinimumBuy(0.0, 5 / 1e4, 1.0, lot=10)
+    assert _lot_plan(10_000.0, lots) == 200  # affordable: the target itself
+    # $1,397 pays for 139 units (the cash alone cuts to an odd lot): 130, whole lots
+    assert _lot_plan(1_397.0, None) == 139
+    assert _lot_plan(1_397.0, lots) == 130
+    # the planner's own cut at the slipped fill price is floored too (the sizer's estimate,
+    # without slippage, says 139 units fit; at the fill price 138 do)
+    assert _lot_plan(1_397.0, MinimumBuy(0.0, 0.0, 1.0, lot=1), slippage_bps=100) == 138
+    assert _lot_plan(1_397.0, MinimumBuy(0.0, 0.0, 1.0, lot=10), slippage_bps=100) == 130
+    # still skipped below the minimum trade: 130 units are $1,300 < $1,350
+    assert _lot_plan(1_397.0, MinimumBuy(1_350.0, 5 / 1e4, 1.0, lot=10)) == 0
+    # fewer than one lot paid for: nothing
+    assert _lot_plan(95.0, lots) == 0
+
+
+def test_minimum_buy_cut() -> None:
+    rule = MinimumBuy(500.0, lot=25)
+    assert rule.cut(100, 100, 10.0) == 100
+    assert rule.cut(100, 99, 10.0) == 75
+    assert rule.cut(100, 60, 10.0) == 50
+    assert rule.cut(100, 49, 10.0) == 0  # 25 units: $250 < $500
