@@ -211,8 +211,13 @@ def _selection_structure(
     counting: list[tuple[int, NDArray[np.intp], NDArray[np.float64]]] = []
     mixed: set[int] = set()
     keys = position.keys()
+    selection = np.zeros(program.size, dtype=bool)
+    selection[integers] = True
     for r, row in enumerate(program.rows):
-        if not row.coefficients.keys() & keys:  # set intersection: factor rows are long
+        if row.arrays is not None:  # a row built from arrays (a factor row) by its columns
+            if not selection[row.arrays[0]].any():
+                continue
+        elif not row.coefficients.keys() & keys:  # set intersection: rows may be long
             continue
         selections = [k for k in row.coefficients if k in position]
         link = _link_of(program, row, selections)
