@@ -27,8 +27,9 @@ from tradefolio.portfolio.covariance import RiskModel
 from tradefolio.portfolio.factor_form import factor_definitions
 from tradefolio.portfolio.model import PortfolioModel
 from tradefolio.portfolio.objectives import MeanVariance
-from tradefolio.portfolio.program import Program, Row
+from tradefolio.portfolio.program import Program
 from tradefolio.portfolio.types import Candidate
+from unit.portfolio.test_factor_form import dict_rows
 
 
 def _random_program(seed: int, names: int, factors: int, flags: int) -> Program:
@@ -55,21 +56,6 @@ def _random_program(seed: int, names: int, factors: int, flags: int) -> Program:
     return model.build(make_universe(candidates, 10_000.0, held)).program
 
 
-def _plain(program: Program) -> Program:
-    """`program` with every row as a plain dict (no arrays)."""
-    return Program(
-        names=program.names,
-        lower=program.lower,
-        upper=program.upper,
-        integer=program.integer,
-        rows=[Row(dict(r.coefficients), r.lo, r.hi, r.group, r.unit) for r in program.rows],
-        linear=program.linear,
-        quadratic=program.quadratic,
-        constant=program.constant,
-        maximize=program.maximize,
-    )
-
-
 def _same(a: object, b: object) -> bool:
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
@@ -90,7 +76,7 @@ def test_the_set_up_finds_what_the_dict_rows_and_add_at_found(
 ) -> None:
     program = _random_program(seed, names, factors, flags)
     assert any(row.arrays is not None for row in program.rows)  # factor rows from arrays
-    plain = _plain(program)
+    plain = dict_rows(program)
     integers = np.flatnonzero(np.array(program.integer, dtype=bool))
     for costed in (False, True):
         found = _selection_structure(program, integers, costed=costed)
