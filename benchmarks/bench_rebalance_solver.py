@@ -52,12 +52,12 @@ def capture(path: Path) -> None:
     from tradefolio.data.sample_data import load_sample_prices
     from tradefolio.portfolio import model, rebalance_solver, share_repair
 
-    calls: list[tuple[Any, float, Any]] = []
+    calls: list[tuple[Any, ...]] = []
     solve = rebalance_solver.solve_rebalance
 
-    def recorded(ctx: Any, time_limit: float, hint: Any = None) -> Any:
-        calls.append((ctx, time_limit, hint))
-        return solve(ctx, time_limit, hint)
+    def recorded(ctx: Any, time_limit: float, *rest: Any) -> Any:
+        calls.append((ctx, time_limit, *rest))  # the hint and the gap when given
+        return solve(ctx, time_limit, *rest)
 
     for module in (model, share_repair):  # where the policy run calls it from
         module.__dict__["solve_rebalance"] = recorded
@@ -86,9 +86,9 @@ def replay(calls_path: Path, answers_path: Path, limit: int | None) -> dict[str,
     per_call: list[int] = []
     answers = []
     cpu = time.process_time()
-    for ctx, time_limit, hint in calls:
+    for call in calls:
         before = len(nodes)
-        raw = rebalance_solver.solve_rebalance(ctx, time_limit, hint)
+        raw = rebalance_solver.solve_rebalance(*call)
         per_call.append(sum(nodes[before:]))
         answers.append((np.asarray(raw.values), raw.objective, raw.status))
     cpu = time.process_time() - cpu

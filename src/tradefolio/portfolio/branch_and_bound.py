@@ -211,8 +211,13 @@ def _selection_structure(
     counting: list[tuple[int, NDArray[np.intp], NDArray[np.float64]]] = []
     mixed: set[int] = set()
     keys = position.keys()
+    selection = np.zeros(program.size, dtype=bool)
+    selection[integers] = True
     for r, row in enumerate(program.rows):
-        if not row.coefficients.keys() & keys:  # set intersection: factor rows are long
+        if row.arrays is not None:  # a row built from arrays (a factor row) by its columns
+            if not selection[row.arrays[0]].any():
+                continue
+        elif not row.coefficients.keys() & keys:  # set intersection: rows may be long
             continue
         selections = [k for k in row.coefficients if k in position]
         link = _link_of(program, row, selections)
@@ -342,13 +347,9 @@ class Relaxation:
         self.lower = finite(program.lower)
         self.upper = finite(program.upper)
         n = program.size
-        hessian = self._dense_hessian(program)
         # Factor exposures v = D x (`factor_form.py`): their squares become one dense form
         # over the x they read; the v columns and their defining rows are dropped.
         self.definitions = factor_definitions(program)
-        reads = self.definitions.reads
-        hessian[np.ix_(reads, reads)] += 2.0 * self.sign * scale * self.definitions.gram()
-        hessian[self.definitions.variables, self.definitions.variables] = 0.0
         dropped = set(self.definitions.rows.tolist())
         self.selections = _selection_structure(program, self.integers, costed=True)
         self._costed = False  # a selection with a cost or in a mixed row (trade flags)
@@ -373,7 +374,18 @@ class Relaxation:
         position = np.full(n, -1, dtype=np.intp)
         position[self.kept] = np.arange(len(self.kept))
         self.integer_columns = position[self.integers].astype(np.int32)
-        hessian = hessian[np.ix_(self.kept, self.kept)]
+        # Q over the kept columns only (a 500-name program's n x n one, 1,252 columns, was
+        # built and then cut to its 500 kept ones): each kept entry has the same sums in
+        # the same order, the quadratic terms' then the factor form's.
+        hessian = self._dense_hessian(program, position, len(self.kept))
+        reads = self.definitions.reads
+        if reads.size:
+            at = position[reads]
+            inside = at >= 0
+            form = 2.0 * self.sign * scale * self.definitions.gram()
+            if not inside.all():
+                at, form = at[inside], form[np.ix_(inside, inside)]
+            hessian[np.ix_(at, at)] += form
         column_upper = self.upper.copy()
         self.perspective = ProjectedPerspective.none()
         if self.selections is not None:
@@ -563,16 +575,23 @@ class Relaxation:
                 row[column] += value
         return row
 
-    def _dense_hessian(self, program: Program) -> NDArray[np.float64]:
-        """Q of the minimised objective c^T x + 1/2 x^T Q x (scaled), symmetric."""
-        hessian = np.zeros((program.size, program.size))
+    def _dense_hessian(
+        self, program: Program, position: NDArray[np.intp], size: int
+    ) -> NDArray[np.float64]:
+        """Q of the minimised objective c^T x + 1/2 x^T Q x (scaled), symmetric, over the
+        `size` columns `position` maps variables to (-1: not a column)."""
+        hessian = np.zeros((size, size))
+        column = position.tolist()
         for (i, j), q in program.quadratic.items():
+            a, b = column[i], column[j]
+            if a < 0 or b < 0:
+                continue
             value = self.sign * self.scale * q
             if i == j:
-                hessian[i, i] += 2.0 * value
+                hessian[a, a] += 2.0 * value
             else:
-                hessian[i, j] += value
-                hessian[j, i] += value
+                hessian[a, b] += value
+                hessian[b, a] += value
         return hessian
 
     @staticmethod

@@ -19,6 +19,7 @@ outer-product block per factor cost 1.5 s of CPU per 500-name rebalance with 252
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,41 +101,53 @@ def factor_definitions(program: Program) -> FactorDefinitions:
             last[k] = r
     magnitude = np.maximum(np.abs(np.array(program.lower)), np.abs(np.array(program.upper)))
     found: dict[int, tuple[int, NDArray[np.intp], NDArray[np.float64], float]] = {}
-    for v, q in squares.items():
-        if in_rows.get(v, 0) + int(counted[v]) != 1:
-            continue
-        r = max(last.get(v, -1), int(latest[v]))
-        row = program.rows[r]
-        if row.lo != 0.0 or row.hi != 0.0 or row.group is not None:
-            continue
-        pivot = row.coefficients[v]
-        count = len(row.coefficients)
-        if row.arrays is not None:  # the same columns and values, in the same order
-            index = row.arrays[0].astype(np.intp)
-            loadings = row.arrays[1]
-        else:
-            index = np.fromiter(row.coefficients.keys(), dtype=np.intp, count=count)
-            loadings = np.fromiter(row.coefficients.values(), dtype=np.float64, count=count)
-        others = index != v
-        index, loadings = index[others], loadings[others]
-        with np.errstate(invalid="ignore"):  # 0 * inf: an unbounded variable, not finite
+    with np.errstate(invalid="ignore"):  # 0 * inf: an unbounded variable, not finite
+        for v, q in squares.items():
+            if in_rows.get(v, 0) + int(counted[v]) != 1:
+                continue
+            r = max(last.get(v, -1), int(latest[v]))
+            row = program.rows[r]
+            if row.lo != 0.0 or row.hi != 0.0 or row.group is not None:
+                continue
+            pivot = row.coefficients[v]
+            count = len(row.coefficients)
+            if row.arrays is not None:  # the same columns and values, in the same order
+                index = row.arrays[0].astype(np.intp)
+                loadings = row.arrays[1]
+            else:
+                index = np.fromiter(row.coefficients.keys(), dtype=np.intp, count=count)
+                loadings = np.fromiter(row.coefficients.values(), dtype=np.float64, count=count)
+            others = index != v
+            index, loadings = index[others], loadings[others]
             reach = float(np.abs(loadings) @ magnitude[index]) / abs(pivot)
-        if not np.isfinite(reach):
-            continue  # an unbounded variable in the definition: keep the row
-        slack = 1e-9 * max(reach, 1.0)
-        if program.lower[v] > -reach + slack or program.upper[v] < reach - slack:
-            continue  # the bounds of y cut into the definition: keep the row
-        found[v] = (r, index, -loadings / pivot, q)
+            if not math.isfinite(reach):
+                continue  # an unbounded variable in the definition: keep the row
+            slack = 1e-9 * max(reach, 1.0)
+            if program.lower[v] > -reach + slack or program.upper[v] < reach - slack:
+                continue  # the bounds of y cut into the definition: keep the row
+            found[v] = (r, index, -loadings / pivot, q)
     defined = np.zeros(program.size, dtype=bool)
     defined[list(found)] = True
     while chained := [v for v, d in found.items() if defined[d[1]].any()]:
         del found[chained[0]]
         defined[chained[0]] = False
     variables = np.fromiter(found, dtype=np.intp, count=len(found))
-    reads = np.unique(np.concatenate([d[1] for d in found.values()] or [np.zeros(0, np.intp)]))
+    # the columns read, sorted, by a mask (not np.unique of every definition's columns);
+    # a definition's columns are distinct (a dict's keys, an array row's columns), so each
+    # entry of the matrix is set once: 0.0 + c as np.add.at gave it, in one assignment
+    read = np.zeros(program.size, dtype=bool)
+    for _, index, _, _ in found.values():
+        read[index] = True
+    reads = np.flatnonzero(read)
+    column = np.full(program.size, -1, dtype=np.intp)
+    column[reads] = np.arange(reads.size)
     matrix = np.zeros((len(found), reads.size))
-    for f, (_, index, coefficients, _) in enumerate(found.values()):
-        np.add.at(matrix[f], np.searchsorted(reads, index), coefficients)
+    if found:
+        lengths = [d[1].size for d in found.values()]
+        definition = np.repeat(np.arange(len(found)), lengths)
+        index = np.concatenate([d[1] for d in found.values()])
+        coefficients = np.concatenate([d[2] for d in found.values()])
+        matrix[definition, column[index]] = 0.0 + coefficients
     return FactorDefinitions(
         variables=variables,
         rows=np.array([d[0] for d in found.values()], dtype=np.intp),

@@ -99,13 +99,9 @@ def test_a_variable_in_a_second_row_or_a_cross_term_is_kept() -> None:
     assert len(factor_definitions(program)) == 0
 
 
-def test_array_rows_give_the_definitions_their_dicts_give() -> None:
-    """The factor rows are built from arrays (read through them); the same rows as plain
-    dicts give the same definitions, bit for bit, and a second use of an exposure in an
-    array row keeps its definition row."""
-    program = _factor_program()
-    assert any(row.arrays is not None for row in program.rows)
-    plain = Program(
+def dict_rows(program: Program) -> Program:
+    """`program` with every row as a plain dict (no arrays)."""
+    return Program(
         names=program.names,
         lower=program.lower,
         upper=program.upper,
@@ -116,6 +112,15 @@ def test_array_rows_give_the_definitions_their_dicts_give() -> None:
         constant=program.constant,
         maximize=program.maximize,
     )
+
+
+def test_array_rows_give_the_definitions_their_dicts_give() -> None:
+    """The factor rows are built from arrays (read through them); the same rows as plain
+    dicts give the same definitions, bit for bit, and a second use of an exposure in an
+    array row keeps its definition row."""
+    program = _factor_program()
+    assert any(row.arrays is not None for row in program.rows)
+    plain = dict_rows(program)
     found, expected = factor_definitions(program), factor_definitions(plain)
     for field in ("variables", "rows", "reads", "matrix", "weights"):
         assert getattr(found, field).tobytes() == getattr(expected, field).tobytes()
