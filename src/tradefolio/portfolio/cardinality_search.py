@@ -32,10 +32,13 @@ any point and duals), so the proof does not rest on the active sets' accuracy.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import importlib
 import itertools
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -235,6 +238,21 @@ class _Node:
     parent: NodeBound | None = field(compare=False, default=None)
 
 
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """BLAS and LAPACK on one thread (threadpoolctl, which scikit-learn of the `portfolio`
+    extra brings; without it nothing changes): the search's matrices are small, and on the
+    shared 2-core machine numpy's two OpenBLAS threads made one 101-square
+    eigendecomposition 48 ms of wall time against 2 ms on one (docs/model.md, session 9)."""
+    try:
+        threadpoolctl = importlib.import_module("threadpoolctl")
+    except ImportError:
+        yield
+        return
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def cardinality_search(
     program: Program,
     time_limit: float,
@@ -250,6 +268,19 @@ def cardinality_search(
     shape = cardinality_shape(program)
     if shape is None or not min_names <= shape.problem.size <= max_names:
         return None
+    with _one_blas_thread():
+        return _search(program, shape, time_limit, relative_gap, hint, certificate)
+
+
+def _search(
+    program: Program,
+    shape: CardinalityShape,
+    time_limit: float,
+    relative_gap: float,
+    hint: NDArray[np.float64] | None,
+    certificate: Certificate | None,
+) -> SearchResult | None:
+    """`cardinality_search` of a program of the module's shape."""
     deadline = time.monotonic() + time_limit
     problem = shape.problem
     size = problem.size
