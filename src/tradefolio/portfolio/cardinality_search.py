@@ -13,9 +13,12 @@ factor exposures substituted as there) and hands back the dense minimisation for
 The search (`cardinality_search`):
 
 - the bound of every node is `dnn_bound.CertificateBounds.node` of one certificate
-  computed at the start: the doubly-nonnegative one from SCS (at most half the time limit;
-  any dual it returns is repaired into an exact certificate). Without SCS the search is not
-  taken (None): the cheap split's bound is no better than the big-M search's. Nodes fix
+  computed at the start (at most half the time limit; any dual is repaired into an exact
+  certificate): up to `ADMM_MAX_NAMES` names the doubly-nonnegative one of the first-order
+  method of `dnn_bound.admm_certificate` (no SCS; it stops once its repaired root bound
+  gains little against the gap to the plain relaxation's incumbent), above that or when it
+  finds none SCS's. With neither the search is not taken (None): the cheap split's bound
+  is no better than the big-M search's. BLAS runs on one thread throughout. Nodes fix
   names out (excluded) or in (held, counting towards K); a node whose names not excluded
   are at most K is solved exactly as the plain QP over them (no count can bind);
 - incumbents are exact: the QP over a support of at most K names solved by a small active
@@ -50,7 +53,9 @@ from tradefolio.portfolio.dnn_bound import (
     CertificateBounds,
     NodeBound,
     SimplexCardinality,
+    admm_certificate,
     dnn_certificate,
+    plain_certificate,
 )
 from tradefolio.portfolio.factor_form import factor_definitions
 from tradefolio.portfolio.program import INF, Program
@@ -64,6 +69,12 @@ MIN_NAMES = 40
 #: N = 700 ended at a gap of 1.9% (the branch and bound's: 3.7%) at 1.0 GB of memory (0.2),
 #: N = 1,000 found no incumbent before the limit.
 MAX_NAMES = 500
+#: Up to this many names the certificate is the first-order method's (`dnn_bound.
+#: admm_certificate`), above it SCS's: λ = 200, K = 10, loaded machine, against SCS's in the
+#: same minute: N = 100 0.92 against 1.73 s, N = 200 6.4 against 10.2 s, N = 400 unfinished
+#: at 60 s (gap 3.9e-5; the node relaxations hold 47-370 names, each node's QP slow) against
+#: 41.8 s proven (docs/model.md, session 9). Between 200 and 400 not measured.
+ADMM_MAX_NAMES = 300
 # Largest objective coefficient after scaling (the active set's tolerances are absolute).
 _SCALE_TO = 1e3
 # Share of the time limit SCS may take for the certificate.
@@ -262,7 +273,7 @@ def cardinality_search(
     min_names: int = MIN_NAMES,
     max_names: int = MAX_NAMES,
 ) -> SearchResult | None:
-    """Solve `program` when it has the shape of the module and SCS gives a certificate
+    """Solve `program` when it has the shape of the module and a certificate is found
     (else None: the caller's branch and bound), with `min_names` to `max_names` names; see
     the module. `certificate` (tests and benchmarks) replaces the one computed at the start."""
     shape = cardinality_shape(program)
@@ -323,13 +334,20 @@ def _search(
         if 0 < held_hint.sum() <= limit:
             try_support(held_hint)
     if certificate is None:
+        # An incumbent first (the plain relaxation's K largest weights): the first-order
+        # method stops once its bound's gains are small against the gap to it.
+        plain = CertificateBounds(problem, plain_certificate(problem)).node(deadline=deadline)
+        try_support(top_names(plain.point))
         budget = max(remaining() * _CERTIFICATE_SHARE, 0.0)
-        certificate = dnn_certificate(
-            problem, _CERTIFICATE_ACCURACY, seconds=budget, relaxation=_CERTIFICATE_ALPHA
-        )
+        if size <= ADMM_MAX_NAMES:
+            certificate = admm_certificate(problem, seconds=budget, upper=best_value)
         if certificate is None:
-            # Without SCS the cheap split's bound is no better than the big-M search's
-            # (1.29% against 1.92% of root gap at N = 100, none at N = 200): that search.
+            certificate = dnn_certificate(
+                problem, _CERTIFICATE_ACCURACY, seconds=budget, relaxation=_CERTIFICATE_ALPHA
+            )
+        if certificate is None:
+            # The cheap split's bound is no better than the big-M search's (1.29% against
+            # 1.92% of root gap at N = 100, none at N = 200): that search.
             return None
     bounds = CertificateBounds(problem, certificate)
     root = bounds.node(deadline=deadline)
@@ -405,4 +423,11 @@ def _search(
     )
 
 
-__all__ = ["MAX_NAMES", "MIN_NAMES", "CardinalityShape", "cardinality_search", "cardinality_shape"]
+__all__ = [
+    "ADMM_MAX_NAMES",
+    "MAX_NAMES",
+    "MIN_NAMES",
+    "CardinalityShape",
+    "cardinality_search",
+    "cardinality_shape",
+]
