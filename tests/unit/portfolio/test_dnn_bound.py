@@ -179,6 +179,27 @@ def test_the_search_needs_no_scs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert found.objective == pytest.approx(optimum, rel=1e-9, abs=1e-12)
 
 
+def test_the_search_runs_blas_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every node bound of the search runs with BLAS limited to one thread (two threads on
+    the shared 2-core machine made its eigendecompositions 20x slower)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import tradefolio.portfolio.cardinality_search as search
+
+    threads: list[int] = []
+    node = search.CertificateBounds.node
+
+    def counted(self: CertificateBounds, *args: object, **kwargs: object) -> object:
+        threads.extend(info["num_threads"] for info in threadpoolctl.threadpool_info())
+        return node(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search.CertificateBounds, "node", counted)
+    factor, mu = instance(11, 40, 60, 200.0)
+    model, candidates = cardinality_model(factor, mu, 2)
+    program = model.build(make_universe(candidates, 1e6)).program
+    assert cardinality_search(program, 30.0, 1e-9) is not None
+    assert threads and set(threads) == {1}
+
+
 def cardinality_model(
     factor: NDArray[np.float64], mu: NDArray[np.float64], cap: int, floors: bool = False
 ) -> tuple[PortfolioModel, list[Candidate]]:
