@@ -14,7 +14,7 @@ The search (`cardinality_search`):
 
 - the bound of every node is `dnn_bound.CertificateBounds.node` of one certificate
   computed at the start (at most half the time limit; any dual is repaired into an exact
-  certificate): up to `ADMM_MAX_NAMES` names the doubly-nonnegative one of the first-order
+  certificate): up to `ADMM_MAX_NAMES` (350) names the doubly-nonnegative one of the first-order
   method of `dnn_bound.admm_certificate` (no SCS; it stops once its repaired root bound
   gains little against the gap to the plain relaxation's incumbent), above that or when it
   finds none SCS's. With neither the search is not taken (None): the cheap split's bound
@@ -70,11 +70,12 @@ MIN_NAMES = 40
 #: N = 1,000 found no incumbent before the limit.
 MAX_NAMES = 500
 #: Up to this many names the certificate is the first-order method's (`dnn_bound.
-#: admm_certificate`), above it SCS's: λ = 200, K = 10, loaded machine, against SCS's in the
-#: same minute: N = 100 0.92 against 1.73 s, N = 200 6.4 against 10.2 s, N = 400 unfinished
-#: at 60 s (gap 3.9e-5; the node relaxations hold 47-370 names, each node's QP slow) against
-#: 41.8 s proven (docs/model.md, session 9). Between 200 and 400 not measured.
-ADMM_MAX_NAMES = 300
+#: admm_certificate`), above it SCS's: λ = 200, K = 10, loaded machine, CPU s against SCS's
+#: in the same minutes: N = 100 0.59 against 1.07, 200 3.59 against 6.26, 250 4.26 against
+#: 7.03, 300 proven in 36 against unfinished at 60 s (gap 3.5e-3), 350 10.2 against 23;
+#: N = 400 split: unfinished (gap 3.9e-5) against proven in 41.8 s wall, then unfinished
+#: (9.5e-5) against unfinished (1.1e-3); docs/model.md, session 9.
+ADMM_MAX_NAMES = 350
 # Largest objective coefficient after scaling (the active set's tolerances are absolute).
 _SCALE_TO = 1e3
 # Share of the time limit SCS may take for the certificate.

@@ -29,7 +29,7 @@ certificate is the dual of the doubly-nonnegative (DNN) SDP relaxation
              w_i^2 <= W_ii z_i,  sum z <= K,  0 <= z <= 1,
 
 solved by a first-order method of its own (`admm_certificate`, the search's choice up to
-300 names) or by SCS (`dnn_certificate`, the cone program built directly); its duals become a
+350 names) or by SCS (`dnn_certificate`, the cone program built directly); its duals become a
 certificate after an exact repair (`verified_certificate`: N clipped to >= 0, M's
 smallest eigenvalue lifted above a round-off margin out of d), so the bound is valid
 whatever SCS's accuracy. The diagonal split of `perspective.py` is the certificate with
