@@ -13,9 +13,12 @@ factor exposures substituted as there) and hands back the dense minimisation for
 The search (`cardinality_search`):
 
 - the bound of every node is `dnn_bound.CertificateBounds.node` of one certificate
-  computed at the start: the doubly-nonnegative one from SCS (at most half the time limit;
-  any dual it returns is repaired into an exact certificate). Without SCS the search is not
-  taken (None): the cheap split's bound is no better than the big-M search's. Nodes fix
+  computed at the start (at most half the time limit; any dual is repaired into an exact
+  certificate): up to `ADMM_MAX_NAMES` (350) names the doubly-nonnegative one of the first-order
+  method of `dnn_bound.admm_certificate` (no SCS; it stops once its repaired root bound
+  gains little against the gap to the plain relaxation's incumbent), above that or when it
+  finds none SCS's. With neither the search is not taken (None): the cheap split's bound
+  is no better than the big-M search's. BLAS runs on one thread throughout. Nodes fix
   names out (excluded) or in (held, counting towards K); a node whose names not excluded
   are at most K is solved exactly as the plain QP over them (no count can bind);
 - incumbents are exact: the QP over a support of at most K names solved by a small active
@@ -32,10 +35,13 @@ any point and duals), so the proof does not rest on the active sets' accuracy.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import importlib
 import itertools
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,7 +53,9 @@ from tradefolio.portfolio.dnn_bound import (
     CertificateBounds,
     NodeBound,
     SimplexCardinality,
+    admm_certificate,
     dnn_certificate,
+    plain_certificate,
 )
 from tradefolio.portfolio.factor_form import factor_definitions
 from tradefolio.portfolio.program import INF, Program
@@ -61,6 +69,13 @@ MIN_NAMES = 40
 #: N = 700 ended at a gap of 1.9% (the branch and bound's: 3.7%) at 1.0 GB of memory (0.2),
 #: N = 1,000 found no incumbent before the limit.
 MAX_NAMES = 500
+#: Up to this many names the certificate is the first-order method's (`dnn_bound.
+#: admm_certificate`), above it SCS's: λ = 200, K = 10, loaded machine, CPU s against SCS's
+#: in the same minutes: N = 100 0.59 against 1.07, 200 3.59 against 6.26, 250 4.26 against
+#: 7.03, 300 proven in 36 against unfinished at 60 s (gap 3.5e-3), 350 10.2 against 23;
+#: N = 400 split: unfinished (gap 3.9e-5) against proven in 41.8 s wall, then unfinished
+#: (9.5e-5) against unfinished (1.1e-3); docs/model.md, session 9.
+ADMM_MAX_NAMES = 350
 # Largest objective coefficient after scaling (the active set's tolerances are absolute).
 _SCALE_TO = 1e3
 # Share of the time limit SCS may take for the certificate.
@@ -235,6 +250,21 @@ class _Node:
     parent: NodeBound | None = field(compare=False, default=None)
 
 
+@contextlib.contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """BLAS and LAPACK on one thread (threadpoolctl, which scikit-learn of the `portfolio`
+    extra brings; without it nothing changes): the search's matrices are small, and on the
+    shared 2-core machine numpy's two OpenBLAS threads made one 101-square
+    eigendecomposition 48 ms of wall time against 2 ms on one (docs/model.md, session 9)."""
+    try:
+        threadpoolctl = importlib.import_module("threadpoolctl")
+    except ImportError:
+        yield
+        return
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def cardinality_search(
     program: Program,
     time_limit: float,
@@ -244,12 +274,25 @@ def cardinality_search(
     min_names: int = MIN_NAMES,
     max_names: int = MAX_NAMES,
 ) -> SearchResult | None:
-    """Solve `program` when it has the shape of the module and SCS gives a certificate
+    """Solve `program` when it has the shape of the module and a certificate is found
     (else None: the caller's branch and bound), with `min_names` to `max_names` names; see
     the module. `certificate` (tests and benchmarks) replaces the one computed at the start."""
     shape = cardinality_shape(program)
     if shape is None or not min_names <= shape.problem.size <= max_names:
         return None
+    with _one_blas_thread():
+        return _search(program, shape, time_limit, relative_gap, hint, certificate)
+
+
+def _search(
+    program: Program,
+    shape: CardinalityShape,
+    time_limit: float,
+    relative_gap: float,
+    hint: NDArray[np.float64] | None,
+    certificate: Certificate | None,
+) -> SearchResult | None:
+    """`cardinality_search` of a program of the module's shape."""
     deadline = time.monotonic() + time_limit
     problem = shape.problem
     size = problem.size
@@ -292,13 +335,20 @@ def cardinality_search(
         if 0 < held_hint.sum() <= limit:
             try_support(held_hint)
     if certificate is None:
+        # An incumbent first (the plain relaxation's K largest weights): the first-order
+        # method stops once its bound's gains are small against the gap to it.
+        plain = CertificateBounds(problem, plain_certificate(problem)).node(deadline=deadline)
+        try_support(top_names(plain.point))
         budget = max(remaining() * _CERTIFICATE_SHARE, 0.0)
-        certificate = dnn_certificate(
-            problem, _CERTIFICATE_ACCURACY, seconds=budget, relaxation=_CERTIFICATE_ALPHA
-        )
+        if size <= ADMM_MAX_NAMES:
+            certificate = admm_certificate(problem, seconds=budget, upper=best_value)
         if certificate is None:
-            # Without SCS the cheap split's bound is no better than the big-M search's
-            # (1.29% against 1.92% of root gap at N = 100, none at N = 200): that search.
+            certificate = dnn_certificate(
+                problem, _CERTIFICATE_ACCURACY, seconds=budget, relaxation=_CERTIFICATE_ALPHA
+            )
+        if certificate is None:
+            # The cheap split's bound is no better than the big-M search's (1.29% against
+            # 1.92% of root gap at N = 100, none at N = 200): that search.
             return None
     bounds = CertificateBounds(problem, certificate)
     root = bounds.node(deadline=deadline)
@@ -374,4 +424,11 @@ def cardinality_search(
     )
 
 
-__all__ = ["MAX_NAMES", "MIN_NAMES", "CardinalityShape", "cardinality_search", "cardinality_shape"]
+__all__ = [
+    "ADMM_MAX_NAMES",
+    "MAX_NAMES",
+    "MIN_NAMES",
+    "CardinalityShape",
+    "cardinality_search",
+    "cardinality_shape",
+]

@@ -28,7 +28,8 @@ certificate is the dual of the doubly-nonnegative (DNN) SDP relaxation
     minimise <H, W> - c^T w  s.t.  [1 w^T; w W] PSD,  W >= 0,  W 1 = w,  sum w = 1,
              w_i^2 <= W_ii z_i,  sum z <= K,  0 <= z <= 1,
 
-solved by SCS (`dnn_certificate`, the cone program built directly); its duals become a
+solved by a first-order method of its own (`admm_certificate`, the search's choice up to
+350 names) or by SCS (`dnn_certificate`, the cone program built directly); its duals become a
 certificate after an exact repair (`verified_certificate`: N clipped to >= 0, M's
 smallest eigenvalue lifted above a round-off margin out of d), so the bound is valid
 whatever SCS's accuracy. The diagonal split of `perspective.py` is the certificate with
@@ -42,6 +43,7 @@ plain relaxation leaves 1.92% and the cheap split 1.29%; at N = 200 0.1-0.2% aga
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -420,6 +422,121 @@ class CertificateBounds:
         return best
 
 
+# The first-order method's settings (`admm_certificate`, docs/model.md session 9).
+_ADMM_PENALTY = 10.0  # ADMM's penalty, times the largest |H|
+_ADMM_CAP = 0.85  # d_i <= cap^2 H_ii; a name below _ADMM_SMALL weight gets exactly that
+_ADMM_SMALL = 1e-3
+_ADMM_DAMPING = 0.9  # of the perspective's linearisation point between iterations
+_ADMM_THETA = 5e-4  # the count's first multiplier, times the largest |H|
+_ADMM_CHECK = 25  # iterations between two repaired bounds
+_ADMM_STALL = 0.03  # stop once a check gains less than this share of the gap left
+_ADMM_EVALUATIONS = 6  # values of θ per check after the first (from the last check's)
+
+
+def _simplex_projection(
+    target: NDArray[np.float64], level: float
+) -> tuple[NDArray[np.float64], float]:
+    """max(target - τ, 0) with entries summing to 1 (the projection onto the simplex of
+    all entries), τ by Newton's method from `level` (the last iteration's τ): exact once the
+    entries above τ repeat, as the sum is piecewise linear in τ."""
+    for _ in range(100):
+        above = target > level
+        count = int(np.count_nonzero(above))
+        if count == 0:
+            level = float(target.max()) - 1.0
+            continue
+        step = (float(np.sum(target, where=above)) - 1.0) / count
+        if step == level:
+            break
+        level = step
+    return np.maximum(target - level, 0.0), level
+
+
+def admm_certificate(
+    problem: SimplexCardinality,
+    iterations: int = 400,
+    seconds: float | None = None,
+    upper: float = math.inf,
+) -> Certificate | None:
+    """A certificate from the DNN relaxation by a first-order method of its own (no SCS),
+    every `_ADMM_CHECK` iterations repaired (`verified_certificate`) and rated by its root
+    bound; the best one found, None if no check gave one.
+
+    The lifting: on the simplex X = [1 w^T; w W] with w = W 1, 1^T W 1 = 1 is PSD exactly
+    when W is, so the DNN is min <Q, W> over W PSD, W >= 0, sum W = 1 (Q = H - sym(c 1^T)),
+    plus the perspective (W 1)_i^2 <= W_ii z_i, sum z <= K. The count enters by a multiplier
+    θ (the last check's root θ), and θ (W 1)_i^2 / W_ii by its tangent at t_i = (W 1)_i / W_ii
+    (damped), a valid Lagrangian: the diagonal d = θ t^2, the linear part 2 θ t. t_i is at
+    most cap sqrt(H_ii / θ), exactly that for a name of weight below `_ADMM_SMALL` (a large d
+    where the relaxation holds nothing: with d from the tangent alone the root bound is
+    SCS's but the children's are weak, docs/model.md). ADMM then alternates the PSD
+    projection (one eigendecomposition) and the projection onto the simplex of all
+    entries; the latter's normal cone is N >= 0 and -y E, so H + sym(v 1^T) = M + N + diag(d)
+    with v = 2 θ t - c + y 1, M from the identity: a candidate for the repair, whatever the
+    accuracy. Stops after `iterations`, at `seconds`, once a check gains less than
+    `_ADMM_STALL` of the gap to `upper` (an incumbent's value; relative 1e-5 without one)
+    or once the root bound reaches `upper`."""
+    size = problem.size
+    hessian, cost = problem.hessian, problem.cost
+    largest = float(np.abs(hessian).max(initial=0.0))
+    if size == 0 or not largest > 0 or not np.all(np.isfinite(hessian)):
+        return None
+    deadline = math.inf if seconds is None else time.monotonic() + seconds
+    penalty = _ADMM_PENALTY * largest
+    scaled = (hessian - 0.5 * (cost[:, None] + cost[None, :])) / penalty
+    variance = np.maximum(np.diagonal(hessian), 0.0)
+    theta = _ADMM_THETA * largest
+    lifted = np.full((size, size), 1.0 / (size * size))
+    dual = np.zeros((size, size))
+    level = 0.0
+    point: NDArray[np.float64] | None = None
+    diagonal = np.arange(size)
+    best: Certificate | None = None
+    best_bound = -math.inf
+    previous: NodeBound | None = None
+    for iteration in range(1, iterations + 1):
+        values, vectors = np.linalg.eigh(lifted - dual)
+        positive = values > 0
+        kept = vectors[:, positive]
+        psd = (kept * values[positive]) @ kept.T
+        weights = lifted.sum(axis=1)
+        squares = np.maximum(np.diagonal(lifted), 1e-300)
+        ceiling = _ADMM_CAP * np.sqrt(variance / theta)
+        fresh = np.where(weights < _ADMM_SMALL, ceiling, np.minimum(weights / squares, ceiling))
+        point = fresh if point is None else _ADMM_DAMPING * point + (1 - _ADMM_DAMPING) * fresh
+        slope = theta * point
+        target = psd + dual - scaled
+        target -= (slope[:, None] + slope[None, :]) / penalty
+        target[diagonal, diagonal] += slope * point / penalty
+        lifted, level = _simplex_projection(target, level)
+        dual += psd - lifted
+        last = iteration == iterations or time.monotonic() >= deadline
+        if iteration % _ADMM_CHECK and not last:
+            continue
+        nonnegative = penalty * np.maximum(level - target, 0.0)
+        shift = 2.0 * slope - cost + penalty * level
+        candidate = verified_certificate(problem, nonnegative, slope * point, shift)
+        if candidate is not None:
+            # From the last check's θ and active set, as a child from its parent's.
+            root = CertificateBounds(problem, candidate).node(
+                start=previous, evaluations=_ADMM_EVALUATIONS if previous else _THETA_STEPS
+            )
+            previous = root
+            gained = root.bound - best_bound
+            if root.bound > best_bound:
+                best, best_bound = candidate, root.bound
+            if root.multiplier > 0:
+                theta = root.multiplier
+            if best_bound >= upper:
+                break
+            left = upper - best_bound if math.isfinite(upper) else 1e-5 * abs(best_bound)
+            if gained < (_ADMM_STALL if math.isfinite(upper) else 1.0) * left:
+                break
+        if last:
+            break
+    return best
+
+
 def certificate_bound(
     problem: SimplexCardinality,
     certificate: Certificate,
@@ -436,6 +553,7 @@ __all__ = [
     "CertificateBounds",
     "NodeBound",
     "SimplexCardinality",
+    "admm_certificate",
     "certificate_bound",
     "dnn_certificate",
     "plain_certificate",

@@ -27,6 +27,7 @@ from tradefolio.portfolio.dnn_bound import (
     Certificate,
     CertificateBounds,
     SimplexCardinality,
+    admm_certificate,
     dnn_certificate,
     plain_certificate,
     split_certificate,
@@ -111,6 +112,9 @@ def test_every_certificate_bounds_every_node_below_brute_force(
     dnn = dnn_certificate(problem)
     assert dnn is not None
     certificates.append(dnn)
+    own = admm_certificate(problem)
+    if own is not None:  # the search falls back to SCS's without one
+        certificates.append(own)
     rng = np.random.default_rng(node_seed)
     excluded = rng.random(n) < 0.25
     held = (rng.random(n) < 0.2) & ~excluded
@@ -142,6 +146,61 @@ def test_the_dnn_bound_closes_most_of_the_plain_gap() -> None:
     assert (optimum - strong) < 0.25 * (optimum - plain)
 
 
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_the_first_order_certificate_is_as_strong_as_scs(seed: int) -> None:
+    """The first-order method's certificate (no SCS) is exact and its root bound closes as
+    much of the plain relaxation's gap as SCS's DNN certificate, to a tenth of that gap."""
+    factor, mu = instance(seed, 12, 40, 200.0)
+    problem = SimplexCardinality(factor.T @ factor, mu, 3)
+    optimum = brute_force(problem.hessian, problem.cost, 3)
+    plain = CertificateBounds(problem, plain_certificate(problem)).node().bound
+    dnn = dnn_certificate(problem, 1e-6)
+    own = admm_certificate(problem)
+    assert dnn is not None and own is not None
+    check_exact(problem, own)
+    strong = CertificateBounds(problem, dnn).node().bound
+    mine = CertificateBounds(problem, own).node().bound
+    assert plain < mine <= optimum + 1e-12
+    assert mine >= strong - 0.1 * (optimum - plain)
+
+
+def test_the_search_needs_no_scs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without SCS (its certificate None) the search still takes the shape, with the
+    first-order certificate, and proves the enumeration's optimum."""
+    import tradefolio.portfolio.cardinality_search as search
+
+    monkeypatch.setattr(search, "dnn_certificate", lambda *args, **kwargs: None)
+    factor, mu = instance(11, 40, 60, 200.0)
+    model, candidates = cardinality_model(factor, mu, 2)
+    program = model.build(make_universe(candidates, 1e6)).program
+    found = cardinality_search(program, 30.0, 1e-9)
+    assert found is not None and found.status == "optimal"
+    optimum = -brute_force(factor.T @ factor, mu, 2)
+    assert found.objective == pytest.approx(optimum, rel=1e-9, abs=1e-12)
+
+
+def test_the_search_runs_blas_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every node bound of the search runs with BLAS limited to one thread (two threads on
+    the shared 2-core machine made its eigendecompositions 20x slower)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import tradefolio.portfolio.cardinality_search as search
+
+    threads: list[int] = []
+    node = search.CertificateBounds.node
+
+    def counted(self: CertificateBounds, *args: object, **kwargs: object) -> object:
+        infos = threadpoolctl.threadpool_info()  # OpenMP runtimes of other tests are not BLAS
+        threads.extend(info["num_threads"] for info in infos if info["user_api"] == "blas")
+        return node(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search.CertificateBounds, "node", counted)
+    factor, mu = instance(11, 40, 60, 200.0)
+    model, candidates = cardinality_model(factor, mu, 2)
+    program = model.build(make_universe(candidates, 1e6)).program
+    assert cardinality_search(program, 30.0, 1e-9) is not None
+    assert threads and set(threads) == {1}
+
+
 def cardinality_model(
     factor: NDArray[np.float64], mu: NDArray[np.float64], cap: int, floors: bool = False
 ) -> tuple[PortfolioModel, list[Candidate]]:
@@ -160,7 +219,7 @@ def cardinality_model(
     n=st.integers(4, 9),
     cap=st.integers(1, 4),
     aversion=st.sampled_from([1.0, 200.0]),
-    which=st.sampled_from(["plain", "split", "dnn"]),
+    which=st.sampled_from(["plain", "split", "dnn", "admm"]),
 )
 def test_the_search_finds_the_brute_force_optimum(
     seed: int, n: int, cap: int, aversion: float, which: str
@@ -176,6 +235,7 @@ def test_the_search_finds_the_brute_force_optimum(
         "plain": plain_certificate,
         "split": split_certificate,
         "dnn": dnn_certificate,
+        "admm": admm_certificate,
     }
     certificate = makers[which](problem)
     found = cardinality_search(program, 30.0, 1e-9, certificate=certificate, min_names=1)
