@@ -372,7 +372,8 @@ def _solve_branch_and_bound(
     from tradefolio.portfolio.cardinality_search import cardinality_search
 
     # Mean-variance on the simplex with a binding cardinality cap and nothing else: the
-    # search over doubly-nonnegative bounds (cardinality_search.py) (its first-order certificate up to ADMM_MAX_NAMES names, SCS above).
+    # search over doubly-nonnegative bounds (cardinality_search.py: its own first-order
+    # certificate up to ADMM_MAX_NAMES names, SCS above).
     started = time.monotonic()
     found = cardinality_search(program, time_limit, gap, hint) if heuristics else None
     if found is None:
