@@ -70,11 +70,13 @@ def _catches_import_error(tree: ast.AST) -> bool:
 
 def test_import_extra_is_the_one_lazy_import_of_an_extra() -> None:
     # Optional packages that are not extras keep their own fallback: cvxpy (a better
-    # diagonal split when present, `perspective.py`) and PyYAML (YAML sweep files).
+    # diagonal split when present, `perspective.py`), threadpoolctl (one BLAS thread for the
+    # cardinality search when present; scikit-learn brings it) and PyYAML (YAML sweep files).
     # A user strategy module that does not import is the user's error, not a missing extra.
     allowed = {
         "extras.py",
         "portfolio/perspective.py",
+        "portfolio/cardinality_search.py",
         "research/space.py",
         "backtest/user_strategy.py",
     }
