@@ -53,7 +53,9 @@ def failure_line(table: pd.DataFrame) -> str | None:
     """One line on the first rebalance of `table` (`rebalance_table`) that was not solved:
     its date and the solver's reason, said plainly when no rebalance was solved at all (a
     run that then never traded); None when every rebalance was solved."""
-    failed = table[table["status"].isin(["infeasible", "error"])]
+    from tradefolio.portfolio.policy import FAILED_STATUSES
+
+    failed = table[table["status"].isin(sorted(FAILED_STATUSES))]
     if failed.empty:
         return None
     first = failed.iloc[0]

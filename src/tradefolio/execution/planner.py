@@ -268,7 +268,8 @@ class BarPlanner:
         fill = price if limit or self.free else costs.fill_price_micro(price, "buy")
         quantity = costs.affordable_quantity(wanted, fill, self.cash)
         if quantity < wanted and cutter is not None:
-            quantity = cutter.cut_buy(symbol, wanted, quantity, price / MICRO)
+            # never more than the cash pays for, whatever the sizer makes of the cut
+            quantity = min(cutter.cut_buy(symbol, wanted, quantity, price / MICRO), quantity)
         if quantity <= 0:
             return
         if not self.place((symbol, "buy", quantity, fill, reason, limit)):

@@ -347,6 +347,8 @@ def _search(
         if size <= ADMM_MAX_NAMES:
             certificate = admm_certificate(problem, seconds=budget, upper=best_value)
         if certificate is None:
+            # SCS gets its share of what the first-order method left, not the same budget
+            budget = max(remaining() * _CERTIFICATE_SHARE, 0.0)
             certificate = dnn_certificate(
                 problem, _CERTIFICATE_ACCURACY, seconds=budget, relaxation=_CERTIFICATE_ALPHA
             )

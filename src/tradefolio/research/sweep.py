@@ -83,7 +83,8 @@ def check_runnable(
 
     A sweep where only some runs are invalid, each of its listed values valid with some
     other, runs the rest (a triangular grid is normal); those rows say `failed` with the
-    reason. Values drawn from a range (`low..high`) are not refused one by one."""
+    reason. Values drawn from a range (`low..high`), and any value of a random draw
+    (`--random`), are not refused one by one."""
     first: tuple[int, Mapping[str, ParamValue], str] | None = None
     listed = {axis.name for axis in spec.axes if not axis.is_range}
     valid: set[tuple[str, str]] = set()
@@ -110,6 +111,10 @@ def check_runnable(
         raise InvalidParameter(
             f"{every} of the {command} would fail; run {index} ({_describe(run)}): {problem}"
         )
+    if spec.samples is not None:
+        # a random draw pairs each listed value with a few others only: a value every
+        # sampled run of which fails may be valid with one not drawn (those rows say why)
+        return
     for key, (index, run, problem) in failing.items():
         if key not in valid:
             name, value = key[0], run[key[0]]

@@ -193,3 +193,29 @@ def test_parquet_results_without_pyarrow_name_the_install(
     monkeypatch.setitem(sys.modules, "pyarrow", None)
     with pytest.raises(MissingExtra, match="pyarrow"):
         ResultsStore(tmp_path / "sweep").prepare({"data": "x"})
+
+
+def test_a_random_draw_never_refuses_a_listed_value_its_draw_paired_badly() -> None:
+    """`--random 2` over fast=5,50 and slow=20,100 can draw (50, 100) and (50, 20): slow=20
+    fails in every run drawn, yet it is valid with fast=5, which was not drawn. The sweep
+    runs (its failing row says why); it is not refused as if 20 were a bad value (found
+    by review, session 9)."""
+    from tradefolio.research.space import Axis, SweepSpec
+    from tradefolio.research.sweep import check_runnable
+
+    spec = SweepSpec(
+        base={"strategy": "sma-cross"},
+        axes=(Axis("fast", (5, 50)), Axis("slow", (20, 100))),
+        samples=2,
+        seed=0,
+    )
+    drawn = list(spec.points())
+    assert any(p["slow"] == 20 for p in drawn)
+    assert all(p["fast"] == 50 for p in drawn)  # the premise: slow=20 only with fast=50
+    check_runnable(spec, 10_000, "the sample")
+    with pytest.raises(InvalidParameter, match="slow=20"):
+        check_runnable(
+            SweepSpec(base=spec.base, axes=(Axis("fast", (50,)), Axis("slow", (20, 100)))),
+            10_000,
+            "the sample",
+        )
