@@ -84,7 +84,8 @@ from tradefolio.portfolio.types import SolveStatus
 # same 1e-6 when it re-solves the answer's node).
 _CLOSING_ROUND_OFF = 1e-6
 # Near an objective of 0 the same in absolute terms, in the scaled units of the program
-# (largest coefficient 1e3): the backends' `ABSOLUTE_GAP`, what counts as proven there.
+# (largest coefficient 1e3). Tighter than the backends' `ABSOLUTE_GAP` (1e-7), which
+# decides the claim: a node left open here by round-off is proven there (`backends.claim`).
 _ABSOLUTE_ROUND_OFF = 1e-9
 # A value within this of an integer counts as integral.
 _INTEGRALITY = 1e-6

@@ -37,7 +37,8 @@ holds those choices), else the QP with them fixed is solved afresh (`_incumbent_
 A node limit is not used: the time limit ends a search with its bound (the gap is
 reported). If HiGHS's answer breaks the model, or
 the search fails (HiGHS errors, no incumbent within the time limit), the original program
-goes to SCIP, as before this module (so such a rebalance may take twice the time limit).
+goes to SCIP, as before this module, with what the search left of the time limit (at
+least `LEAST_SCIP_SECONDS`).
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
 import pytest
 
 from tradefolio.portfolio import model as model_module
@@ -19,31 +18,8 @@ from tradefolio.portfolio.backends import QUADRATIC_RELATIVE_GAP
 from tradefolio.portfolio.rebalance_solver import LEAST_SCIP_SECONDS
 from tradefolio.portfolio.share_repair import REPAIR_SOLVERS
 from tradefolio.portfolio.types import relative_gap
-from unit.portfolio.test_model import Instance, model_for
-
-
-def _instance() -> Instance:
-    return Instance(
-        objective="mean-variance",
-        scores=np.array([0.12, 0.2, 0.05, 0.15]),
-        prices=np.array([90.0, 130.0, 170.0, 240.0]),
-        held=np.array([0.0, 2.0, 0.0, 1.0]),
-        cash=450.0,
-        loadings=np.array([[0.2, 0.1, -0.1, 0.05], [0.0, 0.15, 0.1, -0.1]]),
-        scenarios=np.zeros((6, 4)),
-        max_weight=0.6,
-        min_weight=0.0,
-        max_positions=3,
-        min_invested=0.0,
-        sectors=["A", "A", "B", "B"],
-        sector_cap=0.7,
-        max_turnover=0.6,
-        bps=5.0,
-        fixed=1.0,
-        min_trade=100.0,
-        whole_shares=True,
-        symbols=["S0", "S1", "S2", "S3"],
-    )
+from unit.portfolio.test_model import model_for
+from unit.portfolio.test_share_repair import _instance
 
 
 def _slow_twin(monkeypatch: pytest.MonkeyPatch, seconds: float) -> list[float]:
