@@ -306,7 +306,11 @@ def _solve_pywraplp(
     pywraplp = load_pywraplp()
     solver = create_solver(name)
     objective, scale = _pywraplp_model(program, solver)
-    if hint is not None:
+    if hint is not None and name != "highs":
+        # No start for HiGHS: OR-Tools 9.15's `highs_proto_solver.cc` copies a hint into
+        # `std::vector<HighsInt> hint_index(0, num_hints)` (count and value swapped: an
+        # empty vector) and writes past its end, so any hint, whole or partial, of any
+        # length, corrupts the heap and segfaults inside `Solve`.
         solver.SetHint(solver.variables(), [float(v) for v in hint])
     solver.SetTimeLimit(max(1, round(time_limit * 1000)))
     params = pywraplp.MPSolverParameters()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -200,3 +204,26 @@ def test_min_variance_direction_of_the_bound() -> None:
     )
     assert result.best_bound <= result.objective + 1e-12  # a lower bound when minimising
     assert math.isfinite(result.gap)
+
+
+# ----------------------------------------------------------------------------- starts
+
+
+def test_highs_with_a_start_answers_instead_of_crashing(tmp_path: Path) -> None:
+    # OR-Tools 9.15 writes a pywraplp hint for HiGHS past the end of an empty vector
+    # (`highs_proto_solver.cc`): the process died with SIGSEGV, no error line. Run in a
+    # child process, so a crash fails this test instead of killing pytest.
+    holdings = tmp_path / "h.csv"
+    holdings.write_text("symbol,shares\nXOM,100\n")
+    script = (
+        "import sys\n"
+        "from tradefolio.cli.app import main\n"
+        f"main(['allocate', '--holdings', {str(holdings)!r}, '--solver', 'highs',"
+        " '--format', 'json'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, (done.returncode, done.stderr[-500:])
+    answer = json.loads(done.stdout)
+    assert answer["status"] == "optimal"
+    assert answer["solver"] == "highs"
+    assert any(t["symbol"] == "XOM" for t in answer["allocations"])
