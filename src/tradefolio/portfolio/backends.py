@@ -303,6 +303,35 @@ def _solve_pywraplp(
     hint: NDArray[np.float64] | None,
     relative_gap: float = RELATIVE_GAP,
 ) -> RawSolution:
+    """Solve a linear `program` with `name` and return an exact point (`exact_linear_point`)
+    with the solver's claim; when `name`'s answer cannot be made exact, SCIP solves it
+    (its own point and proof, `solver="scip"`) with the time left; `SolverError` naming
+    what to try when no exact point is found."""
+    started = time.monotonic()
+    values, bound = _run_pywraplp(program, name, time_limit, hint, relative_gap)
+    exact = exact_linear_point(program, values)
+    if exact is None and name != "scip":
+        left = max(time_limit - (time.monotonic() - started), min(time_limit, 1.0))
+        values, bound = _run_pywraplp(program, "scip", left, hint, relative_gap)
+        exact = exact_linear_point(program, values)
+        name = f"scip (after {name})" if exact is None else "scip"
+    if exact is None:
+        raise SolverError(
+            f"{name} returned a solution that breaks the model and cannot be repaired "
+            "(share counts in the millions meet the rows only to the solvers' tolerances); "
+            "try --fractional, another --solver (scip, highs, cbc) or a longer --time-limit"
+        )
+    return _finish(program, exact, bound, name, relative_gap, LINEAR_ABSOLUTE_GAP)
+
+
+def _run_pywraplp(
+    program: Program,
+    name: str,
+    time_limit: float,
+    hint: NDArray[np.float64] | None,
+    relative_gap: float,
+) -> tuple[NDArray[np.float64], float]:
+    """One pywraplp solve: the solver's values (as returned) and its bound (unscaled)."""
     pywraplp = load_pywraplp()
     solver = create_solver(name)
     objective, scale = _pywraplp_model(program, solver)
@@ -328,27 +357,154 @@ def _solve_pywraplp(
             f"{name} found no solution within the time limit of {time_limit:.3g} s "
             f"(status code {code}); raise --time-limit"
         )
-    values = _solution_values(solver)
-    bound = float(objective.BestBound()) / scale + program.constant
-    if program.violations(values, 1e-6):
-        # CBC's presolve can merge identical columns and hand back primal values that break
-        # a bound (see `score_path.py`); fix the integers it chose and re-solve the LP.
-        values = _polish_linear(program, values, name)
-    return _finish(program, values, bound, name, relative_gap, LINEAR_ABSOLUTE_GAP)
+    return _solution_values(solver), float(objective.BestBound()) / scale + program.constant
 
 
-def _polish_linear(program: Program, values: NDArray[np.float64], name: str) -> NDArray[np.float64]:
-    """Values of the continuous variables re-solved by GLOP with the integers fixed."""
+#: How far a row or bound of a linear answer may miss, in its own units, once its integers
+#: are rounded and its continuous values re-solved with them fixed: the round-off of a
+#: row's sum, not a solver's tolerance. A weight row's unit is the account value V, and
+#: the solvers' ~1e-7..1e-6 is $20..$200 on the sample's $200M rebalances (cash overspent
+#: by 0.12, a turnover cap missed by $15, a 1-share position of an unselected name through
+#: its big-M link); 1e-11 of V is a cent on $1B.
+EXACT_ROW_TOLERANCE = 1e-11
+#: Integers moved by one per round of the search for an exact point, at most, and rounds.
+_MOST_REPAIRS = 64
+_REPAIR_ROUNDS = 3
+#: Continuous variables a move's path may pass from a broken row to an integer: the
+#: turnover row reaches a lot through a buy (its trade row) and the weight (its lot row).
+_REPAIR_DEPTH = 2
+
+
+def exact_linear_point(program: Program, values: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """`values` made exact: every integer rounded, and every row and bound met within
+    `EXACT_ROW_TOLERANCE`; None if no such point is found near it.
+
+    A solver's point meets the rows to its own tolerance only, and CBC has returned values
+    that are not the point its objective belongs to (sells of every holding with their
+    trade flags at 0, after reporting the optimum: the 1994-10-03 rebalance of a $4.2M
+    account in lots of one share). In turn, until a point meets every row:
+
+    1. the solver's values with the integers rounded;
+    2. the continuous values re-solved by GLOP with those integers fixed (`_polish_linear`);
+    3. up to `_REPAIR_ROUNDS` rounds of moving one integer by one (a lot cut, a name
+       dropped, a flag set) among those near a broken row (`_repair_moves`), each move
+       polished: the best objective among the moves that meet every row, else the move
+       that leaves the fewest rows broken (then the least excess) for the next round.
+       A 1-share position of an unselected name under a binding turnover cap takes two:
+       sell the share, then buy one share less elsewhere.
+    """
+    integer = np.array(program.integer, dtype=bool)
+    point = np.array(values, dtype=np.float64)
+    point[integer] = np.round(point[integer])
+    if not _broken(program, point)[0]:
+        return point
+    current = _polish_linear(program, point)
+    if current is None:
+        current = point
+    sign = 1.0 if program.maximize else -1.0
+    rows_of: dict[int, list[int]] = {}
+    for r, row in enumerate(program.rows):
+        for k in row.coefficients:
+            rows_of.setdefault(k, []).append(r)
+    for _ in range(_REPAIR_ROUNDS):
+        broken, excess = _broken(program, current)
+        if not broken:
+            return current
+        exact: NDArray[np.float64] | None = None
+        exact_objective = -math.inf
+        nearest: tuple[int, float, NDArray[np.float64]] | None = None
+        moves = _repair_moves(program, current, broken, integer, rows_of)
+        for k, step in moves[:_MOST_REPAIRS]:
+            moved = current.copy()
+            moved[k] += step
+            candidate = _polish_linear(program, moved)
+            if candidate is None:
+                continue
+            left, missed = _broken(program, candidate)
+            if not left:
+                objective = sign * program.objective_value(candidate)
+                if objective > exact_objective:
+                    exact, exact_objective = candidate, objective
+            elif nearest is None or (len(left), missed) < nearest[:2]:
+                nearest = (len(left), missed, candidate)
+        if exact is not None:
+            return exact
+        if nearest is None or nearest[:2] >= (len(broken), excess):
+            return None
+        current = nearest[2]
+    return current if not _broken(program, current)[0] else None
+
+
+def _broken(program: Program, values: NDArray[np.float64]) -> tuple[list[int], float]:
+    """The rows `values` misses by more than `EXACT_ROW_TOLERANCE` (-1 for a broken bound
+    or integrality; empty: the point is exact) and the sum of the misses."""
+    lower = np.array(program.lower, dtype=np.float64)
+    upper = np.array(program.upper, dtype=np.float64)
+    integer = np.array(program.integer, dtype=bool)
+    tolerance = EXACT_ROW_TOLERANCE
+    beyond = np.maximum(lower - values, values - upper)
+    off_grid = integer & (values != np.round(values))
+    bounds = bool(np.any(beyond > tolerance) or np.any(off_grid))
+    activity = program.row_activities(values)
+    lo = np.fromiter((r.lo for r in program.rows), np.float64, len(program.rows))
+    hi = np.fromiter((r.hi for r in program.rows), np.float64, len(program.rows))
+    miss = np.maximum(lo - activity, activity - hi)
+    rows = np.flatnonzero(miss > tolerance)
+    excess = float(miss[rows].sum()) + float(np.clip(beyond, 0.0, None).sum())
+    return [-1] * bounds + [int(r) for r in rows], excess
+
+
+def _repair_moves(
+    program: Program,
+    values: NDArray[np.float64],
+    broken: list[int],
+    integer: NDArray[np.bool_],
+    rows_of: dict[int, list[int]],
+) -> list[tuple[int, float]]:
+    """(integer, step) moves of one within bounds for the integers near the `broken` rows:
+    in one, or reached from one through at most `_REPAIR_DEPTH` continuous variables and
+    their rows; nearest first, cuts (-1) before additions."""
+    seen_rows = {r for r in broken if r >= 0}
+    frontier = sorted(seen_rows)
+    seen_columns: set[int] = set()
+    near: list[int] = []
+    for _ in range(_REPAIR_DEPTH + 1):
+        continuous: list[int] = []
+        for r in frontier:
+            for k in program.rows[r].coefficients:
+                if k in seen_columns:
+                    continue
+                seen_columns.add(k)
+                (near if integer[k] else continuous).append(k)
+        frontier = []
+        for k in continuous:
+            for r in rows_of.get(k, ()):
+                if r not in seen_rows:
+                    seen_rows.add(r)
+                    frontier.append(r)
+    cuts = [(k, -1.0) for k in near if values[k] - 1.0 >= program.lower[k]]
+    adds = [(k, 1.0) for k in near if values[k] + 1.0 <= program.upper[k]]
+    return cuts + adds
+
+
+def _polish_linear(program: Program, values: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """Values of the continuous variables re-solved by GLOP with the integers fixed at
+    `values` (rounded); None when GLOP finds those integers infeasible."""
     pywraplp = load_pywraplp()
     solver = pywraplp.Solver.CreateSolver("GLOP")
     if solver is None:  # pragma: no cover - GLOP ships with every OR-Tools build
-        raise SolverError(f"{name} returned an invalid solution and GLOP is missing")
+        raise SolverError("the linear answer needs GLOP to check it, and GLOP is missing")
     _pywraplp_model(program, solver, fixed=values)
-    if solver.Solve() != pywraplp.Solver.OPTIMAL:
-        raise SolverError(
-            f"{name} returned a solution that breaks the model and cannot be repaired"
-        )
-    return _solution_values(solver)
+    params = pywraplp.MPSolverParameters()
+    # GLOP's presolve substitutes a fixed lot into its weight's row to its own tolerance:
+    # a weight left at its cap 0.25 while the lot row makes it 0.25 - 6e-11
+    params.SetIntegerParam(params.PRESOLVE, params.PRESOLVE_OFF)
+    if solver.Solve(params) != pywraplp.Solver.OPTIMAL:
+        return None
+    polished = _solution_values(solver)
+    integer = np.array(program.integer, dtype=bool)
+    polished[integer] = np.round(values[integer])
+    return polished
 
 
 def _solution_values(solver: Any) -> NDArray[np.float64]:
