@@ -246,12 +246,15 @@ def _pywraplp_model(
     scale = _scale(program)
     columns = []
     linear = program.linear
+    rows, zero = _without_huge_coefficients(program)
     for k, (label, lo, hi, integer) in enumerate(
         zip(program.names, program.lower, program.upper, program.integer, strict=True)
     ):
         if fixed is not None and integer:
             lo = hi = float(round(fixed[k]))
             integer = False
+        if k in zero:
+            lo = hi = 0.0
         columns.append((lo, hi, integer, label, linear.get(k, 0.0) * scale))
     nonzeros = len(linear) + sum(len(row.coefficients) for row in program.rows)
     if nonzeros < PROTO_FROM_NONZEROS:
@@ -264,9 +267,9 @@ def _pywraplp_model(
             if coefficient:
                 objective.SetCoefficient(variable, coefficient)
         objective.SetOptimizationDirection(program.maximize)
-        for row in program.rows:
-            constraint = solver.Constraint(row.lo, row.hi)
-            for k, coefficient in row.coefficients.items():
+        for lo, hi, coefficients in rows:
+            constraint = solver.Constraint(lo, hi)
+            for k, coefficient in coefficients.items():
                 constraint.SetCoefficient(variables[k], coefficient)
         return objective, scale
     from ortools.linear_solver import linear_solver_pb2
@@ -283,17 +286,54 @@ def _pywraplp_model(
             objective_coefficient=coefficient,
         )
     add_constraint = proto.constraint.add
-    for row in program.rows:
+    for lo, hi, coefficients in rows:
         add_constraint(
-            lower_bound=row.lo,
-            upper_bound=row.hi,
-            var_index=list(row.coefficients),
-            coefficient=list(row.coefficients.values()),
+            lower_bound=lo,
+            upper_bound=hi,
+            var_index=list(coefficients),
+            coefficient=list(coefficients.values()),
         )
     error = solver.LoadModelFromProto(proto)
     if error:  # pragma: no cover - the program is built by tradefolio itself
         raise SolverError(f"OR-Tools rejected the allocation model: {error}")
     return solver.Objective(), scale
+
+
+#: A row coefficient from which the solvers take it as infinite (SCIP refuses the row,
+#: CBC and HiGHS call the model infeasible): a `--min-trade 1e30` of a $100k account.
+_HUGE_COEFFICIENT = 1e15
+
+
+def _without_huge_coefficients(
+    program: Program,
+) -> tuple[list[tuple[float, float, dict[int, float]]], set[int]]:
+    """The rows as the solvers get them, and the integers that must be 0.
+
+    A nonnegative integer v_k whose coefficient c in a row is at least `_HUGE_COEFFICIENT`
+    can only be 0 when v_k = 1 already puts the row out of reach of the other variables'
+    bounds (a minimum trade of 1e25 account values on a buy of at most 1): it is fixed at
+    0 and its coefficient dropped, the same program in numbers the solvers hold finite.
+    Rows without such a coefficient are passed as they are."""
+    rows: list[tuple[float, float, dict[int, float]]] = []
+    zero: set[int] = set()
+    lower, upper, integer = program.lower, program.upper, program.integer
+    for row in program.rows:
+        coefficients = row.coefficients
+        if not coefficients or max(map(abs, coefficients.values())) < _HUGE_COEFFICIENT:
+            rows.append((row.lo, row.hi, coefficients))
+            continue
+        kept = dict(coefficients)
+        for k, c in coefficients.items():
+            if abs(c) < _HUGE_COEFFICIENT or not integer[k] or lower[k] != 0.0:
+                continue
+            rest = [(j, a) for j, a in coefficients.items() if j != k]
+            least = sum(a * (lower[j] if a > 0 else upper[j]) for j, a in rest)
+            most = sum(a * (upper[j] if a > 0 else lower[j]) for j, a in rest)
+            if (c > 0 and c + least > row.hi) or (c < 0 and c + most < row.lo):
+                zero.add(k)
+                del kept[k]
+        rows.append((row.lo, row.hi, kept))
+    return rows, zero
 
 
 def _solve_pywraplp(

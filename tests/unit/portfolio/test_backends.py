@@ -317,3 +317,16 @@ def test_scip_never_lists_trades_that_overspend_the_cash() -> None:
     # SCIP met the cash row to its 1e-6 tolerance: cash -0.12 listed, "proven optimal".
     result, prices = _large_account("1994-10-03", solver="scip")
     _check_listed_in_money(result, _LARGE_ACCOUNTS["1994-10-03"][0], prices)
+
+
+def test_a_minimum_trade_beyond_any_account_holds_cash(tmp_path: Path) -> None:
+    # --min-trade 1e30 puts a coefficient of 1e25 on each buy flag: SCIP refused the row
+    # as infinite, CBC called the model infeasible, HiGHS found no solution; holding cash
+    # (no trade at all) is feasible and optimal.
+    import tradefolio as tf
+
+    candidates = tmp_path / "c.csv"
+    candidates.write_text("symbol,score,price\nAAA,5,10\nBBB,4,10\nCCC,3,10\n")
+    for solver in ("cbc", "scip", "highs"):
+        result = tf.allocate(candidates=str(candidates), min_trade=1e30, solver=solver).raw
+        assert (result.status, result.trades, result.cash) == ("optimal", (), 100_000.0)
