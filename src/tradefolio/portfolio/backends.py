@@ -345,16 +345,26 @@ def _solve_pywraplp(
 ) -> RawSolution:
     """Solve a linear `program` with `name` and return an exact point (`exact_linear_point`)
     with the solver's claim; when `name`'s answer cannot be made exact, SCIP solves it
-    (its own point and proof, `solver="scip"`) with the time left; `SolverError` naming
-    what to try when no exact point is found."""
+    (its own point and proof, `solver="scip"`) with the time left, then HiGHS
+    (`_LINEAR_FALLBACKS`); `SolverError` naming what to try when no exact point is found."""
     started = time.monotonic()
     values, bound = _run_pywraplp(program, name, time_limit, hint, relative_gap)
     exact = exact_linear_point(program, values)
-    if exact is None and name != "scip":
+    tried = [name]
+    for fallback in _LINEAR_FALLBACKS:
+        if exact is not None:
+            break
+        if fallback in tried:
+            continue
         left = max(time_limit - (time.monotonic() - started), min(time_limit, 1.0))
-        values, bound = _run_pywraplp(program, "scip", left, hint, relative_gap)
+        tried.append(fallback)
+        try:
+            values, bound = _run_pywraplp(program, fallback, left, hint, relative_gap)
+        except (SolverError, InfeasibleAllocation):
+            # the first solver found a point: a fallback's own failure says nothing more
+            continue
         exact = exact_linear_point(program, values)
-        name = f"scip (after {name})" if exact is None else "scip"
+        name = fallback if exact is not None else f"{fallback} (after {', '.join(tried[:-1])})"
     if exact is None:
         raise SolverError(
             f"{name} returned a solution that breaks the model and cannot be repaired "
@@ -362,6 +372,12 @@ def _solve_pywraplp(
             "try --fractional, another --solver (scip, highs, cbc) or a longer --time-limit"
         )
     return _finish(program, exact, bound, name, relative_gap, LINEAR_ABSOLUTE_GAP)
+
+
+#: Solvers that answer a linear program in turn when the one asked for gives a point that
+#: cannot be made exact (`exact_linear_point`): SCIP, as on the quadratic routes, then
+#: HiGHS (its integers come back rounded by OR-Tools).
+_LINEAR_FALLBACKS = ("scip", "highs")
 
 
 def _run_pywraplp(
@@ -408,8 +424,11 @@ def _run_pywraplp(
 #: its big-M link); 1e-11 of V is a cent on $1B.
 EXACT_ROW_TOLERANCE = 1e-11
 #: Integers moved by one per round of the search for an exact point, at most, and rounds.
-_MOST_REPAIRS = 64
+_MOST_REPAIRS = 96
 _REPAIR_ROUNDS = 3
+#: Steps of a lot count tried in one move: a turnover cap missed by 1.2 lots of one name
+#: is met by cutting 2, where no single lot gives GLOP a feasible point to go on from.
+_REPAIR_STEPS = (1.0, 2.0, 4.0)
 #: Continuous variables a move's path may pass from a broken row to an integer: the
 #: turnover row reaches a lot through a buy (its trade row) and the weight (its lot row).
 _REPAIR_DEPTH = 2
@@ -426,7 +445,7 @@ def exact_linear_point(program: Program, values: NDArray[np.float64]) -> NDArray
 
     1. the solver's values with the integers rounded;
     2. the continuous values re-solved by GLOP with those integers fixed (`_polish_linear`);
-    3. up to `_REPAIR_ROUNDS` rounds of moving one integer by one (a lot cut, a name
+    3. up to `_REPAIR_ROUNDS` rounds of moving one integer (a lot cut, a name
        dropped, a flag set) among those near a broken row (`_repair_moves`), each move
        polished: the best objective among the moves that meet every row, else the move
        that leaves the fewest rows broken (then the least excess) for the next round.
@@ -503,7 +522,8 @@ def _repair_moves(
 ) -> list[tuple[int, float]]:
     """(integer, step) moves of one within bounds for the integers near the `broken` rows:
     in one, or reached from one through at most `_REPAIR_DEPTH` continuous variables and
-    their rows; nearest first, cuts (-1) before additions."""
+    their rows; cuts before additions, single steps before the larger `_REPAIR_STEPS` (of
+    a lot count; a binary moves by one)."""
     seen_rows = {r for r in broken if r >= 0}
     frontier = sorted(seen_rows)
     seen_columns: set[int] = set()
@@ -522,9 +542,16 @@ def _repair_moves(
                 if r not in seen_rows:
                     seen_rows.add(r)
                     frontier.append(r)
-    cuts = [(k, -1.0) for k in near if values[k] - 1.0 >= program.lower[k]]
-    adds = [(k, 1.0) for k in near if values[k] + 1.0 <= program.upper[k]]
-    return cuts + adds
+    moves: list[tuple[int, float]] = []
+    for sign in (-1.0, 1.0):
+        for size in _REPAIR_STEPS:
+            moves.extend(
+                (k, sign * size)
+                for k in near
+                if (size == 1.0 or program.upper[k] - program.lower[k] > 1.0)
+                and program.lower[k] <= values[k] + sign * size <= program.upper[k]
+            )
+    return moves
 
 
 def _polish_linear(program: Program, values: NDArray[np.float64]) -> NDArray[np.float64] | None:
