@@ -41,7 +41,7 @@ import importlib
 import itertools
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -251,18 +251,25 @@ class _Node:
 
 
 @contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
+def _one_blas_thread() -> Iterator[Callable[[], contextlib.AbstractContextManager[object]]]:
     """BLAS and LAPACK on one thread (threadpoolctl, which scikit-learn of the `portfolio`
     extra brings; without it nothing changes): the search's matrices are small, and on the
     shared 2-core machine numpy's two OpenBLAS threads made one 101-square
-    eigendecomposition 48 ms of wall time against 2 ms on one (docs/model.md, session 9)."""
+    eigendecomposition 48 ms of wall time against 2 ms on one (docs/model.md, session 9).
+    It yields a context that gives BLAS back the threads it had before (SCS's
+    certificate above `ADMM_MAX_NAMES` names)."""
     try:
         threadpoolctl = importlib.import_module("threadpoolctl")
     except ImportError:
-        yield
+        yield contextlib.nullcontext
         return
+    before = threadpoolctl.threadpool_info()
+
+    def restored() -> contextlib.AbstractContextManager[object]:
+        return threadpoolctl.threadpool_limits(limits=before)  # type: ignore[no-any-return]
+
     with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
-        yield
+        yield restored
 
 
 def cardinality_search(
@@ -280,12 +287,8 @@ def cardinality_search(
     shape = cardinality_shape(program)
     if shape is None or not min_names <= shape.problem.size <= max_names:
         return None
-    if shape.problem.size > ADMM_MAX_NAMES:
-        # SCS's certificate on a large covariance: both cores pay (N = 400 on an idle
-        # machine: gap 3.8e-4 at 30 s on one thread, 1.4e-4 on two)
-        return _search(program, shape, time_limit, relative_gap, hint, certificate)
-    with _one_blas_thread():
-        return _search(program, shape, time_limit, relative_gap, hint, certificate)
+    with _one_blas_thread() as all_threads:
+        return _search(program, shape, time_limit, relative_gap, hint, certificate, all_threads)
 
 
 def _search(
@@ -295,8 +298,10 @@ def _search(
     relative_gap: float,
     hint: NDArray[np.float64] | None,
     certificate: Certificate | None,
+    all_threads: Callable[[], contextlib.AbstractContextManager[object]],
 ) -> SearchResult | None:
-    """`cardinality_search` of a program of the module's shape."""
+    """`cardinality_search` of a program of the module's shape (`all_threads`: BLAS's
+    threads from before the search, for SCS above `ADMM_MAX_NAMES` names)."""
     deadline = time.monotonic() + time_limit
     problem = shape.problem
     size = problem.size
@@ -347,11 +352,14 @@ def _search(
         if size <= ADMM_MAX_NAMES:
             certificate = admm_certificate(problem, seconds=budget, upper=best_value)
         if certificate is None:
-            # SCS gets its share of what the first-order method left, not the same budget
+            # SCS gets its share of what the first-order method left, not the same budget,
+            # and above ADMM_MAX_NAMES numpy's threads (N = 400 on an idle machine: gap
+            # 3.8e-4 at 30 s on one thread, 1.4e-4 on two); the tree stays on one.
             budget = max(remaining() * _CERTIFICATE_SHARE, 0.0)
-            certificate = dnn_certificate(
-                problem, _CERTIFICATE_ACCURACY, seconds=budget, relaxation=_CERTIFICATE_ALPHA
-            )
+            with all_threads() if size > ADMM_MAX_NAMES else contextlib.nullcontext():
+                certificate = dnn_certificate(
+                    problem, _CERTIFICATE_ACCURACY, seconds=budget, relaxation=_CERTIFICATE_ALPHA
+                )
         if certificate is None:
             # The cheap split's bound is no better than the big-M search's (1.29% against
             # 1.92% of root gap at N = 100, none at N = 200): that search.

@@ -53,6 +53,10 @@ from numpy.typing import NDArray
 from tradefolio.errors import MissingExtra
 from tradefolio.extras import import_extra
 from tradefolio.portfolio.node_qp import (
+    AT_KINK,
+    AT_LOWER,
+    FREE_HIGH,
+    FREE_LOW,
     ActiveSetQP,
     NodeQPFailure,
     NodeState,
@@ -292,6 +296,229 @@ def dnn_certificate(
     return verified_certificate(problem, nonnegative / scale, diagonal / scale, shift / scale)
 
 
+# The simplex solver's settings (`SimplexPiecesQP`).
+_SIMPLEX_RIDGE = 1e-10  # of the largest diagonal, as node_qp's
+_SIMPLEX_REFRESH = 40  # inverse updates between two fresh inverses
+
+
+class SimplexPiecesQP:
+    """minimise q^T x + 1/2 x^T A x + sum_j t_j(x_j) over sum x = 1, 0 <= x <= u (u_j in
+    {0, 1}: a name out of the node has u_j = 0), t_j the convex pieces of `node_qp.Pieces`
+    with at most one kink in (0, 1): the node problem of `CertificateBounds`.
+
+    The same primal active set as `node_qp.ActiveSetQP` (each weight at 0, at its kink or
+    free in a piece; a step to the free weights' minimum on sum x = 1, blocked at the first
+    kink or 0; at a subspace minimum the most wrongly signed reduced gradient is released),
+    specialised to the one row: the step is p = λ B^-1 1 - B^-1 g with B the free weights'
+    Hessian block (plus their pieces' curvature and a ridge of `_SIMPLEX_RIDGE`) and
+    λ = 1^T B^-1 g / 1^T B^-1 1, from an inverse of B kept by bordering (a weight freed)
+    and its Schur complement (a weight fixed), O(k^2) per iteration instead of a dense
+    (k + 1)-square solve, refreshed every `_SIMPLEX_REFRESH` updates. The upper bound of 1
+    never binds on the simplex except at a vertex, and is not tracked.
+
+    Nothing rests on its accuracy: the caller bounds the node by `node_qp.tangent_bound`
+    of the end's point and λ, valid for any of them, and falls back to `ActiveSetQP` when
+    this raises `NodeQPFailure` (iteration limit, a breakdown of the inverse)."""
+
+    def __init__(self, hessian: NDArray[np.float64], cost: NDArray[np.float64]) -> None:
+        self.hessian = np.ascontiguousarray(hessian, dtype=np.float64)
+        self.cost = np.asarray(cost, dtype=np.float64)
+        self.size = len(self.cost)
+        largest = float(np.abs(np.diagonal(self.hessian)).max(initial=0.0))
+        self.ridge = _SIMPLEX_RIDGE * max(largest, 1.0)
+        self.scale = (
+            1.0 + float(np.abs(self.cost).max(initial=0.0)) + float(np.abs(self.hessian).max())
+        )
+        self.iteration_limit = 20 * self.size + 100
+
+    def _inverse(self, free: list[int], curvature: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(A_FF + diag(curvature of F) + ridge)^-1 afresh."""
+        block = self.hessian[np.ix_(free, free)]
+        block[np.diag_indices(len(free))] += curvature[free] + self.ridge
+        try:
+            return np.asarray(np.linalg.inv(block), dtype=np.float64)
+        except np.linalg.LinAlgError as exc:
+            raise NodeQPFailure("singular free block") from exc
+
+    def _start(
+        self, pieces: Pieces, start: NodeState | None, has_kink: NDArray[np.bool_]
+    ) -> tuple[NDArray[np.float64], NDArray[np.int8]]:
+        """A feasible start: `start`'s point and statuses, the kinks' weights moved to the
+        new kinks and the sum put back on 1 by the free weights inside their pieces (else
+        by scaling every weight); without a usable start the best vertex."""
+        upper, kink = pieces.upper, pieces.kink
+        movable = upper > pieces.lower
+        if start is not None:
+            old = start.status
+            at_kink = has_kink & (old == AT_KINK)
+            free = movable & ~at_kink & (old != AT_LOWER) & (old != AT_KINK)
+            x = np.where(free, np.clip(start.x, 0.0, upper), 0.0)
+            x[at_kink] = kink[at_kink]
+            high = free & has_kink & (x > kink)
+            status = np.where(free, np.where(high, FREE_HIGH, FREE_LOW), AT_LOWER).astype(np.int8)
+            status[at_kink] = AT_KINK
+            total = float(x.sum())
+            deficit = 1.0 - total
+            if abs(deficit) > 1e-15:
+                names = np.flatnonzero(free)
+                values = x[names]
+                if deficit > 0:
+                    end = np.where(has_kink[names] & ~high[names], kink[names], upper[names])
+                    room = end - values
+                else:
+                    room = values - np.where(high[names], kink[names], 0.0)
+                room = np.maximum(room, 0.0)
+                spare = float(room.sum())
+                if spare > abs(deficit) * (1.0 + 1e-9):
+                    x[names] = values + deficit * room / spare
+                elif total > 0.0:
+                    x = x / total
+                    status = np.where(
+                        x > 0.0, np.where(has_kink & (x > kink), FREE_HIGH, FREE_LOW), AT_LOWER
+                    ).astype(np.int8)
+                else:
+                    start = None
+            if start is not None:
+                return x, status
+        # The vertex of least objective: q_j + A_jj / 2 + t_j(1).
+        ends = np.ones(self.size)
+        values = self.cost + 0.5 * np.diagonal(self.hessian) + _separable_each(pieces, ends)
+        vertex = int(np.argmin(np.where(movable, values, np.inf)))
+        x = np.zeros(self.size)
+        x[vertex] = 1.0
+        status = np.full(self.size, AT_LOWER, dtype=np.int8)
+        status[vertex] = FREE_HIGH if has_kink[vertex] else FREE_LOW
+        return x, status
+
+    def solve(
+        self, pieces: Pieces, start: NodeState | None = None, deadline: float = math.inf
+    ) -> tuple[NDArray[np.float64], float, NodeState, int]:
+        """The node's optimum from `start` (a parent's state): (point, λ, state,
+        iterations). Raises `NodeQPFailure` past `deadline` or the iteration limit."""
+        hessian, cost = self.hessian, self.cost
+        kink = pieces.kink
+        movable = pieces.upper > pieces.lower
+        if not movable.any():
+            raise NodeQPFailure("no name may be held")
+        has_kink = movable & (kink > pieces.lower) & (kink < pieces.upper)
+        lin0, lin1 = pieces.lin0, pieces.lin1
+        curvature0, curvature1 = 2.0 * pieces.quad0, 2.0 * pieces.quad1
+        x, status = self._start(pieces, start, has_kink)
+        curvature = np.where(status == FREE_HIGH, curvature1, curvature0)
+        free = np.flatnonzero(status >= FREE_LOW).tolist()
+        inverse = self._inverse(free, curvature)
+        updates = 0
+        tolerance = 1e-9 * self.scale
+        step_floor = 1e-12
+        level = 0.0
+        for iteration in range(1, self.iteration_limit + 1):
+            if iteration % 50 == 0 and time.monotonic() > deadline:
+                raise NodeQPFailure("time limit of the node")
+            if updates >= _SIMPLEX_REFRESH:
+                inverse, updates = self._inverse(free, curvature), 0
+            names = np.array(free, dtype=np.intp)
+            smooth = cost + hessian @ x
+            values = x[names]
+            high = status[names] == FREE_HIGH
+            gradient = smooth[names] + np.where(
+                high,
+                lin1[names] + curvature1[names] * values,
+                lin0[names] + curvature0[names] * values,
+            )
+            toward = inverse @ gradient
+            across = inverse.sum(axis=1)
+            weight = float(across.sum())
+            if not weight > 0.0:
+                raise NodeQPFailure("the free block lost its definiteness")
+            level = float(toward.sum()) / weight
+            step = level * across - toward
+            if float(np.abs(step).max()) > step_floor:
+                falling = step < 0
+                ends = np.where(falling, np.where(high, kink[names], 0.0), np.inf)
+                ends = np.where(~falling & (step > 0) & ~high & has_kink[names], kink[names], ends)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratios = np.where(np.isfinite(ends), (ends - values) / step, np.inf)
+                blocking = int(np.argmin(ratios))
+                alpha = max(float(ratios[blocking]), 0.0)
+                if alpha < 1.0:
+                    x[names] = values + alpha * step
+                    j = free[blocking]
+                    end = float(ends[blocking])
+                    x[j] = end
+                    status[j] = AT_KINK if end > 0.0 else AT_LOWER
+                    inverse = _without(inverse, blocking)
+                    free.pop(blocking)
+                    updates += 1
+                    if not free:
+                        raise NodeQPFailure("every weight fixed")
+                    continue
+                x[names] = values + step
+                smooth = cost + hessian @ x
+            # A subspace minimum: the fixed weight whose reduced gradient is most wrong.
+            at_lower = movable & (status == AT_LOWER)
+            at_kink = status == AT_KINK
+            rise = np.where(at_lower, -(smooth + lin0 + curvature0 * x - level), -np.inf)
+            rise = np.where(at_kink, -(smooth + lin1 + curvature1 * x - level), rise)
+            fall = np.where(at_kink, smooth + lin0 + curvature0 * x - level, -np.inf)
+            up, down = int(np.argmax(rise)), int(np.argmax(fall))
+            if max(rise[up], fall[down]) <= tolerance:
+                break
+            if rise[up] >= fall[down]:
+                j, becomes = up, FREE_HIGH if status[up] == AT_KINK else FREE_LOW
+            else:
+                j, becomes = down, FREE_LOW
+            status[j] = becomes
+            curvature[j] = curvature1[j] if becomes == FREE_HIGH else curvature0[j]
+            inverse = self._with(inverse, free, j, curvature)
+            free.append(j)
+            updates += 1
+        else:
+            raise NodeQPFailure("iteration limit")
+        return x, level, NodeState(x.copy(), status.copy(), ((0, 1),)), iteration
+
+    def _with(
+        self,
+        inverse: NDArray[np.float64],
+        free: list[int],
+        j: int,
+        curvature: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """The inverse of the free block bordered by weight j (its Schur complement; a
+        fresh inverse when that is round-off)."""
+        column = self.hessian[free, j]
+        corner = float(self.hessian[j, j]) + float(curvature[j]) + self.ridge
+        solved = inverse @ column
+        schur = corner - float(column @ solved)
+        if not schur > 1e-9 * corner:
+            return self._inverse([*free, j], curvature)
+        k = len(free)
+        grown = np.empty((k + 1, k + 1))
+        grown[:k, :k] = inverse + np.outer(solved, solved) / schur
+        grown[:k, k] = grown[k, :k] = -solved / schur
+        grown[k, k] = 1.0 / schur
+        return grown
+
+
+def _without(inverse: NDArray[np.float64], position: int) -> NDArray[np.float64]:
+    """The inverse of a matrix without its row and column `position`, from the inverse
+    of the matrix: C^-1 = (B^-1)_KK - (B^-1)_Kp (B^-1)_pK / (B^-1)_pp."""
+    keep = np.delete(np.arange(len(inverse)), position)
+    column = inverse[keep, position]
+    shrunk = inverse[np.ix_(keep, keep)] - np.outer(column, inverse[position, keep]) / float(
+        inverse[position, position]
+    )
+    return np.asarray(shrunk, dtype=np.float64)
+
+
+def _separable_each(pieces: Pieces, x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """t_j(x_j) per weight (`node_qp.Pieces.separable` without the sum)."""
+    low = np.minimum(x, pieces.kink)
+    high = np.maximum(x - pieces.kink, 0.0)
+    first = pieces.lin0 * low + pieces.quad0 * low * low
+    second = pieces.lin1 * high + pieces.quad1 * (x * x - pieces.kink * pieces.kink) * (high > 0)
+    return np.asarray(first + second, dtype=np.float64)
+
+
 @dataclass(frozen=True, slots=True)
 class NodeBound:
     """A valid lower bound of a node, the relaxation's point at the best θ found, that θ
@@ -327,6 +554,7 @@ class CertificateBounds:
             np.ones(1),
             np.ones(1),
         )
+        self.simplex = SimplexPiecesQP(self.qp.hessian, self.qp.cost)
 
     def node(
         self,
@@ -375,15 +603,19 @@ class CertificateBounds:
                 quad0 = np.where(excluded, 0.0, d)  # every z is best at 1: d w^2
             pieces = Pieces(lower, upper, kink, lin0, quad0, np.zeros(size), quad1)
             try:
-                solution = self.qp.solve(pieces, state, deadline=deadline)
+                point, level, state, _ = self.simplex.solve(pieces, state, deadline=deadline)
+                duals = np.array([level])
             except NodeQPFailure:
-                state = None
-                return math.nan
-            state = solution.state
-            value, _, x = tangent_bound(self.qp, pieces, solution.x, solution.duals)
+                try:
+                    solution = self.qp.solve(pieces, state, deadline=deadline)
+                except NodeQPFailure:
+                    state = None
+                    return math.nan
+                point, duals, state = solution.x, solution.duals, solution.state
+            value, _, x = tangent_bound(self.qp, pieces, point, duals)
             value -= theta * room
             if value > best.bound:
-                best = NodeBound(value, x, theta, solution.state)
+                best = NodeBound(value, x, theta, state)
             # A free name without a diagonal part costs no count: its z can be 0.
             if theta > 0:
                 z = np.where(counted, np.minimum(1.0, x * np.sqrt(safe_d / theta)), 0.0)
