@@ -85,6 +85,8 @@ _CERTIFICATE_ACCURACY = 2e-3
 _CERTIFICATE_ALPHA = 1.8
 # Values of the count's multiplier θ tried per node (from the parent's).
 _NODE_EVALUATIONS = 6
+# The same at a root without a start (an SCS certificate, or one given).
+_THETA_STEPS = 30
 # Absolute gap in the scaled objective (largest coefficient 1e3) that counts as closed.
 _ABSOLUTE_GAP = 1e-9
 # A relaxed weight below this counts as not held.
@@ -369,8 +371,14 @@ def _search(
             return None
     bounds = CertificateBounds(problem, certificate)
     # From the first-order method's own root bound when it gave the certificate (cold,
-    # 28 values of θ and 0.4 s at N = 200; from there 1-6).
-    root = bounds.node(start=root_start, deadline=deadline)
+    # 28 values of θ and 0.4 s at N = 200): one value, its θ; the tree's first node (the
+    # root again) searches θ from there towards the incumbent.
+    root = bounds.node(
+        start=root_start,
+        evaluations=1 if root_start is not None else _THETA_STEPS,
+        target=best_value - gap_of(best_value),
+        deadline=deadline,
+    )
     try_support(top_names(root.point))
     counter = itertools.count()
     # The root starts from its own bound's θ and state (from θ = 0 its 6 values of θ took

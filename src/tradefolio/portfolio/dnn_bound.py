@@ -586,11 +586,14 @@ class CertificateBounds:
         evaluations: int = _THETA_STEPS,
         target: float = math.inf,
         deadline: float = math.inf,
+        resolution: float = 0.0,
     ) -> NodeBound:
         """The node's bound (see the class) from at most `evaluations` values of θ,
-        starting at `start`'s θ and state (a parent's) when given, else at θ = 0; the
-        search stops once the bound reaches `target` (the node is pruned anyway) or at
-        `deadline` (time.monotonic: the bound so far, -inf if none)."""
+        starting at `start`'s θ and state (a parent's) when given (at the θ where the count
+        binds at its point when it has none), else at θ = 0; the search stops once the
+        bound reaches `target` (the node is pruned anyway), once no θ can reach it or gain
+        more than `resolution` (by L's concavity), or at `deadline` (time.monotonic: the
+        bound so far, -inf if none)."""
         problem = self.problem
         size = problem.size
         excluded = np.zeros(size, dtype=bool) if excluded is None else excluded
@@ -677,7 +680,9 @@ class CertificateBounds:
                 ceiling = low[2] + low[1] * (meet - low[0])
                 if ceiling < target - _THETA_PRUNE_MARGIN * abs(target):
                     break
-                if ceiling - best.bound <= _THETA_CONVERGED * (1.0 + abs(best.bound)):
+                if ceiling - best.bound <= max(
+                    resolution, _THETA_CONVERGED * (1.0 + abs(best.bound))
+                ):
                     break
                 if guess is None or not low[0] < guess < high[0]:
                     # Secant on the slack (the tangents' meeting point: 37 node bounds at
@@ -702,6 +707,7 @@ _ADMM_THETA = 5e-4  # the count's first multiplier, times the largest |H|
 _ADMM_CHECK = 25  # iterations between two repaired bounds
 _ADMM_STALL = 0.03  # stop once a check gains less than this share of the gap left
 _ADMM_EVALUATIONS = 6  # values of θ per check after the first (from the last check's)
+_ADMM_RESOLUTION = 0.01  # a check's θ search stops within this share of the gap left
 
 
 def _simplex_projection(
@@ -805,8 +811,12 @@ def admm_root(
         candidate = verified_certificate(problem, nonnegative, slope * point, shift)
         if candidate is not None:
             # From the last check's θ and active set, as a child from its parent's.
+            # A check's bound only rates the certificate: to a share of the gap left.
+            resolution = _ADMM_RESOLUTION * (upper - best_bound) if math.isfinite(upper) else 0.0
             root = CertificateBounds(problem, candidate).node(
-                start=previous, evaluations=_ADMM_EVALUATIONS if checked else _THETA_STEPS
+                start=previous,
+                evaluations=_ADMM_EVALUATIONS if checked else _THETA_STEPS,
+                resolution=resolution if math.isfinite(resolution) else 0.0,
             )
             previous, checked = root, True
             gained = root.bound - best_bound
