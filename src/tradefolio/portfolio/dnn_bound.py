@@ -314,12 +314,15 @@ class SimplexPiecesQP:
     The same primal active set as `node_qp.ActiveSetQP` (each weight at 0, at its kink or
     free in a piece; a step to the free weights' minimum on sum x = 1, blocked at the first
     kink or 0; at a subspace minimum the most wrongly signed reduced gradient is released),
-    specialised to the one row: the step is p = λ B^-1 1 - B^-1 g with B the free weights'
-    Hessian block (plus their pieces' curvature and a ridge of `_SIMPLEX_RIDGE`) and
-    λ = 1^T B^-1 g / 1^T B^-1 1, from an inverse of B kept by bordering (a weight freed)
-    and its Schur complement (a weight fixed), O(k^2) per iteration instead of a dense
-    (k + 1)-square solve, refreshed every `_SIMPLEX_REFRESH` updates. The upper bound of 1
-    never binds on the simplex except at a vertex, and is not tracked.
+    specialised to the one row: the step p and the row's multiplier μ solve
+    K [μ; p] = [0; -g] with K = [0 1^T; 1 B], B the free weights' Hessian block plus their
+    pieces' curvature and a ridge of `_SIMPLEX_RIDGE`, from an inverse of K kept by
+    bordering (a weight freed) and its Schur complement (a weight fixed): O(k^2) per
+    iteration instead of a dense (k + 1)-square solve, refreshed every `_SIMPLEX_REFRESH`
+    updates. K, not B: B is singular wherever M is on the free names (the certificate's M
+    is singular on purpose, and the linear pieces add no curvature), and an inverse of B
+    then lost the row (a step summing to 7e-7 was seen). The upper bound of 1 never binds
+    on the simplex except at a vertex, and is not tracked.
 
     Nothing rests on its accuracy: the caller bounds the node by `node_qp.tangent_bound`
     of the end's point and λ, valid for any of them, and falls back to `ActiveSetQP` when
@@ -337,13 +340,17 @@ class SimplexPiecesQP:
         self.iteration_limit = 20 * self.size + 100
 
     def _inverse(self, free: list[int], curvature: NDArray[np.float64]) -> NDArray[np.float64]:
-        """(A_FF + diag(curvature of F) + ridge)^-1 afresh."""
-        block = self.hessian[np.ix_(free, free)]
-        block[np.diag_indices(len(free))] += curvature[free] + self.ridge
+        """K^-1 afresh (K = [0 1^T; 1 A_FF + diag(curvature of F) + ridge], see the class)."""
+        k = len(free)
+        system = np.empty((k + 1, k + 1))
+        system[0, 0] = 0.0
+        system[0, 1:] = system[1:, 0] = 1.0
+        system[1:, 1:] = self.hessian[np.ix_(free, free)]
+        system[1 + np.arange(k), 1 + np.arange(k)] += curvature[free] + self.ridge
         try:
-            return np.asarray(np.linalg.inv(block), dtype=np.float64)
+            return np.asarray(np.linalg.inv(system), dtype=np.float64)
         except np.linalg.LinAlgError as exc:
-            raise NodeQPFailure("singular free block") from exc
+            raise NodeQPFailure("singular KKT system") from exc
 
     def _start(
         self, pieces: Pieces, start: NodeState | None, has_kink: NDArray[np.bool_]
@@ -430,13 +437,9 @@ class SimplexPiecesQP:
                 lin1[names] + curvature1[names] * values,
                 lin0[names] + curvature0[names] * values,
             )
-            toward = inverse @ gradient
-            across = inverse.sum(axis=1)
-            weight = float(across.sum())
-            if not weight > 0.0:
-                raise NodeQPFailure("the free block lost its definiteness")
-            level = float(toward.sum()) / weight
-            step = level * across - toward
+            solved = inverse[:, 1:] @ gradient
+            level = float(solved[0])  # -μ: the free weights' common gradient at the step's end
+            step = -solved[1:]
             if float(np.abs(step).max()) > step_floor:
                 falling = step < 0
                 ends = np.where(falling, np.where(high, kink[names], 0.0), np.inf)
@@ -451,7 +454,7 @@ class SimplexPiecesQP:
                     end = float(ends[blocking])
                     x[j] = end
                     status[j] = AT_KINK if end > 0.0 else AT_LOWER
-                    inverse = _without(inverse, blocking)
+                    inverse = self._without(inverse, free, blocking, curvature)
                     free.pop(blocking)
                     updates += 1
                     if not free:
@@ -488,31 +491,39 @@ class SimplexPiecesQP:
         j: int,
         curvature: NDArray[np.float64],
     ) -> NDArray[np.float64]:
-        """The inverse of the free block bordered by weight j (its Schur complement; a
-        fresh inverse when that is round-off)."""
-        column = self.hessian[free, j]
+        """K^-1 bordered by weight j (its Schur complement; afresh when that is round-off)."""
+        column = np.empty(len(free) + 1)
+        column[0] = 1.0
+        column[1:] = self.hessian[free, j]
         corner = float(self.hessian[j, j]) + float(curvature[j]) + self.ridge
         solved = inverse @ column
         schur = corner - float(column @ solved)
-        if not schur > 1e-9 * corner:
+        if not abs(schur) > 1e-9 * abs(corner):
             return self._inverse([*free, j], curvature)
-        k = len(free)
+        k = len(column)
         grown = np.empty((k + 1, k + 1))
         grown[:k, :k] = inverse + np.outer(solved, solved) / schur
         grown[:k, k] = grown[k, :k] = -solved / schur
         grown[k, k] = 1.0 / schur
         return grown
 
-
-def _without(inverse: NDArray[np.float64], position: int) -> NDArray[np.float64]:
-    """The inverse of a matrix without its row and column `position`, from the inverse
-    of the matrix: C^-1 = (B^-1)_KK - (B^-1)_Kp (B^-1)_pK / (B^-1)_pp."""
-    keep = np.delete(np.arange(len(inverse)), position)
-    column = inverse[keep, position]
-    shrunk = inverse[np.ix_(keep, keep)] - np.outer(column, inverse[position, keep]) / float(
-        inverse[position, position]
-    )
-    return np.asarray(shrunk, dtype=np.float64)
+    def _without(
+        self,
+        inverse: NDArray[np.float64],
+        free: list[int],
+        position: int,
+        curvature: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """K^-1 without free weight `position` (of `free`, still in it):
+        (K^-1)_RR - (K^-1)_Rp (K^-1)_pR / (K^-1)_pp; afresh when that pivot is round-off."""
+        at = position + 1
+        pivot = float(inverse[at, at])
+        if not abs(pivot) > 1e-12 * float(np.abs(inverse).max()):
+            return self._inverse(free[:position] + free[position + 1 :], curvature)
+        keep = np.delete(np.arange(len(inverse)), at)
+        column = inverse[keep, at]
+        shrunk = inverse[np.ix_(keep, keep)] - np.outer(column, inverse[at, keep]) / pivot
+        return np.asarray(shrunk, dtype=np.float64)
 
 
 def _separable_each(pieces: Pieces, x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -526,7 +537,8 @@ def _separable_each(pieces: Pieces, x: NDArray[np.float64]) -> NDArray[np.float6
 
 def _binding_multiplier(reach: NDArray[np.float64], room: int) -> float | None:
     """The θ at which sum_i min(1, reach_i / sqrt θ) = room (the count's slack at a fixed
-    point, reach_i = w_i sqrt(d_i)), or None when no θ > 0 gives it."""
+    point, reach_i = w_i sqrt(d_i)), or None when no θ > 0 gives it (a guess: None only
+    costs the θ search a doubling or halving)."""
     ordered = np.sort(reach[reach > 0])[::-1]
     if room <= 0 or len(ordered) <= room:
         return None
@@ -538,7 +550,8 @@ def _binding_multiplier(reach: NDArray[np.float64], room: int) -> float | None:
     if not fits.any():
         return None
     root = float(level[int(np.argmax(fits))])
-    return root * root
+    theta = root * root
+    return theta if theta > 0 else None  # (underflow: names of reach ~1e-179)
 
 
 @dataclass(frozen=True, slots=True)
