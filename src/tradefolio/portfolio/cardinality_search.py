@@ -14,17 +14,22 @@ The search (`cardinality_search`):
 
 - the bound of every node is `dnn_bound.CertificateBounds.node` of one certificate
   computed at the start (at most half the time limit; any dual is repaired into an exact
-  certificate): up to `ADMM_MAX_NAMES` (350) names the doubly-nonnegative one of the first-order
-  method of `dnn_bound.admm_certificate` (no SCS; it stops once its repaired root bound
-  gains little against the gap to the plain relaxation's incumbent), above that or when it
-  finds none SCS's. With neither the search is not taken (None): the cheap split's bound
-  is no better than the big-M search's. BLAS runs on one thread throughout. Nodes fix
-  names out (excluded) or in (held, counting towards K); a node whose names not excluded
-  are at most K is solved exactly as the plain QP over them (no count can bind);
+  certificate): up to `ADMM_MAX_NAMES` (500, all the search takes) names the
+  doubly-nonnegative one of the first-order method of `dnn_bound.admm_root` (no SCS; it
+  stops once its repaired root bound gains little against the gap to the plain
+  relaxation's incumbent, and hands over its root bound as the root's start), SCS's when
+  it finds none. With neither the search is not taken (None): the cheap split's bound is
+  no better than the big-M search's. BLAS runs on one thread throughout (SCS's certificate
+  above `ADMM_MAX_NAMES` names on the threads it had). Each node starts from its parent's
+  bound (θ and the active set's state; the root from its own), its QPs solved by
+  `dnn_bound.SimplexPiecesQP`. Nodes fix names out (excluded) or in (held, counting
+  towards K); a node whose names not excluded are at most K is solved exactly as the
+  plain QP over them (no count can bind);
 - incumbents are exact: the QP over a support of at most K names solved by a small active
   set with exact KKT solves (`_simplex_qp`), its value f evaluated at the point; supports
-  come from the root relaxation's K largest weights and every node's (a swap / drop local
-  search on the first incumbent changed no tree here and cost 0.14 s at N = 100: dropped);
+  come from the root relaxation's K largest weights and every node's, each support solved
+  once (a swap / drop local search on the first incumbent changed no tree here and cost
+  0.14 s at N = 100: dropped);
 - branching on the free name with the largest relaxed weight, held child first; best bound
   order; a node is pruned when its bound is within `relative_gap` of the incumbent.
 
@@ -70,12 +75,10 @@ MIN_NAMES = 40
 #: N = 1,000 found no incumbent before the limit.
 MAX_NAMES = 500
 #: Up to this many names the certificate is the first-order method's (`dnn_bound.
-#: admm_certificate`), above it SCS's: λ = 200, K = 10, loaded machine, CPU s against SCS's
-#: in the same minutes: N = 100 0.59 against 1.07, 200 3.59 against 6.26, 250 4.26 against
-#: 7.03, 300 proven in 36 against unfinished at 60 s (gap 3.5e-3), 350 10.2 against 23;
-#: N = 400 split: unfinished (gap 3.9e-5) against proven in 41.8 s wall, then unfinished
-#: (9.5e-5) against unfinished (1.1e-3); docs/model.md, session 9.
-ADMM_MAX_NAMES = 350
+#: admm_certificate`), above it SCS's. Session 10 (the tree's own active set, checks every
+#: 15 iterations; λ = 200, K = 10, CPU s, 30 s limit): N = 300 1.8 against SCS's 2.0, 400
+#: 0.9 against 8.5, 500 10.4 proven against SCS's gap 3.0e-2 (no node); docs/model.md.
+ADMM_MAX_NAMES = 500
 # Largest objective coefficient after scaling (the active set's tolerances are absolute).
 _SCALE_TO = 1e3
 # Share of the time limit SCS may take for the certificate.
@@ -320,15 +323,24 @@ def _search(
         # exact QP is closed by its Frank-Wolfe bound, ~1e-13 below its value by round-off.
         return max(relative_gap * abs(value), _ABSOLUTE_GAP)
 
+    tried: dict[bytes, float] = {}
+
     def try_support(support: NDArray[np.bool_]) -> float:
-        """The exact QP over `support` (at most K names) as an incumbent; its lower bound."""
+        """The exact QP over `support` (at most K names) as an incumbent; its lower bound.
+        A support seen before is not solved again (nodes' K largest weights repeat: at
+        N = 400, 240 solves took 0.8 s of a 3 s tree)."""
         nonlocal best_value, best_point
+        key = support.tobytes()
+        if key in tried:
+            return tried[key]
         found = _support_qp(problem, support)
         if found is None:
+            tried[key] = -math.inf
             return -math.inf
         value, point, bound = found
         if np.count_nonzero(point > 0) <= limit and value < best_value:
             best_value, best_point = value, point
+        tried[key] = bound
         return bound
 
     def top_names(

@@ -717,7 +717,7 @@ _ADMM_CAP = 0.85  # d_i <= cap^2 H_ii; a name below _ADMM_SMALL weight gets exac
 _ADMM_SMALL = 1e-3
 _ADMM_DAMPING = 0.9  # of the perspective's linearisation point between iterations
 _ADMM_THETA = 5e-4  # the count's first multiplier, times the largest |H|
-_ADMM_CHECK = 25  # iterations between two repaired bounds
+_ADMM_CHECK = 15  # iterations between two repaired bounds (docs/model.md, session 10)
 _ADMM_STALL = 0.03  # stop once a check gains less than this share of the gap left
 _ADMM_EVALUATIONS = 6  # values of θ per check after the first (from the last check's)
 _ADMM_RESOLUTION = 0.01  # a check's θ search stops within this share of the gap left
