@@ -75,9 +75,10 @@ MIN_NAMES = 40
 #: N = 1,000 found no incumbent before the limit.
 MAX_NAMES = 500
 #: Up to this many names the certificate is the first-order method's (`dnn_bound.
-#: admm_certificate`), above it SCS's. Session 10 (the tree's own active set, checks every
-#: 15 iterations; λ = 200, K = 10, CPU s, 30 s limit): N = 300 1.8 against SCS's 2.0, 400
-#: 0.9 against 8.5, 500 10.4 proven against SCS's gap 3.0e-2 (no node); docs/model.md.
+#: admm_certificate`), above it SCS's. Session 10 (the tree's own active set; λ = 200,
+#: K = 10, CPU s, 30 s limit): N = 400 3.9 against SCS's 8.5 (both proven), N = 500 at the
+#: limit gap 9.0e-4 against SCS's 3.0e-2 (no node); checked every 15 iterations N = 400
+#: 0.9 s, N = 500 proven in 10.4 s (docs/model.md).
 ADMM_MAX_NAMES = 500
 # Largest objective coefficient after scaling (the active set's tolerances are absolute).
 _SCALE_TO = 1e3
@@ -268,12 +269,15 @@ def _one_blas_thread() -> Iterator[Callable[[], contextlib.AbstractContextManage
     except ImportError:
         yield contextlib.nullcontext
         return
-    before = threadpoolctl.threadpool_info()
+    # One scan of the loaded libraries (each took ~20 ms in a fresh process: 0.07 s of an
+    # N = 100 search went to two info calls and a limit).
+    controller = threadpoolctl.ThreadpoolController()
+    before = controller.info()
 
     def restored() -> contextlib.AbstractContextManager[object]:
-        return threadpoolctl.threadpool_limits(limits=before)  # type: ignore[no-any-return]
+        return controller.limit(limits=before)  # type: ignore[no-any-return]
 
-    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+    with controller.limit(limits=1, user_api="blas"):
         yield restored
 
 
