@@ -14,13 +14,13 @@ The search (`cardinality_search`):
 
 - the bound of every node is `dnn_bound.CertificateBounds.node` of one certificate
   computed at the start (at most half the time limit; any dual is repaired into an exact
-  certificate): up to `ADMM_MAX_NAMES` (500, all the search takes) names the
-  doubly-nonnegative one of the first-order method of `dnn_bound.admm_root` (no SCS; it
-  stops once its repaired root bound gains little against the gap to the plain
-  relaxation's incumbent, and hands over its root bound as the root's start), SCS's when
-  it finds none. With neither the search is not taken (None): the cheap split's bound is
-  no better than the big-M search's. BLAS runs on one thread throughout (SCS's certificate
-  above `ADMM_MAX_NAMES` names on the threads it had). Each node starts from its parent's
+  certificate): the doubly-nonnegative one of the first-order method of
+  `dnn_bound.admm_root` (no SCS; it stops once its repaired root bound gains little
+  against the gap to the plain relaxation's incumbent, and hands over its root bound as
+  the root's start), SCS's when it finds none (up to `SCS_MAX_NAMES`). With neither the
+  search is not taken (None): the cheap split's bound is no better than the big-M
+  search's. BLAS runs on one thread throughout (SCS's certificate above
+  `SCS_THREADED_NAMES` names on the threads it had). Each node starts from its parent's
   bound (θ and the active set's state; the root from its own), its QPs solved by
   `dnn_bound.SimplexPiecesQP`. Nodes fix names out (excluded) or in (held, counting
   towards K); a node whose names not excluded are at most K is solved exactly as the
@@ -69,17 +69,23 @@ from tradefolio.portfolio.types import SolveStatus
 #: Fewer names than this are left to the branch and bound (λ = 200, K = 10 sets: at N = 20
 #: it took 0.15 s against this search's 0.32 s, at N = 50 1.07 s against 0.44 s).
 MIN_NAMES = 40
-#: More names than this are left to it too: SCS's PSD block is an (N + 1)-square
-#: eigendecomposition per iteration; with a 60 s limit N = 400 was proven in 13 s of CPU,
-#: N = 700 ended at a gap of 1.9% (the branch and bound's: 3.7%) at 1.0 GB of memory (0.2),
-#: N = 1,000 found no incumbent before the limit.
-MAX_NAMES = 500
+#: More names than this are left to it too. With SCS's certificate (session 7) N = 700 ended
+#: at a gap of 1.9% at 1.0 GB of memory and N = 1,000 found no incumbent in 60 s; with the
+#: first-order one and the tree's own active set (session 10, 30 s limit, loaded machine)
+#: N = 700 was proven in 3.4 s of CPU at 130 MB, N = 1,000 ended at a gap of 4.5e-3 (the
+#: branch and bound's: 4.3e-2 and 8.2e-2).
+MAX_NAMES = 1000
 #: Up to this many names the certificate is the first-order method's (`dnn_bound.
-#: admm_certificate`), above it SCS's. Session 10 (the tree's own active set; λ = 200,
-#: K = 10, CPU s, 30 s limit): N = 400 3.9 against SCS's 8.5 (both proven), N = 500 at the
-#: limit gap 9.0e-4 against SCS's 3.0e-2 (no node); checked every 15 iterations N = 400
-#: 0.9 s, N = 500 proven in 10.4 s (docs/model.md).
-ADMM_MAX_NAMES = 500
+#: admm_certificate`), SCS's only when it finds none. Session 10 (the tree's own active
+#: set; λ = 200, K = 10, CPU s, 30 s limit): N = 400 3.9 against SCS's 8.5 (both proven),
+#: N = 500 at the limit gap 9.0e-4 against SCS's 3.0e-2 (no node); checked every 15
+#: iterations N = 400 0.9 s, N = 500 proven in 10.4 s (docs/model.md).
+ADMM_MAX_NAMES = 1000
+#: SCS's cone program is left out above this many names (its memory: 1.0 GB at N = 700).
+SCS_MAX_NAMES = 500
+#: Above this many names SCS's certificate runs on the BLAS threads the search found (N = 400
+#: on an idle machine: gap 3.8e-4 at 30 s on one thread, 1.4e-4 on two); the tree on one.
+SCS_THREADED_NAMES = 350
 # Largest objective coefficient after scaling (the active set's tolerances are absolute).
 _SCALE_TO = 1e3
 # Share of the time limit SCS may take for the certificate.
@@ -263,7 +269,7 @@ def _one_blas_thread() -> Iterator[Callable[[], contextlib.AbstractContextManage
     shared 2-core machine numpy's two OpenBLAS threads made one 101-square
     eigendecomposition 48 ms of wall time against 2 ms on one (docs/model.md, session 9).
     It yields a context that gives BLAS back the threads it had before (SCS's
-    certificate above `ADMM_MAX_NAMES` names)."""
+    certificate above `SCS_THREADED_NAMES` names)."""
     try:
         threadpoolctl = importlib.import_module("threadpoolctl")
     except ImportError:
@@ -310,7 +316,7 @@ def _search(
     all_threads: Callable[[], contextlib.AbstractContextManager[object]],
 ) -> SearchResult | None:
     """`cardinality_search` of a program of the module's shape (`all_threads`: BLAS's
-    threads from before the search, for SCS above `ADMM_MAX_NAMES` names)."""
+    threads from before the search, for SCS above `SCS_THREADED_NAMES` names)."""
     deadline = time.monotonic() + time_limit
     problem = shape.problem
     size = problem.size
@@ -372,12 +378,11 @@ def _search(
             first_order = admm_root(problem, seconds=budget, upper=best_value, start=plain)
             if first_order is not None:
                 certificate, root_start = first_order
-        if certificate is None:
-            # SCS gets its share of what the first-order method left, not the same budget,
-            # and above ADMM_MAX_NAMES numpy's threads (N = 400 on an idle machine: gap
-            # 3.8e-4 at 30 s on one thread, 1.4e-4 on two); the tree stays on one.
+        if certificate is None and size <= SCS_MAX_NAMES:
+            # SCS gets its share of what the first-order method left, not the same budget
             budget = max(remaining() * _CERTIFICATE_SHARE, 0.0)
-            with all_threads() if size > ADMM_MAX_NAMES else contextlib.nullcontext():
+            threads = all_threads() if size > SCS_THREADED_NAMES else contextlib.nullcontext()
+            with threads:
                 certificate = dnn_certificate(
                     problem, _CERTIFICATE_ACCURACY, seconds=budget, relaxation=_CERTIFICATE_ALPHA
                 )
@@ -479,6 +484,8 @@ __all__ = [
     "ADMM_MAX_NAMES",
     "MAX_NAMES",
     "MIN_NAMES",
+    "SCS_MAX_NAMES",
+    "SCS_THREADED_NAMES",
     "CardinalityShape",
     "cardinality_search",
     "cardinality_shape",

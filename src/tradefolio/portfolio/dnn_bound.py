@@ -29,7 +29,7 @@ certificate is the dual of the doubly-nonnegative (DNN) SDP relaxation
              w_i^2 <= W_ii z_i,  sum z <= K,  0 <= z <= 1,
 
 solved by a first-order method of its own (`admm_certificate`, the search's choice up to
-350 names) or by SCS (`dnn_certificate`, the cone program built directly); its duals become a
+500 names) or by SCS (`dnn_certificate`, the cone program built directly); its duals become a
 certificate after an exact repair (`verified_certificate`: N clipped to >= 0, M's
 smallest eigenvalue lifted above a round-off margin out of d), so the bound is valid
 whatever SCS's accuracy. The diagonal split of `perspective.py` is the certificate with
@@ -37,7 +37,8 @@ N = 0, v = 0 (`split_certificate`), the plain relaxation the one with M = H.
 
 Measured (docs/model.md): at N = 100 the DNN bound leaves 0.02% of root gap where the
 plain relaxation leaves 1.92% and the cheap split 1.29%; at N = 200 0.1-0.2% against
-3.4%. SCS is most of the time of `cardinality_search.py`, which uses it.
+3.4%. The first-order certificate and the node QPs share the search's time
+(`cardinality_search.py`, docs/model.md session 10).
 """
 
 from __future__ import annotations
@@ -566,7 +567,8 @@ class NodeBound:
 
 
 class CertificateBounds:
-    """Node bounds of one problem and certificate (one active-set QP built once).
+    """Node bounds of one problem and certificate (its node QPs by `SimplexPiecesQP`,
+    `node_qp.ActiveSetQP` the fallback; both built once).
 
     With the certificate, f(w) >= g(w) + sum_held d_i w_i^2 + sum_free d_i w_i^2 / z_i,
     g(w) = w^T M w - (c + v)^T w, and sum_free z_i <= m = K - |held|. The count enters by
@@ -575,8 +577,9 @@ class CertificateBounds:
     C^1; d_i w_i^2 at θ = 0), and L(θ) = min_simplex [g + sum_held d w^2 + sum_free phi]
     - θ m bounds the node (weak duality). Each L(θ) is the Lagrangian tangent bound
     (`node_qp.tangent_bound`) of the active set's point and duals, valid for any of them;
-    θ is searched on L's derivative (the count's slack: sum_free z_i(θ) - m) and the best
-    bound kept, so fewer evaluations only weaken a bound."""
+    θ is searched on L's derivative (the count's slack: sum_free z_i(θ) - m; L is concave,
+    the slack a supergradient) and the best bound kept, so fewer evaluations only weaken a
+    bound."""
 
     def __init__(self, problem: SimplexCardinality, certificate: Certificate) -> None:
         self.problem = problem

@@ -317,10 +317,10 @@ def test_every_node_of_the_search_starts_from_a_bound(monkeypatch: pytest.Monkey
     assert len(starts) > 2 and all(s is not None and s.state is not None for s in starts[1:])
 
 
-def test_the_tree_runs_on_one_blas_thread_above_the_first_order_limit(
+def test_the_tree_stays_on_one_blas_thread_when_scs_has_its_threads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Above `ADMM_MAX_NAMES` SCS's certificate runs on BLAS's own threads and the tree
+    """Above `SCS_THREADED_NAMES` SCS's certificate runs on BLAS's own threads and the tree
     still on one (on two, the N = 400 tree's KKT solves took 48 ms each on the loaded
     machine: no node in 30 s)."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
@@ -333,7 +333,8 @@ def test_the_tree_runs_on_one_blas_thread_above_the_first_order_limit(
     own = blas_threads()
     if own == {1}:
         pytest.skip("BLAS runs one thread here anyway")
-    monkeypatch.setattr(search, "ADMM_MAX_NAMES", 20)
+    monkeypatch.setattr(search, "ADMM_MAX_NAMES", 20)  # no first-order certificate here
+    monkeypatch.setattr(search, "SCS_THREADED_NAMES", 20)
     certificate_threads: list[set[int]] = []
     node_threads: list[set[int]] = []
     certify = search.dnn_certificate
