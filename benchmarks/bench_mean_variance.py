@@ -610,7 +610,7 @@ def growth_table(limit: float, record: bool) -> None:
             "(bench_mean_variance.py --growth)",
             machine_stamp("highspy", "numpy"),
             "\n".join(lines),
-            f"tradefolio's default: from {MIN_NAMES} to {MAX_NAMES} names (SCS installed) "
+            f"tradefolio's default: from {MIN_NAMES} to {MAX_NAMES} names "
             "the search over doubly-nonnegative bounds of portfolio/cardinality_search.py, "
             "otherwise the branch and bound (nodes by the active set of portfolio/node_qp.py, "
             f"HiGHS its fallback); time limit {limit:g} s, "
