@@ -878,6 +878,16 @@ class Relaxation:
                         rise[row.members] = 0.0
             self.up_increase = rise
 
+    def forced(
+        self, lower: NDArray[np.float64], upper: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """A node's integer bounds with the selections its rows force fixed (trade flags'
+        programs: `SelectionNodes.forced`), None when they prove it infeasible; other
+        programs' bounds as given."""
+        if self.nodes is None or not self._costed or not self._counts_fit(lower):
+            return lower, upper
+        return self.nodes.forced(lower, upper)
+
     def _counts_fit(self, lower: NDArray[np.float64]) -> bool:
         """Whether the selections fixed at 1 fit every counting row (sum c_j <= hi)."""
         if self._count_matrix is None:
@@ -1083,7 +1093,14 @@ def branch_and_bound(
             try:
                 if remaining() <= 0:
                     raise TimeoutError
-                solved = relaxation.solve(node.lower, node.upper, remaining(), start=node.start)
+                forced = relaxation.forced(node.lower, node.upper)
+                if forced is None:
+                    solved = None
+                else:
+                    node.lower, node.upper = forced
+                    solved = relaxation.solve(
+                        node.lower, node.upper, remaining(), start=node.start
+                    )
             except TimeoutError:
                 heapq.heappush(open_nodes, node)
                 stopped = True

@@ -60,6 +60,9 @@ _RIDGE = 1e-10
 _PENALTY = 1e7
 # Solves per node at most while searching the implied count's multiplier θ.
 _COUNT_SOLVES = 2
+# A weight implied above this (in the columns' units, times 1 + its cap) forces its
+# selection to 1 (`SelectionNodes.forced`); one implied below its floor by as much, to 0.
+_FORCED = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -834,11 +837,19 @@ class Propagation:
         self, lower: NDArray[np.float64], upper: NDArray[np.float64], rounds: int = 2
     ) -> bool:
         """`propagation_infeasible(self.rows, lower, upper, rounds)`."""
+        return self.implied(lower, upper, rounds)[0]
+
+    def implied(
+        self, lower: NDArray[np.float64], upper: NDArray[np.float64], rounds: int = 2
+    ) -> tuple[bool, NDArray[np.float64], NDArray[np.float64]]:
+        """(whether propagation proves the box infeasible, the box the rows imply): the
+        propagation of `infeasible`, its tightened bounds returned as well (each loosened
+        by 1e-12 of its size: every point of the box meeting the rows is in them)."""
         if not (np.isfinite(lower).all() and np.isfinite(upper).all()):
-            return False
+            return False, lower, upper
         rows = self.rows
         if rows.matrix.shape[0] == 0:
-            return bool(np.any(lower > upper))
+            return bool(np.any(lower > upper)), lower, upper
         positive, negative = self.positive, self.negative
         low, high = lower, upper
         slack = 1e-9 * (self.magnitude @ np.maximum(np.abs(low), np.abs(high)) + self.scale)
@@ -847,7 +858,7 @@ class Propagation:
             smallest = positive @ low + negative @ high
             largest = positive @ high + negative @ low
             if (smallest > rows.upper + slack).any() or (largest < rows.lower - slack).any():
-                return True
+                return True, low, high
             if round_ == rounds:
                 break
             from_hi = (self.hi - smallest)[:, None]
@@ -860,12 +871,12 @@ class Propagation:
             implied_low = implied_low - 1e-12 * (1.0 + np.abs(implied_low))
             tighter_high, tighter_low = implied_high < high, implied_low > low
             if not (tighter_high.any() or tighter_low.any()):
-                return False  # nothing moved: the next round would find the same
+                return False, low, high  # nothing moved: the next round would find the same
             high = np.where(tighter_high, implied_high, high)
             low = np.where(tighter_low, implied_low, low)
             if (low > high + width).any():
-                return True
-        return False
+                return True, low, high
+        return False, low, high
 
 
 def _next_multiplier(tried: list[tuple[float, float]], cap: float) -> float | None:
@@ -963,6 +974,8 @@ class SelectionNodes:
         self._split_of[member_selections] = member_split
         # (no member of the perspective, no count: the trade flags' programs)
         self._budgets = self._budget_rows() if implied_count and self.members.size else []
+        # The bounds `forced` last propagated without finding the node infeasible.
+        self._propagated: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
 
     def _budget_rows(self) -> list[NDArray[np.float64]]:
         """Per base row  sum_k a_k w_k <= hi  with a >= 0 over columns >= 0 (a budget): each
@@ -1072,8 +1085,10 @@ class SelectionNodes:
         infeasible. Raises `NodeQPFailure` when neither is established."""
         plain = self.pieces(lower, upper)
         rows, propagation = self._rows_and_propagation(lower)
+        checked, self._propagated = self._propagated, None
         if (
             self.costs is not None
+            and not (checked is not None and checked[0] is lower and checked[1] is upper)
             and not self._start_fits(start, plain, rows)
             and propagation().infeasible(plain.lower, plain.upper)
         ):
@@ -1151,6 +1166,38 @@ class SelectionNodes:
             solution = replace(solution, objective=objective)
         solution = replace(solution, state=replace(solution.state, multiplier=theta))
         return solution, bound, rise
+
+    def forced(
+        self, lower: NDArray[np.float64], upper: NDArray[np.float64], passes: int = 1
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """The node's selection bounds with the selections its rows force fixed, or None
+        when propagation proves the node infeasible.
+
+        Every integer point of the node meets the node's relaxed rows (a held z_j = 1 pays
+        c_j >= c_j w_j / u_j), so the box `Propagation.implied` derives from them holds for
+        each of its points: a free selection whose weight is implied above 0 is 1 at every
+        point of the node (w_j <= u_j z_j), one whose weight cannot reach its floor is 0
+        (w_j >= m_j z_j). Fixing them changes no integer point of the node and only
+        tightens its relaxation (a held name's whole name under the turnover cap, a
+        position over its cap that must be sold: nodes the search branched on before)."""
+        for _ in range(passes):
+            free = (lower < 0.5) & (upper > 0.5)
+            if not free.any():
+                break
+            plain = self.pieces(lower, upper)
+            _, propagation = self._rows_and_propagation(lower)
+            infeasible, low, high = propagation().implied(plain.lower, plain.upper)
+            if infeasible:
+                return None
+            columns = self.weight_columns
+            one = free & (low[columns] > _FORCED * (1.0 + self.caps))
+            zero = free & ~one & (high[columns] < self.floors - _FORCED * (1.0 + self.floors))
+            if not (one.any() or zero.any()):
+                self._propagated = (lower, upper)  # `solve` need not propagate it again
+                break
+            lower = np.where(one, 1.0, lower)
+            upper = np.where(zero, 0.0, upper)
+        return lower, upper
 
     def _rows_and_propagation(
         self, lower: NDArray[np.float64]
