@@ -1098,9 +1098,7 @@ def branch_and_bound(
                     solved = None
                 else:
                     node.lower, node.upper = forced
-                    solved = relaxation.solve(
-                        node.lower, node.upper, remaining(), start=node.start
-                    )
+                    solved = relaxation.solve(node.lower, node.upper, remaining(), start=node.start)
             except TimeoutError:
                 heapq.heappush(open_nodes, node)
                 stopped = True

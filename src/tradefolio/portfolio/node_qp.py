@@ -52,6 +52,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
+try:  # np.linalg's own LAPACK gufuncs: their Python wrappers cost as much as the solves
+    from numpy.linalg import _umath_linalg
+
+    _LAPACK_SOLVE: Callable[..., NDArray[np.float64]] | None = _umath_linalg.solve1
+    _LAPACK_QR_R: Callable[..., NDArray[np.float64]] | None = _umath_linalg.qr_r_raw
+except (ImportError, AttributeError):  # pragma: no cover - another numpy's layout
+    _LAPACK_SOLVE = _LAPACK_QR_R = None
+
 # Weight statuses.
 AT_LOWER, AT_UPPER, AT_KINK, FREE_LOW, FREE_HIGH = 0, 1, 2, 3, 4
 # A row's side in the working set.
@@ -224,6 +232,7 @@ class ActiveSetQP:
         self._row_tolerance = 1e-11 * np.maximum(norms, 1.0)
         self._lower_list = rows.lower.tolist()
         self._upper_list = rows.upper.tolist()
+        self._equality = (rows.lower == rows.upper).tolist()
 
     def objective(self, x: NDArray[np.float64], pieces: Pieces) -> float:
         """c^T x + 1/2 x^T H x + sum_j t_j(x_j)."""
@@ -246,6 +255,19 @@ class ActiveSetQP:
         whose trades have no curvature of their own). Such an end (`polish`) is moved
         onto its rows by the least change of the free weights and solved again from
         there, without the artificial."""
+        # (the LAPACK solves of `_solve` report a singular system by a NaN, not a warning)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
+            return self._solve_node(pieces, start, node_rows, deadline, polish)
+
+    def _solve_node(
+        self,
+        pieces: Pieces,
+        start: NodeState | None,
+        node_rows: RowSet | None,
+        deadline: float,
+        polish: bool,
+    ) -> NodeSolution:
+        """`solve`, in its error state."""
         self._use(self.base if node_rows is None else node_rows)
         n = self.size
         lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
@@ -328,7 +350,7 @@ class ActiveSetQP:
                 raise NodeQPFailure("iteration limit")
             if iterations % 50 == 0 and time.monotonic() > deadline:
                 raise NodeQPFailure("time limit of the node")
-            free = np.flatnonzero(status >= FREE_LOW)
+            free = (status >= FREE_LOW).nonzero()[0]
             smooth = cost + hess @ x
             indices = np.array([r for r, _ in working], dtype=np.intp)
             curvature: NDArray[np.float64] | None
@@ -397,7 +419,7 @@ class ActiveSetQP:
             duals[r] = value
         # The end must be stationary in its free weights (the optimum the search may take
         # as a node's exact one): else this solver failed, whatever its multipliers say.
-        free = np.flatnonzero(status >= FREE_LOW)
+        free = (status >= FREE_LOW).nonzero()[0]
         if free.size:
             left, right = pieces.slopes(x)
             pulled = rows.T @ duals if rows.shape[0] else np.zeros(size)
@@ -418,7 +440,7 @@ class ActiveSetQP:
                 moved = self._onto_rows(x, status, working, activity, pieces)
                 if moved is not None:
                     state = NodeState(moved, status.copy(), tuple(working))
-                    return self.solve(given, state, node_rows, deadline, polish=False)
+                    return self._solve_node(given, state, node_rows, deadline, polish=False)
             raise NodeQPFailure("the point breaks a row")
         state = NodeState(x.copy(), status.copy(), tuple(working))
         if artificial and polish:
@@ -426,7 +448,7 @@ class ActiveSetQP:
             # and working set unreliable: an end 1.7e-6 above the node's minimum, a row
             # 1.4e-6 off its side still "working", was seen. Solved once more from there,
             # a feasible start, without the artificial.
-            return self.solve(given, state, node_rows, deadline, polish=False)
+            return self._solve_node(given, state, node_rows, deadline, polish=False)
         return NodeSolution(x, duals, self.objective(x, pieces), state, iterations)
 
     def _projected_start(
@@ -452,7 +474,7 @@ class ActiveSetQP:
             if columns.size == 0:
                 return None
             residual = target[rows] - self.rows[rows] @ moved
-            change = _least_norm(self.rows[np.ix_(rows, columns)], residual)
+            change = _least_norm(self.rows.take(rows, axis=0).take(columns, axis=1), residual)
             trial = moved.copy()
             trial[columns] += change
             outside = (trial < lower) | (trial > upper)
@@ -484,7 +506,7 @@ class ActiveSetQP:
         chosen = np.array(
             sorted({r for r, _ in working} | set(np.flatnonzero(broken).tolist())), dtype=np.intp
         )
-        free = np.flatnonzero(status >= FREE_LOW)
+        free = (status >= FREE_LOW).nonzero()[0]
         if chosen.size == 0 or free.size == 0:
             return None
         system = self.rows[np.ix_(chosen, free)]
@@ -538,11 +560,9 @@ class ActiveSetQP:
             if k == 0:
                 return np.zeros(count), np.zeros(0)
             if count == k:
-                try:
-                    square = np.linalg.solve(constraints.T, gradient)
-                    return np.zeros(count), np.asarray(square, dtype=np.float64)
-                except np.linalg.LinAlgError:
-                    pass
+                square = _solve(constraints.T, gradient)
+                if square is not None:
+                    return np.zeros(count), square
             fitted, _, rank, _ = np.linalg.lstsq(constraints.T, gradient, rcond=None)
             if rank < count:  # the rows leave the free weights room: not "no freedom"
                 raise NodeQPFailure("dependent working rows")
@@ -550,19 +570,15 @@ class ActiveSetQP:
         system = np.zeros((count + k, count + k))
         block = hess.take(free, axis=0).take(free, axis=1)
         # (no curvature: linear pieces)
-        block[np.diag_indices(count)] += self.ridge if curvature is None else curvature + self.ridge
+        block.flat[:: count + 1] += self.ridge if curvature is None else curvature + self.ridge
         system[:count, :count] = block
         system[:count, count:] = constraints.T
         system[count:, :count] = constraints
         right = np.zeros(count + k)
         right[:count] = -gradient
-        try:
-            solution = np.asarray(np.linalg.solve(system, right), dtype=np.float64)
-        except np.linalg.LinAlgError as exc:
-            raise NodeQPFailure("singular KKT system") from exc
-        # (a finite sum is the cheap test; only a non-finite one needs every entry seen)
-        if not math.isfinite(float(solution.sum())) and not np.all(np.isfinite(solution)):
-            raise NodeQPFailure("non-finite KKT solution")
+        solution = _solve(system, right)
+        if solution is None:
+            raise NodeQPFailure("singular KKT system (or a non-finite solution)")
         return solution[:count], -solution[count:]
 
     def _ratio(
@@ -615,13 +631,19 @@ class ActiveSetQP:
                 alpha = max(float(ratios[i]), 0.0)
                 j = int(free[falling][i])
                 blocking = ("variable", j, AT_KINK if high[falling][i] else AT_LOWER)
-        direction = (rows.take(free, axis=1) @ step).tolist()
+        direction = rows.take(free, axis=1) @ step
+        moving = (np.abs(direction) > 1e-14).nonzero()[0].tolist()
+        if not moving:
+            return alpha, blocking
         activity = (rows @ x).tolist()
         in_working = {r for r, _ in working}
-        # A few rows: plain floats beat numpy's per-call overhead here.
-        for r, (move, level) in enumerate(zip(direction, activity, strict=True)):
+        moves = direction.tolist()
+        # A few rows: plain floats beat numpy's per-call overhead here (and only the rows
+        # the step moves can block it).
+        for r in moving:
             if r in in_working:
                 continue
+            move, level = moves[r], activity[r]
             if move < -1e-14:
                 bound = self._lower_list[r]
                 side = _LOW_SIDE
@@ -653,8 +675,9 @@ class ActiveSetQP:
         (and what it becomes), or None at an optimum. `smooth` is c + H x; `linear`: the
         pieces are linear without a kink in the box (`solve`), every slope lin0."""
         worst, found = tolerance, None
-        for (r, side), value in zip(working, multipliers, strict=True):
-            if self.row_lower[r] == self.row_upper[r]:
+        equality = self._equality
+        for (r, side), value in zip(working, multipliers.tolist(), strict=True):
+            if equality[r]:
                 continue
             wrong = -value if side == _LOW_SIDE else value
             if wrong > worst:
@@ -685,7 +708,7 @@ class ActiveSetQP:
     ) -> list[tuple[int, int]]:
         """The rows of `working` kept greedily while linearly independent on the free
         weights (a dependent row is implied by the others there)."""
-        free = np.flatnonzero(status >= FREE_LOW)
+        free = (status >= FREE_LOW).nonzero()[0]
         kept: list[tuple[int, int]] = []
         if not working or free.size == 0:
             return kept
@@ -701,7 +724,7 @@ class ActiveSetQP:
         if len(working) <= free.size:
             # The greedy test below in one QR: row i's residual against the rows before it
             # (the span of the kept ones) is R_ii of block^T = QR.
-            diagonal = np.abs(np.diagonal(np.linalg.qr(block.T, mode="r"))).tolist()
+            diagonal = _r_diagonal(block.T).tolist()
             return [
                 entry
                 for entry, norm, left in zip(working, norms, diagonal, strict=True)
@@ -726,13 +749,41 @@ class ActiveSetQP:
         return kept
 
 
+def _solve(matrix: NDArray[np.float64], right: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """`np.linalg.solve(matrix, right)` (the same LAPACK gesv, the same numbers) for a
+    square matrix and one right-hand side, or None where it would raise (singular) or the
+    solution is not finite. The node solves' systems are 10-60 wide: numpy's checks and
+    error-state set-up around the gufunc took ~40% of each call."""
+    if _LAPACK_SOLVE is None:  # pragma: no cover - another numpy's layout
+        try:
+            solution = np.asarray(np.linalg.solve(matrix, right), dtype=np.float64)
+        except np.linalg.LinAlgError:
+            return None
+    else:  # (under `ActiveSetQP.solve`'s error state: a singular system gives NaNs)
+        solution = _LAPACK_SOLVE(matrix, right)
+    # (a finite sum is the cheap test; only a non-finite one needs every entry seen)
+    if not math.isfinite(float(solution.sum())) and not np.all(np.isfinite(solution)):
+        return None
+    return solution
+
+
+def _r_diagonal(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+    """|diag R| of `matrix` = QR: `np.linalg.qr(matrix, mode="r")`'s (the same LAPACK
+    geqrf on the same copy), without its wrapper."""
+    if _LAPACK_QR_R is None:  # pragma: no cover - another numpy's layout
+        return np.asarray(np.abs(np.diagonal(np.linalg.qr(matrix, mode="r"))), dtype=np.float64)
+    factored = matrix.astype(np.float64, copy=True)
+    _LAPACK_QR_R(factored, signature="d->d")  # R in the upper triangle, in place
+    return np.abs(np.diagonal(factored))
+
+
 def _least_norm(matrix: NDArray[np.float64], right: NDArray[np.float64]) -> NDArray[np.float64]:
     """The least-norm d with matrix d = right (matrix^T (matrix matrix^T)^-1 right: a few
     short rows), by least squares when the rows are dependent."""
-    try:
-        return np.asarray(matrix.T @ np.linalg.solve(matrix @ matrix.T, right), dtype=np.float64)
-    except np.linalg.LinAlgError:
-        return np.asarray(np.linalg.lstsq(matrix, right, rcond=None)[0], dtype=np.float64)
+    solution = _solve(matrix @ matrix.T, right)
+    if solution is not None:
+        return np.asarray(matrix.T @ solution, dtype=np.float64)
+    return np.asarray(np.linalg.lstsq(matrix, right, rcond=None)[0], dtype=np.float64)
 
 
 def tangent_bound(
