@@ -1026,7 +1026,8 @@ class SelectionNodes:
         # (no member of the perspective, no count: the trade flags' programs)
         self._budgets = self._budget_rows() if implied_count and self.members.size else []
         # The bounds `forced` last propagated without finding the node infeasible.
-        self._propagated: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+        # (and their pieces, which `solve` reuses).
+        self._propagated: tuple[NDArray[np.float64], NDArray[np.float64], Pieces] | None = None
 
     def _budget_rows(self) -> list[NDArray[np.float64]]:
         """Per base row  sum_k a_k w_k <= hi  with a >= 0 over columns >= 0 (a budget): each
@@ -1134,12 +1135,13 @@ class SelectionNodes:
         """(solution, a valid lower bound of the node, a valid lower bound on the bound's
         rise when each free selection is set to 1), or None when the node is proven
         infeasible. Raises `NodeQPFailure` when neither is established."""
-        plain = self.pieces(lower, upper)
-        rows, propagation = self._rows_and_propagation(lower)
         checked, self._propagated = self._propagated, None
+        propagated = checked is not None and checked[0] is lower and checked[1] is upper
+        plain = checked[2] if checked is not None and propagated else self.pieces(lower, upper)
+        rows, propagation = self._rows_and_propagation(lower)
         if (
             self.costs is not None
-            and not (checked is not None and checked[0] is lower and checked[1] is upper)
+            and not propagated
             and not self._start_fits(start, plain, rows)
             and propagation().infeasible(plain.lower, plain.upper)
         ):
@@ -1244,7 +1246,7 @@ class SelectionNodes:
             one = free & (low[columns] > _FORCED * (1.0 + self.caps))
             zero = free & ~one & (high[columns] < self.floors - _FORCED * (1.0 + self.floors))
             if not (one.any() or zero.any()):
-                self._propagated = (lower, upper)  # `solve` need not propagate it again
+                self._propagated = (lower, upper, plain)  # `solve` need not propagate again
                 break
             lower = np.where(one, 1.0, lower)
             upper = np.where(zero, 0.0, upper)

@@ -386,6 +386,67 @@ def test_rebalance_nodes_reach_the_optimum_of_the_unreduced_relaxation(
         lower, upper = branched
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    path=st.integers(0, 2**31 - 1),
+    min_trade=st.sampled_from([None, 30.0]),
+    max_turnover=st.sampled_from([0.1, 0.3]),
+)
+def test_a_forced_selection_leaves_its_other_value_infeasible(
+    seed: int, path: int, min_trade: float | None, max_turnover: float
+) -> None:
+    """`Relaxation.forced` fixes a free selection only where the child with its other
+    value has no feasible point at all: HiGHS, on the relaxation that keeps every flag as
+    a column with its link rows, finds that child infeasible (confirmed by the simplex),
+    node by node along a random branching of the rebalance programs."""
+    from tradefolio.portfolio import branch_and_bound as search
+
+    program = rebalance_program(seed, min_trade=min_trade, fixed=1.0, max_turnover=max_turnover)
+    scale = _scale(program)
+    fast = Relaxation(program, scale)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(search, "_selection_structure", lambda *args, **kwargs: None)
+        full = Relaxation(program, scale, active_set=False)
+    count = len(fast.integers)
+    lower, upper = np.zeros(count), fast.upper[fast.integers].copy()
+    rng = np.random.default_rng(path)
+    for _ in range(6):
+        forced = fast.forced(lower, upper)
+        if forced is None:  # propagation's proof: the relaxation has no point either
+            assert full.solve(lower, upper, 30.0) is None
+            break
+        for j in np.flatnonzero(forced[0] > lower):  # forced to 1: nothing with z_j = 0
+            child = upper.copy()
+            child[j] = 0.0
+            assert full.solve(lower, child, 30.0) is None
+        for j in np.flatnonzero(forced[1] < upper):  # forced to 0: nothing with z_j = 1
+            child = lower.copy()
+            child[j] = 1.0
+            assert full.solve(child, upper, 30.0) is None
+        lower, upper = forced
+        if fast.solve(lower, upper, 30.0) is None:
+            break
+        branched = branch_at_random(lower, upper, rng)
+        if branched is None:
+            break
+        lower, upper = branched
+
+
+def test_the_root_forces_a_held_name_the_turnover_cap_cannot_sell_out() -> None:
+    """A held name worth more of the account than the turnover cap cannot be sold out:
+    its selection is 1 at every point, and the root fixes it (the search branched on it
+    before, its 0 child an infeasible node)."""
+    program = rebalance_program(3, min_trade=None, fixed=1.0, max_turnover=0.1)
+    relaxation = Relaxation(program, _scale(program))
+    count = len(relaxation.integers)
+    lower, upper = np.zeros(count), relaxation.upper[relaxation.integers].copy()
+    forced = relaxation.forced(lower, upper)
+    assert forced is not None
+    assert np.all(forced[0] >= lower) and np.all(forced[1] <= upper)
+    assert np.any(forced[0] > lower)
+
+
 @settings(max_examples=200, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), rows=st.integers(1, 6), columns=st.integers(1, 6))
 def test_propagation_never_proves_a_box_with_a_feasible_point_infeasible(
