@@ -879,14 +879,17 @@ class Relaxation:
             self.up_increase = rise
 
     def forced(
-        self, lower: NDArray[np.float64], upper: NDArray[np.float64]
+        self,
+        lower: NDArray[np.float64],
+        upper: NDArray[np.float64],
+        start: NodeState | None = None,
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
         """A node's integer bounds with the selections its rows force fixed (trade flags'
-        programs: `SelectionNodes.forced`), None when they prove it infeasible; other
-        programs' bounds as given."""
+        programs: `SelectionNodes.forced`, `start` the node's warm start), None when they
+        prove it infeasible; other programs' bounds as given."""
         if self.nodes is None or not self._costed or not self._counts_fit(lower):
             return lower, upper
-        return self.nodes.forced(lower, upper)
+        return self.nodes.forced(lower, upper, start or self.last_state)
 
     def _counts_fit(self, lower: NDArray[np.float64]) -> bool:
         """Whether the selections fixed at 1 fit every counting row (sum c_j <= hi)."""
@@ -1093,7 +1096,7 @@ def branch_and_bound(
             try:
                 if remaining() <= 0:
                     raise TimeoutError
-                forced = relaxation.forced(node.lower, node.upper)
+                forced = relaxation.forced(node.lower, node.upper, node.start)
                 if forced is None:
                     solved = None
                 else:

@@ -1221,7 +1221,10 @@ class SelectionNodes:
         return solution, bound, rise
 
     def forced(
-        self, lower: NDArray[np.float64], upper: NDArray[np.float64], passes: int = 1
+        self,
+        lower: NDArray[np.float64],
+        upper: NDArray[np.float64],
+        start: NodeState | None = None,
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
         """The node's selection bounds with the selections its rows force fixed, or None
         when propagation proves the node infeasible.
@@ -1232,25 +1235,30 @@ class SelectionNodes:
         point of the node (w_j <= u_j z_j), one whose weight cannot reach its floor is 0
         (w_j >= m_j z_j). Fixing them changes no integer point of the node and only
         tightens its relaxation (a held name's whole name under the turnover cap, a
-        position over its cap that must be sold: nodes the search branched on before)."""
-        for _ in range(passes):
-            free = (lower < 0.5) & (upper > 0.5)
-            if not free.any():
-                break
-            plain = self.pieces(lower, upper)
-            _, propagation = self._rows_and_propagation(lower)
-            infeasible, low, high = propagation().implied(plain.lower, plain.upper)
-            if infeasible:
-                return None
-            columns = self.weight_columns
-            one = free & (low[columns] > _FORCED * (1.0 + self.caps))
-            zero = free & ~one & (high[columns] < self.floors - _FORCED * (1.0 + self.floors))
-            if not (one.any() or zero.any()):
-                self._propagated = (lower, upper, plain)  # `solve` need not propagate again
-                break
-            lower = np.where(one, 1.0, lower)
-            upper = np.where(zero, 0.0, upper)
-        return lower, upper
+        position over its cap that must be sold: nodes the search branched on before).
+
+        Only where `solve` would propagate anyway: at the root (no `start`) and where the
+        start (the parent's point) clipped to the node's box breaks its rows; a node
+        whose start fits keeps its bounds (every node propagated: 4% fewer nodes on the
+        sample for 12% more time)."""
+        free = (lower < 0.5) & (upper > 0.5)
+        if not free.any():
+            return lower, upper
+        plain = self.pieces(lower, upper)
+        rows, propagation = self._rows_and_propagation(lower)
+        if self._start_fits(start, plain, rows):
+            self._propagated = (lower, upper, plain)  # `solve` would not propagate either
+            return lower, upper
+        infeasible, low, high = propagation().implied(plain.lower, plain.upper)
+        if infeasible:
+            return None
+        columns = self.weight_columns
+        one = free & (low[columns] > _FORCED * (1.0 + self.caps))
+        zero = free & ~one & (high[columns] < self.floors - _FORCED * (1.0 + self.floors))
+        if not (one.any() or zero.any()):
+            self._propagated = (lower, upper, plain)  # `solve` need not propagate again
+            return lower, upper
+        return np.where(one, 1.0, lower), np.where(zero, 0.0, upper)
 
     def _rows_and_propagation(
         self, lower: NDArray[np.float64]
