@@ -32,7 +32,9 @@ set of `node_qp.py` (a child starts from its parent's point and working set: ~5 
 instead of HiGHS's ~460 from a phase-1 vertex), bounded by its Lagrangian tangent bound
 and proven infeasible only by a Farkas certificate; anything it cannot settle goes to
 HiGHS as below. With counting rows (a cardinality cap) it takes only the QPs with every
-selection fixed. docs/model.md has the measurements.
+selection fixed. On trade flags' programs a node first fixes the selections its rows force
+(`Relaxation.forced`: a held name the turnover cap cannot sell out is held at every point
+of the node), where it propagates its rows anyway. docs/model.md has the measurements.
 
 Buy-in floors (w_j = 0 or m_j <= w_j <= u_j): each node QP carries the projected
 perspective of a diagonal split of the covariance (`perspective.py`, docs/model.md), every

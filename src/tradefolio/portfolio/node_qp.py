@@ -34,7 +34,10 @@ that (Nocedal & Wright, ch. 16.5, with the kinks as extra "bounds"):
   start is feasible with a = 1, and a is driven to 0 (a positive a at the end means
   infeasible or a too small penalty: the caller then asks HiGHS);
 - the step's Hessian has a ridge of 1e-10 of its largest diagonal: a direction of zero
-  curvature (Σ - D is singular on purpose) becomes a long step that a bound blocks.
+  curvature (Σ - D is singular on purpose) becomes a long step that a bound blocks;
+- the KKT systems (10-60 wide on the sample) go to numpy.linalg's own LAPACK gufuncs
+  (`_solve`, `_r_diagonal`) without numpy's Python wrappers, which cost as much as the
+  factorisations: the same gesv / geqrf on the same arrays, the same numbers bit for bit.
 
 Nothing here needs to be exact for the search to be: the caller bounds the node by the
 Lagrangian of the point and duals (`tangent_bound`, valid for any of them), keeps a point
@@ -973,7 +976,9 @@ class SelectionNodes:
     (the rebalance programs' cash row: the flags' fixed costs next to the weights) keeps its
     other coefficients too. With `costs` (a flag's fixed cost e_j) a free selection adds
     e_j / u_j to its column's slopes and a held one the constant e_j (`Pieces.offset`);
-    infeasible nodes of those programs are first tried by `propagation_infeasible`.
+    infeasible nodes of those programs are first tried by `propagation_infeasible`, and
+    `forced` fixes the selections the node's rows force (a weight implied above 0 or below
+    its floor by the same propagation).
 
     The implied count. A row  sum_k a_k w_k <= hi  with a >= 0 over columns >= 0 (the
     budget) lets at most  k  of the free floored names be held at a node: the most of

@@ -648,3 +648,29 @@ def test_a_projected_warm_start_reaches_the_artificial_phase_optimum(
             if branched is None:
                 break
             lower, upper = branched
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), rows=st.integers(1, 12), columns=st.integers(1, 12))
+def test_the_lapack_shortcuts_give_numpys_own_numbers(seed: int, rows: int, columns: int) -> None:
+    """`_solve` and `_r_diagonal` call numpy.linalg's LAPACK gufuncs without the wrappers:
+    the same numbers bit for bit, and a singular system is None (no warning, no raise)."""
+    import warnings
+
+    from tradefolio.portfolio.node_qp import _r_diagonal, _solve
+
+    rng = np.random.default_rng(seed)
+    square = rng.normal(size=(rows, rows))
+    right = rng.normal(size=rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
+            solved = _solve(square, right)
+            singular = square.copy()
+            singular[-1] = 0.0
+            assert _solve(singular, right) is None
+    assert solved is not None
+    assert np.array_equal(solved, np.linalg.solve(square, right))
+    block = rng.normal(size=(rows, columns)) * (rng.random((rows, columns)) < 0.6)
+    expected = np.abs(np.diagonal(np.linalg.qr(block.T, mode="r")))
+    assert np.array_equal(_r_diagonal(block.T), expected)
