@@ -601,22 +601,37 @@ class ActiveSetQP:
         values = x[free]
         rising, falling = step > 0, step < 0
         if high is None:  # linear pieces (`solve`): the box alone blocks the weights
-            if rising.any():
-                ratios = (pieces.upper[free][rising] - values[rising]) / step[rising]
-                i = int(np.argmin(ratios))
-                if ratios[i] < alpha:
-                    alpha = max(float(ratios[i]), 0.0)
-                    blocking = ("variable", int(free[rising][i]), AT_UPPER)
-            if falling.any():
-                ratios = (pieces.lower[free][falling] - values[falling]) / step[falling]
-                i = int(np.argmin(ratios))
-                if ratios[i] < alpha:
-                    alpha = max(float(ratios[i]), 0.0)
-                    blocking = ("variable", int(free[falling][i]), AT_LOWER)
-            rising = falling = np.zeros(0, dtype=bool)
+            # Each side's ratios over every free weight, the other side's masked by an
+            # infinity: the same ratios and the same first minimum as over that side alone
+            # (under `solve`'s error state: a zero step's 0 / 0 is masked).
+            ratios = np.where(rising, (pieces.upper[free] - values) / step, np.inf)
+            i = int(ratios.argmin())
+            if ratios[i] < alpha:
+                alpha = max(float(ratios[i]), 0.0)
+                blocking = ("variable", int(free[i]), AT_UPPER)
+            ratios = np.where(falling, (pieces.lower[free] - values) / step, np.inf)
+            i = int(ratios.argmin())
+            if ratios[i] < alpha:
+                alpha = max(float(ratios[i]), 0.0)
+                blocking = ("variable", int(free[i]), AT_LOWER)
+        else:
+            alpha, blocking = self._piece_ratio(values, step, free, high, pieces)
+        return self._row_ratio(x, step, free, rows, working, alpha, blocking)
+
+    @staticmethod
+    def _piece_ratio(
+        values: NDArray[np.float64],
+        step: NDArray[np.float64],
+        free: NDArray[np.intp],
+        high: NDArray[np.bool_],
+        pieces: Pieces,
+    ) -> tuple[float, tuple[str, int, int] | None]:
+        """`_ratio`'s longest step <= 1 that keeps each free weight in its piece."""
+        alpha = 1.0
+        blocking: tuple[str, int, int] | None = None
+        rising, falling = step > 0, step < 0
         kink = pieces.kink[free]
         if rising.any():
-            assert high is not None
             end = np.where(high, pieces.upper[free], kink)[rising]
             ratios = (end - values[rising]) / step[rising]
             i = int(np.argmin(ratios))
@@ -626,7 +641,6 @@ class ActiveSetQP:
                 inside = not high[rising][i] and pieces.kink[j] < pieces.upper[j]
                 blocking = ("variable", j, AT_KINK if inside else AT_UPPER)
         if falling.any():
-            assert high is not None
             begin = np.where(high, kink, pieces.lower[free])[falling]
             ratios = (begin - values[falling]) / step[falling]
             i = int(np.argmin(ratios))
@@ -634,6 +648,20 @@ class ActiveSetQP:
                 alpha = max(float(ratios[i]), 0.0)
                 j = int(free[falling][i])
                 blocking = ("variable", j, AT_KINK if high[falling][i] else AT_LOWER)
+        return alpha, blocking
+
+    def _row_ratio(
+        self,
+        x: NDArray[np.float64],
+        step: NDArray[np.float64],
+        free: NDArray[np.intp],
+        rows: NDArray[np.float64],
+        working: list[tuple[int, int]],
+        alpha: float,
+        blocking: tuple[str, int, int] | None,
+    ) -> tuple[float, tuple[str, int, int] | None]:
+        """`_ratio`: the step `alpha` (and its `blocking`) shortened to keep every row
+        outside the working set feasible."""
         direction = rows.take(free, axis=1) @ step
         moving = (np.abs(direction) > 1e-14).nonzero()[0].tolist()
         if not moving:
