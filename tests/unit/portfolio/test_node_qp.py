@@ -674,3 +674,56 @@ def test_the_lapack_shortcuts_give_numpys_own_numbers(seed: int, rows: int, colu
     block = rng.normal(size=(rows, columns)) * (rng.random((rows, columns)) < 0.6)
     expected = np.abs(np.diagonal(np.linalg.qr(block.T, mode="r")))
     assert np.array_equal(_r_diagonal(block.T), expected)
+
+
+def test_the_sparse_hessian_product_is_the_dense_one_up_to_round_off() -> None:
+    """`_times` at 128 columns and more reads only the rows of x's nonzero entries: the
+    dense product up to the sum's order; below that, or with x mostly nonzero, the dense
+    product itself."""
+    from tradefolio.portfolio.node_qp import _SPARSE_PRODUCT_COLUMNS, _times
+
+    rng = np.random.default_rng(7)
+    for size in (_SPARSE_PRODUCT_COLUMNS - 1, _SPARSE_PRODUCT_COLUMNS, 300):
+        factors = rng.normal(size=(size, 4))
+        hessian = factors @ factors.T + np.diag(rng.uniform(0.1, 1.0, size))
+        x = np.where(rng.random(size) < 0.1, rng.uniform(0.0, 1.0, size), 0.0)
+        dense = hessian @ x
+        assert np.allclose(_times(hessian, x), dense, rtol=1e-13, atol=1e-13)
+        if size < _SPARSE_PRODUCT_COLUMNS:
+            assert np.array_equal(_times(hessian, x), dense)
+        full = rng.uniform(0.0, 1.0, size)
+        assert np.array_equal(_times(hessian, full), hessian @ full)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_large_warm_started_nodes_reach_highs_optimum(seed: int) -> None:
+    """The nodes of a 140-name floored program (past `_SPARSE_PRODUCT_COLUMNS`: the sparse
+    H x), warm-started along a branching, against HiGHS on the same relaxation."""
+    from tradefolio.portfolio.node_qp import _SPARSE_PRODUCT_COLUMNS
+
+    program = floored_program(seed, n=140, floors=(0.04, 0.08))
+    fast, highs = pair(program)
+    assert fast.nodes is not None and fast.nodes.qp.size >= _SPARSE_PRODUCT_COLUMNS
+    count = len(fast.integers)
+    lower, upper = np.zeros(count), np.ones(count)
+    rng = np.random.default_rng(seed)
+    state = None
+    for _ in range(4):
+        reference = highs.solve(lower, upper, 60.0)
+        mine = fast.solve(lower, upper, 60.0, start=state)
+        assert (reference is None) == (mine is None)
+        if reference is None or mine is None:
+            break
+        optimum = reference[0]
+        slack = 1e-9 * max(abs(optimum), 1.0)
+        assert mine[0] <= optimum + slack
+        assert mine[0] >= highs.bound - slack
+        if highs.highs.getModelStatus() == highs._highspy.HighsModelStatus.kOptimal:
+            assert mine[0] == pytest.approx(optimum, rel=1e-7, abs=1e-9)
+        assert fast.bound <= mine[0] + slack
+        assert fast.bound >= mine[0] - 1e-6 * max(abs(mine[0]), 1.0)
+        state = fast.last_state
+        branched = branch_at_random(lower, upper, rng)
+        if branched is None:
+            break
+        lower, upper = branched
