@@ -430,7 +430,8 @@ class ActiveSetQP:
         if free.size:
             left, right = pieces.slopes(x)
             pulled = rows.T @ duals if rows.shape[0] else np.zeros(size)
-            residual = (cost + _times(hess, x) + np.where(status == FREE_HIGH, right, left) - pulled)[free]
+            slope = np.where(status == FREE_HIGH, right, left)
+            residual = (cost + _times(hess, x) + slope - pulled)[free]
             if float(np.abs(residual).max()) > 1e-6 * cost_scale:
                 raise NodeQPFailure("the end is not stationary in its free weights")
         if artificial:

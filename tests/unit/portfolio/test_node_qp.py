@@ -101,18 +101,25 @@ def test_warm_started_nodes_reach_highs_optimum(
     seed: int, path: int, max_positions: int | None
 ) -> None:
     program = floored_program(seed, max_positions=max_positions)
+    # (with a cardinality cap a node may go to HiGHS: seen)
+    walk_against_highs(program, path, 6, no_fallbacks=max_positions is None)
+
+
+def walk_against_highs(program: Program, path: int, nodes: int, no_fallbacks: bool) -> None:
+    """`nodes` nodes of a random branching of `program`, each warm-started from its
+    parent, by the active set against HiGHS on the same relaxation."""
     fast, highs = pair(program)
     count = len(fast.integers)
     lower, upper = np.zeros(count), np.ones(count)
     rng = np.random.default_rng(path)
     state = None
-    for _ in range(6):
-        reference = highs.solve(lower, upper, 30.0)
-        mine = fast.solve(lower, upper, 30.0, start=state)
+    for _ in range(nodes):
+        reference = highs.solve(lower, upper, 60.0)
+        mine = fast.solve(lower, upper, 60.0, start=state)
         assert (reference is None) == (mine is None)
         if reference is None or mine is None:
             break
-        if max_positions is None:  # with a cardinality cap a node may go to HiGHS (seen)
+        if no_fallbacks:
             assert fast.fallbacks == 0
         optimum = reference[0]
         slack = 1e-9 * max(abs(optimum), 1.0)
@@ -702,28 +709,5 @@ def test_large_warm_started_nodes_reach_highs_optimum(seed: int) -> None:
     from tradefolio.portfolio.node_qp import _SPARSE_PRODUCT_COLUMNS
 
     program = floored_program(seed, n=140, floors=(0.04, 0.08))
-    fast, highs = pair(program)
-    assert fast.nodes is not None and fast.nodes.qp.size >= _SPARSE_PRODUCT_COLUMNS
-    count = len(fast.integers)
-    lower, upper = np.zeros(count), np.ones(count)
-    rng = np.random.default_rng(seed)
-    state = None
-    for _ in range(4):
-        reference = highs.solve(lower, upper, 60.0)
-        mine = fast.solve(lower, upper, 60.0, start=state)
-        assert (reference is None) == (mine is None)
-        if reference is None or mine is None:
-            break
-        optimum = reference[0]
-        slack = 1e-9 * max(abs(optimum), 1.0)
-        assert mine[0] <= optimum + slack
-        assert mine[0] >= highs.bound - slack
-        if highs.highs.getModelStatus() == highs._highspy.HighsModelStatus.kOptimal:
-            assert mine[0] == pytest.approx(optimum, rel=1e-7, abs=1e-9)
-        assert fast.bound <= mine[0] + slack
-        assert fast.bound >= mine[0] - 1e-6 * max(abs(mine[0]), 1.0)
-        state = fast.last_state
-        branched = branch_at_random(lower, upper, rng)
-        if branched is None:
-            break
-        lower, upper = branched
+    assert program.size >= _SPARSE_PRODUCT_COLUMNS
+    walk_against_highs(program, seed, 4, no_fallbacks=False)
