@@ -282,6 +282,37 @@ def run_config(
     """Run the backtest a config describes on `closes` (`opens` for market fills, `highs` /
     `lows` for matching stops and limits; close-only data uses the close for all)."""
     strategy = build_run_strategy(config, closes)
+    return _run_strategy(config, strategy, closes, opens, highs, lows, benchmark)
+
+
+def run_portfolio_from(
+    config: BacktestConfig,
+    closes: pd.DataFrame,
+    first_decision: int,
+    *,
+    opens: pd.DataFrame | None = None,
+    highs: pd.DataFrame | None = None,
+    lows: pd.DataFrame | None = None,
+    benchmark: pd.Series | None = None,
+) -> BacktestResult:
+    """`run_config` of a `--portfolio` config whose first rebalance is at bar
+    `first_decision` (the rows before it warm up the policy's history: a walk-forward
+    test window, flat until then)."""
+    if not config.portfolio:
+        raise InvalidParameter("run_portfolio_from runs a --portfolio config")
+    strategy = build_run_strategy(config, closes, first_decision)
+    return _run_strategy(config, strategy, closes, opens, highs, lows, benchmark)
+
+
+def _run_strategy(
+    config: BacktestConfig,
+    strategy: Strategy | EventStrategy,
+    closes: pd.DataFrame,
+    opens: pd.DataFrame | None,
+    highs: pd.DataFrame | None,
+    lows: pd.DataFrame | None,
+    benchmark: pd.Series | None,
+) -> BacktestResult:
     if is_user_spec(config.strategy) and not config.portfolio:
         check_warmup(strategy, len(closes))
     try:
@@ -327,4 +358,5 @@ __all__ = [
     "protective_exits",
     "rebalance_policy",
     "run_config",
+    "run_portfolio_from",
 ]
