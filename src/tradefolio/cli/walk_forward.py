@@ -180,7 +180,7 @@ def fold_rebalances(
             if not isinstance(exc.partial, BacktestResult):
                 raise
             run = exc.partial
-        tables.append(rebalance_table(run.decisions, run.fills, config.slippage_bps))
+        tables.append(rebalance_table(run.decisions, run.fills))
         bars = sorted(run.targets)
         weights.append(
             pd.DataFrame(

@@ -156,7 +156,9 @@ def _state(path: Path) -> tuple[object, ...]:
         (o.bar, o.symbol, o.side, o.quantity, o.status, o.filled_quantity)
         for o in journal.all_orders()
     ]
-    fills = [(f.symbol, f.side, f.quantity, f.price, f.commission) for f in journal.fills()]
+    fills = [
+        (f.symbol, f.side, f.quantity, f.price, f.commission, f.slippage) for f in journal.fills()
+    ]
     positions = {s: p.quantity for s, p in journal.positions().items()}
     at_broker = [
         (o.symbol, o.side, o.quantity, o.status, o.filled_quantity, o.commission)
