@@ -130,6 +130,7 @@ def _search(
     start: NDArray[np.float64],
     most: NDArray[np.float64],
     active: NDArray[np.intp],
+    mend_first: bool = False,
 ) -> tuple[NDArray[np.float64], float, float]:
     """Moves of the `active` names from `start` until none helps: one name to any of its
     `_options` (the best objective of those that help: a broken row is repaired by the
@@ -139,7 +140,10 @@ def _search(
     A move helps when it lowers the total violation or, with every row met, raises the
     objective (signed). Each move is evaluated incrementally (`LotMoves`) against the state
     at its turn, as a one-at-a-time search would; the answer is evaluated in full.
-    Returns (target, violation, objective)."""
+    With `mend_first`, a pass that starts with broken rows one move mends takes first the
+    mending move of the best objective over *every* name (the first name in turn able to
+    mend them may cost far more: keeping a position the optimum sells, for a turnover
+    cap one share over). Returns (target, violation, objective)."""
     sign = 1.0 if evaluator.program.maximize else -1.0
     moves = evaluator.state(start, np.asarray(active, dtype=np.intp))
     count = moves.movable.size
@@ -161,6 +165,15 @@ def _search(
     for _ in range(_PASSES):
         improved = False
         table = moves.table(_options(moves, everyone, most))
+        if mend_first and moves.violation > 0.0:
+            violation, objective = moves.singles(table)
+            mends = violation == 0.0
+            if mends.any():
+                score = np.where(mends, sign * objective, -np.inf)
+                row, choice = np.unravel_index(int(np.argmax(score)), score.shape)
+                moves.move(table, int(row), int(choice))
+                improved = True
+                table = moves.table(_options(moves, everyone, most))
         turn = 0
         while turn < count:
             violation, objective = moves.singles(table, slice(turn, None))
@@ -238,6 +251,16 @@ def _proven(
     return claim(whole.program, reported, bound, _STOP_GAP)[0] == "optimal"
 
 
+def _gap(whole: ModelContext, best: tuple[float, NDArray[np.float64]], bound: float) -> float:
+    """The proven gap of a point of the search (`best`: its program objective with the
+    tie-break and its target shares) to `bound`."""
+    objective, target = best
+    universe = whole.universe
+    weights = target * universe.prices / universe.value
+    reported = objective - whole.tie_break_scale * float(weights.sum())
+    return claim(whole.program, reported, bound, _STOP_GAP)[1]
+
+
 def solve_by_repair(
     whole: ModelContext,
     fractional: ModelContext,
@@ -247,6 +270,7 @@ def solve_by_repair(
     relaxed: RawSolution | None = None,
     *,
     stop_at_gap: bool = True,
+    mend_above: float = 0.0,
 ) -> RawSolution | None:
     """Solve the whole-share program of `whole` through its fractional twin `fractional`
     (the same model without lots, `suits_rebalance_solver`), as the module docstring says;
@@ -258,8 +282,11 @@ def solve_by_repair(
     The starts are searched in `_starts`' order and, with `stop_at_gap`, the search stops
     at the first start whose point is proven within `_STOP_GAP` (`QUADRATIC_RELATIVE_GAP`)
     of B: the claim "optimal" the remaining starts could only repeat (their points may be
-    better, within that gap). Without it every start is searched and the best kept. The
-    status and gap are always those proven for the point returned."""
+    better, within that gap). Without it every start is searched and the best kept. When
+    no start's point is proven, the starts are searched again mending first (`_search`'s
+    `mend_first`: a turnover cap broken by one share's rounding, mended at the least cost
+    over every name), and the best of both rounds kept. The status and gap are always
+    those proven for the point returned."""
     evaluator = _evaluator(whole, lot_sizes)
     if evaluator is None:
         return None
@@ -284,19 +311,25 @@ def solve_by_repair(
     best: tuple[float, NDArray[np.float64]] | None = None
     # names that are or may be held: the others only open a position when the fractional
     # optimum does (a start's rounding) or a move reaches them from there
-    seen: list[NDArray[np.float64]] = []
+    starts: list[NDArray[np.float64]] = []
     for start in _starts(shares, held, untraded, lot_sizes):
-        if any(np.array_equal(start, other) for other in seen):
-            continue
-        seen.append(start)
-        active = np.flatnonzero((held > 0) | (shares * prices > 1e-9 * value) | (start > 0))
-        target, broken, objective = _search(evaluator, start, most, active)
-        if broken != 0.0:
-            continue
-        if best is None or sign * objective > sign * best[0]:
-            best = (objective, target)
-        if stop_at_gap and best[1] is target and _proven(whole, target, objective, bound):
-            break  # proven within the stated gap of B: what the later starts could only repeat
+        if not any(np.array_equal(start, other) for other in starts):
+            starts.append(start)
+    proven = False
+    # the starts by the plain search; when that leaves a gap above `mend_above`, mending first
+    for mend_first in (False, True):
+        if mend_first and best is not None and (proven or _gap(whole, best, bound) <= mend_above):
+            break
+        for start in starts:
+            active = np.flatnonzero((held > 0) | (shares * prices > 1e-9 * value) | (start > 0))
+            target, broken, objective = _search(evaluator, start, most, active, mend_first)
+            if broken != 0.0:
+                continue
+            if best is None or sign * objective > sign * best[0]:
+                best = (objective, target)
+                proven = _proven(whole, target, objective, bound)
+            if stop_at_gap and proven:
+                break  # proven within the stated gap of B: the later starts could only repeat it
     if best is None:
         return None
     values = evaluator.point(best[1])
