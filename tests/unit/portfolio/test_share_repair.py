@@ -340,3 +340,34 @@ def test_the_repair_stops_at_the_first_start_proven_within_the_gap() -> None:
     assert sign * (full_reported - reported) >= -1e-12  # more starts: never worse
     scale = max(abs(reported), abs(bound), 1e-9)
     assert sign * (full_reported - reported) <= again.gap * scale + 1e-12
+
+
+def test_a_turnover_cap_broken_by_rounding_is_mended_at_least_cost_not_by_the_first_name() -> None:
+    # The sample's 2012-07-02 rebalance (the bundled run's holdings and cash that day): the
+    # fractional optimum sells all of UNH, buys WMT and trades at the 0.2 turnover cap; its
+    # rounding breaks the cap by 3.6e-7. The plain search mends it with the first name
+    # able to, UNH kept whole (gap 0.116 -> SCIP, 0.2 s); mending first over every name
+    # buys one WMT share less (gap 8.9e-7, better than SCIP's answer that day).
+    from tradefolio.data.sample_data import load_sample_prices
+    from tradefolio.portfolio.options import AllocateOptions
+    from tradefolio.portfolio.policy import AllocationPolicy
+
+    closes = load_sample_prices()
+    history = closes.loc[:"2012-07-02"]
+    options = AllocateOptions(
+        objective="mean-variance",
+        risk_aversion=5.0,
+        sector_cap=0.35,
+        max_turnover=0.2,
+        cost_bps=5.0,
+        fixed_cost=1.0,
+        max_positions=5,
+    )
+    held = {"AAPL": 710893, "HD": 323390, "LLY": 161290, "UNH": 89652, "WMT": 88259}
+    with pytest.MonkeyPatch.context() as patch:
+        _repair_only(patch)
+        decision = AllocationPolicy(options).decide(history, held, 10446745.92186)
+    assert decision.solver == REPAIR_SOLVER and decision.status == "optimal"
+    assert decision.gap <= QUADRATIC_RELATIVE_GAP
+    assert decision.objective >= 0.19288246873639864  # SCIP's answer that day
+    assert "UNH" not in decision.target_shares
