@@ -371,3 +371,35 @@ def test_a_turnover_cap_broken_by_rounding_is_mended_at_least_cost_not_by_the_fi
     assert decision.gap <= QUADRATIC_RELATIVE_GAP
     assert decision.objective >= 0.19288246873639864  # SCIP's answer that day
     assert "UNH" not in decision.target_shares
+
+
+def test_the_holdings_start_is_searched_only_as_the_fallback() -> None:
+    # $450 of $90-$240 shares: no start is proven; the roundings give whole points better
+    # than the holdings as they stand, so the holdings start (the fallback) is not
+    # searched, and the answer is no worse than keeping the holdings.
+    inst = _instance()
+    starts: list[np.ndarray] = []
+    search = share_repair._search
+
+    def recorded(*args: object) -> tuple[np.ndarray, float, float]:
+        start = args[1]
+        assert isinstance(start, np.ndarray)
+        starts.append(start.copy())
+        return search(*args)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        calls = _repair_only(patch)
+        patch.setattr(share_repair, "_search", recorded)
+        model, universe = model_for(inst)
+        result = model.solve(universe)  # type: ignore[arg-type]
+        assert len(calls) == 1
+        searched = list(starts)
+        starts.clear()
+        share_repair.solve_by_repair(*calls[0], stop_at_gap=False)  # type: ignore[arg-type]
+    assert result.solver == REPAIR_SOLVER and result.status == "feasible"
+    assert searched and not any(np.array_equal(s, inst.held) for s in searched)
+    assert any(np.array_equal(s, inst.held) for s in starts)  # without the stop: every start
+    kept_model, kept_universe = model_for(_instance(max_turnover=0.0))
+    kept = kept_model.solve(kept_universe)  # type: ignore[arg-type]
+    assert kept.trades == ()
+    assert _listed_value(inst, result) >= _listed_value(inst, kept) - 1e-12
