@@ -268,6 +268,21 @@ def _repair_only(patch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
     return calls
 
 
+def _recorded_starts(patch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """The start of every `_search` call from now on, in order (the search unchanged)."""
+    starts: list[np.ndarray] = []
+    search = share_repair._search
+
+    def recorded(*args: object) -> tuple[np.ndarray, float, float]:
+        start = args[1]
+        assert isinstance(start, np.ndarray)
+        starts.append(start.copy())
+        return search(*args)  # type: ignore[arg-type]
+
+    patch.setattr(share_repair, "_search", recorded)
+    return starts
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=small_accounts())
 def test_a_repair_stopped_at_its_first_whole_point_claims_only_its_proven_gap(
@@ -308,16 +323,9 @@ def test_the_repair_stops_at_the_first_start_proven_within_the_gap() -> None:
         held=np.array([1000.0, 0.0, 2000.0, 0.0]),
         scenarios=np.random.default_rng(3).normal(0.002, 0.03, size=(6, 4)).round(4),
     )
-    searched: list[int] = []
-    search = share_repair._search
-
-    def counted(*args: object) -> tuple[np.ndarray, float, float]:
-        searched.append(1)
-        return search(*args)  # type: ignore[arg-type]
-
     with pytest.MonkeyPatch.context() as patch:
         calls = _repair_only(patch)
-        patch.setattr(share_repair, "_search", counted)
+        searched = _recorded_starts(patch)
         model, universe = model_for(inst)
         result = model.solve(universe)  # type: ignore[arg-type]
         assert len(calls) == 1
@@ -378,18 +386,9 @@ def test_the_holdings_start_is_searched_only_as_the_fallback() -> None:
     # than the holdings as they stand, so the holdings start (the fallback) is not
     # searched, and the answer is no worse than keeping the holdings.
     inst = _instance()
-    starts: list[np.ndarray] = []
-    search = share_repair._search
-
-    def recorded(*args: object) -> tuple[np.ndarray, float, float]:
-        start = args[1]
-        assert isinstance(start, np.ndarray)
-        starts.append(start.copy())
-        return search(*args)  # type: ignore[arg-type]
-
     with pytest.MonkeyPatch.context() as patch:
         calls = _repair_only(patch)
-        patch.setattr(share_repair, "_search", recorded)
+        starts = _recorded_starts(patch)
         model, universe = model_for(inst)
         result = model.solve(universe)  # type: ignore[arg-type]
         assert len(calls) == 1
