@@ -33,7 +33,6 @@ are constant. Equal to the full evaluation up to round-off
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -339,11 +338,7 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         has_odd[i] = True
     size = program.size
     rows = program.rows
-    dicts = [r.coefficients for r in rows]
-    lengths = np.fromiter(map(len, dicts), np.int64, len(dicts))
-    total = int(lengths.sum())
-    columns = np.fromiter(itertools.chain.from_iterable(dicts), np.int64, total)
-    data = np.fromiter(itertools.chain.from_iterable(map(dict.values, dicts)), np.float64, total)
+    columns, data, lengths = program.coefficient_arrays()
     row_of = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
     lo = np.fromiter((r.lo for r in rows), np.float64, len(rows))
     hi = np.fromiter((r.hi for r in rows), np.float64, len(rows))

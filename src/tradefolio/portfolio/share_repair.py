@@ -240,22 +240,23 @@ def whole_point(
     return evaluator.point(target)
 
 
-def _reported(whole: ModelContext, values: NDArray[np.float64]) -> float:
-    """The objective `PortfolioModel._result` reports at `values` (without the tie-break)."""
-    objective = whole.program.objective_value(values)
+def _reported(whole: ModelContext, values: NDArray[np.float64], objective: float) -> float:
+    """The objective `PortfolioModel._result` reports at `values` (without the tie-break),
+    from the program's `objective` there."""
     return objective - whole.tie_break_scale * float(values[whole.weights].sum())
 
 
-def _proven(
+def _search_claim(
     whole: ModelContext, target: NDArray[np.float64], objective: float, bound: float
-) -> bool:
-    """Whether a point of the search (`target` shares, its program `objective` with the
-    tie-break, every row met) is within `_STOP_GAP` of `bound` (`QUADRATIC_RELATIVE_GAP`:
-    the claim "optimal"). Only the stop: the claim itself is made on the final check."""
+) -> tuple[str, float]:
+    """The claim (status, gap) against `bound` of a point of the search (`target` shares,
+    its program `objective` with the tie-break, every row met), at `_STOP_GAP`
+    (`QUADRATIC_RELATIVE_GAP`: "optimal"). Only for the search's stops: the claim itself is
+    made on the final check."""
     universe = whole.universe
     weights = target * universe.prices / universe.value  # the point's weights (`slot_values`)
     reported = objective - whole.tie_break_scale * float(weights.sum())
-    return claim(whole.program, reported, bound, _STOP_GAP)[0] == "optimal"
+    return claim(whole.program, reported, bound, _STOP_GAP)
 
 
 def _beats(evaluator: LotProgram, target: NDArray[np.float64], objective: float) -> bool:
@@ -266,16 +267,6 @@ def _beats(evaluator: LotProgram, target: NDArray[np.float64], objective: float)
         return False
     sign = 1.0 if evaluator.program.maximize else -1.0
     return sign * evaluator.objective(values) > sign * objective
-
-
-def _gap(whole: ModelContext, best: tuple[float, NDArray[np.float64]], bound: float) -> float:
-    """The proven gap of a point of the search (`best`: its program objective with the
-    tie-break and its target shares) to `bound`."""
-    objective, target = best
-    universe = whole.universe
-    weights = target * universe.prices / universe.value
-    reported = objective - whole.tie_break_scale * float(weights.sum())
-    return claim(whole.program, reported, bound, _STOP_GAP)[1]
 
 
 def solve_by_repair(
@@ -336,7 +327,11 @@ def solve_by_repair(
     proven = False
     # the starts by the plain search; when that leaves a gap above `mend_above`, mending first
     for mend_first in (False, True):
-        if mend_first and best is not None and (proven or _gap(whole, best, bound) <= mend_above):
+        if (
+            mend_first
+            and best is not None
+            and (proven or _search_claim(whole, best[1], best[0], bound)[1] <= mend_above)
+        ):
             break
         for start in starts:
             if (
@@ -352,7 +347,7 @@ def solve_by_repair(
                 continue
             if best is None or sign * objective > sign * best[0]:
                 best = (objective, target)
-                proven = _proven(whole, target, objective, bound)
+                proven = _search_claim(whole, target, objective, bound)[0] == "optimal"
             if stop_at_gap and proven:
                 break  # proven within the stated gap of B: the later starts could only repeat it
     if best is None:
@@ -361,7 +356,7 @@ def solve_by_repair(
     if evaluator.broken(values, _CHECK):
         return None
     objective = program.objective_value(values)
-    reported = _reported(whole, values)  # the objective `_result` reports
+    reported = _reported(whole, values, objective)  # the objective `_result` reports
     if sign * (reported - bound) > 1e-9 * max(abs(bound), 1.0):
         return None  # beats the fractional bound: the relaxation is not what it claims
     status, gap = claim(program, reported, bound, QUADRATIC_RELATIVE_GAP)
