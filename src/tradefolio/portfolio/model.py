@@ -400,7 +400,7 @@ class PortfolioModel:
                 left(),
                 twin_hint,
                 relaxed,
-                mend_above=SCIP_AFTER_REPAIR_GAP if auto else 0.0,
+                mend_above=SCIP_AFTER_REPAIR_GAP if auto else math.inf,
             )
         if repaired is not None and (
             (auto and repaired.gap <= SCIP_AFTER_REPAIR_GAP) or left() < LEAST_SCIP_SECONDS

@@ -41,6 +41,8 @@ None, and the caller sends the model to SCIP as before.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -278,7 +280,7 @@ def solve_by_repair(
     relaxed: RawSolution | None = None,
     *,
     stop_at_gap: bool = True,
-    mend_above: float = 0.0,
+    mend_above: float = math.inf,
 ) -> RawSolution | None:
     """Solve the whole-share program of `whole` through its fractional twin `fractional`
     (the same model without lots, `suits_rebalance_solver`), as the module docstring says;
@@ -290,11 +292,14 @@ def solve_by_repair(
     The starts are searched in `_starts`' order and, with `stop_at_gap`, the search stops
     at the first start whose point is proven within `_STOP_GAP` (`QUADRATIC_RELATIVE_GAP`)
     of B: the claim "optimal" the remaining starts could only repeat (their points may be
-    better, within that gap). Without it every start is searched and the best kept. When
-    no start's point is proven, the starts are searched again mending first (`_search`'s
-    `mend_first`: a turnover cap broken by one share's rounding, mended at the least cost
-    over every name), and the best of both rounds kept. The status and gap are always
-    those proven for the point returned."""
+    better, within that gap). Without it every start is searched and the best kept; with
+    it the holdings start (the fallback) only when no rounding gave a whole point better
+    than the holdings as they stand. When no start gives a whole point, or the best one's
+    gap is above `mend_above` (the model passes SCIP's threshold under `--solver auto`),
+    the starts are searched again mending first (`_search`'s `mend_first`: a turnover cap
+    broken by one share's rounding, mended at the least cost over every name), and the
+    best of both rounds kept. The status and gap are always those proven for the point
+    returned."""
     evaluator = _evaluator(whole, lot_sizes)
     if evaluator is None:
         return None
