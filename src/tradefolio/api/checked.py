@@ -7,17 +7,20 @@ items are the function's to check) and raises `InvalidParameter`, or `DataError`
 keywords that are data (prices, candidates, holdings, ...), naming the keyword, what it
 takes and what it got. Ranges and choices stay the functions' own checks (their messages
 name the CLI flag). A `float` takes any real number but a bool, an `int` any integer but
-a bool.
+a bool. A `Decimal` where a `float` is declared (money kept exact by the caller) is passed
+on as that float when it has a finite one, and refused (NaN, infinity) otherwise.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import math
 import numbers
 import types
 import typing
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
@@ -47,16 +50,36 @@ def checked(
                 bound = signature.bind(*args, **kwargs)
             except TypeError as exc:
                 raise InvalidParameter(f"{function.__name__}(): {exc}") from None
+            converted = False
             for name, value in bound.arguments.items():
                 hint = None if name in own else hints.get(name)
-                if hint is not None and not _matches(value, hint):
-                    error = DataError if name in data else InvalidParameter
+                if hint is None:
+                    continue
+                error = DataError if name in data else InvalidParameter
+                if isinstance(value, Decimal) and float in _alternatives(hint):
+                    number = _finite_float(value)
+                    if number is None:
+                        raise error(f"{name}= must be a finite number, got {_shown(value)}")
+                    bound.arguments[name] = number
+                    converted = True
+                elif not _matches(value, hint):
                     raise error(f"{name}= must be {_describe(hint)}, got {_shown(value)}")
+            if converted:
+                return function(*bound.args, **bound.kwargs)
             return function(*args, **kwargs)
 
         return wrapper
 
     return decorate
+
+
+def _finite_float(value: Decimal) -> float | None:
+    """`value` as the float the function declares, or None when it has no finite one
+    (NaN, infinity, or beyond a float's range: Decimal('1e400'))."""
+    if not value.is_finite():
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _shown(value: object) -> str:

@@ -515,6 +515,7 @@ __all__ = [
     "QUADRATIC_SOLVERS",
     "RELATIVE_GAP",
     "RawSolution",
+    "claim",
     "load_mathopt",
     "objective_scale",
     "proven_gap",

@@ -61,3 +61,51 @@ def test_research_functions_refuse_a_wrong_type_by_name(call: Any, fragment: str
     with pytest.raises(InvalidParameter) as caught:
         call()
     assert fragment in str(caught.value)
+
+
+def _candidates() -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(
+        {"symbol": ["A", "B", "C"], "score": [0.3, 0.2, 0.1], "price": [10.0, 20.0, 5.0]}
+    )
+
+
+def test_decimal_money_is_taken_as_the_number_it_is() -> None:
+    """A quant keeping money exact passes `Decimal`s where a float is declared: the
+    allocation is the one of the same floats (found by review, session 9)."""
+    from decimal import Decimal
+
+    exact = tf.allocate(
+        candidates=_candidates(), capital=Decimal("10000.00"), max_weight=Decimal("0.5")
+    )
+    floats = tf.allocate(candidates=_candidates(), capital=10_000.0, max_weight=0.5)
+    assert exact.capital == floats.capital == 10_000.0
+    assert exact.allocations.equals(floats.allocations)
+    assert list(exact.allocations.index) == ["A", "B"]  # a real allocation: half each
+
+
+@pytest.mark.parametrize(
+    ("keywords", "fragment"),
+    [
+        ({"capital": "NaN"}, "capital= must be a finite number, got Decimal Decimal('NaN')"),
+        ({"capital": "sNaN"}, "capital= must be a finite number"),
+        ({"capital": "-Infinity"}, "capital= must be a finite number"),
+        ({"max_weight": "1e400"}, "max_weight= must be a finite number"),  # beyond a float
+        ({"max_positions": "3"}, "max_positions= must be a whole number"),  # an int's keyword
+    ],
+)
+def test_a_decimal_without_a_finite_float_is_refused_by_name(
+    keywords: dict[str, str], fragment: str
+) -> None:
+    from decimal import Decimal
+
+    with pytest.raises(InvalidParameter) as caught:
+        tf.allocate(candidates=_candidates(), **{k: Decimal(v) for k, v in keywords.items()})
+    assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize("capital", [True, "10000", float("nan"), float("inf")])
+def test_bools_text_and_non_finite_floats_are_still_refused(capital: object) -> None:
+    with pytest.raises(InvalidParameter, match="capital"):
+        tf.allocate(candidates=_candidates(), capital=capital)  # type: ignore[arg-type]

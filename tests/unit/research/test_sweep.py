@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.runner import run_config
@@ -21,6 +25,7 @@ from tradefolio.research.executors import (
     share_market_data,
 )
 from tradefolio.research.results import MANIFEST_FILE, ResultsStore
+from tradefolio.research.space import ParamValue, SweepSpec
 from tradefolio.research.sweep import run_sweep
 from tradefolio.research.tasks import RunOutcome
 from unit.research.research_helpers import small_data, small_spec
@@ -219,3 +224,144 @@ def test_a_random_draw_never_refuses_a_listed_value_its_draw_paired_badly() -> N
             10_000,
             "the sample",
         )
+
+
+def _check_every_run(spec: SweepSpec, sessions: int, source: str) -> None:
+    """The up-front grid check as it was (session 9): a config per grid point, kept as the
+    oracle of `check_runnable` (same refusal, same message, on every grid)."""
+    from tradefolio.research.sweep import _describe
+
+    first = None
+    listed = {axis.name for axis in spec.axes if not axis.is_range}
+    valid: set[tuple[str, str]] = set()
+    failing: dict[tuple[str, str], tuple[int, Mapping[str, ParamValue], str]] = {}
+    count, some_valid = 0, False
+    for index, point in enumerate(spec.points()):
+        count += 1
+        keys = [(name, repr(value)) for name, value in point.items() if name in listed]
+        try:
+            config = BacktestConfig.create(**{**spec.base, **point})
+            config.check_sessions(sessions, source)
+        except InvalidParameter as exc:
+            first = first or (index, point, str(exc))
+            for key in keys:
+                failing.setdefault(key, (index, point, str(exc)))
+            continue
+        valid.update(keys)
+        some_valid = True
+    if count == 0:
+        raise InvalidParameter("nothing to sweep: the grid has no points")
+    if not some_valid and first is not None:
+        index, run, problem = first
+        every = "the only run" if count == 1 else f"all {count:,d} runs"
+        raise InvalidParameter(
+            f"{every} of the sweep would fail; run {index} ({_describe(run)}): {problem}"
+        )
+    for key, (index, run, problem) in failing.items():
+        if key not in valid:
+            name, value = key[0], run[key[0]]
+            raise InvalidParameter(
+                f"--grid {name}={value}: every run of the sweep with it would fail; run "
+                f"{index} ({_describe(run)}): {problem}; fix {value} or drop it from the grid"
+            )
+
+
+def _refusal(check: Callable[[], None]) -> str | None:
+    try:
+        check()
+    except InvalidParameter as exc:
+        return str(exc)
+    return None
+
+
+_AXES: dict[str, list[ParamValue]] = {
+    # field errors (0, "a", -1), pairs that fail only together (fast >= slow), windows
+    # longer than the data (400), and a value valid only with a strategy (lookback=3)
+    "fast": [5, 20, 50, 0, "a"],
+    "slow": [20, 50, 100, 400, -1],
+    "strategy": ["sma-cross", "momentum", "nope"],
+    "lookback": [3, 60, 300],
+    "max_positions": [3, 0],
+    "commission_bps": [0.0, 5.0],
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_the_grid_check_refuses_what_checking_every_run_refuses(data: st.DataObject) -> None:
+    """`check_runnable` without a config per grid point refuses exactly the grids, with
+    the same one-line message, that building every run's config refuses (the oracle)."""
+    from tradefolio.research.space import Axis
+    from tradefolio.research.sweep import check_runnable
+
+    names = data.draw(st.lists(st.sampled_from(sorted(_AXES)), min_size=1, max_size=4, unique=True))
+    axes = tuple(
+        Axis(
+            name,
+            tuple(
+                data.draw(
+                    st.lists(st.sampled_from(_AXES[name]), min_size=1, max_size=4, unique=True)
+                )
+            ),
+        )
+        for name in names
+    )
+    fixed = {"strategy": "momentum"} if "strategy" not in names and data.draw(st.booleans()) else {}
+    spec = SweepSpec(base=fixed, axes=axes)
+    sessions = data.draw(st.sampled_from([80, 10_000]))
+    expected = _refusal(lambda: _check_every_run(spec, sessions, "the sample"))
+    assert _refusal(lambda: check_runnable(spec, sessions, "the sample")) == expected
+
+
+def test_a_large_grid_is_checked_without_a_config_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 20 x 20 x 20 grid (8,000 runs, a triangle of fast >= slow among them) is checked
+    with a config per value and at most one run per pair of values, not one per run
+    (~15 s at 1M points before; found by review, session 9)."""
+    from tradefolio.research import sweep
+    from tradefolio.research.space import Axis
+
+    built: list[object] = []
+    create = BacktestConfig.create
+
+    def counted(**fields: object) -> BacktestConfig:
+        built.append(fields)
+        return create(**fields)
+
+    monkeypatch.setattr(sweep.BacktestConfig, "create", counted)
+    spec = SweepSpec(
+        axes=(
+            Axis("fast", tuple(range(5, 105, 5))),
+            Axis("slow", tuple(range(10, 210, 10))),
+            Axis("commission_bps", tuple(float(b) for b in range(20))),
+        )
+    )
+    sweep.check_runnable(spec, 10_000, "the sample")
+    assert 0 < len(built) <= 400  # 158 seen
+    bad = replace(spec, axes=(*spec.axes[:2], Axis("commission_bps", (0.0, -1.0))))
+    with pytest.raises(InvalidParameter, match=r"--grid commission_bps=-1.0: every run"):
+        sweep.check_runnable(bad, 10_000, "the sample")
+    assert len(built) <= 800
+
+
+@pytest.mark.parametrize("lookbacks", [(100, 60), (100,)])
+def test_a_value_valid_only_with_two_other_values_moved_is_found_or_refused(
+    lookbacks: tuple[int, ...],
+) -> None:
+    """fast=90 on 80 sessions is valid only with momentum (sma-cross needs slow > fast)
+    and lookback 60 (100 is longer than the data): two axes away from the first valid
+    run (sma-cross, 100, 50, 30), beyond the one-axis moves; without lookback 60 it is
+    refused, with the oracle's message."""
+    from tradefolio.research.space import Axis
+    from tradefolio.research.sweep import check_runnable
+
+    spec = SweepSpec(
+        axes=(
+            Axis("strategy", ("sma-cross", "momentum")),
+            Axis("lookback", lookbacks),
+            Axis("slow", (50,)),
+            Axis("fast", (30, 90)),
+        )
+    )
+    expected = _refusal(lambda: _check_every_run(spec, 80, "the sample"))
+    assert (expected is None) == (60 in lookbacks)
+    assert _refusal(lambda: check_runnable(spec, 80, "the sample")) == expected
