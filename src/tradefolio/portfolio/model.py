@@ -394,7 +394,13 @@ class PortfolioModel:
         repaired = None
         if relaxed is not None:
             repaired = solve_by_repair(
-                ctx, twin, self._lot_sizes(ctx.universe), left(), twin_hint, relaxed
+                ctx,
+                twin,
+                self._lot_sizes(ctx.universe),
+                left(),
+                twin_hint,
+                relaxed,
+                mend_above=SCIP_AFTER_REPAIR_GAP if auto else math.inf,
             )
         if repaired is not None and (
             (auto and repaired.gap <= SCIP_AFTER_REPAIR_GAP) or left() < LEAST_SCIP_SECONDS
