@@ -402,3 +402,36 @@ def test_the_holdings_start_is_searched_only_as_the_fallback() -> None:
     kept = kept_model.solve(kept_universe)  # type: ignore[arg-type]
     assert kept.trades == ()
     assert _listed_value(inst, result) >= _listed_value(inst, kept) - 1e-12
+
+
+def test_a_repaired_answer_in_place_of_scips_keeps_scips_proof(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SCIP's point cannot be listed (its listed trades break a constraint, as on the
+    sample's 2007-05-01 rebalance: a turnover of 0.200001 under 0.2), so the repaired
+    point is the answer: its status and gap are those proven by the tightest bound that
+    holds, SCIP's among them, not the repaired point's own gap to the fractional bound
+    (found by review, session 9)."""
+    inst = _instance()
+    model, universe = model_for(inst)
+    proven = model.solve(universe)  # type: ignore[arg-type]
+    assert proven.solver == "scip" and proven.status == "optimal"
+    check_listed = model_module.PortfolioModel._check_listed
+
+    def scip_unlisted(self: object, listed: object, solver: str) -> None:
+        if solver == "scip":
+            raise SolverError("scip's answer, in the shares listed, breaks a constraint")
+        check_listed(self, listed, solver)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(model_module.PortfolioModel, "_check_listed", scip_unlisted)
+    result = model.solve(universe)  # type: ignore[arg-type]
+    assert result.solver == REPAIR_SOLVER
+    best = brute_force_whole_shares(inst)
+    assert best is not None
+    assert _listed_value(inst, result) == pytest.approx(result.objective, abs=1e-9)
+    assert result.objective == pytest.approx(best, abs=1e-9)  # the repair found the optimum
+    assert result.best_bound >= best - 1e-9  # never better than proven
+    # SCIP's proof kept: the optimum is proven (it was "feasible" at the gap to the
+    # fractional bound, a few percent on this $450 account of $90-$240 shares)
+    assert result.status == "optimal"
+    assert result.proven_gap is not None and result.proven_gap <= QUADRATIC_RELATIVE_GAP
