@@ -192,8 +192,18 @@ class AllocateOptions:
         check_positive("--time-limit", self.time_limit)
         self._validate_model()
 
+    def validate_cash(self, *, holdings: bool) -> None:
+        """Without holdings the whole account is `capital` in cash: it must be > 0 (with
+        them, 0 is a fully invested account)."""
+        require(
+            holdings or self.capital > 0,
+            f"--capital must be > 0 without --holdings (the whole account is cash), "
+            f"got {self.capital:g}",
+        )
+
     def validate_score_model(self, solvers: tuple[str, ...], factors: tuple[str, ...]) -> None:
-        """The checks of the score model's path: solver, factor and lookback."""
+        """The checks of the score model's path: cash, solver, factor and lookback."""
+        self.validate_cash(holdings=False)  # holdings select the composable model
         solver = self.solver or "cbc"
         require(
             solver.lower() in solvers,

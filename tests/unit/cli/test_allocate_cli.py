@@ -123,7 +123,7 @@ def test_bad_candidate_files(
         (["--min-weight", "-0.1"], "--min-weight must be in [0, 1]"),
         (["--min-weight", "0.3", "--max-weight", "0.2"], "must not exceed --max-weight"),
         (["--max-positions", "0"], "--max-positions must be >= 1"),
-        (["--capital", "0"], "capital must be a finite number > 0"),
+        (["--capital", "0"], "--capital must be > 0 without --holdings"),
         (["--capital", "-5"], "--capital must be >= 0"),
         (["--capital", "nan"], "--capital must be >= 0"),
         (["--capital", "1e308"], "--capital must be at most 1,000,000,000,000"),
