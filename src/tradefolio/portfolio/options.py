@@ -255,6 +255,17 @@ class AllocateOptions:
             f"--min-trade must be > 0 dollars, got {self.min_trade}",
         )
         require(self.lot >= 1, f"--lot must be >= 1, got {self.lot}")
+        # contradictions, refused as unused options are: whole shares used to win silently
+        require(
+            not (self.fractional and self.whole_shares),
+            "--fractional and --whole-shares contradict each other (fractional shares are "
+            "not whole ones): pass one",
+        )
+        require(
+            not (self.fractional and self.lot != 1),
+            f"--lot {self.lot} contradicts --fractional (a lot is a whole number of shares): "
+            "drop one",
+        )
         require(
             self.min_return is None or math.isfinite(self.min_return),
             f"--min-return must be a finite number, got {self.min_return}",
