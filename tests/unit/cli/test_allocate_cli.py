@@ -151,3 +151,15 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(capsys, "--version").stdout.startswith("tradefolio ")
     help_text = run_cli(capsys, "allocate", "--help")
     assert help_text.code == 0 and "Examples" in help_text.stdout
+
+
+def test_a_dollar_option_in_conflict_is_moved_in_dollars(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The reviewer's command (session 10): the cost budget must rise by 17 dollars, said
+    in dollars (its unit), not as 0.000170011 of the account; 27.01 then solves."""
+    flags = ("--capital", "100000", "--cost-bps", "5", "--fixed-cost", "1", "--min-invested",
+             "0.5", "--max-weight", "0.5", "--lot", "10", "--whole-shares")  # fmt: skip
+    result = run_cli(capsys, "allocate", *flags, "--cost-budget", "10")
+    assert_one_line_error(result, "--cost-budget must rise by 17.00 dollars")
+    assert run_cli(capsys, "allocate", *flags, "--cost-budget", "27.01").code == 0
