@@ -75,9 +75,7 @@ def render_allocation_table(
             a.symbol,
             f"{a.weight:.2%}",
             f"{a.dollars:,.2f}",
-            f"{int(a.shares):,d}"
-            if isinstance(shares_out(a.shares, fractional), int)
-            else f"{a.shares:,.6f}",
+            shares_text(a.shares, fractional),
             f"{a.price:,.2f}",
         ]
         for a in result.allocations
@@ -85,12 +83,26 @@ def render_allocation_table(
     summary = _summary(result, model)
     trades = result.trades if model else ()
     if trades or not _print_plain(heading, rows, summary):
-        _print_rich(heading, rows, trades, summary)
+        _print_rich(heading, rows, trades, summary, fractional)
     if not model:
         _print_notes(result, excluded)
 
 
-def _print_rich(title: str, rows: list[list[str]], trades: Sequence[Trade], summary: str) -> None:
+def shares_text(shares: float, fractional: bool) -> str:
+    """A share count as the tables print it, exactly: whole shares with thousands
+    separators (`1,435,333`), fractional ones to the 1e-6 they are floored to
+    (`93.304803`); a held odd lot of a whole-share run as it is (`10.500000`)."""
+    whole = shares_out(shares, fractional)
+    return f"{whole:,d}" if isinstance(whole, int) else f"{shares:,.6f}"
+
+
+def _print_rich(
+    title: str,
+    rows: list[list[str]],
+    trades: Sequence[Trade],
+    summary: str,
+    fractional: bool,
+) -> None:
     """The targets, the trades (if any) and the summary through rich."""
     from rich.table import Table
 
@@ -106,7 +118,8 @@ def _print_rich(title: str, rows: list[list[str]], trades: Sequence[Trade], summ
         for name in ("symbol", "side", "shares", "dollars"):
             listed.add_column(name, justify="left" if name in ("symbol", "side") else "right")
         for t in trades:
-            listed.add_row(t.symbol, t.side, f"{abs(t.shares):,.6g}", f"{abs(t.dollars):,.2f}")
+            shares = shares_text(abs(t.shares), fractional)
+            listed.add_row(t.symbol, t.side, shares, f"{abs(t.dollars):,.2f}")
         console.print(listed)
     console.print(summary)
 
@@ -157,4 +170,4 @@ def _print_notes(result: AllocationResult, excluded: dict[str, str]) -> None:
         messages.print(note, style="dim")
 
 
-__all__ = ["print_infeasible", "render_allocation_table"]
+__all__ = ["print_infeasible", "render_allocation_table", "shares_text"]
