@@ -66,9 +66,10 @@ def render_allocation_table(
     model: bool = False,
 ) -> None:
     """Targets, then trades, then one summary line. `model`: the composable model ran (its
-    objective names the title; trades, costs and turnover are shown); the score model's notes
-    (excluded and dropped symbols) follow on stderr. Off a terminal, a table without trades
-    is written as plain text with rich's exact layout, without importing rich."""
+    objective names the title; trades, costs and turnover are shown); the notes (excluded
+    and dropped symbols, and the excluded held names sold) follow on stderr. Off a
+    terminal, a table without trades is written as plain text with rich's exact layout,
+    without importing rich."""
     heading = f"{result.objective_name} {title}" if model else title
     rows = [
         [
@@ -84,8 +85,7 @@ def render_allocation_table(
     trades = result.trades if model else ()
     if trades or not _print_plain(heading, rows, summary):
         _print_rich(heading, rows, trades, summary, fractional)
-    if not model:
-        _print_notes(result, excluded)
+    _print_notes(result, excluded)
 
 
 def shares_text(shares: float, fractional: bool) -> str:
@@ -154,8 +154,16 @@ def _print_plain(title: str, rows: list[list[str]], summary: str) -> bool:
 
 
 def _print_notes(result: AllocationResult, excluded: dict[str, str]) -> None:
-    """The score model's notes on stderr: excluded and dropped symbols (dim on a terminal)."""
+    """Every model's notes on stderr: excluded and dropped symbols (dim on a terminal). A
+    held name that could not be scored is not a candidate, and the model sells a held
+    name outside its candidates entirely (`portfolio/context.py`): its note says so."""
+    sold = {t.symbol for t in result.trades if t.side == "sell"} - {
+        a.symbol for a in result.allocations
+    }
     notes = [f"excluded {symbol}: {reason}" for symbol, reason in excluded.items()]
+    unscored = [symbol for symbol in excluded if symbol in sold]
+    if unscored:
+        notes.append(f"sold (held, not scored): {', '.join(unscored)}")
     if result.dropped:
         notes.append(f"dropped (score <= 0): {', '.join(result.dropped)}")
     if not notes:

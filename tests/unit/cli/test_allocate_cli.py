@@ -219,3 +219,31 @@ def test_csv_keeps_its_target_columns_and_says_where_the_trades_are(
         "note: --format csv lists the targets; the 2 trades, the status (optimal), costs "
         "and turnover are in --format json\n"
     )
+
+
+def test_the_composable_model_prints_the_notes_and_why_a_held_name_is_sold(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The reviewer's case (session 10): JNJ held with 100 sessions of closes cannot be
+    scored and is sold; the composable model's table printed neither the "excluded" nor
+    the "dropped" note, so the sale had no explanation. Every model prints them."""
+    from tradefolio.data.sample_data import load_sample_prices
+
+    closes = load_sample_prices().iloc[-300:].copy()
+    closes.loc[closes.index[:200], "JNJ"] = float("nan")
+    prices = tmp_path / "p.csv"
+    closes.to_csv(prices, index_label="Date")
+    held = tmp_path / "h.csv"
+    held.write_text("symbol,shares\nJNJ,50\nCVX,20\n")
+    base = ("allocate", "--prices", str(prices))
+    score = run_cli(capsys, *base)
+    composed = run_cli(capsys, *base, "--holdings", str(held), "--cost-bps", "1")
+    assert score.code == 0 and composed.code == 0, composed.stderr
+    assert "│ JNJ    │ sell │" in composed.stdout
+    notes = composed.stderr.splitlines()
+    assert notes[:2] == [
+        "excluded JNJ: needs 253 consecutive closes, has 100 in the window",
+        "sold (held, not scored): JNJ",
+    ]
+    assert notes[2].startswith("dropped (score <= 0): ")
+    assert score.stderr.splitlines() == [notes[0], notes[2]]  # the score model's own notes
