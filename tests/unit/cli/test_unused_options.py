@@ -17,18 +17,7 @@ import pytest
 import tradefolio as tf
 from support.cli import assert_one_line_error, run_cli
 from tradefolio.backtest.config import BacktestConfig
-from tradefolio.data.sample_data import load_sample_prices
 from tradefolio.errors import InvalidParameter
-
-
-@pytest.fixture(scope="module")
-def short_prices(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Eight names over 2016-2019 (the reviewer's p4y.csv, smaller)."""
-    closes = load_sample_prices().loc["2016":"2019"].iloc[:, :8]
-    path = tmp_path_factory.mktemp("prices") / "p4y.csv"
-    closes.to_csv(path, index_label="Date")
-    return path
-
 
 PORTFOLIO_REFUSED = [
     (("--stop-loss", "0.05"), "--stop-loss is not used by --portfolio"),
