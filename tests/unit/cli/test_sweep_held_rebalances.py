@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from support.cli import run_cli
+from support.cli import assert_one_line_error, run_cli
 
 
 def _sweep(capsys: pytest.CaptureFixture[str], prices: Path, out: Path, *extra: str):  # type: ignore[no-untyped-def]
@@ -83,3 +83,25 @@ def test_a_strategy_sweep_shows_no_rebalance_counts(
     assert all(row["rebalances_failed"] is None for row in payload["leaderboard"])
     assert "rebalances_failed" not in (tmp_path / "sma" / "report.md").read_text()
     assert "could not solve" not in result.stderr
+
+
+def test_walk_forward_refuses_the_allocation_model_up_front(
+    capsys: pytest.CaptureFixture[str], short_prices: Path, tmp_path: Path
+) -> None:
+    """Its test windows start flat and cannot run the allocation model (it trades the
+    account it runs on): every fold used to fail after the train runs, the out-of-sample
+    result 0 with exit 0. One line, exit 2, before any run."""
+    result = run_cli(
+        capsys, "walk-forward", "--prices", str(short_prices), "--set", "portfolio=true",
+        "--grid", "max_turnover=0.1,1.0", "--train", "400", "--test", "250",
+        "--workers", "1", "--out", str(tmp_path / "wf"),
+    )  # fmt: skip
+    assert_one_line_error(result, "walk-forward cannot trade the allocation model")
+    assert not (tmp_path / "wf").exists()
+    plain = run_cli(
+        capsys, "walk-forward", "--prices", str(short_prices), "--set", "portfolio=true",
+        "--grid", "max_positions=3,5", "--train", "400", "--test", "250",
+        "--workers", "1", "--out", str(tmp_path / "wf-score"), "--format", "json",
+    )  # fmt: skip
+    assert plain.code == 0, plain.stderr  # the score model on weights alone still runs
+    assert all(fold["error"] is None for fold in json.loads(plain.stdout)["folds"])
