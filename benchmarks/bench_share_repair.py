@@ -17,6 +17,7 @@ median, max per rebalance), its statuses, and how many answers equal the first t
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import pickle
@@ -44,9 +45,9 @@ def capture(workload: str, limit: int | None, out: Path) -> None:
     calls: list[dict[str, Any]] = []
     repair = model_module.solve_by_repair
 
-    def recorded(*args: Any) -> Any:
-        calls.append({"args": args})
-        return repair(*args)
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        calls.append({"args": args, "kwargs": kwargs})
+        return repair(*args, **kwargs)
 
     model_module.solve_by_repair = recorded  # type: ignore[assignment]
     config = BacktestConfig.create(**bench_policy.WORKLOADS[workload])  # type: ignore[arg-type]
@@ -65,10 +66,13 @@ def replay(cases: Path, answers: Path) -> dict[str, Any]:
 
     with cases.open("rb") as handle:
         calls = pickle.load(handle)
+    # the keywords this tree's repair takes (an older tree: the ones it knows)
+    known = inspect.signature(share_repair.solve_by_repair).parameters
     seconds, results = [], []
     for call in calls:
+        keywords = {k: v for k, v in call.get("kwargs", {}).items() if k in known}
         start = time.process_time()
-        raw = share_repair.solve_by_repair(*call["args"])
+        raw = share_repair.solve_by_repair(*call["args"], **keywords)
         seconds.append(time.process_time() - start)
         whole = call["args"][0]
         results.append(

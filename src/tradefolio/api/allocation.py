@@ -406,6 +406,7 @@ def allocate_with(
         "--sectors is read only for --sector-cap: add --sector-cap or drop --sectors",
     )
     model = used or covariance is not None
+    options.validate_cash(holdings=holdings is not None)
     if not model:
         options.validate_score_model(SOLVERS, FACTOR_CHOICES)
     require(

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from tradefolio.api.checked import checked
 from tradefolio.api.prices import (
     BenchmarkLike,
     PricesLike,
@@ -122,6 +123,7 @@ def _config(strategy: StrategyLike, sizer: str | PositionSizer, **fields: Any) -
     )
 
 
+@checked(own=("prices", "benchmark", "strategy", "sizer", "param", "observer"))
 def backtest(
     prices: PricesLike = None,
     strategy: StrategyLike = BACKTEST_DEFAULTS.strategy,

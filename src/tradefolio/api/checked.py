@@ -13,6 +13,7 @@ on as that float when it has a finite one, and refused (NaN, infinity) otherwise
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import math
@@ -49,7 +50,8 @@ def checked(
             try:
                 bound = signature.bind(*args, **kwargs)
             except TypeError as exc:
-                raise InvalidParameter(f"{function.__name__}(): {exc}") from None
+                message = _binding_error(function.__name__, signature, kwargs, exc)
+                raise InvalidParameter(message) from None
             converted = False
             for name, value in bound.arguments.items():
                 hint = None if name in own else hints.get(name)
@@ -71,6 +73,24 @@ def checked(
         return wrapper
 
     return decorate
+
+
+def _binding_error(
+    name: str, signature: inspect.Signature, kwargs: dict[str, Any], error: TypeError
+) -> str:
+    """The message for arguments the signature cannot take: an unknown keyword is named,
+    with the closest valid one and the list of valid ones (`fats=` for `fast=`)."""
+    keywords = [
+        parameter.name
+        for parameter in signature.parameters.values()
+        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+    ]
+    unknown = [keyword for keyword in kwargs if keyword not in signature.parameters]
+    if not unknown:
+        return f"{name}(): {error}"
+    close = difflib.get_close_matches(unknown[0], keywords, n=1)
+    guess = f" (did you mean {close[0]}=?)" if close else ""
+    return f"{name}() has no keyword {unknown[0]}={guess}; it takes {', '.join(keywords)}"
 
 
 def _finite_float(value: Decimal) -> float | None:

@@ -27,9 +27,10 @@ from tradefolio.api.prices import (
     price_panel,
 )
 from tradefolio.api.results import SweepResult, WalkForwardResult
-from tradefolio.backtest.config import check_prices
+from tradefolio.backtest.config import BacktestConfig, check_prices
 from tradefolio.data.market import benchmark_for
 from tradefolio.errors import InvalidParameter
+from tradefolio.portfolio.options import MODEL_FIELDS
 from tradefolio.research.executors import DEFAULT_EXECUTOR, Executor, make_executor
 from tradefolio.research.report import DEFAULT_METRIC, check_metric
 from tradefolio.research.results import ResultsStore
@@ -108,6 +109,29 @@ def check_walk_forward(
     check_runnable(
         spec, train, "a --train window", command="walk-forward", longer="a longer --train"
     )
+    _refuse_the_model(spec)
+
+
+def _refuse_the_model(spec: SweepSpec) -> None:
+    """Walk-forward trades each test window from a flat start through the strategy's plan,
+    which the allocation model has not (it trades the account it runs on): a space with
+    a run that uses it is refused before any run, rather than every fold failing after
+    its train runs with an out-of-sample result of cash."""
+    named = {*spec.base, *spec.parameter_names}
+    if not named & {*MODEL_FIELDS, "solver"}:
+        return  # no model option anywhere: nothing to build
+    for point in spec.points():
+        try:
+            config = BacktestConfig.create(**{**spec.base, **point})
+        except InvalidParameter:
+            continue  # its own refusal: check_runnable's
+        if config.uses_model:
+            given = sorted(named & set(MODEL_FIELDS)) or ["solver"]
+            raise InvalidParameter(
+                f"walk-forward cannot trade the allocation model in its test windows "
+                f"(--portfolio with {', '.join(given)}: it trades the account it runs on); "
+                "sweep or backtest it, or walk forward --portfolio without model options"
+            )
 
 
 def _spec(

@@ -368,9 +368,12 @@ class BacktestResult:
 class SweepResult:
     """A finished sweep: one row per run (parameters, metrics, status) as a `DataFrame`.
 
-    `table` columns: `run`, the swept parameters, `status` (`ok`/`failed`), `error`, the
-    metrics (as `BacktestResult.metrics`), `final_equity`, `n_fills`, ... (the Parquet
-    schema of `tradefolio sweep`). `metric` is the one the leaderboard ranks by.
+    `table` columns: `run`, the swept parameters, `status` (`ok`; `held`: finished, but
+    holding its positions at one or more rebalances the allocation model could not solve;
+    `failed`), `error`, the metrics (as `BacktestResult.metrics`), `final_equity`,
+    `n_fills`, `rebalances_proven` / `rebalances_not_proven` / `rebalances_failed` (a
+    `--portfolio` run's solves, null otherwise), ... (the Parquet schema of `tradefolio
+    sweep`). `metric` is the one the leaderboard ranks by.
     """
 
     raw: ResearchSweep

@@ -314,12 +314,23 @@ class _Run:
     # -- ledger ------------------------------------------------------------------------
 
     def _fill(
-        self, bar: int, column: int, side: Side, quantity: int, price_micro: int, cid: str = ""
+        self,
+        bar: int,
+        column: int,
+        side: Side,
+        quantity: int,
+        price_micro: int,
+        cid: str,
+        reference_micro: int,
     ) -> None:
-        """Apply a fill at `price_micro` (already slipped) to the ledger."""
+        """Apply a fill at `price_micro` (already slipped from `reference_micro`) to the
+        ledger."""
         symbol = self.symbols[column]
         commission = 0 if self.free else self.costs.commission_micro(quantity, price_micro, side)
-        fill = Fill(bar, self.days[bar], symbol, side, quantity, price_micro, commission, cid)
+        fill = Fill(
+            bar, self.days[bar], symbol, side, quantity, price_micro, commission, cid,
+            reference_micro,
+        )  # fmt: skip
         if side == "buy":
             self.ledger.buy(fill, column)
             self.held[column] += quantity
@@ -465,6 +476,7 @@ class _Run:
                 trail(resting, int(closes[bar, column]))
             return
         side: Side = order.side
+        reference = price
         price = slipped(resting, price, slip, self.costs)
         if side == "sell":
             quantity = min(order.quantity, self.ledger.positions.get(column, 0))
@@ -474,7 +486,7 @@ class _Run:
             self._kill(resting, bar, OrderStatus.CANCELED)
             return
         resting.alive = False
-        self._fill(bar, column, side, quantity, price, order.client_order_id)
+        self._fill(bar, column, side, quantity, price, order.client_order_id, reference)
         self._event(resting, bar, OrderStatus.FILLED, quantity, price)
         if order.oco_group is not None:
             for other in self.groups.pop(order.oco_group, ()):
@@ -586,13 +598,13 @@ class _Run:
                     needs_orders = True
                     break
         if not needs_orders:
-            # the fast path: market orders at the open, filled as planned
+            # the fast path: market orders at the open, filled as planned (slipped from it)
             fill = self._fill
             column_of = self.column_of
             for symbol, side, quantity, price_micro, reason, _ in rows:
-                fill(
-                    bar, column_of[symbol], side, quantity, price_micro, f"{symbol}-{bar}-{reason}"
-                )
+                column = column_of[symbol]
+                cid = f"{symbol}-{bar}-{reason}"
+                fill(bar, column, side, quantity, price_micro, cid, int(marks[column]))
             return []
         placed: list[Resting] = []
         for symbol, side, quantity, _price, reason, limit_micro in rows:

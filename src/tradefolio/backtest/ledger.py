@@ -29,6 +29,11 @@ class Fill:
 
     `commission_micro` is paid on top of a buy and deducted from a sell's proceeds, so the
     cash change is `-(q · p) - c` for a buy and `+(q · p) - c` for a sell.
+
+    `reference_micro` is the price the fill was slipped from (the cost model's reference:
+    the fill bar's open for a market order, the matched trigger / limit price of a resting
+    one); None when not known. The slippage paid is measured from it, exactly:
+    `q · (p - r)` for a buy, `q · (r - p)` for a sell (`slippage_micro`).
     """
 
     bar: int
@@ -39,6 +44,7 @@ class Fill:
     price_micro: int
     commission_micro: int
     client_order_id: str = ""
+    reference_micro: int | None = None
 
     @property
     def price(self) -> Decimal:
@@ -49,6 +55,25 @@ class Fill:
     def commission(self) -> Decimal:
         """Commission paid (exact)."""
         return from_micro(self.commission_micro)
+
+    @property
+    def reference(self) -> Decimal | None:
+        """The reference price the fill was slipped from (exact), None when not known."""
+        return None if self.reference_micro is None else from_micro(self.reference_micro)
+
+    @property
+    def slippage_micro(self) -> int:
+        """Currency paid through the fill price against the reference (micro-units; 0 when
+        the reference is not known)."""
+        if self.reference_micro is None:
+            return 0
+        moved = self.price_micro - self.reference_micro
+        return self.quantity * (moved if self.side == "buy" else -moved)
+
+    @property
+    def slippage(self) -> Decimal:
+        """`slippage_micro` as an exact `Decimal`."""
+        return from_micro(self.slippage_micro)
 
     @property
     def cash_change_micro(self) -> int:

@@ -21,6 +21,7 @@ import pandas as pd
 from tradefolio.backtest.config import BacktestConfig
 from tradefolio.backtest.costs import CostModel
 from tradefolio.backtest.engine import BacktestResult, run_backtest
+from tradefolio.backtest.policy_run import PolicyRun
 from tradefolio.backtest.rebalancing import PolicyRebalance
 from tradefolio.backtest.strategies import (
     BuyAndHold,
@@ -49,9 +50,10 @@ if TYPE_CHECKING:
     from tradefolio.portfolio.policy import AllocationPolicy, RebalancePolicy
 
 
-def allocation_policy(config: BacktestConfig) -> AllocationPolicy:
+def allocation_policy(config: BacktestConfig, on_failure: str | None = None) -> AllocationPolicy:
     """The allocation model of a `--portfolio` run with model options: allocate's options,
-    with the trading core's cost model as the model's cost terms (one formula)."""
+    with the trading core's cost model as the model's cost terms (one formula);
+    `on_failure` replaces the config's `--on-solver-failure` when given."""
     bps, fixed = cost_model(config).model_cost_terms()
     options = replace(config.allocate_options, cost_bps=bps, fixed_cost=fixed)
     # the allocation model's modules are imported only by the runs that use them
@@ -59,20 +61,22 @@ def allocation_policy(config: BacktestConfig) -> AllocationPolicy:
     from tradefolio.portfolio.policy import AllocationPolicy
 
     sectors = None if config.sectors is None else read_sectors(config.sectors)
-    return AllocationPolicy(options, sectors, config.on_solver_failure)  # type: ignore[arg-type]
+    failure = on_failure or config.on_solver_failure
+    return AllocationPolicy(options, sectors, failure)  # type: ignore[arg-type]
 
 
-def rebalance_policy(config: BacktestConfig) -> RebalancePolicy:
+def rebalance_policy(config: BacktestConfig, on_failure: str | None = None) -> RebalancePolicy:
     """The policy of any `--portfolio` run: the allocation model (`allocation_policy`) with
     model options, else the seed's score model (`ScorePolicy`, its expected costs priced by
-    the trading core's cost model); both write the same rebalance record."""
+    the trading core's cost model); both write the same rebalance record. `on_failure`
+    replaces the config's `--on-solver-failure` when given."""
     if config.uses_model:
-        return allocation_policy(config)
+        return allocation_policy(config, on_failure)
     from tradefolio.portfolio.policy import ScorePolicy  # loaded by the runs that use it
 
     return ScorePolicy(
         config.allocate_options,
-        config.on_solver_failure,  # type: ignore[arg-type]
+        on_failure or config.on_solver_failure,  # type: ignore[arg-type]
         cost_model(config),
     )
 
@@ -220,17 +224,25 @@ def cost_model(config: BacktestConfig) -> CostModel:
     )
 
 
-def build_run_strategy(config: BacktestConfig, closes: pd.DataFrame) -> Strategy | EventStrategy:
-    """The strategy of one run on `closes`: `PolicyRebalance` of the run's policy for any
-    `--portfolio` run (the record of every solve), else `build_strategy(config)`."""
+def build_run_strategy(
+    config: BacktestConfig, closes: pd.DataFrame, first_decision: int = 0
+) -> Strategy | EventStrategy:
+    """The strategy of one run on `closes`: for any `--portfolio` run, `PolicyRebalance` of
+    the run's policy (the record of every solve) as a `PolicyRun` (deciding as under
+    `hold`, stopping after the record under `stop`; no decision before bar
+    `first_decision`), else `build_strategy(config)`."""
     if config.portfolio:
-        policy = rebalance_policy(config)
+        policy = rebalance_policy(config, on_failure="hold")  # the stop is PolicyRun's
         if policy.options.sector_cap is not None:  # every name a sector, before bar 1
             from tradefolio.portfolio.build import covered_sectors, default_sectors, read_sectors
 
             table = default_sectors() if config.sectors is None else read_sectors(config.sectors)
             covered_sectors(table, [str(c) for c in closes.columns])
-        return PolicyRebalance(policy, closes, _rebalance_rule(config.rebalance))
+        return PolicyRun(
+            PolicyRebalance(policy, closes, _rebalance_rule(config.rebalance)),
+            stop=config.on_solver_failure == "stop",
+            first_decision=first_decision,
+        )
     return build_strategy(config)
 
 
@@ -270,6 +282,37 @@ def run_config(
     """Run the backtest a config describes on `closes` (`opens` for market fills, `highs` /
     `lows` for matching stops and limits; close-only data uses the close for all)."""
     strategy = build_run_strategy(config, closes)
+    return _run_strategy(config, strategy, closes, opens, highs, lows, benchmark)
+
+
+def run_portfolio_from(
+    config: BacktestConfig,
+    closes: pd.DataFrame,
+    first_decision: int,
+    *,
+    opens: pd.DataFrame | None = None,
+    highs: pd.DataFrame | None = None,
+    lows: pd.DataFrame | None = None,
+    benchmark: pd.Series | None = None,
+) -> BacktestResult:
+    """`run_config` of a `--portfolio` config whose first rebalance is at bar
+    `first_decision` (the rows before it warm up the policy's history: a walk-forward
+    test window, flat until then)."""
+    if not config.portfolio:
+        raise InvalidParameter("run_portfolio_from runs a --portfolio config")
+    strategy = build_run_strategy(config, closes, first_decision)
+    return _run_strategy(config, strategy, closes, opens, highs, lows, benchmark)
+
+
+def _run_strategy(
+    config: BacktestConfig,
+    strategy: Strategy | EventStrategy,
+    closes: pd.DataFrame,
+    opens: pd.DataFrame | None,
+    highs: pd.DataFrame | None,
+    lows: pd.DataFrame | None,
+    benchmark: pd.Series | None,
+) -> BacktestResult:
     if is_user_spec(config.strategy) and not config.portfolio:
         check_warmup(strategy, len(closes))
     try:
@@ -285,16 +328,17 @@ def run_config(
             exits=protective_exits(config),
         )
     except RebalanceFailed as exc:  # `stop`: the run up to the failure, with its decisions
-        if isinstance(exc.partial, BacktestResult) and isinstance(strategy, PolicyRebalance):
+        if isinstance(exc.partial, BacktestResult) and isinstance(strategy, PolicyRun):
             exc.partial = _with_decisions(exc.partial, strategy)
         raise
-    if isinstance(strategy, PolicyRebalance):
+    if isinstance(strategy, PolicyRun):
         return _with_decisions(result, strategy)
     return result
 
 
-def _with_decisions(result: BacktestResult, strategy: PolicyRebalance) -> BacktestResult:
-    """`result` with the policy's decisions and their target weights (the record)."""
+def _with_decisions(result: BacktestResult, strategy: PolicyRun) -> BacktestResult:
+    """`result` with the policy's decisions (the failed one a stop ended on included) and
+    their target weights (the record)."""
     decisions = tuple(strategy.decisions)
     targets = {bar: dict(d.weights) for bar, d in decisions}
     return replace(result, targets=targets, decisions=decisions)
@@ -314,4 +358,5 @@ __all__ = [
     "protective_exits",
     "rebalance_policy",
     "run_config",
+    "run_portfolio_from",
 ]

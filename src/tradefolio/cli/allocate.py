@@ -105,7 +105,11 @@ def allocate_command(
     ] = _D.solver,
     time_limit: TimeLimitOption = _D.time_limit,
     output: Annotated[
-        OutputFormat, typer.Option("--format", help="Output format.")
+        OutputFormat,
+        typer.Option(
+            "--format",
+            help="table (targets, trades, summary), json (the contract), csv (targets only).",
+        ),
     ] = OutputFormat.table,
     objective: ObjectiveOption = _D.objective,
     risk_aversion: RiskAversionOption = _D.risk_aversion,

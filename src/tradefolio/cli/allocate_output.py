@@ -38,8 +38,25 @@ def print_allocation(
                 for a in result.allocations
             ],
         )
+        _csv_note(result, model)
         return
     render_allocation_table(result, fractional, title, excluded, model=model)
+
+
+def _csv_note(result: AllocationResult, model: bool) -> None:
+    """The CSV is the targets, its columns a stable contract; what it leaves out that a
+    user acts on (the trades of a rebalance, a status short of proven) is named on stderr
+    with where to find it."""
+    trades = len(result.trades) if model else 0
+    if not trades and result.status == "optimal":
+        return
+    import click
+
+    status = f"the status ({result.status})"
+    left_out = (
+        f"the {trades} trades, {status}, costs and turnover are" if trades else f"{status} is"
+    )
+    click.echo(f"note: --format csv lists the targets; {left_out} in --format json", err=True)
 
 
 __all__ = ["print_allocation"]

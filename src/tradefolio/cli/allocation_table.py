@@ -66,18 +66,17 @@ def render_allocation_table(
     model: bool = False,
 ) -> None:
     """Targets, then trades, then one summary line. `model`: the composable model ran (its
-    objective names the title; trades, costs and turnover are shown); the score model's notes
-    (excluded and dropped symbols) follow on stderr. Off a terminal, a table without trades
-    is written as plain text with rich's exact layout, without importing rich."""
+    objective names the title; trades, costs and turnover are shown); the notes (excluded
+    and dropped symbols, and the excluded held names sold) follow on stderr. Off a
+    terminal, a table without trades is written as plain text with rich's exact layout,
+    without importing rich."""
     heading = f"{result.objective_name} {title}" if model else title
     rows = [
         [
             a.symbol,
             f"{a.weight:.2%}",
             f"{a.dollars:,.2f}",
-            f"{int(a.shares):,d}"
-            if isinstance(shares_out(a.shares, fractional), int)
-            else f"{a.shares:,.6f}",
+            shares_text(a.shares, fractional),
             f"{a.price:,.2f}",
         ]
         for a in result.allocations
@@ -85,12 +84,25 @@ def render_allocation_table(
     summary = _summary(result, model)
     trades = result.trades if model else ()
     if trades or not _print_plain(heading, rows, summary):
-        _print_rich(heading, rows, trades, summary)
-    if not model:
-        _print_notes(result, excluded)
+        _print_rich(heading, rows, trades, summary, fractional)
+    _print_notes(result, excluded)
 
 
-def _print_rich(title: str, rows: list[list[str]], trades: Sequence[Trade], summary: str) -> None:
+def shares_text(shares: float, fractional: bool) -> str:
+    """A share count as the tables print it, exactly: whole shares with thousands
+    separators (`1,435,333`), fractional ones to the 1e-6 they are floored to
+    (`93.304803`); a held odd lot of a whole-share run as it is (`10.500000`)."""
+    whole = shares_out(shares, fractional)
+    return f"{whole:,d}" if isinstance(whole, int) else f"{shares:,.6f}"
+
+
+def _print_rich(
+    title: str,
+    rows: list[list[str]],
+    trades: Sequence[Trade],
+    summary: str,
+    fractional: bool,
+) -> None:
     """The targets, the trades (if any) and the summary through rich."""
     from rich.table import Table
 
@@ -106,7 +118,8 @@ def _print_rich(title: str, rows: list[list[str]], trades: Sequence[Trade], summ
         for name in ("symbol", "side", "shares", "dollars"):
             listed.add_column(name, justify="left" if name in ("symbol", "side") else "right")
         for t in trades:
-            listed.add_row(t.symbol, t.side, f"{abs(t.shares):,.6g}", f"{abs(t.dollars):,.2f}")
+            shares = shares_text(abs(t.shares), fractional)
+            listed.add_row(t.symbol, t.side, shares, f"{abs(t.dollars):,.2f}")
         console.print(listed)
     console.print(summary)
 
@@ -141,8 +154,16 @@ def _print_plain(title: str, rows: list[list[str]], summary: str) -> bool:
 
 
 def _print_notes(result: AllocationResult, excluded: dict[str, str]) -> None:
-    """The score model's notes on stderr: excluded and dropped symbols (dim on a terminal)."""
+    """Every model's notes on stderr: excluded and dropped symbols (dim on a terminal). A
+    held name that could not be scored is not a candidate, and the model sells a held
+    name outside its candidates entirely (`portfolio/context.py`): its note says so."""
+    sold = {t.symbol for t in result.trades if t.side == "sell"} - {
+        a.symbol for a in result.allocations
+    }
     notes = [f"excluded {symbol}: {reason}" for symbol, reason in excluded.items()]
+    unscored = [symbol for symbol in excluded if symbol in sold]
+    if unscored:
+        notes.append(f"sold (held, not scored): {', '.join(unscored)}")
     if result.dropped:
         notes.append(f"dropped (score <= 0): {', '.join(result.dropped)}")
     if not notes:
@@ -157,4 +178,4 @@ def _print_notes(result: AllocationResult, excluded: dict[str, str]) -> None:
         messages.print(note, style="dim")
 
 
-__all__ = ["print_infeasible", "render_allocation_table"]
+__all__ = ["print_infeasible", "render_allocation_table", "shares_text"]

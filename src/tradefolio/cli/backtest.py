@@ -237,7 +237,7 @@ def backtest_command(
         messages.print(f"tearsheet: {folder.tearsheet or folder.path}", style="dim", soft_wrap=True)
     if output is OutputFormat.json:
         # compact on purpose: thousands of fills, and only the compact encoder runs in C
-        payload = result_to_json(result, metrics, exits_json(config), config.slippage_bps)
+        payload = result_to_json(result, metrics, exits_json(config))
         print_json(payload, indent=None)
         return
     if output is OutputFormat.csv:
@@ -256,7 +256,7 @@ def backtest_command(
     render_table(result, metrics, f"{name} backtest of {source}, {first} .. {last}")
     stdout_console().print(exits_note(config), soft_wrap=True)
     if result.decisions:
-        for line in rebalance_lines(result, config.slippage_bps):
+        for line in rebalance_lines(result):
             stdout_console().print(line, soft_wrap=True)
     if result.dropped_orders:
         messages.print(

@@ -28,12 +28,12 @@ if TYPE_CHECKING:
 FILL_FIELDS = ["date", "symbol", "side", "quantity", "price", "commission"]
 
 
-def rebalances_json(result: BacktestResult, slippage_bps: float) -> Any:
+def rebalances_json(result: BacktestResult) -> Any:
     """The `rebalances` object of the contract: None without the allocation model, else
     its summary and one row per solve (NaN as null)."""
     if not result.decisions:
         return None
-    table = rebalance_table(result.decisions, result.fills, slippage_bps)
+    table = rebalance_table(result.decisions, result.fills)
     rows = []
     for record in table.to_dict("records"):
         row = {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}
@@ -42,9 +42,9 @@ def rebalances_json(result: BacktestResult, slippage_bps: float) -> Any:
     return {**rebalance_summary(table), "rows": rows}
 
 
-def rebalance_lines(result: BacktestResult, slippage_bps: float) -> list[str]:
+def rebalance_lines(result: BacktestResult) -> list[str]:
     """`rebalance_line`, then `failure_line` when a rebalance was not solved."""
-    table = rebalance_table(result.decisions, result.fills, slippage_bps)
+    table = rebalance_table(result.decisions, result.fills)
     failure = failure_line(table)
     return [rebalance_line(table)] + ([failure] if failure is not None else [])
 
@@ -89,14 +89,13 @@ def result_to_json(
     result: BacktestResult,
     metrics: Metrics,
     exits: dict[str, Any] | None = None,
-    slippage_bps: float = 0.0,
 ) -> Any:
     """The stable JSON contract of `backtest` (see README)."""
     return {
         "final_equity": float(result.final_equity),
         "n_fills": len(result.fills),
         "exits": exits,
-        "rebalances": rebalances_json(result, slippage_bps),
+        "rebalances": rebalances_json(result),
         "metrics": metrics.as_dict(),
         "fills": [
             {

@@ -12,9 +12,11 @@ from rich.table import Table
 from tradefolio.cli.common import stdout_console
 from tradefolio.research.report import (
     LEADERBOARD_METRICS,
+    REBALANCE_SHOWN,
     deflated_line,
     format_value,
     json_records,
+    rebalance_columns,
 )
 from tradefolio.research.walkforward import WalkForwardResult
 
@@ -22,19 +24,26 @@ from tradefolio.research.walkforward import WalkForwardResult
 def leaderboard_table(
     board: pd.DataFrame, parameters: Sequence[str], metric: str, title: str
 ) -> Table:
-    """The top runs: run number, swept parameters, the ranking metric first."""
+    """The top runs: run number, swept parameters, the ranking metric first; then, when
+    the allocation model decided the runs (`--portfolio`), its rebalances proven, not
+    proven and failed (positions held) per run."""
     shown = [metric, *(m for m in LEADERBOARD_METRICS if m != metric)]
+    counts = rebalance_columns(board)
+    labels = dict(REBALANCE_SHOWN)
     table = Table(title=title, title_justify="left")
     table.add_column("run", justify="right")
     for name in parameters:
         table.add_column(name, justify="right")
     for name in shown:
         table.add_column(name.replace("_", " "), justify="right")
+    for name in counts:
+        table.add_column(labels[name], justify="right")
     for row in board.to_dict(orient="records"):
         table.add_row(
             str(row["run"]),
             *(format_value(row[p], p) for p in parameters),
             *(format_value(row[m], m) for m in shown),
+            *(format_value(row[c], c) for c in counts),
         )
     return table
 

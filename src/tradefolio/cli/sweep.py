@@ -78,6 +78,8 @@ from tradefolio.research.report import (
     deflated_line,
     deflated_of_best,
     heatmap,
+    held_line,
+    held_runs,
     json_records,
     leaderboard,
     sweep_json,
@@ -190,12 +192,18 @@ def sweep_command(
     board = leaderboard(table, metric, top)
     deflated = deflated_of_best(table, metric)
     write_sweep_report(folder, board, result.parameters, metric, grid_frame, axes, deflated)
+    held_runs_now = len(held_runs(table))
+    held_count = f", {held_runs_now:,d} held" if held_runs_now else ""
     messages.print(
         f"{len(table):,d} runs ({result.executed:,d} run now on {result.executor} x"
-        f"{result.workers}, {result.reused:,d} from earlier, {result.failed:,d} failed) in "
+        f"{result.workers}, {result.reused:,d} from earlier, {result.failed:,d} failed"
+        f"{held_count}) in "
         f"{result.seconds:.1f} s; results in {folder / 'results.parquet'}",
         style="dim",
     )
+    held = held_line(table)
+    if held is not None:  # unsolved rebalances are never a silent "ok"
+        messages.print(held, style="yellow", soft_wrap=True)
     exits = run_exits(spec)
     for note in dict.fromkeys(note for note, _ in exits):
         messages.print(note if len(exits) == 1 else f"some runs: {note}", soft_wrap=True)

@@ -94,6 +94,17 @@ def _optional_decimal(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+def _reference_terms(
+    side: Side, quantity: Decimal, notional: Decimal, reference: Decimal | None
+) -> dict[str, Any]:
+    """A fill's `reference_price` and `slippage` (`Fill`) from its notional and its
+    reference notional (None: not known, no slippage reported)."""
+    if reference is None:
+        return {}
+    paid = notional - reference if side is Side.BUY else reference - notional
+    return {"reference_price": (reference / quantity).quantize(PRICE_QUANTUM), "slippage": paid}
+
+
 def dec(value: object) -> str:
     """Canonical TEXT of an exact number (no exponent for ordinary magnitudes)."""
     number = value if isinstance(value, Decimal) else Decimal(str(value))
@@ -795,6 +806,7 @@ class Journal:
         broker_order_id: str | None,
         at: datetime | None = None,
         bar: date | None = None,
+        cumulative_reference: Decimal | None = None,
     ) -> Fill | None:
         """Bring an order up to the broker's cumulative execution report, atomically.
 
@@ -802,7 +814,10 @@ class Journal:
         quantity, notional and commission, so applying the same report twice records
         nothing the second time, and a fill's id (`<client id>#<cumulative qty>`) is unique.
         Cash and the position move in the same transaction. `bar`: the bar the fill is
-        recorded on (None: not known, e.g. found at startup). Returns the new fill, if any.
+        recorded on (None: not known, e.g. found at startup). `cumulative_reference`: the
+        venue's Σ units · reference price of the fills (`BrokerOrder.reference_notional`),
+        whose difference is the new fill's reference (not known when the venue gives none,
+        or did not for an earlier part). Returns the new fill, if any.
         """
         with self.transaction() as db:
             current = self.order(client_order_id)
@@ -820,6 +835,7 @@ class Journal:
                 notional = cumulative_notional - current.fill_notional
                 commission = cumulative_commission - current.commission
                 price = (notional / delta_quantity).quantize(PRICE_QUANTUM)
+                reference = self._new_reference(current, cumulative_reference)
                 fill = Fill(
                     fill_id=f"{client_order_id}#{dec(cumulative_quantity)}",
                     client_order_id=client_order_id,
@@ -829,6 +845,7 @@ class Journal:
                     price=price,
                     commission=commission,
                     at=at or utc_now(),
+                    **_reference_terms(current.side, delta_quantity, notional, reference),
                 )
                 values = (
                     fill.fill_id,
@@ -841,7 +858,23 @@ class Journal:
                     dec(commission),
                     _ts(fill.at),
                 )
-                if self._version >= 4:
+                if self._version >= 5:
+                    db.execute(
+                        "INSERT INTO fills(fill_id, client_order_id, symbol, side, quantity, "
+                        "price, notional, commission, at, bar, reference_notional) VALUES "
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            *values,
+                            None if bar is None else bar.isoformat(),
+                            None if reference is None else dec(reference),
+                        ),
+                    )
+                    known = None if reference is None else cumulative_reference
+                    db.execute(
+                        "UPDATE orders SET reference_notional = ? WHERE client_order_id = ?",
+                        (_optional(known), client_order_id),
+                    )
+                elif self._version >= 4:
                     db.execute(
                         "INSERT INTO fills(fill_id, client_order_id, symbol, side, quantity, "
                         "price, notional, commission, at, bar) VALUES "
@@ -869,6 +902,23 @@ class Journal:
                 self.set_status(client_order_id, status, "broker report", broker_order_id)
         return fill
 
+    def _new_reference(
+        self, order: JournalOrder, cumulative_reference: Decimal | None
+    ) -> Decimal | None:
+        """The reference notional of `order`'s new fill: the venue's cumulative one less
+        the recorded one (None when either is not known: an earlier part without one)."""
+        if cumulative_reference is None or self._version < 5:
+            return None
+        if order.filled_quantity == 0:
+            return cumulative_reference
+        row = self._db.execute(
+            "SELECT reference_notional FROM orders WHERE client_order_id = ?",
+            (order.client_order_id,),
+        ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return cumulative_reference - Decimal(row[0])
+
     def _book(
         self, symbol: str, side: Side, quantity: Decimal, notional: Decimal, commission: Decimal
     ) -> None:
@@ -885,26 +935,35 @@ class Journal:
         )
         self.set_meta("cash", dec(self.cash() + booked.cash_change))
 
-    _FILL_COLUMNS = (
-        "f.fill_id, f.client_order_id, f.symbol, f.side, f.quantity, f.price, f.commission, f.at"
-    )
+    @property
+    def _fill_columns(self) -> str:
+        """The fill columns `_fill` reads (an older journal's reference: NULL, not known)."""
+        reference = "f.reference_notional" if self._version >= 5 else "NULL"
+        return (
+            "f.fill_id, f.client_order_id, f.symbol, f.side, f.quantity, f.price, "
+            f"f.commission, f.at, f.notional, {reference}"
+        )
 
     @staticmethod
     def _fill(row: Sequence[Any]) -> Fill:
+        side = Side(row[3])
+        quantity = Decimal(row[4])
+        reference = None if row[9] is None else Decimal(row[9])
         return Fill(
             row[0],
             row[1],
             row[2],
-            Side(row[3]),
-            Decimal(row[4]),
+            side,
+            quantity,
             Decimal(row[5]),
             Decimal(row[6]),
             datetime.fromisoformat(row[7]),
+            **_reference_terms(side, quantity, Decimal(row[8]), reference),
         )
 
     def fills(self) -> list[Fill]:
         """Every recorded fill, in order."""
-        rows = self._db.execute(f"SELECT {self._FILL_COLUMNS} FROM fills f ORDER BY f.rowid")
+        rows = self._db.execute(f"SELECT {self._fill_columns} FROM fills f ORDER BY f.rowid")
         return [self._fill(row) for row in rows]
 
     def fills_by_bar(self) -> list[tuple[date, Fill]]:
@@ -912,10 +971,10 @@ class Journal:
         than schema 4, or a fill found at startup: its order's bar)."""
         bar = "coalesce(f.bar, o.bar)" if self._version >= 4 else "o.bar"
         rows = self._db.execute(
-            f"SELECT {self._FILL_COLUMNS}, {bar} FROM fills f "
+            f"SELECT {self._fill_columns}, {bar} FROM fills f "
             "JOIN orders o ON o.client_order_id = f.client_order_id ORDER BY f.rowid"
         )
-        return [(date.fromisoformat(row[8]), self._fill(row)) for row in rows]
+        return [(date.fromisoformat(row[10]), self._fill(row)) for row in rows]
 
     def processed_bars(self) -> list[BarAccount]:
         """The account at the end of every processed bar, in bar order."""

@@ -24,7 +24,7 @@ from pathlib import Path
 from tradefolio.errors import JournalError, JournalPathError
 
 #: The schema this tradefolio writes; files up to it open (older ones migrate), newer are refused.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -144,6 +144,15 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE orders ADD COLUMN role TEXT NOT NULL DEFAULT '';
     ALTER TABLE fills ADD COLUMN bar TEXT;
     CREATE INDEX orders_by_parent ON orders(parent_id) WHERE parent_id IS NOT NULL;
+    """,
+    # The reference price fills were slipped from, as the venue reports it (the paper
+    # venue: the mark or the matched trigger / limit price before slippage): the order's
+    # cumulative `reference_notional` (Σ units · reference) and each fill's part of it, so
+    # the slippage a fill paid is measured from it exactly, as the backtest's. NULL: not
+    # known (an older journal's fills, a venue that does not report it).
+    5: """
+    ALTER TABLE orders ADD COLUMN reference_notional TEXT;
+    ALTER TABLE fills ADD COLUMN reference_notional TEXT;
     """,
 }
 

@@ -192,6 +192,9 @@ class BrokerOrder(OrderTerms):
     avg_fill_price: Decimal | None = None
     commission: Decimal = Decimal(0)
     notional: Decimal | None = None
+    #: Cumulative Σ units · reference price the fills were slipped from, where the venue
+    #: knows it (the paper venue; None elsewhere).
+    reference_notional: Decimal | None = None
 
     @property
     def filled_notional(self) -> Decimal:
@@ -206,7 +209,13 @@ class BrokerOrder(OrderTerms):
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """One execution as recorded in the journal (`quantity` > 0, direction in `side`)."""
+    """One execution as recorded in the journal (`quantity` > 0, direction in `side`).
+
+    `reference_price` is the (average) price the fill was slipped from, as the venue
+    reported it (None: not known); `slippage` the currency paid through the price against
+    it, exact from the notionals: `notional - reference notional` for a buy, the reverse
+    for a sell (0 when not known), as the backtest's `Fill.slippage`.
+    """
 
     fill_id: str
     client_order_id: str
@@ -216,6 +225,8 @@ class Fill:
     price: Decimal
     commission: Decimal
     at: datetime
+    reference_price: Decimal | None = None
+    slippage: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,9 @@ _TERM_COLUMNS = (
     ("triggered", "INTEGER NOT NULL DEFAULT 0"),
     # the last mark when the order arrived: it rests from that bar (a child: the next)
     ("placed_mark", "TEXT"),
+    # Σ units · reference price of the fills (the mark or the matched price, before
+    # slippage); NULL: none yet, or fills of an older venue that did not keep it
+    ("reference_notional", "TEXT"),
 )
 
 _SCHEMA = """
@@ -412,6 +415,7 @@ class PaperBroker:
                 done = OrderStatus.REJECTED if Decimal(filled) == 0 else OrderStatus.CANCELED
                 self._set_order(client_order_id, done)
             return
+        reference = from_micro(round_micro(self._marks[symbol] * MICRO))
         price = self.costs.fill_price(self._marks[symbol], side)
         cut = side is Side.BUY and self._buy_cost(take, price) > self._cash()
         if cut:  # as the backtest: a buy fills at most what the cash pays for, the rest is canceled
@@ -421,7 +425,9 @@ class PaperBroker:
                 )
             )
         if take > 0:
-            self._book_fill(client_order_id, symbol, side, take, price, Decimal(quantity))
+            self._book_fill(
+                client_order_id, symbol, side, take, price, Decimal(quantity), reference
+            )
         if cut:
             self._set_order(client_order_id, OrderStatus.CANCELED)
 
@@ -438,26 +444,32 @@ class PaperBroker:
         take: Decimal,
         price: Decimal,
         quantity: Decimal,
+        reference: Decimal,
     ) -> None:
-        """One fill of `take` units at `price` (slipped already): order, position, cash."""
-        filled, notional, commission = self._db.execute(
-            "SELECT filled_quantity, fill_notional, commission FROM paper_orders "
-            "WHERE client_order_id = ?",
+        """One fill of `take` units at `price` (slipped already from `reference`): order,
+        position, cash."""
+        filled, notional, commission, referenced = self._db.execute(
+            "SELECT filled_quantity, fill_notional, commission, reference_notional "
+            "FROM paper_orders WHERE client_order_id = ?",
             (client_order_id,),
         ).fetchone()
         fill_notional = price * take
         fee = self.costs.commission(take, fill_notional, side)
         new_filled = Decimal(filled) + take
         status = OrderStatus.FILLED if new_filled == quantity else OrderStatus.PARTIALLY_FILLED
+        # not known once an earlier fill was booked without one (an older venue's)
+        known = referenced is not None or Decimal(filled) == 0
+        new_reference = Decimal(referenced or 0) + reference * take if known else None
         self._db.execute(
             "UPDATE paper_orders SET filled_quantity = ?, fill_notional = ?, commission = ?, "
-            "status = ?, updated_at = ? WHERE client_order_id = ?",
+            "status = ?, updated_at = ?, reference_notional = ? WHERE client_order_id = ?",
             (
                 dec(new_filled),
                 dec(Decimal(notional) + fill_notional),
                 dec(Decimal(commission) + fee),
                 status.value,
                 _now(),
+                _text(new_reference),
                 client_order_id,
             ),
         )
@@ -537,7 +549,7 @@ class PaperBroker:
             price, slip = match(resting, o, h, low, c)
             if price is not None:
                 self._fill_resting(request, Decimal(filled), slipped(resting, price, slip,
-                                   self.costs.model), group)  # fmt: skip
+                                   self.costs.model), group, price)  # fmt: skip
                 return
             if request.type is OrderType.TRAILING_STOP:
                 trail(resting, c)
@@ -549,10 +561,16 @@ class PaperBroker:
             self._set_order(cid, OrderStatus.CANCELED)  # a DAY order lives for one bar
 
     def _fill_resting(
-        self, order: OrderRequest, filled: Decimal, price_micro: int, group: str | None
+        self,
+        order: OrderRequest,
+        filled: Decimal,
+        price_micro: int,
+        group: str | None,
+        reference_micro: int,
     ) -> None:
-        """Fill a matched resting order at `price_micro` (a sell at most what is held, a buy
-        at most what the cash pays for: the rest is canceled), then cancel its OCO peers."""
+        """Fill a matched resting order at `price_micro` (slipped from the matched price
+        `reference_micro`; a sell at most what is held, a buy at most what the cash pays
+        for: the rest is canceled), then cancel its OCO peers."""
         cid, symbol, side = order.client_order_id, order.symbol, order.side
         remaining = order.quantity - filled
         if side is Side.SELL and not self.allow_short:
@@ -566,7 +584,8 @@ class PaperBroker:
             take = remaining
         if take > 0:
             price = from_micro(price_micro)
-            self._book_fill(cid, symbol, side, take, price, order.quantity)
+            reference = from_micro(reference_micro)
+            self._book_fill(cid, symbol, side, take, price, order.quantity, reference)
         if take < remaining:
             self._set_order(cid, OrderStatus.CANCELED)
         if group is not None and take > 0:
@@ -604,7 +623,7 @@ class PaperBroker:
     _COLUMNS = (
         "client_order_id, broker_order_id, symbol, side, quantity, status, filled_quantity, "
         "fill_notional, commission, type, limit_price, stop_price, trail_percent, "
-        "trail_amount, time_in_force, parent_id, oco_group, level"
+        "trail_amount, time_in_force, parent_id, oco_group, level, reference_notional"
     )
 
     @staticmethod
@@ -634,6 +653,7 @@ class PaperBroker:
             time_in_force=TimeInForce(row[14]),
             parent_id=row[15],
             oco_group=row[16],
+            reference_notional=_decimal(row[18]),
         )
 
     def get_order(self, client_order_id: str) -> BrokerOrder | None:

@@ -145,6 +145,7 @@ def reconcile(
             remote.commission,
             remote.status,
             remote.broker_order_id,
+            cumulative_reference=remote.reference_notional,
         )
         if fill is not None:
             report.fills_recorded.append(fill.fill_id)

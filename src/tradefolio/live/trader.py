@@ -1533,6 +1533,7 @@ class LiveTrader:
             report.status,
             report.broker_order_id,
             bar=self._day,
+            cumulative_reference=report.reference_notional,
         )
         if report.filled_quantity > 0 and current.oco_group is not None:
             self._oco_filled.add(current.oco_group)

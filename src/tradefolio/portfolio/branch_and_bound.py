@@ -32,7 +32,9 @@ set of `node_qp.py` (a child starts from its parent's point and working set: ~5 
 instead of HiGHS's ~460 from a phase-1 vertex), bounded by its Lagrangian tangent bound
 and proven infeasible only by a Farkas certificate; anything it cannot settle goes to
 HiGHS as below. With counting rows (a cardinality cap) it takes only the QPs with every
-selection fixed. docs/model.md has the measurements.
+selection fixed. On trade flags' programs a node first fixes the selections its rows force
+(`Relaxation.forced`: a held name the turnover cap cannot sell out is held at every point
+of the node), where it propagates its rows anyway. docs/model.md has the measurements.
 
 Buy-in floors (w_j = 0 or m_j <= w_j <= u_j): each node QP carries the projected
 perspective of a diagonal split of the covariance (`perspective.py`, docs/model.md), every
@@ -878,6 +880,19 @@ class Relaxation:
                         rise[row.members] = 0.0
             self.up_increase = rise
 
+    def forced(
+        self,
+        lower: NDArray[np.float64],
+        upper: NDArray[np.float64],
+        start: NodeState | None = None,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """A node's integer bounds with the selections its rows force fixed (trade flags'
+        programs: `SelectionNodes.forced`, `start` the node's warm start), None when they
+        prove it infeasible; other programs' bounds as given."""
+        if self.nodes is None or not self._costed or not self._counts_fit(lower):
+            return lower, upper
+        return self.nodes.forced(lower, upper, start or self.last_state)
+
     def _counts_fit(self, lower: NDArray[np.float64]) -> bool:
         """Whether the selections fixed at 1 fit every counting row (sum c_j <= hi)."""
         if self._count_matrix is None:
@@ -1083,7 +1098,12 @@ def branch_and_bound(
             try:
                 if remaining() <= 0:
                     raise TimeoutError
-                solved = relaxation.solve(node.lower, node.upper, remaining(), start=node.start)
+                forced = relaxation.forced(node.lower, node.upper, node.start)
+                if forced is None:
+                    solved = None
+                else:
+                    node.lower, node.upper = forced
+                    solved = relaxation.solve(node.lower, node.upper, remaining(), start=node.start)
             except TimeoutError:
                 heapq.heappush(open_nodes, node)
                 stopped = True

@@ -14,17 +14,22 @@ The search (`cardinality_search`):
 
 - the bound of every node is `dnn_bound.CertificateBounds.node` of one certificate
   computed at the start (at most half the time limit; any dual is repaired into an exact
-  certificate): up to `ADMM_MAX_NAMES` (350) names the doubly-nonnegative one of the first-order
-  method of `dnn_bound.admm_certificate` (no SCS; it stops once its repaired root bound
-  gains little against the gap to the plain relaxation's incumbent), above that or when it
-  finds none SCS's. With neither the search is not taken (None): the cheap split's bound
-  is no better than the big-M search's. BLAS runs on one thread throughout. Nodes fix
-  names out (excluded) or in (held, counting towards K); a node whose names not excluded
-  are at most K is solved exactly as the plain QP over them (no count can bind);
+  certificate): the doubly-nonnegative one of the first-order method of
+  `dnn_bound.admm_root` (no SCS; it stops once its repaired root bound gains little
+  against the gap to the plain relaxation's incumbent, and hands over its root bound as
+  the root's start), SCS's when it finds none (up to `SCS_MAX_NAMES`). With neither the
+  search is not taken (None): the cheap split's bound is no better than the big-M
+  search's. BLAS runs on one thread throughout (SCS's certificate above
+  `SCS_THREADED_NAMES` names on the threads it had). Each node starts from its parent's
+  bound (θ and the active set's state; the root from its own), its QPs solved by
+  `dnn_bound.SimplexPiecesQP`. Nodes fix names out (excluded) or in (held, counting
+  towards K); a node whose names not excluded are at most K is solved exactly as the
+  plain QP over them (no count can bind);
 - incumbents are exact: the QP over a support of at most K names solved by a small active
   set with exact KKT solves (`_simplex_qp`), its value f evaluated at the point; supports
-  come from the root relaxation's K largest weights and every node's (a swap / drop local
-  search on the first incumbent changed no tree here and cost 0.14 s at N = 100: dropped);
+  come from the root relaxation's K largest weights and every node's, each support solved
+  once (a swap / drop local search on the first incumbent changed no tree here and cost
+  0.14 s at N = 100: dropped);
 - branching on the free name with the largest relaxed weight, held child first; best bound
   order; a node is pruned when its bound is within `relative_gap` of the incumbent.
 
@@ -41,7 +46,7 @@ import importlib
 import itertools
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,7 +58,7 @@ from tradefolio.portfolio.dnn_bound import (
     CertificateBounds,
     NodeBound,
     SimplexCardinality,
-    admm_certificate,
+    admm_root,
     dnn_certificate,
     plain_certificate,
 )
@@ -64,18 +69,23 @@ from tradefolio.portfolio.types import SolveStatus
 #: Fewer names than this are left to the branch and bound (λ = 200, K = 10 sets: at N = 20
 #: it took 0.15 s against this search's 0.32 s, at N = 50 1.07 s against 0.44 s).
 MIN_NAMES = 40
-#: More names than this are left to it too: SCS's PSD block is an (N + 1)-square
-#: eigendecomposition per iteration; with a 60 s limit N = 400 was proven in 13 s of CPU,
-#: N = 700 ended at a gap of 1.9% (the branch and bound's: 3.7%) at 1.0 GB of memory (0.2),
-#: N = 1,000 found no incumbent before the limit.
-MAX_NAMES = 500
+#: More names than this are left to it too. With SCS's certificate (session 7) N = 700 ended
+#: at a gap of 1.9% at 1.0 GB of memory and N = 1,000 found no incumbent in 60 s; with the
+#: first-order one and the tree's own active set (session 10, 30 s limit, loaded machine)
+#: N = 700 was proven in 3.4 s of CPU at 130 MB, N = 1,000 ended at a gap of 4.5e-3 (the
+#: branch and bound's: 4.3e-2 and 8.2e-2).
+MAX_NAMES = 1000
 #: Up to this many names the certificate is the first-order method's (`dnn_bound.
-#: admm_certificate`), above it SCS's: λ = 200, K = 10, loaded machine, CPU s against SCS's
-#: in the same minutes: N = 100 0.59 against 1.07, 200 3.59 against 6.26, 250 4.26 against
-#: 7.03, 300 proven in 36 against unfinished at 60 s (gap 3.5e-3), 350 10.2 against 23;
-#: N = 400 split: unfinished (gap 3.9e-5) against proven in 41.8 s wall, then unfinished
-#: (9.5e-5) against unfinished (1.1e-3); docs/model.md, session 9.
-ADMM_MAX_NAMES = 350
+#: admm_certificate`), SCS's only when it finds none. Session 10 (the tree's own active
+#: set; λ = 200, K = 10, CPU s, 30 s limit): N = 400 3.9 against SCS's 8.5 (both proven),
+#: N = 500 at the limit gap 9.0e-4 against SCS's 3.0e-2 (no node); checked every 15
+#: iterations N = 400 0.9 s, N = 500 proven in 10.4 s (docs/model.md).
+ADMM_MAX_NAMES = 1000
+#: SCS's cone program is left out above this many names (its memory: 1.0 GB at N = 700).
+SCS_MAX_NAMES = 500
+#: Above this many names SCS's certificate runs on the BLAS threads the search found (N = 400
+#: on an idle machine: gap 3.8e-4 at 30 s on one thread, 1.4e-4 on two); the tree on one.
+SCS_THREADED_NAMES = 350
 # Largest objective coefficient after scaling (the active set's tolerances are absolute).
 _SCALE_TO = 1e3
 # Share of the time limit SCS may take for the certificate.
@@ -85,6 +95,8 @@ _CERTIFICATE_ACCURACY = 2e-3
 _CERTIFICATE_ALPHA = 1.8
 # Values of the count's multiplier θ tried per node (from the parent's).
 _NODE_EVALUATIONS = 6
+# The same at a root without a start (an SCS certificate, or one given).
+_THETA_STEPS = 30
 # Absolute gap in the scaled objective (largest coefficient 1e3) that counts as closed.
 _ABSOLUTE_GAP = 1e-9
 # A relaxed weight below this counts as not held.
@@ -251,18 +263,28 @@ class _Node:
 
 
 @contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
+def _one_blas_thread() -> Iterator[Callable[[], contextlib.AbstractContextManager[object]]]:
     """BLAS and LAPACK on one thread (threadpoolctl, which scikit-learn of the `portfolio`
     extra brings; without it nothing changes): the search's matrices are small, and on the
     shared 2-core machine numpy's two OpenBLAS threads made one 101-square
-    eigendecomposition 48 ms of wall time against 2 ms on one (docs/model.md, session 9)."""
+    eigendecomposition 48 ms of wall time against 2 ms on one (docs/model.md, session 9).
+    It yields a context that gives BLAS back the threads it had before (SCS's
+    certificate above `SCS_THREADED_NAMES` names)."""
     try:
         threadpoolctl = importlib.import_module("threadpoolctl")
     except ImportError:
-        yield
+        yield contextlib.nullcontext
         return
-    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
-        yield
+    # One scan of the loaded libraries (each took ~20 ms in a fresh process: 0.07 s of an
+    # N = 100 search went to two info calls and a limit).
+    controller = threadpoolctl.ThreadpoolController()
+    before = controller.info()
+
+    def restored() -> contextlib.AbstractContextManager[object]:
+        return controller.limit(limits=before)  # type: ignore[no-any-return]
+
+    with controller.limit(limits=1, user_api="blas"):
+        yield restored
 
 
 def cardinality_search(
@@ -280,12 +302,8 @@ def cardinality_search(
     shape = cardinality_shape(program)
     if shape is None or not min_names <= shape.problem.size <= max_names:
         return None
-    if shape.problem.size > ADMM_MAX_NAMES:
-        # SCS's certificate on a large covariance: both cores pay (N = 400 on an idle
-        # machine: gap 3.8e-4 at 30 s on one thread, 1.4e-4 on two)
-        return _search(program, shape, time_limit, relative_gap, hint, certificate)
-    with _one_blas_thread():
-        return _search(program, shape, time_limit, relative_gap, hint, certificate)
+    with _one_blas_thread() as all_threads:
+        return _search(program, shape, time_limit, relative_gap, hint, certificate, all_threads)
 
 
 def _search(
@@ -295,8 +313,10 @@ def _search(
     relative_gap: float,
     hint: NDArray[np.float64] | None,
     certificate: Certificate | None,
+    all_threads: Callable[[], contextlib.AbstractContextManager[object]],
 ) -> SearchResult | None:
-    """`cardinality_search` of a program of the module's shape."""
+    """`cardinality_search` of a program of the module's shape (`all_threads`: BLAS's
+    threads from before the search, for SCS above `SCS_THREADED_NAMES` names)."""
     deadline = time.monotonic() + time_limit
     problem = shape.problem
     size = problem.size
@@ -313,15 +333,24 @@ def _search(
         # exact QP is closed by its Frank-Wolfe bound, ~1e-13 below its value by round-off.
         return max(relative_gap * abs(value), _ABSOLUTE_GAP)
 
+    tried: dict[bytes, float] = {}
+
     def try_support(support: NDArray[np.bool_]) -> float:
-        """The exact QP over `support` (at most K names) as an incumbent; its lower bound."""
+        """The exact QP over `support` (at most K names) as an incumbent; its lower bound.
+        A support seen before is not solved again (nodes' K largest weights repeat: at
+        N = 400, 240 solves took 0.8 s of a 3 s tree)."""
         nonlocal best_value, best_point
+        key = support.tobytes()
+        if key in tried:
+            return tried[key]
         found = _support_qp(problem, support)
         if found is None:
+            tried[key] = -math.inf
             return -math.inf
         value, point, bound = found
         if np.count_nonzero(point > 0) <= limit and value < best_value:
             best_value, best_point = value, point
+        tried[key] = bound
         return bound
 
     def top_names(
@@ -338,6 +367,7 @@ def _search(
         held_hint = np.asarray(hint)[shape.weights] > _HELD
         if 0 < held_hint.sum() <= limit:
             try_support(held_hint)
+    root_start: NodeBound | None = None
     if certificate is None:
         # An incumbent first (the plain relaxation's K largest weights): the first-order
         # method stops once its bound's gains are small against the gap to it.
@@ -345,23 +375,43 @@ def _search(
         try_support(top_names(plain.point))
         budget = max(remaining() * _CERTIFICATE_SHARE, 0.0)
         if size <= ADMM_MAX_NAMES:
-            certificate = admm_certificate(problem, seconds=budget, upper=best_value)
-        if certificate is None:
+            first_order = admm_root(problem, seconds=budget, upper=best_value, start=plain)
+            if first_order is not None:
+                certificate, root_start = first_order
+        if certificate is None and size <= SCS_MAX_NAMES:
             # SCS gets its share of what the first-order method left, not the same budget
             budget = max(remaining() * _CERTIFICATE_SHARE, 0.0)
-            certificate = dnn_certificate(
-                problem, _CERTIFICATE_ACCURACY, seconds=budget, relaxation=_CERTIFICATE_ALPHA
-            )
+            threads = all_threads() if size > SCS_THREADED_NAMES else contextlib.nullcontext()
+            with threads:
+                certificate = dnn_certificate(
+                    problem, _CERTIFICATE_ACCURACY, seconds=budget, relaxation=_CERTIFICATE_ALPHA
+                )
         if certificate is None:
             # The cheap split's bound is no better than the big-M search's (1.29% against
             # 1.92% of root gap at N = 100, none at N = 200): that search.
             return None
     bounds = CertificateBounds(problem, certificate)
-    root = bounds.node(deadline=deadline)
+    # From the first-order method's own root bound when it gave the certificate (cold,
+    # 28 values of θ and 0.4 s at N = 200): one value, its θ; the tree's first node (the
+    # root again) searches θ from there towards the incumbent.
+    root = bounds.node(
+        start=root_start,
+        evaluations=1 if root_start is not None else _THETA_STEPS,
+        target=best_value - gap_of(best_value),
+        deadline=deadline,
+    )
     try_support(top_names(root.point))
     counter = itertools.count()
+    # The root starts from its own bound's θ and state (from θ = 0 its 6 values of θ took
+    # ~500 active-set iterations at N = 100 to a bound 3% weaker, its children's start).
     open_nodes = [
-        _Node(root.bound, next(counter), np.zeros(size, dtype=bool), np.zeros(size, dtype=bool))
+        _Node(
+            root.bound,
+            next(counter),
+            np.zeros(size, dtype=bool),
+            np.zeros(size, dtype=bool),
+            root,
+        )
     ]
     unfinished: list[float] = []
     while open_nodes:
@@ -434,6 +484,8 @@ __all__ = [
     "ADMM_MAX_NAMES",
     "MAX_NAMES",
     "MIN_NAMES",
+    "SCS_MAX_NAMES",
+    "SCS_THREADED_NAMES",
     "CardinalityShape",
     "cardinality_search",
     "cardinality_shape",

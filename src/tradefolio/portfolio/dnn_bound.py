@@ -29,7 +29,7 @@ certificate is the dual of the doubly-nonnegative (DNN) SDP relaxation
              w_i^2 <= W_ii z_i,  sum z <= K,  0 <= z <= 1,
 
 solved by a first-order method of its own (`admm_certificate`, the search's choice up to
-350 names) or by SCS (`dnn_certificate`, the cone program built directly); its duals become a
+500 names) or by SCS (`dnn_certificate`, the cone program built directly); its duals become a
 certificate after an exact repair (`verified_certificate`: N clipped to >= 0, M's
 smallest eigenvalue lifted above a round-off margin out of d), so the bound is valid
 whatever SCS's accuracy. The diagonal split of `perspective.py` is the certificate with
@@ -37,7 +37,8 @@ N = 0, v = 0 (`split_certificate`), the plain relaxation the one with M = H.
 
 Measured (docs/model.md): at N = 100 the DNN bound leaves 0.02% of root gap where the
 plain relaxation leaves 1.92% and the cheap split 1.29%; at N = 200 0.1-0.2% against
-3.4%. SCS is most of the time of `cardinality_search.py`, which uses it.
+3.4%. The first-order certificate and the node QPs share the search's time
+(`cardinality_search.py`, docs/model.md session 10).
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ from numpy.typing import NDArray
 from tradefolio.errors import MissingExtra
 from tradefolio.extras import import_extra
 from tradefolio.portfolio.node_qp import (
+    AT_KINK,
+    AT_LOWER,
+    FREE_HIGH,
+    FREE_LOW,
     ActiveSetQP,
     NodeQPFailure,
     NodeState,
@@ -61,8 +66,13 @@ from tradefolio.portfolio.node_qp import (
 )
 from tradefolio.portfolio.perspective import scaled_split
 
-# Evaluations of the count's multiplier θ per bound (a bisection on L's derivative).
+# Evaluations of the count's multiplier θ per bound (a search on L's derivative).
 _THETA_STEPS = 30
+# Relative margin below the target under which the θ search gives up (the node branches).
+_THETA_PRUNE_MARGIN = 1e-7
+# Relative gain of the θ search's concave upper estimate over its best bound that counts
+# as none.
+_THETA_CONVERGED = 1e-11
 # Relative margin by which a repaired M's smallest eigenvalue is lifted above 0.
 _EIGEN_MARGIN = 1e-12
 # The largest |H| SCS sees (see `dnn_certificate`).
@@ -292,6 +302,259 @@ def dnn_certificate(
     return verified_certificate(problem, nonnegative / scale, diagonal / scale, shift / scale)
 
 
+# The simplex solver's settings (`SimplexPiecesQP`).
+_SIMPLEX_RIDGE = 1e-10  # of the largest diagonal, as node_qp's
+_SIMPLEX_REFRESH = 40  # inverse updates between two fresh inverses
+
+
+class SimplexPiecesQP:
+    """minimise q^T x + 1/2 x^T A x + sum_j t_j(x_j) over sum x = 1, 0 <= x <= u (u_j in
+    {0, 1}: a name out of the node has u_j = 0), t_j the convex pieces of `node_qp.Pieces`
+    with at most one kink in (0, 1): the node problem of `CertificateBounds`.
+
+    The same primal active set as `node_qp.ActiveSetQP` (each weight at 0, at its kink or
+    free in a piece; a step to the free weights' minimum on sum x = 1, blocked at the first
+    kink or 0; at a subspace minimum the most wrongly signed reduced gradient is released),
+    specialised to the one row: the step p and the row's multiplier μ solve
+    K [μ; p] = [0; -g] with K = [0 1^T; 1 B], B the free weights' Hessian block plus their
+    pieces' curvature and a ridge of `_SIMPLEX_RIDGE`, from an inverse of K kept by
+    bordering (a weight freed) and its Schur complement (a weight fixed): O(k^2) per
+    iteration instead of a dense (k + 1)-square solve, refreshed every `_SIMPLEX_REFRESH`
+    updates. K, not B: B is singular wherever M is on the free names (the certificate's M
+    is singular on purpose, and the linear pieces add no curvature), and an inverse of B
+    then lost the row (a step summing to 7e-7 was seen). The upper bound of 1 never binds
+    on the simplex except at a vertex, and is not tracked.
+
+    Nothing rests on its accuracy: the caller bounds the node by `node_qp.tangent_bound`
+    of the end's point and λ, valid for any of them, and falls back to `ActiveSetQP` when
+    this raises `NodeQPFailure` (iteration limit, a breakdown of the inverse)."""
+
+    def __init__(self, hessian: NDArray[np.float64], cost: NDArray[np.float64]) -> None:
+        self.hessian = np.ascontiguousarray(hessian, dtype=np.float64)
+        self.cost = np.asarray(cost, dtype=np.float64)
+        self.size = len(self.cost)
+        largest = float(np.abs(np.diagonal(self.hessian)).max(initial=0.0))
+        self.ridge = _SIMPLEX_RIDGE * max(largest, 1.0)
+        self.scale = (
+            1.0 + float(np.abs(self.cost).max(initial=0.0)) + float(np.abs(self.hessian).max())
+        )
+        self.iteration_limit = 20 * self.size + 100
+
+    def _inverse(self, free: list[int], curvature: NDArray[np.float64]) -> NDArray[np.float64]:
+        """K^-1 afresh (K = [0 1^T; 1 A_FF + diag(curvature of F) + ridge], see the class)."""
+        k = len(free)
+        system = np.empty((k + 1, k + 1))
+        system[0, 0] = 0.0
+        system[0, 1:] = system[1:, 0] = 1.0
+        system[1:, 1:] = self.hessian[np.ix_(free, free)]
+        system[1 + np.arange(k), 1 + np.arange(k)] += curvature[free] + self.ridge
+        try:
+            return np.asarray(np.linalg.inv(system), dtype=np.float64)
+        except np.linalg.LinAlgError as exc:
+            raise NodeQPFailure("singular KKT system") from exc
+
+    def _start(
+        self, pieces: Pieces, start: NodeState | None, has_kink: NDArray[np.bool_]
+    ) -> tuple[NDArray[np.float64], NDArray[np.int8]]:
+        """A feasible start: `start`'s point and statuses, the kinks' weights moved to the
+        new kinks and the sum put back on 1 by the free weights inside their pieces (else
+        by scaling every weight); without a usable start the best vertex."""
+        upper, kink = pieces.upper, pieces.kink
+        movable = upper > pieces.lower
+        if start is not None:
+            old = start.status
+            at_kink = has_kink & (old == AT_KINK)
+            free = movable & ~at_kink & (old != AT_LOWER) & (old != AT_KINK)
+            x = np.where(free, np.clip(start.x, 0.0, upper), 0.0)
+            x[at_kink] = kink[at_kink]
+            high = free & has_kink & (x > kink)
+            status = np.where(free, np.where(high, FREE_HIGH, FREE_LOW), AT_LOWER).astype(np.int8)
+            status[at_kink] = AT_KINK
+            total = float(x.sum())
+            deficit = 1.0 - total
+            if abs(deficit) > 1e-15:
+                names = np.flatnonzero(free)
+                values = x[names]
+                if deficit > 0:
+                    end = np.where(has_kink[names] & ~high[names], kink[names], upper[names])
+                    room = end - values
+                else:
+                    room = values - np.where(high[names], kink[names], 0.0)
+                room = np.maximum(room, 0.0)
+                spare = float(room.sum())
+                if spare > abs(deficit) * (1.0 + 1e-9):
+                    x[names] = values + deficit * room / spare
+                elif total > 0.0:
+                    x = x / total
+                    status = np.where(
+                        x > 0.0, np.where(has_kink & (x > kink), FREE_HIGH, FREE_LOW), AT_LOWER
+                    ).astype(np.int8)
+                else:
+                    start = None
+            if start is not None:
+                return x, status
+        # The vertex of least objective: q_j + A_jj / 2 + t_j(1).
+        ends = np.ones(self.size)
+        values = self.cost + 0.5 * np.diagonal(self.hessian) + _separable_each(pieces, ends)
+        vertex = int(np.argmin(np.where(movable, values, np.inf)))
+        x = np.zeros(self.size)
+        x[vertex] = 1.0
+        status = np.full(self.size, AT_LOWER, dtype=np.int8)
+        status[vertex] = FREE_HIGH if has_kink[vertex] else FREE_LOW
+        return x, status
+
+    def solve(
+        self, pieces: Pieces, start: NodeState | None = None, deadline: float = math.inf
+    ) -> tuple[NDArray[np.float64], float, NodeState, int]:
+        """The node's optimum from `start` (a parent's state): (point, λ, state,
+        iterations). Raises `NodeQPFailure` past `deadline` or the iteration limit."""
+        hessian, cost = self.hessian, self.cost
+        kink = pieces.kink
+        movable = pieces.upper > pieces.lower
+        if not movable.any():
+            raise NodeQPFailure("no name may be held")
+        has_kink = movable & (kink > pieces.lower) & (kink < pieces.upper)
+        lin0, lin1 = pieces.lin0, pieces.lin1
+        curvature0, curvature1 = 2.0 * pieces.quad0, 2.0 * pieces.quad1
+        x, status = self._start(pieces, start, has_kink)
+        curvature = np.where(status == FREE_HIGH, curvature1, curvature0)
+        free = np.flatnonzero(status >= FREE_LOW).tolist()
+        inverse = self._inverse(free, curvature)
+        updates = 0
+        tolerance = 1e-9 * self.scale
+        step_floor = 1e-12
+        level = 0.0
+        for iteration in range(1, self.iteration_limit + 1):
+            if iteration % 50 == 0 and time.monotonic() > deadline:
+                raise NodeQPFailure("time limit of the node")
+            if updates >= _SIMPLEX_REFRESH:
+                inverse, updates = self._inverse(free, curvature), 0
+            names = np.array(free, dtype=np.intp)
+            smooth = cost + hessian @ x
+            values = x[names]
+            high = status[names] == FREE_HIGH
+            gradient = smooth[names] + np.where(
+                high,
+                lin1[names] + curvature1[names] * values,
+                lin0[names] + curvature0[names] * values,
+            )
+            solved = inverse[:, 1:] @ gradient
+            level = float(solved[0])  # -μ: the free weights' common gradient at the step's end
+            step = -solved[1:]
+            if float(np.abs(step).max()) > step_floor:
+                falling = step < 0
+                ends = np.where(falling, np.where(high, kink[names], 0.0), np.inf)
+                ends = np.where(~falling & (step > 0) & ~high & has_kink[names], kink[names], ends)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratios = np.where(np.isfinite(ends), (ends - values) / step, np.inf)
+                blocking = int(np.argmin(ratios))
+                alpha = max(float(ratios[blocking]), 0.0)
+                if alpha < 1.0:
+                    x[names] = values + alpha * step
+                    j = free[blocking]
+                    end = float(ends[blocking])
+                    x[j] = end
+                    status[j] = AT_KINK if end > 0.0 else AT_LOWER
+                    inverse = self._without(inverse, free, blocking, curvature)
+                    free.pop(blocking)
+                    updates += 1
+                    if not free:
+                        raise NodeQPFailure("every weight fixed")
+                    continue
+                x[names] = values + step
+                smooth = cost + hessian @ x
+            # A subspace minimum: the fixed weight whose reduced gradient is most wrong.
+            at_lower = movable & (status == AT_LOWER)
+            at_kink = status == AT_KINK
+            rise = np.where(at_lower, -(smooth + lin0 + curvature0 * x - level), -np.inf)
+            rise = np.where(at_kink, -(smooth + lin1 + curvature1 * x - level), rise)
+            fall = np.where(at_kink, smooth + lin0 + curvature0 * x - level, -np.inf)
+            up, down = int(np.argmax(rise)), int(np.argmax(fall))
+            if max(rise[up], fall[down]) <= tolerance:
+                break
+            if rise[up] >= fall[down]:
+                j, becomes = up, FREE_HIGH if status[up] == AT_KINK else FREE_LOW
+            else:
+                j, becomes = down, FREE_LOW
+            status[j] = becomes
+            curvature[j] = curvature1[j] if becomes == FREE_HIGH else curvature0[j]
+            inverse = self._with(inverse, free, j, curvature)
+            free.append(j)
+            updates += 1
+        else:
+            raise NodeQPFailure("iteration limit")
+        return x, level, NodeState(x.copy(), status.copy(), ((0, 1),)), iteration
+
+    def _with(
+        self,
+        inverse: NDArray[np.float64],
+        free: list[int],
+        j: int,
+        curvature: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """K^-1 bordered by weight j (its Schur complement; afresh when that is round-off)."""
+        column = np.empty(len(free) + 1)
+        column[0] = 1.0
+        column[1:] = self.hessian[free, j]
+        corner = float(self.hessian[j, j]) + float(curvature[j]) + self.ridge
+        solved = inverse @ column
+        schur = corner - float(column @ solved)
+        if not abs(schur) > 1e-9 * abs(corner):
+            return self._inverse([*free, j], curvature)
+        k = len(column)
+        grown = np.empty((k + 1, k + 1))
+        grown[:k, :k] = inverse + np.outer(solved, solved) / schur
+        grown[:k, k] = grown[k, :k] = -solved / schur
+        grown[k, k] = 1.0 / schur
+        return grown
+
+    def _without(
+        self,
+        inverse: NDArray[np.float64],
+        free: list[int],
+        position: int,
+        curvature: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """K^-1 without free weight `position` (of `free`, still in it):
+        (K^-1)_RR - (K^-1)_Rp (K^-1)_pR / (K^-1)_pp; afresh when that pivot is round-off."""
+        at = position + 1
+        pivot = float(inverse[at, at])
+        if not abs(pivot) > 1e-12 * float(np.abs(inverse).max()):
+            return self._inverse(free[:position] + free[position + 1 :], curvature)
+        keep = np.delete(np.arange(len(inverse)), at)
+        column = inverse[keep, at]
+        shrunk = inverse[np.ix_(keep, keep)] - np.outer(column, inverse[at, keep]) / pivot
+        return np.asarray(shrunk, dtype=np.float64)
+
+
+def _separable_each(pieces: Pieces, x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """t_j(x_j) per weight (`node_qp.Pieces.separable` without the sum)."""
+    low = np.minimum(x, pieces.kink)
+    high = np.maximum(x - pieces.kink, 0.0)
+    first = pieces.lin0 * low + pieces.quad0 * low * low
+    second = pieces.lin1 * high + pieces.quad1 * (x * x - pieces.kink * pieces.kink) * (high > 0)
+    return np.asarray(first + second, dtype=np.float64)
+
+
+def _binding_multiplier(reach: NDArray[np.float64], room: int) -> float | None:
+    """The θ at which sum_i min(1, reach_i / sqrt θ) = room (the count's slack at a fixed
+    point, reach_i = w_i sqrt(d_i)), or None when no θ > 0 gives it (a guess: None only
+    costs the θ search a doubling or halving)."""
+    ordered = np.sort(reach[reach > 0])[::-1]
+    if room <= 0 or len(ordered) <= room:
+        return None
+    tails = np.cumsum(ordered[::-1])[::-1]  # tails[r] = sum of ordered[r:]
+    capped = np.arange(room)  # r names at z = 1, the others share room - r
+    level = tails[capped] / (room - capped)
+    fits = ordered[capped] <= level
+    fits &= np.concatenate([[True], ordered[capped[1:] - 1] >= level[1:]])
+    if not fits.any():
+        return None
+    root = float(level[int(np.argmax(fits))])
+    theta = root * root
+    return theta if theta > 0 else None  # (underflow: names of reach ~1e-179)
+
+
 @dataclass(frozen=True, slots=True)
 class NodeBound:
     """A valid lower bound of a node, the relaxation's point at the best θ found, that θ
@@ -304,7 +567,8 @@ class NodeBound:
 
 
 class CertificateBounds:
-    """Node bounds of one problem and certificate (one active-set QP built once).
+    """Node bounds of one problem and certificate (its node QPs by `SimplexPiecesQP`,
+    `node_qp.ActiveSetQP` the fallback; both built once).
 
     With the certificate, f(w) >= g(w) + sum_held d_i w_i^2 + sum_free d_i w_i^2 / z_i,
     g(w) = w^T M w - (c + v)^T w, and sum_free z_i <= m = K - |held|. The count enters by
@@ -313,8 +577,9 @@ class CertificateBounds:
     C^1; d_i w_i^2 at θ = 0), and L(θ) = min_simplex [g + sum_held d w^2 + sum_free phi]
     - θ m bounds the node (weak duality). Each L(θ) is the Lagrangian tangent bound
     (`node_qp.tangent_bound`) of the active set's point and duals, valid for any of them;
-    θ is searched on L's derivative (the count's slack: sum_free z_i(θ) - m) and the best
-    bound kept, so fewer evaluations only weaken a bound."""
+    θ is searched on L's derivative (the count's slack: sum_free z_i(θ) - m; L is concave,
+    the slack a supergradient) and the best bound kept, so fewer evaluations only weaken a
+    bound."""
 
     def __init__(self, problem: SimplexCardinality, certificate: Certificate) -> None:
         self.problem = problem
@@ -327,6 +592,7 @@ class CertificateBounds:
             np.ones(1),
             np.ones(1),
         )
+        self.simplex = SimplexPiecesQP(self.qp.hessian, self.qp.cost)
 
     def node(
         self,
@@ -336,11 +602,14 @@ class CertificateBounds:
         evaluations: int = _THETA_STEPS,
         target: float = math.inf,
         deadline: float = math.inf,
+        resolution: float = 0.0,
     ) -> NodeBound:
         """The node's bound (see the class) from at most `evaluations` values of θ,
-        starting at `start`'s θ and state (a parent's) when given, else at θ = 0; the
-        search stops once the bound reaches `target` (the node is pruned anyway) or at
-        `deadline` (time.monotonic: the bound so far, -inf if none)."""
+        starting at `start`'s θ and state (a parent's) when given (at the θ where the count
+        binds at its point when it has none), else at θ = 0; the search stops once the
+        bound reaches `target` (the node is pruned anyway), once no θ can reach it or gain
+        more than `resolution` (by L's concavity), or at `deadline` (time.monotonic: the
+        bound so far, -inf if none)."""
         problem = self.problem
         size = problem.size
         excluded = np.zeros(size, dtype=bool) if excluded is None else excluded
@@ -360,11 +629,13 @@ class CertificateBounds:
             evaluations = 1
         best = NodeBound(-math.inf, np.zeros(size), 0.0)
         state = None if start is None else start.state
-        tried: list[tuple[float, float]] = []
+        tried: list[tuple[float, float, float]] = []  # (θ, the count's slack, L(θ))
+        roots = np.sqrt(np.where(counted, d, 0.0))
+        last = np.zeros(size)
 
         def evaluate(theta: float) -> float:
             """L(θ) (kept in `best` when the largest so far); the count's slack."""
-            nonlocal best, state
+            nonlocal best, state, last
             if theta > 0:
                 kink = np.where(counted, np.minimum(np.sqrt(theta / safe_d), upper), upper)
                 lin0 = np.where(counted, 2.0 * np.sqrt(theta * safe_d), 0.0)
@@ -375,25 +646,34 @@ class CertificateBounds:
                 quad0 = np.where(excluded, 0.0, d)  # every z is best at 1: d w^2
             pieces = Pieces(lower, upper, kink, lin0, quad0, np.zeros(size), quad1)
             try:
-                solution = self.qp.solve(pieces, state, deadline=deadline)
+                point, level, state, _ = self.simplex.solve(pieces, state, deadline=deadline)
+                duals = np.array([level])
             except NodeQPFailure:
-                state = None
-                return math.nan
-            state = solution.state
-            value, _, x = tangent_bound(self.qp, pieces, solution.x, solution.duals)
+                try:
+                    solution = self.qp.solve(pieces, state, deadline=deadline)
+                except NodeQPFailure:
+                    state = None
+                    return math.nan
+                point, duals, state = solution.x, solution.duals, solution.state
+            value, _, x = tangent_bound(self.qp, pieces, point, duals)
             value -= theta * room
+            last = x
             if value > best.bound:
-                best = NodeBound(value, x, theta, solution.state)
+                best = NodeBound(value, x, theta, state)
             # A free name without a diagonal part costs no count: its z can be 0.
             if theta > 0:
                 z = np.where(counted, np.minimum(1.0, x * np.sqrt(safe_d / theta)), 0.0)
             else:
                 z = ((x > 1e-12) & counted).astype(np.float64)
             slack = float(np.sum(z)) - room
-            tried.append((theta, slack))
+            tried.append((theta, slack, value))
             return slack
 
         theta = 0.0 if start is None or not counted.any() else start.multiplier
+        if start is not None and theta == 0.0 and counted.any():
+            # A start without a multiplier (the plain relaxation's point): θ where the count
+            # would bind there; L(0) is the bound without the count.
+            theta = _binding_multiplier(roots * start.point, room) or 0.0
         for _ in range(max(evaluations, 1)):
             slack = evaluate(theta)
             if math.isnan(slack) or abs(slack) <= 1e-6 or not counted.any():
@@ -402,23 +682,35 @@ class CertificateBounds:
                 break
             below = [t for t in tried if t[1] > 0]  # θ too small
             above = [t for t in tried if t[1] < 0]  # θ too large
+            # Where the count would bind at the last point (z_i = min(1, w_i sqrt(d_i / θ))).
+            guess = _binding_multiplier(roots * last, room)
             if below and above:
                 low, high = max(below), min(above)
-                if high[0] - low[0] <= 1e-6 * high[0]:
-                    break
-                # Secant on the slack, kept well inside the bracket.
-                guess = low[0] + (high[0] - low[0]) * low[1] / (low[1] - high[1])
                 width = high[0] - low[0]
-                theta = min(max(guess, low[0] + 0.1 * width), high[0] - 0.1 * width)
+                if width <= 1e-6 * high[0]:
+                    break
+                # L is concave with derivative the slack (a supergradient): its tangents at
+                # the bracket's ends meet above its maximum. Below the target no θ prunes
+                # the node, and within round-off of the best bound no θ gains: stop.
+                meet = (high[2] - low[2] + low[1] * low[0] - high[1] * high[0]) / (low[1] - high[1])
+                ceiling = low[2] + low[1] * (meet - low[0])
+                if ceiling < target - _THETA_PRUNE_MARGIN * abs(target):
+                    break
+                if ceiling - best.bound <= max(
+                    resolution, _THETA_CONVERGED * (1.0 + abs(best.bound))
+                ):
+                    break
+                if guess is None or not low[0] < guess < high[0]:
+                    # Secant on the slack (the tangents' meeting point: 37 node bounds at
+                    # N = 100 against 21, 85 against 61 at N = 200).
+                    guess = low[0] + width * low[1] / (low[1] - high[1])
+                theta = min(max(guess, low[0] + 0.05 * width), high[0] - 0.05 * width)
             elif theta == 0.0:
-                # Where the count would bind were every z_i = w_i sqrt(d_i / θ) below 1.
-                point = best.point if best.state is not None else np.zeros(size)
-                spread = float(np.sum(np.sqrt(np.where(counted, d, 0.0)) * point)) / room
-                theta = spread * spread if spread > 0 else float(np.max(d[counted]))
+                theta = guess if guess is not None else float(np.max(d[counted]))
             elif below:
-                theta = 2.0 * theta
+                theta = guess if guess is not None and guess > theta else 2.0 * theta
             else:
-                theta = 0.5 * theta
+                theta = guess if guess is not None and guess < theta else 0.5 * theta
         return best
 
 
@@ -428,9 +720,10 @@ _ADMM_CAP = 0.85  # d_i <= cap^2 H_ii; a name below _ADMM_SMALL weight gets exac
 _ADMM_SMALL = 1e-3
 _ADMM_DAMPING = 0.9  # of the perspective's linearisation point between iterations
 _ADMM_THETA = 5e-4  # the count's first multiplier, times the largest |H|
-_ADMM_CHECK = 25  # iterations between two repaired bounds
+_ADMM_CHECK = 15  # iterations between two repaired bounds (docs/model.md, session 10)
 _ADMM_STALL = 0.03  # stop once a check gains less than this share of the gap left
 _ADMM_EVALUATIONS = 6  # values of θ per check after the first (from the last check's)
+_ADMM_RESOLUTION = 0.01  # a check's θ search stops within this share of the gap left
 
 
 def _simplex_projection(
@@ -458,6 +751,18 @@ def admm_certificate(
     seconds: float | None = None,
     upper: float = math.inf,
 ) -> Certificate | None:
+    """`admm_root`'s certificate."""
+    found = admm_root(problem, iterations, seconds, upper)
+    return None if found is None else found[0]
+
+
+def admm_root(
+    problem: SimplexCardinality,
+    iterations: int = 400,
+    seconds: float | None = None,
+    upper: float = math.inf,
+    start: NodeBound | None = None,
+) -> tuple[Certificate, NodeBound] | None:
     """A certificate from the DNN relaxation by a first-order method of its own (no SCS),
     every `_ADMM_CHECK` iterations repaired (`verified_certificate`) and rated by its root
     bound; the best one found, None if no check gave one.
@@ -475,7 +780,9 @@ def admm_certificate(
     with v = 2 θ t - c + y 1, M from the identity: a candidate for the repair, whatever the
     accuracy. Stops after `iterations`, at `seconds`, once a check gains less than
     `_ADMM_STALL` of the gap to `upper` (an incumbent's value; relative 1e-5 without one)
-    or once the root bound reaches `upper`."""
+    or once the root bound reaches `upper`. With the certificate comes its root bound
+    (`CertificateBounds.node`, the search's root start); the first check's θ search starts
+    at `start` (the plain relaxation's bound: its point) when given."""
     size = problem.size
     hessian, cost = problem.hessian, problem.cost
     largest = float(np.abs(hessian).max(initial=0.0))
@@ -493,7 +800,9 @@ def admm_certificate(
     diagonal = np.arange(size)
     best: Certificate | None = None
     best_bound = -math.inf
-    previous: NodeBound | None = None
+    best_root: NodeBound | None = None
+    previous: NodeBound | None = start
+    checked = False
     for iteration in range(1, iterations + 1):
         values, vectors = np.linalg.eigh(lifted - dual)
         positive = values > 0
@@ -518,13 +827,20 @@ def admm_certificate(
         candidate = verified_certificate(problem, nonnegative, slope * point, shift)
         if candidate is not None:
             # From the last check's θ and active set, as a child from its parent's.
+            # A check's bound only rates the certificate: to a share of the gap left.
+            resolution = _ADMM_RESOLUTION * (upper - best_bound) if math.isfinite(upper) else 0.0
             root = CertificateBounds(problem, candidate).node(
-                start=previous, evaluations=_ADMM_EVALUATIONS if previous else _THETA_STEPS
+                start=previous,
+                evaluations=_ADMM_EVALUATIONS if checked else _THETA_STEPS,
+                # (without it one check's bound took 21.6 s at N = 1,000 under load, past
+                # the search's 30 s limit)
+                deadline=deadline,
+                resolution=resolution if math.isfinite(resolution) else 0.0,
             )
-            previous = root
+            previous, checked = root, True
             gained = root.bound - best_bound
             if root.bound > best_bound:
-                best, best_bound = candidate, root.bound
+                best, best_bound, best_root = candidate, root.bound, root
             if root.multiplier > 0:
                 theta = root.multiplier
             if best_bound >= upper:
@@ -534,7 +850,9 @@ def admm_certificate(
                 break
         if last:
             break
-    return best
+    if best is None or best_root is None:
+        return None
+    return best, best_root
 
 
 def certificate_bound(
@@ -554,6 +872,7 @@ __all__ = [
     "NodeBound",
     "SimplexCardinality",
     "admm_certificate",
+    "admm_root",
     "certificate_bound",
     "dnn_certificate",
     "plain_certificate",

@@ -7,7 +7,9 @@
    constraint group g by one slack s_g >= 0 (rows a^T v <= hi become a^T v - s_g <= hi,
    rows a^T v >= lo become a^T v + s_g >= lo; definitions are never relaxed) and minimises
    sum_g s_g. The groups with s_g > 0 are the conflicting constraints, and s_g is how far
-   each would have to move (in weight, or names for the cardinality).
+   each would have to move: in weight, said in the option's own unit (dollars for the cost
+   budget and the minimum trade, an expected return for the return floor), or names for
+   the cardinality.
 
 Both end in `InfeasibleAllocation` whose message is one line: the first conflict in the
 user's own options (a flag, or the full investment a risk minimiser implies) with a fix.
@@ -45,6 +47,12 @@ GROUP_FLAGS = {
     "min return": "--min-return",
     "min trade": "--min-trade",
 }
+
+
+#: Groups whose option is in dollars: the slack (a weight) times the account value.
+DOLLAR_GROUPS = frozenset({"cost budget", "min trade"})
+#: Groups whose option is an expected return (the row is mu^T w >= floor).
+RETURN_GROUPS = frozenset({"min return"})
 
 
 def cross_checks(ctx: ModelContext, investment: str = "--min-invested") -> list[Conflict]:
@@ -180,7 +188,9 @@ def explain_infeasible(
         if units[group] == "names":
             message = f"{flag} needs {math.ceil(amount - 1e-9)} more name(s)"
         else:
-            message = f"{flag} must move by {amount:.6g} (weight, fraction of the account)"
+            message = (
+                f"{flag} must {_direction(ctx.program, group)} by {_in_unit(ctx, group, amount)}"
+            )
         conflicts.append(Conflict(group, message, amount))
     if not conflicts:
         conflicts.append(
@@ -189,8 +199,32 @@ def explain_infeasible(
     return conflicts
 
 
+def _direction(program: Program, group: str) -> str:
+    """How the user's option relaxes the group: `rise` for upper limits (a^T v <= hi, a
+    slack raises hi), `fall` for lower ones, `move` when the group has both."""
+    sides = {(row.hi < INF, row.lo > -INF) for row in program.rows if row.group == group}
+    if sides == {(True, False)}:
+        return "rise"
+    if sides == {(False, True)}:
+        return "fall"
+    return "move"
+
+
+def _in_unit(ctx: ModelContext, group: str, amount: float) -> str:
+    """A slack in the unit of the option behind its group: dollars for `--cost-budget` /
+    `--min-trade` (the rows are in weight, dollars / account value), an expected return
+    for `--min-return`, a fraction of the account for the weights and turnover."""
+    if group in DOLLAR_GROUPS:
+        return f"{amount * ctx.universe.value:,.2f} dollars ({amount:.6g} of the account)"
+    if group in RETURN_GROUPS:
+        return f"{amount:.6g} (expected return)"
+    return f"{amount:.6g} (weight, fraction of the account)"
+
+
 __all__ = [
+    "DOLLAR_GROUPS",
     "GROUP_FLAGS",
+    "RETURN_GROUPS",
     "cross_checks",
     "elastic_program",
     "explain_infeasible",

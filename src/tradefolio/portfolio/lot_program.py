@@ -33,7 +33,6 @@ are constant. Equal to the full evaluation up to round-off
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +55,7 @@ _CANCELLED = 1e-12
 # Up to this many global rows every move evaluates all of them (`LotMoves._near`).
 _FEW_GLOBAL_ROWS = 32
 _UP_DOWN = np.array([1.0, -1.0])
+_NO_COLUMNS = np.zeros(0, dtype=np.intp)
 # `LotProgram.name_parts`: prices, holdings, lot sizes, odd lots, has an odd lot, initial
 # weights of some names.
 _NameParts = tuple[
@@ -281,15 +281,16 @@ def _affine(
         weights[np.arange(rows.size), unknown_of] = 0.0
         # x_k = lo_r / a_rk - sum_j weights_j v_j, an earlier definition substituted for v_j
         constant = lo[rows] / pivot
-        linear = 0.0 - weights  # (+0.0 where a column is absent)
-        chained = np.flatnonzero(is_defined & weights.any(axis=0))
+        # a chain only through an earlier round's definitions (none in the first round)
+        chained = np.flatnonzero(is_defined & weights.any(axis=0)) if variables else _NO_COLUMNS
+        through = weights[:, chained]  # (a copy: the weights are negated in place next)
+        linear = np.subtract(0.0, weights, out=weights)  # (+0.0 where a column is absent)
         if chained.size:
             earlier = np.concatenate(variables)
             at = np.searchsorted(earlier, chained, sorter=np.argsort(earlier))
             order = np.argsort(earlier)[at]
             earlier_constant = np.concatenate(constants)[order]
             earlier_map = np.vstack(maps)[order]
-            through = weights[:, chained]
             linear[:, chained] = 0.0
             constant = constant - through @ earlier_constant
             linear = linear - through @ earlier_map
@@ -306,7 +307,7 @@ def _affine(
     return (
         np.concatenate(variables).astype(np.int64),
         np.concatenate(constants),
-        np.vstack(maps),
+        maps[0] if len(maps) == 1 else np.vstack(maps),
         np.concatenate(definitions).astype(np.int64).tolist(),
     )
 
@@ -339,11 +340,7 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         has_odd[i] = True
     size = program.size
     rows = program.rows
-    dicts = [r.coefficients for r in rows]
-    lengths = np.fromiter(map(len, dicts), np.int64, len(dicts))
-    total = int(lengths.sum())
-    columns = np.fromiter(itertools.chain.from_iterable(dicts), np.int64, total)
-    data = np.fromiter(itertools.chain.from_iterable(map(dict.values, dicts)), np.float64, total)
+    columns, data, lengths = program.coefficient_arrays()
     row_of = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
     lo = np.fromiter((r.lo for r in rows), np.float64, len(rows))
     hi = np.fromiter((r.hi for r in rows), np.float64, len(rows))
@@ -363,16 +360,18 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
     if solved is None:
         return None
     derived, derived_constant, derived_map, definitions = solved
+    # the map's non-zero columns and the map on them, once for every reader below
     reach = np.flatnonzero(np.any(derived_map != 0.0, axis=0))
+    compact = np.ascontiguousarray(derived_map[:, reach])
     universe = ctx.universe
     value = universe.value
     substituted = _substituted(
         slot_index, columns, data, row_of, lo, hi, lower, upper, derived, derived_constant,
-        derived_map, np.array(definitions, dtype=np.int64),
+        derived_map, np.array(definitions, dtype=np.int64), reach, compact,
     )  # fmt: skip
     objective = _objective_in_slots(
         slot_index, linear, quad_i, quad_j, quad_c, program.constant, derived,
-        derived_constant, derived_map,
+        derived_constant, reach, compact,
     )  # fmt: skip
     return LotProgram(
         program=program,
@@ -394,7 +393,7 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         derived_constant=derived_constant,
         derived_map=derived_map,
         derived_columns=reach,
-        derived_compact=np.ascontiguousarray(derived_map[:, reach]),
+        derived_compact=compact,
         value=value,
         prices=universe.prices,
         held=universe.held_shares,
@@ -420,9 +419,12 @@ def _substituted(
     derived_constant: NDArray[np.float64],
     derived_map: NDArray[np.float64],
     definitions: NDArray[np.int64],
+    reach: NDArray[np.intp],
+    compact: NDArray[np.float64],
 ) -> dict[str, Any]:
     """The rows and bounds over the slots alone (the derived variables substituted, their
-    finite bounds as rows), split into constant, local and global rows. The `definitions`
+    finite bounds as rows), split into constant, local and global rows (`reach`: the
+    map's non-zero columns, `compact`: the map on them). The `definitions`
     (the rows the derived variables were solved from) hold by construction: left out."""
     n = slot_index.shape[0]
     defining = np.zeros(lo.size, dtype=bool)
@@ -467,10 +469,12 @@ def _substituted(
     # finite bounds of derived variables: rows constant + M_d k in [lower_d, upper_d]
     bounded = np.flatnonzero(np.isfinite(lower[derived]) | np.isfinite(upper[derived]))
     if bounded.size:
-        r, c = np.nonzero(derived_map[bounded])
+        # the map's rows on its non-zero columns: the same entries in the same order
+        on_reach = compact[bounded]
+        r, at = np.nonzero(on_reach)
         entry_row = np.concatenate([entry_row, rows + r])
-        entry_col = np.concatenate([entry_col, c])
-        entry_val = np.concatenate([entry_val, derived_map[bounded][r, c]])
+        entry_col = np.concatenate([entry_col, reach[at]])
+        entry_val = np.concatenate([entry_val, on_reach[r, at]])
         constant = np.concatenate([constant, derived_constant[bounded]])
         lo = np.concatenate([lo, lower[derived][bounded]])
         hi = np.concatenate([hi, upper[derived][bounded]])
@@ -553,17 +557,18 @@ def _objective_in_slots(
     constant: float,
     derived: NDArray[np.int64],
     derived_constant: NDArray[np.float64],
-    derived_map: NDArray[np.float64],
+    reach: NDArray[np.intp],
+    compact: NDArray[np.float64],
 ) -> dict[str, Any]:
-    """l' per slot, c0' and the slot kinds the quadratic part reaches (module docstring)."""
+    """l' per slot, c0' and the slot kinds the quadratic part reaches (module docstring);
+    `compact` is the derived map M on its non-zero columns `reach`."""
     size = linear.size
     shift = np.zeros(size)  # e: the derived variables' constants
     shift[derived] = derived_constant
     through = 2.0 * _symmetric_product(quad_i, quad_j, quad_c, shift) + linear
     # P^T y = y on the slots + M^T y_derived
     reduced = through.copy()
-    reach = np.flatnonzero(np.any(derived_map != 0.0, axis=0))
-    reduced[reach] += derived_map[:, reach].T @ through[derived]
+    reduced[reach] += compact.T @ through[derived]
     reduced[derived] = 0.0
     present = slot_index >= 0
     slot_linear = np.zeros(slot_index.shape)
@@ -576,7 +581,7 @@ def _objective_in_slots(
     is_derived[derived] = True
     rows_reached = reached[derived]
     if rows_reached.any():
-        reached |= np.any(derived_map[rows_reached] != 0.0, axis=0)
+        reached[reach] |= np.any(compact[rows_reached] != 0.0, axis=0)
     reached[derived] = False
     kinds = np.unique(np.nonzero(present & reached[np.maximum(slot_index, 0)])[1])
     return {

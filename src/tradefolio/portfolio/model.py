@@ -394,7 +394,13 @@ class PortfolioModel:
         repaired = None
         if relaxed is not None:
             repaired = solve_by_repair(
-                ctx, twin, self._lot_sizes(ctx.universe), left(), twin_hint, relaxed
+                ctx,
+                twin,
+                self._lot_sizes(ctx.universe),
+                left(),
+                twin_hint,
+                relaxed,
+                mend_above=SCIP_AFTER_REPAIR_GAP if auto else math.inf,
             )
         if repaired is not None and (
             (auto and repaired.gap <= SCIP_AFTER_REPAIR_GAP) or left() < LEAST_SCIP_SECONDS
@@ -419,8 +425,9 @@ class PortfolioModel:
             except SolverError:
                 # SCIP's point meets its rows to its tolerance (1e-6) but its listed trades
                 # break one (a turnover of 0.200001 under 0.2): the checked repaired point
-                # is the answer, with its own claim against the fractional bound
-                return repaired
+                # is the answer, claimed against the tightest bound that holds (SCIP's
+                # proof bounds every point of the program, the repaired one too)
+                return checked_whole_claim(ctx, scip, repaired, relaxed, scip_listed=False)
         return claimed
 
     def _lot_sizes(self, universe: Universe) -> NDArray[np.float64]:
@@ -569,15 +576,18 @@ def checked_whole_claim(
     scip: RawSolution,
     repaired: RawSolution | None,
     relaxed: RawSolution | None,
+    *,
+    scip_listed: bool = True,
 ) -> RawSolution:
     """SCIP's answer to a whole-share program, its claim checked against what is proven
     without it: `repaired`, a checked whole-share point, and `relaxed`, the fractional
     twin's solution, whose bound B bounds every whole-share point.
 
     SCIP's bound is taken only when no checked point beats it, and then the tighter of it
-    and B; otherwise B alone. The answer is the better of SCIP's and the repaired point;
-    "optimal" only when its gap to that bound meets `QUADRATIC_RELATIVE_GAP`, else
-    "feasible" with the gap.
+    and B; otherwise B alone. The answer is the better of SCIP's and the repaired point
+    (the repaired point when SCIP's cannot be listed, `scip_listed=False`: its listed
+    trades break a constraint; SCIP's bound still bounds the program); "optimal" only when
+    its gap to that bound meets `QUADRATIC_RELATIVE_GAP`, else "feasible" with the gap.
 
     A SCIP bound beyond B without such a point is kept: on a small account the lots alone
     put the whole-share optimum far below the fractional one (a $1,000 account of $90
@@ -591,7 +601,9 @@ def checked_whole_claim(
         return raw.objective - ctx.tie_break_scale * float(raw.values[ctx.weights].sum())
 
     best = scip
-    if repaired is not None and sign * (reported(repaired) - reported(scip)) > 0.0:
+    if repaired is not None and (
+        not scip_listed or sign * (reported(repaired) - reported(scip)) > 0.0
+    ):
         best = repaired
     scip_bound = reported(scip) + (scip.best_bound - scip.objective)
     target = QUADRATIC_RELATIVE_GAP

@@ -192,8 +192,18 @@ class AllocateOptions:
         check_positive("--time-limit", self.time_limit)
         self._validate_model()
 
+    def validate_cash(self, *, holdings: bool) -> None:
+        """Without holdings the whole account is `capital` in cash: it must be > 0 (with
+        them, 0 is a fully invested account)."""
+        require(
+            holdings or self.capital > 0,
+            f"--capital must be > 0 without --holdings (the whole account is cash), "
+            f"got {self.capital:g}",
+        )
+
     def validate_score_model(self, solvers: tuple[str, ...], factors: tuple[str, ...]) -> None:
-        """The checks of the score model's path: solver, factor and lookback."""
+        """The checks of the score model's path: cash, solver, factor and lookback."""
+        self.validate_cash(holdings=False)  # holdings select the composable model
         solver = self.solver or "cbc"
         require(
             solver.lower() in solvers,
@@ -245,6 +255,17 @@ class AllocateOptions:
             f"--min-trade must be > 0 dollars, got {self.min_trade}",
         )
         require(self.lot >= 1, f"--lot must be >= 1, got {self.lot}")
+        # contradictions, refused as unused options are: whole shares used to win silently
+        require(
+            not (self.fractional and self.whole_shares),
+            "--fractional and --whole-shares contradict each other (fractional shares are "
+            "not whole ones): pass one",
+        )
+        require(
+            not (self.fractional and self.lot != 1),
+            f"--lot {self.lot} contradicts --fractional (a lot is a whole number of shares): "
+            "drop one",
+        )
         require(
             self.min_return is None or math.isfinite(self.min_return),
             f"--min-return must be a finite number, got {self.min_return}",

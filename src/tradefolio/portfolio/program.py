@@ -193,10 +193,26 @@ class Program:
     def row_activities(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
         """a_r^T v for every row r, vectorised (one pass over the coefficients; a row built
         from arrays gives them as they are: the same sums in the same order)."""
-        rows = self.rows
-        if not rows:
+        if not self.rows:
             return np.zeros(0)
+        every_column, every_value, lengths = self.coefficient_arrays()
+        numbers = np.repeat(np.arange(len(self.rows)), lengths)
+        activity = np.bincount(
+            numbers, weights=every_value * values[every_column], minlength=len(self.rows)
+        )
+        return activity.astype(np.float64)
+
+    def coefficient_arrays(
+        self,
+    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+        """Every row's coefficients, rows in order and each in its dict's order, as flat
+        (columns, values) and each row's length; a row built from arrays gives its arrays
+        as they are (the same numbers without a pass over its dict: 252 factor rows of 501
+        entries at every rebalance of a 500-name run)."""
+        rows = self.rows
         lengths = np.fromiter((len(r.coefficients) for r in rows), np.int64, len(rows))
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros(0), lengths
         columns: list[NDArray[np.int64]] = []
         data: list[NDArray[np.float64]] = []
         start = 0
@@ -212,11 +228,7 @@ class Program:
             self._coefficient_arrays(rows[start:], columns, data)
         every_column = np.concatenate(columns) if len(columns) > 1 else columns[0]
         every_value = np.concatenate(data) if len(data) > 1 else data[0]
-        numbers = np.repeat(np.arange(len(rows)), lengths)
-        activity = np.bincount(
-            numbers, weights=every_value * values[every_column], minlength=len(rows)
-        )
-        return activity.astype(np.float64)
+        return every_column, every_value, lengths
 
     @staticmethod
     def _coefficient_arrays(

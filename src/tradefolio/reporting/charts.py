@@ -147,16 +147,20 @@ def top_weights(weights: pd.DataFrame, named: int = MAX_NAMED_WEIGHTS) -> pd.Dat
 
 
 def rebalance_tracking(
-    record: RunRecord, named: int = MAX_TRACKED_NAMES
+    record: RunRecord,
+    named: int = MAX_TRACKED_NAMES,
+    realised: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """Target weights of the `named` names with the largest mean target at each rebalance,
-    and their realised weights at the close of the next session (the fill bar)."""
+    and their realised weights at the close of the next session (the fill bar);
+    `realised` is `realised_weights(record)` when the caller has it."""
     targets = record.target_weights
     if record.rebalances is None or targets.empty:
         return None
     means = targets.mean(axis=0)
     names = [str(c) for c in means[means > 0].sort_values(ascending=False).index[:named]]
-    realised = realised_weights(record)
+    if realised is None:
+        realised = realised_weights(record)
     rows = np.minimum(realised.index.get_indexer(targets.index) + 1, len(realised) - 1)
     reached = realised.reindex(columns=names, fill_value=0.0).iloc[rows]
     reached.index = targets.index
@@ -215,7 +219,8 @@ def chart_data(record: RunRecord, window: int = ROLLING_WINDOW) -> ChartData:
         first = level.first_valid_index()
         benchmark = level / level.loc[first] * float(equity.loc[first])
         beta = rolling_beta(returns, benchmark_returns(level), window)
-    tracking = rebalance_tracking(record)
+    realised = realised_weights(record)  # one pivot of the positions for both charts
+    tracking = rebalance_tracking(record, realised=realised)
     return ChartData(
         rebalances=record.rebalances,
         target_tracking=None if tracking is None else tracking[0],
@@ -227,7 +232,7 @@ def chart_data(record: RunRecord, window: int = ROLLING_WINDOW) -> ChartData:
         yearly=yearly_returns(returns),
         rolling_sharpe=rolling_sharpe(returns, window),
         rolling_beta=beta,
-        weights=thinned(top_weights(realised_weights(record))),
+        weights=thinned(top_weights(realised)),
         turnover=monthly_turnover(rebalance_turnover(record.fills, equity)),
         exposure=(record.equity["invested"] / equity)
         .rolling(EXPOSURE_WINDOW, min_periods=1)

@@ -56,16 +56,16 @@ def record_from_journal(
 
     fills = pd.DataFrame(
         [
-            (bar.isoformat(), f.symbol, f.side.value, f.quantity, f.price, f.commission)
+            (bar.isoformat(), f.symbol, f.side.value, f.quantity, f.price, f.commission, f.slippage)
             for bar, f in journal.fills_by_bar()
         ],
-        columns=list(FILL_COLUMNS[:-1]),
+        columns=list(FILL_COLUMNS),
     )
     fills["date"] = pd.to_datetime(fills["date"])
-    for column in ("price", "commission"):
+    # slippage: measured from each fill's reference price (0 where the venue gave none)
+    for column in ("price", "commission", "slippage"):
         fills[column] = fills[column].astype("float64")
     fills["quantity"] = _quantities(fills["quantity"])
-    fills["slippage"] = 0.0  # paid through the fill price; not separated in the journal
 
     positions = pd.DataFrame(
         [(p.bar.isoformat(), p.symbol, p.quantity, p.price) for p in journal.position_snapshots()],
@@ -79,7 +79,7 @@ def record_from_journal(
     level = None if benchmark is None else benchmark.reindex(index).astype("float64")
     if level is not None:
         level.index.name = "date"
-    weights, rebalances = _policy_record(journal, index, fills, config)
+    weights, rebalances = _policy_record(journal, index, fills)
     return RunRecord(
         name=name,
         kind="live",
@@ -109,15 +109,15 @@ class _JournalFill:
     quantity: float
     price: float
     commission: float
+    slippage: float
 
 
 def _policy_record(
-    journal: Journal, sessions: pd.DatetimeIndex, fills: pd.DataFrame, config: Mapping[str, Any]
+    journal: Journal, sessions: pd.DatetimeIndex, fills: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """weights.csv and rebalances.csv of an allocation policy's session (`live.rebalance_log`),
     as a backtest's: a decision on date d is realised by the fills of the first processed
-    session after d (the backtest's bar d + 1), and the slippage in their prices is
-    recovered from the session's `slippage_bps` as the backtest's record does."""
+    session after d (the backtest's bar d + 1), with the slippage each fill paid."""
     decisions, symbols = journaled_decisions(journal)
     if not decisions:
         return pd.DataFrame(index=pd.DatetimeIndex([], name="date")), None
@@ -130,17 +130,20 @@ def _policy_record(
     )
     at = sessions.searchsorted(pd.DatetimeIndex(fills["date"]))
     realised = [
-        _JournalFill(int(bar), str(side), float(quantity), float(price), float(commission))
-        for bar, side, quantity, price, commission in zip(
-            at, fills["side"], fills["quantity"], fills["price"], fills["commission"], strict=True
+        _JournalFill(int(bar), str(side), float(quantity), float(price), float(fee), float(slip))
+        for bar, side, quantity, price, fee, slip in zip(
+            at,
+            fills["side"],
+            fills["quantity"],
+            fills["price"],
+            fills["commission"],
+            fills["slippage"],
+            strict=True,
         )
     ]
     # decision bar = the last session on or before d, so its "next bar" is the first after d
     bars = sessions.searchsorted(days, side="right") - 1
-    slippage = float(config.get("slippage_bps", 0.0) or 0.0)
-    table = rebalance_table(
-        list(zip(bars.tolist(), decisions, strict=True)), realised, slippage_bps=slippage
-    )
+    table = rebalance_table(list(zip(bars.tolist(), decisions, strict=True)), realised)
     return weights, table
 
 

@@ -12,7 +12,8 @@ rebalance decision of `--portfolio` with the allocation model:
     expected_turnover  sum |trade $| / account value, as the model listed the trades
     expected_costs     the model's cost of those trades (its bps + fixed per traded name)
     realised_turnover  sum |fill $| / the same account value, at the fill prices
-    realised_costs     commissions + slippage the fills paid
+    realised_costs     commissions + slippage the fills paid (each fill's own, measured
+                       from its reference price)
     names              names held in the target
     seconds            wall time of the decision (scoring, model build, solve)
     message            why a rebalance failed (empty otherwise)
@@ -47,6 +48,8 @@ class RealisedFill(Protocol):
     def price(self) -> float | Decimal: ...
     @property
     def commission(self) -> float | Decimal: ...
+    @property
+    def slippage(self) -> float | Decimal: ...
 
 
 REBALANCE_COLUMNS: tuple[str, ...] = (
@@ -101,12 +104,10 @@ def typed_rebalances(frame: pd.DataFrame) -> pd.DataFrame:
 def rebalance_table(
     decisions: Sequence[tuple[int, RebalanceDecision]],
     fills: Sequence[RealisedFill],
-    slippage_bps: float = 0.0,
 ) -> pd.DataFrame:
     """One row per decision (see the module docstring); the fills of bar `b + 1` are the
-    realised trades of the decision at bar `b`. Slippage paid per fill is recovered from
-    `slippage_bps` as in the run folder (`q · p_f · s / (1 ± s)`)."""
-    rate = slippage_bps / 1e4
+    realised trades of the decision at bar `b`, their costs the commission and slippage
+    each fill paid."""
     by_bar: dict[int, list[RealisedFill]] = {}
     for fill in fills:
         by_bar.setdefault(fill.bar, []).append(fill)
@@ -117,9 +118,7 @@ def rebalance_table(
         for fill in by_bar.get(bar + 1, ()):
             value = float(fill.quantity) * float(fill.price)
             traded += value
-            costs += float(fill.commission)
-            if rate:
-                costs += value * rate / (1.0 + rate if fill.side == "buy" else 1.0 - rate)
+            costs += float(fill.commission) + float(fill.slippage)
         capital = decision.capital if decision.capital > 0 else np.nan
         rows.append(
             {

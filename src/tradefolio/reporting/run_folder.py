@@ -398,33 +398,26 @@ def record_from_backtest(
     `closes` are the prices the run used (positions are marked at each close, carried
     forward over gaps as the engine does); `benchmark` the benchmark level (reindexed to the
     run's dates); `rebalances` the strategy's target weights by decision bar
-    (`SignalPlan.rebalances`), stored in weights.csv. Slippage per fill is recovered from the
-    config's `slippage_bps` (`s`): `q · p_f · s / (1 + s)` for a buy, `q · p_f · s / (1 - s)`
-    for a sell, exact up to the ledger's half-micro rounding.
+    (`SignalPlan.rebalances`), stored in weights.csv. Slippage per fill is the fill's own
+    (`Fill.slippage`: measured from the reference price it was slipped from, exactly).
     """
     dates = result.dates
     if rebalances is None and result.targets:
         rebalances = result.targets
     if not closes.index.equals(dates):
         raise DataError("closes must be the price panel the backtest ran on (same dates)")
-    rate = float(config.get("slippage_bps", 0.0) or 0.0) / 1e4
-    fill_rows = []
-    for fill in result.fills:
-        price = float(fill.price)
-        slip = 0.0
-        if rate:
-            slip = fill.quantity * price * rate / (1.0 + rate if fill.side == "buy" else 1.0 - rate)
-        fill_rows.append(
-            (
-                pd.Timestamp(fill.date),
-                fill.symbol,
-                fill.side,
-                fill.quantity,
-                price,
-                float(fill.commission),
-                slip,
-            )
+    fill_rows = [
+        (
+            pd.Timestamp(fill.date),
+            fill.symbol,
+            fill.side,
+            fill.quantity,
+            float(fill.price),
+            float(fill.commission),
+            float(fill.slippage),
         )
+        for fill in result.fills
+    ]
     fills = pd.DataFrame(fill_rows, columns=list(FILL_COLUMNS)).astype(
         {"quantity": "int64", "price": "float64", "commission": "float64", "slippage": "float64"}
     )
@@ -438,7 +431,7 @@ def record_from_backtest(
     weights = _target_weights(rebalances or {}, dates, result.symbols)
     solves = None
     if result.decisions:
-        solves = rebalance_table(result.decisions, result.fills, rate * 1e4)
+        solves = rebalance_table(result.decisions, result.fills)
     level = benchmark.reindex(dates).astype("float64") if benchmark is not None else None
     if level is not None:
         level.index = equity.index

@@ -20,6 +20,7 @@ from tradefolio.backtest.metric_registry import HEADLINE_PERCENT, LOWER_IS_BETTE
 from tradefolio.errors import InvalidParameter
 from tradefolio.research.dsr import DeflatedSharpe, deflated_sharpe_ratio
 from tradefolio.research.sweep import SweepResult
+from tradefolio.research.tasks import COMPLETED
 
 #: The metric sweeps and walk-forward rank by unless told otherwise (`--metric`).
 DEFAULT_METRIC = "sharpe"
@@ -33,9 +34,10 @@ def check_metric(metric: str) -> str:
 
 
 def ranked(table: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """The successful runs, best first by `metric` (ties: lower `run` first)."""
+    """The runs with a result (`ok`, and `held`: finished, some rebalances held), best
+    first by `metric` (ties: lower `run` first)."""
     check_metric(metric)
-    ok = table[table["status"] == "ok"]
+    ok = table[table["status"].isin(COMPLETED)]
     ascending = metric in LOWER_IS_BETTER
     return ok.sort_values([metric, "run"], ascending=[ascending, True], kind="mergesort")
 
@@ -57,7 +59,7 @@ def heatmap(table: pd.DataFrame, metric: str, rows: str, columns: str) -> pd.Dat
             raise InvalidParameter(f"--heatmap: {name!r} is not a swept parameter")
     if rows == columns:
         raise InvalidParameter("--heatmap needs two different parameters")
-    ok = table[table["status"] == "ok"]
+    ok = table[table["status"].isin(COMPLETED)]
     grid = ok.pivot_table(
         index=rows,
         columns=columns,
@@ -120,6 +122,46 @@ LEADERBOARD_METRICS = (
     "turnover",
     "final_equity",
 )
+
+
+#: The allocation model's solves per run, shown when a run of the board has them.
+REBALANCE_SHOWN: tuple[tuple[str, str], ...] = (
+    ("rebalances_proven", "proven"),
+    ("rebalances_not_proven", "not proven"),
+    ("rebalances_failed", "failed (held)"),
+)
+
+
+def rebalance_columns(board: pd.DataFrame) -> list[str]:
+    """The rebalance-count columns of `board` to show: all three when any run of it was
+    decided by the allocation model (`--portfolio`), none otherwise."""
+    names = [name for name, _ in REBALANCE_SHOWN]
+    if not set(names) <= set(board.columns) or board[names].isna().all().all():
+        return []
+    return names
+
+
+def held_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """The runs that held their positions at one or more unsolved rebalances."""
+    return table[table["status"] == "held"]
+
+
+def held_line(table: pd.DataFrame, shown: int = 5) -> str | None:
+    """One line naming the runs with unsolved rebalances (positions held), or None."""
+    held = held_runs(table)
+    if held.empty:
+        return None
+    names = [
+        f"run {row['run']} ({row['rebalances_failed']} of "
+        f"{row['rebalances_proven'] + row['rebalances_not_proven'] + row['rebalances_failed']})"
+        for row in held.head(shown).to_dict(orient="records")
+    ]
+    more = f" and {len(held) - shown} more" if len(held) > shown else ""
+    return (
+        f"{len(held)} of {len(table)} runs held their positions at rebalances the model "
+        f"could not solve (status held): {', '.join(names)}{more}; see their "
+        "rebalances_failed column, or run one with backtest for the reasons"
+    )
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -191,7 +233,13 @@ def write_sweep_report(
     deflated: DeflatedSharpe | None,
 ) -> None:
     """`report.md` in the sweep's folder: the leaderboard, the heatmap, the selection luck."""
-    shown = ["run", *parameters, metric, *(m for m in LEADERBOARD_METRICS if m != metric)]
+    shown = [
+        "run",
+        *parameters,
+        metric,
+        *(m for m in LEADERBOARD_METRICS if m != metric),
+        *rebalance_columns(board),
+    ]
     parts = [f"# Sweep report\n\n## Top {len(board)} by {metric}\n", markdown_table(board[shown])]
     if grid_frame is not None and axes is not None:
         frame = grid_frame.reset_index().rename(columns={axes[0]: f"{axes[0]} \\ {axes[1]}"})
@@ -217,6 +265,7 @@ def sweep_json(
         "executed": result.executed,
         "reused": result.reused,
         "failed": result.failed,
+        "held": len(held_runs(table)),
         "metric": metric,
         "parameters": list(result.parameters),
         "leaderboard": json_records(board.drop(columns=["seconds"])),
@@ -229,6 +278,7 @@ __all__ = [
     "LEADERBOARD_METRICS",
     "LOWER_IS_BETTER",
     "RANKABLE",
+    "REBALANCE_SHOWN",
     "check_metric",
     "default_heatmap_axes",
     "deflated_json",
@@ -236,10 +286,13 @@ __all__ = [
     "deflated_of_best",
     "format_value",
     "heatmap",
+    "held_line",
+    "held_runs",
     "json_records",
     "leaderboard",
     "markdown_table",
     "ranked",
+    "rebalance_columns",
     "sweep_json",
     "write_sweep_report",
 ]

@@ -1,8 +1,12 @@
 """The results table of a sweep: one Parquet row per run, durable while the sweep runs.
 
 Columns, in order: `run` (position in the sweep), `run_id` (hash of the run's full
-configuration and window), `status` (`ok` | `failed`), `error` (the exception of a failed
-run, else null), one column per swept parameter, `final_equity`, `n_fills`, the metrics of
+configuration and window), `status` (`ok` | `held`: finished, holding its positions at
+one or more rebalances the allocation model could not solve | `failed`), `error` (the
+exception of a failed run, else null), one column per swept parameter, `final_equity`,
+`n_fills`, `rebalances_proven` / `rebalances_not_proven` / `rebalances_failed` (the
+model's solves of a `--portfolio` run, as `backtest` counts them; null for a run the model
+did not decide), the metrics of
 `backtest.metrics` (`total_return` ... `win_rate`), `skew`, `kurtosis` and `observations`
 of the daily returns, and `seconds` (wall time of the run: the one column that differs from
 one execution to the next).
@@ -31,13 +35,15 @@ from tradefolio.backtest.metric_registry import HEADLINE_METRICS
 from tradefolio.errors import DataError, InvalidParameter
 from tradefolio.extras import import_extra
 from tradefolio.research.space import SweepSpec
-from tradefolio.research.tasks import MarketData, RunOutcome, RunTask
+from tradefolio.research.tasks import COMPLETED, MarketData, RunOutcome, RunTask
 
 RESULTS_FILE = "results.parquet"
 MANIFEST_FILE = "sweep.json"
 PARTS_DIR = "parts"
 METRIC_COLUMNS = HEADLINE_METRICS
-_INT_COLUMNS = ("run", "n_fills", "trades", "observations")
+#: The allocation model's solves of a `--portfolio` run (null for other runs).
+REBALANCE_COLUMNS = ("rebalances_proven", "rebalances_not_proven", "rebalances_failed")
+_INT_COLUMNS = ("run", "n_fills", *REBALANCE_COLUMNS, "trades", "observations")
 _FLOAT_COLUMNS = (
     "final_equity",
     *(c for c in METRIC_COLUMNS if c != "trades"),
@@ -57,6 +63,7 @@ def outcome_row(outcome: RunOutcome) -> dict[str, Any]:
         **{f"param:{k}": v for k, v in outcome.params.items()},
         "final_equity": outcome.final_equity,
         "n_fills": outcome.n_fills,
+        **{name: getattr(outcome, name) for name in REBALANCE_COLUMNS},
     }
     metrics = outcome.metrics or {}
     for name in METRIC_COLUMNS:
@@ -87,6 +94,8 @@ def build_table(
             record[name] = task.params[name]
         for name in ("final_equity", "n_fills", *METRIC_COLUMNS):
             record[name] = row[name]
+        for name in REBALANCE_COLUMNS:  # absent from the rows of an older version
+            record[name] = row.get(name)
         for name in ("skew", "kurtosis", "observations", "seconds"):
             record[name] = row[name]
         records.append(record)
@@ -98,6 +107,7 @@ def build_table(
         *parameters,
         "final_equity",
         "n_fills",
+        *REBALANCE_COLUMNS,
         *METRIC_COLUMNS,
         "skew",
         "kurtosis",
@@ -181,7 +191,7 @@ class ResultsStore:
                 clean = {str(k): (None if _missing(v) else v) for k, v in record.items()}
                 rows[str(clean["run_id"])] = clean
         if retry_failed:
-            rows = {k: v for k, v in rows.items() if v["status"] == "ok"}
+            rows = {k: v for k, v in rows.items() if v["status"] in COMPLETED}
         return rows
 
     def append(self, outcomes: Iterable[RunOutcome]) -> None:
@@ -223,6 +233,7 @@ def default_results_folder(
 __all__ = [
     "MANIFEST_FILE",
     "METRIC_COLUMNS",
+    "REBALANCE_COLUMNS",
     "RESULTS_FILE",
     "ResultsStore",
     "build_table",

@@ -40,7 +40,11 @@ from tradefolio.execution.strategy import SignalPlan, Strategy
 from tradefolio.research.space import ParamValue
 
 FloatArray = npt.NDArray[np.float64]
-Status = Literal["ok", "failed"]
+#: `ok`; `held`: the run finished but held its positions at one or more rebalances the
+#: allocation model could not solve (`--on-solver-failure hold`); `failed`: no result.
+Status = Literal["ok", "held", "failed"]
+#: The statuses of a run with a result (ranked, selected, reused on resume).
+COMPLETED: frozenset[str] = frozenset({"ok", "held"})
 Window = tuple[int, int, int | None]
 
 
@@ -182,6 +186,10 @@ class RunOutcome:
     `skew` and `kurtosis` (non-excess) are the population moments of the daily returns;
     `observations` their count; with the annualised `metrics["sharpe"]` they are what the
     deflated Sharpe ratio needs. `equity` is kept only when the task asked for it.
+    `rebalances_proven` / `rebalances_not_proven` / `rebalances_failed` count the
+    allocation model's solves of a `--portfolio` run (optimal; feasible, gap not closed;
+    infeasible or error, positions held), as `backtest` prints them; None for a run the
+    model did not decide.
     """
 
     index: int
@@ -197,6 +205,9 @@ class RunOutcome:
     observations: int | None = None
     seconds: float = 0.0
     equity: FloatArray | None = field(default=None, compare=False)
+    rebalances_proven: int | None = None
+    rebalances_not_proven: int | None = None
+    rebalances_failed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,11 +310,15 @@ def evaluate(data: MarketData, task: RunTask) -> RunOutcome:
             error=f"{type(exc).__name__}: {' '.join(str(exc).split())}",
             seconds=time.perf_counter() - started,
         )
+    counts = rebalance_counts(result)
     return RunOutcome(
         index=task.index,
         run_id=task.run_id,
         params=task.params,
-        status="ok",
+        status="held" if counts is not None and counts[2] > 0 else "ok",
+        rebalances_proven=None if counts is None else counts[0],
+        rebalances_not_proven=None if counts is None else counts[1],
+        rebalances_failed=None if counts is None else counts[2],
         final_equity=float(result.final_equity),
         n_fills=len(result.fills),
         metrics=metrics.as_dict(),
@@ -313,6 +328,18 @@ def evaluate(data: MarketData, task: RunTask) -> RunOutcome:
         seconds=time.perf_counter() - started,
         equity=values.copy() if task.keep_equity else None,
     )
+
+
+def rebalance_counts(result: BacktestResult) -> tuple[int, int, int] | None:
+    """(proven, not proven, failed) of the allocation model's solves in `result`, the
+    counts of `backtest`'s "N rebalances: ..." line (`reporting.rebalances`); None when
+    the model decided nothing (a strategy, or the score allocator without the model)."""
+    if not result.decisions:
+        return None
+    decisions = [decision for _, decision in result.decisions]
+    proven = sum(decision.proven for decision in decisions)
+    failed = sum(decision.failed for decision in decisions)
+    return proven, len(decisions) - proven - failed, failed
 
 
 def outcome_fields(outcome: RunOutcome) -> dict[str, Any]:
@@ -329,10 +356,14 @@ def outcome_fields(outcome: RunOutcome) -> dict[str, Any]:
         "skew": outcome.skew,
         "kurtosis": outcome.kurtosis,
         "observations": outcome.observations,
+        "rebalances_proven": outcome.rebalances_proven,
+        "rebalances_not_proven": outcome.rebalances_not_proven,
+        "rebalances_failed": outcome.rebalances_failed,
     }
 
 
 __all__ = [
+    "COMPLETED",
     "MarketData",
     "RunOutcome",
     "RunTask",
@@ -340,5 +371,6 @@ __all__ = [
     "Window",
     "evaluate",
     "outcome_fields",
+    "rebalance_counts",
     "return_moments",
 ]

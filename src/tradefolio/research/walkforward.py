@@ -41,10 +41,15 @@ from tradefolio.errors import InvalidParameter
 from tradefolio.research.dsr import DeflatedSharpe, deflated_sharpe_ratio
 from tradefolio.research.executors import Executor
 from tradefolio.research.report import check_metric, deflated_json, json_records, ranked
-from tradefolio.research.results import METRIC_COLUMNS, ResultsStore, build_table, outcome_row
+from tradefolio.research.results import (
+    METRIC_COLUMNS,
+    ResultsStore,
+    build_table,
+    outcome_row,
+)
 from tradefolio.research.space import ParamValue, SweepSpec
 from tradefolio.research.sweep import SweepProgress, data_manifest, execute, make_tasks
-from tradefolio.research.tasks import MarketData, RunOutcome, RunTask, Status
+from tradefolio.research.tasks import COMPLETED, MarketData, RunOutcome, RunTask, Status
 
 SCHEMES = ("rolling", "anchored")
 #: Default train and test windows in sessions (`--train`, `--test`): five years, then one.
@@ -147,7 +152,7 @@ def _equity_metrics(equity: pd.Series) -> dict[str, float]:
 
 
 def _best(outcomes: list[RunOutcome], metric: str) -> RunOutcome | None:
-    ok = [o for o in outcomes if o.status == "ok" and o.metrics is not None]
+    ok = [o for o in outcomes if o.status in COMPLETED and o.metrics is not None]
     if not ok:
         return None
     table = pd.DataFrame(
@@ -238,7 +243,9 @@ def run_walk_forward(
             error = "every train run failed; the fold stays in cash"
             fold_returns = flat
         elif (
-            tested_outcome is None or tested_outcome.status != "ok" or tested_outcome.equity is None
+            tested_outcome is None
+            or tested_outcome.status not in COMPLETED
+            or tested_outcome.equity is None
         ):
             error = (
                 tested_outcome.error if tested_outcome else None
@@ -274,7 +281,7 @@ def run_walk_forward(
         trial_sharpes = [
             float(o.metrics["sharpe"]) / annual
             for o in in_sample_outcomes
-            if o.status == "ok" and o.metrics is not None
+            if o.status in COMPLETED and o.metrics is not None
         ]
         deflated = deflated_sharpe_ratio(
             float(in_best.metrics["sharpe"]) / annual,
@@ -316,9 +323,9 @@ def _selection_table(train: pd.DataFrame, in_sample: pd.DataFrame, points: int) 
 
 def _outcome_from_row(task: RunTask, row: Mapping[str, Any]) -> RunOutcome:
     """A stored row as an outcome of `task` (what selection and the DSR need)."""
-    status: Status = "ok" if row["status"] == "ok" else "failed"
+    status: Status = row["status"] if row["status"] in COMPLETED else "failed"
     metrics = None
-    if status == "ok":
+    if status in COMPLETED:
         metrics = {
             name: (int(row[name]) if name == "trades" else float(row[name]))
             for name in METRIC_COLUMNS
@@ -336,7 +343,15 @@ def _outcome_from_row(task: RunTask, row: Mapping[str, Any]) -> RunOutcome:
         kurtosis=row.get("kurtosis"),
         observations=row.get("observations"),
         seconds=float(row.get("seconds") or 0.0),
+        rebalances_proven=_count(row.get("rebalances_proven")),
+        rebalances_not_proven=_count(row.get("rebalances_not_proven")),
+        rebalances_failed=_count(row.get("rebalances_failed")),
     )
+
+
+def _count(value: Any) -> int | None:
+    """A stored rebalance count (null for a run the model did not decide)."""
+    return None if value is None else int(value)
 
 
 def walk_forward_json(result: WalkForwardResult, folds: pd.DataFrame, folder: Path) -> Any:

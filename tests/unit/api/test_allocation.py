@@ -321,3 +321,28 @@ def test_a_position_below_the_minimum_trade_may_be_sold_whole() -> None:
     trades = result.trades.set_index("symbol")
     assert (trades.loc["A", "side"], trades.loc["A", "dollars"]) == ("sell", 50.0)
     assert "A" not in result.allocations.index
+
+
+@pytest.mark.parametrize("extra", [(), ("--cost-bps", "1"), ("--candidates",)])
+def test_no_cash_and_no_holdings_names_the_capital_flag(
+    extra: tuple[str, ...], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`capital=0` without holdings: the message names `--capital` as every other option's
+    does (found by review, session 10), on every path (score model, composable model, a
+    candidates file through the quick path and through typer)."""
+    picks = tmp_path / "c.csv"
+    pd.DataFrame({"symbol": ["A", "B"], "score": [0.2, 0.1], "price": [10.0, 20.0]}).to_csv(
+        picks, index=False
+    )
+    flags = (*extra, str(picks)) if extra == ("--candidates",) else extra
+    expected = "--capital must be > 0 without --holdings (the whole account is cash), got 0"
+    for tail in ((), ("--format", "json")):  # the quick path, then typer's (a json output)
+        result = run_cli(capsys, "allocate", "--capital", "0", *flags, *tail)
+        assert result.code == 2, result.stderr
+        assert result.stderr.strip() == f"error: {expected}"
+    keywords: dict[str, Any] = {"candidates": picks} if flags[:1] == ("--candidates",) else {}
+    if extra[:1] == ("--cost-bps",):
+        keywords["cost_bps"] = 1.0
+    with pytest.raises(tf.InvalidParameter) as raised:
+        tf.allocate(capital=0, **keywords)
+    assert str(raised.value) == expected

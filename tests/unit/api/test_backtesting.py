@@ -329,3 +329,13 @@ def test_a_strategy_file_takes_its_params_as_a_mapping_or_strings(
         tf.backtest(strategy=spec, param={"depth": 3})
     with pytest.raises(tf.InvalidParameter, match="its own constructor"):
         tf.backtest(strategy=tf.SmaCross(fast=5, slow=20), param={"fast": 3})
+
+
+def test_an_unknown_keyword_is_named_with_the_valid_ones() -> None:
+    """`fats=3` for `fast=3` (found by review, session 10): an `InvalidParameter` naming
+    it, the keyword meant and the ones `backtest` takes, never a bare `TypeError`."""
+    with pytest.raises(tf.InvalidParameter) as raised:
+        tf.backtest(_synthetic(), "sma-cross", fats=3)  # type: ignore[call-arg]
+    message = str(raised.value)
+    assert message.startswith("backtest() has no keyword fats= (did you mean fast=?)")
+    assert "fast, slow, lookback" in message and "\n" not in message

@@ -23,7 +23,7 @@ from tradefolio.errors import DataError, InvalidParameter
         ({"holdings": [("AAPL", 3)]}, DataError, "holdings= must be a str, a Path, a Series"),
         ({"candidates": 5}, DataError, "candidates= must be a str, a Path, a DataFrame"),
         ({"sectors": 5}, DataError, "sectors= must be a str, a Path, a Series, a mapping"),
-        ({"capitol": 5}, InvalidParameter, "unexpected keyword argument 'capitol'"),
+        ({"capitol": 5}, InvalidParameter, "no keyword capitol= (did you mean capital=?)"),
     ],
 )
 def test_allocate_refuses_a_wrong_type_by_name(

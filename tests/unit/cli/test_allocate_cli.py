@@ -123,7 +123,7 @@ def test_bad_candidate_files(
         (["--min-weight", "-0.1"], "--min-weight must be in [0, 1]"),
         (["--min-weight", "0.3", "--max-weight", "0.2"], "must not exceed --max-weight"),
         (["--max-positions", "0"], "--max-positions must be >= 1"),
-        (["--capital", "0"], "capital must be a finite number > 0"),
+        (["--capital", "0"], "--capital must be > 0 without --holdings"),
         (["--capital", "-5"], "--capital must be >= 0"),
         (["--capital", "nan"], "--capital must be >= 0"),
         (["--capital", "1e308"], "--capital must be at most 1,000,000,000,000"),
@@ -151,3 +151,99 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli(capsys, "--version").stdout.startswith("tradefolio ")
     help_text = run_cli(capsys, "allocate", "--help")
     assert help_text.code == 0 and "Examples" in help_text.stdout
+
+
+def test_a_dollar_option_in_conflict_is_moved_in_dollars(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The reviewer's command (session 10): the cost budget must rise by 17 dollars, said
+    in dollars (its unit), not as 0.000170011 of the account; 27.01 then solves."""
+    flags = ("--capital", "100000", "--cost-bps", "5", "--fixed-cost", "1", "--min-invested",
+             "0.5", "--max-weight", "0.5", "--lot", "10", "--whole-shares")  # fmt: skip
+    result = run_cli(capsys, "allocate", *flags, "--cost-budget", "10")
+    assert_one_line_error(result, "--cost-budget must rise by 17.00 dollars")
+    assert run_cli(capsys, "allocate", *flags, "--cost-budget", "27.01").code == 0
+
+
+def _trade_rows(table: str) -> dict[str, list[str]]:
+    """The rows of the printed `trades` table: symbol -> [side, shares, dollars]."""
+    listed = table.split("trades", 1)[1]
+    rows = [line.strip("│┃ ").split("│") for line in listed.splitlines() if line.startswith("│")]
+    return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (("--capital", "3000000"), {"AAA": "1,500,000", "BBB": "405,324"}),
+        (("--capital", "1000", "--fractional"), {"AAA": "500.000000", "BBB": "135.108110"}),
+    ],
+)
+def test_trade_quantities_are_exact_as_the_targets(
+    flags: tuple[str, ...],
+    expected: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """Trades printed at 6 significant digits (review, session 10): 1,500,000 shares showed
+    1.5e+06, 135.108110 showed 135.108. Whole shares with thousands separators, fractional
+    ones at the targets' 6 decimals, equal to the target column (bought from cash)."""
+    picks = tmp_path / "c.csv"
+    picks.write_text("symbol,score,price\nAAA,0.3,1.0\nBBB,0.2,3.7\n")
+    base = ("allocate", "--candidates", str(picks), "--max-weight", "0.5", "--cost-bps", "1")
+    result = run_cli(capsys, *base, *flags)
+    assert result.code == 0, result.stderr
+    trades = _trade_rows(result.stdout)
+    assert {symbol: row[1] for symbol, row in trades.items()} == expected
+    for symbol, shares in expected.items():
+        assert f" {shares} │" in result.stdout.split("trades", 1)[0], symbol  # the target
+
+
+def test_csv_keeps_its_target_columns_and_says_where_the_trades_are(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`--format csv` is the targets (its columns unchanged); a rebalance with trades says
+    on stderr that they, the status and the costs are in `--format json` (review, session
+    10: a csv user saw no trades and no status). A plain proven run prints no note."""
+    picks = tmp_path / "c.csv"
+    picks.write_text("symbol,score,price\nAAA,0.3,1.0\nBBB,0.2,3.7\n")
+    held = tmp_path / "h.csv"
+    held.write_text("symbol,shares\nBBB,100\n")
+    base = ("allocate", "--candidates", str(picks), "--max-weight", "0.5", "--format", "csv")
+    plain = run_cli(capsys, *base)
+    assert plain.code == 0 and plain.stderr == ""
+    result = run_cli(capsys, *base, "--holdings", str(held), "--capital", "1000")
+    assert result.code == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "symbol,weight,dollars,shares,price"
+    assert result.stderr == (
+        "note: --format csv lists the targets; the 2 trades, the status (optimal), costs "
+        "and turnover are in --format json\n"
+    )
+
+
+def test_the_composable_model_prints_the_notes_and_why_a_held_name_is_sold(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The reviewer's case (session 10): JNJ held with 100 sessions of closes cannot be
+    scored and is sold; the composable model's table printed neither the "excluded" nor
+    the "dropped" note, so the sale had no explanation. Every model prints them."""
+    from tradefolio.data.sample_data import load_sample_prices
+
+    closes = load_sample_prices().iloc[-300:].copy()
+    closes.loc[closes.index[:200], "JNJ"] = float("nan")
+    prices = tmp_path / "p.csv"
+    closes.to_csv(prices, index_label="Date")
+    held = tmp_path / "h.csv"
+    held.write_text("symbol,shares\nJNJ,50\nCVX,20\n")
+    base = ("allocate", "--prices", str(prices))
+    score = run_cli(capsys, *base)
+    composed = run_cli(capsys, *base, "--holdings", str(held), "--cost-bps", "1")
+    assert score.code == 0 and composed.code == 0, composed.stderr
+    assert "│ JNJ    │ sell │" in composed.stdout
+    notes = composed.stderr.splitlines()
+    assert notes[:2] == [
+        "excluded JNJ: needs 253 consecutive closes, has 100 in the window",
+        "sold (held, not scored): JNJ",
+    ]
+    assert notes[2].startswith("dropped (score <= 0): ")
+    assert score.stderr.splitlines() == [notes[0], notes[2]]  # the score model's own notes

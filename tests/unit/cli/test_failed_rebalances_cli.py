@@ -128,3 +128,35 @@ def test_stop_keeps_the_run_up_to_the_failure_and_says_where(
     )
     assert quiet.code == 1 and "the run up to then" not in quiet.stderr
     assert not other.exists()
+
+
+def test_stop_writes_the_failing_decision_as_hold_does(
+    capsys: pytest.CaptureFixture[str], prices: Path, tmp_path: Path
+) -> None:
+    """The rebalance a stop ends on is a row of rebalances.csv (date, status, the solver's
+    reason), the row `hold` writes for the same decision (review, session 10: it was not
+    there, so the user never saw why the run stopped in the record)."""
+    given = ("backtest", "--prices", str(prices), *STUCK)
+    held_out, stopped_out = tmp_path / "hold", tmp_path / "stop"
+    held = run_cli(capsys, *given, "--out", str(held_out))
+    stopped = run_cli(capsys, *given, "--on-solver-failure", "stop", "--out", str(stopped_out))
+    assert held.code == 0, held.stderr
+    assert stopped.code == 1, stopped.stderr
+    (held_folder,) = held_out.iterdir()
+    (stopped_folder,) = stopped_out.iterdir()
+    hold_rows = pd.read_csv(held_folder / "rebalances.csv")
+    stop_rows = pd.read_csv(stopped_folder / "rebalances.csv")
+    assert len(stop_rows) == 1, stop_rows
+    row = stop_rows.iloc[0]
+    assert (row["date"], row["status"]) == ("1990-03-01", "infeasible")
+    assert "--max-turnover 0.2 cannot reach the full investment" in row["message"]
+    assert row["message"] in stopped.stderr  # the reason the terminal gave, in the record
+    same = [c for c in stop_rows.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(stop_rows[same], hold_rows[same].iloc[:1])
+    weights = pd.read_csv(stopped_folder / "weights.csv")
+    assert list(weights["date"]) == ["1990-03-01"]
+    assert stopped.stderr.strip().splitlines() == [
+        f"error: rebalance of 1990-03-01 not solved (infeasible: {row['message']}); "
+        f"--on-solver-failure hold keeps the positions instead; the run up to then is in "
+        f"{stopped_folder}"
+    ]

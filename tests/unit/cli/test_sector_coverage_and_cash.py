@@ -72,5 +72,5 @@ def test_a_fully_invested_account_rebalances_with_no_cash(
 def test_no_cash_and_no_holdings_is_still_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert_one_line_error(
         run_cli(capsys, "allocate", "--capital", "0", "--objective", "mean-variance"),
-        "capital plus holdings must be worth more than 0",
+        "--capital must be > 0 without --holdings",
     )

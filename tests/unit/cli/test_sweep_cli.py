@@ -46,7 +46,7 @@ def test_sweep_json_contract_and_parquet_table(
     assert result.code == 0, result.stderr
     payload = json.loads(result.stdout)
     assert set(payload) == {
-        "results", "runs", "executed", "reused", "failed", "metric", "parameters",
+        "results", "runs", "executed", "reused", "failed", "held", "metric", "parameters",
         "leaderboard", "deflated_sharpe", "exits",
     }  # fmt: skip
     assert (payload["runs"], payload["executed"], payload["reused"]) == (6, 6, 0)

@@ -17,18 +17,7 @@ import pytest
 import tradefolio as tf
 from support.cli import assert_one_line_error, run_cli
 from tradefolio.backtest.config import BacktestConfig
-from tradefolio.data.sample_data import load_sample_prices
 from tradefolio.errors import InvalidParameter
-
-
-@pytest.fixture(scope="module")
-def short_prices(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Eight names over 2016-2019 (the reviewer's p4y.csv, smaller)."""
-    closes = load_sample_prices().loc["2016":"2019"].iloc[:, :8]
-    path = tmp_path_factory.mktemp("prices") / "p4y.csv"
-    closes.to_csv(path, index_label="Date")
-    return path
-
 
 PORTFOLIO_REFUSED = [
     (("--stop-loss", "0.05"), "--stop-loss is not used by --portfolio"),
@@ -180,3 +169,23 @@ def test_a_solver_that_cannot_solve_the_model_is_bad_input(
         capsys, "backtest", "--prices", str(short_prices), "--portfolio", "--no-record", *whole
     )
     assert_one_line_error(result, "--solver highs solves quadratic models")
+
+
+CONTRADICTORY = [
+    (("--fractional", "--whole-shares"), "--fractional and --whole-shares contradict"),
+    (("--fractional", "--whole-shares", "--lot", "10"), "--fractional and --whole-shares"),
+    (("--fractional", "--lot", "10"), "--lot 10 contradicts --fractional"),
+]
+
+
+@pytest.mark.parametrize(("extra", "fragment"), CONTRADICTORY, ids=lambda v: str(v))
+def test_contradictory_share_options_are_refused(
+    capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], fragment: str
+) -> None:
+    """Whole shares used to win silently over `--fractional` (review, session 10)."""
+    assert_one_line_error(run_cli(capsys, "allocate", *extra), fragment)
+    keywords: dict[str, object] = {"fractional": True, "whole_shares": "--whole-shares" in extra}
+    if "--lot" in extra:
+        keywords["lot"] = 10
+    with pytest.raises(InvalidParameter, match=fragment):
+        tf.allocate(**keywords)  # type: ignore[arg-type]

@@ -92,6 +92,21 @@ def open_session(
     return journal, broker, trader
 
 
+def backtest_and_paper(capsys: Any, out: Path, *args: str) -> tuple[Any, Any]:
+    """`backtest ARGS` and `live --paper ARGS` through the CLI in this process, their run
+    folders under `out / "b"` and `out / "l"` (the session's journal `out / "s.db"`); both
+    must succeed. Returns both results (`support.cli.CliResult`)."""
+    from support.cli import run_cli
+
+    back = run_cli(capsys, "backtest", *args, "--out", str(out / "b"))
+    assert back.code == 0, back.stderr
+    live = run_cli(
+        capsys, "live", "--paper", *args, "--db", str(out / "s.db"), "--out", str(out / "l")
+    )
+    assert live.code == 0, live.stderr
+    return back, live
+
+
 def live_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`tradefolio live ARGS` in a fresh process with `env` added to the environment."""
     return subprocess.run(

@@ -17,6 +17,7 @@ import pytest
 from tests.support.cli import run_cli
 
 from tradefolio.data.synthetic import gbm_ohlc
+from unit.live.live_helpers import backtest_and_paper
 
 COSTS = ("--commission-bps", "5", "--commission-min", "1", "--slippage-bps", "3")
 
@@ -43,13 +44,7 @@ def _both(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, bars: Path, *args: str
 ) -> tuple[list[tuple[str, str, str, float, float, float]], ...]:
     common = ("--prices", str(bars), *COSTS, *args, "--no-png", "--format", "json")
-    back = run_cli(capsys, "backtest", *common, "--out", str(tmp_path / "b"))
-    assert back.code == 0, back.stderr
-    live = run_cli(
-        capsys, "live", "--paper", *common, "--db", str(tmp_path / "s.db"),
-        "--out", str(tmp_path / "l"),
-    )  # fmt: skip
-    assert live.code == 0, live.stderr
+    _, live = backtest_and_paper(capsys, tmp_path, *common)
     assert "exits on sized entries" in live.stderr
     assert "no protective orders" not in live.stderr
     assert json.loads(live.stdout)["state"] == "ACTIVE"

@@ -12,7 +12,16 @@ transaction); `after_record`; `after_bar`; and, with a fill delay, the paper bro
 `in_mark` (inside a mark's transaction, before each resting order it may fill). The parent
 restarts the session until one run completes. The final journal (orders, fills,
 positions, cash), the broker's account and its order list must equal those of an
-uninterrupted run, and no client order id may reach the broker twice.
+uninterrupted run, and no client order id may reach the broker twice: every submit the
+venue receives for an id it already holds is written to a side file (outside the
+database, so it survives the kill), which must stay empty.
+
+Every restart is checked before it trades (the claim is that a killed session's state is
+rebuilt from the journal *and reconciled with the venue at start*): once the restart has
+reconciled, the journal must already agree with the venue — every venue order known with
+its fills, the same open orders, positions and cash. A kill between the venue's commit and
+the journal's record (`after_submit`, `in_record_batch`) leaves them apart, so with
+reconciliation on restart disabled this check fails (verified once by disabling it).
 
 Sessions with orders resting at the broker — a fill delay, and partial fills of at most a
 few units per mark, so orders stay open and partially filled across bars and across the
@@ -36,6 +45,7 @@ import pytest
 from tradefolio.execution.orders import NO_EXITS, ProtectiveExits
 from tradefolio.live.feed import ReplayFeed
 from tradefolio.live.journal import Journal
+from tradefolio.live.orders import BrokerOrder, OrderRequest
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.trader import Checkpoint
 from unit.live.live_helpers import gbm_prices, open_session, run_killable
@@ -72,7 +82,7 @@ def _session(
     connection: list[sqlite3.Connection] = []
 
     def session(checkpoint: Checkpoint) -> None:
-        journal, _, trader = open_session(
+        journal, broker, trader = open_session(
             path,
             costs=COSTS,
             checkpoint=checkpoint,
@@ -81,7 +91,10 @@ def _session(
             exits=exits,
         )
         connection.append(journal.connection)
+        _watch_duplicates(broker, _duplicates_file(path))
         trader.reconcile()
+        disagreements = _disagreements(journal, broker)
+        assert not disagreements, f"after the restart's reconciliation: {disagreements}"
         trader.run(ReplayFeed(prices).bars(journal.last_done_bar()), commit_every=group)
         journal.close()
 
@@ -91,6 +104,51 @@ def _session(
     return run_killable(session, kill_at, when)
 
 
+def _duplicates_file(path: Path) -> Path:
+    return path.with_name(f"{path.name}.duplicates")
+
+
+def _watch_duplicates(broker: PaperBroker, record: Path) -> None:
+    """Append to `record` every client id submitted while the venue already holds it (the
+    venue refuses it, so its order list alone could never show a second submit)."""
+    submit = broker.submit
+
+    def watched(order: OrderRequest) -> BrokerOrder:
+        if broker.get_order(order.client_order_id) is not None:
+            with record.open("a") as out:  # written before the venue answers: kept by a kill
+                out.write(f"{order.client_order_id}\n")
+        return submit(order)
+
+    broker.submit = watched  # type: ignore[method-assign]
+
+
+def _disagreements(journal: Journal, broker: PaperBroker) -> list[str]:
+    """How the journal differs from the venue: an order the venue holds that the journal
+    does not know or with other fills, other open orders, positions or cash."""
+    found: list[str] = []
+    for remote in broker.all_orders():
+        mine = journal.order(remote.client_order_id)
+        if mine is None:
+            found.append(f"{remote.client_order_id} at the venue, not in the journal")
+        elif mine.filled_quantity != remote.filled_quantity:
+            found.append(
+                f"{remote.client_order_id}: journal filled {mine.filled_quantity}, "
+                f"venue {remote.filled_quantity}"
+            )
+    venue_open = sorted(o.client_order_id for o in broker.open_orders())
+    acknowledged = sorted(
+        o.client_order_id for o in journal.live_orders() if o.broker_order_id is not None
+    )
+    if venue_open != acknowledged:
+        found.append(f"open orders: venue {venue_open}, journal {acknowledged}")
+    positions = {s: p.quantity for s, p in journal.positions().items()}
+    if {p.symbol: p.quantity for p in broker.positions()} != positions:
+        found.append(f"positions: journal {positions}, venue {broker.positions()}")
+    if broker.account().cash != journal.cash():
+        found.append(f"cash: journal {journal.cash()}, venue {broker.account().cash}")
+    return found
+
+
 def _state(path: Path) -> tuple[object, ...]:
     journal = Journal.open(path)
     broker = PaperBroker(journal.connection, Decimal(0))
@@ -98,7 +156,9 @@ def _state(path: Path) -> tuple[object, ...]:
         (o.bar, o.symbol, o.side, o.quantity, o.status, o.filled_quantity)
         for o in journal.all_orders()
     ]
-    fills = [(f.symbol, f.side, f.quantity, f.price, f.commission) for f in journal.fills()]
+    fills = [
+        (f.symbol, f.side, f.quantity, f.price, f.commission, f.slippage) for f in journal.fills()
+    ]
     positions = {s: p.quantity for s, p in journal.positions().items()}
     at_broker = [
         (o.symbol, o.side, o.quantity, o.status, o.filled_quantity, o.commission)
@@ -106,6 +166,9 @@ def _state(path: Path) -> tuple[object, ...]:
     ]
     broker_ids = [o.client_order_id for o in broker.all_orders()]
     assert len(broker_ids) == len(set(broker_ids)), "a client order id reached the broker twice"
+    duplicates = _duplicates_file(path)
+    sent_twice = duplicates.read_text().split() if duplicates.exists() else []
+    assert not sent_twice, f"submitted again while the venue held them: {sent_twice}"
     assert {p.symbol: p.quantity for p in broker.positions()} == positions
     assert broker.account().cash == journal.cash()
     assert journal.fill_totals() == (journal.cash(), positions)
@@ -177,7 +240,7 @@ def test_sigkill_at_seeded_points_changes_nothing(
             # The session finished before the kill point: start over on a fresh journal so
             # the remaining kills still land inside a live session.
             assert _state(crashed) == expected
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", ".duplicates"):
                 Path(f"{crashed}{suffix}").unlink(missing_ok=True)
             continue
         kills += 1

@@ -136,6 +136,7 @@ def test_a_reader_reads_an_older_journal_as_it_is(tmp_path: Path, version: int) 
     )
     ((bar, fill),) = reads["fills"]
     assert (bar, fill.fill_id, fill.quantity, fill.price) == (DAY, "b1#3", D(3), D(100))
+    assert (fill.reference_price, fill.slippage) == (None, D(0))  # not known before schema 5
     assert reads["bars"] == [BarAccount(DAY, D(699), D(1002))]
     assert reads["snapshots"] == [PositionSnapshot(DAY, "AAA", D(3), D(100), D(101))]
     assert reads["marks"] == {"AAA": D(101)}
@@ -153,9 +154,14 @@ def test_a_writer_migrates_an_older_journal_keeping_every_row(tmp_path: Path, ve
             [],
             [PlannedOrder("s1", "AAA", Side.SELL, D(3), type=OrderType.LIMIT, limit_price=D(110))],
         )
-        writer.apply_execution("s1", D(3), D(330), D(1), OrderStatus.FILLED, "x", bar=NEXT)
+        writer.apply_execution(
+            "s1", D(3), D(330), D(1), OrderStatus.FILLED, "x", bar=NEXT,
+            cumulative_reference=D("330.3"),
+        )  # fmt: skip
         assert writer.order("s1") is not None
-        assert writer.fills_by_bar()[-1][0] == NEXT
+        day, sold = writer.fills_by_bar()[-1]
+        assert day == NEXT
+        assert (sold.reference_price, sold.slippage) == (D("110.1"), D("0.3"))
         assert writer.cash() == D(699) + D(330) - D(1)
         assert writer.positions() == {}
     assert _user_version(path) == SCHEMA_VERSION

@@ -113,7 +113,7 @@ def test_a_schema_3_journal_reads_and_migrates_its_orders_as_day_market_orders(
     reader.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
     writer = Journal.open(path)
-    assert writer.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert writer.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     (migrated,) = writer.all_orders()
     assert migrated == old
     assert migrated.request() == OrderRequest("old", "AAA", Side.BUY, D(3))

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
@@ -26,13 +26,17 @@ from tradefolio.portfolio.covariance import RiskModel
 from tradefolio.portfolio.dnn_bound import (
     Certificate,
     CertificateBounds,
+    NodeBound,
     SimplexCardinality,
+    SimplexPiecesQP,
+    _binding_multiplier,
     admm_certificate,
     dnn_certificate,
     plain_certificate,
     split_certificate,
 )
 from tradefolio.portfolio.model import PortfolioModel
+from tradefolio.portfolio.node_qp import ActiveSetQP, Pieces, tangent_bound
 from tradefolio.portfolio.objectives import MeanVariance
 from tradefolio.portfolio.types import Candidate
 
@@ -199,6 +203,179 @@ def test_the_search_runs_blas_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> 
     program = model.build(make_universe(candidates, 1e6)).program
     assert cardinality_search(program, 30.0, 1e-9) is not None
     assert threads and set(threads) == {1}
+
+
+def node_pieces(
+    certificate: Certificate, theta: float, excluded: NDArray[np.bool_], held: NDArray[np.bool_]
+) -> Pieces:
+    """The pieces of `CertificateBounds.node` at θ (held names d w^2, free ones the
+    perspective's Lagrangian, excluded ones fixed at 0)."""
+    d = certificate.diagonal
+    upper = np.where(excluded, 0.0, 1.0)
+    counted = ~excluded & ~held & (d > 0)
+    safe = np.where(counted, d, 1.0)
+    kink = np.where(counted, np.minimum(np.sqrt(theta / safe), upper), upper)
+    lin0 = np.where(counted, 2.0 * np.sqrt(theta * safe), 0.0)
+    quad1 = np.where(counted, d, 0.0)
+    n = len(d)
+    return Pieces(np.zeros(n), upper, kink, lin0, np.where(held, d, 0.0), np.zeros(n), quad1)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(4, 30),
+    theta=st.floats(0.05, 20.0),
+    node_seed=st.integers(0, 1000),
+)
+def test_the_simplex_solver_finds_the_active_sets_optimum(
+    seed: int, n: int, theta: float, node_seed: int
+) -> None:
+    """The node problem's own active set (`SimplexPiecesQP`: an inverse of the free block
+    kept by bordering and Schur complements) ends at node_qp's optimum from a cold start
+    and from the parent's state after a bound change, its point on the simplex and its
+    tangent bound equal to its value (it is the node's exact minimum)."""
+    factor, mu = instance(seed, n, 2 * n + 3, 200.0)
+    problem = SimplexCardinality(factor.T @ factor, mu, max(1, n // 3))
+    certificate = admm_certificate(problem)
+    assume(certificate is not None)
+    assert certificate is not None
+    reference = ActiveSetQP(
+        2.0 * certificate.psd,
+        -(problem.cost + certificate.shift),
+        np.ones((1, n)),
+        np.ones(1),
+        np.ones(1),
+    )
+    own = SimplexPiecesQP(reference.hessian, reference.cost)
+    nothing = np.zeros(n, dtype=bool)
+    parent_pieces = node_pieces(certificate, theta, nothing, nothing)
+    x, level, parent, _ = own.solve(parent_pieces)
+    expected = reference.solve(parent_pieces)
+    scale = 1.0 + abs(expected.objective)
+    assert reference.objective(x, parent_pieces) == pytest.approx(
+        expected.objective, abs=1e-9 * scale
+    )
+    rng = np.random.default_rng(node_seed)
+    excluded = rng.random(n) < 0.3
+    excluded[int(np.argmax(x))] = True  # the parent's largest weight is cut: a real change
+    if excluded.all():
+        excluded[int(np.argmin(x))] = False
+    held = (rng.random(n) < 0.2) & ~excluded
+    pieces = node_pieces(certificate, theta * float(rng.uniform(0.5, 2.0)), excluded, held)
+    x, level, _, _ = own.solve(pieces, parent)
+    expected = reference.solve(pieces)
+    assert abs(float(x.sum()) - 1.0) <= 1e-12 and np.all(x >= 0) and not x[excluded].any()
+    value = reference.objective(x, pieces)
+    assert value == pytest.approx(expected.objective, abs=1e-9 * scale)
+    bound = tangent_bound(reference, pieces, x, np.array([level]))[0]
+    assert value - 1e-9 * scale <= bound <= value + 1e-9 * scale
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    reach=st.lists(st.floats(0.0, 10.0), min_size=1, max_size=30),
+    room=st.integers(1, 10),
+)
+def test_the_binding_multiplier_makes_the_count_bind(reach: list[float], room: int) -> None:
+    """At the θ of `_binding_multiplier`, sum_i min(1, reach_i / sqrt θ) is the room; None
+    only when at most `room` names reach (no θ > 0 binds the count) or θ underflows."""
+    values = np.array(reach)
+    theta = _binding_multiplier(values, room)
+    if theta is None:
+        reaching = np.sort(values[values > 0])[::-1]
+        assert len(reaching) <= room or float(reaching[room:].sum()) < 1e-150
+        return
+    assert theta > 0
+    total = float(np.minimum(1.0, values / np.sqrt(theta)).sum())
+    assert total == pytest.approx(room, rel=1e-9)
+
+
+def test_every_node_of_the_search_starts_from_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every node bound of the tree, the root's included, starts from a bound's θ and
+    active-set state (the root from its own: from θ = 0 it took ~500 active-set iterations
+    at N = 100 to a bound 3% weaker, its children's start)."""
+    import tradefolio.portfolio.cardinality_search as search
+
+    starts: list[NodeBound | None] = []
+    node = search.CertificateBounds.node
+
+    def recorded(self: CertificateBounds, *args: object, **kwargs: object) -> NodeBound:
+        found = node(self, *args, **kwargs)  # type: ignore[arg-type]
+        starts.append(args[2] if len(args) > 2 else kwargs.get("start"))  # type: ignore[arg-type]
+        return found
+
+    monkeypatch.setattr(search.CertificateBounds, "node", recorded)
+    factor, mu = instance(11, 40, 60, 200.0)
+    model, candidates = cardinality_model(factor, mu, 3)
+    program = model.build(make_universe(candidates, 1e6)).program
+    found = cardinality_search(program, 30.0, 1e-9)
+    assert found is not None and found.status == "optimal"
+    # The plain relaxation's bound is cold; the first-order method's checks, the search's
+    # root and every node after start from one.
+    assert starts[0] is None
+    assert len(starts) > 2 and all(s is not None and s.state is not None for s in starts[1:])
+
+
+def test_the_tree_stays_on_one_blas_thread_when_scs_has_its_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above `SCS_THREADED_NAMES` SCS's certificate runs on BLAS's own threads and the tree
+    still on one (on two, the N = 400 tree's KKT solves took 48 ms each on the loaded
+    machine: no node in 30 s)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import tradefolio.portfolio.cardinality_search as search
+
+    def blas_threads() -> set[int]:
+        infos = threadpoolctl.threadpool_info()
+        return {info["num_threads"] for info in infos if info["user_api"] == "blas"}
+
+    own = blas_threads()
+    if own == {1}:
+        pytest.skip("BLAS runs one thread here anyway")
+    monkeypatch.setattr(search, "ADMM_MAX_NAMES", 20)  # no first-order certificate here
+    monkeypatch.setattr(search, "SCS_THREADED_NAMES", 20)
+    certificate_threads: list[set[int]] = []
+    node_threads: list[set[int]] = []
+    certify = search.dnn_certificate
+    node = search.CertificateBounds.node
+
+    def certified(*args: object, **kwargs: object) -> Certificate | None:
+        certificate_threads.append(blas_threads())
+        return certify(*args, **kwargs)  # type: ignore[arg-type]
+
+    def counted(self: CertificateBounds, *args: object, **kwargs: object) -> NodeBound:
+        node_threads.append(blas_threads())
+        return node(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search, "dnn_certificate", certified)
+    monkeypatch.setattr(search.CertificateBounds, "node", counted)
+    factor, mu = instance(11, 40, 60, 200.0)
+    model, candidates = cardinality_model(factor, mu, 2)
+    program = model.build(make_universe(candidates, 1e6)).program
+    found = cardinality_search(program, 30.0, 1e-9)
+    assert found is not None and found.status == "optimal"
+    assert certificate_threads == [own]
+    assert node_threads and all(threads == {1} for threads in node_threads)
+
+
+def test_the_first_order_checks_keep_to_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each check's root bound of the first-order method gets the method's deadline (one
+    check's bound without it took 21.6 s at N = 1,000 under load, past a 30 s limit)."""
+    import tradefolio.portfolio.dnn_bound as dnn
+
+    deadlines: list[float] = []
+    node = dnn.CertificateBounds.node
+
+    def recorded(self: CertificateBounds, *args: object, **kwargs: object) -> NodeBound:
+        deadlines.append(float(kwargs.get("deadline", np.inf)))  # type: ignore[arg-type]
+        return node(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dnn.CertificateBounds, "node", recorded)
+    factor, mu = instance(7, 12, 40, 200.0)
+    problem = SimplexCardinality(factor.T @ factor, mu, 3)
+    assert admm_certificate(problem, seconds=60.0) is not None
+    assert deadlines and all(np.isfinite(deadlines))
 
 
 def cardinality_model(

@@ -248,8 +248,9 @@ def test_minimum_trade_larger_than_the_account(elastic_calls: list[list[Conflict
     assert conflict.constraint == "min trade"
     assert conflict.amount == pytest.approx(0.25, abs=1e-7)
     (line,) = conflict_lines(exc)
-    assert line.startswith("min trade: --min-trade must move by 0.25")
-    assert amounts_in(line)[0] == pytest.approx(0.25, rel=1e-5)
+    # in the option's own unit, dollars: 0.25 of the 400-dollar account (review, session 10)
+    assert line.startswith("min trade: --min-trade must fall by 100.00 dollars")
+    assert amounts_in(line)[:2] == [100.0, 0.25]
 
 
 def test_cost_budget_below_the_fixed_cost_of_any_trade(
@@ -271,7 +272,7 @@ def test_cost_budget_below_the_fixed_cost_of_any_trade(
     assert conflict.constraint == "cost budget"
     assert conflict.amount == pytest.approx(0.005, abs=1e-7)
     (line,) = conflict_lines(exc)
-    assert line.startswith("cost budget: --cost-budget must move by 0.005")
+    assert line == "cost budget: --cost-budget must rise by 5.00 dollars (0.005 of the account)"
 
 
 def test_cardinality_conflict_is_counted_in_names() -> None:
@@ -338,3 +339,20 @@ def test_forced_sells_of_a_few_dollars_are_shown_in_dollars_with_a_real_fix() ->
     assert f"{forced:.3g} of the account, {forced * u.value:,.2f} dollars" in line
     assert f"raise --max-turnover to {np.ceil(forced * 1e6) / 1e6:g}" in line
     assert f"or --max-weight to {np.ceil(held * 1e6) / 1e6:g}" in line
+
+
+def test_a_return_floor_moves_in_expected_return_not_weight() -> None:
+    """Two names capped at 0.3 with expected returns 0.1 and 0.2 reach 0.09 at best: a
+    floor of 0.1 must fall by 0.01, said in the option's unit (an expected return), not as
+    a weight of the account (review, session 10)."""
+    program = Program()
+    weights = [program.add_variable(f"w{i}", 0.0, 0.3) for i in range(2)]
+    program.add_row({weights[0]: 0.1, weights[1]: 0.2}, lo=0.1, group="min return")
+
+    class Built:
+        def __init__(self) -> None:
+            self.program = program
+
+    (found,) = explain_infeasible(lambda: Built(), "cbc", 10.0)  # type: ignore[arg-type,return-value]
+    assert found.amount == pytest.approx(0.01, abs=1e-7)
+    assert found.message == "--min-return must fall by 0.01 (expected return)"

@@ -101,18 +101,25 @@ def test_warm_started_nodes_reach_highs_optimum(
     seed: int, path: int, max_positions: int | None
 ) -> None:
     program = floored_program(seed, max_positions=max_positions)
+    # (with a cardinality cap a node may go to HiGHS: seen)
+    walk_against_highs(program, path, 6, no_fallbacks=max_positions is None)
+
+
+def walk_against_highs(program: Program, path: int, nodes: int, no_fallbacks: bool) -> None:
+    """`nodes` nodes of a random branching of `program`, each warm-started from its
+    parent, by the active set against HiGHS on the same relaxation."""
     fast, highs = pair(program)
     count = len(fast.integers)
     lower, upper = np.zeros(count), np.ones(count)
     rng = np.random.default_rng(path)
     state = None
-    for _ in range(6):
-        reference = highs.solve(lower, upper, 30.0)
-        mine = fast.solve(lower, upper, 30.0, start=state)
+    for _ in range(nodes):
+        reference = highs.solve(lower, upper, 60.0)
+        mine = fast.solve(lower, upper, 60.0, start=state)
         assert (reference is None) == (mine is None)
         if reference is None or mine is None:
             break
-        if max_positions is None:  # with a cardinality cap a node may go to HiGHS (seen)
+        if no_fallbacks:
             assert fast.fallbacks == 0
         optimum = reference[0]
         slack = 1e-9 * max(abs(optimum), 1.0)
@@ -386,6 +393,67 @@ def test_rebalance_nodes_reach_the_optimum_of_the_unreduced_relaxation(
         lower, upper = branched
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    path=st.integers(0, 2**31 - 1),
+    min_trade=st.sampled_from([None, 30.0]),
+    max_turnover=st.sampled_from([0.1, 0.3]),
+)
+def test_a_forced_selection_leaves_its_other_value_infeasible(
+    seed: int, path: int, min_trade: float | None, max_turnover: float
+) -> None:
+    """`Relaxation.forced` fixes a free selection only where the child with its other
+    value has no feasible point at all: HiGHS, on the relaxation that keeps every flag as
+    a column with its link rows, finds that child infeasible (confirmed by the simplex),
+    node by node along a random branching of the rebalance programs."""
+    from tradefolio.portfolio import branch_and_bound as search
+
+    program = rebalance_program(seed, min_trade=min_trade, fixed=1.0, max_turnover=max_turnover)
+    scale = _scale(program)
+    fast = Relaxation(program, scale)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(search, "_selection_structure", lambda *args, **kwargs: None)
+        full = Relaxation(program, scale, active_set=False)
+    count = len(fast.integers)
+    lower, upper = np.zeros(count), fast.upper[fast.integers].copy()
+    rng = np.random.default_rng(path)
+    for _ in range(6):
+        forced = fast.forced(lower, upper)
+        if forced is None:  # propagation's proof: the relaxation has no point either
+            assert full.solve(lower, upper, 30.0) is None
+            break
+        for j in np.flatnonzero(forced[0] > lower):  # forced to 1: nothing with z_j = 0
+            child = upper.copy()
+            child[j] = 0.0
+            assert full.solve(lower, child, 30.0) is None
+        for j in np.flatnonzero(forced[1] < upper):  # forced to 0: nothing with z_j = 1
+            child = lower.copy()
+            child[j] = 1.0
+            assert full.solve(child, upper, 30.0) is None
+        lower, upper = forced
+        if fast.solve(lower, upper, 30.0) is None:
+            break
+        branched = branch_at_random(lower, upper, rng)
+        if branched is None:
+            break
+        lower, upper = branched
+
+
+def test_the_root_forces_a_held_name_the_turnover_cap_cannot_sell_out() -> None:
+    """A held name worth more of the account than the turnover cap cannot be sold out:
+    its selection is 1 at every point, and the root fixes it (the search branched on it
+    before, its 0 child an infeasible node)."""
+    program = rebalance_program(3, min_trade=None, fixed=1.0, max_turnover=0.1)
+    relaxation = Relaxation(program, _scale(program))
+    count = len(relaxation.integers)
+    lower, upper = np.zeros(count), relaxation.upper[relaxation.integers].copy()
+    forced = relaxation.forced(lower, upper)
+    assert forced is not None
+    assert np.all(forced[0] >= lower) and np.all(forced[1] <= upper)
+    assert np.any(forced[0] > lower)
+
+
 @settings(max_examples=200, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), rows=st.integers(1, 6), columns=st.integers(1, 6))
 def test_propagation_never_proves_a_box_with_a_feasible_point_infeasible(
@@ -587,3 +655,59 @@ def test_a_projected_warm_start_reaches_the_artificial_phase_optimum(
             if branched is None:
                 break
             lower, upper = branched
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), rows=st.integers(1, 12), columns=st.integers(1, 12))
+def test_the_lapack_shortcuts_give_numpys_own_numbers(seed: int, rows: int, columns: int) -> None:
+    """`_solve` and `_r_diagonal` call numpy.linalg's LAPACK gufuncs without the wrappers:
+    the same numbers bit for bit, and a singular system is None (no warning, no raise)."""
+    import warnings
+
+    from tradefolio.portfolio.node_qp import _r_diagonal, _solve
+
+    rng = np.random.default_rng(seed)
+    square = rng.normal(size=(rows, rows))
+    right = rng.normal(size=rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
+            solved = _solve(square, right)
+            singular = square.copy()
+            singular[-1] = 0.0
+            assert _solve(singular, right) is None
+    assert solved is not None
+    assert np.array_equal(solved, np.linalg.solve(square, right))
+    block = rng.normal(size=(rows, columns)) * (rng.random((rows, columns)) < 0.6)
+    expected = np.abs(np.diagonal(np.linalg.qr(block.T, mode="r")))
+    assert np.array_equal(_r_diagonal(block.T), expected)
+
+
+def test_the_sparse_hessian_product_is_the_dense_one_up_to_round_off() -> None:
+    """`_times` at 128 columns and more reads only the rows of x's nonzero entries: the
+    dense product up to the sum's order; below that, or with x mostly nonzero, the dense
+    product itself."""
+    from tradefolio.portfolio.node_qp import _SPARSE_PRODUCT_COLUMNS, _times
+
+    rng = np.random.default_rng(7)
+    for size in (_SPARSE_PRODUCT_COLUMNS - 1, _SPARSE_PRODUCT_COLUMNS, 300):
+        factors = rng.normal(size=(size, 4))
+        hessian = factors @ factors.T + np.diag(rng.uniform(0.1, 1.0, size))
+        x = np.where(rng.random(size) < 0.1, rng.uniform(0.0, 1.0, size), 0.0)
+        dense = hessian @ x
+        assert np.allclose(_times(hessian, x), dense, rtol=1e-13, atol=1e-13)
+        if size < _SPARSE_PRODUCT_COLUMNS:
+            assert np.array_equal(_times(hessian, x), dense)
+        full = rng.uniform(0.0, 1.0, size)
+        assert np.array_equal(_times(hessian, full), hessian @ full)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_large_warm_started_nodes_reach_highs_optimum(seed: int) -> None:
+    """The nodes of a 140-name floored program (past `_SPARSE_PRODUCT_COLUMNS`: the sparse
+    H x), warm-started along a branching, against HiGHS on the same relaxation."""
+    from tradefolio.portfolio.node_qp import _SPARSE_PRODUCT_COLUMNS
+
+    program = floored_program(seed, n=140, floors=(0.04, 0.08))
+    assert program.size >= _SPARSE_PRODUCT_COLUMNS
+    walk_against_highs(program, seed, 4, no_fallbacks=False)

@@ -268,6 +268,21 @@ def _repair_only(patch: pytest.MonkeyPatch) -> list[tuple[object, ...]]:
     return calls
 
 
+def _recorded_starts(patch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """The start of every `_search` call from now on, in order (the search unchanged)."""
+    starts: list[np.ndarray] = []
+    search = share_repair._search
+
+    def recorded(*args: object) -> tuple[np.ndarray, float, float]:
+        start = args[1]
+        assert isinstance(start, np.ndarray)
+        starts.append(start.copy())
+        return search(*args)  # type: ignore[arg-type]
+
+    patch.setattr(share_repair, "_search", recorded)
+    return starts
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(inst=small_accounts())
 def test_a_repair_stopped_at_its_first_whole_point_claims_only_its_proven_gap(
@@ -308,16 +323,9 @@ def test_the_repair_stops_at_the_first_start_proven_within_the_gap() -> None:
         held=np.array([1000.0, 0.0, 2000.0, 0.0]),
         scenarios=np.random.default_rng(3).normal(0.002, 0.03, size=(6, 4)).round(4),
     )
-    searched: list[int] = []
-    search = share_repair._search
-
-    def counted(*args: object) -> tuple[np.ndarray, float, float]:
-        searched.append(1)
-        return search(*args)  # type: ignore[arg-type]
-
     with pytest.MonkeyPatch.context() as patch:
         calls = _repair_only(patch)
-        patch.setattr(share_repair, "_search", counted)
+        searched = _recorded_starts(patch)
         model, universe = model_for(inst)
         result = model.solve(universe)  # type: ignore[arg-type]
         assert len(calls) == 1
@@ -340,3 +348,90 @@ def test_the_repair_stops_at_the_first_start_proven_within_the_gap() -> None:
     assert sign * (full_reported - reported) >= -1e-12  # more starts: never worse
     scale = max(abs(reported), abs(bound), 1e-9)
     assert sign * (full_reported - reported) <= again.gap * scale + 1e-12
+
+
+def test_a_turnover_cap_broken_by_rounding_is_mended_at_least_cost_not_by_the_first_name() -> None:
+    # The sample's 2012-07-02 rebalance (the bundled run's holdings and cash that day): the
+    # fractional optimum sells all of UNH, buys WMT and trades at the 0.2 turnover cap; its
+    # rounding breaks the cap by 3.6e-7. The plain search mends it with the first name
+    # able to, UNH kept whole (gap 0.116 -> SCIP, 0.2 s); mending first over every name
+    # buys one WMT share less (gap 8.9e-7, better than SCIP's answer that day).
+    from tradefolio.data.sample_data import load_sample_prices
+    from tradefolio.portfolio.options import AllocateOptions
+    from tradefolio.portfolio.policy import AllocationPolicy
+
+    closes = load_sample_prices()
+    history = closes.loc[:"2012-07-02"]
+    options = AllocateOptions(
+        objective="mean-variance",
+        risk_aversion=5.0,
+        sector_cap=0.35,
+        max_turnover=0.2,
+        cost_bps=5.0,
+        fixed_cost=1.0,
+        max_positions=5,
+    )
+    held = {"AAPL": 710893, "HD": 323390, "LLY": 161290, "UNH": 89652, "WMT": 88259}
+    with pytest.MonkeyPatch.context() as patch:
+        _repair_only(patch)
+        decision = AllocationPolicy(options).decide(history, held, 10446745.92186)
+    assert decision.solver == REPAIR_SOLVER and decision.status == "optimal"
+    assert decision.gap <= QUADRATIC_RELATIVE_GAP
+    assert decision.objective >= 0.19288246873639864  # SCIP's answer that day
+    assert "UNH" not in decision.target_shares
+
+
+def test_the_holdings_start_is_searched_only_as_the_fallback() -> None:
+    # $450 of $90-$240 shares: no start is proven; the roundings give whole points better
+    # than the holdings as they stand, so the holdings start (the fallback) is not
+    # searched, and the answer is no worse than keeping the holdings.
+    inst = _instance()
+    with pytest.MonkeyPatch.context() as patch:
+        calls = _repair_only(patch)
+        starts = _recorded_starts(patch)
+        model, universe = model_for(inst)
+        result = model.solve(universe)  # type: ignore[arg-type]
+        assert len(calls) == 1
+        searched = list(starts)
+        starts.clear()
+        share_repair.solve_by_repair(*calls[0], stop_at_gap=False)  # type: ignore[arg-type]
+    assert result.solver == REPAIR_SOLVER and result.status == "feasible"
+    assert searched and not any(np.array_equal(s, inst.held) for s in searched)
+    assert any(np.array_equal(s, inst.held) for s in starts)  # without the stop: every start
+    kept_model, kept_universe = model_for(_instance(max_turnover=0.0))
+    kept = kept_model.solve(kept_universe)  # type: ignore[arg-type]
+    assert kept.trades == ()
+    assert _listed_value(inst, result) >= _listed_value(inst, kept) - 1e-12
+
+
+def test_a_repaired_answer_in_place_of_scips_keeps_scips_proof(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SCIP's point cannot be listed (its listed trades break a constraint, as on the
+    sample's 2007-05-01 rebalance: a turnover of 0.200001 under 0.2), so the repaired
+    point is the answer: its status and gap are those proven by the tightest bound that
+    holds, SCIP's among them, not the repaired point's own gap to the fractional bound
+    (found by review, session 9)."""
+    inst = _instance()
+    model, universe = model_for(inst)
+    proven = model.solve(universe)  # type: ignore[arg-type]
+    assert proven.solver == "scip" and proven.status == "optimal"
+    check_listed = model_module.PortfolioModel._check_listed
+
+    def scip_unlisted(self: object, listed: object, solver: str) -> None:
+        if solver == "scip":
+            raise SolverError("scip's answer, in the shares listed, breaks a constraint")
+        check_listed(self, listed, solver)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(model_module.PortfolioModel, "_check_listed", scip_unlisted)
+    result = model.solve(universe)  # type: ignore[arg-type]
+    assert result.solver == REPAIR_SOLVER
+    best = brute_force_whole_shares(inst)
+    assert best is not None
+    assert _listed_value(inst, result) == pytest.approx(result.objective, abs=1e-9)
+    assert result.objective == pytest.approx(best, abs=1e-9)  # the repair found the optimum
+    assert result.best_bound >= best - 1e-9  # never better than proven
+    # SCIP's proof kept: the optimum is proven (it was "feasible" at the gap to the
+    # fractional bound, a few percent on this $450 account of $90-$240 shares)
+    assert result.status == "optimal"
+    assert result.proven_gap is not None and result.proven_gap <= QUADRATIC_RELATIVE_GAP

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from tradefolio.cli.common import print_json
@@ -25,6 +26,18 @@ def test_every_non_finite_float_becomes_null_at_any_depth() -> None:
         "pair": [1.5, None],
         "label": "x",
     }
+
+
+def test_a_list_s_elements_follow_the_same_rules_as_any_value() -> None:
+    # a list's floats and strings take the inline path: numpy floats (a float subclass),
+    # nested lists and tuples, dicts and other values the general one, all alike
+    numpy_nan = np.float64("nan")
+    payload = [1.0, math.inf, "2024-01-02", numpy_nan, np.float64(2.5), [math.nan, "a"],
+               (math.nan,), {"x": -math.inf}, 3, None, True]  # fmt: skip
+    assert finite_or_null(payload) == [
+        1.0, None, "2024-01-02", None, 2.5, [None, "a"], [None], {"x": None}, 3, None, True,
+    ]  # fmt: skip
+    assert [finite_or_null(value) for value in payload] == finite_or_null(payload)
 
 
 def test_the_clis_json_writer_prints_null(capsys: pytest.CaptureFixture[str]) -> None:
