@@ -11,7 +11,7 @@ Every model also carries the cash row  sum_i w_i + cost <= 1  (cash never goes n
 after costs). With only `ScoreObjective`, `PositionLimits`, `Cardinality` it is exactly the
 score model of `allocator.py`. Risk minimisers (min-variance, cvar, mad) have the empty
 portfolio as a trivial optimum, so unless a `Budget` says otherwise they invest fully
-(min_invested = max_invested, less K lots of the dearest name with whole shares).
+(min_invested = max_invested, less what whole lots need: `invested_floor.py`).
 
 Solving: pre-checks -> solve (pywraplp for linear programs; for quadratic ones the branch
 and bound over HiGHS QPs, or MathOpt/SCIP, see `backends.resolve_solver`) ->
@@ -134,28 +134,17 @@ class PortfolioModel:
         return constraints
 
     def _default_min_invested(self, universe: Universe) -> float:
-        """Full investment, less what whole lots and the worst-case costs may leave over."""
-        if universe.size == 0:
-            return 0.0
-        value = universe.value
-        allowance = 0.0
-        shares = self.whole_shares
-        if shares is not None:
-            count = universe.size
-            for c in self.constraints:
-                if isinstance(c, Cardinality):
-                    count = min(count, c.max_positions)
-            dearest = max(
-                shares.lot_of(s) * float(p)
-                for s, p in zip(universe.symbols, universe.prices, strict=True)
-            )
-            allowance += count * dearest / value
-        traded = 1.0 + float(universe.initial_weights.sum()) + universe.forced_sell_weight
-        names = 2 * universe.size + len(universe.outside)
-        for c in self.constraints:
-            if isinstance(c, TransactionCosts):
-                allowance += c.bps / 1e4 * traded + c.fixed * names / value
-        return max(0.0, 1.0 - allowance)
+        """Full investment, less one lot of the dearest name and the worst-case costs when
+        whole lots reach it, else as much as they can (`invested_floor.py`); computed once
+        per universe (build, precheck and the fractional twin all ask)."""
+        cached = getattr(self, "_invested_floor", None)
+        if cached is not None and cached[0] is universe:
+            return float(cached[1])
+        from tradefolio.portfolio.invested_floor import default_min_invested
+
+        floor = default_min_invested(self, universe)
+        self._invested_floor = (universe, floor)
+        return floor
 
     def build(self, universe: Universe, elastic: bool = False) -> ModelContext:
         """The program for `universe` (`elastic` keeps policy bounds as relaxable rows)."""

@@ -1,0 +1,140 @@
+"""The investment floor a risk minimiser implies when the user gave no `--min-invested`.
+
+Min-variance, CVaR and MAD have the empty portfolio as a trivial optimum (cash has no
+risk), so the model asks them to invest fully: sum_i w_i >= floor. The optimiser then
+goes straight down to that floor, so the floor *is* the invested fraction the user gets.
+
+With fractional shares the floor is 1 less the worst-case costs of the trades
+
+    c = bps * (1 + sum_i w0_i + forced sells) + fixed * (2 N + outside) / V.
+
+With whole shares (or lots) full investment is not reachable exactly. The loose allowance
+
+    loose = 1 - K * max_i(lot_i p_i) / V - c        (K = max positions)
+
+is what flooring every position of a fully invested portfolio can leave, and was the
+default until session 10: a risk objective then left up to half a small-lot account in
+cash ($1M, lots of 100: 47.6% invested against 99.0% reachable). The default is now
+
+    floor = min(tight, max(loose, M)),   tight = 1 - max_i(lot_i p_i) / V - c,
+
+where M is the most any whole-lot portfolio meeting every other constraint of the model
+can invest (a linear MIP: the same program with the objective max sum_i w_i). So the
+answer invests within one lot of the dearest name (plus costs) of the whole account when
+the lots allow it, else as much as any whole-lot portfolio can (never less than the loose
+floor, so a model infeasible before stays infeasible, explained as before). M is the
+value of a point the solver found, feasible by construction, so the floor never makes a
+feasible model infeasible; when that solve finds nothing the loose floor is kept.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tradefolio.errors import TradefolioError
+from tradefolio.portfolio.backends import solve_program
+from tradefolio.portfolio.constraints.budget import Budget
+from tradefolio.portfolio.constraints.cardinality import Cardinality
+from tradefolio.portfolio.constraints.costs import TransactionCosts
+from tradefolio.portfolio.constraints.whole_shares import WholeShares
+from tradefolio.portfolio.context import Universe
+
+if TYPE_CHECKING:
+    from tradefolio.portfolio.model import PortfolioModel
+
+#: Seconds for the max-investment MIP (a knapsack of lots; milliseconds on the sample).
+PROBE_SECONDS = 2.0
+#: The found maximum is lowered by the solvers' feasibility tolerance before it is a row
+#: bound, so the point that reached it (exact lots) meets the row again.
+PROBE_SLACK = 1e-6
+
+
+def cost_allowance(model: PortfolioModel, universe: Universe) -> float:
+    """The worst-case costs c of any trades from the holdings (fraction of the account)."""
+    traded = 1.0 + float(universe.initial_weights.sum()) + universe.forced_sell_weight
+    names = 2 * universe.size + len(universe.outside)
+    return sum(
+        c.bps / 1e4 * traded + c.fixed * names / universe.value
+        for c in model.constraints
+        if isinstance(c, TransactionCosts)
+    )
+
+
+def dearest_lot(shares: WholeShares, universe: Universe) -> float:
+    """max_i lot_i p_i / V: one lot of the dearest candidate."""
+    return max(
+        shares.lot_of(s) * float(p) for s, p in zip(universe.symbols, universe.prices, strict=True)
+    ) / universe.value
+
+
+def max_positions(model: PortfolioModel, universe: Universe) -> int:
+    """K: the cardinality cap, or the number of candidates."""
+    caps = [c.max_positions for c in model.constraints if isinstance(c, Cardinality)]
+    return min([universe.size, *caps])
+
+
+def loose_floor(model: PortfolioModel, universe: Universe) -> float:
+    """1 - K lots of the dearest name - c (1 - c with fractional shares)."""
+    allowance = cost_allowance(model, universe)
+    shares = model.whole_shares
+    if shares is not None:
+        allowance += max_positions(model, universe) * dearest_lot(shares, universe)
+    return max(0.0, 1.0 - allowance)
+
+
+def cheapest_lot(shares: WholeShares, universe: Universe) -> float:
+    """min_i lot_i p_i / V: one lot of the cheapest candidate."""
+    return min(
+        shares.lot_of(s) * float(p) for s, p in zip(universe.symbols, universe.prices, strict=True)
+    ) / universe.value
+
+
+def tight_floor(model: PortfolioModel, universe: Universe) -> float:
+    """1 - one lot of the cheapest name - c."""
+    allowance = cost_allowance(model, universe)
+    shares = model.whole_shares
+    if shares is not None:
+        allowance += cheapest_lot(shares, universe)
+    return max(0.0, 1.0 - allowance)
+
+
+def most_investable(model: PortfolioModel, universe: Universe) -> float | None:
+    """M: sum_i w_i of the most-invested point found for the model's own rows (its
+    objective's, e.g. a `--min-return` floor, and every constraint's) with no investment
+    floor; None when the solve finds no point (infeasible, or nothing within its time)."""
+    probe = type(model)(model.objective, [*model.constraints, Budget(0.0, 1.0)])
+    ctx = probe.build(universe)
+    program = ctx.program
+    program.quadratic = {}
+    program.linear = {w: 1.0 for w in ctx.weights}
+    program.constant = 0.0
+    program.maximize = True
+    try:
+        raw = solve_program(program, "auto", PROBE_SECONDS)
+    except TradefolioError:
+        return None
+    return float(raw.values[ctx.weights].sum())
+
+
+def default_min_invested(model: PortfolioModel, universe: Universe) -> float:
+    """The floor min(tight, max(loose, M)) of the module docstring (loose = tight without
+    whole shares: 1 - c)."""
+    if universe.size == 0:
+        return 0.0
+    loose = loose_floor(model, universe)
+    tight = tight_floor(model, universe)
+    if tight <= loose:
+        return loose
+    reachable = most_investable(model, universe)
+    if reachable is None:
+        return loose
+    return min(tight, max(loose, reachable - PROBE_SLACK))
+
+
+__all__ = [
+    "cost_allowance",
+    "default_min_invested",
+    "loose_floor",
+    "most_investable",
+    "tight_floor",
+]
