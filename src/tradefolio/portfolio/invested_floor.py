@@ -62,9 +62,13 @@ def cost_allowance(model: PortfolioModel, universe: Universe) -> float:
 
 def dearest_lot(shares: WholeShares, universe: Universe) -> float:
     """max_i lot_i p_i / V: one lot of the dearest candidate."""
-    return max(
-        shares.lot_of(s) * float(p) for s, p in zip(universe.symbols, universe.prices, strict=True)
-    ) / universe.value
+    return (
+        max(
+            shares.lot_of(s) * float(p)
+            for s, p in zip(universe.symbols, universe.prices, strict=True)
+        )
+        / universe.value
+    )
 
 
 def max_positions(model: PortfolioModel, universe: Universe) -> int:
@@ -84,9 +88,13 @@ def loose_floor(model: PortfolioModel, universe: Universe) -> float:
 
 def cheapest_lot(shares: WholeShares, universe: Universe) -> float:
     """min_i lot_i p_i / V: one lot of the cheapest candidate."""
-    return min(
-        shares.lot_of(s) * float(p) for s, p in zip(universe.symbols, universe.prices, strict=True)
-    ) / universe.value
+    return (
+        min(
+            shares.lot_of(s) * float(p)
+            for s, p in zip(universe.symbols, universe.prices, strict=True)
+        )
+        / universe.value
+    )
 
 
 def tight_floor(model: PortfolioModel, universe: Universe) -> float:

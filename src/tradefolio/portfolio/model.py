@@ -42,7 +42,6 @@ from tradefolio.portfolio.backends import (
 )
 from tradefolio.portfolio.constraints.base import Constraint
 from tradefolio.portfolio.constraints.budget import Budget, budget_source
-from tradefolio.portfolio.constraints.cardinality import Cardinality
 from tradefolio.portfolio.constraints.costs import TransactionCosts
 from tradefolio.portfolio.constraints.whole_shares import WholeShares
 from tradefolio.portfolio.context import ModelContext, Universe
