@@ -16,12 +16,13 @@ is what flooring every position of a fully invested portfolio can leave, and was
 default until session 10: a risk objective then left up to half a small-lot account in
 cash ($1M, lots of 100: 47.6% invested against 99.0% reachable). The default is now
 
-    floor = min(tight, max(loose, M)),   tight = 1 - max_i(lot_i p_i) / V - c,
+    floor = min(tight, max(loose, M)),   tight = 1 - min_i(lot_i p_i) / V - c,
 
 where M is the most any whole-lot portfolio meeting every other constraint of the model
 can invest (a linear MIP: the same program with the objective max sum_i w_i). So the
-answer invests within one lot of the dearest name (plus costs) of the whole account when
-the lots allow it, else as much as any whole-lot portfolio can (never less than the loose
+answer invests within one lot of the cheapest name (plus costs) of the whole account when
+the lots allow it (leftover cash beyond that could buy one more lot, were no cap or
+other row in the way), else as much as any whole-lot portfolio can (never less than the loose
 floor, so a model infeasible before stays infeasible, explained as before). M is the
 value of a point the solver found, feasible by construction, so the floor never makes a
 feasible model infeasible; when that solve finds nothing the loose floor is kept.
@@ -30,6 +31,9 @@ feasible model infeasible; when that solve finds nothing the loose floor is kept
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
 
 from tradefolio.errors import TradefolioError
 from tradefolio.portfolio.backends import solve_program
@@ -60,15 +64,11 @@ def cost_allowance(model: PortfolioModel, universe: Universe) -> float:
     )
 
 
-def dearest_lot(shares: WholeShares, universe: Universe) -> float:
-    """max_i lot_i p_i / V: one lot of the dearest candidate."""
-    return (
-        max(
-            shares.lot_of(s) * float(p)
-            for s, p in zip(universe.symbols, universe.prices, strict=True)
-        )
-        / universe.value
-    )
+def lot_values(shares: WholeShares, universe: Universe) -> NDArray[np.float64]:
+    """lot_i p_i / V per candidate: one lot of each, as a fraction of the account."""
+    lots = np.array([shares.lot_of(s) for s in universe.symbols], dtype=np.float64)
+    values: NDArray[np.float64] = lots * np.asarray(universe.prices, dtype=np.float64)
+    return values / universe.value
 
 
 def max_positions(model: PortfolioModel, universe: Universe) -> int:
@@ -82,19 +82,8 @@ def loose_floor(model: PortfolioModel, universe: Universe) -> float:
     allowance = cost_allowance(model, universe)
     shares = model.whole_shares
     if shares is not None:
-        allowance += max_positions(model, universe) * dearest_lot(shares, universe)
+        allowance += max_positions(model, universe) * float(lot_values(shares, universe).max())
     return max(0.0, 1.0 - allowance)
-
-
-def cheapest_lot(shares: WholeShares, universe: Universe) -> float:
-    """min_i lot_i p_i / V: one lot of the cheapest candidate."""
-    return (
-        min(
-            shares.lot_of(s) * float(p)
-            for s, p in zip(universe.symbols, universe.prices, strict=True)
-        )
-        / universe.value
-    )
 
 
 def tight_floor(model: PortfolioModel, universe: Universe) -> float:
@@ -102,7 +91,7 @@ def tight_floor(model: PortfolioModel, universe: Universe) -> float:
     allowance = cost_allowance(model, universe)
     shares = model.whole_shares
     if shares is not None:
-        allowance += cheapest_lot(shares, universe)
+        allowance += float(lot_values(shares, universe).min())
     return max(0.0, 1.0 - allowance)
 
 
@@ -155,6 +144,7 @@ __all__ = [
     "cost_allowance",
     "default_min_invested",
     "loose_floor",
+    "lot_values",
     "most_investable",
     "tight_floor",
 ]
