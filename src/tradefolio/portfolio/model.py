@@ -133,7 +133,7 @@ class PortfolioModel:
         return constraints
 
     def _default_min_invested(self, universe: Universe) -> float:
-        """Full investment, less one lot of the dearest name and the worst-case costs when
+        """Full investment, less one lot of the cheapest name and the worst-case costs when
         whole lots reach it, else as much as they can (`invested_floor.py`); computed once
         per universe (build, precheck and the fractional twin all ask)."""
         cached = getattr(self, "_invested_floor", None)
