@@ -18,7 +18,7 @@ so this module searches the integer choices itself:
 - factor exposures y = B w (defined by a row, used only squared) are substituted out: HiGHS
   sees the dense Hessian B^T B over the weights, which its active set solves reliably where
   the sparse factor rows made it stall on primal infeasibilities of ~1e-5;
-- when every integer is a selection z of one weight (see `_Selections`), nodes are QPs over
+- when every integer is a selection z of one weight (see `Selections`), nodes are QPs over
   the weights alone.
 
 The search is finished ("optimal") when no open node's bound is better than the incumbent
@@ -27,7 +27,7 @@ nodes ("feasible" with a gap). SCIP stays available as `solver="scip"`; both, an
 and Riskfolio-Lib, are compared in benchmarks/RESULTS.md.
 
 When every integer is a selection (or, with costs and mixed rows, a trade flag of the
-rebalance solver's programs: `_Selections`), the nodes are solved by the warm-started active
+rebalance solver's programs: `Selections`), the nodes are solved by the warm-started active
 set of `node_qp.py` (a child starts from its parent's point and working set: ~5 iterations
 instead of HiGHS's ~460 from a phase-1 vertex), bounded by its Lagrangian tangent bound
 and proven infeasible only by a Farkas certificate; anything it cannot settle goes to
@@ -133,7 +133,7 @@ class SearchResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Selections:
+class Selections:
     """Every integer variable is a selection z_j in {0, 1} of one continuous v_j >= 0 (a
     weight, or a trade: the rebalance solver's buy and sell flags), used only in
     v_j <= u_j z_j,  v_j >= m_j z_j,  rows  sum_j c_j z_j + a^T v <= hi  (c_j >= 0) and,
@@ -179,17 +179,17 @@ class _Selections:
 
 def suits_branch_and_bound(program: Program) -> bool:
     """Whether the branch and bound is the right default for `program`: no integers, or
-    only names' selections (`_Selections`). Lots, trade flags and fixed costs bring rows
+    only names' selections (`Selections`). Lots, trade flags and fixed costs bring rows
     with coefficients of 1e-5 (a lot's or a fixed cost's share of the account) on which
     HiGHS's QP answers were seen to be inexact; SCIP handles those."""
     integers = np.flatnonzero(np.array(program.integer, dtype=bool))
-    return integers.size == 0 or _selection_structure(program, integers) is not None
+    return integers.size == 0 or selection_structure(program, integers) is not None
 
 
-def _selection_structure(
+def selection_structure(
     program: Program, integers: NDArray[np.intp], costed: bool = False
-) -> _Selections | None:
-    """The `_Selections` view of `program`, or None when it does not have that shape.
+) -> Selections | None:
+    """The `Selections` view of `program`, or None when it does not have that shape.
     Without `costed` only selection-only programs qualify (no cost on a selection, no row
     mixing selections with other variables): `suits_branch_and_bound`'s test."""
     if integers.size == 0:
@@ -251,7 +251,7 @@ def _selection_structure(
         structural.add(r)
     if np.any(weights < 0) or np.any(caps <= 0) or len(set(weights.tolist())) != count:
         return None
-    return _Selections(
+    return Selections(
         weights, caps, floors, frozenset(structural), tuple(counting), costs, frozenset(mixed)
     )
 
@@ -354,7 +354,7 @@ class Relaxation:
         # over the x they read; the v columns and their defining rows are dropped.
         self.definitions = factor_definitions(program)
         dropped = set(self.definitions.rows.tolist())
-        self.selections = _selection_structure(program, self.integers, costed=True)
+        self.selections = selection_structure(program, self.integers, costed=True)
         self._costed = False  # a selection with a cost or in a mixed row (trade flags)
         if self.selections is not None and self.selections.costed.any():
             self._costed = True
@@ -1266,7 +1266,9 @@ def branch_and_bound(
 __all__ = [
     "Relaxation",
     "SearchResult",
+    "Selections",
     "branch_and_bound",
     "load_highspy",
+    "selection_structure",
     "suits_branch_and_bound",
 ]

@@ -1,6 +1,6 @@
 """The branch and bound's set-up reads factor rows through their arrays (session 9).
 
-`_selection_structure` skips a row built from arrays by its columns (no selection among
+`selection_structure` skips a row built from arrays by its columns (no selection among
 them) and `factor_definitions` assembles its matrix in one assignment. Oracle: the older
 computations, on random factor-model programs with selections, trade flags and costs: the
 same rows as plain dicts (read by set intersections, as before) give the same structure,
@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tradefolio.portfolio.branch_and_bound import _selection_structure
+from tradefolio.portfolio.branch_and_bound import selection_structure
 from tradefolio.portfolio.constraints import (
     Cardinality,
     Constraint,
@@ -79,8 +79,8 @@ def test_the_set_up_finds_what_the_dict_rows_and_add_at_found(
     plain = dict_rows(program)
     integers = np.flatnonzero(np.array(program.integer, dtype=bool))
     for costed in (False, True):
-        found = _selection_structure(program, integers, costed=costed)
-        expected = _selection_structure(plain, integers, costed=costed)
+        found = selection_structure(program, integers, costed=costed)
+        expected = selection_structure(plain, integers, costed=costed)
         assert (found is None) == (expected is None)
         if found is not None and expected is not None:
             for field in found.__dataclass_fields__:
