@@ -194,52 +194,54 @@ def selection_structure(
     mixing selections with other variables): `suits_branch_and_bound`'s test."""
     if integers.size == 0:
         return None
-    position = {int(k): j for j, k in enumerate(integers)}
+    # Plain Python lists and dicts throughout (numpy's per-call cost on these ~100-row
+    # programs was most of the function): the same values, converted once at the end.
+    position = {k: j for j, k in enumerate(integers.tolist())}
     sign = -1.0 if program.maximize else 1.0
-    costs = np.zeros(len(integers))
+    count = len(integers)
+    costs = [0.0] * count
+    lower, upper, linear = program.lower, program.upper, program.linear
     for k, j in position.items():
-        if program.lower[k] != 0.0 or program.upper[k] != 1.0:
+        if lower[k] != 0.0 or upper[k] != 1.0:
             return None
-        cost = program.linear.get(k, 0.0)
+        cost = linear.get(k, 0.0)
         if cost != 0.0 and not (costed and sign * cost > 0.0):
             return None
         costs[j] = cost
     if any(i in position or j in position for i, j in program.quadratic):
         return None
-    count = len(integers)
-    weights = np.full(count, -1, dtype=np.intp)
-    caps = np.zeros(count)
-    floors = np.zeros(count)
+    weights = [-1] * count
+    caps = [0.0] * count
+    floors = [0.0] * count
     structural: set[int] = set()
     counting: list[tuple[int, NDArray[np.intp], NDArray[np.float64]]] = []
     mixed: set[int] = set()
     keys = position.keys()
-    selection = np.zeros(program.size, dtype=bool)
-    selection[integers] = True
+    integer = program.integer
     for r, row in enumerate(program.rows):
-        if row.arrays is not None:  # a row built from arrays (a factor row) by its columns
-            if not selection[row.arrays[0]].any():
-                continue
-        elif not row.coefficients.keys() & keys:  # set intersection: rows may be long
+        coefficients = row.coefficients
+        # A disjointness test walks the shorter side (a factor row's 501 keys are not
+        # copied into a set, as an intersection would).
+        if keys.isdisjoint(coefficients.keys()):
             continue
-        selections = [k for k in row.coefficients if k in position]
-        link = _link_of(program, row, selections)
+        selections = [k for k in coefficients if k in position]
+        link = _link_of(integer, lower, row, selections)
         if link is None:
-            every = len(selections) == len(row.coefficients)
+            every = len(selections) == len(coefficients)
             if not (every or costed):
                 return None
             # a counting (or, with `costed`, mixed) row: z only tightens it as it grows
-            coefficients = np.array([row.coefficients[k] for k in selections])
-            if row.lo != -INF or np.any(coefficients < 0):
+            values = [coefficients[k] for k in selections]
+            if row.lo != -INF or any(v < 0 for v in values):
                 return None
             members = np.array([position[k] for k in selections], dtype=np.intp)
-            counting.append((r, members, coefficients))
+            counting.append((r, members, np.array(values)))
             if not every:
                 mixed.add(r)
             continue
         z, w, ratio, is_cap = link
         j = position[z]
-        if weights[j] not in (-1, w):
+        if weights[j] != -1 and weights[j] != w:
             return None
         weights[j] = w
         if is_cap:  # w <= u z
@@ -249,24 +251,31 @@ def selection_structure(
         else:  # w >= m z
             floors[j] = max(floors[j], ratio)
         structural.add(r)
-    if np.any(weights < 0) or np.any(caps <= 0) or len(set(weights.tolist())) != count:
+    if min(weights) < 0 or any(c <= 0 for c in caps) or len(set(weights)) != count:
         return None
     return Selections(
-        weights, caps, floors, frozenset(structural), tuple(counting), costs, frozenset(mixed)
+        np.array(weights, dtype=np.intp),
+        np.array(caps, dtype=np.float64),
+        np.array(floors, dtype=np.float64),
+        frozenset(structural),
+        tuple(counting),
+        np.array(costs, dtype=np.float64),
+        frozenset(mixed),
     )
 
 
 def _link_of(
-    program: Program, row: Row, selections: list[int]
+    integer: list[bool], lower: list[float], row: Row, selections: list[int]
 ) -> tuple[int, int, float, bool] | None:
     """(z, w, u or m, whether a cap) when `row` is  w - u z <= 0  or  w - m z >= 0  for one
-    selection z and a continuous w >= 0 (u, m > 0), else None."""
-    if len(row.coefficients) != 2 or len(selections) != 1:
+    selection z and a continuous w >= 0 (u, m > 0), else None (`integer` and `lower` are
+    the program's)."""
+    if len(selections) != 1 or len(row.coefficients) != 2:
         return None
     z = selections[0]
-    w = next(k for k in row.coefficients if k != z)
-    a, b = row.coefficients[w], row.coefficients[z]
-    if program.integer[w] or program.lower[w] < 0 or a <= 0 or b >= 0:
+    (first, a), (second, b) = row.coefficients.items()
+    w, a, b = (second, b, a) if first == z else (first, a, b)
+    if integer[w] or lower[w] < 0 or a <= 0 or b >= 0:
         return None
     if row.lo == -INF and row.hi == 0.0:
         return z, w, -b / a, True
