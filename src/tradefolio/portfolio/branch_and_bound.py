@@ -317,6 +317,7 @@ class _NodeRow:
     base: NDArray[np.float64]
     mixed: bool
     others: dict[int, float]  # column -> a_k of the variables other than selections
+    binds: bool = True  # mixed, or sum_j c_j > hi: some node point could break it
 
 
 class Relaxation:
@@ -462,12 +463,21 @@ class Relaxation:
                 indices.extend(merged)
                 coefficients.extend(merged.values())
                 is_mixed = r in self.selections.mixed
+                binds = is_mixed or float(counts.sum()) > row.hi
                 self._counting.append(
                     _NodeRow(
-                        number, members, counts, row.hi, base + per_weight, base, is_mixed, others
+                        number,
+                        members,
+                        counts,
+                        row.hi,
+                        base + per_weight,
+                        base,
+                        is_mixed,
+                        others,
+                        binds,
                     )
                 )
-                if is_mixed or float(counts.sum()) > row.hi:
+                if binds:
                     self._counted[members] = True
                 continue
             indices.extend([columns[k] for k in row.coefficients])
@@ -575,7 +585,7 @@ class Relaxation:
             tuple(
                 (row.members, row.counts, row.hi, self._dense(row.others, kept))
                 for row in self._counting
-                if row.mixed or float(row.counts.sum()) > row.hi
+                if row.binds
             ),
             implied_count,
             self._selection_cost if self._costed else None,
