@@ -246,12 +246,15 @@ def _pywraplp_model(
     scale = _scale(program)
     columns = []
     linear = program.linear
+    rows, zero = _without_huge_coefficients(program)
     for k, (label, lo, hi, integer) in enumerate(
         zip(program.names, program.lower, program.upper, program.integer, strict=True)
     ):
         if fixed is not None and integer:
             lo = hi = float(round(fixed[k]))
             integer = False
+        if k in zero:
+            lo = hi = 0.0
         columns.append((lo, hi, integer, label, linear.get(k, 0.0) * scale))
     nonzeros = len(linear) + sum(len(row.coefficients) for row in program.rows)
     if nonzeros < PROTO_FROM_NONZEROS:
@@ -264,9 +267,9 @@ def _pywraplp_model(
             if coefficient:
                 objective.SetCoefficient(variable, coefficient)
         objective.SetOptimizationDirection(program.maximize)
-        for row in program.rows:
-            constraint = solver.Constraint(row.lo, row.hi)
-            for k, coefficient in row.coefficients.items():
+        for lo, hi, coefficients in rows:
+            constraint = solver.Constraint(lo, hi)
+            for k, coefficient in coefficients.items():
                 constraint.SetCoefficient(variables[k], coefficient)
         return objective, scale
     from ortools.linear_solver import linear_solver_pb2
@@ -283,17 +286,54 @@ def _pywraplp_model(
             objective_coefficient=coefficient,
         )
     add_constraint = proto.constraint.add
-    for row in program.rows:
+    for lo, hi, coefficients in rows:
         add_constraint(
-            lower_bound=row.lo,
-            upper_bound=row.hi,
-            var_index=list(row.coefficients),
-            coefficient=list(row.coefficients.values()),
+            lower_bound=lo,
+            upper_bound=hi,
+            var_index=list(coefficients),
+            coefficient=list(coefficients.values()),
         )
     error = solver.LoadModelFromProto(proto)
     if error:  # pragma: no cover - the program is built by tradefolio itself
         raise SolverError(f"OR-Tools rejected the allocation model: {error}")
     return solver.Objective(), scale
+
+
+#: A row coefficient from which the solvers take it as infinite (SCIP refuses the row,
+#: CBC and HiGHS call the model infeasible): a `--min-trade 1e30` of a $100k account.
+_HUGE_COEFFICIENT = 1e15
+
+
+def _without_huge_coefficients(
+    program: Program,
+) -> tuple[list[tuple[float, float, dict[int, float]]], set[int]]:
+    """The rows as the solvers get them, and the integers that must be 0.
+
+    A nonnegative integer v_k whose coefficient c in a row is at least `_HUGE_COEFFICIENT`
+    can only be 0 when v_k = 1 already puts the row out of reach of the other variables'
+    bounds (a minimum trade of 1e25 account values on a buy of at most 1): it is fixed at
+    0 and its coefficient dropped, the same program in numbers the solvers hold finite.
+    Rows without such a coefficient are passed as they are."""
+    rows: list[tuple[float, float, dict[int, float]]] = []
+    zero: set[int] = set()
+    lower, upper, integer = program.lower, program.upper, program.integer
+    for row in program.rows:
+        coefficients = row.coefficients
+        if not coefficients or max(map(abs, coefficients.values())) < _HUGE_COEFFICIENT:
+            rows.append((row.lo, row.hi, coefficients))
+            continue
+        kept = dict(coefficients)
+        for k, c in coefficients.items():
+            if abs(c) < _HUGE_COEFFICIENT or not integer[k] or lower[k] != 0.0:
+                continue
+            rest = [(j, a) for j, a in coefficients.items() if j != k]
+            least = sum(a * (lower[j] if a > 0 else upper[j]) for j, a in rest)
+            most = sum(a * (upper[j] if a > 0 else lower[j]) for j, a in rest)
+            if (c > 0 and c + least > row.hi) or (c < 0 and c + most < row.lo):
+                zero.add(k)
+                del kept[k]
+        rows.append((row.lo, row.hi, kept))
+    return rows, zero
 
 
 def _solve_pywraplp(
@@ -303,10 +343,59 @@ def _solve_pywraplp(
     hint: NDArray[np.float64] | None,
     relative_gap: float = RELATIVE_GAP,
 ) -> RawSolution:
+    """Solve a linear `program` with `name` and return an exact point (`exact_linear_point`)
+    with the solver's claim; when `name`'s answer cannot be made exact, SCIP solves it
+    (its own point and proof, `solver="scip"`) with the time left, then HiGHS
+    (`_LINEAR_FALLBACKS`); `SolverError` naming what to try when no exact point is found."""
+    started = time.monotonic()
+    values, bound = _run_pywraplp(program, name, time_limit, hint, relative_gap)
+    exact = exact_linear_point(program, values)
+    tried = [name]
+    for fallback in _LINEAR_FALLBACKS:
+        if exact is not None:
+            break
+        if fallback in tried:
+            continue
+        left = max(time_limit - (time.monotonic() - started), min(time_limit, 1.0))
+        tried.append(fallback)
+        try:
+            values, bound = _run_pywraplp(program, fallback, left, hint, relative_gap)
+        except (SolverError, InfeasibleAllocation):
+            # the first solver found a point: a fallback's own failure says nothing more
+            continue
+        exact = exact_linear_point(program, values)
+        name = fallback if exact is not None else f"{fallback} (after {', '.join(tried[:-1])})"
+    if exact is None:
+        raise SolverError(
+            f"{name} returned a solution that breaks the model and cannot be repaired "
+            "(share counts in the millions meet the rows only to the solvers' tolerances); "
+            "try --fractional, another --solver (scip, highs, cbc) or a longer --time-limit"
+        )
+    return _finish(program, exact, bound, name, relative_gap, LINEAR_ABSOLUTE_GAP)
+
+
+#: Solvers that answer a linear program in turn when the one asked for gives a point that
+#: cannot be made exact (`exact_linear_point`): SCIP, as on the quadratic routes, then
+#: HiGHS (its integers come back rounded by OR-Tools).
+_LINEAR_FALLBACKS = ("scip", "highs")
+
+
+def _run_pywraplp(
+    program: Program,
+    name: str,
+    time_limit: float,
+    hint: NDArray[np.float64] | None,
+    relative_gap: float,
+) -> tuple[NDArray[np.float64], float]:
+    """One pywraplp solve: the solver's values (as returned) and its bound (unscaled)."""
     pywraplp = load_pywraplp()
     solver = create_solver(name)
     objective, scale = _pywraplp_model(program, solver)
-    if hint is not None:
+    if hint is not None and name != "highs":
+        # No start for HiGHS: OR-Tools 9.15's `highs_proto_solver.cc` copies a hint into
+        # `std::vector<HighsInt> hint_index(0, num_hints)` (count and value swapped: an
+        # empty vector) and writes past its end, so any hint, whole or partial, of any
+        # length, corrupts the heap and segfaults inside `Solve`.
         solver.SetHint(solver.variables(), [float(v) for v in hint])
     solver.SetTimeLimit(max(1, round(time_limit * 1000)))
     params = pywraplp.MPSolverParameters()
@@ -324,27 +413,165 @@ def _solve_pywraplp(
             f"{name} found no solution within the time limit of {time_limit:.3g} s "
             f"(status code {code}); raise --time-limit"
         )
-    values = _solution_values(solver)
-    bound = float(objective.BestBound()) / scale + program.constant
-    if program.violations(values, 1e-6):
-        # CBC's presolve can merge identical columns and hand back primal values that break
-        # a bound (see `score_path.py`); fix the integers it chose and re-solve the LP.
-        values = _polish_linear(program, values, name)
-    return _finish(program, values, bound, name, relative_gap, LINEAR_ABSOLUTE_GAP)
+    return _solution_values(solver), float(objective.BestBound()) / scale + program.constant
 
 
-def _polish_linear(program: Program, values: NDArray[np.float64], name: str) -> NDArray[np.float64]:
-    """Values of the continuous variables re-solved by GLOP with the integers fixed."""
+#: How far a row or bound of a linear answer may miss, in its own units, once its integers
+#: are rounded and its continuous values re-solved with them fixed: the round-off of a
+#: row's sum, not a solver's tolerance. A weight row's unit is the account value V, and
+#: the solvers' ~1e-7..1e-6 is $20..$200 on the sample's $200M rebalances (cash overspent
+#: by 0.12, a turnover cap missed by $15, a 1-share position of an unselected name through
+#: its big-M link); 1e-11 of V is a cent on $1B.
+EXACT_ROW_TOLERANCE = 1e-11
+#: Integers moved by one per round of the search for an exact point, at most, and rounds.
+_MOST_REPAIRS = 96
+_REPAIR_ROUNDS = 3
+#: Steps of a lot count tried in one move: a turnover cap missed by 1.2 lots of one name
+#: is met by cutting 2, where no single lot gives GLOP a feasible point to go on from.
+_REPAIR_STEPS = (1.0, 2.0, 4.0)
+#: Continuous variables a move's path may pass from a broken row to an integer: the
+#: turnover row reaches a lot through a buy (its trade row) and the weight (its lot row).
+_REPAIR_DEPTH = 2
+
+
+def exact_linear_point(program: Program, values: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """`values` made exact: every integer rounded, and every row and bound met within
+    `EXACT_ROW_TOLERANCE`; None if no such point is found near it.
+
+    A solver's point meets the rows to its own tolerance only, and CBC has returned values
+    that are not the point its objective belongs to (sells of every holding with their
+    trade flags at 0, after reporting the optimum: the 1994-10-03 rebalance of a $4.2M
+    account in lots of one share). In turn, until a point meets every row:
+
+    1. the solver's values with the integers rounded;
+    2. the continuous values re-solved by GLOP with those integers fixed (`_polish_linear`);
+    3. up to `_REPAIR_ROUNDS` rounds of moving one integer (a lot cut, a name
+       dropped, a flag set) among those near a broken row (`_repair_moves`), each move
+       polished: the best objective among the moves that meet every row, else the move
+       that leaves the fewest rows broken (then the least excess) for the next round.
+       A 1-share position of an unselected name under a binding turnover cap takes two:
+       sell the share, then buy one share less elsewhere.
+    """
+    integer = np.array(program.integer, dtype=bool)
+    point = np.array(values, dtype=np.float64)
+    point[integer] = np.round(point[integer])
+    if not _broken(program, point)[0]:
+        return point
+    current = _polish_linear(program, point)
+    if current is None:
+        current = point
+    sign = 1.0 if program.maximize else -1.0
+    rows_of: dict[int, list[int]] = {}
+    for r, row in enumerate(program.rows):
+        for k in row.coefficients:
+            rows_of.setdefault(k, []).append(r)
+    for _ in range(_REPAIR_ROUNDS):
+        broken, excess = _broken(program, current)
+        if not broken:
+            return current
+        exact: NDArray[np.float64] | None = None
+        exact_objective = -math.inf
+        nearest: tuple[int, float, NDArray[np.float64]] | None = None
+        moves = _repair_moves(program, current, broken, integer, rows_of)
+        for k, step in moves[:_MOST_REPAIRS]:
+            moved = current.copy()
+            moved[k] += step
+            candidate = _polish_linear(program, moved)
+            if candidate is None:
+                continue
+            left, missed = _broken(program, candidate)
+            if not left:
+                objective = sign * program.objective_value(candidate)
+                if objective > exact_objective:
+                    exact, exact_objective = candidate, objective
+            elif nearest is None or (len(left), missed) < nearest[:2]:
+                nearest = (len(left), missed, candidate)
+        if exact is not None:
+            return exact
+        if nearest is None or nearest[:2] >= (len(broken), excess):
+            return None
+        current = nearest[2]
+    return current if not _broken(program, current)[0] else None
+
+
+def _broken(program: Program, values: NDArray[np.float64]) -> tuple[list[int], float]:
+    """The rows `values` misses by more than `EXACT_ROW_TOLERANCE` (-1 for a broken bound
+    or integrality; empty: the point is exact) and the sum of the misses."""
+    lower = np.array(program.lower, dtype=np.float64)
+    upper = np.array(program.upper, dtype=np.float64)
+    integer = np.array(program.integer, dtype=bool)
+    tolerance = EXACT_ROW_TOLERANCE
+    beyond = np.maximum(lower - values, values - upper)
+    off_grid = integer & (values != np.round(values))
+    bounds = bool(np.any(beyond > tolerance) or np.any(off_grid))
+    activity = program.row_activities(values)
+    lo = np.fromiter((r.lo for r in program.rows), np.float64, len(program.rows))
+    hi = np.fromiter((r.hi for r in program.rows), np.float64, len(program.rows))
+    miss = np.maximum(lo - activity, activity - hi)
+    rows = np.flatnonzero(miss > tolerance)
+    excess = float(miss[rows].sum()) + float(np.clip(beyond, 0.0, None).sum())
+    return [-1] * bounds + [int(r) for r in rows], excess
+
+
+def _repair_moves(
+    program: Program,
+    values: NDArray[np.float64],
+    broken: list[int],
+    integer: NDArray[np.bool_],
+    rows_of: dict[int, list[int]],
+) -> list[tuple[int, float]]:
+    """(integer, step) moves of one within bounds for the integers near the `broken` rows:
+    in one, or reached from one through at most `_REPAIR_DEPTH` continuous variables and
+    their rows; cuts before additions, single steps before the larger `_REPAIR_STEPS` (of
+    a lot count; a binary moves by one)."""
+    seen_rows = {r for r in broken if r >= 0}
+    frontier = sorted(seen_rows)
+    seen_columns: set[int] = set()
+    near: list[int] = []
+    for _ in range(_REPAIR_DEPTH + 1):
+        continuous: list[int] = []
+        for r in frontier:
+            for k in program.rows[r].coefficients:
+                if k in seen_columns:
+                    continue
+                seen_columns.add(k)
+                (near if integer[k] else continuous).append(k)
+        frontier = []
+        for k in continuous:
+            for r in rows_of.get(k, ()):
+                if r not in seen_rows:
+                    seen_rows.add(r)
+                    frontier.append(r)
+    moves: list[tuple[int, float]] = []
+    for sign in (-1.0, 1.0):
+        for size in _REPAIR_STEPS:
+            moves.extend(
+                (k, sign * size)
+                for k in near
+                if (size == 1.0 or program.upper[k] - program.lower[k] > 1.0)
+                and program.lower[k] <= values[k] + sign * size <= program.upper[k]
+            )
+    return moves
+
+
+def _polish_linear(program: Program, values: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """Values of the continuous variables re-solved by GLOP with the integers fixed at
+    `values` (rounded); None when GLOP finds those integers infeasible."""
     pywraplp = load_pywraplp()
     solver = pywraplp.Solver.CreateSolver("GLOP")
     if solver is None:  # pragma: no cover - GLOP ships with every OR-Tools build
-        raise SolverError(f"{name} returned an invalid solution and GLOP is missing")
+        raise SolverError("the linear answer needs GLOP to check it, and GLOP is missing")
     _pywraplp_model(program, solver, fixed=values)
-    if solver.Solve() != pywraplp.Solver.OPTIMAL:
-        raise SolverError(
-            f"{name} returned a solution that breaks the model and cannot be repaired"
-        )
-    return _solution_values(solver)
+    params = pywraplp.MPSolverParameters()
+    # GLOP's presolve substitutes a fixed lot into its weight's row to its own tolerance:
+    # a weight left at its cap 0.25 while the lot row makes it 0.25 - 6e-11
+    params.SetIntegerParam(params.PRESOLVE, params.PRESOLVE_OFF)
+    if solver.Solve(params) != pywraplp.Solver.OPTIMAL:
+        return None
+    polished = _solution_values(solver)
+    integer = np.array(program.integer, dtype=bool)
+    polished[integer] = np.round(values[integer])
+    return polished
 
 
 def _solution_values(solver: Any) -> NDArray[np.float64]:

@@ -9,10 +9,13 @@ that acts on trades re-checks itself on them (`Constraint.listed_violations`):
     costs      sum_t (bps/1e4 |dollars_t| + fixed)      <= cost budget
     min trade  |dollars_t| >= min trade, unless t sells the whole position
     invested   sum_i target_i p_i / V                  in [min_invested, max_invested]
-    cash       V - sum_i target_i p_i - costs          >= 0
+    cash       V - sum_i target_i p_i - costs          >= -CASH_ROUND_OFF (a cent)
+    names      #{i : target_i > 0}                     <= max_positions
 
 A broken check is never listed silently: `PortfolioModel.solve` raises `SolverError`.
-`LISTED_TOLERANCE` is the solvers' own feasibility tolerance (1e-6 of the account value,
+Cash is checked in money: the trades never spend more than there is, beyond the cent of
+round-off in summing millions of shares times prices (`overspent`). The other rows allow
+`LISTED_TOLERANCE`, the solvers' own feasibility tolerance (1e-6 of the account value,
 a cent on $10,000): with whole shares the listed quantities are exact functions of the
 solver's integer lots, which meet each row to that tolerance; with fractional shares each
 trade is also rounded to 1e-6 shares towards more cash.
@@ -31,6 +34,10 @@ from tradefolio.portfolio.holdings import Trade
 
 #: A listed quantity may miss a limit by at most this fraction of the account value.
 LISTED_TOLERANCE = 1e-6
+#: Dollars the listed targets and costs may exceed the account by: round-off only (the
+#: sums of share counts in the millions times prices), never a solver's tolerance, which
+#: is $1,000 on a $1B account at 1e-6.
+CASH_ROUND_OFF = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +76,22 @@ class ListedTrades:
         """Dollars left after the target positions and the costs."""
         return float(self.value - self.target_shares @ self.universe.prices - self.costs)
 
+    @property
+    def positions(self) -> int:
+        """Names held in the target: those with listed shares > 0 (a 1-share position is
+        a name, whatever the solver's selection variable said)."""
+        return sum(1 for shares in self.targets.values() if shares > 0)
+
+    def overspent(self) -> list[str]:
+        """How the targets and costs spend more than the account, in money (a cent of
+        round-off, `CASH_ROUND_OFF`); empty when they fit."""
+        if self.cash >= -CASH_ROUND_OFF:
+            return []
+        return [f"the targets and costs spend {-self.cash:,.2f} more than the account"]
+
     def is_full_sale(self, trade: Trade) -> bool:
         """Whether `trade` sells everything held of its symbol."""
         return trade.shares < 0 and self.targets.get(trade.symbol, 0.0) == 0.0
 
 
-__all__ = ["LISTED_TOLERANCE", "ListedTrades"]
+__all__ = ["CASH_ROUND_OFF", "LISTED_TOLERANCE", "ListedTrades"]

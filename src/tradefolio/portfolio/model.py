@@ -280,6 +280,7 @@ class PortfolioModel:
                     start,
                     SCORE_RELATIVE_GAP if score_params else None,
                 )
+                name = raw.solver  # "scip" when the linear solver's answer broke the model
         except InfeasibleAllocation:
             conflicts = explain_infeasible(
                 lambda: self.build(universe, elastic=True),
@@ -547,8 +548,7 @@ class PortfolioModel:
     def _check_listed(self, listed: ListedTrades, solver: str) -> None:
         """Raise `SolverError` if the shares and trades listed break a constraint."""
         broken = [v for c in self.constraints for v in c.listed_violations(listed)]
-        if listed.cash < -listed.tolerance:
-            broken.append(f"the targets and costs spend {-listed.cash:,.2f} more than the account")
+        broken.extend(listed.overspent())
         if broken:
             raise SolverError(
                 f"{solver}'s answer, in the shares listed, breaks a constraint: "

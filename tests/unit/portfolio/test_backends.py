@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tradefolio.errors import InfeasibleAllocation, InvalidParameter, SolverUnavailable
@@ -22,7 +27,7 @@ from tradefolio.portfolio.mip import create_solver, load_pywraplp
 from tradefolio.portfolio.model import PortfolioModel
 from tradefolio.portfolio.objectives import MeanVariance, MinVariance
 from tradefolio.portfolio.program import Program
-from tradefolio.portfolio.types import Candidate, relative_gap
+from tradefolio.portfolio.types import AllocationResult, Candidate, relative_gap
 
 pytest.importorskip("ortools")
 
@@ -200,3 +205,128 @@ def test_min_variance_direction_of_the_bound() -> None:
     )
     assert result.best_bound <= result.objective + 1e-12  # a lower bound when minimising
     assert math.isfinite(result.gap)
+
+
+# ----------------------------------------------------------------------------- starts
+
+
+def test_highs_with_a_start_answers_instead_of_crashing(tmp_path: Path) -> None:
+    # OR-Tools 9.15 writes a pywraplp hint for HiGHS past the end of an empty vector
+    # (`highs_proto_solver.cc`): the process died with SIGSEGV, no error line. Run in a
+    # child process, so a crash fails this test instead of killing pytest.
+    holdings = tmp_path / "h.csv"
+    holdings.write_text("symbol,shares\nXOM,100\n")
+    script = (
+        "import sys\n"
+        "from tradefolio.cli.app import main\n"
+        f"main(['allocate', '--holdings', {str(holdings)!r}, '--solver', 'highs',"
+        " '--format', 'json'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, (done.returncode, done.stderr[-500:])
+    answer = json.loads(done.stdout)
+    assert answer["status"] == "optimal"
+    assert answer["solver"] == "highs"
+    assert any(t["symbol"] == "XOM" for t in answer["allocations"])
+
+
+# ----------------------------------------------------------------------------- exact answers
+
+#: Two rebalances of the sample's score backtest (`backtest --portfolio --max-turnover 0.5
+#: --cost-bps 10 --fixed-cost 1`) with the holdings it had then: share counts in the
+#: millions, where the solvers' row tolerance of ~1e-7 of the account is tens of dollars.
+_LARGE_ACCOUNTS = {
+    "1994-10-03": (
+        {"AAPL": 2978422, "BBY": 412189, "LLY": 39329, "MSFT": 474849, "UNH": 192770},
+        1.649642,
+        {},
+    ),
+    "2012-03-01": (
+        {"AAPL": 3415608, "LLY": 1537381, "PFE": 290606, "RRC": 866966, "UNH": 1083789},
+        14.253683,
+        {"max_turnover": 0.5},
+    ),
+}
+
+
+_LARGE_ACCOUNTS_CASH = {id(held): cash for held, cash, _ in _LARGE_ACCOUNTS.values()}
+
+
+def _large_account(day: str, **options: object) -> tuple[AllocationResult, dict[str, float]]:
+    import tradefolio as tf
+
+    held, cash, extra = _LARGE_ACCOUNTS[day]
+    prices = tf.sample_prices().loc[:day]
+    result = tf.allocate(
+        prices=prices,
+        holdings=pd.Series(held, dtype=float),
+        capital=cash,
+        max_positions=5,
+        cost_bps=10,
+        fixed_cost=1,
+        **{**extra, **options},  # type: ignore[arg-type]
+    )
+    return result.raw, {str(s): float(p) for s, p in prices.iloc[-1].items()}
+
+
+def _check_listed_in_money(
+    result: AllocationResult, held: dict[str, int], prices: dict[str, float]
+) -> None:
+    """What the user trades, in dollars: the targets and costs fit the account to a cent,
+    at most 5 names, each at most 25% (+ a share), trades = targets - holdings."""
+    value = result.capital  # the account value V: cash + holdings
+    assert value == pytest.approx(
+        _LARGE_ACCOUNTS_CASH[id(held)] + sum(n * prices[s] for s, n in held.items())
+    )
+    spent = sum(a.shares * a.price for a in result.allocations)
+    assert result.capital - spent - result.costs >= -0.01
+    assert result.cash >= -0.01
+    assert len([a for a in result.allocations if a.shares > 0]) <= 5
+    for a in result.allocations:
+        assert a.shares * a.price <= 0.25 * value + a.price
+        assert a.shares == round(a.shares)
+    target = {a.symbol: a.shares for a in result.allocations}
+    for t in result.trades:
+        assert held.get(t.symbol, 0) + t.shares == target.get(t.symbol, 0.0)
+    costs = sum(10 / 1e4 * abs(t.dollars) + 1.0 for t in result.trades)
+    assert costs == pytest.approx(result.costs, abs=1e-6)
+
+
+def test_cbc_on_share_counts_in_the_millions_answers_with_a_repaired_or_scip_point() -> None:
+    # CBC reported the optimum but returned sells of every holding with their trade flags
+    # at 0: "cannot be repaired", the rebalance held (22 of 384 in the sample backtest).
+    result, prices = _large_account("1994-10-03")
+    _check_listed_in_money(result, _LARGE_ACCOUNTS["1994-10-03"][0], prices)
+    proven, _ = _large_account("1994-10-03", solver="highs")  # HiGHS proves its optimum
+    assert proven.status == "optimal"
+    assert result.objective == pytest.approx(proven.objective, abs=1e-9)
+    assert result.gap <= 1e-6
+
+
+def test_max_positions_holds_on_the_listed_shares() -> None:
+    # CBC kept 1 share of PFE with its selection at 0 (the big-M link met to its
+    # tolerance): 6 names listed under --max-positions 5, "proven optimal".
+    held = _LARGE_ACCOUNTS["2012-03-01"][0]
+    result, prices = _large_account("2012-03-01")
+    _check_listed_in_money(result, held, prices)
+    assert "PFE" not in result.weights
+    assert sum(abs(t.dollars) for t in result.trades) <= 0.5 * result.capital + 0.01
+
+
+def test_scip_never_lists_trades_that_overspend_the_cash() -> None:
+    # SCIP met the cash row to its 1e-6 tolerance: cash -0.12 listed, "proven optimal".
+    result, prices = _large_account("1994-10-03", solver="scip")
+    _check_listed_in_money(result, _LARGE_ACCOUNTS["1994-10-03"][0], prices)
+
+
+def test_a_minimum_trade_beyond_any_account_holds_cash(tmp_path: Path) -> None:
+    # --min-trade 1e30 puts a coefficient of 1e25 on each buy flag: SCIP refused the row
+    # as infinite, CBC called the model infeasible, HiGHS found no solution; holding cash
+    # (no trade at all) is feasible and optimal.
+    import tradefolio as tf
+
+    candidates = tmp_path / "c.csv"
+    candidates.write_text("symbol,score,price\nAAA,5,10\nBBB,4,10\nCCC,3,10\n")
+    for solver in ("cbc", "scip", "highs"):
+        result = tf.allocate(candidates=str(candidates), min_trade=1e30, solver=solver).raw
+        assert (result.status, result.trades, result.cash) == ("optimal", (), 100_000.0)

@@ -353,3 +353,26 @@ def test_mean_variance_trade_rules_match_brute_force_on_the_listed_trades(
     check_listed(result, holdings, rules)
     assert result.objective <= oracle + 1e-9  # never better than the best share vector
     assert result.objective >= oracle - max(1e-5 * abs(oracle), 1e-7) - result.gap * abs(oracle)
+
+
+def test_listed_cash_and_names_are_counted_in_money_and_shares() -> None:
+    # a $4.2M account: the solvers' 1e-6 of it would let the listed targets spend $4 more
+    # than the account; a 1-share position is a name on its own
+    from tradefolio.portfolio.holdings import trades_between
+    from tradefolio.portfolio.listed import CASH_ROUND_OFF, ListedTrades
+
+    universe = make_universe(
+        [Candidate("A", 1.0, 100.0), Candidate("B", 1.0, 13.44)], 0.0, {"A": 42_000}
+    )
+
+    def listed(target_a: float, target_b: float, costs: float) -> ListedTrades:
+        targets = {s: n for s, n in (("A", target_a), ("B", target_b)) if n > 0}
+        trades = trades_between({"A": 42_000}, targets, {"A": 100.0, "B": 13.44})
+        return ListedTrades(universe, np.array([target_a, target_b]), trades, costs, targets)
+
+    assert listed(41_999, 7, 5.0).overspent() == []  # 4,200,000 - 4,199,994.08 - 5 = 0.92
+    broken = listed(41_999, 7, 6.04).overspent()  # 0.12 more than the account
+    assert broken == ["the targets and costs spend 0.12 more than the account"]
+    assert listed(41_999, 7, 5.92 + CASH_ROUND_OFF / 2).overspent() == []  # round-off
+    assert listed(41_999, 7, 5.92 + 2 * CASH_ROUND_OFF).overspent() != []
+    assert (listed(41_999, 1, 0.0).positions, listed(42_000, 0, 0.0).positions) == (2, 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.constraints.base import Constraint
 from tradefolio.portfolio.context import ModelContext
+from tradefolio.portfolio.listed import ListedTrades
 
 
 class Cardinality(Constraint):
@@ -35,6 +36,13 @@ class Cardinality(Constraint):
             group="max positions",
             unit="names",
         )
+
+    def listed_violations(self, listed: ListedTrades) -> list[str]:
+        # counted on the listed shares: a 1-share position is a name, whatever the
+        # solver's selection said (its big-M link met to the solver's tolerance)
+        if listed.positions <= self.max_positions:
+            return []
+        return [f"{listed.positions} names listed, more than --max-positions {self.max_positions}"]
 
 
 __all__ = ["Cardinality"]
