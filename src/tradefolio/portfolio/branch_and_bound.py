@@ -18,7 +18,7 @@ so this module searches the integer choices itself:
 - factor exposures y = B w (defined by a row, used only squared) are substituted out: HiGHS
   sees the dense Hessian B^T B over the weights, which its active set solves reliably where
   the sparse factor rows made it stall on primal infeasibilities of ~1e-5;
-- when every integer is a selection z of one weight (see `_Selections`), nodes are QPs over
+- when every integer is a selection z of one weight (see `Selections`), nodes are QPs over
   the weights alone.
 
 The search is finished ("optimal") when no open node's bound is better than the incumbent
@@ -27,7 +27,7 @@ nodes ("feasible" with a gap). SCIP stays available as `solver="scip"`; both, an
 and Riskfolio-Lib, are compared in benchmarks/RESULTS.md.
 
 When every integer is a selection (or, with costs and mixed rows, a trade flag of the
-rebalance solver's programs: `_Selections`), the nodes are solved by the warm-started active
+rebalance solver's programs: `Selections`), the nodes are solved by the warm-started active
 set of `node_qp.py` (a child starts from its parent's point and working set: ~5 iterations
 instead of HiGHS's ~460 from a phase-1 vertex), bounded by its Lagrangian tangent bound
 and proven infeasible only by a Farkas certificate; anything it cannot settle goes to
@@ -133,7 +133,7 @@ class SearchResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Selections:
+class Selections:
     """Every integer variable is a selection z_j in {0, 1} of one continuous v_j >= 0 (a
     weight, or a trade: the rebalance solver's buy and sell flags), used only in
     v_j <= u_j z_j,  v_j >= m_j z_j,  rows  sum_j c_j z_j + a^T v <= hi  (c_j >= 0) and,
@@ -179,67 +179,69 @@ class _Selections:
 
 def suits_branch_and_bound(program: Program) -> bool:
     """Whether the branch and bound is the right default for `program`: no integers, or
-    only names' selections (`_Selections`). Lots, trade flags and fixed costs bring rows
+    only names' selections (`Selections`). Lots, trade flags and fixed costs bring rows
     with coefficients of 1e-5 (a lot's or a fixed cost's share of the account) on which
     HiGHS's QP answers were seen to be inexact; SCIP handles those."""
     integers = np.flatnonzero(np.array(program.integer, dtype=bool))
-    return integers.size == 0 or _selection_structure(program, integers) is not None
+    return integers.size == 0 or selection_structure(program, integers) is not None
 
 
-def _selection_structure(
+def selection_structure(
     program: Program, integers: NDArray[np.intp], costed: bool = False
-) -> _Selections | None:
-    """The `_Selections` view of `program`, or None when it does not have that shape.
+) -> Selections | None:
+    """The `Selections` view of `program`, or None when it does not have that shape.
     Without `costed` only selection-only programs qualify (no cost on a selection, no row
     mixing selections with other variables): `suits_branch_and_bound`'s test."""
     if integers.size == 0:
         return None
-    position = {int(k): j for j, k in enumerate(integers)}
+    # Plain Python lists and dicts throughout (numpy's per-call cost on these ~100-row
+    # programs was most of the function): the same values, converted once at the end.
+    position = {k: j for j, k in enumerate(integers.tolist())}
     sign = -1.0 if program.maximize else 1.0
-    costs = np.zeros(len(integers))
+    count = len(integers)
+    costs = [0.0] * count
+    lower, upper, linear = program.lower, program.upper, program.linear
     for k, j in position.items():
-        if program.lower[k] != 0.0 or program.upper[k] != 1.0:
+        if lower[k] != 0.0 or upper[k] != 1.0:
             return None
-        cost = program.linear.get(k, 0.0)
+        cost = linear.get(k, 0.0)
         if cost != 0.0 and not (costed and sign * cost > 0.0):
             return None
         costs[j] = cost
     if any(i in position or j in position for i, j in program.quadratic):
         return None
-    count = len(integers)
-    weights = np.full(count, -1, dtype=np.intp)
-    caps = np.zeros(count)
-    floors = np.zeros(count)
+    weights = [-1] * count
+    caps = [0.0] * count
+    floors = [0.0] * count
     structural: set[int] = set()
     counting: list[tuple[int, NDArray[np.intp], NDArray[np.float64]]] = []
     mixed: set[int] = set()
     keys = position.keys()
-    selection = np.zeros(program.size, dtype=bool)
-    selection[integers] = True
+    integer = program.integer
     for r, row in enumerate(program.rows):
-        if row.arrays is not None:  # a row built from arrays (a factor row) by its columns
-            if not selection[row.arrays[0]].any():
-                continue
-        elif not row.coefficients.keys() & keys:  # set intersection: rows may be long
+        coefficients = row.coefficients
+        # A disjointness test walks the shorter side (a factor row's 501 keys are not
+        # copied into a set, as an intersection would).
+        if keys.isdisjoint(coefficients.keys()):
             continue
-        selections = [k for k in row.coefficients if k in position]
-        link = _link_of(program, row, selections)
+        selections = [k for k in coefficients if k in position]
+        link = _link_of(integer, lower, row, selections)
         if link is None:
-            every = len(selections) == len(row.coefficients)
+            every = len(selections) == len(coefficients)
             if not (every or costed):
                 return None
             # a counting (or, with `costed`, mixed) row: z only tightens it as it grows
-            coefficients = np.array([row.coefficients[k] for k in selections])
-            if row.lo != -INF or np.any(coefficients < 0):
+            values = [coefficients[k] for k in selections]
+            if row.lo != -INF or any(v < 0 for v in values):
                 return None
             members = np.array([position[k] for k in selections], dtype=np.intp)
-            counting.append((r, members, coefficients))
+            counting.append((r, members, np.array(values)))
             if not every:
                 mixed.add(r)
             continue
         z, w, ratio, is_cap = link
         j = position[z]
-        if weights[j] not in (-1, w):
+        if weights[j] != -1 and weights[j] != w:
             return None
         weights[j] = w
         if is_cap:  # w <= u z
@@ -249,24 +251,31 @@ def _selection_structure(
         else:  # w >= m z
             floors[j] = max(floors[j], ratio)
         structural.add(r)
-    if np.any(weights < 0) or np.any(caps <= 0) or len(set(weights.tolist())) != count:
+    if min(weights) < 0 or any(c <= 0 for c in caps) or len(set(weights)) != count:
         return None
-    return _Selections(
-        weights, caps, floors, frozenset(structural), tuple(counting), costs, frozenset(mixed)
+    return Selections(
+        np.array(weights, dtype=np.intp),
+        np.array(caps, dtype=np.float64),
+        np.array(floors, dtype=np.float64),
+        frozenset(structural),
+        tuple(counting),
+        np.array(costs, dtype=np.float64),
+        frozenset(mixed),
     )
 
 
 def _link_of(
-    program: Program, row: Row, selections: list[int]
+    integer: list[bool], lower: list[float], row: Row, selections: list[int]
 ) -> tuple[int, int, float, bool] | None:
     """(z, w, u or m, whether a cap) when `row` is  w - u z <= 0  or  w - m z >= 0  for one
-    selection z and a continuous w >= 0 (u, m > 0), else None."""
-    if len(row.coefficients) != 2 or len(selections) != 1:
+    selection z and a continuous w >= 0 (u, m > 0), else None (`integer` and `lower` are
+    the program's)."""
+    if len(selections) != 1 or len(row.coefficients) != 2:
         return None
     z = selections[0]
-    w = next(k for k in row.coefficients if k != z)
-    a, b = row.coefficients[w], row.coefficients[z]
-    if program.integer[w] or program.lower[w] < 0 or a <= 0 or b >= 0:
+    (first, a), (second, b) = row.coefficients.items()
+    w, a, b = (second, b, a) if first == z else (first, a, b)
+    if integer[w] or lower[w] < 0 or a <= 0 or b >= 0:
         return None
     if row.lo == -INF and row.hi == 0.0:
         return z, w, -b / a, True
@@ -308,6 +317,7 @@ class _NodeRow:
     base: NDArray[np.float64]
     mixed: bool
     others: dict[int, float]  # column -> a_k of the variables other than selections
+    binds: bool = True  # mixed, or sum_j c_j > hi: some node point could break it
 
 
 class Relaxation:
@@ -354,7 +364,7 @@ class Relaxation:
         # over the x they read; the v columns and their defining rows are dropped.
         self.definitions = factor_definitions(program)
         dropped = set(self.definitions.rows.tolist())
-        self.selections = _selection_structure(program, self.integers, costed=True)
+        self.selections = selection_structure(program, self.integers, costed=True)
         self._costed = False  # a selection with a cost or in a mixed row (trade flags)
         if self.selections is not None and self.selections.costed.any():
             self._costed = True
@@ -434,6 +444,8 @@ class Relaxation:
         if self.selections is not None:
             self._counted |= self.selections.costed
         selected = set(self.integers.tolist())
+        # Python ints by list lookups (a numpy scalar per coefficient was ~10% of the set-up).
+        columns = position.tolist()
         for number, (r, row) in enumerate(rows):
             starts.append(len(indices))
             if r in counting and self.selections is not None:
@@ -442,24 +454,33 @@ class Relaxation:
                 merged: dict[int, float] = {}
                 for k, c in row.coefficients.items():
                     if k not in selected:
-                        merged[int(position[k])] = merged.get(int(position[k]), 0.0) + c
+                        merged[columns[k]] = merged.get(columns[k], 0.0) + c
                 member_columns = self._weight_columns[members]
-                base = np.array([merged.get(int(c), 0.0) for c in member_columns])
+                base = np.array([merged.get(c, 0.0) for c in member_columns.tolist()])
                 others = dict(merged)
                 for c, value in zip(member_columns.tolist(), per_weight.tolist(), strict=True):
                     merged[c] = merged.get(c, 0.0) + value
                 indices.extend(merged)
                 coefficients.extend(merged.values())
                 is_mixed = r in self.selections.mixed
+                binds = is_mixed or float(counts.sum()) > row.hi
                 self._counting.append(
                     _NodeRow(
-                        number, members, counts, row.hi, base + per_weight, base, is_mixed, others
+                        number,
+                        members,
+                        counts,
+                        row.hi,
+                        base + per_weight,
+                        base,
+                        is_mixed,
+                        others,
+                        binds,
                     )
                 )
-                if is_mixed or float(counts.sum()) > row.hi:
+                if binds:
                     self._counted[members] = True
                 continue
-            indices.extend(int(position[k]) for k in row.coefficients)
+            indices.extend([columns[k] for k in row.coefficients])
             coefficients.extend(row.coefficients.values())
         if rows:
             h.addRows(
@@ -536,9 +557,10 @@ class Relaxation:
             return None
         kept = len(self.kept)
         matrix = np.zeros((len(rows), kept))
+        columns = position.tolist()
         for number, (_, row) in enumerate(rows):
             for k, c in row.coefficients.items():
-                matrix[number, position[k]] += c
+                matrix[number, columns[k]] += c
         row_lower = np.array([row.lo for _, row in rows], dtype=np.float64)
         row_upper = np.array([row.hi for _, row in rows], dtype=np.float64)
         # Trade flags' nodes end in at most 28 iterations on the sample when they succeed,
@@ -563,7 +585,7 @@ class Relaxation:
             tuple(
                 (row.members, row.counts, row.hi, self._dense(row.others, kept))
                 for row in self._counting
-                if row.mixed or float(row.counts.sum()) > row.hi
+                if row.binds
             ),
             implied_count,
             self._selection_cost if self._costed else None,
@@ -1266,7 +1288,9 @@ def branch_and_bound(
 __all__ = [
     "Relaxation",
     "SearchResult",
+    "Selections",
     "branch_and_bound",
     "load_highspy",
+    "selection_structure",
     "suits_branch_and_bound",
 ]

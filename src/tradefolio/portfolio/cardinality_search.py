@@ -6,7 +6,7 @@ The shape (issue 16's λ = 200, K = 10 benchmark, and `allocate --objective mean
     maximise mu^T w - λ w^T Σ w   s.t.  sum w = 1,  w >= 0,  at most K names held
 
 with nothing else: no floors, no caps below 1, no other rows. `cardinality_shape` reads it
-off a `Program` (the names' selections of `branch_and_bound._selection_structure`, the
+off a `Program` (the names' selections of `branch_and_bound.selection_structure`, the
 factor exposures substituted as there) and hands back the dense minimisation form of
 `dnn_bound.SimplexCardinality`; anything else is None and goes to `branch_and_bound.py`.
 
@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from tradefolio.portfolio.branch_and_bound import SearchResult, _selection_structure
+from tradefolio.portfolio.branch_and_bound import SearchResult, selection_structure
 from tradefolio.portfolio.dnn_bound import (
     Certificate,
     CertificateBounds,
@@ -120,7 +120,7 @@ def cardinality_shape(program: Program) -> CardinalityShape | None:
     if not program.is_quadratic:
         return None
     integers = np.flatnonzero(np.array(program.integer, dtype=bool))
-    selections = _selection_structure(program, integers)
+    selections = selection_structure(program, integers)
     if selections is None or np.any(selections.floors > 0) or np.any(selections.caps != 1.0):
         return None
     if len(selections.counting) != 1:

@@ -1025,7 +1025,7 @@ _RowParts = tuple[
 
 
 class SelectionNodes:
-    """The node QPs of a search whose integers are names' selections (`_Selections` of
+    """The node QPs of a search whose integers are names' selections (`Selections` of
     branch_and_bound.py) as `ActiveSetQP` problems over the relaxation's kept columns.
 
     A selection j (weight column c_j, floor m_j, cap u_j) is, at a node: 0 (w in [0, 0]),

@@ -363,7 +363,7 @@ def test_rebalance_nodes_reach_the_optimum_of_the_unreduced_relaxation(
     fast = Relaxation(program, scale)
     assert fast.selections is not None and fast.nodes is not None, "the reduced node shape"
     with pytest.MonkeyPatch.context() as patched:
-        patched.setattr(search, "_selection_structure", lambda *args, **kwargs: None)
+        patched.setattr(search, "selection_structure", lambda *args, **kwargs: None)
         full = Relaxation(program, scale, active_set=False)
     assert full.selections is None
     count = len(fast.integers)
@@ -413,7 +413,7 @@ def test_a_forced_selection_leaves_its_other_value_infeasible(
     scale = _scale(program)
     fast = Relaxation(program, scale)
     with pytest.MonkeyPatch.context() as patched:
-        patched.setattr(search, "_selection_structure", lambda *args, **kwargs: None)
+        patched.setattr(search, "selection_structure", lambda *args, **kwargs: None)
         full = Relaxation(program, scale, active_set=False)
     count = len(fast.integers)
     lower, upper = np.zeros(count), fast.upper[fast.integers].copy()
