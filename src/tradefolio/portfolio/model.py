@@ -514,7 +514,13 @@ class PortfolioModel:
                 if values[keep] > 0.5:
                     target[index] += odd
             return np.asarray(target, dtype=np.float64)
-        untraded = np.abs(weights - universe.initial_weights) <= _NO_TRADE
+        # A weight within _NO_TRADE of the holding keeps the holding, but never a name the
+        # solver dropped (dust would be an extra name) and, in fractional shares, never a
+        # small sale the solver counted on: its cash pays for the other buys (no rounding
+        # slack there to cover it)
+        untraded = (np.abs(weights - universe.initial_weights) <= _NO_TRADE) & (weights > 0)
+        if fractional:
+            untraded &= weights >= universe.initial_weights
         if ctx.buy_flags is not None and ctx.sell_flags is not None:
             untraded |= (values[ctx.buy_flags] < 0.5) & (values[ctx.sell_flags] < 0.5)
         value = universe.value
