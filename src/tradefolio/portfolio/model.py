@@ -119,6 +119,8 @@ class PortfolioModel:
     def __init__(self, objective: Objective, constraints: Sequence[Constraint] = ()) -> None:
         self.objective = objective
         self.constraints = tuple(constraints)
+        # the risk minimisers' default invested floor of the last universe asked about
+        self._invested_floor: tuple[Universe, float] | None = None
 
     @property
     def whole_shares(self) -> WholeShares | None:
@@ -136,9 +138,9 @@ class PortfolioModel:
         """Full investment, less one lot of the cheapest name and the worst-case costs when
         whole lots reach it, else as much as they can (`invested_floor.py`); computed once
         per universe (build, precheck and the fractional twin all ask)."""
-        cached = getattr(self, "_invested_floor", None)
+        cached = self._invested_floor
         if cached is not None and cached[0] is universe:
-            return float(cached[1])
+            return cached[1]
         from tradefolio.portfolio.invested_floor import default_min_invested
 
         floor = default_min_invested(self, universe)
