@@ -155,6 +155,38 @@ class ModelContext:
         self.max_turnover: float | None = None
         self.cost_budget: float | None = None
 
+    def fork(self) -> ModelContext:
+        """An independent copy of the program built so far, to be built on separately (a
+        whole-share model and its fractional twin share every piece before the lots).
+
+        Variables, bounds, the row list and the objective are copied; the rows themselves
+        are shared (no piece changes a row once it is added), except the links
+        w_i <= u_i x_i, which `cap_weight` rewrites and which are copied."""
+        program = self.program
+        links = {
+            id(row): Row(dict(row.coefficients), row.lo, row.hi, row.group, row.unit)
+            for row in self._links
+        }
+        copy = object.__new__(ModelContext)
+        copy.__dict__.update(self.__dict__)
+        copy.program = Program(
+            names=list(program.names),
+            lower=list(program.lower),
+            upper=list(program.upper),
+            integer=list(program.integer),
+            rows=[links.get(id(row), row) for row in program.rows],
+            linear=dict(program.linear),
+            quadratic=dict(program.quadratic),
+            constant=program.constant,
+            maximize=program.maximize,
+        )
+        copy._links = [links[id(row)] for row in self._links]
+        copy.odd_lots = dict(self.odd_lots)
+        copy.cost_terms = dict(self.cost_terms)
+        copy.sector_caps = dict(self.sector_caps)
+        copy.lots = None if self.lots is None else list(self.lots)
+        return copy
+
     @property
     def size(self) -> int:
         """Number of candidates."""

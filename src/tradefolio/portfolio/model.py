@@ -149,13 +149,57 @@ class PortfolioModel:
 
     def build(self, universe: Universe, elastic: bool = False) -> ModelContext:
         """The program for `universe` (`elastic` keeps policy bounds as relaxable rows)."""
-        ctx = ModelContext(universe, elastic=elastic)
+        return self._build(universe, elastic)[0]
+
+    def _build(
+        self, universe: Universe, elastic: bool = False, twin: bool = False
+    ) -> tuple[ModelContext, ModelContext | None]:
+        """The program for `universe` and, with `twin`, its fractional twin when it is a
+        quadratic program with lots (else None): the same program without the
+        `WholeShares` pieces, as `PortfolioModel(objective, kept).build` builds it.
+
+        Both are built from the same pieces: the tightening, the objective and every
+        constraint before the first `WholeShares` once (a lot constraint tightens nothing,
+        so the twin's bounds are the same), then the context is forked and each goes on
+        with the rest (the lots and what follows them; the twin without the lots)."""
         constraints = self._all_constraints(universe)
+        ctx = ModelContext(universe, elastic=elastic)
         for constraint in constraints:
             constraint.tighten(ctx)
         self.objective.build(ctx)
-        for constraint in constraints:
+        fork_at = None
+        if twin and not elastic and ctx.program.is_quadratic:
+            fork_at = next(
+                (k for k, c in enumerate(constraints) if isinstance(c, WholeShares)), None
+            )
+        kept = [c for c in constraints if not isinstance(c, WholeShares)]
+        separate = fork_at is not None and any(
+            type(c).tighten is not Constraint.tighten
+            for c in constraints
+            if isinstance(c, WholeShares)
+        )
+        if separate:
+            fork_at = None  # a lot constraint that tightens bounds: the twin's own build
+        shared = constraints if fork_at is None else constraints[:fork_at]
+        for constraint in shared:
             constraint.build(ctx)
+        twin_ctx = None
+        if separate:
+            twin_ctx = PortfolioModel(self.objective, kept).build(universe)
+        elif fork_at is not None:
+            twin_ctx = ctx.fork()
+            for constraint in constraints[fork_at:]:
+                constraint.build(ctx)
+            for constraint in constraints[fork_at:]:
+                if not isinstance(constraint, WholeShares):
+                    constraint.build(twin_ctx)
+            self._finish(twin_ctx)
+        self._finish(ctx)
+        return ctx, twin_ctx
+
+    def _finish(self, ctx: ModelContext) -> None:
+        """The direction, the cash row, the costs carried by the objective and the
+        leftover-cash tie-break: the last steps of every build."""
         program = ctx.program
         program.maximize = self.objective.maximize
         cash_terms = {w: 1.0 for w in ctx.weights}
@@ -175,7 +219,6 @@ class PortfolioModel:
             sign = 1.0 if program.maximize else -1.0
             program.add_objective(ctx.weight_terms(np.ones(ctx.size)), sign * _TIE_BREAK * largest)
             ctx.tie_break_scale = sign * _TIE_BREAK * largest
-        return ctx
 
     def precheck(self, ctx: ModelContext) -> None:
         """Raise `InfeasibleAllocation` if a cheap necessary condition fails."""
@@ -234,7 +277,7 @@ class PortfolioModel:
             # The trades must be what the solver proved: whole shares inside the model.
             integral = PortfolioModel(self.objective, [*self.constraints, WholeShares()])
             return integral.solve(universe, solver=solver, time_limit=time_limit, hint=hint)
-        ctx = self.build(universe)
+        ctx, without_lots = self._build(universe, twin=True)
         # Trade flags (a fixed cost per trade, a minimum trade) in a quadratic model: the
         # aggregated branch and bound of `rebalance_solver.py` instead of SCIP.
         rebalance = solver.lower() in ("auto", "highs") and suits_rebalance_solver(ctx)
@@ -242,7 +285,7 @@ class PortfolioModel:
         # Quadratic whole shares: the fractional twin by the rebalance solver or the branch
         # and bound, then repaired to whole lots (`share_repair.py`); SCIP when the repair
         # fails (`auto`) or is asked for (`scip`, its claim checked against the twin).
-        twin = self._fractional_twin(universe, ctx) if name == "scip" else None
+        twin = _suited_twin(without_lots) if name == "scip" else None
         self.precheck(ctx)
         if universe.size == 0:
             empty = RawSolution(np.zeros(ctx.program.size), "optimal", 0.0, 0.0, name)
@@ -340,16 +383,10 @@ class PortfolioModel:
         """The program of this model without its lots (same constraints, the default budget
         made explicit so it keeps the whole-share allowance) when `ctx` is a quadratic
         whole-share program and the twin suits the rebalance solver or the branch and bound;
-        else None."""
+        else None. (`solve` builds both from the same pieces: `_build`.)"""
         if ctx.lots is None or not ctx.program.is_quadratic:
             return None
-        from tradefolio.portfolio.branch_and_bound import suits_branch_and_bound
-
-        kept = [c for c in self._all_constraints(universe) if not isinstance(c, WholeShares)]
-        twin = PortfolioModel(self.objective, kept).build(universe)
-        if suits_rebalance_solver(twin) or suits_branch_and_bound(twin.program):
-            return twin
-        return None
+        return _suited_twin(self._build(universe, twin=True)[1])
 
     def _solve_whole_quadratic(
         self,
@@ -617,6 +654,17 @@ def checked_whole_claim(
     return RawSolution(
         best.values, status, best.objective, best.objective + (bound - objective), best.solver, gap
     )
+
+
+def _suited_twin(twin: ModelContext | None) -> ModelContext | None:
+    """`twin` when the rebalance solver or the branch and bound solves it, else None."""
+    if twin is None:
+        return None
+    from tradefolio.portfolio.branch_and_bound import suits_branch_and_bound
+
+    if suits_rebalance_solver(twin) or suits_branch_and_bound(twin.program):
+        return twin
+    return None
 
 
 def _bound_distance(raw: RawSolution) -> float:

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from tradefolio.portfolio.context import ModelContext
 from tradefolio.portfolio.covariance import RiskModel
-from tradefolio.portfolio.program import Row, array_row
+from tradefolio.portfolio.program import FrozenCoefficients, Row
 
 
 def compressed_loadings(loadings: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -40,23 +40,33 @@ def add_variance(
     """Add coefficient * w^T Σ w to the objective (Σ from `risk`, aligned to the universe).
 
     `memo` (an objective's own list) keeps the rows of the last universe: a whole-share
-    rebalance builds the same rows twice, for its program and its fractional twin."""
+    rebalance that builds its fractional twin apart builds the same rows twice."""
     program = ctx.program
-    caps = np.array([ctx.weight_upper(i) for i in range(ctx.size)])
+    upper = program.upper
+    caps = np.array([upper[w] for w in ctx.weights], dtype=np.float64)
     key = (caps.tobytes(), program.size, tuple(ctx.weights))
     rows = memo[0] if memo else None
     if rows is None or rows.universe is not ctx.universe or rows.key != key:
         rows = FactorRows(ctx, risk, caps, key)
         if memo is not None:
             memo[:] = [rows]
-    for name, reach, row, unit in rows.rows:
-        exposure = program.add_variable(name, -reach, reach)
-        # a fresh `Row` per program: read-only coefficients and their arrays are shared,
-        # a plain dict (a row with a zero loading) is copied; the exposure's column is this
-        # variable's (the same first index is part of the memo's key)
-        shared = row.coefficients if row.arrays is not None else dict(row.coefficients)
-        program.rows.append(Row(shared, 0.0, 0.0, None, arrays=row.arrays))
-        program.add_square_terms(exposure, coefficient * unit * unit)
+    # the exposures' columns are these (the same first index is part of the memo's key)
+    program.add_columns(rows.names, [-reach for reach in rows.reaches], rows.reaches)
+    # a fresh `Row` per program: read-only coefficients and their arrays are shared, a
+    # plain dict (a row with a zero loading) is copied
+    program.rows.extend(
+        Row(
+            row.coefficients if row.arrays is not None else dict(row.coefficients),
+            0.0,
+            0.0,
+            None,
+            arrays=row.arrays,
+        )
+        for row in rows.rows
+    )
+    first = rows.key[1]
+    for position, unit in enumerate(rows.units):
+        program.add_square_terms(first + position, coefficient * unit * unit)
     specific = rows.specific
     for i in np.flatnonzero(specific > 0).tolist():
         program.add_square_terms(ctx.weights[i], coefficient * float(specific[i]))
@@ -64,18 +74,20 @@ def add_variance(
 
 class FactorRows:
     """The definition rows of `add_variance` for one universe, its caps and the index of
-    the first exposure variable: (name, reach, row, unit) per factor with a non-zero row,
-    and the names' specific variances.
+    the first exposure variable: per factor with a non-zero row its exposure's name, its
+    reach (the bound |y_k| <= sum_i |B_ki| u_i / m_k), its row and its unit m_k; and the
+    names' specific variances.
 
     y_k is defined in units of the row's largest loading: rows and the objective stay
     within a few orders of magnitude of 1 (daily loadings are ~1e-3 to 1e-6, which QP
     solvers' absolute feasibility tolerances cannot resolve). The whole loading matrix is
     normalised in one numpy pass (252 rows of 500 names at every rebalance of a 500-name
-    run) and each row kept as arrays beside its read-only dict (`program.array_row`:
-    `row_activities` reads the arrays); each reach stays one dot per row, the same bits
-    as when rows were built one at a time."""
+    run), the rows' columns and values made as two blocks and converted to lists at once,
+    and each row kept as its block rows beside its read-only dict (`program.array_row`'s
+    form: `row_activities` reads the arrays); each reach stays one dot per row, the same
+    bits as when rows were built one at a time."""
 
-    __slots__ = ("key", "rows", "specific", "universe")
+    __slots__ = ("key", "names", "reaches", "rows", "specific", "units", "universe")
 
     def __init__(
         self,
@@ -93,35 +105,38 @@ class FactorRows:
         kept = np.flatnonzero(units != 0.0)
         normalised = loadings[kept] / units[kept, None]
         magnitudes = np.abs(normalised)
+        count = kept.size
         dense = (np.count_nonzero(normalised, axis=1) == normalised.shape[1]).tolist()
         weights = ctx.weights
         exposure = key[1]
-        # every row with its exposure's -1 appended, converted to lists at once
-        block = np.empty((kept.size, len(weights) + 1))
+        # every row with its exposure's -1 appended; its columns beside it
+        block = np.empty((count, len(weights) + 1))
         block[:, :-1] = normalised
         block[:, -1] = -1.0
+        columns = np.empty((count, len(weights) + 1), dtype=np.int64)
+        columns[:, :-1] = np.array(weights, dtype=np.int64)
+        columns[:, -1] = np.arange(exposure, exposure + count, dtype=np.int64)
+        block.flags.writeable = False
+        columns.flags.writeable = False
         listed = block.tolist()
-        base = np.array([*weights, 0], dtype=np.int64)
-        self.rows: list[tuple[str, float, Row, float]] = []
-        for position, k in enumerate(kept.tolist()):
-            reach = float(magnitudes[position] @ caps)
+        indices = columns.tolist()
+        self.names = [f"factor[{k}]" for k in kept.tolist()]
+        self.units = units[kept].tolist()
+        self.reaches = [float(magnitudes[position] @ caps) for position in range(count)]
+        self.rows: list[Row] = []
+        for position in range(count):
             if dense[position]:
-                column = exposure + position
-                index = base.copy()
-                index[-1] = column
-                row = array_row(
-                    [*weights, column],
-                    block[position],
-                    0.0,
-                    0.0,
-                    column_array=index,
-                    value_list=listed[position],
+                # `array_row`'s row, its checks met by construction: the weights and the
+                # exposure are distinct columns, and no value is zero
+                coefficients = FrozenCoefficients(
+                    zip(indices[position], listed[position], strict=True)
                 )
+                row = Row(coefficients, 0.0, 0.0, None, arrays=(columns[position], block[position]))
             else:
                 terms = ctx.weight_terms(normalised[position])
                 terms[exposure + position] = -1.0
                 row = Row(terms, 0.0, 0.0, None)
-            self.rows.append((f"factor[{k}]", reach, row, float(units[k])))
+            self.rows.append(row)
 
 
 __all__ = ["FactorRows", "add_variance"]
