@@ -121,6 +121,8 @@ class PortfolioModel:
         self.constraints = tuple(constraints)
         # the risk minimisers' default invested floor of the last universe asked about
         self._invested_floor: tuple[Universe, float] | None = None
+        # the lot sizes of the last universe asked about (the repair and the result ask)
+        self._lots: tuple[Universe, NDArray[np.float64]] | None = None
 
     @property
     def whole_shares(self) -> WholeShares | None:
@@ -244,8 +246,20 @@ class PortfolioModel:
         raises `InvalidParameter` for any other model. Python's cyclic garbage collector
         is paused while it runs (`collector_paused`).
         """
+        if not (math.isfinite(time_limit) and time_limit > 0):
+            raise InvalidParameter(f"time_limit must be > 0 seconds, got {time_limit}")
+        model = self
+        if (
+            not fractional
+            and solver.lower() != "exact"
+            and self.whole_shares is None
+            and any(c.acts_on_trades() for c in self.constraints)
+        ):
+            # The trades must be what the solver proved: whole shares inside the model
+            # (solved here, not through a second `solve`: one check, one paused collector).
+            model = PortfolioModel(self.objective, [*self.constraints, WholeShares()])
         with collector_paused():
-            return self._solve(universe, solver, time_limit, fractional, hint)
+            return model._solve(universe, solver, time_limit, fractional, hint)
 
     def _solve(
         self,
@@ -255,9 +269,7 @@ class PortfolioModel:
         fractional: bool,
         hint: NDArray[np.float64] | None,
     ) -> PortfolioResult:
-        """`solve`'s work."""
-        if not (math.isfinite(time_limit) and time_limit > 0):
-            raise InvalidParameter(f"time_limit must be > 0 seconds, got {time_limit}")
+        """`solve`'s work (`time_limit` checked; whole shares added when trades need them)."""
         score_params = score_shape(self.objective, self.constraints, universe)
         if solver.lower() == "exact":
             if score_params is None:
@@ -269,14 +281,6 @@ class PortfolioModel:
             return self._score_result(
                 universe, solve_score_exact(universe, score_params), fractional
             )
-        if (
-            not fractional
-            and self.whole_shares is None
-            and any(c.acts_on_trades() for c in self.constraints)
-        ):
-            # The trades must be what the solver proved: whole shares inside the model.
-            integral = PortfolioModel(self.objective, [*self.constraints, WholeShares()])
-            return integral.solve(universe, solver=solver, time_limit=time_limit, hint=hint)
         ctx, without_lots = self._build(universe, twin=True)
         # Trade flags (a fixed cost per trade, a minimum trade) in a quadratic model: the
         # aggregated branch and bound of `rebalance_solver.py` instead of SCIP.
@@ -459,11 +463,18 @@ class PortfolioModel:
         return claimed
 
     def _lot_sizes(self, universe: Universe) -> NDArray[np.float64]:
-        """Shares per lot of each candidate (1 without whole shares)."""
+        """Shares per lot of each candidate (1 without whole shares), read-only; computed
+        once per universe."""
+        cached = self._lots
+        if cached is not None and cached[0] is universe:
+            return cached[1]
         whole = self.whole_shares
-        return np.array(
+        sizes = np.array(
             [whole.lot_of(s) if whole else 1 for s in universe.symbols], dtype=np.float64
         )
+        sizes.flags.writeable = False
+        self._lots = (universe, sizes)
+        return sizes
 
     def _start(self, ctx: ModelContext, weights: NDArray[np.float64]) -> NDArray[np.float64]:
         """A (partial) start vector: weights and selections from `weights`, rest zero."""
