@@ -38,6 +38,7 @@ from tradefolio import __version__
 from tradefolio.backtest.engine import BacktestResult
 from tradefolio.errors import DataError, InvalidParameter, MissingExtra
 from tradefolio.reporting.charts import chart_data
+from tradefolio.reporting.csv_text import write_frame_csv
 from tradefolio.reporting.json_values import finite_or_null
 from tradefolio.reporting.metrics import ROLLING_WINDOW, run_metrics
 from tradefolio.reporting.png import write_pngs
@@ -101,7 +102,9 @@ def new_run_dir(out_dir: Path, name: str, moment: datetime | None = None) -> Pat
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, *, index: bool) -> None:
-    frame.to_csv(path, index=index, date_format=DATE_FORMAT, lineterminator="\n")
+    # `frame.to_csv(path, index=index, date_format=DATE_FORMAT, lineterminator="\n")`'s
+    # bytes, in about half the time (`csv_text`)
+    write_frame_csv(frame, path, index=index)
 
 
 def _json_text(payload: Any) -> str:
