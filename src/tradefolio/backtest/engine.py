@@ -14,7 +14,9 @@ Timeline of one bar `t` (t >= 1) that has something to do:
    position=0))` for a target; a buy is cut to the largest quantity the free cash pays for
    (costs included) and skipped at 0, with no retry later (when the cash cannot pay for a
    single unit the sizer is not even asked). An `Enter` while holding or an `Exit` while
-   flat does nothing.
+   flat does nothing. Sized and cut at bar t's reference price, the price it fills at
+   (backtrader's `cheat_on_open` reference sizes at that open too), and exactly: `n · price
+   <= cash` in micro-units, the sizer's cap (`execution.sizing`) and the planner's alike.
 
 Prices enter the ledger in integer micro-units (1e-6), rounded half-even: exact for quotes
 with up to six decimals; the sizer sees the same rounded price the fill uses.

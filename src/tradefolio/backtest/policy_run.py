@@ -19,18 +19,11 @@ from typing import TYPE_CHECKING
 
 from tradefolio.errors import RebalanceFailed
 from tradefolio.execution.events import BarContext
+from tradefolio.execution.strategy import stop_message
 
 if TYPE_CHECKING:
     from tradefolio.backtest.rebalancing import PolicyRebalance
     from tradefolio.portfolio.policy import RebalanceDecision
-
-
-def stop_message(decision: RebalanceDecision) -> str:
-    """What `RebalanceFailed` says of a failed decision: its date, status and reason."""
-    return (
-        f"rebalance of {decision.day} not solved ({decision.status}: {decision.message}); "
-        "--on-solver-failure hold keeps the positions instead"
-    )
 
 
 class PolicyRun:

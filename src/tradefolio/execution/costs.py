@@ -21,7 +21,8 @@ allocation model prices (`model_cost_terms`: `--cost-bps` and `--fixed-cost` of
 
 `largest_affordable` is the one "how many can the cash pay for" search (monotone cost,
 exponential then binary search from a guess); `CostModel.affordable_quantity` (ledger,
-micro-units) and `sizing.affordable_lots` (sizer, float estimate) both use it.
+micro-units) and `sizing.affordable_lots` (sizer: a float estimate, decided exactly in
+micro-units at a near tie, `CommissionEstimate.fits`) both use it, so both answer the same.
 """
 
 from __future__ import annotations

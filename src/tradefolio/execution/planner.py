@@ -21,7 +21,8 @@ every bar with intents (`plan_grouped` is that for a single bar):
    order* (open orders count as exposure, so a slow fill is never doubled). The sizer is
    asked `size(SizingRequest(s, p, E, cash, 0))` with the cash free *now* (after the bar's
    sells and earlier buys); a buy is cut to the largest quantity that cash pays for at the
-   slipped fill price, commission included (`CostModel.affordable_quantity`), and skipped at
+   slipped fill price, commission included (`CostModel.affordable_quantity`, exact: the
+   sizers' own cash cap is the same rule at the reference price), and skipped at
    0 with no retry later. When the cash cannot pay for one unit at the reference price the
    sizer is not even asked. An `Enter` with a `limit_price` is sized, and its cash held,
    at the limit (a limit fill has no slippage and is never above it).

@@ -19,12 +19,17 @@ Three sizers:
 
 Cash cap (all three): buying `target - position` units must fit the free cash. When it
 does not, the target becomes `position + n` with `n` the largest whole number of lots whose
-cost `fl(price · n) + commission(n)` is `<= cash` (equality allowed). With the default zero
-commission this is "the largest n with price · n <= cash", the rule the backtest engine
-reproduces against backtrader. A position off the lot grid may instead be topped up to
-the largest whole multiple of lots that fits (whichever is larger), so the cap stays
-monotone in the target. Selling needs no cash, so a target below the position is never
-cash-capped.
+cost `price · n + commission(n)` is `<= cash` (equality allowed), decided exactly: in the
+ledger's integer micro-units (`execution.money.to_micro` of the price and the cash), as the
+planner and the ledger pay for the buy (`CostModel.affordable_quantity`). With the default
+zero commission this is "the largest n with price · n <= cash". Not `fl(price · n)`: at an
+exact tie the float product can be one ulp above the cash (223 · 23.17 = 5,166.91, but
+5,166.910000000001 in floats), which refused a share the cash pays for; backtrader decides
+such a tie by its float cash's drift (it buys the 212th share of 26.35 on 5,586.20, refuses
+the 223rd of 23.17 on 5,166.91), so the exact ledger is the rule there. A position off the
+lot grid may instead be topped up to the largest whole multiple of lots that fits
+(whichever is larger), so the cap stays monotone in the target. Selling needs no cash, so
+a target below the position is never cash-capped.
 """
 
 from __future__ import annotations
@@ -166,7 +171,8 @@ class CommissionEstimate:
         object.__setattr__(self, "_free", model.free)
 
     def cost(self, units: float, price: float) -> float:
-        """Cash a buy of `units` at `price` needs: `fl(price · units) + commission(units)`."""
+        """Cash a buy of `units` at `price` needs, as a float estimate:
+        `fl(price · units) + commission(units)` (whether the cash pays for it: `fits`)."""
         if units <= 0:
             return 0.0
         notional = price * units
@@ -175,6 +181,34 @@ class CommissionEstimate:
         quantity: int | Decimal = int(units) if float(units).is_integer() else Decimal(repr(units))
         fee = self._model.commission_micro(quantity, to_micro(price), "buy")
         return notional + fee / MICRO
+
+    def fits(self, units: float, price: float, cash: float) -> bool:
+        """Whether `cash` pays for a buy of `units` at `price`, commission included, exactly:
+        `units · p + commission(units) <= c` with `p` and `c` the price and the cash in
+        integer micro-units (`to_micro`, the ledger's rule; equality allowed).
+
+        The float `cost` decides when it is clearly on one side: it is within
+        `0.5e-6 · units` (the price's rounding to the micro) and a few ulps of the exact
+        cost, and the cash within 0.5e-6 of its micro-units, so outside that margin both
+        agree. Only a near tie is priced exactly, where `fl(price · units)` may be an ulp
+        above the cash that pays for it."""
+        if units <= 0:
+            return True
+        estimate = self.cost(units, price)
+        margin = 1e-6 * (abs(units) + 1.0) + 1e-9 * max(abs(estimate), abs(cash), 1.0)
+        if estimate < cash - margin:
+            return True
+        if estimate > cash + margin:
+            return False
+        price_micro = to_micro(price)
+        if float(units).is_integer():
+            quantity: int | Decimal = int(units)
+            notional: int | Decimal = int(units) * price_micro
+        else:
+            quantity = Decimal(repr(float(units)))
+            notional = quantity * price_micro
+        fee = 0 if self._free else self._model.commission_micro(quantity, price_micro, "buy")
+        return notional + fee <= to_micro(cash)
 
 
 def _held_lots(position: float, lot_size: Quantity) -> Quantity:
@@ -203,12 +237,12 @@ def affordable_lots(
     lot_size: Quantity = 1,
     commission: CommissionEstimate | None = None,
 ) -> int:
-    """The largest number of lots `n >= 0` with `cost(n · lot_size) <= cash`.
+    """The largest number of lots `n >= 0` whose cost the cash pays for (`fits`).
 
-    `cost` is `CommissionEstimate.cost` (plain `fl(price · units)` without commission); it is
-    monotone in `n`, so the answer comes from a guess `floor(cash / (price · lot))` checked
-    and corrected by the one search, `costs.largest_affordable` (exact, whatever the float
-    rounding).
+    `fits` is `CommissionEstimate.fits`, exact in micro-units (plain `price · units <= cash`
+    without commission); it is monotone in `n`, so the answer comes from a guess
+    `floor(cash / (price · lot))` checked and corrected by the one search,
+    `costs.largest_affordable` (exact, whatever the float rounding of the guess).
     """
     if not (math.isfinite(price) and price > 0.0 and math.isfinite(cash)):
         raise InvalidParameter(f"need a finite price > 0 and finite cash, got {price!r}, {cash!r}")
@@ -216,7 +250,7 @@ def affordable_lots(
     unit = float(lot_size)
 
     def fits(lots: int) -> bool:
-        return estimate.cost(lots * unit, price) <= cash
+        return estimate.fits(lots * unit, price, cash)
 
     if not fits(1):
         return 0
@@ -238,7 +272,7 @@ def cash_capped(
     if target <= held:
         return target
     estimate = commission if commission is not None else CommissionEstimate()
-    if estimate.cost(float(target - held), request.price) <= request.cash:
+    if estimate.fits(float(target - held), request.price, request.cash):
         return target
     lots = affordable_lots(request.price, request.cash, lot_size, estimate)
     capped = min(target, held + _lots_to_units(lots, lot_size))
@@ -274,7 +308,7 @@ def _affordable_lot_boundary(
 
     def fits(extra: int) -> bool:
         quantity = float(boundary - held) + extra * unit
-        return estimate.cost(quantity, request.price) <= request.cash
+        return estimate.fits(quantity, request.price, request.cash)
 
     if not fits(0):
         return held

@@ -33,7 +33,7 @@ import pandas as pd
 from tradefolio.execution.sizing import PortfolioWeightSizer, PositionSizer, Quantity, SizingRequest
 
 if TYPE_CHECKING:  # the allocation model is imported only by the runs that use it
-    from tradefolio.portfolio.policy import RebalancePolicy
+    from tradefolio.portfolio.policy import RebalanceDecision, RebalancePolicy
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -223,6 +223,17 @@ def decide(strategy: Strategy, closes: pd.DataFrame) -> tuple[Intent, ...]:
     return plan.intents_at(len(closes) - 1, [str(c) for c in closes.columns])
 
 
+def stop_message(decision: RebalanceDecision) -> str:
+    """What `RebalanceFailed` says of a failed decision under `--on-solver-failure stop`:
+    its date, status and reason. One text for the backtest (`backtest.policy_run`) and the
+    live trader (`live.strategy.PolicySource`), which both decide as under `hold`, record
+    the failed decision, then stop."""
+    return (
+        f"rebalance of {decision.day} not solved ({decision.status}: {decision.message}); "
+        "--on-solver-failure hold keeps the positions instead"
+    )
+
+
 __all__ = [
     "CutsBuys",
     "Enter",
@@ -237,4 +248,5 @@ __all__ = [
     "minimum_buy",
     "rebalance_sizer",
     "rebalance_target_sizer",
+    "stop_message",
 ]

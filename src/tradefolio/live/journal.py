@@ -427,6 +427,11 @@ class Journal:
         ).fetchone()
         return ("ACTIVE", "") if row is None else (str(row[0]), str(row[1]))
 
+    def trading_state_source(self) -> str:
+        """Who set the current trading state (`cli`, `risk`, `policy`; '' when never set)."""
+        row = self._db.execute("SELECT source FROM control ORDER BY id DESC LIMIT 1").fetchone()
+        return "" if row is None else str(row[0])
+
     def set_trading_state(self, state: str, reason: str, source: str) -> None:
         """Append a trading-state change (ACTIVE, REDUCING or HALTED)."""
         with self.transaction() as db:

@@ -36,7 +36,7 @@ import pandas as pd
 
 from tradefolio.data.market import load_benchmark, load_panel
 from tradefolio.data.panel import PricePanel
-from tradefolio.errors import BrokerError, DataError, InvalidParameter
+from tradefolio.errors import BrokerError, DataError, InvalidParameter, RebalanceFailed
 from tradefolio.execution.events import EventStrategy, check_warmup, warmup_of
 from tradefolio.execution.orders import NO_EXITS, ProtectiveExits
 from tradefolio.execution.sizing import PositionSizer
@@ -49,7 +49,7 @@ from tradefolio.live.journal import Journal, JournalError, JournalPathError
 from tradefolio.live.paper import CostModel, PaperBroker
 from tradefolio.live.polling_feed import PollingFeed
 from tradefolio.live.rebalance_log import journal_decision
-from tradefolio.live.risk import RiskEngine, RiskLimits
+from tradefolio.live.risk import RiskEngine, RiskLimits, TradingState
 from tradefolio.live.settings import PRICES_KEY, differences, prices_fingerprint
 from tradefolio.live.strategy import (
     Account,
@@ -60,7 +60,7 @@ from tradefolio.live.strategy import (
     RollingEventSource,
     RollingStrategy,
 )
-from tradefolio.live.trader import LiveTrader, MarketSink
+from tradefolio.live.trader import POLICY_STOP, LiveTrader, MarketSink
 from tradefolio.portfolio.policy import RebalanceDecision
 
 DEFAULT_DB = Path("tradefolio-live.db")
@@ -450,6 +450,26 @@ def _check_same_settings(
         )
 
 
+def _halted_note(db: Path) -> str:
+    """What a session stopped by its policy says of its journal and how to go on."""
+    return (
+        f"trading is HALTED in {db}, which keeps the session up to then "
+        f"(`tradefolio live resume --db {db}` lets a restart decide that rebalance again)"
+    )
+
+
+def _refuse_after_policy_stop(journal: Journal, run_no: int, db: Path) -> None:
+    """A restart of a session its policy stopped (`--on-solver-failure stop`, HALTED by
+    `POLICY_STOP`) says why it stopped and trades nothing: `RebalanceFailed` with the
+    reason the journal kept. `live resume` (ACTIVE again) lets it decide again; a halt of
+    the operator or of the risk engine is not this one (the trader runs on, sending nothing)."""
+    state, reason = journal.trading_state()
+    if state != TradingState.HALTED.value or journal.trading_state_source() != POLICY_STOP:
+        return
+    journal.end_run(run_no, f"refused: stopped by the policy: {reason}")
+    raise RebalanceFailed(f"{reason}; {_halted_note(db)}")
+
+
 class LiveSession:
     """One `tradefolio live` run: the feed, strategy adapter, costs and broker of checked
     options (`open`), then the journaled run (`run`)."""
@@ -645,7 +665,17 @@ class LiveSession:
                         + (", broker state adopted" if report.adopted else "")
                     )
                 last = journal.last_done_bar()
-                processed, ended = self._trade(trader, last, progress)
+                _refuse_after_policy_stop(journal, run_no, db)
+                try:
+                    processed, ended = self._trade(trader, last, progress)
+                except RebalanceFailed as exc:
+                    # `--on-solver-failure stop`: the trader recorded the failed decision and
+                    # HALTED; the session up to it is recorded (the run folder's
+                    # rebalances.csv ends on the failure, as the backtest's), then said.
+                    journal.end_run(run_no, f"stopped: {exc}")
+                    if after is not None:
+                        after(journal)
+                    raise RebalanceFailed(f"{exc}; {_halted_note(db)}") from exc
                 journal.end_run(run_no, ended)
                 for note in self.setup.end_notes:
                     messages.info(note)

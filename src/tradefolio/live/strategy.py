@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from tradefolio.data.panel import PricePanel
-from tradefolio.errors import StrategyError
+from tradefolio.errors import RebalanceFailed, StrategyError
 from tradefolio.execution.events import (
     BarContext,
     EventStrategy,
@@ -65,6 +65,7 @@ from tradefolio.execution.strategy import (
     TargetShares,
     minimum_buy,
     rebalance_target_sizer,
+    stop_message,
 )
 from tradefolio.portfolio.policy import RebalanceDecision, RebalancePolicy, whole_targets
 
@@ -184,9 +185,15 @@ class PolicySource:
     shares become a TARGET intent for every column of the history (a held name without a
     target sizes to 0: sold); a `sized_at_fill` decision's weights become the TARGET
     intents of one `Rebalance(weights)`, as `PlannedStrategy` trades a plan's. A rebalance
-    the solver could not answer asks for nothing (hold; `stop` raises `RebalanceFailed`).
-    `decisions` keeps every decision of this run, `log` (when given) receives each as it
-    is taken.
+    the solver could not answer asks for nothing (hold). `decisions` keeps every decision
+    of this run, `log` (when given) receives each as it is taken.
+
+    `stop` (`--on-solver-failure stop`): `policy` decides as under `hold`, so a failed
+    rebalance is a decision like any other, logged like any other (the row of the
+    session's rebalances.csv), and only then is `RebalanceFailed` raised, before any
+    intent of the bar: the trader halts on it (`LiveTrader.run`). A policy that raises
+    itself leaves no decision behind, so give this one a `hold` policy, as the backtest's
+    `PolicyRun` is given.
     """
 
     def __init__(
@@ -195,11 +202,14 @@ class PolicySource:
         account: Account,
         rebalance: str | int = "monthly",
         log: DecisionLog | None = None,
+        *,
+        stop: bool = False,
     ) -> None:
         self.policy = policy
         self._account = account
         self._rebalance = rebalance
         self._log = log
+        self.stop = stop
         self.decisions: list[RebalanceDecision] = []
 
     def intents(self, history: pd.DataFrame) -> list[Intent]:
@@ -215,6 +225,8 @@ class PolicySource:
         if self._log is not None:
             self._log(decision, [str(s) for s in history.columns])
         if decision.failed:
+            if self.stop:  # recorded above, then the session stops
+                raise RebalanceFailed(stop_message(decision))
             return []
         if decision.sized_at_fill:  # weights of equity, as the backtest trades them
             rebalance = Rebalance(dict(decision.weights))

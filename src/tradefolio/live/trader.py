@@ -45,7 +45,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from tradefolio.errors import BrokerError, InvalidParameter, NotNative, StrategyError
+from tradefolio.errors import (
+    BrokerError,
+    InvalidParameter,
+    NotNative,
+    RebalanceFailed,
+    StrategyError,
+)
 from tradefolio.execution.events import BarContext, Position
 from tradefolio.execution.money import from_micro, to_micro
 from tradefolio.execution.orders import NO_EXITS, Order, OrderType, ProtectiveExits
@@ -114,6 +120,10 @@ def _no_checkpoint(name: str) -> None:
 
 
 _ZERO = Decimal(0)
+#: The source journaled with the HALTED state of a `--on-solver-failure stop`: the
+#: allocation policy could not solve a rebalance (`LiveTrader.run`; a restart refuses to
+#: trade on until `live resume`, `LiveSession.run`).
+POLICY_STOP = "policy"
 #: The reason journaled with an enter intent that did nothing (held, or a buy working).
 HELD = "held or buying: nothing to do"
 #: A strategy's order id used as it is in the client order id (else a digest of it).
@@ -372,7 +382,7 @@ class LiveTrader:
                 self.journal.transaction() if commit_every is not None else contextlib.nullcontext()
             )
             started = time.monotonic()
-            failure: StrategyError | None = None
+            failure: StrategyError | RebalanceFailed | None = None
             with group:
                 while True:
                     if stop is not None and stop():
@@ -385,6 +395,16 @@ class LiveTrader:
                     except StrategyError as exc:
                         # The strategy raised before its bar's plan: the bars before it (and
                         # this bar's marking, as after a crash) are kept, then it is reported.
+                        failure = exc
+                        break
+                    except RebalanceFailed as exc:
+                        # `--on-solver-failure stop`: the policy recorded its failed
+                        # decision, then asked to stop before the bar's plan. Kept as a
+                        # strategy error is, and HALTED in the same commit: no order is
+                        # planned or sent after it, and a restart says why (`halted_by`).
+                        self.journal.set_trading_state(
+                            TradingState.HALTED.value, str(exc), POLICY_STOP
+                        )
                         failure = exc
                         break
                     count += 1
@@ -1555,6 +1575,7 @@ class LiveTrader:
 
 
 __all__ = [
+    "POLICY_STOP",
     "SESSION_EXIT_ROLES",
     "BarResult",
     "Checkpoint",

@@ -84,3 +84,33 @@ def test_fill_for_fill_where_exact_sma_ties_are_common() -> None:
     index = pd.DatetimeIndex(pd.bdate_range("2010-01-04", periods=900), name="date")
     prices = pd.DataFrame(values, index=index, columns=[f"T{i}" for i in range(6)])
     _compare(prices, 2, 4, 0.3, 50_000.01)
+
+
+def _walk(seed: int) -> pd.DataFrame:
+    """test_engine.py's `_random_walk(seed, 160, 4)`: the reference loop's prices."""
+    steps = np.random.default_rng(seed).normal(0.0003, 0.02, size=(160, 4))
+    index = pd.DatetimeIndex(pd.bdate_range("2020-01-01", periods=160), name="date")
+    values = np.round(20.0 * np.exp(np.cumsum(steps, axis=0)) + 0.01, 2)
+    return pd.DataFrame(values, index=index, columns=[f"S{j}" for j in range(4)])
+
+
+def test_an_exact_cash_tie_is_bought_as_the_exact_ledger_pays() -> None:
+    """At `price · n == cash` exactly, backtrader's answer is its float cash's drift: on
+    seed 117 it buys the 212th share of 26.35 on 5,586.20 (as the exact ledger does: fill
+    for fill), on seed 813 it refuses the 223rd of 23.17 on 5,166.91, where the exact
+    ledger (and the engine, since session 11) buys it: `fl(23.17 · 223)` is one ulp above
+    the cash. Neither float rule nor exact reproduces backtrader at every tie; the engine
+    keeps its exact ledger's (review, session 11)."""
+    _compare(_walk(117), 2, 4, 0.5, 10_000.0)
+    expected, _ = backtrader_fills(_walk(813), 2, 4, 0.5, 10_000.0)
+    config = BacktestConfig.create(fast=2, slow=4, sizer="weight", weight=0.5, cash=10_000)
+    result = run_config(config, _walk(813))
+    got = [(f.date.isoformat(), f.symbol, f.side, f.quantity, f.price) for f in result.fills]
+    micro = Decimal("0.000001")
+    theirs = [(d, s, side, q, p.quantize(micro)) for d, s, side, q, p in expected]
+    first = next(i for i, (a, b) in enumerate(zip(got, theirs, strict=False)) if a != b)
+    assert got[:first] == theirs[:first]
+    assert got[first] == ("2020-03-24", "S0", "buy", 223, Decimal("23.17"))
+    assert theirs[first] == ("2020-03-24", "S0", "buy", 222, Decimal("23.17"))
+    day = result.cash.index.get_loc(pd.Timestamp("2020-03-23"))
+    assert Decimal(repr(float(result.cash.iloc[day]))) == 223 * Decimal("23.17")

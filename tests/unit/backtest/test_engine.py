@@ -9,7 +9,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tradefolio.backtest.config import BacktestConfig
@@ -55,7 +55,10 @@ def test_golden_equity_curve_ends_at_the_exact_final_equity(golden: BacktestResu
 def reference_fills(
     closes: pd.DataFrame, fast: int, slow: int, weight: float, cash: Decimal
 ) -> list[tuple[int, str, str, int, Decimal]]:
-    """SMA cross with `weight` of equity per entry, in Decimal, straight from the rules."""
+    """SMA cross with `weight` of equity per entry, in Decimal, straight from the rules:
+    an entry is sized and cut to the cash at its fill bar's price (the engine prices a
+    close's intents at the next bar; backtrader's `cheat_on_open` reference sizes at the
+    open it fills at), the cut exact, as the ledger pays: `quantity · price <= cash`."""
     values = closes.to_numpy()
     symbols = list(closes.columns)
     bars = len(values)
@@ -118,6 +121,10 @@ def _random_walk(seed: int, bars: int, symbols: int, decimals: int = 2) -> pd.Da
     extra=st.integers(1, 10),
     weight=st.sampled_from([0.05, 0.1, 0.3, 0.5, 1.0]),
 )
+# the cash at bar 59, 5,166.91, is exactly 223 · 23.17 (a float product one ulp above it
+# made the sizers buy 222); seed 117 has the same tie at 212 · 26.35 = 5,586.20
+@example(seed=813, fast=2, extra=2, weight=0.5)
+@example(seed=117, fast=2, extra=2, weight=0.5)
 def test_engine_matches_the_reference_loop(seed: int, fast: int, extra: int, weight: float) -> None:
     closes = _random_walk(seed, 160, 4)
     config = BacktestConfig.create(

@@ -11,6 +11,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tradefolio.errors import InvalidParameter
+from tradefolio.execution.costs import CostModel
+from tradefolio.execution.money import MICRO, to_micro
 from tradefolio.execution.sizing import (
     BetaSizer,
     CommissionEstimate,
@@ -25,13 +27,26 @@ from tradefolio.execution.sizing import (
 from tradefolio.portfolio.types import Allocation, AllocationResult
 
 
-def brute_affordable(
-    price: float, cash: float, lot: float = 1.0, commission: CommissionEstimate | None = None
-) -> int:
-    """Oracle: count up lots one by one while the next still fits."""
+def exact_cost(units: int, price: float, commission: CommissionEstimate | None = None) -> Decimal:
+    """What the ledger pays for a buy of `units` at `price`: the price and the commission
+    at the micro-unit (the one float -> exact rule), in exact `Decimal`s."""
     estimate = commission or CommissionEstimate()
+    price_micro = to_micro(price)
+    fee = CostModel(
+        commission_bps=estimate.bps,
+        commission_per_share=estimate.per_share,
+        commission_min=estimate.minimum,
+    ).commission_micro(units, price_micro, "buy")
+    return (Decimal(units) * price_micro + fee) / MICRO
+
+
+def brute_affordable(
+    price: float, cash: float, lot: float = 1, commission: CommissionEstimate | None = None
+) -> int:
+    """Oracle: count up lots one by one while the cash, exactly, still pays for the next."""
+    limit = Decimal(to_micro(cash)) / MICRO
     lots = 0
-    while estimate.cost((lots + 1) * lot, price) <= cash:
+    while exact_cost(int((lots + 1) * lot), price, commission) <= limit:
         lots += 1
     return lots
 
@@ -69,15 +84,37 @@ def test_affordable_lots_is_the_largest_that_fits(
 
 
 def test_affordable_allows_equality_and_is_exact_at_float_edges() -> None:
+    """An exact tie `price · n == cash` is affordable, whatever the float product says
+    (the ledger pays `n · price` exactly; review, session 11: `fl(price · n)` one ulp above
+    the cash refused the last share, 222 of 23.17 on 5,166.91 = 223 · 23.17)."""
     assert affordable_lots(10.0, 100.0) == 10
-    assert affordable_lots(10.0, math.nextafter(100.0, 0.0)) == 9
-    # 0.1 · 3 rounds to 0.30000000000000004 > 0.3, although 0.3 / 0.1 < 3 says otherwise
-    assert affordable_lots(0.1, 0.3) == 2
-    assert int(0.3 / 0.1) == 2 and 0.1 * 2 <= 0.3
-    # 0.7 / 0.1 = 6.999999999999999 but fl(0.1 · 7) = 0.7000000000000001 > 0.7: still 6
-    assert affordable_lots(0.1, 0.7) == brute_affordable(0.1, 0.7) == 6
-    # and the other way: 0.6 / 0.2 floors to 2, while fl(0.2 · 3) = 0.6000000000000001 > 0.6
-    assert affordable_lots(0.2, 0.6) == brute_affordable(0.2, 0.6)
+    assert affordable_lots(10.0, math.nextafter(100.0, 0.0)) == 10  # the same micro-units
+    assert affordable_lots(10.0, 99.999999) == 9
+    # fl(0.1 · 3) = 0.30000000000000004 > 0.3, and 0.3 / 0.1 floors to 2: exactly 3 fit
+    assert 0.1 * 3 > 0.3 and int(0.3 / 0.1) == 2
+    assert affordable_lots(0.1, 0.3) == brute_affordable(0.1, 0.3) == 3
+    # 0.7 / 0.1 = 6.999999999999999 and fl(0.1 · 7) = 0.7000000000000001 > 0.7: exactly 7
+    assert affordable_lots(0.1, 0.7) == brute_affordable(0.1, 0.7) == 7
+    assert affordable_lots(0.2, 0.6) == brute_affordable(0.2, 0.6) == 3
+    assert 23.17 * 223 > 5166.91 and Decimal("23.17") * 223 == Decimal("5166.91")
+    assert affordable_lots(23.17, 5166.91) == 223
+    assert affordable_lots(23.17, 5166.909999) == 222
+    # with a commission the tie is the cost's: 7 · 0.1 + 1 minimum is exactly 1.7
+    fee = CommissionEstimate(minimum=1.0)
+    assert fee.cost(7, 0.1) > 1.7
+    assert affordable_lots(0.1, 1.7, commission=fee) == brute_affordable(0.1, 1.7, 1, fee) == 7
+    assert affordable_lots(0.1, 1.699999, commission=fee) == 6
+
+
+def test_the_weight_sizer_buys_what_the_cash_pays_for_exactly() -> None:
+    """The engine's example (seed 813 of the reference-loop test): 50% of 10,443.79 wants
+    225 shares of 23.17, the cash 5,166.91 pays for exactly 223."""
+    sizer = PortfolioWeightSizer.fixed(0.5)
+    req = request(price=23.17, equity=10_443.79, cash=5_166.91)
+    assert sizer.size(req) == 223
+    assert cash_capped(225, req) == 223
+    risk = RiskBasedSizer(risk_per_trade=0.5, stop_loss_pct=0.01, max_position_pct=1.0)
+    assert risk.size(req) == 223
 
 
 def test_affordable_with_lots_and_commission() -> None:
@@ -107,10 +144,11 @@ def test_cash_cap_keeps_sales_and_caps_buys() -> None:
 
 
 def stand_in_weight_target(weight: float, req: SizingRequest) -> int:
-    """The backtest engine's rule: floor(w · E / p), or position + max n with p · n <= cash."""
+    """The backtest engine's rule: floor(w · E / p), or position + max n with p · n <= cash
+    (exactly, as the ledger pays)."""
     target = math.floor(weight * req.equity / req.price)
     held = int(req.position)
-    if target > held and (target - held) * req.price > req.cash:
+    if target > held and exact_cost(target - held, req.price) > Decimal(to_micro(req.cash)) / MICRO:
         return held + brute_affordable(req.price, req.cash)
     return target
 
@@ -473,6 +511,6 @@ def test_on_the_lot_grid_the_cap_is_the_boundary_search_s_answer_too(
     req = request(price=price, cash=cash, position=float(held))
     capped = cash_capped(target, req, lot_size, estimate)
     assert _affordable_lot_boundary(target, held, req, lot_size, estimate) <= capped
-    if estimate.cost(float(more), price) > cash:  # else the whole target fits
+    if not estimate.fits(float(more), price, cash):  # else the whole target fits
         target = min(target, held + brute_affordable(price, cash, lot_size, estimate) * lot_size)
     assert capped == target
