@@ -215,22 +215,24 @@ def _slots(
     A name's trades are max(+-(w - w0), 0): exactly 0 when untraded (t = held gives w = w0,
     the same formula), so no flag is needed to zero them."""
     out = np.empty((*t.shape, _SLOTS))
+    # each slot computed into its place (no temporary per slot: numpy's cost here is per pass)
     if any_odd:
         rest = (t - odd) / lot
         kept = has_odd & (t >= odd) & (np.abs(rest - np.round(rest)) < 1e-9)
-        out[..., _LOTS] = np.round((t - np.where(kept, odd, 0.0)) / lot)
+        np.round((t - np.where(kept, odd, 0.0)) / lot, out=out[..., _LOTS])
         out[..., _KEEP] = kept
     else:
-        out[..., _LOTS] = np.round(t / lot)
+        np.round(np.divide(t, lot, out=out[..., _LOTS]), out=out[..., _LOTS])
         out[..., _KEEP] = 0.0
-    w = t * prices / value
-    out[..., _WEIGHT] = w
-    out[..., _SELECTED] = t > 0
+    w = np.multiply(t, prices, out=out[..., _WEIGHT])
+    w /= value
+    np.greater(t, 0, out=out[..., _SELECTED])
     change = w - initial
-    out[..., _BUY] = np.maximum(change, 0.0)
-    out[..., _SELL] = np.maximum(-change, 0.0)
-    out[..., _BUY_FLAG] = t > held
-    out[..., _SELL_FLAG] = t < held
+    np.maximum(change, 0.0, out=out[..., _BUY])
+    np.negative(change, out=change)
+    np.maximum(change, 0.0, out=out[..., _SELL])
+    np.greater(t, held, out=out[..., _BUY_FLAG])
+    np.less(t, held, out=out[..., _SELL_FLAG])
     return out
 
 
