@@ -668,30 +668,25 @@ class LotMoves:
         flat = variables.ravel()
         count = flat.size
         size = lots.program.size
-        # P's rows at the quadratic pairs' variables, on these columns
-        column_of = np.full(size, -1, dtype=np.int64)
-        column_of[flat[flat >= 0]] = np.flatnonzero(flat >= 0)
-        position = np.full(size, -1, dtype=np.int64)
-        position[lots.derived] = np.arange(lots.derived.size)
-        safe = np.where(flat >= 0, flat, 0)
-        # each column's place among the derived map's columns (-1: no derived variable uses it)
-        in_map = np.full(size, -1, dtype=np.int64)
-        in_map[lots.derived_columns] = np.arange(lots.derived_columns.size)
-        reached = np.where(flat >= 0, in_map[safe], -1)
-
-        def rows_of(variables_at: NDArray[np.int64]) -> NDArray[np.float64]:
-            out = np.zeros((variables_at.size, count))
-            unit = column_of[variables_at]
-            hit = unit >= 0
-            out[np.flatnonzero(hit), unit[hit]] = 1.0
-            through = position[variables_at]
-            via = through >= 0
-            if via.any():
-                compact = lots.derived_compact[through[via]]
-                out[via] = np.where(reached >= 0, compact[:, np.maximum(reached, 0)], 0.0)
-            return out
-
-        left, right = rows_of(lots.quad_i), rows_of(lots.quad_j)
+        derived = lots.derived.size
+        # P's rows on these columns, one per derived variable, a zero row, one per column
+        # (a unit row); each quadratic pair's variables read theirs
+        present = flat >= 0
+        safe = np.where(present, flat, 0)
+        source = np.full(size, derived, dtype=np.int64)  # not a column nor derived: zero row
+        source[lots.derived] = np.arange(derived)
+        source[flat[present]] = derived + 1 + np.flatnonzero(present)
+        rows = np.zeros((derived + 1 + count, count))
+        if derived:
+            # each column's place among the derived map's columns (-1: no derived variable uses it)
+            in_map = np.full(size, -1, dtype=np.int64)
+            in_map[lots.derived_columns] = np.arange(lots.derived_columns.size)
+            reached = np.where(present, in_map[safe], -1)
+            rows[:derived] = np.where(
+                reached >= 0, lots.derived_compact[:, np.maximum(reached, 0)], 0.0
+            )
+        rows[derived + 1 + np.arange(count), np.arange(count)] = 1.0
+        left, right = rows[source[lots.quad_i]], rows[source[lots.quad_j]]
         hessian = 0.5 * (left.T @ (lots.quad_c[:, None] * right))
         self.hessian = hessian + hessian.T  # (count, count)
         shift = np.zeros(size)
