@@ -790,9 +790,14 @@ class LotMoves:
 
     def steps(self) -> MoveTable:
         """Every movable name one lot up (option 0) and one lot down (option 1)."""
+        return self.table(self.step_targets())
+
+    def step_targets(self) -> NDArray[np.float64]:
+        """`steps()`' targets: each movable name's shares one lot up and one lot down."""
         names = self.movable
         lots = self.lots.lot_sizes[names][:, None]
-        return self.table(self.target[names][:, None] + _UP_DOWN * lots)
+        stepped: NDArray[np.float64] = self.target[names][:, None] + _UP_DOWN * lots
+        return stepped
 
     def pairs(
         self,
@@ -857,6 +862,20 @@ class MoveTable:
     reach: NDArray[np.float64]  # per global row, the largest |activity change| of a move
     fixed: NDArray[np.float64]
     quadratic: NDArray[np.float64]
+
+    def columns(self, options: slice) -> MoveTable:
+        """The same moves restricted to `options` (views: valid as long as this table)."""
+        return MoveTable(
+            at=self.at,
+            names=self.names,
+            targets=self.targets[:, options],
+            slots=self.slots[:, options],
+            own=self.own[:, options],
+            spread=self.spread[:, options],
+            reach=self.reach,  # (of every option: the rows it keeps are a superset, as exact)
+            fixed=self.fixed[:, options],
+            quadratic=self.quadratic[:, options],
+        )
 
 
 __all__ = ["SEARCH_TOLERANCE", "LotMoves", "LotProgram", "MoveTable", "lot_program"]
