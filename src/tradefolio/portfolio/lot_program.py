@@ -215,22 +215,24 @@ def _slots(
     A name's trades are max(+-(w - w0), 0): exactly 0 when untraded (t = held gives w = w0,
     the same formula), so no flag is needed to zero them."""
     out = np.empty((*t.shape, _SLOTS))
+    # each slot computed into its place (no temporary per slot: numpy's cost here is per pass)
     if any_odd:
         rest = (t - odd) / lot
         kept = has_odd & (t >= odd) & (np.abs(rest - np.round(rest)) < 1e-9)
-        out[..., _LOTS] = np.round((t - np.where(kept, odd, 0.0)) / lot)
+        np.round((t - np.where(kept, odd, 0.0)) / lot, out=out[..., _LOTS])
         out[..., _KEEP] = kept
     else:
-        out[..., _LOTS] = np.round(t / lot)
+        np.round(np.divide(t, lot, out=out[..., _LOTS]), out=out[..., _LOTS])
         out[..., _KEEP] = 0.0
-    w = t * prices / value
-    out[..., _WEIGHT] = w
-    out[..., _SELECTED] = t > 0
+    w = np.multiply(t, prices, out=out[..., _WEIGHT])
+    w /= value
+    np.greater(t, 0, out=out[..., _SELECTED])
     change = w - initial
-    out[..., _BUY] = np.maximum(change, 0.0)
-    out[..., _SELL] = np.maximum(-change, 0.0)
-    out[..., _BUY_FLAG] = t > held
-    out[..., _SELL_FLAG] = t < held
+    np.maximum(change, 0.0, out=out[..., _BUY])
+    np.negative(change, out=change)
+    np.maximum(change, 0.0, out=out[..., _SELL])
+    np.greater(t, held, out=out[..., _BUY_FLAG])
+    np.less(t, held, out=out[..., _SELL_FLAG])
     return out
 
 
@@ -666,30 +668,25 @@ class LotMoves:
         flat = variables.ravel()
         count = flat.size
         size = lots.program.size
-        # P's rows at the quadratic pairs' variables, on these columns
-        column_of = np.full(size, -1, dtype=np.int64)
-        column_of[flat[flat >= 0]] = np.flatnonzero(flat >= 0)
-        position = np.full(size, -1, dtype=np.int64)
-        position[lots.derived] = np.arange(lots.derived.size)
-        safe = np.where(flat >= 0, flat, 0)
-        # each column's place among the derived map's columns (-1: no derived variable uses it)
-        in_map = np.full(size, -1, dtype=np.int64)
-        in_map[lots.derived_columns] = np.arange(lots.derived_columns.size)
-        reached = np.where(flat >= 0, in_map[safe], -1)
-
-        def rows_of(variables_at: NDArray[np.int64]) -> NDArray[np.float64]:
-            out = np.zeros((variables_at.size, count))
-            unit = column_of[variables_at]
-            hit = unit >= 0
-            out[np.flatnonzero(hit), unit[hit]] = 1.0
-            through = position[variables_at]
-            via = through >= 0
-            if via.any():
-                compact = lots.derived_compact[through[via]]
-                out[via] = np.where(reached >= 0, compact[:, np.maximum(reached, 0)], 0.0)
-            return out
-
-        left, right = rows_of(lots.quad_i), rows_of(lots.quad_j)
+        derived = lots.derived.size
+        # P's rows on these columns, one per derived variable, a zero row, one per column
+        # (a unit row); each quadratic pair's variables read theirs
+        present = flat >= 0
+        safe = np.where(present, flat, 0)
+        source = np.full(size, derived, dtype=np.int64)  # not a column nor derived: zero row
+        source[lots.derived] = np.arange(derived)
+        source[flat[present]] = derived + 1 + np.flatnonzero(present)
+        rows = np.zeros((derived + 1 + count, count))
+        if derived:
+            # each column's place among the derived map's columns (-1: no derived variable uses it)
+            in_map = np.full(size, -1, dtype=np.int64)
+            in_map[lots.derived_columns] = np.arange(lots.derived_columns.size)
+            reached = np.where(present, in_map[safe], -1)
+            rows[:derived] = np.where(
+                reached >= 0, lots.derived_compact[:, np.maximum(reached, 0)], 0.0
+            )
+        rows[derived + 1 + np.arange(count), np.arange(count)] = 1.0
+        left, right = rows[source[lots.quad_i]], rows[source[lots.quad_j]]
         hessian = 0.5 * (left.T @ (lots.quad_c[:, None] * right))
         self.hessian = hessian + hessian.T  # (count, count)
         shift = np.zeros(size)
@@ -793,9 +790,14 @@ class LotMoves:
 
     def steps(self) -> MoveTable:
         """Every movable name one lot up (option 0) and one lot down (option 1)."""
+        return self.table(self.step_targets())
+
+    def step_targets(self) -> NDArray[np.float64]:
+        """`steps()`' targets: each movable name's shares one lot up and one lot down."""
         names = self.movable
         lots = self.lots.lot_sizes[names][:, None]
-        return self.table(self.target[names][:, None] + _UP_DOWN * lots)
+        stepped: NDArray[np.float64] = self.target[names][:, None] + _UP_DOWN * lots
+        return stepped
 
     def pairs(
         self,
@@ -860,6 +862,20 @@ class MoveTable:
     reach: NDArray[np.float64]  # per global row, the largest |activity change| of a move
     fixed: NDArray[np.float64]
     quadratic: NDArray[np.float64]
+
+    def columns(self, options: slice) -> MoveTable:
+        """The same moves restricted to `options` (views: valid as long as this table)."""
+        return MoveTable(
+            at=self.at,
+            names=self.names,
+            targets=self.targets[:, options],
+            slots=self.slots[:, options],
+            own=self.own[:, options],
+            spread=self.spread[:, options],
+            reach=self.reach,  # (of every option: the rows it keeps are a superset, as exact)
+            fixed=self.fixed[:, options],
+            quadratic=self.quadratic[:, options],
+        )
 
 
 __all__ = ["SEARCH_TOLERANCE", "LotMoves", "LotProgram", "MoveTable", "lot_program"]

@@ -49,7 +49,7 @@ from numpy.typing import NDArray
 from tradefolio.errors import SolverError
 from tradefolio.portfolio.backends import QUADRATIC_RELATIVE_GAP, RawSolution, claim
 from tradefolio.portfolio.context import ModelContext
-from tradefolio.portfolio.lot_program import LotMoves, LotProgram, lot_program
+from tradefolio.portfolio.lot_program import LotMoves, LotProgram, MoveTable, lot_program
 from tradefolio.portfolio.rebalance_solver import solve_rebalance
 
 #: The solver name a repaired answer reports (rebalances.csv, the JSON `solver`) when the
@@ -152,13 +152,15 @@ def _search(
     With `mend_first`, a pass that starts with broken rows one move mends takes first the
     mending move of the best objective over *every* name (the first name in turn able to
     mend them may cost far more: keeping a position the optimum sells, for a turnover
-    cap one share over). Returns (target, violation, objective)."""
+    cap one share over). Returns (target, violation, objective).
+
+    A pass rates its options and the one-lot steps of the two-name moves in one table
+    (`LotMoves.table`: its cost is per call, not per option): the steps are read only by a
+    pass that moved no name, when that table is still the state's."""
     sign = 1.0 if evaluator.program.maximize else -1.0
     moves = evaluator.state(start, np.asarray(active, dtype=np.intp))
     count = moves.movable.size
-    first, second = np.triu_indices(count, 1)  # the pairs in `itertools.combinations` order
-    first, second = np.repeat(first, 4), np.repeat(second, 4)
-    steps = np.tile(_PAIR_STEPS, (first.size // 4, 1))
+    pairs: tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]] | None = None
 
     def helps(violation: NDArray[np.float64], score: NDArray[np.float64]) -> NDArray[np.bool_]:
         # (violations are >= 0: with every row met only a met row and a better score help)
@@ -171,9 +173,17 @@ def _search(
         return better
 
     everyone = np.arange(count)
+
+    def rated() -> tuple[MoveTable, MoveTable, MoveTable]:
+        """The pass's table: (every option, the options alone, the steps alone)."""
+        options = _options(moves, everyone, most)
+        width = options.shape[1]
+        both = moves.table(np.concatenate([options, moves.step_targets()], axis=1))
+        return both, both.columns(slice(0, width)), both.columns(slice(width, None))
+
     for _ in range(_PASSES):
         improved = False
-        table = moves.table(_options(moves, everyone, most))
+        _, table, stepped = rated()
         if mend_first and moves.violation > 0.0:
             violation, objective = moves.singles(table)
             mends = violation == 0.0
@@ -182,7 +192,7 @@ def _search(
                 best_row, best_choice = divmod(int(np.argmax(score)), score.shape[1])
                 moves.move(table, best_row, best_choice)
                 improved = True
-                table = moves.table(_options(moves, everyone, most))
+                _, table, stepped = rated()
         turn = 0
         while turn < count:
             violation, objective = moves.singles(table, slice(turn, None))
@@ -198,8 +208,16 @@ def _search(
             turn += row + 1
         if improved:
             continue
+        if count < 2:
+            break  # no pair to move
+        if pairs is None:  # the pairs in `itertools.combinations` order
+            names = np.arange(count)
+            first, second = np.nonzero(names[:, None] < names)
+            steps = np.tile(_PAIR_STEPS, (first.size, 1))
+            pairs = (np.repeat(first, 4), np.repeat(second, 4), steps)
+        first, second, steps = pairs
         pair = 0
-        table = moves.steps()
+        table = stepped  # no name moved in this pass: the pass's steps are the state's
         while pair < first.size:
             chunk = slice(pair, pair + _PAIR_CHUNK)  # bounded memory with many names
             a, b = first[chunk], second[chunk]
