@@ -526,6 +526,7 @@ class Relaxation:
         h.setOptionValue("qp_iteration_limit", self.node_iterations)
         self.bound = -math.inf
         self.up_increase = np.zeros(len(self.integers))
+        self.down_increase = np.zeros(len(self.integers))
         if self.nodes is None:
             self._highs_ready()
 
@@ -722,7 +723,7 @@ class Relaxation:
             else:
                 if found is None:  # a Farkas certificate: no point meets the rows
                     return None
-                solution, self.bound, self.up_increase = found
+                solution, self.bound, self.up_increase, self.down_increase = found
                 self.last_state = solution.state
                 return solution.objective, self._values(solution.x, lower, upper)
         h = self.highs
@@ -880,6 +881,7 @@ class Relaxation:
         steps = np.where(np.isnan(steps), 0.0, steps)  # a zero gradient on an infinite side
         self.bound = min(objective, lagrangian + float(steps.sum()))
         self.up_increase = np.zeros(len(self.integers))
+        self.down_increase = np.zeros(len(self.integers))  # (only the active set's: 0 here)
         if self.selections is not None:
             floors = self.selections.floors
             rise = np.maximum(gradient[self._weight_columns], 0.0) * np.maximum(
@@ -1211,16 +1213,34 @@ def branch_and_bound(
                 least_pruned = min(least_pruned, own_bound + float(up_increase[hopeless].min()))
                 upper = upper.copy()
                 upper[hopeless] = 0.0
+            # The same the other way: a free selection whose setting to 0 would lift the
+            # bound past the incumbent (`Relaxation.down_increase`) is 1 everywhere below.
+            down_increase = relaxation.down_increase
+            sure = free & ~hopeless & (own_bound + down_increase >= best_value - gap_of(best_value))
+            sure[branch] = False
+            lower = node.lower
+            if sure.any():
+                least_pruned = min(least_pruned, own_bound + float(down_increase[sure].min()))
+                lower = lower.copy()
+                lower[sure] = 1.0
             down_upper = upper.copy()
             down_upper[branch] = math.floor(values[branch])
-            up_lower = node.lower.copy()
+            up_lower = lower.copy()
             up_lower[branch] = math.ceil(values[branch])
             depth = node.depth + 1
-            for lower, child_upper in ((up_lower, upper), (node.lower, down_upper)):
-                key = (bound, -float(depth)) if best_first else (-float(depth), bound)
+            # The down child (the selection at 0) is the node on the face w_j = 0: its
+            # bound is at least this node's plus what moving w_j alone to 0 costs in the
+            # node's Lagrangian (`Relaxation.down_increase`); one that cannot beat the
+            # incumbent is pruned unsolved.
+            down_bound = max(bound, own_bound + float(down_increase[branch]))
+            children = [(up_lower, upper, bound)]
+            if not pruned(down_bound):
+                children.append((lower, down_upper, down_bound))
+            for child_lower, child_upper, child_bound in children:
+                key = (child_bound, -float(depth)) if best_first else (-float(depth), child_bound)
                 heapq.heappush(
                     open_nodes,
-                    _Node(key, next(counter), bound, depth, lower, child_upper, state),
+                    _Node(key, next(counter), child_bound, depth, child_lower, child_upper, state),
                 )
         return open_nodes, stopped
 

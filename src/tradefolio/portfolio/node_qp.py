@@ -881,6 +881,40 @@ def tangent_bound(
     return lagrangian + float(steps.sum()), subgradient, x
 
 
+def coordinate_curvature(hessian: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per column c, a valid lower bound on  min { d^T H d : d_c = 1 }  (0 where none is
+    known): what moving column c alone by 1 costs at least, the other columns moving
+    freely to soften it.
+
+    For a convex quadratic Lagrangian  L(x) = L(x0) + g^T d + 1/2 d^T H d  (d = x - x0),
+    any region where column c takes a value v has  min L >= L(x0) + min g^T d +
+    1/2 kappa_c (v - x0_c)^2  (the two minima taken apart, the second over every d with
+    d_c = v - x0_c): a node's tangent bound plus this bounds its child that fixes column c
+    (`Relaxation.down_increase`). Over the block C of columns with curvature,
+    min { d^T H_CC d : d_c = 1 } = 1 / (H_CC^-1)_cc when H_CC is positive definite; a column
+    outside C (no curvature: a trade) gets 0. Computed only for a well-conditioned H_CC
+    (condition number at most 1e8, where the inverse's diagonal is good to ~1e-8 relative)
+    and shrunk by 1e-6 so that round-off never overstates it; otherwise every entry is 0."""
+    size = len(hessian)
+    kappa = np.zeros(size)
+    if size == 0:
+        return kappa
+    curved = np.flatnonzero(np.abs(hessian).max(axis=1) > 0.0)
+    if curved.size == 0:
+        return kappa
+    block = hessian[np.ix_(curved, curved)]
+    if not np.array_equal(block, block.T):
+        return kappa
+    eigenvalues = np.linalg.eigvalsh(block)
+    if not (eigenvalues[0] > 0.0 and eigenvalues[-1] <= 1e8 * eigenvalues[0]):
+        return kappa
+    inverse = np.diagonal(np.linalg.inv(block))
+    if not (np.all(np.isfinite(inverse)) and np.all(inverse > 0.0)):
+        return kappa
+    kappa[curved] = (1.0 - 1e-6) / inverse
+    return kappa
+
+
 def proves_infeasible(
     qp: ActiveSetQP, pieces: Pieces, duals: NDArray[np.float64], rows: RowSet | None = None
 ) -> bool:
@@ -1078,6 +1112,7 @@ class SelectionNodes:
         # e_j: each selection's own cost (minimised units), or None
         self.costs = costs
         self._parts: _RowParts | None = None
+        self._curvature: NDArray[np.float64] | None = None  # `coordinate_curvature`, lazily
         self._row_cache: dict[bytes, RowSet | None] = {}
         self._propagations: dict[bytes, Propagation] = {}
         self.column_lower = column_lower
@@ -1197,10 +1232,18 @@ class SelectionNodes:
         upper: NDArray[np.float64],
         start: NodeState | None,
         deadline: float = math.inf,
-    ) -> tuple[NodeSolution, float, NDArray[np.float64]] | None:
-        """(solution, a valid lower bound of the node, a valid lower bound on the bound's
-        rise when each free selection is set to 1), or None when the node is proven
-        infeasible. Raises `NodeQPFailure` when neither is established."""
+    ) -> tuple[NodeSolution, float, NDArray[np.float64], NDArray[np.float64]] | None:
+        """(solution, a valid lower bound of the node, valid lower bounds on the bound's
+        rise when each free selection is set to 1 and when it is set to 0), or None when
+        the node is proven infeasible. Raises `NodeQPFailure` when neither is established.
+
+        The rise at 0 (`fall`): the child fixes the selection's weight column c at 0 and
+        is the node on that face (its rows and costs read a free selection only through
+        w_c), so it is bounded by the node's tangent bound plus 1/2 kappa_c x_c^2
+        (`coordinate_curvature`, x the clipped point the bound was taken at); computed
+        without the implied count (whose θ terms are not the node's Lagrangian) and for
+        nodes of at most `_SPARSE_PRODUCT_COLUMNS` columns (one small inverse per search;
+        0 elsewhere)."""
         checked, self._propagated = self._propagated, None
         propagated = checked is not None and checked[0] is lower and checked[1] is upper
         plain = checked[2] if checked is not None and propagated else self.pieces(lower, upper)
@@ -1270,6 +1313,11 @@ class SelectionNodes:
         # The rise is of this solve's own bound (with θ: the child's count is at most
         # k - 1 and its piece there is the parent's less θ, so it holds for the Lagrangian).
         rise = np.where(free, np.maximum(after - before - (bound - own), 0.0), 0.0)
+        if count is None and len(x) <= _SPARSE_PRODUCT_COLUMNS:
+            # (without the count, `bound` is `own`: the tangent bound at x, or below it)
+            fall = np.where(free, 0.5 * self.curvature()[columns] * at * at, 0.0)
+        else:
+            fall = np.zeros(len(rise))
         # Setting j to 1 also rewrites the counting rows it is in: the estimate holds only
         # where those rows' duals are 0. With trade flags (`costs`) it holds anyway: the
         # child's rows (hi - c_j, no c_j / u_j w_j) are tighter than the parent's for any
@@ -1284,7 +1332,13 @@ class SelectionNodes:
         if objective is not None:  # the point's value without the count's θ terms
             solution = replace(solution, objective=objective)
         solution = replace(solution, state=replace(solution.state, multiplier=theta))
-        return solution, bound, rise
+        return solution, bound, rise, fall
+
+    def curvature(self) -> NDArray[np.float64]:
+        """`coordinate_curvature` of the node QPs' Hessian, per column (computed once)."""
+        if self._curvature is None:
+            self._curvature = coordinate_curvature(self.qp.hessian)
+        return self._curvature
 
     def forced(
         self,
@@ -1399,6 +1453,7 @@ __all__ = [
     "Propagation",
     "RowSet",
     "SelectionNodes",
+    "coordinate_curvature",
     "propagation_infeasible",
     "proves_infeasible",
     "tangent_bound",

@@ -29,6 +29,7 @@ from tradefolio.portfolio.node_qp import (
     NodeQPFailure,
     Pieces,
     RowSet,
+    coordinate_curvature,
     merged_rows,
     proves_infeasible,
     tangent_bound,
@@ -438,6 +439,111 @@ def test_a_forced_selection_leaves_its_other_value_infeasible(
         if branched is None:
             break
         lower, upper = branched
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    path=st.integers(0, 2**31 - 1),
+    min_trade=st.sampled_from([None, 30.0]),
+    max_turnover=st.sampled_from([None, 0.3]),
+)
+def test_the_rise_at_zero_never_exceeds_the_childs_optimum(
+    seed: int, path: int, min_trade: float | None, max_turnover: float | None
+) -> None:
+    """`Relaxation.down_increase[j]` (the bound's rise when free selection j is set to 0,
+    what the search prunes a down child by unsolved) against the child itself, solved by
+    HiGHS on the relaxation that keeps every flag as a column with its link rows: the
+    node's bound plus the rise is never above the child's optimum (or HiGHS's bound of
+    it), along a random branching of the rebalance programs; an infeasible child bounds
+    nothing. Some rise is positive (else the test would pass vacuously)."""
+    from tradefolio.portfolio import branch_and_bound as search
+
+    program = rebalance_program(seed, min_trade=min_trade, fixed=1.0, max_turnover=max_turnover)
+    scale = _scale(program)
+    fast = Relaxation(program, scale)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(search, "selection_structure", lambda *args, **kwargs: None)
+        full = Relaxation(program, scale, active_set=False)
+    count = len(fast.integers)
+    lower, upper = np.zeros(count), fast.upper[fast.integers].copy()
+    rng = np.random.default_rng(path)
+    state = None
+    for _ in range(6):
+        mine = fast.solve(lower, upper, 30.0, start=state)
+        if mine is None:
+            break
+        bound, fall = fast.bound, fast.down_increase.copy()
+        assert np.all(fall >= 0.0)
+        free = (lower < 0.5) & (upper > 0.5)
+        assert np.all(fall[~free] == 0.0)
+        state = fast.last_state
+        for j in np.flatnonzero(fall > 0.0):
+            child = upper.copy()
+            child[j] = 0.0
+            reference = full.solve(lower, child, 30.0)
+            if reference is None:
+                continue
+            slack = 1e-7 * max(abs(reference[0]), 1.0)
+            assert bound + fall[j] <= reference[0] + slack
+            if full.highs.getModelStatus() == full._highspy.HighsModelStatus.kOptimal:
+                assert bound + fall[j] <= full.bound + slack
+        branched = branch_at_random(lower, upper, rng)
+        if branched is None:
+            break
+        lower, upper = branched
+
+
+def test_the_rise_at_zero_is_positive_for_a_held_weight() -> None:
+    """At the root of the rebalance programs a name the relaxation holds has a positive
+    rise at 0 (its weight's curvature), which the search prunes by."""
+    rises = 0
+    for seed in range(6):
+        program = rebalance_program(seed, min_trade=None, fixed=1.0, max_turnover=0.3)
+        relaxation = Relaxation(program, _scale(program))
+        count = len(relaxation.integers)
+        lower, upper = np.zeros(count), relaxation.upper[relaxation.integers].copy()
+        if relaxation.solve(lower, upper, 30.0) is not None:
+            rises += int(np.count_nonzero(relaxation.down_increase > 0.0))
+    assert rises > 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), size=st.integers(1, 7), flat=st.integers(0, 3))
+def test_coordinate_curvature_is_the_least_curvature_along_each_column(
+    seed: int, size: int, flat: int
+) -> None:
+    """kappa_c (`coordinate_curvature`) against the closed form's brute-force check: no
+    direction d with d_c = 1 has d^T H d below kappa_c (random directions and the
+    minimiser itself), the minimiser reaches it to 1e-5; columns without curvature
+    (`flat` zero rows and columns, trades) and a singular block give 0."""
+    rng = np.random.default_rng(seed)
+    factor = rng.normal(size=(size, size))
+    block = factor @ factor.T + 0.1 * np.eye(size)
+    hessian = np.zeros((size + flat, size + flat))
+    hessian[:size, :size] = block
+    order = rng.permutation(size + flat)
+    hessian = hessian[np.ix_(order, order)]
+    kappa = coordinate_curvature(hessian)
+    inverse = np.linalg.inv(block)
+    for c in range(size + flat):
+        if order[c] >= size:
+            assert kappa[c] == 0.0
+            continue
+        assert kappa[c] > 0.0
+        directions = rng.normal(size=(50, size + flat))
+        directions[:, c] = 1.0
+        values = np.einsum("ij,jk,ik->i", directions, hessian, directions)
+        assert np.all(values >= kappa[c])
+        inside = int(order[c])
+        best = inverse[:, inside] / inverse[inside, inside]
+        least = float(best @ block @ best)
+        assert kappa[c] <= least
+        assert kappa[c] == pytest.approx(least, rel=1e-5)
+    singular = np.zeros((3, 3))
+    singular[:2, :2] = 1.0
+    singular[2, 2] = 1.0
+    assert np.all(coordinate_curvature(singular) == 0.0)
 
 
 def test_the_root_forces_a_held_name_the_turnover_cap_cannot_sell_out() -> None:
