@@ -19,7 +19,6 @@ outer-product block per factor cost 1.5 s of CPU per 500-name rebalance with 252
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,79 +80,85 @@ def factor_definitions(program: Program) -> FactorDefinitions:
         and not program.integer[v]
         and program.linear.get(v, 0.0) == 0.0
     }
-    # how many rows each squared variable appears in, and the last of them (only a
-    # variable in exactly one row can be defined by it): a row built from arrays (a factor
-    # row) by its columns, any other by a set intersection (rows hold N coefficients)
+    # Everything below reads the program's coefficients as flat arrays, once (rows in
+    # order, each in its dict's order): how many rows each squared variable appears in and
+    # the last of them (only a variable in exactly one row can be defined by it).
+    columns, values, lengths = program.coefficient_arrays()
+    starts = np.concatenate(([0], np.cumsum(lengths)))
+    numbers = np.repeat(np.arange(len(program.rows)), lengths)
     squared = np.zeros(program.size, dtype=bool)
     squared[list(squares)] = True
-    counted = np.zeros(program.size, dtype=np.int64)
+    hits = squared[columns]
+    counted = np.bincount(columns[hits], minlength=program.size)  # a row's keys are distinct
     latest = np.full(program.size, -1, dtype=np.int64)
-    in_rows: dict[int, int] = {}
-    last: dict[int, int] = {}
-    for r, row in enumerate(program.rows):
-        if row.arrays is not None:
-            hits = row.arrays[0][squared[row.arrays[0]]]
-            counted[hits] += 1  # a row's columns are distinct
-            latest[hits] = r
+    np.maximum.at(latest, columns[hits], numbers[hits])
+    once = (counted == 1).tolist()
+    last = latest.tolist()
+    rows = program.rows
+    chosen: list[tuple[int, int, float, float]] = []  # (y, its row, pivot, q), in `squares`' order
+    for v, q in squares.items():
+        if not once[v]:
             continue
-        for k in row.coefficients.keys() & squares.keys():
-            in_rows[k] = in_rows.get(k, 0) + 1
-            last[k] = r
+        r = last[v]
+        row = rows[r]
+        if row.lo != 0.0 or row.hi != 0.0 or row.group is not None:
+            continue
+        chosen.append((v, r, row.coefficients[v], q))
+    variables = np.array([c[0] for c in chosen], dtype=np.intp)
+    rows_of = np.array([c[1] for c in chosen], dtype=np.intp)
+    pivots = np.array([c[2] for c in chosen], dtype=np.float64)
+    weights = np.array([c[3] for c in chosen], dtype=np.float64)
+    # every chosen row's entries other than its y, tagged by the definition they belong to
+    sizes = lengths[rows_of]
+    definition = np.repeat(np.arange(len(chosen)), sizes)
+    entry = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    entry += np.repeat(starts[rows_of], sizes)
+    others = columns[entry] != variables[definition]
+    definition, entry = definition[others], entry[others]
+    index = columns[entry].astype(np.intp)
+    loadings = values[entry]
     magnitude = np.maximum(np.abs(np.array(program.lower)), np.abs(np.array(program.upper)))
-    found: dict[int, tuple[int, NDArray[np.intp], NDArray[np.float64], float]] = {}
-    with np.errstate(invalid="ignore"):  # 0 * inf: an unbounded variable, not finite
-        for v, q in squares.items():
-            if in_rows.get(v, 0) + int(counted[v]) != 1:
-                continue
-            r = max(last.get(v, -1), int(latest[v]))
-            row = program.rows[r]
-            if row.lo != 0.0 or row.hi != 0.0 or row.group is not None:
-                continue
-            pivot = row.coefficients[v]
-            count = len(row.coefficients)
-            if row.arrays is not None:  # the same columns and values, in the same order
-                index = row.arrays[0].astype(np.intp)
-                loadings = row.arrays[1]
-            else:
-                index = np.fromiter(row.coefficients.keys(), dtype=np.intp, count=count)
-                loadings = np.fromiter(row.coefficients.values(), dtype=np.float64, count=count)
-            others = index != v
-            index, loadings = index[others], loadings[others]
-            reach = float(np.abs(loadings) @ magnitude[index]) / abs(pivot)
-            if not math.isfinite(reach):
-                continue  # an unbounded variable in the definition: keep the row
-            slack = 1e-9 * max(reach, 1.0)
-            if program.lower[v] > -reach + slack or program.upper[v] < reach - slack:
-                continue  # the bounds of y cut into the definition: keep the row
-            found[v] = (r, index, -loadings / pivot, q)
+    lower = np.array(program.lower, dtype=np.float64)[variables]
+    upper = np.array(program.upper, dtype=np.float64)[variables]
+    # 0 * inf, inf - inf: an unbounded variable, not finite. The reach is a bincount sum,
+    # not a dot: it only decides whether y's bounds cut in, to a relative 1e-9.
+    with np.errstate(invalid="ignore"):
+        reach = np.bincount(
+            definition, weights=np.abs(loadings) * magnitude[index], minlength=len(chosen)
+        ) / np.abs(pivots)
+        slack = 1e-9 * np.maximum(reach, 1.0)
+        # an unbounded variable in the definition, or bounds of y that cut into it: kept
+        alive = np.isfinite(reach) & ~(lower > -reach + slack) & ~(upper < reach - slack)
     defined = np.zeros(program.size, dtype=bool)
-    defined[list(found)] = True
-    while chained := [v for v, d in found.items() if defined[d[1]].any()]:
-        del found[chained[0]]
-        defined[chained[0]] = False
-    variables = np.fromiter(found, dtype=np.intp, count=len(found))
+    defined[variables[alive]] = True
+    while True:
+        reads_defined = np.zeros(len(chosen), dtype=bool)
+        reads_defined[definition[alive[definition] & defined[index]]] = True
+        chained = np.flatnonzero(reads_defined)
+        if chained.size == 0:
+            break
+        alive[chained[0]] = False
+        defined[variables[chained[0]]] = False
+    keep = alive[definition]
+    number = np.cumsum(alive) - 1  # a kept definition's row of the matrix
+    definition, index = number[definition[keep]], index[keep]
+    coefficients = -loadings[keep] / pivots[alive][definition]
     # the columns read, sorted, by a mask (not np.unique of every definition's columns);
     # a definition's columns are distinct (a dict's keys, an array row's columns), so each
     # entry of the matrix is set once: 0.0 + c as np.add.at gave it, in one assignment
     read = np.zeros(program.size, dtype=bool)
-    for _, index, _, _ in found.values():
-        read[index] = True
+    read[index] = True
     reads = np.flatnonzero(read)
     column = np.full(program.size, -1, dtype=np.intp)
     column[reads] = np.arange(reads.size)
-    matrix = np.zeros((len(found), reads.size))
-    if found:
-        lengths = [d[1].size for d in found.values()]
-        definition = np.repeat(np.arange(len(found)), lengths)
-        index = np.concatenate([d[1] for d in found.values()])
-        coefficients = np.concatenate([d[2] for d in found.values()])
-        matrix[definition, column[index]] = 0.0 + coefficients
+    matrix = np.zeros((int(alive.sum()), reads.size))
+    matrix[definition, column[index]] = 0.0 + coefficients
     return FactorDefinitions(
-        variables=variables,
-        rows=np.array([d[0] for d in found.values()], dtype=np.intp),
+        variables=variables[alive],
+        rows=rows_of[alive],
         reads=reads.astype(np.intp),
         matrix=matrix,
-        weights=np.array([d[3] for d in found.values()], dtype=np.float64),
+        weights=weights[alive],
     )
 
 

@@ -26,6 +26,10 @@ from numpy.typing import NDArray
 
 INF = math.inf
 
+#: A program's coefficients as `Program.coefficient_arrays` gives them: flat columns and
+#: values, rows in order and each in its dict's order, and each row's length.
+CoefficientArrays = tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]
+
 
 class FrozenCoefficients(dict[int, float]):
     """A row's coefficients that cannot change: a `dict` for every reader (the same C
@@ -190,21 +194,29 @@ class Program:
         total += sum(c * values[i] * values[j] for (i, j), c in self.quadratic.items())
         return float(total)
 
-    def row_activities(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
+    def row_activities(
+        self, values: NDArray[np.float64], arrays: CoefficientArrays | None = None
+    ) -> NDArray[np.float64]:
         """a_r^T v for every row r, vectorised (one pass over the coefficients; a row built
-        from arrays gives them as they are: the same sums in the same order)."""
+        from arrays gives them as they are: the same sums in the same order). `arrays` are
+        `coefficient_arrays()` when the caller has them (the rows unchanged since)."""
         if not self.rows:
             return np.zeros(0)
-        every_column, every_value, lengths = self.coefficient_arrays()
+        every_column, every_value, lengths = self.coefficient_arrays() if arrays is None else arrays
         numbers = np.repeat(np.arange(len(self.rows)), lengths)
         activity = np.bincount(
             numbers, weights=every_value * values[every_column], minlength=len(self.rows)
         )
         return activity.astype(np.float64)
 
-    def coefficient_arrays(
-        self,
-    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+    def row_bounds(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Every row's lo and hi, rows in order."""
+        rows = self.rows
+        lo = np.fromiter((r.lo for r in rows), np.float64, len(rows))
+        hi = np.fromiter((r.hi for r in rows), np.float64, len(rows))
+        return lo, hi
+
+    def coefficient_arrays(self) -> CoefficientArrays:
         """Every row's coefficients, rows in order and each in its dict's order, as flat
         (columns, values) and each row's length; a row built from arrays gives its arrays
         as they are (the same numbers without a pass over its dict: 252 factor rows of 501
@@ -251,8 +263,14 @@ class Program:
             )
         )
 
-    def violations(self, values: NDArray[np.float64], tolerance: float = 1e-6) -> list[str]:
-        """Every bound, integrality or row broken by more than `tolerance` at `values`."""
+    def violations(
+        self,
+        values: NDArray[np.float64],
+        tolerance: float = 1e-6,
+        arrays: CoefficientArrays | None = None,
+    ) -> list[str]:
+        """Every bound, integrality or row broken by more than `tolerance` at `values`
+        (`arrays`: `coefficient_arrays()`, when the caller has them)."""
         broken: list[str] = []
         values = np.asarray(values, dtype=np.float64)
         lower = np.array(self.lower, dtype=np.float64)
@@ -268,9 +286,8 @@ class Program:
                 )
             if fractional[k]:
                 broken.append(f"{self.names[k]}={value:.9g} is not integral")
-        activity = self.row_activities(values)
-        lo = np.fromiter((r.lo for r in self.rows), np.float64, len(self.rows))
-        hi = np.fromiter((r.hi for r in self.rows), np.float64, len(self.rows))
+        activity = self.row_activities(values, arrays)
+        lo, hi = self.row_bounds()
         for r in np.flatnonzero((activity < lo - tolerance) | (activity > hi + tolerance)):
             row = self.rows[r]
             label = row.group or "definition"
@@ -278,4 +295,4 @@ class Program:
         return broken
 
 
-__all__ = ["INF", "FrozenCoefficients", "Program", "Row", "array_row"]
+__all__ = ["INF", "CoefficientArrays", "FrozenCoefficients", "Program", "Row", "array_row"]

@@ -61,7 +61,12 @@ from tradefolio.portfolio.backends import (
     solve_program,
 )
 from tradefolio.portfolio.context import ModelContext
-from tradefolio.portfolio.program import INF, Program, Row
+from tradefolio.portfolio.program import (
+    INF,
+    CoefficientArrays,
+    Program,
+    Row,
+)
 
 # Rows whose activity stays within this of a bound count as satisfied after aggregation.
 _FEASIBLE = 1e-12
@@ -116,144 +121,148 @@ def suits_rebalance_solver(ctx: ModelContext) -> bool:
     return integers == expected
 
 
-def _rows_of(program: Program, variables: set[int]) -> dict[int, list[int]]:
-    """The rows each of `variables` appears in (set intersections: the factor rows hold
-    N coefficients each, and none of them reads a flag)."""
-    uses: dict[int, list[int]] = {}
-    among = np.zeros(program.size, dtype=bool)
-    among[list(variables)] = True
-    for r, row in enumerate(program.rows):
-        if row.arrays is not None and not among[row.arrays[0]].any():
-            continue  # a row built from arrays (a factor row) over none of them
-        for k in row.coefficients.keys() & variables:
-            uses.setdefault(k, []).append(r)
-    return uses
-
-
-def _loosens_when_zeroed(row: Row, variables: set[int], own: set[int]) -> bool:
-    """Whether setting `variables` to 0 (with the name's `own` variables all 0) keeps
-    `row` satisfied: the row only loosens as they fall, or it reads only `own`."""
-    coefficients = [row.coefficients[k] for k in variables if k in row.coefficients]
-    if all(c >= 0 for c in coefficients) and row.lo == -INF:
-        return True
-    if all(c <= 0 for c in coefficients) and row.hi == INF:
-        return True
-    return set(row.coefficients) <= own and row.lo <= _FEASIBLE and row.hi >= -_FEASIBLE
-
-
-def _costs_only(program: Program, k: int, squared: set[int]) -> bool:
-    """Whether variable k never helps the objective (a cost in its direction) and is not
-    in its quadratic part (`squared`: the variables there)."""
-    coefficient = program.linear.get(k, 0.0)
+def _costs_only(program: Program, variables: NDArray[np.intp]) -> NDArray[np.bool_]:
+    """Whether each of `variables` never helps the objective (a cost in its direction)
+    and is not in its quadratic part."""
+    linear = program.linear
+    coefficient = np.array([linear.get(k, 0.0) for k in variables.tolist()], dtype=np.float64)
     helps = coefficient > 0 if program.maximize else coefficient < 0
-    return not helps and k not in squared
+    squared = np.zeros(program.size, dtype=bool)
+    squared[[k for pair in program.quadratic for k in pair]] = True
+    return np.asarray(~helps & ~squared[variables], dtype=bool)
 
 
-def _aggregation(ctx: ModelContext) -> Aggregation | None:
-    """The exact aggregation of the module docstring, or None if no name qualifies."""
+def _zeroable(
+    program: Program,
+    arrays: CoefficientArrays,
+    flags: NDArray[np.intp],
+    owner: NDArray[np.intp],
+    names: int,
+) -> NDArray[np.bool_]:
+    """For each of `names` names, whether setting its flags to 0 (with its own variables all
+    0) keeps every row they appear in satisfied: each such row only loosens as they fall
+    (all their coefficients >= 0 and no lower side, or all <= 0 and no upper side), or it
+    reads only the name's own variables and holds 0.
+
+    `flags[k]` / `owner[k]` are the name variable k is a flag of / belongs to (-1: none)."""
+    columns, values, lengths = arrays
+    numbers = np.repeat(np.arange(len(lengths)), lengths)
+    # a row reads only one name's own variables: every entry has that owner
+    entry_owner = owner[columns]
+    single = np.full(len(lengths), -1, dtype=np.intp)
+    if columns.size:
+        lowest = np.full(len(lengths), np.iinfo(np.intp).max, dtype=np.intp)
+        highest = np.full(len(lengths), -1, dtype=np.intp)
+        np.minimum.at(lowest, numbers, entry_owner)
+        np.maximum.at(highest, numbers, entry_owner)
+        single = np.where((lowest == highest) & (lowest >= 0), lowest, -1)
+    lo, hi = program.row_bounds()
+    at = flags[columns] >= 0
+    row, name, coefficient = numbers[at], flags[columns[at]], values[at]
+    # per (row, name): a flag coefficient not >= 0, one not <= 0
+    pair = row * names + name
+    not_rising = np.zeros(len(lengths) * names, dtype=bool)
+    not_falling = np.zeros(len(lengths) * names, dtype=bool)
+    not_rising[pair[~(coefficient >= 0)]] = True
+    not_falling[pair[~(coefficient <= 0)]] = True
+    keeps = (
+        (~not_rising[pair] & (lo[row] == -INF))
+        | (~not_falling[pair] & (hi[row] == INF))
+        | ((single[row] == name) & (lo[row] <= _FEASIBLE) & (hi[row] >= -_FEASIBLE))
+    )
+    broken = np.zeros(names, dtype=bool)
+    broken[name[~keeps]] = True
+    return ~broken
+
+
+def _aggregation(ctx: ModelContext, arrays: CoefficientArrays | None = None) -> Aggregation | None:
+    """The exact aggregation of the module docstring, or None if no name qualifies.
+    `arrays` are the program's `coefficient_arrays` when the caller has them."""
     assert ctx.buys is not None and ctx.sells is not None
     assert ctx.buy_flags is not None and ctx.sell_flags is not None
     program = ctx.program
-    uses = _rows_of(program, {*ctx.selected, *ctx.buy_flags, *ctx.sell_flags})
-    squared = {k for pair in program.quadratic for k in pair}
+    if arrays is None:
+        arrays = program.coefficient_arrays()
+    names = ctx.size
+    upper = np.array(program.upper, dtype=np.float64)
+    held = np.asarray(ctx.universe.held_shares) > 0
+    weights, selected = np.array(ctx.weights, np.intp), np.array(ctx.selected, np.intp)
+    buys, sells = np.array(ctx.buys, np.intp), np.array(ctx.sells, np.intp)
+    bought, sold = np.array(ctx.buy_flags, np.intp), np.array(ctx.sell_flags, np.intp)
+    # A held name at or above its cap cannot be bought: b_i = 0, and β_i = 0 at some
+    # optimum when its rows only loosen as it falls and it only costs.
+    capped = held & (upper[buys] == 0.0)
+    # A name not held and not sellable: b_i = w_i, β_i = x_i, s_i = σ_i = 0 when its flags
+    # only cost and its flags' rows only loosen as they fall.
+    fresh = ~held & (upper[sells] == 0.0)
+    flags = np.full(program.size, -1, dtype=np.intp)
+    owner = np.full(program.size, -1, dtype=np.intp)
+    every = np.arange(names, dtype=np.intp)
+    for variables in (selected, bought, sold):
+        flags[variables[fresh]] = every[fresh]
+    flags[bought[capped]] = every[capped]
+    for variables in (weights, selected, buys, sells, bought, sold):
+        owner[variables[fresh]] = every[fresh]
+    for variables in (buys, bought):
+        owner[variables[capped]] = every[capped]
+    costs = np.ones(names, dtype=bool)
+    costs[fresh] = (
+        _costs_only(program, selected[fresh])
+        & _costs_only(program, bought[fresh])
+        & _costs_only(program, sold[fresh])
+    )
+    costs[capped] = _costs_only(program, bought[capped])
+    zeroable = (fresh | capped) & costs & _zeroable(program, arrays, flags, owner, names)
+    if not zeroable.any():
+        return None
     alias = np.arange(program.size, dtype=np.intp)  # original -> original representative
     zero = np.zeros(program.size, dtype=bool)
-    held = ctx.universe.held_shares
-    for i in range(ctx.size):
-        if held[i] > 0 and program.upper[ctx.buys[i]] == 0.0:
-            # A held name at or above its cap cannot be bought: b_i = 0, and β_i = 0 at some
-            # optimum when its rows only loosen as it falls and it only costs.
-            buy, bought = ctx.buys[i], ctx.buy_flags[i]
-            if _costs_only(program, bought, squared) and all(
-                _loosens_when_zeroed(program.rows[r], {bought}, {buy, bought})
-                for r in uses.get(bought, [])
-            ):
-                zero[buy] = zero[bought] = True
-            continue
-        if held[i] > 0 or program.upper[ctx.sells[i]] != 0.0:
-            continue
-        w, x = ctx.weights[i], ctx.selected[i]
-        buy, sell = ctx.buys[i], ctx.sells[i]
-        bought, sold = ctx.buy_flags[i], ctx.sell_flags[i]
-        own = {w, x, buy, sell, bought, sold}
-        flags = {x, bought, sold}
-        if not all(_costs_only(program, k, squared) for k in flags):
-            continue
-        if not all(
-            _loosens_when_zeroed(program.rows[r], flags, own)
-            for k in flags
-            for r in uses.get(k, [])
-        ):
-            continue
-        alias[buy], alias[bought] = w, x
-        zero[sell] = zero[sold] = True
-    if not zero.any():
-        return None
-    return _reduced(program, alias, zero)
+    gone = zeroable & capped
+    zero[buys[gone]] = zero[bought[gone]] = True
+    merged = zeroable & fresh
+    alias[buys[merged]], alias[bought[merged]] = weights[merged], selected[merged]
+    zero[sells[merged]] = zero[sold[merged]] = True
+    return _reduced(program, alias, zero, arrays)
 
 
 def _reduced(
     program: Program,
     alias: NDArray[np.intp],
     zero: NDArray[np.bool_],
+    arrays: CoefficientArrays | None = None,
 ) -> Aggregation:
-    """`program` with each variable replaced by its alias and the `zero` ones removed."""
-    removed = zero
+    """`program` with each variable replaced by its alias and the `zero` ones removed
+    (`arrays`: the program's `coefficient_arrays`, when the caller has them).
+
+    Each row's coefficients are merged onto the representatives, in the order each first
+    appears, as 0.0 + c_1 + c_2 ... in the row's order; zero sums and empty rows are
+    dropped, and a row of at most two coefficients equal to an earlier one (with the same
+    bounds) is dropped too: all rows merged in one pass over the program's coefficients as
+    arrays, then one dict per row."""
     size = program.size
-    aliases = alias.tolist()  # list lookups, not numpy scalars, in the loops below
-    gone = removed.tolist()
-    kept = [k for k in range(size) if aliases[k] == k and not gone[k]]
+    kept = np.flatnonzero((alias == np.arange(size)) & ~zero)
     number = np.full(size + 1, -1, dtype=np.intp)
-    number[kept] = np.arange(len(kept))
-    source = np.where(removed, -1, number[alias])
+    number[kept] = np.arange(kept.size)
+    source = np.where(zero, -1, number[alias]).astype(np.intp)
     names, lower, upper, integer = program.names, program.lower, program.upper, program.integer
+    chosen = kept.tolist()
     reduced = Program(
-        names=[names[k] for k in kept],
-        lower=[lower[k] for k in kept],
-        upper=[upper[k] for k in kept],
-        integer=[integer[k] for k in kept],
+        names=[names[k] for k in chosen],
+        lower=[lower[k] for k in chosen],
+        upper=[upper[k] for k in chosen],
+        integer=[integer[k] for k in chosen],
         maximize=program.maximize,
         constant=program.constant,
     )
-    to = source.tolist()  # list lookups: the factor rows hold N coefficients each
-    moved = {k for k in range(size) if aliases[k] != k or gone[k]}
-    for k in sorted(moved):
+    to = source.tolist()  # list lookups, not numpy scalars, in the loops below
+    moved = np.flatnonzero((alias != np.arange(size)) | zero).tolist()
+    for k in moved:
         j = to[k]
         if j >= 0:
             # an alias carries its own bounds onto its representative
             reduced.lower[j] = max(reduced.lower[j], lower[k])
             reduced.upper[j] = min(reduced.upper[j], upper[k])
-    seen: set[tuple[tuple[tuple[int, float], ...], float, float]] = set()
-    # Every variable before the first moved one keeps its number (kept in order): a long
-    # row over those only (the factor rows over the weights) is copied as it is.
-    first_moved = min(moved, default=program.size)
-    for row in program.rows:
-        given = row.coefficients
-        if row.arrays is not None and row.arrays[0].max() < first_moved:
-            # read-only coefficients and their arrays: shared, not copied
-            reduced.rows.append(Row(given, row.lo, row.hi, row.group, row.unit, row.arrays))
-            continue
-        if len(given) > 2 and max(given) < first_moved and 0.0 not in given.values():
-            reduced.rows.append(Row(dict(given), row.lo, row.hi, row.group, row.unit))
-            continue
-        if given.keys() & moved:
-            coefficients: dict[int, float] = {}
-            for k, c in row.coefficients.items():
-                j = to[k]
-                if j >= 0 and c != 0.0:
-                    coefficients[j] = coefficients.get(j, 0.0) + c
-            coefficients = {j: c for j, c in coefficients.items() if c != 0.0}
-        else:  # no variable merged or removed (the factor rows): renumbered as it is
-            coefficients = {to[k]: c for k, c in row.coefficients.items() if c != 0.0}
-        if not coefficients:
-            continue  # 0 within [lo, hi]: checked by the expanded answer's row check
-        if len(coefficients) <= 2:
-            # a name's link rows (w <= u x and b <= (u - w0) beta) become the same row
-            key = (tuple(sorted(coefficients.items())), row.lo, row.hi)
-            if key in seen:
-                continue
-            seen.add(key)
-        reduced.add_row(coefficients, row.lo, row.hi, row.group, row.unit)
+    reduced.rows = _reduced_rows(program, source, moved[0] if moved else size, arrays)
     for k, c in program.linear.items():
         j = to[k]
         if j >= 0:
@@ -263,7 +272,69 @@ def _reduced(
         if min(pair) < 0:
             continue  # fixed at 0
         reduced.quadratic[pair] = reduced.quadratic.get(pair, 0.0) + c
-    return Aggregation(reduced, source.astype(np.intp))
+    return Aggregation(reduced, source)
+
+
+def _reduced_rows(
+    program: Program,
+    source: NDArray[np.intp],
+    first_moved: int,
+    arrays: CoefficientArrays | None,
+) -> list[Row]:
+    """The rows of `_reduced` (`source`: the reduced variable of each original one, -1
+    removed; every variable before `first_moved` keeps its number)."""
+    rows = program.rows
+    columns, values, lengths = program.coefficient_arrays() if arrays is None else arrays
+    every_number = np.repeat(np.arange(len(rows)), lengths)
+    # a row over variables that all keep their numbers (the factor rows)
+    renumbered = np.zeros(len(rows), dtype=bool)
+    renumbered[every_number[columns >= first_moved]] = True
+    target = source[columns]
+    live = (target >= 0) & (values != 0.0)
+    numbers, target, values = every_number[live], target[live], values[live]
+    # one entry per (row, reduced variable), in the order each first appears in its row:
+    # a stable sort by (row, variable) groups them, its heads are the first occurrences
+    key = numbers * (len(source) + 1) + target
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    head = np.ones(key.size, dtype=bool)
+    head[1:] = ordered[1:] != ordered[:-1]
+    first = np.empty(key.size, dtype=np.intp)
+    first[order] = order[head][np.cumsum(head) - 1]  # each entry's first occurrence
+    is_first = np.zeros(key.size, dtype=bool)
+    is_first[first] = True
+    group = (np.cumsum(is_first) - 1)[first]
+    sums = np.zeros(int(is_first.sum()))
+    np.add.at(sums, group, values)  # in the row's order: 0.0 + c_1 + c_2 ...
+    nonzero = sums != 0.0
+    sums = sums[nonzero]
+    merged_columns = target[is_first][nonzero].astype(np.int64)
+    row_of = numbers[is_first][nonzero]
+    ends = np.searchsorted(row_of, np.arange(1, len(rows) + 1)).tolist()
+    column_list, value_list = merged_columns.tolist(), sums.tolist()
+    shared = (~renumbered).tolist()
+    reduced: list[Row] = []
+    seen: set[tuple[tuple[tuple[int, float], ...], float, float]] = set()
+    start = 0
+    for r, row in enumerate(rows):
+        end = ends[r]
+        if row.arrays is not None and shared[r]:
+            # read-only coefficients and their arrays, over variables that keep their
+            # numbers: shared, not copied (the factor rows)
+            reduced.append(Row(row.coefficients, row.lo, row.hi, row.group, row.unit, row.arrays))
+        elif end - start > 2:
+            coefficients = dict(zip(column_list[start:end], value_list[start:end], strict=True))
+            reduced.append(Row(coefficients, row.lo, row.hi, row.group, row.unit))
+        elif end > start:
+            # a name's link rows (w <= u x and b <= (u - w0) beta) become the same row
+            items = tuple(zip(column_list[start:end], value_list[start:end], strict=True))
+            key_of = (tuple(sorted(items)), row.lo, row.hi)
+            if key_of not in seen:
+                seen.add(key_of)
+                reduced.append(Row(dict(items), row.lo, row.hi, row.group, row.unit))
+        # else empty: 0 within [lo, hi], checked by the expanded answer's row check
+        start = end
+    return reduced
 
 
 def _near(objective: float, other: float, program: Program, maximize: bool) -> bool:
@@ -358,7 +429,10 @@ def solve_rebalance(
     what `solve_program` raises; a failed search or an answer of HiGHS that breaks the
     model is re-solved by SCIP (its result is returned as SCIP's)."""
     program = ctx.program
-    aggregation = _aggregation(ctx)
+    # the original program's coefficients as arrays, once: read by the aggregation and by
+    # the check of the answer
+    arrays = program.coefficient_arrays()
+    aggregation = _aggregation(ctx, arrays)
     target = program if aggregation is None else aggregation.program
     start = hint
     if hint is not None and aggregation is not None:
@@ -374,7 +448,7 @@ def solve_rebalance(
     except SolverError:
         return solve_program(program, "scip", left(), hint)
     values = found.values if aggregation is None else aggregation.expand(found.values)
-    if program.violations(values, _CHECK):
+    if program.violations(values, _CHECK, arrays):
         return solve_program(program, "scip", left(), hint)
     # The reduced objective at the reduced point is the original's at the expanded one;
     # re-evaluated here so that the claim rests on the original program, by the one claim
