@@ -47,8 +47,13 @@ def _policy(config: BacktestConfig) -> Callable[[Account, DecisionLog], IntentSo
         return None
     rule = int(config.rebalance) if config.rebalance.isdigit() else config.rebalance
 
+    # Decides as under `hold`, so a failed rebalance is logged before a `stop` halts the
+    # session (`PolicySource`'s `stop`, as the backtest's `PolicyRun`).
+    stop = config.on_solver_failure == "stop"
+
     def source(account: Account, log: DecisionLog) -> IntentSource:
-        return PolicySource(rebalance_policy(config), account, rule, log)
+        policy = rebalance_policy(config, on_failure="hold")
+        return PolicySource(policy, account, rule, log, stop=stop)
 
     return source
 

@@ -4,6 +4,7 @@ rebalance was solved at all (exit 0 under the documented `--on-solver-failure ho
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,49 @@ def test_stop_writes_the_failing_decision_as_hold_does(
         f"--on-solver-failure hold keeps the positions instead; the run up to then is in "
         f"{stopped_folder}"
     ]
+
+
+def test_live_stop_writes_the_failing_decision_as_hold_does_and_halts(
+    capsys: pytest.CaptureFixture[str], prices: Path, tmp_path: Path
+) -> None:
+    """`live --portfolio --on-solver-failure stop` (review, session 10: the session stopped
+    with no row for the failure in its record): the backtest's one `error:` line and exit
+    1, the row `hold` writes in the run folder's rebalances.csv, no order after it, trading
+    HALTED in the journal, and a restart that says the same instead of trading on."""
+    given = ("live", "--paper", "--prices", str(prices), *STUCK, "--no-png")
+    held_db, stopped_db = tmp_path / "hold.db", tmp_path / "stop.db"
+    held_out, stopped_out = tmp_path / "hold", tmp_path / "stop"
+    held = run_cli(capsys, *given, "--db", str(held_db), "--out", str(held_out))
+    stop = ("--on-solver-failure", "stop", "--db", str(stopped_db))
+    stopped = run_cli(capsys, *given, *stop, "--out", str(stopped_out))
+    assert held.code == 0, held.stderr
+    assert stopped.code == 1, stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    errors = [line for line in stopped.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, stopped.stderr
+    (held_folder,) = held_out.iterdir()
+    (stopped_folder,) = stopped_out.iterdir()
+    hold_rows = pd.read_csv(held_folder / "rebalances.csv")
+    stop_rows = pd.read_csv(stopped_folder / "rebalances.csv")
+    assert len(stop_rows) == 1, stop_rows
+    row = stop_rows.iloc[0]
+    assert (row["date"], row["status"]) == ("1990-03-01", "infeasible")
+    same = [c for c in stop_rows.columns if c != "seconds"]
+    pd.testing.assert_frame_equal(stop_rows[same], hold_rows[same].iloc[:1])
+    assert errors[0] == (
+        f"error: rebalance of 1990-03-01 not solved (infeasible: {row['message']}); "
+        "--on-solver-failure hold keeps the positions instead; trading is HALTED in "
+        f"{stopped_db}, which keeps the session up to then (`tradefolio live resume --db "
+        f"{stopped_db}` lets a restart decide that rebalance again)"
+    )
+    equity = pd.read_csv(stopped_folder / "equity.csv")
+    assert equity["date"].iloc[-1] == "1990-03-01"
+    assert pd.read_csv(stopped_folder / "fills.csv").empty
+    status = run_cli(capsys, "live", "status", "--db", str(stopped_db), "--format", "json")
+    payload = json.loads(status.stdout)
+    assert payload["state"] == "HALTED"
+    assert errors[0].removeprefix("error: ").startswith(payload["state_reason"])
+    assert payload["last_bar"] == "1990-03-01" and not payload["open_orders"]
+    again = run_cli(capsys, *given, *stop, "--out", str(tmp_path / "again"))
+    assert again.code == 1 and again.stderr.strip().splitlines() == errors
+    assert not (tmp_path / "again").exists()
