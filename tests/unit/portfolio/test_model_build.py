@@ -145,7 +145,9 @@ def test_the_program_and_its_twin_are_the_ones_each_builds_alone(case: tuple[Any
     # one build for both: the factor rows' read-only coefficients are the same objects
     factor_rows = [r for r in whole.program.rows if r.arrays is not None]
     twin_rows = [r for r in twin.program.rows if r.arrays is not None]
-    assert all(a.coefficients is b.coefficients for a, b in zip(factor_rows, twin_rows, strict=True))
+    assert all(
+        a.coefficients is b.coefficients for a, b in zip(factor_rows, twin_rows, strict=True)
+    )
 
 
 def test_a_fork_is_independent_of_the_context_it_came_from() -> None:
