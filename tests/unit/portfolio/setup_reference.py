@@ -167,7 +167,6 @@ def _reduced(
     return Aggregation(reduced, source.astype(np.intp))
 
 
-
 def factor_definitions(program: Program) -> FactorDefinitions:
     """The variables y of `program` that may be substituted by their definition.
 
@@ -264,5 +263,3 @@ def factor_definitions(program: Program) -> FactorDefinitions:
         matrix=matrix,
         weights=np.array([d[3] for d in found.values()], dtype=np.float64),
     )
-
-
