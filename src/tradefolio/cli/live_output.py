@@ -118,8 +118,12 @@ def print_status(payload: dict[str, Any], output: OutputFormat) -> None:
     console.print(table)
     recon = payload["last_reconciliation"]
     checked = "none" if recon is None else f"{recon['at']} {'ok' if recon['ok'] else 'FAILED'}"
+    state = payload["state"]
+    if state != "ACTIVE" and payload["state_reason"]:
+        # Why orders are stopped is the first thing an operator reads after a halt.
+        state = f"{state} ({payload['state_reason']})"
     console.print(
-        f"state {payload['state']}; cash {payload['cash']:,.2f}; "
+        f"state {state}; cash {payload['cash']:,.2f}; "
         f"equity {payload['equity']:,.2f}; "
         f"last bar {payload['last_bar']}; {len(payload['open_orders'])} open orders; "
         f"last reconciliation: {checked}"

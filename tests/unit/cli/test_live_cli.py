@@ -87,11 +87,13 @@ def test_paper_session_status_halt_resume_and_crash_resume(tmp_path: Path) -> No
         assert got[key] == expected[key], key
     assert killed == 4
 
-    assert _cli("live", "halt", "--db", str(crashed)).returncode == 0
+    assert _cli("live", "halt", "--db", str(crashed), "--reason", "broker outage").returncode == 0
     assert (
         json.loads(_cli("live", "status", "--db", str(crashed), "--format", "json").stdout)["state"]
         == "HALTED"
     )
+    # The table says why orders are stopped, not only that they are.
+    assert "state HALTED (broker outage);" in _cli("live", "status", "--db", str(crashed)).stdout
     assert _cli("live", "resume", "--db", str(crashed)).returncode == 0
     table = _cli("live", "status", "--db", str(crashed))
     assert "state ACTIVE" in table.stdout
