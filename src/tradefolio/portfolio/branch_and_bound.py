@@ -75,7 +75,13 @@ from tradefolio.errors import InfeasibleAllocation, SolverError
 from tradefolio.extras import import_extra
 from tradefolio.portfolio.factor_form import factor_definitions
 from tradefolio.portfolio.mip import native_stdout_silenced
-from tradefolio.portfolio.node_qp import ActiveSetQP, NodeQPFailure, NodeState, SelectionNodes
+from tradefolio.portfolio.node_qp import (
+    ActiveSetQP,
+    DownBound,
+    NodeQPFailure,
+    NodeState,
+    SelectionNodes,
+)
 from tradefolio.portfolio.perspective import ProjectedPerspective, SplitCache
 from tradefolio.portfolio.program import INF, Program, Row
 from tradefolio.portfolio.types import SolveStatus
@@ -503,6 +509,8 @@ class Relaxation:
         # are selections without counting rows; HiGHS is its fallback.
         self.nodes: SelectionNodes | None = None
         self.last_state: NodeState | None = None
+        # The last node solve's data for `down_bound` (active-set nodes only).
+        self.last_down: DownBound | None = None
         self.fallbacks = 0
         # Counting rows (a cardinality cap) are the nodes' own rows there (`SelectionNodes`).
         if active_set and self.selections is not None:
@@ -712,6 +720,7 @@ class Relaxation:
         count (`SelectionNodes`) the point minimises a Lagrangian, so `bound` may exceed
         it, except at a point integral in its selections, which is always the relaxation's
         own optimum."""
+        self.last_down = None
         if self.nodes is not None:
             if not self._counts_fit(lower):
                 return None
@@ -725,6 +734,7 @@ class Relaxation:
                     return None
                 solution, self.bound, self.up_increase, self.down_increase = found
                 self.last_state = solution.state
+                self.last_down = self.nodes.last_down
                 return solution.objective, self._values(solution.x, lower, upper)
         h = self.highs
         self._highs_ready()
@@ -986,6 +996,14 @@ class Relaxation:
             return int(np.argmax(scores))
         return int(np.argmax(fraction))
 
+    def down_bound(self, found: DownBound | None, branch: int) -> float | None:
+        """A valid lower bound of the child of a node solved by the active set (`found`:
+        its `last_down`) with integer `branch` at 0 (`SelectionNodes.down_bound`), None
+        when that child is proven infeasible; -inf when nothing is known."""
+        if found is None or self.nodes is None:
+            return -math.inf
+        return self.nodes.down_bound(found, branch)
+
     def program_value(self, minimised: float) -> float:
         """A scaled minimisation value back in the program's sense and units."""
         return self.sign * minimised / self.scale + self.constant
@@ -1147,6 +1165,7 @@ def branch_and_bound(
                 continue
             objective, point = solved
             state = relaxation.last_state  # the children's warm start
+            down_of = relaxation.last_down  # (before a heuristic's solve replaces it)
             own_bound = relaxation.bound  # what `up_increase` adds to
             bound = max(node.bound, own_bound)
             up_increase = relaxation.up_increase
@@ -1234,6 +1253,17 @@ def branch_and_bound(
             # incumbent is pruned unsolved.
             down_bound = max(bound, own_bound + float(down_increase[branch]))
             children = [(up_lower, upper, bound)]
+            if not prunable(down_bound):
+                # Still open: the node's Lagrangian over the box its rows imply with the
+                # branch at 0 (`Relaxation.down_bound`). An infeasible child is dropped, one
+                # that cannot beat the incumbent at all is pruned; a bound only within the
+                # gap tolerance is not used (the child's own solve may prove more: the
+                # reported bound of the search would be no better than this one).
+                implied = relaxation.down_bound(down_of, branch)
+                if implied is None:
+                    down_bound = math.inf
+                elif implied >= best_value:
+                    down_bound = max(down_bound, implied)
             if not pruned(down_bound):
                 children.append((lower, down_upper, down_bound))
             for child_lower, child_upper, child_bound in children:

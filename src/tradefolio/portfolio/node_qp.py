@@ -1028,6 +1028,19 @@ class Propagation:
         return False, low, high
 
 
+@dataclass(frozen=True, slots=True)
+class DownBound:
+    """What `SelectionNodes.down_bound` needs of a solved node: its tangent bound, the
+    subgradient and clipped point it was taken at, the node's pieces and its rows'
+    `Propagation` (built on first use)."""
+
+    tangent: float
+    subgradient: NDArray[np.float64]
+    x: NDArray[np.float64]
+    pieces: Pieces
+    propagation: Callable[[], Propagation]
+
+
 def _next_multiplier(tried: list[tuple[float, float]], cap: float) -> float | None:
     """The next θ in [0, cap] to try from the (θ, slack) pairs so far (the slack, the
     count at θ's point less its limit, is the derivative of the concave L(θ)), or None
@@ -1129,6 +1142,8 @@ class SelectionNodes:
         # The bounds `forced` last propagated without finding the node infeasible.
         # (and their pieces, which `solve` reuses).
         self._propagated: tuple[NDArray[np.float64], NDArray[np.float64], Pieces] | None = None
+        # What the last `solve` leaves for `down_bound` (None: nothing known).
+        self.last_down: DownBound | None = None
 
     def _budget_rows(self) -> list[NDArray[np.float64]]:
         """Per base row  sum_k a_k w_k <= hi  with a >= 0 over columns >= 0 (a budget): each
@@ -1244,6 +1259,7 @@ class SelectionNodes:
         without the implied count (whose θ terms are not the node's Lagrangian) and for
         nodes of at most `_SPARSE_PRODUCT_COLUMNS` columns (one small inverse per search;
         0 elsewhere)."""
+        self.last_down = None
         checked, self._propagated = self._propagated, None
         propagated = checked is not None and checked[0] is lower and checked[1] is upper
         plain = checked[2] if checked is not None and propagated else self.pieces(lower, upper)
@@ -1299,6 +1315,11 @@ class SelectionNodes:
         if count is not None:  # else the loop's one solve is the chosen one
             tangent_of = tangent_bound(self.qp, pieces, solution.x, solution.duals, rows)
         tangent, subgradient, x = tangent_of
+        self.last_down = (
+            DownBound(tangent, subgradient, x, pieces, propagation)
+            if count is None and len(x) <= _SPARSE_PRODUCT_COLUMNS
+            else None
+        )
         own = min(tangent, solution.objective) - theta * (0 if count is None else count[1])
         bound = max(own, best_bound)
         # Setting a free selection to 1 raises its weight's lower bound to the floor and
@@ -1333,6 +1354,39 @@ class SelectionNodes:
             solution = replace(solution, objective=objective)
         solution = replace(solution, state=replace(solution.state, multiplier=theta))
         return solution, bound, rise, fall
+
+    def down_bound(self, found: DownBound, j: int) -> float | None:
+        """A valid lower bound of the child of `found`'s node with selection j at 0, or None
+        when bound propagation proves that child infeasible.
+
+        The child is the node on the face w_c = 0 (c: j's weight column; its rows and
+        pieces read a free selection only through w_c), and every point of it meeting the
+        node's rows lies in the box [l', u'] that `Propagation.implied` derives from the
+        node's box with w_c = 0 (a sell flag at 0 fixes the held name's weight through its
+        row w + s = w0, and so on). The node's Lagrangian L (convex, its smooth part the
+        QP's Hessian Q, its pieces convex) is at least L(x) + g^T d + 1/2 d^T Q d at
+        x + d (g the subgradient the tangent bound used at the clipped point x), so over
+        the child it is at least  L(x) + sum_k min(g_k (l'_k - x_k), g_k (u'_k - x_k))
+        + 1/2 max_k kappa_k dist(x_k, [l'_k, u'_k])^2  (the two minima taken apart;
+        kappa: `coordinate_curvature`, d^T Q d >= kappa_k d_k^2 for every k). Weak duality
+        makes that a bound of the child."""
+        c = int(self.weight_columns[j])
+        pieces = found.pieces
+        lower = pieces.lower.copy()
+        upper = pieces.upper.copy()
+        lower[c] = upper[c] = 0.0
+        infeasible, low, high = found.propagation().implied(lower, upper)
+        if infeasible:
+            return None
+        g, x = found.subgradient, found.x
+        with np.errstate(invalid="ignore", over="ignore"):
+            before = np.minimum(g * (pieces.lower - x), g * (pieces.upper - x))
+            after = np.minimum(g * (low - x), g * (high - x))
+        if not (np.isfinite(before).all() and np.isfinite(after).all()):
+            return -math.inf
+        distance = np.maximum(low - x, 0.0) + np.maximum(x - high, 0.0)
+        lift = 0.5 * float(np.max(self.curvature() * distance * distance, initial=0.0))
+        return found.tangent - float(before.sum()) + float(after.sum()) + lift
 
     def curvature(self) -> NDArray[np.float64]:
         """`coordinate_curvature` of the node QPs' Hessian, per column (computed once)."""
@@ -1446,6 +1500,7 @@ class SelectionNodes:
 
 __all__ = [
     "ActiveSetQP",
+    "DownBound",
     "NodeQPFailure",
     "NodeSolution",
     "NodeState",
