@@ -388,6 +388,17 @@ class Relaxation:
         if self.selections is not None:
             excluded |= {int(k) for k in self.integers}
             dropped |= self.selections.structural
+            # A counting row of selections only whose counts fit even with every member
+            # held (sum_j c_j <= hi: the sample's 'buy or sell' pairs of a name with one
+            # flag) holds at every node: sum_free (c_j / u_j) w_j <= hi - sum_held c_j
+            # with w_j <= u_j. Left out of the nodes (HiGHS's and the active set's, which
+            # never had it) instead of rewritten at each: ~17 of the sample's ~21.
+            program_rows = program.rows
+            dropped |= {
+                r
+                for r, _, counts in self.selections.counting
+                if r not in self.selections.mixed and float(counts.sum()) <= program_rows[r].hi
+            }
         # HiGHS sees only the kept columns; `position` maps a program variable to its column.
         self.kept = np.array([k for k in range(n) if k not in excluded], dtype=np.intp)
         position = np.full(n, -1, dtype=np.intp)
