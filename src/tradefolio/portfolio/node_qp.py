@@ -1382,18 +1382,19 @@ class SelectionNodes:
         lower = pieces.lower.copy()
         upper = pieces.upper.copy()
         lower[c] = upper[c] = 0.0
+        if not math.isfinite(float(lower.sum()) + float(upper.sum())):
+            return -math.inf  # an infinite side: propagation proves nothing, no bound
         infeasible, low, high = found.propagation().implied(lower, upper)
         if infeasible:
             return None
         g, x = found.subgradient, found.x
-        with np.errstate(invalid="ignore", over="ignore"):
-            before = np.minimum(g * (pieces.lower - x), g * (pieces.upper - x))
-            after = np.minimum(g * (low - x), g * (high - x))
-        if not (np.isfinite(before).all() and np.isfinite(after).all()):
+        before = float(np.minimum(g * (pieces.lower - x), g * (pieces.upper - x)).sum())
+        after = float(np.minimum(g * (low - x), g * (high - x)).sum())
+        if not (math.isfinite(before) and math.isfinite(after)):
             return -math.inf
         distance = np.maximum(low - x, 0.0) + np.maximum(x - high, 0.0)
         lift = 0.5 * float(np.max(self.curvature() * distance * distance, initial=0.0))
-        return found.tangent - float(before.sum()) + float(after.sum()) + lift
+        return found.tangent - before + after + lift
 
     def curvature(self) -> NDArray[np.float64]:
         """`coordinate_curvature` of the node QPs' Hessian, per column (computed once)."""
