@@ -48,23 +48,19 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from tradefolio.portfolio.branch_and_bound import SearchResult, selection_structure
-from tradefolio.portfolio.dnn_bound import (
-    Certificate,
-    CertificateBounds,
-    NodeBound,
-    SimplexCardinality,
-    admm_root,
-    dnn_certificate,
-    plain_certificate,
-)
 from tradefolio.portfolio.factor_form import factor_definitions
 from tradefolio.portfolio.program import INF, Program
 from tradefolio.portfolio.types import SolveStatus
+
+if TYPE_CHECKING:  # (imported where used: the policy runs import this module but rarely
+    # search with it, and dnn_bound's import was ~6 ms of each run)
+    from tradefolio.portfolio.dnn_bound import Certificate, NodeBound, SimplexCardinality
 
 #: Fewer names than this are left to the branch and bound (λ = 200, K = 10 sets: at N = 20
 #: it took 0.15 s against this search's 0.32 s, at N = 50 1.07 s against 0.44 s).
@@ -180,6 +176,8 @@ def cardinality_shape(program: Program) -> CardinalityShape | None:
     # Frank-Wolfe bounds rest on it, as the branch and bound's relaxations do; the
     # certificate's M is checked on its own (`dnn_bound.verified_certificate`).
     hessian = 0.5 * (hessian + hessian.T) * scale
+    from tradefolio.portfolio.dnn_bound import SimplexCardinality
+
     problem = SimplexCardinality(hessian, cost * scale, int(limit))
     return CardinalityShape(problem, weights, integers, scale, program.maximize)
 
@@ -317,6 +315,13 @@ def _search(
 ) -> SearchResult | None:
     """`cardinality_search` of a program of the module's shape (`all_threads`: BLAS's
     threads from before the search, for SCS above `SCS_THREADED_NAMES` names)."""
+    from tradefolio.portfolio.dnn_bound import (
+        CertificateBounds,
+        admm_root,
+        dnn_certificate,
+        plain_certificate,
+    )
+
     deadline = time.monotonic() + time_limit
     problem = shape.problem
     size = problem.size

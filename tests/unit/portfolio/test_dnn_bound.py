@@ -171,9 +171,9 @@ def test_the_first_order_certificate_is_as_strong_as_scs(seed: int) -> None:
 def test_the_search_needs_no_scs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without SCS (its certificate None) the search still takes the shape, with the
     first-order certificate, and proves the enumeration's optimum."""
-    import tradefolio.portfolio.cardinality_search as search
+    import tradefolio.portfolio.dnn_bound as bounds  # (imported by the search where used)
 
-    monkeypatch.setattr(search, "dnn_certificate", lambda *args, **kwargs: None)
+    monkeypatch.setattr(bounds, "dnn_certificate", lambda *args, **kwargs: None)
     factor, mu = instance(11, 40, 60, 200.0)
     model, candidates = cardinality_model(factor, mu, 2)
     program = model.build(make_universe(candidates, 1e6)).program
@@ -187,17 +187,17 @@ def test_the_search_runs_blas_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> 
     """Every node bound of the search runs with BLAS limited to one thread (two threads on
     the shared 2-core machine made its eigendecompositions 20x slower)."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    import tradefolio.portfolio.cardinality_search as search
+    import tradefolio.portfolio.dnn_bound as bounds  # (imported by the search where used)
 
     threads: list[int] = []
-    node = search.CertificateBounds.node
+    node = bounds.CertificateBounds.node
 
     def counted(self: CertificateBounds, *args: object, **kwargs: object) -> object:
         infos = threadpoolctl.threadpool_info()  # OpenMP runtimes of other tests are not BLAS
         threads.extend(info["num_threads"] for info in infos if info["user_api"] == "blas")
         return node(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(search.CertificateBounds, "node", counted)
+    monkeypatch.setattr(bounds.CertificateBounds, "node", counted)
     factor, mu = instance(11, 40, 60, 200.0)
     model, candidates = cardinality_model(factor, mu, 2)
     program = model.build(make_universe(candidates, 1e6)).program
@@ -295,17 +295,17 @@ def test_every_node_of_the_search_starts_from_a_bound(monkeypatch: pytest.Monkey
     """Every node bound of the tree, the root's included, starts from a bound's θ and
     active-set state (the root from its own: from θ = 0 it took ~500 active-set iterations
     at N = 100 to a bound 3% weaker, its children's start)."""
-    import tradefolio.portfolio.cardinality_search as search
+    import tradefolio.portfolio.dnn_bound as bounds  # (imported by the search where used)
 
     starts: list[NodeBound | None] = []
-    node = search.CertificateBounds.node
+    node = bounds.CertificateBounds.node
 
     def recorded(self: CertificateBounds, *args: object, **kwargs: object) -> NodeBound:
         found = node(self, *args, **kwargs)  # type: ignore[arg-type]
         starts.append(args[2] if len(args) > 2 else kwargs.get("start"))  # type: ignore[arg-type]
         return found
 
-    monkeypatch.setattr(search.CertificateBounds, "node", recorded)
+    monkeypatch.setattr(bounds.CertificateBounds, "node", recorded)
     factor, mu = instance(11, 40, 60, 200.0)
     model, candidates = cardinality_model(factor, mu, 3)
     program = model.build(make_universe(candidates, 1e6)).program
@@ -325,6 +325,7 @@ def test_the_tree_stays_on_one_blas_thread_when_scs_has_its_threads(
     machine: no node in 30 s)."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     import tradefolio.portfolio.cardinality_search as search
+    import tradefolio.portfolio.dnn_bound as bounds  # (imported by the search where used)
 
     def blas_threads() -> set[int]:
         infos = threadpoolctl.threadpool_info()
@@ -337,8 +338,8 @@ def test_the_tree_stays_on_one_blas_thread_when_scs_has_its_threads(
     monkeypatch.setattr(search, "SCS_THREADED_NAMES", 20)
     certificate_threads: list[set[int]] = []
     node_threads: list[set[int]] = []
-    certify = search.dnn_certificate
-    node = search.CertificateBounds.node
+    certify = bounds.dnn_certificate
+    node = bounds.CertificateBounds.node
 
     def certified(*args: object, **kwargs: object) -> Certificate | None:
         certificate_threads.append(blas_threads())
@@ -348,8 +349,8 @@ def test_the_tree_stays_on_one_blas_thread_when_scs_has_its_threads(
         node_threads.append(blas_threads())
         return node(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(search, "dnn_certificate", certified)
-    monkeypatch.setattr(search.CertificateBounds, "node", counted)
+    monkeypatch.setattr(bounds, "dnn_certificate", certified)
+    monkeypatch.setattr(bounds.CertificateBounds, "node", counted)
     factor, mu = instance(11, 40, 60, 200.0)
     model, candidates = cardinality_model(factor, mu, 2)
     program = model.build(make_universe(candidates, 1e6)).program
