@@ -34,7 +34,7 @@ are constant. Equal to the full evaluation up to round-off
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -66,6 +66,10 @@ _NameParts = tuple[
     NDArray[np.bool_],
     NDArray[np.float64],
 ]
+
+
+# `ndarray.sum` without its Python wrapper (the same reduction)
+_sum = np.add.reduce
 
 
 def _broken(
@@ -544,10 +548,14 @@ def _symmetric_product(
     vector: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """Q v for the symmetric Q of sum_p c_p v_i v_j (so v^T Q v is that sum)."""
-    out = np.zeros(vector.size)
-    np.add.at(out, quad_i, 0.5 * quad_c * vector[quad_j])
-    np.add.at(out, quad_j, 0.5 * quad_c * vector[quad_i])
-    return out
+    # (one pass over both halves in order: the sums `np.add.at` over each half in turn gave)
+    half = 0.5 * quad_c
+    out = np.bincount(
+        np.concatenate([quad_i, quad_j]),
+        weights=np.concatenate([half * vector[quad_j], half * vector[quad_i]]),
+        minlength=vector.size,
+    )
+    return cast(NDArray[np.float64], out)
 
 
 def _objective_in_slots(
@@ -577,15 +585,15 @@ def _objective_in_slots(
     slot_linear[present] = reduced[slot_index[present]]
     objective_constant = float(constant + linear @ shift + quad_c @ (shift[quad_i] * shift[quad_j]))
     reached = np.zeros(size, dtype=bool)
-    touched = np.unique(np.concatenate([quad_i, quad_j]))
-    reached[touched] = True
+    reached[quad_i] = True
+    reached[quad_j] = True
     is_derived = np.zeros(size, dtype=bool)
     is_derived[derived] = True
     rows_reached = reached[derived]
     if rows_reached.any():
         reached[reach] |= np.any(compact[rows_reached] != 0.0, axis=0)
     reached[derived] = False
-    kinds = np.unique(np.nonzero(present & reached[np.maximum(slot_index, 0)])[1])
+    kinds = np.flatnonzero((present & reached[np.maximum(slot_index, 0)]).any(axis=0))
     return {
         "slot_linear": slot_linear,
         "objective_constant": objective_constant,
@@ -608,15 +616,21 @@ class LotMoves:
         values, slots = lots.point_and_slots(self.target)
         self.objective = lots.objective(values)
         self.slots = slots[self.movable]
+        self._slots_by_option = self.slots[:, None, :]  # (a view: `move` writes the slots)
         self.own = self._own_violation(names, slots)  # (names,)
         active = np.full(self.target.size, -1, dtype=np.intp)
         active[self.movable] = np.arange(self.movable.size)
         self.position = active
-        activity = lots.global_constant.copy()
-        np.add.at(
-            activity,
-            lots.global_row,
-            lots.global_value * slots[lots.global_name, lots.global_slot],
+        rows = lots.global_constant.size
+        # each row's constant, then its entries in order (the sums `np.add.at` gave onto it)
+        entries = lots.global_value * slots[lots.global_name, lots.global_slot]
+        activity = cast(
+            NDArray[np.float64],
+            np.bincount(
+                np.concatenate([np.arange(rows), lots.global_row]),
+                weights=np.concatenate([lots.global_constant, entries]),
+                minlength=rows,
+            ),
         )
         self.activity = activity
         moving = active[lots.global_name] >= 0
@@ -643,6 +657,20 @@ class LotMoves:
         self._diagonal = self._blocks(everyone, everyone)  # (movable, kinds, kinds)
         self._everyone = everyone
         self._few_rows = self.activity.size <= _FEW_GLOBAL_ROWS
+        # one quadratic slot kind (the weight): H's blocks are numbers, a move's products
+        # are taken directly (the same products the (1 x 1) matrix products gave)
+        self._one_kind = self.kinds.size == 1
+        self._diagonal_of = self._diagonal[:, :, 0] if self._one_kind else self._diagonal
+        self._column_of = [
+            np.ascontiguousarray(self.hessian[:, a].reshape(self.gradient.shape))
+            for a in range(m.size if self._one_kind else 0)
+        ]
+        # the movable names' holdings, odd lots, lot sizes and current targets as floats
+        # (`share_repair._options` reads them per name)
+        self.held_of: list[float] = lots.held[m].tolist()
+        self.odd_of: list[float] = lots.odd[m].tolist()
+        self.lot_of: list[float] = lots.lot_sizes[m].tolist()
+        self.current: list[float] = self.target[m].tolist()
         self._settle()
 
     def _own_violation(
@@ -699,10 +727,11 @@ class LotMoves:
 
     def _settle(self) -> None:
         """The totals after the state changed."""
+        lots = self.lots
         self.broken_names = int(np.count_nonzero(self.own))
-        self.own_total = float(self.own.sum())
-        self.global_broken = _broken(self.activity, self.lots.global_lo, self.lots.global_hi)
-        total = self.lots.constant_violation + self.own_total + float(self.global_broken.sum())
+        self.own_total = float(_sum(self.own))
+        self.global_broken = _broken(self.activity, lots.global_lo, lots.global_hi)
+        total = lots.constant_violation + self.own_total + float(_sum(self.global_broken))
         self.violation = total
 
     def _others(self, excluded: list[NDArray[np.intp]]) -> NDArray[np.float64]:
@@ -717,16 +746,20 @@ class LotMoves:
         depend on the other names (valid until that name itself moves). NaN targets: an
         infinite own violation and NaN changes."""
         slots = _slots(targets, *self._parts, self.lots.value, self._any_odd)
-        delta = slots - self.slots[:, None, :]
+        delta = slots - self._slots_by_option
         quadratic = delta[..., self.kinds]
-        fixed = (delta @ self._slot_linear)[..., 0] + (
-            (quadratic @ self._diagonal) * quadratic
-        ).sum(axis=-1)
+        if self._one_kind:  # the (1 x 1) products below, taken directly
+            alone = quadratic[..., 0]
+            fixed = (delta @ self._slot_linear)[..., 0] + (alone * self._diagonal_of) * alone
+        else:
+            fixed = (delta @ self._slot_linear)[..., 0] + (
+                (quadratic @ self._diagonal) * quadratic
+            ).sum(axis=-1)
         spread = delta @ self.global_by_name  # (movable, options, global rows)
         activity = self._local_constant + slots @ self._local_matrix
-        own = _broken(activity, self._local_lo, self._local_hi).sum(axis=-1) + _broken(
-            slots, self._slot_lower, self._slot_upper
-        ).sum(axis=-1)
+        own = _sum(_broken(activity, self._local_lo, self._local_hi), axis=-1) + _sum(
+            _broken(slots, self._slot_lower, self._slot_upper), axis=-1
+        )
         own[np.isnan(targets)] = np.inf
         return MoveTable(
             at=self._everyone,
@@ -770,12 +803,17 @@ class LotMoves:
         """Violation and objective, at the current state, of each move of `table`'s `rows`
         (a name moved alone; NaN targets: inf violation, NaN objective)."""
         lots = self.lots
-        own = self.own[table.names[rows]]
-        # the other names' own violation, exactly 0 when only this name breaks
-        others = np.where(self.broken_names - (own > 0) == 0, 0.0, self.own_total - own)
+        head: NDArray[np.float64] | float
+        if self.broken_names == 0:  # no name breaks its own rows: the others' part is 0
+            head = lots.constant_violation + 0.0
+        else:
+            own = self.own[table.names[rows]]
+            # the other names' own violation, exactly 0 when only this name breaks
+            others = np.where(self.broken_names - (own > 0) == 0, 0.0, self.own_total - own)
+            head = lots.constant_violation + others[:, None]
         if self._few_rows:
             moved = self.activity + table.spread[rows]
-            spread_broken = _broken(moved, lots.global_lo, lots.global_hi).sum(axis=-1)
+            spread_broken = _sum(_broken(moved, lots.global_lo, lots.global_hi), axis=-1)
         else:
             near = self._near(table.reach)
             spread_broken = _broken(
@@ -783,9 +821,12 @@ class LotMoves:
                 lots.global_lo[near],
                 lots.global_hi[near],
             ).sum(axis=-1)
-        violation = lots.constant_violation + others[:, None] + table.own[rows] + spread_broken
-        gradient = self.gradient[rows][:, None, :]  # (n, 1, kinds): the table is everyone's
-        change = table.fixed[rows] + 2.0 * (table.quadratic[rows] * gradient).sum(axis=-1)
+        violation = head + table.own[rows] + spread_broken
+        if self._one_kind:  # (the table is everyone's: its rows are the gradient's)
+            change = table.fixed[rows] + 2.0 * (table.quadratic[rows, :, 0] * self.gradient[rows])
+        else:
+            gradient = self.gradient[rows][:, None, :]  # (n, 1, kinds)
+            change = table.fixed[rows] + 2.0 * (table.quadratic[rows] * gradient).sum(axis=-1)
         return violation, self.objective + change
 
     def steps(self) -> MoveTable:
@@ -807,11 +848,51 @@ class LotMoves:
         steps: NDArray[np.float64],
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp], NDArray[np.intp]]:
         """Violation and objective of moving positions first[p] and second[p] together by
-        steps[p, 0] and steps[p, 1] lots (`table` = `steps()` at the current state); and
+        steps[p, 0] and steps[p, 1] lots (`table`'s last two options = `steps()` at the
+        current state: `steps()` itself, or a pass's table of options then steps); and
         each's option in `table`."""
         lots = self.lots
-        up_a = np.where(steps[:, 0] > 0, 0, 1)
-        up_b = np.where(steps[:, 1] > 0, 0, 1)
+        width = table.targets.shape[1]
+        up_a = np.where(steps[:, 0] > 0, width - 2, width - 1)
+        up_b = np.where(steps[:, 1] > 0, width - 2, width - 1)
+        if not (self._few_rows and self._one_kind):
+            return self._pairs(table, first, second, up_a, up_b)
+        # the same sums as `_pairs`, on the moves' entries gathered by their flat index
+        at_a, at_b = first * width + up_a, second * width + up_b
+        head: NDArray[np.float64] | float
+        if self.broken_names == 0:  # no name breaks its own rows: the others' part is 0
+            head = lots.constant_violation + 0.0
+        else:
+            head = lots.constant_violation + self._others([table.names[first], table.names[second]])
+        own = table.own.reshape(-1)
+        spread = table.spread.reshape(-1, table.spread.shape[-1])
+        moved = self.activity + spread[at_a] + spread[at_b]
+        violation = (
+            head
+            + own[at_a]
+            + own[at_b]
+            + np.add.reduce(_broken(moved, lots.global_lo, lots.global_hi), axis=-1)
+        )
+        quadratic = table.quadratic.reshape(-1)  # (one kind)
+        fixed = table.fixed.reshape(-1)
+        gradient = self.gradient[:, 0]
+        qa, qb = quadratic[at_a], quadratic[at_b]
+        alone_a = fixed[at_a] + 2.0 * (qa * gradient[first])
+        alone_b = fixed[at_b] + 2.0 * (qb * gradient[second])
+        cross = (qa * self.hessian[first, second]) * qb
+        objective = self.objective + alone_a + alone_b + 2.0 * cross
+        return violation, objective, up_a, up_b
+
+    def _pairs(
+        self,
+        table: MoveTable,
+        first: NDArray[np.intp],
+        second: NDArray[np.intp],
+        up_a: NDArray[np.intp],
+        up_b: NDArray[np.intp],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp], NDArray[np.intp]]:
+        """`pairs` over many global rows (those near their bounds) or quadratic slot kinds."""
+        lots = self.lots
         near = slice(None) if self._few_rows else self._near(2.0 * table.reach)
         spread = table.spread[..., near]
         violation = (
@@ -834,15 +915,24 @@ class LotMoves:
     def move(self, table: MoveTable, row: int, option: int) -> None:
         """Take move `option` of `table`'s row `row` (the state follows)."""
         at, name = int(table.at[row]), int(table.names[row])
-        quadratic = table.quadratic[row, option]
-        self.objective += float(table.fixed[row, option] + 2.0 * quadratic @ self.gradient[at])
-        kinds = self.kinds.size
-        column = self.hessian[:, at * kinds : (at + 1) * kinds] @ quadratic
-        self.gradient += column.reshape(self.gradient.shape)
+        if self._one_kind:  # the (1 x 1) products, taken directly
+            step = float(table.quadratic[row, option, 0])
+            self.objective += float(table.fixed[row, option]) + 2.0 * step * float(
+                self.gradient[at, 0]
+            )
+            self.gradient += self._column_of[at] * step
+        else:
+            quadratic = table.quadratic[row, option]
+            self.objective += float(table.fixed[row, option] + 2.0 * quadratic @ self.gradient[at])
+            kinds = self.kinds.size
+            column = self.hessian[:, at * kinds : (at + 1) * kinds] @ quadratic
+            self.gradient += column.reshape(self.gradient.shape)
         self.activity = self.activity + table.spread[row, option]
         self.own[name] = table.own[row, option]
         self.slots[at] = table.slots[row, option]
-        self.target[name] = table.targets[row, option]
+        target = float(table.targets[row, option])
+        self.target[name] = target
+        self.current[at] = target
         self._settle()
 
 

@@ -852,7 +852,6 @@ class MoveTable:
         )
 
 
-
 # ---- share_repair.py
 
 
@@ -1200,5 +1199,3 @@ def solve_by_repair(
     # `_result` reports objective + (best_bound - objective): the fractional bound B.
     solver = SCIP_REPAIR_SOLVER if relaxed.solver == "scip" else REPAIR_SOLVER
     return RawSolution(values, status, objective, objective + (bound - reported), solver, gap)
-
-
