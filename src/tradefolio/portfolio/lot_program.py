@@ -33,6 +33,7 @@ are constant. Equal to the full evaluation up to round-off
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -55,6 +56,7 @@ _CANCELLED = 1e-12
 # Up to this many global rows every move evaluates all of them (`LotMoves._near`).
 _FEW_GLOBAL_ROWS = 32
 _UP_DOWN = np.array([1.0, -1.0])
+_LO, _HI = operator.attrgetter("lo"), operator.attrgetter("hi")
 _NO_COLUMNS = np.zeros(0, dtype=np.intp)
 # `LotProgram.name_parts`: prices, holdings, lot sizes, odd lots, has an odd lot, initial
 # weights of some names.
@@ -70,6 +72,19 @@ _NameParts = tuple[
 
 # `ndarray.sum` without its Python wrapper (the same reduction)
 _sum = np.add.reduce
+
+
+def _full(shape: int | tuple[int, ...], fill: float, dtype: Any = np.float64) -> NDArray[Any]:
+    """`np.full` without its Python wrapper's cost (a few microseconds a call here)."""
+    out = np.empty(shape, dtype=dtype)
+    out.fill(fill)
+    return out
+
+
+def _nonzero(flags: NDArray[Any]) -> NDArray[np.intp]:
+    """`np.flatnonzero` of a 1-d array."""
+    found: NDArray[np.intp] = flags.nonzero()[0]
+    return found
 
 
 def _broken(
@@ -187,7 +202,7 @@ class LotProgram:
         """Whether a bound, an integrality or a row is broken by more than `tolerance` at
         `values`: what `Program.violations` checks, over the same rows as arrays."""
         outside = (values < self.lower - tolerance) | (values > self.upper + tolerance)
-        fractional = self.integer & (np.abs(values - np.round(values)) > tolerance)
+        fractional = self.integer & (np.abs(values - np.rint(values)) > tolerance)
         activity = np.bincount(
             self.row_of, weights=self.data * values[self.columns], minlength=self.lo.size
         )
@@ -219,14 +234,15 @@ def _slots(
     A name's trades are max(+-(w - w0), 0): exactly 0 when untraded (t = held gives w = w0,
     the same formula), so no flag is needed to zero them."""
     out = np.empty((*t.shape, _SLOTS))
-    # each slot computed into its place (no temporary per slot: numpy's cost here is per pass)
+    # each slot computed into its place (no temporary per slot: numpy's cost here is per pass;
+    # `np.rint` is `np.round` to whole numbers without its Python wrapper)
     if any_odd:
         rest = (t - odd) / lot
-        kept = has_odd & (t >= odd) & (np.abs(rest - np.round(rest)) < 1e-9)
-        np.round((t - np.where(kept, odd, 0.0)) / lot, out=out[..., _LOTS])
+        kept = has_odd & (t >= odd) & (np.abs(rest - np.rint(rest)) < 1e-9)
+        np.rint((t - np.where(kept, odd, 0.0)) / lot, out=out[..., _LOTS])
         out[..., _KEEP] = kept
     else:
-        np.round(np.divide(t, lot, out=out[..., _LOTS]), out=out[..., _LOTS])
+        np.rint(np.divide(t, lot, out=out[..., _LOTS]), out=out[..., _LOTS])
         out[..., _KEEP] = 0.0
     w = np.multiply(t, prices, out=out[..., _WEIGHT])
     w /= value
@@ -259,7 +275,7 @@ def _affine(
     constants: list[NDArray[np.float64]] = []
     maps: list[NDArray[np.float64]] = []
     definitions: list[NDArray[np.int64]] = []
-    pending = np.flatnonzero(lo == hi)
+    pending = _nonzero(lo == hi)
     while pending.size and not known.all():
         free_entry = ~known[columns]
         unknown = np.bincount(row_of, weights=free_entry, minlength=lo.size)[pending]
@@ -269,16 +285,16 @@ def _affine(
             break
         is_ready = np.zeros(lo.size, dtype=bool)
         is_ready[ready] = True
-        pivots = np.flatnonzero(is_ready[row_of] & free_entry)  # one per ready row, in order
+        pivots = _nonzero(is_ready[row_of] & free_entry)  # one per ready row, in order
         unknown_of = columns[pivots]
         # a variable two ready rows define is defined by the first (rows in order)
         _, first = np.unique(unknown_of, return_index=True)
         first.sort()
         pivots, unknown_of = pivots[first], unknown_of[first]
         rows = row_of[pivots]
-        place = np.full(lo.size, -1, dtype=np.int64)
+        place = _full(lo.size, -1, dtype=np.int64)
         place[rows] = np.arange(rows.size)
-        entries = np.flatnonzero(place[row_of] >= 0)
+        entries = _nonzero(place[row_of] >= 0)
         pivot = data[pivots]
         weights = np.zeros((rows.size, size))  # a_rj / a_rk over the row's known columns j
         weights[place[row_of[entries]], columns[entries]] = (
@@ -288,7 +304,7 @@ def _affine(
         # x_k = lo_r / a_rk - sum_j weights_j v_j, an earlier definition substituted for v_j
         constant = lo[rows] / pivot
         # a chain only through an earlier round's definitions (none in the first round)
-        chained = np.flatnonzero(is_defined & weights.any(axis=0)) if variables else _NO_COLUMNS
+        chained = _nonzero(is_defined & weights.any(axis=0)) if variables else _NO_COLUMNS
         through = weights[:, chained]  # (a copy: the weights are negated in place next)
         linear = np.subtract(0.0, weights, out=weights)  # (+0.0 where a column is absent)
         if chained.size:
@@ -326,7 +342,7 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
     if ctx.lots is None:
         return None
     n = ctx.size
-    slot_index = np.full((n, _SLOTS), -1, dtype=np.int64)
+    slot_index = _full((n, _SLOTS), -1, dtype=np.int64)
     for slot, variables in (
         (_LOTS, ctx.lots),
         (_WEIGHT, ctx.weights),
@@ -348,8 +364,8 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
     rows = program.rows
     columns, data, lengths = program.coefficient_arrays()
     row_of = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
-    lo = np.fromiter((r.lo for r in rows), np.float64, len(rows))
-    hi = np.fromiter((r.hi for r in rows), np.float64, len(rows))
+    lo = np.fromiter(map(_LO, rows), np.float64, len(rows))
+    hi = np.fromiter(map(_HI, rows), np.float64, len(rows))
     lower = np.array(program.lower, dtype=np.float64)
     upper = np.array(program.upper, dtype=np.float64)
     linear = np.zeros(size)
@@ -367,7 +383,7 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         return None
     derived, derived_constant, derived_map, definitions = solved
     # the map's non-zero columns and the map on them, once for every reader below
-    reach = np.flatnonzero(np.any(derived_map != 0.0, axis=0))
+    reach = _nonzero(np.any(derived_map != 0.0, axis=0))
     compact = np.ascontiguousarray(derived_map[:, reach])
     universe = ctx.universe
     value = universe.value
@@ -439,14 +455,14 @@ def _substituted(
     columns, data, row_of = columns[kept], data[kept], row_of[kept]
     lo, hi = np.where(defining, -np.inf, lo), np.where(defining, np.inf, hi)
     size = lower.size
-    owner = np.full(size, -1, dtype=np.int64)
-    kind = np.full(size, -1, dtype=np.int64)
+    owner = _full(size, -1, dtype=np.int64)
+    kind = _full(size, -1, dtype=np.int64)
     present = slot_index >= 0
     owner[slot_index[present]] = np.nonzero(present)[0]
     kind[slot_index[present]] = np.nonzero(present)[1]
     is_derived = np.zeros(size, dtype=bool)
     is_derived[derived] = True
-    position = np.full(size, -1, dtype=np.int64)
+    position = _full(size, -1, dtype=np.int64)
     position[derived] = np.arange(derived.size)
     rows = lo.size
     direct = ~is_derived[columns]
@@ -473,7 +489,7 @@ def _substituted(
         entry_col = np.concatenate([entry_col[~own], c])
         entry_val = np.concatenate([entry_val[~own], effective[r, c]])
     # finite bounds of derived variables: rows constant + M_d k in [lower_d, upper_d]
-    bounded = np.flatnonzero(np.isfinite(lower[derived]) | np.isfinite(upper[derived]))
+    bounded = _nonzero(np.isfinite(lower[derived]) | np.isfinite(upper[derived]))
     if bounded.size:
         # the map's rows on its non-zero columns: the same entries in the same order
         on_reach = compact[bounded]
@@ -486,41 +502,41 @@ def _substituted(
         hi = np.concatenate([hi, upper[derived][bounded]])
         rows += bounded.size
     entry_name, entry_slot = owner[entry_col], kind[entry_col]
-    first = np.full(rows, n, dtype=np.int64)
-    last = np.full(rows, -1, dtype=np.int64)
+    first = _full(rows, n, dtype=np.int64)
+    last = _full(rows, -1, dtype=np.int64)
     np.minimum.at(first, entry_row, entry_name)
     np.maximum.at(last, entry_row, entry_name)
     empty = last < 0
     local = ~empty & (first == last)
     spread = ~empty & (first != last)
     # local rows: padded per name, (names, rows of the busiest name, slots)
-    local_rows = np.flatnonzero(local)
+    local_rows = _nonzero(local)
     local_owner = first[local_rows]
     order = np.argsort(local_owner, kind="stable")
     local_rows, local_owner = local_rows[order], local_owner[order]
     starts = np.searchsorted(local_owner, np.arange(n))
     rank = np.arange(local_rows.size) - starts[local_owner]
     depth = int(rank.max()) + 1 if rank.size else 0
-    local_rank = np.full(rows, -1, dtype=np.int64)
+    local_rank = _full(rows, -1, dtype=np.int64)
     local_rank[local_rows] = rank
     coefficients = np.zeros((n, depth, _SLOTS))
     local_constant = np.zeros((n, depth))
-    local_lo = np.full((n, depth), -np.inf)
-    local_hi = np.full((n, depth), np.inf)
+    local_lo = _full((n, depth), -np.inf)
+    local_hi = _full((n, depth), np.inf)
     mine = local[entry_row]
     coefficients[entry_name[mine], local_rank[entry_row[mine]], entry_slot[mine]] = entry_val[mine]
     local_constant[local_owner, rank] = constant[local_rows]
     local_lo[local_owner, rank] = lo[local_rows]
     local_hi[local_owner, rank] = hi[local_rows]
-    spread_rows = np.flatnonzero(spread)
-    spread_at = np.full(rows, -1, dtype=np.int64)
+    spread_rows = _nonzero(spread)
+    spread_at = _full(rows, -1, dtype=np.int64)
     spread_at[spread_rows] = np.arange(spread_rows.size)
     wide = spread[entry_row]
-    slot_lower = np.full((n, _SLOTS), -np.inf)
-    slot_upper = np.full((n, _SLOTS), np.inf)
+    slot_lower = _full((n, _SLOTS), -np.inf)
+    slot_upper = _full((n, _SLOTS), np.inf)
     slot_lower[present] = lower[slot_index[present]]
     slot_upper[present] = upper[slot_index[present]]
-    empty_rows = np.flatnonzero(empty)
+    empty_rows = _nonzero(empty)
     return {
         "slot_lower": slot_lower,
         "slot_upper": slot_upper,
@@ -593,7 +609,7 @@ def _objective_in_slots(
     if rows_reached.any():
         reached[reach] |= np.any(compact[rows_reached] != 0.0, axis=0)
     reached[derived] = False
-    kinds = np.flatnonzero((present & reached[np.maximum(slot_index, 0)]).any(axis=0))
+    kinds = _nonzero(np.any(present & reached[np.maximum(slot_index, 0)], axis=0))
     return {
         "slot_linear": slot_linear,
         "objective_constant": objective_constant,
@@ -618,7 +634,7 @@ class LotMoves:
         self.slots = slots[self.movable]
         self._slots_by_option = self.slots[:, None, :]  # (a view: `move` writes the slots)
         self.own = self._own_violation(names, slots)  # (names,)
-        active = np.full(self.target.size, -1, dtype=np.intp)
+        active = _full(self.target.size, -1, dtype=np.intp)
         active[self.movable] = np.arange(self.movable.size)
         self.position = active
         rows = lots.global_constant.size
@@ -701,13 +717,13 @@ class LotMoves:
         # (a unit row); each quadratic pair's variables read theirs
         present = flat >= 0
         safe = np.where(present, flat, 0)
-        source = np.full(size, derived, dtype=np.int64)  # not a column nor derived: zero row
+        source = _full(size, derived, dtype=np.int64)  # not a column nor derived: zero row
         source[lots.derived] = np.arange(derived)
-        source[flat[present]] = derived + 1 + np.flatnonzero(present)
+        source[flat[present]] = derived + 1 + _nonzero(present)
         rows = np.zeros((derived + 1 + count, count))
         if derived:
             # each column's place among the derived map's columns (-1: no derived variable uses it)
-            in_map = np.full(size, -1, dtype=np.int64)
+            in_map = _full(size, -1, dtype=np.int64)
             in_map[lots.derived_columns] = np.arange(lots.derived_columns.size)
             reached = np.where(present, in_map[safe], -1)
             rows[:derived] = np.where(
@@ -791,7 +807,7 @@ class LotMoves:
         if activity.size <= _FEW_GLOBAL_ROWS:
             return slice(None)
         margin = SEARCH_TOLERANCE + 1e-12 * (1.0 + np.abs(activity) + reach)
-        near: NDArray[np.intp] = np.flatnonzero(
+        near: NDArray[np.intp] = _nonzero(
             (activity - reach <= lots.global_lo + margin)
             | (activity + reach >= lots.global_hi - margin)
         )

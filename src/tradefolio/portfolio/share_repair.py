@@ -110,7 +110,7 @@ def _options(
     positions = at.tolist()
     held, odd, lot, current = moves.held_of, moves.odd_of, moves.lot_of, moves.current
     cap = most[moves.movable[at]].tolist()
-    any_odd = any(odd[p] != 0.0 for p in positions)
+    any_odd = any([odd[p] != 0.0 for p in positions])
     width = 10 if any_odd else 6
     nan = math.nan
     table: list[list[float]] = []
@@ -126,10 +126,12 @@ def _options(
             for step in (k - 1, k, k + 1, k + 2):
                 if 0 <= step <= most_p:
                     found.append(d + step * size)
-        found = sorted(t for t in found if t != c)
+        found = [t for t in found if t != c]
+        found.sort()
         row = found[:1]
-        row.extend(nan if t == before else t for before, t in itertools.pairwise(found))
-        row.extend([nan] * (width - len(row)))
+        for before, t in itertools.pairwise(found):
+            row.append(nan if t == before else t)
+        row += [nan] * (width - len(row))
         table.append(row)
     if not table:
         return np.empty((0, width))
@@ -390,6 +392,7 @@ def solve_by_repair(
     sign = 1.0 if program.maximize else -1.0
     bound = relaxed.best_bound
     best: tuple[float, NDArray[np.float64]] | None = None
+    best_gap = math.inf  # the best point's gap against B (`_search_claim`)
     # names that are or may be held: the others only open a position when the fractional
     # optimum does (a start's rounding) or a move reaches them from there
     starts: list[NDArray[np.float64]] = []
@@ -400,11 +403,7 @@ def solve_by_repair(
     proven = False
     # the starts by the plain search; when that leaves a gap above `mend_above`, mending first
     for mend_first in (False, True):
-        if (
-            mend_first
-            and best is not None
-            and (proven or _search_claim(whole, best[1], best[0], bound)[1] <= mend_above)
-        ):
+        if mend_first and best is not None and (proven or best_gap <= mend_above):
             break
         for start in starts:
             if (
@@ -420,7 +419,8 @@ def solve_by_repair(
                 continue
             if best is None or sign * objective > sign * best[0]:
                 best = (objective, target)
-                proven = _search_claim(whole, target, objective, bound)[0] == "optimal"
+                status, best_gap = _search_claim(whole, target, objective, bound)
+                proven = status == "optimal"
             if stop_at_gap and proven:
                 break  # proven within the stated gap of B: the later starts could only repeat it
     if best is None:
