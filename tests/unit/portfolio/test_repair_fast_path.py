@@ -11,6 +11,7 @@ floats: the fast path may not change which answer is chosen.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 
@@ -168,10 +169,8 @@ def _compare_repairs(inst: Instance) -> None:
         patch.setattr(model_module, "solve_program", no_scip)
         patch.setattr(model_module, "solve_by_repair", both)
         model, universe = model_for(inst)
-        try:
+        with contextlib.suppress(InfeasibleAllocation, SolverError):
             model.solve(universe, time_limit=20.0)  # type: ignore[arg-type]
-        except (InfeasibleAllocation, SolverError):
-            pass
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
