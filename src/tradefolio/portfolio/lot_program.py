@@ -34,7 +34,7 @@ are constant. Equal to the full evaluation up to round-off
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -147,6 +147,10 @@ class LotProgram:
     slot_linear: NDArray[np.float64]  # l' per (name, slot)
     objective_constant: float  # c0'
     quadratic_slots: NDArray[np.int64]  # the slot kinds H touches (usually the weight)
+    # `point`'s answers by target (the search's answer is written out again by the repair)
+    points: dict[bytes, NDArray[np.float64]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def slot_values(
         self, names: NDArray[np.intp], targets: NDArray[np.float64]
@@ -172,14 +176,32 @@ class LotProgram:
 
     def point(self, target: NDArray[np.float64]) -> NDArray[np.float64]:
         """Every variable's value for target shares `target` (universe order)."""
-        return self.point_and_slots(target)[0]
+        shares = np.asarray(target, dtype=np.float64)
+        key = shares.tobytes()
+        values = self.points.get(key)
+        if values is None:
+            values = self.point_and_slots(shares)[0]
+            if len(self.points) < 64:
+                self.points[key] = values
+        return values.copy()
 
     def point_and_slots(
         self, target: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """`point(target)` and the names' slots there (names, 8)."""
         values = np.zeros(self.program.size)
-        slots = self.slot_values(np.arange(target.size), np.asarray(target, dtype=np.float64))
+        # every name's slots (`slot_values` over all names, the arrays as they are)
+        slots = _slots(
+            np.asarray(target, dtype=np.float64),
+            self.prices,
+            self.held,
+            self.lot_sizes,
+            self.odd,
+            self.has_odd,
+            self.initial,
+            self.value,
+            bool(self.has_odd.any()),
+        )
         present = self.slot_index >= 0
         values[self.slot_index[present]] = slots[present]
         if self.derived.size:
@@ -628,12 +650,17 @@ class LotMoves:
         self.lots = lots
         self.movable = np.asarray(movable, dtype=np.intp)
         self.target = np.array(target, dtype=np.float64)
-        names = np.arange(self.target.size)
         values, slots = lots.point_and_slots(self.target)
         self.objective = lots.objective(values)
         self.slots = slots[self.movable]
         self._slots_by_option = self.slots[:, None, :]  # (a view: `move` writes the slots)
-        self.own = self._own_violation(names, slots)  # (names,)
+        # each name's own violation (`_own_violation` over every name, the arrays as they are)
+        activity = lots.local_constant + (
+            slots.reshape(slots.shape[0], -1, _SLOTS) @ lots.local_coefficients.transpose(0, 2, 1)
+        ).reshape(slots.shape[0], -1)
+        self.own = _sum(_broken(activity, lots.local_lo, lots.local_hi), axis=-1) + _sum(
+            _broken(slots, lots.slot_lower, lots.slot_upper), axis=-1
+        )
         active = _full(self.target.size, -1, dtype=np.intp)
         active[self.movable] = np.arange(self.movable.size)
         self.position = active
@@ -670,17 +697,19 @@ class LotMoves:
         self._slot_lower = lots.slot_lower[m][:, None, :]
         self._slot_upper = lots.slot_upper[m][:, None, :]
         everyone = np.arange(m.size)
-        self._diagonal = self._blocks(everyone, everyone)  # (movable, kinds, kinds)
         self._everyone = everyone
         self._few_rows = self.activity.size <= _FEW_GLOBAL_ROWS
         # one quadratic slot kind (the weight): H's blocks are numbers, a move's products
         # are taken directly (the same products the (1 x 1) matrix products gave)
         self._one_kind = self.kinds.size == 1
-        self._diagonal_of = self._diagonal[:, :, 0] if self._one_kind else self._diagonal
-        self._column_of = [
-            np.ascontiguousarray(self.hessian[:, a].reshape(self.gradient.shape))
-            for a in range(m.size if self._one_kind else 0)
-        ]
+        if self._one_kind:
+            self._diagonal = self.hessian.diagonal()[:, None, None]  # (movable, 1, 1)
+            self._diagonal_of = self._diagonal[:, :, 0]
+            # H's columns, each shaped as the gradient: (movable, movable, 1)
+            self._column_of = self.hessian.T.reshape(m.size, *self.gradient.shape).copy()
+        else:
+            self._diagonal = self._blocks(everyone, everyone)  # (movable, kinds, kinds)
+            self._diagonal_of = self._diagonal
         # the movable names' holdings, odd lots, lot sizes and current targets as floats
         # (`share_repair._options` reads them per name)
         self.held_of: list[float] = lots.held[m].tolist()
