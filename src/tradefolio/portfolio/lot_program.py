@@ -364,18 +364,23 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
     if ctx.lots is None:
         return None
     n = ctx.size
-    slot_index = _full((n, _SLOTS), -1, dtype=np.int64)
-    for slot, variables in (
-        (_LOTS, ctx.lots),
-        (_WEIGHT, ctx.weights),
-        (_SELECTED, ctx.selected),
-        (_BUY, ctx.buys),
-        (_SELL, ctx.sells),
-        (_BUY_FLAG, ctx.buy_flags),
-        (_SELL_FLAG, ctx.sell_flags),
-    ):
-        if variables is not None:
-            slot_index[:, slot] = variables
+    absent = [-1] * n
+    slot_index = np.array(
+        [
+            absent if variables is None else variables
+            for variables in (
+                ctx.lots,
+                ctx.weights,
+                ctx.selected,
+                ctx.buys,
+                ctx.sells,
+                ctx.buy_flags,
+                ctx.sell_flags,
+                None,  # the odd-lot keeps, below
+            )
+        ],
+        dtype=np.int64,
+    ).T.copy()  # (names, slots) in `_LOTS` .. `_KEEP` order
     odd = np.zeros(n)
     has_odd = np.zeros(n, dtype=bool)
     for i, (keep, shares) in ctx.odd_lots.items():
@@ -394,10 +399,10 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
     linear[np.fromiter(program.linear, np.int64, len(program.linear))] = np.fromiter(
         program.linear.values(), np.float64, len(program.linear)
     )  # (the keys are distinct)
-    pairs = list(program.quadratic.items())
-    quad_i = np.array([i for (i, _), _ in pairs], dtype=np.int64)
-    quad_j = np.array([j for (_, j), _ in pairs], dtype=np.int64)
-    quad_c = np.array([c for _, c in pairs], dtype=np.float64)
+    quadratic = program.quadratic
+    pairs = np.array(list(quadratic), dtype=np.int64).reshape(-1, 2)
+    quad_i, quad_j = pairs[:, 0].copy(), pairs[:, 1].copy()
+    quad_c = np.fromiter(quadratic.values(), np.float64, len(quadratic))
     known = np.zeros(size, dtype=bool)
     known[slot_index[slot_index >= 0]] = True
     solved = _affine(columns, data, row_of, lo, hi, known)
@@ -480,8 +485,10 @@ def _substituted(
     owner = _full(size, -1, dtype=np.int64)
     kind = _full(size, -1, dtype=np.int64)
     present = slot_index >= 0
-    owner[slot_index[present]] = np.nonzero(present)[0]
-    kind[slot_index[present]] = np.nonzero(present)[1]
+    present_variables = slot_index[present]
+    present_names, present_kinds = np.nonzero(present)
+    owner[present_variables] = present_names
+    kind[present_variables] = present_kinds
     is_derived = np.zeros(size, dtype=bool)
     is_derived[derived] = True
     position = _full(size, -1, dtype=np.int64)
@@ -556,8 +563,8 @@ def _substituted(
     wide = spread[entry_row]
     slot_lower = _full((n, _SLOTS), -np.inf)
     slot_upper = _full((n, _SLOTS), np.inf)
-    slot_lower[present] = lower[slot_index[present]]
-    slot_upper[present] = upper[slot_index[present]]
+    slot_lower[present] = lower[present_variables]
+    slot_upper[present] = upper[present_variables]
     empty_rows = _nonzero(empty)
     return {
         "slot_lower": slot_lower,
@@ -770,11 +777,17 @@ class LotMoves:
         self.gradient = np.where(flat >= 0, reduced[safe], 0.0).reshape(variables.shape)
         self.kinds = kinds
 
-    def _settle(self) -> None:
-        """The totals after the state changed."""
+    def _settle(self, changed: tuple[float, float] | None = None) -> None:
+        """The totals after the state changed (`changed`: one name's own violation, before
+        and after, when only it changed)."""
         lots = self.lots
-        self.broken_names = int(np.count_nonzero(self.own))
-        self.own_total = float(_sum(self.own))
+        if changed is None:
+            self.broken_names = int(np.count_nonzero(self.own))
+        else:  # (the count `np.count_nonzero` gives)
+            before, after = changed
+            self.broken_names += int(after != 0.0) - int(before != 0.0)
+        # (a sum of zeros is 0.0: the sum itself only when a name breaks its own rows)
+        self.own_total = float(_sum(self.own)) if self.broken_names else 0.0
         self.global_broken = _broken(self.activity, lots.global_lo, lots.global_hi)
         total = lots.constant_violation + self.own_total + float(_sum(self.global_broken))
         self.violation = total
@@ -973,12 +986,13 @@ class LotMoves:
             column = self.hessian[:, at * kinds : (at + 1) * kinds] @ quadratic
             self.gradient += column.reshape(self.gradient.shape)
         self.activity = self.activity + table.spread[row, option]
-        self.own[name] = table.own[row, option]
+        before, after = float(self.own[name]), float(table.own[row, option])
+        self.own[name] = after
         self.slots[at] = table.slots[row, option]
         target = float(table.targets[row, option])
         self.target[name] = target
         self.current[at] = target
-        self._settle()
+        self._settle((before, after))
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,7 +97,7 @@ def _starts(
 
 
 def _options(
-    moves: LotMoves, at: NDArray[np.intp], most: NDArray[np.float64]
+    moves: LotMoves, at: NDArray[np.intp], most: NDArray[np.float64], steps: bool = False
 ) -> NDArray[np.float64]:
     """Targets one step from the current shares of movable positions `at`, ascending, NaN
     padded (n, 10; n, 6 when none of them holds an odd lot): the holdings, nothing, one lot
@@ -106,7 +106,8 @@ def _options(
 
     In Python floats (a few names: numpy's cost here is per call), the same arithmetic as
     the arrays had: k = floor((t - base) / lot + 1e-9), steps k - 1 .. k + 2 within
-    [0, most] (`tests/unit/portfolio/repair_reference.py`)."""
+    [0, most] (`tests/unit/portfolio/repair_reference.py`). With `steps`, each row ends
+    with `LotMoves.step_targets`' two targets (one lot up, one lot down: t + lot, t - lot)."""
     positions = at.tolist()
     held, odd, lot, current = moves.held_of, moves.odd_of, moves.lot_of, moves.current
     cap = most[moves.movable[at]].tolist()
@@ -132,9 +133,11 @@ def _options(
         for before, t in itertools.pairwise(found):
             row.append(nan if t == before else t)
         row += [nan] * (width - len(row))
+        if steps:
+            row += (c + size, c - size)  # (t + 1.0 * lot and t + -1.0 * lot, exactly)
         table.append(row)
     if not table:
-        return np.empty((0, width))
+        return np.empty((0, width + 2 if steps else width))
     return np.array(table, dtype=np.float64)
 
 
@@ -236,10 +239,8 @@ def _search(
 
     def rated() -> tuple[MoveTable, int]:
         """The pass's table (every option, then the steps) and how many options lead it."""
-        options = _options(moves, everyone, most)
-        return moves.table(np.concatenate([options, moves.step_targets()], axis=1)), (
-            options.shape[1]
-        )
+        targets = _options(moves, everyone, most, steps=True)  # (options, then the steps)
+        return moves.table(targets), targets.shape[1] - 2
 
     for _ in range(_PASSES):
         improved = False

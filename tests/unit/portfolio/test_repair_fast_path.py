@@ -100,6 +100,7 @@ def test_every_move_of_the_state_is_mains_bit_for_bit(
         assert _same(options, repair_reference._options(old, everyone, most))
         targets = np.concatenate([options, new.step_targets()], axis=1)
         assert _same(targets, np.concatenate([options, old.step_targets()], axis=1))
+        assert _same(share_repair._options(new, everyone, most, steps=True), targets)
         table, reference = new.table(targets), old.table(targets)
         for field in dataclasses.fields(table):
             if field.name != "reach":
