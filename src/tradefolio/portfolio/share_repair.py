@@ -275,16 +275,19 @@ def _search(
             chunk = slice(pair, pair + _PAIR_CHUNK)  # bounded memory with many names
             a, b = first[chunk], second[chunk]
             violation, objective, up_a, up_b = moves.pairs(table, a, b, steps[chunk])
-            helping = (
-                helps(violation, sign * objective)
-                & (table.targets[a, up_a] >= 0)
-                & (table.targets[b, up_b] >= 0)
+            targets = table.targets
+            # the first move that helps with both targets at or above 0 shares
+            hit = next(
+                (
+                    h
+                    for h in np.flatnonzero(helps(violation, sign * objective)).tolist()
+                    if targets[a[h], up_a[h]] >= 0 and targets[b[h], up_b[h]] >= 0
+                ),
+                -1,
             )
-            found_pairs = np.flatnonzero(helping)
-            if not found_pairs.size:
+            if hit < 0:
                 pair += _PAIR_CHUNK
                 continue
-            hit = int(found_pairs[0])
             moves.move(table, int(a[hit]), int(up_a[hit]))
             moves.move(table, int(b[hit]), int(up_b[hit]))
             table = moves.steps()
@@ -388,7 +391,7 @@ def solve_by_repair(
     else:  # a weight the twin left within the solvers' tolerance of the holdings
         untraded = np.abs(relaxed.values[fractional.weights] - universe.initial_weights) <= 1e-6
     shares = relaxed.values[fractional.weights] * value / prices
-    most = np.array(whole.program.upper, dtype=np.float64)[whole.lots]
+    most = evaluator.upper[whole.lots]  # (the program's upper bounds as an array)
     program = whole.program
     sign = 1.0 if program.maximize else -1.0
     bound = relaxed.best_bound
