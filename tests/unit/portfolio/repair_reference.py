@@ -1,6 +1,7 @@
-"""The share repair's search and its lot program as they were before the search kept its
-state in Python floats (main at 05bc860, session 12), verbatim apart from one module: the
-oracle of `test_repair_fast_path.py` (the fast path must choose the same answer)."""
+"""The share repair's search and its lot program (`share_repair.py`, `lot_program.py`) as
+main had them before session 12's fast path (main at 05bc860), verbatim apart from being
+one module and formatted: the oracle of `test_repair_fast_path.py` (the fast path must
+give the same floats, so choose the same answer)."""
 
 # ruff: noqa
 # mypy: ignore-errors
