@@ -317,9 +317,12 @@ def _affine(
         pivots = _nonzero(is_ready[row_of] & free_entry)  # one per ready row, in order
         unknown_of = columns[pivots]
         # a variable two ready rows define is defined by the first (rows in order)
-        _, first = np.unique(unknown_of, return_index=True)
-        first.sort()
-        pivots, unknown_of = pivots[first], unknown_of[first]
+        seen = np.zeros(size, dtype=bool)
+        seen[unknown_of] = True
+        if np.count_nonzero(seen) < unknown_of.size:  # (else each is defined once)
+            _, first = np.unique(unknown_of, return_index=True)
+            first.sort()
+            pivots, unknown_of = pivots[first], unknown_of[first]
         rows = row_of[pivots]
         place = _full(lo.size, -1, dtype=np.int64)
         place[rows] = np.arange(rows.size)
@@ -525,7 +528,8 @@ def _substituted(
         entry_col = np.concatenate([entry_col[~own], c])
         entry_val = np.concatenate([entry_val[~own], effective[r, c]])
     # finite bounds of derived variables: rows constant + M_d k in [lower_d, upper_d]
-    bounded = _nonzero(np.isfinite(lower[derived]) | np.isfinite(upper[derived]))
+    lower_derived, upper_derived = lower[derived], upper[derived]
+    bounded = _nonzero(np.isfinite(lower_derived) | np.isfinite(upper_derived))
     if bounded.size:
         # the map's rows on its non-zero columns: the same entries in the same order
         on_reach = compact[bounded]
@@ -534,8 +538,8 @@ def _substituted(
         entry_col = np.concatenate([entry_col, reach[at]])
         entry_val = np.concatenate([entry_val, on_reach[r, at]])
         constant = np.concatenate([constant, derived_constant[bounded]])
-        lo = np.concatenate([lo, lower[derived][bounded]])
-        hi = np.concatenate([hi, upper[derived][bounded]])
+        lo = np.concatenate([lo, lower_derived[bounded]])
+        hi = np.concatenate([hi, upper_derived[bounded]])
         rows += bounded.size
     entry_name, entry_slot = owner[entry_col], kind[entry_col]
     first = _full(rows, n, dtype=np.int64)
