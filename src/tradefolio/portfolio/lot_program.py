@@ -29,12 +29,20 @@ weights); rows over several names (cardinality, sector caps, turnover, budget, c
 are *global*; rows left with no slot after the substitution (a factor's own definition)
 are constant. Equal to the full evaluation up to round-off
 (`tests/unit/portfolio/test_lot_program.py` checks it on random moves).
+
+At the sample's sizes (5-6 movable names, 29 global rows) numpy's cost is per call, not
+per element: what is a product of one slot kind (the weight, usually) is taken directly,
+the repair's choices and options are made in Python floats (`share_repair.py`), and every
+sum is the one main's code took, in the same order (`np.bincount` for `np.add.at`), so the
+floats, and the answer chosen, are main's (`tests/unit/portfolio/test_repair_fast_path.py`
+against `repair_reference.py`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import operator
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,6 +63,7 @@ _CANCELLED = 1e-12
 # Up to this many global rows every move evaluates all of them (`LotMoves._near`).
 _FEW_GLOBAL_ROWS = 32
 _UP_DOWN = np.array([1.0, -1.0])
+_LO, _HI = operator.attrgetter("lo"), operator.attrgetter("hi")
 _NO_COLUMNS = np.zeros(0, dtype=np.intp)
 # `LotProgram.name_parts`: prices, holdings, lot sizes, odd lots, has an odd lot, initial
 # weights of some names.
@@ -66,6 +75,23 @@ _NameParts = tuple[
     NDArray[np.bool_],
     NDArray[np.float64],
 ]
+
+
+# `ndarray.sum` without its Python wrapper (the same reduction)
+_sum = np.add.reduce
+
+
+def _full(shape: int | tuple[int, ...], fill: float, dtype: Any = np.float64) -> NDArray[Any]:
+    """`np.full` without its Python wrapper's cost (a few microseconds a call here)."""
+    out = np.empty(shape, dtype=dtype)
+    out.fill(fill)
+    return out
+
+
+def _nonzero(flags: NDArray[Any]) -> NDArray[np.intp]:
+    """`np.flatnonzero` of a 1-d array."""
+    found: NDArray[np.intp] = flags.nonzero()[0]
+    return found
 
 
 def _broken(
@@ -128,6 +154,10 @@ class LotProgram:
     slot_linear: NDArray[np.float64]  # l' per (name, slot)
     objective_constant: float  # c0'
     quadratic_slots: NDArray[np.int64]  # the slot kinds H touches (usually the weight)
+    # `point`'s answers by target (the search's answer is written out again by the repair)
+    points: dict[bytes, NDArray[np.float64]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def slot_values(
         self, names: NDArray[np.intp], targets: NDArray[np.float64]
@@ -153,14 +183,32 @@ class LotProgram:
 
     def point(self, target: NDArray[np.float64]) -> NDArray[np.float64]:
         """Every variable's value for target shares `target` (universe order)."""
-        return self.point_and_slots(target)[0]
+        shares = np.asarray(target, dtype=np.float64)
+        key = shares.tobytes()
+        values = self.points.get(key)
+        if values is None:
+            values = self.point_and_slots(shares)[0]
+            if len(self.points) < 64:
+                self.points[key] = values
+        return values.copy()
 
     def point_and_slots(
         self, target: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """`point(target)` and the names' slots there (names, 8)."""
         values = np.zeros(self.program.size)
-        slots = self.slot_values(np.arange(target.size), np.asarray(target, dtype=np.float64))
+        # every name's slots (`slot_values` over all names, the arrays as they are)
+        slots = _slots(
+            np.asarray(target, dtype=np.float64),
+            self.prices,
+            self.held,
+            self.lot_sizes,
+            self.odd,
+            self.has_odd,
+            self.initial,
+            self.value,
+            bool(self.has_odd.any()),
+        )
         present = self.slot_index >= 0
         values[self.slot_index[present]] = slots[present]
         if self.derived.size:
@@ -183,7 +231,7 @@ class LotProgram:
         """Whether a bound, an integrality or a row is broken by more than `tolerance` at
         `values`: what `Program.violations` checks, over the same rows as arrays."""
         outside = (values < self.lower - tolerance) | (values > self.upper + tolerance)
-        fractional = self.integer & (np.abs(values - np.round(values)) > tolerance)
+        fractional = self.integer & (np.abs(values - np.rint(values)) > tolerance)
         activity = np.bincount(
             self.row_of, weights=self.data * values[self.columns], minlength=self.lo.size
         )
@@ -215,14 +263,15 @@ def _slots(
     A name's trades are max(+-(w - w0), 0): exactly 0 when untraded (t = held gives w = w0,
     the same formula), so no flag is needed to zero them."""
     out = np.empty((*t.shape, _SLOTS))
-    # each slot computed into its place (no temporary per slot: numpy's cost here is per pass)
+    # each slot computed into its place (no temporary per slot: numpy's cost here is per pass;
+    # `np.rint` is `np.round` to whole numbers without its Python wrapper)
     if any_odd:
         rest = (t - odd) / lot
-        kept = has_odd & (t >= odd) & (np.abs(rest - np.round(rest)) < 1e-9)
-        np.round((t - np.where(kept, odd, 0.0)) / lot, out=out[..., _LOTS])
+        kept = has_odd & (t >= odd) & (np.abs(rest - np.rint(rest)) < 1e-9)
+        np.rint((t - np.where(kept, odd, 0.0)) / lot, out=out[..., _LOTS])
         out[..., _KEEP] = kept
     else:
-        np.round(np.divide(t, lot, out=out[..., _LOTS]), out=out[..., _LOTS])
+        np.rint(np.divide(t, lot, out=out[..., _LOTS]), out=out[..., _LOTS])
         out[..., _KEEP] = 0.0
     w = np.multiply(t, prices, out=out[..., _WEIGHT])
     w /= value
@@ -255,7 +304,7 @@ def _affine(
     constants: list[NDArray[np.float64]] = []
     maps: list[NDArray[np.float64]] = []
     definitions: list[NDArray[np.int64]] = []
-    pending = np.flatnonzero(lo == hi)
+    pending = _nonzero(lo == hi)
     while pending.size and not known.all():
         free_entry = ~known[columns]
         unknown = np.bincount(row_of, weights=free_entry, minlength=lo.size)[pending]
@@ -265,16 +314,19 @@ def _affine(
             break
         is_ready = np.zeros(lo.size, dtype=bool)
         is_ready[ready] = True
-        pivots = np.flatnonzero(is_ready[row_of] & free_entry)  # one per ready row, in order
+        pivots = _nonzero(is_ready[row_of] & free_entry)  # one per ready row, in order
         unknown_of = columns[pivots]
         # a variable two ready rows define is defined by the first (rows in order)
-        _, first = np.unique(unknown_of, return_index=True)
-        first.sort()
-        pivots, unknown_of = pivots[first], unknown_of[first]
+        seen = np.zeros(size, dtype=bool)
+        seen[unknown_of] = True
+        if np.count_nonzero(seen) < unknown_of.size:  # (else each is defined once)
+            _, first = np.unique(unknown_of, return_index=True)
+            first.sort()
+            pivots, unknown_of = pivots[first], unknown_of[first]
         rows = row_of[pivots]
-        place = np.full(lo.size, -1, dtype=np.int64)
+        place = _full(lo.size, -1, dtype=np.int64)
         place[rows] = np.arange(rows.size)
-        entries = np.flatnonzero(place[row_of] >= 0)
+        entries = _nonzero(place[row_of] >= 0)
         pivot = data[pivots]
         weights = np.zeros((rows.size, size))  # a_rj / a_rk over the row's known columns j
         weights[place[row_of[entries]], columns[entries]] = (
@@ -284,7 +336,7 @@ def _affine(
         # x_k = lo_r / a_rk - sum_j weights_j v_j, an earlier definition substituted for v_j
         constant = lo[rows] / pivot
         # a chain only through an earlier round's definitions (none in the first round)
-        chained = np.flatnonzero(is_defined & weights.any(axis=0)) if variables else _NO_COLUMNS
+        chained = _nonzero(is_defined & weights.any(axis=0)) if variables else _NO_COLUMNS
         through = weights[:, chained]  # (a copy: the weights are negated in place next)
         linear = np.subtract(0.0, weights, out=weights)  # (+0.0 where a column is absent)
         if chained.size:
@@ -322,18 +374,23 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
     if ctx.lots is None:
         return None
     n = ctx.size
-    slot_index = np.full((n, _SLOTS), -1, dtype=np.int64)
-    for slot, variables in (
-        (_LOTS, ctx.lots),
-        (_WEIGHT, ctx.weights),
-        (_SELECTED, ctx.selected),
-        (_BUY, ctx.buys),
-        (_SELL, ctx.sells),
-        (_BUY_FLAG, ctx.buy_flags),
-        (_SELL_FLAG, ctx.sell_flags),
-    ):
-        if variables is not None:
-            slot_index[:, slot] = variables
+    absent = [-1] * n
+    slot_index = np.array(
+        [
+            absent if variables is None else variables
+            for variables in (
+                ctx.lots,
+                ctx.weights,
+                ctx.selected,
+                ctx.buys,
+                ctx.sells,
+                ctx.buy_flags,
+                ctx.sell_flags,
+                None,  # the odd-lot keeps, below
+            )
+        ],
+        dtype=np.int64,
+    ).T.copy()  # (names, slots) in `_LOTS` .. `_KEEP` order
     odd = np.zeros(n)
     has_odd = np.zeros(n, dtype=bool)
     for i, (keep, shares) in ctx.odd_lots.items():
@@ -344,18 +401,18 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
     rows = program.rows
     columns, data, lengths = program.coefficient_arrays()
     row_of = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
-    lo = np.fromiter((r.lo for r in rows), np.float64, len(rows))
-    hi = np.fromiter((r.hi for r in rows), np.float64, len(rows))
+    lo = np.fromiter(map(_LO, rows), np.float64, len(rows))
+    hi = np.fromiter(map(_HI, rows), np.float64, len(rows))
     lower = np.array(program.lower, dtype=np.float64)
     upper = np.array(program.upper, dtype=np.float64)
     linear = np.zeros(size)
     linear[np.fromiter(program.linear, np.int64, len(program.linear))] = np.fromiter(
         program.linear.values(), np.float64, len(program.linear)
     )  # (the keys are distinct)
-    pairs = list(program.quadratic.items())
-    quad_i = np.array([i for (i, _), _ in pairs], dtype=np.int64)
-    quad_j = np.array([j for (_, j), _ in pairs], dtype=np.int64)
-    quad_c = np.array([c for _, c in pairs], dtype=np.float64)
+    quadratic = program.quadratic
+    pairs = np.array(list(quadratic), dtype=np.int64).reshape(-1, 2)
+    quad_i, quad_j = pairs[:, 0].copy(), pairs[:, 1].copy()
+    quad_c = np.fromiter(quadratic.values(), np.float64, len(quadratic))
     known = np.zeros(size, dtype=bool)
     known[slot_index[slot_index >= 0]] = True
     solved = _affine(columns, data, row_of, lo, hi, known)
@@ -363,7 +420,7 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         return None
     derived, derived_constant, derived_map, definitions = solved
     # the map's non-zero columns and the map on them, once for every reader below
-    reach = np.flatnonzero(np.any(derived_map != 0.0, axis=0))
+    reach = _nonzero(np.any(derived_map != 0.0, axis=0))
     compact = np.ascontiguousarray(derived_map[:, reach])
     universe = ctx.universe
     value = universe.value
@@ -435,14 +492,16 @@ def _substituted(
     columns, data, row_of = columns[kept], data[kept], row_of[kept]
     lo, hi = np.where(defining, -np.inf, lo), np.where(defining, np.inf, hi)
     size = lower.size
-    owner = np.full(size, -1, dtype=np.int64)
-    kind = np.full(size, -1, dtype=np.int64)
+    owner = _full(size, -1, dtype=np.int64)
+    kind = _full(size, -1, dtype=np.int64)
     present = slot_index >= 0
-    owner[slot_index[present]] = np.nonzero(present)[0]
-    kind[slot_index[present]] = np.nonzero(present)[1]
+    present_variables = slot_index[present]
+    present_names, present_kinds = np.nonzero(present)
+    owner[present_variables] = present_names
+    kind[present_variables] = present_kinds
     is_derived = np.zeros(size, dtype=bool)
     is_derived[derived] = True
-    position = np.full(size, -1, dtype=np.int64)
+    position = _full(size, -1, dtype=np.int64)
     position[derived] = np.arange(derived.size)
     rows = lo.size
     direct = ~is_derived[columns]
@@ -469,7 +528,8 @@ def _substituted(
         entry_col = np.concatenate([entry_col[~own], c])
         entry_val = np.concatenate([entry_val[~own], effective[r, c]])
     # finite bounds of derived variables: rows constant + M_d k in [lower_d, upper_d]
-    bounded = np.flatnonzero(np.isfinite(lower[derived]) | np.isfinite(upper[derived]))
+    lower_derived, upper_derived = lower[derived], upper[derived]
+    bounded = _nonzero(np.isfinite(lower_derived) | np.isfinite(upper_derived))
     if bounded.size:
         # the map's rows on its non-zero columns: the same entries in the same order
         on_reach = compact[bounded]
@@ -478,45 +538,45 @@ def _substituted(
         entry_col = np.concatenate([entry_col, reach[at]])
         entry_val = np.concatenate([entry_val, on_reach[r, at]])
         constant = np.concatenate([constant, derived_constant[bounded]])
-        lo = np.concatenate([lo, lower[derived][bounded]])
-        hi = np.concatenate([hi, upper[derived][bounded]])
+        lo = np.concatenate([lo, lower_derived[bounded]])
+        hi = np.concatenate([hi, upper_derived[bounded]])
         rows += bounded.size
     entry_name, entry_slot = owner[entry_col], kind[entry_col]
-    first = np.full(rows, n, dtype=np.int64)
-    last = np.full(rows, -1, dtype=np.int64)
+    first = _full(rows, n, dtype=np.int64)
+    last = _full(rows, -1, dtype=np.int64)
     np.minimum.at(first, entry_row, entry_name)
     np.maximum.at(last, entry_row, entry_name)
     empty = last < 0
     local = ~empty & (first == last)
     spread = ~empty & (first != last)
     # local rows: padded per name, (names, rows of the busiest name, slots)
-    local_rows = np.flatnonzero(local)
+    local_rows = _nonzero(local)
     local_owner = first[local_rows]
     order = np.argsort(local_owner, kind="stable")
     local_rows, local_owner = local_rows[order], local_owner[order]
     starts = np.searchsorted(local_owner, np.arange(n))
     rank = np.arange(local_rows.size) - starts[local_owner]
     depth = int(rank.max()) + 1 if rank.size else 0
-    local_rank = np.full(rows, -1, dtype=np.int64)
+    local_rank = _full(rows, -1, dtype=np.int64)
     local_rank[local_rows] = rank
     coefficients = np.zeros((n, depth, _SLOTS))
     local_constant = np.zeros((n, depth))
-    local_lo = np.full((n, depth), -np.inf)
-    local_hi = np.full((n, depth), np.inf)
+    local_lo = _full((n, depth), -np.inf)
+    local_hi = _full((n, depth), np.inf)
     mine = local[entry_row]
     coefficients[entry_name[mine], local_rank[entry_row[mine]], entry_slot[mine]] = entry_val[mine]
     local_constant[local_owner, rank] = constant[local_rows]
     local_lo[local_owner, rank] = lo[local_rows]
     local_hi[local_owner, rank] = hi[local_rows]
-    spread_rows = np.flatnonzero(spread)
-    spread_at = np.full(rows, -1, dtype=np.int64)
+    spread_rows = _nonzero(spread)
+    spread_at = _full(rows, -1, dtype=np.int64)
     spread_at[spread_rows] = np.arange(spread_rows.size)
     wide = spread[entry_row]
-    slot_lower = np.full((n, _SLOTS), -np.inf)
-    slot_upper = np.full((n, _SLOTS), np.inf)
-    slot_lower[present] = lower[slot_index[present]]
-    slot_upper[present] = upper[slot_index[present]]
-    empty_rows = np.flatnonzero(empty)
+    slot_lower = _full((n, _SLOTS), -np.inf)
+    slot_upper = _full((n, _SLOTS), np.inf)
+    slot_lower[present] = lower[present_variables]
+    slot_upper[present] = upper[present_variables]
+    empty_rows = _nonzero(empty)
     return {
         "slot_lower": slot_lower,
         "slot_upper": slot_upper,
@@ -544,10 +604,14 @@ def _symmetric_product(
     vector: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """Q v for the symmetric Q of sum_p c_p v_i v_j (so v^T Q v is that sum)."""
-    out = np.zeros(vector.size)
-    np.add.at(out, quad_i, 0.5 * quad_c * vector[quad_j])
-    np.add.at(out, quad_j, 0.5 * quad_c * vector[quad_i])
-    return out
+    # (one pass over both halves in order: the sums `np.add.at` over each half in turn gave)
+    half = 0.5 * quad_c
+    out = np.bincount(
+        np.concatenate([quad_i, quad_j]),
+        weights=np.concatenate([half * vector[quad_j], half * vector[quad_i]]),
+        minlength=vector.size,
+    )
+    return cast(NDArray[np.float64], out)
 
 
 def _objective_in_slots(
@@ -577,15 +641,15 @@ def _objective_in_slots(
     slot_linear[present] = reduced[slot_index[present]]
     objective_constant = float(constant + linear @ shift + quad_c @ (shift[quad_i] * shift[quad_j]))
     reached = np.zeros(size, dtype=bool)
-    touched = np.unique(np.concatenate([quad_i, quad_j]))
-    reached[touched] = True
+    reached[quad_i] = True
+    reached[quad_j] = True
     is_derived = np.zeros(size, dtype=bool)
     is_derived[derived] = True
     rows_reached = reached[derived]
     if rows_reached.any():
         reached[reach] |= np.any(compact[rows_reached] != 0.0, axis=0)
     reached[derived] = False
-    kinds = np.unique(np.nonzero(present & reached[np.maximum(slot_index, 0)])[1])
+    kinds = _nonzero(np.any(present & reached[np.maximum(slot_index, 0)], axis=0))
     return {
         "slot_linear": slot_linear,
         "objective_constant": objective_constant,
@@ -604,19 +668,30 @@ class LotMoves:
         self.lots = lots
         self.movable = np.asarray(movable, dtype=np.intp)
         self.target = np.array(target, dtype=np.float64)
-        names = np.arange(self.target.size)
         values, slots = lots.point_and_slots(self.target)
         self.objective = lots.objective(values)
         self.slots = slots[self.movable]
-        self.own = self._own_violation(names, slots)  # (names,)
-        active = np.full(self.target.size, -1, dtype=np.intp)
+        self._slots_by_option = self.slots[:, None, :]  # (a view: `move` writes the slots)
+        # each name's own violation (`_own_violation` over every name, the arrays as they are)
+        activity = lots.local_constant + (
+            slots.reshape(slots.shape[0], -1, _SLOTS) @ lots.local_coefficients.transpose(0, 2, 1)
+        ).reshape(slots.shape[0], -1)
+        self.own = _sum(_broken(activity, lots.local_lo, lots.local_hi), axis=-1) + _sum(
+            _broken(slots, lots.slot_lower, lots.slot_upper), axis=-1
+        )
+        active = _full(self.target.size, -1, dtype=np.intp)
         active[self.movable] = np.arange(self.movable.size)
         self.position = active
-        activity = lots.global_constant.copy()
-        np.add.at(
-            activity,
-            lots.global_row,
-            lots.global_value * slots[lots.global_name, lots.global_slot],
+        rows = lots.global_constant.size
+        # each row's constant, then its entries in order (the sums `np.add.at` gave onto it)
+        entries = lots.global_value * slots[lots.global_name, lots.global_slot]
+        activity = cast(
+            NDArray[np.float64],
+            np.bincount(
+                np.concatenate([np.arange(rows), lots.global_row]),
+                weights=np.concatenate([lots.global_constant, entries]),
+                minlength=rows,
+            ),
         )
         self.activity = activity
         moving = active[lots.global_name] >= 0
@@ -640,9 +715,25 @@ class LotMoves:
         self._slot_lower = lots.slot_lower[m][:, None, :]
         self._slot_upper = lots.slot_upper[m][:, None, :]
         everyone = np.arange(m.size)
-        self._diagonal = self._blocks(everyone, everyone)  # (movable, kinds, kinds)
         self._everyone = everyone
         self._few_rows = self.activity.size <= _FEW_GLOBAL_ROWS
+        # one quadratic slot kind (the weight): H's blocks are numbers, a move's products
+        # are taken directly (the same products the (1 x 1) matrix products gave)
+        self._one_kind = self.kinds.size == 1
+        if self._one_kind:
+            self._diagonal = self.hessian.diagonal()[:, None, None]  # (movable, 1, 1)
+            self._diagonal_of = self._diagonal[:, :, 0]
+            # H's columns, each shaped as the gradient: (movable, movable, 1)
+            self._column_of = self.hessian.T.reshape(m.size, *self.gradient.shape).copy()
+        else:
+            self._diagonal = self._blocks(everyone, everyone)  # (movable, kinds, kinds)
+            self._diagonal_of = self._diagonal
+        # the movable names' holdings, odd lots, lot sizes and current targets as floats
+        # (`share_repair._options` reads them per name)
+        self.held_of: list[float] = lots.held[m].tolist()
+        self.odd_of: list[float] = lots.odd[m].tolist()
+        self.lot_of: list[float] = lots.lot_sizes[m].tolist()
+        self.current: list[float] = self.target[m].tolist()
         self._settle()
 
     def _own_violation(
@@ -673,13 +764,13 @@ class LotMoves:
         # (a unit row); each quadratic pair's variables read theirs
         present = flat >= 0
         safe = np.where(present, flat, 0)
-        source = np.full(size, derived, dtype=np.int64)  # not a column nor derived: zero row
+        source = _full(size, derived, dtype=np.int64)  # not a column nor derived: zero row
         source[lots.derived] = np.arange(derived)
-        source[flat[present]] = derived + 1 + np.flatnonzero(present)
+        source[flat[present]] = derived + 1 + _nonzero(present)
         rows = np.zeros((derived + 1 + count, count))
         if derived:
             # each column's place among the derived map's columns (-1: no derived variable uses it)
-            in_map = np.full(size, -1, dtype=np.int64)
+            in_map = _full(size, -1, dtype=np.int64)
             in_map[lots.derived_columns] = np.arange(lots.derived_columns.size)
             reached = np.where(present, in_map[safe], -1)
             rows[:derived] = np.where(
@@ -697,12 +788,19 @@ class LotMoves:
         self.gradient = np.where(flat >= 0, reduced[safe], 0.0).reshape(variables.shape)
         self.kinds = kinds
 
-    def _settle(self) -> None:
-        """The totals after the state changed."""
-        self.broken_names = int(np.count_nonzero(self.own))
-        self.own_total = float(self.own.sum())
-        self.global_broken = _broken(self.activity, self.lots.global_lo, self.lots.global_hi)
-        total = self.lots.constant_violation + self.own_total + float(self.global_broken.sum())
+    def _settle(self, changed: tuple[float, float] | None = None) -> None:
+        """The totals after the state changed (`changed`: one name's own violation, before
+        and after, when only it changed)."""
+        lots = self.lots
+        if changed is None:
+            self.broken_names = int(np.count_nonzero(self.own))
+        else:  # (the count `np.count_nonzero` gives)
+            before, after = changed
+            self.broken_names += int(after != 0.0) - int(before != 0.0)
+        # (a sum of zeros is 0.0: the sum itself only when a name breaks its own rows)
+        self.own_total = float(_sum(self.own)) if self.broken_names else 0.0
+        self.global_broken = _broken(self.activity, lots.global_lo, lots.global_hi)
+        total = lots.constant_violation + self.own_total + float(_sum(self.global_broken))
         self.violation = total
 
     def _others(self, excluded: list[NDArray[np.intp]]) -> NDArray[np.float64]:
@@ -717,16 +815,20 @@ class LotMoves:
         depend on the other names (valid until that name itself moves). NaN targets: an
         infinite own violation and NaN changes."""
         slots = _slots(targets, *self._parts, self.lots.value, self._any_odd)
-        delta = slots - self.slots[:, None, :]
+        delta = slots - self._slots_by_option
         quadratic = delta[..., self.kinds]
-        fixed = (delta @ self._slot_linear)[..., 0] + (
-            (quadratic @ self._diagonal) * quadratic
-        ).sum(axis=-1)
+        if self._one_kind:  # the (1 x 1) products below, taken directly
+            alone = quadratic[..., 0]
+            fixed = (delta @ self._slot_linear)[..., 0] + (alone * self._diagonal_of) * alone
+        else:
+            fixed = (delta @ self._slot_linear)[..., 0] + (
+                (quadratic @ self._diagonal) * quadratic
+            ).sum(axis=-1)
         spread = delta @ self.global_by_name  # (movable, options, global rows)
         activity = self._local_constant + slots @ self._local_matrix
-        own = _broken(activity, self._local_lo, self._local_hi).sum(axis=-1) + _broken(
-            slots, self._slot_lower, self._slot_upper
-        ).sum(axis=-1)
+        own = _sum(_broken(activity, self._local_lo, self._local_hi), axis=-1) + _sum(
+            _broken(slots, self._slot_lower, self._slot_upper), axis=-1
+        )
         own[np.isnan(targets)] = np.inf
         return MoveTable(
             at=self._everyone,
@@ -758,7 +860,7 @@ class LotMoves:
         if activity.size <= _FEW_GLOBAL_ROWS:
             return slice(None)
         margin = SEARCH_TOLERANCE + 1e-12 * (1.0 + np.abs(activity) + reach)
-        near: NDArray[np.intp] = np.flatnonzero(
+        near: NDArray[np.intp] = _nonzero(
             (activity - reach <= lots.global_lo + margin)
             | (activity + reach >= lots.global_hi - margin)
         )
@@ -770,12 +872,17 @@ class LotMoves:
         """Violation and objective, at the current state, of each move of `table`'s `rows`
         (a name moved alone; NaN targets: inf violation, NaN objective)."""
         lots = self.lots
-        own = self.own[table.names[rows]]
-        # the other names' own violation, exactly 0 when only this name breaks
-        others = np.where(self.broken_names - (own > 0) == 0, 0.0, self.own_total - own)
+        head: NDArray[np.float64] | float
+        if self.broken_names == 0:  # no name breaks its own rows: the others' part is 0
+            head = lots.constant_violation + 0.0
+        else:
+            own = self.own[table.names[rows]]
+            # the other names' own violation, exactly 0 when only this name breaks
+            others = np.where(self.broken_names - (own > 0) == 0, 0.0, self.own_total - own)
+            head = lots.constant_violation + others[:, None]
         if self._few_rows:
             moved = self.activity + table.spread[rows]
-            spread_broken = _broken(moved, lots.global_lo, lots.global_hi).sum(axis=-1)
+            spread_broken = _sum(_broken(moved, lots.global_lo, lots.global_hi), axis=-1)
         else:
             near = self._near(table.reach)
             spread_broken = _broken(
@@ -783,9 +890,12 @@ class LotMoves:
                 lots.global_lo[near],
                 lots.global_hi[near],
             ).sum(axis=-1)
-        violation = lots.constant_violation + others[:, None] + table.own[rows] + spread_broken
-        gradient = self.gradient[rows][:, None, :]  # (n, 1, kinds): the table is everyone's
-        change = table.fixed[rows] + 2.0 * (table.quadratic[rows] * gradient).sum(axis=-1)
+        violation = head + table.own[rows] + spread_broken
+        if self._one_kind:  # (the table is everyone's: its rows are the gradient's)
+            change = table.fixed[rows] + 2.0 * (table.quadratic[rows, :, 0] * self.gradient[rows])
+        else:
+            gradient = self.gradient[rows][:, None, :]  # (n, 1, kinds)
+            change = table.fixed[rows] + 2.0 * (table.quadratic[rows] * gradient).sum(axis=-1)
         return violation, self.objective + change
 
     def steps(self) -> MoveTable:
@@ -807,11 +917,51 @@ class LotMoves:
         steps: NDArray[np.float64],
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp], NDArray[np.intp]]:
         """Violation and objective of moving positions first[p] and second[p] together by
-        steps[p, 0] and steps[p, 1] lots (`table` = `steps()` at the current state); and
+        steps[p, 0] and steps[p, 1] lots (`table`'s last two options = `steps()` at the
+        current state: `steps()` itself, or a pass's table of options then steps); and
         each's option in `table`."""
         lots = self.lots
-        up_a = np.where(steps[:, 0] > 0, 0, 1)
-        up_b = np.where(steps[:, 1] > 0, 0, 1)
+        width = table.targets.shape[1]
+        up_a = np.where(steps[:, 0] > 0, width - 2, width - 1)
+        up_b = np.where(steps[:, 1] > 0, width - 2, width - 1)
+        if not (self._few_rows and self._one_kind):
+            return self._pairs(table, first, second, up_a, up_b)
+        # the same sums as `_pairs`, on the moves' entries gathered by their flat index
+        at_a, at_b = first * width + up_a, second * width + up_b
+        head: NDArray[np.float64] | float
+        if self.broken_names == 0:  # no name breaks its own rows: the others' part is 0
+            head = lots.constant_violation + 0.0
+        else:
+            head = lots.constant_violation + self._others([table.names[first], table.names[second]])
+        own = table.own.reshape(-1)
+        spread = table.spread.reshape(-1, table.spread.shape[-1])
+        moved = self.activity + spread[at_a] + spread[at_b]
+        violation = (
+            head
+            + own[at_a]
+            + own[at_b]
+            + np.add.reduce(_broken(moved, lots.global_lo, lots.global_hi), axis=-1)
+        )
+        quadratic = table.quadratic.reshape(-1)  # (one kind)
+        fixed = table.fixed.reshape(-1)
+        gradient = self.gradient[:, 0]
+        qa, qb = quadratic[at_a], quadratic[at_b]
+        alone_a = fixed[at_a] + 2.0 * (qa * gradient[first])
+        alone_b = fixed[at_b] + 2.0 * (qb * gradient[second])
+        cross = (qa * self.hessian[first, second]) * qb
+        objective = self.objective + alone_a + alone_b + 2.0 * cross
+        return violation, objective, up_a, up_b
+
+    def _pairs(
+        self,
+        table: MoveTable,
+        first: NDArray[np.intp],
+        second: NDArray[np.intp],
+        up_a: NDArray[np.intp],
+        up_b: NDArray[np.intp],
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp], NDArray[np.intp]]:
+        """`pairs` over many global rows (those near their bounds) or quadratic slot kinds."""
+        lots = self.lots
         near = slice(None) if self._few_rows else self._near(2.0 * table.reach)
         spread = table.spread[..., near]
         violation = (
@@ -834,16 +984,26 @@ class LotMoves:
     def move(self, table: MoveTable, row: int, option: int) -> None:
         """Take move `option` of `table`'s row `row` (the state follows)."""
         at, name = int(table.at[row]), int(table.names[row])
-        quadratic = table.quadratic[row, option]
-        self.objective += float(table.fixed[row, option] + 2.0 * quadratic @ self.gradient[at])
-        kinds = self.kinds.size
-        column = self.hessian[:, at * kinds : (at + 1) * kinds] @ quadratic
-        self.gradient += column.reshape(self.gradient.shape)
+        if self._one_kind:  # the (1 x 1) products, taken directly
+            step = float(table.quadratic[row, option, 0])
+            self.objective += float(table.fixed[row, option]) + 2.0 * step * float(
+                self.gradient[at, 0]
+            )
+            self.gradient += self._column_of[at] * step
+        else:
+            quadratic = table.quadratic[row, option]
+            self.objective += float(table.fixed[row, option] + 2.0 * quadratic @ self.gradient[at])
+            kinds = self.kinds.size
+            column = self.hessian[:, at * kinds : (at + 1) * kinds] @ quadratic
+            self.gradient += column.reshape(self.gradient.shape)
         self.activity = self.activity + table.spread[row, option]
-        self.own[name] = table.own[row, option]
+        before, after = float(self.own[name]), float(table.own[row, option])
+        self.own[name] = after
         self.slots[at] = table.slots[row, option]
-        self.target[name] = table.targets[row, option]
-        self._settle()
+        target = float(table.targets[row, option])
+        self.target[name] = target
+        self.current[at] = target
+        self._settle((before, after))
 
 
 @dataclass(frozen=True, slots=True)

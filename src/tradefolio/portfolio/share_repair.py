@@ -41,6 +41,8 @@ None, and the caller sends the model to SCIP as before.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 
 import numpy as np
@@ -95,43 +97,105 @@ def _starts(
 
 
 def _options(
-    moves: LotMoves, at: NDArray[np.intp], most: NDArray[np.float64]
+    moves: LotMoves, at: NDArray[np.intp], most: NDArray[np.float64], steps: bool = False
 ) -> NDArray[np.float64]:
     """Targets one step from the current shares of movable positions `at`, ascending, NaN
     padded (n, 10; n, 6 when none of them holds an odd lot): the holdings, nothing, one lot
     up or down (with the odd lot kept or dropped when one is held); never the current
-    target itself."""
-    lots = moves.lots
-    names = moves.movable[at]
-    current = moves.target[names]
-    lot, odd, cap = lots.lot_sizes[names], lots.odd[names], most[names]
-    if odd.any():
-        bases = np.stack([np.zeros(names.size), odd], axis=1)[:, :, None]  # (n, 2, 1)
-        k = np.floor((current[:, None, None] - bases) / lot[:, None, None] + 1e-9)
-        step = k + _OFFSETS
-        usable = (step >= 0) & (step <= cap[:, None, None])
-        usable[:, 1] &= (odd != 0.0)[:, None]
-        lots_away = np.where(usable, bases + step * lot[:, None, None], np.nan)
-        lots_away = lots_away.reshape(names.size, 8)
-    else:  # the same targets without the odd-lot base
-        step = np.floor(current / lot + 1e-9)[:, None] + _OFFSETS
-        usable = (step >= 0) & (step <= cap[:, None])
-        lots_away = np.where(usable, step * lot[:, None], np.nan)
-    options = np.empty((names.size, 2 + lots_away.shape[1]))
-    options[:, 0] = lots.held[names]
-    options[:, 1] = 0.0
-    options[:, 2:] = lots_away
-    options[options == current[:, None]] = np.nan
-    options.sort(axis=1)  # NaN last
-    options[:, 1:][options[:, 1:] == options[:, :-1]] = np.nan  # each target once
-    return options
+    target itself. (Each target appears once: a repeat is NaN in its place.)
+
+    In Python floats (a few names: numpy's cost here is per call), the same arithmetic as
+    the arrays had: k = floor((t - base) / lot + 1e-9), steps k - 1 .. k + 2 within
+    [0, most] (`tests/unit/portfolio/repair_reference.py`). With `steps`, each row ends
+    with `LotMoves.step_targets`' two targets (one lot up, one lot down: t + lot, t - lot)."""
+    positions = at.tolist()
+    held, odd, lot, current = moves.held_of, moves.odd_of, moves.lot_of, moves.current
+    cap = most[moves.movable[at]].tolist()
+    any_odd = any([odd[p] != 0.0 for p in positions])
+    width = 10 if any_odd else 6
+    nan = math.nan
+    table: list[list[float]] = []
+    for p, most_p in zip(positions, cap, strict=True):
+        c, size, d = current[p], lot[p], odd[p]
+        found = [held[p], 0.0]
+        k = math.floor(c / size + 1e-9)
+        for step in (k - 1, k, k + 1, k + 2):
+            if 0 <= step <= most_p:
+                found.append(step * size)
+        if d != 0.0:
+            k = math.floor((c - d) / size + 1e-9)
+            for step in (k - 1, k, k + 1, k + 2):
+                if 0 <= step <= most_p:
+                    found.append(d + step * size)
+        found = [t for t in found if t != c]
+        found.sort()
+        row = found[:1]
+        for before, t in itertools.pairwise(found):
+            row.append(nan if t == before else t)
+        row += [nan] * (width - len(row))
+        if steps:
+            row += (c + size, c - size)  # (t + 1.0 * lot and t + -1.0 * lot, exactly)
+        table.append(row)
+    if not table:
+        return np.empty((0, width + 2 if steps else width))
+    return np.array(table, dtype=np.float64)
 
 
-_OFFSETS = np.array([-1.0, 0.0, 1.0, 2.0])
 # Two-name moves rated per call (each a row of the global rows near their bounds).
 _PAIR_CHUNK = 4096
 # Two names by one lot each, in this order per pair (a sells / b buys first).
 _PAIR_STEPS = np.array([(1.0, -1.0), (-1.0, 1.0), (1.0, 1.0), (-1.0, -1.0)])
+
+
+@functools.lru_cache(maxsize=64)
+def _pairs_of(count: int) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
+    """The two-name moves of `count` movable positions in `itertools.combinations` order,
+    `_PAIR_STEPS` each: (first, second, steps), read-only."""
+    names = np.arange(count)
+    first, second = np.nonzero(names[:, None] < names)
+    steps = np.tile(_PAIR_STEPS, (first.size, 1))
+    arrays = (np.repeat(first, 4), np.repeat(second, 4), steps)
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
+
+
+def _first_help(
+    violation: NDArray[np.float64],
+    objective: NDArray[np.float64],
+    width: int,
+    sign: float,
+    now: float,
+    objective_now: float,
+) -> tuple[int, int] | None:
+    """The first row of one-name moves (`LotMoves.singles`, options in the first `width`
+    columns) with a move that helps, and its best helping option: (row, option); None when
+    no move helps. A move helps when it lowers the total violation or, with every row met,
+    keeps them met and raises the objective (signed)."""
+    violations = violation[:, :width].tolist()
+    scores = objective[:, :width].tolist()
+    if now > 0.0:
+        limit = now - 1e-15
+        for row, (v, o) in enumerate(zip(violations, scores, strict=True)):
+            best, top = -1, -math.inf
+            for choice in range(width):
+                if v[choice] < limit:
+                    score = sign * o[choice]
+                    if best < 0 or score > top:
+                        best, top = choice, score
+            if best >= 0:
+                return row, best
+        return None
+    floor = sign * objective_now + 1e-15
+    for row, (v, o) in enumerate(zip(violations, scores, strict=True)):
+        best, top = -1, -math.inf
+        for choice in range(width):
+            score = sign * o[choice]
+            if v[choice] == 0.0 and score > floor and (best < 0 or score > top):
+                best, top = choice, score
+        if best >= 0:
+            return row, best
+    return None
 
 
 def _search(
@@ -160,7 +224,6 @@ def _search(
     sign = 1.0 if evaluator.program.maximize else -1.0
     moves = evaluator.state(start, np.asarray(active, dtype=np.intp))
     count = moves.movable.size
-    pairs: tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]] | None = None
 
     def helps(violation: NDArray[np.float64], score: NDArray[np.float64]) -> NDArray[np.bool_]:
         # (violations are >= 0: with every row met only a met row and a better score help)
@@ -174,35 +237,30 @@ def _search(
 
     everyone = np.arange(count)
 
-    def rated() -> tuple[MoveTable, MoveTable, MoveTable]:
-        """The pass's table: (every option, the options alone, the steps alone)."""
-        options = _options(moves, everyone, most)
-        width = options.shape[1]
-        both = moves.table(np.concatenate([options, moves.step_targets()], axis=1))
-        return both, both.columns(slice(0, width)), both.columns(slice(width, None))
+    def rated() -> tuple[MoveTable, int]:
+        """The pass's table (every option, then the steps) and how many options lead it."""
+        targets = _options(moves, everyone, most, steps=True)  # (options, then the steps)
+        return moves.table(targets), targets.shape[1] - 2
 
     for _ in range(_PASSES):
         improved = False
-        _, table, stepped = rated()
+        table, width = rated()
         if mend_first and moves.violation > 0.0:
             violation, objective = moves.singles(table)
-            mends = violation == 0.0
+            mends = violation[:, :width] == 0.0
             if mends.any():
-                score = np.where(mends, sign * objective, -np.inf)
-                best_row, best_choice = divmod(int(np.argmax(score)), score.shape[1])
+                score = np.where(mends, sign * objective[:, :width], -np.inf)
+                best_row, best_choice = divmod(int(np.argmax(score)), width)
                 moves.move(table, best_row, best_choice)
                 improved = True
-                _, table, stepped = rated()
+                table, width = rated()
         turn = 0
         while turn < count:
             violation, objective = moves.singles(table, slice(turn, None))
-            score = sign * objective
-            helping = helps(violation, score)
-            rows = np.flatnonzero(helping.any(axis=1))
-            if not rows.size:
+            found = _first_help(violation, objective, width, sign, moves.violation, moves.objective)
+            if found is None:
                 break
-            row = int(rows[0])
-            choice = int(np.argmax(np.where(helping[row], score[row], -np.inf)))
+            row, choice = found
             moves.move(table, turn + row, choice)
             improved = True
             turn += row + 1
@@ -210,28 +268,26 @@ def _search(
             continue
         if count < 2:
             break  # no pair to move
-        if pairs is None:  # the pairs in `itertools.combinations` order
-            names = np.arange(count)
-            first, second = np.nonzero(names[:, None] < names)
-            steps = np.tile(_PAIR_STEPS, (first.size, 1))
-            pairs = (np.repeat(first, 4), np.repeat(second, 4), steps)
-        first, second, steps = pairs
+        first, second, steps = _pairs_of(count)
         pair = 0
-        table = stepped  # no name moved in this pass: the pass's steps are the state's
+        # no name moved in this pass: the pass's steps (its last two options) are the state's
         while pair < first.size:
             chunk = slice(pair, pair + _PAIR_CHUNK)  # bounded memory with many names
             a, b = first[chunk], second[chunk]
             violation, objective, up_a, up_b = moves.pairs(table, a, b, steps[chunk])
-            helping = (
-                helps(violation, sign * objective)
-                & (table.targets[a, up_a] >= 0)
-                & (table.targets[b, up_b] >= 0)
+            targets = table.targets
+            # the first move that helps with both targets at or above 0 shares
+            hit = next(
+                (
+                    h
+                    for h in np.flatnonzero(helps(violation, sign * objective)).tolist()
+                    if targets[a[h], up_a[h]] >= 0 and targets[b[h], up_b[h]] >= 0
+                ),
+                -1,
             )
-            found = np.flatnonzero(helping)
-            if not found.size:
+            if hit < 0:
                 pair += _PAIR_CHUNK
                 continue
-            hit = int(found[0])
             moves.move(table, int(a[hit]), int(up_a[hit]))
             moves.move(table, int(b[hit]), int(up_b[hit]))
             table = moves.steps()
@@ -335,11 +391,12 @@ def solve_by_repair(
     else:  # a weight the twin left within the solvers' tolerance of the holdings
         untraded = np.abs(relaxed.values[fractional.weights] - universe.initial_weights) <= 1e-6
     shares = relaxed.values[fractional.weights] * value / prices
-    most = np.array(whole.program.upper, dtype=np.float64)[whole.lots]
+    most = evaluator.upper[whole.lots]  # (the program's upper bounds as an array)
     program = whole.program
     sign = 1.0 if program.maximize else -1.0
     bound = relaxed.best_bound
     best: tuple[float, NDArray[np.float64]] | None = None
+    best_gap = math.inf  # the best point's gap against B (`_search_claim`)
     # names that are or may be held: the others only open a position when the fractional
     # optimum does (a start's rounding) or a move reaches them from there
     starts: list[NDArray[np.float64]] = []
@@ -350,11 +407,7 @@ def solve_by_repair(
     proven = False
     # the starts by the plain search; when that leaves a gap above `mend_above`, mending first
     for mend_first in (False, True):
-        if (
-            mend_first
-            and best is not None
-            and (proven or _search_claim(whole, best[1], best[0], bound)[1] <= mend_above)
-        ):
+        if mend_first and best is not None and (proven or best_gap <= mend_above):
             break
         for start in starts:
             if (
@@ -370,7 +423,8 @@ def solve_by_repair(
                 continue
             if best is None or sign * objective > sign * best[0]:
                 best = (objective, target)
-                proven = _search_claim(whole, target, objective, bound)[0] == "optimal"
+                status, best_gap = _search_claim(whole, target, objective, bound)
+                proven = status == "optimal"
             if stop_at_gap and proven:
                 break  # proven within the stated gap of B: the later starts could only repeat it
     if best is None:
