@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
+from click.core import ParameterSource
 
 from tradefolio.api.backtesting import backtest
 from tradefolio.api.prices import describe_source
 from tradefolio.api.results import BacktestResult
+from tradefolio.backtest.config import NOT_PORTFOLIO, refuse_given_with_portfolio
 from tradefolio.cli.backtest_output import (
     FILL_FIELDS,
     StderrObserver,
@@ -183,6 +186,8 @@ def backtest_command(
 ) -> None:
     """Backtest a strategy: signals at the close, fills at the next bar, exact ledger."""
     model = model_fields(locals())
+    if portfolio:  # `--sizer risk` is its default, but given it says a sizer sizes: refuse
+        refuse_given_with_portfolio(_given_flags())
     messages = stderr_console(quiet=quiet)
     spinner = messages.is_terminal and output is OutputFormat.table
     try:
@@ -264,6 +269,16 @@ def backtest_command(
         )
     if folder is not None:
         stdout_console().print(f"tearsheet: {folder.tearsheet or folder.path}", soft_wrap=True)
+
+
+def _given_flags() -> list[str]:
+    """The parameters of the running command given on its command line (or by their
+    environment variable), not left at their defaults; none outside click."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return []
+    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    return [name for name in NOT_PORTFOLIO if context.get_parameter_source(name) in given]
 
 
 def register(app: typer.Typer) -> None:
