@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
-from click.core import ParameterSource
 
 from tradefolio.api.backtesting import backtest
 from tradefolio.api.prices import describe_source
@@ -24,6 +22,7 @@ from tradefolio.cli.backtest_output import (
 )
 from tradefolio.cli.common import (
     OutputFormat,
+    given_on_command_line,
     print_csv,
     print_json,
     stderr_console,
@@ -187,7 +186,7 @@ def backtest_command(
     """Backtest a strategy: signals at the close, fills at the next bar, exact ledger."""
     model = model_fields(locals())
     if portfolio:  # `--sizer risk` is its default, but given it says a sizer sizes: refuse
-        refuse_given_with_portfolio(_given_flags())
+        refuse_given_with_portfolio(given_on_command_line(NOT_PORTFOLIO))
     messages = stderr_console(quiet=quiet)
     spinner = messages.is_terminal and output is OutputFormat.table
     try:
@@ -240,9 +239,11 @@ def backtest_command(
             messages.print(note, style="yellow")
     if output is not OutputFormat.table and folder is not None:
         messages.print(f"tearsheet: {folder.tearsheet or folder.path}", style="dim", soft_wrap=True)
+    # the solves' table, made once: the run folder's record has it (rebalances.csv)
+    solves = run.record.rebalances if folder is not None else None
     if output is OutputFormat.json:
         # compact on purpose: thousands of fills, and only the compact encoder runs in C
-        payload = result_to_json(result, metrics, exits_json(config))
+        payload = result_to_json(result, metrics, exits_json(config), solves)
         print_json(payload, indent=None)
         return
     if output is OutputFormat.csv:
@@ -261,7 +262,7 @@ def backtest_command(
     render_table(result, metrics, f"{name} backtest of {source}, {first} .. {last}")
     stdout_console().print(exits_note(config), soft_wrap=True)
     if result.decisions:
-        for line in rebalance_lines(result):
+        for line in rebalance_lines(result, solves):
             stdout_console().print(line, soft_wrap=True)
     if result.dropped_orders:
         messages.print(
@@ -269,16 +270,6 @@ def backtest_command(
         )
     if folder is not None:
         stdout_console().print(f"tearsheet: {folder.tearsheet or folder.path}", soft_wrap=True)
-
-
-def _given_flags() -> list[str]:
-    """The parameters of the running command given on its command line (or by their
-    environment variable), not left at their defaults; none outside click."""
-    context = click.get_current_context(silent=True)
-    if context is None:
-        return []
-    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
-    return [name for name in NOT_PORTFOLIO if context.get_parameter_source(name) in given]
 
 
 def register(app: typer.Typer) -> None:
