@@ -44,6 +44,7 @@ from tradefolio.backtest.runner import (
     check_policy_history,
     cost_model,
     protective_exits,
+    recorded_config,
     run_config,
 )
 from tradefolio.data.market import benchmark_for, report_benchmark
@@ -266,7 +267,7 @@ def backtest(
             exc.partial = BacktestResult(
                 raw=exc.partial,
                 name=_run_name(config),
-                recorded=config.model_dump(),
+                recorded=recorded_config(config),
                 closes=closes.iloc[: len(exc.partial.dates)],
                 benchmark=report,
                 options=config,
@@ -296,7 +297,7 @@ def _run(
     if isinstance(strategy, str) and isinstance(sizer, str):
         raw = run_config(config, closes, opens=opens, benchmark=run_benchmark, **ranges)
         name = _run_name(config)
-        recorded = config.model_dump()
+        recorded = recorded_config(config)
     else:
         plan_of = strategy if not isinstance(strategy, str) else build_strategy(config)
         sizing = (

@@ -8,6 +8,7 @@ and raises `InvalidParameter` with a one-line message naming the option and the 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -97,7 +98,7 @@ _BUILTIN_OPTIONS = {
 
 
 #: The options a `--portfolio` run never reads (it has no strategy, sizer or exits).
-_NOT_PORTFOLIO = (
+NOT_PORTFOLIO: tuple[str, ...] = (
     "strategy",
     "fast",
     "slow",
@@ -351,13 +352,10 @@ class BacktestConfig(BaseModel):
         and protective exits' options are never read, so a value other than the default is
         refused (a default changes nothing, given or not). `--sectors` is read only by
         `--sector-cap`; `--solver exact` solves only the score model without holdings."""
-        for name in _NOT_PORTFOLIO:
+        for name in NOT_PORTFOLIO:
             value = getattr(self, name)
             if value != BacktestConfig.model_fields[name].default:
-                raise ValueError(
-                    f"{_FLAG[name]} is not used by --portfolio, which trades to the "
-                    "allocator's weights (no strategy, sizer or exits): drop it"
-                )
+                raise ValueError(not_used_by_portfolio(name))
         try:
             self._model_options().refuse_unused()
         except InvalidParameter as exc:
@@ -539,6 +537,23 @@ class BacktestConfig(BaseModel):
         return self.beta_sizing or self.sizer == "beta"
 
 
+def not_used_by_portfolio(name: str) -> str:
+    """Why the option of field `name` (one of `NOT_PORTFOLIO`) is refused with `--portfolio`."""
+    return (
+        f"{_FLAG[name]} is not used by --portfolio, which sizes every trade from the "
+        "allocator's weights (no strategy, sizer or exits): drop it"
+    )
+
+
+def refuse_given_with_portfolio(given: Iterable[str]) -> None:
+    """`InvalidParameter` for the first of the fields `given` (explicitly, e.g. on the
+    command line) that a `--portfolio` run never reads, even at its default value:
+    `--portfolio --sizer risk` reads as risk sizing, which a portfolio run never does."""
+    for name in given:
+        if name in NOT_PORTFOLIO:
+            raise InvalidParameter(not_used_by_portfolio(name))
+
+
 def check_prices(closes: pd.DataFrame, source: str) -> None:
     """No close of `source` exceeds `MAX_PRICE` (`InvalidParameter` naming symbol and date)."""
     values = closes.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -557,10 +572,13 @@ __all__ = [
     "MAX_CASH",
     "MAX_COST_BPS",
     "MAX_PRICE",
+    "NOT_PORTFOLIO",
     "SIZERS",
     "STRATEGIES",
     "BacktestConfig",
     "SizerName",
     "StrategyName",
     "check_prices",
+    "not_used_by_portfolio",
+    "refuse_given_with_portfolio",
 ]

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from tradefolio.backtest.config import BacktestConfig
+from tradefolio.backtest.config import NOT_PORTFOLIO, BacktestConfig
 from tradefolio.backtest.costs import CostModel
 from tradefolio.backtest.engine import BacktestResult, run_backtest
 from tradefolio.backtest.policy_run import PolicyRun
@@ -224,6 +224,28 @@ def cost_model(config: BacktestConfig) -> CostModel:
     )
 
 
+def recorded_config(config: BacktestConfig) -> dict[str, Any]:
+    """The options of a run as its run folder's config.json records them: every field of
+    `config`; for a `--portfolio` run only those it reads (not the strategy's, sizer's or
+    exits', `NOT_PORTFOLIO`, nor `beta_sizing`) and `fill_costs`, what every fill paid
+    (`cost_model`: `--cost-bps` is the fills' commission rate, `--fixed-cost` their fee).
+    The recorded fields but `fill_costs` rebuild the config: `BacktestConfig.create`."""
+    fields = config.model_dump()
+    if not config.portfolio:
+        return fields
+    for name in (*NOT_PORTFOLIO, "beta_sizing"):
+        del fields[name]
+    costs = cost_model(config)
+    fields["fill_costs"] = {
+        "commission_bps": float(costs.commission_bps),
+        "commission_per_share": float(costs.commission_per_share),
+        "commission_min": float(costs.commission_min),
+        "commission_fixed": float(costs.commission_fixed),
+        "slippage_bps": float(costs.slippage_bps),
+    }
+    return fields
+
+
 def build_run_strategy(
     config: BacktestConfig, closes: pd.DataFrame, first_decision: int = 0
 ) -> Strategy | EventStrategy:
@@ -357,6 +379,7 @@ __all__ = [
     "exits_note",
     "protective_exits",
     "rebalance_policy",
+    "recorded_config",
     "run_config",
     "run_portfolio_from",
 ]

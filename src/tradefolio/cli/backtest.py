@@ -10,6 +10,7 @@ import typer
 from tradefolio.api.backtesting import backtest
 from tradefolio.api.prices import describe_source
 from tradefolio.api.results import BacktestResult
+from tradefolio.backtest.config import NOT_PORTFOLIO, refuse_given_with_portfolio
 from tradefolio.cli.backtest_output import (
     FILL_FIELDS,
     StderrObserver,
@@ -21,6 +22,7 @@ from tradefolio.cli.backtest_output import (
 )
 from tradefolio.cli.common import (
     OutputFormat,
+    given_on_command_line,
     print_csv,
     print_json,
     stderr_console,
@@ -183,6 +185,8 @@ def backtest_command(
 ) -> None:
     """Backtest a strategy: signals at the close, fills at the next bar, exact ledger."""
     model = model_fields(locals())
+    if portfolio:  # `--sizer risk` is its default, but given it says a sizer sizes: refuse
+        refuse_given_with_portfolio(given_on_command_line(NOT_PORTFOLIO))
     messages = stderr_console(quiet=quiet)
     spinner = messages.is_terminal and output is OutputFormat.table
     try:
@@ -235,9 +239,11 @@ def backtest_command(
             messages.print(note, style="yellow")
     if output is not OutputFormat.table and folder is not None:
         messages.print(f"tearsheet: {folder.tearsheet or folder.path}", style="dim", soft_wrap=True)
+    # the solves' table, made once: the run folder's record has it (rebalances.csv)
+    solves = run.record.rebalances if folder is not None else None
     if output is OutputFormat.json:
         # compact on purpose: thousands of fills, and only the compact encoder runs in C
-        payload = result_to_json(result, metrics, exits_json(config))
+        payload = result_to_json(result, metrics, exits_json(config), solves)
         print_json(payload, indent=None)
         return
     if output is OutputFormat.csv:
@@ -256,7 +262,7 @@ def backtest_command(
     render_table(result, metrics, f"{name} backtest of {source}, {first} .. {last}")
     stdout_console().print(exits_note(config), soft_wrap=True)
     if result.decisions:
-        for line in rebalance_lines(result):
+        for line in rebalance_lines(result, solves):
             stdout_console().print(line, soft_wrap=True)
     if result.dropped_orders:
         messages.print(

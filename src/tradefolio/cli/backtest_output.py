@@ -28,12 +28,14 @@ if TYPE_CHECKING:
 FILL_FIELDS = ["date", "symbol", "side", "quantity", "price", "commission"]
 
 
-def rebalances_json(result: BacktestResult) -> Any:
+def rebalances_json(result: BacktestResult, table: pd.DataFrame | None = None) -> Any:
     """The `rebalances` object of the contract: None without the allocation model, else
-    its summary and one row per solve (NaN as null)."""
+    its summary and one row per solve (NaN as null); `table` is the run's
+    `rebalance_table` when the caller has it (a run folder's record)."""
     if not result.decisions:
         return None
-    table = rebalance_table(result.decisions, result.fills)
+    if table is None:
+        table = rebalance_table(result.decisions, result.fills)
     rows = []
     for record in table.to_dict("records"):
         row = {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}
@@ -42,9 +44,11 @@ def rebalances_json(result: BacktestResult) -> Any:
     return {**rebalance_summary(table), "rows": rows}
 
 
-def rebalance_lines(result: BacktestResult) -> list[str]:
-    """`rebalance_line`, then `failure_line` when a rebalance was not solved."""
-    table = rebalance_table(result.decisions, result.fills)
+def rebalance_lines(result: BacktestResult, table: pd.DataFrame | None = None) -> list[str]:
+    """`rebalance_line`, then `failure_line` when a rebalance was not solved (`table`: the
+    run's `rebalance_table`, when the caller has it)."""
+    if table is None:
+        table = rebalance_table(result.decisions, result.fills)
     failure = failure_line(table)
     return [rebalance_line(table)] + ([failure] if failure is not None else [])
 
@@ -89,13 +93,15 @@ def result_to_json(
     result: BacktestResult,
     metrics: Metrics,
     exits: dict[str, Any] | None = None,
+    rebalances: pd.DataFrame | None = None,
 ) -> Any:
-    """The stable JSON contract of `backtest` (see README)."""
+    """The stable JSON contract of `backtest` (see README); `rebalances`: the run's
+    `rebalance_table`, when the caller has it."""
     return {
         "final_equity": float(result.final_equity),
         "n_fills": len(result.fills),
         "exits": exits,
-        "rebalances": rebalances_json(result),
+        "rebalances": rebalances_json(result, rebalances),
         "metrics": metrics.as_dict(),
         "fills": [
             {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,19 @@ def stderr_console(quiet: bool = False) -> Console:
     return Console(stderr=True, quiet=quiet)
 
 
+def given_on_command_line(names: Iterable[str]) -> list[str]:
+    """The parameters among `names` of the running command given on its command line (or
+    by their environment variable), not left at their defaults; none outside click."""
+    import click
+    from click.core import ParameterSource
+
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return []
+    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    return [name for name in names if context.get_parameter_source(name) in given]
+
+
 def print_json(payload: Any, *, indent: int | None = 2) -> None:
     """Machine-readable output: one JSON document, no rich markup, non-finite as null."""
     print(json.dumps(finite_or_null(payload), indent=indent, allow_nan=False))
@@ -55,6 +69,7 @@ __all__ = [
     "OutputFormat",
     "check_fraction",
     "check_positive",
+    "given_on_command_line",
     "print_csv",
     "print_json",
     "require",

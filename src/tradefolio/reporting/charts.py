@@ -115,9 +115,12 @@ def realised_weights(record: RunRecord) -> pd.DataFrame:
     dates = record.dates
     equity = record.equity["equity"]
     positions = record.positions
+    held = None if positions.empty else _held_values(positions, dates)
     if positions.empty:
         values = pd.DataFrame(index=dates)
-    else:
+    elif held is not None:
+        values = held
+    else:  # the pivot itself sums what `_held_values` does not lay out
         values = positions.pivot_table(
             index="date", columns="symbol", values="market_value", aggfunc="sum", sort=True
         )
@@ -127,6 +130,27 @@ def realised_weights(record: RunRecord) -> pd.DataFrame:
     weights["cash"] = record.equity["cash"] / equity
     weights.index.name = "date"
     return weights
+
+
+def _held_values(positions: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.DataFrame | None:
+    """Market value by (session, symbol), 0 when not held: the pivot of `positions` laid
+    out directly (one cell per row), or None when the pivot must sum or drop something
+    (a repeated (date, symbol), a value that is not finite, a symbol that is not text)."""
+    market = positions["market_value"].to_numpy(dtype=np.float64)
+    if not np.isfinite(market).all():
+        return None
+    columns, symbols = pd.factorize(positions["symbol"], sort=True)
+    names = list(symbols)
+    if (columns < 0).any() or not all(type(name) is str for name in names):
+        return None
+    rows = dates.get_indexer(pd.DatetimeIndex(positions["date"]))
+    kept = rows >= 0  # a date outside the sessions: the pivot's reindex drops it
+    cells = rows[kept] * len(names) + columns[kept]
+    if len(np.unique(cells)) != len(cells):
+        return None
+    table = np.zeros((len(dates), len(names)))
+    table.ravel()[cells] = market[kept]
+    return pd.DataFrame(table, index=dates, columns=names)
 
 
 def top_weights(weights: pd.DataFrame, named: int = MAX_NAMED_WEIGHTS) -> pd.DataFrame:

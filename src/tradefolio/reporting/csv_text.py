@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +44,35 @@ def _text_cells(values: np.ndarray, missing: np.ndarray) -> list[str]:
     return cells
 
 
+def _runs(array: np.ndarray, text: Callable[[np.ndarray], list[str]]) -> list[str]:
+    """`text(array)`, made once per run of equal cells (by their bits: -0.0 is not 0.0)
+    when runs are long: a run folder's dates repeat per held name, its cash between fills."""
+    bits = array.view(np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], bits[1:] != bits[:-1])))
+    if 2 * len(starts) > len(array):
+        return text(array)
+    lengths = np.diff(np.append(starts, len(array)))
+    distinct = np.array(text(array[starts]), dtype=object)
+    cells: list[str] = np.repeat(distinct, lengths).tolist()
+    return cells
+
+
+def _reprs(array: np.ndarray) -> list[str]:
+    return list(map(repr, array.tolist()))
+
+
+def _days(array: np.ndarray) -> list[str]:
+    days: list[str] = np.datetime_as_string(array.astype("datetime64[D]"), unit="D").tolist()
+    return days
+
+
 def _cells(values: pd.Series | pd.Index) -> tuple[list[str], bool]:
     """A column's cells as pandas writes them, and whether any is text (may need quotes)."""
     dtype = values.dtype
     if isinstance(dtype, np.dtype):
         array = values.to_numpy()
         if dtype == np.float64:
-            cells = list(map(repr, array.tolist()))
+            cells = _runs(array, _reprs)
             missing = np.isnan(array)
             if missing.any():
                 for row in np.flatnonzero(missing).tolist():
@@ -66,7 +89,7 @@ def _cells(values: pd.Series | pd.Index) -> tuple[list[str], bool]:
                 or known.max() > np.datetime64("9999-12-31")
             ):
                 raise _Unsupported
-            cells = np.datetime_as_string(days, unit="D").tolist()
+            cells = _runs(days, _days)
             if missing.any():
                 for row in np.flatnonzero(missing).tolist():
                     cells[row] = ""

@@ -13,6 +13,8 @@ non-finite values become gaps (`null`).
 
 from __future__ import annotations
 
+import pkgutil
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -92,11 +94,33 @@ _GRID = "#ebf0f8"
 _AXIS = {"gridcolor": _GRID, "linecolor": _GRID, "zerolinecolor": _GRID, "automargin": True}
 
 
+#: Where `plotly.offline.get_plotlyjs()` reads plotly.js from, in the plotly package.
+PLOTLY_JS = "package_data/plotly.min.js"
+
+
+def plotly_js_bytes() -> bytes:
+    """The plotly.js bundled with the plotly package as its file's UTF-8 bytes (what
+    `plotly.offline.get_plotlyjs()` decodes), or `MissingExtra` naming the install; not
+    decoded: the tearsheet writes them as they are (~5 MB, not ASCII: decoding them and
+    encoding the page again cost ~20 ms)."""
+    offline = import_extra("plotly.offline", "report", "the HTML tearsheet")
+    data = pkgutil.get_data("plotly", PLOTLY_JS)
+    if data is None:  # a package laid out otherwise: its own reader
+        text: str = offline.get_plotlyjs()
+        return text.encode("utf-8")
+    return data
+
+
 def plotly_js() -> str:
     """The plotly.js bundled with the plotly package, or `MissingExtra` naming the install."""
-    offline = import_extra("plotly.offline", "report", "the HTML tearsheet")
-    text: str = offline.get_plotlyjs()
-    return text
+    return plotly_js_bytes().decode("utf-8")
+
+
+#: The day strings `figures()` made so far, by the index they were made of: most lines
+#: of a tearsheet share the run's sessions (~3 ms of strings per 8,000 of them, per line).
+_DAY_TEXTS: ContextVar[list[tuple[pd.DatetimeIndex, list[str]]] | None] = ContextVar(
+    "_DAY_TEXTS", default=None
+)
 
 
 def _dates(index: pd.Index) -> list[str]:
@@ -105,7 +129,13 @@ def _dates(index: pd.Index) -> list[str]:
     dates = pd.DatetimeIndex(index)
     if dates.tz is not None or dates.hasnans:
         return list(dates.strftime("%Y-%m-%d"))
+    made = _DAY_TEXTS.get()
+    for known, texts in made or ():
+        if len(known) == len(dates) and known.equals(dates):
+            return texts
     days: list[str] = np.datetime_as_string(dates.to_numpy(), unit="D").tolist()
+    if made is not None:
+        made.append((dates, days))
     return days
 
 
@@ -428,7 +458,11 @@ def figures(data: ChartData, *, log_scale: bool | None = None) -> dict[str, Figu
         REBALANCE_WEIGHTS.key: lambda: rebalance_weights_figure(data),
         REBALANCE_COSTS.key: lambda: rebalance_costs_figure(data),
     }
-    return {chart.key: builders[chart.key]() for chart in data.charts}
+    token = _DAY_TEXTS.set([])  # the figures share their day strings (one list each)
+    try:
+        return {chart.key: builders[chart.key]() for chart in data.charts}
+    finally:
+        _DAY_TEXTS.reset(token)
 
 
-__all__ = ["PALETTE", "figures", "plotly_js", "series_colour"]
+__all__ = ["PALETTE", "PLOTLY_JS", "figures", "plotly_js", "plotly_js_bytes", "series_colour"]

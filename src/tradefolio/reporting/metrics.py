@@ -39,6 +39,7 @@ from tradefolio import __version__
 from tradefolio.backtest.ledger import MICRO, Fill, to_micro
 from tradefolio.backtest.metrics import Metrics, compute_metrics
 from tradefolio.data.sessions import TRADING_DAYS_PER_YEAR
+from tradefolio.execution.money import micro_array
 from tradefolio.indicators.beta import rolling_beta as indicators_rolling_beta
 from tradefolio.indicators.drawdown import drawdown
 from tradefolio.reporting.rebalances import rebalance_summary
@@ -97,26 +98,39 @@ def drawdown_episodes(equity: pd.Series) -> pd.DataFrame:
     wet = values < 0
     edges = np.diff(np.concatenate(([0], wet.astype(np.int8), [0])))
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    rows = []
-    for first, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-        last = stop - 1
-        deepest = first + int(np.argmin(values[first:stop]))
-        rows.append(
-            {
-                "start": index[first],
-                "trough": index[deepest],
-                "end": index[last],
-                "recovery": index[stop] if stop < len(index) else pd.NaT,
-                "depth": float(values[deepest]),
-                "days": (index[last] - index[first]).days + 1,
-                "sessions": stop - first,
-            }
-        )
     columns = ["start", "trough", "end", "recovery", "depth", "days", "sessions"]
-    table = pd.DataFrame(rows, columns=columns)
-    for column in ("start", "trough", "end", "recovery"):
-        table[column] = pd.to_datetime(table[column])
-    return table.astype({"days": "int64", "sessions": "int64", "depth": "float64"})
+    if not len(starts):
+        table = pd.DataFrame([], columns=columns)
+        for column in ("start", "trough", "end", "recovery"):
+            table[column] = pd.to_datetime(table[column])
+        return table.astype({"days": "int64", "sessions": "int64", "depth": "float64"})
+    # whole arrays, not a Timestamp per episode and field (~2,400 of them on the sample)
+    deepest = np.array(
+        [
+            first + int(np.argmin(values[first:stop]))
+            for first, stop in zip(starts.tolist(), stops.tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
+    lasts = stops - 1
+    recovered = stops < len(index)
+    recovery: Any = index.take(np.where(recovered, stops, -1), allow_fill=True, fill_value=None)
+    if not recovered.any():  # NaT alone: the unit pandas gives a column of missing dates
+        recovery = pd.to_datetime(pd.Series([pd.NaT] * len(stops), dtype=object))
+    days = (index[lasts] - index[starts]).days.to_numpy(np.int64) + 1
+    table = pd.DataFrame(
+        {
+            "start": index[starts],
+            "trough": index[deepest],
+            "end": index[lasts],
+            "recovery": recovery,
+            "depth": values[deepest].astype(np.float64),
+            "days": days,
+            "sessions": (stops - starts).astype(np.int64),
+        },
+        columns=columns,
+    )
+    return table.reset_index(drop=True)
 
 
 def rolling_sharpe(
@@ -152,7 +166,42 @@ def rebalance_turnover(fills: pd.DataFrame, equity: pd.Series) -> pd.Series:
 
 def ledger_fills(fills: pd.DataFrame, dates: pd.DatetimeIndex) -> tuple[Fill, ...]:
     """A fills frame as the backtest ledger's `Fill` values (exact micro-unit prices)."""
-    bars = dates.get_indexer(pd.DatetimeIndex(fills["date"]))
+    day_index = pd.DatetimeIndex(fills["date"])
+    bars = dates.get_indexer(day_index)
+    quantities = fills["quantity"]
+    prices = fills["price"].to_numpy()
+    commissions = fills["commission"].to_numpy()
+    if (
+        quantities.dtype.kind in "iu"
+        and prices.dtype == np.float64
+        and commissions.dtype == np.float64
+        and np.isfinite(prices).all()
+        and np.isfinite(commissions).all()
+        and not day_index.hasnans
+    ):
+        # a backtest's fills (whole units, float prices): the same values, whole columns at
+        # once (`micro_array` is `to_micro` cell by cell, bit for bit)
+        return tuple(
+            Fill(
+                bar=bar,
+                date=day,
+                symbol=str(symbol),
+                side=side,
+                quantity=quantity,
+                price_micro=price,
+                commission_micro=commission,
+            )
+            for bar, day, symbol, side, quantity, price, commission in zip(
+                bars.tolist(),
+                day_index.date.tolist(),
+                fills["symbol"].tolist(),
+                fills["side"].tolist(),
+                quantities.to_numpy().tolist(),
+                micro_array(prices.copy()).tolist(),
+                micro_array(commissions.copy()).tolist(),
+                strict=True,
+            )
+        )
     result = []
     for bar, (day, symbol, side, quantity, price, commission) in zip(
         bars.tolist(),
@@ -214,12 +263,14 @@ def _day(value: Any) -> str | None:
     return None if pd.isna(value) else pd.Timestamp(value).date().isoformat()
 
 
-def run_metrics(record: RunRecord) -> dict[str, Any]:
-    """The `metrics.json` document of a run (field by field in docs/cli.md)."""
+def run_metrics(record: RunRecord, trades: pd.DataFrame | None = None) -> dict[str, Any]:
+    """The `metrics.json` document of a run (field by field in docs/cli.md); `trades` is
+    `round_trip_table(record.fills)` when the caller has it (the tearsheet lists them)."""
     equity = record.equity["equity"]
     headline = headline_metrics(record)
     episodes = drawdown_episodes(equity)
-    trades = round_trip_table(record.fills)
+    if trades is None:
+        trades = round_trip_table(record.fills)
     closed = trades[trades["status"] == "closed"]
     trip_returns = closed_trip_returns(trades)
     pnl = closed["pnl"].astype("float64")

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from tradefolio.backtest.ledger import MICRO, Fill
 from tradefolio.portfolio.policy import RebalanceDecision
 
 
@@ -101,6 +102,24 @@ def typed_rebalances(frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _amounts(fill: RealisedFill) -> tuple[float, float, float, float]:
+    """A fill's quantity, price, commission and slippage as floats; a ledger `Fill`'s from
+    its micro-units (`int / int` rounds as `float(Decimal)` does: the same floats)."""
+    if isinstance(fill, Fill):
+        return (
+            float(fill.quantity),
+            fill.price_micro / MICRO,
+            fill.commission_micro / MICRO,
+            fill.slippage_micro / MICRO,
+        )
+    return (
+        float(fill.quantity),
+        float(fill.price),
+        float(fill.commission),
+        float(fill.slippage),
+    )
+
+
 def rebalance_table(
     decisions: Sequence[tuple[int, RebalanceDecision]],
     fills: Sequence[RealisedFill],
@@ -116,9 +135,9 @@ def rebalance_table(
         traded = 0.0
         costs = 0.0
         for fill in by_bar.get(bar + 1, ()):
-            value = float(fill.quantity) * float(fill.price)
-            traded += value
-            costs += float(fill.commission) + float(fill.slippage)
+            quantity, price, commission, slippage = _amounts(fill)
+            traded += quantity * price
+            costs += commission + slippage
         capital = decision.capital if decision.capital > 0 else np.nan
         rows.append(
             {

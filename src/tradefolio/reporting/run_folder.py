@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ import pandas as pd
 
 from tradefolio import __version__
 from tradefolio.backtest.engine import BacktestResult
+from tradefolio.backtest.ledger import MICRO, Fill
 from tradefolio.errors import DataError, InvalidParameter, MissingExtra
 from tradefolio.reporting.charts import chart_data
 from tradefolio.reporting.csv_text import write_frame_csv
@@ -51,6 +52,7 @@ from tradefolio.reporting.record import (
     RunRecord,
 )
 from tradefolio.reporting.tearsheet import write_tearsheet
+from tradefolio.reporting.trades import round_trip_table
 
 RUN_SCHEMA = "tradefolio.run/1"
 DEFAULT_OUT = Path("runs")
@@ -111,8 +113,11 @@ def _json_text(payload: Any) -> str:
     return json.dumps(finite_or_null(payload), indent=2, allow_nan=False, default=str) + "\n"
 
 
-def write_data_files(record: RunRecord, folder: Path) -> dict[str, Any]:
-    """Write every data file and metrics.json of `record` into `folder`; return the metrics."""
+def write_data_files(
+    record: RunRecord, folder: Path, *, trades: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """Write every data file and metrics.json of `record` into `folder`; return the metrics
+    (`trades`: the record's `round_trip_table`, when the caller has it)."""
     folder.mkdir(parents=True, exist_ok=True)
     equity = record.equity.loc[:, list(EQUITY_COLUMNS)].astype("float64").copy()
     if record.benchmark is not None:
@@ -128,7 +133,7 @@ def write_data_files(record: RunRecord, folder: Path) -> dict[str, Any]:
     _write_csv(weights, folder / WEIGHTS_FILE, index=True)
     if record.rebalances is not None:
         _write_csv(record.rebalances, folder / REBALANCES_FILE, index=False)
-    metrics = run_metrics(record)
+    metrics = run_metrics(record, trades)
     (folder / METRICS_FILE).write_text(_json_text(metrics), encoding="utf-8")
     return metrics
 
@@ -141,6 +146,7 @@ def write_report(
     png: bool = False,
     log_scale: bool | None = None,
     window: int = ROLLING_WINDOW,
+    trades: pd.DataFrame | None = None,
 ) -> tuple[Path | None, tuple[Path, ...], tuple[str, ...]]:
     """Tearsheet (and PNGs) of `record` in `folder`; a missing extra becomes a note."""
     data = chart_data(record, window)
@@ -149,7 +155,13 @@ def write_report(
     pngs: tuple[Path, ...] = ()
     try:
         tearsheet = write_tearsheet(
-            record, metrics, folder / TEARSHEET_FILE, log_scale=log_scale, window=window, data=data
+            record,
+            metrics,
+            folder / TEARSHEET_FILE,
+            log_scale=log_scale,
+            window=window,
+            data=data,
+            trades=trades,
         )
     except MissingExtra as exc:
         notes.append(f"tearsheet skipped: {exc}")
@@ -182,10 +194,13 @@ def write_run_folder(
         "config": dict(record.config),
     }
     (folder / CONFIG_FILE).write_text(_json_text(header), encoding="utf-8")
-    metrics = write_data_files(record, folder)
+    trades = round_trip_table(record.fills)  # metrics.json's trips, the tearsheet's list
+    metrics = write_data_files(record, folder, trades=trades)
     if not tearsheet:
         return RunFolder(folder, metrics)
-    page, pngs, notes = write_report(record, metrics, folder, png=png, log_scale=log_scale)
+    page, pngs, notes = write_report(
+        record, metrics, folder, png=png, log_scale=log_scale, trades=trades
+    )
     return RunFolder(folder, metrics, page, pngs, notes)
 
 
@@ -409,23 +424,7 @@ def record_from_backtest(
         rebalances = result.targets
     if not closes.index.equals(dates):
         raise DataError("closes must be the price panel the backtest ran on (same dates)")
-    fill_rows = [
-        (
-            pd.Timestamp(fill.date),
-            fill.symbol,
-            fill.side,
-            fill.quantity,
-            float(fill.price),
-            float(fill.commission),
-            float(fill.slippage),
-        )
-        for fill in result.fills
-    ]
-    fills = pd.DataFrame(fill_rows, columns=list(FILL_COLUMNS)).astype(
-        {"quantity": "int64", "price": "float64", "commission": "float64", "slippage": "float64"}
-    )
-    if fills.empty:
-        fills["date"] = pd.to_datetime(fills["date"])
+    fills = _fills_frame(result.fills)
     positions = _positions(result, closes)
     equity = pd.DataFrame(
         {"equity": result.equity, "cash": result.cash, "invested": result.invested},
@@ -448,6 +447,37 @@ def record_from_backtest(
         positions=positions,
         target_weights=weights,
         rebalances=solves,
+    )
+
+
+def _fills_frame(fills: Sequence[Fill]) -> pd.DataFrame:
+    """The fills as `RunRecord.fills`: dates as seconds (`pd.Timestamp(date)`'s unit), the
+    exact micro-unit amounts as the nearest floats (`int / int` rounds correctly, as
+    `float(Decimal)` does: the same bits, without a `Decimal` per amount)."""
+    if not fills:
+        frame = pd.DataFrame([], columns=list(FILL_COLUMNS)).astype(
+            {
+                "quantity": "int64",
+                "price": "float64",
+                "commission": "float64",
+                "slippage": "float64",
+            }
+        )
+        frame["date"] = pd.to_datetime(frame["date"])
+        return frame
+    return pd.DataFrame(
+        {
+            "date": np.array([fill.date for fill in fills], dtype="datetime64[s]"),
+            "symbol": [fill.symbol for fill in fills],
+            "side": [fill.side for fill in fills],
+            "quantity": np.array([fill.quantity for fill in fills], dtype=np.int64),
+            "price": np.array([fill.price_micro / MICRO for fill in fills], dtype=np.float64),
+            "commission": np.array(
+                [fill.commission_micro / MICRO for fill in fills], dtype=np.float64
+            ),
+            "slippage": np.array([fill.slippage_micro / MICRO for fill in fills], dtype=np.float64),
+        },
+        columns=list(FILL_COLUMNS),
     )
 
 
@@ -520,10 +550,11 @@ def rewrite_report(
     """Recompute metrics.json and rewrite the tearsheet (and PNGs) of an existing folder."""
     path = Path(folder)
     record = read_run_folder(path)
-    metrics = run_metrics(record)
+    trades = round_trip_table(record.fills)
+    metrics = run_metrics(record, trades)
     (path / METRICS_FILE).write_text(_json_text(metrics), encoding="utf-8")
     page, pngs, notes = write_report(
-        record, metrics, path, png=png, log_scale=log_scale, window=window
+        record, metrics, path, png=png, log_scale=log_scale, window=window, trades=trades
     )
     return RunFolder(path, metrics, page, pngs, notes)
 

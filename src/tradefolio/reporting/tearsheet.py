@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -144,7 +145,10 @@ def _config_html(config: Mapping[str, Any]) -> str:
 
 def _json(payload: Any) -> str:
     """Compact JSON that cannot close the surrounding <script> element."""
-    text = json.dumps(finite_or_null(payload), separators=(",", ":"), allow_nan=False)
+    try:  # the figures already hold gaps as None (`figures._values`): one pass, in C
+        text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # a NaN or infinity after all: null, as everywhere
+        text = json.dumps(finite_or_null(payload), separators=(",", ":"), allow_nan=False)
     return text.replace("</", "<\\/")
 
 
@@ -167,9 +171,27 @@ def render_tearsheet(
     log_scale: bool | None = None,
     window: int = ROLLING_WINDOW,
     data: ChartData | None = None,
+    trades: pd.DataFrame | None = None,
 ) -> str:
-    """The tearsheet of `record` as one HTML document (see the module docstring)."""
+    """The tearsheet of `record` as one HTML document (see the module docstring); `data`
+    and `trades` (`round_trip_table(record.fills)`) when the caller has them."""
     plotly_js = figure_specs.plotly_js()  # MissingExtra without plotly
+    head, tail = _page(
+        record, metrics, log_scale=log_scale, window=window, data=data, trades=trades
+    )
+    return head + plotly_js + tail
+
+
+def _page(
+    record: RunRecord,
+    metrics: Mapping[str, Any],
+    *,
+    log_scale: bool | None,
+    window: int,
+    data: ChartData | None,
+    trades: pd.DataFrame | None,
+) -> tuple[str, str]:
+    """The page around plotly.js: what comes before the library's text, and after it."""
     data = data if data is not None else chart_data(record, window)
     charts = figure_specs.figures(data, log_scale=log_scale)
     sections = [
@@ -180,14 +202,19 @@ def render_tearsheet(
     title = f"{record.name} — {record.kind} tearsheet"
     period = f"{metrics.get('start')} .. {metrics.get('end')}, {metrics.get('sessions')} sessions"
     keys = " ".join(chart.key for chart in data.charts)
-    return "\n".join(
+    head = "\n".join(
         [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{html.escape(title)}</title>",
             f"<style>{CSS}</style>",
-            f'<script type="text/javascript">{plotly_js}</script>',
+            '<script type="text/javascript">',
+        ]
+    )
+    tail = "\n".join(
+        [
+            "</script>",
             "</head>",
             f'<body data-charts="{html.escape(keys)}">',
             f"<h1>{html.escape(title)}</h1>",
@@ -198,12 +225,13 @@ def render_tearsheet(
             "<h2>Charts</h2>",
             *sections,
             "<h2>Trades</h2>",
-            _trades_html(round_trip_table(record.fills)),
+            _trades_html(round_trip_table(record.fills) if trades is None else trades),
             '<p class="sub">Made by tradefolio. Formulas: docs/cli.md (metrics.json).</p>',
             "</body></html>",
             "",
         ]
     )
+    return head, tail
 
 
 def write_tearsheet(
@@ -214,10 +242,25 @@ def write_tearsheet(
     log_scale: bool | None = None,
     window: int = ROLLING_WINDOW,
     data: ChartData | None = None,
+    trades: pd.DataFrame | None = None,
 ) -> Path:
     """Write `render_tearsheet(...)` to `path` (UTF-8) and return the path."""
-    page = render_tearsheet(record, metrics, log_scale=log_scale, window=window, data=data)
-    path.write_text(page, encoding="utf-8")
+    if os.linesep != "\n":  # text mode writes the platform's line ends: as it always did
+        page = render_tearsheet(
+            record, metrics, log_scale=log_scale, window=window, data=data, trades=trades
+        )
+        path.write_text(page, encoding="utf-8")
+        return path
+    plotly_js = figure_specs.plotly_js_bytes()  # MissingExtra without plotly
+    head, tail = _page(
+        record, metrics, log_scale=log_scale, window=window, data=data, trades=trades
+    )
+    # the same bytes as `write_text(render_tearsheet(...))`, without decoding plotly.js
+    # (~5 MB, not ASCII) only to encode it again
+    with path.open("wb") as handle:
+        handle.write(head.encode("utf-8"))
+        handle.write(plotly_js)
+        handle.write(tail.encode("utf-8"))
     return path
 
 

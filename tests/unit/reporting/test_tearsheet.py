@@ -97,6 +97,7 @@ def test_missing_plotly_becomes_a_note_not_a_crash(
         raise MissingExtra("plotly", "report", "the HTML tearsheet")
 
     monkeypatch.setattr(figures, "plotly_js", missing)
+    monkeypatch.setattr(figures, "plotly_js_bytes", missing)  # what the writer reads
     record = _record()
     page, pngs, notes = write_report(record, {}, tmp_path, png=False)
     assert page is None and pngs == ()
