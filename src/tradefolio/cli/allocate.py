@@ -28,7 +28,6 @@ from tradefolio.cli.model_options import (
     FixedCostOption,
     LotOption,
     MaxTurnoverOption,
-    MinInvestedOption,
     MinReturnOption,
     MinTradeOption,
     ObjectiveOption,
@@ -43,6 +42,17 @@ from tradefolio.portfolio.allocator import SOLVERS, allocate
 from tradefolio.portfolio.candidates import read_candidates
 
 _D = ALLOCATE_DEFAULTS
+
+#: `--min-invested` with its default stated (`model_options.MinInvestedOption` does not).
+AllocateMinInvestedOption = Annotated[
+    float | None,
+    typer.Option(
+        "--min-invested",
+        help="Minimum fraction of the account invested. Default: no floor, except that "
+        "--objective min-variance, cvar and mad invest fully: 1 less the worst-case costs "
+        "and what whole shares leave in cash (the floor chosen is printed as a note).",
+    ),
+]
 
 EXAMPLES = """
 Examples:
@@ -131,7 +141,7 @@ def allocate_command(
     min_trade: MinTradeOption = _D.min_trade,
     whole_shares: WholeSharesOption = _D.whole_shares,
     lot: LotOption = _D.lot,
-    min_invested: MinInvestedOption = _D.min_invested,
+    min_invested: AllocateMinInvestedOption = _D.min_invested,
     expected_returns: Annotated[
         Path | None,
         typer.Option(
@@ -213,6 +223,7 @@ def allocate_command(
         return
     from tradefolio.api.allocation import allocate_with  # pandas: only when prices are read
 
+    notes: list[str] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", IgnoredInput)
@@ -223,12 +234,13 @@ def allocate_command(
                 scores=scores_file,
                 sectors=sectors_file,
                 holdings=holdings_file,
+                notes=notes,
             )
     except InfeasibleAllocation as exc:
         print_infeasible(exc)
         raise typer.Exit(2) from exc
     finally:
-        print_notes(caught)
+        print_notes(caught, notes)
     print_allocation(
         planned.raw,
         fractional,

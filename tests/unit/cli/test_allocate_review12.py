@@ -36,3 +36,25 @@ def test_a_whole_share_floor_at_the_cash_says_what_failed_and_how_to_fix_it(
         assert fix in line
     assert "millions" not in line
     assert "Traceback" not in result.stderr
+
+
+def test_a_risk_objective_names_the_invested_floor_it_chose(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["--objective", "min-variance", "--whole-shares", "--time-limit", "5"]
+    result = run_cli(capsys, "allocate", *args, "--format", "json")
+    assert result.code == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if "invests at least" in line]
+    assert len(notes) == 1, result.stderr
+    assert notes[0].startswith("note: --objective min-variance invests at least 99.9")
+    assert "--min-invested sets another" in notes[0]
+    given = run_cli(capsys, "allocate", *args, "--min-invested", "0.9", "--format", "json")
+    assert given.code == 0, given.stderr
+    assert "invests at least" not in given.stderr  # the user's own floor: nothing to report
+
+
+def test_the_min_invested_help_states_its_default(capsys: pytest.CaptureFixture[str]) -> None:
+    result = run_cli(capsys, "allocate", "--help")
+    text = " ".join(result.stdout.replace("│", " ").split())
+    assert "Minimum fraction of the account invested. Default: no floor, except" in text
+    assert "min-variance, cvar and mad invest fully" in text
