@@ -49,7 +49,12 @@ from tradefolio.portfolio.build import (
 )
 from tradefolio.portfolio.candidates import read_candidates, read_user_scores
 from tradefolio.portfolio.context import make_universe
-from tradefolio.portfolio.holdings import read_holding_prices, read_holdings
+from tradefolio.portfolio.holdings import (
+    held_price,
+    held_shares,
+    read_holding_prices,
+    read_holdings,
+)
 from tradefolio.portfolio.invested_floor import floor_scope
 from tradefolio.portfolio.model import PortfolioResult
 from tradefolio.portfolio.risk_inputs import aligned_risk, covariance_frame
@@ -186,24 +191,27 @@ def holdings_of(holdings: HoldingsLike) -> tuple[dict[str, float], dict[str, flo
     prices: dict[str, float] = {}
     if isinstance(holdings, pd.DataFrame):
         table = _table_columns(holdings, ("symbol", "shares"), "holdings")
-        shares = dict(zip(table["symbol"], table["shares"], strict=True))
+        rows = list(zip(table["symbol"], table["shares"], strict=True))
         if "price" in table.columns:
-            prices = {
-                str(s).strip(): float(p)
-                for s, p in zip(table["symbol"], table["price"], strict=True)
-                if np.isfinite(float(p)) and float(p) > 0
-            }
+            for symbol, price in zip(table["symbol"], table["price"], strict=True):
+                value = held_price(f"holdings: {str(symbol).strip()}", price)
+                if value is not None:
+                    prices[str(symbol).strip()] = value
+    elif isinstance(holdings, pd.Series | Mapping):
+        rows = list(holdings.items())
     else:
-        shares = dict(holdings.items())
+        raise DataError(
+            "holdings: expected a path, a Series or mapping symbol -> shares, or a DataFrame "
+            f"symbol,shares[,price]; got a {type(holdings).__name__}"
+        )
     held: dict[str, float] = {}
-    for symbol, quantity in shares.items():
-        name = str(symbol).strip()
-        value = float(quantity)
-        if not np.isfinite(value) or value < 0:
-            raise DataError(f"holdings: {name} has {quantity!r} shares; expected a number >= 0")
+    for symbol, quantity in rows:
+        name = str(symbol).strip() if isinstance(symbol, str) else ""
+        if not name:
+            raise DataError(f"holdings: symbol {symbol!r} is not a name (shares {quantity!r})")
         if name in held:
             raise DataError(f"holdings: duplicate symbol {name!r}; list each symbol once")
-        held[name] = value
+        held[name] = held_shares(f"holdings: {name}", quantity)
     return held, prices
 
 

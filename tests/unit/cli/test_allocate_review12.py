@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from support.cli import run_cli
+from support.cli import assert_one_line_error, run_cli
 
 pytest.importorskip("ortools")
 
@@ -58,3 +58,35 @@ def test_the_min_invested_help_states_its_default(capsys: pytest.CaptureFixture[
     text = " ".join(result.stdout.replace("│", " ").split())
     assert "Minimum fraction of the account invested. Default: no floor, except" in text
     assert "min-variance, cvar and mad invest fully" in text
+
+
+@pytest.mark.parametrize(
+    ("cell", "fragment"),
+    [
+        ("abc", "row 2 (XOM): shares 'abc' is not a number"),
+        ("", "row 2 (XOM): shares '' is not a number"),
+        ("nan", "row 2 (XOM): shares 'nan' is not a finite number"),
+        ("inf", "row 2 (XOM): shares 'inf' is not a finite number"),
+        ("-5", "row 2 (XOM): shares must be >= 0 (long-only), got -5"),
+    ],
+)
+def test_a_bad_share_count_in_holdings_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cell: str, fragment: str
+) -> None:
+    path = _write(tmp_path, f"symbol,shares\nXOM,{cell}\n", "held.csv")
+    result = run_cli(capsys, "allocate", "--holdings", path, "--capital", "1000")
+    assert_one_line_error(result, f"{path}: {fragment}")
+
+
+def test_unknown_held_symbols_and_bad_prices_in_holdings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unknown = _write(tmp_path, "symbol,shares\nZZZZ,10\n", "unknown.csv")
+    result = run_cli(capsys, "allocate", "--holdings", unknown, "--capital", "1000")
+    assert_one_line_error(result, "held symbol ZZZZ is not a candidate and has no price")
+    priced = _write(tmp_path, "symbol,shares,price\nXOM,3,abc\n", "priced.csv")
+    result = run_cli(capsys, "allocate", "--holdings", priced, "--capital", "1000")
+    assert_one_line_error(result, f"{priced}: row 2 (XOM): price 'abc' is not a finite number > 0")
+    blank = _write(tmp_path, "symbol,shares,price\nXOM,3,\nZZZZ,2,5\n", "blank.csv")
+    result = run_cli(capsys, "allocate", "--holdings", blank, "--capital", "1000")
+    assert result.code == 0, result.stderr  # a blank price: priced at its last close
