@@ -47,7 +47,11 @@ from tradefolio.portfolio.build import (
     model_candidates,
     read_sectors,
 )
-from tradefolio.portfolio.candidates import read_candidates, read_user_scores
+from tradefolio.portfolio.candidates import (
+    check_scoring_unused,
+    read_candidates,
+    read_user_scores,
+)
 from tradefolio.portfolio.context import make_universe
 from tradefolio.portfolio.holdings import (
     held_price,
@@ -443,6 +447,8 @@ def allocate_with(
         or ((prices is None or (model and options.needs_history)) and scores is None),
         "--candidates already holds scores and prices; drop --prices/--scores",
     )
+    if candidates is not None:
+        check_scoring_unused(options)
     if model:
         history = price_panel(prices).close
         listed, excluded, title = _candidates(

@@ -39,7 +39,7 @@ from tradefolio.cli.model_options import (
 )
 from tradefolio.errors import IgnoredInput, InfeasibleAllocation
 from tradefolio.portfolio.allocator import SOLVERS, allocate
-from tradefolio.portfolio.candidates import read_candidates
+from tradefolio.portfolio.candidates import check_scoring_unused, read_candidates
 
 _D = ALLOCATE_DEFAULTS
 
@@ -81,7 +81,11 @@ def allocate_command(
         Path | None, typer.Option("--scores", help="CSV symbol,score for --factor user.")
     ] = None,
     factor: Annotated[
-        str, typer.Option(help=f"Scoring factor: {', '.join(FACTOR_CHOICES)}.")
+        str,
+        typer.Option(
+            help=f"Scoring factor of --prices: {', '.join(FACTOR_CHOICES)} (not with "
+            "--candidates, which holds its own scores)."
+        ),
     ] = _D.factor,
     lookback: Annotated[
         int | None, typer.Option(help="Lookback in sessions (default depends on the factor).")
@@ -211,6 +215,7 @@ def allocate_command(
             prices_file is None and scores_file is None,
             "--candidates already holds scores and prices; drop --prices/--scores",
         )
+        check_scoring_unused(options)
         allocation = allocate(
             read_candidates(candidates_file),
             capital,

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import tradefolio as tf
-from tradefolio.errors import DataError, TradefolioError
+from tradefolio.errors import DataError, InvalidParameter, TradefolioError
 
 pytest.importorskip("ortools")
 
@@ -45,3 +45,15 @@ def test_bad_holdings_frames_and_symbols_are_data_errors() -> None:
         tf.allocate(holdings={"ZZZZ": 10}, capital=1000)
     # a string that is a number is a share count, as in a holdings file
     assert tf.allocate(holdings={"XOM": "12"}, capital=1000).status == "optimal"
+
+
+def test_candidates_refuse_a_scoring_factor_they_would_ignore() -> None:
+    frame = pd.DataFrame({"symbol": ["AAA", "BBB"], "score": [3.0, 2.0], "price": [10.0, 20.0]})
+    with pytest.raises(InvalidParameter, match=r"^--factor inverse-volatility is not used: "):
+        tf.allocate(candidates=frame, capital=1000, factor="inverse-volatility")
+    with pytest.raises(InvalidParameter, match=r"^--lookback 20 is not used: "):
+        tf.allocate(candidates=frame, capital=1000, lookback=20)
+    # the default, given explicitly, changes nothing and passes
+    same = tf.allocate(candidates=frame, capital=1000).weights
+    explicit = tf.allocate(candidates=frame, capital=1000, factor="momentum").weights
+    pd.testing.assert_series_equal(explicit, same)

@@ -90,3 +90,30 @@ def test_unknown_held_symbols_and_bad_prices_in_holdings(
     blank = _write(tmp_path, "symbol,shares,price\nXOM,3,\nZZZZ,2,5\n", "blank.csv")
     result = run_cli(capsys, "allocate", "--holdings", blank, "--capital", "1000")
     assert result.code == 0, result.stderr  # a blank price: priced at its last close
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (("--factor", "inverse-volatility"), "--factor inverse-volatility is not used: "),
+        (("--factor", "user"), "--factor user is not used: --candidates already holds each"),
+        (("--lookback", "20"), "--lookback 20 is not used: it is the scoring factor's window"),
+        (
+            ("--objective", "min-variance", "--fractional", "--factor", "trailing-return"),
+            "--factor trailing-return is not used: ",
+        ),
+    ],
+    ids=lambda v: str(v),
+)
+def test_candidates_refuse_a_scoring_factor_they_would_ignore(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, ...], fragment: str
+) -> None:
+    path = _write(tmp_path, "symbol,score,price\nAAA,3,10\nBBB,2,20\n")
+    result = run_cli(capsys, "allocate", "--candidates", path, "--capital", "1000", *extra)
+    assert_one_line_error(result, fragment)
+    if "--factor" in extra:
+        assert "drop --factor, or drop --candidates to score --prices with it" in result.stderr
+    # the default, given explicitly, changes nothing and passes
+    same = run_cli(capsys, "allocate", "--candidates", path, "--capital", "1000")
+    explicit = ("--factor", "momentum")
+    assert run_cli(capsys, "allocate", "--candidates", path, "--capital", "1000", *explicit) == same
