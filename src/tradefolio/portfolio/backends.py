@@ -396,9 +396,20 @@ def _inexact_message(
     solvers = ", ".join(tried)
     limit = f"within --time-limit {time_limit:g} s"
     floors = [r for r, row in enumerate(program.rows) if row.group in _FLOOR_GROUPS]
-    squeezed = any(program.rows[r].group in (*_FLOOR_GROUPS, _CASH_GROUP) for r in rows)
-    if floors and squeezed:
-        # the floor below and the cash above: shares that must cost the floor exactly
+    cash = next((row for row in program.rows if row.group == _CASH_GROUP), None)
+    lot = _cheapest_lot(program)
+    broken_groups = {program.rows[r].group for r in rows}
+    if floors and (
+        broken_groups & set(_FLOOR_GROUPS)
+        or (
+            _CASH_GROUP in broken_groups
+            and cash is not None
+            and lot is not None
+            and cash.hi - program.rows[floors[0]].lo < lot
+        )
+    ):
+        # the floor below and the cash above, within a share: shares that must cost the
+        # floor (nearly) exactly
         row = program.rows[floors[0]]
         activity = program.row_activities(point)
         miss = max(
@@ -406,25 +417,30 @@ def _inexact_message(
             for r in rows
             if program.rows[r].group in (*_FLOOR_GROUPS, _CASH_GROUP)
         )
+        user = row.group == "min invested"
         source = (
             f"--min-invested {row.lo:g}"
-            if row.group == "min invested"
+            if user
             else f"the full investment of a risk objective ({row.lo:.6g})"
         )
         amount = f"{'exactly' if row.lo >= 1 else 'at least'} {row.lo * 100:.6g}%"
+        hint = ""
+        if cash is not None and lot is not None and cash.hi - lot > 0:
+            hint = f" (e.g. {math.floor((cash.hi - lot) * 1e4) / 1e4:g})"
+        fix = "lower --min-invested" if user else "set --min-invested"
         return (
             f"{source} with whole shares: no allocation found whose shares cost {amount} of "
             "the account (share counts times prices that add up to the cash with nothing "
             f"left over); {solvers} met it only to their tolerance (off by {miss:.2g} of the "
-            f"account) and found no exact point {limit}, and there may be none; lower "
-            "--min-invested so that up to a share of the cheapest name may stay in cash, use "
+            f"account) and found no exact point {limit}, and there may be none; {fix} so "
+            f"that up to a share of the cheapest name may stay in cash{hint}, use "
             "--fractional, or raise --time-limit"
         )
     if rows:
-        from tradefolio.portfolio.infeasibility import GROUP_FLAGS  # imports this module
-
+        # the group's own name (infeasibility.GROUP_FLAGS names its flag, but that module
+        # imports this one)
         group = program.rows[rows[0]].group
-        what = GROUP_FLAGS.get(group, group) if group else "a definition row of the model"
+        what = f"the {group} row" if group else "a definition row of the model"
         return (
             f"no exact allocation found: {solvers} met {what} only to their tolerance and no "
             f"point meeting it exactly (in whole shares) was found {limit}; try --fractional, "
@@ -435,6 +451,19 @@ def _inexact_message(
         f"and no exact point was found {limit}; try --fractional, another --solver "
         "(scip, highs, cbc) or a longer --time-limit"
     )
+
+
+def _cheapest_lot(program: Program) -> float | None:
+    """The smallest lot value (a fraction of the account) among the whole-share definition
+    rows w_i - (lot_i p_i / V) n_i = 0 of `program` (`WholeShares`), None without lots."""
+    values = [
+        -c
+        for row in program.rows
+        if row.group is None and row.lo == row.hi == 0.0 and len(row.coefficients) == 2
+        for k, c in row.coefficients.items()
+        if program.integer[k] and c < 0 and program.upper[k] > 1.0
+    ]
+    return min(values, default=None)
 
 
 #: Solvers that answer a linear program in turn when the one asked for gives a point that

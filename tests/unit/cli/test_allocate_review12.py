@@ -34,6 +34,8 @@ def test_a_whole_share_floor_at_the_cash_says_what_failed_and_how_to_fix_it(
     assert "nothing left over" in line
     for fix in ("lower --min-invested", "--fractional", "--time-limit"):
         assert fix in line
+    # a floor one share of the cheapest name below the cash: 2 shares, $66.67 of $100
+    assert "up to a share of the cheapest name may stay in cash (e.g. 0.6666)" in line
     assert "millions" not in line
     assert "Traceback" not in result.stderr
 
