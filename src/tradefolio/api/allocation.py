@@ -47,9 +47,19 @@ from tradefolio.portfolio.build import (
     model_candidates,
     read_sectors,
 )
-from tradefolio.portfolio.candidates import read_candidates, read_user_scores
+from tradefolio.portfolio.candidates import (
+    check_scoring_unused,
+    read_candidates,
+    read_user_scores,
+)
 from tradefolio.portfolio.context import make_universe
-from tradefolio.portfolio.holdings import read_holding_prices, read_holdings
+from tradefolio.portfolio.holdings import (
+    held_price,
+    held_shares,
+    read_holding_prices,
+    read_holdings,
+)
+from tradefolio.portfolio.invested_floor import floor_scope
 from tradefolio.portfolio.model import PortfolioResult
 from tradefolio.portfolio.risk_inputs import aligned_risk, covariance_frame
 from tradefolio.portfolio.scoring import Scores, score_universe
@@ -185,24 +195,27 @@ def holdings_of(holdings: HoldingsLike) -> tuple[dict[str, float], dict[str, flo
     prices: dict[str, float] = {}
     if isinstance(holdings, pd.DataFrame):
         table = _table_columns(holdings, ("symbol", "shares"), "holdings")
-        shares = dict(zip(table["symbol"], table["shares"], strict=True))
+        rows = list(zip(table["symbol"], table["shares"], strict=True))
         if "price" in table.columns:
-            prices = {
-                str(s).strip(): float(p)
-                for s, p in zip(table["symbol"], table["price"], strict=True)
-                if np.isfinite(float(p)) and float(p) > 0
-            }
+            for symbol, price in zip(table["symbol"], table["price"], strict=True):
+                value = held_price(f"holdings: {str(symbol).strip()}", price)
+                if value is not None:
+                    prices[str(symbol).strip()] = value
+    elif isinstance(holdings, pd.Series | Mapping):
+        rows = list(holdings.items())
     else:
-        shares = dict(holdings.items())
+        raise DataError(
+            "holdings: expected a path, a Series or mapping symbol -> shares, or a DataFrame "
+            f"symbol,shares[,price]; got a {type(holdings).__name__}"
+        )
     held: dict[str, float] = {}
-    for symbol, quantity in shares.items():
-        name = str(symbol).strip()
-        value = float(quantity)
-        if not np.isfinite(value) or value < 0:
-            raise DataError(f"holdings: {name} has {quantity!r} shares; expected a number >= 0")
+    for symbol, quantity in rows:
+        name = str(symbol).strip() if isinstance(symbol, str) else ""
+        if not name:
+            raise DataError(f"holdings: symbol {symbol!r} is not a name (shares {quantity!r})")
         if name in held:
             raise DataError(f"holdings: duplicate symbol {name!r}; list each symbol once")
-        held[name] = value
+        held[name] = held_shares(f"holdings: {name}", quantity)
     return held, prices
 
 
@@ -214,9 +227,12 @@ def solve_model(
     sectors: SectorsLike | None = None,
     holdings: HoldingsLike | None = None,
     covariance: pd.DataFrame | None = None,
+    notes: list[str] | None = None,
 ) -> PortfolioResult:
     """Build the composable model the options describe (`portfolio.build.build_model`)
-    and solve it.
+    and solve it; `notes` (when given) receives a line naming the invested floor a risk
+    objective chose by default (`invested_floor.default_min_invested`, its probes
+    following `options.time_limit`).
 
     Held symbols without a price of their own are priced at their last close in `prices`.
     With `options.expected_returns` the file's mu replaces each candidate's score; with
@@ -240,11 +256,26 @@ def solve_model(
     if covariance is not None:  # the checks and messages of --covariance-file
         aligned_risk(covariance_frame(covariance), universe.symbols, "covariance")
     model = build_model(options, universe.symbols, prices, table, covariance)
-    return model.solve(
-        universe,
-        solver=options.solver or "auto",
-        time_limit=options.time_limit,
-        fractional=options.fractional,
+    with floor_scope(options.time_limit) as scope:
+        solved = model.solve(
+            universe,
+            solver=options.solver or "auto",
+            time_limit=options.time_limit,
+            fractional=options.fractional,
+        )
+    chosen = scope.chosen[0] if scope.chosen else None
+    if notes is not None and options.min_invested is None and chosen is not None and chosen < 1:
+        # full investment (the documented default) goes without saying
+        notes.append(floor_note(options.objective, chosen))
+    return solved
+
+
+def floor_note(objective: str, floor: float) -> str:
+    """The line that names the invested floor `--objective` chose without --min-invested."""
+    return (
+        f"--objective {objective} invests at least {floor:.4%} of the account (the default "
+        "floor: full investment less the worst-case costs and what whole shares leave in "
+        "cash); --min-invested sets another"
     )
 
 
@@ -398,8 +429,10 @@ def allocate_with(
     sectors: SectorsLike | None = None,
     holdings: HoldingsLike | None = None,
     covariance: pd.DataFrame | None = None,
+    notes: list[str] | None = None,
 ) -> AllocationResult:
-    """`allocate` for options already validated with `AllocateOptions.validate()`."""
+    """`allocate` for options already validated with `AllocateOptions.validate()`;
+    `notes` (when given) receives the lines the CLI prints as `note:` (`solve_model`)."""
     used = options.uses_model(sectors=sectors is not None, holdings=holdings is not None)
     require(
         sectors is None or options.sector_cap is not None,
@@ -414,6 +447,8 @@ def allocate_with(
         or ((prices is None or (model and options.needs_history)) and scores is None),
         "--candidates already holds scores and prices; drop --prices/--scores",
     )
+    if candidates is not None:
+        check_scoring_unused(options)
     if model:
         history = price_panel(prices).close
         listed, excluded, title = _candidates(
@@ -422,7 +457,13 @@ def allocate_with(
         if covariance is None and options.needs_history:
             _require_history(listed, history, options, describe_source(prices))
         solved = solve_model(
-            listed, history, options, sectors=sectors, holdings=holdings, covariance=covariance
+            listed,
+            history,
+            options,
+            sectors=sectors,
+            holdings=holdings,
+            covariance=covariance,
+            notes=notes,
         )
         return AllocationResult(solved, options.fractional, excluded, title, composed=True)
     closes = price_panel(prices).close if candidates is None else None

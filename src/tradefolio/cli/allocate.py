@@ -28,7 +28,6 @@ from tradefolio.cli.model_options import (
     FixedCostOption,
     LotOption,
     MaxTurnoverOption,
-    MinInvestedOption,
     MinReturnOption,
     MinTradeOption,
     ObjectiveOption,
@@ -40,9 +39,20 @@ from tradefolio.cli.model_options import (
 )
 from tradefolio.errors import IgnoredInput, InfeasibleAllocation
 from tradefolio.portfolio.allocator import SOLVERS, allocate
-from tradefolio.portfolio.candidates import read_candidates
+from tradefolio.portfolio.candidates import check_scoring_unused, read_candidates
 
 _D = ALLOCATE_DEFAULTS
+
+#: `--min-invested` with its default stated (`model_options.MinInvestedOption` does not).
+AllocateMinInvestedOption = Annotated[
+    float | None,
+    typer.Option(
+        "--min-invested",
+        help="Minimum fraction of the account invested. Default: no floor, except that "
+        "--objective min-variance, cvar and mad invest fully: 1 less the worst-case costs "
+        "and what whole shares leave in cash (the floor chosen is printed as a note).",
+    ),
+]
 
 EXAMPLES = """
 Examples:
@@ -71,7 +81,11 @@ def allocate_command(
         Path | None, typer.Option("--scores", help="CSV symbol,score for --factor user.")
     ] = None,
     factor: Annotated[
-        str, typer.Option(help=f"Scoring factor: {', '.join(FACTOR_CHOICES)}.")
+        str,
+        typer.Option(
+            help=f"Scoring factor of --prices: {', '.join(FACTOR_CHOICES)} (not with "
+            "--candidates, which holds its own scores)."
+        ),
     ] = _D.factor,
     lookback: Annotated[
         int | None, typer.Option(help="Lookback in sessions (default depends on the factor).")
@@ -131,7 +145,7 @@ def allocate_command(
     min_trade: MinTradeOption = _D.min_trade,
     whole_shares: WholeSharesOption = _D.whole_shares,
     lot: LotOption = _D.lot,
-    min_invested: MinInvestedOption = _D.min_invested,
+    min_invested: AllocateMinInvestedOption = _D.min_invested,
     expected_returns: Annotated[
         Path | None,
         typer.Option(
@@ -201,6 +215,7 @@ def allocate_command(
             prices_file is None and scores_file is None,
             "--candidates already holds scores and prices; drop --prices/--scores",
         )
+        check_scoring_unused(options)
         allocation = allocate(
             read_candidates(candidates_file),
             capital,
@@ -213,6 +228,7 @@ def allocate_command(
         return
     from tradefolio.api.allocation import allocate_with  # pandas: only when prices are read
 
+    notes: list[str] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", IgnoredInput)
@@ -223,12 +239,13 @@ def allocate_command(
                 scores=scores_file,
                 sectors=sectors_file,
                 holdings=holdings_file,
+                notes=notes,
             )
     except InfeasibleAllocation as exc:
         print_infeasible(exc)
         raise typer.Exit(2) from exc
     finally:
-        print_notes(caught)
+        print_notes(caught, notes)
     print_allocation(
         planned.raw,
         fractional,

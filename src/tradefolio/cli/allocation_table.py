@@ -43,11 +43,14 @@ def print_infeasible(error: InfeasibleAllocation) -> None:
         click.echo(line, err=True)
 
 
-def print_notes(caught: Sequence[warnings.WarningMessage]) -> None:
+def print_notes(caught: Sequence[warnings.WarningMessage], notes: Sequence[str] = ()) -> None:
     """The warnings of a solve on stderr: one `note:` line per `IgnoredInput` (what was
-    left out of the user's files), any other warning as Python shows it."""
+    left out of the user's files), any other warning as Python shows it; then one `note:`
+    line per line of `notes` (the defaults the model chose: `api.allocation.solve_model`)."""
     import click
 
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     for warning in caught:
         if issubclass(warning.category, IgnoredInput):
             click.echo(f"note: {warning.message}", err=True)

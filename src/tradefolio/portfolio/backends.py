@@ -349,6 +349,7 @@ def _solve_pywraplp(
     (`_LINEAR_FALLBACKS`); `SolverError` naming what to try when no exact point is found."""
     started = time.monotonic()
     values, bound = _run_pywraplp(program, name, time_limit, hint, relative_gap)
+    first = values
     exact = exact_linear_point(program, values)
     tried = [name]
     for fallback in _LINEAR_FALLBACKS:
@@ -366,12 +367,103 @@ def _solve_pywraplp(
         exact = exact_linear_point(program, values)
         name = fallback if exact is not None else f"{fallback} (after {', '.join(tried[:-1])})"
     if exact is None:
-        raise SolverError(
-            f"{name} returned a solution that breaks the model and cannot be repaired "
-            "(share counts in the millions meet the rows only to the solvers' tolerances); "
-            "try --fractional, another --solver (scip, highs, cbc) or a longer --time-limit"
-        )
+        raise SolverError(_inexact_message(program, first, tried, time_limit))
     return _finish(program, exact, bound, name, relative_gap, LINEAR_ABSOLUTE_GAP)
+
+
+#: Row groups that are an investment floor (`Budget`): a whole-share point must add up to it
+#: exactly, which the solvers meet only to their tolerance.
+_FLOOR_GROUPS = ("min invested", "full investment")
+#: The group of the cash row every composable model carries (`model.py`).
+_CASH_GROUP = "capital (cash after costs)"
+
+
+def _inexact_message(
+    program: Program, values: NDArray[np.float64], tried: list[str], time_limit: float
+) -> str:
+    """What `_solve_pywraplp` says when no solver's answer could be made exact: which row
+    the first answer met only to the solvers' tolerance and what the user can change.
+
+    The common case is an investment floor at (or within a share of) the whole cash with
+    whole shares: `--min-invested 1 --whole-shares` asks for share counts whose prices add
+    up to the cash exactly (0 left over); the solvers meet such a row to ~1e-7 of the
+    account and no exact point may exist, or none was found within the time limit."""
+    point = values.copy()
+    integer = np.array(program.integer, dtype=bool)
+    point[integer] = np.round(point[integer])
+    broken, _ = _broken(program, point)
+    rows = [r for r in broken if r >= 0]
+    solvers = ", ".join(tried)
+    limit = f"within --time-limit {time_limit:g} s"
+    floors = [r for r, row in enumerate(program.rows) if row.group in _FLOOR_GROUPS]
+    cash = next((row for row in program.rows if row.group == _CASH_GROUP), None)
+    lot = _cheapest_lot(program)
+    broken_groups = {program.rows[r].group for r in rows}
+    if floors and (
+        broken_groups & set(_FLOOR_GROUPS)
+        or (
+            _CASH_GROUP in broken_groups
+            and cash is not None
+            and lot is not None
+            and cash.hi - program.rows[floors[0]].lo < lot
+        )
+    ):
+        # the floor below and the cash above, within a share: shares that must cost the
+        # floor (nearly) exactly
+        row = program.rows[floors[0]]
+        activity = program.row_activities(point)
+        miss = max(
+            max(program.rows[r].lo - activity[r], activity[r] - program.rows[r].hi)
+            for r in rows
+            if program.rows[r].group in (*_FLOOR_GROUPS, _CASH_GROUP)
+        )
+        user = row.group == "min invested"
+        source = (
+            f"--min-invested {row.lo:g}"
+            if user
+            else f"the full investment of a risk objective ({row.lo:.6g})"
+        )
+        amount = f"{'exactly' if row.lo >= 1 else 'at least'} {row.lo * 100:.6g}%"
+        hint = ""
+        if cash is not None and lot is not None and cash.hi - lot > 0:
+            hint = f" (e.g. {math.floor((cash.hi - lot) * 1e4) / 1e4:g})"
+        fix = "lower --min-invested" if user else "set --min-invested"
+        return (
+            f"{source} with whole shares: no allocation found whose shares cost {amount} of "
+            "the account (share counts times prices that add up to the cash with nothing "
+            f"left over); {solvers} met it only to their tolerance (off by {miss:.2g} of the "
+            f"account) and found no exact point {limit}, and there may be none; {fix} so "
+            f"that up to a share of the cheapest name may stay in cash{hint}, use "
+            "--fractional, or raise --time-limit"
+        )
+    if rows:
+        # the group's own name (infeasibility.GROUP_FLAGS names its flag, but that module
+        # imports this one)
+        group = program.rows[rows[0]].group
+        what = f"the {group} row" if group else "a definition row of the model"
+        return (
+            f"no exact allocation found: {solvers} met {what} only to their tolerance and no "
+            f"point meeting it exactly (in whole shares) was found {limit}; try --fractional, "
+            "another --solver (scip, highs, cbc) or a longer --time-limit"
+        )
+    return (
+        f"no exact allocation found: {solvers} returned integers that break their bounds "
+        f"and no exact point was found {limit}; try --fractional, another --solver "
+        "(scip, highs, cbc) or a longer --time-limit"
+    )
+
+
+def _cheapest_lot(program: Program) -> float | None:
+    """The smallest lot value (a fraction of the account) among the whole-share definition
+    rows w_i - (lot_i p_i / V) n_i = 0 of `program` (`WholeShares`), None without lots."""
+    values = [
+        -c
+        for row in program.rows
+        if row.group is None and row.lo == row.hi == 0.0 and len(row.coefficients) == 2
+        for k, c in row.coefficients.items()
+        if program.integer[k] and c < 0 and program.upper[k] > 1.0
+    ]
+    return min(values, default=None)
 
 
 #: Solvers that answer a linear program in turn when the one asked for gives a point that

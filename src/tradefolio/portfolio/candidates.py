@@ -18,6 +18,27 @@ from tradefolio.portfolio.types import Candidate
 if TYPE_CHECKING:
     import pandas as pd
 
+    from tradefolio.portfolio.options import AllocateOptions
+
+
+def check_scoring_unused(options: AllocateOptions) -> None:
+    """With `--candidates` the scores are the file's: refuse a `--factor` or `--lookback`
+    other than the default (they score the closes of `--prices`, which then only feed a
+    risk model), as every option a run would ignore is refused (`InvalidParameter`)."""
+    from tradefolio.portfolio.options import ALLOCATE_DEFAULTS, require
+
+    require(
+        options.factor == ALLOCATE_DEFAULTS.factor,
+        f"--factor {options.factor} is not used: --candidates already holds each name's "
+        "score (its score column) and --factor scores the closes of --prices; drop --factor, "
+        "or drop --candidates to score --prices with it",
+    )
+    require(
+        options.lookback is None,
+        f"--lookback {options.lookback} is not used: it is the scoring factor's window and "
+        "--candidates already holds the scores; drop --lookback",
+    )
+
 
 def _number(text: str) -> float | None:
     """`text` as a finite float, or None (digit separators such as `1_000` are not numbers)."""
@@ -104,4 +125,4 @@ def read_user_scores(path: str | Path) -> pd.Series:
     )
 
 
-__all__ = ["read_candidates", "read_user_scores"]
+__all__ = ["check_scoring_unused", "read_candidates", "read_user_scores"]

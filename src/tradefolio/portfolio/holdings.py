@@ -54,16 +54,65 @@ class Trade:
         return self.shares * self.price
 
 
+def held_shares(where: str, shares: object) -> float:
+    """`shares` (a file's cell, or a value of `tf.allocate(holdings=...)`) as a share count;
+    `DataError` naming `where` (the symbol, with the file and row) and the bad value. A
+    number >= 0, finite: a string is read as Python's `float` reads it (but for digit
+    separators such as `1_000`, as the candidate files), a bool is no share count."""
+    value: float | None = None
+    if isinstance(shares, str):
+        text = shares.strip()
+        if text and "_" not in text:
+            try:
+                value = float(text)
+            except ValueError:
+                value = None
+    elif not isinstance(shares, bool):
+        try:
+            value = float(shares)  # type: ignore[arg-type]  # numbers, numpy scalars
+        except (TypeError, ValueError):
+            value = None
+    if value is None:
+        raise DataError(f"{where}: shares {shares!r} is not a number")
+    if not math.isfinite(value):
+        raise DataError(f"{where}: shares {shares!r} is not a finite number")
+    if value < 0:
+        raise DataError(f"{where}: shares must be >= 0 (long-only), got {value:g}")
+    return value
+
+
+def held_price(where: str, price: object) -> float | None:
+    """A holding's optional `price`: None when blank (NaN, None, an empty cell: the
+    symbol is priced elsewhere), else a finite number > 0 or `DataError` naming it."""
+    if price is None or (isinstance(price, str) and not price.strip()):
+        return None
+    value: float | None = None
+    if isinstance(price, str):
+        try:
+            value = None if "_" in price else float(price)
+        except ValueError:
+            value = None
+    elif not isinstance(price, bool):
+        try:
+            value = float(price)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            value = None
+    if value is not None and math.isnan(value) and not isinstance(price, str):
+        return None  # a missing cell (pandas reads it as NaN)
+    if value is None or not (math.isfinite(value) and value > 0):
+        raise DataError(f"{where}: price {price!r} is not a finite number > 0")
+    return value
+
+
 def read_holdings(path: str | Path) -> dict[str, float]:
     """Shares per symbol from a CSV `symbol,shares`; `DataError` names the bad row."""
-    import numpy as np
     import pandas as pd  # lazy: `allocate --candidates` never needs pandas (nor numpy)
 
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{file}: no such file")
     try:
-        frame = pd.read_csv(file, dtype={"symbol": str})
+        frame = pd.read_csv(file, dtype={"symbol": str, "shares": str}, keep_default_na=False)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{file}: file is empty; expected columns symbol,shares") from exc
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -80,32 +129,26 @@ def read_holdings(path: str | Path) -> dict[str, float]:
             raise DataError(f"{file}: empty symbol in row {line}")
         if name in holdings:
             raise DataError(f"{file}: duplicate symbol {name!r}; list each symbol once")
-        value = pd.to_numeric(pd.Series([shares]), errors="coerce").iloc[0]
-        if not (isinstance(value, (int, float, np.number)) and math.isfinite(float(value))):
-            raise DataError(
-                f"{file}: row {line} ({name}): shares {shares!r} is not a finite number"
-            )
-        if float(value) < 0:
-            raise DataError(
-                f"{file}: row {line} ({name}): shares must be >= 0 (long-only), got {value}"
-            )
-        holdings[name] = float(value)
+        holdings[name] = held_shares(f"{file}: row {line} ({name})", shares)
     return holdings
 
 
 def read_holding_prices(path: str | Path) -> dict[str, float]:
-    """The optional `price` column of a holdings file (empty when absent)."""
+    """The optional `price` column of a holdings file (empty when absent; a blank cell
+    gives no price, anything else must be a price: `held_price`)."""
     import pandas as pd  # lazy: `allocate --candidates` never needs pandas
 
-    frame = pd.read_csv(Path(path), dtype={"symbol": str})
+    file = Path(path)
+    frame = pd.read_csv(file, dtype=str, keep_default_na=False)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     if "price" not in frame.columns:
         return {}
     prices: dict[str, float] = {}
-    for symbol, price in zip(frame["symbol"], frame["price"], strict=True):
-        value = float(pd.to_numeric(pd.Series([price]), errors="coerce").iloc[0])
-        if math.isfinite(value) and value > 0:
-            prices[str(symbol).strip()] = value
+    for row, (symbol, price) in enumerate(zip(frame["symbol"], frame["price"], strict=True)):
+        name = str(symbol).strip()
+        value = held_price(f"{file}: row {row + 2} ({name})", price)
+        if value is not None:
+            prices[name] = value
     return prices
 
 
@@ -122,4 +165,13 @@ def trades_between(
     return tuple(trades)
 
 
-__all__ = ["Holding", "Side", "Trade", "read_holding_prices", "read_holdings", "trades_between"]
+__all__ = [
+    "Holding",
+    "Side",
+    "Trade",
+    "held_price",
+    "held_shares",
+    "read_holding_prices",
+    "read_holdings",
+    "trades_between",
+]

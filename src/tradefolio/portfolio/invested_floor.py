@@ -30,6 +30,10 @@ feasible model infeasible; when that solve finds nothing the loose floor is kept
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,11 +50,57 @@ from tradefolio.portfolio.context import Universe
 if TYPE_CHECKING:
     from tradefolio.portfolio.model import PortfolioModel
 
-#: Seconds for the max-investment MIP (a knapsack of lots; milliseconds on the sample).
+#: Each probe's share of the user's time limit (`--time-limit`): at most two probes run
+#: before the solve (is the tight floor reachable, else the most investable), so they add
+#: at most 40% of it; 2 s each at the default 10 s (a knapsack of lots: milliseconds on
+#: the sample, though proving its maximum can take the whole allowance).
+PROBE_FRACTION = 0.2
+#: The probes' seconds when no time limit is in scope (`floor_scope`): 0.2 of the
+#: default 10 s.
 PROBE_SECONDS = 2.0
 #: The found maximum is lowered by the solvers' feasibility tolerance before it is a row
 #: bound, so the point that reached it (exact lots) meets the row again.
 PROBE_SLACK = 1e-6
+
+
+@dataclass(slots=True)
+class FloorScope:
+    """The probes' time limit within a solve, and the default floors chosen in it (one per
+    model and universe asked: `default_min_invested`, so a caller can report them)."""
+
+    time_limit: float | None = None
+    chosen: list[float] = field(default_factory=list)
+
+    @property
+    def probe_seconds(self) -> float:
+        """Seconds for one probe: `PROBE_FRACTION` of the time limit (`PROBE_SECONDS`
+        without one)."""
+        if self.time_limit is None:
+            return PROBE_SECONDS
+        return PROBE_FRACTION * self.time_limit
+
+
+_SCOPE: ContextVar[FloorScope | None] = ContextVar("invested_floor_scope", default=None)
+
+
+@contextmanager
+def floor_scope(time_limit: float | None) -> Iterator[FloorScope]:
+    """Within the block the probes follow `time_limit` (the user's `--time-limit`: each
+    gets `PROBE_FRACTION` of it) and the floors chosen are collected in the scope yielded.
+    A scope inside another keeps collecting into the outer one's list."""
+    outer = _SCOPE.get()
+    scope = FloorScope(time_limit, outer.chosen if outer is not None else [])
+    token = _SCOPE.set(scope)
+    try:
+        yield scope
+    finally:
+        _SCOPE.reset(token)
+
+
+def probe_seconds() -> float:
+    """Seconds for one probe in the current `floor_scope` (`PROBE_SECONDS` outside one)."""
+    scope = _SCOPE.get()
+    return PROBE_SECONDS if scope is None else scope.probe_seconds
 
 
 def cost_allowance(model: PortfolioModel, universe: Universe) -> float:
@@ -110,7 +160,7 @@ def _probe(model: PortfolioModel, universe: Universe, floor: float | None) -> fl
     program.constant = 0.0
     program.maximize = True
     try:
-        raw = solve_program(program, "auto", PROBE_SECONDS)
+        raw = solve_program(program, "auto", probe_seconds())
     except TradefolioError:
         return None
     return float(raw.values[ctx.weights].sum())
@@ -126,6 +176,14 @@ def default_min_invested(model: PortfolioModel, universe: Universe) -> float:
     whole shares: 1 - c). Whether tight is reachable is a feasibility problem first (a
     solver stops at its first point; proving the maximum of a knapsack of lots of 100 took
     CBC its whole 2 s on the sample); M is solved for only when it is not."""
+    floor = _default_floor(model, universe)
+    scope = _SCOPE.get()
+    if scope is not None:
+        scope.chosen.append(floor)
+    return floor
+
+
+def _default_floor(model: PortfolioModel, universe: Universe) -> float:
     if universe.size == 0:
         return 0.0
     loose = loose_floor(model, universe)
@@ -141,10 +199,14 @@ def default_min_invested(model: PortfolioModel, universe: Universe) -> float:
 
 
 __all__ = [
+    "PROBE_FRACTION",
+    "FloorScope",
     "cost_allowance",
     "default_min_invested",
+    "floor_scope",
     "loose_floor",
     "lot_values",
     "most_investable",
+    "probe_seconds",
     "tight_floor",
 ]

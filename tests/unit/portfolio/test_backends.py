@@ -330,3 +330,21 @@ def test_a_minimum_trade_beyond_any_account_holds_cash(tmp_path: Path) -> None:
     for solver in ("cbc", "scip", "highs"):
         result = tf.allocate(candidates=str(candidates), min_trade=1e30, solver=solver).raw
         assert (result.status, result.trades, result.cash) == ("optimal", (), 100_000.0)
+
+
+def test_an_inexact_whole_share_floor_of_a_risk_objective_names_the_fix() -> None:
+    # the message when no solver's answer meets an investment floor exactly (review 12):
+    # the floor, the fix (a --min-invested one share of the cheapest name below the cash)
+    program = Program()
+    weight = program.add_variable("w", 0.0, 1.0)
+    lots = program.add_variable("n", 0.0, 3.0, integer=True)
+    program.add_row({weight: 1.0, lots: -0.333333334}, lo=0.0, hi=0.0)
+    program.add_row({weight: 1.0}, lo=1.0, group="full investment")
+    program.add_row({weight: 1.0}, hi=1.0, group="capital (cash after costs)")
+    point = np.array([1.000000002, 3.0])
+    message = backends._inexact_message(program, point, ["cbc", "scip"], 2.0)
+    assert message.startswith("the full investment of a risk objective (1) with whole shares:")
+    assert "cbc, scip met it only to their tolerance (off by 2e-09 of the account)" in message
+    assert "within --time-limit 2 s" in message
+    assert "set --min-invested so that up to a share of the cheapest name" in message
+    assert "(e.g. 0.6666)" in message

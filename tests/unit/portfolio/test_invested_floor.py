@@ -99,3 +99,27 @@ def test_sample_risk_minimiser_in_lots_of_100_invests_fully(objective: str) -> N
     # review 10 item 4: 47.6% invested ("proven optimal") while 99.0% was reachable
     result = tf.allocate(objective=objective, capital=1_000_000, whole_shares=True, lot=100)
     assert result.invested / result.capital >= 0.99
+
+
+def test_the_probes_follow_the_time_limit_and_the_floor_chosen_is_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tradefolio.portfolio import invested_floor
+
+    model, candidates, capital, _ = instance(3)
+    universe = make_universe(candidates, capital)
+    seconds: list[float] = []
+    solve = invested_floor.solve_program
+
+    def recording(program: object, solver: str, time_limit: float) -> object:
+        seconds.append(time_limit)
+        return solve(program, solver, time_limit)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(invested_floor, "solve_program", recording)
+    with invested_floor.floor_scope(1.5) as outer, invested_floor.floor_scope(0.5):
+        floor = invested_floor.default_min_invested(model, universe)
+    assert seconds and all(s == pytest.approx(0.5 * invested_floor.PROBE_FRACTION) for s in seconds)
+    assert outer.chosen == [floor]  # an inner scope reports into the outer one
+    seconds.clear()
+    invested_floor.default_min_invested(model, universe)  # no scope: the fixed default
+    assert seconds and all(s == invested_floor.PROBE_SECONDS for s in seconds)
