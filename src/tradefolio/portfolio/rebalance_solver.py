@@ -262,7 +262,10 @@ def _reduced(
             # an alias carries its own bounds onto its representative
             reduced.lower[j] = max(reduced.lower[j], lower[k])
             reduced.upper[j] = min(reduced.upper[j], upper[k])
-    reduced.rows = _reduced_rows(program, source, moved[0] if moved else size, arrays)
+    reduced.rows, reduced_arrays = _reduced_rows(
+        program, source, moved[0] if moved else size, arrays
+    )
+    reduced.keep_coefficient_arrays(reduced_arrays)  # its rows are final: built here
     for k, c in program.linear.items():
         j = to[k]
         if j >= 0:
@@ -280,9 +283,11 @@ def _reduced_rows(
     source: NDArray[np.intp],
     first_moved: int,
     arrays: CoefficientArrays | None,
-) -> list[Row]:
+) -> tuple[list[Row], CoefficientArrays]:
     """The rows of `_reduced` (`source`: the reduced variable of each original one, -1
-    removed; every variable before `first_moved` keeps its number)."""
+    removed; every variable before `first_moved` keeps its number) and their
+    `coefficient_arrays`, as `Program.coefficient_arrays` gives them: a shared row's own
+    arrays, every other row's merged entries (its dict's keys and values, in order)."""
     rows = program.rows
     columns, values, lengths = program.coefficient_arrays() if arrays is None else arrays
     every_number = np.repeat(np.arange(len(rows)), lengths)
@@ -315,6 +320,10 @@ def _reduced_rows(
     shared = (~renumbered).tolist()
     reduced: list[Row] = []
     seen: set[tuple[tuple[tuple[int, float], ...], float, float]] = set()
+    # the reduced rows' coefficient arrays, piece by piece in row order
+    column_pieces: list[NDArray[np.int64]] = []
+    value_pieces: list[NDArray[np.float64]] = []
+    reduced_lengths: list[int] = []
     start = 0
     for r, row in enumerate(rows):
         end = ends[r]
@@ -322,9 +331,15 @@ def _reduced_rows(
             # read-only coefficients and their arrays, over variables that keep their
             # numbers: shared, not copied (the factor rows)
             reduced.append(Row(row.coefficients, row.lo, row.hi, row.group, row.unit, row.arrays))
+            column_pieces.append(row.arrays[0])
+            value_pieces.append(row.arrays[1])
+            reduced_lengths.append(len(row.coefficients))
         elif end - start > 2:
             coefficients = dict(zip(column_list[start:end], value_list[start:end], strict=True))
             reduced.append(Row(coefficients, row.lo, row.hi, row.group, row.unit))
+            column_pieces.append(merged_columns[start:end])
+            value_pieces.append(sums[start:end])
+            reduced_lengths.append(end - start)
         elif end > start:
             # a name's link rows (w <= u x and b <= (u - w0) beta) become the same row
             items = tuple(zip(column_list[start:end], value_list[start:end], strict=True))
@@ -332,9 +347,15 @@ def _reduced_rows(
             if key_of not in seen:
                 seen.add(key_of)
                 reduced.append(Row(dict(items), row.lo, row.hi, row.group, row.unit))
+                column_pieces.append(merged_columns[start:end])
+                value_pieces.append(sums[start:end])
+                reduced_lengths.append(end - start)
         # else empty: 0 within [lo, hi], checked by the expanded answer's row check
         start = end
-    return reduced
+    lengths_of = np.array(reduced_lengths, dtype=np.int64)
+    if not reduced:
+        return reduced, (np.zeros(0, np.int64), np.zeros(0), lengths_of)
+    return reduced, (np.concatenate(column_pieces), np.concatenate(value_pieces), lengths_of)
 
 
 def _near(objective: float, other: float, program: Program, maximize: bool) -> bool:
