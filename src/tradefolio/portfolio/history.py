@@ -42,10 +42,15 @@ class PriceHistory:
     panel_dates: pd.DatetimeIndex
     #: symbol -> column (shared by every view of one panel).
     columns: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    #: the calendar day of each of `panel_dates` (shared by every view of one panel):
+    #: reading a pandas index at every decision cost more than reading its days once.
+    days: Sequence[date] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.columns:
             object.__setattr__(self, "columns", {s: j for j, s in enumerate(self.symbols)})
+        if len(self.days) != len(self.panel_dates):
+            object.__setattr__(self, "days", tuple(self.panel_dates.date.tolist()))
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> PriceHistory:
@@ -74,12 +79,13 @@ class PriceHistory:
         index); `IndexError` for a history without rows."""
         if not len(self.closes):
             raise IndexError("a history without rows has no last day")
-        day: date = self.panel_dates[len(self.closes) - 1].date()
-        return day
+        return self.days[len(self.closes) - 1]
 
     def up_to(self, bar: int) -> PriceHistory:
         """The rows up to and including `bar` (a view whose rows end at `bar`)."""
-        return PriceHistory(self.symbols, self.closes[: bar + 1], self.panel_dates, self.columns)
+        return PriceHistory(
+            self.symbols, self.closes[: bar + 1], self.panel_dates, self.columns, self.days
+        )
 
     def window(self, rows: int, symbols: Sequence[str]) -> NDArray[np.float64]:
         """The last `rows` closes of `symbols`, in that order (NaN for an unknown symbol)."""
