@@ -19,8 +19,9 @@ estimate); their weight is a constant "forced" turnover and cost.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,6 +43,8 @@ class Universe:
     cash: float
     outside: tuple[Holding, ...] = ()
     dropped: tuple[str, ...] = ()
+    #: `value` once read (NaN until then): a build reads it ~20 times per rebalance.
+    _value: float = field(default=math.nan, init=False, compare=False, repr=False)
 
     @property
     def size(self) -> int:
@@ -50,9 +53,15 @@ class Universe:
 
     @property
     def value(self) -> float:
-        """Account value V: cash plus every holding at its price."""
+        """Account value V: cash plus every holding at its price (computed once: a
+        universe's arrays are not changed after it is made)."""
+        value = self._value
+        if value == value:  # not NaN: read before
+            return value
         held = float(self.held_shares @ self.prices) if self.size else 0.0
-        return self.cash + held + sum(h.value for h in self.outside)
+        value = self.cash + held + sum(h.value for h in self.outside)
+        object.__setattr__(self, "_value", value)
+        return value
 
     @property
     def initial_weights(self) -> NDArray[np.float64]:

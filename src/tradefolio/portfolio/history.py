@@ -6,7 +6,9 @@ name), and reading that tail through pandas (`iloc`, `reindex`, `notna().all()`,
 `Series` per score, `ffill` of the whole history) cost more CPU than the model build. The
 engine converts its price panel once (`PriceHistory.of`) and hands every decision a view
 of the rows up to its bar (`up_to`): no copy, and its rows end at the bar, so every read
-(scores, risk, held prices) stops there. A caller with a `DataFrame` (a live session's
+(scores, risk, held prices) stops there. The view keeps the panel's whole `DatetimeIndex`
+(`panel_dates`) and slices it only when its `dates` are read: slicing a pandas index at
+every decision cost more than the rest of the view. A caller with a `DataFrame` (a live session's
 window, a test) converts it the same way.
 
     closes[t, j]   the close of symbols[j] at dates[t], NaN when missing (oldest first)
@@ -17,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,13 +37,20 @@ class PriceHistory:
 
     symbols: tuple[str, ...]
     closes: NDArray[np.float64]
-    dates: pd.DatetimeIndex
+    #: the dates of the whole panel (shared by every view of it): the first `sessions`
+    #: are this view's (`dates`).
+    panel_dates: pd.DatetimeIndex
     #: symbol -> column (shared by every view of one panel).
     columns: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    #: the calendar day of each of `panel_dates` (shared by every view of one panel):
+    #: reading a pandas index at every decision cost more than reading its days once.
+    days: Sequence[date] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.columns:
             object.__setattr__(self, "columns", {s: j for j, s in enumerate(self.symbols)})
+        if len(self.days) != len(self.panel_dates):
+            object.__setattr__(self, "days", tuple(self.panel_dates.date.tolist()))
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> PriceHistory:
@@ -58,10 +68,23 @@ class PriceHistory:
         """Rows of history."""
         return len(self.closes)
 
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        """The dates of the rows (oldest first)."""
+        return self.panel_dates[: len(self.closes)]
+
+    @property
+    def last_day(self) -> date:
+        """The calendar day of the last row (`dates[-1].date()`, without slicing the
+        index); `IndexError` for a history without rows."""
+        if not len(self.closes):
+            raise IndexError("a history without rows has no last day")
+        return self.days[len(self.closes) - 1]
+
     def up_to(self, bar: int) -> PriceHistory:
         """The rows up to and including `bar` (a view whose rows end at `bar`)."""
         return PriceHistory(
-            self.symbols, self.closes[: bar + 1], self.dates[: bar + 1], self.columns
+            self.symbols, self.closes[: bar + 1], self.panel_dates, self.columns, self.days
         )
 
     def window(self, rows: int, symbols: Sequence[str]) -> NDArray[np.float64]:

@@ -184,7 +184,7 @@ class _Account:
         last one); the decision's clock starts here."""
         started = time.perf_counter()
         held = {s: float(q) for s, q in holdings.items() if q}
-        return cls(history.dates[-1].date(), held, history.last_closes(held), cash, started)
+        return cls(history.last_day, held, history.last_closes(held), cash, started)
 
     @property
     def value(self) -> float:

@@ -103,6 +103,11 @@ class Program:
     quadratic: dict[tuple[int, int], float] = field(default_factory=dict)
     constant: float = 0.0
     maximize: bool = True
+    #: `coefficient_arrays` as its builder computed them (`keep_coefficient_arrays`), with
+    #: the row list and its length they are of; never copied by `dataclasses.replace`.
+    _kept_arrays: tuple[list[Row], int, CoefficientArrays] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
 
     def add_variable(self, name: str, lower: float, upper: float, integer: bool = False) -> int:
         """Index of a new variable with bounds [lower, upper]."""
@@ -189,9 +194,12 @@ class Program:
         return len(self.names)
 
     def objective_value(self, values: NDArray[np.float64]) -> float:
-        """The objective at `values`, evaluated in Python (independent of solver scaling)."""
-        total = self.constant + sum(c * values[k] for k, c in self.linear.items())
-        total += sum(c * values[i] * values[j] for (i, j), c in self.quadratic.items())
+        """The objective at `values`, evaluated in Python (independent of solver scaling):
+        over the values as Python floats, the same products and sums in the same order as
+        over numpy's float64 scalars."""
+        point = np.asarray(values, dtype=np.float64).tolist()
+        total = self.constant + sum(c * point[k] for k, c in self.linear.items())
+        total += sum(c * point[i] * point[j] for (i, j), c in self.quadratic.items())
         return float(total)
 
     def row_activities(
@@ -220,8 +228,13 @@ class Program:
         """Every row's coefficients, rows in order and each in its dict's order, as flat
         (columns, values) and each row's length; a row built from arrays gives its arrays
         as they are (the same numbers without a pass over its dict: 252 factor rows of 501
-        entries at every rebalance of a 500-name run)."""
+        entries at every rebalance of a 500-name run). Arrays kept by
+        `keep_coefficient_arrays` are returned while the row list is the same list of the
+        same length."""
         rows = self.rows
+        kept = self._kept_arrays
+        if kept is not None and kept[0] is rows and kept[1] == len(rows):
+            return kept[2]
         lengths = np.fromiter((len(r.coefficients) for r in rows), np.int64, len(rows))
         if not rows:
             return np.zeros(0, np.int64), np.zeros(0), lengths
@@ -241,6 +254,13 @@ class Program:
         every_column = np.concatenate(columns) if len(columns) > 1 else columns[0]
         every_value = np.concatenate(data) if len(data) > 1 else data[0]
         return every_column, every_value, lengths
+
+    def keep_coefficient_arrays(self, arrays: CoefficientArrays) -> None:
+        """Keep `arrays` as this program's `coefficient_arrays` (they must be what it
+        computes: rows in order, each in its dict's order). For a builder that has them
+        already and whose rows are final: no row's coefficients may change in place
+        afterwards; a new row list, or rows added to this one, discard them."""
+        self._kept_arrays = (self.rows, len(self.rows), arrays)
 
     @staticmethod
     def _coefficient_arrays(

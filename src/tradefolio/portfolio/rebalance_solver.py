@@ -262,7 +262,10 @@ def _reduced(
             # an alias carries its own bounds onto its representative
             reduced.lower[j] = max(reduced.lower[j], lower[k])
             reduced.upper[j] = min(reduced.upper[j], upper[k])
-    reduced.rows = _reduced_rows(program, source, moved[0] if moved else size, arrays)
+    reduced.rows, reduced_arrays = _reduced_rows(
+        program, source, moved[0] if moved else size, arrays
+    )
+    reduced.keep_coefficient_arrays(reduced_arrays)  # its rows are final: built here
     for k, c in program.linear.items():
         j = to[k]
         if j >= 0:
@@ -280,9 +283,11 @@ def _reduced_rows(
     source: NDArray[np.intp],
     first_moved: int,
     arrays: CoefficientArrays | None,
-) -> list[Row]:
+) -> tuple[list[Row], CoefficientArrays]:
     """The rows of `_reduced` (`source`: the reduced variable of each original one, -1
-    removed; every variable before `first_moved` keeps its number)."""
+    removed; every variable before `first_moved` keeps its number) and their
+    `coefficient_arrays`, as `Program.coefficient_arrays` gives them: a shared row's own
+    arrays, every other row's merged entries (its dict's keys and values, in order)."""
     rows = program.rows
     columns, values, lengths = program.coefficient_arrays() if arrays is None else arrays
     every_number = np.repeat(np.arange(len(rows)), lengths)
@@ -310,31 +315,49 @@ def _reduced_rows(
     sums = sums[nonzero]
     merged_columns = target[is_first][nonzero].astype(np.int64)
     row_of = numbers[is_first][nonzero]
-    ends = np.searchsorted(row_of, np.arange(1, len(rows) + 1)).tolist()
+    ends = np.searchsorted(row_of, np.arange(1, len(rows) + 1))
+    sizes = np.diff(ends, prepend=0)
     column_list, value_list = merged_columns.tolist(), sums.tolist()
-    shared = (~renumbered).tolist()
+    # a row built from arrays over variables that keep their numbers: shared, not copied
+    own = ~renumbered & np.fromiter((row.arrays is not None for row in rows), bool, len(rows))
+    starts = (ends - sizes).tolist()
     reduced: list[Row] = []
     seen: set[tuple[tuple[tuple[int, float], ...], float, float]] = set()
-    start = 0
-    for r, row in enumerate(rows):
-        end = ends[r]
-        if row.arrays is not None and shared[r]:
+    reduced_lengths: list[int] = []
+    dropped: list[tuple[int, int]] = []  # the merged entries of rows left out as repeats
+    for row, start, end, size, mine in zip(
+        rows, starts, ends.tolist(), sizes.tolist(), own.tolist(), strict=True
+    ):
+        if mine:
             # read-only coefficients and their arrays, over variables that keep their
             # numbers: shared, not copied (the factor rows)
             reduced.append(Row(row.coefficients, row.lo, row.hi, row.group, row.unit, row.arrays))
-        elif end - start > 2:
+            reduced_lengths.append(size)
+        elif size > 2:
             coefficients = dict(zip(column_list[start:end], value_list[start:end], strict=True))
             reduced.append(Row(coefficients, row.lo, row.hi, row.group, row.unit))
-        elif end > start:
+            reduced_lengths.append(size)
+        elif size:
             # a name's link rows (w <= u x and b <= (u - w0) beta) become the same row
             items = tuple(zip(column_list[start:end], value_list[start:end], strict=True))
             key_of = (tuple(sorted(items)), row.lo, row.hi)
             if key_of not in seen:
                 seen.add(key_of)
                 reduced.append(Row(dict(items), row.lo, row.hi, row.group, row.unit))
+                reduced_lengths.append(size)
+            else:
+                dropped.append((start, end))
         # else empty: 0 within [lo, hi], checked by the expanded answer's row check
-        start = end
-    return reduced
+    # The rows' coefficient arrays are the merged entries of the rows kept: a dict row's
+    # keys and values are those entries in order, and a shared row's own arrays are its
+    # entries too (its columns keep their numbers, are distinct and have no zero value,
+    # so each entry is 0.0 + c = c, in the row's order).
+    if dropped:
+        keep = np.ones(merged_columns.size, dtype=bool)
+        for first_entry, end_entry in dropped:
+            keep[first_entry:end_entry] = False
+        merged_columns, sums = merged_columns[keep], sums[keep]
+    return reduced, (merged_columns, sums, np.array(reduced_lengths, dtype=np.int64))
 
 
 def _near(objective: float, other: float, program: Program, maximize: bool) -> bool:
