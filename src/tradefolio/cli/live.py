@@ -21,8 +21,10 @@ from pathlib import Path
 import typer
 
 from tradefolio.api.live import live_session
+from tradefolio.backtest.config import NOT_PORTFOLIO, refuse_given_with_portfolio
 from tradefolio.cli.common import (
     OutputFormat,
+    given_on_command_line,
 )
 from tradefolio.cli.live_options import (
     SESSION_DEFAULTS,
@@ -208,6 +210,8 @@ def run_command(
     if ctx.invoked_subcommand is not None:
         return
     model = model_fields(locals())
+    if portfolio:  # `--sizer risk` is its default, but given it says a sizer sizes: refuse
+        refuse_given_with_portfolio(given_on_command_line(NOT_PORTFOLIO))
     options = SessionOptions(
         paper=paper,
         broker=broker,

@@ -42,6 +42,26 @@ def test_an_option_given_that_portfolio_never_reads_is_refused(
     assert "allocator's weights" in result.stderr
 
 
+@pytest.mark.parametrize("extra", [("--sizer", "risk"), ("--fast", "20")], ids=" ".join)
+def test_live_portfolio_refuses_them_too_before_any_journal(
+    capsys: pytest.CaptureFixture[str], short_prices: Path, tmp_path: Path, extra: tuple[str, str]
+) -> None:
+    db = tmp_path / "j.db"
+    result = run_cli(
+        capsys,
+        "live",
+        "--paper",
+        "--prices",
+        str(short_prices),
+        "--portfolio",
+        "--db",
+        str(db),
+        *extra,
+    )
+    assert_one_line_error(result, f"{extra[0]} is not used by --portfolio")
+    assert not db.exists()
+
+
 def test_a_sizer_without_portfolio_still_runs(
     capsys: pytest.CaptureFixture[str], short_prices: Path
 ) -> None:
