@@ -64,7 +64,12 @@ WholeSharesOption = Annotated[
 ]
 LotOption = Annotated[int, typer.Option(help="Shares per lot with --whole-shares.")]
 MinInvestedOption = Annotated[
-    float | None, typer.Option(help="Minimum fraction of the account invested.")
+    float | None,
+    typer.Option(
+        help="Minimum fraction of the account invested. Default: no floor, except that "
+        "--objective min-variance, cvar and mad invest fully: 1 less the worst-case costs "
+        "and what whole shares leave in cash."
+    ),
 ]
 TimeLimitOption = Annotated[float, typer.Option(help="Solver time limit in seconds.")]
 OnSolverFailureOption = Annotated[

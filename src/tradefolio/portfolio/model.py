@@ -258,7 +258,10 @@ class PortfolioModel:
             # The trades must be what the solver proved: whole shares inside the model
             # (solved here, not through a second `solve`: one check, one paused collector).
             model = PortfolioModel(self.objective, [*self.constraints, WholeShares()])
-        with collector_paused():
+        from tradefolio.portfolio.invested_floor import floor_scope
+
+        # the default invested floor's probes follow the user's time limit (a fraction)
+        with collector_paused(), floor_scope(time_limit):
             return model._solve(universe, solver, time_limit, fractional, hint)
 
     def _solve(
