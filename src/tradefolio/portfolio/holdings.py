@@ -81,11 +81,21 @@ def held_shares(where: str, shares: object) -> float:
     return value
 
 
+#: A price cell's text that means "no price given" (pandas' usual missing markers).
+_BLANK_TEXT = frozenset({"", "nan", "na", "n/a", "null", "none", "<na>"})
+
+
 def held_price(where: str, price: object) -> float | None:
     """A holding's optional `price`: None when blank (NaN, None, an empty cell: the
     symbol is priced elsewhere), else a finite number > 0 or `DataError` naming it."""
-    if price is None or (isinstance(price, str) and not price.strip()):
+    if price is None or (isinstance(price, str) and price.strip().lower() in _BLANK_TEXT):
         return None
+    if type(price).__module__.startswith("pandas"):
+        import pandas as pd  # only for a pandas scalar, so pandas is already loaded
+
+        # pd.NA, pd.NaT: a missing cell of a nullable column
+        if pd.isna(price) is True:  # type: ignore[call-overload]
+            return None
     value: float | None = None
     if isinstance(price, str):
         try:

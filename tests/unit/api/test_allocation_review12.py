@@ -47,6 +47,16 @@ def test_bad_holdings_frames_and_symbols_are_data_errors() -> None:
     assert tf.allocate(holdings={"XOM": "12"}, capital=1000).status == "optimal"
 
 
+@pytest.mark.parametrize("missing", [pd.NA, math.nan, None, "", "nan", "NA"])
+def test_a_missing_held_price_means_priced_from_the_data(missing: object) -> None:
+    """A blank price cell in any of pandas' spellings (a nullable column's pd.NA too) is "no
+    price given": the held name is priced from the sample, as with no price column."""
+    prices = pd.array([missing], dtype="Float64") if missing is pd.NA else [missing]
+    frame = pd.DataFrame({"symbol": ["XOM"], "shares": [3], "price": prices})
+    got = tf.allocate(holdings=frame, capital=1000)
+    assert got.weights.equals(tf.allocate(holdings={"XOM": 3}, capital=1000).weights)
+
+
 def test_candidates_refuse_a_scoring_factor_they_would_ignore() -> None:
     frame = pd.DataFrame({"symbol": ["AAA", "BBB"], "score": [3.0, 2.0], "price": [10.0, 20.0]})
     with pytest.raises(InvalidParameter, match=r"^--factor inverse-volatility is not used: "):
