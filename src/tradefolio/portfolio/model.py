@@ -49,6 +49,7 @@ from tradefolio.portfolio.holdings import trades_between
 from tradefolio.portfolio.infeasibility import cross_checks, explain_infeasible, raise_conflicts
 from tradefolio.portfolio.listed import ListedTrades
 from tradefolio.portfolio.objectives.base import Objective
+from tradefolio.portfolio.program import Program, arrays_of, bounds_of, extended_arrays
 from tradefolio.portfolio.rebalance_solver import (
     LEAST_SCIP_SECONDS,
     solve_rebalance,
@@ -190,6 +191,7 @@ class PortfolioModel:
             twin_ctx = PortfolioModel(self.objective, kept).build(universe)
         elif fork_at is not None:
             twin_ctx = ctx.fork()
+            shared_rows = len(ctx.program.rows)
             for constraint in constraints[fork_at:]:
                 constraint.build(ctx)
             for constraint in constraints[fork_at:]:
@@ -197,6 +199,8 @@ class PortfolioModel:
                     constraint.build(twin_ctx)
             self._finish(twin_ctx)
         self._finish(ctx)
+        if twin_ctx is not None and not separate:
+            _keep_set_up(ctx.program, twin_ctx.program, shared_rows)
         return ctx, twin_ctx
 
     def _finish(self, ctx: ModelContext) -> None:
@@ -668,6 +672,20 @@ def checked_whole_claim(
     return RawSolution(
         best.values, status, best.objective, best.objective + (bound - objective), best.solver, gap
     )
+
+
+def _keep_set_up(program: Program, twin: Program, shared: int) -> None:
+    """Keep the coefficient arrays and row bounds of a whole-share `program` and of its
+    fractional `twin`, whose first `shared` rows are the same rows (`ModelContext.fork`:
+    the same coefficients, in the same order): those rows are read once for both. Both
+    programs' rows are final (the search, the repair and the result only read them); each
+    program's arrays are what its `coefficient_arrays` computes, read by the rebalance
+    solver (the twin), the repair's lot program (the program) and their row checks."""
+    head = arrays_of(program.rows[:shared])
+    for built in (program, twin):
+        built.keep_coefficient_arrays(
+            extended_arrays(built.rows, head, shared), bounds_of(built.rows)
+        )
 
 
 def _suited_twin(twin: ModelContext | None) -> ModelContext | None:

@@ -29,6 +29,8 @@ INF = math.inf
 #: A program's coefficients as `Program.coefficient_arrays` gives them: flat columns and
 #: values, rows in order and each in its dict's order, and each row's length.
 CoefficientArrays = tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]
+#: Every row's (lo, hi), rows in order, as `Program.row_bounds` gives them.
+RowBounds = tuple[NDArray[np.float64], NDArray[np.float64]]
 
 
 class FrozenCoefficients(dict[int, float]):
@@ -103,9 +105,10 @@ class Program:
     quadratic: dict[tuple[int, int], float] = field(default_factory=dict)
     constant: float = 0.0
     maximize: bool = True
-    #: `coefficient_arrays` as its builder computed them (`keep_coefficient_arrays`), with
-    #: the row list and its length they are of; never copied by `dataclasses.replace`.
-    _kept_arrays: tuple[list[Row], int, CoefficientArrays] | None = field(
+    #: `coefficient_arrays` (and `row_bounds`, if given) as its builder computed them
+    #: (`keep_coefficient_arrays`), with the row list and its length they are of; never
+    #: copied by `dataclasses.replace`.
+    _kept_arrays: tuple[list[Row], int, CoefficientArrays, RowBounds | None] | None = field(
         default=None, init=False, compare=False, repr=False
     )
 
@@ -217,12 +220,14 @@ class Program:
         )
         return activity.astype(np.float64)
 
-    def row_bounds(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Every row's lo and hi, rows in order."""
+    def row_bounds(self) -> RowBounds:
+        """Every row's lo and hi, rows in order (read-only arrays kept by
+        `keep_coefficient_arrays` while the row list is the same list of the same length)."""
         rows = self.rows
-        lo = np.fromiter((r.lo for r in rows), np.float64, len(rows))
-        hi = np.fromiter((r.hi for r in rows), np.float64, len(rows))
-        return lo, hi
+        kept = self._kept_arrays
+        if kept is not None and kept[3] is not None and kept[0] is rows and kept[1] == len(rows):
+            return kept[3]
+        return bounds_of(rows)
 
     def coefficient_arrays(self) -> CoefficientArrays:
         """Every row's coefficients, rows in order and each in its dict's order, as flat
@@ -235,53 +240,20 @@ class Program:
         kept = self._kept_arrays
         if kept is not None and kept[0] is rows and kept[1] == len(rows):
             return kept[2]
-        lengths = np.fromiter((len(r.coefficients) for r in rows), np.int64, len(rows))
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros(0), lengths
-        columns: list[NDArray[np.int64]] = []
-        data: list[NDArray[np.float64]] = []
-        start = 0
-        for r, row in enumerate(rows):
-            if row.arrays is None:
-                continue
-            if start < r:
-                self._coefficient_arrays(rows[start:r], columns, data)
-            columns.append(row.arrays[0])
-            data.append(row.arrays[1])
-            start = r + 1
-        if start < len(rows):
-            self._coefficient_arrays(rows[start:], columns, data)
-        every_column = np.concatenate(columns) if len(columns) > 1 else columns[0]
-        every_value = np.concatenate(data) if len(data) > 1 else data[0]
-        return every_column, every_value, lengths
+        return arrays_of(rows)
 
-    def keep_coefficient_arrays(self, arrays: CoefficientArrays) -> None:
-        """Keep `arrays` as this program's `coefficient_arrays` (they must be what it
-        computes: rows in order, each in its dict's order). For a builder that has them
-        already and whose rows are final: no row's coefficients may change in place
-        afterwards; a new row list, or rows added to this one, discard them."""
-        self._kept_arrays = (self.rows, len(self.rows), arrays)
-
-    @staticmethod
-    def _coefficient_arrays(
-        rows: list[Row], columns: list[NDArray[np.int64]], data: list[NDArray[np.float64]]
+    def keep_coefficient_arrays(
+        self, arrays: CoefficientArrays, bounds: RowBounds | None = None
     ) -> None:
-        """Append the columns and values of `rows` (dicts, in order) as two arrays."""
-        total = sum(len(r.coefficients) for r in rows)
-        columns.append(
-            np.fromiter(
-                itertools.chain.from_iterable(r.coefficients.keys() for r in rows),
-                np.int64,
-                total,
-            )
-        )
-        data.append(
-            np.fromiter(
-                itertools.chain.from_iterable(r.coefficients.values() for r in rows),
-                np.float64,
-                total,
-            )
-        )
+        """Keep `arrays` as this program's `coefficient_arrays` and `bounds` (if given) as
+        its `row_bounds` (they must be what it computes: rows in order, each in its dict's
+        order). For a builder that has them already and whose rows are final: no row may
+        change in place afterwards (coefficients or bounds); a new row list, or rows added
+        to this one, discard them. The bounds are made read-only."""
+        if bounds is not None:
+            for side in bounds:
+                side.flags.writeable = False
+        self._kept_arrays = (self.rows, len(self.rows), arrays, bounds)
 
     def violations(
         self,
@@ -315,4 +287,76 @@ class Program:
         return broken
 
 
-__all__ = ["INF", "CoefficientArrays", "FrozenCoefficients", "Program", "Row", "array_row"]
+def arrays_of(rows: list[Row]) -> CoefficientArrays:
+    """`Program.coefficient_arrays` of a program with `rows` (computed, nothing kept)."""
+    lengths = np.fromiter((len(r.coefficients) for r in rows), np.int64, len(rows))
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0), lengths
+    columns: list[NDArray[np.int64]] = []
+    data: list[NDArray[np.float64]] = []
+    start = 0
+    for r, row in enumerate(rows):
+        if row.arrays is None:
+            continue
+        if start < r:
+            _dict_arrays(rows[start:r], columns, data)
+        columns.append(row.arrays[0])
+        data.append(row.arrays[1])
+        start = r + 1
+    if start < len(rows):
+        _dict_arrays(rows[start:], columns, data)
+    every_column = np.concatenate(columns) if len(columns) > 1 else columns[0]
+    every_value = np.concatenate(data) if len(data) > 1 else data[0]
+    return every_column, every_value, lengths
+
+
+def extended_arrays(rows: list[Row], head: CoefficientArrays, count: int) -> CoefficientArrays:
+    """`arrays_of(rows)` when `head` is `arrays_of(rows[:count])`: only the rows after
+    the first `count` are read (a whole-share program and its fractional twin share the
+    rows before the lots: `PortfolioModel._build`). The same numbers, as new arrays."""
+    tail = arrays_of(rows[count:])
+    return (
+        np.concatenate((head[0], tail[0])),
+        np.concatenate((head[1], tail[1])),
+        np.concatenate((head[2], tail[2])),
+    )
+
+
+def bounds_of(rows: list[Row]) -> RowBounds:
+    """`Program.row_bounds` of a program with `rows` (computed, nothing kept)."""
+    lo = np.fromiter((r.lo for r in rows), np.float64, len(rows))
+    hi = np.fromiter((r.hi for r in rows), np.float64, len(rows))
+    return lo, hi
+
+
+def _dict_arrays(
+    rows: list[Row], columns: list[NDArray[np.int64]], data: list[NDArray[np.float64]]
+) -> None:
+    """Append the columns and values of `rows` (dicts, in order) as two arrays."""
+    total = sum(len(r.coefficients) for r in rows)
+    columns.append(
+        np.fromiter(
+            itertools.chain.from_iterable(r.coefficients.keys() for r in rows), np.int64, total
+        )
+    )
+    data.append(
+        np.fromiter(
+            itertools.chain.from_iterable(r.coefficients.values() for r in rows),
+            np.float64,
+            total,
+        )
+    )
+
+
+__all__ = [
+    "INF",
+    "CoefficientArrays",
+    "FrozenCoefficients",
+    "Program",
+    "Row",
+    "RowBounds",
+    "array_row",
+    "arrays_of",
+    "bounds_of",
+    "extended_arrays",
+]

@@ -44,6 +44,7 @@ least `LEAST_SCIP_SECONDS`).
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, replace
 
@@ -66,6 +67,7 @@ from tradefolio.portfolio.program import (
     CoefficientArrays,
     Program,
     Row,
+    RowBounds,
 )
 
 # Rows whose activity stays within this of a bound count as satisfied after aggregation.
@@ -121,20 +123,27 @@ def suits_rebalance_solver(ctx: ModelContext) -> bool:
     return integers == expected
 
 
-def _costs_only(program: Program, variables: NDArray[np.intp]) -> NDArray[np.bool_]:
-    """Whether each of `variables` never helps the objective (a cost in its direction)
-    and is not in its quadratic part."""
+def _costs_only(program: Program) -> NDArray[np.bool_]:
+    """Whether each variable of `program` never helps the objective (a cost in its
+    direction) and is not in its quadratic part."""
     linear = program.linear
-    coefficient = np.array([linear.get(k, 0.0) for k in variables.tolist()], dtype=np.float64)
+    coefficient = np.zeros(program.size)
+    coefficient[np.fromiter(linear.keys(), np.intp, len(linear))] = np.fromiter(
+        linear.values(), np.float64, len(linear)
+    )
     helps = coefficient > 0 if program.maximize else coefficient < 0
     squared = np.zeros(program.size, dtype=bool)
-    squared[[k for pair in program.quadratic for k in pair]] = True
-    return np.asarray(~helps & ~squared[variables], dtype=bool)
+    quadratic = program.quadratic
+    squared[np.fromiter(itertools.chain.from_iterable(quadratic), np.intp, 2 * len(quadratic))] = (
+        True
+    )
+    return np.asarray(~helps & ~squared, dtype=bool)
 
 
 def _zeroable(
-    program: Program,
     arrays: CoefficientArrays,
+    numbers: NDArray[np.intp],
+    bounds: RowBounds,
     flags: NDArray[np.intp],
     owner: NDArray[np.intp],
     names: int,
@@ -144,9 +153,10 @@ def _zeroable(
     (all their coefficients >= 0 and no lower side, or all <= 0 and no upper side), or it
     reads only the name's own variables and holds 0.
 
-    `flags[k]` / `owner[k]` are the name variable k is a flag of / belongs to (-1: none)."""
+    `arrays` are the program's coefficients, `numbers` each entry's row and `bounds` the
+    rows' (lo, hi); `flags[k]` / `owner[k]` are the name variable k is a flag of / belongs
+    to (-1: none)."""
     columns, values, lengths = arrays
-    numbers = np.repeat(np.arange(len(lengths)), lengths)
     # a row reads only one name's own variables: every entry has that owner
     entry_owner = owner[columns]
     single = np.full(len(lengths), -1, dtype=np.intp)
@@ -156,7 +166,7 @@ def _zeroable(
         np.minimum.at(lowest, numbers, entry_owner)
         np.maximum.at(highest, numbers, entry_owner)
         single = np.where((lowest == highest) & (lowest >= 0), lowest, -1)
-    lo, hi = program.row_bounds()
+    lo, hi = bounds
     at = flags[columns] >= 0
     row, name, coefficient = numbers[at], flags[columns[at]], values[at]
     # per (row, name): a flag coefficient not >= 0, one not <= 0
@@ -175,14 +185,21 @@ def _zeroable(
     return ~broken
 
 
-def _aggregation(ctx: ModelContext, arrays: CoefficientArrays | None = None) -> Aggregation | None:
+def _aggregation(
+    ctx: ModelContext,
+    arrays: CoefficientArrays | None = None,
+    bounds: RowBounds | None = None,
+) -> Aggregation | None:
     """The exact aggregation of the module docstring, or None if no name qualifies.
-    `arrays` are the program's `coefficient_arrays` when the caller has them."""
+    `arrays` are the program's `coefficient_arrays` and `bounds` its `row_bounds` when the
+    caller has them."""
     assert ctx.buys is not None and ctx.sells is not None
     assert ctx.buy_flags is not None and ctx.sell_flags is not None
     program = ctx.program
     if arrays is None:
         arrays = program.coefficient_arrays()
+    if bounds is None:
+        bounds = program.row_bounds()
     names = ctx.size
     upper = np.array(program.upper, dtype=np.float64)
     held = np.asarray(ctx.universe.held_shares) > 0
@@ -205,14 +222,12 @@ def _aggregation(ctx: ModelContext, arrays: CoefficientArrays | None = None) -> 
         owner[variables[fresh]] = every[fresh]
     for variables in (buys, bought):
         owner[variables[capped]] = every[capped]
+    only_costs = _costs_only(program)
     costs = np.ones(names, dtype=bool)
-    costs[fresh] = (
-        _costs_only(program, selected[fresh])
-        & _costs_only(program, bought[fresh])
-        & _costs_only(program, sold[fresh])
-    )
-    costs[capped] = _costs_only(program, bought[capped])
-    zeroable = (fresh | capped) & costs & _zeroable(program, arrays, flags, owner, names)
+    costs[fresh] = only_costs[selected[fresh]] & only_costs[bought[fresh]] & only_costs[sold[fresh]]
+    costs[capped] = only_costs[bought[capped]]
+    numbers = np.repeat(np.arange(len(arrays[2])), arrays[2])  # each entry's row
+    zeroable = (fresh | capped) & costs & _zeroable(arrays, numbers, bounds, flags, owner, names)
     if not zeroable.any():
         return None
     alias = np.arange(program.size, dtype=np.intp)  # original -> original representative
@@ -222,7 +237,7 @@ def _aggregation(ctx: ModelContext, arrays: CoefficientArrays | None = None) -> 
     merged = zeroable & fresh
     alias[buys[merged]], alias[bought[merged]] = weights[merged], selected[merged]
     zero[sells[merged]] = zero[sold[merged]] = True
-    return _reduced(program, alias, zero, arrays)
+    return _reduced(program, alias, zero, arrays, bounds, numbers)
 
 
 def _reduced(
@@ -230,9 +245,12 @@ def _reduced(
     alias: NDArray[np.intp],
     zero: NDArray[np.bool_],
     arrays: CoefficientArrays | None = None,
+    bounds: RowBounds | None = None,
+    numbers: NDArray[np.intp] | None = None,
 ) -> Aggregation:
     """`program` with each variable replaced by its alias and the `zero` ones removed
-    (`arrays`: the program's `coefficient_arrays`, when the caller has them).
+    (`arrays`, `bounds`, `numbers`: the program's `coefficient_arrays`, its `row_bounds` and
+    each coefficient's row, when the caller has them).
 
     Each row's coefficients are merged onto the representatives, in the order each first
     appears, as 0.0 + c_1 + c_2 ... in the row's order; zero sums and empty rows are
@@ -240,41 +258,56 @@ def _reduced(
     bounds) is dropped too: all rows merged in one pass over the program's coefficients as
     arrays, then one dict per row."""
     size = program.size
-    kept = np.flatnonzero((alias == np.arange(size)) & ~zero)
+    identity = np.arange(size)
+    kept = np.flatnonzero((alias == identity) & ~zero)
     number = np.full(size + 1, -1, dtype=np.intp)
     number[kept] = np.arange(kept.size)
     source = np.where(zero, -1, number[alias]).astype(np.intp)
     names, lower, upper, integer = program.names, program.lower, program.upper, program.integer
     chosen = kept.tolist()
+    reduced_lower = [lower[k] for k in chosen]
+    reduced_upper = [upper[k] for k in chosen]
     reduced = Program(
         names=[names[k] for k in chosen],
-        lower=[lower[k] for k in chosen],
-        upper=[upper[k] for k in chosen],
+        lower=reduced_lower,
+        upper=reduced_upper,
         integer=[integer[k] for k in chosen],
         maximize=program.maximize,
         constant=program.constant,
     )
     to = source.tolist()  # list lookups, not numpy scalars, in the loops below
-    moved = np.flatnonzero((alias != np.arange(size)) | zero).tolist()
+    moved = np.flatnonzero((alias != identity) | zero).tolist()
     for k in moved:
         j = to[k]
         if j >= 0:
             # an alias carries its own bounds onto its representative
-            reduced.lower[j] = max(reduced.lower[j], lower[k])
-            reduced.upper[j] = min(reduced.upper[j], upper[k])
-    reduced.rows, reduced_arrays = _reduced_rows(
-        program, source, moved[0] if moved else size, arrays
+            reduced_lower[j] = max(reduced_lower[j], lower[k])
+            reduced_upper[j] = min(reduced_upper[j], upper[k])
+    if arrays is None:
+        arrays = program.coefficient_arrays()
+    reduced.rows, reduced_arrays, reduced_bounds = _reduced_rows(
+        program,
+        source,
+        moved[0] if moved else size,
+        arrays,
+        program.row_bounds() if bounds is None else bounds,
+        np.repeat(np.arange(len(arrays[2])), arrays[2]) if numbers is None else numbers,
     )
-    reduced.keep_coefficient_arrays(reduced_arrays)  # its rows are final: built here
+    # its rows are final: built here
+    reduced.keep_coefficient_arrays(reduced_arrays, reduced_bounds)
+    linear = reduced.linear
+    total = linear.get
     for k, c in program.linear.items():
         j = to[k]
         if j >= 0:
-            reduced.linear[j] = reduced.linear.get(j, 0.0) + c
+            linear[j] = total(j, 0.0) + c
+    quadratic = reduced.quadratic
+    square = quadratic.get
     for (a, b), c in program.quadratic.items():
         pair = (to[a], to[b])
         if min(pair) < 0:
             continue  # fixed at 0
-        reduced.quadratic[pair] = reduced.quadratic.get(pair, 0.0) + c
+        quadratic[pair] = square(pair, 0.0) + c
     return Aggregation(reduced, source)
 
 
@@ -282,15 +315,18 @@ def _reduced_rows(
     program: Program,
     source: NDArray[np.intp],
     first_moved: int,
-    arrays: CoefficientArrays | None,
-) -> tuple[list[Row], CoefficientArrays]:
+    arrays: CoefficientArrays,
+    bounds: RowBounds,
+    every_number: NDArray[np.intp],
+) -> tuple[list[Row], CoefficientArrays, RowBounds]:
     """The rows of `_reduced` (`source`: the reduced variable of each original one, -1
-    removed; every variable before `first_moved` keeps its number) and their
-    `coefficient_arrays`, as `Program.coefficient_arrays` gives them: a shared row's own
-    arrays, every other row's merged entries (its dict's keys and values, in order)."""
+    removed; every variable before `first_moved` keeps its number; `arrays`, `bounds`,
+    `every_number`: the program's `coefficient_arrays`, `row_bounds` and each coefficient's
+    row), their `coefficient_arrays`, as `Program.coefficient_arrays` gives them: a
+    shared row's own arrays, every other row's merged entries (its dict's keys and values,
+    in order), and their `row_bounds`."""
     rows = program.rows
-    columns, values, lengths = program.coefficient_arrays() if arrays is None else arrays
-    every_number = np.repeat(np.arange(len(rows)), lengths)
+    columns, values = arrays[0], arrays[1]
     # a row over variables that all keep their numbers (the factor rows)
     renumbered = np.zeros(len(rows), dtype=bool)
     renumbered[every_number[columns >= first_moved]] = True
@@ -315,49 +351,103 @@ def _reduced_rows(
     sums = sums[nonzero]
     merged_columns = target[is_first][nonzero].astype(np.int64)
     row_of = numbers[is_first][nonzero]
-    ends = np.searchsorted(row_of, np.arange(1, len(rows) + 1))
-    sizes = np.diff(ends, prepend=0)
-    column_list, value_list = merged_columns.tolist(), sums.tolist()
+    limits = np.searchsorted(row_of, np.arange(len(rows) + 1))
+    starts, ends = limits[:-1], limits[1:]
+    sizes = ends - starts
     # a row built from arrays over variables that keep their numbers: shared, not copied
     own = ~renumbered & np.fromiter((row.arrays is not None for row in rows), bool, len(rows))
-    starts = (ends - sizes).tolist()
+    # A name's link rows (w <= u x and b <= (u - w0) beta) become the same row: a row of
+    # one or two merged entries equal to an earlier such row (the same entries, sorted by
+    # column, and the same bounds) is left out (`_repeats`); an empty row too (0 within
+    # [lo, hi], checked by the expanded answer's row check).
+    small = ~own & (sizes > 0) & (sizes <= 2)
+    lo, hi = bounds
+    column_list, value_list = merged_columns.tolist(), sums.tolist()
+    repeat = _repeats(small, starts, sizes, merged_columns, sums, lo, hi)
+    if repeat is None:  # a NaN among them: the rows' own tuples decide, as Python's sets do
+        repeat = _repeats_by_tuples(rows, small, starts, sizes, column_list, value_list)
+    kept = np.flatnonzero(own | ((sizes > 0) & ~repeat))
     reduced: list[Row] = []
-    seen: set[tuple[tuple[tuple[int, float], ...], float, float]] = set()
-    reduced_lengths: list[int] = []
-    dropped: list[tuple[int, int]] = []  # the merged entries of rows left out as repeats
-    for row, start, end, size, mine in zip(
-        rows, starts, ends.tolist(), sizes.tolist(), own.tolist(), strict=True
+    for r, start, end, mine in zip(
+        kept.tolist(), starts[kept].tolist(), ends[kept].tolist(), own[kept].tolist(), strict=True
     ):
+        row = rows[r]
         if mine:
             # read-only coefficients and their arrays, over variables that keep their
             # numbers: shared, not copied (the factor rows)
             reduced.append(Row(row.coefficients, row.lo, row.hi, row.group, row.unit, row.arrays))
-            reduced_lengths.append(size)
-        elif size > 2:
+        else:
             coefficients = dict(zip(column_list[start:end], value_list[start:end], strict=True))
             reduced.append(Row(coefficients, row.lo, row.hi, row.group, row.unit))
-            reduced_lengths.append(size)
-        elif size:
-            # a name's link rows (w <= u x and b <= (u - w0) beta) become the same row
-            items = tuple(zip(column_list[start:end], value_list[start:end], strict=True))
-            key_of = (tuple(sorted(items)), row.lo, row.hi)
-            if key_of not in seen:
-                seen.add(key_of)
-                reduced.append(Row(dict(items), row.lo, row.hi, row.group, row.unit))
-                reduced_lengths.append(size)
-            else:
-                dropped.append((start, end))
-        # else empty: 0 within [lo, hi], checked by the expanded answer's row check
     # The rows' coefficient arrays are the merged entries of the rows kept: a dict row's
     # keys and values are those entries in order, and a shared row's own arrays are its
     # entries too (its columns keep their numbers, are distinct and have no zero value,
     # so each entry is 0.0 + c = c, in the row's order).
-    if dropped:
-        keep = np.ones(merged_columns.size, dtype=bool)
-        for first_entry, end_entry in dropped:
-            keep[first_entry:end_entry] = False
+    if repeat.any():
+        keep = ~repeat[row_of]
         merged_columns, sums = merged_columns[keep], sums[keep]
-    return reduced, (merged_columns, sums, np.array(reduced_lengths, dtype=np.int64))
+    return reduced, (merged_columns, sums, sizes[kept].astype(np.int64)), (lo[kept], hi[kept])
+
+
+def _repeats(
+    small: NDArray[np.bool_],
+    starts: NDArray[np.intp],
+    sizes: NDArray[np.intp],
+    columns: NDArray[np.int64],
+    values: NDArray[np.float64],
+    lo: NDArray[np.float64],
+    hi: NDArray[np.float64],
+) -> NDArray[np.bool_] | None:
+    """Which rows repeat an earlier one: among the `small` rows (one or two merged entries
+    from `starts`), a row whose entries sorted by column (a row's columns are distinct)
+    and bounds equal an earlier small row's, floats compared by ==. Found by one stable
+    sort of the rows' keys (equal keys end up adjacent, the earliest row first), not by a
+    loop over the rows; None when a value or bound is NaN (`_repeats_by_tuples` decides)."""
+    repeat = np.zeros(small.size, dtype=bool)
+    rows = np.flatnonzero(small)
+    if rows.size < 2:
+        return repeat
+    first = starts[rows]
+    pair = sizes[rows] == 2
+    second = np.where(pair, first + 1, first)
+    a_column, b_column = columns[first], np.where(pair, columns[second], -1)
+    a_value, b_value = values[first], np.where(pair, values[second], 0.0)
+    swap = pair & (b_column < a_column)
+    a_column, b_column = np.where(swap, b_column, a_column), np.where(swap, a_column, b_column)
+    a_value, b_value = np.where(swap, b_value, a_value), np.where(swap, a_value, b_value)
+    keys = (hi[rows], lo[rows], b_value, a_value, b_column, a_column)
+    if any(np.isnan(key).any() for key in keys[:4]):
+        return None
+    order = np.lexsort(keys)  # stable: equal keys keep the rows' order
+    same = np.ones(rows.size - 1, dtype=bool)
+    for key in keys:
+        ordered = key[order]
+        same &= ordered[1:] == ordered[:-1]
+    repeat[rows[order[1:][same]]] = True
+    return repeat
+
+
+def _repeats_by_tuples(
+    rows: list[Row],
+    small: NDArray[np.bool_],
+    starts: NDArray[np.intp],
+    sizes: NDArray[np.intp],
+    column_list: list[int],
+    value_list: list[float],
+) -> NDArray[np.bool_]:
+    """`_repeats` by a set of the small rows' (sorted entries, lo, hi) tuples, in order."""
+    repeat = np.zeros(small.size, dtype=bool)
+    seen: set[tuple[tuple[tuple[int, float], ...], float, float]] = set()
+    for r in np.flatnonzero(small).tolist():
+        start = int(starts[r])
+        end = start + int(sizes[r])
+        items = tuple(zip(column_list[start:end], value_list[start:end], strict=True))
+        key_of = (tuple(sorted(items)), rows[r].lo, rows[r].hi)
+        if key_of in seen:
+            repeat[r] = True
+        else:
+            seen.add(key_of)
+    return repeat
 
 
 def _near(objective: float, other: float, program: Program, maximize: bool) -> bool:
@@ -455,7 +545,7 @@ def solve_rebalance(
     # the original program's coefficients as arrays, once: read by the aggregation and by
     # the check of the answer
     arrays = program.coefficient_arrays()
-    aggregation = _aggregation(ctx, arrays)
+    aggregation = _aggregation(ctx, arrays, program.row_bounds())
     target = program if aggregation is None else aggregation.program
     start = hint
     if hint is not None and aggregation is not None:
