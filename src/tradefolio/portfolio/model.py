@@ -22,6 +22,7 @@ lists target positions, the trades from the holdings, status, bound and gap.
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import time
 from collections.abc import Iterator, Sequence
@@ -208,19 +209,23 @@ class PortfolioModel:
         leftover-cash tie-break: the last steps of every build."""
         program = ctx.program
         program.maximize = self.objective.maximize
-        cash_terms = {w: 1.0 for w in ctx.weights}
+        cash_terms = dict.fromkeys(ctx.weights, 1.0)
+        total = cash_terms.get
         for k, c in ctx.cost_terms.items():
-            cash_terms[k] = cash_terms.get(k, 0.0) + c
-        program.add_row(cash_terms, hi=1.0 - ctx.cost_constant, group="capital (cash after costs)")
+            cash_terms[k] = total(k, 0.0) + c
+        # the row takes the dict over (built here, not copied)
+        program.add_rows(
+            [cash_terms], hi=1.0 - ctx.cost_constant, group="capital (cash after costs)"
+        )
         if ctx.cost_in_objective > 0:
             sign = -1.0 if program.maximize else 1.0
             program.add_objective(ctx.cost_terms, sign * ctx.cost_in_objective)
             program.constant += sign * ctx.cost_in_objective * ctx.cost_constant
         if ctx.tie_break_investment:
             largest = max(
-                [abs(c) for c in program.linear.values()]
-                + [abs(c) for c in program.quadratic.values()]
-                + [1.0]
+                itertools.chain(
+                    map(abs, program.linear.values()), map(abs, program.quadratic.values()), (1.0,)
+                )
             )
             sign = 1.0 if program.maximize else -1.0
             program.add_objective(ctx.weight_terms(np.ones(ctx.size)), sign * _TIE_BREAK * largest)

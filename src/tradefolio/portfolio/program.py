@@ -178,8 +178,10 @@ class Program:
 
     def add_objective(self, coefficients: dict[int, float], scale: float = 1.0) -> None:
         """Add scale * a^T v to the objective."""
+        linear = self.linear
+        total = linear.get
         for index, value in coefficients.items():
-            self.linear[index] = self.linear.get(index, 0.0) + scale * value
+            linear[index] = total(index, 0.0) + scale * value
 
     def add_square_terms(self, index: int, value: float) -> None:
         """Add value * v_index^2 to the objective."""

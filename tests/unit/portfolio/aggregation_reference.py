@@ -1,5 +1,5 @@
 """The rebalance solver's aggregation as it was at session 12's main (4bfb358), verbatim but
-for the names: the oracle of `test_setup_plan.py` (the session-13 rewrite must build the same
+for the names: the oracle of `test_setup_oracle.py` (the session-13 rewrite must build the same
 reduced program, bit for bit)."""
 
 # ruff: noqa
