@@ -491,9 +491,9 @@ class PortfolioModel:
     def _start(self, ctx: ModelContext, weights: NDArray[np.float64]) -> NDArray[np.float64]:
         """A (partial) start vector: weights and selections from `weights`, rest zero."""
         start = np.zeros(ctx.program.size)
-        for i in range(ctx.size):
-            start[ctx.weights[i]] = weights[i]
-            start[ctx.selected[i]] = 1.0 if weights[i] > _ZERO else 0.0
+        names = np.asarray(weights, dtype=np.float64)[: ctx.size]
+        start[ctx.weights] = names
+        start[ctx.selected] = np.where(names > _ZERO, 1.0, 0.0)
         return start
 
     def _result(
@@ -617,7 +617,9 @@ class PortfolioModel:
         """The objective without the tie-break: exact (if the objective has an exact form,
         e.g. Kelly's true log growth) plus the costs it carries."""
         program = ctx.program
-        cost = ctx.cost_constant + float(sum(c * values[k] for k, c in ctx.cost_terms.items()))
+        # over Python floats: the same products and sums as over numpy's float64 scalars
+        point = np.asarray(values, dtype=np.float64).tolist()
+        cost = ctx.cost_constant + float(sum(c * point[k] for k, c in ctx.cost_terms.items()))
         sign = -1.0 if program.maximize else 1.0
         cost_part = sign * ctx.cost_in_objective * cost
         core = (

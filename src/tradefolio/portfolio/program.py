@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -289,9 +290,15 @@ class Program:
         return broken
 
 
+_COEFFICIENTS = operator.attrgetter("coefficients")
+_LO = operator.attrgetter("lo")
+_HI = operator.attrgetter("hi")
+
+
 def arrays_of(rows: list[Row]) -> CoefficientArrays:
     """`Program.coefficient_arrays` of a program with `rows` (computed, nothing kept)."""
-    lengths = np.fromiter((len(r.coefficients) for r in rows), np.int64, len(rows))
+    # map over C-level getters, not generator expressions: no Python frame per row
+    lengths = np.fromiter(map(len, map(_COEFFICIENTS, rows)), np.int64, len(rows))
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0), lengths
     columns: list[NDArray[np.int64]] = []
@@ -326,8 +333,8 @@ def extended_arrays(rows: list[Row], head: CoefficientArrays, count: int) -> Coe
 
 def bounds_of(rows: list[Row]) -> RowBounds:
     """`Program.row_bounds` of a program with `rows` (computed, nothing kept)."""
-    lo = np.fromiter((r.lo for r in rows), np.float64, len(rows))
-    hi = np.fromiter((r.hi for r in rows), np.float64, len(rows))
+    lo = np.fromiter(map(_LO, rows), np.float64, len(rows))
+    hi = np.fromiter(map(_HI, rows), np.float64, len(rows))
     return lo, hi
 
 
@@ -335,19 +342,11 @@ def _dict_arrays(
     rows: list[Row], columns: list[NDArray[np.int64]], data: list[NDArray[np.float64]]
 ) -> None:
     """Append the columns and values of `rows` (dicts, in order) as two arrays."""
-    total = sum(len(r.coefficients) for r in rows)
-    columns.append(
-        np.fromiter(
-            itertools.chain.from_iterable(r.coefficients.keys() for r in rows), np.int64, total
-        )
-    )
-    data.append(
-        np.fromiter(
-            itertools.chain.from_iterable(r.coefficients.values() for r in rows),
-            np.float64,
-            total,
-        )
-    )
+    dicts = list(map(_COEFFICIENTS, rows))
+    total = sum(map(len, dicts))
+    chain = itertools.chain.from_iterable
+    columns.append(np.fromiter(chain(map(dict.keys, dicts)), np.int64, total))
+    data.append(np.fromiter(chain(map(dict.values, dicts)), np.float64, total))
 
 
 __all__ = [

@@ -119,7 +119,7 @@ def suits_rebalance_solver(ctx: ModelContext) -> bool:
     if ctx.lots is not None or ctx.odd_lots:
         return False
     expected = {*ctx.selected, *ctx.buy_flags, *ctx.sell_flags}
-    integers = {k for k, integer in enumerate(program.integer) if integer}
+    integers = set(itertools.compress(range(program.size), program.integer))
     return integers == expected
 
 

@@ -64,12 +64,19 @@ def add_variance(
         )
         for row in rows.rows
     )
+    # `Program.add_square_terms`, inline: value + the existing term (0.0 if none)
+    quadratic = program.quadratic
+    term = quadratic.get
     first = rows.key[1]
     for position, unit in enumerate(rows.units):
-        program.add_square_terms(first + position, coefficient * unit * unit)
+        pair = (first + position, first + position)
+        quadratic[pair] = term(pair, 0.0) + coefficient * unit * unit
     specific = rows.specific
+    variances = specific.tolist()
+    weights = ctx.weights
     for i in np.flatnonzero(specific > 0).tolist():
-        program.add_square_terms(ctx.weights[i], coefficient * float(specific[i]))
+        pair = (weights[i], weights[i])
+        quadratic[pair] = term(pair, 0.0) + coefficient * variances[i]
 
 
 class FactorRows:
@@ -124,6 +131,7 @@ class FactorRows:
         self.units = units[kept].tolist()
         self.reaches = [float(magnitudes[position] @ caps) for position in range(count)]
         self.rows: list[Row] = []
+        column_rows, value_rows = list(columns), list(block)  # each row's views, at once
         for position in range(count):
             if dense[position]:
                 # `array_row`'s row, its checks met by construction: the weights and the
@@ -131,7 +139,8 @@ class FactorRows:
                 coefficients = FrozenCoefficients(
                     zip(indices[position], listed[position], strict=True)
                 )
-                row = Row(coefficients, 0.0, 0.0, None, arrays=(columns[position], block[position]))
+                arrays = (column_rows[position], value_rows[position])
+                row = Row(coefficients, 0.0, 0.0, None, arrays=arrays)
             else:
                 terms = ctx.weight_terms(normalised[position])
                 terms[exposure + position] = -1.0
