@@ -45,6 +45,7 @@ least `LEAST_SCIP_SECONDS`).
 from __future__ import annotations
 
 import itertools
+import operator
 import time
 from dataclasses import dataclass, replace
 
@@ -70,6 +71,7 @@ from tradefolio.portfolio.program import (
     RowBounds,
 )
 
+_ARRAYS = operator.attrgetter("arrays")
 # Rows whose activity stays within this of a bound count as satisfied after aggregation.
 _FEASIBLE = 1e-12
 # The answer mapped back must meet every row of the original program to this.
@@ -355,7 +357,8 @@ def _reduced_rows(
     starts, ends = limits[:-1], limits[1:]
     sizes = ends - starts
     # a row built from arrays over variables that keep their numbers: shared, not copied
-    own = ~renumbered & np.fromiter((row.arrays is not None for row in rows), bool, len(rows))
+    has_arrays = map(operator.is_not, map(_ARRAYS, rows), itertools.repeat(None))
+    own = ~renumbered & np.fromiter(has_arrays, bool, len(rows))
     # A name's link rows (w <= u x and b <= (u - w0) beta) become the same row: a row of
     # one or two merged entries equal to an earlier such row (the same entries, sorted by
     # column, and the same bounds) is left out (`_repeats`); an empty row too (0 within
@@ -376,9 +379,19 @@ def _reduced_rows(
             # read-only coefficients and their arrays, over variables that keep their
             # numbers: shared, not copied (the factor rows)
             reduced.append(Row(row.coefficients, row.lo, row.hi, row.group, row.unit, row.arrays))
+            continue
+        # the merged entries in order (a display for the one- and two-entry link rows)
+        if end - start == 1:
+            coefficients = {column_list[start]: value_list[start]}
+        elif end - start == 2:
+            second = start + 1
+            coefficients = {
+                column_list[start]: value_list[start],
+                column_list[second]: value_list[second],
+            }
         else:
             coefficients = dict(zip(column_list[start:end], value_list[start:end], strict=True))
-            reduced.append(Row(coefficients, row.lo, row.hi, row.group, row.unit))
+        reduced.append(Row(coefficients, row.lo, row.hi, row.group, row.unit))
     # The rows' coefficient arrays are the merged entries of the rows kept: a dict row's
     # keys and values are those entries in order, and a shared row's own arrays are its
     # entries too (its columns keep their numbers, are distinct and have no zero value,
