@@ -682,17 +682,16 @@ def checked_whole_claim(
 
 
 def _keep_set_up(program: Program, twin: Program, shared: int) -> None:
-    """Keep the coefficient arrays and row bounds of a whole-share `program` and of its
-    fractional `twin`, whose first `shared` rows are the same rows (`ModelContext.fork`:
-    the same coefficients, in the same order): those rows are read once for both. Both
-    programs' rows are final (the search, the repair and the result only read them); each
-    program's arrays are what its `coefficient_arrays` computes, read by the rebalance
-    solver (the twin), the repair's lot program (the program) and their row checks."""
+    """Keep the coefficient arrays of a whole-share `program` and of its fractional `twin`
+    (and the twin's row bounds), whose first `shared` rows are the same rows
+    (`ModelContext.fork`: the same coefficients, in the same order): those rows are read
+    once for both. Both programs' rows are final (the search, the repair and the result
+    only read them); each program's arrays are what its `coefficient_arrays` computes,
+    read by the rebalance solver and its row checks (the twin: arrays and bounds) and by
+    the repair's lot program (the program: arrays)."""
     head = arrays_of(program.rows[:shared])
-    for built in (program, twin):
-        built.keep_coefficient_arrays(
-            extended_arrays(built.rows, head, shared), bounds_of(built.rows)
-        )
+    program.keep_coefficient_arrays(extended_arrays(program.rows, head, shared))
+    twin.keep_coefficient_arrays(extended_arrays(twin.rows, head, shared), bounds_of(twin.rows))
 
 
 def _suited_twin(twin: ModelContext | None) -> ModelContext | None:
