@@ -413,9 +413,10 @@ def solve_by_repair(
     # optimum does (a start's rounding) or a move reaches them from there
     starts: list[NDArray[np.float64]] = []
     for start in _starts(shares, held, untraded, lot_sizes):
-        if not any(np.array_equal(start, other) for other in starts):
+        # (`np.array_equal` of arrays of one shape: the same test without its wrapper)
+        if not any([bool((start == other).all()) for other in starts]):
             starts.append(start)
-    holdings = starts[-1] if np.array_equal(starts[-1], held) else None
+    holdings = starts[-1] if bool((starts[-1] == held).all()) else None
     proven = False
     # the starts by the plain search; when that leaves a gap above `mend_above`, mending first
     for mend_first in (False, True):
