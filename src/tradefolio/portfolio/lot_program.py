@@ -677,7 +677,8 @@ class LotMoves:
         self.target = np.array(target, dtype=np.float64)
         values, slots = lots.point_and_slots(self.target)
         self.objective = lots.objective(values)
-        self.slots = slots[self.movable]
+        # (`take`: the gather of `[movable]` without fancy indexing's cost on 2-d arrays)
+        self.slots = slots.take(self.movable, 0)
         self._slots_by_option = self.slots[:, None, :]  # (a view: `move` writes the slots)
         # each name's own violation (`_own_violation` over every name, the arrays as they are)
         activity = lots.local_constant + (
@@ -714,13 +715,15 @@ class LotMoves:
         m = self.movable
         self._parts = lots.name_parts(m, (slice(None), None))
         self._any_odd = bool(lots.has_odd[m].any())
-        self._slot_linear = lots.slot_linear[m][:, :, None]  # (movable, slots, 1)
-        self._local_constant = lots.local_constant[m][:, None, :]  # (movable, 1, rows)
-        self._local_matrix = np.ascontiguousarray(lots.local_coefficients[m].transpose(0, 2, 1))
-        self._local_lo = lots.local_lo[m][:, None, :]
-        self._local_hi = lots.local_hi[m][:, None, :]
-        self._slot_lower = lots.slot_lower[m][:, None, :]
-        self._slot_upper = lots.slot_upper[m][:, None, :]
+        self._slot_linear = lots.slot_linear.take(m, 0)[:, :, None]  # (movable, slots, 1)
+        self._local_constant = lots.local_constant.take(m, 0)[:, None, :]  # (movable, 1, rows)
+        self._local_matrix = np.ascontiguousarray(
+            lots.local_coefficients.take(m, 0).transpose(0, 2, 1)
+        )
+        self._local_lo = lots.local_lo.take(m, 0)[:, None, :]
+        self._local_hi = lots.local_hi.take(m, 0)[:, None, :]
+        self._slot_lower = lots.slot_lower.take(m, 0)[:, None, :]
+        self._slot_upper = lots.slot_upper.take(m, 0)[:, None, :]
         everyone = np.arange(m.size)
         self._everyone = everyone
         self._few_rows = self.activity.size <= _FEW_GLOBAL_ROWS
@@ -763,7 +766,7 @@ class LotMoves:
         """H on the movable names' quadratic slots and g = H k there."""
         lots = self.lots
         kinds = lots.quadratic_slots
-        variables = lots.slot_index[self.movable][:, kinds]  # (movable, kinds), -1 absent
+        variables = lots.slot_index.take(self.movable, 0)[:, kinds]  # (movable, kinds), -1 absent
         flat = variables.ravel()
         count = flat.size
         size = lots.program.size
@@ -785,7 +788,7 @@ class LotMoves:
                 reached >= 0, lots.derived_compact[:, np.maximum(reached, 0)], 0.0
             )
         rows[derived + 1 + np.arange(count), np.arange(count)] = 1.0
-        left, right = rows[source[lots.quad_i]], rows[source[lots.quad_j]]
+        left, right = rows.take(source[lots.quad_i], 0), rows.take(source[lots.quad_j], 0)
         hessian = 0.5 * (left.T @ (lots.quad_c[:, None] * right))
         self.hessian = hessian + hessian.T  # (count, count)
         shift = np.zeros(size)
@@ -944,7 +947,7 @@ class LotMoves:
             head = lots.constant_violation + self._others([table.names[first], table.names[second]])
         own = table.own.reshape(-1)
         spread = table.spread.reshape(-1, table.spread.shape[-1])
-        moved = self.activity + spread[at_a] + spread[at_b]
+        moved = self.activity + spread.take(at_a, 0) + spread.take(at_b, 0)
         violation = (
             head
             + own[at_a]
