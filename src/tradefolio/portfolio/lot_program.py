@@ -656,7 +656,8 @@ def _objective_in_slots(
     if rows_reached.any():
         reached[reach] |= (compact[rows_reached] != 0.0).any(axis=0)
     reached[derived] = False
-    kinds = _nonzero((present & reached[np.maximum(slot_index, 0)]).any(axis=0))
+    touched = cast(NDArray[np.bool_], (present & reached[np.maximum(slot_index, 0)]).any(axis=0))
+    kinds = _nonzero(touched)
     return {
         "slot_linear": slot_linear,
         "objective_constant": objective_constant,

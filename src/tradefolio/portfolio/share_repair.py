@@ -42,7 +42,6 @@ None, and the caller sends the model to SCIP as before.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 
 import numpy as np
