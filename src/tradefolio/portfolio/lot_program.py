@@ -410,8 +410,8 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
     row_of = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
     lo = np.fromiter(map(_LO, rows), np.float64, len(rows))
     hi = np.fromiter(map(_HI, rows), np.float64, len(rows))
-    lower = np.fromiter(program.lower, np.float64, size)
-    upper = np.fromiter(program.upper, np.float64, size)
+    lower = np.fromiter(program.lower, np.float64, len(program.lower))
+    upper = np.fromiter(program.upper, np.float64, len(program.upper))
     linear = np.zeros(size)
     linear[np.fromiter(program.linear, np.int64, len(program.linear))] = np.fromiter(
         program.linear.values(), np.float64, len(program.linear)
@@ -450,7 +450,7 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         hi=hi,
         lower=lower,
         upper=upper,
-        integer=np.fromiter(program.integer, bool, size),
+        integer=np.fromiter(program.integer, bool, len(program.integer)),
         linear=linear,
         quad_i=quad_i,
         quad_j=quad_j,
