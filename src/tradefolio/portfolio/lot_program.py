@@ -40,6 +40,7 @@ against `repair_reference.py`).
 
 from __future__ import annotations
 
+import itertools
 import operator
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -64,7 +65,10 @@ _CANCELLED = 1e-12
 _FEW_GLOBAL_ROWS = 32
 _UP_DOWN = np.array([1.0, -1.0])
 _LO, _HI = operator.attrgetter("lo"), operator.attrgetter("hi")
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 _NO_COLUMNS = np.zeros(0, dtype=np.intp)
+_NO_REACH = np.zeros(0)  # (`MoveTable.reach` when every global row is read)
+_NO_REACH.flags.writeable = False
 # `LotProgram.name_parts`: prices, holdings, lot sizes, odd lots, has an odd lot, initial
 # weights of some names.
 _NameParts = tuple[
@@ -292,7 +296,7 @@ def _affine(
     lo: NDArray[np.float64],
     hi: NDArray[np.float64],
     known: NDArray[np.bool_],
-) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], list[int]] | None:
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]] | None:
     """The variables not `known`, each as constant + map . v over the known ones, solved
     from the equality rows with one unknown (rows in order, chains substituted): (those
     variables, constants, map rows, the rows solved from, which hold by construction);
@@ -357,12 +361,12 @@ def _affine(
     if not known.all():
         return None
     if not variables:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros((0, size)), []
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros((0, size)), np.zeros(0, np.int64)
     return (
         np.concatenate(variables).astype(np.int64),
         np.concatenate(constants),
         maps[0] if len(maps) == 1 else np.vstack(maps),
-        np.concatenate(definitions).astype(np.int64).tolist(),
+        np.concatenate(definitions).astype(np.int64),
     )
 
 
@@ -375,22 +379,25 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         return None
     n = ctx.size
     absent = [-1] * n
-    slot_index = np.array(
-        [
-            absent if variables is None else variables
-            for variables in (
-                ctx.lots,
-                ctx.weights,
-                ctx.selected,
-                ctx.buys,
-                ctx.sells,
-                ctx.buy_flags,
-                ctx.sell_flags,
-                None,  # the odd-lot keeps, below
-            )
-        ],
-        dtype=np.int64,
-    ).T.copy()  # (names, slots) in `_LOTS` .. `_KEEP` order
+    kinds = (
+        ctx.lots,
+        ctx.weights,
+        ctx.selected,
+        ctx.buys,
+        ctx.sells,
+        ctx.buy_flags,
+        ctx.sell_flags,
+        None,  # the odd-lot keeps, below
+    )
+    slot_index = (
+        np.fromiter(
+            itertools.chain.from_iterable(absent if v is None else v for v in kinds),
+            np.int64,
+            _SLOTS * n,
+        )
+        .reshape(_SLOTS, n)
+        .T.copy()
+    )  # (names, slots) in `_LOTS` .. `_KEEP` order
     odd = np.zeros(n)
     has_odd = np.zeros(n, dtype=bool)
     for i, (keep, shares) in ctx.odd_lots.items():
@@ -403,15 +410,15 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
     row_of = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
     lo = np.fromiter(map(_LO, rows), np.float64, len(rows))
     hi = np.fromiter(map(_HI, rows), np.float64, len(rows))
-    lower = np.array(program.lower, dtype=np.float64)
-    upper = np.array(program.upper, dtype=np.float64)
+    lower = np.fromiter(program.lower, np.float64, len(program.lower))
+    upper = np.fromiter(program.upper, np.float64, len(program.upper))
     linear = np.zeros(size)
     linear[np.fromiter(program.linear, np.int64, len(program.linear))] = np.fromiter(
         program.linear.values(), np.float64, len(program.linear)
     )  # (the keys are distinct)
     quadratic = program.quadratic
-    pairs = np.array(list(quadratic), dtype=np.int64).reshape(-1, 2)
-    quad_i, quad_j = pairs[:, 0].copy(), pairs[:, 1].copy()
+    quad_i = np.fromiter(map(_FIRST, quadratic), np.int64, len(quadratic))
+    quad_j = np.fromiter(map(_SECOND, quadratic), np.int64, len(quadratic))
     quad_c = np.fromiter(quadratic.values(), np.float64, len(quadratic))
     known = np.zeros(size, dtype=bool)
     known[slot_index[slot_index >= 0]] = True
@@ -420,13 +427,13 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         return None
     derived, derived_constant, derived_map, definitions = solved
     # the map's non-zero columns and the map on them, once for every reader below
-    reach = _nonzero(np.any(derived_map != 0.0, axis=0))
+    reach = _nonzero((derived_map != 0.0).any(axis=0))
     compact = np.ascontiguousarray(derived_map[:, reach])
     universe = ctx.universe
     value = universe.value
     substituted = _substituted(
         slot_index, columns, data, row_of, lo, hi, lower, upper, derived, derived_constant,
-        derived_map, np.array(definitions, dtype=np.int64), reach, compact,
+        derived_map, definitions, reach, compact,
     )  # fmt: skip
     objective = _objective_in_slots(
         slot_index, linear, quad_i, quad_j, quad_c, program.constant, derived,
@@ -443,7 +450,7 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
         hi=hi,
         lower=lower,
         upper=upper,
-        integer=np.array(program.integer, dtype=bool),
+        integer=np.fromiter(program.integer, bool, len(program.integer)),
         linear=linear,
         quad_i=quad_i,
         quad_j=quad_j,
@@ -647,9 +654,10 @@ def _objective_in_slots(
     is_derived[derived] = True
     rows_reached = reached[derived]
     if rows_reached.any():
-        reached[reach] |= np.any(compact[rows_reached] != 0.0, axis=0)
+        reached[reach] |= (compact[rows_reached] != 0.0).any(axis=0)
     reached[derived] = False
-    kinds = _nonzero(np.any(present & reached[np.maximum(slot_index, 0)], axis=0))
+    touched = cast(NDArray[np.bool_], (present & reached[np.maximum(slot_index, 0)]).any(axis=0))
+    kinds = _nonzero(touched)
     return {
         "slot_linear": slot_linear,
         "objective_constant": objective_constant,
@@ -670,7 +678,8 @@ class LotMoves:
         self.target = np.array(target, dtype=np.float64)
         values, slots = lots.point_and_slots(self.target)
         self.objective = lots.objective(values)
-        self.slots = slots[self.movable]
+        # (`take`: the gather of `[movable]` without fancy indexing's cost on 2-d arrays)
+        self.slots = slots.take(self.movable, 0)
         self._slots_by_option = self.slots[:, None, :]  # (a view: `move` writes the slots)
         # each name's own violation (`_own_violation` over every name, the arrays as they are)
         activity = lots.local_constant + (
@@ -707,19 +716,22 @@ class LotMoves:
         m = self.movable
         self._parts = lots.name_parts(m, (slice(None), None))
         self._any_odd = bool(lots.has_odd[m].any())
-        self._slot_linear = lots.slot_linear[m][:, :, None]  # (movable, slots, 1)
-        self._local_constant = lots.local_constant[m][:, None, :]  # (movable, 1, rows)
-        self._local_matrix = np.ascontiguousarray(lots.local_coefficients[m].transpose(0, 2, 1))
-        self._local_lo = lots.local_lo[m][:, None, :]
-        self._local_hi = lots.local_hi[m][:, None, :]
-        self._slot_lower = lots.slot_lower[m][:, None, :]
-        self._slot_upper = lots.slot_upper[m][:, None, :]
+        self._slot_linear = lots.slot_linear.take(m, 0)[:, :, None]  # (movable, slots, 1)
+        self._local_constant = lots.local_constant.take(m, 0)[:, None, :]  # (movable, 1, rows)
+        self._local_matrix = np.ascontiguousarray(
+            lots.local_coefficients.take(m, 0).transpose(0, 2, 1)
+        )
+        self._local_lo = lots.local_lo.take(m, 0)[:, None, :]
+        self._local_hi = lots.local_hi.take(m, 0)[:, None, :]
+        self._slot_lower = lots.slot_lower.take(m, 0)[:, None, :]
+        self._slot_upper = lots.slot_upper.take(m, 0)[:, None, :]
         everyone = np.arange(m.size)
         self._everyone = everyone
         self._few_rows = self.activity.size <= _FEW_GLOBAL_ROWS
         # one quadratic slot kind (the weight): H's blocks are numbers, a move's products
         # are taken directly (the same products the (1 x 1) matrix products gave)
         self._one_kind = self.kinds.size == 1
+        self._kind = int(self.kinds[0]) if self._one_kind else -1
         if self._one_kind:
             self._diagonal = self.hessian.diagonal()[:, None, None]  # (movable, 1, 1)
             self._diagonal_of = self._diagonal[:, :, 0]
@@ -755,7 +767,7 @@ class LotMoves:
         """H on the movable names' quadratic slots and g = H k there."""
         lots = self.lots
         kinds = lots.quadratic_slots
-        variables = lots.slot_index[self.movable][:, kinds]  # (movable, kinds), -1 absent
+        variables = lots.slot_index.take(self.movable, 0)[:, kinds]  # (movable, kinds), -1 absent
         flat = variables.ravel()
         count = flat.size
         size = lots.program.size
@@ -777,7 +789,7 @@ class LotMoves:
                 reached >= 0, lots.derived_compact[:, np.maximum(reached, 0)], 0.0
             )
         rows[derived + 1 + np.arange(count), np.arange(count)] = 1.0
-        left, right = rows[source[lots.quad_i]], rows[source[lots.quad_j]]
+        left, right = rows.take(source[lots.quad_i], 0), rows.take(source[lots.quad_j], 0)
         hessian = 0.5 * (left.T @ (lots.quad_c[:, None] * right))
         self.hessian = hessian + hessian.T  # (count, count)
         shift = np.zeros(size)
@@ -816,11 +828,12 @@ class LotMoves:
         infinite own violation and NaN changes."""
         slots = _slots(targets, *self._parts, self.lots.value, self._any_odd)
         delta = slots - self._slots_by_option
-        quadratic = delta[..., self.kinds]
         if self._one_kind:  # the (1 x 1) products below, taken directly
+            quadratic = delta[..., self._kind : self._kind + 1]  # (a view: the same numbers)
             alone = quadratic[..., 0]
             fixed = (delta @ self._slot_linear)[..., 0] + (alone * self._diagonal_of) * alone
         else:
+            quadratic = delta[..., self.kinds]
             fixed = (delta @ self._slot_linear)[..., 0] + (
                 (quadratic @ self._diagonal) * quadratic
             ).sum(axis=-1)
@@ -837,7 +850,7 @@ class LotMoves:
             slots=slots,
             own=own,
             spread=spread,
-            reach=np.zeros(0)  # every global row is read (`_near`)
+            reach=_NO_REACH  # every global row is read (`_near`)
             if self._few_rows
             else np.fmax.reduce(np.abs(spread).reshape(-1, spread.shape[-1]), axis=0, initial=0.0),
             fixed=fixed,
@@ -935,7 +948,7 @@ class LotMoves:
             head = lots.constant_violation + self._others([table.names[first], table.names[second]])
         own = table.own.reshape(-1)
         spread = table.spread.reshape(-1, table.spread.shape[-1])
-        moved = self.activity + spread[at_a] + spread[at_b]
+        moved = self.activity + spread.take(at_a, 0) + spread.take(at_b, 0)
         violation = (
             head
             + own[at_a]

@@ -42,7 +42,6 @@ None, and the caller sends the model to SCIP as before.
 from __future__ import annotations
 
 import functools
-import itertools
 import math
 
 import numpy as np
@@ -108,13 +107,19 @@ def _options(
     the arrays had: k = floor((t - base) / lot + 1e-9), steps k - 1 .. k + 2 within
     [0, most] (`tests/unit/portfolio/repair_reference.py`). With `steps`, each row ends
     with `LotMoves.step_targets`' two targets (one lot up, one lot down: t + lot, t - lot)."""
-    positions = at.tolist()
+    return _option_table(moves, at.tolist(), most[moves.movable[at]].tolist(), steps)
+
+
+def _option_table(
+    moves: LotMoves, positions: list[int], cap: list[float], steps: bool
+) -> NDArray[np.float64]:
+    """`_options` of movable positions `positions`, each capped at `cap` lots (the search
+    reads both once: they do not change while it runs)."""
     held, odd, lot, current = moves.held_of, moves.odd_of, moves.lot_of, moves.current
-    cap = most[moves.movable[at]].tolist()
-    any_odd = any([odd[p] != 0.0 for p in positions])
-    width = 10 if any_odd else 6
+    width = 10 if any([odd[p] != 0.0 for p in positions]) else 6
     nan = math.nan
-    table: list[list[float]] = []
+    flat: list[float] = []
+    append = flat.append
     for p, most_p in zip(positions, cap, strict=True):
         c, size, d = current[p], lot[p], odd[p]
         found = [held[p], 0.0]
@@ -127,18 +132,23 @@ def _options(
             for step in (k - 1, k, k + 1, k + 2):
                 if 0 <= step <= most_p:
                     found.append(d + step * size)
-        found = [t for t in found if t != c]
         found.sort()
-        row = found[:1]
-        for before, t in itertools.pairwise(found):
-            row.append(nan if t == before else t)
-        row += [nan] * (width - len(row))
+        # the targets other than the current one, a repeat of the one before NaN
+        before = nan  # (equal to nothing)
+        kept = 0
+        for t in found:
+            if t != c:
+                append(nan if t == before else t)
+                before = t
+                kept += 1
+        flat.extend([nan] * (width - kept))
         if steps:
-            row += (c + size, c - size)  # (t + 1.0 * lot and t + -1.0 * lot, exactly)
-        table.append(row)
-    if not table:
-        return np.empty((0, width + 2 if steps else width))
-    return np.array(table, dtype=np.float64)
+            append(c + size)  # (t + 1.0 * lot and t + -1.0 * lot, exactly)
+            append(c - size)
+    columns = width + 2 if steps else width
+    if not positions:
+        return np.empty((0, columns))
+    return np.array(flat, dtype=np.float64).reshape(len(positions), columns)
 
 
 # Two-name moves rated per call (each a row of the global rows near their bounds).
@@ -235,11 +245,12 @@ def _search(
             better = (violation == 0.0) & (score > sign * moves.objective + 1e-15)
         return better
 
-    everyone = np.arange(count)
+    positions = list(range(count))
+    cap = most[moves.movable].tolist()  # (the movable names' lots caps, as `_options` reads)
 
     def rated() -> tuple[MoveTable, int]:
         """The pass's table (every option, then the steps) and how many options lead it."""
-        targets = _options(moves, everyone, most, steps=True)  # (options, then the steps)
+        targets = _option_table(moves, positions, cap, True)  # (options, then the steps)
         return moves.table(targets), targets.shape[1] - 2
 
     for _ in range(_PASSES):
@@ -401,9 +412,10 @@ def solve_by_repair(
     # optimum does (a start's rounding) or a move reaches them from there
     starts: list[NDArray[np.float64]] = []
     for start in _starts(shares, held, untraded, lot_sizes):
-        if not any(np.array_equal(start, other) for other in starts):
+        # (`np.array_equal` of arrays of one shape: the same test without its wrapper)
+        if not any([bool((start == other).all()) for other in starts]):
             starts.append(start)
-    holdings = starts[-1] if np.array_equal(starts[-1], held) else None
+    holdings = starts[-1] if bool((starts[-1] == held).all()) else None
     proven = False
     # the starts by the plain search; when that leaves a gap above `mend_above`, mending first
     for mend_first in (False, True):
