@@ -463,6 +463,9 @@ class Relaxation:
         # Selections in a counting row that can bind, in a mixed row or with a cost: their
         # free value must stay w / u.
         self._counted = np.zeros(len(self.integers), dtype=bool)
+        # `_values`' floored selections outside binding counting rows, their divisors and
+        # whether there are any (computed on first use, once `_counted` is complete).
+        self._floored: tuple[NDArray[np.bool_], NDArray[np.float64], bool] | None = None
         if self.selections is not None:
             self._counted |= self.selections.costed
         selected = set(self.integers.tolist())
@@ -845,11 +848,13 @@ class Relaxation:
             free = np.minimum(weights / self.selections.caps, 1.0)
             # Outside a binding counting row a floored name's best selection in the
             # relaxation is min(1, w / m): 1 once the weight reaches its floor.
-            floors = self.selections.floors
-            floored = (~self._counted) & (floors > 0)
-            free = np.where(
-                floored, np.minimum(weights / np.where(floored, floors, 1.0), 1.0), free
-            )
+            if self._floored is None:  # (fixed once the relaxation is built)
+                floors = self.selections.floors
+                floored = (~self._counted) & (floors > 0)
+                self._floored = (floored, np.where(floored, floors, 1.0), bool(floored.any()))
+            floored, divisors, any_floored = self._floored
+            if any_floored:  # (else np.where would give `free` itself)
+                free = np.where(floored, np.minimum(weights / divisors, 1.0), free)
             values[self.integers] = np.where(lower > 0.5, 1.0, np.where(upper < 0.5, 0.0, free))
         return self.complete(values)
 

@@ -1001,9 +1001,38 @@ class Propagation:
     a row's slack times 1/a, the rows whose side is infinite (or a = 0) masked by adding
     an infinity that is prepared once."""
 
-    def __init__(self, rows: RowSet) -> None:
-        matrix = rows.matrix
+    def __init__(self, rows: RowSet, base: Propagation | None = None) -> None:
+        """The parts of `rows`; with `base`, a `Propagation` of the first rows of `rows`
+        (a node's row set: the base rows, then its own), only the rows after them are
+        computed and the base's parts reused: every part is row by row, so the same
+        numbers as computed whole (a search builds one per pattern of held names)."""
         self.rows = rows
+        first = 0 if base is None else len(base.rows.lower)
+        if base is None or first == 0 or first > len(rows.lower):
+            self._compute(rows)
+            return
+        own = RowSet(rows.matrix[first:], rows.lower[first:], rows.upper[first:])
+        self._compute(own)
+        for name in self._PARTS:
+            setattr(self, name, np.concatenate([getattr(base, name), getattr(self, name)]))
+
+    # The row-by-row parts `_compute` sets.
+    _PARTS = (
+        "positive",
+        "negative",
+        "magnitude",
+        "up",
+        "down",
+        "hi",
+        "lo",
+        "scale",
+        "no_high",
+        "no_low",
+    )
+
+    def _compute(self, rows: RowSet) -> None:
+        """Set the parts of `rows` (see the class)."""
+        matrix = rows.matrix
         self.positive = np.maximum(matrix, 0.0)
         self.negative = np.minimum(matrix, 0.0)
         self.magnitude = np.abs(matrix)
@@ -1176,6 +1205,7 @@ class SelectionNodes:
         self._curvature: NDArray[np.float64] | None = None  # `coordinate_curvature`, lazily
         self._row_cache: dict[bytes, RowSet | None] = {}
         self._propagations: dict[bytes, Propagation] = {}
+        self._base: Propagation | None = None  # `_base_propagation`, built on first use
         # Per row set (by id, the set kept to check it): its sides widened by the active
         # set's row tolerance (`_start_fits`).
         self._fit_sides: dict[int, tuple[RowSet, NDArray[np.float64], NDArray[np.float64]]] = {}
@@ -1183,6 +1213,13 @@ class SelectionNodes:
         self.column_upper = column_upper
         self.weight_columns = weight_columns.astype(np.intp)
         self.floors = floors
+        # The weights' own bounds and a held one's lower bound (`pieces`, per node).
+        weight_lower = column_lower[self.weight_columns]
+        self._weight_bounds = (
+            weight_lower,
+            np.maximum(weight_lower, floors),
+            column_upper[self.weight_columns],
+        )
         self.members = member_selections
         self.member_columns = self.weight_columns[member_selections]
         self.split = member_split
@@ -1266,11 +1303,9 @@ class SelectionNodes:
         columns = self.weight_columns
         column_lower = self.column_lower.copy()
         column_upper = self.column_upper.copy()
-        weight_lower = self.column_lower[columns]
-        column_lower[columns] = np.where(
-            zero, 0.0, np.where(one, np.maximum(weight_lower, self.floors), weight_lower)
-        )
-        column_upper[columns] = np.where(zero, 0.0, self.column_upper[columns])
+        weight_lower, held_lower, weight_upper = self._weight_bounds
+        column_lower[columns] = np.where(zero, 0.0, np.where(one, held_lower, weight_lower))
+        column_upper[columns] = np.where(zero, 0.0, weight_upper)
         kink = column_upper.copy()
         size = len(kink)
         lin0, quad0, lin1, quad1 = np.zeros(size), np.zeros(size), np.zeros(size), np.zeros(size)
@@ -1510,12 +1545,20 @@ class SelectionNodes:
         def propagation() -> Propagation:
             built = self._propagations.get(key)
             if built is None:
-                built = self._propagations[key] = Propagation(
-                    self.qp.base if rows is None else rows
+                built = self._propagations[key] = (
+                    self._base_propagation()
+                    if rows is None
+                    else Propagation(rows, self._base_propagation())
                 )
             return built
 
         return rows, propagation
+
+    def _base_propagation(self) -> Propagation:
+        """The `Propagation` of the base rows (the first rows of every node's row set)."""
+        if self._base is None:
+            self._base = Propagation(self.qp.base)
+        return self._base
 
     def _start_fits(self, start: NodeState | None, pieces: Pieces, rows: RowSet | None) -> bool:
         """Whether the start (the parent's point) clipped to the node's box meets its rows
