@@ -1001,38 +1001,9 @@ class Propagation:
     a row's slack times 1/a, the rows whose side is infinite (or a = 0) masked by adding
     an infinity that is prepared once."""
 
-    def __init__(self, rows: RowSet, base: Propagation | None = None) -> None:
-        """The parts of `rows`; with `base`, a `Propagation` of the first rows of `rows`
-        (a node's row set: the base rows, then its own), only the rows after them are
-        computed and the base's parts reused: every part is row by row, so the same
-        numbers as computed whole (a search builds one per pattern of held names)."""
-        self.rows = rows
-        first = 0 if base is None else len(base.rows.lower)
-        if base is None or first == 0 or first > len(rows.lower):
-            self._compute(rows)
-            return
-        own = RowSet(rows.matrix[first:], rows.lower[first:], rows.upper[first:])
-        self._compute(own)
-        for name in self._PARTS:
-            setattr(self, name, np.concatenate([getattr(base, name), getattr(self, name)]))
-
-    # The row-by-row parts `_compute` sets.
-    _PARTS = (
-        "positive",
-        "negative",
-        "magnitude",
-        "up",
-        "down",
-        "hi",
-        "lo",
-        "scale",
-        "no_high",
-        "no_low",
-    )
-
-    def _compute(self, rows: RowSet) -> None:
-        """Set the parts of `rows` (see the class)."""
+    def __init__(self, rows: RowSet) -> None:
         matrix = rows.matrix
+        self.rows = rows
         self.positive = np.maximum(matrix, 0.0)
         self.negative = np.minimum(matrix, 0.0)
         self.magnitude = np.abs(matrix)
@@ -1205,7 +1176,6 @@ class SelectionNodes:
         self._curvature: NDArray[np.float64] | None = None  # `coordinate_curvature`, lazily
         self._row_cache: dict[bytes, RowSet | None] = {}
         self._propagations: dict[bytes, Propagation] = {}
-        self._base: Propagation | None = None  # `_base_propagation`, built on first use
         # Per row set (by id, the set kept to check it): its sides widened by the active
         # set's row tolerance (`_start_fits`).
         self._fit_sides: dict[int, tuple[RowSet, NDArray[np.float64], NDArray[np.float64]]] = {}
@@ -1545,20 +1515,12 @@ class SelectionNodes:
         def propagation() -> Propagation:
             built = self._propagations.get(key)
             if built is None:
-                built = self._propagations[key] = (
-                    self._base_propagation()
-                    if rows is None
-                    else Propagation(rows, self._base_propagation())
+                built = self._propagations[key] = Propagation(
+                    self.qp.base if rows is None else rows
                 )
             return built
 
         return rows, propagation
-
-    def _base_propagation(self) -> Propagation:
-        """The `Propagation` of the base rows (the first rows of every node's row set)."""
-        if self._base is None:
-            self._base = Propagation(self.qp.base)
-        return self._base
 
     def _start_fits(self, start: NodeState | None, pieces: Pieces, rows: RowSet | None) -> bool:
         """Whether the start (the parent's point) clipped to the node's box meets its rows
