@@ -529,7 +529,7 @@ class ActiveSetQP:
             movable &= ~outside
             level = self.rows @ moved
             broken = (level < self._least) | (level > self._most)
-            if not broken.any():
+            if not _count(broken):
                 return moved
             target = np.where(broken, _clip(level, self.row_lower, self.row_upper), target)
             chosen |= broken
@@ -681,7 +681,7 @@ class ActiveSetQP:
         blocking: tuple[str, int, int] | None = None
         rising, falling = step > 0, step < 0
         kink = pieces.kink[free]
-        if rising.any():
+        if _count(rising):
             end = np.where(high, pieces.upper[free], kink)[rising]
             ratios = (end - values[rising]) / step[rising]
             i = int(ratios.argmin())
@@ -690,7 +690,7 @@ class ActiveSetQP:
                 j = int(free[rising][i])
                 inside = not high[rising][i] and pieces.kink[j] < pieces.upper[j]
                 blocking = ("variable", j, AT_KINK if inside else AT_UPPER)
-        if falling.any():
+        if _count(falling):
             begin = np.where(high, kink, pieces.lower[free])[falling]
             ratios = (begin - values[falling]) / step[falling]
             i = int(ratios.argmin())
@@ -798,7 +798,10 @@ class ActiveSetQP:
             return kept
         block = rows.take([r for r, _ in working], axis=0).take(free, axis=1)
         touched = block != 0.0
-        if touched[:, touched.sum(axis=0) == 1].any(axis=1).all():
+        # (ufunc reductions and a count: `touched[:, touched.sum(axis=0) == 1]
+        # .any(axis=1).all()` without the methods' Python-level wrappers)
+        alone = touched[:, np.add.reduce(touched, axis=0) == 1]
+        if _count(np.logical_or.reduce(alone, axis=1)) == len(working):
             # Every row has a free column that no other working row reads: independent
             # (in a combination that vanishes, that column forces the row's coefficient
             # to 0). The common case of the rebalance nodes (each held name's own row
@@ -1174,6 +1177,9 @@ class SelectionNodes:
         self._cost_per_weight = None if costs is None else costs / self.caps
         self._parts: _RowParts | None = None
         self._curvature: NDArray[np.float64] | None = None  # `coordinate_curvature`, lazily
+        self._half_curvature: NDArray[np.float64] | None = None  # (of the weights, `solve`)
+        # c_j / u_j per member of the counting rows (`node_rows`), computed once
+        self._per_weight_counts: NDArray[np.float64] | None = None
         self._row_cache: dict[bytes, RowSet | None] = {}
         self._propagations: dict[bytes, Propagation] = {}
         # Per row set (by id, the set kept to check it): its sides widened by the active
@@ -1393,7 +1399,9 @@ class SelectionNodes:
         rise = np.where(free, np.maximum(after - before - (bound - own), 0.0), 0.0)
         if count is None and len(x) <= _SPARSE_PRODUCT_COLUMNS:
             # (without the count, `bound` is `own`: the tangent bound at x, or below it)
-            fall = np.where(free, 0.5 * self.curvature()[columns] * at * at, 0.0)
+            if self._half_curvature is None:  # 0.5 kappa of the weights' columns, once
+                self._half_curvature = 0.5 * self.curvature()[columns]
+            fall = np.where(free, self._half_curvature * at * at, 0.0)
         else:
             fall = np.zeros(len(rise))
         # Setting j to 1 also rewrites the counting rows it is in: the estimate holds only
@@ -1482,7 +1490,7 @@ class SelectionNodes:
         whose start fits keeps its bounds (every node propagated: 4% fewer nodes on the
         sample for 12% more time)."""
         free = (lower < 0.5) & (upper > 0.5)
-        if not free.any():
+        if not _count(free):
             return lower, upper
         plain = self.pieces(lower, upper)
         rows, propagation = self._rows_and_propagation(lower)
@@ -1495,7 +1503,7 @@ class SelectionNodes:
         columns = self.weight_columns
         one = free & (low[columns] > _FORCED * (1.0 + self.caps))
         zero = free & ~one & (high[columns] < self.floors - _FORCED * (1.0 + self.floors))
-        if not (one.any() or zero.any()):
+        if not (_count(one) or _count(zero)):
             self._propagated = (lower, upper, plain)  # `solve` need not propagate again
             return lower, upper
         return np.where(one, 1.0, lower), np.where(zero, 0.0, upper)
@@ -1548,9 +1556,11 @@ class SelectionNodes:
             return None
         held = lower > 0.5
         rows, members, counts, columns, others, his = self._node_row_parts()
+        if self._per_weight_counts is None:
+            self._per_weight_counts = counts / self.caps[members]
         matrix = others.copy()
         taken = held[members]
-        np.add.at(matrix, (rows, columns), np.where(taken, 0.0, counts / self.caps[members]))
+        np.add.at(matrix, (rows, columns), np.where(taken, 0.0, self._per_weight_counts))
         upper = his - np.bincount(rows, weights=np.where(taken, counts, 0.0), minlength=len(his))
         return self.qp.with_rows(matrix, np.full(len(upper), -np.inf), upper)
 
