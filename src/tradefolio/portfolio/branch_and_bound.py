@@ -1192,7 +1192,7 @@ def branch_and_bound(
             bound = max(node.bound, own_bound)
             up_increase = relaxation.up_increase
             values = point[ints]
-            fraction = np.abs(values - np.round(values))
+            fraction = np.abs(values - values.round())  # (np.round's own method, unwrapped)
             largest = float(fraction.max(initial=0.0))
             if not math.isfinite(objective) and not prunable(bound) and largest <= _INTEGRALITY:
                 # HiGHS gave no exact point (see `Relaxation.solve`): the bound is valid,
@@ -1250,7 +1250,7 @@ def branch_and_bound(
             hopeless = free & (own_bound + up_increase >= best_value - gap_of(best_value))
             hopeless[branch] = False
             upper = node.upper
-            if hopeless.any():
+            if np.count_nonzero(hopeless):
                 least_pruned = min(least_pruned, own_bound + float(up_increase[hopeless].min()))
                 upper = upper.copy()
                 upper[hopeless] = 0.0
@@ -1260,7 +1260,7 @@ def branch_and_bound(
             sure = free & ~hopeless & (own_bound + down_increase >= best_value - gap_of(best_value))
             sure[branch] = False
             lower = node.lower
-            if sure.any():
+            if np.count_nonzero(sure):
                 least_pruned = min(least_pruned, own_bound + float(down_increase[sure].min()))
                 lower = lower.copy()
                 lower[sure] = 1.0

@@ -1390,9 +1390,11 @@ class SelectionNodes:
         # same tangent bounds the child on the smaller box.
         columns = self.weight_columns
         g, at = subgradient[columns], x[columns]
-        held_lower = np.maximum(pieces.lower[columns], self.floors)
-        before = np.minimum(g * (pieces.lower[columns] - at), g * (pieces.upper[columns] - at))
-        after = np.minimum(g * (held_lower - at), g * (pieces.upper[columns] - at))
+        weight_lower = pieces.lower[columns]
+        held_lower = np.maximum(weight_lower, self.floors)
+        to_upper = g * (pieces.upper[columns] - at)  # (the same in both minima)
+        before = np.minimum(g * (weight_lower - at), to_upper)
+        after = np.minimum(g * (held_lower - at), to_upper)
         free = (lower < 0.5) & (upper > 0.5)
         # The rise is of this solve's own bound (with θ: the child's count is at most
         # k - 1 and its piece there is the parent's less θ, so it holds for the Lagrangian).
