@@ -463,6 +463,9 @@ class Relaxation:
         # Selections in a counting row that can bind, in a mixed row or with a cost: their
         # free value must stay w / u.
         self._counted = np.zeros(len(self.integers), dtype=bool)
+        # `_values`' floored selections outside binding counting rows, their divisors and
+        # whether there are any (computed on first use, once `_counted` is complete).
+        self._floored: tuple[NDArray[np.bool_], NDArray[np.float64], bool] | None = None
         if self.selections is not None:
             self._counted |= self.selections.costed
         selected = set(self.integers.tolist())
@@ -845,11 +848,13 @@ class Relaxation:
             free = np.minimum(weights / self.selections.caps, 1.0)
             # Outside a binding counting row a floored name's best selection in the
             # relaxation is min(1, w / m): 1 once the weight reaches its floor.
-            floors = self.selections.floors
-            floored = (~self._counted) & (floors > 0)
-            free = np.where(
-                floored, np.minimum(weights / np.where(floored, floors, 1.0), 1.0), free
-            )
+            if self._floored is None:  # (fixed once the relaxation is built)
+                floors = self.selections.floors
+                floored = (~self._counted) & (floors > 0)
+                self._floored = (floored, np.where(floored, floors, 1.0), bool(floored.any()))
+            floored, divisors, any_floored = self._floored
+            if any_floored:  # (else np.where would give `free` itself)
+                free = np.where(floored, np.minimum(weights / divisors, 1.0), free)
             values[self.integers] = np.where(lower > 0.5, 1.0, np.where(upper < 0.5, 0.0, free))
         return self.complete(values)
 
@@ -953,7 +958,8 @@ class Relaxation:
             his = np.array([row.hi for row in pure], dtype=np.float64)
             self._count_matrix = (matrix, his + 1e-9 * np.maximum(np.abs(his), 1.0))
         matrix, limits = self._count_matrix
-        return bool(np.all(matrix @ (lower > 0.5) <= limits))
+        # (a count, not np.all: the same test for a fraction of its cost per node)
+        return int(np.count_nonzero(matrix @ (lower > 0.5) <= limits)) == len(limits)
 
     def _set_selections(self, lower: NDArray[np.float64], upper: NDArray[np.float64]) -> None:
         """Weight bounds and counting rows for selections fixed at 0, fixed at 1 or free."""
@@ -1186,7 +1192,7 @@ def branch_and_bound(
             bound = max(node.bound, own_bound)
             up_increase = relaxation.up_increase
             values = point[ints]
-            fraction = np.abs(values - np.round(values))
+            fraction = np.abs(values - values.round())  # (np.round's own method, unwrapped)
             largest = float(fraction.max(initial=0.0))
             if not math.isfinite(objective) and not prunable(bound) and largest <= _INTEGRALITY:
                 # HiGHS gave no exact point (see `Relaxation.solve`): the bound is valid,
@@ -1244,7 +1250,7 @@ def branch_and_bound(
             hopeless = free & (own_bound + up_increase >= best_value - gap_of(best_value))
             hopeless[branch] = False
             upper = node.upper
-            if hopeless.any():
+            if np.count_nonzero(hopeless):
                 least_pruned = min(least_pruned, own_bound + float(up_increase[hopeless].min()))
                 upper = upper.copy()
                 upper[hopeless] = 0.0
@@ -1254,7 +1260,7 @@ def branch_and_bound(
             sure = free & ~hopeless & (own_bound + down_increase >= best_value - gap_of(best_value))
             sure[branch] = False
             lower = node.lower
-            if sure.any():
+            if np.count_nonzero(sure):
                 least_pruned = min(least_pruned, own_bound + float(down_increase[sure].min()))
                 lower = lower.copy()
                 lower[sure] = 1.0

@@ -47,10 +47,12 @@ raises `NodeQPFailure` (iteration limit, a singular system, an artificial left p
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,6 +64,28 @@ try:  # np.linalg's own LAPACK gufuncs: their Python wrappers cost as much as th
     _LAPACK_QR_R: Callable[..., NDArray[np.float64]] | None = _umath_linalg.qr_r_raw
 except (ImportError, AttributeError):  # pragma: no cover - another numpy's layout
     _LAPACK_SOLVE = _LAPACK_QR_R = None
+
+
+def _numpy_own(module: str, name: str, public: Callable[..., Any]) -> Callable[..., Any]:
+    """numpy's own `module.name` behind a public function (the same loop without the
+    public name's Python wrapper), or `public` in a numpy laid out otherwise."""
+    try:
+        found: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):  # pragma: no cover - another numpy's layout
+        return public
+    return found
+
+
+# np.clip's ufunc (the same loop): np.clip's Python wrapper costs 4x the ufunc on the nodes'
+# short arrays.
+_CLIP_UFUNC: Callable[..., NDArray[np.float64]] = _numpy_own("numpy._core.umath", "clip", np.clip)
+# `_count(a)` is np.count_nonzero(a) without its wrapper (nonzero: != 0, NaN included); as
+# `a.any()` (> 0) or `a.all()` (== a.size) a fifth of their Python-level reductions' cost on
+# the nodes' short arrays.
+_count: Callable[..., int] = _numpy_own("numpy._core.multiarray", "count_nonzero", np.count_nonzero)
+# ndarray.min / max (axis) without their Python-level wrapper: the same ufunc reductions.
+_minimum_of = np.minimum.reduce
+_maximum_of = np.maximum.reduce
 
 # Weight statuses.
 AT_LOWER, AT_UPPER, AT_KINK, FREE_LOW, FREE_HIGH = 0, 1, 2, 3, 4
@@ -240,6 +264,8 @@ class ActiveSetQP:
         self._lower_list = rows.lower.tolist()
         self._upper_list = rows.upper.tolist()
         self._equality = (rows.lower == rows.upper).tolist()
+        self._equality_rows = [r for r, equal in enumerate(self._equality) if equal]
+        self._tolerance_list = self._row_tolerance.tolist()
         self._equalities = rows.lower == rows.upper
         # A row is broken below / above these (its side less / plus the tolerance).
         self._least = rows.lower - self._row_tolerance
@@ -284,7 +310,7 @@ class ActiveSetQP:
         self._use(self.base if node_rows is None else node_rows)
         n = self.size
         lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
-        if (lower > upper).any():
+        if _count(lower > upper):
             raise NodeQPFailure("empty box")
         x = _clip(start.x if start is not None else lower, lower, upper)
         status = self._statuses(x, pieces, None if start is None else start.status)
@@ -299,7 +325,7 @@ class ActiveSetQP:
         violation = np.where(
             low_gap > tolerance, low_gap, np.where(high_gap > tolerance, -high_gap, 0.0)
         )
-        artificial = bool((violation != 0.0).any())
+        artificial = _count(violation) > 0
         if artificial and polish:
             # A child's bound change usually breaks a row at the parent's point (a held
             # name's weight cut to 0 breaks w - b + s = w0): moving the point back onto
@@ -332,15 +358,18 @@ class ActiveSetQP:
             lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
         size = len(x)
         working: list[tuple[int, int]] = []
-        tight = [r for r in range(count) if violation[r] != 0.0]
+        # (plain floats: the same comparisons as numpy's scalars, without their cost)
+        violations = violation.tolist()
+        tight = [r for r, v in enumerate(violations) if v != 0.0]
         if start is not None:
             tight += [r for r, _ in start.working if r not in tight]
-        tight += [r for r in range(count) if self.row_lower[r] == self.row_upper[r]]
-        activity = rows @ x
+        tight += self._equality_rows
+        levels = (rows @ x).tolist()
+        row_lower, row_upper, tolerances = self._lower_list, self._upper_list, self._tolerance_list
         for r in dict.fromkeys(tight):
-            if violation[r] > 0 or abs(activity[r] - self.row_lower[r]) <= tolerance[r]:
+            if violations[r] > 0 or abs(levels[r] - row_lower[r]) <= tolerances[r]:
                 side = _LOW_SIDE
-            elif violation[r] < 0 or abs(activity[r] - self.row_upper[r]) <= tolerance[r]:
+            elif violations[r] < 0 or abs(levels[r] - row_upper[r]) <= tolerances[r]:
                 side = _HIGH_SIDE
             else:
                 continue
@@ -353,10 +382,13 @@ class ActiveSetQP:
         # Linear pieces without a kink inside the box (the trade flags' nodes): every slope
         # is lin0, no weight is ever on a second piece, and an iteration needs none of the
         # piece arithmetic below (the same numbers: 0 * x adds nothing).
-        linear = not (pieces.quad0.any() or pieces.quad1.any()) and bool(
-            (pieces.kink >= pieces.upper).all()
-        )
+        linear = not (_count(pieces.quad0) or _count(pieces.quad1)) and _count(
+            pieces.kink >= pieces.upper
+        ) == len(pieces.kink)
         iterations = 0
+        # c + H x at the current x: kept while x stays (a release changes only statuses
+        # or the working set), None once a step moves it.
+        smooth: NDArray[np.float64] | None = None
         while True:
             iterations += 1
             if iterations > self.iteration_limit:
@@ -364,7 +396,8 @@ class ActiveSetQP:
             if iterations % 50 == 0 and time.monotonic() > deadline:
                 raise NodeQPFailure("time limit of the node")
             free = (status >= FREE_LOW).nonzero()[0]
-            smooth = cost + _times(hess, x)
+            if smooth is None:
+                smooth = cost + _times(hess, x)
             indices = np.array([r for r, _ in working], dtype=np.intp)
             curvature: NDArray[np.float64] | None
             if linear:
@@ -399,6 +432,7 @@ class ActiveSetQP:
                 alpha, blocking = self._ratio(x, step, free, high, pieces, rows, working)
                 x[free] += alpha * step
                 if blocking is not None:
+                    smooth = None  # x moved
                     kind, index, where = blocking
                     if kind == "variable":
                         status[index] = where
@@ -437,7 +471,8 @@ class ActiveSetQP:
             left, right = pieces.slopes(x)
             pulled = rows.T @ duals if rows.shape[0] else np.zeros(size)
             slope = np.where(status == FREE_HIGH, right, left)
-            residual = (cost + _times(hess, x) + slope - pulled)[free]
+            assert smooth is not None  # c + H x at the end's x
+            residual = (smooth + slope - pulled)[free]
             if float(np.abs(residual).max()) > 1e-6 * cost_scale:
                 raise NodeQPFailure("the end is not stationary in its free weights")
         if artificial:
@@ -447,7 +482,7 @@ class ActiveSetQP:
             status = status[:n]
             pieces = given
         activity = self.rows @ x
-        if (activity < self._least).any() or (activity > self._most).any():
+        if _count(activity < self._least) or _count(activity > self._most):
             if artificial and polish:
                 moved = self._onto_rows(x, status, working, activity, pieces)
                 if moved is not None:
@@ -494,7 +529,7 @@ class ActiveSetQP:
             movable &= ~outside
             level = self.rows @ moved
             broken = (level < self._least) | (level > self._most)
-            if not broken.any():
+            if not _count(broken):
                 return moved
             target = np.where(broken, _clip(level, self.row_lower, self.row_upper), target)
             chosen |= broken
@@ -584,7 +619,11 @@ class ActiveSetQP:
         system = np.zeros((count + k, count + k))
         block = hess.take(free, axis=0).take(free, axis=1)
         # (no curvature: linear pieces)
-        block.flat[:: count + 1] += self.ridge if curvature is None else curvature + self.ridge
+        # (`take` gives a new C-contiguous array: reshape(-1) is a view of it, and its
+        # diagonal in place costs less than the `flat` iterator's copy and write-back)
+        block.reshape(-1)[:: count + 1] += (
+            self.ridge if curvature is None else curvature + self.ridge
+        )
         system[:count, :count] = block
         system[:count, count:] = constraints.T
         system[count:, :count] = constraints
@@ -642,19 +681,19 @@ class ActiveSetQP:
         blocking: tuple[str, int, int] | None = None
         rising, falling = step > 0, step < 0
         kink = pieces.kink[free]
-        if rising.any():
+        if _count(rising):
             end = np.where(high, pieces.upper[free], kink)[rising]
             ratios = (end - values[rising]) / step[rising]
-            i = int(np.argmin(ratios))
+            i = int(ratios.argmin())
             if ratios[i] < alpha:
                 alpha = max(float(ratios[i]), 0.0)
                 j = int(free[rising][i])
                 inside = not high[rising][i] and pieces.kink[j] < pieces.upper[j]
                 blocking = ("variable", j, AT_KINK if inside else AT_UPPER)
-        if falling.any():
+        if _count(falling):
             begin = np.where(high, kink, pieces.lower[free])[falling]
             ratios = (begin - values[falling]) / step[falling]
-            i = int(np.argmin(ratios))
+            i = int(ratios.argmin())
             if ratios[i] < alpha:
                 alpha = max(float(ratios[i]), 0.0)
                 j = int(free[falling][i])
@@ -724,7 +763,7 @@ class ActiveSetQP:
             wrong = -value if side == _LOW_SIDE else value
             if wrong > worst:
                 worst, found = float(wrong), ("row", r, 0)
-        reduced = smooth - rows[indices].T @ multipliers if len(indices) else smooth
+        reduced = smooth - rows.take(indices, axis=0).T @ multipliers if len(indices) else smooth
         if linear:
             left = right = pieces.lin0
         else:
@@ -737,12 +776,12 @@ class ActiveSetQP:
             kinked = status == AT_KINK
             up = np.where(movable & ((status == AT_LOWER) | kinked), -(reduced + right), -np.inf)
             down = np.where((status == AT_UPPER) | kinked, reduced + left, -np.inf)
-        j = int(np.argmax(up))
+        j = int(up.argmax())
         if up[j] > worst:
             worst = float(up[j])
             low_piece = status[j] == AT_LOWER and pieces.kink[j] > pieces.lower[j]
             found = ("variable", j, FREE_LOW if low_piece else FREE_HIGH)
-        j = int(np.argmax(down))
+        j = int(down.argmax())
         if down[j] > worst:
             high_piece = status[j] == AT_UPPER and pieces.kink[j] < pieces.upper[j]
             found = ("variable", j, FREE_HIGH if high_piece else FREE_LOW)
@@ -757,9 +796,12 @@ class ActiveSetQP:
         kept: list[tuple[int, int]] = []
         if not working or free.size == 0:
             return kept
-        block = rows[np.array([r for r, _ in working], dtype=np.intp)][:, free]
+        block = rows.take([r for r, _ in working], axis=0).take(free, axis=1)
         touched = block != 0.0
-        if touched[:, touched.sum(axis=0) == 1].any(axis=1).all():
+        # (ufunc reductions and a count: `touched[:, touched.sum(axis=0) == 1]
+        # .any(axis=1).all()` without the methods' Python-level wrappers)
+        alone = touched[:, np.add.reduce(touched, axis=0) == 1]
+        if _count(np.logical_or.reduce(alone, axis=1)) == len(working):
             # Every row has a free column that no other working row reads: independent
             # (in a combination that vanishes, that column forces the row's coefficient
             # to 0). The common case of the rebalance nodes (each held name's own row
@@ -876,7 +918,7 @@ def tangent_bound(
     curvature = _times(qp.hessian, x)
     smooth = qp.cost + curvature - rows.matrix.T @ y
     left, right = pieces.slopes(x)
-    subgradient = np.clip(0.0, smooth + left, smooth + right)
+    subgradient = _CLIP_UFUNC(0.0, smooth + left, smooth + right)
     lagrangian = float(qp.cost @ x + 0.5 * x @ curvature) + pieces.separable(x)
     lagrangian -= float(y @ (rows.matrix @ x - side))
     steps = np.minimum(subgradient * (pieces.lower - x), subgradient * (pieces.upper - x))
@@ -1011,7 +1053,7 @@ class Propagation:
         for round_ in range(rounds + 1):
             smallest = positive @ low + negative @ high
             largest = positive @ high + negative @ low
-            if (smallest > most).any() or (largest < least).any():
+            if _count(smallest > most) or _count(largest < least):
                 return True, low, high
             if round_ == rounds:
                 break
@@ -1019,18 +1061,18 @@ class Propagation:
             from_lo = (self.lo - largest)[:, None]
             highs = from_hi * self.up + from_lo * self.down + self.no_high
             lows = from_lo * self.up + from_hi * self.down - self.no_low
-            implied_high = low + highs.min(axis=0)
-            implied_low = high + lows.max(axis=0)
+            implied_high = low + _minimum_of(highs, 0)
+            implied_low = high + _maximum_of(lows, 0)
             implied_high = implied_high + 1e-12 * (1.0 + np.abs(implied_high))
             implied_low = implied_low - 1e-12 * (1.0 + np.abs(implied_low))
             tighter_high, tighter_low = implied_high < high, implied_low > low
-            if not (tighter_high.any() or tighter_low.any()):
+            if not (_count(tighter_high) or _count(tighter_low)):
                 return False, low, high  # nothing moved: the next round would find the same
             high = np.where(tighter_high, implied_high, high)
             low = np.where(tighter_low, implied_low, low)
             if width is None:
                 width = 1e-9 * (1.0 + np.abs(lower) + np.abs(upper))
-            if (low > high + width).any():
+            if _count(low > high + width):
                 return True, low, high
         return False, low, high
 
@@ -1131,14 +1173,29 @@ class SelectionNodes:
         self.counting = counting
         # e_j: each selection's own cost (minimised units), or None
         self.costs = costs
+        # e_j / u_j, a free selection's cost per unit of its weight (`pieces`)
+        self._cost_per_weight = None if costs is None else costs / self.caps
         self._parts: _RowParts | None = None
         self._curvature: NDArray[np.float64] | None = None  # `coordinate_curvature`, lazily
+        self._half_curvature: NDArray[np.float64] | None = None  # (of the weights, `solve`)
+        # c_j / u_j per member of the counting rows (`node_rows`), computed once
+        self._per_weight_counts: NDArray[np.float64] | None = None
         self._row_cache: dict[bytes, RowSet | None] = {}
         self._propagations: dict[bytes, Propagation] = {}
+        # Per row set (by id, the set kept to check it): its sides widened by the active
+        # set's row tolerance (`_start_fits`).
+        self._fit_sides: dict[int, tuple[RowSet, NDArray[np.float64], NDArray[np.float64]]] = {}
         self.column_lower = column_lower
         self.column_upper = column_upper
         self.weight_columns = weight_columns.astype(np.intp)
         self.floors = floors
+        # The weights' own bounds and a held one's lower bound (`pieces`, per node).
+        weight_lower = column_lower[self.weight_columns]
+        self._weight_bounds = (
+            weight_lower,
+            np.maximum(weight_lower, floors),
+            column_upper[self.weight_columns],
+        )
         self.members = member_selections
         self.member_columns = self.weight_columns[member_selections]
         self.split = member_split
@@ -1222,14 +1279,12 @@ class SelectionNodes:
         columns = self.weight_columns
         column_lower = self.column_lower.copy()
         column_upper = self.column_upper.copy()
-        weight_lower = self.column_lower[columns]
-        column_lower[columns] = np.where(
-            zero, 0.0, np.where(one, np.maximum(weight_lower, self.floors), weight_lower)
-        )
-        column_upper[columns] = np.where(zero, 0.0, self.column_upper[columns])
+        weight_lower, held_lower, weight_upper = self._weight_bounds
+        column_lower[columns] = np.where(zero, 0.0, np.where(one, held_lower, weight_lower))
+        column_upper[columns] = np.where(zero, 0.0, weight_upper)
         kink = column_upper.copy()
         size = len(kink)
-        lin0, quad0, lin1, quad1 = (np.zeros(size) for _ in range(4))
+        lin0, quad0, lin1, quad1 = np.zeros(size), np.zeros(size), np.zeros(size), np.zeros(size)
         if self.members.size:  # none with trade flags: their pieces are linear
             m = self.member_columns
             held, free = one[self.members], ~zero[self.members] & ~one[self.members]
@@ -1242,7 +1297,8 @@ class SelectionNodes:
             quad1[m] = self.split
         offset = 0.0
         if self.costs is not None:  # e_j / u_j on a free selection's weight, e_j once held
-            per_weight = np.where(~zero & ~one, self.costs / self.caps, 0.0)
+            assert self._cost_per_weight is not None
+            per_weight = np.where(~zero & ~one, self._cost_per_weight, 0.0)
             lin0[columns] += per_weight
             lin1[columns] += per_weight
             offset = float(self.costs[one].sum())
@@ -1334,16 +1390,20 @@ class SelectionNodes:
         # same tangent bounds the child on the smaller box.
         columns = self.weight_columns
         g, at = subgradient[columns], x[columns]
-        held_lower = np.maximum(pieces.lower[columns], self.floors)
-        before = np.minimum(g * (pieces.lower[columns] - at), g * (pieces.upper[columns] - at))
-        after = np.minimum(g * (held_lower - at), g * (pieces.upper[columns] - at))
+        weight_lower = pieces.lower[columns]
+        held_lower = np.maximum(weight_lower, self.floors)
+        to_upper = g * (pieces.upper[columns] - at)  # (the same in both minima)
+        before = np.minimum(g * (weight_lower - at), to_upper)
+        after = np.minimum(g * (held_lower - at), to_upper)
         free = (lower < 0.5) & (upper > 0.5)
         # The rise is of this solve's own bound (with θ: the child's count is at most
         # k - 1 and its piece there is the parent's less θ, so it holds for the Lagrangian).
         rise = np.where(free, np.maximum(after - before - (bound - own), 0.0), 0.0)
         if count is None and len(x) <= _SPARSE_PRODUCT_COLUMNS:
             # (without the count, `bound` is `own`: the tangent bound at x, or below it)
-            fall = np.where(free, 0.5 * self.curvature()[columns] * at * at, 0.0)
+            if self._half_curvature is None:  # 0.5 kappa of the weights' columns, once
+                self._half_curvature = 0.5 * self.curvature()[columns]
+            fall = np.where(free, self._half_curvature * at * at, 0.0)
         else:
             fall = np.zeros(len(rise))
         # Setting j to 1 also rewrites the counting rows it is in: the estimate holds only
@@ -1356,10 +1416,18 @@ class SelectionNodes:
             for t, (members, _, _, _) in enumerate(self.counting):
                 if solution.duals[first + t] != 0.0:
                     rise[members] = 0.0
-        objective = self.qp.objective(solution.x, plain) if pieces is not plain else None
-        if objective is not None:  # the point's value without the count's θ terms
-            solution = replace(solution, objective=objective)
-        solution = replace(solution, state=replace(solution.state, multiplier=theta))
+        # (the point's value without the count's θ terms; built directly, not by
+        # dataclasses.replace: the same fields at a fraction of its cost per node)
+        objective = solution.objective if pieces is plain else self.qp.objective(solution.x, plain)
+        ended = solution.state
+        solution = NodeSolution(
+            solution.x,
+            solution.duals,
+            objective,
+            NodeState(ended.x, ended.status, ended.working, theta),
+            solution.iterations,
+            solution.infeasible,
+        )
         return solution, bound, rise, fall
 
     def down_bound(self, found: DownBound, j: int) -> float | None:
@@ -1424,7 +1492,7 @@ class SelectionNodes:
         whose start fits keeps its bounds (every node propagated: 4% fewer nodes on the
         sample for 12% more time)."""
         free = (lower < 0.5) & (upper > 0.5)
-        if not free.any():
+        if not _count(free):
             return lower, upper
         plain = self.pieces(lower, upper)
         rows, propagation = self._rows_and_propagation(lower)
@@ -1437,7 +1505,7 @@ class SelectionNodes:
         columns = self.weight_columns
         one = free & (low[columns] > _FORCED * (1.0 + self.caps))
         zero = free & ~one & (high[columns] < self.floors - _FORCED * (1.0 + self.floors))
-        if not (one.any() or zero.any()):
+        if not (_count(one) or _count(zero)):
             self._propagated = (lower, upper, plain)  # `solve` need not propagate again
             return lower, upper
         return np.where(one, 1.0, lower), np.where(zero, 0.0, upper)
@@ -1471,11 +1539,18 @@ class SelectionNodes:
         if start is None:
             return False
         rows = self.qp.base if rows is None else rows
+        sides = self._fit_sides.get(id(rows))
+        if sides is None or sides[0] is not rows:
+            tolerance = 1e-11 * np.maximum(np.abs(rows.matrix).sum(axis=1), 1.0)
+            sides = self._fit_sides[id(rows)] = (
+                rows,
+                rows.lower - tolerance,
+                rows.upper + tolerance,
+            )
         x = _clip(start.x, pieces.lower, pieces.upper)
         activity = rows.matrix @ x
-        tolerance = 1e-11 * np.maximum(np.abs(rows.matrix).sum(axis=1), 1.0)
-        above = (activity >= rows.lower - tolerance).all()
-        return bool(above and (activity <= rows.upper + tolerance).all())
+        count = len(activity)
+        return _count(activity >= sides[1]) == count and _count(activity <= sides[2]) == count
 
     def node_rows(self, lower: NDArray[np.float64]) -> RowSet | None:
         """The base rows and the node's counting rows (None: no counting rows)."""
@@ -1483,9 +1558,11 @@ class SelectionNodes:
             return None
         held = lower > 0.5
         rows, members, counts, columns, others, his = self._node_row_parts()
+        if self._per_weight_counts is None:
+            self._per_weight_counts = counts / self.caps[members]
         matrix = others.copy()
         taken = held[members]
-        np.add.at(matrix, (rows, columns), np.where(taken, 0.0, counts / self.caps[members]))
+        np.add.at(matrix, (rows, columns), np.where(taken, 0.0, self._per_weight_counts))
         upper = his - np.bincount(rows, weights=np.where(taken, counts, 0.0), minlength=len(his))
         return self.qp.with_rows(matrix, np.full(len(upper), -np.inf), upper)
 
