@@ -70,16 +70,15 @@ def factor_definitions(program: Program) -> FactorDefinitions:
     variables cannot meet it for both, but the substitution order would then matter):
     such definitions are dropped, one at a time, until none does.
     """
-    quadratic, integer, linear = program.quadratic, program.integer, program.linear
-    coupled = {k for pair in quadratic if pair[0] != pair[1] for k in pair}
+    coupled = {k for pair in program.quadratic if pair[0] != pair[1] for k in pair}
     squares = {
         v: q
-        for (v, other), q in quadratic.items()
+        for (v, other), q in program.quadratic.items()
         if v == other
         and q != 0.0
         and v not in coupled
-        and not integer[v]
-        and linear.get(v, 0.0) == 0.0
+        and not program.integer[v]
+        and program.linear.get(v, 0.0) == 0.0
     }
     # Everything below reads the program's coefficients as flat arrays, once (rows in
     # order, each in its dict's order): how many rows each squared variable appears in and
@@ -118,11 +117,9 @@ def factor_definitions(program: Program) -> FactorDefinitions:
     definition, entry = definition[others], entry[others]
     index = columns[entry].astype(np.intp)
     loadings = values[entry]
-    # each side read once (the same arrays as reading them again with dtype=float64)
-    every_lower, every_upper = np.array(program.lower), np.array(program.upper)
-    magnitude = np.maximum(np.abs(every_lower), np.abs(every_upper))
-    lower = np.asarray(every_lower, dtype=np.float64)[variables]
-    upper = np.asarray(every_upper, dtype=np.float64)[variables]
+    magnitude = np.maximum(np.abs(np.array(program.lower)), np.abs(np.array(program.upper)))
+    lower = np.array(program.lower, dtype=np.float64)[variables]
+    upper = np.array(program.upper, dtype=np.float64)[variables]
     # 0 * inf, inf - inf: an unbounded variable, not finite. The reach is a bincount sum,
     # not a dot: it only decides whether y's bounds cut in, to a relative 1e-9.
     with np.errstate(invalid="ignore"):

@@ -371,7 +371,6 @@ def _reduced_rows(
         repeat = _repeats_by_tuples(rows, small, starts, sizes, column_list, value_list)
     kept = np.flatnonzero(own | ((sizes > 0) & ~repeat))
     reduced: list[Row] = []
-    append = reduced.append
     for r, start, end, mine in zip(
         kept.tolist(), starts[kept].tolist(), ends[kept].tolist(), own[kept].tolist(), strict=True
     ):
@@ -379,13 +378,12 @@ def _reduced_rows(
         if mine:
             # read-only coefficients and their arrays, over variables that keep their
             # numbers: shared, not copied (the factor rows)
-            append(Row(row.coefficients, row.lo, row.hi, row.group, row.unit, row.arrays))
+            reduced.append(Row(row.coefficients, row.lo, row.hi, row.group, row.unit, row.arrays))
             continue
         # the merged entries in order (a display for the one- and two-entry link rows)
-        count = end - start
-        if count == 1:
+        if end - start == 1:
             coefficients = {column_list[start]: value_list[start]}
-        elif count == 2:
+        elif end - start == 2:
             second = start + 1
             coefficients = {
                 column_list[start]: value_list[start],
@@ -393,7 +391,7 @@ def _reduced_rows(
             }
         else:
             coefficients = dict(zip(column_list[start:end], value_list[start:end], strict=True))
-        append(Row(coefficients, row.lo, row.hi, row.group, row.unit))
+        reduced.append(Row(coefficients, row.lo, row.hi, row.group, row.unit))
     # The rows' coefficient arrays are the merged entries of the rows kept: a dict row's
     # keys and values are those entries in order, and a shared row's own arrays are its
     # entries too (its columns keep their numbers, are distinct and have no zero value,
