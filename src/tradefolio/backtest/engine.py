@@ -727,6 +727,7 @@ class _Run:
         )
         fields = {"open": opens, "high": highs, "low": lows, "close": closes, "volume": volume}
         first = warmup_of(strategy) - 1
+        acting = _acting_bars(strategy, bars)
         self.tracks_basis = True  # the context's positions carry entry prices
         pending: BarContext | None = None
         for bar in range(bars):
@@ -735,7 +736,7 @@ class _Run:
                 pending = None
             if self.resting:
                 self._match_bar(bar)
-            if bar < first or bar >= bars - 1:
+            if bar < first or bar >= bars - 1 or not acting[bar]:
                 continue
             context = self._context(bar, fields)
             try:
@@ -811,6 +812,27 @@ class _Run:
             orders=tuple(self.orders),
             order_events=tuple(self.events),
         )
+
+
+def _acting_bars(strategy: object, bars: int) -> list[bool]:
+    """Whether `strategy.on_bar` can act at each bar's close: its `acting_bars(bars)` when
+    it has one (a rebalancing policy's schedule), else every bar.
+
+    A strategy's `acting_bars` promises that at any other bar `on_bar` returns at once,
+    reading nothing of the context and asking for nothing: the loop then builds no context
+    and calls nothing there (a policy run's 7,676 of 8,060 bars of the sample did nothing
+    but cost a context, an equity and two calls each). Working orders are matched at every
+    bar either way."""
+    ask = getattr(strategy, "acting_bars", None)
+    if ask is None:
+        return [True] * bars
+    acting: list[bool] = np.asarray(ask(bars), dtype=np.bool_).tolist()
+    if len(acting) != bars:
+        raise InvalidParameter(
+            f"strategy {getattr(strategy, 'name', strategy)!r} gave acting_bars for "
+            f"{len(acting)} bars, the run has {bars}"
+        )
+    return acting
 
 
 def run_backtest(

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
+
 from tradefolio.errors import RebalanceFailed
 from tradefolio.execution.events import BarContext
 from tradefolio.execution.strategy import stop_message
@@ -48,6 +51,13 @@ class PolicyRun:
     def decisions(self) -> list[tuple[int, RebalanceDecision]]:
         """(decision bar, decision) of every rebalance asked, the stopping one included."""
         return self.inner.decisions
+
+    def acting_bars(self, bars: int) -> npt.NDArray[np.bool_]:
+        """The inner strategy's acting bars from `first_decision` on (before it `on_bar`
+        returns at once)."""
+        acting = self.inner.acting_bars(bars).copy()
+        acting[: max(self.first_decision, 0)] = False
+        return acting
 
     def on_bar(self, context: BarContext) -> None:
         """The inner strategy's bar from `first_decision` on; `RebalanceFailed` after a

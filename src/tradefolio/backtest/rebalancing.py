@@ -59,6 +59,15 @@ class PolicyRebalance:
         """The policy's history window (scores and risk)."""
         return self.policy.window
 
+    def acting_bars(self, bars: int) -> npt.NDArray[np.bool_]:
+        """The bars at whose close `on_bar` can act (of a run of `bars` bars of the panel it
+        was made with): the schedule's rebalance bars from the policy's first full window
+        on. At every other bar `on_bar` returns at once, reading nothing of the context, so
+        the engine does not call it there (`engine._acting_bars`)."""
+        acting = self._schedule[:bars].copy()
+        acting[: max(self.policy.window - 1, 0)] = False
+        return acting
+
     def on_bar(self, context: BarContext) -> None:
         """At a rebalance bar: the model's targets for the account as it stands."""
         from tradefolio.portfolio.policy import whole_targets  # loaded with the policy
