@@ -86,9 +86,23 @@ _count: Callable[..., int] = _numpy_own("numpy._core.multiarray", "count_nonzero
 # ndarray.min / max (axis) without their Python-level wrapper: the same ufunc reductions.
 _minimum_of = np.minimum.reduce
 _maximum_of = np.maximum.reduce
+# ndarray.sum / np.sum of a 1-d array without their Python-level wrappers: the same
+# add.reduce (the same pairwise summation, the same float).
+_sum_of = np.add.reduce
 
 # Weight statuses.
 AT_LOWER, AT_UPPER, AT_KINK, FREE_LOW, FREE_HIGH = 0, 1, 2, 3, 4
+# The hot paths' scalar operands as 0-d arrays of the arrays' own dtypes (the same values,
+# the same results): numpy 2 resolves a Python scalar operand's type on every call, ~0.3 µs
+# an operation on the nodes' 5-60 long arrays, as much as the operation itself.
+_ZERO, _HALF, _ONE, _TWO = np.array(0.0), np.array(0.5), np.array(1.0), np.array(2.0)
+_INF, _NEG_INF = np.array(np.inf), np.array(-np.inf)
+_ONE_COUNT = np.array(1)  # (the default integer: a count of booleans)
+_TINY, _PICO, _NANO = np.array(1e-14), np.array(1e-12), np.array(1e-9)
+_ROW_TOLERANCE = np.array(1e-11)  # (of a row's absolute sum, at least 1: `ActiveSetQP._use`)
+_S_AT_LOWER, _S_AT_UPPER, _S_AT_KINK, _S_FREE_LOW, _S_FREE_HIGH = (
+    np.array(s, dtype=np.int8) for s in (AT_LOWER, AT_UPPER, AT_KINK, FREE_LOW, FREE_HIGH)
+)
 # A row's side in the working set.
 _LOW_SIDE, _HIGH_SIDE = 1, -1
 _RIDGE = 1e-10
@@ -131,16 +145,16 @@ class Pieces:
     def separable(self, x: NDArray[np.float64]) -> float:
         """sum_j t_j(x_j) + offset, continuous at the kinks."""
         low = np.minimum(x, self.kink)
-        high = np.maximum(x - self.kink, 0.0)
+        high = np.maximum(x - self.kink, _ZERO)
         first = self.lin0 * low + self.quad0 * low * low
         # On the second piece t(x) = t(k) + integral of lin1 + 2 quad1 s from k to x.
-        second = self.lin1 * high + self.quad1 * (x * x - self.kink * self.kink) * (high > 0)
-        return float(np.sum(first + second)) + self.offset
+        second = self.lin1 * high + self.quad1 * (x * x - self.kink * self.kink) * (high > _ZERO)
+        return float(_sum_of(first + second)) + self.offset
 
     def slopes(self, x: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Left and right derivatives of t_j at x_j (equal away from the kink)."""
-        low = self.lin0 + 2.0 * self.quad0 * x
-        high = self.lin1 + 2.0 * self.quad1 * x
+        low = self.lin0 + _TWO * self.quad0 * x
+        high = self.lin1 + _TWO * self.quad1 * x
         left = np.where(x <= self.kink, low, high)
         right = np.where(x < self.kink, low, high)
         return left, right
@@ -228,6 +242,7 @@ class ActiveSetQP:
         self.size = len(cost)
         largest = float(np.abs(np.diagonal(self.hessian)).max(initial=0.0))
         self.ridge = _RIDGE * max(largest, 1.0)
+        self._ridge = np.array(self.ridge)  # (0-d: see _ZERO)
         self.iteration_limit = iteration_limit or 20 * (self.size + len(merged[1])) + 100
         self._extended: NDArray[np.float64] | None = None
         self._cost_scale = (
@@ -259,14 +274,14 @@ class ActiveSetQP:
             return
         self._rows_in_use = rows
         self.rows, self.row_lower, self.row_upper = rows.matrix, rows.lower, rows.upper
-        norms = np.abs(rows.matrix).sum(axis=1)
-        self._row_tolerance = 1e-11 * np.maximum(norms, 1.0)
+        norms = _sum_of(np.abs(rows.matrix), axis=1)
+        self._row_tolerance = _ROW_TOLERANCE * np.maximum(norms, _ONE)
         self._lower_list = rows.lower.tolist()
         self._upper_list = rows.upper.tolist()
-        self._equality = (rows.lower == rows.upper).tolist()
-        self._equality_rows = [r for r, equal in enumerate(self._equality) if equal]
-        self._tolerance_list = self._row_tolerance.tolist()
         self._equalities = rows.lower == rows.upper
+        self._equality = self._equalities.tolist()
+        self._equality_rows = self._equalities.nonzero()[0].tolist()
+        self._tolerance_list = self._row_tolerance.tolist()
         # A row is broken below / above these (its side less / plus the tolerance).
         self._least = rows.lower - self._row_tolerance
         self._most = rows.upper + self._row_tolerance
@@ -274,7 +289,11 @@ class ActiveSetQP:
     def objective(self, x: NDArray[np.float64], pieces: Pieces) -> float:
         """c^T x + 1/2 x^T H x + sum_j t_j(x_j)."""
         if self.size < _SPARSE_PRODUCT_COLUMNS:
-            return float(self.cost @ x + 0.5 * x @ self.hessian @ x) + pieces.separable(x)
+            # (`_dot`: the same products as `@` without matmul's dispatch;
+            # 0.5 * x @ H @ x is ((0.5 x) H) x)
+            half = x * _HALF
+            value = _dot(self.cost, x) + _dot(_dot(half, self.hessian), x)
+            return float(value) + pieces.separable(x)
         return float(self.cost @ x + 0.5 * x @ _times(self.hessian, x)) + pieces.separable(x)
 
     def solve(
@@ -314,16 +333,16 @@ class ActiveSetQP:
             raise NodeQPFailure("empty box")
         x = _clip(start.x if start is not None else lower, lower, upper)
         status = self._statuses(x, pieces, None if start is None else start.status)
-        x = np.where(status == AT_LOWER, lower, x)
-        x = np.where(status == AT_UPPER, upper, x)
-        x = np.where(status == AT_KINK, kink, x)
-        activity = self.rows @ x
+        x = np.where(status == _S_AT_LOWER, lower, x)
+        x = np.where(status == _S_AT_UPPER, upper, x)
+        x = np.where(status == _S_AT_KINK, kink, x)
+        activity = _dot(self.rows, x)
         count = len(self.row_lower)
         low_gap = self.row_lower - activity
         high_gap = activity - self.row_upper
         tolerance = self._row_tolerance
         violation = np.where(
-            low_gap > tolerance, low_gap, np.where(high_gap > tolerance, -high_gap, 0.0)
+            low_gap > tolerance, low_gap, np.where(high_gap > tolerance, -high_gap, _ZERO)
         )
         artificial = _count(violation) > 0
         if artificial and polish:
@@ -335,7 +354,7 @@ class ActiveSetQP:
             if moved is not None:
                 x = moved
                 status = self._statuses(x, pieces, None)
-                activity = self.rows @ x
+                activity = _dot(self.rows, x)
                 violation = np.zeros(count)
                 artificial = False
         # The artificial column (index n) makes the start feasible: a_r x + v_r a = side.
@@ -364,7 +383,8 @@ class ActiveSetQP:
         if start is not None:
             tight += [r for r, _ in start.working if r not in tight]
         tight += self._equality_rows
-        levels = (rows @ x).tolist()
+        # (without the artificial, `activity` is already rows x at this x)
+        levels = (_dot(rows, x) if artificial else activity).tolist()
         row_lower, row_upper, tolerances = self._lower_list, self._upper_list, self._tolerance_list
         for r in dict.fromkeys(tight):
             if violations[r] > 0 or abs(levels[r] - row_lower[r]) <= tolerances[r]:
@@ -377,6 +397,7 @@ class ActiveSetQP:
         working = self._independent(working, rows, status)
         dual_tolerance = 1e-9 * cost_scale
         hess = self._hessian_of(size)
+        bordered = self._bordered(hess, rows)
         cost = self.cost if size == n else self._extended_cost
         curvature0, curvature1 = 2.0 * pieces.quad0, 2.0 * pieces.quad1
         # Linear pieces without a kink inside the box (the trade flags' nodes): every slope
@@ -385,27 +406,34 @@ class ActiveSetQP:
         linear = not (_count(pieces.quad0) or _count(pieces.quad1)) and _count(
             pieces.kink >= pieces.upper
         ) == len(pieces.kink)
+        movable = lower < upper  # (the box of the solve's pieces, the artificial's included)
         iterations = 0
         # c + H x at the current x: kept while x stays (a release changes only statuses
         # or the working set), None once a step moves it.
         smooth: NDArray[np.float64] | None = None
+        # The working rows as an index array: kept while the working set stays, None once
+        # a row joins or leaves it.
+        indices: NDArray[np.intp] | None = None
         while True:
             iterations += 1
             if iterations > self.iteration_limit:
                 raise NodeQPFailure("iteration limit")
             if iterations % 50 == 0 and time.monotonic() > deadline:
                 raise NodeQPFailure("time limit of the node")
-            free = (status >= FREE_LOW).nonzero()[0]
+            free = (status >= _S_FREE_LOW).nonzero()[0]
             if smooth is None:
                 smooth = cost + _times(hess, x)
-            indices = np.array([r for r, _ in working], dtype=np.intp)
+            if indices is None:
+                indices = np.array([r for r, _ in working], dtype=np.intp)
+                placed = indices + size  # (their rows and columns in `bordered`)
+                in_working = {r for r, _ in working}
             curvature: NDArray[np.float64] | None
             if linear:
                 high = None
                 curvature = None
                 gradient = smooth[free] + pieces.lin0[free]
             else:
-                high = status[free] == FREE_HIGH
+                high = status[free] == _S_FREE_HIGH
                 at = x[free]
                 slope = np.where(
                     high,
@@ -415,7 +443,9 @@ class ActiveSetQP:
                 curvature = np.where(high, curvature1[free], curvature0[free])
                 gradient = smooth[free] + slope
             try:
-                step, multipliers = self._kkt(hess, free, curvature, indices, rows, gradient)
+                step, multipliers = self._kkt(
+                    bordered, free, curvature, indices, rows, gradient, placed
+                )
             except NodeQPFailure:
                 # Singular, or as many working rows as free weights that do not span them
                 # (`_kkt`): a row added by a blocking step can lose its free weights to
@@ -427,9 +457,15 @@ class ActiveSetQP:
                     raise
                 working = independent
                 indices = np.array([r for r, _ in working], dtype=np.intp)
-                step, multipliers = self._kkt(hess, free, curvature, indices, rows, gradient)
-            if float(np.abs(step).max(initial=0.0)) > 1e-11 * (1.0 + float(np.abs(x).max())):
-                alpha, blocking = self._ratio(x, step, free, high, pieces, rows, working)
+                placed = indices + size
+                in_working = {r for r, _ in working}
+                step, multipliers = self._kkt(
+                    bordered, free, curvature, indices, rows, gradient, placed
+                )
+            if float(_maximum_of(np.abs(step), initial=0.0)) > 1e-11 * (
+                1.0 + float(_maximum_of(np.abs(x)))
+            ):
+                alpha, blocking = self._ratio(x, step, free, high, pieces, rows, in_working)
                 x[free] += alpha * step
                 if blocking is not None:
                     smooth = None  # x moved
@@ -439,6 +475,7 @@ class ActiveSetQP:
                         x[index] = (lower, upper, kink)[where][index]
                     else:
                         working.append((index, where))
+                        indices = None
                     continue
                 # A full step: the minimum on the working set, where the multipliers hold.
                 smooth = cost + _times(hess, x)
@@ -452,6 +489,7 @@ class ActiveSetQP:
                 pieces,
                 status,
                 dual_tolerance,
+                movable,
                 linear,
             )
             if release is None:
@@ -459,6 +497,7 @@ class ActiveSetQP:
             kind, index, where = release
             if kind == "row":
                 working = [w for w in working if w[0] != index]
+                indices = None
             else:
                 status[index] = where
         duals = np.zeros(count)
@@ -466,14 +505,14 @@ class ActiveSetQP:
             duals[r] = value
         # The end must be stationary in its free weights (the optimum the search may take
         # as a node's exact one): else this solver failed, whatever its multipliers say.
-        free = (status >= FREE_LOW).nonzero()[0]
+        free = (status >= _S_FREE_LOW).nonzero()[0]
         if free.size:
             left, right = pieces.slopes(x)
-            pulled = rows.T @ duals if rows.shape[0] else np.zeros(size)
-            slope = np.where(status == FREE_HIGH, right, left)
+            pulled = _dot(rows.T, duals) if rows.shape[0] else np.zeros(size)
+            slope = np.where(status == _S_FREE_HIGH, right, left)
             assert smooth is not None  # c + H x at the end's x
             residual = (smooth + slope - pulled)[free]
-            if float(np.abs(residual).max()) > 1e-6 * cost_scale:
+            if float(_maximum_of(np.abs(residual))) > 1e-6 * cost_scale:
                 raise NodeQPFailure("the end is not stationary in its free weights")
         if artificial:
             if x[n] > 1e-12:
@@ -481,7 +520,7 @@ class ActiveSetQP:
             x = x[:n]
             status = status[:n]
             pieces = given
-        activity = self.rows @ x
+        activity = _dot(self.rows, x)
         if _count(activity < self._least) or _count(activity > self._most):
             if artificial and polish:
                 moved = self._onto_rows(x, status, working, activity, pieces)
@@ -520,14 +559,14 @@ class ActiveSetQP:
             if columns.size == 0:
                 return None
             held = self.rows.take(rows, axis=0)
-            residual = target[rows] - held @ moved
+            residual = target[rows] - _dot(held, moved)
             change = _least_norm(held.take(columns, axis=1), residual)
             trial = moved.copy()
             trial[columns] += change
             outside = (trial < lower) | (trial > upper)
             moved = _clip(trial, lower, upper)
             movable &= ~outside
-            level = self.rows @ moved
+            level = _dot(self.rows, moved)
             broken = (level < self._least) | (level > self._most)
             if not _count(broken):
                 return moved
@@ -552,7 +591,7 @@ class ActiveSetQP:
         chosen = np.array(
             sorted({r for r, _ in working} | set(np.flatnonzero(broken).tolist())), dtype=np.intp
         )
-        free = (status >= FREE_LOW).nonzero()[0]
+        free = (status >= _S_FREE_LOW).nonzero()[0]
         if chosen.size == 0 or free.size == 0:
             return None
         system = self.rows[np.ix_(chosen, free)]
@@ -572,11 +611,23 @@ class ActiveSetQP:
         """Statuses for `x` (already in the box): at a bound or kink it sits on, else
         free in its piece."""
         lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
-        status = np.where(x < kink, FREE_LOW, FREE_HIGH).astype(np.int8)
+        status = np.where(x < kink, _S_FREE_LOW, _S_FREE_HIGH)  # (int8, a new array)
         status[(kink > lower) & (kink < upper) & (x == kink)] = AT_KINK
         status[x <= lower] = AT_LOWER
         status[(x >= upper) & (upper > lower)] = AT_UPPER
         return status
+
+    def _bordered(
+        self, hess: NDArray[np.float64], rows: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """[[H, A^T], [A, 0]] of the solve's Hessian and rows, whose rows and columns of the
+        free weights and working rows are a KKT system (`_kkt`)."""
+        size = len(hess)
+        bordered = np.zeros((size + len(rows), size + len(rows)))
+        bordered[:size, :size] = hess
+        bordered[:size, size:] = rows.T
+        bordered[size:, :size] = rows
+        return bordered
 
     def _hessian_of(self, size: int) -> NDArray[np.float64]:
         """H, with a zero row and column for the artificial when there is one."""
@@ -590,19 +641,22 @@ class ActiveSetQP:
 
     def _kkt(
         self,
-        hess: NDArray[np.float64],
+        bordered: NDArray[np.float64],
         free: NDArray[np.intp],
         curvature: NDArray[np.float64] | None,
         indices: NDArray[np.intp],
         rows: NDArray[np.float64],
         gradient: NDArray[np.float64],
+        placed: NDArray[np.intp],
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """The step on the free weights to the minimum of the model on the working rows
         `indices` (gradient and piece curvature of the free weights given), and the
-        working rows' multipliers λ there (gradient = A_WF^T λ at that minimum)."""
+        working rows' multipliers λ there (gradient = A_WF^T λ at that minimum).
+        `bordered` is the solve's [[H, A^T], [A, 0]] (`_bordered`), `placed` the working
+        rows' places in it (`indices` plus the columns' count)."""
         count, k = len(free), len(indices)
-        constraints = rows.take(indices, axis=0).take(free, axis=1)
         if count <= k:  # no freedom left: λ from the free weights' stationarity alone
+            constraints = rows.take(indices, axis=0).take(free, axis=1)
             if k == 0:
                 return np.zeros(count), np.zeros(0)
             if count == k:
@@ -616,19 +670,19 @@ class ActiveSetQP:
             if rank < count:  # the rows leave the free weights room: not "no freedom"
                 raise NodeQPFailure("dependent working rows")
             return np.zeros(count), np.asarray(fitted, dtype=np.float64)
-        system = np.zeros((count + k, count + k))
-        block = hess.take(free, axis=0).take(free, axis=1)
-        # (no curvature: linear pieces)
+        # The system [[H_FF + D, A_WF^T], [A_WF, 0]] in two `take`s of the bordered matrix
+        # (the same entries as assembled block by block); the ridge and the pieces'
+        # curvature D added to H_FF's diagonal as before (h + (d + ridge), the same sums).
         # (`take` gives a new C-contiguous array: reshape(-1) is a view of it, and its
         # diagonal in place costs less than the `flat` iterator's copy and write-back)
-        block.reshape(-1)[:: count + 1] += (
-            self.ridge if curvature is None else curvature + self.ridge
+        chosen = np.concatenate((free, placed))
+        system = bordered.take(chosen, axis=0).take(chosen, axis=1)
+        width = count + k + 1
+        system.reshape(-1)[: count * width : width] += (
+            self._ridge if curvature is None else curvature + self._ridge
         )
-        system[:count, :count] = block
-        system[:count, count:] = constraints.T
-        system[count:, :count] = constraints
         right = np.zeros(count + k)
-        right[:count] = -gradient
+        np.negative(gradient, out=right[:count])
         solution = _solve(system, right)
         if solution is None:
             raise NodeQPFailure("singular KKT system (or a non-finite solution)")
@@ -642,31 +696,32 @@ class ActiveSetQP:
         high: NDArray[np.bool_] | None,
         pieces: Pieces,
         rows: NDArray[np.float64],
-        working: list[tuple[int, int]],
+        in_working: set[int],
     ) -> tuple[float, tuple[str, int, int] | None]:
         """The longest step <= 1 along `step` that keeps every free weight in its piece and
-        every row outside the working set feasible; what blocks it (None: nothing)."""
+        every row outside the working set (`in_working`: its rows) feasible; what blocks it
+        (None: nothing)."""
         alpha = 1.0
         blocking: tuple[str, int, int] | None = None
         values = x[free]
-        rising, falling = step > 0, step < 0
+        rising, falling = step > _ZERO, step < _ZERO
         if high is None:  # linear pieces (`solve`): the box alone blocks the weights
             # Each side's ratios over every free weight, the other side's masked by an
             # infinity: the same ratios and the same first minimum as over that side alone
             # (under `solve`'s error state: a zero step's 0 / 0 is masked).
-            ratios = np.where(rising, (pieces.upper[free] - values) / step, np.inf)
+            ratios = np.where(rising, (pieces.upper[free] - values) / step, _INF)
             i = int(ratios.argmin())
-            if ratios[i] < alpha:
-                alpha = max(float(ratios[i]), 0.0)
+            if ratios.item(i) < alpha:
+                alpha = max(ratios.item(i), 0.0)
                 blocking = ("variable", int(free[i]), AT_UPPER)
-            ratios = np.where(falling, (pieces.lower[free] - values) / step, np.inf)
+            ratios = np.where(falling, (pieces.lower[free] - values) / step, _INF)
             i = int(ratios.argmin())
-            if ratios[i] < alpha:
-                alpha = max(float(ratios[i]), 0.0)
+            if ratios.item(i) < alpha:
+                alpha = max(ratios.item(i), 0.0)
                 blocking = ("variable", int(free[i]), AT_LOWER)
         else:
             alpha, blocking = self._piece_ratio(values, step, free, high, pieces)
-        return self._row_ratio(x, step, free, rows, working, alpha, blocking)
+        return self._row_ratio(x, step, free, rows, in_working, alpha, blocking)
 
     @staticmethod
     def _piece_ratio(
@@ -685,8 +740,8 @@ class ActiveSetQP:
             end = np.where(high, pieces.upper[free], kink)[rising]
             ratios = (end - values[rising]) / step[rising]
             i = int(ratios.argmin())
-            if ratios[i] < alpha:
-                alpha = max(float(ratios[i]), 0.0)
+            if ratios.item(i) < alpha:
+                alpha = max(ratios.item(i), 0.0)
                 j = int(free[rising][i])
                 inside = not high[rising][i] and pieces.kink[j] < pieces.upper[j]
                 blocking = ("variable", j, AT_KINK if inside else AT_UPPER)
@@ -694,8 +749,8 @@ class ActiveSetQP:
             begin = np.where(high, kink, pieces.lower[free])[falling]
             ratios = (begin - values[falling]) / step[falling]
             i = int(ratios.argmin())
-            if ratios[i] < alpha:
-                alpha = max(float(ratios[i]), 0.0)
+            if ratios.item(i) < alpha:
+                alpha = max(ratios.item(i), 0.0)
                 j = int(free[falling][i])
                 blocking = ("variable", j, AT_KINK if high[falling][i] else AT_LOWER)
         return alpha, blocking
@@ -706,18 +761,17 @@ class ActiveSetQP:
         step: NDArray[np.float64],
         free: NDArray[np.intp],
         rows: NDArray[np.float64],
-        working: list[tuple[int, int]],
+        in_working: set[int],
         alpha: float,
         blocking: tuple[str, int, int] | None,
     ) -> tuple[float, tuple[str, int, int] | None]:
         """`_ratio`: the step `alpha` (and its `blocking`) shortened to keep every row
         outside the working set feasible."""
-        direction = rows.take(free, axis=1) @ step
-        moving = (np.abs(direction) > 1e-14).nonzero()[0].tolist()
+        direction = _dot(rows.take(free, axis=1), step)
+        moving = (np.abs(direction) > _TINY).nonzero()[0].tolist()
         if not moving:
             return alpha, blocking
-        activity = (rows @ x).tolist()
-        in_working = {r for r, _ in working}
+        activity = _dot(rows, x).tolist()
         moves = direction.tolist()
         # A few rows: plain floats beat numpy's per-call overhead here (and only the rows
         # the step moves can block it).
@@ -750,11 +804,13 @@ class ActiveSetQP:
         pieces: Pieces,
         status: NDArray[np.int8],
         tolerance: float,
+        movable: NDArray[np.bool_],
         linear: bool = False,
     ) -> tuple[str, int, int] | None:
         """The working row or fixed weight whose multiplier has the wrong sign by the most
-        (and what it becomes), or None at an optimum. `smooth` is c + H x; `linear`: the
-        pieces are linear without a kink in the box (`solve`), every slope lin0."""
+        (and what it becomes), or None at an optimum. `smooth` is c + H x; `movable`: the
+        weights whose box is not a point (the solve's, computed once); `linear`: the pieces
+        are linear without a kink in the box (`solve`), every slope lin0."""
         worst, found = tolerance, None
         equality = self._equality
         for (r, side), value in zip(working, multipliers.tolist(), strict=True):
@@ -763,26 +819,26 @@ class ActiveSetQP:
             wrong = -value if side == _LOW_SIDE else value
             if wrong > worst:
                 worst, found = float(wrong), ("row", r, 0)
-        reduced = smooth - rows.take(indices, axis=0).T @ multipliers if len(indices) else smooth
-        if linear:
-            left = right = pieces.lin0
+        reduced = (
+            smooth - _dot(rows.take(indices, axis=0).T, multipliers) if len(indices) else smooth
+        )
+        if linear:  # no kink inside any box: no weight is ever at one
+            # (left = right = lin0: one sum for both sides, the same floats)
+            signed = reduced + pieces.lin0
+            up = np.where(movable & (status == _S_AT_LOWER), -signed, _NEG_INF)
+            down = np.where(status == _S_AT_UPPER, signed, _NEG_INF)
         else:
             left, right = pieces.slopes(x)
-        movable = pieces.lower < pieces.upper
-        if linear:  # no kink inside any box: no weight is ever at one
-            up = np.where(movable & (status == AT_LOWER), -(reduced + right), -np.inf)
-            down = np.where(status == AT_UPPER, reduced + left, -np.inf)
-        else:
             kinked = status == AT_KINK
             up = np.where(movable & ((status == AT_LOWER) | kinked), -(reduced + right), -np.inf)
             down = np.where((status == AT_UPPER) | kinked, reduced + left, -np.inf)
         j = int(up.argmax())
-        if up[j] > worst:
-            worst = float(up[j])
+        if up.item(j) > worst:
+            worst = up.item(j)
             low_piece = status[j] == AT_LOWER and pieces.kink[j] > pieces.lower[j]
             found = ("variable", j, FREE_LOW if low_piece else FREE_HIGH)
         j = int(down.argmax())
-        if down[j] > worst:
+        if down.item(j) > worst:
             high_piece = status[j] == AT_UPPER and pieces.kink[j] < pieces.upper[j]
             found = ("variable", j, FREE_HIGH if high_piece else FREE_LOW)
         return found
@@ -792,15 +848,15 @@ class ActiveSetQP:
     ) -> list[tuple[int, int]]:
         """The rows of `working` kept greedily while linearly independent on the free
         weights (a dependent row is implied by the others there)."""
-        free = (status >= FREE_LOW).nonzero()[0]
+        free = (status >= _S_FREE_LOW).nonzero()[0]
         kept: list[tuple[int, int]] = []
         if not working or free.size == 0:
             return kept
         block = rows.take([r for r, _ in working], axis=0).take(free, axis=1)
-        touched = block != 0.0
+        touched = block != _ZERO
         # (ufunc reductions and a count: `touched[:, touched.sum(axis=0) == 1]
         # .any(axis=1).all()` without the methods' Python-level wrappers)
-        alone = touched[:, np.add.reduce(touched, axis=0) == 1]
+        alone = touched[:, np.add.reduce(touched, axis=0) == _ONE_COUNT]
         if _count(np.logical_or.reduce(alone, axis=1)) == len(working):
             # Every row has a free column that no other working row reads: independent
             # (in a combination that vanishes, that column forces the row's coefficient
@@ -842,11 +898,23 @@ def _times(hessian: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.f
     same sum but for its order (round-off), in a fraction of the dense product, which
     was most of a large node's own time. Small nodes keep the dense product."""
     if len(x) < _SPARSE_PRODUCT_COLUMNS:
-        return hessian @ x
+        return _dot(hessian, x)
     nonzero = x.nonzero()[0]
     if 4 * len(nonzero) > len(x):
         return hessian @ x
     return np.asarray(x[nonzero] @ hessian.take(nonzero, axis=0), dtype=np.float64)
+
+
+def _dot(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """`a @ b` for a matrix or vector `a` and a vector `b` (or a vector `a` and a matrix
+    `b`) by `ndarray.dot`: the same BLAS call (gemv, ddot) without matmul's dispatch, half
+    its cost on the nodes' short arrays. Where the summed dimension has length 1 dot
+    multiplies directly and matmul adds the product to 0.0 (a -0.0 product comes out
+    0.0 there): `@` itself."""
+    if b.shape[0] > 1:
+        product: NDArray[np.float64] = a.dot(b)
+        return product
+    return np.asarray(a @ b, dtype=np.float64)
 
 
 def _clip(
@@ -870,7 +938,7 @@ def _solve(matrix: NDArray[np.float64], right: NDArray[np.float64]) -> NDArray[n
     else:  # (under `ActiveSetQP.solve`'s error state: a singular system gives NaNs)
         solution = _LAPACK_SOLVE(matrix, right)
     # (a finite sum is the cheap test; only a non-finite one needs every entry seen)
-    if not math.isfinite(float(solution.sum())) and not np.all(np.isfinite(solution)):
+    if not math.isfinite(float(_sum_of(solution))) and not np.all(np.isfinite(solution)):
         return None
     return solution
 
@@ -890,7 +958,7 @@ def _least_norm(matrix: NDArray[np.float64], right: NDArray[np.float64]) -> NDAr
     short rows), by least squares when the rows are dependent."""
     solution = _solve(matrix @ matrix.T, right)
     if solution is not None:
-        return np.asarray(matrix.T @ solution, dtype=np.float64)
+        return _dot(matrix.T, solution)
     return np.asarray(np.linalg.lstsq(matrix, right, rcond=None)[0], dtype=np.float64)
 
 
@@ -911,18 +979,19 @@ def tangent_bound(
     """
     rows = qp.base if rows is None else rows
     x = _clip(x, pieces.lower, pieces.upper)
-    side = np.where(duals > 0, rows.lower, rows.upper)
+    side = np.where(duals > _ZERO, rows.lower, rows.upper)
     finite = np.isfinite(side)
-    y = np.where(finite, duals, 0.0)
-    side = np.where(finite, side, 0.0)
+    y = np.where(finite, duals, _ZERO)
+    side = np.where(finite, side, _ZERO)
     curvature = _times(qp.hessian, x)
-    smooth = qp.cost + curvature - rows.matrix.T @ y
+    # (`_dot`: the same products as `@`; 0.5 * x @ Hx is (0.5 x) Hx)
+    smooth = qp.cost + curvature - _dot(rows.matrix.T, y)
     left, right = pieces.slopes(x)
-    subgradient = _CLIP_UFUNC(0.0, smooth + left, smooth + right)
-    lagrangian = float(qp.cost @ x + 0.5 * x @ curvature) + pieces.separable(x)
-    lagrangian -= float(y @ (rows.matrix @ x - side))
+    subgradient = _CLIP_UFUNC(_ZERO, smooth + left, smooth + right)
+    lagrangian = float(_dot(qp.cost, x) + _dot(x * _HALF, curvature)) + pieces.separable(x)
+    lagrangian -= float(_dot(y, _dot(rows.matrix, x) - side))
     steps = np.minimum(subgradient * (pieces.lower - x), subgradient * (pieces.upper - x))
-    return lagrangian + float(steps.sum()), subgradient, x
+    return lagrangian + float(_sum_of(steps)), subgradient, x
 
 
 def coordinate_curvature(hessian: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -1007,23 +1076,23 @@ class Propagation:
     def __init__(self, rows: RowSet) -> None:
         matrix = rows.matrix
         self.rows = rows
-        self.positive = np.maximum(matrix, 0.0)
-        self.negative = np.minimum(matrix, 0.0)
+        self.positive = np.maximum(matrix, _ZERO)
+        self.negative = np.minimum(matrix, _ZERO)
         self.magnitude = np.abs(matrix)
         # (built once per row set of a search, ~3,000 times on the sample: each mask once,
         # no error state, the same numbers)
-        rising, falling = matrix > 0, matrix < 0
-        reciprocal = 1.0 / np.where(rising | falling, matrix, 1.0)
-        self.up = np.where(rising, reciprocal, 0.0)  # 1/a where a > 0
-        self.down = np.where(falling, reciprocal, 0.0)  # 1/a where a < 0
+        rising, falling = matrix > _ZERO, matrix < _ZERO
+        reciprocal = _ONE / np.where(rising | falling, matrix, _ONE)
+        self.up = np.where(rising, reciprocal, _ZERO)  # 1/a where a > 0
+        self.down = np.where(falling, reciprocal, _ZERO)  # 1/a where a < 0
         finite_hi, finite_lo = np.isfinite(rows.upper), np.isfinite(rows.lower)
-        self.hi = np.where(finite_hi, rows.upper, 0.0)
-        self.lo = np.where(finite_lo, rows.lower, 0.0)
-        self.scale = 1.0 + np.where(finite_hi, np.abs(rows.upper), 0.0)
+        self.hi = np.where(finite_hi, rows.upper, _ZERO)
+        self.lo = np.where(finite_lo, rows.lower, _ZERO)
+        self.scale = _ONE + np.where(finite_hi, np.abs(rows.upper), _ZERO)
         # An implied upper bound comes from hi where a > 0 and from lo where a < 0.
         high_side, low_side = finite_hi[:, None], finite_lo[:, None]
-        self.no_high = np.where((rising & high_side) | (falling & low_side), 0.0, np.inf)
-        self.no_low = np.where((rising & low_side) | (falling & high_side), 0.0, np.inf)
+        self.no_high = np.where((rising & high_side) | (falling & low_side), _ZERO, _INF)
+        self.no_low = np.where((rising & low_side) | (falling & high_side), _ZERO, _INF)
 
     def infeasible(
         self, lower: NDArray[np.float64], upper: NDArray[np.float64], rounds: int = 2
@@ -1038,7 +1107,7 @@ class Propagation:
         propagation of `infeasible`, its tightened bounds returned as well (each loosened
         by 1e-12 of its size: every point of the box meeting the rows is in them)."""
         # (a finite sum is the cheap test; only a non-finite one needs every entry seen)
-        if not math.isfinite(float(lower.sum()) + float(upper.sum())) and not (
+        if not math.isfinite(float(_sum_of(lower)) + float(_sum_of(upper))) and not (
             np.isfinite(lower).all() and np.isfinite(upper).all()
         ):
             return False, lower, upper
@@ -1047,12 +1116,13 @@ class Propagation:
             return bool(np.any(lower > upper)), lower, upper
         positive, negative = self.positive, self.negative
         low, high = lower, upper
-        slack = 1e-9 * (self.magnitude @ np.maximum(np.abs(low), np.abs(high)) + self.scale)
+        # (`_dot`: the same products as `@`, without matmul's dispatch)
+        slack = _NANO * (_dot(self.magnitude, np.maximum(np.abs(low), np.abs(high))) + self.scale)
         most, least = rows.upper + slack, rows.lower - slack
         width: NDArray[np.float64] | None = None
         for round_ in range(rounds + 1):
-            smallest = positive @ low + negative @ high
-            largest = positive @ high + negative @ low
+            smallest = _dot(positive, low) + _dot(negative, high)
+            largest = _dot(positive, high) + _dot(negative, low)
             if _count(smallest > most) or _count(largest < least):
                 return True, low, high
             if round_ == rounds:
@@ -1063,15 +1133,15 @@ class Propagation:
             lows = from_lo * self.up + from_hi * self.down - self.no_low
             implied_high = low + _minimum_of(highs, 0)
             implied_low = high + _maximum_of(lows, 0)
-            implied_high = implied_high + 1e-12 * (1.0 + np.abs(implied_high))
-            implied_low = implied_low - 1e-12 * (1.0 + np.abs(implied_low))
+            implied_high = implied_high + _PICO * (_ONE + np.abs(implied_high))
+            implied_low = implied_low - _PICO * (_ONE + np.abs(implied_low))
             tighter_high, tighter_low = implied_high < high, implied_low > low
             if not (_count(tighter_high) or _count(tighter_low)):
                 return False, low, high  # nothing moved: the next round would find the same
             high = np.where(tighter_high, implied_high, high)
             low = np.where(tighter_low, implied_low, low)
             if width is None:
-                width = 1e-9 * (1.0 + np.abs(lower) + np.abs(upper))
+                width = _NANO * (_ONE + np.abs(lower) + np.abs(upper))
             if _count(low > high + width):
                 return True, low, high
         return False, low, high
@@ -1267,7 +1337,7 @@ class SelectionNodes:
     ) -> bool:
         """Whether every free selection's relaxed value (w / m_j with a floor, w / u_j
         without) is within 1e-9 of 0 or 1."""
-        free = (lower < 0.5) & (upper > 0.5)
+        free = (lower < _HALF) & (upper > _HALF)
         weights = np.maximum(x[self.weight_columns], 0.0)
         scale = np.where(self.floors > 0, self.floors, self.caps)
         values = np.minimum(weights / scale, 1.0)[free]
@@ -1275,13 +1345,13 @@ class SelectionNodes:
 
     def pieces(self, lower: NDArray[np.float64], upper: NDArray[np.float64]) -> Pieces:
         """The node's pieces for selection bounds `lower`, `upper` (0/1 values)."""
-        zero, one = upper < 0.5, lower > 0.5
+        zero, one = upper < _HALF, lower > _HALF
         columns = self.weight_columns
         column_lower = self.column_lower.copy()
         column_upper = self.column_upper.copy()
         weight_lower, held_lower, weight_upper = self._weight_bounds
-        column_lower[columns] = np.where(zero, 0.0, np.where(one, held_lower, weight_lower))
-        column_upper[columns] = np.where(zero, 0.0, weight_upper)
+        column_lower[columns] = np.where(zero, _ZERO, np.where(one, held_lower, weight_lower))
+        column_upper[columns] = np.where(zero, _ZERO, weight_upper)
         kink = column_upper.copy()
         size = len(kink)
         lin0, quad0, lin1, quad1 = np.zeros(size), np.zeros(size), np.zeros(size), np.zeros(size)
@@ -1298,10 +1368,10 @@ class SelectionNodes:
         offset = 0.0
         if self.costs is not None:  # e_j / u_j on a free selection's weight, e_j once held
             assert self._cost_per_weight is not None
-            per_weight = np.where(~zero & ~one, self._cost_per_weight, 0.0)
+            per_weight = np.where(~zero & ~one, self._cost_per_weight, _ZERO)
             lin0[columns] += per_weight
             lin1[columns] += per_weight
-            offset = float(self.costs[one].sum())
+            offset = float(_sum_of(self.costs[one]))
         return Pieces(column_lower, column_upper, kink, lin0, quad0, lin1, quad1, offset)
 
     def solve(
@@ -1395,15 +1465,15 @@ class SelectionNodes:
         to_upper = g * (pieces.upper[columns] - at)  # (the same in both minima)
         before = np.minimum(g * (weight_lower - at), to_upper)
         after = np.minimum(g * (held_lower - at), to_upper)
-        free = (lower < 0.5) & (upper > 0.5)
+        free = (lower < _HALF) & (upper > _HALF)
         # The rise is of this solve's own bound (with θ: the child's count is at most
         # k - 1 and its piece there is the parent's less θ, so it holds for the Lagrangian).
-        rise = np.where(free, np.maximum(after - before - (bound - own), 0.0), 0.0)
+        rise = np.where(free, np.maximum(after - before - (bound - own), _ZERO), _ZERO)
         if count is None and len(x) <= _SPARSE_PRODUCT_COLUMNS:
             # (without the count, `bound` is `own`: the tangent bound at x, or below it)
             if self._half_curvature is None:  # 0.5 kappa of the weights' columns, once
                 self._half_curvature = 0.5 * self.curvature()[columns]
-            fall = np.where(free, self._half_curvature * at * at, 0.0)
+            fall = np.where(free, self._half_curvature * at * at, _ZERO)
         else:
             fall = np.zeros(len(rise))
         # Setting j to 1 also rewrites the counting rows it is in: the estimate holds only
@@ -1491,7 +1561,7 @@ class SelectionNodes:
         start (the parent's point) clipped to the node's box breaks its rows; a node
         whose start fits keeps its bounds (every node propagated: 4% fewer nodes on the
         sample for 12% more time)."""
-        free = (lower < 0.5) & (upper > 0.5)
+        free = (lower < _HALF) & (upper > _HALF)
         if not _count(free):
             return lower, upper
         plain = self.pieces(lower, upper)
@@ -1517,7 +1587,7 @@ class SelectionNodes:
         held members of the counting rows (the only part of `lower` the rows read): nodes
         of one search share some, and the same row set lets the active set keep its row
         data."""
-        key = (lower[self._node_row_parts()[1]] > 0.5).tobytes() if self.counting else b""
+        key = (lower[self._node_row_parts()[1]] > _HALF).tobytes() if self.counting else b""
         if key not in self._row_cache:
             self._row_cache[key] = self.node_rows(lower)
         rows = self._row_cache[key]
@@ -1548,7 +1618,7 @@ class SelectionNodes:
                 rows.upper + tolerance,
             )
         x = _clip(start.x, pieces.lower, pieces.upper)
-        activity = rows.matrix @ x
+        activity = _dot(rows.matrix, x)
         count = len(activity)
         return _count(activity >= sides[1]) == count and _count(activity <= sides[2]) == count
 
