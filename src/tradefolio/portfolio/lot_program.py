@@ -800,9 +800,12 @@ class LotMoves:
         self.gradient = np.where(flat >= 0, reduced[safe], 0.0).reshape(variables.shape)
         self.kinds = kinds
 
-    def _settle(self, changed: tuple[float, float] | None = None) -> None:
+    def _settle(
+        self, changed: tuple[float, float] | None = None, spread: float | None = None
+    ) -> None:
         """The totals after the state changed (`changed`: one name's own violation, before
-        and after, when only it changed)."""
+        and after, when only it changed; `spread`: the global rows' part of the violation
+        at the new activity when the caller has it, the sum this takes)."""
         lots = self.lots
         if changed is None:
             self.broken_names = int(np.count_nonzero(self.own))
@@ -811,9 +814,9 @@ class LotMoves:
             self.broken_names += int(after != 0.0) - int(before != 0.0)
         # (a sum of zeros is 0.0: the sum itself only when a name breaks its own rows)
         self.own_total = float(_sum(self.own)) if self.broken_names else 0.0
-        self.global_broken = _broken(self.activity, lots.global_lo, lots.global_hi)
-        total = lots.constant_violation + self.own_total + float(_sum(self.global_broken))
-        self.violation = total
+        if spread is None:
+            spread = float(_sum(_broken(self.activity, lots.global_lo, lots.global_hi)))
+        self.violation = lots.constant_violation + self.own_total + spread
 
     def _others(self, excluded: list[NDArray[np.intp]]) -> NDArray[np.float64]:
         """The other names' own violation, exactly 0 when only the excluded ones break."""
@@ -884,7 +887,17 @@ class LotMoves:
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Violation and objective, at the current state, of each move of `table`'s `rows`
         (a name moved alone; NaN targets: inf violation, NaN objective)."""
+        violation, objective, _ = self.singles_and_spread(table, rows)
+        return violation, objective
+
+    def singles_and_spread(
+        self, table: MoveTable, rows: slice = slice(None)
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]:
+        """`singles` and, when every global row is read (`_few_rows`), each move's global
+        rows' part of its violation: the very sum the state takes after that move (`move`'s
+        `spread`: the same activity, rows in the same places); None otherwise."""
         lots = self.lots
+        spread_part: NDArray[np.float64] | None = None
         head: NDArray[np.float64] | float
         if self.broken_names == 0:  # no name breaks its own rows: the others' part is 0
             head = lots.constant_violation + 0.0
@@ -896,6 +909,7 @@ class LotMoves:
         if self._few_rows:
             moved = self.activity + table.spread[rows]
             spread_broken = _sum(_broken(moved, lots.global_lo, lots.global_hi), axis=-1)
+            spread_part = spread_broken
         else:
             near = self._near(table.reach)
             spread_broken = _broken(
@@ -909,7 +923,7 @@ class LotMoves:
         else:
             gradient = self.gradient[rows][:, None, :]  # (n, 1, kinds)
             change = table.fixed[rows] + 2.0 * (table.quadratic[rows] * gradient).sum(axis=-1)
-        return violation, self.objective + change
+        return violation, self.objective + change, spread_part
 
     def steps(self) -> MoveTable:
         """Every movable name one lot up (option 0) and one lot down (option 1)."""
@@ -933,12 +947,32 @@ class LotMoves:
         steps[p, 0] and steps[p, 1] lots (`table`'s last two options = `steps()` at the
         current state: `steps()` itself, or a pass's table of options then steps); and
         each's option in `table`."""
+        violation, objective, up_a, up_b, _ = self.pairs_and_spread(table, first, second, steps)
+        return violation, objective, up_a, up_b
+
+    def pairs_and_spread(
+        self,
+        table: MoveTable,
+        first: NDArray[np.intp],
+        second: NDArray[np.intp],
+        steps: NDArray[np.float64],
+    ) -> tuple[
+        NDArray[np.float64],
+        NDArray[np.float64],
+        NDArray[np.intp],
+        NDArray[np.intp],
+        NDArray[np.float64] | None,
+    ]:
+        """`pairs` and, when every global row is read and one slot kind is quadratic, each
+        pair's global rows' part of its violation: the sum the state takes after both moves
+        (the second `move`'s `spread`: activity + a's change + b's change, in that order);
+        None otherwise."""
         lots = self.lots
         width = table.targets.shape[1]
         up_a = np.where(steps[:, 0] > 0, width - 2, width - 1)
         up_b = np.where(steps[:, 1] > 0, width - 2, width - 1)
         if not (self._few_rows and self._one_kind):
-            return self._pairs(table, first, second, up_a, up_b)
+            return (*self._pairs(table, first, second, up_a, up_b), None)
         # the same sums as `_pairs`, on the moves' entries gathered by their flat index
         at_a, at_b = first * width + up_a, second * width + up_b
         head: NDArray[np.float64] | float
@@ -949,12 +983,8 @@ class LotMoves:
         own = table.own.reshape(-1)
         spread = table.spread.reshape(-1, table.spread.shape[-1])
         moved = self.activity + spread.take(at_a, 0) + spread.take(at_b, 0)
-        violation = (
-            head
-            + own[at_a]
-            + own[at_b]
-            + np.add.reduce(_broken(moved, lots.global_lo, lots.global_hi), axis=-1)
-        )
+        spread_part = np.add.reduce(_broken(moved, lots.global_lo, lots.global_hi), axis=-1)
+        violation = head + own[at_a] + own[at_b] + spread_part
         quadratic = table.quadratic.reshape(-1)  # (one kind)
         fixed = table.fixed.reshape(-1)
         gradient = self.gradient[:, 0]
@@ -963,7 +993,7 @@ class LotMoves:
         alone_b = fixed[at_b] + 2.0 * (qb * gradient[second])
         cross = (qa * self.hessian[first, second]) * qb
         objective = self.objective + alone_a + alone_b + 2.0 * cross
-        return violation, objective, up_a, up_b
+        return violation, objective, up_a, up_b, spread_part
 
     def _pairs(
         self,
@@ -994,8 +1024,10 @@ class LotMoves:
         objective = self.objective + alone[first, up_a] + alone[second, up_b] + 2.0 * cross
         return violation, objective, up_a, up_b
 
-    def move(self, table: MoveTable, row: int, option: int) -> None:
-        """Take move `option` of `table`'s row `row` (the state follows)."""
+    def move(self, table: MoveTable, row: int, option: int, spread: float | None = None) -> None:
+        """Take move `option` of `table`'s row `row` (the state follows). `spread`: the
+        global rows' part of the violation after it, when the caller rated the move at this
+        state (`singles_and_spread`, `pairs_and_spread`): not summed again."""
         at, name = int(table.at[row]), int(table.names[row])
         if self._one_kind:  # the (1 x 1) products, taken directly
             step = float(table.quadratic[row, option, 0])
@@ -1016,7 +1048,7 @@ class LotMoves:
         target = float(table.targets[row, option])
         self.target[name] = target
         self.current[at] = target
-        self._settle((before, after))
+        self._settle((before, after), spread)
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,40 +115,47 @@ def _option_table(
 ) -> NDArray[np.float64]:
     """`_options` of movable positions `positions`, each capped at `cap` lots (the search
     reads both once: they do not change while it runs)."""
-    held, odd, lot, current = moves.held_of, moves.odd_of, moves.lot_of, moves.current
+    odd = moves.odd_of
     width = 10 if any([odd[p] != 0.0 for p in positions]) else 6
-    nan = math.nan
     flat: list[float] = []
-    append = flat.append
     for p, most_p in zip(positions, cap, strict=True):
-        c, size, d = current[p], lot[p], odd[p]
-        found = [held[p], 0.0]
-        k = math.floor(c / size + 1e-9)
-        for step in (k - 1, k, k + 1, k + 2):
-            if 0 <= step <= most_p:
-                found.append(step * size)
-        if d != 0.0:
-            k = math.floor((c - d) / size + 1e-9)
-            for step in (k - 1, k, k + 1, k + 2):
-                if 0 <= step <= most_p:
-                    found.append(d + step * size)
-        found.sort()
-        # the targets other than the current one, a repeat of the one before NaN
-        before = nan  # (equal to nothing)
-        kept = 0
-        for t in found:
-            if t != c:
-                append(nan if t == before else t)
-                before = t
-                kept += 1
-        flat.extend([nan] * (width - kept))
-        if steps:
-            append(c + size)  # (t + 1.0 * lot and t + -1.0 * lot, exactly)
-            append(c - size)
+        flat.extend(_option_row(moves, p, most_p, width, steps))
     columns = width + 2 if steps else width
     if not positions:
         return np.empty((0, columns))
     return np.array(flat, dtype=np.float64).reshape(len(positions), columns)
+
+
+def _option_row(moves: LotMoves, p: int, most_p: float, width: int, steps: bool) -> list[float]:
+    """Movable position `p`'s row of `_option_table` (`width` options, NaN padded, then
+    with `steps` its two steps): a function of its current target alone (its holdings,
+    odd lot, lot size and cap do not change while the search runs)."""
+    c, size, d = moves.current[p], moves.lot_of[p], moves.odd_of[p]
+    nan = math.nan
+    found = [moves.held_of[p], 0.0]
+    k = math.floor(c / size + 1e-9)
+    for step in (k - 1, k, k + 1, k + 2):
+        if 0 <= step <= most_p:
+            found.append(step * size)
+    if d != 0.0:
+        k = math.floor((c - d) / size + 1e-9)
+        for step in (k - 1, k, k + 1, k + 2):
+            if 0 <= step <= most_p:
+                found.append(d + step * size)
+    found.sort()
+    # the targets other than the current one, a repeat of the one before NaN
+    row: list[float] = []
+    append = row.append
+    before = nan  # (equal to nothing)
+    for t in found:
+        if t != c:
+            append(nan if t == before else t)
+            before = t
+    row.extend([nan] * (width - len(row)))
+    if steps:
+        append(c + size)  # (t + 1.0 * lot and t + -1.0 * lot, exactly)
+        append(c - size)
+    return row
 
 
 # Two-name moves rated per call (each a row of the global rows near their bounds).
@@ -245,34 +252,53 @@ def _search(
             better = (violation == 0.0) & (score > sign * moves.objective + 1e-15)
         return better
 
-    positions = list(range(count))
     cap = most[moves.movable].tolist()  # (the movable names' lots caps, as `_options` reads)
+    current = moves.current
+    width = 10 if any([odd != 0.0 for odd in moves.odd_of]) else 6  # (`_option_table`'s)
+    # each position's `_option_row` and the target it is of: rebuilt only for a name that
+    # moved since (the row is a function of its target alone)
+    rows: list[tuple[float, list[float]]] = []
 
     def rated() -> tuple[MoveTable, int]:
-        """The pass's table (every option, then the steps) and how many options lead it."""
-        targets = _option_table(moves, positions, cap, True)  # (options, then the steps)
-        return moves.table(targets), targets.shape[1] - 2
+        """The pass's table (every option, then the steps; `_option_table`'s targets) and
+        how many options lead it."""
+        if not rows:
+            rows.extend(
+                (c, _option_row(moves, p, cap[p], width, True)) for p, c in enumerate(current)
+            )
+        flat: list[float] = []
+        for p, (of, row) in enumerate(rows):
+            if current[p] != of:
+                row = _option_row(moves, p, cap[p], width, True)
+                rows[p] = (current[p], row)
+            flat.extend(row)
+        targets = (
+            np.array(flat, dtype=np.float64).reshape(count, width + 2)
+            if count
+            else np.empty((0, width + 2))
+        )
+        return moves.table(targets), width
 
     for _ in range(_PASSES):
         improved = False
         table, width = rated()
         if mend_first and moves.violation > 0.0:
-            violation, objective = moves.singles(table)
+            violation, objective, spread = moves.singles_and_spread(table)
             mends = violation[:, :width] == 0.0
             if mends.any():
                 score = np.where(mends, sign * objective[:, :width], -np.inf)
                 best_row, best_choice = divmod(int(np.argmax(score)), width)
-                moves.move(table, best_row, best_choice)
+                moves.move(table, best_row, best_choice, _at(spread, best_row, best_choice))
                 improved = True
                 table, width = rated()
         turn = 0
         while turn < count:
-            violation, objective = moves.singles(table, slice(turn, None))
+            violation, objective, spread = moves.singles_and_spread(table, slice(turn, None))
             found = _first_help(violation, objective, width, sign, moves.violation, moves.objective)
             if found is None:
                 break
             row, choice = found
-            moves.move(table, turn + row, choice)
+            moves.move(table, turn + row, choice, _at(spread, row, choice))
             improved = True
             turn += row + 1
         if improved:
@@ -285,7 +311,9 @@ def _search(
         while pair < first.size:
             chunk = slice(pair, pair + _PAIR_CHUNK)  # bounded memory with many names
             a, b = first[chunk], second[chunk]
-            violation, objective, up_a, up_b = moves.pairs(table, a, b, steps[chunk])
+            violation, objective, up_a, up_b, spread = moves.pairs_and_spread(
+                table, a, b, steps[chunk]
+            )
             targets = table.targets
             # the first move that helps with both targets at or above 0 shares
             hit = next(
@@ -300,7 +328,7 @@ def _search(
                 pair += _PAIR_CHUNK
                 continue
             moves.move(table, int(a[hit]), int(up_a[hit]))
-            moves.move(table, int(b[hit]), int(up_b[hit]))
+            moves.move(table, int(b[hit]), int(up_b[hit]), _at(spread, hit))
             table = moves.steps()
             improved = True
             pair += hit + 1
@@ -309,6 +337,12 @@ def _search(
     target = moves.target
     values = evaluator.point(target)
     return target, evaluator.violation(values), evaluator.objective(values)
+
+
+def _at(spread: NDArray[np.float64] | None, *where: int) -> float | None:
+    """The global rows' part of a rated move's violation (`LotMoves.singles_and_spread`,
+    `pairs_and_spread`) for `LotMoves.move`, None when the rating did not give it."""
+    return None if spread is None else float(spread[where])
 
 
 def whole_point(
