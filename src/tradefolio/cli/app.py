@@ -27,6 +27,7 @@ from tradefolio.cli.registry import (
     CommandSpec,
     print_error,
 )
+from tradefolio.cli.start_up import long_lived_imports
 from tradefolio.errors import (
     DataError,
     InfeasibleAllocation,
@@ -51,7 +52,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         if args[:1] == ["allocate"] and _run_quick(args[1:]):
             sys.exit(EXIT_OK)
-        from tradefolio.cli.root import run_app
+        with long_lived_imports(freeze=False):  # frozen with the command's own imports
+            from tradefolio.cli.root import run_app
 
         code = run_app(args)
     except BAD_INPUT_ERRORS as exc:

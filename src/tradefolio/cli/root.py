@@ -21,11 +21,14 @@ from typer.core import TyperGroup
 
 from tradefolio import __version__
 from tradefolio.cli.registry import COMMANDS, EXIT_BAD_INPUT, EXIT_OK, CommandSpec, print_error
+from tradefolio.cli.start_up import long_lived_imports
 
 
 def load_commands(module_name: str) -> dict[str, click.Command]:
-    """Import `tradefolio.cli.<module_name>` and return the click commands it registers."""
-    module = importlib.import_module(f"tradefolio.cli.{module_name}")
+    """Import `tradefolio.cli.<module_name>` and return the click commands it registers
+    (imported with the collector paused, its objects frozen: `start_up.py`)."""
+    with long_lived_imports():
+        module = importlib.import_module(f"tradefolio.cli.{module_name}")
     holder = typer.Typer()
     holder.callback()(_root)  # a callback makes typer build a group even for one command
     module.register(holder)

@@ -691,13 +691,17 @@ def _solve_branch_and_bound(
     gap: float = BRANCH_AND_BOUND_GAP,
 ) -> RawSolution:
     from tradefolio.portfolio.branch_and_bound import branch_and_bound
-    from tradefolio.portfolio.cardinality_search import cardinality_search
 
     # Mean-variance on the simplex with a binding cardinality cap and nothing else: the
     # search over doubly-nonnegative bounds (cardinality_search.py: its own first-order
-    # certificate up to ADMM_MAX_NAMES names, SCS above).
+    # certificate up to ADMM_MAX_NAMES names, SCS above). Imported only then: the
+    # rebalance solver's searches (no heuristics) never need it.
     started = time.monotonic()
-    found = cardinality_search(program, time_limit, gap, hint) if heuristics else None
+    found = None
+    if heuristics:
+        from tradefolio.portfolio.cardinality_search import cardinality_search
+
+        found = cardinality_search(program, time_limit, gap, hint)
     if found is None:
         found = branch_and_bound(
             program,
