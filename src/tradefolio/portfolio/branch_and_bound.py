@@ -61,10 +61,12 @@ lifts the pard200_a root bound from 183.75 to only 184.15 for 37-149 s (docs/mod
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -205,8 +207,9 @@ def selection_structure(
     mixing selections with other variables): `suits_branch_and_bound`'s test."""
     if integers.size == 0:
         return None
-    # Plain Python lists and dicts throughout (numpy's per-call cost on these ~100-row
-    # programs was most of the function): the same values, converted once at the end.
+    # Plain Python lists and dicts for the per-selection tests (numpy's per-call cost on
+    # these ~100-row programs was most of the function): the same values, converted once
+    # at the end.
     position = {k: j for j, k in enumerate(integers.tolist())}
     sign = -1.0 if program.maximize else 1.0
     count = len(integers)
@@ -221,47 +224,76 @@ def selection_structure(
         costs[j] = cost
     if any(i in position or j in position for i, j in program.quadratic):
         return None
+    # The rows by the program's flat coefficient arrays (rows in order, each in its dict's
+    # order; kept by the model's builder): which rows hold selections, which of them are
+    # link rows (`_link_of`'s test, element by element), the rest counting rows. A walk
+    # over the rows' dicts was ~70% of the function.
+    columns, values, lengths = program.coefficient_arrays()
+    row_lo, row_hi = program.row_bounds()
+    index_of = np.full(program.size, -1, dtype=np.intp)
+    index_of[integers] = np.arange(count, dtype=np.intp)
+    entry_selection = index_of[columns]  # j of each entry, -1: not a selection
+    hit = entry_selection >= 0
+    numbers = np.repeat(np.arange(len(lengths)), lengths)  # each entry's row
+    per_row = np.bincount(numbers[hit], minlength=len(lengths))  # a row's keys are distinct
+    first = np.cumsum(lengths) - lengths  # each row's first entry
+    pairs = np.flatnonzero((per_row == 1) & (lengths == 2))
+    z_first = hit[first[pairs]]
+    z_entry = np.where(z_first, first[pairs], first[pairs] + 1)
+    w_entry = np.where(z_first, first[pairs] + 1, first[pairs])
+    w = columns[w_entry]
+    a, b = values[w_entry], values[z_entry]
+    # (negated comparisons: a NaN passes each test as `_link_of`'s `or` lets it)
+    fits = ~(np.array(program.integer, dtype=bool)[w] | (np.array(lower, dtype=np.float64)[w] < 0))
+    fits &= ~(a <= 0) & ~(b >= 0)
+    lo, hi = row_lo[pairs], row_hi[pairs]
+    is_cap = fits & (lo == -INF) & (hi == 0.0)
+    is_link = is_cap | (fits & (lo == 0.0) & (hi == INF))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = -b / a
     weights = [-1] * count
     caps = [0.0] * count
     floors = [0.0] * count
     structural: set[int] = set()
-    counting: list[tuple[int, NDArray[np.intp], NDArray[np.float64]]] = []
-    mixed: set[int] = set()
-    keys = position.keys()
-    integer = program.integer
-    for r, row in enumerate(program.rows):
-        coefficients = row.coefficients
-        # A disjointness test walks the shorter side (a factor row's 501 keys are not
-        # copied into a set, as an intersection would).
-        if keys.isdisjoint(coefficients.keys()):
-            continue
-        selections = [k for k in coefficients if k in position]
-        link = _link_of(integer, lower, row, selections)
-        if link is None:
-            every = len(selections) == len(coefficients)
-            if not (every or costed):
-                return None
-            # a counting (or, with `costed`, mixed) row: z only tightens it as it grows
-            values = [coefficients[k] for k in selections]
-            if row.lo != -INF or any(v < 0 for v in values):
-                return None
-            members = np.array([position[k] for k in selections], dtype=np.intp)
-            counting.append((r, members, np.array(values)))
-            if not every:
-                mixed.add(r)
-            continue
-        z, w, ratio, is_cap = link
-        j = position[z]
-        if weights[j] != -1 and weights[j] != w:
+    links = zip(
+        pairs[is_link].tolist(),
+        entry_selection[z_entry[is_link]].tolist(),
+        w[is_link].tolist(),
+        ratio[is_link].tolist(),
+        is_cap[is_link].tolist(),
+        strict=True,
+    )
+    for r, j, column, share, cap in links:
+        if weights[j] != -1 and weights[j] != column:
             return None
-        weights[j] = w
-        if is_cap:  # w <= u z
+        weights[j] = column
+        if cap:  # w <= u z
             if caps[j] > 0:
                 return None
-            caps[j] = ratio
-        else:  # w >= m z
-            floors[j] = max(floors[j], ratio)
+            caps[j] = share
+        elif share > floors[j]:  # w >= m z: the largest floor (`max`'s own test)
+            floors[j] = share
         structural.add(r)
+    # every other row with selections: a counting (or, with `costed`, mixed) row, where z
+    # only tightens it as it grows
+    counted = per_row > 0
+    counted[pairs[is_link]] = False
+    rows = np.flatnonzero(counted)
+    every = per_row[rows] == lengths[rows]
+    if not (costed or every.all()) or np.any(row_lo[rows] != -INF):
+        return None
+    entries = np.flatnonzero(hit & counted[numbers])
+    members = entry_selection[entries]
+    counts = values[entries]
+    if np.any(counts < 0):
+        return None
+    ends = np.cumsum(per_row[rows]).tolist()
+    counting: list[tuple[int, NDArray[np.intp], NDArray[np.float64]]] = []
+    start = 0
+    for r, end in zip(rows.tolist(), ends, strict=True):
+        counting.append((r, members[start:end], counts[start:end]))
+        start = end
+    mixed = rows[~every].tolist()
     if min(weights) < 0 or any(c <= 0 for c in caps) or len(set(weights)) != count:
         return None
     return Selections(
@@ -295,9 +327,19 @@ def _link_of(
     return None
 
 
+def _highs_values(values: list[float], inf: float) -> NDArray[np.float64]:
+    """`values` as an array with HiGHS's infinity for +-inf."""
+    array = np.array(values, dtype=np.float64)
+    if inf != INF:  # (highspy's kHighsInf is IEEE infinity: nothing to replace)
+        array[array == INF] = inf
+        array[array == -INF] = -inf
+    return array
+
+
 class _DeferredCalls:
     """Method calls recorded for an object that does not exist yet (`Relaxation.highs`),
-    replayed on it in order."""
+    replayed on it in order; `later` records a function of it instead (work whose result
+    only that object needs)."""
 
     def __init__(self) -> None:
         self._calls: list[tuple[str, tuple[Any, ...]]] = []
@@ -308,10 +350,17 @@ class _DeferredCalls:
 
         return record
 
+    def later(self, function: Callable[[Any], None]) -> None:
+        """Call `function(target)` at this place of the replay."""
+        self._calls.append(("", (function,)))
+
     def replay(self, target: Any) -> None:
         """Make every recorded call on `target`."""
         for name, args in self._calls:
-            getattr(target, name)(*args)
+            if name:
+                getattr(target, name)(*args)
+            else:
+                args[0](target)
 
 
 @dataclass(slots=True)
@@ -329,6 +378,48 @@ class _NodeRow:
     mixed: bool
     others: dict[int, float]  # column -> a_k of the variables other than selections
     binds: bool = True  # mixed, or sum_j c_j > hi: some node point could break it
+
+
+def _add_rows(
+    h: Any,
+    *,
+    rows: list[tuple[int, Row]],
+    columns: list[int],
+    counting: list[_NodeRow],
+    caps: NDArray[np.float64] | None,
+    weight_columns: NDArray[np.int32] | None,
+    inf: float,
+) -> None:
+    """Give HiGHS a relaxation's `rows` (program rows over the kept `columns`): a counting
+    row as its node rows are at the root, sum_free (c_j / u_j) w_j + a^T v (`counting`:
+    the relaxation's `_NodeRow`s, `caps` and `weight_columns` its selections')."""
+    by_number = {row.number: row for row in counting}
+    starts: list[int] = []
+    indices: list[int] = []
+    coefficients: list[float] = []
+    for number, (_, row) in enumerate(rows):
+        starts.append(len(indices))
+        node_row = by_number.get(number)
+        if node_row is not None and caps is not None and weight_columns is not None:
+            members = node_row.members
+            per_weight = node_row.counts / caps[members]
+            merged = dict(node_row.others)
+            for c, value in zip(weight_columns[members].tolist(), per_weight.tolist(), strict=True):
+                merged[c] = merged.get(c, 0.0) + value
+            indices.extend(merged)
+            coefficients.extend(merged.values())
+            continue
+        indices.extend([columns[k] for k in row.coefficients])
+        coefficients.extend(row.coefficients.values())
+    h.addRows(
+        len(rows),
+        _highs_values([row.lo for _, row in rows], inf),
+        _highs_values([row.hi for _, row in rows], inf),
+        len(indices),
+        np.array(starts, dtype=np.int32),
+        np.array(indices, dtype=np.int32),
+        np.array(coefficients, dtype=np.float64),
+    )
 
 
 class Relaxation:
@@ -360,16 +451,8 @@ class Relaxation:
         self._built: Any = None
         h.setOptionValue("output_flag", False)
         h.setOptionValue("threads", 1)
-        inf = highspy.kHighsInf
-
-        def finite(values: list[float]) -> NDArray[np.float64]:
-            array = np.array(values, dtype=np.float64)
-            array[array == INF] = inf
-            array[array == -INF] = -inf
-            return array
-
-        self.lower = finite(program.lower)
-        self.upper = finite(program.upper)
+        self.lower = _highs_values(program.lower, highspy.kHighsInf)
+        self.upper = _highs_values(program.upper, highspy.kHighsInf)
         n = program.size
         # Factor exposures v = D x (`factor_form.py`): their squares become one dense form
         # over the x they read; the v columns and their defining rows are dropped.
@@ -377,7 +460,8 @@ class Relaxation:
         dropped = set(self.definitions.rows.tolist())
         self.selections = selection_structure(program, self.integers, costed=True)
         self._costed = False  # a selection with a cost or in a mixed row (trade flags)
-        if self.selections is not None and self.selections.costed.any():
+        costed = None if self.selections is None else self.selections.costed
+        if self.selections is not None and costed is not None and costed.any():
             self._costed = True
             # A flag whose floor is above its cap (a minimum trade larger than the room to
             # buy) cannot be 1: fixed at 0, which keeps every row (they only tighten as it
@@ -389,9 +473,13 @@ class Relaxation:
                 self.selections = replace(self.selections, floors=floors)
         if self.selections is not None and not self.selections.reducible(program):
             self.selections = None
+            costed = None
         excluded = set(self.definitions.variables.tolist())
+        selected = set(self.integers.tolist())
+        # sum_j c_j of each counting row (whether it can bind), summed once
+        count_sums: dict[int, float] = {}
         if self.selections is not None:
-            excluded |= {int(k) for k in self.integers}
+            excluded |= selected
             dropped |= self.selections.structural
             # A counting row of selections only whose counts fit even with every member
             # held (sum_j c_j <= hi: the sample's 'buy or sell' pairs of a name with one
@@ -399,10 +487,11 @@ class Relaxation:
             # with w_j <= u_j. Left out of the nodes (HiGHS's and the active set's, which
             # never had it) instead of rewritten at each: ~17 of the sample's ~21.
             program_rows = program.rows
+            count_sums = {r: float(counts.sum()) for r, _, counts in self.selections.counting}
             dropped |= {
                 r
-                for r, _, counts in self.selections.counting
-                if r not in self.selections.mixed and float(counts.sum()) <= program_rows[r].hi
+                for r, _, _ in self.selections.counting
+                if r not in self.selections.mixed and count_sums[r] <= program_rows[r].hi
             }
         # HiGHS sees only the kept columns; `position` maps a program variable to its column.
         self.kept = np.array([k for k in range(n) if k not in excluded], dtype=np.intp)
@@ -420,7 +509,12 @@ class Relaxation:
             form = 2.0 * self.sign * scale * self.definitions.gram()
             if not inside.all():
                 at, form = at[inside], form[np.ix_(inside, inside)]
-            hessian[np.ix_(at, at)] += form
+            if at.size and int(at[-1]) - int(at[0]) == at.size - 1:
+                # (`reads` are sorted and `position` increases: consecutive columns are a
+                # block, added to in place as the fancy index would)
+                hessian[int(at[0]) : int(at[-1]) + 1, int(at[0]) : int(at[-1]) + 1] += form
+            else:
+                hessian[np.ix_(at, at)] += form
         column_upper = self.upper.copy()
         self.perspective = ProjectedPerspective.none()
         if self.selections is not None:
@@ -432,19 +526,24 @@ class Relaxation:
             # Trade flags' programs keep the plain relaxation: split over the names'
             # weights only (a trade's column has no curvature of its own), the perspective
             # of the sample's 2% floors left the search as it was (2,331 nodes for 100
-            # rebalances against 2,320).
-            self.perspective = ProjectedPerspective.of(
-                hessian,
-                self._weight_columns,
-                np.zeros(len(weights)) if self._costed else self.selections.floors,
-                self._weight_upper,
-                splits if splits is not None else SplitCache(),
-                split_method,
-            )
+            # rebalances against 2,320). (Without floors `of` gives no terms: not asked.)
+            if not self._costed:
+                self.perspective = ProjectedPerspective.of(
+                    hessian,
+                    self._weight_columns,
+                    self.selections.floors,
+                    self._weight_upper,
+                    splits if splits is not None else SplitCache(),
+                    split_method,
+                )
         h.addVars(len(self.kept), self.lower[self.kept], column_upper[self.kept])
         cost = np.zeros(n)
-        for k, c in program.linear.items():
-            cost[k] += self.sign * scale * c
+        if program.linear:  # (a dict's keys are distinct: each entry 0.0 + s c_k, as +=)
+            factor = self.sign * scale
+            keys = np.fromiter(program.linear.keys(), np.intp, len(program.linear))
+            cost[keys] = 0.0 + factor * np.fromiter(
+                program.linear.values(), np.float64, len(program.linear)
+            )
         h.changeColsCost(len(self.kept), np.arange(len(self.kept), dtype=np.int32), cost[self.kept])
         # The selections' own costs e_j (minimised, scaled): e_j / u_j on v_j when free, the
         # constant e_j when fixed at 1 (`_offset`, added to every node's value and bound).
@@ -455,9 +554,6 @@ class Relaxation:
         hessian = self.perspective.extend(h, hessian, len(self.kept))
         counting = {} if self.selections is None else {c[0]: c for c in self.selections.counting}
         rows = [(r, row) for r, row in enumerate(program.rows) if r not in dropped]
-        starts: list[int] = []
-        indices: list[int] = []
-        coefficients: list[float] = []
         self._counting: list[_NodeRow] = []
         self._count_matrix: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
         # Selections in a counting row that can bind, in a mixed row or with a cost: their
@@ -466,29 +562,26 @@ class Relaxation:
         # `_values`' floored selections outside binding counting rows, their divisors and
         # whether there are any (computed on first use, once `_counted` is complete).
         self._floored: tuple[NDArray[np.bool_], NDArray[np.float64], bool] | None = None
-        if self.selections is not None:
-            self._counted |= self.selections.costed
-        selected = set(self.integers.tolist())
+        if costed is not None:
+            self._counted |= costed
         # Python ints by list lookups (a numpy scalar per coefficient was ~10% of the set-up).
         columns = position.tolist()
         for number, (r, row) in enumerate(rows):
-            starts.append(len(indices))
             if r in counting and self.selections is not None:
                 _, members, counts = counting[r]
                 per_weight = counts / self.selections.caps[members]
-                merged: dict[int, float] = {}
-                for k, c in row.coefficients.items():
-                    if k not in selected:
-                        merged[columns[k]] = merged.get(columns[k], 0.0) + c
-                member_columns = self._weight_columns[members]
-                base = np.array([merged.get(c, 0.0) for c in member_columns.tolist()])
-                others = dict(merged)
-                for c, value in zip(member_columns.tolist(), per_weight.tolist(), strict=True):
-                    merged[c] = merged.get(c, 0.0) + value
-                indices.extend(merged)
-                coefficients.extend(merged.values())
                 is_mixed = r in self.selections.mixed
-                binds = is_mixed or float(counts.sum()) > row.hi
+                others: dict[int, float] = {}
+                if is_mixed:  # (else every entry is a selection's: no other columns)
+                    for k, c in row.coefficients.items():
+                        if k not in selected:
+                            others[columns[k]] = others.get(columns[k], 0.0) + c
+                    base = np.array(
+                        [others.get(c, 0.0) for c in self._weight_columns[members].tolist()]
+                    )
+                else:
+                    base = np.zeros(len(members))
+                binds = is_mixed or count_sums[r] > row.hi
                 self._counting.append(
                     _NodeRow(
                         number,
@@ -504,18 +597,21 @@ class Relaxation:
                 )
                 if binds:
                     self._counted[members] = True
-                continue
-            indices.extend([columns[k] for k in row.coefficients])
-            coefficients.extend(row.coefficients.values())
         if rows:
-            h.addRows(
-                len(rows),
-                finite([row.lo for _, row in rows]),
-                finite([row.hi for _, row in rows]),
-                len(indices),
-                np.array(starts, dtype=np.int32),
-                np.array(indices, dtype=np.int32),
-                np.array(coefficients, dtype=np.float64),
+            # HiGHS's rows are assembled when HiGHS is built (`highs`), in their place
+            # among its calls: with the active set solving every node, mostly never.
+            # (a function of the rows, the counting rows and the caps, not of `self`: no
+            # reference cycle through the recorded calls)
+            h.later(
+                functools.partial(
+                    _add_rows,
+                    rows=rows,
+                    columns=columns,
+                    counting=self._counting,
+                    caps=None if self.selections is None else self.selections.caps,
+                    weight_columns=None if self.selections is None else self._weight_columns,
+                    inf=highspy.kHighsInf,
+                )
             )
         self.perspective.add_rows(h, len(self.kept))
         self._full_hessian = self._symmetric(hessian)
@@ -543,8 +639,6 @@ class Relaxation:
             )
         self._ridged: Any = None
         self._empty: Any = None
-        largest = float(np.abs(np.diagonal(self._full_hessian)).max(initial=0.0))
-        self._ridge = np.eye(len(self._full_hessian)) * 1e-7 * max(largest, 1e-300)
         # A node guard: a near-singular Hessian can make the active set cycle inside one
         # node for the whole time limit (issue 15); such a node is retried cold once, then
         # left unexplored with its parent's bound.
@@ -695,7 +789,9 @@ class Relaxation:
     def _ridged_hessian(self) -> Any:
         """The Hessian with the ridge of the node guard, built on first use."""
         if self._ridged is None:
-            self._ridged = self._hessian_value(self._full_hessian + self._ridge)
+            largest = float(np.abs(np.diagonal(self._full_hessian)).max(initial=0.0))
+            ridge = np.eye(len(self._full_hessian)) * 1e-7 * max(largest, 1e-300)
+            self._ridged = self._hessian_value(self._full_hessian + ridge)
         return self._ridged
 
     def _empty_hessian(self) -> Any:

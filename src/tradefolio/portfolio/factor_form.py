@@ -90,8 +90,10 @@ def factor_definitions(program: Program) -> FactorDefinitions:
     squared[list(squares)] = True
     hits = squared[columns]
     counted = np.bincount(columns[hits], minlength=program.size)  # a row's keys are distinct
+    # Only a variable in exactly one row has its row read below: a plain assignment sets
+    # it (its one entry), whatever it leaves for variables in several rows.
     latest = np.full(program.size, -1, dtype=np.int64)
-    np.maximum.at(latest, columns[hits], numbers[hits])
+    latest[columns[hits]] = numbers[hits]
     once = (counted == 1).tolist()
     last = latest.tolist()
     rows = program.rows
@@ -117,9 +119,10 @@ def factor_definitions(program: Program) -> FactorDefinitions:
     definition, entry = definition[others], entry[others]
     index = columns[entry].astype(np.intp)
     loadings = values[entry]
-    magnitude = np.maximum(np.abs(np.array(program.lower)), np.abs(np.array(program.upper)))
-    lower = np.array(program.lower, dtype=np.float64)[variables]
-    upper = np.array(program.upper, dtype=np.float64)[variables]
+    all_lower = np.array(program.lower, dtype=np.float64)
+    all_upper = np.array(program.upper, dtype=np.float64)
+    magnitude = np.maximum(np.abs(all_lower), np.abs(all_upper))
+    lower, upper = all_lower[variables], all_upper[variables]
     # 0 * inf, inf - inf: an unbounded variable, not finite. The reach is a bincount sum,
     # not a dot: it only decides whether y's bounds cut in, to a relative 1e-9.
     with np.errstate(invalid="ignore"):
