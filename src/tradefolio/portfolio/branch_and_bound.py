@@ -1287,6 +1287,9 @@ def branch_and_bound(
             own_bound = relaxation.bound  # what `up_increase` adds to
             bound = max(node.bound, own_bound)
             up_increase = relaxation.up_increase
+            # (read before the heuristics too: their integer-fixed solves leave the reduced
+            # costs of their own boxes, which bound nothing of this node's)
+            down_increase = relaxation.down_increase
             values = point[ints]
             fraction = np.abs(values - values.round())  # (np.round's own method, unwrapped)
             largest = float(fraction.max(initial=0.0))
@@ -1352,7 +1355,6 @@ def branch_and_bound(
                 upper[hopeless] = 0.0
             # The same the other way: a free selection whose setting to 0 would lift the
             # bound past the incumbent (`Relaxation.down_increase`) is 1 everywhere below.
-            down_increase = relaxation.down_increase
             sure = free & ~hopeless & (own_bound + down_increase >= best_value - gap_of(best_value))
             sure[branch] = False
             lower = node.lower
