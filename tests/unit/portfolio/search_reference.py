@@ -1,6 +1,7 @@
 """`branch_and_bound.py` as it was before session 13's per-node savings (main at 4bfb358),
-verbatim but for reading its node solver from `node_reference.py`: the oracle of
-`test_node_fast_paths.py`."""
+verbatim but for reading its node solver from `node_reference.py` and for session 14's
+fix (a node's reduced-cost fixing reads its own `down_increase`, before the heuristics'
+solves: `test_root_fixing.py`): the oracle of `test_node_fast_paths.py`."""
 
 # ruff: noqa
 # mypy: ignore-errors
@@ -1131,6 +1132,7 @@ def branch_and_bound(
             own_bound = relaxation.bound  # what `up_increase` adds to
             bound = max(node.bound, own_bound)
             up_increase = relaxation.up_increase
+            down_increase = relaxation.down_increase  # (session 14: before the heuristics)
             values = point[ints]
             fraction = np.abs(values - np.round(values))
             largest = float(fraction.max(initial=0.0))
@@ -1196,7 +1198,6 @@ def branch_and_bound(
                 upper[hopeless] = 0.0
             # The same the other way: a free selection whose setting to 0 would lift the
             # bound past the incumbent (`Relaxation.down_increase`) is 1 everywhere below.
-            down_increase = relaxation.down_increase
             sure = free & ~hopeless & (own_bound + down_increase >= best_value - gap_of(best_value))
             sure[branch] = False
             lower = node.lower
