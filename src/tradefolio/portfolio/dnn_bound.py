@@ -44,6 +44,7 @@ plain relaxation leaves 1.92% and the cheap split 1.29%; at N = 200 0.1-0.2% aga
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -552,7 +553,9 @@ def _binding_multiplier(reach: NDArray[np.float64], room: int) -> float | None:
         return None
     root = float(level[int(np.argmax(fits))])
     theta = root * root
-    return theta if theta > 0 else None  # (underflow: names of reach ~1e-179)
+    # (underflow, names of reach below ~1e-154: a subnormal θ has lost the bits that make
+    # the count bind, so it is no θ at all)
+    return theta if theta >= sys.float_info.min else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from numpy.typing import NDArray
 
@@ -277,9 +277,11 @@ def test_the_simplex_solver_finds_the_active_sets_optimum(
     reach=st.lists(st.floats(0.0, 10.0), min_size=1, max_size=30),
     room=st.integers(1, 10),
 )
+@example(reach=[3e-160, 2e-160, 1e-160, 5e-161, 1e-161], room=2)  # θ ~1e-320, subnormal
 def test_the_binding_multiplier_makes_the_count_bind(reach: list[float], room: int) -> None:
     """At the θ of `_binding_multiplier`, sum_i min(1, reach_i / sqrt θ) is the room; None
-    only when at most `room` names reach (no θ > 0 binds the count) or θ underflows."""
+    only when at most `room` names reach (no θ > 0 binds the count) or θ underflows (below
+    the least normal float: a subnormal θ gave a count off by up to 6%)."""
     values = np.array(reach)
     theta = _binding_multiplier(values, room)
     if theta is None:
