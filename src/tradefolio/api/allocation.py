@@ -432,7 +432,8 @@ def allocate_with(
     notes: list[str] | None = None,
 ) -> AllocationResult:
     """`allocate` for options already validated with `AllocateOptions.validate()`;
-    `notes` (when given) receives the lines the CLI prints as `note:` (`solve_model`)."""
+    `notes` (when given) receives the lines the CLI prints as `note:` (`solve_model`); the
+    result carries them too (`AllocationResult.notes`)."""
     used = options.uses_model(sectors=sectors is not None, holdings=holdings is not None)
     require(
         sectors is None or options.sector_cap is not None,
@@ -450,6 +451,7 @@ def allocate_with(
     if candidates is not None:
         check_scoring_unused(options)
     if model:
+        collected: list[str] = []
         history = price_panel(prices).close
         listed, excluded, title = _candidates(
             candidates, prices, history, scores, options.factor, options.lookback
@@ -463,9 +465,13 @@ def allocate_with(
             sectors=sectors,
             holdings=holdings,
             covariance=covariance,
-            notes=notes,
+            notes=collected,
         )
-        return AllocationResult(solved, options.fractional, excluded, title, composed=True)
+        if notes is not None:
+            notes.extend(collected)
+        return AllocationResult(
+            solved, options.fractional, excluded, title, composed=True, notes=tuple(collected)
+        )
     closes = price_panel(prices).close if candidates is None else None
     listed, excluded, title = _candidates(
         candidates, prices, closes, scores, options.factor, options.lookback

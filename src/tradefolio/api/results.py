@@ -93,7 +93,9 @@ class AllocationResult:
     composable-model option was used (`tf.allocate` sets it; a model you solve yourself is
     composed): then `model` names the objective and the summary adds costs and turnover,
     as `tradefolio allocate`'s table and JSON do. `title` names the request as the CLI's
-    table does. All numbers are floats (weights, dollars, shares, prices).
+    table does. `notes` are the lines the CLI prints as `note:` (the invested floor a risk
+    objective chose when `min_invested` was not given). All numbers are floats (weights,
+    dollars, shares, prices).
     """
 
     raw: AllocatorResult
@@ -101,6 +103,7 @@ class AllocationResult:
     excluded: Mapping[str, str] = field(default_factory=dict)
     title: str = "allocation"
     composed: bool = True
+    notes: tuple[str, ...] = ()
 
     @property
     def allocations(self) -> pd.DataFrame:
@@ -216,6 +219,7 @@ class AllocationResult:
         parts = [_summary_html(self.summary(), caption), _frame_html(positions, "positions")]
         if self.model and self.raw.trades:  # the CLI's model table lists them too
             parts.append(_frame_html(self.trades, "trades"))
+        parts.extend(f"<p>note: {html.escape(line)}</p>" for line in self.notes)
         return "".join(parts)
 
 

@@ -67,3 +67,17 @@ def test_candidates_refuse_a_scoring_factor_they_would_ignore() -> None:
     same = tf.allocate(candidates=frame, capital=1000).weights
     explicit = tf.allocate(candidates=frame, capital=1000, factor="momentum").weights
     pd.testing.assert_series_equal(explicit, same)
+
+
+def test_the_result_names_the_invested_floor_a_risk_objective_chose() -> None:
+    """What the CLI prints as `note:` reaches a notebook user too: the floor chosen without
+    `min_invested` is on the result (and its HTML); the user's own floor adds no note."""
+    chosen = tf.allocate(objective="min-variance", whole_shares=True, time_limit=5)
+    assert len(chosen.notes) == 1
+    assert chosen.notes[0].startswith("--objective min-variance invests at least 99.9")
+    # the floor named is the one the listed positions meet
+    floor = float(chosen.notes[0].split("at least ")[1].split("%")[0]) / 100
+    assert chosen.invested / chosen.capital >= floor - 1e-9
+    assert "note: --objective min-variance invests at least" in chosen._repr_html_()
+    own = tf.allocate(objective="min-variance", whole_shares=True, time_limit=5, min_invested=0.9)
+    assert own.notes == ()
