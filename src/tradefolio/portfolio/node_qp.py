@@ -98,7 +98,7 @@ AT_LOWER, AT_UPPER, AT_KINK, FREE_LOW, FREE_HIGH = 0, 1, 2, 3, 4
 _ZERO, _HALF, _ONE, _TWO = np.array(0.0), np.array(0.5), np.array(1.0), np.array(2.0)
 _INF, _NEG_INF = np.array(np.inf), np.array(-np.inf)
 _ONE_COUNT = np.array(1)  # (the default integer: a count of booleans)
-_TINY, _PICO, _NANO = np.array(1e-14), np.array(1e-12), np.array(1e-9)
+_TINY, _NANO = np.array(1e-14), np.array(1e-9)
 _ROW_TOLERANCE = np.array(1e-11)  # (of a row's absolute sum, at least 1: `ActiveSetQP._use`)
 _S_AT_LOWER, _S_AT_UPPER, _S_AT_KINK, _S_FREE_LOW, _S_FREE_HIGH = (
     np.array(s, dtype=np.int8) for s in (AT_LOWER, AT_UPPER, AT_KINK, FREE_LOW, FREE_HIGH)
@@ -399,13 +399,14 @@ class ActiveSetQP:
         hess = self._hessian_of(size)
         bordered = self._bordered(hess, rows)
         cost = self.cost if size == n else self._extended_cost
-        curvature0, curvature1 = 2.0 * pieces.quad0, 2.0 * pieces.quad1
         # Linear pieces without a kink inside the box (the trade flags' nodes): every slope
         # is lin0, no weight is ever on a second piece, and an iteration needs none of the
         # piece arithmetic below (the same numbers: 0 * x adds nothing).
         linear = not (_count(pieces.quad0) or _count(pieces.quad1)) and _count(
             pieces.kink >= pieces.upper
         ) == len(pieces.kink)
+        if not linear:
+            curvature0, curvature1 = 2.0 * pieces.quad0, 2.0 * pieces.quad1
         movable = lower < upper  # (the box of the solve's pieces, the artificial's included)
         iterations = 0
         # c + H x at the current x: kept while x stays (a release changes only statuses
@@ -501,19 +502,29 @@ class ActiveSetQP:
             else:
                 status[index] = where
         duals = np.zeros(count)
-        for (r, _), value in zip(working, multipliers, strict=True):
+        # (Python floats: the same values stored, without numpy scalars' iteration)
+        for (r, _), value in zip(working, multipliers.tolist(), strict=True):
             duals[r] = value
         # The end must be stationary in its free weights (the optimum the search may take
         # as a node's exact one): else this solver failed, whatever its multipliers say.
         free = (status >= _S_FREE_LOW).nonzero()[0]
         if free.size:
-            left, right = pieces.slopes(x)
             pulled = _dot(rows.T, duals) if rows.shape[0] else np.zeros(size)
-            slope = np.where(status == _S_FREE_HIGH, right, left)
             assert smooth is not None  # c + H x at the end's x
-            residual = (smooth + slope - pulled)[free]
-            if float(_maximum_of(np.abs(residual))) > 1e-6 * cost_scale:
-                raise NodeQPFailure("the end is not stationary in its free weights")
+            limit = 1e-6 * cost_scale
+            # With linear pieces and a finite end (the check below passing says so: c + H x
+            # reads every x) no weight is FREE_HIGH (a release from a bound goes to FREE_LOW,
+            # no kink is inside a box) and x <= u <= kink, so the slope is the left one,
+            # lin0 + 2 * 0 * x: lin0 but for the sign of a zero, which |residual| drops.
+            # Only a failing check is looked at again with the slopes themselves.
+            if not linear or float(
+                _maximum_of(np.abs((smooth + pieces.lin0 - pulled)[free]))
+            ) > limit:
+                left, right = pieces.slopes(x)
+                slope = np.where(status == _S_FREE_HIGH, right, left)
+                residual = (smooth + slope - pulled)[free]
+                if float(_maximum_of(np.abs(residual))) > limit:
+                    raise NodeQPFailure("the end is not stationary in its free weights")
         if artificial:
             if x[n] > 1e-12:
                 return NodeSolution(x[:n], duals, np.inf, NodeState(x[:n], status[:n], ()), 0, True)
@@ -1079,20 +1090,31 @@ class Propagation:
         self.positive = np.maximum(matrix, _ZERO)
         self.negative = np.minimum(matrix, _ZERO)
         self.magnitude = np.abs(matrix)
-        # (built once per row set of a search, ~3,000 times on the sample: each mask once,
-        # no error state, the same numbers)
-        rising, falling = matrix > _ZERO, matrix < _ZERO
-        reciprocal = _ONE / np.where(rising | falling, matrix, _ONE)
-        self.up = np.where(rising, reciprocal, _ZERO)  # 1/a where a > 0
-        self.down = np.where(falling, reciprocal, _ZERO)  # 1/a where a < 0
         finite_hi, finite_lo = np.isfinite(rows.upper), np.isfinite(rows.lower)
-        self.hi = np.where(finite_hi, rows.upper, _ZERO)
-        self.lo = np.where(finite_lo, rows.lower, _ZERO)
         self.scale = _ONE + np.where(finite_hi, np.abs(rows.upper), _ZERO)
-        # An implied upper bound comes from hi where a > 0 and from lo where a < 0.
-        high_side, low_side = finite_hi[:, None], finite_lo[:, None]
-        self.no_high = np.where((rising & high_side) | (falling & low_side), _ZERO, _INF)
-        self.no_low = np.where((rising & low_side) | (falling & high_side), _ZERO, _INF)
+        # Every implied bound of a round in one product (`implied`): the rows' slacks
+        # [hi - min; lo - max] (2m, a side 0 where infinite) times the stacked reciprocals
+        #     [[up, -down], [down, -up]]   (2m x 2n: implied upper bounds | -implied lower)
+        # (up = 1/a where a > 0, down = 1/a where a < 0, else 0) plus an infinity where
+        # that row side implies nothing on that column (the side infinite, or a coefficient
+        # of the other sign or 0), then one minimum per column. Each entry is the dense
+        # form's  from_hi up + from_lo down + no_high  (or minus that of the lower bounds)
+        # without its term in the 0 of the other sign, which adds ±0 (the same float but
+        # for a zero's sign, which the 1e-12 widening that follows erases); the lower
+        # bounds' maximum is minus the minimum of their negatives.
+        # With e = [a, -a] the blocks are 1/e where [e; -e] > 0 (-(1/a) is 1/(-a)), built
+        # in whole arrays (the same reciprocals; ~3,000 row sets on the sample).
+        m, n = matrix.shape
+        self._size = n
+        doubled = np.concatenate((matrix, np.negative(matrix)), axis=1)
+        signed = np.concatenate((doubled, np.negative(doubled)))
+        implies = signed > _ZERO
+        self._spread = np.zeros((2 * m, 2 * n))
+        np.divide(_ONE, np.concatenate((doubled, doubled)), out=self._spread, where=implies)
+        finite = np.concatenate((finite_hi, finite_lo))
+        self._nothing = np.where(implies & finite[:, None], _ZERO, _INF)
+        self._sides = np.where(finite, np.concatenate((rows.upper, rows.lower)), _ZERO)
+        self._signs, self._widen = _signs_and_widening(n)
 
     def infeasible(
         self, lower: NDArray[np.float64], upper: NDArray[np.float64], rounds: int = 2
@@ -1116,6 +1138,7 @@ class Propagation:
             return bool(np.any(lower > upper)), lower, upper
         positive, negative = self.positive, self.negative
         low, high = lower, upper
+        n = self._size
         # (`_dot`: the same products as `@`, without matmul's dispatch)
         slack = _NANO * (_dot(self.magnitude, np.maximum(np.abs(low), np.abs(high))) + self.scale)
         most, least = rows.upper + slack, rows.lower - slack
@@ -1127,14 +1150,14 @@ class Propagation:
                 return True, low, high
             if round_ == rounds:
                 break
-            from_hi = (self.hi - smallest)[:, None]
-            from_lo = (self.lo - largest)[:, None]
-            highs = from_hi * self.up + from_lo * self.down + self.no_high
-            lows = from_lo * self.up + from_hi * self.down - self.no_low
-            implied_high = low + _minimum_of(highs, 0)
-            implied_low = high + _maximum_of(lows, 0)
-            implied_high = implied_high + _PICO * (_ONE + np.abs(implied_high))
-            implied_low = implied_low - _PICO * (_ONE + np.abs(implied_low))
+            # (`__init__`: [low + min of the implied highs; high + max of the implied lows],
+            # each widened by 1e-12 of its size; +-1e-12 q is -(1e-12 q), high - m is
+            # high + -m, the same floats)
+            room = self._sides - np.concatenate((smallest, largest))
+            least_of = _minimum_of(room[:, None] * self._spread + self._nothing, 0)
+            bounds = np.concatenate((low, high)) + self._signs * least_of
+            bounds = bounds + self._widen * (_ONE + np.abs(bounds))
+            implied_high, implied_low = bounds[:n], bounds[n:]
             tighter_high, tighter_low = implied_high < high, implied_low > low
             if not (_count(tighter_high) or _count(tighter_low)):
                 return False, low, high  # nothing moved: the next round would find the same
@@ -1146,6 +1169,20 @@ class Propagation:
                 return True, low, high
         return False, low, high
 
+
+_SIGNS_AND_WIDENINGS: dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+
+
+def _signs_and_widening(n: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """`Propagation.implied`'s [+1, -1] (n each: the upper bounds' and the lower bounds'
+    signs) and [1e-12, -1e-12] (their widening), made once per n."""
+    found = _SIGNS_AND_WIDENINGS.get(n)
+    if found is None:
+        found = _SIGNS_AND_WIDENINGS[n] = (
+            np.concatenate((np.ones(n), np.full(n, -1.0))),
+            np.concatenate((np.full(n, 1e-12), np.full(n, -1e-12))),
+        )
+    return found
 
 @dataclass(frozen=True, slots=True)
 class DownBound:
