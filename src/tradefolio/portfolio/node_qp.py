@@ -262,10 +262,11 @@ class ActiveSetQP:
     ) -> RowSet:
         """The base rows followed by a node's own rows (their order fixed across nodes, so
         a parent's working set still names the same rows)."""
+        # (np.concatenate of the 2-d rows: np.vstack's own call, without its wrapper)
         return RowSet(
-            np.vstack([self.base.matrix, matrix]),
-            np.concatenate([self.base.lower, lower]),
-            np.concatenate([self.base.upper, upper]),
+            np.concatenate((self.base.matrix, matrix)),
+            np.concatenate((self.base.lower, lower)),
+            np.concatenate((self.base.upper, upper)),
         )
 
     def _use(self, rows: RowSet) -> None:
@@ -333,9 +334,10 @@ class ActiveSetQP:
             raise NodeQPFailure("empty box")
         x = _clip(start.x if start is not None else lower, lower, upper)
         status = self._statuses(x, pieces, None if start is None else start.status)
-        x = np.where(status == _S_AT_LOWER, lower, x)
-        x = np.where(status == _S_AT_UPPER, upper, x)
-        x = np.where(status == _S_AT_KINK, kink, x)
+        # Each weight at a bound or kink set to it, the free ones kept: one `choose` by the
+        # status (AT_LOWER, AT_UPPER, AT_KINK, FREE_LOW, FREE_HIGH = 0..4), the same values
+        # as three `where`s.
+        x = status.choose((lower, upper, kink, x, x))
         activity = _dot(self.rows, x)
         count = len(self.row_lower)
         low_gap = self.row_lower - activity
@@ -405,7 +407,12 @@ class ActiveSetQP:
         linear = not (_count(pieces.quad0) or _count(pieces.quad1)) and _count(
             pieces.kink >= pieces.upper
         ) == len(pieces.kink)
-        if not linear:
+        if linear:
+            # Without the pieces' curvature every KKT system's diagonal is h + ridge: added
+            # once to the bordered matrix's H block (the same sums; `_kkt(ridged=True)`).
+            width = len(bordered) + 1
+            bordered.reshape(-1)[: size * width : width] += self._ridge
+        else:
             curvature0, curvature1 = 2.0 * pieces.quad0, 2.0 * pieces.quad1
         movable = lower < upper  # (the box of the solve's pieces, the artificial's included)
         iterations = 0
@@ -445,7 +452,7 @@ class ActiveSetQP:
                 gradient = smooth[free] + slope
             try:
                 step, multipliers = self._kkt(
-                    bordered, free, curvature, indices, rows, gradient, placed
+                    bordered, free, curvature, indices, rows, gradient, placed, linear
                 )
             except NodeQPFailure:
                 # Singular, or as many working rows as free weights that do not span them
@@ -461,7 +468,7 @@ class ActiveSetQP:
                 placed = indices + size
                 in_working = {r for r, _ in working}
                 step, multipliers = self._kkt(
-                    bordered, free, curvature, indices, rows, gradient, placed
+                    bordered, free, curvature, indices, rows, gradient, placed, linear
                 )
             if float(_maximum_of(np.abs(step), initial=0.0)) > 1e-11 * (
                 1.0 + float(_maximum_of(np.abs(x)))
@@ -659,12 +666,14 @@ class ActiveSetQP:
         rows: NDArray[np.float64],
         gradient: NDArray[np.float64],
         placed: NDArray[np.intp],
+        ridged: bool = False,
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """The step on the free weights to the minimum of the model on the working rows
         `indices` (gradient and piece curvature of the free weights given), and the
         working rows' multipliers λ there (gradient = A_WF^T λ at that minimum).
         `bordered` is the solve's [[H, A^T], [A, 0]] (`_bordered`), `placed` the working
-        rows' places in it (`indices` plus the columns' count)."""
+        rows' places in it (`indices` plus the columns' count); `ridged`: without the
+        pieces' curvature (None), the ridge is already on `bordered`'s H diagonal."""
         count, k = len(free), len(indices)
         if count <= k:  # no freedom left: λ from the free weights' stationarity alone
             constraints = rows.take(indices, axis=0).take(free, axis=1)
@@ -688,10 +697,11 @@ class ActiveSetQP:
         # diagonal in place costs less than the `flat` iterator's copy and write-back)
         chosen = np.concatenate((free, placed))
         system = bordered.take(chosen, axis=0).take(chosen, axis=1)
-        width = count + k + 1
-        system.reshape(-1)[: count * width : width] += (
-            self._ridge if curvature is None else curvature + self._ridge
-        )
+        if not (ridged and curvature is None):
+            width = count + k + 1
+            system.reshape(-1)[: count * width : width] += (
+                self._ridge if curvature is None else curvature + self._ridge
+            )
         right = np.zeros(count + k)
         np.negative(gradient, out=right[:count])
         solution = _solve(system, right)
@@ -949,7 +959,7 @@ def _solve(matrix: NDArray[np.float64], right: NDArray[np.float64]) -> NDArray[n
     else:  # (under `ActiveSetQP.solve`'s error state: a singular system gives NaNs)
         solution = _LAPACK_SOLVE(matrix, right)
     # (a finite sum is the cheap test; only a non-finite one needs every entry seen)
-    if not math.isfinite(float(_sum_of(solution))) and not np.all(np.isfinite(solution)):
+    if not math.isfinite(_sum_of(solution)) and not np.all(np.isfinite(solution)):
         return None
     return solution
 
@@ -1288,6 +1298,10 @@ class SelectionNodes:
         # c_j / u_j per member of the counting rows (`node_rows`), computed once
         self._per_weight_counts: NDArray[np.float64] | None = None
         self._row_cache: dict[bytes, RowSet | None] = {}
+        # (`node_rows`, once: whether the members' places in the counting rows are
+        # distinct, and those places in the flattened rows; the rows' lower sides, -inf)
+        self._distinct_places: tuple[bool, NDArray[np.intp]] | None = None
+        self._unbounded_below: NDArray[np.float64] | None = None
         self._propagations: dict[bytes, Propagation] = {}
         # Per row set (by id, the set kept to check it): its sides widened by the active
         # set's row tolerance (`_start_fits`).
@@ -1669,9 +1683,21 @@ class SelectionNodes:
             self._per_weight_counts = counts / self.caps[members]
         matrix = others.copy()
         taken = held[members]
-        np.add.at(matrix, (rows, columns), np.where(taken, 0.0, self._per_weight_counts))
+        added = np.where(taken, _ZERO, self._per_weight_counts)
+        if self._distinct_places is None:
+            # Whether no (row, column) is any other member's: then one fancy-indexed sum
+            # adds each entry once, as np.add.at does (which costs ~10x more), the same sums.
+            places = rows * matrix.shape[1] + columns
+            self._distinct_places = (len(np.unique(places)) == len(places), places)
+        distinct, places = self._distinct_places
+        if distinct:
+            matrix.reshape(-1)[places] += added
+        else:
+            np.add.at(matrix, (rows, columns), added)
         upper = his - np.bincount(rows, weights=np.where(taken, counts, 0.0), minlength=len(his))
-        return self.qp.with_rows(matrix, np.full(len(upper), -np.inf), upper)
+        if self._unbounded_below is None:
+            self._unbounded_below = np.full(len(upper), -np.inf)
+        return self.qp.with_rows(matrix, self._unbounded_below, upper)
 
     def _node_row_parts(
         self,
