@@ -252,6 +252,10 @@ class ActiveSetQP:
         )
         self._extended_cost = np.append(self.cost, 0.0)
         self._rows_in_use: RowSet | None = None
+        self._sides_of: dict[
+            int,
+            tuple[RowSet, tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]],
+        ] = {}
         self._use(self.base)
 
     def with_rows(
@@ -275,17 +279,29 @@ class ActiveSetQP:
             return
         self._rows_in_use = rows
         self.rows, self.row_lower, self.row_upper = rows.matrix, rows.lower, rows.upper
-        norms = _sum_of(np.abs(rows.matrix), axis=1)
-        self._row_tolerance = _ROW_TOLERANCE * np.maximum(norms, _ONE)
+        self._row_tolerance, self._least, self._most = self.row_sides(rows)
         self._lower_list = rows.lower.tolist()
         self._upper_list = rows.upper.tolist()
         self._equalities = rows.lower == rows.upper
         self._equality = self._equalities.tolist()
         self._equality_rows = self._equalities.nonzero()[0].tolist()
         self._tolerance_list = self._row_tolerance.tolist()
-        # A row is broken below / above these (its side less / plus the tolerance).
-        self._least = rows.lower - self._row_tolerance
-        self._most = rows.upper + self._row_tolerance
+
+    def row_sides(
+        self, rows: RowSet
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """A row set's tolerance (1e-11 of each row's absolute sum, at least 1) and its sides
+        widened by it: a row is broken below / above these. Computed once per row set (kept
+        by id, the set itself kept to check it): `SelectionNodes` asks it of a node's rows
+        before the solve that uses them (`_start_fits`)."""
+        found = self._sides_of.get(id(rows))
+        if found is not None and found[0] is rows:
+            return found[1]
+        norms = _sum_of(np.abs(rows.matrix), axis=1)
+        tolerance = _ROW_TOLERANCE * np.maximum(norms, _ONE)
+        sides = (tolerance, rows.lower - tolerance, rows.upper + tolerance)
+        self._sides_of[id(rows)] = (rows, sides)
+        return sides
 
     def objective(self, x: NDArray[np.float64], pieces: Pieces) -> float:
         """c^T x + 1/2 x^T H x + sum_j t_j(x_j)."""
@@ -1303,9 +1319,6 @@ class SelectionNodes:
         self._distinct_places: tuple[bool, NDArray[np.intp]] | None = None
         self._unbounded_below: NDArray[np.float64] | None = None
         self._propagations: dict[bytes, Propagation] = {}
-        # Per row set (by id, the set kept to check it): its sides widened by the active
-        # set's row tolerance (`_start_fits`).
-        self._fit_sides: dict[int, tuple[RowSet, NDArray[np.float64], NDArray[np.float64]]] = {}
         self.column_lower = column_lower
         self.column_upper = column_upper
         self.weight_columns = weight_columns.astype(np.intp)
@@ -1571,18 +1584,22 @@ class SelectionNodes:
         lower = pieces.lower.copy()
         upper = pieces.upper.copy()
         lower[c] = upper[c] = 0.0
-        if not math.isfinite(float(lower.sum()) + float(upper.sum())):
+        # (`_sum_of` / `_maximum_of` for ndarray.sum / np.max and 0-d operands: the same
+        # reductions and numbers without their wrappers)
+        if not math.isfinite(float(_sum_of(lower)) + float(_sum_of(upper))):
             return -math.inf  # an infinite side: propagation proves nothing, no bound
         infeasible, low, high = found.propagation().implied(lower, upper)
         if infeasible:
             return None
         g, x = found.subgradient, found.x
-        before = float(np.minimum(g * (pieces.lower - x), g * (pieces.upper - x)).sum())
-        after = float(np.minimum(g * (low - x), g * (high - x)).sum())
+        before = float(_sum_of(np.minimum(g * (pieces.lower - x), g * (pieces.upper - x))))
+        after = float(_sum_of(np.minimum(g * (low - x), g * (high - x))))
         if not (math.isfinite(before) and math.isfinite(after)):
             return -math.inf
-        distance = np.maximum(low - x, 0.0) + np.maximum(x - high, 0.0)
-        lift = 0.5 * float(np.max(self.curvature() * distance * distance, initial=0.0))
+        distance = np.maximum(low - x, _ZERO) + np.maximum(x - high, _ZERO)
+        lift = 0.5 * float(
+            _maximum_of(self.curvature() * distance * distance, axis=None, initial=0.0)
+        )
         return found.tangent - before + after + lift
 
     def curvature(self) -> NDArray[np.float64]:
@@ -1660,18 +1677,12 @@ class SelectionNodes:
         if start is None:
             return False
         rows = self.qp.base if rows is None else rows
-        sides = self._fit_sides.get(id(rows))
-        if sides is None or sides[0] is not rows:
-            tolerance = 1e-11 * np.maximum(np.abs(rows.matrix).sum(axis=1), 1.0)
-            sides = self._fit_sides[id(rows)] = (
-                rows,
-                rows.lower - tolerance,
-                rows.upper + tolerance,
-            )
+        # (the active set's own widened sides of the row set, shared with its solve)
+        _, least, most = self.qp.row_sides(rows)
         x = _clip(start.x, pieces.lower, pieces.upper)
         activity = _dot(rows.matrix, x)
         count = len(activity)
-        return _count(activity >= sides[1]) == count and _count(activity <= sides[2]) == count
+        return _count(activity >= least) == count and _count(activity <= most) == count
 
     def node_rows(self, lower: NDArray[np.float64]) -> RowSet | None:
         """The base rows and the node's counting rows (None: no counting rows)."""
