@@ -61,6 +61,8 @@ _SLOTS = 8
 # An effective coefficient this small against the terms it was summed from is round-off
 # of a cancellation (a factor's definition row after its factor is substituted).
 _CANCELLED = 1e-12
+# Plans of program structures kept (`_affine`, `_substituted`: a run's programs share one).
+_MOST_PLANS = 8
 # Up to this many global rows every move evaluates all of them (`LotMoves._near`).
 _FEW_GLOBAL_ROWS = 32
 _UP_DOWN = np.array([1.0, -1.0])
@@ -289,6 +291,32 @@ def _slots(
     return out
 
 
+#: `_affine`'s answer: the derived variables, their constants, their map rows and the
+#: rows they were solved from.
+_Affine = tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]
+
+
+@dataclass(frozen=True, slots=True)
+class _AffinePlan:
+    """`_affine`'s index work for a program whose derived variables one round of
+    definitions solves (each from a row whose other entries are all known): the ready
+    rows' pivots and entries, and where their weights go."""
+
+    pivots: NDArray[np.intp]
+    rows: NDArray[np.int64]
+    place: NDArray[np.int64]  # each entry's ready row (its weights' row)
+    columns: NDArray[np.int64]  # each entry's column
+    entries: NDArray[np.intp]
+    count: NDArray[np.intp]  # 0 .. ready rows - 1
+    unknown: NDArray[np.int64]  # the variable each ready row defines
+    variables: NDArray[np.int64]  # (the answer's, read-only)
+    definitions: NDArray[np.int64]
+
+
+# `_affine`'s plans by the structure they were derived from (emptied when full)
+_AFFINE_PLANS: dict[tuple[Any, ...], _AffinePlan] = {}
+
+
 def _affine(
     columns: NDArray[np.int64],
     data: NDArray[np.float64],
@@ -296,8 +324,53 @@ def _affine(
     lo: NDArray[np.float64],
     hi: NDArray[np.float64],
     known: NDArray[np.bool_],
-) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]] | None:
+) -> _Affine | None:
     """The variables not `known`, each as constant + map . v over the known ones, solved
+    from the equality rows with one unknown (rows in order, chains substituted): (those
+    variables, constants, map rows, the rows solved from, which hold by construction);
+    None when a variable stays unknown. Rows are the flat (columns, data, row_of).
+
+    A program of a structure seen before (the same entries, equality rows and known
+    variables) that one round solved takes that round's indices from its plan
+    (`_AffinePlan`) and computes its numbers as `_affine_in_full` does, bit for bit."""
+    key = (
+        known.size,
+        lo.size,
+        columns.tobytes(),
+        row_of.tobytes(),
+        (lo == hi).tobytes(),
+        known.tobytes(),
+    )
+    plan = _AFFINE_PLANS.get(key)
+    if plan is None:
+        solved, plan = _affine_in_full(columns, data, row_of, lo, hi, known)
+        if plan is not None:
+            if len(_AFFINE_PLANS) >= _MOST_PLANS:
+                _AFFINE_PLANS.clear()
+            _AFFINE_PLANS[key] = plan
+        return solved
+    # `_affine_in_full`'s first round's numbers (no earlier definition to chain through)
+    pivot = data[plan.pivots]
+    weights = np.zeros((plan.rows.size, known.size))
+    weights[plan.place, plan.columns] = data[plan.entries] / pivot[plan.place]
+    weights[plan.count, plan.unknown] = 0.0
+    constant = lo[plan.rows] / pivot
+    linear = np.subtract(0.0, weights, out=weights)  # (+0.0 where a column is absent)
+    return plan.variables, constant, linear, plan.definitions
+
+
+def _affine_in_full(
+    columns: NDArray[np.int64],
+    data: NDArray[np.float64],
+    row_of: NDArray[np.int64],
+    lo: NDArray[np.float64],
+    hi: NDArray[np.float64],
+    known: NDArray[np.bool_],
+) -> tuple[_Affine | None, _AffinePlan | None]:
+    """`_affine` in full, and its index work as a plan for programs of the same
+    structure when one round solved every variable (None otherwise).
+
+    The variables not `known`, each as constant + map . v over the known ones, solved
     from the equality rows with one unknown (rows in order, chains substituted): (those
     variables, constants, map rows, the rows solved from, which hold by construction);
     None when a variable stays unknown. Rows are the flat (columns, data, row_of)."""
@@ -332,6 +405,9 @@ def _affine(
         place[rows] = np.arange(rows.size)
         entries = _nonzero(place[row_of] >= 0)
         pivot = data[pivots]
+        if not variables:  # (the first round's indices: a one-round program's plan)
+            row_place = place[row_of[entries]]
+            first_round = (pivots, rows, row_place, columns[entries], entries, unknown_of)
         weights = np.zeros((rows.size, size))  # a_rj / a_rk over the row's known columns j
         weights[place[row_of[entries]], columns[entries]] = (
             data[entries] / pivot[place[row_of[entries]]]
@@ -359,15 +435,33 @@ def _affine(
         known[unknown_of] = True
         is_defined[unknown_of] = True
     if not known.all():
-        return None
+        return None, None
     if not variables:
-        return np.zeros(0, np.int64), np.zeros(0), np.zeros((0, size)), np.zeros(0, np.int64)
-    return (
+        nothing = np.zeros(0, np.int64), np.zeros(0), np.zeros((0, size)), np.zeros(0, np.int64)
+        return nothing, None
+    solved = (
         np.concatenate(variables).astype(np.int64),
         np.concatenate(constants),
         maps[0] if len(maps) == 1 else np.vstack(maps),
         np.concatenate(definitions).astype(np.int64),
     )
+    if len(variables) > 1:
+        return solved, None
+    pivots, rows, row_place, entry_columns, entries, unknown_of = first_round
+    plan = _AffinePlan(
+        pivots=pivots,
+        rows=rows,
+        place=row_place,
+        columns=entry_columns,
+        entries=entries,
+        count=np.arange(rows.size),
+        unknown=unknown_of,
+        variables=solved[0],
+        definitions=solved[3],
+    )
+    for array in (plan.variables, plan.definitions):
+        array.flags.writeable = False  # (the programs of this plan hold them as they are)
+    return (solved[0], solved[1], solved[2], plan.definitions), plan
 
 
 def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram | None:
@@ -472,6 +566,39 @@ def lot_program(ctx: ModelContext, lot_sizes: NDArray[np.float64]) -> LotProgram
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _SubstitutionPlan:
+    """What `_substituted` derives from a program's structure alone (its rows' entries,
+    the slots, the derived variables, which of them are bounded and the map's entries
+    there): the programs of one rebalance sample share it, and only their numbers are
+    gathered anew (`_substituted`)."""
+
+    defining: NDArray[np.bool_]  # the definition rows (freed: their bounds infinite)
+    entries: NDArray[np.intp]  # the kept entries' places among the program's entries
+    mine: NDArray[np.intp]  # the entries of local rows, and where they go
+    coefficient_at: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]
+    local_at: tuple[NDArray[np.int64], NDArray[np.int64]]
+    local_rows: NDArray[np.intp]
+    depth: int
+    present: NDArray[np.bool_]
+    present_variables: NDArray[np.int64]
+    spread_rows: NDArray[np.intp]
+    wide: NDArray[np.intp]  # the entries of global rows
+    global_row: NDArray[np.int64]
+    global_name: NDArray[np.int64]
+    global_slot: NDArray[np.int64]
+    empty_rows: NDArray[np.intp]
+
+    def shared(self) -> tuple[NDArray[Any], ...]:
+        """The arrays every program of this plan holds as they are."""
+        return (self.global_row, self.global_name, self.global_slot)
+
+
+# `_substituted`'s plans by the structure they were derived from (a few: a run's programs
+# share one; emptied when full)
+_PLANS: dict[tuple[Any, ...], _SubstitutionPlan] = {}
+
+
 def _substituted(
     slot_index: NDArray[np.int64],
     columns: NDArray[np.int64],
@@ -491,11 +618,116 @@ def _substituted(
     """The rows and bounds over the slots alone (the derived variables substituted, their
     finite bounds as rows), split into constant, local and global rows (`reach`: the
     map's non-zero columns, `compact`: the map on them). The `definitions`
+    (the rows the derived variables were solved from) hold by construction: left out.
+
+    A program of a structure seen before (the same entries, slots, derived variables and
+    definitions, the same derived variables bounded, the map's entries there in the same
+    places) takes the index work from its plan (`_SubstitutionPlan`) and gathers its own
+    numbers into the places `_substituted_in_full` puts them: the same arrays, bit for
+    bit (`tests/unit/portfolio/test_w15_repair_plans.py`)."""
+    lower_derived, upper_derived = lower[derived], upper[derived]
+    bounded = _nonzero(np.isfinite(lower_derived) | np.isfinite(upper_derived))
+    on_reach = compact[bounded]
+    r, at = np.nonzero(on_reach)
+    key = (
+        lo.size,
+        lower.size,
+        slot_index.tobytes(),
+        columns.tobytes(),
+        row_of.tobytes(),
+        derived.tobytes(),
+        definitions.tobytes(),
+        reach.tobytes(),
+        bounded.tobytes(),
+        r.tobytes(),
+        at.tobytes(),
+    )
+    plan = _PLANS.get(key)
+    if plan is None:
+        substituted, plan = _substituted_in_full(
+            slot_index, columns, data, row_of, lo, hi, lower, upper, derived,
+            derived_constant, derived_map, definitions, reach, compact,
+        )  # fmt: skip
+        if plan is not None:
+            if len(_PLANS) >= _MOST_PLANS:
+                _PLANS.clear()
+            _PLANS[key] = plan
+        return substituted
+    # `_substituted_in_full`'s numbers, with its indices (no row reads a derived variable
+    # but its definition: the entries are the kept ones, the constants 0 but the bounds')
+    defining = plan.defining
+    lo, hi = np.where(defining, -np.inf, lo), np.where(defining, np.inf, hi)
+    entry_val = data[plan.entries]
+    constant = np.zeros(lo.size)
+    if bounded.size:
+        entry_val = np.concatenate([entry_val, on_reach[r, at]])
+        constant = np.concatenate([constant, derived_constant[bounded]])
+        lo = np.concatenate([lo, lower_derived[bounded]])
+        hi = np.concatenate([hi, upper_derived[bounded]])
+    n, depth = slot_index.shape[0], plan.depth
+    coefficients = np.zeros((n, depth, _SLOTS))
+    local_constant = np.zeros((n, depth))
+    local_lo = _full((n, depth), -np.inf)
+    local_hi = _full((n, depth), np.inf)
+    coefficients[plan.coefficient_at] = entry_val[plan.mine]
+    local_rows = plan.local_rows
+    local_constant[plan.local_at] = constant[local_rows]
+    local_lo[plan.local_at] = lo[local_rows]
+    local_hi[plan.local_at] = hi[local_rows]
+    slot_lower = _full((n, _SLOTS), -np.inf)
+    slot_upper = _full((n, _SLOTS), np.inf)
+    slot_lower[plan.present] = lower[plan.present_variables]
+    slot_upper[plan.present] = upper[plan.present_variables]
+    spread_rows, empty_rows = plan.spread_rows, plan.empty_rows
+    return {
+        "slot_lower": slot_lower,
+        "slot_upper": slot_upper,
+        "local_coefficients": coefficients,
+        "local_constant": local_constant,
+        "local_lo": local_lo,
+        "local_hi": local_hi,
+        "global_constant": constant[spread_rows],
+        "global_lo": lo[spread_rows],
+        "global_hi": hi[spread_rows],
+        "global_row": plan.global_row,
+        "global_name": plan.global_name,
+        "global_slot": plan.global_slot,
+        "global_value": entry_val[plan.wide],
+        "constant_violation": float(
+            _broken(constant[empty_rows], lo[empty_rows], hi[empty_rows]).sum()
+        ),
+    }
+
+
+def _substituted_in_full(
+    slot_index: NDArray[np.int64],
+    columns: NDArray[np.int64],
+    data: NDArray[np.float64],
+    row_of: NDArray[np.int64],
+    lo: NDArray[np.float64],
+    hi: NDArray[np.float64],
+    lower: NDArray[np.float64],
+    upper: NDArray[np.float64],
+    derived: NDArray[np.int64],
+    derived_constant: NDArray[np.float64],
+    derived_map: NDArray[np.float64],
+    definitions: NDArray[np.int64],
+    reach: NDArray[np.intp],
+    compact: NDArray[np.float64],
+) -> tuple[dict[str, Any], _SubstitutionPlan | None]:
+    """`_substituted` computed in full, and the index work it did as a plan for the
+    programs of the same structure (None when a row other than its definition reads a
+    derived variable: which entries cancel then depends on the values).
+
+    The rows and bounds over the slots alone (the derived variables substituted, their
+    finite bounds as rows), split into constant, local and global rows (`reach`: the
+    map's non-zero columns, `compact`: the map on them). The `definitions`
     (the rows the derived variables were solved from) hold by construction: left out."""
     n = slot_index.shape[0]
     defining = np.zeros(lo.size, dtype=bool)
     defining[definitions] = True
     kept = ~defining[row_of]
+    kept_entries = _nonzero(kept)
     columns, data, row_of = columns[kept], data[kept], row_of[kept]
     lo, hi = np.where(defining, -np.inf, lo), np.where(defining, np.inf, hi)
     size = lower.size
@@ -514,7 +746,8 @@ def _substituted(
     direct = ~is_derived[columns]
     entry_row, entry_col, entry_val = row_of[direct], columns[direct], data[direct]
     constant = np.zeros(rows)
-    if (~direct).any():
+    through_rows = bool((~direct).any())
+    if through_rows:
         through = np.unique(row_of[~direct])
         at = np.searchsorted(through, row_of[~direct])
         maps = derived_map[position[columns[~direct]]]
@@ -584,7 +817,7 @@ def _substituted(
     slot_lower[present] = lower[present_variables]
     slot_upper[present] = upper[present_variables]
     empty_rows = _nonzero(empty)
-    return {
+    substituted = {
         "slot_lower": slot_lower,
         "slot_upper": slot_upper,
         "local_coefficients": coefficients,
@@ -602,6 +835,28 @@ def _substituted(
             _broken(constant[empty_rows], lo[empty_rows], hi[empty_rows]).sum()
         ),
     }
+    if through_rows:
+        return substituted, None
+    plan = _SubstitutionPlan(
+        defining=defining,
+        entries=kept_entries[direct],
+        mine=_nonzero(mine),
+        coefficient_at=(entry_name[mine], local_rank[entry_row[mine]], entry_slot[mine]),
+        local_at=(local_owner, rank),
+        local_rows=local_rows,
+        depth=depth,
+        present=present,
+        present_variables=present_variables,
+        spread_rows=spread_rows,
+        wide=_nonzero(wide),
+        global_row=substituted["global_row"],
+        global_name=substituted["global_name"],
+        global_slot=substituted["global_slot"],
+        empty_rows=empty_rows,
+    )
+    for array in plan.shared():
+        array.flags.writeable = False  # (each program reads them: none writes them)
+    return substituted, plan
 
 
 def _symmetric_product(
@@ -618,7 +873,7 @@ def _symmetric_product(
         weights=np.concatenate([half * vector[quad_j], half * vector[quad_i]]),
         minlength=vector.size,
     )
-    return cast(NDArray[np.float64], out)
+    return cast("NDArray[np.float64]", out)
 
 
 def _objective_in_slots(
@@ -656,13 +911,110 @@ def _objective_in_slots(
     if rows_reached.any():
         reached[reach] |= (compact[rows_reached] != 0.0).any(axis=0)
     reached[derived] = False
-    touched = cast(NDArray[np.bool_], (present & reached[np.maximum(slot_index, 0)]).any(axis=0))
+    touched = cast("NDArray[np.bool_]", (present & reached[np.maximum(slot_index, 0)]).any(axis=0))
     kinds = _nonzero(touched)
     return {
         "slot_linear": slot_linear,
         "objective_constant": objective_constant,
         "quadratic_slots": kinds.astype(np.int64),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _MovesPlan:
+    """`LotMoves`' index work at one structure (`_moves_plan`): what its state reads where,
+    for one set of movable names (read-only: the states of that set share it)."""
+
+    position: NDArray[np.intp]  # each name's place among the movable ones, -1 if fixed
+    bins: NDArray[np.int64]  # the global rows, then each global entry's row
+    entry_slots: NDArray[np.int64]  # each global entry's place in the (names, slots) slots
+    moving: NDArray[np.intp]  # the global entries of movable names
+    by_name: tuple[NDArray[np.intp], NDArray[np.int64], NDArray[np.int64]]  # their places
+    everyone: NDArray[np.intp]  # 0 .. movable - 1
+    # `LotMoves._hessian`: the quadratic slots' variables (movable, kinds) flat
+    shape: tuple[int, ...]
+    present: NDArray[np.bool_]
+    safe: NDArray[np.int64]  # (0 where absent)
+    unit_rows: NDArray[np.float64]  # P's rows: 0 but each column's unit row
+    in_map: NDArray[np.bool_]  # the columns the derived map reads
+    map_column: NDArray[np.int64]  # the column's place among the map's columns (0 if none)
+    left: NDArray[np.int64]  # each quadratic pair's variables' rows of P
+    right: NDArray[np.int64]
+
+
+# `_moves_plan`'s plans by structure and movable names (emptied when full)
+_MOVES_PLANS: dict[tuple[Any, ...], _MovesPlan] = {}
+_MOST_MOVES_PLANS = 64
+
+
+def _moves_plan(lots: LotProgram, movable: NDArray[np.intp], size: int) -> _MovesPlan:
+    """The index work of a `LotMoves` state of `lots` whose names `movable` may move
+    (`size` names): built once per structure and set of names, as `LotMoves` did it."""
+    key = (
+        size,
+        lots.program.size,
+        lots.global_constant.size,
+        movable.tobytes(),
+        lots.slot_index.tobytes(),
+        lots.quadratic_slots.tobytes(),
+        lots.derived.tobytes(),
+        lots.derived_columns.tobytes(),
+        lots.quad_i.tobytes(),
+        lots.quad_j.tobytes(),
+        lots.global_row.tobytes(),
+        lots.global_name.tobytes(),
+        lots.global_slot.tobytes(),
+    )
+    plan = _MOVES_PLANS.get(key)
+    if plan is not None:
+        return plan
+    active = _full(size, -1, dtype=np.intp)
+    active[movable] = np.arange(movable.size)
+    rows = lots.global_constant.size
+    moving = active[lots.global_name] >= 0
+    # `_hessian`'s indices
+    kinds = lots.quadratic_slots
+    variables = lots.slot_index.take(movable, 0)[:, kinds]  # (movable, kinds), -1 absent
+    flat = variables.ravel()
+    count = flat.size
+    derived = lots.derived.size
+    present = flat >= 0
+    safe = np.where(present, flat, 0)
+    source = _full(lots.program.size, derived, dtype=np.int64)  # not a column nor derived: 0
+    source[lots.derived] = np.arange(derived)
+    source[flat[present]] = derived + 1 + _nonzero(present)
+    unit_rows = np.zeros((derived + 1 + count, count))
+    unit_rows[derived + 1 + np.arange(count), np.arange(count)] = 1.0
+    # each column's place among the derived map's columns (-1: no derived variable uses it)
+    in_map = _full(lots.program.size, -1, dtype=np.int64)
+    in_map[lots.derived_columns] = np.arange(lots.derived_columns.size)
+    reached = np.where(present, in_map[safe], -1)
+    plan = _MovesPlan(
+        position=active,
+        bins=np.concatenate([np.arange(rows), lots.global_row]),
+        entry_slots=lots.global_name * _SLOTS + lots.global_slot,
+        moving=_nonzero(moving),
+        by_name=(
+            active[lots.global_name[moving]],
+            lots.global_slot[moving],
+            lots.global_row[moving],
+        ),
+        everyone=np.arange(movable.size),
+        shape=variables.shape,
+        present=present,
+        safe=safe,
+        unit_rows=unit_rows,
+        in_map=reached >= 0,
+        map_column=np.maximum(reached, 0),
+        left=source[lots.quad_i],
+        right=source[lots.quad_j],
+    )
+    for array in (plan.position, plan.everyone, *plan.by_name):
+        array.flags.writeable = False  # (states hold them: none writes them)
+    if len(_MOVES_PLANS) >= _MOST_MOVES_PLANS:
+        _MOVES_PLANS.clear()
+    _MOVES_PLANS[key] = plan
+    return plan
 
 
 class LotMoves:
@@ -688,29 +1040,23 @@ class LotMoves:
         self.own = _sum(_broken(activity, lots.local_lo, lots.local_hi), axis=-1) + _sum(
             _broken(slots, lots.slot_lower, lots.slot_upper), axis=-1
         )
-        active = _full(self.target.size, -1, dtype=np.intp)
-        active[self.movable] = np.arange(self.movable.size)
-        self.position = active
+        plan = _moves_plan(lots, self.movable, self.target.size)
+        self.position = plan.position
         rows = lots.global_constant.size
         # each row's constant, then its entries in order (the sums `np.add.at` gave onto it)
-        entries = lots.global_value * slots[lots.global_name, lots.global_slot]
+        entries = lots.global_value * slots.reshape(-1).take(plan.entry_slots)
         activity = cast(
-            NDArray[np.float64],
+            "NDArray[np.float64]",  # (a string: the alias is not built at every call)
             np.bincount(
-                np.concatenate([np.arange(rows), lots.global_row]),
+                plan.bins,
                 weights=np.concatenate([lots.global_constant, entries]),
                 minlength=rows,
             ),
         )
         self.activity = activity
-        moving = active[lots.global_name] >= 0
         self.global_by_name = np.zeros((self.movable.size, _SLOTS, activity.size))
-        self.global_by_name[
-            active[lots.global_name[moving]],
-            lots.global_slot[moving],
-            lots.global_row[moving],
-        ] = lots.global_value[moving]
-        self._hessian(values)
+        self.global_by_name[plan.by_name] = lots.global_value.take(plan.moving)
+        self._hessian(values, plan)
         # what the moves of the movable names read, gathered once (the search's tables are
         # over all of them; numpy's cost is per call at a few names)
         m = self.movable
@@ -725,7 +1071,7 @@ class LotMoves:
         self._local_hi = lots.local_hi.take(m, 0)[:, None, :]
         self._slot_lower = lots.slot_lower.take(m, 0)[:, None, :]
         self._slot_upper = lots.slot_upper.take(m, 0)[:, None, :]
-        everyone = np.arange(m.size)
+        everyone = plan.everyone
         self._everyone = everyone
         self._few_rows = self.activity.size <= _FEW_GLOBAL_ROWS
         # one quadratic slot kind (the weight): H's blocks are numbers, a move's products
@@ -763,42 +1109,26 @@ class LotMoves:
         total: NDArray[np.float64] = rows.sum(axis=-1) + bounds.sum(axis=-1)
         return total
 
-    def _hessian(self, values: NDArray[np.float64]) -> None:
-        """H on the movable names' quadratic slots and g = H k there."""
+    def _hessian(self, values: NDArray[np.float64], plan: _MovesPlan) -> None:
+        """H on the movable names' quadratic slots and g = H k there (`plan`: the index
+        work, `_moves_plan`)."""
         lots = self.lots
-        kinds = lots.quadratic_slots
-        variables = lots.slot_index.take(self.movable, 0)[:, kinds]  # (movable, kinds), -1 absent
-        flat = variables.ravel()
-        count = flat.size
-        size = lots.program.size
         derived = lots.derived.size
         # P's rows on these columns, one per derived variable, a zero row, one per column
-        # (a unit row); each quadratic pair's variables read theirs
-        present = flat >= 0
-        safe = np.where(present, flat, 0)
-        source = _full(size, derived, dtype=np.int64)  # not a column nor derived: zero row
-        source[lots.derived] = np.arange(derived)
-        source[flat[present]] = derived + 1 + _nonzero(present)
-        rows = np.zeros((derived + 1 + count, count))
+        # (a unit row: the plan's); each quadratic pair's variables read theirs
+        rows = plan.unit_rows.copy()
         if derived:
-            # each column's place among the derived map's columns (-1: no derived variable uses it)
-            in_map = _full(size, -1, dtype=np.int64)
-            in_map[lots.derived_columns] = np.arange(lots.derived_columns.size)
-            reached = np.where(present, in_map[safe], -1)
-            rows[:derived] = np.where(
-                reached >= 0, lots.derived_compact[:, np.maximum(reached, 0)], 0.0
-            )
-        rows[derived + 1 + np.arange(count), np.arange(count)] = 1.0
-        left, right = rows.take(source[lots.quad_i], 0), rows.take(source[lots.quad_j], 0)
+            rows[:derived] = np.where(plan.in_map, lots.derived_compact[:, plan.map_column], 0.0)
+        left, right = rows.take(plan.left, 0), rows.take(plan.right, 0)
         hessian = 0.5 * (left.T @ (lots.quad_c[:, None] * right))
         self.hessian = hessian + hessian.T  # (count, count)
-        shift = np.zeros(size)
+        shift = np.zeros(lots.program.size)
         shift[lots.derived] = lots.derived_constant
         pulled = _symmetric_product(lots.quad_i, lots.quad_j, lots.quad_c, values - shift)
         reduced = pulled.copy()
         reduced[lots.derived_columns] += lots.derived_compact.T @ pulled[lots.derived]
-        self.gradient = np.where(flat >= 0, reduced[safe], 0.0).reshape(variables.shape)
-        self.kinds = kinds
+        self.gradient = np.where(plan.present, reduced[plan.safe], 0.0).reshape(plan.shape)
+        self.kinds = lots.quadratic_slots
 
     def _settle(
         self, changed: tuple[float, float] | None = None, spread: float | None = None
@@ -891,11 +1221,14 @@ class LotMoves:
         return violation, objective
 
     def singles_and_spread(
-        self, table: MoveTable, rows: slice = slice(None)
+        self, table: MoveTable, rows: slice = slice(None), options: int | None = None
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64] | None]:
         """`singles` and, when every global row is read (`_few_rows`), each move's global
         rows' part of its violation: the very sum the state takes after that move (`move`'s
-        `spread`: the same activity, rows in the same places); None otherwise."""
+        `spread`: the same activity, rows in the same places); None otherwise. With
+        `options`, only each row's first `options` moves are rated (the same numbers: each
+        move's are its own, summed over its global rows alone; a pass's steps are read only
+        by the two-name moves)."""
         lots = self.lots
         spread_part: NDArray[np.float64] | None = None
         head: NDArray[np.float64] | float
@@ -906,23 +1239,28 @@ class LotMoves:
             # the other names' own violation, exactly 0 when only this name breaks
             others = np.where(self.broken_names - (own > 0) == 0, 0.0, self.own_total - own)
             head = lots.constant_violation + others[:, None]
+        columns = slice(None, options)
         if self._few_rows:
-            moved = self.activity + table.spread[rows]
+            moved = self.activity + table.spread[rows, columns]
             spread_broken = _sum(_broken(moved, lots.global_lo, lots.global_hi), axis=-1)
             spread_part = spread_broken
         else:
             near = self._near(table.reach)
             spread_broken = _broken(
-                self.activity[near] + table.spread[rows][..., near],
+                self.activity[near] + table.spread[rows, columns][..., near],
                 lots.global_lo[near],
                 lots.global_hi[near],
             ).sum(axis=-1)
-        violation = head + table.own[rows] + spread_broken
+        violation = head + table.own[rows, columns] + spread_broken
         if self._one_kind:  # (the table is everyone's: its rows are the gradient's)
-            change = table.fixed[rows] + 2.0 * (table.quadratic[rows, :, 0] * self.gradient[rows])
+            change = table.fixed[rows, columns] + 2.0 * (
+                table.quadratic[rows, columns, 0] * self.gradient[rows]
+            )
         else:
             gradient = self.gradient[rows][:, None, :]  # (n, 1, kinds)
-            change = table.fixed[rows] + 2.0 * (table.quadratic[rows] * gradient).sum(axis=-1)
+            change = table.fixed[rows, columns] + 2.0 * (
+                table.quadratic[rows, columns] * gradient
+            ).sum(axis=-1)
         return violation, self.objective + change, spread_part
 
     def steps(self) -> MoveTable:

@@ -283,7 +283,7 @@ def _search(
         improved = False
         table, width = rated()
         if mend_first and moves.violation > 0.0:
-            violation, objective, spread = moves.singles_and_spread(table)
+            violation, objective, spread = moves.singles_and_spread(table, slice(None), width)
             mends = violation[:, :width] == 0.0
             if mends.any():
                 score = np.where(mends, sign * objective[:, :width], -np.inf)
@@ -293,7 +293,7 @@ def _search(
                 table, width = rated()
         turn = 0
         while turn < count:
-            violation, objective, spread = moves.singles_and_spread(table, slice(turn, None))
+            violation, objective, spread = moves.singles_and_spread(table, slice(turn, None), width)
             found = _first_help(violation, objective, width, sign, moves.violation, moves.objective)
             if found is None:
                 break
