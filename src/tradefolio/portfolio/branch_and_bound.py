@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import importlib
 import itertools
 import math
 import time
@@ -122,6 +123,25 @@ _LOCAL_SEARCH_AFTER_ROUNDING = 0.05
 # 1,632 tries were within 1% and found 108 of the 258 children it settles; beyond 10%
 # (or before an incumbent) a try costs more than the few nodes it saves.
 _DOWN_BOUND_REACH = 0.03
+# Scalar operands of the per-node tests as 0-d arrays (the same values and results: numpy
+# resolves a Python scalar's type on every call, as much as the test on these short arrays).
+_ZERO, _HALF, _ONE = np.array(0.0), np.array(0.5), np.array(1.0)
+
+
+def _count_nonzero() -> Callable[..., int]:
+    """np.count_nonzero's own function (the same count without its Python wrapper), or
+    np.count_nonzero itself in a numpy laid out otherwise."""
+    try:
+        found: Callable[..., int] = importlib.import_module("numpy._core.multiarray").count_nonzero
+    except (ImportError, AttributeError):  # pragma: no cover - another numpy's layout
+        return np.count_nonzero
+    return found
+
+
+_count = _count_nonzero()
+# ndarray.sum of a 1-d array without its Python wrapper: the same add.reduce, the same float.
+_sum_of = np.add.reduce
+_maximum_of = np.maximum.reduce  # (ndarray.max's own reduction)
 
 
 def load_highspy() -> Any:
@@ -175,8 +195,9 @@ class Selections:
         """Whether nodes may drop the z columns: not when a floor is above its cap (the
         name cannot be held) or a weight has a positive lower bound (it must be): the
         reduced relaxation would allow either name at a fraction of a selection."""
+        lower = program.lower
         return bool(
-            np.all(self.floors <= self.caps) and all(program.lower[w] <= 0.0 for w in self.weights)
+            np.all(self.floors <= self.caps) and all(lower[w] <= 0.0 for w in self.weights.tolist())
         )
 
     @property
@@ -487,7 +508,8 @@ class Relaxation:
             # with w_j <= u_j. Left out of the nodes (HiGHS's and the active set's, which
             # never had it) instead of rewritten at each: ~17 of the sample's ~21.
             program_rows = program.rows
-            count_sums = {r: float(counts.sum()) for r, _, counts in self.selections.counting}
+            # (np.add.reduce: ndarray.sum's own reduction, the same float)
+            count_sums = {r: float(_sum_of(counts)) for r, _, counts in self.selections.counting}
             dropped |= {
                 r
                 for r, _, _ in self.selections.counting
@@ -556,6 +578,9 @@ class Relaxation:
         rows = [(r, row) for r, row in enumerate(program.rows) if r not in dropped]
         self._counting: list[_NodeRow] = []
         self._count_matrix: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+        # The selection bounds `forced` last returned as given, their held selections fitting
+        # the counting rows (`solve` does not count them again; None: none).
+        self._fitting: NDArray[np.float64] | None = None
         # Selections in a counting row that can bind, in a mixed row or with a cost: their
         # free value must stay w / u.
         self._counted = np.zeros(len(self.integers), dtype=bool)
@@ -678,11 +703,16 @@ class Relaxation:
         if len(rows) > _ACTIVE_SET_ROWS:
             return None
         kept = len(self.kept)
-        matrix = np.zeros((len(rows), kept))
         columns = position.tolist()
-        for number, (_, row) in enumerate(rows):
+        # (Python lists, each entry 0.0 + c_k in the rows' order as numpy's += gave it: a
+        # numpy scalar per coefficient was most of this)
+        lines: list[list[float]] = []
+        for _, row in rows:
+            line = [0.0] * kept
             for k, c in row.coefficients.items():
-                matrix[number, columns[k]] += c
+                line[columns[k]] += c
+            lines.append(line)
+        matrix = np.array(lines, dtype=np.float64).reshape(len(rows), kept)
         row_lower = np.array([row.lo for _, row in rows], dtype=np.float64)
         row_upper = np.array([row.hi for _, row in rows], dtype=np.float64)
         # Trade flags' nodes end in at most 28 iterations on the sample when they succeed,
@@ -716,11 +746,11 @@ class Relaxation:
     @staticmethod
     def _dense(coefficients: dict[int, float], size: int) -> NDArray[np.float64]:
         """`coefficients` (column -> value) as a dense row of `size` columns."""
-        row = np.zeros(size)
+        row = [0.0] * size  # (0.0 + value in order, as numpy's += gave it)
         for column, value in coefficients.items():
             if 0 <= column < size:
                 row[column] += value
-        return row
+        return np.array(row, dtype=np.float64)
 
     def _dense_hessian(
         self, program: Program, position: NDArray[np.intp], size: int
@@ -836,8 +866,9 @@ class Relaxation:
         it, except at a point integral in its selections, which is always the relaxation's
         own optimum."""
         self.last_down = None
+        fitting, self._fitting = self._fitting, None
         if self.nodes is not None:
-            if not self._counts_fit(lower):
+            if lower is not fitting and not self._counts_fit(lower):
                 return None
             try:
                 deadline = time.monotonic() + min(seconds, self.node_seconds)
@@ -940,8 +971,8 @@ class Relaxation:
         values = np.zeros(self.size)
         values[self.kept] = columns[: len(self.kept)]
         if self.selections is not None:
-            weights = np.maximum(values[self.selections.weights], 0.0)
-            free = np.minimum(weights / self.selections.caps, 1.0)
+            weights = np.maximum(values[self.selections.weights], _ZERO)
+            free = np.minimum(weights / self.selections.caps, _ONE)
             # Outside a binding counting row a floored name's best selection in the
             # relaxation is min(1, w / m): 1 once the weight reaches its floor.
             if self._floored is None:  # (fixed once the relaxation is built)
@@ -950,8 +981,10 @@ class Relaxation:
                 self._floored = (floored, np.where(floored, floors, 1.0), bool(floored.any()))
             floored, divisors, any_floored = self._floored
             if any_floored:  # (else np.where would give `free` itself)
-                free = np.where(floored, np.minimum(weights / divisors, 1.0), free)
-            values[self.integers] = np.where(lower > 0.5, 1.0, np.where(upper < 0.5, 0.0, free))
+                free = np.where(floored, np.minimum(weights / divisors, _ONE), free)
+            values[self.integers] = np.where(
+                lower > _HALF, _ONE, np.where(upper < _HALF, _ZERO, free)
+            )
         return self.complete(values)
 
     def _linear_point(self) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
@@ -1042,7 +1075,12 @@ class Relaxation:
         prove it infeasible; other programs' bounds as given."""
         if self.nodes is None or not self._costed or not self._counts_fit(lower):
             return lower, upper
-        return self.nodes.forced(lower, upper, start or self.last_state)
+        found = self.nodes.forced(lower, upper, start or self.last_state)
+        if found is not None and found[0] is lower:
+            # (the same bounds, whose held selections fit: the node's `solve` need not
+            # count them again; new bounds hold more selections and are counted there)
+            self._fitting = lower
+        return found
 
     def _counts_fit(self, lower: NDArray[np.float64]) -> bool:
         """Whether the selections fixed at 1 fit every counting row (sum c_j <= hi)."""
@@ -1054,8 +1092,12 @@ class Relaxation:
             his = np.array([row.hi for row in pure], dtype=np.float64)
             self._count_matrix = (matrix, his + 1e-9 * np.maximum(np.abs(his), 1.0))
         matrix, limits = self._count_matrix
-        # (a count, not np.all: the same test for a fraction of its cost per node)
-        return int(np.count_nonzero(matrix @ (lower > 0.5) <= limits)) == len(limits)
+        held = lower > _HALF
+        # (a count, not np.all: the same test for a fraction of its cost per node; the
+        # product by `ndarray.dot`, the same BLAS gemv as `@` without matmul's dispatch,
+        # `@` itself where it sums one term: `node_qp._dot`)
+        totals = matrix.dot(held) if len(held) > 1 else matrix @ held
+        return _count(totals <= limits) == len(limits)
 
     def _set_selections(self, lower: NDArray[np.float64], upper: NDArray[np.float64]) -> None:
         """Weight bounds and counting rows for selections fixed at 0, fixed at 1 or free."""
@@ -1292,7 +1334,7 @@ def branch_and_bound(
             down_increase = relaxation.down_increase
             values = point[ints]
             fraction = np.abs(values - values.round())  # (np.round's own method, unwrapped)
-            largest = float(fraction.max(initial=0.0))
+            largest = float(_maximum_of(fraction, initial=0.0))  # (ndarray.max's own)
             if not math.isfinite(objective) and not prunable(bound) and largest <= _INTEGRALITY:
                 # HiGHS gave no exact point (see `Relaxation.solve`): the bound is valid,
                 # the point only guides branching; with nothing left to branch on the
@@ -1345,7 +1387,7 @@ def branch_and_bound(
             branch = relaxation.branching_choice(point, fraction)
             # Reduced-cost fixing: a free selection whose setting to 1 would lift the bound
             # past the incumbent is 0 everywhere below this node.
-            free = (node.lower < 0.5) & (node.upper > 0.5)
+            free = (node.lower < _HALF) & (node.upper > _HALF)
             hopeless = free & (own_bound + up_increase >= best_value - gap_of(best_value))
             hopeless[branch] = False
             upper = node.upper
