@@ -12,33 +12,24 @@ command itself makes. `app.main` pauses it while it imports typer's side (`root.
 `root.load_commands` while it imports the command's module, and freezes then.
 
 Reference counting frees everything else as usual; no result depends on the collector
-(the allocation model pauses it during every solve for the same reason:
-`portfolio.model.collector_paused`).
+(the allocation model pauses it during every solve for the same reason; both use
+`tradefolio.collector.collector_paused`, which imports only the standard library).
 """
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+
+from tradefolio.collector import collector_paused
 
 
-@contextmanager
-def long_lived_imports(*, freeze: bool = True) -> Iterator[None]:
+def long_lived_imports(*, freeze: bool = True) -> AbstractContextManager[None]:
     """The collector paused for the block (if it was running) and running again after;
     with `freeze`, every object that exists then frozen, once per process (only when
     nothing is frozen yet: a process that runs commands again and again, a test session
-    or a notebook calling `app.main`, does not freeze what each command left behind)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        if freeze and gc.get_freeze_count() == 0:
-            gc.freeze()
-        gc.enable()
+    or a notebook calling `app.main`, does not freeze what each command left behind).
+    `tradefolio.collector.collector_paused` is the implementation."""
+    return collector_paused(freeze=freeze)
 
 
 __all__ = ["long_lived_imports"]

@@ -21,17 +21,16 @@ lists target positions, the trades from the holdings, status, bound and gap.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import math
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 from numpy.typing import NDArray
 
+from tradefolio.collector import collector_paused
 from tradefolio.errors import InfeasibleAllocation, InvalidParameter, SolverError
 from tradefolio.portfolio.backends import (
     QUADRATIC_RELATIVE_GAP,
@@ -89,26 +88,6 @@ SCIP_AFTER_REPAIR_GAP = 1e-3
 #: `QUADRATIC_RELATIVE_GAP`), so a tenth of that target is enough; proving 1e-9 there cost
 #: ~4 of the sample run's ~17 s CPU for the same 378 proven rebalances.
 TWIN_GAP = QUADRATIC_RELATIVE_GAP / 10
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused for the block (if it was running).
-
-    A solve allocates hundreds of thousands of container objects (rows, their lists, the
-    search's nodes) that live until it ends, and the collector's passes traverse them
-    again and again with nothing to collect: 182 passes over six 500-name rebalances,
-    0.085 s of their 2.9 s of CPU (3%, timed by `gc.callbacks`), for a few hundred cyclic
-    objects in all (freed by the first pass after the block). Reference counting frees
-    everything else as usual; no result depends on the collector."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 #: The composable model's result is the allocator's one result type.

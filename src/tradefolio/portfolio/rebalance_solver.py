@@ -74,6 +74,8 @@ from tradefolio.portfolio.program import (
 _ARRAYS = operator.attrgetter("arrays")
 # Rows whose activity stays within this of a bound count as satisfied after aggregation.
 _FEASIBLE = 1e-12
+# the largest variable number (`np.iinfo` builds its object on every call)
+_INTP_MAX = int(np.iinfo(np.intp).max)
 # The answer mapped back must meet every row of the original program to this.
 _CHECK = 1e-6
 #: Seconds SCIP gets at least when it is the only way left to an answer (a shorter limit
@@ -160,14 +162,15 @@ def _zeroable(
     to (-1: none)."""
     columns, values, lengths = arrays
     # a row reads only one name's own variables: every entry has that owner
-    entry_owner = owner[columns]
-    single = np.full(len(lengths), -1, dtype=np.intp)
     if columns.size:
-        lowest = np.full(len(lengths), np.iinfo(np.intp).max, dtype=np.intp)
+        entry_owner = owner[columns]
+        lowest = np.full(len(lengths), _INTP_MAX, dtype=np.intp)
         highest = np.full(len(lengths), -1, dtype=np.intp)
         np.minimum.at(lowest, numbers, entry_owner)
         np.maximum.at(highest, numbers, entry_owner)
         single = np.where((lowest == highest) & (lowest >= 0), lowest, -1)
+    else:
+        single = np.full(len(lengths), -1, dtype=np.intp)
     lo, hi = bounds
     at = flags[columns] >= 0
     row, name, coefficient = numbers[at], flags[columns[at]], values[at]
@@ -216,18 +219,26 @@ def _aggregation(
     fresh = ~held & (upper[sells] == 0.0)
     flags = np.full(program.size, -1, dtype=np.intp)
     owner = np.full(program.size, -1, dtype=np.intp)
-    every = np.arange(names, dtype=np.intp)
-    for variables in (selected, bought, sold):
-        flags[variables[fresh]] = every[fresh]
-    flags[bought[capped]] = every[capped]
-    for variables in (weights, selected, buys, sells, bought, sold):
-        owner[variables[fresh]] = every[fresh]
-    for variables in (buys, bought):
-        owner[variables[capped]] = every[capped]
+    # the fresh and the capped names' numbers (each mask applied once)
+    fresh_names, capped_names = np.flatnonzero(fresh), np.flatnonzero(capped)
+    fresh_selected, fresh_bought, fresh_sold = (
+        selected[fresh_names],
+        bought[fresh_names],
+        sold[fresh_names],
+    )
+    capped_bought = bought[capped_names]
+    flags[fresh_selected] = flags[fresh_bought] = flags[fresh_sold] = fresh_names
+    flags[capped_bought] = capped_names
+    for variables in (weights[fresh_names], fresh_selected, buys[fresh_names]):
+        owner[variables] = fresh_names
+    owner[sells[fresh_names]] = owner[fresh_bought] = owner[fresh_sold] = fresh_names
+    owner[buys[capped_names]] = owner[capped_bought] = capped_names
     only_costs = _costs_only(program)
     costs = np.ones(names, dtype=bool)
-    costs[fresh] = only_costs[selected[fresh]] & only_costs[bought[fresh]] & only_costs[sold[fresh]]
-    costs[capped] = only_costs[bought[capped]]
+    costs[fresh_names] = (
+        only_costs[fresh_selected] & only_costs[fresh_bought] & only_costs[fresh_sold]
+    )
+    costs[capped_names] = only_costs[capped_bought]
     numbers = np.repeat(np.arange(len(arrays[2])), arrays[2])  # each entry's row
     zeroable = (fresh | capped) & costs & _zeroable(arrays, numbers, bounds, flags, owner, names)
     if not zeroable.any():
@@ -260,8 +271,8 @@ def _reduced(
     bounds) is dropped too: all rows merged in one pass over the program's coefficients as
     arrays, then one dict per row."""
     size = program.size
-    identity = np.arange(size)
-    kept = np.flatnonzero((alias == identity) & ~zero)
+    moving = (alias != np.arange(size)) | zero  # aliased or removed
+    kept = np.flatnonzero(~moving)
     number = np.full(size + 1, -1, dtype=np.intp)
     number[kept] = np.arange(kept.size)
     source = np.where(zero, -1, number[alias]).astype(np.intp)
@@ -278,7 +289,7 @@ def _reduced(
         constant=program.constant,
     )
     to = source.tolist()  # list lookups, not numpy scalars, in the loops below
-    moved = np.flatnonzero((alias != identity) | zero).tolist()
+    moved = np.flatnonzero(moving).tolist()
     for k in moved:
         j = to[k]
         if j >= 0:
