@@ -13,6 +13,7 @@ PACKAGE_ROOT = Path(tradefolio.__file__).parent
 LAYERS = {
     "errors": 0,
     "extras": 0,
+    "collector": 0,
     "data": 1,
     "indicators": 2,
     "portfolio": 3,

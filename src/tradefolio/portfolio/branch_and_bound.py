@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import functools
 import heapq
-import importlib
 import itertools
 import math
 import time
@@ -128,17 +127,7 @@ _DOWN_BOUND_REACH = 0.03
 _ZERO, _HALF, _ONE = np.array(0.0), np.array(0.5), np.array(1.0)
 
 
-def _count_nonzero() -> Callable[..., int]:
-    """np.count_nonzero's own function (the same count without its Python wrapper), or
-    np.count_nonzero itself in a numpy laid out otherwise."""
-    try:
-        found: Callable[..., int] = importlib.import_module("numpy._core.multiarray").count_nonzero
-    except (ImportError, AttributeError):  # pragma: no cover - another numpy's layout
-        return np.count_nonzero
-    return found
-
-
-_count = _count_nonzero()
+_count = np.count_nonzero
 # ndarray.sum of a 1-d array without its Python wrapper: the same add.reduce, the same float.
 _sum_of = np.add.reduce
 _maximum_of = np.maximum.reduce  # (ndarray.max's own reduction)
@@ -1097,7 +1086,7 @@ class Relaxation:
         # product by `ndarray.dot`, the same BLAS gemv as `@` without matmul's dispatch,
         # `@` itself where it sums one term: `node_qp._dot`)
         totals = matrix.dot(held) if len(held) > 1 else matrix @ held
-        return _count(totals <= limits) == len(limits)
+        return bool(_count(totals <= limits) == len(limits))
 
     def _set_selections(self, lower: NDArray[np.float64], upper: NDArray[np.float64]) -> None:
         """Weight bounds and counting rows for selections fixed at 0, fixed at 1 or free."""
