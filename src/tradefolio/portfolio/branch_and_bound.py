@@ -78,11 +78,17 @@ from tradefolio.extras import import_extra
 from tradefolio.portfolio.factor_form import factor_definitions
 from tradefolio.portfolio.mip import native_stdout_silenced
 from tradefolio.portfolio.node_qp import (
+    _HALF,
+    _ONE,
+    _ZERO,
     ActiveSetQP,
     DownBound,
     NodeQPFailure,
     NodeState,
     SelectionNodes,
+    _count,
+    _maximum_of,
+    _sum_of,
 )
 from tradefolio.portfolio.perspective import ProjectedPerspective, SplitCache
 from tradefolio.portfolio.program import INF, Program, Row
@@ -122,15 +128,6 @@ _LOCAL_SEARCH_AFTER_ROUNDING = 0.05
 # 1,632 tries were within 1% and found 108 of the 258 children it settles; beyond 10%
 # (or before an incumbent) a try costs more than the few nodes it saves.
 _DOWN_BOUND_REACH = 0.03
-# Scalar operands of the per-node tests as 0-d arrays (the same values and results: numpy
-# resolves a Python scalar's type on every call, as much as the test on these short arrays).
-_ZERO, _HALF, _ONE = np.array(0.0), np.array(0.5), np.array(1.0)
-
-
-_count = np.count_nonzero
-# ndarray.sum of a 1-d array without its Python wrapper: the same add.reduce, the same float.
-_sum_of = np.add.reduce
-_maximum_of = np.maximum.reduce  # (ndarray.max's own reduction)
 
 
 def load_highspy() -> Any:

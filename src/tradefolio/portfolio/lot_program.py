@@ -923,7 +923,8 @@ def _objective_in_slots(
 @dataclass(frozen=True, slots=True)
 class _MovesPlan:
     """`LotMoves`' index work at one structure (`_moves_plan`): what its state reads where,
-    for one set of movable names (read-only: the states of that set share it)."""
+    for one set of movable names (the states of that set share it: none writes it). Only
+    indices: a plan keeps no array of the names' squared size (64 plans are kept)."""
 
     position: NDArray[np.intp]  # each name's place among the movable ones, -1 if fixed
     bins: NDArray[np.int64]  # the global rows, then each global entry's row
@@ -935,7 +936,7 @@ class _MovesPlan:
     shape: tuple[int, ...]
     present: NDArray[np.bool_]
     safe: NDArray[np.int64]  # (0 where absent)
-    unit_rows: NDArray[np.float64]  # P's rows: 0 but each column's unit row
+    unit_places: tuple[NDArray[np.int64], NDArray[np.int64]]  # P's unit entries (row, column)
     in_map: NDArray[np.bool_]  # the columns the derived map reads
     map_column: NDArray[np.int64]  # the column's place among the map's columns (0 if none)
     left: NDArray[np.int64]  # each quadratic pair's variables' rows of P
@@ -983,8 +984,7 @@ def _moves_plan(lots: LotProgram, movable: NDArray[np.intp], size: int) -> _Move
     source = _full(lots.program.size, derived, dtype=np.int64)  # not a column nor derived: 0
     source[lots.derived] = np.arange(derived)
     source[flat[present]] = derived + 1 + _nonzero(present)
-    unit_rows = np.zeros((derived + 1 + count, count))
-    unit_rows[derived + 1 + np.arange(count), np.arange(count)] = 1.0
+    columns = np.arange(count)
     # each column's place among the derived map's columns (-1: no derived variable uses it)
     in_map = _full(lots.program.size, -1, dtype=np.int64)
     in_map[lots.derived_columns] = np.arange(lots.derived_columns.size)
@@ -1003,13 +1003,13 @@ def _moves_plan(lots: LotProgram, movable: NDArray[np.intp], size: int) -> _Move
         shape=variables.shape,
         present=present,
         safe=safe,
-        unit_rows=unit_rows,
+        unit_places=(derived + 1 + columns, columns),
         in_map=reached >= 0,
         map_column=np.maximum(reached, 0),
         left=source[lots.quad_i],
         right=source[lots.quad_j],
     )
-    for array in (plan.position, plan.everyone, *plan.by_name):
+    for array in (plan.position, plan.everyone, *plan.by_name, *plan.unit_places):
         array.flags.writeable = False  # (states hold them: none writes them)
     if len(_MOVES_PLANS) >= _MOST_MOVES_PLANS:
         _MOVES_PLANS.clear()
@@ -1115,8 +1115,10 @@ class LotMoves:
         lots = self.lots
         derived = lots.derived.size
         # P's rows on these columns, one per derived variable, a zero row, one per column
-        # (a unit row: the plan's); each quadratic pair's variables read theirs
-        rows = plan.unit_rows.copy()
+        # (a unit row at the plan's places); each quadratic pair's variables read theirs
+        count = plan.present.size
+        rows = np.zeros((derived + 1 + count, count))
+        rows[plan.unit_places] = 1.0
         if derived:
             rows[:derived] = np.where(plan.in_map, lots.derived_compact[:, plan.map_column], 0.0)
         left, right = rows.take(plan.left, 0), rows.take(plan.right, 0)

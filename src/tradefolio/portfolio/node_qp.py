@@ -98,8 +98,7 @@ AT_LOWER, AT_UPPER, AT_KINK, FREE_LOW, FREE_HIGH = 0, 1, 2, 3, 4
 _ZERO, _HALF, _ONE, _TWO = np.array(0.0), np.array(0.5), np.array(1.0), np.array(2.0)
 _INF, _NEG_INF = np.array(np.inf), np.array(-np.inf)
 _ONE_COUNT = np.array(1)  # (the default integer: a count of booleans)
-# (_TINY and _PICO: the 0-d forms of 1e-14 and 1e-12, kept for test_w14_nodeqp_products)
-_TINY, _PICO, _NANO = np.array(1e-14), np.array(1e-12), np.array(1e-9)
+_NANO = np.array(1e-9)
 _ROW_TOLERANCE = np.array(1e-11)  # (of a row's absolute sum, at least 1: `ActiveSetQP._use`)
 _S_AT_LOWER, _S_AT_UPPER, _S_AT_KINK, _S_FREE_LOW, _S_FREE_HIGH = (
     np.array(s, dtype=np.int8) for s in (AT_LOWER, AT_UPPER, AT_KINK, FREE_LOW, FREE_HIGH)
