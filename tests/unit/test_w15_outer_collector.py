@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,18 +13,7 @@ from tradefolio.cli import start_up
 from tradefolio.collector import collector_paused
 from tradefolio.portfolio import model
 
-
-@pytest.fixture(autouse=True)
-def _collector_restored() -> Iterator[None]:
-    running = gc.isenabled()
-    gc.unfreeze()
-    gc.enable()
-    yield
-    gc.unfreeze()
-    if running:
-        gc.enable()
-    else:  # pragma: no cover - pytest runs with the collector on
-        gc.disable()
+pytestmark = pytest.mark.usefixtures("collector_restored")
 
 
 def test_both_users_share_the_one_implementation() -> None:

@@ -5,27 +5,13 @@ and `root.load_commands` leaves it running."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 
 import pytest
 
 from tradefolio.cli import root
 from tradefolio.cli.start_up import long_lived_imports
 
-
-@pytest.fixture(autouse=True)
-def _collector_restored() -> Iterator[None]:
-    """Every test starts with the collector running and nothing frozen, and leaves the
-    process's collector as it found it."""
-    running = gc.isenabled()
-    gc.unfreeze()
-    gc.enable()
-    yield
-    gc.unfreeze()
-    if running:
-        gc.enable()
-    else:  # pragma: no cover - pytest runs with the collector on
-        gc.disable()
+pytestmark = pytest.mark.usefixtures("collector_restored")
 
 
 def test_the_collector_is_paused_inside_and_running_after() -> None:
