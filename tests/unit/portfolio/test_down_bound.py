@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tradefolio.portfolio.backends import _scale
@@ -38,6 +38,7 @@ def _unreduced(program: object, scale: float) -> Relaxation:
     min_trade=st.sampled_from([None, 30.0]),
     max_turnover=st.sampled_from([None, 0.1, 0.3]),
 )
+@example(seed=26083, path=0, min_trade=None, max_turnover=0.3)  # HiGHS's bound 1.3e-7 loose
 def test_the_down_bound_never_exceeds_the_childs_optimum(
     seed: int, path: int, min_trade: float | None, max_turnover: float | None
 ) -> None:
@@ -71,7 +72,10 @@ def test_the_down_bound_never_exceeds_the_childs_optimum(
             slack = 1e-7 * max(abs(reference[0]), 1.0)
             assert down <= reference[0] + slack
             if full.highs.getModelStatus() == full._highspy.HighsModelStatus.kOptimal:
-                assert down <= full.bound + slack
+                # HiGHS's bound of a QP is only as tight as its dual tolerance (1e-7 by
+                # default): on the example above it is 1.3e-7 below the optimum that its
+                # own point and the active set agree on to 1e-13
+                assert down <= full.bound + 10 * slack
         branched = branch_at_random(lower, upper, rng)
         if branched is None:
             break
