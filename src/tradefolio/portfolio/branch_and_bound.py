@@ -1173,9 +1173,10 @@ class Relaxation:
     def branching_choice(self, point: NDArray[np.float64], fraction: NDArray[np.float64]) -> int:
         """The integer to branch on: the best of `branching_scores`."""
         scores = self.branching_scores(point, fraction)
-        if scores.max(initial=0.0) > 0.0:
-            return int(np.argmax(scores))
-        return int(np.argmax(fraction))
+        # (ndarray.max's and np.argmax's own reductions, without their Python wrappers)
+        if _maximum_of(scores, initial=0.0) > 0.0:
+            return int(scores.argmax())
+        return int(fraction.argmax())
 
     def down_bound(self, found: DownBound | None, branch: int) -> float | None:
         """A valid lower bound of the child of a node solved by the active set (`found`:
@@ -1409,7 +1410,8 @@ def branch_and_bound(
             # Reduced-cost fixing: a free selection whose setting to 1 would lift the bound
             # past the incumbent is 0 everywhere below this node.
             free = (node.lower < _HALF) & (node.upper > _HALF)
-            hopeless = free & (own_bound + up_increase >= best_value - gap_of(best_value))
+            cutoff = best_value - gap_of(best_value)  # (what `prunable` compares with)
+            hopeless = free & (own_bound + up_increase >= cutoff)
             hopeless[branch] = False
             upper = node.upper
             if _count(hopeless):  # (np.count_nonzero's own)
@@ -1418,7 +1420,7 @@ def branch_and_bound(
                 upper[hopeless] = 0.0
             # The same the other way: a free selection whose setting to 0 would lift the
             # bound past the incumbent (`Relaxation.down_increase`) is 1 everywhere below.
-            sure = free & ~hopeless & (own_bound + down_increase >= best_value - gap_of(best_value))
+            sure = free & ~hopeless & (own_bound + down_increase >= cutoff)
             sure[branch] = False
             lower = node.lower
             if _count(sure):
