@@ -220,3 +220,12 @@ def test_a_quadratic_term_on_a_selection_is_no_selection_structure() -> None:
         touched = _flagged(1.0, 1.0)
         touched.quadratic[pair] = 0.5
         assert selection_structure(touched, integers) is None
+
+
+def test_a_program_without_definitions_has_the_references_empty_arrays() -> None:
+    for program in (_flagged(1.0, 1.0), Program()):
+        factor_form._PLANS.clear()
+        for _ in range(2):  # the plan made, then used
+            found = factor_definitions(program)
+            _check_same(found, setup_reference.factor_definitions(program))
+            assert len(found) == 0
