@@ -287,7 +287,6 @@ class ActiveSetQP:
         self._equality = self._equalities.tolist()
         self._equality_rows = self._equalities.nonzero()[0].tolist()
         self._tolerance_list = self._row_tolerance.tolist()
-        self._least_list, self._most_list = self._least.tolist(), self._most.tolist()
 
     def row_sides(
         self, rows: RowSet
@@ -365,19 +364,13 @@ class ActiveSetQP:
         x = status.choose((lower, upper, kink, x, x))
         activity = _dot(self.rows, x)
         count = len(self.row_lower)
-        # Each row's violation beyond its tolerance (> 0 below its lower side, < 0 above its
-        # upper one), in plain floats over the rows' ~20 levels: the same differences and
-        # comparisons as numpy's whole-array ones (lo - a, and -(a - hi)), a NaN level none.
-        levels = activity.tolist()
-        violations = [
-            below
-            if (below := lo - level) > within
-            else (-above if (above := level - hi) > within else 0.0)
-            for level, lo, hi, within in zip(
-                levels, self._lower_list, self._upper_list, self._tolerance_list, strict=True
-            )
-        ]
-        artificial = any(violations)
+        low_gap = self.row_lower - activity
+        high_gap = activity - self.row_upper
+        tolerance = self._row_tolerance
+        violation = np.where(
+            low_gap > tolerance, low_gap, np.where(high_gap > tolerance, -high_gap, _ZERO)
+        )
+        artificial = _count(violation) > 0
         if artificial and polish:
             # A child's bound change usually breaks a row at the parent's point (a held
             # name's weight cut to 0 breaks w - b + s = w0): moving the point back onto
@@ -388,15 +381,14 @@ class ActiveSetQP:
                 x = moved
                 status = self._statuses(x, pieces, None, linear)
                 activity = _dot(self.rows, x)
-                levels = activity.tolist()
-                violations = [0.0] * count
+                violation = np.zeros(count)
                 artificial = False
         # The artificial column (index n) makes the start feasible: a_r x + v_r a = side.
         rows = self.rows
         cost_scale = self._cost_scale
         given = pieces
         if artificial:
-            rows = np.column_stack([self.rows, np.array(violations)])
+            rows = np.column_stack([self.rows, violation])
             x = np.append(x, 1.0)
             status = np.append(status, FREE_LOW).astype(np.int8)
             pieces = Pieces(
@@ -412,12 +404,13 @@ class ActiveSetQP:
         size = len(x)
         working: list[tuple[int, int]] = []
         # (plain floats: the same comparisons as numpy's scalars, without their cost)
+        violations = violation.tolist()
         tight = [r for r, v in enumerate(violations) if v != 0.0]
         if start is not None:
             tight += [r for r, _ in start.working if r not in tight]
         tight += self._equality_rows
-        if artificial:  # (else `levels` are already rows x at this x)
-            levels = _dot(rows, x).tolist()
+        # (without the artificial, `activity` is already rows x at this x)
+        levels = (_dot(rows, x) if artificial else activity).tolist()
         row_lower, row_upper, tolerances = self._lower_list, self._upper_list, self._tolerance_list
         for r in dict.fromkeys(tight):
             if violations[r] > 0 or abs(levels[r] - row_lower[r]) <= tolerances[r]:
@@ -514,15 +507,16 @@ class ActiveSetQP:
                     bordered, free, curvature, indices, rows, gradient, placed, linear, negated
                 )
             if linear:
-                # (plain floats: the same maxima as numpy's; the step and the point are
-                # finite here: a nonzero step is a finite solve's, whose right-hand side
-                # c + H x reads every entry of x)
+                # (plain floats: max |v| as max(max v, -min v), the same maxima as numpy's
+                # of the finite step and point: a nonzero step is a finite solve's, whose
+                # right-hand side c + H x reads every entry of x; the lists are
+                # `_box_ratio`'s too)
                 steps = step.tolist()
-                biggest = max(map(abs, steps), default=0.0)
+                biggest = max(max(steps), -min(steps)) if steps else 0.0
                 stepping, point = False, []
                 if biggest > 0.0:  # (else no x passes the test below: x is not read)
                     point = x.tolist()
-                    stepping = biggest > 1e-11 * (1.0 + max(map(abs, point)))
+                    stepping = biggest > 1e-11 * (1.0 + max(max(point), -min(point)))
             else:
                 stepping = float(_maximum_of(np.abs(step), initial=0.0)) > 1e-11 * (
                     1.0 + float(_maximum_of(np.abs(x)))
@@ -621,9 +615,7 @@ class ActiveSetQP:
             status = status[:n]
             pieces = given
         activity = _dot(self.rows, x)
-        # (plain floats over the ~20 rows: the same comparisons as numpy's)
-        least, most = self._least_list, self._most_list
-        if any(level < least[r] or level > most[r] for r, level in enumerate(activity.tolist())):
+        if _count(activity < self._least) or _count(activity > self._most):
             if artificial and polish:
                 moved = self._onto_rows(x, status, working, activity, pieces)
                 if moved is not None:
@@ -652,41 +644,28 @@ class ActiveSetQP:
         answer rests on."""
         lower, upper = pieces.lower, pieces.upper
         target = _clip(activity, self.row_lower, self.row_upper)
-        # The chosen rows, the movable columns and the tests of the box and the rows as
-        # ascending index lists and plain floats (~20 rows, ~30 columns): the same
-        # comparisons as numpy's whole-array masks, without a dozen calls a round.
-        equality = self._equality
-        chosen = [
-            r
-            for r, (aim, level) in enumerate(zip(target.tolist(), activity.tolist(), strict=True))
-            if aim != level or equality[r]
-        ]
-        lows, highs = lower.tolist(), upper.tolist()
-        movable = [j for j, (low, high) in enumerate(zip(lows, highs, strict=True)) if low < high]
-        least, most = self._least_list, self._most_list
+        chosen = (target != activity) | self._equalities
+        movable = lower < upper
         moved = x
         for _ in range(4):
-            if not movable:
+            rows = chosen.nonzero()[0]
+            columns = movable.nonzero()[0]
+            if columns.size == 0:
                 return None
-            columns = np.array(movable, dtype=np.intp)
-            held = self.rows.take(np.array(chosen, dtype=np.intp), axis=0)
-            residual = target[chosen] - _dot(held, moved)
+            held = self.rows.take(rows, axis=0)
+            residual = target[rows] - _dot(held, moved)
             change = _least_norm(held.take(columns, axis=1), residual)
             trial = moved.copy()
             trial[columns] += change
+            outside = (trial < lower) | (trial > upper)
             moved = _clip(trial, lower, upper)
-            values = trial.tolist()
-            # (a column leaving its box is held where it was clipped)
-            movable = [j for j in movable if not (values[j] < lows[j] or values[j] > highs[j])]
+            movable &= ~outside
             level = _dot(self.rows, moved)
-            levels = level.tolist()
-            broken = [r for r, value in enumerate(levels) if value < least[r] or value > most[r]]
-            if not broken:
+            broken = (level < self._least) | (level > self._most)
+            if not _count(broken):
                 return moved
-            mask = np.zeros(len(levels), dtype=bool)
-            mask[broken] = True
-            target = np.where(mask, _clip(level, self.row_lower, self.row_upper), target)
-            chosen = sorted(set(chosen).union(broken))
+            target = np.where(broken, _clip(level, self.row_lower, self.row_upper), target)
+            chosen |= broken
         return None
 
     def _onto_rows(
