@@ -78,6 +78,7 @@ from tradefolio.extras import import_extra
 from tradefolio.portfolio.factor_form import factor_definitions
 from tradefolio.portfolio.mip import native_stdout_silenced
 from tradefolio.portfolio.node_qp import (
+    _CLIP_UFUNC,
     _HALF,
     _ONE,
     _ZERO,
@@ -183,7 +184,7 @@ class Selections:
         reduced relaxation would allow either name at a fraction of a selection."""
         lower = program.lower
         return bool(
-            np.all(self.floors <= self.caps) and all(lower[w] <= 0.0 for w in self.weights.tolist())
+            (self.floors <= self.caps).all() and all(lower[w] <= 0.0 for w in self.weights.tolist())
         )
 
     @property
@@ -229,7 +230,8 @@ def selection_structure(
         if cost != 0.0 and not (costed and sign * cost > 0.0):
             return None
         costs[j] = cost
-    if any(i in position or j in position for i, j in program.quadratic):
+    # (any key of a quadratic term naming a selection, tested in C over the keys' pairs)
+    if not position.keys().isdisjoint(itertools.chain.from_iterable(program.quadratic)):
         return None
     # The rows by the program's flat coefficient arrays (rows in order, each in its dict's
     # order; kept by the model's builder): which rows hold selections, which of them are
@@ -245,9 +247,11 @@ def selection_structure(
     per_row = np.bincount(numbers[hit], minlength=len(lengths))  # a row's keys are distinct
     first = np.cumsum(lengths) - lengths  # each row's first entry
     pairs = np.flatnonzero((per_row == 1) & (lengths == 2))
-    z_first = hit[first[pairs]]
-    z_entry = np.where(z_first, first[pairs], first[pairs] + 1)
-    w_entry = np.where(z_first, first[pairs] + 1, first[pairs])
+    head = first[pairs]
+    second = head + 1
+    z_first = hit[head]
+    z_entry = np.where(z_first, head, second)
+    w_entry = np.where(z_first, second, head)
     w = columns[w_entry]
     a, b = values[w_entry], values[z_entry]
     # (negated comparisons: a NaN passes each test as `_link_of`'s `or` lets it)
@@ -287,12 +291,12 @@ def selection_structure(
     counted[pairs[is_link]] = False
     rows = np.flatnonzero(counted)
     every = per_row[rows] == lengths[rows]
-    if not (costed or every.all()) or np.any(row_lo[rows] != -INF):
+    if not (costed or every.all()) or (row_lo[rows] != -INF).any():
         return None
     entries = np.flatnonzero(hit & counted[numbers])
     members = entry_selection[entries]
     counts = values[entries]
-    if np.any(counts < 0):
+    if (counts < 0).any():
         return None
     ends = np.cumsum(per_row[rows]).tolist()
     counting: list[tuple[int, NDArray[np.intp], NDArray[np.float64]]] = []
@@ -332,6 +336,29 @@ def _link_of(
     if row.lo == 0.0 and row.hi == INF:
         return z, w, -b / a, False
     return None
+
+
+# `_triangles` by shape (a run's relaxations have a few sizes; emptied when full)
+_TRIANGLES: dict[tuple[int, ...], tuple[NDArray[np.bool_], NDArray[np.bool_]]] = {}
+_MOST_TRIANGLES = 16
+
+
+def _triangles(shape: tuple[int, ...]) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """The masks of a matrix of `shape` on and below its diagonal and strictly below it, as
+    `np.tril` builds them (`np.tri`), read-only: a function of the shape alone."""
+    found = _TRIANGLES.get(shape)
+    if found is None:
+        rows, columns = shape
+        found = (
+            np.tri(rows, columns, 0, dtype=bool),
+            np.tri(rows, columns, -1, dtype=bool),
+        )
+        for mask in found:
+            mask.flags.writeable = False
+        if len(_TRIANGLES) >= _MOST_TRIANGLES:
+            _TRIANGLES.clear()
+        _TRIANGLES[shape] = found
+    return found
 
 
 def _highs_values(values: list[float], inf: float) -> NDArray[np.float64]:
@@ -493,14 +520,18 @@ class Relaxation:
             # flag) holds at every node: sum_free (c_j / u_j) w_j <= hi - sum_held c_j
             # with w_j <= u_j. Left out of the nodes (HiGHS's and the active set's, which
             # never had it) instead of rewritten at each: ~17 of the sample's ~21.
-            program_rows = program.rows
-            # (np.add.reduce: ndarray.sum's own reduction, the same float)
-            count_sums = {r: float(_sum_of(counts)) for r, _, counts in self.selections.counting}
-            dropped |= {
-                r
-                for r, _, _ in self.selections.counting
-                if r not in self.selections.mixed and count_sums[r] <= program_rows[r].hi
-            }
+            # (Summed for rows of selections only: a mixed row binds whatever its sum.)
+            program_rows, mixed = program.rows, self.selections.mixed
+            for r, _, counts in self.selections.counting:
+                if r in mixed:
+                    continue
+                # (np.add.reduce: ndarray.sum's own reduction, the same float; of one count,
+                # 0.0 + c: c itself but for -0.0, which compares as 0.0 does, and the sums
+                # are only compared)
+                total = float(_sum_of(counts)) if len(counts) > 1 else float(counts.item())
+                count_sums[r] = total
+                if total <= program_rows[r].hi:
+                    dropped.add(r)
         # HiGHS sees only the kept columns; `position` maps a program variable to its column.
         self.kept = np.array([k for k in range(n) if k not in excluded], dtype=np.intp)
         position = np.full(n, -1, dtype=np.intp)
@@ -761,13 +792,17 @@ class Relaxation:
     def _symmetric(hessian: NDArray[np.float64]) -> NDArray[np.float64]:
         """The symmetric Q that `hessian` stands for, tiny round-off dropped (what HiGHS is
         given and what the active set and the bounds use)."""
-        if np.any(np.diagonal(hessian) < 0):
+        if (np.diagonal(hessian) < 0).any():
             raise SolverError("the quadratic objective is not convex; branch and bound needs it")
-        lower = np.tril(hessian)
+        # (np.tril(m, k) is np.where(np.tri(..., k, dtype=bool), m, 0): the same with the
+        # triangles of this size made once, `_triangles`)
+        on_and_below, below = _triangles(hessian.shape)
+        lower = np.where(on_and_below, hessian, 0.0)
         # Round-off of the substitution (1e-14 where an entry is zero) is dropped: HiGHS
         # would drop it too, with a warning.
-        lower[np.abs(lower) <= 1e-12 * max(float(np.abs(lower).max(initial=0.0)), 1e-300)] = 0.0
-        symmetric: NDArray[np.float64] = lower + np.tril(lower, -1).T
+        magnitude = np.abs(lower)
+        lower[magnitude <= 1e-12 * max(float(magnitude.max(initial=0.0)), 1e-300)] = 0.0
+        symmetric: NDArray[np.float64] = lower + np.where(below, lower, 0.0).T
         return symmetric
 
     @property
@@ -1138,9 +1173,10 @@ class Relaxation:
     def branching_choice(self, point: NDArray[np.float64], fraction: NDArray[np.float64]) -> int:
         """The integer to branch on: the best of `branching_scores`."""
         scores = self.branching_scores(point, fraction)
-        if scores.max(initial=0.0) > 0.0:
-            return int(np.argmax(scores))
-        return int(np.argmax(fraction))
+        # (ndarray.max's and np.argmax's own reductions, without their Python wrappers)
+        if _maximum_of(scores, initial=0.0) > 0.0:
+            return int(scores.argmax())
+        return int(fraction.argmax())
 
     def down_bound(self, found: DownBound | None, branch: int) -> float | None:
         """A valid lower bound of the child of a node solved by the active set (`found`:
@@ -1197,7 +1233,7 @@ def branch_and_bound(
         """Solve with the integers fixed at `fixed`; keep the point if it improves. A
         heuristic's failure (HiGHS error) is not the search's: it is ignored."""
         nonlocal best_value, best_point, best_own
-        fixed = np.clip(fixed, root_lower, root_upper)
+        fixed = _CLIP_UFUNC(fixed, root_lower, root_upper)  # (np.clip's own ufunc)
         try:
             solved = relaxation.solve(fixed, fixed, remaining(), bounding=False)
         except SolverError:
@@ -1338,7 +1374,7 @@ def branch_and_bound(
                     # optimum for them, no second solve needed; nothing below it is better.
                     if objective < best_value:
                         best_value, best_point = objective, point.copy()
-                        best_point[ints] = np.round(values)
+                        best_point[ints] = values.round()
                         best_own = own_bound
                     if main and own_bound < objective - max(
                         _CLOSING_ROUND_OFF * abs(objective), _ABSOLUTE_ROUND_OFF
@@ -1349,11 +1385,11 @@ def branch_and_bound(
                     continue
                 rounded = largest <= _INTEGRALITY and math.isfinite(objective)
                 if rounded:
-                    try_integers(np.round(values))  # closes the node if it matches the bound
+                    try_integers(values.round())  # closes the node if it matches the bound
                 elif node.depth == 0 and main:
                     up = np.ceil(values - _INTEGRALITY)
                     try_integers(np.where(binary, up, np.floor(values + _INTEGRALITY)))
-                    try_integers(np.where(binary, np.round(values), np.floor(values)))
+                    try_integers(np.where(binary, values.round(), np.floor(values)))
                 elif main and rounding and nodes % _ROUNDING_EVERY == 0:
                     # Rounding the relaxation deep in the tree finds incumbents the root's
                     # heuristics miss (pard200_j: 191.9 -> 190.1 in the same 120 s); only
@@ -1374,19 +1410,20 @@ def branch_and_bound(
             # Reduced-cost fixing: a free selection whose setting to 1 would lift the bound
             # past the incumbent is 0 everywhere below this node.
             free = (node.lower < _HALF) & (node.upper > _HALF)
-            hopeless = free & (own_bound + up_increase >= best_value - gap_of(best_value))
+            cutoff = best_value - gap_of(best_value)  # (what `prunable` compares with)
+            hopeless = free & (own_bound + up_increase >= cutoff)
             hopeless[branch] = False
             upper = node.upper
-            if np.count_nonzero(hopeless):
+            if _count(hopeless):  # (np.count_nonzero's own)
                 least_pruned = min(least_pruned, own_bound + float(up_increase[hopeless].min()))
                 upper = upper.copy()
                 upper[hopeless] = 0.0
             # The same the other way: a free selection whose setting to 0 would lift the
             # bound past the incumbent (`Relaxation.down_increase`) is 1 everywhere below.
-            sure = free & ~hopeless & (own_bound + down_increase >= best_value - gap_of(best_value))
+            sure = free & ~hopeless & (own_bound + down_increase >= cutoff)
             sure[branch] = False
             lower = node.lower
-            if np.count_nonzero(sure):
+            if _count(sure):
                 least_pruned = min(least_pruned, own_bound + float(down_increase[sure].min()))
                 lower = lower.copy()
                 lower[sure] = 1.0

@@ -19,7 +19,7 @@ outer-product block per factor cost 1.5 s of CPU per 500-name rebalance with 252
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -110,14 +110,28 @@ def factor_definitions(program: Program) -> FactorDefinitions:
     rows_of = np.array([c[1] for c in chosen], dtype=np.intp)
     pivots = np.array([c[2] for c in chosen], dtype=np.float64)
     weights = np.array([c[3] for c in chosen], dtype=np.float64)
-    # every chosen row's entries other than its y, tagged by the definition they belong to
+    # every chosen row's entries, tagged by the definition they belong to
     sizes = lengths[rows_of]
     definition = np.repeat(np.arange(len(chosen)), sizes)
     entry = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
     entry += np.repeat(starts[rows_of], sizes)
-    others = columns[entry] != variables[definition]
-    definition, entry = definition[others], entry[others]
-    index = columns[entry].astype(np.intp)
+    read_columns = columns[entry]
+    # The index work below depends only on these rows' columns (and which variable each
+    # defines): the same for every program of a run, whatever its other rows, so it is
+    # done once per such structure (`_DefinitionPlan`).
+    key = (
+        variables.tobytes(),
+        sizes.tobytes(),
+        read_columns.dtype.str,
+        read_columns.tobytes(),
+    )
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _definition_plan(variables, definition, read_columns)
+        if len(_PLANS) >= _MOST_PLANS:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    entry, definition, index = entry[plan.others], plan.definition, plan.index
     loadings = values[entry]
     all_lower = np.array(program.lower, dtype=np.float64)
     all_upper = np.array(program.upper, dtype=np.float64)
@@ -132,10 +146,97 @@ def factor_definitions(program: Program) -> FactorDefinitions:
         slack = 1e-9 * np.maximum(reach, 1.0)
         # an unbounded variable in the definition, or bounds of y that cut into it: kept
         alive = np.isfinite(reach) & ~(lower > -reach + slack) & ~(upper < reach - slack)
-    defined = np.zeros(program.size, dtype=bool)
+    placement = plan.placements.get(alive.tobytes())
+    if placement is None:
+        placement = _placement(variables, definition, index, alive)
+        if len(plan.placements) >= _MOST_PLANS:
+            plan.placements.clear()
+        plan.placements[alive.tobytes()] = placement
+    # (each entry of the matrix set once: 0.0 + c as np.add.at gave it, in one assignment)
+    coefficients = -loadings[placement.kept] / pivots[placement.divisors]
+    matrix = np.zeros(placement.shape)
+    matrix[placement.at] = 0.0 + coefficients
+    return FactorDefinitions(
+        variables=variables[placement.alive],
+        rows=rows_of[placement.alive],
+        reads=placement.reads.copy(),
+        matrix=matrix,
+        weights=weights[placement.alive],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """Where `factor_definitions` puts the kept definitions' coefficients, for one plan and
+    one set of definitions whose bounds allow them (before the chains are dropped): it
+    depends on nothing else."""
+
+    alive: NDArray[np.intp]  # the definitions kept (chains dropped), in order
+    kept: NDArray[np.intp]  # their entries, among the plan's
+    divisors: NDArray[np.intp]  # each kept entry's definition (its pivot)
+    at: tuple[NDArray[np.intp], NDArray[np.intp]]  # each kept entry's place in the matrix
+    reads: NDArray[np.intp]  # the columns read, sorted (read-only)
+    shape: tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _DefinitionPlan:
+    """`factor_definitions`' index work on the chosen definition rows: the entries other
+    than each row's defined variable (their places among the rows' entries, their
+    definition and the column each reads) and, by the definitions the bounds allow, where
+    the coefficients go (`_Placement`). A function of the key it is kept under (the
+    defined variables, the rows' lengths and their columns in order),
+    and a placement of that and the allowed definitions: a program of the same structure
+    computes only its numbers (loadings, pivots, bounds), as the search in full does."""
+
+    others: NDArray[np.intp]
+    definition: NDArray[np.intp]
+    index: NDArray[np.intp]
+    placements: dict[bytes, _Placement] = field(default_factory=dict)
+
+
+# `factor_definitions`' plans by the definition rows' structure (a run's programs share one;
+# emptied when full, as are a plan's placements)
+_PLANS: dict[tuple[bytes, bytes, str, bytes], _DefinitionPlan] = {}
+_MOST_PLANS = 8
+
+
+def _definition_plan(
+    variables: NDArray[np.intp],
+    definition: NDArray[np.intp],
+    read_columns: NDArray[np.int64],
+) -> _DefinitionPlan:
+    """The `_DefinitionPlan` of the chosen rows: `definition` and `read_columns` are each
+    of their entries' definition and column."""
+    others = read_columns != variables[definition]
+    plan = _DefinitionPlan(
+        np.flatnonzero(others),
+        definition[others],
+        read_columns[others].astype(np.intp),
+    )
+    for array in (plan.others, plan.definition, plan.index):
+        array.flags.writeable = False
+    return plan
+
+
+def _placement(
+    variables: NDArray[np.intp],
+    definition: NDArray[np.intp],
+    index: NDArray[np.intp],
+    alive: NDArray[np.bool_],
+) -> _Placement:
+    """The `_Placement` of the definitions `alive` allows (`definition`, `index`: each
+    entry's definition and column, the defined variable's own entries left out).
+
+    A definition may not read another substituted variable (no chains): such definitions
+    are dropped, one at a time, until none does."""
+    alive = alive.copy()
+    # (masks over the columns these rows read: the same places whatever the program's size)
+    size = 1 + max(int(variables.max(initial=-1)), int(index.max(initial=-1)))
+    defined = np.zeros(size, dtype=bool)
     defined[variables[alive]] = True
     while True:
-        reads_defined = np.zeros(len(chosen), dtype=bool)
+        reads_defined = np.zeros(len(alive), dtype=bool)
         reads_defined[definition[alive[definition] & defined[index]]] = True
         chained = np.flatnonzero(reads_defined)
         if chained.size == 0:
@@ -144,25 +245,27 @@ def factor_definitions(program: Program) -> FactorDefinitions:
         defined[variables[chained[0]]] = False
     keep = alive[definition]
     number = np.cumsum(alive) - 1  # a kept definition's row of the matrix
-    definition, index = number[definition[keep]], index[keep]
-    coefficients = -loadings[keep] / pivots[alive][definition]
+    kept_definition = definition[keep]
     # the columns read, sorted, by a mask (not np.unique of every definition's columns);
-    # a definition's columns are distinct (a dict's keys, an array row's columns), so each
-    # entry of the matrix is set once: 0.0 + c as np.add.at gave it, in one assignment
-    read = np.zeros(program.size, dtype=bool)
-    read[index] = True
+    # a definition's columns are distinct (a dict's keys, an array row's columns)
+    read = np.zeros(size, dtype=bool)
+    read[index[keep]] = True
     reads = np.flatnonzero(read)
-    column = np.full(program.size, -1, dtype=np.intp)
+    column = np.full(size, -1, dtype=np.intp)
     column[reads] = np.arange(reads.size)
-    matrix = np.zeros((int(alive.sum()), reads.size))
-    matrix[definition, column[index]] = 0.0 + coefficients
-    return FactorDefinitions(
-        variables=variables[alive],
-        rows=rows_of[alive],
+    placement = _Placement(
+        alive=np.flatnonzero(alive),
+        kept=np.flatnonzero(keep),
+        divisors=kept_definition,
+        at=(number[kept_definition], column[index[keep]]),
         reads=reads.astype(np.intp),
-        matrix=matrix,
-        weights=weights[alive],
+        shape=(int(alive.sum()), int(reads.size)),
     )
+    for array in (placement.alive, placement.kept, placement.divisors, placement.reads):
+        array.flags.writeable = False
+    for array in placement.at:
+        array.flags.writeable = False
+    return placement
 
 
 __all__ = ["FactorDefinitions", "factor_definitions", "weighted_gram"]

@@ -83,8 +83,9 @@ _NameParts = tuple[
 ]
 
 
-# `ndarray.sum` without its Python wrapper (the same reduction)
+# `ndarray.sum` and `ndarray.any` without their Python wrappers (the same reductions)
 _sum = np.add.reduce
+_any = np.logical_or.reduce
 
 
 def _full(shape: int | tuple[int, ...], fill: float, dtype: Any = np.float64) -> NDArray[Any]:
@@ -172,7 +173,7 @@ class LotProgram:
         (n, options) -> (n, options, 8). NaN targets give NaN slots."""
         expand = (slice(None),) + (None,) * (targets.ndim - 1)
         parts = self.name_parts(names, expand)
-        return _slots(targets, *parts, self.value, bool(self.has_odd[names].any()))
+        return _slots(targets, *parts, self.value, bool(_any(self.has_odd[names])))
 
     def name_parts(self, names: NDArray[np.intp], expand: tuple[Any, ...]) -> _NameParts:
         """What the slots of names `names` are computed from (`_slots`'s per-name arguments:
@@ -213,7 +214,7 @@ class LotProgram:
             self.has_odd,
             self.initial,
             self.value,
-            bool(self.has_odd.any()),
+            bool(_any(self.has_odd)),
         )
         present = self.slot_index >= 0
         values[self.slot_index[present]] = slots[present]
@@ -228,10 +229,10 @@ class LotProgram:
         SEARCH_TOLERANCE)."""
         activity = np.bincount(
             self.row_of, weights=self.data * values[self.columns], minlength=self.lo.size
-        ).astype(np.float64)
+        ).astype(np.float64, copy=False)  # (bincount's sums are float64 already)
         rows = _broken(activity, self.lo, self.hi)
         bounds = _broken(values, self.lower, self.upper)
-        return float(rows.sum() + bounds.sum())
+        return float(_sum(rows) + _sum(bounds))
 
     def broken(self, values: NDArray[np.float64], tolerance: float) -> bool:
         """Whether a bound, an integrality or a row is broken by more than `tolerance` at
@@ -242,7 +243,7 @@ class LotProgram:
             self.row_of, weights=self.data * values[self.columns], minlength=self.lo.size
         )
         rows = (activity < self.lo - tolerance) | (activity > self.hi + tolerance)
-        return bool(outside.any() or fractional.any() or rows.any())
+        return bool(_any(outside) or _any(fractional) or _any(rows))
 
     def objective(self, values: NDArray[np.float64]) -> float:
         """The program's objective (tie-break included)."""
@@ -908,7 +909,7 @@ def _objective_in_slots(
     is_derived = np.zeros(size, dtype=bool)
     is_derived[derived] = True
     rows_reached = reached[derived]
-    if rows_reached.any():
+    if _any(rows_reached):
         reached[reach] |= (compact[rows_reached] != 0.0).any(axis=0)
     reached[derived] = False
     touched = cast("NDArray[np.bool_]", (present & reached[np.maximum(slot_index, 0)]).any(axis=0))
@@ -1061,7 +1062,7 @@ class LotMoves:
         # over all of them; numpy's cost is per call at a few names)
         m = self.movable
         self._parts = lots.name_parts(m, (slice(None), None))
-        self._any_odd = bool(lots.has_odd[m].any())
+        self._any_odd = bool(_any(lots.has_odd[m]))
         self._slot_linear = lots.slot_linear.take(m, 0)[:, :, None]  # (movable, slots, 1)
         self._local_constant = lots.local_constant.take(m, 0)[:, None, :]  # (movable, 1, rows)
         self._local_matrix = np.ascontiguousarray(
@@ -1071,6 +1072,11 @@ class LotMoves:
         self._local_hi = lots.local_hi.take(m, 0)[:, None, :]
         self._slot_lower = lots.slot_lower.take(m, 0)[:, None, :]
         self._slot_upper = lots.slot_upper.take(m, 0)[:, None, :]
+        # (the local rows' bounds, then the slots': what `table` checks its moves against)
+        self._own_bounds = (
+            np.concatenate((self._local_lo, self._slot_lower), axis=-1),
+            np.concatenate((self._local_hi, self._slot_upper), axis=-1),
+        )
         everyone = plan.everyone
         self._everyone = everyone
         self._few_rows = self.activity.size <= _FEW_GLOBAL_ROWS
@@ -1174,9 +1180,11 @@ class LotMoves:
             ).sum(axis=-1)
         spread = delta @ self.global_by_name  # (movable, options, global rows)
         activity = self._local_constant + slots @ self._local_matrix
-        own = _sum(_broken(activity, self._local_lo, self._local_hi), axis=-1) + _sum(
-            _broken(slots, self._slot_lower, self._slot_upper), axis=-1
-        )
+        # the local rows and the slot bounds broken in one pass (`_own_bounds`), summed
+        # apart: each sum is the one over its own rows, as two passes gave it
+        broken = _broken(np.concatenate((activity, slots), axis=-1), *self._own_bounds)
+        depth = activity.shape[-1]
+        own = _sum(broken[..., :depth], axis=-1) + _sum(broken[..., depth:], axis=-1)
         own[np.isnan(targets)] = np.inf
         return MoveTable(
             at=self._everyone,

@@ -47,6 +47,7 @@ raises `NodeQPFailure` (iteration limit, a singular system, an artificial left p
 
 from __future__ import annotations
 
+import bisect
 import importlib
 import math
 import time
@@ -348,8 +349,15 @@ class ActiveSetQP:
         lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
         if _count(lower > upper):
             raise NodeQPFailure("empty box")
+        # Linear pieces without a kink inside the box (the trade flags' nodes): every slope
+        # is lin0, no weight is ever on a second piece or at a kink, and an iteration needs
+        # none of the piece arithmetic below (the same numbers: 0 * x adds nothing). (The
+        # artificial's piece below is linear too.)
+        linear = not (_count(pieces.quad0) or _count(pieces.quad1)) and _count(
+            pieces.kink >= pieces.upper
+        ) == len(pieces.kink)
         x = _clip(start.x if start is not None else lower, lower, upper)
-        status = self._statuses(x, pieces, None if start is None else start.status)
+        status = self._statuses(x, pieces, None if start is None else start.status, linear)
         # Each weight at a bound or kink set to it, the free ones kept: one `choose` by the
         # status (AT_LOWER, AT_UPPER, AT_KINK, FREE_LOW, FREE_HIGH = 0..4), the same values
         # as three `where`s.
@@ -371,7 +379,7 @@ class ActiveSetQP:
             moved = self._projected_start(x, pieces, activity)
             if moved is not None:
                 x = moved
-                status = self._statuses(x, pieces, None)
+                status = self._statuses(x, pieces, None, linear)
                 activity = _dot(self.rows, x)
                 violation = np.zeros(count)
                 artificial = False
@@ -417,12 +425,6 @@ class ActiveSetQP:
         hess = self._hessian_of(size)
         bordered = self._bordered(hess, rows)
         cost = self.cost if size == n else self._extended_cost
-        # Linear pieces without a kink inside the box (the trade flags' nodes): every slope
-        # is lin0, no weight is ever on a second piece, and an iteration needs none of the
-        # piece arithmetic below (the same numbers: 0 * x adds nothing).
-        linear = not (_count(pieces.quad0) or _count(pieces.quad1)) and _count(
-            pieces.kink >= pieces.upper
-        ) == len(pieces.kink)
         if linear:
             # Without the pieces' curvature every KKT system's diagonal is h + ridge: added
             # once to the bordered matrix's H block (the same sums; `_kkt(ridged=True)`).
@@ -438,24 +440,42 @@ class ActiveSetQP:
         # The working rows as an index array: kept while the working set stays, None once
         # a row joins or leaves it.
         indices: NDArray[np.intp] | None = None
+        # The free weights ascending, what `(status >= FREE_LOW).nonzero()` gives, kept as
+        # a list beside `status`: a step's block takes one out, a release puts one in.
+        free_list: list[int] = (status >= _S_FREE_LOW).nonzero()[0].tolist()
+        free: NDArray[np.intp] | None = None  # (its array: None once the list changes)
+        negated: NDArray[np.float64] | None = None
+        if linear:
+            # Every KKT right-hand side of linear pieces is read off one vector laid out as
+            # `bordered`: -(c + H x + lin0) over the columns, 0 over the rows (`_kkt`: the
+            # same floats as the free weights' gradient negated into zeros), rewritten
+            # whenever c + H x is.
+            negated = np.zeros(len(bordered))
+            negated_columns = negated[:size]
+            # (the box and the movable weights in plain floats: `_box_ratio`, `_release`)
+            lower_list, upper_list = lower.tolist(), upper.tolist()
+            movable_list = movable.tolist()
         while True:
             iterations += 1
             if iterations > self.iteration_limit:
                 raise NodeQPFailure("iteration limit")
             if iterations % 50 == 0 and time.monotonic() > deadline:
                 raise NodeQPFailure("time limit of the node")
-            free = (status >= _S_FREE_LOW).nonzero()[0]
+            if free is None:
+                free = np.array(free_list, dtype=np.intp)
             if smooth is None:
                 smooth = cost + _times(hess, x)
+                if negated is not None:
+                    np.negative(smooth + pieces.lin0, out=negated_columns)
             if indices is None:
                 indices = np.array([r for r, _ in working], dtype=np.intp)
                 placed = indices + size  # (their rows and columns in `bordered`)
                 in_working = {r for r, _ in working}
             curvature: NDArray[np.float64] | None
+            gradient: NDArray[np.float64] | None
             if linear:
                 high = None
-                curvature = None
-                gradient = smooth[free] + pieces.lin0[free]
+                curvature = gradient = None  # (`negated` holds the gradient)
             else:
                 high = status[free] == _S_FREE_HIGH
                 at = x[free]
@@ -468,7 +488,7 @@ class ActiveSetQP:
                 gradient = smooth[free] + slope
             try:
                 step, multipliers = self._kkt(
-                    bordered, free, curvature, indices, rows, gradient, placed, linear
+                    bordered, free, curvature, indices, rows, gradient, placed, linear, negated
                 )
             except NodeQPFailure:
                 # Singular, or as many working rows as free weights that do not span them
@@ -484,38 +504,75 @@ class ActiveSetQP:
                 placed = indices + size
                 in_working = {r for r, _ in working}
                 step, multipliers = self._kkt(
-                    bordered, free, curvature, indices, rows, gradient, placed, linear
+                    bordered, free, curvature, indices, rows, gradient, placed, linear, negated
                 )
-            if float(_maximum_of(np.abs(step), initial=0.0)) > 1e-11 * (
-                1.0 + float(_maximum_of(np.abs(x)))
-            ):
-                alpha, blocking = self._ratio(x, step, free, high, pieces, rows, in_working)
-                x[free] += alpha * step
+            if linear:
+                # (plain floats: max |v| as max(max v, -min v), the same maxima as numpy's
+                # of the finite step and point: a nonzero step is a finite solve's, whose
+                # right-hand side c + H x reads every entry of x; the lists are
+                # `_box_ratio`'s too)
+                steps = step.tolist()
+                biggest = max(max(steps), -min(steps)) if steps else 0.0
+                stepping, point = False, []
+                if biggest > 0.0:  # (else no x passes the test below: x is not read)
+                    point = x.tolist()
+                    stepping = biggest > 1e-11 * (1.0 + max(max(point), -min(point)))
+            else:
+                stepping = float(_maximum_of(np.abs(step), initial=0.0)) > 1e-11 * (
+                    1.0 + float(_maximum_of(np.abs(x)))
+                )
+            if stepping:
+                if linear:
+                    alpha, blocking = self._box_ratio(
+                        point, steps, free_list, lower_list, upper_list
+                    )
+                    alpha, blocking = self._row_ratio(
+                        x, step, free, rows, in_working, alpha, blocking
+                    )
+                else:
+                    alpha, blocking = self._ratio(x, step, free, high, pieces, rows, in_working)
+                x[free] += step if alpha == 1.0 else alpha * step  # (1.0 * s is s exactly)
                 if blocking is not None:
                     smooth = None  # x moved
                     kind, index, where = blocking
                     if kind == "variable":
                         status[index] = where
                         x[index] = (lower, upper, kink)[where][index]
+                        free_list.remove(index)
+                        free = None
                     else:
                         working.append((index, where))
                         indices = None
                     continue
                 # A full step: the minimum on the working set, where the multipliers hold.
                 smooth = cost + _times(hess, x)
-            release = self._most_violated(
-                smooth,
-                multipliers,
-                working,
-                indices,
-                rows,
-                x,
-                pieces,
-                status,
-                dual_tolerance,
-                movable,
-                linear,
-            )
+                if negated is not None:
+                    np.negative(smooth + pieces.lin0, out=negated_columns)
+            if linear:
+                release = self._release(
+                    smooth,
+                    multipliers,
+                    working,
+                    indices,
+                    rows,
+                    pieces,
+                    status,
+                    dual_tolerance,
+                    movable_list,
+                )
+            else:
+                release = self._most_violated(
+                    smooth,
+                    multipliers,
+                    working,
+                    indices,
+                    rows,
+                    x,
+                    pieces,
+                    status,
+                    dual_tolerance,
+                    movable,
+                )
             if release is None:
                 break
             kind, index, where = release
@@ -524,6 +581,8 @@ class ActiveSetQP:
                 indices = None
             else:
                 status[index] = where
+                bisect.insort(free_list, index)
+                free = None
         duals = np.zeros(count)
         # (Python floats: the same values stored, without numpy scalars' iteration)
         for (r, _), value in zip(working, multipliers.tolist(), strict=True):
@@ -641,13 +700,18 @@ class ActiveSetQP:
 
     @staticmethod
     def _statuses(
-        x: NDArray[np.float64], pieces: Pieces, previous: NDArray[np.int8] | None
+        x: NDArray[np.float64],
+        pieces: Pieces,
+        previous: NDArray[np.int8] | None,
+        linear: bool = False,
     ) -> NDArray[np.int8]:
         """Statuses for `x` (already in the box): at a bound or kink it sits on, else
-        free in its piece."""
+        free in its piece. `linear`: no kink lies inside a box (kink >= upper), so none is
+        at one (the kinks' test is skipped: it finds nothing)."""
         lower, upper, kink = pieces.lower, pieces.upper, pieces.kink
         status = np.where(x < kink, _S_FREE_LOW, _S_FREE_HIGH)  # (int8, a new array)
-        status[(kink > lower) & (kink < upper) & (x == kink)] = AT_KINK
+        if not linear:
+            status[(kink > lower) & (kink < upper) & (x == kink)] = AT_KINK
         status[x <= lower] = AT_LOWER
         status[(x >= upper) & (upper > lower)] = AT_UPPER
         return status
@@ -681,21 +745,29 @@ class ActiveSetQP:
         curvature: NDArray[np.float64] | None,
         indices: NDArray[np.intp],
         rows: NDArray[np.float64],
-        gradient: NDArray[np.float64],
+        gradient: NDArray[np.float64] | None,
         placed: NDArray[np.intp],
         ridged: bool = False,
+        negated: NDArray[np.float64] | None = None,
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """The step on the free weights to the minimum of the model on the working rows
         `indices` (gradient and piece curvature of the free weights given), and the
         working rows' multipliers λ there (gradient = A_WF^T λ at that minimum).
         `bordered` is the solve's [[H, A^T], [A, 0]] (`_bordered`), `placed` the working
         rows' places in it (`indices` plus the columns' count); `ridged`: without the
-        pieces' curvature (None), the ridge is already on `bordered`'s H diagonal."""
+        pieces' curvature (None), the ridge is already on `bordered`'s H diagonal.
+        `negated` (or None): minus every column's gradient and 0 at every row, laid out
+        as `bordered`; given, `gradient` may be None (it is minus `negated` at `free`)
+        and the system's right-hand side is `negated` at the system's own rows (the same
+        floats as the gradient negated into zeros: `-(-g)` is g, bit for bit)."""
         count, k = len(free), len(indices)
         if count <= k:  # no freedom left: λ from the free weights' stationarity alone
-            constraints = rows.take(indices, axis=0).take(free, axis=1)
             if k == 0:
                 return np.zeros(count), np.zeros(0)
+            if gradient is None:
+                assert negated is not None
+                gradient = np.negative(negated.take(free))
+            constraints = rows.take(indices, axis=0).take(free, axis=1)
             if count == k:
                 square = _solve(constraints.T, gradient)
                 if square is not None:
@@ -719,8 +791,12 @@ class ActiveSetQP:
             system.reshape(-1)[: count * width : width] += (
                 self._ridge if curvature is None else curvature + self._ridge
             )
-        right = np.zeros(count + k)
-        np.negative(gradient, out=right[:count])
+        if negated is None:
+            assert gradient is not None
+            right = np.zeros(count + k)
+            np.negative(gradient, out=right[:count])
+        else:
+            right = negated.take(chosen)
         solution = _solve(system, right)
         if solution is None:
             raise NodeQPFailure("singular KKT system (or a non-finite solution)")
@@ -739,27 +815,61 @@ class ActiveSetQP:
         """The longest step <= 1 along `step` that keeps every free weight in its piece and
         every row outside the working set (`in_working`: its rows) feasible; what blocks it
         (None: nothing)."""
+        if high is None:  # linear pieces (`solve`): the box alone blocks the weights
+            alpha, blocking = self._box_ratio(
+                x.tolist(),
+                step.tolist(),
+                free.tolist(),
+                pieces.lower.tolist(),
+                pieces.upper.tolist(),
+            )
+        else:
+            alpha, blocking = self._piece_ratio(x[free], step, free, high, pieces)
+        return self._row_ratio(x, step, free, rows, in_working, alpha, blocking)
+
+    @staticmethod
+    def _box_ratio(
+        point: list[float],
+        steps: list[float],
+        free: list[int],
+        lower: list[float],
+        upper: list[float],
+    ) -> tuple[float, tuple[str, int, int] | None]:
+        """`_ratio`'s longest step <= 1 that keeps each free weight in its box (linear
+        pieces), in plain floats: x the point, the step's entries in `free`'s order.
+
+        numpy's version, which this replaces bit for bit, took each side's ratios over
+        every free weight, (u - x) / s where s > 0 (else an infinity), argmin, and blocked
+        at that first least ratio if it was below the step so far; then (l - x) / s where
+        s < 0. The same IEEE divisions here, and the same choice: the first weight of the
+        least ratio below the step so far, nothing when a ratio of the side is NaN (argmin
+        would have picked it, and NaN < alpha is false). ~20 free weights: a loop in plain
+        floats costs a third of numpy's dozen calls."""
         alpha = 1.0
         blocking: tuple[str, int, int] | None = None
-        values = x[free]
-        rising, falling = step > _ZERO, step < _ZERO
-        if high is None:  # linear pieces (`solve`): the box alone blocks the weights
-            # Each side's ratios over every free weight, the other side's masked by an
-            # infinity: the same ratios and the same first minimum as over that side alone
-            # (under `solve`'s error state: a zero step's 0 / 0 is masked).
-            ratios = np.where(rising, (pieces.upper[free] - values) / step, _INF)
-            i = int(ratios.argmin())
-            if ratios.item(i) < alpha:
-                alpha = max(ratios.item(i), 0.0)
-                blocking = ("variable", int(free[i]), AT_UPPER)
-            ratios = np.where(falling, (pieces.lower[free] - values) / step, _INF)
-            i = int(ratios.argmin())
-            if ratios.item(i) < alpha:
-                alpha = max(ratios.item(i), 0.0)
-                blocking = ("variable", int(free[i]), AT_LOWER)
-        else:
-            alpha, blocking = self._piece_ratio(values, step, free, high, pieces)
-        return self._row_ratio(x, step, free, rows, in_working, alpha, blocking)
+        least, at, undefined = alpha, -1, False
+        for j, s in zip(free, steps, strict=True):
+            if s > 0.0:
+                ratio = (upper[j] - point[j]) / s
+                if ratio < least:
+                    least, at = ratio, j
+                elif ratio != ratio:
+                    undefined = True
+        if at >= 0 and not undefined:
+            alpha = max(least, 0.0)
+            blocking = ("variable", at, AT_UPPER)
+        least, at, undefined = alpha, -1, False
+        for j, s in zip(free, steps, strict=True):
+            if s < 0.0:
+                ratio = (lower[j] - point[j]) / s
+                if ratio < least:
+                    least, at = ratio, j
+                elif ratio != ratio:
+                    undefined = True
+        if at >= 0 and not undefined:
+            alpha = max(least, 0.0)
+            blocking = ("variable", at, AT_LOWER)
+        return alpha, blocking
 
     @staticmethod
     def _piece_ratio(
@@ -808,15 +918,13 @@ class ActiveSetQP:
         moves = _dot(rows.take(free, axis=1), step).tolist()
         # (|move| > 1e-14 in Python floats: the same comparisons as numpy's on the rows'
         # ~20 moves, without four calls)
-        moving = [r for r, move in enumerate(moves) if abs(move) > 1e-14]
+        moving = [r for r, move in enumerate(moves) if abs(move) > 1e-14 and r not in in_working]
         if not moving:
             return alpha, blocking
         activity = _dot(rows, x).tolist()
         # A few rows: plain floats beat numpy's per-call overhead here (and only the rows
-        # the step moves can block it).
+        # the step moves can block it; their activity is not needed when none of them can).
         for r in moving:
-            if r in in_working:
-                continue
             move, level = moves[r], activity[r]
             if move < -1e-14:
                 bound = self._lower_list[r]
@@ -849,28 +957,25 @@ class ActiveSetQP:
         """The working row or fixed weight whose multiplier has the wrong sign by the most
         (and what it becomes), or None at an optimum. `smooth` is c + H x; `movable`: the
         weights whose box is not a point (the solve's, computed once); `linear`: the pieces
-        are linear without a kink in the box (`solve`), every slope lin0."""
-        worst, found = tolerance, None
-        equality = self._equality
-        for (r, side), value in zip(working, multipliers.tolist(), strict=True):
-            if equality[r]:
-                continue
-            wrong = -value if side == _LOW_SIDE else value
-            if wrong > worst:
-                worst, found = float(wrong), ("row", r, 0)
-        reduced = (
-            smooth - _dot(rows.take(indices, axis=0).T, multipliers) if len(indices) else smooth
-        )
-        if linear:  # no kink inside any box: no weight is ever at one
-            # (left = right = lin0: one sum for both sides, the same floats)
-            signed = reduced + pieces.lin0
-            up = np.where(movable & (status == _S_AT_LOWER), -signed, _NEG_INF)
-            down = np.where(status == _S_AT_UPPER, signed, _NEG_INF)
-        else:
-            left, right = pieces.slopes(x)
-            kinked = status == AT_KINK
-            up = np.where(movable & ((status == AT_LOWER) | kinked), -(reduced + right), -np.inf)
-            down = np.where((status == AT_UPPER) | kinked, reduced + left, -np.inf)
+        are linear without a kink in the box (`solve`), every slope lin0 (`_release`)."""
+        if linear:
+            return self._release(
+                smooth,
+                multipliers,
+                working,
+                indices,
+                rows,
+                pieces,
+                status,
+                tolerance,
+                movable.tolist(),
+            )
+        worst, found = self._worst_row(multipliers, working, tolerance)
+        reduced = self._reduced(smooth, multipliers, indices, rows)
+        left, right = pieces.slopes(x)
+        kinked = status == AT_KINK
+        up = np.where(movable & ((status == AT_LOWER) | kinked), -(reduced + right), -np.inf)
+        down = np.where((status == AT_UPPER) | kinked, reduced + left, -np.inf)
         j = int(up.argmax())
         if up.item(j) > worst:
             worst = up.item(j)
@@ -881,6 +986,82 @@ class ActiveSetQP:
             high_piece = status[j] == AT_UPPER and pieces.kink[j] < pieces.upper[j]
             found = ("variable", j, FREE_HIGH if high_piece else FREE_LOW)
         return found
+
+    def _release(
+        self,
+        smooth: NDArray[np.float64],
+        multipliers: NDArray[np.float64],
+        working: list[tuple[int, int]],
+        indices: NDArray[np.intp],
+        rows: NDArray[np.float64],
+        pieces: Pieces,
+        status: NDArray[np.int8],
+        tolerance: float,
+        movable: list[bool],
+    ) -> tuple[str, int, int] | None:
+        """`_most_violated` for linear pieces without a kink in any box (every slope lin0,
+        no weight ever at a kink), the fixed weights' signed multipliers in plain floats.
+
+        numpy's version, which this replaces bit for bit, took r + lin0 (r: c + H x less
+        the working rows' A^T λ), up = where(movable & at lower, -(r + lin0), -inf) and
+        released its argmax if above the worst so far, then down = where(at upper,
+        r + lin0, -inf) likewise. The same sum here (r + lin0 in numpy; a negation is
+        exact) and the same choice: each side's first greatest entry, nothing from a side
+        with a NaN entry (argmax would have picked it, and NaN > worst is false). ~30
+        weights: a loop in plain floats costs a third of numpy's dozen calls."""
+        worst, found = self._worst_row(multipliers, working, tolerance)
+        reduced = self._reduced(smooth, multipliers, indices, rows)
+        signed = (reduced + pieces.lin0).tolist()
+        up, up_at, up_undefined = -math.inf, -1, False
+        down, down_at, down_undefined = -math.inf, -1, False
+        for j, (state, value) in enumerate(zip(status.tolist(), signed, strict=True)):
+            if state == AT_LOWER:
+                if movable[j]:
+                    if -value > up:
+                        up, up_at = -value, j
+                    elif value != value:
+                        up_undefined = True
+            elif state == AT_UPPER:
+                if value > down:
+                    down, down_at = value, j
+                elif value != value:
+                    down_undefined = True
+        if up_at >= 0 and not up_undefined and up > worst:
+            worst, j = up, up_at
+            low_piece = status[j] == AT_LOWER and pieces.kink[j] > pieces.lower[j]
+            found = ("variable", j, FREE_LOW if low_piece else FREE_HIGH)
+        if down_at >= 0 and not down_undefined and down > worst:
+            j = down_at
+            high_piece = status[j] == AT_UPPER and pieces.kink[j] < pieces.upper[j]
+            found = ("variable", j, FREE_HIGH if high_piece else FREE_LOW)
+        return found
+
+    def _worst_row(
+        self, multipliers: NDArray[np.float64], working: list[tuple[int, int]], tolerance: float
+    ) -> tuple[float, tuple[str, int, int] | None]:
+        """The working inequality whose multiplier has the wrong sign by the most beyond
+        `tolerance` (that much and ("row", r, 0)), else (`tolerance`, None)."""
+        worst, found = tolerance, None
+        equality = self._equality
+        for (r, side), value in zip(working, multipliers.tolist(), strict=True):
+            if equality[r]:
+                continue
+            wrong = -value if side == _LOW_SIDE else value
+            if wrong > worst:
+                worst, found = float(wrong), ("row", r, 0)
+        return worst, found
+
+    @staticmethod
+    def _reduced(
+        smooth: NDArray[np.float64],
+        multipliers: NDArray[np.float64],
+        indices: NDArray[np.intp],
+        rows: NDArray[np.float64],
+    ) -> NDArray[np.float64]:
+        """c + H x less the working rows' A_W^T λ."""
+        if not len(indices):
+            return smooth
+        return smooth - _dot(rows.take(indices, axis=0).T, multipliers)
 
     def _independent(
         self, working: list[tuple[int, int]], rows: NDArray[np.float64], status: NDArray[np.int8]

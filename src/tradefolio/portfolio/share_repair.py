@@ -68,6 +68,8 @@ _PASSES = 40
 # The multi-start search stops at the first start whose point is proven within this gap of
 # the fractional bound (`solve_by_repair`): the claim "optimal" needs no more.
 _STOP_GAP = QUADRATIC_RELATIVE_GAP
+# `ndarray.all` without its Python wrapper (the same reduction; 1-d arrays here)
+_every = np.logical_and.reduce
 
 
 #: The whole-share program as arrays over the names' slots (`lot_program.py`); the names
@@ -188,31 +190,32 @@ def _first_help(
     """The first row of one-name moves (`LotMoves.singles`, options in the first `width`
     columns) with a move that helps, and its best helping option: (row, option); None when
     no move helps. A move helps when it lowers the total violation or, with every row met,
-    keeps them met and raises the objective (signed)."""
-    violations = violation[:, :width].tolist()
-    scores = objective[:, :width].tolist()
+    keeps them met and raises the objective (signed).
+
+    Which moves help is one array test (numpy's cost is per call: a Python loop over every
+    option cost more); the best of the first row that has one is chosen in Python floats,
+    as before: the highest signed objective, the first of equals, a NaN objective (a NaN
+    target's) kept when it comes first."""
+    violation, objective = violation[:, :width], objective[:, :width]
+    helping: NDArray[np.bool_]
     if now > 0.0:
         limit = now - 1e-15
-        for row, (v, o) in enumerate(zip(violations, scores, strict=True)):
-            best, top = -1, -math.inf
-            for choice in range(width):
-                if v[choice] < limit:
-                    score = sign * o[choice]
-                    if best < 0 or score > top:
-                        best, top = choice, score
-            if best >= 0:
-                return row, best
+        helping = violation < limit
+    else:
+        helping = (violation == 0.0) & (sign * objective > sign * objective_now + 1e-15)
+    if not helping.size:
         return None
-    floor = sign * objective_now + 1e-15
-    for row, (v, o) in enumerate(zip(violations, scores, strict=True)):
-        best, top = -1, -math.inf
-        for choice in range(width):
-            score = sign * o[choice]
-            if v[choice] == 0.0 and score > floor and (best < 0 or score > top):
-                best, top = choice, score
-        if best >= 0:
-            return row, best
-    return None
+    first = int(helping.argmax())  # (row-major: the first helping move of the first row)
+    row, choice = divmod(first, width)
+    if not helping[row, choice]:
+        return None  # (no move helps: the first of all, not helping)
+    best, top = -1, -math.inf
+    for choice, (helps, score) in enumerate(
+        zip(helping[row].tolist(), (sign * objective[row]).tolist(), strict=True)
+    ):
+        if helps and (best < 0 or score > top):
+            best, top = choice, score
+    return row, best
 
 
 def _search(
@@ -319,7 +322,7 @@ def _search(
             hit = next(
                 (
                     h
-                    for h in np.flatnonzero(helps(violation, sign * objective)).tolist()
+                    for h in helps(violation, sign * objective).nonzero()[0].tolist()
                     if targets[a[h], up_a[h]] >= 0 and targets[b[h], up_b[h]] >= 0
                 ),
                 -1,
@@ -447,9 +450,9 @@ def solve_by_repair(
     starts: list[NDArray[np.float64]] = []
     for start in _starts(shares, held, untraded, lot_sizes):
         # (`np.array_equal` of arrays of one shape: the same test without its wrapper)
-        if not any([bool((start == other).all()) for other in starts]):
+        if not any([bool(_every(start == other)) for other in starts]):
             starts.append(start)
-    holdings = starts[-1] if bool((starts[-1] == held).all()) else None
+    holdings = starts[-1] if bool(_every(starts[-1] == held)) else None
     proven = False
     # the starts by the plain search; when that leaves a gap above `mend_above`, mending first
     for mend_first in (False, True):
@@ -463,7 +466,7 @@ def solve_by_repair(
                 and not _beats(evaluator, held, best[0])
             ):
                 continue  # a rounding's whole point beats the holdings as they stand
-            active = np.flatnonzero((held > 0) | (shares * prices > 1e-9 * value) | (start > 0))
+            active = ((held > 0) | (shares * prices > 1e-9 * value) | (start > 0)).nonzero()[0]
             target, broken, objective = _search(evaluator, start, most, active, mend_first)
             if broken != 0.0:
                 continue
