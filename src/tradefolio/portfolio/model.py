@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import operator
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -599,11 +598,8 @@ class PortfolioModel:
         program = ctx.program
         # over Python floats: the same products and sums as over numpy's float64 scalars
         point = np.asarray(values, dtype=np.float64).tolist()
-        terms = ctx.cost_terms
-        # c_k v_k by `map`, summed in the dict's order (as a generator over the items)
-        cost = ctx.cost_constant + float(
-            sum(map(operator.mul, terms.values(), map(point.__getitem__, terms.keys())))
-        )
+        # a sum of a list, not of a generator: the same products in the same order
+        cost = ctx.cost_constant + float(sum([c * point[k] for k, c in ctx.cost_terms.items()]))
         sign = -1.0 if program.maximize else 1.0
         cost_part = sign * ctx.cost_in_objective * cost
         core = (

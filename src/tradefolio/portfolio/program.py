@@ -204,18 +204,10 @@ class Program:
         over the values as Python floats, the same products and sums in the same order as
         over numpy's float64 scalars."""
         point = np.asarray(values, dtype=np.float64).tolist()
-        at = point.__getitem__
-        mul = operator.mul
-        # the products c_k v_k and (q_ij v_i) v_j by `map`, summed by `sum` in the dicts'
-        # order: the same operations as a generator over the items, without its frames
-        linear = self.linear
-        total = self.constant + sum(map(mul, linear.values(), map(at, linear.keys())))
-        quadratic = self.quadratic
-        if quadratic:
-            first, second = zip(*quadratic, strict=True)
-            total += sum(map(mul, map(mul, quadratic.values(), map(at, first)), map(at, second)))
-        else:
-            total += 0  # the empty sum, as before (-0.0 + 0 is 0.0)
+        # sums of lists, not of generators: the same products in the same order (`sum`
+        # adds them one by one either way), without a generator frame resumed per term
+        total = self.constant + sum([c * point[k] for k, c in self.linear.items()])
+        total += sum([c * point[i] * point[j] for (i, j), c in self.quadratic.items()])
         return float(total)
 
     def row_activities(
