@@ -213,6 +213,19 @@ class ModelContext:
         self.program.upper[self.weights[i]] = upper
         self._links[i].coefficients[self.selected[i]] = -upper
 
+    def cap_weights(self, names: Iterable[int], cap: float) -> None:
+        """`cap_weight(i, cap)` for each i of `names`, in that order (one call, not one
+        per name: a policy caps every name at every rebalance)."""
+        if self.elastic:
+            return
+        upper = self.program.upper
+        weights, selected, links = self.weights, self.selected, self._links
+        for i in names:
+            w = weights[i]
+            bound = max(0.0, min(upper[w], cap))
+            upper[w] = bound
+            links[i].coefficients[selected[i]] = -bound
+
     def trade_variables(self) -> tuple[list[int], list[int]]:
         """b_i, s_i with w_i - b_i + s_i = w0_i (created on first use).
 

@@ -598,7 +598,8 @@ class PortfolioModel:
         program = ctx.program
         # over Python floats: the same products and sums as over numpy's float64 scalars
         point = np.asarray(values, dtype=np.float64).tolist()
-        cost = ctx.cost_constant + float(sum(c * point[k] for k, c in ctx.cost_terms.items()))
+        # a sum of a list, not of a generator: the same products in the same order
+        cost = ctx.cost_constant + float(sum([c * point[k] for k, c in ctx.cost_terms.items()]))
         sign = -1.0 if program.maximize else 1.0
         cost_part = sign * ctx.cost_in_objective * cost
         core = (

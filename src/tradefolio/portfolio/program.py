@@ -204,8 +204,10 @@ class Program:
         over the values as Python floats, the same products and sums in the same order as
         over numpy's float64 scalars."""
         point = np.asarray(values, dtype=np.float64).tolist()
-        total = self.constant + sum(c * point[k] for k, c in self.linear.items())
-        total += sum(c * point[i] * point[j] for (i, j), c in self.quadratic.items())
+        # sums of lists, not of generators: the same products in the same order (`sum`
+        # adds them one by one either way), without a generator frame resumed per term
+        total = self.constant + sum([c * point[k] for k, c in self.linear.items()])
+        total += sum([c * point[i] * point[j] for (i, j), c in self.quadratic.items()])
         return float(total)
 
     def row_activities(

@@ -74,8 +74,6 @@ from tradefolio.portfolio.program import (
 _ARRAYS = operator.attrgetter("arrays")
 # Rows whose activity stays within this of a bound count as satisfied after aggregation.
 _FEASIBLE = 1e-12
-# the largest variable number (`np.iinfo` builds its object on every call)
-_INTP_MAX = int(np.iinfo(np.intp).max)
 # The answer mapped back must meet every row of the original program to this.
 _CHECK = 1e-6
 #: Seconds SCIP gets at least when it is the only way left to an answer (a shorter limit
@@ -162,15 +160,16 @@ def _zeroable(
     to (-1: none)."""
     columns, values, lengths = arrays
     # a row reads only one name's own variables: every entry has that owner
+    single = np.full(len(lengths), -1, dtype=np.intp)
     if columns.size:
+        # each row's entries are contiguous (rows in order): the least and the greatest
+        # owner of each non-empty row by one `reduceat` each (an empty row reads no name)
         entry_owner = owner[columns]
-        lowest = np.full(len(lengths), _INTP_MAX, dtype=np.intp)
-        highest = np.full(len(lengths), -1, dtype=np.intp)
-        np.minimum.at(lowest, numbers, entry_owner)
-        np.maximum.at(highest, numbers, entry_owner)
-        single = np.where((lowest == highest) & (lowest >= 0), lowest, -1)
-    else:
-        single = np.full(len(lengths), -1, dtype=np.intp)
+        filled = np.flatnonzero(lengths)
+        starts = (np.cumsum(lengths) - lengths)[filled]
+        lowest = np.minimum.reduceat(entry_owner, starts)
+        highest = np.maximum.reduceat(entry_owner, starts)
+        single[filled] = np.where((lowest == highest) & (lowest >= 0), lowest, -1)
     lo, hi = bounds
     at = flags[columns] >= 0
     row, name, coefficient = numbers[at], flags[columns[at]], values[at]
@@ -358,8 +357,9 @@ def _reduced_rows(
     is_first = np.zeros(key.size, dtype=bool)
     is_first[first] = True
     group = (np.cumsum(is_first) - 1)[first]
-    sums = np.zeros(int(is_first.sum()))
-    np.add.at(sums, group, values)  # in the row's order: 0.0 + c_1 + c_2 ...
+    # in the row's order: 0.0 + c_1 + c_2 ... (`np.bincount` adds its weights one by one in
+    # their order onto zeros, as `np.add.at` does, at a fraction of its cost)
+    sums = np.bincount(group, weights=values, minlength=int(is_first.sum()))
     nonzero = sums != 0.0
     sums = sums[nonzero]
     merged_columns = target[is_first][nonzero].astype(np.int64)

@@ -47,8 +47,7 @@ class Budget(Constraint):
     def tighten(self, ctx: ModelContext) -> None:
         ctx.min_invested = max(ctx.min_invested, self.min_invested)
         ctx.max_invested = min(ctx.max_invested, self.max_invested)
-        for i in range(ctx.size):
-            ctx.cap_weight(i, self.max_invested)
+        ctx.cap_weights(range(ctx.size), self.max_invested)
 
     def build(self, ctx: ModelContext) -> None:
         terms = {w: 1.0 for w in ctx.weights}

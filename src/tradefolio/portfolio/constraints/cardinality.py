@@ -30,8 +30,8 @@ class Cardinality(Constraint):
         )
 
     def build(self, ctx: ModelContext) -> None:
-        ctx.program.add_row(
-            {x: 1.0 for x in ctx.selected},
+        ctx.program.add_rows(
+            [dict.fromkeys(ctx.selected, 1.0)],
             hi=float(self.max_positions),
             group="max positions",
             unit="names",

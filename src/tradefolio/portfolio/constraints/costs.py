@@ -59,17 +59,22 @@ class TransactionCosts(Constraint):
 
     def build(self, ctx: ModelContext) -> None:
         value = ctx.universe.value
+        # Every trade variable and every flag is a distinct column: each term is 0.0 + its
+        # rate (the rate itself: rates are >= 0, never -0.0), set by `dict.fromkeys`.
         terms: dict[int, float] = {}
         if self.bps > 0:
             buys, sells = ctx.trade_variables()
-            for v in (*buys, *sells):
-                terms[v] = terms.get(v, 0.0) + self.bps / 1e4
+            terms.update(dict.fromkeys((*buys, *sells), self.bps / 1e4))
         if self.fixed > 0:
             buy_flags, sell_flags = ctx.trade_flags()
-            for v in (*buy_flags, *sell_flags):
-                terms[v] = terms.get(v, 0.0) + self.fixed / value
-        for v, c in terms.items():
-            ctx.cost_terms[v] = ctx.cost_terms.get(v, 0.0) + c
+            terms.update(dict.fromkeys((*buy_flags, *sell_flags), self.fixed / value))
+        cost_terms = ctx.cost_terms
+        if not cost_terms:
+            cost_terms.update(terms)  # each 0.0 + c = c
+        else:
+            total = cost_terms.get
+            for v, c in terms.items():
+                cost_terms[v] = total(v, 0.0) + c
         ctx.cost_constant += self.forced_cost(ctx)
         if self.in_objective:
             ctx.cost_in_objective += self.aversion

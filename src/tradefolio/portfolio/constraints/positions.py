@@ -29,20 +29,24 @@ class PositionLimits(Constraint):
         self.min_weight = min_weight
 
     def tighten(self, ctx: ModelContext) -> None:
-        for i in range(ctx.size):
-            ctx.cap_weight(i, self.max_weight)
+        ctx.cap_weights(range(ctx.size), self.max_weight)
 
     def build(self, ctx: ModelContext) -> None:
         program = ctx.program
-        for i in range(ctx.size):
-            if ctx.elastic:
-                program.add_row({ctx.weights[i]: 1.0}, hi=self.max_weight, group="max weight")
+        floor = -self.min_weight
+        if not ctx.elastic:
+            # the floors only, in one block (the rows take the dicts over, not copied)
             if self.min_weight > 0:
-                program.add_row(
-                    {ctx.weights[i]: 1.0, ctx.selected[i]: -self.min_weight},
+                program.add_rows(
+                    [{w: 1.0, x: floor} for w, x in zip(ctx.weights, ctx.selected, strict=True)],
                     lo=0.0,
                     group="min weight",
                 )
+            return
+        for w, x in zip(ctx.weights, ctx.selected, strict=True):
+            program.add_row({w: 1.0}, hi=self.max_weight, group="max weight")
+            if self.min_weight > 0:
+                program.add_row({w: 1.0, x: floor}, lo=0.0, group="min weight")
 
 
 __all__ = ["PositionLimits"]

@@ -49,8 +49,7 @@ class SectorCaps(Constraint):
     def tighten(self, ctx: ModelContext) -> None:
         for sector, (members, cap) in self._groups(ctx).items():
             ctx.sector_caps[sector] = (members, cap)
-            for i in members:
-                ctx.cap_weight(i, cap)
+            ctx.cap_weights(members, cap)
 
     def build(self, ctx: ModelContext) -> None:
         for sector, (members, cap) in self._groups(ctx).items():

@@ -32,9 +32,11 @@ class Turnover(Constraint):
 
     def build(self, ctx: ModelContext) -> None:
         buys, sells = ctx.trade_variables()
-        terms = {v: 1.0 for v in (*buys, *sells)}
-        ctx.program.add_row(
-            terms, hi=self.max_turnover - ctx.universe.forced_sell_weight, group="turnover"
+        # the row takes the dict over (built here, not copied)
+        ctx.program.add_rows(
+            [dict.fromkeys((*buys, *sells), 1.0)],
+            hi=self.max_turnover - ctx.universe.forced_sell_weight,
+            group="turnover",
         )
 
     def acts_on_trades(self) -> bool:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from tradefolio.errors import InvalidParameter
 from tradefolio.portfolio.constraints.base import Constraint
 from tradefolio.portfolio.context import ModelContext
+from tradefolio.portfolio.program import Row
 
 
 class WholeShares(Constraint):
@@ -43,18 +44,37 @@ class WholeShares(Constraint):
         universe = ctx.universe
         value = universe.value
         program = ctx.program
+        symbols = universe.symbols
+        lot_shares = [self.lot_of(symbol) for symbol in symbols]
+        prices = universe.prices.tolist()
+        held = universe.held_shares.tolist()
+        odds = [odd_lot(h, lot) if h else 0.0 for h, lot in zip(held, lot_shares, strict=True)]
+        lot_values = [lot * price for lot, price in zip(lot_shares, prices, strict=True)]
+        upper = program.upper
+        most = [
+            float(math.floor(upper[w] * value / lot_value + 1e-9))
+            for w, lot_value in zip(ctx.weights, lot_values, strict=True)
+        ]
+        if not any(odd > 0 for odd in odds):
+            # no odd lot: the lot counts and their definitions as two blocks (the same
+            # variables and rows, in the same order, as name by name below)
+            ctx.lots = program.add_columns(
+                [f"lots[{symbol}]" for symbol in symbols], [0.0] * len(symbols), most, True
+            )
+            program.rows.extend(
+                Row({w: 1.0, lots: -lot_value / value}, 0.0, 0.0, None)
+                for w, lots, lot_value in zip(ctx.weights, ctx.lots, lot_values, strict=True)
+            )
+            ctx.tie_break_investment = True
+            return
         ctx.lots = []
-        for i, symbol in enumerate(universe.symbols):
-            lot_shares = self.lot_of(symbol)
-            price = float(universe.prices[i])
-            lot_value = lot_shares * price
-            most = math.floor(ctx.weight_upper(i) * value / lot_value + 1e-9)
-            lots = program.add_variable(f"lots[{symbol}]", 0.0, float(most), integer=True)
-            definition = {ctx.weights[i]: 1.0, lots: -lot_value / value}
-            odd = odd_lot(float(universe.held_shares[i]), lot_shares)
+        for i, symbol in enumerate(symbols):
+            lots = program.add_variable(f"lots[{symbol}]", 0.0, most[i], integer=True)
+            definition = {ctx.weights[i]: 1.0, lots: -lot_values[i] / value}
+            odd = odds[i]
             if odd > 0:
                 keep = program.add_binary(f"keep_odd_lot[{symbol}]")
-                definition[keep] = -odd * price / value
+                definition[keep] = -odd * prices[i] / value
                 ctx.odd_lots[i] = (keep, odd)
             program.add_row(definition, lo=0.0, hi=0.0)
             ctx.lots.append(lots)
