@@ -338,12 +338,13 @@ class BacktestResult:
         episodes, round trips, costs; fields in docs/cli.md)."""
         return run_metrics(self.record)
 
-    def to_run_folder(self, path: str | Path = "runs", *, png: bool = True) -> Path:
+    def to_run_folder(self, path: str | Path = "runs", *, png: bool = False) -> Path:
         """Write the run folder `<path>/<UTC time>-<name>/` (as `backtest --out path`):
-        config, equity, fills, positions, weights, metrics and the tearsheet. Returns it."""
+        config, equity, fills, positions, weights, metrics and the tearsheet; with `png`
+        also the static charts (as `--png`: matplotlib, some seconds). Returns it."""
         return self.save_run_folder(path, png=png).path
 
-    def save_run_folder(self, path: str | Path = "runs", *, png: bool = True) -> RunFolder:
+    def save_run_folder(self, path: str | Path = "runs", *, png: bool = False) -> RunFolder:
         """`to_run_folder`, returning the whole `RunFolder`: its path, the tearsheet's
         path and the notes of what could not be written (e.g. no plotly)."""
         return write_run_folder(self.record, path, png=png)

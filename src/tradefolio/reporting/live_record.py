@@ -153,7 +153,7 @@ def write_live_run(
     out: Path,
     *,
     benchmark: pd.Series | None = None,
-    png: bool = True,
+    png: bool = False,
 ) -> RunFolder:
     """The session so far as a run folder `<out>/<UTC time>-live/` with its tearsheet (like
     a backtest's), owner-only. Raises `DataError` when there is no curve to report yet."""

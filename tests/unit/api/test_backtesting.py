@@ -179,7 +179,9 @@ def test_frames_add_up_to_the_exact_ledger() -> None:
 def test_run_folder_and_tearsheet(tmp_path: Path) -> None:
     pytest.importorskip("plotly")
     run = tf.backtest(_synthetic(), fast=5, slow=20)
-    folder = run.to_run_folder(tmp_path / "runs", png=False)
+    folder = run.to_run_folder(tmp_path / "runs")
+    # as `backtest --out` (whose --png is off by default): no static charts unless asked
+    assert not (folder / "png").exists()
     record = read_run_folder(folder)
     assert record.name == "sma-cross"
     pd.testing.assert_frame_equal(record.fills, run.fills, check_dtype=False)
