@@ -63,8 +63,11 @@ try:  # np.linalg's own LAPACK gufuncs: their Python wrappers cost as much as th
 
     _LAPACK_SOLVE: Callable[..., NDArray[np.float64]] | None = _umath_linalg.solve1
     _LAPACK_QR_R: Callable[..., NDArray[np.float64]] | None = _umath_linalg.qr_r_raw
+    # (np.linalg.eigvalsh's default UPLO="L" and np.linalg.inv: `coordinate_curvature`)
+    _LAPACK_EIGVALSH: Callable[..., NDArray[np.float64]] | None = _umath_linalg.eigvalsh_lo
+    _LAPACK_INV: Callable[..., NDArray[np.float64]] | None = _umath_linalg.inv
 except (ImportError, AttributeError):  # pragma: no cover - another numpy's layout
-    _LAPACK_SOLVE = _LAPACK_QR_R = None
+    _LAPACK_SOLVE = _LAPACK_QR_R = _LAPACK_EIGVALSH = _LAPACK_INV = None
 
 
 def _numpy_own(module: str, name: str, public: Callable[..., Any]) -> Callable[..., Any]:
@@ -191,32 +194,38 @@ def merged_rows(
     same budget become 1 <= a <= 1): two parallel rows in a working set would make its
     KKT system singular. Each row is scaled to a largest coefficient of 1; empty rows
     are dropped."""
-    merged: list[tuple[NDArray[np.float64], float, float]] = []
-    seen: dict[bytes, int] = {}  # a unit row's bytes -> its place in `merged`
     # The scaling in whole arrays (the same divisions, the same numbers as row by row).
     largest = np.abs(rows).max(axis=1, initial=0.0)
     used = (largest != 0.0).nonzero()[0]
     scale = largest[used]
     units = rows[used] / scale[:, None] + 0.0  # -0.0 becomes 0.0: equal rows, equal bytes
-    opposites = 0.0 - units
+    # Each unit row's bytes and its negation's as slices of the whole arrays' bytes (C
+    # order: row i is bytes [i w, (i + 1) w)), the same bytes as each row's `tobytes`.
+    width = units.shape[1] * units.itemsize
+    raw, raw_negated = units.tobytes(), (0.0 - units).tobytes()
     los, his = (lower[used] / scale).tolist(), (upper[used] / scale).tolist()
-    for unit, negated, lo, hi in zip(units, opposites, los, his, strict=True):
-        same, opposite = seen.get(unit.tobytes()), seen.get(negated.tobytes())
+    kept: list[int] = []  # the unit rows kept, in order (a merged row keeps its first)
+    sides: list[list[float]] = []  # [lo, hi] of each kept row
+    seen: dict[bytes, int] = {}  # a unit row's bytes -> its place in `kept`
+    for i, (lo, hi) in enumerate(zip(los, his, strict=True)):
+        unit = raw[i * width : (i + 1) * width]
+        same, opposite = seen.get(unit), seen.get(raw_negated[i * width : (i + 1) * width])
         if same is not None:
-            other, other_lo, other_hi = merged[same]
-            merged[same] = (other, max(other_lo, lo), min(other_hi, hi))
+            other_lo, other_hi = sides[same]
+            sides[same] = [max(other_lo, lo), min(other_hi, hi)]
         elif opposite is not None:
-            other, other_lo, other_hi = merged[opposite]
-            merged[opposite] = (other, max(other_lo, -hi), min(other_hi, -lo))
+            other_lo, other_hi = sides[opposite]
+            sides[opposite] = [max(other_lo, -hi), min(other_hi, -lo)]
         else:
-            seen[unit.tobytes()] = len(merged)
-            merged.append((unit, lo, hi))
-    if not merged:
+            seen[unit] = len(kept)
+            kept.append(i)
+            sides.append([lo, hi])
+    if not kept:
         return np.zeros((0, rows.shape[1])), np.zeros(0), np.zeros(0)
     return (
-        np.array([m[0] for m in merged]),
-        np.array([m[1] for m in merged]),
-        np.array([m[2] for m in merged]),
+        units[kept],
+        np.array([side[0] for side in sides]),
+        np.array([side[1] for side in sides]),
     )
 
 
@@ -1232,20 +1241,46 @@ def coordinate_curvature(hessian: NDArray[np.float64]) -> NDArray[np.float64]:
     kappa = np.zeros(size)
     if size == 0:
         return kappa
-    curved = np.flatnonzero(np.abs(hessian).max(axis=1) > 0.0)
+    # (without numpy's wrappers, the same numbers and tests: `_maximum_of` for
+    # ndarray.max, `nonzero` for np.flatnonzero of a vector, two `take`s for the np.ix_
+    # block, no entry != its transpose's (NaN included) for np.array_equal, `_count` for
+    # np.all, and the LAPACK gufuncs of np.linalg.eigvalsh / inv)
+    curved = (_maximum_of(np.abs(hessian), axis=1) > 0.0).nonzero()[0]
     if curved.size == 0:
         return kappa
-    block = hessian[np.ix_(curved, curved)]
-    if not np.array_equal(block, block.T):
+    block = hessian.take(curved, axis=0).take(curved, axis=1)
+    if _count(block != block.T):
         return kappa
-    eigenvalues = np.linalg.eigvalsh(block)
+    eigenvalues = _eigenvalues(block)
     if not (eigenvalues[0] > 0.0 and eigenvalues[-1] <= 1e8 * eigenvalues[0]):
         return kappa
-    inverse = np.diagonal(np.linalg.inv(block))
-    if not (np.all(np.isfinite(inverse)) and np.all(inverse > 0.0)):
+    inverse = np.diagonal(_inverse(block))
+    if _count(np.isfinite(inverse) & (inverse > 0.0)) != len(inverse):
         return kappa
     kappa[curved] = (1.0 - 1e-6) / inverse
     return kappa
+
+
+def _eigenvalues(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+    """`np.linalg.eigvalsh(matrix)` (ascending; the same LAPACK syevd on the lower triangle,
+    the same numbers) of a square float64 matrix, without its wrapper (its checks and
+    error-state set-up cost more than the gufunc on the ~30-wide blocks of
+    `coordinate_curvature`). Where the wrapper would raise (no convergence) the gufunc
+    gives NaNs, which `coordinate_curvature`'s tests turn into "no curvature known"."""
+    if _LAPACK_EIGVALSH is None:  # pragma: no cover - another numpy's layout
+        return np.asarray(np.linalg.eigvalsh(matrix), dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
+        return _LAPACK_EIGVALSH(matrix, signature="d->d")
+
+
+def _inverse(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+    """`np.linalg.inv(matrix)` (the same LAPACK gesv against the identity, the same
+    numbers) of a square float64 matrix, without its wrapper; a singular matrix gives
+    NaNs / infinities instead of raising (only asked of a positive definite one)."""
+    if _LAPACK_INV is None:  # pragma: no cover - another numpy's layout
+        return np.asarray(np.linalg.inv(matrix), dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
+        return _LAPACK_INV(matrix, signature="d->d")
 
 
 def proves_infeasible(
@@ -1284,6 +1319,54 @@ def propagation_infeasible(
     return Propagation(rows).infeasible(lower, upper, rounds)
 
 
+_PropagationParts = tuple[
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+]
+
+
+def _propagation_parts(
+    matrix: NDArray[np.float64], lower: NDArray[np.float64], upper: NDArray[np.float64]
+) -> _PropagationParts:
+    """`Propagation`'s per-row parts of rows lower <= matrix w <= upper: the positive and
+    negative parts and magnitude of the matrix, the slacks' scale, then the stacked
+    reciprocals' and infinities' blocks of the upper sides' rows and the lower sides'
+    rows and the sides themselves (a side 0 where infinite); see `Propagation.__init__`.
+
+    With e = [a, -a] the reciprocals are 1/e where e > 0 (upper sides) and where -e > 0
+    (lower sides; -(1/a) is 1/(-a)), 0 elsewhere, built in whole arrays (the same
+    reciprocals). Every entry is its row's alone: the parts of stacked rows are the
+    stacked parts."""
+    finite_hi, finite_lo = np.isfinite(upper), np.isfinite(lower)
+    doubled = np.concatenate((matrix, np.negative(matrix)), axis=1)
+    implies_hi = doubled > _ZERO
+    implies_lo = np.negative(doubled) > _ZERO
+    spread_hi = np.zeros(doubled.shape)
+    spread_lo = np.zeros(doubled.shape)
+    np.divide(_ONE, doubled, out=spread_hi, where=implies_hi)
+    np.divide(_ONE, doubled, out=spread_lo, where=implies_lo)
+    return (
+        np.maximum(matrix, _ZERO),
+        np.minimum(matrix, _ZERO),
+        np.abs(matrix),
+        _ONE + np.where(finite_hi, np.abs(upper), _ZERO),
+        spread_hi,
+        spread_lo,
+        np.where(implies_hi & finite_hi[:, None], _ZERO, _INF),
+        np.where(implies_lo & finite_lo[:, None], _ZERO, _INF),
+        np.where(finite_hi, upper, _ZERO),
+        np.where(finite_lo, lower, _ZERO),
+    )
+
+
 class Propagation:
     """`propagation_infeasible` over one row set, its per-row-set parts computed once.
 
@@ -1293,14 +1376,15 @@ class Propagation:
     a row's slack times 1/a, the rows whose side is infinite (or a = 0) masked by adding
     an infinity that is prepared once."""
 
-    def __init__(self, rows: RowSet) -> None:
-        matrix = rows.matrix
+    def __init__(self, rows: RowSet, base: Propagation | None = None) -> None:
+        """`base`: the `Propagation` of the first rows of `rows` (`rows` is `base.rows`
+        followed by more rows, as `ActiveSetQP.with_rows` builds a node's). Its parts are
+        reused and only the added rows' computed: every part is row by row, so the parts
+        stacked are the very arrays computed over all the rows at once (on the sample a
+        node adds 6 rows to 13, and ~3,000 row sets are built)."""
         self.rows = rows
-        self.positive = np.maximum(matrix, _ZERO)
-        self.negative = np.minimum(matrix, _ZERO)
-        self.magnitude = np.abs(matrix)
-        finite_hi, finite_lo = np.isfinite(rows.upper), np.isfinite(rows.lower)
-        self.scale = _ONE + np.where(finite_hi, np.abs(rows.upper), _ZERO)
+        m, n = rows.matrix.shape
+        self._size = n
         # Every implied bound of a round in one product (`implied`): the rows' slacks
         # [hi - min; lo - max] (2m, a side 0 where infinite) times the stacked reciprocals
         #     [[up, -down], [down, -up]]   (2m x 2n: implied upper bounds | -implied lower)
@@ -1311,18 +1395,26 @@ class Propagation:
         # without its term in the 0 of the other sign, which adds ±0 (the same float but
         # for a zero's sign, which the 1e-12 widening that follows erases); the lower
         # bounds' maximum is minus the minimum of their negatives.
-        # With e = [a, -a] the blocks are 1/e where [e; -e] > 0 (-(1/a) is 1/(-a)), built
-        # in whole arrays (the same reciprocals; ~3,000 row sets on the sample).
-        m, n = matrix.shape
-        self._size = n
-        doubled = np.concatenate((matrix, np.negative(matrix)), axis=1)
-        signed = np.concatenate((doubled, np.negative(doubled)))
-        implies = signed > _ZERO
-        self._spread = np.zeros((2 * m, 2 * n))
-        np.divide(_ONE, np.concatenate((doubled, doubled)), out=self._spread, where=implies)
-        finite = np.concatenate((finite_hi, finite_lo))
-        self._nothing = np.where(implies & finite[:, None], _ZERO, _INF)
-        self._sides = np.where(finite, np.concatenate((rows.upper, rows.lower)), _ZERO)
+        if base is None:
+            own = _propagation_parts(rows.matrix, rows.lower, rows.upper)
+            self.positive, self.negative, self.magnitude, self.scale = own[:4]
+            self._spread = np.concatenate(own[4:6])
+            self._nothing = np.concatenate(own[6:8])
+            self._sides = np.concatenate(own[8:10])
+        else:
+            first = len(base.rows.lower)
+            if base._size != n or first > m:
+                raise ValueError("the base's rows are not the first rows of `rows`")
+            own = _propagation_parts(rows.matrix[first:], rows.lower[first:], rows.upper[first:])
+            # (each block the base's rows first: the [hi; lo] halves of the 2m-row parts)
+            self.positive = np.concatenate((base.positive, own[0]))
+            self.negative = np.concatenate((base.negative, own[1]))
+            self.magnitude = np.concatenate((base.magnitude, own[2]))
+            self.scale = np.concatenate((base.scale, own[3]))
+            spread, nothing, sides = base._spread, base._nothing, base._sides
+            self._spread = np.concatenate((spread[:first], own[4], spread[first:], own[5]))
+            self._nothing = np.concatenate((nothing[:first], own[6], nothing[first:], own[7]))
+            self._sides = np.concatenate((sides[:first], own[8], sides[first:], own[9]))
         self._signs, self._widen = _signs_and_widening(n)
 
     def infeasible(
@@ -1503,6 +1595,7 @@ class SelectionNodes:
         self._distinct_places: tuple[bool, NDArray[np.intp]] | None = None
         self._unbounded_below: NDArray[np.float64] | None = None
         self._propagations: dict[bytes, Propagation] = {}
+        self._base_propagation: Propagation | None = None  # (of `qp.base`, `propagation`)
         self.column_lower = column_lower
         self.column_upper = column_upper
         self.weight_columns = weight_columns.astype(np.intp)
@@ -1847,9 +1940,13 @@ class SelectionNodes:
         def propagation() -> Propagation:
             built = self._propagations.get(key)
             if built is None:
-                built = self._propagations[key] = Propagation(
-                    self.qp.base if rows is None else rows
-                )
+                # (a node's rows are the base rows and its own, `with_rows`: the base rows'
+                # parts are computed once and stacked with the node's)
+                base = self._base_propagation
+                if base is None:
+                    base = self._base_propagation = Propagation(self.qp.base)
+                built = base if rows is None else Propagation(rows, base)
+                self._propagations[key] = built
             return built
 
         return rows, propagation
