@@ -1591,8 +1591,9 @@ class SelectionNodes:
         self._per_weight_counts: NDArray[np.float64] | None = None
         self._row_cache: dict[bytes, RowSet | None] = {}
         # (`node_rows`, once: whether the members' places in the counting rows are
-        # distinct, and those places in the flattened rows; the rows' lower sides, -inf)
-        self._distinct_places: tuple[bool, NDArray[np.intp]] | None = None
+        # distinct, those places in the flattened rows and the rows' other coefficients
+        # there; the rows' lower sides, -inf)
+        self._distinct_places: tuple[bool, NDArray[np.intp], NDArray[np.float64]] | None = None
         self._unbounded_below: NDArray[np.float64] | None = None
         self._propagations: dict[bytes, Propagation] = {}
         self._base_propagation: Propagation | None = None  # (of `qp.base`, `propagation`)
@@ -1932,9 +1933,10 @@ class SelectionNodes:
         held members of the counting rows (the only part of `lower` the rows read): nodes
         of one search share some, and the same row set lets the active set keep its row
         data."""
-        key = (lower[self._node_row_parts()[1]] > _HALF).tobytes() if self.counting else b""
+        taken = lower[self._node_row_parts()[1]] > _HALF if self.counting else None
+        key = b"" if taken is None else taken.tobytes()
         if key not in self._row_cache:
-            self._row_cache[key] = self.node_rows(lower)
+            self._row_cache[key] = None if taken is None else self._node_rows_of(taken)
         rows = self._row_cache[key]
 
         def propagation() -> Propagation:
@@ -1969,24 +1971,32 @@ class SelectionNodes:
         """The base rows and the node's counting rows (None: no counting rows)."""
         if not self.counting:
             return None
-        held = lower > 0.5
+        return self._node_rows_of(lower[self._node_row_parts()[1]] > _HALF)
+
+    def _node_rows_of(self, taken: NDArray[np.bool_]) -> RowSet:
+        """`node_rows` of the nodes whose counting rows' members are held where `taken`
+        (per member, `_node_row_parts`' order): all that the rows read of a node."""
         rows, members, counts, columns, others, his = self._node_row_parts()
         if self._per_weight_counts is None:
             self._per_weight_counts = counts / self.caps[members]
         matrix = others.copy()
-        taken = held[members]
         added = np.where(taken, _ZERO, self._per_weight_counts)
         if self._distinct_places is None:
             # Whether no (row, column) is any other member's: then one fancy-indexed sum
-            # adds each entry once, as np.add.at does (which costs ~10x more), the same sums.
+            # adds each entry once, as np.add.at does (which costs ~10x more), the same sums
+            # (`others` at those places read once: `+=` reads them, adds and writes back).
             places = rows * matrix.shape[1] + columns
-            self._distinct_places = (len(np.unique(places)) == len(places), places)
-        distinct, places = self._distinct_places
+            self._distinct_places = (
+                len(np.unique(places)) == len(places),
+                places,
+                others.reshape(-1)[places],
+            )
+        distinct, places, at_places = self._distinct_places
         if distinct:
-            matrix.reshape(-1)[places] += added
+            matrix.reshape(-1)[places] = at_places + added
         else:
             np.add.at(matrix, (rows, columns), added)
-        upper = his - np.bincount(rows, weights=np.where(taken, counts, 0.0), minlength=len(his))
+        upper = his - np.bincount(rows, weights=np.where(taken, counts, _ZERO), minlength=len(his))
         if self._unbounded_below is None:
             self._unbounded_below = np.full(len(upper), -np.inf)
         return self.qp.with_rows(matrix, self._unbounded_below, upper)

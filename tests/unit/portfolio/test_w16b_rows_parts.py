@@ -15,7 +15,13 @@ import pytest
 from numpy.typing import NDArray
 
 from tradefolio.portfolio import node_qp
-from tradefolio.portfolio.node_qp import Propagation, RowSet, coordinate_curvature, merged_rows
+from tradefolio.portfolio.node_qp import (
+    Propagation,
+    RowSet,
+    SelectionNodes,
+    coordinate_curvature,
+    merged_rows,
+)
 
 _PARTS = ("positive", "negative", "magnitude", "scale", "_spread", "_nothing", "_sides")
 
@@ -195,3 +201,60 @@ def test_the_gufuncs_are_the_wrappers() -> None:
         matrix = factor @ factor.T + np.eye(n) * rng.random()
         assert _bytes(node_qp._eigenvalues(matrix)) == _bytes(np.linalg.eigvalsh(matrix))
         assert _bytes(node_qp._inverse(matrix)) == _bytes(np.linalg.inv(matrix))
+
+
+def _main_node_rows(nodes: SelectionNodes, lower: NDArray[np.float64]) -> RowSet | None:
+    """Main's `SelectionNodes.node_rows` (verbatim but for `self` and the places' cache)."""
+    if not nodes.counting:
+        return None
+    held = lower > 0.5
+    rows, members, counts, columns, others, his = nodes._node_row_parts()
+    matrix = others.copy()
+    taken = held[members]
+    added = np.where(taken, 0.0, counts / nodes.caps[members])
+    places = rows * matrix.shape[1] + columns
+    if len(np.unique(places)) == len(places):
+        matrix.reshape(-1)[places] += added
+    else:
+        np.add.at(matrix, (rows, columns), added)
+    upper = his - np.bincount(rows, weights=np.where(taken, counts, 0.0), minlength=len(his))
+    return nodes.qp.with_rows(matrix, np.full(len(upper), -np.inf), upper)
+
+
+@pytest.mark.parametrize("which", range(6))
+def test_the_nodes_rows_and_propagations_as_main(which: int) -> None:
+    """Small rebalance and capped floor programs: along random held patterns, each node's
+    rows and their (stacked) `Propagation` are main's `node_rows` and a `Propagation`
+    built from scratch, array by array."""
+    pytest.importorskip("highspy")
+    from tradefolio.portfolio import branch_and_bound as search
+    from unit.portfolio.test_node_qp import floored_program, rebalance_program
+
+    seed = which // 2
+    program = (
+        rebalance_program(seed, min_trade=None, fixed=1.0, max_turnover=0.2)
+        if which % 2 == 0
+        else floored_program(seed, max_positions=3)
+    )
+    relaxation = search.Relaxation(program, 1.0)
+    nodes = relaxation.nodes
+    assert isinstance(nodes, SelectionNodes) and nodes.counting
+    rng = np.random.default_rng(16026 + which)
+    size = len(nodes.floors)
+    for _ in range(40):
+        lower = (rng.random(size) < 0.3).astype(np.float64)
+        rows, propagation = nodes._rows_and_propagation(lower)
+        expected = _main_node_rows(nodes, lower)
+        assert rows is not None and expected is not None
+        for got, want in zip(
+            (rows.matrix, rows.lower, rows.upper),
+            (expected.matrix, expected.lower, expected.upper),
+            strict=True,
+        ):
+            assert got.shape == want.shape and _bytes(got) == _bytes(want)
+        node_rows = nodes.node_rows(lower)
+        assert node_rows is not None and _bytes(node_rows.matrix) == _bytes(rows.matrix)
+        built, whole = propagation(), Propagation(expected)
+        assert propagation() is built  # kept per pattern
+        for name in _PARTS:
+            assert _bytes(getattr(built, name)) == _bytes(getattr(whole, name)), name
