@@ -1319,54 +1319,6 @@ def propagation_infeasible(
     return Propagation(rows).infeasible(lower, upper, rounds)
 
 
-_PropagationParts = tuple[
-    NDArray[np.float64],
-    NDArray[np.float64],
-    NDArray[np.float64],
-    NDArray[np.float64],
-    NDArray[np.float64],
-    NDArray[np.float64],
-    NDArray[np.float64],
-    NDArray[np.float64],
-    NDArray[np.float64],
-    NDArray[np.float64],
-]
-
-
-def _propagation_parts(
-    matrix: NDArray[np.float64], lower: NDArray[np.float64], upper: NDArray[np.float64]
-) -> _PropagationParts:
-    """`Propagation`'s per-row parts of rows lower <= matrix w <= upper: the positive and
-    negative parts and magnitude of the matrix, the slacks' scale, then the stacked
-    reciprocals' and infinities' blocks of the upper sides' rows and the lower sides'
-    rows and the sides themselves (a side 0 where infinite); see `Propagation.__init__`.
-
-    With e = [a, -a] the reciprocals are 1/e where e > 0 (upper sides) and where -e > 0
-    (lower sides; -(1/a) is 1/(-a)), 0 elsewhere, built in whole arrays (the same
-    reciprocals). Every entry is its row's alone: the parts of stacked rows are the
-    stacked parts."""
-    finite_hi, finite_lo = np.isfinite(upper), np.isfinite(lower)
-    doubled = np.concatenate((matrix, np.negative(matrix)), axis=1)
-    implies_hi = doubled > _ZERO
-    implies_lo = np.negative(doubled) > _ZERO
-    spread_hi = np.zeros(doubled.shape)
-    spread_lo = np.zeros(doubled.shape)
-    np.divide(_ONE, doubled, out=spread_hi, where=implies_hi)
-    np.divide(_ONE, doubled, out=spread_lo, where=implies_lo)
-    return (
-        np.maximum(matrix, _ZERO),
-        np.minimum(matrix, _ZERO),
-        np.abs(matrix),
-        _ONE + np.where(finite_hi, np.abs(upper), _ZERO),
-        spread_hi,
-        spread_lo,
-        np.where(implies_hi & finite_hi[:, None], _ZERO, _INF),
-        np.where(implies_lo & finite_lo[:, None], _ZERO, _INF),
-        np.where(finite_hi, upper, _ZERO),
-        np.where(finite_lo, lower, _ZERO),
-    )
-
-
 class Propagation:
     """`propagation_infeasible` over one row set, its per-row-set parts computed once.
 
@@ -1376,15 +1328,14 @@ class Propagation:
     a row's slack times 1/a, the rows whose side is infinite (or a = 0) masked by adding
     an infinity that is prepared once."""
 
-    def __init__(self, rows: RowSet, base: Propagation | None = None) -> None:
-        """`base`: the `Propagation` of the first rows of `rows` (`rows` is `base.rows`
-        followed by more rows, as `ActiveSetQP.with_rows` builds a node's). Its parts are
-        reused and only the added rows' computed: every part is row by row, so the parts
-        stacked are the very arrays computed over all the rows at once (on the sample a
-        node adds 6 rows to 13, and ~3,000 row sets are built)."""
+    def __init__(self, rows: RowSet) -> None:
+        matrix = rows.matrix
         self.rows = rows
-        m, n = rows.matrix.shape
-        self._size = n
+        self.positive = np.maximum(matrix, _ZERO)
+        self.negative = np.minimum(matrix, _ZERO)
+        self.magnitude = np.abs(matrix)
+        finite_hi, finite_lo = np.isfinite(rows.upper), np.isfinite(rows.lower)
+        self.scale = _ONE + np.where(finite_hi, np.abs(rows.upper), _ZERO)
         # Every implied bound of a round in one product (`implied`): the rows' slacks
         # [hi - min; lo - max] (2m, a side 0 where infinite) times the stacked reciprocals
         #     [[up, -down], [down, -up]]   (2m x 2n: implied upper bounds | -implied lower)
@@ -1395,26 +1346,18 @@ class Propagation:
         # without its term in the 0 of the other sign, which adds ±0 (the same float but
         # for a zero's sign, which the 1e-12 widening that follows erases); the lower
         # bounds' maximum is minus the minimum of their negatives.
-        if base is None:
-            own = _propagation_parts(rows.matrix, rows.lower, rows.upper)
-            self.positive, self.negative, self.magnitude, self.scale = own[:4]
-            self._spread = np.concatenate(own[4:6])
-            self._nothing = np.concatenate(own[6:8])
-            self._sides = np.concatenate(own[8:10])
-        else:
-            first = len(base.rows.lower)
-            if base._size != n or first > m:
-                raise ValueError("the base's rows are not the first rows of `rows`")
-            own = _propagation_parts(rows.matrix[first:], rows.lower[first:], rows.upper[first:])
-            # (each block the base's rows first: the [hi; lo] halves of the 2m-row parts)
-            self.positive = np.concatenate((base.positive, own[0]))
-            self.negative = np.concatenate((base.negative, own[1]))
-            self.magnitude = np.concatenate((base.magnitude, own[2]))
-            self.scale = np.concatenate((base.scale, own[3]))
-            spread, nothing, sides = base._spread, base._nothing, base._sides
-            self._spread = np.concatenate((spread[:first], own[4], spread[first:], own[5]))
-            self._nothing = np.concatenate((nothing[:first], own[6], nothing[first:], own[7]))
-            self._sides = np.concatenate((sides[:first], own[8], sides[first:], own[9]))
+        # With e = [a, -a] the blocks are 1/e where [e; -e] > 0 (-(1/a) is 1/(-a)), built
+        # in whole arrays (the same reciprocals; ~3,000 row sets on the sample).
+        m, n = matrix.shape
+        self._size = n
+        doubled = np.concatenate((matrix, np.negative(matrix)), axis=1)
+        signed = np.concatenate((doubled, np.negative(doubled)))
+        implies = signed > _ZERO
+        self._spread = np.zeros((2 * m, 2 * n))
+        np.divide(_ONE, np.concatenate((doubled, doubled)), out=self._spread, where=implies)
+        finite = np.concatenate((finite_hi, finite_lo))
+        self._nothing = np.where(implies & finite[:, None], _ZERO, _INF)
+        self._sides = np.where(finite, np.concatenate((rows.upper, rows.lower)), _ZERO)
         self._signs, self._widen = _signs_and_widening(n)
 
     def infeasible(
@@ -1596,7 +1539,6 @@ class SelectionNodes:
         self._distinct_places: tuple[bool, NDArray[np.intp], NDArray[np.float64]] | None = None
         self._unbounded_below: NDArray[np.float64] | None = None
         self._propagations: dict[bytes, Propagation] = {}
-        self._base_propagation: Propagation | None = None  # (of `qp.base`, `propagation`)
         self.column_lower = column_lower
         self.column_upper = column_upper
         self.weight_columns = weight_columns.astype(np.intp)
@@ -1942,13 +1884,9 @@ class SelectionNodes:
         def propagation() -> Propagation:
             built = self._propagations.get(key)
             if built is None:
-                # (a node's rows are the base rows and its own, `with_rows`: the base rows'
-                # parts are computed once and stacked with the node's)
-                base = self._base_propagation
-                if base is None:
-                    base = self._base_propagation = Propagation(self.qp.base)
-                built = base if rows is None else Propagation(rows, base)
-                self._propagations[key] = built
+                built = self._propagations[key] = Propagation(
+                    self.qp.base if rows is None else rows
+                )
             return built
 
         return rows, propagation

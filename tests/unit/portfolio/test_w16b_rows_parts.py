@@ -1,11 +1,12 @@
 """Session 16's second wave in `node_qp.py`, bit for bit against what it replaces.
 
-A node's `Propagation` is stacked from its search's base rows' parts and the node's own
-rows' (`Propagation(rows, base)`); `merged_rows` takes each unit row's bytes as a slice of
-the whole array's and its kept rows by one fancy index; `coordinate_curvature` calls the
-LAPACK gufuncs of np.linalg.eigvalsh / inv and plain reductions instead of numpy's
-wrappers. Each is checked against main's code (copied here) on random inputs with signed
-zeros, infinite sides, tiny and huge coefficients, parallel and empty rows.
+`merged_rows` takes each unit row's bytes as a slice of the whole array's and its kept
+rows by one fancy index; `coordinate_curvature` calls the LAPACK gufuncs of
+np.linalg.eigvalsh / inv and plain reductions instead of numpy's wrappers; a node's rows
+are built from the held pattern its cache key computed, the counting rows' coefficients
+at the members' places read once. Each is checked against main's code (copied here) on
+random inputs with signed zeros, infinite sides, parallel and empty rows, and on the
+nodes of small rebalance and capped floor programs.
 """
 
 from __future__ import annotations
@@ -28,64 +29,6 @@ _PARTS = ("positive", "negative", "magnitude", "scale", "_spread", "_nothing", "
 
 def _bytes(value: object) -> bytes:
     return np.asarray(value).tobytes()
-
-
-def _rows(rng: np.random.Generator, m: int, n: int) -> RowSet:
-    """Rows of the nodes' kinds: sparse, mixed scales (some tiny), signed zeros, ranged,
-    one-sided (infinite sides) and equality rows."""
-    matrix = rng.standard_normal((m, n)) * rng.choice([1e-300, 1e-6, 1.0, 1e6], size=(m, n))
-    matrix[rng.random((m, n)) < 0.5] = 0.0
-    matrix[rng.random((m, n)) < 0.1] = -0.0
-    matrix[rng.random((m, n)) < 0.05] = 1.0
-    centre = rng.standard_normal(m)
-    lower = centre - np.abs(rng.standard_normal(m))
-    upper = centre + np.abs(rng.standard_normal(m))
-    lower[rng.random(m) < 0.3] = -np.inf
-    upper[rng.random(m) < 0.3] = np.inf
-    equal = rng.random(m) < 0.2
-    lower[equal] = upper[equal] = centre[equal]
-    return RowSet(matrix, lower, upper)
-
-
-def _stacked(first: RowSet, second: RowSet) -> RowSet:
-    """`ActiveSetQP.with_rows`' concatenation of a base and a node's own rows."""
-    return RowSet(
-        np.concatenate((first.matrix, second.matrix)),
-        np.concatenate((first.lower, second.lower)),
-        np.concatenate((first.upper, second.upper)),
-    )
-
-
-def test_the_stacked_propagation_is_the_whole_one() -> None:
-    """`Propagation(rows, base)` holds the very arrays of `Propagation(rows)` (and so
-    implies the same bounds), for empty and non-empty bases and added rows."""
-    rng = np.random.default_rng(16021)
-    with np.errstate(all="ignore"):
-        for trial in range(1000):
-            n = int(rng.integers(1, 40))
-            base_rows = _rows(rng, int(rng.integers(0 if trial % 10 == 0 else 1, 15)), n)
-            own = _rows(rng, int(rng.integers(0 if trial % 7 == 0 else 1, 8)), n)
-            if trial % 3 == 0:  # a node's counting rows: no lower side
-                own = RowSet(own.matrix, np.full(len(own.lower), -np.inf), own.upper)
-            rows = _stacked(base_rows, own)
-            whole, stacked = Propagation(rows), Propagation(rows, Propagation(base_rows))
-            for name in _PARTS:
-                got, expected = getattr(stacked, name), getattr(whole, name)
-                assert got.shape == expected.shape and _bytes(got) == _bytes(expected), name
-            lower = rng.standard_normal(n) * rng.choice([0.0, 1.0], size=n)
-            upper = lower + np.abs(rng.standard_normal(n))
-            got_of, expected_of = stacked.implied(lower, upper), whole.implied(lower, upper)
-            assert got_of[0] == expected_of[0]
-            assert _bytes(got_of[1:]) == _bytes(expected_of[1:])
-
-
-def test_a_base_of_other_rows_is_refused() -> None:
-    rng = np.random.default_rng(16022)
-    base = Propagation(_rows(rng, 5, 4))
-    with pytest.raises(ValueError):
-        Propagation(_rows(rng, 3, 4), base)  # fewer rows than the base's
-    with pytest.raises(ValueError):
-        Propagation(_rows(rng, 7, 5), base)  # other columns
 
 
 def _main_merged_rows(
@@ -224,8 +167,8 @@ def _main_node_rows(nodes: SelectionNodes, lower: NDArray[np.float64]) -> RowSet
 @pytest.mark.parametrize("which", range(6))
 def test_the_nodes_rows_and_propagations_as_main(which: int) -> None:
     """Small rebalance and capped floor programs: along random held patterns, each node's
-    rows and their (stacked) `Propagation` are main's `node_rows` and a `Propagation`
-    built from scratch, array by array."""
+    rows are main's `node_rows`, array by array, and its kept `Propagation` is one of
+    them."""
     pytest.importorskip("highspy")
     from tradefolio.portfolio import branch_and_bound as search
     from unit.portfolio.test_node_qp import floored_program, rebalance_program
