@@ -63,8 +63,11 @@ try:  # np.linalg's own LAPACK gufuncs: their Python wrappers cost as much as th
 
     _LAPACK_SOLVE: Callable[..., NDArray[np.float64]] | None = _umath_linalg.solve1
     _LAPACK_QR_R: Callable[..., NDArray[np.float64]] | None = _umath_linalg.qr_r_raw
+    # (np.linalg.eigvalsh's default UPLO="L" and np.linalg.inv: `coordinate_curvature`)
+    _LAPACK_EIGVALSH: Callable[..., NDArray[np.float64]] | None = _umath_linalg.eigvalsh_lo
+    _LAPACK_INV: Callable[..., NDArray[np.float64]] | None = _umath_linalg.inv
 except (ImportError, AttributeError):  # pragma: no cover - another numpy's layout
-    _LAPACK_SOLVE = _LAPACK_QR_R = None
+    _LAPACK_SOLVE = _LAPACK_QR_R = _LAPACK_EIGVALSH = _LAPACK_INV = None
 
 
 def _numpy_own(module: str, name: str, public: Callable[..., Any]) -> Callable[..., Any]:
@@ -191,32 +194,38 @@ def merged_rows(
     same budget become 1 <= a <= 1): two parallel rows in a working set would make its
     KKT system singular. Each row is scaled to a largest coefficient of 1; empty rows
     are dropped."""
-    merged: list[tuple[NDArray[np.float64], float, float]] = []
-    seen: dict[bytes, int] = {}  # a unit row's bytes -> its place in `merged`
     # The scaling in whole arrays (the same divisions, the same numbers as row by row).
     largest = np.abs(rows).max(axis=1, initial=0.0)
     used = (largest != 0.0).nonzero()[0]
     scale = largest[used]
     units = rows[used] / scale[:, None] + 0.0  # -0.0 becomes 0.0: equal rows, equal bytes
-    opposites = 0.0 - units
+    # Each unit row's bytes and its negation's as slices of the whole arrays' bytes (C
+    # order: row i is bytes [i w, (i + 1) w)), the same bytes as each row's `tobytes`.
+    width = units.shape[1] * units.itemsize
+    raw, raw_negated = units.tobytes(), (0.0 - units).tobytes()
     los, his = (lower[used] / scale).tolist(), (upper[used] / scale).tolist()
-    for unit, negated, lo, hi in zip(units, opposites, los, his, strict=True):
-        same, opposite = seen.get(unit.tobytes()), seen.get(negated.tobytes())
+    kept: list[int] = []  # the unit rows kept, in order (a merged row keeps its first)
+    sides: list[list[float]] = []  # [lo, hi] of each kept row
+    seen: dict[bytes, int] = {}  # a unit row's bytes -> its place in `kept`
+    for i, (lo, hi) in enumerate(zip(los, his, strict=True)):
+        unit = raw[i * width : (i + 1) * width]
+        same, opposite = seen.get(unit), seen.get(raw_negated[i * width : (i + 1) * width])
         if same is not None:
-            other, other_lo, other_hi = merged[same]
-            merged[same] = (other, max(other_lo, lo), min(other_hi, hi))
+            other_lo, other_hi = sides[same]
+            sides[same] = [max(other_lo, lo), min(other_hi, hi)]
         elif opposite is not None:
-            other, other_lo, other_hi = merged[opposite]
-            merged[opposite] = (other, max(other_lo, -hi), min(other_hi, -lo))
+            other_lo, other_hi = sides[opposite]
+            sides[opposite] = [max(other_lo, -hi), min(other_hi, -lo)]
         else:
-            seen[unit.tobytes()] = len(merged)
-            merged.append((unit, lo, hi))
-    if not merged:
+            seen[unit] = len(kept)
+            kept.append(i)
+            sides.append([lo, hi])
+    if not kept:
         return np.zeros((0, rows.shape[1])), np.zeros(0), np.zeros(0)
     return (
-        np.array([m[0] for m in merged]),
-        np.array([m[1] for m in merged]),
-        np.array([m[2] for m in merged]),
+        units[kept],
+        np.array([side[0] for side in sides]),
+        np.array([side[1] for side in sides]),
     )
 
 
@@ -1232,20 +1241,46 @@ def coordinate_curvature(hessian: NDArray[np.float64]) -> NDArray[np.float64]:
     kappa = np.zeros(size)
     if size == 0:
         return kappa
-    curved = np.flatnonzero(np.abs(hessian).max(axis=1) > 0.0)
+    # (without numpy's wrappers, the same numbers and tests: `_maximum_of` for
+    # ndarray.max, `nonzero` for np.flatnonzero of a vector, two `take`s for the np.ix_
+    # block, no entry != its transpose's (NaN included) for np.array_equal, `_count` for
+    # np.all, and the LAPACK gufuncs of np.linalg.eigvalsh / inv)
+    curved = (_maximum_of(np.abs(hessian), axis=1) > 0.0).nonzero()[0]
     if curved.size == 0:
         return kappa
-    block = hessian[np.ix_(curved, curved)]
-    if not np.array_equal(block, block.T):
+    block = hessian.take(curved, axis=0).take(curved, axis=1)
+    if _count(block != block.T):
         return kappa
-    eigenvalues = np.linalg.eigvalsh(block)
+    eigenvalues = _eigenvalues(block)
     if not (eigenvalues[0] > 0.0 and eigenvalues[-1] <= 1e8 * eigenvalues[0]):
         return kappa
-    inverse = np.diagonal(np.linalg.inv(block))
-    if not (np.all(np.isfinite(inverse)) and np.all(inverse > 0.0)):
+    inverse = np.diagonal(_inverse(block))
+    if _count(np.isfinite(inverse) & (inverse > 0.0)) != len(inverse):
         return kappa
     kappa[curved] = (1.0 - 1e-6) / inverse
     return kappa
+
+
+def _eigenvalues(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+    """`np.linalg.eigvalsh(matrix)` (ascending; the same LAPACK syevd on the lower triangle,
+    the same numbers) of a square float64 matrix, without its wrapper (its checks and
+    error-state set-up cost more than the gufunc on the ~30-wide blocks of
+    `coordinate_curvature`). Where the wrapper would raise (no convergence) the gufunc
+    gives NaNs, which `coordinate_curvature`'s tests turn into "no curvature known"."""
+    if _LAPACK_EIGVALSH is None:  # pragma: no cover - another numpy's layout
+        return np.asarray(np.linalg.eigvalsh(matrix), dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
+        return _LAPACK_EIGVALSH(matrix, signature="d->d")
+
+
+def _inverse(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+    """`np.linalg.inv(matrix)` (the same LAPACK gesv against the identity, the same
+    numbers) of a square float64 matrix, without its wrapper; a singular matrix gives
+    NaNs / infinities instead of raising (only asked of a positive definite one)."""
+    if _LAPACK_INV is None:  # pragma: no cover - another numpy's layout
+        return np.asarray(np.linalg.inv(matrix), dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore", under="ignore"):
+        return _LAPACK_INV(matrix, signature="d->d")
 
 
 def proves_infeasible(
@@ -1499,8 +1534,9 @@ class SelectionNodes:
         self._per_weight_counts: NDArray[np.float64] | None = None
         self._row_cache: dict[bytes, RowSet | None] = {}
         # (`node_rows`, once: whether the members' places in the counting rows are
-        # distinct, and those places in the flattened rows; the rows' lower sides, -inf)
-        self._distinct_places: tuple[bool, NDArray[np.intp]] | None = None
+        # distinct, those places in the flattened rows and the rows' other coefficients
+        # there; the rows' lower sides, -inf)
+        self._distinct_places: tuple[bool, NDArray[np.intp], NDArray[np.float64]] | None = None
         self._unbounded_below: NDArray[np.float64] | None = None
         self._propagations: dict[bytes, Propagation] = {}
         self.column_lower = column_lower
@@ -1839,9 +1875,10 @@ class SelectionNodes:
         held members of the counting rows (the only part of `lower` the rows read): nodes
         of one search share some, and the same row set lets the active set keep its row
         data."""
-        key = (lower[self._node_row_parts()[1]] > _HALF).tobytes() if self.counting else b""
+        taken = lower[self._node_row_parts()[1]] > _HALF if self.counting else None
+        key = b"" if taken is None else taken.tobytes()
         if key not in self._row_cache:
-            self._row_cache[key] = self.node_rows(lower)
+            self._row_cache[key] = None if taken is None else self._node_rows_of(taken)
         rows = self._row_cache[key]
 
         def propagation() -> Propagation:
@@ -1872,24 +1909,32 @@ class SelectionNodes:
         """The base rows and the node's counting rows (None: no counting rows)."""
         if not self.counting:
             return None
-        held = lower > 0.5
+        return self._node_rows_of(lower[self._node_row_parts()[1]] > _HALF)
+
+    def _node_rows_of(self, taken: NDArray[np.bool_]) -> RowSet:
+        """`node_rows` of the nodes whose counting rows' members are held where `taken`
+        (per member, `_node_row_parts`' order): all that the rows read of a node."""
         rows, members, counts, columns, others, his = self._node_row_parts()
         if self._per_weight_counts is None:
             self._per_weight_counts = counts / self.caps[members]
         matrix = others.copy()
-        taken = held[members]
         added = np.where(taken, _ZERO, self._per_weight_counts)
         if self._distinct_places is None:
             # Whether no (row, column) is any other member's: then one fancy-indexed sum
-            # adds each entry once, as np.add.at does (which costs ~10x more), the same sums.
+            # adds each entry once, as np.add.at does (which costs ~10x more), the same sums
+            # (`others` at those places read once: `+=` reads them, adds and writes back).
             places = rows * matrix.shape[1] + columns
-            self._distinct_places = (len(np.unique(places)) == len(places), places)
-        distinct, places = self._distinct_places
+            self._distinct_places = (
+                len(np.unique(places)) == len(places),
+                places,
+                others.reshape(-1)[places],
+            )
+        distinct, places, at_places = self._distinct_places
         if distinct:
-            matrix.reshape(-1)[places] += added
+            matrix.reshape(-1)[places] = at_places + added
         else:
             np.add.at(matrix, (rows, columns), added)
-        upper = his - np.bincount(rows, weights=np.where(taken, counts, 0.0), minlength=len(his))
+        upper = his - np.bincount(rows, weights=np.where(taken, counts, _ZERO), minlength=len(his))
         if self._unbounded_below is None:
             self._unbounded_below = np.full(len(upper), -np.inf)
         return self.qp.with_rows(matrix, self._unbounded_below, upper)
