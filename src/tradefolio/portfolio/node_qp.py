@@ -961,24 +961,11 @@ class ActiveSetQP:
         status: NDArray[np.int8],
         tolerance: float,
         movable: NDArray[np.bool_],
-        linear: bool = False,
     ) -> tuple[str, int, int] | None:
         """The working row or fixed weight whose multiplier has the wrong sign by the most
         (and what it becomes), or None at an optimum. `smooth` is c + H x; `movable`: the
-        weights whose box is not a point (the solve's, computed once); `linear`: the pieces
-        are linear without a kink in the box (`solve`), every slope lin0 (`_release`)."""
-        if linear:
-            return self._release(
-                smooth,
-                multipliers,
-                working,
-                indices,
-                rows,
-                pieces,
-                status,
-                tolerance,
-                movable.tolist(),
-            )
+        weights whose box is not a point (the solve's, computed once). Linear pieces
+        without a kink in the box go to `_release` instead (`solve`)."""
         worst, found = self._worst_row(multipliers, working, tolerance)
         reduced = self._reduced(smooth, multipliers, indices, rows)
         left, right = pieces.slopes(x)

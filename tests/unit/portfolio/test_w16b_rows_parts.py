@@ -4,9 +4,10 @@
 rows by one fancy index; `coordinate_curvature` calls the LAPACK gufuncs of
 np.linalg.eigvalsh / inv and plain reductions instead of numpy's wrappers; a node's rows
 are built from the held pattern its cache key computed, the counting rows' coefficients
-at the members' places read once. Each is checked against main's code (copied here) on
-random inputs with signed zeros, infinite sides, parallel and empty rows, and on the
-nodes of small rebalance and capped floor programs.
+at the members' places read once. Each is checked against main's code
+(`node_reference.py`'s, or copied here) on random inputs with signed zeros, infinite
+sides, parallel and empty rows, and on the nodes of small rebalance and capped floor
+programs.
 """
 
 from __future__ import annotations
@@ -23,44 +24,13 @@ from tradefolio.portfolio.node_qp import (
     coordinate_curvature,
     merged_rows,
 )
+from unit.portfolio import node_reference as reference
 
 _PARTS = ("positive", "negative", "magnitude", "scale", "_spread", "_nothing", "_sides")
 
 
 def _bytes(value: object) -> bytes:
     return np.asarray(value).tobytes()
-
-
-def _main_merged_rows(
-    rows: NDArray[np.float64], lower: NDArray[np.float64], upper: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Main's `merged_rows` (verbatim)."""
-    merged: list[tuple[NDArray[np.float64], float, float]] = []
-    seen: dict[bytes, int] = {}
-    largest = np.abs(rows).max(axis=1, initial=0.0)
-    used = (largest != 0.0).nonzero()[0]
-    scale = largest[used]
-    units = rows[used] / scale[:, None] + 0.0
-    opposites = 0.0 - units
-    los, his = (lower[used] / scale).tolist(), (upper[used] / scale).tolist()
-    for unit, negated, lo, hi in zip(units, opposites, los, his, strict=True):
-        same, opposite = seen.get(unit.tobytes()), seen.get(negated.tobytes())
-        if same is not None:
-            other, other_lo, other_hi = merged[same]
-            merged[same] = (other, max(other_lo, lo), min(other_hi, hi))
-        elif opposite is not None:
-            other, other_lo, other_hi = merged[opposite]
-            merged[opposite] = (other, max(other_lo, -hi), min(other_hi, -lo))
-        else:
-            seen[unit.tobytes()] = len(merged)
-            merged.append((unit, lo, hi))
-    if not merged:
-        return np.zeros((0, rows.shape[1])), np.zeros(0), np.zeros(0)
-    return (
-        np.array([m[0] for m in merged]),
-        np.array([m[1] for m in merged]),
-        np.array([m[2] for m in merged]),
-    )
 
 
 def test_merged_rows_as_main() -> None:
@@ -79,33 +49,14 @@ def test_merged_rows_as_main() -> None:
             rows = np.concatenate(copies)
             lower = rng.choice([-np.inf, -1.0, 0.0, 0.3], size=len(rows))
             upper = lower + rng.choice([0.0, 1.0, np.inf], size=len(rows))
-            got, expected = merged_rows(rows, lower, upper), _main_merged_rows(rows, lower, upper)
+            got, expected = (
+                merged_rows(rows, lower, upper),
+                reference.merged_rows(rows, lower, upper),
+            )
             for a, b in zip(got, expected, strict=True):
                 assert a.shape == b.shape and a.dtype == b.dtype and _bytes(a) == _bytes(b)
             kinds.add(len(got[1]) < len(rows))
     assert kinds == {True, False}  # some merged or dropped rows, some not
-
-
-def _main_curvature(hessian: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Main's `coordinate_curvature` (verbatim)."""
-    size = len(hessian)
-    kappa = np.zeros(size)
-    if size == 0:
-        return kappa
-    curved = np.flatnonzero(np.abs(hessian).max(axis=1) > 0.0)
-    if curved.size == 0:
-        return kappa
-    block = hessian[np.ix_(curved, curved)]
-    if not np.array_equal(block, block.T):
-        return kappa
-    eigenvalues = np.linalg.eigvalsh(block)
-    if not (eigenvalues[0] > 0.0 and eigenvalues[-1] <= 1e8 * eigenvalues[0]):
-        return kappa
-    inverse = np.diagonal(np.linalg.inv(block))
-    if not (np.all(np.isfinite(inverse)) and np.all(inverse > 0.0)):
-        return kappa
-    kappa[curved] = (1.0 - 1e-6) / inverse
-    return kappa
 
 
 def test_coordinate_curvature_as_main() -> None:
@@ -129,7 +80,7 @@ def test_coordinate_curvature_as_main() -> None:
         if n and trial % 17 == 0:
             hessian[rng.integers(n), rng.integers(n)] = np.nan
         hessian = np.ascontiguousarray(hessian)
-        got, expected = coordinate_curvature(hessian), _main_curvature(hessian)
+        got, expected = coordinate_curvature(hessian), reference.coordinate_curvature(hessian)
         assert _bytes(got) == _bytes(expected)
         positive += bool(np.any(got > 0.0))
     assert 0 < positive < 600  # both verdicts seen
